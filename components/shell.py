@@ -1,0 +1,198 @@
+"""The application frame around every signed-in page: header, navigation drawer, breadcrumb,
+language switcher, dark mode, user menu. Screens swap inside it (`ui.sub_pages`), so moving
+between them does not reload the whole page while URLs stay real."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import app, ui
+from nicegui.page_arguments import PageArguments
+
+from crm_app.i18n import LANGUAGE_NAMES, current_locale
+from crm_app.i18n import gettext as _
+from crm_app.models import Theme
+from crm_app.services import auth, users
+from crm_app.services.permissions import Actor, can
+
+from .backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
+
+PageBuilder = Callable[..., Awaitable[None] | None]
+LOCALE_KEY = "locale"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str  # English message id, translated when shown
+    builder: PageBuilder
+    icon: str | None = None
+    in_navigation: bool = False
+    order: int = 100
+    permission: str | None = None
+    parent: str | None = "/"
+
+
+PAGES: dict[str, PageSpec] = {}
+
+
+def app_page(path: str, *, title: str, icon: str | None = None, in_navigation: bool = False, order: int = 100,
+             permission: str | None = None, parent: str | None = "/") -> Callable[[PageBuilder], PageBuilder]:
+    """Register a screen shown inside the shell. `permission` hides it from the menu and refuses
+    it to those who lack the right (the services enforce the same right on every action)."""
+    def decorator(builder: PageBuilder) -> PageBuilder:
+        PAGES[path] = PageSpec(path=path, title=title, builder=builder, icon=icon, in_navigation=in_navigation,
+                               order=order, permission=permission, parent=parent if path != "/" else None)
+        return builder
+    return decorator
+
+
+def _convert(value: str, annotation: Any) -> Any:
+    if annotation in (uuid.UUID, "uuid.UUID", "UUID"):
+        return uuid.UUID(value)
+    if annotation in (int, "int"):
+        return int(value)
+    return value
+
+
+class Breadcrumb:
+    """The trail above the content, rebuilt whenever a screen is shown."""
+
+    def __init__(self) -> None:
+        self.row = ui.row().classes("items-center gap-1 text-sm text-grey-7 q-mb-md").props("aria-label=breadcrumb")
+
+    def show(self, spec: PageSpec, current_title: str | None = None) -> None:
+        trail: list[PageSpec] = []
+        parent = spec.parent
+        while parent is not None and parent in PAGES:
+            trail.insert(0, PAGES[parent])
+            parent = PAGES[parent].parent
+        self.row.clear()
+        with self.row:
+            for crumb in trail:
+                ui.link(_(crumb.title), crumb.path).classes("text-primary no-underline")
+                ui.icon("chevron_right", size="xs")
+            ui.label(current_title or _(spec.title)).classes("text-weight-medium").props("aria-current=page")
+
+
+def _screen(spec: PageSpec, breadcrumb: Breadcrumb) -> Callable[[PageArguments], Awaitable[None]]:
+    parameters = inspect.signature(spec.builder).parameters
+
+    async def show(args: PageArguments) -> None:
+        actor = await resolve_actor()  # every screen re-checks the session: revocation is immediate
+        if actor is None:
+            ui.navigate.to(login_url(args.path))
+            return
+        breadcrumb.show(spec)
+        ui.page_title(f"{_(spec.title)} · OPEx CRM")
+        if spec.permission and not can(actor, spec.permission):
+            not_allowed()
+            return
+        kwargs = {name: _convert(args.path_parameters[name], p.annotation)
+                  for name, p in parameters.items() if name in args.path_parameters}
+        result = spec.builder(**kwargs)
+        if inspect.isawaitable(result):
+            await result
+
+    return show
+
+
+def not_allowed() -> None:
+    with ui.column().classes("items-center q-pa-xl w-full"):
+        ui.icon("block", size="xl", color="negative")
+        ui.label(_("You are not allowed to open this page.")).classes("text-h6")
+        ui.link(_("Back to the dashboard"), "/")
+
+
+def _initials(name: str) -> str:
+    parts = [p for p in name.replace("-", " ").split() if p]
+    return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+
+async def root(request: Request) -> RedirectResponse | None:
+    """Every path that is not /login or /api: the shell, or the login page when signed out."""
+    actor = await resolve_actor()
+    if actor is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(login_url(path), status_code=303)
+    if actor.language and app.storage.user.get(LOCALE_KEY) != actor.language:
+        app.storage.user[LOCALE_KEY] = actor.language
+    build_shell(actor)
+    return None
+
+
+def build_shell(actor: Actor) -> None:
+    dark = ui.dark_mode({Theme.DARK: True, Theme.LIGHT: False}.get(Theme(actor.theme)))
+    ui.colors(primary="#0b6e99", secondary="#26a69a", accent="#7e57c2")
+
+    with ui.header(elevated=True).classes("items-center gap-2 q-px-md"):
+        ui.button(icon="menu", on_click=lambda: drawer.toggle())  # noqa: PLW0108 - drawer is defined below.props("flat round color=white").tooltip(_("Menu"))
+        ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
+        ui.space()
+        _language_select(actor)
+        _dark_mode_toggle(dark)
+        _user_menu(actor)
+
+    with ui.left_drawer(value=True, bordered=True).classes("q-pa-none") as drawer:
+        with ui.list().props("padding").classes("w-full").props('aria-label="Navigation"'):
+            for spec in sorted(PAGES.values(), key=lambda s: (s.order, s.path)):
+                if spec.in_navigation and (spec.permission is None or can(actor, spec.permission)):
+                    with ui.item(on_click=lambda s=spec: ui.navigate.to(s.path)).props("clickable"):
+                        with ui.item_section().props("avatar"):
+                            ui.icon(spec.icon or "chevron_right")
+                        with ui.item_section():
+                            ui.item_label(_(spec.title))
+
+    with ui.column().classes("w-full q-pa-md max-w-screen-xl mx-auto"):
+        breadcrumb = Breadcrumb()
+        ui.sub_pages({spec.path: _screen(spec, breadcrumb) for spec in PAGES.values()}).classes("w-full")
+
+
+def _language_select(actor: Actor) -> None:
+    async def change(event: Any) -> None:
+        if event.value == current_locale():
+            return
+        app.storage.user[LOCALE_KEY] = event.value
+        await call(users.update_preferences, language=event.value)
+        ui.navigate.reload()
+
+    ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change) \
+        .props('dense borderless dark options-dense aria-label="Language"').classes("w-28") \
+        .tooltip(_("Language"))
+
+
+def _dark_mode_toggle(dark: ui.dark_mode) -> None:
+    async def toggle() -> None:
+        theme = Theme.LIGHT if dark.value else Theme.DARK
+        dark.set_value(theme is Theme.DARK)
+        button.props(f"icon={'light_mode' if dark.value else 'dark_mode'}")
+        await call(users.update_preferences, theme=theme)
+
+    button = ui.button(icon="light_mode" if dark.value else "dark_mode", on_click=toggle) \
+        .props('flat round color=white aria-label="Dark mode"').tooltip(_("Dark mode"))
+
+
+def _user_menu(actor: Actor) -> None:
+    with ui.button(_initials(actor.full_name)).props('round unelevated color=white text-color=primary '
+                                                     'aria-label="User menu"'):
+        with ui.menu().props("anchor='bottom right' self='top right'"):
+            with ui.column().classes("q-pa-md gap-0"):
+                ui.label(actor.full_name).classes("text-weight-medium")
+                ui.label(actor.email).classes("text-caption text-grey-7")
+            ui.separator()
+            ui.menu_item(_("Profile"), on_click=lambda: ui.navigate.to("/profile"))
+            ui.menu_item(_("Log out"), on_click=logout)
+
+
+async def logout() -> None:
+    await call(auth.logout, client=client_info())
+    app.storage.user.pop(SESSION_KEY, None)
+    app.storage.client.pop(ACTOR_KEY, None)
+    ui.navigate.to("/login")
+

@@ -1,0 +1,22 @@
+"""The REST API under /api: one router per area, one error shape, bearer JWT auth."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import auth, health
+from .errors import install_error_handlers
+
+router = APIRouter(prefix="/api")
+router.include_router(health.router)
+router.include_router(auth.router)
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def unknown_endpoint(path: str) -> None:
+    from ..errors import NotFound
+
+    raise NotFound("No such API endpoint.")
+
+
+__all__ = ["install_error_handlers", "router"]

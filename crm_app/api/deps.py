@@ -1,0 +1,43 @@
+"""Request dependencies shared by every router: the unit of work, the bearer actor, client info."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from ..db import unit_of_work
+from ..errors import NotAuthenticated
+from ..services import tokens
+from ..services.permissions import Actor
+from ..services.security_log import ClientInfo
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/login")
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(ip=request.client.host if request.client else None,
+                      user_agent=request.headers.get("user-agent"))
+
+
+def db_session() -> Iterator[Session]:
+    """One unit of work per request (FastAPI runs this sync dependency in its thread pool)."""
+    with unit_of_work() as session:
+        yield session
+
+
+def current_actor(request: Request, session: Annotated[Session, Depends(db_session)],
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated()
+    actor = tokens.authenticate_access_token(session, credentials.credentials)
+    request.state.actor = actor
+    return actor
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+ActorDep = Annotated[Actor, Depends(current_actor)]
+ClientDep = Annotated[ClientInfo, Depends(client_info)]

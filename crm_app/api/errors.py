@@ -1,0 +1,70 @@
+"""Domain errors → HTTP, in one place: `{"error": {"code", "message", "fields"?, ...}}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidTransition,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+)
+from ..i18n import gettext, negotiate, use_locale
+from ..services import security_log
+from .deps import client_info
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    ValidationFailed: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    InvalidTransition: 409,
+    NotAuthenticated: 401,
+}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}}
+
+
+def _status_for(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 400
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    with use_locale(negotiate(request.headers.get("accept-language")) or "en"):
+        extra: dict[str, Any] = {}
+        if isinstance(exc, ValidationFailed):
+            extra["fields"] = {name: gettext(message) for name, message in exc.field_errors.items()}
+        message = gettext(exc.message, **{k: v for k, v in exc.params.items() if v is not None})
+    if isinstance(exc, Conflict | InvalidTransition):
+        extra.update(exc.params)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    if isinstance(exc, Forbidden):
+        actor = getattr(request.state, "actor", None)
+        security_log.log_refusal(actor, exc.action, client_info(request))
+    return JSONResponse(error_body(exc.code, message, **extra), status_code=_status_for(exc), headers=headers)
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = {".".join(str(p) for p in error["loc"] if p != "body"): error["msg"] for error in exc.errors()}
+    return JSONResponse(error_body("validation_failed", "Some fields are not valid.", fields=fields),
+                        status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)

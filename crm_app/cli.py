@@ -1,0 +1,252 @@
+"""The `opex-crm` command: serve, migrations, seeds, accounts, secrets, health."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import secrets
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from .config import Settings, get_settings
+from .errors import ConfigError, ValidationFailed
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"opex-crm: {message}", err=True)
+    sys.exit(code)
+
+
+def one_line_errors(func: F) -> F:
+    """Configuration and connection problems end the command with one line, not a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(f"configuration error: {exc}", 2)
+        except OperationalError as exc:
+            url = get_settings().sqlalchemy_url.render_as_string(hide_password=True)
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+            _fail(f"cannot reach the database {url}: {reason}")
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@click.group()
+@click.version_option(package_name="opex-crm")
+def main() -> None:
+    """OPEx CRM: the CRM for medical B2B sales teams."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Create the demo teams and accounts when the database has no user.")
+@click.option("--migrate/--no-migrate", default=None,
+              help="Apply pending migrations first (default: yes on SQLite, no on PostgreSQL where the "
+                   "systemd unit runs `opex-crm db upgrade` before start).")
+@one_line_errors
+def serve(demo: bool, migrate: bool | None) -> None:
+    """Start the web server (UI, REST API and scheduler)."""
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # NiceGUI reads its storage path when it is imported: set it first, under DATA_DIR.
+    os.environ.setdefault("NICEGUI_STORAGE_PATH", str((settings.data_dir / "nicegui").resolve()))
+    from .logs import configure_logging
+
+    configure_logging(settings.log_level)
+    from . import migrate as migrations
+
+    if migrate or (migrate is None and settings.uses_sqlite):
+        migrations.upgrade()
+    elif not migrations.is_up_to_date():
+        _fail("the database schema is not up to date: run `opex-crm db upgrade` first")
+    url = settings.base_url or f"http://localhost:{settings.port}"
+    lines = [f"OPEx CRM {_version()} on {url}",
+             f"database: {settings.sqlalchemy_url.render_as_string(hide_password=True)}"]
+    if demo:
+        if settings.is_production:
+            _fail("--demo is refused with APP_ENV=production")
+        seed = _seed_demo()
+        lines.append(f"demo administrator: {seed.admin_email}  password: {seed.password}"
+                     + ("  (created now)" if seed.created else ""))
+    click.echo("\n".join(lines), err=True)
+    from . import web
+
+    web.run(settings)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _seed_demo() -> Any:
+    from .db import unit_of_work
+    from .services import demo
+
+    with unit_of_work() as session:
+        return demo.seed_demo(session)
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+@one_line_errors
+def upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from . import migrate
+
+    migrate.upgrade(revision)
+    click.echo(f"database at revision {migrate.current_revision()}")
+
+
+@db.command()
+@click.argument("revision", default="-1")
+@one_line_errors
+def downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (default: one step back; `base` for an empty schema)."""
+    from . import migrate
+
+    migrate.downgrade(revision)
+    click.echo(f"database at revision {migrate.current_revision() or 'base'}")
+
+
+@db.command()
+@one_line_errors
+def current() -> None:
+    """Print the database's revision and whether it is the latest."""
+    from . import migrate
+
+    revision, head = migrate.current_revision(), migrate.head_revision()
+    click.echo(f"{revision or 'base'} ({'head' if revision == head else f'head is {head}'})")
+
+
+@db.command()
+@one_line_errors
+def history() -> None:
+    """List the migrations."""
+    from . import migrate
+
+    click.echo(migrate.history().rstrip())
+
+
+@db.command()
+@click.option("-m", "--message", required=True, help="What the migration changes.")
+@one_line_errors
+def revision(message: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from . import migrate
+
+    migrate.revision(message)
+
+
+@db.command()
+@one_line_errors
+def check() -> None:
+    """Exit 1 when the models and the migrations differ."""
+    from alembic.util.exc import AutogenerateDiffsDetected
+
+    from . import migrate
+
+    try:
+        migrate.check()
+    except AutogenerateDiffsDetected as exc:
+        _fail(f"models and migrations differ: {exc}")
+    click.echo("models and migrations match")
+
+
+@main.command()
+@click.option("--demo", is_flag=True, required=True, help="Demo teams and accounts (development only).")
+@one_line_errors
+def seed(demo: bool) -> None:
+    """Load demo data (idempotent)."""
+    if _settings().is_production:
+        _fail("demo data is refused with APP_ENV=production")
+    result = _seed_demo()
+    state = "created" if result.created else "already present"
+    click.echo(f"demo data {state}; administrator {result.admin_email} / {result.password}")
+
+
+@main.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", help="Read from standard input when omitted (e.g. `echo $PW | opex-crm create-admin ...`).")
+@click.option("--name", default="Administrator", show_default=True)
+@click.option("--role", type=click.Choice(["super_admin", "admin"]), default="super_admin", show_default=True)
+@one_line_errors
+def create_admin(email: str, password: str | None, name: str, role: str) -> None:
+    """Create an administrator account (first install, recovery)."""
+    from .db import unit_of_work
+    from .models import Role
+    from .services import users
+    from .services.permissions import SYSTEM_ACTOR
+
+    if password is None:
+        password = (click.prompt("Password", hide_input=True, confirmation_prompt=True) if sys.stdin.isatty()
+                    else sys.stdin.readline().rstrip("\r\n"))
+    try:
+        with unit_of_work() as session:
+            user = users.create_user(session, SYSTEM_ACTOR, email=email, full_name=name, role=Role(role),
+                                     password=password)
+    except ValidationFailed as exc:
+        _fail("; ".join(f"{field}: {message}" for field, message in exc.field_errors.items()))
+    click.echo(f"created {user.role.value} {user.email}")
+
+
+@main.command("generate-secret")
+def generate_secret() -> None:
+    """Print a random secret for JWT_SECRET, JWT_REFRESH_SECRET or STORAGE_SECRET."""
+    click.echo(secrets.token_urlsafe(48))
+
+
+@main.command("health-check")
+@click.option("--url", help="Base URL of the running server (default: BASE_URL, else http://127.0.0.1:PORT).")
+@click.option("--timeout", default=5.0, show_default=True)
+def health_check(url: str | None, timeout: float) -> None:
+    """Ask the running server's /api/health; exit 0 when healthy, 1 otherwise (for monitoring)."""
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}")
+    base = (url or settings.base_url or f"http://127.0.0.1:{settings.port}").rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{base}/api/health", timeout=timeout) as response:  # noqa: S310 - operator URL
+            body = json.loads(response.read())
+            status_code = response.status
+    except urllib.error.HTTPError as exc:
+        body, status_code = _json_or_empty(exc.read()), exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        _fail(f"unhealthy: {base} does not answer ({getattr(exc, 'reason', exc)})")
+    if status_code == 200 and body.get("status") == "ok":
+        click.echo(f"healthy: database {body.get('database')} in {body.get('database_latency_ms')} ms, "
+                   f"scheduler {body.get('scheduler', {}).get('state')}")
+        return
+    _fail(f"unhealthy: HTTP {status_code}, database {body.get('database')}")
+
+
+def _json_or_empty(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""gettext catalogs (English message ids) for fr, en, es, de, and Babel formatting helpers.
+
+Catalogs are read from the `.po` files at first use, so no compiled `.mo` file is kept in the
+repository. The active locale comes from a resolver that the web layer installs (the user's
+choice stored for the browser), else from a context variable (API requests, jobs), else French.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from babel.messages.pofile import read_po
+
+SUPPORTED_LOCALES: tuple[str, ...] = ("fr", "en", "es", "de")
+DEFAULT_LOCALE = "fr"
+LANGUAGE_NAMES = {"fr": "Français", "en": "English", "es": "Español", "de": "Deutsch"}
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "messages"
+
+_locale_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("opex_locale", default=None)
+_resolver: Callable[[], str | None] | None = None
+
+
+def catalog_path(locale: str) -> Path:
+    return LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def _messages(locale: str) -> dict[str, str]:
+    path = catalog_path(locale)
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+
+
+def set_locale_resolver(resolver: Callable[[], str | None] | None) -> None:
+    """Let the UI layer say which locale the current user has chosen."""
+    global _resolver
+    _resolver = resolver
+
+
+def current_locale() -> str:
+    locale = _locale_var.get()
+    if locale is None and _resolver is not None:
+        locale = _resolver()
+    return locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
+@contextmanager
+def use_locale(locale: str | None) -> Iterator[None]:
+    """Run a block (an API request, a job writing an email) in one locale."""
+    token = _locale_var.set(locale if locale in SUPPORTED_LOCALES else None)
+    try:
+        yield
+    finally:
+        _locale_var.reset(token)
+
+
+def gettext(message: str, /, **params: Any) -> str:
+    """Translate an English message id into the current locale; `{name}` fields are filled in."""
+    text = _messages(current_locale()).get(message, message)
+    return text.format(**params) if params else text
+
+
+_ = gettext
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction only"
+    """Mark a message for extraction without translating it now (it is translated where shown)."""
+    return message
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    """The best supported locale for an Accept-Language header, or None."""
+    if not accept_language:
+        return None
+    weighted: list[tuple[float, str]] = []
+    for part in accept_language.split(","):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag:
+            weighted.append((quality, tag.strip()))
+    for _quality, tag in sorted(weighted, key=lambda item: -item[0]):
+        try:
+            language = Locale.parse(tag, sep="-" if "-" in tag else "_").language
+        except (ValueError, UnknownLocaleError):
+            continue
+        if language in SUPPORTED_LOCALES:
+            return language
+    return None
+
+
+def format_datetime(value: datetime | None, timezone: str = "Europe/Paris", *, style: str = "medium") -> str:
+    if value is None:
+        return ""
+    return babel_dates.format_datetime(value.astimezone(ZoneInfo(timezone)), format=style,
+                                       locale=current_locale())
+
+
+def format_decimal(value: Decimal | int, *, places: int | None = None) -> str:
+    fmt = None if places is None else "#,##0." + "0" * places
+    return babel_numbers.format_decimal(value, format=fmt, locale=current_locale())
+
+
+def format_currency(value: Decimal, currency: str = "EUR") -> str:
+    return babel_numbers.format_currency(value, currency, locale=current_locale())

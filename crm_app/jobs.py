@@ -1,0 +1,146 @@
+"""APScheduler in the same process; each job runs under a PostgreSQL advisory lock when several
+instances share one database, and records its last run for /api/health."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import text
+from sqlmodel import Session
+
+from .config import get_settings
+from .db import get_engine, unit_of_work
+from .logs import job_id_var
+from .models import utcnow
+from .services import auth
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobRecord:
+    name: str
+    func: Callable[[Session], Any]
+    trigger: Any
+    last_run_at: datetime | None = None
+    last_outcome: str | None = None  # "ok", "skipped" (another instance holds the lock) or "error: ..."
+    running: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_REGISTRY: dict[str, JobRecord] = {}
+_scheduler: BackgroundScheduler | None = None
+
+
+def register(name: str, trigger: Any) -> Callable[[Callable[[Session], Any]], Callable[[Session], Any]]:
+    """Declare a job: `func(session)` runs in its own unit of work on the trigger."""
+    def decorator(func: Callable[[Session], Any]) -> Callable[[Session], Any]:
+        _REGISTRY[name] = JobRecord(name=name, func=func, trigger=trigger)
+        return func
+    return decorator
+
+
+@contextmanager
+def _cluster_lock(name: str) -> Iterator[bool]:
+    """True when this process may run the job now (always on SQLite: one process owns the file)."""
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = zlib.crc32(f"opex-crm:job:{name}".encode())
+    with engine.connect() as connection:
+        acquired = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            connection.commit()
+
+
+def run_job(name: str) -> str:
+    """Run one job now (scheduler, `opex-crm jobs run`, tests); returns its outcome."""
+    record = _REGISTRY[name]
+    token = job_id_var.set(name)
+    try:
+        if not record.lock.acquire(blocking=False):
+            return "skipped"
+        record.running = True
+        try:
+            with _cluster_lock(name) as acquired:
+                if not acquired:
+                    outcome = "skipped"
+                else:
+                    with unit_of_work() as session:
+                        result = record.func(session)
+                    outcome = "ok"
+                    log.info("job finished", extra={"job": name, "result": result})
+        except Exception as exc:
+            log.exception("job failed", extra={"job": name})
+            outcome = f"error: {type(exc).__name__}"
+        finally:
+            record.running = False
+            record.lock.release()
+        record.last_run_at, record.last_outcome = utcnow(), outcome
+        return outcome
+    finally:
+        job_id_var.reset(token)
+
+
+def start() -> None:
+    """Start the background scheduler with every registered job (idempotent)."""
+    global _scheduler
+    if _scheduler is not None:
+        return
+    scheduler = BackgroundScheduler(timezone=get_settings().timezone,
+                                    job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    for record in _REGISTRY.values():
+        scheduler.add_job(run_job, record.trigger, args=[record.name], id=record.name, name=record.name,
+                          replace_existing=True)
+    scheduler.start()
+    _scheduler = scheduler
+    log.info("scheduler started", extra={"jobs": sorted(_REGISTRY)})
+
+
+def stop() -> None:
+    """Stop taking new runs and wait for the running one to finish (graceful shutdown)."""
+    global _scheduler
+    if _scheduler is None:
+        return
+    _scheduler.shutdown(wait=True)
+    _scheduler = None
+    log.info("scheduler stopped")
+
+
+def status() -> dict[str, Any]:
+    state = "running" if _scheduler is not None and _scheduler.running else "stopped"
+    jobs = []
+    for record in _REGISTRY.values():
+        job = _scheduler.get_job(record.name) if _scheduler is not None else None
+        jobs.append({
+            "name": record.name,
+            "next_run_at": job.next_run_time.isoformat() if job and job.next_run_time else None,
+            "last_run_at": record.last_run_at.isoformat() if record.last_run_at else None,
+            "last_outcome": record.last_outcome,
+            "running": record.running,
+        })
+    return {"state": state, "jobs": jobs}
+
+
+def job_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+@register("session_cleanup", CronTrigger(hour=3, minute=30))
+def session_cleanup(session: Session) -> int:
+    """Delete sessions, refresh tokens and login attempts long expired."""
+    return auth.purge_expired(session)

@@ -1,0 +1,217 @@
+"""Passwords, logins with lockout, and revocable sessions shared by the web UI and the API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import bcrypt
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from ..config import get_settings
+from ..errors import NotAuthenticated
+from ..models import AuthSession, LoginAttempt, Role, SecurityAction, SessionKind, Severity, Theme, User, utcnow
+from . import security_log
+from .permissions import Actor
+from .security_log import ClientInfo
+
+# bcrypt only looks at the first 72 bytes; longer inputs are refused rather than silently cut.
+MAX_PASSWORD_BYTES = 72
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_password(password: str, *, rounds: int | None = None) -> str:
+    encoded = password.encode()
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        raise ValueError("password longer than 72 bytes")
+    salt = bcrypt.gensalt(rounds or get_settings().bcrypt_rounds)
+    return bcrypt.hashpw(encoded, salt).decode()
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    encoded = password.encode()
+    if not password_hash or len(encoded) > MAX_PASSWORD_BYTES:
+        return False
+    try:
+        return bcrypt.checkpw(encoded, password_hash.encode())
+    except ValueError:  # a malformed hash in the database is a failed check, not a crash
+        return False
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _burn_time_like_a_real_check(password: str) -> None:
+    """Spend the same bcrypt time for unknown emails so timing does not reveal which exist."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password("not-a-real-password")
+    verify_password(password, _DUMMY_HASH)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def actor_from(user: User, session_id: uuid.UUID | None = None) -> Actor:
+    return Actor(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role), team_id=user.team_id,
+                 language=user.language, theme=Theme(user.theme), session_id=session_id)
+
+
+class LoginFailure(StrEnum):
+    INVALID = "invalid"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """Outcome of a login try. A failure is a result, not an exception, so that it is committed."""
+
+    actor: Actor | None = None
+    session_id: uuid.UUID | None = None
+    failure: LoginFailure | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.actor is not None
+
+
+def _recent_failures(session: Session, *, email: str | None = None, ip: str | None = None) -> list[datetime]:
+    """Failures in the lockout window since the last success for that account or IP, newest first."""
+    settings = get_settings()
+    since = utcnow() - timedelta(seconds=settings.login_window)
+    key = LoginAttempt.email == email if email is not None else LoginAttempt.ip == ip
+    last_success = session.exec(select(func.max(LoginAttempt.at)).where(key, col(LoginAttempt.succeeded))).one()
+    if last_success is not None and last_success > since:
+        since = last_success
+    rows = session.exec(select(LoginAttempt.at).where(key, ~col(LoginAttempt.succeeded), LoginAttempt.at > since)
+                        .order_by(col(LoginAttempt.at).desc())).all()
+    return [at if at.tzinfo else at.replace(tzinfo=since.tzinfo) for at in rows]
+
+
+def _locked_until(failures: list[datetime], threshold: int) -> datetime | None:
+    if len(failures) < threshold:
+        return None
+    # Locked from the failure that reached the threshold, for the lockout period.
+    until = failures[threshold - 1] + timedelta(seconds=get_settings().login_lockout)
+    return until if until > utcnow() else None
+
+
+def lockout_until(session: Session, email: str, ip: str | None) -> datetime | None:
+    settings = get_settings()
+    candidates = [_locked_until(_recent_failures(session, email=email), settings.login_max_failures)]
+    if ip:
+        candidates.append(_locked_until(_recent_failures(session, ip=ip), settings.login_ip_max_failures))
+    found = [c for c in candidates if c is not None]
+    return max(found) if found else None
+
+
+def login(session: Session, email: str, password: str, *, client: ClientInfo, kind: SessionKind,
+          remember: bool = False) -> LoginResult:
+    """Check credentials, count failures, and open a session on success.
+
+    The same answer is given for an unknown email, a wrong password and a deactivated account.
+    """
+    email = normalize_email(email)
+    if lockout_until(session, email, client.ip) is not None:
+        _burn_time_like_a_real_check(password)
+        security_log.record(session, SecurityAction.LOGIN_LOCKED, severity=Severity.MEDIUM, email=email,
+                            client=client)
+        return LoginResult(failure=LoginFailure.LOCKED)
+
+    user = session.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        _burn_time_like_a_real_check(password)
+        valid = False
+    else:
+        valid = verify_password(password, user.password_hash) and user.is_active
+
+    session.add(LoginAttempt(email=email, ip=client.ip, succeeded=valid))
+    if not valid:
+        security_log.record(session, SecurityAction.LOGIN_FAILED, severity=Severity.MEDIUM,
+                            user_id=user.id if user else None, email=email, client=client, channel=kind.value)
+        session.flush()
+        if lockout_until(session, email, client.ip) is not None:
+            return LoginResult(failure=LoginFailure.LOCKED)
+        return LoginResult(failure=LoginFailure.INVALID)
+
+    assert user is not None
+    auth_session = open_session(session, user, kind=kind, client=client, remember=remember)
+    user.last_login_at = utcnow()
+    security_log.record(session, SecurityAction.LOGIN_SUCCEEDED, user_id=user.id, email=email, client=client,
+                        channel=kind.value)
+    return LoginResult(actor=actor_from(user, auth_session.id), session_id=auth_session.id)
+
+
+def open_session(session: Session, user: User, *, kind: SessionKind, client: ClientInfo,
+                 remember: bool = False) -> AuthSession:
+    settings = get_settings()
+    if kind is SessionKind.API:
+        lifetime = settings.jwt_refresh_expires_in
+    else:
+        lifetime = settings.session_remember_lifetime if remember else settings.session_lifetime
+    auth_session = AuthSession(user_id=user.id, kind=kind, remember=remember, ip=client.ip,
+                               user_agent=(client.user_agent or "")[:300] or None,
+                               expires_at=utcnow() + timedelta(seconds=lifetime))
+    session.add(auth_session)
+    session.flush()
+    return auth_session
+
+
+def resolve_session(session: Session, session_id: uuid.UUID | str | None) -> Actor:
+    """The actor behind a live session; NotAuthenticated when it is unknown, expired, revoked or the
+    user is deactivated. Refreshes `last_seen_at` at most once a minute."""
+    if not session_id:
+        raise NotAuthenticated()
+    try:
+        sid = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
+    except ValueError:
+        raise NotAuthenticated() from None
+    row = session.exec(select(AuthSession, User).join(User, col(User.id) == AuthSession.user_id)
+                       .where(AuthSession.id == sid)).first()
+    if row is None:
+        raise NotAuthenticated()
+    auth_session, user = row
+    now = utcnow()
+    if auth_session.revoked_at is not None or auth_session.expires_at <= now or not user.is_active:
+        raise NotAuthenticated("Your session has ended. Please log in again.")
+    if now - auth_session.last_seen_at > LAST_SEEN_RESOLUTION:
+        auth_session.last_seen_at = now
+    return actor_from(user, auth_session.id)
+
+
+def end_session(session: Session, session_id: uuid.UUID, *, client: ClientInfo | None = None) -> None:
+    """Log out: the session (and every token of its family) stops working at once."""
+    auth_session = session.get(AuthSession, session_id)
+    if auth_session is None or auth_session.revoked_at is not None:
+        return
+    auth_session.revoked_at = utcnow()
+    security_log.record(session, SecurityAction.LOGOUT, user_id=auth_session.user_id, client=client,
+                        channel=auth_session.kind)
+
+
+def logout(session: Session, actor: Actor, *, client: ClientInfo | None = None) -> None:
+    """End the actor's current session (web or API token family)."""
+    if actor.session_id is not None:
+        end_session(session, actor.session_id, client=client)
+
+
+def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
+    """End every session and token of a user (deactivation, password change)."""
+    result = session.exec(update(AuthSession).where(col(AuthSession.user_id) == user_id,
+                                                    col(AuthSession.revoked_at).is_(None))
+                          .values(revoked_at=utcnow()))
+    return int(result.rowcount or 0)
+
+
+def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=30)) -> int:
+    """Delete sessions and login attempts long past their use (scheduled housekeeping)."""
+    from sqlalchemy import delete
+
+    cutoff = utcnow() - older_than
+    removed = session.exec(delete(AuthSession).where(col(AuthSession.expires_at) < cutoff)).rowcount or 0
+    removed += session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < cutoff)).rowcount or 0
+    return int(removed)

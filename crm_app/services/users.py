@@ -1,0 +1,161 @@
+"""User accounts: creation (CLI, demo, later the admin pages) and each user's own preferences."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ..config import get_settings
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..i18n import N_, SUPPORTED_LOCALES
+from ..models import SecurityAction, SecurityEvent, Severity, Team, Theme, User
+from ..models.users import Role
+from . import auth, security_log
+from .permissions import Actor, authorize, can_grant_role
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+
+
+def password_problems(password: str, email: str) -> list[str]:
+    """The password rules that `password` breaks, as message ids (empty when it is acceptable)."""
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append("At least 10 characters.")
+    local_part = email.split("@", 1)[0].lower()
+    if len(local_part) >= 3 and local_part in password.lower():
+        problems.append("Must not contain the email address.")
+    if len(password.encode()) > auth.MAX_PASSWORD_BYTES:
+        problems.append("At most 72 bytes.")
+    return problems
+
+
+def _validate_new_user(session: Session, email: str, full_name: str, password: str | None) -> None:
+    errors: dict[str, str] = {}
+    if not EMAIL_PATTERN.match(email):
+        errors["email"] = "Enter a valid email address."
+    elif session.exec(select(User.id).where(User.email == email)).first() is not None:
+        errors["email"] = "A user with this email already exists."
+    if not full_name.strip():
+        errors["full_name"] = "Enter a name."
+    if password is not None and (problems := password_problems(password, email)):
+        errors["password"] = problems[0]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def create_user(session: Session, actor: Actor, *, email: str, full_name: str, role: Role,
+                password: str | None = None, team_id: uuid.UUID | None = None) -> User:
+    """Create an account; the actor must administer users and may not grant more than they hold."""
+    authorize(actor, "user.administer", _TeamScoped(team_id))
+    if not can_grant_role(actor, role):
+        raise Forbidden("user.grant_role")
+    email = auth.normalize_email(email)
+    _validate_new_user(session, email, full_name, password)
+    if team_id is not None and session.get(Team, team_id) is None:
+        raise ValidationFailed({"team_id": "This team does not exist."})
+    user = User(email=email, full_name=full_name.strip(), role=role, team_id=team_id,
+                password_hash=auth.hash_password(password) if password else None,
+                created_by=actor.id if actor.id.int else None)
+    session.add(user)
+    session.flush()
+    security_log.record(session, SecurityAction.USER_CREATED, severity=Severity.MEDIUM,
+                        user_id=actor.id if actor.id.int else None, email=email, role=role.value)
+    return user
+
+
+class _TeamScoped:
+    """A not-yet-existing user, placed in a team, for the team-scoped right check."""
+
+    def __init__(self, team_id: uuid.UUID | None) -> None:
+        self.team_id = team_id
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def team_name(session: Session, team_id: uuid.UUID | None) -> str | None:
+    if team_id is None:
+        return None
+    team = session.get(Team, team_id)
+    return team.name if team else None
+
+
+def update_preferences(session: Session, actor: Actor, *, language: str | None = None,
+                       theme: Theme | None = None, full_name: str | None = None,
+                       expected_version: int | None = None) -> Actor:
+    """A user's own settings: language, theme, display name. Returns the refreshed actor."""
+    user = get_user(session, actor.id)
+    if expected_version is not None and user.version != expected_version:
+        raise Conflict(changed_by=user.full_name)
+    errors: dict[str, str] = {}
+    if language is not None and language not in SUPPORTED_LOCALES:
+        errors["language"] = "This language is not available."
+    if full_name is not None and not full_name.strip():
+        errors["full_name"] = "Enter a name."
+    if errors:
+        raise ValidationFailed(errors)
+    if language is not None:
+        user.language = language
+    if theme is not None:
+        user.theme = Theme(theme)
+    if full_name is not None:
+        user.full_name = full_name.strip()
+    user.touch()
+    session.add(user)
+    return auth.actor_from(user, actor.session_id)
+
+
+def count_users(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(User)).one())
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.USER: N_("Sales rep"),
+    Role.MANAGER: N_("Manager"),
+    Role.TEAM_ADMIN: N_("Team administrator"),
+    Role.ADMIN: N_("Administrator"),
+    Role.SUPER_ADMIN: N_("Super administrator"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a user sees and edits about themselves."""
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    team_name: str | None
+    language: str | None
+    theme: Theme
+    timezone: str
+    version: int
+    previous_login_at: datetime | None
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+
+def get_profile(session: Session, actor: Actor) -> Profile:
+    """The actor's own account, with the time of the login before the current one."""
+    user = get_user(session, actor.id)
+    logins = session.exec(select(SecurityEvent.at)
+                          .where(SecurityEvent.user_id == user.id,
+                                 SecurityEvent.action == SecurityAction.LOGIN_SUCCEEDED.value)
+                          .order_by(col(SecurityEvent.at).desc()).limit(2)).all()
+    return Profile(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role),
+                   team_name=team_name(session, user.team_id), language=user.language, theme=Theme(user.theme),
+                   timezone=user.timezone or get_settings().timezone, version=user.version,
+                   previous_login_at=logins[1] if len(logins) > 1 else None)

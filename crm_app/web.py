@@ -1,0 +1,95 @@
+"""Builds the application: pages, REST API, middleware, start-up and shutdown.
+
+This is the only module of crm_app that imports NiceGUI. It is also the main file that
+NiceGUI's test fixture runs, so it uses absolute imports only.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from nicegui import app, ui
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from crm_app import __version__, i18n, jobs
+from crm_app.api import install_error_handlers
+from crm_app.api import router as api_router
+from crm_app.config import Settings, get_settings
+from crm_app.db import dispose_engines
+from crm_app.logs import request_id_var
+
+log = logging.getLogger("crm_app.web")
+
+
+class RequestContextMiddleware(BaseHTTPMiddleware):
+    """A request id for the logs (kept from a proxy's X-Request-ID when it sends one)."""
+
+    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+
+def _ui_locale() -> str | None:
+    """The language chosen in this browser, when running inside a NiceGUI request or event."""
+    try:
+        value = app.storage.user.get("locale")
+    except (RuntimeError, AssertionError, KeyError):
+        return None
+    return str(value) if value else None
+
+
+def _on_startup(settings: Settings) -> None:
+    if settings.scheduler_enabled:
+        jobs.start()
+    log.info("OPEx CRM started", extra={"version": __version__, "database": settings.sqlalchemy_url.get_backend_name()})
+
+
+def _on_shutdown() -> None:
+    jobs.stop()
+    dispose_engines()
+    log.info("OPEx CRM stopped")
+
+
+def create_app(settings: Settings) -> None:
+    """Register everything on NiceGUI's FastAPI app (called once per process, and per test)."""
+    import pages  # noqa: F401 - registers every screen
+    from components.shell import root  # noqa: F401 - imported for ui.run below
+
+    i18n.set_locale_resolver(_ui_locale)
+    app.title, app.version = "OPEx CRM API", __version__
+    app.docs_url, app.openapi_url, app.redoc_url = "/api/docs", "/api/openapi.json", None
+    app.setup()  # the docs routes first: the API router ends with a JSON catch-all for unknown /api paths
+    app.include_router(api_router)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origin:
+        app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origin.split(",")],
+                           allow_methods=["*"], allow_headers=["Authorization", "Content-Type"])
+    app.on_startup(lambda: _on_startup(settings))
+    app.on_shutdown(_on_shutdown)
+
+
+def run(settings: Settings) -> None:
+    """Serve the CRM (blocking). In NiceGUI's test simulation this only prepares the app."""
+    from components.shell import root
+
+    create_app(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ui.run(root, host=settings.host, port=settings.port, title="OPEx CRM", language="fr", favicon="🩺",
+           storage_secret=settings.storage_secret, reload=False, show=False, show_welcome_message=False,
+           uvicorn_logging_level=settings.log_level.lower(), log_config=None,
+           timeout_graceful_shutdown=20, proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+
+
+if __name__ in {"__main__", "__mp_main__"}:
+    run(get_settings())
