@@ -1,8 +1,10 @@
 """The application frame around every signed-in page: header, navigation drawer, breadcrumb,
 language switcher, dark mode, user menu. Screens swap inside it (`ui.sub_pages`), so moving
-between them does not reload the whole page while URLs stay real."""
+between them does not reload the whole page while URLs stay real.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: ui.sub_pages recognises the PageArguments
+parameter by its real annotation object."""
+
 
 import inspect
 import uuid
@@ -132,7 +134,9 @@ def build_shell(actor: Actor) -> None:
     ui.colors(primary="#0b6e99", secondary="#26a69a", accent="#7e57c2")
 
     with ui.header(elevated=True).classes("items-center gap-2 q-px-md"):
-        ui.button(icon="menu", on_click=lambda: drawer.toggle())  # noqa: PLW0108 - drawer is defined below.props("flat round color=white").tooltip(_("Menu"))
+        # `drawer` is created below the header, hence the lambda.
+        ui.button(icon="menu", on_click=lambda: drawer.toggle()) \
+            .props('flat round color=white aria-label="Menu"').tooltip(_("Menu"))  # noqa: PLW0108
         ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
         ui.space()
         _language_select(actor)
@@ -164,7 +168,7 @@ def _language_select(actor: Actor) -> None:
 
     ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change) \
         .props('dense borderless dark options-dense aria-label="Language"').classes("w-28") \
-        .tooltip(_("Language"))
+        .tooltip(_("Language")).mark("language")
 
 
 def _dark_mode_toggle(dark: ui.dark_mode) -> None:
@@ -175,19 +179,19 @@ def _dark_mode_toggle(dark: ui.dark_mode) -> None:
         await call(users.update_preferences, theme=theme)
 
     button = ui.button(icon="light_mode" if dark.value else "dark_mode", on_click=toggle) \
-        .props('flat round color=white aria-label="Dark mode"').tooltip(_("Dark mode"))
+        .props('flat round color=white aria-label="Dark mode"').tooltip(_("Dark mode")).mark("dark-mode")
 
 
 def _user_menu(actor: Actor) -> None:
     with ui.button(_initials(actor.full_name)).props('round unelevated color=white text-color=primary '
-                                                     'aria-label="User menu"'):
+                                                     'aria-label="User menu"').mark("user-menu"):
         with ui.menu().props("anchor='bottom right' self='top right'"):
             with ui.column().classes("q-pa-md gap-0"):
                 ui.label(actor.full_name).classes("text-weight-medium")
                 ui.label(actor.email).classes("text-caption text-grey-7")
             ui.separator()
-            ui.menu_item(_("Profile"), on_click=lambda: ui.navigate.to("/profile"))
-            ui.menu_item(_("Log out"), on_click=logout)
+            ui.menu_item(_("Profile"), on_click=lambda: ui.navigate.to("/profile")).mark("profile")
+            ui.menu_item(_("Log out"), on_click=logout).mark("logout")
 
 
 async def logout() -> None:

@@ -248,5 +248,32 @@ def _json_or_empty(raw: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@main.group()
+def i18n() -> None:
+    """Translation catalogs (fr, en, es, de)."""
+
+
+@i18n.command("update")
+def i18n_update() -> None:
+    """Add new message ids to every catalog and drop obsolete ones."""
+    from .i18n import catalogs
+
+    for locale, count in catalogs.update_catalogs().items():
+        click.echo(f"{locale}: {count} new")
+
+
+@i18n.command("check")
+def i18n_check() -> None:
+    """Exit 1 when a catalog misses a translation or has a fuzzy one."""
+    from .i18n import SUPPORTED_LOCALES, catalogs
+
+    issues = [issue for locale in SUPPORTED_LOCALES for issue in catalogs.problems(locale)]
+    for issue in issues:
+        click.echo(issue, err=True)
+    if issues:
+        sys.exit(1)
+    click.echo("catalogs complete")
+
+
 if __name__ == "__main__":
     main()

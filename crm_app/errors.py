@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .i18n import N_
+
 
 class DomainError(Exception):
     """Base class: `message` is an English gettext id, translated where it is shown."""
@@ -20,8 +22,9 @@ class ValidationFailed(DomainError):
     """Input refused; `field_errors` maps a field name to its message."""
 
     code = "validation_failed"
+    default_message = N_("Some fields are not valid.")
 
-    def __init__(self, field_errors: dict[str, str], message: str = "Some fields are not valid.") -> None:
+    def __init__(self, field_errors: dict[str, str], message: str = default_message) -> None:
         super().__init__(message)
         self.field_errors = field_errors
 
@@ -29,7 +32,7 @@ class ValidationFailed(DomainError):
 class NotFound(DomainError):
     code = "not_found"
 
-    def __init__(self, message: str = "Not found.", **params: Any) -> None:
+    def __init__(self, message: str = N_("Not found."), **params: Any) -> None:
         super().__init__(message, **params)
 
 
@@ -38,7 +41,7 @@ class Forbidden(DomainError):
 
     code = "forbidden"
 
-    def __init__(self, action: str, message: str = "You are not allowed to do this.") -> None:
+    def __init__(self, action: str, message: str = N_("You are not allowed to do this.")) -> None:
         super().__init__(message, action=action)
         self.action = action
 
@@ -48,7 +51,7 @@ class Conflict(DomainError):
 
     code = "conflict"
 
-    def __init__(self, message: str = "This record was changed by someone else.", *,
+    def __init__(self, message: str = N_("This record was changed by someone else."), *,
                  changed_by: str | None = None, **params: Any) -> None:
         super().__init__(message, changed_by=changed_by, **params)
         self.changed_by = changed_by
@@ -58,7 +61,7 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
     def __init__(self, current_status: str,
-                 message: str = "This action is not possible in the current status.") -> None:
+                 message: str = N_("This action is not possible in the current status.")) -> None:
         super().__init__(message, current_status=current_status)
         self.current_status = current_status
 
@@ -68,7 +71,7 @@ class NotAuthenticated(DomainError):
 
     code = "not_authenticated"
 
-    def __init__(self, message: str = "Authentication required.") -> None:
+    def __init__(self, message: str = N_("Authentication required.")) -> None:
         super().__init__(message)
 
 

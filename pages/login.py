@@ -14,11 +14,6 @@ from crm_app.models import SessionKind
 from crm_app.services import auth
 from crm_app.services.auth import LoginFailure
 
-FAILURE_MESSAGES = {
-    LoginFailure.INVALID: "Invalid email or password.",
-    LoginFailure.LOCKED: "Too many failed attempts. Try again in 15 minutes.",
-}
-
 
 @ui.page("/login", title="OPEx CRM")
 async def login_page(request: Request, redirect_to: str | None = None) -> RedirectResponse | None:
@@ -29,22 +24,29 @@ async def login_page(request: Request, redirect_to: str | None = None) -> Redire
         app.storage.user[LOCALE_KEY] = negotiate(request.headers.get("accept-language")) or current_locale()
     ui.page_title(f"{_('Log in')} · OPEx CRM")
 
+    busy = False
+
     async def submit() -> None:
+        nonlocal busy
+        if busy:  # Enter pressed again while the first try is being checked
+            return
         error.set_visibility(False)
         if not email.value or not password.value:
             error.text = _("Enter your email and password.")
             error.set_visibility(True)
             return
+        busy = True
         button.props("loading")
         try:
             result = await call_anonymous(auth.login, email.value, password.value, client=client_info(),
                                           kind=SessionKind.WEB, remember=bool(remember.value))
         finally:
+            busy = False
             button.props(remove="loading")
         if result is None:
             return
         if not result.succeeded:
-            error.text = _(FAILURE_MESSAGES[result.failure or LoginFailure.INVALID])
+            error.text = _((result.failure or LoginFailure.INVALID).message)
             error.set_visibility(True)
             password.value = ""
             return
@@ -63,15 +65,15 @@ async def login_page(request: Request, redirect_to: str | None = None) -> Redire
         ui.label(_("The CRM for medical sales teams")).classes("text-subtitle2 text-grey-7 q-mb-md")
         with ui.card().classes("w-full q-pa-lg"):
             ui.label(_("Log in")).classes("text-h6")
-            with ui.element("form").classes("w-full column gap-2").on("submit.prevent", submit):
-                email = ui.input(_("Email")).props('type=email autocomplete=username autofocus name=email') \
-                    .classes("w-full")
-                password = ui.input(_("Password"), password=True, password_toggle_button=True) \
-                    .props("autocomplete=current-password name=password").classes("w-full")
-                remember = ui.checkbox(_("Remember me"))
-                error = ui.label().classes("text-negative").props('role=alert')
-                error.set_visibility(False)
-                button = ui.button(_("Log in"), on_click=submit).props("type=submit unelevated").classes("w-full")
+            email = ui.input(_("Email")).props("type=email autocomplete=username autofocus name=email") \
+                .classes("w-full").on("keydown.enter", submit).mark("email")
+            password = ui.input(_("Password"), password=True, password_toggle_button=True) \
+                .props("autocomplete=current-password name=password").classes("w-full") \
+                .on("keydown.enter", submit).mark("password")
+            remember = ui.checkbox(_("Remember me")).mark("remember")
+            error = ui.label().classes("text-negative").props("role=alert").mark("login-error")
+            error.set_visibility(False)
+            button = ui.button(_("Log in"), on_click=submit).props("unelevated").classes("w-full").mark("login")
         ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change_language) \
-            .props('dense borderless options-dense aria-label="Language"').classes("w-32")
+            .props('dense borderless options-dense aria-label="Language"').classes("w-32").mark("language")
     return None

@@ -6,7 +6,7 @@ from nicegui import app, ui
 
 from components.backend import call
 from components.shell import LOCALE_KEY, app_page
-from crm_app.i18n import LANGUAGE_NAMES, N_
+from crm_app.i18n import LANGUAGE_NAMES, N_, current_locale
 from crm_app.i18n import gettext as _
 from crm_app.models import Theme
 from crm_app.services import users
@@ -22,7 +22,7 @@ async def profile_page() -> None:
 
     async def save() -> None:
         nonlocal version
-        updated = await call(users.update_preferences, full_name=name.value, language=language.value,
+        updated = await call(users.update_preferences, full_name=name.value or "", language=language.value,
                              theme=Theme(theme.value), expected_version=version, fields={"full_name": name})
         if updated is None:
             return
@@ -42,7 +42,9 @@ async def profile_page() -> None:
             ui.label(_(profile.role_label))
             ui.label(_("Team")).classes("text-grey-7")
             ui.label(profile.team_name or _("No team"))
-        name = ui.input(_("Name"), value=profile.full_name).classes("w-full").props("maxlength=200")
-        language = ui.select(LANGUAGE_NAMES, label=_("Language"), value=profile.language or "fr").classes("w-full")
+        name = ui.input(_("Name"), value=profile.full_name).classes("w-full").props("maxlength=200") \
+            .mark("full-name")
+        language = ui.select(LANGUAGE_NAMES, label=_("Language"),
+                             value=profile.language or current_locale()).classes("w-full")
         theme = ui.select(themes, label=_("Theme"), value=profile.theme.value).classes("w-full")
         ui.button(_("Save"), on_click=save).props("unelevated").classes("q-mt-md")

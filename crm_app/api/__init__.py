@@ -15,8 +15,9 @@ router.include_router(auth.router)
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 def unknown_endpoint(path: str) -> None:
     from ..errors import NotFound
+    from ..i18n import N_
 
-    raise NotFound("No such API endpoint.")
+    raise NotFound(N_("No such API endpoint."))
 
 
 __all__ = ["install_error_handlers", "router"]

@@ -47,12 +47,6 @@ class MeResponse(BaseModel):
     theme: str
 
 
-_LOGIN_MESSAGES = {
-    LoginFailure.INVALID: "Invalid email or password.",
-    LoginFailure.LOCKED: "Too many failed attempts. Try again in 15 minutes.",
-}
-
-
 @router.post("/login", response_model=TokenResponse, responses={401: {"description": "Invalid credentials"}})
 def login(body: LoginRequest, session: SessionDep, client: ClientDep,
           accept_language: Annotated[str | None, Header()] = None) -> TokenResponse | JSONResponse:
@@ -62,7 +56,7 @@ def login(body: LoginRequest, session: SessionDep, client: ClientDep,
         # Returned, not raised: the failed attempt must be committed to count towards the lockout.
         failure = outcome.failure or LoginFailure.INVALID
         with use_locale(negotiate(accept_language) or "en"):
-            message = gettext(_LOGIN_MESSAGES[failure])
+            message = gettext(failure.message)
         return JSONResponse(error_body(f"login_{failure.value}", message), status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})
     return TokenResponse(**asdict(outcome))

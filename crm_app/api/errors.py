@@ -61,7 +61,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields = {".".join(str(p) for p in error["loc"] if p != "body"): error["msg"] for error in exc.errors()}
-    return JSONResponse(error_body("validation_failed", "Some fields are not valid.", fields=fields),
+    return JSONResponse(error_body("validation_failed", gettext(ValidationFailed.default_message), fields=fields),
                         status_code=422)
 
 

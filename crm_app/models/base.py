@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +21,16 @@ SQLModel.metadata.naming_convention = {
 }
 
 
-def utcnow() -> datetime:
+def _system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+clock: Callable[[], datetime] = _system_clock  # replaced by tests that need to move time
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, from the one clock every service and job reads."""
+    return clock()
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from ..config import get_settings
 from ..errors import NotAuthenticated
+from ..i18n import N_
 from ..models import AuthSession, LoginAttempt, Role, SecurityAction, SessionKind, Severity, Theme, User, utcnow
 from . import security_log
 from .permissions import Actor
@@ -64,6 +65,17 @@ def actor_from(user: User, session_id: uuid.UUID | None = None) -> Actor:
 class LoginFailure(StrEnum):
     INVALID = "invalid"
     LOCKED = "locked"
+
+    @property
+    def message(self) -> str:
+        """The one answer given for this failure (it never says whether the email exists)."""
+        return LOGIN_FAILURE_MESSAGES[self]
+
+
+LOGIN_FAILURE_MESSAGES = {
+    LoginFailure.INVALID: N_("Invalid email or password."),
+    LoginFailure.LOCKED: N_("Too many failed attempts. Try again in 15 minutes."),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +189,7 @@ def resolve_session(session: Session, session_id: uuid.UUID | str | None) -> Act
     auth_session, user = row
     now = utcnow()
     if auth_session.revoked_at is not None or auth_session.expires_at <= now or not user.is_active:
-        raise NotAuthenticated("Your session has ended. Please log in again.")
+        raise NotAuthenticated(N_("Your session has ended. Please log in again."))
     if now - auth_session.last_seen_at > LAST_SEEN_RESOLUTION:
         auth_session.last_seen_at = now
     return actor_from(user, auth_session.id)

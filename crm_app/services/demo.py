@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from ..models import Role, Team, User
+from . import teams as team_service
 from . import users
 from .permissions import SYSTEM_ACTOR
 
@@ -37,10 +38,8 @@ def seed_demo(session: Session) -> DemoSeed:
         return DemoSeed(created=False)
     teams = {}
     for name in _TEAMS:
-        team = session.exec(select(Team).where(Team.name == name)).first() or Team(name=name)
-        session.add(team)
-        teams[name] = team
-    session.flush()
+        teams[name] = (session.exec(select(Team).where(Team.name == name)).first()
+                       or team_service.create_team(session, SYSTEM_ACTOR, name))
     for email, full_name, role, team_name in _USERS:
         team_id = teams[team_name].id if team_name else None
         users.create_user(session, SYSTEM_ACTOR, email=email, full_name=full_name, role=role,

@@ -15,12 +15,14 @@ from sqlmodel import Session
 
 from ..config import get_settings
 from ..errors import NotAuthenticated
+from ..i18n import N_
 from ..models import AuthSession, RefreshToken, SecurityAction, SessionKind, Severity, utcnow
 from . import auth, security_log
 from .permissions import Actor
 from .security_log import ClientInfo
 
 ALGORITHM = "HS256"
+INVALID_TOKEN = N_("Invalid or expired token.")
 ISSUER = "opex-crm"
 
 
@@ -53,9 +55,9 @@ def _decode(token: str, secret: str, expected_type: str) -> dict[str, str]:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                             options={"require": ["exp", "sub", "sid", "jti", "typ"]})
     except jwt.PyJWTError:
-        raise NotAuthenticated("Invalid or expired token.") from None
+        raise NotAuthenticated(INVALID_TOKEN) from None
     if claims.get("typ") != expected_type:
-        raise NotAuthenticated("Invalid or expired token.")
+        raise NotAuthenticated(INVALID_TOKEN)
     return claims
 
 
@@ -73,16 +75,16 @@ def rotate(session: Session, refresh_token: str, *, client: ClientInfo) -> Token
     except ValueError:
         stored = None
     if stored is None:
-        raise NotAuthenticated("Invalid or expired token.")
+        raise NotAuthenticated(INVALID_TOKEN)
     auth_session = session.get(AuthSession, stored.session_id)
     if auth_session is None:
-        raise NotAuthenticated("Invalid or expired token.")
+        raise NotAuthenticated(INVALID_TOKEN)
     if stored.used_at is not None:
         if auth_session.revoked_at is None:
             auth_session.revoked_at = utcnow()
             security_log.record(session, SecurityAction.TOKEN_REUSE, severity=Severity.HIGH,
                                 user_id=auth_session.user_id, client=client, session_id=str(auth_session.id))
-        raise NotAuthenticated("Invalid or expired token.")
+        raise NotAuthenticated(INVALID_TOKEN)
     auth.resolve_session(session, auth_session.id)  # revoked, expired or deactivated → 401
     stored.used_at = utcnow()
     return issue_pair(session, auth_session)

@@ -26,23 +26,23 @@ def password_problems(password: str, email: str) -> list[str]:
     """The password rules that `password` breaks, as message ids (empty when it is acceptable)."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append("At least 10 characters.")
+        problems.append(N_("At least 10 characters."))
     local_part = email.split("@", 1)[0].lower()
     if len(local_part) >= 3 and local_part in password.lower():
-        problems.append("Must not contain the email address.")
+        problems.append(N_("Must not contain the email address."))
     if len(password.encode()) > auth.MAX_PASSWORD_BYTES:
-        problems.append("At most 72 bytes.")
+        problems.append(N_("At most 72 bytes."))
     return problems
 
 
 def _validate_new_user(session: Session, email: str, full_name: str, password: str | None) -> None:
     errors: dict[str, str] = {}
     if not EMAIL_PATTERN.match(email):
-        errors["email"] = "Enter a valid email address."
+        errors["email"] = N_("Enter a valid email address.")
     elif session.exec(select(User.id).where(User.email == email)).first() is not None:
-        errors["email"] = "A user with this email already exists."
+        errors["email"] = N_("A user with this email already exists.")
     if not full_name.strip():
-        errors["full_name"] = "Enter a name."
+        errors["full_name"] = N_("Enter a name.")
     if password is not None and (problems := password_problems(password, email)):
         errors["password"] = problems[0]
     if errors:
@@ -58,7 +58,7 @@ def create_user(session: Session, actor: Actor, *, email: str, full_name: str, r
     email = auth.normalize_email(email)
     _validate_new_user(session, email, full_name, password)
     if team_id is not None and session.get(Team, team_id) is None:
-        raise ValidationFailed({"team_id": "This team does not exist."})
+        raise ValidationFailed({"team_id": N_("This team does not exist.")})
     user = User(email=email, full_name=full_name.strip(), role=role, team_id=team_id,
                 password_hash=auth.hash_password(password) if password else None,
                 created_by=actor.id if actor.id.int else None)
@@ -99,9 +99,9 @@ def update_preferences(session: Session, actor: Actor, *, language: str | None =
         raise Conflict(changed_by=user.full_name)
     errors: dict[str, str] = {}
     if language is not None and language not in SUPPORTED_LOCALES:
-        errors["language"] = "This language is not available."
+        errors["language"] = N_("This language is not available.")
     if full_name is not None and not full_name.strip():
-        errors["full_name"] = "Enter a name."
+        errors["full_name"] = N_("Enter a name.")
     if errors:
         raise ValidationFailed(errors)
     if language is not None:

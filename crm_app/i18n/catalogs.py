@@ -1,0 +1,75 @@
+"""Keep the `.po` catalogs in step with the source: extract the message ids, add the new ones,
+drop the obsolete ones, and report what is missing (`opex-crm i18n update` / `i18n check`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from . import SUPPORTED_LOCALES, catalog_path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SOURCE_DIRS = ("crm_app", "pages", "components")
+KEYWORDS = {"_": None, "gettext": None, "N_": None}
+
+
+def extract_messages() -> dict[str, list[tuple[str, int]]]:
+    """Every message id in the source, with where it appears."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    for directory in SOURCE_DIRS:
+        root = PROJECT_ROOT / directory
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+                root, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
+            if isinstance(message, str) and message:
+                found.setdefault(message, []).append((f"{directory}/{filename}", lineno))
+    return found
+
+
+def read_catalog(locale: str) -> Catalog:
+    path = catalog_path(locale)
+    if not path.exists():
+        return Catalog(locale=locale, project="OPEx CRM")
+    with path.open("rb") as handle:
+        return read_po(handle, locale=locale)
+
+
+def problems(locale: str) -> list[str]:
+    """Message ids that are missing, untranslated or fuzzy in a locale's catalog."""
+    catalog = read_catalog(locale)
+    issues = []
+    for message_id in sorted(extract_messages()):
+        entry = catalog.get(message_id)
+        if entry is None:
+            issues.append(f"{locale}: missing {message_id!r}")
+        elif not entry.string:
+            issues.append(f"{locale}: untranslated {message_id!r}")
+        elif entry.fuzzy:
+            issues.append(f"{locale}: fuzzy {message_id!r}")
+    return issues
+
+
+def update_catalogs() -> dict[str, int]:
+    """Add new message ids (English gets its own text), drop obsolete ones; returns new-entry counts."""
+    messages = extract_messages()
+    added: dict[str, int] = {}
+    for locale in SUPPORTED_LOCALES:
+        old = read_catalog(locale)
+        new = Catalog(locale=locale, project="OPEx CRM", fuzzy=False)
+        count = 0
+        for message_id, locations in sorted(messages.items()):
+            previous = old.get(message_id)
+            string = previous.string if previous is not None else ""
+            if not string and locale == "en":
+                string = message_id
+            count += previous is None
+            flags = previous.flags if previous is not None else ()
+            new.add(message_id, string, locations=locations, flags=flags)
+        path = catalog_path(locale)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            write_po(handle, new, width=100, omit_header=False, sort_output=True, include_lineno=False)
+        added[locale] = count
+    return added

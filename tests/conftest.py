@@ -1,0 +1,130 @@
+"""Test set-up: a fresh PostgreSQL database for the run (dropped at the end), settings for tests,
+a rolled-back session per unit test, and clean tables after tests that commit through the app."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
+
+from tests.postgres import PostgresServer, find_server
+
+_DATA_DIR = Path(tempfile.mkdtemp(prefix="opex-test-data-"))
+
+# Settings for the whole run, before any application module reads them.
+os.environ.update({
+    "APP_ENV": "development",
+    "DATA_DIR": str(_DATA_DIR),
+    "JWT_SECRET": "test-jwt-secret-" + "x" * 32,
+    "JWT_REFRESH_SECRET": "test-refresh-secret-" + "y" * 32,
+    "STORAGE_SECRET": "test-storage-secret-" + "z" * 32,
+    "BCRYPT_ROUNDS": "4",  # speed; the cost-12 default has its own test
+    "SCHEDULER_ENABLED": "false",
+    "TIMEZONE": "Europe/Paris",
+})
+for _name in ("DB_HOST", "SMTP_HOST"):
+    os.environ.pop(_name, None)
+
+_server: PostgresServer | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _server
+    _server = find_server()
+    url = _server.create_database()
+    os.environ["DATABASE_URL"] = url.render_as_string(hide_password=False)
+    os.environ["OPEX_TEST_SERVER_URL"] = _server.admin_url.render_as_string(hide_password=False)
+    from crm_app import migrate
+    from crm_app.config import reset_settings
+
+    reset_settings()
+    migrate.upgrade()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from sqlalchemy.engine import make_url
+
+    from crm_app.db import dispose_engines
+
+    dispose_engines()
+    if _server is not None and os.environ.get("DATABASE_URL"):
+        _server.drop_database(make_url(os.environ["DATABASE_URL"]))
+        _server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> PostgresServer:
+    assert _server is not None
+    return _server
+
+
+@pytest.fixture
+def db() -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test (services commit nothing)."""
+    from crm_app.db import get_engine
+
+    connection = get_engine().connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+def truncate_all() -> None:
+    """Empty every table (for tests whose requests commit through the running app)."""
+    import crm_app.models  # noqa: F401 - the metadata knows every table
+    from crm_app.db import get_engine
+
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with get_engine().begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
+def clean_db() -> Iterator[None]:
+    yield
+    truncate_all()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[..., datetime]:
+    """Move the application's clock: `clock(minutes=16)` jumps ahead and returns the new now."""
+    from crm_app.models import base
+
+    now = [base._system_clock()]
+    monkeypatch.setattr(base, "clock", lambda: now[0])
+
+    def advance(**delta: Any) -> datetime:
+        now[0] = now[0] + timedelta(**delta)
+        return now[0]
+
+    return advance
+
+
+@pytest.fixture
+def settings_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Change settings through the environment for one test; the originals come back after it."""
+    from crm_app.config import reset_settings
+    from crm_app.db import dispose_engines
+
+    def override(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name.upper(), value)
+        reset_settings()
+        dispose_engines()
+
+    yield override
+    monkeypatch.undo()
+    reset_settings()
+    dispose_engines()

@@ -1,0 +1,109 @@
+"""The shell: language and theme saved per user, navigation, breadcrumb, profile, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from nicegui import ui
+from nicegui.testing import User
+from sqlmodel import select
+
+from crm_app.db import unit_of_work
+from crm_app.models import Role, Theme
+from crm_app.models import User as UserRow
+from crm_app.services import auth
+from tests.ui.conftest import log_in
+
+
+async def _eventually(condition: Callable[[], bool], attempts: int = 40) -> bool:
+    """Wait for what a click started in the background (a save in a worker thread)."""
+    for _ in range(attempts):
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return condition()
+
+
+def _stored(email: str) -> UserRow:
+    with unit_of_work() as session:
+        return session.exec(select(UserRow).where(UserRow.email == email)).one()
+
+
+async def test_language_switch_is_saved_for_the_user(ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    await log_in(ui_user, email)
+    await ui_user.should_see("Tableau de bord")
+    ui_user.find(marker="language").click()
+    ui_user.find("English").click()
+    await ui_user.should_see("Welcome, Claire Dupont")
+    assert _stored(email).language == "en"
+    # A new browser (no stored choice) gets the user's saved language after login.
+    ui_user.http_client.cookies.clear()
+    await log_in(ui_user, email)
+    await ui_user.should_see("Welcome, Claire Dupont")
+
+
+async def test_first_visit_uses_the_browser_language(ui_user: User) -> None:
+    ui_user.http_client.headers["Accept-Language"] = "de-DE,de;q=0.9,en;q=0.5"
+    await ui_user.open("/login")
+    await ui_user.should_see("Anmelden")
+
+
+async def test_dark_mode_toggle_is_saved_for_the_user(ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    await log_in(ui_user, email)
+    await ui_user.should_see("Tableau de bord")
+    ui_user.find(marker="dark-mode").click()
+    assert await _eventually(lambda: Theme(_stored(email).theme) is Theme.DARK)
+    assert ui_user.find(ui.dark_mode).elements.pop().value is True
+    ui_user.find(marker="dark-mode").click()
+    assert await _eventually(lambda: Theme(_stored(email).theme) is Theme.LIGHT)
+    assert ui_user.find(ui.dark_mode).elements.pop().value is False
+
+
+async def test_navigation_and_breadcrumb(ui_user: User, account: Callable[..., str]) -> None:
+    await log_in(ui_user, account())
+    await ui_user.should_see("Bienvenue, Claire Dupont")
+    ui_user.find(marker="profile").click()
+    await ui_user.should_see("Enregistrer")
+    breadcrumb_links = [link.text for link in ui_user.find(ui.link).elements]
+    assert "Tableau de bord" in breadcrumb_links
+    await ui_user.should_see(kind=ui.item_label, content="Tableau de bord")
+
+
+async def test_profile_edits_name_and_refuses_a_stale_save(ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    await log_in(ui_user, email, path="/login?redirect_to=/profile")
+    await ui_user.should_see("Enregistrer")
+    # Someone else (another tab) saves first.
+    with unit_of_work() as session:
+        row = session.exec(select(UserRow).where(UserRow.email == email)).one()
+        from crm_app.services import users
+
+        users.update_preferences(session, auth.actor_from(row), full_name="Claire Martin")
+    name = ui_user.find(marker="full-name")
+    name.clear().type("Claire D.")
+    ui_user.find("Enregistrer").click()
+    await ui_user.should_see("Claire Martin a modifié cet enregistrement entre-temps. "
+                             "Rechargez pour voir ses modifications.")
+    assert _stored(email).full_name == "Claire Martin"
+
+
+async def test_profile_rejects_an_empty_name_next_to_the_field(ui_user: User, account: Callable[..., str]) -> None:
+    await log_in(ui_user, account(), path="/login?redirect_to=/profile")
+    await ui_user.should_see("Enregistrer")
+    ui_user.find(marker="full-name").clear()
+    ui_user.find("Enregistrer").click()
+    await ui_user.should_see("Certains champs ne sont pas valides.")
+    assert ui_user.find(marker="full-name").elements.pop().error == "Saisissez un nom."
+
+
+async def test_revoked_session_is_sent_to_login_at_next_screen(ui_user: User, account: Callable[..., str]) -> None:
+    email = account(role=Role.MANAGER)
+    await log_in(ui_user, email)
+    await ui_user.should_see("Bienvenue, Claire Dupont")
+    with unit_of_work() as session:
+        auth.revoke_all_sessions(session, _stored(email).id)
+    ui_user.find(marker="profile").click()
+    await ui_user.should_see("Se connecter")

@@ -1,0 +1,54 @@
+"""Catalogs complete in fr, en, es, de; locale negotiation; formatting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from crm_app.i18n import SUPPORTED_LOCALES, catalogs, format_currency, format_datetime, gettext, negotiate, use_locale
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_catalog_has_every_message_translated_and_none_fuzzy(locale: str) -> None:
+    assert catalogs.problems(locale) == []
+
+
+def test_extraction_finds_messages_in_every_layer() -> None:
+    messages = catalogs.extract_messages()
+    assert "Log in" in messages  # pages
+    assert "Dark mode" in messages  # components
+    assert "Invalid email or password." in messages  # services
+    assert "Not found." in messages  # domain errors
+
+
+def test_french_is_the_default_and_placeholders_are_filled() -> None:
+    assert gettext("Log in") == "Se connecter"
+    with use_locale("de"):
+        assert gettext("Welcome, {name}", name="Anna") == "Willkommen, Anna"
+    with use_locale("xx"):
+        assert gettext("Log in") == "Se connecter"
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("en-US,en;q=0.9,fr;q=0.8", "en"),
+    ("de-CH", "de"),
+    ("pt-BR,es;q=0.5", "es"),
+    ("it, nl;q=0.8", None),
+    ("fr;q=0.2, es;q=0.9", "es"),
+    ("", None),
+    (None, None),
+    ("en;q=bad", "en"),
+])
+def test_browser_language_negotiation(header: str | None, expected: str | None) -> None:
+    assert negotiate(header) == expected
+
+
+def test_dates_and_money_follow_the_locale() -> None:
+    moment = datetime(2026, 3, 5, 13, 30, tzinfo=UTC)
+    with use_locale("fr"):
+        assert format_datetime(moment, "Europe/Paris", style="short") == "05/03/2026 14:30"
+        assert format_currency(Decimal("1234.5")) == "1\u202f234,50\xa0€"
+    with use_locale("en"):
+        assert format_currency(Decimal("1234.5")) == "€1,234.50"

@@ -1,0 +1,38 @@
+"""The scheduler's job runner: outcome recorded, one run at a time across processes."""
+
+from __future__ import annotations
+
+import zlib
+
+from sqlalchemy import text
+
+from crm_app import jobs
+from crm_app.db import get_engine
+
+
+def test_run_job_records_its_outcome(clean_db: None) -> None:
+    assert jobs.run_job("session_cleanup") == "ok"
+    [status] = [j for j in jobs.status()["jobs"] if j["name"] == "session_cleanup"]
+    assert status["last_outcome"] == "ok" and status["last_run_at"] is not None
+
+
+def test_job_is_skipped_while_another_process_holds_its_lock() -> None:
+    key = zlib.crc32(b"opex-crm:job:session_cleanup")
+    with get_engine().connect() as other_process:
+        assert other_process.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        try:
+            assert jobs.run_job("session_cleanup") == "skipped"
+        finally:
+            other_process.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    assert jobs.run_job("session_cleanup") == "ok"
+
+
+def test_scheduler_starts_and_stops_cleanly() -> None:
+    jobs.start()
+    try:
+        state = jobs.status()
+        assert state["state"] == "running"
+        assert all(job["next_run_at"] for job in state["jobs"])
+    finally:
+        jobs.stop()
+    assert jobs.status()["state"] == "stopped"

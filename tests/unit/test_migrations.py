@@ -1,0 +1,71 @@
+"""Migrations: upgrade → downgrade → upgrade on PostgreSQL and SQLite; models and migrations agree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from crm_app import migrate
+from crm_app.db import get_engine
+from tests.postgres import PostgresServer
+
+EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_attempts", "security_events"}
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def empty_database(request: pytest.FixtureRequest, pg_server: PostgresServer, tmp_path: Path,
+                   settings_override) -> Iterator[str]:
+    if request.param == "postgresql":
+        url = pg_server.create_database("opex_migrations")
+        settings_override(database_url=url.render_as_string(hide_password=False))
+        yield url.render_as_string(hide_password=False)
+        from crm_app.db import dispose_engines
+
+        dispose_engines()
+        pg_server.drop_database(url)
+    else:
+        url_text = f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        settings_override(database_url=url_text)
+        yield url_text
+
+
+def _tables() -> set[str]:
+    return set(inspect(get_engine()).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
+    migrate.upgrade()
+    assert _tables() == EXPECTED_TABLES
+    assert migrate.is_up_to_date()
+    migrate.check()  # raises when the models and the migrations differ
+    migrate.downgrade("base")
+    assert _tables() == set()
+    assert migrate.current_revision() is None
+    migrate.upgrade()
+    assert _tables() == EXPECTED_TABLES
+    migrate.check()
+
+
+def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crm_app.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, "DATABASE_URL": database_url}, timeout=120, check=False)
+
+
+def test_db_commands(empty_database: str) -> None:
+    assert "0001" in _cli("db", "history", database_url=empty_database).stdout
+    assert _cli("db", "current", database_url=empty_database).stdout.startswith("base")
+    assert _cli("db", "upgrade", database_url=empty_database).returncode == 0
+    current = _cli("db", "current", database_url=empty_database)
+    assert current.stdout.strip().endswith("(head)")
+    check = _cli("db", "check", database_url=empty_database)
+    assert check.returncode == 0, check.stderr
+    assert "models and migrations match" in check.stdout
+    assert _cli("db", "downgrade", "base", database_url=empty_database).returncode == 0
+    failing = _cli("db", "check", database_url=empty_database)
+    assert failing.returncode == 1  # a database behind the models is a difference too
