@@ -36,9 +36,11 @@ def login_url(path: str) -> str:
     return "/login" if path in {"", "/"} else f"/login?redirect_to={quote(path, safe='/')}"
 
 
-def is_safe_redirect(target: str | None) -> bool:
-    """Only paths of this site: no scheme, no host, no protocol-relative `//`."""
-    return bool(target) and target.startswith("/") and not target.startswith("//") and "\\" not in target  # type: ignore[union-attr]
+def safe_redirect(target: str | None) -> str:
+    """`target` when it is a path of this site (no scheme, no host, no `//`), else the dashboard."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
 
 
 def client_info() -> ClientInfo:

@@ -133,17 +133,17 @@ def build_shell(actor: Actor) -> None:
     dark = ui.dark_mode({Theme.DARK: True, Theme.LIGHT: False}.get(Theme(actor.theme)))
     ui.colors(primary="#0b6e99", secondary="#26a69a", accent="#7e57c2")
 
+    drawer = ui.left_drawer(value=True, bordered=True).classes("q-pa-none")
     with ui.header(elevated=True).classes("items-center gap-2 q-px-md"):
-        # `drawer` is created below the header, hence the lambda.
-        ui.button(icon="menu", on_click=lambda: drawer.toggle()) \
-            .props('flat round color=white aria-label="Menu"').tooltip(_("Menu"))  # noqa: PLW0108
+        ui.button(icon="menu", on_click=drawer.toggle) \
+            .props('flat round color=white aria-label="Menu"').tooltip(_("Menu"))
         ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
         ui.space()
         _language_select(actor)
         _dark_mode_toggle(dark)
         _user_menu(actor)
 
-    with ui.left_drawer(value=True, bordered=True).classes("q-pa-none") as drawer:
+    with drawer:
         with ui.list().props("padding").classes("w-full").props('aria-label="Navigation"'):
             for spec in sorted(PAGES.values(), key=lambda s: (s.order, s.path)):
                 if spec.in_navigation and (spec.permission is None or can(actor, spec.permission)):

@@ -6,7 +6,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from components.backend import SESSION_KEY, call_anonymous, client_info, is_safe_redirect, resolve_actor
+from components.backend import SESSION_KEY, call_anonymous, client_info, resolve_actor, safe_redirect
 from components.shell import LOCALE_KEY
 from crm_app.i18n import LANGUAGE_NAMES, current_locale, negotiate
 from crm_app.i18n import gettext as _
@@ -17,7 +17,7 @@ from crm_app.services.auth import LoginFailure
 
 @ui.page("/login", title="OPEx CRM")
 async def login_page(request: Request, redirect_to: str | None = None) -> RedirectResponse | None:
-    target = redirect_to if is_safe_redirect(redirect_to) else "/"
+    target = safe_redirect(redirect_to)
     if await resolve_actor() is not None:
         return RedirectResponse(target, status_code=303)
     if LOCALE_KEY not in app.storage.user:  # first visit: the browser's language when we have it

@@ -128,3 +128,9 @@ def settings_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[...,
     monkeypatch.undo()
     reset_settings()
     dispose_engines()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser journeys last: Playwright's sync API keeps an event loop of its own running until the
+    end of the session, and asyncio tests cannot start theirs after it."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

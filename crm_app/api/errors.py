@@ -38,7 +38,7 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 def _status_for(error: DomainError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 400
 
 

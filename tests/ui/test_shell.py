@@ -96,7 +96,9 @@ async def test_profile_rejects_an_empty_name_next_to_the_field(ui_user: User, ac
     ui_user.find(marker="full-name").clear()
     ui_user.find("Enregistrer").click()
     await ui_user.should_see("Certains champs ne sont pas valides.")
-    assert ui_user.find(marker="full-name").elements.pop().error == "Saisissez un nom."
+    field = ui_user.find(marker="full-name").elements.pop()
+    assert isinstance(field, ui.input)
+    assert field.error == "Saisissez un nom."
 
 
 async def test_revoked_session_is_sent_to_login_at_next_screen(ui_user: User, account: Callable[..., str]) -> None:

@@ -1,0 +1,69 @@
+"""A person's first minutes in Chromium: log in, English and back, dark mode, log out."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from crm_app.db import unit_of_work
+from crm_app.models import Role
+from tests.factories import PASSWORD, make_user
+
+pytestmark = pytest.mark.e2e
+
+
+def _choose_language(page: Page, name: str) -> None:
+    page.get_by_role("combobox", name="Language").click()
+    page.get_by_role("option", name=name).click()
+
+
+def test_login_language_dark_mode_logout(page: Page, server_url: str, clean_after: None) -> None:
+    with unit_of_work() as session:
+        make_user(session, role=Role.MANAGER, email="lea.moreau@example.org", name="Léa Moreau")
+
+    page.goto(f"{server_url}/profile")
+    expect(page).to_have_url(re.compile(r"/login\?redirect_to=/profile$"))
+    expect(page.get_by_text("Le CRM des équipes commerciales du secteur médical")).to_be_visible()
+    page.get_by_label("E-mail").fill("lea.moreau@example.org")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(f"{server_url}/profile")
+    expect(page.get_by_text("lea.moreau@example.org")).to_be_visible()
+
+    page.get_by_text("Tableau de bord").first.click()
+    expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
+    expect(page).to_have_url(f"{server_url}/")
+
+    _choose_language(page, "English")
+    expect(page.get_by_text("Welcome, Léa Moreau")).to_be_visible()
+    expect(page.get_by_text("Manager", exact=True)).to_be_visible()
+    _choose_language(page, "Français")
+    expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
+
+    body = page.locator("body")
+    dark_button = page.get_by_role("button", name="Dark mode")
+    was_dark = "body--dark" in (body.get_attribute("class") or "")
+    dark_button.click()
+    expected = re.compile(r"body--light") if was_dark else re.compile(r"body--dark")
+    expect(body).to_have_class(expected)
+    page.reload()
+    expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
+    expect(body).to_have_class(expected)  # saved for the user, not only in this page
+
+    page.get_by_role("button", name="User menu").click()
+    page.get_by_text("Se déconnecter").click()
+    expect(page).to_have_url(f"{server_url}/login")
+    page.goto(f"{server_url}/")
+    expect(page).to_have_url(f"{server_url}/login")
+
+
+def test_health_check_command_against_the_running_server(server_url: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "crm_app.cli", "health-check", "--url", server_url],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("healthy: database ok in ")
+    assert "scheduler running" in result.stdout

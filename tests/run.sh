@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what the tests need, then run the whole suite: lint, types, unit, API, UI and browser tests.
+# Usage: bash tests/run.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+# End-to-end tests drive Debian's Chromium; Playwright never downloads a browser.
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing Debian's chromium for the browser tests..."
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "Chromium is missing: install Debian's 'chromium' package (or set CHROMIUM_PATH)." >&2
+        exit 1
+    fi
+fi
+
+echo "ruff..." && .venv/bin/ruff check .
+echo "mypy..." && .venv/bin/mypy
+exec .venv/bin/pytest "$@"
