@@ -102,3 +102,19 @@ def test_bad_database_url_on_the_command_line_is_one_line_not_a_traceback() -> N
     assert len(lines) == 1
     assert lines[0].startswith("opex-crm: cannot reach the database postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert "Traceback" not in result.stderr
+
+
+def test_env_example_documents_every_setting() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    documented = {line.split("=", 1)[0] for line in example.read_text().splitlines()
+                  if line and not line.startswith("#")}
+    assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def test_env_example_values_are_accepted(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    values = {key.lower(): value for key, _, value in
+              (line.partition("=") for line in example.read_text().splitlines() if line and line[0] != "#")}
+    values["data_dir"] = str(tmp_path)
+    settings = load_settings(**values)
+    assert settings.uses_sqlite and settings.jwt_expires_in == 900
