@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Engine, Row
+from sqlalchemy.sql import Executable
 from sqlmodel import Session, create_engine
 
 from .config import get_settings
@@ -88,3 +89,10 @@ def ping() -> float:
 
 def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def fetch_all(session: Session, statement: Executable) -> Sequence[Any]:
+    """Run a Core statement (many columns, joins) in the session's transaction, after a flush."""
+    session.flush()
+    rows: Sequence[Row[Any]] = session.connection().execute(statement).all()
+    return rows

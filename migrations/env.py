@@ -25,8 +25,16 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Trigram indexes exist on PostgreSQL only (SQLite searches the same column without them)."""
+    if type_ == "index" and name and name.endswith("_trgm"):
+        return context.get_bind().dialect.name == "postgresql"
+    return True
+
+
 def _configure(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_item=render_item,
+                      include_object=include_object,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
                       compare_server_default=False)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, health
+from . import auth, health, institutions
 from .errors import install_error_handlers
 
 router = APIRouter(prefix="/api")
 router.include_router(health.router)
 router.include_router(auth.router)
+router.include_router(institutions.router)
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -1,14 +1,37 @@
 """All tables; importing this package registers them on SQLModel.metadata (Alembic reads it)."""
 
-from .audit import SecurityAction, SecurityEvent, Severity
+from .audit import AuditEntry, SecurityAction, SecurityEvent, Severity
 from .base import Tracked, UTCDateTime, utcnow
+from .institutions import (
+    CommercialStatus,
+    ComplianceStatus,
+    Contact,
+    DataSource,
+    Institution,
+    InstitutionLabel,
+    InstitutionType,
+    LabelKind,
+    MedicalProfile,
+    SavedView,
+)
 from .users import AuthSession, LoginAttempt, RefreshToken, Role, SessionKind, Team, Theme, User
 
 __all__ = [
+    "AuditEntry",
     "AuthSession",
+    "CommercialStatus",
+    "ComplianceStatus",
+    "Contact",
+    "DataSource",
+    "Institution",
+    "InstitutionLabel",
+    "InstitutionType",
+    "LabelKind",
     "LoginAttempt",
+    "MedicalProfile",
     "RefreshToken",
     "Role",
+    "SavedView",
     "SecurityAction",
     "SecurityEvent",
     "SessionKind",

@@ -28,6 +28,8 @@ class SecurityAction(StrEnum):
     ACTION_REFUSED = "action.refused"
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
+    EXPORT = "export"
+    IMPORT = "import"
 
 
 class SecurityEvent(SQLModel, table=True):
@@ -47,3 +49,26 @@ class SecurityEvent(SQLModel, table=True):
     ip: str | None = Field(default=None, max_length=45)
     user_agent: str | None = Field(default=None, max_length=300)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One changed field of a record: who, when, old value → new value (DOMAIN.md audit trail)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        sa.Index("ix_audit_entries_institution_at", "institution_id", "at"),
+        sa.Index("ix_audit_entries_entity", "entity_type", "entity_id", "at"),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    actor_name: str | None = Field(default=None, max_length=200)  # kept if the user is later removed
+    entity_type: str = Field(max_length=30)  # "institution", "contact"
+    entity_id: uuid.UUID
+    # The institution a change belongs to, so its History tab finds contact changes too.
+    institution_id: uuid.UUID | None = Field(default=None, foreign_key="institutions.id", ondelete="CASCADE")
+    action: str = Field(max_length=20)  # "create", "update", "archive", "restore", "merge"
+    field: str | None = Field(default=None, max_length=60)
+    old_value: str | None = Field(default=None, sa_type=sa.Text)
+    new_value: str | None = Field(default=None, sa_type=sa.Text)

@@ -72,3 +72,9 @@ class Tracked(SQLModel):
         """Mark an edit: new timestamp and the next version number."""
         self.updated_at = utcnow()
         self.version += 1
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a model, for queries over many columns (typed, unlike `Model.__table__`)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table

@@ -1,0 +1,67 @@
+"""The audit trail: every changed field of an institution or a contact, who, when, old → new."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ..models import AuditEntry, utcnow
+from .paging import Page, PageRequest
+from .permissions import Actor
+
+
+def as_text(value: Any) -> str | None:
+    """How a value is kept in the trail (and shown back)."""
+    if value is None or value in ([], ""):
+        return None
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def record(session: Session, actor: Actor, *, entity_type: str, entity_id: uuid.UUID,
+           institution_id: uuid.UUID | None, action: str,
+           changes: dict[str, tuple[Any, Any]] | None = None) -> None:
+    """One entry per changed field (or one for the action itself when no field changed)."""
+    actor_id = actor.id if actor.id.int else None
+    base: dict[str, Any] = {"at": utcnow(), "actor_id": actor_id, "actor_name": actor.full_name,
+                            "entity_type": entity_type, "entity_id": entity_id, "institution_id": institution_id,
+                            "action": action}
+    rows = [AuditEntry(**base, field=name, old_value=as_text(old), new_value=as_text(new))
+            for name, (old, new) in (changes or {}).items() if as_text(old) != as_text(new)]
+    session.add_all(rows or [AuditEntry(**base)])
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    at: datetime
+    actor_name: str | None
+    entity_type: str
+    action: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+
+
+def institution_history(session: Session, institution_id: uuid.UUID, request: PageRequest) -> Page[HistoryRow]:
+    """Newest first, paged; includes the changes to the institution's contacts."""
+    where = AuditEntry.institution_id == institution_id
+    total = session.exec(select(func.count()).select_from(AuditEntry).where(where)).one()
+    rows = session.exec(select(AuditEntry).where(where)
+                        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id))
+                        .offset(request.offset).limit(request.page_size)).all()
+    return Page([HistoryRow(r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value, r.new_value)
+                 for r in rows], int(total), request.page, request.page_size)

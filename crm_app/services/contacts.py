@@ -1,0 +1,218 @@
+"""Contacts of institutions: one primary at most, archive instead of delete, audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from ..db import fetch_all
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..i18n import N_
+from ..models import Contact, Institution
+from ..models.base import table_of
+from . import audit, fields, identifiers
+from . import institutions as institution_service
+from .matching import fold
+from .paging import Page, PageRequest
+from .permissions import Actor, authorize, can
+
+CONTACT_FIELDS = ("first_name", "last_name", "title", "department", "email", "phone", "mobile", "is_primary",
+                  "email_opt_out")
+CLEANERS: dict[str, fields.Cleaner] = {
+    "first_name": fields.text(100),
+    "last_name": fields.text(100, required=True),
+    "title": fields.text(150),
+    "department": fields.text(150),
+    "email": fields.wrap(identifiers.clean_email),
+    "phone": fields.text(30),
+    "mobile": fields.text(30),
+    "is_primary": fields.boolean(),
+    "email_opt_out": fields.boolean(),
+}
+
+
+def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict[str, Any]:
+    values = fields.clean_all(raw, CLEANERS, partial=partial)
+    errors = {}
+    for name in ("phone", "mobile"):
+        if values.get(name):
+            try:
+                values[name] = identifiers.clean_phone(values[name], country)
+            except ValueError as exc:
+                errors[name] = str(exc)
+    if errors:
+        raise ValidationFailed(errors)
+    return values
+
+
+def _refresh_keys(contact: Contact) -> None:
+    contact.name_key = fold(f"{contact.last_name} {contact.first_name or ''}")[:200]
+    contact.search_text = fold(" | ".join(p for p in (contact.first_name, contact.last_name, contact.email,
+                                                       contact.title) if p))
+
+
+def _clear_other_primary(session: Session, contact: Contact) -> None:
+    others = session.exec(select(Contact).where(Contact.institution_id == contact.institution_id,
+                                                Contact.id != contact.id, col(Contact.is_primary),
+                                                ~col(Contact.is_archived))).all()
+    for other in others:
+        other.is_primary = False
+        other.touch()
+        session.add(other)
+    session.flush()
+
+
+def _edit_right(session: Session, actor: Actor, institution: Institution) -> None:
+    authorize(actor, "contact.edit", institution)
+
+
+def create_contact(session: Session, actor: Actor, institution_id: uuid.UUID, raw: Mapping[str, Any]) -> Contact:
+    institution = institution_service.get_institution(session, institution_id)
+    _edit_right(session, actor, institution)
+    values = clean(raw, partial=False, country=institution.country)
+    actor_id = actor.id if actor.id.int else None
+    contact = Contact(institution_id=institution.id, **values, created_by=actor_id, updated_by=actor_id)
+    session.add(contact)
+    session.flush()
+    if contact.is_primary:
+        _clear_other_primary(session, contact)
+    _refresh_keys(contact)
+    institution_service.refresh_derived(session, institution)
+    audit.record(session, actor, entity_type="contact", entity_id=contact.id, institution_id=institution.id,
+                 action="create", changes={"contact": (None, f"{contact.first_name or ''} {contact.last_name}")})
+    return contact
+
+
+def get_contact(session: Session, contact_id: uuid.UUID) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(N_("This contact does not exist."))
+    return contact
+
+
+def update_contact(session: Session, actor: Actor, contact_id: uuid.UUID, raw: Mapping[str, Any], *,
+                   expected_version: int) -> Contact:
+    contact = get_contact(session, contact_id)
+    institution = institution_service.get_institution(session, contact.institution_id)
+    _edit_right(session, actor, institution)
+    if contact.version != expected_version:
+        name = institution_service.user_name(session, contact.updated_by)
+        raise Conflict(changed_by=name or N_("Someone"))
+    values = clean(raw, partial=True, country=institution.country)
+    changes = {name: (getattr(contact, name), value) for name, value in values.items()
+               if audit.as_text(getattr(contact, name)) != audit.as_text(value)}
+    if not changes:
+        return contact
+    for name, (_old, value) in changes.items():
+        setattr(contact, name, value)
+    contact.updated_by = actor.id if actor.id.int else None
+    contact.touch()
+    if contact.is_primary:
+        _clear_other_primary(session, contact)
+    _refresh_keys(contact)
+    institution_service.refresh_derived(session, institution)
+    audit.record(session, actor, entity_type="contact", entity_id=contact.id, institution_id=institution.id,
+                 action="update", changes=changes)
+    return contact
+
+
+def set_archived(session: Session, actor: Actor, contact_id: uuid.UUID, archived: bool) -> Contact:
+    contact = get_contact(session, contact_id)
+    institution = institution_service.get_institution(session, contact.institution_id)
+    _edit_right(session, actor, institution)
+    if contact.is_archived == archived:
+        return contact
+    contact.is_archived = archived
+    if archived:
+        contact.is_primary = False
+    contact.touch()
+    session.flush()
+    institution_service.refresh_derived(session, institution)
+    audit.record(session, actor, entity_type="contact", entity_id=contact.id, institution_id=institution.id,
+                 action="archive" if archived else "restore", changes={"is_archived": (not archived, archived)})
+    return contact
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    id: uuid.UUID
+    institution_id: uuid.UUID
+    institution_name: str
+    first_name: str | None
+    last_name: str
+    title: str | None
+    department: str | None
+    email: str | None
+    phone: str | None
+    mobile: str | None
+    is_primary: bool
+    is_archived: bool
+    email_opt_out: bool
+    version: int
+    # The institution's placement, for the right to edit its contacts.
+    assigned_user_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    created_by: uuid.UUID | None = None
+    can_edit: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name or ''} {self.last_name}".strip()
+
+
+_C = table_of(Contact).c
+_I = table_of(Institution).c
+
+
+def _rows(session: Session, actor: Actor, statement: Any) -> list[ContactRow]:
+    found = fetch_all(session, statement)
+    return [ContactRow(**row._asdict(), can_edit=can(actor, "contact.edit", row)) for row in found]
+
+
+def _select() -> Any:
+    return sa.select(_C.id, _C.institution_id, _I.name.label("institution_name"), _C.first_name, _C.last_name,
+                     _C.title, _C.department, _C.email, _C.phone, _C.mobile, _C.is_primary, _C.is_archived,
+                     _C.email_opt_out, _C.version, _I.assigned_user_id, _I.team_id, _I.created_by) \
+        .join(table_of(Institution), _I.id == _C.institution_id)
+
+
+def list_for_institution(session: Session, actor: Actor, institution_id: uuid.UUID, *,
+                         include_archived: bool = False) -> list[ContactRow]:
+    authorize(actor, "contact.view")
+    statement = _select().where(_C.institution_id == institution_id)
+    if not include_archived:
+        statement = statement.where(~_C.is_archived)
+    return _rows(session, actor, statement.order_by(_C.is_primary.desc(), _C.name_key, _C.id))
+
+
+def list_contacts(session: Session, actor: Actor, *, q: str = "", archived: str = "active",
+                  request: PageRequest | None = None) -> Page[ContactRow]:
+    """All contacts with their institution, searched by name, email or institution, paged in SQL."""
+    authorize(actor, "contact.view")
+    request = request or PageRequest()
+    conditions = []
+    if archived == "active":
+        conditions.append(~_C.is_archived)
+    elif archived == "archived":
+        conditions.append(_C.is_archived)
+    if term := fold(q):
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(_C.search_text.like(pattern, escape="\\"))
+    ids = sa.select(_C.id).where(*conditions).order_by(_C.name_key, _C.id) \
+        .offset(request.offset).limit(request.page_size).subquery()
+    statement = _select().join(ids, ids.c.id == _C.id).order_by(_C.name_key, _C.id)
+    total = session.exec(select(sa.func.count()).select_from(Contact).where(*conditions)).one()
+    return Page(_rows(session, actor, statement), int(total), request.page, request.page_size)
+
+
+def get_contact_row(session: Session, actor: Actor, contact_id: uuid.UUID) -> ContactRow:
+    authorize(actor, "contact.view")
+    rows = _rows(session, actor, _select().where(_C.id == contact_id))
+    if not rows:
+        raise NotFound(N_("This contact does not exist."))
+    return rows[0]

@@ -1,0 +1,751 @@
+"""Institutions: create, edit (optimistic concurrency, audit trail), archive, lists paged and
+filtered in SQL, duplicate warnings, bulk actions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from ..db import fetch_all
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..i18n import N_
+from ..models import (
+    CommercialStatus,
+    ComplianceStatus,
+    Contact,
+    DataSource,
+    Institution,
+    InstitutionLabel,
+    InstitutionType,
+    LabelKind,
+    MedicalProfile,
+    Team,
+    User,
+)
+from ..models.base import table_of
+from . import audit, fields, identifiers
+from .matching import Candidate, DuplicateIndex, Match, fold, match_key
+from .paging import Page, PageRequest
+from .permissions import Actor, Scope, authorize, can, scope_for
+
+#: French and English labels that files and people use for the types.
+TYPE_ALIASES: dict[str, InstitutionType] = {fold(label): kind for label, kind in {
+    "CHU": InstitutionType.UNIVERSITY_HOSPITAL, "CHR": InstitutionType.UNIVERSITY_HOSPITAL,
+    "CHRU": InstitutionType.UNIVERSITY_HOSPITAL,
+    "Centre hospitalier universitaire": InstitutionType.UNIVERSITY_HOSPITAL,
+    "University hospital": InstitutionType.UNIVERSITY_HOSPITAL, "CH": InstitutionType.HOSPITAL,
+    "Centre hospitalier": InstitutionType.HOSPITAL, "Hôpital": InstitutionType.HOSPITAL,
+    "Hospital": InstitutionType.HOSPITAL, "Clinique privée": InstitutionType.PRIVATE_CLINIC,
+    "Clinique": InstitutionType.PRIVATE_CLINIC, "Private clinic": InstitutionType.PRIVATE_CLINIC,
+    "Centre médical": InstitutionType.MEDICAL_CENTER, "Medical center": InstitutionType.MEDICAL_CENTER,
+    "Medical centre": InstitutionType.MEDICAL_CENTER, "Clinique spécialisée": InstitutionType.SPECIALTY_CLINIC,
+    "Specialty clinic": InstitutionType.SPECIALTY_CLINIC, "Laboratoire": InstitutionType.LABORATORY,
+    "Laboratory": InstitutionType.LABORATORY, "Pharmacie": InstitutionType.PHARMACY,
+    "Pharmacy": InstitutionType.PHARMACY, "Autre": InstitutionType.OTHER, "Other": InstitutionType.OTHER,
+}.items()}
+
+TYPE_LABELS: dict[InstitutionType, str] = {
+    InstitutionType.UNIVERSITY_HOSPITAL: N_("University hospital (CHU)"),
+    InstitutionType.HOSPITAL: N_("Hospital (CH)"),
+    InstitutionType.PRIVATE_CLINIC: N_("Private clinic"),
+    InstitutionType.MEDICAL_CENTER: N_("Medical centre"),
+    InstitutionType.SPECIALTY_CLINIC: N_("Specialty clinic"),
+    InstitutionType.LABORATORY: N_("Laboratory"),
+    InstitutionType.PHARMACY: N_("Pharmacy"),
+    InstitutionType.OTHER: N_("Other"),
+}
+STATUS_LABELS: dict[CommercialStatus, str] = {
+    CommercialStatus.PROSPECT: N_("Prospect"),
+    CommercialStatus.CLIENT: N_("Client"),
+    CommercialStatus.FORMER_CLIENT: N_("Former client"),
+}
+COMPLIANCE_LABELS: dict[ComplianceStatus, str] = {
+    ComplianceStatus.COMPLIANT: N_("Compliant"),
+    ComplianceStatus.PENDING_REVIEW: N_("Pending review"),
+    ComplianceStatus.NON_COMPLIANT: N_("Non-compliant"),
+    ComplianceStatus.EXPIRED: N_("Expired"),
+}
+
+INSTITUTION_FIELDS = ("name", "type", "finess", "siret", "accounting_number", "group_name", "street",
+                      "postal_code", "city", "region", "country", "phone", "website", "commercial_status",
+                      "assigned_user_id", "team_id", "annual_revenue")
+PROFILE_FIELDS = ("bed_capacity", "surgical_rooms", "endoscopy_rooms", "staff_count", "departments",
+                  "equipment_types", "certifications", "compliance_status", "audit_date", "compliance_expiry")
+LABEL_FIELDS = {"tags": LabelKind.TAG, "specialties": LabelKind.SPECIALTY}
+
+CLEANERS: dict[str, fields.Cleaner] = {
+    "name": fields.text(200, required=True),
+    "type": fields.choice(InstitutionType, aliases=TYPE_ALIASES),
+    "finess": fields.wrap(identifiers.clean_finess),
+    "siret": fields.wrap(identifiers.clean_siret),
+    "accounting_number": fields.text(40),
+    "group_name": fields.text(200),
+    "street": fields.text(250),
+    "postal_code": fields.text(10),  # checked against the country below
+    "city": fields.text(120),
+    "region": fields.text(120),
+    "country": fields.text(2),
+    "phone": fields.text(30),  # formatted with the country below
+    "website": fields.text(250),
+    "commercial_status": fields.choice(CommercialStatus),
+    "assigned_user_id": fields.identifier(),
+    "team_id": fields.identifier(),
+    "annual_revenue": fields.amount(),
+    "bed_capacity": fields.whole_number(maximum=100_000),
+    "surgical_rooms": fields.whole_number(maximum=1_000),
+    "endoscopy_rooms": fields.whole_number(maximum=1_000),
+    "staff_count": fields.whole_number(maximum=1_000_000),
+    "departments": fields.word_list(),
+    "equipment_types": fields.word_list(),
+    "certifications": fields.word_list(),
+    "compliance_status": fields.choice(ComplianceStatus),
+    "audit_date": fields.day(),
+    "compliance_expiry": fields.day(),
+    "tags": fields.word_list(max_length=80),
+    "specialties": fields.word_list(max_length=80),
+}
+
+
+class DuplicateSuspected(Conflict):
+    """Saving would likely create a duplicate; the caller may confirm and create anyway."""
+
+    code = "duplicate_suspected"
+
+    def __init__(self, matches: list[Match]) -> None:
+        super().__init__(N_("This institution looks like one that already exists."),
+                         matches=[{"id": str(m.ref), "name": m.name, "rule": m.rule.value} for m in matches])
+        self.matches = matches
+
+
+# --------------------------------------------------------------------------------------------
+# Cleaning and derived columns
+
+
+def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict[str, Any]:
+    """Validate and normalise input for an institution (all field errors at once)."""
+    values = fields.clean_all(raw, CLEANERS, partial=partial)
+    errors: dict[str, str] = {}
+    country = (values.get("country") or country or "FR").upper()
+    if "country" in values:
+        values["country"] = country if values["country"] else "FR"
+    for name, check in (("postal_code", identifiers.clean_postal_code), ("phone", identifiers.clean_phone)):
+        if values.get(name):
+            try:
+                values[name] = check(values[name], country)
+            except ValueError as exc:
+                errors[name] = str(exc)
+    if values.get("website") and not str(values["website"]).startswith(("http://", "https://")):
+        values["website"] = f"https://{values['website']}"
+    if values.get("accounting_number"):
+        values["accounting_number"] = values["accounting_number"].replace(" ", "").upper()
+    if errors:
+        raise ValidationFailed(errors)
+    return values
+
+
+def refresh_derived(session: Session, institution: Institution) -> None:
+    """Recompute the sort, match and search columns (search includes the contacts' names)."""
+    institution.name_key = fold(institution.name)[:200]
+    institution.city_key = fold(institution.city)[:120]
+    institution.match_key = match_key(institution.name)[:200]
+    contact_names = session.exec(select(Contact.first_name, Contact.last_name).where(
+        Contact.institution_id == institution.id, ~col(Contact.is_archived))).all()
+    parts = [institution.name, institution.city, institution.postal_code, institution.finess, institution.siret,
+             institution.accounting_number, institution.group_name,
+             *(f"{first or ''} {last}" for first, last in contact_names)]
+    institution.search_text = fold(" | ".join(p for p in parts if p))
+
+
+# --------------------------------------------------------------------------------------------
+# Duplicates
+
+
+def _candidate(ref: uuid.UUID | int, values: Mapping[str, Any]) -> Candidate:
+    return Candidate(ref=ref, name=values.get("name") or "", postal_code=values.get("postal_code"),
+                     city=values.get("city"), finess=values.get("finess"), siret=values.get("siret"),
+                     accounting_number=values.get("accounting_number"))
+
+
+_I = table_of(Institution).c  # Core columns, for the many-column queries
+_P = table_of(MedicalProfile).c
+
+
+def candidates_query() -> Any:
+    return sa.select(_I.id, _I.name, _I.postal_code, _I.city, _I.finess, _I.siret, _I.accounting_number)
+
+
+def _as_candidates(rows: Iterable[Any]) -> Iterator[Candidate]:
+    for row in rows:
+        yield Candidate(ref=row[0], name=row[1], postal_code=row[2], city=row[3], finess=row[4], siret=row[5],
+                        accounting_number=row[6])
+
+
+def find_duplicates(session: Session, values: Mapping[str, Any], *,
+                    exclude_id: uuid.UUID | None = None) -> list[Match]:
+    """Institutions that the rules say `values` duplicates (at most one per rule, best first)."""
+    conditions = []
+    for column in ("accounting_number", "finess", "siret"):
+        if values.get(column):
+            conditions.append(getattr(Institution, column) == values[column])
+    key = match_key(values.get("name"))
+    if key and values.get("postal_code"):
+        conditions.append(sa.and_(col(Institution.match_key) == key,
+                                  col(Institution.postal_code) == values["postal_code"]))
+    if key and values.get("city"):
+        conditions.append(col(Institution.city_key) == fold(values["city"]))
+    if not conditions:
+        return []
+    query = candidates_query().where(sa.or_(*conditions))
+    if exclude_id is not None:
+        query = query.where(Institution.id != exclude_id)
+    index = DuplicateIndex(_as_candidates(fetch_all(session, query)))
+    match = index.match(_candidate(exclude_id or 0, values))
+    return [match] if match else []
+
+
+def _assert_identifiers_free(session: Session, values: Mapping[str, Any], exclude_id: uuid.UUID | None) -> None:
+    """The unique identifiers are refused outright (the database would refuse them too)."""
+    errors = {}
+    for column in ("finess", "siret", "accounting_number"):
+        if values.get(column):
+            query = select(Institution.name).where(getattr(Institution, column) == values[column])
+            if exclude_id is not None:
+                query = query.where(Institution.id != exclude_id)
+            if (owner := session.exec(query).first()) is not None:
+                errors[column] = N_("Already used by another institution.")
+                errors[f"{column}_owner"] = owner
+    if errors:
+        raise ValidationFailed({k: v for k, v in errors.items() if not k.endswith("_owner")})
+
+
+# --------------------------------------------------------------------------------------------
+# Assignment rights
+
+
+def _team_of(session: Session, user_id: uuid.UUID | None) -> uuid.UUID | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise ValidationFailed({"assigned_user_id": N_("This user does not exist or is deactivated.")})
+    return user.team_id
+
+
+@dataclass
+class _Target:
+    """What an institution would look like after a change, for the right checks."""
+
+    assigned_user_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    created_by: uuid.UUID | None = None
+
+
+def _check_assignment(session: Session, actor: Actor, current: Institution | None,
+                      values: dict[str, Any]) -> None:
+    """Reassigning needs `institution.reassign` on both the old and the new placement; anyone who may
+    edit an unassigned institution may take it for themselves."""
+    if "assigned_user_id" not in values and "team_id" not in values:
+        return
+    old_user = current.assigned_user_id if current else None
+    new_user = values.get("assigned_user_id", old_user)
+    if "assigned_user_id" in values and "team_id" not in values:
+        values["team_id"] = _team_of(session, new_user) if new_user else (current.team_id if current else None)
+    elif new_user is not None:
+        _team_of(session, new_user)
+    new_team = values.get("team_id", current.team_id if current else None)
+    if values.get("team_id") is not None and session.get(Team, values["team_id"]) is None:
+        raise ValidationFailed({"team_id": N_("This team does not exist.")})
+    if new_user == old_user and new_team == (current.team_id if current else None):
+        return
+    taking_for_self = old_user is None and new_user == actor.id and new_team in (None, actor.team_id)
+    if taking_for_self:
+        return
+    target = _Target(new_user, new_team)
+    if current is not None:
+        authorize(actor, "institution.reassign", current)
+    # The new placement must be inside the actor's reach too (a team admin stays in the team).
+    if new_user is None and new_team is None:
+        if scope_for(actor, "institution.reassign") is not Scope.ALL:
+            authorize(actor, "institution.reassign", _Target(None, actor.team_id) if current is None else current)
+        return
+    authorize(actor, "institution.reassign", target)
+
+
+# --------------------------------------------------------------------------------------------
+# Create, update, archive
+
+
+def _split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[str]]]:
+    own = {k: v for k, v in values.items() if k in INSTITUTION_FIELDS}
+    profile = {k: v for k, v in values.items() if k in PROFILE_FIELDS}
+    labels = {k: v for k, v in values.items() if k in LABEL_FIELDS}
+    return own, profile, labels
+
+
+def _labels(session: Session, institution_id: uuid.UUID, kind: LabelKind) -> list[str]:
+    return list(session.exec(select(InstitutionLabel.value).where(
+        InstitutionLabel.institution_id == institution_id, InstitutionLabel.kind == kind)
+        .order_by(col(InstitutionLabel.value))).all())
+
+
+def _set_labels(session: Session, institution_id: uuid.UUID, kind: LabelKind, values: list[str]) -> None:
+    session.exec(sa.delete(InstitutionLabel).where(col(InstitutionLabel.institution_id) == institution_id,
+                                                   col(InstitutionLabel.kind) == kind))
+    session.add_all(InstitutionLabel(institution_id=institution_id, kind=kind, value=v) for v in values)
+
+
+def create_institution(session: Session, actor: Actor, raw: Mapping[str, Any], *,
+                       source: DataSource = DataSource.MANUAL, allow_duplicate: bool = False) -> Institution:
+    """Create an institution with its medical profile and labels.
+
+    Raises DuplicateSuspected when the duplicate rules match, unless `allow_duplicate`.
+    """
+    authorize(actor, "institution.create")
+    values = clean(raw, partial=False)
+    values["type"] = values.get("type") or InstitutionType.OTHER
+    values["commercial_status"] = values.get("commercial_status") or CommercialStatus.PROSPECT
+    values["country"] = values.get("country") or "FR"
+    if "assigned_user_id" in raw or "team_id" in raw:
+        _check_assignment(session, actor, None, values)
+    _assert_identifiers_free(session, values, None)
+    if not allow_duplicate and (matches := find_duplicates(session, values)):
+        raise DuplicateSuspected(matches)
+    own, profile, labels = _split(values)
+    actor_id = actor.id if actor.id.int else None
+    institution = Institution(**own, data_source=source, created_by=actor_id, updated_by=actor_id)
+    session.add(institution)
+    session.flush()
+    session.add(MedicalProfile(institution_id=institution.id, **profile))
+    for name, kind in LABEL_FIELDS.items():
+        _set_labels(session, institution.id, kind, labels.get(name) or [])
+    refresh_derived(session, institution)
+    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
+                 institution_id=institution.id, action="create")
+    return institution
+
+
+def get_institution(session: Session, institution_id: uuid.UUID) -> Institution:
+    institution = session.get(Institution, institution_id)
+    if institution is None:
+        raise NotFound(N_("This institution does not exist."))
+    return institution
+
+
+def user_name(session: Session, user_id: uuid.UUID | None) -> str | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    return user.full_name if user else None
+
+
+def _current_values(session: Session, institution: Institution, profile: MedicalProfile) -> dict[str, Any]:
+    current = {name: getattr(institution, name) for name in INSTITUTION_FIELDS}
+    current.update({name: getattr(profile, name) for name in PROFILE_FIELDS})
+    for name, kind in LABEL_FIELDS.items():
+        current[name] = _labels(session, institution.id, kind)
+    return current
+
+
+def update_institution(session: Session, actor: Actor, institution_id: uuid.UUID, raw: Mapping[str, Any], *,
+                       expected_version: int) -> Institution:
+    """Apply the changed fields; refused with the other person's name when the version is stale."""
+    institution = get_institution(session, institution_id)
+    authorize(actor, "institution.edit", institution)
+    if institution.version != expected_version:
+        raise Conflict(changed_by=user_name(session, institution.updated_by) or N_("Someone"))
+    values = clean(raw, partial=True, country=institution.country)
+    profile = session.get(MedicalProfile, institution.id) or MedicalProfile(institution_id=institution.id)
+    current = _current_values(session, institution, profile)
+    changes = {name: (current[name], value) for name, value in values.items()
+               if audit.as_text(current[name]) != audit.as_text(value)}
+    if not changes:
+        return institution
+    if "name" in changes and not values.get("name"):
+        raise ValidationFailed({"name": N_("This field is required.")})
+    _check_assignment(session, actor, institution, values)
+    for extra in ("team_id",):  # set by the assignment check
+        if extra in values and audit.as_text(current[extra]) != audit.as_text(values[extra]):
+            changes[extra] = (current[extra], values[extra])
+    _assert_identifiers_free(session, values, institution.id)
+    new = {name: new_value for name, (_old, new_value) in changes.items()}
+    own, profile_values, labels = _split(new)
+    for name, value in own.items():
+        setattr(institution, name, value)
+    for name, value in profile_values.items():
+        setattr(profile, name, value)
+    session.add(profile)
+    for name, value in labels.items():
+        _set_labels(session, institution.id, LABEL_FIELDS[name], value)
+    institution.updated_by = actor.id if actor.id.int else None
+    institution.touch()
+    refresh_derived(session, institution)
+    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
+                 institution_id=institution.id, action="update", changes=changes)
+    return institution
+
+
+def set_archived(session: Session, actor: Actor, institution_id: uuid.UUID, archived: bool) -> Institution:
+    """Archive (never delete) or restore an institution."""
+    institution = get_institution(session, institution_id)
+    authorize(actor, "institution.edit", institution)
+    if institution.is_archived == archived:
+        return institution
+    institution.is_archived = archived
+    institution.updated_by = actor.id if actor.id.int else None
+    institution.touch()
+    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
+                 institution_id=institution.id, action="archive" if archived else "restore",
+                 changes={"is_archived": (not archived, archived)})
+    return institution
+
+
+# --------------------------------------------------------------------------------------------
+# Reading one
+
+
+@dataclass(frozen=True)
+class InstitutionDetail:
+    institution: Institution
+    profile: MedicalProfile
+    tags: list[str]
+    specialties: list[str]
+    assigned_user_name: str | None
+    team_name: str | None
+    created_by_name: str | None
+    updated_by_name: str | None
+    contact_count: int
+    can_edit: bool
+    can_reassign: bool
+
+    def values(self) -> dict[str, Any]:
+        """Every editable field with its current value (forms start from this)."""
+        current: dict[str, Any] = {name: getattr(self.institution, name) for name in INSTITUTION_FIELDS}
+        current.update({name: getattr(self.profile, name) for name in PROFILE_FIELDS})
+        current.update(tags=self.tags, specialties=self.specialties)
+        return current
+
+
+def get_detail(session: Session, actor: Actor, institution_id: uuid.UUID) -> InstitutionDetail:
+    institution = get_institution(session, institution_id)
+    authorize(actor, "institution.view", institution)
+    profile = session.get(MedicalProfile, institution.id) or MedicalProfile(institution_id=institution.id)
+    team = session.get(Team, institution.team_id) if institution.team_id else None
+    contacts = session.exec(select(sa.func.count()).select_from(Contact).where(
+        Contact.institution_id == institution.id, ~col(Contact.is_archived))).one()
+    return InstitutionDetail(
+        institution=institution, profile=profile,
+        tags=_labels(session, institution.id, LabelKind.TAG),
+        specialties=_labels(session, institution.id, LabelKind.SPECIALTY),
+        assigned_user_name=user_name(session, institution.assigned_user_id),
+        team_name=team.name if team else None,
+        created_by_name=user_name(session, institution.created_by),
+        updated_by_name=user_name(session, institution.updated_by),
+        contact_count=int(contacts),
+        can_edit=can(actor, "institution.edit", institution),
+        can_reassign=can(actor, "institution.reassign", institution))
+
+
+# --------------------------------------------------------------------------------------------
+# Lists
+
+
+SORTS = {
+    "name": Institution.name_key, "city": Institution.city_key, "postal_code": Institution.postal_code,
+    "type": Institution.type, "status": Institution.commercial_status, "updated": Institution.updated_at,
+    "created": Institution.created_at,
+}
+
+
+@dataclass(frozen=True)
+class InstitutionQuery:
+    """Search, filters and sort of the institutions list (the URL of the page holds the same)."""
+
+    q: str = ""
+    types: tuple[InstitutionType, ...] = ()
+    statuses: tuple[CommercialStatus, ...] = ()
+    region: str | None = None
+    city: str | None = None
+    assigned_user_id: uuid.UUID | None = None
+    unassigned: bool = False
+    team_id: uuid.UUID | None = None
+    tags: tuple[str, ...] = ()
+    specialties: tuple[str, ...] = ()
+    beds_min: int | None = None
+    beds_max: int | None = None
+    rooms_min: int | None = None
+    rooms_max: int | None = None
+    compliance: tuple[ComplianceStatus, ...] = ()
+    archived: str = "active"  # "active", "archived" or "all"
+    sort: str = "name"
+    descending: bool = False
+
+    def to_params(self) -> dict[str, str | list[str]]:
+        """The query as URL parameters (a filtered list can be bookmarked and shared)."""
+        params: dict[str, str | list[str]] = {}
+        for name in ("q", "region", "city"):
+            if value := getattr(self, name):
+                params[name] = value
+        for name, values in (("type", self.types), ("status", self.statuses), ("tag", self.tags),
+                             ("specialty", self.specialties), ("compliance", self.compliance)):
+            if values:
+                params[name] = [str(v) for v in values]
+        for name in ("assigned_user_id", "team_id", "beds_min", "beds_max", "rooms_min", "rooms_max"):
+            if (value := getattr(self, name)) is not None:
+                params[name] = str(value)
+        if self.unassigned:
+            params["unassigned"] = "1"
+        if self.archived != "active":
+            params["archived"] = self.archived
+        if self.sort != "name" or self.descending:
+            params["sort"] = ("-" if self.descending else "") + self.sort
+        return params
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | Sequence[str]]) -> InstitutionQuery:
+        """Parse URL or API parameters; unknown values are ignored rather than failing a bookmark."""
+        def many(name: str) -> list[str]:
+            value = params.get(name)
+            if value is None:
+                return []
+            items = [value] if isinstance(value, str) else list(value)
+            return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+        def one(name: str) -> str | None:
+            values = many(name)
+            return values[0] if values else None
+
+        def number(name: str) -> int | None:
+            value = one(name)
+            return int(value) if value is not None and value.isdigit() else None
+
+        def ident(name: str) -> uuid.UUID | None:
+            try:
+                return uuid.UUID(one(name) or "")
+            except ValueError:
+                return None
+
+        sort = one("sort") or "name"
+        descending = sort.startswith("-")
+        sort = sort.lstrip("-")
+        archived = one("archived") or "active"
+        return cls(
+            q=one("q") or "",
+            types=tuple(InstitutionType(v) for v in many("type") if v in InstitutionType.__members__.values()),
+            statuses=tuple(CommercialStatus(v) for v in many("status")
+                           if v in CommercialStatus.__members__.values()),
+            region=one("region"), city=one("city"),
+            assigned_user_id=ident("assigned_user_id"), unassigned=one("unassigned") in {"1", "true"},
+            team_id=ident("team_id"), tags=tuple(many("tag")), specialties=tuple(many("specialty")),
+            beds_min=number("beds_min"), beds_max=number("beds_max"),
+            rooms_min=number("rooms_min"), rooms_max=number("rooms_max"),
+            compliance=tuple(ComplianceStatus(v) for v in many("compliance")
+                             if v in ComplianceStatus.__members__.values()),
+            archived=archived if archived in {"active", "archived", "all"} else "active",
+            sort=sort if sort in SORTS else "name", descending=descending)
+
+
+def _label_filter(kind: LabelKind, values: Sequence[str]) -> Any:
+    return sa.exists().where(col(InstitutionLabel.institution_id) == Institution.id,
+                             col(InstitutionLabel.kind) == kind, col(InstitutionLabel.value).in_(values))
+
+
+def _needs_profile(query: InstitutionQuery) -> bool:
+    return any(v is not None for v in (query.beds_min, query.beds_max, query.rooms_min, query.rooms_max)) \
+        or bool(query.compliance)
+
+
+def _conditions(query: InstitutionQuery) -> list[Any]:  # noqa: PLR0912 - one branch per filter
+    conditions: list[Any] = []
+    if query.archived == "active":
+        conditions.append(~col(Institution.is_archived))
+    elif query.archived == "archived":
+        conditions.append(col(Institution.is_archived))
+    if term := fold(query.q):
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(col(Institution.search_text).like(pattern, escape="\\"))
+    if query.types:
+        conditions.append(col(Institution.type).in_([t.value for t in query.types]))
+    if query.statuses:
+        conditions.append(col(Institution.commercial_status).in_([s.value for s in query.statuses]))
+    if query.region:
+        conditions.append(Institution.region == query.region)
+    if query.city:
+        conditions.append(Institution.city_key == fold(query.city))
+    if query.unassigned:
+        conditions.append(col(Institution.assigned_user_id).is_(None))
+    elif query.assigned_user_id:
+        conditions.append(Institution.assigned_user_id == query.assigned_user_id)
+    if query.team_id:
+        conditions.append(Institution.team_id == query.team_id)
+    if query.tags:
+        conditions.append(_label_filter(LabelKind.TAG, query.tags))
+    if query.specialties:
+        conditions.append(_label_filter(LabelKind.SPECIALTY, query.specialties))
+    for column, low, high in ((MedicalProfile.bed_capacity, query.beds_min, query.beds_max),
+                              (MedicalProfile.surgical_rooms, query.rooms_min, query.rooms_max)):
+        if low is not None:
+            conditions.append(col(column) >= low)
+        if high is not None:
+            conditions.append(col(column) <= high)
+    if query.compliance:
+        conditions.append(col(MedicalProfile.compliance_status).in_([c.value for c in query.compliance]))
+    return conditions
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionRow:
+    id: uuid.UUID
+    name: str
+    type: InstitutionType
+    postal_code: str | None
+    city: str | None
+    region: str | None
+    commercial_status: CommercialStatus
+    assigned_user_id: uuid.UUID | None
+    assigned_user_name: str | None
+    team_id: uuid.UUID | None
+    team_name: str | None
+    bed_capacity: int | None
+    surgical_rooms: int | None
+    finess: str | None
+    siret: str | None
+    accounting_number: str | None
+    is_archived: bool
+    updated_at: datetime
+    version: int
+    created_by: uuid.UUID | None
+    tags: list[str] = field(default_factory=list)
+    can_edit: bool = False
+
+
+def _base_select(query: InstitutionQuery) -> Any:
+    statement = select(Institution.id).select_from(Institution)
+    if _needs_profile(query):
+        statement = statement.join(MedicalProfile, col(MedicalProfile.institution_id) == Institution.id)
+    return statement.where(*_conditions(query))
+
+
+def count_institutions(session: Session, query: InstitutionQuery) -> int:
+    statement = _base_select(query).with_only_columns(sa.func.count()).order_by(None)
+    return int(session.exec(statement).one())
+
+
+def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
+                      request: PageRequest | None = None) -> Page[InstitutionRow]:
+    """One page of the list, filtered, sorted and paged in SQL (ids first, then their rows)."""
+    authorize(actor, "institution.view")
+    request = request or PageRequest()
+    sort_column = SORTS.get(query.sort, Institution.name_key)
+    order = (col(sort_column).desc(), col(Institution.id).desc()) if query.descending \
+        else (col(sort_column).asc(), col(Institution.id).asc())
+    ids_page = _base_select(query).order_by(*order).offset(request.offset).limit(request.page_size).subquery()
+    assignee, team = table_of(User).alias("assignee"), table_of(Team).alias("team")
+    statement = (
+        sa.select(_I.id, _I.name, _I.type, _I.postal_code, _I.city, _I.region, _I.commercial_status,
+                  _I.assigned_user_id, assignee.c.full_name.label("assigned_user_name"), _I.team_id,
+                  team.c.name.label("team_name"), _P.bed_capacity, _P.surgical_rooms, _I.finess, _I.siret,
+                  _I.accounting_number, _I.is_archived, _I.updated_at, _I.version, _I.created_by)
+        .join(ids_page, ids_page.c.id == _I.id)
+        .outerjoin(table_of(MedicalProfile), _P.institution_id == _I.id)
+        .outerjoin(assignee, assignee.c.id == _I.assigned_user_id)
+        .outerjoin(team, team.c.id == _I.team_id)
+        .order_by(*order))
+    found = fetch_all(session, statement)
+    tags: dict[uuid.UUID, list[str]] = {}
+    if found:
+        for institution_id, value in session.exec(
+                select(InstitutionLabel.institution_id, InstitutionLabel.value)
+                .where(col(InstitutionLabel.institution_id).in_([r.id for r in found]),
+                       InstitutionLabel.kind == LabelKind.TAG).order_by(col(InstitutionLabel.value))).all():
+            tags.setdefault(institution_id, []).append(value)
+    rows = [InstitutionRow(**{**row._asdict(), "type": InstitutionType(row.type),
+                              "commercial_status": CommercialStatus(row.commercial_status),
+                              "tags": tags.get(row.id, []), "can_edit": can(actor, "institution.edit", row)})
+            for row in found]
+    total = count_institutions(session, query)
+    return Page(rows, total, request.page, request.page_size)
+
+
+def iter_institutions(session: Session, actor: Actor, query: InstitutionQuery,
+                      batch: int = 1000) -> Iterator[InstitutionRow]:
+    """Every row of the filtered list, in order, a batch at a time (exports)."""
+    authorize(actor, "institution.export")
+    page = 1
+    while True:
+        result = list_institutions(session, actor, query, PageRequest(page, 100))
+        yield from result.items
+        if page * 100 >= result.total or not result.items:
+            return
+        page += 1
+
+
+def label_values(session: Session, kind: LabelKind, *, limit: int = 200) -> list[str]:
+    """The known tags or specialties, most used first (filter and form choices)."""
+    rows = session.exec(select(InstitutionLabel.value, sa.func.count()).where(InstitutionLabel.kind == kind)
+                        .group_by(col(InstitutionLabel.value)).order_by(sa.func.count().desc(),
+                                                                       col(InstitutionLabel.value))
+                        .limit(limit)).all()
+    return [value for value, _count in rows]
+
+
+def regions(session: Session) -> list[str]:
+    rows = session.exec(select(Institution.region).where(col(Institution.region).is_not(None))
+                        .group_by(col(Institution.region)).order_by(col(Institution.region))).all()
+    return [r for r in rows if r]
+
+
+# --------------------------------------------------------------------------------------------
+# Bulk actions (each institution checked; all or nothing)
+
+
+def bulk_assign(session: Session, actor: Actor, ids: Sequence[uuid.UUID], user_id: uuid.UUID | None) -> int:
+    for institution_id in ids:
+        institution = get_institution(session, institution_id)
+        update_institution(session, actor, institution_id, {"assigned_user_id": user_id},
+                           expected_version=institution.version)
+    return len(ids)
+
+
+def bulk_label(session: Session, actor: Actor, ids: Sequence[uuid.UUID], tag: str, *, add: bool) -> int:
+    tag = " ".join(tag.split())
+    if not tag:
+        raise ValidationFailed({"tag": N_("This field is required.")})
+    changed = 0
+    for institution_id in ids:
+        institution = get_institution(session, institution_id)
+        current = _labels(session, institution_id, LabelKind.TAG)
+        new = sorted({*current, tag}) if add else [t for t in current if t != tag]
+        if new != current:
+            update_institution(session, actor, institution_id, {"tags": new}, expected_version=institution.version)
+            changed += 1
+    return changed
+
+
+def bulk_archive(session: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> int:
+    for institution_id in ids:
+        set_archived(session, actor, institution_id, True)
+    return len(ids)
+
+
+def assignable_users(session: Session, actor: Actor) -> list[tuple[uuid.UUID, str]]:
+    """Who the actor may assign institutions to (themselves at least)."""
+    statement = select(User.id, User.full_name, User.team_id).where(col(User.is_active)).order_by(
+        col(User.full_name))
+    scope = scope_for(actor, "institution.reassign")
+    result = []
+    for user_id, name, team_id in session.exec(statement).all():
+        if user_id == actor.id or scope is Scope.ALL or (scope is Scope.TEAM and team_id == actor.team_id
+                                                        and actor.team_id is not None):
+            result.append((user_id, name))
+    return result
+
+
+def teams(session: Session) -> list[tuple[uuid.UUID, str]]:
+    return [(t.id, t.name) for t in session.exec(select(Team).where(~col(Team.is_archived))
+                                                 .order_by(col(Team.name))).all()]
