@@ -123,11 +123,13 @@ def clear_errors(fields: Mapping[str, Any]) -> None:
             element.error = None
 
 
-async def call(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None, **kwargs: Any) -> T | None:
+async def call(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None,
+               on_error: Mapping[type[DomainError], Callable[[Any], Any]] | None = None, **kwargs: Any) -> T | None:
     """Run `fn(session, actor, *args, **kwargs)` in a worker thread and one unit of work.
 
     Returns the service's result, or None when it failed: the user has then been told why
-    (next to the field, as a notification, or by being sent to the login page).
+    (next to the field, as a notification, or by being sent to the login page). `on_error` lets a
+    page handle one kind of error itself (a duplicate warning with "create anyway", say).
     """
     if fields:
         clear_errors(fields)
@@ -137,7 +139,11 @@ async def call(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | Non
     except NotAuthenticated:
         ui.navigate.to(login_url(path))
     except DomainError as error:
-        show_error(error, fields)
+        handler = next((h for kind, h in (on_error or {}).items() if isinstance(error, kind)), None)
+        if handler is not None:
+            handler(error)
+        else:
+            show_error(error, fields)
     return None
 
 

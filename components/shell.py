@@ -24,6 +24,7 @@ from crm_app.services import auth, users
 from crm_app.services.permissions import Actor, can
 
 from .backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
+from .global_search import global_search
 
 PageBuilder = Callable[..., Awaitable[None] | None]
 LOCALE_KEY = "locale"
@@ -63,13 +64,27 @@ def _convert(value: str, annotation: Any) -> Any:
     return value
 
 
+BREADCRUMB_KEY = "breadcrumb"
+
+
+def set_title(title: str) -> None:
+    """A screen about one record names it in the breadcrumb and the browser tab."""
+    breadcrumb = app.storage.client.get(BREADCRUMB_KEY)
+    if isinstance(breadcrumb, Breadcrumb) and breadcrumb.spec is not None:
+        breadcrumb.show(breadcrumb.spec, title)
+    ui.page_title(f"{title} · OPEx CRM")
+
+
 class Breadcrumb:
     """The trail above the content, rebuilt whenever a screen is shown."""
 
     def __init__(self) -> None:
         self.row = ui.row().classes("items-center gap-1 text-sm text-grey-7 q-mb-md").props("aria-label=breadcrumb")
+        self.spec: PageSpec | None = None
+        app.storage.client[BREADCRUMB_KEY] = self
 
     def show(self, spec: PageSpec, current_title: str | None = None) -> None:
+        self.spec = spec
         trail: list[PageSpec] = []
         parent = spec.parent
         while parent is not None and parent in PAGES:
@@ -96,13 +111,26 @@ def _screen(spec: PageSpec, breadcrumb: Breadcrumb) -> Callable[[PageArguments],
         if spec.permission and not can(actor, spec.permission):
             not_allowed()
             return
-        kwargs = {name: _convert(args.path_parameters[name], p.annotation)
-                  for name, p in parameters.items() if name in args.path_parameters}
+        try:
+            kwargs: dict[str, Any] = {name: _convert(args.path_parameters[name], p.annotation)
+                                      for name, p in parameters.items() if name in args.path_parameters}
+        except ValueError:
+            not_found()
+            return
+        if "query" in parameters:  # list screens keep their filters in the URL
+            kwargs["query"] = {key: args.query_parameters.getlist(key) for key in args.query_parameters}
         result = spec.builder(**kwargs)
         if inspect.isawaitable(result):
             await result
 
     return show
+
+
+def not_found() -> None:
+    with ui.column().classes("items-center q-pa-xl w-full"):
+        ui.icon("search_off", size="xl", color="grey")
+        ui.label(_("This page does not exist.")).classes("text-h6")
+        ui.link(_("Back to the dashboard"), "/")
 
 
 def not_allowed() -> None:
@@ -139,6 +167,7 @@ def build_shell(actor: Actor) -> None:
             .props('flat round color=white aria-label="Menu"').tooltip(_("Menu"))
         ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
         ui.space()
+        global_search()
         _language_select(actor)
         _dark_mode_toggle(dark)
         _user_menu(actor)
@@ -155,7 +184,9 @@ def build_shell(actor: Actor) -> None:
 
     with ui.column().classes("w-full q-pa-md max-w-screen-xl mx-auto"):
         breadcrumb = Breadcrumb()
-        ui.sub_pages({spec.path: _screen(spec, breadcrumb) for spec in PAGES.values()}).classes("w-full")
+        # Fixed paths first: "/institutions/new" must win over "/institutions/{institution_id}".
+        ordered = sorted(PAGES.values(), key=lambda spec: "{" in spec.path)
+        ui.sub_pages({spec.path: _screen(spec, breadcrumb) for spec in ordered}).classes("w-full")
 
 
 def _language_select(actor: Actor) -> None:

@@ -1,5 +1,5 @@
 """One module per screen; importing this package registers every route."""
 
-from . import dashboard, login, profile
+from . import contacts, dashboard, institution_detail, institution_form, institutions, login, profile
 
-__all__ = ["dashboard", "login", "profile"]
+__all__ = ["contacts", "dashboard", "institution_detail", "institution_form", "institutions", "login", "profile"]

@@ -254,12 +254,15 @@ def archive_institution(institution_id: uuid.UUID, session: SessionDep, actor: A
     return _detail(institutions.get_detail(session, actor, institution_id))
 
 
-@router.get("/institutions/{institution_id}/contacts", response_model=list[ContactOut])
-def list_institution_contacts(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-                              include_archived: bool = False) -> list[ContactOut]:
+@router.get("/institutions/{institution_id}/contacts", response_model=ContactPage)
+def list_institution_contacts(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep, *,
+                              include_archived: bool = False, page: Annotated[int, Query(ge=1)] = 1,
+                              page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100) -> ContactPage:
     institutions.get_institution(session, institution_id)
-    rows = contacts.list_for_institution(session, actor, institution_id, include_archived=include_archived)
-    return [_contact(row) for row in rows]
+    result = contacts.list_for_institution(session, actor, institution_id, include_archived=include_archived,
+                                           request=PageRequest(page, page_size))
+    return ContactPage(items=[_contact(r) for r in result.items], total=result.total, page=result.page,
+                       page_size=result.page_size)
 
 
 @router.post("/institutions/{institution_id}/contacts", response_model=ContactOut, status_code=201)

@@ -47,6 +47,7 @@ def record(session: Session, actor: Actor, *, entity_type: str, entity_id: uuid.
 
 @dataclass(frozen=True, slots=True)
 class HistoryRow:
+    id: uuid.UUID
     at: datetime
     actor_name: str | None
     entity_type: str
@@ -63,5 +64,5 @@ def institution_history(session: Session, institution_id: uuid.UUID, request: Pa
     rows = session.exec(select(AuditEntry).where(where)
                         .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id))
                         .offset(request.offset).limit(request.page_size)).all()
-    return Page([HistoryRow(r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value, r.new_value)
+    return Page([HistoryRow(r.id, r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value, r.new_value)
                  for r in rows], int(total), request.page, request.page_size)

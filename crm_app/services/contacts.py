@@ -182,12 +182,17 @@ def _select() -> Any:
 
 
 def list_for_institution(session: Session, actor: Actor, institution_id: uuid.UUID, *,
-                         include_archived: bool = False) -> list[ContactRow]:
+                         include_archived: bool = False, request: PageRequest | None = None) -> Page[ContactRow]:
+    """The contacts of one institution, primary first, paged."""
     authorize(actor, "contact.view")
-    statement = _select().where(_C.institution_id == institution_id)
+    request = request or PageRequest(1, 100)
+    conditions = [_C.institution_id == institution_id]
     if not include_archived:
-        statement = statement.where(~_C.is_archived)
-    return _rows(session, actor, statement.order_by(_C.is_primary.desc(), _C.name_key, _C.id))
+        conditions.append(~_C.is_archived)
+    statement = _select().where(*conditions).order_by(_C.is_primary.desc(), _C.name_key, _C.id) \
+        .offset(request.offset).limit(request.page_size)
+    total = session.exec(select(sa.func.count()).select_from(Contact).where(*conditions)).one()
+    return Page(_rows(session, actor, statement), int(total), request.page, request.page_size)
 
 
 def list_contacts(session: Session, actor: Actor, *, q: str = "", archived: str = "active",

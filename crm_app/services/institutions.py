@@ -451,6 +451,14 @@ def get_detail(session: Session, actor: Actor, institution_id: uuid.UUID) -> Ins
         can_reassign=can(actor, "institution.reassign", institution))
 
 
+def history(session: Session, actor: Actor, institution_id: uuid.UUID,
+            request: PageRequest) -> Page[audit.HistoryRow]:
+    """The institution's audit trail (its contacts' changes included), newest first."""
+    institution = get_institution(session, institution_id)
+    authorize(actor, "institution.view", institution)
+    return audit.institution_history(session, institution_id, request)
+
+
 # --------------------------------------------------------------------------------------------
 # Lists
 
@@ -484,6 +492,7 @@ class InstitutionQuery:
     archived: str = "active"  # "active", "archived" or "all"
     sort: str = "name"
     descending: bool = False
+    ids: tuple[uuid.UUID, ...] = ()  # a selection (bulk export); never in the URL
 
     def to_params(self) -> dict[str, str | list[str]]:
         """The query as URL parameters (a filtered list can be bookmarked and shared)."""
@@ -562,6 +571,8 @@ def _needs_profile(query: InstitutionQuery) -> bool:
 
 def _conditions(query: InstitutionQuery) -> list[Any]:  # noqa: PLR0912 - one branch per filter
     conditions: list[Any] = []
+    if query.ids:
+        conditions.append(col(Institution.id).in_(query.ids))
     if query.archived == "active":
         conditions.append(~col(Institution.is_archived))
     elif query.archived == "archived":
@@ -746,6 +757,28 @@ def assignable_users(session: Session, actor: Actor) -> list[tuple[uuid.UUID, st
     return result
 
 
-def teams(session: Session) -> list[tuple[uuid.UUID, str]]:
-    return [(t.id, t.name) for t in session.exec(select(Team).where(~col(Team.is_archived))
-                                                 .order_by(col(Team.name))).all()]
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the list's filters and bulk actions offer."""
+
+    users: list[tuple[uuid.UUID, str]]
+    assignable: list[tuple[uuid.UUID, str]]
+    teams: list[tuple[uuid.UUID, str]]
+    regions: list[str]
+    tags: list[str]
+    specialties: list[str]
+    can_import: bool
+    can_reassign: bool
+
+
+def filter_choices(session: Session, actor: Actor) -> FilterChoices:
+    authorize(actor, "institution.view")
+    users = [(u.id, u.full_name) for u in session.exec(select(User).where(col(User.is_active))
+                                                        .order_by(col(User.full_name))).all()]
+    teams = [(t.id, t.name) for t in session.exec(select(Team).where(~col(Team.is_archived))
+                                                  .order_by(col(Team.name))).all()]
+    return FilterChoices(users=users, assignable=assignable_users(session, actor), teams=teams,
+                         regions=regions(session), tags=label_values(session, LabelKind.TAG),
+                         specialties=label_values(session, LabelKind.SPECIALTY),
+                         can_import=can(actor, "institution.import"),
+                         can_reassign=scope_for(actor, "institution.reassign") is not Scope.NONE)

@@ -53,10 +53,11 @@ def list_views(session: Session, actor: Actor, page: str) -> list[ViewRow]:
     return [ViewRow(v.id, v.name, dict(v.query), v.is_shared, v.created_by == actor.id) for v in rows]
 
 
-def delete_view(session: Session, actor: Actor, view_id: uuid.UUID) -> None:
+def delete_view(session: Session, actor: Actor, view_id: uuid.UUID) -> bool:
     view = session.get(SavedView, view_id)
     if view is None:
         raise NotFound()
     if view.created_by != actor.id and scope_for(actor, "team.administer") is not Scope.ALL:
         raise Forbidden("saved_view.delete")
     session.delete(view)
+    return True

@@ -1,0 +1,53 @@
+"""Add or edit a contact in a dialog (institution page, contact page)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nicegui import ui
+
+from crm_app.i18n import gettext as _
+from crm_app.services import contacts
+from crm_app.services.contacts import ContactRow
+
+from .backend import call
+
+
+def open_contact_dialog(institution_id: uuid.UUID, contact: ContactRow | None,
+                        on_saved: Callable[[], Awaitable[None]]) -> None:
+    values: dict[str, Any] = {name: getattr(contact, name) for name in contacts.CONTACT_FIELDS} if contact else {}
+    version = contact.version if contact else 0
+    with ui.dialog() as dialog, ui.card().classes("w-[36rem]").mark("contact-dialog"):
+        ui.label(_("Edit contact") if contact else _("New contact")).classes("text-h6")
+        fields: dict[str, Any] = {}
+        with ui.grid(columns=2).classes("w-full gap-x-4"):
+            fields["first_name"] = ui.input(_("First name"), value=values.get("first_name") or "")
+            fields["last_name"] = ui.input(_("Last name") + " *", value=values.get("last_name") or "")
+            fields["title"] = ui.input(_("Function"), value=values.get("title") or "")
+            fields["department"] = ui.input(_("Department"), value=values.get("department") or "")
+            fields["email"] = ui.input(_("Email"), value=values.get("email") or "")
+            fields["phone"] = ui.input(_("Phone"), value=values.get("phone") or "")
+            fields["mobile"] = ui.input(_("Mobile"), value=values.get("mobile") or "")
+            fields["is_primary"] = ui.checkbox(_("Primary contact"), value=bool(values.get("is_primary")))
+            fields["email_opt_out"] = ui.checkbox(_("Does not want emails"), value=bool(values.get("email_opt_out")))
+        for name, element in fields.items():
+            element.mark(f"contact-{name}")
+
+        async def save() -> None:
+            raw = {name: element.value for name, element in fields.items()}
+            if contact is None:
+                saved = await call(contacts.create_contact, institution_id, raw, fields=fields)
+            else:
+                saved = await call(contacts.update_contact, contact.id, raw, expected_version=version,
+                                   fields=fields)
+            if saved is not None:
+                dialog.close()
+                ui.notify(_("Contact saved."), type="positive")
+                await on_saved()
+
+        with ui.row().classes("q-mt-md"):
+            ui.button(_("Cancel"), on_click=dialog.close).props("flat")
+            ui.button(_("Save"), on_click=save).props("unelevated").mark("contact-save")
+    dialog.open()
