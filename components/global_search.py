@@ -42,7 +42,8 @@ def global_search() -> None:
             if not hits:
                 ui.item(_("No results")).props("disable").mark("search-empty")
             for hit in hits:
-                with ui.item(on_click=lambda h=hit: open_hit(h)).props("clickable").mark("search-hit"):
+                with ui.item(on_click=lambda h=hit: open_hit(h)).props("clickable") \
+                        .mark(f"search-hit search-hit-{hit.kind.value}"):
                     with ui.item_section().props("avatar"):
                         ui.icon(ICONS[hit.kind])
                     with ui.item_section():

@@ -37,8 +37,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
 
 
 def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict[str, Any]:
-    values = fields.clean_all(raw, CLEANERS, partial=partial)
-    errors = {}
+    values, errors = fields.clean_fields(raw, CLEANERS, partial=partial)
     for name in ("phone", "mobile"):
         if values.get(name):
             try:

@@ -174,6 +174,15 @@ def wrap(check: Callable[[str], str]) -> Cleaner:
 
 def clean_all(raw: Mapping[str, Any], cleaners: Mapping[str, Cleaner], *, partial: bool) -> dict[str, Any]:
     """Clean every known field of `raw`; unknown fields and all failures raise one ValidationFailed."""
+    cleaned, errors = clean_fields(raw, cleaners, partial=partial)
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+def clean_fields(raw: Mapping[str, Any], cleaners: Mapping[str, Cleaner], *,
+                 partial: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The cleaned values and the field errors (callers add checks across fields, then raise once)."""
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     for name, value in raw.items():
@@ -192,6 +201,4 @@ def clean_all(raw: Mapping[str, Any], cleaners: Mapping[str, Cleaner], *, partia
                     cleaned[name] = cleaner(None)
                 except ValueError as exc:
                     errors[name] = str(exc)
-    if errors:
-        raise ValidationFailed(errors)
-    return cleaned
+    return cleaned, errors

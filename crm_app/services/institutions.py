@@ -129,8 +129,7 @@ class DuplicateSuspected(Conflict):
 
 def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict[str, Any]:
     """Validate and normalise input for an institution (all field errors at once)."""
-    values = fields.clean_all(raw, CLEANERS, partial=partial)
-    errors: dict[str, str] = {}
+    values, errors = fields.clean_fields(raw, CLEANERS, partial=partial)
     country = (values.get("country") or country or "FR").upper()
     if "country" in values:
         values["country"] = country if values["country"] else "FR"

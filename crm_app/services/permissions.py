@@ -103,7 +103,10 @@ def can(actor: Actor, action: str, resource: Any = None) -> bool:
     if scope is Scope.OWN_OR_UNASSIGNED:
         return _is_unassigned(resource)
     if scope is Scope.TEAM:
+        # Each scope includes the narrower ones: nobody's records (no assignee, no team) too.
         team_id = getattr(resource, "team_id", None)
+        if _is_unassigned(resource) and team_id is None:
+            return True
         return actor.team_id is not None and team_id == actor.team_id
     return False
 

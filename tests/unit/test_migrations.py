@@ -15,7 +15,9 @@ from crm_app import migrate
 from crm_app.db import get_engine
 from tests.postgres import PostgresServer
 
-EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_attempts", "security_events"}
+EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_attempts", "security_events",
+                   "institutions", "institution_medical_profiles", "institution_labels", "contacts", "saved_views",
+                   "audit_entries"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -58,7 +60,8 @@ def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_db_commands(empty_database: str) -> None:
-    assert "0001" in _cli("db", "history", database_url=empty_database).stdout
+    history = _cli("db", "history", database_url=empty_database).stdout
+    assert "0001" in history and "0002" in history
     assert _cli("db", "current", database_url=empty_database).stdout.startswith("base")
     assert _cli("db", "upgrade", database_url=empty_database).returncode == 0
     current = _cli("db", "current", database_url=empty_database)
@@ -69,3 +72,10 @@ def test_db_commands(empty_database: str) -> None:
     assert _cli("db", "downgrade", "base", database_url=empty_database).returncode == 0
     failing = _cli("db", "check", database_url=empty_database)
     assert failing.returncode == 1  # a database behind the models is a difference too
+
+
+def test_trigram_search_index_exists_on_postgresql_only(empty_database: str) -> None:
+    migrate.upgrade()
+    indexes = {index["name"] for index in inspect(get_engine()).get_indexes("institutions")}
+    assert ("ix_institutions_search_trgm" in indexes) is empty_database.startswith("postgresql")
+    assert "uq_institutions_finess" in indexes

@@ -1,0 +1,177 @@
+"""Institution screens with NiceGUI's simulated user: list, search, filters from the URL, form with
+field errors and the duplicate warning, detail with hostile text, rights, history, global search."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from nicegui import ui
+from nicegui.testing import User
+from sqlmodel import select
+
+from crm_app.db import unit_of_work
+from crm_app.i18n import gettext
+from crm_app.models import Institution, Role
+from crm_app.models import User as UserRow
+from crm_app.services import contacts, institutions
+from crm_app.services.permissions import SYSTEM_ACTOR
+from tests.ui.conftest import log_in
+
+
+def _create(**values: object) -> uuid.UUID:
+    with unit_of_work() as session:
+        return institutions.create_institution(session, SYSTEM_ACTOR, values, allow_duplicate=True).id
+
+
+def _user_id(email: str) -> uuid.UUID:
+    with unit_of_work() as session:
+        return session.exec(select(UserRow.id).where(UserRow.email == email)).one()
+
+
+async def _table_rows(user: User, marker: str, expected: int | None = None) -> list[dict[str, object]]:
+    for _ in range(60):
+        tables = user._gather_elements(None, ui.table, marker, None)  # noqa: SLF001 - no public "find or none"
+        if tables:
+            table = tables.pop()
+            assert isinstance(table, ui.table)
+            if expected is None or len(table.rows) == expected:
+                return list(table.rows)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"table {marker} did not show {expected} rows")
+
+
+async def test_list_shows_institutions_and_searches_without_accents(ui_user: User, account: Callable[..., str]) -> None:
+    _create(name="Hôpital Européen Georges-Pompidou", type="hospital", postal_code="75015", city="Paris")
+    _create(name="Clinique du Parc", type="private_clinic", postal_code="69006", city="Lyon")
+    await log_in(ui_user, account(), path="/login?redirect_to=/institutions")
+    rows = await _table_rows(ui_user, "institutions-table", expected=2)
+    assert [row["name"] for row in rows] == ["Clinique du Parc", "Hôpital Européen Georges-Pompidou"]
+    ui_user.find(marker="search").type("hopital europeen")
+    rows = await _table_rows(ui_user, "institutions-table", expected=1)
+    assert rows[0]["name"] == "Hôpital Européen Georges-Pompidou"
+
+
+async def test_filters_come_from_the_url(ui_user: User, account: Callable[..., str]) -> None:
+    _create(name="CHU de Nantes", type="university_hospital", postal_code="44093", city="Nantes", tags="UGAP")
+    _create(name="Clinique Jules Verne", type="private_clinic", postal_code="44300", city="Nantes")
+    _create(name="CHU de Rennes", type="university_hospital", postal_code="35033", city="Rennes")
+    await log_in(ui_user, account(), path="/login?redirect_to=/institutions?type=university_hospital%26city=nantes")
+    rows = await _table_rows(ui_user, "institutions-table", expected=1)
+    assert rows[0]["name"] == "CHU de Nantes"
+    assert rows[0]["tags"] == "UGAP"
+
+
+async def test_form_shows_errors_next_to_fields_and_keeps_the_input(ui_user: User, account: Callable[..., str]) -> None:
+    await log_in(ui_user, account(), path="/login?redirect_to=/institutions/new")
+    await ui_user.should_see(marker="field-name")
+    ui_user.find(marker="field-name").type("Clinique Saint-Roch")
+    ui_user.find(marker="field-siret").type("12345678901234")
+    ui_user.find(marker="field-postal_code").type("3400")
+    ui_user.find(marker="save").click()
+    await ui_user.should_see(marker="field-siret")
+    for _ in range(40):
+        siret = ui_user.find(marker="field-siret").elements.pop()
+        if getattr(siret, "error", None):
+            break
+        await asyncio.sleep(0.05)
+    assert isinstance(siret, ui.input)
+    assert siret.error == gettext("This SIRET number is not valid (check digit).")
+    postal = ui_user.find(marker="field-postal_code").elements.pop()
+    assert isinstance(postal, ui.input)
+    assert postal.error == gettext("A French postal code has 5 digits.")
+    assert siret.value == "12345678901234"  # nothing lost
+    with unit_of_work() as session:
+        assert session.exec(select(Institution)).all() == []
+
+
+async def test_duplicate_warning_then_create_anyway(ui_user: User, account: Callable[..., str]) -> None:
+    _create(name="Clinique Saint-Roch", postal_code="34000", city="Montpellier")
+    await log_in(ui_user, account(), path="/login?redirect_to=/institutions/new")
+    await ui_user.should_see(marker="field-name")
+    ui_user.find(marker="field-name").type("CLINIQUE SAINT ROCH")
+    ui_user.find(marker="field-postal_code").type("34000")
+    ui_user.find(marker="field-city").type("Montpellier")
+    ui_user.find(marker="save").click()
+    await ui_user.should_see(marker="duplicate-dialog")
+    await ui_user.should_see("Clinique Saint-Roch")
+    ui_user.find(marker="create-anyway").click()
+    await ui_user.should_see(marker="institution-name")
+    with unit_of_work() as session:
+        assert len(session.exec(select(Institution)).all()) == 2
+
+
+async def test_hostile_name_is_shown_as_text(ui_user: User, account: Callable[..., str]) -> None:
+    hostile = '<script>alert("x")</script> Clinique'
+    institution_id = _create(name=hostile, city="Paris", postal_code="75001")
+    await log_in(ui_user, account(), path=f"/login?redirect_to=/institutions/{institution_id}")
+    await ui_user.should_see(marker="institution-name")
+    label = ui_user.find(marker="institution-name").elements.pop()
+    assert isinstance(label, ui.label)
+    assert label.text == hostile
+    assert not ui_user._gather_elements(None, ui.html, None, None)  # noqa: SLF001 - nothing rendered as HTML
+
+
+async def test_sales_rep_cannot_edit_someone_elses_institution(ui_user: User, account: Callable[..., str]) -> None:
+    owner = account(email="owner@example.org", name="Olivier Owner")
+    institution_id = _create(name="CH de Vannes", city="Vannes", postal_code="56000",
+                             assigned_user_id=_user_id(owner))
+    await log_in(ui_user, account(email="rep@example.org", name="Rita Rep"),
+                 path=f"/login?redirect_to=/institutions/{institution_id}")
+    await ui_user.should_see(marker="institution-name")
+    await ui_user.should_not_see(marker="edit")
+    await ui_user.open(f"/institutions/{institution_id}/edit")
+    await ui_user.should_see(gettext("You are not allowed to edit this institution."))
+
+
+async def test_edit_then_see_the_change_in_history(ui_user: User, account: Callable[..., str]) -> None:
+    institution_id = _create(name="Polyclinique du Golfe", city="Vannes", postal_code="56000")
+    await log_in(ui_user, account(role=Role.MANAGER), path=f"/login?redirect_to=/institutions/{institution_id}/edit")
+    await ui_user.should_see(marker="field-city")
+    ui_user.find(marker="field-city").clear().type("Séné")
+    ui_user.find(marker="save").click()
+    await ui_user.should_see(marker="institution-name")
+    with unit_of_work() as session:
+        assert session.get(Institution, institution_id).city == "Séné"  # type: ignore[union-attr]
+    ui_user.find(marker="tab-history").click()
+    rows = await _table_rows(ui_user, "history-table", expected=2)
+    change = next(row for row in rows if row["old"] == "Vannes")
+    assert change["new"] == "Séné" and change["field"] == gettext("City")
+
+
+async def test_contacts_tab_adds_a_primary_contact(ui_user: User, account: Callable[..., str]) -> None:
+    institution_id = _create(name="Clinique de l'Anjou", city="Angers", postal_code="49000")
+    await log_in(ui_user, account(role=Role.MANAGER), path=f"/login?redirect_to=/institutions/{institution_id}")
+    await ui_user.should_see(marker="tab-contacts")
+    ui_user.find(marker="tab-contacts").click()
+    await ui_user.should_see(marker="add-contact")
+    ui_user.find(marker="add-contact").click()
+    await ui_user.should_see(marker="contact-dialog")
+    ui_user.find(marker="contact-last_name").type("Leclerc")
+    ui_user.find(marker="contact-email").type("not-an-email")
+    ui_user.find(marker="contact-save").click()
+    for _ in range(40):
+        email = ui_user.find(marker="contact-email").elements.pop()
+        if getattr(email, "error", None):
+            break
+        await asyncio.sleep(0.05)
+    assert isinstance(email, ui.input) and email.error == gettext("Enter a valid email address.")
+    email.value = "a.leclerc@clinique-anjou.fr"
+    ui_user.find(marker="contact-is_primary").click()
+    ui_user.find(marker="contact-save").click()
+    rows = await _table_rows(ui_user, "contacts-table", expected=1)
+    assert rows[0]["email"] == "a.leclerc@clinique-anjou.fr" and rows[0]["primary"] == "★"
+
+
+async def test_global_search_finds_contacts_and_opens_the_record(ui_user: User, account: Callable[..., str]) -> None:
+    institution_id = _create(name="Centre Hospitalier de Cholet", city="Cholet", postal_code="49300")
+    with unit_of_work() as session:
+        contacts.create_contact(session, SYSTEM_ACTOR, institution_id, {"first_name": "Gaëlle", "last_name": "Moine"})
+    await log_in(ui_user, account())
+    await ui_user.should_see(marker="global-search")
+    ui_user.find(marker="global-search").type("gaelle")
+    await ui_user.should_see(marker="search-hit")
+    await ui_user.should_see("Gaëlle Moine")
+    ui_user.find(marker="search-hit-contact").click()
+    await ui_user.should_see(marker="contact-name")
