@@ -32,7 +32,7 @@ def _user_id(email: str) -> uuid.UUID:
 
 async def _table_rows(user: User, marker: str, expected: int | None = None) -> list[dict[str, object]]:
     for _ in range(60):
-        tables = user._gather_elements(None, ui.table, marker, None)  # noqa: SLF001 - no public "find or none"
+        tables = user._gather_elements(None, ui.table, marker, None)  # no public "find or none"
         if tables:
             table = tables.pop()
             assert isinstance(table, ui.table)
@@ -110,7 +110,7 @@ async def test_hostile_name_is_shown_as_text(ui_user: User, account: Callable[..
     label = ui_user.find(marker="institution-name").elements.pop()
     assert isinstance(label, ui.label)
     assert label.text == hostile
-    assert not ui_user._gather_elements(None, ui.html, None, None)  # noqa: SLF001 - nothing rendered as HTML
+    assert not ui_user._gather_elements(None, ui.html, None, None)  # nothing rendered as HTML
 
 
 async def test_sales_rep_cannot_edit_someone_elses_institution(ui_user: User, account: Callable[..., str]) -> None:
