@@ -137,8 +137,10 @@ class InstitutionList:
                 ui.button(_("Import"), icon="upload_file",
                           on_click=lambda: ui.navigate.to("/institutions/import")).props("outline")
             with ui.button(_("Export"), icon="download").props("outline").mark("export"), ui.menu():
-                ui.menu_item(_("CSV (filtered list)"), on_click=lambda: self.export(ExportFormat.CSV))
-                ui.menu_item(_("Excel (filtered list)"), on_click=lambda: self.export(ExportFormat.XLSX))
+                ui.menu_item(_("CSV (filtered list)"), on_click=lambda: self.export(ExportFormat.CSV)) \
+                    .mark("export-csv")
+                ui.menu_item(_("Excel (filtered list)"), on_click=lambda: self.export(ExportFormat.XLSX)) \
+                    .mark("export-xlsx")
 
     def _search_row(self) -> None:
         with ui.row().classes("w-full items-center gap-2"):

@@ -1,0 +1,102 @@
+"""The list's bulk actions, saved views and export, with NiceGUI's simulated user."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from nicegui import ui
+from nicegui.testing import User
+from sqlmodel import select
+
+from crm_app.db import unit_of_work
+from crm_app.models import Institution, InstitutionLabel, Role, SavedView
+from crm_app.services import institutions
+from crm_app.services.permissions import SYSTEM_ACTOR
+from tests.ui.conftest import log_in
+
+
+def _create(name: str, **values: object) -> uuid.UUID:
+    with unit_of_work() as session:
+        return institutions.create_institution(session, SYSTEM_ACTOR, {"name": name, **values},
+                                               allow_duplicate=True).id
+
+
+async def _table(user: User) -> ui.table:
+    for _ in range(60):
+        for table in user._gather_elements(None, ui.table, "institutions-table", None):
+            if isinstance(table, ui.table) and table.rows:
+                return table
+        await asyncio.sleep(0.05)
+    raise AssertionError("the institutions table did not load")
+
+
+async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Callable[..., str]) -> None:
+    first, second = _create("Clinique Alpha", city="Pau"), _create("Clinique Beta", city="Pau")
+    _create("Clinique Gamma", city="Pau", tags="appel d'offres")
+    await log_in(ui_user, account(role=Role.ADMIN), path="/login?redirect_to=/institutions")
+    table = await _table(ui_user)
+    rows = [row for row in table.rows if row["id"] in {str(first), str(second)}]
+    ui_user.find(marker="institutions-table").trigger(
+        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
+    await ui_user.should_see("2 sélectionné(s)")
+    ui_user.find(marker="bulk-add-tag").click()
+    await ui_user.should_see(marker="bulk-tag")
+    ui_user.find(marker="bulk-tag").click()
+    ui_user.find("appel d'offres").click()
+    ui_user.find(marker="bulk-tag-apply").click()
+    for _ in range(60):
+        with unit_of_work() as session:
+            tagged = set(session.exec(select(InstitutionLabel.institution_id)
+                                      .where(InstitutionLabel.value == "appel d'offres")).all())
+        if len(tagged) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert {first, second} < tagged
+    await ui_user.should_not_see("2 sélectionné(s)")  # the list reloaded: the selection starts again
+    rows = [row for row in (await _table(ui_user)).rows if row["id"] in {str(first), str(second)}]
+    ui_user.find(marker="institutions-table").trigger(
+        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
+    ui_user.find(marker="bulk-archive").click()
+    for _ in range(60):
+        with unit_of_work() as session:
+            archived = set(session.exec(select(Institution.id).where(Institution.is_archived)).all())
+        if archived:
+            break
+        await asyncio.sleep(0.05)
+    assert archived == {first, second}
+
+
+async def test_saved_view_keeps_the_filters(ui_user: User, account: Callable[..., str]) -> None:
+    _create("CHU de Limoges", type="university_hospital", city="Limoges", postal_code="87000")
+    await log_in(ui_user, account(), path="/login?redirect_to=/institutions?type=university_hospital")
+    await _table(ui_user)
+    ui_user.find(marker="save-view").click()
+    ui_user.find(marker="view-name").type("Mes CHU")
+    ui_user.find(marker="view-save").click()
+    for _ in range(60):
+        with unit_of_work() as session:
+            saved = session.exec(select(SavedView)).all()
+        if saved:
+            break
+        await asyncio.sleep(0.05)
+    assert [(v.name, v.query, v.is_shared) for v in saved] == [("Mes CHU", {"type": ["university_hospital"]}, False)]
+
+
+async def test_export_downloads_the_filtered_list(ui_user: User, account: Callable[..., str]) -> None:
+    _create("=HYPERLINK(\"http://evil\")", city="Lille", postal_code="59000")
+    _create("Clinique Lilloise", city="Lille", postal_code="59000")
+    await log_in(ui_user, account(), path="/login?redirect_to=/institutions?q=lilloise")
+    await _table(ui_user)
+    downloads = ui_user.download
+    ui_user.find(marker="export-csv").click()
+    for _ in range(60):
+        if downloads.http_responses:
+            break
+        await asyncio.sleep(0.05)
+    response = downloads.http_responses[-1]
+    text = response.content.decode("utf-8-sig")
+    assert "Clinique Lilloise" in text and "HYPERLINK" not in text
+    with unit_of_work() as session:
+        assert len(session.exec(select(Institution)).all()) == 2
