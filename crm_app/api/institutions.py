@@ -7,9 +7,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..i18n import negotiate, use_locale
 from ..models import DataSource
 from ..services import contacts, exports, institutions
 from ..services.contacts import ContactRow
@@ -215,8 +216,10 @@ def list_institutions(request: Request, session: SessionDep, actor: ActorDep,
             responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument."
                                                                     "spreadsheetml.sheet": {}}}})
 def export_institutions(request: Request, session: SessionDep, actor: ActorDep,
-                        format: exports.ExportFormat = exports.ExportFormat.CSV) -> Response:
-    content = exports.export_institutions(session, actor, _query(request), format)
+                        format: exports.ExportFormat = exports.ExportFormat.CSV,
+                        accept_language: Annotated[str | None, Header()] = None) -> Response:
+    with use_locale(negotiate(accept_language) or "en"):
+        content = exports.export_institutions(session, actor, _query(request), format)
     media = "text/csv; charset=utf-8" if format is exports.ExportFormat.CSV else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(content, media_type=media,

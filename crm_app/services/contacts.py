@@ -55,12 +55,16 @@ def _refresh_keys(contact: Contact) -> None:
                                                        contact.title) if p))
 
 
-def _clear_other_primary(session: Session, contact: Contact) -> None:
-    others = session.exec(select(Contact).where(Contact.institution_id == contact.institution_id,
-                                                Contact.id != contact.id, col(Contact.is_primary),
-                                                ~col(Contact.is_archived))).all()
+def _clear_other_primary(session: Session, actor: Actor, institution_id: uuid.UUID,
+                         keep: uuid.UUID | None) -> None:
+    """Before a contact becomes primary: the others stop being so (the unique index allows one)."""
+    with session.no_autoflush:
+        others = session.exec(select(Contact).where(Contact.institution_id == institution_id,
+                                                    Contact.id != keep, col(Contact.is_primary),
+                                                    ~col(Contact.is_archived))).all()
     for other in others:
         other.is_primary = False
+        other.updated_by = actor.id if actor.id.int else None
         other.touch()
         session.add(other)
     session.flush()
@@ -74,21 +78,23 @@ def create_contact(session: Session, actor: Actor, institution_id: uuid.UUID, ra
     institution = institution_service.get_institution(session, institution_id)
     _edit_right(session, actor, institution)
     values = clean(raw, partial=False, country=institution.country)
+    if values.get("is_primary"):
+        _clear_other_primary(session, actor, institution.id, keep=None)
     actor_id = actor.id if actor.id.int else None
     contact = Contact(institution_id=institution.id, **values, created_by=actor_id, updated_by=actor_id)
+    _refresh_keys(contact)
     session.add(contact)
     session.flush()
-    if contact.is_primary:
-        _clear_other_primary(session, contact)
-    _refresh_keys(contact)
     institution_service.refresh_derived(session, institution)
     audit.record(session, actor, entity_type="contact", entity_id=contact.id, institution_id=institution.id,
                  action="create", changes={"contact": (None, f"{contact.first_name or ''} {contact.last_name}")})
     return contact
 
 
-def get_contact(session: Session, contact_id: uuid.UUID) -> Contact:
-    contact = session.get(Contact, contact_id)
+def get_contact(session: Session, contact_id: uuid.UUID, *, for_update: bool = False) -> Contact:
+    """`for_update` locks the row until the end of the unit of work: two saves of the same version
+    cannot both pass the version check."""
+    contact = session.get(Contact, contact_id, with_for_update=for_update or None, populate_existing=for_update)
     if contact is None:
         raise NotFound(N_("This contact does not exist."))
     return contact
@@ -96,7 +102,7 @@ def get_contact(session: Session, contact_id: uuid.UUID) -> Contact:
 
 def update_contact(session: Session, actor: Actor, contact_id: uuid.UUID, raw: Mapping[str, Any], *,
                    expected_version: int) -> Contact:
-    contact = get_contact(session, contact_id)
+    contact = get_contact(session, contact_id, for_update=True)
     institution = institution_service.get_institution(session, contact.institution_id)
     _edit_right(session, actor, institution)
     if contact.version != expected_version:
@@ -107,12 +113,12 @@ def update_contact(session: Session, actor: Actor, contact_id: uuid.UUID, raw: M
                if audit.as_text(getattr(contact, name)) != audit.as_text(value)}
     if not changes:
         return contact
+    if changes.get("is_primary", (None, False))[1] and not contact.is_archived:
+        _clear_other_primary(session, actor, institution.id, keep=contact.id)
     for name, (_old, value) in changes.items():
         setattr(contact, name, value)
     contact.updated_by = actor.id if actor.id.int else None
     contact.touch()
-    if contact.is_primary:
-        _clear_other_primary(session, contact)
     _refresh_keys(contact)
     institution_service.refresh_derived(session, institution)
     audit.record(session, actor, entity_type="contact", entity_id=contact.id, institution_id=institution.id,
@@ -121,7 +127,7 @@ def update_contact(session: Session, actor: Actor, contact_id: uuid.UUID, raw: M
 
 
 def set_archived(session: Session, actor: Actor, contact_id: uuid.UUID, archived: bool) -> Contact:
-    contact = get_contact(session, contact_id)
+    contact = get_contact(session, contact_id, for_update=True)
     institution = institution_service.get_institution(session, contact.institution_id)
     _edit_right(session, actor, institution)
     if contact.is_archived == archived:
@@ -129,6 +135,7 @@ def set_archived(session: Session, actor: Actor, contact_id: uuid.UUID, archived
     contact.is_archived = archived
     if archived:
         contact.is_primary = False
+    contact.updated_by = actor.id if actor.id.int else None
     contact.touch()
     session.flush()
     institution_service.refresh_derived(session, institution)

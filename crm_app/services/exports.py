@@ -70,7 +70,8 @@ def export_institutions(session: Session, actor: Actor, query: InstitutionQuery,
     """The filtered list, every page of it; the export is written to the security log."""
     rows = [_institution_cells(row) for row in institutions.iter_institutions(session, actor, query)]
     header = [gettext(column) for column in INSTITUTION_COLUMNS]
-    security_log.record(session, SecurityAction.EXPORT, severity=Severity.MEDIUM, user_id=actor.id,
+    security_log.record(session, SecurityAction.EXPORT, severity=Severity.MEDIUM,
+                        user_id=actor.id if actor.id.int else None,
                         email=actor.email, list="institutions", rows=len(rows), format=export_format.value,
                         filters=query.to_params())
     if export_format is ExportFormat.XLSX:

@@ -67,7 +67,7 @@ def whole_number(*, minimum: int = 0, maximum: int = 1_000_000) -> Cleaner:
                 number = Decimal(str(value).strip().replace("\u202f", "").replace(" ", "").replace(",", "."))
             except InvalidOperation:
                 raise ValueError(N_("Enter a whole number.")) from None
-        if number != number.to_integral_value():
+        if not number.is_finite() or number != number.to_integral_value():
             raise ValueError(N_("Enter a whole number."))
         if not minimum <= number <= maximum:
             raise ValueError(N_("Out of range."))

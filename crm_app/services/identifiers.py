@@ -43,8 +43,8 @@ def clean_siret(value: str) -> str:
     compact = _compact(value)
     if not compact.isdigit() or len(compact) != 14:
         raise ValueError(N_("A SIRET number has 14 digits."))
-    # La Poste's establishments use a sum of digits divisible by 5 instead of the Luhn key.
-    valid = (sum(int(c) for c in compact) % 5 == 0) if compact.startswith(_LA_POSTE_SIREN) else luhn_ok(compact)
+    # La Poste's establishments may use a sum of digits divisible by 5 instead of the Luhn key.
+    valid = luhn_ok(compact) or (compact.startswith(_LA_POSTE_SIREN) and sum(int(c) for c in compact) % 5 == 0)
     if not valid:
         raise ValueError(N_("This SIRET number is not valid (check digit)."))
     return compact

@@ -143,6 +143,9 @@ def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict
         values["website"] = f"https://{values['website']}"
     if values.get("accounting_number"):
         values["accounting_number"] = values["accounting_number"].replace(" ", "").upper()
+    for name in LABEL_FIELDS:
+        if name in values:
+            values[name] = sorted(values[name], key=str.lower)  # stored and compared in one order
     if errors:
         raise ValidationFailed(errors)
     return values
@@ -310,6 +313,8 @@ def create_institution(session: Session, actor: Actor, raw: Mapping[str, Any], *
     values["type"] = values.get("type") or InstitutionType.OTHER
     values["commercial_status"] = values.get("commercial_status") or CommercialStatus.PROSPECT
     values["country"] = values.get("country") or "FR"
+    if "team_id" not in raw:
+        values.pop("team_id", None)  # taken from the assignee, if any
     if "assigned_user_id" in raw or "team_id" in raw:
         _check_assignment(session, actor, None, values)
     _assert_identifiers_free(session, values, None)
@@ -329,8 +334,11 @@ def create_institution(session: Session, actor: Actor, raw: Mapping[str, Any], *
     return institution
 
 
-def get_institution(session: Session, institution_id: uuid.UUID) -> Institution:
-    institution = session.get(Institution, institution_id)
+def get_institution(session: Session, institution_id: uuid.UUID, *, for_update: bool = False) -> Institution:
+    """`for_update` locks the row until the end of the unit of work: two saves of the same version
+    cannot both pass the version check."""
+    institution = session.get(Institution, institution_id, with_for_update=for_update or None,
+                              populate_existing=for_update)
     if institution is None:
         raise NotFound(N_("This institution does not exist."))
     return institution
@@ -354,7 +362,7 @@ def _current_values(session: Session, institution: Institution, profile: Medical
 def update_institution(session: Session, actor: Actor, institution_id: uuid.UUID, raw: Mapping[str, Any], *,
                        expected_version: int) -> Institution:
     """Apply the changed fields; refused with the other person's name when the version is stale."""
-    institution = get_institution(session, institution_id)
+    institution = get_institution(session, institution_id, for_update=True)
     authorize(actor, "institution.edit", institution)
     if institution.version != expected_version:
         raise Conflict(changed_by=user_name(session, institution.updated_by) or N_("Someone"))
@@ -391,7 +399,7 @@ def update_institution(session: Session, actor: Actor, institution_id: uuid.UUID
 
 def set_archived(session: Session, actor: Actor, institution_id: uuid.UUID, archived: bool) -> Institution:
     """Archive (never delete) or restore an institution."""
-    institution = get_institution(session, institution_id)
+    institution = get_institution(session, institution_id, for_update=True)
     authorize(actor, "institution.edit", institution)
     if institution.is_archived == archived:
         return institution
@@ -525,8 +533,9 @@ class InstitutionQuery:
             return [part.strip() for item in items for part in item.split(",") if part.strip()]
 
         def one(name: str) -> str | None:
-            values = many(name)
-            return values[0] if values else None
+            value = params.get(name)
+            first = value if isinstance(value, str) or value is None else next(iter(value), None)
+            return first.strip() or None if first is not None else None
 
         def number(name: str) -> int | None:
             value = one(name)

@@ -51,7 +51,7 @@ def search_everything(session: Session, actor: Actor, q: str, *, limit: int = 6)
     contact_starts = sa.case((_C.name_key.like(prefix, escape="\\"), 0), else_=1)
     contacts = fetch_all(session, sa.select(_C.id, _C.first_name, _C.last_name, _C.title, _I.name)
                          .join(table_of(Institution), _I.id == _C.institution_id)
-                         .where(~_C.is_archived, _C.search_text.like(pattern, escape="\\"))
+                         .where(~_C.is_archived, ~_I.is_archived, _C.search_text.like(pattern, escape="\\"))
                          .order_by(contact_starts, _C.name_key).limit(limit))
     hits = [SearchHit(HitKind.INSTITUTION, row[0], row[1], " ".join(p for p in (row[2], row[3]) if p))
             for row in institutions]
