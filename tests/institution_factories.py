@@ -1,0 +1,53 @@
+"""Factories for institutions and contacts, built through the services (never raw SQL)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlmodel import Session
+
+from crm_app.models import Contact, Institution, User
+from crm_app.services import contacts, institutions
+from crm_app.services.identifiers import luhn_ok
+from crm_app.services.permissions import SYSTEM_ACTOR, Actor
+
+_serial = itertools.count(1)
+
+#: Real-world shaped identifiers, valid for the checks (SIRET Luhn key computed below).
+LA_POSTE_HEAD_OFFICE_SIRET = "35600000000048"  # Luhn-valid; its digits sum to 26
+LA_POSTE_ESTABLISHMENT_SIRET = "35600000000001"  # not Luhn-valid; its digits sum to 15
+
+
+def siret_with_key(first_13: str) -> str:
+    """Complete 13 digits with the Luhn key digit into a valid SIRET."""
+    assert len(first_13) == 13 and first_13.isdigit()
+    return next(first_13 + str(key) for key in range(10) if luhn_ok(first_13 + str(key)))
+
+
+def unique_siret() -> str:
+    return siret_with_key(f"4{next(_serial):012d}")
+
+
+def unique_finess() -> str:
+    return f"33{next(_serial):07d}"
+
+
+def unique_accounting_number() -> str:
+    return f"C{next(_serial):06d}"
+
+
+def make_institution(session: Session, actor: Actor = SYSTEM_ACTOR, *, name: str | None = None,
+                     assigned_to: User | None = None, allow_duplicate: bool = True, **values: Any) -> Institution:
+    """An institution with a unique name by default; `assigned_to` also places it in that user's team."""
+    raw: dict[str, Any] = {"name": name or f"Établissement {next(_serial):05d}", **values}
+    if assigned_to is not None:
+        raw.setdefault("assigned_user_id", assigned_to.id)
+        raw.setdefault("team_id", assigned_to.team_id)
+    return institutions.create_institution(session, actor, raw, allow_duplicate=allow_duplicate)
+
+
+def make_contact(session: Session, institution: Institution, actor: Actor = SYSTEM_ACTOR, *,
+                 last_name: str | None = None, **values: Any) -> Contact:
+    raw: dict[str, Any] = {"last_name": last_name or f"Contact{next(_serial):05d}", **values}
+    return contacts.create_contact(session, actor, institution.id, raw)
