@@ -1,5 +1,15 @@
 """One module per screen; importing this package registers every route."""
 
-from . import contacts, dashboard, institution_detail, institution_form, institutions, login, profile
+from . import (
+    contacts,
+    dashboard,
+    institution_detail,
+    institution_form,
+    institution_import,
+    institutions,
+    login,
+    profile,
+)
 
-__all__ = ["contacts", "dashboard", "institution_detail", "institution_form", "institutions", "login", "profile"]
+__all__ = ["contacts", "dashboard", "institution_detail", "institution_form", "institution_import", "institutions",
+           "login", "profile"]

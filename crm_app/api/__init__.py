@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, health, institutions
+from . import auth, health, imports, institutions
 from .errors import install_error_handlers
 
 router = APIRouter(prefix="/api")
 router.include_router(health.router)
 router.include_router(auth.router)
+router.include_router(imports.router)
 router.include_router(institutions.router)
 
 

@@ -32,14 +32,20 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
+def entry_values(actor: Actor, *, entity_type: str, entity_id: uuid.UUID, institution_id: uuid.UUID | None,
+                 action: str) -> dict[str, Any]:
+    """The columns every entry of one change shares (bulk writers such as the import use them too)."""
+    return {"at": utcnow(), "actor_id": actor.id if actor.id.int else None, "actor_name": actor.full_name,
+            "entity_type": entity_type, "entity_id": entity_id, "institution_id": institution_id,
+            "action": action}
+
+
 def record(session: Session, actor: Actor, *, entity_type: str, entity_id: uuid.UUID,
            institution_id: uuid.UUID | None, action: str,
            changes: dict[str, tuple[Any, Any]] | None = None) -> None:
     """One entry per changed field (or one for the action itself when no field changed)."""
-    actor_id = actor.id if actor.id.int else None
-    base: dict[str, Any] = {"at": utcnow(), "actor_id": actor_id, "actor_name": actor.full_name,
-                            "entity_type": entity_type, "entity_id": entity_id, "institution_id": institution_id,
-                            "action": action}
+    base = entry_values(actor, entity_type=entity_type, entity_id=entity_id, institution_id=institution_id,
+                        action=action)
     rows = [AuditEntry(**base, field=name, old_value=as_text(old), new_value=as_text(new))
             for name, (old, new) in (changes or {}).items() if as_text(old) != as_text(new)]
     session.add_all(rows or [AuditEntry(**base)])

@@ -49,10 +49,16 @@ def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict
     return values
 
 
+def derived_columns(values: Mapping[str, Any]) -> dict[str, str]:
+    """The sort and search columns of a contact."""
+    return {"name_key": fold(f"{values.get('last_name')} {values.get('first_name') or ''}")[:200],
+            "search_text": fold(" | ".join(p for p in (values.get("first_name"), values.get("last_name"),
+                                                       values.get("email"), values.get("title")) if p))}
+
+
 def _refresh_keys(contact: Contact) -> None:
-    contact.name_key = fold(f"{contact.last_name} {contact.first_name or ''}")[:200]
-    contact.search_text = fold(" | ".join(p for p in (contact.first_name, contact.last_name, contact.email,
-                                                       contact.title) if p))
+    for name, value in derived_columns({name: getattr(contact, name) for name in CONTACT_FIELDS}).items():
+        setattr(contact, name, value)
 
 
 def _clear_other_primary(session: Session, actor: Actor, institution_id: uuid.UUID,

@@ -69,12 +69,20 @@ def clean_email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+#: Overseas France dials its numbers nationally like the mainland ("05 90 …" in Guadeloupe).
+_FRENCH_OVERSEAS = ("GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF")
+
+
 def clean_phone(value: str, country: str = "FR") -> str:
     """International format ("+33 1 42 34 56 78"), from any way a person types it."""
-    try:
-        number = phonenumbers.parse(value, country or "FR")
-    except phonenumbers.NumberParseException:
-        raise ValueError(N_("This phone number is not valid.")) from None
-    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
-        raise ValueError(N_("This phone number is not valid."))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    regions = (country or "FR", *(_FRENCH_OVERSEAS if (country or "FR") == "FR" else ()))
+    for region in regions:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            raise ValueError(N_("This phone number is not valid.")) from None
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        if value.strip().startswith("+"):
+            break  # an international number names its own country
+    raise ValueError(N_("This phone number is not valid."))

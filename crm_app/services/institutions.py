@@ -151,17 +151,22 @@ def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict
     return values
 
 
+def derived_columns(values: Mapping[str, Any], contact_names: Iterable[str]) -> dict[str, str]:
+    """The sort, match and search columns of an institution (the search covers its contacts' names)."""
+    parts = [values.get(name) for name in ("name", "city", "postal_code", "finess", "siret", "accounting_number",
+                                           "group_name")]
+    return {"name_key": fold(values.get("name"))[:200], "city_key": fold(values.get("city"))[:120],
+            "match_key": match_key(values.get("name"))[:200],
+            "search_text": fold(" | ".join(p for p in [*parts, *contact_names] if p))}
+
+
 def refresh_derived(session: Session, institution: Institution) -> None:
-    """Recompute the sort, match and search columns (search includes the contacts' names)."""
-    institution.name_key = fold(institution.name)[:200]
-    institution.city_key = fold(institution.city)[:120]
-    institution.match_key = match_key(institution.name)[:200]
+    """Recompute the derived columns after a change to the institution or to its contacts."""
     contact_names = session.exec(select(Contact.first_name, Contact.last_name).where(
         Contact.institution_id == institution.id, ~col(Contact.is_archived))).all()
-    parts = [institution.name, institution.city, institution.postal_code, institution.finess, institution.siret,
-             institution.accounting_number, institution.group_name,
-             *(f"{first or ''} {last}" for first, last in contact_names)]
-    institution.search_text = fold(" | ".join(p for p in parts if p))
+    values = {name: getattr(institution, name) for name in INSTITUTION_FIELDS}
+    for name, value in derived_columns(values, (f"{first or ''} {last}" for first, last in contact_names)).items():
+        setattr(institution, name, value)
 
 
 # --------------------------------------------------------------------------------------------

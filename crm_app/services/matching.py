@@ -121,11 +121,13 @@ class DuplicateIndex:
         if candidate.city:
             best: tuple[float, Candidate] | None = None
             for other_key, found in self._by_city.get(fold(candidate.city), ()):
+                # Score first (cheap, with a cutoff): identifiers are compared only for close names.
+                score = fuzz.token_sort_ratio(key, other_key, score_cutoff=FUZZY_THRESHOLD)
+                if not score or (best is not None and score <= best[0]):
+                    continue
                 if found.ref == candidate.ref or _conflicting_identifiers(candidate, found):
                     continue
-                score = fuzz.token_sort_ratio(key, other_key)
-                if score >= FUZZY_THRESHOLD and (best is None or score > best[0]):
-                    best = (score, found)
+                best = (score, found)
             if best is not None:
                 return Match(best[1].ref, best[1].name, MatchRule.FUZZY_NAME_CITY)
         return None

@@ -603,3 +603,12 @@ def test_contacts_follow_the_institutions_edit_right(db: Session, org: Org) -> N
         contacts.create_contact(db, _as(org.manager_a), make_institution(db, assigned_to=org.rep_b).id,
                                 {"last_name": "Martin"})
 
+
+
+def test_overseas_numbers_dialled_the_french_way_are_accepted() -> None:
+    from crm_app.services.identifiers import clean_phone
+
+    assert clean_phone("05 90 69 16 21") == "+590 590 69 16 21"  # Guadeloupe
+    assert clean_phone("02 62 40 00 00") == "+262 262 40 00 00"  # La Réunion
+    with pytest.raises(ValueError, match="phone"):
+        clean_phone("+44 05 90 69 16 21")
