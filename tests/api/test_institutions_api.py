@@ -414,3 +414,40 @@ async def test_export_speaks_the_language_of_the_request(api: httpx.AsyncClient,
 async def test_unknown_export_format_is_a_422(api: httpx.AsyncClient, org: Org) -> None:
     response = await api.get("/api/institutions/export?format=pdf", headers=await _auth(api, org.rep_a))
     assert response.status_code == 422
+
+
+# --------------------------------------------------------------------------------------------
+# POST /api/institutions/import
+
+
+SAMPLE_CSV = (
+    "\ufeffNom;Type;FINESS;Code postal;Ville;Lits;Prénom contact;Nom contact;Email contact\r\n"
+    "Clinique des Alpes;Clinique privée;380000016;38000;Grenoble;120;Jeanne;Roux;j.roux@alpes.fr\r\n"
+    "CHU de Grenoble;CHU;380780080;38043;Grenoble;2100;;;\r\n"
+    ";CHU;;38000;Grenoble;;;;\r\n"
+).encode()
+
+
+async def test_import_endpoint_returns_the_report_and_a_second_run_creates_nothing(api: httpx.AsyncClient,
+                                                                                  org: Org) -> None:
+    headers = await _auth(api, org.admin)
+    files = {"file": ("etablissements.csv", SAMPLE_CSV, "text/csv")}
+    first = await api.post("/api/institutions/import", files=files, headers=headers)
+    assert first.status_code == 200, first.text
+    report = first.json()
+    assert (report["created"], report["merged"], report["skipped"], report["rejected"]) == (2, 0, 0, 1)
+    again = await api.post("/api/institutions/import", files=files, headers=headers)
+    assert (again.json()["created"], again.json()["skipped"]) == (0, 2)
+    listed = await api.get("/api/institutions", params={"city": "Grenoble"}, headers=headers)
+    assert listed.json()["total"] == 2
+
+
+async def test_import_endpoint_refuses_a_sales_rep_and_a_bad_file(api: httpx.AsyncClient, org: Org) -> None:
+    rep = await _auth(api, org.rep_a)
+    refused = await api.post("/api/institutions/import", files={"file": ("a.csv", SAMPLE_CSV, "text/csv")},
+                             headers=rep)
+    assert refused.status_code == 403
+    admin = await _auth(api, org.admin)
+    empty = await api.post("/api/institutions/import", files={"file": ("a.csv", b"", "text/csv")}, headers=admin)
+    assert empty.status_code == 422
+    assert empty.json()["error"]["code"] == "validation_failed"
