@@ -23,15 +23,7 @@ from crm_app.services.institutions import (
     FilterChoices,
     InstitutionDetail,
 )
-from crm_app.services.matching import MatchRule
-
-RULE_LABELS = {
-    MatchRule.ACCOUNTING_NUMBER: N_("same accounting number"),
-    MatchRule.FINESS: N_("same FINESS"),
-    MatchRule.SIRET: N_("same SIRET"),
-    MatchRule.NAME_POSTAL_CODE: N_("same name and postal code"),
-    MatchRule.FUZZY_NAME_CITY: N_("similar name in the same city"),
-}
+from crm_app.services.matching import RULE_LABELS
 
 
 def _text(value: Any) -> str:

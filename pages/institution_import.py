@@ -20,7 +20,6 @@ from crm_app.i18n import gettext as _
 from crm_app.services import imports
 from crm_app.services.imports import (
     ACTION_LABELS,
-    RULE_LABELS,
     STATUS_LABELS,
     TARGETS,
     Action,
@@ -30,6 +29,7 @@ from crm_app.services.imports import (
     PreviewRow,
     RowStatus,
 )
+from crm_app.services.matching import RULE_LABELS
 
 log = logging.getLogger(__name__)
 

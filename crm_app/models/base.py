@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,11 @@ def _system_clock() -> datetime:
 
 
 clock: Callable[[], datetime] = _system_clock  # replaced by tests that need to move time
+
+
+def in_check(column: str, values: type[StrEnum]) -> str:
+    """The SQL of a CHECK constraint keeping `column` among an enum's values."""
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 def utcnow() -> datetime:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .base import Tracked, uuid_pk
+from .base import Tracked, in_check, uuid_pk
 
 
 class InstitutionType(StrEnum):
@@ -50,16 +50,13 @@ class LabelKind(StrEnum):
     SPECIALTY = "specialty"
 
 
-def _in_check(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
 
 class Institution(Tracked, table=True):
     __tablename__ = "institutions"
     __table_args__ = (
-        sa.CheckConstraint(_in_check("type", InstitutionType), name="type"),
-        sa.CheckConstraint(_in_check("commercial_status", CommercialStatus), name="commercial_status"),
-        sa.CheckConstraint(_in_check("data_source", DataSource), name="data_source"),
+        sa.CheckConstraint(in_check("type", InstitutionType), name="type"),
+        sa.CheckConstraint(in_check("commercial_status", CommercialStatus), name="commercial_status"),
+        sa.CheckConstraint(in_check("data_source", DataSource), name="data_source"),
         sa.CheckConstraint("annual_revenue IS NULL OR annual_revenue >= 0", name="annual_revenue"),
         # Unique when present (partial indexes on both dialects).
         sa.Index("uq_institutions_finess", "finess", unique=True, postgresql_where=sa.text("finess IS NOT NULL"),
@@ -117,7 +114,7 @@ class Institution(Tracked, table=True):
 class MedicalProfile(SQLModel, table=True):
     __tablename__ = "institution_medical_profiles"
     __table_args__ = (
-        sa.CheckConstraint(_in_check("compliance_status", ComplianceStatus) + " OR compliance_status IS NULL",
+        sa.CheckConstraint(in_check("compliance_status", ComplianceStatus) + " OR compliance_status IS NULL",
                            name="compliance_status"),
         sa.CheckConstraint("bed_capacity IS NULL OR bed_capacity >= 0", name="bed_capacity"),
         sa.CheckConstraint("surgical_rooms IS NULL OR surgical_rooms >= 0", name="surgical_rooms"),
@@ -144,7 +141,7 @@ class InstitutionLabel(SQLModel, table=True):
 
     __tablename__ = "institution_labels"
     __table_args__ = (
-        sa.CheckConstraint(_in_check("kind", LabelKind), name="kind"),
+        sa.CheckConstraint(in_check("kind", LabelKind), name="kind"),
         sa.Index("ix_institution_labels_lookup", "kind", "value", "institution_id"),
     )
 

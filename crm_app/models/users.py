@@ -9,7 +9,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .base import Tracked, UTCDateTime, timestamp_column, utcnow, uuid_pk
+from .base import Tracked, UTCDateTime, in_check, timestamp_column, utcnow, uuid_pk
 
 
 class Role(StrEnum):
@@ -35,9 +35,6 @@ class SessionKind(StrEnum):
     API = "api"
 
 
-def _in_check(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
 
 class Team(Tracked, table=True):
     __tablename__ = "teams"
@@ -53,8 +50,8 @@ class Team(Tracked, table=True):
 class User(Tracked, table=True):
     __tablename__ = "users"
     __table_args__ = (
-        sa.CheckConstraint(_in_check("role", Role), name="role"),
-        sa.CheckConstraint(_in_check("theme", Theme), name="theme"),
+        sa.CheckConstraint(in_check("role", Role), name="role"),
+        sa.CheckConstraint(in_check("theme", Theme), name="theme"),
         sa.CheckConstraint("email = lower(email)", name="email_lower"),
     )
 
@@ -75,7 +72,7 @@ class AuthSession(SQLModel, table=True):
     """A signed-in browser or an API token family: revocable, shared by every instance of the app."""
 
     __tablename__ = "auth_sessions"
-    __table_args__ = (sa.CheckConstraint(_in_check("kind", SessionKind), name="kind"),)
+    __table_args__ = (sa.CheckConstraint(in_check("kind", SessionKind), name="kind"),)
 
     id: uuid.UUID = uuid_pk()
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)

@@ -82,13 +82,6 @@ STATUS_LABELS: dict[RowStatus, str] = {
     RowStatus.ERROR: N_("Error"),
     RowStatus.DUPLICATE: N_("Duplicate"),
 }
-RULE_LABELS: dict[MatchRule, str] = {
-    MatchRule.ACCOUNTING_NUMBER: N_("Same accounting number"),
-    MatchRule.FINESS: N_("Same FINESS"),
-    MatchRule.SIRET: N_("Same SIRET"),
-    MatchRule.NAME_POSTAL_CODE: N_("Same name and postal code"),
-    MatchRule.FUZZY_NAME_CITY: N_("Similar name in the same city"),
-}
 #: The unique identifiers: a row matched by one of them cannot be created a second time.
 IDENTIFIER_RULES = frozenset({MatchRule.ACCOUNTING_NUMBER, MatchRule.FINESS, MatchRule.SIRET})
 IDENTIFIER_FIELDS = ("accounting_number", "finess", "siret")

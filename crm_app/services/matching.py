@@ -17,6 +17,8 @@ from enum import StrEnum
 
 from rapidfuzz import fuzz
 
+from ..i18n import N_
+
 FUZZY_THRESHOLD = 85.0
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 # Longest first: "centre hospitalier universitaire" before "centre hospitalier" before "ch".
@@ -48,6 +50,15 @@ class MatchRule(StrEnum):
     SIRET = "siret"
     NAME_POSTAL_CODE = "name_postal_code"
     FUZZY_NAME_CITY = "fuzzy_name_city"
+
+
+RULE_LABELS: dict[MatchRule, str] = {
+    MatchRule.ACCOUNTING_NUMBER: N_("Same accounting number"),
+    MatchRule.FINESS: N_("Same FINESS"),
+    MatchRule.SIRET: N_("Same SIRET"),
+    MatchRule.NAME_POSTAL_CODE: N_("Same name and postal code"),
+    MatchRule.FUZZY_NAME_CITY: N_("Similar name in the same city"),
+}
 
 
 @dataclass(frozen=True, slots=True)
