@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from nicegui import app, ui
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_app import __version__, i18n, jobs
 from crm_app.api import install_error_handlers
@@ -25,18 +24,30 @@ from crm_app.logs import request_id_var
 log = logging.getLogger("crm_app.web")
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
-    """A request id for the logs (kept from a proxy's X-Request-ID when it sends one)."""
+class RequestContextMiddleware:
+    """A request id for the logs (kept from a proxy's X-Request-ID when it sends one).
 
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+    Plain ASGI rather than BaseHTTPMiddleware: no extra task and stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = Headers(scope=scope).get("x-request-id", "")[:64] or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
-        response.headers["X-Request-ID"] = request_id
-        return response
 
 
 def _ui_locale() -> str | None:

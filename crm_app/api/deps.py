@@ -29,7 +29,7 @@ def db_session() -> Iterator[Session]:
         yield session
 
 
-def current_actor(request: Request, session: Annotated[Session, Depends(db_session)],
+def current_actor(request: Request, session: Annotated[Session, Depends(db_session, scope="function")],
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
@@ -38,6 +38,8 @@ def current_actor(request: Request, session: Annotated[Session, Depends(db_sessi
     return actor
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
-ActorDep = Annotated[Actor, Depends(current_actor)]
+# scope="function": the unit of work commits before the response is sent, so a client that reads
+# the answer (a new token, a saved record) never races the commit.
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+ActorDep = Annotated[Actor, Depends(current_actor, scope="function")]
 ClientDep = Annotated[ClientInfo, Depends(client_info)]

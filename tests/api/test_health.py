@@ -16,6 +16,9 @@ async def test_health_reports_database_and_scheduler(api: httpx.AsyncClient) -> 
     assert body["scheduler"]["state"] == "stopped"  # the test settings turn it off
     assert "session_cleanup" in {job["name"] for job in body["scheduler"]["jobs"]}
     assert "secret" not in response.text.lower() and "password" not in response.text.lower()
+    assert len(response.headers["x-request-id"]) == 32
+    echoed = await api.get("/api/health", headers={"X-Request-ID": "proxy-abc-123"})
+    assert echoed.headers["x-request-id"] == "proxy-abc-123"
 
 
 async def test_health_is_503_when_the_database_is_down(api: httpx.AsyncClient, settings_override) -> None:
