@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ..models import AuditEntry, utcnow
+from . import cache
 from .paging import Page, PageRequest
 from .permissions import Actor
 
@@ -44,6 +45,7 @@ def record(session: Session, actor: Actor, *, entity_type: str, entity_id: uuid.
            institution_id: uuid.UUID | None, action: str,
            changes: dict[str, tuple[Any, Any]] | None = None) -> None:
     """One entry per changed field (or one for the action itself when no field changed)."""
+    cache.mark_changed(session)  # every change to an institution or a contact is recorded here
     base = entry_values(actor, entity_type=entity_type, entity_id=entity_id, institution_id=institution_id,
                         action=action)
     rows = [AuditEntry(**base, field=name, old_value=as_text(old), new_value=as_text(new))

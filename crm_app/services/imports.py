@@ -45,7 +45,7 @@ from ..models import (
     SecurityAction,
 )
 from ..models.base import table_of
-from . import audit, contacts, fields, institutions, security_log
+from . import audit, cache, contacts, fields, institutions, security_log
 from .exports import neutralise
 from .matching import Candidate, DuplicateIndex, MatchRule, fold
 from .permissions import Actor, authorize, can
@@ -420,8 +420,9 @@ def _known(session: Session) -> tuple[list[Candidate], dict[uuid.UUID, _Owner], 
     owners: dict[uuid.UUID, _Owner] = {}
     for row in fetch_all(session, query):
         candidates.append(Candidate(ref=row[0], name=row[1], postal_code=row[2], city=row[3], finess=row[4],
-                                    siret=row[5], accounting_number=row[6]))
-        owners[row[0]] = _Owner(assigned_user_id=row[7], team_id=row[8], created_by=row[9])
+                                    siret=row[5], accounting_number=row[6], stored_key=row[7],
+                                    stored_city_key=row[8]))
+        owners[row[0]] = _Owner(assigned_user_id=row[9], team_id=row[10], created_by=row[11])
     used = {(name, value): owner_id for owner_id, candidate in zip(owners, candidates, strict=True)
             for name in IDENTIFIER_FIELDS if (value := getattr(candidate, name))}
     return candidates, owners, used
@@ -822,6 +823,7 @@ def run_import(session: Session, actor: Actor, content: bytes, mapping: Sequence
     `on_progress(done, total)` is called every PROGRESS_EVERY rows (from the thread running the import).
     """
     authorize(actor, "institution.import")
+    cache.mark_changed(session)  # the batched rows bypass audit.record, which would say it
     default_action = Action(default_action)
     overrides = {int(line): Action(action) for line, action in (overrides or {}).items()}
     parsed = read_csv(content)

@@ -29,7 +29,8 @@ from ..models import (
     User,
 )
 from ..models.base import table_of
-from . import audit, fields, identifiers
+from . import audit, cache, fields, identifiers
+from .cache import TimedCache
 from .matching import Candidate, DuplicateIndex, Match, fold, match_key
 from .paging import Page, PageRequest
 from .permissions import Actor, Scope, authorize, can, scope_for
@@ -184,13 +185,14 @@ _P = table_of(MedicalProfile).c
 
 
 def candidates_query() -> Any:
-    return sa.select(_I.id, _I.name, _I.postal_code, _I.city, _I.finess, _I.siret, _I.accounting_number)
+    return sa.select(_I.id, _I.name, _I.postal_code, _I.city, _I.finess, _I.siret, _I.accounting_number,
+                     _I.match_key, _I.city_key)
 
 
 def _as_candidates(rows: Iterable[Any]) -> Iterator[Candidate]:
     for row in rows:
         yield Candidate(ref=row[0], name=row[1], postal_code=row[2], city=row[3], finess=row[4], siret=row[5],
-                        accounting_number=row[6])
+                        accounting_number=row[6], stored_key=row[7], stored_city_key=row[8])
 
 
 def find_duplicates(session: Session, values: Mapping[str, Any], *,
@@ -655,9 +657,18 @@ def _base_select(query: InstitutionQuery) -> Any:
     return statement.where(*_conditions(query))
 
 
+#: Totals of big lists cost a scan of every matching row; they change slowly and are shown as a count.
+_totals: TimedCache[int] = cache.register(cache.TimedCache(ttl=10))
+#: Tags, specialties and regions offered by the filters (a grouping over every label row).
+_vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
+
+
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
     statement = _base_select(query).with_only_columns(sa.func.count()).order_by(None)
-    return int(session.exec(statement).one())
+    key = (query.q, query.types, query.statuses, query.region, query.city, query.assigned_user_id,
+           query.unassigned, query.team_id, query.tags, query.specialties, query.beds_min, query.beds_max,
+           query.rooms_min, query.rooms_max, query.compliance, query.archived, query.ids)
+    return _totals.get(key, lambda: int(session.exec(statement).one()))
 
 
 def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
@@ -791,7 +802,9 @@ def filter_choices(session: Session, actor: Actor) -> FilterChoices:
     teams = [(t.id, t.name) for t in session.exec(select(Team).where(~col(Team.is_archived))
                                                   .order_by(col(Team.name))).all()]
     return FilterChoices(users=users, assignable=assignable_users(session, actor), teams=teams,
-                         regions=regions(session), tags=label_values(session, LabelKind.TAG),
-                         specialties=label_values(session, LabelKind.SPECIALTY),
+                         regions=_vocabulary.get("regions", lambda: regions(session)),
+                         tags=_vocabulary.get(LabelKind.TAG, lambda: label_values(session, LabelKind.TAG)),
+                         specialties=_vocabulary.get(LabelKind.SPECIALTY,
+                                                     lambda: label_values(session, LabelKind.SPECIALTY)),
                          can_import=can(actor, "institution.import"),
                          can_reassign=scope_for(actor, "institution.reassign") is not Scope.NONE)

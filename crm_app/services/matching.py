@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from ..i18n import N_
 
@@ -42,6 +42,10 @@ def match_key(name: str | None) -> str:
     for noise in _NOISE:
         text = re.sub(rf"(^| ){noise}( |$)", " ", text)
     return " ".join(text.split())
+
+
+def _sorted_tokens(key: str) -> str:
+    return " ".join(sorted(key.split()))
 
 
 class MatchRule(StrEnum):
@@ -72,10 +76,16 @@ class Candidate:
     finess: str | None = None
     siret: str | None = None
     accounting_number: str | None = None
+    stored_key: str | None = None  # the institution's `match_key` column, when read from the database
+    stored_city_key: str | None = None  # its `city_key` column
 
     @property
     def key(self) -> str:
-        return match_key(self.name)
+        return self.stored_key if self.stored_key is not None else match_key(self.name)
+
+    @property
+    def city_key(self) -> str:
+        return self.stored_city_key if self.stored_city_key is not None else fold(self.city)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +108,9 @@ class DuplicateIndex:
         self._by_finess: dict[str, Candidate] = {}
         self._by_siret: dict[str, Candidate] = {}
         self._by_name_postal: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
-        self._by_city: dict[str, list[tuple[str, Candidate]]] = defaultdict(list)
+        # Per city, the keys and their candidates side by side: rapidfuzz scores the keys in C.
+        self._city_keys: dict[str, list[str]] = defaultdict(list)
+        self._city_candidates: dict[str, list[Candidate]] = defaultdict(list)
         for candidate in known:
             self.add(candidate)
 
@@ -113,7 +125,9 @@ class DuplicateIndex:
         if key and candidate.postal_code:
             self._by_name_postal[(key, candidate.postal_code)].append(candidate)
         if key and candidate.city:
-            self._by_city[fold(candidate.city)].append((key, candidate))
+            city = candidate.city_key
+            self._city_keys[city].append(_sorted_tokens(key))
+            self._city_candidates[city].append(candidate)
 
     def match(self, candidate: Candidate) -> Match | None:
         """The first rule that matches, or None."""
@@ -130,15 +144,13 @@ class DuplicateIndex:
                 if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
                     return Match(found.ref, found.name, MatchRule.NAME_POSTAL_CODE)
         if candidate.city:
-            best: tuple[float, Candidate] | None = None
-            for other_key, found in self._by_city.get(fold(candidate.city), ()):
-                # Score first (cheap, with a cutoff): identifiers are compared only for close names.
-                score = fuzz.token_sort_ratio(key, other_key, score_cutoff=FUZZY_THRESHOLD)
-                if not score or (best is not None and score <= best[0]):
-                    continue
-                if found.ref == candidate.ref or _conflicting_identifiers(candidate, found):
-                    continue
-                best = (score, found)
-            if best is not None:
-                return Match(best[1].ref, best[1].name, MatchRule.FUZZY_NAME_CITY)
+            city = candidate.city_key
+            # Scored in C with a cutoff, best first; identifiers are compared only for close names.
+            # token_sort_ratio = ratio of the sorted tokens, sorted once per key rather than per pair.
+            close = process.extract(_sorted_tokens(key), self._city_keys.get(city, []), scorer=fuzz.ratio,
+                                    score_cutoff=FUZZY_THRESHOLD, limit=None)
+            for _key, _score, position in close:
+                found = self._city_candidates[city][position]
+                if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
+                    return Match(found.ref, found.name, MatchRule.FUZZY_NAME_CITY)
         return None

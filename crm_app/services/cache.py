@@ -1,0 +1,73 @@
+"""Short-lived memory of expensive answers that change slowly (list totals, filter vocabularies).
+
+Each instance of the app keeps its own; a write through this instance clears it at once, and
+writes through other instances show after `ttl` seconds at most.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+class TimedCache(Generic[T]):
+    def __init__(self, ttl: float, max_entries: int = 512) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, int, T]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            generation = self._generation
+            if entry is not None and entry[0] > now and entry[1] == generation:
+                return entry[2]
+        value = compute()  # outside the lock: a slow query must not hold other requests
+        with self._lock:
+            if self._generation == generation:  # nothing was written meanwhile
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+                self._entries[key] = (now + self.ttl, generation, value)
+        return value
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+
+_CACHES: list[TimedCache[object]] = []
+
+
+def register(cache: TimedCache[T]) -> TimedCache[T]:
+    """Caches listed here are forgotten when a unit of work that changed records commits."""
+    _CACHES.append(cache)  # type: ignore[arg-type]
+    return cache
+
+
+def mark_changed(session: Session) -> None:
+    """Say that this unit of work changes records that the caches summarise."""
+    session.info["records_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    # After the commit, not before: a reader in between would otherwise cache the old answer.
+    if session.info.pop("records_changed", False):
+        for cache in _CACHES:
+            cache.invalidate()
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_after_rollback(session: Session) -> None:
+    session.info.pop("records_changed", None)
