@@ -36,8 +36,11 @@ def _create_engine(url: URL) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
+    # Custom plans always: psycopg prepares repeated statements, and PostgreSQL's generic plan for a
+    # LIKE on the trigram index reads the whole index whatever the text searched.
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                         connect_args={"connect_timeout": 5, "application_name": "opex-crm"})
+                         connect_args={"connect_timeout": 5, "application_name": "opex-crm",
+                                       "options": "-c plan_cache_mode=force_custom_plan"})
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

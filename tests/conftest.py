@@ -85,10 +85,12 @@ def truncate_all() -> None:
     """Empty every table (for tests whose requests commit through the running app)."""
     import crm_app.models  # noqa: F401 - the metadata knows every table
     from crm_app.db import get_engine
+    from crm_app.services import cache
 
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with get_engine().begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    cache.forget_all()
 
 
 @pytest.fixture

@@ -70,11 +70,14 @@ class Institution(Tracked, table=True):
         sa.Index("ix_institutions_list_name", "is_archived", "name_key", "id"),
         sa.Index("ix_institutions_list_updated", "is_archived", "updated_at", "id"),
         sa.Index("ix_institutions_list_city", "is_archived", "city_key", "id"),
-        sa.Index("ix_institutions_type", "type", "is_archived"),
-        sa.Index("ix_institutions_status", "commercial_status", "is_archived"),
-        sa.Index("ix_institutions_assigned", "assigned_user_id", "is_archived"),
-        sa.Index("ix_institutions_team", "team_id", "is_archived"),
-        sa.Index("ix_institutions_region", "region", "is_archived"),
+        sa.Index("ix_institutions_all_name", "name_key", "id"),  # archived=all
+        # Each equality filter, then the default order: the first page is read straight off the index.
+        sa.Index("ix_institutions_type", "type", "is_archived", "name_key", "id"),
+        sa.Index("ix_institutions_status", "commercial_status", "is_archived", "name_key", "id"),
+        sa.Index("ix_institutions_assigned", "assigned_user_id", "is_archived", "name_key", "id"),
+        sa.Index("ix_institutions_team", "team_id", "is_archived", "name_key", "id"),
+        sa.Index("ix_institutions_region", "region", "is_archived", "name_key", "id"),
+        sa.Index("ix_institutions_city", "city_key", "is_archived", "name_key", "id"),
         sa.Index("ix_institutions_postal_code", "postal_code"),
         sa.Index("ix_institutions_name_postal", "match_key", "postal_code"),
         # Accent- and case-insensitive substring search (trigram on PostgreSQL).

@@ -55,17 +55,28 @@ def register(cache: TimedCache[T]) -> TimedCache[T]:
     return cache
 
 
+def forget_all() -> None:
+    """Empty every registered cache (after a change made outside the services)."""
+    for cache in _CACHES:
+        cache.invalidate()
+
+
 def mark_changed(session: Session) -> None:
     """Say that this unit of work changes records that the caches summarise."""
     session.info["records_changed"] = True
+
+
+def may_use(session: Session) -> bool:
+    """A unit of work that changed records sees them before others do: it must not read nor fill
+    the shared caches."""
+    return not session.info.get("records_changed", False)
 
 
 @event.listens_for(Session, "after_commit")
 def _forget_after_commit(session: Session) -> None:
     # After the commit, not before: a reader in between would otherwise cache the old answer.
     if session.info.pop("records_changed", False):
-        for cache in _CACHES:
-            cache.invalidate()
+        forget_all()
 
 
 @event.listens_for(Session, "after_rollback")

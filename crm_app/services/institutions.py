@@ -4,7 +4,7 @@ filtered in SQL, duplicate warnings, bulk actions."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -594,7 +594,11 @@ def _conditions(query: InstitutionQuery) -> list[Any]:  # noqa: PLR0912 - one br
         conditions.append(col(Institution.is_archived))
     if term := fold(query.q):
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(col(Institution.search_text).like(pattern, escape="\\"))
+        # Matches first, through the trigram index: otherwise PostgreSQL may walk the name index and
+        # test every row against the pattern.
+        matches = select(Institution.id).where(col(Institution.search_text).like(pattern, escape="\\")) \
+            .cte("search_matches").prefix_with("MATERIALIZED", dialect="postgresql")
+        conditions.append(col(Institution.id).in_(select(matches.c.id)))
     if query.types:
         conditions.append(col(Institution.type).in_([t.value for t in query.types]))
     if query.statuses:
@@ -668,6 +672,8 @@ def count_institutions(session: Session, query: InstitutionQuery) -> int:
     key = (query.q, query.types, query.statuses, query.region, query.city, query.assigned_user_id,
            query.unassigned, query.team_id, query.tags, query.specialties, query.beds_min, query.beds_max,
            query.rooms_min, query.rooms_max, query.compliance, query.archived, query.ids)
+    if not cache.may_use(session):
+        return int(session.exec(statement).one())
     return _totals.get(key, lambda: int(session.exec(statement).one()))
 
 
@@ -801,10 +807,13 @@ def filter_choices(session: Session, actor: Actor) -> FilterChoices:
                                                         .order_by(col(User.full_name))).all()]
     teams = [(t.id, t.name) for t in session.exec(select(Team).where(~col(Team.is_archived))
                                                   .order_by(col(Team.name))).all()]
+    def vocabulary(key: str, compute: Callable[[], list[str]]) -> list[str]:
+        return _vocabulary.get(key, compute) if cache.may_use(session) else compute()
+
     return FilterChoices(users=users, assignable=assignable_users(session, actor), teams=teams,
-                         regions=_vocabulary.get("regions", lambda: regions(session)),
-                         tags=_vocabulary.get(LabelKind.TAG, lambda: label_values(session, LabelKind.TAG)),
-                         specialties=_vocabulary.get(LabelKind.SPECIALTY,
-                                                     lambda: label_values(session, LabelKind.SPECIALTY)),
+                         regions=vocabulary("regions", lambda: regions(session)),
+                         tags=vocabulary(LabelKind.TAG, lambda: label_values(session, LabelKind.TAG)),
+                         specialties=vocabulary(LabelKind.SPECIALTY,
+                                                lambda: label_values(session, LabelKind.SPECIALTY)),
                          can_import=can(actor, "institution.import"),
                          can_reassign=scope_for(actor, "institution.reassign") is not Scope.NONE)
