@@ -4,7 +4,7 @@ errors turned into messages next to the field or as a notification, translated."
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -123,28 +123,38 @@ def clear_errors(fields: Mapping[str, Any]) -> None:
             element.error = None
 
 
-async def call(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None,
-               on_error: Mapping[type[DomainError], Callable[[Any], Any]] | None = None, **kwargs: Any) -> T | None:
+def call(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None,
+         on_error: Mapping[type[DomainError], Callable[[Any], Any]] | None = None,
+         **kwargs: Any) -> Coroutine[Any, Any, T | None]:
     """Run `fn(session, actor, *args, **kwargs)` in a worker thread and one unit of work.
 
-    Returns the service's result, or None when it failed: the user has then been told why
+    Awaited, it gives the service's result, or None when it failed: the user has then been told why
     (next to the field, as a notification, or by being sent to the login page). `on_error` lets a
-    page handle one kind of error itself (a duplicate warning with "create anyway", say).
+    page handle one kind of error itself (a duplicate warning with "create anyway", say). The page's
+    context is taken when `call` is made, so several calls may be awaited together (asyncio.gather).
     """
+    client = ui.context.client
+    path = client.sub_pages_router.current_path or "/"
+    session_id, info = stored_session_id(), client_info()
     if fields:
         clear_errors(fields)
-    path = ui.context.client.sub_pages_router.current_path or "/"
-    try:
-        return await run.io_bound(_run_as_actor, fn, stored_session_id(), client_info(), args, kwargs)
-    except NotAuthenticated:
-        ui.navigate.to(login_url(path))
-    except DomainError as error:
-        handler = next((h for kind, h in (on_error or {}).items() if isinstance(error, kind)), None)
-        if handler is not None:
-            handler(error)
-        else:
-            show_error(error, fields)
-    return None
+
+    async def execute() -> T | None:
+        try:
+            return await run.io_bound(_run_as_actor, fn, session_id, info, args, kwargs)
+        except NotAuthenticated:
+            with client:
+                ui.navigate.to(login_url(path))
+        except DomainError as error:
+            with client:
+                handler = next((h for kind, h in (on_error or {}).items() if isinstance(error, kind)), None)
+                if handler is not None:
+                    handler(error)
+                else:
+                    show_error(error, fields)
+        return None
+
+    return execute()
 
 
 async def call_anonymous(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None,

@@ -62,8 +62,11 @@ class PagedTable:
             result = await self._load(self.state)
         finally:
             self.table.props(remove="loading")
-        if result is None:
-            return
+        if result is not None:
+            self.show(result)
+
+    def show(self, result: tuple[list[dict[str, Any]], int]) -> None:
+        """Display one page already loaded (the screen may read it alongside other data)."""
         rows, total = result
         self._total = total
         self.table.rows = rows

@@ -3,6 +3,7 @@ bulk actions; export of the filtered list."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from typing import Any
@@ -26,6 +27,7 @@ from crm_app.services.institutions import (
     InstitutionQuery,
     InstitutionRow,
 )
+from crm_app.services.paging import Page
 from crm_app.services.permissions import can
 
 VIEW_PAGE = "institutions"
@@ -64,16 +66,19 @@ def _options(pairs: list[tuple[uuid.UUID, str]]) -> dict[str, str]:
 @app_page("/institutions", title=N_("Institutions"), icon="apartment", in_navigation=True, order=10,
           permission="institution.view")
 async def institutions_page(query: dict[str, list[str]]) -> None:
-    choices: FilterChoices | None = await call(institutions.filter_choices)
-    if choices is not None:
-        await InstitutionList(query, choices).show()
+    screen = InstitutionList(query)
+    # The filters' choices and the first page are read at the same time, in two worker threads.
+    choices, first_page = await asyncio.gather(
+        call(institutions.filter_choices),
+        call(institutions.list_institutions, screen.query, page_request(screen.state)))
+    if choices is not None and first_page is not None:
+        await screen.show(choices, first_page)
 
 
 class InstitutionList:
     """The list screen: its query mirrors the URL; every change reloads page one from SQL."""
 
-    def __init__(self, params: dict[str, list[str]], choices: FilterChoices) -> None:
-        self.choices = choices
+    def __init__(self, params: dict[str, list[str]]) -> None:
         self.actor = current_actor()
         self.query = InstitutionQuery.from_params(params)
         first_page = (params.get("page") or ["1"])[0]
@@ -83,7 +88,8 @@ class InstitutionList:
         self.saved: dict[str, views.ViewRow] = {}
         self.filters: dict[str, Any] = {}
 
-    async def show(self) -> None:
+    async def show(self, choices: FilterChoices, first_page: Page[InstitutionRow]) -> None:
+        self.choices = choices
         self._header()
         self._search_row()
         self._filters()
@@ -100,8 +106,9 @@ class InstitutionList:
         table.on_select(lambda _event: self._on_select())
         table.mark("institutions-table")
         self._save_dialog()
+        self._show_total(first_page.total)
+        self.paged.show(rows_of(first_page, _row))
         await self._refresh_views()
-        await self.paged.refresh()
 
     # ---- loading and the URL
 
@@ -115,8 +122,11 @@ class InstitutionList:
         result = await call(institutions.list_institutions, self.query, page_request(state))
         if result is None:
             return None
-        self.count.text = _("{count} institutions", count=result.total)
+        self._show_total(result.total)
         return rows_of(result, _row)
+
+    def _show_total(self, total: int) -> None:
+        self.count.text = _("{count} institutions", count=total)
 
     async def apply(self, **changes: Any) -> None:
         self.query = dataclasses.replace(self.query, **changes)
