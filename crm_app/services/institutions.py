@@ -579,6 +579,11 @@ def _label_filter(kind: LabelKind, values: Sequence[str]) -> Any:
                              col(InstitutionLabel.kind) == kind, col(InstitutionLabel.value).in_(values))
 
 
+def _needs_profile(query: InstitutionQuery) -> bool:
+    return any(v is not None for v in (query.beds_min, query.beds_max, query.rooms_min, query.rooms_max)) \
+        or bool(query.compliance)
+
+
 def _conditions(query: InstitutionQuery) -> list[Any]:  # noqa: PLR0912 - one branch per filter
     conditions: list[Any] = []
     if query.ids:
@@ -621,12 +626,7 @@ def _conditions(query: InstitutionQuery) -> list[Any]:  # noqa: PLR0912 - one br
             profile_conditions.append(col(column) <= high)
     if query.compliance:
         profile_conditions.append(col(MedicalProfile.compliance_status).in_([c.value for c in query.compliance]))
-    if profile_conditions:
-        # The profiles that match first (their own indexes), as for the search: not a probe per row.
-        profiles = select(MedicalProfile.institution_id).where(*profile_conditions) \
-            .cte("profile_matches").prefix_with("MATERIALIZED", dialect="postgresql")
-        conditions.append(col(Institution.id).in_(select(profiles.c.institution_id)))
-    return conditions
+    return conditions + profile_conditions
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,7 +656,11 @@ class InstitutionRow:
 
 
 def _base_select(query: InstitutionQuery) -> Any:
-    return select(Institution.id).select_from(Institution).where(*_conditions(query))
+    statement = select(Institution.id).select_from(Institution)
+    if _needs_profile(query):
+        # A join, not a lookup of matching profiles first: measured faster for these range filters.
+        statement = statement.join(MedicalProfile, col(MedicalProfile.institution_id) == Institution.id)
+    return statement.where(*_conditions(query))
 
 
 #: Totals of big lists cost a scan of every matching row; they change slowly and are shown as a count.
