@@ -17,7 +17,7 @@ from ..models import Contact, Institution
 from ..models.base import table_of
 from . import audit, fields, identifiers
 from . import institutions as institution_service
-from .matching import fold
+from .matching import contains_pattern, fold
 from .paging import Page, PageRequest
 from .permissions import Actor, authorize, can
 
@@ -218,8 +218,7 @@ def list_contacts(session: Session, actor: Actor, *, q: str = "", archived: str 
     elif archived == "archived":
         conditions.append(_C.is_archived)
     if term := fold(q):
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(_C.search_text.like(pattern, escape="\\"))
+        conditions.append(_C.search_text.like(contains_pattern(term), escape="\\"))
     ids = sa.select(_C.id).where(*conditions).order_by(_C.name_key, _C.id) \
         .offset(request.offset).limit(request.page_size).subquery()
     statement = _select().join(ids, ids.c.id == _C.id).order_by(_C.name_key, _C.id)

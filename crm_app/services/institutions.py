@@ -31,9 +31,9 @@ from ..models import (
 from ..models.base import table_of
 from . import audit, cache, fields, identifiers
 from .cache import TimedCache
-from .matching import Candidate, DuplicateIndex, Match, fold, match_key
+from .matching import Candidate, DuplicateIndex, Match, contains_pattern, fold, match_key
 from .paging import Page, PageRequest
-from .permissions import Actor, Scope, authorize, can, scope_for
+from .permissions import Actor, Placement, Scope, authorize, can, scope_for
 
 #: French and English labels that files and people use for the types.
 TYPE_ALIASES: dict[str, InstitutionType] = {fold(label): kind for label, kind in {
@@ -246,15 +246,6 @@ def _team_of(session: Session, user_id: uuid.UUID | None) -> uuid.UUID | None:
     return user.team_id
 
 
-@dataclass
-class _Target:
-    """What an institution would look like after a change, for the right checks."""
-
-    assigned_user_id: uuid.UUID | None
-    team_id: uuid.UUID | None
-    created_by: uuid.UUID | None = None
-
-
 def _check_assignment(session: Session, actor: Actor, current: Institution | None,
                       values: dict[str, Any]) -> None:
     """Reassigning needs `institution.reassign` on both the old and the new placement; anyone who may
@@ -275,13 +266,13 @@ def _check_assignment(session: Session, actor: Actor, current: Institution | Non
     taking_for_self = old_user is None and new_user == actor.id and new_team in (None, actor.team_id)
     if taking_for_self:
         return
-    target = _Target(new_user, new_team)
+    target = Placement(team_id=new_team, assigned_user_id=new_user)
     if current is not None:
         authorize(actor, "institution.reassign", current)
     # The new placement must be inside the actor's reach too (a team admin stays in the team).
     if new_user is None and new_team is None:
         if scope_for(actor, "institution.reassign") is not Scope.ALL:
-            authorize(actor, "institution.reassign", _Target(None, actor.team_id) if current is None else current)
+            authorize(actor, "institution.reassign", Placement(team_id=actor.team_id) if current is None else current)
         return
     authorize(actor, "institution.reassign", target)
 
@@ -593,7 +584,7 @@ def _conditions(query: InstitutionQuery) -> list[Any]:  # noqa: PLR0912 - one br
     elif query.archived == "archived":
         conditions.append(col(Institution.is_archived))
     if term := fold(query.q):
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(term)
         # Matches first, through the trigram index: otherwise PostgreSQL may walk the name index and
         # test every row against the pattern.
         matches = select(Institution.id).where(col(Institution.search_text).like(pattern, escape="\\")) \

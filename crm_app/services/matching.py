@@ -35,6 +35,11 @@ def fold(text: str | None) -> str:
     return " ".join(stripped.lower().replace("œ", "oe").replace("æ", "ae").split())
 
 
+def contains_pattern(term: str) -> str:
+    """A LIKE pattern (escape character `\\`) for text containing `term` taken literally."""
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def match_key(name: str | None) -> str:
     """The normalised name of the duplicate rule: no accents, no punctuation, no noise words."""
     words = _NOT_WORD.sub(" ", fold(name)).split()

@@ -39,6 +39,15 @@ class Actor:
     session_id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a record is or would be (owner, team): what a right check needs before it exists."""
+
+    team_id: uuid.UUID | None = None
+    assigned_user_id: uuid.UUID | None = None
+    created_by: uuid.UUID | None = None
+
+
 SYSTEM_ACTOR = Actor(id=uuid.UUID(int=0), email="system@opex-crm", full_name="OPEx CRM", role=Role.SUPER_ADMIN)
 
 _U, _M, _T, _A, _S = Role.USER, Role.MANAGER, Role.TEAM_ADMIN, Role.ADMIN, Role.SUPER_ADMIN

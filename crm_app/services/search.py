@@ -13,7 +13,7 @@ from sqlmodel import Session
 from ..db import fetch_all
 from ..models import Contact, Institution
 from ..models.base import table_of
-from .matching import fold
+from .matching import contains_pattern, fold
 from .permissions import Actor, authorize
 
 MIN_LENGTH = 2
@@ -33,14 +33,6 @@ class SearchHit:
     id: uuid.UUID
     title: str
     subtitle: str
-
-
-def _escape(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _pattern(term: str) -> str:
-    return "%" + _escape(term) + "%"
 
 
 def _rows(session: Session, statement: Any) -> list[Any]:
@@ -70,12 +62,12 @@ def search_everything(session: Session, actor: Actor, q: str, *, limit: int = 6)
                          .order_by(_I.name_key).limit(limit))
     if len(institutions) < limit and len(term) >= TRIGRAM_LENGTH:
         institutions += _rows(session, sa.select(_I.id, _I.name, _I.postal_code, _I.city)
-                              .where(~_I.is_archived, _I.search_text.like(_pattern(term), escape="\\"),
+                              .where(~_I.is_archived, _I.search_text.like(contains_pattern(term), escape="\\"),
                                      _I.id.not_in([row[0] for row in institutions]))
                               .order_by(_I.name_key).limit(limit - len(institutions)))
     contacts = _contacts(session, sa.and_(_C.name_key >= term, _C.name_key < upper), limit, exclude=[])
     if len(contacts) < limit and len(term) >= TRIGRAM_LENGTH:
-        contacts += _contacts(session, _C.search_text.like(_pattern(term), escape="\\"), limit - len(contacts),
+        contacts += _contacts(session, _C.search_text.like(contains_pattern(term), escape="\\"), limit - len(contacts),
                               exclude=[row[0] for row in contacts])
     hits = [SearchHit(HitKind.INSTITUTION, row[0], row[1], " ".join(p for p in (row[2], row[3]) if p))
             for row in institutions]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,10 +14,9 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..i18n import N_, SUPPORTED_LOCALES
 from ..models import SecurityAction, SecurityEvent, Severity, Team, Theme, User
 from ..models.users import Role
-from . import auth, security_log
-from .permissions import Actor, authorize, can_grant_role
+from . import auth, identifiers, security_log
+from .permissions import Actor, Placement, authorize, can_grant_role
 
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -37,9 +35,11 @@ def password_problems(password: str, email: str) -> list[str]:
 
 def _validate_new_user(session: Session, email: str, full_name: str, password: str | None) -> None:
     errors: dict[str, str] = {}
-    if not EMAIL_PATTERN.match(email):
-        errors["email"] = N_("Enter a valid email address.")
-    elif session.exec(select(User.id).where(User.email == email)).first() is not None:
+    try:
+        identifiers.clean_email(email)
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    if "email" not in errors and session.exec(select(User.id).where(User.email == email)).first() is not None:
         errors["email"] = N_("A user with this email already exists.")
     if not full_name.strip():
         errors["full_name"] = N_("Enter a name.")
@@ -52,7 +52,7 @@ def _validate_new_user(session: Session, email: str, full_name: str, password: s
 def create_user(session: Session, actor: Actor, *, email: str, full_name: str, role: Role,
                 password: str | None = None, team_id: uuid.UUID | None = None) -> User:
     """Create an account; the actor must administer users and may not grant more than they hold."""
-    authorize(actor, "user.administer", _TeamScoped(team_id))
+    authorize(actor, "user.administer", Placement(team_id=team_id))
     if not can_grant_role(actor, role):
         raise Forbidden("user.grant_role")
     email = auth.normalize_email(email)
@@ -67,13 +67,6 @@ def create_user(session: Session, actor: Actor, *, email: str, full_name: str, r
     security_log.record(session, SecurityAction.USER_CREATED, severity=Severity.MEDIUM,
                         user_id=actor.id if actor.id.int else None, email=email, role=role.value)
     return user
-
-
-class _TeamScoped:
-    """A not-yet-existing user, placed in a team, for the team-scoped right check."""
-
-    def __init__(self, team_id: uuid.UUID | None) -> None:
-        self.team_id = team_id
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User:
