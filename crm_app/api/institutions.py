@@ -17,6 +17,7 @@ from ..services.contacts import ContactRow
 from ..services.institutions import InstitutionDetail, InstitutionQuery, InstitutionRow
 from ..services.paging import MAX_PAGE_SIZE, PageRequest
 from .deps import ActorDep, SessionDep
+from .pages import page_response
 
 router = APIRouter(tags=["institutions"])
 
@@ -173,10 +174,6 @@ class ContactPage(BaseModel):
     page_size: int
 
 
-def _item(row: InstitutionRow) -> InstitutionItem:
-    return InstitutionItem.model_validate(row, from_attributes=True)
-
-
 def _detail(detail: InstitutionDetail) -> InstitutionOut:
     institution, profile = detail.institution, detail.profile
     values: dict[str, Any] = {name: getattr(institution, name) for name in InstitutionOut.model_fields
@@ -206,10 +203,9 @@ _FILTERS_DOC = ("Filters: `q` (name, city, postal code, FINESS, SIRET, accountin
 @router.get("/institutions", response_model=InstitutionPage, description=_FILTERS_DOC)
 def list_institutions(request: Request, session: SessionDep, actor: ActorDep,
                       page: Annotated[int, Query(ge=1)] = 1,
-                      page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> InstitutionPage:
+                      page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
     result = institutions.list_institutions(session, actor, _query(request), PageRequest(page, page_size))
-    return InstitutionPage(items=[_item(r) for r in result.items], total=result.total, page=result.page,
-                           page_size=result.page_size)
+    return page_response(result, InstitutionRow, InstitutionItem)
 
 
 @router.get("/institutions/export", description="The filtered list as CSV or XLSX. " + _FILTERS_DOC,
@@ -260,12 +256,11 @@ def archive_institution(institution_id: uuid.UUID, session: SessionDep, actor: A
 @router.get("/institutions/{institution_id}/contacts", response_model=ContactPage)
 def list_institution_contacts(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep, *,
                               include_archived: bool = False, page: Annotated[int, Query(ge=1)] = 1,
-                              page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100) -> ContactPage:
+                              page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100) -> Response:
     institutions.get_institution(session, institution_id)
     result = contacts.list_for_institution(session, actor, institution_id, include_archived=include_archived,
                                            request=PageRequest(page, page_size))
-    return ContactPage(items=[_contact(r) for r in result.items], total=result.total, page=result.page,
-                       page_size=result.page_size)
+    return page_response(result, ContactRow, ContactOut)
 
 
 @router.post("/institutions/{institution_id}/contacts", response_model=ContactOut, status_code=201)
@@ -277,10 +272,9 @@ def create_contact(institution_id: uuid.UUID, body: ContactIn, session: SessionD
 @router.get("/contacts", response_model=ContactPage)
 def list_contacts(session: SessionDep, actor: ActorDep, *, q: str = "", archived: str = "active",
                   page: Annotated[int, Query(ge=1)] = 1,
-                  page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> ContactPage:
+                  page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
     result = contacts.list_contacts(session, actor, q=q, archived=archived, request=PageRequest(page, page_size))
-    return ContactPage(items=[_contact(r) for r in result.items], total=result.total, page=result.page,
-                       page_size=result.page_size)
+    return page_response(result, ContactRow, ContactOut)
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
