@@ -584,12 +584,7 @@ def _conditions(query: InstitutionQuery) -> list[Any]:  # noqa: PLR0912 - one br
     elif query.archived == "archived":
         conditions.append(col(Institution.is_archived))
     if term := fold(query.q):
-        pattern = contains_pattern(term)
-        # Matches first, through the trigram index: otherwise PostgreSQL may walk the name index and
-        # test every row against the pattern.
-        matches = select(Institution.id).where(col(Institution.search_text).like(pattern, escape="\\")) \
-            .cte("search_matches").prefix_with("MATERIALIZED", dialect="postgresql")
-        conditions.append(col(Institution.id).in_(select(matches.c.id)))
+        conditions.append(col(Institution.search_text).like(contains_pattern(term), escape="\\"))
     if query.types:
         conditions.append(col(Institution.type).in_([t.value for t in query.types]))
     if query.statuses:
@@ -646,6 +641,69 @@ class InstitutionRow:
     can_edit: bool = False
 
 
+def _order(query: InstitutionQuery, columns: Any = None) -> tuple[Any, Any]:
+    """The list order (the sort column, then the id so that every row has one place)."""
+    sort, key = (SORTS.get(query.sort, Institution.name_key), Institution.id) if columns is None \
+        else (columns.sort_key, columns.id)
+    return (col(sort).desc(), col(key).desc()) if query.descending else (col(sort).asc(), col(key).asc())
+
+
+def _sorted_matches(query: InstitutionQuery) -> tuple[Any, tuple[Any, Any]]:
+    """The matching ids with their sort key, as a subquery, and the order over it.
+
+    A text search is fenced off (OFFSET 0) so that PostgreSQL finds the matches through the trigram
+    index and sorts them: sorted by the name index instead, it may read half the table before the
+    first match when the matches gather late in the order ("hopital" after every "centre" and
+    "clinique"). The other filters are selective or spread, and walking the sort index is best."""
+    sort_column = SORTS.get(query.sort, Institution.name_key)
+    matches = _base_select(query).add_columns(col(sort_column).label("sort_key"))
+    if query.q and fold(query.q):
+        matches = matches.offset(0)
+    subquery = matches.subquery("matches")
+    return subquery, _order(query, subquery.c)
+
+
+#: Deep pages start from a remembered position: `OFFSET 97500` walks 97,500 index entries, a
+#: keyset seek from the nearest anchor (every ANCHOR_STEP rows) walks fewer than ANCHOR_STEP.
+ANCHOR_STEP = 1000
+#: Sorts on columns without NULLs (a row tuple compared with a NULL matches nothing).
+ANCHORED_SORTS = frozenset({"name", "city", "type", "status", "updated", "created"})
+_anchors: TimedCache[list[tuple[Any, uuid.UUID]]] = cache.register(cache.TimedCache(ttl=60, max_entries=64))
+
+
+def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
+    return (query.q, query.types, query.statuses, query.region, query.city, query.assigned_user_id,
+            query.unassigned, query.team_id, query.tags, query.specialties, query.beds_min, query.beds_max,
+            query.rooms_min, query.rooms_max, query.compliance, query.archived, query.ids)
+
+
+def _anchor_positions(session: Session, query: InstitutionQuery) -> list[tuple[Any, uuid.UUID]]:
+    """(sort key, id) of the rows at positions ANCHOR_STEP, 2 x ANCHOR_STEP... of the list."""
+    matches, order = _sorted_matches(query)
+    numbered = sa.select(matches.c.sort_key, matches.c.id,
+                         sa.func.row_number().over(order_by=order).label("position")).subquery()
+    statement = sa.select(numbered.c.sort_key, numbered.c.id).where(
+        numbered.c.position % ANCHOR_STEP == 0).order_by(numbered.c.position)
+    return [(row.sort_key, row.id) for row in session.execute(statement)]
+
+
+def _ids_page(session: Session, query: InstitutionQuery, request: PageRequest) -> Any:
+    """The ids of the requested page, in order, as a subquery."""
+    matches, order = _sorted_matches(query)
+    statement, offset = sa.select(matches.c.id, matches.c.sort_key), request.offset
+    if offset >= 2 * ANCHOR_STEP and query.sort in ANCHORED_SORTS and cache.may_use(session):
+        anchors = _anchors.get((_query_key(query), query.sort, query.descending),
+                               lambda: _anchor_positions(session, query))
+        index = min(offset // ANCHOR_STEP, len(anchors))
+        if index:
+            sort_key, anchor_id = anchors[index - 1]
+            after = sa.tuple_(matches.c.sort_key, matches.c.id)
+            bound = sa.tuple_(sa.literal(sort_key, matches.c.sort_key.type), sa.literal(anchor_id, sa.Uuid()))
+            statement = statement.where(after < bound if query.descending else after > bound)
+            offset -= index * ANCHOR_STEP
+    return statement.order_by(*order).offset(offset).limit(request.page_size).subquery()
+
+
 def _base_select(query: InstitutionQuery) -> Any:
     statement = select(Institution.id).select_from(Institution)
     if _needs_profile(query):
@@ -662,12 +720,9 @@ _vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
 
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
     statement = _base_select(query).with_only_columns(sa.func.count()).order_by(None)
-    key = (query.q, query.types, query.statuses, query.region, query.city, query.assigned_user_id,
-           query.unassigned, query.team_id, query.tags, query.specialties, query.beds_min, query.beds_max,
-           query.rooms_min, query.rooms_max, query.compliance, query.archived, query.ids)
     if not cache.may_use(session):
         return int(session.exec(statement).one())
-    return _totals.get(key, lambda: int(session.exec(statement).one()))
+    return _totals.get(_query_key(query), lambda: int(session.exec(statement).one()))
 
 
 def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
@@ -675,10 +730,8 @@ def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
     """One page of the list, filtered, sorted and paged in SQL (ids first, then their rows)."""
     authorize(actor, "institution.view")
     request = request or PageRequest()
-    sort_column = SORTS.get(query.sort, Institution.name_key)
-    order = (col(sort_column).desc(), col(Institution.id).desc()) if query.descending \
-        else (col(sort_column).asc(), col(Institution.id).asc())
-    ids_page = _base_select(query).order_by(*order).offset(request.offset).limit(request.page_size).subquery()
+    order = _order(query)
+    ids_page = _ids_page(session, query, request)
     assignee, team = table_of(User).alias("assignee"), table_of(Team).alias("team")
     statement = (
         sa.select(_I.id, _I.name, _I.type, _I.postal_code, _I.city, _I.region, _I.commercial_status,

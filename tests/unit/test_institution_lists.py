@@ -553,3 +553,54 @@ def test_sqlite_duplicates_and_unique_identifiers(sqlite_database: None) -> None
                                         allow_duplicate=True)
     with unit_of_work() as session:
         assert institutions.count_institutions(session, InstitutionQuery()) == 2
+
+
+def _all_pages(query: InstitutionQuery, size: int) -> list[uuid.UUID]:
+    seen: list[uuid.UUID] = []
+    page_number = 1
+    while True:
+        with unit_of_work() as session:  # a reader that changed nothing: it may use the shared anchors
+            page = institutions.list_institutions(session, SYSTEM_ACTOR, query, PageRequest(page_number, size))
+        seen += [row.id for row in page.items]
+        if not page.items:
+            return seen
+        page_number += 1
+
+
+@pytest.mark.parametrize("sort", sorted(institutions.ANCHORED_SORTS))
+@pytest.mark.parametrize("descending", [False, True])
+def test_deep_pages_from_remembered_anchors_match_plain_offsets(clean_db: None, monkeypatch: pytest.MonkeyPatch,
+                                                                sort: str, descending: bool) -> None:
+    with unit_of_work() as session:
+        for index in range(31):  # ties on every sort key: the id decides
+            make_institution(session, name=f"Clinique {index % 5}", city=["Lyon", "Nantes", "Brest"][index % 3],
+                             type=[InstitutionType.PHARMACY, InstitutionType.HOSPITAL][index % 2],
+                             commercial_status=[CommercialStatus.CLIENT, CommercialStatus.PROSPECT][index % 2])
+    query = InstitutionQuery(sort=sort, descending=descending)
+    with unit_of_work() as session:
+        expected = _ordered(session, query, PageRequest(1, 100))
+    monkeypatch.setattr(institutions, "ANCHOR_STEP", 3)  # anchors from the third page of 4 rows on
+    institutions._anchors.invalidate()
+    assert _all_pages(query, 4) == expected
+    assert institutions._anchors._entries, "the deep pages did not go through the anchors"
+
+
+def test_anchors_are_forgotten_when_an_institution_is_added(clean_db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    with unit_of_work() as session:
+        for index in range(20):
+            make_institution(session, name=f"Clinique {index:02d}")
+    monkeypatch.setattr(institutions, "ANCHOR_STEP", 3)
+    assert len(_all_pages(InstitutionQuery(), 4)) == 20
+    with unit_of_work() as session:
+        first = make_institution(session, name="Aaa clinique").id
+    pages = _all_pages(InstitutionQuery(), 4)
+    assert len(pages) == 21 and pages[0] == first and len(set(pages)) == 21
+
+
+def test_a_common_search_term_is_sorted_like_any_list(db: Session) -> None:
+    for index in range(12):
+        make_institution(db, name=f"{['Centre', 'Hôpital'][index % 2]} {index:02d}")
+    rows = institutions.list_institutions(db, SYSTEM_ACTOR, InstitutionQuery(q="hopital", descending=True),
+                                          PageRequest(1, 4))
+    assert rows.total == 6
+    assert [row.name for row in rows.items] == ["Hôpital 11", "Hôpital 09", "Hôpital 07", "Hôpital 05"]
