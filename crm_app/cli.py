@@ -249,6 +249,34 @@ def _json_or_empty(raw: bytes) -> dict[str, Any]:
 
 
 @main.group()
+def jobs() -> None:
+    """Scheduled jobs: list them, run one now."""
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """Print the names of the scheduled jobs."""
+    from . import jobs as scheduler
+
+    click.echo("\n".join(scheduler.job_names()))
+
+
+@jobs.command("run")
+@click.argument("name")
+@one_line_errors
+def jobs_run(name: str) -> None:
+    """Run the job NAME now (under the same lock as the scheduler); exit 1 when it fails."""
+    from . import jobs as scheduler
+
+    if name not in scheduler.job_names():
+        _fail(f"unknown job {name!r} (known: {', '.join(scheduler.job_names())})")
+    outcome = scheduler.run_job(name)
+    if outcome.startswith("error"):
+        _fail(f"job {name} failed: {outcome}")
+    click.echo(f"{name}: {outcome}")
+
+
+@main.group()
 def i18n() -> None:
     """Translation catalogs (fr, en, es, de)."""
 

@@ -21,7 +21,7 @@ from .config import get_settings
 from .db import get_engine, unit_of_work
 from .logs import job_id_var
 from .models import utcnow
-from .services import auth
+from .services import auth, reminders
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +144,18 @@ def job_names() -> list[str]:
 def session_cleanup(session: Session) -> int:
     """Delete sessions, refresh tokens and login attempts long expired."""
     return auth.purge_expired(session)
+
+
+@register("task_alerts", CronTrigger(minute="*/5"))
+def task_alerts(session: Session) -> int:
+    """Notify assignees of tasks due within 24 hours and of overdue tasks (once per task, kind, due date)."""
+    return reminders.send_task_alerts(session)
+
+
+@register("retention", CronTrigger(hour=2, minute=0))
+def retention(session: Session) -> dict[str, int]:
+    """Purge old security log entries and old read notifications."""
+    return reminders.apply_retention(session)
+
+
+from . import mail  # noqa: E402, F401 - registers the mail_outbox job wherever jobs are known

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, health, imports, institutions
+from . import activities, auth, health, imports, institutions, notifications
 from .errors import install_error_handlers
 
 router = APIRouter(prefix="/api")
@@ -12,6 +12,8 @@ router.include_router(health.router)
 router.include_router(auth.router)
 router.include_router(imports.router)
 router.include_router(institutions.router)
+router.include_router(activities.router)
+router.include_router(notifications.router)
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -43,3 +43,44 @@ __all__ = [
     "User",
     "utcnow",
 ]
+
+from .activities import (
+    Call,
+    CallDirection,
+    Comment,
+    CommentTarget,
+    Meeting,
+    MeetingParticipant,
+    MeetingStatus,
+    Note,
+    NoteShare,
+    NoteVisibility,
+    ParticipantResponse,
+    Task,
+    TaskPriority,
+    TaskStatus,
+)
+from .mail import MailStatus, OutboxAttachment, OutboxMessage
+from .notifications import Notification, TaskAlert, TaskAlertKind
+
+__all__ += [
+    "Call",
+    "CallDirection",
+    "Comment",
+    "CommentTarget",
+    "Meeting",
+    "MeetingParticipant",
+    "MeetingStatus",
+    "Note",
+    "NoteShare",
+    "NoteVisibility",
+    "Notification",
+    "ParticipantResponse",
+    "Task",
+    "TaskAlert",
+    "TaskAlertKind",
+    "TaskPriority",
+    "TaskStatus",
+]
+
+__all__ += ["MailStatus", "OutboxAttachment", "OutboxMessage"]

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from .. import events
 from ..db import fetch_all
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..i18n import N_
@@ -30,6 +31,7 @@ from ..models import (
 )
 from ..models.base import table_of
 from . import audit, cache, fields, identifiers
+from . import notifications as _notifications  # noqa: F401 - subscribers: assignment → notification
 from .cache import TimedCache
 from .matching import Candidate, DuplicateIndex, Match, contains_pattern, fold, match_key
 from .paging import Page, PageRequest
@@ -277,6 +279,14 @@ def _check_assignment(session: Session, actor: Actor, current: Institution | Non
     authorize(actor, "institution.reassign", target)
 
 
+def _announce_assignment(session: Session, actor: Actor, institution: Institution) -> None:
+    """Tell the new assignee (never the actor about their own choice)."""
+    if institution.assigned_user_id is not None and institution.assigned_user_id != actor.id:
+        events.publish(session, events.InstitutionAssigned(
+            institution_id=institution.id, institution_name=institution.name,
+            assignee_id=institution.assigned_user_id, actor_id=actor.id if actor.id.int else None))
+
+
 # --------------------------------------------------------------------------------------------
 # Create, update, archive
 
@@ -329,6 +339,8 @@ def create_institution(session: Session, actor: Actor, raw: Mapping[str, Any], *
     refresh_derived(session, institution)
     audit.record(session, actor, entity_type="institution", entity_id=institution.id,
                  institution_id=institution.id, action="create")
+    if source is not DataSource.IMPORT:  # an import reports once when it ends, not once per row
+        _announce_assignment(session, actor, institution)
     return institution
 
 
@@ -392,6 +404,8 @@ def update_institution(session: Session, actor: Actor, institution_id: uuid.UUID
     refresh_derived(session, institution)
     audit.record(session, actor, entity_type="institution", entity_id=institution.id,
                  institution_id=institution.id, action="update", changes=changes)
+    if "assigned_user_id" in changes:
+        _announce_assignment(session, actor, institution)
     return institution
 
 

@@ -80,6 +80,7 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "reminder_rule.edit":    _rule(NO, NO, NO, ALL, ALL),
     "security_log.view":     _rule(NO, NO, NO, ALL, ALL),
     "settings.system":       _rule(NO, NO, NO, NO, ALL),
+    "task.assign":           _rule(OWN, TEAM, TEAM, ALL, ALL),  # who may be a task's assignee
 }
 
 #: the highest role each role may hand out ("never above one's own rights"; team admins up to manager).

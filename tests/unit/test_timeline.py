@@ -1,0 +1,130 @@
+"""An institution's timeline: activities and changes merged newest first, paged in SQL, within rights;
+new sources plug in."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from crm_app.errors import NotFound
+from crm_app.models import Institution, utcnow
+from crm_app.models.base import table_of
+from crm_app.services import calls, institutions, timeline
+from crm_app.services.paging import PageRequest
+from crm_app.services.permissions import Actor
+from tests.activity_factories import Org, make_meeting, make_note, make_org, make_task
+from tests.institution_factories import make_contact, make_institution
+
+
+@pytest.fixture
+def org(db: Session) -> Org:
+    return make_org(db)
+
+
+def _kinds(page: timeline.Page[timeline.TimelineEntry]) -> list[str]:
+    return [entry.kind for entry in page.items]
+
+
+def test_everything_on_the_institution_newest_first(db: Session, org: Org, clock: Callable[..., datetime]) -> None:
+    institution = make_institution(db, org.rep_a.actor, name="CHU de Nantes")
+    clock(minutes=1)
+    contact = make_contact(db, institution, org.rep_a.actor, first_name="Paul", last_name="Roux")
+    clock(minutes=1)
+    task = make_task(db, org.rep_a.actor, title="Envoyer la plaquette", institution_id=institution.id)
+    clock(minutes=1)
+    note = make_note(db, org.rep_a.actor, body="Budget voté", institution_id=institution.id, visibility="shared")
+    clock(minutes=1)
+    call = calls.log_call(db, org.rep_a.actor, {"direction": "out", "contact_id": contact.id, "duration_seconds": 95,
+                                                "summary": "Intéressé par la démo"})
+    clock(minutes=1)
+    meeting = make_meeting(db, org.rep_a.actor, title="Démo", institution_id=institution.id,
+                           starts_at=utcnow().replace(microsecond=0) + timedelta(days=2))
+    clock(minutes=1)
+    institutions.update_institution(db, org.rep_a.actor, institution.id, {"city": "Nantes"}, expected_version=1)
+    other = make_institution(db, org.rep_a.actor)
+    make_task(db, org.rep_a.actor, institution_id=other.id)  # another institution's: not shown
+
+    page = timeline.timeline(db, org.rep_a.actor, institution.id)
+    assert _kinds(page) == ["meeting", "change", "call", "note", "task", "change", "change"]
+    assert page.total == 7
+    by_kind = {entry.kind: entry for entry in page.items}
+    assert by_kind["meeting"].record_id == meeting.id and by_kind["meeting"].link == f"/meetings/{meeting.id}"
+    assert (by_kind["call"].record_id, by_kind["call"].status, by_kind["call"].detail, by_kind["call"].new_value) \
+        == (call.id, "out", "Paul Roux", "95")
+    assert (by_kind["note"].record_id, by_kind["note"].title) == (note.id, "Budget voté")
+    assert (by_kind["task"].record_id, by_kind["task"].title, by_kind["task"].status) == (
+        task.id, "Envoyer la plaquette", "todo")
+    city_change = page.items[1]
+    assert (city_change.title, city_change.detail, city_change.status, city_change.new_value) == (
+        "city", "update", "institution", "Nantes")
+    assert city_change.link is None and city_change.user_name == "Anne Aubert"
+    assert page.items[-2].status == "contact" and page.items[-1].detail == "create"
+
+
+def test_the_timeline_is_paged_in_a_stable_order(db: Session, org: Org, clock: Callable[..., datetime]) -> None:
+    institution = make_institution(db, org.rep_a.actor)
+    for number in range(7):
+        clock(seconds=1)
+        make_task(db, org.rep_a.actor, title=f"T{number}", institution_id=institution.id)
+    pages = [timeline.timeline(db, org.rep_a.actor, institution.id, PageRequest(n, 3)) for n in (1, 2, 3)]
+    assert [p.total for p in pages] == [8, 8, 8]  # seven tasks and the creation
+    titles = [entry.title for p in pages for entry in p.items]
+    assert titles == ["T6", "T5", "T4", "T3", "T2", "T1", "T0", None]
+
+
+def test_each_reader_sees_only_what_they_may(db: Session, org: Org) -> None:
+    institution = make_institution(db, org.admin.actor)
+    private = make_note(db, org.rep_a.actor, institution_id=institution.id)
+    make_task(db, org.rep_a.actor, institution_id=institution.id)
+    calls.log_call(db, org.rep_a.actor, {"direction": "in", "institution_id": institution.id})
+    make_meeting(db, org.rep_a.actor, institution_id=institution.id)
+    assert sorted(_kinds(timeline.timeline(db, org.rep_a.actor, institution.id))) == [
+        "call", "change", "meeting", "note", "task"]
+    # The team's manager sees the team's activities, not the private note.
+    assert sorted(_kinds(timeline.timeline(db, org.manager_a.actor, institution.id))) == [
+        "call", "change", "meeting", "task"]
+    # Another team's rep sees only the changes of the institution.
+    assert _kinds(timeline.timeline(db, org.rep_b.actor, institution.id)) == ["change"]
+    assert private.id not in {e.record_id for e in timeline.timeline(db, org.admin.actor, institution.id).items}
+
+
+def test_kinds_can_be_chosen(db: Session, org: Org) -> None:
+    institution = make_institution(db, org.rep_a.actor)
+    make_task(db, org.rep_a.actor, institution_id=institution.id)
+    assert _kinds(timeline.timeline(db, org.rep_a.actor, institution.id, kinds=["task"])) == ["task"]
+    assert timeline.timeline(db, org.rep_a.actor, institution.id, kinds=[]).total == 0
+
+
+def test_an_unknown_institution_is_not_found(db: Session, org: Org) -> None:
+    with pytest.raises(NotFound):
+        timeline.timeline(db, org.rep_a.actor, uuid.uuid4())
+
+
+@pytest.fixture
+def quotes_source() -> Iterator[None]:
+    """A stand-in for a later area: one entry per institution, dated at its creation."""
+    table = table_of(Institution).c
+
+    def source(actor: Actor, institution_id: uuid.UUID) -> Any:
+        return sa.select(*timeline.entry_columns("quote", table.id, table.created_at + sa.text("interval '1 hour'"),
+                                                 title=sa.literal("DEV-2026-00001"), status=sa.literal("sent"))) \
+            .where(table.id == institution_id)
+
+    timeline.register_source("quote", source, link="/quotes/{id}")
+    try:
+        yield
+    finally:
+        timeline._SOURCES.pop("quote")
+
+
+def test_a_new_source_plugs_in(db: Session, org: Org, quotes_source: None) -> None:
+    institution = make_institution(db, org.rep_a.actor)
+    page = timeline.timeline(db, org.rep_a.actor, institution.id)
+    assert _kinds(page) == ["quote", "change"]
+    assert page.items[0].title == "DEV-2026-00001" and page.items[0].link == f"/quotes/{institution.id}"
