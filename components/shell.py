@@ -25,6 +25,7 @@ from crm_app.services.permissions import Actor, can
 
 from .backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
 from .global_search import global_search
+from .notification_bell import notification_bell
 
 PageBuilder = Callable[..., Awaitable[None] | None]
 LOCALE_KEY = "locale"
@@ -168,6 +169,7 @@ def build_shell(actor: Actor) -> None:
         ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
         ui.space()
         global_search()
+        notification_bell(actor)
         _language_select(actor)
         _dark_mode_toggle(dark)
         _user_menu(actor)

@@ -239,6 +239,7 @@ class MeetingInvited(Event):
     title: str
     starts_at: datetime
     user_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
+    contact_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
 
 
 @event_type

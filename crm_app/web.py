@@ -61,13 +61,19 @@ def _ui_locale() -> str | None:
 
 
 def _on_startup(settings: Settings) -> None:
+    from components import live
+
+    live.start()
     if settings.scheduler_enabled:
         jobs.start()
     log.info("OPEx CRM started", extra={"version": __version__, "database": settings.sqlalchemy_url.get_backend_name()})
 
 
 def _on_shutdown() -> None:
+    from components import live
+
     jobs.stop()
+    live.stop()
     dispose_engines()
     log.info("OPEx CRM stopped")
 

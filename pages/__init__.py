@@ -8,8 +8,9 @@ from . import (
     institution_import,
     institutions,
     login,
+    notifications,
     profile,
 )
 
 __all__ = ["contacts", "dashboard", "institution_detail", "institution_form", "institution_import", "institutions",
-           "login", "profile"]
+           "login", "notifications", "profile"]

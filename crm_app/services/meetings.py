@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .. import events
+from ..config import get_settings
 from ..db import fetch_all
 from ..errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from ..i18n import N_
+from ..i18n import DEFAULT_LOCALE, N_, format_datetime, gettext, use_locale
 from ..models import (
     CommentTarget,
     Contact,
@@ -39,7 +40,7 @@ from . import notifications as _notifications  # noqa: F401 - subscribers: invit
 from .activities import active_user, actor_id, changed_by_name, check_links, long_text, moment, scope_condition
 from .matching import contains_pattern
 from .paging import Page, PageRequest
-from .permissions import Actor, Placement, authorize, can
+from .permissions import SYSTEM_ACTOR, Actor, Placement, authorize, can
 
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200, required=True),
@@ -114,7 +115,7 @@ def _set_users(session: Session, meeting: Meeting, current: list[MeetingParticip
 
 
 def _set_contacts(session: Session, meeting: Meeting, current: list[MeetingParticipant],
-                  contact_ids: list[uuid.UUID]) -> None:
+                  contact_ids: list[uuid.UUID]) -> list[uuid.UUID]:
     if contact_ids:
         known = set(session.exec(select(Contact.id).where(col(Contact.id).in_(contact_ids))).all())
         if any(c not in known for c in contact_ids):
@@ -123,27 +124,29 @@ def _set_contacts(session: Session, meeting: Meeting, current: list[MeetingParti
     for contact_id, participant in have.items():
         if contact_id not in contact_ids:
             session.delete(participant)
-    session.add_all(MeetingParticipant(meeting_id=meeting.id, contact_id=contact_id)
-                    for contact_id in contact_ids if contact_id not in have)
-
-
-def _set_participants(session: Session, meeting: Meeting, user_ids: list[uuid.UUID] | None,
-                      contact_ids: list[uuid.UUID] | None) -> list[uuid.UUID]:
-    """Replace the invited users and/or contacts (answers kept for those who stay); returns the users
-    newly invited."""
-    current = list(session.exec(select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id)).all())
-    invited = _set_users(session, meeting, current, user_ids) if user_ids is not None else []
-    if contact_ids is not None:
-        _set_contacts(session, meeting, current, contact_ids)
-    session.flush()
+    invited = [contact_id for contact_id in contact_ids if contact_id not in have]
+    session.add_all(MeetingParticipant(meeting_id=meeting.id, contact_id=contact_id) for contact_id in invited)
     return invited
 
 
-def _invite(session: Session, actor: Actor, meeting: Meeting, user_ids: list[uuid.UUID]) -> None:
-    if user_ids and meeting.status == MeetingStatus.SCHEDULED:
+def _set_participants(session: Session, meeting: Meeting, user_ids: list[uuid.UUID] | None,
+                      contact_ids: list[uuid.UUID] | None) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Replace the invited users and/or contacts (answers kept for those who stay); returns the users
+    and the contacts newly invited."""
+    current = list(session.exec(select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id)).all())
+    users = _set_users(session, meeting, current, user_ids) if user_ids is not None else []
+    contacts = _set_contacts(session, meeting, current, contact_ids) if contact_ids is not None else []
+    session.flush()
+    return users, contacts
+
+
+def _invite(session: Session, actor: Actor, meeting: Meeting,
+            invited: tuple[list[uuid.UUID], list[uuid.UUID]]) -> None:
+    user_ids, contact_ids = invited
+    if (user_ids or contact_ids) and meeting.status == MeetingStatus.SCHEDULED:
         events.publish(session, events.MeetingInvited(meeting_id=meeting.id, title=meeting.title,
                                                       starts_at=meeting.starts_at, user_ids=tuple(user_ids),
-                                                      actor_id=actor_id(actor)))
+                                                      contact_ids=tuple(contact_ids), actor_id=actor_id(actor)))
 
 
 def create_meeting(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Meeting:
@@ -478,3 +481,39 @@ def render_ics(meeting: MeetingRow, *, method: str | None = None, stamp: datetim
 def meeting_ics(session: Session, actor: Actor, meeting_id: uuid.UUID, *, method: str | None = None) -> str:
     """The `.ics` of a meeting the actor may see."""
     return render_ics(get_meeting_row(session, actor, meeting_id), method=method)
+
+
+# --------------------------------------------------------------------------------------------
+# Invitations by email: one message per newly invited person, in their language, with the .ics
+
+
+@events.subscriber(events.MeetingInvited)
+def _email_invitations(session: Session, event: events.MeetingInvited) -> None:
+    """Queue the invitations in the inviting unit of work (sent after the commit, once: the outbox's
+    key names the participant and the meeting's version)."""
+    from .. import mail  # the outbox imports the services' validators: import it when first needed
+
+    [meeting] = _rows(session, SYSTEM_ACTOR, _select().where(_M.id == event.meeting_id))
+    wanted = set(event.user_ids) | set(event.contact_ids)
+    languages = dict(session.exec(select(User.id, User.language).where(col(User.id).in_(event.user_ids))).all()) \
+        if event.user_ids else {}
+    ics = render_ics(meeting, method="REQUEST").encode()
+    for person in meeting.participants:
+        if not person.email or (person.user_id or person.contact_id) not in wanted:
+            continue
+        with use_locale((languages.get(person.user_id) if person.user_id else None) or DEFAULT_LOCALE):
+            when = format_datetime(meeting.starts_at, get_settings().timezone, style="full")
+            text = "\n\n".join(part for part in (
+                gettext("{organizer} invites you to “{title}” on {when}.", organizer=meeting.organizer_name,
+                        title=meeting.title, when=when),
+                gettext("Location: {location}", location=meeting.location) if meeting.location else "",
+                meeting.description or "",
+                gettext("The invitation is attached: open it to add the meeting to your calendar and answer."))
+                if part)
+            subject = gettext("Invitation: {title}", title=meeting.title)
+        mail.enqueue(session, to=[(person.name, person.email)], subject=subject, text=text,
+                     reply_to=(meeting.organizer_name, meeting.organizer_email),
+                     attachments=[mail.Attachment("invitation.ics", "text/calendar; method=REQUEST; charset=UTF-8",
+                                                  ics)],
+                     dedupe_key=f"meeting-invitation:{meeting.id}:{person.id}:{meeting.version}",
+                     related=("meeting", meeting.id))

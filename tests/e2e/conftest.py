@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -47,15 +48,15 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "locale": "fr-FR", "timezone_id": "Europe/Paris"}
 
 
-@pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
-    """`opex-crm serve` as an operator runs it, on the test database."""
+@contextlib.contextmanager
+def serve(**extra_env: str) -> Iterator[str]:
+    """`opex-crm serve` as an operator runs it, on the test database, on a free port."""
     port = _free_port()
     data_dir = tempfile.mkdtemp(prefix="opex-e2e-")
     # Without pytest's variables: NiceGUI would otherwise behave as if under its own screen tests.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env = {**inherited, "PORT": str(port), "HOST": "127.0.0.1", "DATA_DIR": data_dir,
-           "NICEGUI_STORAGE_PATH": os.path.join(data_dir, "nicegui"), "SCHEDULER_ENABLED": "true"}
+           "NICEGUI_STORAGE_PATH": os.path.join(data_dir, "nicegui"), "SCHEDULER_ENABLED": "true", **extra_env}
     log_path = os.path.join(data_dir, "server.log")
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "crm_app.cli", "serve"], env=env, stdout=log,
@@ -81,6 +82,19 @@ def server_url() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    with serve() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def second_server_url(server_url: str) -> Iterator[str]:
+    """A second instance on the same database (the scheduler runs in the first one only)."""
+    with serve(SCHEDULER_ENABLED="false") as url:
+        yield url
 
 
 @pytest.fixture

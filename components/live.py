@@ -1,0 +1,115 @@
+"""Live updates in open tabs.
+
+Committed domain events reach this module from `crm_app.bridge` in a worker or listener thread.
+They are handed to the event loop (`call_soon_threadsafe`), never touching the UI from the thread,
+and given to the watches that the open tabs registered: the bell of every tab of the recipient, a
+task board, a list... A watch runs in its tab (client) and in the context of the page that made it
+(its request, so `call` knows who is asking), and disappears with the tab.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nicegui import Client, core, ui
+
+from crm_app import bridge
+from crm_app.events import Event
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Event], Any]
+
+
+@dataclass(eq=False)
+class Watch:
+    client: Client
+    wants: Callable[[Event], bool]
+    callback: Callback
+    context: contextvars.Context
+
+
+_watches: list[Watch] = []
+_tasks: set[asyncio.Task[Any]] = set()
+_remove_listener: Callable[[], None] | None = None
+
+
+def watch(wants: Callable[[Event], bool], callback: Callback) -> Watch:
+    """In the current tab, call `callback(event)` (sync or async) for each committed event that
+    `wants(event)`, from any user and any process, until the tab closes."""
+    client = ui.context.client
+    entry = Watch(client, wants, callback, contextvars.copy_context())
+    _watches.append(entry)
+    client.on_delete(lambda: unwatch(entry))
+    return entry
+
+
+def unwatch(entry: Watch) -> None:
+    if entry in _watches:
+        _watches.remove(entry)
+
+
+def watch_count() -> int:
+    return len(_watches)
+
+
+def _run(entry: Watch, event: Event) -> None:
+    async def in_tab() -> None:
+        if entry.client.id not in Client.instances:  # closed meanwhile
+            return
+        with entry.client:
+            result = entry.callback(event)
+            if inspect.isawaitable(result):
+                await result
+
+    task = asyncio.get_running_loop().create_task(in_tab(), context=entry.context.copy())
+    _tasks.add(task)
+    task.add_done_callback(_finished)
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _tasks.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("live update failed", exc_info=task.exception())
+
+
+def _dispatch(event: Event) -> None:
+    """On the event loop: every watch that wants the event gets it, each in its own task."""
+    for entry in list(_watches):
+        try:
+            wanted = entry.wants(event)
+        except Exception:
+            log.exception("live watch filter failed", extra={"event": event.name})
+            continue
+        if wanted:
+            _run(entry, event)
+
+
+def _from_any_thread(event: Event) -> None:
+    loop = core.loop
+    if loop is None or loop.is_closed():
+        return
+    loop.call_soon_threadsafe(_dispatch, event)
+
+
+def start() -> None:
+    """Listen to committed events (application start-up, once the event loop runs)."""
+    global _remove_listener
+    if _remove_listener is None:
+        _remove_listener = bridge.add_listener(_from_any_thread)
+    bridge.start()
+
+
+def stop() -> None:
+    global _remove_listener
+    if _remove_listener is not None:
+        _remove_listener()
+        _remove_listener = None
+    bridge.stop()
+    _watches.clear()
