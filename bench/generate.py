@@ -5,9 +5,9 @@
 
 Creates the database when needed and runs the migrations; creates teams and ~60 users through
 the services (with a known super administrator, printed at the end), then bulk-loads the
-institution tables with COPY. The derived columns (name_key, city_key, match_key, search_text)
-are computed with the application's own functions, and a sample is checked against the
-services afterwards, so the benchmark measures the data the application would have written.
+institution tables with COPY. The derived columns (name_key, city_key, match_key, search_text and
+the copies of the profile figures) are computed with the application's own functions, and a sample
+is checked against the services afterwards, so the benchmark measures the data the application would have written.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ INSTITUTION_COLUMNS = (
     "id", "created_at", "updated_at", "created_by", "updated_by", "version", "name", "type", "finess", "siret",
     "accounting_number", "group_name", "street", "postal_code", "city", "region", "country", "phone", "website",
     "commercial_status", "assigned_user_id", "team_id", "data_source", "annual_revenue", "is_archived",
-    "name_key", "city_key", "match_key", "search_text")
+    "name_key", "city_key", "match_key", "search_text", "profile_beds", "profile_rooms", "profile_compliance")
 PROFILE_COLUMNS = (
     "institution_id", "bed_capacity", "surgical_rooms", "endoscopy_rooms", "staff_count", "departments",
     "equipment_types", "certifications", "compliance_status", "audit_date", "compliance_expiry")
@@ -109,6 +109,7 @@ CONTACT_COLUMNS = (
     "last_name", "title", "department", "email", "phone", "mobile", "is_primary", "is_archived", "email_opt_out",
     "name_key", "search_text")
 
+_COPIED = tuple(PROFILE_COLUMNS.index(name) for name in ("bed_capacity", "surgical_rooms", "compliance_status"))
 _FIRST, _LAST, _ARCHIVED = (CONTACT_COLUMNS.index(name) for name in ("first_name", "last_name", "is_archived"))
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -400,13 +401,14 @@ class Factory:
         live_names = [f"{row[_FIRST] or ''} {row[_LAST]}" for row in contacts if not row[_ARCHIVED]]
         parts = [name, city.name, postal_code, finess, siret, accounting_number,
                  group_name, *live_names]
+        profile = self._profile(institution_id, kind)
         institution = (
             institution_id, created_at, updated_at, created_by, assigned or created_by, version, name, kind, finess,
             siret, accounting_number, group_name, street, postal_code, city.name, city.region, "FR", phone, website,
             status, assigned, team, source, revenue, archived,
             fold(name)[:200], fold(city.name)[:120], self.match_key(name)[:200],
-            fold(" | ".join(p for p in parts if p)))
-        return Built(institution, self._profile(institution_id, kind), self._labels(institution_id, kind), contacts)
+            fold(" | ".join(p for p in parts if p)), *(profile[index] for index in _COPIED))
+        return Built(institution, profile, self._labels(institution_id, kind), contacts)
 
     def _profile(self, institution_id: uuid.UUID, kind: str) -> tuple[Any, ...]:
         r = self.rng
@@ -601,7 +603,8 @@ def verify(sample: int, seed: int) -> str:
     from crm_app.services import identifiers
     from crm_app.services.institutions import refresh_derived
 
-    derived = ("name_key", "city_key", "match_key", "search_text")
+    derived = ("name_key", "city_key", "match_key", "search_text", "profile_beds", "profile_rooms",
+               "profile_compliance")
     problems: list[str] = []
     checked_contacts = 0
     with unit_of_work() as session:

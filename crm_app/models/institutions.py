@@ -67,7 +67,9 @@ class Institution(Tracked, table=True):
                  postgresql_where=sa.text("accounting_number IS NOT NULL"),
                  sqlite_where=sa.text("accounting_number IS NOT NULL")),
         # List sorts and filters (archived rows are excluded by default, hence the leading flag).
-        sa.Index("ix_institutions_list_name", "is_archived", "name_key", "id"),
+        # The profile figures ride along in the default order's index: a range filter walks it alone.
+        sa.Index("ix_institutions_list_name", "is_archived", "name_key", "id",
+                 postgresql_include=["profile_beds", "profile_rooms", "profile_compliance"]),
         sa.Index("ix_institutions_list_updated", "is_archived", "updated_at", "id"),
         sa.Index("ix_institutions_list_city", "is_archived", "city_key", "id"),
         sa.Index("ix_institutions_all_name", "name_key", "id"),  # archived=all
@@ -78,6 +80,9 @@ class Institution(Tracked, table=True):
         sa.Index("ix_institutions_team", "team_id", "is_archived", "name_key", "id"),
         sa.Index("ix_institutions_region", "region", "is_archived", "name_key", "id"),
         sa.Index("ix_institutions_city", "city_key", "is_archived", "name_key", "id"),
+        sa.Index("ix_institutions_beds", "profile_beds", "is_archived"),  # the totals of range filters
+        sa.Index("ix_institutions_rooms", "profile_rooms", "is_archived"),
+        sa.Index("ix_institutions_compliance", "profile_compliance", "is_archived"),
         sa.Index("ix_institutions_postal_code", "postal_code"),
         sa.Index("ix_institutions_name_postal", "match_key", "postal_code"),
         # Accent- and case-insensitive substring search (trigram on PostgreSQL).
@@ -112,6 +117,11 @@ class Institution(Tracked, table=True):
     city_key: str = Field(default="", max_length=120)
     match_key: str = Field(default="", max_length=200)  # duplicate rule: name without noise words
     search_text: str = Field(default="", sa_type=sa.Text)  # what the search box looks through
+    # Copies of the medical profile's filterable figures, so that the list filters, sorts and counts
+    # in one table (through a join, a range filter cost 10-50 ms at 100,000 institutions, 1 ms here).
+    profile_beds: int | None = Field(default=None)
+    profile_rooms: int | None = Field(default=None)
+    profile_compliance: str | None = Field(default=None, max_length=20)
 
 
 class MedicalProfile(SQLModel, table=True):
@@ -121,9 +131,6 @@ class MedicalProfile(SQLModel, table=True):
                            name="compliance_status"),
         sa.CheckConstraint("bed_capacity IS NULL OR bed_capacity >= 0", name="bed_capacity"),
         sa.CheckConstraint("surgical_rooms IS NULL OR surgical_rooms >= 0", name="surgical_rooms"),
-        sa.Index("ix_medical_profiles_beds", "bed_capacity"),
-        sa.Index("ix_medical_profiles_rooms", "surgical_rooms"),
-        sa.Index("ix_medical_profiles_compliance", "compliance_status"),
     )
 
     institution_id: uuid.UUID = Field(foreign_key="institutions.id", ondelete="CASCADE", primary_key=True)

@@ -312,14 +312,16 @@ def test_progress_is_reported_while_importing(db: Session, manager: Actor, sampl
 
 def test_imported_institutions_look_like_those_made_by_the_services(db: Session, manager: Actor) -> None:
     header = ["Nom", "Ville", "Code postal", "FINESS", "Groupe", "Tags", "Prénom contact", "Nom contact",
-              "Email contact", "Fonction contact"]
+              "Email contact", "Fonction contact", "Lits", "Salles d'opération"]
     values = ["Clinique de l'Étang", "Saint-Étienne", "42000", "420000014", "Groupe Santé", "vip, bloc", "Zoé",
-              "Lemaître", "zoe@example.org", "Cadre de bloc"]
+              "Lemaître", "zoe@example.org", "Cadre de bloc", "85", "3"]
     report = imports.run_import(db, manager, _csv([header, values]))
     [imported] = db.exec(select(Institution).where(col(Institution.id).in_(report.created_ids))).all()
-    derived = ("name_key", "city_key", "match_key", "search_text")
+    derived = ("name_key", "city_key", "match_key", "search_text", "profile_beds", "profile_rooms",
+               "profile_compliance")
     written = {column: getattr(imported, column) for column in derived}
     assert "lemaitre" in written["search_text"] and "420000014" in written["search_text"]
+    assert (written["profile_beds"], written["profile_rooms"]) == (85, 3)
     institutions.refresh_derived(db, imported)  # what the service computes from the stored rows
     assert {column: getattr(imported, column) for column in derived} == written
     by_service = institutions.create_institution(db, manager, {"name": values[0], "city": values[1]},

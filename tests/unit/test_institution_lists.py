@@ -604,3 +604,17 @@ def test_a_common_search_term_is_sorted_like_any_list(db: Session) -> None:
                                           PageRequest(1, 4))
     assert rows.total == 6
     assert [row.name for row in rows.items] == ["Hôpital 11", "Hôpital 09", "Hôpital 07", "Hôpital 05"]
+
+
+def test_profile_filters_follow_every_change_of_the_profile(db: Session) -> None:
+    created = make_institution(db, name="Clinique Suivie", bed_capacity=150, surgical_rooms=4,
+                               compliance_status="pending_review")
+    assert _ordered(db, InstitutionQuery(beds_min=100, rooms_max=5)) == [created.id]
+    institutions.update_institution(db, SYSTEM_ACTOR, created.id,
+                                    {"bed_capacity": 40, "surgical_rooms": None, "compliance_status": "compliant"},
+                                    expected_version=created.version)
+    assert _ordered(db, InstitutionQuery(beds_min=100)) == []
+    assert _ordered(db, InstitutionQuery(beds_max=50, compliance=(ComplianceStatus.COMPLIANT,))) == [created.id]
+    assert _ordered(db, InstitutionQuery(rooms_min=0)) == []
+    row = institutions.list_institutions(db, SYSTEM_ACTOR, InstitutionQuery()).items[0]
+    assert (row.bed_capacity, row.surgical_rooms) == (40, None)
