@@ -90,17 +90,20 @@ class _ListenerThread(threading.Thread):
         self.url = url
         self.stopping = threading.Event()
         self.ready = threading.Event()
+        self.connected = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
+                    self.connected.set()
                     self.ready.set()
                     while not self.stopping.is_set():
                         for notify in connection.notifies(timeout=0.5):
                             self._receive(notify.payload)
             except psycopg.Error:
+                self.connected.clear()
                 if not self.stopping.is_set():
                     log.exception("event listener lost its connection; reconnecting")
                     self.stopping.wait(1.0)
@@ -119,6 +122,15 @@ class _ListenerThread(threading.Thread):
 _postgres = False
 _thread: _ListenerThread | None = None
 _removers: list[Callable[[], None]] = []
+
+
+def status() -> str:
+    """For /api/health: "listening" (PostgreSQL, connected), "reconnecting", "local" (SQLite) or "stopped"."""
+    if not _removers:
+        return "stopped"
+    if not _postgres:
+        return "local"
+    return "listening" if _thread is not None and _thread.connected.is_set() else "reconnecting"
 
 
 def start() -> None:

@@ -7,14 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from .. import __version__, db, jobs
+from .. import __version__, bridge, db, jobs, mail
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", responses={503: {"description": "The database does not answer"}})
 def health() -> JSONResponse:
-    """200 when the database answers, 503 otherwise; the scheduler's state and its jobs' last runs."""
+    """200 when the database answers, 503 otherwise; the scheduler's state and its jobs' last runs, the
+    live events listener, the mail waiting in the outbox."""
     body: dict[str, Any] = {"status": "ok", "version": __version__}
     try:
         body["database"] = "ok"
@@ -22,4 +23,8 @@ def health() -> JSONResponse:
     except Exception:
         body.update(status="degraded", database="down", database_latency_ms=None)
     body["scheduler"] = jobs.status()
+    body["live_events"] = bridge.status()
+    if body["database"] == "ok":
+        with db.unit_of_work() as session:
+            body["mail_outbox"] = mail.status_counts(session)
     return JSONResponse(body, status_code=200 if body["database"] == "ok" else 503)

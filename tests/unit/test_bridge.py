@@ -37,6 +37,7 @@ def _event(name: str = "Clinique du Pont") -> events.InstitutionAssigned:
 
 
 def test_an_event_is_delivered_once_after_its_commit(received: queue.Queue[events.Event]) -> None:
+    assert bridge.status() == "listening"
     sent = _event()
     with unit_of_work() as session:
         events.publish(session, sent)
@@ -100,6 +101,7 @@ def test_on_sqlite_events_go_to_this_process_after_the_commit(tmp_path: Path,
             events.publish(session, sent)
             assert got.empty()
         assert got.get(timeout=1) == sent
+        assert bridge.status() == "local"
     finally:
         remove()
         bridge.stop()
