@@ -33,8 +33,7 @@ def test_an_assignment_on_one_instance_rings_the_bell_on_the_other(
         make_user(session, role=Role.TEAM_ADMIN, team=team, email="marc.dumas@example.org", name="Marc Dumas")
         make_user(session, team=team, email="lea.moreau@example.org", name="Léa Moreau")
         institution_id = make_institution(session, name="Clinique des Tilleuls", city="Limoges").id
-    options = {"locale": "fr-FR", "timezone_id": "Europe/Paris"}
-    manager, rep = browser.new_context(**options).new_page(), browser.new_context(**options).new_page()
+    manager, rep = (browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page() for _ in range(2))
 
     _log_in(rep, second_server_url, "lea.moreau@example.org")
     bell = rep.get_by_role("button", name=re.compile(r"^Notifications \(\d+\)$"))
