@@ -22,6 +22,7 @@ from . import fields
 from .activities import actor_id, changed_by_name, check_links, long_text, moment, positive_duration, scope_condition
 from .matching import contains_pattern
 from .paging import Page, PageRequest
+from .params import Params
 from .permissions import Actor, Placement, authorize, can
 
 CLEANERS: dict[str, fields.Cleaner] = {
@@ -146,32 +147,18 @@ class CallQuery:
     @classmethod
     def from_params(cls, params: Mapping[str, str | Sequence[str]]) -> CallQuery:
         """Parse URL or API parameters; unknown values are ignored."""
-        def many(name: str) -> list[str]:
-            value = params.get(name)
-            items = [] if value is None else [value] if isinstance(value, str) else list(value)
-            return [part.strip() for item in items for part in item.split(",") if part.strip()]
-
-        def one(name: str) -> str | None:
-            values = many(name)
-            return values[0] if values else None
-
-        def ident(name: str) -> uuid.UUID | None:
-            try:
-                return uuid.UUID(one(name) or "")
-            except ValueError:
-                return None
+        read = Params(params)
 
         def when(name: str) -> datetime | None:
             try:
-                return moment()(one(name))
+                return moment()(read.one(name))
             except ValueError:
                 return None
 
-        return cls(mine=one("mine") in {"1", "true"}, user_id=ident("user_id"),
-                   directions=tuple(CallDirection(v) for v in many("direction")
-                                    if v in CallDirection.__members__.values()),
-                   institution_id=ident("institution_id"), contact_id=ident("contact_id"),
-                   called_from=when("from"), called_to=when("to"), q=one("q") or "")
+        return cls(mine=read.flag("mine"), user_id=read.ident("user_id"),
+                   directions=read.choices("direction", CallDirection),
+                   institution_id=read.ident("institution_id"), contact_id=read.ident("contact_id"),
+                   called_from=when("from"), called_to=when("to"), q=read.one("q") or "")
 
 
 _K = table_of(Call).c

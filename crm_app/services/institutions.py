@@ -35,6 +35,7 @@ from . import notifications as _notifications  # noqa: F401 - subscribers: assig
 from .cache import TimedCache
 from .matching import Candidate, DuplicateIndex, Match, contains_pattern, fold, match_key
 from .paging import Page, PageRequest
+from .params import Params
 from .permissions import Actor, Placement, Scope, authorize, can, scope_for
 
 #: French and English labels that files and people use for the types.
@@ -548,46 +549,19 @@ class InstitutionQuery:
     @classmethod
     def from_params(cls, params: Mapping[str, str | Sequence[str]]) -> InstitutionQuery:
         """Parse URL or API parameters; unknown values are ignored rather than failing a bookmark."""
-        def many(name: str) -> list[str]:
-            value = params.get(name)
-            if value is None:
-                return []
-            items = [value] if isinstance(value, str) else list(value)
-            return [part.strip() for item in items for part in item.split(",") if part.strip()]
-
-        def one(name: str) -> str | None:
-            value = params.get(name)
-            first = value if isinstance(value, str) or value is None else next(iter(value), None)
-            return first.strip() or None if first is not None else None
-
-        def number(name: str) -> int | None:
-            value = one(name)
-            return int(value) if value is not None and value.isdigit() else None
-
-        def ident(name: str) -> uuid.UUID | None:
-            try:
-                return uuid.UUID(one(name) or "")
-            except ValueError:
-                return None
-
-        sort = one("sort") or "name"
-        descending = sort.startswith("-")
-        sort = sort.lstrip("-")
-        archived = one("archived") or "active"
+        read = Params(params)
+        sort, descending = read.sort(SORTS, "name")
+        archived = read.one("archived") or "active"
         return cls(
-            q=one("q") or "",
-            types=tuple(InstitutionType(v) for v in many("type") if v in InstitutionType.__members__.values()),
-            statuses=tuple(CommercialStatus(v) for v in many("status")
-                           if v in CommercialStatus.__members__.values()),
-            region=one("region"), city=one("city"),
-            assigned_user_id=ident("assigned_user_id"), unassigned=one("unassigned") in {"1", "true"},
-            team_id=ident("team_id"), tags=tuple(many("tag")), specialties=tuple(many("specialty")),
-            beds_min=number("beds_min"), beds_max=number("beds_max"),
-            rooms_min=number("rooms_min"), rooms_max=number("rooms_max"),
-            compliance=tuple(ComplianceStatus(v) for v in many("compliance")
-                             if v in ComplianceStatus.__members__.values()),
+            q=read.one("q") or "", types=read.choices("type", InstitutionType),
+            statuses=read.choices("status", CommercialStatus), region=read.one("region"), city=read.one("city"),
+            assigned_user_id=read.ident("assigned_user_id"), unassigned=read.flag("unassigned"),
+            team_id=read.ident("team_id"), tags=tuple(read.many("tag")), specialties=tuple(read.many("specialty")),
+            beds_min=read.number("beds_min"), beds_max=read.number("beds_max"),
+            rooms_min=read.number("rooms_min"), rooms_max=read.number("rooms_max"),
+            compliance=read.choices("compliance", ComplianceStatus),
             archived=archived if archived in {"active", "archived", "all"} else "active",
-            sort=sort if sort in SORTS else "name", descending=descending)
+            sort=sort, descending=descending)
 
 
 def _label_filter(kind: LabelKind, values: Sequence[str]) -> Any:

@@ -42,6 +42,7 @@ from . import notifications as _notifications  # noqa: F401 - its subscribers tu
 from .activities import active_user, actor_id, changed_by_name, check_links, long_text, moment, scope_condition
 from .matching import contains_pattern
 from .paging import Page, PageRequest
+from .params import Params
 from .permissions import Actor, Placement, Scope, authorize, can, scope_for
 
 CLEANERS: dict[str, fields.Cleaner] = {
@@ -280,31 +281,13 @@ class TaskQuery:
     @classmethod
     def from_params(cls, params: Mapping[str, str | Sequence[str]]) -> TaskQuery:
         """Parse URL or API parameters; unknown values are ignored."""
-        def many(name: str) -> list[str]:
-            value = params.get(name)
-            items = [] if value is None else [value] if isinstance(value, str) else list(value)
-            return [part.strip() for item in items for part in item.split(",") if part.strip()]
-
-        def one(name: str) -> str | None:
-            values = many(name)
-            return values[0] if values else None
-
-        def ident(name: str) -> uuid.UUID | None:
-            try:
-                return uuid.UUID(one(name) or "")
-            except ValueError:
-                return None
-
-        sort = one("sort") or "due"
-        due = one("due")
-        return cls(mine=one("mine") in {"1", "true"}, assignee_id=ident("assignee_id"),
-                   created_by=ident("created_by"),
-                   statuses=tuple(TaskStatus(v) for v in many("status") if v in TaskStatus.__members__.values()),
-                   priorities=tuple(TaskPriority(v) for v in many("priority")
-                                    if v in TaskPriority.__members__.values()),
-                   due=due if due in DUE_FILTERS else None, institution_id=ident("institution_id"),
-                   contact_id=ident("contact_id"), q=one("q") or "",
-                   sort=sort.lstrip("-") if sort.lstrip("-") in SORTS else "due", descending=sort.startswith("-"))
+        read = Params(params)
+        sort, descending = read.sort(SORTS, "due")
+        due = read.one("due")
+        return cls(mine=read.flag("mine"), assignee_id=read.ident("assignee_id"), created_by=read.ident("created_by"),
+                   statuses=read.choices("status", TaskStatus), priorities=read.choices("priority", TaskPriority),
+                   due=due if due in DUE_FILTERS else None, institution_id=read.ident("institution_id"),
+                   contact_id=read.ident("contact_id"), q=read.one("q") or "", sort=sort, descending=descending)
 
 
 def _due_window(query: TaskQuery) -> tuple[datetime, datetime]:

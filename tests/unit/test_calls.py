@@ -67,6 +67,7 @@ def test_the_log_filters(db: Session, org: Org, clock: Callable[..., datetime]) 
     early = calls.log_call(db, org.rep_a.actor, {"direction": "in", "called_at": start - timedelta(days=3),
                                                  "summary": "Question facture"})
     missed = calls.log_call(db, org.rep_a.actor, {"direction": "missed", "contact_id": contact.id})
+    clock(minutes=1)  # the clock is frozen: a later call, not a tie
     other = calls.log_call(db, org.manager_a.actor, {"direction": "out", "institution_id": institution.id})
     actor = org.manager_a.actor
     assert [r.id for r in calls.list_calls(db, actor).items] == [other.id, missed.id, early.id]  # newest first

@@ -38,10 +38,13 @@ def test_invited_people_get_the_invitation_with_its_ics_once(smtp_server: SMTPSe
     french = next(m for to, m in received.items() if "chloe.achat@lilas.fr" in to)
     assert german["Subject"] == "Einladung: Démonstration du bloc"
     assert french["Subject"] == "Invitation : Démonstration du bloc"
-    assert "Marc Manager" in french.get_body(("plain",)).get_content()
+    body = french.get_body(("plain",))
+    assert body is not None and "Marc Manager" in body.get_content()
     [attachment] = [part for part in french.iter_attachments()]
     assert attachment.get_content_type() == "text/calendar" and attachment.get_filename() == "invitation.ics"
-    ics = attachment.get_payload(decode=True).decode()
+    payload = attachment.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    ics = payload.decode()
     assert "METHOD:REQUEST" in ics and f"UID:{meeting_id}@opex-crm" in ics and "mailto:chloe.achat@lilas.fr" in ics
 
     with unit_of_work() as session:  # saved again with the same people: nobody is invited twice
