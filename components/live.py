@@ -30,6 +30,7 @@ Callback = Callable[[Event], Any]
 @dataclass(eq=False)
 class Watch:
     client: Client
+    owner: ui.element
     wants: Callable[[Event], bool]
     callback: Callback
     context: contextvars.Context
@@ -40,11 +41,12 @@ _tasks: set[asyncio.Task[Any]] = set()
 _remove_listener: Callable[[], None] | None = None
 
 
-def watch(wants: Callable[[Event], bool], callback: Callback) -> Watch:
+def watch(wants: Callable[[Event], bool], callback: Callback, *, owner: ui.element | None = None) -> Watch:
     """In the current tab, call `callback(event)` (sync or async) for each committed event that
-    `wants(event)`, from any user and any process, until the tab closes."""
+    `wants(event)`, from any user and any process, while `owner` is shown: by default the element
+    being built, so that moving to another screen of the shell (which deletes it) ends the watch."""
     client = ui.context.client
-    entry = Watch(client, wants, callback, contextvars.copy_context())
+    entry = Watch(client, owner or ui.context.slot.parent, wants, callback, contextvars.copy_context())
     _watches.append(entry)
     client.on_delete(lambda: unwatch(entry))
     return entry
@@ -61,7 +63,7 @@ def watch_count() -> int:
 
 def _run(entry: Watch, event: Event) -> None:
     async def in_tab() -> None:
-        if entry.client.id not in Client.instances:  # closed meanwhile
+        if entry.client.id not in Client.instances or entry.owner.is_deleted:  # gone meanwhile
             return
         with entry.client:
             result = entry.callback(event)
@@ -82,6 +84,9 @@ def _finished(task: asyncio.Task[Any]) -> None:
 def _dispatch(event: Event) -> None:
     """On the event loop: every watch that wants the event gets it, each in its own task."""
     for entry in list(_watches):
+        if entry.owner.is_deleted:
+            unwatch(entry)
+            continue
         try:
             wanted = entry.wants(event)
         except Exception:

@@ -194,13 +194,16 @@ def _select() -> Any:
 
 
 def list_for_institution(session: Session, actor: Actor, institution_id: uuid.UUID, *,
-                         include_archived: bool = False, request: PageRequest | None = None) -> Page[ContactRow]:
-    """The contacts of one institution, primary first, paged."""
+                         include_archived: bool = False, request: PageRequest | None = None,
+                         q: str = "") -> Page[ContactRow]:
+    """The contacts of one institution, primary first, paged; `q` searches name, email... (pickers)."""
     authorize(actor, "contact.view")
     request = request or PageRequest(1, 100)
     conditions = [_C.institution_id == institution_id]
     if not include_archived:
         conditions.append(~_C.is_archived)
+    if term := fold(q):
+        conditions.append(_C.search_text.like(contains_pattern(term), escape="\\"))
     statement = _select().where(*conditions).order_by(_C.is_primary.desc(), _C.name_key, _C.id) \
         .offset(request.offset).limit(request.page_size)
     total = session.exec(select(sa.func.count()).select_from(Contact).where(*conditions)).one()

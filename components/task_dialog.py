@@ -1,0 +1,208 @@
+"""Create or edit a task in a dialog: title, description, status, priority, due date and time (in the
+user's time zone), assignee (only the users the actor may assign to), institution and contact picked
+by searching as you type. The service's messages show next to their field; a save over someone
+else's newer change is refused with their name. An existing task shows its comments.
+
+Also what the task screens share: colours, the due date in words, the cheap live-event test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import dates as babel_dates
+from nicegui import ui
+from sqlmodel import Session
+
+from crm_app.events import TaskChanged
+from crm_app.i18n import current_locale, format_datetime
+from crm_app.i18n import gettext as _
+from crm_app.models import CommentTarget, TaskPriority, TaskStatus
+from crm_app.services import tasks
+from crm_app.services.activities import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
+from crm_app.services.permissions import Actor, Scope, scope_for
+from crm_app.services.tasks import TaskChoices, TaskRow
+
+from .backend import call
+from .comments import comment_thread, confirm, disposable
+from .pickers import contact_picker, institution_picker
+from .week_calendar import user_zone
+
+OnSaved = Callable[[], Awaitable[None]]
+
+STATUS_COLORS = {TaskStatus.TODO: "blue-grey", TaskStatus.IN_PROGRESS: "primary", TaskStatus.DONE: "positive",
+                 TaskStatus.CANCELLED: "grey"}
+PRIORITY_COLORS = {TaskPriority.LOW: "grey", TaskPriority.NORMAL: "blue-grey", TaskPriority.HIGH: "orange",
+                   TaskPriority.URGENT: "negative"}
+END_OF_DAY = time(23, 59, 59)  # a due date given without a time
+
+
+def may_see(actor: Actor, event: TaskChanged) -> bool:
+    """Cheap test, on the event loop, for every task change: could the actor see this task? (assigned
+    to them, changed by them, or within their `record.view` scope; the reload asks the service.)"""
+    if actor.id in (event.assignee_id, event.actor_id):
+        return True
+    scope = scope_for(actor, "record.view")
+    return scope is Scope.ALL or (scope is Scope.TEAM and actor.team_id is not None and event.team_id == actor.team_id)
+
+
+def split_moment(value: datetime | None, zone: str) -> tuple[str, str]:
+    """A stored moment as the dialog's date (YYYY-MM-DD) and time (HH:MM, empty for "end of day")."""
+    if value is None:
+        return "", ""
+    local = value.astimezone(ZoneInfo(zone))
+    return local.date().isoformat(), "" if local.time() == END_OF_DAY else local.strftime("%H:%M")
+
+
+def join_moment(day: str | None, clock: str | None, zone: str) -> datetime | str | None:
+    """The date and time typed, as an aware moment in the user's zone (a date alone: its end). What
+    cannot be read goes to the service as typed, to be refused next to the date."""
+    day, clock = (day or "").strip(), (clock or "").strip()
+    if not day:
+        return clock or None
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock}") if clock else \
+            datetime.combine(date.fromisoformat(day), END_OF_DAY)
+    except ValueError:
+        return f"{day} {clock}".strip()
+    return moment.replace(tzinfo=ZoneInfo(zone))
+
+
+def format_due(value: datetime | None, zone: str) -> str:
+    """A due moment for lists and cards: the date alone when no time was given."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(zone))
+    if local.time() == END_OF_DAY:
+        return babel_dates.format_date(local.date(), format="short", locale=current_locale())
+    return format_datetime(value, zone, style="short")
+
+
+def _deleted(session: Session, actor: Actor, task_id: uuid.UUID) -> bool:
+    tasks.delete_task(session, actor, task_id)
+    return True
+
+
+async def open_task_dialog(task_id: uuid.UUID | None = None, *, on_saved: OnSaved | None = None,
+                           institution: tuple[uuid.UUID, str] | None = None) -> None:
+    """Open the dialog: a new task (for `institution` when given) or the task `task_id`, read afresh
+    so that its version is the one the user sees. `on_saved` runs after a save or a deletion."""
+    zone, choices, row = await asyncio.gather(user_zone(), call(tasks.task_choices),
+                                              call(tasks.get_task_row, task_id) if task_id else _nothing())
+    if choices is None or (task_id is not None and row is None):
+        return
+    TaskDialog(choices, row, zone=zone, on_saved=on_saved, institution=institution).dialog.open()
+
+
+async def _nothing() -> None:
+    return None
+
+
+class TaskDialog:
+    """See `open_task_dialog`."""
+
+    def __init__(self, choices: TaskChoices, row: TaskRow | None, *, zone: str, on_saved: OnSaved | None,
+                 institution: tuple[uuid.UUID, str] | None) -> None:
+        self.row = row
+        self.zone = zone
+        self.on_saved = on_saved
+        editable = row is None or row.can_edit
+        users = {str(user_id): name for user_id, name in choices.assignable}
+        if row is not None and str(row.assignee_id) not in users:  # assigned by someone with a wider reach
+            users[str(row.assignee_id)] = row.assignee_name
+        due_day, due_time = split_moment(row.due_at if row else None, zone)
+        institution_id, institution_name = (row.institution_id, row.institution_name) if row else \
+            (institution if institution else (None, None))
+        self.fields: dict[str, Any] = {}
+        f = self.fields
+        with ui.dialog() as self.dialog, ui.card().classes("w-[44rem] max-w-full").mark("task-dialog"):
+            with ui.row().classes("w-full items-center"):
+                ui.label(_("Edit task") if row else _("New task")).classes("text-h6")
+                ui.space()
+                if row is not None:
+                    ui.link(_("Open"), f"/tasks/{row.id}").classes("text-caption")
+                ui.button(icon="close", on_click=self.dialog.close).props('flat round dense aria-label="Close"')
+            f["title"] = ui.input(_("Title") + " *", value=row.title if row else "") \
+                .classes("w-full").props("autofocus counter maxlength=200")
+            with ui.grid(columns=2).classes("w-full gap-x-4"):
+                f["status"] = ui.select({s.value: _(TASK_STATUS_LABELS[s]) for s in TaskStatus}, label=_("Status"),
+                                        value=(row.status if row else TaskStatus.TODO).value)
+                f["priority"] = ui.select({p.value: _(TASK_PRIORITY_LABELS[p]) for p in TaskPriority},
+                                          label=_("Priority"),
+                                          value=(row.priority if row else TaskPriority.NORMAL).value)
+                f["due_at"] = ui.input(_("Due date"), value=due_day).props("type=date stack-label clearable")
+                self.due_time = ui.input(_("Due time"), value=due_time).props("type=time stack-label clearable")
+                f["assignee_id"] = ui.select(users, label=_("Assigned to") + " *", with_input=True,
+                                             value=str(row.assignee_id) if row else next(iter(users), None))
+                f["institution_id"] = institution_picker(value=institution_id, value_label=institution_name,
+                                                         on_change=self._institution_changed)
+                f["contact_id"] = contact_picker(institution_id=institution_id,
+                                                 value=row.contact_id if row else None,
+                                                 value_label=row.contact_name if row else None,
+                                                 on_change=self._contact_changed)
+            f["description"] = ui.textarea(_("Description"), value=(row.description or "") if row else "") \
+                .classes("w-full").props("autogrow")
+            for name, element in {**f, "due_time": self.due_time}.items():
+                element.mark(f"task-{name.removesuffix('_id')}")
+                if not editable:
+                    element.disable()
+            if row is not None:
+                ui.separator().classes("q-my-sm")
+                comment_thread(CommentTarget.TASK, row.id)
+            with ui.row().classes("w-full q-mt-md items-center"):
+                if row is not None and row.can_edit:
+                    ui.button(_("Delete"), icon="delete",
+                              on_click=lambda: confirm(_("Delete the task “{title}” and its comments?",
+                                                         title=row.title), self.delete)) \
+                        .props("flat no-caps color=negative").mark("task-delete")
+                ui.space()
+                ui.button(_("Cancel") if editable else _("Close"), on_click=self.dialog.close).props("flat no-caps")
+                if editable:
+                    ui.button(_("Save"), on_click=self.save).props("unelevated no-caps").mark("task-save")
+        disposable(self.dialog)
+
+    def _institution_changed(self, _event: Any) -> None:
+        self.fields["contact_id"].set_institution(self.fields["institution_id"].selected_id)
+
+    def _contact_changed(self, _event: Any) -> None:
+        """A contact chosen among all contacts brings its institution."""
+        picker, institution = self.fields["contact_id"], self.fields["institution_id"]
+        owner = picker.institution_of(picker.selected_id)
+        if owner is not None and institution.selected_id is None:
+            institution.select_record(owner, (picker.selected_label or "").split(" · ", 1)[-1])
+            picker.institution_id = owner
+
+    def values(self) -> dict[str, Any]:
+        f = self.fields
+        return {"title": f["title"].value, "description": f["description"].value, "status": f["status"].value,
+                "priority": f["priority"].value,
+                "due_at": join_moment(f["due_at"].value, self.due_time.value, self.zone),
+                "assignee_id": f["assignee_id"].value, "institution_id": f["institution_id"].selected_id,
+                "contact_id": f["contact_id"].selected_id}
+
+    async def save(self) -> None:
+        if self.row is None:
+            saved: Any = await call(tasks.create_task, self.values(), fields=self.fields)
+        else:
+            saved = await call(tasks.update_task, self.row.id, self.values(), expected_version=self.row.version,
+                               fields=self.fields)
+        if saved is None:
+            return
+        ui.notify(_("Task saved."), type="positive")
+        if self.on_saved is not None:
+            await self.on_saved()
+        if not self.dialog.is_deleted:
+            self.dialog.close()
+
+    async def delete(self) -> None:
+        assert self.row is not None
+        if await call(_deleted, self.row.id):
+            ui.notify(_("Task deleted."), type="positive")
+            if self.on_saved is not None:
+                await self.on_saved()
+            if not self.dialog.is_deleted:
+                self.dialog.close()
