@@ -255,6 +255,19 @@ class MeetingAnswered(Event):
 
 @event_type
 @dataclass(frozen=True, kw_only=True)
+class MeetingChanged(Event):
+    """Any saved change to a meeting, an answer or its deletion (open lists and calendars of its
+    organiser and participants refresh on it)."""
+
+    name: ClassVar[str] = "meeting.changed"
+    meeting_id: uuid.UUID
+    organizer_id: uuid.UUID
+    participant_user_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
+    deleted: bool = False
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
 class CommentMentioned(Event):
     name: ClassVar[str] = "comment.mentioned"
     comment_id: uuid.UUID

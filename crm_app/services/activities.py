@@ -1,19 +1,19 @@
 """What tasks, notes, meetings and calls share: who sees them (in SQL and for one record), the
-links to an institution and a contact, date-time input, user names."""
+links to an institution and a contact, loading one record, date-time input, user names."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from ..config import get_settings
-from ..errors import ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..i18n import N_
 from ..models import (
     CallDirection,
@@ -61,6 +61,19 @@ CALL_DIRECTION_LABELS: dict[CallDirection, str] = {
     CallDirection.OUT: N_("Outgoing"),
     CallDirection.MISSED: N_("Missed"),
 }
+
+
+R = TypeVar("R", bound=SQLModel)
+
+
+def get_record(session: Session, model: type[R], record_id: uuid.UUID, *, missing: str,
+               for_update: bool = False) -> R:
+    """The row, or NotFound(`missing`). `for_update` locks it until the end of the unit of work (two saves
+    of the same version cannot both pass the version check)."""
+    record = session.get(model, record_id, with_for_update=for_update or None, populate_existing=for_update)
+    if record is None:
+        raise NotFound(missing)
+    return record
 
 
 def actor_id(actor: Actor) -> uuid.UUID | None:

@@ -14,12 +14,21 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ..db import fetch_all
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, ValidationFailed
 from ..i18n import N_
 from ..models import Call, CallDirection, Contact, Institution, User, utcnow
 from ..models.base import table_of
 from . import fields
-from .activities import actor_id, changed_by_name, check_links, long_text, moment, positive_duration, scope_condition
+from .activities import (
+    actor_id,
+    changed_by_name,
+    check_links,
+    get_record,
+    long_text,
+    moment,
+    positive_duration,
+    scope_condition,
+)
 from .matching import contains_pattern
 from .paging import Page, PageRequest
 from .params import Params
@@ -36,10 +45,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
 
 
 def clean(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-    values, errors = fields.clean_fields(raw, CLEANERS, partial=partial)
-    if errors:
-        raise ValidationFailed(errors)
-    return values
+    return fields.clean_all(raw, CLEANERS, partial=partial)
 
 
 def placement(call: Call) -> Placement:
@@ -64,10 +70,7 @@ def log_call(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Call:
 
 
 def get_call(session: Session, call_id: uuid.UUID, *, for_update: bool = False) -> Call:
-    call = session.get(Call, call_id, with_for_update=for_update or None, populate_existing=for_update)
-    if call is None:
-        raise NotFound(N_("This call does not exist."))
-    return call
+    return get_record(session, Call, call_id, missing=N_("This call does not exist."), for_update=for_update)
 
 
 def update_call(session: Session, actor: Actor, call_id: uuid.UUID, raw: Mapping[str, Any], *,

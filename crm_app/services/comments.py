@@ -25,7 +25,7 @@ from ..i18n import N_
 from ..models import Comment, CommentTarget, User
 from . import auth
 from . import notifications as _notifications  # its subscribers turn mentions into notifications
-from .activities import actor_id, changed_by_name, long_text
+from .activities import actor_id, changed_by_name, get_record, long_text
 from .matching import fold
 from .paging import Page, PageRequest
 from .permissions import Actor, Scope, scope_for
@@ -183,10 +183,7 @@ def add_comment(session: Session, actor: Actor, target_kind: CommentTarget | str
 
 
 def get_comment(session: Session, comment_id: uuid.UUID, *, for_update: bool = False) -> Comment:
-    comment = session.get(Comment, comment_id, with_for_update=for_update or None, populate_existing=for_update)
-    if comment is None:
-        raise NotFound(N_("This comment does not exist."))
-    return comment
+    return get_record(session, Comment, comment_id, missing=N_("This comment does not exist."), for_update=for_update)
 
 
 def _may_delete(actor: Actor, comment: Comment) -> bool:

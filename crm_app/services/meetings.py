@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from .. import events
 from ..config import get_settings
 from ..db import fetch_all
-from ..errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from ..i18n import DEFAULT_LOCALE, N_, format_datetime, gettext, use_locale
 from ..models import (
     CommentTarget,
@@ -37,7 +37,16 @@ from ..models import (
 from ..models.base import table_of
 from . import comments, fields
 from . import notifications as _notifications  # noqa: F401 - subscribers: invitations, answers → notifications
-from .activities import active_user, actor_id, changed_by_name, check_links, long_text, moment, scope_condition
+from .activities import (
+    active_user,
+    actor_id,
+    changed_by_name,
+    check_links,
+    get_record,
+    long_text,
+    moment,
+    scope_condition,
+)
 from .matching import contains_pattern
 from .paging import Page, PageRequest
 from .permissions import SYSTEM_ACTOR, Actor, Placement, authorize, can
@@ -75,11 +84,7 @@ def _ids(raw: Any, name: str) -> list[uuid.UUID]:
 
 
 def clean(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-    values, errors = fields.clean_fields({k: v for k, v in raw.items() if k not in PARTICIPANT_FIELDS}, CLEANERS,
-                                         partial=partial)
-    if errors:
-        raise ValidationFailed(errors)
-    return values
+    return fields.clean_all({k: v for k, v in raw.items() if k not in PARTICIPANT_FIELDS}, CLEANERS, partial=partial)
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
@@ -140,6 +145,13 @@ def _set_participants(session: Session, meeting: Meeting, user_ids: list[uuid.UU
     return users, contacts
 
 
+def _publish_changed(session: Session, actor: Actor, meeting: Meeting, participant_user_ids: set[uuid.UUID], *,
+                     deleted: bool = False) -> None:
+    events.publish(session, events.MeetingChanged(meeting_id=meeting.id, organizer_id=meeting.organizer_id,
+                                                  participant_user_ids=tuple(sorted(participant_user_ids)),
+                                                  deleted=deleted, actor_id=actor_id(actor)))
+
+
 def _invite(session: Session, actor: Actor, meeting: Meeting,
             invited: tuple[list[uuid.UUID], list[uuid.UUID]]) -> None:
     user_ids, contact_ids = invited
@@ -172,10 +184,7 @@ def create_meeting(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Me
 
 
 def get_meeting(session: Session, meeting_id: uuid.UUID, *, for_update: bool = False) -> Meeting:
-    meeting = session.get(Meeting, meeting_id, with_for_update=for_update or None, populate_existing=for_update)
-    if meeting is None:
-        raise NotFound(N_("This meeting does not exist."))
-    return meeting
+    return get_record(session, Meeting, meeting_id, missing=N_("This meeting does not exist."), for_update=for_update)
 
 
 def update_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, raw: Mapping[str, Any], *,
@@ -202,6 +211,7 @@ def update_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, raw: M
         if "participant_contact_ids" in raw else None
     for name, value in changes.items():
         setattr(meeting, name, value)
+    before = _participant_user_ids(session, meeting.id)  # those no longer invited see it go too
     invited = _set_participants(session, meeting, users, contacts)
     if not changes and users is None and contacts is None:
         return meeting
@@ -210,6 +220,7 @@ def update_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, raw: M
     session.add(meeting)
     session.flush()
     _invite(session, actor, meeting, invited)
+    _publish_changed(session, actor, meeting, before | _participant_user_ids(session, meeting.id))
     return meeting
 
 
@@ -244,6 +255,7 @@ def respond(session: Session, actor: Actor, meeting_id: uuid.UUID,
         events.publish(session, events.MeetingAnswered(meeting_id=meeting.id, title=meeting.title,
                                                        organizer_id=meeting.organizer_id, participant_id=actor.id,
                                                        response=answer.value, actor_id=actor.id))
+        _publish_changed(session, actor, meeting, _participant_user_ids(session, meeting.id))
     return participant
 
 
@@ -251,9 +263,11 @@ def delete_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID) -> Non
     """Delete a meeting with its participants and comments (cancelling keeps it instead)."""
     meeting = get_meeting(session, meeting_id, for_update=True)
     authorize(actor, "record.edit", placement(meeting))
+    participant_user_ids = _participant_user_ids(session, meeting.id)
     comments.delete_for_target(session, CommentTarget.MEETING, meeting.id)
     session.delete(meeting)
     session.flush()
+    _publish_changed(session, actor, meeting, participant_user_ids, deleted=True)
 
 
 def _comment_target(session: Session, meeting_id: uuid.UUID) -> comments.Target:

@@ -22,12 +22,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ..db import fetch_all
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, ValidationFailed
 from ..i18n import N_
 from ..models import CommentTarget, Institution, Note, NoteShare, NoteVisibility, User
 from ..models.base import table_of
 from . import comments, fields
-from .activities import active_user, actor_id, changed_by_name, check_links, long_text
+from .activities import active_user, actor_id, changed_by_name, check_links, get_record, long_text
 from .matching import contains_pattern
 from .paging import Page, PageRequest
 from .permissions import Actor, Placement, can
@@ -77,11 +77,7 @@ def _clean_shares(session: Session, raw: Any, author_id: uuid.UUID | None) -> li
 
 
 def clean(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-    values, errors = fields.clean_fields({k: v for k, v in raw.items() if k != "shares"}, CLEANERS,
-                                         partial=partial)
-    if errors:
-        raise ValidationFailed(errors)
-    return values
+    return fields.clean_all({k: v for k, v in raw.items() if k != "shares"}, CLEANERS, partial=partial)
 
 
 def _share_of(session: Session, note: Note, user_id: uuid.UUID) -> NoteShare | None:
@@ -139,10 +135,7 @@ def create_note(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Note:
 
 
 def get_note(session: Session, note_id: uuid.UUID, *, for_update: bool = False) -> Note:
-    note = session.get(Note, note_id, with_for_update=for_update or None, populate_existing=for_update)
-    if note is None:
-        raise NotFound(N_("This note does not exist."))
-    return note
+    return get_record(session, Note, note_id, missing=N_("This note does not exist."), for_update=for_update)
 
 
 def get_readable_note(session: Session, actor: Actor, note_id: uuid.UUID) -> Note:

@@ -72,6 +72,7 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "contact.edit":          _rule(OWN_U, TEAM, TEAM, ALL, ALL),
     "record.view":           _rule(OWN, TEAM, TEAM, ALL, ALL),  # tasks, notes, quotes, invoices
     "record.edit":           _rule(OWN, TEAM, TEAM, ALL, ALL),
+    "user.directory":        _rule(ALL, ALL, ALL, ALL, ALL),  # active users' names, to invite or share with
     "user.view":             _rule(NO, TEAM, TEAM, ALL, ALL),
     "user.administer":       _rule(NO, NO, TEAM, ALL, ALL),
     "team.administer":       _rule(NO, NO, NO, ALL, ALL),

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from .. import events
 from ..config import get_settings
 from ..db import fetch_all
-from ..errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from ..errors import Conflict, InvalidTransition, ValidationFailed
 from ..i18n import N_
 from ..models import (
     CommentTarget,
@@ -39,7 +39,16 @@ from ..models.activities import OPEN_TASK_STATUSES
 from ..models.base import table_of
 from . import comments, fields
 from . import notifications as _notifications  # noqa: F401 - its subscribers turn task events into notifications
-from .activities import active_user, actor_id, changed_by_name, check_links, long_text, moment, scope_condition
+from .activities import (
+    active_user,
+    actor_id,
+    changed_by_name,
+    check_links,
+    get_record,
+    long_text,
+    moment,
+    scope_condition,
+)
 from .matching import contains_pattern
 from .paging import Page, PageRequest
 from .params import Params
@@ -58,10 +67,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
 
 
 def clean(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-    values, errors = fields.clean_fields(raw, CLEANERS, partial=partial)
-    if errors:
-        raise ValidationFailed(errors)
-    return values
+    return fields.clean_all(raw, CLEANERS, partial=partial)
 
 
 def can_move(current: TaskStatus, new: TaskStatus) -> bool:
@@ -118,11 +124,7 @@ def create_task(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Task:
 
 
 def get_task(session: Session, task_id: uuid.UUID, *, for_update: bool = False) -> Task:
-    """`for_update` locks the row until the end of the unit of work (see institutions.get_institution)."""
-    task = session.get(Task, task_id, with_for_update=for_update or None, populate_existing=for_update)
-    if task is None:
-        raise NotFound(N_("This task does not exist."))
-    return task
+    return get_record(session, Task, task_id, missing=N_("This task does not exist."), for_update=for_update)
 
 
 def get_visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> Task:

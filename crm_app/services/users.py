@@ -76,6 +76,15 @@ def get_user(session: Session, user_id: uuid.UUID) -> User:
     return user
 
 
+def list_active_users(session: Session, actor: Actor) -> list[tuple[uuid.UUID, str]]:
+    """Every active user (id, name), ordered by name: whom one may invite to a meeting or share a note
+    with. Any signed-in user may list them (a team is hundreds of users at most)."""
+    authorize(actor, "user.directory")
+    rows = session.exec(select(User.id, User.full_name).where(col(User.is_active))
+                        .order_by(col(User.full_name), col(User.id))).all()
+    return [(user_id, full_name) for user_id, full_name in rows]
+
+
 def team_name(session: Session, team_id: uuid.UUID | None) -> str | None:
     if team_id is None:
         return None

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
+from crm_app import events
 from crm_app.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from crm_app.models import MeetingStatus, ParticipantResponse
 from crm_app.services import meetings
@@ -173,3 +174,25 @@ def test_ics_file(db: Session, org: Org) -> None:
     assert f"UID:{meeting.id}@opex-crm\r\n" in changed
     with pytest.raises(Forbidden):
         meetings.meeting_ics(db, org.rep_b.actor, meeting.id)
+
+
+def _changes(db: Session) -> list[events.MeetingChanged]:
+    return [event for event in events.pending(db) if isinstance(event, events.MeetingChanged)]
+
+
+def test_every_change_to_a_meeting_is_published_to_its_organiser_and_participants(db: Session, org: Org) -> None:
+    meeting = make_meeting(db, org.rep_a.actor, participant_user_ids=[org.rep_a2.id, org.rep_b.id])
+    assert _changes(db) == []  # a new meeting reaches its participants as an invitation
+    meetings.update_meeting(db, org.rep_a.actor, meeting.id, {"title": "Démo", "participant_user_ids": [org.rep_a2.id]},
+                            expected_version=meeting.version)
+    meetings.respond(db, org.rep_a2.actor, meeting.id, ParticipantResponse.ACCEPTED)
+    meetings.set_meeting_status(db, org.rep_a.actor, meeting.id, MeetingStatus.CANCELLED,
+                                expected_version=meeting.version)
+    meetings.delete_meeting(db, org.rep_a.actor, meeting.id)
+
+    published = _changes(db)
+    assert [(e.meeting_id, e.organizer_id, e.deleted, e.actor_id) for e in published] == [
+        (meeting.id, org.rep_a.id, False, org.rep_a.id), (meeting.id, org.rep_a.id, False, org.rep_a2.id),
+        (meeting.id, org.rep_a.id, False, org.rep_a.id), (meeting.id, org.rep_a.id, True, org.rep_a.id)]
+    assert [set(e.participant_user_ids) for e in published] == [
+        {org.rep_a2.id, org.rep_b.id}, {org.rep_a2.id}, {org.rep_a2.id}, {org.rep_a2.id}]
