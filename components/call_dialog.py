@@ -19,9 +19,9 @@ from crm_app.services.calls import CallRow
 from crm_app.services.permissions import Actor
 
 from .backend import call
-from .comments import confirm, disposable
+from .dialogs import confirm, disposable
+from .moments import from_local_input, local_input, user_zone
 from .pickers import contact_picker, institution_picker
-from .week_calendar import from_local_input, local_input, user_zone
 
 OnSaved = Callable[[], Awaitable[None]]
 DIRECTION_ICONS = {CallDirection.IN: "call_received", CallDirection.OUT: "call_made",

@@ -20,9 +20,8 @@ from crm_app.services.comments import CommentRow, MentionedUser
 from crm_app.services.paging import MAX_PAGE_SIZE, PageRequest
 
 from .backend import call
-from .week_calendar import user_zone
-
-PEOPLE_LIMIT = 1000  # active users offered to invite or share with (a team is hundreds at most)
+from .dialogs import confirm
+from .moments import user_zone
 
 #: `@` and what may follow it in a handle or a name being typed; not after a letter or a dot (an email).
 _TYPING = re.compile(r"(?:^|(?<=[^\w.+\-]))@([\w.\-]{0,40})$")
@@ -246,42 +245,3 @@ def comment_thread(target_kind: CommentTarget | str, target_id: uuid.UUID, *,
     ui.timer(0, thread.refresh, once=True)
     return thread
 
-
-def active_users() -> Awaitable[dict[str, str] | None]:
-    """Every active user (id as text → name), for inviting or sharing with; the same directory as the
-    `@` autocompletion. The tab is taken at once, so this may be awaited inside `asyncio.gather`."""
-    found = call(comments.mention_candidates, "", limit=PEOPLE_LIMIT)
-
-    async def by_id() -> dict[str, str] | None:
-        result = await found
-        return None if result is None else {str(person.id): person.full_name for person in result}
-
-    return by_id()
-
-
-def disposable(dialog: ui.dialog, on_close: Callable[[], None] | None = None) -> ui.dialog:
-    """Delete the dialog once closed (a tab opens many over its life)."""
-    def changed(event: Any) -> None:
-        if not event.value and not dialog.is_deleted:
-            if on_close is not None:
-                on_close()
-            dialog.delete()
-
-    dialog.on_value_change(changed)
-    return dialog
-
-
-def confirm(question: str, action: Callable[[], Awaitable[None]]) -> None:
-    """Ask before an action that cannot be undone."""
-    with ui.dialog() as dialog, ui.card().mark("confirm-dialog"):
-        ui.label(question).classes("text-subtitle1")
-
-        async def go() -> None:
-            await action()
-            if not dialog.is_deleted:  # the action may have closed the dialog holding this one
-                dialog.close()
-
-        with ui.row().classes("w-full justify-end"):
-            ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
-            ui.button(_("Delete"), on_click=go).props("unelevated no-caps color=negative").mark("confirm-yes")
-    disposable(dialog).open()

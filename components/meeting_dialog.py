@@ -26,9 +26,10 @@ from crm_app.services.permissions import Actor
 
 from . import live
 from .backend import call, current_actor
-from .comments import active_users, comment_thread, confirm, disposable
-from .pickers import institution_picker
-from .week_calendar import from_local_input, local_input, user_zone
+from .comments import comment_thread
+from .dialogs import confirm, disposable
+from .moments import from_local_input, local_input, user_zone
+from .pickers import active_users, institution_picker
 
 OnSaved = Callable[[], Awaitable[None]]
 CONTACTS_LIMIT = 100

@@ -24,9 +24,10 @@ from crm_app.services.notes import NoteRow, ShareRow
 from crm_app.services.permissions import Actor
 
 from .backend import call, current_actor
-from .comments import active_users, comment_thread, confirm, disposable
-from .pickers import institution_picker
-from .week_calendar import user_zone
+from .comments import comment_thread
+from .dialogs import confirm, disposable
+from .moments import user_zone
+from .pickers import active_users, institution_picker
 
 OnSaved = Callable[[], Awaitable[None]]
 READ, WRITE = "read", "write"

@@ -10,13 +10,13 @@ it in its `fields=` mapping and `call` shows the service's message next to it (`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from nicegui import ui
 
 from crm_app.i18n import gettext as _
-from crm_app.services import contacts, search
+from crm_app.services import contacts, search, users
 from crm_app.services.contacts import ContactRow
 from crm_app.services.paging import PageRequest
 from crm_app.services.search import HitKind
@@ -26,6 +26,18 @@ from .backend import call
 SEARCH_LIMIT = 10
 CONTACTS_SHOWN = 20  # an institution's contacts listed before anything is typed
 THROTTLE = 0.25  # seconds between two searches while typing (the last keystroke always searches)
+
+
+def active_users() -> Awaitable[dict[str, str] | None]:
+    """Every active user (id as text → name, by name), for inviting or sharing with. The tab is taken
+    at once, so this may be awaited inside `asyncio.gather`."""
+    found = call(users.list_active_users)
+
+    async def by_id() -> dict[str, str] | None:
+        result = await found
+        return None if result is None else {str(user_id): name for user_id, name in result}
+
+    return by_id()
 
 
 def _as_uuid(value: Any) -> uuid.UUID | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,9 +28,10 @@ from crm_app.services.permissions import Actor, Scope, scope_for
 from crm_app.services.tasks import TaskChoices, TaskRow
 
 from .backend import call
-from .comments import comment_thread, confirm, disposable
+from .comments import comment_thread
+from .dialogs import confirm, disposable
+from .moments import END_OF_DAY, join_moment, split_moment, user_zone
 from .pickers import contact_picker, institution_picker
-from .week_calendar import user_zone
 
 OnSaved = Callable[[], Awaitable[None]]
 
@@ -38,7 +39,6 @@ STATUS_COLORS = {TaskStatus.TODO: "blue-grey", TaskStatus.IN_PROGRESS: "primary"
                  TaskStatus.CANCELLED: "grey"}
 PRIORITY_COLORS = {TaskPriority.LOW: "grey", TaskPriority.NORMAL: "blue-grey", TaskPriority.HIGH: "orange",
                    TaskPriority.URGENT: "negative"}
-END_OF_DAY = time(23, 59, 59)  # a due date given without a time
 
 
 def may_see(actor: Actor, event: TaskChanged) -> bool:
@@ -48,28 +48,6 @@ def may_see(actor: Actor, event: TaskChanged) -> bool:
         return True
     scope = scope_for(actor, "record.view")
     return scope is Scope.ALL or (scope is Scope.TEAM and actor.team_id is not None and event.team_id == actor.team_id)
-
-
-def split_moment(value: datetime | None, zone: str) -> tuple[str, str]:
-    """A stored moment as the dialog's date (YYYY-MM-DD) and time (HH:MM, empty for "end of day")."""
-    if value is None:
-        return "", ""
-    local = value.astimezone(ZoneInfo(zone))
-    return local.date().isoformat(), "" if local.time() == END_OF_DAY else local.strftime("%H:%M")
-
-
-def join_moment(day: str | None, clock: str | None, zone: str) -> datetime | str | None:
-    """The date and time typed, as an aware moment in the user's zone (a date alone: its end). What
-    cannot be read goes to the service as typed, to be refused next to the date."""
-    day, clock = (day or "").strip(), (clock or "").strip()
-    if not day:
-        return clock or None
-    try:
-        moment = datetime.fromisoformat(f"{day}T{clock}") if clock else \
-            datetime.combine(date.fromisoformat(day), END_OF_DAY)
-    except ValueError:
-        return f"{day} {clock}".strip()
-    return moment.replace(tzinfo=ZoneInfo(zone))
 
 
 def format_due(value: datetime | None, zone: str) -> str:

@@ -5,58 +5,20 @@ day it covers). The page loads the week's events in SQL and hands them over; thi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
-from nicegui import app, ui
+from nicegui import ui
 
-from crm_app.config import get_settings
 from crm_app.i18n import current_locale
 from crm_app.i18n import gettext as _
-from crm_app.services import users
 
-from .backend import call
-
-ZONE_KEY = "timezone"
 HOUR_HEIGHT = 48  # pixels
 DAY_START, DAY_END = 8, 19  # hours always shown; the grid widens to fit earlier or later events
-
-
-def user_zone() -> Awaitable[str]:
-    """The signed-in user's time zone (their profile's, else the configured one), read once per tab.
-    The tab is taken when this is called, so it may be awaited inside `asyncio.gather`."""
-    storage = app.storage.client
-    profile_read = None if isinstance(storage.get(ZONE_KEY), str) else call(users.get_profile)
-
-    async def zone() -> str:
-        if profile_read is not None:
-            profile = await profile_read
-            storage[ZONE_KEY] = profile.timezone if profile is not None else get_settings().timezone
-        return str(storage[ZONE_KEY])
-
-    return zone()
-
-
-def local_input(value: datetime | None, zone: str) -> str:
-    """A moment as a `datetime-local` input shows it (`2026-03-04T14:30`) in `zone`."""
-    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if value is not None else ""
-
-
-def from_local_input(text: str | None, zone: str) -> datetime | str | None:
-    """What a `datetime-local` input holds, as an aware moment in `zone`; text that is not a date and time
-    is returned as is, for the service to refuse it next to the field."""
-    raw = (text or "").strip()
-    if not raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        return raw
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=ZoneInfo(zone))
 
 
 def monday_of(day: date) -> date:

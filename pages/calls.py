@@ -17,11 +17,10 @@ from nicegui import ui
 
 from components.backend import call, current_actor
 from components.call_dialog import DIRECTION_COLORS, DIRECTION_ICONS, duration_text, open_call_dialog
-from components.comments import active_users
+from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
-from components.pickers import contact_picker, institution_picker
+from components.pickers import active_users, contact_picker, institution_picker
 from components.shell import app_page
-from components.week_calendar import user_zone
 from crm_app.i18n import N_, format_datetime
 from crm_app.i18n import gettext as _
 from crm_app.models import CallDirection, utcnow

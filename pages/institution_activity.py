@@ -13,6 +13,7 @@ from components.backend import call, current_actor
 from components.call_dialog import duration_text, open_call_dialog
 from components.institution_tabs import institution_tab
 from components.meeting_dialog import open_meeting_dialog
+from components.moments import user_zone
 from components.note_dialog import excerpt, open_note_dialog
 from components.task_dialog import (
     PRIORITY_COLORS,
@@ -21,7 +22,6 @@ from components.task_dialog import (
     may_see,
     open_task_dialog,
 )
-from components.week_calendar import user_zone
 from crm_app.events import Event, TaskChanged
 from crm_app.i18n import N_, format_datetime
 from crm_app.i18n import gettext as _

@@ -19,6 +19,7 @@ from nicegui import ui
 from components import live
 from components.backend import call, current_actor
 from components.meeting_dialog import STATUS_COLORS, meeting_details, open_meeting_dialog, when_text
+from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import institution_picker
 from components.shell import app_page, set_title
@@ -26,12 +27,11 @@ from components.week_calendar import (
     CalendarEvent,
     WeekCalendar,
     parse_week,
-    user_zone,
     week_param,
     week_title,
     week_window,
 )
-from crm_app.events import Event, MeetingAnswered, MeetingInvited
+from crm_app.events import Event, MeetingChanged, MeetingInvited
 from crm_app.i18n import N_
 from crm_app.i18n import gettext as _
 from crm_app.models import MeetingStatus, ParticipantResponse, utcnow
@@ -191,7 +191,7 @@ class MeetingScreen:
                 self.week_label = ui.label().classes("text-subtitle1 text-weight-medium").mark("week-title")
             self.calendar = WeekCalendar(self.open)
         self._show_view()
-        self._watch = live.watch(self.concerns, self._on_event)
+        live.watch(self.concerns, self._on_event, owner=self.count)  # ends when the screen is left
 
     def _filter_row(self, institution_name: str | None) -> None:
         f = self.filters
@@ -343,14 +343,12 @@ class MeetingScreen:
     # ---- live
 
     def concerns(self, event: Event) -> bool:
-        if self.count.is_deleted:  # the tab moved to another screen: stop listening
-            live.unwatch(self._watch)
-            return False
+        """Cheap test, on the event loop: a meeting the user organises or is invited to changed."""
         me = self.actor.id
         if isinstance(event, MeetingInvited):
             return me in event.user_ids
-        if isinstance(event, MeetingAnswered):
-            return me in {event.organizer_id, event.participant_id}
+        if isinstance(event, MeetingChanged):
+            return me == event.organizer_id or me in event.participant_user_ids
         return False
 
     async def _on_event(self, _event: Event) -> None:

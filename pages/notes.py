@@ -15,11 +15,11 @@ from nicegui import ui
 
 from components.backend import call
 from components.comments import comment_thread
+from components.moments import user_zone
 from components.note_dialog import excerpt, note_text, open_note_dialog, shares_text
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import InstitutionPicker, institution_picker
 from components.shell import app_page, set_title
-from components.week_calendar import user_zone
 from crm_app.i18n import N_, format_datetime
 from crm_app.i18n import gettext as _
 from crm_app.models import CommentTarget, NoteVisibility

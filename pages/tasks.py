@@ -16,6 +16,7 @@ from nicegui import ui
 from components import live
 from components.backend import call, current_actor
 from components.comments import comment_thread
+from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import institution_picker
 from components.shell import app_page, set_title
@@ -26,7 +27,6 @@ from components.task_dialog import (
     may_see,
     open_task_dialog,
 )
-from components.week_calendar import user_zone
 from crm_app.config import get_settings
 from crm_app.events import Event, TaskChanged
 from crm_app.i18n import N_, format_datetime
