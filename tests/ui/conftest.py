@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
+from sqlmodel import select
 
 from crm_app.db import unit_of_work
 from crm_app.models import Role
+from crm_app.models import User as UserRow
+from crm_app.services import contacts, institutions
+from crm_app.services.permissions import SYSTEM_ACTOR, Actor
 from tests.conftest import truncate_all
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, actor_of, make_user
 
 
 @pytest.fixture
@@ -36,3 +44,42 @@ async def log_in(user: User, email: str, password: str = PASSWORD, path: str = "
     user.find(marker="email").type(email)
     user.find(marker="password").type(password)
     user.find(marker="login").click()
+
+
+def actor_for(email: str) -> Actor:
+    """The acting user behind an account made with `account`, for building data through the services."""
+    with unit_of_work() as session:
+        return actor_of(session.exec(select(UserRow).where(UserRow.email == email)).one())
+
+
+def new_institution(name: str, *, city: str = "Lyon", postal_code: str = "69003") -> uuid.UUID:
+    with unit_of_work() as session:
+        return institutions.create_institution(session, SYSTEM_ACTOR, {"name": name, "city": city,
+                                                                       "postal_code": postal_code},
+                                               allow_duplicate=True).id
+
+
+def new_contact(institution_id: uuid.UUID, first: str, last: str, **values: Any) -> uuid.UUID:
+    with unit_of_work() as session:
+        return contacts.create_contact(session, SYSTEM_ACTOR, institution_id,
+                                       {"first_name": first, "last_name": last, **values}).id
+
+
+def element(user: User, marker: str) -> Any:
+    """The one element carrying `marker`."""
+    return next(iter(user.find(marker=marker).elements))
+
+
+def table_rows(user: User, marker: str) -> list[dict[str, Any]]:
+    """The rows of the table carrying `marker`; none while it is not shown."""
+    found = user._gather_elements(None, ui.table, marker, None)  # no public "find or none"
+    return list(next(iter(found)).rows) if found else []
+
+
+async def eventually(check: Callable[[], bool], what: str, *, attempts: int = 100) -> None:
+    """Wait (up to 5 s) until `check()` holds, else fail saying `what` went wrong."""
+    for _ in range(attempts):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(what)

@@ -3,11 +3,9 @@ service resolves, the mentioned user notified, editing and deleting one's own co
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from nicegui.testing import User
@@ -16,16 +14,9 @@ from sqlmodel import select
 from components.comments import caret_after_edit, mention_at
 from crm_app.db import unit_of_work
 from crm_app.models import Comment, utcnow
-from crm_app.models import User as UserRow
 from crm_app.services import comments, meetings, notifications
 from crm_app.services.permissions import Actor
-from tests.factories import actor_of
-from tests.ui.conftest import log_in
-
-
-def _actor(email: str) -> Actor:
-    with unit_of_work() as session:
-        return actor_of(session.exec(select(UserRow).where(UserRow.email == email)).one())
+from tests.ui.conftest import actor_for, element, log_in
 
 
 def _meeting(actor: Actor, *guests: uuid.UUID) -> uuid.UUID:
@@ -36,25 +27,13 @@ def _meeting(actor: Actor, *guests: uuid.UUID) -> uuid.UUID:
                                                         "participant_user_ids": list(guests)}).id
 
 
-def _one(user: User, marker: str) -> Any:
-    return next(iter(user.find(marker=marker).elements))
-
-
-async def _until(check: Callable[[], bool], what: str) -> None:
-    for _ in range(100):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(what)
-
-
 async def test_a_mention_chosen_in_the_autocompletion_notifies_that_user(
         ui_user: User, account: Callable[..., str]) -> None:
     author = account(email="claire@example.org", name="Claire Dupont")
     guest = account(email="bruno.blanc@example.org", name="Bruno Blanc")
     account(email="brigitte.bardin@example.org", name="Brigitte Bardin")
-    guest_id = _actor(guest).id
-    meeting_id = _meeting(_actor(author), guest_id)
+    guest_id = actor_for(guest).id
+    meeting_id = _meeting(actor_for(author), guest_id)
     await log_in(ui_user, author, path=f"/login?redirect_to=/meetings/{meeting_id}")
     await ui_user.should_see(marker="no-comments", retries=40)
 
@@ -62,7 +41,7 @@ async def test_a_mention_chosen_in_the_autocompletion_notifies_that_user(
     await ui_user.should_see(marker="mention-bruno.blanc", retries=40)
     await ui_user.should_not_see(marker="mention-brigitte.bardin")  # "bru" is not a prefix of hers
     ui_user.find(marker="mention-bruno.blanc").click()
-    box = _one(ui_user, "comment-input")
+    box = element(ui_user, "comment-input")
     assert box.value == "Merci @bruno.blanc "
     ui_user.find(marker="comment-input").type("pour le compte rendu.")
     ui_user.find(marker="comment-submit").click()
@@ -74,20 +53,20 @@ async def test_a_mention_chosen_in_the_autocompletion_notifies_that_user(
         stored = session.exec(select(Comment)).one()
         assert stored.body == "Merci @bruno.blanc pour le compte rendu."
         assert stored.mentions == [str(guest_id)]
-        received = notifications.list_notifications(session, _actor(guest)).items
+        received = notifications.list_notifications(session, actor_for(guest)).items
         assert sorted(n.kind for n in received) == ["comment.mentioned", "meeting.invited"]
         mention = next(n for n in received if n.kind == "comment.mentioned")
         assert mention.link == f"/meetings/{meeting_id}#comment-{stored.id}"
-        assert notifications.list_notifications(session, _actor(author)).items == []
+        assert notifications.list_notifications(session, actor_for(author)).items == []
 
 
 async def test_own_comments_are_edited_and_deleted_others_are_not(
         ui_user: User, account: Callable[..., str]) -> None:
     author = account(email="claire@example.org", name="Claire Dupont")
     guest = account(email="bruno.blanc@example.org", name="Bruno Blanc")
-    meeting_id = _meeting(_actor(author), _actor(guest).id)
+    meeting_id = _meeting(actor_for(author), actor_for(guest).id)
     with unit_of_work() as session:
-        comments.add_comment(session, _actor(guest), "meeting", meeting_id, "Je serai en retard.")
+        comments.add_comment(session, actor_for(guest), "meeting", meeting_id, "Je serai en retard.")
     await log_in(ui_user, author, path=f"/login?redirect_to=/meetings/{meeting_id}")
     await ui_user.should_see("Je serai en retard.", retries=40)
     await ui_user.should_not_see(marker="comment-edit")  # not hers

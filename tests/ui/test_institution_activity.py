@@ -3,11 +3,9 @@ added in place, then listed newest first; a task for the institution; the timeli
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from nicegui import ui
@@ -18,31 +16,15 @@ from crm_app.db import unit_of_work
 from crm_app.i18n import gettext
 from crm_app.models import Call, Meeting, MeetingParticipant, Note, Role, Task, utcnow
 from crm_app.models import User as UserRow
-from crm_app.services import contacts, institutions, notes
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.services import notes
 from tests.factories import actor_of
-from tests.ui.conftest import log_in
+from tests.ui.conftest import element, eventually, log_in, new_contact, new_institution
 
 
 def _institution(name: str = "Clinique Pasteur") -> uuid.UUID:
-    with unit_of_work() as session:
-        institution = institutions.create_institution(session, SYSTEM_ACTOR, {"name": name, "city": "Toulouse",
-                                                                               "postal_code": "31300"})
-        contacts.create_contact(session, SYSTEM_ACTOR, institution.id,
-                                {"first_name": "Inès", "last_name": "Garnier", "title": "Cadre de bloc"})
-        return institution.id
-
-
-def _one(user: User, marker: str) -> Any:
-    return next(iter(user.find(marker=marker).elements))
-
-
-async def _until(check: Callable[[], bool], what: str) -> None:
-    for _ in range(80):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(what)
+    institution_id = new_institution(name, city="Toulouse", postal_code="31300")
+    new_contact(institution_id, "Inès", "Garnier", title="Cadre de bloc")
+    return institution_id
 
 
 def _kinds(user: User, marker: str) -> list[str]:
@@ -68,30 +50,30 @@ async def test_activity_tab_adds_a_note_and_a_call_then_the_timeline_lists_them_
 
     ui_user.find(marker="add-note").click()
     await ui_user.should_see(marker="note-dialog")
-    assert _one(ui_user, "note-institution_id").selected_id == institution_id  # written here
+    assert element(ui_user, "note-institution_id").selected_id == institution_id  # written here
     ui_user.find(marker="note-save").click()
-    body = _one(ui_user, "note-body")
-    await _until(lambda: bool(body.error), "no error next to the note")
+    body = element(ui_user, "note-body")
+    await eventually(lambda: bool(body.error), "no error next to the note")
     assert body.error == gettext("This field is required.")
     body.value = "Le bloc veut une démonstration en mars."
-    _one(ui_user, "note-visibility").value = "shared"
+    element(ui_user, "note-visibility").value = "shared"
     ui_user.find(marker="note-save").click()
-    await _until(lambda: _kinds(ui_user, "recent-activity") == ["note"], "the note is not in the recent activity")
+    await eventually(lambda: _kinds(ui_user, "recent-activity") == ["note"], "the note is not in the recent activity")
 
     # A call logged afterwards, but that took place an hour before the note: listed after it.
     ui_user.find(marker="add-call").click()
     await ui_user.should_see(marker="call-dialog")
-    _one(ui_user, "call-direction").value = "in"
+    element(ui_user, "call-direction").value = "in"
     an_hour_ago = (utcnow() - timedelta(hours=1)).astimezone(ZoneInfo("Europe/Paris"))
-    _one(ui_user, "call-called_at").value = an_hour_ago.strftime("%Y-%m-%dT%H:%M")
-    _one(ui_user, "call-duration_seconds").value = 7
-    picker = _one(ui_user, "call-contact_id")
+    element(ui_user, "call-called_at").value = an_hour_ago.strftime("%Y-%m-%dT%H:%M")
+    element(ui_user, "call-duration_seconds").value = 7
+    picker = element(ui_user, "call-contact_id")
     ui_user.find(marker="call-contact_id").trigger("popupShow")  # the institution's contacts, before typing
-    await _until(lambda: len(picker.options) == 1, f"the contact picker offers {picker.options}")
+    await eventually(lambda: len(picker.options) == 1, f"the contact picker offers {picker.options}")
     picker.value = next(iter(picker.options))
-    _one(ui_user, "call-summary").value = "Rappel au sujet de la démonstration"
+    element(ui_user, "call-summary").value = "Rappel au sujet de la démonstration"
     ui_user.find(marker="call-save").click()
-    await _until(lambda: _kinds(ui_user, "recent-activity") == ["note", "call"], "the call is not listed")
+    await eventually(lambda: _kinds(ui_user, "recent-activity") == ["note", "call"], "the call is not listed")
     with unit_of_work() as session:
         logged = session.exec(select(Call)).one()
         note = session.exec(select(Note)).one()
@@ -101,7 +83,7 @@ async def test_activity_tab_adds_a_note_and_a_call_then_the_timeline_lists_them_
 
     await _open_tab(ui_user, "timeline")
     # The institution and its contact were created a moment ago, after the call took place.
-    await _until(lambda: _kinds(ui_user, "timeline") == ["note", "change", "change", "call"],
+    await eventually(lambda: _kinds(ui_user, "timeline") == ["note", "change", "change", "call"],
                  "the timeline is not newest first")
     entries = next(iter(ui_user.find(marker="timeline").elements))
     links = {link.text: link.props["href"] for link in entries.descendants() if isinstance(link, ui.link)}
@@ -117,10 +99,10 @@ async def test_a_task_added_in_place_belongs_to_the_institution(ui_user: User, a
     await ui_user.should_see(marker="add-task")
     ui_user.find(marker="add-task").click()
     await ui_user.should_see(marker="task-dialog")
-    assert _one(ui_user, "task-institution").selected_id == institution_id
-    _one(ui_user, "task-title").value = "Envoyer le devis endoscopie"
+    assert element(ui_user, "task-institution").selected_id == institution_id
+    element(ui_user, "task-title").value = "Envoyer le devis endoscopie"
     ui_user.find(marker="task-save").click()
-    await _until(lambda: _one(ui_user, "open-task-count").text == "1", "the open task is not listed")
+    await eventually(lambda: element(ui_user, "open-task-count").text == "1", "the open task is not listed")
     await ui_user.should_see("Envoyer le devis endoscopie")
     with unit_of_work() as session:
         assert session.exec(select(Task)).one().institution_id == institution_id
@@ -135,13 +117,13 @@ async def test_the_timeline_loads_a_page_at_a_time(ui_user: User, account: Calla
             notes.create_note(session, author, {"body": f"Note {number:02d}", "institution_id": institution_id})
     await log_in(ui_user, email, path=f"/login?redirect_to=/institutions/{institution_id}")
     await _open_tab(ui_user, "timeline")
-    await _until(lambda: len(_kinds(ui_user, "timeline")) == 20, "the first page is not shown")
-    assert _one(ui_user, "timeline-count").text == gettext("{shown} of {total}", shown=20, total=25)
+    await eventually(lambda: len(_kinds(ui_user, "timeline")) == 20, "the first page is not shown")
+    assert element(ui_user, "timeline-count").text == gettext("{shown} of {total}", shown=20, total=25)
     ui_user.find(marker="timeline-more").click()
-    await _until(lambda: len(_kinds(ui_user, "timeline")) == 25, "the second page is not added")
+    await eventually(lambda: len(_kinds(ui_user, "timeline")) == 25, "the second page is not added")
     await ui_user.should_not_see(marker="timeline-more")
-    _one(ui_user, "timeline-kinds").value = ["change"]
-    await _until(lambda: _kinds(ui_user, "timeline") == ["change", "change"], "the kinds filter is not applied")
+    element(ui_user, "timeline-kinds").value = ["change"]
+    await eventually(lambda: _kinds(ui_user, "timeline") == ["change", "change"], "the kinds filter is not applied")
 
 
 async def test_a_meeting_planned_in_place_invites_the_chosen_contacts(ui_user: User,
@@ -152,19 +134,19 @@ async def test_a_meeting_planned_in_place_invites_the_chosen_contacts(ui_user: U
     await ui_user.should_see(marker="add-meeting")
     ui_user.find(marker="add-meeting").click()
     await ui_user.should_see(marker="meeting-dialog")
-    _one(ui_user, "meeting-title").value = "Démonstration au bloc"
-    _one(ui_user, "meeting-starts_at").value = "2031-03-12T14:00"
-    end = _one(ui_user, "meeting-ends_at")
+    element(ui_user, "meeting-title").value = "Démonstration au bloc"
+    element(ui_user, "meeting-starts_at").value = "2031-03-12T14:00"
+    end = element(ui_user, "meeting-ends_at")
     end.value = "2031-03-12T13:00"
-    invited = _one(ui_user, "meeting-participant_contact_ids")
+    invited = element(ui_user, "meeting-participant_contact_ids")
     assert len(invited.options) == 1  # the institution's contacts
     invited.value = list(invited.options)
     ui_user.find(marker="meeting-save").click()
-    await _until(lambda: bool(end.error), "no error next to the end")
+    await eventually(lambda: bool(end.error), "no error next to the end")
     assert end.error == gettext("The end must be after the start.")
     end.value = "2031-03-12T15:30"
     ui_user.find(marker="meeting-save").click()
-    await _until(lambda: _kinds(ui_user, "recent-activity") == ["meeting"], "the meeting is not listed")
+    await eventually(lambda: _kinds(ui_user, "recent-activity") == ["meeting"], "the meeting is not listed")
     with unit_of_work() as session:
         meeting = session.exec(select(Meeting)).one()
         guests = session.exec(select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id)).all()

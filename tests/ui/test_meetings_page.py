@@ -4,45 +4,23 @@ participant's answer reaching the organiser's list without reload."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import col, select
 
 from crm_app.db import unit_of_work
 from crm_app.i18n import gettext
 from crm_app.models import Meeting, MeetingParticipant, ParticipantResponse, utcnow
-from crm_app.models import User as UserRow
-from crm_app.services import contacts, institutions, meetings
-from crm_app.services.permissions import SYSTEM_ACTOR, Actor
-from tests.factories import actor_of
-from tests.ui.conftest import log_in
+from crm_app.services import meetings
+from crm_app.services.permissions import Actor
+from tests.ui.conftest import actor_for, element, eventually, log_in, new_contact, new_institution, table_rows
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def _actor(email: str) -> Actor:
-    with unit_of_work() as session:
-        return actor_of(session.exec(select(UserRow).where(UserRow.email == email)).one())
-
-
-def _institution(name: str) -> uuid.UUID:
-    with unit_of_work() as session:
-        return institutions.create_institution(session, SYSTEM_ACTOR, {"name": name, "city": "Lyon",
-                                                                       "postal_code": "69003"},
-                                               allow_duplicate=True).id
-
-
-def _contact(institution_id: uuid.UUID, first: str, last: str) -> uuid.UUID:
-    with unit_of_work() as session:
-        return contacts.create_contact(session, SYSTEM_ACTOR, institution_id,
-                                       {"first_name": first, "last_name": last, "email": f"{last.lower()}@ex.org"}).id
 
 
 def _meeting(actor: Actor, title: str, start: datetime, **values: Any) -> uuid.UUID:
@@ -51,29 +29,16 @@ def _meeting(actor: Actor, title: str, start: datetime, **values: Any) -> uuid.U
                                                         "ends_at": start + timedelta(hours=1), **values}).id
 
 
-def _one(user: User, marker: str) -> Any:
-    return next(iter(user.find(marker=marker).elements))
-
-
-async def _until(check: Callable[[], bool], what: str) -> None:
-    for _ in range(100):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(what)
-
-
 def _rows(user: User) -> list[dict[str, Any]]:
-    found = user._gather_elements(None, ui.table, "meetings-table", None)  # no public "find or none"
-    return list(next(iter(found)).rows) if found else []
+    return table_rows(user, "meetings-table")
 
 
 async def test_plan_a_meeting_with_participants_after_an_end_before_its_start(
         ui_user: User, account: Callable[..., str]) -> None:
     organiser = account(email="claire@example.org", name="Claire Dupont")
     account(email="bruno.blanc@example.org", name="Bruno Blanc")
-    institution_id = _institution("Clinique des Lilas")
-    contact_id = _contact(institution_id, "Jeanne", "Martin")
+    institution_id = new_institution("Clinique des Lilas")
+    contact_id = new_contact(institution_id, "Jeanne", "Martin", email="martin@ex.org")
     await log_in(ui_user, organiser, path="/login?redirect_to=/meetings")
     await ui_user.should_see(marker="new-meeting")
     ui_user.find(marker="new-meeting").click()
@@ -81,26 +46,26 @@ async def test_plan_a_meeting_with_participants_after_an_end_before_its_start(
 
     ui_user.find(marker="meeting-title").type("Présentation endoscopie")
     ui_user.find(marker="meeting-starts_at").clear().type("2030-03-06T10:00")
-    assert _one(ui_user, "meeting-ends_at").value == "2030-03-06T11:00"  # the end follows the start
+    assert element(ui_user, "meeting-ends_at").value == "2030-03-06T11:00"  # the end follows the start
     ui_user.find(marker="meeting-ends_at").clear().type("2030-03-06T09:30")
     ui_user.find(marker="meeting-participant_user_ids").click()
     ui_user.find("Bruno Blanc").click()
-    picker = _one(ui_user, "meeting-institution_id")
+    picker = element(ui_user, "meeting-institution_id")
     picker.select_record(institution_id, "Clinique des Lilas")
-    contacts_select = _one(ui_user, "meeting-participant_contact_ids")
-    await _until(lambda: str(contact_id) in contacts_select.options, "the institution's contacts were not offered")
+    contacts_select = element(ui_user, "meeting-participant_contact_ids")
+    await eventually(lambda: str(contact_id) in contacts_select.options, "the institution's contacts were not offered")
     contacts_select.value = [str(contact_id)]
     ui_user.find(marker="meeting-save").click()
 
-    end = _one(ui_user, "meeting-ends_at")
-    await _until(lambda: bool(end.error), "no error next to the end")
+    end = element(ui_user, "meeting-ends_at")
+    await eventually(lambda: bool(end.error), "no error next to the end")
     assert end.error == gettext("The end must be after the start.")
     with unit_of_work() as session:
         assert session.exec(select(Meeting)).all() == []
 
     ui_user.find(marker="meeting-ends_at").clear().type("2030-03-06T11:30")
     ui_user.find(marker="meeting-save").click()
-    await _until(lambda: [r["title"] for r in _rows(ui_user)] == ["Présentation endoscopie"],
+    await eventually(lambda: [r["title"] for r in _rows(ui_user)] == ["Présentation endoscopie"],
                  "the new meeting is not listed")
     row = _rows(ui_user)[0]
     assert row["institution"] == "Clinique des Lilas"
@@ -117,7 +82,7 @@ async def test_plan_a_meeting_with_participants_after_an_end_before_its_start(
 async def test_week_calendar_places_meetings_on_their_day_in_paris_time(
         ui_user: User, account: Callable[..., str]) -> None:
     email = account()
-    actor = _actor(email)
+    actor = actor_for(email)
     # Thursday 7 March 2030 at 00:30 in Paris is still Wednesday in UTC.
     _meeting(actor, "Visite du bloc", datetime(2030, 3, 6, 23, 30, tzinfo=UTC))
     _meeting(actor, "Comité achats", datetime(2030, 3, 4, 13, 0, tzinfo=UTC))
@@ -142,7 +107,7 @@ async def test_week_calendar_places_meetings_on_their_day_in_paris_time(
 async def test_the_ics_download_holds_the_meeting(ui_user: User, account: Callable[..., str]) -> None:
     email = account()
     start = datetime(2030, 5, 14, 8, 0, tzinfo=UTC)
-    meeting_id = _meeting(_actor(email), "Revue annuelle; contrat", start, location="Salle 2, bâtiment B")
+    meeting_id = _meeting(actor_for(email), "Revue annuelle; contrat", start, location="Salle 2, bâtiment B")
     await log_in(ui_user, email, path=f"/login?redirect_to=/meetings/{meeting_id}")
     await ui_user.should_see(marker="meeting-ics")
     ui_user.find(marker="meeting-ics").click()
@@ -159,23 +124,23 @@ async def test_a_participants_answer_reaches_the_organisers_list(
         ui_user: User, create_user: Callable[[], User], account: Callable[..., str]) -> None:
     organiser = account(email="claire@example.org", name="Claire Dupont")
     guest = account(email="bruno.blanc@example.org", name="Bruno Blanc")
-    guest_id = _actor(guest).id
-    meeting_id = _meeting(_actor(organiser), "Démonstration", utcnow() + timedelta(days=2),
+    guest_id = actor_for(guest).id
+    meeting_id = _meeting(actor_for(organiser), "Démonstration", utcnow() + timedelta(days=2),
                           participant_user_ids=[guest_id])
     await log_in(ui_user, organiser, path="/login?redirect_to=/meetings")
     invited = f"Bruno Blanc ({gettext('Invited')})"
-    await _until(lambda: any(r["participants"] == invited for r in _rows(ui_user)), "organiser's list not shown")
+    await eventually(lambda: any(r["participants"] == invited for r in _rows(ui_user)), "organiser's list not shown")
 
     other = create_user()
     await log_in(other, guest, path=f"/login?redirect_to=/meetings/{meeting_id}")
     await other.should_see(marker="respond-accepted")
     other.find(marker="respond-accepted").click()
     accepted = f"Bruno Blanc ({gettext('Accepted')})"
-    await _until(lambda: any(r["participants"] == accepted for r in _rows(ui_user)),
+    await eventually(lambda: any(r["participants"] == accepted for r in _rows(ui_user)),
                  "the organiser does not see the acceptance")
 
     other.find(marker="respond-declined").click()
-    await _until(lambda: any(r["participants"] == f"Bruno Blanc ({gettext('Declined')})" for r in _rows(ui_user)),
+    await eventually(lambda: any(r["participants"] == f"Bruno Blanc ({gettext('Declined')})" for r in _rows(ui_user)),
                  "the organiser does not see the refusal")
     with unit_of_work() as session:
         answer = session.exec(select(MeetingParticipant.response)
@@ -184,7 +149,7 @@ async def test_a_participants_answer_reaches_the_organisers_list(
     # The organiser's meeting view lists the answer next to the participant.
     ui_user.find(marker="meetings-table").trigger("open", str(meeting_id))
     await ui_user.should_see(marker=f"response-{guest_id}")
-    badge = _one(ui_user, f"response-{guest_id}")
+    badge = element(ui_user, f"response-{guest_id}")
     assert badge.text == gettext("Declined")
 
 

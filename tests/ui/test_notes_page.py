@@ -3,7 +3,6 @@ stays text, and a save over someone else's newer version is refused with their n
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -16,16 +15,9 @@ from components.note_dialog import NoteMarkdown
 from crm_app.db import unit_of_work
 from crm_app.i18n import gettext
 from crm_app.models import Note, NoteShare
-from crm_app.models import User as UserRow
 from crm_app.services import notes
 from crm_app.services.permissions import Actor
-from tests.factories import actor_of
-from tests.ui.conftest import log_in
-
-
-def _actor(email: str) -> Actor:
-    with unit_of_work() as session:
-        return actor_of(session.exec(select(UserRow).where(UserRow.email == email)).one())
+from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 
 
 def _note(actor: Actor, body: str, **values: Any) -> uuid.UUID:
@@ -33,21 +25,8 @@ def _note(actor: Actor, body: str, **values: Any) -> uuid.UUID:
         return notes.create_note(session, actor, {"body": body, **values}).id
 
 
-def _one(user: User, marker: str) -> Any:
-    return next(iter(user.find(marker=marker).elements))
-
-
-async def _until(check: Callable[[], bool], what: str) -> None:
-    for _ in range(100):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(what)
-
-
 def _texts(user: User) -> list[str]:
-    found = user._gather_elements(None, ui.table, "notes-table", None)  # no public "find or none"
-    return [row["text"] for row in next(iter(found)).rows] if found else []
+    return [row["text"] for row in table_rows(user, "notes-table")]
 
 
 async def test_a_note_shared_with_one_user_is_seen_by_them_and_not_by_another(
@@ -55,7 +34,7 @@ async def test_a_note_shared_with_one_user_is_seen_by_them_and_not_by_another(
     author = account(email="claire@example.org", name="Claire Dupont")
     reader = account(email="bruno@example.org", name="Bruno Blanc")
     outsider = account(email="alice@example.org", name="Alice Martin")
-    _note(_actor(outsider), "Note d'Alice")  # private: nobody else sees it
+    _note(actor_for(outsider), "Note d'Alice")  # private: nobody else sees it
     await log_in(ui_user, author, path="/login?redirect_to=/notes")
     await ui_user.should_see(marker="new-note")
     ui_user.find(marker="new-note").click()
@@ -64,18 +43,18 @@ async def test_a_note_shared_with_one_user_is_seen_by_them_and_not_by_another(
     ui_user.find(marker="share-user").click()
     ui_user.find("Bruno Blanc").click()
     ui_user.find(marker="share-add").click()
-    await ui_user.should_see(marker=f"share-{_actor(reader).id}")
+    await ui_user.should_see(marker=f"share-{actor_for(reader).id}")
     ui_user.find(marker="note-save").click()
-    await _until(lambda: _texts(ui_user) == ["Budget 2027 du bloc"], "the author does not see the note")
+    await eventually(lambda: _texts(ui_user) == ["Budget 2027 du bloc"], "the author does not see the note")
     with unit_of_work() as session:
-        note = session.exec(select(Note).where(Note.created_by == _actor(author).id)).one()
+        note = session.exec(select(Note).where(Note.created_by == actor_for(author).id)).one()
         shares = session.exec(select(NoteShare)).all()
     assert note.visibility == "private"
-    assert [(s.note_id, s.user_id, s.can_write) for s in shares] == [(note.id, _actor(reader).id, False)]
+    assert [(s.note_id, s.user_id, s.can_write) for s in shares] == [(note.id, actor_for(reader).id, False)]
 
     bruno = create_user()
     await log_in(bruno, reader, path="/login?redirect_to=/notes?scope=shared_with_me")
-    await _until(lambda: _texts(bruno) == ["Budget 2027 du bloc"], "the reader does not see the note shared")
+    await eventually(lambda: _texts(bruno) == ["Budget 2027 du bloc"], "the reader does not see the note shared")
     bruno.find(marker="notes-table").trigger("open", str(note.id))
     await bruno.should_see(marker="note-text")
     await bruno.should_not_see(marker="note-save")  # shared for reading only
@@ -83,9 +62,9 @@ async def test_a_note_shared_with_one_user_is_seen_by_them_and_not_by_another(
 
     alice = create_user()
     await log_in(alice, outsider, path="/login?redirect_to=/notes")
-    await _until(lambda: _texts(alice) == ["Note d'Alice"], "the outsider's list is not shown")
+    await eventually(lambda: _texts(alice) == ["Note d'Alice"], "the outsider's list is not shown")
     await alice.open("/notes?scope=shared_with_me")
-    await _until(lambda: _texts(alice) == [] and bool(alice._gather_elements(None, ui.table, "notes-table", None)),
+    await eventually(lambda: _texts(alice) == [] and bool(alice._gather_elements(None, ui.table, "notes-table", None)),
                  "the outsider sees a note that was not shared with her")
 
 
@@ -93,13 +72,13 @@ async def test_hostile_note_text_is_shown_as_text(ui_user: User, account: Callab
     email = account()
     hostile = ('<script>alert("x")</script> <img src=x onerror=alert(1)> **gras**\n\n'
                '[lien](javascript:alert(1)) <a href="https://evil.example">clic</a>\n- un\n- deux')
-    note_id = _note(_actor(email), hostile)
+    note_id = _note(actor_for(email), hostile)
     await log_in(ui_user, email, path="/login?redirect_to=/notes")
-    await _until(lambda: _texts(ui_user) == ['<script>alert("x")</script> <img src=x onerror=alert(1)> **gras**'],
+    await eventually(lambda: _texts(ui_user) == ['<script>alert("x")</script> <img src=x onerror=alert(1)> **gras**'],
                  "the list does not show the text as typed")
     await ui_user.open(f"/notes/{note_id}")
     await ui_user.should_see(marker="note-text")
-    shown = _one(ui_user, "note-text")
+    shown = element(ui_user, "note-text")
     assert isinstance(shown, NoteMarkdown)
     html = shown.props["innerHTML"]
     assert "&lt;script&gt;alert(" in html and "<script" not in html
@@ -114,23 +93,24 @@ async def test_saving_over_a_newer_version_names_who_changed_it(
         ui_user: User, account: Callable[..., str]) -> None:
     email = account(email="claire@example.org", name="Claire Dupont")
     colleague = account(email="marc@example.org", name="Marc Leroy")
-    note_id = _note(_actor(email), "Première version", shares=[{"user_id": _actor(colleague).id, "can_write": True}])
+    note_id = _note(actor_for(email), "Première version",
+                    shares=[{"user_id": actor_for(colleague).id, "can_write": True}])
     await log_in(ui_user, email, path="/login?redirect_to=/notes")
-    await _until(lambda: _texts(ui_user) == ["Première version"], "note not listed")
+    await eventually(lambda: _texts(ui_user) == ["Première version"], "note not listed")
     ui_user.find(marker="notes-table").trigger("open", str(note_id))
     await ui_user.should_see(marker="note-body")
     with unit_of_work() as session:  # Marc saves first
-        notes.update_note(session, _actor(colleague), note_id, {"body": "Version de Marc"}, expected_version=1)
+        notes.update_note(session, actor_for(colleague), note_id, {"body": "Version de Marc"}, expected_version=1)
     ui_user.find(marker="note-body").clear().type("Ma version")
     ui_user.find(marker="note-save").click()
     await ui_user.should_see(marker="note-reload")
     await ui_user.should_see(gettext("{name} changed this note in the meantime. Your text is kept here: copy what "
                                      "you need, then load their version.", name="Marc Leroy"))
-    assert _one(ui_user, "note-body").value == "Ma version"  # nothing lost
+    assert element(ui_user, "note-body").value == "Ma version"  # nothing lost
     with unit_of_work() as session:
         assert session.get(Note, note_id).body == "Version de Marc"  # type: ignore[union-attr]
     ui_user.find(marker="note-reload").click()
-    await _until(lambda: _one(ui_user, "note-body").value == "Version de Marc", "their version was not loaded")
+    await eventually(lambda: element(ui_user, "note-body").value == "Version de Marc", "their version was not loaded")
     ui_user.find(marker="note-body").clear().type("Version fusionnée")
     ui_user.find(marker="note-save").click()
-    await _until(lambda: _texts(ui_user) == ["Version fusionnée"], "the second save did not go through")
+    await eventually(lambda: _texts(ui_user) == ["Version fusionnée"], "the second save did not go through")

@@ -4,7 +4,6 @@ another session appearing without reload."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,16 +16,10 @@ from sqlmodel import select
 from crm_app.db import unit_of_work
 from crm_app.i18n import gettext
 from crm_app.models import Role, Task, TaskStatus, utcnow
-from crm_app.models import User as UserRow
 from crm_app.services import contacts, institutions, tasks
 from crm_app.services.permissions import SYSTEM_ACTOR, Actor
 from tests.factories import actor_of, make_team, make_user
-from tests.ui.conftest import log_in
-
-
-def _actor(email: str) -> Actor:
-    with unit_of_work() as session:
-        return actor_of(session.exec(select(UserRow).where(UserRow.email == email)).one())
+from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 
 
 def _task(actor: Actor, title: str, **values: Any) -> uuid.UUID:
@@ -41,28 +34,11 @@ def _status(task_id: uuid.UUID) -> TaskStatus:
         return TaskStatus(task.status)
 
 
-def _one(user: User, marker: str) -> Any:
-    return next(iter(user.find(marker=marker).elements))
-
-
-async def _until(check: Callable[[], bool], what: str) -> None:
-    for _ in range(80):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(what)
-
-
 async def _table_titles(user: User, expected: list[str]) -> None:
     def titles() -> list[str]:
-        found = user._gather_elements(None, ui.table, "tasks-table", None)  # no public "find or none"
-        return [row["title"] for row in next(iter(found)).rows] if found else []
+        return [row["title"] for row in table_rows(user, "tasks-table")]
 
-    for _ in range(80):
-        if sorted(titles()) == sorted(expected):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"tasks-table shows {titles()}, expected {expected}")
+    await eventually(lambda: sorted(titles()) == sorted(expected), f"tasks-table does not show {expected}")
 
 
 def _column_of(user: User, task_id: uuid.UUID) -> str | None:
@@ -88,30 +64,30 @@ async def test_new_task_shows_the_error_next_to_the_title_then_saves(ui_user: Us
     await ui_user.should_see(marker="task-dialog")
     ui_user.find(marker="task-description").type("Bring the endoscopy quote")
     ui_user.find(marker="task-save").click()
-    title = _one(ui_user, "task-title")
-    await _until(lambda: bool(title.error), "no error next to the title")
+    title = element(ui_user, "task-title")
+    await eventually(lambda: bool(title.error), "no error next to the title")
     assert title.error == gettext("This field is required.")
-    assert _one(ui_user, "task-description").value == "Bring the endoscopy quote"  # nothing lost
+    assert element(ui_user, "task-description").value == "Bring the endoscopy quote"  # nothing lost
     with unit_of_work() as session:
         assert session.exec(select(Task)).all() == []
 
     title.value = "Call back the head of surgery"
-    _one(ui_user, "task-priority").value = "high"
-    _one(ui_user, "task-due_at").value = (utcnow() + timedelta(days=3)).date().isoformat()
-    _one(ui_user, "task-due_time").value = "10:30"
+    element(ui_user, "task-priority").value = "high"
+    element(ui_user, "task-due_at").value = (utcnow() + timedelta(days=3)).date().isoformat()
+    element(ui_user, "task-due_time").value = "10:30"
     ui_user.find(marker="task-save").click()
     await _table_titles(ui_user, ["Call back the head of surgery"])
     with unit_of_work() as session:
         task = session.exec(select(Task)).one()
     assert task.priority == "high" and task.description == "Bring the endoscopy quote"
-    assert task.assignee_id == _actor(email).id
+    assert task.assignee_id == actor_for(email).id
     assert task.due_at is not None and task.due_at.astimezone(tasks.ZoneInfo("Europe/Paris")).strftime("%H:%M") \
         == "10:30"
 
 
 async def test_filters_come_from_the_url_and_the_screen(ui_user: User, account: Callable[..., str]) -> None:
-    me = _actor(account())
-    other = _actor(account(email="olga@example.org", name="Olga Other"))
+    me = actor_for(account())
+    other = actor_for(account(email="olga@example.org", name="Olga Other"))
     with unit_of_work() as session:
         clinic = institutions.create_institution(session, SYSTEM_ACTOR, {"name": "Clinique du Parc", "city": "Lyon",
                                                                          "postal_code": "69006"}).id
@@ -122,19 +98,19 @@ async def test_filters_come_from_the_url_and_the_screen(ui_user: User, account: 
     _task(other, "Someone else's task", priority="high")
     await log_in(ui_user, "claire@example.org", path="/login?redirect_to=/tasks?priority=high,urgent")
     await _table_titles(ui_user, ["Overdue follow-up", "Urgent and done"])  # mine only, by default
-    _one(ui_user, "filter-status").value = ["todo", "in_progress"]
+    element(ui_user, "filter-status").value = ["todo", "in_progress"]
     await _table_titles(ui_user, ["Overdue follow-up"])
-    _one(ui_user, "filter-priority").value = []
-    _one(ui_user, "filter-due").value = "overdue"
+    element(ui_user, "filter-priority").value = []
+    element(ui_user, "filter-due").value = "overdue"
     await _table_titles(ui_user, ["Overdue follow-up"])
-    _one(ui_user, "filter-due").value = ""
+    element(ui_user, "filter-due").value = ""
     await _table_titles(ui_user, ["Overdue follow-up", "Send the brochure"])
     ui_user.find(marker="clear-filters").click()
     await _table_titles(ui_user, ["Overdue follow-up", "Send the brochure", "Urgent and done"])
 
     await ui_user.open(f"/tasks?institution_id={clinic}&assignee=all")
     await _table_titles(ui_user, ["Overdue follow-up"])
-    picker = _one(ui_user, "filter-institution")
+    picker = element(ui_user, "filter-institution")
     assert picker.options[picker.value] == "Clinique du Parc"
 
 
@@ -152,21 +128,21 @@ async def test_pickers_search_as_you_type_and_contacts_follow_the_institution(
     await ui_user.should_see(marker="new-task", retries=50)
     ui_user.find(marker="new-task").click()
     await ui_user.should_see(marker="task-dialog")
-    picker = _one(ui_user, "task-institution")
+    picker = element(ui_user, "task-institution")
     assert picker.options == {}  # nothing is loaded before the user types
     ui_user.find(marker="task-institution").trigger("inputValue", "hopital")
-    await _until(lambda: len(picker.options) == 2, "the institution picker did not search")
+    await eventually(lambda: len(picker.options) == 2, "the institution picker did not search")
     assert sorted(label.split(" · ")[0] for label in picker.options.values()) == ["Hôpital Nord", "Hôpital Sud"]
     picker.value = str(found["Hôpital Sud"])
 
-    contact = _one(ui_user, "task-contact")
+    contact = element(ui_user, "task-contact")
     ui_user.find(marker="task-contact").trigger("popupShow")
-    await _until(lambda: len(contact.options) == 2, "the contact picker does not list the institution's contacts")
+    await eventually(lambda: len(contact.options) == 2, "the contact picker does not list the institution's contacts")
     ui_user.find(marker="task-contact").trigger("inputValue", "garn")
-    await _until(lambda: len(contact.options) == 1, "the contact picker did not search")
+    await eventually(lambda: len(contact.options) == 1, "the contact picker did not search")
     assert list(contact.options.values()) == ["Inès Garnier"]  # not Léa Garnier of the other hospital
     contact.value = next(iter(contact.options))
-    _one(ui_user, "task-title").value = "Préparer la visite"
+    element(ui_user, "task-title").value = "Préparer la visite"
     ui_user.find(marker="task-save").click()
     await _table_titles(ui_user, ["Préparer la visite"])
     with unit_of_work() as session:
@@ -175,25 +151,25 @@ async def test_pickers_search_as_you_type_and_contacts_follow_the_institution(
 
 
 async def test_a_card_dropped_on_another_column_changes_status(ui_user: User, account: Callable[..., str]) -> None:
-    me = _actor(account())
+    me = actor_for(account())
     task_id = _task(me, "Prepare the demo")
     await log_in(ui_user, "claire@example.org", path="/login?redirect_to=/tasks?view=board")
-    await _until(lambda: _column_of(ui_user, task_id) == "todo", "the card is not in the to-do column")
+    await eventually(lambda: _column_of(ui_user, task_id) == "todo", "the card is not in the to-do column")
     ui_user.find(marker="board-column-in_progress").trigger("drop", str(task_id))
-    await _until(lambda: _column_of(ui_user, task_id) == "in_progress", "the card did not move")
+    await eventually(lambda: _column_of(ui_user, task_id) == "in_progress", "the card did not move")
     assert _status(task_id) is TaskStatus.IN_PROGRESS
-    await _until(lambda: _one(ui_user, "board-count-in_progress").text == "1", "the column count is not updated")
-    assert _one(ui_user, "board-count-todo").text == "0"
+    await eventually(lambda: element(ui_user, "board-count-in_progress").text == "1", "the column count is not updated")
+    assert element(ui_user, "board-count-todo").text == "0"
 
 
 async def test_a_refused_move_shows_why_and_the_card_goes_back(ui_user: User, account: Callable[..., str]) -> None:
-    me = _actor(account())
+    me = actor_for(account())
     task_id = _task(me, "Abandoned lead", status="cancelled")
     await log_in(ui_user, "claire@example.org", path="/login?redirect_to=/tasks?view=board")
-    await _until(lambda: _column_of(ui_user, task_id) == "cancelled", "the card is not in the cancelled column")
+    await eventually(lambda: _column_of(ui_user, task_id) == "cancelled", "the card is not in the cancelled column")
     ui_user.find(marker="board-column-done").trigger("drop", str(task_id))
     await ui_user.should_see(gettext("A cancelled task must be reopened (to do) first."))
-    await _until(lambda: _column_of(ui_user, task_id) == "cancelled", "the card did not go back")
+    await eventually(lambda: _column_of(ui_user, task_id) == "cancelled", "the card did not go back")
     assert _status(task_id) is TaskStatus.CANCELLED
 
 
@@ -206,11 +182,11 @@ async def test_a_task_assigned_to_me_by_someone_else_appears_without_reload(ui_u
     _task(manager, "Not for Rita")  # the manager's own task: not on Rita's list
     await log_in(ui_user, "rita@example.org", path="/login?redirect_to=/tasks")
     await ui_user.should_see(marker="task-count", retries=50)
-    count = _one(ui_user, "task-count")
-    await _until(lambda: count.text == gettext("{count} tasks", count=0), "the list was not loaded")
+    count = element(ui_user, "task-count")
+    await eventually(lambda: count.text == gettext("{count} tasks", count=0), "the list was not loaded")
     _task(manager, "Visit the pharmacy", assignee_id=viewer_id)  # another session, committed
     await _table_titles(ui_user, ["Visit the pharmacy"])
-    assert _one(ui_user, "task-count").text == gettext("{count} tasks", count=1)
+    assert element(ui_user, "task-count").text == gettext("{count} tasks", count=1)
 
 
 async def test_saving_over_a_newer_change_is_refused_with_the_other_persons_name(
@@ -229,7 +205,7 @@ async def test_saving_over_a_newer_change_is_refused_with_the_other_persons_name
     with unit_of_work() as session:  # meanwhile, in another session
         version = session.get(Task, task_id).version  # type: ignore[union-attr]
         tasks.update_task(session, manager, task_id, {"priority": "urgent"}, expected_version=version)
-    _one(ui_user, "task-title").value = "Relancer la pharmacie avant vendredi"
+    element(ui_user, "task-title").value = "Relancer la pharmacie avant vendredi"
     ui_user.find(marker="task-save").click()
     await ui_user.should_see(gettext("{name} changed this record in the meantime. Reload to see their changes.",
                                      name="Marc Martin"))
@@ -237,4 +213,5 @@ async def test_saving_over_a_newer_change_is_refused_with_the_other_persons_name
         task = session.get(Task, task_id)
         assert task is not None and task.title == "Relancer la pharmacie" and task.priority == "urgent"
     # The task's page followed the other change by itself.
-    await _until(lambda: _one(ui_user, "task-priority-badge").text == gettext("Urgent"), "the page was not refreshed")
+    await eventually(lambda: element(ui_user, "task-priority-badge").text == gettext("Urgent"),
+                     "the page was not refreshed")
