@@ -12,7 +12,7 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.i18n import format_datetime
+from crm_app.i18n import format_datetime, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import CommentTarget
 from crm_app.services import comments
@@ -173,7 +173,8 @@ class CommentThread:
                               request=PageRequest(last, MAX_PAGE_SIZE)) or first
         self.heading.text = _("Comments ({count})", count=first.total)
         hidden = first.total - len(page.items)
-        self.more.text = _("{count} earlier comments are not shown.", count=hidden)
+        self.more.text = ngettext("{count} earlier comment is not shown.", "{count} earlier comments are not shown.",
+                                  hidden, count=hidden)
         self.more.set_visibility(hidden > 0)
         self.items.clear()
         with self.items:

@@ -21,7 +21,7 @@ from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import active_users, contact_picker, institution_picker
 from components.shell import app_page
-from crm_app.i18n import N_, format_datetime
+from crm_app.i18n import N_, format_datetime, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import CallDirection, utcnow
 from crm_app.services import calls, contacts, institutions
@@ -198,7 +198,7 @@ class CallScreen:
         page = await call(calls.list_calls, query, page_request(state))
         if page is None or ticket != self._loads:  # a newer filter's answer is on its way
             return None
-        self.count.text = _("{count} calls", count=page.total)
+        self.count.text = ngettext("{count} call", "{count} calls", page.total, count=page.total)
         return rows_of(page, self._row)
 
     async def changed(self, **changes: Any) -> None:

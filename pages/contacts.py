@@ -12,7 +12,7 @@ from components.backend import call
 from components.contact_dialog import open_contact_dialog
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
-from crm_app.i18n import N_
+from crm_app.i18n import N_, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.services import contacts
 from crm_app.services.contacts import ContactRow
@@ -36,7 +36,7 @@ async def contacts_page(query: dict[str, list[str]]) -> None:
                           request=page_request(table_state))
         if page is None:
             return None
-        count.text = _("{count} contacts", count=page.total)
+        count.text = ngettext("{count} contact", "{count} contacts", page.total, count=page.total)
         return rows_of(page, _row)
 
     async def change(name: str, value: str) -> None:

@@ -23,7 +23,7 @@ from components.task_dialog import (
     open_task_dialog,
 )
 from crm_app.events import Event, TaskChanged
-from crm_app.i18n import N_, format_datetime
+from crm_app.i18n import N_, format_datetime, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import CallDirection, MeetingStatus, NoteVisibility, TaskStatus
 from crm_app.models.activities import OPEN_TASK_STATUSES
@@ -182,7 +182,9 @@ class ActivityPanel:
             for row in page.items:
                 self._task_item(row)
             if page.total > len(page.items):
-                ui.item(_("{count} more open tasks", count=page.total - len(page.items))).classes("text-grey-7")
+                more = page.total - len(page.items)
+                ui.item(ngettext("{count} more open task", "{count} more open tasks", more, count=more)) \
+                    .classes("text-grey-7")
 
     def _task_item(self, row: TaskRow) -> None:
         with ui.item(on_click=lambda r=row: self.edit_task(r.id)).props("clickable").mark("open-task"):

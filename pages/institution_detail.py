@@ -12,7 +12,7 @@ from components.contact_dialog import open_contact_dialog
 from components.institution_tabs import institution_tab, tab_bar
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
-from crm_app.i18n import N_, format_currency, format_datetime
+from crm_app.i18n import N_, format_currency, format_datetime, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.services import audit, contacts, institutions
 from crm_app.services.contacts import ContactRow
@@ -72,7 +72,8 @@ async def institution_page(institution_id: uuid.UUID) -> None:
         ui.label(_("Assigned to: {name}", name=detail.assigned_user_name or _("nobody")))
         if detail.team_name:
             ui.label(_("Team: {name}", name=detail.team_name))
-        ui.label(_("{count} contacts", count=detail.contact_count))
+        contacts = detail.contact_count
+        ui.label(ngettext("{count} contact", "{count} contacts", contacts, count=contacts))
     await tab_bar(detail)
 
 

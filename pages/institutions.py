@@ -14,7 +14,7 @@ from nicegui import ui
 from components.backend import call, current_actor
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
-from crm_app.i18n import N_
+from crm_app.i18n import N_, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import CommercialStatus, ComplianceStatus, InstitutionType
 from crm_app.services import exports, institutions, views
@@ -126,7 +126,7 @@ class InstitutionList:
         return rows_of(result, _row)
 
     def _show_total(self, total: int) -> None:
-        self.count.text = _("{count} institutions", count=total)
+        self.count.text = ngettext("{count} institution", "{count} institutions", total, count=total)
 
     async def apply(self, **changes: Any) -> None:
         self.query = dataclasses.replace(self.query, **changes)
@@ -247,7 +247,7 @@ class InstitutionList:
     def _on_select(self) -> None:
         selected = len(self.paged.table.selected)
         self.bulk_bar.set_visibility(selected > 0)
-        self.selected_label.text = _("{count} selected", count=selected)
+        self.selected_label.text = ngettext("{count} selected", "{count} selected", selected, count=selected)
 
     def _selected_ids(self) -> list[uuid.UUID]:
         return [uuid.UUID(row["id"]) for row in self.paged.table.selected]
@@ -260,12 +260,14 @@ class InstitutionList:
     async def _bulk_assign(self, user_id: uuid.UUID) -> None:
         done = await call(institutions.bulk_assign, self._selected_ids(), user_id)
         if done is not None:
-            await self._after_bulk(_("{count} institutions assigned.", count=done))
+            await self._after_bulk(ngettext("{count} institution assigned.", "{count} institutions assigned.", done,
+                                            count=done))
 
     async def _bulk_archive(self) -> None:
         done = await call(institutions.bulk_archive, self._selected_ids())
         if done is not None:
-            await self._after_bulk(_("{count} institutions archived.", count=done))
+            await self._after_bulk(ngettext("{count} institution archived.", "{count} institutions archived.", done,
+                                            count=done))
 
     def _tag_dialog(self, *, add: bool) -> None:
         with ui.dialog() as dialog, ui.card():
@@ -278,7 +280,8 @@ class InstitutionList:
                                   fields={"tag": tag})
                 if done is not None:
                     dialog.close()
-                    await self._after_bulk(_("{count} institutions changed.", count=done))
+                    await self._after_bulk(ngettext("{count} institution changed.", "{count} institutions changed.",
+                                                    done, count=done))
 
             with ui.row():
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat")

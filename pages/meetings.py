@@ -32,7 +32,7 @@ from components.week_calendar import (
     week_window,
 )
 from crm_app.events import Event, MeetingChanged, MeetingInvited
-from crm_app.i18n import N_
+from crm_app.i18n import N_, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import MeetingStatus, ParticipantResponse, utcnow
 from crm_app.services import institutions, meetings
@@ -264,7 +264,7 @@ class MeetingScreen:
         page = await call(meetings.list_meetings, self.query(), page_request(state))
         if page is None or ticket != self._loads:  # a newer filter's answer is on its way
             return None
-        self.count.text = _("{count} meetings", count=page.total)
+        self.count.text = ngettext("{count} meeting", "{count} meetings", page.total, count=page.total)
         return rows_of(page, self._row)
 
     async def _load_week(self) -> None:
@@ -285,7 +285,7 @@ class MeetingScreen:
             if ticket != self._loads:
                 return
         rows = [row for page in pages for row in page.items]
-        self.count.text = _("{count} meetings", count=first.total)
+        self.count.text = ngettext("{count} meeting", "{count} meetings", first.total, count=first.total)
         if first.total > len(rows):
             ui.notify(_("Only the first {count} meetings of this week are shown.", count=len(rows)), type="warning")
         self.week_label.text = week_title(self.filters.week)

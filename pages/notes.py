@@ -20,7 +20,7 @@ from components.note_dialog import excerpt, note_text, open_note_dialog, shares_
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import InstitutionPicker, institution_picker
 from components.shell import app_page, set_title
-from crm_app.i18n import N_, format_datetime
+from crm_app.i18n import N_, format_datetime, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import CommentTarget, NoteVisibility
 from crm_app.services import institutions, notes
@@ -125,7 +125,7 @@ class NoteScreen:
         page = await call(notes.list_notes, self.query, page_request(table_state))
         if page is None or ticket != self._loads:  # a newer filter's answer is on its way
             return None
-        self.count.text = _("{count} notes", count=page.total)
+        self.count.text = ngettext("{count} note", "{count} notes", page.total, count=page.total)
         return rows_of(page, self._row)
 
     async def change(self, **changes: Any) -> None:

@@ -13,7 +13,7 @@ from components.backend import call, current_actor
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
 from crm_app.events import Event, NotificationCreated, NotificationsRead
-from crm_app.i18n import N_, format_datetime
+from crm_app.i18n import N_, format_datetime, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.services import notifications
 from crm_app.services.notifications import NotificationRow
@@ -35,7 +35,7 @@ async def notifications_page(query: dict[str, list[str]]) -> None:
                           request=page_request(table_state))
         if page is None:
             return None
-        count.text = _("{count} notifications", count=page.total)
+        count.text = ngettext("{count} notification", "{count} notifications", page.total, count=page.total)
         return rows_of(page, _row)
 
     async def show(unread: bool) -> None:
@@ -54,7 +54,8 @@ async def notifications_page(query: dict[str, list[str]]) -> None:
     async def mark_all() -> None:
         marked = await call(notifications.mark_all_read)
         if marked is not None:
-            ui.notify(_("{count} notifications marked as read.", count=marked), type="positive")
+            ui.notify(ngettext("{count} notification marked as read.", "{count} notifications marked as read.", marked,
+                               count=marked), type="positive")
             await table.refresh()
 
     async def on_event(_event: Event) -> None:

@@ -29,7 +29,7 @@ from components.task_dialog import (
 )
 from crm_app.config import get_settings
 from crm_app.events import Event, TaskChanged
-from crm_app.i18n import N_, format_datetime
+from crm_app.i18n import N_, format_datetime, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import CommentTarget, TaskPriority, TaskStatus
 from crm_app.services import institutions, tasks
@@ -307,7 +307,7 @@ class TaskScreen:
             self._reloading = False
 
     def _show_total(self, total: int) -> None:
-        self.count.text = _("{count} tasks", count=total)
+        self.count.text = ngettext("{count} task", "{count} tasks", total, count=total)
 
     async def _load(self, state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         sort = state.sort if state.sort in SORTABLE else "due"

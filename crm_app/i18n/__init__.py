@@ -37,13 +37,24 @@ def catalog_path(locale: str) -> Path:
 
 
 @cache
-def _messages(locale: str) -> dict[str, str]:
+def _messages(locale: str) -> dict[str, str | tuple[str, ...]]:
+    """Message id -> translation; a plural message is keyed by its singular and has every form."""
     path = catalog_path(locale)
     if not path.exists():
         return {}
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=locale)
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+    found: dict[str, str | tuple[str, ...]] = {}
+    for m in catalog:
+        if not m.id or m.fuzzy:
+            continue
+        if isinstance(m.id, tuple | list):
+            forms = tuple(str(form) for form in (m.string or ()))
+            if all(forms):
+                found[str(m.id[0])] = forms
+        elif m.string:
+            found[str(m.id)] = str(m.string)
+    return found
 
 
 def set_locale_resolver(resolver: Callable[[], str | None] | None) -> None:
@@ -72,7 +83,31 @@ def use_locale(locale: str | None) -> Iterator[None]:
 def gettext(message: str, /, **params: Any) -> str:
     """Translate an English message id into the current locale; `{name}` fields are filled in."""
     text = _messages(current_locale()).get(message, message)
+    if isinstance(text, tuple):
+        text = text[0]
     return text.format(**params) if params else text
+
+
+def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
+    """The form of a message for the count `n` ("1 contact", "2 contacts"; in French 0 and 1 are
+    singular), `{name}` fields filled in (`n` is not passed implicitly: name it, e.g. count=n)."""
+    locale = current_locale()
+    one = _plural_category(locale, n) == "one"
+    forms = _messages(locale).get(singular)
+    if isinstance(forms, tuple) and len(forms) >= 2:
+        text = forms[0] if one else forms[1]
+    else:
+        text = singular if one else plural
+    return text.format(**params) if params else text
+
+
+@cache
+def _plural_rule(locale: str) -> Callable[[int], str]:
+    return Locale.parse(locale).plural_form
+
+
+def _plural_category(locale: str, n: int) -> str:
+    return str(_plural_rule(locale)(abs(n)))
 
 
 _ = gettext

@@ -13,19 +13,34 @@ from . import SUPPORTED_LOCALES, catalog_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("crm_app", "pages", "components")
-KEYWORDS = {"_": None, "gettext": None, "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
+#: A message id: its text, or (singular, plural) for a message with a count.
+MessageId = str | tuple[str, str]
 
 
-def extract_messages() -> dict[str, list[tuple[str, int]]]:
+def extract_messages() -> dict[MessageId, list[tuple[str, int]]]:
     """Every message id in the source, with where it appears."""
-    found: dict[str, list[tuple[str, int]]] = {}
+    found: dict[MessageId, list[tuple[str, int]]] = {}
     for directory in SOURCE_DIRS:
         root = PROJECT_ROOT / directory
         for filename, lineno, message, _comments, _context in extract_from_dir(
                 root, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
+            key: MessageId | None = None
             if isinstance(message, str) and message:
-                found.setdefault(message, []).append((f"{directory}/{filename}", lineno))
+                key = message
+            elif isinstance(message, tuple) and len(message) == 2 and all(message):
+                key = (str(message[0]), str(message[1]))
+            if key is not None:
+                found.setdefault(key, []).append((f"{directory}/{filename}", lineno))
     return found
+
+
+def _lookup_key(message_id: MessageId) -> str:
+    return message_id[0] if isinstance(message_id, tuple) else message_id
+
+
+def _translated(string: str | tuple[str, ...] | list[str] | None) -> bool:
+    return all(string) if isinstance(string, tuple | list) else bool(string)
 
 
 def read_catalog(locale: str) -> Catalog:
@@ -40,11 +55,11 @@ def problems(locale: str) -> list[str]:
     """Message ids that are missing, untranslated or fuzzy in a locale's catalog."""
     catalog = read_catalog(locale)
     issues = []
-    for message_id in sorted(extract_messages()):
-        entry = catalog.get(message_id)
-        if entry is None:
+    for message_id in sorted(extract_messages(), key=_lookup_key):
+        entry = catalog.get(_lookup_key(message_id))
+        if entry is None or isinstance(message_id, tuple) != isinstance(entry.id, tuple | list):
             issues.append(f"{locale}: missing {message_id!r}")
-        elif not entry.string:
+        elif not _translated(entry.string):
             issues.append(f"{locale}: untranslated {message_id!r}")
         elif entry.fuzzy:
             issues.append(f"{locale}: fuzzy {message_id!r}")
@@ -59,10 +74,13 @@ def update_catalogs() -> dict[str, int]:
         old = read_catalog(locale)
         new = Catalog(locale=locale, project="OPEx CRM", fuzzy=False)
         count = 0
-        for message_id, locations in sorted(messages.items()):
-            previous = old.get(message_id)
-            string = previous.string if previous is not None else ""
-            if not string and locale == "en":
+        for message_id, locations in sorted(messages.items(), key=lambda item: _lookup_key(item[0])):
+            previous = old.get(_lookup_key(message_id))
+            if previous is not None and isinstance(message_id, tuple) != isinstance(previous.id, tuple | list):
+                previous = None  # a message that gained or lost its plural is translated again
+            string: str | tuple[str, ...] | list[str] = (previous.string or "") if previous is not None else \
+                (("", "") if isinstance(message_id, tuple) else "")
+            if not _translated(string) and locale == "en":
                 string = message_id
             count += previous is None
             flags = previous.flags if previous is not None else ()

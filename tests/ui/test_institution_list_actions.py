@@ -40,7 +40,7 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
     rows = [row for row in table.rows if row["id"] in {str(first), str(second)}]
     ui_user.find(marker="institutions-table").trigger(
         "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
-    await ui_user.should_see("2 sélectionné(s)")
+    await ui_user.should_see("2 sélectionnés")
     ui_user.find(marker="bulk-add-tag").click()
     await ui_user.should_see(marker="bulk-tag")
     ui_user.find(marker="bulk-tag").click()
@@ -54,7 +54,7 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
             break
         await asyncio.sleep(0.05)
     assert {first, second} < tagged
-    await ui_user.should_not_see("2 sélectionné(s)")  # the list reloaded: the selection starts again
+    await ui_user.should_not_see("2 sélectionnés")  # the list reloaded: the selection starts again
     rows = [row for row in (await _table(ui_user)).rows if row["id"] in {str(first), str(second)}]
     ui_user.find(marker="institutions-table").trigger(
         "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})

@@ -14,7 +14,7 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
+from crm_app.i18n import gettext, ngettext
 from crm_app.models import Role, Task, TaskStatus, utcnow
 from crm_app.services import contacts, institutions, tasks
 from crm_app.services.permissions import SYSTEM_ACTOR, Actor
@@ -183,10 +183,11 @@ async def test_a_task_assigned_to_me_by_someone_else_appears_without_reload(ui_u
     await log_in(ui_user, "rita@example.org", path="/login?redirect_to=/tasks")
     await ui_user.should_see(marker="task-count", retries=50)
     count = element(ui_user, "task-count")
-    await eventually(lambda: count.text == gettext("{count} tasks", count=0), "the list was not loaded")
+    await eventually(lambda: count.text == ngettext("{count} task", "{count} tasks", 0, count=0),
+                     "the list was not loaded")
     _task(manager, "Visit the pharmacy", assignee_id=viewer_id)  # another session, committed
     await _table_titles(ui_user, ["Visit the pharmacy"])
-    assert element(ui_user, "task-count").text == gettext("{count} tasks", count=1)
+    assert element(ui_user, "task-count").text == ngettext("{count} task", "{count} tasks", 1, count=1)
 
 
 async def test_saving_over_a_newer_change_is_refused_with_the_other_persons_name(

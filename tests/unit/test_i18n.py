@@ -52,3 +52,22 @@ def test_dates_and_money_follow_the_locale() -> None:
         assert format_currency(Decimal("1234.5")) == "1\u202f234,50\xa0€"
     with use_locale("en"):
         assert format_currency(Decimal("1234.5")) == "€1,234.50"
+
+
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("fr", ["0 réunion", "1 réunion", "2 réunions"]),
+    ("en", ["0 meetings", "1 meeting", "2 meetings"]),
+    ("es", ["0 reuniones", "1 reunión", "2 reuniones"]),
+    ("de", ["0 Termine", "1 Termin", "2 Termine"]),
+])
+def test_counts_take_the_plural_form_of_the_language(locale: str, expected: list[str]) -> None:
+    from crm_app.i18n import ngettext
+
+    with use_locale(locale):
+        assert [ngettext("{count} meeting", "{count} meetings", n, count=n) for n in (0, 1, 2)] == expected
+
+
+def test_plural_messages_are_extracted_with_both_forms() -> None:
+    from crm_app.i18n.catalogs import extract_messages
+
+    assert ("{count} task", "{count} tasks") in extract_messages()
