@@ -209,6 +209,87 @@ def create_admin(email: str, password: str | None, name: str, role: str) -> None
     click.echo(f"created {user.role.value} {user.email}")
 
 
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["user", "manager", "team_admin", "admin", "super_admin"]))
+@click.option("--team", help="The team's name.")
+@click.option("--name", help="Full name (default: from the email).")
+@click.option("--password", help="Without it, an invitation email is queued and its link printed.")
+@one_line_errors
+def create_user(email: str, role: str, team: str | None, name: str | None, password: str | None) -> None:
+    """Create an account: active with --password, else invited (the person chooses a password)."""
+    from .db import unit_of_work
+    from .errors import DomainError
+    from .models import Role
+    from .services import accounts, users
+    from .services.permissions import SYSTEM_ACTOR
+
+    full_name = name or email.split("@", 1)[0].replace(".", " ").title()
+    try:
+        with unit_of_work() as session:
+            team_id = accounts.find_team_id(session, team) if team else None
+            if password is not None:
+                user = users.create_user(session, SYSTEM_ACTOR, email=email, full_name=full_name, role=Role(role),
+                                         password=password, team_id=team_id)
+                click.echo(f"created {Role(user.role).value} {user.email}")
+                return
+            invited, link = accounts.invite_with_link(session, SYSTEM_ACTOR, email=email, full_name=full_name,
+                                                      role=Role(role), team_id=team_id)
+    except ValidationFailed as exc:
+        _fail("; ".join(f"{field}: {message}" for field, message in exc.field_errors.items()))
+    except DomainError as exc:
+        _fail(exc.message)
+    click.echo(f"invited {Role(invited.role).value} {invited.email}; invitation link (72 h): {link}")
+
+
+@main.group()
+def users() -> None:
+    """Accounts: list them, deactivate one (scripts and recovery)."""
+
+
+@users.command("list")
+@click.option("--status", type=click.Choice(["active", "invited", "deactivated"]))
+@one_line_errors
+def users_list(status: str | None) -> None:
+    """Print every account: email, role, team, status, last login (tab-separated)."""
+    from .db import unit_of_work
+    from .services import accounts
+    from .services.accounts import UserStatus
+    from .services.paging import MAX_PAGE_SIZE, PageRequest
+    from .services.permissions import SYSTEM_ACTOR
+
+    page_number = 1
+    with unit_of_work() as session:
+        while True:
+            page = accounts.list_users(session, SYSTEM_ACTOR, status=UserStatus(status) if status else None,
+                                       request=PageRequest(page_number, MAX_PAGE_SIZE), sort="email")
+            for row in page.items:
+                last_login = row.last_login_at.isoformat(timespec="seconds") if row.last_login_at else "-"
+                click.echo("\t".join([row.email, row.full_name, row.role.value, row.team_name or "-",
+                                      row.status.value, last_login]))
+            if page_number * page.page_size >= page.total:
+                break
+            page_number += 1
+
+
+@users.command("deactivate")
+@click.argument("email")
+@one_line_errors
+def users_deactivate(email: str) -> None:
+    """Deactivate EMAIL: every session and API token ends at once."""
+    from .db import unit_of_work
+    from .errors import DomainError
+    from .services import accounts
+    from .services.permissions import SYSTEM_ACTOR
+
+    try:
+        with unit_of_work() as session:
+            accounts.deactivate_user(session, SYSTEM_ACTOR, accounts.find_user_id(session, email))
+    except DomainError as exc:
+        _fail(exc.message)
+    click.echo(f"deactivated {email.strip().lower()}")
+
+
 @main.command("generate-secret")
 def generate_secret() -> None:
     """Print a random secret for JWT_SECRET, JWT_REFRESH_SECRET or STORAGE_SECRET."""

@@ -70,7 +70,10 @@ async def login_page(request: Request, redirect_to: str | None = None) -> Redire
             password = ui.input(_("Password"), password=True, password_toggle_button=True) \
                 .props("autocomplete=current-password name=password").classes("w-full") \
                 .on("keydown.enter", submit).mark("password")
-            remember = ui.checkbox(_("Remember me")).mark("remember")
+            with ui.row().classes("w-full items-center justify-between"):
+                remember = ui.checkbox(_("Remember me")).mark("remember")
+                ui.link(_("Forgot password?"), "/forgot-password").classes("text-primary text-body2") \
+                    .mark("forgot-password")
             error = ui.label().classes("text-negative").props("role=alert").mark("login-error")
             error.set_visibility(False)
             button = ui.button(_("Log in"), on_click=submit).props("unelevated").classes("w-full").mark("login")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -18,19 +22,59 @@ from . import auth, identifiers, security_log
 from .permissions import Actor, Placement, authorize, can_grant_role
 
 MIN_PASSWORD_LENGTH = 10
+_COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
+# Leading and trailing digits and symbols do not make a common word uncommon ("Password2024!").
+_DECORATION = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of the most used passwords, lower case."""
+    lines = _COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def is_common_password(password: str) -> bool:
+    lowered = password.strip().lower()
+    bare = _DECORATION.sub("", lowered)
+    return lowered in common_passwords() or (len(bare) >= 4 and bare in common_passwords())
+
+
+class PasswordRule(StrEnum):
+    """The rules a new password must follow, in the order the checklist shows them."""
+
+    LENGTH = "length"
+    NOT_EMAIL = "not_email"
+    NOT_COMMON = "not_common"
+    MAX_BYTES = "max_bytes"
+
+    @property
+    def message(self) -> str:
+        return PASSWORD_RULE_MESSAGES[self]
+
+
+PASSWORD_RULE_MESSAGES: dict[PasswordRule, str] = {
+    PasswordRule.LENGTH: N_("At least 10 characters."),
+    PasswordRule.NOT_EMAIL: N_("Must not contain the email address."),
+    PasswordRule.NOT_COMMON: N_("Must not be a commonly used password."),
+    PasswordRule.MAX_BYTES: N_("At most 72 bytes."),
+}
+
+
+def password_checklist(password: str, email: str) -> dict[PasswordRule, bool]:
+    """Each rule and whether `password` follows it (the live checklist and the final check alike)."""
+    local_part = email.split("@", 1)[0].lower()
+    return {
+        PasswordRule.LENGTH: len(password) >= MIN_PASSWORD_LENGTH,
+        PasswordRule.NOT_EMAIL: not (len(local_part) >= 3 and local_part in password.lower()),
+        PasswordRule.NOT_COMMON: bool(password) and not is_common_password(password),
+        PasswordRule.MAX_BYTES: len(password.encode()) <= auth.MAX_PASSWORD_BYTES,
+    }
 
 
 def password_problems(password: str, email: str) -> list[str]:
     """The password rules that `password` breaks, as message ids (empty when it is acceptable)."""
-    problems = []
-    if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(N_("At least 10 characters."))
-    local_part = email.split("@", 1)[0].lower()
-    if len(local_part) >= 3 and local_part in password.lower():
-        problems.append(N_("Must not contain the email address."))
-    if len(password.encode()) > auth.MAX_PASSWORD_BYTES:
-        problems.append(N_("At most 72 bytes."))
-    return problems
+    return [rule.message for rule, followed in password_checklist(password, email).items() if not followed]
 
 
 def _validate_new_user(session: Session, email: str, full_name: str, password: str | None) -> None:

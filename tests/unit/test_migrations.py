@@ -18,7 +18,8 @@ from tests.postgres import PostgresServer
 EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_attempts", "security_events",
                    "institutions", "institution_medical_profiles", "institution_labels", "contacts", "saved_views",
                    "audit_entries", "tasks", "notes", "note_shares", "meetings", "meeting_participants", "calls",
-                   "comments", "notifications", "task_alerts_sent", "mail_outbox", "mail_attachments"}
+                   "comments", "notifications", "task_alerts_sent", "mail_outbox", "mail_attachments",
+                   "account_tokens"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
