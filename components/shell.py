@@ -23,6 +23,7 @@ from crm_app.models import Theme
 from crm_app.services import auth, users
 from crm_app.services.permissions import Actor, can
 
+from .avatar import avatar
 from .backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
 from .global_search import global_search
 from .notification_bell import notification_bell
@@ -141,11 +142,6 @@ def not_allowed() -> None:
         ui.link(_("Back to the dashboard"), "/")
 
 
-def _initials(name: str) -> str:
-    parts = [p for p in name.replace("-", " ").split() if p]
-    return "".join(p[0] for p in parts[:2]).upper() or "?"
-
-
 async def root(request: Request) -> RedirectResponse | None:
     """Every path that is not /login or /api: the shell, or the login page when signed out."""
     actor = await resolve_actor()
@@ -216,8 +212,8 @@ def _dark_mode_toggle(dark: ui.dark_mode) -> None:
 
 
 def _user_menu(actor: Actor) -> None:
-    with ui.button(_initials(actor.full_name)).props('round unelevated color=white text-color=primary '
-                                                     'aria-label="User menu"').mark("user-menu"):
+    with ui.button().props('flat round dense aria-label="User menu"').mark("user-menu"):
+        avatar(actor.full_name, actor.id, size="34px")
         with ui.menu().props("anchor='bottom right' self='top right'"):
             with ui.column().classes("q-pa-md gap-0"):
                 ui.label(actor.full_name).classes("text-weight-medium")

@@ -21,6 +21,7 @@ from crm_app.api import router as api_router
 from crm_app.config import Settings, get_settings
 from crm_app.db import dispose_engines
 from crm_app.logs import request_id_var
+from crm_app.security_headers import SecurityHeadersMiddleware, is_https, session_cookie_options
 
 log = logging.getLogger("crm_app.web")
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> None:
     app.include_router(api_router)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings.base_url))
     if settings.cors_origin:
         app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origin.split(",")],
                            allow_methods=["*"], allow_headers=["Authorization", "Content-Type"])
@@ -110,7 +112,8 @@ def run(settings: Settings) -> None:
     create_app(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ui.run(root, host=settings.host, port=settings.port, title="OPEx CRM", language="fr", favicon="🩺",
-           storage_secret=settings.storage_secret, reload=False, show=False, show_welcome_message=False,
+           storage_secret=settings.storage_secret, session_middleware_kwargs=session_cookie_options(settings.base_url),
+           reload=False, show=False, show_welcome_message=False,
            uvicorn_logging_level=settings.log_level.lower(), log_config=None,
            timeout_graceful_shutdown=20, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
            gzip_middleware_factory=_gzip)

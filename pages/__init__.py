@@ -1,6 +1,10 @@
 """One module per screen; importing this package registers every route."""
 
 from . import (
+    account_pages,
+    admin_security_log,
+    admin_teams,
+    admin_users,
     calls,
     contacts,
     dashboard,
@@ -17,5 +21,23 @@ from . import (
     tasks,
 )
 
-__all__ = ["calls", "contacts", "dashboard", "institution_activity", "institution_detail", "institution_form",
-           "institution_import", "institutions", "login", "meetings", "notes", "notifications", "profile", "tasks"]
+__all__ = [
+    "account_pages",
+    "admin_security_log",
+    "admin_teams",
+    "admin_users",
+    "calls",
+    "contacts",
+    "dashboard",
+    "institution_activity",
+    "institution_detail",
+    "institution_form",
+    "institution_import",
+    "institutions",
+    "login",
+    "meetings",
+    "notes",
+    "notifications",
+    "profile",
+    "tasks",
+]

@@ -1,15 +1,19 @@
-"""/profile: the signed-in user's own name, language and theme."""
+"""/profile: the signed-in user's own name, language and theme; their password; their sessions."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from nicegui import app, ui
 
-from components.backend import call
+from components.avatar import avatar
+from components.backend import call, client_info
 from components.shell import LOCALE_KEY, app_page
-from crm_app.i18n import LANGUAGE_NAMES, N_, current_locale
+from crm_app.i18n import LANGUAGE_NAMES, N_, current_locale, format_datetime
 from crm_app.i18n import gettext as _
-from crm_app.models import Theme
-from crm_app.services import users
+from crm_app.models import SessionKind, Theme
+from crm_app.services import auth, users
+from crm_app.services.auth import SessionRow
 
 
 @app_page("/profile", title=N_("Profile"), icon="person")
@@ -34,7 +38,9 @@ async def profile_page() -> None:
             ui.navigate.reload()
 
     with ui.card().classes("w-full max-w-xl"):
-        ui.label(_("Profile")).classes("text-h6")
+        with ui.row().classes("items-center gap-3"):
+            avatar(profile.full_name, profile.id, size="56px").mark("profile-avatar")
+            ui.label(_("Profile")).classes("text-h6")
         with ui.grid(columns=2).classes("gap-x-8 gap-y-1 q-mb-md"):
             ui.label(_("Email")).classes("text-grey-7")
             ui.label(profile.email)
@@ -48,3 +54,75 @@ async def profile_page() -> None:
                              value=profile.language or current_locale()).classes("w-full")
         theme = ui.select(themes, label=_("Theme"), value=profile.theme.value).classes("w-full")
         ui.button(_("Save"), on_click=save).props("unelevated").classes("q-mt-md")
+
+    refresh_sessions = await _sessions_card(profile.timezone)
+    _password_card(profile.email, refresh_sessions)
+
+
+async def _sessions_card(timezone: str) -> Callable[[], Awaitable[None]]:
+    """The actor's live sessions with "sign out everywhere else"; returns how to reload the list."""
+    kinds = {SessionKind.WEB: _("Browser"), SessionKind.API: _("API access")}
+
+    @ui.refreshable
+    def session_list(rows: list[SessionRow]) -> None:
+        with ui.list().props("separator").classes("w-full").mark("sessions"):
+            for row in rows:
+                with ui.item().mark("session"):
+                    with ui.item_section().props("avatar"):
+                        ui.icon("computer" if row.kind is SessionKind.WEB else "key")
+                    with ui.item_section():
+                        ui.item_label(row.device or kinds[row.kind])
+                        ui.item_label(_("{kind} · IP {ip} · last seen {when}", kind=kinds[row.kind],
+                                        ip=row.ip or "—", when=format_datetime(row.last_seen_at, timezone,
+                                                                               style="short"))).props("caption")
+                    if row.is_current:
+                        with ui.item_section().props("side"):
+                            ui.badge(_("This session")).props("color=positive")
+
+    async def refresh() -> None:
+        rows = await call(auth.list_sessions)
+        if rows is not None:
+            session_list.refresh(rows)
+            others.set_visibility(any(not row.is_current for row in rows))
+
+    async def end_others() -> None:
+        ended = await call(auth.end_other_sessions, client=client_info())
+        if ended is None:
+            return
+        ui.notify(_("Other sessions signed out: {count}.", count=ended), type="positive")
+        await refresh()
+
+    with ui.card().classes("w-full max-w-xl q-mt-md"):
+        ui.label(_("Active sessions")).classes("text-h6")
+        rows = await call(auth.list_sessions) or []
+        session_list(rows)
+        others = ui.button(_("Sign out everywhere else"), icon="logout", on_click=end_others) \
+            .props("outline color=negative").mark("end-other-sessions")
+        others.set_visibility(any(not row.is_current for row in rows))
+    return refresh
+
+
+def _password_card(email: str, after_change: Callable[[], Awaitable[None]]) -> None:
+    async def change() -> None:
+        ended = await call(auth.change_password, current_password=current.value or "",
+                           new_password=new.value or "", client=client_info(),
+                           fields={"current_password": current, "new_password": new})
+        if ended is None:
+            return
+        current.value = new.value = ""
+        ui.notify(_("Your password was changed. Your other sessions were signed out."), type="positive")
+        await after_change()
+
+    def show_rules() -> None:
+        problems = users.password_problems(new.value or "", email) if new.value else []
+        rules.text = " ".join(_(problem) for problem in problems)
+
+    with ui.card().classes("w-full max-w-xl q-mt-md"):
+        ui.label(_("Change password")).classes("text-h6")
+        current = ui.input(_("Current password"), password=True, password_toggle_button=True) \
+            .props("autocomplete=current-password").classes("w-full").mark("current-password")
+        new = ui.input(_("New password"), password=True, password_toggle_button=True, on_change=show_rules) \
+            .props("autocomplete=new-password").classes("w-full").mark("new-password")
+        rules = ui.label().classes("text-caption text-negative").mark("password-rules")
+        ui.button(_("Change password"), on_click=change).props("unelevated").classes("q-mt-sm") \
+            .mark("change-password")

@@ -44,6 +44,7 @@ __all__ = [
     "utcnow",
 ]
 
+from .accounts import AccountAction, AccountToken, TokenPurpose
 from .activities import (
     Call,
     CallDirection,
@@ -84,3 +85,5 @@ __all__ += [
 ]
 
 __all__ += ["MailStatus", "OutboxAttachment", "OutboxMessage"]
+
+__all__ += ["AccountAction", "AccountToken", "TokenPurpose"]

@@ -30,6 +30,15 @@ class SecurityAction(StrEnum):
     USER_UPDATED = "user.updated"
     EXPORT = "export"
     IMPORT = "import"
+    TEAM_CREATED = "team.created"
+    TEAM_RENAMED = "team.renamed"
+    TEAM_ARCHIVED = "team.archived"
+    TEAM_RESTORED = "team.restored"
+    TEAM_MEMBER_ADDED = "team.member_added"
+    TEAM_MEMBER_REMOVED = "team.member_removed"
+    TEAM_MANAGER_CHANGED = "team.manager_changed"
+    PASSWORD_CHANGED = "password.changed"  # noqa: S105 - an action name
+    SESSIONS_ENDED = "sessions.ended"
 
 
 class SecurityEvent(SQLModel, table=True):

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import bcrypt
 from sqlalchemy import func, update
@@ -227,3 +228,87 @@ def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=30
     removed = session.exec(delete(AuthSession).where(col(AuthSession.expires_at) < cutoff)).rowcount or 0
     removed += session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < cutoff)).rowcount or 0
     return int(removed)
+
+
+# --- The signed-in user's own sessions and password -------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One live session of the actor, as their profile lists it."""
+
+    id: uuid.UUID
+    kind: SessionKind
+    device: str
+    ip: str | None
+    created_at: datetime
+    last_seen_at: datetime
+    is_current: bool
+
+
+# (token in the user agent, name): the first match wins, so more specific browsers come first
+# (Edge and Opera also say "Chrome", Chrome also says "Safari").
+_BROWSERS = (("Edg/", "Edge"), ("EdgA/", "Edge"), ("OPR/", "Opera"), ("SamsungBrowser/", "Samsung Internet"),
+             ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"), ("Chromium/", "Chromium"),
+             ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl"), ("python-httpx/", "HTTP client"),
+             ("python-requests/", "HTTP client"))
+_SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("Macintosh", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def describe_device(user_agent: str | None) -> str:
+    """"Firefox · Windows" from a user agent string ("" when there is nothing to say)."""
+    if not user_agent:
+        return ""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), "")
+    system = next((name for token, name in _SYSTEMS if token in user_agent), "")
+    return " · ".join(part for part in (browser, system) if part) or user_agent[:60]
+
+
+def _live_sessions(session: Session, user_id: uuid.UUID) -> Any:
+    now = utcnow()
+    return select(AuthSession).where(AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None),
+                                     AuthSession.expires_at > now)
+
+
+def list_sessions(session: Session, actor: Actor) -> list[SessionRow]:
+    """The actor's live sessions (web and API), the current one first, then the most recently seen."""
+    rows = session.exec(_live_sessions(session, actor.id)).all()
+    found = [SessionRow(id=row.id, kind=SessionKind(row.kind), device=describe_device(row.user_agent), ip=row.ip,
+                        created_at=row.created_at, last_seen_at=row.last_seen_at,
+                        is_current=row.id == actor.session_id) for row in rows]
+    return sorted(found, key=lambda s: (not s.is_current, -s.last_seen_at.timestamp()))
+
+
+def end_other_sessions(session: Session, actor: Actor, *, client: ClientInfo | None = None) -> int:
+    """"Sign out everywhere else": every live session of the actor but the current one ends now."""
+    conditions = [col(AuthSession.user_id) == actor.id, col(AuthSession.revoked_at).is_(None)]
+    if actor.session_id is not None:
+        conditions.append(col(AuthSession.id) != actor.session_id)
+    ended = int(session.exec(update(AuthSession).where(*conditions).values(revoked_at=utcnow())).rowcount or 0)
+    security_log.record(session, SecurityAction.SESSIONS_ENDED, severity=Severity.MEDIUM, user_id=actor.id,
+                        email=actor.email, client=client, ended=ended)
+    return ended
+
+
+def change_password(session: Session, actor: Actor, *, current_password: str, new_password: str,
+                    client: ClientInfo | None = None) -> int:
+    """Replace the actor's password after checking the current one; every other session ends
+    (someone who knew the old password is signed out). Returns how many sessions ended."""
+    from ..errors import ValidationFailed
+    from .users import password_problems
+
+    user = session.get(User, actor.id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated()
+    if not verify_password(current_password, user.password_hash):
+        raise ValidationFailed({"current_password": N_("The current password is not correct.")})
+    if problems := password_problems(new_password, user.email):
+        raise ValidationFailed({"new_password": problems[0]})
+    if verify_password(new_password, user.password_hash):
+        raise ValidationFailed({"new_password": N_("Choose a password different from the current one.")})
+    user.password_hash = hash_password(new_password)
+    user.touch()
+    session.add(user)
+    security_log.record(session, SecurityAction.PASSWORD_CHANGED, severity=Severity.MEDIUM, user_id=user.id,
+                        email=user.email, client=client)
+    return end_other_sessions(session, actor, client=client)
