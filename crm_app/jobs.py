@@ -41,6 +41,19 @@ _REGISTRY: dict[str, JobRecord] = {}
 _scheduler: BackgroundScheduler | None = None
 
 
+@dataclass(frozen=True)
+class Cron:
+    """A cron schedule read in the configured time zone (DOMAIN: "times in the configured time
+    zone"). The trigger is built when the scheduler starts: a CronTrigger made at import time would
+    take the machine's zone, whatever the scheduler's."""
+
+    fields: dict[str, Any]
+
+
+def cron(**fields: Any) -> Cron:
+    return Cron(fields)
+
+
 def register(name: str, trigger: Any) -> Callable[[Callable[[Session], Any]], Callable[[Session], Any]]:
     """Declare a job: `func(session)` runs in its own unit of work on the trigger."""
     def decorator(func: Callable[[Session], Any]) -> Callable[[Session], Any]:
@@ -104,7 +117,9 @@ def start() -> None:
     scheduler = BackgroundScheduler(timezone=get_settings().timezone,
                                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     for record in _REGISTRY.values():
-        scheduler.add_job(run_job, record.trigger, args=[record.name], id=record.name, name=record.name,
+        trigger = CronTrigger(timezone=get_settings().timezone, **record.trigger.fields) \
+            if isinstance(record.trigger, Cron) else record.trigger
+        scheduler.add_job(run_job, trigger, args=[record.name], id=record.name, name=record.name,
                           replace_existing=True)
     scheduler.start()
     _scheduler = scheduler
@@ -140,19 +155,19 @@ def job_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-@register("session_cleanup", CronTrigger(hour=3, minute=30))
+@register("session_cleanup", cron(hour=3, minute=30))
 def session_cleanup(session: Session) -> int:
     """Delete sessions, refresh tokens and login attempts long expired."""
     return auth.purge_expired(session)
 
 
-@register("task_alerts", CronTrigger(minute="*/5"))
+@register("task_alerts", cron(minute="*/5"))
 def task_alerts(session: Session) -> int:
     """Notify assignees of tasks due within 24 hours and of overdue tasks (once per task, kind, due date)."""
     return reminders.send_task_alerts(session)
 
 
-@register("retention", CronTrigger(hour=2, minute=0))
+@register("retention", cron(hour=2, minute=0))
 def retention(session: Session) -> dict[str, int]:
     """Purge old security log entries and old read notifications."""
     return reminders.apply_retention(session)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import zlib
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
@@ -36,3 +39,15 @@ def test_scheduler_starts_and_stops_cleanly() -> None:
     finally:
         jobs.stop()
     assert jobs.status()["state"] == "stopped"
+
+
+def test_daily_jobs_run_at_their_hour_in_the_configured_time_zone(settings_override: Any) -> None:
+    settings_override(TIMEZONE="Europe/Paris")
+    jobs.start()
+    try:
+        runs = {job["name"]: datetime.fromisoformat(job["next_run_at"]) for job in jobs.status()["jobs"]}
+    finally:
+        jobs.stop()
+    retention = runs["retention"].astimezone(ZoneInfo("Europe/Paris"))
+    assert (retention.hour, retention.minute) == (2, 0)  # 02:00 in Paris, whatever the machine's zone
+    assert runs["retention"].utcoffset() is not None
