@@ -49,9 +49,9 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 
 @contextlib.contextmanager
-def serve(**extra_env: str) -> Iterator[str]:
-    """`opex-crm serve` as an operator runs it, on the test database, on a free port."""
-    port = _free_port()
+def serve(port: int | None = None, **extra_env: str) -> Iterator[str]:
+    """`opex-crm serve` as an operator runs it, on the test database, on a free port (or on `port`)."""
+    port = port or _free_port()
     data_dir = tempfile.mkdtemp(prefix="opex-e2e-")
     # Without pytest's variables: NiceGUI would otherwise behave as if under its own screen tests.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
