@@ -14,13 +14,14 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
-from nicegui import app, ui
+from nicegui import app, run, ui
 from nicegui.page_arguments import PageArguments
 
 from crm_app.i18n import LANGUAGE_NAMES, current_locale
 from crm_app.i18n import gettext as _
 from crm_app.models import Theme
 from crm_app.services import auth, users
+from crm_app.services import settings as app_settings
 from crm_app.services.permissions import Actor, can
 
 from .avatar import avatar
@@ -110,6 +111,10 @@ def _screen(spec: PageSpec, breadcrumb: Breadcrumb) -> Callable[[PageArguments],
             return
         breadcrumb.show(spec)
         ui.page_title(f"{_(spec.title)} · OPEx CRM")
+        module = app_settings.module_of_path(spec.path)  # a module switched off in /admin/settings
+        if module is not None and not await run.io_bound(app_settings.is_module_enabled, module):
+            not_found()
+            return
         if spec.permission and not can(actor, spec.permission):
             not_allowed()
             return
@@ -150,11 +155,11 @@ async def root(request: Request) -> RedirectResponse | None:
         return RedirectResponse(login_url(path), status_code=303)
     if actor.language and app.storage.user.get(LOCALE_KEY) != actor.language:
         app.storage.user[LOCALE_KEY] = actor.language
-    build_shell(actor)
+    build_shell(actor, await run.io_bound(app_settings.disabled_modules) or frozenset())
     return None
 
 
-def build_shell(actor: Actor) -> None:
+def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset()) -> None:
     dark = ui.dark_mode({Theme.DARK: True, Theme.LIGHT: False}.get(Theme(actor.theme)))
     ui.colors(primary="#0b6e99", secondary="#26a69a", accent="#7e57c2")
 
@@ -173,8 +178,10 @@ def build_shell(actor: Actor) -> None:
     with drawer:
         with ui.list().props("padding").classes("w-full").props('aria-label="Navigation"'):
             for spec in sorted(PAGES.values(), key=lambda s: (s.order, s.path)):
-                if spec.in_navigation and (spec.permission is None or can(actor, spec.permission)):
-                    with ui.item(on_click=lambda s=spec: ui.navigate.to(s.path)).props("clickable"):
+                if spec.in_navigation and (spec.permission is None or can(actor, spec.permission)) \
+                        and app_settings.module_of_path(spec.path) not in disabled_modules:
+                    with ui.item(on_click=lambda s=spec: ui.navigate.to(s.path)).props("clickable") \
+                            .mark(f"nav:{spec.path}"):
                         with ui.item_section().props("avatar"):
                             ui.icon(spec.icon or "chevron_right")
                         with ui.item_section():

@@ -185,8 +185,10 @@ def send_pending(now: datetime | None = None, *, limit: int = BATCH_LIMIT) -> di
     Blocking (SMTP): runs in the scheduler's thread, never on the event loop. Stops at the first
     message the server could not take because it is unreachable: the others wait for the next run.
     """
+    from .services.settings import smtp_settings
+
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    settings = get_settings()
+    settings = smtp_settings()  # the environment's SMTP values, or those overridden in /admin/settings
     if not settings.smtp_host:
         if _has_due(now or utcnow()):
             log.warning("mail is waiting: SMTP_HOST is not set")

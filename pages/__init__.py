@@ -3,6 +3,7 @@
 from . import (
     account_pages,
     admin_security_log,
+    admin_settings,
     admin_teams,
     admin_users,
     calls,
@@ -24,6 +25,7 @@ from . import (
 __all__ = [
     "account_pages",
     "admin_security_log",
+    "admin_settings",
     "admin_teams",
     "admin_users",
     "calls",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import activities, admin, auth, health, imports, institutions, notifications, users
+from . import activities, admin, auth, health, imports, institutions, notifications, settings, users
 from .errors import install_error_handlers
 
 router = APIRouter(prefix="/api")
@@ -17,6 +17,7 @@ router.include_router(notifications.router)
 router.include_router(users.router)
 router.include_router(users.auth_router)
 router.include_router(admin.router)
+router.include_router(settings.router)
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

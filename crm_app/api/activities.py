@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ValidationFailed
@@ -24,8 +24,10 @@ from ..services.tasks import TaskQuery, TaskRow
 from ..services.timeline import TimelineEntry
 from .deps import ActorDep, SessionDep
 from .pages import page_response
+from .settings import module_enabled
 
-router = APIRouter(tags=["activities"])
+# A module switched off in /admin/settings (tasks, notes, meetings, calls) answers 404 on all its routes.
+router = APIRouter(tags=["activities"], dependencies=[Depends(module_enabled)])
 
 PageDep = Annotated[int, Query(ge=1)]
 PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]

@@ -63,6 +63,7 @@ from .activities import (
 )
 from .mail import MailStatus, OutboxAttachment, OutboxMessage
 from .notifications import Notification, TaskAlert, TaskAlertKind
+from .settings import AppSetting
 
 __all__ += [
     "Call",
@@ -87,3 +88,5 @@ __all__ += [
 __all__ += ["MailStatus", "OutboxAttachment", "OutboxMessage"]
 
 __all__ += ["AccountAction", "AccountToken", "TokenPurpose"]
+
+__all__ += ["AppSetting"]

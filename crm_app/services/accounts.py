@@ -31,6 +31,7 @@ from . import auth, security_log, users
 from .paging import Page, PageRequest
 from .permissions import Actor, Scope, can_grant_role, scope_for
 from .security_log import ClientInfo
+from .settings import organisation
 
 INVITATION_LIFETIME = timedelta(hours=72)
 RESET_LIFETIME = timedelta(minutes=30)
@@ -133,7 +134,7 @@ def _check_password(password: str, email: str) -> None:
 # --- emails ------------------------------------------------------------------------------------------
 
 def _queue_invitation(session: Session, user: User, token: str, inviter: Actor) -> None:
-    with use_locale(inviter.language or DEFAULT_LOCALE):
+    with use_locale(organisation(session)["default_language"] or DEFAULT_LOCALE):
         subject = gettext("Your invitation to OPEx CRM")
         text = "\n\n".join([
             gettext("Hello {name},", name=user.full_name),
@@ -148,7 +149,7 @@ def _queue_invitation(session: Session, user: User, token: str, inviter: Actor) 
 
 
 def _queue_reset(session: Session, user: User, token: str) -> None:
-    with use_locale(user.language or DEFAULT_LOCALE):
+    with use_locale(user.language or organisation(session)["default_language"] or DEFAULT_LOCALE):
         subject = gettext("Reset your OPEx CRM password")
         text = "\n\n".join([
             gettext("Hello {name},", name=user.full_name),

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from ..config import get_settings
 from ..errors import NotFound, ValidationFailed
 from ..i18n import N_
 from ..models import (
@@ -100,7 +99,9 @@ def scope_condition(actor: Actor, action: str, *, team_column: Any, owner_column
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(get_settings().timezone)
+    from .settings import organisation  # settings imports nothing from the activities
+
+    return ZoneInfo(organisation()["timezone"])
 
 
 def moment(*, required: bool = False, end_of_day: bool = False) -> fields.Cleaner:

@@ -17,6 +17,7 @@ from ..errors import NotAuthenticated
 from ..i18n import N_
 from ..models import AuthSession, LoginAttempt, Role, SecurityAction, SessionKind, Severity, Theme, User, utcnow
 from . import security_log
+from . import settings as app_settings
 from .permissions import Actor
 from .security_log import ClientInfo
 
@@ -165,7 +166,8 @@ def open_session(session: Session, user: User, *, kind: SessionKind, client: Cli
     if kind is SessionKind.API:
         lifetime = settings.jwt_refresh_expires_in
     else:
-        lifetime = settings.session_remember_lifetime if remember else settings.session_lifetime
+        # The lifetime set in /admin/settings (default: SESSION_LIFETIME) applies to ordinary sessions.
+        lifetime = settings.session_remember_lifetime if remember else app_settings.session_lifetime_seconds(session)
     auth_session = AuthSession(user_id=user.id, kind=kind, remember=remember, ip=client.ip,
                                user_agent=(client.user_agent or "")[:300] or None,
                                expires_at=utcnow() + timedelta(seconds=lifetime))
@@ -190,6 +192,10 @@ def resolve_session(session: Session, session_id: uuid.UUID | str | None) -> Act
     auth_session, user = row
     now = utcnow()
     if auth_session.revoked_at is not None or auth_session.expires_at <= now or not user.is_active:
+        raise NotAuthenticated(N_("Your session has ended. Please log in again."))
+    idle = app_settings.idle_timeout(session) if auth_session.kind == SessionKind.WEB and not auth_session.remember \
+        else None
+    if idle is not None and now - auth_session.last_seen_at > idle:  # "remember me" sessions have no idle limit
         raise NotAuthenticated(N_("Your session has ended. Please log in again."))
     if now - auth_session.last_seen_at > LAST_SEEN_RESOLUTION:
         auth_session.last_seen_at = now

@@ -19,10 +19,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .. import events
-from ..config import get_settings
 from ..db import fetch_all
 from ..errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
-from ..i18n import DEFAULT_LOCALE, N_, format_datetime, gettext, use_locale
+from ..i18n import N_, format_datetime, gettext, use_locale
 from ..models import (
     CommentTarget,
     Contact,
@@ -50,6 +49,7 @@ from .activities import (
 from .matching import contains_pattern
 from .paging import Page, PageRequest
 from .permissions import SYSTEM_ACTOR, Actor, Placement, authorize, can
+from .settings import organisation
 
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200, required=True),
@@ -512,17 +512,19 @@ def _email_invitations(session: Session, event: events.MeetingInvited) -> None:
     languages = dict(session.exec(select(User.id, User.language).where(col(User.id).in_(event.user_ids))).all()) \
         if event.user_ids else {}
     ics = render_ics(meeting, method="REQUEST").encode()
+    org = organisation(session)
     for person in meeting.participants:
         if not person.email or (person.user_id or person.contact_id) not in wanted:
             continue
-        with use_locale((languages.get(person.user_id) if person.user_id else None) or DEFAULT_LOCALE):
-            when = format_datetime(meeting.starts_at, get_settings().timezone, style="full")
+        with use_locale((languages.get(person.user_id) if person.user_id else None) or org["default_language"]):
+            when = format_datetime(meeting.starts_at, org["timezone"], style="full")
             text = "\n\n".join(part for part in (
                 gettext("{organizer} invites you to “{title}” on {when}.", organizer=meeting.organizer_name,
                         title=meeting.title, when=when),
                 gettext("Location: {location}", location=meeting.location) if meeting.location else "",
                 meeting.description or "",
-                gettext("The invitation is attached: open it to add the meeting to your calendar and answer."))
+                gettext("The invitation is attached: open it to add the meeting to your calendar and answer."),
+                f"{meeting.organizer_name} · {org['name']}")
                 if part)
             subject = gettext("Invitation: {title}", title=meeting.title)
         mail.enqueue(session, to=[(person.name, person.email)], subject=subject, text=text,

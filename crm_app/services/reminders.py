@@ -63,15 +63,22 @@ def send_task_alerts(session: Session, *, now: datetime | None = None) -> int:
     return sent
 
 
-def purge_security_log(session: Session, *, now: datetime | None = None) -> int:
-    """Delete security log entries past their retention (low after 90 days, high after 365)."""
+def purge_security_log(session: Session, *, now: datetime | None = None,
+                       retention: dict[Severity, timedelta] | None = None) -> int:
+    """Delete security log entries past their retention (by default low after 90 days, high after 365)."""
     now = now or utcnow()
     expired = sa.or_(*(sa.and_(col(SecurityEvent.severity) == severity.value, col(SecurityEvent.at) < now - keep)
-                       for severity, keep in SECURITY_LOG_RETENTION.items()))
+                       for severity, keep in (retention or SECURITY_LOG_RETENTION).items()))
     result = session.exec(sa.delete(SecurityEvent).where(expired))
     return int(result.rowcount or 0)
 
 
 def apply_retention(session: Session) -> dict[str, int]:
     """The daily retention job: old security log entries, old read notifications."""
-    return {"security_events": purge_security_log(session), "notifications": notifications.purge_read(session)}
+    from . import settings as app_settings
+
+    days = app_settings.retention_days(session)  # set in /admin/settings; defaults are the constants above
+    low, high = timedelta(days=days["security_log_low_days"]), timedelta(days=days["security_log_high_days"])
+    retention = {Severity.LOW: low, Severity.MEDIUM: high, Severity.HIGH: high}
+    return {"security_events": purge_security_log(session, retention=retention),
+            "notifications": notifications.purge_read(session, older_than=timedelta(days=days["notifications_days"]))}

@@ -73,6 +73,20 @@ ACTION_LABELS: dict[str, str] = {
     SecurityAction.TEAM_MANAGER_CHANGED.value: N_("Team manager changed"),
     SecurityAction.PASSWORD_CHANGED.value: N_("Password changed"),
     SecurityAction.SESSIONS_ENDED.value: N_("Other sessions signed out"),
+    # Account administration (crm_app.models.accounts.AccountAction) and settings.
+    "user.invited": N_("User invited"),
+    "user.invitation_resent": N_("Invitation sent again"),
+    "user.invitation_revoked": N_("Invitation revoked"),
+    "user.invitation_accepted": N_("Invitation accepted"),
+    "user.role_changed": N_("Role or team changed"),
+    "user.deactivated": N_("User deactivated"),
+    "user.reactivated": N_("User reactivated"),
+    "password.reset_requested": N_("Password reset requested"),
+    "password.reset_link_sent": N_("Password reset link sent"),
+    "password.reset": N_("Password reset"),
+    "account_token.refused": N_("Invalid or expired link refused"),
+    "settings.changed": N_("Settings changed"),
+    "settings.test_email": N_("Test email sent"),
 }
 
 SEVERITY_LABELS: dict[Severity, str] = {Severity.LOW: N_("Low"), Severity.MEDIUM: N_("Medium"),

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .. import events
-from ..config import get_settings
 from ..db import fetch_all
 from ..errors import Conflict, InvalidTransition, ValidationFailed
 from ..i18n import N_
@@ -53,6 +52,7 @@ from .matching import contains_pattern
 from .paging import Page, PageRequest
 from .params import Params
 from .permissions import Actor, Placement, Scope, authorize, can, scope_for
+from .settings import organisation
 
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200, required=True),
@@ -293,7 +293,7 @@ class TaskQuery:
 
 
 def _due_window(query: TaskQuery) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(query.timezone or get_settings().timezone)
+    zone = ZoneInfo(query.timezone or organisation()["timezone"])
     today = utcnow().astimezone(zone).date()
     if query.due == "today":
         start = today

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlmodel import col, select
 
 from crm_app import mail
@@ -78,3 +80,30 @@ def test_a_rolled_back_meeting_sends_nothing(smtp_server: SMTPServer, clean_db: 
     except RuntimeError:
         pass
     assert _invitations() == []
+
+
+def test_people_without_a_language_get_the_organisation_s_language_and_time_zone(
+        smtp_server: SMTPServer, clean_db: None) -> None:
+    from crm_app.models import Role
+    from crm_app.services import settings
+    from tests.factories import actor_of, make_user
+
+    with unit_of_work() as session:
+        boss = actor_of(make_user(session, role=Role.SUPER_ADMIN, email="boss@example.org", name="Bea Boss"))
+        settings.update_section(session, boss, "organisation",
+                                {"name": "Medisud", "default_language": "es", "timezone": "America/Cayenne"},
+                                expected_version=0)
+    with unit_of_work() as session:
+        org = make_org(session)
+        clinic = make_institution(session, name="Clínica del Sur")
+        buyer = make_contact(session, clinic, last_name="Compras", email="compras@sur.es")
+        start = datetime(2030, 3, 4, 12, 0, tzinfo=UTC)
+        make_meeting(session, org.manager_a.actor, title="Demo", institution_id=clinic.id, starts_at=start,
+                     participant_contact_ids=[buyer.id])
+    mail.send_pending()
+    [received] = [r.message for r in smtp_server.received]
+    assert received["Subject"] == "Invitación: Demo"
+    body = received.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "9:00" in text and "Medisud" in text  # 12:00 UTC is 09:00 in Cayenne

@@ -19,7 +19,7 @@ EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_a
                    "institutions", "institution_medical_profiles", "institution_labels", "contacts", "saved_views",
                    "audit_entries", "tasks", "notes", "note_shares", "meetings", "meeting_participants", "calls",
                    "comments", "notifications", "task_alerts_sent", "mail_outbox", "mail_attachments",
-                   "account_tokens"}
+                   "account_tokens", "app_settings"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
