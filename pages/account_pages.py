@@ -1,17 +1,19 @@
-"""Public account pages: /forgot-password, /reset-password/{token} and /invitation/{token}.
+"""Public account pages: /forgot-password, /reset-password/{token}, /invitation/{token} and
+/confirm-email/{token}.
 
 Like /login they live outside the shell: whoever opens them is not signed in. The two link pages
 let the person choose a password with a checklist of the rules that updates as they type."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
 from nicegui import app, ui
 
-from components.backend import call_anonymous, client_info
+from components.backend import call_anonymous, client_info, stored_session_id
 from components.shell import LOCALE_KEY
 from crm_app.i18n import N_, current_locale, negotiate
 from crm_app.i18n import gettext as _
@@ -155,3 +157,23 @@ async def reset_password_page(request: Request, token: str) -> None:
 async def invitation_page(request: Request, token: str) -> None:
     await _link_page(request, token, TokenPurpose.INVITATION, title=_("Welcome to OPEx CRM"),
                      submit_label=_("Create my account"), done_text=_("Your account is ready. You can now log in."))
+
+
+@ui.page("/confirm-email/{token}", title="OPEx CRM")
+async def confirm_email_page(request: Request, token: str) -> None:
+    """Following the link sent to the new address changes the account's email at once."""
+    card = _frame(request, _("Confirm your new email address"))
+    session_id = stored_session_id()
+    try:
+        keep = uuid.UUID(session_id) if session_id else None
+    except ValueError:
+        keep = None
+    new_email = await call_anonymous(accounts.confirm_email_change, token, keep_session_id=keep,
+                                     client=client_info())
+    with card:
+        if new_email is None:
+            ui.label(_(accounts.INVALID_LINK)).classes("text-negative").props("role=alert").mark("invalid-link")
+        else:
+            ui.label(_("Your email address is now {email}. Your other sessions were signed out.",
+                       email=new_email)).classes("text-positive").props("role=status").mark("email-changed")
+        _back_to_login()

@@ -1,4 +1,5 @@
-"""/profile: the signed-in user's own name, language and theme; their password; their sessions."""
+"""/profile: the signed-in user's own name, phone, language, theme and time zone; their email address;
+their password; their sessions."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from nicegui import app, ui
 
 from components.avatar import avatar
 from components.backend import call, client_info
+from components.moments import ZONE_KEY
 from components.shell import LOCALE_KEY, app_page
 from crm_app.i18n import LANGUAGE_NAMES, N_, current_locale, format_datetime
 from crm_app.i18n import gettext as _
 from crm_app.models import SessionKind, Theme
-from crm_app.services import auth, users
+from crm_app.services import accounts, auth, users
 from crm_app.services.auth import SessionRow
 
 
@@ -27,10 +29,13 @@ async def profile_page() -> None:
     async def save() -> None:
         nonlocal version
         updated = await call(users.update_preferences, full_name=name.value or "", language=language.value,
-                             theme=Theme(theme.value), expected_version=version, fields={"full_name": name})
+                             theme=Theme(theme.value), phone=phone.value or "", timezone=zone.value or "",
+                             expected_version=version,
+                             fields={"full_name": name, "phone": phone, "timezone": zone, "language": language})
         if updated is None:
             return
         version += 1
+        app.storage.client[ZONE_KEY] = zone.value
         changed_language = language.value != profile.language
         app.storage.user[LOCALE_KEY] = language.value
         ui.notify(_("Your profile was saved."), type="positive")
@@ -50,13 +55,47 @@ async def profile_page() -> None:
             ui.label(profile.team_name or _("No team"))
         name = ui.input(_("Name"), value=profile.full_name).classes("w-full").props("maxlength=200") \
             .mark("full-name")
+        phone = ui.input(_("Phone"), value=profile.phone or "").classes("w-full").props("maxlength=30 type=tel") \
+            .mark("phone")
         language = ui.select(LANGUAGE_NAMES, label=_("Language"),
                              value=profile.language or current_locale()).classes("w-full")
         theme = ui.select(themes, label=_("Theme"), value=profile.theme.value).classes("w-full")
-        ui.button(_("Save"), on_click=save).props("unelevated").classes("q-mt-md")
+        zones = list(users.timezone_choices())
+        if profile.timezone not in zones:
+            zones.insert(0, profile.timezone)
+        zone = ui.select(zones, label=_("Time zone"), value=profile.timezone, with_input=True) \
+            .classes("w-full").mark("timezone")
+        ui.button(_("Save"), on_click=save).props("unelevated").classes("q-mt-md").mark("save-profile")
 
+    _email_card(profile.email)
     refresh_sessions = await _sessions_card(profile.timezone)
     _password_card(profile.email, refresh_sessions)
+
+
+def _email_card(email: str) -> None:
+    """"Change email": a link sent to the new address confirms it; the address changes only then."""
+    async def send() -> None:
+        address = await call(accounts.request_email_change, new_email=new_email.value or "",
+                             password=password.value or "", client=client_info(),
+                             fields={"new_email": new_email, "password": password})
+        if address is None:
+            return
+        password.value = ""
+        sent.text = _("We sent a confirmation link to {email}. Your address changes once you follow it "
+                      "(within 24 hours).", email=address)
+        sent.set_visibility(True)
+
+    with ui.card().classes("w-full max-w-xl q-mt-md"):
+        ui.label(_("Change email")).classes("text-h6")
+        ui.label(_("Current address: {email}", email=email)).classes("text-grey-8")
+        new_email = ui.input(_("New email")).props("type=email autocomplete=email").classes("w-full") \
+            .mark("new-email")
+        password = ui.input(_("Current password"), password=True, password_toggle_button=True) \
+            .props("autocomplete=current-password").classes("w-full").mark("email-password")
+        sent = ui.label().classes("text-positive").props("role=status").mark("email-change-sent")
+        sent.set_visibility(False)
+        ui.button(_("Change email"), on_click=send).props("unelevated").classes("q-mt-sm") \
+            .mark("change-email")
 
 
 async def _sessions_card(timezone: str) -> Callable[[], Awaitable[None]]:

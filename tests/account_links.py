@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage
 
-LINK = re.compile(r"https?://[^/\s]+(/(?:invitation|reset-password)/[A-Za-z0-9_\-]+)")
+LINK = re.compile(r"https?://[^/\s]+(/(?:invitation|reset-password|confirm-email)/[A-Za-z0-9_\-]+)")
 
 
 def text_of(message: EmailMessage) -> str:
@@ -15,7 +15,7 @@ def text_of(message: EmailMessage) -> str:
 
 
 def link_path(text: str) -> str:
-    """The path of the one account link in an email's text: /invitation/<token> or /reset-password/<token>."""
+    """The path of the one account link in an email's text: /invitation/, /reset-password/ or /confirm-email/<token>."""
     found = LINK.findall(text)
     assert len(found) == 1, text
     return str(found[0])

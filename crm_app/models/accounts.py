@@ -1,4 +1,4 @@
-"""Single-use, expiring account tokens (invitations, password resets) and the account actions
+"""Single-use, expiring account tokens (invitations, password resets, email changes) and the account actions
 written to the security log."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .base import UTCDateTime, in_check, timestamp_column, utcnow, uuid_pk
 class TokenPurpose(StrEnum):
     INVITATION = "invitation"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name, not a secret
+    EMAIL_CHANGE = "email_change"
 
 
 class AccountAction(StrEnum):
@@ -31,6 +32,8 @@ class AccountAction(StrEnum):
     RESET_REQUESTED = "password.reset_requested"
     RESET_LINK_SENT = "password.reset_link_sent"
     PASSWORD_RESET = "password.reset"  # noqa: S105 - an action name
+    EMAIL_CHANGE_REQUESTED = "email.change_requested"
+    EMAIL_CHANGED = "email.changed"
     TOKEN_REFUSED = "account_token.refused"  # noqa: S105 - an action name
 
 
@@ -53,3 +56,5 @@ class AccountToken(SQLModel, table=True):
     used_at: datetime | None = timestamp_column()
     revoked_at: datetime | None = timestamp_column()
     created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    #: The address an email-change link moves the account to (only for that purpose).
+    new_email: str | None = Field(default=None, max_length=254)

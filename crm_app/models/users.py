@@ -65,6 +65,7 @@ class User(Tracked, table=True):
     language: str | None = Field(default=None, max_length=5)
     theme: Theme = Field(default=Theme.AUTO, sa_type=sa.String(10), nullable=False)
     timezone: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=30)
     last_login_at: datetime | None = timestamp_column()
 
 

@@ -1,5 +1,5 @@
-"""Account administration and self-service: invitations, password resets, roles and teams,
-deactivation (DOMAIN.md "Users and roles").
+"""Account administration and self-service: invitations, password resets, email changes, roles and
+teams, deactivation (DOMAIN.md "Users and roles").
 
 An invited person gets an account at once, inactive and without a password, plus a single-use
 invitation link (72 h). Accepting sets the password and activates the account; revoking an
@@ -26,8 +26,8 @@ from .. import mail
 from ..config import get_settings
 from ..errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from ..i18n import DEFAULT_LOCALE, N_, gettext, use_locale
-from ..models import AccountAction, AccountToken, Role, Severity, Team, TokenPurpose, User, utcnow
-from . import auth, security_log, users
+from ..models import AccountAction, AccountToken, AuthSession, Role, Severity, Team, TokenPurpose, User, utcnow
+from . import auth, identifiers, security_log, users
 from .paging import Page, PageRequest
 from .permissions import Actor, Scope, can_grant_role, scope_for
 from .security_log import ClientInfo
@@ -35,10 +35,15 @@ from .settings import organisation
 
 INVITATION_LIFETIME = timedelta(hours=72)
 RESET_LIFETIME = timedelta(minutes=30)
+EMAIL_CHANGE_LIFETIME = timedelta(hours=24)
 #: One reset email per account in this window, however often the form is sent.
 RESET_THROTTLE = timedelta(minutes=1)
 INVALID_LINK = N_("This link is invalid or has expired.")
-LIFETIMES = {TokenPurpose.INVITATION: INVITATION_LIFETIME, TokenPurpose.PASSWORD_RESET: RESET_LIFETIME}
+LIFETIMES = {TokenPurpose.INVITATION: INVITATION_LIFETIME, TokenPurpose.PASSWORD_RESET: RESET_LIFETIME,
+             TokenPurpose.EMAIL_CHANGE: EMAIL_CHANGE_LIFETIME}
+LINK_PATHS = {TokenPurpose.INVITATION: "invitation", TokenPurpose.PASSWORD_RESET: "reset-password",
+              TokenPurpose.EMAIL_CHANGE: "confirm-email"}
+EMAIL_TAKEN = N_("A user with this email already exists.")
 
 
 class UserStatus(StrEnum):
@@ -68,12 +73,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _issue_token(session: Session, user: User, purpose: TokenPurpose, actor: Actor | None) -> str:
+def _issue_token(session: Session, user: User, purpose: TokenPurpose, actor: Actor | None,
+                 new_email: str | None = None) -> str:
     """A new link token for `user`; earlier unspent ones of the same purpose stop working."""
     _withdraw_tokens(session, user.id, purpose)
     token = secrets.token_urlsafe(32)
     session.add(AccountToken(user_id=user.id, purpose=purpose, token_hash=hash_token(token),
-                             expires_at=utcnow() + LIFETIMES[purpose],
+                             expires_at=utcnow() + LIFETIMES[purpose], new_email=new_email,
                              created_by=actor.id if actor is not None and actor.id.int else None))
     session.flush()
     return token
@@ -99,7 +105,7 @@ def _live_token(session: Session, token: str, purpose: TokenPurpose) -> tuple[Ac
         raise ValidationFailed({"token": INVALID_LINK}, INVALID_LINK)
     if purpose is TokenPurpose.INVITATION and status_of(user) is not UserStatus.INVITED:
         raise ValidationFailed({"token": INVALID_LINK}, INVALID_LINK)
-    if purpose is TokenPurpose.PASSWORD_RESET and not user.is_active:
+    if purpose in (TokenPurpose.PASSWORD_RESET, TokenPurpose.EMAIL_CHANGE) and not user.is_active:
         raise ValidationFailed({"token": INVALID_LINK}, INVALID_LINK)
     return stored, user
 
@@ -111,19 +117,20 @@ class LinkTarget:
     email: str
     full_name: str
     expires_at: datetime
+    new_email: str | None = None  # the address an email-change link moves the account to
 
 
 def check_token(session: Session, token: str, purpose: TokenPurpose) -> LinkTarget:
     """The account a still-valid link is for (ValidationFailed when it is not valid)."""
     stored, user = _live_token(session, token, purpose)
-    return LinkTarget(email=user.email, full_name=user.full_name, expires_at=stored.expires_at)
+    return LinkTarget(email=user.email, full_name=user.full_name, expires_at=stored.expires_at,
+                      new_email=stored.new_email)
 
 
 def link_url(purpose: TokenPurpose, token: str) -> str:
     settings = get_settings()
     base = (settings.base_url or f"http://localhost:{settings.port}").rstrip("/")
-    path = "invitation" if purpose is TokenPurpose.INVITATION else "reset-password"
-    return f"{base}/{path}/{token}"
+    return f"{base}/{LINK_PATHS[purpose]}/{token}"
 
 
 def _check_password(password: str, email: str) -> None:
@@ -160,6 +167,34 @@ def _queue_reset(session: Session, user: User, token: str) -> None:
         ]) + "\n"
     mail.enqueue(session, to=[(user.full_name, user.email)], subject=subject, text=text,
                  related=("user", user.id))
+
+
+def _queue_email_change(session: Session, user: User, new_email: str, token: str) -> None:
+    """The confirmation link, sent to the new address (it proves the person reads it)."""
+    with use_locale(user.language or organisation(session)["default_language"] or DEFAULT_LOCALE):
+        subject = gettext("Confirm your new OPEx CRM email address")
+        text = "\n\n".join([
+            gettext("Hello {name},", name=user.full_name),
+            gettext("Someone asked to use {new_email} instead of {email} for the OPEx CRM account of {name}.",
+                    new_email=new_email, email=user.email, name=user.full_name),
+            gettext("Confirm the new address with this link (valid for 24 hours, usable once):"),
+            link_url(TokenPurpose.EMAIL_CHANGE, token),
+            gettext("If you did not ask for it, ignore this email: the address stays the same."),
+        ]) + "\n"
+    mail.enqueue(session, to=[(user.full_name, new_email)], subject=subject, text=text, related=("user", user.id))
+
+
+def _queue_email_changed_notice(session: Session, user: User, old_email: str) -> None:
+    """Tell the previous address that the account no longer uses it."""
+    with use_locale(user.language or organisation(session)["default_language"] or DEFAULT_LOCALE):
+        subject = gettext("Your OPEx CRM email address was changed")
+        text = "\n\n".join([
+            gettext("Hello {name},", name=user.full_name),
+            gettext("The email address of your OPEx CRM account is now {new_email}, instead of {email}.",
+                    new_email=user.email, email=old_email),
+            gettext("If you did not make this change, contact your administrator at once."),
+        ]) + "\n"
+    mail.enqueue(session, to=[(user.full_name, old_email)], subject=subject, text=text, related=("user", user.id))
 
 
 # --- rights ------------------------------------------------------------------------------------------
@@ -409,6 +444,72 @@ def reset_password(session: Session, token: str, password: str, *, client: Clien
                         email=user.email, client=client, sessions_ended=ended)
     session.flush()
     return user.email
+
+
+# --- email change ------------------------------------------------------------------------------------
+
+def _address_taken(session: Session, email: str, user_id: uuid.UUID) -> bool:
+    return session.exec(select(User.id).where(User.email == email, User.id != user_id)).first() is not None
+
+
+def request_email_change(session: Session, actor: Actor, *, new_email: str, password: str,
+                         client: ClientInfo | None = None) -> str:
+    """Email the new address a 24-hour, single-use link that moves the actor's account to it (after
+    checking the current password). The address changes only when the link is followed. Returns the
+    normalised new address."""
+    user = _get_user(session, actor.id)
+    if not user.is_active:
+        raise Forbidden("user.email_change")
+    errors: dict[str, str] = {}
+    address = auth.normalize_email(new_email)
+    try:
+        identifiers.clean_email(address)
+    except ValueError as exc:
+        errors["new_email"] = str(exc)
+    else:
+        if address == user.email:
+            errors["new_email"] = N_("This is already your email address.")
+        elif _address_taken(session, address, user.id):
+            errors["new_email"] = EMAIL_TAKEN
+    if not auth.verify_password(password, user.password_hash):
+        errors["password"] = N_("The current password is not correct.")
+    if errors:
+        raise ValidationFailed(errors)
+    token = _issue_token(session, user, TokenPurpose.EMAIL_CHANGE, actor, new_email=address)
+    _queue_email_change(session, user, address, token)
+    security_log.record(session, AccountAction.EMAIL_CHANGE_REQUESTED, severity=Severity.MEDIUM, user_id=user.id,
+                        email=user.email, client=client, new_email=address)
+    return address
+
+
+def confirm_email_change(session: Session, token: str, *, keep_session_id: uuid.UUID | None = None,
+                         client: ClientInfo | None = None) -> str:
+    """Move the account to the address of an email-change link; the account's other sessions end
+    (`keep_session_id`, the browser that followed the link, stays signed in when it is the account's),
+    and the previous address is told. Returns the new address."""
+    stored, user = _live_token(session, token, TokenPurpose.EMAIL_CHANGE)
+    new_email = stored.new_email
+    if not new_email:
+        raise ValidationFailed({"token": INVALID_LINK}, INVALID_LINK)
+    if _address_taken(session, new_email, user.id):
+        raise ValidationFailed({"token": EMAIL_TAKEN}, EMAIL_TAKEN)
+    old_email = user.email
+    stored.used_at = utcnow()
+    _withdraw_tokens(session, user.id, TokenPurpose.EMAIL_CHANGE)
+    # A password-reset link sent to the old address must not open the account any more.
+    _withdraw_tokens(session, user.id, TokenPurpose.PASSWORD_RESET)
+    user.email = new_email
+    user.touch()
+    conditions = [col(AuthSession.user_id) == user.id, col(AuthSession.revoked_at).is_(None)]
+    if keep_session_id is not None:
+        conditions.append(col(AuthSession.id) != keep_session_id)
+    ended = int(session.exec(update(AuthSession).where(*conditions).values(revoked_at=utcnow())).rowcount or 0)
+    security_log.record(session, AccountAction.EMAIL_CHANGED, severity=Severity.HIGH, user_id=user.id,
+                        email=new_email, client=client, changes={"email": {"old": old_email, "new": new_email}},
+                        sessions_ended=ended)
+    _queue_email_changed_notice(session, user, old_email)
+    session.flush()
+    return new_email
 
 
 # --- the list ----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from zoneinfo import available_timezones
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -136,10 +137,51 @@ def team_name(session: Session, team_id: uuid.UUID | None) -> str | None:
     return team.name if team else None
 
 
+#: Offered first in the time-zone list: mainland France, then overseas France.
+COMMON_TIMEZONES = ("Europe/Paris", "America/Guadeloupe", "America/Martinique", "America/Cayenne",
+                    "Indian/Reunion", "Indian/Mayotte", "America/Miquelon", "Pacific/Noumea", "Pacific/Tahiti",
+                    "Pacific/Wallis", "UTC")
+
+
+@cache
+def timezone_choices() -> tuple[str, ...]:
+    """Every IANA time zone this system knows, the common French ones first."""
+    known = available_timezones()
+    first = tuple(zone for zone in COMMON_TIMEZONES if zone in known)
+    return first + tuple(sorted(known - set(first)))
+
+
+def clean_timezone(value: str) -> str:
+    """An IANA time zone name, else ValueError with a message id."""
+    zone = value.strip()
+    if zone not in timezone_choices():
+        raise ValueError(N_("This time zone is not known."))
+    return zone
+
+
+def _clean_phone_and_zone(phone: str | None, timezone: str | None,
+                          errors: dict[str, str]) -> tuple[str | None, str | None]:
+    """The cleaned phone (None: none given or removed) and time zone (None: unchanged); problems go to `errors`."""
+    clean_phone: str | None = None
+    if phone is not None and phone.strip():
+        try:
+            clean_phone = identifiers.clean_phone(phone)
+        except ValueError as exc:
+            errors["phone"] = str(exc)
+    clean_zone: str | None = None
+    if timezone is not None:
+        try:
+            clean_zone = clean_timezone(timezone)
+        except ValueError as exc:
+            errors["timezone"] = str(exc)
+    return clean_phone, clean_zone
+
+
 def update_preferences(session: Session, actor: Actor, *, language: str | None = None,
-                       theme: Theme | None = None, full_name: str | None = None,
-                       expected_version: int | None = None) -> Actor:
-    """A user's own settings: language, theme, display name. Returns the refreshed actor."""
+                       theme: Theme | None = None, full_name: str | None = None, phone: str | None = None,
+                       timezone: str | None = None, expected_version: int | None = None) -> Actor:
+    """A user's own settings: language, theme, display name, phone ("" removes it), time zone.
+    Returns the refreshed actor."""
     user = get_user(session, actor.id)
     if expected_version is not None and user.version != expected_version:
         raise Conflict(changed_by=user.full_name)
@@ -148,6 +190,7 @@ def update_preferences(session: Session, actor: Actor, *, language: str | None =
         errors["language"] = N_("This language is not available.")
     if full_name is not None and not full_name.strip():
         errors["full_name"] = N_("Enter a name.")
+    clean_phone, clean_zone = _clean_phone_and_zone(phone, timezone, errors)
     if errors:
         raise ValidationFailed(errors)
     if language is not None:
@@ -156,6 +199,10 @@ def update_preferences(session: Session, actor: Actor, *, language: str | None =
         user.theme = Theme(theme)
     if full_name is not None:
         user.full_name = full_name.strip()
+    if phone is not None:
+        user.phone = clean_phone
+    if clean_zone is not None:
+        user.timezone = clean_zone
     user.touch()
     session.add(user)
     return auth.actor_from(user, actor.session_id)
@@ -183,6 +230,7 @@ class Profile:
     full_name: str
     role: Role
     team_name: str | None
+    phone: str | None
     language: str | None
     theme: Theme
     timezone: str
@@ -202,6 +250,7 @@ def get_profile(session: Session, actor: Actor) -> Profile:
                                  SecurityEvent.action == SecurityAction.LOGIN_SUCCEEDED.value)
                           .order_by(col(SecurityEvent.at).desc()).limit(2)).all()
     return Profile(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role),
-                   team_name=team_name(session, user.team_id), language=user.language, theme=Theme(user.theme),
+                   team_name=team_name(session, user.team_id), phone=user.phone, language=user.language,
+                   theme=Theme(user.theme),
                    timezone=user.timezone or get_settings().timezone, version=user.version,
                    previous_login_at=logins[1] if len(logins) > 1 else None)
