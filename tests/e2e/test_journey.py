@@ -32,7 +32,7 @@ def test_login_language_dark_mode_logout(page: Page, server_url: str, clean_afte
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(f"{server_url}/profile")
-    expect(page.get_by_text("lea.moreau@example.org")).to_be_visible()
+    expect(page.get_by_text("lea.moreau@example.org", exact=True)).to_be_visible()
 
     page.get_by_text("Tableau de bord").first.click()
     expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
