@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from nicegui import ui
+from nicegui import run, ui
 
 from components import live
 from components.backend import call, current_actor
@@ -27,7 +27,7 @@ from crm_app.i18n import N_, format_datetime, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import CallDirection, MeetingStatus, NoteVisibility, TaskStatus
 from crm_app.models.activities import OPEN_TASK_STATUSES
-from crm_app.services import tasks, timeline
+from crm_app.services import settings, tasks, timeline
 from crm_app.services.activities import (
     CALL_DIRECTION_LABELS,
     MEETING_STATUS_LABELS,
@@ -46,6 +46,12 @@ OPEN_TASKS_SHOWN = 10
 RECENT_SHOWN = 10
 TIMELINE_PAGE = 20
 ACTIVITY_KINDS = ("note", "meeting", "call")
+#: The module (see /admin/settings) each timeline kind belongs to: a module that is off shows nothing here.
+KIND_MODULES = {"task": "tasks", "note": "notes", "meeting": "meetings", "call": "calls"}
+
+
+def _shown(kinds: tuple[str, ...] | list[str], off: frozenset[str]) -> tuple[str, ...]:
+    return tuple(kind for kind in kinds if KIND_MODULES.get(kind) not in off)
 KIND_LABELS = {"task": N_("Tasks"), "note": N_("Notes"), "meeting": N_("Meetings"), "call": N_("Calls"),
                "change": N_("Changes"), "quote": N_("Quotes"), "invoice": N_("Invoices"), "payment": N_("Payments")}
 KIND_NAMES = {"task": N_("Task"), "note": N_("Note"), "meeting": N_("Meeting"), "call": N_("Call"),
@@ -119,14 +125,17 @@ def timeline_item(entry: TimelineEntry, zone: str) -> None:
 
 @institution_tab("activity", label=N_("Activity"), icon="event_note", order=30)
 async def activity_tab(detail: InstitutionDetail) -> None:
-    await ActivityPanel(detail, await user_zone()).refresh()
+    off = await run.io_bound(settings.disabled_modules) or frozenset()
+    await ActivityPanel(detail, await user_zone(), off).refresh()
 
 
 class ActivityPanel:
     """Buttons to record an activity here, the open tasks, and the latest notes, meetings and calls."""
 
-    def __init__(self, detail: InstitutionDetail, zone: str) -> None:
+    def __init__(self, detail: InstitutionDetail, zone: str, off: frozenset[str] = frozenset()) -> None:
         self.actor = current_actor()
+        self.off = off
+        self.recent_kinds = _shown(ACTIVITY_KINDS, off)
         self.zone = zone
         self.institution_id = detail.institution.id
         self.institution_name = detail.institution.name
@@ -137,20 +146,21 @@ class ActivityPanel:
 
     def _build(self) -> None:
         with ui.row().classes("w-full items-center gap-2"):
-            ui.button(_("Add a task"), icon="add_task", on_click=self.add_task).props("unelevated").mark("add-task")
             here, name, saved = self.institution_id, self.institution_name, self.refresh_recent
-            ui.button(_("Add a note"), icon="note_add",
-                      on_click=lambda: open_note_dialog(institution_id=here, institution_name=name, on_saved=saved)) \
-                .props("outline").mark("add-note")
-            ui.button(_("Plan a meeting"), icon="event",
-                      on_click=lambda: open_meeting_dialog(institution_id=here, institution_name=name,
-                                                           on_saved=saved)) \
-                .props("outline").mark("add-meeting")
-            ui.button(_("Log a call"), icon="add_call",
-                      on_click=lambda: open_call_dialog(institution_id=here, institution_name=name, on_saved=saved)) \
-                .props("outline").mark("add-call")
+            if "tasks" not in self.off:
+                ui.button(_("Add a task"), icon="add_task", on_click=self.add_task).props("unelevated") \
+                    .mark("add-task")
+            if "notes" not in self.off:
+                ui.button(_("Add a note"), icon="note_add", on_click=lambda: open_note_dialog(
+                    institution_id=here, institution_name=name, on_saved=saved)).props("outline").mark("add-note")
+            if "meetings" not in self.off:
+                ui.button(_("Plan a meeting"), icon="event", on_click=lambda: open_meeting_dialog(
+                    institution_id=here, institution_name=name, on_saved=saved)).props("outline").mark("add-meeting")
+            if "calls" not in self.off:
+                ui.button(_("Log a call"), icon="add_call", on_click=lambda: open_call_dialog(
+                    institution_id=here, institution_name=name, on_saved=saved)).props("outline").mark("add-call")
         with ui.row().classes("w-full gap-4 items-start q-mt-md"):
-            with ui.card().classes("flex-1 min-w-80"):
+            with ui.card().classes("flex-1 min-w-80") as tasks_card:
                 with ui.row().classes("w-full items-center"):
                     ui.label(_("Open tasks")).classes("text-subtitle1 text-weight-medium")
                     self.open_count = ui.badge("0").props("rounded color=primary").mark("open-task-count")
@@ -158,12 +168,14 @@ class ActivityPanel:
                     params = f"institution_id={self.institution_id}&assignee=all&status=todo,in_progress"
                     ui.link(_("See all"), f"/tasks?{params}").classes("text-caption")
                 self.open_tasks = ui.list().props("separator").classes("w-full").mark("open-tasks")
+            tasks_card.set_visibility("tasks" not in self.off)
             with ui.card().classes("flex-1 min-w-80"):
                 ui.label(_("Recent activity")).classes("text-subtitle1 text-weight-medium")
                 self.recent = ui.timeline(side="right").classes("w-full").mark("recent-activity")
 
     async def refresh(self) -> None:
-        await self.refresh_tasks()
+        if "tasks" not in self.off:
+            await self.refresh_tasks()
         await self.refresh_recent()
 
     async def refresh_tasks(self) -> None:
@@ -199,7 +211,7 @@ class ActivityPanel:
     async def refresh_recent(self) -> None:
         with self.root:
             page = await call(timeline.timeline, self.institution_id, PageRequest(1, RECENT_SHOWN),
-                              kinds=ACTIVITY_KINDS)
+                              kinds=self.recent_kinds)
         if page is None or self.root.is_deleted:
             return
         self.recent.clear()
@@ -228,19 +240,20 @@ class ActivityPanel:
 
 @institution_tab("timeline", label=N_("Timeline"), icon="timeline", order=40)
 async def timeline_tab(detail: InstitutionDetail) -> None:
-    await TimelinePanel(detail.institution.id, await user_zone()).reload()
+    off = await run.io_bound(settings.disabled_modules) or frozenset()
+    await TimelinePanel(detail.institution.id, await user_zone(), off).reload()
 
 
 class TimelinePanel:
     """Every entry of the institution's timeline, newest first, a page at a time ("Load more")."""
 
-    def __init__(self, institution_id: uuid.UUID, zone: str) -> None:
+    def __init__(self, institution_id: uuid.UUID, zone: str, off: frozenset[str] = frozenset()) -> None:
         self.institution_id = institution_id
         self.zone = zone
         self.loaded = 0
         self.page = 0
         self.seen: set[tuple[str, uuid.UUID]] = set()  # entries added meanwhile shift the pages
-        kinds = timeline.source_kinds()
+        kinds = _shown(timeline.source_kinds(), off)
         with ui.row().classes("w-full items-center gap-2"):
             self.kinds = ui.select({kind: _(KIND_LABELS.get(kind, kind)) for kind in kinds}, multiple=True,
                                    label=_("Show"), value=list(kinds), on_change=self._kinds_changed) \

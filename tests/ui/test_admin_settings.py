@@ -14,7 +14,7 @@ from crm_app.models import Role, SecurityEvent
 from crm_app.models.settings import AppSetting
 from crm_app.services import settings as app_settings
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
-from tests.ui.conftest import element, eventually, log_in
+from tests.ui.conftest import element, eventually, log_in, new_institution
 
 
 def _english(user: User) -> None:
@@ -106,6 +106,11 @@ async def test_a_module_switched_off_leaves_the_menu_and_its_pages(ui_user: User
     await ui_user.should_not_see(marker="nav:/tasks")
     await ui_user.open("/tasks")
     await ui_user.should_see("This page does not exist.", retries=50)
+    await ui_user.open(f"/institutions/{new_institution('Clinique des Lilas')}")  # nor on an institution
+    await ui_user.should_see(marker="tab-activity", retries=50)
+    ui_user.find(marker="tab-activity").click()
+    await ui_user.should_see(marker="add-note", retries=50)
+    await ui_user.should_not_see(marker="add-task")
 
     await ui_user.open("/admin/settings")
     await ui_user.should_see(marker="section-modules", retries=50)
