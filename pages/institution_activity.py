@@ -46,12 +46,9 @@ OPEN_TASKS_SHOWN = 10
 RECENT_SHOWN = 10
 TIMELINE_PAGE = 20
 ACTIVITY_KINDS = ("note", "meeting", "call")
-#: The module (see /admin/settings) each timeline kind belongs to: a module that is off shows nothing here.
-KIND_MODULES = {"task": "tasks", "note": "notes", "meeting": "meetings", "call": "calls"}
-
-
 def _shown(kinds: tuple[str, ...] | list[str], off: frozenset[str]) -> tuple[str, ...]:
-    return tuple(kind for kind in kinds if KIND_MODULES.get(kind) not in off)
+    """The kinds whose module is on (the timeline service leaves the others out too)."""
+    return tuple(kind for kind in kinds if settings.KIND_MODULES.get(kind) not in off)
 KIND_LABELS = {"task": N_("Tasks"), "note": N_("Notes"), "meeting": N_("Meetings"), "call": N_("Calls"),
                "change": N_("Changes"), "quote": N_("Quotes"), "invoice": N_("Invoices"), "payment": N_("Payments")}
 KIND_NAMES = {"task": N_("Task"), "note": N_("Note"), "meeting": N_("Meeting"), "call": N_("Call"),

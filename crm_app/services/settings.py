@@ -245,6 +245,10 @@ def is_module_enabled(module: str, session: Session | None = None) -> bool:
     return module not in MODULES or bool(effective(session)["modules"].get(module, True))
 
 
+#: The module each kind of record belongs to (timeline entries of a module that is off are hidden).
+KIND_MODULES = {"task": "tasks", "note": "notes", "meeting": "meetings", "call": "calls"}
+
+
 def disabled_modules(session: Session | None = None) -> frozenset[str]:
     modules = effective(session)["modules"]
     return frozenset(name for name in MODULES if not modules.get(name, True))

@@ -32,6 +32,7 @@ from .activities import scope_condition
 from .institutions import get_institution
 from .paging import Page, PageRequest
 from .permissions import Actor, authorize
+from .settings import KIND_MODULES, disabled_modules
 
 #: `source(actor, institution_id)` → a SELECT of `entry_columns(...)` limited to what the actor sees.
 Source = Callable[[Actor, uuid.UUID], Select[Any]]
@@ -88,7 +89,8 @@ def timeline(session: Session, actor: Actor, institution_id: uuid.UUID, request:
     institution = get_institution(session, institution_id)
     authorize(actor, "institution.view", institution)
     request = request or PageRequest()
-    chosen = [kind for kind in _SOURCES if kinds is None or kind in kinds]
+    off = disabled_modules(session)
+    chosen = [kind for kind in _SOURCES if (kinds is None or kind in kinds) and KIND_MODULES.get(kind) not in off]
     if not chosen:
         return Page([], 0, request.page, request.page_size)
     union = sa.union_all(*(_SOURCES[kind].source(actor, institution.id) for kind in chosen)).subquery("timeline")

@@ -7,6 +7,7 @@ import httpx
 from crm_app.db import unit_of_work
 from crm_app.models import Role
 from tests.factories import PASSWORD, make_user
+from tests.institution_factories import make_institution
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
 
 
@@ -61,6 +62,12 @@ async def test_a_module_switched_off_answers_404_and_back_on(api: httpx.AsyncCli
     boss = await _token(api, _account(Role.SUPER_ADMIN, "boss@example.org"))
     rep = await _token(api, _account(Role.USER, "rep@example.org"))
     assert (await api.get("/api/tasks", headers=rep)).status_code == 200
+    with unit_of_work() as session:
+        clinic_id = make_institution(session, name="Clinique des Lilas").id
+    created = await api.post("/api/tasks", headers=rep, json={"title": "Relancer", "institution_id": str(clinic_id)})
+    assert created.status_code == 201, created.text
+    timeline = f"/api/institutions/{clinic_id}/timeline"
+    assert "task" in {entry["kind"] for entry in (await api.get(timeline, headers=rep)).json()["items"]}
     off = await api.patch("/api/settings", headers=boss, json={"section": "modules", "values": {"tasks": False}})
     assert off.status_code == 200, off.text
     for method, path in (("GET", "/api/tasks"), ("POST", "/api/tasks"),
@@ -68,6 +75,7 @@ async def test_a_module_switched_off_answers_404_and_back_on(api: httpx.AsyncCli
         response = await api.request(method, path, headers=rep, json={} if method == "POST" else None)
         assert response.status_code == 404, (path, response.text)
     assert (await api.get("/api/notes", headers=rep)).status_code == 200  # the other modules stay
+    assert "task" not in {entry["kind"] for entry in (await api.get(timeline, headers=rep)).json()["items"]}
     on = await api.patch("/api/settings", headers=boss, json={"section": "modules", "values": {"tasks": True}})
     assert on.status_code == 200
     assert (await api.get("/api/tasks", headers=rep)).status_code == 200
