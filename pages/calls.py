@@ -27,15 +27,11 @@ from crm_app.models import CallDirection, utcnow
 from crm_app.services import calls, contacts, institutions
 from crm_app.services.activities import CALL_DIRECTION_LABELS
 from crm_app.services.calls import CallQuery, CallRow
+from crm_app.services.params import Params
 
 PERIODS = {"": N_("Any time"), "today": N_("Today"), "week": N_("This week"), "month": N_("This month"),
            "30d": N_("Last 30 days")}
 ME, EVERYONE = "me", "all"
-
-
-def _one(params: Mapping[str, Sequence[str]], name: str) -> str:
-    values = params.get(name) or [""]
-    return values[0]
 
 
 def period_window(period: str, zone: str, now: datetime) -> tuple[datetime | None, datetime | None]:
@@ -68,8 +64,9 @@ class CallFilters:
         """The URL's filters (CallQuery's own parameters, plus `period`); without `user` only the
         actor's calls."""
         query = CallQuery.from_params({k: list(v) for k, v in params.items() if k not in {"from", "to", "mine"}})
-        user = _one(params, "user") or ME
-        period = _one(params, "period")
+        read = Params(params)
+        user = read.one("user") or ME
+        period = read.one("period") or ""
         return cls(dataclasses.replace(query, mine=user == ME), period if period in PERIODS else "")
 
     def params(self) -> dict[str, str]:

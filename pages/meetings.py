@@ -39,24 +39,13 @@ from crm_app.services import institutions, meetings
 from crm_app.services.activities import MEETING_STATUS_LABELS, RESPONSE_LABELS
 from crm_app.services.meetings import MeetingQuery, MeetingRow
 from crm_app.services.paging import MAX_PAGE_SIZE, Page, PageRequest
+from crm_app.services.params import Params
 
 LIST, WEEK = "list", "week"
 MINE, ALL = "mine", "all"
 PERIODS = {"upcoming": N_("Upcoming"), "today": N_("Today"), "week": N_("This week"), "month": N_("This month"),
            "past": N_("Past"), "all": N_("Any time")}
 WEEK_PAGES = 5  # a week shows at most 500 meetings (an administrator's "all" on a very busy week)
-
-
-def _one(params: Mapping[str, Sequence[str]], name: str, default: str = "") -> str:
-    values = params.get(name) or [default]
-    return values[0]
-
-
-def _as_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None
 
 
 @dataclasses.dataclass
@@ -73,14 +62,15 @@ class Filters:
 
     @classmethod
     def parse(cls, params: Mapping[str, Sequence[str]], today: date) -> Filters:
-        period = _one(params, "period", "upcoming")
-        status = _one(params, "status")
-        return cls(view=WEEK if _one(params, "view") == WEEK else LIST,
-                   scope=ALL if _one(params, "scope") == ALL else MINE,
+        read = Params(params)
+        period = read.one("period") or "upcoming"
+        status = read.one("status") or ""
+        return cls(view=WEEK if read.one("view") == WEEK else LIST,
+                   scope=ALL if read.one("scope") == ALL else MINE,
                    period=period if period in PERIODS else "upcoming",
                    status=status if status in {s.value for s in MeetingStatus} else "",
-                   institution_id=_as_uuid(_one(params, "institution_id")), q=_one(params, "q").strip(),
-                   week=parse_week(_one(params, "week"), today))
+                   institution_id=read.ident("institution_id"), q=read.one("q") or "",
+                   week=parse_week(read.one("week") or "", today))
 
     def params(self, this_week: date) -> dict[str, str]:
         params: dict[str, str] = {}

@@ -26,26 +26,16 @@ from crm_app.models import CommentTarget, NoteVisibility
 from crm_app.services import institutions, notes
 from crm_app.services.activities import NOTE_VISIBILITY_LABELS
 from crm_app.services.notes import NoteQuery, NoteRow
+from crm_app.services.params import Params
 
 SCOPE_LABELS = {"all": N_("All I can read"), "mine": N_("Mine"), "shared_with_me": N_("Shared with me")}
 
 
-def _one(params: Mapping[str, Sequence[str]], name: str, default: str = "") -> str:
-    values = params.get(name) or [default]
-    return values[0]
-
-
-def _as_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None
-
-
 def parse_query(params: Mapping[str, Sequence[str]]) -> NoteQuery:
-    scope = _one(params, "scope", "all")
-    return NoteQuery(scope=scope if scope in SCOPE_LABELS else "all",
-                     institution_id=_as_uuid(_one(params, "institution_id")), q=_one(params, "q").strip())
+    read = Params(params)
+    scope = read.one("scope") or "all"
+    return NoteQuery(scope=scope if scope in SCOPE_LABELS else "all", institution_id=read.ident("institution_id"),
+                     q=read.one("q") or "")
 
 
 def query_params(query: NoteQuery) -> dict[str, str]:

@@ -35,6 +35,7 @@ from crm_app.models import CommentTarget, TaskPriority, TaskStatus
 from crm_app.services import institutions, tasks
 from crm_app.services.activities import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
 from crm_app.services.paging import Page
+from crm_app.services.params import Params
 from crm_app.services.tasks import TaskChoices, TaskQuery, TaskRow
 
 LIST, BOARD = "list", "board"
@@ -51,11 +52,6 @@ DROP = ("(e) => { e.preventDefault(); e.currentTarget.classList.remove('bg-blue-
         "emit(e.dataTransfer.getData('text/plain')); }")
 
 
-def _one(params: Mapping[str, Sequence[str]], name: str) -> str:
-    values = params.get(name) or [""]
-    return values[0]
-
-
 def _as_uuid(value: Any) -> uuid.UUID | None:
     if isinstance(value, list):
         value = value[0] if value else None
@@ -69,7 +65,7 @@ def parse_query(params: Mapping[str, Sequence[str]], zone: str | None = None) ->
     """The URL's filters; without an `assignee` they show the actor's own tasks. "Today" and "this
     week" are the user's (`zone`)."""
     query = TaskQuery.from_params(params)
-    assignee = _one(params, "assignee") or ME
+    assignee = Params(params).one("assignee") or ME
     chosen = _as_uuid(assignee)
     return dataclasses.replace(query, mine=assignee != EVERYONE and chosen is None, assignee_id=chosen,
                                timezone=zone)
@@ -151,8 +147,9 @@ class TaskScreen:
     def __init__(self, params: dict[str, list[str]]) -> None:
         self.actor = current_actor()
         self.query = parse_query(params)
-        self.view = BOARD if _one(params, "view") == BOARD else LIST
-        first_page = _one(params, "page")
+        read = Params(params)
+        self.view = BOARD if read.one("view") == BOARD else LIST
+        first_page = read.one("page") or ""
         self.state = TableState(page=int(first_page) if first_page.isdigit() else 1,
                                 sort=self.query.sort, descending=self.query.descending)
         self.zone = get_settings().timezone
