@@ -2,6 +2,16 @@
 
 from .audit import AuditEntry, SecurityAction, SecurityEvent, Severity
 from .base import Tracked, UTCDateTime, utcnow
+from .billing import (
+    OPEN_INVOICE_STATUSES,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceReminder,
+    InvoiceStatus,
+    Payment,
+    PaymentMethod,
+)
 from .institutions import (
     CommercialStatus,
     ComplianceStatus,
@@ -13,6 +23,19 @@ from .institutions import (
     LabelKind,
     MedicalProfile,
     SavedView,
+)
+from .sales import (
+    CatalogItem,
+    DiscountType,
+    DocumentKind,
+    DocumentSequence,
+    Quote,
+    QuoteLine,
+    QuoteReminder,
+    QuoteReminderKind,
+    QuoteStatus,
+    SequenceKind,
+    StoredDocument,
 )
 from .users import AuthSession, LoginAttempt, RefreshToken, Role, SessionKind, Team, Theme, User
 
@@ -90,3 +113,9 @@ __all__ += ["MailStatus", "OutboxAttachment", "OutboxMessage"]
 __all__ += ["AccountAction", "AccountToken", "TokenPurpose"]
 
 __all__ += ["AppSetting"]
+
+__all__ += [
+    "OPEN_INVOICE_STATUSES", "CatalogItem", "DiscountType", "DocumentKind", "DocumentSequence", "Invoice",
+    "InvoiceKind", "InvoiceLine", "InvoiceReminder", "InvoiceStatus", "Payment", "PaymentMethod", "Quote",
+    "QuoteLine", "QuoteReminder", "QuoteReminderKind", "QuoteStatus", "SequenceKind", "StoredDocument",
+]

@@ -122,6 +122,8 @@ class Institution(Tracked, table=True):
     profile_beds: int | None = Field(default=None)
     profile_rooms: int | None = Field(default=None)
     profile_compliance: str | None = Field(default=None, max_length=20)
+    # Days from issue to due date of this institution's invoices; empty: the organisation's default.
+    payment_terms_days: int | None = Field(default=None)
 
 
 class MedicalProfile(SQLModel, table=True):

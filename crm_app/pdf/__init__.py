@@ -1,0 +1,1 @@
+"""ReportLab renderings of sales documents (quote, order, invoice, credit note)."""
