@@ -12,10 +12,13 @@ import uuid
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from nicegui import app, ui
+from nicegui.middlewares import RedirectWithPrefixMiddleware, SetCacheControlMiddleware
+from nicegui.storage import RequestTrackingMiddleware
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_app import __version__, i18n, jobs
+from crm_app import __version__, api_fast_path, i18n, jobs
 from crm_app.api import install_error_handlers
 from crm_app.api import router as api_router
 from crm_app.config import Settings, get_settings
@@ -79,6 +82,12 @@ def _on_shutdown() -> None:
     log.info("OPEx CRM stopped")
 
 
+#: NiceGUI's middlewares for browser pages (session cookie, per-browser storage, redirects and cache
+#: headers of its assets): the REST API goes without them (crm_app/api_fast_path.py).
+_PAGE_ONLY_MIDDLEWARES = (SessionMiddleware, RequestTrackingMiddleware, RedirectWithPrefixMiddleware,
+                          SetCacheControlMiddleware)
+
+
 def create_app(settings: Settings) -> None:
     """Register everything on NiceGUI's FastAPI app (called once per process, and per test)."""
     import pages  # noqa: F401 - registers every screen
@@ -95,6 +104,7 @@ def create_app(settings: Settings) -> None:
     if settings.cors_origin:
         app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origin.split(",")],
                            allow_methods=["*"], allow_headers=["Authorization", "Content-Type"])
+    api_fast_path.install(app, _PAGE_ONLY_MIDDLEWARES)
     app.on_startup(lambda: _on_startup(settings))
     app.on_shutdown(_on_shutdown)
 
