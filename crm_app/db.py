@@ -9,8 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, Row
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.sql import Executable
 from sqlmodel import Session, create_engine
 
@@ -38,9 +40,35 @@ def _create_engine(url: URL) -> Engine:
         return engine
     # Custom plans always: psycopg prepares repeated statements, and PostgreSQL's generic plan for a
     # LIKE on the trigram index reads the whole index whatever the text searched.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                         connect_args={"connect_timeout": 5, "application_name": "opex-crm",
-                                       "options": "-c plan_cache_mode=force_custom_plan"})
+    engine = create_engine(url, pool_size=10, max_overflow=20,
+                           connect_args={"connect_timeout": 5, "application_name": "opex-crm",
+                                         "options": "-c plan_cache_mode=force_custom_plan"})
+    event.listen(engine, "checkin", _remember_checkin)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+#: A pooled connection idle longer than this is tested before use (see _ping_if_idle).
+PING_AFTER_IDLE = 10.0
+
+
+def _remember_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's `pool_pre_ping`, but only for connections that sat idle: a ping is a round trip
+    to the server on every request (a third of a short API call's database time). A connection in
+    steady use is known alive; one that sat idle may have been closed by a server restart or a
+    firewall, and is replaced here (the pool retries with a fresh one) instead of failing a request."""
+    checked_in_at = record.info.get("checked_in_at")
+    if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE:
+        return  # a connection just opened, or in steady use
+    try:
+        dbapi_connection.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except psycopg.Error as exc:
+        raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
