@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from ..db import unit_of_work
+from ..db import get_engine
 from ..errors import NotAuthenticated
 from ..services import tokens
 from ..services.permissions import Actor
@@ -23,10 +24,30 @@ def client_info(request: Request) -> ClientInfo:
                       user_agent=request.headers.get("user-agent"))
 
 
-def db_session() -> Iterator[Session]:
-    """One unit of work per request (FastAPI runs this sync dependency in its thread pool)."""
-    with unit_of_work() as session:
+async def db_session() -> AsyncIterator[Session]:
+    """One unit of work per request. Opening a session does no I/O, so it happens on the event loop;
+    the commit (or rollback) and close run in the thread pool. With the actor check and the route
+    itself, a request makes three thread-pool hops instead of four."""
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_finish, session, commit=False)
+        raise
+    await run_in_threadpool(_finish, session, commit=True)
+
+
+def _finish(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def current_actor(request: Request, session: Annotated[Session, Depends(db_session, scope="function")],
