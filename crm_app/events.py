@@ -295,3 +295,44 @@ class NotificationsRead(Event):
 
     name: ClassVar[str] = "notification.read"
     recipient_id: uuid.UUID
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class InvoicePaid(Event):
+    """An invoice became fully paid (its owner is told)."""
+
+    name: ClassVar[str] = "invoice.paid"
+    invoice_id: uuid.UUID
+    number: str
+    owner_id: uuid.UUID
+
+
+# --------------------------------------------------------------------------------------------
+# Sales documents
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class QuoteAccepted(Event):
+    """A sent quote was accepted by the client (recorded by `actor_id`)."""
+
+    name: ClassVar[str] = "quote.accepted"
+    quote_id: uuid.UUID
+    number: str
+    owner_id: uuid.UUID
+    institution_name: str = ""
+    client_comment: str | None = None
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class QuoteRejected(Event):
+    """A sent quote was rejected by the client (recorded by `actor_id`)."""
+
+    name: ClassVar[str] = "quote.rejected"
+    quote_id: uuid.UUID
+    number: str
+    owner_id: uuid.UUID
+    institution_name: str = ""
+    client_comment: str | None = None

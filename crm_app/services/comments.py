@@ -56,7 +56,7 @@ def register_target(kind: CommentTarget, resolver: TargetResolver) -> None:
 def _resolver(kind: CommentTarget) -> TargetResolver:
     if kind not in _RESOLVERS:
         # The built-in areas import this module and register themselves when they are imported.
-        for area in ("tasks", "meetings", "notes"):
+        for area in ("tasks", "meetings", "notes", "quotes"):
             importlib.import_module(f"{__package__}.{area}")
     resolver = _RESOLVERS.get(kind)
     if resolver is None:

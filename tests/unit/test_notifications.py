@@ -98,7 +98,7 @@ def test_titles_are_translated_for_the_reader_and_unknown_kinds_fall_back() -> N
     params = {"actor": "Marc", "title": "Relance", "status": "done", "status_label": "Done"}
     with use_locale("en"):
         assert notifications.render_title("task.status_changed", params) == "Marc moved your task “Relance” to Done"
-    assert notifications.render_title("quote.accepted", {"title": "DEV-2026-00001"}) == "DEV-2026-00001"
+    assert notifications.render_title("kind.nobody.registered", {"title": "DEV-2026-00001"}) == "DEV-2026-00001"
     with use_locale("en"):  # a param missing from an old row never raises
         assert notifications.render_title("task.assigned", {}) == "{actor} assigned you the task “{title}”"
 
