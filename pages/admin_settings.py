@@ -1,19 +1,24 @@
 """/admin/settings: organisation, email (SMTP) with a test message, modules on/off, sessions and
-retention. Only for "settings.system" (super administrators); each section is shown to those with its
-right, saved on its own with its version, and every change is written to the security log by the service."""
+retention (super administrators, "settings.system"); the sales documents' numbering and VAT, the company
+identity and branding with the logo, the email templates with a preview from a real document, and the
+reminder rules (administrators too: "document_template.edit", "reminder_rule.edit"). Each section is shown
+to those with its right, saved on its own with its version, and every change is written to the security
+log by the service."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import available_timezones
 
-from nicegui import ui
+from nicegui import events, ui
 
 from components.backend import call, client_info
 from components.shell import app_page
 from crm_app.i18n import LANGUAGE_NAMES, N_
 from crm_app.i18n import gettext as _
+from crm_app.services import document_settings, documents
 from crm_app.services import settings as app_settings
 from crm_app.services.settings import MODULES, PASSWORD_SET, SECTION_TITLES, SMTP_FIELDS, SectionView
 
@@ -21,8 +26,9 @@ SMTP_LABELS = {"smtp_host": N_("SMTP server"), "smtp_port": N_("Port"), "smtp_se
                "smtp_user": N_("User name"), "smtp_password": N_("Password"), "smtp_from": N_("Sender")}
 
 
+# Administrators reach the page for the sales documents' sections; super administrators hold that right too.
 @app_page("/admin/settings", title=N_("Settings"), icon="settings", in_navigation=True, order=98,
-          permission="settings.system")
+          permission="document_template.edit")
 async def settings_page() -> None:
     view = await call(app_settings.get_settings_view)
     if view is None:
@@ -186,7 +192,173 @@ def _retention(section: _Section) -> None:
     section.save_button(lambda: {name: fields[name].value for name in labels})
 
 
+def _inputs(section: _Section, labels: dict[str, str], *, prefix: str, width: str = "w-96",
+            textarea: tuple[str, ...] = ()) -> None:
+    for name, label in labels.items():
+        value = section.view.values[name]
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        widget = ui.textarea(label, value=shown) if name in textarea else ui.input(label, value=shown)
+        section.fields[name] = widget.props("outlined autogrow" if name in textarea else "outlined") \
+            .classes(width).mark(f"{prefix}-{name}")
+
+
+def _documents(section: _Section) -> None:
+    fields = section.fields
+    prefixes = {"quote_prefix": _("Quote prefix"), "order_prefix": _("Order prefix"),
+                "invoice_prefix": _("Invoice prefix"), "credit_note_prefix": _("Credit note prefix")}
+    ui.label(_("Numbers read PREFIX-YEAR-00001; a new prefix applies to the next numbers.")) \
+        .classes("text-caption text-grey-7")
+    with ui.row().classes("gap-4"):
+        _inputs(section, prefixes, prefix="documents", width="w-40")
+    with ui.row().classes("gap-4"):
+        _inputs(section, {"vat_rates": _("VAT rates (%), separated by commas"),
+                          "default_vat_rate": _("Default VAT rate (%)")}, prefix="documents", width="w-72")
+    with ui.row().classes("gap-4"):
+        _inputs(section, {"payment_terms_days": _("Payment terms (days)"),
+                          "quote_validity_days": _("Quote validity (days)"),
+                          "late_penalty_rate": _("Late payment penalty rate (% per year)"),
+                          "recovery_indemnity": _("Recovery indemnity (€)")}, prefix="documents", width="w-72")
+
+    def values() -> dict[str, Any]:
+        chosen = {name: fields[name].value for name in fields}
+        chosen["vat_rates"] = [part.strip() for part in str(fields["vat_rates"].value or "").split(",")]
+        return chosen
+
+    section.save_button(values)
+
+
+BRANDING_LABELS = {
+    "legal_name": N_("Legal name"), "address": N_("Address"), "siret": N_("SIRET"), "vat_number": N_("VAT number"),
+    "rcs": N_("RCS (trade register)"), "share_capital": N_("Share capital"), "phone": N_("Phone"),
+    "email": N_("Email"), "website": N_("Website"), "iban": N_("IBAN"), "bic": N_("BIC"),
+    "payment_instructions": N_("Payment instructions"), "footer": N_("Footer text"),
+    "terms": N_("Terms and conditions of sale (printed after quotes)"),
+}
+
+
+def _branding(section: _Section) -> None:
+    fields = section.fields
+    values = section.view.values
+    with ui.row().classes("items-start gap-6"):
+        logo = ui.image().classes("w-48 h-20").props("fit=contain").mark("branding-logo-preview")
+        with ui.column().classes("gap-1"):
+            ui.label(_("Logo (PNG or JPEG, at most 2 MB)")).classes("text-weight-medium")
+            upload = ui.upload(auto_upload=True, max_file_size=document_settings.LOGO_MAX_BYTES) \
+                .props('accept=".png,.jpg,.jpeg,image/png,image/jpeg" flat bordered').classes("w-72") \
+                .mark("branding-logo")
+            logo_error = ui.label().classes("text-negative text-caption").mark("branding-logo-error")
+
+    async def show_logo() -> None:
+        found = await call(document_settings.logo_image)
+        logo.set_source(f"data:{found[1]};base64,{base64.b64encode(found[0]).decode()}" if found else "")
+        logo.set_visibility(found is not None)
+
+    async def uploaded(event: events.UploadEventArguments) -> None:
+        logo_error.text = ""
+        content = await event.file.read()
+        errors = _ErrorSink()
+        saved = await call(document_settings.upload_logo, event.file.name, content, client=client_info(),
+                           fields={"logo": errors})
+        upload.reset()
+        if saved is None:
+            logo_error.text = errors.error or ""
+            return
+        section.version = saved.version
+        section._show_changed(saved)
+        ui.notify(_("Logo saved."), type="positive")
+        await show_logo()
+
+    upload.on_upload(uploaded)
+    upload.on_rejected(lambda: setattr(logo_error, "text", _("The logo is larger than 2 MB.")))
+    ui.timer(0, show_logo, once=True)
+
+    labels = {name: _(label) for name, label in BRANDING_LABELS.items()}
+    with ui.grid(columns=2).classes("w-full gap-x-6 gap-y-2"):
+        _inputs(section, {k: labels[k] for k in ("legal_name", "siret", "vat_number", "rcs", "share_capital",
+                                                 "phone", "email", "website", "iban", "bic")},
+                prefix="branding", width="w-full")
+    _inputs(section, {k: labels[k] for k in ("address", "payment_instructions", "footer", "terms")},
+            prefix="branding", width="w-full", textarea=("address", "payment_instructions", "footer", "terms"))
+    with ui.row().classes("items-center gap-4"):
+        fields["accent_color"] = ui.color_input(_("Accent colour"), value=values["accent_color"]) \
+            .props("outlined").classes("w-60").mark("branding-accent_color")
+
+    def changes() -> dict[str, Any]:
+        return {name: fields[name].value for name in fields}
+
+    section.save_button(changes)
+
+
+class _ErrorSink:
+    """Receives a field's message from the error helper (the upload has no error slot of its own)."""
+
+    error: str | None = None
+
+
+def _templates(section: _Section) -> None:
+    fields = section.fields
+    kinds = {kind: _(documents.TEMPLATE_TITLES[kind]) for kind in documents.TEMPLATE_KINDS}
+    ui.label(_("Leave a text empty to use the built-in one, translated into the recipient's language."))\
+        .classes("text-caption text-grey-7")
+    with ui.row().classes("w-full items-start gap-6 no-wrap"):
+        with ui.column().classes("grow gap-2"):
+            for kind in documents.TEMPLATE_KINDS:
+                with ui.expansion(kinds[kind]).classes("w-full").mark(f"template-{kind}"):
+                    fields[f"{kind}_subject"] = ui.input(_("Subject"), value=section.view.values[f"{kind}_subject"]) \
+                        .props("outlined").classes("w-full").mark(f"template-{kind}_subject")
+                    fields[f"{kind}_body"] = ui.textarea(_("Message"), value=section.view.values[f"{kind}_body"]) \
+                        .props("outlined autogrow").classes("w-full").mark(f"template-{kind}_body")
+        with ui.column().classes("w-72 gap-1").mark("template-placeholders"):
+            ui.label(_("Placeholders")).classes("text-weight-medium")
+            for name, meaning in documents.PLACEHOLDERS.items():
+                ui.label(f"{{{name}}} — {_(meaning)}").classes("text-caption")
+    section.save_button(lambda: {name: fields[name].value for name in fields})
+
+    ui.separator()
+    with ui.row().classes("items-center gap-4"):
+        preview_kind = ui.select(kinds, value="quote", label=_("Preview of")).props("outlined").classes("w-80") \
+            .mark("template-preview-kind")
+        button = ui.button(_("Preview"), icon="visibility").props("outline").mark("template-preview")
+    subject = ui.label().classes("text-weight-medium").mark("template-preview-subject")
+    body = ui.label().classes("whitespace-pre-wrap text-body2").mark("template-preview-body")
+
+    async def preview() -> None:
+        result = await call(documents.template_preview, preview_kind.value)
+        if result is not None:
+            subject.text, body.text = result
+
+    button.on_click(preview)
+    ui.label(_("The preview uses the saved texts and the most recent document of that kind.")) \
+        .classes("text-caption text-grey-7")
+
+
+def _reminders(section: _Section) -> None:
+    fields = section.fields
+    values = section.view.values
+    names = {"j-7": _("7 days before the validity date"), "j-3": _("3 days before"), "j0": _("On the validity date"),
+             "j+7": _("7 days after")}
+    ui.label(_("Quote reminders to the salesperson")).classes("text-weight-medium")
+    fields["quote_reminders"] = ui.select(names, value=list(values["quote_reminders"]), multiple=True,
+                                          label=_("Reminders sent")).props("outlined use-chips") \
+        .classes("w-96").mark("reminders-quote_reminders")
+    fields["quote_followup_task"] = ui.switch(_("Also create a follow-up task"),
+                                              value=bool(values["quote_followup_task"])) \
+        .mark("reminders-quote_followup_task")
+    ui.label(_("Invoice follow-up")).classes("text-weight-medium")
+    fields["invoice_levels"] = ui.input(_("Days from the due date (negative: before), separated by commas"),
+                                        value=", ".join(str(v) for v in values["invoice_levels"])) \
+        .props("outlined").classes("w-96").mark("reminders-invoice_levels")
+    fields["invoice_email_client"] = ui.switch(_("Also email the client's contact (payment reminder template)"),
+                                               value=bool(values["invoice_email_client"])) \
+        .mark("reminders-invoice_email_client")
+    section.save_button(lambda: {"quote_reminders": list(fields["quote_reminders"].value or []),
+                                 "quote_followup_task": bool(fields["quote_followup_task"].value),
+                                 "invoice_levels": fields["invoice_levels"].value,
+                                 "invoice_email_client": bool(fields["invoice_email_client"].value)})
+
+
 _BUILDERS: dict[str, Callable[[_Section], None]] = {
     "organisation": _organisation, "email": _email, "modules": _modules, "sessions": _sessions,
-    "retention": _retention,
+    "retention": _retention, "documents": _documents, "branding": _branding, "templates": _templates,
+    "reminders": _reminders,
 }

@@ -10,6 +10,7 @@ with its old and new values (an SMTP password only as "set"/"not set").
 
 from __future__ import annotations
 
+import copy
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,12 +36,20 @@ ACTION_CHANGED = "settings.changed"
 ACTION_TEST_EMAIL = "settings.test_email"
 _CHANGED_KEY = "opex_settings_changed"
 
-SECTIONS: tuple[str, ...] = ("organisation", "email", "modules", "sessions", "retention")
-#: the right that shows and changes each section (all "settings.system" today: super administrators).
-SECTION_RIGHTS: dict[str, str] = {name: "settings.system" for name in SECTIONS}
+SECTIONS: tuple[str, ...] = ("organisation", "email", "modules", "sessions", "retention",
+                              "documents", "branding", "templates", "reminders")
+#: the right that shows and changes each section: the system ones for super administrators, the sales
+#: documents' ones for administrators too.
+SECTION_RIGHTS: dict[str, str] = {
+    **{name: "settings.system" for name in ("organisation", "email", "modules", "sessions", "retention")},
+    "documents": "document_template.edit", "branding": "document_template.edit",
+    "templates": "document_template.edit", "reminders": "reminder_rule.edit",
+}
 SECTION_TITLES: dict[str, str] = {
     "organisation": N_("Organisation"), "email": N_("Email"), "modules": N_("Modules"),
-    "sessions": N_("Sessions"), "retention": N_("Retention"),
+    "sessions": N_("Sessions"), "retention": N_("Retention"), "documents": N_("Sales documents"),
+    "branding": N_("Company identity and branding"), "templates": N_("Email templates"),
+    "reminders": N_("Reminders"),
 }
 
 #: modules that can be switched off, and the first segment of their page and API paths.
@@ -59,6 +68,7 @@ _INVALID_ADDRESS = N_("Enter a valid email address.")
 # --- defaults and validation -------------------------------------------------------------------
 
 def _defaults(env: Settings) -> dict[str, dict[str, Any]]:
+    from .document_settings import BRANDING_DEFAULTS, DOCUMENT_DEFAULTS, REMINDER_DEFAULTS, TEMPLATE_DEFAULTS
     from .notifications import RETENTION
     from .reminders import SECURITY_LOG_RETENTION
 
@@ -70,6 +80,9 @@ def _defaults(env: Settings) -> dict[str, dict[str, Any]]:
         "retention": {"security_log_low_days": SECURITY_LOG_RETENTION[Severity.LOW].days,
                       "security_log_high_days": SECURITY_LOG_RETENTION[Severity.HIGH].days,
                       "notifications_days": RETENTION.days},
+        # copies: the merge updates these dicts, and some values are lists
+        "documents": copy.deepcopy(DOCUMENT_DEFAULTS), "branding": copy.deepcopy(BRANDING_DEFAULTS),
+        "templates": copy.deepcopy(TEMPLATE_DEFAULTS), "reminders": copy.deepcopy(REMINDER_DEFAULTS),
     }
 
 
@@ -157,9 +170,23 @@ _FIELDS: dict[str, dict[str, Callable[[Any], tuple[Any, str | None]]]] = {
                   "notifications_days": _whole(1, 3650)},
 }
 
+
+def _sales_fields() -> None:
+    """The checks of the sales documents' sections (crm_app.services.document_settings holds them)."""
+    from . import document_settings
+
+    _FIELDS.update(document_settings.FIELD_CHECKS)
+
+
+_sales_fields_loaded = False
+
 def _validate(section: str, values: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
     """The cleaned values; ValidationFailed naming every field in error. In the email section a None
     value means "back to the environment"."""
+    global _sales_fields_loaded
+    if not _sales_fields_loaded:
+        _sales_fields()
+        _sales_fields_loaded = True
     checks = _FIELDS[section]
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
@@ -182,6 +209,11 @@ def _validate(section: str, values: dict[str, Any], merged: dict[str, Any]) -> d
     if section == "retention" and "security_log_high_days" not in errors \
             and after["security_log_high_days"] < after["security_log_low_days"]:
         errors["security_log_high_days"] = N_("Keep important entries at least as long as the others.")
+    if section == "documents" and "default_vat_rate" not in errors and "vat_rates" not in errors:
+        from decimal import Decimal
+
+        if Decimal(str(after["default_vat_rate"])) not in {Decimal(str(rate)) for rate in after["vat_rates"]}:
+            errors["default_vat_rate"] = N_("The default VAT rate must be one of the VAT rates.")
     if errors:
         raise ValidationFailed(errors)
     return cleaned
@@ -335,8 +367,10 @@ def visible_sections(actor: Actor) -> list[str]:
 
 
 def get_settings_view(session: Session, actor: Actor) -> SettingsView:
-    """The sections this actor may see, with their effective values (never an SMTP password)."""
-    authorize(actor, "settings.system")
+    """The sections this actor may see, with their effective values (never an SMTP password); Forbidden
+    for who may see none."""
+    if not visible_sections(actor):
+        authorize(actor, "settings.system")
     rows = _stored(session)
     merged = _compute(session)
     return SettingsView(sections={name: _section_view(session, name, rows.get(name), merged[name])
@@ -346,6 +380,8 @@ def get_settings_view(session: Session, actor: Actor) -> SettingsView:
 def _for_log(name: str, value: Any) -> Any:
     if name == "smtp_password":
         return PASSWORD_SET if value else PASSWORD_NOT_SET
+    if name == "iban" and value:  # never a full IBAN in the logs: its country and last four characters
+        return f"{str(value)[:2]}…{str(value)[-4:]}"
     return value
 
 

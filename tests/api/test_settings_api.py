@@ -27,7 +27,8 @@ async def test_super_admin_reads_and_changes_settings(api: httpx.AsyncClient) ->
     read = await api.get("/api/settings", headers=boss)
     assert read.status_code == 200, read.text
     sections = read.json()["sections"]
-    assert set(sections) == {"organisation", "email", "modules", "sessions", "retention"}
+    assert set(sections) == {"organisation", "email", "modules", "sessions", "retention",
+                             "documents", "branding", "reminders", "templates"}
     assert sections["email"]["values"]["smtp_password"] == "not set"
     changed = await api.patch("/api/settings", headers=boss, json={
         "section": "organisation", "values": {"name": "Clinique Lumière", "default_language": "de"}, "version": 0})
@@ -49,12 +50,16 @@ async def test_super_admin_reads_and_changes_settings(api: httpx.AsyncClient) ->
     assert entry["details"]["changes"]["default_language"] == {"old": "fr", "new": "de"}
 
 
-async def test_others_are_refused(api: httpx.AsyncClient) -> None:
+async def test_admins_see_only_the_sales_sections_and_others_are_refused(api: httpx.AsyncClient) -> None:
     admin = await _token(api, _account(Role.ADMIN, "admin@example.org"))
-    assert (await api.get("/api/settings", headers=admin)).status_code == 403
+    read = await api.get("/api/settings", headers=admin)
+    assert read.status_code == 200, read.text
+    assert set(read.json()["sections"]) == {"documents", "branding", "reminders", "templates"}
     refused = await api.patch("/api/settings", headers=admin,
                               json={"section": "modules", "values": {"tasks": False}})
     assert refused.status_code == 403
+    manager = await _token(api, _account(Role.MANAGER, "manager@example.org"))
+    assert (await api.get("/api/settings", headers=manager)).status_code == 403
     assert (await api.get("/api/settings")).status_code == 401
 
 

@@ -67,12 +67,21 @@ async def test_errors_show_next_to_the_fields_and_changes_are_logged(ui_user: Us
     await eventually(lambda: idle.error is not None, "no error next to the idle timeout")
 
 
-async def test_admins_below_super_admin_may_not_open_it(ui_user: User, account: Callable[..., str]) -> None:
+async def test_admins_below_super_admin_see_only_the_sales_document_sections(ui_user: User,
+                                                                             account: Callable[..., str]) -> None:
     _english(ui_user)
     await log_in(ui_user, account(Role.ADMIN, email="admin@example.org"), path="/login?redirect_to=/admin/settings")
+    await ui_user.should_see(marker="section-documents", retries=50)
+    for name in ("organisation", "email", "modules", "sessions", "retention"):
+        await ui_user.should_not_see(marker=f"section-{name}")
+
+
+async def test_managers_may_not_open_it(ui_user: User, account: Callable[..., str]) -> None:
+    _english(ui_user)
+    await log_in(ui_user, account(Role.MANAGER, email="manager@example.org"),
+                 path="/login?redirect_to=/admin/settings")
     await ui_user.should_see("You are not allowed to open this page.", retries=50)
-    ui_user.find(marker="nav:/admin/teams")  # the admin's menu is there...
-    await ui_user.should_not_see(marker="nav:/admin/settings")  # ...without the settings
+    await ui_user.should_not_see(marker="nav:/admin/settings")
 
 
 async def test_test_email_reports_the_server_answer(ui_user: User, account: Callable[..., str],

@@ -1,0 +1,121 @@
+"""/admin/settings, sales documents' sections: an administrator edits numbering and VAT, the company
+identity with its logo and IBAN, the reminder levels and the email templates (with a preview rendered
+from a real document); errors show next to the fields."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+from nicegui.elements.upload_files import SmallFileUpload
+from nicegui.testing import User
+from PIL import Image
+
+from crm_app.db import unit_of_work
+from crm_app.models import Role
+from crm_app.models.settings import AppSetting
+from tests.ui.conftest import element, eventually, log_in
+from tests.unit.test_documents import make_invoice_row
+
+
+def _stored(section: str) -> dict[str, Any]:
+    with unit_of_work() as session:
+        row = session.get(AppSetting, section)
+        return dict(row.values) if row else {}
+
+
+async def _open(user: User, account: Callable[..., str], role: Role = Role.ADMIN) -> str:
+    user.http_client.headers["Accept-Language"] = "en"
+    email = account(role, email="admin@example.org", name="Ada Admin")
+    await log_in(user, email, path="/login?redirect_to=/admin/settings")
+    await user.should_see(marker="section-branding", retries=50)
+    return email
+
+
+async def test_numbering_and_vat_errors_show_next_to_the_fields(ui_user: User, account: Callable[..., str]) -> None:
+    await _open(ui_user, account)
+    prefix, rates, default = (element(ui_user, f"documents-{n}") for n in ("quote_prefix", "vat_rates",
+                                                                         "default_vat_rate"))
+    prefix.value = "DE VIS"
+    rates.value = "20, 150"
+    ui_user.find(marker="save-documents").click()
+    await eventually(lambda: prefix.error is not None and rates.error is not None, "no error next to the fields")
+    assert _stored("documents") == {}
+    prefix.value = "DV"
+    rates.value = "20, 10, 5.5"
+    default.value = "7"
+    ui_user.find(marker="save-documents").click()
+    await eventually(lambda: default.error is not None, "no error next to the default rate")
+    default.value = "10"
+    ui_user.find(marker="save-documents").click()
+    await eventually(lambda: _stored("documents").get("quote_prefix") == "DV", "not saved")
+    assert _stored("documents")["vat_rates"] == ["20", "10", "5.5"]
+
+
+async def test_branding_checks_the_iban_and_takes_a_logo(ui_user: User, account: Callable[..., str]) -> None:
+    await _open(ui_user, account)
+    iban = element(ui_user, "branding-iban")
+    iban.value = "FR76 3000 6000 0112 3456 7890 188"
+    element(ui_user, "branding-legal_name").value = "OPEx Médical SAS"
+    ui_user.find(marker="save-branding").click()
+    await eventually(lambda: iban.error is not None, "no error next to the IBAN")
+    assert "IBAN" in iban.error
+    iban.value = "FR76 3000 6000 0112 3456 7890 189"
+    element(ui_user, "branding-accent_color").value = "#c62828"
+    ui_user.find(marker="save-branding").click()
+    await eventually(lambda: _stored("branding").get("iban") == "FR7630006000011234567890189", "not saved")
+    assert _stored("branding")["accent_color"] == "#c62828"
+
+    [upload] = ui_user.find(marker="branding-logo").elements
+    assert isinstance(upload, ui.upload)
+    await upload.handle_uploads([SmallFileUpload(name="logo.png", content_type="image/png", _data=b"not an image")])
+    await eventually(lambda: "PNG or JPEG" in element(ui_user, "branding-logo-error").text, "no logo error shown")
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 80), "#1565c0").save(buffer, format="PNG")
+    await upload.handle_uploads([SmallFileUpload(name="logo.png", content_type="image/png", _data=buffer.getvalue())])
+    await eventually(lambda: str(_stored("branding").get("logo_path", "")).startswith("branding/"), "logo not saved")
+    preview = element(ui_user, "branding-logo-preview")
+    await eventually(lambda: str(preview.source).startswith("data:image/png;base64,"), "no logo preview")
+
+
+async def test_templates_refuse_unknown_placeholders_and_preview_a_real_document(
+        ui_user: User, account: Callable[..., str]) -> None:
+    email = await _open(ui_user, account)
+    with unit_of_work() as session:
+        from sqlmodel import select
+
+        from crm_app.models import User as UserRow
+        from tests.institution_factories import make_institution
+
+        admin = session.exec(select(UserRow).where(UserRow.email == email)).one()
+        invoice = make_invoice_row(session, admin, make_institution(session, name="Clinique des Lilas"))
+        number = invoice.number
+    await ui_user.should_see(marker="template-placeholders")
+    await ui_user.should_see("{number}")
+    subject = element(ui_user, "template-invoice_subject")
+    subject.value = "Facture {numero}"
+    ui_user.find(marker="save-templates").click()
+    await eventually(lambda: subject.error is not None, "no error next to the subject")
+    subject.value = "Votre facture {number} de {company}"
+    ui_user.find(marker="save-templates").click()
+    await eventually(lambda: _stored("templates").get("invoice_subject") == "Votre facture {number} de {company}",
+                     "not saved")
+    element(ui_user, "template-preview-kind").value = "invoice"
+    ui_user.find(marker="template-preview").click()
+    shown = element(ui_user, "template-preview-subject")
+    await eventually(lambda: shown.text.startswith(f"Votre facture {number} de "), "no preview")
+
+
+async def test_reminder_levels_are_saved(ui_user: User, account: Callable[..., str]) -> None:
+    await _open(ui_user, account)
+    levels = element(ui_user, "reminders-invoice_levels")
+    levels.value = "-7, 500"
+    ui_user.find(marker="save-reminders").click()
+    await eventually(lambda: levels.error is not None, "no error next to the levels")
+    levels.value = "-10, 5, 45"
+    element(ui_user, "reminders-quote_reminders").value = ["j-3", "j0"]
+    ui_user.find(marker="save-reminders").click()
+    await eventually(lambda: _stored("reminders").get("invoice_levels") == [-10, 5, 45], "not saved")
+    assert _stored("reminders")["quote_reminders"] == ["j-3", "j0"]
