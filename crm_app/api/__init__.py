@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import activities, admin, auth, health, imports, institutions, notifications, settings, users
+from . import (
+    activities,
+    admin,
+    auth,
+    catalog,
+    documents,
+    health,
+    imports,
+    institutions,
+    invoices,
+    notifications,
+    quotes,
+    settings,
+    users,
+)
 from .errors import install_error_handlers
 
 router = APIRouter(prefix="/api")
@@ -18,6 +32,10 @@ router.include_router(users.router)
 router.include_router(users.auth_router)
 router.include_router(admin.router)
 router.include_router(settings.router)
+router.include_router(catalog.router)
+router.include_router(quotes.router)
+router.include_router(invoices.router)
+router.include_router(documents.router)
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -19,7 +19,9 @@ EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_a
                    "institutions", "institution_medical_profiles", "institution_labels", "contacts", "saved_views",
                    "audit_entries", "tasks", "notes", "note_shares", "meetings", "meeting_participants", "calls",
                    "comments", "notifications", "task_alerts_sent", "mail_outbox", "mail_attachments",
-                   "account_tokens", "app_settings"}
+                   "account_tokens", "app_settings", "catalog_items", "quotes", "quote_lines", "quote_reminders",
+                   "document_sequences", "stored_documents", "invoices", "invoice_lines", "payments",
+                   "invoice_reminders"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
