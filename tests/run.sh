@@ -21,6 +21,18 @@ if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
     fi
 fi
 
+# The nginx tests run Debian's nginx on loopback with deploy/nginx/opex-crm.conf (skipped without it).
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing Debian's nginx for the reverse-proxy tests..."
+        apt-get update -qq
+        # policy-rc.d or not, the test starts its own nginx: the package's service is not needed.
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    else
+        echo "nginx is missing: the reverse-proxy tests will be skipped (install Debian's 'nginx' package)." >&2
+    fi
+fi
+
 echo "ruff..." && .venv/bin/ruff check .
 echo "mypy..." && .venv/bin/mypy
 exec .venv/bin/pytest "$@"

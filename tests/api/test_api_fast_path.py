@@ -9,13 +9,13 @@ from nicegui import app
 async def test_api_calls_set_no_cookie_and_create_no_browser_storage(api: httpx.AsyncClient) -> None:
     page = await api.get("/login")
     assert "session=" in page.headers.get("set-cookie", "")  # pages still get their browser session
-    storages = len(app.storage._users)  # noqa: SLF001 - the leak this guards against lives there
+    storages = len(app.storage._users)
     for _ in range(5):
         api.cookies.clear()  # a script without a cookie jar
         response = await api.get("/api/health")
         assert response.status_code == 200
         assert "set-cookie" not in response.headers
-    assert len(app.storage._users) == storages  # noqa: SLF001
+    assert len(app.storage._users) == storages
 
 
 async def test_api_answers_keep_the_app_middlewares(api: httpx.AsyncClient) -> None:
