@@ -1,0 +1,490 @@
+"""The lines of a quote or an invoice: each from the catalog (search as you type among the active
+items; picking one fills reference, description, unit, price and VAT rate) or free text; quantity,
+unit, unit price, discount (% or amount), VAT rate and the line's net; drag a line by its handle (or
+use the arrows) to reorder; a global discount; the totals (excl. VAT, VAT by rate, incl. VAT) update
+as you type.
+
+Every amount shown comes from `crm_app.services.money.compute_totals` (a pure function: called on the
+event loop), formatted for the user's locale, so the screen shows what the PDF will. `value()` gives
+the lines in the shape the quote and invoice services take; `fields()` maps the services' field names
+(`lines.<i>.<field>`, `global_discount_percent`) to the inputs so `call(..., fields=...)` puts their
+messages next to them.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel import numbers as babel_numbers
+from nicegui import ui
+
+from crm_app.i18n import N_, current_locale, format_currency, format_decimal
+from crm_app.i18n import gettext as _
+from crm_app.services import catalog, money
+from crm_app.services.catalog import UNIT_LABELS, CatalogRow
+
+from .backend import call
+
+PERCENT, AMOUNT = "percent", "amount"
+SEARCH_LIMIT = 10
+THROTTLE = 0.25
+_NUMBER = N_("Enter a number.")
+_DECIMALS = N_("Too many decimals.")
+_REQUIRED = N_("This field is required.")
+
+#: The dragged line's key travels in the browser's drag data: no round trip when the drag starts.
+DRAG_START = ("(e) => { e.dataTransfer.setData('text/plain', '{key}'); e.dataTransfer.effectAllowed = 'move'; }")
+DRAG_OVER = "(e) => { e.preventDefault(); e.currentTarget.classList.add('bg-blue-1'); }"
+DRAG_LEAVE = "(e) => e.currentTarget.classList.remove('bg-blue-1')"
+DROP = ("(e) => { e.preventDefault(); e.currentTarget.classList.remove('bg-blue-1'); "
+        "emit(e.dataTransfer.getData('text/plain')); }")
+
+
+class InputError(ValueError):
+    """A number the user typed that cannot be read (`message` is a gettext id)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def parse_number(text: Any, *, places: int) -> Decimal | None:
+    """A non-negative number typed in any of our locales: "1 250,5", "1,250.5", "1.250,5", "12.5"
+    (a lone separator is the decimal one; with both, the last one is). None when blank."""
+    raw = str(text or "").strip()
+    for noise in ("\u202f", "\xa0", " ", "'", "€", "%"):
+        raw = raw.replace(noise, "")
+    if not raw:
+        return None
+    if "," in raw and "." in raw:
+        decimal_mark = "," if raw.rfind(",") > raw.rfind(".") else "."
+        raw = raw.replace("." if decimal_mark == "," else ",", "").replace(",", ".")
+    elif raw.count(",") == 1:
+        raw = raw.replace(",", ".")
+    try:
+        number = Decimal(raw)
+    except InvalidOperation:
+        raise InputError(_NUMBER) from None
+    if not number.is_finite():
+        raise InputError(_NUMBER)
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        raise InputError(_DECIMALS)
+    return number
+
+
+def number_text(value: Decimal | None, *, places: int | None = None) -> str:
+    """A number as the user edits it: the locale's decimal mark, no grouping; `places` decimals for
+    amounts (12.50), else no useless zeros (quantities: 2, 1.5)."""
+    if value is None:
+        return ""
+    if places is not None and value == value.quantize(Decimal(1).scaleb(-places)):
+        text = format(value.quantize(Decimal(1).scaleb(-places)), "f")
+    else:
+        text = format(value.normalize() + 0, "f")
+    return text.replace(".", babel_numbers.get_decimal_symbol(current_locale()))
+
+
+def rate_key(rate: Decimal) -> str:
+    """A VAT rate as a select's value ("20", "5.5"): one key per rate however it is written."""
+    return format(rate.normalize() + 0, "f")
+
+
+def rate_label(rate: Decimal) -> str:
+    return f"{format_decimal(rate)} %"
+
+
+def unit_label(unit: str) -> str:
+    return _(UNIT_LABELS[unit]) if unit in UNIT_LABELS else unit
+
+
+@dataclass
+class Line:
+    """One line as typed (text), keyed for drag and drop."""
+
+    key: int
+    description: str = ""
+    reference: str = ""
+    catalog_item_id: str | None = None
+    catalog_label: str | None = None
+    quantity: str = "1"
+    unit: str = "unit"
+    unit_price: str = ""
+    discount_type: str = PERCENT
+    discount_value: str = ""
+    vat_rate: str = "20"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    net_label: Any = None
+
+
+@dataclass(frozen=True)
+class ReadLine:
+    """What could be read of a line: its amounts, or the errors by field."""
+
+    amounts: money.LineAmounts | None
+    errors: dict[str, str]
+
+
+class LineEditor:
+    """The editor; build it inside the form's layout. `lines` are mappings with the service's line
+    fields (a QuoteLineRow's or InvoiceLine's attributes as a dict, or raw dicts)."""
+
+    def __init__(self, lines: Sequence[Mapping[str, Any]] = (), *, vat_rates: Sequence[Decimal],
+                 default_vat_rate: Decimal, global_discount_percent: Decimal = money.ZERO,
+                 on_change: Callable[[], Any] | None = None, readonly: bool = False) -> None:
+        self._keys = itertools.count(1)
+        self.vat_options = {rate_key(rate): rate_label(rate) for rate in vat_rates}
+        self.default_rate = rate_key(default_vat_rate)
+        if self.default_rate not in self.vat_options:
+            self.default_rate = next(iter(self.vat_options), "0")
+        self.on_change = on_change
+        self.readonly = readonly
+        self.lines: list[Line] = [self._from_mapping(raw) for raw in lines]
+        self.totals: money.Totals | None = None
+        self.catalog_rows: dict[str, CatalogRow] = {}
+        with ui.column().classes("w-full gap-2").mark("line-editor") as self.root:
+            self.box = ui.column().classes("w-full gap-2").mark("lines")
+            with ui.row().classes("w-full items-start gap-4"):
+                with ui.column().classes("gap-2"):
+                    if not readonly:
+                        ui.button(_("Add a line"), icon="add", on_click=self.add_line).props("outline no-caps") \
+                            .mark("add-line")
+                    self.global_discount = ui.input(
+                        _("Global discount (%)"), value=number_text(global_discount_percent) or "0",
+                        on_change=lambda _e: self.recompute()) \
+                        .props("outlined dense inputmode=decimal suffix=%" + (" readonly" if readonly else "")) \
+                        .classes("w-48").mark("global-discount").without_auto_validation()
+                ui.space()
+                self.totals_box = ui.column().classes("gap-1 min-w-72").mark("totals")
+        self._render()
+
+    # ---- reading and writing the lines
+
+    def _from_mapping(self, raw: Mapping[str, Any]) -> Line:
+        kind = raw.get("discount_type")
+        kind_value = getattr(kind, "value", kind) or PERCENT
+        rate = raw.get("vat_rate")
+        rate_text = rate_key(Decimal(str(rate))) if rate not in (None, "") else self.default_rate
+        if rate_text not in self.vat_options:  # a rate no longer offered stays possible on this document
+            self.vat_options[rate_text] = rate_label(Decimal(rate_text))
+        catalog_id = raw.get("catalog_item_id")
+        reference = raw.get("reference") or ""
+        description = raw.get("description") or ""
+        return Line(key=next(self._keys), description=description, reference=reference,
+                    catalog_item_id=str(catalog_id) if catalog_id else None,
+                    catalog_label=" · ".join(p for p in (reference, description) if p) if catalog_id else None,
+                    quantity=_text(raw.get("quantity"), "1"), unit=str(raw.get("unit") or "unit"),
+                    unit_price=_text(raw.get("unit_price"), "", places=2), discount_type=kind_value,
+                    discount_value=_text(raw.get("discount_value"), "", places=2) if raw.get("discount_value") else "",
+                    vat_rate=rate_text)
+
+    def value(self) -> list[dict[str, Any]]:
+        """The lines in the shape the quote and invoice services take (amounts as decimal text)."""
+        result = []
+        for line in self.lines:
+            read = self._read(line)
+            amounts = read.amounts
+            row: dict[str, Any] = {
+                "catalog_item_id": line.catalog_item_id, "reference": line.reference.strip() or None,
+                "description": line.description, "unit": line.unit,
+                "quantity": _as_text(line.quantity, places=3), "unit_price": _as_text(line.unit_price, places=2),
+                "vat_rate": line.vat_rate}
+            discount = _as_text(line.discount_value, places=2)
+            has_discount = bool(amounts.discount_value) if amounts is not None else bool(line.discount_value.strip())
+            row["discount_type"] = line.discount_type if has_discount else None
+            row["discount_value"] = discount if has_discount else "0"
+            result.append(row)
+        return result
+
+    def global_discount_value(self) -> str:
+        """The global discount percentage as decimal text (what the services take)."""
+        return _as_text(self.global_discount.value, places=2) or "0"
+
+    def fields(self) -> dict[str, Any]:
+        """The services' field names → the inputs, for `call(..., fields=editor.fields())`."""
+        mapping: dict[str, Any] = {"global_discount_percent": self.global_discount}
+        for index, line in enumerate(self.lines):
+            for name, element in line.inputs.items():
+                mapping[f"lines.{index}.{name}"] = element
+        return mapping
+
+    # ---- changes
+
+    def add_line(self, item: CatalogRow | None = None) -> None:
+        line = Line(key=next(self._keys), vat_rate=self.default_rate)
+        self.lines.append(line)
+        self._render()
+        if item is not None:
+            self._fill(line, item)
+
+    def remove_line(self, key: int) -> None:
+        self.lines = [line for line in self.lines if line.key != key]
+        self._render()
+
+    def move(self, key: int, offset: int) -> None:
+        """Move a line up (-1) or down (+1)."""
+        index = next((i for i, line in enumerate(self.lines) if line.key == key), None)
+        if index is None or not 0 <= index + offset < len(self.lines):
+            return
+        self.lines.insert(index + offset, self.lines.pop(index))
+        self._render()
+
+    def drop(self, target_key: int, dragged: Any) -> None:
+        """A line dropped on another: it takes that line's place."""
+        try:
+            dragged_key = int(str(dragged))
+        except ValueError:
+            return
+        keys = [line.key for line in self.lines]
+        if dragged_key not in keys or target_key not in keys or dragged_key == target_key:
+            return
+        moving = self.lines.pop(keys.index(dragged_key))
+        self.lines.insert(keys.index(target_key), moving)
+        self._render()
+
+    def _set(self, line: Line, name: str, value: Any) -> None:
+        setattr(line, name, "" if value is None else value)
+        self.recompute()
+
+    def _fill(self, line: Line, item: CatalogRow) -> None:
+        """Picking a catalog item copies its values into the line (the line keeps them afterwards)."""
+        line.catalog_item_id = str(item.id)
+        line.catalog_label = f"{item.reference} · {item.name}"
+        values = {"reference": item.reference, "description": item.name, "unit": item.unit,
+                  "unit_price": number_text(item.unit_price, places=2)}
+        rate = rate_key(item.default_vat_rate)
+        if rate in self.vat_options:
+            values["vat_rate"] = rate
+        for name, value in values.items():
+            setattr(line, name, value)
+            element = line.inputs.get(name)
+            if element is not None:
+                element.set_value(value)
+        self.recompute()
+
+    # ---- rendering
+
+    def _render(self) -> None:
+        self.box.clear()
+        with self.box:
+            if not self.lines:
+                ui.label(_("No lines yet.")).classes("text-grey-7").mark("no-lines")
+            for index, line in enumerate(self.lines):
+                self._line_row(index, line)
+        self.recompute()
+
+    def _line_row(self, index: int, line: Line) -> None:
+        ro = " readonly" if self.readonly else ""
+        with ui.card().props("flat bordered").classes("w-full q-pa-sm gap-1").mark(f"line line-{index}") as card:
+            if not self.readonly:
+                card.on("dragover", js_handler=DRAG_OVER)
+                card.on("dragleave", js_handler=DRAG_LEAVE)
+                card.on("drop", lambda e, k=line.key: self.drop(k, e.args), js_handler=DROP)
+            line.inputs = {}
+            with ui.row().classes("w-full items-start no-wrap gap-2"):
+                if not self.readonly:
+                    handle = ui.icon("drag_indicator", size="sm").classes("cursor-move text-grey-6 q-mt-sm") \
+                        .props("draggable").tooltip(_("Drag to reorder")).mark(f"line-{index}-handle")
+                    handle.on("dragstart", js_handler=DRAG_START.replace("{key}", str(line.key)))
+                    picker = CatalogPicker(line, on_pick=functools.partial(self._fill, line), editor=self)
+                    picker.classes("w-56").mark(f"line-{index}-catalog")
+                    line.inputs["catalog_item_id"] = picker
+                line.inputs["reference"] = ui.input(_("Reference"), value=line.reference,
+                                                    on_change=lambda e, ln=line: self._set(ln, "reference", e.value)) \
+                    .props("outlined dense maxlength=60" + ro).classes("w-32").mark(f"line-{index}-reference")
+                line.inputs["description"] = ui.textarea(
+                    _("Description"), value=line.description,
+                    on_change=lambda e, ln=line: self._set(ln, "description", e.value)) \
+                    .props("outlined dense autogrow rows=1" + ro).classes("grow").mark(f"line-{index}-description")
+            with ui.row().classes("w-full items-start gap-2"):
+                line.inputs["quantity"] = ui.input(_("Quantity"), value=line.quantity,
+                                                   on_change=lambda e, ln=line: self._set(ln, "quantity", e.value)) \
+                    .props("outlined dense inputmode=decimal" + ro).classes("w-24").mark(f"line-{index}-quantity") \
+                    .without_auto_validation()
+                units = {key: _(label) for key, label in UNIT_LABELS.items()}
+                if line.unit not in units:
+                    units[line.unit] = line.unit
+                line.inputs["unit"] = ui.select(units, label=_("Unit"), value=line.unit,
+                                                on_change=lambda e, ln=line: self._set(ln, "unit", e.value)) \
+                    .props("outlined dense" + ro).classes("w-28").mark(f"line-{index}-unit")
+                line.inputs["unit_price"] = ui.input(
+                    _("Unit price excl. VAT"), value=line.unit_price,
+                    on_change=lambda e, ln=line: self._set(ln, "unit_price", e.value)) \
+                    .props("outlined dense inputmode=decimal suffix=€" + ro).classes("w-36") \
+                    .mark(f"line-{index}-unit_price").without_auto_validation()
+                line.inputs["discount_value"] = ui.input(
+                    _("Discount"), value=line.discount_value,
+                    on_change=lambda e, ln=line: self._set(ln, "discount_value", e.value)) \
+                    .props("outlined dense inputmode=decimal" + ro).classes("w-24") \
+                    .mark(f"line-{index}-discount_value").without_auto_validation()
+                line.inputs["discount_type"] = ui.toggle(
+                    {PERCENT: "%", AMOUNT: "€"}, value=line.discount_type,
+                    on_change=lambda e, ln=line: self._set(ln, "discount_type", e.value or PERCENT)) \
+                    .props("dense no-caps" + (" disable" if self.readonly else "")).classes("q-mt-xs") \
+                    .mark(f"line-{index}-discount_type")
+                line.inputs["vat_rate"] = ui.select(
+                    self.vat_options, label=_("VAT"), value=line.vat_rate,
+                    on_change=lambda e, ln=line: self._set(ln, "vat_rate", e.value or self.default_rate)) \
+                    .props("outlined dense" + ro).classes("w-28").mark(f"line-{index}-vat_rate")
+                ui.space()
+                with ui.column().classes("items-end gap-0"):
+                    ui.label(_("Net excl. VAT")).classes("text-caption text-grey-7")
+                    line.net_label = ui.label().classes("text-weight-medium").mark(f"line-{index}-net")
+                if not self.readonly:
+                    with ui.row().classes("no-wrap gap-0"):
+                        ui.button(icon="arrow_upward", on_click=lambda k=line.key: self.move(k, -1)) \
+                            .props(f'flat round dense aria-label="{_("Move up")}"'
+                                   + (" disable" if index == 0 else "")).mark(f"line-{index}-up")
+                        ui.button(icon="arrow_downward", on_click=lambda k=line.key: self.move(k, 1)) \
+                            .props(f'flat round dense aria-label="{_("Move down")}"'
+                                   + (" disable" if index == len(self.lines) - 1 else "")).mark(f"line-{index}-down")
+                        ui.button(icon="delete", on_click=lambda k=line.key: self.remove_line(k)) \
+                            .props(f'flat round dense color=negative aria-label="{_("Remove the line")}"') \
+                            .mark(f"line-{index}-remove")
+
+    # ---- arithmetic (services.money only)
+
+    def _read(self, line: Line) -> ReadLine:
+        errors: dict[str, str] = {}
+        values: dict[str, Decimal | None] = {}
+        for name, places in (("quantity", 3), ("unit_price", 2), ("discount_value", 2)):
+            try:
+                values[name] = parse_number(getattr(line, name), places=places)
+            except InputError as exc:
+                errors[name] = exc.message
+        for name in ("quantity", "unit_price"):
+            if name not in errors and values.get(name) is None:
+                errors[name] = _REQUIRED
+        if errors:
+            return ReadLine(None, errors)
+        discount = values.get("discount_value") or money.ZERO
+        amounts = money.LineAmounts(
+            quantity=values["quantity"] or money.ZERO, unit_price=values["unit_price"] or money.ZERO,
+            vat_rate=Decimal(line.vat_rate or self.default_rate),
+            discount_kind=money.DiscountKind(line.discount_type) if discount else None, discount_value=discount)
+        try:
+            money.line_total(amounts)
+        except money.AmountError as exc:
+            return ReadLine(None, {exc.field: exc.message})
+        return ReadLine(amounts, {})
+
+    def recompute(self) -> None:
+        """Read every line, show each input's message, and the totals when every line reads."""
+        read = [self._read(line) for line in self.lines]
+        for line, result in zip(self.lines, read, strict=True):
+            for name in ("quantity", "unit_price", "discount_value"):
+                element = line.inputs.get(name)
+                if element is not None:
+                    message = result.errors.get(name)
+                    # A blank field is not an error while typing (saving says so): only unreadable input.
+                    element.error = _(message) if message and message != _REQUIRED else None
+        discount_error = None
+        try:
+            global_discount = parse_number(self.global_discount.value, places=2) or money.ZERO
+        except InputError as exc:
+            discount_error, global_discount = exc.message, money.ZERO
+        totals = None
+        if discount_error is None and all(r.amounts is not None for r in read):
+            try:
+                totals = money.compute_totals([r.amounts for r in read if r.amounts is not None], global_discount)
+            except money.AmountError as exc:
+                discount_error = exc.message
+        self.global_discount.error = _(discount_error) if discount_error else None
+        self.totals = totals
+        for index, line in enumerate(self.lines):
+            if line.net_label is not None:
+                line.net_label.text = format_currency(totals.lines[index].net) if totals is not None else "—"
+        self._show_totals(totals)
+        if self.on_change is not None:
+            self.on_change()
+
+    def _show_totals(self, totals: money.Totals | None) -> None:
+        self.totals_box.clear()
+        with self.totals_box:
+            if totals is None:
+                ui.label(_("Complete or correct the lines to see the totals.")).classes("text-grey-7") \
+                    .mark("totals-pending")
+                return
+            show_totals(totals)
+
+
+def show_totals(totals: money.Totals) -> None:
+    """The totals block, as on the PDF: subtotal and global discount (when any), total excl. VAT,
+    VAT by rate, total incl. VAT."""
+    def amount_row(label: str, value: Decimal, marker: str, *, strong: bool = False) -> None:
+        with ui.row().classes("w-full justify-between gap-6 no-wrap"):
+            ui.label(label).classes("text-weight-bold" if strong else "text-grey-8")
+            ui.label(format_currency(value)).classes("text-weight-bold" if strong else "").mark(marker)
+
+    if totals.global_discount:
+        amount_row(_("Subtotal excl. VAT"), totals.subtotal, "total-subtotal")
+        amount_row(_("Global discount"), -totals.global_discount, "total-global-discount")
+    amount_row(_("Total excl. VAT"), totals.total_excl_vat, "total-excl")
+    for row in totals.vat_rows:
+        amount_row(_("VAT {rate} % on {base}", rate=format_decimal(row.rate), base=format_currency(row.base)),
+                   row.vat, f"total-vat-{rate_key(row.rate)}")
+    amount_row(_("Total VAT"), totals.total_vat, "total-vat")
+    amount_row(_("Total incl. VAT"), totals.total_incl_vat, "total-incl", strong=True)
+
+
+def _text(value: Any, default: str, *, places: int | None = None) -> str:
+    if value is None or value == "":
+        return default
+    if isinstance(value, Decimal):
+        return number_text(value, places=places)
+    return str(value)
+
+
+def _as_text(text: Any, *, places: int) -> str:
+    """Typed text as the services' decimal text; what cannot be read is passed on for the service to refuse."""
+    try:
+        number = parse_number(text, places=places)
+    except InputError:
+        return str(text)
+    return "" if number is None else format(number, "f")
+
+
+class CatalogPicker(ui.select):
+    """A line's catalog choice: the active items whose reference or name contains what is typed."""
+
+    def __init__(self, line: Line, *, on_pick: Callable[[CatalogRow], Any], editor: LineEditor) -> None:
+        options = {line.catalog_item_id: line.catalog_label or ""} if line.catalog_item_id else {}
+        super().__init__(options, label=_("Catalog"), value=line.catalog_item_id, with_input=True, clearable=True,
+                         on_change=self._changed)
+        self.props("outlined dense")
+        self._line = line
+        self._on_pick = on_pick
+        self._editor = editor
+        self._latest = 0
+        self.on("input-value", self._on_input, throttle=THROTTLE)
+        self.on("popup-show", lambda _e: self.search(""))
+        with self.add_slot("no-option"), ui.item(), ui.item_section():
+            ui.label(_("No results")).classes("text-grey-7")
+
+    async def _on_input(self, event: Any) -> None:
+        await self.search(str(event.args or ""))
+
+    async def search(self, text: str) -> None:
+        """Replace the options with the active items matching `text` (an older answer never wins)."""
+        self._latest += 1
+        ticket = self._latest
+        found = await call(catalog.search_active, text.strip(), limit=SEARCH_LIMIT)
+        if found is None or ticket != self._latest or self.is_deleted:
+            return
+        for row in found:
+            self._editor.catalog_rows[str(row.id)] = row
+        kept = {self.value: self.options.get(self.value, "")} if self.value and isinstance(self.options, dict) else {}
+        self.set_options({**kept, **{str(row.id): f"{row.reference} · {row.name}" for row in found}})
+
+    def _changed(self, event: Any) -> None:
+        if not event.value:
+            self._line.catalog_item_id = None
+            self._line.catalog_label = None
+            return
+        item = self._editor.catalog_rows.get(str(event.value))
+        if item is not None and str(item.id) != self._line.catalog_item_id:
+            self._on_pick(item)

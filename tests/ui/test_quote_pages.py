@@ -1,0 +1,252 @@
+"""/quotes, the quote editor and the quote's page with NiceGUI's simulated user: totals as you type
+(computed by services.money, formatted for the locale), saving, a refused workflow move, rights on
+direct URLs, filters restored from the URL, the line editor's catalog picker and reordering."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from nicegui.testing import User
+from sqlmodel import col, select
+
+from crm_app.db import unit_of_work
+from crm_app.i18n import format_currency, gettext, ngettext, use_locale
+from crm_app.models import OutboxMessage, Quote, QuoteLine, QuoteStatus, Role
+from crm_app.services import contacts, money, quotes
+from crm_app.services.permissions import SYSTEM_ACTOR
+from tests.institution_factories import make_institution
+from tests.sales_factories import make_catalog_item, make_quote, make_sent_quote, quote_line
+from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
+
+
+def _english(user: User) -> None:
+    user.http_client.headers["Accept-Language"] = "en"
+
+
+def _en(translate: Callable[..., str], *args: Any, **params: Any) -> str:
+    """A message as the English page shows it."""
+    with use_locale("en"):
+        return translate(*args, **params)
+
+
+def _money(value: str) -> str:
+    with use_locale("en"):
+        return format_currency(Decimal(value))
+
+
+def _text(user: User, marker: str) -> str | None:
+    found: set[Any] = user._gather_elements(None, None, marker, None)
+    return next(iter(found)).text if found else None
+
+
+async def _open_new_quote(user: User, email: str, institution_id: uuid.UUID) -> None:
+    await log_in(user, email, path=f"/login?redirect_to=/quotes/new?institution_id={institution_id}")
+    await user.should_see(marker="line-0-quantity", retries=50)
+
+
+async def test_a_quote_made_in_the_editor_shows_the_totals_as_you_type_and_saves(
+        ui_user: User, account: Callable[..., str]) -> None:
+    _english(ui_user)
+    email = account()
+    with unit_of_work() as session:
+        clinic = make_institution(session, name="Clinique du Parc").id
+    await _open_new_quote(ui_user, email, clinic)
+    element(ui_user, "quote-title").value = "Endoscopy room"
+    element(ui_user, "line-0-description").value = "Endoscope"
+    element(ui_user, "line-0-quantity").value = "3"
+    element(ui_user, "line-0-unit_price").value = "1 250,50"
+    element(ui_user, "line-0-discount_value").value = "10"  # percent by default
+    await eventually(lambda: _text(ui_user, "total-excl") == _money("3376.35"), "line 1 totals not shown")
+    ui_user.find(marker="add-line").click()
+    await ui_user.should_see(marker="line-1-quantity")
+    element(ui_user, "line-1-description").value = "Training"
+    element(ui_user, "line-1-quantity").value = "2"
+    element(ui_user, "line-1-unit").value = "day"
+    element(ui_user, "line-1-unit_price").value = "799.99"
+    element(ui_user, "line-1-vat_rate").value = "5.5"
+    element(ui_user, "line-1-discount_type").value = "amount"
+    element(ui_user, "line-1-discount_value").value = "0.99"
+    element(ui_user, "global-discount").value = "2,5"
+    expected = money.compute_totals([
+        money.LineAmounts(Decimal("3"), Decimal("1250.50"), Decimal("20"), money.DiscountKind.PERCENT, Decimal("10")),
+        money.LineAmounts(Decimal("2"), Decimal("799.99"), Decimal("5.5"), money.DiscountKind.AMOUNT, Decimal("0.99")),
+    ], Decimal("2.5"))
+    await eventually(lambda: _text(ui_user, "total-incl") == _money(str(expected.total_incl_vat)),
+                     "the totals do not follow the typing")
+    assert _text(ui_user, "total-excl") == _money(str(expected.total_excl_vat))
+    assert _text(ui_user, "total-vat") == _money(str(expected.total_vat))
+    assert _text(ui_user, "total-vat-20") == _money(str(expected.vat_rows[0].vat))
+    assert _text(ui_user, "total-vat-5.5") == _money(str(expected.vat_rows[1].vat))
+    assert _text(ui_user, "line-1-net") == _money(str(expected.lines[1].net))
+    # An unreadable quantity: its message next to it, no totals.
+    element(ui_user, "line-1-quantity").value = "two"
+    await eventually(lambda: element(ui_user, "line-1-quantity").error == _en(gettext, "Enter a number."),
+                     "no message next to the quantity")
+    await ui_user.should_see(marker="totals-pending")
+    element(ui_user, "line-1-quantity").value = "2"
+    ui_user.find(marker="save-quote").click()
+    await ui_user.should_see(marker="quote-number", retries=50)
+    with unit_of_work() as session:
+        quote = session.exec(select(Quote)).one()
+        lines = session.exec(select(QuoteLine).order_by(col(QuoteLine.position))).all()
+    assert (quote.title, quote.status, quote.institution_id) == ("Endoscopy room", QuoteStatus.DRAFT, clinic)
+    assert (quote.total_excl_vat, quote.total_vat, quote.total_incl_vat) == \
+        (expected.total_excl_vat, expected.total_vat, expected.total_incl_vat)
+    assert [(line.description, line.quantity, line.unit) for line in lines] == \
+        [("Endoscope", Decimal("3.000"), "unit"), ("Training", Decimal("2.000"), "day")]
+    assert _text(ui_user, "total-incl") == _money(str(expected.total_incl_vat))  # the detail page agrees
+
+
+async def test_the_catalog_picker_fills_the_line_and_lines_reorder(ui_user: User,
+                                                                   account: Callable[..., str]) -> None:
+    _english(ui_user)
+    email = account()
+    with unit_of_work() as session:
+        clinic = make_institution(session).id
+        item = make_catalog_item(session, reference="END-7", name="Colonne vidéo", unit_price="9999.90",
+                                 default_vat_rate="10", unit="kit").id
+        make_catalog_item(session, reference="OLD-1", name="Colonne ancienne", is_active=False)
+    await _open_new_quote(ui_user, email, clinic)
+    picker = element(ui_user, "line-0-catalog")
+    ui_user.find(marker="line-0-catalog").trigger("inputValue", "colonne")
+    await eventually(lambda: len(picker.options) == 1, "the catalog picker did not search active items")
+    picker.value = str(item)
+    await eventually(lambda: element(ui_user, "line-0-unit_price").value == "9999.90", "the item did not fill the line")
+    assert (element(ui_user, "line-0-description").value, element(ui_user, "line-0-reference").value,
+            element(ui_user, "line-0-unit").value, element(ui_user, "line-0-vat_rate").value) == \
+        ("Colonne vidéo", "END-7", "kit", "10")
+    ui_user.find(marker="add-line").click()
+    await ui_user.should_see(marker="line-1-description")
+    element(ui_user, "line-1-description").value = "Installation"
+    element(ui_user, "line-1-unit_price").value = "500"
+    ui_user.find(marker="line-1-up").click()
+    await eventually(lambda: element(ui_user, "line-0-description").value == "Installation", "the line did not move")
+    # Dropping the dragged line (its key travels in the drag data) on the first line puts it back first.
+    dragged = element(ui_user, "line-1-description").value
+    assert dragged == "Colonne vidéo"
+    ui_user.find(marker="line-0").trigger("drop", "1")  # key of the first line made
+    await eventually(lambda: element(ui_user, "line-0-description").value == "Colonne vidéo", "the drop did not move")
+    ui_user.find(marker="save-quote").click()
+    await ui_user.should_see(marker="quote-number", retries=50)
+    with unit_of_work() as session:
+        lines = session.exec(select(QuoteLine).order_by(col(QuoteLine.position))).all()
+    assert [(line.description, line.catalog_item_id, line.vat_rate) for line in lines] == \
+        [("Colonne vidéo", item, Decimal("10.00")), ("Installation", None, Decimal("20.00"))]
+
+
+async def test_a_refused_move_shows_why_and_the_current_status(ui_user: User, account: Callable[..., str]) -> None:
+    _english(ui_user)
+    email = account()
+    with unit_of_work() as session:
+        quote = make_quote(session, actor_for(email), make_institution(session))
+        quote_id = quote.id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
+    await ui_user.should_see(marker="action-send", retries=50)
+    with unit_of_work() as session:  # cancelled in another tab meanwhile
+        quotes.cancel_quote(session, actor_for(email), quote_id)
+    ui_user.find(marker="action-send").click()
+    await ui_user.should_see("Only a draft quote can be sent.")
+    await eventually(lambda: _text(ui_user, "quote-status") == _en(gettext, "Cancelled"), "the status is not refreshed")
+    await ui_user.should_not_see(marker="action-send")
+
+
+async def test_accepting_asks_for_the_clients_comment(ui_user: User, account: Callable[..., str]) -> None:
+    _english(ui_user)
+    email = account()
+    with unit_of_work() as session:
+        quote_id = make_sent_quote(session, actor_for(email), make_institution(session)).id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
+    await ui_user.should_see(marker="action-accept", retries=50)
+    await ui_user.should_not_see(marker="action-send")
+    ui_user.find(marker="action-accept").click()
+    await ui_user.should_see(marker="decision-dialog")
+    element(ui_user, "client-comment").value = "OK pour le bloc 2"
+    ui_user.find(marker="decision-confirm").click()
+    await eventually(lambda: _text(ui_user, "quote-status") == _en(gettext, "Accepted"), "the quote is not accepted")
+    with unit_of_work() as session:
+        quote = session.get(Quote, quote_id)
+        assert quote is not None and quote.client_comment == "OK pour le bloc 2"
+    await ui_user.should_see(marker="action-order")
+
+
+async def test_a_user_cannot_open_another_users_quote_by_url(ui_user: User, account: Callable[..., str]) -> None:
+    _english(ui_user)
+    owner = actor_for(account(email="olga@example.org", name="Olga Owner"))
+    email = account(email="rita@example.org", name="Rita Rep")
+    with unit_of_work() as session:
+        quote_id = make_quote(session, owner, make_institution(session), title="Secret deal").id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
+    await ui_user.should_see(_en(gettext, "You are not allowed to do this."), retries=50)
+    await ui_user.should_not_see("Secret deal")
+    await ui_user.should_not_see(marker="quote-number")
+    await ui_user.open(f"/quotes/{quote_id}/edit")
+    await ui_user.should_see(_en(gettext, "You are not allowed to do this."), retries=50)
+    await ui_user.should_not_see(marker="quote-form")
+    # Nor its PDF, while the browser gets its own quote's.
+    assert (await ui_user.http_client.get(f"/quotes/{quote_id}/pdf")).status_code == 404
+    with unit_of_work() as session:
+        mine = make_quote(session, actor_for(email), make_institution(session)).id
+    response = await ui_user.http_client.get(f"/quotes/{mine}/pdf?download=1")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    assert response.headers["content-disposition"].startswith("attachment;")
+
+
+async def test_filters_come_back_from_the_url_with_the_totals_of_the_list(
+        ui_user: User, account: Callable[..., str]) -> None:
+    _english(ui_user)
+    email = account(Role.ADMIN, email="ada@example.org", name="Ada Admin")
+    me = actor_for(email)
+    with unit_of_work() as session:
+        hospital = make_institution(session, name="CHU de Nantes")
+        small = make_sent_quote(session, me, hospital, [quote_line(unit_price="50.00")], title="Small")
+        big = make_sent_quote(session, me, hospital, [quote_line(unit_price="1000.00")], title="Big")
+        make_quote(session, me, hospital, [quote_line(unit_price="5000.00")], title="Draft one")
+        make_sent_quote(session, SYSTEM_ACTOR, make_institution(session), [quote_line(unit_price="700.00")],
+                        owner_id=me.id, title="Elsewhere")
+        hospital_id, big_number = hospital.id, big.number
+        assert small.number
+    target = quote(f"/quotes?status=sent&institution_id={hospital_id}&amount_min=100", safe="/")
+    await log_in(ui_user, email, path=f"/login?redirect_to={target}")
+    await eventually(lambda: [r["title"] for r in table_rows(ui_user, "quotes-table")] == ["Big"],
+                     "the URL's filters are not applied")
+    assert element(ui_user, "filter-status").value == ["sent"]
+    assert element(ui_user, "filter-institution").value == str(hospital_id)
+    assert element(ui_user, "filter-amount-min").value == "100"
+    assert _text(ui_user, "quote-count") == _en(ngettext, "{count} quote", "{count} quotes", 1, count=1)
+    assert _text(ui_user, "sum-incl") == _en(gettext, "Total incl. VAT: {amount}", amount=_money("1200.00"))
+    assert table_rows(ui_user, "quotes-table")[0]["number"] == big_number
+    element(ui_user, "filter-amount-min").value = ""
+    await eventually(lambda: sorted(r["title"] for r in table_rows(ui_user, "quotes-table")) == ["Big", "Small"],
+                     "clearing the amount does not widen the list")
+    assert _text(ui_user, "sum-excl") == _en(gettext, "Total excl. VAT: {amount}", amount=_money("1050.00"))
+
+
+async def test_emailing_a_sent_quote_to_a_contact_queues_it_once_even_on_a_double_click(
+        ui_user: User, account: Callable[..., str]) -> None:
+    _english(ui_user)
+    email = account()
+    with unit_of_work() as session:
+        clinic = make_institution(session, name="Clinique du Lac")
+        contacts.create_contact(session, SYSTEM_ACTOR, clinic.id, {"first_name": "Inès", "last_name": "Garnier",
+                                                                   "email": "ines@lac.fr", "is_primary": True})
+        contacts.create_contact(session, SYSTEM_ACTOR, clinic.id, {"first_name": "Paul", "last_name": "Sans"})
+        quote_id = make_sent_quote(session, actor_for(email), clinic).id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
+    await ui_user.should_see(marker="action-email", retries=50)
+    ui_user.find(marker="action-email").click()
+    await ui_user.should_see(marker="email-dialog", retries=50)
+    recipients = element(ui_user, "email-recipients")
+    assert list(recipients.options.values()) == ["Inès Garnier <ines@lac.fr>"]  # only contacts with an email
+    assert recipients.value == [next(iter(recipients.options))]
+    assert element(ui_user, "email-subject").value  # prefilled from the template
+    element(ui_user, "email-subject").value = "Votre devis"
+    ui_user.find(marker="email-send").click()
+    ui_user.find(marker="email-send").click()
+    await ui_user.should_not_see(marker="email-dialog", retries=50)
+    with unit_of_work() as session:
+        queued = session.exec(select(OutboxMessage)).all()
+    assert [(m.to_addresses, m.subject) for m in queued] == [(["Inès Garnier <ines@lac.fr>"], "Votre devis")]
