@@ -4,6 +4,8 @@ recent activities) and Timeline tab (everything that happened on it, newest firs
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from nicegui import run, ui
@@ -23,9 +25,18 @@ from components.task_dialog import (
     open_task_dialog,
 )
 from crm_app.events import Event, TaskChanged
-from crm_app.i18n import N_, format_datetime, ngettext
+from crm_app.i18n import N_, format_currency, format_date, format_datetime, ngettext
 from crm_app.i18n import gettext as _
-from crm_app.models import CallDirection, MeetingStatus, NoteVisibility, TaskStatus
+from crm_app.models import (
+    CallDirection,
+    InvoiceKind,
+    InvoiceStatus,
+    MeetingStatus,
+    NoteVisibility,
+    PaymentMethod,
+    QuoteStatus,
+    TaskStatus,
+)
 from crm_app.models.activities import OPEN_TASK_STATUSES
 from crm_app.services import settings, tasks, timeline
 from crm_app.services.activities import (
@@ -36,7 +47,11 @@ from crm_app.services.activities import (
     TASK_STATUS_LABELS,
 )
 from crm_app.services.institutions import InstitutionDetail
+from crm_app.services.invoices import KIND_LABELS as INVOICE_KIND_LABELS
+from crm_app.services.invoices import STATUS_LABELS as INVOICE_STATUS_LABELS
 from crm_app.services.paging import PageRequest
+from crm_app.services.payments import PAYMENT_METHOD_LABELS
+from crm_app.services.quotes import QUOTE_STATUS_LABELS
 from crm_app.services.tasks import TaskQuery, TaskRow
 from crm_app.services.timeline import TimelineEntry
 
@@ -65,7 +80,9 @@ def _status_label(kind: str, status: str | None) -> str:
         return ""
     enums: dict[str, tuple[Any, dict[Any, str]]] = {
         "task": (TaskStatus, TASK_STATUS_LABELS), "meeting": (MeetingStatus, MEETING_STATUS_LABELS),
-        "note": (NoteVisibility, NOTE_VISIBILITY_LABELS), "call": (CallDirection, CALL_DIRECTION_LABELS)}
+        "note": (NoteVisibility, NOTE_VISIBILITY_LABELS), "call": (CallDirection, CALL_DIRECTION_LABELS),
+        "quote": (QuoteStatus, QUOTE_STATUS_LABELS), "invoice": (InvoiceStatus, INVOICE_STATUS_LABELS),
+        "payment": (PaymentMethod, PAYMENT_METHOD_LABELS)}
     if kind in enums:
         enum, labels = enums[kind]
         try:
@@ -100,7 +117,33 @@ def describe(entry: TimelineEntry) -> tuple[str, str]:
         return " · ".join(p for p in parts if p), entry.title or ""
     if entry.kind == "note":
         return excerpt(entry.title or ""), status
+    if entry.kind in _SALES_KINDS:
+        return _describe_sale(entry, status)
     return entry.title or "", " · ".join(p for p in (status, entry.detail or "") if p)
+
+
+_SALES_KINDS = ("quote", "invoice", "payment")
+
+
+def _amount(text: str | None) -> str:
+    try:
+        return format_currency(Decimal(text)) if text else ""
+    except InvalidOperation:
+        return text or ""
+
+
+def _describe_sale(entry: TimelineEntry, status: str) -> tuple[str, str]:
+    """Quotes (number; status · title · total), invoices and credit notes (number; status · total) and
+    payments (invoice number; method · date · amount)."""
+    if entry.kind == "quote":
+        return entry.title or "", " · ".join(p for p in (status, entry.detail or "", _amount(entry.new_value)) if p)
+    if entry.kind == "invoice":
+        headline = entry.title or ""
+        if entry.detail == InvoiceKind.CREDIT_NOTE.value:
+            headline = f"{_(INVOICE_KIND_LABELS[InvoiceKind.CREDIT_NOTE])} {headline}"
+        return headline, " · ".join(p for p in (status, _amount(entry.new_value)) if p)
+    paid_on = format_date(date.fromisoformat(entry.detail)) if entry.detail else ""
+    return entry.title or "", " · ".join(p for p in (status, paid_on, _amount(entry.new_value)) if p)
 
 
 def timeline_item(entry: TimelineEntry, zone: str) -> None:

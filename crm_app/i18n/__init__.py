@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -148,6 +148,11 @@ def format_datetime(value: datetime | None, timezone: str = "Europe/Paris", *, s
         return ""
     return babel_dates.format_datetime(value.astimezone(ZoneInfo(timezone)), format=style,
                                        locale=current_locale())
+
+
+def format_date(value: date | None, *, style: str = "medium") -> str:
+    """A calendar day in the active locale ("24 nov. 2026", "Nov 24, 2026")."""
+    return babel_dates.format_date(value, format=style, locale=current_locale()) if value else ""
 
 
 def format_decimal(value: Decimal | int, *, places: int | None = None) -> str:

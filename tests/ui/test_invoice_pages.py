@@ -1,0 +1,276 @@
+"""/invoices with NiceGUI's simulated user: a draft from scratch then issued (its number shown), a
+partial payment (status and remaining amount), a payment above what remains refused next to the
+amount, a credit note cancelling the invoice, another user's invoice refused by URL, and the list's
+filters restored from the URL with the totals of the filtered list."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from nicegui.testing import User
+from pypdf import PdfReader
+from sqlmodel import select
+
+from crm_app.db import unit_of_work
+from crm_app.i18n import format_currency, gettext
+from crm_app.models import Invoice, InvoiceKind, InvoiceStatus, OutboxMessage, Role
+from crm_app.services import invoices, payments
+from crm_app.services.permissions import Actor
+from tests.ui.conftest import actor_for, element, eventually, log_in, new_contact, new_institution, table_rows
+
+YEAR_PREFIX = "FAC-"
+
+
+def _invoice(actor: Actor, institution_id: uuid.UUID, *, unit_price: str = "1000.00", issue: bool = True,
+             title: str = "Endoscopy column") -> uuid.UUID:
+    """An invoice of one line at 20 % VAT (1,000 € → 1,200 € incl. VAT), issued unless told otherwise."""
+    with unit_of_work() as session:
+        invoice = invoices.create_invoice(session, actor, {
+            "institution_id": institution_id, "title": title,
+            "lines": [{"description": "Colonne d'endoscopie", "quantity": "1", "unit_price": unit_price,
+                       "vat_rate": "20"}]})
+        if issue:
+            invoices.issue_invoice(session, actor, invoice.id)
+        return invoice.id
+
+
+def _stored(invoice_id: uuid.UUID) -> Invoice:
+    with unit_of_work() as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        return invoice
+
+
+def _text(user: User, marker: str) -> str:
+    return str(element(user, marker).text)
+
+
+def _emit(user: User, marker: str, event: str, args: Any) -> None:
+    """What a button inside a table's slot does in the browser: emit the table's event."""
+    table = element(user, marker)
+    for listener in table._event_listeners.values():
+        if listener.type == event:
+            table._handle_event({"listener_id": listener.id, "args": args})
+
+
+async def _open(user: User, email: str, path: str) -> None:
+    await log_in(user, email, path=f"/login?redirect_to={quote(path, safe='/')}")
+
+
+async def test_invoice_from_scratch_is_saved_as_a_draft_then_issued_with_its_number(
+        ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    institution_id = new_institution("Clinique des Cèdres")
+    await _open(ui_user, email, f"/invoices/new?institution_id={institution_id}")
+    await ui_user.should_see(marker="invoice-save", retries=50)
+    assert element(ui_user, "invoice-institution").selected_id == institution_id
+    ui_user.find(marker="add-line").click()
+    await ui_user.should_see(marker="line-0-description")
+    element(ui_user, "line-0-description").value = "Journée de formation bloc"
+    element(ui_user, "line-0-quantity").value = "2"
+    element(ui_user, "line-0-unit_price").value = "850"
+    element(ui_user, "invoice-terms").value = "45"
+    await eventually(lambda: _text(ui_user, "total-incl") == format_currency(Decimal("2040.00")),
+                     "the editor does not show 2 × 850 € + 20 % VAT")
+    ui_user.find(marker="invoice-save").click()
+    await ui_user.should_see(marker="invoice-issue", retries=50)
+    assert _text(ui_user, "invoice-number") == gettext("Draft")
+    with unit_of_work() as session:
+        saved = session.exec(select(Invoice)).one()
+    assert (saved.status, saved.number, saved.total_incl_vat, saved.payment_terms_days) == \
+        (InvoiceStatus.DRAFT, None, Decimal("2040.00"), 45)
+
+    ui_user.find(marker="invoice-issue").click()
+    await ui_user.should_see(marker="issue-dialog")
+    await ui_user.should_see(gettext("Issue this invoice?"))
+    ui_user.find(marker="issue-confirm").click()
+    await eventually(lambda: _text(ui_user, "invoice-number").startswith(YEAR_PREFIX), "no number after issuing")
+    issued = _stored(saved.id)
+    assert issued.status == InvoiceStatus.ISSUED
+    assert _text(ui_user, "invoice-number") == issued.number
+    assert issued.number is not None and issued.number.endswith("-00001")
+    assert _text(ui_user, "invoice-status") == gettext("Issued")
+    await ui_user.should_not_see(marker="invoice-edit")  # an issued invoice is no longer changed
+
+    ui_user.find(marker="invoice-pdf").click()
+    response = await ui_user.download.next(timeout=10)
+    assert response.content.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert issued.number in text
+
+
+async def test_partial_payment_then_a_payment_above_the_remaining_amount_is_refused_next_to_the_amount(
+        ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    invoice_id = _invoice(actor_for(email), new_institution("CH de Brest"))
+    await _open(ui_user, email, f"/invoices/{invoice_id}")
+    await ui_user.should_see(marker="invoice-pay", retries=50)
+    assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("1200.00"))
+
+    ui_user.find(marker="invoice-pay").click()
+    await ui_user.should_see(marker="payment-dialog")
+    amount = element(ui_user, "payment-amount")
+    assert Decimal(str(amount.value).replace(",", ".")) == Decimal("1200.00")  # prefilled: what remains
+    amount.value = "400"
+    element(ui_user, "payment-reference").value = "VIR 2026-118"
+    ui_user.find(marker="payment-save").click()
+    await eventually(lambda: _text(ui_user, "invoice-status") == gettext("Partially paid"),
+                     "the status is not partially paid")
+    assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("800.00"))
+    assert [row["reference"] for row in table_rows(ui_user, "payments-table")] == ["VIR 2026-118"]
+
+    ui_user.find(marker="invoice-pay").click()
+    await ui_user.should_see(marker="payment-dialog")
+    amount = element(ui_user, "payment-amount")
+    amount.value = "800,01"
+    ui_user.find(marker="payment-save").click()
+    await eventually(lambda: bool(amount.error), "no error next to the amount")
+    assert amount.error == gettext("A payment cannot exceed what remains due on the invoice.")
+    stored = _stored(invoice_id)
+    assert (stored.amount_paid, stored.status) == (Decimal("400.00"), InvoiceStatus.PARTIALLY_PAID)
+
+
+async def test_a_full_credit_note_cancels_the_invoice_and_is_linked_from_it(
+        ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    invoice_id = _invoice(actor_for(email), new_institution("Laboratoire Pasteur Biologie"))
+    await _open(ui_user, email, f"/invoices/{invoice_id}")
+    await ui_user.should_see(marker="invoice-credit", retries=50)
+    ui_user.find(marker="invoice-credit").click()
+    await ui_user.should_see(marker="credit-dialog")
+    ui_user.find(marker="credit-save").click()
+    await eventually(lambda: _text(ui_user, "invoice-status") == gettext("Cancelled"), "the invoice is not cancelled")
+    with unit_of_work() as session:
+        note = session.exec(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE)).one()
+    assert note.credited_invoice_id == invoice_id and note.total_incl_vat == Decimal("1200.00")
+    await ui_user.should_see(note.number or "-")
+    await ui_user.should_not_see(marker="invoice-pay")
+
+
+async def test_a_partial_credit_note_by_amount_leaves_the_rest_due(ui_user: User,
+                                                                  account: Callable[..., str]) -> None:
+    email = account()
+    invoice_id = _invoice(actor_for(email), new_institution("Clinique du Parc"))
+    await _open(ui_user, email, f"/invoices/{invoice_id}")
+    await ui_user.should_see(marker="invoice-credit", retries=50)
+    ui_user.find(marker="invoice-credit").click()
+    await ui_user.should_see(marker="credit-dialog")
+    element(ui_user, "credit-mode").value = "amount"
+    amount = element(ui_user, "credit-amount")
+    amount.value = "1300"
+    ui_user.find(marker="credit-save").click()
+    await eventually(lambda: bool(amount.error), "no error next to the credit note's amount")
+    assert amount.error == gettext("A credit note cannot exceed what remains due on the invoice.")
+    amount.value = "240"
+    ui_user.find(marker="credit-save").click()
+    await eventually(lambda: _text(ui_user, "invoice-remaining") == format_currency(Decimal("960.00")),
+                     "the remaining amount does not drop by the credit note")
+    assert _text(ui_user, "invoice-status") == gettext("Issued")
+
+
+async def test_a_user_cannot_open_another_users_invoice_by_its_url(ui_user: User,
+                                                                    account: Callable[..., str]) -> None:
+    owner = account(email="hugo@example.org", name="Hugo Lefebvre")
+    invoice_id = _invoice(actor_for(owner), new_institution("CHU de Rennes"))
+    number = _stored(invoice_id).number
+    assert number is not None
+    intruder = account(email="lea@example.org", name="Léa Moreau")
+    await _open(ui_user, intruder, f"/invoices/{invoice_id}")
+    await ui_user.should_see(gettext("You are not allowed to open this page."), retries=50)
+    await ui_user.should_not_see(number)
+    await ui_user.should_not_see(marker="invoice-pay")
+
+
+async def test_the_list_restores_its_filters_from_the_url_with_the_totals_of_the_filtered_list(
+        ui_user: User, account: Callable[..., str]) -> None:
+    email = account(role=Role.MANAGER)
+    actor = actor_for(email)
+    brest, lyon = new_institution("CH de Brest"), new_institution("Clinique Saint-Joseph")
+    _invoice(actor, brest, unit_price="1000.00")
+    _invoice(actor, lyon, unit_price="500.00")
+    _invoice(actor, brest, unit_price="250.00", issue=False)
+    await _open(ui_user, email, f"/invoices?status=issued&kind=invoice&institution_id={brest}&sort=-amount")
+    await ui_user.should_see(marker="invoices-table", retries=50)
+    await ui_user.should_see(marker="nav:/invoices")  # the menu's entry
+
+    def numbers() -> list[Any]:
+        return [row["total"] for row in table_rows(ui_user, "invoices-table")]
+
+    await eventually(lambda: numbers() == [format_currency(Decimal("1200.00"))], "the filtered list is wrong")
+    assert element(ui_user, "filter-status").value == ["issued"]
+    assert element(ui_user, "filter-kind").value == "invoice"
+    assert element(ui_user, "filter-institution").selected_id == brest
+    assert _text(ui_user, "invoices-sum-total") == format_currency(Decimal("1200.00"))
+    assert _text(ui_user, "invoices-sum-outstanding") == format_currency(Decimal("1200.00"))
+    assert _text(ui_user, "invoices-sum-overdue") == format_currency(Decimal("0"))
+
+    element(ui_user, "filter-institution").set_value(None)  # the screen reloads with the others
+    await eventually(lambda: numbers() == [format_currency(Decimal("1200.00")), format_currency(Decimal("600.00"))],
+                     "clearing the institution does not bring the other invoice")
+    assert _text(ui_user, "invoices-sum-outstanding") == format_currency(Decimal("1800.00"))
+
+
+async def test_a_draft_is_edited_and_saved_with_its_new_lines(ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    invoice_id = _invoice(actor_for(email), new_institution("Clinique Bel-Air"), issue=False)
+    await _open(ui_user, email, f"/invoices/{invoice_id}/edit")
+    await ui_user.should_see(marker="invoice-save", retries=50)
+    assert element(ui_user, "line-0-description").value == "Colonne d'endoscopie"
+    element(ui_user, "line-0-quantity").value = "3"
+    element(ui_user, "line-0-unit_price").value = "abc"
+    ui_user.find(marker="invoice-save").click()
+    price = element(ui_user, "line-0-unit_price")
+    await eventually(lambda: bool(price.error), "no error next to the unit price")
+    assert _stored(invoice_id).total_incl_vat == Decimal("1200.00")  # nothing saved
+    price.value = "100"
+    ui_user.find(marker="invoice-save").click()
+    await ui_user.should_see(marker="invoice-issue", retries=50)
+    stored = _stored(invoice_id)
+    assert (stored.total_incl_vat, stored.status) == (Decimal("360.00"), InvoiceStatus.DRAFT)
+
+
+async def test_deleting_a_payment_recomputes_the_status(ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    invoice_id = _invoice(actor_for(email), new_institution("Centre médical Pasteur"))
+    with unit_of_work() as session:
+        payments.record_payment(session, actor_for(email), invoice_id, {"amount": "1200.00", "method": "check"})
+    await _open(ui_user, email, f"/invoices/{invoice_id}")
+    await ui_user.should_see(marker="payments-table", retries=50)
+    assert _text(ui_user, "invoice-status") == gettext("Paid")
+    await ui_user.should_not_see(marker="invoice-pay")
+    payment_id = table_rows(ui_user, "payments-table")[0]["id"]
+    _emit(ui_user, "payments-table", "delete_payment", payment_id)
+    await ui_user.should_see(marker="confirm-dialog")
+    ui_user.find(marker="confirm-yes").click()
+    await eventually(lambda: _text(ui_user, "invoice-status") == gettext("Issued"), "the status is not recomputed")
+    assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("1200.00"))
+    assert _stored(invoice_id).amount_paid == Decimal("0.00")
+
+
+async def test_an_issued_invoice_is_emailed_to_its_contact_with_the_pdf(ui_user: User,
+                                                                       account: Callable[..., str]) -> None:
+    email = account()
+    institution_id = new_institution("CHU de Nantes")
+    contact_id = new_contact(institution_id, "Inès", "Garnier", email="ines.garnier@chu-nantes.example")
+    with unit_of_work() as session:
+        invoice = invoices.create_invoice(session, actor_for(email), {
+            "institution_id": institution_id, "contact_id": contact_id,
+            "lines": [{"description": "Formation", "quantity": "1", "unit_price": "900", "vat_rate": "20"}]})
+        invoices.issue_invoice(session, actor_for(email), invoice.id)
+        invoice_id, number = invoice.id, invoice.number
+    await _open(ui_user, email, f"/invoices/{invoice_id}")
+    await ui_user.should_see(marker="invoice-email", retries=50)
+    ui_user.find(marker="invoice-email").click()
+    await ui_user.should_see(marker="email-dialog", retries=50)
+    assert element(ui_user, "email-recipients").value == [str(contact_id)]
+    assert number and number in element(ui_user, "email-subject").value
+    ui_user.find(marker="email-send").click()
+    await ui_user.should_not_see(marker="email-dialog", retries=50)
+    with unit_of_work() as session:
+        sent = session.exec(select(OutboxMessage)).one()
+    assert sent.related_id == invoice_id and sent.to_addresses and "ines.garnier" in sent.to_addresses[0]
