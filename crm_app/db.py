@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
 from sqlalchemy import event, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL, Engine, Row
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.sql import Executable
@@ -127,3 +134,51 @@ def fetch_all(session: Session, statement: Executable) -> Sequence[Any]:
     session.flush()
     rows: Sequence[Row[Any]] = session.connection().execute(statement).all()
     return rows
+
+
+def insert_rows(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
+                on_conflict: Sequence[str] = (), returning: Sequence[str] = ()) -> list[Row[Any]]:
+    """Insert many rows of plain column values (every row with the same keys, no binary column) in the
+    session's transaction; with `on_conflict` (the columns of a unique index), rows that would
+    duplicate one are skipped (ON CONFLICT DO NOTHING). Returns the `returning` columns of the rows
+    really inserted.
+
+    PostgreSQL: one statement whatever the number of rows, `INSERT ... SELECT ... FROM
+    json_populate_recordset(...)` with the rows as one JSON parameter (no huge multi-row VALUES for the
+    driver to parse). SQLite (in-process): one executemany."""
+    if not rows:
+        return []
+    session.flush()
+    connection = session.connection()
+    columns = list(rows[0])
+    if connection.dialect.name == "postgresql":
+        quote = connection.dialect.identifier_preparer.quote
+        name = connection.dialect.identifier_preparer.format_table(table)
+        names = ", ".join(quote(column) for column in columns)
+        # identifiers quoted by the dialect, values in the one bound parameter
+        statement = (f"INSERT INTO {name} ({names}) SELECT {names} "  # noqa: S608
+                     f"FROM json_populate_recordset(NULL::{name}, CAST(:rows AS json))")
+        if on_conflict:
+            statement += f" ON CONFLICT ({', '.join(quote(c) for c in on_conflict)}) DO NOTHING"
+        if returning:
+            statement += f" RETURNING {', '.join(quote(c) for c in returning)}"
+        payload = json.dumps(rows, default=_json_value, separators=(",", ":"))
+        result = connection.execute(text(statement), {"rows": payload})
+        return list(result.all()) if returning else []
+    insert: Any = sqlite.insert(table)
+    if on_conflict:
+        insert = insert.on_conflict_do_nothing(index_elements=list(on_conflict))
+    if returning:
+        return list(connection.execute(insert.returning(*(table.c[c] for c in returning)), list(rows)).all())
+    connection.execute(insert, list(rows))
+    return []
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not a column value insert_rows can send")

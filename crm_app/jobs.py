@@ -21,7 +21,7 @@ from .config import get_settings
 from .db import get_engine, unit_of_work
 from .logs import job_id_var
 from .models import utcnow
-from .services import auth, reminders
+from .services import auth, reminders, sales_jobs
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,30 @@ def task_alerts(session: Session) -> int:
 def retention(session: Session) -> dict[str, int]:
     """Purge old security log entries and old read notifications."""
     return reminders.apply_retention(session)
+
+
+@register("quote_expiry", cron(hour=0, minute=5))
+def quote_expiry(session: Session) -> int:
+    """Sent quotes past their validity date → expired."""
+    return sales_jobs.expire_quotes(session)
+
+
+@register("invoice_overdue", cron(hour=0, minute=10))
+def invoice_overdue(session: Session) -> int:
+    """Issued or partially paid invoices past their due date → overdue."""
+    return sales_jobs.mark_invoices_overdue(session)
+
+
+@register("quote_reminders", cron(hour=8, minute=0))
+def quote_reminders(session: Session) -> dict[str, int]:
+    """Remind salespeople of their quotes at j-7, j-3, j0 and j+7 (once per quote and kind)."""
+    return sales_jobs.send_quote_reminders(session)
+
+
+@register("invoice_followup", cron(hour=8, minute=0))
+def invoice_followup(session: Session) -> dict[str, int]:
+    """Follow up unpaid invoices at the levels of the reminder rules (once per invoice and level)."""
+    return sales_jobs.send_invoice_followups(session)
 
 
 from . import mail  # noqa: E402, F401 - registers the mail_outbox job wherever jobs are known

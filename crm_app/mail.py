@@ -33,17 +33,17 @@ import emails
 from apscheduler.triggers.interval import IntervalTrigger
 from emails.backend.smtp import SMTPBackend
 from emails.backend.smtp.client import SMTPClientWithResponse, SMTPClientWithResponse_SSL
-from sqlalchemy import event, func, update
+from sqlalchemy import event, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from . import jobs
 from .config import Settings, get_settings
-from .db import unit_of_work
+from .db import insert_rows, unit_of_work
 from .errors import ValidationFailed
 from .i18n import N_
-from .models.base import utcnow
+from .models.base import table_of, utcnow
 from .models.mail import MailStatus, OutboxAttachment, OutboxMessage
 from .services.identifiers import clean_email
 
@@ -114,6 +114,90 @@ def enqueue(session: Session, *, to: str | Sequence[Recipient], subject: str, te
         return existing
     session.info[_WAKE_KEY] = True
     return message
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for `enqueue_many`: the arguments of `enqueue`."""
+
+    to: str | Sequence[Recipient]
+    subject: str
+    text: str
+    html: str | None = None
+    cc: Sequence[Recipient] = ()
+    reply_to: Recipient | None = None
+    attachments: Sequence[Attachment] = ()
+    dedupe_key: str | None = None
+    related: tuple[str, uuid.UUID] | None = None
+
+
+def enqueue_many(session: Session, messages: Sequence[Outgoing], *, skip_invalid: bool = False,
+                 now: datetime | None = None) -> list[uuid.UUID | None]:
+    """Queue many emails in the caller's unit of work, each as `enqueue` would, in a fixed number of
+    statements whatever their number (one INSERT for the messages, one for their attachments).
+
+    A message whose dedupe key is already used (committed, earlier in this transaction, or by an
+    earlier message of `messages`) queues nothing. An invalid address raises ValidationFailed before
+    anything is written; with `skip_invalid`, that message is logged and left out instead. Returns,
+    for each message in order, the id of its outbox row, or None when it was not queued.
+    """
+    now = now or utcnow()
+    domain = _sender_domain()
+    cleaned: dict[tuple[str, Any], list[str]] = {}  # the same recipients recur (a salesperson's address)
+
+    def clean(field: str, values: Sequence[Recipient]) -> list[str]:
+        key = (field, tuple(values))
+        if key not in cleaned:
+            cleaned[key] = _clean_addresses(field, values)
+        return cleaned[key]
+
+    rows: list[dict[str, Any]] = []
+    ids: list[uuid.UUID | None] = []
+    for message in messages:
+        if "\n" in message.subject or "\r" in message.subject:
+            raise ValueError("an email subject is one line")
+        try:
+            recipients = clean("to", [message.to] if isinstance(message.to, str) else message.to)
+            if not recipients:
+                raise ValidationFailed({"to": _INVALID_ADDRESS})
+            cc = clean("cc", message.cc)
+            reply_to = clean("reply_to", [message.reply_to])[0] if message.reply_to else None
+        except ValidationFailed:
+            if not skip_invalid:
+                raise
+            log.warning("mail not queued: invalid address", extra={"dedupe_key": message.dedupe_key})
+            ids.append(None)
+            continue
+        row_id = uuid.uuid4()
+        ids.append(row_id)
+        rows.append({"id": row_id, "created_at": now, "status": MailStatus.PENDING.value, "to_addresses": recipients,
+                     "cc_addresses": cc, "reply_to": reply_to, "subject": message.subject,
+                     "text_body": message.text, "html_body": message.html,
+                     "message_id": make_msgid(domain=domain), "dedupe_key": message.dedupe_key,
+                     "related_kind": message.related[0] if message.related else None,
+                     "related_id": message.related[1] if message.related else None, "attempts": 0,
+                     "next_attempt_at": now, "last_error": None, "sent_at": None})
+    queued = {row.id for row in insert_rows(session, table_of(OutboxMessage), rows, on_conflict=["dedupe_key"],
+                                            returning=["id"])}
+    ids = [row_id if row_id in queued else None for row_id in ids]
+    files = [{"id": uuid.uuid4(), "outbox_id": row_id, "position": position, "filename": attachment.filename,
+              "content_type": attachment.content_type, "content": attachment.content}
+             for row_id, message in zip(ids, messages, strict=True) if row_id is not None
+             for position, attachment in enumerate(message.attachments)]
+    if files:
+        session.connection().execute(insert(table_of(OutboxAttachment)), files)
+    if queued:
+        session.info[_WAKE_KEY] = True
+    return ids
+
+
+def is_valid_recipient(recipient: Recipient) -> bool:
+    """Whether `enqueue` would take this recipient (an address, or a (display name, address) pair)."""
+    try:
+        _clean_addresses("to", [recipient])
+    except ValidationFailed:
+        return False
+    return True
 
 
 def status_counts(session: Session) -> dict[str, int]:

@@ -9,7 +9,7 @@ with `register_kind` and their record pages with `LINKS`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .. import events
+from ..db import insert_rows
 from ..errors import NotFound
 from ..i18n import N_, gettext
 from ..models import Notification, ParticipantResponse, TaskAlertKind, TaskStatus, User, utcnow
@@ -108,6 +109,48 @@ def notify(session: Session, recipients: Iterable[uuid.UUID | None], *, kind: st
                                                            recipient_id=notification.recipient_id, kind=kind,
                                                            actor_id=actor_id))
     return created
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    """One notification for `notify_many` (the arguments of `notify`, for one recipient)."""
+
+    recipient_id: uuid.UUID
+    kind: str
+    params: dict[str, Any]
+    record_kind: str | None = None
+    record_id: uuid.UUID | None = None
+    link: str | None = None
+    actor_id: uuid.UUID | None = None
+
+
+def notify_many(session: Session, items: Sequence[NewNotification], *, now: datetime | None = None) -> int:
+    """Store many notifications in two statements whatever their number (the active recipients, one
+    INSERT), with `notify`'s rules: none for an inactive user, none for the actor. Publishes one
+    `NotificationCreated` per recipient (their newest: the bell recounts and shows it) rather than one
+    per notification. Returns how many were stored."""
+    wanted = {item.recipient_id for item in items if item.recipient_id != item.actor_id}
+    if not wanted:
+        return 0
+    users = table_of(User)
+    session.flush()
+    active = set(session.connection().execute(
+        sa.select(users.c.id).where(users.c.id.in_(sorted(wanted)), users.c.is_active)).scalars())
+    created = utcnow() if now is None else now
+    rows: list[dict[str, Any]] = [
+        {"id": uuid.uuid4(), "recipient_id": item.recipient_id, "kind": item.kind, "params": item.params,
+         "record_kind": item.record_kind, "record_id": item.record_id,
+         "link": item.link or link_for(item.record_kind, item.record_id), "actor_id": item.actor_id,
+         "created_at": created, "read_at": None}
+        for item in items if item.recipient_id in active and item.recipient_id != item.actor_id]
+    insert_rows(session, table_of(Notification), rows)
+    newest: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in rows:
+        newest[row["recipient_id"]] = row
+    for recipient_id, row in sorted(newest.items()):
+        events.publish(session, events.NotificationCreated(notification_id=row["id"], recipient_id=recipient_id,
+                                                           kind=row["kind"], actor_id=row["actor_id"]))
+    return len(rows)
 
 
 def _actor_name(session: Session, actor_id: uuid.UUID | None) -> str:

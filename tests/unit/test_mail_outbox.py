@@ -310,3 +310,71 @@ def test_the_outbox_works_on_sqlite(smtp_server: SMTPServer, tmp_path: Path,
     [attachment] = list(message.iter_attachments())
     assert attachment.get_content() == PDF
     assert _row(queued.id).status == MailStatus.SENT
+
+
+# --- queueing many at once ---------------------------------------------------------------------------
+
+def test_enqueue_many_writes_in_two_statements_and_honours_dedupe_keys(db: Session) -> None:
+    from sqlalchemy import event
+
+    from crm_app.db import get_engine
+
+    existing = mail.enqueue(db, to="buyer@chu-lyon.example", subject="Old", text="x", dedupe_key="quote:1")
+    db.flush()
+    related = uuid.uuid4()
+    messages = [
+        mail.Outgoing(to="buyer@chu-lyon.example", subject="Again", text="x", dedupe_key="quote:1"),
+        mail.Outgoing(to=[("Anne Martin", "Anne@CHU-Lyon.example")], subject="Quote Q-1", text="Hello",
+                      reply_to=("Paul Durand", "paul@opex.example"), dedupe_key="quote:2", related=("quote", related),
+                      attachments=[mail.Attachment("quote.pdf", "application/pdf", PDF)]),
+        mail.Outgoing(to="other@chu-lyon.example", subject="Twice", text="x", dedupe_key="quote:2"),
+        mail.Outgoing(to="nokey@chu-lyon.example", subject="No key", text="x"),
+    ]
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(get_engine(), "before_cursor_execute", listener)
+    try:
+        ids = mail.enqueue_many(db, messages)
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", listener)
+    assert len(statements) == 2, statements  # the messages, their attachments
+    assert ids[0] is None and ids[2] is None and ids[1] is not None and ids[3] is not None
+    queued = db.get(OutboxMessage, ids[1])
+    assert queued is not None and queued.status == MailStatus.PENDING and queued.attempts == 0
+    assert queued.to_addresses == ["Anne Martin <Anne@chu-lyon.example>"]
+    assert queued.reply_to == "Paul Durand <paul@opex.example>" and queued.related_id == related
+    assert queued.message_id.startswith("<") and queued.message_id != existing.message_id
+    [attachment] = db.exec(select(OutboxAttachment).where(OutboxAttachment.outbox_id == ids[1])).all()
+    assert attachment.content == PDF and attachment.filename == "quote.pdf"
+    assert _count(db) == 3
+    assert mail.enqueue_many(db, []) == []
+
+
+def test_enqueue_many_refuses_or_skips_an_invalid_address(db: Session) -> None:
+    good = mail.Outgoing(to="buyer@chu-lyon.example", subject="Fine", text="x")
+    bad = mail.Outgoing(to=[("Someone", "not an address")], subject="Bad", text="x")
+    with pytest.raises(ValidationFailed):
+        mail.enqueue_many(db, [good, bad])
+    assert _count(db) == 0
+    ids = mail.enqueue_many(db, [bad, good], skip_invalid=True)
+    assert ids[0] is None and ids[1] is not None and _count(db) == 1
+    assert mail.is_valid_recipient(("Anne", "anne@chu-lyon.example")) and not mail.is_valid_recipient("nope")
+    with pytest.raises(ValueError, match="one line"):
+        mail.enqueue_many(db, [mail.Outgoing(to="a@chu-lyon.example", subject="a\nb", text="x")])
+
+
+def test_enqueue_many_works_on_sqlite(smtp_server: SMTPServer, tmp_path: Path,
+                                      settings_override: Callable[..., None]) -> None:
+    settings_override(database_url=f"sqlite:///{tmp_path / 'many.sqlite3'}")
+    migrate.upgrade()
+    messages = [mail.Outgoing(to=f"buyer{n}@chu-lyon.example", subject=f"Quote {n}", text="Hi",
+                              dedupe_key=f"quote:{n % 2}",
+                              attachments=[mail.Attachment("quote.pdf", "application/pdf", PDF)]) for n in range(3)]
+    with unit_of_work() as session:
+        ids = mail.enqueue_many(session, messages)
+    assert [row_id is not None for row_id in ids] == [True, True, False]
+    with unit_of_work() as session:
+        assert mail.enqueue_many(session, messages) == [None, None, None]
+    assert mail.send_pending() == {"sent": 2, "retry": 0, "failed": 0}
+    assert sorted(m["Subject"] for m in smtp_server.messages) == ["Quote 0", "Quote 1"]
+    assert all([a.get_content() for a in m.iter_attachments()] == [PDF] for m in smtp_server.messages)
