@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from ..models import CommercialStatus, ComplianceStatus, InstitutionType, Role, Team, User
-from . import contacts, institutions, users
+from . import contacts, demo_sales, institutions, users
 from . import teams as team_service
 from .matching import fold
 from .permissions import SYSTEM_ACTOR
@@ -35,8 +35,10 @@ class DemoSeed:
 
 
 def seed_demo(session: Session) -> DemoSeed:
-    """Create the demo teams and accounts once; a second run changes nothing."""
+    """Create the demo teams, accounts, institutions and sales documents once; a second run changes
+    nothing."""
     if session.exec(select(User.id).where(User.email == DEMO_ADMIN_EMAIL)).first() is not None:
+        demo_sales.seed_sales(session)  # a demo seeded before the sales documents existed gains them
         return DemoSeed(created=False)
     teams = {}
     for name in _TEAMS:
@@ -49,6 +51,7 @@ def seed_demo(session: Session) -> DemoSeed:
                                           password=DEMO_PASSWORD, team_id=team_id))
     reps = [a for a in accounts if a.role in (Role.USER, Role.MANAGER, Role.TEAM_ADMIN)]
     _seed_institutions(session, reps, count=DEMO_INSTITUTIONS)
+    demo_sales.seed_sales(session)
     return DemoSeed(created=True)
 
 
