@@ -21,7 +21,7 @@ from .config import get_settings
 from .db import get_engine, unit_of_work
 from .logs import job_id_var
 from .models import utcnow
-from .services import auth, reminders, sales_jobs
+from .services import auth, institutions, reminders, sales_jobs
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,12 @@ def task_alerts(session: Session) -> int:
 def retention(session: Session) -> dict[str, int]:
     """Purge old security log entries and old read notifications."""
     return reminders.apply_retention(session)
+
+
+@register("search_order", cron(hour=3, minute=30))
+def search_order(session: Session) -> bool:
+    """Keep the institutions' search table in name order (PostgreSQL; see InstitutionSearch)."""
+    return institutions.reorder_search_table(session)
 
 
 @register("quote_expiry", cron(hour=0, minute=5))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .. import events
-from ..db import fetch_all
+from ..db import fetch_all, is_postgresql
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..i18n import N_
 from ..models import (
@@ -23,6 +23,7 @@ from ..models import (
     DataSource,
     Institution,
     InstitutionLabel,
+    InstitutionSearch,
     InstitutionType,
     LabelKind,
     MedicalProfile,
@@ -641,19 +642,54 @@ def _order(query: InstitutionQuery, columns: Any = None) -> tuple[Any, Any]:
     return (col(sort).desc(), col(key).desc()) if query.descending else (col(sort).asc(), col(key).asc())
 
 
-def _sorted_matches(query: InstitutionQuery) -> tuple[Any, tuple[Any, Any]]:
+def _sorted_matches(query: InstitutionQuery, *, narrow: bool = False) -> tuple[Any, tuple[Any, Any]]:
     """The matching ids with their sort key, as a subquery, and the order over it.
 
     A text search is fenced off (OFFSET 0) so that PostgreSQL finds the matches through the trigram
     index and sorts them: sorted by the name index instead, it may read half the table before the
     first match when the matches gather late in the order ("hopital" after every "centre" and
-    "clinique"). The other filters are selective or spread, and walking the sort index is best."""
+    "clinique"). The other filters are selective or spread, and walking the sort index is best.
+    With `narrow` (see `_uses_search_table`) the matches come from the narrow search table."""
+    if narrow:
+        subquery = _narrow_matches(query).offset(0).subquery("matches")
+        return subquery, _order(query, subquery.c)
     sort_column = SORTS.get(query.sort, Institution.name_key)
     matches = _base_select(query).add_columns(col(sort_column).label("sort_key"))
     if query.q and fold(query.q):
         matches = matches.offset(0)
     subquery = matches.subquery("matches")
     return subquery, _order(query, subquery.c)
+
+
+_S = table_of(InstitutionSearch).c
+_PLAIN_SEARCH = InstitutionQuery()
+
+
+def _uses_search_table(session: Session, query: InstitutionQuery) -> bool:
+    """A search by text alone (archived or not), in name order, on PostgreSQL: the narrow,
+    name-ordered search table answers it without reading the wide rows (InstitutionSearch)."""
+    return (bool(fold(query.q)) and is_postgresql(session)
+            and replace(query, q="", archived="active", descending=False) == _PLAIN_SEARCH)
+
+
+def reorder_search_table(session: Session) -> bool:
+    """Put the search table back in name order (rows written since sit at its end); a second or so at
+    100,000 institutions, under a lock that only holds searches and institution writes that long.
+    PostgreSQL only (False elsewhere)."""
+    if not is_postgresql(session):
+        return False
+    session.execute(sa.text("CLUSTER institution_search USING ix_institution_search_order"))
+    session.execute(sa.text("ANALYZE institution_search"))
+    return True
+
+
+def _narrow_matches(query: InstitutionQuery) -> Any:
+    conditions: list[Any] = [_S.search_text.like(contains_pattern(fold(query.q)), escape="\\")]
+    if query.archived == "active":
+        conditions.append(~_S.is_archived)
+    elif query.archived == "archived":
+        conditions.append(_S.is_archived)
+    return sa.select(_S.id, _S.name_key.label("sort_key")).where(*conditions)
 
 
 #: Deep pages start from a remembered position: `OFFSET 97500` walks 97,500 index entries, a
@@ -672,7 +708,7 @@ def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
 
 def _anchor_positions(session: Session, query: InstitutionQuery) -> list[tuple[Any, uuid.UUID]]:
     """(sort key, id) of the rows at positions ANCHOR_STEP, 2 x ANCHOR_STEP... of the list."""
-    matches, order = _sorted_matches(query)
+    matches, order = _sorted_matches(query, narrow=_uses_search_table(session, query))
     numbered = sa.select(matches.c.sort_key, matches.c.id,
                          sa.func.row_number().over(order_by=order).label("position")).subquery()
     statement = sa.select(numbered.c.sort_key, numbered.c.id).where(
@@ -682,7 +718,7 @@ def _anchor_positions(session: Session, query: InstitutionQuery) -> list[tuple[A
 
 def _ids_page(session: Session, query: InstitutionQuery, request: PageRequest) -> Any:
     """The ids of the requested page, in order, as a subquery."""
-    matches, order = _sorted_matches(query)
+    matches, order = _sorted_matches(query, narrow=_uses_search_table(session, query))
     statement, offset = sa.select(matches.c.id, matches.c.sort_key), request.offset
     if offset >= 2 * ANCHOR_STEP and query.sort in ANCHORED_SORTS and cache.may_use(session):
         anchors = _anchors.get((_query_key(query), query.sort, query.descending),
@@ -708,10 +744,11 @@ _vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
 
 
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
-    statement = _base_select(query).with_only_columns(sa.func.count()).order_by(None)
+    statement = (_narrow_matches(query) if _uses_search_table(session, query) else _base_select(query)) \
+        .with_only_columns(sa.func.count()).order_by(None)
     if not cache.may_use(session):
-        return int(session.exec(statement).one())
-    return _totals.get(_query_key(query), lambda: int(session.exec(statement).one()))
+        return int(session.execute(statement).scalar_one())
+    return _totals.get(_query_key(query), lambda: int(session.execute(statement).scalar_one()))
 
 
 def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
