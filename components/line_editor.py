@@ -131,7 +131,7 @@ class ReadLine:
 
 class LineEditor:
     """The editor; build it inside the form's layout. `lines` are mappings with the service's line
-    fields (a QuoteLineRow's or InvoiceLine's attributes as a dict, or raw dicts)."""
+    fields (a `document_lines.LineRow`'s attributes as a dict, or raw dicts)."""
 
     def __init__(self, lines: Sequence[Mapping[str, Any]] = (), *, vat_rates: Sequence[Decimal],
                  default_vat_rate: Decimal, global_discount_percent: Decimal = money.ZERO,

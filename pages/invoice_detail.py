@@ -25,7 +25,8 @@ from crm_app.i18n import gettext as _
 from crm_app.models import DocumentKind, InvoiceKind, InvoiceStatus, PaymentMethod
 from crm_app.models.billing import OPEN_INVOICE_STATUSES
 from crm_app.services import audit, catalog, documents, invoice_history, invoices, payments
-from crm_app.services.invoices import KIND_LABELS, STATUS_LABELS, InvoiceDetail, LineRow, PaymentRow
+from crm_app.services.document_lines import LineRow, line_values
+from crm_app.services.invoices import KIND_LABELS, STATUS_LABELS, InvoiceDetail, PaymentRow
 from crm_app.services.payments import PAYMENT_METHOD_LABELS
 
 from .invoices import STATUS_COLORS, document_name, format_day, money
@@ -374,7 +375,7 @@ class InvoicePage:
             amount = ui.input(_("Amount incl. VAT"), value=number_text(detail.remaining)) \
                 .props("outlined inputmode=decimal suffix=€").classes("w-64").mark("credit-amount")
             with ui.column().classes("w-full") as lines_box:
-                editor = LineEditor([_line_values(line) for line in detail.lines], vat_rates=rates,
+                editor = LineEditor([line_values(line) for line in detail.lines], vat_rates=rates,
                                     default_vat_rate=default_rate)
             notes = ui.textarea(_("Reason (shown on the credit note)")).props("outlined autogrow").classes("w-full") \
                 .mark("credit-notes-text")
@@ -433,10 +434,3 @@ def _delete_draft(session: Any, actor: Any, invoice_id: uuid.UUID) -> bool:
     """`delete_draft` returns nothing: True tells the page it went through."""
     invoices.delete_draft(session, actor, invoice_id)
     return True
-
-
-def _line_values(line: LineRow) -> dict[str, Any]:
-    return {"catalog_item_id": line.catalog_item_id, "reference": line.reference, "description": line.description,
-            "quantity": line.quantity, "unit": line.unit, "unit_price": line.unit_price,
-            "discount_type": line.discount_type, "discount_value": line.discount_value, "vat_rate": line.vat_rate}
-

@@ -52,8 +52,9 @@ from ..models import (
 from ..models.mail import OutboxMessage
 from ..pdf.document import Party, PdfDocument, PdfLine
 from . import audit
+from .document_lines import stored_lines, stored_totals
 from .document_settings import branding, document_settings
-from .money import DiscountKind, LineAmounts, Totals, compute_totals
+from .money import DiscountKind, Totals
 from .permissions import Actor, authorize
 from .settings import organisation, section_values
 
@@ -187,17 +188,13 @@ def _load(session: Session, kind: DocumentKind | str, document_id: uuid.UUID) ->
             raise NotFound(N_("This quote does not exist."))
         if kind is DocumentKind.ORDER and not quote.order_number:
             raise InvalidTransition(quote.status, N_("This quote has no order yet."))
-        lines: list[Any] = list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id)
-                                             .order_by(col(QuoteLine.position))).all())
-        return _Source(kind, quote, lines)
+        return _Source(kind, quote, stored_lines(session, quote))
     invoice = session.get(Invoice, document_id)
     wanted = InvoiceKind.CREDIT_NOTE if kind is DocumentKind.CREDIT_NOTE else InvoiceKind.INVOICE
     if invoice is None or invoice.kind != wanted:
         raise NotFound(N_("This invoice does not exist.") if wanted is InvoiceKind.INVOICE
                        else N_("This credit note does not exist."))
-    lines = list(session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
-                              .order_by(col(InvoiceLine.position))).all())
-    return _Source(kind, invoice, lines)
+    return _Source(kind, invoice, stored_lines(session, invoice))
 
 
 class TotalsMismatch(RuntimeError):
@@ -206,10 +203,7 @@ class TotalsMismatch(RuntimeError):
 
 def _totals(source: _Source) -> Totals:
     row = source.row
-    amounts = [LineAmounts(quantity=line.quantity, unit_price=line.unit_price, vat_rate=line.vat_rate,
-                           discount_kind=DiscountKind(line.discount_type) if line.discount_type else None,
-                           discount_value=line.discount_value or Decimal(0)) for line in source.lines]
-    totals = compute_totals(amounts, row.global_discount_percent or Decimal(0))
+    totals = stored_totals(source.lines, row.global_discount_percent or Decimal(0))
     stored = (row.total_excl_vat, row.total_vat, row.total_incl_vat)
     computed = (totals.total_excl_vat, totals.total_vat, totals.total_incl_vat)
     nets = [line.net_amount for line in source.lines]

@@ -3,10 +3,11 @@ under the French numbering rules, credit notes, lists with their totals and the 
 (DOMAIN.md "Invoices"). Payments are in `services.payments`.
 
 Rules:
-- A draft has no number and is edited freely (lines, terms, discount); its totals always come from
-  `money.compute_totals`. `issue_invoice` gives it the next number of its per-year sequence, the issue
-  date (today in the organisation's time zone), the due date and a frozen copy of the buyer, all in
-  the caller's transaction: a rollback gives the number back. From then on the document is never
+- A draft has no number and is edited freely (lines, terms, discount); its lines are cleaned and
+  stored by `services.document_lines` and its totals always come from `money.compute_totals`.
+  `issue_invoice` gives it the next number of its per-year sequence, the issue date (today in the
+  organisation's time zone), the due date and a frozen copy of the buyer, all in the caller's
+  transaction: a rollback gives the number back. From then on the document is never
   edited nor deleted; every edit path answers InvalidTransition with the current status.
 - A quote (accepted or ordered) may be invoiced in several parts (deposit, balance), never above its
   total incl. VAT: Σ (total − credited) of its invoices, drafts included, is checked with the quote's
@@ -27,7 +28,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,10 +41,8 @@ from ..errors import Conflict, InvalidTransition, ValidationFailed
 from ..i18n import N_, gettext, use_locale
 from ..models import (
     OPEN_INVOICE_STATUSES,
-    CatalogItem,
     CommercialStatus,
     Contact,
-    DiscountType,
     Institution,
     Invoice,
     InvoiceKind,
@@ -51,14 +50,13 @@ from ..models import (
     InvoiceStatus,
     Payment,
     Quote,
-    QuoteLine,
     QuoteStatus,
     SequenceKind,
     User,
     utcnow,
 )
 from ..models.base import table_of
-from . import audit, fields, numbering, timeline
+from . import audit, document_lines, fields, numbering, timeline
 from . import notifications as notification_service
 from .activities import active_user, actor_id, changed_by_name, get_record, long_text, scope_condition, user_names
 from .document_settings import document_settings
@@ -66,10 +64,7 @@ from .matching import contains_pattern, fold
 from .money import (
     CENT,
     HUNDRED,
-    MAX_AMOUNT,
     ZERO,
-    AmountError,
-    DiscountKind,
     LineAmounts,
     Totals,
     compute_totals,
@@ -80,7 +75,6 @@ from .params import Params
 from .permissions import Actor, Placement, authorize, can
 from .settings import organisation
 
-MAX_LINES = 500
 INVOICEABLE_QUOTE_STATUSES = (QuoteStatus.ACCEPTED, QuoteStatus.ORDERED)
 #: statuses that still wait for money or credit (payments and credit notes allowed).
 SETTLEABLE_STATUSES = OPEN_INVOICE_STATUSES
@@ -108,144 +102,15 @@ notification_service.register_kind("invoice.paid", N_("Invoice {number} is paid"
 # Input
 
 
-def _number_text(value: Any) -> str:
-    if isinstance(value, bool):
-        raise ValueError(N_("Enter a number."))
-    if isinstance(value, float):
-        value = repr(value)
-    return str(value).strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "") \
-        .replace("%", "").replace(",", ".")
-
-
-def decimal_value(*, places: int, required: bool = False, maximum: Decimal | None = None,
-                  positive: bool = False) -> fields.Cleaner:
-    """A Decimal with at most `places` decimals (never rounded silently), ≥ 0 (> 0 when `positive`)."""
-    def clean(value: Any) -> Decimal | None:
-        if fields.is_blank(value):
-            if required:
-                raise ValueError(N_("This field is required."))
-            return None
-        try:
-            number = value if isinstance(value, Decimal) else Decimal(_number_text(value))
-        except InvalidOperation:
-            raise ValueError(N_("Enter a number.")) from None
-        if not number.is_finite():
-            raise ValueError(N_("Enter a number."))
-        if number < 0 or (positive and number == 0) or (maximum is not None and number > maximum):
-            raise ValueError(N_("Out of range."))
-        if number != number.quantize(Decimal(1).scaleb(-places)):
-            raise ValueError(N_("Too many decimals."))
-        return number.quantize(Decimal(1).scaleb(-places))
-    return clean
-
-
-def _percent() -> fields.Cleaner:
-    return decimal_value(places=2, maximum=HUNDRED)
-
-
-def amount_field(*, positive: bool = False, required: bool = False) -> fields.Cleaner:
-    return decimal_value(places=2, maximum=MAX_AMOUNT, positive=positive, required=required)
-
-
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200),
     "institution_id": fields.identifier(),
     "contact_id": fields.identifier(),
     "owner_id": fields.identifier(),
     "payment_terms_days": fields.whole_number(minimum=0, maximum=365),
-    "global_discount_percent": _percent(),
+    "global_discount_percent": document_lines.percent_field(),
     "notes": long_text(5000),
 }
-
-LINE_CLEANERS: dict[str, fields.Cleaner] = {
-    "catalog_item_id": fields.identifier(),
-    "reference": fields.text(60),
-    "description": long_text(5000, required=True),
-    "quantity": decimal_value(places=3, required=True),
-    "unit": fields.text(20),
-    "unit_price": decimal_value(places=2, required=True),
-    "discount_type": fields.choice(DiscountType),
-    "discount_value": decimal_value(places=2),
-    "vat_rate": decimal_value(places=2, required=True, maximum=HUNDRED),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class LineInput:
-    """One cleaned line, ready to store."""
-
-    description: str
-    quantity: Decimal
-    unit_price: Decimal
-    vat_rate: Decimal
-    unit: str = "unit"
-    reference: str | None = None
-    catalog_item_id: uuid.UUID | None = None
-    discount_type: DiscountType | None = None
-    discount_value: Decimal = ZERO
-
-    def amounts(self) -> LineAmounts:
-        kind = DiscountKind(self.discount_type.value) if self.discount_type else None
-        return LineAmounts(quantity=self.quantity, unit_price=self.unit_price, vat_rate=self.vat_rate,
-                           discount_kind=kind, discount_value=self.discount_value)
-
-
-def clean_lines(session: Session, raw: Any, *, field_name: str = "lines") -> list[LineInput]:
-    """The lines of a document, every error reported at once as `lines.<index>.<field>`."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list | tuple):
-        raise ValidationFailed({field_name: N_("Unknown value.")})
-    if len(raw) > MAX_LINES:
-        raise ValidationFailed({field_name: N_("Too many lines.")})
-    allowed_rates = set(document_settings(session).vat_rates)
-    errors: dict[str, str] = {}
-    lines: list[LineInput] = []
-    for index, item in enumerate(raw):
-        prefix = f"{field_name}.{index}"
-        if not isinstance(item, Mapping):
-            errors[prefix] = N_("Unknown value.")
-            continue
-        cleaned, line_errors = fields.clean_fields({k: v for k, v in item.items() if k not in ("id", "net_amount")},
-                                                   LINE_CLEANERS, partial=False)
-        errors.update({f"{prefix}.{name}": message for name, message in line_errors.items()})
-        if line_errors:
-            continue
-        if cleaned["vat_rate"] not in allowed_rates:
-            errors[f"{prefix}.vat_rate"] = N_("This VAT rate is not allowed.")
-            continue
-        line = LineInput(description=cleaned["description"], quantity=cleaned["quantity"],
-                         unit_price=cleaned["unit_price"], vat_rate=cleaned["vat_rate"],
-                         unit=cleaned.get("unit") or "unit", reference=cleaned.get("reference"),
-                         catalog_item_id=cleaned.get("catalog_item_id"),
-                         discount_type=cleaned.get("discount_type"),
-                         discount_value=cleaned.get("discount_value") or ZERO)
-        lines.append(line)
-    wanted = {line.catalog_item_id for line in lines if line.catalog_item_id is not None}
-    if wanted:
-        known = set(session.exec(select(CatalogItem.id).where(col(CatalogItem.id).in_(wanted))).all())
-        for index, item in enumerate(raw):
-            if isinstance(item, Mapping) and item.get("catalog_item_id") not in (None, "") and \
-                    fields.identifier()(item["catalog_item_id"]) not in known:
-                errors[f"{field_name}.{index}.catalog_item_id"] = N_("This catalog item does not exist.")
-    if errors:
-        raise ValidationFailed(errors)
-    return lines
-
-
-def totals_of(lines: Sequence[LineInput], global_discount_percent: Decimal = ZERO, *,
-              field_name: str = "lines") -> Totals:
-    """`money.compute_totals`, its AmountError turned into a field error (`lines.2.unit_price`)."""
-    for index, line in enumerate(lines):
-        try:
-            compute_totals([line.amounts()])
-        except AmountError as exc:
-            raise ValidationFailed({f"{field_name}.{index}.{exc.field}": exc.message}) from None
-    try:
-        return compute_totals([line.amounts() for line in lines], global_discount_percent)
-    except AmountError as exc:
-        raise ValidationFailed({exc.field: exc.message}) from None
-
 
 # --------------------------------------------------------------------------------------------
 # Loading, rights, small helpers
@@ -302,32 +167,6 @@ def _organisation_text(session: Session, message: str, **params: Any) -> str:
         return gettext(message, **params)
 
 
-def _store_lines(session: Session, invoice: Invoice, lines: Sequence[LineInput], totals: Totals) -> None:
-    """Replace the lines of `invoice` and set its totals."""
-    session.execute(sa.delete(table_of(InvoiceLine)).where(table_of(InvoiceLine).c.invoice_id == invoice.id))
-    session.add_all(InvoiceLine(invoice_id=invoice.id, position=position, catalog_item_id=line.catalog_item_id,
-                                reference=line.reference, description=line.description, quantity=line.quantity,
-                                unit=line.unit, unit_price=line.unit_price, discount_type=line.discount_type,
-                                discount_value=line.discount_value, vat_rate=line.vat_rate, net_amount=total.net)
-                    for position, (line, total) in enumerate(zip(lines, totals.lines, strict=True), start=1))
-    invoice.total_excl_vat = totals.total_excl_vat
-    invoice.total_vat = totals.total_vat
-    invoice.total_incl_vat = totals.total_incl_vat
-
-
-def _stored_lines(session: Session, invoice_id: uuid.UUID) -> list[InvoiceLine]:
-    return list(session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id)
-                             .order_by(col(InvoiceLine.position))).all())
-
-
-def _as_input(line: InvoiceLine | QuoteLine) -> LineInput:
-    return LineInput(description=line.description, quantity=line.quantity, unit_price=line.unit_price,
-                     vat_rate=line.vat_rate, unit=line.unit, reference=line.reference,
-                     catalog_item_id=line.catalog_item_id,
-                     discount_type=DiscountType(line.discount_type) if line.discount_type else None,
-                     discount_value=line.discount_value)
-
-
 def _owner(session: Session, actor: Actor, owner_id: uuid.UUID | None) -> User:
     """The salesperson of a new invoice: the actor, or someone within the actor's `record.edit` reach."""
     wanted = owner_id or actor_id(actor)
@@ -374,9 +213,9 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
         raise ValidationFailed({"institution_id": N_("This institution does not exist.")})
     _check_contact(session, institution.id, values.get("contact_id"))
     owner = _owner(session, actor, values.get("owner_id"))
-    lines = clean_lines(session, raw.get("lines"))
+    lines = document_lines.clean_lines(session, raw.get("lines"))
     discount = values.get("global_discount_percent") or ZERO
-    totals = totals_of(lines, discount)
+    totals = document_lines.totals_of(lines, discount)
     terms = values.get("payment_terms_days")
     invoice = Invoice(kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT, title=values.get("title"),
                       institution_id=institution.id, contact_id=values.get("contact_id"), owner_id=owner.id,
@@ -385,7 +224,7 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
                       notes=values.get("notes"), created_by=actor_id(actor), updated_by=actor_id(actor))
     session.add(invoice)
     session.flush()
-    _store_lines(session, invoice, lines, totals)
+    document_lines.store_lines(session, invoice, lines, totals)
     session.flush()
     audit_change(session, actor, invoice, "create", {"total_incl_vat": (None, invoice.total_incl_vat)})
     return invoice
@@ -426,17 +265,17 @@ def update_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID, raw: M
     lines_given = "lines" in raw
     if not changes and not lines_given:
         return invoice
-    new_lines = clean_lines(session, raw.get("lines")) if lines_given else \
-        [_as_input(line) for line in _stored_lines(session, invoice.id)]
+    new_lines = document_lines.clean_lines(session, raw.get("lines")) if lines_given else \
+        [document_lines.as_input(line) for line in document_lines.stored_lines(session, invoice)]
     discount = changes["global_discount_percent"][1] if "global_discount_percent" in changes \
         else invoice.global_discount_percent
-    totals = totals_of(new_lines, discount)
+    totals = document_lines.totals_of(new_lines, discount)
     if invoice.quote_id is not None:
         _check_quote_room(session, invoice.quote_id, totals.total_incl_vat, excluding=invoice.id)
     old_total = invoice.total_incl_vat
     for name, (_, value) in changes.items():
         setattr(invoice, name, value)
-    _store_lines(session, invoice, new_lines, totals)
+    document_lines.store_lines(session, invoice, new_lines, totals)
     if invoice.total_incl_vat != old_total:
         changes["total_incl_vat"] = (old_total, invoice.total_incl_vat)
     invoice.updated_by = actor_id(actor)
@@ -462,10 +301,12 @@ def delete_draft(session: Session, actor: Actor, invoice_id: uuid.UUID) -> None:
 
 
 def invoiced_on_quote(session: Session, quote_id: uuid.UUID, *, excluding: uuid.UUID | None = None) -> Decimal:
-    """Σ (total incl. VAT − credited) of the quote's invoices, drafts included."""
+    """What has been invoiced on the quote, incl. VAT: Σ (total incl. VAT − credited) of its invoices
+    (kind invoice), drafts included, cancelled ones left out; `excluding` leaves one invoice out (the
+    draft being changed). The one definition: the quote's detail shows it, invoicing is checked with it."""
     i = table_of(Invoice).c
     statement = sa.select(sa.func.coalesce(sa.func.sum(i.total_incl_vat - i.amount_credited), 0)).where(
-        i.quote_id == quote_id, i.kind == InvoiceKind.INVOICE.value)
+        i.quote_id == quote_id, i.kind == InvoiceKind.INVOICE.value, i.status != InvoiceStatus.CANCELLED.value)
     if excluding is not None:
         statement = statement.where(i.id != excluding)
     return to_cents(Decimal(fetch_all(session, statement)[0][0]))
@@ -485,7 +326,7 @@ def _check_quote_room(session: Session, quote_id: uuid.UUID, amount: Decimal, *,
 
 
 def part_lines(vat_rows: Sequence[tuple[Decimal, Decimal]], total_incl_vat: Decimal, target: Decimal,
-               description: str) -> list[LineInput]:
+               description: str) -> list[document_lines.LineInput]:
     """Lines worth `target` incl. VAT, at most: one line per VAT rate of the document (`(rate, base)`
     rows), each at the proportional base. A base is a whole number of cents and each rate's VAT is
     rounded, so some targets cannot be met to the cent: the lines then come as close as possible
@@ -514,7 +355,8 @@ def part_lines(vat_rows: Sequence[tuple[Decimal, Decimal]], total_incl_vat: Deci
                 break
         else:
             break
-    return [LineInput(description=description, quantity=Decimal("1.000"), unit_price=base, vat_rate=rate)
+    return [document_lines.LineInput(description=description, quantity=Decimal("1.000"), unit_price=base,
+                                     vat_rate=rate)
             for (rate, _), base in zip(rows, bases, strict=True) if base > 0]
 
 
@@ -541,9 +383,9 @@ def create_invoice_from_quote(session: Session, actor: Actor, quote_id: uuid.UUI
     if percent is not None and amount_incl_vat is not None:
         raise ValidationFailed({"percent": N_("Give a percentage or an amount, not both.")})
     if percent is not None:
-        percent = _check_field("percent", percent, decimal_value(places=2, maximum=HUNDRED, positive=True))
+        percent = _check_field("percent", percent, document_lines.percent_field(positive=True))
     if amount_incl_vat is not None:
-        amount_incl_vat = _check_field("amount_incl_vat", amount_incl_vat, amount_field(positive=True))
+        amount_incl_vat = _check_field("amount_incl_vat", amount_incl_vat, document_lines.amount_field(positive=True))
     quote = _locked_quote(session, quote_id)
     authorize(actor, "record.edit", quote)
     if quote.status not in INVOICEABLE_QUOTE_STATUSES:
@@ -553,11 +395,10 @@ def create_invoice_from_quote(session: Session, actor: Actor, quote_id: uuid.UUI
     room = quote.total_incl_vat - already
     if room <= 0:
         raise ValidationFailed({"amount_incl_vat": N_("This quote is already fully invoiced.")})
-    quote_lines = list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id)
-                                    .order_by(col(QuoteLine.position))).all())
+    quote_lines = document_lines.stored_lines(session, quote)
     discount = ZERO
     if percent is None and amount_incl_vat is None and already == 0:
-        lines = [_as_input(line) for line in quote_lines]
+        lines = [document_lines.as_input(line) for line in quote_lines]
         discount = quote.global_discount_percent
     else:
         if percent is not None:
@@ -568,15 +409,14 @@ def create_invoice_from_quote(session: Session, actor: Actor, quote_id: uuid.UUI
             name = "amount_incl_vat"
         if target > room:
             raise ValidationFailed({name: _TOO_MUCH_FOR_QUOTE})
-        quote_totals = compute_totals([_as_input(line).amounts() for line in quote_lines],
-                                      quote.global_discount_percent)
+        quote_totals = document_lines.stored_totals(quote_lines, quote.global_discount_percent)
         description = _quote_part_description(session, quote, percent,
                                               balance=percent is None and amount_incl_vat is None)
         lines = part_lines([(row.rate, row.base) for row in quote_totals.vat_rows], quote_totals.total_incl_vat,
                            target, description)
         if not lines:
             raise ValidationFailed({name: N_("This amount is too small to invoice.")})
-    totals = totals_of(lines, discount)
+    totals = document_lines.totals_of(lines, discount)
     if already + totals.total_incl_vat > quote.total_incl_vat:
         raise ValidationFailed({"amount_incl_vat": _TOO_MUCH_FOR_QUOTE})
     institution = session.get(Institution, quote.institution_id)
@@ -587,7 +427,7 @@ def create_invoice_from_quote(session: Session, actor: Actor, quote_id: uuid.UUI
                       global_discount_percent=discount, created_by=actor_id(actor), updated_by=actor_id(actor))
     session.add(invoice)
     session.flush()
-    _store_lines(session, invoice, lines, totals)
+    document_lines.store_lines(session, invoice, lines, totals)
     session.flush()
     audit_change(session, actor, invoice, "create", {"quote": (None, quote.number),
                                                "total_incl_vat": (None, invoice.total_incl_vat)})
@@ -679,7 +519,7 @@ def issue_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID, *,
     if invoice.status != InvoiceStatus.DRAFT:
         raise InvalidTransition(InvoiceStatus(invoice.status).value, N_("This invoice is already issued."))
     _check_version(session, invoice, expected_version)
-    if not _stored_lines(session, invoice.id) or invoice.total_incl_vat <= 0:
+    if not document_lines.stored_lines(session, invoice) or invoice.total_incl_vat <= 0:
         raise ValidationFailed({"lines": N_("An invoice needs at least one line with an amount.")})
     if invoice.quote_id is not None:
         _check_quote_room(session, invoice.quote_id, invoice.total_incl_vat, excluding=invoice.id)
@@ -746,7 +586,7 @@ def create_credit_note(session: Session, actor: Actor, invoice_id: uuid.UUID, *,
     if amount_incl_vat is not None and lines is not None:
         raise ValidationFailed({"amount_incl_vat": N_("Give an amount or lines, not both.")})
     if amount_incl_vat is not None:
-        amount_incl_vat = _check_field("amount_incl_vat", amount_incl_vat, amount_field(positive=True))
+        amount_incl_vat = _check_field("amount_incl_vat", amount_incl_vat, document_lines.amount_field(positive=True))
     clean_notes = _check_field("notes", notes, long_text(5000))
     invoice = editable_invoice(session, actor, invoice_id)
     if invoice.kind != InvoiceKind.INVOICE:
@@ -755,27 +595,26 @@ def create_credit_note(session: Session, actor: Actor, invoice_id: uuid.UUID, *,
         raise InvalidTransition(InvoiceStatus(invoice.status).value,
                                 N_("Only an issued invoice that is not fully paid can be credited."))
     creditable = remaining_amount(invoice)
-    stored = _stored_lines(session, invoice.id)
+    stored = document_lines.stored_lines(session, invoice)
     discount = ZERO
     if lines is not None:
-        new_lines = clean_lines(session, lines)
+        new_lines = document_lines.clean_lines(session, lines)
         if not new_lines:
             raise ValidationFailed({"lines": N_("A credit note needs at least one line with an amount.")})
         error_field = "lines"
     elif amount_incl_vat is None and creditable == invoice.total_incl_vat:
-        new_lines, discount, error_field = [_as_input(line) for line in stored], invoice.global_discount_percent, \
-            "amount_incl_vat"
+        new_lines = [document_lines.as_input(line) for line in stored]
+        discount, error_field = invoice.global_discount_percent, "amount_incl_vat"
     else:
         target = creditable if amount_incl_vat is None else amount_incl_vat
         error_field = "amount_incl_vat"
         if target > creditable:
             raise ValidationFailed({error_field: N_("A credit note cannot exceed what remains due on the invoice.")})
-        invoice_totals = compute_totals([_as_input(line).amounts() for line in stored],
-                                        invoice.global_discount_percent)
+        invoice_totals = document_lines.stored_totals(stored, invoice.global_discount_percent)
         new_lines = part_lines([(row.rate, row.base) for row in invoice_totals.vat_rows],
                                invoice_totals.total_incl_vat, target,
                                _organisation_text(session, N_("Credit on invoice {number}"), number=invoice.number))
-    totals = totals_of(new_lines, discount)
+    totals = document_lines.totals_of(new_lines, discount)
     if totals.total_incl_vat <= 0:
         raise ValidationFailed({error_field: N_("A credit note needs at least one line with an amount.")})
     if totals.total_incl_vat > creditable:
@@ -787,7 +626,7 @@ def create_credit_note(session: Session, actor: Actor, invoice_id: uuid.UUID, *,
                    created_by=actor_id(actor), updated_by=actor_id(actor))
     session.add(note)
     session.flush()
-    _store_lines(session, note, new_lines, totals)
+    document_lines.store_lines(session, note, new_lines, totals)
     session.flush()
     audit_change(session, actor, note, "create", {"credited_invoice": (None, invoice.number),
                                             "total_incl_vat": (None, note.total_incl_vat)})
@@ -1025,22 +864,6 @@ def list_invoices(session: Session, actor: Actor, query: InvoiceQuery | None = N
 
 
 @dataclass(frozen=True, slots=True)
-class LineRow:
-    id: uuid.UUID
-    position: int
-    catalog_item_id: uuid.UUID | None
-    reference: str | None
-    description: str
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    discount_type: DiscountType | None
-    discount_value: Decimal
-    vat_rate: Decimal
-    net_amount: Decimal
-
-
-@dataclass(frozen=True, slots=True)
 class PaymentRow:
     id: uuid.UUID
     invoice_id: uuid.UUID
@@ -1066,7 +889,7 @@ class InvoiceDetail:
     issued_at: datetime | None
     paid_at: datetime | None
     credited_invoice_number: str | None
-    lines: list[LineRow]
+    lines: list[document_lines.LineRow]
     totals: Totals  # the VAT breakdown, from the lines
     payments: list[PaymentRow] = field(default_factory=list)
     credit_notes: list[InvoiceRow] = field(default_factory=list)
@@ -1074,14 +897,6 @@ class InvoiceDetail:
     @property
     def remaining(self) -> Decimal:
         return self.row.remaining
-
-
-def _line_row(line: InvoiceLine) -> LineRow:
-    return LineRow(id=line.id, position=line.position, catalog_item_id=line.catalog_item_id,
-                   reference=line.reference, description=line.description, quantity=line.quantity, unit=line.unit,
-                   unit_price=line.unit_price,
-                   discount_type=DiscountType(line.discount_type) if line.discount_type else None,
-                   discount_value=line.discount_value, vat_rate=line.vat_rate, net_amount=line.net_amount)
 
 
 def payment_rows(session: Session, invoice_id: uuid.UUID) -> list[PaymentRow]:
@@ -1106,7 +921,7 @@ def get_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID) -> Invoic
     authorize(actor, "record.view", placement(invoice))
     day = today(session)
     row = _rows(session, actor, _select().where(_I.id == invoice_id), day)[0]
-    lines = _stored_lines(session, invoice.id)
+    lines = document_lines.stored_lines(session, invoice)
     contact = session.get(Contact, invoice.contact_id) if invoice.contact_id else None
     credited = session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
     notes_statement = _select().where(_I.credited_invoice_id == invoice.id).order_by(_I.issue_date, _I.number)
@@ -1114,8 +929,9 @@ def get_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID) -> Invoic
         row=row, contact_name=" ".join(p for p in (contact.first_name, contact.last_name) if p) if contact else None,
         global_discount_percent=invoice.global_discount_percent, notes=invoice.notes, currency=invoice.currency,
         buyer=dict(invoice.buyer) if invoice.buyer else None, issued_at=invoice.issued_at, paid_at=invoice.paid_at,
-        credited_invoice_number=credited.number if credited else None, lines=[_line_row(line) for line in lines],
-        totals=compute_totals([_as_input(line).amounts() for line in lines], invoice.global_discount_percent),
+        credited_invoice_number=credited.number if credited else None,
+        lines=[document_lines.line_row(line) for line in lines],
+        totals=document_lines.stored_totals(lines, invoice.global_discount_percent),
         payments=payment_rows(session, invoice.id),
         credit_notes=_rows(session, actor, notes_statement, day) if invoice.kind == InvoiceKind.INVOICE else [])
 

@@ -15,10 +15,10 @@ from ..i18n import N_
 from ..models import InvoiceKind, InvoiceStatus, Payment, PaymentMethod
 from . import fields
 from .activities import actor_id
+from .document_lines import amount_field
 from .invoices import (
     SETTLEABLE_STATUSES,
     PaymentRow,
-    amount_field,
     audit_change,
     editable_invoice,
     get_invoice_record,

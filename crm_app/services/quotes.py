@@ -17,8 +17,9 @@ Rights: a quote is owned by its salesperson (`owner_id`) and its creator; `recor
 salesperson only by someone who may edit that person's records.
 
 Amounts: Decimal, computed by `services.money.compute_totals` only; each line stores its net, the
-quote its three totals. The list's amount filter reads the total excluding VAT (what B2B sales
-teams quote and compare).
+quote its three totals. Lines are cleaned, totalled and stored by `services.document_lines` (the same
+rules as invoices); what was invoiced on a quote is `services.invoices.invoiced_on_quote`. The list's
+amount filter reads the total excluding VAT (what B2B sales teams quote and compare).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,12 +43,12 @@ from ..errors import Conflict, InvalidTransition, ValidationFailed
 from ..i18n import N_
 from ..models import CommentTarget, Contact, Institution, User, utcnow
 from ..models.base import table_of
-from ..models.billing import Invoice, InvoiceKind, InvoiceStatus
-from ..models.sales import CatalogItem, DiscountType, Quote, QuoteLine, QuoteStatus, SequenceKind
-from . import audit, comments, fields, money, numbering, timeline
+from ..models.sales import Quote, QuoteStatus, SequenceKind
+from . import audit, comments, document_lines, fields, money, numbering, timeline
 from . import notifications as notification_service
 from .activities import active_user, actor_id, changed_by_name, get_record, long_text, scope_condition, user_names
 from .document_settings import document_settings
+from .invoices import invoiced_on_quote
 from .matching import contains_pattern
 from .paging import Page, PageRequest
 from .params import Params
@@ -108,33 +109,6 @@ _REFUSALS: dict[QuoteAction, str] = {
 # Input
 
 
-def _decimal(places: int, maximum: Decimal) -> fields.Cleaner:
-    """A non-negative decimal with at most `places` decimals (decimal comma accepted); never a float."""
-    step = Decimal(1).scaleb(-places)
-
-    def clean(value: Any) -> Decimal | None:
-        if fields.is_blank(value):
-            return None
-        if isinstance(value, bool):
-            raise ValueError(N_("Enter a number."))
-        if isinstance(value, float):
-            value = repr(value)
-        raw = str(value).strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
-        try:
-            number = Decimal(raw)
-        except InvalidOperation:
-            raise ValueError(N_("Enter a number.")) from None
-        if not number.is_finite() or number < 0 or number > maximum:
-            raise ValueError(N_("Out of range."))
-        if number != number.quantize(step):
-            raise ValueError(N_("Too many decimals."))
-        return number.quantize(step)
-    return clean
-
-
-_amount = _decimal(2, money.MAX_AMOUNT)
-_rate = _decimal(2, money.HUNDRED)
-
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200),
     "institution_id": fields.identifier(),
@@ -143,115 +117,8 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "issue_date": fields.day(),
     "valid_until": fields.day(),
     "notes": long_text(10_000),
-    "global_discount_percent": _rate,
+    "global_discount_percent": document_lines.percent_field(),
 }
-LINE_CLEANERS: dict[str, fields.Cleaner] = {
-    "catalog_item_id": fields.identifier(),
-    "reference": fields.text(60),
-    "description": long_text(5_000),
-    "quantity": _decimal(3, money.MAX_QUANTITY),
-    "unit": fields.text(20),
-    "unit_price": _amount,
-    "discount_type": fields.choice(DiscountType),
-    "discount_value": _amount,
-    "vat_rate": _rate,
-}
-#: the fields a line keeps (what `get_quote` returns for each line and `update_quote` takes).
-LINE_FIELDS = tuple(LINE_CLEANERS)
-
-
-@dataclass(frozen=True, slots=True)
-class LineInput:
-    """One cleaned line, ready to store."""
-
-    catalog_item_id: uuid.UUID | None
-    reference: str | None
-    description: str
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    discount_type: DiscountType | None
-    discount_value: Decimal
-    vat_rate: Decimal
-
-    def amounts(self) -> money.LineAmounts:
-        kind = money.DiscountKind(str(self.discount_type)) if self.discount_type else None
-        return money.LineAmounts(quantity=self.quantity, unit_price=self.unit_price, vat_rate=self.vat_rate,
-                                 discount_kind=kind, discount_value=self.discount_value)
-
-
-def _clean_line(session: Session, raw: Any, index: int, *, vat_rates: Sequence[Decimal], default_rate: Decimal,
-                errors: dict[str, str]) -> LineInput | None:
-    """A line from its raw fields; a catalog item fills what the line leaves out. Errors are collected
-    as `lines.<index>.<field>` (index from 0, in the order given)."""
-    prefix = f"lines.{index}."
-    if not isinstance(raw, Mapping):
-        errors[f"lines.{index}"] = N_("Unknown value.")
-        return None
-    values, line_errors = fields.clean_fields(raw, LINE_CLEANERS, partial=True)
-    errors.update({prefix + name: message for name, message in line_errors.items()})
-    if line_errors:
-        return None
-    item = None
-    if values.get("catalog_item_id") is not None:
-        item = session.get(CatalogItem, values["catalog_item_id"])
-        if item is None:
-            errors[prefix + "catalog_item_id"] = N_("This catalog item does not exist.")
-            return None
-    description = values.get("description") or (item.name if item else None)
-    quantity = values.get("quantity")
-    unit_price = values.get("unit_price", item.unit_price if item else None)
-    vat_rate = values.get("vat_rate")
-    if vat_rate is None:
-        vat_rate = item.default_vat_rate if item else default_rate
-    for name, value in (("description", description), ("quantity", quantity), ("unit_price", unit_price)):
-        if value is None:
-            errors[prefix + name] = N_("This field is required.")
-    if vat_rate.normalize() not in {rate.normalize() for rate in vat_rates}:
-        errors[prefix + "vat_rate"] = N_("This VAT rate is not allowed.")
-    discount_type = values.get("discount_type")
-    discount_value = values.get("discount_value") or money.ZERO
-    if discount_value and discount_type is None:
-        errors[prefix + "discount_type"] = N_("Say whether the discount is a percentage or an amount.")
-    if any(key.startswith(prefix) for key in errors):
-        return None
-    assert description is not None and quantity is not None and unit_price is not None
-    return LineInput(catalog_item_id=values.get("catalog_item_id"),
-                     reference=values.get("reference", item.reference if item else None), description=description,
-                     quantity=quantity, unit=values.get("unit") or (item.unit if item else "unit"),
-                     unit_price=unit_price, discount_type=discount_type if discount_value else None,
-                     discount_value=discount_value, vat_rate=vat_rate)
-
-
-def clean_lines(session: Session, raw: Any) -> list[LineInput]:
-    """Every line cleaned and its amounts checked; one ValidationFailed names all the faulty fields."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list | tuple):
-        raise ValidationFailed({"lines": N_("Unknown value.")})
-    settings = document_settings(session)
-    errors: dict[str, str] = {}
-    lines = [_clean_line(session, line, index, vat_rates=settings.vat_rates,
-                         default_rate=settings.default_vat_rate, errors=errors)
-             for index, line in enumerate(raw)]
-    for index, line in enumerate(lines):
-        if line is not None:
-            try:
-                money.line_total(line.amounts())
-            except money.AmountError as exc:
-                errors[f"lines.{index}.{exc.field}"] = exc.message
-    if errors:
-        raise ValidationFailed(errors)
-    return [line for line in lines if line is not None]
-
-
-def _totals(lines: Sequence[LineInput], global_discount_percent: Decimal) -> money.Totals:
-    try:
-        return money.compute_totals([line.amounts() for line in lines], global_discount_percent)
-    except money.AmountError as exc:
-        raise ValidationFailed({exc.field: exc.message}) from None
-
-
 # --------------------------------------------------------------------------------------------
 # Helpers
 
@@ -308,34 +175,6 @@ def _check_dates(issue_date: date, valid_until: date) -> None:
         raise ValidationFailed({"valid_until": N_("The validity date cannot be before the issue date.")})
 
 
-def _store_lines(session: Session, quote: Quote, lines: Sequence[LineInput]) -> None:
-    """Replace the quote's lines (in the given order) and its totals, from compute_totals."""
-    totals = _totals(lines, quote.global_discount_percent)
-    session.exec(sa.delete(QuoteLine).where(col(QuoteLine.quote_id) == quote.id))
-    session.flush()
-    session.add_all(QuoteLine(quote_id=quote.id, position=position, net_amount=total.net,
-                              **{name: getattr(line, name) for name in LINE_FIELDS})
-                    for position, (line, total) in enumerate(zip(lines, totals.lines, strict=True), start=1))
-    quote.total_excl_vat = totals.total_excl_vat
-    quote.total_vat = totals.total_vat
-    quote.total_incl_vat = totals.total_incl_vat
-
-
-def _lines_of(session: Session, quote_id: uuid.UUID) -> list[QuoteLine]:
-    return list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id)
-                             .order_by(col(QuoteLine.position))).all())
-
-
-def _as_input(line: QuoteLine) -> LineInput:
-    values = {name: getattr(line, name) for name in LINE_FIELDS}
-    values["discount_type"] = DiscountType(line.discount_type) if line.discount_type else None
-    return LineInput(**values)
-
-
-def _line_values(line: LineInput) -> dict[str, Any]:
-    return {name: getattr(line, name) for name in LINE_FIELDS}
-
-
 def _record(session: Session, actor: Actor, quote: Quote, action: str,
             changes: dict[str, tuple[Any, Any]] | None = None) -> None:
     audit.record(session, actor, entity_type=ENTITY, entity_id=quote.id, institution_id=None, action=action,
@@ -359,9 +198,9 @@ def create_quote(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Quot
     `raw`: institution_id (required, visible to the actor), contact_id (of that institution), owner_id
     (default: the actor; another salesperson only within the actor's `record.edit` reach), title,
     issue_date (default today), valid_until (default issue date + the configured validity), notes,
-    global_discount_percent, lines (list of dicts, see `LINE_FIELDS`)."""
+    global_discount_percent, lines (list of dicts, see `document_lines.LINE_FIELDS`)."""
     values = fields.clean_all({k: v for k, v in raw.items() if k != "lines"}, CLEANERS, partial=True)
-    lines = clean_lines(session, raw.get("lines"))
+    lines = document_lines.clean_lines(session, raw.get("lines"))
     institution = _check_parties(session, actor, values.get("institution_id"), values.get("contact_id"))
     owner = _owner(session, actor, values.get("owner_id") or actor_id(actor))
     settings = document_settings(session)
@@ -380,7 +219,7 @@ def create_quote(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Quot
                   created_by=actor_id(actor), updated_by=actor_id(actor))
     session.add(quote)
     session.flush()
-    _store_lines(session, quote, lines)
+    document_lines.store_lines(session, quote, lines)
     session.flush()
     _record(session, actor, quote, "create", {"number": (None, quote.number), "status": (None, quote.status),
                                               "total_incl_vat": (None, quote.total_incl_vat)})
@@ -404,7 +243,7 @@ def update_quote(session: Session, actor: Actor, quote_id: uuid.UUID, raw: Mappi
         values["global_discount_percent"] = money.ZERO
     if "owner_id" in values and values["owner_id"] is None:
         del values["owner_id"]
-    lines = clean_lines(session, raw["lines"]) if "lines" in raw else None
+    lines = document_lines.clean_lines(session, raw["lines"]) if "lines" in raw else None
     changes = {name: (getattr(quote, name), value) for name, value in values.items() if getattr(quote, name) != value}
     if "institution_id" in changes and "contact_id" not in values:
         changes["contact_id"] = (quote.contact_id, None)  # the contact belonged to the previous institution
@@ -422,9 +261,10 @@ def update_quote(session: Session, actor: Actor, quote_id: uuid.UUID, raw: Mappi
         setattr(quote, name, new)
     if lines is not None or "global_discount_percent" in changes:
         before = (quote.total_excl_vat, quote.total_incl_vat)
-        old_count = len(_lines_of(session, quote.id))
-        kept = [_as_input(line) for line in _lines_of(session, quote.id)]
-        _store_lines(session, quote, lines if lines is not None else kept)
+        stored = document_lines.stored_lines(session, quote)
+        old_count = len(stored)
+        kept = [document_lines.as_input(line) for line in stored]
+        document_lines.store_lines(session, quote, lines if lines is not None else kept)
         changes["total_excl_vat"] = (before[0], quote.total_excl_vat)
         changes["total_incl_vat"] = (before[1], quote.total_incl_vat)
         if lines is not None:
@@ -467,7 +307,7 @@ def _move(session: Session, actor: Actor, quote: Quote, status: QuoteStatus, *, 
 def send_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *, expected_version: int | None = None) -> Quote:
     """draft → sent (the PDF and the email are services.documents'). A quote without lines is not sent."""
     quote = _locked_for(session, actor, quote_id, QuoteAction.SEND, expected_version)
-    if not _lines_of(session, quote.id):
+    if not document_lines.stored_lines(session, quote):
         raise ValidationFailed({"lines": N_("A quote needs at least one line.")})
     quote.sent_at = utcnow()
     _move(session, actor, quote, QuoteStatus.SENT, action="send")
@@ -567,7 +407,8 @@ def revise_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *,
                       notes=quote.notes, created_by=actor_id(actor), updated_by=actor_id(actor))
     session.add(successor)
     session.flush()
-    _store_lines(session, successor, [_as_input(line) for line in _lines_of(session, quote.id)])
+    document_lines.store_lines(session, successor, [document_lines.as_input(line)
+                                                    for line in document_lines.stored_lines(session, quote)])
     quote.superseded_by_id = successor.id
     quote.cancelled_at = utcnow()
     _move(session, actor, quote, QuoteStatus.CANCELLED, action="revise",
@@ -593,22 +434,6 @@ def allowed_actions(actor: Actor, quote: Quote) -> frozenset[QuoteAction]:
 
 # --------------------------------------------------------------------------------------------
 # Reading one quote
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteLineRow:
-    id: uuid.UUID
-    position: int
-    catalog_item_id: uuid.UUID | None
-    reference: str | None
-    description: str
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    discount_type: DiscountType | None
-    discount_value: Decimal
-    vat_rate: Decimal
-    net_amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,14 +483,14 @@ class QuoteDetail:
     purchase_order_ref: str | None
     ordered_at: datetime | None
     cancelled_at: datetime | None
-    invoiced_amount: Decimal  # incl. VAT: Σ (total − credited) of its invoices that are not cancelled
+    invoiced_amount: Decimal  # incl. VAT: `invoices.invoiced_on_quote`
     created_by: uuid.UUID | None
     created_by_name: str | None
     created_at: datetime
     updated_at: datetime
     updated_by_name: str | None
     version: int
-    lines: tuple[QuoteLineRow, ...]
+    lines: tuple[document_lines.LineRow, ...]
     revisions: tuple[RevisionRow, ...]  # every revision of the same quote, first first
     allowed_actions: frozenset[QuoteAction] = field(default_factory=frozenset)
     can_edit: bool = False
@@ -675,20 +500,11 @@ class QuoteDetail:
         return max(money.ZERO, self.total_incl_vat - self.invoiced_amount)
 
 
-def invoiced_amount(session: Session, quote_id: uuid.UUID) -> Decimal:
-    """What has been invoiced on the quote, incl. VAT: its invoices (drafts included, cancelled ones
-    left out) less the credit notes issued on them."""
-    statement = (select(sa.func.coalesce(sa.func.sum(col(Invoice.total_incl_vat) - col(Invoice.amount_credited)), 0))
-                 .where(Invoice.quote_id == quote_id, Invoice.kind == InvoiceKind.INVOICE,
-                        Invoice.status != InvoiceStatus.CANCELLED))
-    return money.to_cents(Decimal(session.exec(statement).one()))
-
-
 def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetail:
     """The quote with its lines, names, VAT breakdown, invoiced amount, revisions and what the actor may do."""
     quote = get_visible_quote(session, actor, quote_id)
-    lines = _lines_of(session, quote.id)
-    totals = money.compute_totals([_as_input(line).amounts() for line in lines], quote.global_discount_percent)
+    lines = document_lines.stored_lines(session, quote)
+    totals = document_lines.stored_totals(lines, quote.global_discount_percent)
     institution = session.get(Institution, quote.institution_id)
     contact = session.get(Contact, quote.contact_id) if quote.contact_id else None
     names = user_names(session, [quote.owner_id, quote.decided_by, quote.created_by, quote.updated_by])
@@ -709,12 +525,11 @@ def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetai
         decided_by_name=names.get(quote.decided_by) if quote.decided_by else None,
         client_comment=quote.client_comment, order_number=quote.order_number,
         purchase_order_ref=quote.purchase_order_ref, ordered_at=quote.ordered_at, cancelled_at=quote.cancelled_at,
-        invoiced_amount=invoiced_amount(session, quote.id), created_by=quote.created_by,
+        invoiced_amount=invoiced_on_quote(session, quote.id), created_by=quote.created_by,
         created_by_name=names.get(quote.created_by) if quote.created_by else None, created_at=quote.created_at,
         updated_at=quote.updated_at, updated_by_name=names.get(quote.updated_by) if quote.updated_by else None,
         version=quote.version,
-        lines=tuple(QuoteLineRow(id=line.id, position=line.position, net_amount=line.net_amount,
-                                 **_line_values(_as_input(line))) for line in lines),
+        lines=tuple(document_lines.line_row(line) for line in lines),
         revisions=tuple(RevisionRow(id=r[0], number=r[1], revision=r[2], status=QuoteStatus(r[3])) for r in revisions),
         allowed_actions=allowed_actions(actor, quote), can_edit=can(actor, "record.edit", placement(quote)))
 
@@ -794,9 +609,12 @@ def _day(read: Params, name: str) -> date | None:
         return None
 
 
+_AMOUNT = document_lines.amount_field()
+
+
 def _money(read: Params, name: str) -> Decimal | None:
     try:
-        return _amount(read.one(name))
+        return _AMOUNT(read.one(name))
     except ValueError:
         return None
 

@@ -22,14 +22,21 @@ from crm_app.models import (
     InvoiceLine,
     InvoiceStatus,
 )
-from crm_app.services import invoices, payments, timeline
+from crm_app.services import document_lines, invoices, payments, timeline
 from crm_app.services.invoices import InvoiceQuery
 from crm_app.services.money import compute_totals
 from crm_app.services.paging import PageRequest
 from crm_app.services.permissions import Actor
 from tests.activity_factories import Org, make_org, notifications_of
 from tests.institution_factories import make_contact, make_institution
-from tests.sales_factories import make_accepted_quote, make_ordered_quote, make_quote, make_sent_quote, quote_line
+from tests.sales_factories import (
+    make_accepted_quote,
+    make_catalog_item,
+    make_ordered_quote,
+    make_quote,
+    make_sent_quote,
+    quote_line,
+)
 
 D = Decimal
 
@@ -77,7 +84,7 @@ def test_a_draft_gets_totals_from_the_money_rules_and_the_default_payment_terms(
         line(quantity="3", unit_price="33.33", vat_rate="20", discount_type="percent", discount_value="10"),
         line(quantity="1.5", unit_price="10.00", vat_rate="5.5"),
     ], global_discount_percent="5")
-    expected = compute_totals([l_.amounts() for l_ in invoices.clean_lines(db, [
+    expected = compute_totals([l_.amounts() for l_ in document_lines.clean_lines(db, [
         line(quantity="3", unit_price="33.33", vat_rate="20", discount_type="percent", discount_value="10"),
         line(quantity="1.5", unit_price="10.00", vat_rate="5.5")])], D("5"))
     assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == \
@@ -110,6 +117,41 @@ def test_line_errors_name_the_line_and_the_field(db: Session, org: Org, institut
     with pytest.raises(ValidationFailed) as too_big:
         draft(db, org.rep_a.actor, institution, [line(), line(discount_type="amount", discount_value="500")])
     assert too_big.value.field_errors == {"lines.1.discount_value": "A discount cannot exceed the line's amount."}
+
+
+def test_a_catalog_item_fills_what_an_invoice_line_leaves_out(db: Session, org: Org,
+                                                               institution: Institution) -> None:
+    item = make_catalog_item(db, name="Endoscope", unit_price="1250.10", default_vat_rate="5.5", unit="kit")
+    invoice = draft(db, org.rep_a.actor, institution, [{"catalog_item_id": str(item.id), "quantity": "2"},
+                                                       line(vat_rate="")])
+    first, second = stored_lines(db, invoice)
+    assert (first.description, first.unit_price, first.vat_rate, first.unit, first.net_amount) == \
+        ("Endoscope", D("1250.10"), D("5.5"), "kit", D("2500.20"))
+    assert second.vat_rate == D("20")  # the organisation's default rate
+
+
+def test_a_malformed_catalog_item_next_to_a_valid_one_is_a_field_error(db: Session, org: Org,
+                                                                      institution: Institution) -> None:
+    item = make_catalog_item(db)
+    with pytest.raises(ValidationFailed) as refused:
+        draft(db, org.rep_a.actor, institution, [line(catalog_item_id=str(item.id)),
+                                                 line(catalog_item_id="not-an-id"),
+                                                 line(catalog_item_id=str(uuid.uuid4()))])
+    assert refused.value.field_errors == {"lines.1.catalog_item_id": "Unknown value.",
+                                          "lines.2.catalog_item_id": "This catalog item does not exist."}
+
+
+def test_the_invoiced_amount_of_a_quote_leaves_cancelled_invoices_out(db: Session, org: Org,
+                                                                     institution: Institution) -> None:
+    quote = make_accepted_quote(db, org.rep_a.actor, institution)  # 120.00 incl. VAT
+    kept = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id, amount_incl_vat=D("30.00"))
+    cancelled = invoices.issue_invoice(db, org.rep_a.actor, invoices.create_invoice_from_quote(
+        db, org.rep_a.actor, quote.id, amount_incl_vat=D("50.00")).id)
+    cancelled.status = InvoiceStatus.CANCELLED  # the rule, whatever was credited on it
+    db.add(cancelled)
+    db.flush()
+    assert invoices.invoiced_on_quote(db, quote.id) == D("30.00")
+    assert invoices.invoiced_on_quote(db, quote.id, excluding=kept.id) == D("0.00")
 
 
 def test_a_draft_needs_an_existing_institution_and_a_contact_of_it(db: Session, org: Org,
@@ -292,7 +334,7 @@ def test_a_deposit_and_the_balance_make_the_quote_total_exactly(db: Session, org
     assert deposit.total_incl_vat + balance.total_incl_vat <= quote.total_incl_vat
     assert quote.total_incl_vat - deposit.total_incl_vat - balance.total_incl_vat <= D("0.02")
     for stored in (deposit, balance):  # every part's totals come from its lines
-        amounts = [invoices.LineInput(description="x", quantity=l_.quantity, unit_price=l_.unit_price,
+        amounts = [document_lines.LineInput(description="x", quantity=l_.quantity, unit_price=l_.unit_price,
                                       vat_rate=l_.vat_rate).amounts() for l_ in stored_lines(db, stored)]
         assert compute_totals(amounts).total_incl_vat == stored.total_incl_vat
 
@@ -340,7 +382,8 @@ def test_invoicing_a_quote_needs_the_right_on_the_quote(db: Session, org: Org, i
 
 def test_part_lines_never_go_above_the_target() -> None:
     rows = [(D("20"), D("833.33")), (D("5.5"), D("10.01")), (D("0"), D("3.00"))]
-    total = compute_totals([invoices.LineInput("x", D(1), base, rate).amounts() for rate, base in rows]).total_incl_vat
+    total = compute_totals([document_lines.LineInput("x", D(1), base, rate).amounts()
+                            for rate, base in rows]).total_incl_vat
     for cents in range(1, 2000, 37):
         target = D(cents) / 100 * 5
         parts = invoices.part_lines(rows, total, target, "Acompte")

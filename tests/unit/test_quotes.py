@@ -19,7 +19,7 @@ from crm_app.errors import Conflict, Forbidden, InvalidTransition, NotFound, Val
 from crm_app.models import AuditEntry, CommentTarget, Role
 from crm_app.models.billing import Invoice, InvoiceKind, InvoiceStatus
 from crm_app.models.sales import Quote, QuoteLine, QuoteStatus
-from crm_app.services import comments, money, quotes, timeline
+from crm_app.services import comments, invoices, money, quotes, timeline
 from crm_app.services.paging import PageRequest
 from crm_app.services.quotes import QuoteAction, QuoteQuery
 from tests.activity_factories import Org, make_org, make_person, notifications_of
@@ -431,7 +431,7 @@ def test_invoiced_amount_counts_invoices_less_credit_notes(db: Session, org: Org
                 total_vat=Decimal("20"), total_incl_vat=Decimal("120"), amount_credited=Decimal("120")),
     ])
     db.flush()
-    assert quotes.invoiced_amount(db, quote.id) == Decimal("779.50")
+    assert invoices.invoiced_on_quote(db, quote.id) == Decimal("779.50")
     detail = quotes.get_quote(db, org.rep_a.actor, quote.id)
     assert detail.invoiced_amount == Decimal("779.50") and detail.remaining_to_invoice == Decimal("420.50")
     assert InvoiceKind.INVOICE.value == "invoice"
