@@ -71,11 +71,24 @@ def clean_email(value: str) -> str:
 
 #: Overseas France dials its numbers nationally like the mainland ("05 90 …" in Guadeloupe).
 _FRENCH_OVERSEAS = ("GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF")
+#: National prefixes of the overseas departments (ARCEP): Guadeloupe and Saint-Barthélemy/Saint-Martin
+#: 0590/0690-0691, Guyane 0594/0694, Martinique 0596/0696-0697, La Réunion 0262-0263/0692-0693,
+#: Mayotte 0269/0639, Saint-Pierre-et-Miquelon 0508.
+_OVERSEAS_NATIONAL = re.compile(r"^0(590|594|596|262|263|269|508|639|69[0-7])")
 
 
 def clean_phone(value: str, country: str = "FR") -> str:
-    """International format ("+33 1 42 34 56 78"), from any way a person types it."""
-    regions = (country or "FR", *(_FRENCH_OVERSEAS if (country or "FR") == "FR" else ()))
+    """International format ("+33 1 42 34 56 78"), from any way a person types it.
+
+    For France, a number dialled nationally with an overseas prefix is read in the overseas plans
+    first: "05 96 …" is Martinique (+596 596 …), though the mainland plan would also take it as a
+    south-western number (+33 5 96 …)."""
+    if (country or "FR") != "FR":
+        regions: tuple[str, ...] = (country,)
+    elif _OVERSEAS_NATIONAL.match(_compact(value)):
+        regions = (*_FRENCH_OVERSEAS, "FR")
+    else:
+        regions = ("FR", *_FRENCH_OVERSEAS)
     for region in regions:
         try:
             number = phonenumbers.parse(value, region)

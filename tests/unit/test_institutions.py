@@ -610,5 +610,10 @@ def test_overseas_numbers_dialled_the_french_way_are_accepted() -> None:
 
     assert clean_phone("05 90 69 16 21") == "+590 590 69 16 21"  # Guadeloupe
     assert clean_phone("02 62 40 00 00") == "+262 262 40 00 00"  # La Réunion
+    assert clean_phone("05 96 71 23 45") == "+596 596 71 23 45"  # Martinique, not Bordeaux's 05
+    assert clean_phone("06 96 12 34 56") == "+596 696 12 34 56"  # a Martinique mobile
+    assert clean_phone("05 56 79 56 79") == "+33 5 56 79 56 79"  # Bordeaux stays mainland
+    assert clean_phone("06 12 34 56 78") == "+33 6 12 34 56 78"
+    assert clean_phone("01 42 34 56 78") == "+33 1 42 34 56 78"
     with pytest.raises(ValueError, match="phone"):
         clean_phone("+44 05 90 69 16 21")
