@@ -12,7 +12,7 @@ from components.backend import call
 from components.contact_dialog import open_contact_dialog
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
-from crm_app.i18n import N_, ngettext
+from crm_app.i18n import N_, ngettext, pgettext
 from crm_app.i18n import gettext as _
 from crm_app.services import contacts
 from crm_app.services.contacts import ContactRow
@@ -49,8 +49,9 @@ async def contacts_page(query: dict[str, list[str]]) -> None:
     with ui.row().classes("w-full items-center gap-2"):
         ui.input(_("Search"), value=state["q"], on_change=lambda e: change("q", e.value or "")) \
             .props("dense outlined clearable debounce=300").classes("w-80").mark("search")
-        ui.select({"active": _("Active"), "archived": _("Archived"), "all": _("All")}, value=state["archived"],
-                  label=_("Archived"), on_change=lambda e: change("archived", e.value)) \
+        ui.select({"active": pgettext("filter", "Active"), "archived": pgettext("filter", "Archived"),
+                 "all": pgettext("filter", "All")}, value=state["archived"],
+                  label=pgettext("filter", "Archived"), on_change=lambda e: change("archived", e.value)) \
             .props("dense outlined").classes("w-36")
     columns = [
         {"name": "name", "label": _("Name"), "field": "name", "align": "left"},

@@ -14,7 +14,7 @@ from nicegui import ui
 from components.backend import call, current_actor
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
-from crm_app.i18n import N_, ngettext
+from crm_app.i18n import N_, ngettext, pgettext
 from crm_app.i18n import gettext as _
 from crm_app.models import CommercialStatus, ComplianceStatus, InstitutionType
 from crm_app.services import exports, institutions, views
@@ -163,8 +163,9 @@ class InstitutionList:
             ui.button(icon="delete", on_click=self._delete_view).props("flat round").tooltip(_("Delete this view"))
             ui.space()
             self.filters["archived"] = ui.select(
-                {"active": _("Active"), "archived": _("Archived"), "all": _("All")}, value=self.query.archived,
-                label=_("Archived"), on_change=lambda e: self.apply(archived=e.value)) \
+                {"active": pgettext("filter", "Active"), "archived": pgettext("filter", "Archived"),
+                 "all": pgettext("filter", "All")}, value=self.query.archived,
+                label=pgettext("filter", "Archived"), on_change=lambda e: self.apply(archived=e.value)) \
                 .props("dense outlined").classes("w-36")
 
     def _filters(self) -> None:

@@ -53,8 +53,13 @@ def _messages(locale: str) -> dict[str, str | tuple[str, ...]]:
             if all(forms):
                 found[str(m.id[0])] = forms
         elif m.string:
-            found[str(m.id)] = str(m.string)
+            found[_key(m.context, str(m.id))] = str(m.string)
     return found
+
+
+def _key(context: str | None, message: str) -> str:
+    """gettext's own convention: a message with a context is looked up as "context\x04message"."""
+    return f"{context}\x04{message}" if context else message
 
 
 def set_locale_resolver(resolver: Callable[[], str | None] | None) -> None:
@@ -83,6 +88,15 @@ def use_locale(locale: str | None) -> Iterator[None]:
 def gettext(message: str, /, **params: Any) -> str:
     """Translate an English message id into the current locale; `{name}` fields are filled in."""
     text = _messages(current_locale()).get(message, message)
+    if isinstance(text, tuple):
+        text = text[0]
+    return text.format(**params) if params else text
+
+
+def pgettext(context: str, message: str, /, **params: Any) -> str:
+    """Translate a message whose translation depends on where it is used: "Active" is "Actif" for an
+    account and "Actifs" as a list filter in French (`pgettext("filter", "Active")`)."""
+    text = _messages(current_locale()).get(_key(context, message), message)
     if isinstance(text, tuple):
         text = text[0]
     return text.format(**params) if params else text

@@ -13,17 +13,19 @@ from . import SUPPORTED_LOCALES, catalog_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("crm_app", "pages", "components")
-KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 #: A message id: its text, or (singular, plural) for a message with a count.
 MessageId = str | tuple[str, str]
+#: What identifies a catalog entry: its context (None for most) and its id.
+EntryKey = tuple[str | None, MessageId]
 
 
-def extract_messages() -> dict[MessageId, list[tuple[str, int]]]:
-    """Every message id in the source, with where it appears."""
-    found: dict[MessageId, list[tuple[str, int]]] = {}
+def extract_messages() -> dict[EntryKey, list[tuple[str, int]]]:
+    """Every message id in the source, with its context and where it appears."""
+    found: dict[EntryKey, list[tuple[str, int]]] = {}
     for directory in SOURCE_DIRS:
         root = PROJECT_ROOT / directory
-        for filename, lineno, message, _comments, _context in extract_from_dir(
+        for filename, lineno, message, _comments, context in extract_from_dir(
                 root, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
             key: MessageId | None = None
             if isinstance(message, str) and message:
@@ -31,12 +33,16 @@ def extract_messages() -> dict[MessageId, list[tuple[str, int]]]:
             elif isinstance(message, tuple) and len(message) == 2 and all(message):
                 key = (str(message[0]), str(message[1]))
             if key is not None:
-                found.setdefault(key, []).append((f"{directory}/{filename}", lineno))
+                found.setdefault((context or None, key), []).append((f"{directory}/{filename}", lineno))
     return found
 
 
 def _lookup_key(message_id: MessageId) -> str:
     return message_id[0] if isinstance(message_id, tuple) else message_id
+
+
+def _sort_key(entry: EntryKey) -> tuple[str, str]:
+    return _lookup_key(entry[1]), entry[0] or ""
 
 
 def _translated(string: str | tuple[str, ...] | list[str] | None) -> bool:
@@ -55,8 +61,8 @@ def problems(locale: str) -> list[str]:
     """Message ids that are missing, untranslated or fuzzy in a locale's catalog."""
     catalog = read_catalog(locale)
     issues = []
-    for message_id in sorted(extract_messages(), key=_lookup_key):
-        entry = catalog.get(_lookup_key(message_id))
+    for context, message_id in sorted(extract_messages(), key=_sort_key):
+        entry = catalog.get(_lookup_key(message_id), context=context)
         if entry is None or isinstance(message_id, tuple) != isinstance(entry.id, tuple | list):
             issues.append(f"{locale}: missing {message_id!r}")
         elif not _translated(entry.string):
@@ -74,8 +80,8 @@ def update_catalogs() -> dict[str, int]:
         old = read_catalog(locale)
         new = Catalog(locale=locale, project="OPEx CRM", fuzzy=False)
         count = 0
-        for message_id, locations in sorted(messages.items(), key=lambda item: _lookup_key(item[0])):
-            previous = old.get(_lookup_key(message_id))
+        for (context, message_id), locations in sorted(messages.items(), key=lambda item: _sort_key(item[0])):
+            previous = old.get(_lookup_key(message_id), context=context)
             if previous is not None and isinstance(message_id, tuple) != isinstance(previous.id, tuple | list):
                 previous = None  # a message that gained or lost its plural is translated again
             string: str | tuple[str, ...] | list[str] = (previous.string or "") if previous is not None else \
@@ -84,7 +90,7 @@ def update_catalogs() -> dict[str, int]:
                 string = message_id
             count += previous is None
             flags = previous.flags if previous is not None else ()
-            new.add(message_id, string, locations=locations, flags=flags)
+            new.add(message_id, string, locations=locations, flags=flags, context=context)
         path = catalog_path(locale)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:

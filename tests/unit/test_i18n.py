@@ -16,7 +16,7 @@ def test_catalog_has_every_message_translated_and_none_fuzzy(locale: str) -> Non
 
 
 def test_extraction_finds_messages_in_every_layer() -> None:
-    messages = catalogs.extract_messages()
+    messages = {message for _context, message in catalogs.extract_messages()}
     assert "Log in" in messages  # pages
     assert "Dark mode" in messages  # components
     assert "Invalid email or password." in messages  # services
@@ -70,4 +70,15 @@ def test_counts_take_the_plural_form_of_the_language(locale: str, expected: list
 def test_plural_messages_are_extracted_with_both_forms() -> None:
     from crm_app.i18n.catalogs import extract_messages
 
-    assert ("{count} task", "{count} tasks") in extract_messages()
+    assert (None, ("{count} task", "{count} tasks")) in extract_messages()
+
+
+def test_a_message_translates_by_where_it_is_used() -> None:
+    from crm_app.i18n import pgettext
+    from crm_app.i18n.catalogs import extract_messages
+
+    assert ("filter", "Active") in extract_messages() and (None, "Active") in extract_messages()
+    assert (gettext("Active"), pgettext("filter", "Active")) == ("Actif", "Actifs")  # an account; the list filter
+    assert (gettext("Archived"), pgettext("filter", "Archived")) == ("Archivé", "Archivés")
+    with use_locale("en"):
+        assert pgettext("filter", "Active") == "Active"
