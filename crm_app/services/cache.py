@@ -75,10 +75,13 @@ def may_use(session: Session) -> bool:
 @event.listens_for(Session, "after_commit")
 def _forget_after_commit(session: Session) -> None:
     # After the commit, not before: a reader in between would otherwise cache the old answer.
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released (SQLAlchemy reports it as a commit): nothing is committed yet
     if session.info.pop("records_changed", False):
         forget_all()
 
 
 @event.listens_for(Session, "after_rollback")
 def _keep_after_rollback(session: Session) -> None:
-    session.info.pop("records_changed", None)
+    if not session.in_nested_transaction():  # a SAVEPOINT rolled back leaves the transaction's changes
+        session.info.pop("records_changed", None)

@@ -314,13 +314,16 @@ def retention_days(session: Session | None = None) -> dict[str, int]:
 
 @event.listens_for(OrmSession, "after_commit")
 def _forget_after_commit(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released (SQLAlchemy reports it as a commit): nothing is committed yet
     if session.info.pop(_CHANGED_KEY, False):
         _cache.invalidate()
 
 
 @event.listens_for(OrmSession, "after_rollback")
 def _forget_flag(session: OrmSession) -> None:
-    session.info.pop(_CHANGED_KEY, None)
+    if not session.in_nested_transaction():  # a SAVEPOINT rolled back leaves the transaction's changes
+        session.info.pop(_CHANGED_KEY, None)
 
 
 # --- the view and the changes ------------------------------------------------------------------
