@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
 
 from tests.postgres import PostgresServer, find_server
@@ -88,8 +90,17 @@ def truncate_all() -> None:
     from crm_app.services import cache
 
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with get_engine().begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    for attempt in range(5):
+        try:
+            with get_engine().begin() as connection:
+                connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+            break
+        except OperationalError as error:
+            # A screen of the test that just ended may still be reading in a worker thread: the
+            # TRUNCATE's exclusive locks can then deadlock with it. PostgreSQL cancels one side; retry.
+            if "deadlock" not in str(error) or attempt == 4:
+                raise
+            time.sleep(0.2)
     cache.forget_all()
 
 
