@@ -7,6 +7,7 @@ FINESS, SIRET or accounting numbers are both present and different.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 import uuid
@@ -24,14 +25,28 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 # Longest first: "centre hospitalier universitaire" before "centre hospitalier" before "ch".
 _NOISE = ("centre hospitalier universitaire", "centre hospitalier regional", "centre hospitalier",
           "hopital", "hopitaux", "clinique", "chu", "chr", "ch")
+_NOISE_PATTERNS = tuple((noise, re.compile(rf"(^| ){noise}( |$)")) for noise in _NOISE)
+
+
+class _CombiningMarks(dict[int, int | None]):
+    """For `str.translate`: combining marks deleted, other characters kept (each decided once)."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_MARKS = _CombiningMarks()
 
 
 def fold(text: str | None) -> str:
     """Lower case without accents, spaces collapsed: how the search and the sort keys see text."""
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():  # nothing to decompose (most names, cities and identifiers)
+        return " ".join(text.lower().split())
+    stripped = unicodedata.normalize("NFKD", text).translate(_MARKS)
     return " ".join(stripped.lower().replace("œ", "oe").replace("æ", "ae").split())
 
 
@@ -44,8 +59,9 @@ def match_key(name: str | None) -> str:
     """The normalised name of the duplicate rule: no accents, no punctuation, no noise words."""
     words = _NOT_WORD.sub(" ", fold(name)).split()
     text = " ".join(words)
-    for noise in _NOISE:
-        text = re.sub(rf"(^| ){noise}( |$)", " ", text)
+    for noise, pattern in _NOISE_PATTERNS:
+        if noise in text:  # else the pattern cannot match
+            text = pattern.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -101,8 +117,24 @@ class Match:
 
 
 def _conflicting_identifiers(a: Candidate, b: Candidate) -> bool:
-    pairs = ((a.finess, b.finess), (a.siret, b.siret), (a.accounting_number, b.accounting_number))
-    return any(x and y and x != y for x, y in pairs)
+    return bool((a.finess and b.finess and a.finess != b.finess)
+                or (a.siret and b.siret and a.siret != b.siret)
+                or (a.accounting_number and b.accounting_number and a.accounting_number != b.accounting_number))
+
+
+@dataclass(slots=True)
+class _Bucket:
+    keys: list[str]
+    candidates: list[Candidate]
+    ranks: list[int]
+
+
+def _reachable_lengths(length: int) -> range:
+    """The lengths of the keys that can score FUZZY_THRESHOLD against a key of `length` characters:
+    `fuzz.ratio` is 2 × common / (sum of the lengths), and common ≤ the shorter length (with a margin
+    of one character each side against rounding)."""
+    share = FUZZY_THRESHOLD / 100
+    return range(max(1, math.floor(length * share / (2 - share)) - 1), math.ceil(length * (2 - share) / share) + 2)
 
 
 class DuplicateIndex:
@@ -113,9 +145,11 @@ class DuplicateIndex:
         self._by_finess: dict[str, Candidate] = {}
         self._by_siret: dict[str, Candidate] = {}
         self._by_name_postal: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
-        # Per city, the keys and their candidates side by side: rapidfuzz scores the keys in C.
-        self._city_keys: dict[str, list[str]] = defaultdict(list)
-        self._city_candidates: dict[str, list[Candidate]] = defaultdict(list)
+        # Per city, then per length of the sorted key, the keys, their candidates and their rank in the
+        # city (the order they were added in): rapidfuzz scores the keys in C, and only keys of a length
+        # that can reach the threshold are scored at all.
+        self._city: dict[str, dict[int, _Bucket]] = defaultdict(dict)
+        self._city_sizes: dict[str, int] = defaultdict(int)
         for candidate in known:
             self.add(candidate)
 
@@ -131,8 +165,32 @@ class DuplicateIndex:
             self._by_name_postal[(key, candidate.postal_code)].append(candidate)
         if key and candidate.city:
             city = candidate.city_key
-            self._city_keys[city].append(_sorted_tokens(key))
-            self._city_candidates[city].append(candidate)
+            sorted_key = _sorted_tokens(key)
+            bucket = self._city[city].get(len(sorted_key))
+            if bucket is None:
+                bucket = self._city[city][len(sorted_key)] = _Bucket([], [], [])
+            bucket.keys.append(sorted_key)
+            bucket.candidates.append(candidate)
+            bucket.ranks.append(self._city_sizes[city])
+            self._city_sizes[city] += 1
+
+    def _close_names(self, key: str, city: str) -> list[Candidate]:
+        """The candidates of the city whose sorted key scores at least FUZZY_THRESHOLD, best first (ties:
+        the first added first), as one `process.extract` over all the city's keys would list them."""
+        buckets = self._city.get(city)
+        if not buckets:
+            return []
+        query = _sorted_tokens(key)
+        found: list[tuple[float, int, Candidate]] = []
+        for length in _reachable_lengths(len(query)):
+            bucket = buckets.get(length)
+            if bucket is None:
+                continue
+            for _key, score, position in process.extract(query, bucket.keys, scorer=fuzz.ratio,
+                                                         score_cutoff=FUZZY_THRESHOLD, limit=None):
+                found.append((-score, bucket.ranks[position], bucket.candidates[position]))
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [candidate for _score, _rank, candidate in found]
 
     def match(self, candidate: Candidate) -> Match | None:
         """The first rule that matches, or None."""
@@ -149,13 +207,8 @@ class DuplicateIndex:
                 if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
                     return Match(found.ref, found.name, MatchRule.NAME_POSTAL_CODE)
         if candidate.city:
-            city = candidate.city_key
-            # Scored in C with a cutoff, best first; identifiers are compared only for close names.
-            # token_sort_ratio = ratio of the sorted tokens, sorted once per key rather than per pair.
-            close = process.extract(_sorted_tokens(key), self._city_keys.get(city, []), scorer=fuzz.ratio,
-                                    score_cutoff=FUZZY_THRESHOLD, limit=None)
-            for _key, _score, position in close:
-                found = self._city_candidates[city][position]
+            # Identifiers are compared only for close names.
+            for found in self._close_names(key, candidate.city_key):
                 if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
                     return Match(found.ref, found.name, MatchRule.FUZZY_NAME_CITY)
         return None
