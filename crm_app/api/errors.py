@@ -17,7 +17,7 @@ from ..errors import (
     NotFound,
     ValidationFailed,
 )
-from ..i18n import gettext, negotiate, use_locale
+from ..i18n import N_, gettext, negotiate, use_locale
 from ..services import security_log
 from .deps import client_info
 
@@ -58,11 +58,21 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.code, message, **extra), status_code=_status_for(exc), headers=headers)
 
 
+#: pydantic's error types, in the words of the rest of the API (its own messages are English only).
+_PYDANTIC_MESSAGES = {"missing": N_("This field is required."),
+                      "extra_forbidden": N_("This field is not accepted here.")}
+_NOT_VALID = N_("This value is not valid.")
+
+
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """Malformed requests (a missing field, a number that is not one): the same body and the same
+    language as a service's refusal."""
     assert isinstance(exc, RequestValidationError)
-    fields = {".".join(str(p) for p in error["loc"] if p != "body"): error["msg"] for error in exc.errors()}
-    return JSONResponse(error_body("validation_failed", gettext(ValidationFailed.default_message), fields=fields),
-                        status_code=422)
+    with use_locale(negotiate(request.headers.get("accept-language")) or "en"):
+        fields = {".".join(str(p) for p in error["loc"] if p != "body"):
+                  gettext(_PYDANTIC_MESSAGES.get(error["type"], _NOT_VALID)) for error in exc.errors()}
+        message = gettext(ValidationFailed.default_message)
+    return JSONResponse(error_body("validation_failed", message, fields=fields), status_code=422)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -8,6 +8,7 @@ import dataclasses
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
@@ -133,3 +134,15 @@ def test_an_invoice_stored_in_the_database_reads_back_as_computed(db: Session,
                for v in (line.quantity, line.unit_price, line.discount_value, line.vat_rate, line.net_amount))
     detail = invoices.get_invoice(db, owner.actor, invoice.id)
     assert detail.totals == expected  # the screen and the API read the same breakdown
+
+
+def test_a_document_whose_total_would_not_fit_its_column_is_refused() -> None:
+    """Each line within bounds, the total incl. VAT above NUMERIC(14,2): refused, never a database error."""
+    from crm_app.services.money import MAX_AMOUNT, AmountError, LineAmounts, compute_totals
+
+    line = LineAmounts(quantity=Decimal("1"), unit_price=Decimal("900000000000.00"), vat_rate=Decimal("20"))
+    assert line.unit_price <= MAX_AMOUNT
+    with pytest.raises(AmountError) as refused:
+        compute_totals([line])
+    assert refused.value.field == "lines"
+    assert compute_totals([line], Decimal("20")).total_incl_vat <= MAX_AMOUNT  # a discount brings it back
