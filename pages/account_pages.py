@@ -161,19 +161,39 @@ async def invitation_page(request: Request, token: str) -> None:
 
 @ui.page("/confirm-email/{token}", title="OPEx CRM")
 async def confirm_email_page(request: Request, token: str) -> None:
-    """Following the link sent to the new address changes the account's email at once."""
+    """The link sent to the new address opens a confirmation, and the change happens on the click:
+    mail scanners that open every link of a message must not change the account's address."""
     card = _frame(request, _("Confirm your new email address"))
     session_id = stored_session_id()
     try:
         keep = uuid.UUID(session_id) if session_id else None
     except ValueError:
         keep = None
-    new_email = await call_anonymous(accounts.confirm_email_change, token, keep_session_id=keep,
-                                     client=client_info())
+    target = await call_anonymous(accounts.check_token, token, TokenPurpose.EMAIL_CHANGE)
     with card:
-        if new_email is None:
+        if target is None:
             ui.label(_(accounts.INVALID_LINK)).classes("text-negative").props("role=alert").mark("invalid-link")
-        else:
-            ui.label(_("Your email address is now {email}. Your other sessions were signed out.",
-                       email=new_email)).classes("text-positive").props("role=status").mark("email-changed")
-        _back_to_login()
+            _back_to_login()
+            return
+        question = ui.column().classes("w-full gap-2")
+        with question:
+            ui.label(_("Use {new} instead of {old} to log in and receive emails?", new=target.new_email or "",
+                       old=target.email)).classes("text-grey-8").mark("email-change-question")
+
+            async def confirm() -> None:
+                button.disable()
+                new_email = await call_anonymous(accounts.confirm_email_change, token, keep_session_id=keep,
+                                                 client=client_info())
+                question.clear()
+                with question:
+                    if new_email is None:
+                        ui.label(_(accounts.INVALID_LINK)).classes("text-negative").props("role=alert") \
+                            .mark("invalid-link")
+                    else:
+                        ui.label(_("Your email address is now {email}. Your other sessions were signed out.",
+                                   email=new_email)).classes("text-positive").props("role=status") \
+                            .mark("email-changed")
+                    _back_to_login()
+
+            button = ui.button(_("Confirm the new address"), on_click=confirm).props("unelevated") \
+                .classes("w-full").mark("confirm-email-change")

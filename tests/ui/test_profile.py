@@ -57,7 +57,11 @@ async def test_email_change_from_the_profile_and_the_emailed_link(
     path = link_path(text_of(smtp_server.messages[-1]))
     assert path.startswith("/confirm-email/")
 
-    await ui_user.open(path)
+    await ui_user.open(path)  # opening the link (as a mail scanner would) changes nothing yet
+    await ui_user.should_see(marker="email-change-question")
+    await ui_user.should_see("claire@example.net")
+    assert _stored("claire@example.net") is None
+    ui_user.find(marker="confirm-email-change").click()
     await ui_user.should_see(marker="email-changed")
     assert _stored("claire@example.net") is not None
     await ui_user.open("/profile")  # the browser that followed the link stays signed in
