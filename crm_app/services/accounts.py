@@ -29,7 +29,7 @@ from ..i18n import DEFAULT_LOCALE, N_, gettext, use_locale
 from ..models import AccountAction, AccountToken, AuthSession, Role, Severity, Team, TokenPurpose, User, utcnow
 from . import auth, identifiers, security_log, users
 from .paging import Page, PageRequest
-from .permissions import Actor, Scope, can_grant_role, scope_for
+from .permissions import Actor, Scope, authorize, can_grant_role, scope_for
 from .security_log import ClientInfo
 from .settings import organisation
 
@@ -566,10 +566,11 @@ def list_users(session: Session, actor: Actor, *, q: str = "", status: UserStatu
 
 
 def get_user_row(session: Session, actor: Actor, user_id: uuid.UUID) -> UserRow:
+    authorize(actor, "user.view")  # no right to see accounts at all: 403, as the list answers
     user = _get_user(session, user_id)
     scope = scope_for(actor, "user.view")
-    if scope is Scope.NONE or (scope is not Scope.ALL and (actor.team_id is None or user.team_id != actor.team_id)):
-        raise NotFound()
+    if scope is not Scope.ALL and (actor.team_id is None or user.team_id != actor.team_id):
+        raise NotFound()  # beyond the actor's team: as if it did not exist
     return UserRow(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role),
                    team_id=user.team_id, team_name=users.team_name(session, user.team_id), status=status_of(user),
                    last_login_at=user.last_login_at, version=user.version,

@@ -41,8 +41,8 @@ TARGETS: dict[str, tuple[str, str]] = {  # key: (team, status)
 ENDPOINTS: list[tuple[str, str, dict[str, object] | None, dict[Role, int]]] = [
     ("GET", "/api/users", None, codes(403, 200, 200, 200, 200)),
     # Seeing one account: managers and team admins see their team; another team's account does not exist for them.
-    ("GET", "/api/users/{mine_view}", None, codes(404, 200, 200, 200, 200)),
-    ("GET", "/api/users/{theirs_view}", None, codes(404, 404, 404, 200, 200)),
+    ("GET", "/api/users/{mine_view}", None, codes(403, 200, 200, 200, 200)),
+    ("GET", "/api/users/{theirs_view}", None, codes(403, 404, 404, 200, 200)),
     # Inviting: team admins into their own team only, never above their rights.
     ("POST", "/api/users", {"email": "new.mine@example.org", "full_name": "Nouvelle Recrue", "role": "user",
                             "team_id": "{mine}"}, codes(403, 403, 201, 201, 201)),
