@@ -52,8 +52,6 @@ class PdfDocument:
     payment_terms_days: int | None = None  # invoices
     late_penalty_rate: Decimal | None = None  # invoices: percent per year
     recovery_indemnity: Decimal | None = None  # invoices: the fixed €40
-    amount_paid: Decimal = Decimal("0.00")
-    amount_due: Decimal | None = None  # invoices: what remains to pay
     references: tuple[tuple[str, str], ...] = ()  # (label id, value): "Quote" DEV-…, "Purchase order" …
     notes: str | None = None
     salesperson: str | None = None

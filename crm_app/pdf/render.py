@@ -15,6 +15,7 @@ Spanish and German accents (characters outside it are replaced).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -28,7 +29,7 @@ from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -57,10 +58,16 @@ log = logging.getLogger(__name__)
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 15 * mm
-FOOTER_HEIGHT = 18 * mm
+FOOTER_HEIGHT = 18 * mm  # at least: from the page's bottom edge to the footer's rule
+FOOTER_BOTTOM = 8 * mm  # the footer's text never goes below this
+FOOTER_GAP = 2 * mm  # between the rule and the footer's first line
+PAGE_LABEL_WIDTH = 24 * mm  # the column of "Page X / Y", right of the footer's text
+FOOTER_FONT_SIZE, FOOTER_LEADING = 7, 8.5
+FOOTER_MAX_LINES = 5  # of the admin's footer text
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 DEFAULT_ACCENT = "#1565c0"
 LOGO_MAX = (50 * mm, 22 * mm)
+FRAME_PADDING = 6  # points: the padding of platypus' default frame, inside the page margins
 
 TITLES: dict[DocumentKind, str] = {
     DocumentKind.QUOTE: N_("Quote"), DocumentKind.ORDER: N_("Order confirmation"),
@@ -71,6 +78,8 @@ UNITS: dict[str, str] = {"unit": N_("unit"), "day": N_("day"), "hour": N_("hour"
                          "month": N_("month"), "year": N_("year"), "kg": "kg", "m": "m"}
 #: Labels of `PdfDocument.references`, marked for extraction.
 REFERENCE_LABELS = (N_("Quote"), N_("Order"), N_("Purchase order"), N_("Invoice"))
+#: An RCS the admin typed with its prefix ("RCS Paris B 123…", "R.C.S. Lyon …") is printed as it is.
+RCS_PREFIX = re.compile(r"r\.?\s*c\.?\s*s", re.IGNORECASE)
 
 
 # --- fonts ---------------------------------------------------------------------------------------
@@ -141,8 +150,32 @@ def _para(text: str) -> str:
 
 # --- page furniture: footer with "page X / Y", draft watermark ----------------------------------
 
-def _numbered_canvas(footer_lines: list[str], page_label: Callable[[int, int], str], font: str
-                     ) -> type[Canvas]:
+class _Footer:
+    """The footer of every page: the seller's legal identity and the admin's footer text as one wrapped
+    paragraph within the margins, and "Page X / Y" in a column of its own on the right."""
+
+    def __init__(self, paragraph: Paragraph, font: str) -> None:
+        self.paragraph = paragraph
+        self.font = font
+        self.text_width = CONTENT_WIDTH - PAGE_LABEL_WIDTH - 2 * mm
+        _width, self.text_height = paragraph.wrap(self.text_width, PAGE_HEIGHT)
+        #: height of the rule above the footer, from the page's bottom edge
+        self.rule = max(FOOTER_HEIGHT, FOOTER_BOTTOM + self.text_height + FOOTER_GAP)
+
+    def draw(self, canvas: Canvas, label: str) -> None:
+        canvas.saveState()
+        canvas.setStrokeColor(colors.HexColor("#bbbbbb"))
+        canvas.setLineWidth(0.5)
+        canvas.line(MARGIN, self.rule, PAGE_WIDTH - MARGIN, self.rule)
+        top = self.rule - FOOTER_GAP
+        self.paragraph.drawOn(canvas, MARGIN, top - self.text_height)
+        canvas.setFont(self.font, FOOTER_FONT_SIZE)
+        canvas.setFillColor(colors.HexColor("#555555"))
+        canvas.drawRightString(PAGE_WIDTH - MARGIN, top - FOOTER_FONT_SIZE, label)
+        canvas.restoreState()
+
+
+def _numbered_canvas(footer: _Footer, page_label: Callable[[int, int], str]) -> type[Canvas]:
     class NumberedCanvas(Canvas):
         """Holds each page until the end so that every footer can say "page X / Y"."""
 
@@ -158,23 +191,9 @@ def _numbered_canvas(footer_lines: list[str], page_label: Callable[[int, int], s
             total = len(self._pages)
             for state in self._pages:
                 self.__dict__.update(state)
-                self._footer(total)
+                footer.draw(self, page_label(self._pageNumber, total))
                 super().showPage()
             super().save()
-
-        def _footer(self, total: int) -> None:
-            self.saveState()
-            self.setStrokeColor(colors.HexColor("#bbbbbb"))
-            self.setLineWidth(0.5)
-            self.line(MARGIN, FOOTER_HEIGHT, PAGE_WIDTH - MARGIN, FOOTER_HEIGHT)
-            self.setFont(font, 7)
-            self.setFillColor(colors.HexColor("#555555"))
-            y = FOOTER_HEIGHT - 9
-            for line in footer_lines[:3]:
-                self.drawString(MARGIN, y, line[:180])
-                y -= 9
-            self.drawRightString(PAGE_WIDTH - MARGIN, FOOTER_HEIGHT - 9, page_label(self._pageNumber, total))
-            self.restoreState()
 
     return NumberedCanvas
 
@@ -206,7 +225,9 @@ class _Builder:
             self.accent = colors.HexColor(doc.seller.accent_color or DEFAULT_ACCENT)
         except ValueError:
             self.accent = colors.HexColor(DEFAULT_ACCENT)
-        base = ParagraphStyle("base", fontName=self.font, fontSize=9, leading=11.5)
+        # no space shrinkage: a left-aligned line that "fits" by shrinking its spaces is drawn unshrunk,
+        # past the margin
+        base = ParagraphStyle("base", fontName=self.font, fontSize=9, leading=11.5, spaceShrinkage=0)
         self.styles = {
             "base": base,
             "small": ParagraphStyle("small", parent=base, fontSize=8, leading=10),
@@ -218,6 +239,8 @@ class _Builder:
             "heading": ParagraphStyle("heading", parent=base, fontName=self.bold, fontSize=10, leading=13,
                                       textColor=self.accent, spaceBefore=6, spaceAfter=3),
             "buyer_name": ParagraphStyle("buyer_name", parent=base, fontName=self.bold, fontSize=10, leading=13),
+            "footer": ParagraphStyle("footer", parent=base, fontSize=FOOTER_FONT_SIZE, leading=FOOTER_LEADING,
+                                     textColor=colors.HexColor("#555555"), alignment=TA_LEFT),
         }
 
     @property
@@ -304,8 +327,8 @@ class _Builder:
         box.hAlign = "RIGHT"
         flow: list[Flowable] = [box, Spacer(1, 5 * mm)]
         if self.doc.title:
-            flow += [self.p(f"<b>{escape(_('Subject:'))}</b> {escape(_printable(self.doc.title))}"),
-                     Spacer(1, 3 * mm)]
+            subject = escape(_("Subject:"))  # not inside the f-string: the message extractor would miss it
+            flow += [self.p(f"<b>{subject}</b> {escape(_printable(self.doc.title))}"), Spacer(1, 3 * mm)]
         return flow
 
     def lines_table(self) -> list[Flowable]:
@@ -339,7 +362,7 @@ class _Builder:
         return [table, Spacer(1, 4 * mm)]
 
     def totals(self) -> list[Flowable]:
-        doc, fmt, totals = self.doc, self.fmt, self.doc.totals
+        fmt, totals = self.fmt, self.doc.totals
         rows: list[tuple[str, str, bool]] = [(_("Subtotal"), fmt.money(totals.subtotal), False)]
         if totals.global_discount:
             rows.append((_("Global discount"), fmt.money(-totals.global_discount), False))
@@ -349,13 +372,8 @@ class _Builder:
                          fmt.money(row.vat), False))
         rows.append((_("Total VAT"), fmt.money(totals.total_vat), False))
         rows.append((_("Total incl. VAT"), fmt.money(totals.total_incl_vat), True))
-        if doc.kind is DocumentKind.INVOICE:
-            due = doc.amount_due if doc.amount_due is not None else totals.total_incl_vat - doc.amount_paid
-            rows.append((_("Amount paid"), fmt.money(doc.amount_paid), False))
-            credited = totals.total_incl_vat - doc.amount_paid - due
-            if credited:
-                rows.append((_("Credited"), fmt.money(credited), False))
-            rows.append((_("Amount due"), fmt.money(due), True))
+        # No "amount paid / amount due": the PDF of an issued invoice is stored at its first download
+        # and served unchanged for ever, so it holds nothing a later payment or credit note changes.
         data = [[label, value] for label, value, _strong in rows]
         table = Table(data, colWidths=[62 * mm, 30 * mm])
         style: list[tuple[Any, ...]] = [("FONTNAME", (0, 0), (-1, -1), self.font), ("FONTSIZE", (0, 0), (-1, -1), 9),
@@ -401,7 +419,7 @@ class _Builder:
                     "(French Commercial Code, art. L441-10 and D441-5).", amount=fmt.money(indemnity))))
                 texts.append(escape(_("No discount for early payment.")))
             texts += [escape(_printable(mention)) for mention in doc.extra_mentions]
-            texts.append(escape(self.legal_identity()))
+            texts.append(" · ".join(escape(part) for part in self.legal_parts(keep_whole=True)))
         else:
             texts += [escape(_printable(mention)) for mention in doc.extra_mentions]
         if doc.kind is DocumentKind.QUOTE:
@@ -411,18 +429,23 @@ class _Builder:
             return []
         return [Spacer(1, 3 * mm), *[self.p(text, "small") for text in texts]]
 
-    def legal_identity(self) -> str:
+    def legal_parts(self, *, keep_whole: bool = False) -> list[str]:
+        """Legal name, address, share capital, SIRET, RCS and VAT number, printable. With `keep_whole`,
+        the identifiers' spaces are no-break so that a wrapped paragraph never splits one of them."""
         seller = self.doc.seller
-        parts = [seller.legal_name, " ".join(line.strip() for line in seller.address.splitlines() if line.strip())]
+        address = " ".join(line.strip() for line in seller.address.splitlines() if line.strip())
+        identifiers = []
         if seller.share_capital:
-            parts.append(_("Share capital: {capital}", capital=seller.share_capital))
+            identifiers.append(_("Share capital: {capital}", capital=seller.share_capital))
         if seller.siret:
-            parts.append(_("SIRET: {siret}", siret=seller.siret))
-        if seller.rcs:
-            parts.append(_("RCS: {rcs}", rcs=seller.rcs))
+            identifiers.append(_("SIRET: {siret}", siret=seller.siret))
+        if rcs := seller.rcs.strip():
+            identifiers.append(_printable(rcs) if RCS_PREFIX.match(rcs) else _("RCS: {rcs}", rcs=rcs))
         if seller.vat_number:
-            parts.append(_("VAT number: {number}", number=seller.vat_number))
-        return _printable(" · ".join(part for part in parts if part))
+            identifiers.append(_("VAT number: {number}", number=seller.vat_number))
+        if keep_whole:
+            identifiers = [part.replace(" ", "\u00a0") for part in identifiers]
+        return [part for part in (_printable(seller.legal_name), _printable(address), *identifiers) if part]
 
     def terms(self) -> list[Flowable]:
         if self.doc.kind is not DocumentKind.QUOTE or not self.doc.seller.terms.strip():
@@ -430,11 +453,12 @@ class _Builder:
         return [PageBreak(), self.p(escape(_("Terms and conditions of sale")), "heading"),
                 *[self.p(_para(block), "small") for block in self.doc.seller.terms.split("\n\n") if block.strip()]]
 
-    def footer_lines(self) -> list[str]:
-        lines = [self.legal_identity()]
-        if self.doc.seller.footer:
-            lines += [_printable(line) for line in self.doc.seller.footer.splitlines() if line.strip()]
-        return lines
+    def footer(self) -> _Footer:
+        """Legal identity then the first lines of the admin's footer text, wrapped within the margins."""
+        lines = [" · ".join(escape(part) for part in self.legal_parts(keep_whole=True))]
+        extra = [line.strip() for line in self.doc.seller.footer.splitlines() if line.strip()]
+        lines += [escape(_printable(line)) for line in extra[:FOOTER_MAX_LINES]]
+        return _Footer(self.p("<br/>".join(line for line in lines if line), "footer"), self.font)
 
     def story(self) -> list[Flowable]:
         return [*self.header(), *self.parties(), *self.lines_table(), *self.totals(), *self.payment(),
@@ -453,15 +477,19 @@ def render(doc: PdfDocument) -> bytes:
         story = builder.story()
         title = f"{_(TITLES[doc.kind])} {doc.number}".strip()
         watermark = _watermark(_("DRAFT"), builder.bold) if doc.draft else _nothing
-        footer = builder.footer_lines()
+        footer = builder.footer()
+
         def page_label(page: int, total: int) -> str:
-            return _("Page {page} / {total}", page=page,
-                                                                                total=total)
+            return _("Page {page} / {total}", page=page, total=total)
+
         buffer = BytesIO()
         template = SimpleDocTemplate(
-            buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-            bottomMargin=FOOTER_HEIGHT + 6 * mm, title=title, author=doc.seller.legal_name or "",
+            # the frame's padding inside the margins: its content is exactly CONTENT_WIDTH wide, so that
+            # the full-width tables and the paragraphs line up with the footer
+            buffer, pagesize=A4, leftMargin=MARGIN - FRAME_PADDING, rightMargin=MARGIN - FRAME_PADDING,
+            topMargin=MARGIN,
+            bottomMargin=footer.rule + 6 * mm, title=title, author=doc.seller.legal_name or "",
             subject=title, creator="OPEx CRM", producer="OPEx CRM", invariant=1, lang=doc.language)
         template.build(story, onFirstPage=watermark, onLaterPages=watermark,
-                       canvasmaker=_numbered_canvas(footer, page_label, builder.font))
+                       canvasmaker=_numbered_canvas(footer, page_label))
         return buffer.getvalue()

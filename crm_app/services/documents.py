@@ -313,9 +313,9 @@ def _build(session: Session, source: _Source) -> PdfDocument:
         if is_invoice else None,
         payment_terms_days=row.payment_terms_days if is_invoice else None,
         late_penalty_rate=settings.late_penalty_rate if is_invoice else None,
-        recovery_indemnity=settings.recovery_indemnity if is_invoice else None,
-        amount_paid=row.amount_paid,
-        amount_due=row.total_incl_vat - row.amount_paid - row.amount_credited if is_invoice else None)
+        # no amount paid or due: the PDF of an issued invoice is stored at its first download and
+        # served as it is afterwards, so it holds only what cannot change after issue
+        recovery_indemnity=settings.recovery_indemnity if is_invoice else None)
 
 
 # --- the PDF, stored once issued ---------------------------------------------------------------------

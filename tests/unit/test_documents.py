@@ -147,6 +147,32 @@ def test_an_issued_invoice_is_stored_once_and_served_identical(db: Session, sell
     assert len(db.exec(select(StoredDocument).where(StoredDocument.document_id == invoice.id)).all()) == 1
 
 
+def test_an_issued_invoice_pdf_is_the_same_before_and_after_its_payments(db: Session, seller: User,
+                                                                        clinic: Institution) -> None:
+    """The PDF stored at the first download is served for ever: it holds nothing a payment changes."""
+    from crm_app.i18n import gettext, use_locale
+    from crm_app.pdf.render import render
+    from crm_app.services import payments
+
+    invoice = make_invoice_row(db, seller, clinic)
+    actor = actor_of(seller)
+    before = render(documents.build_pdf_document(db, DocumentKind.INVOICE, invoice.id))  # unpaid
+    payments.record_payment(db, actor, invoice.id, {"amount": "100.00", "method": "transfer"})
+    assert invoice.amount_paid == Decimal("100.00")
+    content, _name = documents.document_pdf(db, actor, DocumentKind.INVOICE, invoice.id)  # first download
+    assert content == before
+    text = pdf_text(content)
+    with use_locale("fr"):
+        assert gettext("Amount paid") not in text and gettext("Amount due") not in text
+        assert gettext("Total incl. VAT") in text
+    payments.record_payment(db, actor, invoice.id, {"amount": str(invoice.total_incl_vat - Decimal("100.00")),
+                                                    "method": "check"})
+    assert invoice.status == InvoiceStatus.PAID
+    again, _name = documents.document_pdf(db, actor, DocumentKind.INVOICE, invoice.id)
+    assert again == content
+    assert render(documents.build_pdf_document(db, DocumentKind.INVOICE, invoice.id)) == content
+
+
 def test_a_draft_is_rendered_each_time_and_never_stored(db: Session, seller: User, clinic: Institution) -> None:
     for kind, row in ((DocumentKind.QUOTE, make_quote_row(db, seller, clinic, status=QuoteStatus.DRAFT)),
                       (DocumentKind.INVOICE, make_invoice_row(db, seller, clinic, status=InvoiceStatus.DRAFT))):
