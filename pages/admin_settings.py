@@ -8,7 +8,9 @@ log by the service."""
 from __future__ import annotations
 
 import base64
+import html
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -16,7 +18,7 @@ from nicegui import events, ui
 
 from components.backend import call, client_info
 from components.shell import app_page
-from crm_app.i18n import LANGUAGE_NAMES, N_
+from crm_app.i18n import LANGUAGE_NAMES, N_, format_decimal
 from crm_app.i18n import gettext as _
 from crm_app.services import document_settings, documents
 from crm_app.services import settings as app_settings
@@ -94,7 +96,7 @@ def _email(section: _Section) -> None:
         for name in SMTP_FIELDS:
             ui.label(_smtp_label(name))
             ui.label(_password_state(view.environment[name]) if name == "smtp_password"
-                     else str(view.environment[name]) or "—")
+                     else shown_value(view.environment[name])).mark(f"smtp-environment-{name}")
     override = ui.switch(_("Use other values, set here"), value=bool(view.overridden)).mark("smtp-override")
     with ui.column().classes("w-full gap-2").bind_visibility_from(override, "value"):
         values = view.values
@@ -127,6 +129,27 @@ def _email(section: _Section) -> None:
 
 def _smtp_label(name: str) -> str:
     return _(SMTP_LABELS[name])
+
+
+def shown_value(value: Any) -> str:
+    """A stored setting as read: a boolean in words (never "True"/"False"), a decimal in the locale's
+    writing (a whole number, such as a port, as it is: no grouping), a list one item after the other,
+    "—" when empty."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, Decimal | float):
+        return format_decimal(Decimal(str(value)))
+    if isinstance(value, list | tuple):
+        return ", ".join(shown_value(item) for item in value) or "—"
+    return str(value) if value not in (None, "") else "—"
+
+
+def rate_text(value: Any) -> str:
+    """A stored rate ("5.5") as the locale writes it ("5,5" in French), for an input the service reads back."""
+    try:
+        return format_decimal(Decimal(str(value)).normalize() + 0)
+    except (ArithmeticError, ValueError):
+        return str(value)
 
 
 def _password_state(state: str) -> str:
@@ -210,21 +233,27 @@ def _documents(section: _Section) -> None:
         .classes("text-caption text-grey-7")
     with ui.row().classes("gap-4"):
         _inputs(section, prefixes, prefix="documents", width="w-40")
+    values = section.view.values
     with ui.row().classes("gap-4"):
-        _inputs(section, {"vat_rates": _("VAT rates (%), separated by commas"),
-                          "default_vat_rate": _("Default VAT rate (%)")}, prefix="documents", width="w-72")
+        # Rates in the locale's writing ("5,5" in French): separated by semicolons, which no locale
+        # uses inside a number (the service also reads "20, 10, 5.5").
+        fields["vat_rates"] = ui.input(_("VAT rates (%), separated by semicolons"),
+                                       value=" ; ".join(rate_text(rate) for rate in values["vat_rates"])) \
+            .props("outlined").classes("w-72").mark("documents-vat_rates")
+        fields["default_vat_rate"] = ui.input(_("Default VAT rate (%)"), value=rate_text(values["default_vat_rate"])) \
+            .props("outlined").classes("w-72").mark("documents-default_vat_rate")
     with ui.row().classes("gap-4"):
         _inputs(section, {"payment_terms_days": _("Payment terms (days)"),
-                          "quote_validity_days": _("Quote validity (days)"),
-                          "late_penalty_rate": _("Late payment penalty rate (% per year)"),
-                          "recovery_indemnity": _("Recovery indemnity (€)")}, prefix="documents", width="w-72")
+                          "quote_validity_days": _("Quote validity (days)")}, prefix="documents", width="w-72")
+        fields["late_penalty_rate"] = ui.input(_("Late payment penalty rate (% per year)"),
+                                               value=rate_text(values["late_penalty_rate"])) \
+            .props("outlined").classes("w-72").mark("documents-late_penalty_rate")
+        _inputs(section, {"recovery_indemnity": _("Recovery indemnity (€)")}, prefix="documents", width="w-72")
 
-    def values() -> dict[str, Any]:
-        chosen = {name: fields[name].value for name in fields}
-        chosen["vat_rates"] = [part.strip() for part in str(fields["vat_rates"].value or "").split(",")]
-        return chosen
+    def changes() -> dict[str, Any]:
+        return {name: fields[name].value for name in fields}
 
-    section.save_button(values)
+    section.save_button(changes)
 
 
 BRANDING_LABELS = {
@@ -244,8 +273,11 @@ def _branding(section: _Section) -> None:
         with ui.column().classes("gap-1"):
             ui.label(_("Logo (PNG or JPEG, at most 2 MB)")).classes("text-weight-medium")
             upload = ui.upload(auto_upload=True, max_file_size=document_settings.LOGO_MAX_BYTES) \
-                .props('accept=".png,.jpg,.jpeg,image/png,image/jpeg" flat bordered').classes("w-72") \
-                .mark("branding-logo")
+                .props('accept=".png,.jpg,.jpeg,image/png,image/jpeg" flat bordered hide-upload-btn no-thumbnails') \
+                .classes("w-72").mark("branding-logo")
+            # Our own header: Quasar's shows an untranslated "0.0B / 0.00%" (size and progress).
+            upload.add_slot("header", UPLOAD_HEADER.format(title=html.escape(_("Choose an image")),
+                                                           add=html.escape(_("Choose a file"), quote=True)))
             logo_error = ui.label().classes("text-negative text-caption").mark("branding-logo-error")
 
     async def show_logo() -> None:
@@ -287,6 +319,16 @@ def _branding(section: _Section) -> None:
         return {name: fields[name].value for name in fields}
 
     section.save_button(changes)
+
+
+#: the logo uploader's header (the scope is the QUploader): a title, a spinner while sending, the "+" button.
+UPLOAD_HEADER = """
+<div class="row no-wrap items-center q-pa-sm q-gutter-xs">
+  <q-spinner v-if="props.isUploading" size="sm" />
+  <div class="col text-body2">{title}</div>
+  <q-btn v-if="props.canAddFiles" type="a" icon="add_box" round dense flat aria-label="{add}"
+         @click="props.pickFiles"><q-uploader-add-trigger /></q-btn>
+</div>"""
 
 
 class _ErrorSink:

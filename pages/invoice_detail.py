@@ -6,7 +6,8 @@ a payment, credit note (all or part), PDF, email. A refused action shows the ser
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.errors import Forbidden, NotFound
-from crm_app.i18n import N_, format_datetime, format_decimal
+from crm_app.i18n import N_, format_datetime, format_decimal, pgettext
 from crm_app.i18n import gettext as _
 from crm_app.models import DocumentKind, InvoiceKind, InvoiceStatus, PaymentMethod
 from crm_app.models.billing import OPEN_INVOICE_STATUSES
@@ -31,11 +32,12 @@ from crm_app.services.payments import PAYMENT_METHOD_LABELS
 
 from .invoices import STATUS_COLORS, document_name, format_day, money
 
-ACTION_LABELS = {"create": N_("Created"), "update": N_("Changed"), "issue": N_("Issued"), "status": N_("Status"),
+# "create" is worded by `_action_label` (pgettext "action": the bare "Created" is a count's heading).
+ACTION_LABELS = {"update": N_("Changed"), "issue": N_("Issued"), "status": N_("Status"),
                  "payment": N_("Payment recorded"), "payment_delete": N_("Payment deleted"),
                  "credit": N_("Credit note"), "delete": N_("Deleted"), "email": N_("Sent by email")}
 FIELD_LABELS = {"number": N_("Number"), "status": N_("Status"), "title": N_("Title"),
-                "total_incl_vat": N_("Total incl. VAT"), "amount_paid": N_("Paid"), "amount_credited": N_("Credited"),
+                "total_incl_vat": N_("Total incl. VAT"), "amount_credited": N_("Credited"),
                 "credited_invoice": N_("Credits the invoice"), "quote": N_("Quote"), "emailed_to": N_("Recipients"),
                 "contact_id": N_("Contact"), "institution_id": N_("Institution"), "owner_id": N_("Salesperson"),
                 "payment_terms_days": N_("Payment terms (days)"), "global_discount_percent": N_("Global discount (%)"),
@@ -43,13 +45,44 @@ FIELD_LABELS = {"number": N_("Number"), "status": N_("Status"), "title": N_("Tit
 FULL, AMOUNT, LINES = "full", "amount", "lines"
 
 
+#: fields whose recorded values are amounts, days, percentages (shown in the user's locale).
+MONEY_FIELDS = frozenset({"total_excl_vat", "total_vat", "total_incl_vat", "amount_paid", "amount_credited"})
+DATE_FIELDS = frozenset({"issue_date", "due_date", "paid_on"})
+NUMBER_FIELDS = frozenset({"global_discount_percent", "payment_terms_days"})
+
+
+def paid_label() -> str:
+    """The amount paid ("Payé"), not the status ("Payée"): a context of its own."""
+    return pgettext("amount", "Paid")
+
+
+def _action_label(action: str) -> str:
+    if action == "create":
+        return pgettext("action", "Created")
+    return _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
+
+
+def _field_label(field: str | None) -> str:
+    if field == "amount_paid":
+        return paid_label()
+    return _(FIELD_LABELS[field]) if field in FIELD_LABELS else field or ""
+
+
 def _history_value(field: str | None, value: str | None) -> str | None:
-    """A status in words; other values as recorded."""
-    if field == "status" and value:
-        try:
+    """A status in words, amounts, dates and numbers formatted for the locale; other values as recorded."""
+    if not value:
+        return value
+    try:
+        if field == "status":
             return _(STATUS_LABELS[InvoiceStatus(value)])
-        except ValueError:
-            return value
+        if field in MONEY_FIELDS:
+            return money(Decimal(value))
+        if field in DATE_FIELDS:
+            return format_day(date.fromisoformat(value[:10]))
+        if field in NUMBER_FIELDS:
+            return format_decimal(Decimal(value).normalize() + 0)
+    except (ValueError, ArithmeticError):
+        return value
     return value
 
 
@@ -209,7 +242,7 @@ class InvoicePage:
                 ui.label(_("Payments")).classes("text-subtitle1 text-weight-medium")
                 self._payments(detail.payments, can_delete=row.can_edit and row.status is not InvoiceStatus.CANCELLED)
                 with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
-                    ui.label(_("Paid")).classes("text-grey-7")
+                    ui.label(paid_label()).classes("text-grey-7").mark("invoice-paid-label")
                     ui.label(money(row.amount_paid)).mark("invoice-paid")
                     if row.amount_credited:
                         ui.label(_("Credited")).classes("text-grey-7")
@@ -261,10 +294,9 @@ class InvoicePage:
 
         def convert(entry: audit.HistoryRow) -> dict[str, Any]:
             values = (_history_value(entry.field, entry.old_value), _history_value(entry.field, entry.new_value))
-            field = _(FIELD_LABELS[entry.field]) if entry.field in FIELD_LABELS else entry.field or ""
             return {"id": str(entry.id), "at": format_datetime(entry.at, self.zone, style="short"),
-                    "who": entry.actor_name or "", "what": _(ACTION_LABELS.get(entry.action, entry.action)),
-                    "field": field, "change": " → ".join(p for p in values if p)}
+                    "who": entry.actor_name or "", "what": _action_label(entry.action),
+                    "field": _field_label(entry.field), "change": " → ".join(p for p in values if p)}
 
         async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
             page = await call(invoice_history.invoice_history, self.invoice_id, page_request(state))

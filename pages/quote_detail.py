@@ -27,11 +27,13 @@ from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
 from crm_app.i18n import N_, format_currency, format_datetime
 from crm_app.i18n import gettext as _
-from crm_app.models import CommentTarget, DiscountType, DocumentKind
+from crm_app.models import CommentTarget, DiscountType, DocumentKind, InvoiceKind
 from crm_app.services import audit, documents, invoices, money, quote_views, quotes
+from crm_app.services.invoices import KIND_LABELS
 from crm_app.services.quote_views import REMINDER_LABELS
 from crm_app.services.quotes import QUOTE_STATUS_LABELS, QuoteAction, QuoteDetail
 from pages.institution_detail import ACTION_LABELS
+from pages.invoices import document_name, status_badge
 from pages.quotes import STATUS_COLORS, format_day
 
 FIELD_LABELS = {
@@ -112,6 +114,7 @@ class QuoteScreen:
         with self.root:
             self._header(detail, zone)
             self._lines(detail)
+            await self._invoices()
             with ui.tabs().classes("w-full").props("align=left no-caps") as tabs:
                 comments_tab = ui.tab("comments", _("Comments"), icon="forum")
                 ui.tab("reminders", _("Reminders"), icon="notifications_active").mark("tab-reminders")
@@ -242,6 +245,26 @@ class QuoteScreen:
                     show_totals(money.Totals(lines=(), subtotal=d.subtotal, global_discount=d.global_discount,
                                              total_excl_vat=d.total_excl_vat, vat_rows=d.vat_rows,
                                              total_vat=d.total_vat, total_incl_vat=d.total_incl_vat))
+
+    async def _invoices(self) -> None:
+        """The quote's invoices (number or "Draft", status, total), each a link to its page; nothing
+        while the quote has none."""
+        found = await call(invoices.quote_invoices, self.quote_id)
+        if not found or not found.items:
+            return
+        with ui.card().classes("w-full gap-1").mark("quote-invoices"):
+            ui.label(_("Invoices")).classes("text-subtitle1 text-weight-medium")
+            for row in found.items:
+                with ui.row().classes("items-center gap-3").mark("quote-invoice"):
+                    ui.link(document_name(row), f"/invoices/{row.id}").classes("text-primary") \
+                        .mark(f"quote-invoice-link-{row.id}")
+                    if row.kind is InvoiceKind.CREDIT_NOTE:
+                        ui.label(_(KIND_LABELS[row.kind])).classes("text-grey-7")
+                    status_badge(row.status)
+                    ui.label(format_currency(row.total_incl_vat))
+            if found.total > len(found.items):
+                ui.link(_("All {count} invoices", count=found.total), f"/invoices?quote_id={self.quote_id}") \
+                    .classes("text-primary").mark("quote-invoices-all")
 
     async def _reminders(self, zone: str) -> None:
         found = await call(quote_views.quote_reminders, self.quote_id)

@@ -863,6 +863,21 @@ def list_invoices(session: Session, actor: Actor, query: InvoiceQuery | None = N
                                          overdue=_cents(summary[3])))
 
 
+#: how many of a quote's invoices its detail page lists at most (a quote has a few: deposits, balance).
+QUOTE_INVOICES_PAGE_SIZE = 20
+
+
+def quote_invoices(session: Session, actor: Actor, quote_id: uuid.UUID,
+                   request: PageRequest | None = None) -> InvoiceList:
+    """The invoices (and credit notes) of one quote the actor may see, oldest first, paged; the actor
+    must be allowed to see the quote."""
+    quote = get_record(session, Quote, quote_id, missing=N_("This quote does not exist."))
+    authorize(actor, "record.view", Placement(team_id=quote.team_id, assigned_user_id=quote.owner_id,
+                                              created_by=quote.created_by))
+    return list_invoices(session, actor, InvoiceQuery(quote_id=quote.id, sort="created", descending=False),
+                         request or PageRequest(page_size=QUOTE_INVOICES_PAGE_SIZE))
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentRow:
     id: uuid.UUID

@@ -418,9 +418,11 @@ def revise_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *,
     return successor
 
 
-def allowed_actions(actor: Actor, quote: Quote) -> frozenset[QuoteAction]:
+def allowed_actions(actor: Actor, quote: Quote, *, invoiced: Decimal | None = None) -> frozenset[QuoteAction]:
     """The actions the actor may take on the quote now (none when the actor may not edit it). Accept is
-    left out past the validity date; revise is left out for a revision already superseded."""
+    left out past the validity date; revise is left out for a revision already superseded; invoice is
+    left out when nothing remains to invoice (`invoiced`: `invoices.invoiced_on_quote`; None when the
+    caller does not know it, and then only the status decides)."""
     if not can(actor, "record.edit", placement(quote)):
         return frozenset()
     status = QuoteStatus(quote.status)
@@ -429,6 +431,8 @@ def allowed_actions(actor: Actor, quote: Quote) -> frozenset[QuoteAction]:
         actions.discard(QuoteAction.ACCEPT)
     if quote.superseded_by_id is not None:
         actions.discard(QuoteAction.REVISE)
+    if invoiced is not None and quote.total_incl_vat - invoiced <= 0:
+        actions.discard(QuoteAction.INVOICE)
     return frozenset(actions)
 
 
@@ -510,6 +514,7 @@ def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetai
     names = user_names(session, [quote.owner_id, quote.decided_by, quote.created_by, quote.updated_by])
     revisions = session.exec(select(Quote.id, Quote.number, Quote.revision, Quote.status)
                              .where(Quote.root_id == quote.root_id).order_by(col(Quote.revision))).all()
+    invoiced = invoiced_on_quote(session, quote.id)
     return QuoteDetail(
         id=quote.id, number=quote.number, root_id=quote.root_id, revision=quote.revision,
         superseded_by_id=quote.superseded_by_id, status=QuoteStatus(quote.status), title=quote.title,
@@ -525,13 +530,14 @@ def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetai
         decided_by_name=names.get(quote.decided_by) if quote.decided_by else None,
         client_comment=quote.client_comment, order_number=quote.order_number,
         purchase_order_ref=quote.purchase_order_ref, ordered_at=quote.ordered_at, cancelled_at=quote.cancelled_at,
-        invoiced_amount=invoiced_on_quote(session, quote.id), created_by=quote.created_by,
+        invoiced_amount=invoiced, created_by=quote.created_by,
         created_by_name=names.get(quote.created_by) if quote.created_by else None, created_at=quote.created_at,
         updated_at=quote.updated_at, updated_by_name=names.get(quote.updated_by) if quote.updated_by else None,
         version=quote.version,
         lines=tuple(document_lines.line_row(line) for line in lines),
         revisions=tuple(RevisionRow(id=r[0], number=r[1], revision=r[2], status=QuoteStatus(r[3])) for r in revisions),
-        allowed_actions=allowed_actions(actor, quote), can_edit=can(actor, "record.edit", placement(quote)))
+        allowed_actions=allowed_actions(actor, quote, invoiced=invoiced),
+        can_edit=can(actor, "record.edit", placement(quote)))
 
 
 def quote_history(session: Session, actor: Actor, quote_id: uuid.UUID,

@@ -119,3 +119,25 @@ async def test_reminder_levels_are_saved(ui_user: User, account: Callable[..., s
     ui_user.find(marker="save-reminders").click()
     await eventually(lambda: _stored("reminders").get("invoice_levels") == [-10, 5, 45], "not saved")
     assert _stored("reminders")["quote_reminders"] == ["j-3", "j0"]
+
+
+async def test_vat_rates_read_with_the_french_decimal_mark_and_save_back(ui_user: User,
+                                                                        account: Callable[..., str]) -> None:
+    email = account(Role.ADMIN, email="admin@example.org", name="Ada Admin")
+    await log_in(ui_user, email, path="/login?redirect_to=/admin/settings")  # French, the default
+    await ui_user.should_see(marker="section-documents", retries=50)
+    rates = element(ui_user, "documents-vat_rates")
+    assert rates.value == "20 ; 10 ; 5,5 ; 2,1 ; 0"  # not "5.5", and no comma both inside and between rates
+    rates.value = "20 ; 5,5"
+    element(ui_user, "documents-default_vat_rate").value = "5,5"
+    ui_user.find(marker="save-documents").click()
+    await eventually(lambda: _stored("documents").get("vat_rates") == ["20", "5.5"], "not saved")
+    assert _stored("documents")["default_vat_rate"] == "5.5"
+
+
+async def test_the_logo_uploader_has_its_own_header_without_quasars_size_and_progress(
+        ui_user: User, account: Callable[..., str]) -> None:
+    await _open(ui_user, account)
+    [upload] = ui_user.find(marker="branding-logo").elements
+    assert "header" in upload.slots  # replaces "0.0B / 0.00%"
+    assert upload.props.get("hide-upload-btn") is True

@@ -10,6 +10,7 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from crm_app.db import unit_of_work
+from crm_app.i18n import gettext
 from crm_app.models import Role, SecurityEvent
 from crm_app.models.settings import AppSetting
 from crm_app.services import settings as app_settings
@@ -129,3 +130,11 @@ async def test_a_module_switched_off_leaves_the_menu_and_its_pages(ui_user: User
     await ui_user.open("/tasks")
     await ui_user.should_see(marker="nav:/tasks", retries=50)
     await ui_user.should_not_see("This page does not exist.")
+
+
+async def test_stored_booleans_read_as_yes_or_no_in_french(ui_user: User, account: Callable[..., str]) -> None:
+    await log_in(ui_user, account(Role.SUPER_ADMIN, email="boss@example.org"),
+                 path="/login?redirect_to=/admin/settings")  # French, the default
+    await ui_user.should_see(marker="smtp-environment", retries=50)
+    secure = element(ui_user, "smtp-environment-smtp_secure").text
+    assert secure in (gettext("Yes"), gettext("No")) and secure in ("Oui", "Non")  # not "False"

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from sqlmodel import select
 
 from crm_app.db import unit_of_work
-from crm_app.i18n import format_currency, gettext
+from crm_app.i18n import format_currency, gettext, pgettext
 from crm_app.models import Invoice, InvoiceKind, InvoiceStatus, OutboxMessage, Role
 from crm_app.services import invoices, payments
 from crm_app.services.permissions import Actor
@@ -274,3 +274,22 @@ async def test_an_issued_invoice_is_emailed_to_its_contact_with_the_pdf(ui_user:
     with unit_of_work() as session:
         sent = session.exec(select(OutboxMessage)).one()
     assert sent.related_id == invoice_id and sent.to_addresses and "ines.garnier" in sent.to_addresses[0]
+
+
+async def test_the_history_reads_amounts_and_actions_in_french_and_the_paid_amount_is_not_a_status(
+        ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    invoice_id = _invoice(actor_for(email), new_institution("CH de Vannes"))
+    with unit_of_work() as session:
+        payments.record_payment(session, actor_for(email), invoice_id, {"amount": "50.00", "method": "transfer"})
+    await _open(ui_user, email, f"/invoices/{invoice_id}")
+    await ui_user.should_see(marker="invoice-paid-label", retries=50)
+    # The amount ("Payé"), a message of its own: not the status ("Payée", `invoices.STATUS_LABELS`).
+    assert _text(ui_user, "invoice-paid-label") == pgettext("amount", "Paid")
+    await eventually(lambda: len(table_rows(ui_user, "invoice-history")) >= 3, "no history")
+    history = table_rows(ui_user, "invoice-history")
+    changes = {row["field"]: row["change"] for row in history}
+    assert changes[pgettext("amount", "Paid")] == f"{format_currency(Decimal('0'))} → {format_currency(Decimal('50'))}"
+    assert changes[gettext("Total incl. VAT")] == format_currency(Decimal("1200.00"))  # not "1200.00"
+    created = [row["what"] for row in history if row["change"] == format_currency(Decimal("1200.00"))]
+    assert created == [pgettext("action", "Created")] and created != [gettext("Created")]  # not "Créés"

@@ -10,16 +10,19 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+import pytest
+from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import col, select
 
+from components import line_editor
 from crm_app.db import unit_of_work
 from crm_app.i18n import format_currency, gettext, ngettext, use_locale
-from crm_app.models import OutboxMessage, Quote, QuoteLine, QuoteStatus, Role
-from crm_app.services import contacts, money, quotes
+from crm_app.models import Invoice, OutboxMessage, Quote, QuoteLine, QuoteStatus, Role
+from crm_app.services import contacts, invoices, money, quotes
 from crm_app.services.permissions import SYSTEM_ACTOR
 from tests.institution_factories import make_institution
-from tests.sales_factories import make_catalog_item, make_quote, make_sent_quote, quote_line
+from tests.sales_factories import make_accepted_quote, make_catalog_item, make_quote, make_sent_quote, quote_line
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 
 
@@ -250,3 +253,48 @@ async def test_emailing_a_sent_quote_to_a_contact_queues_it_once_even_on_a_doubl
     with unit_of_work() as session:
         queued = session.exec(select(OutboxMessage)).all()
     assert [(m.to_addresses, m.subject) for m in queued] == [(["Inès Garnier <ines@lac.fr>"], "Votre devis")]
+
+
+async def test_a_fully_invoiced_quote_lists_its_invoices_and_offers_no_more_invoicing(
+        ui_user: User, account: Callable[..., str]) -> None:
+    _english(ui_user)
+    email = account()
+    with unit_of_work() as session:
+        quote_id = make_accepted_quote(session, actor_for(email), make_institution(session)).id
+        deposit = invoices.create_invoice_from_quote(session, actor_for(email), quote_id, percent=Decimal("30"))
+        deposit_id, deposit_total = deposit.id, deposit.total_incl_vat
+        balance_id = invoices.create_invoice_from_quote(session, actor_for(email), quote_id).id
+        invoices.issue_invoice(session, actor_for(email), deposit_id)
+        deposit_number = session.get(Invoice, deposit_id).number  # type: ignore[union-attr]
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
+    await ui_user.should_see(marker="quote-invoices", retries=50)
+    await ui_user.should_see(marker="action-order")  # the actions are shown...
+    await ui_user.should_not_see(marker="action-invoice")  # ...but nothing remains to invoice
+    links = {str(link.props.get("href")): link.text for link in ui_user.find(kind=ui.link).elements}
+    assert links[f"/invoices/{deposit_id}"] == deposit_number
+    assert links[f"/invoices/{balance_id}"] == _en(gettext, "Draft")
+    await ui_user.should_see(_money(str(deposit_total)))
+
+
+async def test_a_long_draft_is_built_in_chunks_and_saved_whole(ui_user: User, account: Callable[..., str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(line_editor, "BUDGET", 0.0)  # two rows at a time, the loop free in between
+    ui_user.http_client.headers["Accept-Language"] = "fr"
+    email = account()
+    with unit_of_work() as session:
+        quote_id = make_quote(session, actor_for(email), make_institution(session),
+                              lines=[quote_line(f"Ligne {i}", unit_price="10.00") for i in range(30)]
+                              + [{**quote_line("Réduite"), "vat_rate": "5.5"}]).id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}/edit")
+    await ui_user.should_see(marker="line-30-quantity", retries=100)
+    with use_locale("fr"):
+        assert element(ui_user, "line-30-vat_rate").options["5.5"] == "5,5 %"  # the locale's decimal mark
+        expected = format_currency(Decimal("30") * Decimal("12.00") + Decimal("105.50"))
+    await eventually(lambda: _text(ui_user, "total-incl") == expected, "the totals are not those of every line")
+    element(ui_user, "line-30-quantity").value = "2"
+    ui_user.find(marker="save-quote").click()
+    await ui_user.should_see(marker="quote-number", retries=50)
+    with unit_of_work() as session:
+        lines = session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id)
+                             .order_by(col(QuoteLine.position))).all()
+    assert len(lines) == 31 and lines[30].quantity == Decimal("2")

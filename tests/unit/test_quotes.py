@@ -534,3 +534,26 @@ def test_rights_of_roles_without_a_team(db: Session) -> None:
     quote = make_quote(db, rep.actor, make_institution(db))
     with pytest.raises(Forbidden):
         quotes.get_quote(db, lone_manager.actor, quote.id)
+
+
+def test_a_fully_invoiced_quote_no_longer_offers_the_invoice_action(db: Session, org: Org) -> None:
+    quote = make_accepted_quote(db, org.rep_a.actor, make_institution(db))
+    invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id, percent=Decimal("30"))
+    assert QuoteAction.INVOICE in quotes.get_quote(db, org.rep_a.actor, quote.id).allowed_actions  # 70 % remain
+    invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id)  # the balance
+    detail = quotes.get_quote(db, org.rep_a.actor, quote.id)
+    assert detail.remaining_to_invoice == 0
+    assert QuoteAction.INVOICE not in detail.allowed_actions
+    assert QuoteAction.INVOICE not in quotes.allowed_actions(org.rep_a.actor, quote, invoiced=detail.invoiced_amount)
+
+
+def test_a_quotes_invoices_are_listed_oldest_first_within_the_actors_reach(db: Session, org: Org) -> None:
+    quote = make_accepted_quote(db, org.rep_a.actor, make_institution(db))
+    deposit = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id, percent=Decimal("30"))
+    balance = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id)
+    found = invoices.quote_invoices(db, org.rep_a.actor, quote.id)
+    assert [row.id for row in found.items] == [deposit.id, balance.id] and found.total == 2
+    assert [row.id for row in invoices.quote_invoices(db, org.rep_a.actor, quote.id, PageRequest(1, 1)).items] == \
+        [deposit.id]
+    with pytest.raises(Forbidden):
+        invoices.quote_invoices(db, org.rep_b.actor, quote.id)
