@@ -108,11 +108,15 @@ class ParticipantsPanel:
                 button.set_enabled(scheduled)
 
     async def answer(self, response: ParticipantResponse) -> None:
+        # The answer's own live event may rebuild this panel (and delete the button) meanwhile: carry on
+        # in the tab's context, not the button's.
+        client = ui.context.client
         if await call(meetings.respond, self.row.id, response) is None:
             return
-        ui.notify(_("Your answer was sent: {answer}.", answer=_(RESPONSE_LABELS[response])), type="positive")
-        row = await call(meetings.get_meeting_row, self.row.id)
-        if row is not None:
+        with client:
+            ui.notify(_("Your answer was sent: {answer}.", answer=_(RESPONSE_LABELS[response])), type="positive")
+            row = await call(meetings.get_meeting_row, self.row.id)
+        if row is not None and not self.root.is_deleted:
             self.show(row)
             await self.on_answered(row)
 
