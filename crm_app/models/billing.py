@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from .base import Tracked, UTCDateTime, in_check, timestamp_column, utcnow, uuid_pk
-from .sales import AMOUNT, QUANTITY, RATE, DiscountType
+from .sales import AMOUNT, RATE, DocumentLine, document_line_checks
 
 
 class InvoiceKind(StrEnum):
@@ -98,30 +98,12 @@ class Invoice(Tracked, table=True):
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
-class InvoiceLine(SQLModel, table=True):
+class InvoiceLine(DocumentLine, table=True):
     __tablename__ = "invoice_lines"
-    __table_args__ = (
-        sa.CheckConstraint("quantity >= 0", name="quantity"),
-        sa.CheckConstraint("unit_price >= 0", name="unit_price"),
-        sa.CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="vat_rate"),
-        sa.CheckConstraint("discount_value >= 0", name="discount_value"),
-        sa.CheckConstraint("discount_type IS NULL OR " + in_check("discount_type", DiscountType), name="discount_type"),
-        sa.UniqueConstraint("invoice_id", "position", name="uq_invoice_lines_position"),
-    )
+    __table_args__ = document_line_checks("invoice_lines", "invoice_id")
 
     id: uuid.UUID = uuid_pk()
     invoice_id: uuid.UUID = Field(foreign_key="invoices.id", ondelete="CASCADE")
-    position: int
-    catalog_item_id: uuid.UUID | None = Field(default=None, foreign_key="catalog_items.id", ondelete="SET NULL")
-    reference: str | None = Field(default=None, max_length=60)
-    description: str = Field(sa_type=sa.Text)
-    quantity: Decimal = Field(sa_type=QUANTITY)
-    unit: str = Field(default="unit", max_length=20)
-    unit_price: Decimal = Field(sa_type=AMOUNT)
-    discount_type: DiscountType | None = Field(default=None, sa_type=sa.String(10))
-    discount_value: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
-    vat_rate: Decimal = Field(sa_type=RATE)
-    net_amount: Decimal = Field(sa_type=AMOUNT)
 
 
 class Payment(SQLModel, table=True):

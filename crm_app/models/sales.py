@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -141,19 +142,9 @@ class Quote(Tracked, table=True):
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
-class QuoteLine(SQLModel, table=True):
-    __tablename__ = "quote_lines"
-    __table_args__ = (
-        sa.CheckConstraint("quantity >= 0", name="quantity"),
-        sa.CheckConstraint("unit_price >= 0", name="unit_price"),
-        sa.CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="vat_rate"),
-        sa.CheckConstraint("discount_value >= 0", name="discount_value"),
-        sa.CheckConstraint("discount_type IS NULL OR " + in_check("discount_type", DiscountType), name="discount_type"),
-        sa.UniqueConstraint("quote_id", "position", name="uq_quote_lines_position"),
-    )
+class DocumentLine(SQLModel):
+    """The columns every line of a quote or an invoice has (their tables add the parent's id)."""
 
-    id: uuid.UUID = uuid_pk()
-    quote_id: uuid.UUID = Field(foreign_key="quotes.id", ondelete="CASCADE")
     position: int
     catalog_item_id: uuid.UUID | None = Field(default=None, foreign_key="catalog_items.id", ondelete="SET NULL")
     reference: str | None = Field(default=None, max_length=60)
@@ -165,6 +156,26 @@ class QuoteLine(SQLModel, table=True):
     discount_value: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
     vat_rate: Decimal = Field(sa_type=RATE)
     net_amount: Decimal = Field(sa_type=AMOUNT)  # the line's net excl. VAT, from services.money
+
+
+def document_line_checks(table: str, parent_column: str) -> tuple[Any, ...]:
+    """The constraints of a lines table: amounts within bounds, one line per position."""
+    return (
+        sa.CheckConstraint("quantity >= 0", name="quantity"),
+        sa.CheckConstraint("unit_price >= 0", name="unit_price"),
+        sa.CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="vat_rate"),
+        sa.CheckConstraint("discount_value >= 0", name="discount_value"),
+        sa.CheckConstraint("discount_type IS NULL OR " + in_check("discount_type", DiscountType), name="discount_type"),
+        sa.UniqueConstraint(parent_column, "position", name=f"uq_{table}_position"),
+    )
+
+
+class QuoteLine(DocumentLine, table=True):
+    __tablename__ = "quote_lines"
+    __table_args__ = document_line_checks("quote_lines", "quote_id")
+
+    id: uuid.UUID = uuid_pk()
+    quote_id: uuid.UUID = Field(foreign_key="quotes.id", ondelete="CASCADE")
 
 
 class QuoteReminder(SQLModel, table=True):
