@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import date
 from typing import Any
 
 from nicegui import ui
@@ -40,9 +41,18 @@ def active_users() -> Awaitable[dict[str, str] | None]:
     return by_id()
 
 
-def _as_uuid(value: Any) -> uuid.UUID | None:
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """A picker's value as an id (None when empty or not an id)."""
     try:
         return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def as_day(value: Any) -> date | None:
+    """A date input's value (ISO) as a day (None when empty or not a date)."""
+    try:
+        return date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
 
@@ -64,7 +74,7 @@ class _SearchPicker(ui.select):
     @property
     def selected_id(self) -> uuid.UUID | None:
         """The chosen record's id, or None."""
-        return _as_uuid(self.value)
+        return as_uuid(self.value)
 
     @property
     def selected_label(self) -> str | None:

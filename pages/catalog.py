@@ -17,6 +17,7 @@ from components.backend import call, current_actor
 from components.dialogs import disposable
 from components.line_editor import number_text, rate_key, rate_label, unit_label
 from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.pickers import as_uuid
 from components.shell import app_page
 from crm_app.i18n import N_, format_currency, ngettext
 from crm_app.i18n import gettext as _
@@ -134,7 +135,7 @@ class CatalogScreen:
             <q-td :props="props">
               <q-badge :color="props.row.is_active ? 'positive' : 'grey'">{{ props.value }}</q-badge>
             </q-td>''')
-        table.on("edit", lambda e: self.open_dialog(_as_uuid(e.args)))
+        table.on("edit", lambda e: self.open_dialog(as_uuid(e.args)))
         table.mark("catalog-table")
 
     async def apply(self, **changes: Any) -> None:
@@ -167,11 +168,6 @@ class CatalogScreen:
             await self.table.refresh()
 
 
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categories: list[str],

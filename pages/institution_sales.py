@@ -10,7 +10,7 @@ from nicegui import ui
 from components.backend import call
 from components.institution_tabs import institution_tab
 from components.paged_table import PagedTable, TableState, page_request
-from crm_app.i18n import N_, ngettext
+from crm_app.i18n import N_, format_currency, format_date, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import QuoteStatus
 from crm_app.services import invoices, quotes
@@ -18,7 +18,7 @@ from crm_app.services.institutions import InstitutionDetail
 from crm_app.services.invoices import InvoiceQuery
 from crm_app.services.quotes import QUOTE_STATUS_LABELS, QuoteQuery, QuoteRow
 
-from .invoices import SORT_COLUMNS, format_day, invoice_columns, invoice_row, invoice_table_slots, list_totals, money
+from .invoices import SORT_COLUMNS, invoice_columns, invoice_row, invoice_table_slots, list_totals
 
 QUOTE_COLORS: dict[QuoteStatus, str] = {
     QuoteStatus.DRAFT: "grey-6", QuoteStatus.SENT: "primary", QuoteStatus.ACCEPTED: "positive",
@@ -45,8 +45,8 @@ def _quote_columns() -> list[dict[str, Any]]:
 def _quote_row(row: QuoteRow) -> dict[str, Any]:
     return {"id": str(row.id), "number": row.number, "title": row.title or "",
             "status": _(QUOTE_STATUS_LABELS[row.status]), "status_color": QUOTE_COLORS[row.status],
-            "owner": row.owner_name, "issue_date": format_day(row.issue_date),
-            "valid_until": format_day(row.valid_until), "total": money(row.total_incl_vat)}
+            "owner": row.owner_name, "issue_date": format_date(row.issue_date),
+            "valid_until": format_date(row.valid_until), "total": format_currency(row.total_incl_vat)}
 
 
 def _sum(label: str, value: str, marker: str) -> None:
@@ -77,8 +77,8 @@ async def quotes_tab(detail: InstitutionDetail) -> None:
         count.text = ngettext("{count} quote", "{count} quotes", page.total, count=page.total)
         sums.clear()
         with sums:
-            _sum(_("Total excl. VAT"), money(page.sum_excl_vat), "institution-quotes-sum-excl")
-            _sum(_("Total incl. VAT"), money(page.sum_incl_vat), "institution-quotes-sum-incl")
+            _sum(_("Total excl. VAT"), format_currency(page.sum_excl_vat), "institution-quotes-sum-excl")
+            _sum(_("Total incl. VAT"), format_currency(page.sum_incl_vat), "institution-quotes-sum-incl")
         return [_quote_row(row) for row in page.items], page.total
 
     table = PagedTable(_quote_columns(), load, state=TableState(page_size=25))

@@ -21,7 +21,7 @@ from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.errors import Forbidden, NotFound
-from crm_app.i18n import N_, format_datetime, format_decimal, pgettext
+from crm_app.i18n import N_, format_currency, format_date, format_datetime, format_decimal, pgettext
 from crm_app.i18n import gettext as _
 from crm_app.models import DocumentKind, InvoiceKind, InvoiceStatus, PaymentMethod
 from crm_app.models.billing import OPEN_INVOICE_STATUSES
@@ -30,7 +30,7 @@ from crm_app.services.document_lines import LineRow, line_values
 from crm_app.services.invoices import KIND_LABELS, STATUS_LABELS, InvoiceDetail, PaymentRow
 from crm_app.services.payments import PAYMENT_METHOD_LABELS
 
-from .invoices import STATUS_COLORS, document_name, format_day, money
+from .invoices import STATUS_COLORS, document_name
 
 # "create" is worded by `_action_label` (pgettext "action": the bare "Created" is a count's heading).
 ACTION_LABELS = {"update": N_("Changed"), "issue": N_("Issued"), "status": N_("Status"),
@@ -76,9 +76,9 @@ def _history_value(field: str | None, value: str | None) -> str | None:
         if field == "status":
             return _(STATUS_LABELS[InvoiceStatus(value)])
         if field in MONEY_FIELDS:
-            return money(Decimal(value))
+            return format_currency(Decimal(value))
         if field in DATE_FIELDS:
-            return format_day(date.fromisoformat(value[:10]))
+            return format_date(date.fromisoformat(value[:10]))
         if field in NUMBER_FIELDS:
             return format_decimal(Decimal(value).normalize() + 0)
     except (ValueError, ArithmeticError):
@@ -194,10 +194,10 @@ class InvoicePage:
         with ui.card().props("flat bordered").classes("flex-1 min-w-72"), \
                 ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
             ui.label(_("Issued on")).classes("text-grey-7")
-            ui.label(format_day(row.issue_date) or "—").mark("invoice-issue-date")
+            ui.label(format_date(row.issue_date) or "—").mark("invoice-issue-date")
             if row.kind is InvoiceKind.INVOICE:
                 ui.label(_("Due on")).classes("text-grey-7")
-                ui.label(format_day(row.due_date) or "—").classes("text-negative" if row.is_overdue else "") \
+                ui.label(format_date(row.due_date) or "—").classes("text-negative" if row.is_overdue else "") \
                     .mark("invoice-due-date")
                 ui.label(_("Payment terms")).classes("text-grey-7")
                 ui.label(_("{days} days", days=row.payment_terms_days))
@@ -226,12 +226,13 @@ class InvoicePage:
                 return ""
             if line.discount_type.value == "percent":
                 return f"{format_decimal(line.discount_value)} %"
-            return money(line.discount_value)
+            return format_currency(line.discount_value)
 
         rows = [{"id": str(line.id), "reference": line.reference or "", "description": line.description,
                  "quantity": f"{format_decimal(line.quantity.normalize() + 0)} {unit_label(line.unit)}",
-                 "unit_price": money(line.unit_price), "discount": discount(line),
-                 "vat": f"{format_decimal(line.vat_rate)} %", "net": money(line.net_amount)} for line in lines]
+                 "unit_price": format_currency(line.unit_price), "discount": discount(line),
+                 "vat": f"{format_decimal(line.vat_rate)} %", "net": format_currency(line.net_amount)}
+                for line in lines]
         ui.table(columns=columns, rows=rows, row_key="id").props("flat bordered hide-pagination") \
             .classes("w-full").mark("invoice-lines")
 
@@ -243,12 +244,12 @@ class InvoicePage:
                 self._payments(detail.payments, can_delete=row.can_edit and row.status is not InvoiceStatus.CANCELLED)
                 with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
                     ui.label(paid_label()).classes("text-grey-7").mark("invoice-paid-label")
-                    ui.label(money(row.amount_paid)).mark("invoice-paid")
+                    ui.label(format_currency(row.amount_paid)).mark("invoice-paid")
                     if row.amount_credited:
                         ui.label(_("Credited")).classes("text-grey-7")
-                        ui.label(money(row.amount_credited)).mark("invoice-credited")
+                        ui.label(format_currency(row.amount_credited)).mark("invoice-credited")
                     ui.label(_("Remaining")).classes("text-weight-bold")
-                    ui.label(money(row.remaining)).classes("text-weight-bold").mark("invoice-remaining")
+                    ui.label(format_currency(row.remaining)).classes("text-weight-bold").mark("invoice-remaining")
             with ui.card().props("flat bordered").classes("flex-1 min-w-72 gap-1").mark("credit-notes"):
                 ui.label(_("Credit notes")).classes("text-subtitle1 text-weight-medium")
                 if not detail.credit_notes:
@@ -256,8 +257,8 @@ class InvoicePage:
                 for note in detail.credit_notes:
                     with ui.row().classes("items-center gap-2"):
                         ui.link(document_name(note), f"/invoices/{note.id}").mark("credit-note-link")
-                        ui.label(format_day(note.issue_date)).classes("text-grey-7")
-                        ui.label(money(note.total_incl_vat))
+                        ui.label(format_date(note.issue_date)).classes("text-grey-7")
+                        ui.label(format_currency(note.total_incl_vat))
 
     def _payments(self, rows: list[PaymentRow], *, can_delete: bool) -> None:
         if not rows:
@@ -278,7 +279,8 @@ class InvoicePage:
                 return value
 
         table = ui.table(columns=columns, rows=[
-            {"id": str(p.id), "paid_on": format_day(p.paid_on), "amount": money(p.amount), "method": method(p.method),
+            {"id": str(p.id), "paid_on": format_date(p.paid_on), "amount": format_currency(p.amount),
+             "method": method(p.method),
              "reference": p.reference or "", "by": p.created_by_name or ""} for p in rows], row_key="id") \
             .props("flat dense hide-pagination").classes("w-full").mark("payments-table")
         if can_delete:
@@ -357,7 +359,7 @@ class InvoicePage:
         today = datetime.now(ZoneInfo(self.zone)).date()
         with self.root, ui.dialog() as dialog, ui.card().classes("w-96").mark("payment-dialog"):
             ui.label(_("Record a payment")).classes("text-h6")
-            ui.label(_("Remaining: {amount}", amount=money(detail.remaining))).classes("text-grey-8")
+            ui.label(_("Remaining: {amount}", amount=format_currency(detail.remaining))).classes("text-grey-8")
             f: dict[str, Any] = {
                 "amount": ui.input(_("Amount"), value=number_text(detail.remaining))
                 .props("outlined inputmode=decimal suffix=€").classes("w-full").mark("payment-amount"),
@@ -401,7 +403,8 @@ class InvoicePage:
         with self.root, ui.dialog().props("maximized=false") as dialog, \
                 ui.card().classes("w-[60rem] max-w-full").mark("credit-dialog"):
             ui.label(_("Credit note on {number}", number=document_name(detail.row))).classes("text-h6")
-            ui.label(_("At most what remains due: {amount}", amount=money(detail.remaining))).classes("text-grey-8")
+            ui.label(_("At most what remains due: {amount}", amount=format_currency(detail.remaining))) \
+                .classes("text-grey-8")
             mode = ui.radio({FULL: _("Everything that remains due"), AMOUNT: _("An amount incl. VAT"),
                              LINES: _("Chosen lines")}, value=FULL).props("inline").mark("credit-mode")
             amount = ui.input(_("Amount incl. VAT"), value=number_text(detail.remaining)) \

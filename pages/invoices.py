@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
-from datetime import date
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +18,7 @@ from nicegui import ui
 from components.backend import call
 from components.line_editor import LineEditor
 from components.paged_table import PagedTable, TableState, page_request
-from components.pickers import active_users, contact_picker, institution_picker
+from components.pickers import active_users, as_day, as_uuid, contact_picker, institution_picker
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.errors import Forbidden, NotFound
 from crm_app.i18n import N_, format_currency, format_date, ngettext
@@ -43,14 +42,6 @@ ALL_KINDS = ""
 
 
 # ---- formatting shared by the invoice screens and the institution tabs
-
-def format_day(value: date | None) -> str:
-    return format_date(value)
-
-
-def money(value: Decimal) -> str:
-    return format_currency(value)
-
 
 def document_name(row: InvoiceRow) -> str:
     """The number, or "Draft" before it is issued."""
@@ -81,9 +72,9 @@ def invoice_row(row: InvoiceRow) -> dict[str, Any]:
             "kind": _(KIND_LABELS[row.kind]), "status": _(STATUS_LABELS[row.status]),
             "status_color": STATUS_COLORS[row.status], "institution": row.institution_name,
             "institution_id": str(row.institution_id), "owner": row.owner_name,
-            "issue_date": format_day(row.issue_date), "due_date": format_day(row.due_date),
-            "overdue": row.is_overdue, "total": money(-row.total_incl_vat if credit else row.total_incl_vat),
-            "remaining": money(row.remaining) if not credit else ""}
+            "issue_date": format_date(row.issue_date), "due_date": format_date(row.due_date),
+            "overdue": row.is_overdue, "total": format_currency(-row.total_incl_vat if credit else row.total_incl_vat),
+            "remaining": format_currency(row.remaining) if not credit else ""}
 
 
 def invoice_table_slots(table: ui.table) -> None:
@@ -120,7 +111,7 @@ def list_totals(result: InvoiceList, box: ui.element) -> None:
                  "text-negative" if result.totals.overdue else "")):
             with ui.card().props("flat bordered").classes("q-pa-sm min-w-40 gap-0"):
                 ui.label(label).classes("text-caption text-grey-7")
-                ui.label(money(value)).classes(f"text-subtitle1 text-weight-medium {color}").mark(marker)
+                ui.label(format_currency(value)).classes(f"text-subtitle1 text-weight-medium {color}").mark(marker)
 
 
 # ---- the list and its URL
@@ -155,18 +146,8 @@ def query_params(query: InvoiceQuery, *, page: int = 1) -> dict[str, str]:
     return params
 
 
-def _day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
 
 
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 async def _nothing() -> None:
@@ -229,10 +210,10 @@ class InvoiceScreen:
                                   on_change=lambda e: self.changed(kind=InvoiceKind(e.value) if e.value else None)) \
                 .props("dense outlined").classes("w-52").mark("filter-kind")
             self.institution = institution_picker(value=q.institution_id, value_label=institution_name,
-                                                  on_change=lambda e: self.changed(institution_id=_as_uuid(e.value))) \
+                                                  on_change=lambda e: self.changed(institution_id=as_uuid(e.value))) \
                 .props("dense outlined").classes("w-64").mark("filter-institution")
             self.owner = ui.select(people, label=_("Salesperson"), value=owner, with_input=True, clearable=True,
-                                   on_change=lambda e: self.changed(owner_id=_as_uuid(e.value))) \
+                                   on_change=lambda e: self.changed(owner_id=as_uuid(e.value))) \
                 .props("dense outlined").classes("w-48").mark("filter-owner")
         with ui.row().classes("w-full items-center gap-2"):
             self.dates: dict[str, ui.input] = {}
@@ -240,7 +221,7 @@ class InvoiceScreen:
                                 ("due_from", _("Due from")), ("due_to", _("Due until"))):
                 value = getattr(q, name)
                 self.dates[name] = ui.input(label, value=value.isoformat() if value else "",
-                                            on_change=lambda e, n=name: self.changed(**{n: _day(e.value)})) \
+                                            on_change=lambda e, n=name: self.changed(**{n: as_day(e.value)})) \
                     .props("dense outlined type=date stack-label clearable").classes("w-40").mark(f"filter-{name}")
             self.overdue = ui.checkbox(_("Overdue only"), value=q.overdue,
                                        on_change=lambda e: self.changed(overdue=bool(e.value))).mark("filter-overdue")

@@ -25,7 +25,7 @@ from components.line_editor import number_text, parse_number, rate_label, show_t
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
-from crm_app.i18n import N_, format_currency, format_datetime
+from crm_app.i18n import N_, format_currency, format_date, format_datetime
 from crm_app.i18n import gettext as _
 from crm_app.models import CommentTarget, DiscountType, DocumentKind, InvoiceKind
 from crm_app.services import audit, documents, invoices, money, quote_views, quotes
@@ -34,7 +34,7 @@ from crm_app.services.quote_views import REMINDER_LABELS
 from crm_app.services.quotes import QUOTE_STATUS_LABELS, QuoteAction, QuoteDetail
 from pages.institution_detail import ACTION_LABELS
 from pages.invoices import document_name, status_badge
-from pages.quotes import STATUS_COLORS, format_day
+from pages.quotes import STATUS_COLORS
 
 FIELD_LABELS = {
     "number": N_("Number"), "status": N_("Status"), "title": N_("Title"), "institution_id": N_("Institution"),
@@ -149,8 +149,8 @@ class QuoteScreen:
             fact(_("Institution"), d.institution_name, f"/institutions/{d.institution_id}")
             fact(_("Contact"), " · ".join(p for p in (d.contact_name, d.contact_email) if p))
             fact(_("Salesperson"), d.owner_name)
-            fact(_("Date"), format_day(d.issue_date))
-            fact(_("Valid until"), format_day(d.valid_until))
+            fact(_("Date"), format_date(d.issue_date))
+            fact(_("Valid until"), format_date(d.valid_until))
             if d.sent_at:
                 fact(_("Sent"), format_datetime(d.sent_at, zone, style="short"))
             if d.decided_at:

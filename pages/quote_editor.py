@@ -13,7 +13,7 @@ from nicegui import ui
 
 from components.backend import call
 from components.line_editor import LineEditor
-from components.pickers import contact_picker, institution_picker
+from components.pickers import as_uuid, contact_picker, institution_picker
 from components.shell import app_page, set_title
 from crm_app.i18n import N_
 from crm_app.i18n import gettext as _
@@ -23,7 +23,7 @@ from crm_app.services.quotes import QuoteAction, QuoteDetail
 
 @app_page("/quotes/new", title=N_("New quote"), parent="/quotes")
 async def new_quote_page(query: dict[str, list[str]]) -> None:
-    wanted = _as_uuid(next(iter(query.get("institution_id") or []), None))
+    wanted = as_uuid(next(iter(query.get("institution_id") or []), None))
     choices, detail = await asyncio.gather(call(catalog.vat_choices),
                                            call(institutions.get_detail, wanted) if wanted else _nothing())
     if choices is None:
@@ -51,11 +51,6 @@ async def _nothing() -> None:
     return None
 
 
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 class QuoteForm:
@@ -97,7 +92,7 @@ class QuoteForm:
                 .props("outlined autogrow").classes("w-full").mark("quote-notes")
 
     def _institution_changed(self, event: Any) -> None:
-        self.contact.set_institution(_as_uuid(event.value))
+        self.contact.set_institution(as_uuid(event.value))
 
     def values(self) -> dict[str, Any]:
         return {"institution_id": self.institution.value, "contact_id": self.contact.value,

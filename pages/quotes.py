@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from babel import dates as babel_dates
 from nicegui import ui
 
 from components.backend import call, current_actor
 from components.line_editor import number_text, parse_number
 from components.paged_table import PagedTable, TableState, page_request, rows_of
-from components.pickers import active_users, institution_picker
+from components.pickers import active_users, as_day, as_uuid, institution_picker
 from components.shell import app_page
-from crm_app.i18n import N_, current_locale, format_currency, ngettext
+from crm_app.i18n import N_, format_currency, format_date, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import QuoteStatus
 from crm_app.services import institutions, quotes
@@ -38,10 +35,6 @@ SORTABLE = {"number": "number", "institution": "institution", "owner": "owner", 
             "total_incl_vat": "amount"}
 COLUMN_OF_SORT = {"number": "number", "institution": "institution", "owner": "owner", "status": "status",
                   "issue_date": "issue_date", "valid_until": "valid_until", "amount": "total_excl_vat"}
-
-
-def format_day(value: date | None) -> str:
-    return babel_dates.format_date(value, format="medium", locale=current_locale()) if value else ""
 
 
 def query_params(query: QuoteQuery, page: int = 1) -> dict[str, str]:
@@ -92,16 +85,11 @@ def _row(row: QuoteRow) -> dict[str, Any]:
     return {"id": str(row.id), "number": row.number, "title": row.title or "", "institution": row.institution_name,
             "institution_id": str(row.institution_id), "owner": row.owner_name,
             "status": _(QUOTE_STATUS_LABELS[row.status]), "status_value": row.status.value,
-            "status_color": STATUS_COLORS[row.status], "issue_date": format_day(row.issue_date),
-            "valid_until": format_day(row.valid_until), "total_excl_vat": format_currency(row.total_excl_vat),
+            "status_color": STATUS_COLORS[row.status], "issue_date": format_date(row.issue_date),
+            "valid_until": format_date(row.valid_until), "total_excl_vat": format_currency(row.total_excl_vat),
             "total_incl_vat": format_currency(row.total_incl_vat)}
 
 
-def _day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -158,7 +146,7 @@ class QuoteListScreen:
                           on_change=lambda e: self.apply(statuses=tuple(QuoteStatus(v) for v in e.value or []))) \
                     .props("dense outlined use-chips").classes("w-56").mark("filter-status")
                 institution_picker(value=q.institution_id, value_label=institution_name,
-                                   on_change=lambda e: self.apply(institution_id=_as_uuid(e.value))) \
+                                   on_change=lambda e: self.apply(institution_id=as_uuid(e.value))) \
                     .props("dense outlined").classes("w-60").mark("filter-institution")
                 if self.wide:
                     owners = dict(people)
@@ -166,14 +154,14 @@ class QuoteListScreen:
                         owners[str(q.owner_id)] = _("Another user")
                     ui.select(owners, label=_("Salesperson"), value=str(q.owner_id) if q.owner_id else None,
                               with_input=True, clearable=True,
-                              on_change=lambda e: self.apply(owner_id=_as_uuid(e.value))) \
+                              on_change=lambda e: self.apply(owner_id=as_uuid(e.value))) \
                         .props("dense outlined").classes("w-48").mark("filter-owner")
             with ui.row().classes("w-full items-center gap-2"):
                 ui.input(_("Issued from"), value=q.issued_from.isoformat() if q.issued_from else "",
-                         on_change=lambda e: self.apply(issued_from=_day(e.value))) \
+                         on_change=lambda e: self.apply(issued_from=as_day(e.value))) \
                     .props("dense outlined type=date stack-label clearable").classes("w-44").mark("filter-issued-from")
                 ui.input(_("Issued until"), value=q.issued_to.isoformat() if q.issued_to else "",
-                         on_change=lambda e: self.apply(issued_to=_day(e.value))) \
+                         on_change=lambda e: self.apply(issued_to=as_day(e.value))) \
                     .props("dense outlined type=date stack-label clearable").classes("w-44").mark("filter-issued-to")
                 ui.input(_("Minimum excl. VAT"), value=number_text(q.amount_min),
                          on_change=lambda e: self.apply(amount_min=_amount(e.value))) \
@@ -226,8 +214,3 @@ class QuoteListScreen:
         return rows_of(page, _row)
 
 
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
