@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -93,7 +93,6 @@ class ReminderRules:
     quote_followup_task: bool  # also create a follow-up task for the salesperson
     invoice_levels: tuple[int, ...]  # days relative to the due date, negative before it
     invoice_email_client: bool  # also email the client's billing contact at each level
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _section(name: str, defaults: dict[str, Any], session: Session | None) -> dict[str, Any]:
