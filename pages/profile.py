@@ -24,6 +24,8 @@ async def profile_page() -> None:
     if profile is None:
         return
     version = profile.version
+    # The language the select shows (the account may have none stored yet): only a change of it reloads.
+    shown_language = profile.language or current_locale()
     themes = {Theme.AUTO.value: _("Like the system"), Theme.LIGHT.value: _("Light"), Theme.DARK.value: _("Dark")}
 
     async def save() -> None:
@@ -36,7 +38,7 @@ async def profile_page() -> None:
             return
         version += 1
         app.storage.client[ZONE_KEY] = zone.value
-        changed_language = language.value != profile.language
+        changed_language = language.value != shown_language
         app.storage.user[LOCALE_KEY] = language.value
         ui.notify(_("Your profile was saved."), type="positive")
         if changed_language or theme.value != profile.theme.value:
@@ -58,7 +60,7 @@ async def profile_page() -> None:
         phone = ui.input(_("Phone"), value=profile.phone or "").classes("w-full").props("maxlength=30 type=tel") \
             .mark("phone")
         language = ui.select(LANGUAGE_NAMES, label=_("Language"),
-                             value=profile.language or current_locale()).classes("w-full")
+                             value=shown_language).classes("w-full")
         theme = ui.select(themes, label=_("Theme"), value=profile.theme.value).classes("w-full")
         zones = list(users.timezone_choices())
         if profile.timezone not in zones:
