@@ -129,10 +129,10 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def fetch_all(session: Session, statement: Executable) -> Sequence[Any]:
+def fetch_all(session: Session, statement: Executable, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
     """Run a Core statement (many columns, joins) in the session's transaction, after a flush."""
     session.flush()
-    rows: Sequence[Row[Any]] = session.connection().execute(statement).all()
+    rows: Sequence[Row[Any]] = session.connection().execute(statement, params).all()
     return rows
 
 

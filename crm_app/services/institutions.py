@@ -3,6 +3,7 @@ filtered in SQL, duplicate warnings, bulk actions."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -565,48 +566,62 @@ class InstitutionQuery:
             sort=sort, descending=descending)
 
 
-def _label_filter(kind: LabelKind, values: Sequence[str]) -> Any:
+# The list runs one of a few statement shapes: which filters are set, the sort, the kind of page.
+# Each shape is built once with bound parameters and kept (functools.cache); a request only binds
+# its values. Building and hashing a statement of this size costs more than PostgreSQL's answer.
+
+#: Bound parameter names carry a prefix that SQLAlchemy's own generated names never have.
+def _bound(name: str, **options: Any) -> Any:
+    return sa.bindparam(f"f_{name}", **options)
+
+
+def _label_filter(kind: LabelKind, name: str) -> Any:
     return sa.exists().where(col(InstitutionLabel.institution_id) == Institution.id,
-                             col(InstitutionLabel.kind) == kind, col(InstitutionLabel.value).in_(values))
+                             col(InstitutionLabel.kind) == kind,
+                             col(InstitutionLabel.value).in_(_bound(name, expanding=True)))
 
 
-def _conditions(query: InstitutionQuery) -> list[Any]:  # noqa: PLR0912 - one branch per filter
-    conditions: list[Any] = []
-    if query.ids:
-        conditions.append(col(Institution.id).in_(query.ids))
-    if query.archived == "active":
-        conditions.append(~col(Institution.is_archived))
-    elif query.archived == "archived":
-        conditions.append(col(Institution.is_archived))
-    if term := fold(query.q):
-        conditions.append(col(Institution.search_text).like(contains_pattern(term), escape="\\"))
-    if query.types:
-        conditions.append(col(Institution.type).in_([t.value for t in query.types]))
-    if query.statuses:
-        conditions.append(col(Institution.commercial_status).in_([s.value for s in query.statuses]))
-    if query.region:
-        conditions.append(Institution.region == query.region)
-    if query.city:
-        conditions.append(Institution.city_key == fold(query.city))
-    if query.unassigned:
-        conditions.append(col(Institution.assigned_user_id).is_(None))
-    elif query.assigned_user_id:
-        conditions.append(Institution.assigned_user_id == query.assigned_user_id)
-    if query.team_id:
-        conditions.append(Institution.team_id == query.team_id)
-    if query.tags:
-        conditions.append(_label_filter(LabelKind.TAG, query.tags))
-    if query.specialties:
-        conditions.append(_label_filter(LabelKind.SPECIALTY, query.specialties))
-    for column, low, high in ((Institution.profile_beds, query.beds_min, query.beds_max),
-                              (Institution.profile_rooms, query.rooms_min, query.rooms_max)):
-        if low is not None:
-            conditions.append(col(column) >= low)
-        if high is not None:
-            conditions.append(col(column) <= high)
-    if query.compliance:
-        conditions.append(col(Institution.profile_compliance).in_([c.value for c in query.compliance]))
-    return conditions
+#: Every filter of the list, by name, as a condition over bound parameters named after it.
+_CONDITIONS: dict[str, Callable[[], Any]] = {
+    "ids": lambda: col(Institution.id).in_(_bound("ids", expanding=True)),
+    "active": lambda: ~col(Institution.is_archived),
+    "archived": lambda: col(Institution.is_archived),
+    "q": lambda: col(Institution.search_text).like(_bound("q"), escape="\\"),
+    "types": lambda: col(Institution.type).in_(_bound("types", expanding=True)),
+    "statuses": lambda: col(Institution.commercial_status).in_(_bound("statuses", expanding=True)),
+    "region": lambda: Institution.region == _bound("region"),
+    "city": lambda: Institution.city_key == _bound("city"),
+    "unassigned": lambda: col(Institution.assigned_user_id).is_(None),
+    "assigned_user_id": lambda: Institution.assigned_user_id == _bound("assigned_user_id"),
+    "team_id": lambda: Institution.team_id == _bound("team_id"),
+    "tags": lambda: _label_filter(LabelKind.TAG, "tags"),
+    "specialties": lambda: _label_filter(LabelKind.SPECIALTY, "specialties"),
+    "beds_min": lambda: col(Institution.profile_beds) >= _bound("beds_min"),
+    "beds_max": lambda: col(Institution.profile_beds) <= _bound("beds_max"),
+    "rooms_min": lambda: col(Institution.profile_rooms) >= _bound("rooms_min"),
+    "rooms_max": lambda: col(Institution.profile_rooms) <= _bound("rooms_max"),
+    "compliance": lambda: col(Institution.profile_compliance).in_(_bound("compliance", expanding=True)),
+}
+
+Shape = tuple[str, ...]
+
+
+def _filters(query: InstitutionQuery) -> tuple[Shape, dict[str, Any]]:
+    """The filters `query` sets (names of _CONDITIONS, in their order) and their bound values."""
+    values: dict[str, Any] = {
+        "ids": list(query.ids), "active": query.archived == "active", "archived": query.archived == "archived",
+        "q": contains_pattern(term) if (term := fold(query.q)) else None,
+        "types": [t.value for t in query.types], "statuses": [s.value for s in query.statuses],
+        "region": query.region, "city": fold(query.city) if query.city else None,
+        "unassigned": query.unassigned,
+        "assigned_user_id": None if query.unassigned else query.assigned_user_id, "team_id": query.team_id,
+        "tags": list(query.tags), "specialties": list(query.specialties),
+        "beds_min": query.beds_min, "beds_max": query.beds_max, "rooms_min": query.rooms_min,
+        "rooms_max": query.rooms_max, "compliance": [c.value for c in query.compliance],
+    }
+    shape = tuple(name for name in _CONDITIONS if values[name] is not None and values[name] is not False
+                  and values[name] != [])  # 0 is a bound like any other
+    return shape, {f"f_{name}": values[name] for name in shape if values[name] is not True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -635,14 +650,14 @@ class InstitutionRow:
     can_edit: bool = False
 
 
-def _order(query: InstitutionQuery, columns: Any = None) -> tuple[Any, Any]:
+def _order(sort: str, descending: bool, columns: Any = None) -> tuple[Any, Any]:
     """The list order (the sort column, then the id so that every row has one place)."""
-    sort, key = (SORTS.get(query.sort, Institution.name_key), Institution.id) if columns is None \
+    key_column, key = (SORTS.get(sort, Institution.name_key), Institution.id) if columns is None \
         else (columns.sort_key, columns.id)
-    return (col(sort).desc(), col(key).desc()) if query.descending else (col(sort).asc(), col(key).asc())
+    return (col(key_column).desc(), col(key).desc()) if descending else (col(key_column).asc(), col(key).asc())
 
 
-def _sorted_matches(query: InstitutionQuery, *, narrow: bool = False) -> tuple[Any, tuple[Any, Any]]:
+def _sorted_matches(shape: Shape, sort: str, descending: bool, narrow: bool) -> tuple[Any, tuple[Any, Any]]:
     """The matching ids with their sort key, as a subquery, and the order over it.
 
     A text search is fenced off (OFFSET 0) so that PostgreSQL finds the matches through the trigram
@@ -651,14 +666,14 @@ def _sorted_matches(query: InstitutionQuery, *, narrow: bool = False) -> tuple[A
     "clinique"). The other filters are selective or spread, and walking the sort index is best.
     With `narrow` (see `_uses_search_table`) the matches come from the narrow search table."""
     if narrow:
-        subquery = _narrow_matches(query).offset(0).subquery("matches")
-        return subquery, _order(query, subquery.c)
-    sort_column = SORTS.get(query.sort, Institution.name_key)
-    matches = _base_select(query).add_columns(col(sort_column).label("sort_key"))
-    if query.q and fold(query.q):
+        subquery = _narrow_matches(shape).offset(0).subquery("matches")
+        return subquery, _order(sort, descending, subquery.c)
+    sort_column = SORTS.get(sort, Institution.name_key)
+    matches = _base_select(shape).add_columns(col(sort_column).label("sort_key"))
+    if "q" in shape:
         matches = matches.offset(0)
     subquery = matches.subquery("matches")
-    return subquery, _order(query, subquery.c)
+    return subquery, _order(sort, descending, subquery.c)
 
 
 _S = table_of(InstitutionSearch).c
@@ -683,11 +698,12 @@ def reorder_search_table(session: Session) -> bool:
     return True
 
 
-def _narrow_matches(query: InstitutionQuery) -> Any:
-    conditions: list[Any] = [_S.search_text.like(contains_pattern(fold(query.q)), escape="\\")]
-    if query.archived == "active":
+def _narrow_matches(shape: Shape) -> Any:
+    """The narrow search table's rows for a text search (shape: "q" and at most an archived filter)."""
+    conditions: list[Any] = [_S.search_text.like(_bound("q"), escape="\\")]
+    if "active" in shape:
         conditions.append(~_S.is_archived)
-    elif query.archived == "archived":
+    elif "archived" in shape:
         conditions.append(_S.is_archived)
     return sa.select(_S.id, _S.name_key.label("sort_key")).where(*conditions)
 
@@ -706,35 +722,51 @@ def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
             query.rooms_min, query.rooms_max, query.compliance, query.archived, query.ids)
 
 
-def _anchor_positions(session: Session, query: InstitutionQuery) -> list[tuple[Any, uuid.UUID]]:
+@functools.cache
+def _anchors_statement(shape: Shape, sort: str, descending: bool, narrow: bool) -> Any:
     """(sort key, id) of the rows at positions ANCHOR_STEP, 2 x ANCHOR_STEP... of the list."""
-    matches, order = _sorted_matches(query, narrow=_uses_search_table(session, query))
+    matches, order = _sorted_matches(shape, sort, descending, narrow)
     numbered = sa.select(matches.c.sort_key, matches.c.id,
                          sa.func.row_number().over(order_by=order).label("position")).subquery()
-    statement = sa.select(numbered.c.sort_key, numbered.c.id).where(
-        numbered.c.position % ANCHOR_STEP == 0).order_by(numbered.c.position)
-    return [(row.sort_key, row.id) for row in session.execute(statement)]
+    return sa.select(numbered.c.sort_key, numbered.c.id).where(
+        numbered.c.position % _bound("anchor_step", type_=sa.Integer()) == 0).order_by(numbered.c.position)
 
 
-def _ids_page(session: Session, query: InstitutionQuery, request: PageRequest) -> Any:
-    """The ids of the requested page, in order, as a subquery."""
-    matches, order = _sorted_matches(query, narrow=_uses_search_table(session, query))
-    statement, offset = sa.select(matches.c.id, matches.c.sort_key), request.offset
+def _ids_page(shape: Shape, sort: str, descending: bool, narrow: bool, anchored: bool) -> Any:
+    """The ids of the requested page (bound: f_page_offset, f_page_size and, when `anchored`,
+    the row the page starts after: f_anchor_key, f_anchor_id), in order, as a subquery."""
+    matches, order = _sorted_matches(shape, sort, descending, narrow)
+    statement = sa.select(matches.c.id, matches.c.sort_key)
+    if anchored:
+        after = sa.tuple_(matches.c.sort_key, matches.c.id)
+        bound = sa.tuple_(_bound("anchor_key", type_=matches.c.sort_key.type), _bound("anchor_id", type_=sa.Uuid()))
+        statement = statement.where(after < bound if descending else after > bound)
+    return statement.order_by(*order).offset(_bound("page_offset", type_=sa.Integer())) \
+        .limit(_bound("page_size", type_=sa.Integer())).subquery()
+
+
+def _page_window(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], *,
+                 narrow: bool, request: PageRequest) -> bool:
+    """Bind the page's place in the list into `params`; True when it starts from an anchor."""
+    offset = request.offset
+    anchored = False
     if offset >= 2 * ANCHOR_STEP and query.sort in ANCHORED_SORTS and cache.may_use(session):
-        anchors = _anchors.get((_query_key(query), query.sort, query.descending),
-                               lambda: _anchor_positions(session, query))
-        index = min(offset // ANCHOR_STEP, len(anchors))
-        if index:
-            sort_key, anchor_id = anchors[index - 1]
-            after = sa.tuple_(matches.c.sort_key, matches.c.id)
-            bound = sa.tuple_(sa.literal(sort_key, matches.c.sort_key.type), sa.literal(anchor_id, sa.Uuid()))
-            statement = statement.where(after < bound if query.descending else after > bound)
+        def positions() -> list[tuple[Any, uuid.UUID]]:
+            statement = _anchors_statement(shape, query.sort, query.descending, narrow)
+            rows = session.execute(statement, {**params, "f_anchor_step": ANCHOR_STEP})
+            return [(row.sort_key, row.id) for row in rows]
+
+        anchors = _anchors.get((_query_key(query), query.sort, query.descending), positions)
+        if index := min(offset // ANCHOR_STEP, len(anchors)):
+            params["f_anchor_key"], params["f_anchor_id"] = anchors[index - 1]
             offset -= index * ANCHOR_STEP
-    return statement.order_by(*order).offset(offset).limit(request.page_size).subquery()
+            anchored = True
+    params["f_page_offset"], params["f_page_size"] = offset, request.page_size
+    return anchored
 
 
-def _base_select(query: InstitutionQuery) -> Any:
-    return select(Institution.id).select_from(Institution).where(*_conditions(query))
+def _base_select(shape: Shape) -> Any:
+    return select(Institution.id).select_from(Institution).where(*(_CONDITIONS[name]() for name in shape))
 
 
 #: Totals of big lists cost a scan of every matching row; they change slowly and are shown as a count.
@@ -743,12 +775,19 @@ _totals: TimedCache[int] = cache.register(cache.TimedCache(ttl=10))
 _vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
 
 
+@functools.cache
+def _count_statement(shape: Shape, narrow: bool) -> Any:
+    return (_narrow_matches(shape) if narrow else _base_select(shape)).with_only_columns(sa.func.count()) \
+        .order_by(None)
+
+
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
-    statement = (_narrow_matches(query) if _uses_search_table(session, query) else _base_select(query)) \
-        .with_only_columns(sa.func.count()).order_by(None)
-    if not cache.may_use(session):
-        return int(session.execute(statement).scalar_one())
-    return _totals.get(_query_key(query), lambda: int(session.execute(statement).scalar_one()))
+    shape, params = _filters(query)
+    statement = _count_statement(shape, _uses_search_table(session, query))
+
+    def count() -> int:
+        return int(session.execute(statement, params).scalar_one())
+    return _totals.get(_query_key(query), count) if cache.may_use(session) else count()
 
 
 #: The tags of each listed row, in the row itself (one statement for the page, not two).
@@ -764,10 +803,26 @@ def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
     """One page of the list, filtered, sorted and paged in SQL (ids first, then their rows)."""
     authorize(actor, "institution.view")
     request = request or PageRequest()
-    order = _order(query)
-    ids_page = _ids_page(session, query, request)
+    shape, params = _filters(query)
+    narrow = _uses_search_table(session, query)
+    anchored = _page_window(session, query, shape, params, narrow=narrow, request=request)
+    statement = _page_statement(shape, query.sort, query.descending, narrow, anchored)
+    found = fetch_all(session, statement, params)
+    rows = [InstitutionRow(**{**row._asdict(), "type": InstitutionType(row.type),
+                              "commercial_status": CommercialStatus(row.commercial_status),
+                              "tags": sorted(row.tags.split(_TAG_SEPARATOR)) if row.tags else [],
+                              "can_edit": can(actor, "institution.edit", row)})
+            for row in found]
+    total = count_institutions(session, query)
+    return Page(rows, total, request.page, request.page_size)
+
+
+@functools.cache
+def _page_statement(shape: Shape, sort: str, descending: bool, narrow: bool, anchored: bool) -> Any:
+    """The rows of one page: its ids (`_ids_page`) joined to the columns the list shows."""
+    ids_page = _ids_page(shape, sort, descending, narrow, anchored)
     assignee, team = table_of(User).alias("assignee"), table_of(Team).alias("team")
-    statement = (
+    return (
         sa.select(_I.id, _I.name, _I.type, _I.postal_code, _I.city, _I.region, _I.commercial_status,
                   _I.assigned_user_id, assignee.c.full_name.label("assigned_user_name"), _I.team_id,
                   team.c.name.label("team_name"), _I.profile_beds.label("bed_capacity"),
@@ -777,15 +832,7 @@ def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
         .join(ids_page, ids_page.c.id == _I.id)
         .outerjoin(assignee, assignee.c.id == _I.assigned_user_id)
         .outerjoin(team, team.c.id == _I.team_id)
-        .order_by(*order))
-    found = fetch_all(session, statement)
-    rows = [InstitutionRow(**{**row._asdict(), "type": InstitutionType(row.type),
-                              "commercial_status": CommercialStatus(row.commercial_status),
-                              "tags": sorted(row.tags.split(_TAG_SEPARATOR)) if row.tags else [],
-                              "can_edit": can(actor, "institution.edit", row)})
-            for row in found]
-    total = count_institutions(session, query)
-    return Page(rows, total, request.page, request.page_size)
+        .order_by(*_order(sort, descending)))
 
 
 def iter_institutions(session: Session, actor: Actor, query: InstitutionQuery,

@@ -618,3 +618,19 @@ def test_profile_filters_follow_every_change_of_the_profile(db: Session) -> None
     assert _ordered(db, InstitutionQuery(rooms_min=0)) == []
     row = institutions.list_institutions(db, SYSTEM_ACTOR, InstitutionQuery()).items[0]
     assert (row.bed_capacity, row.surgical_rooms) == (40, None)
+
+
+def test_queries_of_one_shape_share_a_statement_but_never_their_values(db: Session) -> None:
+    hospital = make_institution(db, name="Hôpital Forme", type="hospital", bed_capacity=300, tags=["vip"])
+    pharmacy = make_institution(db, name="Pharmacie Forme", type="pharmacy", bed_capacity=0, tags=["budget"])
+    for kind, tag, beds, expected in ((InstitutionType.HOSPITAL, "vip", 100, [hospital.id]),
+                                      (InstitutionType.PHARMACY, "budget", 0, [pharmacy.id]),
+                                      (InstitutionType.PHARMACY, "vip", 0, [])):
+        query = InstitutionQuery(types=(kind,), tags=(tag,), beds_min=beds)
+        assert _ordered(db, query) == expected
+        assert institutions.count_institutions(db, query) == len(expected)
+    statements = institutions._page_statement.cache_info()
+    both = InstitutionQuery(types=(InstitutionType.HOSPITAL, InstitutionType.PHARMACY), tags=("vip", "budget"),
+                            beds_min=0)
+    assert _ordered(db, both) == [hospital.id, pharmacy.id]
+    assert institutions._page_statement.cache_info().misses == statements.misses
