@@ -110,9 +110,9 @@ def create_app(settings: Settings) -> None:
 
 
 def _gzip(app: ASGIApp) -> GZipMiddleware:
-    """zlib's default level: a 100-row list compresses in 0.6 ms instead of 1.5 ms at Starlette's
-    level 9, for a body 4 % larger."""
-    return GZipMiddleware(app, minimum_size=500, compresslevel=6)
+    """Level 1, nginx's default: a 100-row list (56 KB of JSON) compresses in 0.27 ms to 12.7 KB,
+    against 0.69 ms and 10.6 KB at zlib's level 6 and 1.35 ms at Starlette's level 9."""
+    return GZipMiddleware(app, minimum_size=500, compresslevel=1)
 
 
 def run(settings: Settings) -> None:
