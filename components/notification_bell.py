@@ -108,6 +108,5 @@ class NotificationBell:
 
 
 def notification_bell(actor: Actor) -> NotificationBell:
-    bell = NotificationBell(actor)
-    ui.timer(0, bell.refresh, once=True)
-    return bell
+    """The bell; its first `refresh` is for the caller to start (the shell does once the page is out)."""
+    return NotificationBell(actor)

@@ -6,6 +6,8 @@ No `from __future__ import annotations` here: ui.sub_pages recognises the PageAr
 parameter by its real annotation object."""
 
 
+import asyncio
+import contextlib
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,6 +33,8 @@ from .notification_bell import notification_bell
 
 PageBuilder = Callable[..., Awaitable[None] | None]
 LOCALE_KEY = "locale"
+#: How long a page's response may wait for the screen of its URL (NiceGUI gives up on a page at 3 s).
+FIRST_SCREEN_WAIT = 1.5
 
 
 @dataclass(frozen=True)
@@ -101,10 +105,17 @@ class Breadcrumb:
             ui.label(current_title or _(spec.title)).classes("text-weight-medium").props("aria-current=page")
 
 
-def _screen(spec: PageSpec, breadcrumb: Breadcrumb) -> Callable[[PageArguments], Awaitable[None]]:
+def _screen(spec: PageSpec, breadcrumb: Breadcrumb, shown: asyncio.Event) -> Callable[[PageArguments],
+                                                                                   Awaitable[None]]:
     parameters = inspect.signature(spec.builder).parameters
 
     async def show(args: PageArguments) -> None:
+        try:
+            await _show(args)
+        finally:
+            shown.set()
+
+    async def _show(args: PageArguments) -> None:
         actor = await resolve_actor()  # every screen re-checks the session: revocation is immediate
         if actor is None:
             ui.navigate.to(login_url(args.path))
@@ -149,17 +160,29 @@ def not_allowed() -> None:
 
 async def root(request: Request) -> RedirectResponse | None:
     """Every path that is not /login or /api: the shell, or the login page when signed out."""
+    started = asyncio.get_running_loop().time()
     actor = await resolve_actor()
     if actor is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(login_url(path), status_code=303)
     if actor.language and app.storage.user.get(LOCALE_KEY) != actor.language:
         app.storage.user[LOCALE_KEY] = actor.language
-    build_shell(actor, await run.io_bound(app_settings.disabled_modules) or frozenset())
+    await build_shell(actor, await run.io_bound(app_settings.disabled_modules) or frozenset(),
+                      first_screen_by=started + FIRST_SCREEN_WAIT)
     return None
 
 
-def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset()) -> None:
+async def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset(), *,
+                      first_screen_by: float | None = None) -> None:
+    """The frame and, inside it, the screen of the current URL.
+
+    The first screen goes out with the page rather than over the websocket after it: a list is on
+    screen when the page is, instead of one connection and a round of updates later. Screens are
+    async (ui.sub_pages builds them in a task of their own), so this waits for it until
+    `first_screen_by` (event loop time), then lets a slower screen arrive over the websocket. Nothing
+    may wait for the connection before that: NiceGUI answers as soon as something does (the bell's
+    first refresh starts after)."""
+    shown = asyncio.Event()
     dark = ui.dark_mode({Theme.DARK: True, Theme.LIGHT: False}.get(Theme(actor.theme)))
     ui.colors(primary="#0b6e99", secondary="#26a69a", accent="#7e57c2")
 
@@ -170,7 +193,7 @@ def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset()) ->
         ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
         ui.space()
         global_search()
-        notification_bell(actor)
+        bell = notification_bell(actor)
         _language_select(actor)
         _dark_mode_toggle(dark)
         _user_menu(actor)
@@ -191,7 +214,11 @@ def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset()) ->
         breadcrumb = Breadcrumb()
         # Fixed paths first: "/institutions/new" must win over "/institutions/{institution_id}".
         ordered = sorted(PAGES.values(), key=lambda spec: "{" in spec.path)
-        ui.sub_pages({spec.path: _screen(spec, breadcrumb) for spec in ordered}).classes("w-full")
+        ui.sub_pages({spec.path: _screen(spec, breadcrumb, shown) for spec in ordered}).classes("w-full")
+    if first_screen_by is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(shown.wait(), max(0.0, first_screen_by - asyncio.get_running_loop().time()))
+    ui.timer(0, bell.refresh, once=True)
 
 
 def _language_select(actor: Actor) -> None:

@@ -63,3 +63,9 @@ def test_create_find_edit_and_see_history(page: Page, server_url: str, clean_aft
     expect(change).to_contain_text("Ville")
     expect(change).to_contain_text("Limoges")
     expect(change).to_contain_text("Marc Dumas")
+
+    # A full load carries the list in the page itself, not in a round of updates after the websocket.
+    response = page.goto(f"{server_url}/institutions")
+    assert response is not None
+    assert "Limoges Cedex" in response.text()
+    expect(page.get_by_role("cell", name="Clinique des Tilleuls")).to_be_visible()
