@@ -570,7 +570,7 @@ def load(url: str, factory: Factory, count: int, *, chunk: int = 5000) -> LoadRe
 
 
 VACUUMED_TABLES = (*TABLES, "users", "teams", "auth_sessions", "refresh_tokens", "login_attempts", "audit_entries",
-                   "security_events", "institution_search")
+                   "security_events", "institution_search", "institution_label_order")
 
 
 def vacuum_analyze(url: str) -> float:

@@ -24,6 +24,7 @@ from ..models import (
     DataSource,
     Institution,
     InstitutionLabel,
+    InstitutionLabelOrder,
     InstitutionSearch,
     InstitutionType,
     LabelKind,
@@ -657,16 +658,19 @@ def _order(sort: str, descending: bool, columns: Any = None) -> tuple[Any, Any]:
     return (col(key_column).desc(), col(key).desc()) if descending else (col(key_column).asc(), col(key).asc())
 
 
-def _sorted_matches(shape: Shape, sort: str, descending: bool, narrow: bool) -> tuple[Any, tuple[Any, Any]]:
+def _sorted_matches(shape: Shape, sort: str, descending: bool, source: str) -> tuple[Any, tuple[Any, Any]]:
     """The matching ids with their sort key, as a subquery, and the order over it.
 
     A text search is fenced off (OFFSET 0) so that PostgreSQL finds the matches through the trigram
     index and sorts them: sorted by the name index instead, it may read half the table before the
     first match when the matches gather late in the order ("hopital" after every "centre" and
     "clinique"). The other filters are selective or spread, and walking the sort index is best.
-    With `narrow` (see `_uses_search_table`) the matches come from the narrow search table."""
-    if narrow:
+    From the narrow tables when `source` (see `_source`) says so."""
+    if source == SEARCH_TABLE:
         subquery = _narrow_matches(shape).offset(0).subquery("matches")
+        return subquery, _order(sort, descending, subquery.c)
+    if source == LABEL_TABLE:
+        subquery = _label_matches(shape).subquery("matches")
         return subquery, _order(sort, descending, subquery.c)
     sort_column = SORTS.get(sort, Institution.name_key)
     matches = _base_select(shape).add_columns(col(sort_column).label("sort_key"))
@@ -680,11 +684,23 @@ _S = table_of(InstitutionSearch).c
 _PLAIN_SEARCH = InstitutionQuery()
 
 
-def _uses_search_table(session: Session, query: InstitutionQuery) -> bool:
-    """A search by text alone (archived or not), in name order, on PostgreSQL: the narrow,
-    name-ordered search table answers it without reading the wide rows (InstitutionSearch)."""
-    return (bool(fold(query.q)) and is_postgresql(session)
-            and replace(query, q="", archived="active", descending=False) == _PLAIN_SEARCH)
+#: Where a list's matches come from: the institutions, or one of the narrow name-ordered tables.
+WIDE_TABLE, SEARCH_TABLE, LABEL_TABLE = "institutions", "search", "labels"
+
+
+def _source(session: Session, query: InstitutionQuery) -> str:
+    """In name order on PostgreSQL, a search by text alone (InstitutionSearch) or a filter on one tag
+    or one specialty alone (InstitutionLabelOrder), archived or not, is answered by a narrow table
+    kept in name order, without reading the wide rows."""
+    if query.sort != "name" or not is_postgresql(session):
+        return WIDE_TABLE
+    plain = replace(query, archived="active", descending=False)
+    if fold(query.q) and replace(plain, q="") == _PLAIN_SEARCH:
+        return SEARCH_TABLE
+    if (len(query.tags) == 1 and replace(plain, tags=()) == _PLAIN_SEARCH) \
+            or (len(query.specialties) == 1 and replace(plain, specialties=()) == _PLAIN_SEARCH):
+        return LABEL_TABLE
+    return WIDE_TABLE
 
 
 def reorder_search_table(session: Session) -> bool:
@@ -708,6 +724,21 @@ def _narrow_matches(shape: Shape) -> Any:
     return sa.select(_S.id, _S.name_key.label("sort_key")).where(*conditions)
 
 
+_LO = table_of(InstitutionLabelOrder).c
+
+
+def _label_matches(shape: Shape) -> Any:
+    """The name-ordered label table's rows for one tag or one specialty (and an archived filter)."""
+    name = "tags" if "tags" in shape else "specialties"
+    conditions: list[Any] = [_LO.kind == (LabelKind.TAG if name == "tags" else LabelKind.SPECIALTY),
+                             _LO.value.in_(_bound(name, expanding=True))]  # one value: "=" to PostgreSQL
+    if "active" in shape:
+        conditions.append(~_LO.is_archived)
+    elif "archived" in shape:
+        conditions.append(_LO.is_archived)
+    return sa.select(_LO.institution_id.label("id"), _LO.name_key.label("sort_key")).where(*conditions)
+
+
 #: Deep pages start from a remembered position: `OFFSET 97500` walks 97,500 index entries, a
 #: keyset seek from the nearest anchor (every ANCHOR_STEP rows) walks fewer than ANCHOR_STEP.
 ANCHOR_STEP = 1000
@@ -723,19 +754,19 @@ def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
 
 
 @functools.cache
-def _anchors_statement(shape: Shape, sort: str, descending: bool, narrow: bool) -> Any:
+def _anchors_statement(shape: Shape, sort: str, descending: bool, source: str) -> Any:
     """(sort key, id) of the rows at positions ANCHOR_STEP, 2 x ANCHOR_STEP... of the list."""
-    matches, order = _sorted_matches(shape, sort, descending, narrow)
+    matches, order = _sorted_matches(shape, sort, descending, source)
     numbered = sa.select(matches.c.sort_key, matches.c.id,
                          sa.func.row_number().over(order_by=order).label("position")).subquery()
     return sa.select(numbered.c.sort_key, numbered.c.id).where(
         numbered.c.position % _bound("anchor_step", type_=sa.Integer()) == 0).order_by(numbered.c.position)
 
 
-def _ids_page(shape: Shape, sort: str, descending: bool, narrow: bool, anchored: bool) -> Any:
+def _ids_page(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
     """The ids of the requested page (bound: f_page_offset, f_page_size and, when `anchored`,
     the row the page starts after: f_anchor_key, f_anchor_id), in order, as a subquery."""
-    matches, order = _sorted_matches(shape, sort, descending, narrow)
+    matches, order = _sorted_matches(shape, sort, descending, source)
     statement = sa.select(matches.c.id, matches.c.sort_key)
     if anchored:
         after = sa.tuple_(matches.c.sort_key, matches.c.id)
@@ -746,13 +777,13 @@ def _ids_page(shape: Shape, sort: str, descending: bool, narrow: bool, anchored:
 
 
 def _page_window(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], *,
-                 narrow: bool, request: PageRequest) -> bool:
+                 source: str, request: PageRequest) -> bool:
     """Bind the page's place in the list into `params`; True when it starts from an anchor."""
     offset = request.offset
     anchored = False
     if offset >= 2 * ANCHOR_STEP and query.sort in ANCHORED_SORTS and cache.may_use(session):
         def positions() -> list[tuple[Any, uuid.UUID]]:
-            statement = _anchors_statement(shape, query.sort, query.descending, narrow)
+            statement = _anchors_statement(shape, query.sort, query.descending, source)
             rows = session.execute(statement, {**params, "f_anchor_step": ANCHOR_STEP})
             return [(row.sort_key, row.id) for row in rows]
 
@@ -776,14 +807,14 @@ _vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
 
 
 @functools.cache
-def _count_statement(shape: Shape, narrow: bool) -> Any:
-    return (_narrow_matches(shape) if narrow else _base_select(shape)).with_only_columns(sa.func.count()) \
-        .order_by(None)
+def _count_statement(shape: Shape, source: str) -> Any:
+    matches = {SEARCH_TABLE: _narrow_matches, LABEL_TABLE: _label_matches}.get(source, _base_select)(shape)
+    return matches.with_only_columns(sa.func.count()).order_by(None)
 
 
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
     shape, params = _filters(query)
-    statement = _count_statement(shape, _uses_search_table(session, query))
+    statement = _count_statement(shape, _source(session, query))
 
     def count() -> int:
         return int(session.execute(statement, params).scalar_one())
@@ -804,23 +835,25 @@ def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
     authorize(actor, "institution.view")
     request = request or PageRequest()
     shape, params = _filters(query)
-    narrow = _uses_search_table(session, query)
-    anchored = _page_window(session, query, shape, params, narrow=narrow, request=request)
-    statement = _page_statement(shape, query.sort, query.descending, narrow, anchored)
+    source = _source(session, query)
+    anchored = _page_window(session, query, shape, params, source=source, request=request)
+    statement = _page_statement(shape, query.sort, query.descending, source, anchored)
     found = fetch_all(session, statement, params)
-    rows = [InstitutionRow(**{**row._asdict(), "type": InstitutionType(row.type),
-                              "commercial_status": CommercialStatus(row.commercial_status),
-                              "tags": sorted(row.tags.split(_TAG_SEPARATOR)) if row.tags else [],
-                              "can_edit": can(actor, "institution.edit", row)})
-            for row in found]
+    types, statuses = InstitutionType._value2member_map_, CommercialStatus._value2member_map_
+    rows = []
+    for row in found:  # the statement's columns are InstitutionRow's fields, in order, up to the tags
+        *columns, tags = row
+        columns[2], columns[6] = types[columns[2]], statuses[columns[6]]
+        columns += (sorted(tags.split(_TAG_SEPARATOR)) if tags else [], can(actor, "institution.edit", row))
+        rows.append(InstitutionRow(*columns))
     total = count_institutions(session, query)
     return Page(rows, total, request.page, request.page_size)
 
 
 @functools.cache
-def _page_statement(shape: Shape, sort: str, descending: bool, narrow: bool, anchored: bool) -> Any:
+def _page_statement(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
     """The rows of one page: its ids (`_ids_page`) joined to the columns the list shows."""
-    ids_page = _ids_page(shape, sort, descending, narrow, anchored)
+    ids_page = _ids_page(shape, sort, descending, source, anchored)
     assignee, team = table_of(User).alias("assignee"), table_of(Team).alias("team")
     return (
         sa.select(_I.id, _I.name, _I.type, _I.postal_code, _I.city, _I.region, _I.commercial_status,

@@ -4,6 +4,7 @@ exports; and the portable parts on SQLite."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import uuid
 from collections.abc import Iterator
@@ -634,3 +635,11 @@ def test_queries_of_one_shape_share_a_statement_but_never_their_values(db: Sessi
                             beds_min=0)
     assert _ordered(db, both) == [hospital.id, pharmacy.id]
     assert institutions._page_statement.cache_info().misses == statements.misses
+
+
+def test_the_page_statement_selects_the_row_fields_in_their_order() -> None:
+    # list_institutions builds InstitutionRow positionally from these columns (then tags and can_edit).
+    shape, _params = institutions._filters(InstitutionQuery())
+    statement = institutions._page_statement(shape, "name", False, institutions.WIDE_TABLE, False)
+    names = [column.name for column in statement.selected_columns]
+    assert names == [f.name for f in dataclasses.fields(institutions.InstitutionRow)][:-1]
