@@ -239,14 +239,15 @@ class InstitutionLabelOrder(SQLModel, table=True):
     looks each one up among the labels: "cardiologie" (7 % of the rows, mostly hospitals, whose
     names sort late) takes 2,100 lookups for 25 rows. Here the index (kind, value, is_archived,
     name_key) holds the matches already sorted. Kept in step by triggers on `institution_labels`
-    and `institutions` (migration 0012), whatever writes there (services, imports, COPY)."""
+    and `institutions` (migration 0012), whatever writes there (services, imports, COPY); deleted with
+    the labels (no foreign key of its own: a mirror, whose inserts an import pays for)."""
 
     __tablename__ = "institution_label_order"
     __table_args__ = (
         sa.Index("ix_institution_label_order", "kind", "value", "is_archived", "name_key", "institution_id"),
     )
 
-    institution_id: uuid.UUID = Field(foreign_key="institutions.id", ondelete="CASCADE", primary_key=True)
+    institution_id: uuid.UUID = Field(primary_key=True)
     kind: LabelKind = Field(sa_type=sa.String(10), primary_key=True)
     value: str = Field(max_length=80, primary_key=True)
     is_archived: bool = Field(nullable=False)
