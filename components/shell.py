@@ -8,9 +8,10 @@ parameter by its real annotation object."""
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,9 +106,15 @@ class Breadcrumb:
             ui.label(current_title or _(spec.title)).classes("text-weight-medium").props("aria-current=page")
 
 
+@functools.cache
+def _parameters(builder: PageBuilder) -> Mapping[str, inspect.Parameter]:
+    """A screen's parameters (read once: every page load makes the closures of every screen)."""
+    return inspect.signature(builder).parameters
+
+
 def _screen(spec: PageSpec, breadcrumb: Breadcrumb, shown: asyncio.Event) -> Callable[[PageArguments],
                                                                                    Awaitable[None]]:
-    parameters = inspect.signature(spec.builder).parameters
+    parameters = _parameters(spec.builder)
 
     async def show(args: PageArguments) -> None:
         try:

@@ -18,7 +18,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_app import __version__, api_fast_path, i18n, jobs
+from crm_app import __version__, api_fast_path, i18n, jobs, nicegui_patches
 from crm_app.api import install_error_handlers
 from crm_app.api import router as api_router
 from crm_app.config import Settings, get_settings
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> None:
     import pages  # noqa: F401 - registers every screen
     from components.shell import root  # noqa: F401 - imported for ui.run below
 
+    nicegui_patches.install()
     i18n.set_locale_resolver(_ui_locale)
     app.title, app.version = "OPEx CRM API", __version__
     app.docs_url, app.openapi_url, app.redoc_url = "/api/docs", "/api/openapi.json", None

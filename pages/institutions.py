@@ -230,10 +230,9 @@ class InstitutionList:
     def _bulk_bar(self) -> None:
         with ui.row().classes("w-full items-center gap-2 q-py-xs") as self.bulk_bar:
             self.selected_label = ui.label().classes("text-weight-medium")
-            if self.choices.assignable:
-                with ui.button(_("Assign"), icon="person_add").props("flat dense").mark("bulk-assign"), ui.menu():
-                    for user_id, name in self.choices.assignable:
-                        ui.menu_item(name, on_click=lambda uid=user_id: self._bulk_assign(uid))
+            if self.choices.assignable:  # a searchable list, built when asked for (a team may have hundreds)
+                ui.button(_("Assign"), icon="person_add", on_click=self._assign_dialog).props("flat dense") \
+                    .mark("bulk-assign")
             ui.button(_("Add a tag"), icon="label", on_click=lambda: self._tag_dialog(add=True)) \
                 .props("flat dense").mark("bulk-add-tag")
             ui.button(_("Remove a tag"), icon="label_off", on_click=lambda: self._tag_dialog(add=False)) \
@@ -258,11 +257,26 @@ class InstitutionList:
         await self.paged.refresh()
         self._on_select()
 
-    async def _bulk_assign(self, user_id: uuid.UUID) -> None:
-        done = await call(institutions.bulk_assign, self._selected_ids(), user_id)
-        if done is not None:
-            await self._after_bulk(ngettext("{count} institution assigned.", "{count} institutions assigned.", done,
-                                            count=done))
+    def _assign_dialog(self) -> None:
+        with ui.dialog() as dialog, ui.card():
+            ui.label(_("Assign")).classes("text-h6")
+            user = ui.select(_options(self.choices.assignable), label=_("User"), with_input=True) \
+                .classes("w-64").mark("bulk-assign-user")
+
+            async def confirm() -> None:
+                if not user.value:
+                    user.error = _("This field is required.")
+                    return
+                done = await call(institutions.bulk_assign, self._selected_ids(), uuid.UUID(user.value))
+                if done is not None:
+                    dialog.close()
+                    await self._after_bulk(ngettext("{count} institution assigned.", "{count} institutions assigned.",
+                                                    done, count=done))
+
+            with ui.row():
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
+                ui.button(_("Apply"), on_click=confirm).props("unelevated").mark("bulk-assign-apply")
+        dialog.open()
 
     async def _bulk_archive(self) -> None:
         done = await call(institutions.bulk_archive, self._selected_ids())

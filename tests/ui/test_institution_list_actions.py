@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from crm_app.db import unit_of_work
 from crm_app.models import Institution, InstitutionLabel, Role, SavedView
+from crm_app.models import User as User_
 from crm_app.services import institutions
 from crm_app.services.permissions import SYSTEM_ACTOR
 from tests.ui.conftest import log_in
@@ -66,6 +67,34 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
             break
         await asyncio.sleep(0.05)
     assert archived == {first, second}
+
+
+async def test_bulk_assign_asks_for_a_user_then_assigns_the_selection(ui_user: User,
+                                                                     account: Callable[..., str]) -> None:
+    first, second = _create("Clinique Alpha", city="Pau"), _create("Clinique Beta", city="Pau")
+    account(role=Role.USER, email="paul@example.org", name="Paul Martin")
+    await log_in(ui_user, account(role=Role.ADMIN), path="/login?redirect_to=/institutions")
+    table = await _table(ui_user)
+    rows = [row for row in table.rows if row["id"] in {str(first), str(second)}]
+    ui_user.find(marker="institutions-table").trigger(
+        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
+    ui_user.find(marker="bulk-assign").click()
+    await ui_user.should_see(marker="bulk-assign-user")
+    ui_user.find(marker="bulk-assign-apply").click()
+    await ui_user.should_see("Ce champ est obligatoire.")
+    ui_user.find(marker="bulk-assign-user").click()
+    ui_user.find("Paul Martin").click()
+    ui_user.find(marker="bulk-assign-apply").click()
+    for _ in range(60):
+        with unit_of_work() as session:
+            assigned = {i.id: i.assigned_user_id for i in session.exec(select(Institution)).all()}
+        if all(assigned[i] is not None for i in (first, second)):
+            break
+        await asyncio.sleep(0.05)
+    with unit_of_work() as session:
+        paul = session.exec(select(User_).where(User_.email == "paul@example.org")).one()
+    assert assigned[first] == assigned[second] == paul.id
+    await ui_user.should_see("2 établissements attribués.")
 
 
 async def test_saved_view_keeps_the_filters(ui_user: User, account: Callable[..., str]) -> None:
