@@ -169,9 +169,24 @@ class InstitutionList:
                 .props("dense outlined").classes("w-36")
 
     def _filters(self) -> None:
+        """The filters' panel; its fields (a good part of the page's elements) are built when it is first
+        opened, unless the URL already filters."""
+        panel = ui.expansion(_("Filters"), icon="filter_list", value=self.open_filters).classes("w-full") \
+            .props("dense").mark("filters")
+        if self.open_filters:
+            with panel:
+                self._filter_fields()
+            return
+
+        def build(event: Any) -> None:
+            if event.value and "types" not in self.filters:
+                with panel:
+                    self._filter_fields()
+        panel.on_value_change(build)
+
+    def _filter_fields(self) -> None:
         q, choices, f = self.query, self.choices, self.filters
-        with ui.expansion(_("Filters"), icon="filter_list", value=self.open_filters).classes("w-full") \
-                .props("dense"), ui.grid(columns=4).classes("w-full gap-2"):
+        with ui.grid(columns=4).classes("w-full gap-2"):
             f["types"] = ui.select({t.value: _(TYPE_LABELS[t]) for t in InstitutionType}, multiple=True,
                                    label=_("Type"), value=[t.value for t in q.types],
                                    on_change=lambda e: self.apply(types=tuple(InstitutionType(v) for v in e.value))) \

@@ -15,7 +15,7 @@ from crm_app.models import Institution, InstitutionLabel, Role, SavedView
 from crm_app.models import User as User_
 from crm_app.services import institutions
 from crm_app.services.permissions import SYSTEM_ACTOR
-from tests.ui.conftest import log_in
+from tests.ui.conftest import element, log_in
 
 
 def _create(name: str, **values: object) -> uuid.UUID:
@@ -95,6 +95,26 @@ async def test_bulk_assign_asks_for_a_user_then_assigns_the_selection(ui_user: U
         paul = session.exec(select(User_).where(User_.email == "paul@example.org")).one()
     assert assigned[first] == assigned[second] == paul.id
     await ui_user.should_see("2 établissements attribués.")
+
+
+async def test_the_filter_fields_are_built_when_the_panel_first_opens(ui_user: User,
+                                                                   account: Callable[..., str]) -> None:
+    _create("CHU de Nantes", type="university_hospital", city="Nantes")
+    _create("Pharmacie du Port", type="pharmacy", city="Nantes")
+    await log_in(ui_user, account(), path="/login?redirect_to=/institutions")
+    await _table(ui_user)
+    await ui_user.should_not_see(marker="filter-type")
+    element(ui_user, "filters").value = True
+    await ui_user.should_see(marker="filter-type")
+    element(ui_user, "filter-type").value = ["pharmacy"]
+    for _ in range(60):
+        if [row["name"] for row in (await _table(ui_user)).rows] == ["Pharmacie du Port"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [row["name"] for row in (await _table(ui_user)).rows] == ["Pharmacie du Port"]
+    element(ui_user, "filters").value = False
+    element(ui_user, "filters").value = True  # opened again: the same fields, not a second set
+    assert len(ui_user.find(marker="filter-type").elements) == 1
 
 
 async def test_saved_view_keeps_the_filters(ui_user: User, account: Callable[..., str]) -> None:
