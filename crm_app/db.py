@@ -93,13 +93,27 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: The engine of the current settings object (settings are replaced, never changed): every request
+#: asks, and building the URL from the settings costs more than the rest of the lookup.
+_current: tuple[object, Engine] | None = None
+
+
 def get_engine() -> Engine:
-    return _engine_for(get_settings().sqlalchemy_url)
+    global _current
+    settings = get_settings()
+    current = _current
+    if current is not None and current[0] is settings:
+        return current[1]
+    engine = _engine_for(settings.sqlalchemy_url)
+    _current = (settings, engine)
+    return engine
 
 
 def dispose_engines() -> None:
     """Close every pooled connection (shutdown, tests that drop their database)."""
+    global _current
     with _engines_lock:
+        _current = None
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
