@@ -83,10 +83,14 @@ def serve(demo: bool, migrate: bool | None) -> None:
         lines.append(f"demo administrator: {seed.admin_email}  password: {seed.password}"
                      + ("  (created now)" if seed.created else ""))
     click.echo("\n".join(lines), err=True)
+    from nicegui import app
+
     from . import web
+    from .gc_tuning import tune_after_startup
     from .operations.shutdown import exit_zero_after_graceful_stop
 
     exit_zero_after_graceful_stop()
+    app.on_startup(tune_after_startup)
     web.run(settings)
 
 
