@@ -586,6 +586,24 @@ def test_deep_pages_from_remembered_anchors_match_plain_offsets(clean_db: None, 
     assert institutions._anchors._entries, "the deep pages did not go through the anchors"
 
 
+@pytest.mark.parametrize("query", [InstitutionQuery(q="clinique"), InstitutionQuery(tags=("vip",), descending=True),
+                                   InstitutionQuery(specialties=("cardiologie",), archived="all")])
+def test_deep_pages_of_the_narrow_tables_match_plain_offsets(clean_db: None, monkeypatch: pytest.MonkeyPatch,
+                                                             query: InstitutionQuery) -> None:
+    with unit_of_work() as session:
+        for index in range(31):
+            made = make_institution(session, name=f"Clinique {index % 5}", tags=["vip"], specialties=["cardiologie"])
+            if index % 7 == 0:
+                institutions.set_archived(session, SYSTEM_ACTOR, made.id, True)
+        assert institutions._source(session, query) != institutions.WIDE_TABLE
+    with unit_of_work() as session:
+        expected = _ordered(session, query, PageRequest(1, 100))
+    monkeypatch.setattr(institutions, "ANCHOR_STEP", 3)
+    institutions._anchors.invalidate()
+    assert _all_pages(query, 4) == expected
+    assert institutions._anchors._entries, "the deep pages did not go through the anchors"
+
+
 def test_anchors_are_forgotten_when_an_institution_is_added(clean_db: None, monkeypatch: pytest.MonkeyPatch) -> None:
     with unit_of_work() as session:
         for index in range(20):
