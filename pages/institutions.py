@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -273,25 +274,17 @@ class InstitutionList:
         self._on_select()
 
     def _assign_dialog(self) -> None:
-        with ui.dialog() as dialog, ui.card():
-            ui.label(_("Assign")).classes("text-h6")
-            user = ui.select(_options(self.choices.assignable), label=_("User"), with_input=True) \
-                .classes("w-64").mark("bulk-assign-user")
+        async def assign(user: ui.select) -> int | None:
+            if not user.value:
+                user.error = _("This field is required.")
+                return None
+            return await call(institutions.bulk_assign, self._selected_ids(), uuid.UUID(user.value))
 
-            async def confirm() -> None:
-                if not user.value:
-                    user.error = _("This field is required.")
-                    return
-                done = await call(institutions.bulk_assign, self._selected_ids(), uuid.UUID(user.value))
-                if done is not None:
-                    dialog.close()
-                    await self._after_bulk(ngettext("{count} institution assigned.", "{count} institutions assigned.",
-                                                    done, count=done))
-
-            with ui.row():
-                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
-                ui.button(_("Apply"), on_click=confirm).props("unelevated").mark("bulk-assign-apply")
-        dialog.open()
+        self._bulk_dialog(_("Assign"), lambda: ui.select(_options(self.choices.assignable), label=_("User"),
+                                                         with_input=True), assign,
+                          lambda done: ngettext("{count} institution assigned.", "{count} institutions assigned.",
+                                                done, count=done), marker="bulk-assign-user",
+                          apply_marker="bulk-assign-apply")
 
     async def _bulk_archive(self) -> None:
         done = await call(institutions.bulk_archive, self._selected_ids())
@@ -300,22 +293,34 @@ class InstitutionList:
                                             count=done))
 
     def _tag_dialog(self, *, add: bool) -> None:
+        async def label(tag: ui.select) -> int | None:
+            return await call(institutions.bulk_label, self._selected_ids(), tag.value or "", add=add,
+                              fields={"tag": tag})
+
+        self._bulk_dialog(_("Add a tag") if add else _("Remove a tag"),
+                          lambda: ui.select(self.choices.tags, label=_("Tag"), with_input=True,
+                                            new_value_mode="add-unique"), label,
+                          lambda done: ngettext("{count} institution changed.", "{count} institutions changed.",
+                                                done, count=done), marker="bulk-tag", apply_marker="bulk-tag-apply")
+
+    def _bulk_dialog(self, title: str, field: Callable[[], ui.select],
+                     apply: Callable[[ui.select], Awaitable[int | None]], done_message: Callable[[int], str], *,
+                     marker: str, apply_marker: str) -> None:
+        """A dialog with one choice, applied to the selection; `apply` returns how many changed, or None
+        when it refused (its message shown)."""
         with ui.dialog() as dialog, ui.card():
-            ui.label(_("Add a tag") if add else _("Remove a tag")).classes("text-h6")
-            tag = ui.select(self.choices.tags, label=_("Tag"), with_input=True, new_value_mode="add-unique") \
-                .classes("w-64").mark("bulk-tag")
+            ui.label(title).classes("text-h6")
+            choice = field().classes("w-64").mark(marker)
 
             async def confirm() -> None:
-                done = await call(institutions.bulk_label, self._selected_ids(), tag.value or "", add=add,
-                                  fields={"tag": tag})
+                done = await apply(choice)
                 if done is not None:
                     dialog.close()
-                    await self._after_bulk(ngettext("{count} institution changed.", "{count} institutions changed.",
-                                                    done, count=done))
+                    await self._after_bulk(done_message(done))
 
             with ui.row():
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat")
-                ui.button(_("Apply"), on_click=confirm).props("unelevated").mark("bulk-tag-apply")
+                ui.button(_("Apply"), on_click=confirm).props("unelevated").mark(apply_marker)
         dialog.open()
 
     async def export(self, export_format: ExportFormat, *, selection: bool = False) -> None:
