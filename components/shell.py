@@ -221,7 +221,9 @@ async def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset
         breadcrumb = Breadcrumb()
         # Fixed paths first: "/institutions/new" must win over "/institutions/{institution_id}".
         ordered = sorted(PAGES.values(), key=lambda spec: "{" in spec.path)
-        ui.sub_pages({spec.path: _screen(spec, breadcrumb, shown) for spec in ordered}).classes("w-full")
+        pages = ui.sub_pages({spec.path: _screen(spec, breadcrumb, shown) for spec in ordered}).classes("w-full")
+        if pages.has_404:  # no screen to wait for
+            shown.set()
     if first_screen_by is not None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(shown.wait(), max(0.0, first_screen_by - asyncio.get_running_loop().time()))

@@ -105,7 +105,9 @@ def get_engine() -> Engine:
     if current is not None and current[0] is settings:
         return current[1]
     engine = _engine_for(settings.sqlalchemy_url)
-    _current = (settings, engine)
+    with _engines_lock:
+        if engine in _engines.values():  # not disposed meanwhile
+            _current = (settings, engine)
     return engine
 
 

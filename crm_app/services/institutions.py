@@ -568,7 +568,7 @@ class InstitutionQuery:
 
 
 # The list runs one of a few statement shapes: which filters are set, the sort, the kind of page.
-# Each shape is built once with bound parameters and kept (functools.cache); a request only binds
+# Each shape is built once with bound parameters and kept (an LRU of 256); a request only binds
 # its values. Building and hashing a statement of this size costs more than PostgreSQL's answer.
 
 #: Bound parameter names carry a prefix that SQLAlchemy's own generated names never have.
@@ -753,7 +753,7 @@ def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
             query.rooms_min, query.rooms_max, query.compliance, query.archived, query.ids)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
 def _anchors_statement(shape: Shape, sort: str, descending: bool, source: str) -> Any:
     """(sort key, id) of the rows at positions ANCHOR_STEP, 2 x ANCHOR_STEP... of the list."""
     matches, order = _sorted_matches(shape, sort, descending, source)
@@ -806,7 +806,7 @@ _totals: TimedCache[int] = cache.register(cache.TimedCache(ttl=10))
 _vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
 def _count_statement(shape: Shape, source: str) -> Any:
     matches = {SEARCH_TABLE: _narrow_matches, LABEL_TABLE: _label_matches}.get(source, _base_select)(shape)
     return matches.with_only_columns(sa.func.count()).order_by(None)
@@ -850,7 +850,7 @@ def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
     return Page(rows, total, request.page, request.page_size)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
 def _page_statement(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
     """The rows of one page: its ids (`_ids_page`) joined to the columns the list shows."""
     ids_page = _ids_page(shape, sort, descending, source, anchored)

@@ -16,12 +16,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Statement-level triggers with transition tables: one statement per INSERT, DELETE or UPDATE on the
-# labels (an import's batch, a COPY), not one per row. No foreign key and no ON CONFLICT: the rows
-# mirror `institution_labels` (same primary key; an institution's deletion cascades there and the
-# delete trigger follows), and both would double the cost of an import's labels (measured: 2,000
+# labels (an import's batch, a COPY), not one per row. The institutions are locked FOR SHARE before
+# their name key is copied: a rename or archive committing meanwhile is waited for, then read (each
+# statement of the function takes a new snapshot). No foreign key and no ON CONFLICT: the rows mirror
+# `institution_labels` (same primary key; an institution's deletion cascades there and the delete
+# trigger follows), and both would double the cost of an import's labels (measured: 2,000
 # labels in 20 ms without the copy, 55 ms with it, 76-144 ms with a foreign key and ON CONFLICT).
 FUNCTIONS = {
     "institution_label_order_add": """
+        PERFORM 1 FROM institutions WHERE id IN (SELECT institution_id FROM label_rows_added) FOR SHARE;
         INSERT INTO institution_label_order (institution_id, kind, value, is_archived, name_key)
         SELECT a.institution_id, a.kind, a.value, i.is_archived, i.name_key
         FROM label_rows_added a JOIN institutions i ON i.id = a.institution_id;""",
@@ -31,6 +34,7 @@ FUNCTIONS = {
     "institution_label_order_replace": """
         DELETE FROM institution_label_order o USING label_rows_removed r
         WHERE o.institution_id = r.institution_id AND o.kind = r.kind AND o.value = r.value;
+        PERFORM 1 FROM institutions WHERE id IN (SELECT institution_id FROM label_rows_added) FOR SHARE;
         INSERT INTO institution_label_order (institution_id, kind, value, is_archived, name_key)
         SELECT a.institution_id, a.kind, a.value, i.is_archived, i.name_key
         FROM label_rows_added a JOIN institutions i ON i.id = a.institution_id;""",
