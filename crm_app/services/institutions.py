@@ -714,13 +714,16 @@ def reorder_search_table(session: Session) -> bool:
     return True
 
 
+def _archived_condition(shape: Shape, is_archived: Any) -> list[Any]:
+    """The archived filter of `shape` over a narrow table's own `is_archived` column."""
+    if "active" in shape:
+        return [~is_archived]
+    return [is_archived] if "archived" in shape else []
+
+
 def _narrow_matches(shape: Shape) -> Any:
     """The narrow search table's rows for a text search (shape: "q" and at most an archived filter)."""
-    conditions: list[Any] = [_S.search_text.like(_bound("q"), escape="\\")]
-    if "active" in shape:
-        conditions.append(~_S.is_archived)
-    elif "archived" in shape:
-        conditions.append(_S.is_archived)
+    conditions = [_S.search_text.like(_bound("q"), escape="\\"), *_archived_condition(shape, _S.is_archived)]
     return sa.select(_S.id, _S.name_key.label("sort_key")).where(*conditions)
 
 
@@ -730,12 +733,9 @@ _LO = table_of(InstitutionLabelOrder).c
 def _label_matches(shape: Shape) -> Any:
     """The name-ordered label table's rows for one tag or one specialty (and an archived filter)."""
     name = "tags" if "tags" in shape else "specialties"
-    conditions: list[Any] = [_LO.kind == (LabelKind.TAG if name == "tags" else LabelKind.SPECIALTY),
-                             _LO.value.in_(_bound(name, expanding=True))]  # one value: "=" to PostgreSQL
-    if "active" in shape:
-        conditions.append(~_LO.is_archived)
-    elif "archived" in shape:
-        conditions.append(_LO.is_archived)
+    conditions = [_LO.kind == (LabelKind.TAG if name == "tags" else LabelKind.SPECIALTY),
+                  _LO.value.in_(_bound(name, expanding=True)),  # one value: "=" to PostgreSQL
+                  *_archived_condition(shape, _LO.is_archived)]
     return sa.select(_LO.institution_id.label("id"), _LO.name_key.label("sort_key")).where(*conditions)
 
 
@@ -814,7 +814,11 @@ def _count_statement(shape: Shape, source: str) -> Any:
 
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
     shape, params = _filters(query)
-    statement = _count_statement(shape, _source(session, query))
+    return _count(session, query, shape, params, _source(session, query))
+
+
+def _count(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], source: str) -> int:
+    statement = _count_statement(shape, source)
 
     def count() -> int:
         return int(session.execute(statement, params).scalar_one())
@@ -836,9 +840,10 @@ def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
     request = request or PageRequest()
     shape, params = _filters(query)
     source = _source(session, query)
-    anchored = _page_window(session, query, shape, params, source=source, request=request)
+    page_params = dict(params)
+    anchored = _page_window(session, query, shape, page_params, source=source, request=request)
     statement = _page_statement(shape, query.sort, query.descending, source, anchored)
-    found = fetch_all(session, statement, params)
+    found = fetch_all(session, statement, page_params)
     types, statuses = InstitutionType._value2member_map_, CommercialStatus._value2member_map_
     rows = []
     for row in found:  # the statement's columns are InstitutionRow's fields, in order, up to the tags
@@ -846,7 +851,7 @@ def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
         columns[2], columns[6] = types[columns[2]], statuses[columns[6]]
         columns += (sorted(tags.split(_TAG_SEPARATOR)) if tags else [], can(actor, "institution.edit", row))
         rows.append(InstitutionRow(*columns))
-    total = count_institutions(session, query)
+    total = _count(session, query, shape, params, source)  # filters and source read once per request
     return Page(rows, total, request.page, request.page_size)
 
 
