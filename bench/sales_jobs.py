@@ -230,8 +230,8 @@ def main() -> None:
     print(f"{'job':<18}{'run':<10}{'seconds':>9}{'SQL':>6}  result")
     for key in repeats[0]:
         seconds = statistics.median(figures[key][0] for figures in repeats)
-        statements = sorted({figures[key][1] for figures in repeats})
-        print(f"{key[0]:<18}{key[1]:<10}{seconds:>9.3f}{'/'.join(map(str, statements)):>6}  {repeats[0][key][2]}")
+        counts = sorted({figures[key][1] for figures in repeats})
+        print(f"{key[0]:<18}{key[1]:<10}{seconds:>9.3f}{'/'.join(map(str, counts)):>6}  {repeats[0][key][2]}")
 
 
 if __name__ == "__main__":
