@@ -355,7 +355,7 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
                     full.append((time.perf_counter() - started) * 1000)
                     shell.append((header_at - started) * 1000)
             shown = str(page.locator("tbody tr").count())
-            link = page.locator(".q-drawer .q-item").filter(has=page.locator("i", has_text="apartment")).first
+            link = page.locator('.q-drawer nav a[href="/institutions"]').first
             for index in range(loads + 2):
                 page.goto(f"{base}/", wait_until="load")
                 link.wait_for(state="visible", timeout=15_000)

@@ -91,9 +91,11 @@ _PAGE_ONLY_MIDDLEWARES = (SessionMiddleware, RequestTrackingMiddleware, Redirect
 def create_app(settings: Settings) -> None:
     """Register everything on NiceGUI's FastAPI app (called once per process, and per test)."""
     import pages  # noqa: F401 - registers every screen
+    from components import styles
     from components.shell import root  # noqa: F401 - imported for ui.run below
 
     nicegui_patches.install()
+    styles.install()
     i18n.set_locale_resolver(_ui_locale)
     app.title, app.version = "OPEx CRM API", __version__
     app.docs_url, app.openapi_url, app.redoc_url = "/api/docs", "/api/openapi.json", None
@@ -127,7 +129,7 @@ def run(settings: Settings) -> None:
            reload=False, show=False, show_welcome_message=False,
            uvicorn_logging_level=settings.log_level.lower(), log_config=None,
            timeout_graceful_shutdown=20, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
-           gzip_middleware_factory=_gzip)
+           gzip_middleware_factory=_gzip, tailwind=False)  # components/opex.css instead
 
 
 if __name__ in {"__main__", "__mp_main__"}:

@@ -62,14 +62,36 @@ async def test_dark_mode_toggle_is_saved_for_the_user(ui_user: User, account: Ca
     assert ui_user.find(ui.dark_mode).elements.pop().value is False
 
 
+def _menu(user: User) -> list[ui.link]:
+    return [link for link in user.find(ui.link).elements
+            if any(marker.startswith("nav:") for marker in link._markers)]
+
+
+def _current_entries(user: User) -> list[str]:
+    """The menu entries marked as the screen being shown."""
+    return [link.props["href"] for link in _menu(user) if link.props.get("aria-current") == "page"]
+
+
 async def test_navigation_and_breadcrumb(ui_user: User, account: Callable[..., str]) -> None:
     await log_in(ui_user, account())
     await ui_user.should_see("Bienvenue, Claire Dupont")
+    assert {link.text: link.props["href"] for link in _menu(ui_user)}["Établissements"] == "/institutions"
+    assert _current_entries(ui_user) == ["/"]
     ui_user.find(marker="profile").click()
     await ui_user.should_see("Enregistrer")
     breadcrumb_links = [link.text for link in ui_user.find(ui.link).elements]
     assert "Tableau de bord" in breadcrumb_links
-    await ui_user.should_see(kind=ui.item_label, content="Tableau de bord")
+    assert _current_entries(ui_user) == []  # the profile is no section of the menu
+    ui_user.find(marker="nav:/institutions").click()
+    await ui_user.should_see("Nouvel établissement")
+    assert _current_entries(ui_user) == ["/institutions"]
+    ui_user.find(marker="nav:/contacts").click()
+    await ui_user.should_see(marker="nav:/contacts")
+    for _ in range(40):
+        if _current_entries(ui_user) == ["/contacts"]:
+            break
+        await asyncio.sleep(0.05)
+    assert _current_entries(ui_user) == ["/contacts"]
 
 
 async def test_profile_edits_name_and_refuses_a_stale_save(ui_user: User, account: Callable[..., str]) -> None:
