@@ -3,6 +3,7 @@ drop the obsolete ones, and report what is missing (`opex-crm i18n update` / `i1
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -34,6 +35,23 @@ def extract_messages() -> dict[EntryKey, list[tuple[str, int]]]:
                 key = (str(message[0]), str(message[1]))
             if key is not None:
                 found.setdefault((context or None, key), []).append((f"{directory}/{filename}", lineno))
+        for path in sorted(root.rglob("*.py")):
+            for lineno, message in _in_f_strings(path.read_text(encoding="utf-8")):
+                found.setdefault((None, message), []).append((f"{directory}/{path.relative_to(root)}", lineno))
+    return found
+
+
+def _in_f_strings(source: str) -> list[tuple[int, str]]:
+    """`_("...")` and `gettext("...")` inside f-strings, which Babel's tokenizer does not look into
+    before Python 3.12 (`f'aria-label="{_("Move up")}"'`)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.JoinedStr):
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) \
+                        and call.func.id in ("_", "gettext", "N_") and call.args \
+                        and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+                    found.append((call.lineno, call.args[0].value))
     return found
 
 

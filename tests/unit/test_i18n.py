@@ -82,3 +82,13 @@ def test_a_message_translates_by_where_it_is_used() -> None:
     assert (gettext("Archived"), pgettext("filter", "Archived")) == ("Archivé", "Archivés")
     with use_locale("en"):
         assert pgettext("filter", "Active") == "Active"
+
+
+def test_messages_inside_f_strings_are_extracted() -> None:
+    """Babel's tokenizer does not look inside f-strings before Python 3.12."""
+    source = 'x = f\'aria-label="{_("Move up")}" {gettext("Other")} {count}\'\ny = _("plain")\n'
+    assert catalogs._in_f_strings(source) == [(1, "Move up"), (1, "Other")]
+    messages = catalogs.extract_messages()
+    assert (None, "Move up") in messages and (None, "Navigation") in messages
+    with use_locale("de"):
+        assert gettext("Move up") == "Nach oben"
