@@ -94,7 +94,9 @@ class InstitutionList:
         self._header()
         self._search_row()
         self._filters()
-        self._bulk_bar()
+        self.bulk_bar = ui.row().classes("w-full items-center gap-2 q-py-xs")  # filled on the first selection
+        self.bulk_bar.set_visibility(False)
+        self.selected_label: ui.label | None = None
         self.paged = PagedTable(_columns(), self._load, selection="multiple", state=self.state)
         table = self.paged.table
         table.add_slot("body-cell-name", r'''
@@ -106,7 +108,7 @@ class InstitutionList:
         table.on("open", lambda e: ui.navigate.to(f"/institutions/{e.args}"))
         table.on_select(lambda _event: self._on_select())
         table.mark("institutions-table")
-        self._save_dialog()
+        self.save_dialog: ui.dialog | None = None  # built when first asked for
         self._show_total(first_page.total)
         self.paged.show(rows_of(first_page, _row))
         await self._refresh_views()
@@ -243,9 +245,10 @@ class InstitutionList:
 
     # ---- bulk actions
 
-    def _bulk_bar(self) -> None:
-        with ui.row().classes("w-full items-center gap-2 q-py-xs") as self.bulk_bar:
-            self.selected_label = ui.label().classes("text-weight-medium")
+    def _bulk_bar(self) -> ui.label:
+        """The actions on the selection, built on the first one (most visits select nothing)."""
+        with self.bulk_bar:
+            selected_label = ui.label().classes("text-weight-medium")
             if self.choices.assignable:  # a searchable list, built when asked for (a team may have hundreds)
                 ui.button(_("Assign"), icon="person_add", on_click=self._assign_dialog).props("flat dense") \
                     .mark("bulk-assign")
@@ -258,12 +261,15 @@ class InstitutionList:
             with ui.button(_("Export selection"), icon="download").props("flat dense"), ui.menu():
                 ui.menu_item("CSV", on_click=lambda: self.export(ExportFormat.CSV, selection=True))
                 ui.menu_item("Excel", on_click=lambda: self.export(ExportFormat.XLSX, selection=True))
-        self.bulk_bar.set_visibility(False)
+        return selected_label
 
     def _on_select(self) -> None:
         selected = len(self.paged.table.selected)
+        if selected and self.selected_label is None:
+            self.selected_label = self._bulk_bar()
         self.bulk_bar.set_visibility(selected > 0)
-        self.selected_label.text = ngettext("{count} selected", "{count} selected", selected, count=selected)
+        if self.selected_label is not None:
+            self.selected_label.text = ngettext("{count} selected", "{count} selected", selected, count=selected)
 
     def _selected_ids(self) -> list[uuid.UUID]:
         return [uuid.UUID(row["id"]) for row in self.paged.table.selected]
@@ -347,8 +353,8 @@ class InstitutionList:
             self.views_select.set_value(None)
             await self._refresh_views()
 
-    def _save_dialog(self) -> None:
-        with ui.dialog() as self.save_dialog, ui.card().classes("w-96"):
+    def _save_dialog(self) -> ui.dialog:
+        with ui.dialog() as dialog, ui.card().classes("w-96"):
             ui.label(_("Save this view")).classes("text-h6")
             name = ui.input(_("Name")).classes("w-full").mark("view-name")
             shared = ui.checkbox(_("Share with my team")).mark("view-shared")
@@ -358,15 +364,19 @@ class InstitutionList:
                                    query=self.query.to_params(), shared=bool(shared.value),
                                    fields={"name": name, "shared": shared})
                 if saved is not None:
-                    self.save_dialog.close()
+                    dialog.close()
                     ui.notify(_("View saved."), type="positive")
                     await self._refresh_views()
 
             with ui.row():
-                ui.button(_("Cancel"), on_click=self.save_dialog.close).props("flat")
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
                 ui.button(_("Save"), on_click=save).props("unelevated").mark("view-save")
 
+        return dialog
+
     def _open_save_dialog(self) -> None:
+        if self.save_dialog is None:  # built once, in the handler's place like the bulk dialogs
+            self.save_dialog = self._save_dialog()
         self.save_dialog.open()
 
 

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from nicegui import ui
+from nicegui import ElementFilter, ui
 from nicegui.testing import User
 from sqlmodel import select
 
@@ -33,11 +33,19 @@ async def _table(user: User) -> ui.table:
     raise AssertionError("the institutions table did not load")
 
 
+def _built(user: User, marker: str) -> bool:
+    """Whether an element exists in the page at all (shown or not)."""
+    assert user.client is not None
+    with user.client:
+        return bool(list(ElementFilter(marker=marker)))
+
+
 async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Callable[..., str]) -> None:
     first, second = _create("Clinique Alpha", city="Pau"), _create("Clinique Beta", city="Pau")
     _create("Clinique Gamma", city="Pau", tags="appel d'offres")
     await log_in(ui_user, account(role=Role.ADMIN), path="/login?redirect_to=/institutions")
     table = await _table(ui_user)
+    assert not _built(ui_user, "bulk-add-tag")  # the actions are built on the first selection
     rows = [row for row in table.rows if row["id"] in {str(first), str(second)}]
     ui_user.find(marker="institutions-table").trigger(
         "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
@@ -121,6 +129,7 @@ async def test_saved_view_keeps_the_filters(ui_user: User, account: Callable[...
     _create("CHU de Limoges", type="university_hospital", city="Limoges", postal_code="87000")
     await log_in(ui_user, account(), path="/login?redirect_to=/institutions?type=university_hospital")
     await _table(ui_user)
+    assert not _built(ui_user, "view-name")  # the dialog is built when first opened
     ui_user.find(marker="save-view").click()
     ui_user.find(marker="view-name").type("Mes CHU")
     ui_user.find(marker="view-save").click()
