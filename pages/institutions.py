@@ -327,6 +327,7 @@ class InstitutionList:
             with ui.row():
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat")
                 ui.button(_("Apply"), on_click=confirm).props("unelevated").mark(apply_marker)
+        dialog.mark(f"{marker}-dialog").on("hide", dialog.delete)  # once its closing transition is over
         dialog.open()
 
     async def export(self, export_format: ExportFormat, *, selection: bool = False) -> None:

@@ -64,6 +64,8 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
         await asyncio.sleep(0.05)
     assert {first, second} < tagged
     await ui_user.should_not_see("2 sélectionnés")  # the list reloaded: the selection starts again
+    ui_user.find(marker="bulk-tag-dialog").trigger("hide")  # the browser's word that it has closed
+    assert not _built(ui_user, "bulk-tag-dialog")  # each use leaves nothing behind
     rows = [row for row in (await _table(ui_user)).rows if row["id"] in {str(first), str(second)}]
     ui_user.find(marker="institutions-table").trigger(
         "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
