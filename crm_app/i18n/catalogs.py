@@ -37,7 +37,9 @@ def extract_messages() -> dict[EntryKey, list[tuple[str, int]]]:
                 found.setdefault((context or None, key), []).append((f"{directory}/{filename}", lineno))
         for path in sorted(root.rglob("*.py")):
             for lineno, message in _in_f_strings(path.read_text(encoding="utf-8")):
-                found.setdefault((None, message), []).append((f"{directory}/{path.relative_to(root)}", lineno))
+                locations = found.setdefault((None, message), [])
+                if (where := (f"{directory}/{path.relative_to(root)}", lineno)) not in locations:
+                    locations.append(where)  # Babel finds them too from Python 3.12 on
     return found
 
 
