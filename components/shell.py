@@ -83,6 +83,16 @@ def set_title(title: str) -> None:
     ui.page_title(f"{title} · OPEx CRM")
 
 
+def _ancestors(spec: PageSpec) -> list[str]:
+    """The registered screens above `spec`, nearest first (the dashboard last)."""
+    paths: list[str] = []
+    parent = spec.parent
+    while parent is not None and parent in PAGES:
+        paths.append(parent)
+        parent = PAGES[parent].parent
+    return paths
+
+
 class Navigation:
     """The drawer's menu: a link per screen the user may open. Links, not clickable items: they open
     in a new tab on a middle click, and one element each is a fifth of what a Quasar item with its
@@ -103,10 +113,8 @@ class Navigation:
     def show(self, spec: PageSpec) -> None:
         """Mark the entry of `spec`'s section: its own, else its nearest ancestor's but the dashboard
         (every screen descends from it: the profile is no part of it)."""
-        path: str | None = spec.path
-        while path is not None and path not in self.links:
-            path = PAGES[path].parent if path in PAGES else None
-        link = self.links.get(path) if path is not None and (path != "/" or spec.path == "/") else None
+        path = next((path for path in (spec.path, *_ancestors(spec)) if path in self.links), None)
+        link = self.links[path] if path is not None and (path != "/" or spec.path == "/") else None
         if link is self.current:
             return
         if self.current is not None:
@@ -129,14 +137,9 @@ class Breadcrumb:
         self.spec = spec
         if self.navigation is not None:
             self.navigation.show(spec)
-        trail: list[PageSpec] = []
-        parent = spec.parent
-        while parent is not None and parent in PAGES:
-            trail.insert(0, PAGES[parent])
-            parent = PAGES[parent].parent
         self.row.clear()
         with self.row:
-            for crumb in trail:
+            for crumb in reversed([PAGES[path] for path in _ancestors(spec)]):
                 ui.link(_(crumb.title), crumb.path).classes("text-primary no-underline")
                 ui.icon("chevron_right", size="xs")
             ui.label(current_title or _(spec.title)).classes("text-weight-medium").props("aria-current=page")
