@@ -340,7 +340,7 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
             page.locator('input[name="password"]').fill(password)
             page.locator('input[name="password"]').press("Enter")
             page.wait_for_url(lambda url: "/login" not in url, timeout=15_000)
-            first_row, header = page.locator("tbody tr").first, page.locator(".q-header").first
+            first_row, header = page.locator("tbody tr").first, page.locator(".opex-header").first
             shown = ""
             for index in range(loads + 2):  # the first two warm the server and the browser cache
                 started = time.perf_counter()
@@ -355,7 +355,7 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
                     full.append((time.perf_counter() - started) * 1000)
                     shell.append((header_at - started) * 1000)
             shown = str(page.locator("tbody tr").count())
-            link = page.locator('.q-drawer nav a[href="/institutions"]').first
+            link = page.locator('.opex-drawer nav a[href="/institutions"]').first
             for index in range(loads + 2):
                 page.goto(f"{base}/", wait_until="load")
                 link.wait_for(state="visible", timeout=15_000)

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
-from nicegui import app, run, ui
+from nicegui import app, context, run, ui
 from nicegui.page_arguments import PageArguments
 
 from crm_app.i18n import LANGUAGE_NAMES, current_locale
@@ -232,10 +232,23 @@ async def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset
     dark = ui.dark_mode({Theme.DARK: True, Theme.LIGHT: False}.get(Theme(actor.theme)))
     ui.colors(primary="#0b6e99", secondary="#26a69a", accent="#7e57c2")
 
-    drawer = ui.left_drawer(value=True, bordered=True).classes("q-pa-none")
-    with ui.header(elevated=True).classes("items-center gap-2 q-px-md"):
-        ui.button(icon="menu", on_click=drawer.toggle) \
-            .props('flat round color=white aria-label="Menu"').tooltip(_("Menu"))
+    # Plain elements laid out by components/opex.css, not Quasar's header and drawer: those register
+    # with the layout, measure the page while it mounts and force a second layout, which cost each
+    # page load 20-40 ms. They sit before the page's <main>, as Quasar's would; the drawer opens and
+    # closes in the browser (opexDrawer, components/opex.js).
+    context.client.content.classes("opex-app")
+    with context.client.layout:
+        header = ui.element("header").classes("opex-header").mark("header")
+        drawer = ui.element("aside").classes("opex-drawer").props('id="opex-drawer"').mark("drawer") \
+            .on("click", js_handler="(event) => event.target.closest('a') && opexDrawer.close()")
+        backdrop = ui.element("div").classes("opex-backdrop").on("click", js_handler="() => opexDrawer.close()")
+    for index, element in enumerate((header, drawer, backdrop)):
+        element.move(target_index=index)
+
+    with header:
+        ui.button(icon="menu").on("click", js_handler="() => opexDrawer.toggle()") \
+            .props(f'flat round color=white aria-label="{_("Menu")}" aria-controls="opex-drawer"') \
+            .tooltip(_("Menu")).mark("menu")
         ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
         ui.space()
         global_search()

@@ -147,6 +147,6 @@ def test_invite_set_password_log_in_and_be_deactivated(
     expect(admin.get_by_role("row").filter(has_text=REP_EMAIL)).to_contain_text("Désactivé")
 
     # Léa's tab, untouched since, goes to the login page at her next action.
-    rep.locator(".q-drawer").get_by_text("Établissements", exact=True).click()
+    rep.get_by_role("navigation", name="Navigation").get_by_role("link", name="Établissements").click()
     expect(rep).to_have_url(re.compile(r"/login"), timeout=10_000)
     expect(rep.get_by_role("button", name="Se connecter")).to_be_visible()

@@ -61,6 +61,59 @@ def test_login_language_dark_mode_logout(page: Page, server_url: str, clean_afte
     expect(page).to_have_url(f"{server_url}/login")
 
 
+def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, server_url: str,
+                                                                 clean_after: None) -> None:
+    with unit_of_work() as session:
+        make_user(session, role=Role.MANAGER, email="lea.moreau@example.org", name="Léa Moreau")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{server_url}/login")
+    page.get_by_label("E-mail").fill("lea.moreau@example.org")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
+    drawer = page.locator("#opex-drawer")
+    menu = page.get_by_role("button", name="Menu", exact=True)
+    breadcrumb = page.get_by_label("breadcrumb")
+
+    # Wide: open beside the content, which starts after it; the button closes and reopens it.
+    expect(drawer).to_be_visible()
+    drawer_box, content_box = drawer.bounding_box(), breadcrumb.bounding_box()
+    assert drawer_box is not None and content_box is not None
+    assert content_box["x"] >= drawer_box["x"] + drawer_box["width"]
+    menu.click()
+    expect(drawer).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    # The content takes the width back (it waits for the end of the transition).
+    page.wait_for_function("() => document.querySelector('[aria-label=breadcrumb]').getBoundingClientRect().x"
+                           " === 32", timeout=5_000)
+    menu.click()
+    expect(drawer).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+
+    # Narrow: closed, opened over the content, closed by Escape, by the backdrop and by following a link.
+    page.set_viewport_size({"width": 800, "height": 800})
+    expect(drawer).to_be_hidden()
+    menu.click()
+    expect(drawer).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+    menu.click()
+    expect(drawer).to_be_visible()
+    page.mouse.click(700, 400)  # on the backdrop, not on what lies under it
+    expect(drawer).to_be_hidden()
+    expect(page).to_have_url(f"{server_url}/")
+    menu.click()
+    drawer.get_by_role("link", name="Établissements").click()
+    expect(page).to_have_url(f"{server_url}/institutions")
+    expect(drawer).to_be_hidden()
+    expect(drawer.locator('a[href="/institutions"]')).to_have_attribute("aria-current", "page")
+
+    # A page loaded on a narrow screen starts with the drawer closed.
+    page.reload()
+    expect(page.get_by_role("button", name="Nouvel établissement")).to_be_visible()
+    expect(drawer).to_be_hidden()
+
+
 def test_health_check_command_against_the_running_server(server_url: str) -> None:
     result = subprocess.run([sys.executable, "-m", "crm_app.cli", "health-check", "--url", server_url],
                             capture_output=True, text=True, timeout=60, check=False)

@@ -86,9 +86,11 @@ def test_the_scan_reports_an_undefined_class() -> None:
     assert "nowhere-defined" not in _defined(styles.STYLESHEET.read_text(encoding="utf-8"))
 
 
-def test_the_stylesheet_is_in_every_page_once() -> None:
+def test_the_stylesheet_and_the_script_are_in_every_page_once() -> None:
     styles.install()
     styles.install()
     head = Client.shared_head_html
     assert head.count('<style id="opex-css">') == 1
     assert ".opex-nav" in head and "@layer utilities" in head
+    assert head.count('<script id="opex-js">') == 1
+    assert "window.opexDrawer" in head

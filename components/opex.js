@@ -1,0 +1,28 @@
+// OPEx CRM's own script, inlined in every page after its stylesheet (components/styles.py).
+
+// The navigation drawer (components/shell.py, components/opex.css). It sits beside the content on a
+// wide screen and opens over it on a narrow one; the body's class `opex-drawer-toggled` means it is
+// not in its default state for the width: closed on a wide screen, open on a narrow one.
+window.opexDrawer = (() => {
+  const narrow = window.matchMedia("(max-width: 1023.98px)");
+  const classes = () => document.body.classList;
+  const sync = () => {
+    const open = narrow.matches === classes().contains("opex-drawer-toggled");
+    document.querySelector('[aria-controls="opex-drawer"]')?.setAttribute("aria-expanded", String(open));
+  };
+  // Crossing the breakpoint starts again from the new width's default.
+  narrow.addEventListener("change", () => { classes().remove("opex-drawer-toggled"); sync(); });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") opexDrawer.close();
+  });
+  return {
+    toggle() { classes().toggle("opex-drawer-toggled"); sync(); },
+    // Closes the drawer where it covers the content: after a link is followed, on the backdrop, on Escape.
+    close() {
+      if (narrow.matches && classes().contains("opex-drawer-toggled")) {
+        classes().remove("opex-drawer-toggled");
+        sync();
+      }
+    },
+  };
+})();
