@@ -175,8 +175,10 @@ class QuoteListOut(BaseModel):
     total: int
     page: int
     page_size: int
-    sum_excl_vat: Decimal = Field(description="Σ total excl. VAT of the whole filtered list")
-    sum_incl_vat: Decimal = Field(description="Σ total incl. VAT of the whole filtered list")
+    sum_excl_vat: Decimal = Field(description="Σ total excl. VAT of the whole filtered list, superseded "
+                                              "revisions left out")
+    sum_incl_vat: Decimal = Field(description="Σ total incl. VAT of the whole filtered list, superseded "
+                                              "revisions left out")
 
 
 _HIDDEN_ROW_FIELDS = {"team_id", "created_by", "can_edit"}
@@ -212,7 +214,8 @@ _FILTERS = ("Filters: `status` (repeat or separate with commas), `institution_id
             "`issued_from`, `issued_to` (issue date), `valid_from`, `valid_to` (validity date), `amount_min`, "
             "`amount_max` (total excl. VAT), `q` (number, title, institution name). `sort`: issue_date (default, "
             "newest first), number, valid_until, institution, owner, status, amount, updated; `-` for descending. "
-            "`sum_excl_vat` and `sum_incl_vat` total the whole filtered list.")
+            "`sum_excl_vat` and `sum_incl_vat` total the whole filtered list, counting a revised quote once: "
+            "a revision superseded by another one is listed but not summed.")
 
 
 @router.get("/quotes", response_model=QuoteListOut, description=_FILTERS)

@@ -701,7 +701,9 @@ def _order(query: QuoteQuery) -> list[Any]:
 def list_quotes(session: Session, actor: Actor, query: QuoteQuery | None = None,
                 request: PageRequest | None = None) -> QuotePage:
     """The quotes the actor may see, filtered, sorted and paged in SQL, with the count and the sums
-    (excl. and incl. VAT) of the whole filtered list from one aggregate query."""
+    (excl. and incl. VAT) of the whole filtered list from one aggregate query. The list shows every
+    revision, but the sums leave out the revisions superseded by a newer one: a revised quote is counted
+    once, at its current revision, and no longer stands for its old amounts."""
     query = query or QuoteQuery()
     request = request or PageRequest()
     conditions = _conditions(actor, query)
@@ -716,9 +718,11 @@ def list_quotes(session: Session, actor: Actor, query: QuoteQuery | None = None,
         where = Placement(team_id=row.team_id, assigned_user_id=row.owner_id, created_by=row.created_by)
         rows.append(QuoteRow(**{**row._asdict(), "status": QuoteStatus(row.status)},
                              can_edit=can(actor, "record.edit", where)))
+    standing = _Q.superseded_by_id.is_(None)
     count, sum_excl, sum_incl = fetch_all(session, sa.select(
-        sa.func.count(), sa.func.coalesce(sa.func.sum(_Q.total_excl_vat), 0),
-        sa.func.coalesce(sa.func.sum(_Q.total_incl_vat), 0)).select_from(_from()).where(*conditions))[0]
+        sa.func.count(), sa.func.coalesce(sa.func.sum(_Q.total_excl_vat).filter(standing), 0),
+        sa.func.coalesce(sa.func.sum(_Q.total_incl_vat).filter(standing), 0)).select_from(_from())
+        .where(*conditions))[0]
     return QuotePage(rows, int(count), request.page, request.page_size,
                      sum_excl_vat=money.to_cents(Decimal(sum_excl)), sum_incl_vat=money.to_cents(Decimal(sum_incl)))
 

@@ -346,6 +346,21 @@ def test_revising_a_sent_quote_makes_a_new_draft_and_keeps_the_old_one(db: Sessi
     assert quotes.get_quote(db, org.rep_a.actor, original.id).superseded_by_id == second.id
 
 
+def test_list_sums_count_a_revised_quote_once(db: Session, org: Org) -> None:
+    institution = make_institution(db)
+    original = make_sent_quote(db, org.rep_a.actor, institution, [quote_line(unit_price="100")])
+    other = make_quote(db, org.rep_a.actor, institution, [quote_line(unit_price="10")])
+    revision = quotes.revise_quote(db, org.rep_a.actor, original.id)
+    quotes.update_quote(db, org.rep_a.actor, revision.id, {"lines": [quote_line(unit_price="150")]},
+                        expected_version=revision.version)
+    page = quotes.list_quotes(db, org.rep_a.actor, QuoteQuery(institution_id=institution.id))
+    assert {row.id for row in page.items} == {original.id, revision.id, other.id}  # every revision is listed
+    assert (page.total, page.sum_excl_vat, page.sum_incl_vat) == (3, Decimal("160.00"), Decimal("192.00"))
+    cancelled = quotes.list_quotes(db, org.rep_a.actor, QuoteQuery(institution_id=institution.id,
+                                                                    statuses=(QuoteStatus.CANCELLED,)))
+    assert (cancelled.total, cancelled.sum_excl_vat) == (1, Decimal("0.00"))
+
+
 # --------------------------------------------------------------------------------------------
 # Numbering
 
