@@ -71,7 +71,7 @@ class CallDialog:
             with ui.row().classes("w-full items-center"):
                 ui.label(_("Log a call") if row is None else _("Call")).classes("text-h6")
                 ui.space()
-                ui.button(icon="close", on_click=self.dialog.close).props('flat round dense aria-label="Close"')
+                ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
             self.fields: dict[str, Any] = {}
             self.fields["direction"] = ui.toggle(
                 {d.value: _(CALL_DIRECTION_LABELS[d]) for d in CallDirection},

@@ -194,10 +194,11 @@ class CommentThread:
                 ui.space()
                 if row.can_edit:
                     ui.button(icon="edit", on_click=lambda r=row, c=card: self._edit(r, c)) \
-                        .props('flat round dense size=sm aria-label="Edit"').tooltip(_("Edit")).mark("comment-edit")
+                        .props(f'flat round dense size=sm aria-label="{_("Edit")}"').tooltip(_("Edit")) \
+                        .mark("comment-edit")
                 if row.can_delete:
                     ui.button(icon="delete", on_click=lambda r=row: self._confirm_delete(r)) \
-                        .props('flat round dense size=sm aria-label="Delete"').tooltip(_("Delete")) \
+                        .props(f'flat round dense size=sm aria-label="{_("Delete")}"').tooltip(_("Delete")) \
                         .mark("comment-delete")
             with ui.element("div").classes("whitespace-pre-wrap break-words").mark("comment-body"):
                 for text, is_mention in _body_parts(row):

@@ -53,7 +53,7 @@ def global_search() -> None:
 
     with ui.element("div").classes("relative"):
         box = ui.input(placeholder=_("Search (/)"), on_change=run_search) \
-            .props('dense standout dark clearable debounce=200 aria-label="Search"') \
+            .props(f'dense standout dark clearable debounce=200 aria-label="{_("Search everywhere")}"') \
             .classes("w-72").mark("global-search")
         with box.add_slot("prepend"):
             ui.icon("search", color="white")

@@ -295,7 +295,7 @@ class MeetingDialog:
             if row is not None:
                 ui.badge(_(MEETING_STATUS_LABELS[row.status]), color=STATUS_COLORS[row.status])
             ui.space()
-            ui.button(icon="close", on_click=self.dialog.close).props('flat round dense aria-label="Close"')
+            ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
 
     def _actions(self, row: MeetingRow | None) -> None:
         with ui.row().classes("w-full items-center gap-2 q-mt-sm"):

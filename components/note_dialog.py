@@ -103,7 +103,8 @@ class SharesEditor:
                     ui.label(_("can edit") if writer else _("can read")).classes("text-caption text-grey-7")
                     if self.editable:
                         ui.button(icon="close", on_click=lambda u=user_id: self.remove(u)) \
-                            .props('flat round dense size=sm aria-label="Remove"').tooltip(_("Stop sharing")) \
+                            .props(f'flat round dense size=sm aria-label="{_("Stop sharing")}"') \
+                            .tooltip(_("Stop sharing")) \
                             .mark(f"share-remove share-remove-{user_id}")
 
     async def add(self) -> None:
@@ -165,7 +166,7 @@ class NoteDialog:
                     ui.badge(_(NOTE_VISIBILITY_LABELS[note.visibility]),
                              color="grey-7" if note.visibility == NoteVisibility.PRIVATE else "secondary")
                 ui.space()
-                ui.button(icon="close", on_click=self.dialog.close).props('flat round dense aria-label="Close"')
+                ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
             if note is not None:
                 ui.label(_("By {author}, changed {when}", author=note.author_name or _("Former user"),
                            when=format_datetime(note.updated_at, zone, style="short"))) \

@@ -26,7 +26,7 @@ class NotificationBell:
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
         self.count = 0
-        with ui.button(icon="notifications").props('flat round color=white aria-label="Notifications"') \
+        with ui.button(icon="notifications").props(f'flat round color=white aria-label="{_("Notifications")}"') \
                 .mark("bell") as self.button:
             self.badge = ui.badge("", color="red").props("floating").mark("bell-count")
             self.badge.set_visibility(False)

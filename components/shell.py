@@ -129,7 +129,8 @@ class Breadcrumb:
 
     def __init__(self, navigation: Navigation | None = None) -> None:
         self.navigation = navigation
-        self.row = ui.row().classes("items-center gap-1 text-sm text-grey-7 q-mb-md").props("aria-label=breadcrumb")
+        self.row = ui.row().classes("items-center gap-1 text-sm text-grey-7 q-mb-md") \
+            .props(f'aria-label="{_("Breadcrumb")}"')
         self.spec: PageSpec | None = None
         app.storage.client[BREADCRUMB_KEY] = self
 
@@ -282,7 +283,7 @@ def _language_select(actor: Actor) -> None:
         ui.navigate.reload()
 
     ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change) \
-        .props('dense borderless dark options-dense aria-label="Language"').classes("w-28") \
+        .props(f'dense borderless dark options-dense aria-label="{_("Language")}"').classes("w-28") \
         .tooltip(_("Language")).mark("language")
 
 
@@ -294,11 +295,11 @@ def _dark_mode_toggle(dark: ui.dark_mode) -> None:
         await call(users.update_preferences, theme=theme)
 
     button = ui.button(icon="light_mode" if dark.value else "dark_mode", on_click=toggle) \
-        .props('flat round color=white aria-label="Dark mode"').tooltip(_("Dark mode")).mark("dark-mode")
+        .props(f'flat round color=white aria-label="{_("Dark mode")}"').tooltip(_("Dark mode")).mark("dark-mode")
 
 
 def _user_menu(actor: Actor) -> None:
-    with ui.button().props('flat round dense aria-label="User menu"').mark("user-menu"):
+    with ui.button().props(f'flat round dense aria-label="{_("User menu")}"').mark("user-menu"):
         avatar(actor.full_name, actor.id, size="34px")
         with ui.menu().props("anchor='bottom right' self='top right'"):
             with ui.column().classes("q-pa-md gap-0"):

@@ -103,7 +103,7 @@ class TaskDialog:
                 ui.space()
                 if row is not None:
                     ui.link(_("Open"), f"/tasks/{row.id}").classes("text-caption")
-                ui.button(icon="close", on_click=self.dialog.close).props('flat round dense aria-label="Close"')
+                ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
             f["title"] = ui.input(_("Title") + " *", value=row.title if row else "") \
                 .classes("w-full").props("autofocus counter maxlength=200")
             with ui.grid(columns=2).classes("w-full gap-x-4"):

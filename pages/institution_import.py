@@ -325,6 +325,6 @@ class _Wizard:
           parent="/institutions")
 async def institution_import_page() -> None:
     with ui.column().classes("w-full gap-4"):
-        steps = ui.row().classes("items-center gap-1").props('aria-label="Steps"')
+        steps = ui.row().classes("items-center gap-1").props(f'aria-label="{_("Import steps")}"')
         body = ui.column().classes("w-full gap-3")
     _Wizard(body=body, steps=steps).show_upload()

@@ -78,5 +78,5 @@ async def login_page(request: Request, redirect_to: str | None = None) -> Redire
             error.set_visibility(False)
             button = ui.button(_("Log in"), on_click=submit).props("unelevated").classes("w-full").mark("login")
         ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change_language) \
-            .props('dense borderless options-dense aria-label="Language"').classes("w-32").mark("language")
+            .props(f'dense borderless options-dense aria-label="{_("Language")}"').classes("w-32").mark("language")
     return None

@@ -174,10 +174,11 @@ class MeetingScreen:
         with ui.column().classes("w-full") as self.week_box:
             with ui.row().classes("w-full items-center gap-2"):
                 ui.button(icon="chevron_left", on_click=lambda: self.move_week(-7)) \
-                    .props('flat round aria-label="Previous week"').tooltip(_("Previous week")).mark("week-previous")
+                    .props(f'flat round aria-label="{_("Previous week")}"').tooltip(_("Previous week")) \
+                    .mark("week-previous")
                 ui.button(_("Today"), on_click=lambda: self.move_week(0)).props("outline no-caps").mark("week-today")
                 ui.button(icon="chevron_right", on_click=lambda: self.move_week(7)) \
-                    .props('flat round aria-label="Next week"').tooltip(_("Next week")).mark("week-next")
+                    .props(f'flat round aria-label="{_("Next week")}"').tooltip(_("Next week")).mark("week-next")
                 self.week_label = ui.label().classes("text-subtitle1 text-weight-medium").mark("week-title")
             self.calendar = WeekCalendar(self.open)
         self._show_view()

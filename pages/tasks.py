@@ -375,7 +375,8 @@ class TaskScreen:
 
     def _move_menu(self, row: TaskRow) -> None:
         """Moving without dragging: touch screens and keyboards."""
-        with ui.button(icon="more_vert").props('flat round dense size=sm aria-label="Move"'), ui.menu():
+        with ui.button(icon="more_vert").props(f'flat round dense size=sm aria-label="{_("Move the task")}"'), \
+                ui.menu():
             for status in TaskStatus:
                 if status is not row.status:
                     ui.menu_item(_("Move to {status}", status=_(TASK_STATUS_LABELS[status])),

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _choose_language(page: Page, name: str) -> None:
-    page.get_by_role("combobox", name="Language").click()
+    page.get_by_role("combobox", name=re.compile(r"^(Langue|Language)$")).click()
     page.get_by_role("option", name=name).click()
 
 
@@ -45,7 +45,7 @@ def test_login_language_dark_mode_logout(page: Page, server_url: str, clean_afte
     expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
 
     body = page.locator("body")
-    dark_button = page.get_by_role("button", name="Dark mode")
+    dark_button = page.get_by_role("button", name="Mode sombre")
     was_dark = "body--dark" in (body.get_attribute("class") or "")
     dark_button.click()
     expected = re.compile(r"body--light") if was_dark else re.compile(r"body--dark")
@@ -54,7 +54,7 @@ def test_login_language_dark_mode_logout(page: Page, server_url: str, clean_afte
     expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
     expect(body).to_have_class(expected)  # saved for the user, not only in this page
 
-    page.get_by_role("button", name="User menu").click()
+    page.get_by_role("button", name="Menu de l'utilisateur").click()
     page.get_by_text("Se déconnecter").click()
     expect(page).to_have_url(f"{server_url}/login")
     page.goto(f"{server_url}/")
@@ -73,7 +73,7 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
     expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
     drawer = page.locator("#opex-drawer")
     menu = page.get_by_role("button", name="Menu", exact=True)
-    breadcrumb = page.get_by_label("breadcrumb")
+    breadcrumb = page.get_by_label("Fil d'Ariane")
 
     # Wide: open beside the content, which starts after it; the button closes and reopens it.
     expect(drawer).to_be_visible()
@@ -84,8 +84,8 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
     expect(drawer).to_be_hidden()
     expect(menu).to_have_attribute("aria-expanded", "false")
     # The content takes the width back (it waits for the end of the transition).
-    page.wait_for_function("() => document.querySelector('[aria-label=breadcrumb]').getBoundingClientRect().x"
-                           " === 32", timeout=5_000)
+    page.wait_for_function("(crumbs) => crumbs.getBoundingClientRect().x === 32", arg=breadcrumb.element_handle(),
+                           timeout=5_000)
     menu.click()
     expect(drawer).to_be_visible()
     expect(menu).to_have_attribute("aria-expanded", "true")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +95,30 @@ def test_messages_inside_f_strings_are_extracted() -> None:
     assert (None, "Move up") in messages and (None, "Navigation") in messages
     with use_locale("de"):
         assert gettext("Move up") == "Nach oben"
+
+
+_FIXED_LABEL = re.compile(r"""aria-label=(?:["']|&quot;)?[A-Za-z]""")
+
+
+def _fixed_labels(source: str) -> list[tuple[int, str]]:
+    """Accessible names written as fixed text in a string of the source (props, templates): a screen
+    reader would read them in English whatever the user's language."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _FIXED_LABEL.search(node.value):
+            found.append((node.lineno, node.value))
+    return sorted(found)
+
+
+def test_accessible_names_are_translated() -> None:
+    root = Path(__file__).resolve().parents[2]
+    fixed = [f"{path.relative_to(root)}:{line}: {text}" for folder in ("components", "pages")
+             for path in sorted((root / folder).rglob("*.py"))
+             for line, text in _fixed_labels(path.read_text(encoding="utf-8"))]
+    assert not fixed, "aria-label written in English only; use _():\n" + "\n".join(fixed)
+
+
+def test_the_accessible_name_scan_tells_fixed_from_translated() -> None:
+    source = ("a.props('flat aria-label=\"Close\"')\nb.props(f'aria-label=\"{_(\"Close\")}\"')\n"
+              "c.props('aria-label=breadcrumb')\nd = '<q-btn aria-label=\"{add}\">'\n")
+    assert [line for line, _text in _fixed_labels(source)] == [1, 3]
