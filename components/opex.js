@@ -6,23 +6,37 @@
 window.opexDrawer = (() => {
   const narrow = window.matchMedia("(max-width: 1023.98px)");
   const classes = () => document.body.classList;
+  const button = () => document.querySelector('[aria-controls="opex-drawer"]');
   const sync = () => {
     const open = narrow.matches === classes().contains("opex-drawer-toggled");
-    document.querySelector('[aria-controls="opex-drawer"]')?.setAttribute("aria-expanded", String(open));
+    button()?.setAttribute("aria-expanded", String(open));
   };
   // Crossing the breakpoint starts again from the new width's default.
   narrow.addEventListener("change", () => { classes().remove("opex-drawer-toggled"); sync(); });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") opexDrawer.close();
   });
+  // NiceGUI's module script has mounted the page by then.
+  document.addEventListener("DOMContentLoaded", () => {
+    sync();
+    // The header wraps to more lines on a narrow screen: the content and the drawer start below it.
+    const header = document.querySelector(".opex-header");
+    if (!header) return;
+    const root = document.documentElement.style;
+    new ResizeObserver(() => {
+      const height = `${header.offsetHeight}px`;
+      if (root.getPropertyValue("--opex-header-height") !== height) root.setProperty("--opex-header-height", height);
+    }).observe(header);
+  });
   return {
     toggle() { classes().toggle("opex-drawer-toggled"); sync(); },
     // Closes the drawer where it covers the content: after a link is followed, on the backdrop, on Escape.
     close() {
-      if (narrow.matches && classes().contains("opex-drawer-toggled")) {
-        classes().remove("opex-drawer-toggled");
-        sync();
-      }
+      if (!narrow.matches || !classes().contains("opex-drawer-toggled")) return;
+      const hadFocus = document.getElementById("opex-drawer")?.contains(document.activeElement);
+      classes().remove("opex-drawer-toggled");
+      sync();
+      if (hadFocus) button()?.focus();  // not lost to the body with the drawer it was in
     },
   };
 })();

@@ -77,6 +77,9 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
 
     # Wide: open beside the content, which starts after it; the button closes and reopens it.
     expect(drawer).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    # A short screen fits the window: the page is not made taller by the header's height.
+    page.wait_for_function("() => document.scrollingElement.scrollHeight === window.innerHeight", timeout=5_000)
     drawer_box, content_box = drawer.bounding_box(), breadcrumb.bounding_box()
     assert drawer_box is not None and content_box is not None
     assert content_box["x"] >= drawer_box["x"] + drawer_box["width"]
@@ -95,8 +98,10 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
     expect(drawer).to_be_hidden()
     menu.click()
     expect(drawer).to_be_visible()
+    drawer.locator("a").first.focus()
     page.keyboard.press("Escape")
     expect(drawer).to_be_hidden()
+    expect(menu).to_be_focused()  # the focus goes back to the button, not to the page's body
     menu.click()
     expect(drawer).to_be_visible()
     page.mouse.click(700, 400)  # on the backdrop, not on what lies under it
@@ -112,6 +117,14 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
     page.reload()
     expect(page.get_by_role("button", name="Nouvel établissement")).to_be_visible()
     expect(drawer).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+
+    # On a phone the header wraps to more lines; the content still starts below it.
+    page.set_viewport_size({"width": 390, "height": 800})
+    header = page.locator(".opex-header")
+    page.wait_for_function("(header) => header.offsetHeight > 100", arg=header.element_handle(), timeout=5_000)
+    page.wait_for_function("([header, crumbs]) => crumbs.getBoundingClientRect().y >= header.offsetHeight",
+                           arg=[header.element_handle(), breadcrumb.element_handle()], timeout=5_000)
 
 
 def test_health_check_command_against_the_running_server(server_url: str) -> None:
