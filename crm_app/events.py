@@ -27,11 +27,13 @@ from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
 _PENDING = "pending_events"
+_SAVEPOINTS = "pending_events_at_savepoints"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,8 +114,25 @@ def pending(session: Session) -> Sequence[Event]:
     return tuple(session.info.get(_PENDING, ()))
 
 
+@sa_event.listens_for(OrmSession, "after_transaction_create")
+def _mark_savepoint(session: OrmSession, transaction: SessionTransaction) -> None:
+    """A savepoint remembers how many events were pending when it began: rolled back, it takes back
+    only those published inside it."""
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINTS, {})[transaction] = len(session.info.get(_PENDING, ()))
+
+
+@sa_event.listens_for(OrmSession, "after_transaction_end")
+def _forget_savepoint(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.get(_SAVEPOINTS, {}).pop(transaction, None)
+
+
 @sa_event.listens_for(OrmSession, "after_commit")
 def _deliver_after_commit(session: OrmSession) -> None:
+    # SQLAlchemy also calls this when a savepoint is released: nothing is committed yet then.
+    if session.in_nested_transaction():
+        return
     events = session.info.pop(_PENDING, None)
     if not events:
         return
@@ -129,7 +148,13 @@ def _deliver_after_commit(session: OrmSession) -> None:
 
 @sa_event.listens_for(OrmSession, "after_rollback")
 def _forget_after_rollback(session: OrmSession) -> None:
-    session.info.pop(_PENDING, None)
+    transaction = session.get_nested_transaction() if session.in_nested_transaction() else None
+    if transaction is None:
+        session.info.pop(_PENDING, None)
+        return
+    mark = session.info.get(_SAVEPOINTS, {}).get(transaction)  # a savepoint rolled back: its events go
+    if mark is not None and _PENDING in session.info:
+        del session.info[_PENDING][mark:]
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,3 +361,29 @@ class QuoteRejected(Event):
     owner_id: uuid.UUID
     institution_name: str = ""
     client_comment: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SalesDocumentChanged(Event):
+    """Any saved change to a quote or an invoice: created, edited, moved in its workflow by a person
+    or a daily job, paid, credited (live lists refresh on it). What a cheap visibility test needs."""
+
+    institution_id: uuid.UUID
+    owner_id: uuid.UUID
+    team_id: uuid.UUID | None
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class QuoteChanged(SalesDocumentChanged):
+    name: ClassVar[str] = "quote.changed"
+    quote_id: uuid.UUID
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class InvoiceChanged(SalesDocumentChanged):
+    """Invoices and credit notes alike."""
+
+    name: ClassVar[str] = "invoice.changed"
+    invoice_id: uuid.UUID

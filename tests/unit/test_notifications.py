@@ -166,6 +166,38 @@ def test_a_rolled_back_unit_of_work_delivers_nothing(clean_db: None, committed: 
     assert committed == []
 
 
+def _changed() -> events.QuoteChanged:
+    return events.QuoteChanged(quote_id=uuid.uuid4(), institution_id=uuid.uuid4(), owner_id=uuid.uuid4(), team_id=None)
+
+
+def test_a_savepoint_delivers_nothing_before_the_real_commit(committed: list[events.Event]) -> None:
+    """Releasing a savepoint (a year's first invoice number takes one) is no commit: the events wait."""
+    before, inside = _changed(), _changed()
+    with pytest.raises(RuntimeError), unit_of_work() as session:
+        events.publish(session, before)
+        with session.begin_nested():
+            events.publish(session, inside)
+        assert committed == [] and events.pending(session) == (before, inside)
+        raise RuntimeError("the action fails after the savepoint")
+    assert committed == []
+    with unit_of_work() as session:
+        events.publish(session, before)
+        with session.begin_nested():
+            events.publish(session, inside)
+    assert committed == [before, inside]
+
+
+def test_a_savepoint_rolled_back_takes_back_only_its_own_events(committed: list[events.Event]) -> None:
+    before, inside, after = _changed(), _changed(), _changed()
+    with unit_of_work() as session:
+        events.publish(session, before)
+        with pytest.raises(RuntimeError), session.begin_nested():
+            events.publish(session, inside)
+            raise RuntimeError("the savepoint's work fails; the unit of work goes on")
+        events.publish(session, after)
+    assert committed == [before, after]
+
+
 def test_a_failing_listener_does_not_stop_the_others(clean_db: None, committed: list[events.Event]) -> None:
     def broken(event: events.Event) -> None:
         raise ValueError("push failed")
@@ -187,6 +219,8 @@ def test_events_travel_as_json_payloads() -> None:
     payload = events.to_payload(event)
     assert payload["name"] == "meeting.invited" and payload["data"]["title"] == "Démo"
     assert events.from_payload(payload) == event
+    changed = _changed()
+    assert events.from_payload(events.to_payload(changed)) == changed  # fields of the base class included
     with pytest.raises(ValueError, match="unknown event"):
         events.from_payload({"name": "nope", "data": {}})
 
