@@ -13,14 +13,16 @@ import asyncio
 import contextvars
 import inspect
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nicegui import Client, core, ui
 
 from crm_app import bridge
-from crm_app.events import Event
+from crm_app.events import Event, SalesDocumentChanged
+from crm_app.services.permissions import Actor, Scope, scope_for
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,48 @@ def watch(wants: Callable[[Event], bool], callback: Callback, *, owner: ui.eleme
     _watches.append(entry)
     client.on_delete(lambda: unwatch(entry))
     return entry
+
+
+def follow(wants: Callable[[Event], bool], refresh: Callable[[], Awaitable[Any]], *, owner: ui.element) -> Watch:
+    """Refresh a list while `owner` is shown, on each committed event it `wants`. One refresh at a time:
+    the events that arrive during one (a daily job's hundreds) make a single refresh after it."""
+    running = again = False
+
+    async def on_event(_event: Event) -> None:
+        nonlocal running, again
+        if running:
+            again = True
+            return
+        running = True
+        try:
+            with owner:  # the element whose event started it may be gone by the second round
+                while not owner.is_deleted:
+                    again = False
+                    await refresh()
+                    if not again:
+                        break
+        finally:
+            running = False
+
+    return watch(wants, on_event, owner=owner)
+
+
+def may_see(actor: Actor, *, owner_id: uuid.UUID | None, team_id: uuid.UUID | None,
+            changed_by: uuid.UUID | None) -> bool:
+    """Cheap test, on the event loop, for every change to a record: could the actor see it? (theirs,
+    changed by them, or within their `record.view` scope; the refresh asks the service.)"""
+    if actor.id in (owner_id, changed_by):
+        return True
+    scope = scope_for(actor, "record.view")
+    return scope is Scope.ALL or (scope is Scope.TEAM and actor.team_id is not None and team_id == actor.team_id)
+
+
+def may_see_document(actor: Actor, event: Event, *, institution_id: uuid.UUID | None = None) -> bool:
+    """For a quote or invoice list: a change to a sales document the actor may see (on `institution_id`
+    when given)."""
+    return isinstance(event, SalesDocumentChanged) \
+        and (institution_id is None or event.institution_id == institution_id) \
+        and may_see(actor, owner_id=event.owner_id, team_id=event.team_id, changed_by=event.actor_id)
 
 
 def unwatch(entry: Watch) -> None:

@@ -24,9 +24,10 @@ from crm_app.i18n import gettext as _
 from crm_app.models import CommentTarget, TaskPriority, TaskStatus
 from crm_app.services import tasks
 from crm_app.services.activities import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
-from crm_app.services.permissions import Actor, Scope, scope_for
+from crm_app.services.permissions import Actor
 from crm_app.services.tasks import TaskChoices, TaskRow
 
+from . import live
 from .backend import call
 from .comments import comment_thread
 from .dialogs import confirm, disposable
@@ -42,12 +43,8 @@ PRIORITY_COLORS = {TaskPriority.LOW: "grey", TaskPriority.NORMAL: "blue-grey", T
 
 
 def may_see(actor: Actor, event: TaskChanged) -> bool:
-    """Cheap test, on the event loop, for every task change: could the actor see this task? (assigned
-    to them, changed by them, or within their `record.view` scope; the reload asks the service.)"""
-    if actor.id in (event.assignee_id, event.actor_id):
-        return True
-    scope = scope_for(actor, "record.view")
-    return scope is Scope.ALL or (scope is Scope.TEAM and actor.team_id is not None and event.team_id == actor.team_id)
+    """Cheap test, on the event loop, for every task change: could the actor see this task?"""
+    return live.may_see(actor, owner_id=event.assignee_id, team_id=event.team_id, changed_by=event.actor_id)
 
 
 def format_due(value: datetime | None, zone: str) -> str:

@@ -7,9 +7,11 @@ from typing import Any
 
 from nicegui import ui
 
-from components.backend import call
+from components import live
+from components.backend import call, current_actor
 from components.institution_tabs import institution_tab
 from components.paged_table import PagedTable, TableState, page_request
+from crm_app.events import InvoiceChanged, QuoteChanged
 from crm_app.i18n import N_, format_currency, format_date, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import QuoteStatus
@@ -92,6 +94,9 @@ async def quotes_tab(detail: InstitutionDetail) -> None:
     table.table.on("open", lambda e: ui.navigate.to(f"/quotes/{e.args}"))
     table.table.mark("institution-quotes-table")
     await table.refresh()
+    actor = current_actor()
+    live.follow(lambda event: isinstance(event, QuoteChanged)
+                and live.may_see_document(actor, event, institution_id=institution_id), table.refresh, owner=sums)
 
 
 @institution_tab("invoices", label=N_("Invoices"), icon="receipt_long", order=36)
@@ -122,3 +127,6 @@ async def invoices_tab(detail: InstitutionDetail) -> None:
     invoice_table_slots(table.table)
     table.table.mark("institution-invoices-table")
     await table.refresh()
+    actor = current_actor()
+    live.follow(lambda event: isinstance(event, InvoiceChanged)
+                and live.may_see_document(actor, event, institution_id=institution_id), table.refresh, owner=sums)

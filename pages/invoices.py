@@ -15,12 +15,14 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
-from components.backend import call
+from components import live
+from components.backend import call, current_actor
 from components.line_editor import LineEditor
 from components.paged_table import PagedTable, TableState, page_request
 from components.pickers import active_users, as_day, as_uuid, contact_picker, institution_picker
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.errors import Forbidden, NotFound
+from crm_app.events import Event, InvoiceChanged
 from crm_app.i18n import N_, format_currency, format_date, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import InvoiceKind, InvoiceStatus
@@ -164,6 +166,7 @@ async def invoices_page(query: dict[str, list[str]]) -> None:
         screen.query = dataclasses.replace(screen.query, institution_id=None)  # unknown: the filter goes
     screen.build(people or {}, detail.institution.name if detail else None)
     await screen.paged.refresh()
+    live.follow(screen.concerns, screen.paged.refresh, owner=screen.root)  # others' changes, as they are saved
 
 
 class InvoiceScreen:
@@ -175,6 +178,8 @@ class InvoiceScreen:
         self.state = TableState(page=first_page, sort=COLUMN_OF_SORT.get(self.query.sort),
                                 descending=self.query.descending)
         self._resetting = False
+        self.actor = current_actor()
+        self.shown: set[uuid.UUID] = set()  # the documents on screen: the live filter's cheap test
 
     def build(self, people: dict[str, str], institution_name: str | None) -> None:
         with ui.column().classes("w-full gap-2") as self.root:
@@ -237,6 +242,16 @@ class InvoiceScreen:
         with self.root:
             await self.paged.refresh(first_page=True)
 
+    def concerns(self, event: Event) -> bool:
+        """Cheap, on the event loop for every committed event: could this change what is shown?"""
+        if not isinstance(event, InvoiceChanged):
+            return False
+        if event.invoice_id in self.shown:
+            return True
+        if self.query.owner_id is not None and event.owner_id != self.query.owner_id:
+            return False
+        return live.may_see_document(self.actor, event, institution_id=self.query.institution_id)
+
     async def clear_filters(self) -> None:
         self._resetting = True
         try:
@@ -261,6 +276,7 @@ class InvoiceScreen:
         result = await call(invoices.list_invoices, self.query, page_request(state))
         if result is None or self.root.is_deleted:
             return None
+        self.shown = {row.id for row in result.items}
         self.count.text = ngettext("{count} document", "{count} documents", result.total, count=result.total)
         list_totals(result, self.totals_box)
         return [invoice_row(row) for row in result.items], result.total

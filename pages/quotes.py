@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -13,11 +14,13 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
+from components import live
 from components.backend import call, current_actor
 from components.line_editor import number_text, parse_number
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import active_users, as_day, as_uuid, institution_picker
 from components.shell import app_page
+from crm_app.events import Event, QuoteChanged
 from crm_app.i18n import N_, format_currency, format_date, ngettext
 from crm_app.i18n import gettext as _
 from crm_app.models import QuoteStatus
@@ -109,6 +112,7 @@ async def quotes_page(query: dict[str, list[str]]) -> None:
         screen.query = dataclasses.replace(screen.query, institution_id=None)
     screen.build(people or {}, detail.institution.name if detail else None)
     await screen.table.refresh()
+    live.follow(screen.concerns, screen.table.refresh, owner=screen.root)  # others' changes, as they are saved
 
 
 async def _nothing() -> None:
@@ -125,6 +129,7 @@ class QuoteListScreen:
             self.query = dataclasses.replace(self.query, owner_id=None, mine=False)
         first = (params.get("page") or [""])[0]
         self._loads = 0
+        self.shown: set[uuid.UUID] = set()  # the quotes on screen: the live filter's cheap test
         self.state = TableState(page=int(first) if first.isdigit() else 1,
                                 sort=COLUMN_OF_SORT.get(self.query.sort, "issue_date"),
                                 descending=self.query.descending)
@@ -198,6 +203,17 @@ class QuoteListScreen:
         with self.root:
             await self.table.refresh(first_page=True)
 
+    def concerns(self, event: Event) -> bool:
+        """Cheap, on the event loop for every committed event: could this change what is shown?"""
+        if not isinstance(event, QuoteChanged):
+            return False
+        if event.quote_id in self.shown:
+            return True
+        q = self.query
+        if (q.owner_id is not None and event.owner_id != q.owner_id) or (q.mine and event.owner_id != self.actor.id):
+            return False
+        return live.may_see_document(self.actor, event, institution_id=q.institution_id)
+
     async def _load(self, state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         sort = SORTABLE.get(state.sort or "", "issue_date")
         self.query = dataclasses.replace(self.query, sort=sort, descending=state.descending)
@@ -208,6 +224,7 @@ class QuoteListScreen:
         page = await call(quotes.list_quotes, self.query, page_request(state))
         if page is None or ticket != self._loads:  # a newer load (another filter changed) wins
             return None
+        self.shown = {row.id for row in page.items}
         self.count.text = ngettext("{count} quote", "{count} quotes", page.total, count=page.total)
         self.sum_excl.text = _("Total excl. VAT: {amount}", amount=format_currency(page.sum_excl_vat))
         self.sum_incl.text = _("Total incl. VAT: {amount}", amount=format_currency(page.sum_incl_vat))

@@ -156,9 +156,14 @@ def _check_version(session: Session, invoice: Invoice, expected_version: int | N
 
 
 def audit_change(session: Session, actor: Actor, invoice: Invoice, action: str,
-           changes: dict[str, tuple[Any, Any]] | None = None) -> None:
+                 changes: dict[str, tuple[Any, Any]] | None = None) -> None:
+    """Every change to an invoice or a credit note goes through here: its audit entry, and the event
+    open lists follow."""
     audit.record(session, actor, entity_type="invoice" if invoice.kind == InvoiceKind.INVOICE else "credit_note",
                  entity_id=invoice.id, institution_id=invoice.institution_id, action=action, changes=changes)
+    events.publish(session, events.InvoiceChanged(invoice_id=invoice.id, institution_id=invoice.institution_id,
+                                                  owner_id=invoice.owner_id, team_id=invoice.team_id,
+                                                  actor_id=actor_id(actor)))
 
 
 def _organisation_text(session: Session, message: str, **params: Any) -> str:

@@ -177,8 +177,12 @@ def _check_dates(issue_date: date, valid_until: date) -> None:
 
 def _record(session: Session, actor: Actor, quote: Quote, action: str,
             changes: dict[str, tuple[Any, Any]] | None = None) -> None:
+    """Every change to a quote goes through here: its audit entry, and the event open lists follow."""
     audit.record(session, actor, entity_type=ENTITY, entity_id=quote.id, institution_id=None, action=action,
                  changes=changes)
+    events.publish(session, events.QuoteChanged(quote_id=quote.id, institution_id=quote.institution_id,
+                                                owner_id=quote.owner_id, team_id=quote.team_id,
+                                                actor_id=actor_id(actor)))
 
 
 def _touch(session: Session, actor: Actor, quote: Quote) -> None:

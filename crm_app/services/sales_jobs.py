@@ -207,7 +207,7 @@ def expire_quotes(session: Session, *, now: datetime | None = None) -> int:
     session.flush()
     due = sa.and_(_Q.c.status == QuoteStatus.SENT.value, _Q.c.valid_until < today)
     locked = session.connection().execute(
-        sa.select(_Q.c.id, _Q.c.number, _Q.c.owner_id, _Q.c.institution_id, _INST.c.name)
+        sa.select(_Q.c.id, _Q.c.number, _Q.c.owner_id, _Q.c.team_id, _Q.c.institution_id, _INST.c.name)
         .join(_INST, _INST.c.id == _Q.c.institution_id).where(due).with_for_update(of=_Q)).all()
     if not locked:
         return 0
@@ -221,6 +221,9 @@ def expire_quotes(session: Session, *, now: datetime | None = None) -> int:
         NewNotification(recipient_id=row.owner_id, kind="quote.expired", record_kind="quote", record_id=row.id,
                         params={"number": row.number, "institution": row.name})
         for row in rows if row.owner_id is not None], now=now)
+    for row in rows:
+        events.publish(session, events.QuoteChanged(quote_id=row.id, institution_id=row.institution_id,
+                                                    owner_id=row.owner_id, team_id=row.team_id))
     session.expire_all()
     return len(rows)
 
@@ -412,7 +415,7 @@ def mark_invoices_overdue(session: Session, *, now: datetime | None = None) -> i
     session.flush()
     due = sa.and_(_I.c.kind == InvoiceKind.INVOICE.value, _I.c.status.in_(_OVERDUE_FROM), _I.c.due_date < today)
     locked = session.connection().execute(
-        sa.select(_I.c.id, _I.c.number, _I.c.status, _I.c.owner_id, _I.c.institution_id, _INST.c.name)
+        sa.select(_I.c.id, _I.c.number, _I.c.status, _I.c.owner_id, _I.c.team_id, _I.c.institution_id, _INST.c.name)
         .join(_INST, _INST.c.id == _I.c.institution_id).where(due).with_for_update(of=_I)).all()
     if not locked:
         return 0
@@ -426,6 +429,9 @@ def mark_invoices_overdue(session: Session, *, now: datetime | None = None) -> i
         NewNotification(recipient_id=row.owner_id, kind="invoice.overdue", record_kind="invoice", record_id=row.id,
                         params={"number": row.number, "institution": row.name})
         for row in rows if row.owner_id is not None], now=now)
+    for row in rows:
+        events.publish(session, events.InvoiceChanged(invoice_id=row.id, institution_id=row.institution_id,
+                                                      owner_id=row.owner_id, team_id=row.team_id))
     session.expire_all()
     return len(rows)
 

@@ -116,3 +116,24 @@ async def test_the_timeline_shows_the_institutions_quotes_invoices_and_payments(
     await ui_user.should_see(f"{_('Partially paid')} · {format_currency(Decimal('600.00'))}")
     await ui_user.should_see(_("Bank transfer"))
     await ui_user.should_see(format_currency(Decimal("100.00")))
+
+
+async def test_the_tabs_follow_the_documents_others_save_on_the_institution(
+        ui_user: User, account: Callable[..., str]) -> None:
+    email = account()
+    actor = actor_for(email)
+    here = new_institution("Clinique Sainte-Anne")
+    await _open_tab(ui_user, email, here, "quotes")
+    await ui_user.should_see(marker="institution-quotes-table")
+    await eventually(lambda: element(ui_user, "institution-quotes-sum-incl").text == format_currency(Decimal("0")),
+                     "the tab was not loaded")
+    numbers = _quotes(actor, here)  # saved in another session (the same user's other tab)
+    await eventually(lambda: sorted(r["number"] for r in table_rows(ui_user, "institution-quotes-table"))
+                     == sorted(numbers), "the tab did not follow the new quotes")
+    assert element(ui_user, "institution-quotes-sum-incl").text == format_currency(Decimal("1320.00"))
+
+    ui_user.find(marker="tab-invoices").click()
+    await ui_user.should_see(marker="institution-invoices-table")
+    number = _paid_invoice(actor, here, paid=None)
+    await eventually(lambda: [r["number"] for r in table_rows(ui_user, "institution-invoices-table")] == [number],
+                     "the tab did not follow the new invoice")

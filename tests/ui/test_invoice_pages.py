@@ -20,7 +20,9 @@ from crm_app.db import unit_of_work
 from crm_app.i18n import format_currency, gettext, pgettext
 from crm_app.models import Invoice, InvoiceKind, InvoiceStatus, OutboxMessage, Role
 from crm_app.services import invoices, payments
+from crm_app.services.invoices import STATUS_LABELS
 from crm_app.services.permissions import Actor
+from tests.factories import actor_of, make_team, make_user
 from tests.ui.conftest import actor_for, element, eventually, log_in, new_contact, new_institution, table_rows
 
 YEAR_PREFIX = "FAC-"
@@ -293,3 +295,27 @@ async def test_the_history_reads_amounts_and_actions_in_french_and_the_paid_amou
     assert changes[gettext("Total incl. VAT")] == format_currency(Decimal("1200.00"))  # not "1200.00"
     created = [row["what"] for row in history if row["change"] == format_currency(Decimal("1200.00"))]
     assert created == [pgettext("action", "Created")] and created != [gettext("Created")]  # not "Créés"
+
+
+async def test_the_list_follows_the_invoices_others_save_without_reload(ui_user: User) -> None:
+    with unit_of_work() as session:
+        team = make_team(session, "Ouest")
+        make_user(session, role=Role.MANAGER, email="marc@example.org", name="Marc Manager", team=team)
+        rep = actor_of(make_user(session, email="rita@example.org", name="Rita Rep", team=team))
+    hospital = new_institution("CHU de Nantes")
+    await _open(ui_user, "marc@example.org", "/invoices")
+    await ui_user.should_see(marker="invoices-table", retries=50)
+    await eventually(lambda: _text(ui_user, "invoices-sum-total") == format_currency(Decimal("0")),
+                     "the list was not loaded")
+
+    # Another session (a salesperson of the manager's team) issues an invoice, then records a payment.
+    invoice_id = _invoice(rep, hospital)
+    await eventually(lambda: [r["total"] for r in table_rows(ui_user, "invoices-table")]
+                     == [format_currency(Decimal("1200.00"))], "the new invoice did not appear")
+    assert _text(ui_user, "invoices-sum-outstanding") == format_currency(Decimal("1200.00"))
+    with unit_of_work() as session:
+        payments.record_payment(session, rep, invoice_id, {"amount": "200.00", "method": "transfer"})
+    await eventually(lambda: [r["remaining"] for r in table_rows(ui_user, "invoices-table")]
+                     == [format_currency(Decimal("1000.00"))], "the payment did not show")
+    assert table_rows(ui_user, "invoices-table")[0]["status"] == gettext(STATUS_LABELS[InvoiceStatus.PARTIALLY_PAID])
+    assert _text(ui_user, "invoices-sum-outstanding") == format_currency(Decimal("1000.00"))

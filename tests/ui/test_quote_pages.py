@@ -21,6 +21,7 @@ from crm_app.i18n import format_currency, gettext, ngettext, use_locale
 from crm_app.models import Invoice, OutboxMessage, Quote, QuoteLine, QuoteStatus, Role
 from crm_app.services import contacts, invoices, money, quotes
 from crm_app.services.permissions import SYSTEM_ACTOR
+from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_institution
 from tests.sales_factories import make_accepted_quote, make_catalog_item, make_quote, make_sent_quote, quote_line
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
@@ -298,3 +299,34 @@ async def test_a_long_draft_is_built_in_chunks_and_saved_whole(ui_user: User, ac
         lines = session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id)
                              .order_by(col(QuoteLine.position))).all()
     assert len(lines) == 31 and lines[30].quantity == Decimal("2")
+
+
+async def test_the_list_follows_the_quotes_others_save_without_reload(ui_user: User) -> None:
+    with unit_of_work() as session:
+        team = make_team(session, "Ouest")
+        make_user(session, role=Role.MANAGER, email="marc@example.org", name="Marc Manager", team=team)
+        rep = actor_of(make_user(session, email="rita@example.org", name="Rita Rep", team=team))
+        hospital = make_institution(session, name="CHU de Nantes")
+    await log_in(ui_user, "marc@example.org", path="/login?redirect_to=/quotes")
+    await ui_user.should_see(marker="quotes-table", retries=50)
+    await eventually(lambda: _text(ui_user, "quote-count") == ngettext("{count} quote", "{count} quotes", 0, count=0),
+                     "the list was not loaded")
+
+    # Another session (a salesperson of the manager's team) saves a quote: it comes, with the totals.
+    with unit_of_work() as session:
+        quote_id = make_quote(session, rep, hospital, [quote_line(unit_price="100.00")], title="Pompe").id
+    await eventually(lambda: [r["title"] for r in table_rows(ui_user, "quotes-table")] == ["Pompe"],
+                     "the new quote did not appear")
+    assert _text(ui_user, "sum-incl") == gettext("Total incl. VAT: {amount}", amount=format_currency(Decimal("120")))
+
+    # Sent, then revised: the list follows the status and the revision, and sums the latest only.
+    with unit_of_work() as session:
+        quotes.send_quote(session, rep, quote_id)
+    await eventually(lambda: [r["status_value"] for r in table_rows(ui_user, "quotes-table")] == ["sent"],
+                     "the status did not follow")
+    with unit_of_work() as session:
+        quotes.revise_quote(session, rep, quote_id)
+    await eventually(lambda: sorted(r["status_value"] for r in table_rows(ui_user, "quotes-table"))
+                     == ["cancelled", "draft"], "the revision did not appear")
+    assert _text(ui_user, "quote-count") == ngettext("{count} quote", "{count} quotes", 2, count=2)
+    assert _text(ui_user, "sum-incl") == gettext("Total incl. VAT: {amount}", amount=format_currency(Decimal("120")))

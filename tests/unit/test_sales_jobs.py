@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, col, select
 
-from crm_app import mail, migrate
+from crm_app import events, mail, migrate
 from crm_app.db import get_engine, unit_of_work
 from crm_app.models import Invoice, InvoiceReminder, Notification, Quote, QuoteReminder, Task
 from crm_app.models.base import utcnow
@@ -478,3 +478,29 @@ def test_the_jobs_over_simulated_days_on_sqlite(tmp_path: Path, settings_overrid
                                  for who in ("owner", "client")])
         attachments = session.exec(select(OutboxAttachment)).all()
         assert len(attachments) == 4 and all(a.content.startswith(b"%PDF") for a in attachments)
+
+
+def test_the_daily_jobs_tell_open_lists_what_they_changed(db: Session, org: Org, at: Callable[..., datetime]) -> None:
+    quote = _quote(db, org, D0 + timedelta(days=1))
+    invoice = _invoice(db, org, terms=1)
+    already = len(events.pending(db))
+    at(D0 + timedelta(days=3), 0, 5)
+    assert sales_jobs.expire_quotes(db) == 1 and sales_jobs.mark_invoices_overdue(db) == 1
+    changed = [e for e in events.pending(db)[already:] if isinstance(e, events.SalesDocumentChanged)]
+    assert changed == [
+        events.QuoteChanged(quote_id=quote.id, institution_id=quote.institution_id, owner_id=org.rep_a.id,
+                            team_id=quote.team_id),
+        events.InvoiceChanged(invoice_id=invoice.id, institution_id=invoice.institution_id, owner_id=org.rep_a.id,
+                              team_id=invoice.team_id)]
+
+
+def test_every_saved_change_to_a_quote_or_an_invoice_is_an_event(db: Session, org: Org) -> None:
+    quote = _quote(db, org, D0 + timedelta(days=30))  # created, then sent
+    invoice = _invoice(db, org)  # created, then issued (the year's first number takes a savepoint)
+    payments.record_payment(db, org.rep_a.actor, invoice.id, {"amount": "100.00", "method": "transfer"})
+    changed = [e for e in events.pending(db) if isinstance(e, events.SalesDocumentChanged)]
+    # The payment is two changes: its amount, then the status it leads to.
+    assert [type(e).__name__ for e in changed] == ["QuoteChanged"] * 2 + ["InvoiceChanged"] * 4
+    assert {e.quote_id for e in changed if isinstance(e, events.QuoteChanged)} == {quote.id}
+    assert {e.invoice_id for e in changed if isinstance(e, events.InvoiceChanged)} == {invoice.id}
+    assert all(e.actor_id == org.rep_a.id and e.owner_id == org.rep_a.id for e in changed)
