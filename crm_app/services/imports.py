@@ -433,17 +433,20 @@ def _candidate(ref: uuid.UUID | int, values: Mapping[str, Any]) -> Candidate:
 
 
 def _relevant(rows: Sequence[Candidate]) -> Any:
-    """The institutions that may duplicate one of `rows`: the same identifier, postal code or city (the
-    rules compare nothing else), as one condition with an array per column."""
+    """The institutions that may duplicate one of `rows`: the same identifier, postal code or city, or
+    for a row with neither of these the same name key (the rules compare nothing else), as one condition
+    with an array per column."""
     table = table_of(Institution).c
     wanted: dict[str, set[str]] = {"accounting_number": set(), "finess": set(), "siret": set(),
-                                   "postal_code": set(), "city_key": set()}
+                                   "postal_code": set(), "city_key": set(), "match_key": set()}
     for row in rows:
         for name in ("accounting_number", "finess", "siret", "postal_code"):
             if value := getattr(row, name):
                 wanted[name].add(value)
         if row.city:
             wanted["city_key"].update({row.city_key, row.city_key[:120]})  # the column keeps 120 characters
+        if row.placeless and row.key:
+            wanted["match_key"].update({row.key, row.key[:200]})  # the column keeps 200 characters
     return sa.or_(sa.false(), *(table[name] == sa.any_(sa.bindparam(f"wanted_{name}", sorted(values),
                                                                       type_=postgresql.ARRAY(sa.String)))
                                 for name, values in wanted.items() if values))

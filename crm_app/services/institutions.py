@@ -225,6 +225,9 @@ def find_duplicates(session: Session, values: Mapping[str, Any], *,
                                   col(Institution.postal_code) == values["postal_code"]))
     if key and values.get("city"):
         conditions.append(col(Institution.city_key) == fold(values["city"]))
+    if key and not values.get("postal_code") and not fold(values.get("city")):
+        conditions.append(sa.and_(col(Institution.match_key) == key, col(Institution.city_key) == "",
+                                  sa.func.coalesce(Institution.postal_code, "") == ""))
     if not conditions:
         return []
     query = candidates_query().where(sa.or_(*conditions))

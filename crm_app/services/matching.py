@@ -3,6 +3,11 @@
 Rules, first hit wins: accounting number; FINESS; SIRET; normalised name plus the same postal
 code; fuzzy name (similarity ≥ 0.85) in the same city. Name rules never match two records whose
 FINESS, SIRET or accounting numbers are both present and different.
+
+Two readings where DOMAIN.md is silent, so that importing a file twice creates nothing new whatever
+its rows hold: a name made only of noise words ("CHU", "Clinique") keeps them as its key rather than
+having none; and two records with the same key and neither a postal code nor a city on either side
+match (the rule of the same postal code, both being absent), since nothing tells them apart.
 """
 
 from __future__ import annotations
@@ -56,13 +61,14 @@ def contains_pattern(term: str) -> str:
 
 
 def match_key(name: str | None) -> str:
-    """The normalised name of the duplicate rule: no accents, no punctuation, no noise words."""
+    """The normalised name of the duplicate rule: no accents, no punctuation, no noise words (unless
+    the name is nothing else: "CHU" stays "chu"). Empty only for a name without a letter or digit."""
     words = _NOT_WORD.sub(" ", fold(name)).split()
-    text = " ".join(words)
+    text = whole = " ".join(words)
     for noise, pattern in _NOISE_PATTERNS:
         if noise in text:  # else the pattern cannot match
             text = pattern.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(text.split()) or whole
 
 
 def _sorted_tokens(key: str) -> str:
@@ -74,6 +80,7 @@ class MatchRule(StrEnum):
     FINESS = "finess"
     SIRET = "siret"
     NAME_POSTAL_CODE = "name_postal_code"
+    NAME_NO_PLACE = "name_no_place"
     FUZZY_NAME_CITY = "fuzzy_name_city"
 
 
@@ -82,6 +89,7 @@ RULE_LABELS: dict[MatchRule, str] = {
     MatchRule.FINESS: N_("Same FINESS"),
     MatchRule.SIRET: N_("Same SIRET"),
     MatchRule.NAME_POSTAL_CODE: N_("Same name and postal code"),
+    MatchRule.NAME_NO_PLACE: N_("Same name, and neither has a postal code or a city"),
     MatchRule.FUZZY_NAME_CITY: N_("Similar name in the same city"),
 }
 
@@ -107,6 +115,11 @@ class Candidate:
     @property
     def city_key(self) -> str:
         return self.stored_city_key if self.stored_city_key is not None else fold(self.city)
+
+    @property
+    def placeless(self) -> bool:
+        """Neither a postal code nor a city: only the NAME_NO_PLACE rule can match it by name."""
+        return not self.postal_code and not self.city_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +158,7 @@ class DuplicateIndex:
         self._by_finess: dict[str, Candidate] = {}
         self._by_siret: dict[str, Candidate] = {}
         self._by_name_postal: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+        self._by_name_no_place: dict[str, list[Candidate]] = defaultdict(list)
         # Per city, then per length of the sorted key, the keys, their candidates and their rank in the
         # city (the order they were added in): rapidfuzz scores the keys in C, and only keys of a length
         # that can reach the threshold are scored at all.
@@ -163,6 +177,8 @@ class DuplicateIndex:
         key = candidate.key
         if key and candidate.postal_code:
             self._by_name_postal[(key, candidate.postal_code)].append(candidate)
+        if key and candidate.placeless:
+            self._by_name_no_place[key].append(candidate)
         if key and candidate.city:
             city = candidate.city_key
             sorted_key = _sorted_tokens(key)
@@ -206,6 +222,10 @@ class DuplicateIndex:
             for found in self._by_name_postal.get((key, candidate.postal_code), ()):
                 if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
                     return Match(found.ref, found.name, MatchRule.NAME_POSTAL_CODE)
+        elif candidate.placeless:
+            for found in self._by_name_no_place.get(key, ()):
+                if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
+                    return Match(found.ref, found.name, MatchRule.NAME_NO_PLACE)
         if candidate.city:
             # Identifiers are compared only for close names.
             for found in self._close_names(key, candidate.city_key):

@@ -43,7 +43,13 @@ def test_normalised_name_ignores_case_accents_punctuation_and_noise_words(first:
 
 def test_noise_words_are_removed_only_as_whole_words() -> None:
     assert match_key("Clinique Chirurgicale du Chêne") == "chirurgicale du chene"
-    assert match_key("CHU") == ""
+
+
+def test_a_name_made_only_of_noise_words_keeps_them_as_its_key() -> None:
+    assert match_key("CHU") == match_key("chu.") == "chu"
+    assert match_key("Clinique") == "clinique" != match_key("Hôpital")
+    assert match_key("Centre hospitalier") == "centre hospitalier"
+    assert match_key("— ?") == ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,6 +72,22 @@ def _match(*known: Candidate, new: Candidate) -> Match | None:
 ])
 def test_each_rule_matches_on_its_own(new: Candidate, rule: MatchRule) -> None:
     assert _match(KNOWN, new=new) == Match(1, "Clinique Pasteur", rule)
+
+
+def test_same_name_with_no_place_on_either_side_matches() -> None:
+    placeless = Candidate(ref=1, name="Clinique Pasteur")
+    assert _match(placeless, new=Candidate(ref=0, name="PASTEUR")) == Match(1, "Clinique Pasteur",
+                                                                           MatchRule.NAME_NO_PLACE)
+    assert _match(Candidate(ref=1, name="CHU"), new=Candidate(ref=0, name="chu")) == Match(1, "CHU",
+                                                                                           MatchRule.NAME_NO_PLACE)
+    # A place on one side only tells them apart: the names alone are not enough.
+    assert _match(placeless, new=Candidate(ref=0, name="Pasteur", city="Lyon")) is None
+    assert _match(placeless, new=Candidate(ref=0, name="Pasteur", postal_code="69003")) is None
+    assert _match(KNOWN, new=Candidate(ref=0, name="Pasteur")) is None
+    # Nor do names differ by a letter, and different identifiers still keep them apart.
+    assert _match(placeless, new=Candidate(ref=0, name="Pasteurs")) is None
+    assert _match(Candidate(ref=1, name="Pasteur", finess="330781196"),
+                  new=Candidate(ref=0, name="Pasteur", finess="690781810")) is None
 
 
 def test_first_rule_wins_accounting_number_before_finess_before_siret() -> None:
@@ -175,6 +197,17 @@ def test_create_warns_about_a_similar_name_in_the_same_city(db: Session) -> None
     assert suspected.value.matches == [Match(existing.id, "Polyclinique du Parc", MatchRule.FUZZY_NAME_CITY)]
     elsewhere = institutions.create_institution(db, SYSTEM_ACTOR, {"name": "Polyclinique du Parc Nord",
                                                                     "city": "Rouen"})
+    assert elsewhere.id != existing.id
+
+
+def test_create_warns_about_the_same_name_when_neither_has_a_place(db: Session) -> None:
+    existing = make_institution(db, name="Clinique")
+    make_institution(db, name="Clinique", city="Nantes")
+    with pytest.raises(DuplicateSuspected) as suspected:
+        institutions.create_institution(db, SYSTEM_ACTOR, {"name": "CLINIQUE"})
+    assert suspected.value.matches == [Match(existing.id, "Clinique", MatchRule.NAME_NO_PLACE)]
+    assert existing.match_key == "clinique"
+    elsewhere = institutions.create_institution(db, SYSTEM_ACTOR, {"name": "Clinique", "postal_code": "44000"})
     assert elsewhere.id != existing.id
 
 

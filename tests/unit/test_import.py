@@ -246,6 +246,23 @@ def test_importing_the_same_file_twice_creates_nothing_new(db: Session, manager:
     assert (_count(db, Institution), _count(db, Contact), _count(db, AuditEntry)) == before
 
 
+def test_rows_without_a_place_or_with_noise_only_names_are_not_created_twice(db: Session, manager: Actor) -> None:
+    rows = [["nom", "code postal", "ville", "finess"],
+            ["Clinique", "", "", ""],  # a name made of noise words, and no place
+            ["Centre de dialyse Les Tilleuls", "", "", ""],  # no place
+            ["CHU", "59000", "Lille", ""],
+            ["Clinique", "", "Nantes", ""]]  # same name, but a place: not the first row
+    first = imports.run_import(db, manager, _csv(rows))
+    assert (first.created, first.skipped, first.rejected) == (4, 0, 0)
+    before = _count(db, Institution), _count(db, AuditEntry)
+    second = imports.run_import(db, manager, _csv(rows))
+    assert (second.created, second.merged, second.skipped) == (0, 0, 4)
+    assert (_count(db, Institution), _count(db, AuditEntry)) == before
+    rules = {row.line: row.match.rule for row in imports.preview_import(db, manager, _csv(rows)).rows if row.match}
+    assert rules == {2: MatchRule.NAME_NO_PLACE, 3: MatchRule.NAME_NO_PLACE, 4: MatchRule.NAME_POSTAL_CODE,
+                     5: MatchRule.FUZZY_NAME_CITY}
+
+
 def test_merging_the_same_file_twice_changes_nothing_the_second_time(db: Session, manager: Actor,
                                                                     sample: bytes) -> None:
     first = imports.run_import(db, manager, sample, default_action=Action.MERGE)

@@ -243,10 +243,10 @@ def _plain_fold(text: str | None) -> str:
 
 
 def _plain_match_key(name: str | None) -> str:
-    text = " ".join(re.sub(r"[^0-9a-z]+", " ", _plain_fold(name)).split())
+    text = whole = " ".join(re.sub(r"[^0-9a-z]+", " ", _plain_fold(name)).split())
     for noise in matching._NOISE:
         text = re.sub(rf"(^| ){noise}( |$)", " ", text)
-    return " ".join(text.split())
+    return " ".join(text.split()) or whole  # a name of noise words only keeps them
 
 
 def test_fold_and_match_key_equal_their_plain_definitions() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from crm_app import migrate
 from crm_app.db import get_engine
@@ -83,3 +83,21 @@ def test_trigram_search_index_exists_on_postgresql_only(empty_database: str) -> 
     indexes = {index["name"] for index in inspect(get_engine()).get_indexes("institutions")}
     assert ("ix_institutions_search_trgm" in indexes) is empty_database.startswith("postgresql")
     assert "uq_institutions_finess" in indexes
+
+
+def test_names_of_noise_words_only_get_their_duplicate_key(empty_database: str) -> None:
+    from crm_app.db import unit_of_work
+    from crm_app.services import institutions
+    from crm_app.services.permissions import SYSTEM_ACTOR
+
+    migrate.upgrade()
+    with unit_of_work() as session:
+        institutions.create_institution(session, SYSTEM_ACTOR, {"name": "CHU"})
+        institutions.create_institution(session, SYSTEM_ACTOR, {"name": "Clinique Pasteur"})
+    with get_engine().begin() as connection:  # as the code before 0013 stored them
+        connection.execute(text("UPDATE institutions SET match_key = '' WHERE name = 'CHU'"))
+    migrate.downgrade("0012")
+    migrate.upgrade()
+    with get_engine().connect() as connection:
+        keys: dict[str, str] = dict(connection.execute(text("SELECT name, match_key FROM institutions")).all())
+    assert keys == {"CHU": "chu", "Clinique Pasteur": "pasteur"}
