@@ -55,7 +55,7 @@ from crm_app.services.quotes import QUOTE_STATUS_LABELS
 from crm_app.services.tasks import TaskQuery, TaskRow
 from crm_app.services.timeline import TimelineEntry
 
-from .institution_detail import ACTION_LABELS, FIELD_LABELS
+from .institution_detail import ACTION_LABELS, FIELD_LABELS, HISTORY_VALUES
 
 OPEN_TASKS_SHOWN = 10
 RECENT_SHOWN = 10
@@ -111,7 +111,8 @@ def describe(entry: TimelineEntry) -> tuple[str, str]:
         field = _(FIELD_LABELS.get(entry.title, entry.title)) if entry.title else ""
         if field and field != what:  # "Contact created", not "Contact created · Contact"
             headline += f" · {field}"
-        return headline, _change(entry.old_value, entry.new_value)
+        return headline, _change(HISTORY_VALUES.text(entry.title, entry.old_value, entry.old_name),
+                                 HISTORY_VALUES.text(entry.title, entry.new_value, entry.new_name))
     if entry.kind == "call":
         parts = [status, entry.detail or "", _duration(entry.new_value)]
         return " · ".join(p for p in parts if p), entry.title or ""

@@ -9,6 +9,7 @@ from nicegui import ui
 
 from components.backend import call
 from components.contact_dialog import open_contact_dialog
+from components.history_values import HistoryValues
 from components.institution_tabs import institution_tab, tab_bar
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
@@ -34,6 +35,10 @@ FIELD_LABELS = {
 }
 ACTION_LABELS = {"create": N_("created"), "update": N_("changed"), "archive": N_("archived"),
                  "restore": N_("restored"), "merge": N_("merged")}
+HISTORY_VALUES = HistoryValues(
+    codes={"type": TYPE_LABELS, "commercial_status": STATUS_LABELS, "compliance_status": COMPLIANCE_LABELS},
+    dates=frozenset({"audit_date", "compliance_expiry"}), money=frozenset({"annual_revenue"}),
+    yes_no=frozenset({"is_primary", "email_opt_out", "is_archived"}))
 
 
 def _fact(label: str, value: Any) -> None:
@@ -199,7 +204,8 @@ async def history_tab(detail: InstitutionDetail) -> None:
         return {"id": str(row.id), "at": format_datetime(row.at, style="short"), "who": row.actor_name or "",
                 "what": (_("Contact") + " · " if row.entity_type == "contact" else "")
                 + _(ACTION_LABELS.get(row.action, row.action)),
-                "field": field, "old": row.old_value or "", "new": row.new_value or ""}
+                "field": field, "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
+                "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name)}
 
     async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         page = await call(institutions.history, institution_id, page_request(state))

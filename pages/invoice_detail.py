@@ -6,8 +6,7 @@ a payment, credit note (all or part), PDF, email. A refused action shows the ser
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +15,7 @@ from nicegui import ui
 from components.backend import call
 from components.dialogs import confirm, disposable
 from components.document_email_dialog import open_document_email_dialog
+from components.history_values import HistoryValues
 from components.line_editor import InputError, LineEditor, number_text, parse_number, show_totals, unit_label
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
@@ -68,22 +68,8 @@ def _field_label(field: str | None) -> str:
     return _(FIELD_LABELS[field]) if field in FIELD_LABELS else field or ""
 
 
-def _history_value(field: str | None, value: str | None) -> str | None:
-    """A status in words, amounts, dates and numbers formatted for the locale; other values as recorded."""
-    if not value:
-        return value
-    try:
-        if field == "status":
-            return _(STATUS_LABELS[InvoiceStatus(value)])
-        if field in MONEY_FIELDS:
-            return format_currency(Decimal(value))
-        if field in DATE_FIELDS:
-            return format_date(date.fromisoformat(value[:10]))
-        if field in NUMBER_FIELDS:
-            return format_decimal(Decimal(value).normalize() + 0)
-    except (ValueError, ArithmeticError):
-        return value
-    return value
+HISTORY_VALUES = HistoryValues(codes={"status": STATUS_LABELS}, dates=DATE_FIELDS, money=MONEY_FIELDS,
+                               numbers=NUMBER_FIELDS)
 
 
 @app_page("/invoices/{invoice_id}", title=N_("Invoice"), parent="/invoices")
@@ -295,7 +281,8 @@ class InvoicePage:
         ui.label(_("History")).classes("text-subtitle1 text-weight-medium q-mt-md")
 
         def convert(entry: audit.HistoryRow) -> dict[str, Any]:
-            values = (_history_value(entry.field, entry.old_value), _history_value(entry.field, entry.new_value))
+            values = (HISTORY_VALUES.text(entry.field, entry.old_value, entry.old_name),
+                      HISTORY_VALUES.text(entry.field, entry.new_value, entry.new_name))
             return {"id": str(entry.id), "at": format_datetime(entry.at, self.zone, style="short"),
                     "who": entry.actor_name or "", "what": _action_label(entry.action),
                     "field": _field_label(entry.field), "change": " → ".join(p for p in values if p)}

@@ -21,6 +21,7 @@ from components.backend import call, stored_session_id
 from components.comments import comment_thread
 from components.dialogs import disposable
 from components.document_email_dialog import open_document_email_dialog
+from components.history_values import HistoryValues
 from components.line_editor import number_text, parse_number, rate_label, show_totals, unit_label
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
@@ -45,6 +46,9 @@ FIELD_LABELS = {
     "purchase_order_ref": N_("Purchase order"), "revision_of": N_("Revision of"),
     "superseded_by": N_("Replaced by"),
 }
+HISTORY_VALUES = HistoryValues(codes={"status": QUOTE_STATUS_LABELS}, dates=frozenset({"issue_date", "valid_until"}),
+                               money=frozenset({"total_excl_vat", "total_incl_vat"}),
+                               numbers=frozenset({"global_discount_percent"}))
 QUOTE_ACTION_LABELS = {"send": N_("sent"), "accept": N_("accepted"), "reject": N_("rejected"),
                        "order": N_("ordered"), "cancel": N_("cancelled"), "revise": N_("revised"),
                        "expire": N_("expired")}
@@ -283,7 +287,9 @@ class QuoteScreen:
             action = QUOTE_ACTION_LABELS.get(row.action) or ACTION_LABELS.get(row.action) or row.action
             field = _(FIELD_LABELS[row.field]) if row.field in FIELD_LABELS else (row.field or "")
             return {"id": str(row.id), "at": format_datetime(row.at, zone, style="short"), "who": row.actor_name or "",
-                    "what": _(action), "field": field, "old": row.old_value or "", "new": row.new_value or ""}
+                    "what": _(action), "field": field,
+                    "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
+                    "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name)}
 
         async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
             page = await call(quotes.quote_history, self.quote_id, page_request(state))

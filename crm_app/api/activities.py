@@ -542,6 +542,9 @@ class TimelineEntryOut(BaseModel):
     old_value: str | None
     new_value: str | None
     link: str | None
+    old_name: str | None = Field(None, description="For a change of assignee or team: the name of the user or "
+                                                   "team that `old_value` (an id) refers to")
+    new_name: str | None = Field(None, description="The same for `new_value`")
 
 
 class TimelinePage(BaseModel):

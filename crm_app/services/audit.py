@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,7 +14,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from ..models import AuditEntry, utcnow
+from ..models import AuditEntry, Contact, Institution, Team, User, utcnow
 from . import cache
 from .paging import Page, PageRequest
 from .permissions import Actor
@@ -63,14 +65,48 @@ class HistoryRow:
     field: str | None
     old_value: str | None
     new_value: str | None
+    old_name: str | None = None  # the user or team that `old_value` refers to (REFERENCE_FIELDS)
+    new_name: str | None = None
+
+
+#: The audited fields whose value is the id of another record: shown by that record's (current) name.
+REFERENCE_FIELDS = {"assigned_user_id": "user", "owner_id": "user", "team_id": "team",
+                    "institution_id": "institution", "contact_id": "contact"}
+_NAMES: dict[str, tuple[Any, Any]] = {
+    "user": (User.id, User.full_name), "team": (Team.id, Team.name), "institution": (Institution.id, Institution.name),
+    "contact": (Contact.id, func.trim(func.coalesce(Contact.first_name, "") + " " + Contact.last_name)),
+}
+
+
+def referenced_names(session: Session, values: Iterable[tuple[str | None, str | None]]) -> dict[str, str]:
+    """The names of the records that the `(field, value)` pairs of a page refer to, by value (a query per
+    kind of record at most)."""
+    wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for field, value in values:
+        if value and (kind := REFERENCE_FIELDS.get(field or "")) is not None:
+            try:
+                wanted[kind].add(uuid.UUID(value))
+            except ValueError:
+                continue
+    names: dict[str, str] = {}
+    for kind, ids in wanted.items():
+        id_column, name = _NAMES[kind]
+        names.update((str(id_), text) for id_, text in session.exec(select(id_column, name).where(id_column.in_(ids))))
+    return names
+
+
+def history_page(session: Session, where: Sequence[Any], request: PageRequest) -> Page[HistoryRow]:
+    """The entries matching `where`, newest first, paged, with the names their ids refer to."""
+    total = session.exec(select(func.count()).select_from(AuditEntry).where(*where)).one()
+    rows = session.exec(select(AuditEntry).where(*where)
+                        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id))
+                        .offset(request.offset).limit(request.page_size)).all()
+    names = referenced_names(session, ((r.field, v) for r in rows for v in (r.old_value, r.new_value)))
+    return Page([HistoryRow(r.id, r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value, r.new_value,
+                            names.get(r.old_value or ""), names.get(r.new_value or ""))
+                 for r in rows], int(total), request.page, request.page_size)
 
 
 def institution_history(session: Session, institution_id: uuid.UUID, request: PageRequest) -> Page[HistoryRow]:
     """Newest first, paged; includes the changes to the institution's contacts."""
-    where = AuditEntry.institution_id == institution_id
-    total = session.exec(select(func.count()).select_from(AuditEntry).where(where)).one()
-    rows = session.exec(select(AuditEntry).where(where)
-                        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id))
-                        .offset(request.offset).limit(request.page_size)).all()
-    return Page([HistoryRow(r.id, r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value, r.new_value)
-                 for r in rows], int(total), request.page, request.page_size)
+    return history_page(session, (AuditEntry.institution_id == institution_id,), request)

@@ -548,15 +548,10 @@ def quote_history(session: Session, actor: Actor, quote_id: uuid.UUID,
                   request: PageRequest | None = None) -> Page[audit.HistoryRow]:
     """The quote's audit trail, newest first, paged."""
     get_visible_quote(session, actor, quote_id)
-    request = request or PageRequest()
     from ..models import AuditEntry
 
-    where = (col(AuditEntry.entity_type) == ENTITY, col(AuditEntry.entity_id) == quote_id)
-    total = session.exec(select(sa.func.count()).select_from(AuditEntry).where(*where)).one()
-    rows = session.exec(select(AuditEntry).where(*where).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id))
-                        .offset(request.offset).limit(request.page_size)).all()
-    return Page([audit.HistoryRow(r.id, r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value,
-                                  r.new_value) for r in rows], int(total), request.page, request.page_size)
+    return audit.history_page(session, (col(AuditEntry.entity_type) == ENTITY, col(AuditEntry.entity_id) == quote_id),
+                              request or PageRequest())
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from sqlmodel import Session
 from ..db import fetch_all
 from ..models import AuditEntry, Call, Contact, Meeting, Note, Task, User
 from ..models.base import table_of
-from . import meetings, notes
+from . import audit, meetings, notes
 from . import notifications as notification_service
 from .activities import scope_condition
 from .institutions import get_institution
@@ -81,6 +81,8 @@ class TimelineEntry:
     old_value: str | None
     new_value: str | None
     link: str | None
+    old_name: str | None = None  # for a change: the user or team that `old_value` refers to
+    new_name: str | None = None
 
 
 def timeline(session: Session, actor: Actor, institution_id: uuid.UUID, request: PageRequest | None = None, *,
@@ -97,10 +99,15 @@ def timeline(session: Session, actor: Actor, institution_id: uuid.UUID, request:
     total = fetch_all(session, sa.select(sa.func.count()).select_from(union))[0][0]
     statement = (sa.select(union).order_by(union.c.at.desc(), union.c.kind, union.c.record_id.desc())
                  .offset(request.offset).limit(request.page_size))
+    rows = fetch_all(session, statement)
+    names = audit.referenced_names(session, ((row.title, value) for row in rows if row.kind == "change"
+                                             for value in (row.old_value, row.new_value)))
     entries = []
-    for row in fetch_all(session, statement):
+    for row in rows:
         link = _SOURCES[row.kind].link
-        entries.append(TimelineEntry(**row._asdict(), link=link.format(id=row.record_id) if link else None))
+        entries.append(TimelineEntry(**row._asdict(), link=link.format(id=row.record_id) if link else None,
+                                     old_name=names.get(row.old_value or "") if row.kind == "change" else None,
+                                     new_name=names.get(row.new_value or "") if row.kind == "change" else None))
     return Page(entries, int(total), request.page, request.page_size)
 
 

@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 
 from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
 from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
-from crm_app.models import Institution, Role
+from crm_app.i18n import format_currency, format_date, gettext
+from crm_app.models import CommercialStatus, Institution, InstitutionType, Role
 from crm_app.models import User as UserRow
 from crm_app.services import contacts, institutions
 from crm_app.services.permissions import SYSTEM_ACTOR
+from tests.factories import make_team
 from tests.ui.conftest import log_in
 
 
@@ -138,6 +141,35 @@ async def test_edit_then_see_the_change_in_history(ui_user: User, account: Calla
     rows = await _table_rows(ui_user, "history-table", expected=2)
     change = next(row for row in rows if row["old"] == "Vannes")
     assert change["new"] == "Séné" and change["field"] == gettext("City")
+
+
+async def test_history_names_people_and_teams_and_puts_codes_in_words(ui_user: User,
+                                                                      account: Callable[..., str]) -> None:
+    email = account(role=Role.MANAGER, name="Yann Le Goff")
+    with unit_of_work() as session:
+        team = make_team(session, "Équipe Bretagne")
+        created = institutions.create_institution(session, SYSTEM_ACTOR, {
+            "name": "Clinique Saint-Yves", "city": "Vannes", "type": "private_clinic", "annual_revenue": "1200000"})
+        institution_id, version = created.id, created.version
+    with unit_of_work() as session:
+        institutions.update_institution(session, SYSTEM_ACTOR, institution_id, {
+            "assigned_user_id": _user_id(email), "team_id": team.id, "commercial_status": "client",
+            "type": "hospital", "audit_date": "2026-03-02", "annual_revenue": "1500000"}, expected_version=version)
+    await log_in(ui_user, email, path=f"/login?redirect_to=/institutions/{institution_id}")
+    await ui_user.should_see(marker="tab-history")
+    ui_user.find(marker="tab-history").click()
+    rows = await _table_rows(ui_user, "history-table", expected=7)
+    changes = {row["field"]: (row["old"], row["new"]) for row in rows if row["old"] or row["new"]}
+    assert changes == {
+        gettext("Assigned to"): ("", "Yann Le Goff"),
+        gettext("Team"): ("", "Équipe Bretagne"),
+        gettext("Status"): (gettext(institutions.STATUS_LABELS[CommercialStatus.PROSPECT]),
+                            gettext(institutions.STATUS_LABELS[CommercialStatus.CLIENT])),
+        gettext("Type"): (gettext(institutions.TYPE_LABELS[InstitutionType.PRIVATE_CLINIC]),
+                          gettext(institutions.TYPE_LABELS[InstitutionType.HOSPITAL])),
+        gettext("Audit date"): ("", format_date(date(2026, 3, 2))),
+        gettext("Annual revenue (€)"): (format_currency(Decimal("1200000")), format_currency(Decimal("1500000"))),
+    }
 
 
 async def test_contacts_tab_adds_a_primary_contact(ui_user: User, account: Callable[..., str]) -> None:

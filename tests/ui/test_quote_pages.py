@@ -175,6 +175,15 @@ async def test_accepting_asks_for_the_clients_comment(ui_user: User, account: Ca
         quote = session.get(Quote, quote_id)
         assert quote is not None and quote.client_comment == "OK pour le bloc 2"
     await ui_user.should_see(marker="action-order")
+    ui_user.find(marker="tab-history").click()  # the trail in words: statuses, amounts
+    accepted = _en(gettext, "Accepted")
+    await eventually(lambda: any(row["new"] == accepted for row in table_rows(ui_user, "history-table")),
+                     "the history does not say the quote was accepted")
+    rows = table_rows(ui_user, "history-table")
+    assert next(row for row in rows if row["new"] == accepted)["old"] == _en(gettext, "Sent")
+    assert {row["new"] for row in rows if row["field"] == _en(gettext, "Status")} >= {
+        _en(gettext, "Draft"), _en(gettext, "Sent"), accepted}
+    assert not any(row["new"] in ("draft", "sent", "accepted") for row in rows)
 
 
 async def test_a_user_cannot_open_another_users_quote_by_url(ui_user: User, account: Callable[..., str]) -> None:

@@ -116,11 +116,15 @@ def quotes_source() -> Iterator[None]:
                                                  title=sa.literal("DEV-2026-00001"), status=sa.literal("sent"))) \
             .where(table.id == institution_id)
 
+    real = timeline._SOURCES.get("quote")  # the quotes area's own, once it is imported
     timeline.register_source("quote", source, link="/quotes/{id}")
     try:
         yield
     finally:
-        timeline._SOURCES.pop("quote")
+        if real is None:
+            timeline._SOURCES.pop("quote")
+        else:  # put it back: popping it hid the quotes from the tests that run after this one
+            timeline._SOURCES["quote"] = real
 
 
 def test_a_new_source_plugs_in(db: Session, org: Org, quotes_source: None) -> None:
@@ -128,3 +132,14 @@ def test_a_new_source_plugs_in(db: Session, org: Org, quotes_source: None) -> No
     page = timeline.timeline(db, org.rep_a.actor, institution.id)
     assert _kinds(page) == ["quote", "change"]
     assert page.items[0].title == "DEV-2026-00001" and page.items[0].link == f"/quotes/{institution.id}"
+
+
+def test_a_change_of_assignee_names_both_people(db: Session, org: Org) -> None:
+    institution = make_institution(db, org.rep_a.actor, assigned_to=org.rep_a.user)
+    institutions.update_institution(db, org.admin.actor, institution.id, {"assigned_user_id": org.rep_a2.user.id},
+                                    expected_version=institution.version)
+    entries = timeline.timeline(db, org.manager_a.actor, institution.id, kinds=["change"]).items
+    change = next(entry for entry in entries if entry.title == "assigned_user_id")
+    assert (change.old_value, change.new_value) == (str(org.rep_a.user.id), str(org.rep_a2.user.id))
+    assert (change.old_name, change.new_name) == ("Anne Aubert", "Alain Amiel")
+    assert all(entry.old_name is None and entry.new_name is None for entry in entries if entry is not change)
