@@ -93,6 +93,17 @@ def gettext(message: str, /, **params: Any) -> str:
     return text.format(**params) if params else text
 
 
+def every_translation(message: str) -> tuple[str, ...]:
+    """`message` and its translation in each supported language: to recognise in a file any language's
+    words of the application (an export's headers and values read back by the import)."""
+    found = [message]
+    for locale in SUPPORTED_LOCALES:
+        text = _messages(locale).get(message)
+        if isinstance(text, str) and text not in found:
+            found.append(text)
+    return tuple(found)
+
+
 def pgettext(context: str, message: str, /, **params: Any) -> str:
     """Translate a message whose translation depends on where it is used: "Active" is "Actif" for an
     account and "Actifs" as a list filter in French (`pgettext("filter", "Active")`)."""

@@ -33,7 +33,9 @@ def text(max_length: int, *, required: bool = False) -> Cleaner:
     return clean
 
 
-def choice(enum: type[StrEnum], *, required: bool = False, aliases: Mapping[str, StrEnum] | None = None) -> Cleaner:
+def choice(enum: type[StrEnum], *, required: bool = False,
+           aliases: Callable[[], Mapping[str, StrEnum]] | None = None) -> Cleaner:
+    """One of `enum`'s values, or one of the `aliases()` (folded text -> value; asked for when needed)."""
     def clean(value: Any) -> StrEnum | None:
         if is_blank(value):
             if required:
@@ -47,7 +49,7 @@ def choice(enum: type[StrEnum], *, required: bool = False, aliases: Mapping[str,
         if aliases:
             from .matching import fold
 
-            found = aliases.get(fold(raw))
+            found = aliases().get(fold(raw))
             if found is not None:
                 return found
         raise ValueError(N_("Unknown value."))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import re
@@ -42,7 +43,7 @@ from sqlmodel import Session, col, select
 
 from ..db import fetch_all, is_postgresql
 from ..errors import ValidationFailed
-from ..i18n import N_, gettext, use_locale
+from ..i18n import N_, every_translation, gettext, use_locale
 from ..models import (
     AuditEntry,
     Contact,
@@ -172,8 +173,15 @@ def _header_key(header: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", fold(header)).split())
 
 
-_HEADER_INDEX: dict[str, str] = {_header_key(alias): target
-                                 for target, aliases in HEADER_ALIASES.items() for alias in (target, *aliases)}
+@functools.cache
+def _header_index() -> dict[str, str]:
+    """Header -> field: the aliases above, then each field's name in every language (as the wizard and
+    the export name them: a file the application exported is read back)."""
+    index = {_header_key(alias): target for target, aliases in HEADER_ALIASES.items() for alias in (target, *aliases)}
+    for target, label in TARGETS.items():
+        for text in every_translation(label):
+            index.setdefault(_header_key(text), target)
+    return index
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,7 +263,7 @@ def propose_mapping(columns: Sequence[str]) -> list[str | None]:
     taken: set[str] = set()
     mapping: list[str | None] = []
     for column in columns:
-        target = _HEADER_INDEX.get(_header_key(column))
+        target = _header_index().get(_header_key(column))
         if target in taken:
             target = None
         if target is not None:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from .. import events
 from ..db import fetch_all, is_postgresql
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..i18n import N_
+from ..i18n import N_, every_translation
 from ..models import (
     CommercialStatus,
     ComplianceStatus,
@@ -42,7 +42,8 @@ from .params import Params
 from .permissions import Actor, Placement, Scope, authorize, can, scope_for
 
 #: French and English labels that files and people use for the types.
-TYPE_ALIASES: dict[str, InstitutionType] = {fold(label): kind for label, kind in {
+#: Words files use for the types, besides the application's own labels in each language (`type_aliases`).
+_TYPE_WORDS: dict[str, InstitutionType] = {fold(label): kind for label, kind in {
     "CHU": InstitutionType.UNIVERSITY_HOSPITAL, "CHR": InstitutionType.UNIVERSITY_HOSPITAL,
     "CHRU": InstitutionType.UNIVERSITY_HOSPITAL,
     "Centre hospitalier universitaire": InstitutionType.UNIVERSITY_HOSPITAL,
@@ -67,6 +68,19 @@ TYPE_LABELS: dict[InstitutionType, str] = {
     InstitutionType.PHARMACY: N_("Pharmacy"),
     InstitutionType.OTHER: N_("Other"),
 }
+
+
+@functools.cache
+def type_aliases() -> dict[str, InstitutionType]:
+    """Folded text -> type: the common words, and each type's label in every language, so that a file
+    the application exported ("Centre hospitalier universitaire (CHU)") is read back."""
+    aliases = dict(_TYPE_WORDS)
+    for kind, label in TYPE_LABELS.items():
+        for text in every_translation(label):
+            aliases.setdefault(fold(text), kind)
+    return aliases
+
+
 STATUS_LABELS: dict[CommercialStatus, str] = {
     CommercialStatus.PROSPECT: N_("Prospect"),
     CommercialStatus.CLIENT: N_("Client"),
@@ -88,7 +102,7 @@ LABEL_FIELDS = {"tags": LabelKind.TAG, "specialties": LabelKind.SPECIALTY}
 
 CLEANERS: dict[str, fields.Cleaner] = {
     "name": fields.text(200, required=True),
-    "type": fields.choice(InstitutionType, aliases=TYPE_ALIASES),
+    "type": fields.choice(InstitutionType, aliases=type_aliases),
     "finess": fields.wrap(identifiers.clean_finess),
     "siret": fields.wrap(identifiers.clean_siret),
     "accounting_number": fields.text(40),

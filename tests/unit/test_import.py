@@ -30,11 +30,14 @@ from crm_app.models import (
     SecurityAction,
     SecurityEvent,
 )
-from crm_app.services import contacts, imports, institutions
+from crm_app.services import contacts, exports, imports, institutions
+from crm_app.services.exports import ExportFormat
 from crm_app.services.imports import Action, RowStatus
+from crm_app.services.institutions import InstitutionQuery
 from crm_app.services.matching import MatchRule
 from crm_app.services.permissions import Actor
 from tests.factories import actor_of, make_team, make_user
+from tests.institution_factories import make_institution
 
 SAMPLE = Path("/work/shared/data/institutions_fr_sample.csv")
 SAMPLE_ROWS = 209  # 210 lines: the header and 209 institutions
@@ -261,6 +264,35 @@ def test_rows_without_a_place_or_with_noise_only_names_are_not_created_twice(db:
     rules = {row.line: row.match.rule for row in imports.preview_import(db, manager, _csv(rows)).rows if row.match}
     assert rules == {2: MatchRule.NAME_NO_PLACE, 3: MatchRule.NAME_NO_PLACE, 4: MatchRule.NAME_POSTAL_CODE,
                      5: MatchRule.FUZZY_NAME_CITY}
+
+
+@pytest.mark.parametrize("locale", ["fr", "en", "es", "de"])
+def test_an_export_of_the_list_is_read_back_by_the_import(db: Session, manager: Actor, locale: str) -> None:
+    made = {
+        "CHU de Rennes": dict(type="university_hospital", postal_code="35033", city="Rennes", finess="350005179",
+                              bed_capacity=1800, surgical_rooms=40, tags=["UGAP", "Appel d'offres"]),
+        "Centre hospitalier de Vitré": dict(type="hospital", postal_code="35500", city="Vitré"),
+        "Clinique de la Sagesse": dict(type="private_clinic", postal_code="35000", city="Rennes"),
+        "Laboratoire Bio Ouest": dict(type="laboratory", city="Rennes", accounting_number="C0042"),
+        "Centre médical du Blosne": dict(type="medical_center", postal_code="35200", city="Rennes"),
+        "Clinique de la main": dict(type="specialty_clinic", postal_code="35000", city="Rennes"),
+        "Pharmacie Centrale": dict(type="pharmacy", postal_code="35000", city="Rennes"),
+        "Institut de formation": dict(type="other", postal_code="35000", city="Rennes"),
+    }
+    for name, values in made.items():
+        make_institution(db, name=name, **values)
+    with use_locale(locale):
+        content = exports.export_institutions(db, manager, InstitutionQuery(), ExportFormat.CSV)
+    preview = imports.preview_import(db, manager, content)
+    assert dict(zip(preview.columns, preview.mapping, strict=True)) == dict(zip(
+        content.decode("utf-8-sig").splitlines()[0].split(";"),
+        ["name", "type", "finess", "siret", "accounting_number", "postal_code", "city", "region", None, None, None,
+         "bed_capacity", "surgical_rooms", "tags", None], strict=True))
+    assert {row.name: row.errors for row in preview.rows} == {name: {} for name in made}
+    assert {row.name: row.values["type"] for row in preview.rows} == {name: v["type"] for name, v in made.items()}
+    assert {row.name: row.values["tags"] for row in preview.rows}["CHU de Rennes"] == ["Appel d'offres", "UGAP"]
+    report = imports.run_import(db, manager, content)
+    assert (report.created, report.merged, report.skipped, report.rejected) == (0, 0, len(made), 0)
 
 
 def test_merging_the_same_file_twice_changes_nothing_the_second_time(db: Session, manager: Actor,
