@@ -268,7 +268,7 @@ def test_rows_without_a_place_or_with_noise_only_names_are_not_created_twice(db:
 
 @pytest.mark.parametrize("locale", ["fr", "en", "es", "de"])
 def test_an_export_of_the_list_is_read_back_by_the_import(db: Session, manager: Actor, locale: str) -> None:
-    made = {
+    made: dict[str, dict[str, Any]] = {
         "CHU de Rennes": dict(type="university_hospital", postal_code="35033", city="Rennes", finess="350005179",
                               bed_capacity=1800, surgical_rooms=40, tags=["UGAP", "Appel d'offres"]),
         "Centre hospitalier de Vitré": dict(type="hospital", postal_code="35500", city="Vitré"),
