@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from collections.abc import Callable
 
@@ -145,8 +147,9 @@ async def test_saved_view_keeps_the_filters(ui_user: User, account: Callable[...
 
 
 async def test_export_downloads_the_filtered_list(ui_user: User, account: Callable[..., str]) -> None:
-    _create("=HYPERLINK(\"http://evil\")", city="Lille", postal_code="59000")
+    _create("=HYPERLINK(\"http://evil\")", city="Lille", postal_code="59000")  # not in the filtered list
     _create("Clinique Lilloise", city="Lille", postal_code="59000")
+    _create("@Lilloise SUM(A1)", city="Lille", postal_code="59800")  # in it, and a formula to a spreadsheet
     await log_in(ui_user, account(), path="/login?redirect_to=/institutions?q=lilloise")
     await _table(ui_user)
     downloads = ui_user.download
@@ -157,6 +160,7 @@ async def test_export_downloads_the_filtered_list(ui_user: User, account: Callab
         await asyncio.sleep(0.05)
     response = downloads.http_responses[-1]
     text = response.content.decode("utf-8-sig")
-    assert "Clinique Lilloise" in text and "HYPERLINK" not in text
+    names = [row[0] for row in csv.reader(io.StringIO(text), delimiter=";")][1:]
+    assert sorted(names) == ["'@Lilloise SUM(A1)", "Clinique Lilloise"]  # filtered, and the formula neutralised
     with unit_of_work() as session:
-        assert len(session.exec(select(Institution)).all()) == 2
+        assert len(session.exec(select(Institution)).all()) == 3

@@ -19,7 +19,7 @@ from crm_app.models import CommercialStatus, Institution, InstitutionType, Role
 from crm_app.models import User as UserRow
 from crm_app.services import contacts, institutions
 from crm_app.services.permissions import SYSTEM_ACTOR
-from tests.factories import make_team
+from tests.factories import actor_of, make_team, make_user
 from tests.ui.conftest import log_in
 
 
@@ -141,6 +141,27 @@ async def test_edit_then_see_the_change_in_history(ui_user: User, account: Calla
     rows = await _table_rows(ui_user, "history-table", expected=2)
     change = next(row for row in rows if row["old"] == "Vannes")
     assert change["new"] == "Séné" and change["field"] == gettext("City")
+
+
+async def test_a_stale_save_names_who_saved_first_and_keeps_the_input(ui_user: User,
+                                                                       account: Callable[..., str]) -> None:
+    institution_id = _create(name="Clinique des Lilas", city="Vannes", postal_code="56000")
+    with unit_of_work() as session:
+        other = actor_of(make_user(session, role=Role.MANAGER, name="Sophie Martin", email="sophie@example.org"))
+    await log_in(ui_user, account(role=Role.MANAGER), path=f"/login?redirect_to=/institutions/{institution_id}/edit")
+    await ui_user.should_see(marker="field-city")
+    with unit_of_work() as session:  # saved by someone else while the form is open
+        institutions.update_institution(session, other, institution_id, {"street": "2 rue des Lilas"},
+                                        expected_version=1)
+    ui_user.find(marker="field-city").clear().type("Séné")
+    ui_user.find(marker="save").click()
+    await ui_user.should_see(gettext("{name} changed this record in the meantime. Reload to see their changes.",
+                                     name="Sophie Martin"))
+    city = ui_user.find(marker="field-city").elements.pop()
+    assert isinstance(city, ui.input) and city.value == "Séné"  # the edit is still there
+    with unit_of_work() as session:
+        saved = session.get(Institution, institution_id)
+        assert saved is not None and (saved.city, saved.street, saved.version) == ("Vannes", "2 rue des Lilas", 2)
 
 
 async def test_history_names_people_and_teams_and_puts_codes_in_words(ui_user: User,
