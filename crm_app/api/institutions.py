@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -270,7 +270,8 @@ def create_contact(institution_id: uuid.UUID, body: ContactIn, session: SessionD
 
 
 @router.get("/contacts", response_model=ContactPage)
-def list_contacts(session: SessionDep, actor: ActorDep, *, q: str = "", archived: str = "active",
+def list_contacts(session: SessionDep, actor: ActorDep, *, q: str = "",
+                  archived: Literal["active", "archived", "all"] = "active",
                   page: Annotated[int, Query(ge=1)] = 1,
                   page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
     result = contacts.list_contacts(session, actor, q=q, archived=archived, request=PageRequest(page, page_size))

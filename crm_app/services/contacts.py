@@ -212,7 +212,9 @@ def list_for_institution(session: Session, actor: Actor, institution_id: uuid.UU
 
 def list_contacts(session: Session, actor: Actor, *, q: str = "", archived: str = "active",
                   request: PageRequest | None = None) -> Page[ContactRow]:
-    """All contacts with their institution, searched by name, email or institution, paged in SQL."""
+    """All contacts with their institution, searched by name, email or function, paged in SQL (an
+    institution's contacts are on its Contacts tab; its name is not searched here, where it would
+    bring every contact of "CHU..." before the people whose name matches)."""
     authorize(actor, "contact.view")
     request = request or PageRequest()
     conditions = []
