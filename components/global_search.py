@@ -1,4 +1,5 @@
-"""The search box of the header: institutions and contacts as you type; `/` or Ctrl+K focuses it."""
+"""The search box of the header: institutions and contacts as you type; `/` or Ctrl+K (⌘K) focuses it
+(components/opex.js)."""
 
 from __future__ import annotations
 
@@ -53,16 +54,12 @@ def global_search() -> None:
 
     with ui.element("div").classes("relative"):
         box = ui.input(placeholder=_("Search (/)"), on_change=run_search) \
-            .props(f'dense standout dark clearable debounce=200 aria-label="{_("Search everywhere")}"') \
+            .props(f'dense standout dark clearable debounce=200 aria-label="{_("Search everywhere")}" '
+                   'data-opex-search') \
             .classes("w-72").mark("global-search")
         with box.add_slot("prepend"):
             ui.icon("search", color="white")
         with ui.menu().props("no-focus fit no-parent-event") as menu:
             results = ui.list().classes("min-w-80").props("dense")
 
-    def focus(event: Any) -> None:
-        key = event.key
-        if event.action.keydown and (key.name == "/" or (key.name.lower() == "k" and event.modifiers.ctrl)):
-            box.run_method("focus")
-
-    ui.keyboard(on_key=focus, ignore=["input", "select", "textarea"])
+    # `/` and Ctrl+K (⌘K) are caught by components/opex.js, which finds the box by this attribute.

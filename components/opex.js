@@ -40,3 +40,19 @@ window.opexDrawer = (() => {
     },
   };
 })();
+
+// The header's search box (components/global_search.py): `/` outside a field, or Ctrl+K (⌘K) anywhere,
+// focuses it. Caught here, in the page: the browser's own use of the keys does not follow (Ctrl+K
+// would take the focus to its address bar, `/` to its quick find), and no keystroke goes to the server.
+document.addEventListener("keydown", (event) => {
+  if (event.altKey || event.isComposing) return;
+  const target = event.target instanceof Element ? event.target : null;
+  const editing = target?.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']");
+  const slash = event.key === "/" && !editing && !event.ctrlKey && !event.metaKey;
+  const ctrlK = (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k";
+  const box = (slash || ctrlK) && document.querySelector("input[data-opex-search], [data-opex-search] input");
+  if (!box) return;
+  event.preventDefault();
+  box.focus();
+  box.select();
+});

@@ -127,6 +127,37 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
                            arg=[header.element_handle(), breadcrumb.element_handle()], timeout=5_000)
 
 
+def test_slash_and_ctrl_k_take_the_focus_to_the_global_search(page: Page, server_url: str,
+                                                               clean_after: None) -> None:
+    with unit_of_work() as session:
+        make_user(session, role=Role.MANAGER, email="lea.moreau@example.org", name="Léa Moreau")
+    page.goto(f"{server_url}/login?redirect_to=/institutions")
+    page.get_by_label("E-mail").fill("lea.moreau@example.org")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    search = page.get_by_role("textbox", name="Rechercher partout")
+    list_search = page.get_by_role("textbox", name="Rechercher", exact=True)
+    expect(list_search).to_be_visible()
+    # What the page left to the browser: its own use of the key (Ctrl+K: the address bar) follows unless prevented.
+    page.evaluate("() => window.addEventListener('keydown', (e) => { window.lastKey = [e.key, e.defaultPrevented]; })")
+
+    page.evaluate("() => document.activeElement?.blur()")  # nothing focused
+    page.keyboard.press("/")
+    expect(search).to_be_focused()
+    expect(search).to_have_value("")  # the key focused the box, it is not typed into it
+    assert page.evaluate("window.lastKey") == ["/", True]
+
+    list_search.click()
+    page.keyboard.type("a/b")  # in a field, `/` is a character like any other
+    expect(list_search).to_have_value("a/b")
+    expect(list_search).to_be_focused()
+    assert page.evaluate("window.lastKey") == ["b", False]
+
+    page.keyboard.press("Control+k")  # from a field too
+    expect(search).to_be_focused()
+    assert page.evaluate("window.lastKey") == ["k", True]
+
+
 def test_health_check_command_against_the_running_server(server_url: str) -> None:
     result = subprocess.run([sys.executable, "-m", "crm_app.cli", "health-check", "--url", server_url],
                             capture_output=True, text=True, timeout=60, check=False)
