@@ -25,6 +25,7 @@ FIELD_LABELS = {
     "postal_code": N_("Postal code"), "city": N_("City"), "region": N_("Region"), "country": N_("Country"),
     "phone": N_("Phone"), "website": N_("Website"), "commercial_status": N_("Status"),
     "assigned_user_id": N_("Assigned to"), "team_id": N_("Team"), "annual_revenue": N_("Annual revenue (€)"),
+    "payment_terms_days": N_("Payment terms (days)"),
     "bed_capacity": N_("Beds"), "surgical_rooms": N_("Operating rooms"), "endoscopy_rooms": N_("Endoscopy rooms"),
     "staff_count": N_("Staff"), "departments": N_("Departments"), "equipment_types": N_("Equipment"),
     "certifications": N_("Certifications"), "compliance_status": N_("Compliance"), "audit_date": N_("Audit date"),
@@ -94,6 +95,7 @@ def overview_tab(detail: InstitutionDetail) -> None:
                 _fact(_("Accounting number"), i.accounting_number)
                 _fact(_("Group"), i.group_name)
                 _fact(_("Annual revenue (€)"), format_currency(i.annual_revenue) if i.annual_revenue else None)
+                _fact(_("Payment terms (days)"), i.payment_terms_days)
                 _fact(_("Tags"), ", ".join(detail.tags))
                 _fact(_("Created by"), detail.created_by_name)
                 _fact(_("Last change"), f"{format_datetime(i.updated_at)} · {detail.updated_by_name or ''}")

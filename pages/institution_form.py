@@ -56,6 +56,9 @@ class InstitutionForm:
                                                   value=_text(values.get("accounting_number")))
                 f["group_name"] = ui.input(_("Group"), value=_text(values.get("group_name")))
                 f["annual_revenue"] = ui.input(_("Annual revenue (€)"), value=_text(values.get("annual_revenue")))
+                f["payment_terms_days"] = ui.number(_("Payment terms (days)"), value=values.get("payment_terms_days"),
+                                                    min=0, max=365, precision=0) \
+                    .props(f'hint="{_("Empty: the organisation’s terms")}"')
         with ui.card().classes("w-full"):
             ui.label(_("Address and contact details")).classes("text-subtitle1 text-weight-medium")
             with ui.grid(columns=3).classes("w-full gap-x-4"):

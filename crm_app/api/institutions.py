@@ -74,6 +74,8 @@ class InstitutionOut(BaseModel):
     team_id: uuid.UUID | None
     team_name: str | None
     annual_revenue: Decimal | None
+    payment_terms_days: int | None = Field(description="Days from issue to due date on its invoices; null: the "
+                                                       "organisation's terms")
     data_source: str
     is_archived: bool
     tags: list[str]
@@ -114,6 +116,7 @@ class InstitutionIn(BaseModel):
     assigned_user_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     annual_revenue: Decimal | None = None
+    payment_terms_days: int | None = None
     tags: list[str] | None = None
     specialties: list[str] | None = None
     bed_capacity: int | None = None

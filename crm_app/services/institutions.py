@@ -95,7 +95,7 @@ COMPLIANCE_LABELS: dict[ComplianceStatus, str] = {
 
 INSTITUTION_FIELDS = ("name", "type", "finess", "siret", "accounting_number", "group_name", "street",
                       "postal_code", "city", "region", "country", "phone", "website", "commercial_status",
-                      "assigned_user_id", "team_id", "annual_revenue")
+                      "assigned_user_id", "team_id", "annual_revenue", "payment_terms_days")
 PROFILE_FIELDS = ("bed_capacity", "surgical_rooms", "endoscopy_rooms", "staff_count", "departments",
                   "equipment_types", "certifications", "compliance_status", "audit_date", "compliance_expiry")
 LABEL_FIELDS = {"tags": LabelKind.TAG, "specialties": LabelKind.SPECIALTY}
@@ -118,6 +118,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "assigned_user_id": fields.identifier(),
     "team_id": fields.identifier(),
     "annual_revenue": fields.amount(),
+    "payment_terms_days": fields.whole_number(maximum=365),  # None: the organisation's terms apply
     "bed_capacity": fields.whole_number(maximum=100_000),
     "surgical_rooms": fields.whole_number(maximum=1_000),
     "endoscopy_rooms": fields.whole_number(maximum=1_000),

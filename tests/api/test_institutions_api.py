@@ -249,6 +249,23 @@ async def test_patch_changes_the_given_fields_and_bumps_the_version(api: httpx.A
     assert (body["version"], body["bed_capacity"], body["tags"], body["city"]) == (2, 80, ["vip"], "Caen")
 
 
+async def test_payment_terms_are_set_per_institution_and_checked(api: httpx.AsyncClient, org: Org) -> None:
+    institution_id = _committed_institution(name="Clinique du Parc", city="Caen")
+    headers = await _auth(api, org.rep_a)
+    assert (await api.get(f"/api/institutions/{institution_id}", headers=headers)).json()["payment_terms_days"] is None
+    refused = await api.patch(f"/api/institutions/{institution_id}", headers=headers,
+                              json={"version": 1, "payment_terms_days": 400})
+    assert refused.status_code == 422 and "payment_terms_days" in refused.json()["error"]["fields"]
+    response = await api.patch(f"/api/institutions/{institution_id}", headers=headers,
+                               json={"version": 1, "payment_terms_days": 45})
+    assert response.status_code == 200 and response.json()["payment_terms_days"] == 45
+    draft = await api.post("/api/invoices", headers=headers, json={
+        "institution_id": str(institution_id), "title": "Maintenance",
+        "lines": [{"description": "Contrat", "quantity": "1", "unit_price": "100.00", "vat_rate": "20"}]})
+    assert draft.status_code == 201, draft.text
+    assert draft.json()["payment_terms_days"] == 45  # its invoices' default
+
+
 async def test_user_patching_someone_elses_institution_is_403_and_logged(api: httpx.AsyncClient, org: Org) -> None:
     with unit_of_work() as session:
         owner = session.get(User, org.rep_a2.id)

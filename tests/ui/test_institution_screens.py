@@ -133,12 +133,16 @@ async def test_edit_then_see_the_change_in_history(ui_user: User, account: Calla
     await log_in(ui_user, account(role=Role.MANAGER), path=f"/login?redirect_to=/institutions/{institution_id}/edit")
     await ui_user.should_see(marker="field-city")
     ui_user.find(marker="field-city").clear().type("Séné")
+    terms = ui_user.find(marker="field-payment_terms_days").elements.pop()
+    assert isinstance(terms, ui.number) and terms.value is None  # the organisation's terms until set
+    terms.value = 60
     ui_user.find(marker="save").click()
     await ui_user.should_see(marker="institution-name")
     with unit_of_work() as session:
-        assert session.get(Institution, institution_id).city == "Séné"  # type: ignore[union-attr]
+        saved = session.get(Institution, institution_id)
+        assert saved is not None and (saved.city, saved.payment_terms_days) == ("Séné", 60)
     ui_user.find(marker="tab-history").click()
-    rows = await _table_rows(ui_user, "history-table", expected=2)
+    rows = await _table_rows(ui_user, "history-table", expected=3)
     change = next(row for row in rows if row["old"] == "Vannes")
     assert change["new"] == "Séné" and change["field"] == gettext("City")
 

@@ -397,11 +397,12 @@ def test_imported_institutions_look_like_those_made_by_the_services(db: Session,
 
 def test_windows_1252_comma_file_with_english_headers_and_labels(db: Session, manager: Actor) -> None:
     rows = [["Name", "Type", "Address", "Zip", "City", "Country", "Beds", "Operating rooms", "Revenue", "Website",
-             "Contact first name", "Contact last name", "Contact email", "Contact title"],
+             "Contact first name", "Contact last name", "Contact email", "Contact title", "Payment terms"],
             ["Clinique Sainte-Thérèse", "Private clinic", "3 rue de l'Église", "91000", "Évry", "FR", "85", "6",
-             "1,234.50", "www.ste-therese.fr", "Noël", "Bérard", "noel.berard@example.fr", "Directeur – achats"],
+             "1,234.50", "www.ste-therese.fr", "Noël", "Bérard", "noel.berard@example.fr", "Directeur – achats",
+             "45"],
             ["CHU de Besançon", "University hospital", "", "25000", "Besançon", "", "1 200", "", "€ 2500", "", "",
-             "", "", ""]]
+             "", "", "", ""]]
     content = _csv(rows, delimiter=",", encoding="cp1252")
     analysis = imports.analyse_file(db, manager, content)
     assert (analysis.encoding, analysis.delimiter) == ("cp1252", ",")
@@ -411,6 +412,7 @@ def test_windows_1252_comma_file_with_english_headers_and_labels(db: Session, ma
     clinic = db.exec(select(Institution).where(Institution.name == "Clinique Sainte-Thérèse")).one()
     assert (clinic.type, clinic.city, clinic.street) == (InstitutionType.PRIVATE_CLINIC, "Évry", "3 rue de l'Église")
     assert (clinic.annual_revenue, clinic.website) == (Decimal("1234.50"), "https://www.ste-therese.fr")
+    assert clinic.payment_terms_days == 45
     [contact] = db.exec(select(Contact).where(Contact.institution_id == clinic.id)).all()
     assert (contact.first_name, contact.last_name, contact.title) == ("Noël", "Bérard", "Directeur – achats")
     chu = db.exec(select(Institution).where(Institution.name == "CHU de Besançon")).one()

@@ -22,7 +22,7 @@ from crm_app.models import (
     InvoiceLine,
     InvoiceStatus,
 )
-from crm_app.services import document_lines, invoices, payments, timeline
+from crm_app.services import document_lines, institutions, invoices, payments, timeline
 from crm_app.services.invoices import InvoiceQuery
 from crm_app.services.money import compute_totals
 from crm_app.services.paging import PageRequest
@@ -97,9 +97,8 @@ def test_a_draft_gets_totals_from_the_money_rules_and_the_default_payment_terms(
 
 def test_the_institution_payment_terms_win_over_the_default(db: Session, org: Org) -> None:
     institution = make_institution(db)
-    institution.payment_terms_days = 45
-    db.add(institution)
-    db.flush()
+    institution = institutions.update_institution(db, org.admin.actor, institution.id, {"payment_terms_days": "45"},
+                                                  expected_version=institution.version)  # as its form sets them
     assert draft(db, org.rep_a.actor, institution).payment_terms_days == 45
     assert draft(db, org.rep_a.actor, institution, payment_terms_days=60).payment_terms_days == 60
 
