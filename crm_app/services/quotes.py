@@ -89,7 +89,7 @@ ACTION_FROM: dict[QuoteAction, tuple[QuoteStatus, ...]] = {
     QuoteAction.REJECT: (QuoteStatus.SENT,),
     QuoteAction.ORDER: (QuoteStatus.ACCEPTED,),
     QuoteAction.CANCEL: (QuoteStatus.DRAFT, QuoteStatus.SENT),
-    QuoteAction.REVISE: (QuoteStatus.SENT,),
+    QuoteAction.REVISE: (QuoteStatus.SENT, QuoteStatus.EXPIRED),  # expired: the way to offer it again
     QuoteAction.INVOICE: (QuoteStatus.ACCEPTED, QuoteStatus.ORDERED),
 }
 
@@ -100,7 +100,7 @@ _REFUSALS: dict[QuoteAction, str] = {
     QuoteAction.REJECT: N_("Only a sent quote can be rejected."),
     QuoteAction.ORDER: N_("A purchase order is recorded only for an accepted quote."),
     QuoteAction.CANCEL: N_("Only a draft or sent quote can be cancelled."),
-    QuoteAction.REVISE: N_("Only a sent quote can be revised."),
+    QuoteAction.REVISE: N_("Only a sent or expired quote can be revised."),
     QuoteAction.INVOICE: N_("Only an accepted or ordered quote can be invoiced."),
 }
 
@@ -392,9 +392,9 @@ def _base_number(session: Session, quote: Quote) -> str:
 
 def revise_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *,
                  expected_version: int | None = None) -> Quote:
-    """A sent quote becomes a new draft revision (number + "-R<n>", same root, lines copied, issued
-    today with a fresh validity); the sent one is cancelled, pointing at its successor, and keeps its PDF.
-    Returns the new draft."""
+    """A sent or expired quote becomes a new draft revision (number + "-R<n>", same root, lines copied,
+    issued today with a fresh validity); a sent one is cancelled, an expired one stays expired (what
+    happened to it), each pointing at its successor and keeping its PDF. Returns the new draft."""
     quote = _locked_for(session, actor, quote_id, QuoteAction.REVISE, expected_version)
     latest = session.exec(select(sa.func.max(Quote.revision)).where(Quote.root_id == quote.root_id)).one()
     if quote.superseded_by_id is not None or (latest is not None and latest > quote.revision):
@@ -414,9 +414,13 @@ def revise_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *,
     document_lines.store_lines(session, successor, [document_lines.as_input(line)
                                                     for line in document_lines.stored_lines(session, quote)])
     quote.superseded_by_id = successor.id
-    quote.cancelled_at = utcnow()
-    _move(session, actor, quote, QuoteStatus.CANCELLED, action="revise",
-          extra={"superseded_by": (None, successor.number)})
+    if quote.status == QuoteStatus.SENT:
+        quote.cancelled_at = utcnow()
+        _move(session, actor, quote, QuoteStatus.CANCELLED, action="revise",
+              extra={"superseded_by": (None, successor.number)})
+    else:
+        _touch(session, actor, quote)
+        _record(session, actor, quote, "revise", {"superseded_by": (None, successor.number)})
     _record(session, actor, successor, "create", {"number": (None, successor.number),
                                                   "revision_of": (None, quote.number)})
     return successor

@@ -19,7 +19,7 @@ from crm_app.errors import Conflict, Forbidden, InvalidTransition, NotFound, Val
 from crm_app.models import AuditEntry, CommentTarget, Role
 from crm_app.models.billing import Invoice, InvoiceKind, InvoiceStatus
 from crm_app.models.sales import Quote, QuoteLine, QuoteStatus
-from crm_app.services import comments, invoices, money, quotes, timeline
+from crm_app.services import comments, invoices, money, quotes, sales_jobs, timeline
 from crm_app.services.paging import PageRequest
 from crm_app.services.quotes import QuoteAction, QuoteQuery
 from tests.activity_factories import Org, make_org, make_person, notifications_of
@@ -247,10 +247,12 @@ def test_every_transition_is_allowed_or_refused_with_the_current_status(
     if allowed:
         _DO[action](db, org.rep_a.actor, quote.id)
         db.refresh(quote)
-        assert quote.status == _RESULT[action] and quote.version == version + 1
+        # A revised expired quote stays expired: what happened to it (a revised sent one is cancelled).
+        result = status if (action, status) == (QuoteAction.REVISE, QuoteStatus.EXPIRED) else _RESULT[action]
+        assert quote.status == result and quote.version == version + 1
         trail = db.exec(select(AuditEntry).where(AuditEntry.entity_id == quote.id, AuditEntry.field == "status",
-                                                 AuditEntry.new_value == _RESULT[action].value)).all()
-        assert len(trail) == 1 and trail[0].old_value == status.value
+                                                 AuditEntry.new_value == result.value)).all()
+        assert result == status or (len(trail) == 1 and trail[0].old_value == status.value)
     else:
         with pytest.raises(InvalidTransition) as refused:
             _DO[action](db, org.rep_a.actor, quote.id)
@@ -286,6 +288,24 @@ def test_a_quote_cannot_be_accepted_after_its_validity_date(db: Session, org: Or
         quotes.accept_quote(db, org.rep_a.actor, quote.id)
     assert refused.value.current_status == "sent" and "can no longer be accepted" in refused.value.message
     assert quotes.reject_quote(db, org.rep_a.actor, quote.id).status == QuoteStatus.REJECTED
+
+
+def test_a_quote_past_its_validity_date_is_offered_again_as_a_revision(db: Session, org: Org, clock: Any) -> None:
+    quote = make_sent_quote(db, org.rep_a.actor, make_institution(db))
+    clock(days=(quote.valid_until - quotes.today()).days + 1)
+    assert sales_jobs.expire_quotes(db) == 1  # the night's job
+    db.refresh(quote)
+    assert quote.status == QuoteStatus.EXPIRED
+    assert QuoteAction.REVISE in quotes.allowed_actions(org.rep_a.actor, quote)  # as the refusal to accept says
+    draft = quotes.revise_quote(db, org.rep_a.actor, quote.id)
+    db.refresh(quote)
+    assert (draft.status, draft.revision, draft.issue_date) == (QuoteStatus.DRAFT, 2, quotes.today())
+    assert draft.valid_until > quotes.today() and draft.total_incl_vat == quote.total_incl_vat
+    assert (quote.status, quote.superseded_by_id, quote.cancelled_at) == (QuoteStatus.EXPIRED, draft.id, None)
+    assert QuoteAction.REVISE not in quotes.allowed_actions(org.rep_a.actor, quote)  # only the latest
+    trail = db.exec(select(AuditEntry.action, AuditEntry.field, AuditEntry.new_value)
+                    .where(AuditEntry.entity_id == quote.id, AuditEntry.action == "revise")).all()
+    assert trail == [("revise", "superseded_by", draft.number)]
 
 
 def test_last_valid_day_still_accepts(db: Session, org: Org, clock: Any) -> None:
