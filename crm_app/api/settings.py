@@ -1,6 +1,7 @@
-"""/api/settings: read and change the settings of /admin/settings (super administrators,
-"settings.system"), send a test email; and `module_enabled`, the dependency that makes the routes of
-a module switched off answer 404."""
+"""/api/settings: read and change the settings of /admin/settings (the system sections for super
+administrators, "settings.system"; documents, branding, templates and reminders for administrators
+too, "document_template.edit"), send a test email; and `module_enabled`, the dependency that makes the
+routes of a module switched off answer 404. The logo is uploaded on the settings page only."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class SettingsOut(BaseModel):
 class SectionChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    section: str = Field(description="organisation, email, modules, sessions or retention")
+    section: str = Field(description="organisation, email, modules, sessions, retention (super administrators); "
+                                     "documents, branding, templates, reminders (administrators too)")
     values: dict[str, Any] = Field(description="Fields to change; in `email`, null puts the environment's value back")
     version: int | None = Field(default=None, description="The version read; a stale one answers 409")
 
