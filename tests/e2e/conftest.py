@@ -7,14 +7,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page
 
 from tests.conftest import truncate_all
+from tests.factories import PASSWORD
 from tests.servers import free_port, serve
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 _free_port = free_port  # the journeys' name for it
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """On the login page (in French): the email and the password (the tests' own), then "Se connecter"."""
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
 
 
 @pytest.fixture(scope="session")

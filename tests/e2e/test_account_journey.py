@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from crm_app.db import unit_of_work
 from crm_app.models import Role
 from tests.account_links import link_path, text_of
-from tests.e2e.conftest import _free_port, serve
+from tests.e2e.conftest import _free_port, serve, sign_in
 from tests.factories import PASSWORD, make_team, make_user
 from tests.smtp_server import SMTPServer
 
@@ -47,9 +47,7 @@ def mail_server_url(smtp: SMTPServer) -> Iterator[str]:
 
 def _log_in(page: Page, url: str, email: str, password: str) -> None:
     page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, email, password)
     expect(page.get_by_role("button", name=re.compile(r"^Notifications \(\d+\)$"))).to_be_visible()
 
 

@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 
 from crm_app.db import unit_of_work
 from crm_app.models import Role
-from tests.factories import PASSWORD, make_user
+from tests.e2e.conftest import sign_in
+from tests.factories import make_user
 
 pytestmark = pytest.mark.e2e
 
@@ -19,9 +20,7 @@ def test_create_find_edit_and_see_history(page: Page, server_url: str, clean_aft
     with unit_of_work() as session:
         make_user(session, role=Role.MANAGER, email="marc.dumas@example.org", name="Marc Dumas")
     page.goto(f"{server_url}/institutions")
-    page.get_by_label("E-mail").fill("marc.dumas@example.org")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "marc.dumas@example.org")
     expect(page).to_have_url(f"{server_url}/institutions")
 
     page.get_by_role("button", name="Nouvel établissement").click()

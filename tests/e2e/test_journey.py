@@ -11,7 +11,8 @@ from playwright.sync_api import Page, expect
 
 from crm_app.db import unit_of_work
 from crm_app.models import Role
-from tests.factories import PASSWORD, make_user
+from tests.e2e.conftest import sign_in
+from tests.factories import make_user
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +29,7 @@ def test_login_language_dark_mode_logout(page: Page, server_url: str, clean_afte
     page.goto(f"{server_url}/profile")
     expect(page).to_have_url(re.compile(r"/login\?redirect_to=/profile$"))
     expect(page.get_by_text("Le CRM des équipes commerciales du secteur médical")).to_be_visible()
-    page.get_by_label("E-mail").fill("lea.moreau@example.org")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "lea.moreau@example.org")
     expect(page).to_have_url(f"{server_url}/profile")
     expect(page.get_by_text("lea.moreau@example.org", exact=True)).to_be_visible()
 
@@ -67,9 +66,7 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
         make_user(session, role=Role.MANAGER, email="lea.moreau@example.org", name="Léa Moreau")
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{server_url}/login")
-    page.get_by_label("E-mail").fill("lea.moreau@example.org")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "lea.moreau@example.org")
     expect(page.get_by_text("Bienvenue, Léa Moreau")).to_be_visible()
     drawer = page.locator("#opex-drawer")
     menu = page.get_by_role("button", name="Menu", exact=True)
@@ -132,9 +129,7 @@ def test_slash_and_ctrl_k_take_the_focus_to_the_global_search(page: Page, server
     with unit_of_work() as session:
         make_user(session, role=Role.MANAGER, email="lea.moreau@example.org", name="Léa Moreau")
     page.goto(f"{server_url}/login?redirect_to=/institutions")
-    page.get_by_label("E-mail").fill("lea.moreau@example.org")
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, "lea.moreau@example.org")
     search = page.get_by_role("textbox", name="Rechercher partout")
     list_search = page.get_by_role("textbox", name="Rechercher", exact=True)
     expect(list_search).to_be_visible()

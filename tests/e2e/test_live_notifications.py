@@ -12,7 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from crm_app.db import unit_of_work
 from crm_app.models import Role
-from tests.factories import PASSWORD, make_team, make_user
+from tests.e2e.conftest import sign_in
+from tests.factories import make_team, make_user
 from tests.institution_factories import make_institution
 
 pytestmark = pytest.mark.e2e
@@ -20,9 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def _log_in(page: Page, url: str, email: str) -> None:
     page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    sign_in(page, email)
     expect(page.get_by_role("button", name=re.compile(r"^Notifications \(\d+\)$"))).to_be_visible()
 
 

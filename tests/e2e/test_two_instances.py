@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, expect
 from crm_app import mail
 from crm_app.db import unit_of_work
 from crm_app.models import Role
+from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, make_team, make_user
 from tests.institution_factories import make_institution
 from tests.nginx import require_nginx, running_nginx
@@ -68,9 +69,7 @@ def test_two_instances_behind_nginx(browser: Browser, tmp_path: Path, clean_afte
         context.add_cookies([{"name": "opex_route", "value": route_to[_port(second.url)], "url": base}])
         page = context.new_page()
         page.goto(f"{base}/login")
-        page.get_by_label("E-mail").fill("nolwenn.riou@example.org")
-        page.get_by_label("Mot de passe").fill(PASSWORD)
-        page.get_by_role("button", name="Se connecter").click()
+        sign_in(page, "nolwenn.riou@example.org")
         bell = page.get_by_role("button", name=re.compile(r"^Notifications \(\d+\)$"))
         expect(bell).to_have_accessible_name("Notifications (0)")
 
