@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from crm_app.i18n import format_currency, format_date, format_decimal
@@ -44,6 +44,6 @@ class HistoryValues:
                 return format_currency(Decimal(value))
             if field_name in self.numbers:
                 return format_decimal(Decimal(value).normalize() + 0)
-        except (ValueError, InvalidOperation):
+        except (ValueError, ArithmeticError):  # InvalidOperation among them
             return value
         return value

@@ -65,7 +65,7 @@ class HistoryRow:
     field: str | None
     old_value: str | None
     new_value: str | None
-    old_name: str | None = None  # the user or team that `old_value` refers to (REFERENCE_FIELDS)
+    old_name: str | None = None  # the name of the record that `old_value` refers to (REFERENCE_FIELDS)
     new_name: str | None = None
 
 

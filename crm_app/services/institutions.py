@@ -41,7 +41,6 @@ from .paging import Page, PageRequest
 from .params import Params
 from .permissions import Actor, Placement, Scope, authorize, can, scope_for
 
-#: French and English labels that files and people use for the types.
 #: Words files use for the types, besides the application's own labels in each language (`type_aliases`).
 _TYPE_WORDS: dict[str, InstitutionType] = {fold(label): kind for label, kind in {
     "CHU": InstitutionType.UNIVERSITY_HOSPITAL, "CHR": InstitutionType.UNIVERSITY_HOSPITAL,

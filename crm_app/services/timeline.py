@@ -81,7 +81,7 @@ class TimelineEntry:
     old_value: str | None
     new_value: str | None
     link: str | None
-    old_name: str | None = None  # for a change: the user or team that `old_value` refers to
+    old_name: str | None = None  # for a change: the name of the record `old_value` refers to
     new_name: str | None = None
 
 
