@@ -383,9 +383,9 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
 def bench_actor() -> Any:
     from sqlmodel import select
 
-    from crm_app.db import unit_of_work
-    from crm_app.models import User
-    from crm_app.services.auth import actor_from
+    from crm_app.accounts.auth import actor_from
+    from crm_app.platform.db import unit_of_work
+    from crm_app.platform.models.people import User
 
     with unit_of_work() as session:
         user = session.exec(select(User).where(User.email == BENCH_EMAIL)).one()
@@ -393,8 +393,8 @@ def bench_actor() -> Any:
 
 
 def measure_global_search(actor: Any, terms: Sequence[str], *, runs: int) -> list[Result]:
-    from crm_app.db import unit_of_work
-    from crm_app.services.search import search_everything
+    from crm_app.institutions.search import search_everything
+    from crm_app.platform.db import unit_of_work
 
     results = []
     for term in terms:
@@ -426,9 +426,9 @@ def service_breakdown(actor: Any, scenario: Scenario, *, runs: int = 15, explain
     at its 5th execution, and PostgreSQL may then switch to a generic plan that ignores the values."""
     from sqlalchemy import event
 
-    from crm_app.db import get_engine, unit_of_work
-    from crm_app.services.institutions import InstitutionQuery, list_institutions
-    from crm_app.services.paging import PageRequest
+    from crm_app.institutions.service import InstitutionQuery, list_institutions
+    from crm_app.platform.db import get_engine, unit_of_work
+    from crm_app.platform.paging import PageRequest
 
     engine = get_engine()
     statements: dict[int, Statement] = {}
@@ -538,8 +538,8 @@ def national_phone(phone: str | None) -> str:
 def measure_import(url: str, actor: Any, *, rows: int, seed: int) -> list[Result]:
     if not (REPO / "crm_app" / "services" / "imports.py").exists():
         return [Result("import", note="skipped (no import service yet)")]
-    from crm_app.db import unit_of_work
-    from crm_app.services import imports
+    from crm_app.institutions import imports
+    from crm_app.platform.db import unit_of_work
 
     content = import_csv(url, rows, seed)
     results = []

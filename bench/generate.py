@@ -130,13 +130,13 @@ def configure_environment(url: str) -> None:
     data_dir = tempfile.mkdtemp(prefix="opex-bench-")
     atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     os.environ["DATA_DIR"] = data_dir
-    from crm_app.config import reset_settings
+    from crm_app.platform.config import reset_settings
 
     reset_settings()
 
 
 def slug(text: str) -> str:
-    from crm_app.services.matching import fold
+    from crm_app.institutions.duplicates import fold
 
     return _NOT_SLUG.sub("-", fold(text)).strip("-")
 
@@ -170,7 +170,7 @@ def prepare_database(url: str, *, replace: bool) -> None:
         if not exists:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
             print(f"created database {name}")
-    from crm_app import migrate
+    from crm_app.operations import migrate
 
     migrate.upgrade()
     with psycopg.connect(conninfo) as connection:
@@ -195,10 +195,10 @@ class Staff:
 
 def create_staff(rng: random.Random) -> Staff:
     """Teams and about 60 users, created through the services like an administrator would."""
-    from crm_app.db import unit_of_work
-    from crm_app.models import Role
-    from crm_app.services import teams, users
-    from crm_app.services.permissions import SYSTEM_ACTOR
+    from crm_app.accounts import teams, users
+    from crm_app.platform.db import unit_of_work
+    from crm_app.platform.models.people import Role
+    from crm_app.platform.permissions import SYSTEM_ACTOR
 
     used: set[str] = set()
 
@@ -254,7 +254,7 @@ class Factory:
 
     def __init__(self, rng: random.Random, staff: Staff, types: Sequence[str], contact_counts: Sequence[int],
                  *, now: datetime) -> None:
-        from crm_app.services.matching import fold, match_key
+        from crm_app.institutions.duplicates import fold, match_key
 
         self.fold, self.match_key = fold, match_key
         self.rng, self.staff, self.types, self.contact_counts, self.now = rng, staff, types, contact_counts, now
@@ -599,11 +599,11 @@ def verify(sample: int, seed: int) -> str:
     """Recompute the derived columns of a sample with the services and compare (nothing is saved)."""
     from sqlmodel import col, select
 
-    from crm_app.db import unit_of_work
-    from crm_app.models import Contact, Institution
-    from crm_app.services import contacts as contact_service
-    from crm_app.services import identifiers
-    from crm_app.services.institutions import refresh_derived
+    from crm_app.institutions import contacts as contact_service
+    from crm_app.institutions.models import Contact, Institution
+    from crm_app.institutions.service import refresh_derived
+    from crm_app.platform import identifiers
+    from crm_app.platform.db import unit_of_work
 
     derived = ("name_key", "city_key", "match_key", "search_text", "profile_beds", "profile_rooms",
                "profile_compliance")

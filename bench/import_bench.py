@@ -43,7 +43,7 @@ def timed_call(label: str, function: Any, *args: Any, **kwargs: Any) -> tuple[fl
     the database backend) are noted in CPU[label]: they vary less than the time on a shared machine."""
     import sqlalchemy as sa
 
-    from crm_app.db import unit_of_work
+    from crm_app.platform.db import unit_of_work
 
     outcome: list[Any] = []
     with contextlib.suppress(_RollBack), unit_of_work() as session:
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="also run_import without a preview first")
     args = parser.parse_args()
     configure_environment(args.database_url)
-    from crm_app.services import imports
+    from crm_app.institutions import imports
 
     actor = bench_actor()
     content = import_csv(args.database_url, args.rows, args.seed)

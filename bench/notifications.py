@@ -46,10 +46,10 @@ OBSERVER = """() => {
 def create_people(clients: int) -> tuple[str, list[tuple[str, str]]]:
     """A team with its manager and `clients` reps, through the services; returns the manager's email
     and (id, email) of each rep."""
-    from crm_app.db import unit_of_work
-    from crm_app.models import Role
-    from crm_app.services import teams, users
-    from crm_app.services.permissions import SYSTEM_ACTOR
+    from crm_app.accounts import teams, users
+    from crm_app.platform.db import unit_of_work
+    from crm_app.platform.models.people import Role
+    from crm_app.platform.permissions import SYSTEM_ACTOR
 
     reps: list[tuple[str, str]] = []
     with unit_of_work() as session:

@@ -14,11 +14,11 @@ from datetime import date
 from decimal import Decimal
 from functools import partial
 
-from crm_app.models import DocumentKind
-from crm_app.pdf.document import Party, PdfDocument, PdfLine
-from crm_app.pdf.render import render
-from crm_app.services.document_settings import BRANDING_DEFAULTS, Branding
-from crm_app.services.money import DiscountKind, LineAmounts, compute_totals
+from crm_app.sales.document_settings import BRANDING_DEFAULTS, Branding
+from crm_app.sales.models.quotes import DocumentKind
+from crm_app.sales.money import DiscountKind, LineAmounts, compute_totals
+from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
+from crm_app.sales.pdf.render import render
 
 SELLER = Branding(**{**BRANDING_DEFAULTS, "legal_name": "OPEx Médical SAS", "address": "12 rue de la Paix\n75002 Paris",
                      "siret": "73282932000074", "vat_number": "FR44732829320", "rcs": "RCS Paris B 732 829 320",

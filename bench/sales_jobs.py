@@ -5,7 +5,7 @@
 
 Drops and recreates the database, runs the migrations, creates teams and users through the services
 (bench/generate.py's `create_staff`) and institutions through the institutions service, then loads the
-quotes and invoices with COPY (totals from crm_app.services.money.compute_totals). Dates are spread
+quotes and invoices with COPY (totals from crm_app.sales.money.compute_totals). Dates are spread
 around today so that each job has a few thousand documents to act on.
 
 Then, --repeat times (default 3), on a fresh copy of that database (CREATE DATABASE ... TEMPLATE):
@@ -41,7 +41,7 @@ RATES = [Decimal("20"), Decimal("10"), Decimal("5.5")]
 def _copy(conninfo: str, table: str, rows: list[dict[str, Any]]) -> None:
     from sqlmodel import SQLModel
 
-    import crm_app.models  # noqa: F401 - registers the tables
+    import crm_app.tables  # noqa: F401 - registers the tables
 
     columns = [c.name for c in SQLModel.metadata.tables[table].columns]
     with psycopg.connect(conninfo) as connection, connection.cursor() as cursor:
@@ -52,7 +52,7 @@ def _copy(conninfo: str, table: str, rows: list[dict[str, Any]]) -> None:
 
 
 def _totals(rng: random.Random) -> tuple[Decimal, Decimal, Decimal]:
-    from crm_app.services.money import LineAmounts, compute_totals
+    from crm_app.sales.money import LineAmounts, compute_totals
 
     totals = compute_totals([LineAmounts(quantity=Decimal(rng.randint(1, 5)), unit_price=rng.choice(PRICES),
                                          vat_rate=rng.choice(RATES))])
@@ -118,7 +118,7 @@ def timed(job: Any, now: datetime | None = None) -> tuple[float, int, Any]:
     """(seconds, SQL statements, result) of one run in its own unit of work."""
     from sqlalchemy import event
 
-    from crm_app.db import get_engine, unit_of_work
+    from crm_app.platform.db import get_engine, unit_of_work
 
     statements = [0]
 
@@ -142,9 +142,9 @@ RUNS = ("backlog", "second", "next day")
 
 def copy_database(conninfo: str, url: str, template: str) -> str:
     """A fresh copy of `template` (the loaded database); the application's settings point at it."""
-    from crm_app.config import reset_settings
-    from crm_app.db import dispose_engines
-    from crm_app.services import cache
+    from crm_app.platform import cache
+    from crm_app.platform.config import reset_settings
+    from crm_app.platform.db import dispose_engines
 
     dispose_engines()  # no connection may remain on the template
     name = f"{template}_run"
@@ -158,7 +158,7 @@ def copy_database(conninfo: str, url: str, template: str) -> str:
 
 
 def drop_database(conninfo: str, name: str) -> None:
-    from crm_app.db import dispose_engines
+    from crm_app.platform.db import dispose_engines
 
     dispose_engines()
     with psycopg.connect(make_conninfo(conninfo, dbname="postgres"), autocommit=True) as admin:
@@ -194,9 +194,10 @@ def main() -> None:
     started = time.perf_counter()
     staff = create_staff(rng)
 
-    from crm_app.db import unit_of_work
-    from crm_app.services import institutions, sales_jobs
-    from crm_app.services.permissions import SYSTEM_ACTOR
+    from crm_app.institutions import service as institutions
+    from crm_app.platform.db import unit_of_work
+    from crm_app.platform.permissions import SYSTEM_ACTOR
+    from crm_app.sales import reminders as sales_jobs
 
     owners = [(seller, team_id) for team, team_id in staff.team_ids.items() for seller in staff.sellers[team]]
     with unit_of_work() as session:

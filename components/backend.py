@@ -10,8 +10,10 @@ from urllib.parse import quote
 
 from nicegui import app, run, ui
 
-from crm_app.db import unit_of_work
-from crm_app.errors import (
+from crm_app.accounts import auth
+from crm_app.platform import security_log
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import (
     Conflict,
     DomainError,
     Forbidden,
@@ -20,10 +22,9 @@ from crm_app.errors import (
     NotFound,
     ValidationFailed,
 )
-from crm_app.i18n import gettext as _
-from crm_app.services import auth, security_log
-from crm_app.services.permissions import Actor
-from crm_app.services.security_log import ClientInfo
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.permissions import Actor
+from crm_app.platform.security_log import ClientInfo
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -8,11 +8,10 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.i18n import gettext as _
-from crm_app.services import contacts
-from crm_app.services.contacts import ContactRow
-
-from .backend import call
+from components.backend import call
+from crm_app.institutions import contacts
+from crm_app.institutions.contacts import ContactRow
+from crm_app.platform.i18n import gettext as _
 
 
 def open_contact_dialog(institution_id: uuid.UUID, contact: ContactRow | None,

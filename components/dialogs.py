@@ -7,7 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.i18n import gettext as _
+from crm_app.platform.i18n import gettext as _
 
 
 def disposable(dialog: ui.dialog, on_close: Callable[[], None] | None = None) -> ui.dialog:

@@ -3,7 +3,7 @@ quote and invoice pages: recipients among the institution's contacts plus other 
 and body prefilled from the document's template (`documents.email_draft`), then the outbox.
 
 One request key per opened dialog: a double click on "Send" queues nothing more (see
-`crm_app.services.documents`), while opening the dialog again later sends again on purpose."""
+`crm_app.sales.documents`), while opening the dialog again later sends again on purpose."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.i18n import N_
-from crm_app.i18n import gettext as _
-from crm_app.models import DocumentKind
-from crm_app.services import contacts, documents
-from crm_app.services.contacts import ContactRow
-from crm_app.services.paging import PageRequest
-
-from .backend import call
-from .dialogs import disposable
+from components.backend import call
+from components.dialogs import disposable
+from crm_app.institutions import contacts
+from crm_app.institutions.contacts import ContactRow
+from crm_app.platform.i18n import N_
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.paging import PageRequest
+from crm_app.sales import documents
+from crm_app.sales.models.quotes import DocumentKind
 
 CONTACTS_OFFERED = 100
 TITLES = {DocumentKind.QUOTE: N_("Email the quote"), DocumentKind.ORDER: N_("Email the order"),

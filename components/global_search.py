@@ -7,11 +7,10 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.i18n import gettext as _
-from crm_app.services import search
-from crm_app.services.search import HitKind, SearchHit
-
-from .backend import call
+from components.backend import call
+from crm_app.institutions import search
+from crm_app.institutions.search import HitKind, SearchHit
+from crm_app.platform.i18n import gettext as _
 
 ICONS = {HitKind.INSTITUTION: "apartment", HitKind.CONTACT: "person"}
 PATHS = {HitKind.INSTITUTION: "/institutions/{id}", HitKind.CONTACT: "/contacts/{id}"}

@@ -1,6 +1,6 @@
 """The values of an audit trail in words, for the History tables of institutions, quotes and invoices.
 
-The trail keeps each value as text (`crm_app.services.audit.as_text`): codes, ids, ISO dates, amounts.
+The trail keeps each value as text (`crm_app.platform.audit.as_text`): codes, ids, ISO dates, amounts.
 Each screen says how its fields read; the service gives the names that ids refer to.
 """
 
@@ -12,8 +12,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from crm_app.i18n import format_currency, format_date, format_decimal
-from crm_app.i18n import gettext as _
+from crm_app.platform.i18n import format_currency, format_date, format_decimal
+from crm_app.platform.i18n import gettext as _
 
 
 @dataclass(frozen=True)

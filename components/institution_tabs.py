@@ -9,7 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.i18n import gettext as _
+from crm_app.platform.i18n import gettext as _
 
 TabBuilder = Callable[[Any], Awaitable[None] | None]  # receives the InstitutionDetail
 

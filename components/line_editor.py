@@ -4,7 +4,7 @@ unit, unit price, discount (% or amount), VAT rate and the line's net; drag a li
 use the arrows) to reorder; a global discount; the totals (excl. VAT, VAT by rate, incl. VAT) update
 as you type.
 
-Every amount shown comes from `crm_app.services.money.compute_totals` (a pure function: called on the
+Every amount shown comes from `crm_app.sales.money.compute_totals` (a pure function: called on the
 event loop), formatted for the user's locale, so the screen shows what the PDF will. `value()` gives
 the lines in the shape the quote and invoice services take; `fields()` maps the services' field names
 (`lines.<i>.<field>`, `global_discount_percent`) to the inputs so `call(..., fields=...)` puts their
@@ -26,12 +26,11 @@ from typing import Any
 from babel import numbers as babel_numbers
 from nicegui import background_tasks, ui
 
-from crm_app.i18n import N_, current_locale, format_currency, format_decimal
-from crm_app.i18n import gettext as _
-from crm_app.services import catalog, money
-from crm_app.services.catalog import UNIT_LABELS, CatalogRow
-
-from .backend import call
+from components.backend import call
+from crm_app.platform.i18n import N_, current_locale, format_currency, format_decimal
+from crm_app.platform.i18n import gettext as _
+from crm_app.sales import catalog, money
+from crm_app.sales.catalog import UNIT_LABELS, CatalogRow
 
 PERCENT, AMOUNT = "percent", "amount"
 SEARCH_LIMIT = 10

@@ -1,6 +1,6 @@
 """Live updates in open tabs.
 
-Committed domain events reach this module from `crm_app.bridge` in a worker or listener thread.
+Committed domain events reach this module from `crm_app.platform.bridge` in a worker or listener thread.
 They are handed to the event loop (`call_soon_threadsafe`), never touching the UI from the thread,
 and given to the watches that the open tabs registered: the bell of every tab of the recipient, a
 task board, a list... A watch runs in its tab (client) and in the context of the page that made it
@@ -20,9 +20,9 @@ from typing import Any
 
 from nicegui import Client, core, ui
 
-from crm_app import bridge
-from crm_app.events import Event, SalesDocumentChanged
-from crm_app.services.permissions import Actor, Scope, scope_for
+from crm_app.platform import bridge
+from crm_app.platform.events import Event, SalesDocumentChanged
+from crm_app.platform.permissions import Actor, Scope, scope_for
 
 log = logging.getLogger(__name__)
 

@@ -14,22 +14,23 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 from sqlmodel import Session
 
-from crm_app.events import Event, MeetingAnswered, MeetingInvited
-from crm_app.i18n import format_datetime
-from crm_app.i18n import gettext as _
-from crm_app.models import CommentTarget, MeetingStatus, ParticipantResponse, utcnow
-from crm_app.services import contacts, meetings
-from crm_app.services.activities import MEETING_STATUS_LABELS, RESPONSE_LABELS
-from crm_app.services.meetings import MeetingRow
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import Actor
-
-from . import live
-from .backend import call, current_actor
-from .comments import comment_thread
-from .dialogs import confirm, disposable
-from .moments import from_local_input, local_input, user_zone
-from .pickers import active_users, institution_picker
+from components import live
+from components.backend import call, current_actor
+from components.comments import comment_thread
+from components.dialogs import confirm, disposable
+from components.moments import from_local_input, local_input, user_zone
+from components.pickers import active_users, institution_picker
+from crm_app.activities import meetings
+from crm_app.activities.meetings import MeetingRow
+from crm_app.activities.models import CommentTarget, MeetingStatus, ParticipantResponse
+from crm_app.institutions import contacts
+from crm_app.platform.events import Event, MeetingAnswered, MeetingInvited
+from crm_app.platform.i18n import format_datetime
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import Actor
+from crm_app.platform.records import MEETING_STATUS_LABELS, RESPONSE_LABELS
 
 OnSaved = Callable[[], Awaitable[None]]
 CONTACTS_LIMIT = 100

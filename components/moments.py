@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 from nicegui import app
 
-from crm_app.config import get_settings
-from crm_app.services import users
-
-from .backend import call
+from components.backend import call
+from crm_app.accounts import users
+from crm_app.platform.config import get_settings
 
 ZONE_KEY = "timezone"
 END_OF_DAY = time(23, 59, 59)  # a due date given without a time

@@ -14,20 +14,19 @@ import markdown2
 from nicegui import ui
 from sqlmodel import Session
 
-from crm_app.errors import Conflict
-from crm_app.i18n import format_datetime
-from crm_app.i18n import gettext as _
-from crm_app.models import CommentTarget, NoteVisibility
-from crm_app.services import notes
-from crm_app.services.activities import NOTE_VISIBILITY_LABELS
-from crm_app.services.notes import NoteRow, ShareRow
-from crm_app.services.permissions import Actor
-
-from .backend import call, current_actor
-from .comments import comment_thread
-from .dialogs import confirm, disposable
-from .moments import user_zone
-from .pickers import active_users, institution_picker
+from components.backend import call, current_actor
+from components.comments import comment_thread
+from components.dialogs import confirm, disposable
+from components.moments import user_zone
+from components.pickers import active_users, institution_picker
+from crm_app.activities import notes
+from crm_app.activities.models import CommentTarget, NoteVisibility
+from crm_app.activities.notes import NoteRow, ShareRow
+from crm_app.platform.errors import Conflict
+from crm_app.platform.i18n import format_datetime
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.permissions import Actor
+from crm_app.platform.records import NOTE_VISIBILITY_LABELS
 
 OnSaved = Callable[[], Awaitable[None]]
 READ, WRITE = "read", "write"

@@ -8,16 +8,15 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.events import Event, NotificationCreated, NotificationsRead
-from crm_app.i18n import format_datetime
-from crm_app.i18n import gettext as _
-from crm_app.services import notifications
-from crm_app.services.notifications import NotificationRow
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import Actor
-
-from . import live
-from .backend import call
+from components import live
+from components.backend import call
+from crm_app.platform import notifications
+from crm_app.platform.events import Event, NotificationCreated, NotificationsRead
+from crm_app.platform.i18n import format_datetime
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.notifications import NotificationRow
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import Actor
 
 LATEST = 8
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.services.paging import PAGE_SIZES, Page, PageRequest
+from crm_app.platform.paging import PAGE_SIZES, Page, PageRequest
 
 
 @dataclass

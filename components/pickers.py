@@ -16,13 +16,13 @@ from typing import Any
 
 from nicegui import ui
 
-from crm_app.i18n import gettext as _
-from crm_app.services import contacts, search, users
-from crm_app.services.contacts import ContactRow
-from crm_app.services.paging import PageRequest
-from crm_app.services.search import HitKind
-
-from .backend import call
+from components.backend import call
+from crm_app.accounts import users
+from crm_app.institutions import contacts, search
+from crm_app.institutions.contacts import ContactRow
+from crm_app.institutions.search import HitKind
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.paging import PageRequest
 
 SEARCH_LIMIT = 10
 CONTACTS_SHOWN = 20  # an institution's contacts listed before anything is typed

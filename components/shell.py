@@ -20,17 +20,16 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, context, run, ui
 from nicegui.page_arguments import PageArguments
 
-from crm_app.i18n import LANGUAGE_NAMES, current_locale
-from crm_app.i18n import gettext as _
-from crm_app.models import Theme
-from crm_app.services import auth, users
-from crm_app.services import settings as app_settings
-from crm_app.services.permissions import Actor, can
-
-from .avatar import avatar
-from .backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
-from .global_search import global_search
-from .notification_bell import notification_bell
+from components.avatar import avatar
+from components.backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
+from components.global_search import global_search
+from components.notification_bell import notification_bell
+from crm_app.accounts import auth, users
+from crm_app.platform import settings as app_settings
+from crm_app.platform.i18n import LANGUAGE_NAMES, current_locale
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.models.people import Theme
+from crm_app.platform.permissions import Actor, can
 
 PageBuilder = Callable[..., Awaitable[None] | None]
 LOCALE_KEY = "locale"

@@ -18,21 +18,20 @@ from babel import dates as babel_dates
 from nicegui import ui
 from sqlmodel import Session
 
-from crm_app.events import TaskChanged
-from crm_app.i18n import current_locale, format_datetime
-from crm_app.i18n import gettext as _
-from crm_app.models import CommentTarget, TaskPriority, TaskStatus
-from crm_app.services import tasks
-from crm_app.services.activities import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
-from crm_app.services.permissions import Actor
-from crm_app.services.tasks import TaskChoices, TaskRow
-
-from . import live
-from .backend import call
-from .comments import comment_thread
-from .dialogs import confirm, disposable
-from .moments import END_OF_DAY, join_moment, split_moment, user_zone
-from .pickers import contact_picker, institution_picker
+from components import live
+from components.backend import call
+from components.comments import comment_thread
+from components.dialogs import confirm, disposable
+from components.moments import END_OF_DAY, join_moment, split_moment, user_zone
+from components.pickers import contact_picker, institution_picker
+from crm_app.activities import tasks
+from crm_app.activities.models import CommentTarget, TaskPriority, TaskStatus
+from crm_app.activities.tasks import TaskChoices, TaskRow
+from crm_app.platform.events import TaskChanged
+from crm_app.platform.i18n import current_locale, format_datetime
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.permissions import Actor
+from crm_app.platform.records import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
 
 OnSaved = Callable[[], Awaitable[None]]
 

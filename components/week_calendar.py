@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from babel import dates as babel_dates
 from nicegui import ui
 
-from crm_app.i18n import current_locale
-from crm_app.i18n import gettext as _
+from crm_app.platform.i18n import current_locale
+from crm_app.platform.i18n import gettext as _
 
 HOUR_HEIGHT = 48  # pixels
 DAY_START, DAY_END = 8, 19  # hours always shown; the grid widens to fit earlier or later events

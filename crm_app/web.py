@@ -18,13 +18,17 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_app import __version__, api_fast_path, i18n, jobs, nicegui_patches
-from crm_app.api import install_error_handlers
-from crm_app.api import router as api_router
-from crm_app.config import Settings, get_settings
-from crm_app.db import dispose_engines
-from crm_app.logs import request_id_var
-from crm_app.security_headers import SecurityHeadersMiddleware, is_https, session_cookie_options
+from crm_app import __version__
+from crm_app.bootstrap import install_error_handlers
+from crm_app.bootstrap import router as api_router
+from crm_app.platform import i18n
+from crm_app.platform import scheduler as jobs
+from crm_app.platform.config import Settings, get_settings
+from crm_app.platform.db import dispose_engines
+from crm_app.platform.logs import request_id_var
+from crm_app.serving import fast_path as api_fast_path
+from crm_app.serving import nicegui_patches
+from crm_app.serving.security_headers import SecurityHeadersMiddleware, is_https, session_cookie_options
 
 log = logging.getLogger("crm_app.web")
 
@@ -83,7 +87,7 @@ def _on_shutdown() -> None:
 
 
 #: NiceGUI's middlewares for browser pages (session cookie, per-browser storage, redirects and cache
-#: headers of its assets): the REST API goes without them (crm_app/api_fast_path.py).
+#: headers of its assets): the REST API goes without them (crm_app/serving/fast_path.py).
 _PAGE_ONLY_MIDDLEWARES = (SessionMiddleware, RequestTrackingMiddleware, RedirectWithPrefixMiddleware,
                           SetCacheControlMiddleware)
 

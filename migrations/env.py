@@ -9,9 +9,9 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-import crm_app.models  # noqa: F401 - registers every table on the metadata
-from crm_app.db import get_engine
-from crm_app.models.base import UTCDateTime
+import crm_app.tables  # noqa: F401 - registers every table on the metadata
+from crm_app.platform.db import get_engine
+from crm_app.platform.models.base import UTCDateTime
 
 target_metadata = SQLModel.metadata
 

@@ -1,59 +1,16 @@
-"""One module per screen; importing this package registers every route."""
+"""One module per screen, grouped by area; importing this package registers every route."""
 
-from . import (
-    account_pages,
-    admin_security_log,
-    admin_settings,
-    admin_teams,
-    admin_users,
-    calls,
-    catalog,
-    contacts,
-    dashboard,
-    institution_activity,
-    institution_detail,
-    institution_form,
-    institution_import,
-    institution_sales,
-    institutions,
-    invoice_detail,
-    invoices,
-    login,
-    meetings,
-    notes,
-    notifications,
-    profile,
-    quote_detail,
-    quote_editor,
-    quotes,
-    tasks,
-)
+from pages import dashboard
+from pages.account import links, login, notifications, profile
+from pages.activities import calls, meetings, notes, tasks
+from pages.admin import security_log, settings, teams, users
+from pages.institutions import activity_tab, contacts, detail, form, import_wizard, sales_tabs
+from pages.institutions import list as institution_list
+from pages.sales import catalog, invoice_detail, invoices, quote_detail, quote_editor, quotes
 
 __all__ = [
-    "account_pages",
-    "admin_security_log",
-    "admin_settings",
-    "admin_teams",
-    "admin_users",
-    "calls",
-    "catalog",
-    "contacts",
-    "dashboard",
-    "institution_activity",
-    "institution_detail",
-    "institution_form",
-    "institution_import",
-    "institution_sales",
-    "institutions",
-    "invoice_detail",
-    "invoices",
-    "login",
-    "meetings",
-    "notes",
-    "notifications",
-    "profile",
-    "quote_detail",
-    "quote_editor",
-    "quotes",
-    "tasks",
+    "activity_tab", "calls", "catalog", "contacts", "dashboard", "detail", "form", "import_wizard",
+    "institution_list", "invoice_detail", "invoices", "links", "login", "meetings", "notes", "notifications",
+    "profile", "quote_detail", "quote_editor", "quotes", "sales_tabs", "security_log", "settings", "tasks",
+    "teams", "users",
 ]

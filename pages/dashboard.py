@@ -6,9 +6,9 @@ from nicegui import ui
 
 from components.backend import call, current_actor
 from components.shell import app_page
-from crm_app.i18n import N_, format_datetime
-from crm_app.i18n import gettext as _
-from crm_app.services import users
+from crm_app.accounts import users
+from crm_app.platform.i18n import N_, format_datetime
+from crm_app.platform.i18n import gettext as _
 
 
 @app_page("/", title=N_("Dashboard"), icon="dashboard", in_navigation=True, order=0, permission="dashboard.view")

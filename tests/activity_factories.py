@@ -9,9 +9,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from crm_app.models import Meeting, Note, Notification, Role, Task, User, utcnow
-from crm_app.services import meetings, notes, tasks
-from crm_app.services.permissions import Actor
+from crm_app.activities import meetings, notes, tasks
+from crm_app.activities.models import Meeting, Note, Task
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.notifications import Notification
+from crm_app.platform.models.people import Role, User
+from crm_app.platform.permissions import Actor
 from tests.factories import actor_of, make_team, make_user
 
 _serial = itertools.count(1)

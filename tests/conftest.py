@@ -43,8 +43,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     url = _server.create_database()
     os.environ["DATABASE_URL"] = url.render_as_string(hide_password=False)
     os.environ["OPEX_TEST_SERVER_URL"] = _server.admin_url.render_as_string(hide_password=False)
-    from crm_app import migrate
-    from crm_app.config import reset_settings
+    from crm_app.operations import migrate
+    from crm_app.platform.config import reset_settings
 
     reset_settings()
     migrate.upgrade()
@@ -53,7 +53,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from sqlalchemy.engine import make_url
 
-    from crm_app.db import dispose_engines
+    from crm_app.platform.db import dispose_engines
 
     dispose_engines()
     if _server is not None and os.environ.get("DATABASE_URL"):
@@ -70,7 +70,7 @@ def pg_server() -> PostgresServer:
 @pytest.fixture
 def db() -> Iterator[Session]:
     """A session inside a transaction that is rolled back after the test (services commit nothing)."""
-    from crm_app.db import get_engine
+    from crm_app.platform.db import get_engine
 
     connection = get_engine().connect()
     transaction = connection.begin()
@@ -85,9 +85,9 @@ def db() -> Iterator[Session]:
 
 def truncate_all() -> None:
     """Empty every table (for tests whose requests commit through the running app)."""
-    import crm_app.models  # noqa: F401 - the metadata knows every table
-    from crm_app.db import get_engine
-    from crm_app.services import cache
+    import crm_app.tables  # noqa: F401 - the metadata knows every table
+    from crm_app.platform import cache
+    from crm_app.platform.db import get_engine
 
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     for attempt in range(5):
@@ -113,7 +113,7 @@ def clean_db() -> Iterator[None]:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[..., datetime]:
     """Move the application's clock: `clock(minutes=16)` jumps ahead and returns the new now."""
-    from crm_app.models import base
+    from crm_app.platform.models import base
 
     now = [base._system_clock()]
     monkeypatch.setattr(base, "clock", lambda: now[0])
@@ -128,8 +128,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[..., datetime]:
 @pytest.fixture
 def settings_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     """Change settings through the environment for one test; the originals come back after it."""
-    from crm_app.config import reset_settings
-    from crm_app.db import dispose_engines
+    from crm_app.platform.config import reset_settings
+    from crm_app.platform.db import dispose_engines
 
     def override(**values: str) -> None:
         for name, value in values.items():

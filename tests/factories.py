@@ -6,9 +6,9 @@ import uuid
 
 from sqlmodel import Session
 
-from crm_app.models import Role, Team, User
-from crm_app.services import auth, teams, users
-from crm_app.services.permissions import SYSTEM_ACTOR, Actor
+from crm_app.accounts import auth, teams, users
+from crm_app.platform.models.people import Role, Team, User
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 
 PASSWORD = "correct-horse-battery"
 

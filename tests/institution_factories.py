@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from crm_app.models import Contact, Institution, User
-from crm_app.services import contacts, institutions
-from crm_app.services.identifiers import luhn_ok
-from crm_app.services.permissions import SYSTEM_ACTOR, Actor
+from crm_app.institutions import contacts
+from crm_app.institutions import service as institutions
+from crm_app.institutions.models import Contact, Institution
+from crm_app.platform.identifiers import luhn_ok
+from crm_app.platform.models.people import User
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 
 _serial = itertools.count(1)
 

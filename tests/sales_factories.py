@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from crm_app.models import Institution
-from crm_app.models.sales import Quote
-from crm_app.services import quotes
-from crm_app.services.permissions import Actor
+from crm_app.institutions.models import Institution
+from crm_app.platform.permissions import Actor
+from crm_app.sales import quotes
+from crm_app.sales.models.quotes import Quote
 
 
 def quote_line(description: str = "Formation", quantity: str = "1", unit_price: str = "100.00",
@@ -60,8 +60,8 @@ def make_catalog_item(session: Session, actor: Actor | None = None, *, reference
     """An active catalog item (a CatalogItem), created by the system actor unless told otherwise."""
     import uuid
 
-    from crm_app.services import catalog
-    from crm_app.services.permissions import SYSTEM_ACTOR
+    from crm_app.platform.permissions import SYSTEM_ACTOR
+    from crm_app.sales import catalog
 
     return catalog.create_item(session, actor or SYSTEM_ACTOR, {
         "reference": reference or f"REF-{uuid.uuid4().hex[:8].upper()}", "name": name,

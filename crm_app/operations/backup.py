@@ -39,10 +39,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from .. import __version__
-from ..config import Settings, get_settings
-from ..db import dispose_engines, get_engine
-from ..storage import FILES_DIRNAME
+from crm_app import __version__
+from crm_app.platform.config import Settings, get_settings
+from crm_app.platform.db import dispose_engines, get_engine
+from crm_app.platform.storage import FILES_DIRNAME
 
 FORMAT = "opex-crm-backup/1"
 MANIFEST = "manifest.json"
@@ -185,7 +185,7 @@ def _digest(path: Path) -> dict[str, Any]:
 
 
 def _current_revision() -> str | None:
-    from .. import migrate
+    from crm_app.operations import migrate
 
     return migrate.current_revision()
 
@@ -333,7 +333,7 @@ def verified_archive(archive: Path, settings: Settings | None = None) -> Iterato
 
 def restore_backup(archive: Path, settings: Settings | None = None) -> RestoreResult:
     """Replace the database and the stored files by the archive's (see the module's docstring)."""
-    from .. import migrate
+    from crm_app.operations import migrate
 
     settings = settings or get_settings()
     with verified_archive(archive, settings) as (manifest, staging):
@@ -389,7 +389,7 @@ def _check_compatible(manifest: Manifest, settings: Settings) -> None:
     from alembic.script import ScriptDirectory
     from alembic.util.exc import CommandError
 
-    from .. import migrate
+    from crm_app.operations import migrate
 
     kind = settings.sqlalchemy_url.get_backend_name()
     if manifest.database != kind:

@@ -25,8 +25,8 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from ..config import Settings, reset_settings
-from ..errors import ConfigError
+from crm_app.platform.config import Settings, reset_settings
+from crm_app.platform.errors import ConfigError
 
 #: Below this, the disk check fails (a backup, the logs and PostgreSQL's own files need room).
 MIN_FREE_BYTES = 1024**3
@@ -137,7 +137,7 @@ def _migrations(engine: Engine) -> Check:
     from alembic.script import ScriptDirectory
     from alembic.util.exc import CommandError
 
-    from .. import migrate
+    from crm_app.operations import migrate
 
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()

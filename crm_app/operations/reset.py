@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from ..config import Settings, get_settings
-from ..db import dispose_engines, get_engine
-from ..storage import FILES_DIRNAME
-from .backup import BackupError, create_backup, default_backup_dir
+from crm_app.operations.backup import BackupError, create_backup, default_backup_dir
+from crm_app.platform.config import Settings, get_settings
+from crm_app.platform.db import dispose_engines, get_engine
+from crm_app.platform.storage import FILES_DIRNAME
 
 
 class ResetRefused(BackupError):
@@ -26,7 +26,7 @@ class ResetResult:
 
 def reset_database(settings: Settings | None = None) -> ResetResult:
     """Back up, then drop every table (and the stored files) and migrate to head. Refused in production."""
-    from .. import migrate
+    from crm_app.operations import migrate
 
     settings = settings or get_settings()
     if settings.is_production:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from crm_app.services.matching import match_key
+from crm_app.institutions.duplicates import match_key
 
 revision: str = '0013'
 down_revision: str | None = '0012'

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from nicegui.testing import User
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.conftest import truncate_all
 from tests.factories import make_user
 

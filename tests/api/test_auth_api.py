@@ -8,9 +8,10 @@ import httpx
 import jwt
 from sqlmodel import select
 
-from crm_app.config import get_settings
-from crm_app.db import unit_of_work
-from crm_app.models import SecurityAction, SecurityEvent, utcnow
+from crm_app.platform.config import get_settings
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent
+from crm_app.platform.models.base import utcnow
 
 
 async def _login(api: httpx.AsyncClient, account: dict[str, str]) -> dict[str, str]:

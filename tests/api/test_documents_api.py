@@ -11,9 +11,11 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import func, select
 
-from crm_app.db import unit_of_work
-from crm_app.models import Contact, OutboxMessage, Role, User
-from crm_app.services import invoices
+from crm_app.institutions.models import Contact
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.outbox import OutboxMessage
+from crm_app.platform.models.people import Role, User
+from crm_app.sales import invoices
 from tests.factories import PASSWORD, actor_of, make_user
 from tests.institution_factories import make_contact, make_institution
 from tests.sales_factories import make_sent_quote, quote_line

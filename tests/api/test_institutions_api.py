@@ -13,10 +13,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role, SecurityAction, SecurityEvent, User
-from crm_app.services import contacts, institutions
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.institutions import contacts
+from crm_app.institutions import service as institutions
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent
+from crm_app.platform.models.people import Role, User
+from crm_app.platform.permissions import SYSTEM_ACTOR
 from tests.factories import PASSWORD, make_team, make_user
 from tests.institution_factories import make_contact, make_institution
 

@@ -7,9 +7,9 @@ import uuid
 import httpx
 import pytest
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
-from crm_app.services import tasks
+from crm_app.activities import tasks
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.activity_factories import Org, make_org
 from tests.factories import PASSWORD
 

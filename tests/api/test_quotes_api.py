@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.factories import PASSWORD, make_team, make_user
 from tests.institution_factories import make_contact, make_institution
 

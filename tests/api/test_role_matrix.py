@@ -9,8 +9,8 @@ import httpx
 import pytest
 from nicegui.testing import User
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.factories import PASSWORD, make_team, make_user
 from tests.ui.conftest import log_in
 

@@ -12,8 +12,8 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User as SimulatedUser
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role, Team, User
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role, Team, User
 from tests.factories import PASSWORD, make_team, make_user
 from tests.ui.conftest import log_in
 

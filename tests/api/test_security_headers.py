@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from crm_app.security_headers import CONTENT_SECURITY_POLICY, SecurityHeadersMiddleware, session_cookie_options
+from crm_app.serving.security_headers import CONTENT_SECURITY_POLICY, SecurityHeadersMiddleware, session_cookie_options
 
 EXPECTED = {
     "x-frame-options": "DENY",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.factories import PASSWORD, make_user
 from tests.institution_factories import make_institution
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture

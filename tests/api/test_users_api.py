@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 from sqlmodel import select
 
-from crm_app import mail
-from crm_app.db import unit_of_work
-from crm_app.models import Role, SecurityEvent
+from crm_app.platform import outbox as mail
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.audit import SecurityEvent
+from crm_app.platform.models.people import Role
 from tests.account_links import text_of, token_of
 from tests.factories import PASSWORD, make_team, make_user
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.account_links import link_path, text_of
 from tests.e2e.conftest import _free_port, serve, sign_in
 from tests.factories import PASSWORD, make_team, make_user

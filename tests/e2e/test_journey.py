@@ -9,8 +9,8 @@ import sys
 import pytest
 from playwright.sync_api import Page, expect
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.e2e.conftest import sign_in
 from tests.factories import make_user
 

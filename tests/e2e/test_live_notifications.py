@@ -10,8 +10,8 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.e2e.conftest import sign_in
 from tests.factories import make_team, make_user
 from tests.institution_factories import make_institution

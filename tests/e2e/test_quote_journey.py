@@ -11,10 +11,11 @@ import pytest
 from playwright.sync_api import Browser, expect
 from pypdf import PdfReader
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import format_currency, use_locale
-from crm_app.models import Quote, QuoteStatus, Role
-from crm_app.services import money
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import format_currency, use_locale
+from crm_app.platform.models.people import Role
+from crm_app.sales import money
+from crm_app.sales.models.quotes import Quote, QuoteStatus
 from tests.factories import PASSWORD, make_user
 from tests.institution_factories import make_institution
 from tests.sales_factories import make_catalog_item

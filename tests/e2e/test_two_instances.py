@@ -15,9 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from crm_app import mail
-from crm_app.db import unit_of_work
-from crm_app.models import Role
+from crm_app.platform import outbox as mail
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
 from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, make_team, make_user
 from tests.institution_factories import make_institution

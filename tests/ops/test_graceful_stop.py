@@ -15,8 +15,9 @@ import httpx
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from crm_app.db import get_engine, unit_of_work
-from crm_app.models import Institution, Role
+from crm_app.institutions.models import Institution
+from crm_app.platform.db import get_engine, unit_of_work
+from crm_app.platform.models.people import Role
 from tests.factories import PASSWORD, make_user
 from tests.servers import running_server
 

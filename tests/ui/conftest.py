@@ -12,11 +12,12 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
-from crm_app.models import User as UserRow
-from crm_app.services import contacts, institutions
-from crm_app.services.permissions import SYSTEM_ACTOR, Actor
+from crm_app.institutions import contacts
+from crm_app.institutions import service as institutions
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
+from crm_app.platform.models.people import User as UserRow
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from tests.conftest import truncate_all
 from tests.factories import PASSWORD, actor_of, make_user
 

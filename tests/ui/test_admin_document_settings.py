@@ -13,9 +13,9 @@ from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 from PIL import Image
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
-from crm_app.models.settings import AppSetting
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
+from crm_app.platform.models.settings import AppSetting
 from tests.ui.conftest import element, eventually, log_in
 from tests.unit.test_documents import make_invoice_row
 
@@ -86,7 +86,7 @@ async def test_templates_refuse_unknown_placeholders_and_preview_a_real_document
     with unit_of_work() as session:
         from sqlmodel import select
 
-        from crm_app.models import User as UserRow
+        from crm_app.platform.models.people import User as UserRow
         from tests.institution_factories import make_institution
 
         admin = session.exec(select(UserRow).where(UserRow.email == email)).one()

@@ -9,11 +9,13 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import col, select
 
-from crm_app.db import unit_of_work
-from crm_app.models import AuthSession, Role, SecurityAction, SecurityEvent, SessionKind, Team
-from crm_app.models import User as UserRow
-from crm_app.services import auth, security_log
-from crm_app.services.security_log import ClientInfo
+from crm_app.accounts import auth
+from crm_app.platform import security_log
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent
+from crm_app.platform.models.people import AuthSession, Role, SessionKind, Team
+from crm_app.platform.models.people import User as UserRow
+from crm_app.platform.security_log import ClientInfo
 from tests.factories import PASSWORD, make_team, make_user
 from tests.ui.conftest import element, eventually, log_in, table_rows
 

@@ -9,11 +9,12 @@ from typing import Any
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
-from crm_app.models import Role, SecurityEvent
-from crm_app.models.settings import AppSetting
-from crm_app.services import settings as app_settings
+from crm_app.platform import settings as app_settings
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext
+from crm_app.platform.models.audit import SecurityEvent
+from crm_app.platform.models.people import Role
+from crm_app.platform.models.settings import AppSetting
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
 from tests.ui.conftest import element, eventually, log_in, new_institution
 

@@ -9,12 +9,13 @@ from datetime import datetime
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app import mail
-from crm_app.db import unit_of_work
-from crm_app.models import Role, SessionKind
-from crm_app.models import User as UserRow
-from crm_app.services import accounts, auth
-from crm_app.services.security_log import ClientInfo
+from crm_app.accounts import administration as accounts
+from crm_app.accounts import auth
+from crm_app.platform import outbox as mail
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role, SessionKind
+from crm_app.platform.models.people import User as UserRow
+from crm_app.platform.security_log import ClientInfo
 from tests.account_links import link_path, text_of
 from tests.factories import PASSWORD, make_team, make_user
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture

@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
-from crm_app.models import Call, Role, utcnow
-from crm_app.services import calls
-from crm_app.services.permissions import Actor
+from crm_app.activities import calls
+from crm_app.activities.models import Call
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import Actor
 from tests.ui.conftest import actor_for, element, eventually, log_in, new_contact, new_institution, table_rows
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -10,11 +10,12 @@ from urllib.parse import quote
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
-from crm_app.models import CatalogItem, Role
-from crm_app.services import catalog
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import SYSTEM_ACTOR
+from crm_app.sales import catalog
+from crm_app.sales.models.quotes import CatalogItem
 from tests.sales_factories import make_catalog_item
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 

@@ -15,12 +15,13 @@ from nicegui.testing import User
 from sqlalchemy import func
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
-from crm_app.models import Institution, Role
-from crm_app.models import User as Account
-from crm_app.services import imports
-from crm_app.services.imports import RowStatus
+from crm_app.institutions import imports
+from crm_app.institutions.imports import RowStatus
+from crm_app.institutions.models import Institution
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext
+from crm_app.platform.models.people import Role
+from crm_app.platform.models.people import User as Account
 from tests.factories import actor_of
 from tests.ui.conftest import log_in
 

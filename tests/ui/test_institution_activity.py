@@ -12,11 +12,13 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
-from crm_app.models import Call, Meeting, MeetingParticipant, Note, Role, Task, utcnow
-from crm_app.models import User as UserRow
-from crm_app.services import notes
+from crm_app.activities import notes
+from crm_app.activities.models import Call, Meeting, MeetingParticipant, Note, Task
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.people import Role
+from crm_app.platform.models.people import User as UserRow
 from tests.factories import actor_of
 from tests.ui.conftest import element, eventually, log_in, new_contact, new_institution
 

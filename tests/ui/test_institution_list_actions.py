@@ -12,11 +12,12 @@ from nicegui import ElementFilter, ui
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.models import Institution, InstitutionLabel, Role, SavedView
-from crm_app.models import User as User_
-from crm_app.services import institutions
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.institutions import service as institutions
+from crm_app.institutions.models import Institution, InstitutionLabel, SavedView
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
+from crm_app.platform.models.people import User as User_
+from crm_app.platform.permissions import SYSTEM_ACTOR
 from tests.ui.conftest import element, log_in
 
 

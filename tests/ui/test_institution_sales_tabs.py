@@ -12,12 +12,12 @@ from urllib.parse import quote
 from nicegui import ui
 from nicegui.testing import User
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import format_currency
-from crm_app.i18n import gettext as _
-from crm_app.models import Institution
-from crm_app.services import invoices, payments
-from crm_app.services.permissions import Actor
+from crm_app.institutions.models import Institution
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import format_currency
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.permissions import Actor
+from crm_app.sales import invoices, payments
 from tests.sales_factories import make_quote, make_sent_quote, quote_line
 from tests.ui.conftest import actor_for, element, eventually, log_in, new_institution, table_rows
 

@@ -13,12 +13,14 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import format_currency, format_date, gettext
-from crm_app.models import CommercialStatus, Institution, InstitutionType, Role
-from crm_app.models import User as UserRow
-from crm_app.services import contacts, institutions
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.institutions import contacts
+from crm_app.institutions import service as institutions
+from crm_app.institutions.models import CommercialStatus, Institution, InstitutionType
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import format_currency, format_date, gettext
+from crm_app.platform.models.people import Role
+from crm_app.platform.models.people import User as UserRow
+from crm_app.platform.permissions import SYSTEM_ACTOR
 from tests.factories import actor_of, make_team, make_user
 from tests.ui.conftest import log_in
 

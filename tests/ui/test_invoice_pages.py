@@ -16,12 +16,14 @@ from nicegui.testing import User
 from pypdf import PdfReader
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import format_currency, gettext, pgettext
-from crm_app.models import Invoice, InvoiceKind, InvoiceStatus, OutboxMessage, Role
-from crm_app.services import invoices, payments
-from crm_app.services.invoices import STATUS_LABELS
-from crm_app.services.permissions import Actor
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import format_currency, gettext, pgettext
+from crm_app.platform.models.outbox import OutboxMessage
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import Actor
+from crm_app.sales import invoices, payments
+from crm_app.sales.invoices import STATUS_LABELS
+from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceStatus
 from tests.factories import actor_of, make_team, make_user
 from tests.ui.conftest import actor_for, element, eventually, log_in, new_contact, new_institution, table_rows
 

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 from nicegui.testing import User
 from sqlmodel import col, select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
-from crm_app.models import Meeting, MeetingParticipant, ParticipantResponse, utcnow
-from crm_app.services import meetings
-from crm_app.services.permissions import Actor
+from crm_app.activities import meetings
+from crm_app.activities.models import Meeting, MeetingParticipant, ParticipantResponse
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.permissions import Actor
 from tests.ui.conftest import actor_for, element, eventually, log_in, new_contact, new_institution, table_rows
 
 PARIS = ZoneInfo("Europe/Paris")

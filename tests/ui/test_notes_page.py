@@ -12,11 +12,11 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from components.note_dialog import NoteMarkdown
-from crm_app.db import unit_of_work
-from crm_app.i18n import gettext
-from crm_app.models import Note, NoteShare
-from crm_app.services import notes
-from crm_app.services.permissions import Actor
+from crm_app.activities import notes
+from crm_app.activities.models import Note, NoteShare
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext
+from crm_app.platform.permissions import Actor
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from nicegui import ui
 from nicegui.testing import User
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role
-from crm_app.services import tasks
-from crm_app.services.permissions import Actor
+from crm_app.activities import tasks
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import Actor
 from tests.conftest import truncate_all
 from tests.factories import actor_of, make_team, make_user
 from tests.ui.conftest import log_in

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app import mail
-from crm_app.db import unit_of_work
-from crm_app.models import User as UserRow
+from crm_app.platform import outbox as mail
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import User as UserRow
 from tests.account_links import link_path, text_of
 from tests.factories import PASSWORD
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture

@@ -16,11 +16,15 @@ from nicegui.testing import User
 from sqlmodel import col, select
 
 from components import line_editor
-from crm_app.db import unit_of_work
-from crm_app.i18n import format_currency, gettext, ngettext, use_locale
-from crm_app.models import Invoice, OutboxMessage, Quote, QuoteLine, QuoteStatus, Role
-from crm_app.services import contacts, invoices, money, quotes
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.institutions import contacts
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import format_currency, gettext, ngettext, use_locale
+from crm_app.platform.models.outbox import OutboxMessage
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import SYSTEM_ACTOR
+from crm_app.sales import invoices, money, quotes
+from crm_app.sales.models.invoices import Invoice
+from crm_app.sales.models.quotes import Quote, QuoteLine, QuoteStatus
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_institution
 from tests.sales_factories import make_accepted_quote, make_catalog_item, make_quote, make_sent_quote, quote_line

@@ -9,10 +9,10 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role, Theme
-from crm_app.models import User as UserRow
-from crm_app.services import auth
+from crm_app.accounts import auth
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role, Theme
+from crm_app.platform.models.people import User as UserRow
 from tests.ui.conftest import log_in
 
 
@@ -101,7 +101,7 @@ async def test_profile_edits_name_and_refuses_a_stale_save(ui_user: User, accoun
     # Someone else (another tab) saves first.
     with unit_of_work() as session:
         row = session.exec(select(UserRow).where(UserRow.email == email)).one()
-        from crm_app.services import users
+        from crm_app.accounts import users
 
         users.update_preferences(session, auth.actor_from(row), full_name="Claire Martin")
     name = ui_user.find(marker="full-name")

@@ -13,11 +13,15 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.i18n import gettext, ngettext
-from crm_app.models import Role, Task, TaskStatus, utcnow
-from crm_app.services import contacts, institutions, tasks
-from crm_app.services.permissions import SYSTEM_ACTOR, Actor
+from crm_app.activities import tasks
+from crm_app.activities.models import Task, TaskStatus
+from crm_app.institutions import contacts
+from crm_app.institutions import service as institutions
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext, ngettext
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from tests.factories import actor_of, make_team, make_user
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 

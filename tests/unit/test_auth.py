@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from crm_app.errors import NotAuthenticated
-from crm_app.models import AuthSession, SecurityAction, SecurityEvent, SessionKind
-from crm_app.services import auth
-from crm_app.services.auth import LoginFailure
-from crm_app.services.security_log import ClientInfo
+from crm_app.accounts import auth
+from crm_app.accounts.auth import LoginFailure
+from crm_app.platform.errors import NotAuthenticated
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent
+from crm_app.platform.models.people import AuthSession, SessionKind
+from crm_app.platform.security_log import ClientInfo
 from tests.factories import PASSWORD, make_user
 
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="pytest")

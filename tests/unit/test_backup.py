@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from crm_app import migrate, storage
-from crm_app.db import dispose_engines, get_engine, unit_of_work
-from crm_app.models import Role
+from crm_app.operations import migrate
 from crm_app.operations.backup import BackupError, create_backup, prune_backups, restore_backup
+from crm_app.platform import storage
+from crm_app.platform.db import dispose_engines, get_engine, unit_of_work
+from crm_app.platform.models.people import Role
 from tests.factories import make_team, make_user
 from tests.institution_factories import make_contact, make_institution
 from tests.postgres import PostgresServer

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from crm_app import bridge, events
-from crm_app.db import unit_of_work
+from crm_app.platform import bridge, events
+from crm_app.platform.db import unit_of_work
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def test_an_event_committed_by_another_process_arrives(received: queue.Queue[eve
     script = textwrap.dedent(f"""
         import uuid
         from crm_app import bridge, events
-        from crm_app.db import unit_of_work
+        from crm_app.platform.db import unit_of_work
         bridge.start()
         with unit_of_work() as session:
             events.publish(session, events.InstitutionAssigned(
@@ -87,8 +87,8 @@ def test_events_keep_their_commit_order(received: queue.Queue[events.Event]) -> 
 
 def test_on_sqlite_events_go_to_this_process_after_the_commit(tmp_path: Path,
                                                              settings_override: Callable[..., None]) -> None:
-    from crm_app import migrate
-    from crm_app.db import dispose_engines
+    from crm_app.operations import migrate
+    from crm_app.platform.db import dispose_engines
 
     settings_override(DATABASE_URL=f"sqlite:///{tmp_path / 'crm.sqlite3'}")
     migrate.upgrade()

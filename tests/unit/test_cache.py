@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from crm_app.db import unit_of_work
-from crm_app.services import institutions
-from crm_app.services.institutions import InstitutionQuery
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.institutions import service as institutions
+from crm_app.institutions.service import InstitutionQuery
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.permissions import SYSTEM_ACTOR
 
 
 def _total() -> int:
@@ -49,7 +49,7 @@ def test_a_savepoint_inside_an_uncommitted_change_does_not_let_it_into_the_cache
 
 
 def test_settings_changed_in_an_uncommitted_transaction_stay_out_of_the_cache(clean_db: None) -> None:
-    from crm_app.services import settings
+    from crm_app.platform import settings
 
     with unit_of_work() as session:
         settings.update_section(session, SYSTEM_ACTOR, "organisation", {"name": "Clinique Lumière"})

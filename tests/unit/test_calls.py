@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from crm_app.errors import Conflict, Forbidden, ValidationFailed
-from crm_app.models import CallDirection, utcnow
-from crm_app.services import calls
-from crm_app.services.calls import CallQuery
+from crm_app.activities import calls
+from crm_app.activities.calls import CallQuery
+from crm_app.activities.models import CallDirection
+from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
+from crm_app.platform.models.base import utcnow
 from tests.activity_factories import Org, make_org
 from tests.institution_factories import make_contact, make_institution
 

@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from crm_app.models import AuditEntry, Role
-from crm_app.services import catalog
-from crm_app.services.catalog import CatalogQuery
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import Actor
+from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.models.people import Role
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import Actor
+from crm_app.sales import catalog
+from crm_app.sales.catalog import CatalogQuery
 from tests.factories import actor_of, make_user
 from tests.sales_factories import make_catalog_item
 

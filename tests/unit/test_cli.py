@@ -8,9 +8,9 @@ import sys
 
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.models import Role, User
-from crm_app.services import auth
+from crm_app.accounts import auth
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role, User
 
 
 def _cli(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:

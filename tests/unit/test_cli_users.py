@@ -9,11 +9,12 @@ import sys
 import pytest
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.errors import NotAuthenticated
-from crm_app.models import Role, SessionKind, User
-from crm_app.services import accounts, auth
-from crm_app.services.security_log import ClientInfo
+from crm_app.accounts import administration as accounts
+from crm_app.accounts import auth
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import NotAuthenticated
+from crm_app.platform.models.people import Role, SessionKind, User
+from crm_app.platform.security_log import ClientInfo
 from tests.factories import make_team
 
 PASSWORD = "violet-tractor-sunrise"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crm_app.config import Settings, load_settings, parse_duration
-from crm_app.errors import ConfigError
+from crm_app.platform.config import Settings, load_settings, parse_duration
+from crm_app.platform.errors import ConfigError
 
 STRONG = "s" * 40
 

@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app.errors import Conflict, NotFound, ValidationFailed
-from crm_app.models import AuditEntry, Contact, Institution, Role
-from crm_app.services import contacts, institutions
-from crm_app.services.institutions import InstitutionQuery
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.institutions import contacts
+from crm_app.institutions import service as institutions
+from crm_app.institutions.models import Contact, Institution
+from crm_app.institutions.service import InstitutionQuery
+from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
+from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.models.people import Role
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import SYSTEM_ACTOR
 from tests.factories import actor_of, make_user
 from tests.institution_factories import make_contact, make_institution
 

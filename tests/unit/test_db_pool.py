@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from crm_app import db
-from crm_app.db import get_engine, unit_of_work
+from crm_app.platform import db
+from crm_app.platform.db import get_engine, unit_of_work
 
 
 def _backend_pid_after_use() -> int:

@@ -11,10 +11,11 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import select
 
-from crm_app import migrate, storage
-from crm_app.db import dispose_engines, unit_of_work
-from crm_app.models import User
+from crm_app.operations import migrate
 from crm_app.operations.backup import restore_backup
+from crm_app.platform import storage
+from crm_app.platform.db import dispose_engines, unit_of_work
+from crm_app.platform.models.people import User
 from tests.factories import make_user
 
 

@@ -8,19 +8,13 @@ from collections import Counter
 
 from sqlmodel import Session, col, func, select
 
-from crm_app.models import (
-    CatalogItem,
-    Invoice,
-    InvoiceKind,
-    InvoiceStatus,
-    Payment,
-    Quote,
-    QuoteStatus,
-)
-from crm_app.services import demo, demo_sales
-from crm_app.services import invoices as invoice_service
-from crm_app.services.document_settings import branding
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.demo import sales as demo_sales
+from crm_app.demo import seed as demo
+from crm_app.platform.permissions import SYSTEM_ACTOR
+from crm_app.sales import invoices as invoice_service
+from crm_app.sales.document_settings import branding
+from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceStatus, Payment
+from crm_app.sales.models.quotes import CatalogItem, Quote, QuoteStatus
 
 
 def test_the_demo_holds_quotes_and_invoices_in_every_status_with_consistent_numbers(db: Session) -> None:

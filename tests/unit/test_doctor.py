@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_app import migrate
+from crm_app.operations import migrate
 from tests.servers import free_port
 from tests.smtp_server import SMTPServer
 

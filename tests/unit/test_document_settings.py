@@ -12,12 +12,13 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, col, select
 
-from crm_app.errors import Forbidden, ValidationFailed
-from crm_app.models import Role, SecurityEvent
-from crm_app.services import document_settings as ds
-from crm_app.services import settings as app_settings
-from crm_app.services.permissions import Actor
-from crm_app.storage import path_of
+from crm_app.platform import settings as app_settings
+from crm_app.platform.errors import Forbidden, ValidationFailed
+from crm_app.platform.models.audit import SecurityEvent
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import Actor
+from crm_app.platform.storage import path_of
+from crm_app.sales import document_settings as ds
 from tests.factories import actor_of, make_user
 
 

@@ -15,30 +15,20 @@ import pypdf
 import pytest
 from sqlmodel import Session, select
 
-from crm_app import mail
-from crm_app.db import unit_of_work
-from crm_app.errors import Forbidden, InvalidTransition, ValidationFailed
-from crm_app.models import (
-    AuditEntry,
-    DocumentKind,
-    Institution,
-    Invoice,
-    InvoiceKind,
-    InvoiceLine,
-    InvoiceStatus,
-    Quote,
-    QuoteLine,
-    QuoteStatus,
-    Role,
-    StoredDocument,
-    User,
-)
-from crm_app.models.mail import OutboxAttachment, OutboxMessage
-from crm_app.services import documents
-from crm_app.services import settings as app_settings
-from crm_app.services.money import LineAmounts, compute_totals
-from crm_app.services.permissions import SYSTEM_ACTOR, Actor
-from crm_app.storage import path_of
+from crm_app.institutions.models import Institution
+from crm_app.platform import outbox as mail
+from crm_app.platform import settings as app_settings
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import Forbidden, InvalidTransition, ValidationFailed
+from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.models.outbox import OutboxAttachment, OutboxMessage
+from crm_app.platform.models.people import Role, User
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
+from crm_app.platform.storage import path_of
+from crm_app.sales import documents
+from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from crm_app.sales.models.quotes import DocumentKind, Quote, QuoteLine, QuoteStatus, StoredDocument
+from crm_app.sales.money import LineAmounts, compute_totals
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_contact, make_institution
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
@@ -150,9 +140,9 @@ def test_an_issued_invoice_is_stored_once_and_served_identical(db: Session, sell
 def test_an_issued_invoice_pdf_is_the_same_before_and_after_its_payments(db: Session, seller: User,
                                                                         clinic: Institution) -> None:
     """The PDF stored at the first download is served for ever: it holds nothing a payment changes."""
-    from crm_app.i18n import gettext, use_locale
-    from crm_app.pdf.render import render
-    from crm_app.services import payments
+    from crm_app.platform.i18n import gettext, use_locale
+    from crm_app.sales import payments
+    from crm_app.sales.pdf.render import render
 
     invoice = make_invoice_row(db, seller, clinic)
     actor = actor_of(seller)
@@ -178,7 +168,7 @@ def test_a_draft_is_rendered_each_time_and_never_stored(db: Session, seller: Use
                       (DocumentKind.INVOICE, make_invoice_row(db, seller, clinic, status=InvoiceStatus.DRAFT))):
         content, _filename = documents.document_pdf(db, actor_of(seller), kind, row.id)
         assert content.startswith(b"%PDF")
-        from crm_app.i18n import gettext, use_locale
+        from crm_app.platform.i18n import gettext, use_locale
 
         with use_locale("fr"):
             assert gettext("DRAFT") in pdf_text(content)
@@ -246,7 +236,7 @@ def test_templates_render_the_document_fields_and_admin_overrides(db: Session, s
 def test_the_preview_says_when_there_is_no_document_yet(db: Session) -> None:
     admin = actor_of(make_user(db, role=Role.ADMIN))
     subject, _body = documents.template_preview(db, admin, "credit_note")
-    from crm_app.i18n import gettext, use_locale
+    from crm_app.platform.i18n import gettext, use_locale
 
     with use_locale("fr"):
         assert subject == gettext("No document yet")

@@ -9,12 +9,12 @@ from rapidfuzz import fuzz
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from crm_app.errors import ValidationFailed
-from crm_app.models import Institution
-from crm_app.services import institutions
-from crm_app.services.institutions import DuplicateSuspected
-from crm_app.services.matching import Candidate, DuplicateIndex, Match, MatchRule, match_key
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.institutions import service as institutions
+from crm_app.institutions.duplicates import Candidate, DuplicateIndex, Match, MatchRule, match_key
+from crm_app.institutions.models import Institution
+from crm_app.institutions.service import DuplicateSuspected
+from crm_app.platform.errors import ValidationFailed
+from crm_app.platform.permissions import SYSTEM_ACTOR
 from tests.institution_factories import make_institution, siret_with_key, unique_siret
 
 SIRET_A = siret_with_key("7328293200007")

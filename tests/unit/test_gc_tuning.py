@@ -8,7 +8,7 @@ import sys
 SCRIPT = """
 import gc
 import crm_app.web  # the server's imports
-from crm_app.gc_tuning import YOUNG_THRESHOLD, tune_after_startup
+from crm_app.serving.gc_tuning import YOUNG_THRESHOLD, tune_after_startup
 before = gc.get_threshold()
 tune_after_startup()
 assert gc.get_freeze_count() > 100_000, gc.get_freeze_count()

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from crm_app.i18n import SUPPORTED_LOCALES, catalogs, format_currency, format_datetime, gettext, negotiate, use_locale
+from crm_app.platform.i18n import (
+    SUPPORTED_LOCALES,
+    catalogs,
+    format_currency,
+    format_datetime,
+    gettext,
+    negotiate,
+    use_locale,
+)
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
@@ -64,21 +72,21 @@ def test_dates_and_money_follow_the_locale() -> None:
     ("de", ["0 Termine", "1 Termin", "2 Termine"]),
 ])
 def test_counts_take_the_plural_form_of_the_language(locale: str, expected: list[str]) -> None:
-    from crm_app.i18n import ngettext
+    from crm_app.platform.i18n import ngettext
 
     with use_locale(locale):
         assert [ngettext("{count} meeting", "{count} meetings", n, count=n) for n in (0, 1, 2)] == expected
 
 
 def test_plural_messages_are_extracted_with_both_forms() -> None:
-    from crm_app.i18n.catalogs import extract_messages
+    from crm_app.platform.i18n.catalogs import extract_messages
 
     assert (None, ("{count} task", "{count} tasks")) in extract_messages()
 
 
 def test_a_message_translates_by_where_it_is_used() -> None:
-    from crm_app.i18n import pgettext
-    from crm_app.i18n.catalogs import extract_messages
+    from crm_app.platform.i18n import pgettext
+    from crm_app.platform.i18n.catalogs import extract_messages
 
     assert ("filter", "Active") in extract_messages() and (None, "Active") in extract_messages()
     assert (gettext("Active"), pgettext("filter", "Active")) == ("Actif", "Actifs")  # an account; the list filter

@@ -15,27 +15,26 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from crm_app.db import unit_of_work
-from crm_app.errors import Forbidden, ValidationFailed
-from crm_app.i18n import gettext, use_locale
-from crm_app.models import (
-    AuditEntry,
+from crm_app.institutions import contacts, exports, imports
+from crm_app.institutions import service as institutions
+from crm_app.institutions.duplicates import MatchRule
+from crm_app.institutions.exports import ExportFormat
+from crm_app.institutions.imports import Action, RowStatus
+from crm_app.institutions.models import (
     Contact,
     DataSource,
     Institution,
     InstitutionLabel,
     InstitutionType,
     MedicalProfile,
-    Role,
-    SecurityAction,
-    SecurityEvent,
 )
-from crm_app.services import contacts, exports, imports, institutions
-from crm_app.services.exports import ExportFormat
-from crm_app.services.imports import Action, RowStatus
-from crm_app.services.institutions import InstitutionQuery
-from crm_app.services.matching import MatchRule
-from crm_app.services.permissions import Actor
+from crm_app.institutions.service import InstitutionQuery
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import Forbidden, ValidationFailed
+from crm_app.platform.i18n import gettext, use_locale
+from crm_app.platform.models.audit import AuditEntry, SecurityAction, SecurityEvent
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import Actor
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_institution
 

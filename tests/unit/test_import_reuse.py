@@ -17,12 +17,16 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from crm_app.db import unit_of_work
-from crm_app.models import AuditEntry, Contact, Institution, Role, SecurityAction, SecurityEvent
-from crm_app.services import imports, institutions, matching
-from crm_app.services.imports import RowStatus
-from crm_app.services.matching import Candidate, DuplicateIndex, MatchRule
-from crm_app.services.permissions import Actor
+from crm_app.institutions import duplicates as matching
+from crm_app.institutions import imports
+from crm_app.institutions import service as institutions
+from crm_app.institutions.duplicates import Candidate, DuplicateIndex, MatchRule
+from crm_app.institutions.imports import RowStatus
+from crm_app.institutions.models import Contact, Institution
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.audit import AuditEntry, SecurityAction, SecurityEvent
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import Actor
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_institution
 

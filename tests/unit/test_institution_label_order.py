@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from crm_app.models import Institution, InstitutionLabel, InstitutionLabelOrder, LabelKind
-from crm_app.services import institutions
-from crm_app.services.institutions import InstitutionQuery
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.institutions import service as institutions
+from crm_app.institutions.models import Institution, InstitutionLabel, InstitutionLabelOrder, LabelKind
+from crm_app.institutions.service import InstitutionQuery
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import SYSTEM_ACTOR
 from tests.institution_factories import make_institution
 
 

@@ -16,27 +16,21 @@ from openpyxl import load_workbook
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from crm_app import migrate
-from crm_app.db import unit_of_work
-from crm_app.errors import Forbidden, NotFound, ValidationFailed
-from crm_app.i18n import use_locale
-from crm_app.models import (
-    CommercialStatus,
-    ComplianceStatus,
-    Institution,
-    InstitutionType,
-    Role,
-    SecurityAction,
-    SecurityEvent,
-    Team,
-    User,
-)
-from crm_app.services import contacts, exports, institutions, search, views
-from crm_app.services.exports import ExportFormat
-from crm_app.services.institutions import DuplicateSuspected, InstitutionQuery
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import SYSTEM_ACTOR, Actor
-from crm_app.services.search import HitKind
+from crm_app.institutions import contacts, exports, search
+from crm_app.institutions import saved_views as views
+from crm_app.institutions import service as institutions
+from crm_app.institutions.exports import ExportFormat
+from crm_app.institutions.models import CommercialStatus, ComplianceStatus, Institution, InstitutionType
+from crm_app.institutions.search import HitKind
+from crm_app.institutions.service import DuplicateSuspected, InstitutionQuery
+from crm_app.operations import migrate
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import Forbidden, NotFound, ValidationFailed
+from crm_app.platform.i18n import use_locale
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent
+from crm_app.platform.models.people import Role, Team, User
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_contact, make_institution, siret_with_key
 

@@ -12,21 +12,17 @@ from sqlalchemy import func
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
-from crm_app.db import unit_of_work
-from crm_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from crm_app.models import (
-    AuditEntry,
-    CommercialStatus,
-    ComplianceStatus,
-    DataSource,
-    Institution,
-    InstitutionType,
-    Role,
-    User,
-)
-from crm_app.services import contacts, fields, identifiers, institutions
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import SYSTEM_ACTOR, Actor
+from crm_app.institutions import contacts
+from crm_app.institutions import service as institutions
+from crm_app.institutions.models import CommercialStatus, ComplianceStatus, DataSource, Institution, InstitutionType
+from crm_app.platform import cleaners as fields
+from crm_app.platform import identifiers
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.models.people import Role, User
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import (
     LA_POSTE_ESTABLISHMENT_SIRET,
@@ -606,7 +602,7 @@ def test_contacts_follow_the_institutions_edit_right(db: Session, org: Org) -> N
 
 
 def test_overseas_numbers_dialled_the_french_way_are_accepted() -> None:
-    from crm_app.services.identifiers import clean_phone
+    from crm_app.platform.identifiers import clean_phone
 
     assert clean_phone("05 90 69 16 21") == "+590 590 69 16 21"  # Guadeloupe
     assert clean_phone("02 62 40 00 00") == "+262 262 40 00 00"  # La Réunion

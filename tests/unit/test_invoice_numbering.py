@@ -13,10 +13,11 @@ from datetime import datetime
 import pytest
 from sqlmodel import select
 
-from crm_app.db import unit_of_work
-from crm_app.models import Invoice, InvoiceStatus, Role
-from crm_app.services import invoices
-from crm_app.services.permissions import Actor
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import Actor
+from crm_app.sales import invoices
+from crm_app.sales.models.invoices import Invoice, InvoiceStatus
 from tests.factories import actor_of, make_user
 from tests.institution_factories import make_institution
 

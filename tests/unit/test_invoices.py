@@ -12,21 +12,18 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from crm_app.models import (
-    AuditEntry,
-    CommercialStatus,
-    Institution,
-    Invoice,
-    InvoiceKind,
-    InvoiceLine,
-    InvoiceStatus,
-)
-from crm_app.services import document_lines, institutions, invoices, payments, timeline
-from crm_app.services.invoices import InvoiceQuery
-from crm_app.services.money import compute_totals
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import Actor
+from crm_app.institutions import service as institutions
+from crm_app.institutions.models import CommercialStatus, Institution
+from crm_app.platform import timeline
+from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import Actor
+from crm_app.sales import invoices, payments
+from crm_app.sales import lines as document_lines
+from crm_app.sales.invoices import InvoiceQuery
+from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from crm_app.sales.money import compute_totals
 from tests.activity_factories import Org, make_org, notifications_of
 from tests.institution_factories import make_contact, make_institution
 from tests.sales_factories import (
@@ -221,7 +218,7 @@ def test_numbers_follow_each_other_per_sequence(db: Session, org: Org, instituti
 
 def test_the_issue_date_is_today_in_the_organisation_time_zone(db: Session, org: Org, institution: Institution,
                                                                 clock: Callable[..., datetime]) -> None:
-    from crm_app.models import base
+    from crm_app.platform.models import base
 
     now = base.clock()
     # 23:30 UTC on 31 December is already 1 January in Paris: a new year and a new sequence.

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from crm_app import jobs
-from crm_app.db import get_engine
+from crm_app.platform import scheduler as jobs
+from crm_app.platform.db import get_engine
 
 
 def test_run_job_records_its_outcome(clean_db: None) -> None:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from crm_app.db import unit_of_work
-from crm_app.models import utcnow
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.base import utcnow
 from tests.activity_factories import make_org, make_task, notifications_of
 
 

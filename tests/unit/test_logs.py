@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from crm_app.logs import configure_logging, job_id_var, request_id_var
+from crm_app.platform.logs import configure_logging, job_id_var, request_id_var
 
 
 def test_log_lines_are_json_with_context_ids(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from crm_app import jobs, mail, migrate
-from crm_app.db import unit_of_work
-from crm_app.errors import ValidationFailed
-from crm_app.models import MailStatus, OutboxAttachment, OutboxMessage
-from crm_app.models.base import utcnow
+from crm_app.operations import migrate
+from crm_app.platform import outbox as mail
+from crm_app.platform import scheduler as jobs
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import ValidationFailed
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.outbox import MailStatus, OutboxAttachment, OutboxMessage
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
@@ -317,7 +319,7 @@ def test_the_outbox_works_on_sqlite(smtp_server: SMTPServer, tmp_path: Path,
 def test_enqueue_many_writes_in_two_statements_and_honours_dedupe_keys(db: Session) -> None:
     from sqlalchemy import event
 
-    from crm_app.db import get_engine
+    from crm_app.platform.db import get_engine
 
     existing = mail.enqueue(db, to="buyer@chu-lyon.example", subject="Old", text="x", dedupe_key="quote:1")
     db.flush()

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from crm_app import mail
-from crm_app.db import unit_of_work
-from crm_app.models import OutboxMessage
-from crm_app.services import meetings, users
+from crm_app.accounts import users
+from crm_app.activities import meetings
+from crm_app.platform import outbox as mail
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.models.outbox import OutboxMessage
 from tests.activity_factories import make_meeting, make_org
 from tests.institution_factories import make_contact, make_institution
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
@@ -84,8 +85,8 @@ def test_a_rolled_back_meeting_sends_nothing(smtp_server: SMTPServer, clean_db: 
 
 def test_people_without_a_language_get_the_organisation_s_language_and_time_zone(
         smtp_server: SMTPServer, clean_db: None) -> None:
-    from crm_app.models import Role
-    from crm_app.services import settings
+    from crm_app.platform import settings
+    from crm_app.platform.models.people import Role
     from tests.factories import actor_of, make_user
 
     with unit_of_work() as session:

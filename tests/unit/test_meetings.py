@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from crm_app import events
-from crm_app.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
-from crm_app.models import MeetingStatus, ParticipantResponse
-from crm_app.services import meetings
-from crm_app.services.meetings import MeetingQuery
+from crm_app.activities import meetings
+from crm_app.activities.meetings import MeetingQuery
+from crm_app.activities.models import MeetingStatus, ParticipantResponse
+from crm_app.platform import events
+from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from tests.activity_factories import Org, make_meeting, make_org, notifications_of
 from tests.institution_factories import make_contact, make_institution
 

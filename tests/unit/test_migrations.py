@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from crm_app import migrate
-from crm_app.db import get_engine
+from crm_app.operations import migrate
+from crm_app.platform.db import get_engine
 from tests.postgres import PostgresServer
 
 EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_attempts", "security_events",
@@ -31,7 +31,7 @@ def empty_database(request: pytest.FixtureRequest, pg_server: PostgresServer, tm
         url = pg_server.create_database("opex_migrations")
         settings_override(database_url=url.render_as_string(hide_password=False))
         yield url.render_as_string(hide_password=False)
-        from crm_app.db import dispose_engines
+        from crm_app.platform.db import dispose_engines
 
         dispose_engines()
         pg_server.drop_database(url)
@@ -86,9 +86,9 @@ def test_trigram_search_index_exists_on_postgresql_only(empty_database: str) -> 
 
 
 def test_names_of_noise_words_only_get_their_duplicate_key(empty_database: str) -> None:
-    from crm_app.db import unit_of_work
-    from crm_app.services import institutions
-    from crm_app.services.permissions import SYSTEM_ACTOR
+    from crm_app.institutions import service as institutions
+    from crm_app.platform.db import unit_of_work
+    from crm_app.platform.permissions import SYSTEM_ACTOR
 
     migrate.upgrade()
     with unit_of_work() as session:

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
-from crm_app.models import Invoice, InvoiceLine
-from crm_app.services import invoices
-from crm_app.services.money import DEFAULT_VAT_RATES, DiscountKind, LineAmounts, Totals, compute_totals
+from crm_app.sales import invoices
+from crm_app.sales.models.invoices import Invoice, InvoiceLine
+from crm_app.sales.money import DEFAULT_VAT_RATES, DiscountKind, LineAmounts, Totals, compute_totals
 from tests.activity_factories import make_person
 from tests.institution_factories import make_institution
 
@@ -138,7 +138,7 @@ def test_an_invoice_stored_in_the_database_reads_back_as_computed(db: Session,
 
 def test_a_document_whose_total_would_not_fit_its_column_is_refused() -> None:
     """Each line within bounds, the total incl. VAT above NUMERIC(14,2): refused, never a database error."""
-    from crm_app.services.money import MAX_AMOUNT, AmountError, LineAmounts, compute_totals
+    from crm_app.sales.money import MAX_AMOUNT, AmountError, LineAmounts, compute_totals
 
     line = LineAmounts(quantity=Decimal("1"), unit_price=Decimal("900000000000.00"), vat_rate=Decimal("20"))
     assert line.unit_price <= MAX_AMOUNT

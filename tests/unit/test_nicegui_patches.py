@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from nicegui import helpers
 
-from crm_app import nicegui_patches
+from crm_app.serving import nicegui_patches
 
 
 class Handlers:

@@ -7,10 +7,10 @@ import uuid
 import pytest
 from sqlmodel import Session
 
-from crm_app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from crm_app.models import NoteVisibility
-from crm_app.services import notes
-from crm_app.services.notes import NoteQuery
+from crm_app.activities import notes
+from crm_app.activities.models import NoteVisibility
+from crm_app.activities.notes import NoteQuery
+from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tests.activity_factories import Org, make_note, make_org
 from tests.institution_factories import make_institution
 

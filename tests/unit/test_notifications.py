@@ -10,13 +10,14 @@ from datetime import datetime
 import pytest
 from sqlmodel import Session
 
-from crm_app import events
-from crm_app.db import unit_of_work
-from crm_app.errors import NotFound
-from crm_app.i18n import use_locale
-from crm_app.models import Role
-from crm_app.services import institutions, notifications, tasks
-from crm_app.services.paging import PageRequest
+from crm_app.activities import tasks
+from crm_app.institutions import service as institutions
+from crm_app.platform import events, notifications
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import NotFound
+from crm_app.platform.i18n import use_locale
+from crm_app.platform.models.people import Role
+from crm_app.platform.paging import PageRequest
 from tests.activity_factories import Org, make_org, make_person, make_task, notifications_of
 from tests.institution_factories import make_institution
 

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from crm_app.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
-from crm_app.models import Institution, Invoice, InvoiceStatus, Payment, PaymentMethod
-from crm_app.services import invoices, payments
+from crm_app.institutions.models import Institution
+from crm_app.platform.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from crm_app.sales import invoices, payments
+from crm_app.sales.models.invoices import Invoice, InvoiceStatus, Payment, PaymentMethod
 from tests.activity_factories import Org, make_org
 from tests.institution_factories import make_institution
 

@@ -14,12 +14,12 @@ import pypdf
 import pytest
 from babel.numbers import format_currency
 
-from crm_app.i18n import gettext, use_locale
-from crm_app.models import DocumentKind
-from crm_app.pdf.document import Party, PdfDocument, PdfLine
-from crm_app.pdf.render import render
-from crm_app.services.document_settings import BRANDING_DEFAULTS, Branding
-from crm_app.services.money import DiscountKind, LineAmounts, compute_totals
+from crm_app.platform.i18n import gettext, use_locale
+from crm_app.sales.document_settings import BRANDING_DEFAULTS, Branding
+from crm_app.sales.models.quotes import DocumentKind
+from crm_app.sales.money import DiscountKind, LineAmounts, compute_totals
+from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
+from crm_app.sales.pdf.render import render
 
 SELLER = Branding(**{**BRANDING_DEFAULTS, "legal_name": "OPEx Médical SAS", "address": "12 rue de la Paix\n75002 Paris",
                      "siret": "73282932000074", "vat_number": "FR44732829320", "rcs": "RCS Paris B 732 829 320",
@@ -156,7 +156,7 @@ def test_the_same_document_renders_to_the_same_bytes() -> None:
 def test_a_logo_is_drawn_and_a_missing_one_is_skipped() -> None:
     from PIL import Image
 
-    from crm_app.storage import write_file
+    from crm_app.platform.storage import write_file
 
     buffer = io.BytesIO()
     Image.new("RGB", (300, 100), "#1565c0").save(buffer, format="PNG")
@@ -195,7 +195,7 @@ def page_boxes(page: pypdf.PageObject) -> list[Box]:
     """Every piece of text drawn on a page with its box (text, x0, y0, x1, y1) in points."""
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    from crm_app.pdf.render import fonts
+    from crm_app.sales.pdf.render import fonts
 
     regular, bold = fonts()
     boxes: list[Box] = []
@@ -220,7 +220,7 @@ def text_boxes(content: bytes) -> list[list[Box]]:
 
 @pytest.mark.parametrize("kind", list(DocumentKind))
 def test_a_long_legal_footer_wraps_within_the_margins_and_keeps_the_page_number_apart(kind: DocumentKind) -> None:
-    from crm_app.pdf.render import MARGIN, PAGE_WIDTH
+    from crm_app.sales.pdf.render import MARGIN, PAGE_WIDTH
 
     content = render(replace(document(kind), seller=LONG_SELLER))
     texts = pages_text(content)
@@ -256,7 +256,7 @@ def _translations() -> dict[str, dict[str, str]]:
     import json
     from pathlib import Path
 
-    from crm_app.i18n import _messages
+    from crm_app.platform.i18n import _messages
 
     found = {language: {k: v for k, v in _messages(language).items() if isinstance(v, str)}
              for language in ("fr", "es", "de")}
@@ -272,8 +272,8 @@ def test_every_label_of_a_pdf_is_extracted_and_translated(monkeypatch: pytest.Mo
     """A label the extractor cannot see (e.g. a call inside an f-string) never reaches the catalogs."""
     from babel.messages.extract import extract_from_file
 
-    import crm_app.pdf.render as render_module
-    from crm_app.i18n.catalogs import KEYWORDS
+    import crm_app.sales.pdf.render as render_module
+    from crm_app.platform.i18n.catalogs import KEYWORDS
 
     used: set[str] = set()
     real = render_module.gettext
@@ -299,7 +299,7 @@ def test_every_label_of_a_pdf_is_extracted_and_translated(monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize("language", ["fr", "es", "de"])
 def test_the_subject_label_is_translated(language: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crm_app import i18n
+    from crm_app.platform import i18n
 
     translations = _translations()
     real = i18n._messages

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import Session, select
 
-from crm_app.errors import Forbidden, ValidationFailed
-from crm_app.models import Role, SecurityAction, SecurityEvent
-from crm_app.services import users
-from crm_app.services.permissions import POLICY, Actor, Scope, authorize, can, can_grant_role, scope_for
-from crm_app.services.security_log import log_refusal
+from crm_app.accounts import users
+from crm_app.platform.errors import Forbidden, ValidationFailed
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent
+from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import POLICY, Actor, Scope, authorize, can, can_grant_role, scope_for
+from crm_app.platform.security_log import log_refusal
 from tests.factories import actor_of, make_team, make_user
 
 TEAM_A, TEAM_B = uuid.uuid4(), uuid.uuid4()
@@ -123,7 +124,7 @@ def test_user_creation_validates_fields(db: Session) -> None:
 
 
 def test_refused_actions_are_written_to_the_security_log(clean_db: None) -> None:
-    from crm_app.db import unit_of_work
+    from crm_app.platform.db import unit_of_work
 
     with unit_of_work() as session:
         actor = actor_of(make_user(session, role=Role.USER))

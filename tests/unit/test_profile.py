@@ -8,12 +8,16 @@ from datetime import datetime
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app import mail
-from crm_app.db import unit_of_work
-from crm_app.errors import NotAuthenticated, ValidationFailed
-from crm_app.models import AccountToken, OutboxMessage, SecurityEvent, SessionKind, TokenPurpose, User
-from crm_app.services import accounts, auth, users
-from crm_app.services.security_log import ClientInfo
+from crm_app.accounts import administration as accounts
+from crm_app.accounts import auth, users
+from crm_app.accounts.models import AccountToken, TokenPurpose
+from crm_app.platform import outbox as mail
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import NotAuthenticated, ValidationFailed
+from crm_app.platform.models.audit import SecurityEvent
+from crm_app.platform.models.outbox import OutboxMessage
+from crm_app.platform.models.people import SessionKind, User
+from crm_app.platform.security_log import ClientInfo
 from tests.account_links import link_path, text_of, token_of
 from tests.factories import PASSWORD, actor_of, make_user
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture

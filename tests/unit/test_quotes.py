@@ -14,14 +14,19 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app.db import unit_of_work
-from crm_app.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from crm_app.models import AuditEntry, CommentTarget, Role
-from crm_app.models.billing import Invoice, InvoiceKind, InvoiceStatus
-from crm_app.models.sales import Quote, QuoteLine, QuoteStatus
-from crm_app.services import comments, invoices, money, quotes, sales_jobs, timeline
-from crm_app.services.paging import PageRequest
-from crm_app.services.quotes import QuoteAction, QuoteQuery
+from crm_app.activities import comments
+from crm_app.activities.models import CommentTarget
+from crm_app.platform import timeline
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.models.people import Role
+from crm_app.platform.paging import PageRequest
+from crm_app.sales import invoices, money, quotes
+from crm_app.sales import reminders as sales_jobs
+from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceStatus
+from crm_app.sales.models.quotes import Quote, QuoteLine, QuoteStatus
+from crm_app.sales.quotes import QuoteAction, QuoteQuery
 from tests.activity_factories import Org, make_org, make_person, notifications_of
 from tests.institution_factories import make_contact, make_institution
 from tests.sales_factories import (

@@ -16,14 +16,20 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, col, select
 
-from crm_app import events, mail, migrate
-from crm_app.db import get_engine, unit_of_work
-from crm_app.models import Invoice, InvoiceReminder, Notification, Quote, QuoteReminder, Task
-from crm_app.models.base import utcnow
-from crm_app.models.mail import OutboxAttachment, OutboxMessage
-from crm_app.services import invoices, payments, quotes, sales_jobs
-from crm_app.services import settings as app_settings
-from crm_app.services.permissions import SYSTEM_ACTOR
+from crm_app.activities.models import Task
+from crm_app.operations import migrate
+from crm_app.platform import events
+from crm_app.platform import outbox as mail
+from crm_app.platform import settings as app_settings
+from crm_app.platform.db import get_engine, unit_of_work
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.notifications import Notification
+from crm_app.platform.models.outbox import OutboxAttachment, OutboxMessage
+from crm_app.platform.permissions import SYSTEM_ACTOR
+from crm_app.sales import invoices, payments, quotes
+from crm_app.sales import reminders as sales_jobs
+from crm_app.sales.models.invoices import Invoice, InvoiceReminder
+from crm_app.sales.models.quotes import Quote, QuoteReminder
 from tests.activity_factories import Org, make_org
 from tests.institution_factories import make_contact, make_institution
 from tests.sales_factories import make_accepted_quote, make_sent_quote, quote_line
@@ -36,7 +42,7 @@ D0 = date(2031, 3, 3)
 @pytest.fixture
 def at(monkeypatch: pytest.MonkeyPatch) -> Callable[..., datetime]:
     """`at(day, hour, minute)`: set the application's clock to that local time in Paris."""
-    from crm_app.models import base
+    from crm_app.platform.models import base
 
     now = [datetime.combine(D0, time(8, 0), tzinfo=PARIS)]
     monkeypatch.setattr(base, "clock", lambda: now[0])
@@ -411,7 +417,7 @@ def test_the_number_of_queries_does_not_grow_with_the_documents(db: Session, org
 
 
 def test_jobs_are_registered() -> None:
-    from crm_app import jobs
+    from crm_app.platform import scheduler as jobs
 
     assert {"quote_expiry", "quote_reminders", "invoice_followup", "invoice_overdue"} <= set(jobs.job_names())
 

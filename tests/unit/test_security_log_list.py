@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from crm_app.errors import Forbidden, ValidationFailed
-from crm_app.i18n import use_locale
-from crm_app.models import Role, SecurityAction, SecurityEvent, Severity
-from crm_app.services import security_log
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import Actor
-from crm_app.services.security_log import ClientInfo, SecurityLogQuery
+from crm_app.platform import security_log
+from crm_app.platform.errors import Forbidden, ValidationFailed
+from crm_app.platform.i18n import use_locale
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
+from crm_app.platform.models.people import Role
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import Actor
+from crm_app.platform.security_log import ClientInfo, SecurityLogQuery
 from tests.factories import actor_of, make_user
 
 PARIS = "Europe/Paris"

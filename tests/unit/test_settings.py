@@ -9,13 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app.db import unit_of_work
-from crm_app.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
-from crm_app.models import AuthSession, Role, SecurityEvent, SessionKind, Severity
-from crm_app.services import auth, reminders
-from crm_app.services import settings as app_settings
-from crm_app.services.permissions import Actor
-from crm_app.services.security_log import ClientInfo
+from crm_app.accounts import auth
+from crm_app.activities import alerts as reminders
+from crm_app.platform import settings as app_settings
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
+from crm_app.platform.models.audit import SecurityEvent, Severity
+from crm_app.platform.models.people import AuthSession, Role, SessionKind
+from crm_app.platform.permissions import Actor
+from crm_app.platform.security_log import ClientInfo
 from tests.factories import actor_of, make_user
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
 
@@ -142,7 +144,7 @@ def test_session_lifetime_and_idle_timeout_apply(db: Session, boss: Actor, clock
 
 
 def test_retention_reads_the_settings(db: Session, boss: Actor, clock: Callable[..., object]) -> None:
-    from crm_app.services import security_log
+    from crm_app.platform import security_log
 
     app_settings.update_section(db, boss, "retention", {"security_log_low_days": 10, "security_log_high_days": 20})
     security_log.record(db, "test.low", severity=Severity.LOW)

@@ -13,10 +13,15 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from crm_app import jobs, migrate
-from crm_app.db import get_engine, unit_of_work
-from crm_app.models import Notification, SecurityAction, SecurityEvent, Severity, TaskAlert, utcnow
-from crm_app.services import notifications, reminders, security_log, tasks, timeline
+from crm_app.activities import alerts as reminders
+from crm_app.activities import tasks
+from crm_app.operations import migrate
+from crm_app.platform import notifications, security_log, timeline
+from crm_app.platform import scheduler as jobs
+from crm_app.platform.db import get_engine, unit_of_work
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.notifications import Notification, TaskAlert
 from tests.activity_factories import Org, make_org, make_task, notifications_of
 from tests.institution_factories import make_institution
 

@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from crm_app.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from crm_app.models import Comment, Role, TaskPriority, TaskStatus, utcnow
-from crm_app.services import comments, tasks
-from crm_app.services.paging import PageRequest
-from crm_app.services.tasks import TaskQuery
+from crm_app.activities import comments, tasks
+from crm_app.activities.models import Comment, TaskPriority, TaskStatus
+from crm_app.activities.tasks import TaskQuery
+from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.people import Role
+from crm_app.platform.paging import PageRequest
 from tests.activity_factories import Org, make_org, make_person, make_task, notifications_of
 from tests.institution_factories import make_contact, make_institution
 

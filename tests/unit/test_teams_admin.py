@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app.errors import Conflict, Forbidden, ValidationFailed
-from crm_app.models import Role, SecurityAction, SecurityEvent, User
-from crm_app.services import teams
-from crm_app.services.permissions import Actor
+from crm_app.accounts import teams
+from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent
+from crm_app.platform.models.people import Role, User
+from crm_app.platform.permissions import Actor
 from tests.factories import actor_of, make_team, make_user
 
 
@@ -130,7 +131,7 @@ def test_candidates_are_active_users_outside_the_team(db: Session, admin: Actor)
 
 
 def test_list_is_paged_and_searched_in_sql(db: Session, admin: Actor) -> None:
-    from crm_app.services.paging import PageRequest
+    from crm_app.platform.paging import PageRequest
 
     for index in range(7):
         teams.create_team(db, admin, f"Équipe {index}")

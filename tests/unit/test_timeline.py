@@ -12,12 +12,14 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from crm_app.errors import NotFound
-from crm_app.models import Institution, utcnow
-from crm_app.models.base import table_of
-from crm_app.services import calls, institutions, timeline
-from crm_app.services.paging import PageRequest
-from crm_app.services.permissions import Actor
+from crm_app.activities import calls
+from crm_app.institutions import service as institutions
+from crm_app.institutions.models import Institution
+from crm_app.platform import timeline
+from crm_app.platform.errors import NotFound
+from crm_app.platform.models.base import table_of, utcnow
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import Actor
 from tests.activity_factories import Org, make_meeting, make_note, make_org, make_task
 from tests.institution_factories import make_contact, make_institution
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from crm_app.models import Role
-from crm_app.services import users
+from crm_app.accounts import users
+from crm_app.platform.models.people import Role
 from tests.factories import actor_of, make_team, make_user
 
 

@@ -1,0 +1,1 @@
+"""Accounts: passwords, logins and sessions, API tokens, users, invitations and resets, teams."""

@@ -1,0 +1,60 @@
+"""Single-use, expiring account tokens (invitations, password resets, email changes) and the account actions
+written to the security log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from crm_app.platform.models.base import UTCDateTime, in_check, timestamp_column, utcnow, uuid_pk
+
+
+class TokenPurpose(StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name, not a secret
+    EMAIL_CHANGE = "email_change"
+
+
+class AccountAction(StrEnum):
+    """Security-log actions of account administration and self-service (strings in `security_events`)."""
+
+    USER_INVITED = "user.invited"
+    INVITATION_RESENT = "user.invitation_resent"
+    INVITATION_REVOKED = "user.invitation_revoked"
+    INVITATION_ACCEPTED = "user.invitation_accepted"
+    ROLE_CHANGED = "user.role_changed"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_REACTIVATED = "user.reactivated"
+    RESET_REQUESTED = "password.reset_requested"
+    RESET_LINK_SENT = "password.reset_link_sent"
+    PASSWORD_RESET = "password.reset"  # noqa: S105 - an action name
+    EMAIL_CHANGE_REQUESTED = "email.change_requested"
+    EMAIL_CHANGED = "email.changed"
+    TOKEN_REFUSED = "account_token.refused"  # noqa: S105 - an action name
+
+
+class AccountToken(SQLModel, table=True):
+    """A link sent by email. Only the SHA-256 of the random token is stored: a database leak gives
+    no usable link. Spent (`used_at`) or withdrawn (`revoked_at`) tokens stay for the record."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        sa.CheckConstraint(in_check("purpose", TokenPurpose), name="purpose"),
+        sa.Index("ix_account_tokens_user_purpose", "user_id", "purpose", "created_at"),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    purpose: TokenPurpose = Field(sa_type=sa.String(20), nullable=False)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = timestamp_column()
+    revoked_at: datetime | None = timestamp_column()
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    #: The address an email-change link moves the account to (only for that purpose).
+    new_email: str | None = Field(default=None, max_length=254)

@@ -1,0 +1,1 @@
+"""Activities on accounts: tasks, notes, meetings, calls, comments, and the task alerts."""

@@ -1,0 +1,274 @@
+"""The sales part of the demo data: a catalog of medical items, quotes in every status (with a
+revision), invoices in every status with their payments and credit notes, and the demo company's
+branding. Everything goes through the services, so numbers, totals and statuses are what real use
+gives.
+
+The history is spread over the last months: each step runs with the application's clock set to its
+day (`models.base.clock`), in chronological order, so that invoice numbers follow their issue dates
+as the law wants. The daily jobs then run once at the real time (expired quotes, overdue invoices).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from crm_app.accounts.auth import actor_from
+from crm_app.institutions.models import Contact, Institution
+from crm_app.platform import settings as app_settings
+from crm_app.platform.identifiers import luhn_ok
+from crm_app.platform.models import base
+from crm_app.platform.models.people import Role, User
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
+from crm_app.sales import catalog, invoices, payments, quotes
+from crm_app.sales import reminders as sales_jobs
+from crm_app.sales.models.quotes import CatalogItem
+
+#: reference, name, category, unit, unit price excl. VAT, VAT rate
+CATALOG: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("EQ-ENDO-001", "Colonne d'endoscopie HD 4K", "Équipement", "unit", "48500.00", "20"),
+    ("EQ-ENDO-002", "Gastroscope flexible HD", "Équipement", "unit", "18900.00", "20"),
+    ("EQ-ENDO-003", "Coloscope flexible HD", "Équipement", "unit", "21400.00", "20"),
+    ("EQ-ECHO-001", "Échographe portable multi-sondes", "Équipement", "unit", "27800.00", "20"),
+    ("EQ-MON-001", "Moniteur multiparamétrique de surveillance", "Équipement", "unit", "6450.00", "20"),
+    ("EQ-PSE-001", "Pousse-seringue électrique", "Équipement", "unit", "1390.00", "20"),
+    ("EQ-DEA-001", "Défibrillateur entièrement automatique", "Équipement", "unit", "1790.00", "20"),
+    ("EQ-LAV-001", "Laveur-désinfecteur d'endoscopes", "Équipement", "unit", "32500.00", "20"),
+    ("EQ-ECL-001", "Éclairage opératoire LED double coupole", "Équipement", "unit", "19800.00", "20"),
+    ("EQ-TAB-001", "Table d'opération électrique", "Équipement", "unit", "36900.00", "20"),
+    ("EQ-FAU-001", "Fauteuil roulant manuel pliant", "Équipement", "unit", "590.00", "5.5"),
+    ("CO-GAN-001", "Gants d'examen nitrile non poudrés (boîte de 100)", "Consommables", "box", "6.90", "20"),
+    ("CO-CHA-001", "Champs opératoires stériles (lot de 50)", "Consommables", "lot", "84.00", "20"),
+    ("CO-BIO-001", "Pinces à biopsie à usage unique (boîte de 20)", "Consommables", "box", "189.00", "20"),
+    ("CO-GEL-001", "Gel d'échographie (carton de 12 × 250 ml)", "Consommables", "box", "38.50", "20"),
+    ("CO-ECG-001", "Électrodes ECG pré-gélifiées (sachet de 50)", "Consommables", "box", "12.40", "20"),
+    ("CO-MAS-001", "Masques chirurgicaux type IIR (boîte de 50)", "Consommables", "box", "7.20", "20"),
+    ("CO-PAN-001", "Kit de pansement stérile", "Consommables", "kit", "3.85", "20"),
+    ("CO-DES-001", "Désinfectant de haut niveau pour endoscopes (5 l)", "Consommables", "unit", "64.00", "20"),
+    ("FO-UTI-001", "Journée de formation des utilisateurs sur site", "Formation", "day", "1150.00", "20"),
+    ("FO-BIO-001", "Formation maintenance biomédicale niveau 1", "Formation", "day", "1450.00", "0"),
+    ("FO-DIS-001", "Assistance technique à distance", "Formation", "hour", "95.00", "20"),
+    ("MA-END-001", "Contrat de maintenance préventive endoscopie (annuel)", "Maintenance", "year", "4800.00", "20"),
+    ("MA-ECH-001", "Contrat de maintenance tous risques échographe (annuel)", "Maintenance", "year", "3200.00",
+     "20"),
+    ("MA-MON-001", "Maintenance du parc de monitoring (mensuel)", "Maintenance", "month", "290.00", "20"),
+    ("MA-INT-001", "Intervention de maintenance corrective sur site", "Maintenance", "unit", "680.00", "20"),
+)
+FIRST_REFERENCE = CATALOG[0][0]  # present once the sales demo is seeded
+DEMO_SALES_REPS = ("commercial.idf@opex-crm.demo", "commercial.ouest@opex-crm.demo", "manager.ouest@opex-crm.demo",
+                   "chef.idf@opex-crm.demo")
+
+
+def _siret(rng: random.Random) -> str:
+    body = "".join(str(rng.randint(0, 9)) for _ in range(13))
+    return next(body + str(key) for key in range(10) if luhn_ok(body + str(key)))
+
+
+def _branding() -> dict[str, Any]:
+    siret = _siret(random.Random(75013))
+    siren = int(siret[:9])
+    return {
+        "legal_name": "OPEx Médical SAS", "address": "18 rue de la Santé\n75013 Paris\nFrance",
+        "siret": siret, "vat_number": f"FR{(12 + 3 * (siren % 97)) % 97:02d}{siret[:9]}",
+        "rcs": f"RCS Paris {siret[:3]} {siret[3:6]} {siret[6:9]}", "share_capital": "250 000 €",
+        "phone": "01 45 89 12 30", "email": "facturation@opex-medical.fr", "website": "https://opex-medical.fr",
+        "accent_color": "#0b6e99", "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP",
+        "payment_instructions": "Virement à 30 jours, en rappelant le numéro de facture.",
+        "footer": "OPEx Médical SAS — équipement et maintenance biomédicale",
+        "terms": "Conditions générales de vente disponibles sur demande. Garantie constructeur 2 ans sur les "
+                 "équipements.",
+    }
+
+
+@contextmanager
+def _clock_at(moment: datetime) -> Iterator[None]:
+    """Run the services as on `moment` (the demo's history); the clock comes back afterwards."""
+    previous = base.clock
+    base.clock = lambda: moment
+    try:
+        yield
+    finally:
+        base.clock = previous
+
+
+@dataclass
+class _Plan:
+    """Steps of the history, each on its day; run in chronological order."""
+
+    now: datetime
+    steps: list[tuple[float, int, Callable[[], object]]] = field(default_factory=list)
+
+    def on(self, days_ago: float, step: Callable[[], object]) -> None:
+        self.steps.append((days_ago, len(self.steps), step))
+
+    def run(self) -> None:
+        for days_ago, order, step in sorted(self.steps, key=lambda s: (-s[0], s[1])):
+            with _clock_at(self.now - timedelta(days=days_ago, seconds=-order)):
+                step()
+
+
+def is_seeded(session: Session) -> bool:
+    return session.exec(select(CatalogItem.id).where(CatalogItem.reference == FIRST_REFERENCE)).first() is not None
+
+
+def seed_sales(session: Session) -> bool:
+    """Create the sales demo once (False when it is there already)."""
+    if is_seeded(session):
+        return False
+    now = base.clock()
+    plan = _Plan(now)
+    rng = random.Random(5)
+    items: dict[str, CatalogItem] = {}
+
+    def make_catalog() -> None:
+        for reference, name, category, unit, price, rate in CATALOG:
+            items[reference] = catalog.create_item(session, SYSTEM_ACTOR, {
+                "reference": reference, "name": name, "category": category, "unit": unit, "unit_price": price,
+                "default_vat_rate": rate})
+        app_settings.update_section(session, SYSTEM_ACTOR, "branding", _branding())
+
+    plan.on(200, make_catalog)
+    reps = session.exec(select(User).where(col(User.email).in_(DEMO_SALES_REPS))
+                        .order_by(col(User.email))).all()
+    for index, rep in enumerate(reps):
+        clients = session.exec(select(Institution).where(Institution.assigned_user_id == rep.id)
+                               .order_by(col(Institution.name)).limit(12)).all()
+        if len(clients) >= 6:
+            _Scenario(session, plan, actor_from(rep), list(clients), items=items, rng=rng,
+                      full=rep.role == Role.USER, offset=index * 0.2).add()
+    plan.run()
+    sales_jobs.expire_quotes(session, now=now)
+    sales_jobs.mark_invoices_overdue(session, now=now)
+    return True
+
+
+class _Scenario:
+    """One salesperson's documents: every quote and invoice status, spread over the last months."""
+
+    def __init__(self, session: Session, plan: _Plan, actor: Actor, clients: list[Institution],
+                 *, items: dict[str, CatalogItem], rng: random.Random, full: bool, offset: float) -> None:
+        self.session, self.plan, self.actor, self.clients = session, plan, actor, clients
+        self.items, self.rng, self.full, self.offset = items, rng, full, offset
+        self.ids: dict[str, uuid.UUID] = {}
+
+    # ---- helpers
+
+    def on(self, days_ago: float, step: Callable[[], object]) -> None:
+        self.plan.on(days_ago + self.offset, step)
+
+    def _contact(self, institution: Institution) -> uuid.UUID | None:
+        return self.session.exec(select(Contact.id).where(Contact.institution_id == institution.id)
+                                 .order_by(col(Contact.is_primary).desc(), col(Contact.last_name))).first()
+
+    def _lines(self, references: tuple[str, ...]) -> list[dict[str, Any]]:
+        lines = []
+        for reference in references:
+            item = self.items[reference]
+            bulk = item.unit in ("box", "lot", "kit")
+            quantity = self.rng.choice((10, 20, 50)) if bulk else self.rng.choice((1, 1, 2, 3))
+            line: dict[str, Any] = {"catalog_item_id": item.id, "reference": item.reference, "description": item.name,
+                                    "quantity": str(quantity), "unit": item.unit, "unit_price": str(item.unit_price),
+                                    "vat_rate": str(item.default_vat_rate)}
+            if self.rng.random() < 0.3:
+                line.update(discount_type="percent", discount_value=str(self.rng.choice((5, 8, 10))))
+            lines.append(line)
+        return lines
+
+    def quote(self, key: str, client: int, references: tuple[str, ...], title: str, **values: Any) -> None:
+        institution = self.clients[client]
+        self.ids[key] = quotes.create_quote(self.session, self.actor, {
+            "institution_id": institution.id, "contact_id": self._contact(institution), "title": title,
+            "lines": self._lines(references), **values}).id
+
+    def invoice(self, key: str, client: int, references: tuple[str, ...], title: str, **values: Any) -> None:
+        institution = self.clients[client]
+        self.ids[key] = invoices.create_invoice(self.session, self.actor, {
+            "institution_id": institution.id, "contact_id": self._contact(institution), "title": title,
+            "lines": self._lines(references), **values}).id
+
+    def pay(self, key: str, share: Decimal | None = None, method: str = "transfer") -> None:
+        invoice = invoices.get_invoice_record(self.session, self.ids[key])
+        due = invoices.remaining_amount(invoice)
+        amount = due if share is None else (due * share).quantize(Decimal("0.01"))
+        payments.record_payment(self.session, self.actor, invoice.id, {
+            "amount": str(amount), "method": method, "reference": f"{method.upper()[:3]}-{invoice.number}"})
+
+    # ---- the story
+
+    def add(self) -> None:
+        a, s = self.actor, self.session
+        q = quotes
+
+        # quotes: draft, sent, sent (expiring soon), accepted, rejected, expired, cancelled, a revision
+        self.on(2, lambda: self.quote("draft", 0, ("EQ-ECHO-001", "CO-GEL-001"), "Échographe pour les urgences"))
+        self.on(10, lambda: self.quote("sent", 1, ("EQ-MON-001", "EQ-PSE-001", "CO-ECG-001"),
+                                       "Renouvellement du monitoring"))
+        self.on(9, lambda: q.send_quote(s, a, self.ids["sent"]))
+        self.on(26, lambda: self.quote("soon", 2, ("MA-END-001", "MA-INT-001"), "Maintenance endoscopie 2026"))
+        self.on(25, lambda: q.send_quote(s, a, self.ids["soon"]))
+        self.on(40, lambda: self.quote("accepted", 3, ("EQ-ENDO-002", "EQ-ENDO-003", "CO-BIO-001"),
+                                       "Fibroscopes de remplacement"))
+        self.on(39, lambda: q.send_quote(s, a, self.ids["accepted"]))
+        self.on(30, lambda: q.accept_quote(s, a, self.ids["accepted"], client_comment="Accord de la direction des "
+                                                                                     "achats."))
+        self.on(50, lambda: self.quote("rejected", 4, ("EQ-TAB-001",), "Table d'opération bloc B"))
+        self.on(49, lambda: q.send_quote(s, a, self.ids["rejected"]))
+        self.on(45, lambda: q.reject_quote(s, a, self.ids["rejected"], client_comment="Budget reporté à l'an "
+                                                                                     "prochain."))
+        self.on(72, lambda: self.quote("expired", 5, ("EQ-DEA-001", "FO-UTI-001"), "Défibrillateurs des étages"))
+        self.on(71, lambda: q.send_quote(s, a, self.ids["expired"]))
+        self.on(20, lambda: self.quote("cancelled", 0, ("CO-GAN-001", "CO-MAS-001"), "Consommables trimestre"))
+        self.on(18, lambda: q.cancel_quote(s, a, self.ids["cancelled"]))
+        self.on(16, lambda: self.quote("revised", 1, ("EQ-LAV-001", "CO-DES-001"), "Laveur-désinfecteur"))
+        self.on(15, lambda: q.send_quote(s, a, self.ids["revised"]))
+        self.on(12, lambda: self.ids.__setitem__("revision", q.revise_quote(s, a, self.ids["revised"]).id))
+        self.on(11.5, lambda: q.update_quote(s, a, self.ids["revision"], {"global_discount_percent": "5"},
+                                             expected_version=q.get_quote_record(s, self.ids["revision"]).version))
+        self.on(11, lambda: q.send_quote(s, a, self.ids["revision"]))
+
+        # an ordered quote invoiced in two parts: a 30 % deposit (paid), then the balance
+        self.on(95, lambda: self.quote("ordered", 2, ("EQ-ENDO-001", "FO-UTI-001", "MA-END-001"),
+                                       "Colonne d'endoscopie et formation"))
+        self.on(94, lambda: q.send_quote(s, a, self.ids["ordered"]))
+        self.on(85, lambda: q.accept_quote(s, a, self.ids["ordered"], client_comment="Bon pour accord."))
+        self.on(84, lambda: q.record_order(s, a, self.ids["ordered"], purchase_order_ref="BC-HOSP-2291"))
+        self.on(83, lambda: self.ids.__setitem__("deposit", invoices.create_invoice_from_quote(
+            s, a, self.ids["ordered"], percent=Decimal("30")).id))
+        self.on(82, lambda: invoices.issue_invoice(s, a, self.ids["deposit"]))
+        self.on(60, lambda: self.pay("deposit"))
+        self.on(21, lambda: self.ids.__setitem__("balance", invoices.create_invoice_from_quote(
+            s, a, self.ids["ordered"]).id))
+        self.on(20, lambda: invoices.issue_invoice(s, a, self.ids["balance"]))
+
+        # invoices from scratch: draft, issued, partially paid, paid, overdue, cancelled by a credit note
+        self.on(1, lambda: self.invoice("draft_invoice", 3, ("CO-CHA-001", "CO-PAN-001"), "Consommables de bloc"))
+        self.on(6, lambda: self.invoice("issued", 4, ("FO-DIS-001", "MA-INT-001"), "Intervention du mois"))
+        self.on(5, lambda: invoices.issue_invoice(s, a, self.ids["issued"]))
+        self.on(36, lambda: self.invoice("partial", 5, ("EQ-ECHO-001", "MA-ECH-001"), "Échographe et contrat",
+                                         payment_terms_days="60"))
+        self.on(35, lambda: invoices.issue_invoice(s, a, self.ids["partial"]))
+        self.on(8, lambda: self.pay("partial", Decimal("0.4"), "check"))
+        self.on(62, lambda: self.invoice("paid", 0, ("FO-BIO-001", "EQ-FAU-001"), "Formation et équipement"))
+        self.on(61, lambda: invoices.issue_invoice(s, a, self.ids["paid"]))
+        self.on(40, lambda: self.pay("paid", method="transfer"))
+        self.on(76, lambda: self.invoice("overdue", 1, ("MA-MON-001", "CO-ECG-001"), "Maintenance monitoring"))
+        self.on(75, lambda: invoices.issue_invoice(s, a, self.ids["overdue"]))
+        if self.full:
+            self.on(58, lambda: self.invoice("credited", 2, ("EQ-PSE-001",), "Pousse-seringues"))
+            self.on(57, lambda: invoices.issue_invoice(s, a, self.ids["credited"]))
+            self.on(52, lambda: invoices.create_credit_note(s, a, self.ids["credited"],
+                                                             notes="Commande annulée par le client."))
+            self.on(66, lambda: self.invoice("late_partial", 3, ("EQ-ECL-001",), "Éclairage opératoire"))
+            self.on(65, lambda: invoices.issue_invoice(s, a, self.ids["late_partial"]))
+            self.on(33, lambda: self.pay("late_partial", Decimal("0.5")))
+            self.on(28, lambda: invoices.create_credit_note(s, a, self.ids["late_partial"],
+                                                             amount_incl_vat=Decimal("500.00"),
+                                                             notes="Geste commercial : retard de livraison."))

@@ -1,0 +1,1 @@
+"""Institutions and their contacts: records, lists, duplicates, import, export, saved views, search."""

@@ -1,0 +1,1 @@
+"""REST routes of institutions: /api/institutions, /api/contacts and the CSV import."""

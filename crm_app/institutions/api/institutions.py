@@ -1,0 +1,295 @@
+"""/api/institutions and /api/contacts: the same services as the pages, thin routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_app.institutions import contacts, exports
+from crm_app.institutions import service as institutions
+from crm_app.institutions.contacts import ContactRow
+from crm_app.institutions.models import DataSource
+from crm_app.institutions.service import InstitutionDetail, InstitutionQuery, InstitutionRow
+from crm_app.platform.api.deps import ActorDep, SessionDep
+from crm_app.platform.api.pages import page_response
+from crm_app.platform.i18n import negotiate, use_locale
+from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+
+router = APIRouter(tags=["institutions"])
+
+
+class InstitutionItem(BaseModel):
+    id: uuid.UUID
+    name: str
+    type: str
+    postal_code: str | None
+    city: str | None
+    region: str | None
+    commercial_status: str
+    assigned_user_id: uuid.UUID | None
+    assigned_user_name: str | None
+    team_id: uuid.UUID | None
+    team_name: str | None
+    bed_capacity: int | None
+    surgical_rooms: int | None
+    finess: str | None
+    siret: str | None
+    accounting_number: str | None
+    tags: list[str]
+    is_archived: bool
+    updated_at: datetime
+    version: int
+
+
+class InstitutionPage(BaseModel):
+    items: list[InstitutionItem]
+    total: int
+    page: int
+    page_size: int
+
+
+class InstitutionOut(BaseModel):
+    id: uuid.UUID
+    version: int
+    name: str
+    type: str
+    finess: str | None
+    siret: str | None
+    accounting_number: str | None
+    group_name: str | None
+    street: str | None
+    postal_code: str | None
+    city: str | None
+    region: str | None
+    country: str
+    phone: str | None
+    website: str | None
+    commercial_status: str
+    assigned_user_id: uuid.UUID | None
+    assigned_user_name: str | None
+    team_id: uuid.UUID | None
+    team_name: str | None
+    annual_revenue: Decimal | None
+    payment_terms_days: int | None = Field(description="Days from issue to due date on its invoices; null: the "
+                                                       "organisation's terms")
+    data_source: str
+    is_archived: bool
+    tags: list[str]
+    specialties: list[str]
+    bed_capacity: int | None
+    surgical_rooms: int | None
+    endoscopy_rooms: int | None
+    staff_count: int | None
+    departments: list[str]
+    equipment_types: list[str]
+    certifications: list[str]
+    compliance_status: str | None
+    audit_date: date | None
+    compliance_expiry: date | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class InstitutionIn(BaseModel):
+    """Fields to set; omitted fields keep their value (PATCH) or their default (POST)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    type: str | None = None
+    finess: str | None = None
+    siret: str | None = None
+    accounting_number: str | None = None
+    group_name: str | None = None
+    street: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    commercial_status: str | None = None
+    assigned_user_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    annual_revenue: Decimal | None = None
+    payment_terms_days: int | None = None
+    tags: list[str] | None = None
+    specialties: list[str] | None = None
+    bed_capacity: int | None = None
+    surgical_rooms: int | None = None
+    endoscopy_rooms: int | None = None
+    staff_count: int | None = None
+    departments: list[str] | None = None
+    equipment_types: list[str] | None = None
+    certifications: list[str] | None = None
+    compliance_status: str | None = None
+    audit_date: date | None = None
+    compliance_expiry: date | None = None
+
+
+class InstitutionPatch(InstitutionIn):
+    version: int = Field(description="The version you read; a stale one is refused with 409.")
+
+
+class ContactOut(BaseModel):
+    id: uuid.UUID
+    institution_id: uuid.UUID
+    institution_name: str
+    first_name: str | None
+    last_name: str
+    title: str | None
+    department: str | None
+    email: str | None
+    phone: str | None
+    mobile: str | None
+    is_primary: bool
+    is_archived: bool
+    email_opt_out: bool
+    version: int
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    department: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    mobile: str | None = None
+    is_primary: bool | None = None
+    email_opt_out: bool | None = None
+
+
+class ContactPatch(ContactIn):
+    version: int
+
+
+class ContactPage(BaseModel):
+    items: list[ContactOut]
+    total: int
+    page: int
+    page_size: int
+
+
+def _detail(detail: InstitutionDetail) -> InstitutionOut:
+    institution, profile = detail.institution, detail.profile
+    values: dict[str, Any] = {name: getattr(institution, name) for name in InstitutionOut.model_fields
+                              if hasattr(institution, name)}
+    values.update({name: getattr(profile, name) for name in institutions.PROFILE_FIELDS})
+    values.update(tags=detail.tags, specialties=detail.specialties, assigned_user_name=detail.assigned_user_name,
+                  team_name=detail.team_name)
+    return InstitutionOut.model_validate(values)
+
+
+def _contact(row: ContactRow) -> ContactOut:
+    return ContactOut.model_validate(row, from_attributes=True)
+
+
+def _query(request: Request) -> InstitutionQuery:
+    params = {key: request.query_params.getlist(key) for key in request.query_params}
+    return InstitutionQuery.from_params(params)
+
+
+_FILTERS_DOC = ("Filters: `q` (name, city, postal code, FINESS, SIRET, accounting number, contact names; accents "
+                "and case ignored), `type`, `status`, `region`, `city`, `assigned_user_id`, `unassigned=1`, "
+                "`team_id`, `tag`, `specialty`, `beds_min`, `beds_max`, `rooms_min`, `rooms_max`, `compliance`, "
+                "`archived` (active|archived|all); repeat a parameter or separate values with commas. "
+                "`sort`: name, city, postal_code, type, status, updated, created; `-` for descending.")
+
+
+@router.get("/institutions", response_model=InstitutionPage, description=_FILTERS_DOC)
+def list_institutions(request: Request, session: SessionDep, actor: ActorDep,
+                      page: Annotated[int, Query(ge=1)] = 1,
+                      page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
+    result = institutions.list_institutions(session, actor, _query(request), PageRequest(page, page_size))
+    return page_response(result, InstitutionRow, InstitutionItem)
+
+
+@router.get("/institutions/export", description="The filtered list as CSV or XLSX. " + _FILTERS_DOC,
+            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument."
+                                                                    "spreadsheetml.sheet": {}}}})
+def export_institutions(request: Request, session: SessionDep, actor: ActorDep,
+                        format: exports.ExportFormat = exports.ExportFormat.CSV,
+                        accept_language: Annotated[str | None, Header()] = None) -> Response:
+    with use_locale(negotiate(accept_language) or "en"):
+        content = exports.export_institutions(session, actor, _query(request), format)
+    media = "text/csv; charset=utf-8" if format is exports.ExportFormat.CSV else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(content, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="institutions.{format.value}"'})
+
+
+@router.post("/institutions", response_model=InstitutionOut, status_code=201,
+             responses={409: {"description": "Likely duplicate (matches listed); repeat with allow_duplicate=true"}})
+def create_institution(body: InstitutionIn, session: SessionDep, actor: ActorDep,
+                       allow_duplicate: bool = False) -> InstitutionOut:
+    created = institutions.create_institution(session, actor, body.model_dump(exclude_unset=True),
+                                              source=DataSource.API, allow_duplicate=allow_duplicate)
+    return _detail(institutions.get_detail(session, actor, created.id))
+
+
+@router.get("/institutions/{institution_id}", response_model=InstitutionOut)
+def get_institution(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> InstitutionOut:
+    return _detail(institutions.get_detail(session, actor, institution_id))
+
+
+@router.patch("/institutions/{institution_id}", response_model=InstitutionOut,
+              responses={409: {"description": "Stale version: someone saved first"}})
+def update_institution(institution_id: uuid.UUID, body: InstitutionPatch, session: SessionDep,
+                       actor: ActorDep) -> InstitutionOut:
+    changes = body.model_dump(exclude_unset=True)
+    version = changes.pop("version")
+    institutions.update_institution(session, actor, institution_id, changes, expected_version=version)
+    return _detail(institutions.get_detail(session, actor, institution_id))
+
+
+@router.delete("/institutions/{institution_id}", response_model=InstitutionOut,
+               description="Archive (institutions are never deleted); it disappears from lists by default.")
+def archive_institution(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> InstitutionOut:
+    institutions.set_archived(session, actor, institution_id, True)
+    return _detail(institutions.get_detail(session, actor, institution_id))
+
+
+@router.get("/institutions/{institution_id}/contacts", response_model=ContactPage)
+def list_institution_contacts(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep, *,
+                              include_archived: bool = False, page: Annotated[int, Query(ge=1)] = 1,
+                              page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100) -> Response:
+    institutions.get_institution(session, institution_id)
+    result = contacts.list_for_institution(session, actor, institution_id, include_archived=include_archived,
+                                           request=PageRequest(page, page_size))
+    return page_response(result, ContactRow, ContactOut)
+
+
+@router.post("/institutions/{institution_id}/contacts", response_model=ContactOut, status_code=201)
+def create_contact(institution_id: uuid.UUID, body: ContactIn, session: SessionDep, actor: ActorDep) -> ContactOut:
+    contact = contacts.create_contact(session, actor, institution_id, body.model_dump(exclude_unset=True))
+    return _contact(contacts.get_contact_row(session, actor, contact.id))
+
+
+@router.get("/contacts", response_model=ContactPage)
+def list_contacts(session: SessionDep, actor: ActorDep, *, q: str = "",
+                  archived: Literal["active", "archived", "all"] = "active",
+                  page: Annotated[int, Query(ge=1)] = 1,
+                  page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
+    result = contacts.list_contacts(session, actor, q=q, archived=archived, request=PageRequest(page, page_size))
+    return page_response(result, ContactRow, ContactOut)
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactOut)
+def get_contact(contact_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> ContactOut:
+    return _contact(contacts.get_contact_row(session, actor, contact_id))
+
+
+@router.patch("/contacts/{contact_id}", response_model=ContactOut)
+def update_contact(contact_id: uuid.UUID, body: ContactPatch, session: SessionDep, actor: ActorDep) -> ContactOut:
+    changes = body.model_dump(exclude_unset=True)
+    version = changes.pop("version")
+    contacts.update_contact(session, actor, contact_id, changes, expected_version=version)
+    return _contact(contacts.get_contact_row(session, actor, contact_id))

@@ -1,0 +1,995 @@
+"""Institutions: create, edit (optimistic concurrency, audit trail), archive, lists paged and
+filtered in SQL, duplicate warnings, bulk actions."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from crm_app.institutions.duplicates import Candidate, DuplicateIndex, Match, contains_pattern, fold, match_key
+from crm_app.institutions.models import (
+    CommercialStatus,
+    ComplianceStatus,
+    Contact,
+    DataSource,
+    Institution,
+    InstitutionLabel,
+    InstitutionLabelOrder,
+    InstitutionSearch,
+    InstitutionType,
+    LabelKind,
+    MedicalProfile,
+)
+from crm_app.platform import audit, cache, events, identifiers
+from crm_app.platform import cleaners as fields
+from crm_app.platform import notifications as _notifications  # noqa: F401 - subscribers: assignment → notification
+from crm_app.platform.cache import TimedCache
+from crm_app.platform.db import fetch_all, is_postgresql
+from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
+from crm_app.platform.i18n import N_, every_translation
+from crm_app.platform.models.base import table_of
+from crm_app.platform.models.people import Team, User
+from crm_app.platform.paging import Page, PageRequest
+from crm_app.platform.params import Params
+from crm_app.platform.permissions import Actor, Placement, Scope, authorize, can, scope_for
+
+#: Words files use for the types, besides the application's own labels in each language (`type_aliases`).
+_TYPE_WORDS: dict[str, InstitutionType] = {fold(label): kind for label, kind in {
+    "CHU": InstitutionType.UNIVERSITY_HOSPITAL, "CHR": InstitutionType.UNIVERSITY_HOSPITAL,
+    "CHRU": InstitutionType.UNIVERSITY_HOSPITAL,
+    "Centre hospitalier universitaire": InstitutionType.UNIVERSITY_HOSPITAL,
+    "University hospital": InstitutionType.UNIVERSITY_HOSPITAL, "CH": InstitutionType.HOSPITAL,
+    "Centre hospitalier": InstitutionType.HOSPITAL, "Hôpital": InstitutionType.HOSPITAL,
+    "Hospital": InstitutionType.HOSPITAL, "Clinique privée": InstitutionType.PRIVATE_CLINIC,
+    "Clinique": InstitutionType.PRIVATE_CLINIC, "Private clinic": InstitutionType.PRIVATE_CLINIC,
+    "Centre médical": InstitutionType.MEDICAL_CENTER, "Medical center": InstitutionType.MEDICAL_CENTER,
+    "Medical centre": InstitutionType.MEDICAL_CENTER, "Clinique spécialisée": InstitutionType.SPECIALTY_CLINIC,
+    "Specialty clinic": InstitutionType.SPECIALTY_CLINIC, "Laboratoire": InstitutionType.LABORATORY,
+    "Laboratory": InstitutionType.LABORATORY, "Pharmacie": InstitutionType.PHARMACY,
+    "Pharmacy": InstitutionType.PHARMACY, "Autre": InstitutionType.OTHER, "Other": InstitutionType.OTHER,
+}.items()}
+
+TYPE_LABELS: dict[InstitutionType, str] = {
+    InstitutionType.UNIVERSITY_HOSPITAL: N_("University hospital (CHU)"),
+    InstitutionType.HOSPITAL: N_("Hospital (CH)"),
+    InstitutionType.PRIVATE_CLINIC: N_("Private clinic"),
+    InstitutionType.MEDICAL_CENTER: N_("Medical centre"),
+    InstitutionType.SPECIALTY_CLINIC: N_("Specialty clinic"),
+    InstitutionType.LABORATORY: N_("Laboratory"),
+    InstitutionType.PHARMACY: N_("Pharmacy"),
+    InstitutionType.OTHER: N_("Other"),
+}
+
+
+@functools.cache
+def type_aliases() -> dict[str, InstitutionType]:
+    """Folded text -> type: the common words, and each type's label in every language, so that a file
+    the application exported ("Centre hospitalier universitaire (CHU)") is read back."""
+    aliases = dict(_TYPE_WORDS)
+    for kind, label in TYPE_LABELS.items():
+        for text in every_translation(label):
+            aliases.setdefault(fold(text), kind)
+    return aliases
+
+
+STATUS_LABELS: dict[CommercialStatus, str] = {
+    CommercialStatus.PROSPECT: N_("Prospect"),
+    CommercialStatus.CLIENT: N_("Client"),
+    CommercialStatus.FORMER_CLIENT: N_("Former client"),
+}
+COMPLIANCE_LABELS: dict[ComplianceStatus, str] = {
+    ComplianceStatus.COMPLIANT: N_("Compliant"),
+    ComplianceStatus.PENDING_REVIEW: N_("Pending review"),
+    ComplianceStatus.NON_COMPLIANT: N_("Non-compliant"),
+    ComplianceStatus.EXPIRED: N_("Expired"),
+}
+
+INSTITUTION_FIELDS = ("name", "type", "finess", "siret", "accounting_number", "group_name", "street",
+                      "postal_code", "city", "region", "country", "phone", "website", "commercial_status",
+                      "assigned_user_id", "team_id", "annual_revenue", "payment_terms_days")
+PROFILE_FIELDS = ("bed_capacity", "surgical_rooms", "endoscopy_rooms", "staff_count", "departments",
+                  "equipment_types", "certifications", "compliance_status", "audit_date", "compliance_expiry")
+LABEL_FIELDS = {"tags": LabelKind.TAG, "specialties": LabelKind.SPECIALTY}
+
+CLEANERS: dict[str, fields.Cleaner] = {
+    "name": fields.text(200, required=True),
+    "type": fields.choice(InstitutionType, aliases=type_aliases),
+    "finess": fields.wrap(identifiers.clean_finess),
+    "siret": fields.wrap(identifiers.clean_siret),
+    "accounting_number": fields.text(40),
+    "group_name": fields.text(200),
+    "street": fields.text(250),
+    "postal_code": fields.text(10),  # checked against the country below
+    "city": fields.text(120),
+    "region": fields.text(120),
+    "country": fields.text(2),
+    "phone": fields.text(30),  # formatted with the country below
+    "website": fields.text(250),
+    "commercial_status": fields.choice(CommercialStatus),
+    "assigned_user_id": fields.identifier(),
+    "team_id": fields.identifier(),
+    "annual_revenue": fields.amount(),
+    "payment_terms_days": fields.whole_number(maximum=365),  # None: the organisation's terms apply
+    "bed_capacity": fields.whole_number(maximum=100_000),
+    "surgical_rooms": fields.whole_number(maximum=1_000),
+    "endoscopy_rooms": fields.whole_number(maximum=1_000),
+    "staff_count": fields.whole_number(maximum=1_000_000),
+    "departments": fields.word_list(),
+    "equipment_types": fields.word_list(),
+    "certifications": fields.word_list(),
+    "compliance_status": fields.choice(ComplianceStatus),
+    "audit_date": fields.day(),
+    "compliance_expiry": fields.day(),
+    "tags": fields.word_list(max_length=80),
+    "specialties": fields.word_list(max_length=80),
+}
+
+
+class DuplicateSuspected(Conflict):
+    """Saving would likely create a duplicate; the caller may confirm and create anyway."""
+
+    code = "duplicate_suspected"
+
+    def __init__(self, matches: list[Match]) -> None:
+        super().__init__(N_("This institution looks like one that already exists."),
+                         matches=[{"id": str(m.ref), "name": m.name, "rule": m.rule.value} for m in matches])
+        self.matches = matches
+
+
+# --------------------------------------------------------------------------------------------
+# Cleaning and derived columns
+
+
+def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict[str, Any]:
+    """Validate and normalise input for an institution (all field errors at once)."""
+    values, errors = fields.clean_fields(raw, CLEANERS, partial=partial)
+    country = (values.get("country") or country or "FR").upper()
+    if "country" in values:
+        values["country"] = country if values["country"] else "FR"
+    for name, check in (("postal_code", identifiers.clean_postal_code), ("phone", identifiers.clean_phone)):
+        if values.get(name):
+            try:
+                values[name] = check(values[name], country)
+            except ValueError as exc:
+                errors[name] = str(exc)
+    if values.get("website") and not str(values["website"]).startswith(("http://", "https://")):
+        values["website"] = f"https://{values['website']}"
+    if values.get("accounting_number"):
+        values["accounting_number"] = values["accounting_number"].replace(" ", "").upper()
+    for name in LABEL_FIELDS:
+        if name in values:
+            values[name] = sorted(values[name], key=str.lower)  # stored and compared in one order
+    if errors:
+        raise ValidationFailed(errors)
+    return values
+
+
+#: Institution column <- medical profile field, copied for the list's filters (see the model).
+PROFILE_COPIES = {"profile_beds": "bed_capacity", "profile_rooms": "surgical_rooms",
+                  "profile_compliance": "compliance_status"}
+
+
+def derived_columns(values: Mapping[str, Any], contact_names: Iterable[str]) -> dict[str, Any]:
+    """The sort, match and search columns of an institution (the search covers its contacts' names),
+    and the copies of its profile figures (`values` holds institution and profile fields)."""
+    parts = [values.get(name) for name in ("name", "city", "postal_code", "finess", "siret", "accounting_number",
+                                           "group_name")]
+    compliance = values.get("compliance_status")
+    return {"name_key": fold(values.get("name"))[:200], "city_key": fold(values.get("city"))[:120],
+            "match_key": match_key(values.get("name"))[:200],
+            "search_text": fold(" | ".join(p for p in [*parts, *contact_names] if p)),
+            "profile_beds": values.get("bed_capacity"), "profile_rooms": values.get("surgical_rooms"),
+            "profile_compliance": compliance.value if isinstance(compliance, ComplianceStatus) else compliance}
+
+
+def refresh_derived(session: Session, institution: Institution) -> None:
+    """Recompute the derived columns after a change to the institution, its profile or its contacts."""
+    contact_names = session.exec(select(Contact.first_name, Contact.last_name).where(
+        Contact.institution_id == institution.id, ~col(Contact.is_archived))).all()
+    profile = session.exec(select(*(getattr(MedicalProfile, name) for name in PROFILE_COPIES.values()))
+                           .where(MedicalProfile.institution_id == institution.id)).first()
+    values = {name: getattr(institution, name) for name in INSTITUTION_FIELDS}
+    values.update(zip(PROFILE_COPIES.values(), profile or (None,) * len(PROFILE_COPIES), strict=True))
+    for name, value in derived_columns(values, (f"{first or ''} {last}" for first, last in contact_names)).items():
+        setattr(institution, name, value)
+
+
+# --------------------------------------------------------------------------------------------
+# Duplicates
+
+
+def _candidate(ref: uuid.UUID | int, values: Mapping[str, Any]) -> Candidate:
+    return Candidate(ref=ref, name=values.get("name") or "", postal_code=values.get("postal_code"),
+                     city=values.get("city"), finess=values.get("finess"), siret=values.get("siret"),
+                     accounting_number=values.get("accounting_number"))
+
+
+_I = table_of(Institution).c  # Core columns, for the many-column queries
+
+
+def candidates_query() -> Any:
+    return sa.select(_I.id, _I.name, _I.postal_code, _I.city, _I.finess, _I.siret, _I.accounting_number,
+                     _I.match_key, _I.city_key)
+
+
+def _as_candidates(rows: Iterable[Any]) -> Iterator[Candidate]:
+    for row in rows:
+        yield Candidate(ref=row[0], name=row[1], postal_code=row[2], city=row[3], finess=row[4], siret=row[5],
+                        accounting_number=row[6], stored_key=row[7], stored_city_key=row[8])
+
+
+def find_duplicates(session: Session, values: Mapping[str, Any], *,
+                    exclude_id: uuid.UUID | None = None) -> list[Match]:
+    """Institutions that the rules say `values` duplicates (at most one per rule, best first)."""
+    conditions = []
+    for column in ("accounting_number", "finess", "siret"):
+        if values.get(column):
+            conditions.append(getattr(Institution, column) == values[column])
+    key = match_key(values.get("name"))
+    if key and values.get("postal_code"):
+        conditions.append(sa.and_(col(Institution.match_key) == key,
+                                  col(Institution.postal_code) == values["postal_code"]))
+    if key and values.get("city"):
+        conditions.append(col(Institution.city_key) == fold(values["city"]))
+    if key and not values.get("postal_code") and not fold(values.get("city")):
+        conditions.append(sa.and_(col(Institution.match_key) == key, col(Institution.city_key) == "",
+                                  sa.func.coalesce(Institution.postal_code, "") == ""))
+    if not conditions:
+        return []
+    query = candidates_query().where(sa.or_(*conditions))
+    if exclude_id is not None:
+        query = query.where(Institution.id != exclude_id)
+    index = DuplicateIndex(_as_candidates(fetch_all(session, query)))
+    match = index.match(_candidate(exclude_id or 0, values))
+    return [match] if match else []
+
+
+def _assert_identifiers_free(session: Session, values: Mapping[str, Any], exclude_id: uuid.UUID | None) -> None:
+    """The unique identifiers are refused outright (the database would refuse them too)."""
+    errors = {}
+    for column in ("finess", "siret", "accounting_number"):
+        if values.get(column):
+            query = select(Institution.name).where(getattr(Institution, column) == values[column])
+            if exclude_id is not None:
+                query = query.where(Institution.id != exclude_id)
+            if (owner := session.exec(query).first()) is not None:
+                errors[column] = N_("Already used by another institution.")
+                errors[f"{column}_owner"] = owner
+    if errors:
+        raise ValidationFailed({k: v for k, v in errors.items() if not k.endswith("_owner")})
+
+
+# --------------------------------------------------------------------------------------------
+# Assignment rights
+
+
+def _team_of(session: Session, user_id: uuid.UUID | None) -> uuid.UUID | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise ValidationFailed({"assigned_user_id": N_("This user does not exist or is deactivated.")})
+    return user.team_id
+
+
+def _check_assignment(session: Session, actor: Actor, current: Institution | None,
+                      values: dict[str, Any]) -> None:
+    """Reassigning needs `institution.reassign` on both the old and the new placement; anyone who may
+    edit an unassigned institution may take it for themselves."""
+    if "assigned_user_id" not in values and "team_id" not in values:
+        return
+    old_user = current.assigned_user_id if current else None
+    new_user = values.get("assigned_user_id", old_user)
+    if "assigned_user_id" in values and "team_id" not in values:
+        values["team_id"] = _team_of(session, new_user) if new_user else (current.team_id if current else None)
+    elif new_user is not None:
+        _team_of(session, new_user)
+    new_team = values.get("team_id", current.team_id if current else None)
+    if values.get("team_id") is not None and session.get(Team, values["team_id"]) is None:
+        raise ValidationFailed({"team_id": N_("This team does not exist.")})
+    if new_user == old_user and new_team == (current.team_id if current else None):
+        return
+    taking_for_self = old_user is None and new_user == actor.id and new_team in (None, actor.team_id)
+    if taking_for_self:
+        return
+    target = Placement(team_id=new_team, assigned_user_id=new_user)
+    if current is not None:
+        authorize(actor, "institution.reassign", current)
+    # The new placement must be inside the actor's reach too (a team admin stays in the team).
+    if new_user is None and new_team is None:
+        if scope_for(actor, "institution.reassign") is not Scope.ALL:
+            authorize(actor, "institution.reassign", Placement(team_id=actor.team_id) if current is None else current)
+        return
+    authorize(actor, "institution.reassign", target)
+
+
+def _announce_assignment(session: Session, actor: Actor, institution: Institution) -> None:
+    """Tell the new assignee (never the actor about their own choice)."""
+    if institution.assigned_user_id is not None and institution.assigned_user_id != actor.id:
+        events.publish(session, events.InstitutionAssigned(
+            institution_id=institution.id, institution_name=institution.name,
+            assignee_id=institution.assigned_user_id, actor_id=actor.id if actor.id.int else None))
+
+
+# --------------------------------------------------------------------------------------------
+# Create, update, archive
+
+
+def _split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[str]]]:
+    own = {k: v for k, v in values.items() if k in INSTITUTION_FIELDS}
+    profile = {k: v for k, v in values.items() if k in PROFILE_FIELDS}
+    labels = {k: v for k, v in values.items() if k in LABEL_FIELDS}
+    return own, profile, labels
+
+
+def _labels(session: Session, institution_id: uuid.UUID, kind: LabelKind) -> list[str]:
+    return list(session.exec(select(InstitutionLabel.value).where(
+        InstitutionLabel.institution_id == institution_id, InstitutionLabel.kind == kind)
+        .order_by(col(InstitutionLabel.value))).all())
+
+
+def _set_labels(session: Session, institution_id: uuid.UUID, kind: LabelKind, values: list[str]) -> None:
+    session.exec(sa.delete(InstitutionLabel).where(col(InstitutionLabel.institution_id) == institution_id,
+                                                   col(InstitutionLabel.kind) == kind))
+    session.add_all(InstitutionLabel(institution_id=institution_id, kind=kind, value=v) for v in values)
+
+
+def create_institution(session: Session, actor: Actor, raw: Mapping[str, Any], *,
+                       source: DataSource = DataSource.MANUAL, allow_duplicate: bool = False) -> Institution:
+    """Create an institution with its medical profile and labels.
+
+    Raises DuplicateSuspected when the duplicate rules match, unless `allow_duplicate`.
+    """
+    authorize(actor, "institution.create")
+    values = clean(raw, partial=False)
+    values["type"] = values.get("type") or InstitutionType.OTHER
+    values["commercial_status"] = values.get("commercial_status") or CommercialStatus.PROSPECT
+    values["country"] = values.get("country") or "FR"
+    if "team_id" not in raw:
+        values.pop("team_id", None)  # taken from the assignee, if any
+    if "assigned_user_id" in raw or "team_id" in raw:
+        _check_assignment(session, actor, None, values)
+    _assert_identifiers_free(session, values, None)
+    if not allow_duplicate and (matches := find_duplicates(session, values)):
+        raise DuplicateSuspected(matches)
+    own, profile, labels = _split(values)
+    actor_id = actor.id if actor.id.int else None
+    institution = Institution(**own, data_source=source, created_by=actor_id, updated_by=actor_id)
+    session.add(institution)
+    session.flush()
+    session.add(MedicalProfile(institution_id=institution.id, **profile))
+    for name, kind in LABEL_FIELDS.items():
+        _set_labels(session, institution.id, kind, labels.get(name) or [])
+    refresh_derived(session, institution)
+    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
+                 institution_id=institution.id, action="create")
+    if source is not DataSource.IMPORT:  # an import reports once when it ends, not once per row
+        _announce_assignment(session, actor, institution)
+    return institution
+
+
+def get_institution(session: Session, institution_id: uuid.UUID, *, for_update: bool = False) -> Institution:
+    """`for_update` locks the row until the end of the unit of work: two saves of the same version
+    cannot both pass the version check."""
+    institution = session.get(Institution, institution_id, with_for_update=for_update or None,
+                              populate_existing=for_update)
+    if institution is None:
+        raise NotFound(N_("This institution does not exist."))
+    return institution
+
+
+def user_name(session: Session, user_id: uuid.UUID | None) -> str | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    return user.full_name if user else None
+
+
+def _current_values(session: Session, institution: Institution, profile: MedicalProfile) -> dict[str, Any]:
+    current = {name: getattr(institution, name) for name in INSTITUTION_FIELDS}
+    current.update({name: getattr(profile, name) for name in PROFILE_FIELDS})
+    for name, kind in LABEL_FIELDS.items():
+        current[name] = _labels(session, institution.id, kind)
+    return current
+
+
+def update_institution(session: Session, actor: Actor, institution_id: uuid.UUID, raw: Mapping[str, Any], *,
+                       expected_version: int) -> Institution:
+    """Apply the changed fields; refused with the other person's name when the version is stale."""
+    institution = get_institution(session, institution_id, for_update=True)
+    authorize(actor, "institution.edit", institution)
+    if institution.version != expected_version:
+        raise Conflict(changed_by=user_name(session, institution.updated_by) or N_("Someone"))
+    values = clean(raw, partial=True, country=institution.country)
+    profile = session.get(MedicalProfile, institution.id) or MedicalProfile(institution_id=institution.id)
+    current = _current_values(session, institution, profile)
+    changes = {name: (current[name], value) for name, value in values.items()
+               if audit.as_text(current[name]) != audit.as_text(value)}
+    if not changes:
+        return institution
+    if "name" in changes and not values.get("name"):
+        raise ValidationFailed({"name": N_("This field is required.")})
+    _check_assignment(session, actor, institution, values)
+    for extra in ("team_id",):  # set by the assignment check
+        if extra in values and audit.as_text(current[extra]) != audit.as_text(values[extra]):
+            changes[extra] = (current[extra], values[extra])
+    _assert_identifiers_free(session, values, institution.id)
+    new = {name: new_value for name, (_old, new_value) in changes.items()}
+    own, profile_values, labels = _split(new)
+    for name, value in own.items():
+        setattr(institution, name, value)
+    for name, value in profile_values.items():
+        setattr(profile, name, value)
+    session.add(profile)
+    for name, value in labels.items():
+        _set_labels(session, institution.id, LABEL_FIELDS[name], value)
+    institution.updated_by = actor.id if actor.id.int else None
+    institution.touch()
+    refresh_derived(session, institution)
+    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
+                 institution_id=institution.id, action="update", changes=changes)
+    if "assigned_user_id" in changes:
+        _announce_assignment(session, actor, institution)
+    return institution
+
+
+def set_archived(session: Session, actor: Actor, institution_id: uuid.UUID, archived: bool) -> Institution:
+    """Archive (never delete) or restore an institution."""
+    institution = get_institution(session, institution_id, for_update=True)
+    authorize(actor, "institution.edit", institution)
+    if institution.is_archived == archived:
+        return institution
+    institution.is_archived = archived
+    institution.updated_by = actor.id if actor.id.int else None
+    institution.touch()
+    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
+                 institution_id=institution.id, action="archive" if archived else "restore",
+                 changes={"is_archived": (not archived, archived)})
+    return institution
+
+
+# --------------------------------------------------------------------------------------------
+# Reading one
+
+
+@dataclass(frozen=True)
+class InstitutionDetail:
+    institution: Institution
+    profile: MedicalProfile
+    tags: list[str]
+    specialties: list[str]
+    assigned_user_name: str | None
+    team_name: str | None
+    created_by_name: str | None
+    updated_by_name: str | None
+    contact_count: int
+    can_edit: bool
+    can_reassign: bool
+
+    def values(self) -> dict[str, Any]:
+        """Every editable field with its current value (forms start from this)."""
+        current: dict[str, Any] = {name: getattr(self.institution, name) for name in INSTITUTION_FIELDS}
+        current.update({name: getattr(self.profile, name) for name in PROFILE_FIELDS})
+        current.update(tags=self.tags, specialties=self.specialties)
+        return current
+
+
+def get_detail(session: Session, actor: Actor, institution_id: uuid.UUID) -> InstitutionDetail:
+    institution = get_institution(session, institution_id)
+    authorize(actor, "institution.view", institution)
+    profile = session.get(MedicalProfile, institution.id) or MedicalProfile(institution_id=institution.id)
+    team = session.get(Team, institution.team_id) if institution.team_id else None
+    contacts = session.exec(select(sa.func.count()).select_from(Contact).where(
+        Contact.institution_id == institution.id, ~col(Contact.is_archived))).one()
+    return InstitutionDetail(
+        institution=institution, profile=profile,
+        tags=_labels(session, institution.id, LabelKind.TAG),
+        specialties=_labels(session, institution.id, LabelKind.SPECIALTY),
+        assigned_user_name=user_name(session, institution.assigned_user_id),
+        team_name=team.name if team else None,
+        created_by_name=user_name(session, institution.created_by),
+        updated_by_name=user_name(session, institution.updated_by),
+        contact_count=int(contacts),
+        can_edit=can(actor, "institution.edit", institution),
+        can_reassign=can(actor, "institution.reassign", institution))
+
+
+def history(session: Session, actor: Actor, institution_id: uuid.UUID,
+            request: PageRequest) -> Page[audit.HistoryRow]:
+    """The institution's audit trail (its contacts' changes included), newest first."""
+    institution = get_institution(session, institution_id)
+    authorize(actor, "institution.view", institution)
+    return audit.institution_history(session, institution_id, request)
+
+
+# --------------------------------------------------------------------------------------------
+# Lists
+
+
+SORTS = {
+    "name": Institution.name_key, "city": Institution.city_key, "postal_code": Institution.postal_code,
+    "type": Institution.type, "status": Institution.commercial_status, "updated": Institution.updated_at,
+    "created": Institution.created_at,
+}
+
+
+@dataclass(frozen=True)
+class InstitutionQuery:
+    """Search, filters and sort of the institutions list (the URL of the page holds the same)."""
+
+    q: str = ""
+    types: tuple[InstitutionType, ...] = ()
+    statuses: tuple[CommercialStatus, ...] = ()
+    region: str | None = None
+    city: str | None = None
+    assigned_user_id: uuid.UUID | None = None
+    unassigned: bool = False
+    team_id: uuid.UUID | None = None
+    tags: tuple[str, ...] = ()
+    specialties: tuple[str, ...] = ()
+    beds_min: int | None = None
+    beds_max: int | None = None
+    rooms_min: int | None = None
+    rooms_max: int | None = None
+    compliance: tuple[ComplianceStatus, ...] = ()
+    archived: str = "active"  # "active", "archived" or "all"
+    sort: str = "name"
+    descending: bool = False
+    ids: tuple[uuid.UUID, ...] = ()  # a selection (bulk export); never in the URL
+
+    def to_params(self) -> dict[str, str | list[str]]:
+        """The query as URL parameters (a filtered list can be bookmarked and shared)."""
+        params: dict[str, str | list[str]] = {}
+        for name in ("q", "region", "city"):
+            if value := getattr(self, name):
+                params[name] = value
+        for name, values in (("type", self.types), ("status", self.statuses), ("tag", self.tags),
+                             ("specialty", self.specialties), ("compliance", self.compliance)):
+            if values:
+                params[name] = [str(v) for v in values]
+        for name in ("assigned_user_id", "team_id", "beds_min", "beds_max", "rooms_min", "rooms_max"):
+            if (value := getattr(self, name)) is not None:
+                params[name] = str(value)
+        if self.unassigned:
+            params["unassigned"] = "1"
+        if self.archived != "active":
+            params["archived"] = self.archived
+        if self.sort != "name" or self.descending:
+            params["sort"] = ("-" if self.descending else "") + self.sort
+        return params
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | Sequence[str]]) -> InstitutionQuery:
+        """Parse URL or API parameters; unknown values are ignored rather than failing a bookmark."""
+        read = Params(params)
+        sort, descending = read.sort(SORTS, "name")
+        archived = read.one("archived") or "active"
+        return cls(
+            q=read.one("q") or "", types=read.choices("type", InstitutionType),
+            statuses=read.choices("status", CommercialStatus), region=read.one("region"), city=read.one("city"),
+            assigned_user_id=read.ident("assigned_user_id"), unassigned=read.flag("unassigned"),
+            team_id=read.ident("team_id"), tags=tuple(read.many("tag")), specialties=tuple(read.many("specialty")),
+            beds_min=read.number("beds_min"), beds_max=read.number("beds_max"),
+            rooms_min=read.number("rooms_min"), rooms_max=read.number("rooms_max"),
+            compliance=read.choices("compliance", ComplianceStatus),
+            archived=archived if archived in {"active", "archived", "all"} else "active",
+            sort=sort, descending=descending)
+
+
+# The list runs one of a few statement shapes: which filters are set, the sort, the kind of page.
+# Each shape is built once with bound parameters and kept (an LRU of 256); a request only binds
+# its values. Building and hashing a statement of this size costs more than PostgreSQL's answer.
+
+#: Bound parameter names carry a prefix that SQLAlchemy's own generated names never have.
+def _bound(name: str, **options: Any) -> Any:
+    return sa.bindparam(f"f_{name}", **options)
+
+
+def _label_filter(kind: LabelKind, name: str) -> Any:
+    return sa.exists().where(col(InstitutionLabel.institution_id) == Institution.id,
+                             col(InstitutionLabel.kind) == kind,
+                             col(InstitutionLabel.value).in_(_bound(name, expanding=True)))
+
+
+#: Every filter of the list, by name, as a condition over bound parameters named after it.
+_CONDITIONS: dict[str, Callable[[], Any]] = {
+    "ids": lambda: col(Institution.id).in_(_bound("ids", expanding=True)),
+    "active": lambda: ~col(Institution.is_archived),
+    "archived": lambda: col(Institution.is_archived),
+    "q": lambda: col(Institution.search_text).like(_bound("q"), escape="\\"),
+    "types": lambda: col(Institution.type).in_(_bound("types", expanding=True)),
+    "statuses": lambda: col(Institution.commercial_status).in_(_bound("statuses", expanding=True)),
+    "region": lambda: Institution.region == _bound("region"),
+    "city": lambda: Institution.city_key == _bound("city"),
+    "unassigned": lambda: col(Institution.assigned_user_id).is_(None),
+    "assigned_user_id": lambda: Institution.assigned_user_id == _bound("assigned_user_id"),
+    "team_id": lambda: Institution.team_id == _bound("team_id"),
+    "tags": lambda: _label_filter(LabelKind.TAG, "tags"),
+    "specialties": lambda: _label_filter(LabelKind.SPECIALTY, "specialties"),
+    "beds_min": lambda: col(Institution.profile_beds) >= _bound("beds_min"),
+    "beds_max": lambda: col(Institution.profile_beds) <= _bound("beds_max"),
+    "rooms_min": lambda: col(Institution.profile_rooms) >= _bound("rooms_min"),
+    "rooms_max": lambda: col(Institution.profile_rooms) <= _bound("rooms_max"),
+    "compliance": lambda: col(Institution.profile_compliance).in_(_bound("compliance", expanding=True)),
+}
+
+Shape = tuple[str, ...]
+
+
+def _filters(query: InstitutionQuery) -> tuple[Shape, dict[str, Any]]:
+    """The filters `query` sets (names of _CONDITIONS, in their order) and their bound values."""
+    values: dict[str, Any] = {
+        "ids": list(query.ids), "active": query.archived == "active", "archived": query.archived == "archived",
+        "q": contains_pattern(term) if (term := fold(query.q)) else None,
+        "types": [t.value for t in query.types], "statuses": [s.value for s in query.statuses],
+        "region": query.region, "city": fold(query.city) if query.city else None,
+        "unassigned": query.unassigned,
+        "assigned_user_id": None if query.unassigned else query.assigned_user_id, "team_id": query.team_id,
+        "tags": list(query.tags), "specialties": list(query.specialties),
+        "beds_min": query.beds_min, "beds_max": query.beds_max, "rooms_min": query.rooms_min,
+        "rooms_max": query.rooms_max, "compliance": [c.value for c in query.compliance],
+    }
+    shape = tuple(name for name in _CONDITIONS if values[name] is not None and values[name] is not False
+                  and values[name] != [])  # 0 is a bound like any other
+    return shape, {f"f_{name}": values[name] for name in shape if values[name] is not True}
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionRow:
+    id: uuid.UUID
+    name: str
+    type: InstitutionType
+    postal_code: str | None
+    city: str | None
+    region: str | None
+    commercial_status: CommercialStatus
+    assigned_user_id: uuid.UUID | None
+    assigned_user_name: str | None
+    team_id: uuid.UUID | None
+    team_name: str | None
+    bed_capacity: int | None
+    surgical_rooms: int | None
+    finess: str | None
+    siret: str | None
+    accounting_number: str | None
+    is_archived: bool
+    updated_at: datetime
+    version: int
+    created_by: uuid.UUID | None
+    tags: list[str] = field(default_factory=list)
+    can_edit: bool = False
+
+
+def _order(sort: str, descending: bool, columns: Any = None) -> tuple[Any, Any]:
+    """The list order (the sort column, then the id so that every row has one place)."""
+    key_column, key = (SORTS.get(sort, Institution.name_key), Institution.id) if columns is None \
+        else (columns.sort_key, columns.id)
+    return (col(key_column).desc(), col(key).desc()) if descending else (col(key_column).asc(), col(key).asc())
+
+
+def _sorted_matches(shape: Shape, sort: str, descending: bool, source: str) -> tuple[Any, tuple[Any, Any]]:
+    """The matching ids with their sort key, as a subquery, and the order over it.
+
+    A text search is fenced off (OFFSET 0) so that PostgreSQL finds the matches through the trigram
+    index and sorts them: sorted by the name index instead, it may read half the table before the
+    first match when the matches gather late in the order ("hopital" after every "centre" and
+    "clinique"). The other filters are selective or spread, and walking the sort index is best.
+    From the narrow tables when `source` (see `_source`) says so."""
+    if source == SEARCH_TABLE:
+        subquery = _narrow_matches(shape).offset(0).subquery("matches")
+        return subquery, _order(sort, descending, subquery.c)
+    if source == LABEL_TABLE:
+        subquery = _label_matches(shape).subquery("matches")
+        return subquery, _order(sort, descending, subquery.c)
+    sort_column = SORTS.get(sort, Institution.name_key)
+    matches = _base_select(shape).add_columns(col(sort_column).label("sort_key"))
+    if "q" in shape:
+        matches = matches.offset(0)
+    subquery = matches.subquery("matches")
+    return subquery, _order(sort, descending, subquery.c)
+
+
+_S = table_of(InstitutionSearch).c
+_PLAIN_SEARCH = InstitutionQuery()
+
+
+#: Where a list's matches come from: the institutions, or one of the narrow name-ordered tables.
+WIDE_TABLE, SEARCH_TABLE, LABEL_TABLE = "institutions", "search", "labels"
+
+
+def _source(session: Session, query: InstitutionQuery) -> str:
+    """In name order on PostgreSQL, a search by text alone (InstitutionSearch) or a filter on one tag
+    or one specialty alone (InstitutionLabelOrder), archived or not, is answered by a narrow table
+    kept in name order, without reading the wide rows."""
+    if query.sort != "name" or not is_postgresql(session):
+        return WIDE_TABLE
+    plain = replace(query, archived="active", descending=False)
+    if fold(query.q) and replace(plain, q="") == _PLAIN_SEARCH:
+        return SEARCH_TABLE
+    if (len(query.tags) == 1 and replace(plain, tags=()) == _PLAIN_SEARCH) \
+            or (len(query.specialties) == 1 and replace(plain, specialties=()) == _PLAIN_SEARCH):
+        return LABEL_TABLE
+    return WIDE_TABLE
+
+
+def reorder_search_table(session: Session) -> bool:
+    """Put the search table back in name order (rows written since sit at its end); a second or so at
+    100,000 institutions, under a lock that only holds searches and institution writes that long.
+    PostgreSQL only (False elsewhere)."""
+    if not is_postgresql(session):
+        return False
+    session.execute(sa.text("CLUSTER institution_search USING ix_institution_search_order"))
+    session.execute(sa.text("ANALYZE institution_search"))
+    return True
+
+
+def _archived_condition(shape: Shape, is_archived: Any) -> list[Any]:
+    """The archived filter of `shape` over a narrow table's own `is_archived` column."""
+    if "active" in shape:
+        return [~is_archived]
+    return [is_archived] if "archived" in shape else []
+
+
+def _narrow_matches(shape: Shape) -> Any:
+    """The narrow search table's rows for a text search (shape: "q" and at most an archived filter)."""
+    conditions = [_S.search_text.like(_bound("q"), escape="\\"), *_archived_condition(shape, _S.is_archived)]
+    return sa.select(_S.id, _S.name_key.label("sort_key")).where(*conditions)
+
+
+_LO = table_of(InstitutionLabelOrder).c
+
+
+def _label_matches(shape: Shape) -> Any:
+    """The name-ordered label table's rows for one tag or one specialty (and an archived filter)."""
+    name = "tags" if "tags" in shape else "specialties"
+    conditions = [_LO.kind == (LabelKind.TAG if name == "tags" else LabelKind.SPECIALTY),
+                  _LO.value.in_(_bound(name, expanding=True)),  # one value: "=" to PostgreSQL
+                  *_archived_condition(shape, _LO.is_archived)]
+    return sa.select(_LO.institution_id.label("id"), _LO.name_key.label("sort_key")).where(*conditions)
+
+
+#: Deep pages start from a remembered position: `OFFSET 97500` walks 97,500 index entries, a
+#: keyset seek from the nearest anchor (every ANCHOR_STEP rows) walks fewer than ANCHOR_STEP.
+ANCHOR_STEP = 1000
+#: Sorts on columns without NULLs (a row tuple compared with a NULL matches nothing).
+ANCHORED_SORTS = frozenset({"name", "city", "type", "status", "updated", "created"})
+_anchors: TimedCache[list[tuple[Any, uuid.UUID]]] = cache.register(cache.TimedCache(ttl=60, max_entries=64))
+
+
+def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
+    return (query.q, query.types, query.statuses, query.region, query.city, query.assigned_user_id,
+            query.unassigned, query.team_id, query.tags, query.specialties, query.beds_min, query.beds_max,
+            query.rooms_min, query.rooms_max, query.compliance, query.archived, query.ids)
+
+
+@functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
+def _anchors_statement(shape: Shape, sort: str, descending: bool, source: str) -> Any:
+    """(sort key, id) of the rows at positions ANCHOR_STEP, 2 x ANCHOR_STEP... of the list."""
+    matches, order = _sorted_matches(shape, sort, descending, source)
+    numbered = sa.select(matches.c.sort_key, matches.c.id,
+                         sa.func.row_number().over(order_by=order).label("position")).subquery()
+    return sa.select(numbered.c.sort_key, numbered.c.id).where(
+        numbered.c.position % _bound("anchor_step", type_=sa.Integer()) == 0).order_by(numbered.c.position)
+
+
+def _ids_page(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
+    """The ids of the requested page (bound: f_page_offset, f_page_size and, when `anchored`,
+    the row the page starts after: f_anchor_key, f_anchor_id), in order, as a subquery."""
+    matches, order = _sorted_matches(shape, sort, descending, source)
+    statement = sa.select(matches.c.id, matches.c.sort_key)
+    if anchored:
+        after = sa.tuple_(matches.c.sort_key, matches.c.id)
+        bound = sa.tuple_(_bound("anchor_key", type_=matches.c.sort_key.type), _bound("anchor_id", type_=sa.Uuid()))
+        statement = statement.where(after < bound if descending else after > bound)
+    return statement.order_by(*order).offset(_bound("page_offset", type_=sa.Integer())) \
+        .limit(_bound("page_size", type_=sa.Integer())).subquery()
+
+
+def _page_window(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], *,
+                 source: str, request: PageRequest) -> bool:
+    """Bind the page's place in the list into `params`; True when it starts from an anchor."""
+    offset = request.offset
+    anchored = False
+    if offset >= 2 * ANCHOR_STEP and query.sort in ANCHORED_SORTS and cache.may_use(session):
+        def positions() -> list[tuple[Any, uuid.UUID]]:
+            statement = _anchors_statement(shape, query.sort, query.descending, source)
+            rows = session.execute(statement, {**params, "f_anchor_step": ANCHOR_STEP})
+            return [(row.sort_key, row.id) for row in rows]
+
+        anchors = _anchors.get((_query_key(query), query.sort, query.descending), positions)
+        if index := min(offset // ANCHOR_STEP, len(anchors)):
+            params["f_anchor_key"], params["f_anchor_id"] = anchors[index - 1]
+            offset -= index * ANCHOR_STEP
+            anchored = True
+    params["f_page_offset"], params["f_page_size"] = offset, request.page_size
+    return anchored
+
+
+def _base_select(shape: Shape) -> Any:
+    return select(Institution.id).select_from(Institution).where(*(_CONDITIONS[name]() for name in shape))
+
+
+#: Totals of big lists cost a scan of every matching row; they change slowly and are shown as a count.
+_totals: TimedCache[int] = cache.register(cache.TimedCache(ttl=10))
+#: Tags, specialties and regions offered by the filters (a grouping over every label row).
+_vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
+
+
+@functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
+def _count_statement(shape: Shape, source: str) -> Any:
+    matches = {SEARCH_TABLE: _narrow_matches, LABEL_TABLE: _label_matches}.get(source, _base_select)(shape)
+    return matches.with_only_columns(sa.func.count()).order_by(None)
+
+
+def count_institutions(session: Session, query: InstitutionQuery) -> int:
+    shape, params = _filters(query)
+    return _count(session, query, shape, params, _source(session, query))
+
+
+def _count(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], source: str) -> int:
+    statement = _count_statement(shape, source)
+
+    def count() -> int:
+        return int(session.execute(statement, params).scalar_one())
+    return _totals.get(_query_key(query), count) if cache.may_use(session) else count()
+
+
+#: The tags of each listed row, in the row itself (one statement for the page, not two).
+_TAG_SEPARATOR = "\x1f"
+_L = table_of(InstitutionLabel).c
+_TAGS_OF_ROW = (sa.select(sa.func.aggregate_strings(_L.value, _TAG_SEPARATOR))
+                .where(_L.institution_id == _I.id, _L.kind == LabelKind.TAG.value)
+                .correlate_except(table_of(InstitutionLabel)).scalar_subquery())
+
+
+def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
+                      request: PageRequest | None = None) -> Page[InstitutionRow]:
+    """One page of the list, filtered, sorted and paged in SQL (ids first, then their rows)."""
+    authorize(actor, "institution.view")
+    request = request or PageRequest()
+    shape, params = _filters(query)
+    source = _source(session, query)
+    page_params = dict(params)
+    anchored = _page_window(session, query, shape, page_params, source=source, request=request)
+    statement = _page_statement(shape, query.sort, query.descending, source, anchored)
+    found = fetch_all(session, statement, page_params)
+    types, statuses = InstitutionType._value2member_map_, CommercialStatus._value2member_map_
+    rows = []
+    for row in found:  # the statement's columns are InstitutionRow's fields, in order, up to the tags
+        *columns, tags = row
+        columns[2], columns[6] = types[columns[2]], statuses[columns[6]]
+        columns += (sorted(tags.split(_TAG_SEPARATOR)) if tags else [], can(actor, "institution.edit", row))
+        rows.append(InstitutionRow(*columns))
+    total = _count(session, query, shape, params, source)  # filters and source read once per request
+    return Page(rows, total, request.page, request.page_size)
+
+
+@functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
+def _page_statement(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
+    """The rows of one page: its ids (`_ids_page`) joined to the columns the list shows."""
+    ids_page = _ids_page(shape, sort, descending, source, anchored)
+    assignee, team = table_of(User).alias("assignee"), table_of(Team).alias("team")
+    return (
+        sa.select(_I.id, _I.name, _I.type, _I.postal_code, _I.city, _I.region, _I.commercial_status,
+                  _I.assigned_user_id, assignee.c.full_name.label("assigned_user_name"), _I.team_id,
+                  team.c.name.label("team_name"), _I.profile_beds.label("bed_capacity"),
+                  _I.profile_rooms.label("surgical_rooms"), _I.finess, _I.siret,
+                  _I.accounting_number, _I.is_archived, _I.updated_at, _I.version, _I.created_by,
+                  _TAGS_OF_ROW.label("tags"))
+        .join(ids_page, ids_page.c.id == _I.id)
+        .outerjoin(assignee, assignee.c.id == _I.assigned_user_id)
+        .outerjoin(team, team.c.id == _I.team_id)
+        .order_by(*_order(sort, descending)))
+
+
+def iter_institutions(session: Session, actor: Actor, query: InstitutionQuery,
+                      batch: int = 1000) -> Iterator[InstitutionRow]:
+    """Every row of the filtered list, in order, a batch at a time (exports)."""
+    authorize(actor, "institution.export")
+    page = 1
+    while True:
+        result = list_institutions(session, actor, query, PageRequest(page, 100))
+        yield from result.items
+        if page * 100 >= result.total or not result.items:
+            return
+        page += 1
+
+
+def label_values(session: Session, kind: LabelKind, *, limit: int = 200) -> list[str]:
+    """The known tags or specialties, most used first (filter and form choices)."""
+    rows = session.exec(select(InstitutionLabel.value, sa.func.count()).where(InstitutionLabel.kind == kind)
+                        .group_by(col(InstitutionLabel.value)).order_by(sa.func.count().desc(),
+                                                                       col(InstitutionLabel.value))
+                        .limit(limit)).all()
+    return [value for value, _count in rows]
+
+
+def regions(session: Session) -> list[str]:
+    rows = session.exec(select(Institution.region).where(col(Institution.region).is_not(None))
+                        .group_by(col(Institution.region)).order_by(col(Institution.region))).all()
+    return [r for r in rows if r]
+
+
+# --------------------------------------------------------------------------------------------
+# Bulk actions (each institution checked; all or nothing)
+
+
+def bulk_assign(session: Session, actor: Actor, ids: Sequence[uuid.UUID], user_id: uuid.UUID | None) -> int:
+    for institution_id in ids:
+        institution = get_institution(session, institution_id)
+        update_institution(session, actor, institution_id, {"assigned_user_id": user_id},
+                           expected_version=institution.version)
+    return len(ids)
+
+
+def bulk_label(session: Session, actor: Actor, ids: Sequence[uuid.UUID], tag: str, *, add: bool) -> int:
+    tag = " ".join(tag.split())
+    if not tag:
+        raise ValidationFailed({"tag": N_("This field is required.")})
+    changed = 0
+    for institution_id in ids:
+        institution = get_institution(session, institution_id)
+        current = _labels(session, institution_id, LabelKind.TAG)
+        new = sorted({*current, tag}) if add else [t for t in current if t != tag]
+        if new != current:
+            update_institution(session, actor, institution_id, {"tags": new}, expected_version=institution.version)
+            changed += 1
+    return changed
+
+
+def bulk_archive(session: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> int:
+    for institution_id in ids:
+        set_archived(session, actor, institution_id, True)
+    return len(ids)
+
+
+def assignable_users(session: Session, actor: Actor) -> list[tuple[uuid.UUID, str]]:
+    """Who the actor may assign institutions to (themselves at least)."""
+    statement = select(User.id, User.full_name, User.team_id).where(col(User.is_active)).order_by(
+        col(User.full_name))
+    scope = scope_for(actor, "institution.reassign")
+    result = []
+    for user_id, name, team_id in session.exec(statement).all():
+        if user_id == actor.id or scope is Scope.ALL or (scope is Scope.TEAM and team_id == actor.team_id
+                                                        and actor.team_id is not None):
+            result.append((user_id, name))
+    return result
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the list's filters and bulk actions offer."""
+
+    users: list[tuple[uuid.UUID, str]]
+    assignable: list[tuple[uuid.UUID, str]]
+    teams: list[tuple[uuid.UUID, str]]
+    regions: list[str]
+    tags: list[str]
+    specialties: list[str]
+    can_import: bool
+    can_reassign: bool
+
+
+def filter_choices(session: Session, actor: Actor) -> FilterChoices:
+    authorize(actor, "institution.view")
+    users = [(u.id, u.full_name) for u in session.exec(select(User).where(col(User.is_active))
+                                                        .order_by(col(User.full_name))).all()]
+    teams = [(t.id, t.name) for t in session.exec(select(Team).where(~col(Team.is_archived))
+                                                  .order_by(col(Team.name))).all()]
+    def vocabulary(key: str, compute: Callable[[], list[str]]) -> list[str]:
+        return _vocabulary.get(key, compute) if cache.may_use(session) else compute()
+
+    return FilterChoices(users=users, assignable=assignable_users(session, actor), teams=teams,
+                         regions=vocabulary("regions", lambda: regions(session)),
+                         tags=vocabulary(LabelKind.TAG, lambda: label_values(session, LabelKind.TAG)),
+                         specialties=vocabulary(LabelKind.SPECIALTY,
+                                                lambda: label_values(session, LabelKind.SPECIALTY)),
+                         can_import=can(actor, "institution.import"),
+                         can_reassign=scope_for(actor, "institution.reassign") is not Scope.NONE)

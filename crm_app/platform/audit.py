@@ -1,0 +1,115 @@
+"""The audit trail: every changed field of an institution or a contact, who, when, old → new."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from crm_app.institutions.models import Contact, Institution
+from crm_app.platform import cache
+from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.people import Team, User
+from crm_app.platform.paging import Page, PageRequest
+from crm_app.platform.permissions import Actor
+
+
+def as_text(value: Any) -> str | None:
+    """How a value is kept in the trail (and shown back)."""
+    if value is None or value in ([], ""):
+        return None
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def entry_values(actor: Actor, *, entity_type: str, entity_id: uuid.UUID, institution_id: uuid.UUID | None,
+                 action: str) -> dict[str, Any]:
+    """The columns every entry of one change shares (bulk writers such as the import use them too)."""
+    return {"at": utcnow(), "actor_id": actor.id if actor.id.int else None, "actor_name": actor.full_name,
+            "entity_type": entity_type, "entity_id": entity_id, "institution_id": institution_id,
+            "action": action}
+
+
+def record(session: Session, actor: Actor, *, entity_type: str, entity_id: uuid.UUID,
+           institution_id: uuid.UUID | None, action: str,
+           changes: dict[str, tuple[Any, Any]] | None = None) -> None:
+    """One entry per changed field (or one for the action itself when no field changed)."""
+    cache.mark_changed(session)  # every change to an institution or a contact is recorded here
+    base = entry_values(actor, entity_type=entity_type, entity_id=entity_id, institution_id=institution_id,
+                        action=action)
+    rows = [AuditEntry(**base, field=name, old_value=as_text(old), new_value=as_text(new))
+            for name, (old, new) in (changes or {}).items() if as_text(old) != as_text(new)]
+    session.add_all(rows or [AuditEntry(**base)])
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    id: uuid.UUID
+    at: datetime
+    actor_name: str | None
+    entity_type: str
+    action: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+    old_name: str | None = None  # the name of the record that `old_value` refers to (REFERENCE_FIELDS)
+    new_name: str | None = None
+
+
+#: The audited fields whose value is the id of another record: shown by that record's (current) name.
+REFERENCE_FIELDS = {"assigned_user_id": "user", "owner_id": "user", "team_id": "team",
+                    "institution_id": "institution", "contact_id": "contact"}
+_NAMES: dict[str, tuple[Any, Any]] = {
+    "user": (User.id, User.full_name), "team": (Team.id, Team.name), "institution": (Institution.id, Institution.name),
+    "contact": (Contact.id, func.trim(func.coalesce(Contact.first_name, "") + " " + Contact.last_name)),
+}
+
+
+def referenced_names(session: Session, values: Iterable[tuple[str | None, str | None]]) -> dict[str, str]:
+    """The names of the records that the `(field, value)` pairs of a page refer to, by value (a query per
+    kind of record at most)."""
+    wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for field, value in values:
+        if value and (kind := REFERENCE_FIELDS.get(field or "")) is not None:
+            try:
+                wanted[kind].add(uuid.UUID(value))
+            except ValueError:
+                continue
+    names: dict[str, str] = {}
+    for kind, ids in wanted.items():
+        id_column, name = _NAMES[kind]
+        names.update((str(id_), text) for id_, text in session.exec(select(id_column, name).where(id_column.in_(ids))))
+    return names
+
+
+def history_page(session: Session, where: Sequence[Any], request: PageRequest) -> Page[HistoryRow]:
+    """The entries matching `where`, newest first, paged, with the names their ids refer to."""
+    total = session.exec(select(func.count()).select_from(AuditEntry).where(*where)).one()
+    rows = session.exec(select(AuditEntry).where(*where)
+                        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id))
+                        .offset(request.offset).limit(request.page_size)).all()
+    names = referenced_names(session, ((r.field, v) for r in rows for v in (r.old_value, r.new_value)))
+    return Page([HistoryRow(r.id, r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value, r.new_value,
+                            names.get(r.old_value or ""), names.get(r.new_value or ""))
+                 for r in rows], int(total), request.page, request.page_size)
+
+
+def institution_history(session: Session, institution_id: uuid.UUID, request: PageRequest) -> Page[HistoryRow]:
+    """Newest first, paged; includes the changes to the institution's contacts."""
+    return history_page(session, (AuditEntry.institution_id == institution_id,), request)

@@ -1,0 +1,223 @@
+"""Writing to the security log (who did what security-relevant thing, from where)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from crm_app.platform.errors import ValidationFailed
+from crm_app.platform.i18n import N_, gettext
+from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
+from crm_app.platform.models.people import User
+from crm_app.platform.paging import Page, PageRequest
+from crm_app.platform.permissions import Actor, authorize
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a request came from, for the security log and the session list."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def record(session: Session, action: SecurityAction | str, *, severity: Severity = Severity.LOW,
+           user_id: uuid.UUID | None = None, email: str | None = None, client: ClientInfo | None = None,
+           **details: Any) -> SecurityEvent:
+    """Add one entry; it is committed with the surrounding unit of work."""
+    client = client or ClientInfo()
+    event = SecurityEvent(action=str(action), severity=severity, user_id=user_id, email=email,
+                          ip=client.ip, user_agent=(client.user_agent or "")[:300] or None,
+                          details={k: v for k, v in details.items() if v is not None})
+    session.add(event)
+    return event
+
+
+def log_refusal(actor: Actor | None, action: str, client: ClientInfo | None = None) -> None:
+    """Record a refused action in its own unit of work (the refused one was rolled back)."""
+    from crm_app.platform.db import unit_of_work
+
+    with unit_of_work() as session:
+        record(session, SecurityAction.ACTION_REFUSED, severity=Severity.MEDIUM,
+               user_id=actor.id if actor and actor.id.int else None, email=actor.email if actor else None,
+               client=client, refused=action)
+
+
+# --- Reading the log (admins: "security_log.view") ---------------------------------------------
+
+ACTION_LABELS: dict[str, str] = {
+    SecurityAction.LOGIN_SUCCEEDED.value: N_("Login"),
+    SecurityAction.LOGIN_FAILED.value: N_("Failed login"),
+    SecurityAction.LOGIN_LOCKED.value: N_("Login locked"),
+    SecurityAction.LOGOUT.value: N_("Logout"),
+    SecurityAction.TOKEN_REUSE.value: N_("Token reuse detected"),
+    SecurityAction.ACTION_REFUSED.value: N_("Refused action"),
+    SecurityAction.USER_CREATED.value: N_("User created"),
+    SecurityAction.USER_UPDATED.value: N_("User updated"),
+    SecurityAction.EXPORT.value: N_("Export"),
+    SecurityAction.IMPORT.value: N_("Import"),
+    SecurityAction.TEAM_CREATED.value: N_("Team created"),
+    SecurityAction.TEAM_RENAMED.value: N_("Team renamed"),
+    SecurityAction.TEAM_ARCHIVED.value: N_("Team archived"),
+    SecurityAction.TEAM_RESTORED.value: N_("Team restored"),
+    SecurityAction.TEAM_MEMBER_ADDED.value: N_("Team member added"),
+    SecurityAction.TEAM_MEMBER_REMOVED.value: N_("Team member removed"),
+    SecurityAction.TEAM_MANAGER_CHANGED.value: N_("Team manager changed"),
+    SecurityAction.PASSWORD_CHANGED.value: N_("Password changed"),
+    SecurityAction.SESSIONS_ENDED.value: N_("Other sessions signed out"),
+    # Account administration (crm_app.accounts.models.AccountAction) and settings.
+    "user.invited": N_("User invited"),
+    "user.invitation_resent": N_("Invitation sent again"),
+    "user.invitation_revoked": N_("Invitation revoked"),
+    "user.invitation_accepted": N_("Invitation accepted"),
+    "user.role_changed": N_("Role or team changed"),
+    "user.deactivated": N_("User deactivated"),
+    "user.reactivated": N_("User reactivated"),
+    "password.reset_requested": N_("Password reset requested"),
+    "password.reset_link_sent": N_("Password reset link sent"),
+    "password.reset": N_("Password reset"),
+    "account_token.refused": N_("Invalid or expired link refused"),
+    "settings.changed": N_("Settings changed"),
+    "settings.test_email": N_("Test email sent"),
+}
+
+SEVERITY_LABELS: dict[Severity, str] = {Severity.LOW: N_("Low"), Severity.MEDIUM: N_("Medium"),
+                                        Severity.HIGH: N_("High")}
+
+EXPORT_COLUMNS = (N_("Date"), N_("User"), N_("Email"), N_("Action"), N_("Severity"), N_("IP address"),
+                  N_("User agent"), N_("Details"))
+
+
+def action_label(action: str) -> str:
+    """The message id naming an action (actions added later by other areas show their code)."""
+    return ACTION_LABELS.get(action, action)
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityLogQuery:
+    """The filters of the security log. Dates are whole days in `timezone`; `date_to` is included."""
+
+    user: str = ""  # part of the email or of the user's name
+    user_id: uuid.UUID | None = None
+    action: str | None = None
+    severity: Severity | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    timezone: str | None = None
+
+    def to_params(self) -> dict[str, str]:
+        params = {"user": self.user.strip(), "user_id": str(self.user_id) if self.user_id else "",
+                  "action": self.action or "", "severity": self.severity.value if self.severity else "",
+                  "date_from": self.date_from.isoformat() if self.date_from else "",
+                  "date_to": self.date_to.isoformat() if self.date_to else ""}
+        return {k: v for k, v in params.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEventRow:
+    id: uuid.UUID
+    at: datetime
+    user_id: uuid.UUID | None
+    user_name: str | None
+    email: str | None
+    action: str
+    severity: Severity
+    ip: str | None
+    user_agent: str | None
+    details: dict[str, Any]
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def _filtered(query: SecurityLogQuery) -> Any:
+    from crm_app.platform.config import get_settings
+
+    zone = ZoneInfo(query.timezone or get_settings().timezone)
+    columns: tuple[Any, ...] = (SecurityEvent.id, SecurityEvent.at, SecurityEvent.user_id, User.full_name,
+                                SecurityEvent.email, SecurityEvent.action, SecurityEvent.severity, SecurityEvent.ip,
+                                SecurityEvent.user_agent, SecurityEvent.details)
+    statement: Any = (sa.select(*columns)
+                 .outerjoin(User, col(User.id) == SecurityEvent.user_id))
+    if query.user.strip():
+        needle = query.user.strip().lower()
+        statement = statement.where(func.lower(func.coalesce(SecurityEvent.email, "")).contains(needle, autoescape=True)
+                                    | func.lower(func.coalesce(User.full_name, "")).contains(needle, autoescape=True))
+    if query.user_id is not None:
+        statement = statement.where(SecurityEvent.user_id == query.user_id)
+    if query.action:
+        statement = statement.where(SecurityEvent.action == query.action)
+    if query.severity is not None:
+        statement = statement.where(SecurityEvent.severity == Severity(query.severity).value)
+    if query.date_from is not None:
+        statement = statement.where(SecurityEvent.at >= _day_start(query.date_from, zone))
+    if query.date_to is not None:
+        statement = statement.where(SecurityEvent.at < _day_start(query.date_to + timedelta(days=1), zone))
+    return statement
+
+
+def _row(values: Any) -> SecurityEventRow:
+    return SecurityEventRow(id=values[0], at=values[1], user_id=values[2], user_name=values[3], email=values[4],
+                            action=values[5], severity=Severity(values[6]), ip=values[7], user_agent=values[8],
+                            details=dict(values[9] or {}))
+
+
+def _check_dates(query: SecurityLogQuery) -> None:
+    if query.date_from and query.date_to and query.date_from > query.date_to:
+        raise ValidationFailed({"date_to": N_("The end date is before the start date.")})
+
+
+def list_events(session: Session, actor: Actor, query: SecurityLogQuery,
+                request: PageRequest | None = None) -> Page[SecurityEventRow]:
+    """One page of the log, newest first, filtered and paged in SQL."""
+    authorize(actor, "security_log.view")
+    _check_dates(query)
+    request = request or PageRequest()
+    statement = _filtered(query)
+    total = int(session.exec(select(func.count()).select_from(statement.subquery())).one())
+    rows = session.execute(statement.order_by(col(SecurityEvent.at).desc(), col(SecurityEvent.id))
+                        .offset(request.offset).limit(request.page_size)).all()
+    return Page(items=[_row(r) for r in rows], total=total, page=request.page, page_size=request.page_size)
+
+
+def list_actions(session: Session, actor: Actor) -> list[str]:
+    """Every action code known: the named ones and any other found in the log."""
+    authorize(actor, "security_log.view")
+    found = session.exec(select(SecurityEvent.action).distinct()).all()
+    return sorted(set(ACTION_LABELS) | set(found))
+
+
+def iter_events(session: Session, actor: Actor, query: SecurityLogQuery) -> Iterator[SecurityEventRow]:
+    """Every filtered entry, newest first, read in batches (for the export)."""
+    authorize(actor, "security_log.view")
+    _check_dates(query)
+    statement = _filtered(query).order_by(col(SecurityEvent.at).desc(), col(SecurityEvent.id)) \
+        .execution_options(yield_per=1000)
+    for values in session.execute(statement):
+        yield _row(values)
+
+
+def export_events(session: Session, actor: Actor, query: SecurityLogQuery) -> bytes:
+    """The filtered log as CSV (cells neutralised against spreadsheet formulas); the export itself
+    is written to the log."""
+    from crm_app.institutions.exports import to_csv
+    from crm_app.platform.config import get_settings
+
+    zone = ZoneInfo(query.timezone or get_settings().timezone)
+    rows = [[row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.user_name, row.email,
+             gettext(action_label(row.action)), gettext(SEVERITY_LABELS[row.severity]), row.ip, row.user_agent,
+             json.dumps(row.details, ensure_ascii=False, sort_keys=True, default=str) if row.details else ""]
+            for row in iter_events(session, actor, query)]
+    record(session, SecurityAction.EXPORT, severity=Severity.MEDIUM, user_id=actor.id if actor.id.int else None,
+           email=actor.email, list="security_log", rows=len(rows), format="csv", filters=query.to_params())
+    return to_csv([gettext(column) for column in EXPORT_COLUMNS], rows)

@@ -1,0 +1,1 @@
+"""REST routes of sales: /api/catalog, /api/quotes, /api/invoices and their PDFs and emails."""

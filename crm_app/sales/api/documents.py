@@ -1,0 +1,80 @@
+"""PDFs and emails of sales documents: GET /api/quotes/{id}/pdf (?kind=order for the order
+confirmation), POST /api/quotes/{id}/email, GET /api/invoices/{id}/pdf (invoices and credit notes),
+POST /api/invoices/{id}/email. Sync routes: FastAPI runs them in its thread pool, off the event loop
+(rendering a PDF and reading files block)."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_app.platform.api.deps import ActorDep, SessionDep
+from crm_app.sales import documents
+from crm_app.sales.models.quotes import DocumentKind
+
+router = APIRouter(tags=["documents"])
+
+_PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF, as a download"}}
+
+
+class QuotePdfKind(StrEnum):
+    QUOTE = "quote"
+    ORDER = "order"
+
+
+class EmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_ids: list[uuid.UUID] = Field(default_factory=list, description="Contacts of the document's institution")
+    extra_emails: list[str] = Field(default_factory=list, max_length=20)
+    subject: str | None = Field(default=None, max_length=250, description="Default: the kind's template")
+    body: str | None = Field(default=None, max_length=20000, description="Default: the kind's template")
+
+
+class EmailOut(BaseModel):
+    message_ids: list[uuid.UUID] = Field(description="One outbox message per recipient")
+
+
+def _pdf_response(content: bytes, filename: str) -> Response:
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/quotes/{quote_id}/pdf", responses=_PDF)  # type: ignore[arg-type]
+def quote_pdf(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep,
+              kind: QuotePdfKind = QuotePdfKind.QUOTE) -> Response:
+    """The quote's PDF (or its order confirmation with `kind=order`); the stored file once sent."""
+    return _pdf_response(*documents.document_pdf(session, actor, DocumentKind(kind.value), quote_id))
+
+
+@router.post("/quotes/{quote_id}/email", response_model=EmailOut)
+def email_quote(quote_id: uuid.UUID, body: EmailIn, session: SessionDep, actor: ActorDep, *,
+                kind: QuotePdfKind = QuotePdfKind.QUOTE,
+                idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> EmailOut:
+    """Email the quote (or order confirmation) with its PDF; the same Idempotency-Key queues nothing more."""
+    ids = documents.email_document(session, actor, DocumentKind(kind.value), quote_id, contact_ids=body.contact_ids,
+                                   extra_emails=body.extra_emails, subject=body.subject, body=body.body,
+                                   request_key=idempotency_key)
+    return EmailOut(message_ids=ids)
+
+
+@router.get("/invoices/{invoice_id}/pdf", responses=_PDF)  # type: ignore[arg-type]
+def invoice_pdf(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> Response:
+    """The invoice's or credit note's PDF; once issued, always the same stored file."""
+    kind = documents.invoice_document_kind(session, invoice_id)
+    return _pdf_response(*documents.document_pdf(session, actor, kind, invoice_id))
+
+
+@router.post("/invoices/{invoice_id}/email", response_model=EmailOut)
+def email_invoice(invoice_id: uuid.UUID, body: EmailIn, session: SessionDep, actor: ActorDep,
+                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> EmailOut:
+    """Email the issued invoice or credit note with its PDF."""
+    kind = documents.invoice_document_kind(session, invoice_id)
+    ids = documents.email_document(session, actor, kind, invoice_id, contact_ids=body.contact_ids,
+                                   extra_emails=body.extra_emails, subject=body.subject, body=body.body,
+                                   request_key=idempotency_key)
+    return EmailOut(message_ids=ids)

@@ -1,0 +1,1 @@
+"""Tables of sales: the catalog and quotes (`quotes`), invoices and payments (`invoices`)."""

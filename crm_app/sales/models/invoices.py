@@ -1,0 +1,137 @@
+"""Invoices, credit notes (avoirs), their lines, payments and follow-up reminders
+(DOMAIN.md "Invoices")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from crm_app.platform.models.base import Tracked, UTCDateTime, in_check, timestamp_column, utcnow, uuid_pk
+from crm_app.sales.models.quotes import AMOUNT, RATE, DocumentLine, document_line_checks
+
+
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    ISSUED = "issued"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    OVERDUE = "overdue"
+    CANCELLED = "cancelled"  # fully credited by credit notes
+
+
+class PaymentMethod(StrEnum):
+    TRANSFER = "transfer"
+    CHECK = "check"
+    CARD = "card"
+    CASH = "cash"
+    DIRECT_DEBIT = "direct_debit"
+    OTHER = "other"
+
+
+#: statuses of an invoice that still waits for money.
+OPEN_INVOICE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE)
+
+
+class Invoice(Tracked, table=True):
+    """An invoice or a credit note. A draft has no number; `issue` gives it one, the issue date and
+    the due date, and freezes the buyer's identity (`buyer`): an issued document is never edited."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        sa.CheckConstraint(in_check("kind", InvoiceKind), name="kind"),
+        sa.CheckConstraint(in_check("status", InvoiceStatus), name="status"),
+        sa.CheckConstraint("total_excl_vat >= 0 AND total_vat >= 0 AND total_incl_vat >= 0", name="totals"),
+        sa.CheckConstraint("global_discount_percent >= 0 AND global_discount_percent <= 100",
+                           name="global_discount_percent"),
+        sa.CheckConstraint("amount_paid >= 0 AND amount_credited >= 0", name="settled_amounts"),
+        sa.CheckConstraint("amount_paid + amount_credited <= total_incl_vat", name="settled_within_total"),
+        sa.CheckConstraint("(status = 'draft') = (number IS NULL)", name="number_when_issued"),
+        sa.CheckConstraint("kind = 'invoice' OR credited_invoice_id IS NOT NULL", name="credit_note_reference"),
+        sa.Index("uq_invoices_number", "number", unique=True, postgresql_where=sa.text("number IS NOT NULL"),
+                 sqlite_where=sa.text("number IS NOT NULL")),
+        sa.Index("ix_invoices_list", "issue_date", "id"),
+        sa.Index("ix_invoices_owner", "owner_id", "status", "issue_date"),
+        sa.Index("ix_invoices_team", "team_id", "status", "issue_date"),
+        sa.Index("ix_invoices_institution", "institution_id", "issue_date"),
+        sa.Index("ix_invoices_status_due", "status", "due_date"),
+        sa.Index("ix_invoices_quote", "quote_id"),
+        sa.Index("ix_invoices_credited", "credited_invoice_id"),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    kind: InvoiceKind = Field(default=InvoiceKind.INVOICE, sa_type=sa.String(12), nullable=False)
+    number: str | None = Field(default=None, max_length=40)
+    status: InvoiceStatus = Field(default=InvoiceStatus.DRAFT, sa_type=sa.String(16), nullable=False)
+    title: str | None = Field(default=None, max_length=200)
+    institution_id: uuid.UUID = Field(foreign_key="institutions.id", ondelete="RESTRICT")
+    contact_id: uuid.UUID | None = Field(default=None, foreign_key="contacts.id", ondelete="SET NULL")
+    owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT")
+    team_id: uuid.UUID | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
+    quote_id: uuid.UUID | None = Field(default=None, foreign_key="quotes.id", ondelete="RESTRICT")
+    credited_invoice_id: uuid.UUID | None = Field(default=None, foreign_key="invoices.id", ondelete="RESTRICT")
+    issue_date: date | None = None
+    due_date: date | None = None
+    payment_terms_days: int = Field(default=30)
+    currency: str = Field(default="EUR", max_length=3)
+    global_discount_percent: Decimal = Field(default=Decimal("0"), sa_type=RATE)
+    total_excl_vat: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
+    total_vat: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
+    total_incl_vat: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
+    amount_paid: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)  # Σ payments
+    amount_credited: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)  # Σ issued credit notes on it
+    notes: str | None = Field(default=None, sa_type=sa.Text)
+    buyer: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)  # frozen at issue
+    issued_at: datetime | None = timestamp_column()
+    issued_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    paid_at: datetime | None = timestamp_column()
+    updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+class InvoiceLine(DocumentLine, table=True):
+    __tablename__ = "invoice_lines"
+    __table_args__ = document_line_checks("invoice_lines", "invoice_id")
+
+    id: uuid.UUID = uuid_pk()
+    invoice_id: uuid.UUID = Field(foreign_key="invoices.id", ondelete="CASCADE")
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount"),
+        sa.CheckConstraint(in_check("method", PaymentMethod), name="method"),
+        sa.Index("ix_payments_invoice", "invoice_id", "paid_on"),
+        sa.Index("ix_payments_paid_on", "paid_on"),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    invoice_id: uuid.UUID = Field(foreign_key="invoices.id", ondelete="RESTRICT")
+    amount: Decimal = Field(sa_type=AMOUNT)
+    paid_on: date
+    method: PaymentMethod = Field(sa_type=sa.String(14))
+    reference: str | None = Field(default=None, max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+class InvoiceReminder(SQLModel, table=True):
+    """One follow-up per invoice and level (days relative to the due date: −7, +1, +15, +30), ever."""
+
+    __tablename__ = "invoice_reminders"
+
+    invoice_id: uuid.UUID = Field(foreign_key="invoices.id", ondelete="CASCADE", primary_key=True)
+    level: int = Field(primary_key=True)
+    due_on: date
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    emailed_client: bool = Field(default=False, nullable=False)

@@ -1,0 +1,1 @@
+"""Screens of one's own account: login, profile, notifications, invitation and reset links."""

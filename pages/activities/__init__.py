@@ -1,0 +1,1 @@
+"""Screens of activities: tasks, meetings, notes, calls."""

@@ -1,0 +1,155 @@
+"""/notes: the notes the user may read — all of them, their own, or those shared with them by name —
+searched and paged in SQL, filters in the URL; a dialog to write, edit, share and comment.
+/notes/{id}: one note (what a notification links to)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from nicegui import ui
+
+from components.backend import call
+from components.comments import comment_thread
+from components.moments import user_zone
+from components.note_dialog import excerpt, note_text, open_note_dialog, shares_text
+from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.pickers import InstitutionPicker, institution_picker
+from components.shell import app_page, set_title
+from crm_app.activities import notes
+from crm_app.activities.models import CommentTarget, NoteVisibility
+from crm_app.activities.notes import NoteQuery, NoteRow
+from crm_app.institutions import service as institutions
+from crm_app.platform.i18n import N_, format_datetime, ngettext
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.params import Params
+from crm_app.platform.records import NOTE_VISIBILITY_LABELS
+
+SCOPE_LABELS = {"all": N_("All I can read"), "mine": N_("Mine"), "shared_with_me": N_("Shared with me")}
+
+
+def parse_query(params: Mapping[str, Sequence[str]]) -> NoteQuery:
+    read = Params(params)
+    scope = read.one("scope") or "all"
+    return NoteQuery(scope=scope if scope in SCOPE_LABELS else "all", institution_id=read.ident("institution_id"),
+                     q=read.one("q") or "")
+
+
+def query_params(query: NoteQuery) -> dict[str, str]:
+    params = {"scope": query.scope if query.scope != "all" else "", "q": query.q,
+              "institution_id": str(query.institution_id) if query.institution_id else ""}
+    return {name: value for name, value in params.items() if value}
+
+
+@app_page("/notes", title=N_("Notes"), icon="sticky_note_2", in_navigation=True, order=60)
+async def notes_page(query: dict[str, list[str]]) -> None:
+    screen = NoteScreen(parse_query(query))
+    zone, institution = await asyncio.gather(
+        user_zone(), call(institutions.get_detail, screen.query.institution_id)
+        if screen.query.institution_id else _nothing())
+    screen.zone = zone
+    screen.build(institution.institution.name if institution else None)
+    await screen.table.refresh()
+
+
+async def _nothing() -> None:
+    return None
+
+
+class NoteScreen:
+    table: PagedTable
+    institution: InstitutionPicker
+
+    def __init__(self, query: NoteQuery) -> None:
+        self.query = query
+        self.zone = "Europe/Paris"
+        self._loads = 0
+
+    def build(self, institution_name: str | None) -> None:
+        with ui.row().classes("w-full items-center gap-4"):
+            ui.label(_("Notes")).classes("text-h5")
+            self.count = ui.label().classes("text-grey-7").mark("note-count")
+            ui.space()
+            ui.button(_("New note"), icon="add", on_click=lambda: open_note_dialog(on_saved=self.table.refresh)) \
+                .props("unelevated").mark("new-note")
+        with ui.row().classes("w-full items-center gap-2"):
+            ui.toggle({k: _(v) for k, v in SCOPE_LABELS.items()}, value=self.query.scope,
+                      on_change=lambda e: self.change(scope=e.value)).props("no-caps dense").mark("filter-scope")
+            ui.input(_("Search"), value=self.query.q, on_change=lambda e: self.change(q=(e.value or "").strip())) \
+                .props("dense outlined clearable debounce=300").classes("w-64").mark("search")
+            self.institution = institution_picker(
+                value=self.query.institution_id, value_label=institution_name,
+                on_change=lambda _e: self.change(institution_id=self.institution.selected_id)) \
+                .props("dense outlined").classes("w-72").mark("filter-institution")
+        columns = [
+            {"name": "text", "label": _("Note"), "field": "text", "align": "left"},
+            {"name": "institution", "label": _("Institution"), "field": "institution", "align": "left"},
+            {"name": "author", "label": _("Author"), "field": "author", "align": "left"},
+            {"name": "visibility", "label": _("Visibility"), "field": "visibility", "align": "left"},
+            {"name": "shares", "label": _("Shared with"), "field": "shares", "align": "left"},
+            {"name": "updated", "label": _("Changed"), "field": "updated", "align": "left"},
+        ]
+        self.table = PagedTable(columns, self._load)
+        # Vue's {{ }} interpolation shows the note's text as text, whatever it holds.
+        self.table.table.add_slot("body-cell-text", r'''
+            <q-td :props="props" style="max-width: 28rem; white-space: normal">
+              <a :href="'/notes/' + props.row.id" class="text-primary"
+                 @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
+            </q-td>''')
+        self.table.table.on("open", lambda e: open_note_dialog(uuid.UUID(str(e.args)), on_saved=self.table.refresh))
+        self.table.table.mark("notes-table")
+
+    def _row(self, row: NoteRow) -> dict[str, Any]:
+        return {"id": str(row.id), "text": excerpt(row.body), "institution": row.institution_name or "",
+                "author": row.author_name or "", "visibility": _(NOTE_VISIBILITY_LABELS[row.visibility]),
+                "shares": shares_text(row.shares), "updated": format_datetime(row.updated_at, self.zone, style="short")}
+
+    async def _load(self, table_state: TableState) -> tuple[list[dict[str, Any]], int] | None:
+        params = query_params(self.query)
+        ui.navigate.history.replace("/notes" + (f"?{urlencode(params)}" if params else ""))
+        self._loads += 1
+        ticket = self._loads
+        page = await call(notes.list_notes, self.query, page_request(table_state))
+        if page is None or ticket != self._loads:  # a newer filter's answer is on its way
+            return None
+        self.count.text = ngettext("{count} note", "{count} notes", page.total, count=page.total)
+        return rows_of(page, self._row)
+
+    async def change(self, **changes: Any) -> None:
+        self.query = dataclasses.replace(self.query, **changes)
+        await self.table.refresh(first_page=True)
+
+
+@app_page("/notes/{note_id}", title=N_("Note"), parent="/notes")
+async def note_page(note_id: uuid.UUID) -> None:
+    row = await call(notes.get_note_row, note_id)
+    if row is None:
+        return
+    zone = await user_zone()
+    set_title(excerpt(row.body, 60) or _("Note"))
+
+    async def reload() -> None:
+        ui.navigate.to(f"/notes/{note_id}")
+
+    with ui.row().classes("w-full items-center gap-3"):
+        ui.label(_("Note")).classes("text-h5")
+        ui.badge(_(NOTE_VISIBILITY_LABELS[row.visibility]),
+                 color="grey-7" if row.visibility == NoteVisibility.PRIVATE else "secondary")
+        ui.space()
+        if row.can_edit:
+            ui.button(_("Edit"), icon="edit", on_click=lambda: open_note_dialog(note_id, on_saved=reload)) \
+                .props("unelevated no-caps").mark("note-edit")
+    with ui.card().classes("w-full max-w-3xl"):
+        ui.label(_("By {author}, changed {when}", author=row.author_name or _("Former user"),
+                   when=format_datetime(row.updated_at, zone, style="short"))).classes("text-caption text-grey-7")
+        if row.institution_id:
+            ui.link(row.institution_name or "", f"/institutions/{row.institution_id}")
+        note_text(row.body)
+        if row.shares:
+            ui.label(_("Shared with: {names}", names=shares_text(row.shares))).classes("text-caption text-grey-7")
+    with ui.card().classes("w-full max-w-3xl"):
+        comment_thread(CommentTarget.NOTE, row.id)

@@ -1,0 +1,1 @@
+"""Administration screens: users, teams, settings, security log."""

@@ -1,0 +1,1 @@
+"""Screens of institutions and contacts: list, detail and its tabs, form, import."""

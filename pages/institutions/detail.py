@@ -1,0 +1,223 @@
+"""/institutions/{id}: header, and the tab bar (Overview, Contacts, History here; other areas add theirs)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from nicegui import ui
+
+from components.backend import call
+from components.contact_dialog import open_contact_dialog
+from components.history_values import HistoryValues
+from components.institution_tabs import institution_tab, tab_bar
+from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.shell import app_page, set_title
+from crm_app.institutions import contacts
+from crm_app.institutions import service as institutions
+from crm_app.institutions.contacts import ContactRow
+from crm_app.institutions.service import COMPLIANCE_LABELS, STATUS_LABELS, TYPE_LABELS, InstitutionDetail
+from crm_app.platform import audit
+from crm_app.platform.i18n import N_, format_currency, format_datetime, ngettext
+from crm_app.platform.i18n import gettext as _
+
+FIELD_LABELS = {
+    "name": N_("Name"), "type": N_("Type"), "finess": "FINESS", "siret": "SIRET",
+    "accounting_number": N_("Accounting number"), "group_name": N_("Group"), "street": N_("Street"),
+    "postal_code": N_("Postal code"), "city": N_("City"), "region": N_("Region"), "country": N_("Country"),
+    "phone": N_("Phone"), "website": N_("Website"), "commercial_status": N_("Status"),
+    "assigned_user_id": N_("Assigned to"), "team_id": N_("Team"), "annual_revenue": N_("Annual revenue (€)"),
+    "payment_terms_days": N_("Payment terms (days)"),
+    "bed_capacity": N_("Beds"), "surgical_rooms": N_("Operating rooms"), "endoscopy_rooms": N_("Endoscopy rooms"),
+    "staff_count": N_("Staff"), "departments": N_("Departments"), "equipment_types": N_("Equipment"),
+    "certifications": N_("Certifications"), "compliance_status": N_("Compliance"), "audit_date": N_("Audit date"),
+    "compliance_expiry": N_("Compliance expiry"), "tags": N_("Tags"), "specialties": N_("Specialties"),
+    "is_archived": N_("Archived"), "contact": N_("Contact"), "first_name": N_("First name"),
+    "last_name": N_("Last name"), "title": N_("Function"), "department": N_("Department"), "email": N_("Email"),
+    "mobile": N_("Mobile"), "is_primary": N_("Primary contact"), "email_opt_out": N_("Does not want emails"),
+}
+ACTION_LABELS = {"create": N_("created"), "update": N_("changed"), "archive": N_("archived"),
+                 "restore": N_("restored"), "merge": N_("merged")}
+HISTORY_VALUES = HistoryValues(
+    codes={"type": TYPE_LABELS, "commercial_status": STATUS_LABELS, "compliance_status": COMPLIANCE_LABELS},
+    dates=frozenset({"audit_date", "compliance_expiry"}), money=frozenset({"annual_revenue"}),
+    yes_no=frozenset({"is_primary", "email_opt_out", "is_archived"}))
+
+
+def _fact(label: str, value: Any) -> None:
+    ui.label(label).classes("text-grey-7")
+    ui.label("—" if value in (None, "", []) else str(value))
+
+
+@app_page("/institutions/{institution_id}", title=N_("Institution"), permission="institution.view",
+          parent="/institutions")
+async def institution_page(institution_id: uuid.UUID) -> None:
+    detail: InstitutionDetail | None = await call(institutions.get_detail, institution_id)
+    if detail is None:
+        return
+    institution = detail.institution
+    set_title(institution.name)
+    with ui.row().classes("w-full items-center gap-3"):
+        ui.label(institution.name).classes("text-h5").mark("institution-name")
+        ui.badge(_(TYPE_LABELS[institution.type])).props("outline color=primary")
+        ui.badge(_(STATUS_LABELS[institution.commercial_status])).props("color=secondary")
+        if institution.is_archived:
+            ui.badge(_("Archived")).props("color=grey").mark("archived-badge")
+        ui.space()
+        if detail.can_edit:
+            ui.button(_("Edit"), icon="edit",
+                      on_click=lambda: ui.navigate.to(f"/institutions/{institution_id}/edit")) \
+                .props("unelevated").mark("edit")
+
+            async def toggle_archive() -> None:
+                if await call(institutions.set_archived, institution_id, not institution.is_archived):
+                    ui.navigate.to(f"/institutions/{institution_id}")
+
+            ui.button(_("Restore") if institution.is_archived else _("Archive"),
+                      icon="unarchive" if institution.is_archived else "archive", on_click=toggle_archive) \
+                .props("outline").mark("archive")
+    with ui.row().classes("gap-6 text-grey-8 q-mb-sm"):
+        ui.label(_("Assigned to: {name}", name=detail.assigned_user_name or _("nobody")))
+        if detail.team_name:
+            ui.label(_("Team: {name}", name=detail.team_name))
+        contacts = detail.contact_count
+        ui.label(ngettext("{count} contact", "{count} contacts", contacts, count=contacts))
+    await tab_bar(detail)
+
+
+@institution_tab("overview", label=N_("Overview"), icon="info", order=10)
+def overview_tab(detail: InstitutionDetail) -> None:
+    i, p = detail.institution, detail.profile
+    with ui.row().classes("w-full gap-4 items-start"):
+        with ui.card().classes("flex-1 min-w-80"):
+            ui.label(_("Identity")).classes("text-subtitle1 text-weight-medium")
+            with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
+                _fact("FINESS", i.finess)
+                _fact("SIRET", i.siret)
+                _fact(_("Accounting number"), i.accounting_number)
+                _fact(_("Group"), i.group_name)
+                _fact(_("Annual revenue (€)"), format_currency(i.annual_revenue) if i.annual_revenue else None)
+                _fact(_("Payment terms (days)"), i.payment_terms_days)
+                _fact(_("Tags"), ", ".join(detail.tags))
+                _fact(_("Created by"), detail.created_by_name)
+                _fact(_("Last change"), f"{format_datetime(i.updated_at)} · {detail.updated_by_name or ''}")
+        with ui.card().classes("flex-1 min-w-80"):
+            ui.label(_("Address")).classes("text-subtitle1 text-weight-medium")
+            with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
+                _fact(_("Street"), i.street)
+                _fact(_("City"), " ".join(x for x in (i.postal_code, i.city) if x))
+                _fact(_("Region"), i.region)
+                _fact(_("Country"), i.country)
+                _fact(_("Phone"), i.phone)
+                ui.label(_("Website")).classes("text-grey-7")
+                if i.website:
+                    ui.link(i.website, i.website, new_tab=True)
+                else:
+                    ui.label("—")
+        with ui.card().classes("flex-1 min-w-80"):
+            ui.label(_("Medical profile")).classes("text-subtitle1 text-weight-medium")
+            with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
+                _fact(_("Beds"), p.bed_capacity)
+                _fact(_("Operating rooms"), p.surgical_rooms)
+                _fact(_("Endoscopy rooms"), p.endoscopy_rooms)
+                _fact(_("Staff"), p.staff_count)
+                _fact(_("Specialties"), ", ".join(detail.specialties))
+                _fact(_("Departments"), ", ".join(p.departments))
+                _fact(_("Equipment"), ", ".join(p.equipment_types))
+                _fact(_("Certifications"), ", ".join(p.certifications))
+                _fact(_("Compliance"), _(COMPLIANCE_LABELS[p.compliance_status]) if p.compliance_status else None)
+                _fact(_("Audit date"), p.audit_date)
+                _fact(_("Compliance expiry"), p.compliance_expiry)
+
+
+def _contact_row(row: ContactRow) -> dict[str, Any]:
+    return {"id": str(row.id), "name": row.full_name, "title": row.title or "", "email": row.email or "",
+            "phone": row.phone or row.mobile or "", "primary": "★" if row.is_primary else "",
+            "archived": row.is_archived, "can_edit": row.can_edit}
+
+
+@institution_tab("contacts", label=N_("Contacts"), icon="contacts", order=20)
+async def contacts_tab(detail: InstitutionDetail) -> None:
+    institution_id = detail.institution.id
+    show_archived = {"value": False}
+    found: dict[str, ContactRow] = {}
+
+    async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
+        page = await call(contacts.list_for_institution, institution_id, include_archived=show_archived["value"],
+                          request=page_request(state))
+        if page is None:
+            return None
+        found.clear()
+        found.update({str(r.id): r for r in page.items})
+        return rows_of(page, _contact_row)
+
+    toolbar = ui.row().classes("w-full items-center")
+    columns = [
+        {"name": "primary", "label": "", "field": "primary"},
+        {"name": "name", "label": _("Name"), "field": "name", "align": "left"},
+        {"name": "title", "label": _("Function"), "field": "title", "align": "left"},
+        {"name": "email", "label": _("Email"), "field": "email", "align": "left"},
+        {"name": "phone", "label": _("Phone"), "field": "phone", "align": "left"},
+        {"name": "actions", "label": "", "field": "id"},
+    ]
+    table = PagedTable(columns, load, state=TableState(page_size=25))
+    table.table.add_slot("body-cell-name", r'''
+        <q-td :props="props">
+          <a :href="'/contacts/' + props.row.id" class="text-primary"
+             @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
+          <q-badge v-if="props.row.archived" color="grey" class="q-ml-sm">''' + _("Archived") + r'''</q-badge>
+        </q-td>''')
+    table.table.add_slot("body-cell-actions", r'''
+        <q-td :props="props" auto-width>
+          <q-btn v-if="props.row.can_edit" flat dense round icon="edit"
+                 @click="() => $parent.$emit('edit', props.row.id)" />
+          <q-btn v-if="props.row.can_edit" flat dense round :icon="props.row.archived ? 'unarchive' : 'archive'"
+                 @click="() => $parent.$emit('archive', props.row.id)" />
+        </q-td>''')
+    table.table.on("open", lambda e: ui.navigate.to(f"/contacts/{e.args}"))
+    table.table.on("edit", lambda e: open_contact_dialog(institution_id, found[e.args], table.refresh))
+
+    async def archive(event: Any) -> None:
+        row = found[event.args]
+        if await call(contacts.set_archived, row.id, not row.is_archived):
+            await table.refresh()
+
+    table.table.on("archive", archive)
+    table.table.mark("contacts-table")
+
+    async def toggle(event: Any) -> None:
+        show_archived["value"] = bool(event.value)
+        await table.refresh(first_page=True)
+
+    with toolbar:
+        if detail.can_edit:
+            ui.button(_("Add a contact"), icon="person_add",
+                      on_click=lambda: open_contact_dialog(institution_id, None, table.refresh)) \
+                .props("unelevated").mark("add-contact")
+        ui.space()
+        ui.switch(_("Show archived"), on_change=toggle)
+    await table.refresh()
+
+
+@institution_tab("history", label=N_("History"), icon="history", order=90)
+async def history_tab(detail: InstitutionDetail) -> None:
+    institution_id = detail.institution.id
+
+    def convert(row: audit.HistoryRow) -> dict[str, Any]:
+        field = _(FIELD_LABELS.get(row.field or "", row.field or "")) if row.field else ""
+        return {"id": str(row.id), "at": format_datetime(row.at, style="short"), "who": row.actor_name or "",
+                "what": (_("Contact") + " · " if row.entity_type == "contact" else "")
+                + _(ACTION_LABELS.get(row.action, row.action)),
+                "field": field, "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
+                "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name)}
+
+    async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
+        page = await call(institutions.history, institution_id, page_request(state))
+        return None if page is None else rows_of(page, convert)
+
+    columns = [{"name": n, "label": label, "field": n, "align": "left"} for n, label in (
+        ("at", _("When")), ("who", _("Who")), ("what", _("What")), ("field", _("Field")), ("old", _("Before")),
+        ("new", _("After")))]
+    table = PagedTable(columns, load, state=TableState(page_size=25))
+    table.table.mark("history-table")
+    await table.refresh()

@@ -1,0 +1,1 @@
+"""Screens of sales: catalog, quotes, invoices."""

@@ -1,0 +1,458 @@
+"""/invoices/{id}: one invoice or credit note. Header (number or "Draft", status, buyer, dates), lines
+and totals as on the PDF, payments and the remaining amount, the credit notes (or the credited
+invoice), the history; the actions its status allows: edit, issue, delete a draft, record or delete
+a payment, credit note (all or part), PDF, email. A refused action shows the service's message."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from nicegui import ui
+
+from components.backend import call
+from components.dialogs import confirm, disposable
+from components.document_email_dialog import open_document_email_dialog
+from components.history_values import HistoryValues
+from components.line_editor import InputError, LineEditor, number_text, parse_number, show_totals, unit_label
+from components.moments import user_zone
+from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.shell import app_page, not_allowed, not_found, set_title
+from crm_app.platform import audit
+from crm_app.platform.errors import Forbidden, NotFound
+from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, format_decimal, pgettext
+from crm_app.platform.i18n import gettext as _
+from crm_app.sales import catalog, documents, invoice_history, invoices, payments
+from crm_app.sales.invoices import KIND_LABELS, STATUS_LABELS, InvoiceDetail, PaymentRow
+from crm_app.sales.lines import LineRow, line_values
+from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, InvoiceKind, InvoiceStatus, PaymentMethod
+from crm_app.sales.models.quotes import DocumentKind
+from crm_app.sales.payments import PAYMENT_METHOD_LABELS
+from pages.sales.invoices import STATUS_COLORS, document_name
+
+# "create" is worded by `_action_label` (pgettext "action": the bare "Created" is a count's heading).
+ACTION_LABELS = {"update": N_("Changed"), "issue": N_("Issued"), "status": N_("Status"),
+                 "payment": N_("Payment recorded"), "payment_delete": N_("Payment deleted"),
+                 "credit": N_("Credit note"), "delete": N_("Deleted"), "email": N_("Sent by email")}
+FIELD_LABELS = {"number": N_("Number"), "status": N_("Status"), "title": N_("Title"),
+                "total_incl_vat": N_("Total incl. VAT"), "amount_credited": N_("Credited"),
+                "credited_invoice": N_("Credits the invoice"), "quote": N_("Quote"), "emailed_to": N_("Recipients"),
+                "contact_id": N_("Contact"), "institution_id": N_("Institution"), "owner_id": N_("Salesperson"),
+                "payment_terms_days": N_("Payment terms (days)"), "global_discount_percent": N_("Global discount (%)"),
+                "notes": N_("Notes shown on the invoice")}
+FULL, AMOUNT, LINES = "full", "amount", "lines"
+
+
+#: fields whose recorded values are amounts, days, percentages (shown in the user's locale).
+MONEY_FIELDS = frozenset({"total_excl_vat", "total_vat", "total_incl_vat", "amount_paid", "amount_credited"})
+DATE_FIELDS = frozenset({"issue_date", "due_date", "paid_on"})
+NUMBER_FIELDS = frozenset({"global_discount_percent", "payment_terms_days"})
+
+
+def paid_label() -> str:
+    """The amount paid ("Payé"), not the status ("Payée"): a context of its own."""
+    return pgettext("amount", "Paid")
+
+
+def _action_label(action: str) -> str:
+    if action == "create":
+        return pgettext("action", "Created")
+    return _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
+
+
+def _field_label(field: str | None) -> str:
+    if field == "amount_paid":
+        return paid_label()
+    return _(FIELD_LABELS[field]) if field in FIELD_LABELS else field or ""
+
+
+HISTORY_VALUES = HistoryValues(codes={"status": STATUS_LABELS}, dates=DATE_FIELDS, money=MONEY_FIELDS,
+                               numbers=NUMBER_FIELDS)
+
+
+@app_page("/invoices/{invoice_id}", title=N_("Invoice"), parent="/invoices")
+async def invoice_page(invoice_id: uuid.UUID) -> None:
+    zone = await user_zone()
+    page = InvoicePage(invoice_id, zone)
+    await page.reload()
+
+
+class InvoicePage:
+    def __init__(self, invoice_id: uuid.UUID, zone: str) -> None:
+        self.invoice_id = invoice_id
+        self.zone = zone
+        self.root = ui.column().classes("w-full gap-3")
+        self.detail: InvoiceDetail | None = None
+
+    async def reload(self) -> None:
+        with self.root:
+            detail = await call(invoices.get_invoice, self.invoice_id,
+                                on_error={Forbidden: self._refuse(not_allowed), NotFound: self._refuse(not_found)})
+        if detail is None or self.root.is_deleted:
+            return
+        self.detail = detail
+        self.root.clear()
+        with self.root:
+            self._build(detail)
+        with self.root:
+            await self._history()
+
+    def _refuse(self, show: Any) -> Any:
+        def handler(_error: Any) -> None:
+            self.root.clear()
+            with self.root:
+                show()
+        return handler
+
+    # ---- the parts
+
+    def _build(self, detail: InvoiceDetail) -> None:
+        row = detail.row
+        credit = row.kind is InvoiceKind.CREDIT_NOTE
+        kind = _(KIND_LABELS[row.kind])
+        set_title(f"{kind} {row.number}" if row.number else _("Draft invoice"))
+        with ui.row().classes("w-full items-center gap-3"):
+            ui.label(kind).classes("text-h5 text-grey-7")
+            ui.label(document_name(row)).classes("text-h5").mark("invoice-number")
+            ui.badge(_(STATUS_LABELS[row.status]), color=STATUS_COLORS[row.status]).mark("invoice-status")
+            ui.space()
+            self._actions(detail)
+        if row.title:
+            ui.label(row.title).classes("text-subtitle1")
+        with ui.row().classes("w-full gap-4 items-start"):
+            self._parties(detail)
+            self._dates(detail)
+        self._lines(detail.lines)
+        with ui.row().classes("w-full justify-end"):
+            with ui.card().props("flat bordered").classes("min-w-80 gap-1").mark("invoice-totals"):
+                show_totals(detail.totals)
+        if detail.notes:
+            ui.label(detail.notes).classes("whitespace-pre-wrap text-grey-8")
+        if not credit:
+            self._settlement(detail)
+
+    def _actions(self, detail: InvoiceDetail) -> None:
+        row = detail.row
+        draft = row.status is InvoiceStatus.DRAFT
+        settleable = row.kind is InvoiceKind.INVOICE and row.status in OPEN_INVOICE_STATUSES
+        with ui.row().classes("gap-2"):
+            if row.can_edit and draft:
+                ui.button(_("Edit"), icon="edit", on_click=lambda: ui.navigate.to(f"/invoices/{row.id}/edit")) \
+                    .props("outline").mark("invoice-edit")
+                ui.button(_("Issue"), icon="verified", on_click=self.ask_issue).props("unelevated") \
+                    .mark("invoice-issue")
+                ui.button(_("Delete"), icon="delete", on_click=self.ask_delete).props("flat color=negative") \
+                    .mark("invoice-delete")
+            if row.can_edit and settleable:
+                ui.button(_("Record a payment"), icon="payments", on_click=self.open_payment) \
+                    .props("unelevated").mark("invoice-pay")
+                ui.button(_("Credit note"), icon="undo", on_click=self.open_credit_note).props("outline") \
+                    .mark("invoice-credit")
+            ui.button(_("PDF"), icon="picture_as_pdf", on_click=self.download).props("outline").mark("invoice-pdf")
+            if row.can_edit and not draft:
+                ui.button(_("Send by email"), icon="mail", on_click=self.email).props("outline") \
+                    .mark("invoice-email")
+
+    def _parties(self, detail: InvoiceDetail) -> None:
+        row = detail.row
+        with ui.card().props("flat bordered").classes("flex-1 min-w-72 gap-1").mark("invoice-buyer"):
+            ui.label(_("Buyer")).classes("text-caption text-grey-7")
+            buyer = detail.buyer
+            if buyer:  # frozen at issue: what the document shows
+                ui.link(str(buyer.get("name") or row.institution_name), f"/institutions/{row.institution_id}") \
+                    .classes("text-weight-medium")
+                for line in buyer.get("address_lines") or []:
+                    ui.label(str(line))
+                if buyer.get("siret"):
+                    ui.label(f"SIRET {buyer['siret']}").classes("text-grey-8")
+                contact = buyer.get("contact_name")
+            else:
+                ui.link(row.institution_name, f"/institutions/{row.institution_id}").classes("text-weight-medium")
+                contact = detail.contact_name
+            if contact:
+                ui.label(_("Contact: {name}", name=contact)).classes("text-grey-8")
+            ui.label(_("Salesperson: {name}", name=row.owner_name)).classes("text-grey-8")
+
+    def _dates(self, detail: InvoiceDetail) -> None:
+        row = detail.row
+        with ui.card().props("flat bordered").classes("flex-1 min-w-72"), \
+                ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
+            ui.label(_("Issued on")).classes("text-grey-7")
+            ui.label(format_date(row.issue_date) or "—").mark("invoice-issue-date")
+            if row.kind is InvoiceKind.INVOICE:
+                ui.label(_("Due on")).classes("text-grey-7")
+                ui.label(format_date(row.due_date) or "—").classes("text-negative" if row.is_overdue else "") \
+                    .mark("invoice-due-date")
+                ui.label(_("Payment terms")).classes("text-grey-7")
+                ui.label(_("{days} days", days=row.payment_terms_days))
+            if row.quote_id and row.quote_number:
+                ui.label(_("Quote")).classes("text-grey-7")
+                ui.link(row.quote_number, f"/quotes/{row.quote_id}").mark("invoice-quote")
+            if row.credited_invoice_id:
+                ui.label(_("Credits the invoice")).classes("text-grey-7")
+                ui.link(detail.credited_invoice_number or "", f"/invoices/{row.credited_invoice_id}") \
+                    .mark("credited-invoice")
+
+    def _lines(self, lines: list[LineRow]) -> None:
+        columns = [
+            {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
+            {"name": "description", "label": _("Description"), "field": "description", "align": "left",
+             "style": "white-space: pre-wrap"},
+            {"name": "quantity", "label": _("Quantity"), "field": "quantity", "align": "right"},
+            {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", "align": "right"},
+            {"name": "discount", "label": _("Discount"), "field": "discount", "align": "right"},
+            {"name": "vat", "label": _("VAT"), "field": "vat", "align": "right"},
+            {"name": "net", "label": _("Net excl. VAT"), "field": "net", "align": "right"},
+        ]
+
+        def discount(line: LineRow) -> str:
+            if not line.discount_type or not line.discount_value:
+                return ""
+            if line.discount_type.value == "percent":
+                return f"{format_decimal(line.discount_value)} %"
+            return format_currency(line.discount_value)
+
+        rows = [{"id": str(line.id), "reference": line.reference or "", "description": line.description,
+                 "quantity": f"{format_decimal(line.quantity.normalize() + 0)} {unit_label(line.unit)}",
+                 "unit_price": format_currency(line.unit_price), "discount": discount(line),
+                 "vat": f"{format_decimal(line.vat_rate)} %", "net": format_currency(line.net_amount)}
+                for line in lines]
+        ui.table(columns=columns, rows=rows, row_key="id").props("flat bordered hide-pagination") \
+            .classes("w-full").mark("invoice-lines")
+
+    def _settlement(self, detail: InvoiceDetail) -> None:
+        row = detail.row
+        with ui.row().classes("w-full gap-4 items-start"):
+            with ui.card().props("flat bordered").classes("flex-[2] min-w-96 gap-2"):
+                ui.label(_("Payments")).classes("text-subtitle1 text-weight-medium")
+                self._payments(detail.payments, can_delete=row.can_edit and row.status is not InvoiceStatus.CANCELLED)
+                with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
+                    ui.label(paid_label()).classes("text-grey-7").mark("invoice-paid-label")
+                    ui.label(format_currency(row.amount_paid)).mark("invoice-paid")
+                    if row.amount_credited:
+                        ui.label(_("Credited")).classes("text-grey-7")
+                        ui.label(format_currency(row.amount_credited)).mark("invoice-credited")
+                    ui.label(_("Remaining")).classes("text-weight-bold")
+                    ui.label(format_currency(row.remaining)).classes("text-weight-bold").mark("invoice-remaining")
+            with ui.card().props("flat bordered").classes("flex-1 min-w-72 gap-1").mark("credit-notes"):
+                ui.label(_("Credit notes")).classes("text-subtitle1 text-weight-medium")
+                if not detail.credit_notes:
+                    ui.label(_("No credit note.")).classes("text-grey-7")
+                for note in detail.credit_notes:
+                    with ui.row().classes("items-center gap-2"):
+                        ui.link(document_name(note), f"/invoices/{note.id}").mark("credit-note-link")
+                        ui.label(format_date(note.issue_date)).classes("text-grey-7")
+                        ui.label(format_currency(note.total_incl_vat))
+
+    def _payments(self, rows: list[PaymentRow], *, can_delete: bool) -> None:
+        if not rows:
+            ui.label(_("No payment yet.")).classes("text-grey-7").mark("no-payments")
+            return
+        columns = [{"name": "paid_on", "label": _("Date"), "field": "paid_on", "align": "left"},
+                   {"name": "amount", "label": _("Amount"), "field": "amount", "align": "right"},
+                   {"name": "method", "label": _("Method"), "field": "method", "align": "left"},
+                   {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
+                   {"name": "by", "label": _("Recorded by"), "field": "by", "align": "left"}]
+        if can_delete:
+            columns.append({"name": "actions", "label": "", "field": "id", "align": "right"})
+
+        def method(value: str) -> str:
+            try:
+                return _(PAYMENT_METHOD_LABELS[PaymentMethod(value)])
+            except ValueError:
+                return value
+
+        table = ui.table(columns=columns, rows=[
+            {"id": str(p.id), "paid_on": format_date(p.paid_on), "amount": format_currency(p.amount),
+             "method": method(p.method),
+             "reference": p.reference or "", "by": p.created_by_name or ""} for p in rows], row_key="id") \
+            .props("flat dense hide-pagination").classes("w-full").mark("payments-table")
+        if can_delete:
+            table.add_slot("body-cell-actions", r'''
+                <q-td :props="props">
+                  <q-btn flat round dense icon="delete" color="negative" aria-label="''' + _("Delete") + r'''"
+                         @click="() => $parent.$emit('delete_payment', props.row.id)" />
+                </q-td>''')
+            table.on("delete_payment", lambda e: self.ask_delete_payment(uuid.UUID(str(e.args))))
+
+    async def _history(self) -> None:
+        ui.label(_("History")).classes("text-subtitle1 text-weight-medium q-mt-md")
+
+        def convert(entry: audit.HistoryRow) -> dict[str, Any]:
+            values = (HISTORY_VALUES.text(entry.field, entry.old_value, entry.old_name),
+                      HISTORY_VALUES.text(entry.field, entry.new_value, entry.new_name))
+            return {"id": str(entry.id), "at": format_datetime(entry.at, self.zone, style="short"),
+                    "who": entry.actor_name or "", "what": _action_label(entry.action),
+                    "field": _field_label(entry.field), "change": " → ".join(p for p in values if p)}
+
+        async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
+            page = await call(invoice_history.invoice_history, self.invoice_id, page_request(state))
+            return None if page is None else rows_of(page, convert)
+
+        columns = [{"name": n, "label": label, "field": n, "align": "left"} for n, label in (
+            ("at", _("When")), ("who", _("Who")), ("what", _("What")), ("field", _("Field")), ("change", _("Change")))]
+        table = PagedTable(columns, load, state=TableState(page_size=25))
+        table.table.mark("invoice-history")
+        await table.refresh()
+
+    # ---- actions
+
+    @property
+    def _version(self) -> int | None:
+        return self.detail.row.version if self.detail else None
+
+    def ask_issue(self) -> None:
+        with self.root, ui.dialog() as dialog, ui.card().classes("max-w-lg").mark("issue-dialog"):
+            ui.label(_("Issue this invoice?")).classes("text-h6")
+            ui.label(_("It gets the next invoice number and today's date. An issued invoice can no longer be "
+                       "changed or deleted: only a credit note can cancel it.")).classes("text-body2")
+
+            async def issue() -> None:
+                done = await call(invoices.issue_invoice, self.invoice_id, expected_version=self._version)
+                dialog.close()
+                with self.root:
+                    if done is not None:
+                        ui.notify(_("Invoice {number} issued.", number=done.number), type="positive")
+                    await self.reload()
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
+                ui.button(_("Issue"), icon="verified", on_click=issue).props("unelevated no-caps") \
+                    .mark("issue-confirm")
+        disposable(dialog).open()
+
+    def ask_delete(self) -> None:
+        async def delete() -> None:
+            if await call(_delete_draft, self.invoice_id):
+                ui.navigate.to("/invoices")
+
+        with self.root:
+            confirm(_("Delete this draft invoice?"), delete)
+
+    def ask_delete_payment(self, payment_id: uuid.UUID) -> None:
+        async def delete() -> None:
+            await call(payments.delete_payment, self.invoice_id, payment_id)
+            await self.reload()
+
+        with self.root:
+            confirm(_("Delete this payment? The invoice's status is recomputed."), delete)
+
+    def open_payment(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        today = datetime.now(ZoneInfo(self.zone)).date()
+        with self.root, ui.dialog() as dialog, ui.card().classes("w-96").mark("payment-dialog"):
+            ui.label(_("Record a payment")).classes("text-h6")
+            ui.label(_("Remaining: {amount}", amount=format_currency(detail.remaining))).classes("text-grey-8")
+            f: dict[str, Any] = {
+                "amount": ui.input(_("Amount"), value=number_text(detail.remaining))
+                .props("outlined inputmode=decimal suffix=€").classes("w-full").mark("payment-amount"),
+                "paid_on": ui.input(_("Date"), value=today.isoformat())
+                .props("outlined type=date stack-label").classes("w-full").mark("payment-date"),
+                "method": ui.select({m.value: _(label) for m, label in PAYMENT_METHOD_LABELS.items()},
+                                    label=_("Method"), value=PaymentMethod.TRANSFER.value)
+                .props("outlined").classes("w-full").mark("payment-method"),
+                "reference": ui.input(_("Reference")).props("outlined maxlength=120").classes("w-full")
+                .mark("payment-reference"),
+            }
+
+            async def save() -> None:
+                try:
+                    amount = parse_number(f["amount"].value, places=2)
+                except InputError as exc:
+                    f["amount"].error = _(exc.message)
+                    return
+                raw = {"amount": format(amount, "f") if amount is not None else None, "paid_on": f["paid_on"].value,
+                       "method": f["method"].value, "reference": f["reference"].value}
+                if await call(payments.record_payment, self.invoice_id, raw, fields=f) is None:
+                    return
+                dialog.close()
+                with self.root:
+                    ui.notify(_("Payment recorded."), type="positive")
+                    await self.reload()
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
+                ui.button(_("Record"), icon="check", on_click=save).props("unelevated no-caps").mark("payment-save")
+        disposable(dialog).open()
+
+    async def open_credit_note(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        choices = await call(catalog.vat_choices)
+        if choices is None:
+            return
+        rates, default_rate = choices
+        with self.root, ui.dialog().props("maximized=false") as dialog, \
+                ui.card().classes("w-[60rem] max-w-full").mark("credit-dialog"):
+            ui.label(_("Credit note on {number}", number=document_name(detail.row))).classes("text-h6")
+            ui.label(_("At most what remains due: {amount}", amount=format_currency(detail.remaining))) \
+                .classes("text-grey-8")
+            mode = ui.radio({FULL: _("Everything that remains due"), AMOUNT: _("An amount incl. VAT"),
+                             LINES: _("Chosen lines")}, value=FULL).props("inline").mark("credit-mode")
+            amount = ui.input(_("Amount incl. VAT"), value=number_text(detail.remaining)) \
+                .props("outlined inputmode=decimal suffix=€").classes("w-64").mark("credit-amount")
+            with ui.column().classes("w-full") as lines_box:
+                editor = LineEditor([line_values(line) for line in detail.lines], vat_rates=rates,
+                                    default_vat_rate=default_rate)
+            notes = ui.textarea(_("Reason (shown on the credit note)")).props("outlined autogrow").classes("w-full") \
+                .mark("credit-notes-text")
+            amount.bind_visibility_from(mode, "value", value=AMOUNT)
+            lines_box.bind_visibility_from(mode, "value", value=LINES)
+
+            async def save() -> None:
+                fields: dict[str, Any] = {"amount_incl_vat": amount, "notes": notes, **editor.fields()}
+                kwargs: dict[str, Any] = {"notes": notes.value or None}
+                if mode.value == AMOUNT:
+                    try:
+                        kwargs["amount_incl_vat"] = parse_number(amount.value, places=2)
+                    except InputError as exc:
+                        amount.error = _(exc.message)
+                        return
+                    if kwargs["amount_incl_vat"] is None:
+                        amount.error = _("This field is required.")
+                        return
+                elif mode.value == LINES:
+                    kwargs["lines"] = editor.value()
+                note = await call(invoices.create_credit_note, self.invoice_id, fields=fields, **kwargs)
+                if note is None:
+                    return
+                dialog.close()
+                with self.root:
+                    ui.notify(_("Credit note {number} issued.", number=note.number), type="positive")
+                    await self.reload()
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
+                ui.button(_("Issue the credit note"), icon="check", on_click=save).props("unelevated no-caps") \
+                    .mark("credit-save")
+        disposable(dialog).open()
+
+    async def download(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        kind = DocumentKind.CREDIT_NOTE if detail.row.kind is InvoiceKind.CREDIT_NOTE else DocumentKind.INVOICE
+        found = await call(documents.document_pdf, kind, self.invoice_id)
+        if found is not None:
+            content, filename = found
+            ui.download.content(content, filename, "application/pdf")
+
+    async def email(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        kind = DocumentKind.CREDIT_NOTE if detail.row.kind is InvoiceKind.CREDIT_NOTE else DocumentKind.INVOICE
+        with self.root:
+            await open_document_email_dialog(kind, self.invoice_id, detail.row.institution_id,
+                                             contact_id=detail.row.contact_id, on_sent=self.reload)
+
+
+def _delete_draft(session: Any, actor: Any, invoice_id: uuid.UUID) -> bool:
+    """`delete_draft` returns nothing: True tells the page it went through."""
+    invoices.delete_draft(session, actor, invoice_id)
+    return True
