@@ -383,9 +383,9 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
 def bench_actor() -> Any:
     from sqlmodel import select
 
-    from crm_app.accounts.auth import actor_from
     from crm_app.platform.db import unit_of_work
     from crm_app.platform.models.people import User
+    from crm_app.platform.permissions import actor_from
 
     with unit_of_work() as session:
         user = session.exec(select(User).where(User.email == BENCH_EMAIL)).one()

@@ -136,7 +136,7 @@ def configure_environment(url: str) -> None:
 
 
 def slug(text: str) -> str:
-    from crm_app.institutions.duplicates import fold
+    from crm_app.platform.text import fold
 
     return _NOT_SLUG.sub("-", fold(text)).strip("-")
 
@@ -254,7 +254,8 @@ class Factory:
 
     def __init__(self, rng: random.Random, staff: Staff, types: Sequence[str], contact_counts: Sequence[int],
                  *, now: datetime) -> None:
-        from crm_app.institutions.duplicates import fold, match_key
+        from crm_app.institutions.duplicates import match_key
+        from crm_app.platform.text import fold
 
         self.fold, self.match_key = fold, match_key
         self.rng, self.staff, self.types, self.contact_counts, self.now = rng, staff, types, contact_counts, now

@@ -17,11 +17,11 @@ from components.moments import from_local_input, local_input, user_zone
 from components.pickers import contact_picker, institution_picker
 from crm_app.activities import calls
 from crm_app.activities.calls import CallRow
+from crm_app.activities.labels import CALL_DIRECTION_LABELS
 from crm_app.activities.models import CallDirection
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.permissions import Actor
-from crm_app.platform.records import CALL_DIRECTION_LABELS
 
 OnSaved = Callable[[], Awaitable[None]]
 DIRECTION_ICONS = {CallDirection.IN: "call_received", CallDirection.OUT: "call_made",

@@ -15,11 +15,11 @@ from nicegui import ui
 from components.backend import call
 from components.dialogs import confirm
 from components.moments import user_zone
-from crm_app.activities import comments
-from crm_app.activities.comments import CommentRow, MentionedUser
-from crm_app.activities.models import CommentTarget
+from crm_app.platform import comments
+from crm_app.platform.comments import CommentRow, MentionedUser
 from crm_app.platform.i18n import format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
 
 #: `@` and what may follow it in a handle or a name being typed; not after a letter or a dot (an email).

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from crm_app.platform.i18n import format_currency, format_date, format_decimal
+from crm_app.platform.i18n import N_, format_currency, format_date, format_decimal
 from crm_app.platform.i18n import gettext as _
 
 
@@ -47,3 +47,8 @@ class HistoryValues:
         except (ValueError, ArithmeticError):  # InvalidOperation among them
             return value
         return value
+
+
+#: What was done to a record, as its audit trail's `action` says (institutions, contacts, quotes...).
+ACTION_LABELS = {"create": N_("created"), "update": N_("changed"), "archive": N_("archived"),
+                 "restore": N_("restored"), "merge": N_("merged")}

@@ -21,16 +21,17 @@ from components.dialogs import confirm, disposable
 from components.moments import from_local_input, local_input, user_zone
 from components.pickers import active_users, institution_picker
 from crm_app.activities import meetings
+from crm_app.activities.labels import MEETING_STATUS_LABELS, RESPONSE_LABELS
 from crm_app.activities.meetings import MeetingRow
-from crm_app.activities.models import CommentTarget, MeetingStatus, ParticipantResponse
+from crm_app.activities.models import MeetingStatus, ParticipantResponse
 from crm_app.institutions import contacts
 from crm_app.platform.events import Event, MeetingAnswered, MeetingInvited
 from crm_app.platform.i18n import format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import Actor
-from crm_app.platform.records import MEETING_STATUS_LABELS, RESPONSE_LABELS
 
 OnSaved = Callable[[], Awaitable[None]]
 CONTACTS_LIMIT = 100

@@ -20,13 +20,14 @@ from components.dialogs import confirm, disposable
 from components.moments import user_zone
 from components.pickers import active_users, institution_picker
 from crm_app.activities import notes
-from crm_app.activities.models import CommentTarget, NoteVisibility
+from crm_app.activities.labels import NOTE_VISIBILITY_LABELS
+from crm_app.activities.models import NoteVisibility
 from crm_app.activities.notes import NoteRow, ShareRow
 from crm_app.platform.errors import Conflict
 from crm_app.platform.i18n import format_datetime
 from crm_app.platform.i18n import gettext as _
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.permissions import Actor
-from crm_app.platform.records import NOTE_VISIBILITY_LABELS
 
 OnSaved = Callable[[], Awaitable[None]]
 READ, WRITE = "read", "write"

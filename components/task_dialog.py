@@ -25,13 +25,14 @@ from components.dialogs import confirm, disposable
 from components.moments import END_OF_DAY, join_moment, split_moment, user_zone
 from components.pickers import contact_picker, institution_picker
 from crm_app.activities import tasks
-from crm_app.activities.models import CommentTarget, TaskPriority, TaskStatus
+from crm_app.activities.labels import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
+from crm_app.activities.models import TaskPriority, TaskStatus
 from crm_app.activities.tasks import TaskChoices, TaskRow
 from crm_app.platform.events import TaskChanged
 from crm_app.platform.i18n import current_locale, format_datetime
 from crm_app.platform.i18n import gettext as _
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.permissions import Actor
-from crm_app.platform.records import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
 
 OnSaved = Callable[[], Awaitable[None]]
 

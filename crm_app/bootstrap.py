@@ -1,39 +1,80 @@
-"""The REST API under /api: one router per area, one error shape, bearer JWT auth."""
+"""The one place that wires the areas together: their jobs, event subscribers, settings sections,
+notification kinds and record pages, timeline sources, comment targets, and REST routers.
+
+Every area declares what it offers as plain module constants (`JOBS`, `SUBSCRIBERS`, `SECTIONS`,
+`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `COMMENT_TARGETS`, `router`); nothing
+registers itself when it is imported. `wire()` registers them all, once per process, before the
+application serves or a command runs; `api_router()` assembles the REST API. Only `crm_app.web` and
+`crm_app.cli` (and the tests) import this module.
+"""
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import APIRouter
 
-from crm_app.accounts.api import admin, auth, users
-from crm_app.activities import api as activities
-from crm_app.institutions.api import imports, institutions
-from crm_app.platform.api import health, notifications, settings
-from crm_app.platform.api.errors import install_error_handlers
-from crm_app.sales.api import catalog, documents, invoices, quotes
+from crm_app.accounts import auth, tokens
+from crm_app.accounts.api import admin, users
+from crm_app.accounts.api import auth as auth_api
+from crm_app.activities import alerts, meetings, notes, tasks
+from crm_app.activities import api as activities_api
+from crm_app.activities import notifications as activity_notifications
+from crm_app.activities import timeline as activity_timeline
+from crm_app.institutions import notifications as institution_notifications
+from crm_app.institutions import service as institutions
+from crm_app.institutions import timeline
+from crm_app.institutions.api import imports as imports_api
+from crm_app.institutions.api import institutions as institutions_api
+from crm_app.platform import audit, comments, events, notifications, retention, scheduler, settings, smtp
+from crm_app.platform.api import deps, health
+from crm_app.platform.api import notifications as notifications_api
+from crm_app.platform.api import settings as settings_api
+from crm_app.sales import document_settings, invoices, quotes, reminders
+from crm_app.sales.api import catalog as catalog_api
+from crm_app.sales.api import documents as documents_api
+from crm_app.sales.api import invoices as invoices_api
+from crm_app.sales.api import quotes as quotes_api
 
-router = APIRouter(prefix="/api")
-router.include_router(health.router)
-router.include_router(auth.router)
-router.include_router(imports.router)
-router.include_router(institutions.router)
-router.include_router(activities.router)
-router.include_router(notifications.router)
-router.include_router(users.router)
-router.include_router(users.auth_router)
-router.include_router(admin.router)
-router.include_router(settings.router)
-router.include_router(catalog.router)
-router.include_router(quotes.router)
-router.include_router(invoices.router)
-router.include_router(documents.router)
-
-
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-def unknown_endpoint(path: str) -> None:
-    from crm_app.platform.errors import NotFound
-    from crm_app.platform.i18n import N_
-
-    raise NotFound(N_("No such API endpoint."))
+_lock = threading.Lock()
+_wired = False
 
 
-__all__ = ["install_error_handlers", "router"]
+def wire() -> None:
+    """Register everything the areas declare (idempotent; safe from several threads)."""
+    global _wired
+    with _lock:
+        if _wired:
+            return
+        scheduler.register(*auth.JOBS, *alerts.JOBS, *retention.JOBS, *institutions.JOBS, *reminders.JOBS,
+                           *smtp.JOBS)
+        # The settings page shows the sections in this order.
+        settings.register_section(*settings.SECTIONS, *retention.SECTIONS, *document_settings.SECTIONS)
+        for module in (activity_notifications, institution_notifications, comments, quotes, invoices, reminders):
+            notifications.register_kinds(module.NOTIFICATION_KINDS)
+        for module in (activity_notifications, institution_notifications, quotes, invoices):
+            notifications.register_links(module.RECORD_LINKS)
+        for subscription in (*activity_notifications.SUBSCRIBERS, *institution_notifications.SUBSCRIBERS,
+                             *comments.SUBSCRIBERS, *meetings.SUBSCRIBERS, *quotes.SUBSCRIBERS,
+                             *invoices.SUBSCRIBERS):
+            events.subscribe(subscription.kind, subscription.handler)
+        timeline.register_sources(*activity_timeline.TIMELINE_SOURCES, *timeline.TIMELINE_SOURCES,
+                                  *quotes.TIMELINE_SOURCES, *invoices.TIMELINE_SOURCES)
+        for module in (tasks, meetings, notes, quotes):
+            for kind, resolver in module.COMMENT_TARGETS.items():
+                comments.register_target(kind, resolver)
+        audit.register_names(*institutions.HISTORY_NAMES)
+        deps.set_authenticator(tokens.authenticate_access_token)
+        _wired = True
+
+
+def api_router() -> APIRouter:
+    """The REST API under /api: one router per area; unknown paths answer in the API's error shape."""
+    router = APIRouter(prefix="/api")
+    for module in (health, auth_api, imports_api, institutions_api, activities_api, notifications_api, users):
+        router.include_router(module.router)
+    router.include_router(users.auth_router)
+    for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api):
+        router.include_router(module.router)
+    router.include_router(health.unknown_endpoint_router)
+    return router

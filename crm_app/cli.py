@@ -50,6 +50,9 @@ def _settings() -> Settings:
 @click.version_option(package_name="opex-crm")
 def main() -> None:
     """OPEx CRM: the CRM for medical B2B sales teams."""
+    from crm_app import bootstrap
+
+    bootstrap.wire()  # every command sees the jobs, subscribers and settings sections of every area
 
 
 @main.command()

@@ -18,11 +18,13 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_app import __version__
-from crm_app.bootstrap import install_error_handlers
-from crm_app.bootstrap import router as api_router
+import pages  # noqa: F401 - importing the package registers every screen
+from components import live, styles
+from components.shell import root
+from crm_app import __version__, bootstrap
 from crm_app.platform import i18n
 from crm_app.platform import scheduler as jobs
+from crm_app.platform.api.errors import install_error_handlers
 from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import dispose_engines
 from crm_app.platform.logs import request_id_var
@@ -69,7 +71,6 @@ def _ui_locale() -> str | None:
 
 
 def _on_startup(settings: Settings) -> None:
-    from components import live
 
     live.start()
     if settings.scheduler_enabled:
@@ -78,7 +79,6 @@ def _on_startup(settings: Settings) -> None:
 
 
 def _on_shutdown() -> None:
-    from components import live
 
     jobs.stop()
     live.stop()
@@ -94,9 +94,6 @@ _PAGE_ONLY_MIDDLEWARES = (SessionMiddleware, RequestTrackingMiddleware, Redirect
 
 def create_app(settings: Settings) -> None:
     """Register everything on NiceGUI's FastAPI app (called once per process, and per test)."""
-    import pages  # noqa: F401 - registers every screen
-    from components import styles
-    from components.shell import root  # noqa: F401 - imported for ui.run below
 
     nicegui_patches.install()
     styles.install()
@@ -104,7 +101,8 @@ def create_app(settings: Settings) -> None:
     app.title, app.version = "OPEx CRM API", __version__
     app.docs_url, app.openapi_url, app.redoc_url = "/api/docs", "/api/openapi.json", None
     app.setup()  # the docs routes first: the API router ends with a JSON catch-all for unknown /api paths
-    app.include_router(api_router)
+    bootstrap.wire()
+    app.include_router(bootstrap.api_router())
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings.base_url))
@@ -124,7 +122,6 @@ def _gzip(app: ASGIApp) -> GZipMiddleware:
 
 def run(settings: Settings) -> None:
     """Serve the CRM (blocking). In NiceGUI's test simulation this only prepares the app."""
-    from components.shell import root
 
     create_app(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

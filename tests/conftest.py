@@ -43,11 +43,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     url = _server.create_database()
     os.environ["DATABASE_URL"] = url.render_as_string(hide_password=False)
     os.environ["OPEX_TEST_SERVER_URL"] = _server.admin_url.render_as_string(hide_password=False)
+    from crm_app import bootstrap
     from crm_app.operations import migrate
     from crm_app.platform.config import reset_settings
 
     reset_settings()
     migrate.upgrade()
+    bootstrap.wire()  # as the application and the CLI do before anything else
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -6,9 +6,9 @@ import uuid
 
 from sqlmodel import Session
 
-from crm_app.accounts import auth, teams, users
+from crm_app.accounts import teams, users
 from crm_app.platform.models.people import Role, Team, User
-from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor, actor_from
 
 PASSWORD = "correct-horse-battery"
 
@@ -24,4 +24,4 @@ def make_user(session: Session, *, role: Role = Role.USER, team: Team | None = N
 
 
 def actor_of(user: User) -> Actor:
-    return auth.actor_from(user)
+    return actor_from(user)

@@ -35,4 +35,5 @@ fi
 
 echo "ruff..." && .venv/bin/ruff check .
 echo "mypy..." && .venv/bin/mypy
+echo "import contracts..." && .venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

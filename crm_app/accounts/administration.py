@@ -22,8 +22,8 @@ from enum import StrEnum
 from sqlalchemy import false, func, or_, update
 from sqlmodel import Session, col, select
 
-from crm_app.accounts import auth, users
-from crm_app.accounts.models import AccountAction, AccountToken, TokenPurpose
+from crm_app.accounts import auth, passwords, users
+from crm_app.accounts.models import AccountAction, AccountToken, AuthSession, TokenPurpose
 from crm_app.platform import identifiers, security_log
 from crm_app.platform import outbox as mail
 from crm_app.platform.config import get_settings
@@ -31,7 +31,7 @@ from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotF
 from crm_app.platform.i18n import DEFAULT_LOCALE, N_, gettext, use_locale
 from crm_app.platform.models.audit import Severity
 from crm_app.platform.models.base import utcnow
-from crm_app.platform.models.people import AuthSession, Role, Team, User
+from crm_app.platform.models.people import Role, Team, User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor, Scope, authorize, can_grant_role, scope_for
 from crm_app.platform.security_log import ClientInfo
@@ -138,7 +138,7 @@ def link_url(purpose: TokenPurpose, token: str) -> str:
 
 
 def _check_password(password: str, email: str) -> None:
-    if problems := users.password_problems(password, email):
+    if problems := passwords.password_problems(password, email):
         raise ValidationFailed({"password": problems[0]})
 
 
@@ -407,7 +407,7 @@ def accept_invitation(session: Session, token: str, password: str, *, client: Cl
     now = utcnow()
     stored.used_at = now
     _withdraw_tokens(session, user.id, TokenPurpose.INVITATION)
-    user.password_hash = auth.hash_password(password)
+    user.password_hash = passwords.hash_password(password)
     user.is_active = True
     user.touch()
     security_log.record(session, AccountAction.INVITATION_ACCEPTED, user_id=user.id, email=user.email, client=client)
@@ -441,7 +441,7 @@ def reset_password(session: Session, token: str, password: str, *, client: Clien
     _check_password(password, user.email)
     stored.used_at = utcnow()
     _withdraw_tokens(session, user.id, TokenPurpose.PASSWORD_RESET)
-    user.password_hash = auth.hash_password(password)
+    user.password_hash = passwords.hash_password(password)
     user.touch()
     ended = auth.revoke_all_sessions(session, user.id)
     security_log.record(session, AccountAction.PASSWORD_RESET, severity=Severity.MEDIUM, user_id=user.id,
@@ -475,7 +475,7 @@ def request_email_change(session: Session, actor: Actor, *, new_email: str, pass
             errors["new_email"] = N_("This is already your email address.")
         elif _address_taken(session, address, user.id):
             errors["new_email"] = EMAIL_TAKEN
-    if not auth.verify_password(password, user.password_hash):
+    if not passwords.verify_password(password, user.password_hash):
         errors["password"] = N_("The current password is not correct.")
     if errors:
         raise ValidationFailed(errors)

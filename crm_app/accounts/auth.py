@@ -1,4 +1,4 @@
-"""Passwords, logins with lockout, and revocable sessions shared by the web UI and the API."""
+"""Logins with lockout, and revocable sessions shared by the web UI and the API (passwords: `passwords`)."""
 
 from __future__ import annotations
 
@@ -8,63 +8,34 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import bcrypt
 import sqlalchemy as sa
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
+from crm_app.accounts.models import AuthSession, LoginAttempt, SessionKind
+from crm_app.accounts.passwords import (
+    burn_time_like_a_real_check,
+    hash_password,
+    password_problems,
+    verify_password,
+)
 from crm_app.platform import security_log
 from crm_app.platform import settings as app_settings
 from crm_app.platform.config import get_settings
-from crm_app.platform.errors import NotAuthenticated
+from crm_app.platform.errors import NotAuthenticated, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.audit import SecurityAction, Severity
 from crm_app.platform.models.base import table_of, utcnow
-from crm_app.platform.models.people import AuthSession, LoginAttempt, Role, SessionKind, Theme, User
-from crm_app.platform.permissions import Actor
+from crm_app.platform.models.people import Role, Theme, User
+from crm_app.platform.permissions import Actor, actor_from
+from crm_app.platform.scheduler import Job, cron
 from crm_app.platform.security_log import ClientInfo
 
-# bcrypt only looks at the first 72 bytes; longer inputs are refused rather than silently cut.
-MAX_PASSWORD_BYTES = 72
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
-
-
-def hash_password(password: str, *, rounds: int | None = None) -> str:
-    encoded = password.encode()
-    if len(encoded) > MAX_PASSWORD_BYTES:
-        raise ValueError("password longer than 72 bytes")
-    salt = bcrypt.gensalt(rounds or get_settings().bcrypt_rounds)
-    return bcrypt.hashpw(encoded, salt).decode()
-
-
-def verify_password(password: str, password_hash: str | None) -> bool:
-    encoded = password.encode()
-    if not password_hash or len(encoded) > MAX_PASSWORD_BYTES:
-        return False
-    try:
-        return bcrypt.checkpw(encoded, password_hash.encode())
-    except ValueError:  # a malformed hash in the database is a failed check, not a crash
-        return False
-
-
-_DUMMY_HASH: str | None = None
-
-
-def _burn_time_like_a_real_check(password: str) -> None:
-    """Spend the same bcrypt time for unknown emails so timing does not reveal which exist."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password("not-a-real-password")
-    verify_password(password, _DUMMY_HASH)
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-def actor_from(user: User, session_id: uuid.UUID | None = None) -> Actor:
-    return Actor(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role), team_id=user.team_id,
-                 language=user.language, theme=Theme(user.theme), session_id=session_id)
 
 
 class LoginFailure(StrEnum):
@@ -134,14 +105,14 @@ def login(session: Session, email: str, password: str, *, client: ClientInfo, ki
     """
     email = normalize_email(email)
     if lockout_until(session, email, client.ip) is not None:
-        _burn_time_like_a_real_check(password)
+        burn_time_like_a_real_check(password)
         security_log.record(session, SecurityAction.LOGIN_LOCKED, severity=Severity.MEDIUM, email=email,
                             client=client)
         return LoginResult(failure=LoginFailure.LOCKED)
 
     user = session.exec(select(User).where(User.email == email)).first()
     if user is None:
-        _burn_time_like_a_real_check(password)
+        burn_time_like_a_real_check(password)
         valid = False
     else:
         valid = verify_password(password, user.password_hash) and user.is_active
@@ -241,7 +212,6 @@ def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
 
 def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=30)) -> int:
     """Delete sessions and login attempts long past their use (scheduled housekeeping)."""
-    from sqlalchemy import delete
 
     cutoff = utcnow() - older_than
     removed = session.exec(delete(AuthSession).where(col(AuthSession.expires_at) < cutoff)).rowcount or 0
@@ -313,9 +283,6 @@ def change_password(session: Session, actor: Actor, *, current_password: str, ne
                     client: ClientInfo | None = None) -> int:
     """Replace the actor's password after checking the current one; every other session ends
     (someone who knew the old password is signed out). Returns how many sessions ended."""
-    from crm_app.accounts.users import password_problems
-    from crm_app.platform.errors import ValidationFailed
-
     user = session.get(User, actor.id)
     if user is None or not user.is_active:
         raise NotAuthenticated()
@@ -331,3 +298,7 @@ def change_password(session: Session, actor: Actor, *, current_password: str, ne
     security_log.record(session, SecurityAction.PASSWORD_CHANGED, severity=Severity.MEDIUM, user_id=user.id,
                         email=user.email, client=client)
     return end_other_sessions(session, actor, client=client)
+
+
+JOBS = (Job("session_cleanup", cron(hour=3, minute=30), purge_expired,
+            "Delete sessions, refresh tokens and login attempts long expired."),)

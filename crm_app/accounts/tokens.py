@@ -14,13 +14,13 @@ import jwt
 from sqlmodel import Session
 
 from crm_app.accounts import auth
+from crm_app.accounts.models import AuthSession, RefreshToken, SessionKind
 from crm_app.platform import security_log
 from crm_app.platform.config import get_settings
 from crm_app.platform.errors import NotAuthenticated
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.audit import SecurityAction, Severity
 from crm_app.platform.models.base import utcnow
-from crm_app.platform.models.people import AuthSession, RefreshToken, SessionKind
 from crm_app.platform.permissions import Actor
 from crm_app.platform.security_log import ClientInfo
 

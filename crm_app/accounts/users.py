@@ -2,81 +2,24 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from functools import cache
-from pathlib import Path
 from zoneinfo import available_timezones
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from crm_app.accounts import auth
+from crm_app.accounts.passwords import hash_password, password_problems
 from crm_app.platform import identifiers, security_log
 from crm_app.platform.config import get_settings
 from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_, SUPPORTED_LOCALES
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
 from crm_app.platform.models.people import Role, Team, Theme, User
-from crm_app.platform.permissions import Actor, Placement, authorize, can_grant_role
-
-MIN_PASSWORD_LENGTH = 10
-_COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
-# Leading and trailing digits and symbols do not make a common word uncommon ("Password2024!").
-_DECORATION = re.compile(r"^[\W\d_]+|[\W\d_]+$")
-
-
-@cache
-def common_passwords() -> frozenset[str]:
-    """The shipped list of the most used passwords, lower case."""
-    lines = _COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
-
-
-def is_common_password(password: str) -> bool:
-    lowered = password.strip().lower()
-    bare = _DECORATION.sub("", lowered)
-    return lowered in common_passwords() or (len(bare) >= 4 and bare in common_passwords())
-
-
-class PasswordRule(StrEnum):
-    """The rules a new password must follow, in the order the checklist shows them."""
-
-    LENGTH = "length"
-    NOT_EMAIL = "not_email"
-    NOT_COMMON = "not_common"
-    MAX_BYTES = "max_bytes"
-
-    @property
-    def message(self) -> str:
-        return PASSWORD_RULE_MESSAGES[self]
-
-
-PASSWORD_RULE_MESSAGES: dict[PasswordRule, str] = {
-    PasswordRule.LENGTH: N_("At least 10 characters."),
-    PasswordRule.NOT_EMAIL: N_("Must not contain the email address."),
-    PasswordRule.NOT_COMMON: N_("Must not be a commonly used password."),
-    PasswordRule.MAX_BYTES: N_("At most 72 bytes."),
-}
-
-
-def password_checklist(password: str, email: str) -> dict[PasswordRule, bool]:
-    """Each rule and whether `password` follows it (the live checklist and the final check alike)."""
-    local_part = email.split("@", 1)[0].lower()
-    return {
-        PasswordRule.LENGTH: len(password) >= MIN_PASSWORD_LENGTH,
-        PasswordRule.NOT_EMAIL: not (len(local_part) >= 3 and local_part in password.lower()),
-        PasswordRule.NOT_COMMON: bool(password) and not is_common_password(password),
-        PasswordRule.MAX_BYTES: len(password.encode()) <= auth.MAX_PASSWORD_BYTES,
-    }
-
-
-def password_problems(password: str, email: str) -> list[str]:
-    """The password rules that `password` breaks, as message ids (empty when it is acceptable)."""
-    return [rule.message for rule, followed in password_checklist(password, email).items() if not followed]
+from crm_app.platform.permissions import Actor, Placement, actor_from, authorize, can_grant_role
 
 
 def _validate_new_user(session: Session, email: str, full_name: str, password: str | None) -> None:
@@ -106,7 +49,7 @@ def create_user(session: Session, actor: Actor, *, email: str, full_name: str, r
     if team_id is not None and session.get(Team, team_id) is None:
         raise ValidationFailed({"team_id": N_("This team does not exist.")})
     user = User(email=email, full_name=full_name.strip(), role=role, team_id=team_id,
-                password_hash=auth.hash_password(password) if password else None,
+                password_hash=hash_password(password) if password else None,
                 created_by=actor.id if actor.id.int else None)
     session.add(user)
     session.flush()
@@ -206,7 +149,7 @@ def update_preferences(session: Session, actor: Actor, *, language: str | None =
         user.timezone = clean_zone
     user.touch()
     session.add(user)
-    return auth.actor_from(user, actor.session_id)
+    return actor_from(user, actor.session_id)
 
 
 def count_users(session: Session) -> int:

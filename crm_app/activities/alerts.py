@@ -11,23 +11,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from crm_app.activities.models import OPEN_TASK_STATUSES, Task
+from crm_app.activities.models import OPEN_TASK_STATUSES, Task, TaskAlert, TaskAlertKind
 from crm_app.platform import (
-    events,
-    notifications,  # its subscribers also turn the alerts into notifications
+    events,  # its subscribers also turn the alerts into notifications
 )
-from crm_app.platform.models.audit import SecurityEvent, Severity
 from crm_app.platform.models.base import table_of, utcnow
-from crm_app.platform.models.notifications import TaskAlert, TaskAlertKind
+from crm_app.platform.scheduler import Job, cron
 
 DUE_SOON_WINDOW = timedelta(hours=24)
 BATCH = 500
-#: Security log retention by severity (medium entries are kept as long as high ones).
-SECURITY_LOG_RETENTION: dict[Severity, timedelta] = {
-    Severity.LOW: timedelta(days=90),
-    Severity.MEDIUM: timedelta(days=365),
-    Severity.HIGH: timedelta(days=365),
-}
 
 _A = table_of(TaskAlert)
 
@@ -66,22 +58,5 @@ def send_task_alerts(session: Session, *, now: datetime | None = None) -> int:
     return sent
 
 
-def purge_security_log(session: Session, *, now: datetime | None = None,
-                       retention: dict[Severity, timedelta] | None = None) -> int:
-    """Delete security log entries past their retention (by default low after 90 days, high after 365)."""
-    now = now or utcnow()
-    expired = sa.or_(*(sa.and_(col(SecurityEvent.severity) == severity.value, col(SecurityEvent.at) < now - keep)
-                       for severity, keep in (retention or SECURITY_LOG_RETENTION).items()))
-    result = session.exec(sa.delete(SecurityEvent).where(expired))
-    return int(result.rowcount or 0)
-
-
-def apply_retention(session: Session) -> dict[str, int]:
-    """The daily retention job: old security log entries, old read notifications."""
-    from crm_app.platform import settings as app_settings
-
-    days = app_settings.retention_days(session)  # set in /admin/settings; defaults are the constants above
-    low, high = timedelta(days=days["security_log_low_days"]), timedelta(days=days["security_log_high_days"])
-    retention = {Severity.LOW: low, Severity.MEDIUM: high, Severity.HIGH: high}
-    return {"security_events": purge_security_log(session, retention=retention),
-            "notifications": notifications.purge_read(session, older_than=timedelta(days=days["notifications_days"]))}
+JOBS = (Job("task_alerts", cron(minute="*/5"), send_task_alerts,
+            "Notify assignees of tasks due within 24 hours and of overdue tasks (once per task, kind, due date)."),)

@@ -11,21 +11,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_app.activities import calls, comments, meetings, notes, tasks
+from crm_app.activities import calls, meetings, notes, tasks
 from crm_app.activities.calls import CallQuery, CallRow
-from crm_app.activities.comments import CommentRow
 from crm_app.activities.meetings import MeetingQuery, MeetingRow
 from crm_app.activities.notes import NoteQuery, NoteRow
 from crm_app.activities.tasks import TaskQuery, TaskRow
-from crm_app.platform import timeline
+from crm_app.institutions import timeline
+from crm_app.institutions.timeline import TimelineEntry
+from crm_app.platform import comments
 from crm_app.platform.api.deps import ActorDep, SessionDep
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.api.settings import module_enabled
+from crm_app.platform.cleaners import moment
+from crm_app.platform.comments import CommentRow
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
-from crm_app.platform.records import moment
-from crm_app.platform.timeline import TimelineEntry
 
 # A module switched off in /admin/settings (tasks, notes, meetings, calls) answers 404 on all its routes.
 router = APIRouter(tags=["activities"], dependencies=[Depends(module_enabled)])

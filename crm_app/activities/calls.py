@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from crm_app.activities.models import Call, CallDirection
-from crm_app.institutions.duplicates import contains_pattern
+from crm_app.institutions.links import check_links
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cleaners as fields
+from crm_app.platform.cleaners import long_text, moment, positive_duration
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
 from crm_app.platform.i18n import N_
@@ -25,16 +26,8 @@ from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, Placement, authorize, can
-from crm_app.platform.records import (
-    actor_id,
-    changed_by_name,
-    check_links,
-    get_record,
-    long_text,
-    moment,
-    positive_duration,
-    scope_condition,
-)
+from crm_app.platform.records import actor_id, changed_by_name, get_record, scope_condition
+from crm_app.platform.text import contains_pattern
 
 CLEANERS: dict[str, fields.Cleaner] = {
     "direction": fields.choice(CallDirection, required=True),

@@ -18,31 +18,24 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from crm_app.activities import comments
-from crm_app.activities.models import CommentTarget, Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
-from crm_app.institutions.duplicates import contains_pattern
+from crm_app.activities.models import Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
+from crm_app.institutions.links import check_links
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cleaners as fields
-from crm_app.platform import events
-from crm_app.platform import notifications as _notifications  # noqa: F401 - subscribers: invitations, answers → notifications
+from crm_app.platform import comments, events
+from crm_app.platform import outbox as mail
+from crm_app.platform.cleaners import long_text, moment
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from crm_app.platform.i18n import N_, format_datetime, gettext, use_locale
 from crm_app.platform.models.base import table_of, utcnow
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor, Placement, authorize, can
-from crm_app.platform.records import (
-    active_user,
-    actor_id,
-    changed_by_name,
-    check_links,
-    get_record,
-    long_text,
-    moment,
-    scope_condition,
-)
+from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record, scope_condition
 from crm_app.platform.settings import organisation
+from crm_app.platform.text import contains_pattern
 
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200, required=True),
@@ -269,7 +262,7 @@ def _comment_target(session: Session, meeting_id: uuid.UUID) -> comments.Target:
                            lambda actor: can_view(session, actor, meeting))
 
 
-comments.register_target(CommentTarget.MEETING, _comment_target)
+COMMENT_TARGETS: dict[CommentTarget, comments.TargetResolver] = {CommentTarget.MEETING: _comment_target}
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,14 +487,9 @@ def meeting_ics(session: Session, actor: Actor, meeting_id: uuid.UUID, *, method
 # Invitations by email: one message per newly invited person, in their language, with the .ics
 
 
-@events.subscriber(events.MeetingInvited)
 def _email_invitations(session: Session, event: events.MeetingInvited) -> None:
     """Queue the invitations in the inviting unit of work (sent after the commit, once: the outbox's
     key names the participant and the meeting's version)."""
-    from crm_app.platform import (
-        outbox as mail,  # the outbox imports the services' validators: import it when first needed
-    )
-
     [meeting] = _rows(session, SYSTEM_ACTOR, _select().where(_M.id == event.meeting_id))
     wanted = set(event.user_ids) | set(event.contact_ids)
     languages = dict(session.exec(select(User.id, User.language).where(col(User.id).in_(event.user_ids))).all()) \
@@ -528,3 +516,6 @@ def _email_invitations(session: Session, event: events.MeetingInvited) -> None:
                                                   ics)],
                      dedupe_key=f"meeting-invitation:{meeting.id}:{person.id}:{meeting.version}",
                      related=("meeting", meeting.id))
+
+
+SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.MeetingInvited, _email_invitations),)

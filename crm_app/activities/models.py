@@ -1,5 +1,5 @@
-"""Activities on accounts: tasks, notes (and their shares), meetings (and participants), calls, comments
-(DOMAIN.md "Activities")."""
+"""Activities on accounts: tasks, notes (and their shares), meetings (and participants), calls
+(DOMAIN.md "Activities"); comments are the platform's (`crm_app.platform.models.comments`)."""
 
 from __future__ import annotations
 
@@ -51,11 +51,9 @@ class CallDirection(StrEnum):
     MISSED = "missed"
 
 
-class CommentTarget(StrEnum):
-    TASK = "task"
-    MEETING = "meeting"
-    NOTE = "note"
-    QUOTE = "quote"
+class TaskAlertKind(StrEnum):
+    DUE_SOON = "due_soon"  # due within 24 hours
+    OVERDUE = "overdue"
 
 
 #: Task statuses that still call for work (and for due-date alerts).
@@ -198,19 +196,14 @@ class Call(Tracked, table=True):
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
-class Comment(Tracked, table=True):
-    """A comment on a task, meeting, note or quote (`target_id` has no foreign key: four tables);
-    `created_by` is the author, `mentions` the ids of the users @mentioned."""
+class TaskAlert(SQLModel, table=True):
+    """One alert sent: the primary key makes it once per task, kind and due date (a new due date
+    arms the alerts again), whatever the number of runs or servers."""
 
-    __tablename__ = "comments"
-    __table_args__ = (
-        sa.CheckConstraint(in_check("target_kind", CommentTarget), name="target_kind"),
-        sa.Index("ix_comments_target", "target_kind", "target_id", "created_at"),
-        sa.Index("ix_comments_author", "created_by", "created_at"),
-    )
+    __tablename__ = "task_alerts_sent"
+    __table_args__ = (sa.CheckConstraint(in_check("kind", TaskAlertKind), name="kind"),)
 
-    id: uuid.UUID = uuid_pk()
-    target_kind: CommentTarget = Field(sa_type=sa.String(10), nullable=False)
-    target_id: uuid.UUID
-    body: str = Field(sa_type=sa.Text)
-    mentions: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", ondelete="CASCADE", primary_key=True)
+    kind: TaskAlertKind = Field(sa_type=sa.String(10), primary_key=True)
+    due_at: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

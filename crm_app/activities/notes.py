@@ -21,19 +21,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from crm_app.activities import comments
-from crm_app.activities.models import CommentTarget, Note, NoteShare, NoteVisibility
-from crm_app.institutions.duplicates import contains_pattern
+from crm_app.activities.models import Note, NoteShare, NoteVisibility
+from crm_app.institutions.links import check_links
 from crm_app.institutions.models import Institution
 from crm_app.platform import cleaners as fields
+from crm_app.platform import comments
+from crm_app.platform.cleaners import long_text
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor, Placement, can
-from crm_app.platform.records import active_user, actor_id, changed_by_name, check_links, get_record, long_text
+from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record
+from crm_app.platform.text import contains_pattern
 
 CLEANERS: dict[str, fields.Cleaner] = {
     "body": long_text(20_000, required=True),
@@ -226,7 +229,7 @@ def _comment_target(session: Session, note_id: uuid.UUID) -> comments.Target:
     return comments.Target(CommentTarget.NOTE, note.id, title, lambda actor: can_read(session, actor, note))
 
 
-comments.register_target(CommentTarget.NOTE, _comment_target)
+COMMENT_TARGETS: dict[CommentTarget, comments.TargetResolver] = {CommentTarget.NOTE: _comment_target}
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,32 +20,24 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from crm_app.activities import comments
-from crm_app.activities.models import OPEN_TASK_STATUSES, CommentTarget, Task, TaskPriority, TaskStatus
-from crm_app.institutions.duplicates import contains_pattern
+from crm_app.activities.models import OPEN_TASK_STATUSES, Task, TaskPriority, TaskStatus
+from crm_app.institutions.links import check_links
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cleaners as fields
-from crm_app.platform import events
-from crm_app.platform import notifications as _notifications  # noqa: F401 - its subscribers turn task events into notifications
+from crm_app.platform import comments, events
+from crm_app.platform.cleaners import long_text, moment
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, InvalidTransition, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of, utcnow
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, Placement, Scope, authorize, can, scope_for
-from crm_app.platform.records import (
-    active_user,
-    actor_id,
-    changed_by_name,
-    check_links,
-    get_record,
-    long_text,
-    moment,
-    scope_condition,
-)
+from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record, scope_condition
 from crm_app.platform.settings import organisation
+from crm_app.platform.text import contains_pattern
 
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200, required=True),
@@ -206,7 +198,7 @@ def _comment_target(session: Session, task_id: uuid.UUID) -> comments.Target:
     return comments.Target(CommentTarget.TASK, task.id, task.title, lambda actor: can(actor, "record.view", where))
 
 
-comments.register_target(CommentTarget.TASK, _comment_target)
+COMMENT_TARGETS: dict[CommentTarget, comments.TargetResolver] = {CommentTarget.TASK: _comment_target}
 
 
 # --------------------------------------------------------------------------------------------

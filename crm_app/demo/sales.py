@@ -21,13 +21,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from crm_app.accounts.auth import actor_from
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import settings as app_settings
 from crm_app.platform.identifiers import luhn_ok
 from crm_app.platform.models import base
 from crm_app.platform.models.people import Role, User
-from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor, actor_from
 from crm_app.sales import catalog, invoices, payments, quotes
 from crm_app.sales import reminders as sales_jobs
 from crm_app.sales.models.quotes import CatalogItem

@@ -12,10 +12,11 @@ from crm_app.accounts import users
 from crm_app.demo import sales as demo_sales
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
-from crm_app.institutions.duplicates import fold
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, InstitutionType
+from crm_app.platform.identifiers import luhn_ok
 from crm_app.platform.models.people import Role, Team, User
 from crm_app.platform.permissions import SYSTEM_ACTOR
+from crm_app.platform.text import fold
 
 DEMO_PASSWORD = "opex-demo-2026"  # noqa: S105 - printed on purpose: demo accounts on a development machine
 DEMO_ADMIN_EMAIL = "admin@opex-crm.demo"
@@ -96,7 +97,6 @@ _TITLES = ("Directeur des achats", "Ingénieur biomédical", "Cadre de bloc", "P
 
 def _siret(rng: random.Random) -> str:
     """A random SIRET with a valid Luhn key."""
-    from crm_app.platform.identifiers import luhn_ok
 
     body = "".join(str(rng.randint(0, 9)) for _ in range(13))
     return next(body + str(key) for key in range(10) if luhn_ok(body + str(key)))

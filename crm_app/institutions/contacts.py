@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from crm_app.institutions import service as institution_service
-from crm_app.institutions.duplicates import contains_pattern, fold
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import audit, identifiers
 from crm_app.platform import cleaners as fields
@@ -21,6 +20,7 @@ from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor, authorize, can
+from crm_app.platform.text import contains_pattern, fold
 
 CONTACT_FIELDS = ("first_name", "last_name", "title", "department", "email", "phone", "mobile", "is_primary",
                   "email_opt_out")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from enum import StrEnum
 from rapidfuzz import fuzz, process
 
 from crm_app.platform.i18n import N_
+from crm_app.platform.text import fold
 
 FUZZY_THRESHOLD = 85.0
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
@@ -31,33 +31,6 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _NOISE = ("centre hospitalier universitaire", "centre hospitalier regional", "centre hospitalier",
           "hopital", "hopitaux", "clinique", "chu", "chr", "ch")
 _NOISE_PATTERNS = tuple((noise, re.compile(rf"(^| ){noise}( |$)")) for noise in _NOISE)
-
-
-class _CombiningMarks(dict[int, int | None]):
-    """For `str.translate`: combining marks deleted, other characters kept (each decided once)."""
-
-    def __missing__(self, code: int) -> int | None:
-        value = None if unicodedata.combining(chr(code)) else code
-        self[code] = value
-        return value
-
-
-_MARKS = _CombiningMarks()
-
-
-def fold(text: str | None) -> str:
-    """Lower case without accents, spaces collapsed: how the search and the sort keys see text."""
-    if not text:
-        return ""
-    if text.isascii():  # nothing to decompose (most names, cities and identifiers)
-        return " ".join(text.lower().split())
-    stripped = unicodedata.normalize("NFKD", text).translate(_MARKS)
-    return " ".join(stripped.lower().replace("œ", "oe").replace("æ", "ae").split())
-
-
-def contains_pattern(term: str) -> str:
-    """A LIKE pattern (escape character `\\`) for text containing `term` taken literally."""
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def match_key(name: str | None) -> str:

@@ -1,14 +1,9 @@
-"""CSV and XLSX exports of lists, within the actor's rights, safe to open in a spreadsheet."""
+"""The institutions list as CSV or XLSX, within the actor's rights (files written by `platform.tabular`)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
-from enum import StrEnum
 from typing import Any
 
-from openpyxl import Workbook
 from sqlmodel import Session
 
 from crm_app.institutions import service as institutions
@@ -17,42 +12,7 @@ from crm_app.platform import security_log
 from crm_app.platform.i18n import N_, gettext
 from crm_app.platform.models.audit import SecurityAction, Severity
 from crm_app.platform.permissions import Actor
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class ExportFormat(StrEnum):
-    CSV = "csv"
-    XLSX = "xlsx"
-
-
-def neutralise(value: Any) -> Any:
-    """A cell that a spreadsheet would run as a formula gets a leading quote (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    """UTF-8 with BOM and `;`: what a French spreadsheet opens without a wizard."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else neutralise(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def to_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, sheet: str = "Export") -> bytes:
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet[:31])
-    worksheet.append(list(header))
-    for row in rows:
-        worksheet.append([neutralise(v) for v in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
+from crm_app.platform.tabular import ExportFormat, to_csv, to_xlsx
 
 INSTITUTION_COLUMNS = (N_("Name"), N_("Type"), N_("FINESS"), N_("SIRET"), N_("Accounting number"), N_("Postal code"),
                        N_("City"), N_("Region"), N_("Status"), N_("Assigned to"), N_("Team"), N_("Beds"),

@@ -43,8 +43,7 @@ from sqlmodel import Session, col, select
 
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
-from crm_app.institutions.duplicates import Candidate, DuplicateIndex, MatchRule, fold, match_key
-from crm_app.institutions.exports import neutralise
+from crm_app.institutions.duplicates import Candidate, DuplicateIndex, MatchRule, match_key
 from crm_app.institutions.models import (
     Contact,
     DataSource,
@@ -63,6 +62,8 @@ from crm_app.platform.models.audit import AuditEntry, SecurityAction
 from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.permissions import Actor, authorize, can
 from crm_app.platform.security_log import ClientInfo
+from crm_app.platform.tabular import neutralise
+from crm_app.platform.text import fold
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000

@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from crm_app.institutions.duplicates import contains_pattern, fold
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform.db import fetch_all
 from crm_app.platform.models.base import table_of
 from crm_app.platform.permissions import Actor, authorize
+from crm_app.platform.text import contains_pattern, fold
 
 MIN_LENGTH = 2
 TRIGRAM_LENGTH = 3  # shorter terms cannot use the trigram index

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from crm_app.institutions.duplicates import Candidate, DuplicateIndex, Match, contains_pattern, fold, match_key
+from crm_app.institutions.duplicates import Candidate, DuplicateIndex, Match, match_key
 from crm_app.institutions.models import (
     CommercialStatus,
     ComplianceStatus,
@@ -29,7 +29,6 @@ from crm_app.institutions.models import (
 )
 from crm_app.platform import audit, cache, events, identifiers
 from crm_app.platform import cleaners as fields
-from crm_app.platform import notifications as _notifications  # noqa: F401 - subscribers: assignment → notification
 from crm_app.platform.cache import TimedCache
 from crm_app.platform.db import fetch_all, is_postgresql
 from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
@@ -39,6 +38,8 @@ from crm_app.platform.models.people import Team, User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, Placement, Scope, authorize, can, scope_for
+from crm_app.platform.scheduler import Job, cron
+from crm_app.platform.text import contains_pattern, fold
 
 #: Words files use for the types, besides the application's own labels in each language (`type_aliases`).
 _TYPE_WORDS: dict[str, InstitutionType] = {fold(label): kind for label, kind in {
@@ -993,3 +994,12 @@ def filter_choices(session: Session, actor: Actor) -> FilterChoices:
                                                 lambda: label_values(session, LabelKind.SPECIALTY)),
                          can_import=can(actor, "institution.import"),
                          can_reassign=scope_for(actor, "institution.reassign") is not Scope.NONE)
+
+
+JOBS = (Job("search_order", cron(hour=3, minute=30), reorder_search_table,
+            "Keep the institutions' search table in name order (PostgreSQL; see InstitutionSearch)."),)
+
+#: How history names the institutions and contacts its entries refer to (`audit.register_names`).
+HISTORY_NAMES = (("institution", Institution.id, Institution.name),
+                 ("contact", Contact.id, sa.func.trim(sa.func.coalesce(Contact.first_name, "") + " "
+                                                      + Contact.last_name)))

@@ -36,10 +36,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from crm_app import __version__
+from crm_app.operations import migrate
 from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import dispose_engines, get_engine
 from crm_app.platform.storage import FILES_DIRNAME
@@ -185,7 +188,6 @@ def _digest(path: Path) -> dict[str, Any]:
 
 
 def _current_revision() -> str | None:
-    from crm_app.operations import migrate
 
     return migrate.current_revision()
 
@@ -333,7 +335,6 @@ def verified_archive(archive: Path, settings: Settings | None = None) -> Iterato
 
 def restore_backup(archive: Path, settings: Settings | None = None) -> RestoreResult:
     """Replace the database and the stored files by the archive's (see the module's docstring)."""
-    from crm_app.operations import migrate
 
     settings = settings or get_settings()
     with verified_archive(archive, settings) as (manifest, staging):
@@ -386,10 +387,7 @@ def _safe_name(name: str) -> str:
 
 
 def _check_compatible(manifest: Manifest, settings: Settings) -> None:
-    from alembic.script import ScriptDirectory
-    from alembic.util.exc import CommandError
 
-    from crm_app.operations import migrate
 
     kind = settings.sqlalchemy_url.get_backend_name()
     if manifest.database != kind:

@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from crm_app.operations import migrate
 from crm_app.platform.config import Settings, reset_settings
 from crm_app.platform.errors import ConfigError
 
@@ -133,11 +137,7 @@ def _database(engine: Engine) -> Check:
 
 
 def _migrations(engine: Engine) -> Check:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from alembic.util.exc import CommandError
 
-    from crm_app.operations import migrate
 
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()

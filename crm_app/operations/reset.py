@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from crm_app.operations import migrate
 from crm_app.operations.backup import BackupError, create_backup, default_backup_dir
 from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import dispose_engines, get_engine
@@ -26,7 +27,6 @@ class ResetResult:
 
 def reset_database(settings: Settings | None = None) -> ResetResult:
     """Back up, then drop every table (and the stored files) and migrate to head. Refused in production."""
-    from crm_app.operations import migrate
 
     settings = settings or get_settings()
     if settings.is_production:

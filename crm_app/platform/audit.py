@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cache
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import utcnow
@@ -75,10 +74,14 @@ class HistoryRow:
 #: The audited fields whose value is the id of another record: shown by that record's (current) name.
 REFERENCE_FIELDS = {"assigned_user_id": "user", "owner_id": "user", "team_id": "team",
                     "institution_id": "institution", "contact_id": "contact"}
-_NAMES: dict[str, tuple[Any, Any]] = {
-    "user": (User.id, User.full_name), "team": (Team.id, Team.name), "institution": (Institution.id, Institution.name),
-    "contact": (Contact.id, func.trim(func.coalesce(Contact.first_name, "") + " " + Contact.last_name)),
-}
+#: kind → (id column, name expression); the areas add their kinds with `register_names`.
+_NAMES: dict[str, tuple[Any, Any]] = {"user": (User.id, User.full_name), "team": (Team.id, Team.name)}
+
+
+def register_names(*kinds: tuple[str, Any, Any]) -> None:
+    """Let history show the records of a kind by name: (kind, id column, name expression)."""
+    for kind, id_column, name in kinds:
+        _NAMES[kind] = (id_column, name)
 
 
 def referenced_names(session: Session, values: Iterable[tuple[str | None, str | None]]) -> dict[str, str]:

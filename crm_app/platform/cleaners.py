@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
+from crm_app.platform.settings import organisation
+from crm_app.platform.text import fold
 
 Cleaner = Callable[[Any], Any]
 
@@ -47,8 +50,6 @@ def choice(enum: type[StrEnum], *, required: bool = False,
         except ValueError:
             pass
         if aliases:
-            from crm_app.institutions.duplicates import fold
-
             found = aliases().get(fold(raw))
             if found is not None:
                 return found
@@ -204,3 +205,63 @@ def clean_fields(raw: Mapping[str, Any], cleaners: Mapping[str, Cleaner], *,
                 except ValueError as exc:
                     errors[name] = str(exc)
     return cleaned, errors
+
+
+def _zone() -> ZoneInfo:
+
+    return ZoneInfo(organisation()["timezone"])
+
+
+def moment(*, required: bool = False, end_of_day: bool = False) -> Cleaner:
+    """A date and time: an aware datetime, ISO text with or without offset (without: the configured
+    time zone), or a date alone (its start, or its last second with `end_of_day`). Stored in UTC,
+    to the second."""
+    day_time = time(23, 59, 59) if end_of_day else time.min
+
+    def clean(value: Any) -> datetime | None:
+        if is_blank(value):
+            if required:
+                raise ValueError(N_("This field is required."))
+            return None
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, date):
+            parsed = datetime.combine(value, day_time)
+        else:
+            raw = str(value).strip()
+            try:
+                parsed = datetime.fromisoformat(raw)
+                if len(raw) <= 10:  # a date alone
+                    parsed = datetime.combine(parsed.date(), day_time)
+            except ValueError:
+                try:
+                    on_day = day()(raw)
+                except ValueError:
+                    raise ValueError(N_("Enter a date and time.")) from None
+                parsed = datetime.combine(on_day, day_time)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=_zone())
+        return parsed.astimezone(UTC).replace(microsecond=0)
+    return clean
+
+
+def long_text(max_length: int, *, required: bool = False) -> Cleaner:
+    """Free text on several lines (descriptions, notes, comments): trimmed, line breaks kept."""
+    def clean(value: Any) -> str | None:
+        if is_blank(value):
+            if required:
+                raise ValueError(N_("This field is required."))
+            return None
+        result = "\n".join(line.rstrip() for line in str(value).replace("\r\n", "\n").split("\n")).strip()
+        if len(result) > max_length:
+            raise ValueError(N_("Too long."))
+        return result
+    return clean
+
+
+def positive_duration(*, maximum: int = 24 * 3600) -> Cleaner:
+    return whole_number(minimum=0, maximum=maximum)
+
+
+# --------------------------------------------------------------------------------------------
+# Links to an institution, a contact, users

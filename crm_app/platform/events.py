@@ -73,11 +73,12 @@ def subscribe(kind: type[E], handler: Callable[[Session, E], None]) -> Callable[
     return handler
 
 
-def subscriber(kind: type[E]) -> Callable[[Callable[[Session, E], None]], Callable[[Session, E], None]]:
-    """Decorator form of `subscribe`."""
-    def decorator(handler: Callable[[Session, E], None]) -> Callable[[Session, E], None]:
-        return subscribe(kind, handler)
-    return decorator
+@dataclass(frozen=True)
+class Subscription:
+    """A subscriber as an area declares it (`SUBSCRIBERS`); `crm_app.bootstrap` subscribes it."""
+
+    kind: type[Event]
+    handler: Callable[[Session, Any], None]
 
 
 def unsubscribe(kind: type[Event], handler: Subscriber) -> None:

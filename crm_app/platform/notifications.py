@@ -17,49 +17,37 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from crm_app.activities.models import ParticipantResponse, TaskStatus
 from crm_app.platform import events
 from crm_app.platform.db import insert_rows
 from crm_app.platform.errors import NotFound
 from crm_app.platform.i18n import N_, gettext
 from crm_app.platform.models.base import table_of, utcnow
-from crm_app.platform.models.notifications import Notification, TaskAlertKind
+from crm_app.platform.models.notifications import Notification
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor
-from crm_app.platform.records import RESPONSE_LABELS, TASK_STATUS_LABELS, user_names
+from crm_app.platform.records import user_names
 
 #: kind → title (English message id; `{name}` placeholders from the params; a param whose name
-#: ends with `_label` is itself a message id, translated too).
-TITLES: dict[str, str] = {
-    "task.assigned": N_("{actor} assigned you the task “{title}”"),
-    "task.status_changed": N_("{actor} moved your task “{title}” to {status_label}"),
-    "task.due_soon": N_("The task “{title}” is due within 24 hours"),
-    "task.overdue": N_("The task “{title}” is overdue"),
-    "institution.assigned": N_("{actor} assigned you the institution {name}"),
-    "meeting.invited": N_("{actor} invited you to the meeting “{title}”"),
-    "meeting.answered": N_("{actor} answered “{response_label}” to the meeting “{title}”"),
-    "comment.mentioned": N_("{actor} mentioned you in a comment: “{excerpt}”"),
-}
+#: ends with `_label` is itself a message id, translated too). Each area declares its kinds
+#: (`NOTIFICATION_KINDS`) and `crm_app.bootstrap` registers them.
+TITLES: dict[str, str] = {}
 
-#: record kind → the path of the page that shows it.
-LINKS: dict[str, str] = {
-    "task": "/tasks/{id}",
-    "meeting": "/meetings/{id}",
-    "note": "/notes/{id}",
-    "call": "/calls/{id}",
-    "institution": "/institutions/{id}",
-    "quote": "/quotes/{id}",
-    "invoice": "/invoices/{id}",
-}
+#: record kind → the path of the page that shows it (`RECORD_LINKS` of each area).
+LINKS: dict[str, str] = {}
 
 RETENTION = timedelta(days=180)
 EXCERPT_LENGTH = 80
 
 
-def register_kind(kind: str, title: str) -> None:
-    """Declare a notification kind of another area (its title is an N_() message id)."""
-    TITLES[kind] = title
+def register_kinds(kinds: dict[str, str]) -> None:
+    """Declare notification kinds: kind → title (an N_() message id)."""
+    TITLES.update(kinds)
+
+
+def register_links(links: dict[str, str]) -> None:
+    """Declare the pages of record kinds: kind → path with `{id}` ("/tasks/{id}")."""
+    LINKS.update(links)
 
 
 def link_for(record_kind: str | None, record_id: uuid.UUID | None) -> str | None:
@@ -155,64 +143,11 @@ def notify_many(session: Session, items: Sequence[NewNotification], *, now: date
     return len(rows)
 
 
-def _actor_name(session: Session, actor_id: uuid.UUID | None) -> str:
+def actor_name(session: Session, actor_id: uuid.UUID | None) -> str:
+    """The name to show for who acted ("OPEx CRM" for the system)."""
     if actor_id is None:
         return "OPEx CRM"
     return user_names(session, [actor_id]).get(actor_id, "OPEx CRM")
-
-
-@events.subscriber(events.TaskAssigned)
-def _task_assigned(session: Session, event: events.TaskAssigned) -> None:
-    notify(session, [event.assignee_id], kind="task.assigned", record_kind="task", record_id=event.task_id,
-           params={"actor": _actor_name(session, event.actor_id), "title": event.title}, actor_id=event.actor_id)
-
-
-@events.subscriber(events.TaskStatusChanged)
-def _task_status_changed(session: Session, event: events.TaskStatusChanged) -> None:
-    notify(session, [event.creator_id], kind="task.status_changed", record_kind="task", record_id=event.task_id,
-           params={"actor": _actor_name(session, event.actor_id), "title": event.title,
-                   "status": event.new_status, "status_label": TASK_STATUS_LABELS[TaskStatus(event.new_status)]},
-           actor_id=event.actor_id)
-
-
-@events.subscriber(events.TaskAlertDue)
-def _task_alert(session: Session, event: events.TaskAlertDue) -> None:
-    kind = "task.overdue" if event.kind == TaskAlertKind.OVERDUE else "task.due_soon"
-    notify(session, [event.assignee_id], kind=kind, record_kind="task", record_id=event.task_id,
-           params={"title": event.title, "due_at": event.due_at.isoformat()}, actor_id=event.actor_id)
-
-
-@events.subscriber(events.InstitutionAssigned)
-def _institution_assigned(session: Session, event: events.InstitutionAssigned) -> None:
-    notify(session, [event.assignee_id], kind="institution.assigned", record_kind="institution",
-           record_id=event.institution_id,
-           params={"actor": _actor_name(session, event.actor_id), "name": event.institution_name},
-           actor_id=event.actor_id)
-
-
-@events.subscriber(events.MeetingInvited)
-def _meeting_invited(session: Session, event: events.MeetingInvited) -> None:
-    notify(session, event.user_ids, kind="meeting.invited", record_kind="meeting", record_id=event.meeting_id,
-           params={"actor": _actor_name(session, event.actor_id), "title": event.title,
-                   "starts_at": event.starts_at.isoformat()}, actor_id=event.actor_id)
-
-
-@events.subscriber(events.MeetingAnswered)
-def _meeting_answered(session: Session, event: events.MeetingAnswered) -> None:
-    notify(session, [event.organizer_id], kind="meeting.answered", record_kind="meeting",
-           record_id=event.meeting_id,
-           params={"actor": _actor_name(session, event.actor_id), "title": event.title, "response": event.response,
-                   "response_label": RESPONSE_LABELS[ParticipantResponse(event.response)]},
-           actor_id=event.actor_id)
-
-
-@events.subscriber(events.CommentMentioned)
-def _comment_mentioned(session: Session, event: events.CommentMentioned) -> None:
-    target_link = link_for(event.target_kind, event.target_id)
-    notify(session, event.user_ids, kind="comment.mentioned", record_kind=event.target_kind,
-           record_id=event.target_id, link=f"{target_link}#comment-{event.comment_id}" if target_link else None,
-           params={"actor": _actor_name(session, event.actor_id), "excerpt": event.excerpt,
-                   "comment_id": str(event.comment_id)}, actor_id=event.actor_id)
 
 
 # --------------------------------------------------------------------------------------------

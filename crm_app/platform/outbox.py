@@ -1,5 +1,5 @@
-"""The mail outbox: `enqueue` writes a message in the caller's unit of work; the `mail_outbox` job sends
-it over SMTP with `emails`, retrying with back-off while the server is down.
+"""The mail outbox: `enqueue` writes a message in the caller's unit of work; the `mail_outbox` job
+(`crm_app.platform.smtp`) sends it over SMTP with `emails`, retrying with back-off while the server is down.
 
 - A message exists if and only if the business change that queued it commits (same transaction).
 - One sender per message: a sender claims a due row in a short transaction of its own (FOR UPDATE SKIP
@@ -9,16 +9,11 @@ it over SMTP with `emails`, retrying with back-off while the server is down.
 - The one window for a duplicate is a crash between the server's acceptance and the `sent` mark: the
   retry then carries the same Message-ID, which mail clients use to recognise it.
 
-SMTP settings follow the original deployment guide: `SMTP_SECURE=true` is TLS from the first byte
-(SMTPS, port 465); otherwise the connection is upgraded with STARTTLS whenever the server offers it
-(port 587 or 25). Certificates are verified, and a password is only ever sent over TLS.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -26,21 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 from typing import Any
 
-import emails
-from apscheduler.triggers.interval import IntervalTrigger
-from emails.backend.smtp import SMTPBackend
-from emails.backend.smtp.client import SMTPClientWithResponse, SMTPClientWithResponse_SSL
-from sqlalchemy import event, func, insert, update
+from sqlalchemy import event, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from crm_app.platform import scheduler as jobs
-from crm_app.platform.config import Settings, get_settings
-from crm_app.platform.db import insert_rows, unit_of_work
+from crm_app.platform.config import get_settings
+from crm_app.platform.db import insert_rows
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.identifiers import clean_email
@@ -52,11 +43,7 @@ log = logging.getLogger(__name__)
 JOB_NAME = "mail_outbox"
 MAX_ATTEMPTS = 10
 MAX_BACKOFF = timedelta(hours=1)
-#: Longer than any send can take (each socket operation times out after SMTP_TIMEOUT seconds).
-LEASE = timedelta(minutes=10)
-SMTP_TIMEOUT = 30
-BATCH_LIMIT = 200
-_DUE_STATUSES = (MailStatus.PENDING, MailStatus.SENDING)
+DUE_STATUSES = (MailStatus.PENDING, MailStatus.SENDING)
 _WAKE_KEY = "opex_mail_wake"
 _INVALID_ADDRESS = N_("Enter a valid email address.")
 
@@ -203,7 +190,7 @@ def is_valid_recipient(recipient: Recipient) -> bool:
 def status_counts(session: Session) -> dict[str, int]:
     """Messages waiting to be sent (pending or being sent) and messages given up, for /api/health."""
     rows = session.exec(select(OutboxMessage.status, func.count())
-                        .where(col(OutboxMessage.status).in_([*_DUE_STATUSES, MailStatus.FAILED]))
+                        .where(col(OutboxMessage.status).in_([*DUE_STATUSES, MailStatus.FAILED]))
                         .group_by(OutboxMessage.status)).all()
     counts = {MailStatus(status): int(count) for status, count in rows}
     return {"pending": counts.get(MailStatus.PENDING, 0) + counts.get(MailStatus.SENDING, 0),
@@ -253,213 +240,3 @@ def wake() -> None:
     if jobs.status()["state"] != "running":
         return
     threading.Thread(target=jobs.run_job, args=(JOB_NAME,), name="mail-wake", daemon=True).start()
-
-
-# --- sending -----------------------------------------------------------------------------------------
-
-@dataclass
-class _Claimed:
-    message: OutboxMessage
-    attachments: list[OutboxAttachment]
-
-
-def send_pending(now: datetime | None = None, *, limit: int = BATCH_LIMIT) -> dict[str, int]:
-    """Send the due messages, one claim at a time; returns how many were sent, put back, given up.
-
-    Blocking (SMTP): runs in the scheduler's thread, never on the event loop. Stops at the first
-    message the server could not take because it is unreachable: the others wait for the next run.
-    """
-    from crm_app.platform.settings import smtp_settings
-
-    counts = {"sent": 0, "retry": 0, "failed": 0}
-    settings = smtp_settings()  # the environment's SMTP values, or those overridden in /admin/settings
-    if not settings.smtp_host:
-        if _has_due(now or utcnow()):
-            log.warning("mail is waiting: SMTP_HOST is not set")
-        return counts
-    with _smtp_backend(settings) as backend:
-        for _ in range(limit):
-            claimed = _claim_next(now or utcnow())
-            if claimed is None:
-                break
-            error = _deliver(backend, claimed, settings)
-            if error is None:
-                counts["sent"] += 1
-                continue
-            backend.close()  # a fresh connection for the next message
-            gave_up = _record_failure(claimed.message, error, now or utcnow())
-            counts["failed" if gave_up else "retry"] += 1
-            if _server_unavailable(error):
-                break
-    return counts
-
-
-def _has_due(now: datetime) -> bool:
-    with unit_of_work() as session:
-        return session.exec(select(OutboxMessage.id).where(col(OutboxMessage.status).in_(_DUE_STATUSES),
-                                                            OutboxMessage.next_attempt_at <= now).limit(1)).first() \
-            is not None
-
-
-def _claim_next(now: datetime) -> _Claimed | None:
-    """Take the next due message for this sender: `sending` until now + LEASE, one more attempt."""
-    with unit_of_work() as session:
-        while True:
-            message = session.exec(
-                select(OutboxMessage)
-                .where(col(OutboxMessage.status).in_(_DUE_STATUSES), OutboxMessage.next_attempt_at <= now)
-                .order_by(col(OutboxMessage.next_attempt_at))
-                .limit(1)
-                .with_for_update(skip_locked=True)).first()
-            if message is None:
-                return None
-            if message.attempts >= MAX_ATTEMPTS:
-                # Its senders kept dying on it (a lease ran out every time): stop trying.
-                message.status = MailStatus.FAILED
-                message.last_error = message.last_error or "sending was interrupted too many times"
-                log.error("mail given up", extra=_log_fields(message))
-                session.flush()
-                continue
-            message.status = MailStatus.SENDING
-            message.attempts += 1
-            message.next_attempt_at = now + LEASE
-            attachments = list(session.exec(select(OutboxAttachment)
-                                            .where(OutboxAttachment.outbox_id == message.id)
-                                            .order_by(col(OutboxAttachment.position))).all())
-            return _Claimed(message, attachments)
-
-
-def _deliver(backend: SMTPBackend, claimed: _Claimed, settings: Settings) -> Exception | None:
-    """Hand one message to the SMTP server; mark it sent as soon as the server accepted it."""
-    message = claimed.message
-    try:
-        response = _build(claimed, settings).send(smtp=backend)
-        if response is None:
-            raise ValueError("the message has no recipient")
-        if not response.success:
-            raise response.error or smtplib.SMTPResponseException(response.status_code or 0,
-                                                                   response.status_text or b"")
-    except Exception as exc:  # every failure is recorded on the message and retried
-        return exc
-    refused = ", ".join(f"{address} ({code} {reply.decode(errors='replace')})"
-                        for address, (code, reply) in (response.refused_recipients or {}).items())
-    with unit_of_work() as session:
-        session.execute(update(OutboxMessage)
-                        .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.status) == MailStatus.SENDING)
-                        .values(status=MailStatus.SENT, sent_at=utcnow(),
-                                last_error=f"refused recipients: {refused}" if refused else None))
-    if refused:
-        log.warning("mail sent, some recipients refused", extra={**_log_fields(message), "refused": refused})
-    else:
-        log.info("mail sent", extra=_log_fields(message))
-    return None
-
-
-def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> bool:
-    """Put the message back with a back-off, or give up; True when given up."""
-    gave_up = _is_permanent(error) or message.attempts >= MAX_ATTEMPTS
-    with unit_of_work() as session:
-        session.execute(update(OutboxMessage)
-                        .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.status) == MailStatus.SENDING)
-                        .values(status=MailStatus.FAILED if gave_up else MailStatus.PENDING,
-                                next_attempt_at=now + backoff(message.attempts),
-                                last_error=_describe(error)))
-    fields = {**_log_fields(message), "error": _describe(error)}
-    if gave_up:
-        log.error("mail given up", extra=fields)
-    else:
-        log.warning("mail not sent, will retry", extra=fields)
-    return gave_up
-
-
-def backoff(attempts: int) -> timedelta:
-    """Wait before the next attempt: 1, 2, 4, 8... minutes after the 1st, 2nd, 3rd, 4th... failure, at most 1 h."""
-    return min(timedelta(minutes=2 ** (max(attempts, 1) - 1)), MAX_BACKOFF)
-
-
-def _is_permanent(error: Exception) -> bool:
-    """A 5xx reply to the message itself (sender, recipients or content refused) will not change."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _reply in error.recipients.values())
-    return isinstance(error, smtplib.SMTPSenderRefused | smtplib.SMTPDataError) and error.smtp_code >= 500
-
-
-def _server_unavailable(error: Exception) -> bool:
-    """The server is down or refuses us as a client: the next message would fail the same way."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
-        return False
-    return isinstance(error, OSError)  # network errors, and smtplib's connect, TLS and login errors
-
-
-def _describe(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:2000]
-
-
-def _log_fields(message: OutboxMessage) -> dict[str, Any]:
-    return {"outbox_id": str(message.id), "message_id": message.message_id, "attempts": message.attempts,
-            "related": f"{message.related_kind}:{message.related_id}" if message.related_kind else None}
-
-
-def _build(claimed: _Claimed, settings: Settings) -> emails.Message:
-    message = claimed.message
-    mail = emails.Message(
-        subject=message.subject, text=message.text_body, html=message.html_body, mail_from=settings.smtp_from,
-        mail_to=_pairs(message.to_addresses), cc=_pairs(message.cc_addresses),
-        reply_to=_pairs([message.reply_to]) if message.reply_to else None,
-        message_id=message.message_id, date=format_datetime(message.created_at))
-    for attachment in claimed.attachments:
-        mail.attach(data=attachment.content, filename=attachment.filename, mime_type=attachment.content_type)
-    return mail
-
-
-def _pairs(addresses: list[str]) -> list[str | tuple[str | None, str]]:
-    return [(name or None, address) for name, address in getaddresses(addresses)]
-
-
-# --- SMTP connection ---------------------------------------------------------------------------------
-
-class _ClientSetup:
-    """STARTTLS whenever offered, certificates verified, credentials only over TLS."""
-
-    def initialize(self: Any) -> None:
-        if self._initialized:
-            return
-        encrypted = isinstance(self, smtplib.SMTP_SSL)
-        self.ehlo_or_helo_if_needed()
-        if not encrypted and self.has_extn("starttls"):
-            self.starttls(context=ssl.create_default_context())
-            self.ehlo()
-            encrypted = True
-        if self.user:
-            if not encrypted:
-                raise smtplib.SMTPNotSupportedError("the SMTP server offers no TLS: the password is not sent in clear")
-            self.login(user=self.user, password=self.password)
-        self._initialized = True
-
-
-class _Client(_ClientSetup, SMTPClientWithResponse):
-    pass
-
-
-class _TLSClient(_ClientSetup, SMTPClientWithResponse_SSL):
-    def __init__(self, **kwargs: Any) -> None:
-        # smtplib's default context verifies nothing: give it the system's, before the connection opens.
-        smtplib.SMTP_SSL.__init__(self, local_hostname=kwargs.get("local_hostname"),
-                                  timeout=kwargs.get("timeout", SMTP_TIMEOUT), context=ssl.create_default_context())
-        SMTPClientWithResponse.__init__(self, **kwargs)
-
-
-class _Backend(SMTPBackend):
-    connection_cls = _Client
-    connection_ssl_cls = _TLSClient
-
-
-def _smtp_backend(settings: Settings) -> _Backend:
-    return _Backend(ssl=settings.smtp_secure, host=settings.smtp_host, port=settings.smtp_port,
-                    user=settings.smtp_user or None, password=settings.smtp_password or None, timeout=SMTP_TIMEOUT)
-
-
-@jobs.register(JOB_NAME, IntervalTrigger(minutes=1))
-def mail_outbox(session: Session) -> dict[str, int]:
-    """Send due mail. Each step commits on its own (claim, then mark), so the job's session stays unused."""
-    return send_pending()

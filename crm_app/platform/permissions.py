@@ -12,7 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 from crm_app.platform.errors import Forbidden
-from crm_app.platform.models.people import Role, Theme
+from crm_app.platform.models.people import Role, Theme, User
 
 
 class Scope(IntEnum):
@@ -46,6 +46,12 @@ class Placement:
     team_id: uuid.UUID | None = None
     assigned_user_id: uuid.UUID | None = None
     created_by: uuid.UUID | None = None
+
+
+def actor_from(user: User, session_id: uuid.UUID | None = None) -> Actor:
+    """The actor a user row acts as (detached: safe to keep after the session closes)."""
+    return Actor(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role), team_id=user.team_id,
+                 language=user.language, theme=Theme(user.theme), session_id=session_id)
 
 
 SYSTEM_ACTOR = Actor(id=uuid.UUID(int=0), email="system@opex-crm", full_name="OPEx CRM", role=Role.SUPER_ADMIN)

@@ -1,5 +1,6 @@
-"""APScheduler in the same process; each job runs under a PostgreSQL advisory lock when several
-instances share one database, and records its last run for /api/health."""
+"""APScheduler in the same process: the machinery only. Each area declares its jobs (a `JOBS` tuple of
+`Job`) and `crm_app.bootstrap` registers them. Each job runs under a PostgreSQL advisory lock when
+several instances share one database, and records its last run for /api/health and `jobs list`."""
 
 from __future__ import annotations
 
@@ -17,31 +18,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import text
 from sqlmodel import Session
 
-from crm_app.accounts import auth
-from crm_app.activities import alerts as reminders
-from crm_app.institutions import service as institutions
 from crm_app.platform.config import get_settings
 from crm_app.platform.db import get_engine, unit_of_work
 from crm_app.platform.logs import job_id_var
 from crm_app.platform.models.base import utcnow
-from crm_app.sales import reminders as sales_jobs
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class JobRecord:
-    name: str
-    func: Callable[[Session], Any]
-    trigger: Any
-    last_run_at: datetime | None = None
-    last_outcome: str | None = None  # "ok", "skipped" (another instance holds the lock) or "error: ..."
-    running: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_REGISTRY: dict[str, JobRecord] = {}
-_scheduler: BackgroundScheduler | None = None
 
 
 @dataclass(frozen=True)
@@ -57,12 +39,36 @@ def cron(**fields: Any) -> Cron:
     return Cron(fields)
 
 
-def register(name: str, trigger: Any) -> Callable[[Callable[[Session], Any]], Callable[[Session], Any]]:
-    """Declare a job: `func(session)` runs in its own unit of work on the trigger."""
-    def decorator(func: Callable[[Session], Any]) -> Callable[[Session], Any]:
-        _REGISTRY[name] = JobRecord(name=name, func=func, trigger=trigger)
-        return func
-    return decorator
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job as an area declares it: `func(session)` runs in its own unit of work on `trigger`
+    (a `Cron` or any APScheduler trigger); `description` says what it does."""
+
+    name: str
+    trigger: Any
+    func: Callable[[Session], Any]
+    description: str
+
+
+@dataclass
+class _JobState:
+    job: Job
+    last_run_at: datetime | None = None
+    last_outcome: str | None = None  # "ok", "skipped" (another instance holds the lock) or "error: ..."
+    running: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_REGISTRY: dict[str, _JobState] = {}
+_scheduler: BackgroundScheduler | None = None
+
+
+def register(*jobs: Job) -> None:
+    """Make jobs known (idempotent: registering the same job again keeps its recorded runs)."""
+    for job in jobs:
+        state = _REGISTRY.get(job.name)
+        if state is None or state.job != job:
+            _REGISTRY[job.name] = _JobState(job)
 
 
 @contextmanager
@@ -97,7 +103,7 @@ def run_job(name: str) -> str:
                     outcome = "skipped"
                 else:
                     with unit_of_work() as session:
-                        result = record.func(session)
+                        result = record.job.func(session)
                     outcome = "ok"
                     log.info("job finished", extra={"job": name, "result": result})
         except Exception as exc:
@@ -120,10 +126,10 @@ def start() -> None:
     scheduler = BackgroundScheduler(timezone=get_settings().timezone,
                                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     for record in _REGISTRY.values():
-        trigger = CronTrigger(timezone=get_settings().timezone, **record.trigger.fields) \
-            if isinstance(record.trigger, Cron) else record.trigger
-        scheduler.add_job(run_job, trigger, args=[record.name], id=record.name, name=record.name,
-                          replace_existing=True)
+        job = record.job
+        trigger = CronTrigger(timezone=get_settings().timezone, **job.trigger.fields) \
+            if isinstance(job.trigger, Cron) else job.trigger
+        scheduler.add_job(run_job, trigger, args=[job.name], id=job.name, name=job.name, replace_existing=True)
     scheduler.start()
     _scheduler = scheduler
     log.info("scheduler started", extra={"jobs": sorted(_REGISTRY)})
@@ -143,9 +149,9 @@ def status() -> dict[str, Any]:
     state = "running" if _scheduler is not None and _scheduler.running else "stopped"
     jobs = []
     for record in _REGISTRY.values():
-        job = _scheduler.get_job(record.name) if _scheduler is not None else None
+        job = _scheduler.get_job(record.job.name) if _scheduler is not None else None
         jobs.append({
-            "name": record.name,
+            "name": record.job.name,
             "next_run_at": job.next_run_time.isoformat() if job and job.next_run_time else None,
             "last_run_at": record.last_run_at.isoformat() if record.last_run_at else None,
             "last_outcome": record.last_outcome,
@@ -156,54 +162,3 @@ def status() -> dict[str, Any]:
 
 def job_names() -> list[str]:
     return sorted(_REGISTRY)
-
-
-@register("session_cleanup", cron(hour=3, minute=30))
-def session_cleanup(session: Session) -> int:
-    """Delete sessions, refresh tokens and login attempts long expired."""
-    return auth.purge_expired(session)
-
-
-@register("task_alerts", cron(minute="*/5"))
-def task_alerts(session: Session) -> int:
-    """Notify assignees of tasks due within 24 hours and of overdue tasks (once per task, kind, due date)."""
-    return reminders.send_task_alerts(session)
-
-
-@register("retention", cron(hour=2, minute=0))
-def retention(session: Session) -> dict[str, int]:
-    """Purge old security log entries and old read notifications."""
-    return reminders.apply_retention(session)
-
-
-@register("search_order", cron(hour=3, minute=30))
-def search_order(session: Session) -> bool:
-    """Keep the institutions' search table in name order (PostgreSQL; see InstitutionSearch)."""
-    return institutions.reorder_search_table(session)
-
-
-@register("quote_expiry", cron(hour=0, minute=5))
-def quote_expiry(session: Session) -> int:
-    """Sent quotes past their validity date → expired."""
-    return sales_jobs.expire_quotes(session)
-
-
-@register("invoice_overdue", cron(hour=0, minute=10))
-def invoice_overdue(session: Session) -> int:
-    """Issued or partially paid invoices past their due date → overdue."""
-    return sales_jobs.mark_invoices_overdue(session)
-
-
-@register("quote_reminders", cron(hour=8, minute=0))
-def quote_reminders(session: Session) -> dict[str, int]:
-    """Remind salespeople of their quotes at j-7, j-3, j0 and j+7 (once per quote and kind)."""
-    return sales_jobs.send_quote_reminders(session)
-
-
-@register("invoice_followup", cron(hour=8, minute=0))
-def invoice_followup(session: Session) -> dict[str, int]:
-    """Follow up unpaid invoices at the levels of the reminder rules (once per invoice and level)."""
-    return sales_jobs.send_invoice_followups(session)
-
-
-from crm_app.platform import outbox as mail  # noqa: E402, F401 - registers the mail_outbox job wherever jobs are known

@@ -14,12 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from crm_app.platform.config import get_settings
+from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_, gettext
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor, authorize
+from crm_app.platform.tabular import to_csv
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,6 @@ def record(session: Session, action: SecurityAction | str, *, severity: Severity
 
 def log_refusal(actor: Actor | None, action: str, client: ClientInfo | None = None) -> None:
     """Record a refused action in its own unit of work (the refused one was rolled back)."""
-    from crm_app.platform.db import unit_of_work
 
     with unit_of_work() as session:
         record(session, SecurityAction.ACTION_REFUSED, severity=Severity.MEDIUM,
@@ -141,7 +143,6 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
 
 
 def _filtered(query: SecurityLogQuery) -> Any:
-    from crm_app.platform.config import get_settings
 
     zone = ZoneInfo(query.timezone or get_settings().timezone)
     columns: tuple[Any, ...] = (SecurityEvent.id, SecurityEvent.at, SecurityEvent.user_id, User.full_name,
@@ -210,8 +211,6 @@ def iter_events(session: Session, actor: Actor, query: SecurityLogQuery) -> Iter
 def export_events(session: Session, actor: Actor, query: SecurityLogQuery) -> bytes:
     """The filtered log as CSV (cells neutralised against spreadsheet formulas); the export itself
     is written to the log."""
-    from crm_app.institutions.exports import to_csv
-    from crm_app.platform.config import get_settings
 
     zone = ZoneInfo(query.timezone or get_settings().timezone)
     rows = [[row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.user_name, row.email,

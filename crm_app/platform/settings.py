@@ -10,8 +10,6 @@ with its old and new values (an SMTP password only as "set"/"not set").
 
 from __future__ import annotations
 
-import copy
-import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,8 +23,10 @@ from sqlmodel import Session, select
 
 from crm_app.platform import cache, security_log
 from crm_app.platform.config import Settings, get_settings
+from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_, SUPPORTED_LOCALES
+from crm_app.platform.identifiers import clean_email
 from crm_app.platform.models.audit import Severity
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.models.people import User
@@ -37,22 +37,6 @@ CACHE_TTL = 10.0  # seconds before another instance's change shows here
 ACTION_CHANGED = "settings.changed"
 ACTION_TEST_EMAIL = "settings.test_email"
 _CHANGED_KEY = "opex_settings_changed"
-
-SECTIONS: tuple[str, ...] = ("organisation", "email", "modules", "sessions", "retention",
-                              "documents", "branding", "templates", "reminders")
-#: the right that shows and changes each section: the system ones for super administrators, the sales
-#: documents' ones for administrators too.
-SECTION_RIGHTS: dict[str, str] = {
-    **{name: "settings.system" for name in ("organisation", "email", "modules", "sessions", "retention")},
-    "documents": "document_template.edit", "branding": "document_template.edit",
-    "templates": "document_template.edit", "reminders": "reminder_rule.edit",
-}
-SECTION_TITLES: dict[str, str] = {
-    "organisation": N_("Organisation"), "email": N_("Email"), "modules": N_("Modules"),
-    "sessions": N_("Sessions"), "retention": N_("Retention"), "documents": N_("Sales documents"),
-    "branding": N_("Company identity and branding"), "templates": N_("Email templates"),
-    "reminders": N_("Reminders"),
-}
 
 #: modules that can be switched off, and the first segment of their page and API paths.
 MODULES: dict[str, str] = {"tasks": N_("Tasks"), "meetings": N_("Meetings"), "notes": N_("Notes"),
@@ -69,30 +53,6 @@ _INVALID_ADDRESS = N_("Enter a valid email address.")
 
 # --- defaults and validation -------------------------------------------------------------------
 
-def _defaults(env: Settings) -> dict[str, dict[str, Any]]:
-    from crm_app.activities.alerts import SECURITY_LOG_RETENTION
-    from crm_app.platform.notifications import RETENTION
-    from crm_app.sales.document_settings import (
-        BRANDING_DEFAULTS,
-        DOCUMENT_DEFAULTS,
-        REMINDER_DEFAULTS,
-        TEMPLATE_DEFAULTS,
-    )
-
-    return {
-        "organisation": {"name": "OPEx CRM", "default_language": "fr", "timezone": env.timezone},
-        "email": {name: getattr(env, name) for name in SMTP_FIELDS},
-        "modules": {name: True for name in MODULES},
-        "sessions": {"lifetime_minutes": env.session_lifetime // 60, "idle_timeout_minutes": 0},
-        "retention": {"security_log_low_days": SECURITY_LOG_RETENTION[Severity.LOW].days,
-                      "security_log_high_days": SECURITY_LOG_RETENTION[Severity.HIGH].days,
-                      "notifications_days": RETENTION.days},
-        # copies: the merge updates these dicts, and some values are lists
-        "documents": copy.deepcopy(DOCUMENT_DEFAULTS), "branding": copy.deepcopy(BRANDING_DEFAULTS),
-        "templates": copy.deepcopy(TEMPLATE_DEFAULTS), "reminders": copy.deepcopy(REMINDER_DEFAULTS),
-    }
-
-
 def _text(value: Any, *, limit: int, required: bool = False) -> tuple[Any, str | None]:
     text = "" if value is None else str(value).strip()
     if required and not text:
@@ -102,7 +62,8 @@ def _text(value: Any, *, limit: int, required: bool = False) -> tuple[Any, str |
     return text, None
 
 
-def _whole(low: int, high: int) -> Callable[[Any], tuple[Any, str | None]]:
+def whole_check(low: int, high: int) -> Callable[[Any], tuple[Any, str | None]]:
+    """A whole number within [low, high]."""
     def check(value: Any) -> tuple[Any, str | None]:
         try:
             number = int(str(value).strip()) if not isinstance(value, bool) else None
@@ -114,7 +75,8 @@ def _whole(low: int, high: int) -> Callable[[Any], tuple[Any, str | None]]:
     return check
 
 
-def _flag(value: Any) -> tuple[Any, str | None]:
+def flag_check(value: Any) -> tuple[Any, str | None]:
+    """Yes or no (a boolean, or its usual spellings)."""
     if isinstance(value, bool):
         return value, None
     if str(value).lower() in {"true", "1", "yes", "on"}:
@@ -147,7 +109,6 @@ def _host(value: Any) -> tuple[Any, str | None]:
 
 
 def _sender(value: Any) -> tuple[Any, str | None]:
-    from crm_app.platform.identifiers import clean_email
 
     text, error = _text(value, limit=320, required=True)
     if error:
@@ -166,61 +127,102 @@ def _password(value: Any) -> tuple[Any, str | None]:
     return (text, None) if len(text) <= 500 else (None, _TOO_LONG)
 
 
-_FIELDS: dict[str, dict[str, Callable[[Any], tuple[Any, str | None]]]] = {
-    "organisation": {"name": lambda v: _text(v, limit=200, required=True), "default_language": _language,
-                     "timezone": _timezone},
-    "email": {"smtp_host": _host, "smtp_port": _whole(1, 65535), "smtp_secure": _flag,
-              "smtp_user": lambda v: _text(v, limit=255), "smtp_password": _password, "smtp_from": _sender},
-    "modules": {name: _flag for name in MODULES},
-    "sessions": {"lifetime_minutes": _whole(5, 60 * 24 * 30), "idle_timeout_minutes": _whole(0, 60 * 24 * 30)},
-    "retention": {"security_log_low_days": _whole(1, 3650), "security_log_high_days": _whole(1, 3650),
-                  "notifications_days": _whole(1, 3650)},
-}
+Check = Callable[[Any], tuple[Any, str | None]]
+"""A field's check: the raw value → (the clean value, None) or (None, the error's message id)."""
 
 
-def _sales_fields() -> None:
-    """The checks of the sales documents' sections (crm_app.sales.document_settings holds them)."""
-    from crm_app.sales import document_settings
+@dataclass(frozen=True)
+class Section:
+    """A settings section as the area that owns it declares it (`crm_app.bootstrap` registers it).
 
-    _FIELDS.update(document_settings.FIELD_CHECKS)
+    `defaults(env)` returns a fresh dict of every field's default (the environment's values where it
+    has them); `checks` clean each field; `cross_check(after, errors)` adds errors that involve
+    several fields, on the values as they would be after the change. With `none_resets`, a None value
+    removes the stored override (the environment's value applies again)."""
+
+    name: str
+    title: str  # N_() message id
+    right: str  # the right that shows and changes the section
+    defaults: Callable[[Settings], dict[str, Any]]
+    checks: dict[str, Check]
+    cross_check: Callable[[dict[str, Any], dict[str, str]], None] | None = None
+    none_resets: bool = False
 
 
-_sales_fields_loaded = False
+_SECTIONS: dict[str, Section] = {}
+_cache: cache.TimedCache[dict[str, dict[str, Any]]] = cache.register(cache.TimedCache(ttl=CACHE_TTL, max_entries=4))
+
+
+def register_section(*sections: Section) -> None:
+    """Make sections known, in the order of the settings page (idempotent)."""
+    for declared in sections:
+        _SECTIONS[declared.name] = declared
+    _cache.invalidate()
+
+
+def section_names() -> list[str]:
+    return list(_SECTIONS)
+
+
+def section_title(name: str) -> str:
+    return _SECTIONS[name].title
+
+
+def section_right(name: str) -> str:
+    return _SECTIONS[name].right
+
+
+def text_check(limit: int, *, required: bool = False) -> Check:
+    return lambda value: _text(value, limit=limit, required=required)
+
+
+def _check_sessions(after: dict[str, Any], errors: dict[str, str]) -> None:
+    if "idle_timeout_minutes" not in errors and after["idle_timeout_minutes"] > after["lifetime_minutes"]:
+        errors["idle_timeout_minutes"] = N_("The idle timeout cannot be longer than the session lifetime.")
+
+
+#: The platform's own sections (system settings, for super administrators).
+SECTIONS = (
+    Section("organisation", N_("Organisation"), "settings.system",
+            lambda env: {"name": "OPEx CRM", "default_language": "fr", "timezone": env.timezone},
+            {"name": text_check(200, required=True), "default_language": _language, "timezone": _timezone}),
+    Section("email", N_("Email"), "settings.system",
+            lambda env: {name: getattr(env, name) for name in SMTP_FIELDS},
+            {"smtp_host": _host, "smtp_port": whole_check(1, 65535), "smtp_secure": flag_check,
+             "smtp_user": text_check(255), "smtp_password": _password, "smtp_from": _sender},
+            none_resets=True),
+    Section("modules", N_("Modules"), "settings.system", lambda env: {name: True for name in MODULES},
+            {name: flag_check for name in MODULES}),
+    Section("sessions", N_("Sessions"), "settings.system",
+            lambda env: {"lifetime_minutes": env.session_lifetime // 60, "idle_timeout_minutes": 0},
+            {"lifetime_minutes": whole_check(5, 60 * 24 * 30), "idle_timeout_minutes": whole_check(0, 60 * 24 * 30)},
+            _check_sessions),
+)
+
+
+def _defaults(env: Settings) -> dict[str, dict[str, Any]]:
+    return {name: declared.defaults(env) for name, declared in _SECTIONS.items()}
+
 
 def _validate(section: str, values: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
-    """The cleaned values; ValidationFailed naming every field in error. In the email section a None
-    value means "back to the environment"."""
-    global _sales_fields_loaded
-    if not _sales_fields_loaded:
-        _sales_fields()
-        _sales_fields_loaded = True
-    checks = _FIELDS[section]
+    """The cleaned values; ValidationFailed naming every field in error."""
+    declared = _SECTIONS[section]
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     for name, value in values.items():
-        if name not in checks:
+        if name not in declared.checks:
             errors[name] = N_("Unknown setting.")
             continue
-        if value is None and section == "email":
+        if value is None and declared.none_resets:
             cleaned[name] = None
             continue
-        clean, error = checks[name](value)
+        clean, error = declared.checks[name](value)
         if error:
             errors[name] = error
         else:
             cleaned[name] = clean
-    after = {**merged, **{k: v for k, v in cleaned.items() if v is not None}}
-    if section == "sessions" and "idle_timeout_minutes" not in errors \
-            and after["idle_timeout_minutes"] > after["lifetime_minutes"]:
-        errors["idle_timeout_minutes"] = N_("The idle timeout cannot be longer than the session lifetime.")
-    if section == "retention" and "security_log_high_days" not in errors \
-            and after["security_log_high_days"] < after["security_log_low_days"]:
-        errors["security_log_high_days"] = N_("Keep important entries at least as long as the others.")
-    if section == "documents" and "default_vat_rate" not in errors and "vat_rates" not in errors:
-        from decimal import Decimal
-
-        if Decimal(str(after["default_vat_rate"])) not in {Decimal(str(rate)) for rate in after["vat_rates"]}:
-            errors["default_vat_rate"] = N_("The default VAT rate must be one of the VAT rates.")
+    if declared.cross_check is not None:
+        declared.cross_check({**merged, **{k: v for k, v in cleaned.items() if v is not None}}, errors)
     if errors:
         raise ValidationFailed(errors)
     return cleaned
@@ -228,7 +230,6 @@ def _validate(section: str, values: dict[str, Any], merged: dict[str, Any]) -> d
 
 # --- effective values (cached) -----------------------------------------------------------------
 
-_cache: cache.TimedCache[dict[str, dict[str, Any]]] = cache.register(cache.TimedCache(ttl=CACHE_TTL, max_entries=4))
 
 
 def _stored(session: Session) -> dict[str, AppSetting]:
@@ -262,8 +263,6 @@ def effective(session: Session | None = None) -> dict[str, dict[str, Any]]:
     def compute() -> dict[str, dict[str, Any]]:
         if session is not None:
             return load(session)
-        from crm_app.platform.db import unit_of_work
-
         with unit_of_work() as own:
             return load(own)
 
@@ -313,10 +312,6 @@ def session_lifetime_seconds(session: Session | None = None) -> int:
 def idle_timeout(session: Session | None = None) -> timedelta | None:
     minutes = int(section_values("sessions", session)["idle_timeout_minutes"])
     return timedelta(minutes=minutes) if minutes > 0 else None
-
-
-def retention_days(session: Session | None = None) -> dict[str, int]:
-    return {k: int(v) for k, v in section_values("retention", session).items()}
 
 
 @event.listens_for(OrmSession, "after_commit")
@@ -373,7 +368,7 @@ def _section_view(session: Session, name: str, row: AppSetting | None, merged: d
 
 
 def visible_sections(actor: Actor) -> list[str]:
-    return [name for name in SECTIONS if can(actor, SECTION_RIGHTS[name])]
+    return [name for name, declared in _SECTIONS.items() if can(actor, declared.right)]
 
 
 def get_settings_view(session: Session, actor: Actor) -> SettingsView:
@@ -402,9 +397,9 @@ def update_section(session: Session, actor: Actor, section: str, values: dict[st
 
     `expected_version` is the version read (0 when never saved): a stale one raises Conflict. In the
     email section, a None value removes the override (the environment's value applies again)."""
-    if section not in SECTIONS:
+    if section not in _SECTIONS:
         raise NotFound(N_("No such settings section."))
-    authorize(actor, SECTION_RIGHTS[section])
+    authorize(actor, _SECTIONS[section].right)
     row = session.get(AppSetting, section, with_for_update=True)
     if expected_version is not None and expected_version != (row.version if row else 0):
         changed_by = session.get(User, row.updated_by) if row is not None and row.updated_by else None
@@ -437,60 +432,3 @@ def update_section(session: Session, actor: Actor, section: str, values: dict[st
                         user_id=actor.id if actor.id.int else None, email=actor.email, client=client,
                         section=section, changes=changes)
     return _section_view(session, section, row, _compute(session)[section])
-
-
-# --- test email ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class TestEmailResult:
-    __test__ = False  # not a pytest class
-
-    ok: bool
-    answer: str  # the server's reply ("250 …") or the error, as the server or the network gave it
-
-
-def send_test_email(session: Session, actor: Actor, to: str) -> TestEmailResult:
-    """Send one message now, with the effective SMTP settings, and report the server's real answer.
-
-    Blocking (SMTP, up to the mail timeout): call it off the event loop."""
-    import emails
-
-    from crm_app.platform import outbox as mail
-    from crm_app.platform.identifiers import clean_email
-
-    authorize(actor, "settings.system")
-    try:
-        address = clean_email(to)
-    except ValueError:
-        raise ValidationFailed({"to": _INVALID_ADDRESS}) from None
-    settings = smtp_settings(session)
-    if not settings.smtp_host:
-        raise ValidationFailed({"smtp_host": N_("No SMTP server is set (SMTP_HOST or the value here).")})
-    organisation = section_values("organisation", session)["name"]
-    message = emails.Message(subject=f"{organisation}: test email", mail_from=settings.smtp_from, mail_to=[address],
-                             text=f"This test message was sent by {actor.full_name} from the settings of "
-                                  f"{organisation}. If you can read it, the SMTP settings work.")
-    try:
-        with mail._smtp_backend(settings) as backend:
-            response = message.send(smtp=backend)
-        if response is None:
-            raise ValueError("the message has no recipient")
-        if response.error is not None:
-            raise response.error
-        refused = response.refused_recipients or {}
-        if refused:
-            answer = "; ".join(f"{addr}: {code} {reply.decode(errors='replace')}"
-                               for addr, (code, reply) in refused.items())
-            result = TestEmailResult(False, answer)
-        elif not response.success:
-            raise smtplib.SMTPResponseException(response.status_code or 0, response.status_text or b"")
-        else:
-            text = response.status_text.decode(errors="replace") if isinstance(response.status_text, bytes) \
-                else str(response.status_text or "")
-            result = TestEmailResult(True, f"{response.status_code} {text}".strip())
-    except Exception as exc:  # every failure is reported as the server or the network said it
-        result = TestEmailResult(False, f"{type(exc).__name__}: {exc}"[:2000])
-    security_log.record(session, ACTION_TEST_EMAIL, user_id=actor.id if actor.id.int else None, email=actor.email,
-                        to=address, host=settings.smtp_host, ok=result.ok, answer=result.answer[:500])
-    return result
-

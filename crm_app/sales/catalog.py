@@ -14,16 +14,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from crm_app.institutions.duplicates import contains_pattern, fold
 from crm_app.platform import audit
 from crm_app.platform import cleaners as fields
+from crm_app.platform.cleaners import long_text
 from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, authorize, can
-from crm_app.platform.records import actor_id, changed_by_name, get_record, long_text
+from crm_app.platform.records import actor_id, changed_by_name, get_record
+from crm_app.platform.text import contains_pattern, fold
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.models.quotes import CatalogItem
 

@@ -8,19 +8,25 @@ below. Readers get typed, immutable views.
 
 from __future__ import annotations
 
+import copy
+import io
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session
 
 from crm_app.platform import settings
+from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
+from crm_app.platform.identifiers import clean_email, clean_siret
 from crm_app.platform.permissions import Actor, authorize
+from crm_app.platform.storage import path_of, read_file, write_file
 from crm_app.sales.money import DEFAULT_VAT_RATES
+from crm_app.sales.templates import TEMPLATE_KINDS, check_template
 
 DEFAULT_INVOICE_LEVELS: tuple[int, ...] = (-7, 1, 15, 30)
 
@@ -40,12 +46,8 @@ REMINDER_DEFAULTS: dict[str, Any] = {
     "quote_reminders": ["j-7", "j-3", "j0", "j+7"], "quote_followup_task": True,
     "invoice_levels": list(DEFAULT_INVOICE_LEVELS), "invoice_email_client": False,
 }
-#: The email templates' kinds (crm_app.sales.documents.TEMPLATE_KINDS); empty: the built-in text in
-#: the recipient's language.
-TEMPLATE_KIND_NAMES: tuple[str, ...] = ("quote", "order", "invoice", "credit_note", "invoice_reminder",
-                                        "quote_reminder_owner", "invoice_reminder_owner")
-TEMPLATE_DEFAULTS: dict[str, Any] = {f"{kind}_{part}": "" for kind in TEMPLATE_KIND_NAMES
-                                     for part in ("subject", "body")}
+#: One subject and one body per email template; empty: the built-in text in the recipient's language.
+TEMPLATE_DEFAULTS: dict[str, Any] = {f"{kind}_{part}": "" for kind in TEMPLATE_KINDS for part in ("subject", "body")}
 QUOTE_REMINDER_KINDS: tuple[str, ...] = ("j-7", "j-3", "j0", "j+7")
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 LOGO_DIR = "branding"
@@ -128,7 +130,7 @@ def reminder_rules(session: Session | None = None) -> ReminderRules:
 # --- validation of the settings sections "documents", "branding", "reminders", "templates" -----------
 # Each check takes the raw value and returns (clean value, None) or (None, gettext id of the error).
 
-Check = Callable[[Any], tuple[Any, str | None]]
+Check = settings.Check
 _TOO_LONG = N_("This text is too long.")
 
 
@@ -193,33 +195,11 @@ def _vat_rates(value: Any) -> tuple[Any, str | None]:
     return rates, None
 
 
-def _whole(low: int, high: int) -> Check:
-    def check(value: Any) -> tuple[Any, str | None]:
-        try:
-            number = int(str(value).strip()) if not isinstance(value, bool) else None
-        except (TypeError, ValueError):
-            number = None
-        if number is None or not low <= number <= high:
-            return None, N_("Enter a whole number within the allowed range.")
-        return number, None
-    return check
-
-
 def _indemnity(value: Any) -> tuple[Any, str | None]:
     number = _decimal(value, Decimal(0), Decimal(10000))
     if number is None:
         return None, N_("Enter an amount between 0 and 10,000, with at most 2 decimals.")
     return _plain(number), None
-
-
-def _flag(value: Any) -> tuple[Any, str | None]:
-    if isinstance(value, bool):
-        return value, None
-    if str(value).lower() in {"true", "1", "yes", "on"}:
-        return True, None
-    if str(value).lower() in {"false", "0", "no", "off"}:
-        return False, None
-    return None, N_("Choose yes or no.")
 
 
 def iban_is_valid(iban: str) -> bool:
@@ -246,7 +226,6 @@ def _bic(value: Any) -> tuple[Any, str | None]:
 
 
 def _siret(value: Any) -> tuple[Any, str | None]:
-    from crm_app.platform.identifiers import clean_siret
 
     text = str(value or "").strip()
     if not text:
@@ -265,7 +244,6 @@ def _vat_number(value: Any) -> tuple[Any, str | None]:
 
 
 def _email(value: Any) -> tuple[Any, str | None]:
-    from crm_app.platform.identifiers import clean_email
 
     text = str(value or "").strip()
     if not text:
@@ -284,7 +262,6 @@ def _colour(value: Any) -> tuple[Any, str | None]:
 
 
 def _logo_path(value: Any) -> tuple[Any, str | None]:
-    from crm_app.platform.storage import path_of
 
     text = str(value or "").strip()
     if not text:
@@ -331,8 +308,6 @@ def _template(limit: int, *, one_line: bool) -> Check:
     base = _text(limit, one_line=one_line)
 
     def check(value: Any) -> tuple[Any, str | None]:
-        from crm_app.sales.documents import check_template
-
         text, error = base(value)
         if error:
             return None, error
@@ -341,11 +316,18 @@ def _template(limit: int, *, one_line: bool) -> Check:
     return check
 
 
+def _check_documents(after: dict[str, Any], errors: dict[str, str]) -> None:
+    if "default_vat_rate" not in errors and "vat_rates" not in errors \
+            and Decimal(str(after["default_vat_rate"])) not in {Decimal(str(rate)) for rate in after["vat_rates"]}:
+        errors["default_vat_rate"] = N_("The default VAT rate must be one of the VAT rates.")
+
+
 FIELD_CHECKS: dict[str, dict[str, Check]] = {
     "documents": {
         "quote_prefix": _prefix, "order_prefix": _prefix, "invoice_prefix": _prefix, "credit_note_prefix": _prefix,
-        "vat_rates": _vat_rates, "default_vat_rate": _rate, "payment_terms_days": _whole(0, 365),
-        "quote_validity_days": _whole(1, 365), "late_penalty_rate": _rate, "recovery_indemnity": _indemnity,
+        "vat_rates": _vat_rates, "default_vat_rate": _rate, "payment_terms_days": settings.whole_check(0, 365),
+        "quote_validity_days": settings.whole_check(1, 365), "late_penalty_rate": _rate,
+        "recovery_indemnity": _indemnity,
     },
     "branding": {
         "legal_name": _text(200), "address": _text(500, one_line=False), "siret": _siret, "vat_number": _vat_number,
@@ -354,12 +336,29 @@ FIELD_CHECKS: dict[str, dict[str, Check]] = {
         "footer": _text(500, one_line=False), "terms": _text(30000, one_line=False), "logo_path": _logo_path,
     },
     "reminders": {
-        "quote_reminders": _quote_reminders, "quote_followup_task": _flag, "invoice_levels": _invoice_levels,
-        "invoice_email_client": _flag,
+        "quote_reminders": _quote_reminders, "quote_followup_task": settings.flag_check,
+        "invoice_levels": _invoice_levels,
+        "invoice_email_client": settings.flag_check,
     },
     "templates": {name: _template(250, one_line=True) if name.endswith("_subject") else
                   _template(10000, one_line=False) for name in TEMPLATE_DEFAULTS},
 }
+
+
+#: The right that shows and changes the sections of sales documents.
+DOCUMENTS_RIGHT = "document_template.edit"
+
+#: The settings sections of sales documents (`crm_app.bootstrap` registers them after the platform's).
+SECTIONS = (
+    settings.Section("documents", N_("Sales documents"), DOCUMENTS_RIGHT, lambda env: copy.deepcopy(DOCUMENT_DEFAULTS),
+                     FIELD_CHECKS["documents"], _check_documents),
+    settings.Section("branding", N_("Company identity and branding"), DOCUMENTS_RIGHT,
+                     lambda env: copy.deepcopy(BRANDING_DEFAULTS), FIELD_CHECKS["branding"]),
+    settings.Section("templates", N_("Email templates"), DOCUMENTS_RIGHT, lambda env: copy.deepcopy(TEMPLATE_DEFAULTS),
+                     FIELD_CHECKS["templates"]),
+    settings.Section("reminders", N_("Reminders"), "reminder_rule.edit", lambda env: copy.deepcopy(REMINDER_DEFAULTS),
+                     FIELD_CHECKS["reminders"]),
+)
 
 
 # --- the logo ------------------------------------------------------------------------------------------
@@ -376,14 +375,10 @@ def upload_logo(session: Session, actor: Actor, filename: str, content: bytes, *
                 client: Any = None) -> settings.SectionView:
     """Store a PNG or JPEG logo (≤ 2 MB, checked by its content, not its name) under
     DATA_DIR/files/branding/ and make it the documents' logo (a change of the "branding" section)."""
-    import io
 
-    from PIL import Image, UnidentifiedImageError
 
-    from crm_app.platform.errors import ValidationFailed
-    from crm_app.platform.storage import write_file
 
-    authorize(actor, settings.SECTION_RIGHTS["branding"])
+    authorize(actor, DOCUMENTS_RIGHT)
     if len(content) > LOGO_MAX_BYTES:
         raise ValidationFailed({"logo": N_("The logo is larger than 2 MB.")})
     kind = _image_kind(content)
@@ -404,9 +399,8 @@ def upload_logo(session: Session, actor: Actor, filename: str, content: bytes, *
 
 def logo_image(session: Session, actor: Actor) -> tuple[bytes, str] | None:
     """The current logo's bytes and media type, for the settings page's preview."""
-    from crm_app.platform.storage import read_file
 
-    authorize(actor, settings.SECTION_RIGHTS["branding"])
+    authorize(actor, DOCUMENTS_RIGHT)
     path = branding(session).logo_path
     if not path:
         return None

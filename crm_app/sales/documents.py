@@ -1,7 +1,7 @@
 """Sales documents as PDFs and emails: build what the PDF shows from a quote (kinds quote and order)
 or an invoice (invoice, credit note), keep the PDF of every sent or issued document so that the very
 same bytes are sent again later, email it through the outbox from a template, and render those
-templates (gettext defaults, admin overrides in the "templates" settings section).
+templates (`crm_app.sales.templates`).
 
 Stored PDFs: `DATA_DIR/files/documents/<kind>/<number>.pdf`, one `StoredDocument` row per kind,
 document and number (its SHA-256 and size). Drafts are rendered fresh and never stored.
@@ -33,119 +33,28 @@ from sqlmodel import Session, col, select
 
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import audit, storage
+from crm_app.platform import outbox as mail
 from crm_app.platform.errors import InvalidTransition, NotFound, ValidationFailed
-from crm_app.platform.i18n import N_, SUPPORTED_LOCALES, gettext, use_locale
+from crm_app.platform.i18n import N_, gettext, use_locale
+from crm_app.platform.identifiers import clean_email
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.models.outbox import OutboxMessage
 from crm_app.platform.models.people import User
-from crm_app.platform.permissions import Actor, authorize
-from crm_app.platform.settings import organisation, section_values
+from crm_app.platform.permissions import Actor, authorize, can
+from crm_app.platform.settings import organisation
 from crm_app.sales.document_settings import branding, document_settings
 from crm_app.sales.lines import stored_lines, stored_totals
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from crm_app.sales.models.quotes import DocumentKind, Quote, QuoteLine, QuoteStatus, StoredDocument
 from crm_app.sales.money import DiscountKind, Totals
 from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
+from crm_app.sales.pdf.render import render
+from crm_app.sales.templates import TEMPLATE_KINDS, render_template
 
 log = logging.getLogger(__name__)
 
 RESEND_WINDOW = timedelta(minutes=2)
 PDF_CONTENT_TYPE = "application/pdf"
-
-# --- templates -----------------------------------------------------------------------------------
-
-TEMPLATE_KINDS: tuple[str, ...] = ("quote", "order", "invoice", "credit_note", "invoice_reminder",
-                                   "quote_reminder_owner", "invoice_reminder_owner")
-TEMPLATE_TITLES: dict[str, str] = {
-    "quote": N_("Quote sent to the client"), "order": N_("Order confirmation sent to the client"),
-    "invoice": N_("Invoice sent to the client"), "credit_note": N_("Credit note sent to the client"),
-    "invoice_reminder": N_("Payment reminder to the client"),
-    "quote_reminder_owner": N_("Quote reminder to the salesperson"),
-    "invoice_reminder_owner": N_("Invoice follow-up to the salesperson"),
-}
-#: Placeholders a template may use, with what they hold (shown beside the template editor).
-PLACEHOLDERS: dict[str, str] = {
-    "number": N_("the document's number"), "title": N_("the document's subject"),
-    "institution": N_("the client institution"), "contact": N_("the contact's name"),
-    "total": N_("the total incl. VAT"), "total_excl_vat": N_("the total excl. VAT"),
-    "amount_due": N_("the amount still due (invoices)"), "issue_date": N_("the document's date"),
-    "due_date": N_("the due date (invoices)"), "valid_until": N_("the validity date (quotes)"),
-    "days": N_("days before (negative) or after the due or validity date (reminders)"),
-    "salesperson": N_("the salesperson's name"), "company": N_("your company's name"),
-}
-_DEFAULT_SUBJECTS: dict[str, str] = {
-    "quote": N_("Quote {number} – {company}"),
-    "order": N_("Order confirmation {number} – {company}"),
-    "invoice": N_("Invoice {number} – {company}"),
-    "credit_note": N_("Credit note {number} – {company}"),
-    "invoice_reminder": N_("Reminder: invoice {number} due on {due_date}"),
-    "quote_reminder_owner": N_("Quote {number} for {institution}: validity ends on {valid_until}"),
-    "invoice_reminder_owner": N_("Invoice {number} for {institution}: due on {due_date}"),
-}
-_DEFAULT_BODIES: dict[str, str] = {
-    "quote": N_("Hello,\n\nPlease find attached our quote {number} for {institution}, for a total of {total} "
-                "incl. VAT. It is valid until {valid_until}.\n\nWe remain at your disposal for any question."
-                "\n\nBest regards,\n{salesperson}\n{company}"),
-    "order": N_("Hello,\n\nThank you for your order. Please find attached our order confirmation {number} for "
-                "{institution}, for a total of {total} incl. VAT.\n\nBest regards,\n{salesperson}\n{company}"),
-    "invoice": N_("Hello,\n\nPlease find attached our invoice {number} for {institution}, for a total of {total} "
-                  "incl. VAT, due on {due_date}.\n\nBest regards,\n{salesperson}\n{company}"),
-    "credit_note": N_("Hello,\n\nPlease find attached our credit note {number} for {institution}, for a total of "
-                      "{total} incl. VAT.\n\nBest regards,\n{salesperson}\n{company}"),
-    "invoice_reminder": N_("Hello,\n\nUnless we are mistaken, invoice {number} of {issue_date} for {institution} "
-                           "({amount_due} still due) was due on {due_date}. If your payment has crossed this "
-                           "message, please disregard it.\n\nBest regards,\n{salesperson}\n{company}"),
-    "quote_reminder_owner": N_("The quote {number} for {institution} ({total} incl. VAT) is valid until "
-                               "{valid_until}. It may be time to follow it up with the client."),
-    "invoice_reminder_owner": N_("The invoice {number} for {institution} ({amount_due} still due) is due on "
-                                 "{due_date}. It may be time to follow it up with the client."),
-}
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
-
-def template_placeholders(text: str) -> list[str]:
-    """The placeholder names a template uses, in order ("{number}" → "number")."""
-    return _PLACEHOLDER.findall(text)
-
-
-def check_template(text: str) -> str | None:
-    """A gettext id describing what is wrong with a template text, or None when it is fine."""
-    unknown = [name for name in template_placeholders(text) if name not in PLACEHOLDERS]
-    if unknown:
-        return N_("Unknown placeholder: use only the listed placeholders, such as {number}.")
-    stripped = _PLACEHOLDER.sub("", text)
-    if "{" in stripped or "}" in stripped:
-        return N_("A brace is not closed: write placeholders as {number}.")
-    return None
-
-
-def _fill(text: str, fields: Mapping[str, str]) -> str:
-    # Plain substitution (never str.format on an admin's text: no attribute or index access).
-    return _PLACEHOLDER.sub(lambda m: str(fields.get(m.group(1), m.group(0))), text)
-
-
-def _overrides(session: Session | None) -> dict[str, str]:
-    return {k: str(v) for k, v in section_values("templates", session).items() if v}
-
-
-def render_template(kind: str, fields: Mapping[str, str], language: str, *,
-                    session: Session | None = None) -> tuple[str, str]:
-    """(subject, body) of an email template: the admin's text when set, else the default in `language`,
-    its placeholders replaced by `fields` (see `template_fields`); unknown ones are left as they are."""
-    if kind not in TEMPLATE_KINDS:
-        raise ValueError(f"unknown template kind: {kind}")
-    overrides = _overrides(session)
-    with use_locale(language if language in SUPPORTED_LOCALES else None):
-        subject = overrides.get(f"{kind}_subject") or gettext(_DEFAULT_SUBJECTS[kind])
-        body = overrides.get(f"{kind}_body") or gettext(_DEFAULT_BODIES[kind])
-    return " ".join(_fill(subject, fields).split()), _fill(body, fields)
-
-
-def default_template(kind: str, language: str) -> tuple[str, str]:
-    """The built-in (subject, body) of a kind in a language, placeholders kept (for the editor)."""
-    with use_locale(language):
-        return gettext(_DEFAULT_SUBJECTS[kind]), gettext(_DEFAULT_BODIES[kind])
-
 
 # --- loading a document ----------------------------------------------------------------------------
 
@@ -335,7 +244,6 @@ def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes,
             return content, existing.sha256
         log.error("stored PDF missing or altered: rendered again",
                   extra={"path": existing.path, "document_id": str(source.row.id)})
-    from crm_app.sales.pdf.render import render
 
     content = render(_build(session, source))
     digest = hashlib.sha256(content).hexdigest()
@@ -361,7 +269,6 @@ def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes,
 def _pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes, str]:
     """(content, sha256) of the document's PDF: fresh for a draft, the stored file otherwise."""
     if source.is_draft or not source.number:
-        from crm_app.sales.pdf.render import render
 
         content = render(_build(session, source))
         return content, hashlib.sha256(content).hexdigest()
@@ -448,7 +355,6 @@ def template_preview(session: Session, actor: Actor, kind: str) -> tuple[str, st
 
 
 def _latest(session: Session, actor: Actor, kind: str) -> _Source | None:
-    from crm_app.platform.permissions import can
 
     if kind in ("quote", "quote_reminder_owner", "order"):
         query = select(Quote).order_by(col(Quote.issue_date).desc(), col(Quote.created_at).desc()).limit(50)
@@ -473,7 +379,6 @@ def _latest(session: Session, actor: Actor, kind: str) -> _Source | None:
 
 def _recipients(session: Session, source: _Source, contact_ids: Sequence[uuid.UUID],
                 extra_emails: Sequence[str]) -> list[tuple[str, str]]:
-    from crm_app.platform.identifiers import clean_email
 
     found = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(list(contact_ids)))).all()} \
         if contact_ids else {}
@@ -507,7 +412,6 @@ def email_document(session: Session, actor: Actor, kind: DocumentKind | str, doc
     of the document's institution and have an email (ValidationFailed on "contact_ids"). `subject` and
     `body` are the edited template; without them the kind's template is rendered in the organisation's
     language. See the module's docstring for `request_key` and double clicks."""
-    from crm_app.platform import outbox as mail
 
     source = _load(session, kind, document_id)
     authorize(actor, "record.edit", source.row)

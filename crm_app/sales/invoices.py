@@ -35,11 +35,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from crm_app.institutions.duplicates import contains_pattern, fold
+from crm_app.institutions import timeline
 from crm_app.institutions.models import CommercialStatus, Contact, Institution
-from crm_app.platform import audit, events, timeline
+from crm_app.platform import audit, events
 from crm_app.platform import cleaners as fields
 from crm_app.platform import notifications as notification_service
+from crm_app.platform.cleaners import long_text
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, InvalidTransition, ValidationFailed
 from crm_app.platform.i18n import N_, gettext, use_locale
@@ -48,16 +49,9 @@ from crm_app.platform.models.people import User
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, Placement, authorize, can
-from crm_app.platform.records import (
-    active_user,
-    actor_id,
-    changed_by_name,
-    get_record,
-    long_text,
-    scope_condition,
-    user_names,
-)
+from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record, scope_condition, user_names
 from crm_app.platform.settings import organisation
+from crm_app.platform.text import contains_pattern, fold
 from crm_app.sales import lines as document_lines
 from crm_app.sales import numbering
 from crm_app.sales.document_settings import document_settings
@@ -92,7 +86,6 @@ KIND_LABELS: dict[InvoiceKind, str] = {
 _NOT_DRAFT = N_("An issued invoice cannot be changed: issue a credit note instead.")
 _TOO_MUCH_FOR_QUOTE = N_("This would invoice more than the quote's total.")
 
-notification_service.register_kind("invoice.paid", N_("Invoice {number} is paid"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,7 +556,6 @@ def settle(session: Session, actor: Actor, invoice: Invoice, *, on: date | None 
     return new
 
 
-@events.subscriber(events.InvoicePaid)
 def _invoice_paid(session: Session, event: events.InvoicePaid) -> None:
     notification_service.notify(session, [event.owner_id], kind="invoice.paid", record_kind="invoice",
                                 record_id=event.invoice_id, params={"number": event.number},
@@ -977,5 +969,13 @@ def _timeline_payments(actor: Actor, institution_id: uuid.UUID) -> Any:
             .where(_I.institution_id == institution_id, visible_condition(actor)))
 
 
-timeline.register_source("invoice", _timeline_documents, link=notification_service.LINKS["invoice"])
-timeline.register_source("payment", _timeline_payments, link=notification_service.LINKS["invoice"])
+# --------------------------------------------------------------------------------------------
+# What this module declares (`crm_app.bootstrap` wires it)
+
+NOTIFICATION_KINDS: dict[str, str] = {"invoice.paid": N_("Invoice {number} is paid")}
+RECORD_LINKS: dict[str, str] = {"invoice": "/invoices/{id}"}
+SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.InvoicePaid, _invoice_paid),)
+TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
+    timeline.TimelineSource("invoice", _timeline_documents, RECORD_LINKS["invoice"]),
+    timeline.TimelineSource("payment", _timeline_payments, RECORD_LINKS["invoice"]),
+)

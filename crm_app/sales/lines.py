@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from crm_app.platform import cleaners as fields
+from crm_app.platform.cleaners import long_text
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
-from crm_app.platform.records import long_text
 from crm_app.sales import money
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.models.invoices import Invoice, InvoiceLine

@@ -37,31 +37,25 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from crm_app.activities import comments
-from crm_app.activities.models import CommentTarget
-from crm_app.institutions.duplicates import contains_pattern
+from crm_app.institutions import timeline
 from crm_app.institutions.models import Contact, Institution
-from crm_app.platform import audit, events, timeline
+from crm_app.platform import audit, comments, events
 from crm_app.platform import cleaners as fields
 from crm_app.platform import notifications as notification_service
+from crm_app.platform.cleaners import long_text
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, InvalidTransition, ValidationFailed
 from crm_app.platform.i18n import N_
+from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import table_of, utcnow
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, Placement, authorize, can
-from crm_app.platform.records import (
-    active_user,
-    actor_id,
-    changed_by_name,
-    get_record,
-    long_text,
-    scope_condition,
-    user_names,
-)
+from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record, scope_condition, user_names
 from crm_app.platform.settings import organisation
+from crm_app.platform.text import contains_pattern
 from crm_app.sales import lines as document_lines
 from crm_app.sales import money, numbering
 from crm_app.sales.document_settings import document_settings
@@ -565,7 +559,6 @@ def quote_history(session: Session, actor: Actor, quote_id: uuid.UUID,
                   request: PageRequest | None = None) -> Page[audit.HistoryRow]:
     """The quote's audit trail, newest first, paged."""
     get_visible_quote(session, actor, quote_id)
-    from crm_app.platform.models.audit import AuditEntry
 
     return audit.history_page(session, (col(AuditEntry.entity_type) == ENTITY, col(AuditEntry.entity_id) == quote_id),
                               request or PageRequest())
@@ -747,10 +740,11 @@ def list_quotes(session: Session, actor: Actor, query: QuoteQuery | None = None,
 # Notifications, comments, the institution timeline
 
 
-notification_service.register_kind(
-    "quote.accepted", N_("{actor} recorded that {institution} accepted the quote {number}"))
-notification_service.register_kind(
-    "quote.rejected", N_("{actor} recorded that {institution} rejected the quote {number}"))
+NOTIFICATION_KINDS: dict[str, str] = {
+    "quote.accepted": N_("{actor} recorded that {institution} accepted the quote {number}"),
+    "quote.rejected": N_("{actor} recorded that {institution} rejected the quote {number}"),
+}
+RECORD_LINKS: dict[str, str] = {"quote": "/quotes/{id}"}
 
 
 def _notify_decision(session: Session, event: events.QuoteAccepted | events.QuoteRejected) -> None:
@@ -762,8 +756,8 @@ def _notify_decision(session: Session, event: events.QuoteAccepted | events.Quot
                                 record_id=event.quote_id, actor_id=event.actor_id)
 
 
-events.subscribe(events.QuoteAccepted, _notify_decision)
-events.subscribe(events.QuoteRejected, _notify_decision)
+SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.QuoteAccepted, _notify_decision),
+                                                events.Subscription(events.QuoteRejected, _notify_decision))
 
 
 def _comment_target(session: Session, quote_id: uuid.UUID) -> comments.Target:
@@ -772,7 +766,7 @@ def _comment_target(session: Session, quote_id: uuid.UUID) -> comments.Target:
     return comments.Target(CommentTarget.QUOTE, quote.id, quote.number, lambda actor: can(actor, "record.view", where))
 
 
-comments.register_target(CommentTarget.QUOTE, _comment_target)
+COMMENT_TARGETS: dict[CommentTarget, comments.TargetResolver] = {CommentTarget.QUOTE: _comment_target}
 
 
 def _timeline_source(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
@@ -787,5 +781,6 @@ def _timeline_source(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
             .where(_Q.institution_id == institution_id, visible_condition(actor)))
 
 
-timeline.register_source("quote", _timeline_source, link=notification_service.LINKS["quote"])
+TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
+    timeline.TimelineSource("quote", _timeline_source, RECORD_LINKS["quote"]),)
 

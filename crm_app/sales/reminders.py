@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -55,7 +55,8 @@ from sqlmodel import Session
 
 from crm_app.activities.models import Task, TaskPriority, TaskStatus
 from crm_app.institutions.models import Contact, Institution
-from crm_app.platform import audit, cache, events, notifications
+from crm_app.platform import audit, cache, events, notifications, storage
+from crm_app.platform import outbox as mail
 from crm_app.platform.config import get_settings
 from crm_app.platform.db import insert_rows
 from crm_app.platform.i18n import N_, gettext, use_locale
@@ -63,8 +64,11 @@ from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.models.people import User
 from crm_app.platform.notifications import NewNotification
+from crm_app.platform.outbox import Outgoing
 from crm_app.platform.permissions import SYSTEM_ACTOR
+from crm_app.platform.scheduler import Job, cron
 from crm_app.platform.settings import organisation
+from crm_app.sales import documents, templates
 from crm_app.sales.document_settings import ReminderRules, branding, reminder_rules
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceReminder, InvoiceStatus
 from crm_app.sales.models.quotes import (
@@ -75,9 +79,6 @@ from crm_app.sales.models.quotes import (
     QuoteStatus,
     StoredDocument,
 )
-
-if TYPE_CHECKING:
-    from crm_app.platform.outbox import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,13 @@ _T, _A = table_of(Task), table_of(AuditEntry)
 _SD = table_of(StoredDocument)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
-# --- notification kinds (titles translated when shown, in the recipient's language) ----------------
-notifications.register_kind("quote.expired", N_("The quote {number} for {institution} has expired"))
-notifications.register_kind("quote.expiring", N_("Quote {number} for {institution}: {stage_label}"))
-notifications.register_kind("invoice.followup", N_("Invoice {number} for {institution}: {stage_label}"))
-notifications.register_kind("invoice.overdue", N_("The invoice {number} for {institution} is overdue"))
+#: The notification kinds of these jobs (titles translated when shown, in the recipient's language).
+NOTIFICATION_KINDS: dict[str, str] = {
+    "quote.expired": N_("The quote {number} for {institution} has expired"),
+    "quote.expiring": N_("Quote {number} for {institution}: {stage_label}"),
+    "invoice.followup": N_("Invoice {number} for {institution}: {stage_label}"),
+    "invoice.overdue": N_("The invoice {number} for {institution} is overdue"),
+}
 
 QUOTE_STAGES: dict[QuoteReminderKind, str] = {
     QuoteReminderKind.BEFORE_7: N_("expires within a week"),
@@ -233,7 +236,6 @@ def send_quote_reminders(session: Session, *, now: datetime | None = None) -> di
     """Remind salespeople of their sent quotes at j-7, j-3, j0 and j+7 (the kinds switched on in the
     reminder rules), once per quote and kind, with the catch-up rule of the module docstring: an
     in-app notification, an email in their language and, when the rules say so, a follow-up task."""
-    from crm_app.platform import outbox as mail  # the outbox module imports the scheduler, which imports this one
 
     now = now or utcnow()
     rules = reminder_rules(session)
@@ -329,7 +331,6 @@ def _quote_tasks(session: Session, rows: Sequence[Any], org: dict[str, Any],
 def _quote_owner_mail(row: Any, org: dict[str, Any], company: str, today: date, *, render: _Render,
                       base_url: str) -> Outgoing:
     """The salesperson's email, from the "quote_reminder_owner" template in their language."""
-    from crm_app.platform import outbox as mail
 
     language = _language(row.language, org)
     fields = {"number": row.number, "title": row.title or "", "institution": row.institution,
@@ -353,13 +354,12 @@ def _templates(session: Session, kind: str) -> _Render:
     """`render(language, fields)` for one documents template kind, as documents.render_template would:
     the admin's or default text is read once per language (placeholders kept) and split at its
     placeholders, then each document only joins the parts with its fields."""
-    from crm_app.sales import documents
 
     compiled: dict[str, tuple[list[str], list[str]]] = {}
 
     def render(language: str, fields: dict[str, str]) -> tuple[str, str]:
         if language not in compiled:
-            texts = documents.render_template(kind, {name: f"{{{name}}}" for name in documents.PLACEHOLDERS},
+            texts = templates.render_template(kind, {name: f"{{{name}}}" for name in templates.PLACEHOLDERS},
                                               language, session=session)
             compiled[language] = (_PLACEHOLDER.split(texts[0]), _PLACEHOLDER.split(texts[1]))
         subject, body = compiled[language]
@@ -437,7 +437,6 @@ def send_invoice_followups(session: Session, *, now: datetime | None = None) -> 
     per invoice and level, with the catch-up rule of the module docstring: the owner is notified in
     the app and by email; with `invoice_email_client`, the client's billing contact is emailed too
     (the invoice's contact, else the institution's primary one, with an address and not opted out)."""
-    from crm_app.platform import outbox as mail  # the outbox module imports the scheduler, which imports this one
 
     now = now or utcnow()
     rules = reminder_rules(session)
@@ -516,7 +515,7 @@ def send_invoice_followups(session: Session, *, now: datetime | None = None) -> 
 
 
 def _invoice_fields(row: Any, language: str, company: str, today: date) -> dict[str, str]:
-    """The template placeholders of an invoice (documents.PLACEHOLDERS), formatted in `language`."""
+    """The template placeholders of an invoice (templates.PLACEHOLDERS), formatted in `language`."""
     buyer_name = (row.buyer or {}).get("name") if isinstance(row.buyer, dict) else None
     remaining = Decimal(row.total_incl_vat) - Decimal(row.amount_paid) - Decimal(row.amount_credited)
     return {"number": row.number or "", "title": row.title or "", "institution": str(buyer_name or row.institution),
@@ -530,7 +529,6 @@ def _invoice_fields(row: Any, language: str, company: str, today: date) -> dict[
 def _invoice_owner_mail(row: Any, org: dict[str, Any], company: str, today: date, *, render: _Render,
                         base_url: str) -> Outgoing:
     """The salesperson's email, from the "invoice_reminder_owner" template in their language."""
-    from crm_app.platform import outbox as mail
 
     language = _language(row.language, org)
     subject, body = render(language, _invoice_fields(row, language, company, today))
@@ -553,7 +551,6 @@ def _client_mail(row: Any, contact: tuple[str, str], language: str, company: str
                  render: _Render, pdf: tuple[str, bytes] | None) -> Outgoing:
     """From the "invoice_reminder" template once the invoice is due; a courtesy notice before (that
     template says the invoice "was due")."""
-    from crm_app.platform import outbox as mail
 
     name, address = contact
     fields = {**_invoice_fields(row, language, company, today), "contact": name}
@@ -576,8 +573,6 @@ def invoice_pdfs(session: Session, invoice_ids: Sequence[uuid.UUID]) -> dict[uui
     """The PDF ("<number>.pdf", bytes) of each issued invoice: the stored files in one query; an invoice
     whose PDF was never stored (nor sent, nor downloaded) is rendered and stored by the documents
     service, one at a time (the only per-document work of these jobs, and only the first time)."""
-    from crm_app.platform import storage
-    from crm_app.sales import documents
 
     found: dict[uuid.UUID, tuple[str, bytes]] = {}
     stored = session.connection().execute(
@@ -596,3 +591,14 @@ def invoice_pdfs(session: Session, invoice_ids: Sequence[uuid.UUID]) -> dict[uui
             content, filename = documents.document_pdf(session, SYSTEM_ACTOR, DocumentKind.INVOICE, invoice_id)
             found[invoice_id] = (filename, content)
     return found
+
+
+JOBS = (
+    Job("quote_expiry", cron(hour=0, minute=5), expire_quotes, "Sent quotes past their validity date → expired."),
+    Job("invoice_overdue", cron(hour=0, minute=10), mark_invoices_overdue,
+        "Issued or partially paid invoices past their due date → overdue."),
+    Job("quote_reminders", cron(hour=8, minute=0), send_quote_reminders,
+        "Remind salespeople of their quotes at j-7, j-3, j0 and j+7 (once per quote and kind)."),
+    Job("invoice_followup", cron(hour=8, minute=0), send_invoice_followups,
+        "Follow up unpaid invoices at the levels of the reminder rules (once per invoice and level)."),
+)

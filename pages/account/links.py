@@ -16,9 +16,9 @@ from nicegui import app, ui
 from components.backend import call_anonymous, client_info, stored_session_id
 from components.shell import LOCALE_KEY
 from crm_app.accounts import administration as accounts
-from crm_app.accounts import users
+from crm_app.accounts import passwords
 from crm_app.accounts.models import TokenPurpose
-from crm_app.accounts.users import PasswordRule
+from crm_app.accounts.passwords import PasswordRule
 from crm_app.platform.i18n import N_, current_locale, negotiate
 from crm_app.platform.i18n import gettext as _
 
@@ -88,7 +88,7 @@ def _password_form(email: str, submit_label: str,
     checklist = ui.column().classes("gap-1 q-my-sm").props('aria-live="polite"').mark("password-rules")
 
     def refresh_checklist() -> None:
-        followed = users.password_checklist(password.value or "", email)
+        followed = passwords.password_checklist(password.value or "", email)
         checklist.clear()
         with checklist:
             for rule in PasswordRule:

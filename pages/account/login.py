@@ -10,9 +10,9 @@ from components.backend import SESSION_KEY, call_anonymous, client_info, resolve
 from components.shell import LOCALE_KEY
 from crm_app.accounts import auth
 from crm_app.accounts.auth import LoginFailure
+from crm_app.accounts.models import SessionKind
 from crm_app.platform.i18n import LANGUAGE_NAMES, current_locale, negotiate
 from crm_app.platform.i18n import gettext as _
-from crm_app.platform.models.people import SessionKind
 
 
 @ui.page("/login", title="OPEx CRM")

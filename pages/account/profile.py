@@ -12,11 +12,12 @@ from components.backend import call, client_info
 from components.moments import ZONE_KEY
 from components.shell import LOCALE_KEY, app_page
 from crm_app.accounts import administration as accounts
-from crm_app.accounts import auth, users
+from crm_app.accounts import auth, passwords, users
 from crm_app.accounts.auth import SessionRow
+from crm_app.accounts.models import SessionKind
 from crm_app.platform.i18n import LANGUAGE_NAMES, N_, current_locale, format_datetime
 from crm_app.platform.i18n import gettext as _
-from crm_app.platform.models.people import SessionKind, Theme
+from crm_app.platform.models.people import Theme
 
 
 @app_page("/profile", title=N_("Profile"), icon="person")
@@ -156,7 +157,7 @@ def _password_card(email: str, after_change: Callable[[], Awaitable[None]]) -> N
         await after_change()
 
     def show_rules() -> None:
-        problems = users.password_problems(new.value or "", email) if new.value else []
+        problems = passwords.password_problems(new.value or "", email) if new.value else []
         rules.text = " ".join(_(problem) for problem in problems)
 
     with ui.card().classes("w-full max-w-xl q-mt-md"):

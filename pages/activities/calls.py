@@ -23,6 +23,7 @@ from components.pickers import active_users, contact_picker, institution_picker
 from components.shell import app_page
 from crm_app.activities import calls
 from crm_app.activities.calls import CallQuery, CallRow
+from crm_app.activities.labels import CALL_DIRECTION_LABELS
 from crm_app.activities.models import CallDirection
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
@@ -30,7 +31,6 @@ from crm_app.platform.i18n import N_, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.params import Params
-from crm_app.platform.records import CALL_DIRECTION_LABELS
 
 PERIODS = {"": N_("Any time"), "today": N_("Today"), "week": N_("This week"), "month": N_("This month"),
            "30d": N_("Last 30 days")}

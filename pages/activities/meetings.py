@@ -32,6 +32,7 @@ from components.week_calendar import (
     week_window,
 )
 from crm_app.activities import meetings
+from crm_app.activities.labels import MEETING_STATUS_LABELS, RESPONSE_LABELS
 from crm_app.activities.meetings import MeetingQuery, MeetingRow
 from crm_app.activities.models import MeetingStatus, ParticipantResponse
 from crm_app.institutions import service as institutions
@@ -41,7 +42,6 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.paging import MAX_PAGE_SIZE, Page, PageRequest
 from crm_app.platform.params import Params
-from crm_app.platform.records import MEETING_STATUS_LABELS, RESPONSE_LABELS
 
 LIST, WEEK = "list", "week"
 MINE, ALL = "mine", "all"

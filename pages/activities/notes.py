@@ -21,13 +21,14 @@ from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import InstitutionPicker, institution_picker
 from components.shell import app_page, set_title
 from crm_app.activities import notes
-from crm_app.activities.models import CommentTarget, NoteVisibility
+from crm_app.activities.labels import NOTE_VISIBILITY_LABELS
+from crm_app.activities.models import NoteVisibility
 from crm_app.activities.notes import NoteQuery, NoteRow
 from crm_app.institutions import service as institutions
 from crm_app.platform.i18n import N_, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.params import Params
-from crm_app.platform.records import NOTE_VISIBILITY_LABELS
 
 SCOPE_LABELS = {"all": N_("All I can read"), "mine": N_("Mine"), "shared_with_me": N_("Shared with me")}
 

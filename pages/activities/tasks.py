@@ -15,6 +15,7 @@ from nicegui import ui
 
 from components import live
 from components.backend import call, current_actor
+from components.board import Board, Column, card_id_of, more_cards_text
 from components.comments import comment_thread
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
@@ -28,16 +29,16 @@ from components.task_dialog import (
     open_task_dialog,
 )
 from crm_app.activities import tasks
-from crm_app.activities.models import CommentTarget, TaskPriority, TaskStatus
+from crm_app.activities.labels import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
+from crm_app.activities.models import TaskPriority, TaskStatus
 from crm_app.activities.tasks import TaskChoices, TaskQuery, TaskRow
 from crm_app.institutions import service as institutions
 from crm_app.platform.config import get_settings
 from crm_app.platform.events import Event, TaskChanged
 from crm_app.platform.i18n import N_, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
-from crm_app.platform.paging import Page
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.params import Params
-from crm_app.platform.records import TASK_PRIORITY_LABELS, TASK_STATUS_LABELS
 
 LIST, BOARD = "list", "board"
 ME, EVERYONE = "me", "all"
@@ -45,21 +46,7 @@ SORTABLE = ("title", "status", "priority", "due", "updated")
 DUE_LABELS = {"": N_("Any time"), "overdue": N_("Overdue"), "today": N_("Due today"), "week": N_("Due this week"),
               "none": N_("No due date")}
 PER_COLUMN = 50
-#: The card being dragged travels in the browser's drag data: no round trip when the drag starts.
-DRAG_START = "(e) => { e.dataTransfer.setData('text/plain', '{id}'); e.dataTransfer.effectAllowed = 'move'; }"
-DRAG_OVER = "(e) => { e.preventDefault(); e.currentTarget.classList.add('bg-blue-1'); }"
-DRAG_LEAVE = "(e) => e.currentTarget.classList.remove('bg-blue-1')"
-DROP = ("(e) => { e.preventDefault(); e.currentTarget.classList.remove('bg-blue-1'); "
-        "emit(e.dataTransfer.getData('text/plain')); }")
-
-
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
+_as_uuid = card_id_of  # a picker's or an event's value as an id
 
 
 def parse_query(params: Mapping[str, Sequence[str]], zone: str | None = None) -> TaskQuery:
@@ -155,8 +142,6 @@ class TaskScreen:
                                 sort=self.query.sort, descending=self.query.descending)
         self.zone = get_settings().timezone
         self.rows: dict[uuid.UUID, TaskRow] = {}  # what the screen shows: the live filter's cheap test
-        self.cards: dict[uuid.UUID, ui.card] = {}
-        self.columns: dict[TaskStatus, ui.column] = {}
         self._reloading = False
         self._again = False
         self._resetting = False
@@ -180,7 +165,12 @@ class TaskScreen:
         with ui.column().classes("w-full") as self.list_box:
             self.paged = PagedTable(_columns(), self._load, state=self.state)
             self._table_slots(self.paged.table)
-        self.board_box = ui.row().classes("w-full no-wrap items-start gap-3 overflow-x-auto").mark("tasks-board")
+        self.board: Board[TaskStatus, TaskRow] = Board(
+            marker="tasks-board", row_id=lambda row: row.id, can_move=lambda row: row.can_edit,
+            draw_card=self._card, on_move=self.move, move_label=_("Move the task"),
+            move_to=lambda column: _("Move to {status}", status=column.title),
+            card_marker=lambda row: f"task-card task-card-{row.id}", more_text=more_cards_text)
+        self.board_box = self.board.element
         self.list_box.set_visibility(self.view == LIST)
         self.board_box.set_visibility(self.view == BOARD)
 
@@ -326,78 +316,32 @@ class TaskScreen:
         shown = [status for status in TaskStatus if not self.query.statuses or status in self.query.statuses]
         self.rows = {row.id: row for status in shown for row in found[status].items}
         self._show_total(sum(found[status].total for status in shown))
-        self.board_box.clear()
-        self.cards.clear()
-        self.columns.clear()
-        with self.board_box:
-            for status in shown:
-                self._column(status, found[status])
-
-    def _column(self, status: TaskStatus, page: Page[TaskRow]) -> None:
-        with ui.card().props("flat bordered").classes("min-w-64 w-72 bg-grey-1 q-pa-sm"):
-            with ui.row().classes("w-full items-center"):
-                ui.badge(color=STATUS_COLORS[status]).props("rounded")
-                ui.label(_(TASK_STATUS_LABELS[status])).classes("text-subtitle2")
-                ui.space()
-                ui.label(str(page.total)).classes("text-grey-7").mark(f"board-count-{status.value}")
-            column = ui.column().classes("w-full gap-2 min-h-24 rounded-borders").mark(f"board-column-{status.value}")
-            column.on("dragover", js_handler=DRAG_OVER)
-            column.on("dragleave", js_handler=DRAG_LEAVE)
-            column.on("drop", lambda e, s=status: self.drop(s, e.args), js_handler=DROP)
-            self.columns[status] = column
-            with column:
-                for row in page.items:
-                    self._card(row)
-            if page.total > len(page.items):
-                ui.label(_("{shown} of {total} shown: narrow the filters to see the others.",
-                           shown=len(page.items), total=page.total)).classes("text-caption text-grey-7")
+        self.board.show([Column(status, _(TASK_STATUS_LABELS[status]), STATUS_COLORS[status], found[status].total,
+                                found[status].items) for status in shown])
 
     def _card(self, row: TaskRow) -> None:
-        with ui.card().props("flat bordered" + (" draggable" if row.can_edit else "")) \
-                .classes("w-full q-pa-sm gap-1" + (" cursor-move" if row.can_edit else "")) \
-                .mark(f"task-card task-card-{row.id}") as card:
+        with ui.row().classes("w-full items-start no-wrap gap-1"):
+            ui.link(row.title, f"/tasks/{row.id}").classes("text-weight-medium text-primary no-underline") \
+                .on("click.prevent", lambda r=row: self.edit(r.id)).mark("task-card-title")
+            ui.space()
             if row.can_edit:
-                card.on("dragstart", js_handler=DRAG_START.replace("{id}", str(row.id)))
-            with ui.row().classes("w-full items-start no-wrap gap-1"):
-                ui.link(row.title, f"/tasks/{row.id}").classes("text-weight-medium text-primary no-underline") \
-                    .on("click.prevent", lambda r=row: self.edit(r.id)).mark("task-card-title")
-                ui.space()
-                if row.can_edit:
-                    self._move_menu(row)
-            with ui.row().classes("items-center gap-2"):
-                ui.badge(_(TASK_PRIORITY_LABELS[row.priority]), color=PRIORITY_COLORS[row.priority]).props("outline")
-                if row.due_at is not None:
-                    ui.label(format_due(row.due_at, self.zone)) \
-                        .classes("text-caption" + (" text-negative text-weight-medium" if row.is_overdue else ""))
-            if row.institution_name:
-                ui.label(row.institution_name).classes("text-caption text-grey-8")
-            ui.label(row.assignee_name).classes("text-caption text-grey-7")
-        self.cards[row.id] = card
-
-    def _move_menu(self, row: TaskRow) -> None:
-        """Moving without dragging: touch screens and keyboards."""
-        with ui.button(icon="more_vert").props(f'flat round dense size=sm aria-label="{_("Move the task")}"'), \
-                ui.menu():
-            for status in TaskStatus:
-                if status is not row.status:
-                    ui.menu_item(_("Move to {status}", status=_(TASK_STATUS_LABELS[status])),
-                                 on_click=lambda s=status, r=row: self.move(r.id, s))
+                self.board.move_menu(row)
+        with ui.row().classes("items-center gap-2"):
+            ui.badge(_(TASK_PRIORITY_LABELS[row.priority]), color=PRIORITY_COLORS[row.priority]).props("outline")
+            if row.due_at is not None:
+                ui.label(format_due(row.due_at, self.zone)) \
+                    .classes("text-caption" + (" text-negative text-weight-medium" if row.is_overdue else ""))
+        if row.institution_name:
+            ui.label(row.institution_name).classes("text-caption text-grey-8")
+        ui.label(row.assignee_name).classes("text-caption text-grey-7")
 
     # ---- actions
 
-    async def drop(self, status: TaskStatus, args: Any) -> None:
-        """A card dropped on a column: the drag data holds its id."""
-        task_id = _as_uuid(args)
-        if task_id is not None:
-            await self.move(task_id, status)
-
     async def move(self, task_id: uuid.UUID, status: TaskStatus) -> None:
+        """A card moved to another column (the board has moved it on the screen already)."""
         row = self.rows.get(task_id)
         if row is None or row.status is status:
             return
-        card, column = self.cards.get(task_id), self.columns.get(status)
-        if card is not None and column is not None:
-            card.move(column)  # at once; the reload below puts it where the service says (back, if refused)
         await call(tasks.set_task_status, task_id, status, expected_version=row.version)
         await self.reload()
 

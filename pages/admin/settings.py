@@ -19,10 +19,11 @@ from nicegui import events, ui
 from components.backend import call, client_info
 from components.shell import app_page
 from crm_app.platform import settings as app_settings
+from crm_app.platform import smtp
 from crm_app.platform.i18n import LANGUAGE_NAMES, N_, format_decimal
 from crm_app.platform.i18n import gettext as _
-from crm_app.platform.settings import MODULES, PASSWORD_SET, SECTION_TITLES, SMTP_FIELDS, SectionView
-from crm_app.sales import document_settings, documents
+from crm_app.platform.settings import MODULES, PASSWORD_SET, SMTP_FIELDS, SectionView, section_title
+from crm_app.sales import document_settings, documents, templates
 
 SMTP_LABELS = {"smtp_host": N_("SMTP server"), "smtp_port": N_("Port"), "smtp_secure": N_("TLS from the start (SMTPS)"),
                "smtp_user": N_("User name"), "smtp_password": N_("Password"), "smtp_from": N_("Sender")}
@@ -38,7 +39,7 @@ async def settings_page() -> None:
     ui.label(_("Settings")).classes("text-h5")
     for name, section in view.sections.items():
         with ui.card().classes("w-full q-mb-md").mark(f"section-{name}"):
-            ui.label(_(SECTION_TITLES[name])).classes("text-h6")
+            ui.label(_(section_title(name))).classes("text-h6")
             _BUILDERS[name](_Section(section))
 
 
@@ -168,7 +169,7 @@ def _test_email(fields: dict[str, Any]) -> None:
         answer.text = _("Sending…")
         answer.classes(remove="text-positive text-negative")
         try:
-            result = await call(app_settings.send_test_email, to.value or "",
+            result = await call(smtp.send_test_email, to.value or "",
                                 fields={"to": to, "smtp_host": fields.get("smtp_host")})
         finally:
             button.enable()
@@ -339,12 +340,12 @@ class _ErrorSink:
 
 def _templates(section: _Section) -> None:
     fields = section.fields
-    kinds = {kind: _(documents.TEMPLATE_TITLES[kind]) for kind in documents.TEMPLATE_KINDS}
+    kinds = {kind: _(templates.TEMPLATE_TITLES[kind]) for kind in templates.TEMPLATE_KINDS}
     ui.label(_("Leave a text empty to use the built-in one, translated into the recipient's language."))\
         .classes("text-caption text-grey-7")
     with ui.row().classes("w-full items-start gap-6 no-wrap"):
         with ui.column().classes("grow gap-2"):
-            for kind in documents.TEMPLATE_KINDS:
+            for kind in templates.TEMPLATE_KINDS:
                 with ui.expansion(kinds[kind]).classes("w-full").mark(f"template-{kind}"):
                     fields[f"{kind}_subject"] = ui.input(_("Subject"), value=section.view.values[f"{kind}_subject"]) \
                         .props("outlined").classes("w-full").mark(f"template-{kind}_subject")
@@ -352,7 +353,7 @@ def _templates(section: _Section) -> None:
                         .props("outlined autogrow").classes("w-full").mark(f"template-{kind}_body")
         with ui.column().classes("w-72 gap-1").mark("template-placeholders"):
             ui.label(_("Placeholders")).classes("text-weight-medium")
-            for name, meaning in documents.PLACEHOLDERS.items():
+            for name, meaning in templates.PLACEHOLDERS.items():
                 ui.label(f"{{{name}}} — {_(meaning)}").classes("text-caption")
     section.save_button(lambda: {name: fields[name].value for name in fields})
 

@@ -25,22 +25,23 @@ from components.task_dialog import (
     open_task_dialog,
 )
 from crm_app.activities import tasks
-from crm_app.activities.models import OPEN_TASK_STATUSES, CallDirection, MeetingStatus, NoteVisibility, TaskStatus
-from crm_app.activities.tasks import TaskQuery, TaskRow
-from crm_app.institutions.service import InstitutionDetail
-from crm_app.platform import settings, timeline
-from crm_app.platform.events import Event, TaskChanged
-from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, ngettext
-from crm_app.platform.i18n import gettext as _
-from crm_app.platform.paging import PageRequest
-from crm_app.platform.records import (
+from crm_app.activities.labels import (
     CALL_DIRECTION_LABELS,
     MEETING_STATUS_LABELS,
     NOTE_VISIBILITY_LABELS,
     TASK_PRIORITY_LABELS,
     TASK_STATUS_LABELS,
 )
-from crm_app.platform.timeline import TimelineEntry
+from crm_app.activities.models import OPEN_TASK_STATUSES, CallDirection, MeetingStatus, NoteVisibility, TaskStatus
+from crm_app.activities.tasks import TaskQuery, TaskRow
+from crm_app.institutions import timeline
+from crm_app.institutions.service import InstitutionDetail
+from crm_app.institutions.timeline import TimelineEntry
+from crm_app.platform import settings
+from crm_app.platform.events import Event, TaskChanged
+from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, ngettext
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.paging import PageRequest
 from crm_app.sales.invoices import KIND_LABELS as INVOICE_KIND_LABELS
 from crm_app.sales.invoices import STATUS_LABELS as INVOICE_STATUS_LABELS
 from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus, PaymentMethod

@@ -9,7 +9,7 @@ from nicegui import ui
 
 from components.backend import call
 from components.contact_dialog import open_contact_dialog
-from components.history_values import HistoryValues
+from components.history_values import ACTION_LABELS, HistoryValues
 from components.institution_tabs import institution_tab, tab_bar
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
@@ -36,8 +36,6 @@ FIELD_LABELS = {
     "last_name": N_("Last name"), "title": N_("Function"), "department": N_("Department"), "email": N_("Email"),
     "mobile": N_("Mobile"), "is_primary": N_("Primary contact"), "email_opt_out": N_("Does not want emails"),
 }
-ACTION_LABELS = {"create": N_("created"), "update": N_("changed"), "archive": N_("archived"),
-                 "restore": N_("restored"), "merge": N_("merged")}
 HISTORY_VALUES = HistoryValues(
     codes={"type": TYPE_LABELS, "commercial_status": STATUS_LABELS, "compliance_status": COMPLIANCE_LABELS},
     dates=frozenset({"audit_date", "compliance_expiry"}), money=frozenset({"annual_revenue"}),

@@ -18,7 +18,6 @@ from components.shell import app_page
 from crm_app.institutions import exports
 from crm_app.institutions import saved_views as views
 from crm_app.institutions import service as institutions
-from crm_app.institutions.exports import ExportFormat
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, InstitutionType
 from crm_app.institutions.service import (
     COMPLIANCE_LABELS,
@@ -28,10 +27,11 @@ from crm_app.institutions.service import (
     InstitutionQuery,
     InstitutionRow,
 )
-from crm_app.platform.i18n import N_, ngettext, pgettext
+from crm_app.platform.i18n import N_, format_datetime, ngettext, pgettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.paging import Page
 from crm_app.platform.permissions import can
+from crm_app.platform.tabular import ExportFormat
 
 VIEW_PAGE = "institutions"
 SORT_COLUMNS = {"name": "name", "city": "city", "type": "type", "status": "status", "updated": "updated"}
@@ -52,7 +52,6 @@ def _columns() -> list[dict[str, Any]]:
 
 
 def _row(row: InstitutionRow) -> dict[str, Any]:
-    from crm_app.platform.i18n import format_datetime
 
     return {"id": str(row.id), "name": row.name, "type": _(TYPE_LABELS[row.type]),
             "city": " ".join(p for p in (row.postal_code, row.city) if p),

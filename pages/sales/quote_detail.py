@@ -21,15 +21,16 @@ from components.backend import call, stored_session_id
 from components.comments import comment_thread
 from components.dialogs import disposable
 from components.document_email_dialog import open_document_email_dialog
-from components.history_values import HistoryValues
+from components.history_values import ACTION_LABELS, HistoryValues
 from components.line_editor import number_text, parse_number, rate_label, show_totals, unit_label
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
-from crm_app.activities.models import CommentTarget
 from crm_app.platform import audit
+from crm_app.platform.errors import DomainError, NotAuthenticated
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime
 from crm_app.platform.i18n import gettext as _
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.sales import documents, invoices, money, quotes
 from crm_app.sales import quote_reminders as quote_views
 from crm_app.sales.invoices import KIND_LABELS
@@ -37,7 +38,6 @@ from crm_app.sales.models.invoices import InvoiceKind
 from crm_app.sales.models.quotes import DiscountType, DocumentKind
 from crm_app.sales.quote_reminders import REMINDER_LABELS
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS, QuoteAction, QuoteDetail
-from pages.institutions.detail import ACTION_LABELS
 from pages.sales.invoices import document_name, status_badge
 from pages.sales.quotes import STATUS_COLORS
 
@@ -71,7 +71,6 @@ def _pdf(session: Any, actor: Any, quote_id: uuid.UUID) -> tuple[bytes, str]:
 @ui.page("/quotes/{quote_id}/pdf")
 async def quote_pdf(quote_id: uuid.UUID, download: int = 0) -> Response:
     """The quote's PDF for the signed-in browser; 404 for anyone who may not see it."""
-    from crm_app.platform.errors import DomainError, NotAuthenticated
 
     try:
         found: tuple[bytes, str] | None = await run.io_bound(backend._run_as_actor, _pdf, stored_session_id(),

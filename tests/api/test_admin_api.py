@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 from sqlmodel import select
 
+from crm_app.accounts.models import AuthSession
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent
-from crm_app.platform.models.people import AuthSession, Role
+from crm_app.platform.models.people import Role
 from crm_app.platform.models.people import User as UserRow
 from tests.factories import PASSWORD, make_user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlmodel import select
 
-from crm_app.platform import outbox as mail
+from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.audit import SecurityEvent
 from crm_app.platform.models.people import Role
@@ -38,7 +38,7 @@ async def test_invitation_through_the_api_end_to_end(api: httpx.AsyncClient, smt
                              json={"email": "nina@example.org", "full_name": "Nina Neu", "role": "manager"})
     assert invited.status_code == 201, invited.text
     assert invited.json()["status"] == "invited" and invited.json()["role"] == "manager"
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     token = token_of(text_of(smtp_server.messages[0]))
     weak = await api.post("/api/auth/accept-invitation", json={"token": token, "password": "azertyuiop"})
     assert weak.status_code == 422
@@ -59,7 +59,7 @@ async def test_forgot_password_answers_the_same_for_unknown_addresses(
     unknown = await api.post("/api/auth/forgot-password", json={"email": "nobody@example.org"})
     assert known.status_code == unknown.status_code == 202
     assert known.json() == unknown.json()
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     [message] = smtp_server.messages
     assert message["To"].addresses[0].addr_spec == account["email"]
     headers = await _token(api, account["email"])

@@ -9,11 +9,12 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import col, select
 
-from crm_app.accounts import auth
+from crm_app.accounts import auth, passwords
+from crm_app.accounts.models import AuthSession, SessionKind
 from crm_app.platform import security_log
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent
-from crm_app.platform.models.people import AuthSession, Role, SessionKind, Team
+from crm_app.platform.models.people import Role, Team
 from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.security_log import ClientInfo
 from tests.factories import PASSWORD, make_team, make_user
@@ -190,7 +191,7 @@ async def test_profile_changes_the_password(ui_user: User, account: Callable[...
     element(ui_user, "new-password").value = "a brand new long passphrase"
     ui_user.find(marker="change-password").click()
     await ui_user.should_see("Your password was changed. Your other sessions were signed out.", retries=50)
-    assert auth.verify_password("a brand new long passphrase", _user(email).password_hash)
+    assert passwords.verify_password("a brand new long passphrase", _user(email).password_hash)
     assert _live_sessions(email) == 1  # this browser stays signed in, the other one is out
     assert "password.changed" in _actions()
 

@@ -11,9 +11,10 @@ from sqlmodel import select
 
 from crm_app.accounts import administration as accounts
 from crm_app.accounts import auth
-from crm_app.platform import outbox as mail
+from crm_app.accounts.models import SessionKind
+from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
-from crm_app.platform.models.people import Role, SessionKind
+from crm_app.platform.models.people import Role
 from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.security_log import ClientInfo
 from tests.account_links import link_path, text_of
@@ -30,7 +31,7 @@ def _can_log_in(email: str, password: str) -> bool:
 
 
 def _received_link(smtp_server: SMTPServer) -> str:
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     return link_path(text_of(smtp_server.messages[-1]))
 
 
@@ -108,7 +109,7 @@ async def test_unknown_address_gets_the_same_answer_and_no_email(ui_user: User, 
     ui_user.find(marker="reset-email").type("nobody@example.org")
     ui_user.find(marker="send-reset").click()
     await ui_user.should_see(marker="reset-requested")
-    assert mail.send_pending()["sent"] == 0
+    assert smtp.send_pending()["sent"] == 0
 
 
 async def test_an_expired_reset_link_is_refused(

@@ -12,11 +12,11 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from components.comments import caret_after_edit, mention_at
-from crm_app.activities import comments, meetings
-from crm_app.activities.models import Comment
-from crm_app.platform import notifications
+from crm_app.activities import meetings
+from crm_app.platform import comments, notifications
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.comments import Comment
 from crm_app.platform.permissions import Actor
 from tests.ui.conftest import actor_for, element, log_in
 

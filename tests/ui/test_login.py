@@ -7,8 +7,8 @@ from collections.abc import Callable
 from nicegui.testing import User
 from sqlmodel import select
 
+from crm_app.accounts.models import AuthSession
 from crm_app.platform.db import unit_of_work
-from crm_app.platform.models.people import AuthSession
 from tests.ui.conftest import log_in
 
 

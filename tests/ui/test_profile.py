@@ -7,7 +7,7 @@ from collections.abc import Callable
 from nicegui.testing import User
 from sqlmodel import select
 
-from crm_app.platform import outbox as mail
+from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import User as UserRow
 from tests.account_links import link_path, text_of
@@ -59,7 +59,7 @@ async def test_email_change_from_the_profile_and_the_emailed_link(
     ui_user.find(marker="email-password").type(PASSWORD)
     ui_user.find(marker="change-email").click()
     await ui_user.should_see(marker="email-change-sent")
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     path = link_path(text_of(smtp_server.messages[-1]))
     assert path.startswith("/confirm-email/")
 

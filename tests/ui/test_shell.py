@@ -13,6 +13,7 @@ from crm_app.accounts import auth
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role, Theme
 from crm_app.platform.models.people import User as UserRow
+from crm_app.platform.permissions import actor_from
 from tests.ui.conftest import log_in
 
 
@@ -103,7 +104,7 @@ async def test_profile_edits_name_and_refuses_a_stale_save(ui_user: User, accoun
         row = session.exec(select(UserRow).where(UserRow.email == email)).one()
         from crm_app.accounts import users
 
-        users.update_preferences(session, auth.actor_from(row), full_name="Claire Martin")
+        users.update_preferences(session, actor_from(row), full_name="Claire Martin")
     name = ui_user.find(marker="full-name")
     name.clear().type("Claire D.")
     ui_user.find("Enregistrer").click()

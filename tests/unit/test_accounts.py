@@ -9,15 +9,15 @@ import pytest
 from sqlmodel import Session, col, select
 
 from crm_app.accounts import administration as accounts
-from crm_app.accounts import auth, users
+from crm_app.accounts import auth, passwords, users
 from crm_app.accounts.administration import UserStatus
-from crm_app.accounts.models import AccountToken, TokenPurpose
-from crm_app.platform import outbox as mail
+from crm_app.accounts.models import AccountToken, SessionKind, TokenPurpose
+from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Forbidden, InvalidTransition, NotAuthenticated, ValidationFailed
 from crm_app.platform.models.audit import SecurityEvent
 from crm_app.platform.models.outbox import OutboxMessage
-from crm_app.platform.models.people import Role, SessionKind, User
+from crm_app.platform.models.people import Role, User
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.platform.security_log import ClientInfo
 from tests.account_links import text_of, token_of
@@ -47,16 +47,16 @@ def _actions(session: Session) -> list[str]:
     ("QWERTYUIOP", "Must not be a commonly used password."),
 ])
 def test_password_rules_refuse_weak_passwords(password: str, broken: str) -> None:
-    assert broken in users.password_problems(password, "claire@example.org")
+    assert broken in passwords.password_problems(password, "claire@example.org")
 
 
 def test_a_long_uncommon_password_follows_every_rule() -> None:
-    assert users.password_problems("violet-tractor-sunrise", "claire@example.org") == []
-    assert all(users.password_checklist("violet-tractor-sunrise", "claire@example.org").values())
+    assert passwords.password_problems("violet-tractor-sunrise", "claire@example.org") == []
+    assert all(passwords.password_checklist("violet-tractor-sunrise", "claire@example.org").values())
 
 
 def test_the_shipped_common_password_list_has_hundreds_of_entries() -> None:
-    assert len(users.common_passwords()) >= 300
+    assert len(passwords.common_passwords()) >= 300
 
 
 # --- invitations ---------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_reset_by_email_end_to_end(smtp_server: SMTPServer, clean_db: None) -> N
         web = auth.login(session, "rep@example.org", PASSWORD, client=ClientInfo(), kind=SessionKind.WEB)
     with unit_of_work() as session:
         accounts.request_password_reset(session, "rep@example.org")
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     [message] = smtp_server.messages
     assert message["To"] == "Rita Rep <rep@example.org>"
     token = token_of(text_of(message))
@@ -235,7 +235,7 @@ def test_invitation_by_email_end_to_end(smtp_server: SMTPServer, clean_db: None)
     with unit_of_work() as session:
         admin = actor_of(make_user(session, role=Role.ADMIN, name="Alice Admin"))
         accounts.invite_user(session, admin, email="nina@example.org", full_name="Nina Neu", role=Role.USER)
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     [message] = smtp_server.messages
     body = text_of(message)
     assert "Alice Admin" in body and "/invitation/" in body

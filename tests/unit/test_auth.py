@@ -7,9 +7,9 @@ from sqlmodel import Session, select
 
 from crm_app.accounts import auth
 from crm_app.accounts.auth import LoginFailure
+from crm_app.accounts.models import AuthSession, SessionKind
 from crm_app.platform.errors import NotAuthenticated
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent
-from crm_app.platform.models.people import AuthSession, SessionKind
 from crm_app.platform.security_log import ClientInfo
 from tests.factories import PASSWORD, make_user
 

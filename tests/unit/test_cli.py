@@ -8,7 +8,7 @@ import sys
 
 from sqlmodel import select
 
-from crm_app.accounts import auth
+from crm_app.accounts import passwords
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role, User
 
@@ -25,7 +25,7 @@ def test_create_admin_with_password_from_stdin(clean_db: None) -> None:
     with unit_of_work() as session:
         user = session.exec(select(User).where(User.email == "root@example.org")).one()
         assert Role(user.role) is Role.SUPER_ADMIN
-        assert auth.verify_password("a strong passphrase", user.password_hash)
+        assert passwords.verify_password("a strong passphrase", user.password_hash)
 
 
 def test_create_admin_refuses_a_weak_password_with_one_line(clean_db: None) -> None:

@@ -11,9 +11,10 @@ from sqlmodel import select
 
 from crm_app.accounts import administration as accounts
 from crm_app.accounts import auth
+from crm_app.accounts.models import SessionKind
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import NotAuthenticated
-from crm_app.platform.models.people import Role, SessionKind, User
+from crm_app.platform.models.people import Role, User
 from crm_app.platform.security_log import ClientInfo
 from tests.factories import make_team
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlmodel import Session
 
-from crm_app.activities import comments
+from crm_app.platform import comments
 from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from crm_app.platform.models.people import Role
 from tests.activity_factories import Org, make_meeting, make_note, make_org, make_person, make_task, notifications_of

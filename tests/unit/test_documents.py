@@ -16,8 +16,8 @@ import pytest
 from sqlmodel import Session, select
 
 from crm_app.institutions.models import Institution
-from crm_app.platform import outbox as mail
 from crm_app.platform import settings as app_settings
+from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Forbidden, InvalidTransition, ValidationFailed
 from crm_app.platform.models.audit import AuditEntry
@@ -25,7 +25,7 @@ from crm_app.platform.models.outbox import OutboxAttachment, OutboxMessage
 from crm_app.platform.models.people import Role, User
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from crm_app.platform.storage import path_of
-from crm_app.sales import documents
+from crm_app.sales import documents, templates
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from crm_app.sales.models.quotes import DocumentKind, Quote, QuoteLine, QuoteStatus, StoredDocument
 from crm_app.sales.money import LineAmounts, compute_totals
@@ -217,7 +217,7 @@ def test_templates_render_the_document_fields_and_admin_overrides(db: Session, s
     invoice = make_invoice_row(db, seller, clinic)
     fields = documents.template_fields(db, DocumentKind.INVOICE, invoice.id, language="fr")
     assert fields["due_date"] == "14 avril 2026" and fields["salesperson"] == "Camille Vendeur"
-    subject, body = documents.render_template("invoice", fields, "fr", session=db)
+    subject, body = templates.render_template("invoice", fields, "fr", session=db)
     assert invoice.number is not None and invoice.number in subject
     assert fields["total"] in body and "14 avril 2026" in body and "{" not in body
 
@@ -227,7 +227,7 @@ def test_templates_render_the_document_fields_and_admin_overrides(db: Session, s
     assert set(error.value.field_errors) == {"invoice_subject", "invoice_body"}
     app_settings.update_section(db, SYSTEM_ACTOR, "templates", {"invoice_subject": "Votre facture {number}",
                                                                 "invoice_body": "Total : {total}"})
-    assert documents.render_template("invoice", fields, "en", session=db) == \
+    assert templates.render_template("invoice", fields, "en", session=db) == \
         (f"Votre facture {invoice.number}", f"Total : {fields['total']}")
     preview = documents.template_preview(db, actor_of(make_user(db, role=Role.ADMIN)), "invoice")
     assert preview[0] == f"Votre facture {invoice.number}"
@@ -314,7 +314,7 @@ def test_an_invoice_email_reaches_the_smtp_server_with_its_pdf(smtp_server: SMTP
         [message_id] = documents.email_document(session, actor, DocumentKind.INVOICE, invoice_id,
                                                 contact_ids=[contact_id], subject="Votre facture",
                                                 body="Bonjour,\nci-joint.")
-    assert mail.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
     [received] = smtp_server.messages
     assert received["Subject"] == "Votre facture" and received["To"] == "Zoé Martin <zoe@clinique.example>"
     [part] = [p for p in received.iter_attachments() if p.get_content_type() == "application/pdf"]
@@ -336,15 +336,15 @@ def test_a_server_down_at_first_gets_the_message_once_when_it_is_back(smtp_serve
     smtp_server.stop()
     with unit_of_work() as session:
         documents.email_document(session, actor, DocumentKind.INVOICE, invoice_id, contact_ids=[contact_id])
-    assert mail.send_pending() == {"sent": 0, "retry": 1, "failed": 0}
-    assert mail.send_pending() == {"sent": 0, "retry": 0, "failed": 0}  # backing off
+    assert smtp.send_pending() == {"sent": 0, "retry": 1, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}  # backing off
     smtp_server.start()
     advance = clock
     assert callable(advance)
     advance(minutes=2)
-    assert mail.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
     advance(hours=2)
-    assert mail.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
     assert len(smtp_server.received) == 1
     [part] = list(smtp_server.messages[0].iter_attachments())
     content = part.get_payload(decode=True)

@@ -18,7 +18,6 @@ from sqlmodel import Session, col, select
 from crm_app.institutions import contacts, exports, imports
 from crm_app.institutions import service as institutions
 from crm_app.institutions.duplicates import MatchRule
-from crm_app.institutions.exports import ExportFormat
 from crm_app.institutions.imports import Action, RowStatus
 from crm_app.institutions.models import (
     Contact,
@@ -35,6 +34,7 @@ from crm_app.platform.i18n import gettext, use_locale
 from crm_app.platform.models.audit import AuditEntry, SecurityAction, SecurityEvent
 from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import Actor
+from crm_app.platform.tabular import ExportFormat
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_institution
 

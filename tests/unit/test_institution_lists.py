@@ -19,11 +19,11 @@ from sqlmodel import Session, select
 from crm_app.institutions import contacts, exports, search
 from crm_app.institutions import saved_views as views
 from crm_app.institutions import service as institutions
-from crm_app.institutions.exports import ExportFormat
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, Institution, InstitutionType
 from crm_app.institutions.search import HitKind
 from crm_app.institutions.service import DuplicateSuspected, InstitutionQuery
 from crm_app.operations import migrate
+from crm_app.platform import tabular
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Forbidden, NotFound, ValidationFailed
 from crm_app.platform.i18n import use_locale
@@ -31,6 +31,7 @@ from crm_app.platform.models.audit import SecurityAction, SecurityEvent
 from crm_app.platform.models.people import Role, Team, User
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
+from crm_app.platform.tabular import ExportFormat
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_contact, make_institution, siret_with_key
 
@@ -490,9 +491,9 @@ def test_export_by_the_system_actor_is_logged_without_a_user(db: Session, cat: C
 
 
 def test_neutralise_leaves_safe_values_alone() -> None:
-    assert exports.neutralise("Clinique") == "Clinique"
-    assert exports.neutralise(42) == 42 and exports.neutralise(None) is None
-    assert exports.neutralise("\tcmd") == "'\tcmd"
+    assert tabular.neutralise("Clinique") == "Clinique"
+    assert tabular.neutralise(42) == 42 and tabular.neutralise(None) is None
+    assert tabular.neutralise("\tcmd") == "'\tcmd"
 
 
 # --------------------------------------------------------------------------------------------

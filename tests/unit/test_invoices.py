@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from crm_app.institutions import service as institutions
+from crm_app.institutions import timeline
 from crm_app.institutions.models import CommercialStatus, Institution
-from crm_app.platform import timeline
 from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.paging import PageRequest

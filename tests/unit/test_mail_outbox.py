@@ -17,6 +17,7 @@ from sqlmodel import Session, func, select
 from crm_app.operations import migrate
 from crm_app.platform import outbox as mail
 from crm_app.platform import scheduler as jobs
+from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.models.base import utcnow
@@ -57,7 +58,7 @@ def test_message_arrives_with_its_attachment_intact(smtp_server: SMTPServer, cle
                     attachments=[mail.Attachment("Devis Q-2026-0042.pdf", "application/pdf", PDF)],
                     related=("quote", uuid.uuid4()))
 
-    assert mail.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
 
     [received] = smtp_server.received
     assert received.mail_from == "crm@opex.example"
@@ -91,7 +92,7 @@ def test_the_job_sends_a_message_once_however_often_it_runs(smtp_server: SMTPSer
     queued = _queue()
     assert jobs.run_job(mail.JOB_NAME) == "ok"
     assert jobs.run_job(mail.JOB_NAME) == "ok"
-    assert mail.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
     assert [m["Message-ID"] for m in smtp_server.messages] == [queued.message_id]
 
 
@@ -112,41 +113,41 @@ def test_mail_waits_while_the_server_is_down_and_goes_once_it_is_back(
     smtp_server.stop()
     queued = _queue()
 
-    assert mail.send_pending() == {"sent": 0, "retry": 1, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 1, "failed": 0}
     row = _row(queued.id)
     assert row.status == MailStatus.PENDING and row.attempts == 1
     assert row.next_attempt_at == utcnow() + timedelta(minutes=1)
     assert row.last_error and "Connect" in row.last_error
 
-    assert mail.send_pending() == {"sent": 0, "retry": 0, "failed": 0}  # not due yet
+    assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}  # not due yet
     assert _row(queued.id).attempts == 1
 
     clock(minutes=1)
-    assert mail.send_pending()["retry"] == 1
+    assert smtp.send_pending()["retry"] == 1
     row = _row(queued.id)
     assert row.attempts == 2 and row.next_attempt_at == utcnow() + timedelta(minutes=2)
 
     smtp_server.start()
     clock(minutes=1)
-    assert mail.send_pending()["sent"] == 0  # still backing off
+    assert smtp.send_pending()["sent"] == 0  # still backing off
     clock(minutes=1)
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     clock(hours=2)
-    assert mail.send_pending()["sent"] == 0
+    assert smtp.send_pending()["sent"] == 0
     assert [m["Message-ID"] for m in smtp_server.messages] == [queued.message_id]
     row = _row(queued.id)
     assert row.status == MailStatus.SENT and row.attempts == 3
 
 
 def test_back_off_doubles_up_to_an_hour() -> None:
-    assert [mail.backoff(n) // timedelta(minutes=1) for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert [smtp.backoff(n) // timedelta(minutes=1) for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
 
 
 def test_mail_is_given_up_after_the_last_attempt(smtp_server: SMTPServer, clean_db: None, clock: Clock) -> None:
     smtp_server.stop()
     queued = _queue()
     for attempt in range(1, mail.MAX_ATTEMPTS + 1):
-        outcome = mail.send_pending()
+        outcome = smtp.send_pending()
         assert outcome == ({"sent": 0, "retry": 0, "failed": 1} if attempt == mail.MAX_ATTEMPTS
                            else {"sent": 0, "retry": 1, "failed": 0})
         clock(hours=1)
@@ -154,7 +155,7 @@ def test_mail_is_given_up_after_the_last_attempt(smtp_server: SMTPServer, clean_
     assert row.status == MailStatus.FAILED and row.attempts == mail.MAX_ATTEMPTS and row.last_error
     smtp_server.start()
     clock(days=1)
-    assert mail.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
     assert smtp_server.received == []
     with unit_of_work() as session:
         assert mail.status_counts(session) == {"pending": 0, "failed": 1}
@@ -165,7 +166,7 @@ def test_a_recipient_refused_for_good_is_not_retried(smtp_server: SMTPServer, cl
     refused = _queue(to="gone@chu-lyon.example")
     partly = _queue(to=["gone@chu-lyon.example", "buyer@chu-lyon.example"])
 
-    assert mail.send_pending() == {"sent": 1, "retry": 0, "failed": 1}
+    assert smtp.send_pending() == {"sent": 1, "retry": 0, "failed": 1}
     row = _row(refused.id)
     assert row.status == MailStatus.FAILED and row.attempts == 1 and "550" in (row.last_error or "")
     row = _row(partly.id)
@@ -181,7 +182,7 @@ def test_two_senders_at_once_send_each_message_once(smtp_server: SMTPServer, cle
 
     def sender() -> None:
         start.wait()
-        outcomes.append(mail.send_pending())
+        outcomes.append(smtp.send_pending())
 
     threads = [threading.Thread(target=sender) for _ in range(2)]
     for thread in threads:
@@ -198,11 +199,11 @@ def test_two_senders_at_once_send_each_message_once(smtp_server: SMTPServer, cle
 def test_a_send_interrupted_by_a_crash_is_retried_after_the_lease(
         smtp_server: SMTPServer, clean_db: None, clock: Clock) -> None:
     queued = _queue()
-    claimed = mail._claim_next(utcnow())  # a sender claims it, then its process dies
+    claimed = smtp._claim_next(utcnow())  # a sender claims it, then its process dies
     assert claimed is not None and claimed.message.id == queued.id
-    assert mail.send_pending()["sent"] == 0  # leased to the dead sender
+    assert smtp.send_pending()["sent"] == 0  # leased to the dead sender
     clock(minutes=11)
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     assert _row(queued.id).attempts == 2
     assert len(smtp_server.received) == 1
 
@@ -216,7 +217,7 @@ def test_a_rolled_back_unit_of_work_leaves_no_mail(smtp_server: SMTPServer, clea
     with unit_of_work() as session:
         assert _count(session) == 0
         assert session.exec(select(func.count()).select_from(OutboxAttachment)).one() == 0
-    assert mail.send_pending()["sent"] == 0
+    assert smtp.send_pending()["sent"] == 0
     assert smtp_server.received == []
 
 
@@ -275,7 +276,7 @@ def test_a_password_is_never_sent_without_tls(smtp_server: SMTPServer, clean_db:
                                               settings_override: Callable[..., None]) -> None:
     settings_override(smtp_user="crm", smtp_password="secret-password")
     queued = _queue()
-    assert mail.send_pending() == {"sent": 0, "retry": 1, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 1, "failed": 0}
     row = _row(queued.id)
     assert row.status == MailStatus.PENDING and "TLS" in (row.last_error or "")
     assert smtp_server.received == []
@@ -285,7 +286,7 @@ def test_nothing_is_sent_while_smtp_is_not_configured(clean_db: None,
                                                       settings_override: Callable[..., None]) -> None:
     settings_override(smtp_host="")
     queued = _queue()
-    assert mail.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
     row = _row(queued.id)
     assert row.status == MailStatus.PENDING and row.attempts == 0
 
@@ -306,8 +307,8 @@ def test_the_outbox_works_on_sqlite(smtp_server: SMTPServer, tmp_path: Path,
     migrate.upgrade()
     queued = _queue(attachments=[mail.Attachment("quote.pdf", "application/pdf", PDF)], dedupe_key="quote:1")
     assert _queue(dedupe_key="quote:1").id == queued.id
-    assert mail.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
-    assert mail.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
     [message] = smtp_server.messages
     [attachment] = list(message.iter_attachments())
     assert attachment.get_content() == PDF
@@ -377,6 +378,6 @@ def test_enqueue_many_works_on_sqlite(smtp_server: SMTPServer, tmp_path: Path,
     assert [row_id is not None for row_id in ids] == [True, True, False]
     with unit_of_work() as session:
         assert mail.enqueue_many(session, messages) == [None, None, None]
-    assert mail.send_pending() == {"sent": 2, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 2, "retry": 0, "failed": 0}
     assert sorted(m["Subject"] for m in smtp_server.messages) == ["Quote 0", "Quote 1"]
     assert all([a.get_content() for a in m.iter_attachments()] == [PDF] for m in smtp_server.messages)

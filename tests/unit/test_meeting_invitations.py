@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from crm_app.accounts import users
 from crm_app.activities import meetings
-from crm_app.platform import outbox as mail
+from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.outbox import OutboxMessage
 from tests.activity_factories import make_meeting, make_org
@@ -35,7 +35,7 @@ def test_invited_people_get_the_invitation_with_its_ics_once(smtp_server: SMTPSe
         meeting_id, rep_email = meeting.id, org.rep_a.user.email
     queued = _invitations()
     assert len(queued) == 2  # the contact without an address cannot be invited by email
-    assert mail.send_pending() == {"sent": 2, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 2, "retry": 0, "failed": 0}
     received = {r.message["To"]: r.message for r in smtp_server.received}
     german = next(m for to, m in received.items() if rep_email in to)
     french = next(m for to, m in received.items() if "chloe.achat@lilas.fr" in to)
@@ -54,7 +54,7 @@ def test_invited_people_get_the_invitation_with_its_ics_once(smtp_server: SMTPSe
         current = meetings.get_meeting(session, meeting_id)
         meetings.update_meeting(session, org.manager_a.actor, meeting_id, {"location": "Salle 3"},
                                 expected_version=current.version)
-    assert mail.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
+    assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
     assert len(smtp_server.received) == 2
 
 
@@ -66,7 +66,7 @@ def test_a_person_added_later_is_invited_alone(smtp_server: SMTPServer, clean_db
                                 {"participant_user_ids": [org.rep_a.id, org.rep_a2.id]},
                                 expected_version=meeting.version)
         newcomer = org.rep_a2.user.email
-    mail.send_pending()
+    smtp.send_pending()
     assert [r.rcpt_tos for r in smtp_server.received].count([newcomer]) == 1
     assert len(smtp_server.received) == 2
 
@@ -101,7 +101,7 @@ def test_people_without_a_language_get_the_organisation_s_language_and_time_zone
         start = datetime(2030, 3, 4, 12, 0, tzinfo=UTC)
         make_meeting(session, org.manager_a.actor, title="Demo", institution_id=clinic.id, starts_at=start,
                      participant_contact_ids=[buyer.id])
-    mail.send_pending()
+    smtp.send_pending()
     [received] = [r.message for r in smtp_server.received]
     assert received["Subject"] == "Invitación: Demo"
     body = received.get_body(("plain",))

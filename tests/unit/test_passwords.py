@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_app.accounts.auth import hash_password, verify_password
+from crm_app.accounts.passwords import hash_password, verify_password
 
 
 def test_default_cost_is_twelve(settings_override) -> None:

@@ -10,13 +10,13 @@ from sqlmodel import Session, col, select
 
 from crm_app.accounts import administration as accounts
 from crm_app.accounts import auth, users
-from crm_app.accounts.models import AccountToken, TokenPurpose
-from crm_app.platform import outbox as mail
+from crm_app.accounts.models import AccountToken, SessionKind, TokenPurpose
+from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import NotAuthenticated, ValidationFailed
 from crm_app.platform.models.audit import SecurityEvent
 from crm_app.platform.models.outbox import OutboxMessage
-from crm_app.platform.models.people import SessionKind, User
+from crm_app.platform.models.people import User
 from crm_app.platform.security_log import ClientInfo
 from tests.account_links import link_path, text_of, token_of
 from tests.factories import PASSWORD, actor_of, make_user
@@ -127,7 +127,7 @@ def test_email_change_by_email_end_to_end(smtp_server: SMTPServer, clean_db: Non
     with unit_of_work() as session:
         actor = auth.resolve_session(session, here.session_id)
         accounts.request_email_change(session, actor, new_email="rita@example.net", password=PASSWORD)
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     [confirmation] = smtp_server.messages
     assert confirmation["To"] == "Rita Rep <rita@example.net>"
     path = link_path(text_of(confirmation))
@@ -145,7 +145,7 @@ def test_email_change_by_email_end_to_end(smtp_server: SMTPServer, clean_db: Non
         assert auth.login(session, "rita@example.net", PASSWORD, client=ClientInfo(),
                           kind=SessionKind.WEB).succeeded
 
-    assert mail.send_pending()["sent"] == 1
+    assert smtp.send_pending()["sent"] == 1
     notice = smtp_server.messages[-1]
     assert notice["To"] == "Rita Rep <rep@example.org>"
     assert "rita@example.net" in text_of(notice)

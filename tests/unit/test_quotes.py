@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app.activities import comments
-from crm_app.activities.models import CommentTarget
-from crm_app.platform import timeline
+from crm_app.institutions import timeline
+from crm_app.platform import comments
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.models.people import Role
 from crm_app.platform.paging import PageRequest
 from crm_app.sales import invoices, money, quotes

@@ -18,8 +18,7 @@ from sqlmodel import Session, col, select
 
 from crm_app.activities.models import Task
 from crm_app.operations import migrate
-from crm_app.platform import events
-from crm_app.platform import outbox as mail
+from crm_app.platform import events, smtp
 from crm_app.platform import settings as app_settings
 from crm_app.platform.db import get_engine, unit_of_work
 from crm_app.platform.models.base import utcnow
@@ -342,7 +341,7 @@ def test_the_client_is_emailed_once_with_the_pdf(committed: Callable[..., dateti
         with unit_of_work() as session:
             sales_jobs.mark_invoices_overdue(session)
             sales_jobs.send_invoice_followups(session)
-    mail.send_pending(utcnow())
+    smtp.send_pending(utcnow())
     to_client = [m for m in smtp_server.messages if "compta@clinique.example.org" in m["To"]]
     assert len(to_client) == 1
     [message] = to_client

@@ -10,12 +10,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from crm_app.accounts import auth
-from crm_app.activities import alerts as reminders
+from crm_app.accounts.models import AuthSession, SessionKind
+from crm_app.platform import retention, smtp
 from crm_app.platform import settings as app_settings
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
 from crm_app.platform.models.audit import SecurityEvent, Severity
-from crm_app.platform.models.people import AuthSession, Role, SessionKind
+from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import Actor
 from crm_app.platform.security_log import ClientInfo
 from tests.factories import actor_of, make_user
@@ -44,12 +45,12 @@ def test_only_super_admins_see_and_change_settings(db: Session, role: Role) -> N
     with pytest.raises(Forbidden):
         app_settings.update_section(db, actor, "organisation", {"name": "X"})
     with pytest.raises(Forbidden):
-        app_settings.send_test_email(db, actor, "x@example.org")
+        smtp.send_test_email(db, actor, "x@example.org")
 
 
 def test_defaults_come_from_the_environment(db: Session, boss: Actor) -> None:
     view = app_settings.get_settings_view(db, boss)
-    assert list(view.sections) == list(app_settings.SECTIONS)
+    assert list(view.sections) == app_settings.section_names()
     organisation = view.sections["organisation"]
     assert organisation.version == 0
     assert organisation.values["timezone"] == "Europe/Paris"
@@ -151,30 +152,30 @@ def test_retention_reads_the_settings(db: Session, boss: Actor, clock: Callable[
     security_log.record(db, "test.high", severity=Severity.HIGH)
     db.flush()
     clock(days=15)
-    reminders.apply_retention(db)
+    retention.apply_retention(db)
     left = set(db.exec(select(SecurityEvent.action).where(col(SecurityEvent.action).like("test.%"))).all())
     assert left == {"test.high"}
     clock(days=10)
-    reminders.apply_retention(db)
+    retention.apply_retention(db)
     assert not db.exec(select(SecurityEvent.action).where(col(SecurityEvent.action).like("test.%"))).all()
 
 
 def test_test_email_arrives_and_reports_the_server_answer(db: Session, boss: Actor,
                                                           smtp_server: SMTPServer) -> None:
-    result = app_settings.send_test_email(db, boss, "it@example.org")
+    result = smtp.send_test_email(db, boss, "it@example.org")
     assert result.ok, result.answer
     assert result.answer.startswith("250") and "accepted" in result.answer
     [message] = smtp_server.messages
     assert message["To"] == "it@example.org" and "test email" in message["Subject"]
     smtp_server.refused.add("nobody@example.org")
-    refused = app_settings.send_test_email(db, boss, "nobody@example.org")
+    refused = smtp.send_test_email(db, boss, "nobody@example.org")
     assert not refused.ok and "550" in refused.answer and "No such user here" in refused.answer
     smtp_server.stop()
-    down = app_settings.send_test_email(db, boss, "it@example.org")
+    down = smtp.send_test_email(db, boss, "it@example.org")
     assert not down.ok and ("Connection refused" in down.answer or "ConnectionRefusedError" in down.answer), \
         down.answer
     with pytest.raises(ValidationFailed) as error:
-        app_settings.send_test_email(db, boss, "not-an-address")
+        smtp.send_test_email(db, boss, "not-an-address")
     assert set(error.value.field_errors) == {"to"}
 
 
@@ -182,9 +183,9 @@ def test_test_email_uses_the_values_set_here(db: Session, boss: Actor, smtp_serv
                                              settings_override: Callable[..., None]) -> None:
     settings_override(smtp_host="", smtp_port="25")
     with pytest.raises(ValidationFailed):
-        app_settings.send_test_email(db, boss, "it@example.org")
+        smtp.send_test_email(db, boss, "it@example.org")
     app_settings.update_section(db, boss, "email", {"smtp_host": smtp_server.host, "smtp_port": smtp_server.port,
                                                     "smtp_from": "Clinique <crm@clinique.example>"})
-    result = app_settings.send_test_email(db, boss, "it@example.org")
+    result = smtp.send_test_email(db, boss, "it@example.org")
     assert result.ok, result.answer
     assert smtp_server.received[-1].mail_from == "crm@clinique.example"

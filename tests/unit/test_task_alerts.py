@@ -15,13 +15,15 @@ from sqlmodel import Session, col, select
 
 from crm_app.activities import alerts as reminders
 from crm_app.activities import tasks
+from crm_app.activities.models import TaskAlert
+from crm_app.institutions import timeline
 from crm_app.operations import migrate
-from crm_app.platform import notifications, security_log, timeline
+from crm_app.platform import notifications, retention, security_log
 from crm_app.platform import scheduler as jobs
 from crm_app.platform.db import get_engine, unit_of_work
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
 from crm_app.platform.models.base import utcnow
-from crm_app.platform.models.notifications import Notification, TaskAlert
+from crm_app.platform.models.notifications import Notification
 from tests.activity_factories import Org, make_org, make_task, notifications_of
 from tests.institution_factories import make_institution
 
@@ -174,14 +176,14 @@ def test_retention_purges_the_security_log_by_severity_and_old_read_notification
             col(SecurityEvent.email).like("%-%@example.org"))).all() if e.email}
 
     clock(days=89)  # 91 and 89 days
-    assert reminders.apply_retention(db) == {"security_events": 1, "notifications": 0}
+    assert retention.apply_retention(db) == {"security_events": 1, "notifications": 0}
     assert remaining() == {"high-old", "medium-old", "low-new", "high-new"}
     clock(days=90)  # 181 days
-    assert reminders.apply_retention(db) == {"security_events": 1, "notifications": 1}
+    assert retention.apply_retention(db) == {"security_events": 1, "notifications": 1}
     assert [n.params["title"] for n in db.exec(select(Notification).where(
         Notification.recipient_id == org.rep_a.id)).all()] == ["unread"]
     clock(days=185)  # 366 and 364 days
-    reminders.apply_retention(db)
+    retention.apply_retention(db)
     assert remaining() == {"high-new"}
 
 

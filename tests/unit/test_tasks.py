@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from crm_app.activities import comments, tasks
-from crm_app.activities.models import Comment, TaskPriority, TaskStatus
+from crm_app.activities import tasks
+from crm_app.activities.models import TaskPriority, TaskStatus
 from crm_app.activities.tasks import TaskQuery
+from crm_app.platform import comments
 from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.comments import Comment
 from crm_app.platform.models.people import Role
 from crm_app.platform.paging import PageRequest
 from tests.activity_factories import Org, make_org, make_person, make_task, notifications_of

@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from crm_app.activities import calls
 from crm_app.institutions import service as institutions
+from crm_app.institutions import timeline
 from crm_app.institutions.models import Institution
-from crm_app.platform import timeline
 from crm_app.platform.errors import NotFound
 from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.paging import PageRequest
@@ -119,7 +119,7 @@ def quotes_source() -> Iterator[None]:
             .where(table.id == institution_id)
 
     real = timeline._SOURCES.get("quote")  # the quotes area's own, once it is imported
-    timeline.register_source("quote", source, link="/quotes/{id}")
+    timeline.register_sources(timeline.TimelineSource("quote", source, link="/quotes/{id}"))
     try:
         yield
     finally:

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from crm_app.accounts import auth, teams
+from crm_app.accounts.models import SessionKind
 from crm_app.accounts.teams import TeamRow
 from crm_app.platform import security_log
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.i18n import negotiate, use_locale
 from crm_app.platform.models.audit import Severity
-from crm_app.platform.models.people import Role, SessionKind
+from crm_app.platform.models.people import Role
 from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
 from crm_app.platform.security_log import SecurityEventRow, SecurityLogQuery
 

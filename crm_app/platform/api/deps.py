@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,11 +10,21 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from crm_app.accounts import tokens
 from crm_app.platform.db import get_engine
 from crm_app.platform.errors import NotAuthenticated
 from crm_app.platform.permissions import Actor
 from crm_app.platform.security_log import ClientInfo
+
+#: Turns a bearer token into the actor it was issued to, or raises NotAuthenticated; the accounts
+#: area provides it and `crm_app.bootstrap` sets it (`set_authenticator`).
+Authenticator = Callable[[Session, str], Actor]
+_authenticator: Authenticator | None = None
+
+
+def set_authenticator(authenticator: Authenticator) -> None:
+    global _authenticator
+    _authenticator = authenticator
+
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/login")
 
@@ -54,7 +64,9 @@ def current_actor(request: Request, session: Annotated[Session, Depends(db_sessi
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
-    actor = tokens.authenticate_access_token(session, credentials.credentials)
+    if _authenticator is None:
+        raise RuntimeError("no bearer authenticator: crm_app.bootstrap.wire() was not called")
+    actor = _authenticator(session, credentials.credentials)
     request.state.actor = actor
     return actor
 

@@ -11,6 +11,8 @@ from crm_app import __version__
 from crm_app.platform import bridge, db
 from crm_app.platform import outbox as mail
 from crm_app.platform import scheduler as jobs
+from crm_app.platform.errors import NotFound
+from crm_app.platform.i18n import N_
 
 router = APIRouter(tags=["health"])
 
@@ -31,3 +33,13 @@ def health() -> JSONResponse:
         with db.unit_of_work() as session:
             body["mail_outbox"] = mail.status_counts(session)
     return JSONResponse(body, status_code=200 if body["database"] == "ok" else 503)
+
+
+#: Included last: an unknown /api path answers in the API's error shape rather than with a page.
+unknown_endpoint_router = APIRouter()
+
+
+@unknown_endpoint_router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                                   include_in_schema=False)
+def unknown_endpoint(path: str) -> None:
+    raise NotFound(N_("No such API endpoint."))

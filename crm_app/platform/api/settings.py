@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_app.platform import settings as app_settings
+from crm_app.platform import smtp
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
 from crm_app.platform.errors import NotFound
 from crm_app.platform.i18n import N_
@@ -81,5 +82,5 @@ def update_settings(body: SectionChange, session: SessionDep, actor: ActorDep, c
 @router.post("/settings/test-email", response_model=TestEmailOut,
              description="Send a test message now with the effective SMTP settings; answers what the server said.")
 def send_test_email(body: TestEmailIn, session: SessionDep, actor: ActorDep) -> TestEmailOut:
-    result = app_settings.send_test_email(session, actor, body.to)
+    result = smtp.send_test_email(session, actor, body.to)
     return TestEmailOut(ok=result.ok, answer=result.answer)

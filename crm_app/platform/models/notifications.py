@@ -1,23 +1,15 @@
-"""Notifications stored per user (read or unread), and the record of task alerts already sent
-(DOMAIN.md "Notifications", "Reminders and scheduled jobs")."""
+"""Notifications stored per user (read or unread) (DOMAIN.md "Notifications")."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from crm_app.platform.models.base import UTCDateTime, in_check, timestamp_column, utcnow, uuid_pk
-
-
-class TaskAlertKind(StrEnum):
-    DUE_SOON = "due_soon"  # due within 24 hours
-    OVERDUE = "overdue"
-
+from crm_app.platform.models.base import UTCDateTime, timestamp_column, utcnow, uuid_pk
 
 _UNREAD = sa.text("read_at IS NULL")
 
@@ -45,16 +37,3 @@ class Notification(SQLModel, table=True):
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     read_at: datetime | None = timestamp_column()
-
-
-class TaskAlert(SQLModel, table=True):
-    """One alert sent: the primary key makes it once per task, kind and due date (a new due date
-    arms the alerts again), whatever the number of runs or servers."""
-
-    __tablename__ = "task_alerts_sent"
-    __table_args__ = (sa.CheckConstraint(in_check("kind", TaskAlertKind), name="kind"),)
-
-    task_id: uuid.UUID = Field(foreign_key="tasks.id", ondelete="CASCADE", primary_key=True)
-    kind: TaskAlertKind = Field(sa_type=sa.String(10), primary_key=True)
-    due_at: datetime = Field(sa_type=UTCDateTime, primary_key=True)
-    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,4 +1,5 @@
-"""Users, teams, sessions (web and API) and login attempts."""
+"""Users and teams: the people every area names (owners, assignees, authors, recipients). Their
+sessions, tokens and login attempts are the accounts area's (`crm_app.accounts.models`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from crm_app.platform.models.base import Tracked, UTCDateTime, in_check, timestamp_column, utcnow, uuid_pk
+from crm_app.platform.models.base import Tracked, in_check, timestamp_column, uuid_pk
 
 
 class Role(StrEnum):
@@ -28,12 +29,6 @@ class Theme(StrEnum):
     LIGHT = "light"
     DARK = "dark"
     AUTO = "auto"
-
-
-class SessionKind(StrEnum):
-    WEB = "web"
-    API = "api"
-
 
 
 class Team(Tracked, table=True):
@@ -67,49 +62,3 @@ class User(Tracked, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     phone: str | None = Field(default=None, max_length=30)
     last_login_at: datetime | None = timestamp_column()
-
-
-class AuthSession(SQLModel, table=True):
-    """A signed-in browser or an API token family: revocable, shared by every instance of the app."""
-
-    __tablename__ = "auth_sessions"
-    __table_args__ = (sa.CheckConstraint(in_check("kind", SessionKind), name="kind"),)
-
-    id: uuid.UUID = uuid_pk()
-    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
-    kind: SessionKind = Field(sa_type=sa.String(10), nullable=False)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    revoked_at: datetime | None = timestamp_column()
-    remember: bool = Field(default=False, nullable=False)
-    ip: str | None = Field(default=None, max_length=45)
-    user_agent: str | None = Field(default=None, max_length=300)
-
-
-class RefreshToken(SQLModel, table=True):
-    """One issued refresh token; `used_at` set on rotation so a second use is detected as reuse."""
-
-    __tablename__ = "refresh_tokens"
-
-    id: uuid.UUID = uuid_pk()  # the token's jti
-    session_id: uuid.UUID = Field(foreign_key="auth_sessions.id", ondelete="CASCADE", index=True)
-    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    used_at: datetime | None = timestamp_column()
-
-
-class LoginAttempt(SQLModel, table=True):
-    """Every login try, counted per account and per IP for the lockout."""
-
-    __tablename__ = "login_attempts"
-    __table_args__ = (
-        sa.Index("ix_login_attempts_email_at", "email", "at"),
-        sa.Index("ix_login_attempts_ip_at", "ip", "at"),
-    )
-
-    id: uuid.UUID = uuid_pk()
-    email: str = Field(max_length=254)
-    ip: str | None = Field(default=None, max_length=45)
-    succeeded: bool = Field(nullable=False)
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -50,6 +50,7 @@ from reportlab.platypus import (
 )
 
 from crm_app.platform.i18n import N_, gettext, use_locale
+from crm_app.platform.storage import path_of
 from crm_app.sales.models.quotes import DocumentKind
 from crm_app.sales.pdf.document import PdfDocument
 
@@ -294,7 +295,6 @@ class _Builder:
         path = self.doc.seller.logo_path
         if not path:
             return None
-        from crm_app.platform.storage import path_of
 
         try:
             file = path_of(path)

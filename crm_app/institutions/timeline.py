@@ -2,13 +2,13 @@
 
 Every source is a query returning the same columns (`entry_columns`); the timeline is their
 UNION ALL, sorted and paged by the database, so a page costs the same whatever the history's
-length. Each source filters what the actor may see. Other areas add theirs with
-`register_source` (quotes, invoices, payments):
+length. Each source filters what the actor may see. Each area declares its sources (activities,
+quotes, invoices, payments) as `TIMELINE_SOURCES`, and `crm_app.bootstrap` registers them:
 
     def quotes_source(actor, institution_id):
         return sa.select(*entry_columns("quote", q.id, q.sent_at, title=q.number, status=q.status,
                                         user_name=owner.full_name)).where(q.institution_id == institution_id)
-    timeline.register_source("quote", quotes_source, link="/quotes/{id}")
+    TIMELINE_SOURCES = (TimelineSource("quote", quotes_source, link="/quotes/{id}"),)
 """
 
 from __future__ import annotations
@@ -23,19 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
-from crm_app.activities import meetings, notes
-from crm_app.activities.models import Call, Meeting, Note, Task
-from crm_app.institutions.models import Contact
 from crm_app.institutions.service import get_institution
 from crm_app.platform import audit
-from crm_app.platform import notifications as notification_service
 from crm_app.platform.db import fetch_all
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import table_of
-from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor, authorize
-from crm_app.platform.records import scope_condition
 from crm_app.platform.settings import KIND_MODULES, disabled_modules
 
 #: `source(actor, institution_id)` → a SELECT of `entry_columns(...)` limited to what the actor sees.
@@ -45,17 +39,22 @@ TITLE_LENGTH = 200
 
 
 @dataclass(frozen=True)
-class _Registered:
+class TimelineSource:
+    """One kind of entry as an area declares it (`TIMELINE_SOURCES`); `link` is its page, `{id}` its
+    record id. `crm_app.bootstrap` registers them."""
+
+    kind: str
     source: Source
-    link: str | None
+    link: str | None = None
 
 
-_SOURCES: dict[str, _Registered] = {}
+_SOURCES: dict[str, TimelineSource] = {}
 
 
-def register_source(kind: str, source: Source, *, link: str | None = None) -> None:
-    """Add (or replace) the source of one kind of entry; `link` is its page, `{id}` its record id."""
-    _SOURCES[kind] = _Registered(source, link)
+def register_sources(*sources: TimelineSource) -> None:
+    """Add (or replace) the source of each kind of entry."""
+    for declared in sources:
+        _SOURCES[declared.kind] = declared
 
 
 def source_kinds() -> list[str]:
@@ -119,46 +118,6 @@ def timeline(session: Session, actor: Actor, institution_id: uuid.UUID, request:
 # The activity sources and the audit trail
 
 
-def _tasks(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
-    t, assignee = table_of(Task).c, table_of(User).alias("task_assignee")
-    return (sa.select(*entry_columns("task", t.id, t.created_at, title=t.title, status=t.status,
-                                     detail=sa.func.substr(t.description, 1, TITLE_LENGTH),
-                                     user_name=assignee.c.full_name))
-            .select_from(table_of(Task)).join(assignee, assignee.c.id == t.assignee_id)
-            .where(t.institution_id == institution_id,
-                   scope_condition(actor, "record.view", team_column=t.team_id,
-                                   owner_columns=(t.assignee_id, t.created_by))))
-
-
-def _notes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
-    n, author = table_of(Note).c, table_of(User).alias("note_author")
-    return (sa.select(*entry_columns("note", n.id, n.created_at, title=sa.func.substr(n.body, 1, TITLE_LENGTH),
-                                     status=n.visibility, user_name=author.c.full_name))
-            .select_from(table_of(Note)).outerjoin(author, author.c.id == n.created_by)
-            .where(n.institution_id == institution_id, notes.readable_condition(actor)))
-
-
-def _meetings(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
-    m, organizer = table_of(Meeting).c, table_of(User).alias("meeting_organizer")
-    return (sa.select(*entry_columns("meeting", m.id, m.starts_at, title=m.title, status=m.status,
-                                     detail=m.location, user_name=organizer.c.full_name))
-            .select_from(table_of(Meeting)).join(organizer, organizer.c.id == m.organizer_id)
-            .where(m.institution_id == institution_id, meetings.visible_condition(actor)))
-
-
-def _calls(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
-    k, caller, contact = table_of(Call).c, table_of(User).alias("call_user"), table_of(Contact).c
-    contact_name = sa.func.trim(sa.func.coalesce(contact.first_name, "") + " " + contact.last_name)
-    return (sa.select(*entry_columns("call", k.id, k.called_at, title=sa.func.substr(k.summary, 1, TITLE_LENGTH),
-                                     status=k.direction, detail=contact_name, user_name=caller.c.full_name,
-                                     new_value=sa.cast(k.duration_seconds, sa.Text)))
-            .select_from(table_of(Call)).join(caller, caller.c.id == k.user_id)
-            .outerjoin(table_of(Contact), contact.id == k.contact_id)
-            .where(k.institution_id == institution_id,
-                   scope_condition(actor, "record.view", team_column=k.team_id,
-                                   owner_columns=(k.user_id, k.created_by))))
-
-
 def _changes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
     """The audit trail (institution and contacts): title = field, detail = action, status = entity."""
     a = table_of(AuditEntry).c
@@ -167,8 +126,5 @@ def _changes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
         .where(a.institution_id == institution_id)
 
 
-register_source("task", _tasks, link=notification_service.LINKS["task"])
-register_source("note", _notes, link=notification_service.LINKS["note"])
-register_source("meeting", _meetings, link=notification_service.LINKS["meeting"])
-register_source("call", _calls, link=notification_service.LINKS["call"])
-register_source("change", _changes)
+#: The institution's own entries: the changes to it and its contacts.
+TIMELINE_SOURCES: tuple[TimelineSource, ...] = (TimelineSource("change", _changes),)

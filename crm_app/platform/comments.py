@@ -4,13 +4,12 @@ A mention is `@` followed by a user's email local part (`@jeanne.dupont`, what t
 inserts) or full name (`@Jeanne Dupont`), accents and case ignored; the longest match wins. Only
 active users are mentioned, and only those who may see the record are told.
 
-Each kind of record says how to find it and who may see it through `register_target`; the quotes
-area registers its own.
+Each area declares how to find its records and who may see them (a `COMMENT_TARGETS` mapping of kind
+to resolver), and `crm_app.bootstrap` registers them with `register_target`.
 """
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,17 +18,16 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from crm_app.accounts import auth
-from crm_app.activities.models import Comment, CommentTarget
-from crm_app.institutions.duplicates import fold
-from crm_app.platform import events
-from crm_app.platform import notifications as _notifications  # its subscribers turn mentions into notifications
+from crm_app.platform import events, notifications
+from crm_app.platform.cleaners import long_text
 from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_
+from crm_app.platform.models.comments import Comment, CommentTarget
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
-from crm_app.platform.permissions import Actor, Scope, scope_for
-from crm_app.platform.records import actor_id, changed_by_name, get_record, long_text
+from crm_app.platform.permissions import Actor, Scope, actor_from, scope_for
+from crm_app.platform.records import actor_id, changed_by_name, get_record
+from crm_app.platform.text import fold
 
 _clean_body = long_text(10_000, required=True)
 
@@ -50,15 +48,11 @@ _RESOLVERS: dict[CommentTarget, TargetResolver] = {}
 
 
 def register_target(kind: CommentTarget, resolver: TargetResolver) -> None:
-    """Let records of `kind` be commented on (tasks, meetings and notes are built in)."""
+    """Let records of `kind` be commented on."""
     _RESOLVERS[kind] = resolver
 
 
 def _resolver(kind: CommentTarget) -> TargetResolver:
-    if kind not in _RESOLVERS:
-        # The built-in areas import this module and register themselves when they are imported.
-        for area in ("tasks", "meetings", "notes", "quotes"):
-            importlib.import_module(f"{__package__}.{area}")
     resolver = _RESOLVERS.get(kind)
     if resolver is None:
         raise NotFound(N_("This record does not exist."))
@@ -149,12 +143,12 @@ def _notify_mentions(session: Session, actor: Actor, comment: Comment, target: T
         if mention.id == actor.id:
             continue
         user = session.get(User, mention.id)
-        if user is not None and target.visible_to(auth.actor_from(user)):
+        if user is not None and target.visible_to(actor_from(user)):
             recipients.append(mention.id)
     if recipients:
         events.publish(session, events.CommentMentioned(
             comment_id=comment.id, target_kind=target.kind.value, target_id=target.id,
-            excerpt=_notifications.excerpt(comment.body), user_ids=tuple(recipients), actor_id=actor_id(actor)))
+            excerpt=notifications.excerpt(comment.body), user_ids=tuple(recipients), actor_id=actor_id(actor)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,3 +282,19 @@ def comment_counts(session: Session, target_kind: CommentTarget,
         .group_by(col(Comment.target_id))).all()
     return {target_id: int(count) for target_id, count in rows}
 
+
+# --------------------------------------------------------------------------------------------
+# Mentions become notifications
+
+NOTIFICATION_KINDS: dict[str, str] = {"comment.mentioned": N_("{actor} mentioned you in a comment: “{excerpt}”")}
+
+
+def _comment_mentioned(session: Session, event: events.CommentMentioned) -> None:
+    target_link = notifications.link_for(event.target_kind, event.target_id)
+    notifications.notify(session, event.user_ids, kind="comment.mentioned", record_kind=event.target_kind,
+           record_id=event.target_id, link=f"{target_link}#comment-{event.comment_id}" if target_link else None,
+           params={"actor": notifications.actor_name(session, event.actor_id), "excerpt": event.excerpt,
+                   "comment_id": str(event.comment_id)}, actor_id=event.actor_id)
+
+
+SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.CommentMentioned, _comment_mentioned),)
