@@ -2,8 +2,8 @@
 notification kinds and record pages, timeline sources, comment targets, and REST routers.
 
 Every area declares what it offers as plain module constants (`JOBS`, `SUBSCRIBERS`, `SECTIONS`,
-`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `COMMENT_TARGETS`, `router`); nothing
-registers itself when it is imported. `wire()` registers them all, once per process, before the
+`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `CHANGE_VISIBILITY`, `COMMENT_TARGETS`,
+`HISTORY_NAMES`, `router`); nothing registers itself when it is imported. `wire()` registers them all, once per process, before the
 application serves or a command runs; `api_router()` assembles the REST API. Only `crm_app.web` and
 `crm_app.cli` (and the tests) import this module.
 """
@@ -60,6 +60,7 @@ def wire() -> None:
             events.subscribe(subscription.kind, subscription.handler)
         timeline.register_sources(*activity_timeline.TIMELINE_SOURCES, *timeline.TIMELINE_SOURCES,
                                   *quotes.TIMELINE_SOURCES, *invoices.TIMELINE_SOURCES)
+        timeline.register_change_visibility({**quotes.CHANGE_VISIBILITY, **invoices.CHANGE_VISIBILITY})
         for module in (tasks, meetings, notes, quotes):
             for kind, resolver in module.COMMENT_TARGETS.items():
                 comments.register_target(kind, resolver)

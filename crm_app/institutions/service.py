@@ -502,14 +502,6 @@ def get_detail(session: Session, actor: Actor, institution_id: uuid.UUID) -> Ins
         can_reassign=can(actor, "institution.reassign", institution))
 
 
-def history(session: Session, actor: Actor, institution_id: uuid.UUID,
-            request: PageRequest) -> Page[audit.HistoryRow]:
-    """The institution's audit trail (its contacts' changes included), newest first."""
-    institution = get_institution(session, institution_id)
-    authorize(actor, "institution.view", institution)
-    return audit.institution_history(session, institution_id, request)
-
-
 # --------------------------------------------------------------------------------------------
 # Lists
 

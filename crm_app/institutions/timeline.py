@@ -14,7 +14,7 @@ quotes, invoices, payments) as `TIMELINE_SOURCES`, and `crm_app.bootstrap` regis
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,6 +88,36 @@ class TimelineEntry:
     new_name: str | None = None
 
 
+#: `condition(actor, entity_id)` → SQL true when the actor may see the record `entity_id` names (the
+#: rights of the record's own page). Each area declares its audited kinds (`CHANGE_VISIBILITY`).
+ChangeVisibility = Callable[[Actor, Any], Any]
+#: The institution's own audited kinds: seen by whoever sees the institution.
+OWN_ENTITY_TYPES = ("institution", "contact")
+_VISIBILITY: dict[str, ChangeVisibility] = {}
+
+
+def register_change_visibility(kinds: Mapping[str, ChangeVisibility]) -> None:
+    """Let the changes of other areas' records (quotes, invoices...) show on the institution's timeline
+    and history, to those who may see the record."""
+    _VISIBILITY.update(kinds)
+
+
+def visible_changes(actor: Actor, entity_type: Any, entity_id: Any) -> Any:
+    """SQL: the audit entries the actor may read. A kind no area declared is never shown."""
+    others = (sa.and_(entity_type == kind, condition(actor, entity_id)) for kind, condition in _VISIBILITY.items())
+    return sa.or_(entity_type.in_(OWN_ENTITY_TYPES), *others)
+
+
+def history(session: Session, actor: Actor, institution_id: uuid.UUID, request: PageRequest) -> Page[audit.HistoryRow]:
+    """The institution's audit trail (its contacts' changes included, and those of the quotes and
+    invoices the actor may see), newest first."""
+    institution = get_institution(session, institution_id)
+    authorize(actor, "institution.view", institution)
+    a = table_of(AuditEntry).c
+    return audit.history_page(session, (AuditEntry.institution_id == institution_id,
+                                        visible_changes(actor, a.entity_type, a.entity_id)), request)
+
+
 def timeline(session: Session, actor: Actor, institution_id: uuid.UUID, request: PageRequest | None = None, *,
              kinds: Sequence[str] | None = None) -> Page[TimelineEntry]:
     """Everything that happened on the institution that the actor may see, newest first, paged."""
@@ -123,7 +153,7 @@ def _changes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
     a = table_of(AuditEntry).c
     return sa.select(*entry_columns("change", a.id, a.at, title=a.field, detail=a.action, status=a.entity_type,
                                     user_name=a.actor_name, old_value=a.old_value, new_value=a.new_value)) \
-        .where(a.institution_id == institution_id)
+        .where(a.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id))
 
 
 #: The institution's own entries: the changes to it and its contacts.

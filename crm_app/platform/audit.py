@@ -111,8 +111,3 @@ def history_page(session: Session, where: Sequence[Any], request: PageRequest) -
     return Page([HistoryRow(r.id, r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value, r.new_value,
                             names.get(r.old_value or ""), names.get(r.new_value or ""))
                  for r in rows], int(total), request.page, request.page_size)
-
-
-def institution_history(session: Session, institution_id: uuid.UUID, request: PageRequest) -> Page[HistoryRow]:
-    """Newest first, paged; includes the changes to the institution's contacts."""
-    return history_page(session, (AuditEntry.institution_id == institution_id,), request)

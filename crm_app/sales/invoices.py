@@ -979,3 +979,13 @@ TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
     timeline.TimelineSource("invoice", _timeline_documents, RECORD_LINKS["invoice"]),
     timeline.TimelineSource("payment", _timeline_payments, RECORD_LINKS["invoice"]),
 )
+
+
+def _visible_invoice(actor: Actor, invoice_id: Any) -> Any:
+    """SQL: `invoice_id` names an invoice or credit note the actor may see (their changes, payments
+    included, on the institution's timeline)."""
+    return sa.exists().where(_I.id == invoice_id, visible_condition(actor))
+
+
+CHANGE_VISIBILITY: dict[str, timeline.ChangeVisibility] = {"invoice": _visible_invoice,
+                                                           "credit_note": _visible_invoice}

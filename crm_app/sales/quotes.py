@@ -784,3 +784,11 @@ def _timeline_source(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
 TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
     timeline.TimelineSource("quote", _timeline_source, RECORD_LINKS["quote"]),)
 
+
+def _visible_quote(actor: Actor, quote_id: Any) -> Any:
+    """SQL: `quote_id` names a quote the actor may see (its changes on the institution's timeline)."""
+    return sa.exists().where(_Q.id == quote_id, visible_condition(actor))
+
+
+CHANGE_VISIBILITY: dict[str, timeline.ChangeVisibility] = {ENTITY: _visible_quote}
+

@@ -13,7 +13,7 @@ from components.history_values import ACTION_LABELS, HistoryValues
 from components.institution_tabs import institution_tab, tab_bar
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
-from crm_app.institutions import contacts
+from crm_app.institutions import contacts, timeline
 from crm_app.institutions import service as institutions
 from crm_app.institutions.contacts import ContactRow
 from crm_app.institutions.service import COMPLIANCE_LABELS, STATUS_LABELS, TYPE_LABELS, InstitutionDetail
@@ -210,7 +210,7 @@ async def history_tab(detail: InstitutionDetail) -> None:
                 "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name)}
 
     async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
-        page = await call(institutions.history, institution_id, page_request(state))
+        page = await call(timeline.history, institution_id, page_request(state))
         return None if page is None else rows_of(page, convert)
 
     columns = [{"name": n, "label": label, "field": n, "align": "left"} for n, label in (

@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
-from crm_app.institutions import contacts
+from crm_app.institutions import contacts, timeline
 from crm_app.institutions import service as institutions
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, DataSource, Institution, InstitutionType
 from crm_app.platform import cleaners as fields
@@ -334,7 +334,7 @@ def test_contact_changes_appear_in_the_institution_history(db: Session) -> None:
     contact = make_contact(db, institution, first_name="Jeanne", last_name="Dupont")
     contacts.update_contact(db, SYSTEM_ACTOR, contact.id, {"title": "Cadre de santé"}, expected_version=1)
     institutions.update_institution(db, SYSTEM_ACTOR, institution.id, {"city": "Lyon"}, expected_version=1)
-    history = institutions.history(db, SYSTEM_ACTOR, institution.id, PageRequest(1, 50))
+    history = timeline.history(db, SYSTEM_ACTOR, institution.id, PageRequest(1, 50))
     rows = {(r.entity_type, r.action, r.field, r.old_value, r.new_value) for r in history.items}
     assert rows == {
         ("institution", "create", None, None, None),
@@ -350,10 +350,10 @@ def test_history_is_paged_newest_first(db: Session, clock) -> None:
     for version, city in enumerate(("Lyon", "Nantes", "Brest"), start=1):
         clock(minutes=1)
         institutions.update_institution(db, SYSTEM_ACTOR, institution.id, {"city": city}, expected_version=version)
-    first_page = institutions.history(db, SYSTEM_ACTOR, institution.id, PageRequest(1, 2))
+    first_page = timeline.history(db, SYSTEM_ACTOR, institution.id, PageRequest(1, 2))
     assert first_page.total == 4
     assert [r.new_value for r in first_page.items] == ["Brest", "Nantes"]
-    second_page = institutions.history(db, SYSTEM_ACTOR, institution.id, PageRequest(2, 2))
+    second_page = timeline.history(db, SYSTEM_ACTOR, institution.id, PageRequest(2, 2))
     assert [(r.action, r.new_value) for r in second_page.items] == [("update", "Lyon"), ("create", None)]
 
 

@@ -17,11 +17,14 @@ from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.models import Institution
 from crm_app.platform.errors import NotFound
+from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import Actor
+from crm_app.sales import invoices
 from tests.activity_factories import Org, make_meeting, make_note, make_org, make_task
 from tests.institution_factories import make_contact, make_institution
+from tests.sales_factories import make_accepted_quote
 
 
 @pytest.fixture
@@ -145,3 +148,38 @@ def test_a_change_of_assignee_names_both_people(db: Session, org: Org) -> None:
     assert (change.old_value, change.new_value) == (str(org.rep_a.user.id), str(org.rep_a2.user.id))
     assert (change.old_name, change.new_name) == ("Anne Aubert", "Alain Amiel")
     assert all(entry.old_name is None and entry.new_name is None for entry in entries if entry is not change)
+
+
+def test_quotes_and_invoices_show_only_to_who_may_see_them(db: Session, org: Org) -> None:
+    """A rep refused another rep's invoice reads neither its entries nor its audit trail (number,
+    amounts, status changes) on the institution's timeline and history."""
+    institution = make_institution(db, org.admin.actor)
+    quote = make_accepted_quote(db, org.rep_a.actor, institution)
+    invoice = invoices.issue_invoice(db, org.rep_a.actor,
+                                     invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id).id)
+    own_records = {quote.id, invoice.id}
+
+    def seen(actor: Actor) -> set[uuid.UUID]:
+        """The records the actor reads about: timeline entries, and what its and the history's changes are of."""
+        entries = timeline.timeline(db, actor, institution.id, PageRequest(1, 100)).items
+        history = timeline.history(db, actor, institution.id, PageRequest(1, 100)).items
+        audit_ids = {e.record_id for e in entries if e.kind == "change"} | {row.id for row in history}
+        return {e.record_id for e in entries if e.kind != "change"} | _audited_entities(db, audit_ids)
+
+    assert own_records <= seen(org.rep_a.actor)
+    assert own_records <= seen(org.manager_a.actor)
+    assert not own_records & seen(org.rep_b.actor)
+    # The institution's own changes stay visible to everyone who may see the institution.
+    assert "change" in _kinds(timeline.timeline(db, org.rep_b.actor, institution.id))
+    numbers = {invoice.number, quote.number}
+    rep_b_history = timeline.history(db, org.rep_b.actor, institution.id, PageRequest(1, 100)).items
+    assert not {row.entity_type for row in rep_b_history} & {"quote", "invoice", "credit_note"}
+    assert not numbers & {row.new_value for row in rep_b_history}
+
+
+def _audited_entities(db: Session, audit_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """The records the given audit entries are about."""
+    if not audit_ids:
+        return set()
+    a = table_of(AuditEntry).c
+    return set(db.connection().execute(sa.select(a.entity_id).where(a.id.in_(audit_ids))).scalars())
