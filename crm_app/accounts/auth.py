@@ -68,13 +68,16 @@ class LoginResult:
 
 
 def _recent_failures(session: Session, *, email: str | None = None, ip: str | None = None) -> list[datetime]:
-    """Failures in the lockout window since the last success for that account or IP, newest first."""
+    """Failures in the lockout window, newest first. For an account, a success starts the count again
+    (its owner got in); for an address, it does not: an address that tries many made-up accounts
+    could otherwise slip a success of its own in between and never be locked."""
     settings = get_settings()
     since = utcnow() - timedelta(seconds=settings.login_window)
     key = LoginAttempt.email == email if email is not None else LoginAttempt.ip == ip
-    last_success = session.exec(select(func.max(LoginAttempt.at)).where(key, col(LoginAttempt.succeeded))).one()
-    if last_success is not None and last_success > since:
-        since = last_success
+    if email is not None:
+        last_success = session.exec(select(func.max(LoginAttempt.at)).where(key, col(LoginAttempt.succeeded))).one()
+        if last_success is not None and last_success > since:
+            since = last_success
     rows = session.exec(select(LoginAttempt.at).where(key, ~col(LoginAttempt.succeeded), LoginAttempt.at > since)
                         .order_by(col(LoginAttempt.at).desc())).all()
     return [at if at.tzinfo else at.replace(tzinfo=since.tzinfo) for at in rows]

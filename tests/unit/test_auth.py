@@ -97,6 +97,17 @@ def test_one_ip_trying_many_accounts_is_locked(db: Session) -> None:
     assert _login(db, victim.email, PASSWORD, ip="198.51.100.10").succeeded
 
 
+def test_a_success_in_between_does_not_reset_the_count_of_an_address(db: Session) -> None:
+    """Failures on made-up accounts from one address, with the attacker's own successful login in the
+    middle: the address is still locked at the threshold, in a sliding window."""
+    own = make_user(db)
+    for i in range(19):
+        assert _login(db, f"nobody{i}@example.org", "guess", ip="198.51.100.20").failure is LoginFailure.INVALID
+    assert _login(db, own.email, PASSWORD, ip="198.51.100.20").succeeded
+    assert _login(db, "nobody-else@example.org", "guess", ip="198.51.100.20").failure is LoginFailure.LOCKED
+    assert _login(db, own.email, PASSWORD, ip="198.51.100.20").failure is LoginFailure.LOCKED
+
+
 def test_session_resolves_until_logout(db: Session) -> None:
     user = make_user(db)
     result = _login(db, user.email, PASSWORD)
