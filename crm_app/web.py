@@ -29,7 +29,7 @@ from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import dispose_engines
 from crm_app.platform.logs import request_id_var
 from crm_app.serving import fast_path as api_fast_path
-from crm_app.serving import nicegui_patches
+from crm_app.serving import nicegui_patches, websocket_origin
 from crm_app.serving.security_headers import SecurityHeadersMiddleware, is_https, session_cookie_options
 
 log = logging.getLogger("crm_app.web")
@@ -96,6 +96,7 @@ def create_app(settings: Settings) -> None:
     """Register everything on NiceGUI's FastAPI app (called once per process, and per test)."""
 
     nicegui_patches.install()
+    websocket_origin.install(settings)
     styles.install()
     i18n.set_locale_resolver(_ui_locale)
     app.title, app.version = "OPEx CRM API", __version__

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from crm_app.platform.config import Settings
+from crm_app.serving import websocket_origin
 from crm_app.serving.security_headers import CONTENT_SECURITY_POLICY, SecurityHeadersMiddleware, session_cookie_options
 
 EXPECTED = {
@@ -82,3 +84,35 @@ async def test_plain_http_has_no_hsts_and_no_secure_cookie() -> None:
 def test_https_is_read_from_base_url() -> None:
     assert session_cookie_options("HTTPS://crm.example.org") == {"same_site": "lax", "https_only": True}
     assert session_cookie_options("") == {"same_site": "lax", "https_only": False}
+
+
+async def _handshake(api: httpx.AsyncClient, origin: str | None) -> int:
+    headers = {"Origin": origin} if origin else {}
+    response = await api.get("/_nicegui_ws/socket.io/", params={"EIO": "4", "transport": "polling"},
+                             headers=headers)
+    return response.status_code
+
+
+async def test_the_websocket_refuses_another_sites_pages(api: httpx.AsyncClient,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Cross-site WebSocket hijacking: a page of another site may not open the UI's socket with the
+    user's cookie; the CRM's own pages (same origin) and clients without an Origin may."""
+    own = f"{api.base_url.scheme}://{api.base_url.netloc.decode()}"
+    assert await _handshake(api, own) == 200
+    assert await _handshake(api, None) == 200
+    assert await _handshake(api, "https://evil.example") == 400
+    assert await _handshake(api, "http://localhost.evil.example") == 400
+    assert "https://evil.example is not an accepted origin" in caplog.text
+    caplog.clear()  # engine.io logs the first refusal as an error: expected here
+
+
+def test_configured_origins_are_allowed_too() -> None:
+    settings = Settings(base_url="https://crm.example.org/", cors_origin="https://intranet.example.org, ")
+    check = websocket_origin.origin_checker(settings)
+    environ = {"HTTP_HOST": "10.0.0.5:8080", "wsgi.url_scheme": "http"}
+    assert check("https://crm.example.org", environ)
+    assert check("https://INTRANET.example.org", environ)
+    assert check("http://10.0.0.5:8080", environ)
+    assert not check("https://crm.example.org.evil.example", environ)
+    behind_proxy = {**environ, "HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_HOST": "crm.other.example"}
+    assert check("https://crm.other.example", behind_proxy)
