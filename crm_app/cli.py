@@ -76,15 +76,18 @@ def serve(demo: bool, migrate: bool | None) -> None:
         migrations.upgrade()
     elif not migrations.is_up_to_date():
         _fail("the database schema is not up to date: run `opex-crm db upgrade` first")
+    if demo and settings.is_production:
+        _fail("--demo is refused with APP_ENV=production")
+    settings, notice = demo_settings(settings) if demo else (settings, None)
     url = settings.base_url or f"http://localhost:{settings.port}"
     lines = [f"OPEx CRM {_version()} on {url}",
              f"database: {settings.sqlalchemy_url.render_as_string(hide_password=True)}"]
     if demo:
-        if settings.is_production:
-            _fail("--demo is refused with APP_ENV=production")
         seed = _seed_demo()
         lines.append(f"demo administrator: {seed.admin_email}  password: {seed.password}"
                      + ("  (created now)" if seed.created else ""))
+    if notice:
+        lines.append(notice)
     click.echo("\n".join(lines), err=True)
     from nicegui import app
 
@@ -95,6 +98,15 @@ def serve(demo: bool, migrate: bool | None) -> None:
     exit_zero_after_graceful_stop()
     app.on_startup(tune_after_startup)
     web.run(settings)
+
+
+def demo_settings(settings: Settings) -> tuple[Settings, str | None]:
+    """The demo's password is published: unless HOST was set, the demo listens on this machine only."""
+    if "host" in settings.model_fields_set:
+        return settings, None
+    return settings.model_copy(update={"host": "127.0.0.1"}), (
+        "demo mode: listening on 127.0.0.1 only, since the demo password is public; "
+        "to open it to the network, set HOST (HOST=0.0.0.0 opex-crm serve --demo)")
 
 
 def _version() -> str:

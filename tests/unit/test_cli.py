@@ -8,7 +8,9 @@ import sys
 
 from sqlmodel import select
 
+from crm_app import cli
 from crm_app.accounts import passwords
+from crm_app.platform.config import Settings
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role, User
 
@@ -57,3 +59,12 @@ def test_health_check_fails_when_no_server_answers() -> None:
     result = _cli("health-check", "--url", "http://127.0.0.1:1", "--timeout", "2")
     assert result.returncode == 1
     assert result.stderr.startswith("opex-crm: unhealthy: http://127.0.0.1:1 does not answer")
+
+
+def test_the_demo_listens_on_this_machine_only_unless_host_is_set() -> None:
+    served, notice = cli.demo_settings(Settings())
+    assert served.host == "127.0.0.1"
+    assert notice is not None and "HOST=0.0.0.0" in notice
+    chosen = Settings(host="0.0.0.0")  # noqa: S104 - the operator's explicit choice
+    assert cli.demo_settings(chosen) == (chosen, None)
+    assert Settings().host == "0.0.0.0"  # noqa: S104 - without --demo, the usual default
