@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -442,11 +443,26 @@ def jobs() -> None:
 
 
 @jobs.command("list")
+@one_line_errors
 def jobs_list() -> None:
-    """Print the names of the scheduled jobs."""
+    """Each scheduled job: its schedule, its last run (by whichever instance) and outcome, its next run."""
     from crm_app.platform import scheduler
+    from crm_app.platform.db import unit_of_work
 
-    click.echo("\n".join(scheduler.job_names()))
+    with unit_of_work() as session:
+        views = scheduler.job_views(session)
+    zone = _settings().timezone
+
+    def when(moment: Any) -> str:
+        return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+    rows = [("job", "schedule", "last run", "outcome", "next run")]
+    rows += [(v.name, v.schedule, when(v.last_started_at), v.last_outcome or "never run", when(v.next_run_at))
+             for v in views]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    click.echo(f"(times in {zone})")
 
 
 @jobs.command("run")
@@ -459,8 +475,8 @@ def jobs_run(name: str) -> None:
     if name not in scheduler.job_names():
         _fail(f"unknown job {name!r} (known: {', '.join(scheduler.job_names())})")
     outcome = scheduler.run_job(name)
-    if outcome.startswith("error"):
-        _fail(f"job {name} failed: {outcome}")
+    if outcome.startswith(("error", "failed")):
+        _fail(f"job {name} {outcome}")
     click.echo(f"{name}: {outcome}")
 
 

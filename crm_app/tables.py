@@ -4,8 +4,8 @@ Alembic (migrations/env.py) and the schema tests read. Nothing else imports it."
 from crm_app.accounts import models as accounts_models
 from crm_app.activities import models as activities_models
 from crm_app.institutions import models as institutions_models
-from crm_app.platform.models import audit, comments, notifications, outbox, people, settings
+from crm_app.platform.models import audit, comments, jobs, notifications, outbox, people, settings
 from crm_app.sales.models import invoices, quotes
 
-MODEL_MODULES = (people, settings, audit, notifications, comments, outbox, accounts_models, institutions_models,
-                 activities_models, quotes, invoices)
+MODEL_MODULES = (people, settings, audit, notifications, comments, outbox, jobs, accounts_models,
+                 institutions_models, activities_models, quotes, invoices)

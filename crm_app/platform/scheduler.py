@@ -5,6 +5,8 @@ several instances share one database, and records its last run for /api/health a
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -12,16 +14,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from crm_app.platform.config import get_settings
 from crm_app.platform.db import get_engine, unit_of_work
 from crm_app.platform.logs import job_id_var
-from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.base import table_of, utcnow
+from crm_app.platform.models.jobs import JobRun
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,11 @@ class Cron:
 
 def cron(**fields: Any) -> Cron:
     return Cron(fields)
+
+
+class JobFailed(Exception):
+    """Raised by a job that ran but could not do its work (every message refused, no SMTP server...):
+    its outcome is "failed: <message>", and `opex-crm jobs run` exits non-zero with the message."""
 
 
 @dataclass(frozen=True)
@@ -102,20 +112,43 @@ def run_job(name: str) -> str:
                 if not acquired:
                     outcome = "skipped"
                 else:
-                    with unit_of_work() as session:
-                        result = record.job.func(session)
-                    outcome = "ok"
-                    log.info("job finished", extra={"job": name, "result": result})
-        except Exception as exc:
-            log.exception("job failed", extra={"job": name})
+                    started = utcnow()
+                    try:
+                        with unit_of_work() as session:
+                            result = record.job.func(session)
+                        outcome = "ok"
+                        log.info("job finished", extra={"job": name, "result": result})
+                    except JobFailed as failure:
+                        outcome = f"failed: {failure}"
+                        log.warning("job could not do its work", extra={"job": name, "reason": str(failure)})
+                    except Exception as exc:
+                        log.exception("job failed", extra={"job": name})
+                        outcome = f"error: {type(exc).__name__}"
+                    _record_run(name, started, outcome)
+        except Exception as exc:  # the lock's connection or the run's record: the database is gone
+            log.exception("job could not run", extra={"job": name})
             outcome = f"error: {type(exc).__name__}"
         finally:
             record.running = False
             record.lock.release()
         record.last_run_at, record.last_outcome = utcnow(), outcome
         return outcome
+
     finally:
         job_id_var.reset(token)
+
+
+_INSTANCE = f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def _record_run(name: str, started: datetime, outcome: str) -> None:
+    """Remember the run in the database (one row per job), whichever instance ran it."""
+    values = {"started_at": started, "finished_at": utcnow(), "outcome": outcome[:300], "instance": _INSTANCE}
+    table = table_of(JobRun)
+    with get_engine().begin() as connection:
+        updated = connection.execute(table.update().where(table.c.name == name).values(**values)).rowcount
+        if not updated:
+            connection.execute(table.insert().values(name=name, **values))
 
 
 def start() -> None:
@@ -162,3 +195,47 @@ def status() -> dict[str, Any]:
 
 def job_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as `opex-crm jobs list` shows it: its schedule, its last run (by any instance) and its next."""
+
+    name: str
+    description: str
+    schedule: str
+    last_started_at: datetime | None
+    last_outcome: str | None
+    last_instance: str | None
+    next_run_at: datetime | None
+
+
+def describe(trigger: Any) -> str:
+    """A schedule in a few words: cron fields ("minute=*/5", "hour=8 minute=0") or an interval."""
+    if isinstance(trigger, Cron):
+        return "cron " + " ".join(f"{key}={value}" for key, value in trigger.fields.items())
+    if isinstance(trigger, IntervalTrigger):
+        return f"every {int(trigger.interval.total_seconds())} s"
+    return str(trigger)
+
+
+def _next_run(trigger: Any, now: datetime, zone: str) -> datetime | None:
+    built = CronTrigger(timezone=zone, **trigger.fields) if isinstance(trigger, Cron) else trigger
+    next_time: datetime | None = built.get_next_fire_time(None, now)
+    return next_time
+
+
+def job_views(session: Session, *, now: datetime | None = None) -> list[JobView]:
+    """Every registered job with its last recorded run and its next run time (in the configured zone)."""
+    now = now or utcnow()
+    zone = get_settings().timezone
+    runs = {run.name: run for run in session.exec(select(JobRun)).all()}
+    views = []
+    for name in job_names():
+        job, run = _REGISTRY[name].job, runs.get(name)
+        views.append(JobView(name=name, description=job.description, schedule=describe(job.trigger),
+                             last_started_at=run.started_at if run else None,
+                             last_outcome=run.outcome if run else None,
+                             last_instance=run.instance if run else None,
+                             next_run_at=_next_run(job.trigger, now.astimezone(ZoneInfo(zone)), zone)))
+    return views

@@ -24,7 +24,7 @@ from emails.backend.smtp.client import SMTPClientWithResponse, SMTPClientWithRes
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from crm_app.platform import security_log
+from crm_app.platform import outbox, security_log
 from crm_app.platform.config import Settings
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import ValidationFailed
@@ -34,7 +34,7 @@ from crm_app.platform.models.base import utcnow
 from crm_app.platform.models.outbox import MailStatus, OutboxAttachment, OutboxMessage
 from crm_app.platform.outbox import DUE_STATUSES, JOB_NAME, MAX_ATTEMPTS, MAX_BACKOFF
 from crm_app.platform.permissions import Actor, authorize
-from crm_app.platform.scheduler import Job
+from crm_app.platform.scheduler import Job, JobFailed
 from crm_app.platform.settings import ACTION_TEST_EMAIL, section_values, smtp_settings
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,10 @@ class _Claimed:
     attachments: list[OutboxAttachment]
 
 
-def send_pending(now: datetime | None = None, *, limit: int = BATCH_LIMIT) -> dict[str, int]:
-    """Send the due messages, one claim at a time; returns how many were sent, put back, given up.
+def send_pending(now: datetime | None = None, *, limit: int = BATCH_LIMIT,
+                 errors: list[str] | None = None) -> dict[str, int]:
+    """Send the due messages, one claim at a time; returns how many were sent, put back, given up
+    (and adds what went wrong with each message not sent to `errors`, when given).
 
     Blocking (SMTP): runs in the scheduler's thread, never on the event loop. Stops at the first
     message the server could not take because it is unreachable: the others wait for the next run.
@@ -74,6 +76,8 @@ def send_pending(now: datetime | None = None, *, limit: int = BATCH_LIMIT) -> di
                 counts["sent"] += 1
                 continue
             backend.close()  # a fresh connection for the next message
+            if errors is not None:
+                errors.append(f"{', '.join(claimed.message.to_addresses)}: {_describe(error)}")
             gave_up = _record_failure(claimed.message, error, now or utcnow())
             counts["failed" if gave_up else "retry"] += 1
             if _server_unavailable(error):
@@ -247,8 +251,17 @@ def _smtp_backend(settings: Settings) -> _Backend:
 
 
 def mail_outbox(session: Session) -> dict[str, int]:
-    """Send due mail. Each step commits on its own (claim, then mark), so the job's session stays unused."""
-    return send_pending()
+    """Send due mail. Each step commits on its own (claim, then mark), so the job's session stays unused.
+    A run that leaves mail unsent fails (JobFailed), saying why: `opex-crm jobs run mail_outbox` is
+    how an operator checks the mail after a change of SMTP settings."""
+    errors: list[str] = []
+    counts = send_pending(errors=errors)
+    if not smtp_settings().smtp_host and (waiting := outbox.status_counts(session)["pending"]):
+        raise JobFailed(f"SMTP_HOST is not set: {waiting} message(s) wait in the outbox")
+    if counts["retry"] or counts["failed"]:
+        raise JobFailed(f"{counts['sent']} sent, {counts['retry']} to retry later, {counts['failed']} given up; "
+                        + "; ".join(errors[:3]))
+    return counts
 
 
 JOBS = (Job(JOB_NAME, IntervalTrigger(minutes=1), mail_outbox, "Send the due messages of the mail outbox."),)

@@ -21,7 +21,7 @@ EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_a
                    "comments", "notifications", "task_alerts_sent", "mail_outbox", "mail_attachments",
                    "account_tokens", "app_settings", "catalog_items", "quotes", "quote_lines", "quote_reminders",
                    "document_sequences", "stored_documents", "invoices", "invoice_lines", "payments",
-                   "invoice_reminders", "institution_search", "institution_label_order"}
+                   "invoice_reminders", "institution_search", "institution_label_order", "job_runs"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
