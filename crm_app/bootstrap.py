@@ -26,7 +26,7 @@ from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.api import imports as imports_api
 from crm_app.institutions.api import institutions as institutions_api
-from crm_app.platform import audit, comments, events, notifications, retention, scheduler, settings, smtp
+from crm_app.platform import audit, bridge, comments, events, notifications, retention, scheduler, settings, smtp
 from crm_app.platform.api import deps, health
 from crm_app.platform.api import notifications as notifications_api
 from crm_app.platform.api import settings as settings_api
@@ -66,7 +66,18 @@ def wire() -> None:
                 comments.register_target(kind, resolver)
         audit.register_names(*institutions.HISTORY_NAMES)
         deps.set_authenticator(tokens.authenticate_access_token)
+        scheduler.set_timezone_source(settings.timezone)
+        bridge.add_listener(follow_settings)
         _wired = True
+
+
+def follow_settings(event: events.Event) -> None:
+    """A settings change committed by any process: forget the cached settings here too, and move the
+    jobs to the organisation's new time zone (the one "today" of every job is read in)."""
+    if isinstance(event, events.SettingsChanged):
+        settings.forget_cached()
+        if event.section == "organisation":
+            scheduler.follow_timezone()
 
 
 def api_router() -> APIRouter:

@@ -451,7 +451,7 @@ def jobs_list() -> None:
 
     with unit_of_work() as session:
         views = scheduler.job_views(session)
-    zone = _settings().timezone
+    zone = scheduler.current_zone()
 
     def when(moment: Any) -> str:
         return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if moment else "-"

@@ -316,6 +316,16 @@ class NotificationCreated(Event):
 
 @event_type
 @dataclass(frozen=True, kw_only=True)
+class SettingsChanged(Event):
+    """A settings section changed: every process forgets its cached settings (and, for the
+    organisation's time zone, the scheduler moves its jobs to it)."""
+
+    name: ClassVar[str] = "settings.changed"
+    section: str
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
 class NotificationsRead(Event):
     """Some of `recipient_id`'s notifications were marked read (other tabs update their bell)."""
 

@@ -71,6 +71,26 @@ class _JobState:
 
 _REGISTRY: dict[str, _JobState] = {}
 _scheduler: BackgroundScheduler | None = None
+_zone_in_use: str | None = None
+
+
+def _environment_zone() -> str:
+    return get_settings().timezone
+
+
+#: Where the jobs' time zone comes from: `crm_app.bootstrap` points it at the organisation's setting,
+#: so that the hour a job runs at and the "today" it works on are read in the same zone.
+_zone_source: Callable[[], str] = _environment_zone
+
+
+def set_timezone_source(source: Callable[[], str]) -> None:
+    global _zone_source
+    _zone_source = source
+
+
+def current_zone() -> str:
+    """The zone the cron schedules are read in."""
+    return _zone_source()
 
 
 def register(*jobs: Job) -> None:
@@ -151,30 +171,49 @@ def _record_run(name: str, started: datetime, outcome: str) -> None:
             connection.execute(table.insert().values(name=name, **values))
 
 
+def _trigger(job: Job, zone: str) -> Any:
+    return CronTrigger(timezone=zone, **job.trigger.fields) if isinstance(job.trigger, Cron) else job.trigger
+
+
 def start() -> None:
     """Start the background scheduler with every registered job (idempotent)."""
-    global _scheduler
+    global _scheduler, _zone_in_use
     if _scheduler is not None:
         return
-    scheduler = BackgroundScheduler(timezone=get_settings().timezone,
+    zone = current_zone()
+    scheduler = BackgroundScheduler(timezone=zone,
                                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     for record in _REGISTRY.values():
         job = record.job
-        trigger = CronTrigger(timezone=get_settings().timezone, **job.trigger.fields) \
-            if isinstance(job.trigger, Cron) else job.trigger
-        scheduler.add_job(run_job, trigger, args=[job.name], id=job.name, name=job.name, replace_existing=True)
+        scheduler.add_job(run_job, _trigger(job, zone), args=[job.name], id=job.name, name=job.name,
+                          replace_existing=True)
     scheduler.start()
-    _scheduler = scheduler
-    log.info("scheduler started", extra={"jobs": sorted(_REGISTRY)})
+    _scheduler, _zone_in_use = scheduler, zone
+    log.info("scheduler started", extra={"jobs": sorted(_REGISTRY), "timezone": zone})
+
+
+def follow_timezone() -> bool:
+    """Move the cron schedules to the current zone when it changed (the organisation's time zone was
+    changed in the settings); True when they moved."""
+    global _zone_in_use
+    scheduler, zone = _scheduler, current_zone()
+    if scheduler is None or zone == _zone_in_use:
+        return False
+    for record in _REGISTRY.values():
+        if isinstance(record.job.trigger, Cron):
+            scheduler.reschedule_job(record.job.name, trigger=_trigger(record.job, zone))
+    _zone_in_use = zone
+    log.info("scheduler moved to another time zone", extra={"timezone": zone})
+    return True
 
 
 def stop() -> None:
     """Stop taking new runs and wait for the running one to finish (graceful shutdown)."""
-    global _scheduler
+    global _scheduler, _zone_in_use
     if _scheduler is None:
         return
     _scheduler.shutdown(wait=True)
-    _scheduler = None
+    _scheduler, _zone_in_use = None, None
     log.info("scheduler stopped")
 
 
@@ -228,7 +267,7 @@ def _next_run(trigger: Any, now: datetime, zone: str) -> datetime | None:
 def job_views(session: Session, *, now: datetime | None = None) -> list[JobView]:
     """Every registered job with its last recorded run and its next run time (in the configured zone)."""
     now = now or utcnow()
-    zone = get_settings().timezone
+    zone = current_zone()
     runs = {run.name: run for run in session.exec(select(JobRun)).all()}
     views = []
     for name in job_names():

@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
-from crm_app.platform import cache, security_log
+from crm_app.platform import cache, events, security_log
 from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
@@ -158,6 +158,17 @@ def register_section(*sections: Section) -> None:
     for declared in sections:
         _SECTIONS[declared.name] = declared
     _cache.invalidate()
+
+
+def forget_cached() -> None:
+    """Read the settings from the database at the next use (another process changed them)."""
+    _cache.invalidate()
+
+
+def timezone(session: Session | None = None) -> str:
+    """The organisation's time zone (TIMEZONE until an administrator changes it): the one zone of
+    the jobs' schedules, due dates and "today" alike."""
+    return str(organisation(session)["timezone"])
 
 
 def section_names() -> list[str]:
@@ -428,6 +439,7 @@ def update_section(session: Session, actor: Actor, section: str, values: dict[st
         row.version += 1
     session.flush()
     session.info[_CHANGED_KEY] = True
+    events.publish(session, events.SettingsChanged(section=section, actor_id=actor.id if actor.id.int else None))
     security_log.record(session, ACTION_CHANGED, severity=Severity.MEDIUM,
                         user_id=actor.id if actor.id.int else None, email=actor.email, client=client,
                         section=section, changes=changes)

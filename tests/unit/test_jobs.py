@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from crm_app import bootstrap
+from crm_app.platform import events, settings
 from crm_app.platform import scheduler as jobs
-from crm_app.platform.db import get_engine
+from crm_app.platform.db import get_engine, unit_of_work
+from crm_app.platform.permissions import SYSTEM_ACTOR
 
 
 def test_run_job_records_its_outcome(clean_db: None) -> None:
@@ -51,3 +54,35 @@ def test_daily_jobs_run_at_their_hour_in_the_configured_time_zone(settings_overr
     retention = runs["retention"].astimezone(ZoneInfo("Europe/Paris"))
     assert (retention.hour, retention.minute) == (2, 0)  # 02:00 in Paris, whatever the machine's zone
     assert runs["retention"].utcoffset() is not None
+
+
+def _retention_at() -> datetime:
+    [job] = [job for job in jobs.status()["jobs"] if job["name"] == "retention"]
+    return datetime.fromisoformat(job["next_run_at"])
+
+
+def test_the_jobs_follow_the_organisations_time_zone(clean_db: None, settings_override: Any) -> None:
+    """One source of truth: the hour a job runs at is read in the organisation's time zone (the one
+    its "today" is read in), and moves when an administrator changes it."""
+    settings_override(TIMEZONE="Europe/Paris")
+    with unit_of_work() as session:
+        settings.update_section(session, SYSTEM_ACTOR, "organisation", {"timezone": "America/New_York"})
+    jobs.start()
+    try:
+        assert jobs.current_zone() == "America/New_York"
+        at = _retention_at().astimezone(ZoneInfo("America/New_York"))
+        assert (at.hour, at.minute) == (2, 0)
+        committed: list[events.Event] = []
+        remove = events.on_commit(committed.append)
+        try:
+            with unit_of_work() as session:
+                settings.update_section(session, SYSTEM_ACTOR, "organisation", {"timezone": "Asia/Tokyo"})
+        finally:
+            remove()
+        [changed] = [e for e in committed if isinstance(e, events.SettingsChanged)]
+        bootstrap.follow_settings(changed)  # as the bridge delivers it, in this process and every other
+        at = _retention_at().astimezone(ZoneInfo("Asia/Tokyo"))
+        assert (at.hour, at.minute) == (2, 0)
+        assert not jobs.follow_timezone()  # nothing more to move
+    finally:
+        jobs.stop()
