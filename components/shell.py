@@ -8,6 +8,7 @@ parameter by its real annotation object."""
 
 import asyncio
 import contextlib
+import copy
 import functools
 import inspect
 import uuid
@@ -213,9 +214,24 @@ async def root(request: Request) -> RedirectResponse | None:
         return RedirectResponse(login_url(path), status_code=303)
     if actor.language and app.storage.user.get(LOCALE_KEY) != actor.language:
         app.storage.user[LOCALE_KEY] = actor.language
+    follow_language()
     await build_shell(actor, await run.io_bound(app_settings.disabled_modules) or frozenset(),
                       first_screen_by=started + FIRST_SCREEN_WAIT)
     return None
+
+
+#: Quasar's language pack for each of the application's languages.
+QUASAR_LANGUAGES = {"fr": "fr", "en": "en-US", "es": "es", "de": "de"}
+
+
+def follow_language() -> None:
+    """Quasar's own texts (a table's "Rows per page" and "1-25 of 300", "No data", the date picker's
+    months) in this user's language rather than the one `ui.run` set for every page: this tab's page
+    answers with that language pack. The page object is NiceGUI's, shared by every tab: each tab
+    gets its own copy."""
+    page = copy.copy(context.client.page)
+    page.language = QUASAR_LANGUAGES.get(current_locale(), "fr")  # type: ignore[assignment]
+    context.client.page = page
 
 
 async def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset(), *,

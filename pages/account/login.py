@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from components.backend import SESSION_KEY, call_anonymous, client_info, resolve_actor, safe_redirect
-from components.shell import LOCALE_KEY
+from components.shell import LOCALE_KEY, follow_language
 from crm_app.accounts import auth
 from crm_app.accounts.auth import LoginFailure
 from crm_app.accounts.models import SessionKind
@@ -22,6 +22,7 @@ async def login_page(request: Request, redirect_to: str | None = None) -> Redire
         return RedirectResponse(target, status_code=303)
     if LOCALE_KEY not in app.storage.user:  # first visit: the browser's language when we have it
         app.storage.user[LOCALE_KEY] = negotiate(request.headers.get("accept-language")) or current_locale()
+    follow_language()
     ui.page_title(f"{_('Log in')} · OPEx CRM")
 
     busy = False

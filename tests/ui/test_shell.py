@@ -51,6 +51,24 @@ async def test_first_visit_uses_the_browser_language(ui_user: User) -> None:
     await ui_user.should_see("Anmelden")
 
 
+async def test_quasars_own_texts_follow_the_users_language(ui_user: User, account: Callable[..., str]) -> None:
+    """A table's "Rows per page", "1-25 of 300" and "No data" come from Quasar's language pack: the
+    page loads the user's, not the French one every page had."""
+    email = account()
+    await log_in(ui_user, email)
+    await ui_user.should_see("Tableau de bord")
+    french = (await ui_user.http_client.get("/institutions")).text
+    assert "/static/lang/fr.umd.prod.js" in french and 'lang="fr"' in french
+    ui_user.find(marker="language").click()
+    ui_user.find("English").click()
+    await ui_user.should_see("Welcome, Claire Dupont")
+    english = (await ui_user.http_client.get("/institutions")).text
+    assert "/static/lang/en-US.umd.prod.js" in english and 'lang="en-US"' in english
+    ui_user.http_client.cookies.clear()
+    ui_user.http_client.headers["Accept-Language"] = "es-ES,es;q=0.9"
+    assert "/static/lang/es.umd.prod.js" in (await ui_user.http_client.get("/login")).text
+
+
 async def test_dark_mode_toggle_is_saved_for_the_user(ui_user: User, account: Callable[..., str]) -> None:
     email = account()
     await log_in(ui_user, email)
