@@ -60,7 +60,7 @@ def test_an_event_committed_by_another_process_arrives(received: queue.Queue[eve
     institution_id = uuid.uuid4()
     script = textwrap.dedent(f"""
         import uuid
-        from crm_app import bridge, events
+        from crm_app.platform import bridge, events
         from crm_app.platform.db import unit_of_work
         bridge.start()
         with unit_of_work() as session:
