@@ -21,6 +21,7 @@ from crm_app.platform import settings
 from crm_app.platform.i18n import N_
 from crm_app.platform.permissions import Actor, authorize
 from crm_app.sales.money import DEFAULT_VAT_RATES
+from crm_app.sales.reminder_kinds import QUOTE_REMINDERS
 
 DEFAULT_INVOICE_LEVELS: tuple[int, ...] = (-7, 1, 15, 30)
 
@@ -37,7 +38,7 @@ BRANDING_DEFAULTS: dict[str, Any] = {
     "payment_instructions": "", "footer": "", "terms": "", "logo_path": "",
 }
 REMINDER_DEFAULTS: dict[str, Any] = {
-    "quote_reminders": ["j-7", "j-3", "j0", "j+7"], "quote_followup_task": True,
+    "quote_reminders": [spec.kind.value for spec in QUOTE_REMINDERS], "quote_followup_task": True,
     "invoice_levels": list(DEFAULT_INVOICE_LEVELS), "invoice_email_client": False,
 }
 #: The email templates' kinds (crm_app.sales.documents.TEMPLATE_KINDS); empty: the built-in text in
@@ -46,7 +47,7 @@ TEMPLATE_KIND_NAMES: tuple[str, ...] = ("quote", "order", "invoice", "credit_not
                                         "quote_reminder_owner", "invoice_reminder_owner")
 TEMPLATE_DEFAULTS: dict[str, Any] = {f"{kind}_{part}": "" for kind in TEMPLATE_KIND_NAMES
                                      for part in ("subject", "body")}
-QUOTE_REMINDER_KINDS: tuple[str, ...] = ("j-7", "j-3", "j0", "j+7")
+QUOTE_REMINDER_KINDS: tuple[str, ...] = tuple(spec.kind.value for spec in QUOTE_REMINDERS)
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 LOGO_DIR = "branding"
 
