@@ -71,3 +71,14 @@ def test_the_api_models_built_from_the_specs_keep_their_schema() -> None:
     assert "name" in schema_out["required"] and "tags" in schema_out["required"]
     assert schema_out["properties"]["type"]["type"] == "string"  # codes are plain strings in the API
     assert "required" not in schema_in and schema_in["additionalProperties"] is False
+
+
+def test_the_contact_answer_publishes_the_service_row() -> None:
+    import dataclasses
+
+    from crm_app.institutions.api.institutions import ContactOut
+    from crm_app.institutions.contacts import ContactRow
+
+    published = [f.name for f in dataclasses.fields(ContactRow)
+                 if f.name not in ("assigned_user_id", "team_id", "created_by", "can_edit")]
+    assert list(ContactOut.model_fields) == published

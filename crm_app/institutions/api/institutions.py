@@ -82,21 +82,8 @@ class InstitutionPatch(InstitutionIn):
     version: int = Field(description="The version you read; a stale one is refused with 409.")
 
 
-class ContactOut(BaseModel):
-    id: uuid.UUID
-    institution_id: uuid.UUID
-    institution_name: str
-    first_name: str | None
-    last_name: str
-    title: str | None
-    department: str | None
-    email: str | None
-    phone: str | None
-    mobile: str | None
-    is_primary: bool
-    is_archived: bool
-    email_opt_out: bool
-    version: int
+ContactOut = create_model(
+    "ContactOut", **_published(ContactRow, hidden=("assigned_user_id", "team_id", "created_by", "can_edit")))
 
 
 class ContactIn(BaseModel):
@@ -118,7 +105,7 @@ class ContactPatch(ContactIn):
 
 
 class ContactPage(BaseModel):
-    items: list[ContactOut]
+    items: list[ContactOut]  # type: ignore[valid-type]
     total: int
     page: int
     page_size: int
@@ -134,7 +121,7 @@ def _detail(detail: InstitutionDetail) -> BaseModel:
     return InstitutionOut.model_validate(values)
 
 
-def _contact(row: ContactRow) -> ContactOut:
+def _contact(row: ContactRow) -> BaseModel:
     return ContactOut.model_validate(row, from_attributes=True)
 
 
@@ -214,7 +201,7 @@ def list_institution_contacts(institution_id: uuid.UUID, session: SessionDep, ac
 
 
 @router.post("/institutions/{institution_id}/contacts", response_model=ContactOut, status_code=201)
-def create_contact(institution_id: uuid.UUID, body: ContactIn, session: SessionDep, actor: ActorDep) -> ContactOut:
+def create_contact(institution_id: uuid.UUID, body: ContactIn, session: SessionDep, actor: ActorDep) -> BaseModel:
     contact = contacts.create_contact(session, actor, institution_id, body.model_dump(exclude_unset=True))
     return _contact(contacts.get_contact_row(session, actor, contact.id))
 
@@ -229,12 +216,12 @@ def list_contacts(session: SessionDep, actor: ActorDep, *, q: str = "",
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-def get_contact(contact_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> ContactOut:
+def get_contact(contact_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> BaseModel:
     return _contact(contacts.get_contact_row(session, actor, contact_id))
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
-def update_contact(contact_id: uuid.UUID, body: ContactPatch, session: SessionDep, actor: ActorDep) -> ContactOut:
+def update_contact(contact_id: uuid.UUID, body: ContactPatch, session: SessionDep, actor: ActorDep) -> BaseModel:
     changes = body.model_dump(exclude_unset=True)
     version = changes.pop("version")
     contacts.update_contact(session, actor, contact_id, changes, expected_version=version)
