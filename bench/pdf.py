@@ -15,8 +15,8 @@ from decimal import Decimal
 from functools import partial
 
 from crm_app.sales.document_settings import BRANDING_DEFAULTS, Branding
-from crm_app.sales.models.quotes import DocumentKind
-from crm_app.sales.money import DiscountKind, LineAmounts, compute_totals
+from crm_app.sales.models.quotes import DiscountType, DocumentKind
+from crm_app.sales.money import LineAmounts, compute_totals
 from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
 from crm_app.sales.pdf.render import render
 
@@ -29,7 +29,7 @@ SELLER = Branding(**{**BRANDING_DEFAULTS, "legal_name": "OPEx Médical SAS", "ad
 def amounts(count: int) -> list[LineAmounts]:
     return [LineAmounts(quantity=Decimal(i % 7 + 1) / 2, unit_price=Decimal("1234.56") + i,
                         vat_rate=(Decimal(20), Decimal(10), Decimal("5.5"))[i % 3],
-                        discount_kind=DiscountKind.PERCENT if i % 4 == 0 else None,
+                        discount_kind=DiscountType.PERCENT if i % 4 == 0 else None,
                         discount_value=Decimal("7.5") if i % 4 == 0 else Decimal(0)) for i in range(count)]
 
 

@@ -31,6 +31,7 @@ from crm_app.platform.i18n import N_, current_locale, format_currency, format_de
 from crm_app.platform.i18n import gettext as _
 from crm_app.sales import catalog, money
 from crm_app.sales.catalog import UNIT_LABELS, CatalogRow
+from crm_app.sales.models.quotes import DiscountType
 
 PERCENT, AMOUNT = "percent", "amount"
 SEARCH_LIMIT = 10
@@ -408,7 +409,7 @@ class LineEditor:
         amounts = money.LineAmounts(
             quantity=values["quantity"] or money.ZERO, unit_price=values["unit_price"] or money.ZERO,
             vat_rate=Decimal(line.vat_rate or self.default_rate),
-            discount_kind=money.DiscountKind(line.discount_type) if discount else None, discount_value=discount)
+            discount_kind=DiscountType(line.discount_type) if discount else None, discount_value=discount)
         try:
             money.line_total(amounts)
         except money.AmountError as exc:

@@ -44,6 +44,7 @@ from sqlmodel import Session, col, select
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
 from crm_app.institutions.duplicates import Candidate, DuplicateIndex, MatchRule, match_key
+from crm_app.institutions.fields import FIELDS
 from crm_app.institutions.models import (
     Contact,
     DataSource,
@@ -99,30 +100,13 @@ STATUS_LABELS: dict[RowStatus, str] = {
 #: The unique identifiers: a row matched by one of them cannot be created a second time.
 IDENTIFIER_RULES = frozenset({MatchRule.ACCOUNTING_NUMBER, MatchRule.FINESS, MatchRule.SIRET})
 IDENTIFIER_FIELDS = ("accounting_number", "finess", "siret")
+#: The institution fields a file may hold (those that declare import headers).
+IMPORTED = tuple(spec for spec in FIELDS if spec.import_aliases is not None)
 
-#: Fields a file column can feed, with their label (mapping choices, reasons of rejected rows).
+#: Fields a file column can feed, with their label (mapping choices, reasons of rejected rows): the
+#: institution fields that declare import headers, then the contact's.
 TARGETS: dict[str, str] = {
-    "name": N_("Name"),
-    "type": N_("Type"),
-    "finess": N_("FINESS"),
-    "siret": N_("SIRET"),
-    "accounting_number": N_("Accounting number"),
-    "group_name": N_("Group"),
-    "street": N_("Address"),
-    "postal_code": N_("Postal code"),
-    "city": N_("City"),
-    "region": N_("Region"),
-    "country": N_("Country"),
-    "phone": N_("Phone"),
-    "website": N_("Website"),
-    "annual_revenue": N_("Annual revenue"),
-    "payment_terms_days": N_("Payment terms (days)"),
-    "bed_capacity": N_("Beds"),
-    "surgical_rooms": N_("Operating rooms"),
-    "endoscopy_rooms": N_("Endoscopy rooms"),
-    "staff_count": N_("Staff count"),
-    "specialties": N_("Specialties"),
-    "tags": N_("Tags"),
+    **{spec.name: spec.import_label or spec.label for spec in IMPORTED},
     "contact_first_name": N_("Contact first name"),
     "contact_last_name": N_("Contact last name"),
     "contact_title": N_("Contact title"),
@@ -135,32 +119,7 @@ ROW_ERROR = "row"  # the key of an error about the whole row
 
 #: Headers seen in French and English files, compared without accents, case or punctuation.
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "name": ("nom", "name", "raison sociale", "établissement", "nom de l'établissement", "institution",
-             "institution name"),
-    "type": ("type", "type d'établissement", "catégorie", "institution type"),
-    "finess": ("finess", "n° finess", "numéro finess", "finess number"),
-    "siret": ("siret", "n° siret", "numéro siret", "siret number"),
-    "accounting_number": ("n° compte", "numéro de compte", "no compte", "compte", "code client", "n° client",
-                          "accounting number", "account number", "account", "customer number"),
-    "group_name": ("groupe", "groupement", "group", "group name"),
-    "street": ("adresse", "rue", "address", "street", "street address"),
-    "postal_code": ("code postal", "cp", "postal code", "zip", "zip code", "postcode"),
-    "city": ("ville", "commune", "city", "town"),
-    "region": ("région", "region"),
-    "country": ("pays", "country"),
-    "phone": ("téléphone", "tél", "tel", "phone", "telephone", "phone number"),
-    "website": ("site web", "site internet", "site", "website", "web site", "web", "url"),
-    "annual_revenue": ("ca annuel", "chiffre d'affaires", "chiffre d'affaires annuel", "ca", "annual revenue",
-                       "revenue"),
-    "payment_terms_days": ("délai de paiement", "délai de règlement", "conditions de paiement", "payment terms",
-                           "payment terms days"),
-    "bed_capacity": ("lits", "nombre de lits", "capacité", "beds", "bed capacity", "number of beds"),
-    "surgical_rooms": ("salles d'opération", "blocs opératoires", "salles de bloc", "surgical rooms",
-                       "operating rooms", "operating theatres"),
-    "endoscopy_rooms": ("salles d'endoscopie", "endoscopy rooms"),
-    "staff_count": ("effectif", "effectifs", "staff", "staff count", "employees"),
-    "specialties": ("spécialités", "specialties", "specialities"),
-    "tags": ("tags", "étiquettes", "labels"),
+    **{spec.name: spec.import_aliases or () for spec in IMPORTED},
     "contact_first_name": ("prénom contact", "prénom du contact", "contact prénom", "contact first name",
                            "first name"),
     "contact_last_name": ("nom contact", "nom du contact", "contact nom", "contact last name", "last name",

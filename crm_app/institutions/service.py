@@ -14,6 +14,15 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from crm_app.institutions.duplicates import Candidate, DuplicateIndex, Match, match_key
+from crm_app.institutions.fields import (  # noqa: F401 - the code labels, read through this module too
+    COMPLIANCE_LABELS,
+    EDITABLE,
+    FIELDS,
+    STATUS_LABELS,
+    TYPE_LABELS,
+    Part,
+    names_in,
+)
 from crm_app.institutions.models import (
     CommercialStatus,
     ComplianceStatus,
@@ -32,7 +41,7 @@ from crm_app.platform import cleaners as fields
 from crm_app.platform.cache import TimedCache
 from crm_app.platform.db import fetch_all, is_postgresql
 from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
-from crm_app.platform.i18n import N_, every_translation
+from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of
 from crm_app.platform.models.people import Team, User
 from crm_app.platform.paging import Page, PageRequest
@@ -41,96 +50,10 @@ from crm_app.platform.permissions import Actor, Placement, Scope, authorize, can
 from crm_app.platform.scheduler import Job, cron
 from crm_app.platform.text import contains_pattern, fold
 
-#: Words files use for the types, besides the application's own labels in each language (`type_aliases`).
-_TYPE_WORDS: dict[str, InstitutionType] = {fold(label): kind for label, kind in {
-    "CHU": InstitutionType.UNIVERSITY_HOSPITAL, "CHR": InstitutionType.UNIVERSITY_HOSPITAL,
-    "CHRU": InstitutionType.UNIVERSITY_HOSPITAL,
-    "Centre hospitalier universitaire": InstitutionType.UNIVERSITY_HOSPITAL,
-    "University hospital": InstitutionType.UNIVERSITY_HOSPITAL, "CH": InstitutionType.HOSPITAL,
-    "Centre hospitalier": InstitutionType.HOSPITAL, "Hôpital": InstitutionType.HOSPITAL,
-    "Hospital": InstitutionType.HOSPITAL, "Clinique privée": InstitutionType.PRIVATE_CLINIC,
-    "Clinique": InstitutionType.PRIVATE_CLINIC, "Private clinic": InstitutionType.PRIVATE_CLINIC,
-    "Centre médical": InstitutionType.MEDICAL_CENTER, "Medical center": InstitutionType.MEDICAL_CENTER,
-    "Medical centre": InstitutionType.MEDICAL_CENTER, "Clinique spécialisée": InstitutionType.SPECIALTY_CLINIC,
-    "Specialty clinic": InstitutionType.SPECIALTY_CLINIC, "Laboratoire": InstitutionType.LABORATORY,
-    "Laboratory": InstitutionType.LABORATORY, "Pharmacie": InstitutionType.PHARMACY,
-    "Pharmacy": InstitutionType.PHARMACY, "Autre": InstitutionType.OTHER, "Other": InstitutionType.OTHER,
-}.items()}
-
-TYPE_LABELS: dict[InstitutionType, str] = {
-    InstitutionType.UNIVERSITY_HOSPITAL: N_("University hospital (CHU)"),
-    InstitutionType.HOSPITAL: N_("Hospital (CH)"),
-    InstitutionType.PRIVATE_CLINIC: N_("Private clinic"),
-    InstitutionType.MEDICAL_CENTER: N_("Medical centre"),
-    InstitutionType.SPECIALTY_CLINIC: N_("Specialty clinic"),
-    InstitutionType.LABORATORY: N_("Laboratory"),
-    InstitutionType.PHARMACY: N_("Pharmacy"),
-    InstitutionType.OTHER: N_("Other"),
-}
-
-
-@functools.cache
-def type_aliases() -> dict[str, InstitutionType]:
-    """Folded text -> type: the common words, and each type's label in every language, so that a file
-    the application exported ("Centre hospitalier universitaire (CHU)") is read back."""
-    aliases = dict(_TYPE_WORDS)
-    for kind, label in TYPE_LABELS.items():
-        for text in every_translation(label):
-            aliases.setdefault(fold(text), kind)
-    return aliases
-
-
-STATUS_LABELS: dict[CommercialStatus, str] = {
-    CommercialStatus.PROSPECT: N_("Prospect"),
-    CommercialStatus.CLIENT: N_("Client"),
-    CommercialStatus.FORMER_CLIENT: N_("Former client"),
-}
-COMPLIANCE_LABELS: dict[ComplianceStatus, str] = {
-    ComplianceStatus.COMPLIANT: N_("Compliant"),
-    ComplianceStatus.PENDING_REVIEW: N_("Pending review"),
-    ComplianceStatus.NON_COMPLIANT: N_("Non-compliant"),
-    ComplianceStatus.EXPIRED: N_("Expired"),
-}
-
-INSTITUTION_FIELDS = ("name", "type", "finess", "siret", "accounting_number", "group_name", "street",
-                      "postal_code", "city", "region", "country", "phone", "website", "commercial_status",
-                      "assigned_user_id", "team_id", "annual_revenue", "payment_terms_days")
-PROFILE_FIELDS = ("bed_capacity", "surgical_rooms", "endoscopy_rooms", "staff_count", "departments",
-                  "equipment_types", "certifications", "compliance_status", "audit_date", "compliance_expiry")
-LABEL_FIELDS = {"tags": LabelKind.TAG, "specialties": LabelKind.SPECIALTY}
-
-CLEANERS: dict[str, fields.Cleaner] = {
-    "name": fields.text(200, required=True),
-    "type": fields.choice(InstitutionType, aliases=type_aliases),
-    "finess": fields.wrap(identifiers.clean_finess),
-    "siret": fields.wrap(identifiers.clean_siret),
-    "accounting_number": fields.text(40),
-    "group_name": fields.text(200),
-    "street": fields.text(250),
-    "postal_code": fields.text(10),  # checked against the country below
-    "city": fields.text(120),
-    "region": fields.text(120),
-    "country": fields.text(2),
-    "phone": fields.text(30),  # formatted with the country below
-    "website": fields.text(250),
-    "commercial_status": fields.choice(CommercialStatus),
-    "assigned_user_id": fields.identifier(),
-    "team_id": fields.identifier(),
-    "annual_revenue": fields.amount(),
-    "payment_terms_days": fields.whole_number(maximum=365),  # None: the organisation's terms apply
-    "bed_capacity": fields.whole_number(maximum=100_000),
-    "surgical_rooms": fields.whole_number(maximum=1_000),
-    "endoscopy_rooms": fields.whole_number(maximum=1_000),
-    "staff_count": fields.whole_number(maximum=1_000_000),
-    "departments": fields.word_list(),
-    "equipment_types": fields.word_list(),
-    "certifications": fields.word_list(),
-    "compliance_status": fields.choice(ComplianceStatus),
-    "audit_date": fields.day(),
-    "compliance_expiry": fields.day(),
-    "tags": fields.word_list(max_length=80),
-    "specialties": fields.word_list(max_length=80),
-}
+INSTITUTION_FIELDS = names_in(Part.INSTITUTION)
+PROFILE_FIELDS = names_in(Part.PROFILE)
+LABEL_FIELDS: dict[str, LabelKind] = {spec.name: spec.label_kind for spec in EDITABLE if spec.label_kind is not None}
+CLEANERS: dict[str, fields.Cleaner] = {spec.name: spec.cleaner for spec in EDITABLE if spec.cleaner is not None}
 
 
 class DuplicateSuspected(Conflict):
@@ -506,10 +429,10 @@ def get_detail(session: Session, actor: Actor, institution_id: uuid.UUID) -> Ins
 # Lists
 
 
-SORTS = {
-    "name": Institution.name_key, "city": Institution.city_key, "postal_code": Institution.postal_code,
-    "type": Institution.type, "status": Institution.commercial_status, "updated": Institution.updated_at,
-    "created": Institution.created_at,
+#: The list's sorts: the fields that declare one, then the times of the row.
+SORTS: dict[str, Any] = {
+    **{spec.sort: getattr(Institution, spec.sort_column or spec.name) for spec in FIELDS if spec.sort},
+    "updated": Institution.updated_at, "created": Institution.created_at,
 }
 
 

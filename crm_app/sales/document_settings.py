@@ -26,6 +26,7 @@ from crm_app.platform.identifiers import clean_email, clean_siret
 from crm_app.platform.permissions import Actor, authorize
 from crm_app.platform.storage import path_of, read_file, write_file
 from crm_app.sales.money import DEFAULT_VAT_RATES
+from crm_app.sales.reminder_kinds import QUOTE_REMINDERS
 from crm_app.sales.templates import TEMPLATE_KINDS, check_template
 
 DEFAULT_INVOICE_LEVELS: tuple[int, ...] = (-7, 1, 15, 30)
@@ -43,12 +44,12 @@ BRANDING_DEFAULTS: dict[str, Any] = {
     "payment_instructions": "", "footer": "", "terms": "", "logo_path": "",
 }
 REMINDER_DEFAULTS: dict[str, Any] = {
-    "quote_reminders": ["j-7", "j-3", "j0", "j+7"], "quote_followup_task": True,
+    "quote_reminders": [spec.kind.value for spec in QUOTE_REMINDERS], "quote_followup_task": True,
     "invoice_levels": list(DEFAULT_INVOICE_LEVELS), "invoice_email_client": False,
 }
 #: One subject and one body per email template; empty: the built-in text in the recipient's language.
 TEMPLATE_DEFAULTS: dict[str, Any] = {f"{kind}_{part}": "" for kind in TEMPLATE_KINDS for part in ("subject", "body")}
-QUOTE_REMINDER_KINDS: tuple[str, ...] = ("j-7", "j-3", "j0", "j+7")
+QUOTE_REMINDER_KINDS: tuple[str, ...] = tuple(spec.kind.value for spec in QUOTE_REMINDERS)
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 LOGO_DIR = "branding"
 

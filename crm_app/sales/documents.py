@@ -45,8 +45,8 @@ from crm_app.platform.settings import organisation
 from crm_app.sales.document_settings import branding, document_settings
 from crm_app.sales.lines import stored_lines, stored_totals
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
-from crm_app.sales.models.quotes import DocumentKind, Quote, QuoteLine, QuoteStatus, StoredDocument
-from crm_app.sales.money import DiscountKind, Totals
+from crm_app.sales.models.quotes import DiscountType, DocumentKind, Quote, QuoteLine, QuoteStatus, StoredDocument
+from crm_app.sales.money import Totals
 from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
 from crm_app.sales.pdf.render import render
 from crm_app.sales.templates import TEMPLATE_KINDS, render_template
@@ -142,7 +142,7 @@ def _party(snapshot: Mapping[str, Any]) -> Party:
 def _discount_label(line: QuoteLine | InvoiceLine, language: str, currency: str) -> str | None:
     if not line.discount_type or not line.discount_value:
         return None
-    if line.discount_type == DiscountKind.PERCENT:
+    if line.discount_type == DiscountType.PERCENT:
         return babel_numbers.format_decimal(line.discount_value, format="#,##0.##", locale=language) + "\u00a0%"
     return babel_numbers.format_currency(line.discount_value, currency, locale=language)
 

@@ -115,9 +115,8 @@ class LineInput:
     discount_value: Decimal = money.ZERO
 
     def amounts(self) -> money.LineAmounts:
-        kind = money.DiscountKind(self.discount_type.value) if self.discount_type else None
         return money.LineAmounts(quantity=self.quantity, unit_price=self.unit_price, vat_rate=self.vat_rate,
-                                 discount_kind=kind, discount_value=self.discount_value)
+                                 discount_kind=self.discount_type, discount_value=self.discount_value)
 
 
 def _clean_line(session: Session, raw: Any, index: int, *, vat_rates: Sequence[Decimal], default_rate: Decimal,

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 
 from crm_app.platform.i18n import N_
+from crm_app.sales.models.quotes import DiscountType
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -26,11 +26,6 @@ HUNDRED = Decimal(100)
 MAX_AMOUNT = Decimal("999999999999.99")
 MAX_QUANTITY = Decimal("999999999.999")
 DEFAULT_VAT_RATES: tuple[Decimal, ...] = (Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("2.1"), Decimal("0"))
-
-
-class DiscountKind(StrEnum):
-    PERCENT = "percent"
-    AMOUNT = "amount"
 
 
 def to_cents(value: Decimal) -> Decimal:
@@ -45,7 +40,7 @@ class LineAmounts:
     quantity: Decimal
     unit_price: Decimal
     vat_rate: Decimal
-    discount_kind: DiscountKind | None = None
+    discount_kind: DiscountType | None = None
     discount_value: Decimal = ZERO
 
 
@@ -98,7 +93,7 @@ def line_total(line: LineAmounts) -> LineTotal:
         raw_discount = ZERO
     elif line.discount_value < 0:
         raise AmountError("discount_value", N_("A discount cannot be negative."))
-    elif line.discount_kind is DiscountKind.PERCENT:
+    elif line.discount_kind is DiscountType.PERCENT:
         if line.discount_value > HUNDRED:
             raise AmountError("discount_value", N_("A discount percentage is between 0 and 100."))
         raw_discount = gross * line.discount_value / HUNDRED

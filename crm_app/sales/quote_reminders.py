@@ -8,17 +8,9 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from crm_app.platform.i18n import N_
 from crm_app.platform.permissions import Actor
 from crm_app.sales import quotes
 from crm_app.sales.models.quotes import QuoteReminder, QuoteReminderKind
-
-REMINDER_LABELS: dict[QuoteReminderKind, str] = {
-    QuoteReminderKind.BEFORE_7: N_("7 days before expiry"),
-    QuoteReminderKind.BEFORE_3: N_("3 days before expiry"),
-    QuoteReminderKind.DAY_0: N_("Expiry day"),
-    QuoteReminderKind.AFTER_7: N_("7 days after expiry"),
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,13 +79,10 @@ from crm_app.sales.models.quotes import (
     QuoteStatus,
     StoredDocument,
 )
+from crm_app.sales.reminder_kinds import QUOTE_REMINDER_SPECS, QUOTE_REMINDERS
 
 log = logging.getLogger(__name__)
 
-#: days relative to the validity date at which each quote reminder is due.
-QUOTE_REMINDER_OFFSETS: dict[QuoteReminderKind, int] = {
-    QuoteReminderKind.BEFORE_7: -7, QuoteReminderKind.BEFORE_3: -3, QuoteReminderKind.DAY_0: 0,
-    QuoteReminderKind.AFTER_7: 7}
 #: how long the last reminder of a series (j+7, the highest invoice level) stays due after its day.
 CATCH_UP_DAYS = 7
 
@@ -102,14 +99,6 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "invoice.followup": N_("Invoice {number} for {institution}: {stage_label}"),
     "invoice.overdue": N_("The invoice {number} for {institution} is overdue"),
 }
-
-QUOTE_STAGES: dict[QuoteReminderKind, str] = {
-    QuoteReminderKind.BEFORE_7: N_("expires within a week"),
-    QuoteReminderKind.BEFORE_3: N_("expires within three days"),
-    QuoteReminderKind.DAY_0: N_("expires today"),
-    QuoteReminderKind.AFTER_7: N_("expired over a week ago, follow it up"),
-}
-
 
 def _invoice_stage(level: int) -> str:
     if level < 0:
@@ -228,7 +217,7 @@ def expire_quotes(session: Session, *, now: datetime | None = None) -> int:
 
 
 def _quote_windows(rules: ReminderRules, today: date) -> list[Window]:
-    offsets = [(kind, offset) for kind, offset in QUOTE_REMINDER_OFFSETS.items() if kind.value in rules.quote_reminders]
+    offsets = [(spec.kind, spec.offset) for spec in QUOTE_REMINDERS if spec.kind.value in rules.quote_reminders]
     return reminder_windows(offsets, today, valid_until_expiry=True)
 
 
@@ -288,7 +277,7 @@ def send_quote_reminders(session: Session, *, now: datetime | None = None) -> di
         NewNotification(recipient_id=row.owner_id, kind="quote.expiring", record_kind="quote", record_id=row.quote_id,
                         params={"number": row.number, "institution": row.institution, "reminder": row.kind,
                                 "valid_until": row.valid_until.isoformat(),
-                                "stage_label": QUOTE_STAGES[QuoteReminderKind(row.kind)]})
+                                "stage_label": QUOTE_REMINDER_SPECS[QuoteReminderKind(row.kind)].stage})
         for row in active], now=now)
     company = branding(session).legal_name or str(org["name"])
     render, base_url = _templates(session, "quote_reminder_owner"), _base_url()
@@ -315,7 +304,7 @@ def _quote_tasks(session: Session, rows: Sequence[Any], org: dict[str, Any],
     tasks = {}
     for row in rows:
         language = _language(row.language, org)
-        stage = _translated(language, QUOTE_STAGES[QuoteReminderKind(row.kind)])
+        stage = _translated(language, QUOTE_REMINDER_SPECS[QuoteReminderKind(row.kind)].stage)
         tasks[row.quote_id, row.kind] = {
             "id": uuid.uuid4(),
             "title": _translated(language, N_("Follow up quote {number}")).format(number=row.number)[:200],

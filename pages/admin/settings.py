@@ -24,6 +24,7 @@ from crm_app.platform.i18n import LANGUAGE_NAMES, N_, format_decimal
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.settings import MODULES, PASSWORD_SET, SMTP_FIELDS, SectionView, section_title
 from crm_app.sales import document_settings, documents, templates
+from crm_app.sales.reminder_kinds import QUOTE_REMINDERS
 
 SMTP_LABELS = {"smtp_host": N_("SMTP server"), "smtp_port": N_("Port"), "smtp_secure": N_("TLS from the start (SMTPS)"),
                "smtp_user": N_("User name"), "smtp_password": N_("Password"), "smtp_from": N_("Sender")}
@@ -378,8 +379,7 @@ def _templates(section: _Section) -> None:
 def _reminders(section: _Section) -> None:
     fields = section.fields
     values = section.view.values
-    names = {"j-7": _("7 days before the validity date"), "j-3": _("3 days before"), "j0": _("On the validity date"),
-             "j+7": _("7 days after")}
+    names = {spec.kind.value: _(spec.setting_label) for spec in QUOTE_REMINDERS}
     ui.label(_("Quote reminders to the salesperson")).classes("text-weight-medium")
     fields["quote_reminders"] = ui.select(names, value=list(values["quote_reminders"]), multiple=True,
                                           label=_("Reminders sent")).props("outlined use-chips") \

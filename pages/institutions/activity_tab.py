@@ -13,6 +13,7 @@ from nicegui import run, ui
 from components import live
 from components.backend import call, current_actor
 from components.call_dialog import duration_text, open_call_dialog
+from components.history_values import ACTION_LABELS
 from components.institution_tabs import institution_tab
 from components.meeting_dialog import open_meeting_dialog
 from components.moments import user_zone
@@ -48,7 +49,7 @@ from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus, PaymentMet
 from crm_app.sales.models.quotes import QuoteStatus
 from crm_app.sales.payments import PAYMENT_METHOD_LABELS
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
-from pages.institutions.detail import ACTION_LABELS, FIELD_LABELS, HISTORY_VALUES
+from pages.institutions.detail import FIELD_LABELS, HISTORY_VALUES
 
 OPEN_TASKS_SHOWN = 10
 RECENT_SHOWN = 10

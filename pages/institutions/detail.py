@@ -16,30 +16,23 @@ from components.shell import app_page, set_title
 from crm_app.institutions import contacts, timeline
 from crm_app.institutions import service as institutions
 from crm_app.institutions.contacts import ContactRow
+from crm_app.institutions.fields import FIELDS, Shown, shown_as
 from crm_app.institutions.service import COMPLIANCE_LABELS, STATUS_LABELS, TYPE_LABELS, InstitutionDetail
 from crm_app.platform import audit
 from crm_app.platform.i18n import N_, format_currency, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
 
+#: The history's field names: the institution's (its field specs), then its contacts'.
 FIELD_LABELS = {
-    "name": N_("Name"), "type": N_("Type"), "finess": "FINESS", "siret": "SIRET",
-    "accounting_number": N_("Accounting number"), "group_name": N_("Group"), "street": N_("Street"),
-    "postal_code": N_("Postal code"), "city": N_("City"), "region": N_("Region"), "country": N_("Country"),
-    "phone": N_("Phone"), "website": N_("Website"), "commercial_status": N_("Status"),
-    "assigned_user_id": N_("Assigned to"), "team_id": N_("Team"), "annual_revenue": N_("Annual revenue (€)"),
-    "payment_terms_days": N_("Payment terms (days)"),
-    "bed_capacity": N_("Beds"), "surgical_rooms": N_("Operating rooms"), "endoscopy_rooms": N_("Endoscopy rooms"),
-    "staff_count": N_("Staff"), "departments": N_("Departments"), "equipment_types": N_("Equipment"),
-    "certifications": N_("Certifications"), "compliance_status": N_("Compliance"), "audit_date": N_("Audit date"),
-    "compliance_expiry": N_("Compliance expiry"), "tags": N_("Tags"), "specialties": N_("Specialties"),
-    "is_archived": N_("Archived"), "contact": N_("Contact"), "first_name": N_("First name"),
+    **{spec.name: spec.label for spec in FIELDS},
+    "contact": N_("Contact"), "first_name": N_("First name"),
     "last_name": N_("Last name"), "title": N_("Function"), "department": N_("Department"), "email": N_("Email"),
     "mobile": N_("Mobile"), "is_primary": N_("Primary contact"), "email_opt_out": N_("Does not want emails"),
 }
 HISTORY_VALUES = HistoryValues(
-    codes={"type": TYPE_LABELS, "commercial_status": STATUS_LABELS, "compliance_status": COMPLIANCE_LABELS},
-    dates=frozenset({"audit_date", "compliance_expiry"}), money=frozenset({"annual_revenue"}),
-    yes_no=frozenset({"is_primary", "email_opt_out", "is_archived"}))
+    codes={spec.name: spec.codes for spec in FIELDS if spec.shown is Shown.CODE and spec.codes is not None},
+    dates=shown_as(Shown.DATE), money=shown_as(Shown.MONEY),
+    yes_no=shown_as(Shown.YES_NO) | {"is_primary", "email_opt_out"})
 
 
 def _fact(label: str, value: Any) -> None:

@@ -36,8 +36,8 @@ from crm_app.sales import quote_reminders as quote_views
 from crm_app.sales.invoices import KIND_LABELS
 from crm_app.sales.models.invoices import InvoiceKind
 from crm_app.sales.models.quotes import DiscountType, DocumentKind
-from crm_app.sales.quote_reminders import REMINDER_LABELS
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS, QuoteAction, QuoteDetail
+from crm_app.sales.reminder_kinds import QUOTE_REMINDER_SPECS
 from pages.sales.invoices import document_name, status_badge
 from pages.sales.quotes import STATUS_COLORS
 
@@ -281,7 +281,7 @@ class QuoteScreen:
         with ui.list().props("separator dense").classes("max-w-xl").mark("reminders"):
             for reminder in found:
                 with ui.item(), ui.item_section():
-                    ui.item_label(_(REMINDER_LABELS[reminder.kind]))
+                    ui.item_label(_(QUOTE_REMINDER_SPECS[reminder.kind].label))
                     ui.item_label(_("Sent to the salesperson on {when}",
                                     when=format_datetime(reminder.sent_at, zone, style="short"))).props("caption")
 

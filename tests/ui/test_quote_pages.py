@@ -24,7 +24,7 @@ from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.sales import invoices, money, quotes
 from crm_app.sales.models.invoices import Invoice
-from crm_app.sales.models.quotes import Quote, QuoteLine, QuoteStatus
+from crm_app.sales.models.quotes import DiscountType, Quote, QuoteLine, QuoteStatus
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_institution
 from tests.sales_factories import make_accepted_quote, make_catalog_item, make_quote, make_sent_quote, quote_line
@@ -80,8 +80,8 @@ async def test_a_quote_made_in_the_editor_shows_the_totals_as_you_type_and_saves
     element(ui_user, "line-1-discount_value").value = "0.99"
     element(ui_user, "global-discount").value = "2,5"
     expected = money.compute_totals([
-        money.LineAmounts(Decimal("3"), Decimal("1250.50"), Decimal("20"), money.DiscountKind.PERCENT, Decimal("10")),
-        money.LineAmounts(Decimal("2"), Decimal("799.99"), Decimal("5.5"), money.DiscountKind.AMOUNT, Decimal("0.99")),
+        money.LineAmounts(Decimal("3"), Decimal("1250.50"), Decimal("20"), DiscountType.PERCENT, Decimal("10")),
+        money.LineAmounts(Decimal("2"), Decimal("799.99"), Decimal("5.5"), DiscountType.AMOUNT, Decimal("0.99")),
     ], Decimal("2.5"))
     await eventually(lambda: _text(ui_user, "total-incl") == _money(str(expected.total_incl_vat)),
                      "the totals do not follow the typing")

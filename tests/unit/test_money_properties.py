@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 
 from crm_app.sales import invoices
 from crm_app.sales.models.invoices import Invoice, InvoiceLine
-from crm_app.sales.money import DEFAULT_VAT_RATES, DiscountKind, LineAmounts, Totals, compute_totals
+from crm_app.sales.models.quotes import DiscountType
+from crm_app.sales.money import DEFAULT_VAT_RATES, LineAmounts, Totals, compute_totals
 from tests.activity_factories import make_person
 from tests.institution_factories import make_institution
 
@@ -33,10 +34,10 @@ rates = st.sampled_from(DEFAULT_VAT_RATES)
 @st.composite
 def lines(draw: st.DrawFn) -> LineAmounts:
     quantity, unit_price, vat_rate = draw(quantities), draw(prices), draw(rates)
-    kind = draw(st.sampled_from([None, DiscountKind.PERCENT, DiscountKind.AMOUNT]))
-    if kind is DiscountKind.PERCENT:
+    kind = draw(st.sampled_from([None, DiscountType.PERCENT, DiscountType.AMOUNT]))
+    if kind is DiscountType.PERCENT:
         value = draw(percents)
-    elif kind is DiscountKind.AMOUNT:
+    elif kind is DiscountType.AMOUNT:
         share = Decimal(draw(st.integers(min_value=0, max_value=100))) / 100  # up to the whole line
         value = (quantity * unit_price * share).quantize(CENT, rounding=ROUND_DOWN)
     else:
@@ -74,10 +75,10 @@ def test_totals_always_add_up(document: tuple[list[LineAmounts], Decimal]) -> No
     for line, total in zip(amounts, totals.lines, strict=True):
         assert total.gross - total.discount == total.net and Decimal(0) <= total.net <= total.gross
         gross = line.quantity * line.unit_price
-        if line.discount_kind is DiscountKind.PERCENT:
+        if line.discount_kind is DiscountType.PERCENT:
             discount = gross * line.discount_value / 100
         else:
-            discount = line.discount_value if line.discount_kind is DiscountKind.AMOUNT else Decimal(0)
+            discount = line.discount_value if line.discount_kind is DiscountType.AMOUNT else Decimal(0)
         assert total.net == (gross - discount).quantize(CENT, ROUND_HALF_UP)
     # the global discount never takes more than its share of each rate's base (± half a cent per rate)
     keep = (100 - global_discount) / 100

@@ -16,8 +16,8 @@ from babel.numbers import format_currency
 
 from crm_app.platform.i18n import gettext, use_locale
 from crm_app.sales.document_settings import BRANDING_DEFAULTS, Branding
-from crm_app.sales.models.quotes import DocumentKind
-from crm_app.sales.money import DiscountKind, LineAmounts, compute_totals
+from crm_app.sales.models.quotes import DiscountType, DocumentKind
+from crm_app.sales.money import LineAmounts, compute_totals
 from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
 from crm_app.sales.pdf.render import render
 
@@ -33,7 +33,7 @@ def document(kind: DocumentKind = DocumentKind.INVOICE, *, lines: int = 3, langu
              discount: str = "5", draft: bool = False) -> PdfDocument:
     amounts = [LineAmounts(quantity=Decimal("2.5") if i % 2 else Decimal(3), unit_price=Decimal("1234.50"),
                            vat_rate=(Decimal(20), Decimal("5.5"), Decimal(10))[i % 3],
-                           discount_kind=DiscountKind.PERCENT if i == 0 else None,
+                           discount_kind=DiscountType.PERCENT if i == 0 else None,
                            discount_value=Decimal(10) if i == 0 else Decimal(0)) for i in range(lines)]
     totals = compute_totals(amounts, Decimal(discount))
     pdf_lines = tuple(PdfLine(reference=f"REF-{i:03d}", description=f"Ligne {i:03d} : maintenance préventive",

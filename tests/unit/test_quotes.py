@@ -25,7 +25,7 @@ from crm_app.platform.paging import PageRequest
 from crm_app.sales import invoices, money, quotes
 from crm_app.sales import reminders as sales_jobs
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceStatus
-from crm_app.sales.models.quotes import Quote, QuoteLine, QuoteStatus
+from crm_app.sales.models.quotes import DiscountType, Quote, QuoteLine, QuoteStatus
 from crm_app.sales.quotes import QuoteAction, QuoteQuery
 from tests.activity_factories import Org, make_org, make_person, notifications_of
 from tests.institution_factories import make_contact, make_institution
@@ -86,8 +86,8 @@ def test_stored_totals_equal_compute_totals_to_the_cent(db: Session, org: Org) -
     ]
     quote = make_quote(db, org.rep_a.actor, make_institution(db), raw_lines, global_discount_percent="3.33")
     expected = money.compute_totals([
-        money.LineAmounts(Decimal("3"), Decimal("1333.33"), Decimal("20"), money.DiscountKind.PERCENT, Decimal("7.5")),
-        money.LineAmounts(Decimal("2.5"), Decimal("99.99"), Decimal("10"), money.DiscountKind.AMOUNT,
+        money.LineAmounts(Decimal("3"), Decimal("1333.33"), Decimal("20"), DiscountType.PERCENT, Decimal("7.5")),
+        money.LineAmounts(Decimal("2.5"), Decimal("99.99"), Decimal("10"), DiscountType.AMOUNT,
                           Decimal("10.01")),
         money.LineAmounts(Decimal("7"), Decimal("12.35"), Decimal("5.5")),
         money.LineAmounts(Decimal("0.333"), Decimal("1.01"), Decimal("2.1")),

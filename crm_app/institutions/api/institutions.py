@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from enum import StrEnum
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from crm_app.institutions import contacts, exports
 from crm_app.institutions import service as institutions
 from crm_app.institutions.contacts import ContactRow
+from crm_app.institutions.fields import EDITABLE, FIELDS
 from crm_app.institutions.models import DataSource
 from crm_app.institutions.service import InstitutionDetail, InstitutionQuery, InstitutionRow
 from crm_app.platform.api.deps import ActorDep, SessionDep
@@ -23,134 +28,62 @@ from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
 router = APIRouter(tags=["institutions"])
 
 
-class InstitutionItem(BaseModel):
-    id: uuid.UUID
-    name: str
-    type: str
-    postal_code: str | None
-    city: str | None
-    region: str | None
-    commercial_status: str
-    assigned_user_id: uuid.UUID | None
-    assigned_user_name: str | None
-    team_id: uuid.UUID | None
-    team_name: str | None
-    bed_capacity: int | None
-    surgical_rooms: int | None
-    finess: str | None
-    siret: str | None
-    accounting_number: str | None
-    tags: list[str]
-    is_archived: bool
-    updated_at: datetime
-    version: int
+def _published(row_type: type, *, hidden: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of a service's list row that the API publishes, for `create_model` (codes as strings)."""
+    hints = get_type_hints(row_type)
+    published = {}
+    for row_field in dataclasses.fields(row_type):
+        if row_field.name not in hidden:
+            kind = hints[row_field.name]
+            published[row_field.name] = (_as_text(kind), ...)
+    return published
+
+
+def _as_text(kind: Any) -> Any:
+    """A code's enum reads as `str` in the API (its schema names no choices)."""
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        return str
+    if get_origin(kind) in (Union, UnionType):
+        return functools.reduce(operator.or_, (_as_text(arg) for arg in get_args(kind)))
+    return kind
+
+
+def _answer_fields() -> dict[str, Any]:
+    """InstitutionOut's fields from the field specs: every field, an id followed by the name it refers to."""
+    answer: dict[str, Any] = {"id": (uuid.UUID, ...), "version": (int, ...)}
+    for spec in FIELDS:
+        kind = spec.api_type | None if spec.nullable else spec.api_type
+        answer[spec.name] = (kind, Field(description=spec.description) if spec.description else ...)
+        if spec.name_field:
+            answer[spec.name_field] = (str | None, ...)
+    return {**answer, "created_at": (datetime, ...), "updated_at": (datetime, ...)}
+
+
+InstitutionItem = create_model(
+    "InstitutionItem", **_published(InstitutionRow, hidden=("created_by", "can_edit")))
+InstitutionOut = create_model("InstitutionOut", **_answer_fields())
 
 
 class InstitutionPage(BaseModel):
-    items: list[InstitutionItem]
+    items: list[InstitutionItem]  # type: ignore[valid-type]
     total: int
     page: int
     page_size: int
 
 
-class InstitutionOut(BaseModel):
-    id: uuid.UUID
-    version: int
-    name: str
-    type: str
-    finess: str | None
-    siret: str | None
-    accounting_number: str | None
-    group_name: str | None
-    street: str | None
-    postal_code: str | None
-    city: str | None
-    region: str | None
-    country: str
-    phone: str | None
-    website: str | None
-    commercial_status: str
-    assigned_user_id: uuid.UUID | None
-    assigned_user_name: str | None
-    team_id: uuid.UUID | None
-    team_name: str | None
-    annual_revenue: Decimal | None
-    payment_terms_days: int | None = Field(description="Days from issue to due date on its invoices; null: the "
-                                                       "organisation's terms")
-    data_source: str
-    is_archived: bool
-    tags: list[str]
-    specialties: list[str]
-    bed_capacity: int | None
-    surgical_rooms: int | None
-    endoscopy_rooms: int | None
-    staff_count: int | None
-    departments: list[str]
-    equipment_types: list[str]
-    certifications: list[str]
-    compliance_status: str | None
-    audit_date: date | None
-    compliance_expiry: date | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class InstitutionIn(BaseModel):
+class InstitutionIn(create_model(  # type: ignore[misc]
+        "InstitutionFields", **{spec.name: (spec.api_type | None, None) for spec in EDITABLE})):
     """Fields to set; omitted fields keep their value (PATCH) or their default (POST)."""
 
     model_config = ConfigDict(extra="forbid")
-
-    name: str | None = None
-    type: str | None = None
-    finess: str | None = None
-    siret: str | None = None
-    accounting_number: str | None = None
-    group_name: str | None = None
-    street: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
-    region: str | None = None
-    country: str | None = None
-    phone: str | None = None
-    website: str | None = None
-    commercial_status: str | None = None
-    assigned_user_id: uuid.UUID | None = None
-    team_id: uuid.UUID | None = None
-    annual_revenue: Decimal | None = None
-    payment_terms_days: int | None = None
-    tags: list[str] | None = None
-    specialties: list[str] | None = None
-    bed_capacity: int | None = None
-    surgical_rooms: int | None = None
-    endoscopy_rooms: int | None = None
-    staff_count: int | None = None
-    departments: list[str] | None = None
-    equipment_types: list[str] | None = None
-    certifications: list[str] | None = None
-    compliance_status: str | None = None
-    audit_date: date | None = None
-    compliance_expiry: date | None = None
 
 
 class InstitutionPatch(InstitutionIn):
     version: int = Field(description="The version you read; a stale one is refused with 409.")
 
 
-class ContactOut(BaseModel):
-    id: uuid.UUID
-    institution_id: uuid.UUID
-    institution_name: str
-    first_name: str | None
-    last_name: str
-    title: str | None
-    department: str | None
-    email: str | None
-    phone: str | None
-    mobile: str | None
-    is_primary: bool
-    is_archived: bool
-    email_opt_out: bool
-    version: int
+ContactOut = create_model(
+    "ContactOut", **_published(ContactRow, hidden=("assigned_user_id", "team_id", "created_by", "can_edit")))
 
 
 class ContactIn(BaseModel):
@@ -172,13 +105,13 @@ class ContactPatch(ContactIn):
 
 
 class ContactPage(BaseModel):
-    items: list[ContactOut]
+    items: list[ContactOut]  # type: ignore[valid-type]
     total: int
     page: int
     page_size: int
 
 
-def _detail(detail: InstitutionDetail) -> InstitutionOut:
+def _detail(detail: InstitutionDetail) -> BaseModel:
     institution, profile = detail.institution, detail.profile
     values: dict[str, Any] = {name: getattr(institution, name) for name in InstitutionOut.model_fields
                               if hasattr(institution, name)}
@@ -188,7 +121,7 @@ def _detail(detail: InstitutionDetail) -> InstitutionOut:
     return InstitutionOut.model_validate(values)
 
 
-def _contact(row: ContactRow) -> ContactOut:
+def _contact(row: ContactRow) -> BaseModel:
     return ContactOut.model_validate(row, from_attributes=True)
 
 
@@ -229,21 +162,21 @@ def export_institutions(request: Request, session: SessionDep, actor: ActorDep,
 @router.post("/institutions", response_model=InstitutionOut, status_code=201,
              responses={409: {"description": "Likely duplicate (matches listed); repeat with allow_duplicate=true"}})
 def create_institution(body: InstitutionIn, session: SessionDep, actor: ActorDep,
-                       allow_duplicate: bool = False) -> InstitutionOut:
+                       allow_duplicate: bool = False) -> BaseModel:
     created = institutions.create_institution(session, actor, body.model_dump(exclude_unset=True),
                                               source=DataSource.API, allow_duplicate=allow_duplicate)
     return _detail(institutions.get_detail(session, actor, created.id))
 
 
 @router.get("/institutions/{institution_id}", response_model=InstitutionOut)
-def get_institution(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> InstitutionOut:
+def get_institution(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> BaseModel:
     return _detail(institutions.get_detail(session, actor, institution_id))
 
 
 @router.patch("/institutions/{institution_id}", response_model=InstitutionOut,
               responses={409: {"description": "Stale version: someone saved first"}})
 def update_institution(institution_id: uuid.UUID, body: InstitutionPatch, session: SessionDep,
-                       actor: ActorDep) -> InstitutionOut:
+                       actor: ActorDep) -> BaseModel:
     changes = body.model_dump(exclude_unset=True)
     version = changes.pop("version")
     institutions.update_institution(session, actor, institution_id, changes, expected_version=version)
@@ -252,7 +185,7 @@ def update_institution(institution_id: uuid.UUID, body: InstitutionPatch, sessio
 
 @router.delete("/institutions/{institution_id}", response_model=InstitutionOut,
                description="Archive (institutions are never deleted); it disappears from lists by default.")
-def archive_institution(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> InstitutionOut:
+def archive_institution(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> BaseModel:
     institutions.set_archived(session, actor, institution_id, True)
     return _detail(institutions.get_detail(session, actor, institution_id))
 
@@ -268,7 +201,7 @@ def list_institution_contacts(institution_id: uuid.UUID, session: SessionDep, ac
 
 
 @router.post("/institutions/{institution_id}/contacts", response_model=ContactOut, status_code=201)
-def create_contact(institution_id: uuid.UUID, body: ContactIn, session: SessionDep, actor: ActorDep) -> ContactOut:
+def create_contact(institution_id: uuid.UUID, body: ContactIn, session: SessionDep, actor: ActorDep) -> BaseModel:
     contact = contacts.create_contact(session, actor, institution_id, body.model_dump(exclude_unset=True))
     return _contact(contacts.get_contact_row(session, actor, contact.id))
 
@@ -283,12 +216,12 @@ def list_contacts(session: SessionDep, actor: ActorDep, *, q: str = "",
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-def get_contact(contact_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> ContactOut:
+def get_contact(contact_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> BaseModel:
     return _contact(contacts.get_contact_row(session, actor, contact_id))
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
-def update_contact(contact_id: uuid.UUID, body: ContactPatch, session: SessionDep, actor: ActorDep) -> ContactOut:
+def update_contact(contact_id: uuid.UUID, body: ContactPatch, session: SessionDep, actor: ActorDep) -> BaseModel:
     changes = body.model_dump(exclude_unset=True)
     version = changes.pop("version")
     contacts.update_contact(session, actor, contact_id, changes, expected_version=version)
