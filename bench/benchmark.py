@@ -55,12 +55,21 @@ from generate import (
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = Path("/work/shared/data/institutions_fr_sample.csv")
-SAMPLE_HEADERS = ("Nom;Type;FINESS;SIRET;N° compte;Adresse;Code postal;Ville;Région;Téléphone;Lits;"
-                  "Salles d'opération;Spécialités;Prénom contact;Nom contact;Email contact;Fonction contact;CA annuel")
+SAMPLE_HEADERS = (
+    "Nom;Type;FINESS;SIRET;N° compte;Adresse;Code postal;Ville;Région;Téléphone;Lits;"
+    "Salles d'opération;Spécialités;Prénom contact;Nom contact;Email contact;Fonction contact;CA annuel"
+)
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # The flags of tests/e2e/conftest.py.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 LIST_TARGET = (8.0, 20.0)  # p50, p95 in ms, GET /api/institutions end to end
 PAGE_TARGET = (None, 300.0)  # page ready
 SEARCH_TARGET = (None, 100.0)  # global search service
@@ -109,8 +118,9 @@ class Result:
         p50_max, p95_max = self.target
         if self.unit == "rows/s":
             return f">= {p50_max:,.0f} rows/s"
-        parts = ([f"p50<={p50_max:g}"] if p50_max is not None else []) + \
-            ([f"p95<={p95_max:g}"] if p95_max is not None else [])
+        parts = ([f"p50<={p50_max:g}"] if p50_max is not None else []) + (
+            [f"p95<={p95_max:g}"] if p95_max is not None else []
+        )
         return " ".join(parts)
 
 
@@ -133,8 +143,10 @@ def print_table(results: Sequence[Result]) -> None:
         else:
             figures = f"{'':>18}"
         notes = "; ".join(n for n in (r.error, r.note) if n)
-        print(f"{r.name:<{width}}{r.rows:>9}{figures}  {r.target_text():<20}{r.verdict}"
-              + (f"  ({notes})" if notes else ""))
+        print(
+            f"{r.name:<{width}}{r.rows:>9}{figures}  {r.target_text():<20}{r.verdict}"
+            + (f"  ({notes})" if notes else "")
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,13 +165,26 @@ def running_server(url: str) -> Iterator[str]:
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="opex-bench-server-")
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env = {**inherited, "DATABASE_URL": url, "PORT": str(port), "HOST": "127.0.0.1", "DATA_DIR": data_dir,
-           "NICEGUI_STORAGE_PATH": os.path.join(data_dir, "nicegui"), "APP_ENV": "development",
-           "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING"}
+    env = {
+        **inherited,
+        "DATABASE_URL": url,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATA_DIR": data_dir,
+        "NICEGUI_STORAGE_PATH": os.path.join(data_dir, "nicegui"),
+        "APP_ENV": "development",
+        "SCHEDULER_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
     log_path = os.path.join(data_dir, "server.log")
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "crm_app.cli", "serve", "--no-migrate"], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crm_app.cli", "serve", "--no-migrate"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -180,8 +205,7 @@ def running_server(url: str) -> Iterator[str]:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-        errors = [line for line in Path(log_path).read_text().splitlines() if '"ERROR"' in line
-                  or "Traceback" in line]
+        errors = [line for line in Path(log_path).read_text().splitlines() if '"ERROR"' in line or "Traceback" in line]
         if errors:
             print(f"server log had {len(errors)} error lines, first: {errors[0][:300]}")
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -228,12 +252,14 @@ def _one_finess(finess: str) -> Callable[[dict[str, Any]], str | None]:
     def check(body: dict[str, Any]) -> str | None:
         items = body.get("items", [])
         return None if items and items[0]["finess"] == finess else f"FINESS {finess} not first"
+
     return check
 
 
 def pick_values(url: str) -> dict[str, str]:
     """Filter values taken from the data: a typical user, the biggest team, a FINESS..."""
     with psycopg.connect(psycopg_url(url)) as connection:
+
         def one(query: str) -> str:
             row = connection.execute(query).fetchone()
             if row is None:
@@ -241,12 +267,17 @@ def pick_values(url: str) -> dict[str, str]:
             return str(row[0])
 
         return {
-            "user": one("SELECT assigned_user_id FROM institutions WHERE assigned_user_id IS NOT NULL "
-                        "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"),
-            "team": one("SELECT team_id FROM institutions WHERE team_id IS NOT NULL GROUP BY 1 "
-                        "ORDER BY count(*) DESC LIMIT 1"),
-            "finess": one("SELECT finess FROM institutions WHERE finess IS NOT NULL AND NOT is_archived "
-                          "ORDER BY md5(finess) LIMIT 1"),
+            "user": one(
+                "SELECT assigned_user_id FROM institutions WHERE assigned_user_id IS NOT NULL "
+                "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            ),
+            "team": one(
+                "SELECT team_id FROM institutions WHERE team_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            ),
+            "finess": one(
+                "SELECT finess FROM institutions WHERE finess IS NOT NULL AND NOT is_archived "
+                "ORDER BY md5(finess) LIMIT 1"
+            ),
             "institutions": one("SELECT count(*) FROM institutions"),
             "contacts": one("SELECT count(*) FROM contacts"),
         }
@@ -299,11 +330,17 @@ def run_scenario(client: httpx.Client, scenario: Scenario, *, requests: int, war
     total = body.get("total")
     # One request at a time keeps about one core busy (client, server and PostgreSQL take turns):
     # more means something else ran on the machine meanwhile.
-    return Result(scenario.name, rows=f"{total:,}" if isinstance(total, int) else "", p50=percentile(samples, 50),
-                  p95=percentile(samples, 95), target=scenario.target,
-                  error=f"check: {problem}" if problem else "",
-                  note=f"machine {busy:.0%} busy: other processes or a parallel plan"
-                  if busy * (os.cpu_count() or 1) > NOISY else "")
+    return Result(
+        scenario.name,
+        rows=f"{total:,}" if isinstance(total, int) else "",
+        p50=percentile(samples, 50),
+        p95=percentile(samples, 95),
+        target=scenario.target,
+        error=f"check: {problem}" if problem else "",
+        note=f"machine {busy:.0%} busy: other processes or a parallel plan"
+        if busy * (os.cpu_count() or 1) > NOISY
+        else "",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,11 +405,27 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
                     navigation.append((time.perf_counter() - started) * 1000)
         finally:
             browser.close()
-    results = [Result(name, rows=shown, p50=percentile(full, 50), p95=percentile(full, 95), target=PAGE_TARGET,
-                      note=f"{loads} loads; shell visible at p50 {percentile(shell, 50):.0f} ms")]
+    results = [
+        Result(
+            name,
+            rows=shown,
+            p50=percentile(full, 50),
+            p95=percentile(full, 95),
+            target=PAGE_TARGET,
+            note=f"{loads} loads; shell visible at p50 {percentile(shell, 50):.0f} ms",
+        )
+    ]
     if navigation:
-        results.append(Result(in_app, rows=shown, p50=percentile(navigation, 50), p95=percentile(navigation, 95),
-                              target=PAGE_TARGET, note=f"{loads} clicks"))
+        results.append(
+            Result(
+                in_app,
+                rows=shown,
+                p50=percentile(navigation, 50),
+                p95=percentile(navigation, 95),
+                target=PAGE_TARGET,
+                note=f"{loads} clicks",
+            )
+        )
     return results
 
 
@@ -406,8 +459,15 @@ def measure_global_search(actor: Any, terms: Sequence[str], *, runs: int) -> lis
                 hits = len(search_everything(session, actor, term))
                 if index >= 3:
                     samples.append((time.perf_counter() - started) * 1000)
-        results.append(Result(f"global search {term!r}", rows=str(hits), p50=percentile(samples, 50),
-                              p95=percentile(samples, 95), target=SEARCH_TARGET))
+        results.append(
+            Result(
+                f"global search {term!r}",
+                rows=str(hits),
+                p50=percentile(samples, 50),
+                p95=percentile(samples, 95),
+                target=SEARCH_TARGET,
+            )
+        )
     return results
 
 
@@ -465,8 +525,10 @@ def service_breakdown(actor: Any, scenario: Scenario, *, runs: int = 15, explain
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
     first, last = percentile(totals[:5], 50), percentile(totals[-5:], 50)
-    lines = [f"  {scenario.name}: service in-process {first:.1f} ms (first runs), {last:.1f} ms (last runs); "
-             "SQL statements, first runs -> last runs:"]
+    lines = [
+        f"  {scenario.name}: service in-process {first:.1f} ms (first runs), {last:.1f} ms (last runs); "
+        "SQL statements, first runs -> last runs:"
+    ]
     for index in order:
         statement = statements[index]
         before_ms, after_ms = percentile(statement.ms[:5], 50), percentile(statement.ms[-5:], 50)
@@ -476,8 +538,9 @@ def service_breakdown(actor: Any, scenario: Scenario, *, runs: int = 15, explain
         with engine.connect() as connection:
             for index in order:
                 statement = statements[index]
-                plan_rows = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement.sql}",
-                                                       statement.parameters).all()
+                plan_rows = connection.exec_driver_sql(
+                    f"EXPLAIN (ANALYZE, BUFFERS) {statement.sql}", statement.parameters
+                ).all()
                 lines.append("      " + "\n      ".join(row[0] for row in plan_rows))
     return lines
 
@@ -490,14 +553,25 @@ def import_csv(url: str, rows: int, seed: int) -> bytes:
     """A French CSV (`;`, UTF-8 with BOM, the sample file's headers) of new institutions: identifiers
     that no institution of the database holds yet."""
     with psycopg.connect(psycopg_url(url)) as connection:
-        taken = {value for (value,) in connection.execute(
-            "SELECT finess FROM institutions WHERE finess IS NOT NULL UNION ALL "
-            "SELECT siret FROM institutions WHERE siret IS NOT NULL")}
+        taken = {
+            value
+            for (value,) in connection.execute(
+                "SELECT finess FROM institutions WHERE finess IS NOT NULL UNION ALL "
+                "SELECT siret FROM institutions WHERE siret IS NOT NULL"
+            )
+        }
     header = SAMPLE_CSV.read_text(encoding="utf-8-sig").splitlines()[0] if SAMPLE_CSV.exists() else SAMPLE_HEADERS
     rng = random.Random(seed + 1)
     someone = uuid.uuid4()
-    staff = Staff(someone, {t: someone for t in TEAM_REGIONS}, {t: [someone] for t in TEAM_REGIONS},
-                  {t: [1.0] for t in TEAM_REGIONS}, [someone], {}, 0)
+    staff = Staff(
+        someone,
+        {t: someone for t in TEAM_REGIONS},
+        {t: [someone] for t in TEAM_REGIONS},
+        {t: [1.0] for t in TEAM_REGIONS},
+        [someone],
+        {},
+        0,
+    )
     types, counts = plan(rng, rows, rows)
     factory = Factory(rng, staff, types, [max(1, c) for c in counts], now=datetime.now(UTC))
     buffer = io.StringIO()
@@ -517,16 +591,33 @@ def import_csv(url: str, rows: int, seed: int) -> bytes:
         beds, rooms = built.profile[1], built.profile[2]
         specialties = ", ".join(value for _id, kind, value in built.labels if kind == "specialty")
         revenue = f"{rng.uniform(1_000, 900_000):.2f}".replace(".", ",")
-        writer.writerow([
-            i["name"], TYPE_LABELS_FR[i["type"]], finess or "", siret or "", f"419{index:06d}", i["street"] or "",
-            i["postal_code"], i["city"], i["region"], national_phone(i["phone"]), "" if beds is None else beds,
-            "" if rooms is None else rooms, specialties, contact["first_name"] or "", contact["last_name"],
-            contact["email"] or "", contact["title"] or "", revenue])
+        writer.writerow(
+            [
+                i["name"],
+                TYPE_LABELS_FR[i["type"]],
+                finess or "",
+                siret or "",
+                f"419{index:06d}",
+                i["street"] or "",
+                i["postal_code"],
+                i["city"],
+                i["region"],
+                national_phone(i["phone"]),
+                "" if beds is None else beds,
+                "" if rooms is None else rooms,
+                specialties,
+                contact["first_name"] or "",
+                contact["last_name"],
+                contact["email"] or "",
+                contact["title"] or "",
+                revenue,
+            ]
+        )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def national_phone(phone: str | None) -> str:
-    """"+33 1 42 34 56 78" as a French file writes it: "01 42 34 56 78"."""
+    """ "+33 1 42 34 56 78" as a French file writes it: "01 42 34 56 78"."""
     if not phone:
         return ""
     if phone.startswith("+33 "):
@@ -555,14 +646,25 @@ def measure_import(url: str, actor: Any, *, rows: int, seed: int) -> list[Result
                 raise _RollBack
             value = outcome[0]
             if step == "preview_import":
-                note = f"{elapsed:.1f} s; " + ", ".join(f"{status.value} {value.count(status):,}"
-                                                        for status in imports.RowStatus)
+                note = f"{elapsed:.1f} s; " + ", ".join(
+                    f"{status.value} {value.count(status):,}" for status in imports.RowStatus
+                )
             else:
-                note = (f"{elapsed:.1f} s; created {value.created:,}, merged {value.merged:,}, "
-                        f"skipped {value.skipped:,}, rejected {value.rejected:,}; rolled back")
-            results.append(Result(f"import {rows:,} rows: {step}", rows=f"{rows:,}", p50=rows / elapsed,
-                                  p95=rows / elapsed, target=(IMPORT_TARGET, None) if step == "run_import" else None,
-                                  unit="rows/s", note=note))
+                note = (
+                    f"{elapsed:.1f} s; created {value.created:,}, merged {value.merged:,}, "
+                    f"skipped {value.skipped:,}, rejected {value.rejected:,}; rolled back"
+                )
+            results.append(
+                Result(
+                    f"import {rows:,} rows: {step}",
+                    rows=f"{rows:,}",
+                    p50=rows / elapsed,
+                    p95=rows / elapsed,
+                    target=(IMPORT_TARGET, None) if step == "run_import" else None,
+                    unit="rows/s",
+                    note=note,
+                )
+            )
     except (AttributeError, TypeError) as exc:  # the service is being written: report, do not crash
         results.append(Result("import", error=f"{type(exc).__name__}: {exc}"))
     return results
@@ -619,9 +721,11 @@ def machine(url: str) -> list[str]:
             "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings "
             "WHERE name IN ('shared_buffers', 'work_mem', 'jit', 'random_page_cost', 'effective_cache_size')"
         ).fetchone()
-    return [f"machine: {os.cpu_count()} cores ({model}){memory}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}",
-            f"PostgreSQL {version[0] if version else '?'} on 127.0.0.1 ({settings[0] if settings else ''})"]
+    return [
+        f"machine: {os.cpu_count()} cores ({model}){memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}",
+        f"PostgreSQL {version[0] if version else '?'} on 127.0.0.1 ({settings[0] if settings else ''})",
+    ]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -635,10 +739,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help="run only the list scenarios whose name contains this text")
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-import", action="store_true")
-    parser.add_argument("--explain", action="store_true",
-                        help="print EXPLAIN ANALYZE of the SQL of the list scenarios that miss the target")
-    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                        help="first wait up to this long for the machine to be idle (other processes under 10%% CPU)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print EXPLAIN ANALYZE of the SQL of the list scenarios that miss the target",
+    )
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to this long for the machine to be idle (other processes under 10%% CPU)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--email", default=BENCH_EMAIL)
     parser.add_argument("--password", default=BENCH_PASSWORD)
@@ -662,8 +774,11 @@ def run_against_server(args: argparse.Namespace, selected: Sequence[Scenario]) -
                 run.late_logins += login(client, args.email, args.password) > 1
                 result = run_scenario(client, scenario, requests=args.requests, warmup=args.warmup)
                 run.lists.append(result)
-                print(f"  {result.name}: p50 {result.p50 or 0:.1f} ms, p95 {result.p95 or 0:.1f} ms "
-                      f"{result.error} {result.note}", flush=True)
+                print(
+                    f"  {result.name}: p50 {result.p50 or 0:.1f} ms, p95 {result.p95 or 0:.1f} ms "
+                    f"{result.error} {result.note}",
+                    flush=True,
+                )
         if not args.no_browser and not args.only:
             run.pages = measure_page(base, loads=args.page_loads, email=args.email, password=args.password)
     return run
@@ -678,16 +793,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     # (this server may run without autovacuum), fresh statistics and visibility map.
     vacuumed = vacuum_analyze(args.database_url)
     values = pick_values(args.database_url)
-    print(f"OPEx CRM benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {int(values['institutions']):,} "
-          f"institutions, {int(values['contacts']):,} contacts; {args.requests} requests per scenario after "
-          f"{args.warmup} warm-up, sequential, keep-alive; VACUUM (ANALYZE) first ({vacuumed:.1f} s)\n")
+    print(
+        f"OPEx CRM benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {int(values['institutions']):,} "
+        f"institutions, {int(values['contacts']):,} contacts; {args.requests} requests per scenario after "
+        f"{args.warmup} warm-up, sequential, keep-alive; VACUUM (ANALYZE) first ({vacuumed:.1f} s)\n"
+    )
     selected = [s for s in scenarios(values) if not args.only or args.only in s.name]
     run = run_against_server(args, selected)
     actor = bench_actor()
     others: list[Result] = []
     if not args.only:
-        others += measure_global_search(actor, ["ma", "mar", "martin", "hopital", "saint-joseph", values["finess"]],
-                                        runs=args.search_runs)
+        others += measure_global_search(
+            actor, ["ma", "mar", "martin", "hopital", "saint-joseph", values["finess"]], runs=args.search_runs
+        )
         if not args.no_import:
             others += measure_import(args.database_url, actor, rows=args.import_rows, seed=args.seed)
             vacuum_analyze(args.database_url)  # the rolled-back rows are dead rows until vacuumed
@@ -698,8 +816,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"load average at the end (1, 5, 15 min): {load}; at the start: {start_load}")
     if run.late_logins:
-        print(f"note: {run.late_logins} of {len(selected)} fresh access tokens were refused (401) on first use: "
-              "the login's commit lands after its response")
+        print(
+            f"note: {run.late_logins} of {len(selected)} fresh access tokens were refused (401) on first use: "
+            "the login's commit lands after its response"
+        )
     missed = [s for s, r in zip(selected, run.lists, strict=True) if r.verdict == "FAIL"]
     if missed:
         print("\nwhere the time goes in the list scenarios that missed the target (in-process, same SQL):")

@@ -64,13 +64,25 @@ TABLES = ("institutions", "institution_medical_profiles", "institution_labels", 
 # Shares of the types among institutions (France has ~21,000 pharmacies and ~4,000 laboratory
 # sites for ~3,000 hospitals and clinics; a medical-device CRM holds fewer pharmacies than that).
 TYPE_WEIGHTS: dict[str, float] = {
-    "pharmacy": 30, "private_clinic": 18, "laboratory": 15, "medical_center": 14, "specialty_clinic": 8,
-    "hospital": 7, "other": 7.4, "university_hospital": 0.6,
+    "pharmacy": 30,
+    "private_clinic": 18,
+    "laboratory": 15,
+    "medical_center": 14,
+    "specialty_clinic": 8,
+    "hospital": 7,
+    "other": 7.4,
+    "university_hospital": 0.6,
 }
 # Mean contacts per institution by type, scaled afterwards to the requested total.
 CONTACTS_PER_TYPE: dict[str, float] = {
-    "university_hospital": 12, "hospital": 7, "private_clinic": 4, "specialty_clinic": 3,
-    "medical_center": 2.5, "laboratory": 2, "pharmacy": 1.5, "other": 2,
+    "university_hospital": 12,
+    "hospital": 7,
+    "private_clinic": 4,
+    "specialty_clinic": 3,
+    "medical_center": 2.5,
+    "laboratory": 2,
+    "pharmacy": 1.5,
+    "other": 2,
 }
 # Range of (beds, surgical rooms, endoscopy rooms, staff) by type; None: the field does not apply.
 Span = tuple[int, int] | None
@@ -85,8 +97,14 @@ PROFILE_SPANS: dict[str, tuple[Span, Span, Span, Span]] = {
     "other": ((0, 120), (0, 2), None, (10, 150)),
 }
 SPECIALTY_COUNTS: dict[str, tuple[int, int]] = {
-    "university_hospital": (6, 12), "hospital": (3, 8), "private_clinic": (2, 6), "specialty_clinic": (1, 2),
-    "medical_center": (1, 4), "laboratory": (1, 2), "pharmacy": (0, 0), "other": (0, 2),
+    "university_hospital": (6, 12),
+    "hospital": (3, 8),
+    "private_clinic": (2, 6),
+    "specialty_clinic": (1, 2),
+    "medical_center": (1, 4),
+    "laboratory": (1, 2),
+    "pharmacy": (0, 0),
+    "other": (0, 2),
 }
 COMPLIANCE = ("compliant", "pending_review", "non_compliant", "expired", None)
 COMPLIANCE_WEIGHTS = (55, 20, 8, 7, 10)
@@ -96,18 +114,74 @@ OVERSEAS_MOBILES = {"+262": "692", "+596": "696", "+590": "690", "+594": "694"}
 TEAM_SIZES = {"Île-de-France": 13, "Sud-Est": 11, "Nord-Est": 9, "Grand Ouest": 9, "Sud-Ouest": 9, "Outre-mer": 4}
 
 INSTITUTION_COLUMNS = (
-    "id", "created_at", "updated_at", "created_by", "updated_by", "version", "name", "type", "finess", "siret",
-    "accounting_number", "group_name", "street", "postal_code", "city", "region", "country", "phone", "website",
-    "commercial_status", "assigned_user_id", "team_id", "data_source", "annual_revenue", "is_archived",
-    "name_key", "city_key", "match_key", "search_text", "profile_beds", "profile_rooms", "profile_compliance")
+    "id",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "version",
+    "name",
+    "type",
+    "finess",
+    "siret",
+    "accounting_number",
+    "group_name",
+    "street",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "phone",
+    "website",
+    "commercial_status",
+    "assigned_user_id",
+    "team_id",
+    "data_source",
+    "annual_revenue",
+    "is_archived",
+    "name_key",
+    "city_key",
+    "match_key",
+    "search_text",
+    "profile_beds",
+    "profile_rooms",
+    "profile_compliance",
+)
 PROFILE_COLUMNS = (
-    "institution_id", "bed_capacity", "surgical_rooms", "endoscopy_rooms", "staff_count", "departments",
-    "equipment_types", "certifications", "compliance_status", "audit_date", "compliance_expiry")
+    "institution_id",
+    "bed_capacity",
+    "surgical_rooms",
+    "endoscopy_rooms",
+    "staff_count",
+    "departments",
+    "equipment_types",
+    "certifications",
+    "compliance_status",
+    "audit_date",
+    "compliance_expiry",
+)
 LABEL_COLUMNS = ("institution_id", "kind", "value")
 CONTACT_COLUMNS = (
-    "id", "institution_id", "created_at", "updated_at", "created_by", "updated_by", "version", "first_name",
-    "last_name", "title", "department", "email", "phone", "mobile", "is_primary", "is_archived", "email_opt_out",
-    "name_key", "search_text")
+    "id",
+    "institution_id",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "version",
+    "first_name",
+    "last_name",
+    "title",
+    "department",
+    "email",
+    "phone",
+    "mobile",
+    "is_primary",
+    "is_archived",
+    "email_opt_out",
+    "name_key",
+    "search_text",
+)
 
 _COPIED = tuple(PROFILE_COLUMNS.index(name) for name in ("bed_capacity", "surgical_rooms", "compliance_status"))
 _FIRST, _LAST, _ARCHIVED = (CONTACT_COLUMNS.index(name) for name in ("first_name", "last_name", "is_archived"))
@@ -175,7 +249,8 @@ def prepare_database(url: str, *, replace: bool) -> None:
     migrate.upgrade()
     with psycopg.connect(conninfo) as connection:
         holds_data = connection.execute(
-            "SELECT EXISTS (SELECT 1 FROM institutions) OR EXISTS (SELECT 1 FROM users)").fetchone()
+            "SELECT EXISTS (SELECT 1 FROM institutions) OR EXISTS (SELECT 1 FROM users)"
+        ).fetchone()
     if holds_data and holds_data[0]:
         sys.exit(f"the database {name} already holds data: pass --replace to drop and recreate it")
 
@@ -211,9 +286,17 @@ def create_staff(rng: random.Random) -> Staff:
                 return f"{first} {last}", email
 
     with unit_of_work() as session:
+
         def add(full_name: str, email: str, role: Role, team_id: uuid.UUID | None = None) -> uuid.UUID:
-            return users.create_user(session, SYSTEM_ACTOR, email=email, full_name=full_name, role=role,
-                                     password=BENCH_PASSWORD, team_id=team_id).id
+            return users.create_user(
+                session,
+                SYSTEM_ACTOR,
+                email=email,
+                full_name=full_name,
+                role=role,
+                password=BENCH_PASSWORD,
+                team_id=team_id,
+            ).id
 
         admin_id = add("Bench Admin", BENCH_EMAIL, Role.SUPER_ADMIN)
         count = 1
@@ -252,8 +335,9 @@ class Built:
 class Factory:
     """Builds one institution with its profile, labels and contacts at a time (deterministic per seed)."""
 
-    def __init__(self, rng: random.Random, staff: Staff, types: Sequence[str], contact_counts: Sequence[int],
-                 *, now: datetime) -> None:
+    def __init__(
+        self, rng: random.Random, staff: Staff, types: Sequence[str], contact_counts: Sequence[int], *, now: datetime
+    ) -> None:
         from crm_app.institutions.duplicates import match_key
         from crm_app.platform.text import fold
 
@@ -309,39 +393,109 @@ class Factory:
         saint, notable, place = r.choice(SAINTS), r.choice(NOTABLES), r.choice(PLACES)
         quarter, surname = r.choice(QUARTERS), r.choice(LAST_NAMES)
         if kind == "university_hospital":
-            return r.choice((f"CHU de {c}", f"Centre Hospitalier Universitaire de {c}",
-                             f"Hôpital {notable} - CHU de {c}", f"Hôpital {saint} - CHU de {c}",
-                             f"CHU de {c} - Site {quarter}"))
+            return r.choice(
+                (
+                    f"CHU de {c}",
+                    f"Centre Hospitalier Universitaire de {c}",
+                    f"Hôpital {notable} - CHU de {c}",
+                    f"Hôpital {saint} - CHU de {c}",
+                    f"CHU de {c} - Site {quarter}",
+                )
+            )
         if kind == "hospital":
-            return r.choice((f"Centre Hospitalier de {c}", f"Hôpital {saint} de {c}", f"Centre Hospitalier {notable}",
-                             f"Hôpital {notable} {c}", f"Centre Hospitalier Intercommunal {c} {quarter}",
-                             f"Hôpital Local {place}"))
+            return r.choice(
+                (
+                    f"Centre Hospitalier de {c}",
+                    f"Hôpital {saint} de {c}",
+                    f"Centre Hospitalier {notable}",
+                    f"Hôpital {notable} {c}",
+                    f"Centre Hospitalier Intercommunal {c} {quarter}",
+                    f"Hôpital Local {place}",
+                )
+            )
         if kind == "private_clinic":
-            return r.choice((f"Clinique {saint}", f"Clinique {saint} {c}", f"Polyclinique {saint} {c}",
-                             f"Clinique {place} {c}", f"Polyclinique {place}", f"Hôpital Privé {saint} {c}",
-                             f"Hôpital Privé {notable}", f"Clinique {notable} {c}"))
+            return r.choice(
+                (
+                    f"Clinique {saint}",
+                    f"Clinique {saint} {c}",
+                    f"Polyclinique {saint} {c}",
+                    f"Clinique {place} {c}",
+                    f"Polyclinique {place}",
+                    f"Hôpital Privé {saint} {c}",
+                    f"Hôpital Privé {notable}",
+                    f"Clinique {notable} {c}",
+                )
+            )
         if kind == "specialty_clinic":
-            return r.choice((f"Institut de Cancérologie {c}", f"Clinique Ophtalmologique {saint}",
-                             f"Centre de Rééducation {saint} {c}", f"Clinique de la Main {c}",
-                             f"Centre de Dialyse {c} {quarter}", f"Clinique Psychiatrique {place}",
-                             f"Institut du Cœur {c}", f"Clinique du Sport {c} {quarter}"))
+            return r.choice(
+                (
+                    f"Institut de Cancérologie {c}",
+                    f"Clinique Ophtalmologique {saint}",
+                    f"Centre de Rééducation {saint} {c}",
+                    f"Clinique de la Main {c}",
+                    f"Centre de Dialyse {c} {quarter}",
+                    f"Clinique Psychiatrique {place}",
+                    f"Institut du Cœur {c}",
+                    f"Clinique du Sport {c} {quarter}",
+                )
+            )
         if kind == "medical_center":
-            return r.choice((f"Centre Médical {saint}", f"Centre Médical {place} {c}", f"Maison de Santé {c} {quarter}",
-                             f"Centre de Santé {notable}", f"Maison Médicale {place}", f"Centre Médical {surname}"))
+            return r.choice(
+                (
+                    f"Centre Médical {saint}",
+                    f"Centre Médical {place} {c}",
+                    f"Maison de Santé {c} {quarter}",
+                    f"Centre de Santé {notable}",
+                    f"Maison Médicale {place}",
+                    f"Centre Médical {surname}",
+                )
+            )
         if kind == "laboratory":
-            return r.choice((f"Laboratoire {surname} {c}", f"Laboratoire d'Analyses Médicales {saint}",
-                             f"Laboratoire de Biologie Médicale {c} {quarter}", f"Labo {place} {c}",
-                             f"Laboratoire {notable}"))
+            return r.choice(
+                (
+                    f"Laboratoire {surname} {c}",
+                    f"Laboratoire d'Analyses Médicales {saint}",
+                    f"Laboratoire de Biologie Médicale {c} {quarter}",
+                    f"Labo {place} {c}",
+                    f"Laboratoire {notable}",
+                )
+            )
         if kind == "pharmacy":
-            return r.choice((f"Pharmacie {saint}", f"Pharmacie {place}", f"Pharmacie de la Mairie {c}",
-                             f"Grande Pharmacie de {c}", f"Pharmacie {surname}", f"Pharmacie {notable}",
-                             f"Pharmacie du Marché {c} {quarter}", f"Pharmacie {surname}-{r.choice(LAST_NAMES)}"))
-        return r.choice((f"EHPAD {saint}", f"EHPAD {place} {c}", f"Centre de Radiologie {c} {quarter}",
-                         f"Cabinet d'Imagerie {saint}", f"SSR {saint}", f"Centre de Dialyse {surname}", f"HAD {c}"))
+            return r.choice(
+                (
+                    f"Pharmacie {saint}",
+                    f"Pharmacie {place}",
+                    f"Pharmacie de la Mairie {c}",
+                    f"Grande Pharmacie de {c}",
+                    f"Pharmacie {surname}",
+                    f"Pharmacie {notable}",
+                    f"Pharmacie du Marché {c} {quarter}",
+                    f"Pharmacie {surname}-{r.choice(LAST_NAMES)}",
+                )
+            )
+        return r.choice(
+            (
+                f"EHPAD {saint}",
+                f"EHPAD {place} {c}",
+                f"Centre de Radiologie {c} {quarter}",
+                f"Cabinet d'Imagerie {saint}",
+                f"SSR {saint}",
+                f"Centre de Dialyse {surname}",
+                f"HAD {c}",
+            )
+        )
 
     def _group(self, kind: str, city: City) -> str | None:
-        share = {"private_clinic": 0.45, "laboratory": 0.6, "pharmacy": 0.35, "hospital": 0.5,
-                 "university_hospital": 0.7, "specialty_clinic": 0.3, "medical_center": 0.1, "other": 0.4}[kind]
+        share = {
+            "private_clinic": 0.45,
+            "laboratory": 0.6,
+            "pharmacy": 0.35,
+            "hospital": 0.5,
+            "university_hospital": 0.7,
+            "specialty_clinic": 0.3,
+            "medical_center": 0.1,
+            "other": 0.4,
+        }[kind]
         if self.rng.random() >= share:
             return None
         if kind == "university_hospital":
@@ -365,13 +519,17 @@ class Factory:
     def build(self, index: int) -> Built:
         r, fold = self.rng, self.fold
         kind = self.types[index]
-        city = self._pick(self.chu_cities, self.chu_weights) if kind == "university_hospital" \
+        city = (
+            self._pick(self.chu_cities, self.chu_weights)
+            if kind == "university_hospital"
             else self._pick(self.cities, self.city_weights)
+        )
         postal_code = r.choice(city.postal_codes)
         name = self._name(kind, city)
         institution_id = uuid.UUID(int=r.getrandbits(128), version=4)
-        finess = f"{city.department}{next(self.finess):07d}" if r.random() < (0.6 if kind == "other" else 0.92) \
-            else None
+        finess = (
+            f"{city.department}{next(self.finess):07d}" if r.random() < (0.6 if kind == "other" else 0.92) else None
+        )
         siret = None
         body = next(self.siret)
         if r.random() < 0.9 and not str(body).startswith("356000000"):  # La Poste uses another check
@@ -385,30 +543,65 @@ class Factory:
         created_at = self.now - timedelta(days=r.uniform(0, 3 * 365))
         updated_at = self._when(created_at) if r.random() < 0.6 else created_at
         version = 1 if updated_at == created_at else r.randint(2, 6)
-        revenue_scale = {"university_hospital": 2_000_000, "hospital": 600_000, "private_clinic": 250_000,
-                         "specialty_clinic": 120_000, "laboratory": 60_000, "medical_center": 30_000,
-                         "pharmacy": 15_000, "other": 40_000}[kind]
-        revenue = Decimal(round(r.uniform(0.05, 1) * revenue_scale, 2)).quantize(Decimal("0.01")) \
-            if status != "prospect" else None
+        revenue_scale = {
+            "university_hospital": 2_000_000,
+            "hospital": 600_000,
+            "private_clinic": 250_000,
+            "specialty_clinic": 120_000,
+            "laboratory": 60_000,
+            "medical_center": 30_000,
+            "pharmacy": 15_000,
+            "other": 40_000,
+        }[kind]
+        revenue = (
+            Decimal(round(r.uniform(0.05, 1) * revenue_scale, 2)).quantize(Decimal("0.01"))
+            if status != "prospect"
+            else None
+        )
         group_name = self._group(kind, city)
         street = f"{r.randint(1, 250)} {r.choice(STREET_NAMES)}" if r.random() < 0.95 else None
         phone = self._phone(city.region) if r.random() < 0.9 else None
-        website = f"https://www.{slug(name)[:40]}.fr" if r.random() < (0.15 if kind == "pharmacy" else 0.5) \
-            else None
+        website = f"https://www.{slug(name)[:40]}.fr" if r.random() < (0.15 if kind == "pharmacy" else 0.5) else None
         archived = r.random() < 0.02
 
-        contacts = self._contacts(institution_id, name, city, count=self.contact_counts[index],
-                                  created_at=created_at, owner=assigned)
+        contacts = self._contacts(
+            institution_id, name, city, count=self.contact_counts[index], created_at=created_at, owner=assigned
+        )
         live_names = [f"{row[_FIRST] or ''} {row[_LAST]}" for row in contacts if not row[_ARCHIVED]]
-        parts = [name, city.name, postal_code, finess, siret, accounting_number,
-                 group_name, *live_names]
+        parts = [name, city.name, postal_code, finess, siret, accounting_number, group_name, *live_names]
         profile = self._profile(institution_id, kind)
         institution = (
-            institution_id, created_at, updated_at, created_by, assigned or created_by, version, name, kind, finess,
-            siret, accounting_number, group_name, street, postal_code, city.name, city.region, "FR", phone, website,
-            status, assigned, team, source, revenue, archived,
-            fold(name)[:200], fold(city.name)[:120], self.match_key(name)[:200],
-            fold(" | ".join(p for p in parts if p)), *(profile[index] for index in _COPIED))
+            institution_id,
+            created_at,
+            updated_at,
+            created_by,
+            assigned or created_by,
+            version,
+            name,
+            kind,
+            finess,
+            siret,
+            accounting_number,
+            group_name,
+            street,
+            postal_code,
+            city.name,
+            city.region,
+            "FR",
+            phone,
+            website,
+            status,
+            assigned,
+            team,
+            source,
+            revenue,
+            archived,
+            fold(name)[:200],
+            fold(city.name)[:120],
+            self.match_key(name)[:200],
+            fold(" | ".join(p for p in parts if p)),
+            *(profile[index] for index in _COPIED),
+        )
         return Built(institution, profile, self._labels(institution_id, kind), contacts)
 
     def _profile(self, institution_id: uuid.UUID, kind: str) -> tuple[Any, ...]:
@@ -430,9 +623,19 @@ class Factory:
             expiry = audit_date + timedelta(days=3 * 365)
             if compliance == "expired":
                 expiry = min(expiry, self.now.date() - timedelta(days=r.randint(1, 300)))
-        return (institution_id, beds, rooms, endoscopy, staff, json.dumps(departments, ensure_ascii=False),
-                json.dumps(equipment, ensure_ascii=False), json.dumps(certifications, ensure_ascii=False),
-                compliance, audit_date, expiry)
+        return (
+            institution_id,
+            beds,
+            rooms,
+            endoscopy,
+            staff,
+            json.dumps(departments, ensure_ascii=False),
+            json.dumps(equipment, ensure_ascii=False),
+            json.dumps(certifications, ensure_ascii=False),
+            compliance,
+            audit_date,
+            expiry,
+        )
 
     def _labels(self, institution_id: uuid.UUID, kind: str) -> list[tuple[Any, ...]]:
         r = self.rng
@@ -447,11 +650,20 @@ class Factory:
             specialties = r.sample(("gériatrie", "rééducation", "radiologie", "néphrologie"), r.randint(low, high))
         else:
             specialties = r.sample(SPECIALTIES[:23], r.randint(low, high))
-        return [(institution_id, "tag", t) for t in sorted(tags)] + \
-            [(institution_id, "specialty", s) for s in specialties]
+        return [(institution_id, "tag", t) for t in sorted(tags)] + [
+            (institution_id, "specialty", s) for s in specialties
+        ]
 
-    def _contacts(self, institution_id: uuid.UUID, name: str, city: City, *, count: int, created_at: datetime,
-                  owner: uuid.UUID | None) -> list[tuple[Any, ...]]:
+    def _contacts(
+        self,
+        institution_id: uuid.UUID,
+        name: str,
+        city: City,
+        *,
+        count: int,
+        created_at: datetime,
+        owner: uuid.UUID | None,
+    ) -> list[tuple[Any, ...]]:
         r, fold = self.rng, self.fold
         domain = slug(name)
         if slug(city.name) not in domain:
@@ -474,15 +686,29 @@ class Factory:
             created = self._when(created_at)
             updated = self._when(created) if r.random() < 0.3 else created
             author = owner or self.staff.admin_id
-            rows.append((
-                uuid.UUID(int=r.getrandbits(128), version=4), institution_id, created, updated, author, author,
-                1 if updated == created else r.randint(2, 4), first, last, title,
-                r.choice(CONTACT_DEPARTMENTS) if r.random() < 0.6 else None, email,
-                self._phone(city.region) if r.random() < 0.6 else None,
-                self._phone(city.region, mobile=True) if r.random() < 0.4 else None,
-                position == 0, archived, r.random() < 0.04,
-                fold(f"{last} {first or ''}")[:200],
-                fold(" | ".join(p for p in (first, last, email, title) if p))))
+            rows.append(
+                (
+                    uuid.UUID(int=r.getrandbits(128), version=4),
+                    institution_id,
+                    created,
+                    updated,
+                    author,
+                    author,
+                    1 if updated == created else r.randint(2, 4),
+                    first,
+                    last,
+                    title,
+                    r.choice(CONTACT_DEPARTMENTS) if r.random() < 0.6 else None,
+                    email,
+                    self._phone(city.region) if r.random() < 0.6 else None,
+                    self._phone(city.region, mobile=True) if r.random() < 0.4 else None,
+                    position == 0,
+                    archived,
+                    r.random() < 0.04,
+                    fold(f"{last} {first or ''}")[:200],
+                    fold(" | ".join(p for p in (first, last, email, title) if p)),
+                )
+            )
         return rows
 
 
@@ -509,10 +735,12 @@ def plan(rng: random.Random, institutions: int, contacts: int) -> tuple[list[str
 # Loading
 
 
-def copy_rows(connection: psycopg.Connection[Any], table: str, columns: Sequence[str],
-              rows: Iterable[Sequence[Any]]) -> int:
+def copy_rows(
+    connection: psycopg.Connection[Any], table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
     written = 0
     with connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
@@ -524,12 +752,15 @@ def copy_rows(connection: psycopg.Connection[Any], table: str, columns: Sequence
 def drop_secondary_indexes(connection: psycopg.Connection[Any]) -> list[str]:
     """Drop the indexes that no constraint needs (rebuilt after the load, much faster than kept up
     to date row by row); returns their definitions."""
-    rows = connection.execute("""
+    rows = connection.execute(
+        """
         SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
         FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
         WHERE t.relname = ANY(%s) AND t.relnamespace = 'public'::regnamespace
           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = t.oid)
-        ORDER BY 1""", (list(TABLES),)).fetchall()
+        ORDER BY 1""",
+        (list(TABLES),),
+    ).fetchall()
     for name, _definition in rows:
         connection.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
     return [definition for _name, definition in rows]
@@ -551,18 +782,26 @@ def load(url: str, factory: Factory, count: int, *, chunk: int = 5000) -> LoadRe
         definitions = drop_secondary_indexes(connection)
         for start in range(0, count, chunk):
             batch = [factory.build(i) for i in range(start, min(count, start + chunk))]
-            rows["institutions"] += copy_rows(connection, "institutions", INSTITUTION_COLUMNS,
-                                              (b.institution for b in batch))
+            rows["institutions"] += copy_rows(
+                connection, "institutions", INSTITUTION_COLUMNS, (b.institution for b in batch)
+            )
             rows["institution_medical_profiles"] += copy_rows(
-                connection, "institution_medical_profiles", PROFILE_COLUMNS, (b.profile for b in batch))
-            rows["institution_labels"] += copy_rows(connection, "institution_labels", LABEL_COLUMNS,
-                                                    (row for b in batch for row in b.labels))
-            rows["contacts"] += copy_rows(connection, "contacts", CONTACT_COLUMNS,
-                                          (row for b in batch for row in b.contacts))
+                connection, "institution_medical_profiles", PROFILE_COLUMNS, (b.profile for b in batch)
+            )
+            rows["institution_labels"] += copy_rows(
+                connection, "institution_labels", LABEL_COLUMNS, (row for b in batch for row in b.labels)
+            )
+            rows["contacts"] += copy_rows(
+                connection, "contacts", CONTACT_COLUMNS, (row for b in batch for row in b.contacts)
+            )
             done = min(count, start + chunk)
             elapsed = time.perf_counter() - started
-            print(f"\r  {done:>9,} institutions  {sum(rows.values()):>10,} rows  "
-                  f"{sum(rows.values()) / elapsed:>9,.0f} rows/s", end="", flush=True)
+            print(
+                f"\r  {done:>9,} institutions  {sum(rows.values()):>10,} rows  "
+                f"{sum(rows.values()) / elapsed:>9,.0f} rows/s",
+                end="",
+                flush=True,
+            )
         print()
         loaded = time.perf_counter()
         for definition in definitions:
@@ -570,8 +809,18 @@ def load(url: str, factory: Factory, count: int, *, chunk: int = 5000) -> LoadRe
     return LoadReport(rows, loaded - started, time.perf_counter() - loaded)
 
 
-VACUUMED_TABLES = (*TABLES, "users", "teams", "auth_sessions", "refresh_tokens", "login_attempts", "audit_entries",
-                   "security_events", "institution_search", "institution_label_order")
+VACUUMED_TABLES = (
+    *TABLES,
+    "users",
+    "teams",
+    "auth_sessions",
+    "refresh_tokens",
+    "login_attempts",
+    "audit_entries",
+    "security_events",
+    "institution_search",
+    "institution_label_order",
+)
 
 
 def vacuum_analyze(url: str) -> float:
@@ -606,8 +855,15 @@ def verify(sample: int, seed: int) -> str:
     from crm_app.platform import identifiers
     from crm_app.platform.db import unit_of_work
 
-    derived = ("name_key", "city_key", "match_key", "search_text", "profile_beds", "profile_rooms",
-               "profile_compliance")
+    derived = (
+        "name_key",
+        "city_key",
+        "match_key",
+        "search_text",
+        "profile_beds",
+        "profile_rooms",
+        "profile_compliance",
+    )
     problems: list[str] = []
     checked_contacts = 0
     with unit_of_work() as session:
@@ -617,9 +873,11 @@ def verify(sample: int, seed: int) -> str:
             assert institution is not None
             before = {name: getattr(institution, name) for name in derived}
             refresh_derived(session, institution)
-            problems += [f"institution {institution_id} {name}: {before[name]!r} != {getattr(institution, name)!r}"
-                         for name in derived if _comparable(name, getattr(institution, name)) !=
-                         _comparable(name, before[name])]
+            problems += [
+                f"institution {institution_id} {name}: {before[name]!r} != {getattr(institution, name)!r}"
+                for name in derived
+                if _comparable(name, getattr(institution, name)) != _comparable(name, before[name])
+            ]
             if institution.finess and identifiers.clean_finess(institution.finess) != institution.finess:
                 problems.append(f"FINESS {institution.finess}")
             if institution.siret:
@@ -638,8 +896,10 @@ def verify(sample: int, seed: int) -> str:
         session.rollback()
     if problems:
         raise SystemExit("the generated rows differ from what the services compute:\n  " + "\n  ".join(problems[:20]))
-    return f"checked {min(sample, len(ids))} institutions and {checked_contacts} contacts against the services: " \
-           "derived columns, FINESS, SIRET and phones identical"
+    return (
+        f"checked {min(sample, len(ids))} institutions and {checked_contacts} contacts against the services: "
+        "derived columns, FINESS, SIRET and phones identical"
+    )
 
 
 def describe(url: str) -> list[str]:
@@ -649,7 +909,7 @@ def describe(url: str) -> list[str]:
         "top cities": "SELECT city, count(*) FROM institutions GROUP BY 1 ORDER BY 2 DESC LIMIT 6",
         "status": "SELECT commercial_status, count(*) FROM institutions GROUP BY 1 ORDER BY 2 DESC",
         "compliance": "SELECT coalesce(compliance_status, 'none'), count(*) FROM institution_medical_profiles "
-                      "GROUP BY 1 ORDER BY 2 DESC",
+        "GROUP BY 1 ORDER BY 2 DESC",
     }
     lines = []
     with psycopg.connect(psycopg_url(url)) as connection:
@@ -662,11 +922,14 @@ def describe(url: str) -> list[str]:
                    count(accounting_number), count(*) FROM institutions""").fetchone()
         assert row is not None
         total = row[6] or 1
-        lines.append(f"  assigned to a user {row[0] / total:.0%}, to a team only {row[1] / total:.0%}, "
-                     f"archived {row[2] / total:.1%}; FINESS {row[3] / total:.0%}, SIRET {row[4] / total:.0%}, "
-                     f"accounting number {row[5] / total:.0%}")
+        lines.append(
+            f"  assigned to a user {row[0] / total:.0%}, to a team only {row[1] / total:.0%}, "
+            f"archived {row[2] / total:.1%}; FINESS {row[3] / total:.0%}, SIRET {row[4] / total:.0%}, "
+            f"accounting number {row[5] / total:.0%}"
+        )
         labels = connection.execute(
-            "SELECT kind, count(*), count(DISTINCT value) FROM institution_labels GROUP BY 1 ORDER BY 1").fetchall()
+            "SELECT kind, count(*), count(DISTINCT value) FROM institution_labels GROUP BY 1 ORDER BY 1"
+        ).fetchall()
         lines.append("  labels: " + ", ".join(f"{k} {n:,} rows ({d} values)" for k, n, d in labels))
     return lines
 
@@ -678,8 +941,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--contacts", type=int, default=300_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--replace", action="store_true", help="drop and recreate the database when it exists")
-    parser.add_argument("--verify", type=int, default=300, metavar="N",
-                        help="institutions checked against the services afterwards (0: none)")
+    parser.add_argument(
+        "--verify",
+        type=int,
+        default=300,
+        metavar="N",
+        help="institutions checked against the services afterwards (0: none)",
+    )
     args = parser.parse_args(argv)
 
     configure_environment(args.database_url)
@@ -687,15 +955,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     prepare_database(args.database_url, replace=args.replace)
     staff = create_staff(rng)
-    print(f"schema at head; {len(staff.team_ids)} teams and {staff.count} users created "
-          f"({time.perf_counter() - started:.1f} s)")
+    print(
+        f"schema at head; {len(staff.team_ids)} teams and {staff.count} users created "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     types, counts = plan(rng, args.institutions, args.contacts)
     factory = Factory(rng, staff, types, counts, now=datetime.now(UTC))
     report = load(args.database_url, factory, args.institutions)
     total = sum(report.rows.values())
     print("loaded " + ", ".join(f"{table} {n:,}" for table, n in report.rows.items()))
-    print(f"  COPY {total:,} rows in {report.load_seconds:.1f} s = {total / report.load_seconds:,.0f} rows/s "
-          f"(generation included); indexes rebuilt in {report.index_seconds:.1f} s")
+    print(
+        f"  COPY {total:,} rows in {report.load_seconds:.1f} s = {total / report.load_seconds:,.0f} rows/s "
+        f"(generation included); indexes rebuilt in {report.index_seconds:.1f} s"
+    )
     if args.verify:  # before VACUUM: the check's rolled-back updates leave dead rows behind
         print(verify(args.verify, args.seed))
     print(f"  VACUUM ANALYZE in {vacuum_analyze(args.database_url):.1f} s")

@@ -84,9 +84,11 @@ def main() -> None:
         figures["preview_import"].append(args.rows / elapsed)
         elapsed, report = timed_call("run_import after preview", imports.run_import, actor, content)
         figures["run_import after preview"].append(args.rows / elapsed)
-        line = (f"run {run + 1}: preview {figures['preview_import'][-1]:,.0f} rows/s, run_import after preview "
-                f"{figures['run_import after preview'][-1]:,.0f} rows/s (created {report.created:,}, "
-                f"skipped {report.skipped:,}, merged {report.merged:,}, rejected {report.rejected:,})")
+        line = (
+            f"run {run + 1}: preview {figures['preview_import'][-1]:,.0f} rows/s, run_import after preview "
+            f"{figures['run_import after preview'][-1]:,.0f} rows/s (created {report.created:,}, "
+            f"skipped {report.skipped:,}, merged {report.merged:,}, rejected {report.rejected:,})"
+        )
         if args.cold:
             if clear is not None:
                 clear()
@@ -98,10 +100,13 @@ def main() -> None:
     print(f"{args.runs} runs, VACUUM (ANALYZE) before each; every call rolled back")
     for name, values in figures.items():
         cpu = statistics.median(CPU[name])
-        print(f"import {args.rows:,} rows: {name:<26} median {statistics.median(values):,.0f} rows/s "
-              f"({', '.join(f'{v:,.0f}' for v in values)}); CPU {cpu:.1f} s (Python + PostgreSQL backend)")
-    print(f"load average at the start {start_load[0]:.2f}, at the end {os.getloadavg()[0]:.2f} "
-          f"({os.cpu_count()} cores)")
+        print(
+            f"import {args.rows:,} rows: {name:<26} median {statistics.median(values):,.0f} rows/s "
+            f"({', '.join(f'{v:,.0f}' for v in values)}); CPU {cpu:.1f} s (Python + PostgreSQL backend)"
+        )
+    print(
+        f"load average at the start {start_load[0]:.2f}, at the end {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

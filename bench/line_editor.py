@@ -21,8 +21,12 @@ async def test_editor_with_300_lines(ui_user: User, account: Callable[..., str])
     ui_user.http_client.headers["Accept-Language"] = "fr"
     email = account()
     with unit_of_work() as session:
-        quote_id = make_quote(session, actor_for(email), make_institution(session),
-                              lines=[quote_line(f"Ligne {i}", unit_price="12.50") for i in range(LINES)]).id
+        quote_id = make_quote(
+            session,
+            actor_for(email),
+            make_institution(session),
+            lines=[quote_line(f"Ligne {i}", unit_price="12.50") for i in range(LINES)],
+        ).id
     await log_in(ui_user, email, path="/login?redirect_to=/quotes")
     await ui_user.should_see(marker="quote-count", retries=100)
     worst = 0.0
@@ -45,5 +49,7 @@ async def test_editor_with_300_lines(ui_user: User, account: Callable[..., str])
     last = time.perf_counter() - start
     running = False
     await watcher
-    print(f"\nopen() returned {opened:.2f} s; first line {first:.2f} s; line {LINES} {last:.2f} s; "
-          f"longest event-loop block {worst:.2f} s")
+    print(
+        f"\nopen() returned {opened:.2f} s; first line {first:.2f} s; line {LINES} {last:.2f} s; "
+        f"longest event-loop block {worst:.2f} s"
+    )

@@ -54,11 +54,25 @@ def create_people(clients: int) -> tuple[str, list[tuple[str, str]]]:
     reps: list[tuple[str, str]] = []
     with unit_of_work() as session:
         team = teams.create_team(session, SYSTEM_ACTOR, "Live")
-        users.create_user(session, SYSTEM_ACTOR, email="manager@live.bench", full_name="Manon Manager",
-                          password=PASSWORD, role=Role.MANAGER, team_id=team.id)
+        users.create_user(
+            session,
+            SYSTEM_ACTOR,
+            email="manager@live.bench",
+            full_name="Manon Manager",
+            password=PASSWORD,
+            role=Role.MANAGER,
+            team_id=team.id,
+        )
         for index in range(clients):
-            user = users.create_user(session, SYSTEM_ACTOR, email=f"rep{index:03d}@live.bench",
-                                     full_name=f"Rep {index:03d}", password=PASSWORD, role=Role.USER, team_id=team.id)
+            user = users.create_user(
+                session,
+                SYSTEM_ACTOR,
+                email=f"rep{index:03d}@live.bench",
+                full_name=f"Rep {index:03d}",
+                password=PASSWORD,
+                role=Role.USER,
+                team_id=team.id,
+            )
             reps.append((str(user.id), user.email))
     return "manager@live.bench", reps
 
@@ -140,11 +154,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     passed = latencies and not missed and percentile(latencies, 95) <= TARGET_P95_MS
     print(f"OPEx CRM live notifications: {len(reps)} tabs on one server process, {args.assignments} assignments")
     print(f"  tabs connected in {connect_s:.0f} s")
-    print(f"  assign (REST) -> bell changed in another tab: p50 {percentile(latencies, 50):.0f} ms, "
-          f"p95 {percentile(latencies, 95):.0f} ms, max {max(latencies or [0]):.0f} ms, missed {missed}"
-          f"  (target p95 <= {TARGET_P95_MS:.0f} ms: {'PASS' if passed else 'FAIL'})")
-    print(f"  server memory: {before_kib / 1024:.0f} MiB before the tabs, {with_clients_kib / 1024:.0f} MiB with "
-          f"{len(reps)} tabs: {per_client:.0f} KiB per connected tab")
+    print(
+        f"  assign (REST) -> bell changed in another tab: p50 {percentile(latencies, 50):.0f} ms, "
+        f"p95 {percentile(latencies, 95):.0f} ms, max {max(latencies or [0]):.0f} ms, missed {missed}"
+        f"  (target p95 <= {TARGET_P95_MS:.0f} ms: {'PASS' if passed else 'FAIL'})"
+    )
+    print(
+        f"  server memory: {before_kib / 1024:.0f} MiB before the tabs, {with_clients_kib / 1024:.0f} MiB with "
+        f"{len(reps)} tabs: {per_client:.0f} KiB per connected tab"
+    )
 
 
 def server_process_id(base: str) -> int:

@@ -20,31 +20,62 @@ from crm_app.sales.money import LineAmounts, compute_totals
 from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
 from crm_app.sales.pdf.render import render
 
-SELLER = Branding(**{**BRANDING_DEFAULTS, "legal_name": "OPEx Médical SAS", "address": "12 rue de la Paix\n75002 Paris",
-                     "siret": "73282932000074", "vat_number": "FR44732829320", "rcs": "RCS Paris B 732 829 320",
-                     "share_capital": "10 000 €", "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP",
-                     "terms": "Conditions générales de vente.\n\n" * 20})
+SELLER = Branding(
+    **{
+        **BRANDING_DEFAULTS,
+        "legal_name": "OPEx Médical SAS",
+        "address": "12 rue de la Paix\n75002 Paris",
+        "siret": "73282932000074",
+        "vat_number": "FR44732829320",
+        "rcs": "RCS Paris B 732 829 320",
+        "share_capital": "10 000 €",
+        "iban": "FR7630006000011234567890189",
+        "bic": "AGRIFRPP",
+        "terms": "Conditions générales de vente.\n\n" * 20,
+    }
+)
 
 
 def amounts(count: int) -> list[LineAmounts]:
-    return [LineAmounts(quantity=Decimal(i % 7 + 1) / 2, unit_price=Decimal("1234.56") + i,
-                        vat_rate=(Decimal(20), Decimal(10), Decimal("5.5"))[i % 3],
-                        discount_kind=DiscountType.PERCENT if i % 4 == 0 else None,
-                        discount_value=Decimal("7.5") if i % 4 == 0 else Decimal(0)) for i in range(count)]
+    return [
+        LineAmounts(
+            quantity=Decimal(i % 7 + 1) / 2,
+            unit_price=Decimal("1234.56") + i,
+            vat_rate=(Decimal(20), Decimal(10), Decimal("5.5"))[i % 3],
+            discount_kind=DiscountType.PERCENT if i % 4 == 0 else None,
+            discount_value=Decimal("7.5") if i % 4 == 0 else Decimal(0),
+        )
+        for i in range(count)
+    ]
 
 
 def quote(count: int) -> PdfDocument:
     lines = amounts(count)
     totals = compute_totals(lines, Decimal("3"))
     return PdfDocument(
-        kind=DocumentKind.QUOTE, number="DEV-2026-00042", language="fr", issue_date=date(2026, 3, 15), seller=SELLER,
+        kind=DocumentKind.QUOTE,
+        number="DEV-2026-00042",
+        language="fr",
+        issue_date=date(2026, 3, 15),
+        seller=SELLER,
         buyer=Party(name="CHU de Lyon", address_lines=("5 place d'Arsonval", "69003 Lyon")),
-        lines=tuple(PdfLine(reference=f"REF-{i:04d}", description=f"Prestation {i} : maintenance préventive des "
-                            "équipements d'endoscopie, déplacement compris", quantity=a.quantity, unit="unit",
-                            unit_price=a.unit_price, discount_label="7,5 %" if a.discount_kind else None,
-                            vat_rate=a.vat_rate, net_amount=t.net)
-                    for i, (a, t) in enumerate(zip(lines, totals.lines, strict=True))),
-        totals=totals, valid_until=date(2026, 4, 14))
+        lines=tuple(
+            PdfLine(
+                reference=f"REF-{i:04d}",
+                description=f"Prestation {i} : maintenance préventive des "
+                "équipements d'endoscopie, déplacement compris",
+                quantity=a.quantity,
+                unit="unit",
+                unit_price=a.unit_price,
+                discount_label="7,5 %" if a.discount_kind else None,
+                vat_rate=a.vat_rate,
+                net_amount=t.net,
+            )
+            for i, (a, t) in enumerate(zip(lines, totals.lines, strict=True))
+        ),
+        totals=totals,
+        valid_until=date(2026, 4, 14),
+    )
 
 
 def measure(label: str, runs: int, action: Callable[[], object]) -> None:

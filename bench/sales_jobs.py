@@ -54,13 +54,21 @@ def _copy(conninfo: str, table: str, rows: list[dict[str, Any]]) -> None:
 def _totals(rng: random.Random) -> tuple[Decimal, Decimal, Decimal]:
     from crm_app.sales.money import LineAmounts, compute_totals
 
-    totals = compute_totals([LineAmounts(quantity=Decimal(rng.randint(1, 5)), unit_price=rng.choice(PRICES),
-                                         vat_rate=rng.choice(RATES))])
+    totals = compute_totals(
+        [LineAmounts(quantity=Decimal(rng.randint(1, 5)), unit_price=rng.choice(PRICES), vat_rate=rng.choice(RATES))]
+    )
     return totals.total_excl_vat, totals.total_vat, totals.total_incl_vat
 
 
-def quote_rows(rng: random.Random, count: int, today: date, *, owners: list[tuple[uuid.UUID, uuid.UUID | None]],
-               institutions: list[uuid.UUID], now: datetime) -> list[dict[str, Any]]:
+def quote_rows(
+    rng: random.Random,
+    count: int,
+    today: date,
+    *,
+    owners: list[tuple[uuid.UUID, uuid.UUID | None]],
+    institutions: list[uuid.UUID],
+    now: datetime,
+) -> list[dict[str, Any]]:
     """Validity dates over today − 90 … today + 45 days (≈ 740 a day). Still valid: 70 % sent; past:
     expired by earlier runs, decided or cancelled; sent and past by 1–3 days: to expire today."""
     rows = []
@@ -76,17 +84,42 @@ def quote_rows(rng: random.Random, count: int, today: date, *, owners: list[tupl
         owner, team = rng.choice(owners)
         excl, vat, incl = _totals(rng)
         quote_id = uuid.uuid4()
-        rows.append({"id": quote_id, "created_at": now, "updated_at": now, "created_by": owner, "version": 1,
-                     "number": f"DEV-B-{index:07d}", "root_id": quote_id, "revision": 1, "status": status,
-                     "institution_id": rng.choice(institutions), "owner_id": owner, "team_id": team,
-                     "issue_date": valid_until - timedelta(days=30), "valid_until": valid_until, "currency": "EUR",
-                     "global_discount_percent": Decimal("0"), "total_excl_vat": excl, "total_vat": vat,
-                     "total_incl_vat": incl, "sent_at": now if status != "draft" else None})
+        rows.append(
+            {
+                "id": quote_id,
+                "created_at": now,
+                "updated_at": now,
+                "created_by": owner,
+                "version": 1,
+                "number": f"DEV-B-{index:07d}",
+                "root_id": quote_id,
+                "revision": 1,
+                "status": status,
+                "institution_id": rng.choice(institutions),
+                "owner_id": owner,
+                "team_id": team,
+                "issue_date": valid_until - timedelta(days=30),
+                "valid_until": valid_until,
+                "currency": "EUR",
+                "global_discount_percent": Decimal("0"),
+                "total_excl_vat": excl,
+                "total_vat": vat,
+                "total_incl_vat": incl,
+                "sent_at": now if status != "draft" else None,
+            }
+        )
     return rows
 
 
-def invoice_rows(rng: random.Random, count: int, today: date, *, owners: list[tuple[uuid.UUID, uuid.UUID | None]],
-                 institutions: list[uuid.UUID], now: datetime) -> list[dict[str, Any]]:
+def invoice_rows(
+    rng: random.Random,
+    count: int,
+    today: date,
+    *,
+    owners: list[tuple[uuid.UUID, uuid.UUID | None]],
+    institutions: list[uuid.UUID],
+    now: datetime,
+) -> list[dict[str, Any]]:
     """Due dates over today − 90 … today + 30 (≈ 830 a day): not yet due all open; past due 80 %
     paid, the rest overdue (or issued / partially paid for the last three days: to mark today)."""
     rows = []
@@ -104,13 +137,33 @@ def invoice_rows(rng: random.Random, count: int, today: date, *, owners: list[tu
         if status == "partially_paid":
             paid = (incl / 2).quantize(Decimal("0.01"))
         owner, team = rng.choice(owners)
-        rows.append({"id": uuid.uuid4(), "kind": "invoice", "number": f"FAC-B-{index:07d}", "status": status,
-                     "created_at": now, "updated_at": now, "created_by": owner, "version": 1,
-                     "institution_id": rng.choice(institutions), "owner_id": owner, "team_id": team,
-                     "issue_date": due - timedelta(days=30), "due_date": due, "payment_terms_days": 30,
-                     "currency": "EUR", "global_discount_percent": Decimal("0"), "total_excl_vat": excl,
-                     "total_vat": vat, "total_incl_vat": incl, "amount_paid": paid, "amount_credited": Decimal("0"),
-                     "issued_at": now, "paid_at": now if status == "paid" else None})
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "kind": "invoice",
+                "number": f"FAC-B-{index:07d}",
+                "status": status,
+                "created_at": now,
+                "updated_at": now,
+                "created_by": owner,
+                "version": 1,
+                "institution_id": rng.choice(institutions),
+                "owner_id": owner,
+                "team_id": team,
+                "issue_date": due - timedelta(days=30),
+                "due_date": due,
+                "payment_terms_days": 30,
+                "currency": "EUR",
+                "global_discount_percent": Decimal("0"),
+                "total_excl_vat": excl,
+                "total_vat": vat,
+                "total_incl_vat": incl,
+                "amount_paid": paid,
+                "amount_credited": Decimal("0"),
+                "issued_at": now,
+                "paid_at": now if status == "paid" else None,
+            }
+        )
     return rows
 
 
@@ -201,21 +254,29 @@ def main() -> None:
 
     owners = [(seller, team_id) for team, team_id in staff.team_ids.items() for seller in staff.sellers[team]]
     with unit_of_work() as session:
-        institution_ids = [institutions.create_institution(session, SYSTEM_ACTOR, {"name": f"Clinique Bench {i:05d}"},
-                                                           allow_duplicate=True).id
-                           for i in range(args.institutions)]
+        institution_ids = [
+            institutions.create_institution(
+                session, SYSTEM_ACTOR, {"name": f"Clinique Bench {i:05d}"}, allow_duplicate=True
+            ).id
+            for i in range(args.institutions)
+        ]
         today = sales_jobs.organisation_today(session)
     now = datetime.now(UTC)
     conninfo = psycopg_url(args.database_url)
     placed: dict[str, Any] = {"owners": owners, "institutions": institution_ids, "now": now}
     _copy(conninfo, "quotes", quote_rows(rng, args.quotes, today, **placed))
     _copy(conninfo, "invoices", invoice_rows(rng, args.invoices, today, **placed))
-    print(f"loaded {args.quotes:,} quotes, {args.invoices:,} invoices, {args.institutions:,} institutions, "
-          f"{staff.count} users in {time.perf_counter() - started:.1f} s")
+    print(
+        f"loaded {args.quotes:,} quotes, {args.invoices:,} invoices, {args.institutions:,} institutions, "
+        f"{staff.count} users in {time.perf_counter() - started:.1f} s"
+    )
 
-    functions = {"quote_expiry": sales_jobs.expire_quotes, "invoice_overdue": sales_jobs.mark_invoices_overdue,
-                 "quote_reminders": sales_jobs.send_quote_reminders,
-                 "invoice_followup": sales_jobs.send_invoice_followups}
+    functions = {
+        "quote_expiry": sales_jobs.expire_quotes,
+        "invoice_overdue": sales_jobs.mark_invoices_overdue,
+        "quote_reminders": sales_jobs.send_quote_reminders,
+        "invoice_followup": sales_jobs.send_invoice_followups,
+    }
     template = str(conninfo_to_dict(conninfo)["dbname"])
     repeats = []
     for repeat in range(1, args.repeat + 1):

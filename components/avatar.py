@@ -12,8 +12,20 @@ import uuid
 from nicegui import ui
 
 # Material 700/800 shades: white text on each has a contrast ratio of at least 4.5 (WCAG AA).
-PALETTE = ("#c62828", "#ad1457", "#6a1b9a", "#4527a0", "#283593", "#1565c0", "#00695c", "#2e7d32",
-           "#4e342e", "#37474f", "#ad4a00", "#00838f")
+PALETTE = (
+    "#c62828",
+    "#ad1457",
+    "#6a1b9a",
+    "#4527a0",
+    "#283593",
+    "#1565c0",
+    "#00695c",
+    "#2e7d32",
+    "#4e342e",
+    "#37474f",
+    "#ad4a00",
+    "#00838f",
+)
 
 
 def initials(name: str) -> str:
@@ -29,7 +41,8 @@ def avatar_colour(user_id: uuid.UUID) -> str:
 
 def avatar(name: str, user_id: uuid.UUID, *, size: str = "40px") -> ui.avatar:
     """The avatar element (Quasar q-avatar) with the initials and the user's colour."""
-    with ui.avatar(color=None, text_color="white", size=size, font_size="0.45em") \
-            .style(f"background-color: {avatar_colour(user_id)}") as element:
+    with ui.avatar(color=None, text_color="white", size=size, font_size="0.45em").style(
+        f"background-color: {avatar_colour(user_id)}"
+    ) as element:
         ui.label(initials(name)).classes("text-weight-medium")
     return element

@@ -46,8 +46,7 @@ def safe_redirect(target: str | None) -> str:
 
 def client_info() -> ClientInfo:
     request = ui.context.client.request
-    return ClientInfo(ip=request.client.host if request.client else None,
-                      user_agent=request.headers.get("user-agent"))
+    return ClientInfo(ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))
 
 
 def stored_session_id() -> str | None:
@@ -79,8 +78,9 @@ async def resolve_actor() -> Actor | None:
     return actor
 
 
-def _run_as_actor(fn: Callable[..., T], session_id: str | None, client: ClientInfo, args: tuple[Any, ...],
-                  kwargs: dict[str, Any]) -> T:
+def _run_as_actor(
+    fn: Callable[..., T], session_id: str | None, client: ClientInfo, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
     actor: Actor | None = None
     try:
         with unit_of_work() as session:
@@ -109,8 +109,11 @@ def show_error(error: DomainError, fields: Mapping[str, Any] | None = None) -> N
         ui.notify(" ".join(unplaced) or _(error.message), type="negative")
         return
     if isinstance(error, Conflict) and error.changed_by:
-        ui.notify(_("{name} changed this record in the meantime. Reload to see their changes.",
-                    name=error.changed_by), type="warning", multi_line=True)
+        ui.notify(
+            _("{name} changed this record in the meantime. Reload to see their changes.", name=error.changed_by),
+            type="warning",
+            multi_line=True,
+        )
         return
     if isinstance(error, Forbidden | NotFound | InvalidTransition | Conflict):
         ui.notify(_(error.message), type="negative")
@@ -124,9 +127,13 @@ def clear_errors(fields: Mapping[str, Any]) -> None:
             element.error = None
 
 
-def call(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None,
-         on_error: Mapping[type[DomainError], Callable[[Any], Any]] | None = None,
-         **kwargs: Any) -> Coroutine[Any, Any, T | None]:
+def call(
+    fn: Callable[..., T],
+    *args: Any,
+    fields: Mapping[str, Any] | None = None,
+    on_error: Mapping[type[DomainError], Callable[[Any], Any]] | None = None,
+    **kwargs: Any,
+) -> Coroutine[Any, Any, T | None]:
     """Run `fn(session, actor, *args, **kwargs)` in a worker thread and one unit of work.
 
     Awaited, it gives the service's result, or None when it failed: the user has then been told why
@@ -158,8 +165,9 @@ def call(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = No
     return execute()
 
 
-async def call_anonymous(fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None,
-                         **kwargs: Any) -> T | None:
+async def call_anonymous(
+    fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None, **kwargs: Any
+) -> T | None:
     """Like `call` for what needs no signed-in user (logging in): `fn(session, *args, **kwargs)`."""
     if fields:
         clear_errors(fields)
@@ -168,4 +176,3 @@ async def call_anonymous(fn: Callable[..., T], *args: Any, fields: Mapping[str, 
     except DomainError as error:
         show_error(error, fields)
     return None
-

@@ -21,8 +21,10 @@ R = TypeVar("R")  # a card's row
 DRAG_START = "(e) => { e.dataTransfer.setData('text/plain', '{id}'); e.dataTransfer.effectAllowed = 'move'; }"
 DRAG_OVER = "(e) => { e.preventDefault(); e.currentTarget.classList.add('bg-blue-1'); }"
 DRAG_LEAVE = "(e) => e.currentTarget.classList.remove('bg-blue-1')"
-DROP = ("(e) => { e.preventDefault(); e.currentTarget.classList.remove('bg-blue-1'); "
-        "emit(e.dataTransfer.getData('text/plain')); }")
+DROP = (
+    "(e) => { e.preventDefault(); e.currentTarget.classList.remove('bg-blue-1'); "
+    "emit(e.dataTransfer.getData('text/plain')); }"
+)
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,19 @@ class Board(Generic[K, R]):
     names the board; its columns are marked `board-column-{key}` and their counts `board-count-{key}`
     (one board per screen)."""
 
-    def __init__(self, *, marker: str, row_id: Callable[[R], uuid.UUID], can_move: Callable[[R], bool],
-                 draw_card: Callable[[R], None], on_move: Callable[[uuid.UUID, K], Awaitable[None]],
-                 move_label: str, move_to: Callable[[Column[K, R]], str], card_marker: Callable[[R], str],
-                 more_text: Callable[[int, int], str]) -> None:
+    def __init__(
+        self,
+        *,
+        marker: str,
+        row_id: Callable[[R], uuid.UUID],
+        can_move: Callable[[R], bool],
+        draw_card: Callable[[R], None],
+        on_move: Callable[[uuid.UUID, K], Awaitable[None]],
+        move_label: str,
+        move_to: Callable[[Column[K, R]], str],
+        card_marker: Callable[[R], str],
+        more_text: Callable[[int, int], str],
+    ) -> None:
         self._marker, self._row_id, self._can_move = marker, row_id, can_move
         self._draw_card, self._on_move, self._move_label, self._move_to = draw_card, on_move, move_label, move_to
         self._card_marker, self._more_text = card_marker, more_text
@@ -104,9 +115,12 @@ class Board(Generic[K, R]):
 
     def _card(self, row: R) -> None:
         movable = self._can_move(row)
-        with ui.card().props("flat bordered" + (" draggable" if movable else "")) \
-                .classes("w-full q-pa-sm gap-1" + (" cursor-move" if movable else "")) \
-                .mark(self._card_marker(row)) as card:
+        with (
+            ui.card()
+            .props("flat bordered" + (" draggable" if movable else ""))
+            .classes("w-full q-pa-sm gap-1" + (" cursor-move" if movable else ""))
+            .mark(self._card_marker(row)) as card
+        ):
             if movable:
                 card.on("dragstart", js_handler=DRAG_START.replace("{id}", str(self._row_id(row))))
             self._draw_card(row)
@@ -115,12 +129,12 @@ class Board(Generic[K, R]):
     def move_menu(self, row: R) -> None:
         """The card's menu of moves (for `draw_card` to place where it fits the card)."""
         current = self._rows.get(self._row_id(row), (row, None))[1]
-        with ui.button(icon="more_vert").props(f'flat round dense size=sm aria-label="{self._move_label}"'), \
-                ui.menu():
+        with ui.button(icon="more_vert").props(f'flat round dense size=sm aria-label="{self._move_label}"'), ui.menu():
             for column in self._columns:
                 if column.key != current:
-                    ui.menu_item(self._move_to(column),
-                                 on_click=lambda k=column.key, r=row: self.move(self._row_id(r), k))
+                    ui.menu_item(
+                        self._move_to(column), on_click=lambda k=column.key, r=row: self.move(self._row_id(r), k)
+                    )
 
     async def _dropped(self, key: K, args: Any) -> None:
         card_id = card_id_of(args)

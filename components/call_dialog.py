@@ -24,13 +24,16 @@ from crm_app.platform.models.base import utcnow
 from crm_app.platform.permissions import Actor
 
 OnSaved = Callable[[], Awaitable[None]]
-DIRECTION_ICONS = {CallDirection.IN: "call_received", CallDirection.OUT: "call_made",
-                   CallDirection.MISSED: "call_missed"}
+DIRECTION_ICONS = {
+    CallDirection.IN: "call_received",
+    CallDirection.OUT: "call_made",
+    CallDirection.MISSED: "call_missed",
+}
 DIRECTION_COLORS = {CallDirection.IN: "positive", CallDirection.OUT: "primary", CallDirection.MISSED: "negative"}
 
 
 def duration_text(seconds: int | None) -> str:
-    """"12 min", "1 h 05", "" when unknown."""
+    """ "12 min", "1 h 05", "" when unknown."""
     if seconds is None:
         return ""
     minutes = round(seconds / 60)
@@ -60,8 +63,15 @@ def _deleted(session: Session, actor: Actor, call_id: uuid.UUID) -> bool:
 class CallDialog:
     """See `open_call_dialog`."""
 
-    def __init__(self, row: CallRow | None, *, zone: str, on_saved: OnSaved | None,
-                 institution_id: uuid.UUID | None, institution_name: str | None) -> None:
+    def __init__(
+        self,
+        row: CallRow | None,
+        *,
+        zone: str,
+        on_saved: OnSaved | None,
+        institution_id: uuid.UUID | None,
+        institution_name: str | None,
+    ) -> None:
         self.row = row
         self.zone = zone
         self.on_saved = on_saved
@@ -75,32 +85,41 @@ class CallDialog:
             self.fields: dict[str, Any] = {}
             self.fields["direction"] = ui.toggle(
                 {d.value: _(CALL_DIRECTION_LABELS[d]) for d in CallDirection},
-                value=(row.direction if row else CallDirection.OUT).value).props("no-caps")
+                value=(row.direction if row else CallDirection.OUT).value,
+            ).props("no-caps")
             with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
                 self.fields["called_at"] = ui.input(
-                    _("Date and time") + " *", value=local_input(row.called_at if row else utcnow(), zone)) \
-                    .props("type=datetime-local stack-label")
+                    _("Date and time") + " *", value=local_input(row.called_at if row else utcnow(), zone)
+                ).props("type=datetime-local stack-label")
                 minutes = round(row.duration_seconds / 60) if row and row.duration_seconds is not None else None
-                self.fields["duration_seconds"] = ui.number(_("Duration (minutes)"), value=minutes, min=0,
-                                                            max=24 * 60, step=1, format="%d")
+                self.fields["duration_seconds"] = ui.number(
+                    _("Duration (minutes)"), value=minutes, min=0, max=24 * 60, step=1, format="%d"
+                )
                 self.fields["institution_id"] = institution_picker(
-                    value=picked_institution, value_label=row.institution_name if row else institution_name,
-                    on_change=self._institution_changed).classes("col-span-2")
+                    value=picked_institution,
+                    value_label=row.institution_name if row else institution_name,
+                    on_change=self._institution_changed,
+                ).classes("col-span-2")
                 self.fields["contact_id"] = contact_picker(
-                    institution_id=picked_institution, value=row.contact_id if row else None,
+                    institution_id=picked_institution,
+                    value=row.contact_id if row else None,
                     value_label=row.contact_name if row else None,
-                    on_change=self._contact_changed).classes("col-span-2")
-                self.fields["summary"] = ui.textarea(_("Summary"), value=(row.summary if row else "") or "") \
-                    .props("autogrow").classes("col-span-2")
+                    on_change=self._contact_changed,
+                ).classes("col-span-2")
+                self.fields["summary"] = (
+                    ui.textarea(_("Summary"), value=(row.summary if row else "") or "")
+                    .props("autogrow")
+                    .classes("col-span-2")
+                )
             for name, element in self.fields.items():
                 element.mark(f"call-{name}")
                 if not editable:
                     element.disable()
             with ui.row().classes("w-full items-center gap-2 q-mt-sm"):
                 if row is not None and row.can_edit:
-                    ui.button(_("Delete"), icon="delete",
-                              on_click=lambda: confirm(_("Delete this call?"), self.delete)) \
-                        .props("flat no-caps color=negative").mark("call-delete")
+                    ui.button(
+                        _("Delete"), icon="delete", on_click=lambda: confirm(_("Delete this call?"), self.delete)
+                    ).props("flat no-caps color=negative").mark("call-delete")
                 ui.space()
                 ui.button(_("Cancel") if editable else _("Close"), on_click=self.dialog.close).props("flat no-caps")
                 if editable:
@@ -122,9 +141,14 @@ class CallDialog:
 
     def values(self) -> dict[str, Any]:
         f = self.fields
-        return {"direction": f["direction"].value, "called_at": from_local_input(f["called_at"].value, self.zone),
-                "duration_seconds": seconds_of(f["duration_seconds"].value), "summary": f["summary"].value,
-                "institution_id": f["institution_id"].selected_id, "contact_id": f["contact_id"].selected_id}
+        return {
+            "direction": f["direction"].value,
+            "called_at": from_local_input(f["called_at"].value, self.zone),
+            "duration_seconds": seconds_of(f["duration_seconds"].value),
+            "summary": f["summary"].value,
+            "institution_id": f["institution_id"].selected_id,
+            "contact_id": f["contact_id"].selected_id,
+        }
 
     async def save(self) -> None:
         raw = self.values()
@@ -133,8 +157,9 @@ class CallDialog:
                 raw.pop("called_at")  # the service logs it as made now
             saved: Any = await call(calls.log_call, raw, fields=self.fields)
         else:
-            saved = await call(calls.update_call, self.row.id, raw, expected_version=self.row.version,
-                               fields=self.fields)
+            saved = await call(
+                calls.update_call, self.row.id, raw, expected_version=self.row.version, fields=self.fields
+            )
         if saved is None:
             return
         ui.notify(_("Call saved."), type="positive")
@@ -151,8 +176,13 @@ class CallDialog:
             self.dialog.close()
 
 
-async def open_call_dialog(call_id: uuid.UUID | None = None, *, on_saved: OnSaved | None = None,
-                           institution_id: uuid.UUID | None = None, institution_name: str | None = None) -> None:
+async def open_call_dialog(
+    call_id: uuid.UUID | None = None,
+    *,
+    on_saved: OnSaved | None = None,
+    institution_id: uuid.UUID | None = None,
+    institution_name: str | None = None,
+) -> None:
     """Open a logged call (`call_id`) or log a new one, optionally with an institution. `on_saved`
     runs after a save or a deletion (the list behind refreshes)."""
     row: CallRow | None = None
@@ -161,5 +191,6 @@ async def open_call_dialog(call_id: uuid.UUID | None = None, *, on_saved: OnSave
         if row is None:
             return
     zone = await user_zone()
-    CallDialog(row, zone=zone, on_saved=on_saved, institution_id=institution_id,
-               institution_name=institution_name).dialog.open()
+    CallDialog(
+        row, zone=zone, on_saved=on_saved, institution_id=institution_id, institution_name=institution_name
+    ).dialog.open()

@@ -62,8 +62,12 @@ class MentionInput:
         self._token: MentionToken | None = None
         self._asked = 0
         with ui.element("div").classes("w-full relative"):
-            self.textarea = ui.textarea(label, value=value, on_change=self._changed) \
-                .props("outlined autogrow dense").classes("w-full").mark(marker)
+            self.textarea = (
+                ui.textarea(label, value=value, on_change=self._changed)
+                .props("outlined autogrow dense")
+                .classes("w-full")
+                .mark(marker)
+            )
             with ui.menu().props("no-focus no-parent-event fit anchor='bottom left' self='top left'") as self.menu:
                 self.options = ui.list().props("dense").classes("min-w-64").mark("mention-options")
 
@@ -106,8 +110,11 @@ class MentionInput:
             return
         with self.options:
             for person in found:
-                with ui.item(on_click=lambda p=person: self.choose(p)).props("clickable") \
-                        .mark(f"mention-option mention-{person.handle}"):
+                with (
+                    ui.item(on_click=lambda p=person: self.choose(p))
+                    .props("clickable")
+                    .mark(f"mention-option mention-{person.handle}")
+                ):
                     with ui.item_section().props("avatar"):
                         ui.icon("alternate_email", color="primary")
                     with ui.item_section():
@@ -119,19 +126,20 @@ class MentionInput:
         """Replace the `@prefix` being typed by the person's handle (or add the mention at the end)."""
         text = self.value
         token = self._token
-        if token is None or text[token.start:token.start + 1] != "@":
+        if token is None or text[token.start : token.start + 1] != "@":
             separator = "" if not text or text.endswith((" ", "\n")) else " "
             text += separator
             token = MentionToken(len(text), len(text), "")
-        rest = text[token.end:].lstrip(" ")
-        self.set_value(f"{text[:token.start]}@{person.handle} {rest}")
+        rest = text[token.end :].lstrip(" ")
+        self.set_value(f"{text[: token.start]}@{person.handle} {rest}")
         self.textarea.run_method("focus")
 
 
 def _body_parts(row: CommentRow) -> list[tuple[str, bool]]:
     """The comment split into plain text and mentions (shown highlighted, never as HTML)."""
-    names = sorted({f"@{m.handle}" for m in row.mentions} | {f"@{m.full_name}" for m in row.mentions},
-                   key=len, reverse=True)
+    names = sorted(
+        {f"@{m.handle}" for m in row.mentions} | {f"@{m.full_name}" for m in row.mentions}, key=len, reverse=True
+    )
     if not names:
         return [(row.body, False)]
     pattern = re.compile("(" + "|".join(re.escape(n) for n in names) + ")", re.IGNORECASE)
@@ -141,8 +149,13 @@ def _body_parts(row: CommentRow) -> list[tuple[str, bool]]:
 class CommentThread:
     """The comments of one record; build it with `comment_thread`."""
 
-    def __init__(self, target_kind: CommentTarget | str, target_id: uuid.UUID, *,
-                 on_change: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        target_kind: CommentTarget | str,
+        target_id: uuid.UUID,
+        *,
+        on_change: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.target_kind = CommentTarget(target_kind)
         self.target_id = target_id
         self.on_change = on_change
@@ -156,24 +169,31 @@ class CommentThread:
             self.items = ui.column().classes("w-full gap-2").mark("comment-list")
             self.editor = MentionInput(_("Add a comment (type @ to mention someone)"))
             with ui.row().classes("w-full justify-end"):
-                ui.button(_("Comment"), icon="send", on_click=self.add).props("unelevated no-caps") \
-                    .mark("comment-submit")
+                ui.button(_("Comment"), icon="send", on_click=self.add).props("unelevated no-caps").mark(
+                    "comment-submit"
+                )
 
     async def refresh(self) -> None:
         self.zone = await user_zone()
-        first = await call(comments.list_comments, self.target_kind, self.target_id,
-                           request=PageRequest(1, MAX_PAGE_SIZE))
+        first = await call(
+            comments.list_comments, self.target_kind, self.target_id, request=PageRequest(1, MAX_PAGE_SIZE)
+        )
         if first is None:
             return
         page = first
         if first.total > MAX_PAGE_SIZE:  # newest last: show the latest ones
             last = (first.total - 1) // MAX_PAGE_SIZE + 1
-            page = await call(comments.list_comments, self.target_kind, self.target_id,
-                              request=PageRequest(last, MAX_PAGE_SIZE)) or first
+            page = (
+                await call(
+                    comments.list_comments, self.target_kind, self.target_id, request=PageRequest(last, MAX_PAGE_SIZE)
+                )
+                or first
+            )
         self.heading.text = _("Comments ({count})", count=first.total)
         hidden = first.total - len(page.items)
-        self.more.text = ngettext("{count} earlier comment is not shown.", "{count} earlier comments are not shown.",
-                                  hidden, count=hidden)
+        self.more.text = ngettext(
+            "{count} earlier comment is not shown.", "{count} earlier comments are not shown.", hidden, count=hidden
+        )
         self.more.set_visibility(hidden > 0)
         self.items.clear()
         with self.items:
@@ -192,21 +212,22 @@ class CommentThread:
                 ui.label(when + (" · " + _("edited") if edited else "")).classes("text-caption text-grey-7")
                 ui.space()
                 if row.can_edit:
-                    ui.button(icon="edit", on_click=lambda r=row, c=card: self._edit(r, c)) \
-                        .props(f'flat round dense size=sm aria-label="{_("Edit")}"').tooltip(_("Edit")) \
-                        .mark("comment-edit")
+                    ui.button(icon="edit", on_click=lambda r=row, c=card: self._edit(r, c)).props(
+                        f'flat round dense size=sm aria-label="{_("Edit")}"'
+                    ).tooltip(_("Edit")).mark("comment-edit")
                 if row.can_delete:
-                    ui.button(icon="delete", on_click=lambda r=row: self._confirm_delete(r)) \
-                        .props(f'flat round dense size=sm aria-label="{_("Delete")}"').tooltip(_("Delete")) \
-                        .mark("comment-delete")
+                    ui.button(icon="delete", on_click=lambda r=row: self._confirm_delete(r)).props(
+                        f'flat round dense size=sm aria-label="{_("Delete")}"'
+                    ).tooltip(_("Delete")).mark("comment-delete")
             with ui.element("div").classes("whitespace-pre-wrap break-words").mark("comment-body"):
                 for text, is_mention in _body_parts(row):
                     ui.label(text).classes("inline" + (" text-primary text-weight-medium" if is_mention else ""))
 
     async def add(self) -> None:
         body = self.editor.value
-        saved = await call(comments.add_comment, self.target_kind, self.target_id, body,
-                           fields={"body": self.editor.textarea})
+        saved = await call(
+            comments.add_comment, self.target_kind, self.target_id, body, fields={"body": self.editor.textarea}
+        )
         if saved is not None:
             self.editor.set_value("")
             await self.refresh()
@@ -219,8 +240,13 @@ class CommentThread:
             editor = MentionInput(_("Comment"), row.body, marker="comment-edit-input")
 
             async def save() -> None:
-                saved = await call(comments.update_comment, row.id, editor.value, expected_version=row.version,
-                                   fields={"body": editor.textarea})
+                saved = await call(
+                    comments.update_comment,
+                    row.id,
+                    editor.value,
+                    expected_version=row.version,
+                    fields={"body": editor.textarea},
+                )
                 if saved is not None:
                     await self.refresh()
 
@@ -238,11 +264,11 @@ class CommentThread:
         confirm(_("Delete this comment?"), delete)
 
 
-def comment_thread(target_kind: CommentTarget | str, target_id: uuid.UUID, *,
-                   on_change: Callable[[], Awaitable[None]] | None = None) -> CommentThread:
+def comment_thread(
+    target_kind: CommentTarget | str, target_id: uuid.UUID, *, on_change: Callable[[], Awaitable[None]] | None = None
+) -> CommentThread:
     """The comments of a task, meeting, note (or quote), loaded at once, with a box to add one.
     `on_change` runs after a comment is added or deleted (a list showing counts may refresh)."""
     thread = CommentThread(target_kind, target_id, on_change=on_change)
     ui.timer(0, thread.refresh, once=True)
     return thread
-

@@ -14,8 +14,9 @@ from crm_app.institutions.contacts import ContactRow
 from crm_app.platform.i18n import gettext as _
 
 
-def open_contact_dialog(institution_id: uuid.UUID, contact: ContactRow | None,
-                        on_saved: Callable[[], Awaitable[None]]) -> None:
+def open_contact_dialog(
+    institution_id: uuid.UUID, contact: ContactRow | None, on_saved: Callable[[], Awaitable[None]]
+) -> None:
     values: dict[str, Any] = {name: getattr(contact, name) for name in contacts.CONTACT_FIELDS} if contact else {}
     version = contact.version if contact else 0
     with ui.dialog() as dialog, ui.card().classes("w-[36rem]").mark("contact-dialog"):
@@ -39,8 +40,7 @@ def open_contact_dialog(institution_id: uuid.UUID, contact: ContactRow | None,
             if contact is None:
                 saved = await call(contacts.create_contact, institution_id, raw, fields=fields)
             else:
-                saved = await call(contacts.update_contact, contact.id, raw, expected_version=version,
-                                   fields=fields)
+                saved = await call(contacts.update_contact, contact.id, raw, expected_version=version, fields=fields)
             if saved is not None:
                 dialog.close()
                 ui.notify(_("Contact saved."), type="positive")

@@ -12,6 +12,7 @@ from crm_app.platform.i18n import gettext as _
 
 def disposable(dialog: ui.dialog, on_close: Callable[[], None] | None = None) -> ui.dialog:
     """Delete the dialog once closed (a tab opens many over its life)."""
+
     def changed(event: Any) -> None:
         if not event.value and not dialog.is_deleted:
             if on_close is not None:

@@ -25,8 +25,12 @@ from crm_app.sales import documents
 from crm_app.sales.models.quotes import DocumentKind
 
 CONTACTS_OFFERED = 100
-TITLES = {DocumentKind.QUOTE: N_("Email the quote"), DocumentKind.ORDER: N_("Email the order"),
-          DocumentKind.INVOICE: N_("Email the invoice"), DocumentKind.CREDIT_NOTE: N_("Email the credit note")}
+TITLES = {
+    DocumentKind.QUOTE: N_("Email the quote"),
+    DocumentKind.ORDER: N_("Email the order"),
+    DocumentKind.INVOICE: N_("Email the invoice"),
+    DocumentKind.CREDIT_NOTE: N_("Email the credit note"),
+}
 
 
 def _addresses(text: str | None) -> list[str]:
@@ -38,23 +42,30 @@ def _reachable(rows: list[ContactRow]) -> list[ContactRow]:
     return [row for row in rows if row.email and not row.email_opt_out]
 
 
-async def open_document_email_dialog(kind: DocumentKind | str, document_id: uuid.UUID, institution_id: uuid.UUID,
-                                     *, contact_id: uuid.UUID | None = None,
-                                     on_sent: Callable[[], Awaitable[None] | None] | None = None) -> None:
+async def open_document_email_dialog(
+    kind: DocumentKind | str,
+    document_id: uuid.UUID,
+    institution_id: uuid.UUID,
+    *,
+    contact_id: uuid.UUID | None = None,
+    on_sent: Callable[[], Awaitable[None] | None] | None = None,
+) -> None:
     """Open the dialog for one document of `institution_id`. The document's contact (`contact_id`),
     else the institution's primary contact, is chosen at first. `on_sent` runs once the messages
     are queued."""
     kind = DocumentKind(kind)
     found, draft = await asyncio.gather(
         call(contacts.list_for_institution, institution_id, request=PageRequest(1, CONTACTS_OFFERED)),
-        call(documents.email_draft, kind, document_id))
+        call(documents.email_draft, kind, document_id),
+    )
     if found is None or draft is None:
         return
     subject_text, body_text = draft
     reachable = _reachable(found.items)
     options = {str(row.id): f"{row.full_name} <{row.email}>" for row in reachable}
-    first = next((row for row in reachable if row.id == contact_id), None) \
-        or next((row for row in reachable if row.is_primary), None)
+    first = next((row for row in reachable if row.id == contact_id), None) or next(
+        (row for row in reachable if row.is_primary), None
+    )
     chosen = [str(first.id)] if first is not None else []
     request_key = uuid.uuid4().hex
 
@@ -62,17 +73,24 @@ async def open_document_email_dialog(kind: DocumentKind | str, document_id: uuid
         ui.label(_(TITLES[kind])).classes("text-h6")
         if not reachable:
             ui.label(_("No contact of this institution has an email address.")).classes("text-grey-7")
-        recipients = ui.select(options, multiple=True, value=chosen, label=_("Recipients")) \
-            .props("outlined use-chips").classes("w-full").mark("email-recipients")
-        extra = ui.input(_("Other addresses"), placeholder=_("Separated by commas")) \
-            .props("outlined").classes("w-full").mark("email-extra")
-        subject = ui.input(_("Subject"), value=subject_text).props("outlined").classes("w-full") \
-            .mark("email-subject")
-        body = ui.textarea(_("Message"), value=body_text).props("outlined autogrow").classes("w-full") \
-            .mark("email-body")
+        recipients = (
+            ui.select(options, multiple=True, value=chosen, label=_("Recipients"))
+            .props("outlined use-chips")
+            .classes("w-full")
+            .mark("email-recipients")
+        )
+        extra = (
+            ui.input(_("Other addresses"), placeholder=_("Separated by commas"))
+            .props("outlined")
+            .classes("w-full")
+            .mark("email-extra")
+        )
+        subject = ui.input(_("Subject"), value=subject_text).props("outlined").classes("w-full").mark("email-subject")
+        body = (
+            ui.textarea(_("Message"), value=body_text).props("outlined autogrow").classes("w-full").mark("email-body")
+        )
         ui.label(_("The PDF is attached.")).classes("text-caption text-grey-7")
-        fields: dict[str, Any] = {"contact_ids": recipients, "extra_emails": extra, "subject": subject,
-                                  "body": body}
+        fields: dict[str, Any] = {"contact_ids": recipients, "extra_emails": extra, "subject": subject, "body": body}
 
         async def send() -> None:
             if send_button.enabled is False:
@@ -80,9 +98,17 @@ async def open_document_email_dialog(kind: DocumentKind | str, document_id: uuid
             send_button.disable()
             try:
                 ids = [uuid.UUID(value) for value in recipients.value or []]
-                queued = await call(documents.email_document, kind, document_id, contact_ids=ids,
-                                    extra_emails=_addresses(extra.value), subject=subject.value or "",
-                                    body=body.value or "", request_key=request_key, fields=fields)
+                queued = await call(
+                    documents.email_document,
+                    kind,
+                    document_id,
+                    contact_ids=ids,
+                    extra_emails=_addresses(extra.value),
+                    subject=subject.value or "",
+                    body=body.value or "",
+                    request_key=request_key,
+                    fields=fields,
+                )
             finally:
                 if not send_button.is_deleted:
                     send_button.enable()
@@ -97,6 +123,7 @@ async def open_document_email_dialog(kind: DocumentKind | str, document_id: uuid
 
         with ui.row().classes("w-full justify-end"):
             ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
-            send_button = ui.button(_("Send"), icon="send", on_click=send).props("unelevated no-caps") \
-                .mark("email-send")
+            send_button = (
+                ui.button(_("Send"), icon="send", on_click=send).props("unelevated no-caps").mark("email-send")
+            )
     disposable(dialog).open()

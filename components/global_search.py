@@ -42,8 +42,11 @@ def global_search() -> None:
             if not hits:
                 ui.item(_("No results")).props("disable").mark("search-empty")
             for hit in hits:
-                with ui.item(on_click=lambda h=hit: open_hit(h)).props("clickable") \
-                        .mark(f"search-hit search-hit-{hit.kind.value}"):
+                with (
+                    ui.item(on_click=lambda h=hit: open_hit(h))
+                    .props("clickable")
+                    .mark(f"search-hit search-hit-{hit.kind.value}")
+                ):
                     with ui.item_section().props("avatar"):
                         ui.icon(ICONS[hit.kind])
                     with ui.item_section():
@@ -52,10 +55,12 @@ def global_search() -> None:
         menu.open()
 
     with ui.element("div").classes("relative"):
-        box = ui.input(placeholder=_("Search (/)"), on_change=run_search) \
-            .props(f'dense standout dark clearable debounce=200 aria-label="{_("Search everywhere")}" '
-                   'data-opex-search') \
-            .classes("w-72").mark("global-search")
+        box = (
+            ui.input(placeholder=_("Search (/)"), on_change=run_search)
+            .props(f'dense standout dark clearable debounce=200 aria-label="{_("Search everywhere")}" data-opex-search')
+            .classes("w-72")
+            .mark("global-search")
+        )
         with box.add_slot("prepend"):
             ui.icon("search", color="white")
         with ui.menu().props("no-focus fit no-parent-event") as menu:

@@ -50,5 +50,10 @@ class HistoryValues:
 
 
 #: What was done to a record, as its audit trail's `action` says (institutions, contacts, quotes...).
-ACTION_LABELS = {"create": N_("created"), "update": N_("changed"), "archive": N_("archived"),
-                 "restore": N_("restored"), "merge": N_("merged")}
+ACTION_LABELS = {
+    "create": N_("created"),
+    "update": N_("changed"),
+    "archive": N_("archived"),
+    "restore": N_("restored"),
+    "merge": N_("merged"),
+}

@@ -30,6 +30,7 @@ def institution_tab(name: str, *, label: str, icon: str, order: int) -> Callable
     def decorator(builder: TabBuilder) -> TabBuilder:
         TABS[name] = TabSpec(name, label, icon, order, builder)
         return builder
+
     return decorator
 
 
@@ -55,8 +56,9 @@ async def tab_bar(detail: Any, selected: str | None = None) -> None:
         await build(event.value)
 
     with ui.tabs(on_change=on_change).classes("w-full").props("align=left dense") as tabs:
-        tab_elements = {spec.name: ui.tab(spec.name, label=_(spec.label), icon=spec.icon).mark(f"tab-{spec.name}")
-                        for spec in specs}
+        tab_elements = {
+            spec.name: ui.tab(spec.name, label=_(spec.label), icon=spec.icon).mark(f"tab-{spec.name}") for spec in specs
+        }
     tabs.value = tab_elements[first]
     with ui.tab_panels(tabs, value=tab_elements[first]).classes("w-full"):
         for spec in specs:

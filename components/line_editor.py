@@ -45,11 +45,13 @@ _DECIMALS = N_("Too many decimals.")
 _REQUIRED = N_("This field is required.")
 
 #: The dragged line's key travels in the browser's drag data: no round trip when the drag starts.
-DRAG_START = ("(e) => { e.dataTransfer.setData('text/plain', '{key}'); e.dataTransfer.effectAllowed = 'move'; }")
+DRAG_START = "(e) => { e.dataTransfer.setData('text/plain', '{key}'); e.dataTransfer.effectAllowed = 'move'; }"
 DRAG_OVER = "(e) => { e.preventDefault(); e.currentTarget.classList.add('bg-blue-1'); }"
 DRAG_LEAVE = "(e) => e.currentTarget.classList.remove('bg-blue-1')"
-DROP = ("(e) => { e.preventDefault(); e.currentTarget.classList.remove('bg-blue-1'); "
-        "emit(e.dataTransfer.getData('text/plain')); }")
+DROP = (
+    "(e) => { e.preventDefault(); e.currentTarget.classList.remove('bg-blue-1'); "
+    "emit(e.dataTransfer.getData('text/plain')); }"
+)
 
 
 class InputError(ValueError):
@@ -140,9 +142,16 @@ class LineEditor:
     """The editor; build it inside the form's layout. `lines` are mappings with the service's line
     fields (a `document_lines.LineRow`'s attributes as a dict, or raw dicts)."""
 
-    def __init__(self, lines: Sequence[Mapping[str, Any]] = (), *, vat_rates: Sequence[Decimal],
-                 default_vat_rate: Decimal, global_discount_percent: Decimal = money.ZERO,
-                 on_change: Callable[[], Any] | None = None, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        lines: Sequence[Mapping[str, Any]] = (),
+        *,
+        vat_rates: Sequence[Decimal],
+        default_vat_rate: Decimal,
+        global_discount_percent: Decimal = money.ZERO,
+        on_change: Callable[[], Any] | None = None,
+        readonly: bool = False,
+    ) -> None:
         self._keys = itertools.count(1)
         self.vat_options = {rate_key(rate): rate_label(rate) for rate in vat_rates}
         self.default_rate = rate_key(default_vat_rate)
@@ -161,13 +170,20 @@ class LineEditor:
             with ui.row().classes("w-full items-start gap-4"):
                 with ui.column().classes("gap-2"):
                     if not readonly:
-                        ui.button(_("Add a line"), icon="add", on_click=self.add_line).props("outline no-caps") \
-                            .mark("add-line")
-                    self.global_discount = ui.input(
-                        _("Global discount (%)"), value=number_text(global_discount_percent) or "0",
-                        on_change=lambda _e: self.recompute()) \
-                        .props("outlined dense inputmode=decimal suffix=%" + (" readonly" if readonly else "")) \
-                        .classes("w-48").mark("global-discount").without_auto_validation()
+                        ui.button(_("Add a line"), icon="add", on_click=self.add_line).props("outline no-caps").mark(
+                            "add-line"
+                        )
+                    self.global_discount = (
+                        ui.input(
+                            _("Global discount (%)"),
+                            value=number_text(global_discount_percent) or "0",
+                            on_change=lambda _e: self.recompute(),
+                        )
+                        .props("outlined dense inputmode=decimal suffix=%" + (" readonly" if readonly else ""))
+                        .classes("w-48")
+                        .mark("global-discount")
+                        .without_auto_validation()
+                    )
                 ui.space()
                 self.totals_box = ui.column().classes("gap-1 min-w-72").mark("totals")
         self._render()
@@ -184,13 +200,19 @@ class LineEditor:
         catalog_id = raw.get("catalog_item_id")
         reference = raw.get("reference") or ""
         description = raw.get("description") or ""
-        return Line(key=next(self._keys), description=description, reference=reference,
-                    catalog_item_id=str(catalog_id) if catalog_id else None,
-                    catalog_label=" · ".join(p for p in (reference, description) if p) if catalog_id else None,
-                    quantity=_text(raw.get("quantity"), "1"), unit=str(raw.get("unit") or "unit"),
-                    unit_price=_text(raw.get("unit_price"), "", places=2), discount_type=kind_value,
-                    discount_value=_text(raw.get("discount_value"), "", places=2) if raw.get("discount_value") else "",
-                    vat_rate=rate_text)
+        return Line(
+            key=next(self._keys),
+            description=description,
+            reference=reference,
+            catalog_item_id=str(catalog_id) if catalog_id else None,
+            catalog_label=" · ".join(p for p in (reference, description) if p) if catalog_id else None,
+            quantity=_text(raw.get("quantity"), "1"),
+            unit=str(raw.get("unit") or "unit"),
+            unit_price=_text(raw.get("unit_price"), "", places=2),
+            discount_type=kind_value,
+            discount_value=_text(raw.get("discount_value"), "", places=2) if raw.get("discount_value") else "",
+            vat_rate=rate_text,
+        )
 
     def value(self) -> list[dict[str, Any]]:
         """The lines in the shape the quote and invoice services take (amounts as decimal text)."""
@@ -199,10 +221,14 @@ class LineEditor:
             read = self._read(line)
             amounts = read.amounts
             row: dict[str, Any] = {
-                "catalog_item_id": line.catalog_item_id, "reference": line.reference.strip() or None,
-                "description": line.description, "unit": line.unit,
-                "quantity": _as_text(line.quantity, places=3), "unit_price": _as_text(line.unit_price, places=2),
-                "vat_rate": line.vat_rate}
+                "catalog_item_id": line.catalog_item_id,
+                "reference": line.reference.strip() or None,
+                "description": line.description,
+                "unit": line.unit,
+                "quantity": _as_text(line.quantity, places=3),
+                "unit_price": _as_text(line.unit_price, places=2),
+                "vat_rate": line.vat_rate,
+            }
             discount = _as_text(line.discount_value, places=2)
             has_discount = bool(amounts.discount_value) if amounts is not None else bool(line.discount_value.strip())
             row["discount_type"] = line.discount_type if has_discount else None
@@ -264,8 +290,12 @@ class LineEditor:
         """Picking a catalog item copies its values into the line (the line keeps them afterwards)."""
         line.catalog_item_id = str(item.id)
         line.catalog_label = f"{item.reference} · {item.name}"
-        values = {"reference": item.reference, "description": item.name, "unit": item.unit,
-                  "unit_price": number_text(item.unit_price, places=2)}
+        values = {
+            "reference": item.reference,
+            "description": item.name,
+            "unit": item.unit,
+            "unit_price": number_text(item.unit_price, places=2),
+        }
         rate = rate_key(item.default_vat_rate)
         if rate in self.vat_options:
             values["vat_rate"] = rate
@@ -333,62 +363,119 @@ class LineEditor:
             with ui.row().classes("w-full items-start no-wrap gap-2"):
                 if not self.readonly:
                     # A title, not a ui.tooltip: one element less per line.
-                    handle = ui.icon("drag_indicator", size="sm").classes("cursor-move text-grey-6 q-mt-sm") \
-                        .props(f'draggable title="{_("Drag to reorder")}"').mark(f"line-{index}-handle")
+                    handle = (
+                        ui.icon("drag_indicator", size="sm")
+                        .classes("cursor-move text-grey-6 q-mt-sm")
+                        .props(f'draggable title="{_("Drag to reorder")}"')
+                        .mark(f"line-{index}-handle")
+                    )
                     handle.on("dragstart", js_handler=DRAG_START.replace("{key}", str(line.key)))
                     picker = CatalogPicker(line, on_pick=functools.partial(self._fill, line), editor=self)
                     picker.classes("w-56").mark(f"line-{index}-catalog")
                     line.inputs["catalog_item_id"] = picker
-                line.inputs["reference"] = ui.input(_("Reference"), value=line.reference,
-                                                    on_change=lambda e, ln=line: self._set(ln, "reference", e.value)) \
-                    .props("outlined dense maxlength=60" + ro).classes("w-32").mark(f"line-{index}-reference")
-                line.inputs["description"] = ui.textarea(
-                    _("Description"), value=line.description,
-                    on_change=lambda e, ln=line: self._set(ln, "description", e.value)) \
-                    .props("outlined dense autogrow rows=1" + ro).classes("grow").mark(f"line-{index}-description")
+                line.inputs["reference"] = (
+                    ui.input(
+                        _("Reference"),
+                        value=line.reference,
+                        on_change=lambda e, ln=line: self._set(ln, "reference", e.value),
+                    )
+                    .props("outlined dense maxlength=60" + ro)
+                    .classes("w-32")
+                    .mark(f"line-{index}-reference")
+                )
+                line.inputs["description"] = (
+                    ui.textarea(
+                        _("Description"),
+                        value=line.description,
+                        on_change=lambda e, ln=line: self._set(ln, "description", e.value),
+                    )
+                    .props("outlined dense autogrow rows=1" + ro)
+                    .classes("grow")
+                    .mark(f"line-{index}-description")
+                )
             with ui.row().classes("w-full items-start gap-2"):
-                line.inputs["quantity"] = ui.input(_("Quantity"), value=line.quantity,
-                                                   on_change=lambda e, ln=line: self._set(ln, "quantity", e.value)) \
-                    .props("outlined dense inputmode=decimal" + ro).classes("w-24").mark(f"line-{index}-quantity") \
+                line.inputs["quantity"] = (
+                    ui.input(
+                        _("Quantity"),
+                        value=line.quantity,
+                        on_change=lambda e, ln=line: self._set(ln, "quantity", e.value),
+                    )
+                    .props("outlined dense inputmode=decimal" + ro)
+                    .classes("w-24")
+                    .mark(f"line-{index}-quantity")
                     .without_auto_validation()
+                )
                 units = self._units if line.unit in self._units else {**self._units, line.unit: line.unit}
-                line.inputs["unit"] = ui.select(units, label=_("Unit"), value=line.unit,
-                                                on_change=lambda e, ln=line: self._set(ln, "unit", e.value)) \
-                    .props("outlined dense" + ro).classes("w-28").mark(f"line-{index}-unit")
-                line.inputs["unit_price"] = ui.input(
-                    _("Unit price excl. VAT"), value=line.unit_price,
-                    on_change=lambda e, ln=line: self._set(ln, "unit_price", e.value)) \
-                    .props("outlined dense inputmode=decimal suffix=€" + ro).classes("w-36") \
-                    .mark(f"line-{index}-unit_price").without_auto_validation()
-                line.inputs["discount_value"] = ui.input(
-                    _("Discount"), value=line.discount_value,
-                    on_change=lambda e, ln=line: self._set(ln, "discount_value", e.value)) \
-                    .props("outlined dense inputmode=decimal" + ro).classes("w-24") \
-                    .mark(f"line-{index}-discount_value").without_auto_validation()
-                line.inputs["discount_type"] = ui.toggle(
-                    {PERCENT: "%", AMOUNT: "€"}, value=line.discount_type,
-                    on_change=lambda e, ln=line: self._set(ln, "discount_type", e.value or PERCENT)) \
-                    .props("dense no-caps" + (" disable" if self.readonly else "")).classes("q-mt-xs") \
+                line.inputs["unit"] = (
+                    ui.select(
+                        units,
+                        label=_("Unit"),
+                        value=line.unit,
+                        on_change=lambda e, ln=line: self._set(ln, "unit", e.value),
+                    )
+                    .props("outlined dense" + ro)
+                    .classes("w-28")
+                    .mark(f"line-{index}-unit")
+                )
+                line.inputs["unit_price"] = (
+                    ui.input(
+                        _("Unit price excl. VAT"),
+                        value=line.unit_price,
+                        on_change=lambda e, ln=line: self._set(ln, "unit_price", e.value),
+                    )
+                    .props("outlined dense inputmode=decimal suffix=€" + ro)
+                    .classes("w-36")
+                    .mark(f"line-{index}-unit_price")
+                    .without_auto_validation()
+                )
+                line.inputs["discount_value"] = (
+                    ui.input(
+                        _("Discount"),
+                        value=line.discount_value,
+                        on_change=lambda e, ln=line: self._set(ln, "discount_value", e.value),
+                    )
+                    .props("outlined dense inputmode=decimal" + ro)
+                    .classes("w-24")
+                    .mark(f"line-{index}-discount_value")
+                    .without_auto_validation()
+                )
+                line.inputs["discount_type"] = (
+                    ui.toggle(
+                        {PERCENT: "%", AMOUNT: "€"},
+                        value=line.discount_type,
+                        on_change=lambda e, ln=line: self._set(ln, "discount_type", e.value or PERCENT),
+                    )
+                    .props("dense no-caps" + (" disable" if self.readonly else ""))
+                    .classes("q-mt-xs")
                     .mark(f"line-{index}-discount_type")
-                line.inputs["vat_rate"] = ui.select(
-                    self.vat_options, label=_("VAT"), value=line.vat_rate,
-                    on_change=lambda e, ln=line: self._set(ln, "vat_rate", e.value or self.default_rate)) \
-                    .props("outlined dense" + ro).classes("w-28").mark(f"line-{index}-vat_rate")
+                )
+                line.inputs["vat_rate"] = (
+                    ui.select(
+                        self.vat_options,
+                        label=_("VAT"),
+                        value=line.vat_rate,
+                        on_change=lambda e, ln=line: self._set(ln, "vat_rate", e.value or self.default_rate),
+                    )
+                    .props("outlined dense" + ro)
+                    .classes("w-28")
+                    .mark(f"line-{index}-vat_rate")
+                )
                 ui.space()
                 with ui.column().classes("items-end gap-0"):
                     ui.label(_("Net excl. VAT")).classes("text-caption text-grey-7")
                     line.net_label = ui.label().classes("text-weight-medium").mark(f"line-{index}-net")
                 if not self.readonly:
                     with ui.row().classes("no-wrap gap-0"):
-                        ui.button(icon="arrow_upward", on_click=lambda k=line.key: self.move(k, -1)) \
-                            .props(f'flat round dense aria-label="{_("Move up")}"'
-                                   + (" disable" if index == 0 else "")).mark(f"line-{index}-up")
-                        ui.button(icon="arrow_downward", on_click=lambda k=line.key: self.move(k, 1)) \
-                            .props(f'flat round dense aria-label="{_("Move down")}"'
-                                   + (" disable" if index == len(self.lines) - 1 else "")).mark(f"line-{index}-down")
-                        ui.button(icon="delete", on_click=lambda k=line.key: self.remove_line(k)) \
-                            .props(f'flat round dense color=negative aria-label="{_("Remove the line")}"') \
-                            .mark(f"line-{index}-remove")
+                        ui.button(icon="arrow_upward", on_click=lambda k=line.key: self.move(k, -1)).props(
+                            f'flat round dense aria-label="{_("Move up")}"' + (" disable" if index == 0 else "")
+                        ).mark(f"line-{index}-up")
+                        ui.button(icon="arrow_downward", on_click=lambda k=line.key: self.move(k, 1)).props(
+                            f'flat round dense aria-label="{_("Move down")}"'
+                            + (" disable" if index == len(self.lines) - 1 else "")
+                        ).mark(f"line-{index}-down")
+                        ui.button(icon="delete", on_click=lambda k=line.key: self.remove_line(k)).props(
+                            f'flat round dense color=negative aria-label="{_("Remove the line")}"'
+                        ).mark(f"line-{index}-remove")
 
     # ---- arithmetic (services.money only)
 
@@ -407,9 +494,12 @@ class LineEditor:
             return ReadLine(None, errors)
         discount = values.get("discount_value") or money.ZERO
         amounts = money.LineAmounts(
-            quantity=values["quantity"] or money.ZERO, unit_price=values["unit_price"] or money.ZERO,
+            quantity=values["quantity"] or money.ZERO,
+            unit_price=values["unit_price"] or money.ZERO,
             vat_rate=Decimal(line.vat_rate or self.default_rate),
-            discount_kind=DiscountType(line.discount_type) if discount else None, discount_value=discount)
+            discount_kind=DiscountType(line.discount_type) if discount else None,
+            discount_value=discount,
+        )
         try:
             money.line_total(amounts)
         except money.AmountError as exc:
@@ -450,8 +540,9 @@ class LineEditor:
         self.totals_box.clear()
         with self.totals_box:
             if totals is None:
-                ui.label(_("Complete or correct the lines to see the totals.")).classes("text-grey-7") \
-                    .mark("totals-pending")
+                ui.label(_("Complete or correct the lines to see the totals.")).classes("text-grey-7").mark(
+                    "totals-pending"
+                )
                 return
             show_totals(totals)
 
@@ -459,6 +550,7 @@ class LineEditor:
 def show_totals(totals: money.Totals) -> None:
     """The totals block, as on the PDF: subtotal and global discount (when any), total excl. VAT,
     VAT by rate, total incl. VAT."""
+
     def amount_row(label: str, value: Decimal, marker: str, *, strong: bool = False) -> None:
         with ui.row().classes("w-full justify-between gap-6 no-wrap"):
             ui.label(label).classes("text-weight-bold" if strong else "text-grey-8")
@@ -469,8 +561,11 @@ def show_totals(totals: money.Totals) -> None:
         amount_row(_("Global discount"), -totals.global_discount, "total-global-discount")
     amount_row(_("Total excl. VAT"), totals.total_excl_vat, "total-excl")
     for row in totals.vat_rows:
-        amount_row(_("VAT {rate} % on {base}", rate=format_decimal(row.rate), base=format_currency(row.base)),
-                   row.vat, f"total-vat-{rate_key(row.rate)}")
+        amount_row(
+            _("VAT {rate} % on {base}", rate=format_decimal(row.rate), base=format_currency(row.base)),
+            row.vat,
+            f"total-vat-{rate_key(row.rate)}",
+        )
     amount_row(_("Total VAT"), totals.total_vat, "total-vat")
     amount_row(_("Total incl. VAT"), totals.total_incl_vat, "total-incl", strong=True)
 
@@ -497,8 +592,14 @@ class CatalogPicker(ui.select):
 
     def __init__(self, line: Line, *, on_pick: Callable[[CatalogRow], Any], editor: LineEditor) -> None:
         options = {line.catalog_item_id: line.catalog_label or ""} if line.catalog_item_id else {}
-        super().__init__(options, label=_("Catalog"), value=line.catalog_item_id, with_input=True, clearable=True,
-                         on_change=self._changed)
+        super().__init__(
+            options,
+            label=_("Catalog"),
+            value=line.catalog_item_id,
+            with_input=True,
+            clearable=True,
+            on_change=self._changed,
+        )
         self.props("outlined dense")
         self._line = line
         self._on_pick = on_pick
@@ -507,8 +608,10 @@ class CatalogPicker(ui.select):
         self.on("input-value", self._on_input, throttle=THROTTLE)
         self.on("popup-show", lambda _e: self.search(""))
         # A template, not elements: three elements less per line.
-        self.add_slot("no-option", f'<q-item><q-item-section class="text-grey-7">{html.escape(_("No results"))}'
-                                   "</q-item-section></q-item>")
+        self.add_slot(
+            "no-option",
+            f'<q-item><q-item-section class="text-grey-7">{html.escape(_("No results"))}</q-item-section></q-item>',
+        )
 
     async def _on_input(self, event: Any) -> None:
         await self.search(str(event.args or ""))

@@ -78,8 +78,9 @@ def follow(wants: Callable[[Event], bool], refresh: Callable[[], Awaitable[Any]]
     return watch(wants, on_event, owner=owner)
 
 
-def may_see(actor: Actor, *, owner_id: uuid.UUID | None, team_id: uuid.UUID | None,
-            changed_by: uuid.UUID | None) -> bool:
+def may_see(
+    actor: Actor, *, owner_id: uuid.UUID | None, team_id: uuid.UUID | None, changed_by: uuid.UUID | None
+) -> bool:
     """Cheap test, on the event loop, for every change to a record: could the actor see it? (theirs,
     changed by them, or within their `record.view` scope; the refresh asks the service.)"""
     if actor.id in (owner_id, changed_by):
@@ -91,9 +92,11 @@ def may_see(actor: Actor, *, owner_id: uuid.UUID | None, team_id: uuid.UUID | No
 def may_see_document(actor: Actor, event: Event, *, institution_id: uuid.UUID | None = None) -> bool:
     """For a quote or invoice list: a change to a sales document the actor may see (on `institution_id`
     when given)."""
-    return isinstance(event, SalesDocumentChanged) \
-        and (institution_id is None or event.institution_id == institution_id) \
+    return (
+        isinstance(event, SalesDocumentChanged)
+        and (institution_id is None or event.institution_id == institution_id)
         and may_see(actor, owner_id=event.owner_id, team_id=event.team_id, changed_by=event.actor_id)
+    )
 
 
 def unwatch(entry: Watch) -> None:

@@ -36,10 +36,17 @@ from crm_app.platform.permissions import Actor
 OnSaved = Callable[[], Awaitable[None]]
 CONTACTS_LIMIT = 100
 
-RESPONSE_COLORS = {ParticipantResponse.INVITED: "grey-6", ParticipantResponse.ACCEPTED: "positive",
-                   ParticipantResponse.DECLINED: "negative", ParticipantResponse.TENTATIVE: "warning"}
-RESPONSE_ICONS = {ParticipantResponse.ACCEPTED: "check_circle", ParticipantResponse.DECLINED: "cancel",
-                  ParticipantResponse.TENTATIVE: "help"}
+RESPONSE_COLORS = {
+    ParticipantResponse.INVITED: "grey-6",
+    ParticipantResponse.ACCEPTED: "positive",
+    ParticipantResponse.DECLINED: "negative",
+    ParticipantResponse.TENTATIVE: "warning",
+}
+RESPONSE_ICONS = {
+    ParticipantResponse.ACCEPTED: "check_circle",
+    ParticipantResponse.DECLINED: "cancel",
+    ParticipantResponse.TENTATIVE: "help",
+}
 STATUS_COLORS = {MeetingStatus.SCHEDULED: "primary", MeetingStatus.DONE: "secondary", MeetingStatus.CANCELLED: "grey"}
 
 
@@ -49,7 +56,7 @@ def _deleted(session: Session, actor: Actor, meeting_id: uuid.UUID) -> bool:
 
 
 def when_text(row: MeetingRow, zone: str) -> str:
-    """"04/03/2026 14:30 – 15:30" (the end's date only when it differs)."""
+    """ "04/03/2026 14:30 – 15:30" (the end's date only when it differs)."""
     tz = ZoneInfo(zone)
     start, end = row.starts_at.astimezone(tz), row.ends_at.astimezone(tz)
     end_text = format_datetime(end, zone, style="short")
@@ -90,8 +97,9 @@ class ParticipantsPanel:
                 with ui.row().classes("items-center gap-2").mark(f"participant participant-{key}"):
                     ui.icon("person" if person.user_id else "contact_phone", color="grey-7", size="sm")
                     ui.label(person.name)
-                    ui.badge(_(RESPONSE_LABELS[person.response]), color=RESPONSE_COLORS[person.response]) \
-                        .mark(f"response response-{key}")
+                    ui.badge(_(RESPONSE_LABELS[person.response]), color=RESPONSE_COLORS[person.response]).mark(
+                        f"response response-{key}"
+                    )
             if row.my_response is not None:
                 self._answer_buttons(row)
 
@@ -99,14 +107,17 @@ class ParticipantsPanel:
         scheduled = row.status == MeetingStatus.SCHEDULED
         with ui.row().classes("items-center gap-2 q-mt-sm").mark("my-answer"):
             ui.label(_("Your answer:")).classes("text-weight-medium")
-            for answer, label in ((ParticipantResponse.ACCEPTED, _("Accept")),
-                                  (ParticipantResponse.TENTATIVE, _("Tentative")),
-                                  (ParticipantResponse.DECLINED, _("Decline"))):
+            for answer, label in (
+                (ParticipantResponse.ACCEPTED, _("Accept")),
+                (ParticipantResponse.TENTATIVE, _("Tentative")),
+                (ParticipantResponse.DECLINED, _("Decline")),
+            ):
                 chosen = row.my_response == answer
-                button = ui.button(label, icon=RESPONSE_ICONS[answer],
-                                   on_click=lambda a=answer: self.answer(a)) \
-                    .props(f"no-caps {'unelevated' if chosen else 'outline'} color={RESPONSE_COLORS[answer]}") \
+                button = (
+                    ui.button(label, icon=RESPONSE_ICONS[answer], on_click=lambda a=answer: self.answer(a))
+                    .props(f"no-caps {'unelevated' if chosen else 'outline'} color={RESPONSE_COLORS[answer]}")
                     .mark(f"respond-{answer.value}")
+                )
                 button.set_enabled(scheduled)
 
     async def answer(self, response: ParticipantResponse) -> None:
@@ -130,6 +141,7 @@ class ParticipantsPanel:
 
 def watch_answers(panel: ParticipantsPanel) -> live.Watch:
     """Answers (and new invitations) to this meeting show up at once in the panel, while it is shown."""
+
     def wants(event: Event) -> bool:
         if panel.root.is_deleted:
             live.unwatch(watch)
@@ -150,16 +162,23 @@ async def download_ics(meeting_id: uuid.UUID) -> None:
 
 
 def ics_button(meeting_id: uuid.UUID) -> ui.button:
-    return ui.button(_("Download .ics"), icon="event", on_click=lambda: download_ics(meeting_id)) \
-        .props("flat no-caps").mark("meeting-ics")
+    return (
+        ui.button(_("Download .ics"), icon="event", on_click=lambda: download_ics(meeting_id))
+        .props("flat no-caps")
+        .mark("meeting-ics")
+    )
 
 
 def summary(row: MeetingRow, zone: str) -> None:
     """The meeting's facts, read-only."""
     with ui.grid(columns=2).classes("gap-x-6 gap-y-1").mark("meeting-summary"):
-        for label, value in ((_("When"), when_text(row, zone)), (_("Location"), row.location),
-                             (_("Institution"), row.institution_name),
-                             (_("Status"), _(MEETING_STATUS_LABELS[row.status])), (_("Organiser"), row.organizer_name)):
+        for label, value in (
+            (_("When"), when_text(row, zone)),
+            (_("Location"), row.location),
+            (_("Institution"), row.institution_name),
+            (_("Status"), _(MEETING_STATUS_LABELS[row.status])),
+            (_("Organiser"), row.organizer_name),
+        ):
             ui.label(label).classes("text-grey-7")
             ui.label(value or "—")
     if row.description:
@@ -169,8 +188,17 @@ def summary(row: MeetingRow, zone: str) -> None:
 class MeetingForm:
     """The fields of a meeting; `save()` creates or updates it and returns True when it worked."""
 
-    def __init__(self, row: MeetingRow | None, *, zone: str, users: dict[str, str], contact_options: dict[str, str],
-                 institution_id: uuid.UUID | None, institution_name: str | None, starts_at: datetime | None) -> None:
+    def __init__(
+        self,
+        row: MeetingRow | None,
+        *,
+        zone: str,
+        users: dict[str, str],
+        contact_options: dict[str, str],
+        institution_id: uuid.UUID | None,
+        institution_name: str | None,
+        starts_at: datetime | None,
+    ) -> None:
         self.row = row
         self.zone = zone
         organiser = row.organizer_id if row else current_actor().id
@@ -186,30 +214,44 @@ class MeetingForm:
         self._duration = end - start
         self.fields: dict[str, Any] = {}
         with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1"):
-            self.fields["title"] = ui.input(_("Title") + " *", value=row.title if row else "") \
-                .classes("col-span-2")
-            self.fields["starts_at"] = ui.input(_("Start") + " *", value=local_input(start, zone),
-                                                on_change=self._start_changed).props("type=datetime-local stack-label")
-            self.fields["ends_at"] = ui.input(_("End") + " *", value=local_input(end, zone)) \
-                .props("type=datetime-local stack-label")
+            self.fields["title"] = ui.input(_("Title") + " *", value=row.title if row else "").classes("col-span-2")
+            self.fields["starts_at"] = ui.input(
+                _("Start") + " *", value=local_input(start, zone), on_change=self._start_changed
+            ).props("type=datetime-local stack-label")
+            self.fields["ends_at"] = ui.input(_("End") + " *", value=local_input(end, zone)).props(
+                "type=datetime-local stack-label"
+            )
             self.fields["location"] = ui.input(_("Location"), value=(row.location if row else "") or "")
-            self.fields["status"] = ui.select({s.value: _(label) for s, label in MEETING_STATUS_LABELS.items()},
-                                              value=(row.status if row else MeetingStatus.SCHEDULED).value,
-                                              label=_("Status"))
+            self.fields["status"] = ui.select(
+                {s.value: _(label) for s, label in MEETING_STATUS_LABELS.items()},
+                value=(row.status if row else MeetingStatus.SCHEDULED).value,
+                label=_("Status"),
+            )
             picked_id = row.institution_id if row else institution_id
             picked_name = row.institution_name if row else institution_name
-            self.fields["institution_id"] = institution_picker(value=picked_id, value_label=picked_name,
-                                                               on_change=self._institution_changed) \
+            self.fields["institution_id"] = institution_picker(
+                value=picked_id, value_label=picked_name, on_change=self._institution_changed
+            ).classes("col-span-2")
+            self.fields["participant_user_ids"] = (
+                ui.select(user_options, multiple=True, with_input=True, value=chosen_users, label=_("Invited users"))
+                .props("use-chips")
                 .classes("col-span-2")
-            self.fields["participant_user_ids"] = ui.select(user_options, multiple=True, with_input=True,
-                                                            value=chosen_users, label=_("Invited users")) \
-                .props("use-chips").classes("col-span-2")
-            self.fields["participant_contact_ids"] = ui.select({**contact_options, **self._kept_contacts},
-                                                               multiple=True, value=chosen_contacts,
-                                                               label=_("Invited contacts")) \
-                .props("use-chips").classes("col-span-2")
-            self.fields["description"] = ui.textarea(_("Description"), value=(row.description if row else "") or "") \
-                .props("autogrow").classes("col-span-2")
+            )
+            self.fields["participant_contact_ids"] = (
+                ui.select(
+                    {**contact_options, **self._kept_contacts},
+                    multiple=True,
+                    value=chosen_contacts,
+                    label=_("Invited contacts"),
+                )
+                .props("use-chips")
+                .classes("col-span-2")
+            )
+            self.fields["description"] = (
+                ui.textarea(_("Description"), value=(row.description if row else "") or "")
+                .props("autogrow")
+                .classes("col-span-2")
+            )
         for name, element in self.fields.items():
             element.mark(f"meeting-{name}")
         self._contacts_hint()
@@ -237,20 +279,26 @@ class MeetingForm:
 
     def values(self) -> dict[str, Any]:
         f = self.fields
-        return {"title": f["title"].value, "starts_at": from_local_input(f["starts_at"].value, self.zone),
-                "ends_at": from_local_input(f["ends_at"].value, self.zone), "location": f["location"].value,
-                "status": f["status"].value, "institution_id": f["institution_id"].selected_id,
-                "participant_user_ids": list(f["participant_user_ids"].value or []),
-                "participant_contact_ids": list(f["participant_contact_ids"].value or []),
-                "description": f["description"].value}
+        return {
+            "title": f["title"].value,
+            "starts_at": from_local_input(f["starts_at"].value, self.zone),
+            "ends_at": from_local_input(f["ends_at"].value, self.zone),
+            "location": f["location"].value,
+            "status": f["status"].value,
+            "institution_id": f["institution_id"].selected_id,
+            "participant_user_ids": list(f["participant_user_ids"].value or []),
+            "participant_contact_ids": list(f["participant_contact_ids"].value or []),
+            "description": f["description"].value,
+        }
 
     async def save(self) -> bool:
         raw = self.values()
         if self.row is None:
             saved: Any = await call(meetings.create_meeting, raw, fields=self.fields)
         else:
-            saved = await call(meetings.update_meeting, self.row.id, raw, expected_version=self.row.version,
-                               fields=self.fields)
+            saved = await call(
+                meetings.update_meeting, self.row.id, raw, expected_version=self.row.version, fields=self.fields
+            )
         if saved is None:
             return False
         start, end = raw["starts_at"], raw["ends_at"]
@@ -267,9 +315,18 @@ def _next_hour(zone: str) -> datetime:
 class MeetingDialog:
     """The dialog around one meeting (or a new one); see `open_meeting_dialog`."""
 
-    def __init__(self, row: MeetingRow | None, *, zone: str, users: dict[str, str], contact_options: dict[str, str],
-                 on_saved: OnSaved | None, institution_id: uuid.UUID | None, institution_name: str | None,
-                 starts_at: datetime | None) -> None:
+    def __init__(
+        self,
+        row: MeetingRow | None,
+        *,
+        zone: str,
+        users: dict[str, str],
+        contact_options: dict[str, str],
+        on_saved: OnSaved | None,
+        institution_id: uuid.UUID | None,
+        institution_name: str | None,
+        starts_at: datetime | None,
+    ) -> None:
         self.row = row
         self.on_saved = on_saved
         self.form: MeetingForm | None = None
@@ -277,9 +334,15 @@ class MeetingDialog:
         with ui.dialog() as self.dialog, ui.card().classes("w-[48rem] max-w-full").mark("meeting-dialog"):
             self._heading(row)
             if row is None or row.can_edit:
-                self.form = MeetingForm(row, zone=zone, users=users, contact_options=contact_options,
-                                        institution_id=institution_id, institution_name=institution_name,
-                                        starts_at=starts_at)
+                self.form = MeetingForm(
+                    row,
+                    zone=zone,
+                    users=users,
+                    contact_options=contact_options,
+                    institution_id=institution_id,
+                    institution_name=institution_name,
+                    starts_at=starts_at,
+                )
             else:
                 summary(row, zone)
             if row is not None:
@@ -304,9 +367,9 @@ class MeetingDialog:
             if row is not None:
                 ics_button(row.id)
                 if row.can_edit:
-                    ui.button(_("Delete"), icon="delete",
-                              on_click=lambda: confirm(_("Delete this meeting?"), self.delete)) \
-                        .props("flat no-caps color=negative").mark("meeting-delete")
+                    ui.button(
+                        _("Delete"), icon="delete", on_click=lambda: confirm(_("Delete this meeting?"), self.delete)
+                    ).props("flat no-caps color=negative").mark("meeting-delete")
             ui.space()
             ui.button(_("Cancel") if self.form else _("Close"), on_click=self.dialog.close).props("flat no-caps")
             if self.form is not None:
@@ -337,9 +400,14 @@ class MeetingDialog:
             self.dialog.close()
 
 
-async def open_meeting_dialog(meeting_id: uuid.UUID | None = None, *, on_saved: OnSaved | None = None,
-                              institution_id: uuid.UUID | None = None, institution_name: str | None = None,
-                              starts_at: datetime | None = None) -> None:
+async def open_meeting_dialog(
+    meeting_id: uuid.UUID | None = None,
+    *,
+    on_saved: OnSaved | None = None,
+    institution_id: uuid.UUID | None = None,
+    institution_name: str | None = None,
+    starts_at: datetime | None = None,
+) -> None:
     """Open a meeting (`meeting_id`) or plan a new one, optionally at an institution and a start time.
     `on_saved` runs after a save, an answer or a deletion (the list behind refreshes)."""
     row: MeetingRow | None = None
@@ -351,8 +419,16 @@ async def open_meeting_dialog(meeting_id: uuid.UUID | None = None, *, on_saved: 
     if users is None:
         return
     contact_options = await institution_contacts(row.institution_id if row else institution_id)
-    MeetingDialog(row, zone=zone, users=users, contact_options=contact_options, on_saved=on_saved,
-                  institution_id=institution_id, institution_name=institution_name, starts_at=starts_at).dialog.open()
+    MeetingDialog(
+        row,
+        zone=zone,
+        users=users,
+        contact_options=contact_options,
+        on_saved=on_saved,
+        institution_id=institution_id,
+        institution_name=institution_name,
+        starts_at=starts_at,
+    ).dialog.open()
 
 
 async def meeting_details(row: MeetingRow, *, on_changed: OnSaved) -> None:
@@ -364,8 +440,9 @@ async def meeting_details(row: MeetingRow, *, on_changed: OnSaved) -> None:
         ui.space()
         ics_button(row.id)
         if row.can_edit:
-            ui.button(_("Edit"), icon="edit", on_click=lambda: open_meeting_dialog(row.id, on_saved=on_changed)) \
-                .props("unelevated no-caps").mark("meeting-edit")
+            ui.button(_("Edit"), icon="edit", on_click=lambda: open_meeting_dialog(row.id, on_saved=on_changed)).props(
+                "unelevated no-caps"
+            ).mark("meeting-edit")
     with ui.card().classes("w-full max-w-3xl"):
         summary(row, zone)
         ui.separator()

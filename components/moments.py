@@ -65,8 +65,9 @@ def join_moment(day: str | None, clock: str | None, zone: str) -> datetime | str
     if not day:
         return clock or None
     try:
-        moment = datetime.fromisoformat(f"{day}T{clock}") if clock else \
-            datetime.combine(date.fromisoformat(day), END_OF_DAY)
+        moment = (
+            datetime.fromisoformat(f"{day}T{clock}") if clock else datetime.combine(date.fromisoformat(day), END_OF_DAY)
+        )
     except ValueError:
         return f"{day} {clock}".strip()
     return moment.replace(tzinfo=ZoneInfo(zone))

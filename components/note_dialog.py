@@ -39,8 +39,12 @@ class NoteMarkdown(ui.markdown):
     so `<b>` or `<script>` show as typed and `javascript:` links lead nowhere. DOMPurify still runs."""
 
     #: Notes are typed like messages: a line break is a line break, a list needs no blank line before it.
-    NOTE_EXTRAS: ClassVar[dict[str, Any]] = {"fenced-code-blocks": None, "tables": None, "cuddled-lists": None,
-                                             "breaks": {"on_newline": True}}
+    NOTE_EXTRAS: ClassVar[dict[str, Any]] = {
+        "fenced-code-blocks": None,
+        "tables": None,
+        "cuddled-lists": None,
+        "breaks": {"on_newline": True},
+    }
 
     def _handle_content_change(self, content: str) -> None:
         html = markdown2.markdown(content, extras=self.NOTE_EXTRAS, safe_mode="escape")
@@ -55,7 +59,7 @@ def note_text(body: str) -> NoteMarkdown:
 def excerpt(body: str, length: int = 120) -> str:
     """The first line of a note, shortened (lists show it as text)."""
     first = next((line.strip() for line in body.splitlines() if line.strip()), "")
-    return first if len(first) <= length else first[:length - 1].rstrip() + "…"
+    return first if len(first) <= length else first[: length - 1].rstrip() + "…"
 
 
 def _deleted(session: Session, actor: Actor, note_id: uuid.UUID) -> bool:
@@ -67,8 +71,9 @@ class SharesEditor:
     """Who a note is shared with, for reading or writing. An existing note changes at once
     (share_note / unshare_note); a new one keeps the list until it is created."""
 
-    def __init__(self, note: NoteRow | None, users: dict[str, str], *, editable: bool,
-                 on_change: OnSaved | None = None) -> None:
+    def __init__(
+        self, note: NoteRow | None, users: dict[str, str], *, editable: bool, on_change: OnSaved | None = None
+    ) -> None:
         self.note = note
         self.editable = editable
         self.on_change = on_change
@@ -80,12 +85,18 @@ class SharesEditor:
             self.items = ui.column().classes("w-full gap-1")
             if editable:
                 with ui.row().classes("w-full items-center gap-2 no-wrap"):
-                    self.user = ui.select(self.users, label=_("Share with"), with_input=True, value=None) \
-                        .props("dense outlined").classes("grow").mark("share-user")
-                    self.right = ui.toggle({READ: _("Can read"), WRITE: _("Can edit")}, value=READ) \
-                        .props("no-caps dense").mark("share-right")
-                    ui.button(_("Share"), icon="person_add", on_click=self.add).props("flat no-caps") \
-                        .mark("share-add")
+                    self.user = (
+                        ui.select(self.users, label=_("Share with"), with_input=True, value=None)
+                        .props("dense outlined")
+                        .classes("grow")
+                        .mark("share-user")
+                    )
+                    self.right = (
+                        ui.toggle({READ: _("Can read"), WRITE: _("Can edit")}, value=READ)
+                        .props("no-caps dense")
+                        .mark("share-right")
+                    )
+                    ui.button(_("Share"), icon="person_add", on_click=self.add).props("flat no-caps").mark("share-add")
         self.show()
 
     def as_raw(self) -> list[dict[str, Any]]:
@@ -102,10 +113,9 @@ class SharesEditor:
                     ui.label(self.names.get(user_id) or self.users.get(user_id, "?"))
                     ui.label(_("can edit") if writer else _("can read")).classes("text-caption text-grey-7")
                     if self.editable:
-                        ui.button(icon="close", on_click=lambda u=user_id: self.remove(u)) \
-                            .props(f'flat round dense size=sm aria-label="{_("Stop sharing")}"') \
-                            .tooltip(_("Stop sharing")) \
-                            .mark(f"share-remove share-remove-{user_id}")
+                        ui.button(icon="close", on_click=lambda u=user_id: self.remove(u)).props(
+                            f'flat round dense size=sm aria-label="{_("Stop sharing")}"'
+                        ).tooltip(_("Stop sharing")).mark(f"share-remove share-remove-{user_id}")
 
     async def add(self) -> None:
         user_id = self.user.value
@@ -151,8 +161,16 @@ def _unshared(session: Session, actor: Actor, note_id: uuid.UUID, user_id: uuid.
 class NoteDialog:
     """See `open_note_dialog`."""
 
-    def __init__(self, note: NoteRow | None, *, users: dict[str, str], zone: str, on_saved: OnSaved | None,
-                 institution_id: uuid.UUID | None, institution_name: str | None) -> None:
+    def __init__(
+        self,
+        note: NoteRow | None,
+        *,
+        users: dict[str, str],
+        zone: str,
+        on_saved: OnSaved | None,
+        institution_id: uuid.UUID | None,
+        institution_name: str | None,
+    ) -> None:
         self.note = note
         self.on_saved = on_saved
         self.version = note.version if note else 0
@@ -163,16 +181,23 @@ class NoteDialog:
             with ui.row().classes("w-full items-center gap-2"):
                 ui.label(_("New note") if note is None else _("Note")).classes("text-h6")
                 if note is not None:
-                    ui.badge(_(NOTE_VISIBILITY_LABELS[note.visibility]),
-                             color="grey-7" if note.visibility == NoteVisibility.PRIVATE else "secondary")
+                    ui.badge(
+                        _(NOTE_VISIBILITY_LABELS[note.visibility]),
+                        color="grey-7" if note.visibility == NoteVisibility.PRIVATE else "secondary",
+                    )
                 ui.space()
                 ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
             if note is not None:
-                ui.label(_("By {author}, changed {when}", author=note.author_name or _("Former user"),
-                           when=format_datetime(note.updated_at, zone, style="short"))) \
-                    .classes("text-caption text-grey-7")
-            self.conflict = ui.row().classes("w-full items-center gap-2 q-pa-sm bg-orange-1 rounded-borders") \
-                .mark("note-conflict")
+                ui.label(
+                    _(
+                        "By {author}, changed {when}",
+                        author=note.author_name or _("Former user"),
+                        when=format_datetime(note.updated_at, zone, style="short"),
+                    )
+                ).classes("text-caption text-grey-7")
+            self.conflict = (
+                ui.row().classes("w-full items-center gap-2 q-pa-sm bg-orange-1 rounded-borders").mark("note-conflict")
+            )
             self.conflict.set_visibility(False)
             if writable:
                 self._editor(note)
@@ -182,12 +207,18 @@ class NoteDialog:
             if manages:
                 self.fields["visibility"] = ui.radio(
                     {v.value: _(NOTE_VISIBILITY_LABELS[v]) for v in NoteVisibility},
-                    value=(note.visibility if note else NoteVisibility.PRIVATE).value).props("inline")
-                ui.label(_("A private note is seen by you alone and the people you share it with; a shared note "
-                           "by everyone who sees the institution.")).classes("text-caption text-grey-7")
+                    value=(note.visibility if note else NoteVisibility.PRIVATE).value,
+                ).props("inline")
+                ui.label(
+                    _(
+                        "A private note is seen by you alone and the people you share it with; a shared note "
+                        "by everyone who sees the institution."
+                    )
+                ).classes("text-caption text-grey-7")
                 self.fields["institution_id"] = institution_picker(
                     value=note.institution_id if note else institution_id,
-                    value_label=note.institution_name if note else institution_name).classes("w-full")
+                    value_label=note.institution_name if note else institution_name,
+                ).classes("w-full")
             elif note is not None and note.institution_name:
                 ui.label(_("Institution: {name}", name=note.institution_name)).classes("text-grey-8")
             for name, element in self.fields.items():
@@ -196,9 +227,9 @@ class NoteDialog:
             self.shares = SharesEditor(note, users, editable=manages, on_change=on_saved)
             with ui.row().classes("w-full items-center gap-2 q-mt-sm"):
                 if note is not None and note.can_manage:
-                    ui.button(_("Delete"), icon="delete",
-                              on_click=lambda: confirm(_("Delete this note?"), self.delete)) \
-                        .props("flat no-caps color=negative").mark("note-delete")
+                    ui.button(
+                        _("Delete"), icon="delete", on_click=lambda: confirm(_("Delete this note?"), self.delete)
+                    ).props("flat no-caps color=negative").mark("note-delete")
                 ui.space()
                 ui.button(_("Cancel") if writable else _("Close"), on_click=self.dialog.close).props("flat no-caps")
                 if writable:
@@ -214,10 +245,14 @@ class NoteDialog:
             preview_tab = ui.tab(_("Preview")).mark("note-preview-tab")
         with ui.tab_panels(tabs, value=write).classes("w-full"):
             with ui.tab_panel(write).classes("q-pa-none"):
-                self.fields["body"] = ui.textarea(_("Text") + " *", value=note.body if note else "") \
-                    .props("outlined autogrow autofocus").classes("w-full")
-                ui.label(_("Simple markdown: **bold**, *italic*, lists with -, links [text](https://…).")) \
-                    .classes("text-caption text-grey-7")
+                self.fields["body"] = (
+                    ui.textarea(_("Text") + " *", value=note.body if note else "")
+                    .props("outlined autogrow autofocus")
+                    .classes("w-full")
+                )
+                ui.label(_("Simple markdown: **bold**, *italic*, lists with -, links [text](https://…).")).classes(
+                    "text-caption text-grey-7"
+                )
             with ui.tab_panel(preview_tab).classes("q-pa-none"):
                 self.preview = note_text(note.body if note else "")
         self.fields["body"].on_value_change(lambda e: self.preview.set_content(str(e.value or "")))
@@ -235,8 +270,13 @@ class NoteDialog:
         self.conflict.clear()
         with self.conflict:
             ui.icon("warning", color="warning")
-            ui.label(_("{name} changed this note in the meantime. Your text is kept here: copy what you need, "
-                       "then load their version.", name=error.changed_by or _("Someone"))).classes("grow")
+            ui.label(
+                _(
+                    "{name} changed this note in the meantime. Your text is kept here: copy what you need, "
+                    "then load their version.",
+                    name=error.changed_by or _("Someone"),
+                )
+            ).classes("grow")
             ui.button(_("Load their version"), on_click=self.load_latest).props("flat no-caps").mark("note-reload")
         self.conflict.set_visibility(True)
 
@@ -258,8 +298,14 @@ class NoteDialog:
         if self.note is None:
             saved: Any = await call(notes.create_note, {**raw, "shares": self.shares.as_raw()}, fields=self.fields)
         else:
-            saved = await call(notes.update_note, self.note.id, raw, expected_version=self.version,
-                               fields=self.fields, on_error={Conflict: self._show_conflict})
+            saved = await call(
+                notes.update_note,
+                self.note.id,
+                raw,
+                expected_version=self.version,
+                fields=self.fields,
+                on_error={Conflict: self._show_conflict},
+            )
         if saved is None:
             return
         ui.notify(_("Note saved."), type="positive")
@@ -276,8 +322,13 @@ class NoteDialog:
             self.dialog.close()
 
 
-async def open_note_dialog(note_id: uuid.UUID | None = None, *, on_saved: OnSaved | None = None,
-                           institution_id: uuid.UUID | None = None, institution_name: str | None = None) -> None:
+async def open_note_dialog(
+    note_id: uuid.UUID | None = None,
+    *,
+    on_saved: OnSaved | None = None,
+    institution_id: uuid.UUID | None = None,
+    institution_name: str | None = None,
+) -> None:
     """Open a note (`note_id`) or write a new one, optionally on an institution. `on_saved` runs after
     a save or a deletion (the list behind refreshes)."""
     note: NoteRow | None = None
@@ -288,8 +339,14 @@ async def open_note_dialog(note_id: uuid.UUID | None = None, *, on_saved: OnSave
     zone, users = await asyncio.gather(user_zone(), active_users())
     if users is None:
         return
-    NoteDialog(note, users=users, zone=zone, on_saved=on_saved, institution_id=institution_id,
-               institution_name=institution_name).dialog.open()
+    NoteDialog(
+        note,
+        users=users,
+        zone=zone,
+        on_saved=on_saved,
+        institution_id=institution_id,
+        institution_name=institution_name,
+    ).dialog.open()
 
 
 def shares_text(shares: list[ShareRow]) -> str:

@@ -25,8 +25,11 @@ class NotificationBell:
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
         self.count = 0
-        with ui.button(icon="notifications").props(f'flat round color=white aria-label="{_("Notifications")}"') \
-                .mark("bell") as self.button:
+        with (
+            ui.button(icon="notifications")
+            .props(f'flat round color=white aria-label="{_("Notifications")}"')
+            .mark("bell") as self.button
+        ):
             self.badge = ui.badge("", color="red").props("floating").mark("bell-count")
             self.badge.set_visibility(False)
             with ui.menu().props("anchor='bottom right' self='top right'").classes("w-96") as self.menu:
@@ -53,12 +56,12 @@ class NotificationBell:
         if isinstance(event, NotificationCreated):
             count, latest = await asyncio.gather(
                 call(notifications.unread_count),
-                call(notifications.list_notifications, unread_only=True, request=PageRequest(1, 1)))
+                call(notifications.list_notifications, unread_only=True, request=PageRequest(1, 1)),
+            )
             if count is not None:
                 self.set_count(count)
             if latest is not None and latest.items and latest.items[0].id == event.notification_id:
-                ui.notify(latest.items[0].title, type="info", position="top-right", icon="notifications",
-                          timeout=6000)
+                ui.notify(latest.items[0].title, type="info", position="top-right", icon="notifications", timeout=6000)
         else:
             await self.refresh()
         if self.menu.value:
@@ -73,8 +76,9 @@ class NotificationBell:
             with ui.row().classes("w-full items-center q-px-md q-py-sm"):
                 ui.label(_("Notifications")).classes("text-subtitle1 text-weight-medium")
                 ui.space()
-                ui.button(_("Mark all as read"), on_click=self.mark_all_read) \
-                    .props("flat dense no-caps").mark("bell-mark-all")
+                ui.button(_("Mark all as read"), on_click=self.mark_all_read).props("flat dense no-caps").mark(
+                    "bell-mark-all"
+                )
             ui.separator()
             if not page.items:
                 ui.label(_("No notifications yet.")).classes("q-pa-md text-grey-7")
@@ -82,8 +86,9 @@ class NotificationBell:
                 for row in page.items:
                     self._item(row)
             ui.separator()
-            ui.button(_("See all notifications"), on_click=lambda: ui.navigate.to("/notifications")) \
-                .props("flat no-caps").classes("w-full")
+            ui.button(_("See all notifications"), on_click=lambda: ui.navigate.to("/notifications")).props(
+                "flat no-caps"
+            ).classes("w-full")
 
     def _item(self, row: NotificationRow) -> None:
         async def open_it() -> None:
@@ -97,8 +102,7 @@ class NotificationBell:
                 ui.icon("fiber_manual_record", color="primary" if not row.is_read else "grey-4", size="xs")
             with ui.item_section():
                 ui.item_label(row.title).classes("text-weight-medium" if not row.is_read else "")
-                ui.item_label(format_datetime(row.created_at, style="short")) \
-                    .props("caption")
+                ui.item_label(format_datetime(row.created_at, style="short")).props("caption")
 
     async def mark_all_read(self) -> None:
         if await call(notifications.mark_all_read) is not None:

@@ -25,16 +25,34 @@ Loader = Callable[[TableState], Awaitable[tuple[list[dict[str, Any]], int] | Non
 class PagedTable:
     """`ui.table` in server-side mode: `load(state)` returns one page of rows and the total."""
 
-    def __init__(self, columns: list[dict[str, Any]], load: Loader, *, row_key: str = "id",
-                 selection: str | None = None, state: TableState | None = None) -> None:
+    def __init__(
+        self,
+        columns: list[dict[str, Any]],
+        load: Loader,
+        *,
+        row_key: str = "id",
+        selection: str | None = None,
+        state: TableState | None = None,
+    ) -> None:
         self.state = state or TableState()
         self._load = load
-        self.table = ui.table(columns=columns, rows=[], row_key=row_key, selection=selection,  # type: ignore[arg-type]
-                              pagination={"page": self.state.page, "rowsPerPage": self.state.page_size,
-                                          "rowsNumber": 0, "sortBy": self.state.sort,
-                                          "descending": self.state.descending}) \
-            .props(f':rows-per-page-options="{list(PAGE_SIZES)}" flat bordered binary-state-sort') \
+        self.table = (
+            ui.table(
+                columns=columns,
+                rows=[],
+                row_key=row_key,
+                selection=selection,  # type: ignore[arg-type]
+                pagination={
+                    "page": self.state.page,
+                    "rowsPerPage": self.state.page_size,
+                    "rowsNumber": 0,
+                    "sortBy": self.state.sort,
+                    "descending": self.state.descending,
+                },
+            )
+            .props(f':rows-per-page-options="{list(PAGE_SIZES)}" flat bordered binary-state-sort')
             .classes("w-full")
+        )
         self.table.on("request", self._on_request)
         self.table.on_pagination_change(self._keep_total)
         self._total = 0
@@ -70,8 +88,13 @@ class PagedTable:
         rows, total = result
         self._total = total
         self.table.rows = rows
-        self.table.pagination = {"page": self.state.page, "rowsPerPage": self.state.page_size, "rowsNumber": total,
-                                 "sortBy": self.state.sort, "descending": self.state.descending}
+        self.table.pagination = {
+            "page": self.state.page,
+            "rowsPerPage": self.state.page_size,
+            "rowsNumber": total,
+            "sortBy": self.state.sort,
+            "descending": self.state.descending,
+        }
         self.table.selected = []
         self.table.update()
 

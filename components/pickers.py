@@ -60,11 +60,24 @@ def as_day(value: Any) -> date | None:
 class _SearchPicker(ui.select):
     """A single-choice select that asks the server for its options as the user types."""
 
-    def __init__(self, label: str, *, value: uuid.UUID | None, value_label: str | None,
-                 on_change: Callable[..., Any] | None, clearable: bool) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        value: uuid.UUID | None,
+        value_label: str | None,
+        on_change: Callable[..., Any] | None,
+        clearable: bool,
+    ) -> None:
         options = {str(value): value_label or ""} if value is not None else {}
-        super().__init__(options, label=label, value=str(value) if value is not None else None, with_input=True,
-                         clearable=clearable, on_change=on_change)
+        super().__init__(
+            options,
+            label=label,
+            value=str(value) if value is not None else None,
+            with_input=True,
+            clearable=clearable,
+            on_change=on_change,
+        )
         self._latest = 0
         self.on("input-value", self._on_input, throttle=THROTTLE)
         self.on("popup-show", self._on_popup)
@@ -125,8 +138,11 @@ class InstitutionPicker(_SearchPicker):
         hits = await call(search.search_everything, text, limit=SEARCH_LIMIT)
         if hits is None:
             return None
-        return {str(hit.id): " · ".join(p for p in (hit.title, hit.subtitle) if p)
-                for hit in hits if hit.kind is HitKind.INSTITUTION}
+        return {
+            str(hit.id): " · ".join(p for p in (hit.title, hit.subtitle) if p)
+            for hit in hits
+            if hit.kind is HitKind.INSTITUTION
+        }
 
 
 class ContactPicker(_SearchPicker):
@@ -134,8 +150,16 @@ class ContactPicker(_SearchPicker):
     narrowed as you type), else among all contacts by name (`institution_of` then tells the page
     which institution the chosen contact belongs to)."""
 
-    def __init__(self, label: str, *, institution_id: uuid.UUID | None, value: uuid.UUID | None,
-                 value_label: str | None, on_change: Callable[..., Any] | None, clearable: bool) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        institution_id: uuid.UUID | None,
+        value: uuid.UUID | None,
+        value_label: str | None,
+        on_change: Callable[..., Any] | None,
+        clearable: bool,
+    ) -> None:
         self.institution_id = institution_id
         self._institutions: dict[str, uuid.UUID] = {}
         super().__init__(label, value=value, value_label=value_label, on_change=on_change, clearable=clearable)
@@ -160,8 +184,9 @@ class ContactPicker(_SearchPicker):
 
     async def _find(self, text: str) -> dict[str, str] | None:
         if self.institution_id is not None:
-            page = await call(contacts.list_for_institution, self.institution_id, q=text,
-                              request=PageRequest(1, CONTACTS_SHOWN))
+            page = await call(
+                contacts.list_for_institution, self.institution_id, q=text, request=PageRequest(1, CONTACTS_SHOWN)
+            )
             return None if page is None else self._remember(page.items, with_institution=False)
         if len(text) < search.MIN_LENGTH:
             return {}
@@ -177,36 +202,62 @@ class ContactPicker(_SearchPicker):
         return found
 
 
-def institution_picker(label: str | None = None, *, value: uuid.UUID | None = None, value_label: str | None = None,
-                       on_change: Callable[..., Any] | None = None, clearable: bool = True) -> InstitutionPicker:
+def institution_picker(
+    label: str | None = None,
+    *,
+    value: uuid.UUID | None = None,
+    value_label: str | None = None,
+    on_change: Callable[..., Any] | None = None,
+    clearable: bool = True,
+) -> InstitutionPicker:
     """A select of one institution that searches the server as you type (two letters at least).
 
     `value` and `value_label` show an institution already chosen (editing a record). `on_change`
     receives NiceGUI's value-change event (`event.value` is the id as text, or None); the picker's
     `selected_id` gives it as a UUID. Put the picker in a form's `fields=` mapping to see the
     service's message next to it."""
-    return InstitutionPicker(label or _("Institution"), value=value, value_label=value_label, on_change=on_change,
-                             clearable=clearable)
+    return InstitutionPicker(
+        label or _("Institution"), value=value, value_label=value_label, on_change=on_change, clearable=clearable
+    )
 
 
-def contact_picker(label: str | None = None, *, institution_id: uuid.UUID | None = None,
-                   value: uuid.UUID | None = None, value_label: str | None = None,
-                   on_change: Callable[..., Any] | None = None, clearable: bool = True) -> ContactPicker:
+def contact_picker(
+    label: str | None = None,
+    *,
+    institution_id: uuid.UUID | None = None,
+    value: uuid.UUID | None = None,
+    value_label: str | None = None,
+    on_change: Callable[..., Any] | None = None,
+    clearable: bool = True,
+) -> ContactPicker:
     """A select of one contact, searched on the server as you type.
 
     With `institution_id` it offers that institution's contacts (the first ones as soon as it opens);
     call `set_institution(...)` when the form's institution changes. Without one it searches all
     contacts by name, and `institution_of(contact_id)` tells which institution the chosen one belongs
     to. `value`/`value_label`, `on_change` and `selected_id` as for `institution_picker`."""
-    return ContactPicker(label or _("Contact"), institution_id=institution_id, value=value, value_label=value_label,
-                         on_change=on_change, clearable=clearable)
+    return ContactPicker(
+        label or _("Contact"),
+        institution_id=institution_id,
+        value=value,
+        value_label=value_label,
+        on_change=on_change,
+        clearable=clearable,
+    )
 
 
-def user_picker(users: Iterable[tuple[uuid.UUID, str]], label: str | None = None, *, value: uuid.UUID | None = None,
-                on_change: Callable[..., Any] | None = None, clearable: bool = False) -> ui.select:
+def user_picker(
+    users: Iterable[tuple[uuid.UUID, str]],
+    label: str | None = None,
+    *,
+    value: uuid.UUID | None = None,
+    on_change: Callable[..., Any] | None = None,
+    clearable: bool = False,
+) -> ui.select:
     """A select of one user among `users` (id, name) — a list the service bounded already, such as
     `tasks.assignable_users`; typing filters it. The value is the id as text."""
     options = {str(user_id): name for user_id, name in users}
     chosen = str(value) if value is not None and str(value) in options else None
-    return ui.select(options, label=label or _("User"), value=chosen, with_input=True, clearable=clearable,
-                     on_change=on_change)
+    return ui.select(
+        options, label=label or _("User"), value=chosen, with_input=True, clearable=clearable, on_change=on_change
+    )

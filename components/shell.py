@@ -5,7 +5,6 @@ between them does not reload the whole page while URLs stay real.
 No `from __future__ import annotations` here: ui.sub_pages recognises the PageArguments
 parameter by its real annotation object."""
 
-
 import asyncio
 import contextlib
 import copy
@@ -53,14 +52,32 @@ class PageSpec:
 PAGES: dict[str, PageSpec] = {}
 
 
-def app_page(path: str, *, title: str, icon: str | None = None, in_navigation: bool = False, order: int = 100,
-             permission: str | None = None, parent: str | None = "/") -> Callable[[PageBuilder], PageBuilder]:
+def app_page(
+    path: str,
+    *,
+    title: str,
+    icon: str | None = None,
+    in_navigation: bool = False,
+    order: int = 100,
+    permission: str | None = None,
+    parent: str | None = "/",
+) -> Callable[[PageBuilder], PageBuilder]:
     """Register a screen shown inside the shell. `permission` hides it from the menu and refuses
     it to those who lack the right (the services enforce the same right on every action)."""
+
     def decorator(builder: PageBuilder) -> PageBuilder:
-        PAGES[path] = PageSpec(path=path, title=title, builder=builder, icon=icon, in_navigation=in_navigation,
-                               order=order, permission=permission, parent=parent if path != "/" else None)
+        PAGES[path] = PageSpec(
+            path=path,
+            title=title,
+            builder=builder,
+            icon=icon,
+            in_navigation=in_navigation,
+            order=order,
+            permission=permission,
+            parent=parent if path != "/" else None,
+        )
         return builder
+
     return decorator
 
 
@@ -102,13 +119,18 @@ class Navigation:
     def __init__(self, actor: Actor, disabled_modules: frozenset[str]) -> None:
         self.links: dict[str, ui.link] = {}
         self.current: ui.link | None = None
-        with ui.element("nav").classes("opex-nav").props(f'aria-label="{_("Navigation")}"') \
-                .mark("navigation"):
+        with ui.element("nav").classes("opex-nav").props(f'aria-label="{_("Navigation")}"').mark("navigation"):
             for spec in sorted(PAGES.values(), key=lambda s: (s.order, s.path)):
-                if spec.in_navigation and (spec.permission is None or can(actor, spec.permission)) \
-                        and app_settings.module_of_path(spec.path) not in disabled_modules:
-                    self.links[spec.path] = ui.link(_(spec.title), spec.path) \
-                        .props(f'data-icon="{spec.icon or "chevron_right"}"').mark(f"nav:{spec.path}")
+                if (
+                    spec.in_navigation
+                    and (spec.permission is None or can(actor, spec.permission))
+                    and app_settings.module_of_path(spec.path) not in disabled_modules
+                ):
+                    self.links[spec.path] = (
+                        ui.link(_(spec.title), spec.path)
+                        .props(f'data-icon="{spec.icon or "chevron_right"}"')
+                        .mark(f"nav:{spec.path}")
+                    )
 
     def show(self, spec: PageSpec) -> None:
         """Mark the entry of `spec`'s section: its own, else its nearest ancestor's but the dashboard
@@ -129,8 +151,9 @@ class Breadcrumb:
 
     def __init__(self, navigation: Navigation | None = None) -> None:
         self.navigation = navigation
-        self.row = ui.row().classes("items-center gap-1 text-sm text-grey-7 q-mb-md") \
-            .props(f'aria-label="{_("Breadcrumb")}"')
+        self.row = (
+            ui.row().classes("items-center gap-1 text-sm text-grey-7 q-mb-md").props(f'aria-label="{_("Breadcrumb")}"')
+        )
         self.spec: PageSpec | None = None
         app.storage.client[BREADCRUMB_KEY] = self
 
@@ -152,8 +175,7 @@ def _parameters(builder: PageBuilder) -> Mapping[str, inspect.Parameter]:
     return inspect.signature(builder).parameters
 
 
-def _screen(spec: PageSpec, breadcrumb: Breadcrumb, shown: asyncio.Event) -> Callable[[PageArguments],
-                                                                                   Awaitable[None]]:
+def _screen(spec: PageSpec, breadcrumb: Breadcrumb, shown: asyncio.Event) -> Callable[[PageArguments], Awaitable[None]]:
     parameters = _parameters(spec.builder)
 
     async def show(args: PageArguments) -> None:
@@ -177,8 +199,11 @@ def _screen(spec: PageSpec, breadcrumb: Breadcrumb, shown: asyncio.Event) -> Cal
             not_allowed()
             return
         try:
-            kwargs: dict[str, Any] = {name: _convert(args.path_parameters[name], p.annotation)
-                                      for name, p in parameters.items() if name in args.path_parameters}
+            kwargs: dict[str, Any] = {
+                name: _convert(args.path_parameters[name], p.annotation)
+                for name, p in parameters.items()
+                if name in args.path_parameters
+            }
         except ValueError:
             not_found()
             return
@@ -215,8 +240,11 @@ async def root(request: Request) -> RedirectResponse | None:
     if actor.language and app.storage.user.get(LOCALE_KEY) != actor.language:
         app.storage.user[LOCALE_KEY] = actor.language
     follow_language()
-    await build_shell(actor, await run.io_bound(app_settings.disabled_modules) or frozenset(),
-                      first_screen_by=started + FIRST_SCREEN_WAIT)
+    await build_shell(
+        actor,
+        await run.io_bound(app_settings.disabled_modules) or frozenset(),
+        first_screen_by=started + FIRST_SCREEN_WAIT,
+    )
     return None
 
 
@@ -234,8 +262,9 @@ def follow_language() -> None:
     context.client.page = page
 
 
-async def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset(), *,
-                      first_screen_by: float | None = None) -> None:
+async def build_shell(
+    actor: Actor, disabled_modules: frozenset[str] = frozenset(), *, first_screen_by: float | None = None
+) -> None:
     """The frame and, inside it, the screen of the current URL.
 
     The first screen goes out with the page rather than over the websocket after it: a list is on
@@ -255,16 +284,21 @@ async def build_shell(actor: Actor, disabled_modules: frozenset[str] = frozenset
     context.client.content.classes("opex-app")
     with context.client.layout:
         header = ui.element("header").classes("opex-header").mark("header")
-        drawer = ui.element("aside").classes("opex-drawer").props('id="opex-drawer"').mark("drawer") \
+        drawer = (
+            ui.element("aside")
+            .classes("opex-drawer")
+            .props('id="opex-drawer"')
+            .mark("drawer")
             .on("click", js_handler="(event) => event.target.closest('a') && opexDrawer.close()")
+        )
         backdrop = ui.element("div").classes("opex-backdrop").on("click", js_handler="() => opexDrawer.close()")
     for index, element in enumerate((header, drawer, backdrop)):
         element.move(target_index=index)
 
     with header:
-        ui.button(icon="menu").on("click", js_handler="() => opexDrawer.toggle()") \
-            .props(f'flat round color=white aria-label="{_("Menu")}" aria-controls="opex-drawer"') \
-            .tooltip(_("Menu")).mark("menu")
+        ui.button(icon="menu").on("click", js_handler="() => opexDrawer.toggle()").props(
+            f'flat round color=white aria-label="{_("Menu")}" aria-controls="opex-drawer"'
+        ).tooltip(_("Menu")).mark("menu")
         ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
         ui.space()
         global_search()
@@ -297,9 +331,9 @@ def _language_select(actor: Actor) -> None:
         await call(users.update_preferences, language=event.value)
         ui.navigate.reload()
 
-    ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change) \
-        .props(f'dense borderless dark options-dense aria-label="{_("Language")}"').classes("w-28") \
-        .tooltip(_("Language")).mark("language")
+    ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change).props(
+        f'dense borderless dark options-dense aria-label="{_("Language")}"'
+    ).classes("w-28").tooltip(_("Language")).mark("language")
 
 
 def _dark_mode_toggle(dark: ui.dark_mode) -> None:
@@ -309,8 +343,12 @@ def _dark_mode_toggle(dark: ui.dark_mode) -> None:
         button.props(f"icon={'light_mode' if dark.value else 'dark_mode'}")
         await call(users.update_preferences, theme=theme)
 
-    button = ui.button(icon="light_mode" if dark.value else "dark_mode", on_click=toggle) \
-        .props(f'flat round color=white aria-label="{_("Dark mode")}"').tooltip(_("Dark mode")).mark("dark-mode")
+    button = (
+        ui.button(icon="light_mode" if dark.value else "dark_mode", on_click=toggle)
+        .props(f'flat round color=white aria-label="{_("Dark mode")}"')
+        .tooltip(_("Dark mode"))
+        .mark("dark-mode")
+    )
 
 
 def _user_menu(actor: Actor) -> None:
@@ -330,4 +368,3 @@ async def logout() -> None:
     app.storage.user.pop(SESSION_KEY, None)
     app.storage.client.pop(ACTOR_KEY, None)
     ui.navigate.to("/login")
-

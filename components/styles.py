@@ -16,8 +16,10 @@ SCRIPT = Path(__file__).with_name("opex.js")
 
 @functools.cache
 def _head_html() -> str:
-    return (f'<style id="opex-css">\n{STYLESHEET.read_text(encoding="utf-8")}</style>\n'
-            f'<script id="opex-js">\n{SCRIPT.read_text(encoding="utf-8")}</script>')
+    return (
+        f'<style id="opex-css">\n{STYLESHEET.read_text(encoding="utf-8")}</style>\n'
+        f'<script id="opex-js">\n{SCRIPT.read_text(encoding="utf-8")}</script>'
+    )
 
 
 def install() -> None:

@@ -36,10 +36,18 @@ from crm_app.platform.permissions import Actor
 
 OnSaved = Callable[[], Awaitable[None]]
 
-STATUS_COLORS = {TaskStatus.TODO: "blue-grey", TaskStatus.IN_PROGRESS: "primary", TaskStatus.DONE: "positive",
-                 TaskStatus.CANCELLED: "grey"}
-PRIORITY_COLORS = {TaskPriority.LOW: "grey", TaskPriority.NORMAL: "blue-grey", TaskPriority.HIGH: "orange",
-                   TaskPriority.URGENT: "negative"}
+STATUS_COLORS = {
+    TaskStatus.TODO: "blue-grey",
+    TaskStatus.IN_PROGRESS: "primary",
+    TaskStatus.DONE: "positive",
+    TaskStatus.CANCELLED: "grey",
+}
+PRIORITY_COLORS = {
+    TaskPriority.LOW: "grey",
+    TaskPriority.NORMAL: "blue-grey",
+    TaskPriority.HIGH: "orange",
+    TaskPriority.URGENT: "negative",
+}
 
 
 def may_see(actor: Actor, event: TaskChanged) -> bool:
@@ -62,12 +70,17 @@ def _deleted(session: Session, actor: Actor, task_id: uuid.UUID) -> bool:
     return True
 
 
-async def open_task_dialog(task_id: uuid.UUID | None = None, *, on_saved: OnSaved | None = None,
-                           institution: tuple[uuid.UUID, str] | None = None) -> None:
+async def open_task_dialog(
+    task_id: uuid.UUID | None = None,
+    *,
+    on_saved: OnSaved | None = None,
+    institution: tuple[uuid.UUID, str] | None = None,
+) -> None:
     """Open the dialog: a new task (for `institution` when given) or the task `task_id`, read afresh
     so that its version is the one the user sees. `on_saved` runs after a save or a deletion."""
-    zone, choices, row = await asyncio.gather(user_zone(), call(tasks.task_choices),
-                                              call(tasks.get_task_row, task_id) if task_id else _nothing())
+    zone, choices, row = await asyncio.gather(
+        user_zone(), call(tasks.task_choices), call(tasks.get_task_row, task_id) if task_id else _nothing()
+    )
     if choices is None or (task_id is not None and row is None):
         return
     TaskDialog(choices, row, zone=zone, on_saved=on_saved, institution=institution).dialog.open()
@@ -80,8 +93,15 @@ async def _nothing() -> None:
 class TaskDialog:
     """See `open_task_dialog`."""
 
-    def __init__(self, choices: TaskChoices, row: TaskRow | None, *, zone: str, on_saved: OnSaved | None,
-                 institution: tuple[uuid.UUID, str] | None) -> None:
+    def __init__(
+        self,
+        choices: TaskChoices,
+        row: TaskRow | None,
+        *,
+        zone: str,
+        on_saved: OnSaved | None,
+        institution: tuple[uuid.UUID, str] | None,
+    ) -> None:
         self.row = row
         self.zone = zone
         self.on_saved = on_saved
@@ -90,8 +110,9 @@ class TaskDialog:
         if row is not None and str(row.assignee_id) not in users:  # assigned by someone with a wider reach
             users[str(row.assignee_id)] = row.assignee_name
         due_day, due_time = split_moment(row.due_at if row else None, zone)
-        institution_id, institution_name = (row.institution_id, row.institution_name) if row else \
-            (institution if institution else (None, None))
+        institution_id, institution_name = (
+            (row.institution_id, row.institution_name) if row else (institution if institution else (None, None))
+        )
         self.fields: dict[str, Any] = {}
         f = self.fields
         with ui.dialog() as self.dialog, ui.card().classes("w-[44rem] max-w-full").mark("task-dialog"):
@@ -101,26 +122,44 @@ class TaskDialog:
                 if row is not None:
                     ui.link(_("Open"), f"/tasks/{row.id}").classes("text-caption")
                 ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
-            f["title"] = ui.input(_("Title") + " *", value=row.title if row else "") \
-                .classes("w-full").props("autofocus counter maxlength=200")
+            f["title"] = (
+                ui.input(_("Title") + " *", value=row.title if row else "")
+                .classes("w-full")
+                .props("autofocus counter maxlength=200")
+            )
             with ui.grid(columns=2).classes("w-full gap-x-4"):
-                f["status"] = ui.select({s.value: _(TASK_STATUS_LABELS[s]) for s in TaskStatus}, label=_("Status"),
-                                        value=(row.status if row else TaskStatus.TODO).value)
-                f["priority"] = ui.select({p.value: _(TASK_PRIORITY_LABELS[p]) for p in TaskPriority},
-                                          label=_("Priority"),
-                                          value=(row.priority if row else TaskPriority.NORMAL).value)
+                f["status"] = ui.select(
+                    {s.value: _(TASK_STATUS_LABELS[s]) for s in TaskStatus},
+                    label=_("Status"),
+                    value=(row.status if row else TaskStatus.TODO).value,
+                )
+                f["priority"] = ui.select(
+                    {p.value: _(TASK_PRIORITY_LABELS[p]) for p in TaskPriority},
+                    label=_("Priority"),
+                    value=(row.priority if row else TaskPriority.NORMAL).value,
+                )
                 f["due_at"] = ui.input(_("Due date"), value=due_day).props("type=date stack-label clearable")
                 self.due_time = ui.input(_("Due time"), value=due_time).props("type=time stack-label clearable")
-                f["assignee_id"] = ui.select(users, label=_("Assigned to") + " *", with_input=True,
-                                             value=str(row.assignee_id) if row else next(iter(users), None))
-                f["institution_id"] = institution_picker(value=institution_id, value_label=institution_name,
-                                                         on_change=self._institution_changed)
-                f["contact_id"] = contact_picker(institution_id=institution_id,
-                                                 value=row.contact_id if row else None,
-                                                 value_label=row.contact_name if row else None,
-                                                 on_change=self._contact_changed)
-            f["description"] = ui.textarea(_("Description"), value=(row.description or "") if row else "") \
-                .classes("w-full").props("autogrow")
+                f["assignee_id"] = ui.select(
+                    users,
+                    label=_("Assigned to") + " *",
+                    with_input=True,
+                    value=str(row.assignee_id) if row else next(iter(users), None),
+                )
+                f["institution_id"] = institution_picker(
+                    value=institution_id, value_label=institution_name, on_change=self._institution_changed
+                )
+                f["contact_id"] = contact_picker(
+                    institution_id=institution_id,
+                    value=row.contact_id if row else None,
+                    value_label=row.contact_name if row else None,
+                    on_change=self._contact_changed,
+                )
+            f["description"] = (
+                ui.textarea(_("Description"), value=(row.description or "") if row else "")
+                .classes("w-full")
+                .props("autogrow")
+            )
             for name, element in {**f, "due_time": self.due_time}.items():
                 element.mark(f"task-{name.removesuffix('_id')}")
                 if not editable:
@@ -130,10 +169,13 @@ class TaskDialog:
                 comment_thread(CommentTarget.TASK, row.id)
             with ui.row().classes("w-full q-mt-md items-center"):
                 if row is not None and row.can_edit:
-                    ui.button(_("Delete"), icon="delete",
-                              on_click=lambda: confirm(_("Delete the task “{title}” and its comments?",
-                                                         title=row.title), self.delete)) \
-                        .props("flat no-caps color=negative").mark("task-delete")
+                    ui.button(
+                        _("Delete"),
+                        icon="delete",
+                        on_click=lambda: confirm(
+                            _("Delete the task “{title}” and its comments?", title=row.title), self.delete
+                        ),
+                    ).props("flat no-caps color=negative").mark("task-delete")
                 ui.space()
                 ui.button(_("Cancel") if editable else _("Close"), on_click=self.dialog.close).props("flat no-caps")
                 if editable:
@@ -153,18 +195,24 @@ class TaskDialog:
 
     def values(self) -> dict[str, Any]:
         f = self.fields
-        return {"title": f["title"].value, "description": f["description"].value, "status": f["status"].value,
-                "priority": f["priority"].value,
-                "due_at": join_moment(f["due_at"].value, self.due_time.value, self.zone),
-                "assignee_id": f["assignee_id"].value, "institution_id": f["institution_id"].selected_id,
-                "contact_id": f["contact_id"].selected_id}
+        return {
+            "title": f["title"].value,
+            "description": f["description"].value,
+            "status": f["status"].value,
+            "priority": f["priority"].value,
+            "due_at": join_moment(f["due_at"].value, self.due_time.value, self.zone),
+            "assignee_id": f["assignee_id"].value,
+            "institution_id": f["institution_id"].selected_id,
+            "contact_id": f["contact_id"].selected_id,
+        }
 
     async def save(self) -> None:
         if self.row is None:
             saved: Any = await call(tasks.create_task, self.values(), fields=self.fields)
         else:
-            saved = await call(tasks.update_task, self.row.id, self.values(), expected_version=self.row.version,
-                               fields=self.fields)
+            saved = await call(
+                tasks.update_task, self.row.id, self.values(), expected_version=self.row.version, fields=self.fields
+            )
         if saved is None:
             return
         ui.notify(_("Task saved."), type="positive")

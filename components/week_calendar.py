@@ -48,8 +48,10 @@ def week_param(monday: date) -> str:
 def week_window(monday: date, zone: str) -> tuple[datetime, datetime]:
     """The week as an aware interval [Monday 00:00, next Monday 00:00) in `zone`."""
     tz = ZoneInfo(zone)
-    return (datetime.combine(monday, time.min, tzinfo=tz),
-            datetime.combine(monday + timedelta(days=7), time.min, tzinfo=tz))
+    return (
+        datetime.combine(monday, time.min, tzinfo=tz),
+        datetime.combine(monday + timedelta(days=7), time.min, tzinfo=tz),
+    )
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,16 @@ def _pieces(event: CalendarEvent, days: list[date], tz: ZoneInfo) -> list[Placed
         if end <= day_start or start >= day_end:
             continue
         first, last = max(start, day_start), min(end, day_end)
-        pieces.append(Placed(event, day, int((first - day_start).total_seconds() // 60),
-                             int((last - day_start).total_seconds() // 60),
-                             continues_before=start < day_start, continues_after=end > day_end))
+        pieces.append(
+            Placed(
+                event,
+                day,
+                int((first - day_start).total_seconds() // 60),
+                int((last - day_start).total_seconds() // 60),
+                continues_before=start < day_start,
+                continues_after=end > day_end,
+            )
+        )
     return pieces
 
 
@@ -101,8 +110,10 @@ def _lanes(pieces: list[Placed]) -> list[Placed]:
 
     def close_cluster() -> None:
         count = max((lane for _piece, lane in cluster), default=-1) + 1
-        placed.extend(Placed(p.event, p.day, p.start_minute, p.end_minute, lane, count, p.continues_before,
-                             p.continues_after) for p, lane in cluster)
+        placed.extend(
+            Placed(p.event, p.day, p.start_minute, p.end_minute, lane, count, p.continues_before, p.continues_after)
+            for p, lane in cluster
+        )
 
     for piece in pieces:
         if cluster and piece.start_minute >= cluster_end:
@@ -148,31 +159,41 @@ class WeekCalendar:
         height = (last_hour - first_hour) * HOUR_HEIGHT
         locale = current_locale()
         self.root.clear()
-        with self.root, ui.element("div").classes("grid min-w-[56rem]") \
-                .style("grid-template-columns: 3.5rem repeat(7, minmax(0, 1fr))"):
+        with (
+            self.root,
+            ui.element("div")
+            .classes("grid min-w-[56rem]")
+            .style("grid-template-columns: 3.5rem repeat(7, minmax(0, 1fr))"),
+        ):
             ui.element("div")
             for day in by_day:
                 label = babel_dates.format_date(day, "EEE d MMM", locale=locale)
-                ui.label(label).classes("text-center text-weight-medium q-pb-xs" +
-                                        (" text-primary" if day == today else "")).mark(f"calendar-head-{day}")
+                ui.label(label).classes(
+                    "text-center text-weight-medium q-pb-xs" + (" text-primary" if day == today else "")
+                ).mark(f"calendar-head-{day}")
             with ui.element("div").classes("relative").style(f"height: {height}px"):
                 for hour in range(first_hour, last_hour):
                     moment = time(hour, 0)
-                    ui.label(babel_dates.format_time(moment, "short", locale=locale)) \
-                        .classes("absolute text-caption text-grey-7 q-pr-xs text-right w-full") \
-                        .style(f"top: {(hour - first_hour) * HOUR_HEIGHT - 8}px")
+                    ui.label(babel_dates.format_time(moment, "short", locale=locale)).classes(
+                        "absolute text-caption text-grey-7 q-pr-xs text-right w-full"
+                    ).style(f"top: {(hour - first_hour) * HOUR_HEIGHT - 8}px")
             for day, pieces in by_day.items():
                 self._day(day, pieces, (first_hour, last_hour), today=today)
 
     def _day(self, day: date, pieces: list[Placed], hours: tuple[int, int], *, today: date | None) -> None:
         first_hour, last_hour = hours
         height = (last_hour - first_hour) * HOUR_HEIGHT
-        column = ui.element("div").classes("relative border-l" + (" bg-blue-1" if day == today else "")) \
-            .style(f"height: {height}px").mark(f"calendar-day calendar-day-{day.isoformat()}")
+        column = (
+            ui.element("div")
+            .classes("relative border-l" + (" bg-blue-1" if day == today else ""))
+            .style(f"height: {height}px")
+            .mark(f"calendar-day calendar-day-{day.isoformat()}")
+        )
         with column:
             for hour in range(first_hour, last_hour):
-                ui.element("div").classes("absolute w-full border-t border-grey-3") \
-                    .style(f"top: {(hour - first_hour) * HOUR_HEIGHT}px")
+                ui.element("div").classes("absolute w-full border-t border-grey-3").style(
+                    f"top: {(hour - first_hour) * HOUR_HEIGHT}px"
+                )
             for piece in pieces:
                 self._event(piece, first_hour)
 
@@ -181,11 +202,17 @@ class WeekCalendar:
         top = (piece.start_minute - first_hour * 60) * HOUR_HEIGHT / 60
         tall = max((piece.end_minute - piece.start_minute) * HOUR_HEIGHT / 60, 18)
         width = 100 / piece.lanes
-        box = ui.element("div").classes(f"absolute rounded-borders q-px-xs overflow-hidden cursor-pointer "
-                                        f"bg-{event.color} text-white text-caption") \
-            .style(f"top: {top}px; height: {tall}px; left: calc({piece.lane * width}% + 2px); "
-                   f"width: calc({width}% - 4px)") \
+        box = (
+            ui.element("div")
+            .classes(
+                f"absolute rounded-borders q-px-xs overflow-hidden cursor-pointer "
+                f"bg-{event.color} text-white text-caption"
+            )
+            .style(
+                f"top: {top}px; height: {tall}px; left: calc({piece.lane * width}% + 2px); width: calc({width}% - 4px)"
+            )
             .mark(f"calendar-event calendar-event-{event.id}")
+        )
         box.on("click", lambda: self.on_open(event.id))
         with box:
             ui.label(event.title).classes("text-weight-medium ellipsis" + (" line-through" if event.struck else ""))
@@ -195,7 +222,7 @@ class WeekCalendar:
 
 
 def week_title(monday: date) -> str:
-    """"Week 10 · 2 – 8 Mar 2026" in the current locale."""
+    """ "Week 10 · 2 – 8 Mar 2026" in the current locale."""
     locale = current_locale()
     sunday = monday + timedelta(days=6)
     span = babel_dates.format_interval(monday, sunday, "yMMMd", locale=locale)

@@ -46,20 +46,28 @@ def wire() -> None:
     with _lock:
         if _wired:
             return
-        scheduler.register(*auth.JOBS, *alerts.JOBS, *retention.JOBS, *institutions.JOBS, *reminders.JOBS,
-                           *smtp.JOBS)
+        scheduler.register(*auth.JOBS, *alerts.JOBS, *retention.JOBS, *institutions.JOBS, *reminders.JOBS, *smtp.JOBS)
         # The settings page shows the sections in this order.
         settings.register_section(*settings.SECTIONS, *retention.SECTIONS, *document_settings.SECTIONS)
         for module in (activity_notifications, institution_notifications, comments, quotes, invoices, reminders):
             notifications.register_kinds(module.NOTIFICATION_KINDS)
         for module in (activity_notifications, institution_notifications, quotes, invoices):
             notifications.register_links(module.RECORD_LINKS)
-        for subscription in (*activity_notifications.SUBSCRIBERS, *institution_notifications.SUBSCRIBERS,
-                             *comments.SUBSCRIBERS, *meetings.SUBSCRIBERS, *quotes.SUBSCRIBERS,
-                             *invoices.SUBSCRIBERS):
+        for subscription in (
+            *activity_notifications.SUBSCRIBERS,
+            *institution_notifications.SUBSCRIBERS,
+            *comments.SUBSCRIBERS,
+            *meetings.SUBSCRIBERS,
+            *quotes.SUBSCRIBERS,
+            *invoices.SUBSCRIBERS,
+        ):
             events.subscribe(subscription.kind, subscription.handler)
-        timeline.register_sources(*activity_timeline.TIMELINE_SOURCES, *timeline.TIMELINE_SOURCES,
-                                  *quotes.TIMELINE_SOURCES, *invoices.TIMELINE_SOURCES)
+        timeline.register_sources(
+            *activity_timeline.TIMELINE_SOURCES,
+            *timeline.TIMELINE_SOURCES,
+            *quotes.TIMELINE_SOURCES,
+            *invoices.TIMELINE_SOURCES,
+        )
         timeline.register_change_visibility({**quotes.CHANGE_VISIBILITY, **invoices.CHANGE_VISIBILITY})
         for module in (tasks, meetings, notes, quotes):
             for kind, resolver in module.COMMENT_TARGETS.items():

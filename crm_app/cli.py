@@ -30,6 +30,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 def one_line_errors(func: F) -> F:
     """Configuration and connection problems end the command with one line, not a traceback."""
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -40,6 +41,7 @@ def one_line_errors(func: F) -> F:
             url = get_settings().sqlalchemy_url.render_as_string(hide_password=True)
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
             _fail(f"cannot reach the database {url}: {reason}")
+
     return wrapper  # type: ignore[return-value]
 
 
@@ -58,9 +60,12 @@ def main() -> None:
 
 @main.command()
 @click.option("--demo", is_flag=True, help="Create the demo teams and accounts when the database has no user.")
-@click.option("--migrate/--no-migrate", default=None,
-              help="Apply pending migrations first (default: yes on SQLite, no on PostgreSQL where the "
-                   "systemd unit runs `opex-crm db upgrade` before start).")
+@click.option(
+    "--migrate/--no-migrate",
+    default=None,
+    help="Apply pending migrations first (default: yes on SQLite, no on PostgreSQL where the "
+    "systemd unit runs `opex-crm db upgrade` before start).",
+)
 @one_line_errors
 def serve(demo: bool, migrate: bool | None) -> None:
     """Start the web server (UI, REST API and scheduler)."""
@@ -81,12 +86,16 @@ def serve(demo: bool, migrate: bool | None) -> None:
         _fail("--demo is refused with APP_ENV=production")
     settings, notice = demo_settings(settings) if demo else (settings, None)
     url = settings.base_url or f"http://localhost:{settings.port}"
-    lines = [f"OPEx CRM {_version()} on {url}",
-             f"database: {settings.sqlalchemy_url.render_as_string(hide_password=True)}"]
+    lines = [
+        f"OPEx CRM {_version()} on {url}",
+        f"database: {settings.sqlalchemy_url.render_as_string(hide_password=True)}",
+    ]
     if demo:
         seed = _seed_demo()
-        lines.append(f"demo administrator: {seed.admin_email}  password: {seed.password}"
-                     + ("  (created now)" if seed.created else ""))
+        lines.append(
+            f"demo administrator: {seed.admin_email}  password: {seed.password}"
+            + ("  (created now)" if seed.created else "")
+        )
     if notice:
         lines.append(notice)
     click.echo("\n".join(lines), err=True)
@@ -107,7 +116,8 @@ def demo_settings(settings: Settings) -> tuple[Settings, str | None]:
         return settings, None
     return settings.model_copy(update={"host": "127.0.0.1"}), (
         "demo mode: listening on 127.0.0.1 only, since the demo password is public; "
-        "to open it to the network, set HOST (HOST=0.0.0.0 opex-crm serve --demo)")
+        "to open it to the network, set HOST (HOST=0.0.0.0 opex-crm serve --demo)"
+    )
 
 
 def _version() -> str:
@@ -220,10 +230,19 @@ def reset(confirmed: bool, demo: bool) -> None:
 
 
 @main.command()
-@click.option("--output", "output", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory of the archives (default: DATA_DIR/backups).")
-@click.option("--keep-days", default=14, show_default=True, type=click.IntRange(min=0),
-              help="Then delete the archives of that directory older than N days (0: keep all).")
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of the archives (default: DATA_DIR/backups).",
+)
+@click.option(
+    "--keep-days",
+    default=14,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Then delete the archives of that directory older than N days (0: keep all).",
+)
 @one_line_errors
 def backup(output: Path | None, keep_days: int) -> None:
     """Archive the database (pg_dump or SQLite online backup) and the stored files."""
@@ -234,16 +253,22 @@ def backup(output: Path | None, keep_days: int) -> None:
     except BackupError as exc:
         _fail(f"backup failed: {exc}")
     manifest = result.manifest
-    click.echo(f"backup written to {result.path} ({archive_size(result.path)}; {manifest.database} at revision "
-               f"{manifest.revision or 'base'}, {manifest.file_count} stored file(s))")
+    click.echo(
+        f"backup written to {result.path} ({archive_size(result.path)}; {manifest.database} at revision "
+        f"{manifest.revision or 'base'}, {manifest.file_count} stored file(s))"
+    )
     for path in result.pruned:
         click.echo(f"deleted {path.name} (older than {keep_days} days)")
 
 
 @main.command()
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--yes-i-know", "confirmed", is_flag=True,
-              help="Confirm: the database and the stored files are replaced by the archive's.")
+@click.option(
+    "--yes-i-know",
+    "confirmed",
+    is_flag=True,
+    help="Confirm: the database and the stored files are replaced by the archive's.",
+)
 @one_line_errors
 def restore(archive: Path, confirmed: bool) -> None:
     """Check ARCHIVE, then (with --yes-i-know) replace the database and the stored files by its content.
@@ -262,8 +287,10 @@ def restore(archive: Path, confirmed: bool) -> None:
     manifest = result.manifest
     click.echo(f"restored {archive.name}: {describe(manifest)}")
     if manifest.revision != result.head:
-        click.echo(f"the schema is behind this version (head {result.head}): run `opex-crm db upgrade` "
-                   "(the systemd unit does it before starting)")
+        click.echo(
+            f"the schema is behind this version (head {result.head}): run `opex-crm db upgrade` "
+            "(the systemd unit does it before starting)"
+        )
 
 
 @main.command()
@@ -305,12 +332,16 @@ def create_admin(email: str, password: str | None, name: str, role: str) -> None
     from crm_app.platform.permissions import SYSTEM_ACTOR
 
     if password is None:
-        password = (click.prompt("Password", hide_input=True, confirmation_prompt=True) if sys.stdin.isatty()
-                    else sys.stdin.readline().rstrip("\r\n"))
+        password = (
+            click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            if sys.stdin.isatty()
+            else sys.stdin.readline().rstrip("\r\n")
+        )
     try:
         with unit_of_work() as session:
-            user = users.create_user(session, SYSTEM_ACTOR, email=email, full_name=name, role=Role(role),
-                                     password=password)
+            user = users.create_user(
+                session, SYSTEM_ACTOR, email=email, full_name=name, role=Role(role), password=password
+            )
     except ValidationFailed as exc:
         _fail("; ".join(f"{field}: {message}" for field, message in exc.field_errors.items()))
     click.echo(f"created {user.role.value} {user.email}")
@@ -337,12 +368,20 @@ def create_user(email: str, role: str, team: str | None, name: str | None, passw
         with unit_of_work() as session:
             team_id = accounts.find_team_id(session, team) if team else None
             if password is not None:
-                user = users.create_user(session, SYSTEM_ACTOR, email=email, full_name=full_name, role=Role(role),
-                                         password=password, team_id=team_id)
+                user = users.create_user(
+                    session,
+                    SYSTEM_ACTOR,
+                    email=email,
+                    full_name=full_name,
+                    role=Role(role),
+                    password=password,
+                    team_id=team_id,
+                )
                 click.echo(f"created {Role(user.role).value} {user.email}")
                 return
-            invited, link = accounts.invite_with_link(session, SYSTEM_ACTOR, email=email, full_name=full_name,
-                                                      role=Role(role), team_id=team_id)
+            invited, link = accounts.invite_with_link(
+                session, SYSTEM_ACTOR, email=email, full_name=full_name, role=Role(role), team_id=team_id
+            )
     except ValidationFailed as exc:
         _fail("; ".join(f"{field}: {message}" for field, message in exc.field_errors.items()))
     except DomainError as exc:
@@ -369,12 +408,20 @@ def users_list(status: str | None) -> None:
     page_number = 1
     with unit_of_work() as session:
         while True:
-            page = accounts.list_users(session, SYSTEM_ACTOR, status=UserStatus(status) if status else None,
-                                       request=PageRequest(page_number, MAX_PAGE_SIZE), sort="email")
+            page = accounts.list_users(
+                session,
+                SYSTEM_ACTOR,
+                status=UserStatus(status) if status else None,
+                request=PageRequest(page_number, MAX_PAGE_SIZE),
+                sort="email",
+            )
             for row in page.items:
                 last_login = row.last_login_at.isoformat(timespec="seconds") if row.last_login_at else "-"
-                click.echo("\t".join([row.email, row.full_name, row.role.value, row.team_name or "-",
-                                      row.status.value, last_login]))
+                click.echo(
+                    "\t".join(
+                        [row.email, row.full_name, row.role.value, row.team_name or "-", row.status.value, last_login]
+                    )
+                )
             if page_number * page.page_size >= page.total:
                 break
             page_number += 1
@@ -423,8 +470,10 @@ def health_check(url: str | None, timeout: float) -> None:
     except (urllib.error.URLError, OSError) as exc:
         _fail(f"unhealthy: {base} does not answer ({getattr(exc, 'reason', exc)})")
     if status_code == 200 and body.get("status") == "ok":
-        click.echo(f"healthy: database {body.get('database')} in {body.get('database_latency_ms')} ms, "
-                   f"scheduler {body.get('scheduler', {}).get('state')}")
+        click.echo(
+            f"healthy: database {body.get('database')} in {body.get('database_latency_ms')} ms, "
+            f"scheduler {body.get('scheduler', {}).get('state')}"
+        )
         return
     _fail(f"unhealthy: HTTP {status_code}, database {body.get('database')}")
 
@@ -457,8 +506,9 @@ def jobs_list() -> None:
         return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
     rows = [("job", "schedule", "last run", "outcome", "next run")]
-    rows += [(v.name, v.schedule, when(v.last_started_at), v.last_outcome or "never run", when(v.next_run_at))
-             for v in views]
+    rows += [
+        (v.name, v.schedule, when(v.last_started_at), v.last_outcome or "never run", when(v.next_run_at)) for v in views
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])

@@ -7,5 +7,17 @@ from crm_app.institutions import models as institutions_models
 from crm_app.platform.models import audit, comments, jobs, notifications, outbox, people, settings
 from crm_app.sales.models import invoices, quotes
 
-MODEL_MODULES = (people, settings, audit, notifications, comments, outbox, jobs, accounts_models,
-                 institutions_models, activities_models, quotes, invoices)
+MODEL_MODULES = (
+    people,
+    settings,
+    audit,
+    notifications,
+    comments,
+    outbox,
+    jobs,
+    accounts_models,
+    institutions_models,
+    activities_models,
+    quotes,
+    invoices,
+)

@@ -88,8 +88,12 @@ def _on_shutdown() -> None:
 
 #: NiceGUI's middlewares for browser pages (session cookie, per-browser storage, redirects and cache
 #: headers of its assets): the REST API goes without them (crm_app/serving/fast_path.py).
-_PAGE_ONLY_MIDDLEWARES = (SessionMiddleware, RequestTrackingMiddleware, RedirectWithPrefixMiddleware,
-                          SetCacheControlMiddleware)
+_PAGE_ONLY_MIDDLEWARES = (
+    SessionMiddleware,
+    RequestTrackingMiddleware,
+    RedirectWithPrefixMiddleware,
+    SetCacheControlMiddleware,
+)
 
 
 def create_app(settings: Settings) -> None:
@@ -108,8 +112,12 @@ def create_app(settings: Settings) -> None:
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings.base_url))
     if settings.cors_origin:
-        app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origin.split(",")],
-                           allow_methods=["*"], allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[o.strip() for o in settings.cors_origin.split(",")],
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     api_fast_path.install(app, _PAGE_ONLY_MIDDLEWARES)
     app.on_startup(lambda: _on_startup(settings))
     app.on_shutdown(_on_shutdown)
@@ -126,12 +134,26 @@ def run(settings: Settings) -> None:
 
     create_app(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ui.run(root, host=settings.host, port=settings.port, title="OPEx CRM", language="fr", favicon="🩺",
-           storage_secret=settings.storage_secret, session_middleware_kwargs=session_cookie_options(settings.base_url),
-           reload=False, show=False, show_welcome_message=False,
-           uvicorn_logging_level=settings.log_level.lower(), log_config=None,
-           timeout_graceful_shutdown=20, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
-           gzip_middleware_factory=_gzip, tailwind=False)  # components/opex.css instead
+    ui.run(
+        root,
+        host=settings.host,
+        port=settings.port,
+        title="OPEx CRM",
+        language="fr",
+        favicon="🩺",
+        storage_secret=settings.storage_secret,
+        session_middleware_kwargs=session_cookie_options(settings.base_url),
+        reload=False,
+        show=False,
+        show_welcome_message=False,
+        uvicorn_logging_level=settings.log_level.lower(),
+        log_config=None,
+        timeout_graceful_shutdown=20,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        gzip_middleware_factory=_gzip,
+        tailwind=False,
+    )  # components/opex.css instead
 
 
 if __name__ in {"__main__", "__mp_main__"}:

@@ -33,10 +33,15 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
 
 
 def _configure(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_item=render_item,
-                      include_object=include_object,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
-                      compare_server_default=False)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_item=render_item,
+        include_object=include_object,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        compare_server_default=False,
+    )
 
 
 def run_migrations_online() -> None:

@@ -25,5 +25,8 @@ async def dashboard_page() -> None:
             ui.label(_("Team")).classes("text-grey-7")
             ui.label(profile.team_name or _("No team"))
             ui.label(_("Previous login")).classes("text-grey-7")
-            ui.label(format_datetime(profile.previous_login_at, profile.timezone) if profile.previous_login_at
-                     else _("This is your first login."))
+            ui.label(
+                format_datetime(profile.previous_login_at, profile.timezone)
+                if profile.previous_login_at
+                else _("This is your first login.")
+            )

@@ -41,19 +41,22 @@ class Org:
     admin: Person
 
 
-def make_person(session: Session, *, role: Role = Role.USER, team: Any = None, name: str | None = None,
-                email: str | None = None) -> Person:
+def make_person(
+    session: Session, *, role: Role = Role.USER, team: Any = None, name: str | None = None, email: str | None = None
+) -> Person:
     user = make_user(session, role=role, team=team, name=name or f"Person {next(_serial)}", email=email)
     return Person(user, actor_of(user))
 
 
 def make_org(session: Session) -> Org:
     team_a, team_b = make_team(session), make_team(session)
-    return Org(rep_a=make_person(session, team=team_a, name="Anne Aubert", email=f"anne.aubert{next(_serial)}@ex.org"),
-               rep_a2=make_person(session, team=team_a, name="Alain Amiel"),
-               manager_a=make_person(session, role=Role.MANAGER, team=team_a, name="Marc Manager"),
-               rep_b=make_person(session, team=team_b, name="Bruno Blanc"),
-               admin=make_person(session, role=Role.ADMIN, name="Ada Admin"))
+    return Org(
+        rep_a=make_person(session, team=team_a, name="Anne Aubert", email=f"anne.aubert{next(_serial)}@ex.org"),
+        rep_a2=make_person(session, team=team_a, name="Alain Amiel"),
+        manager_a=make_person(session, role=Role.MANAGER, team=team_a, name="Marc Manager"),
+        rep_b=make_person(session, team=team_b, name="Bruno Blanc"),
+        admin=make_person(session, role=Role.ADMIN, name="Ada Admin"),
+    )
 
 
 def make_task(session: Session, actor: Actor, **values: Any) -> Task:
@@ -66,13 +69,25 @@ def make_note(session: Session, actor: Actor, **values: Any) -> Note:
 
 def make_meeting(session: Session, actor: Actor, *, starts_at: datetime | None = None, **values: Any) -> Meeting:
     start = starts_at or utcnow().replace(microsecond=0) + timedelta(days=1)
-    return meetings.create_meeting(session, actor, {"title": values.pop("title", f"Meeting {next(_serial)}"),
-                                                    "starts_at": start, "ends_at": start + timedelta(hours=1),
-                                                    **values})
+    return meetings.create_meeting(
+        session,
+        actor,
+        {
+            "title": values.pop("title", f"Meeting {next(_serial)}"),
+            "starts_at": start,
+            "ends_at": start + timedelta(hours=1),
+            **values,
+        },
+    )
 
 
 def notifications_of(session: Session, person: Person | User) -> list[Notification]:
     user_id = person.id
     session.flush()
-    return list(session.exec(select(Notification).where(Notification.recipient_id == user_id)
-                             .order_by(col(Notification.created_at), col(Notification.kind))).all())
+    return list(
+        session.exec(
+            select(Notification)
+            .where(Notification.recipient_id == user_id)
+            .order_by(col(Notification.created_at), col(Notification.kind))
+        ).all()
+    )

@@ -21,16 +21,18 @@ from tests.postgres import PostgresServer, find_server
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="opex-test-data-"))
 
 # Settings for the whole run, before any application module reads them.
-os.environ.update({
-    "APP_ENV": "development",
-    "DATA_DIR": str(_DATA_DIR),
-    "JWT_SECRET": "test-jwt-secret-" + "x" * 32,
-    "JWT_REFRESH_SECRET": "test-refresh-secret-" + "y" * 32,
-    "STORAGE_SECRET": "test-storage-secret-" + "z" * 32,
-    "BCRYPT_ROUNDS": "4",  # speed; the cost-12 default has its own test
-    "SCHEDULER_ENABLED": "false",
-    "TIMEZONE": "Europe/Paris",
-})
+os.environ.update(
+    {
+        "APP_ENV": "development",
+        "DATA_DIR": str(_DATA_DIR),
+        "JWT_SECRET": "test-jwt-secret-" + "x" * 32,
+        "JWT_REFRESH_SECRET": "test-refresh-secret-" + "y" * 32,
+        "STORAGE_SECRET": "test-storage-secret-" + "z" * 32,
+        "BCRYPT_ROUNDS": "4",  # speed; the cost-12 default has its own test
+        "SCHEDULER_ENABLED": "false",
+        "TIMEZONE": "Europe/Paris",
+    }
+)
 for _name in ("DB_HOST", "SMTP_HOST"):
     os.environ.pop(_name, None)
 

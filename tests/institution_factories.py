@@ -39,8 +39,15 @@ def unique_accounting_number() -> str:
     return f"C{next(_serial):06d}"
 
 
-def make_institution(session: Session, actor: Actor = SYSTEM_ACTOR, *, name: str | None = None,
-                     assigned_to: User | None = None, allow_duplicate: bool = True, **values: Any) -> Institution:
+def make_institution(
+    session: Session,
+    actor: Actor = SYSTEM_ACTOR,
+    *,
+    name: str | None = None,
+    assigned_to: User | None = None,
+    allow_duplicate: bool = True,
+    **values: Any,
+) -> Institution:
     """An institution with a unique name by default; `assigned_to` also places it in that user's team."""
     raw: dict[str, Any] = {"name": name or f"Établissement {next(_serial):05d}", **values}
     if assigned_to is not None:
@@ -49,7 +56,13 @@ def make_institution(session: Session, actor: Actor = SYSTEM_ACTOR, *, name: str
     return institutions.create_institution(session, actor, raw, allow_duplicate=allow_duplicate)
 
 
-def make_contact(session: Session, institution: Institution, actor: Actor = SYSTEM_ACTOR, *,
-                 last_name: str | None = None, **values: Any) -> Contact:
+def make_contact(
+    session: Session,
+    institution: Institution,
+    actor: Actor = SYSTEM_ACTOR,
+    *,
+    last_name: str | None = None,
+    **values: Any,
+) -> Contact:
     raw: dict[str, Any] = {"last_name": last_name or f"Contact{next(_serial):05d}", **values}
     return contacts.create_contact(session, actor, institution.id, raw)

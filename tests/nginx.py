@@ -39,8 +39,15 @@ class Nginx:
     https_port: int
     directory: Path
 
-    def request(self, path: str, *, cookie: str | None = None, method: str = "GET", body: bytes | None = None,
-                https: bool = True) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        path: str,
+        *,
+        cookie: str | None = None,
+        method: str = "GET",
+        body: bytes | None = None,
+        https: bool = True,
+    ) -> tuple[int, dict[str, str], bytes]:
         """One request with Host: crm.example.com; returns status, headers (lower-case names), body."""
         connection: http.client.HTTPConnection
         if https:
@@ -64,9 +71,28 @@ class Nginx:
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={SERVER_NAME}"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={SERVER_NAME}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -83,11 +109,13 @@ def site_config(directory: Path, *, http_port: int, https_port: int, upstreams: 
         f"/etc/letsencrypt/live/{SERVER_NAME}/privkey.pem": str(key),
         "/var/log/nginx/opex-crm.access.log": str(directory / "access.log"),
         "/var/log/nginx/opex-crm.error.log": str(directory / "error.log"),
-        "    server 127.0.0.1:8080;\n    # server 127.0.0.1:8081;\n":
-            "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams),
-        "    add_header Set-Cookie $opex_route_cookie always;\n\n    proxy_http_version":
+        "    server 127.0.0.1:8080;\n    # server 127.0.0.1:8081;\n": "".join(
+            f"    server 127.0.0.1:{port};\n" for port in upstreams
+        ),
+        "    add_header Set-Cookie $opex_route_cookie always;\n\n    proxy_http_version": (
             "    add_header Set-Cookie $opex_route_cookie always;\n    add_header X-Upstream $upstream_addr always;\n"
-            "\n    proxy_http_version",
+            "\n    proxy_http_version"
+        ),
     }
     for old, new in replacements.items():
         assert old in text, f"the shipped nginx config changed: {old!r} is no longer there"
@@ -97,13 +125,14 @@ def site_config(directory: Path, *, http_port: int, https_port: int, upstreams: 
 
 def main_config(directory: Path, site: Path) -> Path:
     """nginx.conf around the site file, everything writable kept in `directory`."""
-    temp = "\n".join(f"    {kind}_temp_path {directory / kind};" for kind in
-                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "\n".join(
+        f"    {kind}_temp_path {directory / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     user = "user root;\n" if os.geteuid() == 0 else ""
     config = directory / "nginx.conf"
     config.write_text(f"""{user}worker_processes 1;
-pid {directory / 'nginx.pid'};
-error_log {directory / 'error.log'};
+pid {directory / "nginx.pid"};
+error_log {directory / "error.log"};
 events {{ worker_connections 256; }}
 http {{
     include /etc/nginx/mime.types;
@@ -119,8 +148,9 @@ def check_config(directory: Path, upstreams: list[int]) -> subprocess.CompletedP
     """`nginx -t` on the shipped site file."""
     site = directory / "opex-crm.conf"
     site.write_text(site_config(directory, http_port=free_port(), https_port=free_port(), upstreams=upstreams))
-    return subprocess.run([NGINX, "-t", "-c", str(main_config(directory, site))], capture_output=True, text=True,
-                          timeout=30, check=False)
+    return subprocess.run(
+        [NGINX, "-t", "-c", str(main_config(directory, site))], capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 @contextlib.contextmanager
@@ -128,8 +158,11 @@ def running_nginx(directory: Path, upstreams: list[int]) -> Iterator[Nginx]:
     http_port, https_port = free_port(), free_port()
     site = directory / "opex-crm.conf"
     site.write_text(site_config(directory, http_port=http_port, https_port=https_port, upstreams=upstreams))
-    process = subprocess.Popen([NGINX, "-c", str(main_config(directory, site)), "-g", "daemon off;"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [NGINX, "-c", str(main_config(directory, site)), "-g", "daemon off;"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     nginx = Nginx(http_port, https_port, directory)
     try:
         for _ in range(100):

@@ -31,9 +31,15 @@ class PostgresServer:
 
     def _connect(self) -> psycopg.Connection:
         url = self.admin_url
-        return psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                               password=url.password, dbname=url.database or "postgres", autocommit=True,
-                               connect_timeout=5)
+        return psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database or "postgres",
+            autocommit=True,
+            connect_timeout=5,
+        )
 
     def create_database(self, prefix: str = "opex_test") -> URL:
         name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
@@ -43,8 +49,9 @@ class PostgresServer:
 
     def drop_database(self, url: URL) -> None:
         with self._connect() as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(url.database or "")))
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(url.database or ""))
+            )
 
     def stop(self) -> None:
         for data_dir in self.cleanup:
@@ -54,16 +61,21 @@ class PostgresServer:
 
 def _answers(url: URL) -> bool:
     try:
-        with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-                             dbname=url.database or "postgres", connect_timeout=3):
+        with psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database or "postgres",
+            connect_timeout=3,
+        ):
             return True
     except psycopg.OperationalError:
         return False
 
 
 def _binary(name: str) -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
-                                       None)
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
     if not found:
         raise RuntimeError(f"no PostgreSQL server answers and `{name}` is not installed: set TEST_DATABASE_URL")
     return found
@@ -90,8 +102,19 @@ def _start_throwaway() -> PostgresServer:
         os.chown(base, owner.pw_uid, owner.pw_gid)
     port = _free_port()
     _run_as_postgres([_binary("initdb"), "-D", data_dir, "-U", "postgres", "--auth=trust", "-E", "UTF8"])
-    _run_as_postgres([_binary("pg_ctl"), "-D", data_dir, "-w", "-l", os.path.join(base, "log"),
-                      "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+    _run_as_postgres(
+        [
+            _binary("pg_ctl"),
+            "-D",
+            data_dir,
+            "-w",
+            "-l",
+            os.path.join(base, "log"),
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ]
+    )
     url = make_url(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres")
     for _ in range(50):
         if _answers(url):

@@ -33,7 +33,7 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
     fi
 fi
 
-echo "ruff..." && .venv/bin/ruff check .
+echo "ruff..." && .venv/bin/ruff check . && .venv/bin/ruff format --check --quiet .
 echo "mypy..." && .venv/bin/mypy
 echo "import contracts..." && .venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

@@ -42,13 +42,20 @@ def _start(port: int | None, data_dir: str, extra_env: dict[str, str]) -> Server
     port = port or free_port()
     # Without pytest's variables: NiceGUI would otherwise behave as if under its own screen tests.
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env = {**inherited, "PORT": str(port), "HOST": "127.0.0.1", "DATA_DIR": data_dir,
-           "NICEGUI_STORAGE_PATH": os.path.join(data_dir, f"nicegui-{port}"), "SCHEDULER_ENABLED": "true",
-           **extra_env}
+    env = {
+        **inherited,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATA_DIR": data_dir,
+        "NICEGUI_STORAGE_PATH": os.path.join(data_dir, f"nicegui-{port}"),
+        "SCHEDULER_ENABLED": "true",
+        **extra_env,
+    }
     log_path = os.path.join(data_dir, f"server-{port}.log")
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "crm_app.cli", "serve"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crm_app.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     return Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, data_dir=data_dir)
 
 

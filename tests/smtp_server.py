@@ -41,8 +41,14 @@ class _Handler:
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
 
-    async def handle_RCPT(self, smtp: SMTP, session: Session, envelope: Envelope, address: str,  # noqa: N802
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd names its hooks so
+        self,
+        smtp: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address in self.server.refused:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
@@ -53,8 +59,13 @@ class _Handler:
             await asyncio.sleep(self.server.delay)  # a slow server
         content = envelope.original_content or envelope.content or b""
         with self.server.lock:
-            self.server.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos),
-                                                 content if isinstance(content, bytes) else content.encode()))
+            self.server.received.append(
+                Received(
+                    str(envelope.mail_from),
+                    list(envelope.rcpt_tos),
+                    content if isinstance(content, bytes) else content.encode(),
+                )
+            )
         return "250 Message accepted for delivery"
 
 
@@ -103,7 +114,13 @@ class SMTPServer:
 def smtp_server_fixture(settings_override: Callable[..., None]) -> Iterator[SMTPServer]:
     """A running SMTP server that the application sends to (SMTP_HOST/SMTP_PORT), stopped after the test."""
     server = SMTPServer()
-    settings_override(smtp_host=server.host, smtp_port=str(server.port), smtp_secure="false", smtp_user="",
-                      smtp_password="", smtp_from="OPEx CRM <crm@opex.example>")
+    settings_override(
+        smtp_host=server.host,
+        smtp_port=str(server.port),
+        smtp_secure="false",
+        smtp_user="",
+        smtp_password="",
+        smtp_from="OPEx CRM <crm@opex.example>",
+    )
     with server:
         yield server

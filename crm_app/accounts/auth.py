@@ -78,8 +78,11 @@ def _recent_failures(session: Session, *, email: str | None = None, ip: str | No
         last_success = session.exec(select(func.max(LoginAttempt.at)).where(key, col(LoginAttempt.succeeded))).one()
         if last_success is not None and last_success > since:
             since = last_success
-    rows = session.exec(select(LoginAttempt.at).where(key, ~col(LoginAttempt.succeeded), LoginAttempt.at > since)
-                        .order_by(col(LoginAttempt.at).desc())).all()
+    rows = session.exec(
+        select(LoginAttempt.at)
+        .where(key, ~col(LoginAttempt.succeeded), LoginAttempt.at > since)
+        .order_by(col(LoginAttempt.at).desc())
+    ).all()
     return [at if at.tzinfo else at.replace(tzinfo=since.tzinfo) for at in rows]
 
 
@@ -100,8 +103,9 @@ def lockout_until(session: Session, email: str, ip: str | None) -> datetime | No
     return max(found) if found else None
 
 
-def login(session: Session, email: str, password: str, *, client: ClientInfo, kind: SessionKind,
-          remember: bool = False) -> LoginResult:
+def login(
+    session: Session, email: str, password: str, *, client: ClientInfo, kind: SessionKind, remember: bool = False
+) -> LoginResult:
     """Check credentials, count failures, and open a session on success.
 
     The same answer is given for an unknown email, a wrong password and a deactivated account.
@@ -109,8 +113,7 @@ def login(session: Session, email: str, password: str, *, client: ClientInfo, ki
     email = normalize_email(email)
     if lockout_until(session, email, client.ip) is not None:
         burn_time_like_a_real_check(password)
-        security_log.record(session, SecurityAction.LOGIN_LOCKED, severity=Severity.MEDIUM, email=email,
-                            client=client)
+        security_log.record(session, SecurityAction.LOGIN_LOCKED, severity=Severity.MEDIUM, email=email, client=client)
         return LoginResult(failure=LoginFailure.LOCKED)
 
     user = session.exec(select(User).where(User.email == email)).first()
@@ -122,8 +125,15 @@ def login(session: Session, email: str, password: str, *, client: ClientInfo, ki
 
     session.add(LoginAttempt(email=email, ip=client.ip, succeeded=valid))
     if not valid:
-        security_log.record(session, SecurityAction.LOGIN_FAILED, severity=Severity.MEDIUM,
-                            user_id=user.id if user else None, email=email, client=client, channel=kind.value)
+        security_log.record(
+            session,
+            SecurityAction.LOGIN_FAILED,
+            severity=Severity.MEDIUM,
+            user_id=user.id if user else None,
+            email=email,
+            client=client,
+            channel=kind.value,
+        )
         session.flush()
         if lockout_until(session, email, client.ip) is not None:
             return LoginResult(failure=LoginFailure.LOCKED)
@@ -132,22 +142,29 @@ def login(session: Session, email: str, password: str, *, client: ClientInfo, ki
     assert user is not None
     auth_session = open_session(session, user, kind=kind, client=client, remember=remember)
     user.last_login_at = utcnow()
-    security_log.record(session, SecurityAction.LOGIN_SUCCEEDED, user_id=user.id, email=email, client=client,
-                        channel=kind.value)
+    security_log.record(
+        session, SecurityAction.LOGIN_SUCCEEDED, user_id=user.id, email=email, client=client, channel=kind.value
+    )
     return LoginResult(actor=actor_from(user, auth_session.id), session_id=auth_session.id)
 
 
-def open_session(session: Session, user: User, *, kind: SessionKind, client: ClientInfo,
-                 remember: bool = False) -> AuthSession:
+def open_session(
+    session: Session, user: User, *, kind: SessionKind, client: ClientInfo, remember: bool = False
+) -> AuthSession:
     settings = get_settings()
     if kind is SessionKind.API:
         lifetime = settings.jwt_refresh_expires_in
     else:
         # The lifetime set in /admin/settings (default: SESSION_LIFETIME) applies to ordinary sessions.
         lifetime = settings.session_remember_lifetime if remember else app_settings.session_lifetime_seconds(session)
-    auth_session = AuthSession(user_id=user.id, kind=kind, remember=remember, ip=client.ip,
-                               user_agent=(client.user_agent or "")[:300] or None,
-                               expires_at=utcnow() + timedelta(seconds=lifetime))
+    auth_session = AuthSession(
+        user_id=user.id,
+        kind=kind,
+        remember=remember,
+        ip=client.ip,
+        user_agent=(client.user_agent or "")[:300] or None,
+        expires_at=utcnow() + timedelta(seconds=lifetime),
+    )
     session.add(auth_session)
     session.flush()
     return auth_session
@@ -176,17 +193,44 @@ def resolve_session(session: Session, session_id: uuid.UUID | str | None) -> Act
     if idle is not None and now - row.last_seen_at > idle:  # "remember me" sessions have no idle limit
         raise NotAuthenticated(N_("Your session has ended. Please log in again."))
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
-        session.execute(update(AuthSession).where(col(AuthSession.id) == sid).values(last_seen_at=now)
-                        .execution_options(synchronize_session=False))
-    return Actor(id=row.user_id, email=row.email, full_name=row.full_name, role=Role(row.role), team_id=row.team_id,
-                 language=row.language, theme=Theme(row.theme), session_id=sid)
+        session.execute(
+            update(AuthSession)
+            .where(col(AuthSession.id) == sid)
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return Actor(
+        id=row.user_id,
+        email=row.email,
+        full_name=row.full_name,
+        role=Role(row.role),
+        team_id=row.team_id,
+        language=row.language,
+        theme=Theme(row.theme),
+        session_id=sid,
+    )
 
 
 _AS, _U = table_of(AuthSession).c, table_of(User).c
-_SESSION_OF_ID = (sa.select(_AS.user_id, _AS.kind, _AS.expires_at, _AS.last_seen_at, _AS.revoked_at, _AS.remember,
-                            _U.email, _U.full_name, _U.role, _U.team_id, _U.language, _U.theme, _U.is_active)
-                  .join_from(table_of(AuthSession), table_of(User), _U.id == _AS.user_id)
-                  .where(_AS.id == sa.bindparam("sid", type_=sa.Uuid())))
+_SESSION_OF_ID = (
+    sa.select(
+        _AS.user_id,
+        _AS.kind,
+        _AS.expires_at,
+        _AS.last_seen_at,
+        _AS.revoked_at,
+        _AS.remember,
+        _U.email,
+        _U.full_name,
+        _U.role,
+        _U.team_id,
+        _U.language,
+        _U.theme,
+        _U.is_active,
+    )
+    .join_from(table_of(AuthSession), table_of(User), _U.id == _AS.user_id)
+    .where(_AS.id == sa.bindparam("sid", type_=sa.Uuid()))
+)
 
 
 def end_session(session: Session, session_id: uuid.UUID, *, client: ClientInfo | None = None) -> None:
@@ -195,8 +239,9 @@ def end_session(session: Session, session_id: uuid.UUID, *, client: ClientInfo |
     if auth_session is None or auth_session.revoked_at is not None:
         return
     auth_session.revoked_at = utcnow()
-    security_log.record(session, SecurityAction.LOGOUT, user_id=auth_session.user_id, client=client,
-                        channel=auth_session.kind)
+    security_log.record(
+        session, SecurityAction.LOGOUT, user_id=auth_session.user_id, client=client, channel=auth_session.kind
+    )
 
 
 def logout(session: Session, actor: Actor, *, client: ClientInfo | None = None) -> None:
@@ -207,9 +252,11 @@ def logout(session: Session, actor: Actor, *, client: ClientInfo | None = None) 
 
 def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
     """End every session and token of a user (deactivation, password change)."""
-    result = session.exec(update(AuthSession).where(col(AuthSession.user_id) == user_id,
-                                                    col(AuthSession.revoked_at).is_(None))
-                          .values(revoked_at=utcnow()))
+    result = session.exec(
+        update(AuthSession)
+        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
     return int(result.rowcount or 0)
 
 
@@ -223,6 +270,7 @@ def purge_expired(session: Session, *, older_than: timedelta = timedelta(days=30
 
 
 # --- The signed-in user's own sessions and password -------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class SessionRow:
@@ -239,16 +287,35 @@ class SessionRow:
 
 # (token in the user agent, name): the first match wins, so more specific browsers come first
 # (Edge and Opera also say "Chrome", Chrome also says "Safari").
-_BROWSERS = (("Edg/", "Edge"), ("EdgA/", "Edge"), ("OPR/", "Opera"), ("SamsungBrowser/", "Samsung Internet"),
-             ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"), ("Chromium/", "Chromium"),
-             ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl"), ("python-httpx/", "HTTP client"),
-             ("python-requests/", "HTTP client"))
-_SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
-            ("Mac OS X", "macOS"), ("Macintosh", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("EdgA/", "Edge"),
+    ("OPR/", "Opera"),
+    ("SamsungBrowser/", "Samsung Internet"),
+    ("Firefox/", "Firefox"),
+    ("FxiOS/", "Firefox"),
+    ("CriOS/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+    ("python-httpx/", "HTTP client"),
+    ("python-requests/", "HTTP client"),
+)
+_SYSTEMS = (
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Macintosh", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
 
 
 def describe_device(user_agent: str | None) -> str:
-    """"Firefox · Windows" from a user agent string ("" when there is nothing to say)."""
+    """ "Firefox · Windows" from a user agent string ("" when there is nothing to say)."""
     if not user_agent:
         return ""
     browser = next((name for token, name in _BROWSERS if token in user_agent), "")
@@ -258,32 +325,50 @@ def describe_device(user_agent: str | None) -> str:
 
 def _live_sessions(session: Session, user_id: uuid.UUID) -> Any:
     now = utcnow()
-    return select(AuthSession).where(AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None),
-                                     AuthSession.expires_at > now)
+    return select(AuthSession).where(
+        AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None), AuthSession.expires_at > now
+    )
 
 
 def list_sessions(session: Session, actor: Actor) -> list[SessionRow]:
     """The actor's live sessions (web and API), the current one first, then the most recently seen."""
     rows = session.exec(_live_sessions(session, actor.id)).all()
-    found = [SessionRow(id=row.id, kind=SessionKind(row.kind), device=describe_device(row.user_agent), ip=row.ip,
-                        created_at=row.created_at, last_seen_at=row.last_seen_at,
-                        is_current=row.id == actor.session_id) for row in rows]
+    found = [
+        SessionRow(
+            id=row.id,
+            kind=SessionKind(row.kind),
+            device=describe_device(row.user_agent),
+            ip=row.ip,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            is_current=row.id == actor.session_id,
+        )
+        for row in rows
+    ]
     return sorted(found, key=lambda s: (not s.is_current, -s.last_seen_at.timestamp()))
 
 
 def end_other_sessions(session: Session, actor: Actor, *, client: ClientInfo | None = None) -> int:
-    """"Sign out everywhere else": every live session of the actor but the current one ends now."""
+    """ "Sign out everywhere else": every live session of the actor but the current one ends now."""
     conditions = [col(AuthSession.user_id) == actor.id, col(AuthSession.revoked_at).is_(None)]
     if actor.session_id is not None:
         conditions.append(col(AuthSession.id) != actor.session_id)
     ended = int(session.exec(update(AuthSession).where(*conditions).values(revoked_at=utcnow())).rowcount or 0)
-    security_log.record(session, SecurityAction.SESSIONS_ENDED, severity=Severity.MEDIUM, user_id=actor.id,
-                        email=actor.email, client=client, ended=ended)
+    security_log.record(
+        session,
+        SecurityAction.SESSIONS_ENDED,
+        severity=Severity.MEDIUM,
+        user_id=actor.id,
+        email=actor.email,
+        client=client,
+        ended=ended,
+    )
     return ended
 
 
-def change_password(session: Session, actor: Actor, *, current_password: str, new_password: str,
-                    client: ClientInfo | None = None) -> int:
+def change_password(
+    session: Session, actor: Actor, *, current_password: str, new_password: str, client: ClientInfo | None = None
+) -> int:
     """Replace the actor's password after checking the current one; every other session ends
     (someone who knew the old password is signed out). Returns how many sessions ended."""
     user = session.get(User, actor.id)
@@ -298,10 +383,22 @@ def change_password(session: Session, actor: Actor, *, current_password: str, ne
     user.password_hash = hash_password(new_password)
     user.touch()
     session.add(user)
-    security_log.record(session, SecurityAction.PASSWORD_CHANGED, severity=Severity.MEDIUM, user_id=user.id,
-                        email=user.email, client=client)
+    security_log.record(
+        session,
+        SecurityAction.PASSWORD_CHANGED,
+        severity=Severity.MEDIUM,
+        user_id=user.id,
+        email=user.email,
+        client=client,
+    )
     return end_other_sessions(session, actor, client=client)
 
 
-JOBS = (Job("session_cleanup", cron(hour=3, minute=30), purge_expired,
-            "Delete sessions, refresh tokens and login attempts long expired."),)
+JOBS = (
+    Job(
+        "session_cleanup",
+        cron(hour=3, minute=30),
+        purge_expired,
+        "Delete sessions, refresh tokens and login attempts long expired.",
+    ),
+)

@@ -18,7 +18,6 @@ class SessionKind(StrEnum):
     API = "api"
 
 
-
 class TokenPurpose(StrEnum):
     INVITATION = "invitation"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name, not a secret

@@ -57,8 +57,16 @@ def _actor_id(actor: Actor) -> uuid.UUID | None:
 
 
 def _log(session: Session, actor: Actor, action: SecurityAction, team: Team, **details: Any) -> None:
-    security_log.record(session, action, severity=Severity.MEDIUM, user_id=_actor_id(actor), email=actor.email,
-                        team_id=str(team.id), team=team.name, **details)
+    security_log.record(
+        session,
+        action,
+        severity=Severity.MEDIUM,
+        user_id=_actor_id(actor),
+        email=actor.email,
+        team_id=str(team.id),
+        team=team.name,
+        **details,
+    )
 
 
 def _clean_name(session: Session, name: str, *, team_id: uuid.UUID | None = None) -> str:
@@ -97,8 +105,9 @@ def create_team(session: Session, actor: Actor, name: str) -> Team:
     return team
 
 
-def rename_team(session: Session, actor: Actor, team_id: uuid.UUID, name: str, *,
-                expected_version: int | None = None) -> Team:
+def rename_team(
+    session: Session, actor: Actor, team_id: uuid.UUID, name: str, *, expected_version: int | None = None
+) -> Team:
     authorize(actor, "team.administer")
     team = _get_team(session, team_id)
     _check_version(team, expected_version)
@@ -114,8 +123,9 @@ def rename_team(session: Session, actor: Actor, team_id: uuid.UUID, name: str, *
     return team
 
 
-def set_archived(session: Session, actor: Actor, team_id: uuid.UUID, archived: bool, *,
-                 expected_version: int | None = None) -> Team:
+def set_archived(
+    session: Session, actor: Actor, team_id: uuid.UUID, archived: bool, *, expected_version: int | None = None
+) -> Team:
     """Archive (or restore) a team. A team that still has active members cannot be archived:
     they would silently lose their team's rights, so they are moved first."""
     authorize(actor, "team.administer")
@@ -124,8 +134,9 @@ def set_archived(session: Session, actor: Actor, team_id: uuid.UUID, archived: b
     if team.is_archived == archived:
         return team
     if archived:
-        active = session.exec(select(func.count()).select_from(User)
-                              .where(User.team_id == team.id, col(User.is_active))).one()
+        active = session.exec(
+            select(func.count()).select_from(User).where(User.team_id == team.id, col(User.is_active))
+        ).one()
         if active:
             raise ValidationFailed({"team": N_("Move this team's active members to another team first.")})
     team.is_archived = archived
@@ -136,30 +147,48 @@ def set_archived(session: Session, actor: Actor, team_id: uuid.UUID, archived: b
     return team
 
 
-def list_teams(session: Session, actor: Actor, *, q: str = "", include_archived: bool = False,
-               request: PageRequest | None = None) -> Page[TeamRow]:
+def list_teams(
+    session: Session, actor: Actor, *, q: str = "", include_archived: bool = False, request: PageRequest | None = None
+) -> Page[TeamRow]:
     """Teams with their member and manager counts, by name, paged in SQL."""
     authorize(actor, "team.administer")
     request = request or PageRequest()
-    members = (select(col(User.team_id).label("team_id"), func.count().label("members"),
-                      func.sum(case((col(User.role).in_([r.value for r in MANAGER_ROLES]), 1), else_=0))
-                      .label("managers"))
-               .where(col(User.is_active), col(User.team_id).is_not(None))
-               .group_by(col(User.team_id)).subquery())
+    members = (
+        select(
+            col(User.team_id).label("team_id"),
+            func.count().label("members"),
+            func.sum(case((col(User.role).in_([r.value for r in MANAGER_ROLES]), 1), else_=0)).label("managers"),
+        )
+        .where(col(User.is_active), col(User.team_id).is_not(None))
+        .group_by(col(User.team_id))
+        .subquery()
+    )
     where = []
     if not include_archived:
         where.append(~col(Team.is_archived))
     if q.strip():
         where.append(func.lower(Team.name).contains(q.strip().lower(), autoescape=True))
     total = int(session.exec(select(func.count()).select_from(Team).where(*where)).one())
-    columns: tuple[Any, ...] = (Team.id, Team.name, Team.is_archived, func.coalesce(members.c.members, 0),
-                                func.coalesce(members.c.managers, 0), Team.version)
+    columns: tuple[Any, ...] = (
+        Team.id,
+        Team.name,
+        Team.is_archived,
+        func.coalesce(members.c.members, 0),
+        func.coalesce(members.c.managers, 0),
+        Team.version,
+    )
     rows = session.execute(
         sa.select(*columns)
-        .outerjoin(members, members.c.team_id == Team.id).where(*where)
-        .order_by(func.lower(Team.name), col(Team.id)).offset(request.offset).limit(request.page_size)).all()
-    items = [TeamRow(id=r[0], name=r[1], is_archived=r[2], member_count=int(r[3]), manager_count=int(r[4]),
-                     version=r[5]) for r in rows]
+        .outerjoin(members, members.c.team_id == Team.id)
+        .where(*where)
+        .order_by(func.lower(Team.name), col(Team.id))
+        .offset(request.offset)
+        .limit(request.page_size)
+    ).all()
+    items = [
+        TeamRow(id=r[0], name=r[1], is_archived=r[2], member_count=int(r[3]), manager_count=int(r[4]), version=r[5])
+        for r in rows
+    ]
     return Page(items=items, total=total, page=request.page, page_size=request.page_size)
 
 
@@ -167,32 +196,43 @@ def get_team(session: Session, actor: Actor, team_id: uuid.UUID) -> TeamRow:
     authorize(actor, "team.administer")
     team = _get_team(session, team_id)
     members = list_members(session, actor, team_id)
-    return TeamRow(id=team.id, name=team.name, is_archived=team.is_archived,
-                   member_count=sum(m.is_active for m in members),
-                   manager_count=sum(m.is_active and m.is_manager for m in members), version=team.version)
+    return TeamRow(
+        id=team.id,
+        name=team.name,
+        is_archived=team.is_archived,
+        member_count=sum(m.is_active for m in members),
+        manager_count=sum(m.is_active and m.is_manager for m in members),
+        version=team.version,
+    )
 
 
 def list_members(session: Session, actor: Actor, team_id: uuid.UUID) -> list[MemberRow]:
     """Everyone in the team, managers first, then by name (a team is tens of people)."""
     authorize(actor, "team.administer")
     _get_team(session, team_id)
-    rows = session.execute(sa.select(*_MEMBER_COLUMNS)
-                        .where(col(User.team_id) == team_id)
-                        .order_by(~col(User.is_active), col(User.full_name), col(User.id))).all()
+    rows = session.execute(
+        sa.select(*_MEMBER_COLUMNS)
+        .where(col(User.team_id) == team_id)
+        .order_by(~col(User.is_active), col(User.full_name), col(User.id))
+    ).all()
     members = [MemberRow(id=r[0], full_name=r[1], email=r[2], role=Role(r[3]), is_active=r[4]) for r in rows]
     return sorted(members, key=lambda m: (not m.is_active, not m.is_manager))
 
 
-def find_candidates(session: Session, actor: Actor, team_id: uuid.UUID, q: str = "", *,
-                    limit: int = 20) -> list[MemberRow]:
+def find_candidates(
+    session: Session, actor: Actor, team_id: uuid.UUID, q: str = "", *, limit: int = 20
+) -> list[MemberRow]:
     """Active users outside this team whose name or email matches `q`: whom one may add."""
     authorize(actor, "team.administer")
-    statement: Any = sa.select(*_MEMBER_COLUMNS) \
-        .where(col(User.is_active), (col(User.team_id).is_(None)) | (User.team_id != team_id))
+    statement: Any = sa.select(*_MEMBER_COLUMNS).where(
+        col(User.is_active), (col(User.team_id).is_(None)) | (User.team_id != team_id)
+    )
     if q.strip():
         needle = q.strip().lower()
-        statement = statement.where(func.lower(User.full_name).contains(needle, autoescape=True)
-                                    | col(User.email).contains(needle, autoescape=True))
+        statement = statement.where(
+            func.lower(User.full_name).contains(needle, autoescape=True)
+            | col(User.email).contains(needle, autoescape=True)
+        )
     rows = session.execute(statement.order_by(col(User.full_name), col(User.id)).limit(limit)).all()
     return [MemberRow(id=r[0], full_name=r[1], email=r[2], role=Role(r[3]), is_active=r[4]) for r in rows]
 
@@ -219,10 +259,17 @@ def add_member(session: Session, actor: Actor, team_id: uuid.UUID, user_id: uuid
         user.touch()
         session.add(user)
         session.flush()
-        _log(session, actor, SecurityAction.TEAM_MEMBER_ADDED, team, member=user.email,
-             previous_team_id=str(previous) if previous else None)
-    return MemberRow(id=user.id, full_name=user.full_name, email=user.email, role=Role(user.role),
-                     is_active=user.is_active)
+        _log(
+            session,
+            actor,
+            SecurityAction.TEAM_MEMBER_ADDED,
+            team,
+            member=user.email,
+            previous_team_id=str(previous) if previous else None,
+        )
+    return MemberRow(
+        id=user.id, full_name=user.full_name, email=user.email, role=Role(user.role), is_active=user.is_active
+    )
 
 
 def remove_member(session: Session, actor: Actor, team_id: uuid.UUID, user_id: uuid.UUID) -> MemberRow:
@@ -239,8 +286,9 @@ def remove_member(session: Session, actor: Actor, team_id: uuid.UUID, user_id: u
     session.add(user)
     session.flush()
     _log(session, actor, SecurityAction.TEAM_MEMBER_REMOVED, team, member=user.email)
-    return MemberRow(id=user.id, full_name=user.full_name, email=user.email, role=Role(user.role),
-                     is_active=user.is_active)
+    return MemberRow(
+        id=user.id, full_name=user.full_name, email=user.email, role=Role(user.role), is_active=user.is_active
+    )
 
 
 def set_manager(session: Session, actor: Actor, team_id: uuid.UUID, user_id: uuid.UUID, is_manager: bool) -> MemberRow:
@@ -264,6 +312,13 @@ def set_manager(session: Session, actor: Actor, team_id: uuid.UUID, user_id: uui
         user.touch()
         session.add(user)
         session.flush()
-        _log(session, actor, SecurityAction.TEAM_MANAGER_CHANGED, team, member=user.email, old=role.value,
-             new=new_role.value)
+        _log(
+            session,
+            actor,
+            SecurityAction.TEAM_MANAGER_CHANGED,
+            team,
+            member=user.email,
+            old=role.value,
+            new=new_role.value,
+        )
     return MemberRow(id=user.id, full_name=user.full_name, email=user.email, role=new_role, is_active=user.is_active)

@@ -41,22 +41,33 @@ def issue_pair(session: Session, auth_session: AuthSession) -> TokenPair:
     """A new access token and a new refresh token in the given family."""
     settings = get_settings()
     now = utcnow()
-    refresh = RefreshToken(session_id=auth_session.id,
-                           expires_at=now + timedelta(seconds=settings.jwt_refresh_expires_in))
+    refresh = RefreshToken(
+        session_id=auth_session.id, expires_at=now + timedelta(seconds=settings.jwt_refresh_expires_in)
+    )
     session.add(refresh)
     base = {"sub": str(auth_session.user_id), "sid": str(auth_session.id), "iss": ISSUER, "iat": now}
-    access_token = jwt.encode({**base, "typ": "access", "jti": str(uuid.uuid4()),
-                               "exp": now + timedelta(seconds=settings.jwt_expires_in)},
-                              settings.jwt_secret, algorithm=ALGORITHM)
-    refresh_token = jwt.encode({**base, "typ": "refresh", "jti": str(refresh.id), "exp": refresh.expires_at},
-                               settings.jwt_refresh_secret, algorithm=ALGORITHM)
+    access_token = jwt.encode(
+        {**base, "typ": "access", "jti": str(uuid.uuid4()), "exp": now + timedelta(seconds=settings.jwt_expires_in)},
+        settings.jwt_secret,
+        algorithm=ALGORITHM,
+    )
+    refresh_token = jwt.encode(
+        {**base, "typ": "refresh", "jti": str(refresh.id), "exp": refresh.expires_at},
+        settings.jwt_refresh_secret,
+        algorithm=ALGORITHM,
+    )
     return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=settings.jwt_expires_in)
 
 
 def _decode(token: str, secret: str, expected_type: str) -> dict[str, str]:
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                            options={"require": ["exp", "sub", "sid", "jti", "typ"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "sid", "jti", "typ"]},
+        )
     except jwt.PyJWTError:
         raise NotAuthenticated(INVALID_TOKEN) from None
     if claims.get("typ") != expected_type:
@@ -85,8 +96,14 @@ def rotate(session: Session, refresh_token: str, *, client: ClientInfo) -> Token
     if stored.used_at is not None:
         if auth_session.revoked_at is None:
             auth_session.revoked_at = utcnow()
-            security_log.record(session, SecurityAction.TOKEN_REUSE, severity=Severity.HIGH,
-                                user_id=auth_session.user_id, client=client, session_id=str(auth_session.id))
+            security_log.record(
+                session,
+                SecurityAction.TOKEN_REUSE,
+                severity=Severity.HIGH,
+                user_id=auth_session.user_id,
+                client=client,
+                session_id=str(auth_session.id),
+            )
         raise NotAuthenticated(INVALID_TOKEN)
     auth.resolve_session(session, auth_session.id)  # revoked, expired or deactivated → 401
     stored.used_at = utcnow()
@@ -102,5 +119,3 @@ def login(session: Session, email: str, password: str, *, client: ClientInfo) ->
     auth_session = session.get(AuthSession, result.session_id)
     assert auth_session is not None
     return issue_pair(session, auth_session)
-
-

@@ -38,8 +38,16 @@ def _validate_new_user(session: Session, email: str, full_name: str, password: s
         raise ValidationFailed(errors)
 
 
-def create_user(session: Session, actor: Actor, *, email: str, full_name: str, role: Role,
-                password: str | None = None, team_id: uuid.UUID | None = None) -> User:
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    email: str,
+    full_name: str,
+    role: Role,
+    password: str | None = None,
+    team_id: uuid.UUID | None = None,
+) -> User:
     """Create an account; the actor must administer users and may not grant more than they hold."""
     authorize(actor, "user.administer", Placement(team_id=team_id))
     if not can_grant_role(actor, role):
@@ -48,13 +56,24 @@ def create_user(session: Session, actor: Actor, *, email: str, full_name: str, r
     _validate_new_user(session, email, full_name, password)
     if team_id is not None and session.get(Team, team_id) is None:
         raise ValidationFailed({"team_id": N_("This team does not exist.")})
-    user = User(email=email, full_name=full_name.strip(), role=role, team_id=team_id,
-                password_hash=hash_password(password) if password else None,
-                created_by=actor.id if actor.id.int else None)
+    user = User(
+        email=email,
+        full_name=full_name.strip(),
+        role=role,
+        team_id=team_id,
+        password_hash=hash_password(password) if password else None,
+        created_by=actor.id if actor.id.int else None,
+    )
     session.add(user)
     session.flush()
-    security_log.record(session, SecurityAction.USER_CREATED, severity=Severity.MEDIUM,
-                        user_id=actor.id if actor.id.int else None, email=email, role=role.value)
+    security_log.record(
+        session,
+        SecurityAction.USER_CREATED,
+        severity=Severity.MEDIUM,
+        user_id=actor.id if actor.id.int else None,
+        email=email,
+        role=role.value,
+    )
     return user
 
 
@@ -69,8 +88,9 @@ def list_active_users(session: Session, actor: Actor) -> list[tuple[uuid.UUID, s
     """Every active user (id, name), ordered by name: whom one may invite to a meeting or share a note
     with. Any signed-in user may list them (a team is hundreds of users at most)."""
     authorize(actor, "user.directory")
-    rows = session.exec(select(User.id, User.full_name).where(col(User.is_active))
-                        .order_by(col(User.full_name), col(User.id))).all()
+    rows = session.exec(
+        select(User.id, User.full_name).where(col(User.is_active)).order_by(col(User.full_name), col(User.id))
+    ).all()
     return [(user_id, full_name) for user_id, full_name in rows]
 
 
@@ -82,9 +102,19 @@ def team_name(session: Session, team_id: uuid.UUID | None) -> str | None:
 
 
 #: Offered first in the time-zone list: mainland France, then overseas France.
-COMMON_TIMEZONES = ("Europe/Paris", "America/Guadeloupe", "America/Martinique", "America/Cayenne",
-                    "Indian/Reunion", "Indian/Mayotte", "America/Miquelon", "Pacific/Noumea", "Pacific/Tahiti",
-                    "Pacific/Wallis", "UTC")
+COMMON_TIMEZONES = (
+    "Europe/Paris",
+    "America/Guadeloupe",
+    "America/Martinique",
+    "America/Cayenne",
+    "Indian/Reunion",
+    "Indian/Mayotte",
+    "America/Miquelon",
+    "Pacific/Noumea",
+    "Pacific/Tahiti",
+    "Pacific/Wallis",
+    "UTC",
+)
 
 
 @cache
@@ -103,8 +133,9 @@ def clean_timezone(value: str) -> str:
     return zone
 
 
-def _clean_phone_and_zone(phone: str | None, timezone: str | None,
-                          errors: dict[str, str]) -> tuple[str | None, str | None]:
+def _clean_phone_and_zone(
+    phone: str | None, timezone: str | None, errors: dict[str, str]
+) -> tuple[str | None, str | None]:
     """The cleaned phone (None: none given or removed) and time zone (None: unchanged); problems go to `errors`."""
     clean_phone: str | None = None
     if phone is not None and phone.strip():
@@ -121,9 +152,17 @@ def _clean_phone_and_zone(phone: str | None, timezone: str | None,
     return clean_phone, clean_zone
 
 
-def update_preferences(session: Session, actor: Actor, *, language: str | None = None,
-                       theme: Theme | None = None, full_name: str | None = None, phone: str | None = None,
-                       timezone: str | None = None, expected_version: int | None = None) -> Actor:
+def update_preferences(
+    session: Session,
+    actor: Actor,
+    *,
+    language: str | None = None,
+    theme: Theme | None = None,
+    full_name: str | None = None,
+    phone: str | None = None,
+    timezone: str | None = None,
+    expected_version: int | None = None,
+) -> Actor:
     """A user's own settings: language, theme, display name, phone ("" removes it), time zone.
     Returns the refreshed actor."""
     user = get_user(session, actor.id)
@@ -189,12 +228,22 @@ class Profile:
 def get_profile(session: Session, actor: Actor) -> Profile:
     """The actor's own account, with the time of the login before the current one."""
     user = get_user(session, actor.id)
-    logins = session.exec(select(SecurityEvent.at)
-                          .where(SecurityEvent.user_id == user.id,
-                                 SecurityEvent.action == SecurityAction.LOGIN_SUCCEEDED.value)
-                          .order_by(col(SecurityEvent.at).desc()).limit(2)).all()
-    return Profile(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role),
-                   team_name=team_name(session, user.team_id), phone=user.phone, language=user.language,
-                   theme=Theme(user.theme),
-                   timezone=user.timezone or get_settings().timezone, version=user.version,
-                   previous_login_at=logins[1] if len(logins) > 1 else None)
+    logins = session.exec(
+        select(SecurityEvent.at)
+        .where(SecurityEvent.user_id == user.id, SecurityEvent.action == SecurityAction.LOGIN_SUCCEEDED.value)
+        .order_by(col(SecurityEvent.at).desc())
+        .limit(2)
+    ).all()
+    return Profile(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=Role(user.role),
+        team_name=team_name(session, user.team_id),
+        phone=user.phone,
+        language=user.language,
+        theme=Theme(user.theme),
+        timezone=user.timezone or get_settings().timezone,
+        version=user.version,
+        previous_login_at=logins[1] if len(logins) > 1 else None,
+    )

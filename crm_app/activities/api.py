@@ -101,14 +101,17 @@ def _task(session: SessionDep, actor: ActorDep, task_id: uuid.UUID) -> TaskOut:
     return TaskOut.model_validate(tasks.get_task_row(session, actor, task_id), from_attributes=True)
 
 
-_TASK_FILTERS = ("Filters: `mine=1`, `assignee_id`, `created_by`, `status`, `priority`, `due` (overdue, today, "
-                 "week, none), `institution_id`, `contact_id`, `q` (title); repeat a parameter or separate values "
-                 "with commas. `sort`: due, priority, created, updated, title, status; `-` for descending.")
+_TASK_FILTERS = (
+    "Filters: `mine=1`, `assignee_id`, `created_by`, `status`, `priority`, `due` (overdue, today, "
+    "week, none), `institution_id`, `contact_id`, `q` (title); repeat a parameter or separate values "
+    "with commas. `sort`: due, priority, created, updated, title, status; `-` for descending."
+)
 
 
 @router.get("/tasks", response_model=TaskPage, description=_TASK_FILTERS)
-def list_tasks(request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1,
-               page_size: PageSizeDep = 25) -> Response:
+def list_tasks(
+    request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
+) -> Response:
     result = tasks.list_tasks(session, actor, TaskQuery.from_params(_params(request)), PageRequest(page, page_size))
     return page_response(result, TaskRow, TaskOut)
 
@@ -124,8 +127,11 @@ def get_task(task_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> TaskOu
     return _task(session, actor, task_id)
 
 
-@router.patch("/tasks/{task_id}", response_model=TaskOut,
-              responses={409: {"description": "Stale version, or a status move the rules refuse"}})
+@router.patch(
+    "/tasks/{task_id}",
+    response_model=TaskOut,
+    responses={409: {"description": "Stale version, or a status move the rules refuse"}},
+)
 def update_task(task_id: uuid.UUID, body: TaskPatch, session: SessionDep, actor: ActorDep) -> TaskOut:
     changes = body.model_dump(exclude_unset=True)
     version = changes.pop("version")
@@ -196,14 +202,26 @@ def _note(session: SessionDep, actor: ActorDep, note_id: uuid.UUID) -> NoteOut:
     return NoteOut.model_validate(notes.get_note_row(session, actor, note_id), from_attributes=True)
 
 
-@router.get("/notes", response_model=NotePage,
-            description="`scope`: all (readable), mine, shared_with_me; `institution_id`; `q` (text).")
-def list_notes(session: SessionDep, actor: ActorDep, *, scope: str = "all", institution_id: uuid.UUID | None = None,
-               q: str = "", page: PageDep = 1, page_size: PageSizeDep = 25) -> Response:
+@router.get(
+    "/notes",
+    response_model=NotePage,
+    description="`scope`: all (readable), mine, shared_with_me; `institution_id`; `q` (text).",
+)
+def list_notes(
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    scope: str = "all",
+    institution_id: uuid.UUID | None = None,
+    q: str = "",
+    page: PageDep = 1,
+    page_size: PageSizeDep = 25,
+) -> Response:
     if scope not in notes.SCOPES:
         raise ValidationFailed({"scope": N_("Unknown value.")})
-    result = notes.list_notes(session, actor, NoteQuery(scope=scope, institution_id=institution_id, q=q),
-                              PageRequest(page, page_size))
+    result = notes.list_notes(
+        session, actor, NoteQuery(scope=scope, institution_id=institution_id, q=q), PageRequest(page, page_size)
+    )
     return page_response(result, NoteRow, NoteOut)
 
 
@@ -284,8 +302,7 @@ class MeetingIn(BaseModel):
     status: str | None = None
     institution_id: uuid.UUID | None = None
     participant_user_ids: list[uuid.UUID] | None = Field(default=None, description="Replaces the invited users")
-    participant_contact_ids: list[uuid.UUID] | None = Field(default=None,
-                                                            description="Replaces the invited contacts")
+    participant_contact_ids: list[uuid.UUID] | None = Field(default=None, description="Replaces the invited contacts")
 
 
 class MeetingPatch(MeetingIn):
@@ -302,21 +319,34 @@ def _meeting(session: SessionDep, actor: ActorDep, meeting_id: uuid.UUID) -> Mee
     return MeetingOut.model_validate(meetings.get_meeting_row(session, actor, meeting_id), from_attributes=True)
 
 
-@router.get("/meetings", response_model=MeetingPage,
-            description="`mine=1` (organised by or inviting me), `from` and `to` (meetings overlapping the window), "
-                        "`status`, `institution_id`, `q` (title); by start time.")
-def list_meetings(request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1,
-                  page_size: PageSizeDep = 25) -> Response:
+@router.get(
+    "/meetings",
+    response_model=MeetingPage,
+    description="`mine=1` (organised by or inviting me), `from` and `to` (meetings overlapping the window), "
+    "`status`, `institution_id`, `q` (title); by start time.",
+)
+def list_meetings(
+    request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
+) -> Response:
     params = request.query_params
-    statuses = tuple(meetings.MeetingStatus(v) for value in params.getlist("status") for v in value.split(",")
-                     if v in meetings.MeetingStatus.__members__.values())
+    statuses = tuple(
+        meetings.MeetingStatus(v)
+        for value in params.getlist("status")
+        for v in value.split(",")
+        if v in meetings.MeetingStatus.__members__.values()
+    )
     try:
         institution_id = uuid.UUID(params["institution_id"]) if params.get("institution_id") else None
     except ValueError:
         raise ValidationFailed({"institution_id": N_("Unknown value.")}) from None
-    query = MeetingQuery(mine=params.get("mine") in {"1", "true"}, starts_from=_when(params.get("from"), "from"),
-                         starts_to=_when(params.get("to"), "to"), statuses=statuses, institution_id=institution_id,
-                         q=params.get("q", ""))
+    query = MeetingQuery(
+        mine=params.get("mine") in {"1", "true"},
+        starts_from=_when(params.get("from"), "from"),
+        starts_to=_when(params.get("to"), "to"),
+        statuses=statuses,
+        institution_id=institution_id,
+        q=params.get("q", ""),
+    )
     result = meetings.list_meetings(session, actor, query, PageRequest(page, page_size))
     return page_response(result, MeetingRow, MeetingOut)
 
@@ -332,8 +362,11 @@ def get_meeting(meeting_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> 
     return _meeting(session, actor, meeting_id)
 
 
-@router.patch("/meetings/{meeting_id}", response_model=MeetingOut,
-              responses={409: {"description": "Stale version, or a status move the rules refuse"}})
+@router.patch(
+    "/meetings/{meeting_id}",
+    response_model=MeetingOut,
+    responses={409: {"description": "Stale version, or a status move the rules refuse"}},
+)
 def update_meeting(meeting_id: uuid.UUID, body: MeetingPatch, session: SessionDep, actor: ActorDep) -> MeetingOut:
     changes = body.model_dump(exclude_unset=True)
     version = changes.pop("version")
@@ -347,8 +380,11 @@ def delete_meeting(meeting_id: uuid.UUID, session: SessionDep, actor: ActorDep) 
     return Response(status_code=204)
 
 
-@router.post("/meetings/{meeting_id}/response", response_model=MeetingOut,
-             responses={409: {"description": "The meeting is not scheduled any more"}})
+@router.post(
+    "/meetings/{meeting_id}/response",
+    response_model=MeetingOut,
+    responses={409: {"description": "The meeting is not scheduled any more"}},
+)
 def respond_to_meeting(meeting_id: uuid.UUID, body: ResponseIn, session: SessionDep, actor: ActorDep) -> MeetingOut:
     """Answer an invitation (only an invited user answers, for themselves)."""
     meetings.respond(session, actor, meeting_id, body.response)
@@ -359,8 +395,11 @@ def respond_to_meeting(meeting_id: uuid.UUID, body: ResponseIn, session: Session
 def meeting_ics(meeting_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> Response:
     """The meeting as an iCalendar file (RFC 5545) for any calendar application."""
     content = meetings.meeting_ics(session, actor, meeting_id)
-    return Response(content, media_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="meeting-{meeting_id}.ics"'})
+    return Response(
+        content,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="meeting-{meeting_id}.ics"'},
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,11 +449,15 @@ def _call(session: SessionDep, actor: ActorDep, call_id: uuid.UUID) -> CallOut:
     return CallOut.model_validate(calls.get_call_row(session, actor, call_id), from_attributes=True)
 
 
-@router.get("/calls", response_model=CallPage,
-            description="`mine=1`, `user_id`, `direction`, `institution_id`, `contact_id`, `from`, `to` (excluded), "
-                        "`q` (summary); newest first.")
-def list_calls(request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1,
-               page_size: PageSizeDep = 25) -> Response:
+@router.get(
+    "/calls",
+    response_model=CallPage,
+    description="`mine=1`, `user_id`, `direction`, `institution_id`, `contact_id`, `from`, `to` (excluded), "
+    "`q` (summary); newest first.",
+)
+def list_calls(
+    request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
+) -> Response:
     params = _params(request)
     for name in ("from", "to"):
         _when(next(iter(params.get(name, [])), None), name)  # a wrong date is an error, not an empty filter
@@ -499,18 +542,28 @@ def _comment(row: CommentRow) -> CommentOut:
 
 
 @router.get("/comments", response_model=CommentPage, description="The comments of one record, oldest first.")
-def list_comments(session: SessionDep, actor: ActorDep, *, target_kind: str, target_id: uuid.UUID, page: PageDep = 1,
-                  page_size: PageSizeDep = 100) -> Response:
+def list_comments(
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    target_kind: str,
+    target_id: uuid.UUID,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 100,
+) -> Response:
     result = comments.list_comments(session, actor, target_kind, target_id, PageRequest(page, page_size))
     return page_response(result, CommentRow, CommentOut)
 
 
 @router.get("/comments/mention-candidates", response_model=list[MentionOut])
-def mention_candidates(session: SessionDep, actor: ActorDep, prefix: str = "",
-                       limit: Annotated[int, Query(ge=1, le=20)] = 8) -> list[MentionOut]:
+def mention_candidates(
+    session: SessionDep, actor: ActorDep, prefix: str = "", limit: Annotated[int, Query(ge=1, le=20)] = 8
+) -> list[MentionOut]:
     """Users to offer after `@` (name or email local part starting with `prefix`)."""
-    return [MentionOut.model_validate(m, from_attributes=True)
-            for m in comments.mention_candidates(session, actor, prefix, limit=limit)]
+    return [
+        MentionOut.model_validate(m, from_attributes=True)
+        for m in comments.mention_candidates(session, actor, prefix, limit=limit)
+    ]
 
 
 @router.post("/comments", response_model=CommentOut, status_code=201)
@@ -544,8 +597,10 @@ class TimelineEntryOut(BaseModel):
     old_value: str | None
     new_value: str | None
     link: str | None
-    old_name: str | None = Field(None, description="For a change of assignee or team: the name of the user or "
-                                                   "team that `old_value` (an id) refers to")
+    old_name: str | None = Field(
+        None,
+        description="For a change of assignee or team: the name of the user or team that `old_value` (an id) refers to",
+    )
     new_name: str | None = Field(None, description="The same for `new_value`")
 
 
@@ -556,11 +611,20 @@ class TimelinePage(BaseModel):
     page_size: int
 
 
-@router.get("/institutions/{institution_id}/timeline", response_model=TimelinePage,
-            description="Activities and changes of the institution, newest first; `kind` limits the kinds.")
-def institution_timeline(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep, *,
-                         kind: Annotated[list[str] | None, Query()] = None, page: PageDep = 1,
-                         page_size: PageSizeDep = 25) -> Response:
+@router.get(
+    "/institutions/{institution_id}/timeline",
+    response_model=TimelinePage,
+    description="Activities and changes of the institution, newest first; `kind` limits the kinds.",
+)
+def institution_timeline(
+    institution_id: uuid.UUID,
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    kind: Annotated[list[str] | None, Query()] = None,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 25,
+) -> Response:
     kinds: Any = [k for value in kind for k in value.split(",")] if kind else None
     result = timeline.timeline(session, actor, institution_id, PageRequest(page, page_size), kinds=kinds)
     return page_response(result, TimelineEntry, TimelineEntryOut)

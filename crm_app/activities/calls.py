@@ -55,10 +55,18 @@ def log_call(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Call:
         raise Forbidden("call.log")  # a call is someone's
     if values.get("called_at") and values["called_at"] > utcnow():
         raise ValidationFailed({"called_at": N_("A call cannot be in the future.")})
-    call = Call(direction=values["direction"], called_at=values.get("called_at") or utcnow(),
-                duration_seconds=values.get("duration_seconds"), summary=values.get("summary"),
-                user_id=actor.id, team_id=actor.team_id, institution_id=values.get("institution_id"),
-                contact_id=values.get("contact_id"), created_by=actor.id, updated_by=actor.id)
+    call = Call(
+        direction=values["direction"],
+        called_at=values.get("called_at") or utcnow(),
+        duration_seconds=values.get("duration_seconds"),
+        summary=values.get("summary"),
+        user_id=actor.id,
+        team_id=actor.team_id,
+        institution_id=values.get("institution_id"),
+        contact_id=values.get("contact_id"),
+        created_by=actor.id,
+        updated_by=actor.id,
+    )
     session.add(call)
     session.flush()
     return call
@@ -68,8 +76,9 @@ def get_call(session: Session, call_id: uuid.UUID, *, for_update: bool = False) 
     return get_record(session, Call, call_id, missing=N_("This call does not exist."), for_update=for_update)
 
 
-def update_call(session: Session, actor: Actor, call_id: uuid.UUID, raw: Mapping[str, Any], *,
-                expected_version: int) -> Call:
+def update_call(
+    session: Session, actor: Actor, call_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> Call:
     call = get_call(session, call_id, for_update=True)
     authorize(actor, "record.edit", placement(call))
     if call.version != expected_version:
@@ -82,8 +91,10 @@ def update_call(session: Session, actor: Actor, call_id: uuid.UUID, raw: Mapping
         raise ValidationFailed({"called_at": N_("A call cannot be in the future.")})
     changes = {name: value for name, value in values.items() if getattr(call, name) != value}
     if "institution_id" in changes or "contact_id" in changes:
-        links = {"institution_id": changes.get("institution_id", call.institution_id),
-                 "contact_id": changes.get("contact_id", call.contact_id)}
+        links = {
+            "institution_id": changes.get("institution_id", call.institution_id),
+            "contact_id": changes.get("contact_id", call.contact_id),
+        }
         if "contact_id" not in changes:
             links["contact_id"] = None  # the contact belonged to the previous institution
         check_links(session, links)
@@ -153,10 +164,16 @@ class CallQuery:
             except ValueError:
                 return None
 
-        return cls(mine=read.flag("mine"), user_id=read.ident("user_id"),
-                   directions=read.choices("direction", CallDirection),
-                   institution_id=read.ident("institution_id"), contact_id=read.ident("contact_id"),
-                   called_from=when("from"), called_to=when("to"), q=read.one("q") or "")
+        return cls(
+            mine=read.flag("mine"),
+            user_id=read.ident("user_id"),
+            directions=read.choices("direction", CallDirection),
+            institution_id=read.ident("institution_id"),
+            contact_id=read.ident("contact_id"),
+            called_from=when("from"),
+            called_to=when("to"),
+            q=read.one("q") or "",
+        )
 
 
 _K = table_of(Call).c
@@ -166,8 +183,9 @@ _U = table_of(User).alias("caller")
 
 
 def _conditions(actor: Actor, query: CallQuery) -> list[Any]:
-    conditions = [scope_condition(actor, "record.view", team_column=_K.team_id,
-                                  owner_columns=(_K.user_id, _K.created_by))]
+    conditions = [
+        scope_condition(actor, "record.view", team_column=_K.team_id, owner_columns=(_K.user_id, _K.created_by))
+    ]
     if query.mine:
         conditions.append(_K.user_id == actor.id)
     if query.user_id is not None:
@@ -189,31 +207,60 @@ def _conditions(actor: Actor, query: CallQuery) -> list[Any]:
 
 def _select() -> Any:
     contact_name = sa.func.trim(sa.func.coalesce(_C.first_name, "") + " " + _C.last_name)
-    return (sa.select(_K.id, _K.direction, _K.called_at, _K.duration_seconds, _K.summary, _K.user_id,
-                      _U.c.full_name.label("user_name"), _K.team_id, _K.institution_id,
-                      _I.name.label("institution_name"), _K.contact_id, contact_name.label("contact_name"),
-                      _K.created_by, _K.created_at, _K.updated_at, _K.version)
-            .select_from(table_of(Call))
-            .join(_U, _U.c.id == _K.user_id)
-            .outerjoin(table_of(Institution), _I.id == _K.institution_id)
-            .outerjoin(table_of(Contact), _C.id == _K.contact_id))
+    return (
+        sa.select(
+            _K.id,
+            _K.direction,
+            _K.called_at,
+            _K.duration_seconds,
+            _K.summary,
+            _K.user_id,
+            _U.c.full_name.label("user_name"),
+            _K.team_id,
+            _K.institution_id,
+            _I.name.label("institution_name"),
+            _K.contact_id,
+            contact_name.label("contact_name"),
+            _K.created_by,
+            _K.created_at,
+            _K.updated_at,
+            _K.version,
+        )
+        .select_from(table_of(Call))
+        .join(_U, _U.c.id == _K.user_id)
+        .outerjoin(table_of(Institution), _I.id == _K.institution_id)
+        .outerjoin(table_of(Contact), _C.id == _K.contact_id)
+    )
 
 
 def _rows(session: Session, actor: Actor, statement: Any) -> list[CallRow]:
-    return [CallRow(**{**row._asdict(), "direction": CallDirection(row.direction)},
-                    can_edit=can(actor, "record.edit", Placement(team_id=row.team_id, assigned_user_id=row.user_id,
-                                                                 created_by=row.created_by)))
-            for row in fetch_all(session, statement)]
+    return [
+        CallRow(
+            **{**row._asdict(), "direction": CallDirection(row.direction)},
+            can_edit=can(
+                actor,
+                "record.edit",
+                Placement(team_id=row.team_id, assigned_user_id=row.user_id, created_by=row.created_by),
+            ),
+        )
+        for row in fetch_all(session, statement)
+    ]
 
 
-def list_calls(session: Session, actor: Actor, query: CallQuery | None = None,
-               request: PageRequest | None = None) -> Page[CallRow]:
+def list_calls(
+    session: Session, actor: Actor, query: CallQuery | None = None, request: PageRequest | None = None
+) -> Page[CallRow]:
     """The calls the actor may see, newest first, filtered and paged in SQL."""
     query = query or CallQuery()
     request = request or PageRequest()
     conditions = _conditions(actor, query)
-    statement = _select().where(*conditions).order_by(_K.called_at.desc(), _K.id.desc()) \
-        .offset(request.offset).limit(request.page_size)
+    statement = (
+        _select()
+        .where(*conditions)
+        .order_by(_K.called_at.desc(), _K.id.desc())
+        .offset(request.offset)
+        .limit(request.page_size)
+    )
     total = session.exec(select(sa.func.count()).select_from(Call).where(*conditions)).one()
     return Page(_rows(session, actor, statement), int(total), request.page, request.page_size)
 

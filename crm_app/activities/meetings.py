@@ -83,16 +83,24 @@ def placement(meeting: Meeting) -> Placement:
 
 
 def _participant_user_ids(session: Session, meeting_id: uuid.UUID) -> set[uuid.UUID]:
-    return {uid for uid in session.exec(select(MeetingParticipant.user_id).where(
-        MeetingParticipant.meeting_id == meeting_id, col(MeetingParticipant.user_id).is_not(None))).all() if uid}
+    return {
+        uid
+        for uid in session.exec(
+            select(MeetingParticipant.user_id).where(
+                MeetingParticipant.meeting_id == meeting_id, col(MeetingParticipant.user_id).is_not(None)
+            )
+        ).all()
+        if uid
+    }
 
 
 def can_view(session: Session, actor: Actor, meeting: Meeting) -> bool:
     return can(actor, "record.view", placement(meeting)) or actor.id in _participant_user_ids(session, meeting.id)
 
 
-def _set_users(session: Session, meeting: Meeting, current: list[MeetingParticipant],
-               user_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+def _set_users(
+    session: Session, meeting: Meeting, current: list[MeetingParticipant], user_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
     wanted = [u for u in user_ids if u != meeting.organizer_id]
     for user_id in wanted:
         active_user(session, user_id, "participant_user_ids")
@@ -105,8 +113,9 @@ def _set_users(session: Session, meeting: Meeting, current: list[MeetingParticip
     return invited
 
 
-def _set_contacts(session: Session, meeting: Meeting, current: list[MeetingParticipant],
-                  contact_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+def _set_contacts(
+    session: Session, meeting: Meeting, current: list[MeetingParticipant], contact_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
     if contact_ids:
         known = set(session.exec(select(Contact.id).where(col(Contact.id).in_(contact_ids))).all())
         if any(c not in known for c in contact_ids):
@@ -120,8 +129,9 @@ def _set_contacts(session: Session, meeting: Meeting, current: list[MeetingParti
     return invited
 
 
-def _set_participants(session: Session, meeting: Meeting, user_ids: list[uuid.UUID] | None,
-                      contact_ids: list[uuid.UUID] | None) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+def _set_participants(
+    session: Session, meeting: Meeting, user_ids: list[uuid.UUID] | None, contact_ids: list[uuid.UUID] | None
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     """Replace the invited users and/or contacts (answers kept for those who stay); returns the users
     and the contacts newly invited."""
     current = list(session.exec(select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id)).all())
@@ -131,20 +141,35 @@ def _set_participants(session: Session, meeting: Meeting, user_ids: list[uuid.UU
     return users, contacts
 
 
-def _publish_changed(session: Session, actor: Actor, meeting: Meeting, participant_user_ids: set[uuid.UUID], *,
-                     deleted: bool = False) -> None:
-    events.publish(session, events.MeetingChanged(meeting_id=meeting.id, organizer_id=meeting.organizer_id,
-                                                  participant_user_ids=tuple(sorted(participant_user_ids)),
-                                                  deleted=deleted, actor_id=actor_id(actor)))
+def _publish_changed(
+    session: Session, actor: Actor, meeting: Meeting, participant_user_ids: set[uuid.UUID], *, deleted: bool = False
+) -> None:
+    events.publish(
+        session,
+        events.MeetingChanged(
+            meeting_id=meeting.id,
+            organizer_id=meeting.organizer_id,
+            participant_user_ids=tuple(sorted(participant_user_ids)),
+            deleted=deleted,
+            actor_id=actor_id(actor),
+        ),
+    )
 
 
-def _invite(session: Session, actor: Actor, meeting: Meeting,
-            invited: tuple[list[uuid.UUID], list[uuid.UUID]]) -> None:
+def _invite(session: Session, actor: Actor, meeting: Meeting, invited: tuple[list[uuid.UUID], list[uuid.UUID]]) -> None:
     user_ids, contact_ids = invited
     if (user_ids or contact_ids) and meeting.status == MeetingStatus.SCHEDULED:
-        events.publish(session, events.MeetingInvited(meeting_id=meeting.id, title=meeting.title,
-                                                      starts_at=meeting.starts_at, user_ids=tuple(user_ids),
-                                                      contact_ids=tuple(contact_ids), actor_id=actor_id(actor)))
+        events.publish(
+            session,
+            events.MeetingInvited(
+                meeting_id=meeting.id,
+                title=meeting.title,
+                starts_at=meeting.starts_at,
+                user_ids=tuple(user_ids),
+                contact_ids=tuple(contact_ids),
+                actor_id=actor_id(actor),
+            ),
+        )
 
 
 def create_meeting(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Meeting:
@@ -156,15 +181,27 @@ def create_meeting(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Me
     if actor_id(actor) is None:
         raise Forbidden("meeting.organize")  # a meeting needs a real organiser
     status = values.get("status") or MeetingStatus.SCHEDULED
-    meeting = Meeting(title=values["title"], description=values.get("description"), starts_at=values["starts_at"],
-                      ends_at=values["ends_at"], location=values.get("location"), status=status,
-                      organizer_id=actor.id, team_id=actor.team_id, institution_id=values.get("institution_id"),
-                      created_by=actor.id, updated_by=actor.id)
+    meeting = Meeting(
+        title=values["title"],
+        description=values.get("description"),
+        starts_at=values["starts_at"],
+        ends_at=values["ends_at"],
+        location=values.get("location"),
+        status=status,
+        organizer_id=actor.id,
+        team_id=actor.team_id,
+        institution_id=values.get("institution_id"),
+        created_by=actor.id,
+        updated_by=actor.id,
+    )
     session.add(meeting)
     session.flush()
-    invited = _set_participants(session, meeting, _ids(raw.get("participant_user_ids"),
-                                                              "participant_user_ids"),
-                                _ids(raw.get("participant_contact_ids"), "participant_contact_ids"))
+    invited = _set_participants(
+        session,
+        meeting,
+        _ids(raw.get("participant_user_ids"), "participant_user_ids"),
+        _ids(raw.get("participant_contact_ids"), "participant_contact_ids"),
+    )
     _invite(session, actor, meeting, invited)
     return meeting
 
@@ -173,8 +210,9 @@ def get_meeting(session: Session, meeting_id: uuid.UUID, *, for_update: bool = F
     return get_record(session, Meeting, meeting_id, missing=N_("This meeting does not exist."), for_update=for_update)
 
 
-def update_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, raw: Mapping[str, Any], *,
-                   expected_version: int) -> Meeting:
+def update_meeting(
+    session: Session, actor: Actor, meeting_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> Meeting:
     """Change the fields, the status (see TRANSITIONS) and the participants; users newly invited are told."""
     meeting = get_meeting(session, meeting_id, for_update=True)
     authorize(actor, "record.edit", placement(meeting))
@@ -193,8 +231,9 @@ def update_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, raw: M
     if "institution_id" in changes:
         check_links(session, changes)
     users = _ids(raw["participant_user_ids"], "participant_user_ids") if "participant_user_ids" in raw else None
-    contacts = _ids(raw["participant_contact_ids"], "participant_contact_ids") \
-        if "participant_contact_ids" in raw else None
+    contacts = (
+        _ids(raw["participant_contact_ids"], "participant_contact_ids") if "participant_contact_ids" in raw else None
+    )
     for name, value in changes.items():
         setattr(meeting, name, value)
     before = _participant_user_ids(session, meeting.id)  # those no longer invited see it go too
@@ -210,13 +249,15 @@ def update_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID, raw: M
     return meeting
 
 
-def set_meeting_status(session: Session, actor: Actor, meeting_id: uuid.UUID, status: MeetingStatus | str, *,
-                       expected_version: int) -> Meeting:
+def set_meeting_status(
+    session: Session, actor: Actor, meeting_id: uuid.UUID, status: MeetingStatus | str, *, expected_version: int
+) -> Meeting:
     return update_meeting(session, actor, meeting_id, {"status": status}, expected_version=expected_version)
 
 
-def respond(session: Session, actor: Actor, meeting_id: uuid.UUID,
-            response: ParticipantResponse | str) -> MeetingParticipant:
+def respond(
+    session: Session, actor: Actor, meeting_id: uuid.UUID, response: ParticipantResponse | str
+) -> MeetingParticipant:
     """The actor answers an invitation (accepted, declined, tentative); the organiser is told."""
     try:
         answer = ParticipantResponse(response)
@@ -225,22 +266,31 @@ def respond(session: Session, actor: Actor, meeting_id: uuid.UUID,
     if answer not in ANSWERS:
         raise ValidationFailed({"response": N_("Unknown value.")})
     meeting = get_meeting(session, meeting_id)
-    participant = session.exec(select(MeetingParticipant).where(MeetingParticipant.meeting_id == meeting.id,
-                                                                MeetingParticipant.user_id == actor.id)
-                               .with_for_update()).first()
+    participant = session.exec(
+        select(MeetingParticipant)
+        .where(MeetingParticipant.meeting_id == meeting.id, MeetingParticipant.user_id == actor.id)
+        .with_for_update()
+    ).first()
     if participant is None:
         raise Forbidden("meeting.respond")
     if meeting.status != MeetingStatus.SCHEDULED:
-        raise InvalidTransition(MeetingStatus(meeting.status).value,
-                                N_("Only a scheduled meeting can be answered."))
+        raise InvalidTransition(MeetingStatus(meeting.status).value, N_("Only a scheduled meeting can be answered."))
     if participant.response != answer:
         participant.response = answer
         participant.responded_at = utcnow()
         session.add(participant)
         session.flush()
-        events.publish(session, events.MeetingAnswered(meeting_id=meeting.id, title=meeting.title,
-                                                       organizer_id=meeting.organizer_id, participant_id=actor.id,
-                                                       response=answer.value, actor_id=actor.id))
+        events.publish(
+            session,
+            events.MeetingAnswered(
+                meeting_id=meeting.id,
+                title=meeting.title,
+                organizer_id=meeting.organizer_id,
+                participant_id=actor.id,
+                response=answer.value,
+                actor_id=actor.id,
+            ),
+        )
         _publish_changed(session, actor, meeting, _participant_user_ids(session, meeting.id))
     return participant
 
@@ -258,8 +308,9 @@ def delete_meeting(session: Session, actor: Actor, meeting_id: uuid.UUID) -> Non
 
 def _comment_target(session: Session, meeting_id: uuid.UUID) -> comments.Target:
     meeting = get_meeting(session, meeting_id)
-    return comments.Target(CommentTarget.MEETING, meeting.id, meeting.title,
-                           lambda actor: can_view(session, actor, meeting))
+    return comments.Target(
+        CommentTarget.MEETING, meeting.id, meeting.title, lambda actor: can_view(session, actor, meeting)
+    )
 
 
 COMMENT_TARGETS: dict[CommentTarget, comments.TargetResolver] = {CommentTarget.MEETING: _comment_target}
@@ -313,8 +364,10 @@ _ORGANIZER = table_of(User).alias("organizer")
 def visible_condition(actor: Actor) -> Any:
     """SQL: the meetings the actor may see (scope, or invited)."""
     invited = sa.exists().where(_P.meeting_id == _M.id, _P.user_id == actor.id)
-    return sa.or_(scope_condition(actor, "record.view", team_column=_M.team_id,
-                                  owner_columns=(_M.organizer_id, _M.created_by)), invited)
+    return sa.or_(
+        scope_condition(actor, "record.view", team_column=_M.team_id, owner_columns=(_M.organizer_id, _M.created_by)),
+        invited,
+    )
 
 
 @dataclass(frozen=True)
@@ -331,8 +384,9 @@ class MeetingQuery:
 def _conditions(actor: Actor, query: MeetingQuery) -> list[Any]:
     conditions = [visible_condition(actor)]
     if query.mine:
-        conditions.append(sa.or_(_M.organizer_id == actor.id,
-                                 sa.exists().where(_P.meeting_id == _M.id, _P.user_id == actor.id)))
+        conditions.append(
+            sa.or_(_M.organizer_id == actor.id, sa.exists().where(_P.meeting_id == _M.id, _P.user_id == actor.id))
+        )
     if query.starts_from is not None:
         conditions.append(_M.ends_at > query.starts_from)
     if query.starts_to is not None:
@@ -347,13 +401,30 @@ def _conditions(actor: Actor, query: MeetingQuery) -> list[Any]:
 
 
 def _select() -> Any:
-    return (sa.select(_M.id, _M.title, _M.description, _M.starts_at, _M.ends_at, _M.location, _M.status,
-                      _M.organizer_id, _ORGANIZER.c.full_name.label("organizer_name"),
-                      _ORGANIZER.c.email.label("organizer_email"), _M.team_id, _M.institution_id,
-                      _I.name.label("institution_name"), _M.created_by, _M.created_at, _M.updated_at, _M.version)
-            .select_from(table_of(Meeting))
-            .join(_ORGANIZER, _ORGANIZER.c.id == _M.organizer_id)
-            .outerjoin(table_of(Institution), _I.id == _M.institution_id))
+    return (
+        sa.select(
+            _M.id,
+            _M.title,
+            _M.description,
+            _M.starts_at,
+            _M.ends_at,
+            _M.location,
+            _M.status,
+            _M.organizer_id,
+            _ORGANIZER.c.full_name.label("organizer_name"),
+            _ORGANIZER.c.email.label("organizer_email"),
+            _M.team_id,
+            _M.institution_id,
+            _I.name.label("institution_name"),
+            _M.created_by,
+            _M.created_at,
+            _M.updated_at,
+            _M.version,
+        )
+        .select_from(table_of(Meeting))
+        .join(_ORGANIZER, _ORGANIZER.c.id == _M.organizer_id)
+        .outerjoin(table_of(Institution), _I.id == _M.institution_id)
+    )
 
 
 def _participants(session: Session, meeting_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ParticipantRow]]:
@@ -361,20 +432,36 @@ def _participants(session: Session, meeting_ids: list[uuid.UUID]) -> dict[uuid.U
         return {}
     users, contacts = table_of(User), table_of(Contact)
     contact_name = sa.func.trim(sa.func.coalesce(contacts.c.first_name, "") + " " + contacts.c.last_name)
-    statement = (sa.select(_P.meeting_id, _P.id, _P.user_id, _P.contact_id,
-                           sa.func.coalesce(users.c.full_name, contact_name).label("name"),
-                           sa.func.coalesce(users.c.email, contacts.c.email).label("email"), _P.response,
-                           _P.responded_at)
-                 .select_from(table_of(MeetingParticipant))
-                 .outerjoin(users, users.c.id == _P.user_id)
-                 .outerjoin(contacts, contacts.c.id == _P.contact_id)
-                 .where(_P.meeting_id.in_(meeting_ids))
-                 .order_by(_P.meeting_id, _P.user_id.is_(None), sa.text("name")))
+    statement = (
+        sa.select(
+            _P.meeting_id,
+            _P.id,
+            _P.user_id,
+            _P.contact_id,
+            sa.func.coalesce(users.c.full_name, contact_name).label("name"),
+            sa.func.coalesce(users.c.email, contacts.c.email).label("email"),
+            _P.response,
+            _P.responded_at,
+        )
+        .select_from(table_of(MeetingParticipant))
+        .outerjoin(users, users.c.id == _P.user_id)
+        .outerjoin(contacts, contacts.c.id == _P.contact_id)
+        .where(_P.meeting_id.in_(meeting_ids))
+        .order_by(_P.meeting_id, _P.user_id.is_(None), sa.text("name"))
+    )
     found: dict[uuid.UUID, list[ParticipantRow]] = {}
     for row in fetch_all(session, statement):
-        found.setdefault(row.meeting_id, []).append(ParticipantRow(
-            row.id, row.user_id, row.contact_id, row.name, row.email, ParticipantResponse(row.response),
-            row.responded_at))
+        found.setdefault(row.meeting_id, []).append(
+            ParticipantRow(
+                row.id,
+                row.user_id,
+                row.contact_id,
+                row.name,
+                row.email,
+                ParticipantResponse(row.response),
+                row.responded_at,
+            )
+        )
     return found
 
 
@@ -385,16 +472,24 @@ def _rows(session: Session, actor: Actor, statement: Any) -> list[MeetingRow]:
     for row in found:
         people = participants.get(row.id, [])
         mine = next((p.response for p in people if p.user_id == actor.id), None)
-        rows.append(MeetingRow(**{**row._asdict(), "status": MeetingStatus(row.status)}, participants=people,
-                               my_response=mine,
-                               can_edit=can(actor, "record.edit", Placement(team_id=row.team_id,
-                                                                            assigned_user_id=row.organizer_id,
-                                                                            created_by=row.created_by))))
+        rows.append(
+            MeetingRow(
+                **{**row._asdict(), "status": MeetingStatus(row.status)},
+                participants=people,
+                my_response=mine,
+                can_edit=can(
+                    actor,
+                    "record.edit",
+                    Placement(team_id=row.team_id, assigned_user_id=row.organizer_id, created_by=row.created_by),
+                ),
+            )
+        )
     return rows
 
 
-def list_meetings(session: Session, actor: Actor, query: MeetingQuery | None = None,
-                  request: PageRequest | None = None) -> Page[MeetingRow]:
+def list_meetings(
+    session: Session, actor: Actor, query: MeetingQuery | None = None, request: PageRequest | None = None
+) -> Page[MeetingRow]:
     """Meetings the actor may see, by start time (a window for the calendar), paged in SQL."""
     query = query or MeetingQuery()
     request = request or PageRequest()
@@ -416,16 +511,24 @@ def get_meeting_row(session: Session, actor: Actor, meeting_id: uuid.UUID) -> Me
 # iCalendar (RFC 5545): short enough to write by hand; no dependency for one VEVENT
 
 
-_PARTSTAT = {ParticipantResponse.INVITED: "NEEDS-ACTION", ParticipantResponse.ACCEPTED: "ACCEPTED",
-             ParticipantResponse.DECLINED: "DECLINED", ParticipantResponse.TENTATIVE: "TENTATIVE"}
-_ICS_STATUS = {MeetingStatus.SCHEDULED: "CONFIRMED", MeetingStatus.DONE: "CONFIRMED",
-               MeetingStatus.CANCELLED: "CANCELLED"}
+_PARTSTAT = {
+    ParticipantResponse.INVITED: "NEEDS-ACTION",
+    ParticipantResponse.ACCEPTED: "ACCEPTED",
+    ParticipantResponse.DECLINED: "DECLINED",
+    ParticipantResponse.TENTATIVE: "TENTATIVE",
+}
+_ICS_STATUS = {
+    MeetingStatus.SCHEDULED: "CONFIRMED",
+    MeetingStatus.DONE: "CONFIRMED",
+    MeetingStatus.CANCELLED: "CANCELLED",
+}
 
 
 def _ics_text(value: str) -> str:
     """TEXT value escaping (3.3.11)."""
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+    return (
+        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    )
 
 
 def _ics_param(value: str) -> str:
@@ -459,12 +562,18 @@ def render_ics(meeting: MeetingRow, *, method: str | None = None, stamp: datetim
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//OPEx CRM//Meetings//EN", "CALSCALE:GREGORIAN"]
     if method:
         lines.append(f"METHOD:{method.upper()}")
-    lines += ["BEGIN:VEVENT", f"UID:{meeting.id}@opex-crm",
-              f"DTSTAMP:{_ics_time((stamp or utcnow()) if method else meeting.updated_at)}",
-              f"CREATED:{_ics_time(meeting.created_at)}", f"LAST-MODIFIED:{_ics_time(meeting.updated_at)}",
-              f"SEQUENCE:{meeting.version - 1}", f"DTSTART:{_ics_time(meeting.starts_at)}",
-              f"DTEND:{_ics_time(meeting.ends_at)}", f"SUMMARY:{_ics_text(meeting.title)}",
-              f"STATUS:{_ICS_STATUS[meeting.status]}"]
+    lines += [
+        "BEGIN:VEVENT",
+        f"UID:{meeting.id}@opex-crm",
+        f"DTSTAMP:{_ics_time((stamp or utcnow()) if method else meeting.updated_at)}",
+        f"CREATED:{_ics_time(meeting.created_at)}",
+        f"LAST-MODIFIED:{_ics_time(meeting.updated_at)}",
+        f"SEQUENCE:{meeting.version - 1}",
+        f"DTSTART:{_ics_time(meeting.starts_at)}",
+        f"DTEND:{_ics_time(meeting.ends_at)}",
+        f"SUMMARY:{_ics_text(meeting.title)}",
+        f"STATUS:{_ICS_STATUS[meeting.status]}",
+    ]
     if meeting.location:
         lines.append(f"LOCATION:{_ics_text(meeting.location)}")
     if meeting.description:
@@ -472,8 +581,10 @@ def render_ics(meeting: MeetingRow, *, method: str | None = None, stamp: datetim
     lines.append(f"ORGANIZER;CN={_ics_param(meeting.organizer_name)}:mailto:{meeting.organizer_email}")
     for person in meeting.participants:
         if person.email:  # an attendee is a calendar address: people without email cannot be one
-            lines.append(f"ATTENDEE;CN={_ics_param(person.name)};CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;"
-                         f"PARTSTAT={_PARTSTAT[person.response]};RSVP=TRUE:mailto:{person.email}")
+            lines.append(
+                f"ATTENDEE;CN={_ics_param(person.name)};CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;"
+                f"PARTSTAT={_PARTSTAT[person.response]};RSVP=TRUE:mailto:{person.email}"
+            )
     lines += ["END:VEVENT", "END:VCALENDAR"]
     return "".join(_fold(line) + "\r\n" for line in lines)
 
@@ -492,8 +603,11 @@ def _email_invitations(session: Session, event: events.MeetingInvited) -> None:
     key names the participant and the meeting's version)."""
     [meeting] = _rows(session, SYSTEM_ACTOR, _select().where(_M.id == event.meeting_id))
     wanted = set(event.user_ids) | set(event.contact_ids)
-    languages = dict(session.exec(select(User.id, User.language).where(col(User.id).in_(event.user_ids))).all()) \
-        if event.user_ids else {}
+    languages = (
+        dict(session.exec(select(User.id, User.language).where(col(User.id).in_(event.user_ids))).all())
+        if event.user_ids
+        else {}
+    )
     ics = render_ics(meeting, method="REQUEST").encode()
     org = organisation(session)
     for person in meeting.participants:
@@ -501,21 +615,33 @@ def _email_invitations(session: Session, event: events.MeetingInvited) -> None:
             continue
         with use_locale((languages.get(person.user_id) if person.user_id else None) or org["default_language"]):
             when = format_datetime(meeting.starts_at, org["timezone"], style="full")
-            text = "\n\n".join(part for part in (
-                gettext("{organizer} invites you to “{title}” on {when}.", organizer=meeting.organizer_name,
-                        title=meeting.title, when=when),
-                gettext("Location: {location}", location=meeting.location) if meeting.location else "",
-                meeting.description or "",
-                gettext("The invitation is attached: open it to add the meeting to your calendar and answer."),
-                f"{meeting.organizer_name} · {org['name']}")
-                if part)
+            text = "\n\n".join(
+                part
+                for part in (
+                    gettext(
+                        "{organizer} invites you to “{title}” on {when}.",
+                        organizer=meeting.organizer_name,
+                        title=meeting.title,
+                        when=when,
+                    ),
+                    gettext("Location: {location}", location=meeting.location) if meeting.location else "",
+                    meeting.description or "",
+                    gettext("The invitation is attached: open it to add the meeting to your calendar and answer."),
+                    f"{meeting.organizer_name} · {org['name']}",
+                )
+                if part
+            )
             subject = gettext("Invitation: {title}", title=meeting.title)
-        mail.enqueue(session, to=[(person.name, person.email)], subject=subject, text=text,
-                     reply_to=(meeting.organizer_name, meeting.organizer_email),
-                     attachments=[mail.Attachment("invitation.ics", "text/calendar; method=REQUEST; charset=UTF-8",
-                                                  ics)],
-                     dedupe_key=f"meeting-invitation:{meeting.id}:{person.id}:{meeting.version}",
-                     related=("meeting", meeting.id))
+        mail.enqueue(
+            session,
+            to=[(person.name, person.email)],
+            subject=subject,
+            text=text,
+            reply_to=(meeting.organizer_name, meeting.organizer_email),
+            attachments=[mail.Attachment("invitation.ics", "text/calendar; method=REQUEST; charset=UTF-8", ics)],
+            dedupe_key=f"meeting-invitation:{meeting.id}:{person.id}:{meeting.version}",
+            related=("meeting", meeting.id),
+        )
 
 
 SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.MeetingInvited, _email_invitations),)

@@ -164,8 +164,7 @@ class MeetingParticipant(SQLModel, table=True):
     meeting_id: uuid.UUID = Field(foreign_key="meetings.id", ondelete="CASCADE")
     user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE")
     contact_id: uuid.UUID | None = Field(default=None, foreign_key="contacts.id", ondelete="CASCADE")
-    response: ParticipantResponse = Field(default=ParticipantResponse.INVITED, sa_type=sa.String(10),
-                                          nullable=False)
+    response: ParticipantResponse = Field(default=ParticipantResponse.INVITED, sa_type=sa.String(10), nullable=False)
     responded_at: datetime | None = timestamp_column()
 
 

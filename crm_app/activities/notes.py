@@ -130,9 +130,14 @@ def create_note(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Note:
     check_links(session, values)
     author = actor_id(actor)
     shares = _clean_shares(session, raw.get("shares"), author)
-    note = Note(body=values["body"], visibility=values.get("visibility") or NoteVisibility.PRIVATE,
-                institution_id=values.get("institution_id"), team_id=actor.team_id, created_by=author,
-                updated_by=author)
+    note = Note(
+        body=values["body"],
+        visibility=values.get("visibility") or NoteVisibility.PRIVATE,
+        institution_id=values.get("institution_id"),
+        team_id=actor.team_id,
+        created_by=author,
+        updated_by=author,
+    )
     session.add(note)
     session.flush()
     if shares:
@@ -151,8 +156,9 @@ def get_readable_note(session: Session, actor: Actor, note_id: uuid.UUID) -> Not
     return note
 
 
-def update_note(session: Session, actor: Actor, note_id: uuid.UUID, raw: Mapping[str, Any], *,
-                expected_version: int) -> Note:
+def update_note(
+    session: Session, actor: Actor, note_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> Note:
     """Edit the text (author or writers); visibility, institution and `shares` need the manage right."""
     note = get_note(session, note_id, for_update=True)
     if not can_read(session, actor, note):
@@ -185,8 +191,9 @@ def update_note(session: Session, actor: Actor, note_id: uuid.UUID, raw: Mapping
     return note
 
 
-def share_note(session: Session, actor: Actor, note_id: uuid.UUID, user_id: uuid.UUID, *,
-               can_write: bool = False) -> None:
+def share_note(
+    session: Session, actor: Actor, note_id: uuid.UUID, user_id: uuid.UUID, *, can_write: bool = False
+) -> None:
     """Share (or change the right of) one user; the author and managers of the note only."""
     note = get_note(session, note_id, for_update=True)
     if not can_manage(actor, note):
@@ -294,37 +301,63 @@ def _rows(session: Session, actor: Actor, statement: Any) -> list[NoteRow]:
     shares: dict[uuid.UUID, list[ShareRow]] = {}
     if found:
         for note_id, user_id, name, writer in session.exec(
-                select(NoteShare.note_id, NoteShare.user_id, User.full_name, NoteShare.can_write)
-                .join(User, col(User.id) == NoteShare.user_id)
-                .where(col(NoteShare.note_id).in_([r.id for r in found])).order_by(col(User.full_name))).all():
+            select(NoteShare.note_id, NoteShare.user_id, User.full_name, NoteShare.can_write)
+            .join(User, col(User.id) == NoteShare.user_id)
+            .where(col(NoteShare.note_id).in_([r.id for r in found]))
+            .order_by(col(User.full_name))
+        ).all():
             shares.setdefault(note_id, []).append(ShareRow(user_id, name, writer))
     rows = []
     for row in found:
         note_shares = shares.get(row.id, [])
         managed = _may_manage(actor, author_id=row.author_id, visibility=row.visibility, team_id=row.team_id)
         writer = managed or any(s.user_id == actor.id and s.can_write for s in note_shares)
-        rows.append(NoteRow(**{**row._asdict(), "visibility": NoteVisibility(row.visibility)}, shares=note_shares,
-                            can_edit=writer, can_manage=managed))
+        rows.append(
+            NoteRow(
+                **{**row._asdict(), "visibility": NoteVisibility(row.visibility)},
+                shares=note_shares,
+                can_edit=writer,
+                can_manage=managed,
+            )
+        )
     return rows
 
 
 def _select() -> Any:
-    return (sa.select(_N.id, _N.body, _N.visibility, _N.institution_id, _I.name.label("institution_name"),
-                      _N.created_by.label("author_id"), _AUTHOR.c.full_name.label("author_name"), _N.team_id,
-                      _N.created_at, _N.updated_at, _N.version)
-            .select_from(table_of(Note))
-            .outerjoin(_AUTHOR, _AUTHOR.c.id == _N.created_by)
-            .outerjoin(table_of(Institution), _I.id == _N.institution_id))
+    return (
+        sa.select(
+            _N.id,
+            _N.body,
+            _N.visibility,
+            _N.institution_id,
+            _I.name.label("institution_name"),
+            _N.created_by.label("author_id"),
+            _AUTHOR.c.full_name.label("author_name"),
+            _N.team_id,
+            _N.created_at,
+            _N.updated_at,
+            _N.version,
+        )
+        .select_from(table_of(Note))
+        .outerjoin(_AUTHOR, _AUTHOR.c.id == _N.created_by)
+        .outerjoin(table_of(Institution), _I.id == _N.institution_id)
+    )
 
 
-def list_notes(session: Session, actor: Actor, query: NoteQuery | None = None,
-               request: PageRequest | None = None) -> Page[NoteRow]:
+def list_notes(
+    session: Session, actor: Actor, query: NoteQuery | None = None, request: PageRequest | None = None
+) -> Page[NoteRow]:
     """Notes the actor may read, most recently changed first, paged in SQL."""
     query = query or NoteQuery()
     request = request or PageRequest()
     conditions = _conditions(actor, query)
-    statement = _select().where(*conditions).order_by(_N.updated_at.desc(), _N.id.desc()) \
-        .offset(request.offset).limit(request.page_size)
+    statement = (
+        _select()
+        .where(*conditions)
+        .order_by(_N.updated_at.desc(), _N.id.desc())
+        .offset(request.offset)
+        .limit(request.page_size)
+    )
     total = session.exec(select(sa.func.count()).select_from(Note).where(*conditions)).one()
     return Page(_rows(session, actor, statement), int(total), request.page, request.page_size)
 

@@ -20,40 +20,87 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "meeting.answered": N_("{actor} answered “{response_label}” to the meeting “{title}”"),
 }
 
-RECORD_LINKS: dict[str, str] = {"task": "/tasks/{id}", "meeting": "/meetings/{id}", "note": "/notes/{id}",
-                                "call": "/calls/{id}"}
+RECORD_LINKS: dict[str, str] = {
+    "task": "/tasks/{id}",
+    "meeting": "/meetings/{id}",
+    "note": "/notes/{id}",
+    "call": "/calls/{id}",
+}
 
 
 def _task_assigned(session: Session, event: events.TaskAssigned) -> None:
-    notify(session, [event.assignee_id], kind="task.assigned", record_kind="task", record_id=event.task_id,
-           params={"actor": actor_name(session, event.actor_id), "title": event.title}, actor_id=event.actor_id)
+    notify(
+        session,
+        [event.assignee_id],
+        kind="task.assigned",
+        record_kind="task",
+        record_id=event.task_id,
+        params={"actor": actor_name(session, event.actor_id), "title": event.title},
+        actor_id=event.actor_id,
+    )
 
 
 def _task_status_changed(session: Session, event: events.TaskStatusChanged) -> None:
-    notify(session, [event.creator_id], kind="task.status_changed", record_kind="task", record_id=event.task_id,
-           params={"actor": actor_name(session, event.actor_id), "title": event.title,
-                   "status": event.new_status, "status_label": TASK_STATUS_LABELS[TaskStatus(event.new_status)]},
-           actor_id=event.actor_id)
+    notify(
+        session,
+        [event.creator_id],
+        kind="task.status_changed",
+        record_kind="task",
+        record_id=event.task_id,
+        params={
+            "actor": actor_name(session, event.actor_id),
+            "title": event.title,
+            "status": event.new_status,
+            "status_label": TASK_STATUS_LABELS[TaskStatus(event.new_status)],
+        },
+        actor_id=event.actor_id,
+    )
 
 
 def _task_alert(session: Session, event: events.TaskAlertDue) -> None:
     kind = "task.overdue" if event.kind == TaskAlertKind.OVERDUE else "task.due_soon"
-    notify(session, [event.assignee_id], kind=kind, record_kind="task", record_id=event.task_id,
-           params={"title": event.title, "due_at": event.due_at.isoformat()}, actor_id=event.actor_id)
+    notify(
+        session,
+        [event.assignee_id],
+        kind=kind,
+        record_kind="task",
+        record_id=event.task_id,
+        params={"title": event.title, "due_at": event.due_at.isoformat()},
+        actor_id=event.actor_id,
+    )
 
 
 def _meeting_invited(session: Session, event: events.MeetingInvited) -> None:
-    notify(session, event.user_ids, kind="meeting.invited", record_kind="meeting", record_id=event.meeting_id,
-           params={"actor": actor_name(session, event.actor_id), "title": event.title,
-                   "starts_at": event.starts_at.isoformat()}, actor_id=event.actor_id)
+    notify(
+        session,
+        event.user_ids,
+        kind="meeting.invited",
+        record_kind="meeting",
+        record_id=event.meeting_id,
+        params={
+            "actor": actor_name(session, event.actor_id),
+            "title": event.title,
+            "starts_at": event.starts_at.isoformat(),
+        },
+        actor_id=event.actor_id,
+    )
 
 
 def _meeting_answered(session: Session, event: events.MeetingAnswered) -> None:
-    notify(session, [event.organizer_id], kind="meeting.answered", record_kind="meeting",
-           record_id=event.meeting_id,
-           params={"actor": actor_name(session, event.actor_id), "title": event.title, "response": event.response,
-                   "response_label": RESPONSE_LABELS[ParticipantResponse(event.response)]},
-           actor_id=event.actor_id)
+    notify(
+        session,
+        [event.organizer_id],
+        kind="meeting.answered",
+        record_kind="meeting",
+        record_id=event.meeting_id,
+        params={
+            "actor": actor_name(session, event.actor_id),
+            "title": event.title,
+            "response": event.response,
+            "response_label": RESPONSE_LABELS[ParticipantResponse(event.response)],
+        },
+        actor_id=event.actor_id,
+    )
 
 
 SUBSCRIBERS: tuple[events.Subscription, ...] = (

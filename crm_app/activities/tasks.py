@@ -84,8 +84,16 @@ def _apply_status(task: Task, status: TaskStatus) -> None:
 
 
 def _publish_changed(session: Session, actor: Actor, task: Task, *, deleted: bool = False) -> None:
-    events.publish(session, events.TaskChanged(task_id=task.id, assignee_id=task.assignee_id, team_id=task.team_id,
-                                               deleted=deleted, actor_id=actor_id(actor)))
+    events.publish(
+        session,
+        events.TaskChanged(
+            task_id=task.id,
+            assignee_id=task.assignee_id,
+            team_id=task.team_id,
+            deleted=deleted,
+            actor_id=actor_id(actor),
+        ),
+    )
 
 
 def create_task(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Task:
@@ -94,16 +102,26 @@ def create_task(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Task:
     assignee = _assignee(session, actor, values.get("assignee_id") or actor.id)
     check_links(session, values)
     status = values.get("status") or TaskStatus.TODO
-    task = Task(title=values["title"], description=values.get("description"),
-                priority=values.get("priority") or TaskPriority.NORMAL, due_at=values.get("due_at"),
-                assignee_id=assignee.id, team_id=assignee.team_id, institution_id=values.get("institution_id"),
-                contact_id=values.get("contact_id"), created_by=actor_id(actor), updated_by=actor_id(actor))
+    task = Task(
+        title=values["title"],
+        description=values.get("description"),
+        priority=values.get("priority") or TaskPriority.NORMAL,
+        due_at=values.get("due_at"),
+        assignee_id=assignee.id,
+        team_id=assignee.team_id,
+        institution_id=values.get("institution_id"),
+        contact_id=values.get("contact_id"),
+        created_by=actor_id(actor),
+        updated_by=actor_id(actor),
+    )
     task.status = TaskStatus.TODO
     _apply_status(task, status)
     session.add(task)
     session.flush()
-    events.publish(session, events.TaskAssigned(task_id=task.id, title=task.title, assignee_id=assignee.id,
-                                                actor_id=actor_id(actor)))
+    events.publish(
+        session,
+        events.TaskAssigned(task_id=task.id, title=task.title, assignee_id=assignee.id, actor_id=actor_id(actor)),
+    )
     _publish_changed(session, actor, task)
     return task
 
@@ -131,8 +149,10 @@ def _changes(session: Session, task: Task, values: dict[str, Any]) -> dict[str, 
         values["priority"] = TaskPriority.NORMAL
     changes = {name: value for name, value in values.items() if getattr(task, name) != value}
     if "institution_id" in changes or "contact_id" in changes:
-        links = {"institution_id": changes.get("institution_id", task.institution_id),
-                 "contact_id": changes.get("contact_id", task.contact_id)}
+        links = {
+            "institution_id": changes.get("institution_id", task.institution_id),
+            "contact_id": changes.get("contact_id", task.contact_id),
+        }
         if "contact_id" not in changes and task.contact_id is not None:
             links["contact_id"] = None  # the contact belonged to the previous institution
         check_links(session, links)
@@ -140,8 +160,9 @@ def _changes(session: Session, task: Task, values: dict[str, Any]) -> dict[str, 
     return changes
 
 
-def update_task(session: Session, actor: Actor, task_id: uuid.UUID, raw: Mapping[str, Any], *,
-                expected_version: int) -> Task:
+def update_task(
+    session: Session, actor: Actor, task_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> Task:
     """Apply the changed fields (status included, under the status rule); refused with the other
     person's name when the version is stale. A new assignee and the creator (on a status change)
     are told."""
@@ -166,18 +187,32 @@ def update_task(session: Session, actor: Actor, task_id: uuid.UUID, raw: Mapping
     session.add(task)
     session.flush()
     if new_assignee is not None:
-        events.publish(session, events.TaskAssigned(task_id=task.id, title=task.title,
-                                                    assignee_id=new_assignee.id, actor_id=actor_id(actor)))
+        events.publish(
+            session,
+            events.TaskAssigned(
+                task_id=task.id, title=task.title, assignee_id=new_assignee.id, actor_id=actor_id(actor)
+            ),
+        )
     if TaskStatus(task.status) is not old_status:
-        events.publish(session, events.TaskStatusChanged(
-            task_id=task.id, title=task.title, old_status=old_status.value, new_status=TaskStatus(task.status).value,
-            creator_id=task.created_by, assignee_id=task.assignee_id, actor_id=actor_id(actor)))
+        events.publish(
+            session,
+            events.TaskStatusChanged(
+                task_id=task.id,
+                title=task.title,
+                old_status=old_status.value,
+                new_status=TaskStatus(task.status).value,
+                creator_id=task.created_by,
+                assignee_id=task.assignee_id,
+                actor_id=actor_id(actor),
+            ),
+        )
     _publish_changed(session, actor, task)
     return task
 
 
-def set_task_status(session: Session, actor: Actor, task_id: uuid.UUID, status: TaskStatus | str, *,
-                    expected_version: int) -> Task:
+def set_task_status(
+    session: Session, actor: Actor, task_id: uuid.UUID, status: TaskStatus | str, *, expected_version: int
+) -> Task:
     """Move a task (the board's drag and drop); InvalidTransition out of `cancelled` but to `todo`."""
     return update_task(session, actor, task_id, {"status": status}, expected_version=expected_version)
 
@@ -271,10 +306,19 @@ class TaskQuery:
         read = Params(params)
         sort, descending = read.sort(SORTS, "due")
         due = read.one("due")
-        return cls(mine=read.flag("mine"), assignee_id=read.ident("assignee_id"), created_by=read.ident("created_by"),
-                   statuses=read.choices("status", TaskStatus), priorities=read.choices("priority", TaskPriority),
-                   due=due if due in DUE_FILTERS else None, institution_id=read.ident("institution_id"),
-                   contact_id=read.ident("contact_id"), q=read.one("q") or "", sort=sort, descending=descending)
+        return cls(
+            mine=read.flag("mine"),
+            assignee_id=read.ident("assignee_id"),
+            created_by=read.ident("created_by"),
+            statuses=read.choices("status", TaskStatus),
+            priorities=read.choices("priority", TaskPriority),
+            due=due if due in DUE_FILTERS else None,
+            institution_id=read.ident("institution_id"),
+            contact_id=read.ident("contact_id"),
+            q=read.one("q") or "",
+            sort=sort,
+            descending=descending,
+        )
 
 
 def _due_window(query: TaskQuery) -> tuple[datetime, datetime]:
@@ -291,8 +335,9 @@ def _due_window(query: TaskQuery) -> tuple[datetime, datetime]:
 
 
 def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
-    conditions = [scope_condition(actor, "record.view", team_column=_T.team_id,
-                                  owner_columns=(_T.assignee_id, _T.created_by))]
+    conditions = [
+        scope_condition(actor, "record.view", team_column=_T.team_id, owner_columns=(_T.assignee_id, _T.created_by))
+    ]
     if query.mine:
         conditions.append(_T.assignee_id == actor.id)
     if query.assignee_id is not None:
@@ -321,16 +366,34 @@ def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
 
 def _select() -> Any:
     contact_name = sa.func.trim(sa.func.coalesce(_C.first_name, "") + " " + _C.last_name)
-    return (sa.select(_T.id, _T.title, _T.description, _T.status, _T.priority, _T.due_at, _T.completed_at,
-                      _T.assignee_id, _ASSIGNEE.c.full_name.label("assignee_name"), _T.team_id, _T.institution_id,
-                      _I.name.label("institution_name"), _T.contact_id, contact_name.label("contact_name"),
-                      _T.created_by, _CREATOR.c.full_name.label("created_by_name"), _T.created_at, _T.updated_at,
-                      _T.version)
-            .select_from(table_of(Task))
-            .join(_ASSIGNEE, _ASSIGNEE.c.id == _T.assignee_id)
-            .outerjoin(_CREATOR, _CREATOR.c.id == _T.created_by)
-            .outerjoin(table_of(Institution), _I.id == _T.institution_id)
-            .outerjoin(table_of(Contact), _C.id == _T.contact_id))
+    return (
+        sa.select(
+            _T.id,
+            _T.title,
+            _T.description,
+            _T.status,
+            _T.priority,
+            _T.due_at,
+            _T.completed_at,
+            _T.assignee_id,
+            _ASSIGNEE.c.full_name.label("assignee_name"),
+            _T.team_id,
+            _T.institution_id,
+            _I.name.label("institution_name"),
+            _T.contact_id,
+            contact_name.label("contact_name"),
+            _T.created_by,
+            _CREATOR.c.full_name.label("created_by_name"),
+            _T.created_at,
+            _T.updated_at,
+            _T.version,
+        )
+        .select_from(table_of(Task))
+        .join(_ASSIGNEE, _ASSIGNEE.c.id == _T.assignee_id)
+        .outerjoin(_CREATOR, _CREATOR.c.id == _T.created_by)
+        .outerjoin(table_of(Institution), _I.id == _T.institution_id)
+        .outerjoin(table_of(Contact), _C.id == _T.contact_id)
+    )
 
 
 def _rows(session: Session, actor: Actor, statement: Any) -> list[TaskRow]:
@@ -339,11 +402,17 @@ def _rows(session: Session, actor: Actor, statement: Any) -> list[TaskRow]:
     for row in fetch_all(session, statement):
         status = TaskStatus(row.status)
         overdue = row.due_at is not None and row.due_at < now and status in OPEN_TASK_STATUSES
-        rows.append(TaskRow(**{**row._asdict(), "status": status, "priority": TaskPriority(row.priority)},
-                            is_overdue=overdue,
-                            can_edit=can(actor, "record.edit", Placement(team_id=row.team_id,
-                                                                         assigned_user_id=row.assignee_id,
-                                                                         created_by=row.created_by))))
+        rows.append(
+            TaskRow(
+                **{**row._asdict(), "status": status, "priority": TaskPriority(row.priority)},
+                is_overdue=overdue,
+                can_edit=can(
+                    actor,
+                    "record.edit",
+                    Placement(team_id=row.team_id, assigned_user_id=row.assignee_id, created_by=row.created_by),
+                ),
+            )
+        )
     return rows
 
 
@@ -353,8 +422,9 @@ def _order(query: TaskQuery) -> list[Any]:
     return [*ordered, _T.id.desc() if query.descending else _T.id.asc()]
 
 
-def list_tasks(session: Session, actor: Actor, query: TaskQuery | None = None,
-               request: PageRequest | None = None) -> Page[TaskRow]:
+def list_tasks(
+    session: Session, actor: Actor, query: TaskQuery | None = None, request: PageRequest | None = None
+) -> Page[TaskRow]:
     """The tasks the actor may see, filtered, sorted and paged in SQL."""
     query = query or TaskQuery()
     request = request or PageRequest()
@@ -364,13 +434,15 @@ def list_tasks(session: Session, actor: Actor, query: TaskQuery | None = None,
     return Page(_rows(session, actor, statement), int(total), request.page, request.page_size)
 
 
-def board(session: Session, actor: Actor, query: TaskQuery | None = None, *,
-          per_column: int = 50) -> dict[TaskStatus, Page[TaskRow]]:
+def board(
+    session: Session, actor: Actor, query: TaskQuery | None = None, *, per_column: int = 50
+) -> dict[TaskStatus, Page[TaskRow]]:
     """The board: for each status, the first `per_column` tasks (soonest due first) and the count."""
     query = query or TaskQuery()
-    return {status: list_tasks(session, actor, dataclasses.replace(query, statuses=(status,)),
-                               PageRequest(1, per_column))
-            for status in TaskStatus}
+    return {
+        status: list_tasks(session, actor, dataclasses.replace(query, statuses=(status,)), PageRequest(1, per_column))
+        for status in TaskStatus
+    }
 
 
 def get_task_row(session: Session, actor: Actor, task_id: uuid.UUID) -> TaskRow:

@@ -22,44 +22,93 @@ from crm_app.platform.records import scope_condition
 
 def _tasks(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
     t, assignee = table_of(Task).c, table_of(User).alias("task_assignee")
-    return (sa.select(*entry_columns("task", t.id, t.created_at, title=t.title, status=t.status,
-                                     detail=sa.func.substr(t.description, 1, TITLE_LENGTH),
-                                     user_name=assignee.c.full_name))
-            .select_from(table_of(Task)).join(assignee, assignee.c.id == t.assignee_id)
-            .where(t.institution_id == institution_id,
-                   scope_condition(actor, "record.view", team_column=t.team_id,
-                                   owner_columns=(t.assignee_id, t.created_by))))
+    return (
+        sa.select(
+            *entry_columns(
+                "task",
+                t.id,
+                t.created_at,
+                title=t.title,
+                status=t.status,
+                detail=sa.func.substr(t.description, 1, TITLE_LENGTH),
+                user_name=assignee.c.full_name,
+            )
+        )
+        .select_from(table_of(Task))
+        .join(assignee, assignee.c.id == t.assignee_id)
+        .where(
+            t.institution_id == institution_id,
+            scope_condition(actor, "record.view", team_column=t.team_id, owner_columns=(t.assignee_id, t.created_by)),
+        )
+    )
 
 
 def _notes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
     n, author = table_of(Note).c, table_of(User).alias("note_author")
-    return (sa.select(*entry_columns("note", n.id, n.created_at, title=sa.func.substr(n.body, 1, TITLE_LENGTH),
-                                     status=n.visibility, user_name=author.c.full_name))
-            .select_from(table_of(Note)).outerjoin(author, author.c.id == n.created_by)
-            .where(n.institution_id == institution_id, notes.readable_condition(actor)))
+    return (
+        sa.select(
+            *entry_columns(
+                "note",
+                n.id,
+                n.created_at,
+                title=sa.func.substr(n.body, 1, TITLE_LENGTH),
+                status=n.visibility,
+                user_name=author.c.full_name,
+            )
+        )
+        .select_from(table_of(Note))
+        .outerjoin(author, author.c.id == n.created_by)
+        .where(n.institution_id == institution_id, notes.readable_condition(actor))
+    )
 
 
 def _meetings(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
     m, organizer = table_of(Meeting).c, table_of(User).alias("meeting_organizer")
-    return (sa.select(*entry_columns("meeting", m.id, m.starts_at, title=m.title, status=m.status,
-                                     detail=m.location, user_name=organizer.c.full_name))
-            .select_from(table_of(Meeting)).join(organizer, organizer.c.id == m.organizer_id)
-            .where(m.institution_id == institution_id, meetings.visible_condition(actor)))
+    return (
+        sa.select(
+            *entry_columns(
+                "meeting",
+                m.id,
+                m.starts_at,
+                title=m.title,
+                status=m.status,
+                detail=m.location,
+                user_name=organizer.c.full_name,
+            )
+        )
+        .select_from(table_of(Meeting))
+        .join(organizer, organizer.c.id == m.organizer_id)
+        .where(m.institution_id == institution_id, meetings.visible_condition(actor))
+    )
 
 
 def _calls(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
     k, caller, contact = table_of(Call).c, table_of(User).alias("call_user"), table_of(Contact).c
     contact_name = sa.func.trim(sa.func.coalesce(contact.first_name, "") + " " + contact.last_name)
-    return (sa.select(*entry_columns("call", k.id, k.called_at, title=sa.func.substr(k.summary, 1, TITLE_LENGTH),
-                                     status=k.direction, detail=contact_name, user_name=caller.c.full_name,
-                                     new_value=sa.cast(k.duration_seconds, sa.Text)))
-            .select_from(table_of(Call)).join(caller, caller.c.id == k.user_id)
-            .outerjoin(table_of(Contact), contact.id == k.contact_id)
-            .where(k.institution_id == institution_id,
-                   scope_condition(actor, "record.view", team_column=k.team_id,
-                                   owner_columns=(k.user_id, k.created_by))))
+    return (
+        sa.select(
+            *entry_columns(
+                "call",
+                k.id,
+                k.called_at,
+                title=sa.func.substr(k.summary, 1, TITLE_LENGTH),
+                status=k.direction,
+                detail=contact_name,
+                user_name=caller.c.full_name,
+                new_value=sa.cast(k.duration_seconds, sa.Text),
+            )
+        )
+        .select_from(table_of(Call))
+        .join(caller, caller.c.id == k.user_id)
+        .outerjoin(table_of(Contact), contact.id == k.contact_id)
+        .where(
+            k.institution_id == institution_id,
+            scope_condition(actor, "record.view", team_column=k.team_id, owner_columns=(k.user_id, k.created_by)),
+        )
+    )
 
 
 TIMELINE_SOURCES: tuple[TimelineSource, ...] = tuple(
     TimelineSource(kind, source, RECORD_LINKS[kind])
-    for kind, source in (("task", _tasks), ("note", _notes), ("meeting", _meetings), ("call", _calls)))
+    for kind, source in (("task", _tasks), ("note", _notes), ("meeting", _meetings), ("call", _calls))
+)

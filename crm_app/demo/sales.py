@@ -56,14 +56,17 @@ CATALOG: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("FO-BIO-001", "Formation maintenance biomédicale niveau 1", "Formation", "day", "1450.00", "0"),
     ("FO-DIS-001", "Assistance technique à distance", "Formation", "hour", "95.00", "20"),
     ("MA-END-001", "Contrat de maintenance préventive endoscopie (annuel)", "Maintenance", "year", "4800.00", "20"),
-    ("MA-ECH-001", "Contrat de maintenance tous risques échographe (annuel)", "Maintenance", "year", "3200.00",
-     "20"),
+    ("MA-ECH-001", "Contrat de maintenance tous risques échographe (annuel)", "Maintenance", "year", "3200.00", "20"),
     ("MA-MON-001", "Maintenance du parc de monitoring (mensuel)", "Maintenance", "month", "290.00", "20"),
     ("MA-INT-001", "Intervention de maintenance corrective sur site", "Maintenance", "unit", "680.00", "20"),
 )
 FIRST_REFERENCE = CATALOG[0][0]  # present once the sales demo is seeded
-DEMO_SALES_REPS = ("commercial.idf@opex-crm.demo", "commercial.ouest@opex-crm.demo", "manager.ouest@opex-crm.demo",
-                   "chef.idf@opex-crm.demo")
+DEMO_SALES_REPS = (
+    "commercial.idf@opex-crm.demo",
+    "commercial.ouest@opex-crm.demo",
+    "manager.ouest@opex-crm.demo",
+    "chef.idf@opex-crm.demo",
+)
 
 
 def _siret(rng: random.Random) -> str:
@@ -75,15 +78,22 @@ def _branding() -> dict[str, Any]:
     siret = _siret(random.Random(75013))
     siren = int(siret[:9])
     return {
-        "legal_name": "OPEx Médical SAS", "address": "18 rue de la Santé\n75013 Paris\nFrance",
-        "siret": siret, "vat_number": f"FR{(12 + 3 * (siren % 97)) % 97:02d}{siret[:9]}",
-        "rcs": f"RCS Paris {siret[:3]} {siret[3:6]} {siret[6:9]}", "share_capital": "250 000 €",
-        "phone": "01 45 89 12 30", "email": "facturation@opex-medical.fr", "website": "https://opex-medical.fr",
-        "accent_color": "#0b6e99", "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP",
+        "legal_name": "OPEx Médical SAS",
+        "address": "18 rue de la Santé\n75013 Paris\nFrance",
+        "siret": siret,
+        "vat_number": f"FR{(12 + 3 * (siren % 97)) % 97:02d}{siret[:9]}",
+        "rcs": f"RCS Paris {siret[:3]} {siret[3:6]} {siret[6:9]}",
+        "share_capital": "250 000 €",
+        "phone": "01 45 89 12 30",
+        "email": "facturation@opex-medical.fr",
+        "website": "https://opex-medical.fr",
+        "accent_color": "#0b6e99",
+        "iban": "FR7630006000011234567890189",
+        "bic": "AGRIFRPP",
         "payment_instructions": "Virement à 30 jours, en rappelant le numéro de facture.",
         "footer": "OPEx Médical SAS — équipement et maintenance biomédicale",
         "terms": "Conditions générales de vente disponibles sur demande. Garantie constructeur 2 ans sur les "
-                 "équipements.",
+        "équipements.",
     }
 
 
@@ -129,20 +139,37 @@ def seed_sales(session: Session) -> bool:
 
     def make_catalog() -> None:
         for reference, name, category, unit, price, rate in CATALOG:
-            items[reference] = catalog.create_item(session, SYSTEM_ACTOR, {
-                "reference": reference, "name": name, "category": category, "unit": unit, "unit_price": price,
-                "default_vat_rate": rate})
+            items[reference] = catalog.create_item(
+                session,
+                SYSTEM_ACTOR,
+                {
+                    "reference": reference,
+                    "name": name,
+                    "category": category,
+                    "unit": unit,
+                    "unit_price": price,
+                    "default_vat_rate": rate,
+                },
+            )
         app_settings.update_section(session, SYSTEM_ACTOR, "branding", _branding())
 
     plan.on(200, make_catalog)
-    reps = session.exec(select(User).where(col(User.email).in_(DEMO_SALES_REPS))
-                        .order_by(col(User.email))).all()
+    reps = session.exec(select(User).where(col(User.email).in_(DEMO_SALES_REPS)).order_by(col(User.email))).all()
     for index, rep in enumerate(reps):
-        clients = session.exec(select(Institution).where(Institution.assigned_user_id == rep.id)
-                               .order_by(col(Institution.name)).limit(12)).all()
+        clients = session.exec(
+            select(Institution).where(Institution.assigned_user_id == rep.id).order_by(col(Institution.name)).limit(12)
+        ).all()
         if len(clients) >= 6:
-            _Scenario(session, plan, actor_from(rep), list(clients), items=items, rng=rng,
-                      full=rep.role == Role.USER, offset=index * 0.2).add()
+            _Scenario(
+                session,
+                plan,
+                actor_from(rep),
+                list(clients),
+                items=items,
+                rng=rng,
+                full=rep.role == Role.USER,
+                offset=index * 0.2,
+            ).add()
     plan.run()
     sales_jobs.expire_quotes(session, now=now)
     sales_jobs.mark_invoices_overdue(session, now=now)
@@ -152,8 +179,18 @@ def seed_sales(session: Session) -> bool:
 class _Scenario:
     """One salesperson's documents: every quote and invoice status, spread over the last months."""
 
-    def __init__(self, session: Session, plan: _Plan, actor: Actor, clients: list[Institution],
-                 *, items: dict[str, CatalogItem], rng: random.Random, full: bool, offset: float) -> None:
+    def __init__(
+        self,
+        session: Session,
+        plan: _Plan,
+        actor: Actor,
+        clients: list[Institution],
+        *,
+        items: dict[str, CatalogItem],
+        rng: random.Random,
+        full: bool,
+        offset: float,
+    ) -> None:
         self.session, self.plan, self.actor, self.clients = session, plan, actor, clients
         self.items, self.rng, self.full, self.offset = items, rng, full, offset
         self.ids: dict[str, uuid.UUID] = {}
@@ -164,8 +201,11 @@ class _Scenario:
         self.plan.on(days_ago + self.offset, step)
 
     def _contact(self, institution: Institution) -> uuid.UUID | None:
-        return self.session.exec(select(Contact.id).where(Contact.institution_id == institution.id)
-                                 .order_by(col(Contact.is_primary).desc(), col(Contact.last_name))).first()
+        return self.session.exec(
+            select(Contact.id)
+            .where(Contact.institution_id == institution.id)
+            .order_by(col(Contact.is_primary).desc(), col(Contact.last_name))
+        ).first()
 
     def _lines(self, references: tuple[str, ...]) -> list[dict[str, Any]]:
         lines = []
@@ -173,9 +213,15 @@ class _Scenario:
             item = self.items[reference]
             bulk = item.unit in ("box", "lot", "kit")
             quantity = self.rng.choice((10, 20, 50)) if bulk else self.rng.choice((1, 1, 2, 3))
-            line: dict[str, Any] = {"catalog_item_id": item.id, "reference": item.reference, "description": item.name,
-                                    "quantity": str(quantity), "unit": item.unit, "unit_price": str(item.unit_price),
-                                    "vat_rate": str(item.default_vat_rate)}
+            line: dict[str, Any] = {
+                "catalog_item_id": item.id,
+                "reference": item.reference,
+                "description": item.name,
+                "quantity": str(quantity),
+                "unit": item.unit,
+                "unit_price": str(item.unit_price),
+                "vat_rate": str(item.default_vat_rate),
+            }
             if self.rng.random() < 0.3:
                 line.update(discount_type="percent", discount_value=str(self.rng.choice((5, 8, 10))))
             lines.append(line)
@@ -183,22 +229,42 @@ class _Scenario:
 
     def quote(self, key: str, client: int, references: tuple[str, ...], title: str, **values: Any) -> None:
         institution = self.clients[client]
-        self.ids[key] = quotes.create_quote(self.session, self.actor, {
-            "institution_id": institution.id, "contact_id": self._contact(institution), "title": title,
-            "lines": self._lines(references), **values}).id
+        self.ids[key] = quotes.create_quote(
+            self.session,
+            self.actor,
+            {
+                "institution_id": institution.id,
+                "contact_id": self._contact(institution),
+                "title": title,
+                "lines": self._lines(references),
+                **values,
+            },
+        ).id
 
     def invoice(self, key: str, client: int, references: tuple[str, ...], title: str, **values: Any) -> None:
         institution = self.clients[client]
-        self.ids[key] = invoices.create_invoice(self.session, self.actor, {
-            "institution_id": institution.id, "contact_id": self._contact(institution), "title": title,
-            "lines": self._lines(references), **values}).id
+        self.ids[key] = invoices.create_invoice(
+            self.session,
+            self.actor,
+            {
+                "institution_id": institution.id,
+                "contact_id": self._contact(institution),
+                "title": title,
+                "lines": self._lines(references),
+                **values,
+            },
+        ).id
 
     def pay(self, key: str, share: Decimal | None = None, method: str = "transfer") -> None:
         invoice = invoices.get_invoice_record(self.session, self.ids[key])
         due = invoices.remaining_amount(invoice)
         amount = due if share is None else (due * share).quantize(Decimal("0.01"))
-        payments.record_payment(self.session, self.actor, invoice.id, {
-            "amount": str(amount), "method": method, "reference": f"{method.upper()[:3]}-{invoice.number}"})
+        payments.record_payment(
+            self.session,
+            self.actor,
+            invoice.id,
+            {"amount": str(amount), "method": method, "reference": f"{method.upper()[:3]}-{invoice.number}"},
+        )
 
     # ---- the story
 
@@ -208,20 +274,28 @@ class _Scenario:
 
         # quotes: draft, sent, sent (expiring soon), accepted, rejected, expired, cancelled, a revision
         self.on(2, lambda: self.quote("draft", 0, ("EQ-ECHO-001", "CO-GEL-001"), "Échographe pour les urgences"))
-        self.on(10, lambda: self.quote("sent", 1, ("EQ-MON-001", "EQ-PSE-001", "CO-ECG-001"),
-                                       "Renouvellement du monitoring"))
+        self.on(
+            10,
+            lambda: self.quote("sent", 1, ("EQ-MON-001", "EQ-PSE-001", "CO-ECG-001"), "Renouvellement du monitoring"),
+        )
         self.on(9, lambda: q.send_quote(s, a, self.ids["sent"]))
         self.on(26, lambda: self.quote("soon", 2, ("MA-END-001", "MA-INT-001"), "Maintenance endoscopie 2026"))
         self.on(25, lambda: q.send_quote(s, a, self.ids["soon"]))
-        self.on(40, lambda: self.quote("accepted", 3, ("EQ-ENDO-002", "EQ-ENDO-003", "CO-BIO-001"),
-                                       "Fibroscopes de remplacement"))
+        self.on(
+            40,
+            lambda: self.quote(
+                "accepted", 3, ("EQ-ENDO-002", "EQ-ENDO-003", "CO-BIO-001"), "Fibroscopes de remplacement"
+            ),
+        )
         self.on(39, lambda: q.send_quote(s, a, self.ids["accepted"]))
-        self.on(30, lambda: q.accept_quote(s, a, self.ids["accepted"], client_comment="Accord de la direction des "
-                                                                                     "achats."))
+        self.on(
+            30, lambda: q.accept_quote(s, a, self.ids["accepted"], client_comment="Accord de la direction des achats.")
+        )
         self.on(50, lambda: self.quote("rejected", 4, ("EQ-TAB-001",), "Table d'opération bloc B"))
         self.on(49, lambda: q.send_quote(s, a, self.ids["rejected"]))
-        self.on(45, lambda: q.reject_quote(s, a, self.ids["rejected"], client_comment="Budget reporté à l'an "
-                                                                                     "prochain."))
+        self.on(
+            45, lambda: q.reject_quote(s, a, self.ids["rejected"], client_comment="Budget reporté à l'an prochain.")
+        )
         self.on(72, lambda: self.quote("expired", 5, ("EQ-DEA-001", "FO-UTI-001"), "Défibrillateurs des étages"))
         self.on(71, lambda: q.send_quote(s, a, self.ids["expired"]))
         self.on(20, lambda: self.quote("cancelled", 0, ("CO-GAN-001", "CO-MAS-001"), "Consommables trimestre"))
@@ -229,30 +303,52 @@ class _Scenario:
         self.on(16, lambda: self.quote("revised", 1, ("EQ-LAV-001", "CO-DES-001"), "Laveur-désinfecteur"))
         self.on(15, lambda: q.send_quote(s, a, self.ids["revised"]))
         self.on(12, lambda: self.ids.__setitem__("revision", q.revise_quote(s, a, self.ids["revised"]).id))
-        self.on(11.5, lambda: q.update_quote(s, a, self.ids["revision"], {"global_discount_percent": "5"},
-                                             expected_version=q.get_quote_record(s, self.ids["revision"]).version))
+        self.on(
+            11.5,
+            lambda: q.update_quote(
+                s,
+                a,
+                self.ids["revision"],
+                {"global_discount_percent": "5"},
+                expected_version=q.get_quote_record(s, self.ids["revision"]).version,
+            ),
+        )
         self.on(11, lambda: q.send_quote(s, a, self.ids["revision"]))
 
         # an ordered quote invoiced in two parts: a 30 % deposit (paid), then the balance
-        self.on(95, lambda: self.quote("ordered", 2, ("EQ-ENDO-001", "FO-UTI-001", "MA-END-001"),
-                                       "Colonne d'endoscopie et formation"))
+        self.on(
+            95,
+            lambda: self.quote(
+                "ordered", 2, ("EQ-ENDO-001", "FO-UTI-001", "MA-END-001"), "Colonne d'endoscopie et formation"
+            ),
+        )
         self.on(94, lambda: q.send_quote(s, a, self.ids["ordered"]))
         self.on(85, lambda: q.accept_quote(s, a, self.ids["ordered"], client_comment="Bon pour accord."))
         self.on(84, lambda: q.record_order(s, a, self.ids["ordered"], purchase_order_ref="BC-HOSP-2291"))
-        self.on(83, lambda: self.ids.__setitem__("deposit", invoices.create_invoice_from_quote(
-            s, a, self.ids["ordered"], percent=Decimal("30")).id))
+        self.on(
+            83,
+            lambda: self.ids.__setitem__(
+                "deposit", invoices.create_invoice_from_quote(s, a, self.ids["ordered"], percent=Decimal("30")).id
+            ),
+        )
         self.on(82, lambda: invoices.issue_invoice(s, a, self.ids["deposit"]))
         self.on(60, lambda: self.pay("deposit"))
-        self.on(21, lambda: self.ids.__setitem__("balance", invoices.create_invoice_from_quote(
-            s, a, self.ids["ordered"]).id))
+        self.on(
+            21,
+            lambda: self.ids.__setitem__("balance", invoices.create_invoice_from_quote(s, a, self.ids["ordered"]).id),
+        )
         self.on(20, lambda: invoices.issue_invoice(s, a, self.ids["balance"]))
 
         # invoices from scratch: draft, issued, partially paid, paid, overdue, cancelled by a credit note
         self.on(1, lambda: self.invoice("draft_invoice", 3, ("CO-CHA-001", "CO-PAN-001"), "Consommables de bloc"))
         self.on(6, lambda: self.invoice("issued", 4, ("FO-DIS-001", "MA-INT-001"), "Intervention du mois"))
         self.on(5, lambda: invoices.issue_invoice(s, a, self.ids["issued"]))
-        self.on(36, lambda: self.invoice("partial", 5, ("EQ-ECHO-001", "MA-ECH-001"), "Échographe et contrat",
-                                         payment_terms_days="60"))
+        self.on(
+            36,
+            lambda: self.invoice(
+                "partial", 5, ("EQ-ECHO-001", "MA-ECH-001"), "Échographe et contrat", payment_terms_days="60"
+            ),
+        )
         self.on(35, lambda: invoices.issue_invoice(s, a, self.ids["partial"]))
         self.on(8, lambda: self.pay("partial", Decimal("0.4"), "check"))
         self.on(62, lambda: self.invoice("paid", 0, ("FO-BIO-001", "EQ-FAU-001"), "Formation et équipement"))
@@ -263,11 +359,22 @@ class _Scenario:
         if self.full:
             self.on(58, lambda: self.invoice("credited", 2, ("EQ-PSE-001",), "Pousse-seringues"))
             self.on(57, lambda: invoices.issue_invoice(s, a, self.ids["credited"]))
-            self.on(52, lambda: invoices.create_credit_note(s, a, self.ids["credited"],
-                                                             notes="Commande annulée par le client."))
+            self.on(
+                52,
+                lambda: invoices.create_credit_note(
+                    s, a, self.ids["credited"], notes="Commande annulée par le client."
+                ),
+            )
             self.on(66, lambda: self.invoice("late_partial", 3, ("EQ-ECL-001",), "Éclairage opératoire"))
             self.on(65, lambda: invoices.issue_invoice(s, a, self.ids["late_partial"]))
             self.on(33, lambda: self.pay("late_partial", Decimal("0.5")))
-            self.on(28, lambda: invoices.create_credit_note(s, a, self.ids["late_partial"],
-                                                             amount_incl_vat=Decimal("500.00"),
-                                                             notes="Geste commercial : retard de livraison."))
+            self.on(
+                28,
+                lambda: invoices.create_credit_note(
+                    s,
+                    a,
+                    self.ids["late_partial"],
+                    amount_incl_vat=Decimal("500.00"),
+                    notes="Geste commercial : retard de livraison.",
+                ),
+            )

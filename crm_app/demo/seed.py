@@ -47,13 +47,23 @@ def seed_demo(session: Session) -> DemoSeed:
         return DemoSeed(created=False)
     teams = {}
     for name in _TEAMS:
-        teams[name] = (session.exec(select(Team).where(Team.name == name)).first()
-                       or team_service.create_team(session, SYSTEM_ACTOR, name))
+        teams[name] = session.exec(select(Team).where(Team.name == name)).first() or team_service.create_team(
+            session, SYSTEM_ACTOR, name
+        )
     accounts = []
     for email, full_name, role, team_name in _USERS:
         team_id = teams[team_name].id if team_name else None
-        accounts.append(users.create_user(session, SYSTEM_ACTOR, email=email, full_name=full_name, role=role,
-                                          password=DEMO_PASSWORD, team_id=team_id))
+        accounts.append(
+            users.create_user(
+                session,
+                SYSTEM_ACTOR,
+                email=email,
+                full_name=full_name,
+                role=role,
+                password=DEMO_PASSWORD,
+                team_id=team_id,
+            )
+        )
     reps = [a for a in accounts if a.role in (Role.USER, Role.MANAGER, Role.TEAM_ADMIN)]
     _seed_institutions(session, reps, count=DEMO_INSTITUTIONS)
     demo_sales.seed_sales(session)
@@ -62,16 +72,27 @@ def seed_demo(session: Session) -> DemoSeed:
 
 DEMO_INSTITUTIONS = 300
 _CITIES = (  # city, postal code, region, weight
-    ("Paris", "75013", "Île-de-France", 14), ("Lyon", "69003", "Auvergne-Rhône-Alpes", 7),
-    ("Marseille", "13005", "Provence-Alpes-Côte d'Azur", 7), ("Toulouse", "31059", "Occitanie", 5),
-    ("Nantes", "44093", "Pays de la Loire", 4), ("Bordeaux", "33076", "Nouvelle-Aquitaine", 4),
-    ("Lille", "59037", "Hauts-de-France", 4), ("Rennes", "35033", "Bretagne", 3),
-    ("Strasbourg", "67091", "Grand Est", 3), ("Montpellier", "34295", "Occitanie", 3),
-    ("Nice", "06001", "Provence-Alpes-Côte d'Azur", 3), ("Grenoble", "38043", "Auvergne-Rhône-Alpes", 2),
-    ("Dijon", "21079", "Bourgogne-Franche-Comté", 2), ("Angers", "49933", "Pays de la Loire", 2),
-    ("Brest", "29609", "Bretagne", 2), ("Tours", "37044", "Centre-Val de Loire", 2),
-    ("Rouen", "76031", "Normandie", 2), ("Reims", "51092", "Grand Est", 2), ("Caen", "14033", "Normandie", 2),
-    ("Poitiers", "86021", "Nouvelle-Aquitaine", 1), ("Ajaccio", "20000", "Corse", 1),
+    ("Paris", "75013", "Île-de-France", 14),
+    ("Lyon", "69003", "Auvergne-Rhône-Alpes", 7),
+    ("Marseille", "13005", "Provence-Alpes-Côte d'Azur", 7),
+    ("Toulouse", "31059", "Occitanie", 5),
+    ("Nantes", "44093", "Pays de la Loire", 4),
+    ("Bordeaux", "33076", "Nouvelle-Aquitaine", 4),
+    ("Lille", "59037", "Hauts-de-France", 4),
+    ("Rennes", "35033", "Bretagne", 3),
+    ("Strasbourg", "67091", "Grand Est", 3),
+    ("Montpellier", "34295", "Occitanie", 3),
+    ("Nice", "06001", "Provence-Alpes-Côte d'Azur", 3),
+    ("Grenoble", "38043", "Auvergne-Rhône-Alpes", 2),
+    ("Dijon", "21079", "Bourgogne-Franche-Comté", 2),
+    ("Angers", "49933", "Pays de la Loire", 2),
+    ("Brest", "29609", "Bretagne", 2),
+    ("Tours", "37044", "Centre-Val de Loire", 2),
+    ("Rouen", "76031", "Normandie", 2),
+    ("Reims", "51092", "Grand Est", 2),
+    ("Caen", "14033", "Normandie", 2),
+    ("Poitiers", "86021", "Nouvelle-Aquitaine", 1),
+    ("Ajaccio", "20000", "Corse", 1),
 )
 _KINDS = (  # type, name pattern, beds range, weight
     (InstitutionType.UNIVERSITY_HOSPITAL, "CHU de {city}", (800, 2500), 1),
@@ -82,17 +103,81 @@ _KINDS = (  # type, name pattern, beds range, weight
     (InstitutionType.LABORATORY, "Laboratoire {saint} Biologie", (0, 0), 2),
     (InstitutionType.PHARMACY, "Pharmacie {saint}", (0, 0), 2),
 )
-_SAINTS = ("Saint-Louis", "Sainte-Anne", "Saint-Joseph", "Pasteur", "Saint-Martin", "du Parc", "des Cèdres",
-           "Jean Mermoz", "Sainte-Marie", "Claude Bernard", "du Lac", "Bel-Air", "des Lilas", "Saint-Michel")
-_SPECIALTIES = ("cardiologie", "oncologie", "orthopédie", "ophtalmologie", "radiologie", "anesthésie",
-                "pédiatrie", "urologie", "gastro-entérologie", "neurologie")
+_SAINTS = (
+    "Saint-Louis",
+    "Sainte-Anne",
+    "Saint-Joseph",
+    "Pasteur",
+    "Saint-Martin",
+    "du Parc",
+    "des Cèdres",
+    "Jean Mermoz",
+    "Sainte-Marie",
+    "Claude Bernard",
+    "du Lac",
+    "Bel-Air",
+    "des Lilas",
+    "Saint-Michel",
+)
+_SPECIALTIES = (
+    "cardiologie",
+    "oncologie",
+    "orthopédie",
+    "ophtalmologie",
+    "radiologie",
+    "anesthésie",
+    "pédiatrie",
+    "urologie",
+    "gastro-entérologie",
+    "neurologie",
+)
 _TAGS = ("appel d'offres", "grand compte", "UGAP", "prioritaire", "à relancer", "partenaire")
-_FIRST = ("Marie", "Pierre", "Sophie", "Nicolas", "Isabelle", "Laurent", "Nathalie", "Julien", "Claire", "Thomas",
-          "Hélène", "François", "Camille", "Antoine", "Élodie")
-_LAST = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
-         "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "Fournier", "Girard", "Bonnet")
-_TITLES = ("Directeur des achats", "Ingénieur biomédical", "Cadre de bloc", "Pharmacien gérant",
-           "Directrice des soins", "Responsable logistique", "Chef de service")
+_FIRST = (
+    "Marie",
+    "Pierre",
+    "Sophie",
+    "Nicolas",
+    "Isabelle",
+    "Laurent",
+    "Nathalie",
+    "Julien",
+    "Claire",
+    "Thomas",
+    "Hélène",
+    "François",
+    "Camille",
+    "Antoine",
+    "Élodie",
+)
+_LAST = (
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefèvre",
+    "Michel",
+    "Garcia",
+    "Fournier",
+    "Girard",
+    "Bonnet",
+)
+_TITLES = (
+    "Directeur des achats",
+    "Ingénieur biomédical",
+    "Cadre de bloc",
+    "Pharmacien gérant",
+    "Directrice des soins",
+    "Responsable logistique",
+    "Chef de service",
+)
 
 
 def _siret(rng: random.Random) -> str:
@@ -104,8 +189,9 @@ def _siret(rng: random.Random) -> str:
 
 def _phone(rng: random.Random) -> str:
     """A French landline in ranges that libphonenumber knows to be assigned."""
-    return f"0{rng.randint(1, 5)} {rng.randint(40, 59)} {rng.randint(10, 99)} {rng.randint(10, 99)} " \
-           f"{rng.randint(10, 99)}"
+    return (
+        f"0{rng.randint(1, 5)} {rng.randint(40, 59)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
+    )
 
 
 def _seed_institutions(session: Session, reps: list[User], *, count: int) -> None:
@@ -122,18 +208,23 @@ def _seed_institutions(session: Session, reps: list[User], *, count: int) -> Non
         rep = rng.choice(reps) if rng.random() < 0.8 else None
         department = "2A" if postal_code.startswith("20") else postal_code[:2]
         values = {
-            "name": name, "type": kind, "postal_code": postal_code, "city": city, "region": region,
+            "name": name,
+            "type": kind,
+            "postal_code": postal_code,
+            "city": city,
+            "region": region,
             "street": f"{rng.randint(1, 180)} {rng.choice(('rue', 'avenue', 'boulevard'))} "
-                      f"{rng.choice(('Pasteur', 'Victor Hugo', 'de la République', 'Jean Jaurès', 'Foch'))}",
-            "finess": f"{department}{rng.randint(0, 9_999_999):07d}", "siret": _siret(rng),
+            f"{rng.choice(('Pasteur', 'Victor Hugo', 'de la République', 'Jean Jaurès', 'Foch'))}",
+            "finess": f"{department}{rng.randint(0, 9_999_999):07d}",
+            "siret": _siret(rng),
             "accounting_number": f"C{410000 + index:06d}",
             "phone": _phone(rng),
             "commercial_status": rng.choices(list(CommercialStatus), weights=(6, 3, 1))[0],
             "assigned_user_id": rep.id if rep else None,
             "bed_capacity": rng.randint(low, high) if high else None,
-            "surgical_rooms": rng.randint(2, 40) if kind in {InstitutionType.UNIVERSITY_HOSPITAL,
-                                                             InstitutionType.HOSPITAL,
-                                                             InstitutionType.PRIVATE_CLINIC} else None,
+            "surgical_rooms": rng.randint(2, 40)
+            if kind in {InstitutionType.UNIVERSITY_HOSPITAL, InstitutionType.HOSPITAL, InstitutionType.PRIVATE_CLINIC}
+            else None,
             "specialties": rng.sample(_SPECIALTIES, rng.randint(0, 3)),
             "tags": rng.sample(_TAGS, rng.choice((0, 0, 1, 1, 2))),
             "compliance_status": rng.choice(list(ComplianceStatus)),
@@ -141,8 +232,16 @@ def _seed_institutions(session: Session, reps: list[User], *, count: int) -> Non
         institution = institutions.create_institution(session, SYSTEM_ACTOR, values, allow_duplicate=True)
         for position in range(rng.randint(1, 4)):
             first, last = rng.choice(_FIRST), rng.choice(_LAST)
-            contacts.create_contact(session, SYSTEM_ACTOR, institution.id, {
-                "first_name": first, "last_name": last, "title": rng.choice(_TITLES),
-                "email": f"{fold(first)}.{fold(last)}{index}@exemple-sante.fr".replace(" ", "-"),
-                "phone": _phone(rng),
-                "is_primary": position == 0})
+            contacts.create_contact(
+                session,
+                SYSTEM_ACTOR,
+                institution.id,
+                {
+                    "first_name": first,
+                    "last_name": last,
+                    "title": rng.choice(_TITLES),
+                    "email": f"{fold(first)}.{fold(last)}{index}@exemple-sante.fr".replace(" ", "-"),
+                    "phone": _phone(rng),
+                    "is_primary": position == 0,
+                },
+            )

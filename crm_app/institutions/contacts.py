@@ -22,8 +22,17 @@ from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor, authorize, can
 from crm_app.platform.text import contains_pattern, fold
 
-CONTACT_FIELDS = ("first_name", "last_name", "title", "department", "email", "phone", "mobile", "is_primary",
-                  "email_opt_out")
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "title",
+    "department",
+    "email",
+    "phone",
+    "mobile",
+    "is_primary",
+    "email_opt_out",
+)
 CLEANERS: dict[str, fields.Cleaner] = {
     "first_name": fields.text(100),
     "last_name": fields.text(100, required=True),
@@ -52,9 +61,16 @@ def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict
 
 def derived_columns(values: Mapping[str, Any]) -> dict[str, str]:
     """The sort and search columns of a contact."""
-    return {"name_key": fold(f"{values.get('last_name')} {values.get('first_name') or ''}")[:200],
-            "search_text": fold(" | ".join(p for p in (values.get("first_name"), values.get("last_name"),
-                                                       values.get("email"), values.get("title")) if p))}
+    return {
+        "name_key": fold(f"{values.get('last_name')} {values.get('first_name') or ''}")[:200],
+        "search_text": fold(
+            " | ".join(
+                p
+                for p in (values.get("first_name"), values.get("last_name"), values.get("email"), values.get("title"))
+                if p
+            )
+        ),
+    }
 
 
 def _refresh_keys(contact: Contact) -> None:
@@ -62,13 +78,17 @@ def _refresh_keys(contact: Contact) -> None:
         setattr(contact, name, value)
 
 
-def _clear_other_primary(session: Session, actor: Actor, institution_id: uuid.UUID,
-                         keep: uuid.UUID | None) -> None:
+def _clear_other_primary(session: Session, actor: Actor, institution_id: uuid.UUID, keep: uuid.UUID | None) -> None:
     """Before a contact becomes primary: the others stop being so (the unique index allows one)."""
     with session.no_autoflush:
-        others = session.exec(select(Contact).where(Contact.institution_id == institution_id,
-                                                    Contact.id != keep, col(Contact.is_primary),
-                                                    ~col(Contact.is_archived))).all()
+        others = session.exec(
+            select(Contact).where(
+                Contact.institution_id == institution_id,
+                Contact.id != keep,
+                col(Contact.is_primary),
+                ~col(Contact.is_archived),
+            )
+        ).all()
     for other in others:
         other.is_primary = False
         other.updated_by = actor.id if actor.id.int else None
@@ -93,8 +113,15 @@ def create_contact(session: Session, actor: Actor, institution_id: uuid.UUID, ra
     session.add(contact)
     session.flush()
     institution_service.refresh_derived(session, institution)
-    audit.record(session, actor, entity_type="contact", entity_id=contact.id, institution_id=institution.id,
-                 action="create", changes={"contact": (None, f"{contact.first_name or ''} {contact.last_name}")})
+    audit.record(
+        session,
+        actor,
+        entity_type="contact",
+        entity_id=contact.id,
+        institution_id=institution.id,
+        action="create",
+        changes={"contact": (None, f"{contact.first_name or ''} {contact.last_name}")},
+    )
     return contact
 
 
@@ -107,8 +134,9 @@ def get_contact(session: Session, contact_id: uuid.UUID, *, for_update: bool = F
     return contact
 
 
-def update_contact(session: Session, actor: Actor, contact_id: uuid.UUID, raw: Mapping[str, Any], *,
-                   expected_version: int) -> Contact:
+def update_contact(
+    session: Session, actor: Actor, contact_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> Contact:
     contact = get_contact(session, contact_id, for_update=True)
     institution = institution_service.get_institution(session, contact.institution_id)
     _edit_right(session, actor, institution)
@@ -116,8 +144,11 @@ def update_contact(session: Session, actor: Actor, contact_id: uuid.UUID, raw: M
         name = institution_service.user_name(session, contact.updated_by)
         raise Conflict(changed_by=name or N_("Someone"))
     values = clean(raw, partial=True, country=institution.country)
-    changes = {name: (getattr(contact, name), value) for name, value in values.items()
-               if audit.as_text(getattr(contact, name)) != audit.as_text(value)}
+    changes = {
+        name: (getattr(contact, name), value)
+        for name, value in values.items()
+        if audit.as_text(getattr(contact, name)) != audit.as_text(value)
+    }
     if not changes:
         return contact
     if changes.get("is_primary", (None, False))[1] and not contact.is_archived:
@@ -128,8 +159,15 @@ def update_contact(session: Session, actor: Actor, contact_id: uuid.UUID, raw: M
     contact.touch()
     _refresh_keys(contact)
     institution_service.refresh_derived(session, institution)
-    audit.record(session, actor, entity_type="contact", entity_id=contact.id, institution_id=institution.id,
-                 action="update", changes=changes)
+    audit.record(
+        session,
+        actor,
+        entity_type="contact",
+        entity_id=contact.id,
+        institution_id=institution.id,
+        action="update",
+        changes=changes,
+    )
     return contact
 
 
@@ -146,8 +184,15 @@ def set_archived(session: Session, actor: Actor, contact_id: uuid.UUID, archived
     contact.touch()
     session.flush()
     institution_service.refresh_derived(session, institution)
-    audit.record(session, actor, entity_type="contact", entity_id=contact.id, institution_id=institution.id,
-                 action="archive" if archived else "restore", changes={"is_archived": (not archived, archived)})
+    audit.record(
+        session,
+        actor,
+        entity_type="contact",
+        entity_id=contact.id,
+        institution_id=institution.id,
+        action="archive" if archived else "restore",
+        changes={"is_archived": (not archived, archived)},
+    )
     return contact
 
 
@@ -188,15 +233,36 @@ def _rows(session: Session, actor: Actor, statement: Any) -> list[ContactRow]:
 
 
 def _select() -> Any:
-    return sa.select(_C.id, _C.institution_id, _I.name.label("institution_name"), _C.first_name, _C.last_name,
-                     _C.title, _C.department, _C.email, _C.phone, _C.mobile, _C.is_primary, _C.is_archived,
-                     _C.email_opt_out, _C.version, _I.assigned_user_id, _I.team_id, _I.created_by) \
-        .join(table_of(Institution), _I.id == _C.institution_id)
+    return sa.select(
+        _C.id,
+        _C.institution_id,
+        _I.name.label("institution_name"),
+        _C.first_name,
+        _C.last_name,
+        _C.title,
+        _C.department,
+        _C.email,
+        _C.phone,
+        _C.mobile,
+        _C.is_primary,
+        _C.is_archived,
+        _C.email_opt_out,
+        _C.version,
+        _I.assigned_user_id,
+        _I.team_id,
+        _I.created_by,
+    ).join(table_of(Institution), _I.id == _C.institution_id)
 
 
-def list_for_institution(session: Session, actor: Actor, institution_id: uuid.UUID, *,
-                         include_archived: bool = False, request: PageRequest | None = None,
-                         q: str = "") -> Page[ContactRow]:
+def list_for_institution(
+    session: Session,
+    actor: Actor,
+    institution_id: uuid.UUID,
+    *,
+    include_archived: bool = False,
+    request: PageRequest | None = None,
+    q: str = "",
+) -> Page[ContactRow]:
     """The contacts of one institution, primary first, paged; `q` searches name, email... (pickers)."""
     authorize(actor, "contact.view")
     request = request or PageRequest(1, 100)
@@ -205,14 +271,20 @@ def list_for_institution(session: Session, actor: Actor, institution_id: uuid.UU
         conditions.append(~_C.is_archived)
     if term := fold(q):
         conditions.append(_C.search_text.like(contains_pattern(term), escape="\\"))
-    statement = _select().where(*conditions).order_by(_C.is_primary.desc(), _C.name_key, _C.id) \
-        .offset(request.offset).limit(request.page_size)
+    statement = (
+        _select()
+        .where(*conditions)
+        .order_by(_C.is_primary.desc(), _C.name_key, _C.id)
+        .offset(request.offset)
+        .limit(request.page_size)
+    )
     total = session.exec(select(sa.func.count()).select_from(Contact).where(*conditions)).one()
     return Page(_rows(session, actor, statement), int(total), request.page, request.page_size)
 
 
-def list_contacts(session: Session, actor: Actor, *, q: str = "", archived: str = "active",
-                  request: PageRequest | None = None) -> Page[ContactRow]:
+def list_contacts(
+    session: Session, actor: Actor, *, q: str = "", archived: str = "active", request: PageRequest | None = None
+) -> Page[ContactRow]:
     """All contacts with their institution, searched by name, email or function, paged in SQL (an
     institution's contacts are on its Contacts tab; its name is not searched here, where it would
     bring every contact of "CHU..." before the people whose name matches)."""
@@ -225,8 +297,14 @@ def list_contacts(session: Session, actor: Actor, *, q: str = "", archived: str 
         conditions.append(_C.is_archived)
     if term := fold(q):
         conditions.append(_C.search_text.like(contains_pattern(term), escape="\\"))
-    ids = sa.select(_C.id).where(*conditions).order_by(_C.name_key, _C.id) \
-        .offset(request.offset).limit(request.page_size).subquery()
+    ids = (
+        sa.select(_C.id)
+        .where(*conditions)
+        .order_by(_C.name_key, _C.id)
+        .offset(request.offset)
+        .limit(request.page_size)
+        .subquery()
+    )
     statement = _select().join(ids, ids.c.id == _C.id).order_by(_C.name_key, _C.id)
     total = session.exec(select(sa.func.count()).select_from(Contact).where(*conditions)).one()
     return Page(_rows(session, actor, statement), int(total), request.page, request.page_size)

@@ -28,8 +28,17 @@ from crm_app.platform.text import fold
 FUZZY_THRESHOLD = 85.0
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 # Longest first: "centre hospitalier universitaire" before "centre hospitalier" before "ch".
-_NOISE = ("centre hospitalier universitaire", "centre hospitalier regional", "centre hospitalier",
-          "hopital", "hopitaux", "clinique", "chu", "chr", "ch")
+_NOISE = (
+    "centre hospitalier universitaire",
+    "centre hospitalier regional",
+    "centre hospitalier",
+    "hopital",
+    "hopitaux",
+    "clinique",
+    "chu",
+    "chr",
+    "ch",
+)
 _NOISE_PATTERNS = tuple((noise, re.compile(rf"(^| ){noise}( |$)")) for noise in _NOISE)
 
 
@@ -103,9 +112,11 @@ class Match:
 
 
 def _conflicting_identifiers(a: Candidate, b: Candidate) -> bool:
-    return bool((a.finess and b.finess and a.finess != b.finess)
-                or (a.siret and b.siret and a.siret != b.siret)
-                or (a.accounting_number and b.accounting_number and a.accounting_number != b.accounting_number))
+    return bool(
+        (a.finess and b.finess and a.finess != b.finess)
+        or (a.siret and b.siret and a.siret != b.siret)
+        or (a.accounting_number and b.accounting_number and a.accounting_number != b.accounting_number)
+    )
 
 
 @dataclass(slots=True)
@@ -175,17 +186,20 @@ class DuplicateIndex:
             bucket = buckets.get(length)
             if bucket is None:
                 continue
-            for _key, score, position in process.extract(query, bucket.keys, scorer=fuzz.ratio,
-                                                         score_cutoff=FUZZY_THRESHOLD, limit=None):
+            for _key, score, position in process.extract(
+                query, bucket.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_THRESHOLD, limit=None
+            ):
                 found.append((-score, bucket.ranks[position], bucket.candidates[position]))
         found.sort(key=lambda item: (item[0], item[1]))
         return [candidate for _score, _rank, candidate in found]
 
     def match(self, candidate: Candidate) -> Match | None:
         """The first rule that matches, or None."""
-        for rule, table, value in ((MatchRule.ACCOUNTING_NUMBER, self._by_accounting, candidate.accounting_number),
-                                   (MatchRule.FINESS, self._by_finess, candidate.finess),
-                                   (MatchRule.SIRET, self._by_siret, candidate.siret)):
+        for rule, table, value in (
+            (MatchRule.ACCOUNTING_NUMBER, self._by_accounting, candidate.accounting_number),
+            (MatchRule.FINESS, self._by_finess, candidate.finess),
+            (MatchRule.SIRET, self._by_siret, candidate.siret),
+        ):
             if value and (found := table.get(value)) is not None and found.ref != candidate.ref:
                 return Match(found.ref, found.name, rule)
         key = candidate.key

@@ -32,15 +32,21 @@ def _institution_cells(row: InstitutionRow) -> list[Any]:
     return [_cell(spec, row) for spec in EXPORTED]
 
 
-def export_institutions(session: Session, actor: Actor, query: InstitutionQuery,
-                        export_format: ExportFormat) -> bytes:
+def export_institutions(session: Session, actor: Actor, query: InstitutionQuery, export_format: ExportFormat) -> bytes:
     """The filtered list, every page of it; the export is written to the security log."""
     rows = [_institution_cells(row) for row in institutions.iter_institutions(session, actor, query)]
     header = [gettext(spec.label) for spec in EXPORTED]
-    security_log.record(session, SecurityAction.EXPORT, severity=Severity.MEDIUM,
-                        user_id=actor.id if actor.id.int else None,
-                        email=actor.email, list="institutions", rows=len(rows), format=export_format.value,
-                        filters=query.to_params())
+    security_log.record(
+        session,
+        SecurityAction.EXPORT,
+        severity=Severity.MEDIUM,
+        user_id=actor.id if actor.id.int else None,
+        email=actor.email,
+        list="institutions",
+        rows=len(rows),
+        format=export_format.value,
+        filters=query.to_params(),
+    )
     if export_format is ExportFormat.XLSX:
         return to_xlsx(header, rows, sheet=gettext(N_("Institutions")))
     return to_csv(header, rows)

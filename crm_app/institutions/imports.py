@@ -113,23 +113,49 @@ TARGETS: dict[str, str] = {
     "contact_email": N_("Contact email"),
     "contact_phone": N_("Contact phone"),
 }
-CONTACT_TARGETS = {"contact_first_name": "first_name", "contact_last_name": "last_name",
-                   "contact_title": "title", "contact_email": "email", "contact_phone": "phone"}
+CONTACT_TARGETS = {
+    "contact_first_name": "first_name",
+    "contact_last_name": "last_name",
+    "contact_title": "title",
+    "contact_email": "email",
+    "contact_phone": "phone",
+}
 ROW_ERROR = "row"  # the key of an error about the whole row
 
 #: Headers seen in French and English files, compared without accents, case or punctuation.
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     **{spec.name: spec.import_aliases or () for spec in IMPORTED},
-    "contact_first_name": ("prénom contact", "prénom du contact", "contact prénom", "contact first name",
-                           "first name"),
-    "contact_last_name": ("nom contact", "nom du contact", "contact nom", "contact last name", "last name",
-                          "contact name"),
-    "contact_title": ("fonction contact", "fonction du contact", "fonction", "poste", "contact title",
-                      "contact function", "title", "job title"),
-    "contact_email": ("email contact", "e-mail contact", "mail contact", "courriel contact", "email du contact",
-                      "contact email", "contact e-mail", "email", "e-mail"),
-    "contact_phone": ("téléphone contact", "tél contact", "téléphone du contact", "contact phone",
-                      "contact telephone"),
+    "contact_first_name": ("prénom contact", "prénom du contact", "contact prénom", "contact first name", "first name"),
+    "contact_last_name": (
+        "nom contact",
+        "nom du contact",
+        "contact nom",
+        "contact last name",
+        "last name",
+        "contact name",
+    ),
+    "contact_title": (
+        "fonction contact",
+        "fonction du contact",
+        "fonction",
+        "poste",
+        "contact title",
+        "contact function",
+        "title",
+        "job title",
+    ),
+    "contact_email": (
+        "email contact",
+        "e-mail contact",
+        "mail contact",
+        "courriel contact",
+        "email du contact",
+        "contact email",
+        "contact e-mail",
+        "email",
+        "e-mail",
+    ),
+    "contact_phone": ("téléphone contact", "tél contact", "téléphone du contact", "contact phone", "contact telephone"),
 }
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
@@ -279,11 +305,17 @@ def analyse_file(session: Session, actor: Actor, content: bytes) -> FileAnalysis
     parsed = read_csv(content)
     samples: list[list[str]] = [[] for _ in parsed.columns]
     for _line, cells in parsed.rows[:50]:
-        for index, cell in enumerate(cells[:len(parsed.columns)]):
+        for index, cell in enumerate(cells[: len(parsed.columns)]):
             if cell.strip() and len(samples[index]) < 3:
                 samples[index].append(cell.strip()[:60])
-    return FileAnalysis(columns=parsed.columns, mapping=propose_mapping(parsed.columns), samples=samples,
-                        row_count=len(parsed.rows), encoding=parsed.encoding, delimiter=parsed.delimiter)
+    return FileAnalysis(
+        columns=parsed.columns,
+        mapping=propose_mapping(parsed.columns),
+        samples=samples,
+        row_count=len(parsed.rows),
+        encoding=parsed.encoding,
+        delimiter=parsed.delimiter,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,8 +338,11 @@ class MatchInfo:
         return self.institution_id if self.institution_id is not None else int(self.line or 0)
 
     def allows(self, action: Action) -> bool:
-        return action is Action.SKIP or (action is Action.MERGE and self.can_merge) \
+        return (
+            action is Action.SKIP
+            or (action is Action.MERGE and self.can_merge)
             or (action is Action.CREATE and self.can_create)
+        )
 
 
 @dataclass(frozen=True)
@@ -372,8 +407,9 @@ def _split_row(cells: Sequence[str], mapping: Sequence[str | None]) -> tuple[dic
     return own, contact
 
 
-def _clean_row(cells: list[str], column_count: int, mapping: Sequence[str | None]) -> tuple[
-        dict[str, str], dict[str, str], dict[str, Any], dict[str, Any] | None, dict[str, str]]:
+def _clean_row(
+    cells: list[str], column_count: int, mapping: Sequence[str | None]
+) -> tuple[dict[str, str], dict[str, str], dict[str, Any], dict[str, Any] | None, dict[str, str]]:
     raw, raw_contact = _split_row(cells, mapping)
     errors: dict[str, str] = {}
     if any(cell.strip() for cell in cells[column_count:]):
@@ -387,8 +423,7 @@ def _clean_row(cells: list[str], column_count: int, mapping: Sequence[str | None
     contact: dict[str, Any] | None = None
     if any(not fields.is_blank(value) for value in raw_contact.values()):
         try:
-            cleaned_contact = contacts.clean(raw_contact, partial=False,
-                                             country=values.get("country") or "FR")
+            cleaned_contact = contacts.clean(raw_contact, partial=False, country=values.get("country") or "FR")
             contact = {name: cleaned_contact.get(name) for name in raw_contact}
         except ValidationFailed as exc:
             errors.update({f"contact_{name}": message for name, message in exc.field_errors.items()})
@@ -399,10 +434,17 @@ def _candidate(ref: uuid.UUID | int, values: Mapping[str, Any]) -> Candidate:
     """A row as the duplicate rules see it, its keys computed once (the index reads them several times)."""
     name = values.get("name") or ""
     city = values.get("city")
-    return Candidate(ref=ref, name=name, postal_code=values.get("postal_code"), city=city,
-                     finess=values.get("finess"), siret=values.get("siret"),
-                     accounting_number=values.get("accounting_number"), stored_key=match_key(name),
-                     stored_city_key=fold(city))
+    return Candidate(
+        ref=ref,
+        name=name,
+        postal_code=values.get("postal_code"),
+        city=city,
+        finess=values.get("finess"),
+        siret=values.get("siret"),
+        accounting_number=values.get("accounting_number"),
+        stored_key=match_key(name),
+        stored_city_key=fold(city),
+    )
 
 
 def _relevant(rows: Sequence[Candidate]) -> Any:
@@ -410,8 +452,14 @@ def _relevant(rows: Sequence[Candidate]) -> Any:
     for a row with neither of these the same name key (the rules compare nothing else), as one condition
     with an array per column."""
     table = table_of(Institution).c
-    wanted: dict[str, set[str]] = {"accounting_number": set(), "finess": set(), "siret": set(),
-                                   "postal_code": set(), "city_key": set(), "match_key": set()}
+    wanted: dict[str, set[str]] = {
+        "accounting_number": set(),
+        "finess": set(),
+        "siret": set(),
+        "postal_code": set(),
+        "city_key": set(),
+        "match_key": set(),
+    }
     for row in rows:
         for name in ("accounting_number", "finess", "siret", "postal_code"):
             if value := getattr(row, name):
@@ -420,13 +468,19 @@ def _relevant(rows: Sequence[Candidate]) -> Any:
             wanted["city_key"].update({row.city_key, row.city_key[:120]})  # the column keeps 120 characters
         if row.placeless and row.key:
             wanted["match_key"].update({row.key, row.key[:200]})  # the column keeps 200 characters
-    return sa.or_(sa.false(), *(table[name] == sa.any_(sa.bindparam(f"wanted_{name}", sorted(values),
-                                                                      type_=postgresql.ARRAY(sa.String)))
-                                for name, values in wanted.items() if values))
+    return sa.or_(
+        sa.false(),
+        *(
+            table[name] == sa.any_(sa.bindparam(f"wanted_{name}", sorted(values), type_=postgresql.ARRAY(sa.String)))
+            for name, values in wanted.items()
+            if values
+        ),
+    )
 
 
-def _known(session: Session, rows: Sequence[Candidate] | None = None) -> tuple[
-        list[Candidate], dict[uuid.UUID, _Owner], dict[tuple[str, str], uuid.UUID]]:
+def _known(
+    session: Session, rows: Sequence[Candidate] | None = None
+) -> tuple[list[Candidate], dict[uuid.UUID, _Owner], dict[tuple[str, str], uuid.UUID]]:
     """The institutions as the duplicate rules see them, who may edit them, and which of them holds each
     identifier of `rows` (one query): on PostgreSQL only those that may duplicate one of `rows`, else all."""
     table = table_of(Institution).c
@@ -436,15 +490,31 @@ def _known(session: Session, rows: Sequence[Candidate] | None = None) -> tuple[
     candidates: list[Candidate] = []
     owners: dict[uuid.UUID, _Owner] = {}
     for row in _fetch_plain(session, query):
-        candidates.append(Candidate(ref=row[0], name=row[1], postal_code=row[2], city=row[3], finess=row[4],
-                                    siret=row[5], accounting_number=row[6], stored_key=row[7],
-                                    stored_city_key=row[8]))
+        candidates.append(
+            Candidate(
+                ref=row[0],
+                name=row[1],
+                postal_code=row[2],
+                city=row[3],
+                finess=row[4],
+                siret=row[5],
+                accounting_number=row[6],
+                stored_key=row[7],
+                stored_city_key=row[8],
+            )
+        )
         owners[row[0]] = _Owner(assigned_user_id=row[9], team_id=row[10], created_by=row[11])
-    wanted = None if rows is None else {(name, value) for row in rows for name in IDENTIFIER_FIELDS
-                                        if (value := getattr(row, name))}
-    used = {(name, value): owner_id for owner_id, candidate in zip(owners, candidates, strict=True)
-            for name in IDENTIFIER_FIELDS
-            if (value := getattr(candidate, name)) and (wanted is None or (name, value) in wanted)}
+    wanted = (
+        None
+        if rows is None
+        else {(name, value) for row in rows for name in IDENTIFIER_FIELDS if (value := getattr(row, name))}
+    )
+    used = {
+        (name, value): owner_id
+        for owner_id, candidate in zip(owners, candidates, strict=True)
+        for name in IDENTIFIER_FIELDS
+        if (value := getattr(candidate, name)) and (wanted is None or (name, value) in wanted)
+    }
     return candidates, owners, used
 
 
@@ -485,8 +555,9 @@ class _Analyser:
         self.cleaned = []
         for line, cells in parsed.rows:
             raw, raw_contact, values, contact, errors = _clean_row(cells, column_count, self.mapping)
-            self.cleaned.append((line, cells, raw, raw_contact, values, contact, errors,
-                                 None if errors else _candidate(line, values)))
+            self.cleaned.append(
+                (line, cells, raw, raw_contact, values, contact, errors, None if errors else _candidate(line, values))
+            )
         known, self.owners, self.used = _known(session, [row[-1] for row in self.cleaned if row[-1] is not None])
         self.index = DuplicateIndex(known)
         self.names: dict[uuid.UUID | int, str] = {c.ref: c.name for c in known}
@@ -500,13 +571,28 @@ class _Analyser:
             yield row
         self.cleaned = []
 
-    def _row(self, line: int, cells: list[str], raw: dict[str, str], raw_contact: dict[str, str],  # noqa: PLR0917
-             values: dict[str, Any], contact: dict[str, Any] | None, errors: dict[str, str],
-             candidate: Candidate | None) -> PreviewRow:
+    def _row(  # noqa: PLR0917 - one value per column of the row being built
+        self,
+        line: int,
+        cells: list[str],
+        raw: dict[str, str],
+        raw_contact: dict[str, str],
+        values: dict[str, Any],
+        contact: dict[str, Any] | None,
+        errors: dict[str, str],
+        candidate: Candidate | None,
+    ) -> PreviewRow:
         display = values.get("name") or " ".join(raw.get("name", "").split())
         if candidate is None:
-            return PreviewRow(line=line, cells=cells, status=RowStatus.ERROR, name=display, errors=errors,
-                              raw=raw, raw_contact=raw_contact)
+            return PreviewRow(
+                line=line,
+                cells=cells,
+                status=RowStatus.ERROR,
+                name=display,
+                errors=errors,
+                raw=raw,
+                raw_contact=raw_contact,
+            )
         found = self.index.match(candidate)
         match: MatchInfo | None = None
         if found is None:
@@ -520,21 +606,45 @@ class _Analyser:
             else:
                 self.depends_on.add(target)
                 owner = self.owners.get(target)
-                match = MatchInfo(name=name, rule=found.rule, institution_id=target, can_create=can_create,
-                                  can_merge=owner is not None and can(self.actor, "institution.edit", owner)
-                                  and can(self.actor, "contact.edit", owner))
+                match = MatchInfo(
+                    name=name,
+                    rule=found.rule,
+                    institution_id=target,
+                    can_create=can_create,
+                    can_merge=owner is not None
+                    and can(self.actor, "institution.edit", owner)
+                    and can(self.actor, "contact.edit", owner),
+                )
             # Later rows that share this row's identifiers or name point at the same institution.
             self.index.add(dataclasses.replace(candidate, ref=target))
-        return PreviewRow(line=line, cells=cells, status=RowStatus.DUPLICATE if match else RowStatus.VALID,
-                          name=display, values=values, contact=contact, match=match, raw=raw,
-                          raw_contact=raw_contact)
+        return PreviewRow(
+            line=line,
+            cells=cells,
+            status=RowStatus.DUPLICATE if match else RowStatus.VALID,
+            name=display,
+            values=values,
+            contact=contact,
+            match=match,
+            raw=raw,
+            raw_contact=raw_contact,
+        )
 
     def result(self) -> _Analysis:
         assert len(self.done) == len(self.parsed.rows), "every row must have been analysed"
-        preview = ImportPreview(columns=self.parsed.columns, mapping=list(self.mapping), rows=self.done,
-                                encoding=self.parsed.encoding, delimiter=self.parsed.delimiter)
-        return _Analysis(preview=preview, used=self.used, snapshot=self.snapshot, read_at=self.read_at,
-                         depends_on=frozenset(self.depends_on))
+        preview = ImportPreview(
+            columns=self.parsed.columns,
+            mapping=list(self.mapping),
+            rows=self.done,
+            encoding=self.parsed.encoding,
+            delimiter=self.parsed.delimiter,
+        )
+        return _Analysis(
+            preview=preview,
+            used=self.used,
+            snapshot=self.snapshot,
+            read_at=self.read_at,
+            depends_on=frozenset(self.depends_on),
+        )
 
 
 def _analyse(session: Session, actor: Actor, parsed: CsvFile, mapping: Sequence[str | None]) -> _Analysis:
@@ -582,7 +692,8 @@ def _keep(key: tuple[Any, ...], analysis: _Analysis) -> None:
         _ANALYSES[key] = analysis
         _ANALYSES.move_to_end(key)
         while len(_ANALYSES) > KEPT_ANALYSES or (
-                len(_ANALYSES) > 1 and sum(len(a.preview.rows) for a in _ANALYSES.values()) > KEPT_ROWS):
+            len(_ANALYSES) > 1 and sum(len(a.preview.rows) for a in _ANALYSES.values()) > KEPT_ROWS
+        ):
             _ANALYSES.popitem(last=False)
 
 
@@ -609,32 +720,54 @@ def _still_valid(session: Session, analysis: _Analysis) -> bool:
         return False
     session.flush()
     connection = session.connection()
-    changed = set(connection.execute(_CHANGED_SINCE, {
-        "snapshot": analysis.snapshot, "since": analysis.read_at, "limit": _MAX_CHANGED + 1}).scalars())
+    changed = set(
+        connection.execute(
+            _CHANGED_SINCE, {"snapshot": analysis.snapshot, "since": analysis.read_at, "limit": _MAX_CHANGED + 1}
+        ).scalars()
+    )
     if len(changed) > _MAX_CHANGED or changed & analysis.depends_on:
         return False
     table = table_of(Institution).c
     if analysis.depends_on:
-        present = connection.execute(sa.select(sa.func.count()).select_from(table_of(Institution)).where(
-            table.id == sa.any_(sa.bindparam("ids", sorted(analysis.depends_on), type_=postgresql.ARRAY(sa.Uuid))))
+        present = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(table_of(Institution))
+            .where(
+                table.id == sa.any_(sa.bindparam("ids", sorted(analysis.depends_on), type_=postgresql.ARRAY(sa.Uuid)))
+            )
         ).scalar_one()
         if present != len(analysis.depends_on):
             return False
     if not changed:
         return True
-    index = DuplicateIndex(Candidate(ref=row[0], name=row[1], postal_code=row[2], city=row[3], finess=row[4],
-                                     siret=row[5], accounting_number=row[6], stored_key=row[7],
-                                     stored_city_key=row[8])
-                           for row in connection.execute(institutions.candidates_query().where(
-                               table.id == sa.any_(sa.bindparam("ids", sorted(changed),
-                                                                type_=postgresql.ARRAY(sa.Uuid)))))
-                           )
-    return not any(index.match(_candidate(row.line, row.values)) is not None
-                   for row in analysis.preview.rows if row.status is not RowStatus.ERROR)
+    index = DuplicateIndex(
+        Candidate(
+            ref=row[0],
+            name=row[1],
+            postal_code=row[2],
+            city=row[3],
+            finess=row[4],
+            siret=row[5],
+            accounting_number=row[6],
+            stored_key=row[7],
+            stored_city_key=row[8],
+        )
+        for row in connection.execute(
+            institutions.candidates_query().where(
+                table.id == sa.any_(sa.bindparam("ids", sorted(changed), type_=postgresql.ARRAY(sa.Uuid)))
+            )
+        )
+    )
+    return not any(
+        index.match(_candidate(row.line, row.values)) is not None
+        for row in analysis.preview.rows
+        if row.status is not RowStatus.ERROR
+    )
 
 
-def preview_import(session: Session, actor: Actor, content: bytes,
-                   mapping: Sequence[str | None] | None = None) -> ImportPreview:
+def preview_import(
+    session: Session, actor: Actor, content: bytes, mapping: Sequence[str | None] | None = None
+) -> ImportPreview:
     """Every row with its cleaned values or its errors, and its duplicate match (nothing is written).
 
     `mapping` gives the target field of each column (None: ignored); by default the proposed one. The
@@ -648,8 +781,7 @@ def preview_import(session: Session, actor: Actor, content: bytes,
     return analysis.preview
 
 
-def effective_action(row: PreviewRow, default: Action,
-                     overrides: Mapping[int, Action] | None = None) -> Action | None:
+def effective_action(row: PreviewRow, default: Action, overrides: Mapping[int, Action] | None = None) -> Action | None:
     """What will happen to a row: None for an invalid row (rejected), create for a new one; for a
     duplicate, its own choice, else the default when the match allows it, else skip (a row sharing
     a unique identifier is never created twice)."""
@@ -725,14 +857,18 @@ def _same_contact(a: _ContactKey, b: _ContactKey) -> bool:
 
 
 def _contact_key(values: Mapping[str, Any]) -> _ContactKey:
-    return _ContactKey(first_name=values.get("first_name"), last_name=values.get("last_name") or "",
-                       email=values.get("email"), phone=values.get("phone"),
-                       is_primary=bool(values.get("is_primary")))
+    return _ContactKey(
+        first_name=values.get("first_name"),
+        last_name=values.get("last_name") or "",
+        email=values.get("email"),
+        phone=values.get("phone"),
+        is_primary=bool(values.get("is_primary")),
+    )
 
 
 def _chunks(ids: Sequence[uuid.UUID]) -> Iterator[Sequence[uuid.UUID]]:
     for start in range(0, len(ids), _CHUNK):
-        yield ids[start:start + _CHUNK]
+        yield ids[start : start + _CHUNK]
 
 
 def _load_states(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _State]:
@@ -740,24 +876,33 @@ def _load_states(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
     states: dict[uuid.UUID, _State] = {}
     for chunk in _chunks(ids):
         found = session.exec(select(Institution).where(col(Institution.id).in_(chunk))).all()
-        profiles = {p.institution_id: p for p in session.exec(
-            select(MedicalProfile).where(col(MedicalProfile.institution_id).in_(chunk))).all()}
+        profiles = {
+            p.institution_id: p
+            for p in session.exec(select(MedicalProfile).where(col(MedicalProfile.institution_id).in_(chunk))).all()
+        }
         for institution in found:
             values = {name: getattr(institution, name) for name in institutions.INSTITUTION_FIELDS}
             profile = profiles.get(institution.id)
-            values.update({name: getattr(profile, name) if profile else None
-                           for name in institutions.PROFILE_FIELDS})
+            values.update({name: getattr(profile, name) if profile else None for name in institutions.PROFILE_FIELDS})
             values.update(tags=[], specialties=[])
             states[institution.id] = _State(values=values, contacts=[])
         label_names = {kind: name for name, kind in institutions.LABEL_FIELDS.items()}
         for institution_id, kind, value in session.exec(
-                select(InstitutionLabel.institution_id, InstitutionLabel.kind, InstitutionLabel.value)
-                .where(col(InstitutionLabel.institution_id).in_(chunk))).all():
+            select(InstitutionLabel.institution_id, InstitutionLabel.kind, InstitutionLabel.value).where(
+                col(InstitutionLabel.institution_id).in_(chunk)
+            )
+        ).all():
             states[institution_id].values[label_names[LabelKind(kind)]].append(value)
         for contact in session.exec(select(Contact).where(col(Contact.institution_id).in_(chunk))).all():
-            states[contact.institution_id].contacts.append(_ContactKey(
-                contact.first_name, contact.last_name, contact.email, contact.phone,
-                contact.is_primary and not contact.is_archived))
+            states[contact.institution_id].contacts.append(
+                _ContactKey(
+                    contact.first_name,
+                    contact.last_name,
+                    contact.email,
+                    contact.phone,
+                    contact.is_primary and not contact.is_archived,
+                )
+            )
     return states
 
 
@@ -818,7 +963,6 @@ class _Writer:
             _insert_rows(self.connection, table, rows)
 
 
-
 class _Importer:
     """Applies the actions row by row in the caller's session.
 
@@ -830,8 +974,9 @@ class _Importer:
     pending batch is written.
     """
 
-    def __init__(self, session: Session, actor: Actor, used: Mapping[tuple[str, str], uuid.UUID],
-                 report: ImportReport) -> None:
+    def __init__(
+        self, session: Session, actor: Actor, used: Mapping[tuple[str, str], uuid.UUID], report: ImportReport
+    ) -> None:
         self.session = session
         self.actor = actor
         self.actor_id = actor.id if actor.id.int else None
@@ -843,13 +988,19 @@ class _Importer:
         self.loaded: set[uuid.UUID] = set()  # the institutions whose state was read (see `merge`)
         # Inserted table by table, parents first, at each flush.
         self.pending: dict[sa.Table, list[dict[str, Any]]] = {
-            table_of(model): [] for model in (Institution, MedicalProfile, InstitutionLabel, Contact, AuditEntry)}
+            table_of(model): [] for model in (Institution, MedicalProfile, InstitutionLabel, Contact, AuditEntry)
+        }
 
     def prepare(self, rows: Iterable[tuple[PreviewRow, Action | None]]) -> None:
         """Read at once the institutions that rows merge into (else read at their first merge)."""
-        targets = sorted({row.match.institution_id for row, action in rows
-                          if action is Action.MERGE and row.match and row.match.institution_id},
-                         key=str)
+        targets = sorted(
+            {
+                row.match.institution_id
+                for row, action in rows
+                if action is Action.MERGE and row.match and row.match.institution_id
+            },
+            key=str,
+        )
         self.states.update(_load_states(self.session, targets))
         self.loaded.update(targets)
 
@@ -868,41 +1019,60 @@ class _Importer:
     def _identifiers_taken(self, row: PreviewRow) -> bool:
         # The rules make this rare (a unique identifier in common makes a duplicate that cannot be
         # created); the row is then rejected rather than the whole import failing on the unique index.
-        conflicts = {name: N_("Already used by another institution.") for name in IDENTIFIER_FIELDS
-                     if row.values.get(name) and (name, row.values[name]) in self.used}
+        conflicts = {
+            name: N_("Already used by another institution.")
+            for name in IDENTIFIER_FIELDS
+            if row.values.get(name) and (name, row.values[name]) in self.used
+        }
         if conflicts:
             self.report.rejected_rows.append(RejectedRow(row.line, row.cells, conflicts))
         return bool(conflicts)
 
-    def _created(self, row: PreviewRow, institution_id: uuid.UUID, values: Mapping[str, Any],
-                 contact: _ContactKey | None) -> None:
+    def _created(
+        self, row: PreviewRow, institution_id: uuid.UUID, values: Mapping[str, Any], contact: _ContactKey | None
+    ) -> None:
         for name in IDENTIFIER_FIELDS:
             if row.values.get(name):
                 self.used[(name, row.values[name])] = institution_id
         self.created[row.line] = institution_id
-        state = {name: values.get(name) for name in (*institutions.INSTITUTION_FIELDS, *institutions.PROFILE_FIELDS,
-                                                     *institutions.LABEL_FIELDS)}
+        state = {
+            name: values.get(name)
+            for name in (*institutions.INSTITUTION_FIELDS, *institutions.PROFILE_FIELDS, *institutions.LABEL_FIELDS)
+        }
         self.states[institution_id] = _State(values=state, contacts=[contact] if contact else [])
         self.report.created += 1
         self.report.created_ids.append(institution_id)
 
-    def _audit(self, entity_type: str, entity_id: uuid.UUID, institution_id: uuid.UUID,
-               contact_name: str | None = None) -> None:
+    def _audit(
+        self, entity_type: str, entity_id: uuid.UUID, institution_id: uuid.UUID, contact_name: str | None = None
+    ) -> None:
         """As `audit.record` writes a creation."""
-        self.pending[table_of(AuditEntry)].append({
-            **audit.entry_values(self.actor, entity_type=entity_type, entity_id=entity_id,
-                                 institution_id=institution_id, action="create"),
-            "id": uuid.uuid4(), "field": "contact" if contact_name else None, "old_value": None,
-            "new_value": contact_name})
+        self.pending[table_of(AuditEntry)].append(
+            {
+                **audit.entry_values(
+                    self.actor,
+                    entity_type=entity_type,
+                    entity_id=entity_id,
+                    institution_id=institution_id,
+                    action="create",
+                ),
+                "id": uuid.uuid4(),
+                "field": "contact" if contact_name else None,
+                "old_value": None,
+                "new_value": contact_name,
+            }
+        )
 
     def add_new(self, row: PreviewRow) -> None:
         """A valid row: the institution, its profile, labels, contact and audit entries, batched."""
         if self._identifiers_taken(row):
             return
         institution_id = uuid.uuid4()
-        values = {**{name: row.values.get(name) for name in (*_NEW_INSTITUTION_FIELDS, *_NEW_PROFILE_FIELDS)},
-                  "type": row.values.get("type") or InstitutionType.OTHER,
-                  "country": row.values.get("country") or "FR"}
+        values = {
+            **{name: row.values.get(name) for name in (*_NEW_INSTITUTION_FIELDS, *_NEW_PROFILE_FIELDS)},
+            "type": row.values.get("type") or InstitutionType.OTHER,
+            "country": row.values.get("country") or "FR",
+        }
         labels: dict[str, list[str]] = {name: row.values.get(name) or [] for name in institutions.LABEL_FIELDS}
         contact_names: list[str] = []
         key: _ContactKey | None = None
@@ -910,23 +1080,37 @@ class _Importer:
         if row.contact is not None:
             contact = {**{name: row.contact.get(name) for name in _NEW_CONTACT_FIELDS}, "is_primary": True}
             contact_id = uuid.uuid4()
-            self.pending[table_of(Contact)].append({
-                **contact, **contacts.derived_columns(contact), "id": contact_id, "institution_id": institution_id,
-                "created_by": self.actor_id, "updated_by": self.actor_id})
+            self.pending[table_of(Contact)].append(
+                {
+                    **contact,
+                    **contacts.derived_columns(contact),
+                    "id": contact_id,
+                    "institution_id": institution_id,
+                    "created_by": self.actor_id,
+                    "updated_by": self.actor_id,
+                }
+            )
             full_name = f"{contact['first_name'] or ''} {contact['last_name']}"
             contact_names.append(full_name)
             self._audit("contact", contact_id, institution_id, full_name)
             key = _contact_key(contact)
-        self.pending[table_of(Institution)].append({
-            **{name: values[name] for name in _NEW_INSTITUTION_FIELDS},
-            **institutions.derived_columns(values, contact_names),
-            "id": institution_id, "data_source": DataSource.IMPORT, "created_by": self.actor_id,
-            "updated_by": self.actor_id})
-        self.pending[table_of(MedicalProfile)].append({
-            "institution_id": institution_id, **{name: values[name] for name in _NEW_PROFILE_FIELDS}})
+        self.pending[table_of(Institution)].append(
+            {
+                **{name: values[name] for name in _NEW_INSTITUTION_FIELDS},
+                **institutions.derived_columns(values, contact_names),
+                "id": institution_id,
+                "data_source": DataSource.IMPORT,
+                "created_by": self.actor_id,
+                "updated_by": self.actor_id,
+            }
+        )
+        self.pending[table_of(MedicalProfile)].append(
+            {"institution_id": institution_id, **{name: values[name] for name in _NEW_PROFILE_FIELDS}}
+        )
         for name, kind in institutions.LABEL_FIELDS.items():
             self.pending[table_of(InstitutionLabel)].extend(
-                {"institution_id": institution_id, "kind": kind, "value": label} for label in labels[name])
+                {"institution_id": institution_id, "kind": kind, "value": label} for label in labels[name]
+            )
         self._created(row, institution_id, values | labels, key)
         if len(self.pending[table_of(Institution)]) >= BATCH:
             self.flush()
@@ -936,14 +1120,19 @@ class _Importer:
         if self._identifiers_taken(row):
             return
         self.sync()
-        institution = institutions.create_institution(self.session, self.actor, row.raw, source=DataSource.IMPORT,
-                                                      allow_duplicate=True)
+        institution = institutions.create_institution(
+            self.session, self.actor, row.raw, source=DataSource.IMPORT, allow_duplicate=True
+        )
         key: _ContactKey | None = None
         if row.contact is not None:
             contacts.create_contact(self.session, self.actor, institution.id, {**row.raw_contact, "is_primary": True})
             key = _contact_key({**row.contact, "is_primary": True})
-        self._created(row, institution.id, row.values | {name: getattr(institution, name)
-                                                         for name in institutions.INSTITUTION_FIELDS}, key)
+        self._created(
+            row,
+            institution.id,
+            row.values | {name: getattr(institution, name) for name in institutions.INSTITUTION_FIELDS},
+            key,
+        )
 
     def merge(self, row: PreviewRow) -> None:
         assert row.match is not None
@@ -957,14 +1146,19 @@ class _Importer:
             self.report.skipped += 1
             return
         self.sync()
-        fills = {name: row.raw[name] for name, value in row.values.items()
-                 if not _is_empty(name, value) and _is_empty(name, state.values.get(name))
-                 and not (name in IDENTIFIER_FIELDS and self.used.get((name, value), target) != target)}
+        fills = {
+            name: row.raw[name]
+            for name, value in row.values.items()
+            if not _is_empty(name, value)
+            and _is_empty(name, state.values.get(name))
+            and not (name in IDENTIFIER_FIELDS and self.used.get((name, value), target) != target)
+        }
         changed = False
         if fills:
             institution = institutions.get_institution(self.session, target)
-            institutions.update_institution(self.session, self.actor, target, fills,
-                                            expected_version=institution.version)
+            institutions.update_institution(
+                self.session, self.actor, target, fills, expected_version=institution.version
+            )
             for name in fills:
                 state.values[name] = row.values[name]
                 if name in IDENTIFIER_FIELDS:
@@ -974,8 +1168,9 @@ class _Importer:
             new = _contact_key(row.contact)
             if not any(_same_contact(new, known) for known in state.contacts):
                 new.is_primary = not any(known.is_primary for known in state.contacts)
-                contacts.create_contact(self.session, self.actor, target,
-                                        {**row.raw_contact, "is_primary": new.is_primary})
+                contacts.create_contact(
+                    self.session, self.actor, target, {**row.raw_contact, "is_primary": new.is_primary}
+                )
                 state.contacts.append(new)
                 changed = True
         if changed:
@@ -1004,17 +1199,30 @@ def _check_overrides(rows: Sequence[PreviewRow], overrides: Mapping[int, Action]
         if row is None or row.match is None:
             continue  # only duplicates have a choice; anything else is ignored
         if not row.match.allows(Action(action)):
-            errors[f"line_{line}"] = N_("This action is not possible for this row.") if action is not Action.CREATE \
-                else N_("This row shares a FINESS, SIRET or accounting number with another institution: "
-                        "it cannot be created again.")
+            errors[f"line_{line}"] = (
+                N_("This action is not possible for this row.")
+                if action is not Action.CREATE
+                else N_(
+                    "This row shares a FINESS, SIRET or accounting number with another institution: "
+                    "it cannot be created again."
+                )
+            )
     if errors:
         raise ValidationFailed(errors)
 
 
-def run_import(session: Session, actor: Actor, content: bytes, mapping: Sequence[str | None] | None = None, *,
-               default_action: Action = Action.SKIP, overrides: Mapping[int, Action] | None = None,
-               on_progress: Callable[[int, int], None] | None = None, client: ClientInfo | None = None,
-               file_name: str | None = None) -> ImportReport:
+def run_import(
+    session: Session,
+    actor: Actor,
+    content: bytes,
+    mapping: Sequence[str | None] | None = None,
+    *,
+    default_action: Action = Action.SKIP,
+    overrides: Mapping[int, Action] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    client: ClientInfo | None = None,
+    file_name: str | None = None,
+) -> ImportReport:
     """Import the file as previewed: valid rows created, duplicates skipped, merged or created as chosen
     (`overrides` maps a row's line to its action), invalid rows rejected with their reasons.
 
@@ -1060,10 +1268,20 @@ def run_import(session: Session, actor: Actor, content: bytes, mapping: Sequence
     importer.sync()
     if analyser is not None:
         _keep(key, analysis or analyser.result())
-    security_log.record(session, SecurityAction.IMPORT, user_id=actor.id if actor.id.int else None, email=actor.email,
-                        client=client, file=file_name, rows=report.total, created=report.created,
-                        merged=report.merged, skipped=report.skipped, rejected=report.rejected,
-                        default_action=default_action.value)
+    security_log.record(
+        session,
+        SecurityAction.IMPORT,
+        user_id=actor.id if actor.id.int else None,
+        email=actor.email,
+        client=client,
+        file=file_name,
+        rows=report.total,
+        created=report.created,
+        merged=report.merged,
+        skipped=report.skipped,
+        rejected=report.rejected,
+        default_action=default_action.value,
+    )
     return report
 
 
@@ -1073,8 +1291,12 @@ def run_import(session: Session, actor: Actor, content: bytes, mapping: Sequence
 
 def reasons(errors: Mapping[str, str]) -> list[str]:
     """Each error as "Field: message", translated in the current locale."""
-    return [gettext(N_("{field}: {message}"), field=gettext(TARGETS[name]), message=gettext(message))
-            if name in TARGETS else gettext(message) for name, message in errors.items()]
+    return [
+        gettext(N_("{field}: {message}"), field=gettext(TARGETS[name]), message=gettext(message))
+        if name in TARGETS
+        else gettext(message)
+        for name, message in errors.items()
+    ]
 
 
 def rejected_rows_csv(report: ImportReport, *, locale: str | None = None) -> bytes:
@@ -1086,7 +1308,6 @@ def rejected_rows_csv(report: ImportReport, *, locale: str | None = None) -> byt
         writer = csv.writer(buffer, delimiter=report.delimiter, lineterminator="\r\n")
         writer.writerow([neutralise(cell) for cell in header])
         for row in report.rejected_rows:
-            cells = (row.cells + [""] * len(report.columns))[:len(report.columns)]
+            cells = (row.cells + [""] * len(report.columns))[: len(report.columns)]
             writer.writerow([neutralise(cell) for cell in [*cells, "; ".join(reasons(row.errors))]])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-

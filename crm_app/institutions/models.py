@@ -50,7 +50,6 @@ class LabelKind(StrEnum):
     SPECIALTY = "specialty"
 
 
-
 class Institution(Tracked, table=True):
     __tablename__ = "institutions"
     __table_args__ = (
@@ -59,17 +58,36 @@ class Institution(Tracked, table=True):
         sa.CheckConstraint(in_check("data_source", DataSource), name="data_source"),
         sa.CheckConstraint("annual_revenue IS NULL OR annual_revenue >= 0", name="annual_revenue"),
         # Unique when present (partial indexes on both dialects).
-        sa.Index("uq_institutions_finess", "finess", unique=True, postgresql_where=sa.text("finess IS NOT NULL"),
-                 sqlite_where=sa.text("finess IS NOT NULL")),
-        sa.Index("uq_institutions_siret", "siret", unique=True, postgresql_where=sa.text("siret IS NOT NULL"),
-                 sqlite_where=sa.text("siret IS NOT NULL")),
-        sa.Index("uq_institutions_accounting_number", "accounting_number", unique=True,
-                 postgresql_where=sa.text("accounting_number IS NOT NULL"),
-                 sqlite_where=sa.text("accounting_number IS NOT NULL")),
+        sa.Index(
+            "uq_institutions_finess",
+            "finess",
+            unique=True,
+            postgresql_where=sa.text("finess IS NOT NULL"),
+            sqlite_where=sa.text("finess IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_institutions_siret",
+            "siret",
+            unique=True,
+            postgresql_where=sa.text("siret IS NOT NULL"),
+            sqlite_where=sa.text("siret IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_institutions_accounting_number",
+            "accounting_number",
+            unique=True,
+            postgresql_where=sa.text("accounting_number IS NOT NULL"),
+            sqlite_where=sa.text("accounting_number IS NOT NULL"),
+        ),
         # List sorts and filters (archived rows are excluded by default, hence the leading flag).
         # The profile figures ride along in the default order's index: a range filter walks it alone.
-        sa.Index("ix_institutions_list_name", "is_archived", "name_key", "id",
-                 postgresql_include=["profile_beds", "profile_rooms", "profile_compliance"]),
+        sa.Index(
+            "ix_institutions_list_name",
+            "is_archived",
+            "name_key",
+            "id",
+            postgresql_include=["profile_beds", "profile_rooms", "profile_compliance"],
+        ),
         sa.Index("ix_institutions_list_updated", "is_archived", "updated_at", "id"),
         sa.Index("ix_institutions_list_city", "is_archived", "city_key", "id"),
         sa.Index("ix_institutions_all_name", "name_key", "id"),  # archived=all
@@ -86,8 +104,12 @@ class Institution(Tracked, table=True):
         sa.Index("ix_institutions_postal_code", "postal_code"),
         sa.Index("ix_institutions_name_postal", "match_key", "postal_code"),
         # Accent- and case-insensitive substring search (trigram on PostgreSQL).
-        sa.Index("ix_institutions_search_trgm", "search_text", postgresql_using="gin",
-                 postgresql_ops={"search_text": "gin_trgm_ops"}),
+        sa.Index(
+            "ix_institutions_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -104,8 +126,9 @@ class Institution(Tracked, table=True):
     country: str = Field(default="FR", max_length=2)
     phone: str | None = Field(default=None, max_length=30)
     website: str | None = Field(default=None, max_length=250)
-    commercial_status: CommercialStatus = Field(default=CommercialStatus.PROSPECT, sa_type=sa.String(20),
-                                                nullable=False)
+    commercial_status: CommercialStatus = Field(
+        default=CommercialStatus.PROSPECT, sa_type=sa.String(20), nullable=False
+    )
     assigned_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     team_id: uuid.UUID | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
     data_source: DataSource = Field(default=DataSource.MANUAL, sa_type=sa.String(10), nullable=False)
@@ -129,8 +152,9 @@ class Institution(Tracked, table=True):
 class MedicalProfile(SQLModel, table=True):
     __tablename__ = "institution_medical_profiles"
     __table_args__ = (
-        sa.CheckConstraint(in_check("compliance_status", ComplianceStatus) + " OR compliance_status IS NULL",
-                           name="compliance_status"),
+        sa.CheckConstraint(
+            in_check("compliance_status", ComplianceStatus) + " OR compliance_status IS NULL", name="compliance_status"
+        ),
         sa.CheckConstraint("bed_capacity IS NULL OR bed_capacity >= 0", name="bed_capacity"),
         sa.CheckConstraint("surgical_rooms IS NULL OR surgical_rooms >= 0", name="surgical_rooms"),
     )
@@ -166,14 +190,22 @@ class Contact(Tracked, table=True):
     __tablename__ = "contacts"
     __table_args__ = (
         # At most one primary contact per institution among the live ones.
-        sa.Index("uq_contacts_primary", "institution_id", unique=True,
-                 postgresql_where=sa.text("is_primary AND NOT is_archived"),
-                 sqlite_where=sa.text("is_primary AND NOT is_archived")),
+        sa.Index(
+            "uq_contacts_primary",
+            "institution_id",
+            unique=True,
+            postgresql_where=sa.text("is_primary AND NOT is_archived"),
+            sqlite_where=sa.text("is_primary AND NOT is_archived"),
+        ),
         sa.Index("ix_contacts_institution", "institution_id", "is_archived"),
         sa.Index("ix_contacts_list_name", "is_archived", "name_key", "id"),
         sa.Index("ix_contacts_email", "email"),
-        sa.Index("ix_contacts_search_trgm", "search_text", postgresql_using="gin",
-                 postgresql_ops={"search_text": "gin_trgm_ops"}),
+        sa.Index(
+            "ix_contacts_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -197,8 +229,10 @@ class SavedView(Tracked, table=True):
     """A named list filter, private to its owner or shared with the owner's team."""
 
     __tablename__ = "saved_views"
-    __table_args__ = (sa.Index("ix_saved_views_owner", "created_by", "page"),
-                      sa.Index("ix_saved_views_team", "team_id", "page"))
+    __table_args__ = (
+        sa.Index("ix_saved_views_owner", "created_by", "page"),
+        sa.Index("ix_saved_views_team", "team_id", "page"),
+    )
 
     id: uuid.UUID = uuid_pk()
     page: str = Field(max_length=40)  # which list: "institutions", "contacts"
@@ -221,8 +255,12 @@ class InstitutionSearch(SQLModel, table=True):
     __tablename__ = "institution_search"
     __table_args__ = (
         sa.Index("ix_institution_search_order", "name_key", "id"),
-        sa.Index("ix_institution_search_trgm", "search_text", postgresql_using="gin",
-                 postgresql_ops={"search_text": "gin_trgm_ops"}),
+        sa.Index(
+            "ix_institution_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: uuid.UUID = Field(foreign_key="institutions.id", ondelete="CASCADE", primary_key=True)

@@ -14,10 +14,15 @@ RECORD_LINKS: dict[str, str] = {"institution": "/institutions/{id}"}
 
 
 def _institution_assigned(session: Session, event: events.InstitutionAssigned) -> None:
-    notify(session, [event.assignee_id], kind="institution.assigned", record_kind="institution",
-           record_id=event.institution_id,
-           params={"actor": actor_name(session, event.actor_id), "name": event.institution_name},
-           actor_id=event.actor_id)
+    notify(
+        session,
+        [event.assignee_id],
+        kind="institution.assigned",
+        record_kind="institution",
+        record_id=event.institution_id,
+        params={"actor": actor_name(session, event.actor_id), "name": event.institution_name},
+        actor_id=event.actor_id,
+    )
 
 
 SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.InstitutionAssigned, _institution_assigned),)

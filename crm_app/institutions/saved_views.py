@@ -24,15 +24,17 @@ class ViewRow:
     is_mine: bool
 
 
-def save_view(session: Session, actor: Actor, *, page: str, name: str, query: dict[str, Any],
-              shared: bool = False) -> SavedView:
+def save_view(
+    session: Session, actor: Actor, *, page: str, name: str, query: dict[str, Any], shared: bool = False
+) -> SavedView:
     name = " ".join(name.split())
     if not name:
         raise ValidationFailed({"name": N_("This field is required.")})
     if shared and actor.team_id is None:
         raise ValidationFailed({"shared": N_("You are not in a team to share with.")})
-    existing = session.exec(select(SavedView).where(SavedView.created_by == actor.id, SavedView.page == page,
-                                                    SavedView.name == name)).first()
+    existing = session.exec(
+        select(SavedView).where(SavedView.created_by == actor.id, SavedView.page == page, SavedView.name == name)
+    ).first()
     view = existing or SavedView(page=page, name=name, created_by=actor.id)
     view.query, view.is_shared = query, shared
     view.team_id = actor.team_id if shared else None
@@ -48,8 +50,7 @@ def list_views(session: Session, actor: Actor, page: str) -> list[ViewRow]:
     visible = col(SavedView.created_by) == actor.id
     if actor.team_id is not None:
         visible = sa.or_(visible, sa.and_(col(SavedView.is_shared), col(SavedView.team_id) == actor.team_id))
-    rows = session.exec(select(SavedView).where(SavedView.page == page, visible)
-                        .order_by(col(SavedView.name))).all()
+    rows = session.exec(select(SavedView).where(SavedView.page == page, visible).order_by(col(SavedView.name))).all()
     return [ViewRow(v.id, v.name, dict(v.query), v.is_shared, v.created_by == actor.id) for v in rows]
 
 

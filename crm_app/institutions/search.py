@@ -41,11 +41,21 @@ def _rows(session: Session, statement: Any) -> list[Any]:
 
 def _contacts(session: Session, match: Any, limit: int, *, exclude: list[uuid.UUID]) -> list[Any]:
     """The first contacts by name, then their institutions: the join sees a handful of rows."""
-    best = sa.select(_C.id, _C.first_name, _C.last_name, _C.title, _C.institution_id, _C.name_key) \
-        .where(~_C.is_archived, match, _C.id.not_in(exclude)).order_by(_C.name_key).limit(limit * 3).subquery()
-    return _rows(session, sa.select(best.c.id, best.c.first_name, best.c.last_name, best.c.title, _I.name)
-                 .join(table_of(Institution), _I.id == best.c.institution_id)
-                 .where(~_I.is_archived).order_by(best.c.name_key).limit(limit))
+    best = (
+        sa.select(_C.id, _C.first_name, _C.last_name, _C.title, _C.institution_id, _C.name_key)
+        .where(~_C.is_archived, match, _C.id.not_in(exclude))
+        .order_by(_C.name_key)
+        .limit(limit * 3)
+        .subquery()
+    )
+    return _rows(
+        session,
+        sa.select(best.c.id, best.c.first_name, best.c.last_name, best.c.title, _I.name)
+        .join(table_of(Institution), _I.id == best.c.institution_id)
+        .where(~_I.is_archived)
+        .order_by(best.c.name_key)
+        .limit(limit),
+    )
 
 
 def search_everything(session: Session, actor: Actor, q: str, *, limit: int = 6) -> list[SearchHit]:
@@ -57,20 +67,41 @@ def search_everything(session: Session, actor: Actor, q: str, *, limit: int = 6)
     # Names that start with the text first, read off the name indexes (fast whatever the text);
     # then, if the list is not full, names and other fields that contain it (trigram index).
     upper = term[:-1] + chr(ord(term[-1]) + 1)
-    institutions = _rows(session, sa.select(_I.id, _I.name, _I.postal_code, _I.city)
-                         .where(~_I.is_archived, _I.name_key >= term, _I.name_key < upper)
-                         .order_by(_I.name_key).limit(limit))
+    institutions = _rows(
+        session,
+        sa.select(_I.id, _I.name, _I.postal_code, _I.city)
+        .where(~_I.is_archived, _I.name_key >= term, _I.name_key < upper)
+        .order_by(_I.name_key)
+        .limit(limit),
+    )
     if len(institutions) < limit and len(term) >= TRIGRAM_LENGTH:
-        institutions += _rows(session, sa.select(_I.id, _I.name, _I.postal_code, _I.city)
-                              .where(~_I.is_archived, _I.search_text.like(contains_pattern(term), escape="\\"),
-                                     _I.id.not_in([row[0] for row in institutions]))
-                              .order_by(_I.name_key).limit(limit - len(institutions)))
+        institutions += _rows(
+            session,
+            sa.select(_I.id, _I.name, _I.postal_code, _I.city)
+            .where(
+                ~_I.is_archived,
+                _I.search_text.like(contains_pattern(term), escape="\\"),
+                _I.id.not_in([row[0] for row in institutions]),
+            )
+            .order_by(_I.name_key)
+            .limit(limit - len(institutions)),
+        )
     contacts = _contacts(session, sa.and_(_C.name_key >= term, _C.name_key < upper), limit, exclude=[])
     if len(contacts) < limit and len(term) >= TRIGRAM_LENGTH:
-        contacts += _contacts(session, _C.search_text.like(contains_pattern(term), escape="\\"), limit - len(contacts),
-                              exclude=[row[0] for row in contacts])
-    hits = [SearchHit(HitKind.INSTITUTION, row[0], row[1], " ".join(p for p in (row[2], row[3]) if p))
-            for row in institutions]
-    hits += [SearchHit(HitKind.CONTACT, row[0], f"{row[1] or ''} {row[2]}".strip(),
-                       " · ".join(p for p in (row[3], row[4]) if p)) for row in contacts]
+        contacts += _contacts(
+            session,
+            _C.search_text.like(contains_pattern(term), escape="\\"),
+            limit - len(contacts),
+            exclude=[row[0] for row in contacts],
+        )
+    hits = [
+        SearchHit(HitKind.INSTITUTION, row[0], row[1], " ".join(p for p in (row[2], row[3]) if p))
+        for row in institutions
+    ]
+    hits += [
+        SearchHit(
+            HitKind.CONTACT, row[0], f"{row[1] or ''} {row[2]}".strip(), " · ".join(p for p in (row[3], row[4]) if p)
+        )
+        for row in contacts
+    ]
     return hits

@@ -62,8 +62,10 @@ class DuplicateSuspected(Conflict):
     code = "duplicate_suspected"
 
     def __init__(self, matches: list[Match]) -> None:
-        super().__init__(N_("This institution looks like one that already exists."),
-                         matches=[{"id": str(m.ref), "name": m.name, "rule": m.rule.value} for m in matches])
+        super().__init__(
+            N_("This institution looks like one that already exists."),
+            matches=[{"id": str(m.ref), "name": m.name, "rule": m.rule.value} for m in matches],
+        )
         self.matches = matches
 
 
@@ -96,29 +98,44 @@ def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict
 
 
 #: Institution column <- medical profile field, copied for the list's filters (see the model).
-PROFILE_COPIES = {"profile_beds": "bed_capacity", "profile_rooms": "surgical_rooms",
-                  "profile_compliance": "compliance_status"}
+PROFILE_COPIES = {
+    "profile_beds": "bed_capacity",
+    "profile_rooms": "surgical_rooms",
+    "profile_compliance": "compliance_status",
+}
 
 
 def derived_columns(values: Mapping[str, Any], contact_names: Iterable[str]) -> dict[str, Any]:
     """The sort, match and search columns of an institution (the search covers its contacts' names),
     and the copies of its profile figures (`values` holds institution and profile fields)."""
-    parts = [values.get(name) for name in ("name", "city", "postal_code", "finess", "siret", "accounting_number",
-                                           "group_name")]
+    parts = [
+        values.get(name)
+        for name in ("name", "city", "postal_code", "finess", "siret", "accounting_number", "group_name")
+    ]
     compliance = values.get("compliance_status")
-    return {"name_key": fold(values.get("name"))[:200], "city_key": fold(values.get("city"))[:120],
-            "match_key": match_key(values.get("name"))[:200],
-            "search_text": fold(" | ".join(p for p in [*parts, *contact_names] if p)),
-            "profile_beds": values.get("bed_capacity"), "profile_rooms": values.get("surgical_rooms"),
-            "profile_compliance": compliance.value if isinstance(compliance, ComplianceStatus) else compliance}
+    return {
+        "name_key": fold(values.get("name"))[:200],
+        "city_key": fold(values.get("city"))[:120],
+        "match_key": match_key(values.get("name"))[:200],
+        "search_text": fold(" | ".join(p for p in [*parts, *contact_names] if p)),
+        "profile_beds": values.get("bed_capacity"),
+        "profile_rooms": values.get("surgical_rooms"),
+        "profile_compliance": compliance.value if isinstance(compliance, ComplianceStatus) else compliance,
+    }
 
 
 def refresh_derived(session: Session, institution: Institution) -> None:
     """Recompute the derived columns after a change to the institution, its profile or its contacts."""
-    contact_names = session.exec(select(Contact.first_name, Contact.last_name).where(
-        Contact.institution_id == institution.id, ~col(Contact.is_archived))).all()
-    profile = session.exec(select(*(getattr(MedicalProfile, name) for name in PROFILE_COPIES.values()))
-                           .where(MedicalProfile.institution_id == institution.id)).first()
+    contact_names = session.exec(
+        select(Contact.first_name, Contact.last_name).where(
+            Contact.institution_id == institution.id, ~col(Contact.is_archived)
+        )
+    ).all()
+    profile = session.exec(
+        select(*(getattr(MedicalProfile, name) for name in PROFILE_COPIES.values())).where(
+            MedicalProfile.institution_id == institution.id
+        )
+    ).first()
     values = {name: getattr(institution, name) for name in INSTITUTION_FIELDS}
     values.update(zip(PROFILE_COPIES.values(), profile or (None,) * len(PROFILE_COPIES), strict=True))
     for name, value in derived_columns(values, (f"{first or ''} {last}" for first, last in contact_names)).items():
@@ -130,27 +147,42 @@ def refresh_derived(session: Session, institution: Institution) -> None:
 
 
 def _candidate(ref: uuid.UUID | int, values: Mapping[str, Any]) -> Candidate:
-    return Candidate(ref=ref, name=values.get("name") or "", postal_code=values.get("postal_code"),
-                     city=values.get("city"), finess=values.get("finess"), siret=values.get("siret"),
-                     accounting_number=values.get("accounting_number"))
+    return Candidate(
+        ref=ref,
+        name=values.get("name") or "",
+        postal_code=values.get("postal_code"),
+        city=values.get("city"),
+        finess=values.get("finess"),
+        siret=values.get("siret"),
+        accounting_number=values.get("accounting_number"),
+    )
 
 
 _I = table_of(Institution).c  # Core columns, for the many-column queries
 
 
 def candidates_query() -> Any:
-    return sa.select(_I.id, _I.name, _I.postal_code, _I.city, _I.finess, _I.siret, _I.accounting_number,
-                     _I.match_key, _I.city_key)
+    return sa.select(
+        _I.id, _I.name, _I.postal_code, _I.city, _I.finess, _I.siret, _I.accounting_number, _I.match_key, _I.city_key
+    )
 
 
 def _as_candidates(rows: Iterable[Any]) -> Iterator[Candidate]:
     for row in rows:
-        yield Candidate(ref=row[0], name=row[1], postal_code=row[2], city=row[3], finess=row[4], siret=row[5],
-                        accounting_number=row[6], stored_key=row[7], stored_city_key=row[8])
+        yield Candidate(
+            ref=row[0],
+            name=row[1],
+            postal_code=row[2],
+            city=row[3],
+            finess=row[4],
+            siret=row[5],
+            accounting_number=row[6],
+            stored_key=row[7],
+            stored_city_key=row[8],
+        )
 
 
-def find_duplicates(session: Session, values: Mapping[str, Any], *,
-                    exclude_id: uuid.UUID | None = None) -> list[Match]:
+def find_duplicates(session: Session, values: Mapping[str, Any], *, exclude_id: uuid.UUID | None = None) -> list[Match]:
     """Institutions that the rules say `values` duplicates (at most one per rule, best first)."""
     conditions = []
     for column in ("accounting_number", "finess", "siret"):
@@ -158,13 +190,19 @@ def find_duplicates(session: Session, values: Mapping[str, Any], *,
             conditions.append(getattr(Institution, column) == values[column])
     key = match_key(values.get("name"))
     if key and values.get("postal_code"):
-        conditions.append(sa.and_(col(Institution.match_key) == key,
-                                  col(Institution.postal_code) == values["postal_code"]))
+        conditions.append(
+            sa.and_(col(Institution.match_key) == key, col(Institution.postal_code) == values["postal_code"])
+        )
     if key and values.get("city"):
         conditions.append(col(Institution.city_key) == fold(values["city"]))
     if key and not values.get("postal_code") and not fold(values.get("city")):
-        conditions.append(sa.and_(col(Institution.match_key) == key, col(Institution.city_key) == "",
-                                  sa.func.coalesce(Institution.postal_code, "") == ""))
+        conditions.append(
+            sa.and_(
+                col(Institution.match_key) == key,
+                col(Institution.city_key) == "",
+                sa.func.coalesce(Institution.postal_code, "") == "",
+            )
+        )
     if not conditions:
         return []
     query = candidates_query().where(sa.or_(*conditions))
@@ -203,8 +241,7 @@ def _team_of(session: Session, user_id: uuid.UUID | None) -> uuid.UUID | None:
     return user.team_id
 
 
-def _check_assignment(session: Session, actor: Actor, current: Institution | None,
-                      values: dict[str, Any]) -> None:
+def _check_assignment(session: Session, actor: Actor, current: Institution | None, values: dict[str, Any]) -> None:
     """Reassigning needs `institution.reassign` on both the old and the new placement; anyone who may
     edit an unassigned institution may take it for themselves."""
     if "assigned_user_id" not in values and "team_id" not in values:
@@ -237,9 +274,15 @@ def _check_assignment(session: Session, actor: Actor, current: Institution | Non
 def _announce_assignment(session: Session, actor: Actor, institution: Institution) -> None:
     """Tell the new assignee (never the actor about their own choice)."""
     if institution.assigned_user_id is not None and institution.assigned_user_id != actor.id:
-        events.publish(session, events.InstitutionAssigned(
-            institution_id=institution.id, institution_name=institution.name,
-            assignee_id=institution.assigned_user_id, actor_id=actor.id if actor.id.int else None))
+        events.publish(
+            session,
+            events.InstitutionAssigned(
+                institution_id=institution.id,
+                institution_name=institution.name,
+                assignee_id=institution.assigned_user_id,
+                actor_id=actor.id if actor.id.int else None,
+            ),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,19 +297,32 @@ def _split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], d
 
 
 def _labels(session: Session, institution_id: uuid.UUID, kind: LabelKind) -> list[str]:
-    return list(session.exec(select(InstitutionLabel.value).where(
-        InstitutionLabel.institution_id == institution_id, InstitutionLabel.kind == kind)
-        .order_by(col(InstitutionLabel.value))).all())
+    return list(
+        session.exec(
+            select(InstitutionLabel.value)
+            .where(InstitutionLabel.institution_id == institution_id, InstitutionLabel.kind == kind)
+            .order_by(col(InstitutionLabel.value))
+        ).all()
+    )
 
 
 def _set_labels(session: Session, institution_id: uuid.UUID, kind: LabelKind, values: list[str]) -> None:
-    session.exec(sa.delete(InstitutionLabel).where(col(InstitutionLabel.institution_id) == institution_id,
-                                                   col(InstitutionLabel.kind) == kind))
+    session.exec(
+        sa.delete(InstitutionLabel).where(
+            col(InstitutionLabel.institution_id) == institution_id, col(InstitutionLabel.kind) == kind
+        )
+    )
     session.add_all(InstitutionLabel(institution_id=institution_id, kind=kind, value=v) for v in values)
 
 
-def create_institution(session: Session, actor: Actor, raw: Mapping[str, Any], *,
-                       source: DataSource = DataSource.MANUAL, allow_duplicate: bool = False) -> Institution:
+def create_institution(
+    session: Session,
+    actor: Actor,
+    raw: Mapping[str, Any],
+    *,
+    source: DataSource = DataSource.MANUAL,
+    allow_duplicate: bool = False,
+) -> Institution:
     """Create an institution with its medical profile and labels.
 
     Raises DuplicateSuspected when the duplicate rules match, unless `allow_duplicate`.
@@ -292,8 +348,14 @@ def create_institution(session: Session, actor: Actor, raw: Mapping[str, Any], *
     for name, kind in LABEL_FIELDS.items():
         _set_labels(session, institution.id, kind, labels.get(name) or [])
     refresh_derived(session, institution)
-    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
-                 institution_id=institution.id, action="create")
+    audit.record(
+        session,
+        actor,
+        entity_type="institution",
+        entity_id=institution.id,
+        institution_id=institution.id,
+        action="create",
+    )
     if source is not DataSource.IMPORT:  # an import reports once when it ends, not once per row
         _announce_assignment(session, actor, institution)
     return institution
@@ -302,8 +364,9 @@ def create_institution(session: Session, actor: Actor, raw: Mapping[str, Any], *
 def get_institution(session: Session, institution_id: uuid.UUID, *, for_update: bool = False) -> Institution:
     """`for_update` locks the row until the end of the unit of work: two saves of the same version
     cannot both pass the version check."""
-    institution = session.get(Institution, institution_id, with_for_update=for_update or None,
-                              populate_existing=for_update)
+    institution = session.get(
+        Institution, institution_id, with_for_update=for_update or None, populate_existing=for_update
+    )
     if institution is None:
         raise NotFound(N_("This institution does not exist."))
     return institution
@@ -324,8 +387,9 @@ def _current_values(session: Session, institution: Institution, profile: Medical
     return current
 
 
-def update_institution(session: Session, actor: Actor, institution_id: uuid.UUID, raw: Mapping[str, Any], *,
-                       expected_version: int) -> Institution:
+def update_institution(
+    session: Session, actor: Actor, institution_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> Institution:
     """Apply the changed fields; refused with the other person's name when the version is stale."""
     institution = get_institution(session, institution_id, for_update=True)
     authorize(actor, "institution.edit", institution)
@@ -334,8 +398,11 @@ def update_institution(session: Session, actor: Actor, institution_id: uuid.UUID
     values = clean(raw, partial=True, country=institution.country)
     profile = session.get(MedicalProfile, institution.id) or MedicalProfile(institution_id=institution.id)
     current = _current_values(session, institution, profile)
-    changes = {name: (current[name], value) for name, value in values.items()
-               if audit.as_text(current[name]) != audit.as_text(value)}
+    changes = {
+        name: (current[name], value)
+        for name, value in values.items()
+        if audit.as_text(current[name]) != audit.as_text(value)
+    }
     if not changes:
         return institution
     if "name" in changes and not values.get("name"):
@@ -357,8 +424,15 @@ def update_institution(session: Session, actor: Actor, institution_id: uuid.UUID
     institution.updated_by = actor.id if actor.id.int else None
     institution.touch()
     refresh_derived(session, institution)
-    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
-                 institution_id=institution.id, action="update", changes=changes)
+    audit.record(
+        session,
+        actor,
+        entity_type="institution",
+        entity_id=institution.id,
+        institution_id=institution.id,
+        action="update",
+        changes=changes,
+    )
     if "assigned_user_id" in changes:
         _announce_assignment(session, actor, institution)
     return institution
@@ -373,9 +447,15 @@ def set_archived(session: Session, actor: Actor, institution_id: uuid.UUID, arch
     institution.is_archived = archived
     institution.updated_by = actor.id if actor.id.int else None
     institution.touch()
-    audit.record(session, actor, entity_type="institution", entity_id=institution.id,
-                 institution_id=institution.id, action="archive" if archived else "restore",
-                 changes={"is_archived": (not archived, archived)})
+    audit.record(
+        session,
+        actor,
+        entity_type="institution",
+        entity_id=institution.id,
+        institution_id=institution.id,
+        action="archive" if archived else "restore",
+        changes={"is_archived": (not archived, archived)},
+    )
     return institution
 
 
@@ -410,10 +490,14 @@ def get_detail(session: Session, actor: Actor, institution_id: uuid.UUID) -> Ins
     authorize(actor, "institution.view", institution)
     profile = session.get(MedicalProfile, institution.id) or MedicalProfile(institution_id=institution.id)
     team = session.get(Team, institution.team_id) if institution.team_id else None
-    contacts = session.exec(select(sa.func.count()).select_from(Contact).where(
-        Contact.institution_id == institution.id, ~col(Contact.is_archived))).one()
+    contacts = session.exec(
+        select(sa.func.count())
+        .select_from(Contact)
+        .where(Contact.institution_id == institution.id, ~col(Contact.is_archived))
+    ).one()
     return InstitutionDetail(
-        institution=institution, profile=profile,
+        institution=institution,
+        profile=profile,
         tags=_labels(session, institution.id, LabelKind.TAG),
         specialties=_labels(session, institution.id, LabelKind.SPECIALTY),
         assigned_user_name=user_name(session, institution.assigned_user_id),
@@ -422,7 +506,8 @@ def get_detail(session: Session, actor: Actor, institution_id: uuid.UUID) -> Ins
         updated_by_name=user_name(session, institution.updated_by),
         contact_count=int(contacts),
         can_edit=can(actor, "institution.edit", institution),
-        can_reassign=can(actor, "institution.reassign", institution))
+        can_reassign=can(actor, "institution.reassign", institution),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,7 +517,8 @@ def get_detail(session: Session, actor: Actor, institution_id: uuid.UUID) -> Ins
 #: The list's sorts: the fields that declare one, then the times of the row.
 SORTS: dict[str, Any] = {
     **{spec.sort: getattr(Institution, spec.sort_column or spec.name) for spec in FIELDS if spec.sort},
-    "updated": Institution.updated_at, "created": Institution.created_at,
+    "updated": Institution.updated_at,
+    "created": Institution.created_at,
 }
 
 
@@ -466,8 +552,13 @@ class InstitutionQuery:
         for name in ("q", "region", "city"):
             if value := getattr(self, name):
                 params[name] = value
-        for name, values in (("type", self.types), ("status", self.statuses), ("tag", self.tags),
-                             ("specialty", self.specialties), ("compliance", self.compliance)):
+        for name, values in (
+            ("type", self.types),
+            ("status", self.statuses),
+            ("tag", self.tags),
+            ("specialty", self.specialties),
+            ("compliance", self.compliance),
+        ):
             if values:
                 params[name] = [str(v) for v in values]
         for name in ("assigned_user_id", "team_id", "beds_min", "beds_max", "rooms_min", "rooms_max"):
@@ -488,20 +579,31 @@ class InstitutionQuery:
         sort, descending = read.sort(SORTS, "name")
         archived = read.one("archived") or "active"
         return cls(
-            q=read.one("q") or "", types=read.choices("type", InstitutionType),
-            statuses=read.choices("status", CommercialStatus), region=read.one("region"), city=read.one("city"),
-            assigned_user_id=read.ident("assigned_user_id"), unassigned=read.flag("unassigned"),
-            team_id=read.ident("team_id"), tags=tuple(read.many("tag")), specialties=tuple(read.many("specialty")),
-            beds_min=read.number("beds_min"), beds_max=read.number("beds_max"),
-            rooms_min=read.number("rooms_min"), rooms_max=read.number("rooms_max"),
+            q=read.one("q") or "",
+            types=read.choices("type", InstitutionType),
+            statuses=read.choices("status", CommercialStatus),
+            region=read.one("region"),
+            city=read.one("city"),
+            assigned_user_id=read.ident("assigned_user_id"),
+            unassigned=read.flag("unassigned"),
+            team_id=read.ident("team_id"),
+            tags=tuple(read.many("tag")),
+            specialties=tuple(read.many("specialty")),
+            beds_min=read.number("beds_min"),
+            beds_max=read.number("beds_max"),
+            rooms_min=read.number("rooms_min"),
+            rooms_max=read.number("rooms_max"),
             compliance=read.choices("compliance", ComplianceStatus),
             archived=archived if archived in {"active", "archived", "all"} else "active",
-            sort=sort, descending=descending)
+            sort=sort,
+            descending=descending,
+        )
 
 
 # The list runs one of a few statement shapes: which filters are set, the sort, the kind of page.
 # Each shape is built once with bound parameters and kept (an LRU of 256); a request only binds
 # its values. Building and hashing a statement of this size costs more than PostgreSQL's answer.
+
 
 #: Bound parameter names carry a prefix that SQLAlchemy's own generated names never have.
 def _bound(name: str, **options: Any) -> Any:
@@ -509,9 +611,11 @@ def _bound(name: str, **options: Any) -> Any:
 
 
 def _label_filter(kind: LabelKind, name: str) -> Any:
-    return sa.exists().where(col(InstitutionLabel.institution_id) == Institution.id,
-                             col(InstitutionLabel.kind) == kind,
-                             col(InstitutionLabel.value).in_(_bound(name, expanding=True)))
+    return sa.exists().where(
+        col(InstitutionLabel.institution_id) == Institution.id,
+        col(InstitutionLabel.kind) == kind,
+        col(InstitutionLabel.value).in_(_bound(name, expanding=True)),
+    )
 
 
 #: Every filter of the list, by name, as a condition over bound parameters named after it.
@@ -542,18 +646,28 @@ Shape = tuple[str, ...]
 def _filters(query: InstitutionQuery) -> tuple[Shape, dict[str, Any]]:
     """The filters `query` sets (names of _CONDITIONS, in their order) and their bound values."""
     values: dict[str, Any] = {
-        "ids": list(query.ids), "active": query.archived == "active", "archived": query.archived == "archived",
+        "ids": list(query.ids),
+        "active": query.archived == "active",
+        "archived": query.archived == "archived",
         "q": contains_pattern(term) if (term := fold(query.q)) else None,
-        "types": [t.value for t in query.types], "statuses": [s.value for s in query.statuses],
-        "region": query.region, "city": fold(query.city) if query.city else None,
+        "types": [t.value for t in query.types],
+        "statuses": [s.value for s in query.statuses],
+        "region": query.region,
+        "city": fold(query.city) if query.city else None,
         "unassigned": query.unassigned,
-        "assigned_user_id": None if query.unassigned else query.assigned_user_id, "team_id": query.team_id,
-        "tags": list(query.tags), "specialties": list(query.specialties),
-        "beds_min": query.beds_min, "beds_max": query.beds_max, "rooms_min": query.rooms_min,
-        "rooms_max": query.rooms_max, "compliance": [c.value for c in query.compliance],
+        "assigned_user_id": None if query.unassigned else query.assigned_user_id,
+        "team_id": query.team_id,
+        "tags": list(query.tags),
+        "specialties": list(query.specialties),
+        "beds_min": query.beds_min,
+        "beds_max": query.beds_max,
+        "rooms_min": query.rooms_min,
+        "rooms_max": query.rooms_max,
+        "compliance": [c.value for c in query.compliance],
     }
-    shape = tuple(name for name in _CONDITIONS if values[name] is not None and values[name] is not False
-                  and values[name] != [])  # 0 is a bound like any other
+    shape = tuple(
+        name for name in _CONDITIONS if values[name] is not None and values[name] is not False and values[name] != []
+    )  # 0 is a bound like any other
     return shape, {f"f_{name}": values[name] for name in shape if values[name] is not True}
 
 
@@ -585,8 +699,9 @@ class InstitutionRow:
 
 def _order(sort: str, descending: bool, columns: Any = None) -> tuple[Any, Any]:
     """The list order (the sort column, then the id so that every row has one place)."""
-    key_column, key = (SORTS.get(sort, Institution.name_key), Institution.id) if columns is None \
-        else (columns.sort_key, columns.id)
+    key_column, key = (
+        (SORTS.get(sort, Institution.name_key), Institution.id) if columns is None else (columns.sort_key, columns.id)
+    )
     return (col(key_column).desc(), col(key).desc()) if descending else (col(key_column).asc(), col(key).asc())
 
 
@@ -629,8 +744,9 @@ def _source(session: Session, query: InstitutionQuery) -> str:
     plain = replace(query, archived="active", descending=False)
     if fold(query.q) and replace(plain, q="") == _PLAIN_SEARCH:
         return SEARCH_TABLE
-    if (len(query.tags) == 1 and replace(plain, tags=()) == _PLAIN_SEARCH) \
-            or (len(query.specialties) == 1 and replace(plain, specialties=()) == _PLAIN_SEARCH):
+    if (len(query.tags) == 1 and replace(plain, tags=()) == _PLAIN_SEARCH) or (
+        len(query.specialties) == 1 and replace(plain, specialties=()) == _PLAIN_SEARCH
+    ):
         return LABEL_TABLE
     return WIDE_TABLE
 
@@ -665,9 +781,11 @@ _LO = table_of(InstitutionLabelOrder).c
 def _label_matches(shape: Shape) -> Any:
     """The name-ordered label table's rows for one tag or one specialty (and an archived filter)."""
     name = "tags" if "tags" in shape else "specialties"
-    conditions = [_LO.kind == (LabelKind.TAG if name == "tags" else LabelKind.SPECIALTY),
-                  _LO.value.in_(_bound(name, expanding=True)),  # one value: "=" to PostgreSQL
-                  *_archived_condition(shape, _LO.is_archived)]
+    conditions = [
+        _LO.kind == (LabelKind.TAG if name == "tags" else LabelKind.SPECIALTY),
+        _LO.value.in_(_bound(name, expanding=True)),  # one value: "=" to PostgreSQL
+        *_archived_condition(shape, _LO.is_archived),
+    ]
     return sa.select(_LO.institution_id.label("id"), _LO.name_key.label("sort_key")).where(*conditions)
 
 
@@ -680,19 +798,39 @@ _anchors: TimedCache[list[tuple[Any, uuid.UUID]]] = cache.register(cache.TimedCa
 
 
 def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
-    return (query.q, query.types, query.statuses, query.region, query.city, query.assigned_user_id,
-            query.unassigned, query.team_id, query.tags, query.specialties, query.beds_min, query.beds_max,
-            query.rooms_min, query.rooms_max, query.compliance, query.archived, query.ids)
+    return (
+        query.q,
+        query.types,
+        query.statuses,
+        query.region,
+        query.city,
+        query.assigned_user_id,
+        query.unassigned,
+        query.team_id,
+        query.tags,
+        query.specialties,
+        query.beds_min,
+        query.beds_max,
+        query.rooms_min,
+        query.rooms_max,
+        query.compliance,
+        query.archived,
+        query.ids,
+    )
 
 
 @functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
 def _anchors_statement(shape: Shape, sort: str, descending: bool, source: str) -> Any:
     """(sort key, id) of the rows at positions ANCHOR_STEP, 2 x ANCHOR_STEP... of the list."""
     matches, order = _sorted_matches(shape, sort, descending, source)
-    numbered = sa.select(matches.c.sort_key, matches.c.id,
-                         sa.func.row_number().over(order_by=order).label("position")).subquery()
-    return sa.select(numbered.c.sort_key, numbered.c.id).where(
-        numbered.c.position % _bound("anchor_step", type_=sa.Integer()) == 0).order_by(numbered.c.position)
+    numbered = sa.select(
+        matches.c.sort_key, matches.c.id, sa.func.row_number().over(order_by=order).label("position")
+    ).subquery()
+    return (
+        sa.select(numbered.c.sort_key, numbered.c.id)
+        .where(numbered.c.position % _bound("anchor_step", type_=sa.Integer()) == 0)
+        .order_by(numbered.c.position)
+    )
 
 
 def _ids_page(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
@@ -704,16 +842,28 @@ def _ids_page(shape: Shape, sort: str, descending: bool, source: str, anchored: 
         after = sa.tuple_(matches.c.sort_key, matches.c.id)
         bound = sa.tuple_(_bound("anchor_key", type_=matches.c.sort_key.type), _bound("anchor_id", type_=sa.Uuid()))
         statement = statement.where(after < bound if descending else after > bound)
-    return statement.order_by(*order).offset(_bound("page_offset", type_=sa.Integer())) \
-        .limit(_bound("page_size", type_=sa.Integer())).subquery()
+    return (
+        statement.order_by(*order)
+        .offset(_bound("page_offset", type_=sa.Integer()))
+        .limit(_bound("page_size", type_=sa.Integer()))
+        .subquery()
+    )
 
 
-def _page_window(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], *,
-                 source: str, request: PageRequest) -> bool:
+def _page_window(
+    session: Session,
+    query: InstitutionQuery,
+    shape: Shape,
+    params: dict[str, Any],
+    *,
+    source: str,
+    request: PageRequest,
+) -> bool:
     """Bind the page's place in the list into `params`; True when it starts from an anchor."""
     offset = request.offset
     anchored = False
     if offset >= 2 * ANCHOR_STEP and query.sort in ANCHORED_SORTS and cache.may_use(session):
+
         def positions() -> list[tuple[Any, uuid.UUID]]:
             statement = _anchors_statement(shape, query.sort, query.descending, source)
             rows = session.execute(statement, {**params, "f_anchor_step": ANCHOR_STEP})
@@ -754,19 +904,24 @@ def _count(session: Session, query: InstitutionQuery, shape: Shape, params: dict
 
     def count() -> int:
         return int(session.execute(statement, params).scalar_one())
+
     return _totals.get(_query_key(query), count) if cache.may_use(session) else count()
 
 
 #: The tags of each listed row, in the row itself (one statement for the page, not two).
 _TAG_SEPARATOR = "\x1f"
 _L = table_of(InstitutionLabel).c
-_TAGS_OF_ROW = (sa.select(sa.func.aggregate_strings(_L.value, _TAG_SEPARATOR))
-                .where(_L.institution_id == _I.id, _L.kind == LabelKind.TAG.value)
-                .correlate_except(table_of(InstitutionLabel)).scalar_subquery())
+_TAGS_OF_ROW = (
+    sa.select(sa.func.aggregate_strings(_L.value, _TAG_SEPARATOR))
+    .where(_L.institution_id == _I.id, _L.kind == LabelKind.TAG.value)
+    .correlate_except(table_of(InstitutionLabel))
+    .scalar_subquery()
+)
 
 
-def list_institutions(session: Session, actor: Actor, query: InstitutionQuery,
-                      request: PageRequest | None = None) -> Page[InstitutionRow]:
+def list_institutions(
+    session: Session, actor: Actor, query: InstitutionQuery, request: PageRequest | None = None
+) -> Page[InstitutionRow]:
     """One page of the list, filtered, sorted and paged in SQL (ids first, then their rows)."""
     authorize(actor, "institution.view")
     request = request or PageRequest()
@@ -793,20 +948,39 @@ def _page_statement(shape: Shape, sort: str, descending: bool, source: str, anch
     ids_page = _ids_page(shape, sort, descending, source, anchored)
     assignee, team = table_of(User).alias("assignee"), table_of(Team).alias("team")
     return (
-        sa.select(_I.id, _I.name, _I.type, _I.postal_code, _I.city, _I.region, _I.commercial_status,
-                  _I.assigned_user_id, assignee.c.full_name.label("assigned_user_name"), _I.team_id,
-                  team.c.name.label("team_name"), _I.profile_beds.label("bed_capacity"),
-                  _I.profile_rooms.label("surgical_rooms"), _I.finess, _I.siret,
-                  _I.accounting_number, _I.is_archived, _I.updated_at, _I.version, _I.created_by,
-                  _TAGS_OF_ROW.label("tags"))
+        sa.select(
+            _I.id,
+            _I.name,
+            _I.type,
+            _I.postal_code,
+            _I.city,
+            _I.region,
+            _I.commercial_status,
+            _I.assigned_user_id,
+            assignee.c.full_name.label("assigned_user_name"),
+            _I.team_id,
+            team.c.name.label("team_name"),
+            _I.profile_beds.label("bed_capacity"),
+            _I.profile_rooms.label("surgical_rooms"),
+            _I.finess,
+            _I.siret,
+            _I.accounting_number,
+            _I.is_archived,
+            _I.updated_at,
+            _I.version,
+            _I.created_by,
+            _TAGS_OF_ROW.label("tags"),
+        )
         .join(ids_page, ids_page.c.id == _I.id)
         .outerjoin(assignee, assignee.c.id == _I.assigned_user_id)
         .outerjoin(team, team.c.id == _I.team_id)
-        .order_by(*_order(sort, descending)))
+        .order_by(*_order(sort, descending))
+    )
 
 
-def iter_institutions(session: Session, actor: Actor, query: InstitutionQuery,
-                      batch: int = 1000) -> Iterator[InstitutionRow]:
+def iter_institutions(
+    session: Session, actor: Actor, query: InstitutionQuery, batch: int = 1000
+) -> Iterator[InstitutionRow]:
     """Every row of the filtered list, in order, a batch at a time (exports)."""
     authorize(actor, "institution.export")
     page = 1
@@ -820,16 +994,23 @@ def iter_institutions(session: Session, actor: Actor, query: InstitutionQuery,
 
 def label_values(session: Session, kind: LabelKind, *, limit: int = 200) -> list[str]:
     """The known tags or specialties, most used first (filter and form choices)."""
-    rows = session.exec(select(InstitutionLabel.value, sa.func.count()).where(InstitutionLabel.kind == kind)
-                        .group_by(col(InstitutionLabel.value)).order_by(sa.func.count().desc(),
-                                                                       col(InstitutionLabel.value))
-                        .limit(limit)).all()
+    rows = session.exec(
+        select(InstitutionLabel.value, sa.func.count())
+        .where(InstitutionLabel.kind == kind)
+        .group_by(col(InstitutionLabel.value))
+        .order_by(sa.func.count().desc(), col(InstitutionLabel.value))
+        .limit(limit)
+    ).all()
     return [value for value, _count in rows]
 
 
 def regions(session: Session) -> list[str]:
-    rows = session.exec(select(Institution.region).where(col(Institution.region).is_not(None))
-                        .group_by(col(Institution.region)).order_by(col(Institution.region))).all()
+    rows = session.exec(
+        select(Institution.region)
+        .where(col(Institution.region).is_not(None))
+        .group_by(col(Institution.region))
+        .order_by(col(Institution.region))
+    ).all()
     return [r for r in rows if r]
 
 
@@ -840,8 +1021,9 @@ def regions(session: Session) -> list[str]:
 def bulk_assign(session: Session, actor: Actor, ids: Sequence[uuid.UUID], user_id: uuid.UUID | None) -> int:
     for institution_id in ids:
         institution = get_institution(session, institution_id)
-        update_institution(session, actor, institution_id, {"assigned_user_id": user_id},
-                           expected_version=institution.version)
+        update_institution(
+            session, actor, institution_id, {"assigned_user_id": user_id}, expected_version=institution.version
+        )
     return len(ids)
 
 
@@ -868,13 +1050,15 @@ def bulk_archive(session: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> in
 
 def assignable_users(session: Session, actor: Actor) -> list[tuple[uuid.UUID, str]]:
     """Who the actor may assign institutions to (themselves at least)."""
-    statement = select(User.id, User.full_name, User.team_id).where(col(User.is_active)).order_by(
-        col(User.full_name))
+    statement = select(User.id, User.full_name, User.team_id).where(col(User.is_active)).order_by(col(User.full_name))
     scope = scope_for(actor, "institution.reassign")
     result = []
     for user_id, name, team_id in session.exec(statement).all():
-        if user_id == actor.id or scope is Scope.ALL or (scope is Scope.TEAM and team_id == actor.team_id
-                                                        and actor.team_id is not None):
+        if (
+            user_id == actor.id
+            or scope is Scope.ALL
+            or (scope is Scope.TEAM and team_id == actor.team_id and actor.team_id is not None)
+        ):
             result.append((user_id, name))
     return result
 
@@ -895,26 +1079,40 @@ class FilterChoices:
 
 def filter_choices(session: Session, actor: Actor) -> FilterChoices:
     authorize(actor, "institution.view")
-    users = [(u.id, u.full_name) for u in session.exec(select(User).where(col(User.is_active))
-                                                        .order_by(col(User.full_name))).all()]
-    teams = [(t.id, t.name) for t in session.exec(select(Team).where(~col(Team.is_archived))
-                                                  .order_by(col(Team.name))).all()]
+    users = [
+        (u.id, u.full_name)
+        for u in session.exec(select(User).where(col(User.is_active)).order_by(col(User.full_name))).all()
+    ]
+    teams = [
+        (t.id, t.name) for t in session.exec(select(Team).where(~col(Team.is_archived)).order_by(col(Team.name))).all()
+    ]
+
     def vocabulary(key: str, compute: Callable[[], list[str]]) -> list[str]:
         return _vocabulary.get(key, compute) if cache.may_use(session) else compute()
 
-    return FilterChoices(users=users, assignable=assignable_users(session, actor), teams=teams,
-                         regions=vocabulary("regions", lambda: regions(session)),
-                         tags=vocabulary(LabelKind.TAG, lambda: label_values(session, LabelKind.TAG)),
-                         specialties=vocabulary(LabelKind.SPECIALTY,
-                                                lambda: label_values(session, LabelKind.SPECIALTY)),
-                         can_import=can(actor, "institution.import"),
-                         can_reassign=scope_for(actor, "institution.reassign") is not Scope.NONE)
+    return FilterChoices(
+        users=users,
+        assignable=assignable_users(session, actor),
+        teams=teams,
+        regions=vocabulary("regions", lambda: regions(session)),
+        tags=vocabulary(LabelKind.TAG, lambda: label_values(session, LabelKind.TAG)),
+        specialties=vocabulary(LabelKind.SPECIALTY, lambda: label_values(session, LabelKind.SPECIALTY)),
+        can_import=can(actor, "institution.import"),
+        can_reassign=scope_for(actor, "institution.reassign") is not Scope.NONE,
+    )
 
 
-JOBS = (Job("search_order", cron(hour=3, minute=30), reorder_search_table,
-            "Keep the institutions' search table in name order (PostgreSQL; see InstitutionSearch)."),)
+JOBS = (
+    Job(
+        "search_order",
+        cron(hour=3, minute=30),
+        reorder_search_table,
+        "Keep the institutions' search table in name order (PostgreSQL; see InstitutionSearch).",
+    ),
+)
 
 #: How history names the institutions and contacts its entries refer to (`audit.register_names`).
-HISTORY_NAMES = (("institution", Institution.id, Institution.name),
-                 ("contact", Contact.id, sa.func.trim(sa.func.coalesce(Contact.first_name, "") + " "
-                                                      + Contact.last_name)))
+HISTORY_NAMES = (
+    ("institution", Institution.id, Institution.name),
+    ("contact", Contact.id, sa.func.trim(sa.func.coalesce(Contact.first_name, "") + " " + Contact.last_name)),
+)

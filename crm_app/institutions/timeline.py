@@ -61,15 +61,34 @@ def source_kinds() -> list[str]:
     return list(_SOURCES)
 
 
-def entry_columns(kind: str, record_id: Any, at: Any, *, title: Any = None, detail: Any = None, status: Any = None,
-                  user_name: Any = None, old_value: Any = None, new_value: Any = None) -> list[Any]:
+def entry_columns(
+    kind: str,
+    record_id: Any,
+    at: Any,
+    *,
+    title: Any = None,
+    detail: Any = None,
+    status: Any = None,
+    user_name: Any = None,
+    old_value: Any = None,
+    new_value: Any = None,
+) -> list[Any]:
     """The columns of a timeline entry, typed alike in every source (UNION ALL needs it)."""
+
     def text(value: Any, name: str) -> Any:
         return sa.cast(sa.null() if value is None else value, sa.Text).label(name)
 
-    return [sa.cast(sa.literal(kind), sa.String(20)).label("kind"), record_id.label("record_id"), at.label("at"),
-            text(title, "title"), text(detail, "detail"), text(status, "status"), text(user_name, "user_name"),
-            text(old_value, "old_value"), text(new_value, "new_value")]
+    return [
+        sa.cast(sa.literal(kind), sa.String(20)).label("kind"),
+        record_id.label("record_id"),
+        at.label("at"),
+        text(title, "title"),
+        text(detail, "detail"),
+        text(status, "status"),
+        text(user_name, "user_name"),
+        text(old_value, "old_value"),
+        text(new_value, "new_value"),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +133,21 @@ def history(session: Session, actor: Actor, institution_id: uuid.UUID, request: 
     institution = get_institution(session, institution_id)
     authorize(actor, "institution.view", institution)
     a = table_of(AuditEntry).c
-    return audit.history_page(session, (AuditEntry.institution_id == institution_id,
-                                        visible_changes(actor, a.entity_type, a.entity_id)), request)
+    return audit.history_page(
+        session,
+        (AuditEntry.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id)),
+        request,
+    )
 
 
-def timeline(session: Session, actor: Actor, institution_id: uuid.UUID, request: PageRequest | None = None, *,
-             kinds: Sequence[str] | None = None) -> Page[TimelineEntry]:
+def timeline(
+    session: Session,
+    actor: Actor,
+    institution_id: uuid.UUID,
+    request: PageRequest | None = None,
+    *,
+    kinds: Sequence[str] | None = None,
+) -> Page[TimelineEntry]:
     """Everything that happened on the institution that the actor may see, newest first, paged."""
     institution = get_institution(session, institution_id)
     authorize(actor, "institution.view", institution)
@@ -130,17 +158,28 @@ def timeline(session: Session, actor: Actor, institution_id: uuid.UUID, request:
         return Page([], 0, request.page, request.page_size)
     union = sa.union_all(*(_SOURCES[kind].source(actor, institution.id) for kind in chosen)).subquery("timeline")
     total = fetch_all(session, sa.select(sa.func.count()).select_from(union))[0][0]
-    statement = (sa.select(union).order_by(union.c.at.desc(), union.c.kind, union.c.record_id.desc())
-                 .offset(request.offset).limit(request.page_size))
+    statement = (
+        sa.select(union)
+        .order_by(union.c.at.desc(), union.c.kind, union.c.record_id.desc())
+        .offset(request.offset)
+        .limit(request.page_size)
+    )
     rows = fetch_all(session, statement)
-    names = audit.referenced_names(session, ((row.title, value) for row in rows if row.kind == "change"
-                                             for value in (row.old_value, row.new_value)))
+    names = audit.referenced_names(
+        session,
+        ((row.title, value) for row in rows if row.kind == "change" for value in (row.old_value, row.new_value)),
+    )
     entries = []
     for row in rows:
         link = _SOURCES[row.kind].link
-        entries.append(TimelineEntry(**row._asdict(), link=link.format(id=row.record_id) if link else None,
-                                     old_name=names.get(row.old_value or "") if row.kind == "change" else None,
-                                     new_name=names.get(row.new_value or "") if row.kind == "change" else None))
+        entries.append(
+            TimelineEntry(
+                **row._asdict(),
+                link=link.format(id=row.record_id) if link else None,
+                old_name=names.get(row.old_value or "") if row.kind == "change" else None,
+                new_name=names.get(row.new_value or "") if row.kind == "change" else None,
+            )
+        )
     return Page(entries, int(total), request.page, request.page_size)
 
 
@@ -151,9 +190,19 @@ def timeline(session: Session, actor: Actor, institution_id: uuid.UUID, request:
 def _changes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
     """The audit trail (institution and contacts): title = field, detail = action, status = entity."""
     a = table_of(AuditEntry).c
-    return sa.select(*entry_columns("change", a.id, a.at, title=a.field, detail=a.action, status=a.entity_type,
-                                    user_name=a.actor_name, old_value=a.old_value, new_value=a.new_value)) \
-        .where(a.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id))
+    return sa.select(
+        *entry_columns(
+            "change",
+            a.id,
+            a.at,
+            title=a.field,
+            detail=a.action,
+            status=a.entity_type,
+            user_name=a.actor_name,
+            old_value=a.old_value,
+            new_value=a.new_value,
+        )
+    ).where(a.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id))
 
 
 #: The institution's own entries: the changes to it and its contacts.

@@ -76,9 +76,18 @@ class Manifest:
         return sum(1 for name in self.members if name.startswith(f"{FILES_DIRNAME}/"))
 
     def to_json(self) -> str:
-        return json.dumps({"format": self.format, "app_version": self.app_version, "database": self.database,
-                           "revision": self.revision, "created_at": self.created_at, "members": self.members},
-                          indent=2, sort_keys=True)
+        return json.dumps(
+            {
+                "format": self.format,
+                "app_version": self.app_version,
+                "database": self.database,
+                "revision": self.revision,
+                "created_at": self.created_at,
+                "members": self.members,
+            },
+            indent=2,
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
@@ -86,8 +95,13 @@ class Manifest:
             data = json.loads(raw)
             if data.get("format") != FORMAT:
                 raise BackupError(f"not an OPEx CRM backup archive (format {data.get('format')!r})")
-            return cls(database=str(data["database"]), revision=data["revision"], created_at=str(data["created_at"]),
-                       app_version=str(data["app_version"]), members=dict(data["members"]))
+            return cls(
+                database=str(data["database"]),
+                revision=data["revision"],
+                created_at=str(data["created_at"]),
+                app_version=str(data["app_version"]),
+                members=dict(data["members"]),
+            )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BackupError(f"the archive's manifest is not readable ({exc})") from None
 
@@ -101,12 +115,14 @@ class BackupResult:
 
 # --- backup --------------------------------------------------------------------------------------
 
+
 def default_backup_dir(settings: Settings | None = None) -> Path:
     return (settings or get_settings()).data_dir / "backups"
 
 
-def create_backup(output_dir: Path | None = None, *, keep_days: int = 0,
-                  settings: Settings | None = None) -> BackupResult:
+def create_backup(
+    output_dir: Path | None = None, *, keep_days: int = 0, settings: Settings | None = None
+) -> BackupResult:
     """Write a new archive into `output_dir` (default DATA_DIR/backups); with `keep_days` > 0, then
     delete the archives there older than that many days."""
     settings = settings or get_settings()
@@ -127,8 +143,13 @@ def create_backup(output_dir: Path | None = None, *, keep_days: int = 0,
         file_members = [f"{FILES_DIRNAME}/{p.relative_to(files_root).as_posix()}" for p in _stored_files(files_root)]
         digests = {name: _digest(staging / name) for name in members}
         digests.update({name: _digest(settings.data_dir / name) for name in file_members})
-        manifest = Manifest(database=database, revision=revision, created_at=created.isoformat(),
-                            app_version=__version__, members=digests)
+        manifest = Manifest(
+            database=database,
+            revision=revision,
+            created_at=created.isoformat(),
+            app_version=__version__,
+            members=digests,
+        )
         (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         target = _free_name(output_dir, created)
         partial = staging / "archive.partial"
@@ -146,8 +167,9 @@ def create_backup(output_dir: Path | None = None, *, keep_days: int = 0,
     return BackupResult(path=target, manifest=manifest, pruned=pruned)
 
 
-def prune_backups(directory: Path, *, keep_days: int, keep: Path | None = None,
-                  now: datetime | None = None) -> list[Path]:
+def prune_backups(
+    directory: Path, *, keep_days: int, keep: Path | None = None, now: datetime | None = None
+) -> list[Path]:
     """Delete the archives of `directory` made more than `keep_days` days ago (by the time in their
     name); never `keep`. Returns what was deleted."""
     limit = (now or datetime.now(UTC)) - timedelta(days=keep_days)
@@ -194,10 +216,16 @@ def _current_revision() -> str | None:
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
+
 def libpq_env(url: URL) -> dict[str, str]:
     """The environment for pg_dump, pg_restore and psql: the password never on a command line."""
-    env = {**os.environ, "PGHOST": url.host or "localhost", "PGPORT": str(url.port or 5432),
-           "PGUSER": url.username or "", "PGDATABASE": url.database or ""}
+    env = {
+        **os.environ,
+        "PGHOST": url.host or "localhost",
+        "PGPORT": str(url.port or 5432),
+        "PGUSER": url.username or "",
+        "PGDATABASE": url.database or "",
+    }
     if url.password:
         env["PGPASSWORD"] = str(url.password)
     if "sslmode" in url.query:
@@ -214,8 +242,9 @@ def pg_binary(name: str) -> str:
     for candidate in (f"/usr/lib/postgresql/{major}/bin/{name}", shutil.which(name)):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise BackupError(f"`{name}` is not installed: install the PostgreSQL {major} client "
-                      f"(apt-get install postgresql-client-{major})")
+    raise BackupError(
+        f"`{name}` is not installed: install the PostgreSQL {major} client (apt-get install postgresql-client-{major})"
+    )
 
 
 def _run(command: list[str], env: dict[str, str], what: str) -> None:
@@ -226,37 +255,60 @@ def _run(command: list[str], env: dict[str, str], what: str) -> None:
 
 
 def _pg_dump(url: URL, target: Path) -> None:
-    _run([pg_binary("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={target}"],
-         libpq_env(url), "pg_dump")
+    _run(
+        [pg_binary("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={target}"],
+        libpq_env(url),
+        "pg_dump",
+    )
 
 
 def _pg_restore(url: URL, dump: Path, work: Path) -> None:
     # pg_restore turns the whole dump into SQL first: a damaged dump fails here, before any change.
     script = work / "restore.sql"
-    _run([pg_binary("pg_restore"), "--no-owner", "--no-privileges", f"--file={script}", str(dump)],
-         libpq_env(url), "pg_restore")
+    _run(
+        [pg_binary("pg_restore"), "--no-owner", "--no-privileges", f"--file={script}", str(dump)],
+        libpq_env(url),
+        "pg_restore",
+    )
     preamble = work / "preamble.sql"
     # The schema is emptied inside the same transaction: tables of a later migration do not survive
     # next to the restored ones, and any error rolls the drop back too.
     preamble.write_text("DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n", encoding="utf-8")
     _refuse_when_in_use(url)
     dispose_engines()
-    _run([pg_binary("psql"), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
-          f"--file={preamble}", f"--file={script}"], libpq_env(url), "the restore (rolled back)")
+    _run(
+        [
+            pg_binary("psql"),
+            "--no-psqlrc",
+            "--quiet",
+            "--set=ON_ERROR_STOP=1",
+            "--single-transaction",
+            f"--file={preamble}",
+            f"--file={script}",
+        ],
+        libpq_env(url),
+        "the restore (rolled back)",
+    )
 
 
 def _refuse_when_in_use(url: URL) -> None:
     dispose_engines()
     with get_engine().connect() as connection:
-        others = connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = 'opex-crm' AND pid <> pg_backend_pid()")).scalar_one()
+        others = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'opex-crm' AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
     if others:
-        raise BackupError(f"{others} connection(s) of a running OPEx CRM use {url.database}: stop the service "
-                          "first (systemctl stop opex-crm)")
+        raise BackupError(
+            f"{others} connection(s) of a running OPEx CRM use {url.database}: stop the service "
+            "first (systemctl stop opex-crm)"
+        )
 
 
 # --- SQLite --------------------------------------------------------------------------------------
+
 
 def _sqlite_copy(source: Path, target: Path) -> str | None:
     if not source.exists():
@@ -297,6 +349,7 @@ def _sqlite_restore(staged: Path, live: Path) -> None:
 
 
 # --- restore -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RestoreResult:
@@ -388,7 +441,6 @@ def _safe_name(name: str) -> str:
 
 def _check_compatible(manifest: Manifest, settings: Settings) -> None:
 
-
     kind = settings.sqlalchemy_url.get_backend_name()
     if manifest.database != kind:
         raise BackupError(f"the archive holds a {manifest.database} database; this configuration uses {kind}")
@@ -397,10 +449,12 @@ def _check_compatible(manifest: Manifest, settings: Settings) -> None:
         try:
             script.get_revision(manifest.revision)
         except CommandError:
-            raise BackupError(f"the archive's schema revision {manifest.revision} is unknown to OPEx CRM "
-                              f"{__version__} (newest known: {script.get_current_head()}): it comes from a newer "
-                              f"version (archive made by {manifest.app_version}); install that version to "
-                              "restore it") from None
+            raise BackupError(
+                f"the archive's schema revision {manifest.revision} is unknown to OPEx CRM "
+                f"{__version__} (newest known: {script.get_current_head()}): it comes from a newer "
+                f"version (archive made by {manifest.app_version}); install that version to "
+                "restore it"
+            ) from None
 
 
 def _swap_files(new: Path, live: Path, previous: Path) -> None:
@@ -415,10 +469,18 @@ def _swap_files(new: Path, live: Path, previous: Path) -> None:
 
 
 def describe(manifest: Manifest) -> str:
-    database = next((f"{name} ({_size(info['size'])})" for name, info in manifest.members.items()
-                     if not name.startswith(f"{FILES_DIRNAME}/")), "no database")
-    return (f"made {manifest.created_at} by OPEx CRM {manifest.app_version}: {manifest.database} database at "
-            f"revision {manifest.revision or 'base'}, {database}, {manifest.file_count} stored file(s)")
+    database = next(
+        (
+            f"{name} ({_size(info['size'])})"
+            for name, info in manifest.members.items()
+            if not name.startswith(f"{FILES_DIRNAME}/")
+        ),
+        "no database",
+    )
+    return (
+        f"made {manifest.created_at} by OPEx CRM {manifest.app_version}: {manifest.database} database at "
+        f"revision {manifest.revision or 'base'}, {database}, {manifest.file_count} stored file(s)"
+    )
 
 
 def _size(count: int) -> str:

@@ -67,8 +67,10 @@ class Report:
 
     def summary(self) -> str:
         counts = {status: sum(1 for c in self.checks if c.status is status) for status in Status}
-        text_ = f"{len(self.checks)} checks: {counts[Status.OK]} ok, {counts[Status.WARN]} warning(s), " \
-                f"{counts[Status.FAIL]} failed"
+        text_ = (
+            f"{len(self.checks)} checks: {counts[Status.OK]} ok, {counts[Status.WARN]} warning(s), "
+            f"{counts[Status.FAIL]} failed"
+        )
         return text_ + (f" ({', '.join(c.name for c in self.failed)})" if self.failed else "")
 
 
@@ -93,10 +95,17 @@ def run_checks() -> Report:
         database = _database(engine)
         checks.append(database)
         database_ok = database.status is not Status.FAIL
-        checks.append(_guarded(_migrations, engine) if database_ok
-                      else Check("migrations", Status.FAIL, "not checked: the database does not answer"))
-        checks += [_guarded(_smtp, settings), _guarded(_data_dir, settings), _guarded(_disk, settings),
-                   _guarded(_clock, settings, engine if database_ok else None)]
+        checks.append(
+            _guarded(_migrations, engine)
+            if database_ok
+            else Check("migrations", Status.FAIL, "not checked: the database does not answer")
+        )
+        checks += [
+            _guarded(_smtp, settings),
+            _guarded(_data_dir, settings),
+            _guarded(_disk, settings),
+            _guarded(_clock, settings, engine if database_ok else None),
+        ]
     finally:
         engine.dispose()
     return Report(checks)
@@ -118,8 +127,11 @@ def _configuration(settings: Settings) -> Check:
     if not settings.is_production:
         return Check("configuration", Status.OK, "development (secrets generated under DATA_DIR when unset)")
     if not settings.base_url.startswith("https://"):
-        return Check("configuration", Status.WARN, "production, secrets strong; BASE_URL is not https:// "
-                                                   "(cookies are not marked Secure, no HSTS)")
+        return Check(
+            "configuration",
+            Status.WARN,
+            "production, secrets strong; BASE_URL is not https:// (cookies are not marked Secure, no HSTS)",
+        )
     return Check("configuration", Status.OK, f"production, secrets strong, BASE_URL {settings.base_url}")
 
 
@@ -138,7 +150,6 @@ def _database(engine: Engine) -> Check:
 
 def _migrations(engine: Engine) -> Check:
 
-
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     head = migrate.head_revision()
@@ -148,10 +159,16 @@ def _migrations(engine: Engine) -> Check:
     try:
         pending = sum(1 for _ in script.iterate_revisions(head, current))
     except CommandError:
-        return Check("migrations", Status.FAIL, f"the database is at {current}, unknown to this version "
-                                                f"(head {head}): it was migrated by a newer OPEx CRM")
-    return Check("migrations", Status.FAIL, f"{pending} pending (database at {current or 'base'}, head {head}): "
-                                            "run `opex-crm db upgrade`")
+        return Check(
+            "migrations",
+            Status.FAIL,
+            f"the database is at {current}, unknown to this version (head {head}): it was migrated by a newer OPEx CRM",
+        )
+    return Check(
+        "migrations",
+        Status.FAIL,
+        f"{pending} pending (database at {current or 'base'}, head {head}): run `opex-crm db upgrade`",
+    )
 
 
 def _smtp(settings: Settings) -> Check:
@@ -161,9 +178,11 @@ def _smtp(settings: Settings) -> Check:
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     context = ssl.create_default_context()
     try:
-        client: smtplib.SMTP = (smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT,
-                                                 context=context) if settings.smtp_secure
-                                else smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT))
+        client: smtplib.SMTP = (
+            smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT, context=context)
+            if settings.smtp_secure
+            else smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT)
+        )
         with client:
             code, _ = client.ehlo()
             if code != 250:
@@ -201,8 +220,10 @@ def _data_dir(settings: Settings) -> Check:
 def _disk(settings: Settings) -> Check:
     root = settings.data_dir if settings.data_dir.exists() else Path(os.path.abspath(settings.data_dir)).parent
     usage = shutil.disk_usage(root)
-    detail = f"{usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.1f} GB ({usage.free / usage.total:.0%}) " \
-             f"under {root.resolve()}"
+    detail = (
+        f"{usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.1f} GB ({usage.free / usage.total:.0%}) "
+        f"under {root.resolve()}"
+    )
     if usage.free < MIN_FREE_BYTES:
         return Check("disk", Status.FAIL, detail)
     if usage.free / usage.total < WARN_FREE_RATIO:
@@ -214,8 +235,9 @@ def _clock(settings: Settings, engine: Engine | None) -> Check:
     try:
         zone = ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        return Check("clock", Status.FAIL, f"TIMEZONE {settings.timezone!r} is not a known time zone "
-                                           "(e.g. Europe/Paris)")
+        return Check(
+            "clock", Status.FAIL, f"TIMEZONE {settings.timezone!r} is not a known time zone (e.g. Europe/Paris)"
+        )
     local = datetime.now(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
     if engine is None or engine.dialect.name != "postgresql":  # SQLite runs in this process: one clock
         return Check("clock", Status.OK, f"{local} ({settings.timezone})")

@@ -37,23 +37,41 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
-def entry_values(actor: Actor, *, entity_type: str, entity_id: uuid.UUID, institution_id: uuid.UUID | None,
-                 action: str) -> dict[str, Any]:
+def entry_values(
+    actor: Actor, *, entity_type: str, entity_id: uuid.UUID, institution_id: uuid.UUID | None, action: str
+) -> dict[str, Any]:
     """The columns every entry of one change shares (bulk writers such as the import use them too)."""
-    return {"at": utcnow(), "actor_id": actor.id if actor.id.int else None, "actor_name": actor.full_name,
-            "entity_type": entity_type, "entity_id": entity_id, "institution_id": institution_id,
-            "action": action}
+    return {
+        "at": utcnow(),
+        "actor_id": actor.id if actor.id.int else None,
+        "actor_name": actor.full_name,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "institution_id": institution_id,
+        "action": action,
+    }
 
 
-def record(session: Session, actor: Actor, *, entity_type: str, entity_id: uuid.UUID,
-           institution_id: uuid.UUID | None, action: str,
-           changes: dict[str, tuple[Any, Any]] | None = None) -> None:
+def record(
+    session: Session,
+    actor: Actor,
+    *,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    institution_id: uuid.UUID | None,
+    action: str,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+) -> None:
     """One entry per changed field (or one for the action itself when no field changed)."""
     cache.mark_changed(session)  # every change to an institution or a contact is recorded here
-    base = entry_values(actor, entity_type=entity_type, entity_id=entity_id, institution_id=institution_id,
-                        action=action)
-    rows = [AuditEntry(**base, field=name, old_value=as_text(old), new_value=as_text(new))
-            for name, (old, new) in (changes or {}).items() if as_text(old) != as_text(new)]
+    base = entry_values(
+        actor, entity_type=entity_type, entity_id=entity_id, institution_id=institution_id, action=action
+    )
+    rows = [
+        AuditEntry(**base, field=name, old_value=as_text(old), new_value=as_text(new))
+        for name, (old, new) in (changes or {}).items()
+        if as_text(old) != as_text(new)
+    ]
     session.add_all(rows or [AuditEntry(**base)])
 
 
@@ -72,8 +90,13 @@ class HistoryRow:
 
 
 #: The audited fields whose value is the id of another record: shown by that record's (current) name.
-REFERENCE_FIELDS = {"assigned_user_id": "user", "owner_id": "user", "team_id": "team",
-                    "institution_id": "institution", "contact_id": "contact"}
+REFERENCE_FIELDS = {
+    "assigned_user_id": "user",
+    "owner_id": "user",
+    "team_id": "team",
+    "institution_id": "institution",
+    "contact_id": "contact",
+}
 #: kind → (id column, name expression); the areas add their kinds with `register_names`.
 _NAMES: dict[str, tuple[Any, Any]] = {"user": (User.id, User.full_name), "team": (Team.id, Team.name)}
 
@@ -104,10 +127,31 @@ def referenced_names(session: Session, values: Iterable[tuple[str | None, str | 
 def history_page(session: Session, where: Sequence[Any], request: PageRequest) -> Page[HistoryRow]:
     """The entries matching `where`, newest first, paged, with the names their ids refer to."""
     total = session.exec(select(func.count()).select_from(AuditEntry).where(*where)).one()
-    rows = session.exec(select(AuditEntry).where(*where)
-                        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id))
-                        .offset(request.offset).limit(request.page_size)).all()
+    rows = session.exec(
+        select(AuditEntry)
+        .where(*where)
+        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id))
+        .offset(request.offset)
+        .limit(request.page_size)
+    ).all()
     names = referenced_names(session, ((r.field, v) for r in rows for v in (r.old_value, r.new_value)))
-    return Page([HistoryRow(r.id, r.at, r.actor_name, r.entity_type, r.action, r.field, r.old_value, r.new_value,
-                            names.get(r.old_value or ""), names.get(r.new_value or ""))
-                 for r in rows], int(total), request.page, request.page_size)
+    return Page(
+        [
+            HistoryRow(
+                r.id,
+                r.at,
+                r.actor_name,
+                r.entity_type,
+                r.action,
+                r.field,
+                r.old_value,
+                r.new_value,
+                names.get(r.old_value or ""),
+                names.get(r.new_value or ""),
+            )
+            for r in rows
+        ],
+        int(total),
+        request.page,
+        request.page_size,
+    )

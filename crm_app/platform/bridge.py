@@ -52,6 +52,7 @@ def add_listener(listener: Listener) -> Callable[[], None]:
         with _lock:
             if listener in _listeners:
                 _listeners.remove(listener)
+
     return remove
 
 

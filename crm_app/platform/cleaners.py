@@ -33,12 +33,15 @@ def text(max_length: int, *, required: bool = False) -> Cleaner:
         if len(result) > max_length:
             raise ValueError(N_("Too long."))
         return result
+
     return clean
 
 
-def choice(enum: type[StrEnum], *, required: bool = False,
-           aliases: Callable[[], Mapping[str, StrEnum]] | None = None) -> Cleaner:
+def choice(
+    enum: type[StrEnum], *, required: bool = False, aliases: Callable[[], Mapping[str, StrEnum]] | None = None
+) -> Cleaner:
     """One of `enum`'s values, or one of the `aliases()` (folded text -> value; asked for when needed)."""
+
     def clean(value: Any) -> StrEnum | None:
         if is_blank(value):
             if required:
@@ -54,6 +57,7 @@ def choice(enum: type[StrEnum], *, required: bool = False,
             if found is not None:
                 return found
         raise ValueError(N_("Unknown value."))
+
     return clean
 
 
@@ -75,11 +79,13 @@ def whole_number(*, minimum: int = 0, maximum: int = 1_000_000) -> Cleaner:
         if not minimum <= number <= maximum:
             raise ValueError(N_("Out of range."))
         return int(number)
+
     return clean
 
 
 def amount(*, maximum: Decimal = Decimal("999999999999.99")) -> Cleaner:
     """Money: decimal comma or point, spaces as thousands separators; never a float."""
+
     def clean(value: Any) -> Decimal | None:
         if is_blank(value):
             return None
@@ -97,6 +103,7 @@ def amount(*, maximum: Decimal = Decimal("999999999999.99")) -> Cleaner:
         if not number.is_finite() or number < 0 or number > maximum:
             raise ValueError(N_("Out of range."))
         return number.quantize(Decimal("0.01"))
+
     return clean
 
 
@@ -113,6 +120,7 @@ def day() -> Cleaner:
             except ValueError:
                 continue
         raise ValueError(N_("Enter a date."))
+
     return clean
 
 
@@ -131,11 +139,13 @@ def identifier() -> Cleaner:
             return uuid.UUID(str(value))
         except ValueError:
             raise ValueError(N_("Unknown value.")) from None
+
     return clean
 
 
 def word_list(*, max_items: int = 50, max_length: int = 80) -> Cleaner:
     """A list from a list, or from text separated by commas or semicolons; trimmed, deduplicated."""
+
     def clean(value: Any) -> list[str]:
         if is_blank(value):
             return []
@@ -150,6 +160,7 @@ def word_list(*, max_items: int = 50, max_length: int = 80) -> Cleaner:
         if len(seen) > max_items:
             raise ValueError(N_("Too many values."))
         return list(seen.values())
+
     return clean
 
 
@@ -165,13 +176,16 @@ def boolean() -> Cleaner:
         if raw in {"0", "false", "no", "non", "faux", "off"}:
             return False
         raise ValueError(N_("Enter yes or no."))
+
     return clean
 
 
 def wrap(check: Callable[[str], str]) -> Cleaner:
     """Make a `clean_*` identifier check (which takes text) a cleaner that accepts blanks."""
+
     def clean(value: Any) -> str | None:
         return None if is_blank(value) else check(str(value))
+
     return clean
 
 
@@ -183,8 +197,9 @@ def clean_all(raw: Mapping[str, Any], cleaners: Mapping[str, Cleaner], *, partia
     return cleaned
 
 
-def clean_fields(raw: Mapping[str, Any], cleaners: Mapping[str, Cleaner], *,
-                 partial: bool) -> tuple[dict[str, Any], dict[str, str]]:
+def clean_fields(
+    raw: Mapping[str, Any], cleaners: Mapping[str, Cleaner], *, partial: bool
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The cleaned values and the field errors (callers add checks across fields, then raise once)."""
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
@@ -242,11 +257,13 @@ def moment(*, required: bool = False, end_of_day: bool = False) -> Cleaner:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=_zone())
         return parsed.astimezone(UTC).replace(microsecond=0)
+
     return clean
 
 
 def long_text(max_length: int, *, required: bool = False) -> Cleaner:
     """Free text on several lines (descriptions, notes, comments): trimmed, line breaks kept."""
+
     def clean(value: Any) -> str | None:
         if is_blank(value):
             if required:
@@ -256,6 +273,7 @@ def long_text(max_length: int, *, required: bool = False) -> Cleaner:
         if len(result) > max_length:
             raise ValueError(N_("Too long."))
         return result
+
     return clean
 
 

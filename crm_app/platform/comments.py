@@ -108,12 +108,11 @@ def resolve_mentions(session: Session, body: str) -> list[MentionedUser]:
     for position, char in enumerate(body):
         if char != "@" or (position > 0 and (body[position - 1].isalnum() or body[position - 1] in "._-+")):
             continue  # an email address, not a mention
-        rest = fold(body[position + 1:position + 121])
+        rest = fold(body[position + 1 : position + 121])
         best: tuple[int, User] | None = None
         for name_key, handle_key, user in keys:
             for key in (name_key, handle_key):
-                if key and rest.startswith(key) and _ends_word(rest, len(key)) \
-                        and (best is None or len(key) > best[0]):
+                if key and rest.startswith(key) and _ends_word(rest, len(key)) and (best is None or len(key) > best[0]):
                     best = (len(key), user)
         if best is not None:
             user = best[1]
@@ -135,8 +134,9 @@ def mention_candidates(session: Session, actor: Actor, prefix: str, *, limit: in
     return matches[:limit]
 
 
-def _notify_mentions(session: Session, actor: Actor, comment: Comment, target: Target,
-                     mentioned: Sequence[MentionedUser]) -> None:
+def _notify_mentions(
+    session: Session, actor: Actor, comment: Comment, target: Target, mentioned: Sequence[MentionedUser]
+) -> None:
     """Tell the mentioned users who may see the record (never the author)."""
     recipients = []
     for mention in mentioned:
@@ -146,9 +146,17 @@ def _notify_mentions(session: Session, actor: Actor, comment: Comment, target: T
         if user is not None and target.visible_to(actor_from(user)):
             recipients.append(mention.id)
     if recipients:
-        events.publish(session, events.CommentMentioned(
-            comment_id=comment.id, target_kind=target.kind.value, target_id=target.id,
-            excerpt=notifications.excerpt(comment.body), user_ids=tuple(recipients), actor_id=actor_id(actor)))
+        events.publish(
+            session,
+            events.CommentMentioned(
+                comment_id=comment.id,
+                target_kind=target.kind.value,
+                target_id=target.id,
+                excerpt=notifications.excerpt(comment.body),
+                user_ids=tuple(recipients),
+                actor_id=actor_id(actor),
+            ),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,14 +171,20 @@ def _body(raw: object) -> str:
     return body
 
 
-def add_comment(session: Session, actor: Actor, target_kind: CommentTarget | str, target_id: uuid.UUID,
-                body: str) -> CommentRow:
+def add_comment(
+    session: Session, actor: Actor, target_kind: CommentTarget | str, target_id: uuid.UUID, body: str
+) -> CommentRow:
     """Comment on a record the actor may see; the users mentioned are told."""
     target = _visible_target(session, actor, target_kind, target_id)
     text = _body(body)
     mentioned = resolve_mentions(session, text)
-    comment = Comment(target_kind=target.kind, target_id=target.id, body=text,
-                      mentions=[str(m.id) for m in mentioned], created_by=actor_id(actor))
+    comment = Comment(
+        target_kind=target.kind,
+        target_id=target.id,
+        body=text,
+        mentions=[str(m.id) for m in mentioned],
+        created_by=actor_id(actor),
+    )
     session.add(comment)
     session.flush()
     _notify_mentions(session, actor, comment, target, mentioned)
@@ -185,8 +199,9 @@ def _may_delete(actor: Actor, comment: Comment) -> bool:
     return comment.created_by == actor.id or scope_for(actor, "record.edit") is Scope.ALL
 
 
-def update_comment(session: Session, actor: Actor, comment_id: uuid.UUID, body: str, *,
-                   expected_version: int) -> CommentRow:
+def update_comment(
+    session: Session, actor: Actor, comment_id: uuid.UUID, body: str, *, expected_version: int
+) -> CommentRow:
     """Only the author edits a comment; users newly mentioned are told."""
     comment = get_comment(session, comment_id, for_update=True)
     target = _visible_target(session, actor, comment.target_kind, comment.target_id)
@@ -219,8 +234,7 @@ def delete_comment(session: Session, actor: Actor, comment_id: uuid.UUID) -> Non
 
 def delete_for_target(session: Session, kind: CommentTarget, target_id: uuid.UUID) -> None:
     """Remove a record's comments with it (called by the record's own delete)."""
-    session.exec(sa.delete(Comment).where(col(Comment.target_kind) == kind.value,
-                                          col(Comment.target_id) == target_id))
+    session.exec(sa.delete(Comment).where(col(Comment.target_kind) == kind.value, col(Comment.target_id) == target_id))
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,42 +258,72 @@ class CommentRow:
 
 
 def _row(actor: Actor, comment: Comment, author_name: str | None, mentioned: Sequence[MentionedUser]) -> CommentRow:
-    return CommentRow(id=comment.id, target_kind=CommentTarget(comment.target_kind), target_id=comment.target_id,
-                      body=comment.body, author_id=comment.created_by, author_name=author_name,
-                      created_at=comment.created_at, updated_at=comment.updated_at, version=comment.version,
-                      mentions=list(mentioned), can_edit=comment.created_by == actor.id,
-                      can_delete=_may_delete(actor, comment))
+    return CommentRow(
+        id=comment.id,
+        target_kind=CommentTarget(comment.target_kind),
+        target_id=comment.target_id,
+        body=comment.body,
+        author_id=comment.created_by,
+        author_name=author_name,
+        created_at=comment.created_at,
+        updated_at=comment.updated_at,
+        version=comment.version,
+        mentions=list(mentioned),
+        can_edit=comment.created_by == actor.id,
+        can_delete=_may_delete(actor, comment),
+    )
 
 
-def list_comments(session: Session, actor: Actor, target_kind: CommentTarget | str, target_id: uuid.UUID,
-                  request: PageRequest | None = None) -> Page[CommentRow]:
+def list_comments(
+    session: Session,
+    actor: Actor,
+    target_kind: CommentTarget | str,
+    target_id: uuid.UUID,
+    request: PageRequest | None = None,
+) -> Page[CommentRow]:
     """A record's comments, oldest first, paged."""
     target = _visible_target(session, actor, target_kind, target_id)
     request = request or PageRequest(1, 100)
     where = (col(Comment.target_kind) == target.kind.value, col(Comment.target_id) == target.id)
-    found = session.exec(select(Comment).where(*where).order_by(col(Comment.created_at), col(Comment.id))
-                         .offset(request.offset).limit(request.page_size)).all()
+    found = session.exec(
+        select(Comment)
+        .where(*where)
+        .order_by(col(Comment.created_at), col(Comment.id))
+        .offset(request.offset)
+        .limit(request.page_size)
+    ).all()
     total = session.exec(select(sa.func.count()).select_from(Comment).where(*where)).one()
-    people = session.exec(select(User.id, User.full_name, User.email).where(col(User.id).in_(
-        {c.created_by for c in found if c.created_by} | {uuid.UUID(m) for c in found for m in c.mentions}))).all()
+    people = session.exec(
+        select(User.id, User.full_name, User.email).where(
+            col(User.id).in_(
+                {c.created_by for c in found if c.created_by} | {uuid.UUID(m) for c in found for m in c.mentions}
+            )
+        )
+    ).all()
     by_id = {person_id: (name, email) for person_id, name, email in people}
     rows = []
     for comment in found:
-        mentioned = [MentionedUser(uuid.UUID(m), by_id[uuid.UUID(m)][0], _handle(by_id[uuid.UUID(m)][1]))
-                     for m in comment.mentions if uuid.UUID(m) in by_id]
+        mentioned = [
+            MentionedUser(uuid.UUID(m), by_id[uuid.UUID(m)][0], _handle(by_id[uuid.UUID(m)][1]))
+            for m in comment.mentions
+            if uuid.UUID(m) in by_id
+        ]
         author = by_id.get(comment.created_by) if comment.created_by else None
         rows.append(_row(actor, comment, author[0] if author else None, mentioned))
     return Page(rows, int(total), request.page, request.page_size)
 
 
-def comment_counts(session: Session, target_kind: CommentTarget,
-                   target_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+def comment_counts(
+    session: Session, target_kind: CommentTarget, target_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
     """How many comments each record has (list badges), in one query."""
     if not target_ids:
         return {}
-    rows = session.exec(select(Comment.target_id, sa.func.count()).where(
-        col(Comment.target_kind) == target_kind.value, col(Comment.target_id).in_(target_ids))
-        .group_by(col(Comment.target_id))).all()
+    rows = session.exec(
+        select(Comment.target_id, sa.func.count())
+        .where(col(Comment.target_kind) == target_kind.value, col(Comment.target_id).in_(target_ids))
+        .group_by(col(Comment.target_id))
+    ).all()
     return {target_id: int(count) for target_id, count in rows}
 
 
@@ -291,10 +335,20 @@ NOTIFICATION_KINDS: dict[str, str] = {"comment.mentioned": N_("{actor} mentioned
 
 def _comment_mentioned(session: Session, event: events.CommentMentioned) -> None:
     target_link = notifications.link_for(event.target_kind, event.target_id)
-    notifications.notify(session, event.user_ids, kind="comment.mentioned", record_kind=event.target_kind,
-           record_id=event.target_id, link=f"{target_link}#comment-{event.comment_id}" if target_link else None,
-           params={"actor": notifications.actor_name(session, event.actor_id), "excerpt": event.excerpt,
-                   "comment_id": str(event.comment_id)}, actor_id=event.actor_id)
+    notifications.notify(
+        session,
+        event.user_ids,
+        kind="comment.mentioned",
+        record_kind=event.target_kind,
+        record_id=event.target_id,
+        link=f"{target_link}#comment-{event.comment_id}" if target_link else None,
+        params={
+            "actor": notifications.actor_name(session, event.actor_id),
+            "excerpt": event.excerpt,
+            "comment_id": str(event.comment_id),
+        },
+        actor_id=event.actor_id,
+    )
 
 
 SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.CommentMentioned, _comment_mentioned),)

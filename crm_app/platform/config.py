@@ -42,8 +42,7 @@ class AppEnv(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      case_sensitive=False)
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
     app_env: AppEnv = AppEnv.DEVELOPMENT
     port: int = 8080
@@ -103,18 +102,21 @@ class Settings(BaseSettings):
             try:
                 url = make_url(raw)
             except ArgumentError:
-                raise ConfigError("DATABASE_URL is not a valid database URL "
-                                  "(expected e.g. postgresql://user:password@host:5432/name)") from None
+                raise ConfigError(
+                    "DATABASE_URL is not a valid database URL (expected e.g. postgresql://user:password@host:5432/name)"
+                ) from None
             if url.drivername in {"postgres", "postgresql"}:
                 url = url.set(drivername="postgresql+psycopg")
             if url.get_backend_name() not in {"postgresql", "sqlite"}:
-                raise ConfigError(f"DATABASE_URL uses '{url.get_backend_name()}': only postgresql and sqlite are "
-                                  "supported")
+                raise ConfigError(
+                    f"DATABASE_URL uses '{url.get_backend_name()}': only postgresql and sqlite are supported"
+                )
             return url
         if self.db_host:
             return make_url(
                 f"postgresql+psycopg://{quote(self.db_user, safe='')}:{quote(self.db_password, safe='')}"
-                f"@{self.db_host}:{self.db_port}/{quote(self.db_name, safe='')}")
+                f"@{self.db_host}:{self.db_port}/{quote(self.db_name, safe='')}"
+            )
         return URL.create("sqlite", database=str((self.data_dir / "opex-crm.sqlite3").resolve()))
 
     def check(self) -> None:
@@ -123,11 +125,15 @@ class Settings(BaseSettings):
             for name in SECRET_NAMES:
                 value = getattr(self, name.lower())
                 if not value:
-                    raise ConfigError(f"{name} is missing: production needs a secret of at least "
-                                      f"{MIN_SECRET_LENGTH} characters (opex-crm generate-secret)")
+                    raise ConfigError(
+                        f"{name} is missing: production needs a secret of at least "
+                        f"{MIN_SECRET_LENGTH} characters (opex-crm generate-secret)"
+                    )
                 if len(value) < MIN_SECRET_LENGTH:
-                    raise ConfigError(f"{name} is too short ({len(value)} characters): production needs at least "
-                                      f"{MIN_SECRET_LENGTH} (opex-crm generate-secret)")
+                    raise ConfigError(
+                        f"{name} is too short ({len(value)} characters): production needs at least "
+                        f"{MIN_SECRET_LENGTH} (opex-crm generate-secret)"
+                    )
             if len({self.jwt_secret, self.jwt_refresh_secret}) == 1:
                 raise ConfigError("JWT_REFRESH_SECRET must differ from JWT_SECRET")
         _ = self.sqlalchemy_url

@@ -47,9 +47,16 @@ def _create_engine(url: URL) -> Engine:
         return engine
     # Custom plans always: psycopg prepares repeated statements, and PostgreSQL's generic plan for a
     # LIKE on the trigram index reads the whole index whatever the text searched.
-    engine = create_engine(url, pool_size=10, max_overflow=20,
-                           connect_args={"connect_timeout": 5, "application_name": "opex-crm",
-                                         "options": "-c plan_cache_mode=force_custom_plan"})
+    engine = create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={
+            "connect_timeout": 5,
+            "application_name": "opex-crm",
+            "options": "-c plan_cache_mode=force_custom_plan",
+        },
+    )
     event.listen(engine, "checkin", _remember_checkin)
     event.listen(engine, "checkout", _ping_if_idle)
     return engine
@@ -152,8 +159,14 @@ def fetch_all(session: Session, statement: Executable, params: Mapping[str, Any]
     return rows
 
 
-def insert_rows(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
-                on_conflict: Sequence[str] = (), returning: Sequence[str] = ()) -> list[Row[Any]]:
+def insert_rows(
+    session: Session,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    on_conflict: Sequence[str] = (),
+    returning: Sequence[str] = (),
+) -> list[Row[Any]]:
     """Insert many rows of plain column values (every row with the same keys, no binary column) in the
     session's transaction; with `on_conflict` (the columns of a unique index), rows that would
     duplicate one are skipped (ON CONFLICT DO NOTHING). Returns the `returning` columns of the rows
@@ -172,8 +185,10 @@ def insert_rows(session: Session, table: sa.Table, rows: Sequence[Mapping[str, A
         name = connection.dialect.identifier_preparer.format_table(table)
         names = ", ".join(quote(column) for column in columns)
         # identifiers quoted by the dialect, values in the one bound parameter
-        statement = (f"INSERT INTO {name} ({names}) SELECT {names} "  # noqa: S608
-                     f"FROM json_populate_recordset(NULL::{name}, CAST(:rows AS json))")
+        statement = (
+            f"INSERT INTO {name} ({names}) SELECT {names} "  # noqa: S608
+            f"FROM json_populate_recordset(NULL::{name}, CAST(:rows AS json))"
+        )
         if on_conflict:
             statement += f" ON CONFLICT ({', '.join(quote(c) for c in on_conflict)}) DO NOTHING"
         if returning:

@@ -51,8 +51,13 @@ class Conflict(DomainError):
 
     code = "conflict"
 
-    def __init__(self, message: str = N_("This record was changed by someone else."), *,
-                 changed_by: str | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        message: str = N_("This record was changed by someone else."),
+        *,
+        changed_by: str | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(message, changed_by=changed_by, **params)
         self.changed_by = changed_by
 
@@ -60,8 +65,9 @@ class Conflict(DomainError):
 class InvalidTransition(DomainError):
     code = "invalid_transition"
 
-    def __init__(self, current_status: str,
-                 message: str = N_("This action is not possible in the current status.")) -> None:
+    def __init__(
+        self, current_status: str, message: str = N_("This action is not possible in the current status.")
+    ) -> None:
         super().__init__(message, current_status=current_status)
         self.current_status = current_status
 

@@ -97,6 +97,7 @@ def on_commit(listener: AfterCommitListener) -> Callable[[], None]:
         with _lock:
             if listener in after_commit_listeners:
                 after_commit_listeners.remove(listener)
+
     return remove
 
 
@@ -164,6 +165,7 @@ def _forget_after_rollback(session: OrmSession) -> None:
 
 def to_payload(event: Event) -> dict[str, Any]:
     """The event as a JSON-able dict: `{"name": ..., "data": {...}}` (UUIDs and datetimes as text)."""
+
     def plain(value: Any) -> Any:
         if isinstance(value, uuid.UUID):
             return str(value)

@@ -30,9 +30,14 @@ class ContextFilter(logging.Filter):
 def configure_logging(level: str = "INFO") -> None:
     """Send every log record, ours and the libraries', as one JSON object per line to stdout."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
-                                       rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                                       datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    handler.setFormatter(
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+        )
+    )
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -62,8 +62,10 @@ def render_title(kind: str, params: dict[str, Any]) -> str:
     template = TITLES.get(kind)
     if template is None:
         return str(params.get("title") or kind)
-    values = {name: gettext(value) if name.endswith("_label") and isinstance(value, str) else value
-              for name, value in params.items()}
+    values = {
+        name: gettext(value) if name.endswith("_label") and isinstance(value, str) else value
+        for name, value in params.items()
+    }
     try:
         return gettext(template, **values)
     except (KeyError, IndexError):  # a param missing from an old row: show the message untouched
@@ -72,16 +74,24 @@ def render_title(kind: str, params: dict[str, Any]) -> str:
 
 def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
     flat = " ".join(text.split())
-    return flat if len(flat) <= length else flat[:length - 1].rstrip() + "…"
+    return flat if len(flat) <= length else flat[: length - 1].rstrip() + "…"
 
 
 # --------------------------------------------------------------------------------------------
 # Creating
 
 
-def notify(session: Session, recipients: Iterable[uuid.UUID | None], *, kind: str, params: dict[str, Any],
-           record_kind: str | None = None, record_id: uuid.UUID | None = None, link: str | None = None,
-           actor_id: uuid.UUID | None = None) -> list[Notification]:
+def notify(
+    session: Session,
+    recipients: Iterable[uuid.UUID | None],
+    *,
+    kind: str,
+    params: dict[str, Any],
+    record_kind: str | None = None,
+    record_id: uuid.UUID | None = None,
+    link: str | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> list[Notification]:
     """Store one notification per active recipient, never for `actor_id` (nobody is told about their
     own action), and publish `NotificationCreated` for each (the live bell listens)."""
     wanted = {r for r in recipients if r is not None and r != actor_id}
@@ -89,15 +99,27 @@ def notify(session: Session, recipients: Iterable[uuid.UUID | None], *, kind: st
         return []
     active = session.exec(select(User.id).where(col(User.id).in_(wanted), col(User.is_active))).all()
     link = link or link_for(record_kind, record_id)
-    created = [Notification(recipient_id=recipient, kind=kind, params=params, record_kind=record_kind,
-                            record_id=record_id, link=link, actor_id=actor_id)
-               for recipient in sorted(active)]
+    created = [
+        Notification(
+            recipient_id=recipient,
+            kind=kind,
+            params=params,
+            record_kind=record_kind,
+            record_id=record_id,
+            link=link,
+            actor_id=actor_id,
+        )
+        for recipient in sorted(active)
+    ]
     session.add_all(created)
     session.flush()
     for notification in created:
-        events.publish(session, events.NotificationCreated(notification_id=notification.id,
-                                                           recipient_id=notification.recipient_id, kind=kind,
-                                                           actor_id=actor_id))
+        events.publish(
+            session,
+            events.NotificationCreated(
+                notification_id=notification.id, recipient_id=notification.recipient_id, kind=kind, actor_id=actor_id
+            ),
+        )
     return created
 
 
@@ -124,22 +146,39 @@ def notify_many(session: Session, items: Sequence[NewNotification], *, now: date
         return 0
     users = table_of(User)
     session.flush()
-    active = set(session.connection().execute(
-        sa.select(users.c.id).where(users.c.id.in_(sorted(wanted)), users.c.is_active)).scalars())
+    active = set(
+        session.connection()
+        .execute(sa.select(users.c.id).where(users.c.id.in_(sorted(wanted)), users.c.is_active))
+        .scalars()
+    )
     created = utcnow() if now is None else now
     rows: list[dict[str, Any]] = [
-        {"id": uuid.uuid4(), "recipient_id": item.recipient_id, "kind": item.kind, "params": item.params,
-         "record_kind": item.record_kind, "record_id": item.record_id,
-         "link": item.link or link_for(item.record_kind, item.record_id), "actor_id": item.actor_id,
-         "created_at": created, "read_at": None}
-        for item in items if item.recipient_id in active and item.recipient_id != item.actor_id]
+        {
+            "id": uuid.uuid4(),
+            "recipient_id": item.recipient_id,
+            "kind": item.kind,
+            "params": item.params,
+            "record_kind": item.record_kind,
+            "record_id": item.record_id,
+            "link": item.link or link_for(item.record_kind, item.record_id),
+            "actor_id": item.actor_id,
+            "created_at": created,
+            "read_at": None,
+        }
+        for item in items
+        if item.recipient_id in active and item.recipient_id != item.actor_id
+    ]
     insert_rows(session, table_of(Notification), rows)
     newest: dict[uuid.UUID, dict[str, Any]] = {}
     for row in rows:
         newest[row["recipient_id"]] = row
     for recipient_id, row in sorted(newest.items()):
-        events.publish(session, events.NotificationCreated(notification_id=row["id"], recipient_id=recipient_id,
-                                                           kind=row["kind"], actor_id=row["actor_id"]))
+        events.publish(
+            session,
+            events.NotificationCreated(
+                notification_id=row["id"], recipient_id=recipient_id, kind=row["kind"], actor_id=row["actor_id"]
+            ),
+        )
     return len(rows)
 
 
@@ -173,35 +212,51 @@ class NotificationRow:
 
 
 def _row(notification: Notification) -> NotificationRow:
-    return NotificationRow(id=notification.id, kind=notification.kind,
-                           title=render_title(notification.kind, notification.params),
-                           params=dict(notification.params), link=notification.link,
-                           record_kind=notification.record_kind, record_id=notification.record_id,
-                           actor_id=notification.actor_id, created_at=notification.created_at,
-                           read_at=notification.read_at)
+    return NotificationRow(
+        id=notification.id,
+        kind=notification.kind,
+        title=render_title(notification.kind, notification.params),
+        params=dict(notification.params),
+        link=notification.link,
+        record_kind=notification.record_kind,
+        record_id=notification.record_id,
+        actor_id=notification.actor_id,
+        created_at=notification.created_at,
+        read_at=notification.read_at,
+    )
 
 
 _N = table_of(Notification).c
 
 
-def list_notifications(session: Session, actor: Actor, *, unread_only: bool = False,
-                       request: PageRequest | None = None) -> Page[NotificationRow]:
+def list_notifications(
+    session: Session, actor: Actor, *, unread_only: bool = False, request: PageRequest | None = None
+) -> Page[NotificationRow]:
     """The actor's notifications, newest first, paged (all, or the unread ones)."""
     request = request or PageRequest()
     conditions = [_N.recipient_id == actor.id]
     if unread_only:
         conditions.append(_N.read_at.is_(None))
-    found = session.exec(select(Notification).where(*conditions)
-                         .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
-                         .offset(request.offset).limit(request.page_size)).all()
+    found = session.exec(
+        select(Notification)
+        .where(*conditions)
+        .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+        .offset(request.offset)
+        .limit(request.page_size)
+    ).all()
     total = session.exec(select(sa.func.count()).select_from(Notification).where(*conditions)).one()
     return Page([_row(n) for n in found], int(total), request.page, request.page_size)
 
 
 def unread_count(session: Session, actor: Actor) -> int:
     """How many unread notifications the actor has (the bell)."""
-    return int(session.exec(select(sa.func.count()).select_from(Notification).where(
-        Notification.recipient_id == actor.id, col(Notification.read_at).is_(None))).one())
+    return int(
+        session.exec(
+            select(sa.func.count())
+            .select_from(Notification)
+            .where(Notification.recipient_id == actor.id, col(Notification.read_at).is_(None))
+        ).one()
+    )
 
 
 def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID) -> NotificationRow:
@@ -219,9 +274,11 @@ def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID) -> Not
 
 def mark_all_read(session: Session, actor: Actor) -> int:
     """Mark every unread notification of the actor read; returns how many."""
-    result = session.exec(sa.update(Notification).where(col(Notification.recipient_id) == actor.id,
-                                                        col(Notification.read_at).is_(None))
-                          .values(read_at=utcnow()))
+    result = session.exec(
+        sa.update(Notification)
+        .where(col(Notification.recipient_id) == actor.id, col(Notification.read_at).is_(None))
+        .values(read_at=utcnow())
+    )
     count = int(result.rowcount or 0)
     if count:
         events.publish(session, events.NotificationsRead(recipient_id=actor.id, actor_id=actor.id))
@@ -230,6 +287,9 @@ def mark_all_read(session: Session, actor: Actor) -> int:
 
 def purge_read(session: Session, *, older_than: timedelta = RETENTION) -> int:
     """Delete read notifications created more than `older_than` ago (the retention job)."""
-    result = session.exec(sa.delete(Notification).where(col(Notification.read_at).is_not(None),
-                                                        col(Notification.created_at) < utcnow() - older_than))
+    result = session.exec(
+        sa.delete(Notification).where(
+            col(Notification.read_at).is_not(None), col(Notification.created_at) < utcnow() - older_than
+        )
+    )
     return int(result.rowcount or 0)

@@ -61,10 +61,20 @@ Recipient = str | tuple[str, str]
 
 # --- queueing ----------------------------------------------------------------------------------------
 
-def enqueue(session: Session, *, to: str | Sequence[Recipient], subject: str, text: str,
-            html: str | None = None, cc: Sequence[Recipient] = (), reply_to: Recipient | None = None,
-            attachments: Iterable[Attachment] = (), dedupe_key: str | None = None,
-            related: tuple[str, uuid.UUID] | None = None) -> OutboxMessage:
+
+def enqueue(
+    session: Session,
+    *,
+    to: str | Sequence[Recipient],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    cc: Sequence[Recipient] = (),
+    reply_to: Recipient | None = None,
+    attachments: Iterable[Attachment] = (),
+    dedupe_key: str | None = None,
+    related: tuple[str, uuid.UUID] | None = None,
+) -> OutboxMessage:
     """Queue an email in the caller's unit of work; it is sent after the commit, never before.
 
     `to` is one address or a list of recipients, each an address or a (display name, address) pair.
@@ -80,14 +90,27 @@ def enqueue(session: Session, *, to: str | Sequence[Recipient], subject: str, te
     if not recipients:
         raise ValidationFailed({"to": _INVALID_ADDRESS})
     message = OutboxMessage(
-        to_addresses=recipients, cc_addresses=_clean_addresses("cc", cc),
+        to_addresses=recipients,
+        cc_addresses=_clean_addresses("cc", cc),
         reply_to=_clean_addresses("reply_to", [reply_to])[0] if reply_to else None,
-        subject=subject, text_body=text, html_body=html, message_id=make_msgid(domain=_sender_domain()),
-        dedupe_key=dedupe_key, related_kind=related[0] if related else None,
-        related_id=related[1] if related else None)
-    files = [OutboxAttachment(outbox_id=message.id, position=position, filename=attachment.filename,
-                              content_type=attachment.content_type, content=attachment.content)
-             for position, attachment in enumerate(attachments)]
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        message_id=make_msgid(domain=_sender_domain()),
+        dedupe_key=dedupe_key,
+        related_kind=related[0] if related else None,
+        related_id=related[1] if related else None,
+    )
+    files = [
+        OutboxAttachment(
+            outbox_id=message.id,
+            position=position,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            content=attachment.content,
+        )
+        for position, attachment in enumerate(attachments)
+    ]
     try:
         # A savepoint: a concurrent enqueue of the same key fails alone, not the caller's whole transaction.
         with session.begin_nested():
@@ -118,8 +141,9 @@ class Outgoing:
     related: tuple[str, uuid.UUID] | None = None
 
 
-def enqueue_many(session: Session, messages: Sequence[Outgoing], *, skip_invalid: bool = False,
-                 now: datetime | None = None) -> list[uuid.UUID | None]:
+def enqueue_many(
+    session: Session, messages: Sequence[Outgoing], *, skip_invalid: bool = False, now: datetime | None = None
+) -> list[uuid.UUID | None]:
     """Queue many emails in the caller's unit of work, each as `enqueue` would, in a fixed number of
     statements whatever their number (one INSERT for the messages, one for their attachments).
 
@@ -157,20 +181,45 @@ def enqueue_many(session: Session, messages: Sequence[Outgoing], *, skip_invalid
             continue
         row_id = uuid.uuid4()
         ids.append(row_id)
-        rows.append({"id": row_id, "created_at": now, "status": MailStatus.PENDING.value, "to_addresses": recipients,
-                     "cc_addresses": cc, "reply_to": reply_to, "subject": message.subject,
-                     "text_body": message.text, "html_body": message.html,
-                     "message_id": make_msgid(domain=domain), "dedupe_key": message.dedupe_key,
-                     "related_kind": message.related[0] if message.related else None,
-                     "related_id": message.related[1] if message.related else None, "attempts": 0,
-                     "next_attempt_at": now, "last_error": None, "sent_at": None})
-    queued = {row.id for row in insert_rows(session, table_of(OutboxMessage), rows, on_conflict=["dedupe_key"],
-                                            returning=["id"])}
+        rows.append(
+            {
+                "id": row_id,
+                "created_at": now,
+                "status": MailStatus.PENDING.value,
+                "to_addresses": recipients,
+                "cc_addresses": cc,
+                "reply_to": reply_to,
+                "subject": message.subject,
+                "text_body": message.text,
+                "html_body": message.html,
+                "message_id": make_msgid(domain=domain),
+                "dedupe_key": message.dedupe_key,
+                "related_kind": message.related[0] if message.related else None,
+                "related_id": message.related[1] if message.related else None,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "sent_at": None,
+            }
+        )
+    queued = {
+        row.id
+        for row in insert_rows(session, table_of(OutboxMessage), rows, on_conflict=["dedupe_key"], returning=["id"])
+    }
     ids = [row_id if row_id in queued else None for row_id in ids]
-    files = [{"id": uuid.uuid4(), "outbox_id": row_id, "position": position, "filename": attachment.filename,
-              "content_type": attachment.content_type, "content": attachment.content}
-             for row_id, message in zip(ids, messages, strict=True) if row_id is not None
-             for position, attachment in enumerate(message.attachments)]
+    files = [
+        {
+            "id": uuid.uuid4(),
+            "outbox_id": row_id,
+            "position": position,
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
+            "content": attachment.content,
+        }
+        for row_id, message in zip(ids, messages, strict=True)
+        if row_id is not None
+        for position, attachment in enumerate(message.attachments)
+    ]
     if files:
         session.connection().execute(insert(table_of(OutboxAttachment)), files)
     if queued:
@@ -189,12 +238,16 @@ def is_valid_recipient(recipient: Recipient) -> bool:
 
 def status_counts(session: Session) -> dict[str, int]:
     """Messages waiting to be sent (pending or being sent) and messages given up, for /api/health."""
-    rows = session.exec(select(OutboxMessage.status, func.count())
-                        .where(col(OutboxMessage.status).in_([*DUE_STATUSES, MailStatus.FAILED]))
-                        .group_by(OutboxMessage.status)).all()
+    rows = session.exec(
+        select(OutboxMessage.status, func.count())
+        .where(col(OutboxMessage.status).in_([*DUE_STATUSES, MailStatus.FAILED]))
+        .group_by(OutboxMessage.status)
+    ).all()
     counts = {MailStatus(status): int(count) for status, count in rows}
-    return {"pending": counts.get(MailStatus.PENDING, 0) + counts.get(MailStatus.SENDING, 0),
-            "failed": counts.get(MailStatus.FAILED, 0)}
+    return {
+        "pending": counts.get(MailStatus.PENDING, 0) + counts.get(MailStatus.SENDING, 0),
+        "failed": counts.get(MailStatus.FAILED, 0),
+    }
 
 
 def _by_dedupe_key(session: Session, dedupe_key: str) -> OutboxMessage | None:

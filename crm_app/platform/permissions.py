@@ -50,8 +50,16 @@ class Placement:
 
 def actor_from(user: User, session_id: uuid.UUID | None = None) -> Actor:
     """The actor a user row acts as (detached: safe to keep after the session closes)."""
-    return Actor(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role), team_id=user.team_id,
-                 language=user.language, theme=Theme(user.theme), session_id=session_id)
+    return Actor(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=Role(user.role),
+        team_id=user.team_id,
+        language=user.language,
+        theme=Theme(user.theme),
+        session_id=session_id,
+    )
 
 
 SYSTEM_ACTOR = Actor(id=uuid.UUID(int=0), email="system@opex-crm", full_name="OPEx CRM", role=Role.SUPER_ADMIN)
@@ -67,27 +75,27 @@ NO, OWN, OWN_U, TEAM, ALL = Scope.NONE, Scope.OWN, Scope.OWN_OR_UNASSIGNED, Scop
 
 #: action → scope per role. Later areas add their actions here, and nowhere else.
 POLICY: dict[str, dict[Role, Scope]] = {
-    "dashboard.view":        _rule(OWN, TEAM, TEAM, ALL, ALL),
-    "institution.view":      _rule(ALL, ALL, ALL, ALL, ALL),
-    "institution.create":    _rule(ALL, ALL, ALL, ALL, ALL),
-    "institution.edit":      _rule(OWN_U, TEAM, TEAM, ALL, ALL),
-    "institution.reassign":  _rule(NO, NO, TEAM, ALL, ALL),
-    "institution.import":    _rule(NO, TEAM, TEAM, ALL, ALL),
-    "institution.export":    _rule(ALL, ALL, ALL, ALL, ALL),
-    "contact.view":          _rule(ALL, ALL, ALL, ALL, ALL),
-    "contact.edit":          _rule(OWN_U, TEAM, TEAM, ALL, ALL),
-    "record.view":           _rule(OWN, TEAM, TEAM, ALL, ALL),  # tasks, notes, quotes, invoices
-    "record.edit":           _rule(OWN, TEAM, TEAM, ALL, ALL),
-    "user.directory":        _rule(ALL, ALL, ALL, ALL, ALL),  # active users' names, to invite or share with
-    "user.view":             _rule(NO, TEAM, TEAM, ALL, ALL),
-    "user.administer":       _rule(NO, NO, TEAM, ALL, ALL),
-    "team.administer":       _rule(NO, NO, NO, ALL, ALL),
-    "catalog.edit":          _rule(NO, NO, NO, ALL, ALL),
+    "dashboard.view": _rule(OWN, TEAM, TEAM, ALL, ALL),
+    "institution.view": _rule(ALL, ALL, ALL, ALL, ALL),
+    "institution.create": _rule(ALL, ALL, ALL, ALL, ALL),
+    "institution.edit": _rule(OWN_U, TEAM, TEAM, ALL, ALL),
+    "institution.reassign": _rule(NO, NO, TEAM, ALL, ALL),
+    "institution.import": _rule(NO, TEAM, TEAM, ALL, ALL),
+    "institution.export": _rule(ALL, ALL, ALL, ALL, ALL),
+    "contact.view": _rule(ALL, ALL, ALL, ALL, ALL),
+    "contact.edit": _rule(OWN_U, TEAM, TEAM, ALL, ALL),
+    "record.view": _rule(OWN, TEAM, TEAM, ALL, ALL),  # tasks, notes, quotes, invoices
+    "record.edit": _rule(OWN, TEAM, TEAM, ALL, ALL),
+    "user.directory": _rule(ALL, ALL, ALL, ALL, ALL),  # active users' names, to invite or share with
+    "user.view": _rule(NO, TEAM, TEAM, ALL, ALL),
+    "user.administer": _rule(NO, NO, TEAM, ALL, ALL),
+    "team.administer": _rule(NO, NO, NO, ALL, ALL),
+    "catalog.edit": _rule(NO, NO, NO, ALL, ALL),
     "document_template.edit": _rule(NO, NO, NO, ALL, ALL),
-    "reminder_rule.edit":    _rule(NO, NO, NO, ALL, ALL),
-    "security_log.view":     _rule(NO, NO, NO, ALL, ALL),
-    "settings.system":       _rule(NO, NO, NO, NO, ALL),
-    "task.assign":           _rule(OWN, TEAM, TEAM, ALL, ALL),  # who may be a task's assignee
+    "reminder_rule.edit": _rule(NO, NO, NO, ALL, ALL),
+    "security_log.view": _rule(NO, NO, NO, ALL, ALL),
+    "settings.system": _rule(NO, NO, NO, NO, ALL),
+    "task.assign": _rule(OWN, TEAM, TEAM, ALL, ALL),  # who may be a task's assignee
 }
 
 #: the highest role each role may hand out ("never above one's own rights"; team admins up to manager).

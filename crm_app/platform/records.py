@@ -18,8 +18,7 @@ from crm_app.platform.permissions import Actor, Scope, scope_for
 R = TypeVar("R", bound=SQLModel)
 
 
-def get_record(session: Session, model: type[R], record_id: uuid.UUID, *, missing: str,
-               for_update: bool = False) -> R:
+def get_record(session: Session, model: type[R], record_id: uuid.UUID, *, missing: str, for_update: bool = False) -> R:
     """The row, or NotFound(`missing`). `for_update` locks it until the end of the unit of work (two saves
     of the same version cannot both pass the version check)."""
     record = session.get(model, record_id, with_for_update=for_update or None, populate_existing=for_update)

@@ -23,12 +23,17 @@ SECURITY_LOG_RETENTION: dict[Severity, timedelta] = {
 }
 
 
-def purge_security_log(session: Session, *, now: datetime | None = None,
-                       retention: dict[Severity, timedelta] | None = None) -> int:
+def purge_security_log(
+    session: Session, *, now: datetime | None = None, retention: dict[Severity, timedelta] | None = None
+) -> int:
     """Delete security log entries past their retention (by default low after 90 days, high after 365)."""
     now = now or utcnow()
-    expired = sa.or_(*(sa.and_(col(SecurityEvent.severity) == severity.value, col(SecurityEvent.at) < now - keep)
-                       for severity, keep in (retention or SECURITY_LOG_RETENTION).items()))
+    expired = sa.or_(
+        *(
+            sa.and_(col(SecurityEvent.severity) == severity.value, col(SecurityEvent.at) < now - keep)
+            for severity, keep in (retention or SECURITY_LOG_RETENTION).items()
+        )
+    )
     result = session.exec(sa.delete(SecurityEvent).where(expired))
     return int(result.rowcount or 0)
 
@@ -39,14 +44,18 @@ def apply_retention(session: Session) -> dict[str, int]:
     days = {k: int(v) for k, v in settings.section_values("retention", session).items()}
     low, high = timedelta(days=days["security_log_low_days"]), timedelta(days=days["security_log_high_days"])
     retention = {Severity.LOW: low, Severity.MEDIUM: high, Severity.HIGH: high}
-    return {"security_events": purge_security_log(session, retention=retention),
-            "notifications": notifications.purge_read(session, older_than=timedelta(days=days["notifications_days"]))}
+    return {
+        "security_events": purge_security_log(session, retention=retention),
+        "notifications": notifications.purge_read(session, older_than=timedelta(days=days["notifications_days"])),
+    }
 
 
 def _defaults(env: Any) -> dict[str, Any]:
-    return {"security_log_low_days": SECURITY_LOG_RETENTION[Severity.LOW].days,
-            "security_log_high_days": SECURITY_LOG_RETENTION[Severity.HIGH].days,
-            "notifications_days": notifications.RETENTION.days}
+    return {
+        "security_log_low_days": SECURITY_LOG_RETENTION[Severity.LOW].days,
+        "security_log_high_days": SECURITY_LOG_RETENTION[Severity.HIGH].days,
+        "notifications_days": notifications.RETENTION.days,
+    }
 
 
 def _check(after: dict[str, Any], errors: dict[str, str]) -> None:
@@ -54,10 +63,25 @@ def _check(after: dict[str, Any], errors: dict[str, str]) -> None:
         errors["security_log_high_days"] = N_("Keep important entries at least as long as the others.")
 
 
-SECTIONS = (settings.Section("retention", N_("Retention"), "settings.system", _defaults,
-                             {name: settings.whole_check(1, 3650) for name in
-                              ("security_log_low_days", "security_log_high_days", "notifications_days")},
-                             _check),)
+SECTIONS = (
+    settings.Section(
+        "retention",
+        N_("Retention"),
+        "settings.system",
+        _defaults,
+        {
+            name: settings.whole_check(1, 3650)
+            for name in ("security_log_low_days", "security_log_high_days", "notifications_days")
+        },
+        _check,
+    ),
+)
 
-JOBS = (Job("retention", cron(hour=2, minute=0), apply_retention,
-            "Purge old security log entries and old read notifications."),)
+JOBS = (
+    Job(
+        "retention",
+        cron(hour=2, minute=0),
+        apply_retention,
+        "Purge old security log entries and old read notifications.",
+    ),
+)

@@ -181,12 +181,14 @@ def start() -> None:
     if _scheduler is not None:
         return
     zone = current_zone()
-    scheduler = BackgroundScheduler(timezone=zone,
-                                    job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    scheduler = BackgroundScheduler(
+        timezone=zone, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+    )
     for record in _REGISTRY.values():
         job = record.job
-        scheduler.add_job(run_job, _trigger(job, zone), args=[job.name], id=job.name, name=job.name,
-                          replace_existing=True)
+        scheduler.add_job(
+            run_job, _trigger(job, zone), args=[job.name], id=job.name, name=job.name, replace_existing=True
+        )
     scheduler.start()
     _scheduler, _zone_in_use = scheduler, zone
     log.info("scheduler started", extra={"jobs": sorted(_REGISTRY), "timezone": zone})
@@ -222,13 +224,15 @@ def status() -> dict[str, Any]:
     jobs = []
     for record in _REGISTRY.values():
         job = _scheduler.get_job(record.job.name) if _scheduler is not None else None
-        jobs.append({
-            "name": record.job.name,
-            "next_run_at": job.next_run_time.isoformat() if job and job.next_run_time else None,
-            "last_run_at": record.last_run_at.isoformat() if record.last_run_at else None,
-            "last_outcome": record.last_outcome,
-            "running": record.running,
-        })
+        jobs.append(
+            {
+                "name": record.job.name,
+                "next_run_at": job.next_run_time.isoformat() if job and job.next_run_time else None,
+                "last_run_at": record.last_run_at.isoformat() if record.last_run_at else None,
+                "last_outcome": record.last_outcome,
+                "running": record.running,
+            }
+        )
     return {"state": state, "jobs": jobs}
 
 
@@ -272,9 +276,15 @@ def job_views(session: Session, *, now: datetime | None = None) -> list[JobView]
     views = []
     for name in job_names():
         job, run = _REGISTRY[name].job, runs.get(name)
-        views.append(JobView(name=name, description=job.description, schedule=describe(job.trigger),
-                             last_started_at=run.started_at if run else None,
-                             last_outcome=run.outcome if run else None,
-                             last_instance=run.instance if run else None,
-                             next_run_at=_next_run(job.trigger, now.astimezone(ZoneInfo(zone)), zone)))
+        views.append(
+            JobView(
+                name=name,
+                description=job.description,
+                schedule=describe(job.trigger),
+                last_started_at=run.started_at if run else None,
+                last_outcome=run.outcome if run else None,
+                last_instance=run.instance if run else None,
+                next_run_at=_next_run(job.trigger, now.astimezone(ZoneInfo(zone)), zone),
+            )
+        )
     return views

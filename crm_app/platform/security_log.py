@@ -33,14 +33,27 @@ class ClientInfo:
     user_agent: str | None = None
 
 
-def record(session: Session, action: SecurityAction | str, *, severity: Severity = Severity.LOW,
-           user_id: uuid.UUID | None = None, email: str | None = None, client: ClientInfo | None = None,
-           **details: Any) -> SecurityEvent:
+def record(
+    session: Session,
+    action: SecurityAction | str,
+    *,
+    severity: Severity = Severity.LOW,
+    user_id: uuid.UUID | None = None,
+    email: str | None = None,
+    client: ClientInfo | None = None,
+    **details: Any,
+) -> SecurityEvent:
     """Add one entry; it is committed with the surrounding unit of work."""
     client = client or ClientInfo()
-    event = SecurityEvent(action=str(action), severity=severity, user_id=user_id, email=email,
-                          ip=client.ip, user_agent=(client.user_agent or "")[:300] or None,
-                          details={k: v for k, v in details.items() if v is not None})
+    event = SecurityEvent(
+        action=str(action),
+        severity=severity,
+        user_id=user_id,
+        email=email,
+        ip=client.ip,
+        user_agent=(client.user_agent or "")[:300] or None,
+        details={k: v for k, v in details.items() if v is not None},
+    )
     session.add(event)
     return event
 
@@ -49,9 +62,15 @@ def log_refusal(actor: Actor | None, action: str, client: ClientInfo | None = No
     """Record a refused action in its own unit of work (the refused one was rolled back)."""
 
     with unit_of_work() as session:
-        record(session, SecurityAction.ACTION_REFUSED, severity=Severity.MEDIUM,
-               user_id=actor.id if actor and actor.id.int else None, email=actor.email if actor else None,
-               client=client, refused=action)
+        record(
+            session,
+            SecurityAction.ACTION_REFUSED,
+            severity=Severity.MEDIUM,
+            user_id=actor.id if actor and actor.id.int else None,
+            email=actor.email if actor else None,
+            client=client,
+            refused=action,
+        )
 
 
 # --- Reading the log (admins: "security_log.view") ---------------------------------------------
@@ -92,11 +111,22 @@ ACTION_LABELS: dict[str, str] = {
     "settings.test_email": N_("Test email sent"),
 }
 
-SEVERITY_LABELS: dict[Severity, str] = {Severity.LOW: N_("Low"), Severity.MEDIUM: N_("Medium"),
-                                        Severity.HIGH: N_("High")}
+SEVERITY_LABELS: dict[Severity, str] = {
+    Severity.LOW: N_("Low"),
+    Severity.MEDIUM: N_("Medium"),
+    Severity.HIGH: N_("High"),
+}
 
-EXPORT_COLUMNS = (N_("Date"), N_("User"), N_("Email"), N_("Action"), N_("Severity"), N_("IP address"),
-                  N_("User agent"), N_("Details"))
+EXPORT_COLUMNS = (
+    N_("Date"),
+    N_("User"),
+    N_("Email"),
+    N_("Action"),
+    N_("Severity"),
+    N_("IP address"),
+    N_("User agent"),
+    N_("Details"),
+)
 
 
 def action_label(action: str) -> str:
@@ -117,10 +147,14 @@ class SecurityLogQuery:
     timezone: str | None = None
 
     def to_params(self) -> dict[str, str]:
-        params = {"user": self.user.strip(), "user_id": str(self.user_id) if self.user_id else "",
-                  "action": self.action or "", "severity": self.severity.value if self.severity else "",
-                  "date_from": self.date_from.isoformat() if self.date_from else "",
-                  "date_to": self.date_to.isoformat() if self.date_to else ""}
+        params = {
+            "user": self.user.strip(),
+            "user_id": str(self.user_id) if self.user_id else "",
+            "action": self.action or "",
+            "severity": self.severity.value if self.severity else "",
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+        }
         return {k: v for k, v in params.items() if v}
 
 
@@ -145,15 +179,25 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
 def _filtered(query: SecurityLogQuery) -> Any:
 
     zone = ZoneInfo(query.timezone or get_settings().timezone)
-    columns: tuple[Any, ...] = (SecurityEvent.id, SecurityEvent.at, SecurityEvent.user_id, User.full_name,
-                                SecurityEvent.email, SecurityEvent.action, SecurityEvent.severity, SecurityEvent.ip,
-                                SecurityEvent.user_agent, SecurityEvent.details)
-    statement: Any = (sa.select(*columns)
-                 .outerjoin(User, col(User.id) == SecurityEvent.user_id))
+    columns: tuple[Any, ...] = (
+        SecurityEvent.id,
+        SecurityEvent.at,
+        SecurityEvent.user_id,
+        User.full_name,
+        SecurityEvent.email,
+        SecurityEvent.action,
+        SecurityEvent.severity,
+        SecurityEvent.ip,
+        SecurityEvent.user_agent,
+        SecurityEvent.details,
+    )
+    statement: Any = sa.select(*columns).outerjoin(User, col(User.id) == SecurityEvent.user_id)
     if query.user.strip():
         needle = query.user.strip().lower()
-        statement = statement.where(func.lower(func.coalesce(SecurityEvent.email, "")).contains(needle, autoescape=True)
-                                    | func.lower(func.coalesce(User.full_name, "")).contains(needle, autoescape=True))
+        statement = statement.where(
+            func.lower(func.coalesce(SecurityEvent.email, "")).contains(needle, autoescape=True)
+            | func.lower(func.coalesce(User.full_name, "")).contains(needle, autoescape=True)
+        )
     if query.user_id is not None:
         statement = statement.where(SecurityEvent.user_id == query.user_id)
     if query.action:
@@ -168,9 +212,18 @@ def _filtered(query: SecurityLogQuery) -> Any:
 
 
 def _row(values: Any) -> SecurityEventRow:
-    return SecurityEventRow(id=values[0], at=values[1], user_id=values[2], user_name=values[3], email=values[4],
-                            action=values[5], severity=Severity(values[6]), ip=values[7], user_agent=values[8],
-                            details=dict(values[9] or {}))
+    return SecurityEventRow(
+        id=values[0],
+        at=values[1],
+        user_id=values[2],
+        user_name=values[3],
+        email=values[4],
+        action=values[5],
+        severity=Severity(values[6]),
+        ip=values[7],
+        user_agent=values[8],
+        details=dict(values[9] or {}),
+    )
 
 
 def _check_dates(query: SecurityLogQuery) -> None:
@@ -178,16 +231,20 @@ def _check_dates(query: SecurityLogQuery) -> None:
         raise ValidationFailed({"date_to": N_("The end date is before the start date.")})
 
 
-def list_events(session: Session, actor: Actor, query: SecurityLogQuery,
-                request: PageRequest | None = None) -> Page[SecurityEventRow]:
+def list_events(
+    session: Session, actor: Actor, query: SecurityLogQuery, request: PageRequest | None = None
+) -> Page[SecurityEventRow]:
     """One page of the log, newest first, filtered and paged in SQL."""
     authorize(actor, "security_log.view")
     _check_dates(query)
     request = request or PageRequest()
     statement = _filtered(query)
     total = int(session.exec(select(func.count()).select_from(statement.subquery())).one())
-    rows = session.execute(statement.order_by(col(SecurityEvent.at).desc(), col(SecurityEvent.id))
-                        .offset(request.offset).limit(request.page_size)).all()
+    rows = session.execute(
+        statement.order_by(col(SecurityEvent.at).desc(), col(SecurityEvent.id))
+        .offset(request.offset)
+        .limit(request.page_size)
+    ).all()
     return Page(items=[_row(r) for r in rows], total=total, page=request.page, page_size=request.page_size)
 
 
@@ -202,8 +259,9 @@ def iter_events(session: Session, actor: Actor, query: SecurityLogQuery) -> Iter
     """Every filtered entry, newest first, read in batches (for the export)."""
     authorize(actor, "security_log.view")
     _check_dates(query)
-    statement = _filtered(query).order_by(col(SecurityEvent.at).desc(), col(SecurityEvent.id)) \
-        .execution_options(yield_per=1000)
+    statement = (
+        _filtered(query).order_by(col(SecurityEvent.at).desc(), col(SecurityEvent.id)).execution_options(yield_per=1000)
+    )
     for values in session.execute(statement):
         yield _row(values)
 
@@ -213,10 +271,28 @@ def export_events(session: Session, actor: Actor, query: SecurityLogQuery) -> by
     is written to the log."""
 
     zone = ZoneInfo(query.timezone or get_settings().timezone)
-    rows = [[row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), row.user_name, row.email,
-             gettext(action_label(row.action)), gettext(SEVERITY_LABELS[row.severity]), row.ip, row.user_agent,
-             json.dumps(row.details, ensure_ascii=False, sort_keys=True, default=str) if row.details else ""]
-            for row in iter_events(session, actor, query)]
-    record(session, SecurityAction.EXPORT, severity=Severity.MEDIUM, user_id=actor.id if actor.id.int else None,
-           email=actor.email, list="security_log", rows=len(rows), format="csv", filters=query.to_params())
+    rows = [
+        [
+            row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            row.user_name,
+            row.email,
+            gettext(action_label(row.action)),
+            gettext(SEVERITY_LABELS[row.severity]),
+            row.ip,
+            row.user_agent,
+            json.dumps(row.details, ensure_ascii=False, sort_keys=True, default=str) if row.details else "",
+        ]
+        for row in iter_events(session, actor, query)
+    ]
+    record(
+        session,
+        SecurityAction.EXPORT,
+        severity=Severity.MEDIUM,
+        user_id=actor.id if actor.id.int else None,
+        email=actor.email,
+        list="security_log",
+        rows=len(rows),
+        format="csv",
+        filters=query.to_params(),
+    )
     return to_csv([gettext(column) for column in EXPORT_COLUMNS], rows)

@@ -39,8 +39,7 @@ ACTION_TEST_EMAIL = "settings.test_email"
 _CHANGED_KEY = "opex_settings_changed"
 
 #: modules that can be switched off, and the first segment of their page and API paths.
-MODULES: dict[str, str] = {"tasks": N_("Tasks"), "meetings": N_("Meetings"), "notes": N_("Notes"),
-                           "calls": N_("Calls")}
+MODULES: dict[str, str] = {"tasks": N_("Tasks"), "meetings": N_("Meetings"), "notes": N_("Notes"), "calls": N_("Calls")}
 
 SMTP_FIELDS: tuple[str, ...] = ("smtp_host", "smtp_port", "smtp_secure", "smtp_user", "smtp_password", "smtp_from")
 PASSWORD_SET, PASSWORD_NOT_SET = "set", "not set"
@@ -53,6 +52,7 @@ _INVALID_ADDRESS = N_("Enter a valid email address.")
 
 # --- defaults and validation -------------------------------------------------------------------
 
+
 def _text(value: Any, *, limit: int, required: bool = False) -> tuple[Any, str | None]:
     text = "" if value is None else str(value).strip()
     if required and not text:
@@ -64,6 +64,7 @@ def _text(value: Any, *, limit: int, required: bool = False) -> tuple[Any, str |
 
 def whole_check(low: int, high: int) -> Callable[[Any], tuple[Any, str | None]]:
     """A whole number within [low, high]."""
+
     def check(value: Any) -> tuple[Any, str | None]:
         try:
             number = int(str(value).strip()) if not isinstance(value, bool) else None
@@ -72,6 +73,7 @@ def whole_check(low: int, high: int) -> Callable[[Any], tuple[Any, str | None]]:
         if number is None or not low <= number <= high:
             return None, _WHOLE_NUMBER
         return number, None
+
     return check
 
 
@@ -194,20 +196,43 @@ def _check_sessions(after: dict[str, Any], errors: dict[str, str]) -> None:
 
 #: The platform's own sections (system settings, for super administrators).
 SECTIONS = (
-    Section("organisation", N_("Organisation"), "settings.system",
-            lambda env: {"name": "OPEx CRM", "default_language": "fr", "timezone": env.timezone},
-            {"name": text_check(200, required=True), "default_language": _language, "timezone": _timezone}),
-    Section("email", N_("Email"), "settings.system",
-            lambda env: {name: getattr(env, name) for name in SMTP_FIELDS},
-            {"smtp_host": _host, "smtp_port": whole_check(1, 65535), "smtp_secure": flag_check,
-             "smtp_user": text_check(255), "smtp_password": _password, "smtp_from": _sender},
-            none_resets=True),
-    Section("modules", N_("Modules"), "settings.system", lambda env: {name: True for name in MODULES},
-            {name: flag_check for name in MODULES}),
-    Section("sessions", N_("Sessions"), "settings.system",
-            lambda env: {"lifetime_minutes": env.session_lifetime // 60, "idle_timeout_minutes": 0},
-            {"lifetime_minutes": whole_check(5, 60 * 24 * 30), "idle_timeout_minutes": whole_check(0, 60 * 24 * 30)},
-            _check_sessions),
+    Section(
+        "organisation",
+        N_("Organisation"),
+        "settings.system",
+        lambda env: {"name": "OPEx CRM", "default_language": "fr", "timezone": env.timezone},
+        {"name": text_check(200, required=True), "default_language": _language, "timezone": _timezone},
+    ),
+    Section(
+        "email",
+        N_("Email"),
+        "settings.system",
+        lambda env: {name: getattr(env, name) for name in SMTP_FIELDS},
+        {
+            "smtp_host": _host,
+            "smtp_port": whole_check(1, 65535),
+            "smtp_secure": flag_check,
+            "smtp_user": text_check(255),
+            "smtp_password": _password,
+            "smtp_from": _sender,
+        },
+        none_resets=True,
+    ),
+    Section(
+        "modules",
+        N_("Modules"),
+        "settings.system",
+        lambda env: {name: True for name in MODULES},
+        {name: flag_check for name in MODULES},
+    ),
+    Section(
+        "sessions",
+        N_("Sessions"),
+        "settings.system",
+        lambda env: {"lifetime_minutes": env.session_lifetime // 60, "idle_timeout_minutes": 0},
+        {"lifetime_minutes": whole_check(5, 60 * 24 * 30), "idle_timeout_minutes": whole_check(0, 60 * 24 * 30)},
+        _check_sessions,
+    ),
 )
 
 
@@ -240,7 +265,6 @@ def _validate(section: str, values: dict[str, Any], merged: dict[str, Any]) -> d
 
 
 # --- effective values (cached) -----------------------------------------------------------------
-
 
 
 def _stored(session: Session) -> dict[str, AppSetting]:
@@ -341,6 +365,7 @@ def _forget_flag(session: OrmSession) -> None:
 
 # --- the view and the changes ------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class SectionView:
     name: str
@@ -372,10 +397,15 @@ def _section_view(session: Session, name: str, row: AppSetting | None, merged: d
         env = get_settings()
         environment = _mask({k: getattr(env, k) for k in SMTP_FIELDS})
         overridden = tuple(k for k in SMTP_FIELDS if row is not None and k in (row.values or {}))
-    return SectionView(name=name, values=_mask(dict(merged)), version=row.version if row else 0,
-                       updated_at=row.updated_at if row else None,
-                       updated_by_name=updated_by.full_name if updated_by else None,
-                       environment=environment, overridden=overridden)
+    return SectionView(
+        name=name,
+        values=_mask(dict(merged)),
+        version=row.version if row else 0,
+        updated_at=row.updated_at if row else None,
+        updated_by_name=updated_by.full_name if updated_by else None,
+        environment=environment,
+        overridden=overridden,
+    )
 
 
 def visible_sections(actor: Actor) -> list[str]:
@@ -389,8 +419,9 @@ def get_settings_view(session: Session, actor: Actor) -> SettingsView:
         authorize(actor, "settings.system")
     rows = _stored(session)
     merged = _compute(session)
-    return SettingsView(sections={name: _section_view(session, name, rows.get(name), merged[name])
-                                  for name in visible_sections(actor)})
+    return SettingsView(
+        sections={name: _section_view(session, name, rows.get(name), merged[name]) for name in visible_sections(actor)}
+    )
 
 
 def _for_log(name: str, value: Any) -> Any:
@@ -401,9 +432,15 @@ def _for_log(name: str, value: Any) -> Any:
     return value
 
 
-def update_section(session: Session, actor: Actor, section: str, values: dict[str, Any], *,
-                   expected_version: int | None = None, client: security_log.ClientInfo | None = None
-                   ) -> SectionView:
+def update_section(
+    session: Session,
+    actor: Actor,
+    section: str,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    client: security_log.ClientInfo | None = None,
+) -> SectionView:
     """Change some values of one section; each changed value is logged with its old and new value.
 
     `expected_version` is the version read (0 when never saved): a stale one raises Conflict. In the
@@ -424,9 +461,11 @@ def update_section(session: Session, actor: Actor, section: str, values: dict[st
         else:
             stored[name] = value
     after = {**_defaults(get_settings())[section], **stored}
-    changes = {name: {"old": _for_log(name, before.get(name)), "new": _for_log(name, after.get(name))}
-               for name in cleaned if before.get(name) != after.get(name)
-               or (name in stored) != (row is not None and name in (row.values or {}))}
+    changes = {
+        name: {"old": _for_log(name, before.get(name)), "new": _for_log(name, after.get(name))}
+        for name in cleaned
+        if before.get(name) != after.get(name) or (name in stored) != (row is not None and name in (row.values or {}))
+    }
     if not changes:
         return _section_view(session, section, row, before)
     if row is None:
@@ -440,7 +479,14 @@ def update_section(session: Session, actor: Actor, section: str, values: dict[st
     session.flush()
     session.info[_CHANGED_KEY] = True
     events.publish(session, events.SettingsChanged(section=section, actor_id=actor.id if actor.id.int else None))
-    security_log.record(session, ACTION_CHANGED, severity=Severity.MEDIUM,
-                        user_id=actor.id if actor.id.int else None, email=actor.email, client=client,
-                        section=section, changes=changes)
+    security_log.record(
+        session,
+        ACTION_CHANGED,
+        severity=Severity.MEDIUM,
+        user_id=actor.id if actor.id.int else None,
+        email=actor.email,
+        client=client,
+        section=section,
+        changes=changes,
+    )
     return _section_view(session, section, row, _compute(session)[section])

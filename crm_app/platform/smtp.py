@@ -52,8 +52,9 @@ class _Claimed:
     attachments: list[OutboxAttachment]
 
 
-def send_pending(now: datetime | None = None, *, limit: int = BATCH_LIMIT,
-                 errors: list[str] | None = None) -> dict[str, int]:
+def send_pending(
+    now: datetime | None = None, *, limit: int = BATCH_LIMIT, errors: list[str] | None = None
+) -> dict[str, int]:
     """Send the due messages, one claim at a time; returns how many were sent, put back, given up
     (and adds what went wrong with each message not sent to `errors`, when given).
 
@@ -87,9 +88,14 @@ def send_pending(now: datetime | None = None, *, limit: int = BATCH_LIMIT,
 
 def _has_due(now: datetime) -> bool:
     with unit_of_work() as session:
-        return session.exec(select(OutboxMessage.id).where(col(OutboxMessage.status).in_(DUE_STATUSES),
-                                                            OutboxMessage.next_attempt_at <= now).limit(1)).first() \
+        return (
+            session.exec(
+                select(OutboxMessage.id)
+                .where(col(OutboxMessage.status).in_(DUE_STATUSES), OutboxMessage.next_attempt_at <= now)
+                .limit(1)
+            ).first()
             is not None
+        )
 
 
 def _claim_next(now: datetime) -> _Claimed | None:
@@ -101,7 +107,8 @@ def _claim_next(now: datetime) -> _Claimed | None:
                 .where(col(OutboxMessage.status).in_(DUE_STATUSES), OutboxMessage.next_attempt_at <= now)
                 .order_by(col(OutboxMessage.next_attempt_at))
                 .limit(1)
-                .with_for_update(skip_locked=True)).first()
+                .with_for_update(skip_locked=True)
+            ).first()
             if message is None:
                 return None
             if message.attempts >= MAX_ATTEMPTS:
@@ -114,9 +121,13 @@ def _claim_next(now: datetime) -> _Claimed | None:
             message.status = MailStatus.SENDING
             message.attempts += 1
             message.next_attempt_at = now + LEASE
-            attachments = list(session.exec(select(OutboxAttachment)
-                                            .where(OutboxAttachment.outbox_id == message.id)
-                                            .order_by(col(OutboxAttachment.position))).all())
+            attachments = list(
+                session.exec(
+                    select(OutboxAttachment)
+                    .where(OutboxAttachment.outbox_id == message.id)
+                    .order_by(col(OutboxAttachment.position))
+                ).all()
+            )
             return _Claimed(message, attachments)
 
 
@@ -128,17 +139,25 @@ def _deliver(backend: SMTPBackend, claimed: _Claimed, settings: Settings) -> Exc
         if response is None:
             raise ValueError("the message has no recipient")
         if not response.success:
-            raise response.error or smtplib.SMTPResponseException(response.status_code or 0,
-                                                                   response.status_text or b"")
+            raise response.error or smtplib.SMTPResponseException(
+                response.status_code or 0, response.status_text or b""
+            )
     except Exception as exc:  # every failure is recorded on the message and retried
         return exc
-    refused = ", ".join(f"{address} ({code} {reply.decode(errors='replace')})"
-                        for address, (code, reply) in (response.refused_recipients or {}).items())
+    refused = ", ".join(
+        f"{address} ({code} {reply.decode(errors='replace')})"
+        for address, (code, reply) in (response.refused_recipients or {}).items()
+    )
     with unit_of_work() as session:
-        session.execute(update(OutboxMessage)
-                        .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.status) == MailStatus.SENDING)
-                        .values(status=MailStatus.SENT, sent_at=utcnow(),
-                                last_error=f"refused recipients: {refused}" if refused else None))
+        session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.status) == MailStatus.SENDING)
+            .values(
+                status=MailStatus.SENT,
+                sent_at=utcnow(),
+                last_error=f"refused recipients: {refused}" if refused else None,
+            )
+        )
     if refused:
         log.warning("mail sent, some recipients refused", extra={**_log_fields(message), "refused": refused})
     else:
@@ -150,11 +169,15 @@ def _record_failure(message: OutboxMessage, error: Exception, now: datetime) -> 
     """Put the message back with a back-off, or give up; True when given up."""
     gave_up = _is_permanent(error) or message.attempts >= MAX_ATTEMPTS
     with unit_of_work() as session:
-        session.execute(update(OutboxMessage)
-                        .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.status) == MailStatus.SENDING)
-                        .values(status=MailStatus.FAILED if gave_up else MailStatus.PENDING,
-                                next_attempt_at=now + backoff(message.attempts),
-                                last_error=_describe(error)))
+        session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == message.id, col(OutboxMessage.status) == MailStatus.SENDING)
+            .values(
+                status=MailStatus.FAILED if gave_up else MailStatus.PENDING,
+                next_attempt_at=now + backoff(message.attempts),
+                last_error=_describe(error),
+            )
+        )
     fields = {**_log_fields(message), "error": _describe(error)}
     if gave_up:
         log.error("mail given up", extra=fields)
@@ -187,17 +210,27 @@ def _describe(error: Exception) -> str:
 
 
 def _log_fields(message: OutboxMessage) -> dict[str, Any]:
-    return {"outbox_id": str(message.id), "message_id": message.message_id, "attempts": message.attempts,
-            "related": f"{message.related_kind}:{message.related_id}" if message.related_kind else None}
+    return {
+        "outbox_id": str(message.id),
+        "message_id": message.message_id,
+        "attempts": message.attempts,
+        "related": f"{message.related_kind}:{message.related_id}" if message.related_kind else None,
+    }
 
 
 def _build(claimed: _Claimed, settings: Settings) -> emails.Message:
     message = claimed.message
     mail = emails.Message(
-        subject=message.subject, text=message.text_body, html=message.html_body, mail_from=settings.smtp_from,
-        mail_to=_pairs(message.to_addresses), cc=_pairs(message.cc_addresses),
+        subject=message.subject,
+        text=message.text_body,
+        html=message.html_body,
+        mail_from=settings.smtp_from,
+        mail_to=_pairs(message.to_addresses),
+        cc=_pairs(message.cc_addresses),
         reply_to=_pairs([message.reply_to]) if message.reply_to else None,
-        message_id=message.message_id, date=format_datetime(message.created_at))
+        message_id=message.message_id,
+        date=format_datetime(message.created_at),
+    )
     for attachment in claimed.attachments:
         mail.attach(data=attachment.content, filename=attachment.filename, mime_type=attachment.content_type)
     return mail
@@ -208,6 +241,7 @@ def _pairs(addresses: list[str]) -> list[str | tuple[str | None, str]]:
 
 
 # --- SMTP connection ---------------------------------------------------------------------------------
+
 
 class _ClientSetup:
     """STARTTLS whenever offered, certificates verified, credentials only over TLS."""
@@ -235,8 +269,12 @@ class _Client(_ClientSetup, SMTPClientWithResponse):
 class _TLSClient(_ClientSetup, SMTPClientWithResponse_SSL):
     def __init__(self, **kwargs: Any) -> None:
         # smtplib's default context verifies nothing: give it the system's, before the connection opens.
-        smtplib.SMTP_SSL.__init__(self, local_hostname=kwargs.get("local_hostname"),
-                                  timeout=kwargs.get("timeout", SMTP_TIMEOUT), context=ssl.create_default_context())
+        smtplib.SMTP_SSL.__init__(
+            self,
+            local_hostname=kwargs.get("local_hostname"),
+            timeout=kwargs.get("timeout", SMTP_TIMEOUT),
+            context=ssl.create_default_context(),
+        )
         SMTPClientWithResponse.__init__(self, **kwargs)
 
 
@@ -246,8 +284,14 @@ class _Backend(SMTPBackend):
 
 
 def _smtp_backend(settings: Settings) -> _Backend:
-    return _Backend(ssl=settings.smtp_secure, host=settings.smtp_host, port=settings.smtp_port,
-                    user=settings.smtp_user or None, password=settings.smtp_password or None, timeout=SMTP_TIMEOUT)
+    return _Backend(
+        ssl=settings.smtp_secure,
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        user=settings.smtp_user or None,
+        password=settings.smtp_password or None,
+        timeout=SMTP_TIMEOUT,
+    )
 
 
 def mail_outbox(session: Session) -> dict[str, int]:
@@ -259,8 +303,10 @@ def mail_outbox(session: Session) -> dict[str, int]:
     if not smtp_settings().smtp_host and (waiting := outbox.status_counts(session)["pending"]):
         raise JobFailed(f"SMTP_HOST is not set: {waiting} message(s) wait in the outbox")
     if counts["retry"] or counts["failed"]:
-        raise JobFailed(f"{counts['sent']} sent, {counts['retry']} to retry later, {counts['failed']} given up; "
-                        + "; ".join(errors[:3]))
+        raise JobFailed(
+            f"{counts['sent']} sent, {counts['retry']} to retry later, {counts['failed']} given up; "
+            + "; ".join(errors[:3])
+        )
     return counts
 
 
@@ -268,6 +314,7 @@ JOBS = (Job(JOB_NAME, IntervalTrigger(minutes=1), mail_outbox, "Send the due mes
 
 
 # --- test email ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class TestEmailResult:
@@ -290,9 +337,13 @@ def send_test_email(session: Session, actor: Actor, to: str) -> TestEmailResult:
     if not settings.smtp_host:
         raise ValidationFailed({"smtp_host": N_("No SMTP server is set (SMTP_HOST or the value here).")})
     organisation = section_values("organisation", session)["name"]
-    message = emails.Message(subject=f"{organisation}: test email", mail_from=settings.smtp_from, mail_to=[address],
-                             text=f"This test message was sent by {actor.full_name} from the settings of "
-                                  f"{organisation}. If you can read it, the SMTP settings work.")
+    message = emails.Message(
+        subject=f"{organisation}: test email",
+        mail_from=settings.smtp_from,
+        mail_to=[address],
+        text=f"This test message was sent by {actor.full_name} from the settings of "
+        f"{organisation}. If you can read it, the SMTP settings work.",
+    )
     try:
         with _smtp_backend(settings) as backend:
             response = message.send(smtp=backend)
@@ -302,18 +353,29 @@ def send_test_email(session: Session, actor: Actor, to: str) -> TestEmailResult:
             raise response.error
         refused = response.refused_recipients or {}
         if refused:
-            answer = "; ".join(f"{addr}: {code} {reply.decode(errors='replace')}"
-                               for addr, (code, reply) in refused.items())
+            answer = "; ".join(
+                f"{addr}: {code} {reply.decode(errors='replace')}" for addr, (code, reply) in refused.items()
+            )
             result = TestEmailResult(False, answer)
         elif not response.success:
             raise smtplib.SMTPResponseException(response.status_code or 0, response.status_text or b"")
         else:
-            text = response.status_text.decode(errors="replace") if isinstance(response.status_text, bytes) \
+            text = (
+                response.status_text.decode(errors="replace")
+                if isinstance(response.status_text, bytes)
                 else str(response.status_text or "")
+            )
             result = TestEmailResult(True, f"{response.status_code} {text}".strip())
     except Exception as exc:  # every failure is reported as the server or the network said it
         result = TestEmailResult(False, f"{type(exc).__name__}: {exc}"[:2000])
-    security_log.record(session, ACTION_TEST_EMAIL, user_id=actor.id if actor.id.int else None, email=actor.email,
-                        to=address, host=settings.smtp_host, ok=result.ok, answer=result.answer[:500])
+    security_log.record(
+        session,
+        ACTION_TEST_EMAIL,
+        user_id=actor.id if actor.id.int else None,
+        email=actor.email,
+        to=address,
+        host=settings.smtp_host,
+        ok=result.ok,
+        answer=result.answer[:500],
+    )
     return result
-

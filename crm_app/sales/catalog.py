@@ -30,8 +30,14 @@ from crm_app.sales.models.quotes import CatalogItem
 
 #: The units a line may be counted in, with their labels (message ids, translated where shown).
 UNIT_LABELS: dict[str, str] = {
-    "unit": N_("unit"), "day": N_("day"), "hour": N_("hour"), "lot": N_("lot"), "box": N_("box"),
-    "kit": N_("kit"), "month": N_("month"), "year": N_("year"),
+    "unit": N_("unit"),
+    "day": N_("day"),
+    "hour": N_("hour"),
+    "lot": N_("lot"),
+    "box": N_("box"),
+    "kit": N_("kit"),
+    "month": N_("month"),
+    "year": N_("year"),
 }
 UNITS: tuple[str, ...] = tuple(UNIT_LABELS)
 SORTABLE = ("reference", "name", "category", "unit_price", "updated")
@@ -131,11 +137,17 @@ def create_item(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Catal
     values = _clean(session, raw, partial=False)
     if _reference_taken(session, values["reference"]):
         raise ValidationFailed({"reference": _REFERENCE_TAKEN})
-    item = CatalogItem(**values, name_key=fold(values["name"]), created_by=actor_id(actor),
-                       updated_by=actor_id(actor))
+    item = CatalogItem(**values, name_key=fold(values["name"]), created_by=actor_id(actor), updated_by=actor_id(actor))
     _flush(session, item)
-    audit.record(session, actor, entity_type=ENTITY, entity_id=item.id, institution_id=None, action="create",
-                 changes={name: (None, value) for name, value in values.items()})
+    audit.record(
+        session,
+        actor,
+        entity_type=ENTITY,
+        entity_id=item.id,
+        institution_id=None,
+        action="create",
+        changes={name: (None, value) for name, value in values.items()},
+    )
     return item
 
 
@@ -143,8 +155,9 @@ def _item(session: Session, item_id: uuid.UUID, *, for_update: bool = False) -> 
     return get_record(session, CatalogItem, item_id, missing=_MISSING, for_update=for_update)
 
 
-def update_item(session: Session, actor: Actor, item_id: uuid.UUID, raw: Mapping[str, Any], *,
-                expected_version: int) -> CatalogItem:
+def update_item(
+    session: Session, actor: Actor, item_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> CatalogItem:
     """Change some fields (admins); a stale version is refused with the name of who saved first.
     Quotes and invoices keep the values they copied: editing an item never changes a document."""
     authorize(actor, "catalog.edit")
@@ -152,8 +165,7 @@ def update_item(session: Session, actor: Actor, item_id: uuid.UUID, raw: Mapping
     if item.version != expected_version:
         raise Conflict(changed_by=changed_by_name(session, item.updated_by))
     values = _clean(session, raw, partial=True)
-    changes = {name: (getattr(item, name), value) for name, value in values.items()
-               if getattr(item, name) != value}
+    changes = {name: (getattr(item, name), value) for name, value in values.items() if getattr(item, name) != value}
     if not changes:
         return item
     if "reference" in changes and _reference_taken(session, values["reference"], other_than=item.id):
@@ -167,13 +179,15 @@ def update_item(session: Session, actor: Actor, item_id: uuid.UUID, raw: Mapping
     action = "update"
     if set(changes) == {"is_active"}:
         action = "restore" if item.is_active else "archive"
-    audit.record(session, actor, entity_type=ENTITY, entity_id=item.id, institution_id=None, action=action,
-                 changes=changes)
+    audit.record(
+        session, actor, entity_type=ENTITY, entity_id=item.id, institution_id=None, action=action, changes=changes
+    )
     return item
 
 
-def set_active(session: Session, actor: Actor, item_id: uuid.UUID, active: bool, *,
-               expected_version: int) -> CatalogItem:
+def set_active(
+    session: Session, actor: Actor, item_id: uuid.UUID, active: bool, *, expected_version: int
+) -> CatalogItem:
     """Deactivate (no longer offered for new lines; documents keep theirs) or restore an item."""
     return update_item(session, actor, item_id, {"is_active": active}, expected_version=expected_version)
 
@@ -216,15 +230,20 @@ class CatalogQuery:
     def from_params(cls, params: Mapping[str, str | Sequence[str]]) -> CatalogQuery:
         read = Params(params)
         sort, descending = read.sort(SORTABLE, "name")
-        active = {"1": True, "true": True, "0": False, "false": False, "all": None}.get(read.one("active") or "1",
-                                                                                        True)
-        return cls(q=read.one("q") or "", category=read.one("category"), active=active, sort=sort,
-                   descending=descending)
+        active = {"1": True, "true": True, "0": False, "false": False, "all": None}.get(read.one("active") or "1", True)
+        return cls(
+            q=read.one("q") or "", category=read.one("category"), active=active, sort=sort, descending=descending
+        )
 
 
 _C = table_of(CatalogItem).c
-_ORDER: dict[str, Any] = {"reference": _C.reference, "name": _C.name_key, "category": _C.category,
-                          "unit_price": _C.unit_price, "updated": _C.updated_at}
+_ORDER: dict[str, Any] = {
+    "reference": _C.reference,
+    "name": _C.name_key,
+    "category": _C.category,
+    "unit_price": _C.unit_price,
+    "updated": _C.updated_at,
+}
 
 
 def _conditions(actor: Actor, query: CatalogQuery) -> list[Any]:
@@ -237,20 +256,34 @@ def _conditions(actor: Actor, query: CatalogQuery) -> list[Any]:
     text = query.q.strip()
     if text:
         pattern = contains_pattern(fold(text))
-        conditions.append(sa.or_(_C.name_key.like(pattern, escape="\\"),
-                                 sa.func.lower(_C.reference).like(contains_pattern(text.lower()), escape="\\")))
+        conditions.append(
+            sa.or_(
+                _C.name_key.like(pattern, escape="\\"),
+                sa.func.lower(_C.reference).like(contains_pattern(text.lower()), escape="\\"),
+            )
+        )
     return conditions
 
 
 def _row(item: Any) -> CatalogRow:
-    return CatalogRow(id=item.id, reference=item.reference, name=item.name, description=item.description,
-                      category=item.category, unit=item.unit, unit_price=item.unit_price,
-                      default_vat_rate=item.default_vat_rate, is_active=item.is_active, updated_at=item.updated_at,
-                      version=item.version)
+    return CatalogRow(
+        id=item.id,
+        reference=item.reference,
+        name=item.name,
+        description=item.description,
+        category=item.category,
+        unit=item.unit,
+        unit_price=item.unit_price,
+        default_vat_rate=item.default_vat_rate,
+        is_active=item.is_active,
+        updated_at=item.updated_at,
+        version=item.version,
+    )
 
 
-def list_items(session: Session, actor: Actor, query: CatalogQuery | None = None,
-               request: PageRequest | None = None) -> Page[CatalogRow]:
+def list_items(
+    session: Session, actor: Actor, query: CatalogQuery | None = None, request: PageRequest | None = None
+) -> Page[CatalogRow]:
     """One page of the catalog, filtered, sorted and paged in SQL."""
     query = query or CatalogQuery()
     request = request or PageRequest()
@@ -258,8 +291,9 @@ def list_items(session: Session, actor: Actor, query: CatalogQuery | None = None
     key = _ORDER.get(query.sort, _C.name_key)
     order = [key.desc() if query.descending else key.asc(), _C.id]
     total = session.exec(select(sa.func.count()).select_from(CatalogItem).where(*conditions)).one()
-    found = session.exec(select(CatalogItem).where(*conditions).order_by(*order)
-                         .offset(request.offset).limit(request.page_size)).all()
+    found = session.exec(
+        select(CatalogItem).where(*conditions).order_by(*order).offset(request.offset).limit(request.page_size)
+    ).all()
     return Page([_row(item) for item in found], int(total), request.page, request.page_size)
 
 
@@ -282,8 +316,13 @@ def categories(session: Session, actor: Actor) -> list[str]:
     statement = select(CatalogItem.category).where(col(CatalogItem.category).is_not(None))
     if not can(actor, "catalog.edit"):
         statement = statement.where(col(CatalogItem.is_active).is_(True))
-    return [c for c in session.exec(statement.group_by(col(CatalogItem.category))
-                                    .order_by(col(CatalogItem.category)).limit(500)).all() if c]
+    return [
+        c
+        for c in session.exec(
+            statement.group_by(col(CatalogItem.category)).order_by(col(CatalogItem.category)).limit(500)
+        ).all()
+        if c
+    ]
 
 
 def vat_rates(session: Session, actor: Actor) -> tuple[Decimal, ...]:

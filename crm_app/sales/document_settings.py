@@ -32,20 +32,41 @@ from crm_app.sales.templates import TEMPLATE_KINDS, check_template
 DEFAULT_INVOICE_LEVELS: tuple[int, ...] = (-7, 1, 15, 30)
 
 DOCUMENT_DEFAULTS: dict[str, Any] = {
-    "quote_prefix": "DEV", "order_prefix": "BC", "invoice_prefix": "FAC", "credit_note_prefix": "AV",
-    "vat_rates": [str(rate) for rate in DEFAULT_VAT_RATES], "default_vat_rate": "20",
-    "payment_terms_days": 30, "quote_validity_days": 30,
+    "quote_prefix": "DEV",
+    "order_prefix": "BC",
+    "invoice_prefix": "FAC",
+    "credit_note_prefix": "AV",
+    "vat_rates": [str(rate) for rate in DEFAULT_VAT_RATES],
+    "default_vat_rate": "20",
+    "payment_terms_days": 30,
+    "quote_validity_days": 30,
     # French law (Code de commerce L441-10): at least 3 × the legal interest rate; 10 % is usual.
-    "late_penalty_rate": "10", "recovery_indemnity": "40",
+    "late_penalty_rate": "10",
+    "recovery_indemnity": "40",
 }
 BRANDING_DEFAULTS: dict[str, Any] = {
-    "legal_name": "", "address": "", "siret": "", "vat_number": "", "rcs": "", "share_capital": "",
-    "phone": "", "email": "", "website": "", "accent_color": "#1565c0", "iban": "", "bic": "",
-    "payment_instructions": "", "footer": "", "terms": "", "logo_path": "",
+    "legal_name": "",
+    "address": "",
+    "siret": "",
+    "vat_number": "",
+    "rcs": "",
+    "share_capital": "",
+    "phone": "",
+    "email": "",
+    "website": "",
+    "accent_color": "#1565c0",
+    "iban": "",
+    "bic": "",
+    "payment_instructions": "",
+    "footer": "",
+    "terms": "",
+    "logo_path": "",
 }
 REMINDER_DEFAULTS: dict[str, Any] = {
-    "quote_reminders": [spec.kind.value for spec in QUOTE_REMINDERS], "quote_followup_task": True,
-    "invoice_levels": list(DEFAULT_INVOICE_LEVELS), "invoice_email_client": False,
+    "quote_reminders": [spec.kind.value for spec in QUOTE_REMINDERS],
+    "quote_followup_task": True,
+    "invoice_levels": list(DEFAULT_INVOICE_LEVELS),
+    "invoice_email_client": False,
 }
 #: One subject and one body per email template; empty: the built-in text in the recipient's language.
 TEMPLATE_DEFAULTS: dict[str, Any] = {f"{kind}_{part}": "" for kind in TEMPLATE_KINDS for part in ("subject", "body")}
@@ -106,13 +127,17 @@ def _section(name: str, defaults: dict[str, Any], session: Session | None) -> di
 def document_settings(session: Session | None = None) -> DocumentSettings:
     values = _section("documents", DOCUMENT_DEFAULTS, session)
     return DocumentSettings(
-        quote_prefix=str(values["quote_prefix"]), order_prefix=str(values["order_prefix"]),
-        invoice_prefix=str(values["invoice_prefix"]), credit_note_prefix=str(values["credit_note_prefix"]),
+        quote_prefix=str(values["quote_prefix"]),
+        order_prefix=str(values["order_prefix"]),
+        invoice_prefix=str(values["invoice_prefix"]),
+        credit_note_prefix=str(values["credit_note_prefix"]),
         vat_rates=tuple(Decimal(str(rate)) for rate in values["vat_rates"]),
         default_vat_rate=Decimal(str(values["default_vat_rate"])),
-        payment_terms_days=int(values["payment_terms_days"]), quote_validity_days=int(values["quote_validity_days"]),
+        payment_terms_days=int(values["payment_terms_days"]),
+        quote_validity_days=int(values["quote_validity_days"]),
         late_penalty_rate=Decimal(str(values["late_penalty_rate"])),
-        recovery_indemnity=Decimal(str(values["recovery_indemnity"])))
+        recovery_indemnity=Decimal(str(values["recovery_indemnity"])),
+    )
 
 
 def branding(session: Session | None = None) -> Branding:
@@ -122,10 +147,12 @@ def branding(session: Session | None = None) -> Branding:
 
 def reminder_rules(session: Session | None = None) -> ReminderRules:
     values = _section("reminders", REMINDER_DEFAULTS, session)
-    return ReminderRules(quote_reminders=frozenset(values["quote_reminders"]),
-                         quote_followup_task=bool(values["quote_followup_task"]),
-                         invoice_levels=tuple(sorted(int(level) for level in values["invoice_levels"])),
-                         invoice_email_client=bool(values["invoice_email_client"]))
+    return ReminderRules(
+        quote_reminders=frozenset(values["quote_reminders"]),
+        quote_followup_task=bool(values["quote_followup_task"]),
+        invoice_levels=tuple(sorted(int(level) for level in values["invoice_levels"])),
+        invoice_email_client=bool(values["invoice_email_client"]),
+    )
 
 
 # --- validation of the settings sections "documents", "branding", "reminders", "templates" -----------
@@ -143,6 +170,7 @@ def _text(limit: int, *, one_line: bool = True) -> Check:
         if one_line and ("\n" in text or "\r" in text):
             return None, N_("Write this on one line.")
         return text, None
+
     return check
 
 
@@ -221,8 +249,7 @@ def _iban(value: Any) -> tuple[Any, str | None]:
 def _bic(value: Any) -> tuple[Any, str | None]:
     compact = "".join(str(value or "").split()).upper()
     if compact and not re.fullmatch(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?", compact):
-        return None, N_("A BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), then letters or "
-                        "digits.")
+        return None, N_("A BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), then letters or digits.")
     return compact, None
 
 
@@ -314,35 +341,60 @@ def _template(limit: int, *, one_line: bool) -> Check:
             return None, error
         problem = check_template(text)
         return (None, problem) if problem else (text, None)
+
     return check
 
 
 def _check_documents(after: dict[str, Any], errors: dict[str, str]) -> None:
-    if "default_vat_rate" not in errors and "vat_rates" not in errors \
-            and Decimal(str(after["default_vat_rate"])) not in {Decimal(str(rate)) for rate in after["vat_rates"]}:
+    if (
+        "default_vat_rate" not in errors
+        and "vat_rates" not in errors
+        and Decimal(str(after["default_vat_rate"])) not in {Decimal(str(rate)) for rate in after["vat_rates"]}
+    ):
         errors["default_vat_rate"] = N_("The default VAT rate must be one of the VAT rates.")
 
 
 FIELD_CHECKS: dict[str, dict[str, Check]] = {
     "documents": {
-        "quote_prefix": _prefix, "order_prefix": _prefix, "invoice_prefix": _prefix, "credit_note_prefix": _prefix,
-        "vat_rates": _vat_rates, "default_vat_rate": _rate, "payment_terms_days": settings.whole_check(0, 365),
-        "quote_validity_days": settings.whole_check(1, 365), "late_penalty_rate": _rate,
+        "quote_prefix": _prefix,
+        "order_prefix": _prefix,
+        "invoice_prefix": _prefix,
+        "credit_note_prefix": _prefix,
+        "vat_rates": _vat_rates,
+        "default_vat_rate": _rate,
+        "payment_terms_days": settings.whole_check(0, 365),
+        "quote_validity_days": settings.whole_check(1, 365),
+        "late_penalty_rate": _rate,
         "recovery_indemnity": _indemnity,
     },
     "branding": {
-        "legal_name": _text(200), "address": _text(500, one_line=False), "siret": _siret, "vat_number": _vat_number,
-        "rcs": _text(120), "share_capital": _text(60), "phone": _text(40), "email": _email, "website": _text(250),
-        "accent_color": _colour, "iban": _iban, "bic": _bic, "payment_instructions": _text(1000, one_line=False),
-        "footer": _text(500, one_line=False), "terms": _text(30000, one_line=False), "logo_path": _logo_path,
+        "legal_name": _text(200),
+        "address": _text(500, one_line=False),
+        "siret": _siret,
+        "vat_number": _vat_number,
+        "rcs": _text(120),
+        "share_capital": _text(60),
+        "phone": _text(40),
+        "email": _email,
+        "website": _text(250),
+        "accent_color": _colour,
+        "iban": _iban,
+        "bic": _bic,
+        "payment_instructions": _text(1000, one_line=False),
+        "footer": _text(500, one_line=False),
+        "terms": _text(30000, one_line=False),
+        "logo_path": _logo_path,
     },
     "reminders": {
-        "quote_reminders": _quote_reminders, "quote_followup_task": settings.flag_check,
+        "quote_reminders": _quote_reminders,
+        "quote_followup_task": settings.flag_check,
         "invoice_levels": _invoice_levels,
         "invoice_email_client": settings.flag_check,
     },
-    "templates": {name: _template(250, one_line=True) if name.endswith("_subject") else
-                  _template(10000, one_line=False) for name in TEMPLATE_DEFAULTS},
+    "templates": {
+        name: _template(250, one_line=True) if name.endswith("_subject") else _template(10000, one_line=False)
+        for name in TEMPLATE_DEFAULTS
+    },
 }
 
 
@@ -351,18 +403,40 @@ DOCUMENTS_RIGHT = "document_template.edit"
 
 #: The settings sections of sales documents (`crm_app.bootstrap` registers them after the platform's).
 SECTIONS = (
-    settings.Section("documents", N_("Sales documents"), DOCUMENTS_RIGHT, lambda env: copy.deepcopy(DOCUMENT_DEFAULTS),
-                     FIELD_CHECKS["documents"], _check_documents),
-    settings.Section("branding", N_("Company identity and branding"), DOCUMENTS_RIGHT,
-                     lambda env: copy.deepcopy(BRANDING_DEFAULTS), FIELD_CHECKS["branding"]),
-    settings.Section("templates", N_("Email templates"), DOCUMENTS_RIGHT, lambda env: copy.deepcopy(TEMPLATE_DEFAULTS),
-                     FIELD_CHECKS["templates"]),
-    settings.Section("reminders", N_("Reminders"), "reminder_rule.edit", lambda env: copy.deepcopy(REMINDER_DEFAULTS),
-                     FIELD_CHECKS["reminders"]),
+    settings.Section(
+        "documents",
+        N_("Sales documents"),
+        DOCUMENTS_RIGHT,
+        lambda env: copy.deepcopy(DOCUMENT_DEFAULTS),
+        FIELD_CHECKS["documents"],
+        _check_documents,
+    ),
+    settings.Section(
+        "branding",
+        N_("Company identity and branding"),
+        DOCUMENTS_RIGHT,
+        lambda env: copy.deepcopy(BRANDING_DEFAULTS),
+        FIELD_CHECKS["branding"],
+    ),
+    settings.Section(
+        "templates",
+        N_("Email templates"),
+        DOCUMENTS_RIGHT,
+        lambda env: copy.deepcopy(TEMPLATE_DEFAULTS),
+        FIELD_CHECKS["templates"],
+    ),
+    settings.Section(
+        "reminders",
+        N_("Reminders"),
+        "reminder_rule.edit",
+        lambda env: copy.deepcopy(REMINDER_DEFAULTS),
+        FIELD_CHECKS["reminders"],
+    ),
 )
 
 
 # --- the logo ------------------------------------------------------------------------------------------
+
 
 def _image_kind(content: bytes) -> str | None:
     if content.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -372,12 +446,11 @@ def _image_kind(content: bytes) -> str | None:
     return None
 
 
-def upload_logo(session: Session, actor: Actor, filename: str, content: bytes, *,
-                client: Any = None) -> settings.SectionView:
+def upload_logo(
+    session: Session, actor: Actor, filename: str, content: bytes, *, client: Any = None
+) -> settings.SectionView:
     """Store a PNG or JPEG logo (≤ 2 MB, checked by its content, not its name) under
     DATA_DIR/files/branding/ and make it the documents' logo (a change of the "branding" section)."""
-
-
 
     authorize(actor, DOCUMENTS_RIGHT)
     if len(content) > LOGO_MAX_BYTES:

@@ -58,6 +58,7 @@ PDF_CONTENT_TYPE = "application/pdf"
 
 # --- loading a document ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class _Source:
     """A quote or an invoice row with its lines, whatever the kind."""
@@ -90,8 +91,11 @@ def _load(session: Session, kind: DocumentKind | str, document_id: uuid.UUID) ->
     invoice = session.get(Invoice, document_id)
     wanted = InvoiceKind.CREDIT_NOTE if kind is DocumentKind.CREDIT_NOTE else InvoiceKind.INVOICE
     if invoice is None or invoice.kind != wanted:
-        raise NotFound(N_("This invoice does not exist.") if wanted is InvoiceKind.INVOICE
-                       else N_("This credit note does not exist."))
+        raise NotFound(
+            N_("This invoice does not exist.")
+            if wanted is InvoiceKind.INVOICE
+            else N_("This credit note does not exist.")
+        )
     return _Source(kind, invoice, stored_lines(session, invoice))
 
 
@@ -106,9 +110,15 @@ def _totals(source: _Source) -> Totals:
     computed = (totals.total_excl_vat, totals.total_vat, totals.total_incl_vat)
     nets = [line.net_amount for line in source.lines]
     if stored != computed or nets != [line.net for line in totals.lines]:
-        log.error("document totals differ from its lines", extra={
-            "kind": source.kind.value, "document_id": str(row.id), "stored": [str(v) for v in stored],
-            "computed": [str(v) for v in computed]})
+        log.error(
+            "document totals differ from its lines",
+            extra={
+                "kind": source.kind.value,
+                "document_id": str(row.id),
+                "stored": [str(v) for v in stored],
+                "computed": [str(v) for v in computed],
+            },
+        )
         raise TotalsMismatch(f"{source.kind.value} {row.id}: stored totals {stored} != computed {computed}")
     return totals
 
@@ -123,9 +133,14 @@ def buyer_snapshot(session: Session, institution_id: uuid.UUID, contact_id: uuid
     address = [line for line in (institution.street, city_line) if line]
     if institution.country and institution.country != "FR":
         address.append(institution.country)
-    return {"name": institution.name, "address_lines": address,
-            "contact_name": _person(contact) if contact else None, "siret": institution.siret,
-            "accounting_number": institution.accounting_number, "email": contact.email if contact else None}
+    return {
+        "name": institution.name,
+        "address_lines": address,
+        "contact_name": _person(contact) if contact else None,
+        "siret": institution.siret,
+        "accounting_number": institution.accounting_number,
+        "email": contact.email if contact else None,
+    }
 
 
 def _person(contact: Contact) -> str:
@@ -133,10 +148,14 @@ def _person(contact: Contact) -> str:
 
 
 def _party(snapshot: Mapping[str, Any]) -> Party:
-    return Party(name=str(snapshot.get("name") or ""),
-                 address_lines=tuple(str(line) for line in snapshot.get("address_lines") or ()),
-                 contact_name=snapshot.get("contact_name"), siret=snapshot.get("siret"),
-                 accounting_number=snapshot.get("accounting_number"), email=snapshot.get("email"))
+    return Party(
+        name=str(snapshot.get("name") or ""),
+        address_lines=tuple(str(line) for line in snapshot.get("address_lines") or ()),
+        contact_name=snapshot.get("contact_name"),
+        siret=snapshot.get("siret"),
+        accounting_number=snapshot.get("accounting_number"),
+        email=snapshot.get("email"),
+    )
 
 
 def _discount_label(line: QuoteLine | InvoiceLine, language: str, currency: str) -> str | None:
@@ -189,34 +208,56 @@ def _build(session: Session, source: _Source) -> PdfDocument:
         buyer = _party(row.buyer)
     else:
         buyer = _party(buyer_snapshot(session, row.institution_id, row.contact_id))
-    lines = tuple(PdfLine(reference=line.reference, description=line.description, quantity=line.quantity,
-                          unit=line.unit, unit_price=line.unit_price,
-                          discount_label=_discount_label(line, language, row.currency), vat_rate=line.vat_rate,
-                          net_amount=line.net_amount) for line in source.lines)
+    lines = tuple(
+        PdfLine(
+            reference=line.reference,
+            description=line.description,
+            quantity=line.quantity,
+            unit=line.unit,
+            unit_price=line.unit_price,
+            discount_label=_discount_label(line, language, row.currency),
+            vat_rate=line.vat_rate,
+            net_amount=line.net_amount,
+        )
+        for line in source.lines
+    )
     common: dict[str, Any] = {
-        "kind": source.kind, "number": source.number or "", "language": language, "seller": branding(session),
-        "buyer": buyer, "lines": lines, "totals": totals, "title": row.title, "notes": row.notes,
-        "salesperson": owner.full_name if owner else None, "references": _references(session, source),
+        "kind": source.kind,
+        "number": source.number or "",
+        "language": language,
+        "seller": branding(session),
+        "buyer": buyer,
+        "lines": lines,
+        "totals": totals,
+        "title": row.title,
+        "notes": row.notes,
+        "salesperson": owner.full_name if owner else None,
+        "references": _references(session, source),
         "draft": source.is_draft,
     }
     if isinstance(row, Quote):
         issued_on = row.ordered_at.date() if source.kind is DocumentKind.ORDER and row.ordered_at else row.issue_date
-        return PdfDocument(**common, issue_date=issued_on,
-                           valid_until=row.valid_until if source.kind is DocumentKind.QUOTE else None)
+        return PdfDocument(
+            **common, issue_date=issued_on, valid_until=row.valid_until if source.kind is DocumentKind.QUOTE else None
+        )
     today = utcnow().date()
     is_invoice = source.kind is DocumentKind.INVOICE
     return PdfDocument(
-        **common, issue_date=row.issue_date or today,
+        **common,
+        issue_date=row.issue_date or today,
         due_date=(row.due_date or (row.issue_date or today) + timedelta(days=row.payment_terms_days))
-        if is_invoice else None,
+        if is_invoice
+        else None,
         payment_terms_days=row.payment_terms_days if is_invoice else None,
         late_penalty_rate=settings.late_penalty_rate if is_invoice else None,
         # no amount paid or due: the PDF of an issued invoice is stored at its first download and
         # served as it is afterwards, so it holds only what cannot change after issue
-        recovery_indemnity=settings.recovery_indemnity if is_invoice else None)
+        recovery_indemnity=settings.recovery_indemnity if is_invoice else None,
+    )
 
 
 # --- the PDF, stored once issued ---------------------------------------------------------------------
+
 
 def _stored_path(kind: DocumentKind, number: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", number)
@@ -232,8 +273,9 @@ def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes,
     """The stored file of a sent or issued document, rendered and stored the first time."""
     number = source.number
     assert number is not None
-    query = select(StoredDocument).where(StoredDocument.kind == source.kind,
-                                         StoredDocument.document_id == source.row.id, StoredDocument.number == number)
+    query = select(StoredDocument).where(
+        StoredDocument.kind == source.kind, StoredDocument.document_id == source.row.id, StoredDocument.number == number
+    )
     existing = session.exec(query).first()
     if existing is not None:
         try:
@@ -242,8 +284,10 @@ def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes,
             content = b""
         if hashlib.sha256(content).hexdigest() == existing.sha256:
             return content, existing.sha256
-        log.error("stored PDF missing or altered: rendered again",
-                  extra={"path": existing.path, "document_id": str(source.row.id)})
+        log.error(
+            "stored PDF missing or altered: rendered again",
+            extra={"path": existing.path, "document_id": str(source.row.id)},
+        )
 
     content = render(_build(session, source))
     digest = hashlib.sha256(content).hexdigest()
@@ -253,8 +297,15 @@ def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes,
         session.flush()
         storage.write_file(path, content)
         return content, digest
-    record = StoredDocument(kind=source.kind, document_id=source.row.id, number=number, path=path, sha256=digest,
-                            size=len(content), created_by=actor.id if actor.id.int else None)
+    record = StoredDocument(
+        kind=source.kind,
+        document_id=source.row.id,
+        number=number,
+        path=path,
+        sha256=digest,
+        size=len(content),
+        created_by=actor.id if actor.id.int else None,
+    )
     try:
         with session.begin_nested():  # two first downloads at once: the second reuses the first's file
             session.add(record)
@@ -269,14 +320,12 @@ def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes,
 def _pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes, str]:
     """(content, sha256) of the document's PDF: fresh for a draft, the stored file otherwise."""
     if source.is_draft or not source.number:
-
         content = render(_build(session, source))
         return content, hashlib.sha256(content).hexdigest()
     return _stored_pdf(session, actor, source)
 
 
-def document_pdf(session: Session, actor: Actor, kind: DocumentKind | str, document_id: uuid.UUID
-                 ) -> tuple[bytes, str]:
+def document_pdf(session: Session, actor: Actor, kind: DocumentKind | str, document_id: uuid.UUID) -> tuple[bytes, str]:
     """(PDF bytes, file name "<number>.pdf") of a document the actor may see ("record.view").
 
     A sent quote, an order, an issued invoice or credit note is stored the first time and the very
@@ -288,6 +337,7 @@ def document_pdf(session: Session, actor: Actor, kind: DocumentKind | str, docum
 
 
 # --- fields of a document for the templates ----------------------------------------------------------
+
 
 def _fields(session: Session, source: _Source, language: str, *, days: int | None = None) -> dict[str, str]:
     row = source.row
@@ -307,26 +357,37 @@ def _fields(session: Session, source: _Source, language: str, *, days: int | Non
 
     due = row.total_incl_vat - row.amount_paid - row.amount_credited if isinstance(row, Invoice) else None
     return {
-        "number": source.number or "", "title": row.title or "", "institution": institution_name,
-        "contact": _person(contact) if contact else "", "total": money(row.total_incl_vat),
-        "total_excl_vat": money(row.total_excl_vat), "amount_due": money(due) if due is not None else "",
-        "issue_date": day(row.issue_date), "due_date": day(row.due_date if isinstance(row, Invoice) else None),
+        "number": source.number or "",
+        "title": row.title or "",
+        "institution": institution_name,
+        "contact": _person(contact) if contact else "",
+        "total": money(row.total_incl_vat),
+        "total_excl_vat": money(row.total_excl_vat),
+        "amount_due": money(due) if due is not None else "",
+        "issue_date": day(row.issue_date),
+        "due_date": day(row.due_date if isinstance(row, Invoice) else None),
         "valid_until": day(row.valid_until if isinstance(row, Quote) else None),
-        "days": "" if days is None else str(days), "salesperson": owner.full_name if owner else "",
+        "days": "" if days is None else str(days),
+        "salesperson": owner.full_name if owner else "",
         "company": branding(session).legal_name or str(organisation(session)["name"]),
     }
 
 
-def template_fields(session: Session, kind: DocumentKind | str, document_id: uuid.UUID, *,
-                    language: str | None = None, days: int | None = None) -> dict[str, str]:
+def template_fields(
+    session: Session,
+    kind: DocumentKind | str,
+    document_id: uuid.UUID,
+    *,
+    language: str | None = None,
+    days: int | None = None,
+) -> dict[str, str]:
     """The placeholder values of one document, formatted in `language` (default: the organisation's).
     For the jobs' reminders (no right checked: the caller decides who reads them)."""
     source = _load(session, kind, document_id)
     return _fields(session, source, language or str(organisation(session)["default_language"]), days=days)
 
 
-def email_draft(session: Session, actor: Actor, kind: DocumentKind | str, document_id: uuid.UUID
-                ) -> tuple[str, str]:
+def email_draft(session: Session, actor: Actor, kind: DocumentKind | str, document_id: uuid.UUID) -> tuple[str, str]:
     """The (subject, body) the send dialog starts from, for the actor to edit."""
     source = _load(session, kind, document_id)
     authorize(actor, "record.view", source.row)
@@ -345,7 +406,8 @@ def template_preview(session: Session, actor: Actor, kind: str) -> tuple[str, st
     if source is None:
         with use_locale(language):
             return gettext("No document yet"), gettext(
-                "The preview uses the most recent document of this kind; there is none yet.")
+                "The preview uses the most recent document of this kind; there is none yet."
+            )
     days = None
     if kind.endswith("_reminder") or kind.endswith("_owner"):
         row = source.row
@@ -367,8 +429,12 @@ def _latest(session: Session, actor: Actor, kind: str) -> _Source | None:
                 return _load(session, DocumentKind.ORDER if kind == "order" else DocumentKind.QUOTE, quote.id)
         return None
     wanted = InvoiceKind.CREDIT_NOTE if kind == "credit_note" else InvoiceKind.INVOICE
-    rows = session.exec(select(Invoice).where(Invoice.kind == wanted, Invoice.status != InvoiceStatus.DRAFT)
-                        .order_by(col(Invoice.issue_date).desc(), col(Invoice.created_at).desc()).limit(50)).all()
+    rows = session.exec(
+        select(Invoice)
+        .where(Invoice.kind == wanted, Invoice.status != InvoiceStatus.DRAFT)
+        .order_by(col(Invoice.issue_date).desc(), col(Invoice.created_at).desc())
+        .limit(50)
+    ).all()
     for invoice in rows:
         if can(actor, "record.view", invoice):
             return _load(session, DocumentKind(wanted.value), invoice.id)
@@ -377,11 +443,16 @@ def _latest(session: Session, actor: Actor, kind: str) -> _Source | None:
 
 # --- emailing a document --------------------------------------------------------------------------
 
-def _recipients(session: Session, source: _Source, contact_ids: Sequence[uuid.UUID],
-                extra_emails: Sequence[str]) -> list[tuple[str, str]]:
 
-    found = {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(list(contact_ids)))).all()} \
-        if contact_ids else {}
+def _recipients(
+    session: Session, source: _Source, contact_ids: Sequence[uuid.UUID], extra_emails: Sequence[str]
+) -> list[tuple[str, str]]:
+
+    found = (
+        {c.id: c for c in session.exec(select(Contact).where(col(Contact.id).in_(list(contact_ids)))).all()}
+        if contact_ids
+        else {}
+    )
     recipients: list[tuple[str, str]] = []
     for contact_id in contact_ids:
         contact = found.get(contact_id)
@@ -403,9 +474,18 @@ def _recipients(session: Session, source: _Source, contact_ids: Sequence[uuid.UU
     return list(unique.values())
 
 
-def email_document(session: Session, actor: Actor, kind: DocumentKind | str, document_id: uuid.UUID, *,
-                   contact_ids: Sequence[uuid.UUID], extra_emails: Sequence[str] = (), subject: str | None = None,
-                   body: str | None = None, request_key: str | None = None) -> list[uuid.UUID]:
+def email_document(
+    session: Session,
+    actor: Actor,
+    kind: DocumentKind | str,
+    document_id: uuid.UUID,
+    *,
+    contact_ids: Sequence[uuid.UUID],
+    extra_emails: Sequence[str] = (),
+    subject: str | None = None,
+    body: str | None = None,
+    request_key: str | None = None,
+) -> list[uuid.UUID]:
     """Queue the document's email, with its (stored) PDF attached, to each recipient; the outbox ids.
 
     Needs "record.edit" on the document, which must be sent or issued (not a draft). Contacts must be
@@ -420,8 +500,9 @@ def email_document(session: Session, actor: Actor, kind: DocumentKind | str, doc
     recipients = _recipients(session, source, contact_ids, extra_emails)
     language = str(organisation(session)["default_language"])
     if subject is None or body is None:
-        default_subject, default_body = render_template(source.kind.value, _fields(session, source, language),
-                                                        language, session=session)
+        default_subject, default_body = render_template(
+            source.kind.value, _fields(session, source, language), language, session=session
+        )
         subject = default_subject if subject is None else subject
         body = default_body if body is None else body
     subject = " ".join(subject.split())
@@ -446,20 +527,36 @@ def email_document(session: Session, actor: Actor, kind: DocumentKind | str, doc
             continue
         request = hashlib.sha256(request_key.encode()).hexdigest()[:32] if request_key else uuid.uuid4().hex
         key = f"{base}:{request}"
-        message = mail.enqueue(session, to=[(name, address)] if name else address, subject=subject, text=body,
-                               reply_to=reply_to, attachments=[attachment], dedupe_key=key,
-                               related=(source.kind.value, source.row.id))
+        message = mail.enqueue(
+            session,
+            to=[(name, address)] if name else address,
+            subject=subject,
+            text=body,
+            reply_to=reply_to,
+            attachments=[attachment],
+            dedupe_key=key,
+            related=(source.kind.value, source.row.id),
+        )
         queued.append(message.id)
-    audit.record(session, actor, entity_type=source.kind.value, entity_id=source.row.id,
-                 institution_id=source.row.institution_id, action="email",
-                 changes={"emailed_to": (None, ", ".join(address for _name, address in recipients))})
+    audit.record(
+        session,
+        actor,
+        entity_type=source.kind.value,
+        entity_id=source.row.id,
+        institution_id=source.row.institution_id,
+        action="email",
+        changes={"emailed_to": (None, ", ".join(address for _name, address in recipients))},
+    )
     return queued
 
 
 def _recent(session: Session, base: str) -> OutboxMessage | None:
     since = utcnow() - RESEND_WINDOW
-    return session.exec(select(OutboxMessage).where(col(OutboxMessage.dedupe_key).startswith(base, autoescape=True),
-                                                    OutboxMessage.created_at >= since).limit(1)).first()
+    return session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.dedupe_key).startswith(base, autoescape=True), OutboxMessage.created_at >= since)
+        .limit(1)
+    ).first()
 
 
 def invoice_document_kind(session: Session, invoice_id: uuid.UUID) -> DocumentKind:

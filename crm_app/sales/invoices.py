@@ -87,7 +87,6 @@ _NOT_DRAFT = N_("An issued invoice cannot be changed: issue a credit note instea
 _TOO_MUCH_FOR_QUOTE = N_("This would invoice more than the quote's total.")
 
 
-
 # --------------------------------------------------------------------------------------------
 # Input
 
@@ -145,15 +144,30 @@ def _check_version(session: Session, invoice: Invoice, expected_version: int | N
         raise Conflict(changed_by=changed_by_name(session, invoice.updated_by))
 
 
-def audit_change(session: Session, actor: Actor, invoice: Invoice, action: str,
-                 changes: dict[str, tuple[Any, Any]] | None = None) -> None:
+def audit_change(
+    session: Session, actor: Actor, invoice: Invoice, action: str, changes: dict[str, tuple[Any, Any]] | None = None
+) -> None:
     """Every change to an invoice or a credit note goes through here: its audit entry, and the event
     open lists follow."""
-    audit.record(session, actor, entity_type="invoice" if invoice.kind == InvoiceKind.INVOICE else "credit_note",
-                 entity_id=invoice.id, institution_id=invoice.institution_id, action=action, changes=changes)
-    events.publish(session, events.InvoiceChanged(invoice_id=invoice.id, institution_id=invoice.institution_id,
-                                                  owner_id=invoice.owner_id, team_id=invoice.team_id,
-                                                  actor_id=actor_id(actor)))
+    audit.record(
+        session,
+        actor,
+        entity_type="invoice" if invoice.kind == InvoiceKind.INVOICE else "credit_note",
+        entity_id=invoice.id,
+        institution_id=invoice.institution_id,
+        action=action,
+        changes=changes,
+    )
+    events.publish(
+        session,
+        events.InvoiceChanged(
+            invoice_id=invoice.id,
+            institution_id=invoice.institution_id,
+            owner_id=invoice.owner_id,
+            team_id=invoice.team_id,
+            actor_id=actor_id(actor),
+        ),
+    )
 
 
 def _organisation_text(session: Session, message: str, **params: Any) -> str:
@@ -212,11 +226,20 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
     discount = values.get("global_discount_percent") or ZERO
     totals = document_lines.totals_of(lines, discount)
     terms = values.get("payment_terms_days")
-    invoice = Invoice(kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT, title=values.get("title"),
-                      institution_id=institution.id, contact_id=values.get("contact_id"), owner_id=owner.id,
-                      team_id=owner.team_id, payment_terms_days=terms if terms is not None
-                      else _default_terms(session, institution), global_discount_percent=discount,
-                      notes=values.get("notes"), created_by=actor_id(actor), updated_by=actor_id(actor))
+    invoice = Invoice(
+        kind=InvoiceKind.INVOICE,
+        status=InvoiceStatus.DRAFT,
+        title=values.get("title"),
+        institution_id=institution.id,
+        contact_id=values.get("contact_id"),
+        owner_id=owner.id,
+        team_id=owner.team_id,
+        payment_terms_days=terms if terms is not None else _default_terms(session, institution),
+        global_discount_percent=discount,
+        notes=values.get("notes"),
+        created_by=actor_id(actor),
+        updated_by=actor_id(actor),
+    )
     session.add(invoice)
     session.flush()
     document_lines.store_lines(session, invoice, lines, totals)
@@ -225,8 +248,9 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
     return invoice
 
 
-def update_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID, raw: Mapping[str, Any], *,
-                   expected_version: int) -> Invoice:
+def update_invoice(
+    session: Session, actor: Actor, invoice_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> Invoice:
     """Change a draft (header fields and/or the whole `lines` list); refused once issued
     (InvalidTransition) and with a stale version (Conflict naming who saved first). The invoice of a
     quote stays within the quote's total."""
@@ -242,12 +266,14 @@ def update_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID, raw: M
         if invoice.quote_id is not None and values["institution_id"] != invoice.institution_id:
             raise ValidationFailed({"institution_id": N_("The invoice of a quote stays with its institution.")})
     if "payment_terms_days" in values and values["payment_terms_days"] is None:
-        values["payment_terms_days"] = _default_terms(session, session.get(Institution, invoice.institution_id)
-                                                      or Institution(name=""))
+        values["payment_terms_days"] = _default_terms(
+            session, session.get(Institution, invoice.institution_id) or Institution(name="")
+        )
     if "global_discount_percent" in values and values["global_discount_percent"] is None:
         values["global_discount_percent"] = ZERO
-    changes = {name: (getattr(invoice, name), value) for name, value in values.items()
-               if getattr(invoice, name) != value}
+    changes = {
+        name: (getattr(invoice, name), value) for name, value in values.items() if getattr(invoice, name) != value
+    }
     institution_id = values.get("institution_id", invoice.institution_id)
     contact_id = values.get("contact_id", invoice.contact_id)
     if "institution_id" in changes and "contact_id" not in values:
@@ -260,10 +286,16 @@ def update_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID, raw: M
     lines_given = "lines" in raw
     if not changes and not lines_given:
         return invoice
-    new_lines = document_lines.clean_lines(session, raw.get("lines")) if lines_given else \
-        [document_lines.as_input(line) for line in document_lines.stored_lines(session, invoice)]
-    discount = changes["global_discount_percent"][1] if "global_discount_percent" in changes \
+    new_lines = (
+        document_lines.clean_lines(session, raw.get("lines"))
+        if lines_given
+        else [document_lines.as_input(line) for line in document_lines.stored_lines(session, invoice)]
+    )
+    discount = (
+        changes["global_discount_percent"][1]
+        if "global_discount_percent" in changes
         else invoice.global_discount_percent
+    )
     totals = document_lines.totals_of(new_lines, discount)
     if invoice.quote_id is not None:
         _check_quote_room(session, invoice.quote_id, totals.total_incl_vat, excluding=invoice.id)
@@ -301,7 +333,8 @@ def invoiced_on_quote(session: Session, quote_id: uuid.UUID, *, excluding: uuid.
     draft being changed). The one definition: the quote's detail shows it, invoicing is checked with it."""
     i = table_of(Invoice).c
     statement = sa.select(sa.func.coalesce(sa.func.sum(i.total_incl_vat - i.amount_credited), 0)).where(
-        i.quote_id == quote_id, i.kind == InvoiceKind.INVOICE.value, i.status != InvoiceStatus.CANCELLED.value)
+        i.quote_id == quote_id, i.kind == InvoiceKind.INVOICE.value, i.status != InvoiceStatus.CANCELLED.value
+    )
     if excluding is not None:
         statement = statement.where(i.id != excluding)
     return to_cents(Decimal(fetch_all(session, statement)[0][0]))
@@ -311,8 +344,9 @@ def _locked_quote(session: Session, quote_id: uuid.UUID) -> Quote:
     return get_record(session, Quote, quote_id, missing=N_("This quote does not exist."), for_update=True)
 
 
-def _check_quote_room(session: Session, quote_id: uuid.UUID, amount: Decimal, *,
-                      excluding: uuid.UUID | None = None) -> Quote:
+def _check_quote_room(
+    session: Session, quote_id: uuid.UUID, amount: Decimal, *, excluding: uuid.UUID | None = None
+) -> Quote:
     """Lock the quote and refuse `amount` more when it would take the quote's invoices above its total."""
     quote = _locked_quote(session, quote_id)
     if invoiced_on_quote(session, quote.id, excluding=excluding) + amount > quote.total_incl_vat:
@@ -320,8 +354,9 @@ def _check_quote_room(session: Session, quote_id: uuid.UUID, amount: Decimal, *,
     return quote
 
 
-def part_lines(vat_rows: Sequence[tuple[Decimal, Decimal]], total_incl_vat: Decimal, target: Decimal,
-               description: str) -> list[document_lines.LineInput]:
+def part_lines(
+    vat_rows: Sequence[tuple[Decimal, Decimal]], total_incl_vat: Decimal, target: Decimal, description: str
+) -> list[document_lines.LineInput]:
     """Lines worth `target` incl. VAT, at most: one line per VAT rate of the document (`(rate, base)`
     rows), each at the proportional base. A base is a whole number of cents and each rate's VAT is
     rounded, so some targets cannot be met to the cent: the lines then come as close as possible
@@ -332,8 +367,12 @@ def part_lines(vat_rows: Sequence[tuple[Decimal, Decimal]], total_incl_vat: Deci
     bases = [to_cents(base * target / total_incl_vat) for _, base in rows]
 
     def incl(candidate: list[Decimal]) -> Decimal:
-        return compute_totals([LineAmounts(quantity=Decimal(1), unit_price=base, vat_rate=rate)
-                               for (rate, _), base in zip(rows, candidate, strict=True)]).total_incl_vat
+        return compute_totals(
+            [
+                LineAmounts(quantity=Decimal(1), unit_price=base, vat_rate=rate)
+                for (rate, _), base in zip(rows, candidate, strict=True)
+            ]
+        ).total_incl_vat
 
     order = sorted(range(len(rows)), key=lambda k: bases[k], reverse=True)
     for _ in range(100):  # proportional rounding is a few cents off at most
@@ -350,22 +389,34 @@ def part_lines(vat_rows: Sequence[tuple[Decimal, Decimal]], total_incl_vat: Deci
                 break
         else:
             break
-    return [document_lines.LineInput(description=description, quantity=Decimal("1.000"), unit_price=base,
-                                     vat_rate=rate)
-            for (rate, _), base in zip(rows, bases, strict=True) if base > 0]
+    return [
+        document_lines.LineInput(description=description, quantity=Decimal("1.000"), unit_price=base, vat_rate=rate)
+        for (rate, _), base in zip(rows, bases, strict=True)
+        if base > 0
+    ]
 
 
 def _quote_part_description(session: Session, quote: Quote, percent: Decimal | None, balance: bool) -> str:
     if balance:
         return _organisation_text(session, N_("Balance of quote {number}"), number=quote.number)
     if percent is not None:
-        return _organisation_text(session, N_("Deposit of {percent} % on quote {number}"),
-                                  percent=format(percent.normalize(), "f"), number=quote.number)
+        return _organisation_text(
+            session,
+            N_("Deposit of {percent} % on quote {number}"),
+            percent=format(percent.normalize(), "f"),
+            number=quote.number,
+        )
     return _organisation_text(session, N_("Part payment on quote {number}"), number=quote.number)
 
 
-def create_invoice_from_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *,
-                              percent: Decimal | None = None, amount_incl_vat: Decimal | None = None) -> Invoice:
+def create_invoice_from_quote(
+    session: Session,
+    actor: Actor,
+    quote_id: uuid.UUID,
+    *,
+    percent: Decimal | None = None,
+    amount_incl_vat: Decimal | None = None,
+) -> Invoice:
     """A draft invoice of an accepted or ordered quote, for its owner and institution.
 
     - neither `percent` nor `amount_incl_vat`: everything that remains to invoice: the quote's lines
@@ -384,8 +435,9 @@ def create_invoice_from_quote(session: Session, actor: Actor, quote_id: uuid.UUI
     quote = _locked_quote(session, quote_id)
     authorize(actor, "record.edit", quote)
     if quote.status not in INVOICEABLE_QUOTE_STATUSES:
-        raise InvalidTransition(QuoteStatus(quote.status).value,
-                                N_("Only an accepted or ordered quote can be invoiced."))
+        raise InvalidTransition(
+            QuoteStatus(quote.status).value, N_("Only an accepted or ordered quote can be invoiced.")
+        )
     already = invoiced_on_quote(session, quote.id)
     room = quote.total_incl_vat - already
     if room <= 0:
@@ -405,10 +457,12 @@ def create_invoice_from_quote(session: Session, actor: Actor, quote_id: uuid.UUI
         if target > room:
             raise ValidationFailed({name: _TOO_MUCH_FOR_QUOTE})
         quote_totals = document_lines.stored_totals(quote_lines, quote.global_discount_percent)
-        description = _quote_part_description(session, quote, percent,
-                                              balance=percent is None and amount_incl_vat is None)
-        lines = part_lines([(row.rate, row.base) for row in quote_totals.vat_rows], quote_totals.total_incl_vat,
-                           target, description)
+        description = _quote_part_description(
+            session, quote, percent, balance=percent is None and amount_incl_vat is None
+        )
+        lines = part_lines(
+            [(row.rate, row.base) for row in quote_totals.vat_rows], quote_totals.total_incl_vat, target, description
+        )
         if not lines:
             raise ValidationFailed({name: N_("This amount is too small to invoice.")})
     totals = document_lines.totals_of(lines, discount)
@@ -416,16 +470,31 @@ def create_invoice_from_quote(session: Session, actor: Actor, quote_id: uuid.UUI
         raise ValidationFailed({"amount_incl_vat": _TOO_MUCH_FOR_QUOTE})
     institution = session.get(Institution, quote.institution_id)
     assert institution is not None  # a foreign key
-    invoice = Invoice(kind=InvoiceKind.INVOICE, status=InvoiceStatus.DRAFT, title=quote.title,
-                      institution_id=quote.institution_id, contact_id=quote.contact_id, owner_id=quote.owner_id,
-                      team_id=quote.team_id, quote_id=quote.id, payment_terms_days=_default_terms(session, institution),
-                      global_discount_percent=discount, created_by=actor_id(actor), updated_by=actor_id(actor))
+    invoice = Invoice(
+        kind=InvoiceKind.INVOICE,
+        status=InvoiceStatus.DRAFT,
+        title=quote.title,
+        institution_id=quote.institution_id,
+        contact_id=quote.contact_id,
+        owner_id=quote.owner_id,
+        team_id=quote.team_id,
+        quote_id=quote.id,
+        payment_terms_days=_default_terms(session, institution),
+        global_discount_percent=discount,
+        created_by=actor_id(actor),
+        updated_by=actor_id(actor),
+    )
     session.add(invoice)
     session.flush()
     document_lines.store_lines(session, invoice, lines, totals)
     session.flush()
-    audit_change(session, actor, invoice, "create", {"quote": (None, quote.number),
-                                               "total_incl_vat": (None, invoice.total_incl_vat)})
+    audit_change(
+        session,
+        actor,
+        invoice,
+        "create",
+        {"quote": (None, quote.number), "total_incl_vat": (None, invoice.total_incl_vat)},
+    )
     return invoice
 
 
@@ -450,9 +519,14 @@ def buyer_snapshot(session: Session, invoice: Invoice) -> dict[str, Any]:
         address.append(institution.country)
     contact = session.get(Contact, invoice.contact_id) if invoice.contact_id else None
     contact_name = " ".join(part for part in (contact.first_name, contact.last_name) if part) if contact else None
-    return {"name": institution.name, "address_lines": address, "contact_name": contact_name or None,
-            "siret": institution.siret, "accounting_number": institution.accounting_number,
-            "email": contact.email if contact else None}
+    return {
+        "name": institution.name,
+        "address_lines": address,
+        "contact_name": contact_name or None,
+        "siret": institution.siret,
+        "accounting_number": institution.accounting_number,
+        "email": contact.email if contact else None,
+    }
 
 
 def _sequence(invoice: Invoice) -> SequenceKind:
@@ -465,8 +539,12 @@ def _number(session: Session, invoice: Invoice, issue_date: date) -> str:
     kind = _sequence(invoice)
     number = numbering.next_number(session, kind, issue_date.year)
     i = table_of(Invoice).c
-    last = fetch_all(session, sa.select(sa.func.max(i.issue_date)).where(
-        i.kind == invoice.kind, i.number.is_not(None), i.issue_date >= date(issue_date.year, 1, 1)))[0][0]
+    last = fetch_all(
+        session,
+        sa.select(sa.func.max(i.issue_date)).where(
+            i.kind == invoice.kind, i.number.is_not(None), i.issue_date >= date(issue_date.year, 1, 1)
+        ),
+    )[0][0]
     if last is not None and last > issue_date:
         raise Conflict(N_("A document of this series was issued on a later date: numbers must follow the dates."))
     settings = document_settings(session)
@@ -479,8 +557,9 @@ def _issue(session: Session, actor: Actor, invoice: Invoice) -> None:
     invoice.number = _number(session, invoice, issued_on)
     invoice.issued_at = utcnow()  # after the sequence's lock: issue order follows number order
     invoice.issue_date = issued_on
-    invoice.due_date = issued_on + timedelta(days=invoice.payment_terms_days) \
-        if invoice.kind == InvoiceKind.INVOICE else None
+    invoice.due_date = (
+        issued_on + timedelta(days=invoice.payment_terms_days) if invoice.kind == InvoiceKind.INVOICE else None
+    )
     invoice.status = InvoiceStatus.ISSUED
     invoice.issued_by = actor_id(actor)
     invoice.buyer = buyer_snapshot(session, invoice)
@@ -488,8 +567,13 @@ def _issue(session: Session, actor: Actor, invoice: Invoice) -> None:
     invoice.touch()
     session.add(invoice)
     session.flush()
-    audit_change(session, actor, invoice, "issue", {"number": (None, invoice.number),
-                                              "status": (InvoiceStatus.DRAFT, InvoiceStatus.ISSUED)})
+    audit_change(
+        session,
+        actor,
+        invoice,
+        "issue",
+        {"number": (None, invoice.number), "status": (InvoiceStatus.DRAFT, InvoiceStatus.ISSUED)},
+    )
 
 
 def _make_client(session: Session, actor: Actor, institution_id: uuid.UUID) -> None:
@@ -501,12 +585,20 @@ def _make_client(session: Session, actor: Actor, institution_id: uuid.UUID) -> N
     institution.touch()
     session.add(institution)
     session.flush()
-    audit.record(session, actor, entity_type="institution", entity_id=institution.id, institution_id=institution.id,
-                 action="update", changes={"commercial_status": (CommercialStatus.PROSPECT, CommercialStatus.CLIENT)})
+    audit.record(
+        session,
+        actor,
+        entity_type="institution",
+        entity_id=institution.id,
+        institution_id=institution.id,
+        action="update",
+        changes={"commercial_status": (CommercialStatus.PROSPECT, CommercialStatus.CLIENT)},
+    )
 
 
-def issue_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID, *,
-                  expected_version: int | None = None) -> Invoice:
+def issue_invoice(
+    session: Session, actor: Actor, invoice_id: uuid.UUID, *, expected_version: int | None = None
+) -> Invoice:
     """Draft → issued: the next number of the year (FAC-2026-00001), issue date = today in the
     organisation's time zone, due date = issue date + payment terms, the buyer frozen. In the caller's
     transaction: concurrent issuers wait for each other, a rollback gives the number back."""
@@ -551,24 +643,40 @@ def settle(session: Session, actor: Actor, invoice: Invoice, *, on: date | None 
     session.flush()
     audit_change(session, actor, invoice, "status", {"status": (old, new)})
     if new is InvoiceStatus.PAID and invoice.number:
-        events.publish(session, events.InvoicePaid(invoice_id=invoice.id, number=invoice.number,
-                                                   owner_id=invoice.owner_id, actor_id=actor_id(actor)))
+        events.publish(
+            session,
+            events.InvoicePaid(
+                invoice_id=invoice.id, number=invoice.number, owner_id=invoice.owner_id, actor_id=actor_id(actor)
+            ),
+        )
     return new
 
 
 def _invoice_paid(session: Session, event: events.InvoicePaid) -> None:
-    notification_service.notify(session, [event.owner_id], kind="invoice.paid", record_kind="invoice",
-                                record_id=event.invoice_id, params={"number": event.number},
-                                actor_id=event.actor_id)
+    notification_service.notify(
+        session,
+        [event.owner_id],
+        kind="invoice.paid",
+        record_kind="invoice",
+        record_id=event.invoice_id,
+        params={"number": event.number},
+        actor_id=event.actor_id,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Credit notes
 
 
-def create_credit_note(session: Session, actor: Actor, invoice_id: uuid.UUID, *,
-                       amount_incl_vat: Decimal | None = None, lines: Any = None,
-                       notes: str | None = None) -> Invoice:
+def create_credit_note(
+    session: Session,
+    actor: Actor,
+    invoice_id: uuid.UUID,
+    *,
+    amount_incl_vat: Decimal | None = None,
+    lines: Any = None,
+    notes: str | None = None,
+) -> Invoice:
     """An issued credit note (AV-2026-00001) on an issued invoice, in one step (no draft):
 
     - neither `amount_incl_vat` nor `lines`: everything that remains unpaid on the invoice (its lines
@@ -586,8 +694,9 @@ def create_credit_note(session: Session, actor: Actor, invoice_id: uuid.UUID, *,
     if invoice.kind != InvoiceKind.INVOICE:
         raise InvalidTransition(InvoiceStatus(invoice.status).value, N_("A credit note cannot be credited."))
     if invoice.status not in SETTLEABLE_STATUSES:
-        raise InvalidTransition(InvoiceStatus(invoice.status).value,
-                                N_("Only an issued invoice that is not fully paid can be credited."))
+        raise InvalidTransition(
+            InvoiceStatus(invoice.status).value, N_("Only an issued invoice that is not fully paid can be credited.")
+        )
     creditable = remaining_amount(invoice)
     stored = document_lines.stored_lines(session, invoice)
     discount = ZERO
@@ -605,25 +714,44 @@ def create_credit_note(session: Session, actor: Actor, invoice_id: uuid.UUID, *,
         if target > creditable:
             raise ValidationFailed({error_field: N_("A credit note cannot exceed what remains due on the invoice.")})
         invoice_totals = document_lines.stored_totals(stored, invoice.global_discount_percent)
-        new_lines = part_lines([(row.rate, row.base) for row in invoice_totals.vat_rows],
-                               invoice_totals.total_incl_vat, target,
-                               _organisation_text(session, N_("Credit on invoice {number}"), number=invoice.number))
+        new_lines = part_lines(
+            [(row.rate, row.base) for row in invoice_totals.vat_rows],
+            invoice_totals.total_incl_vat,
+            target,
+            _organisation_text(session, N_("Credit on invoice {number}"), number=invoice.number),
+        )
     totals = document_lines.totals_of(new_lines, discount)
     if totals.total_incl_vat <= 0:
         raise ValidationFailed({error_field: N_("A credit note needs at least one line with an amount.")})
     if totals.total_incl_vat > creditable:
         raise ValidationFailed({error_field: N_("A credit note cannot exceed what remains due on the invoice.")})
-    note = Invoice(kind=InvoiceKind.CREDIT_NOTE, status=InvoiceStatus.DRAFT, title=invoice.title,
-                   institution_id=invoice.institution_id, contact_id=invoice.contact_id, owner_id=invoice.owner_id,
-                   team_id=invoice.team_id, quote_id=invoice.quote_id, credited_invoice_id=invoice.id,
-                   payment_terms_days=0, global_discount_percent=discount, notes=clean_notes,
-                   created_by=actor_id(actor), updated_by=actor_id(actor))
+    note = Invoice(
+        kind=InvoiceKind.CREDIT_NOTE,
+        status=InvoiceStatus.DRAFT,
+        title=invoice.title,
+        institution_id=invoice.institution_id,
+        contact_id=invoice.contact_id,
+        owner_id=invoice.owner_id,
+        team_id=invoice.team_id,
+        quote_id=invoice.quote_id,
+        credited_invoice_id=invoice.id,
+        payment_terms_days=0,
+        global_discount_percent=discount,
+        notes=clean_notes,
+        created_by=actor_id(actor),
+        updated_by=actor_id(actor),
+    )
     session.add(note)
     session.flush()
     document_lines.store_lines(session, note, new_lines, totals)
     session.flush()
-    audit_change(session, actor, note, "create", {"credited_invoice": (None, invoice.number),
-                                            "total_incl_vat": (None, note.total_incl_vat)})
+    audit_change(
+        session,
+        actor,
+        note,
+        "create",
+        {"credited_invoice": (None, invoice.number), "total_incl_vat": (None, note.total_incl_vat)},
+    )
     _issue(session, actor, note)
     old_credited = invoice.amount_credited
     invoice.amount_credited += note.total_incl_vat
@@ -744,13 +872,24 @@ class InvoiceQuery:
             except ValueError:
                 return None
 
-        return cls(statuses=read.choices("status", InvoiceStatus), kind=kinds[0] if kinds else None,
-                   institution_id=read.ident("institution_id"), owner_id=read.ident("owner_id"),
-                   team_id=read.ident("team_id"), quote_id=read.ident("quote_id"),
-                   issued_from=lenient("issued_from", fields.day()), issued_to=lenient("issued_to", fields.day()),
-                   due_from=lenient("due_from", fields.day()), due_to=lenient("due_to", fields.day()),
-                   min_amount=lenient("min_amount", fields.amount()), max_amount=lenient("max_amount", fields.amount()),
-                   overdue=read.flag("overdue"), q=read.one("q") or "", sort=sort, descending=descending)
+        return cls(
+            statuses=read.choices("status", InvoiceStatus),
+            kind=kinds[0] if kinds else None,
+            institution_id=read.ident("institution_id"),
+            owner_id=read.ident("owner_id"),
+            team_id=read.ident("team_id"),
+            quote_id=read.ident("quote_id"),
+            issued_from=lenient("issued_from", fields.day()),
+            issued_to=lenient("issued_to", fields.day()),
+            due_from=lenient("due_from", fields.day()),
+            due_to=lenient("due_to", fields.day()),
+            min_amount=lenient("min_amount", fields.amount()),
+            max_amount=lenient("max_amount", fields.amount()),
+            overdue=read.flag("overdue"),
+            q=read.one("q") or "",
+            sort=sort,
+            descending=descending,
+        )
 
 
 def visible_condition(actor: Actor) -> Any:
@@ -768,8 +907,12 @@ def _conditions(actor: Actor, query: InvoiceQuery, day: date) -> list[Any]:
         conditions.append(_I.status.in_([s.value for s in query.statuses]))
     if query.kind is not None:
         conditions.append(_I.kind == query.kind.value)
-    for column, value in ((_I.institution_id, query.institution_id), (_I.owner_id, query.owner_id),
-                          (_I.team_id, query.team_id), (_I.quote_id, query.quote_id)):
+    for column, value in (
+        (_I.institution_id, query.institution_id),
+        (_I.owner_id, query.owner_id),
+        (_I.team_id, query.team_id),
+        (_I.quote_id, query.quote_id),
+    ):
         if value is not None:
             conditions.append(column == value)
     if query.issued_from is not None:
@@ -788,22 +931,50 @@ def _conditions(actor: Actor, query: InvoiceQuery, day: date) -> list[Any]:
         conditions.append(_overdue_condition(day))
     term = query.q.strip()
     if term:
-        conditions.append(sa.or_(sa.func.lower(_I.number).like(contains_pattern(term.lower()), escape="\\"),
-                                 _INST.name_key.like(contains_pattern(fold(term)), escape="\\")))
+        conditions.append(
+            sa.or_(
+                sa.func.lower(_I.number).like(contains_pattern(term.lower()), escape="\\"),
+                _INST.name_key.like(contains_pattern(fold(term)), escape="\\"),
+            )
+        )
     return conditions
 
 
 def _select() -> Any:
-    return (sa.select(_I.id, _I.kind, _I.number, _I.status, _I.title, _I.institution_id,
-                      _INST.name.label("institution_name"), _I.contact_id, _I.owner_id,
-                      _OWNER.c.full_name.label("owner_name"), _I.team_id, _I.quote_id,
-                      _QUOTE.c.number.label("quote_number"), _I.credited_invoice_id, _I.issue_date, _I.due_date,
-                      _I.payment_terms_days, _I.total_excl_vat, _I.total_vat, _I.total_incl_vat, _I.amount_paid,
-                      _I.amount_credited, _I.created_by, _I.created_at, _I.updated_at, _I.version)
-            .select_from(table_of(Invoice))
-            .join(table_of(Institution), _INST.id == _I.institution_id)
-            .join(_OWNER, _OWNER.c.id == _I.owner_id)
-            .outerjoin(_QUOTE, _QUOTE.c.id == _I.quote_id))
+    return (
+        sa.select(
+            _I.id,
+            _I.kind,
+            _I.number,
+            _I.status,
+            _I.title,
+            _I.institution_id,
+            _INST.name.label("institution_name"),
+            _I.contact_id,
+            _I.owner_id,
+            _OWNER.c.full_name.label("owner_name"),
+            _I.team_id,
+            _I.quote_id,
+            _QUOTE.c.number.label("quote_number"),
+            _I.credited_invoice_id,
+            _I.issue_date,
+            _I.due_date,
+            _I.payment_terms_days,
+            _I.total_excl_vat,
+            _I.total_vat,
+            _I.total_incl_vat,
+            _I.amount_paid,
+            _I.amount_credited,
+            _I.created_by,
+            _I.created_at,
+            _I.updated_at,
+            _I.version,
+        )
+        .select_from(table_of(Invoice))
+        .join(table_of(Institution), _INST.id == _I.institution_id)
+        .join(_OWNER, _OWNER.c.id == _I.owner_id)
+        .outerjoin(_QUOTE, _QUOTE.c.id == _I.quote_id)
+    )
 
 
 def _cents(value: Any) -> Decimal:
@@ -814,17 +985,33 @@ def _rows(session: Session, actor: Actor, statement: Any, day: date) -> list[Inv
     rows = []
     for row in fetch_all(session, statement):
         kind, status = InvoiceKind(row.kind), InvoiceStatus(row.status)
-        amounts = {name: _cents(getattr(row, name)) for name in ("total_excl_vat", "total_vat", "total_incl_vat",
-                                                                 "amount_paid", "amount_credited")}
-        remaining = ZERO if kind is InvoiceKind.CREDIT_NOTE else \
-            amounts["total_incl_vat"] - amounts["amount_paid"] - amounts["amount_credited"]
-        overdue = kind is InvoiceKind.INVOICE and status in OPEN_INVOICE_STATUSES and row.due_date is not None \
+        amounts = {
+            name: _cents(getattr(row, name))
+            for name in ("total_excl_vat", "total_vat", "total_incl_vat", "amount_paid", "amount_credited")
+        }
+        remaining = (
+            ZERO
+            if kind is InvoiceKind.CREDIT_NOTE
+            else amounts["total_incl_vat"] - amounts["amount_paid"] - amounts["amount_credited"]
+        )
+        overdue = (
+            kind is InvoiceKind.INVOICE
+            and status in OPEN_INVOICE_STATUSES
+            and row.due_date is not None
             and row.due_date < day
-        rows.append(InvoiceRow(**{**row._asdict(), **amounts, "kind": kind, "status": status},
-                               remaining=remaining, is_overdue=overdue,
-                               can_edit=can(actor, "record.edit", Placement(team_id=row.team_id,
-                                                                            assigned_user_id=row.owner_id,
-                                                                            created_by=row.created_by))))
+        )
+        rows.append(
+            InvoiceRow(
+                **{**row._asdict(), **amounts, "kind": kind, "status": status},
+                remaining=remaining,
+                is_overdue=overdue,
+                can_edit=can(
+                    actor,
+                    "record.edit",
+                    Placement(team_id=row.team_id, assigned_user_id=row.owner_id, created_by=row.created_by),
+                ),
+            )
+        )
     return rows
 
 
@@ -834,42 +1021,65 @@ def _order(query: InvoiceQuery) -> list[Any]:
     return [*ordered, _I.id.desc() if query.descending else _I.id.asc()]
 
 
-def list_invoices(session: Session, actor: Actor, query: InvoiceQuery | None = None,
-                  request: PageRequest | None = None) -> InvoiceList:
+def list_invoices(
+    session: Session, actor: Actor, query: InvoiceQuery | None = None, request: PageRequest | None = None
+) -> InvoiceList:
     """The invoices and credit notes the actor may see, filtered, sorted and paged in SQL, with the
     totals of the whole filtered list (Σ incl. VAT, outstanding, overdue)."""
     query = query or InvoiceQuery()
     request = request or PageRequest()
     day = today(session)
     conditions = _conditions(actor, query, day)
-    base = sa.select(table_of(Invoice)).select_from(table_of(Invoice)) \
+    base = (
+        sa.select(table_of(Invoice))
+        .select_from(table_of(Invoice))
         .join(table_of(Institution), _INST.id == _I.institution_id)
+    )
     signed = sa.case((_I.kind == InvoiceKind.CREDIT_NOTE.value, -_I.total_incl_vat), else_=_I.total_incl_vat)
     open_remaining = sa.case((_OPEN, _REMAINING), else_=0)
     overdue_remaining = sa.case((_overdue_condition(day), _REMAINING), else_=0)
-    summary = fetch_all(session, base.with_only_columns(
-        sa.func.count(), sa.func.coalesce(sa.func.sum(signed), 0), sa.func.coalesce(sa.func.sum(open_remaining), 0),
-        sa.func.coalesce(sa.func.sum(overdue_remaining), 0)).where(*conditions))[0]
+    summary = fetch_all(
+        session,
+        base.with_only_columns(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(signed), 0),
+            sa.func.coalesce(sa.func.sum(open_remaining), 0),
+            sa.func.coalesce(sa.func.sum(overdue_remaining), 0),
+        ).where(*conditions),
+    )[0]
     statement = _select().where(*conditions).order_by(*_order(query)).offset(request.offset).limit(request.page_size)
-    return InvoiceList(items=_rows(session, actor, statement, day), total=int(summary[0]), page=request.page,
-                       page_size=request.page_size,
-                       totals=ListTotals(total_incl_vat=_cents(summary[1]), outstanding=_cents(summary[2]),
-                                         overdue=_cents(summary[3])))
+    return InvoiceList(
+        items=_rows(session, actor, statement, day),
+        total=int(summary[0]),
+        page=request.page,
+        page_size=request.page_size,
+        totals=ListTotals(
+            total_incl_vat=_cents(summary[1]), outstanding=_cents(summary[2]), overdue=_cents(summary[3])
+        ),
+    )
 
 
 #: how many of a quote's invoices its detail page lists at most (a quote has a few: deposits, balance).
 QUOTE_INVOICES_PAGE_SIZE = 20
 
 
-def quote_invoices(session: Session, actor: Actor, quote_id: uuid.UUID,
-                   request: PageRequest | None = None) -> InvoiceList:
+def quote_invoices(
+    session: Session, actor: Actor, quote_id: uuid.UUID, request: PageRequest | None = None
+) -> InvoiceList:
     """The invoices (and credit notes) of one quote the actor may see, oldest first, paged; the actor
     must be allowed to see the quote."""
     quote = get_record(session, Quote, quote_id, missing=N_("This quote does not exist."))
-    authorize(actor, "record.view", Placement(team_id=quote.team_id, assigned_user_id=quote.owner_id,
-                                              created_by=quote.created_by))
-    return list_invoices(session, actor, InvoiceQuery(quote_id=quote.id, sort="created", descending=False),
-                         request or PageRequest(page_size=QUOTE_INVOICES_PAGE_SIZE))
+    authorize(
+        actor,
+        "record.view",
+        Placement(team_id=quote.team_id, assigned_user_id=quote.owner_id, created_by=quote.created_by),
+    )
+    return list_invoices(
+        session,
+        actor,
+        InvoiceQuery(quote_id=quote.id, sort="created", descending=False),
+        request or PageRequest(page_size=QUOTE_INVOICES_PAGE_SIZE),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -909,12 +1119,28 @@ class InvoiceDetail:
 
 
 def payment_rows(session: Session, invoice_id: uuid.UUID) -> list[PaymentRow]:
-    payments = list(session.exec(select(Payment).where(Payment.invoice_id == invoice_id)
-                                 .order_by(col(Payment.paid_on), col(Payment.created_at))).all())
+    payments = list(
+        session.exec(
+            select(Payment)
+            .where(Payment.invoice_id == invoice_id)
+            .order_by(col(Payment.paid_on), col(Payment.created_at))
+        ).all()
+    )
     names = user_names(session, (p.created_by for p in payments))
-    return [PaymentRow(id=p.id, invoice_id=p.invoice_id, amount=p.amount, paid_on=p.paid_on,
-                       method=str(p.method), reference=p.reference, created_at=p.created_at, created_by=p.created_by,
-                       created_by_name=names.get(p.created_by) if p.created_by else None) for p in payments]
+    return [
+        PaymentRow(
+            id=p.id,
+            invoice_id=p.invoice_id,
+            amount=p.amount,
+            paid_on=p.paid_on,
+            method=str(p.method),
+            reference=p.reference,
+            created_at=p.created_at,
+            created_by=p.created_by,
+            created_by_name=names.get(p.created_by) if p.created_by else None,
+        )
+        for p in payments
+    ]
 
 
 def get_invoice_row(session: Session, actor: Actor, invoice_id: uuid.UUID) -> InvoiceRow:
@@ -935,14 +1161,20 @@ def get_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID) -> Invoic
     credited = session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
     notes_statement = _select().where(_I.credited_invoice_id == invoice.id).order_by(_I.issue_date, _I.number)
     return InvoiceDetail(
-        row=row, contact_name=" ".join(p for p in (contact.first_name, contact.last_name) if p) if contact else None,
-        global_discount_percent=invoice.global_discount_percent, notes=invoice.notes, currency=invoice.currency,
-        buyer=dict(invoice.buyer) if invoice.buyer else None, issued_at=invoice.issued_at, paid_at=invoice.paid_at,
+        row=row,
+        contact_name=" ".join(p for p in (contact.first_name, contact.last_name) if p) if contact else None,
+        global_discount_percent=invoice.global_discount_percent,
+        notes=invoice.notes,
+        currency=invoice.currency,
+        buyer=dict(invoice.buyer) if invoice.buyer else None,
+        issued_at=invoice.issued_at,
+        paid_at=invoice.paid_at,
         credited_invoice_number=credited.number if credited else None,
         lines=[document_lines.line_row(line) for line in lines],
         totals=document_lines.stored_totals(lines, invoice.global_discount_percent),
         payments=payment_rows(session, invoice.id),
-        credit_notes=_rows(session, actor, notes_statement, day) if invoice.kind == InvoiceKind.INVOICE else [])
+        credit_notes=_rows(session, actor, notes_statement, day) if invoice.kind == InvoiceKind.INVOICE else [],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -951,22 +1183,46 @@ def get_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID) -> Invoic
 
 def _timeline_documents(actor: Actor, institution_id: uuid.UUID) -> Any:
     owner = table_of(User).alias("timeline_invoice_owner")
-    return (sa.select(*timeline.entry_columns(
-                "invoice", _I.id, _I.issued_at, title=_I.number, status=_I.status, detail=_I.kind,
-                user_name=owner.c.full_name, new_value=sa.cast(_I.total_incl_vat, sa.Text)))
-            .select_from(table_of(Invoice)).join(owner, owner.c.id == _I.owner_id)
-            .where(_I.institution_id == institution_id, _I.number.is_not(None), visible_condition(actor)))
+    return (
+        sa.select(
+            *timeline.entry_columns(
+                "invoice",
+                _I.id,
+                _I.issued_at,
+                title=_I.number,
+                status=_I.status,
+                detail=_I.kind,
+                user_name=owner.c.full_name,
+                new_value=sa.cast(_I.total_incl_vat, sa.Text),
+            )
+        )
+        .select_from(table_of(Invoice))
+        .join(owner, owner.c.id == _I.owner_id)
+        .where(_I.institution_id == institution_id, _I.number.is_not(None), visible_condition(actor))
+    )
 
 
 def _timeline_payments(actor: Actor, institution_id: uuid.UUID) -> Any:
     p = table_of(Payment).c
     author = table_of(User).alias("timeline_payment_author")
-    return (sa.select(*timeline.entry_columns(
-                "payment", _I.id, p.created_at, title=_I.number, status=p.method, detail=sa.cast(p.paid_on, sa.Text),
-                user_name=author.c.full_name, new_value=sa.cast(p.amount, sa.Text)))
-            .select_from(table_of(Payment)).join(table_of(Invoice), _I.id == p.invoice_id)
-            .outerjoin(author, author.c.id == p.created_by)
-            .where(_I.institution_id == institution_id, visible_condition(actor)))
+    return (
+        sa.select(
+            *timeline.entry_columns(
+                "payment",
+                _I.id,
+                p.created_at,
+                title=_I.number,
+                status=p.method,
+                detail=sa.cast(p.paid_on, sa.Text),
+                user_name=author.c.full_name,
+                new_value=sa.cast(p.amount, sa.Text),
+            )
+        )
+        .select_from(table_of(Payment))
+        .join(table_of(Invoice), _I.id == p.invoice_id)
+        .outerjoin(author, author.c.id == p.created_by)
+        .where(_I.institution_id == institution_id, visible_condition(actor))
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -987,5 +1243,4 @@ def _visible_invoice(actor: Actor, invoice_id: Any) -> Any:
     return sa.exists().where(_I.id == invoice_id, visible_condition(actor))
 
 
-CHANGE_VISIBILITY: dict[str, timeline.ChangeVisibility] = {"invoice": _visible_invoice,
-                                                           "credit_note": _visible_invoice}
+CHANGE_VISIBILITY: dict[str, timeline.ChangeVisibility] = {"invoice": _visible_invoice, "credit_note": _visible_invoice}

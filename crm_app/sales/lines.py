@@ -40,12 +40,21 @@ def _number_text(value: Any) -> str:
         raise ValueError(N_("Enter a number."))
     if isinstance(value, float):
         value = repr(value)
-    return str(value).strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "") \
-        .replace("%", "").replace(",", ".")
+    return (
+        str(value)
+        .strip()
+        .replace("\u202f", "")
+        .replace("\xa0", "")
+        .replace(" ", "")
+        .replace("€", "")
+        .replace("%", "")
+        .replace(",", ".")
+    )
 
 
-def decimal_value(*, places: int, required: bool = False, maximum: Decimal | None = None,
-                  positive: bool = False) -> fields.Cleaner:
+def decimal_value(
+    *, places: int, required: bool = False, maximum: Decimal | None = None, positive: bool = False
+) -> fields.Cleaner:
     """A Decimal with at most `places` decimals (never rounded silently, never a float), ≥ 0 (> 0 when
     `positive`); decimal comma, spaces, "€" and "%" accepted."""
     step = Decimal(1).scaleb(-places)
@@ -66,6 +75,7 @@ def decimal_value(*, places: int, required: bool = False, maximum: Decimal | Non
         if number != number.quantize(step):
             raise ValueError(N_("Too many decimals."))
         return number.quantize(step)
+
     return clean
 
 
@@ -115,19 +125,32 @@ class LineInput:
     discount_value: Decimal = money.ZERO
 
     def amounts(self) -> money.LineAmounts:
-        return money.LineAmounts(quantity=self.quantity, unit_price=self.unit_price, vat_rate=self.vat_rate,
-                                 discount_kind=self.discount_type, discount_value=self.discount_value)
+        return money.LineAmounts(
+            quantity=self.quantity,
+            unit_price=self.unit_price,
+            vat_rate=self.vat_rate,
+            discount_kind=self.discount_type,
+            discount_value=self.discount_value,
+        )
 
 
-def _clean_line(session: Session, raw: Any, index: int, *, vat_rates: Sequence[Decimal], default_rate: Decimal,
-                errors: dict[str, str]) -> LineInput | None:
+def _clean_line(
+    session: Session,
+    raw: Any,
+    index: int,
+    *,
+    vat_rates: Sequence[Decimal],
+    default_rate: Decimal,
+    errors: dict[str, str],
+) -> LineInput | None:
     """A line from its raw fields; a catalog item fills what the line leaves out. Errors go to `errors`."""
     prefix = f"lines.{index}."
     if not isinstance(raw, Mapping):
         errors[f"lines.{index}"] = N_("Unknown value.")
         return None
-    values, line_errors = fields.clean_fields({k: v for k, v in raw.items() if k not in _READ_ONLY},
-                                              LINE_CLEANERS, partial=True)
+    values, line_errors = fields.clean_fields(
+        {k: v for k, v in raw.items() if k not in _READ_ONLY}, LINE_CLEANERS, partial=True
+    )
     errors.update({prefix + name: message for name, message in line_errors.items()})
     if line_errors:
         return None
@@ -155,11 +178,17 @@ def _clean_line(session: Session, raw: Any, index: int, *, vat_rates: Sequence[D
     if any(key.startswith(prefix) for key in errors):
         return None
     assert description is not None and quantity is not None and unit_price is not None
-    return LineInput(description=description, quantity=quantity, unit_price=unit_price, vat_rate=vat_rate,
-                     unit=values.get("unit") or (item.unit if item else "unit"),
-                     reference=values.get("reference", item.reference if item else None),
-                     catalog_item_id=values.get("catalog_item_id"),
-                     discount_type=discount_type if discount_value else None, discount_value=discount_value)
+    return LineInput(
+        description=description,
+        quantity=quantity,
+        unit_price=unit_price,
+        vat_rate=vat_rate,
+        unit=values.get("unit") or (item.unit if item else "unit"),
+        reference=values.get("reference", item.reference if item else None),
+        catalog_item_id=values.get("catalog_item_id"),
+        discount_type=discount_type if discount_value else None,
+        discount_value=discount_value,
+    )
 
 
 def clean_lines(session: Session, raw: Any) -> list[LineInput]:
@@ -173,9 +202,12 @@ def clean_lines(session: Session, raw: Any) -> list[LineInput]:
         raise ValidationFailed({"lines": N_("Too many lines.")})
     settings = document_settings(session)
     errors: dict[str, str] = {}
-    lines = [_clean_line(session, line, index, vat_rates=settings.vat_rates,
-                         default_rate=settings.default_vat_rate, errors=errors)
-             for index, line in enumerate(raw)]
+    lines = [
+        _clean_line(
+            session, line, index, vat_rates=settings.vat_rates, default_rate=settings.default_vat_rate, errors=errors
+        )
+        for index, line in enumerate(raw)
+    ]
     for index, line in enumerate(lines):
         if line is not None:
             try:
@@ -222,16 +254,19 @@ def _new_line(document: Quote | Invoice, **values: Any) -> StoredLine:
     return InvoiceLine(invoice_id=document.id, **values)
 
 
-def store_lines(session: Session, document: Quote | Invoice, lines: Sequence[LineInput],
-                totals: money.Totals | None = None) -> None:
+def store_lines(
+    session: Session, document: Quote | Invoice, lines: Sequence[LineInput], totals: money.Totals | None = None
+) -> None:
     """Replace the document's lines (in the given order, positions from 1) and set its three totals,
     from `totals` when the caller computed them already, else from the lines and the document's
     global discount."""
     if totals is None:
         totals = totals_of(lines, document.global_discount_percent)
     _delete_lines(session, document)
-    session.add_all(_new_line(document, position=position, net_amount=total.net, **line_values(line))
-                    for position, (line, total) in enumerate(zip(lines, totals.lines, strict=True), start=1))
+    session.add_all(
+        _new_line(document, position=position, net_amount=total.net, **line_values(line))
+        for position, (line, total) in enumerate(zip(lines, totals.lines, strict=True), start=1)
+    )
     document.total_excl_vat = totals.total_excl_vat
     document.total_vat = totals.total_vat
     document.total_incl_vat = totals.total_incl_vat
@@ -244,19 +279,31 @@ def stored_lines(session: Session, document: Invoice) -> list[InvoiceLine]: ...
 def stored_lines(session: Session, document: Quote | Invoice) -> list[QuoteLine] | list[InvoiceLine]:
     """The document's lines, in order."""
     if isinstance(document, Quote):
-        return list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == document.id)
-                                 .order_by(col(QuoteLine.position))).all())
-    return list(session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == document.id)
-                             .order_by(col(InvoiceLine.position))).all())
+        return list(
+            session.exec(
+                select(QuoteLine).where(QuoteLine.quote_id == document.id).order_by(col(QuoteLine.position))
+            ).all()
+        )
+    return list(
+        session.exec(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == document.id).order_by(col(InvoiceLine.position))
+        ).all()
+    )
 
 
 def as_input(line: StoredLine) -> LineInput:
     """A stored line as input again (copied to a revision, an invoice, a credit note, or kept)."""
-    return LineInput(description=line.description, quantity=line.quantity, unit_price=line.unit_price,
-                     vat_rate=line.vat_rate, unit=line.unit, reference=line.reference,
-                     catalog_item_id=line.catalog_item_id,
-                     discount_type=DiscountType(line.discount_type) if line.discount_type else None,
-                     discount_value=line.discount_value)
+    return LineInput(
+        description=line.description,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        vat_rate=line.vat_rate,
+        unit=line.unit,
+        reference=line.reference,
+        catalog_item_id=line.catalog_item_id,
+        discount_type=DiscountType(line.discount_type) if line.discount_type else None,
+        discount_value=line.discount_value,
+    )
 
 
 def stored_totals(lines: Sequence[StoredLine], global_discount_percent: Decimal) -> money.Totals:

@@ -126,9 +126,15 @@ def compute_totals(lines: Sequence[LineAmounts], global_discount_percent: Decima
     total_vat = sum((row.vat for row in rows), ZERO)
     if total_excl + total_vat > MAX_AMOUNT:
         raise AmountError("lines", N_("The document's total is too large."))
-    return Totals(lines=line_totals, subtotal=subtotal, global_discount=subtotal - total_excl,
-                  total_excl_vat=total_excl, vat_rows=tuple(rows), total_vat=total_vat,
-                  total_incl_vat=total_excl + total_vat)
+    return Totals(
+        lines=line_totals,
+        subtotal=subtotal,
+        global_discount=subtotal - total_excl,
+        total_excl_vat=total_excl,
+        vat_rows=tuple(rows),
+        total_vat=total_vat,
+        total_incl_vat=total_excl + total_vat,
+    )
 
 
 def sum_amounts(values: Iterable[Decimal]) -> Decimal:

@@ -23,10 +23,12 @@ def format_number(prefix: str, year: int, number: int) -> str:
 
 def next_number(session: Session, kind: SequenceKind, year: int) -> int:
     """The next number of `kind` in `year` (1, 2, 3, ...), locked until the transaction ends."""
-    bump = (sa.update(_SEQUENCES)
-            .where(_SEQUENCES.c.kind == kind.value, _SEQUENCES.c.year == year)
-            .values(last_number=_SEQUENCES.c.last_number + 1)
-            .returning(_SEQUENCES.c.last_number))
+    bump = (
+        sa.update(_SEQUENCES)
+        .where(_SEQUENCES.c.kind == kind.value, _SEQUENCES.c.year == year)
+        .values(last_number=_SEQUENCES.c.last_number + 1)
+        .returning(_SEQUENCES.c.last_number)
+    )
     number = session.execute(bump).scalar_one_or_none()
     if number is not None:
         return int(number)

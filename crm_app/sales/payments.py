@@ -55,19 +55,27 @@ def record_payment(session: Session, actor: Actor, invoice_id: uuid.UUID, raw: M
     values = fields.clean_all(raw, CLEANERS, partial=False)
     invoice = editable_invoice(session, actor, invoice_id)
     if invoice.kind != InvoiceKind.INVOICE:
-        raise InvalidTransition(InvoiceStatus(invoice.status).value,
-                                N_("Payments are recorded on invoices, not on credit notes."))
+        raise InvalidTransition(
+            InvoiceStatus(invoice.status).value, N_("Payments are recorded on invoices, not on credit notes.")
+        )
     if invoice.status not in SETTLEABLE_STATUSES:
-        raise InvalidTransition(InvoiceStatus(invoice.status).value,
-                                N_("Payments are recorded on issued invoices that are not fully paid."))
+        raise InvalidTransition(
+            InvoiceStatus(invoice.status).value, N_("Payments are recorded on issued invoices that are not fully paid.")
+        )
     day = today(session)
     paid_on = values.get("paid_on") or day
     if paid_on > day:
         raise ValidationFailed({"paid_on": N_("A payment date cannot be in the future.")})
     if values["amount"] > remaining_amount(invoice):
         raise ValidationFailed({"amount": N_("A payment cannot exceed what remains due on the invoice.")})
-    payment = Payment(invoice_id=invoice.id, amount=values["amount"], paid_on=paid_on, method=values["method"],
-                      reference=values.get("reference"), created_by=actor_id(actor))
+    payment = Payment(
+        invoice_id=invoice.id,
+        amount=values["amount"],
+        paid_on=paid_on,
+        method=values["method"],
+        reference=values.get("reference"),
+        created_by=actor_id(actor),
+    )
     session.add(payment)
     old_paid = invoice.amount_paid
     invoice.amount_paid += payment.amount

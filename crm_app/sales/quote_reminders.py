@@ -21,10 +21,10 @@ class ReminderRow:
     task_id: uuid.UUID | None
 
 
-
 def quote_reminders(session: Session, actor: Actor, quote_id: uuid.UUID) -> list[ReminderRow]:
     """The reminders the daily job sent for this quote (to its salesperson), oldest first."""
     quotes.get_visible_quote(session, actor, quote_id)
-    found = session.exec(select(QuoteReminder).where(QuoteReminder.quote_id == quote_id)
-                         .order_by(col(QuoteReminder.sent_at))).all()
+    found = session.exec(
+        select(QuoteReminder).where(QuoteReminder.quote_id == quote_id).order_by(col(QuoteReminder.sent_at))
+    ).all()
     return [ReminderRow(QuoteReminderKind(r.kind), r.due_on, r.sent_at, r.task_id) for r in found]

@@ -161,8 +161,9 @@ def _owner(session: Session, actor: Actor, owner_id: uuid.UUID | None) -> User:
     return user
 
 
-def _check_parties(session: Session, actor: Actor, institution_id: uuid.UUID | None,
-                   contact_id: uuid.UUID | None) -> Institution:
+def _check_parties(
+    session: Session, actor: Actor, institution_id: uuid.UUID | None, contact_id: uuid.UUID | None
+) -> Institution:
     institution = session.get(Institution, institution_id) if institution_id is not None else None
     if institution is None:
         message = N_("This field is required.") if institution_id is None else N_("This institution does not exist.")
@@ -182,14 +183,23 @@ def _check_dates(issue_date: date, valid_until: date) -> None:
         raise ValidationFailed({"valid_until": N_("The validity date cannot be before the issue date.")})
 
 
-def _record(session: Session, actor: Actor, quote: Quote, action: str,
-            changes: dict[str, tuple[Any, Any]] | None = None) -> None:
+def _record(
+    session: Session, actor: Actor, quote: Quote, action: str, changes: dict[str, tuple[Any, Any]] | None = None
+) -> None:
     """Every change to a quote goes through here: its audit entry, and the event open lists follow."""
-    audit.record(session, actor, entity_type=ENTITY, entity_id=quote.id, institution_id=None, action=action,
-                 changes=changes)
-    events.publish(session, events.QuoteChanged(quote_id=quote.id, institution_id=quote.institution_id,
-                                                owner_id=quote.owner_id, team_id=quote.team_id,
-                                                actor_id=actor_id(actor)))
+    audit.record(
+        session, actor, entity_type=ENTITY, entity_id=quote.id, institution_id=None, action=action, changes=changes
+    )
+    events.publish(
+        session,
+        events.QuoteChanged(
+            quote_id=quote.id,
+            institution_id=quote.institution_id,
+            owner_id=quote.owner_id,
+            team_id=quote.team_id,
+            actor_id=actor_id(actor),
+        ),
+    )
 
 
 def _touch(session: Session, actor: Actor, quote: Quote) -> None:
@@ -219,26 +229,49 @@ def create_quote(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Quot
     issue_date = values.get("issue_date") or now
     valid_until = values.get("valid_until") or issue_date + timedelta(days=settings.quote_validity_days)
     _check_dates(issue_date, valid_until)
-    number = numbering.format_number(settings.quote_prefix, now.year,
-                                     numbering.next_number(session, SequenceKind.QUOTE, now.year))
+    number = numbering.format_number(
+        settings.quote_prefix, now.year, numbering.next_number(session, SequenceKind.QUOTE, now.year)
+    )
     quote_id = uuid.uuid4()
-    quote = Quote(id=quote_id, number=number, root_id=quote_id, revision=1, status=QuoteStatus.DRAFT,
-                  title=values.get("title"), institution_id=institution.id, contact_id=values.get("contact_id"),
-                  owner_id=owner.id, team_id=owner.team_id, issue_date=issue_date, valid_until=valid_until,
-                  notes=values.get("notes"),
-                  global_discount_percent=values.get("global_discount_percent") or money.ZERO,
-                  created_by=actor_id(actor), updated_by=actor_id(actor))
+    quote = Quote(
+        id=quote_id,
+        number=number,
+        root_id=quote_id,
+        revision=1,
+        status=QuoteStatus.DRAFT,
+        title=values.get("title"),
+        institution_id=institution.id,
+        contact_id=values.get("contact_id"),
+        owner_id=owner.id,
+        team_id=owner.team_id,
+        issue_date=issue_date,
+        valid_until=valid_until,
+        notes=values.get("notes"),
+        global_discount_percent=values.get("global_discount_percent") or money.ZERO,
+        created_by=actor_id(actor),
+        updated_by=actor_id(actor),
+    )
     session.add(quote)
     session.flush()
     document_lines.store_lines(session, quote, lines)
     session.flush()
-    _record(session, actor, quote, "create", {"number": (None, quote.number), "status": (None, quote.status),
-                                              "total_incl_vat": (None, quote.total_incl_vat)})
+    _record(
+        session,
+        actor,
+        quote,
+        "create",
+        {
+            "number": (None, quote.number),
+            "status": (None, quote.status),
+            "total_incl_vat": (None, quote.total_incl_vat),
+        },
+    )
     return quote
 
 
-def update_quote(session: Session, actor: Actor, quote_id: uuid.UUID, raw: Mapping[str, Any], *,
-                 expected_version: int) -> Quote:
+def update_quote(
+    session: Session, actor: Actor, quote_id: uuid.UUID, raw: Mapping[str, Any], *, expected_version: int
+) -> Quote:
     """Change a draft: its fields and, when `lines` is given, all its lines (replaced, in that order)
     with the totals recomputed. Refused with the other person's name when the version is stale."""
     quote = get_quote_record(session, quote_id, for_update=True)
@@ -259,13 +292,18 @@ def update_quote(session: Session, actor: Actor, quote_id: uuid.UUID, raw: Mappi
     if "institution_id" in changes and "contact_id" not in values:
         changes["contact_id"] = (quote.contact_id, None)  # the contact belonged to the previous institution
     if "institution_id" in changes or "contact_id" in changes:
-        _check_parties(session, actor, changes.get("institution_id", (None, quote.institution_id))[1],
-                       changes.get("contact_id", (None, quote.contact_id))[1])
+        _check_parties(
+            session,
+            actor,
+            changes.get("institution_id", (None, quote.institution_id))[1],
+            changes.get("contact_id", (None, quote.contact_id))[1],
+        )
     if "owner_id" in changes:
         owner = _owner(session, actor, changes["owner_id"][1])
         changes["team_id"] = (quote.team_id, owner.team_id)
-    _check_dates(changes.get("issue_date", (None, quote.issue_date))[1],
-                 changes.get("valid_until", (None, quote.valid_until))[1])
+    _check_dates(
+        changes.get("issue_date", (None, quote.issue_date))[1], changes.get("valid_until", (None, quote.valid_until))[1]
+    )
     if not changes and lines is None:
         return quote
     for name, (_old, new) in changes.items():
@@ -295,8 +333,9 @@ def _require(quote: Quote, action: QuoteAction) -> None:
         raise InvalidTransition(status.value, _REFUSALS[action])
 
 
-def _locked_for(session: Session, actor: Actor, quote_id: uuid.UUID, action: QuoteAction,
-                expected_version: int | None) -> Quote:
+def _locked_for(
+    session: Session, actor: Actor, quote_id: uuid.UUID, action: QuoteAction, expected_version: int | None
+) -> Quote:
     """The quote locked (SELECT ... FOR UPDATE: concurrent transitions wait, then see the new status),
     editable by the actor, at the expected version when one is given, and in a status `action` starts from."""
     quote = get_quote_record(session, quote_id, for_update=True)
@@ -307,8 +346,15 @@ def _locked_for(session: Session, actor: Actor, quote_id: uuid.UUID, action: Quo
     return quote
 
 
-def _move(session: Session, actor: Actor, quote: Quote, status: QuoteStatus, *, action: str,
-          extra: dict[str, tuple[Any, Any]] | None = None) -> None:
+def _move(
+    session: Session,
+    actor: Actor,
+    quote: Quote,
+    status: QuoteStatus,
+    *,
+    action: str,
+    extra: dict[str, tuple[Any, Any]] | None = None,
+) -> None:
     changes = {"status": (QuoteStatus(quote.status), status), **(extra or {})}
     quote.status = status
     _touch(session, actor, quote)
@@ -325,48 +371,90 @@ def send_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *, expected_
     return quote
 
 
-def _decide(session: Session, actor: Actor, quote_id: uuid.UUID, action: QuoteAction, *, comment: str | None,
-            expected_version: int | None) -> Quote:
+def _decide(
+    session: Session,
+    actor: Actor,
+    quote_id: uuid.UUID,
+    action: QuoteAction,
+    *,
+    comment: str | None,
+    expected_version: int | None,
+) -> Quote:
     quote = _locked_for(session, actor, quote_id, action, expected_version)
     try:
         client_comment = long_text(10_000)(comment)
     except ValueError as exc:
         raise ValidationFailed({"client_comment": str(exc)}) from None
     if action is QuoteAction.ACCEPT and today(session) > quote.valid_until:
-        raise InvalidTransition(QuoteStatus(quote.status).value,
-                                N_("This quote's validity date has passed: it can no longer be accepted. "
-                                   "Make a new revision."))
+        raise InvalidTransition(
+            QuoteStatus(quote.status).value,
+            N_("This quote's validity date has passed: it can no longer be accepted. Make a new revision."),
+        )
     quote.decided_at = utcnow()
     quote.decided_by = actor_id(actor)
     quote.client_comment = client_comment
     accepted = action is QuoteAction.ACCEPT
-    _move(session, actor, quote, QuoteStatus.ACCEPTED if accepted else QuoteStatus.REJECTED, action=action.value,
-          extra={"client_comment": (None, client_comment)})
+    _move(
+        session,
+        actor,
+        quote,
+        QuoteStatus.ACCEPTED if accepted else QuoteStatus.REJECTED,
+        action=action.value,
+        extra={"client_comment": (None, client_comment)},
+    )
     institution = session.get(Institution, quote.institution_id)
     kind = events.QuoteAccepted if accepted else events.QuoteRejected
-    events.publish(session, kind(quote_id=quote.id, number=quote.number, owner_id=quote.owner_id,
-                                 institution_name=institution.name if institution else "",
-                                 client_comment=client_comment, actor_id=actor_id(actor)))
+    events.publish(
+        session,
+        kind(
+            quote_id=quote.id,
+            number=quote.number,
+            owner_id=quote.owner_id,
+            institution_name=institution.name if institution else "",
+            client_comment=client_comment,
+            actor_id=actor_id(actor),
+        ),
+    )
     return quote
 
 
-def accept_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *, client_comment: str | None = None,
-                 expected_version: int | None = None) -> Quote:
+def accept_quote(
+    session: Session,
+    actor: Actor,
+    quote_id: uuid.UUID,
+    *,
+    client_comment: str | None = None,
+    expected_version: int | None = None,
+) -> Quote:
     """sent → accepted, with who, when and the client's comment; refused after the validity date.
     The owner is told when someone else records it."""
-    return _decide(session, actor, quote_id, QuoteAction.ACCEPT, comment=client_comment,
-                   expected_version=expected_version)
+    return _decide(
+        session, actor, quote_id, QuoteAction.ACCEPT, comment=client_comment, expected_version=expected_version
+    )
 
 
-def reject_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *, client_comment: str | None = None,
-                 expected_version: int | None = None) -> Quote:
+def reject_quote(
+    session: Session,
+    actor: Actor,
+    quote_id: uuid.UUID,
+    *,
+    client_comment: str | None = None,
+    expected_version: int | None = None,
+) -> Quote:
     """sent → rejected, with who, when and the client's comment. The owner is told when someone else records it."""
-    return _decide(session, actor, quote_id, QuoteAction.REJECT, comment=client_comment,
-                   expected_version=expected_version)
+    return _decide(
+        session, actor, quote_id, QuoteAction.REJECT, comment=client_comment, expected_version=expected_version
+    )
 
 
-def record_order(session: Session, actor: Actor, quote_id: uuid.UUID, *, purchase_order_ref: str | None = None,
-                 expected_version: int | None = None) -> Quote:
+def record_order(
+    session: Session,
+    actor: Actor,
+    quote_id: uuid.UUID,
+    *,
+    purchase_order_ref: str | None = None,
+    expected_version: int | None = None,
+) -> Quote:
     """accepted → ordered: the order gets its number BC-<year>-<n> and keeps the client's purchase order reference."""
     try:
         reference = fields.text(80)(purchase_order_ref)
@@ -374,17 +462,23 @@ def record_order(session: Session, actor: Actor, quote_id: uuid.UUID, *, purchas
         raise ValidationFailed({"purchase_order_ref": str(exc)}) from None
     quote = _locked_for(session, actor, quote_id, QuoteAction.ORDER, expected_version)
     year = today(session).year
-    quote.order_number = numbering.format_number(document_settings(session).order_prefix, year,
-                                                 numbering.next_number(session, SequenceKind.ORDER, year))
+    quote.order_number = numbering.format_number(
+        document_settings(session).order_prefix, year, numbering.next_number(session, SequenceKind.ORDER, year)
+    )
     quote.purchase_order_ref = reference
     quote.ordered_at = utcnow()
-    _move(session, actor, quote, QuoteStatus.ORDERED, action="order",
-          extra={"order_number": (None, quote.order_number), "purchase_order_ref": (None, reference)})
+    _move(
+        session,
+        actor,
+        quote,
+        QuoteStatus.ORDERED,
+        action="order",
+        extra={"order_number": (None, quote.order_number), "purchase_order_ref": (None, reference)},
+    )
     return quote
 
 
-def cancel_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *,
-                 expected_version: int | None = None) -> Quote:
+def cancel_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *, expected_version: int | None = None) -> Quote:
     """draft or sent → cancelled."""
     quote = _locked_for(session, actor, quote_id, QuoteAction.CANCEL, expected_version)
     quote.cancelled_at = utcnow()
@@ -397,8 +491,7 @@ def _base_number(session: Session, quote: Quote) -> str:
     return root.number if root is not None else quote.number.rsplit("-R", 1)[0]
 
 
-def revise_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *,
-                 expected_version: int | None = None) -> Quote:
+def revise_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *, expected_version: int | None = None) -> Quote:
     """A sent or expired quote becomes a new draft revision (number + "-R<n>", same root, lines copied,
     issued today with a fresh validity); a sent one is cancelled, an expired one stays expired (what
     happened to it), each pointing at its successor and keeping its PDF. Returns the new draft."""
@@ -409,27 +502,47 @@ def revise_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *,
     issued = today(session)
     revision = quote.revision + 1
     new_id = uuid.uuid4()
-    successor = Quote(id=new_id, number=f"{_base_number(session, quote)}-R{revision}", root_id=quote.root_id,
-                      revision=revision, status=QuoteStatus.DRAFT, title=quote.title,
-                      institution_id=quote.institution_id, contact_id=quote.contact_id, owner_id=quote.owner_id,
-                      team_id=quote.team_id, issue_date=issued,
-                      valid_until=issued + timedelta(days=document_settings(session).quote_validity_days),
-                      currency=quote.currency, global_discount_percent=quote.global_discount_percent,
-                      notes=quote.notes, created_by=actor_id(actor), updated_by=actor_id(actor))
+    successor = Quote(
+        id=new_id,
+        number=f"{_base_number(session, quote)}-R{revision}",
+        root_id=quote.root_id,
+        revision=revision,
+        status=QuoteStatus.DRAFT,
+        title=quote.title,
+        institution_id=quote.institution_id,
+        contact_id=quote.contact_id,
+        owner_id=quote.owner_id,
+        team_id=quote.team_id,
+        issue_date=issued,
+        valid_until=issued + timedelta(days=document_settings(session).quote_validity_days),
+        currency=quote.currency,
+        global_discount_percent=quote.global_discount_percent,
+        notes=quote.notes,
+        created_by=actor_id(actor),
+        updated_by=actor_id(actor),
+    )
     session.add(successor)
     session.flush()
-    document_lines.store_lines(session, successor, [document_lines.as_input(line)
-                                                    for line in document_lines.stored_lines(session, quote)])
+    document_lines.store_lines(
+        session, successor, [document_lines.as_input(line) for line in document_lines.stored_lines(session, quote)]
+    )
     quote.superseded_by_id = successor.id
     if quote.status == QuoteStatus.SENT:
         quote.cancelled_at = utcnow()
-        _move(session, actor, quote, QuoteStatus.CANCELLED, action="revise",
-              extra={"superseded_by": (None, successor.number)})
+        _move(
+            session,
+            actor,
+            quote,
+            QuoteStatus.CANCELLED,
+            action="revise",
+            extra={"superseded_by": (None, successor.number)},
+        )
     else:
         _touch(session, actor, quote)
         _record(session, actor, quote, "revise", {"superseded_by": (None, successor.number)})
-    _record(session, actor, successor, "create", {"number": (None, successor.number),
-                                                  "revision_of": (None, quote.number)})
+    _record(
+        session, actor, successor, "create", {"number": (None, successor.number), "revision_of": (None, quote.number)}
+    )
     return successor
 
 
@@ -527,41 +640,73 @@ def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetai
     institution = session.get(Institution, quote.institution_id)
     contact = session.get(Contact, quote.contact_id) if quote.contact_id else None
     names = user_names(session, [quote.owner_id, quote.decided_by, quote.created_by, quote.updated_by])
-    revisions = session.exec(select(Quote.id, Quote.number, Quote.revision, Quote.status)
-                             .where(Quote.root_id == quote.root_id).order_by(col(Quote.revision))).all()
+    revisions = session.exec(
+        select(Quote.id, Quote.number, Quote.revision, Quote.status)
+        .where(Quote.root_id == quote.root_id)
+        .order_by(col(Quote.revision))
+    ).all()
     invoiced = invoiced_on_quote(session, quote.id)
     return QuoteDetail(
-        id=quote.id, number=quote.number, root_id=quote.root_id, revision=quote.revision,
-        superseded_by_id=quote.superseded_by_id, status=QuoteStatus(quote.status), title=quote.title,
-        institution_id=quote.institution_id, institution_name=institution.name if institution else "",
+        id=quote.id,
+        number=quote.number,
+        root_id=quote.root_id,
+        revision=quote.revision,
+        superseded_by_id=quote.superseded_by_id,
+        status=QuoteStatus(quote.status),
+        title=quote.title,
+        institution_id=quote.institution_id,
+        institution_name=institution.name if institution else "",
         contact_id=quote.contact_id,
         contact_name=" ".join(p for p in (contact.first_name, contact.last_name) if p) if contact else None,
-        contact_email=contact.email if contact else None, owner_id=quote.owner_id,
-        owner_name=names.get(quote.owner_id, ""), team_id=quote.team_id, issue_date=quote.issue_date,
-        valid_until=quote.valid_until, currency=quote.currency, global_discount_percent=quote.global_discount_percent,
-        subtotal=totals.subtotal, global_discount=totals.global_discount, total_excl_vat=quote.total_excl_vat,
-        total_vat=quote.total_vat, total_incl_vat=quote.total_incl_vat, vat_rows=totals.vat_rows, notes=quote.notes,
-        sent_at=quote.sent_at, decided_at=quote.decided_at, decided_by=quote.decided_by,
+        contact_email=contact.email if contact else None,
+        owner_id=quote.owner_id,
+        owner_name=names.get(quote.owner_id, ""),
+        team_id=quote.team_id,
+        issue_date=quote.issue_date,
+        valid_until=quote.valid_until,
+        currency=quote.currency,
+        global_discount_percent=quote.global_discount_percent,
+        subtotal=totals.subtotal,
+        global_discount=totals.global_discount,
+        total_excl_vat=quote.total_excl_vat,
+        total_vat=quote.total_vat,
+        total_incl_vat=quote.total_incl_vat,
+        vat_rows=totals.vat_rows,
+        notes=quote.notes,
+        sent_at=quote.sent_at,
+        decided_at=quote.decided_at,
+        decided_by=quote.decided_by,
         decided_by_name=names.get(quote.decided_by) if quote.decided_by else None,
-        client_comment=quote.client_comment, order_number=quote.order_number,
-        purchase_order_ref=quote.purchase_order_ref, ordered_at=quote.ordered_at, cancelled_at=quote.cancelled_at,
-        invoiced_amount=invoiced, created_by=quote.created_by,
-        created_by_name=names.get(quote.created_by) if quote.created_by else None, created_at=quote.created_at,
-        updated_at=quote.updated_at, updated_by_name=names.get(quote.updated_by) if quote.updated_by else None,
+        client_comment=quote.client_comment,
+        order_number=quote.order_number,
+        purchase_order_ref=quote.purchase_order_ref,
+        ordered_at=quote.ordered_at,
+        cancelled_at=quote.cancelled_at,
+        invoiced_amount=invoiced,
+        created_by=quote.created_by,
+        created_by_name=names.get(quote.created_by) if quote.created_by else None,
+        created_at=quote.created_at,
+        updated_at=quote.updated_at,
+        updated_by_name=names.get(quote.updated_by) if quote.updated_by else None,
         version=quote.version,
         lines=tuple(document_lines.line_row(line) for line in lines),
         revisions=tuple(RevisionRow(id=r[0], number=r[1], revision=r[2], status=QuoteStatus(r[3])) for r in revisions),
         allowed_actions=allowed_actions(actor, quote, invoiced=invoiced),
-        can_edit=can(actor, "record.edit", placement(quote)))
+        can_edit=can(actor, "record.edit", placement(quote)),
+    )
 
 
-def quote_history(session: Session, actor: Actor, quote_id: uuid.UUID,
-                  request: PageRequest | None = None) -> Page[audit.HistoryRow]:
+def quote_history(
+    session: Session, actor: Actor, quote_id: uuid.UUID, request: PageRequest | None = None
+) -> Page[audit.HistoryRow]:
     """The quote's audit trail, newest first, paged."""
     get_visible_quote(session, actor, quote_id)
 
-    return audit.history_page(session, (col(AuditEntry.entity_type) == ENTITY, col(AuditEntry.entity_id) == quote_id),
-                              request or PageRequest())
+    return audit.history_page(
+        session,
+        (col(AuditEntry.entity_type) == ENTITY, col(AuditEntry.entity_id) == quote_id),
+        request or PageRequest(),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,12 +808,22 @@ class QuoteQuery:
         sort, descending = read.sort(SORTS, "-issue_date")
         if sort not in SORTS:
             sort, descending = "issue_date", True
-        return cls(statuses=read.choices("status", QuoteStatus), institution_id=read.ident("institution_id"),
-                   owner_id=read.ident("owner_id"), team_id=read.ident("team_id"), mine=read.flag("mine"),
-                   issued_from=_day(read, "issued_from"), issued_to=_day(read, "issued_to"),
-                   valid_from=_day(read, "valid_from"), valid_to=_day(read, "valid_to"),
-                   amount_min=_money(read, "amount_min"), amount_max=_money(read, "amount_max"),
-                   q=read.one("q") or "", sort=sort, descending=descending)
+        return cls(
+            statuses=read.choices("status", QuoteStatus),
+            institution_id=read.ident("institution_id"),
+            owner_id=read.ident("owner_id"),
+            team_id=read.ident("team_id"),
+            mine=read.flag("mine"),
+            issued_from=_day(read, "issued_from"),
+            issued_to=_day(read, "issued_to"),
+            valid_from=_day(read, "valid_from"),
+            valid_to=_day(read, "valid_to"),
+            amount_min=_money(read, "amount_min"),
+            amount_max=_money(read, "amount_max"),
+            q=read.one("q") or "",
+            sort=sort,
+            descending=descending,
+        )
 
 
 def visible_condition(actor: Actor) -> Any:
@@ -678,11 +833,17 @@ def visible_condition(actor: Actor) -> Any:
 
 def _conditions(actor: Actor, query: QuoteQuery) -> list[Any]:
     conditions = [visible_condition(actor)]
-    bounds = ((query.institution_id, _Q.institution_id.__eq__), (query.owner_id, _Q.owner_id.__eq__),
-              (query.team_id, _Q.team_id.__eq__), (query.issued_from, _Q.issue_date.__ge__),
-              (query.issued_to, _Q.issue_date.__le__), (query.valid_from, _Q.valid_until.__ge__),
-              (query.valid_to, _Q.valid_until.__le__), (query.amount_min, _Q.total_excl_vat.__ge__),
-              (query.amount_max, _Q.total_excl_vat.__le__))
+    bounds = (
+        (query.institution_id, _Q.institution_id.__eq__),
+        (query.owner_id, _Q.owner_id.__eq__),
+        (query.team_id, _Q.team_id.__eq__),
+        (query.issued_from, _Q.issue_date.__ge__),
+        (query.issued_to, _Q.issue_date.__le__),
+        (query.valid_from, _Q.valid_until.__ge__),
+        (query.valid_to, _Q.valid_until.__le__),
+        (query.amount_min, _Q.total_excl_vat.__ge__),
+        (query.amount_max, _Q.total_excl_vat.__le__),
+    )
     conditions += [compare(value) for value, compare in bounds if value is not None]
     if query.statuses:
         conditions.append(_Q.status.in_([s.value for s in query.statuses]))
@@ -691,9 +852,13 @@ def _conditions(actor: Actor, query: QuoteQuery) -> list[Any]:
     term = query.q.strip().lower()
     if term:
         pattern = contains_pattern(term)
-        conditions.append(sa.or_(sa.func.lower(_Q.number).like(pattern, escape="\\"),
-                                 sa.func.lower(_Q.title).like(pattern, escape="\\"),
-                                 sa.func.lower(_I.name).like(pattern, escape="\\")))
+        conditions.append(
+            sa.or_(
+                sa.func.lower(_Q.number).like(pattern, escape="\\"),
+                sa.func.lower(_Q.title).like(pattern, escape="\\"),
+                sa.func.lower(_I.name).like(pattern, escape="\\"),
+            )
+        )
     return conditions
 
 
@@ -707,8 +872,9 @@ def _order(query: QuoteQuery) -> list[Any]:
     return [*ordered, _Q.id.desc() if query.descending else _Q.id.asc()]
 
 
-def list_quotes(session: Session, actor: Actor, query: QuoteQuery | None = None,
-                request: PageRequest | None = None) -> QuotePage:
+def list_quotes(
+    session: Session, actor: Actor, query: QuoteQuery | None = None, request: PageRequest | None = None
+) -> QuotePage:
     """The quotes the actor may see, filtered, sorted and paged in SQL, with the count and the sums
     (excl. and incl. VAT) of the whole filtered list from one aggregate query. The list shows every
     revision, but the sums leave out the revisions superseded by a newer one: a revised quote is counted
@@ -716,24 +882,60 @@ def list_quotes(session: Session, actor: Actor, query: QuoteQuery | None = None,
     query = query or QuoteQuery()
     request = request or PageRequest()
     conditions = _conditions(actor, query)
-    statement = (sa.select(_Q.id, _Q.number, _Q.revision, _Q.status, _Q.title, _Q.institution_id,
-                           _I.name.label("institution_name"), _Q.owner_id, _OWNER.c.full_name.label("owner_name"),
-                           _Q.team_id, _Q.issue_date, _Q.valid_until, _Q.total_excl_vat, _Q.total_vat,
-                           _Q.total_incl_vat, _Q.order_number, _Q.sent_at, _Q.created_by, _Q.updated_at, _Q.version)
-                 .select_from(_from().join(_OWNER, _OWNER.c.id == _Q.owner_id))
-                 .where(*conditions).order_by(*_order(query)).offset(request.offset).limit(request.page_size))
+    statement = (
+        sa.select(
+            _Q.id,
+            _Q.number,
+            _Q.revision,
+            _Q.status,
+            _Q.title,
+            _Q.institution_id,
+            _I.name.label("institution_name"),
+            _Q.owner_id,
+            _OWNER.c.full_name.label("owner_name"),
+            _Q.team_id,
+            _Q.issue_date,
+            _Q.valid_until,
+            _Q.total_excl_vat,
+            _Q.total_vat,
+            _Q.total_incl_vat,
+            _Q.order_number,
+            _Q.sent_at,
+            _Q.created_by,
+            _Q.updated_at,
+            _Q.version,
+        )
+        .select_from(_from().join(_OWNER, _OWNER.c.id == _Q.owner_id))
+        .where(*conditions)
+        .order_by(*_order(query))
+        .offset(request.offset)
+        .limit(request.page_size)
+    )
     rows = []
     for row in fetch_all(session, statement):
         where = Placement(team_id=row.team_id, assigned_user_id=row.owner_id, created_by=row.created_by)
-        rows.append(QuoteRow(**{**row._asdict(), "status": QuoteStatus(row.status)},
-                             can_edit=can(actor, "record.edit", where)))
+        rows.append(
+            QuoteRow(**{**row._asdict(), "status": QuoteStatus(row.status)}, can_edit=can(actor, "record.edit", where))
+        )
     standing = _Q.superseded_by_id.is_(None)
-    count, sum_excl, sum_incl = fetch_all(session, sa.select(
-        sa.func.count(), sa.func.coalesce(sa.func.sum(_Q.total_excl_vat).filter(standing), 0),
-        sa.func.coalesce(sa.func.sum(_Q.total_incl_vat).filter(standing), 0)).select_from(_from())
-        .where(*conditions))[0]
-    return QuotePage(rows, int(count), request.page, request.page_size,
-                     sum_excl_vat=money.to_cents(Decimal(sum_excl)), sum_incl_vat=money.to_cents(Decimal(sum_incl)))
+    count, sum_excl, sum_incl = fetch_all(
+        session,
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(_Q.total_excl_vat).filter(standing), 0),
+            sa.func.coalesce(sa.func.sum(_Q.total_incl_vat).filter(standing), 0),
+        )
+        .select_from(_from())
+        .where(*conditions),
+    )[0]
+    return QuotePage(
+        rows,
+        int(count),
+        request.page,
+        request.page_size,
+        sum_excl_vat=money.to_cents(Decimal(sum_excl)),
+        sum_incl_vat=money.to_cents(Decimal(sum_incl)),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -752,12 +954,21 @@ def _notify_decision(session: Session, event: events.QuoteAccepted | events.Quot
     params = {"actor": name or "OPEx CRM", "institution": event.institution_name, "number": event.number}
     if event.client_comment:
         params["comment"] = notification_service.excerpt(event.client_comment)
-    notification_service.notify(session, [event.owner_id], kind=event.name, params=params, record_kind="quote",
-                                record_id=event.quote_id, actor_id=event.actor_id)
+    notification_service.notify(
+        session,
+        [event.owner_id],
+        kind=event.name,
+        params=params,
+        record_kind="quote",
+        record_id=event.quote_id,
+        actor_id=event.actor_id,
+    )
 
 
-SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.QuoteAccepted, _notify_decision),
-                                                events.Subscription(events.QuoteRejected, _notify_decision))
+SUBSCRIBERS: tuple[events.Subscription, ...] = (
+    events.Subscription(events.QuoteAccepted, _notify_decision),
+    events.Subscription(events.QuoteRejected, _notify_decision),
+)
 
 
 def _comment_target(session: Session, quote_id: uuid.UUID) -> comments.Target:
@@ -773,16 +984,28 @@ def _timeline_source(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
     """Quotes on the institution's timeline: dated when sent (created, for drafts); detail = title,
     status, new_value = total incl. VAT."""
     owner = table_of(User).alias("timeline_quote_owner")
-    return (sa.select(*timeline.entry_columns("quote", _Q.id, sa.func.coalesce(_Q.sent_at, _Q.created_at),
-                                              title=_Q.number, detail=_Q.title, status=_Q.status,
-                                              user_name=owner.c.full_name,
-                                              new_value=sa.cast(_Q.total_incl_vat, sa.Text)))
-            .select_from(table_of(Quote)).join(owner, owner.c.id == _Q.owner_id)
-            .where(_Q.institution_id == institution_id, visible_condition(actor)))
+    return (
+        sa.select(
+            *timeline.entry_columns(
+                "quote",
+                _Q.id,
+                sa.func.coalesce(_Q.sent_at, _Q.created_at),
+                title=_Q.number,
+                detail=_Q.title,
+                status=_Q.status,
+                user_name=owner.c.full_name,
+                new_value=sa.cast(_Q.total_incl_vat, sa.Text),
+            )
+        )
+        .select_from(table_of(Quote))
+        .join(owner, owner.c.id == _Q.owner_id)
+        .where(_Q.institution_id == institution_id, visible_condition(actor))
+    )
 
 
 TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
-    timeline.TimelineSource("quote", _timeline_source, RECORD_LINKS["quote"]),)
+    timeline.TimelineSource("quote", _timeline_source, RECORD_LINKS["quote"]),
+)
 
 
 def _visible_quote(actor: Actor, quote_id: Any) -> Any:
@@ -791,4 +1014,3 @@ def _visible_quote(actor: Actor, quote_id: Any) -> Any:
 
 
 CHANGE_VISIBILITY: dict[str, timeline.ChangeVisibility] = {ENTITY: _visible_quote}
-

@@ -25,14 +25,34 @@ class QuoteReminderSpec:
 
 #: In the order they fall due (the catch-up rule of the daily job relies on it).
 QUOTE_REMINDERS: tuple[QuoteReminderSpec, ...] = (
-    QuoteReminderSpec(QuoteReminderKind.BEFORE_7, -7, stage=N_("expires within a week"),
-                      label=N_("7 days before expiry"), setting_label=N_("7 days before the validity date")),
-    QuoteReminderSpec(QuoteReminderKind.BEFORE_3, -3, stage=N_("expires within three days"),
-                      label=N_("3 days before expiry"), setting_label=N_("3 days before")),
-    QuoteReminderSpec(QuoteReminderKind.DAY_0, 0, stage=N_("expires today"),
-                      label=N_("Expiry day"), setting_label=N_("On the validity date")),
-    QuoteReminderSpec(QuoteReminderKind.AFTER_7, 7, stage=N_("expired over a week ago, follow it up"),
-                      label=N_("7 days after expiry"), setting_label=N_("7 days after")),
+    QuoteReminderSpec(
+        QuoteReminderKind.BEFORE_7,
+        -7,
+        stage=N_("expires within a week"),
+        label=N_("7 days before expiry"),
+        setting_label=N_("7 days before the validity date"),
+    ),
+    QuoteReminderSpec(
+        QuoteReminderKind.BEFORE_3,
+        -3,
+        stage=N_("expires within three days"),
+        label=N_("3 days before expiry"),
+        setting_label=N_("3 days before"),
+    ),
+    QuoteReminderSpec(
+        QuoteReminderKind.DAY_0,
+        0,
+        stage=N_("expires today"),
+        label=N_("Expiry day"),
+        setting_label=N_("On the validity date"),
+    ),
+    QuoteReminderSpec(
+        QuoteReminderKind.AFTER_7,
+        7,
+        stage=N_("expired over a week ago, follow it up"),
+        label=N_("7 days after expiry"),
+        setting_label=N_("7 days after"),
+    ),
 )
 
 QUOTE_REMINDER_SPECS: dict[QuoteReminderKind, QuoteReminderSpec] = {spec.kind: spec for spec in QUOTE_REMINDERS}

@@ -100,6 +100,7 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "invoice.overdue": N_("The invoice {number} for {institution} is overdue"),
 }
 
+
 def _invoice_stage(level: int) -> str:
     if level < 0:
         return N_("payment due soon")
@@ -167,16 +168,29 @@ def _translated(language: str, message: str) -> str:
         return gettext(message)
 
 
-def _audit_status_changes(session: Session, entity_type: str, changes: Sequence[tuple[uuid.UUID, uuid.UUID, str]],
-                          new_status: str) -> None:
+def _audit_status_changes(
+    session: Session, entity_type: str, changes: Sequence[tuple[uuid.UUID, uuid.UUID, str]], new_status: str
+) -> None:
     """One audit entry per document (id, institution id, old status) → new_status, by the system."""
     if not changes:
         return
     cache.mark_changed(session)
-    rows = [{"id": uuid.uuid4(), **audit.entry_values(SYSTEM_ACTOR, entity_type=entity_type, entity_id=entity_id,
-                                                      institution_id=institution_id, action="update"),
-             "field": "status", "old_value": old_status, "new_value": new_status}
-            for entity_id, institution_id, old_status in changes]
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            **audit.entry_values(
+                SYSTEM_ACTOR,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                institution_id=institution_id,
+                action="update",
+            ),
+            "field": "status",
+            "old_value": old_status,
+            "new_value": new_status,
+        }
+        for entity_id, institution_id, old_status in changes
+    ]
     insert_rows(session, _A, rows)
 
 
@@ -190,24 +204,57 @@ def expire_quotes(session: Session, *, now: datetime | None = None) -> int:
     today = organisation_today(session, now)
     session.flush()
     due = sa.and_(_Q.c.status == QuoteStatus.SENT.value, _Q.c.valid_until < today)
-    locked = session.connection().execute(
-        sa.select(_Q.c.id, _Q.c.number, _Q.c.owner_id, _Q.c.team_id, _Q.c.institution_id, _INST.c.name)
-        .join(_INST, _INST.c.id == _Q.c.institution_id).where(due).with_for_update(of=_Q)).all()
+    locked = (
+        session.connection()
+        .execute(
+            sa.select(_Q.c.id, _Q.c.number, _Q.c.owner_id, _Q.c.team_id, _Q.c.institution_id, _INST.c.name)
+            .join(_INST, _INST.c.id == _Q.c.institution_id)
+            .where(due)
+            .with_for_update(of=_Q)
+        )
+        .all()
+    )
     if not locked:
         return 0
-    expired = set(session.connection().execute(
-        sa.update(_Q).where(due).values(status=QuoteStatus.EXPIRED.value, version=_Q.c.version + 1, updated_at=now,
-                                        updated_by=None).returning(_Q.c.id)).scalars())
+    expired = set(
+        session.connection()
+        .execute(
+            sa.update(_Q)
+            .where(due)
+            .values(status=QuoteStatus.EXPIRED.value, version=_Q.c.version + 1, updated_at=now, updated_by=None)
+            .returning(_Q.c.id)
+        )
+        .scalars()
+    )
     rows = [row for row in locked if row.id in expired]
-    _audit_status_changes(session, "quote", [(row.id, row.institution_id, QuoteStatus.SENT.value) for row in rows],
-                          QuoteStatus.EXPIRED.value)
-    notifications.notify_many(session, [
-        NewNotification(recipient_id=row.owner_id, kind="quote.expired", record_kind="quote", record_id=row.id,
-                        params={"number": row.number, "institution": row.name})
-        for row in rows if row.owner_id is not None], now=now)
+    _audit_status_changes(
+        session,
+        "quote",
+        [(row.id, row.institution_id, QuoteStatus.SENT.value) for row in rows],
+        QuoteStatus.EXPIRED.value,
+    )
+    notifications.notify_many(
+        session,
+        [
+            NewNotification(
+                recipient_id=row.owner_id,
+                kind="quote.expired",
+                record_kind="quote",
+                record_id=row.id,
+                params={"number": row.number, "institution": row.name},
+            )
+            for row in rows
+            if row.owner_id is not None
+        ],
+        now=now,
+    )
     for row in rows:
-        events.publish(session, events.QuoteChanged(quote_id=row.id, institution_id=row.institution_id,
-                                                    owner_id=row.owner_id, team_id=row.team_id))
+        events.publish(
+            session,
+            events.QuoteChanged(
+                quote_id=row.id, institution_id=row.institution_id, owner_id=row.owner_id, team_id=row.team_id
+            ),
+        )
     session.expire_all()
     return len(rows)
 
@@ -237,52 +284,112 @@ def send_quote_reminders(session: Session, *, now: datetime | None = None) -> di
     in_window = _in_windows(_Q.c.valid_until, windows)
     conditions = []
     if before_expiry := [w for w in windows if w.offset <= 0]:
-        conditions.append(sa.and_(_Q.c.status == QuoteStatus.SENT.value,
-                                  sa.or_(*_in_windows(_Q.c.valid_until, before_expiry))))
+        conditions.append(
+            sa.and_(_Q.c.status == QuoteStatus.SENT.value, sa.or_(*_in_windows(_Q.c.valid_until, before_expiry)))
+        )
     if after_expiry := [w for w in windows if w.offset > 0]:
-        conditions.append(sa.and_(_Q.c.status.in_([QuoteStatus.SENT.value, QuoteStatus.EXPIRED.value]),
-                                  sa.or_(*_in_windows(_Q.c.valid_until, after_expiry))))
+        conditions.append(
+            sa.and_(
+                _Q.c.status.in_([QuoteStatus.SENT.value, QuoteStatus.EXPIRED.value]),
+                sa.or_(*_in_windows(_Q.c.valid_until, after_expiry)),
+            )
+        )
     kind = sa.case(*((condition, sa.literal(w.key.value)) for condition, w in zip(in_window, windows, strict=True)))
     already = sa.exists().where(_QR.c.quote_id == _Q.c.id, _QR.c.kind == kind)
     # The quotes due a reminder today and never sent it, with what the notification, email and task need.
-    due = session.connection().execute(
-        sa.select(_Q.c.id.label("quote_id"), kind.label("kind"), _Q.c.number, _Q.c.title, _Q.c.issue_date,
-                  _Q.c.valid_until, _Q.c.total_excl_vat, _Q.c.total_incl_vat, _Q.c.currency, _Q.c.owner_id,
-                  _Q.c.institution_id, _Q.c.contact_id, _INST.c.name.label("institution"),
-                  _C.c.first_name.label("contact_first"), _C.c.last_name.label("contact_last"), _U.c.email,
-                  _U.c.full_name, _U.c.language, _U.c.team_id, _U.c.is_active)
-        .join(_INST, _INST.c.id == _Q.c.institution_id).outerjoin(_U, _U.c.id == _Q.c.owner_id)
-        .outerjoin(_C, _C.c.id == _Q.c.contact_id)
-        .where(_Q.c.superseded_by_id.is_(None), sa.or_(*conditions), sa.not_(already))
-        .order_by(_Q.c.valid_until, _Q.c.number)).all()
+    due = (
+        session.connection()
+        .execute(
+            sa.select(
+                _Q.c.id.label("quote_id"),
+                kind.label("kind"),
+                _Q.c.number,
+                _Q.c.title,
+                _Q.c.issue_date,
+                _Q.c.valid_until,
+                _Q.c.total_excl_vat,
+                _Q.c.total_incl_vat,
+                _Q.c.currency,
+                _Q.c.owner_id,
+                _Q.c.institution_id,
+                _Q.c.contact_id,
+                _INST.c.name.label("institution"),
+                _C.c.first_name.label("contact_first"),
+                _C.c.last_name.label("contact_last"),
+                _U.c.email,
+                _U.c.full_name,
+                _U.c.language,
+                _U.c.team_id,
+                _U.c.is_active,
+            )
+            .join(_INST, _INST.c.id == _Q.c.institution_id)
+            .outerjoin(_U, _U.c.id == _Q.c.owner_id)
+            .outerjoin(_C, _C.c.id == _Q.c.contact_id)
+            .where(_Q.c.superseded_by_id.is_(None), sa.or_(*conditions), sa.not_(already))
+            .order_by(_Q.c.valid_until, _Q.c.number)
+        )
+        .all()
+    )
     if not due:
         return counts
     org = organisation(session)
     offsets = {w.key.value: w.offset for w in windows}
-    tasks = _quote_tasks(session, [row for row in due if row.is_active], org, today) \
-        if rules.quote_followup_task else {}
+    tasks = (
+        _quote_tasks(session, [row for row in due if row.is_active], org, today) if rules.quote_followup_task else {}
+    )
     insert_rows(session, _T, [{**task, "created_at": now, "updated_at": now} for task in tasks.values()])
-    inserted = {(row.quote_id, row.kind) for row in insert_rows(
-        session, _QR, [{"quote_id": row.quote_id, "kind": row.kind,
-                        "due_on": row.valid_until + timedelta(days=offsets[row.kind]), "sent_at": now,
-                        "task_id": tasks[row.quote_id, row.kind]["id"] if (row.quote_id, row.kind) in tasks else None}
-                       for row in due],
-        on_conflict=["quote_id", "kind"], returning=["quote_id", "kind"])}
+    inserted = {
+        (row.quote_id, row.kind)
+        for row in insert_rows(
+            session,
+            _QR,
+            [
+                {
+                    "quote_id": row.quote_id,
+                    "kind": row.kind,
+                    "due_on": row.valid_until + timedelta(days=offsets[row.kind]),
+                    "sent_at": now,
+                    "task_id": tasks[row.quote_id, row.kind]["id"] if (row.quote_id, row.kind) in tasks else None,
+                }
+                for row in due
+            ],
+            on_conflict=["quote_id", "kind"],
+            returning=["quote_id", "kind"],
+        )
+    }
     if lost := [task["id"] for key, task in tasks.items() if key not in inserted]:
         # a concurrent run reminded these quotes first: its tasks stand, ours go
         session.connection().execute(sa.delete(_T).where(_T.c.id.in_(lost)))
     counts["reminders"] = len(inserted)
     active = [row for row in due if row.is_active and (row.quote_id, row.kind) in inserted]
-    counts["notifications"] = notifications.notify_many(session, [
-        NewNotification(recipient_id=row.owner_id, kind="quote.expiring", record_kind="quote", record_id=row.quote_id,
-                        params={"number": row.number, "institution": row.institution, "reminder": row.kind,
-                                "valid_until": row.valid_until.isoformat(),
-                                "stage_label": QUOTE_REMINDER_SPECS[QuoteReminderKind(row.kind)].stage})
-        for row in active], now=now)
+    counts["notifications"] = notifications.notify_many(
+        session,
+        [
+            NewNotification(
+                recipient_id=row.owner_id,
+                kind="quote.expiring",
+                record_kind="quote",
+                record_id=row.quote_id,
+                params={
+                    "number": row.number,
+                    "institution": row.institution,
+                    "reminder": row.kind,
+                    "valid_until": row.valid_until.isoformat(),
+                    "stage_label": QUOTE_REMINDER_SPECS[QuoteReminderKind(row.kind)].stage,
+                },
+            )
+            for row in active
+        ],
+        now=now,
+    )
     company = branding(session).legal_name or str(org["name"])
     render, base_url = _templates(session, "quote_reminder_owner"), _base_url()
-    queued = mail.enqueue_many(session, [_quote_owner_mail(row, org, company, today, render=render, base_url=base_url)
-                                         for row in active], skip_invalid=True, now=now)
+    queued = mail.enqueue_many(
+        session,
+        [_quote_owner_mail(row, org, company, today, render=render, base_url=base_url) for row in active],
+        skip_invalid=True,
+        now=now,
+    )
     counts["emails"] = sum(row_id is not None for row_id in queued)
     first_of: dict[uuid.UUID, dict[str, Any]] = {}
     for row in active:
@@ -290,14 +397,16 @@ def send_quote_reminders(session: Session, *, now: datetime | None = None) -> di
             counts["tasks"] += 1
             first_of.setdefault(task["assignee_id"], task)
     for assignee_id, task in sorted(first_of.items()):
-        events.publish(session, events.TaskChanged(task_id=task["id"], assignee_id=assignee_id,
-                                                   team_id=task["team_id"]))
+        events.publish(
+            session, events.TaskChanged(task_id=task["id"], assignee_id=assignee_id, team_id=task["team_id"])
+        )
     session.expire_all()
     return counts
 
 
-def _quote_tasks(session: Session, rows: Sequence[Any], org: dict[str, Any],
-                 today: date) -> dict[tuple[uuid.UUID, str], dict[str, Any]]:
+def _quote_tasks(
+    session: Session, rows: Sequence[Any], org: dict[str, Any], today: date
+) -> dict[tuple[uuid.UUID, str], dict[str, Any]]:
     """(quote id, reminder kind) → the columns of its follow-up task (made by the system, due tonight),
     in the owner's language."""
     due_at = _local_end_of_day(session, today)
@@ -309,30 +418,52 @@ def _quote_tasks(session: Session, rows: Sequence[Any], org: dict[str, Any],
             "id": uuid.uuid4(),
             "title": _translated(language, N_("Follow up quote {number}")).format(number=row.number)[:200],
             "description": _translated(language, N_("{institution}: the quote {stage}.")).format(
-                institution=row.institution, stage=stage),
-            "status": TaskStatus.TODO.value, "priority": TaskPriority.NORMAL.value, "due_at": due_at,
-            "completed_at": None, "assignee_id": row.owner_id, "team_id": row.team_id,
-            "institution_id": row.institution_id, "contact_id": row.contact_id, "updated_by": None,
-            "created_by": None, "version": 1}
+                institution=row.institution, stage=stage
+            ),
+            "status": TaskStatus.TODO.value,
+            "priority": TaskPriority.NORMAL.value,
+            "due_at": due_at,
+            "completed_at": None,
+            "assignee_id": row.owner_id,
+            "team_id": row.team_id,
+            "institution_id": row.institution_id,
+            "contact_id": row.contact_id,
+            "updated_by": None,
+            "created_by": None,
+            "version": 1,
+        }
     return tasks
 
 
-def _quote_owner_mail(row: Any, org: dict[str, Any], company: str, today: date, *, render: _Render,
-                      base_url: str) -> Outgoing:
+def _quote_owner_mail(
+    row: Any, org: dict[str, Any], company: str, today: date, *, render: _Render, base_url: str
+) -> Outgoing:
     """The salesperson's email, from the "quote_reminder_owner" template in their language."""
 
     language = _language(row.language, org)
-    fields = {"number": row.number, "title": row.title or "", "institution": row.institution,
-              "contact": _person(row.contact_first, row.contact_last),
-              "total": _money(row.total_incl_vat, row, language),
-              "total_excl_vat": _money(row.total_excl_vat, row, language), "amount_due": "",
-              "issue_date": _day(row.issue_date, language), "due_date": "",
-              "valid_until": _day(row.valid_until, language), "days": str((today - row.valid_until).days),
-              "salesperson": row.full_name, "company": company}
+    fields = {
+        "number": row.number,
+        "title": row.title or "",
+        "institution": row.institution,
+        "contact": _person(row.contact_first, row.contact_last),
+        "total": _money(row.total_incl_vat, row, language),
+        "total_excl_vat": _money(row.total_excl_vat, row, language),
+        "amount_due": "",
+        "issue_date": _day(row.issue_date, language),
+        "due_date": "",
+        "valid_until": _day(row.valid_until, language),
+        "days": str((today - row.valid_until).days),
+        "salesperson": row.full_name,
+        "company": company,
+    }
     subject, body = render(language, fields)
-    return mail.Outgoing(to=[(row.full_name, row.email)], subject=subject,
-                         text=f"{body}\n\n{base_url}/quotes/{row.quote_id}",
-                         dedupe_key=f"quote-reminder:{row.quote_id}:{row.kind}", related=("quote", row.quote_id))
+    return mail.Outgoing(
+        to=[(row.full_name, row.email)],
+        subject=subject,
+        text=f"{body}\n\n{base_url}/quotes/{row.quote_id}",
+        dedupe_key=f"quote-reminder:{row.quote_id}:{row.kind}",
+        related=("quote", row.quote_id),
+    )
 
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -348,14 +479,16 @@ def _templates(session: Session, kind: str) -> _Render:
 
     def render(language: str, fields: dict[str, str]) -> tuple[str, str]:
         if language not in compiled:
-            texts = templates.render_template(kind, {name: f"{{{name}}}" for name in templates.PLACEHOLDERS},
-                                              language, session=session)
+            texts = templates.render_template(
+                kind, {name: f"{{{name}}}" for name in templates.PLACEHOLDERS}, language, session=session
+            )
             compiled[language] = (_PLACEHOLDER.split(texts[0]), _PLACEHOLDER.split(texts[1]))
         subject, body = compiled[language]
 
         def fill(parts: list[str]) -> str:  # literal, name, literal, name, ..., literal
-            return "".join(part if index % 2 == 0 else str(fields.get(part, f"{{{part}}}"))
-                           for index, part in enumerate(parts))
+            return "".join(
+                part if index % 2 == 0 else str(fields.get(part, f"{{{part}}}")) for index, part in enumerate(parts)
+            )
 
         return " ".join(fill(subject).split()), fill(body)
 
@@ -395,24 +528,54 @@ def mark_invoices_overdue(session: Session, *, now: datetime | None = None) -> i
     today = organisation_today(session, now)
     session.flush()
     due = sa.and_(_I.c.kind == InvoiceKind.INVOICE.value, _I.c.status.in_(_OVERDUE_FROM), _I.c.due_date < today)
-    locked = session.connection().execute(
-        sa.select(_I.c.id, _I.c.number, _I.c.status, _I.c.owner_id, _I.c.team_id, _I.c.institution_id, _INST.c.name)
-        .join(_INST, _INST.c.id == _I.c.institution_id).where(due).with_for_update(of=_I)).all()
+    locked = (
+        session.connection()
+        .execute(
+            sa.select(_I.c.id, _I.c.number, _I.c.status, _I.c.owner_id, _I.c.team_id, _I.c.institution_id, _INST.c.name)
+            .join(_INST, _INST.c.id == _I.c.institution_id)
+            .where(due)
+            .with_for_update(of=_I)
+        )
+        .all()
+    )
     if not locked:
         return 0
-    overdue = set(session.connection().execute(
-        sa.update(_I).where(due).values(status=InvoiceStatus.OVERDUE.value, version=_I.c.version + 1, updated_at=now,
-                                        updated_by=None).returning(_I.c.id)).scalars())
+    overdue = set(
+        session.connection()
+        .execute(
+            sa.update(_I)
+            .where(due)
+            .values(status=InvoiceStatus.OVERDUE.value, version=_I.c.version + 1, updated_at=now, updated_by=None)
+            .returning(_I.c.id)
+        )
+        .scalars()
+    )
     rows = [row for row in locked if row.id in overdue]
-    _audit_status_changes(session, "invoice", [(row.id, row.institution_id, row.status) for row in rows],
-                          InvoiceStatus.OVERDUE.value)
-    notifications.notify_many(session, [
-        NewNotification(recipient_id=row.owner_id, kind="invoice.overdue", record_kind="invoice", record_id=row.id,
-                        params={"number": row.number, "institution": row.name})
-        for row in rows if row.owner_id is not None], now=now)
+    _audit_status_changes(
+        session, "invoice", [(row.id, row.institution_id, row.status) for row in rows], InvoiceStatus.OVERDUE.value
+    )
+    notifications.notify_many(
+        session,
+        [
+            NewNotification(
+                recipient_id=row.owner_id,
+                kind="invoice.overdue",
+                record_kind="invoice",
+                record_id=row.id,
+                params={"number": row.number, "institution": row.name},
+            )
+            for row in rows
+            if row.owner_id is not None
+        ],
+        now=now,
+    )
     for row in rows:
-        events.publish(session, events.InvoiceChanged(invoice_id=row.id, institution_id=row.institution_id,
-                                                      owner_id=row.owner_id, team_id=row.team_id))
+        events.publish(
+            session,
+            events.InvoiceChanged(
+                invoice_id=row.id, institution_id=row.institution_id, owner_id=row.owner_id, team_id=row.team_id
+            ),
+        )
     session.expire_all()
     return len(rows)
 
@@ -440,25 +603,57 @@ def send_invoice_followups(session: Session, *, now: datetime | None = None) -> 
     already = sa.exists().where(_IR.c.invoice_id == _I.c.id, _IR.c.level == level)
     own = _C.alias("own_contact")
     primary = _C.alias("primary_contact")
-    reachable = [sa.and_(contact.c.email.is_not(None), contact.c.email != "", sa.not_(contact.c.email_opt_out),
-                         sa.not_(contact.c.is_archived)) for contact in (own, primary)]
+    reachable = [
+        sa.and_(
+            contact.c.email.is_not(None),
+            contact.c.email != "",
+            sa.not_(contact.c.email_opt_out),
+            sa.not_(contact.c.is_archived),
+        )
+        for contact in (own, primary)
+    ]
     due: dict[tuple[uuid.UUID, int], Any] = {}
     for row in session.connection().execute(
-            sa.select(_I.c.id.label("invoice_id"), level.label("level"), _I.c.number, _I.c.title, _I.c.issue_date,
-                      _I.c.due_date, _I.c.total_excl_vat, _I.c.total_incl_vat, _I.c.buyer, _I.c.amount_paid,
-                      _I.c.amount_credited, _I.c.currency, _I.c.owner_id, _I.c.institution_id,
-                      _INST.c.name.label("institution"), _U.c.email, _U.c.full_name, _U.c.language, _U.c.is_active,
-                      own.c.id.label("own_id"), own.c.first_name.label("own_first"),
-                      own.c.last_name.label("own_last"), own.c.email.label("own_email"),
-                      primary.c.id.label("primary_id"), primary.c.first_name.label("primary_first"),
-                      primary.c.last_name.label("primary_last"), primary.c.email.label("primary_email"))
-            .join(_INST, _INST.c.id == _I.c.institution_id).outerjoin(_U, _U.c.id == _I.c.owner_id)
-            .outerjoin(own, sa.and_(own.c.id == _I.c.contact_id, reachable[0]))
-            .outerjoin(primary, sa.and_(primary.c.institution_id == _I.c.institution_id, primary.c.is_primary,
-                                        reachable[1]))
-            .where(_I.c.kind == InvoiceKind.INVOICE.value, _I.c.status.in_(_FOLLOWED_UP), sa.or_(*in_window),
-                   sa.not_(already))
-            .order_by(_I.c.due_date, _I.c.number, primary.c.id)):
+        sa.select(
+            _I.c.id.label("invoice_id"),
+            level.label("level"),
+            _I.c.number,
+            _I.c.title,
+            _I.c.issue_date,
+            _I.c.due_date,
+            _I.c.total_excl_vat,
+            _I.c.total_incl_vat,
+            _I.c.buyer,
+            _I.c.amount_paid,
+            _I.c.amount_credited,
+            _I.c.currency,
+            _I.c.owner_id,
+            _I.c.institution_id,
+            _INST.c.name.label("institution"),
+            _U.c.email,
+            _U.c.full_name,
+            _U.c.language,
+            _U.c.is_active,
+            own.c.id.label("own_id"),
+            own.c.first_name.label("own_first"),
+            own.c.last_name.label("own_last"),
+            own.c.email.label("own_email"),
+            primary.c.id.label("primary_id"),
+            primary.c.first_name.label("primary_first"),
+            primary.c.last_name.label("primary_last"),
+            primary.c.email.label("primary_email"),
+        )
+        .join(_INST, _INST.c.id == _I.c.institution_id)
+        .outerjoin(_U, _U.c.id == _I.c.owner_id)
+        .outerjoin(own, sa.and_(own.c.id == _I.c.contact_id, reachable[0]))
+        .outerjoin(
+            primary, sa.and_(primary.c.institution_id == _I.c.institution_id, primary.c.is_primary, reachable[1])
+        )
+        .where(
+            _I.c.kind == InvoiceKind.INVOICE.value, _I.c.status.in_(_FOLLOWED_UP), sa.or_(*in_window), sa.not_(already)
+        )
+        .order_by(_I.c.due_date, _I.c.number, primary.c.id)
+    ):
         due.setdefault((row.invoice_id, row.level), row)  # one primary contact per institution, normally
     if not due:
         return counts
@@ -471,20 +666,48 @@ def send_invoice_followups(session: Session, *, now: datetime | None = None) -> 
                     valid[contact] = mail.is_valid_recipient(contact)
                 if valid[contact]:
                     clients[key] = contact
-    inserted = {(row.invoice_id, row.level) for row in insert_rows(
-        session, _IR, [{"invoice_id": invoice_id, "level": level_, "due_on": row.due_date + timedelta(days=level_),
-                        "sent_at": now, "emailed_client": (invoice_id, level_) in clients}
-                       for (invoice_id, level_), row in due.items()],
-        on_conflict=["invoice_id", "level"], returning=["invoice_id", "level"])}
+    inserted = {
+        (row.invoice_id, row.level)
+        for row in insert_rows(
+            session,
+            _IR,
+            [
+                {
+                    "invoice_id": invoice_id,
+                    "level": level_,
+                    "due_on": row.due_date + timedelta(days=level_),
+                    "sent_at": now,
+                    "emailed_client": (invoice_id, level_) in clients,
+                }
+                for (invoice_id, level_), row in due.items()
+            ],
+            on_conflict=["invoice_id", "level"],
+            returning=["invoice_id", "level"],
+        )
+    }
     counts["reminders"] = len(inserted)
     rows = [row for key, row in due.items() if key in inserted]
     active = [row for row in rows if row.is_active]
-    counts["notifications"] = notifications.notify_many(session, [
-        NewNotification(recipient_id=row.owner_id, kind="invoice.followup", record_kind="invoice",
-                        record_id=row.invoice_id,
-                        params={"number": row.number, "institution": row.institution, "level": row.level,
-                                "due_date": row.due_date.isoformat(), "stage_label": _invoice_stage(row.level)})
-        for row in active], now=now)
+    counts["notifications"] = notifications.notify_many(
+        session,
+        [
+            NewNotification(
+                recipient_id=row.owner_id,
+                kind="invoice.followup",
+                record_kind="invoice",
+                record_id=row.invoice_id,
+                params={
+                    "number": row.number,
+                    "institution": row.institution,
+                    "level": row.level,
+                    "due_date": row.due_date.isoformat(),
+                    "stage_label": _invoice_stage(row.level),
+                },
+            )
+            for row in active
+        ],
+        now=now,
+    )
     org = organisation(session)
     company = branding(session).legal_name or str(org["name"])
     render, base_url = _templates(session, "invoice_reminder_owner"), _base_url()
@@ -494,11 +717,13 @@ def send_invoice_followups(session: Session, *, now: datetime | None = None) -> 
         pdfs = invoice_pdfs(session, [row.invoice_id for row, _contact in to_clients])
         language = str(org["default_language"])
         render_client = _templates(session, "invoice_reminder")
-        mails += [_client_mail(row, contact, language, company, today, render=render_client,
-                               pdf=pdfs.get(row.invoice_id)) for row, contact in to_clients]
+        mails += [
+            _client_mail(row, contact, language, company, today, render=render_client, pdf=pdfs.get(row.invoice_id))
+            for row, contact in to_clients
+        ]
     queued = mail.enqueue_many(session, mails, skip_invalid=True, now=now)
-    counts["emails"] = sum(row_id is not None for row_id in queued[:len(active)])
-    counts["client_emails"] = sum(row_id is not None for row_id in queued[len(active):])
+    counts["emails"] = sum(row_id is not None for row_id in queued[: len(active)])
+    counts["client_emails"] = sum(row_id is not None for row_id in queued[len(active) :])
     session.expire_all()
     return counts
 
@@ -507,24 +732,37 @@ def _invoice_fields(row: Any, language: str, company: str, today: date) -> dict[
     """The template placeholders of an invoice (templates.PLACEHOLDERS), formatted in `language`."""
     buyer_name = (row.buyer or {}).get("name") if isinstance(row.buyer, dict) else None
     remaining = Decimal(row.total_incl_vat) - Decimal(row.amount_paid) - Decimal(row.amount_credited)
-    return {"number": row.number or "", "title": row.title or "", "institution": str(buyer_name or row.institution),
-            "contact": _person(row.own_first, row.own_last), "total": _money(row.total_incl_vat, row, language),
-            "total_excl_vat": _money(row.total_excl_vat, row, language),
-            "amount_due": _money(remaining, row, language), "issue_date": _day(row.issue_date, language),
-            "due_date": _day(row.due_date, language), "valid_until": "", "days": str((today - row.due_date).days),
-            "salesperson": row.full_name or "", "company": company}
+    return {
+        "number": row.number or "",
+        "title": row.title or "",
+        "institution": str(buyer_name or row.institution),
+        "contact": _person(row.own_first, row.own_last),
+        "total": _money(row.total_incl_vat, row, language),
+        "total_excl_vat": _money(row.total_excl_vat, row, language),
+        "amount_due": _money(remaining, row, language),
+        "issue_date": _day(row.issue_date, language),
+        "due_date": _day(row.due_date, language),
+        "valid_until": "",
+        "days": str((today - row.due_date).days),
+        "salesperson": row.full_name or "",
+        "company": company,
+    }
 
 
-def _invoice_owner_mail(row: Any, org: dict[str, Any], company: str, today: date, *, render: _Render,
-                        base_url: str) -> Outgoing:
+def _invoice_owner_mail(
+    row: Any, org: dict[str, Any], company: str, today: date, *, render: _Render, base_url: str
+) -> Outgoing:
     """The salesperson's email, from the "invoice_reminder_owner" template in their language."""
 
     language = _language(row.language, org)
     subject, body = render(language, _invoice_fields(row, language, company, today))
-    return mail.Outgoing(to=[(row.full_name, row.email)], subject=subject,
-                         text=f"{body}\n\n{base_url}/invoices/{row.invoice_id}",
-                         dedupe_key=f"invoice-followup:{row.invoice_id}:{row.level}:owner",
-                         related=("invoice", row.invoice_id))
+    return mail.Outgoing(
+        to=[(row.full_name, row.email)],
+        subject=subject,
+        text=f"{body}\n\n{base_url}/invoices/{row.invoice_id}",
+        dedupe_key=f"invoice-followup:{row.invoice_id}:{row.level}:owner",
+        related=("invoice", row.invoice_id),
+    )
 
 
 def _billing_contact(row: Any) -> tuple[str, str] | None:
@@ -536,8 +774,16 @@ def _billing_contact(row: Any) -> tuple[str, str] | None:
     return None
 
 
-def _client_mail(row: Any, contact: tuple[str, str], language: str, company: str, today: date, *,
-                 render: _Render, pdf: tuple[str, bytes] | None) -> Outgoing:
+def _client_mail(
+    row: Any,
+    contact: tuple[str, str],
+    language: str,
+    company: str,
+    today: date,
+    *,
+    render: _Render,
+    pdf: tuple[str, bytes] | None,
+) -> Outgoing:
     """From the "invoice_reminder" template once the invoice is due; a courtesy notice before (that
     template says the invoice "was due")."""
 
@@ -547,15 +793,23 @@ def _client_mail(row: Any, contact: tuple[str, str], language: str, company: str
         subject, text = render(language, fields)
     else:
         subject = _translated(language, N_("Invoice {number}: due on {due_date}")).format(**fields)
-        text = _translated(language, N_(
-            "Hello,\n\nAs a courtesy, our invoice {number} of {issue_date} for {institution} "
-            "({amount_due} still due) is due on {due_date}. If your payment is already on its way, "
-            "please disregard this message.\n\nBest regards,\n{salesperson}\n{company}")).format(**fields)
-    return mail.Outgoing(to=[(name, address)], subject=subject, text=text,
-                         reply_to=(row.full_name, row.email) if row.email else None,
-                         dedupe_key=f"invoice-followup:{row.invoice_id}:{row.level}:client",
-                         related=("invoice", row.invoice_id),
-                         attachments=[mail.Attachment(pdf[0], "application/pdf", pdf[1])] if pdf else [])
+        text = _translated(
+            language,
+            N_(
+                "Hello,\n\nAs a courtesy, our invoice {number} of {issue_date} for {institution} "
+                "({amount_due} still due) is due on {due_date}. If your payment is already on its way, "
+                "please disregard this message.\n\nBest regards,\n{salesperson}\n{company}"
+            ),
+        ).format(**fields)
+    return mail.Outgoing(
+        to=[(name, address)],
+        subject=subject,
+        text=text,
+        reply_to=(row.full_name, row.email) if row.email else None,
+        dedupe_key=f"invoice-followup:{row.invoice_id}:{row.level}:client",
+        related=("invoice", row.invoice_id),
+        attachments=[mail.Attachment(pdf[0], "application/pdf", pdf[1])] if pdf else [],
+    )
 
 
 def invoice_pdfs(session: Session, invoice_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, bytes]]:
@@ -564,10 +818,15 @@ def invoice_pdfs(session: Session, invoice_ids: Sequence[uuid.UUID]) -> dict[uui
     service, one at a time (the only per-document work of these jobs, and only the first time)."""
 
     found: dict[uuid.UUID, tuple[str, bytes]] = {}
-    stored = session.connection().execute(
-        sa.select(_SD.c.document_id, _SD.c.number, _SD.c.path, _SD.c.sha256)
-        .join(_I, sa.and_(_I.c.id == _SD.c.document_id, _I.c.number == _SD.c.number))
-        .where(_SD.c.kind == DocumentKind.INVOICE.value, _SD.c.document_id.in_(list(invoice_ids)))).all()
+    stored = (
+        session.connection()
+        .execute(
+            sa.select(_SD.c.document_id, _SD.c.number, _SD.c.path, _SD.c.sha256)
+            .join(_I, sa.and_(_I.c.id == _SD.c.document_id, _I.c.number == _SD.c.number))
+            .where(_SD.c.kind == DocumentKind.INVOICE.value, _SD.c.document_id.in_(list(invoice_ids)))
+        )
+        .all()
+    )
     for row in stored:
         try:
             content = storage.read_file(row.path)
@@ -584,10 +843,22 @@ def invoice_pdfs(session: Session, invoice_ids: Sequence[uuid.UUID]) -> dict[uui
 
 JOBS = (
     Job("quote_expiry", cron(hour=0, minute=5), expire_quotes, "Sent quotes past their validity date → expired."),
-    Job("invoice_overdue", cron(hour=0, minute=10), mark_invoices_overdue,
-        "Issued or partially paid invoices past their due date → overdue."),
-    Job("quote_reminders", cron(hour=8, minute=0), send_quote_reminders,
-        "Remind salespeople of their quotes at j-7, j-3, j0 and j+7 (once per quote and kind)."),
-    Job("invoice_followup", cron(hour=8, minute=0), send_invoice_followups,
-        "Follow up unpaid invoices at the levels of the reminder rules (once per invoice and level)."),
+    Job(
+        "invoice_overdue",
+        cron(hour=0, minute=10),
+        mark_invoices_overdue,
+        "Issued or partially paid invoices past their due date → overdue.",
+    ),
+    Job(
+        "quote_reminders",
+        cron(hour=8, minute=0),
+        send_quote_reminders,
+        "Remind salespeople of their quotes at j-7, j-3, j0 and j+7 (once per quote and kind).",
+    ),
+    Job(
+        "invoice_followup",
+        cron(hour=8, minute=0),
+        send_invoice_followups,
+        "Follow up unpaid invoices at the levels of the reminder rules (once per invoice and level).",
+    ),
 )

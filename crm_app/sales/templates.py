@@ -12,24 +12,39 @@ from sqlmodel import Session
 from crm_app.platform.i18n import N_, SUPPORTED_LOCALES, gettext, use_locale
 from crm_app.platform.settings import section_values
 
-TEMPLATE_KINDS: tuple[str, ...] = ("quote", "order", "invoice", "credit_note", "invoice_reminder",
-                                   "quote_reminder_owner", "invoice_reminder_owner")
+TEMPLATE_KINDS: tuple[str, ...] = (
+    "quote",
+    "order",
+    "invoice",
+    "credit_note",
+    "invoice_reminder",
+    "quote_reminder_owner",
+    "invoice_reminder_owner",
+)
 TEMPLATE_TITLES: dict[str, str] = {
-    "quote": N_("Quote sent to the client"), "order": N_("Order confirmation sent to the client"),
-    "invoice": N_("Invoice sent to the client"), "credit_note": N_("Credit note sent to the client"),
+    "quote": N_("Quote sent to the client"),
+    "order": N_("Order confirmation sent to the client"),
+    "invoice": N_("Invoice sent to the client"),
+    "credit_note": N_("Credit note sent to the client"),
     "invoice_reminder": N_("Payment reminder to the client"),
     "quote_reminder_owner": N_("Quote reminder to the salesperson"),
     "invoice_reminder_owner": N_("Invoice follow-up to the salesperson"),
 }
 #: Placeholders a template may use, with what they hold (shown beside the template editor).
 PLACEHOLDERS: dict[str, str] = {
-    "number": N_("the document's number"), "title": N_("the document's subject"),
-    "institution": N_("the client institution"), "contact": N_("the contact's name"),
-    "total": N_("the total incl. VAT"), "total_excl_vat": N_("the total excl. VAT"),
-    "amount_due": N_("the amount still due (invoices)"), "issue_date": N_("the document's date"),
-    "due_date": N_("the due date (invoices)"), "valid_until": N_("the validity date (quotes)"),
+    "number": N_("the document's number"),
+    "title": N_("the document's subject"),
+    "institution": N_("the client institution"),
+    "contact": N_("the contact's name"),
+    "total": N_("the total incl. VAT"),
+    "total_excl_vat": N_("the total excl. VAT"),
+    "amount_due": N_("the amount still due (invoices)"),
+    "issue_date": N_("the document's date"),
+    "due_date": N_("the due date (invoices)"),
+    "valid_until": N_("the validity date (quotes)"),
     "days": N_("days before (negative) or after the due or validity date (reminders)"),
-    "salesperson": N_("the salesperson's name"), "company": N_("your company's name"),
+    "salesperson": N_("the salesperson's name"),
+    "company": N_("your company's name"),
 }
 _DEFAULT_SUBJECTS: dict[str, str] = {
     "quote": N_("Quote {number} – {company}"),
@@ -41,22 +56,36 @@ _DEFAULT_SUBJECTS: dict[str, str] = {
     "invoice_reminder_owner": N_("Invoice {number} for {institution}: due on {due_date}"),
 }
 _DEFAULT_BODIES: dict[str, str] = {
-    "quote": N_("Hello,\n\nPlease find attached our quote {number} for {institution}, for a total of {total} "
-                "incl. VAT. It is valid until {valid_until}.\n\nWe remain at your disposal for any question."
-                "\n\nBest regards,\n{salesperson}\n{company}"),
-    "order": N_("Hello,\n\nThank you for your order. Please find attached our order confirmation {number} for "
-                "{institution}, for a total of {total} incl. VAT.\n\nBest regards,\n{salesperson}\n{company}"),
-    "invoice": N_("Hello,\n\nPlease find attached our invoice {number} for {institution}, for a total of {total} "
-                  "incl. VAT, due on {due_date}.\n\nBest regards,\n{salesperson}\n{company}"),
-    "credit_note": N_("Hello,\n\nPlease find attached our credit note {number} for {institution}, for a total of "
-                      "{total} incl. VAT.\n\nBest regards,\n{salesperson}\n{company}"),
-    "invoice_reminder": N_("Hello,\n\nUnless we are mistaken, invoice {number} of {issue_date} for {institution} "
-                           "({amount_due} still due) was due on {due_date}. If your payment has crossed this "
-                           "message, please disregard it.\n\nBest regards,\n{salesperson}\n{company}"),
-    "quote_reminder_owner": N_("The quote {number} for {institution} ({total} incl. VAT) is valid until "
-                               "{valid_until}. It may be time to follow it up with the client."),
-    "invoice_reminder_owner": N_("The invoice {number} for {institution} ({amount_due} still due) is due on "
-                                 "{due_date}. It may be time to follow it up with the client."),
+    "quote": N_(
+        "Hello,\n\nPlease find attached our quote {number} for {institution}, for a total of {total} "
+        "incl. VAT. It is valid until {valid_until}.\n\nWe remain at your disposal for any question."
+        "\n\nBest regards,\n{salesperson}\n{company}"
+    ),
+    "order": N_(
+        "Hello,\n\nThank you for your order. Please find attached our order confirmation {number} for "
+        "{institution}, for a total of {total} incl. VAT.\n\nBest regards,\n{salesperson}\n{company}"
+    ),
+    "invoice": N_(
+        "Hello,\n\nPlease find attached our invoice {number} for {institution}, for a total of {total} "
+        "incl. VAT, due on {due_date}.\n\nBest regards,\n{salesperson}\n{company}"
+    ),
+    "credit_note": N_(
+        "Hello,\n\nPlease find attached our credit note {number} for {institution}, for a total of "
+        "{total} incl. VAT.\n\nBest regards,\n{salesperson}\n{company}"
+    ),
+    "invoice_reminder": N_(
+        "Hello,\n\nUnless we are mistaken, invoice {number} of {issue_date} for {institution} "
+        "({amount_due} still due) was due on {due_date}. If your payment has crossed this "
+        "message, please disregard it.\n\nBest regards,\n{salesperson}\n{company}"
+    ),
+    "quote_reminder_owner": N_(
+        "The quote {number} for {institution} ({total} incl. VAT) is valid until "
+        "{valid_until}. It may be time to follow it up with the client."
+    ),
+    "invoice_reminder_owner": N_(
+        "The invoice {number} for {institution} ({amount_due} still due) is due on "
+        "{due_date}. It may be time to follow it up with the client."
+    ),
 }
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -86,8 +115,9 @@ def _overrides(session: Session | None) -> dict[str, str]:
     return {k: str(v) for k, v in section_values("templates", session).items() if v}
 
 
-def render_template(kind: str, fields: Mapping[str, str], language: str, *,
-                    session: Session | None = None) -> tuple[str, str]:
+def render_template(
+    kind: str, fields: Mapping[str, str], language: str, *, session: Session | None = None
+) -> tuple[str, str]:
     """(subject, body) of an email template: the admin's text when set, else the default in `language`,
     its placeholders replaced by `fields` (see `template_fields`); unknown ones are left as they are."""
     if kind not in TEMPLATE_KINDS:

@@ -24,9 +24,11 @@ _original: Callable[[Callable[..., Any]], bool] = helpers.expects_arguments
 @functools.cache
 def _bound_method_expects_arguments(function: Callable[..., Any]) -> bool:
     parameters = list(inspect.signature(function).parameters.values())[1:]  # without `self`
-    return any(p.default is inspect.Parameter.empty
-               and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-               for p in parameters)
+    return any(
+        p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        for p in parameters
+    )
 
 
 def expects_arguments(func: Callable[..., Any]) -> bool:

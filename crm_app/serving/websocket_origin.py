@@ -49,6 +49,7 @@ def origin_checker(settings: Settings) -> Any:
             return True
         origin = origin.strip().lower()
         return origin in allowed or origin in request_origins(environ)
+
     return is_allowed
 
 

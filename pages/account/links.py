@@ -50,10 +50,15 @@ async def forgot_password_page(request: Request) -> None:
     with card:
         form = ui.column().classes("w-full gap-2")
         with form:
-            ui.label(_("Enter the email of your account: we will send you a link to choose a new password."
-                       )).classes("text-grey-8")
-            email = ui.input(_("Email")).props("type=email autocomplete=username autofocus").classes("w-full") \
+            ui.label(_("Enter the email of your account: we will send you a link to choose a new password.")).classes(
+                "text-grey-8"
+            )
+            email = (
+                ui.input(_("Email"))
+                .props("type=email autocomplete=username autofocus")
+                .classes("w-full")
                 .mark("reset-email")
+            )
             button = ui.button(_("Send the link")).props("unelevated").classes("w-full").mark("send-reset")
         done = ui.label(_(RESET_REQUESTED)).classes("text-positive").props("role=status").mark("reset-requested")
         done.set_visibility(False)
@@ -78,13 +83,20 @@ async def forgot_password_page(request: Request) -> None:
     email.on("keydown.enter", submit)
 
 
-def _password_form(email: str, submit_label: str,
-                   on_submit: Callable[[str, Any], Coroutine[Any, Any, None]]) -> None:
+def _password_form(email: str, submit_label: str, on_submit: Callable[[str, Any], Coroutine[Any, Any, None]]) -> None:
     """New password, confirmation and the live checklist of the rules."""
-    password = ui.input(_("New password"), password=True, password_toggle_button=True) \
-        .props("autocomplete=new-password autofocus").classes("w-full").mark("new-password")
-    confirmation = ui.input(_("Repeat the password"), password=True) \
-        .props("autocomplete=new-password").classes("w-full").mark("repeat-password")
+    password = (
+        ui.input(_("New password"), password=True, password_toggle_button=True)
+        .props("autocomplete=new-password autofocus")
+        .classes("w-full")
+        .mark("new-password")
+    )
+    confirmation = (
+        ui.input(_("Repeat the password"), password=True)
+        .props("autocomplete=new-password")
+        .classes("w-full")
+        .mark("repeat-password")
+    )
     checklist = ui.column().classes("gap-1 q-my-sm").props('aria-live="polite"').mark("password-rules")
 
     def refresh_checklist() -> None:
@@ -96,10 +108,14 @@ def _password_form(email: str, submit_label: str,
                     continue
                 ok = followed[rule] and bool(password.value)
                 with ui.row().classes("items-center gap-2 no-wrap"):
-                    ui.icon("check_circle" if ok else "radio_button_unchecked",
-                            color="positive" if ok else "grey-6", size="xs")
-                    ui.label(_(rule.message)).classes("text-body2" + ("" if ok else " text-grey-8")) \
-                        .mark(f"rule-{rule.value}-{'ok' if ok else 'todo'}")
+                    ui.icon(
+                        "check_circle" if ok else "radio_button_unchecked",
+                        color="positive" if ok else "grey-6",
+                        size="xs",
+                    )
+                    ui.label(_(rule.message)).classes("text-body2" + ("" if ok else " text-grey-8")).mark(
+                        f"rule-{rule.value}-{'ok' if ok else 'todo'}"
+                    )
 
     async def submit() -> None:
         value = password.value or ""
@@ -115,8 +131,9 @@ def _password_form(email: str, submit_label: str,
     confirmation.on("keydown.enter", submit)
 
 
-async def _link_page(request: Request, token: str, purpose: TokenPurpose, *, title: str, submit_label: str,
-                     done_text: str) -> None:
+async def _link_page(
+    request: Request, token: str, purpose: TokenPurpose, *, title: str, submit_label: str, done_text: str
+) -> None:
     card = _frame(request, title)
     target = await call_anonymous(accounts.check_token, token, purpose)
     with card:
@@ -143,21 +160,33 @@ async def _link_page(request: Request, token: str, purpose: TokenPurpose, *, tit
             _password_form(target.email, submit_label, set_password)
         with done:
             ui.label(done_text).classes("text-positive").props("role=status").mark("password-set")
-            ui.button(_("Log in"), on_click=lambda: ui.navigate.to("/login")).props("unelevated") \
-                .classes("w-full").mark("go-to-login")
+            ui.button(_("Log in"), on_click=lambda: ui.navigate.to("/login")).props("unelevated").classes(
+                "w-full"
+            ).mark("go-to-login")
 
 
 @ui.page("/reset-password/{token}", title="OPEx CRM")
 async def reset_password_page(request: Request, token: str) -> None:
-    await _link_page(request, token, TokenPurpose.PASSWORD_RESET, title=_("Choose a new password"),
-                     submit_label=_("Save the new password"),
-                     done_text=_("Your password has been changed. You were signed out everywhere; log in again."))
+    await _link_page(
+        request,
+        token,
+        TokenPurpose.PASSWORD_RESET,
+        title=_("Choose a new password"),
+        submit_label=_("Save the new password"),
+        done_text=_("Your password has been changed. You were signed out everywhere; log in again."),
+    )
 
 
 @ui.page("/invitation/{token}", title="OPEx CRM")
 async def invitation_page(request: Request, token: str) -> None:
-    await _link_page(request, token, TokenPurpose.INVITATION, title=_("Welcome to OPEx CRM"),
-                     submit_label=_("Create my account"), done_text=_("Your account is ready. You can now log in."))
+    await _link_page(
+        request,
+        token,
+        TokenPurpose.INVITATION,
+        title=_("Welcome to OPEx CRM"),
+        submit_label=_("Create my account"),
+        done_text=_("Your account is ready. You can now log in."),
+    )
 
 
 @ui.page("/confirm-email/{token}", title="OPEx CRM")
@@ -178,23 +207,37 @@ async def confirm_email_page(request: Request, token: str) -> None:
             return
         question = ui.column().classes("w-full gap-2")
         with question:
-            ui.label(_("Use {new} instead of {old} to log in and receive emails?", new=target.new_email or "",
-                       old=target.email)).classes("text-grey-8").mark("email-change-question")
+            ui.label(
+                _(
+                    "Use {new} instead of {old} to log in and receive emails?",
+                    new=target.new_email or "",
+                    old=target.email,
+                )
+            ).classes("text-grey-8").mark("email-change-question")
 
             async def confirm() -> None:
                 button.disable()
-                new_email = await call_anonymous(accounts.confirm_email_change, token, keep_session_id=keep,
-                                                 client=client_info())
+                new_email = await call_anonymous(
+                    accounts.confirm_email_change, token, keep_session_id=keep, client=client_info()
+                )
                 question.clear()
                 with question:
                     if new_email is None:
-                        ui.label(_(accounts.INVALID_LINK)).classes("text-negative").props("role=alert") \
-                            .mark("invalid-link")
+                        ui.label(_(accounts.INVALID_LINK)).classes("text-negative").props("role=alert").mark(
+                            "invalid-link"
+                        )
                     else:
-                        ui.label(_("Your email address is now {email}. Your other sessions were signed out.",
-                                   email=new_email)).classes("text-positive").props("role=status") \
-                            .mark("email-changed")
+                        ui.label(
+                            _(
+                                "Your email address is now {email}. Your other sessions were signed out.",
+                                email=new_email,
+                            )
+                        ).classes("text-positive").props("role=status").mark("email-changed")
                     _back_to_login()
 
-            button = ui.button(_("Confirm the new address"), on_click=confirm).props("unelevated") \
-                .classes("w-full").mark("confirm-email-change")
+            button = (
+                ui.button(_("Confirm the new address"), on_click=confirm)
+                .props("unelevated")
+                .classes("w-full")
+                .mark("confirm-email-change")
+            )

@@ -39,8 +39,14 @@ async def login_page(request: Request, redirect_to: str | None = None) -> Redire
         busy = True
         button.props("loading")
         try:
-            result = await call_anonymous(auth.login, email.value, password.value, client=client_info(),
-                                          kind=SessionKind.WEB, remember=bool(remember.value))
+            result = await call_anonymous(
+                auth.login,
+                email.value,
+                password.value,
+                client=client_info(),
+                kind=SessionKind.WEB,
+                remember=bool(remember.value),
+            )
         finally:
             busy = False
             button.props(remove="loading")
@@ -66,18 +72,29 @@ async def login_page(request: Request, redirect_to: str | None = None) -> Redire
         ui.label(_("The CRM for medical sales teams")).classes("text-subtitle2 text-grey-7 q-mb-md")
         with ui.card().classes("w-full q-pa-lg"):
             ui.label(_("Log in")).classes("text-h6")
-            email = ui.input(_("Email")).props("type=email autocomplete=username autofocus name=email") \
-                .classes("w-full").on("keydown.enter", submit).mark("email")
-            password = ui.input(_("Password"), password=True, password_toggle_button=True) \
-                .props("autocomplete=current-password name=password").classes("w-full") \
-                .on("keydown.enter", submit).mark("password")
+            email = (
+                ui.input(_("Email"))
+                .props("type=email autocomplete=username autofocus name=email")
+                .classes("w-full")
+                .on("keydown.enter", submit)
+                .mark("email")
+            )
+            password = (
+                ui.input(_("Password"), password=True, password_toggle_button=True)
+                .props("autocomplete=current-password name=password")
+                .classes("w-full")
+                .on("keydown.enter", submit)
+                .mark("password")
+            )
             with ui.row().classes("w-full items-center justify-between"):
                 remember = ui.checkbox(_("Remember me")).mark("remember")
-                ui.link(_("Forgot password?"), "/forgot-password").classes("text-primary text-body2") \
-                    .mark("forgot-password")
+                ui.link(_("Forgot password?"), "/forgot-password").classes("text-primary text-body2").mark(
+                    "forgot-password"
+                )
             error = ui.label().classes("text-negative").props("role=alert").mark("login-error")
             error.set_visibility(False)
             button = ui.button(_("Log in"), on_click=submit).props("unelevated").classes("w-full").mark("login")
-        ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change_language) \
-            .props(f'dense borderless options-dense aria-label="{_("Language")}"').classes("w-32").mark("language")
+        ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change_language).props(
+            f'dense borderless options-dense aria-label="{_("Language")}"'
+        ).classes("w-32").mark("language")
     return None

@@ -32,10 +32,16 @@ async def profile_page() -> None:
 
     async def save() -> None:
         nonlocal version
-        updated = await call(users.update_preferences, full_name=name.value or "", language=language.value,
-                             theme=Theme(theme.value), phone=phone.value or "", timezone=zone.value or "",
-                             expected_version=version,
-                             fields={"full_name": name, "phone": phone, "timezone": zone, "language": language})
+        updated = await call(
+            users.update_preferences,
+            full_name=name.value or "",
+            language=language.value,
+            theme=Theme(theme.value),
+            phone=phone.value or "",
+            timezone=zone.value or "",
+            expected_version=version,
+            fields={"full_name": name, "phone": phone, "timezone": zone, "language": language},
+        )
         if updated is None:
             return
         version += 1
@@ -57,18 +63,23 @@ async def profile_page() -> None:
             ui.label(_(profile.role_label))
             ui.label(_("Team")).classes("text-grey-7")
             ui.label(profile.team_name or _("No team"))
-        name = ui.input(_("Name"), value=profile.full_name).classes("w-full").props("maxlength=200") \
-            .mark("full-name")
-        phone = ui.input(_("Phone"), value=profile.phone or "").classes("w-full").props("maxlength=30 type=tel") \
+        name = ui.input(_("Name"), value=profile.full_name).classes("w-full").props("maxlength=200").mark("full-name")
+        phone = (
+            ui.input(_("Phone"), value=profile.phone or "")
+            .classes("w-full")
+            .props("maxlength=30 type=tel")
             .mark("phone")
-        language = ui.select(LANGUAGE_NAMES, label=_("Language"),
-                             value=shown_language).classes("w-full")
+        )
+        language = ui.select(LANGUAGE_NAMES, label=_("Language"), value=shown_language).classes("w-full")
         theme = ui.select(themes, label=_("Theme"), value=profile.theme.value).classes("w-full")
         zones = list(users.timezone_choices())
         if profile.timezone not in zones:
             zones.insert(0, profile.timezone)
-        zone = ui.select(zones, label=_("Time zone"), value=profile.timezone, with_input=True) \
-            .classes("w-full").mark("timezone")
+        zone = (
+            ui.select(zones, label=_("Time zone"), value=profile.timezone, with_input=True)
+            .classes("w-full")
+            .mark("timezone")
+        )
         ui.button(_("Save"), on_click=save).props("unelevated").classes("q-mt-md").mark("save-profile")
 
     _email_card(profile.email)
@@ -77,29 +88,38 @@ async def profile_page() -> None:
 
 
 def _email_card(email: str) -> None:
-    """"Change email": a link sent to the new address confirms it; the address changes only then."""
+    """ "Change email": a link sent to the new address confirms it; the address changes only then."""
+
     async def send() -> None:
-        address = await call(accounts.request_email_change, new_email=new_email.value or "",
-                             password=password.value or "", client=client_info(),
-                             fields={"new_email": new_email, "password": password})
+        address = await call(
+            accounts.request_email_change,
+            new_email=new_email.value or "",
+            password=password.value or "",
+            client=client_info(),
+            fields={"new_email": new_email, "password": password},
+        )
         if address is None:
             return
         password.value = ""
-        sent.text = _("We sent a confirmation link to {email}. Your address changes once you follow it "
-                      "(within 24 hours).", email=address)
+        sent.text = _(
+            "We sent a confirmation link to {email}. Your address changes once you follow it (within 24 hours).",
+            email=address,
+        )
         sent.set_visibility(True)
 
     with ui.card().classes("w-full max-w-xl q-mt-md"):
         ui.label(_("Change email")).classes("text-h6")
         ui.label(_("Current address: {email}", email=email)).classes("text-grey-8")
-        new_email = ui.input(_("New email")).props("type=email autocomplete=email").classes("w-full") \
-            .mark("new-email")
-        password = ui.input(_("Current password"), password=True, password_toggle_button=True) \
-            .props("autocomplete=current-password").classes("w-full").mark("email-password")
+        new_email = ui.input(_("New email")).props("type=email autocomplete=email").classes("w-full").mark("new-email")
+        password = (
+            ui.input(_("Current password"), password=True, password_toggle_button=True)
+            .props("autocomplete=current-password")
+            .classes("w-full")
+            .mark("email-password")
+        )
         sent = ui.label().classes("text-positive").props("role=status").mark("email-change-sent")
         sent.set_visibility(False)
-        ui.button(_("Change email"), on_click=send).props("unelevated").classes("q-mt-sm") \
-            .mark("change-email")
+        ui.button(_("Change email"), on_click=send).props("unelevated").classes("q-mt-sm").mark("change-email")
 
 
 async def _sessions_card(timezone: str) -> Callable[[], Awaitable[None]]:
@@ -115,9 +135,14 @@ async def _sessions_card(timezone: str) -> Callable[[], Awaitable[None]]:
                         ui.icon("computer" if row.kind is SessionKind.WEB else "key")
                     with ui.item_section():
                         ui.item_label(row.device or kinds[row.kind])
-                        ui.item_label(_("{kind} · IP {ip} · last seen {when}", kind=kinds[row.kind],
-                                        ip=row.ip or "—", when=format_datetime(row.last_seen_at, timezone,
-                                                                               style="short"))).props("caption")
+                        ui.item_label(
+                            _(
+                                "{kind} · IP {ip} · last seen {when}",
+                                kind=kinds[row.kind],
+                                ip=row.ip or "—",
+                                when=format_datetime(row.last_seen_at, timezone, style="short"),
+                            )
+                        ).props("caption")
                     if row.is_current:
                         with ui.item_section().props("side"):
                             ui.badge(_("This session")).props("color=positive")
@@ -139,17 +164,24 @@ async def _sessions_card(timezone: str) -> Callable[[], Awaitable[None]]:
         ui.label(_("Active sessions")).classes("text-h6")
         rows = await call(auth.list_sessions) or []
         session_list(rows)
-        others = ui.button(_("Sign out everywhere else"), icon="logout", on_click=end_others) \
-            .props("outline color=negative").mark("end-other-sessions")
+        others = (
+            ui.button(_("Sign out everywhere else"), icon="logout", on_click=end_others)
+            .props("outline color=negative")
+            .mark("end-other-sessions")
+        )
         others.set_visibility(any(not row.is_current for row in rows))
     return refresh
 
 
 def _password_card(email: str, after_change: Callable[[], Awaitable[None]]) -> None:
     async def change() -> None:
-        ended = await call(auth.change_password, current_password=current.value or "",
-                           new_password=new.value or "", client=client_info(),
-                           fields={"current_password": current, "new_password": new})
+        ended = await call(
+            auth.change_password,
+            current_password=current.value or "",
+            new_password=new.value or "",
+            client=client_info(),
+            fields={"current_password": current, "new_password": new},
+        )
         if ended is None:
             return
         current.value = new.value = ""
@@ -162,10 +194,17 @@ def _password_card(email: str, after_change: Callable[[], Awaitable[None]]) -> N
 
     with ui.card().classes("w-full max-w-xl q-mt-md"):
         ui.label(_("Change password")).classes("text-h6")
-        current = ui.input(_("Current password"), password=True, password_toggle_button=True) \
-            .props("autocomplete=current-password").classes("w-full").mark("current-password")
-        new = ui.input(_("New password"), password=True, password_toggle_button=True, on_change=show_rules) \
-            .props("autocomplete=new-password").classes("w-full").mark("new-password")
+        current = (
+            ui.input(_("Current password"), password=True, password_toggle_button=True)
+            .props("autocomplete=current-password")
+            .classes("w-full")
+            .mark("current-password")
+        )
+        new = (
+            ui.input(_("New password"), password=True, password_toggle_button=True, on_change=show_rules)
+            .props("autocomplete=new-password")
+            .classes("w-full")
+            .mark("new-password")
+        )
         rules = ui.label().classes("text-caption text-negative").mark("password-rules")
-        ui.button(_("Change password"), on_click=change).props("unelevated").classes("q-mt-sm") \
-            .mark("change-password")
+        ui.button(_("Change password"), on_click=change).props("unelevated").classes("q-mt-sm").mark("change-password")

@@ -32,8 +32,13 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.params import Params
 
-PERIODS = {"": N_("Any time"), "today": N_("Today"), "week": N_("This week"), "month": N_("This month"),
-           "30d": N_("Last 30 days")}
+PERIODS = {
+    "": N_("Any time"),
+    "today": N_("Today"),
+    "week": N_("This week"),
+    "month": N_("This month"),
+    "30d": N_("Last 30 days"),
+}
 ME, EVERYONE = "me", "all"
 
 
@@ -74,9 +79,14 @@ class CallFilters:
 
     def params(self) -> dict[str, str]:
         q = self.query
-        params = {"user": "" if q.mine else (str(q.user_id) if q.user_id else EVERYONE),
-                  "direction": ",".join(d.value for d in q.directions), "period": self.period,
-                  "institution_id": str(q.institution_id or ""), "contact_id": str(q.contact_id or ""), "q": q.q}
+        params = {
+            "user": "" if q.mine else (str(q.user_id) if q.user_id else EVERYONE),
+            "direction": ",".join(d.value for d in q.directions),
+            "period": self.period,
+            "institution_id": str(q.institution_id or ""),
+            "contact_id": str(q.contact_id or ""),
+            "q": q.q,
+        }
         return {name: value for name, value in params.items() if value}
 
     def user_choice(self) -> str:
@@ -106,17 +116,18 @@ class CallScreen:
         q = self.filters.query
         # Every `call` is made here, in the page's context; `gather` then awaits them in tasks of its own.
         zone, users, detail, person = await asyncio.gather(
-            user_zone(), active_users(),
+            user_zone(),
+            active_users(),
             call(institutions.get_detail, q.institution_id) if q.institution_id else _nothing(),
-            call(contacts.get_contact_row, q.contact_id) if q.contact_id else _nothing())
+            call(contacts.get_contact_row, q.contact_id) if q.contact_id else _nothing(),
+        )
         self.zone = zone
         if detail is None:
             self.filters.query = dataclasses.replace(self.filters.query, institution_id=None)
         if person is None:
             self.filters.query = dataclasses.replace(self.filters.query, contact_id=None)
         self._header()
-        self._filter_row(users or {}, detail.institution.name if detail else None,
-                         person.full_name if person else None)
+        self._filter_row(users or {}, detail.institution.name if detail else None, person.full_name if person else None)
         self.table = PagedTable(self._columns(), self._load)
         self._slots()
         await self.table.refresh()
@@ -130,27 +141,54 @@ class CallScreen:
 
     def _filter_row(self, users: dict[str, str], institution_name: str | None, contact_name: str | None) -> None:
         q = self.filters.query
-        people = {ME: _("Me"), EVERYONE: _("Everyone I can see"),
-                  **{k: v for k, v in users.items() if k != str(self.actor.id)}}
+        people = {
+            ME: _("Me"),
+            EVERYONE: _("Everyone I can see"),
+            **{k: v for k, v in users.items() if k != str(self.actor.id)},
+        }
         with ui.row().classes("w-full items-center gap-2"):
-            ui.select({d.value: _(CALL_DIRECTION_LABELS[d]) for d in CallDirection}, multiple=True,
-                      value=[d.value for d in q.directions], label=_("Direction"),
-                      on_change=lambda e: self.changed(directions=tuple(CallDirection(v) for v in e.value))) \
-                .props("dense outlined use-chips").classes("w-56").mark("filter-direction")
-            ui.select({k: _(v) for k, v in PERIODS.items()}, value=self.filters.period, label=_("Period"),
-                      on_change=lambda e: self.changed_period(e.value or "")) \
-                .props("dense outlined").classes("w-40").mark("filter-period")
-            ui.select(people, value=self.filters.user_choice(), label=_("User"), with_input=True,
-                      on_change=lambda e: self.changed_user(e.value)) \
-                .props("dense outlined").classes("w-48").mark("filter-user")
-            self.institution = institution_picker(value=q.institution_id, value_label=institution_name,
-                                                  on_change=self._institution_changed) \
-                .props("dense outlined").classes("w-64").mark("filter-institution")
-            self.contact = contact_picker(institution_id=q.institution_id, value=q.contact_id, value_label=contact_name,
-                                          on_change=lambda _e: self.changed(contact_id=self.contact.selected_id)) \
-                .props("dense outlined").classes("w-56").mark("filter-contact")
-            ui.input(_("Search"), value=q.q, on_change=lambda e: self.changed(q=(e.value or "").strip())) \
-                .props("dense outlined clearable debounce=300").classes("w-48").mark("search")
+            ui.select(
+                {d.value: _(CALL_DIRECTION_LABELS[d]) for d in CallDirection},
+                multiple=True,
+                value=[d.value for d in q.directions],
+                label=_("Direction"),
+                on_change=lambda e: self.changed(directions=tuple(CallDirection(v) for v in e.value)),
+            ).props("dense outlined use-chips").classes("w-56").mark("filter-direction")
+            ui.select(
+                {k: _(v) for k, v in PERIODS.items()},
+                value=self.filters.period,
+                label=_("Period"),
+                on_change=lambda e: self.changed_period(e.value or ""),
+            ).props("dense outlined").classes("w-40").mark("filter-period")
+            ui.select(
+                people,
+                value=self.filters.user_choice(),
+                label=_("User"),
+                with_input=True,
+                on_change=lambda e: self.changed_user(e.value),
+            ).props("dense outlined").classes("w-48").mark("filter-user")
+            self.institution = (
+                institution_picker(
+                    value=q.institution_id, value_label=institution_name, on_change=self._institution_changed
+                )
+                .props("dense outlined")
+                .classes("w-64")
+                .mark("filter-institution")
+            )
+            self.contact = (
+                contact_picker(
+                    institution_id=q.institution_id,
+                    value=q.contact_id,
+                    value_label=contact_name,
+                    on_change=lambda _e: self.changed(contact_id=self.contact.selected_id),
+                )
+                .props("dense outlined")
+                .classes("w-56")
+                .mark("filter-contact")
+            )
+            ui.input(_("Search"), value=q.q, on_change=lambda e: self.changed(q=(e.value or "").strip())).props(
+                "dense outlined clearable debounce=300"
+            ).classes("w-48").mark("search")
 
     def _columns(self) -> list[dict[str, Any]]:
         return [
@@ -160,33 +198,50 @@ class CallScreen:
             {"name": "institution", "label": _("Institution"), "field": "institution", "align": "left"},
             {"name": "user", "label": _("By"), "field": "user", "align": "left"},
             {"name": "duration", "label": _("Duration"), "field": "duration", "align": "right"},
-            {"name": "summary", "label": _("Summary"), "field": "summary", "align": "left",
-             "style": "max-width: 24rem; white-space: normal"},
+            {
+                "name": "summary",
+                "label": _("Summary"),
+                "field": "summary",
+                "align": "left",
+                "style": "max-width: 24rem; white-space: normal",
+            },
         ]
 
     def _slots(self) -> None:
         table = self.table.table
-        table.add_slot("body-cell-when", r'''
+        table.add_slot(
+            "body-cell-when",
+            r"""
             <q-td :props="props">
               <a :href="'/calls/' + props.row.id" class="text-primary"
                  @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
-            </q-td>''')
-        table.add_slot("body-cell-direction", r'''
+            </q-td>""",
+        )
+        table.add_slot(
+            "body-cell-direction",
+            r"""
             <q-td :props="props">
               <q-icon :name="props.row.direction_icon" :color="props.row.direction_color" class="q-mr-xs" />
               {{ props.value }}
-            </q-td>''')
+            </q-td>""",
+        )
         table.on("open", lambda e: open_call_dialog(uuid.UUID(str(e.args)), on_saved=self.table.refresh))
         table.mark("calls-table")
 
     def _row(self, row: CallRow) -> dict[str, Any]:
         summary = " ".join((row.summary or "").split())
-        return {"id": str(row.id), "when": format_datetime(row.called_at, self.zone, style="short"),
-                "direction": _(CALL_DIRECTION_LABELS[row.direction]), "direction_icon": DIRECTION_ICONS[row.direction],
-                "direction_color": DIRECTION_COLORS[row.direction], "contact": row.contact_name or "",
-                "institution": row.institution_name or "", "user": row.user_name,
-                "duration": duration_text(row.duration_seconds),
-                "summary": summary if len(summary) <= 140 else summary[:139] + "…"}
+        return {
+            "id": str(row.id),
+            "when": format_datetime(row.called_at, self.zone, style="short"),
+            "direction": _(CALL_DIRECTION_LABELS[row.direction]),
+            "direction_icon": DIRECTION_ICONS[row.direction],
+            "direction_color": DIRECTION_COLORS[row.direction],
+            "contact": row.contact_name or "",
+            "institution": row.institution_name or "",
+            "user": row.user_name,
+            "duration": duration_text(row.duration_seconds),
+            "summary": summary if len(summary) <= 140 else summary[:139] + "…",
+        }
 
     async def _load(self, state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         params = self.filters.params()
@@ -221,5 +276,8 @@ class CallScreen:
         await self.changed(institution_id=institution_id, contact_id=self.contact.selected_id)
 
     async def create(self) -> None:
-        await open_call_dialog(on_saved=self.table.refresh, institution_id=self.institution.selected_id,
-                               institution_name=self.institution.selected_label)
+        await open_call_dialog(
+            on_saved=self.table.refresh,
+            institution_id=self.institution.selected_id,
+            institution_name=self.institution.selected_label,
+        )

@@ -45,8 +45,14 @@ from crm_app.platform.params import Params
 
 LIST, WEEK = "list", "week"
 MINE, ALL = "mine", "all"
-PERIODS = {"upcoming": N_("Upcoming"), "today": N_("Today"), "week": N_("This week"), "month": N_("This month"),
-           "past": N_("Past"), "all": N_("Any time")}
+PERIODS = {
+    "upcoming": N_("Upcoming"),
+    "today": N_("Today"),
+    "week": N_("This week"),
+    "month": N_("This month"),
+    "past": N_("Past"),
+    "all": N_("Any time"),
+}
 WEEK_PAGES = 5  # a week shows at most 500 meetings (an administrator's "all" on a very busy week)
 
 
@@ -67,12 +73,15 @@ class Filters:
         read = Params(params)
         period = read.one("period") or "upcoming"
         status = read.one("status") or ""
-        return cls(view=WEEK if read.one("view") == WEEK else LIST,
-                   scope=ALL if read.one("scope") == ALL else MINE,
-                   period=period if period in PERIODS else "upcoming",
-                   status=status if status in {s.value for s in MeetingStatus} else "",
-                   institution_id=read.ident("institution_id"), q=read.one("q") or "",
-                   week=parse_week(read.one("week") or "", today))
+        return cls(
+            view=WEEK if read.one("view") == WEEK else LIST,
+            scope=ALL if read.one("scope") == ALL else MINE,
+            period=period if period in PERIODS else "upcoming",
+            status=status if status in {s.value for s in MeetingStatus} else "",
+            institution_id=read.ident("institution_id"),
+            q=read.one("q") or "",
+            week=parse_week(read.one("week") or "", today),
+        )
 
     def params(self, this_week: date) -> dict[str, str]:
         params: dict[str, str] = {}
@@ -166,8 +175,9 @@ class MeetingScreen:
             ui.label(_("Meetings")).classes("text-h5")
             self.count = ui.label().classes("text-grey-7").mark("meeting-count")
             ui.space()
-            ui.toggle({LIST: _("List"), WEEK: _("Week")}, value=self.filters.view, on_change=self._switch_view) \
-                .props("no-caps").mark("view-toggle")
+            ui.toggle({LIST: _("List"), WEEK: _("Week")}, value=self.filters.view, on_change=self._switch_view).props(
+                "no-caps"
+            ).mark("view-toggle")
             ui.button(_("New meeting"), icon="add", on_click=self.create).props("unelevated").mark("new-meeting")
         self._filter_row(institution_name)
         with ui.column().classes("w-full") as self.list_box:
@@ -175,12 +185,13 @@ class MeetingScreen:
             self._slots()
         with ui.column().classes("w-full") as self.week_box:
             with ui.row().classes("w-full items-center gap-2"):
-                ui.button(icon="chevron_left", on_click=lambda: self.move_week(-7)) \
-                    .props(f'flat round aria-label="{_("Previous week")}"').tooltip(_("Previous week")) \
-                    .mark("week-previous")
+                ui.button(icon="chevron_left", on_click=lambda: self.move_week(-7)).props(
+                    f'flat round aria-label="{_("Previous week")}"'
+                ).tooltip(_("Previous week")).mark("week-previous")
                 ui.button(_("Today"), on_click=lambda: self.move_week(0)).props("outline no-caps").mark("week-today")
-                ui.button(icon="chevron_right", on_click=lambda: self.move_week(7)) \
-                    .props(f'flat round aria-label="{_("Next week")}"').tooltip(_("Next week")).mark("week-next")
+                ui.button(icon="chevron_right", on_click=lambda: self.move_week(7)).props(
+                    f'flat round aria-label="{_("Next week")}"'
+                ).tooltip(_("Next week")).mark("week-next")
                 self.week_label = ui.label().classes("text-subtitle1 text-weight-medium").mark("week-title")
             self.calendar = WeekCalendar(self.open)
         self._show_view()
@@ -189,19 +200,39 @@ class MeetingScreen:
     def _filter_row(self, institution_name: str | None) -> None:
         f = self.filters
         with ui.row().classes("w-full items-center gap-2"):
-            ui.toggle({MINE: _("Mine"), ALL: _("All I can see")}, value=f.scope,
-                      on_change=lambda e: self.changed(scope=e.value)).props("no-caps dense").mark("filter-scope")
-            self.period = ui.select({k: _(v) for k, v in PERIODS.items()}, value=f.period, label=_("Period"),
-                                    on_change=lambda e: self.changed(period=e.value)) \
-                .props("dense outlined").classes("w-40").mark("filter-period")
-            ui.select({"": _("All statuses"), **{s.value: _(label) for s, label in MEETING_STATUS_LABELS.items()}},
-                      value=f.status, label=_("Status"), on_change=lambda e: self.changed(status=e.value or "")) \
-                .props("dense outlined").classes("w-40").mark("filter-status")
-            self.institution = institution_picker(value=f.institution_id, value_label=institution_name,
-                                                  on_change=self._institution_changed) \
-                .props("dense outlined").classes("w-72").mark("filter-institution")
-            ui.input(_("Search"), value=f.q, on_change=lambda e: self.changed(q=(e.value or "").strip())) \
-                .props("dense outlined clearable debounce=300").classes("w-56").mark("search")
+            ui.toggle(
+                {MINE: _("Mine"), ALL: _("All I can see")},
+                value=f.scope,
+                on_change=lambda e: self.changed(scope=e.value),
+            ).props("no-caps dense").mark("filter-scope")
+            self.period = (
+                ui.select(
+                    {k: _(v) for k, v in PERIODS.items()},
+                    value=f.period,
+                    label=_("Period"),
+                    on_change=lambda e: self.changed(period=e.value),
+                )
+                .props("dense outlined")
+                .classes("w-40")
+                .mark("filter-period")
+            )
+            ui.select(
+                {"": _("All statuses"), **{s.value: _(label) for s, label in MEETING_STATUS_LABELS.items()}},
+                value=f.status,
+                label=_("Status"),
+                on_change=lambda e: self.changed(status=e.value or ""),
+            ).props("dense outlined").classes("w-40").mark("filter-status")
+            self.institution = (
+                institution_picker(
+                    value=f.institution_id, value_label=institution_name, on_change=self._institution_changed
+                )
+                .props("dense outlined")
+                .classes("w-72")
+                .mark("filter-institution")
+            )
+            ui.input(_("Search"), value=f.q, on_change=lambda e: self.changed(q=(e.value or "").strip())).props(
+                "dense outlined clearable debounce=300"
+            ).classes("w-56").mark("search")
 
     def _columns(self) -> list[dict[str, Any]]:
         return [
@@ -216,29 +247,45 @@ class MeetingScreen:
 
     def _slots(self) -> None:
         table = self.table.table
-        table.add_slot("body-cell-title", r'''
+        table.add_slot(
+            "body-cell-title",
+            r"""
             <q-td :props="props">
               <a :href="'/meetings/' + props.row.id" class="text-primary"
                  @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
-            </q-td>''')
-        table.add_slot("body-cell-status", r'''
-            <q-td :props="props"><q-badge :color="props.row.status_color" :label="props.value" /></q-td>''')
+            </q-td>""",
+        )
+        table.add_slot(
+            "body-cell-status",
+            r"""
+            <q-td :props="props"><q-badge :color="props.row.status_color" :label="props.value" /></q-td>""",
+        )
         table.on("open", lambda e: self.open(uuid.UUID(str(e.args))))
         table.mark("meetings-table")
 
     def _row(self, row: MeetingRow) -> dict[str, Any]:
-        return {"id": str(row.id), "when": when_text(row, self.zone), "title": row.title,
-                "institution": row.institution_name or "", "organizer": row.organizer_name,
-                "participants": answers_text(row), "status": _(MEETING_STATUS_LABELS[row.status]),
-                "status_color": STATUS_COLORS[row.status],
-                "my_response": _(RESPONSE_LABELS[row.my_response]) if row.my_response is not None else ""}
+        return {
+            "id": str(row.id),
+            "when": when_text(row, self.zone),
+            "title": row.title,
+            "institution": row.institution_name or "",
+            "organizer": row.organizer_name,
+            "participants": answers_text(row),
+            "status": _(MEETING_STATUS_LABELS[row.status]),
+            "status_color": STATUS_COLORS[row.status],
+            "my_response": _(RESPONSE_LABELS[row.my_response]) if row.my_response is not None else "",
+        }
 
     # ---- loading
 
     def query(self) -> MeetingQuery:
         f = self.filters
-        base = MeetingQuery(mine=f.scope == MINE, statuses=(MeetingStatus(f.status),) if f.status else (),
-                            institution_id=f.institution_id, q=f.q)
+        base = MeetingQuery(
+            mine=f.scope == MINE,
+            statuses=(MeetingStatus(f.status),) if f.status else (),
+            institution_id=f.institution_id,
+            q=f.q,
+        )
         if f.view == WEEK:
             assert f.week is not None
             start, end = week_window(f.week, self.zone)
@@ -272,8 +319,9 @@ class MeetingScreen:
         pages: list[Page[MeetingRow]] = [first]
         more = min(WEEK_PAGES, -(-first.total // MAX_PAGE_SIZE))
         if more > 1:
-            rest = await asyncio.gather(*(call(meetings.list_meetings, query, PageRequest(n, MAX_PAGE_SIZE))
-                                          for n in range(2, more + 1)))
+            rest = await asyncio.gather(
+                *(call(meetings.list_meetings, query, PageRequest(n, MAX_PAGE_SIZE)) for n in range(2, more + 1))
+            )
             pages.extend(p for p in rest if p is not None)
             if ticket != self._loads:
                 return
@@ -286,8 +334,15 @@ class MeetingScreen:
 
     def _event(self, row: MeetingRow) -> CalendarEvent:
         detail = " · ".join(p for p in (row.location, row.institution_name) if p)
-        return CalendarEvent(row.id, row.title, row.starts_at, row.ends_at, detail=detail, color=event_color(row),
-                             struck=row.status == MeetingStatus.CANCELLED)
+        return CalendarEvent(
+            row.id,
+            row.title,
+            row.starts_at,
+            row.ends_at,
+            detail=detail,
+            color=event_color(row),
+            struck=row.status == MeetingStatus.CANCELLED,
+        )
 
     async def reload(self) -> None:
         if self.filters.view == WEEK:
@@ -328,8 +383,11 @@ class MeetingScreen:
 
     async def create(self) -> None:
         starts_at = None
-        if self.filters.view == WEEK and self.filters.week is not None and self.filters.week != \
-                parse_week(None, self.today()):
+        if (
+            self.filters.view == WEEK
+            and self.filters.week is not None
+            and self.filters.week != parse_week(None, self.today())
+        ):
             starts_at = datetime.combine(self.filters.week, time(9), tzinfo=ZoneInfo(self.zone))
         await open_meeting_dialog(on_saved=self.reload, starts_at=starts_at)
 

@@ -36,13 +36,19 @@ SCOPE_LABELS = {"all": N_("All I can read"), "mine": N_("Mine"), "shared_with_me
 def parse_query(params: Mapping[str, Sequence[str]]) -> NoteQuery:
     read = Params(params)
     scope = read.one("scope") or "all"
-    return NoteQuery(scope=scope if scope in SCOPE_LABELS else "all", institution_id=read.ident("institution_id"),
-                     q=read.one("q") or "")
+    return NoteQuery(
+        scope=scope if scope in SCOPE_LABELS else "all",
+        institution_id=read.ident("institution_id"),
+        q=read.one("q") or "",
+    )
 
 
 def query_params(query: NoteQuery) -> dict[str, str]:
-    params = {"scope": query.scope if query.scope != "all" else "", "q": query.q,
-              "institution_id": str(query.institution_id) if query.institution_id else ""}
+    params = {
+        "scope": query.scope if query.scope != "all" else "",
+        "q": query.q,
+        "institution_id": str(query.institution_id) if query.institution_id else "",
+    }
     return {name: value for name, value in params.items() if value}
 
 
@@ -50,8 +56,9 @@ def query_params(query: NoteQuery) -> dict[str, str]:
 async def notes_page(query: dict[str, list[str]]) -> None:
     screen = NoteScreen(parse_query(query))
     zone, institution = await asyncio.gather(
-        user_zone(), call(institutions.get_detail, screen.query.institution_id)
-        if screen.query.institution_id else _nothing())
+        user_zone(),
+        call(institutions.get_detail, screen.query.institution_id) if screen.query.institution_id else _nothing(),
+    )
     screen.zone = zone
     screen.build(institution.institution.name if institution else None)
     await screen.table.refresh()
@@ -75,17 +82,28 @@ class NoteScreen:
             ui.label(_("Notes")).classes("text-h5")
             self.count = ui.label().classes("text-grey-7").mark("note-count")
             ui.space()
-            ui.button(_("New note"), icon="add", on_click=lambda: open_note_dialog(on_saved=self.table.refresh)) \
-                .props("unelevated").mark("new-note")
+            ui.button(_("New note"), icon="add", on_click=lambda: open_note_dialog(on_saved=self.table.refresh)).props(
+                "unelevated"
+            ).mark("new-note")
         with ui.row().classes("w-full items-center gap-2"):
-            ui.toggle({k: _(v) for k, v in SCOPE_LABELS.items()}, value=self.query.scope,
-                      on_change=lambda e: self.change(scope=e.value)).props("no-caps dense").mark("filter-scope")
-            ui.input(_("Search"), value=self.query.q, on_change=lambda e: self.change(q=(e.value or "").strip())) \
-                .props("dense outlined clearable debounce=300").classes("w-64").mark("search")
-            self.institution = institution_picker(
-                value=self.query.institution_id, value_label=institution_name,
-                on_change=lambda _e: self.change(institution_id=self.institution.selected_id)) \
-                .props("dense outlined").classes("w-72").mark("filter-institution")
+            ui.toggle(
+                {k: _(v) for k, v in SCOPE_LABELS.items()},
+                value=self.query.scope,
+                on_change=lambda e: self.change(scope=e.value),
+            ).props("no-caps dense").mark("filter-scope")
+            ui.input(_("Search"), value=self.query.q, on_change=lambda e: self.change(q=(e.value or "").strip())).props(
+                "dense outlined clearable debounce=300"
+            ).classes("w-64").mark("search")
+            self.institution = (
+                institution_picker(
+                    value=self.query.institution_id,
+                    value_label=institution_name,
+                    on_change=lambda _e: self.change(institution_id=self.institution.selected_id),
+                )
+                .props("dense outlined")
+                .classes("w-72")
+                .mark("filter-institution")
+            )
         columns = [
             {"name": "text", "label": _("Note"), "field": "text", "align": "left"},
             {"name": "institution", "label": _("Institution"), "field": "institution", "align": "left"},
@@ -96,18 +114,27 @@ class NoteScreen:
         ]
         self.table = PagedTable(columns, self._load)
         # Vue's {{ }} interpolation shows the note's text as text, whatever it holds.
-        self.table.table.add_slot("body-cell-text", r'''
+        self.table.table.add_slot(
+            "body-cell-text",
+            r"""
             <q-td :props="props" style="max-width: 28rem; white-space: normal">
               <a :href="'/notes/' + props.row.id" class="text-primary"
                  @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
-            </q-td>''')
+            </q-td>""",
+        )
         self.table.table.on("open", lambda e: open_note_dialog(uuid.UUID(str(e.args)), on_saved=self.table.refresh))
         self.table.table.mark("notes-table")
 
     def _row(self, row: NoteRow) -> dict[str, Any]:
-        return {"id": str(row.id), "text": excerpt(row.body), "institution": row.institution_name or "",
-                "author": row.author_name or "", "visibility": _(NOTE_VISIBILITY_LABELS[row.visibility]),
-                "shares": shares_text(row.shares), "updated": format_datetime(row.updated_at, self.zone, style="short")}
+        return {
+            "id": str(row.id),
+            "text": excerpt(row.body),
+            "institution": row.institution_name or "",
+            "author": row.author_name or "",
+            "visibility": _(NOTE_VISIBILITY_LABELS[row.visibility]),
+            "shares": shares_text(row.shares),
+            "updated": format_datetime(row.updated_at, self.zone, style="short"),
+        }
 
     async def _load(self, table_state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         params = query_params(self.query)
@@ -138,15 +165,23 @@ async def note_page(note_id: uuid.UUID) -> None:
 
     with ui.row().classes("w-full items-center gap-3"):
         ui.label(_("Note")).classes("text-h5")
-        ui.badge(_(NOTE_VISIBILITY_LABELS[row.visibility]),
-                 color="grey-7" if row.visibility == NoteVisibility.PRIVATE else "secondary")
+        ui.badge(
+            _(NOTE_VISIBILITY_LABELS[row.visibility]),
+            color="grey-7" if row.visibility == NoteVisibility.PRIVATE else "secondary",
+        )
         ui.space()
         if row.can_edit:
-            ui.button(_("Edit"), icon="edit", on_click=lambda: open_note_dialog(note_id, on_saved=reload)) \
-                .props("unelevated no-caps").mark("note-edit")
+            ui.button(_("Edit"), icon="edit", on_click=lambda: open_note_dialog(note_id, on_saved=reload)).props(
+                "unelevated no-caps"
+            ).mark("note-edit")
     with ui.card().classes("w-full max-w-3xl"):
-        ui.label(_("By {author}, changed {when}", author=row.author_name or _("Former user"),
-                   when=format_datetime(row.updated_at, zone, style="short"))).classes("text-caption text-grey-7")
+        ui.label(
+            _(
+                "By {author}, changed {when}",
+                author=row.author_name or _("Former user"),
+                when=format_datetime(row.updated_at, zone, style="short"),
+            )
+        ).classes("text-caption text-grey-7")
         if row.institution_id:
             ui.link(row.institution_name or "", f"/institutions/{row.institution_id}")
         note_text(row.body)

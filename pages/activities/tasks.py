@@ -43,8 +43,13 @@ from crm_app.platform.params import Params
 LIST, BOARD = "list", "board"
 ME, EVERYONE = "me", "all"
 SORTABLE = ("title", "status", "priority", "due", "updated")
-DUE_LABELS = {"": N_("Any time"), "overdue": N_("Overdue"), "today": N_("Due today"), "week": N_("Due this week"),
-              "none": N_("No due date")}
+DUE_LABELS = {
+    "": N_("Any time"),
+    "overdue": N_("Overdue"),
+    "today": N_("Due today"),
+    "week": N_("Due this week"),
+    "none": N_("No due date"),
+}
 PER_COLUMN = 50
 _as_uuid = card_id_of  # a picker's or an event's value as an id
 
@@ -55,8 +60,7 @@ def parse_query(params: Mapping[str, Sequence[str]], zone: str | None = None) ->
     query = TaskQuery.from_params(params)
     assignee = Params(params).one("assignee") or ME
     chosen = _as_uuid(assignee)
-    return dataclasses.replace(query, mine=assignee != EVERYONE and chosen is None, assignee_id=chosen,
-                               timezone=zone)
+    return dataclasses.replace(query, mine=assignee != EVERYONE and chosen is None, assignee_id=chosen, timezone=zone)
 
 
 def query_params(query: TaskQuery, *, view: str = LIST, page: int = 1) -> dict[str, str]:
@@ -99,13 +103,21 @@ def _columns() -> list[dict[str, Any]]:
 
 
 def _row(row: TaskRow, zone: str) -> dict[str, Any]:
-    return {"id": str(row.id), "title": row.title, "status": _(TASK_STATUS_LABELS[row.status]),
-            "status_color": STATUS_COLORS[row.status], "priority": _(TASK_PRIORITY_LABELS[row.priority]),
-            "priority_color": PRIORITY_COLORS[row.priority], "due": format_due(row.due_at, zone),
-            "overdue": row.is_overdue,
-            "assignee": row.assignee_name, "institution": row.institution_name or "",
-            "institution_id": str(row.institution_id or ""), "contact": row.contact_name or "",
-            "updated": format_datetime(row.updated_at, zone, style="short")}
+    return {
+        "id": str(row.id),
+        "title": row.title,
+        "status": _(TASK_STATUS_LABELS[row.status]),
+        "status_color": STATUS_COLORS[row.status],
+        "priority": _(TASK_PRIORITY_LABELS[row.priority]),
+        "priority_color": PRIORITY_COLORS[row.priority],
+        "due": format_due(row.due_at, zone),
+        "overdue": row.is_overdue,
+        "assignee": row.assignee_name,
+        "institution": row.institution_name or "",
+        "institution_id": str(row.institution_id or ""),
+        "contact": row.contact_name or "",
+        "updated": format_datetime(row.updated_at, zone, style="short"),
+    }
 
 
 @app_page("/tasks", title=N_("Tasks"), icon="task_alt", in_navigation=True, order=30)
@@ -113,8 +125,9 @@ async def tasks_page(query: dict[str, list[str]]) -> None:
     screen = TaskScreen(query)
     wanted = screen.query.institution_id
     # The user's zone, the form's choices and the filtered institution's name are read at the same time.
-    zone, choices, detail = await asyncio.gather(user_zone(), call(tasks.task_choices),
-                                                 call(institutions.get_detail, wanted) if wanted else _nothing())
+    zone, choices, detail = await asyncio.gather(
+        user_zone(), call(tasks.task_choices), call(institutions.get_detail, wanted) if wanted else _nothing()
+    )
     if choices is None:
         return
     screen.zone = zone
@@ -138,8 +151,9 @@ class TaskScreen:
         read = Params(params)
         self.view = BOARD if read.one("view") == BOARD else LIST
         first_page = read.one("page") or ""
-        self.state = TableState(page=int(first_page) if first_page.isdigit() else 1,
-                                sort=self.query.sort, descending=self.query.descending)
+        self.state = TableState(
+            page=int(first_page) if first_page.isdigit() else 1, sort=self.query.sort, descending=self.query.descending
+        )
         self.zone = get_settings().timezone
         self.rows: dict[uuid.UUID, TaskRow] = {}  # what the screen shows: the live filter's cheap test
         self._reloading = False
@@ -158,77 +172,144 @@ class TaskScreen:
             ui.label(_("Tasks")).classes("text-h5")
             self.count = ui.label().classes("text-grey-7").mark("task-count")
             ui.space()
-            ui.toggle({LIST: _("List"), BOARD: _("Board")}, value=self.view, on_change=self._switch_view) \
-                .props("no-caps").mark("view-toggle")
+            ui.toggle({LIST: _("List"), BOARD: _("Board")}, value=self.view, on_change=self._switch_view).props(
+                "no-caps"
+            ).mark("view-toggle")
             ui.button(_("New task"), icon="add", on_click=self.create).props("unelevated").mark("new-task")
         self._filters(choices, institution_name)
         with ui.column().classes("w-full") as self.list_box:
             self.paged = PagedTable(_columns(), self._load, state=self.state)
             self._table_slots(self.paged.table)
         self.board: Board[TaskStatus, TaskRow] = Board(
-            marker="tasks-board", row_id=lambda row: row.id, can_move=lambda row: row.can_edit,
-            draw_card=self._card, on_move=self.move, move_label=_("Move the task"),
+            marker="tasks-board",
+            row_id=lambda row: row.id,
+            can_move=lambda row: row.can_edit,
+            draw_card=self._card,
+            on_move=self.move,
+            move_label=_("Move the task"),
             move_to=lambda column: _("Move to {status}", status=column.title),
-            card_marker=lambda row: f"task-card task-card-{row.id}", more_text=more_cards_text)
+            card_marker=lambda row: f"task-card task-card-{row.id}",
+            more_text=more_cards_text,
+        )
         self.board_box = self.board.element
         self.list_box.set_visibility(self.view == LIST)
         self.board_box.set_visibility(self.view == BOARD)
 
     def _filters(self, choices: TaskChoices, institution_name: str | None) -> None:
         q = self.query
-        people = {ME: _("Me"), EVERYONE: _("Everyone I can see"),
-                  **{str(user_id): name for user_id, name in choices.assignable if user_id != self.actor.id}}
+        people = {
+            ME: _("Me"),
+            EVERYONE: _("Everyone I can see"),
+            **{str(user_id): name for user_id, name in choices.assignable if user_id != self.actor.id},
+        }
         assignee = str(q.assignee_id) if q.assignee_id else (ME if q.mine else EVERYONE)
         if assignee not in people:
             people[assignee] = _("Another user")
         with ui.row().classes("w-full items-center gap-2"):
-            self.search = ui.input(_("Search"), value=q.q,
-                                   on_change=lambda e: self.changed(q=(e.value or "").strip())) \
-                .props("dense outlined clearable debounce=300").classes("w-64").mark("search")
-            self.assignee = ui.select(people, label=_("Assigned to"), value=assignee, with_input=True,
-                                      on_change=lambda e: self._assignee_changed(e.value)) \
-                .props("dense outlined").classes("w-48").mark("filter-assignee")
-            self.statuses = ui.select({s.value: _(TASK_STATUS_LABELS[s]) for s in TaskStatus}, multiple=True,
-                                      label=_("Status"), value=[s.value for s in q.statuses],
-                                      on_change=lambda e: self.changed(
-                                          statuses=tuple(TaskStatus(v) for v in e.value))) \
-                .props("dense outlined use-chips").classes("w-56").mark("filter-status")
-            self.priorities = ui.select({p.value: _(TASK_PRIORITY_LABELS[p]) for p in TaskPriority}, multiple=True,
-                                        label=_("Priority"), value=[p.value for p in q.priorities],
-                                        on_change=lambda e: self.changed(
-                                            priorities=tuple(TaskPriority(v) for v in e.value))) \
-                .props("dense outlined use-chips").classes("w-48").mark("filter-priority")
-            self.due = ui.select({key: _(label) for key, label in DUE_LABELS.items()}, label=_("Due"),
-                                 value=q.due or "", on_change=lambda e: self.changed(due=e.value or None)) \
-                .props("dense outlined").classes("w-40").mark("filter-due")
-            self.institution = institution_picker(value=q.institution_id, value_label=institution_name,
-                                                  on_change=lambda e: self.changed(institution_id=_as_uuid(e.value))) \
-                .props("dense outlined").classes("w-64").mark("filter-institution")
-            ui.button(_("Clear filters"), icon="filter_alt_off", on_click=self.clear_filters).props("flat") \
-                .mark("clear-filters")
+            self.search = (
+                ui.input(_("Search"), value=q.q, on_change=lambda e: self.changed(q=(e.value or "").strip()))
+                .props("dense outlined clearable debounce=300")
+                .classes("w-64")
+                .mark("search")
+            )
+            self.assignee = (
+                ui.select(
+                    people,
+                    label=_("Assigned to"),
+                    value=assignee,
+                    with_input=True,
+                    on_change=lambda e: self._assignee_changed(e.value),
+                )
+                .props("dense outlined")
+                .classes("w-48")
+                .mark("filter-assignee")
+            )
+            self.statuses = (
+                ui.select(
+                    {s.value: _(TASK_STATUS_LABELS[s]) for s in TaskStatus},
+                    multiple=True,
+                    label=_("Status"),
+                    value=[s.value for s in q.statuses],
+                    on_change=lambda e: self.changed(statuses=tuple(TaskStatus(v) for v in e.value)),
+                )
+                .props("dense outlined use-chips")
+                .classes("w-56")
+                .mark("filter-status")
+            )
+            self.priorities = (
+                ui.select(
+                    {p.value: _(TASK_PRIORITY_LABELS[p]) for p in TaskPriority},
+                    multiple=True,
+                    label=_("Priority"),
+                    value=[p.value for p in q.priorities],
+                    on_change=lambda e: self.changed(priorities=tuple(TaskPriority(v) for v in e.value)),
+                )
+                .props("dense outlined use-chips")
+                .classes("w-48")
+                .mark("filter-priority")
+            )
+            self.due = (
+                ui.select(
+                    {key: _(label) for key, label in DUE_LABELS.items()},
+                    label=_("Due"),
+                    value=q.due or "",
+                    on_change=lambda e: self.changed(due=e.value or None),
+                )
+                .props("dense outlined")
+                .classes("w-40")
+                .mark("filter-due")
+            )
+            self.institution = (
+                institution_picker(
+                    value=q.institution_id,
+                    value_label=institution_name,
+                    on_change=lambda e: self.changed(institution_id=_as_uuid(e.value)),
+                )
+                .props("dense outlined")
+                .classes("w-64")
+                .mark("filter-institution")
+            )
+            ui.button(_("Clear filters"), icon="filter_alt_off", on_click=self.clear_filters).props("flat").mark(
+                "clear-filters"
+            )
 
     def _table_slots(self, table: ui.table) -> None:
-        table.add_slot("body-cell-title", r'''
+        table.add_slot(
+            "body-cell-title",
+            r"""
             <q-td :props="props">
               <a :href="'/tasks/' + props.row.id" class="text-primary text-weight-medium"
                  @click.prevent="() => $parent.$emit('edit', props.row.id)">{{ props.value }}</a>
-            </q-td>''')
-        table.add_slot("body-cell-status", r'''
-            <q-td :props="props"><q-badge :color="props.row.status_color">{{ props.value }}</q-badge></q-td>''')
-        table.add_slot("body-cell-priority", r'''
+            </q-td>""",
+        )
+        table.add_slot(
+            "body-cell-status",
+            r"""
+            <q-td :props="props"><q-badge :color="props.row.status_color">{{ props.value }}</q-badge></q-td>""",
+        )
+        table.add_slot(
+            "body-cell-priority",
+            r"""
             <q-td :props="props">
               <q-badge outline :color="props.row.priority_color">{{ props.value }}</q-badge>
-            </q-td>''')
-        table.add_slot("body-cell-due", r'''
+            </q-td>""",
+        )
+        table.add_slot(
+            "body-cell-due",
+            r"""
             <q-td :props="props" :class="props.row.overdue ? 'text-negative text-weight-medium' : ''">
               {{ props.value }}
-            </q-td>''')
-        table.add_slot("body-cell-institution", r'''
+            </q-td>""",
+        )
+        table.add_slot(
+            "body-cell-institution",
+            r"""
             <q-td :props="props">
               <a v-if="props.row.institution_id" :href="'/institutions/' + props.row.institution_id"
                  class="text-primary"
                  @click.prevent="() => $parent.$emit('institution', props.row.institution_id)">{{ props.value }}</a>
-            </q-td>''')
+            </q-td>""",
+        )
         table.on("edit", lambda e: self.edit(_as_uuid(e.args)))
         table.on("institution", lambda e: ui.navigate.to(f"/institutions/{e.args}"))
         table.mark("tasks-table")
@@ -258,8 +339,7 @@ class TaskScreen:
             self.assignee.set_value(ME)
         finally:
             self._resetting = False
-        await self.apply(mine=True, assignee_id=None, statuses=(), priorities=(), due=None, institution_id=None,
-                         q="")
+        await self.apply(mine=True, assignee_id=None, statuses=(), priorities=(), due=None, institution_id=None, q="")
 
     async def _switch_view(self, event: Any) -> None:
         self.view = BOARD if event.value == BOARD else LIST
@@ -316,21 +396,33 @@ class TaskScreen:
         shown = [status for status in TaskStatus if not self.query.statuses or status in self.query.statuses]
         self.rows = {row.id: row for status in shown for row in found[status].items}
         self._show_total(sum(found[status].total for status in shown))
-        self.board.show([Column(status, _(TASK_STATUS_LABELS[status]), STATUS_COLORS[status], found[status].total,
-                                found[status].items) for status in shown])
+        self.board.show(
+            [
+                Column(
+                    status,
+                    _(TASK_STATUS_LABELS[status]),
+                    STATUS_COLORS[status],
+                    found[status].total,
+                    found[status].items,
+                )
+                for status in shown
+            ]
+        )
 
     def _card(self, row: TaskRow) -> None:
         with ui.row().classes("w-full items-start no-wrap gap-1"):
-            ui.link(row.title, f"/tasks/{row.id}").classes("text-weight-medium text-primary no-underline") \
-                .on("click.prevent", lambda r=row: self.edit(r.id)).mark("task-card-title")
+            ui.link(row.title, f"/tasks/{row.id}").classes("text-weight-medium text-primary no-underline").on(
+                "click.prevent", lambda r=row: self.edit(r.id)
+            ).mark("task-card-title")
             ui.space()
             if row.can_edit:
                 self.board.move_menu(row)
         with ui.row().classes("items-center gap-2"):
             ui.badge(_(TASK_PRIORITY_LABELS[row.priority]), color=PRIORITY_COLORS[row.priority]).props("outline")
             if row.due_at is not None:
-                ui.label(format_due(row.due_at, self.zone)) \
-                    .classes("text-caption" + (" text-negative text-weight-medium" if row.is_overdue else ""))
+                ui.label(format_due(row.due_at, self.zone)).classes(
+                    "text-caption" + (" text-negative text-weight-medium" if row.is_overdue else "")
+                )
         if row.institution_name:
             ui.label(row.institution_name).classes("text-caption text-grey-8")
         ui.label(row.assignee_name).classes("text-caption text-grey-7")
@@ -409,11 +501,13 @@ def _task_summary(row: TaskRow, zone: str, edit: Any) -> None:
     with ui.row().classes("w-full items-center gap-3"):
         ui.label(row.title).classes("text-h5").mark("task-title")
         ui.badge(_(TASK_STATUS_LABELS[row.status]), color=STATUS_COLORS[row.status]).mark("task-status-badge")
-        ui.badge(_(TASK_PRIORITY_LABELS[row.priority]), color=PRIORITY_COLORS[row.priority]).props("outline") \
-            .mark("task-priority-badge")
+        ui.badge(_(TASK_PRIORITY_LABELS[row.priority]), color=PRIORITY_COLORS[row.priority]).props("outline").mark(
+            "task-priority-badge"
+        )
         ui.space()
-        ui.button(_("Edit") if row.can_edit else _("Details"), icon="edit" if row.can_edit else "visibility",
-                  on_click=edit).props("unelevated").mark("edit-task")
+        ui.button(
+            _("Edit") if row.can_edit else _("Details"), icon="edit" if row.can_edit else "visibility", on_click=edit
+        ).props("unelevated").mark("edit-task")
     with ui.card().classes("w-full max-w-3xl"), ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
         ui.label(_("Due")).classes("text-grey-7")
         ui.label(format_due(row.due_at, zone) or "—").classes("text-negative" if row.is_overdue else "")

@@ -25,12 +25,17 @@ FILTERS = ("user", "action", "severity", "date_from", "date_to")
 
 
 def _row(row: SecurityEventRow) -> dict[str, Any]:
-    return {"id": str(row.id), "at": format_datetime(row.at, get_settings().timezone, style="short"),
-            "user": row.user_name or row.email or "—", "email": row.email or "",
-            "action": _(security_log.action_label(row.action)),
-            "severity": _(security_log.SEVERITY_LABELS[row.severity]),
-            "colour": SEVERITY_COLOURS[row.severity], "ip": row.ip or "",
-            "details": json.dumps(row.details, ensure_ascii=False, sort_keys=True, default=str) if row.details else ""}
+    return {
+        "id": str(row.id),
+        "at": format_datetime(row.at, get_settings().timezone, style="short"),
+        "user": row.user_name or row.email or "—",
+        "email": row.email or "",
+        "action": _(security_log.action_label(row.action)),
+        "severity": _(security_log.SEVERITY_LABELS[row.severity]),
+        "colour": SEVERITY_COLOURS[row.severity],
+        "ip": row.ip or "",
+        "details": json.dumps(row.details, ensure_ascii=False, sort_keys=True, default=str) if row.details else "",
+    }
 
 
 def _parse_day(value: str | None) -> date | None:
@@ -42,13 +47,23 @@ def _parse_day(value: str | None) -> date | None:
 
 def _query(state: dict[str, str]) -> SecurityLogQuery:
     severity = state.get("severity") or None
-    return SecurityLogQuery(user=state.get("user", ""), action=state.get("action") or None,
-                            severity=Severity(severity) if severity in set(Severity) else None,
-                            date_from=_parse_day(state.get("date_from")), date_to=_parse_day(state.get("date_to")))
+    return SecurityLogQuery(
+        user=state.get("user", ""),
+        action=state.get("action") or None,
+        severity=Severity(severity) if severity in set(Severity) else None,
+        date_from=_parse_day(state.get("date_from")),
+        date_to=_parse_day(state.get("date_to")),
+    )
 
 
-@app_page("/admin/security-log", title=N_("Security log"), icon="policy", in_navigation=True, order=94,
-          permission="security_log.view")
+@app_page(
+    "/admin/security-log",
+    title=N_("Security log"),
+    icon="policy",
+    in_navigation=True,
+    order=94,
+    permission="security_log.view",
+)
 async def security_log_page(query: dict[str, list[str]]) -> None:
     state = {name: (query.get(name) or [""])[0] for name in FILTERS}
     actions = await call(security_log.list_actions) or []
@@ -61,8 +76,9 @@ async def security_log_page(query: dict[str, list[str]]) -> None:
         this_load = loads
         params = {k: v for k, v in state.items() if v}
         ui.navigate.history.replace("/admin/security-log" + (f"?{urlencode(params)}" if params else ""))
-        page = await call(security_log.list_events, _query(state), page_request(table_state),
-                          fields={"date_to": date_to})
+        page = await call(
+            security_log.list_events, _query(state), page_request(table_state), fields={"date_to": date_to}
+        )
         if page is None or this_load != loads:  # a newer filter was asked meanwhile: its answer wins
             return None
         count.text = _("{count} entries", count=page.total)
@@ -83,34 +99,55 @@ async def security_log_page(query: dict[str, list[str]]) -> None:
         ui.space()
         ui.button(_("Export CSV"), icon="download", on_click=export).props("outline").mark("export")
     with ui.row().classes("w-full items-center gap-2"):
-        ui.input(_("User"), value=state["user"], on_change=lambda e: change("user", e.value)) \
-            .props("dense outlined clearable debounce=300").classes("w-64").mark("filter-user")
+        ui.input(_("User"), value=state["user"], on_change=lambda e: change("user", e.value)).props(
+            "dense outlined clearable debounce=300"
+        ).classes("w-64").mark("filter-user")
         action_options = {"": _("All actions"), **{a: _(security_log.action_label(a)) for a in actions}}
-        ui.select(action_options, label=_("Action"), value=state["action"] if state["action"] in action_options else "",
-                  on_change=lambda e: change("action", e.value)).props("dense outlined").classes("w-56") \
-            .mark("filter-action")
-        severity_options = {"": _("All severities"),
-                            **{s.value: _(label) for s, label in security_log.SEVERITY_LABELS.items()}}
-        ui.select(severity_options, label=_("Severity"),
-                  value=state["severity"] if state["severity"] in severity_options else "",
-                  on_change=lambda e: change("severity", e.value)).props("dense outlined").classes("w-40") \
-            .mark("filter-severity")
-        ui.input(_("From"), value=state["date_from"], on_change=lambda e: change("date_from", e.value)) \
-            .props("dense outlined type=date stack-label").classes("w-44").mark("filter-from")
-        date_to = ui.input(_("To"), value=state["date_to"], on_change=lambda e: change("date_to", e.value)) \
-            .props("dense outlined type=date stack-label").classes("w-44").mark("filter-to")
+        ui.select(
+            action_options,
+            label=_("Action"),
+            value=state["action"] if state["action"] in action_options else "",
+            on_change=lambda e: change("action", e.value),
+        ).props("dense outlined").classes("w-56").mark("filter-action")
+        severity_options = {
+            "": _("All severities"),
+            **{s.value: _(label) for s, label in security_log.SEVERITY_LABELS.items()},
+        }
+        ui.select(
+            severity_options,
+            label=_("Severity"),
+            value=state["severity"] if state["severity"] in severity_options else "",
+            on_change=lambda e: change("severity", e.value),
+        ).props("dense outlined").classes("w-40").mark("filter-severity")
+        ui.input(_("From"), value=state["date_from"], on_change=lambda e: change("date_from", e.value)).props(
+            "dense outlined type=date stack-label"
+        ).classes("w-44").mark("filter-from")
+        date_to = (
+            ui.input(_("To"), value=state["date_to"], on_change=lambda e: change("date_to", e.value))
+            .props("dense outlined type=date stack-label")
+            .classes("w-44")
+            .mark("filter-to")
+        )
     columns = [
         {"name": "at", "label": _("Date"), "field": "at", "align": "left"},
         {"name": "user", "label": _("User"), "field": "user", "align": "left"},
         {"name": "action", "label": _("Action"), "field": "action", "align": "left"},
         {"name": "severity", "label": _("Severity"), "field": "severity", "align": "left"},
         {"name": "ip", "label": _("IP address"), "field": "ip", "align": "left"},
-        {"name": "details", "label": _("Details"), "field": "details", "align": "left",
-         "classes": "ellipsis", "style": "max-width: 360px"},
+        {
+            "name": "details",
+            "label": _("Details"),
+            "field": "details",
+            "align": "left",
+            "classes": "ellipsis",
+            "style": "max-width: 360px",
+        },
     ]
     table = PagedTable(columns, load)
-    table.table.add_slot("body-cell-severity", r'''
-        <q-td :props="props"><q-badge :color="props.row.colour">{{ props.value }}</q-badge></q-td>''')
+    table.table.add_slot(
+        "body-cell-severity",
+        r"""
+        <q-td :props="props"><q-badge :color="props.row.colour">{{ props.value }}</q-badge></q-td>""",
+    )
     table.table.mark("security-log-table")
     await table.refresh()
-

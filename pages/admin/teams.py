@@ -22,18 +22,23 @@ from crm_app.platform.models.people import Role
 
 
 def _team_row(row: TeamRow) -> dict[str, Any]:
-    return {"id": str(row.id), "name": row.name, "members": row.member_count, "managers": row.manager_count,
-            "archived": _("Archived") if row.is_archived else ""}
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "members": row.member_count,
+        "managers": row.manager_count,
+        "archived": _("Archived") if row.is_archived else "",
+    }
 
 
-@app_page("/admin/teams", title=N_("Teams"), icon="groups", in_navigation=True, order=92,
-          permission="team.administer")
+@app_page("/admin/teams", title=N_("Teams"), icon="groups", in_navigation=True, order=92, permission="team.administer")
 async def teams_page() -> None:
     state: dict[str, Any] = {"q": "", "archived": False}
 
     async def load(table_state: TableState) -> tuple[list[dict[str, Any]], int] | None:
-        page = await call(teams.list_teams, q=state["q"], include_archived=state["archived"],
-                          request=page_request(table_state))
+        page = await call(
+            teams.list_teams, q=state["q"], include_archived=state["archived"], request=page_request(table_state)
+        )
         return rows_of(page, _team_row) if page is not None else None
 
     async def change(name: str, value: Any) -> None:
@@ -43,13 +48,12 @@ async def teams_page() -> None:
     with ui.row().classes("w-full items-center gap-4"):
         ui.label(_("Teams")).classes("text-h5")
         ui.space()
-        ui.button(_("New team"), icon="add", on_click=_new_team_dialog).props("unelevated") \
-            .mark("new-team")
+        ui.button(_("New team"), icon="add", on_click=_new_team_dialog).props("unelevated").mark("new-team")
     with ui.row().classes("w-full items-center gap-4"):
-        ui.input(_("Search"), on_change=lambda e: change("q", e.value or "")) \
-            .props("dense outlined clearable debounce=300").classes("w-80").mark("search")
-        ui.switch(_("Show archived teams"), on_change=lambda e: change("archived", bool(e.value))) \
-            .mark("show-archived")
+        ui.input(_("Search"), on_change=lambda e: change("q", e.value or "")).props(
+            "dense outlined clearable debounce=300"
+        ).classes("w-80").mark("search")
+        ui.switch(_("Show archived teams"), on_change=lambda e: change("archived", bool(e.value))).mark("show-archived")
     columns = [
         {"name": "name", "label": _("Name"), "field": "name", "align": "left"},
         {"name": "members", "label": _("Members"), "field": "members", "align": "right"},
@@ -57,11 +61,14 @@ async def teams_page() -> None:
         {"name": "archived", "label": "", "field": "archived", "align": "left"},
     ]
     table = PagedTable(columns, load)
-    table.table.add_slot("body-cell-name", r'''
+    table.table.add_slot(
+        "body-cell-name",
+        r"""
         <q-td :props="props">
           <a :href="'/admin/teams/' + props.row.id" class="text-primary"
              @click.prevent="() => $parent.$emit('open', '/admin/teams/' + props.row.id)">{{ props.value }}</a>
-        </q-td>''')
+        </q-td>""",
+    )
     table.table.on("open", lambda e: ui.navigate.to(e.args))
     table.table.mark("teams-table")
     await table.refresh()
@@ -78,8 +85,13 @@ def _new_team_dialog() -> None:
 
     with disposable(ui.dialog()) as dialog, ui.card().classes("w-96").mark("team-dialog"):
         ui.label(_("New team")).classes("text-h6")
-        name = ui.input(_("Name")).props("autofocus maxlength=120").classes("w-full").mark("team-name") \
+        name = (
+            ui.input(_("Name"))
+            .props("autofocus maxlength=120")
+            .classes("w-full")
+            .mark("team-name")
             .on("keydown.enter", create)
+        )
         with ui.row().classes("w-full justify-end"):
             ui.button(_("Cancel"), on_click=dialog.close).props("flat")
             ui.button(_("Create"), on_click=create).props("unelevated").mark("create-team")
@@ -103,8 +115,9 @@ async def _show_team(container: ui.column, team_id: uuid.UUID) -> None:
 
     async def rename() -> None:
         nonlocal version
-        renamed = await call(teams.rename_team, team_id, name.value or "", expected_version=version,
-                             fields={"name": name})
+        renamed = await call(
+            teams.rename_team, team_id, name.value or "", expected_version=version, fields={"name": name}
+        )
         if renamed is not None:
             version = renamed.version
             set_title(renamed.name)
@@ -124,15 +137,21 @@ async def _show_team(container: ui.column, team_id: uuid.UUID) -> None:
                 ui.badge(_("Archived")).props("color=grey").mark("archived-badge")
             ui.space()
             if team.is_archived:
-                ui.button(_("Restore"), icon="unarchive", on_click=lambda: archive(False)).props("outline") \
-                    .mark("restore-team")
+                ui.button(_("Restore"), icon="unarchive", on_click=lambda: archive(False)).props("outline").mark(
+                    "restore-team"
+                )
             else:
-                ui.button(_("Archive"), icon="archive", on_click=lambda: archive(True)).props("outline") \
-                    .mark("archive-team")
+                ui.button(_("Archive"), icon="archive", on_click=lambda: archive(True)).props("outline").mark(
+                    "archive-team"
+                )
         with ui.card().classes("w-full max-w-2xl"):
             with ui.row().classes("w-full items-start gap-2"):
-                name = ui.input(_("Name"), value=team.name).props("maxlength=120 outlined dense") \
-                    .classes("grow").mark("rename-input")
+                name = (
+                    ui.input(_("Name"), value=team.name)
+                    .props("maxlength=120 outlined dense")
+                    .classes("grow")
+                    .mark("rename-input")
+                )
                 ui.button(_("Rename"), on_click=rename).props("unelevated").mark("rename-team")
         await _members_card(team_id, archived=team.is_archived)
 
@@ -148,18 +167,21 @@ async def _members_card(team_id: uuid.UUID, *, archived: bool) -> None:
                 with ui.item():
                     with ui.item_section():
                         ui.item_label(member.full_name)
-                        ui.item_label(f"{member.email} · {_(users.ROLE_LABELS[member.role])}"
-                                      + ("" if member.is_active else f" · {_('Deactivated')}")).props("caption")
+                        ui.item_label(
+                            f"{member.email} · {_(users.ROLE_LABELS[member.role])}"
+                            + ("" if member.is_active else f" · {_('Deactivated')}")
+                        ).props("caption")
                     with ui.item_section().props("side"):
                         with ui.row().classes("items-center gap-2 no-wrap"):
                             can_toggle = member.role in (Role.USER, Role.MANAGER)  # others: users page
-                            ui.switch(_("Manager"), value=member.is_manager,
-                                      on_change=lambda e, m=member: set_manager(m, bool(e.value))) \
-                                .props("dense" + ("" if can_toggle else " disable")) \
-                                .mark(f"manager-{member.email}")
-                            ui.button(icon="person_remove", on_click=lambda m=member: remove(m)) \
-                                .props(f'flat round dense color=negative aria-label="{_("Remove from the team")}"') \
-                                .tooltip(_("Remove from the team")).mark(f"remove-{member.email}")
+                            ui.switch(
+                                _("Manager"),
+                                value=member.is_manager,
+                                on_change=lambda e, m=member: set_manager(m, bool(e.value)),
+                            ).props("dense" + ("" if can_toggle else " disable")).mark(f"manager-{member.email}")
+                            ui.button(icon="person_remove", on_click=lambda m=member: remove(m)).props(
+                                f'flat round dense color=negative aria-label="{_("Remove from the team")}"'
+                            ).tooltip(_("Remove from the team")).mark(f"remove-{member.email}")
 
     async def refresh() -> None:
         members = await call(teams.list_members, team_id)
@@ -170,8 +192,12 @@ async def _members_card(team_id: uuid.UUID, *, archived: bool) -> None:
         if is_manager == member.is_manager:
             return
         if await call(teams.set_manager, team_id, member.id, is_manager) is not None:
-            ui.notify(_("{name} is now a manager of this team.", name=member.full_name) if is_manager
-                      else _("{name} is no longer a manager of this team.", name=member.full_name), type="positive")
+            ui.notify(
+                _("{name} is now a manager of this team.", name=member.full_name)
+                if is_manager
+                else _("{name} is no longer a manager of this team.", name=member.full_name),
+                type="positive",
+            )
         await refresh()
 
     async def remove(member: MemberRow) -> None:
@@ -186,8 +212,9 @@ async def _members_card(team_id: uuid.UUID, *, archived: bool) -> None:
             for person in found or []:
                 with ui.row().classes("w-full items-center gap-2"):
                     ui.label(f"{person.full_name} · {person.email}").classes("grow")
-                    ui.button(_("Add"), icon="person_add", on_click=lambda p=person: add(p)).props("flat dense") \
-                        .mark(f"add-{person.email}")
+                    ui.button(_("Add"), icon="person_add", on_click=lambda p=person: add(p)).props("flat dense").mark(
+                        f"add-{person.email}"
+                    )
             if q.strip() and not found:
                 ui.label(_("Nobody found.")).classes("text-grey-7")
 
@@ -204,6 +231,10 @@ async def _members_card(team_id: uuid.UUID, *, archived: bool) -> None:
         member_list(await call(teams.list_members, team_id) or [])
         if not archived:
             ui.separator()
-            finder = ui.input(_("Add a member (name or email)"), on_change=lambda e: search(e.value or "")) \
-                .props("dense outlined clearable debounce=300").classes("w-full").mark("member-search")
+            finder = (
+                ui.input(_("Add a member (name or email)"), on_change=lambda e: search(e.value or ""))
+                .props("dense outlined clearable debounce=300")
+                .classes("w-full")
+                .mark("member-search")
+            )
             candidates = ui.column().classes("w-full gap-1").mark("candidates")

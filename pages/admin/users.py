@@ -30,11 +30,18 @@ NO_TEAM = ""
 
 
 def _row(row: UserRow, zone: str) -> dict[str, Any]:
-    return {"id": str(row.id), "name": row.full_name, "email": row.email, "role": _(ROLE_LABELS[row.role]),
-            "team": row.team_name or "—", "status": row.status.value, "status_label": _(STATUS_LABELS[row.status]),
-            "status_color": STATUS_COLORS[row.status],
-            "last_login": format_datetime(row.last_login_at, zone, style="short") if row.last_login_at else "—",
-            "manage": row.can_administer}
+    return {
+        "id": str(row.id),
+        "name": row.full_name,
+        "email": row.email,
+        "role": _(ROLE_LABELS[row.role]),
+        "team": row.team_name or "—",
+        "status": row.status.value,
+        "status_label": _(STATUS_LABELS[row.status]),
+        "status_color": STATUS_COLORS[row.status],
+        "last_login": format_datetime(row.last_login_at, zone, style="short") if row.last_login_at else "—",
+        "manage": row.can_administer,
+    }
 
 
 def _team_options(choices: AdminChoices) -> dict[str, str]:
@@ -63,8 +70,9 @@ def _ask(question: str, confirm_label: str, action: Callable[[], Awaitable[None]
 
         with ui.row().classes("w-full justify-end"):
             ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
-            ui.button(confirm_label, on_click=go) \
-                .props(f"unelevated no-caps color={'negative' if danger else 'primary'}").mark("confirm-yes")
+            ui.button(confirm_label, on_click=go).props(
+                f"unelevated no-caps color={'negative' if danger else 'primary'}"
+            ).mark("confirm-yes")
     disposable(dialog).open()
 
 
@@ -74,19 +82,30 @@ def _invite_dialog(choices: AdminChoices, on_done: Callable[[], Awaitable[None]]
         email = ui.input(_("Email")).props("type=email autofocus").classes("w-full").mark("invite-email")
         name = ui.input(_("Name")).classes("w-full").mark("invite-name")
         roles = _role_options(choices)
-        role = ui.select(roles, value=Role.USER.value if Role.USER.value in roles else next(iter(roles), None),
-                         label=_("Role")).classes("w-full").mark("invite-role")
+        role = (
+            ui.select(
+                roles, value=Role.USER.value if Role.USER.value in roles else next(iter(roles), None), label=_("Role")
+            )
+            .classes("w-full")
+            .mark("invite-role")
+        )
         teams = _team_options(choices)
-        team = ui.select(teams, value=next(iter(teams), None), label=_("Team")).classes("w-full") \
-            .mark("invite-team")
-        ui.label(_("They receive an email with a link, valid for 72 hours, to choose their password.")) \
-            .classes("text-caption text-grey-7")
+        team = ui.select(teams, value=next(iter(teams), None), label=_("Team")).classes("w-full").mark("invite-team")
+        ui.label(_("They receive an email with a link, valid for 72 hours, to choose their password.")).classes(
+            "text-caption text-grey-7"
+        )
 
         async def send() -> None:
             fields = {"email": email, "full_name": name, "role": role, "team_id": team}
-            invited = await call(accounts.invite_user, email=email.value or "", full_name=name.value or "",
-                                 role=Role(role.value), team_id=_team_id(team.value), client=client_info(),
-                                 fields=fields)
+            invited = await call(
+                accounts.invite_user,
+                email=email.value or "",
+                full_name=name.value or "",
+                role=Role(role.value),
+                team_id=_team_id(team.value),
+                client=client_info(),
+                fields=fields,
+            )
             if invited is None:
                 return
             ui.notify(_("Invitation sent to {email}.", email=invited.email), type="positive")
@@ -124,13 +143,23 @@ def _manage_dialog(row: UserRow, choices: AdminChoices, on_done: Callable[[], Aw
             teams = _team_options(choices)
             if row.team_id is not None and str(row.team_id) not in teams:
                 teams[str(row.team_id)] = row.team_name or "?"
-            team = ui.select(teams, value=str(row.team_id) if row.team_id else NO_TEAM, label=_("Team")) \
-                .classes("w-full").mark("manage-team")
+            team = (
+                ui.select(teams, value=str(row.team_id) if row.team_id else NO_TEAM, label=_("Team"))
+                .classes("w-full")
+                .mark("manage-team")
+            )
 
             async def save() -> None:
-                changed = await call(accounts.change_role_and_team, row.id, role=Role(role.value),
-                                     team_id=_team_id(team.value), change_team=True, expected_version=row.version,
-                                     client=client_info(), fields={"role": role, "team_id": team})
+                changed = await call(
+                    accounts.change_role_and_team,
+                    row.id,
+                    role=Role(role.value),
+                    team_id=_team_id(team.value),
+                    change_team=True,
+                    expected_version=row.version,
+                    client=client_info(),
+                    fields={"role": role, "team_id": team},
+                )
                 if changed is None:
                     return
                 ui.notify(_("Saved."), type="positive")
@@ -141,35 +170,59 @@ def _manage_dialog(row: UserRow, choices: AdminChoices, on_done: Callable[[], Aw
         ui.separator()
         with ui.row().classes("w-full gap-2"):
             if row.status is UserStatus.INVITED:
-                ui.button(_("Resend the invitation"), icon="send",
-                          on_click=lambda: run(accounts.resend_invitation,
-                                               _("Invitation sent to {email}.", email=row.email))) \
-                    .props("outline no-caps").mark("resend-invitation")
-                ui.button(_("Revoke the invitation"), icon="cancel", on_click=lambda: _ask(
-                    _("Revoke the invitation of {email}? The link stops working.", email=row.email),
-                    _("Revoke"), lambda: run(accounts.revoke_invitation, _("Invitation revoked.")), danger=True)) \
-                    .props("outline no-caps color=negative").mark("revoke-invitation")
+                ui.button(
+                    _("Resend the invitation"),
+                    icon="send",
+                    on_click=lambda: run(accounts.resend_invitation, _("Invitation sent to {email}.", email=row.email)),
+                ).props("outline no-caps").mark("resend-invitation")
+                ui.button(
+                    _("Revoke the invitation"),
+                    icon="cancel",
+                    on_click=lambda: _ask(
+                        _("Revoke the invitation of {email}? The link stops working.", email=row.email),
+                        _("Revoke"),
+                        lambda: run(accounts.revoke_invitation, _("Invitation revoked.")),
+                        danger=True,
+                    ),
+                ).props("outline no-caps color=negative").mark("revoke-invitation")
             if row.status is UserStatus.ACTIVE:
-                ui.button(_("Send a password reset link"), icon="key",
-                          on_click=lambda: run(accounts.send_reset_link,
-                                               _("Reset link sent to {email}.", email=row.email))) \
-                    .props("outline no-caps").mark("send-reset-link")
-                ui.button(_("Deactivate"), icon="block", on_click=lambda: _ask(
-                    _("Deactivate {name}? They are signed out at once and can no longer log in.",
-                      name=row.full_name),
-                    _("Deactivate"), lambda: run(accounts.deactivate_user, _("Account deactivated.")), danger=True)) \
-                    .props("outline no-caps color=negative").mark("deactivate")
+                ui.button(
+                    _("Send a password reset link"),
+                    icon="key",
+                    on_click=lambda: run(accounts.send_reset_link, _("Reset link sent to {email}.", email=row.email)),
+                ).props("outline no-caps").mark("send-reset-link")
+                ui.button(
+                    _("Deactivate"),
+                    icon="block",
+                    on_click=lambda: _ask(
+                        _(
+                            "Deactivate {name}? They are signed out at once and can no longer log in.",
+                            name=row.full_name,
+                        ),
+                        _("Deactivate"),
+                        lambda: run(accounts.deactivate_user, _("Account deactivated.")),
+                        danger=True,
+                    ),
+                ).props("outline no-caps color=negative").mark("deactivate")
             if row.status is UserStatus.DEACTIVATED:
-                ui.button(_("Reactivate"), icon="restart_alt",
-                          on_click=lambda: run(accounts.reactivate_user, _("Account reactivated."))) \
-                    .props("outline no-caps").mark("reactivate")
+                ui.button(
+                    _("Reactivate"),
+                    icon="restart_alt",
+                    on_click=lambda: run(accounts.reactivate_user, _("Account reactivated.")),
+                ).props("outline no-caps").mark("reactivate")
         with ui.row().classes("w-full justify-end"):
             ui.button(_("Close"), on_click=dialog.close).props("flat no-caps")
     disposable(dialog).open()
 
 
-@app_page("/admin/users", title=N_("Users"), icon="manage_accounts", in_navigation=True, order=90,
-          permission="user.administer")
+@app_page(
+    "/admin/users",
+    title=N_("Users"),
+    icon="manage_accounts",
+    in_navigation=True,
+    order=90,
+    permission="user.administer",
+)
 async def admin_users_page(query: dict[str, list[str]]) -> None:
     state = {"q": (query.get("q") or [""])[0], "status": (query.get("status") or [""])[0]}
     if state["status"] not in {s.value for s in UserStatus}:
@@ -182,9 +235,14 @@ async def admin_users_page(query: dict[str, list[str]]) -> None:
     async def load(table_state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         params = {k: v for k, v in state.items() if v}
         ui.navigate.history.replace("/admin/users" + (f"?{urlencode(params)}" if params else ""))
-        page = await call(accounts.list_users, q=state["q"], status=UserStatus(state["status"]) if state["status"]
-                          else None, request=page_request(table_state), sort=table_state.sort or "full_name",
-                          descending=table_state.descending)
+        page = await call(
+            accounts.list_users,
+            q=state["q"],
+            status=UserStatus(state["status"]) if state["status"] else None,
+            request=page_request(table_state),
+            sort=table_state.sort or "full_name",
+            descending=table_state.descending,
+        )
         if page is None:
             return None
         count.text = _("{count} users", count=page.total)
@@ -206,33 +264,43 @@ async def admin_users_page(query: dict[str, list[str]]) -> None:
         ui.label(_("Users")).classes("text-h5")
         count = ui.label().classes("text-grey-7").mark("user-count")
         ui.space()
-        ui.button(_("Invite"), icon="person_add", on_click=lambda: _invite_dialog(choices, reload)) \
-            .props("unelevated no-caps").mark("invite")
+        ui.button(_("Invite"), icon="person_add", on_click=lambda: _invite_dialog(choices, reload)).props(
+            "unelevated no-caps"
+        ).mark("invite")
     with ui.row().classes("w-full items-center gap-2"):
-        ui.input(_("Search"), value=state["q"], on_change=lambda e: change("q", e.value or "")) \
-            .props("dense outlined clearable debounce=300").classes("w-80").mark("user-search")
-        ui.select({"": _("All"), **{s.value: _(STATUS_LABELS[s]) for s in UserStatus}}, value=state["status"],
-                  label=_("Status"), on_change=lambda e: change("status", e.value or "")) \
-            .props("dense outlined").classes("w-40").mark("status-filter")
+        ui.input(_("Search"), value=state["q"], on_change=lambda e: change("q", e.value or "")).props(
+            "dense outlined clearable debounce=300"
+        ).classes("w-80").mark("user-search")
+        ui.select(
+            {"": _("All"), **{s.value: _(STATUS_LABELS[s]) for s in UserStatus}},
+            value=state["status"],
+            label=_("Status"),
+            on_change=lambda e: change("status", e.value or ""),
+        ).props("dense outlined").classes("w-40").mark("status-filter")
     columns: list[dict[str, Any]] = [
         {"name": "full_name", "label": _("Name"), "field": "name", "align": "left", "sortable": True},
         {"name": "email", "label": _("Email"), "field": "email", "align": "left", "sortable": True},
         {"name": "role", "label": _("Role"), "field": "role", "align": "left", "sortable": True},
         {"name": "team_name", "label": _("Team"), "field": "team", "align": "left", "sortable": True},
         {"name": "status", "label": _("Status"), "field": "status_label", "align": "left"},
-        {"name": "last_login_at", "label": _("Last login"), "field": "last_login", "align": "left",
-         "sortable": True},
+        {"name": "last_login_at", "label": _("Last login"), "field": "last_login", "align": "left", "sortable": True},
         {"name": "actions", "label": "", "field": "id", "align": "right"},
     ]
     table = PagedTable(columns, load, state=TableState(sort="full_name"))
-    table.table.add_slot("body-cell-status", r'''
-        <q-td :props="props"><q-badge :color="props.row.status_color" :label="props.value" /></q-td>''')
+    table.table.add_slot(
+        "body-cell-status",
+        r"""
+        <q-td :props="props"><q-badge :color="props.row.status_color" :label="props.value" /></q-td>""",
+    )
     manage_label = html.escape(_("Manage"))
-    table.table.add_slot("body-cell-actions", rf'''
+    table.table.add_slot(
+        "body-cell-actions",
+        rf'''
         <q-td :props="props">
           <q-btn v-if="props.row.manage" flat dense no-caps icon="settings" label="{manage_label}"
                  @click="() => $parent.$emit('manage', props.row.id)" />
-        </q-td>''')
+        </q-td>''',
+    )
     table.table.on("manage", manage)
     table.table.mark("users-table")
     await table.refresh()

@@ -55,15 +55,43 @@ OPEN_TASKS_SHOWN = 10
 RECENT_SHOWN = 10
 TIMELINE_PAGE = 20
 ACTIVITY_KINDS = ("note", "meeting", "call")
+
+
 def _shown(kinds: tuple[str, ...] | list[str], off: frozenset[str]) -> tuple[str, ...]:
     """The kinds whose module is on (the timeline service leaves the others out too)."""
     return tuple(kind for kind in kinds if settings.KIND_MODULES.get(kind) not in off)
-KIND_LABELS = {"task": N_("Tasks"), "note": N_("Notes"), "meeting": N_("Meetings"), "call": N_("Calls"),
-               "change": N_("Changes"), "quote": N_("Quotes"), "invoice": N_("Invoices"), "payment": N_("Payments")}
-KIND_NAMES = {"task": N_("Task"), "note": N_("Note"), "meeting": N_("Meeting"), "call": N_("Call"),
-              "change": N_("Change"), "quote": N_("Quote"), "invoice": N_("Invoice"), "payment": N_("Payment")}
-KIND_ICONS = {"task": "task_alt", "note": "sticky_note_2", "meeting": "groups", "call": "call", "change": "edit",
-              "quote": "request_quote", "invoice": "receipt_long", "payment": "payments"}
+
+
+KIND_LABELS = {
+    "task": N_("Tasks"),
+    "note": N_("Notes"),
+    "meeting": N_("Meetings"),
+    "call": N_("Calls"),
+    "change": N_("Changes"),
+    "quote": N_("Quotes"),
+    "invoice": N_("Invoices"),
+    "payment": N_("Payments"),
+}
+KIND_NAMES = {
+    "task": N_("Task"),
+    "note": N_("Note"),
+    "meeting": N_("Meeting"),
+    "call": N_("Call"),
+    "change": N_("Change"),
+    "quote": N_("Quote"),
+    "invoice": N_("Invoice"),
+    "payment": N_("Payment"),
+}
+KIND_ICONS = {
+    "task": "task_alt",
+    "note": "sticky_note_2",
+    "meeting": "groups",
+    "call": "call",
+    "change": "edit",
+    "quote": "request_quote",
+    "invoice": "receipt_long",
+    "payment": "payments",
+}
 KIND_COLORS = {"task": "primary", "note": "amber-8", "meeting": "purple", "call": "teal", "change": "grey"}
 ENTITY_LABELS = {"institution": N_("Institution"), "contact": N_("Contact")}
 
@@ -73,10 +101,14 @@ def _status_label(kind: str, status: str | None) -> str:
     if not status:
         return ""
     enums: dict[str, tuple[Any, dict[Any, str]]] = {
-        "task": (TaskStatus, TASK_STATUS_LABELS), "meeting": (MeetingStatus, MEETING_STATUS_LABELS),
-        "note": (NoteVisibility, NOTE_VISIBILITY_LABELS), "call": (CallDirection, CALL_DIRECTION_LABELS),
-        "quote": (QuoteStatus, QUOTE_STATUS_LABELS), "invoice": (InvoiceStatus, INVOICE_STATUS_LABELS),
-        "payment": (PaymentMethod, PAYMENT_METHOD_LABELS)}
+        "task": (TaskStatus, TASK_STATUS_LABELS),
+        "meeting": (MeetingStatus, MEETING_STATUS_LABELS),
+        "note": (NoteVisibility, NOTE_VISIBILITY_LABELS),
+        "call": (CallDirection, CALL_DIRECTION_LABELS),
+        "quote": (QuoteStatus, QUOTE_STATUS_LABELS),
+        "invoice": (InvoiceStatus, INVOICE_STATUS_LABELS),
+        "payment": (PaymentMethod, PAYMENT_METHOD_LABELS),
+    }
     if kind in enums:
         enum, labels = enums[kind]
         try:
@@ -105,8 +137,10 @@ def describe(entry: TimelineEntry) -> tuple[str, str]:
         field = _(FIELD_LABELS.get(entry.title, entry.title)) if entry.title else ""
         if field and field != what:  # "Contact created", not "Contact created · Contact"
             headline += f" · {field}"
-        return headline, _change(HISTORY_VALUES.text(entry.title, entry.old_value, entry.old_name),
-                                 HISTORY_VALUES.text(entry.title, entry.new_value, entry.new_name))
+        return headline, _change(
+            HISTORY_VALUES.text(entry.title, entry.old_value, entry.old_name),
+            HISTORY_VALUES.text(entry.title, entry.new_value, entry.new_name),
+        )
     if entry.kind == "call":
         parts = [status, entry.detail or "", _duration(entry.new_value)]
         return " · ".join(p for p in parts if p), entry.title or ""
@@ -146,9 +180,9 @@ def timeline_item(entry: TimelineEntry, zone: str) -> None:
     headline, details = describe(entry)
     when = format_datetime(entry.at, zone, style="short")
     subtitle = " · ".join(p for p in (_(KIND_NAMES.get(entry.kind, entry.kind)), when, entry.user_name or "") if p)
-    with ui.timeline_entry(subtitle=subtitle, icon=KIND_ICONS.get(entry.kind, "circle"),
-                           color=KIND_COLORS.get(entry.kind, "grey")) \
-            .mark(f"timeline-entry timeline-{entry.kind}") as item:
+    with ui.timeline_entry(
+        subtitle=subtitle, icon=KIND_ICONS.get(entry.kind, "circle"), color=KIND_COLORS.get(entry.kind, "grey")
+    ).mark(f"timeline-entry timeline-{entry.kind}") as item:
         with item.add_slot("title"):
             if entry.link:
                 ui.link(headline, entry.link).classes("text-body1 text-primary text-weight-medium")
@@ -183,17 +217,25 @@ class ActivityPanel:
         with ui.row().classes("w-full items-center gap-2"):
             here, name, saved = self.institution_id, self.institution_name, self.refresh_recent
             if "tasks" not in self.off:
-                ui.button(_("Add a task"), icon="add_task", on_click=self.add_task).props("unelevated") \
-                    .mark("add-task")
+                ui.button(_("Add a task"), icon="add_task", on_click=self.add_task).props("unelevated").mark("add-task")
             if "notes" not in self.off:
-                ui.button(_("Add a note"), icon="note_add", on_click=lambda: open_note_dialog(
-                    institution_id=here, institution_name=name, on_saved=saved)).props("outline").mark("add-note")
+                ui.button(
+                    _("Add a note"),
+                    icon="note_add",
+                    on_click=lambda: open_note_dialog(institution_id=here, institution_name=name, on_saved=saved),
+                ).props("outline").mark("add-note")
             if "meetings" not in self.off:
-                ui.button(_("Plan a meeting"), icon="event", on_click=lambda: open_meeting_dialog(
-                    institution_id=here, institution_name=name, on_saved=saved)).props("outline").mark("add-meeting")
+                ui.button(
+                    _("Plan a meeting"),
+                    icon="event",
+                    on_click=lambda: open_meeting_dialog(institution_id=here, institution_name=name, on_saved=saved),
+                ).props("outline").mark("add-meeting")
             if "calls" not in self.off:
-                ui.button(_("Log a call"), icon="add_call", on_click=lambda: open_call_dialog(
-                    institution_id=here, institution_name=name, on_saved=saved)).props("outline").mark("add-call")
+                ui.button(
+                    _("Log a call"),
+                    icon="add_call",
+                    on_click=lambda: open_call_dialog(institution_id=here, institution_name=name, on_saved=saved),
+                ).props("outline").mark("add-call")
         with ui.row().classes("w-full gap-4 items-start q-mt-md"):
             with ui.card().classes("flex-1 min-w-80") as tasks_card:
                 with ui.row().classes("w-full items-center"):
@@ -230,23 +272,26 @@ class ActivityPanel:
                 self._task_item(row)
             if page.total > len(page.items):
                 more = page.total - len(page.items)
-                ui.item(ngettext("{count} more open task", "{count} more open tasks", more, count=more)) \
-                    .classes("text-grey-7")
+                ui.item(ngettext("{count} more open task", "{count} more open tasks", more, count=more)).classes(
+                    "text-grey-7"
+                )
 
     def _task_item(self, row: TaskRow) -> None:
         with ui.item(on_click=lambda r=row: self.edit_task(r.id)).props("clickable").mark("open-task"):
             with ui.item_section():
                 ui.item_label(row.title).classes("text-weight-medium")
-                ui.item_label(" · ".join(p for p in (row.assignee_name, format_due(row.due_at, self.zone)) if p)) \
-                    .props("caption").classes("text-negative" if row.is_overdue else "")
+                ui.item_label(" · ".join(p for p in (row.assignee_name, format_due(row.due_at, self.zone)) if p)).props(
+                    "caption"
+                ).classes("text-negative" if row.is_overdue else "")
             with ui.item_section().props("side"), ui.row().classes("gap-1"):
                 ui.badge(_(TASK_STATUS_LABELS[row.status]), color=STATUS_COLORS[row.status])
                 ui.badge(_(TASK_PRIORITY_LABELS[row.priority]), color=PRIORITY_COLORS[row.priority]).props("outline")
 
     async def refresh_recent(self) -> None:
         with self.root:
-            page = await call(timeline.timeline, self.institution_id, PageRequest(1, RECENT_SHOWN),
-                              kinds=self.recent_kinds)
+            page = await call(
+                timeline.timeline, self.institution_id, PageRequest(1, RECENT_SHOWN), kinds=self.recent_kinds
+            )
         if page is None or self.root.is_deleted:
             return
         self.recent.clear()
@@ -258,8 +303,9 @@ class ActivityPanel:
 
     async def add_task(self) -> None:
         with self.root:
-            await open_task_dialog(institution=(self.institution_id, self.institution_name),
-                                   on_saved=self.refresh_tasks)
+            await open_task_dialog(
+                institution=(self.institution_id, self.institution_name), on_saved=self.refresh_tasks
+            )
 
     async def edit_task(self, task_id: uuid.UUID) -> None:
         with self.root:  # not inside the list item: a refresh of the list replaces it
@@ -290,15 +336,27 @@ class TimelinePanel:
         self.seen: set[tuple[str, uuid.UUID]] = set()  # entries added meanwhile shift the pages
         kinds = _shown(timeline.source_kinds(), off)
         with ui.row().classes("w-full items-center gap-2"):
-            self.kinds = ui.select({kind: _(KIND_LABELS.get(kind, kind)) for kind in kinds}, multiple=True,
-                                   label=_("Show"), value=list(kinds), on_change=self._kinds_changed) \
-                .props("dense outlined use-chips").classes("min-w-96").mark("timeline-kinds")
+            self.kinds = (
+                ui.select(
+                    {kind: _(KIND_LABELS.get(kind, kind)) for kind in kinds},
+                    multiple=True,
+                    label=_("Show"),
+                    value=list(kinds),
+                    on_change=self._kinds_changed,
+                )
+                .props("dense outlined use-chips")
+                .classes("min-w-96")
+                .mark("timeline-kinds")
+            )
             ui.space()
             self.count = ui.label().classes("text-grey-7").mark("timeline-count")
         self.entries = ui.timeline(side="right").classes("w-full").mark("timeline")
         with ui.row().classes("w-full justify-center"):
-            self.more = ui.button(_("Load more"), icon="expand_more", on_click=self.load_more) \
-                .props("flat").mark("timeline-more")
+            self.more = (
+                ui.button(_("Load more"), icon="expand_more", on_click=self.load_more)
+                .props("flat")
+                .mark("timeline-more")
+            )
         self.more.set_visibility(False)
 
     def _kinds_changed(self, _event: Any) -> Any:
@@ -317,8 +375,9 @@ class TimelinePanel:
             self._show_total(0)
             return
         with self.entries:
-            found = await call(timeline.timeline, self.institution_id, PageRequest(self.page + 1, TIMELINE_PAGE),
-                               kinds=chosen)
+            found = await call(
+                timeline.timeline, self.institution_id, PageRequest(self.page + 1, TIMELINE_PAGE), kinds=chosen
+            )
         if found is None or self.entries.is_deleted:
             return
         self.page += 1

@@ -19,21 +19,28 @@ from crm_app.platform.i18n import gettext as _
 
 
 def _row(row: ContactRow) -> dict[str, Any]:
-    return {"id": str(row.id), "name": row.full_name, "institution": row.institution_name,
-            "institution_id": str(row.institution_id), "title": row.title or "", "email": row.email or "",
-            "phone": row.phone or row.mobile or "", "archived": row.is_archived}
+    return {
+        "id": str(row.id),
+        "name": row.full_name,
+        "institution": row.institution_name,
+        "institution_id": str(row.institution_id),
+        "title": row.title or "",
+        "email": row.email or "",
+        "phone": row.phone or row.mobile or "",
+        "archived": row.is_archived,
+    }
 
 
-@app_page("/contacts", title=N_("Contacts"), icon="contacts", in_navigation=True, order=20,
-          permission="contact.view")
+@app_page("/contacts", title=N_("Contacts"), icon="contacts", in_navigation=True, order=20, permission="contact.view")
 async def contacts_page(query: dict[str, list[str]]) -> None:
     state = {"q": (query.get("q") or [""])[0], "archived": (query.get("archived") or ["active"])[0]}
 
     async def load(table_state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         params = {k: v for k, v in state.items() if v and not (k == "archived" and v == "active")}
         ui.navigate.history.replace("/contacts" + (f"?{urlencode(params)}" if params else ""))
-        page = await call(contacts.list_contacts, q=state["q"], archived=state["archived"],
-                          request=page_request(table_state))
+        page = await call(
+            contacts.list_contacts, q=state["q"], archived=state["archived"], request=page_request(table_state)
+        )
         if page is None:
             return None
         count.text = ngettext("{count} contact", "{count} contacts", page.total, count=page.total)
@@ -47,12 +54,19 @@ async def contacts_page(query: dict[str, list[str]]) -> None:
         ui.label(_("Contacts")).classes("text-h5")
         count = ui.label().classes("text-grey-7").mark("contact-count")
     with ui.row().classes("w-full items-center gap-2"):
-        ui.input(_("Search"), value=state["q"], on_change=lambda e: change("q", e.value or "")) \
-            .props("dense outlined clearable debounce=300").classes("w-80").mark("search")
-        ui.select({"active": pgettext("filter", "Active"), "archived": pgettext("filter", "Archived"),
-                 "all": pgettext("filter", "All")}, value=state["archived"],
-                  label=pgettext("filter", "Archived"), on_change=lambda e: change("archived", e.value)) \
-            .props("dense outlined").classes("w-36")
+        ui.input(_("Search"), value=state["q"], on_change=lambda e: change("q", e.value or "")).props(
+            "dense outlined clearable debounce=300"
+        ).classes("w-80").mark("search")
+        ui.select(
+            {
+                "active": pgettext("filter", "Active"),
+                "archived": pgettext("filter", "Archived"),
+                "all": pgettext("filter", "All"),
+            },
+            value=state["archived"],
+            label=pgettext("filter", "Archived"),
+            on_change=lambda e: change("archived", e.value),
+        ).props("dense outlined").classes("w-36")
     columns = [
         {"name": "name", "label": _("Name"), "field": "name", "align": "left"},
         {"name": "institution", "label": _("Institution"), "field": "institution", "align": "left"},
@@ -61,17 +75,23 @@ async def contacts_page(query: dict[str, list[str]]) -> None:
         {"name": "phone", "label": _("Phone"), "field": "phone", "align": "left"},
     ]
     table = PagedTable(columns, load)
-    table.table.add_slot("body-cell-name", r'''
+    table.table.add_slot(
+        "body-cell-name",
+        r"""
         <q-td :props="props">
           <a :href="'/contacts/' + props.row.id" class="text-primary"
              @click.prevent="() => $parent.$emit('open', '/contacts/' + props.row.id)">{{ props.value }}</a>
-        </q-td>''')
-    table.table.add_slot("body-cell-institution", r'''
+        </q-td>""",
+    )
+    table.table.add_slot(
+        "body-cell-institution",
+        r"""
         <q-td :props="props">
           <a :href="'/institutions/' + props.row.institution_id" class="text-primary"
              @click.prevent="() => $parent.$emit('open', '/institutions/' + props.row.institution_id)"
           >{{ props.value }}</a>
-        </q-td>''')
+        </q-td>""",
+    )
     table.table.on("open", lambda e: ui.navigate.to(e.args))
     table.table.mark("contacts-table")
     await table.refresh()
@@ -95,14 +115,20 @@ async def contact_page(contact_id: uuid.UUID) -> None:
             ui.badge(_("Archived")).props("color=grey")
         ui.space()
         if row.can_edit:
-            ui.button(_("Edit"), icon="edit", on_click=lambda: open_contact_dialog(row.institution_id, row, reload)) \
-                .props("unelevated").mark("edit-contact")
+            ui.button(
+                _("Edit"), icon="edit", on_click=lambda: open_contact_dialog(row.institution_id, row, reload)
+            ).props("unelevated").mark("edit-contact")
     with ui.card().classes("w-full max-w-2xl"):
         with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
             ui.label(_("Institution")).classes("text-grey-7")
             ui.link(row.institution_name, f"/institutions/{row.institution_id}")
-            for label, value in ((_("Function"), row.title), (_("Department"), row.department),
-                                 (_("Email"), row.email), (_("Phone"), row.phone), (_("Mobile"), row.mobile),
-                                 (_("Does not want emails"), _("Yes") if row.email_opt_out else _("No"))):
+            for label, value in (
+                (_("Function"), row.title),
+                (_("Department"), row.department),
+                (_("Email"), row.email),
+                (_("Phone"), row.phone),
+                (_("Mobile"), row.mobile),
+                (_("Does not want emails"), _("Yes") if row.email_opt_out else _("No")),
+            ):
                 ui.label(label).classes("text-grey-7")
                 ui.label(value or "—")

@@ -25,14 +25,22 @@ from crm_app.platform.i18n import gettext as _
 #: The history's field names: the institution's (its field specs), then its contacts'.
 FIELD_LABELS = {
     **{spec.name: spec.label for spec in FIELDS},
-    "contact": N_("Contact"), "first_name": N_("First name"),
-    "last_name": N_("Last name"), "title": N_("Function"), "department": N_("Department"), "email": N_("Email"),
-    "mobile": N_("Mobile"), "is_primary": N_("Primary contact"), "email_opt_out": N_("Does not want emails"),
+    "contact": N_("Contact"),
+    "first_name": N_("First name"),
+    "last_name": N_("Last name"),
+    "title": N_("Function"),
+    "department": N_("Department"),
+    "email": N_("Email"),
+    "mobile": N_("Mobile"),
+    "is_primary": N_("Primary contact"),
+    "email_opt_out": N_("Does not want emails"),
 }
 HISTORY_VALUES = HistoryValues(
     codes={spec.name: spec.codes for spec in FIELDS if spec.shown is Shown.CODE and spec.codes is not None},
-    dates=shown_as(Shown.DATE), money=shown_as(Shown.MONEY),
-    yes_no=shown_as(Shown.YES_NO) | {"is_primary", "email_opt_out"})
+    dates=shown_as(Shown.DATE),
+    money=shown_as(Shown.MONEY),
+    yes_no=shown_as(Shown.YES_NO) | {"is_primary", "email_opt_out"},
+)
 
 
 def _fact(label: str, value: Any) -> None:
@@ -40,8 +48,9 @@ def _fact(label: str, value: Any) -> None:
     ui.label("—" if value in (None, "", []) else str(value))
 
 
-@app_page("/institutions/{institution_id}", title=N_("Institution"), permission="institution.view",
-          parent="/institutions")
+@app_page(
+    "/institutions/{institution_id}", title=N_("Institution"), permission="institution.view", parent="/institutions"
+)
 async def institution_page(institution_id: uuid.UUID) -> None:
     detail: InstitutionDetail | None = await call(institutions.get_detail, institution_id)
     if detail is None:
@@ -56,17 +65,19 @@ async def institution_page(institution_id: uuid.UUID) -> None:
             ui.badge(_("Archived")).props("color=grey").mark("archived-badge")
         ui.space()
         if detail.can_edit:
-            ui.button(_("Edit"), icon="edit",
-                      on_click=lambda: ui.navigate.to(f"/institutions/{institution_id}/edit")) \
-                .props("unelevated").mark("edit")
+            ui.button(
+                _("Edit"), icon="edit", on_click=lambda: ui.navigate.to(f"/institutions/{institution_id}/edit")
+            ).props("unelevated").mark("edit")
 
             async def toggle_archive() -> None:
                 if await call(institutions.set_archived, institution_id, not institution.is_archived):
                     ui.navigate.to(f"/institutions/{institution_id}")
 
-            ui.button(_("Restore") if institution.is_archived else _("Archive"),
-                      icon="unarchive" if institution.is_archived else "archive", on_click=toggle_archive) \
-                .props("outline").mark("archive")
+            ui.button(
+                _("Restore") if institution.is_archived else _("Archive"),
+                icon="unarchive" if institution.is_archived else "archive",
+                on_click=toggle_archive,
+            ).props("outline").mark("archive")
     with ui.row().classes("gap-6 text-grey-8 q-mb-sm"):
         ui.label(_("Assigned to: {name}", name=detail.assigned_user_name or _("nobody")))
         if detail.team_name:
@@ -122,9 +133,16 @@ def overview_tab(detail: InstitutionDetail) -> None:
 
 
 def _contact_row(row: ContactRow) -> dict[str, Any]:
-    return {"id": str(row.id), "name": row.full_name, "title": row.title or "", "email": row.email or "",
-            "phone": row.phone or row.mobile or "", "primary": "★" if row.is_primary else "",
-            "archived": row.is_archived, "can_edit": row.can_edit}
+    return {
+        "id": str(row.id),
+        "name": row.full_name,
+        "title": row.title or "",
+        "email": row.email or "",
+        "phone": row.phone or row.mobile or "",
+        "primary": "★" if row.is_primary else "",
+        "archived": row.is_archived,
+        "can_edit": row.can_edit,
+    }
 
 
 @institution_tab("contacts", label=N_("Contacts"), icon="contacts", order=20)
@@ -134,8 +152,12 @@ async def contacts_tab(detail: InstitutionDetail) -> None:
     found: dict[str, ContactRow] = {}
 
     async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
-        page = await call(contacts.list_for_institution, institution_id, include_archived=show_archived["value"],
-                          request=page_request(state))
+        page = await call(
+            contacts.list_for_institution,
+            institution_id,
+            include_archived=show_archived["value"],
+            request=page_request(state),
+        )
         if page is None:
             return None
         found.clear()
@@ -152,19 +174,27 @@ async def contacts_tab(detail: InstitutionDetail) -> None:
         {"name": "actions", "label": "", "field": "id"},
     ]
     table = PagedTable(columns, load, state=TableState(page_size=25))
-    table.table.add_slot("body-cell-name", r'''
+    table.table.add_slot(
+        "body-cell-name",
+        r"""
         <q-td :props="props">
           <a :href="'/contacts/' + props.row.id" class="text-primary"
              @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
-          <q-badge v-if="props.row.archived" color="grey" class="q-ml-sm">''' + _("Archived") + r'''</q-badge>
-        </q-td>''')
-    table.table.add_slot("body-cell-actions", r'''
+          <q-badge v-if="props.row.archived" color="grey" class="q-ml-sm">"""
+        + _("Archived")
+        + r"""</q-badge>
+        </q-td>""",
+    )
+    table.table.add_slot(
+        "body-cell-actions",
+        r"""
         <q-td :props="props" auto-width>
           <q-btn v-if="props.row.can_edit" flat dense round icon="edit"
                  @click="() => $parent.$emit('edit', props.row.id)" />
           <q-btn v-if="props.row.can_edit" flat dense round :icon="props.row.archived ? 'unarchive' : 'archive'"
                  @click="() => $parent.$emit('archive', props.row.id)" />
-        </q-td>''')
+        </q-td>""",
+    )
     table.table.on("open", lambda e: ui.navigate.to(f"/contacts/{e.args}"))
     table.table.on("edit", lambda e: open_contact_dialog(institution_id, found[e.args], table.refresh))
 
@@ -182,9 +212,11 @@ async def contacts_tab(detail: InstitutionDetail) -> None:
 
     with toolbar:
         if detail.can_edit:
-            ui.button(_("Add a contact"), icon="person_add",
-                      on_click=lambda: open_contact_dialog(institution_id, None, table.refresh)) \
-                .props("unelevated").mark("add-contact")
+            ui.button(
+                _("Add a contact"),
+                icon="person_add",
+                on_click=lambda: open_contact_dialog(institution_id, None, table.refresh),
+            ).props("unelevated").mark("add-contact")
         ui.space()
         ui.switch(_("Show archived"), on_change=toggle)
     await table.refresh()
@@ -196,19 +228,32 @@ async def history_tab(detail: InstitutionDetail) -> None:
 
     def convert(row: audit.HistoryRow) -> dict[str, Any]:
         field = _(FIELD_LABELS.get(row.field or "", row.field or "")) if row.field else ""
-        return {"id": str(row.id), "at": format_datetime(row.at, style="short"), "who": row.actor_name or "",
-                "what": (_("Contact") + " · " if row.entity_type == "contact" else "")
-                + _(ACTION_LABELS.get(row.action, row.action)),
-                "field": field, "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
-                "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name)}
+        return {
+            "id": str(row.id),
+            "at": format_datetime(row.at, style="short"),
+            "who": row.actor_name or "",
+            "what": (_("Contact") + " · " if row.entity_type == "contact" else "")
+            + _(ACTION_LABELS.get(row.action, row.action)),
+            "field": field,
+            "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
+            "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name),
+        }
 
     async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         page = await call(timeline.history, institution_id, page_request(state))
         return None if page is None else rows_of(page, convert)
 
-    columns = [{"name": n, "label": label, "field": n, "align": "left"} for n, label in (
-        ("at", _("When")), ("who", _("Who")), ("what", _("What")), ("field", _("Field")), ("old", _("Before")),
-        ("new", _("After")))]
+    columns = [
+        {"name": n, "label": label, "field": n, "align": "left"}
+        for n, label in (
+            ("at", _("When")),
+            ("who", _("Who")),
+            ("what", _("What")),
+            ("field", _("Field")),
+            ("old", _("Before")),
+            ("new", _("After")),
+        )
+    ]
     table = PagedTable(columns, load, state=TableState(page_size=25))
     table.table.mark("history-table")
     await table.refresh()

@@ -44,31 +44,40 @@ class InstitutionForm:
             ui.label(_("Identity")).classes("text-subtitle1 text-weight-medium")
             with ui.grid(columns=3).classes("w-full gap-x-4"):
                 f["name"] = ui.input(_("Name") + " *", value=_text(values.get("name"))).props("maxlength=200")
-                f["type"] = ui.select({t.value: _(TYPE_LABELS[t]) for t in InstitutionType}, label=_("Type"),
-                                      value=str(values.get("type") or InstitutionType.OTHER.value))
-                f["commercial_status"] = ui.select({s.value: _(STATUS_LABELS[s]) for s in CommercialStatus},
-                                                   label=_("Status"),
-                                                   value=str(values.get("commercial_status")
-                                                             or CommercialStatus.PROSPECT.value))
+                f["type"] = ui.select(
+                    {t.value: _(TYPE_LABELS[t]) for t in InstitutionType},
+                    label=_("Type"),
+                    value=str(values.get("type") or InstitutionType.OTHER.value),
+                )
+                f["commercial_status"] = ui.select(
+                    {s.value: _(STATUS_LABELS[s]) for s in CommercialStatus},
+                    label=_("Status"),
+                    value=str(values.get("commercial_status") or CommercialStatus.PROSPECT.value),
+                )
                 f["finess"] = ui.input("FINESS", value=_text(values.get("finess"))).props("maxlength=12")
                 f["siret"] = ui.input("SIRET", value=_text(values.get("siret"))).props("maxlength=20")
-                f["accounting_number"] = ui.input(_("Accounting number"),
-                                                  value=_text(values.get("accounting_number")))
+                f["accounting_number"] = ui.input(_("Accounting number"), value=_text(values.get("accounting_number")))
                 f["group_name"] = ui.input(_("Group"), value=_text(values.get("group_name")))
                 f["annual_revenue"] = ui.input(_("Annual revenue (€)"), value=_text(values.get("annual_revenue")))
-                f["payment_terms_days"] = ui.number(_("Payment terms (days)"), value=values.get("payment_terms_days"),
-                                                    min=0, max=365, precision=0) \
-                    .props(f'hint="{_("Empty: the organisation’s terms")}"')
+                f["payment_terms_days"] = ui.number(
+                    _("Payment terms (days)"), value=values.get("payment_terms_days"), min=0, max=365, precision=0
+                ).props(f'hint="{_("Empty: the organisation’s terms")}"')
         with ui.card().classes("w-full"):
             ui.label(_("Address and contact details")).classes("text-subtitle1 text-weight-medium")
             with ui.grid(columns=3).classes("w-full gap-x-4"):
                 f["street"] = ui.input(_("Street"), value=_text(values.get("street"))).classes("col-span-3")
                 f["postal_code"] = ui.input(_("Postal code"), value=_text(values.get("postal_code")))
                 f["city"] = ui.input(_("City"), value=_text(values.get("city")))
-                f["region"] = ui.select(choices.regions, label=_("Region"), value=values.get("region"),
-                                        with_input=True, new_value_mode="add-unique").props("clearable")
-                f["country"] = ui.input(_("Country (ISO code)"), value=_text(values.get("country") or "FR")) \
-                    .props("maxlength=2")
+                f["region"] = ui.select(
+                    choices.regions,
+                    label=_("Region"),
+                    value=values.get("region"),
+                    with_input=True,
+                    new_value_mode="add-unique",
+                ).props("clearable")
+                f["country"] = ui.input(_("Country (ISO code)"), value=_text(values.get("country") or "FR")).props(
+                    "maxlength=2"
+                )
                 f["phone"] = ui.input(_("Phone"), value=_text(values.get("phone")))
                 f["website"] = ui.input(_("Website"), value=_text(values.get("website")))
         with ui.card().classes("w-full"):
@@ -81,28 +90,46 @@ class InstitutionForm:
                 f["assigned_user_id"] = ui.select(users, label=_("Assigned to"), value=current_user)
                 if not can_reassign and current_user:
                     f["assigned_user_id"].disable()
-                f["tags"] = ui.select(choices.tags, label=_("Tags"), multiple=True, with_input=True,
-                                      new_value_mode="add-unique", value=list(values.get("tags") or [])) \
-                    .props("use-chips")
-                f["specialties"] = ui.select(choices.specialties, label=_("Specialties"), multiple=True,
-                                             with_input=True, new_value_mode="add-unique",
-                                             value=list(values.get("specialties") or [])).props("use-chips")
+                f["tags"] = ui.select(
+                    choices.tags,
+                    label=_("Tags"),
+                    multiple=True,
+                    with_input=True,
+                    new_value_mode="add-unique",
+                    value=list(values.get("tags") or []),
+                ).props("use-chips")
+                f["specialties"] = ui.select(
+                    choices.specialties,
+                    label=_("Specialties"),
+                    multiple=True,
+                    with_input=True,
+                    new_value_mode="add-unique",
+                    value=list(values.get("specialties") or []),
+                ).props("use-chips")
         with ui.card().classes("w-full"):
             ui.label(_("Medical profile")).classes("text-subtitle1 text-weight-medium")
             with ui.grid(columns=4).classes("w-full gap-x-4"):
-                for name, label in (("bed_capacity", _("Beds")), ("surgical_rooms", _("Operating rooms")),
-                                    ("endoscopy_rooms", _("Endoscopy rooms")), ("staff_count", _("Staff"))):
+                for name, label in (
+                    ("bed_capacity", _("Beds")),
+                    ("surgical_rooms", _("Operating rooms")),
+                    ("endoscopy_rooms", _("Endoscopy rooms")),
+                    ("staff_count", _("Staff")),
+                ):
                     f[name] = ui.number(label, value=values.get(name), min=0, precision=0)
-                f["departments"] = ui.input(_("Departments (comma-separated)"),
-                                            value=_text(values.get("departments"))).classes("col-span-2")
-                f["equipment_types"] = ui.input(_("Equipment (comma-separated)"),
-                                                value=_text(values.get("equipment_types"))).classes("col-span-2")
-                f["certifications"] = ui.input(_("Certifications (comma-separated)"),
-                                               value=_text(values.get("certifications"))).classes("col-span-2")
-                f["compliance_status"] = ui.select({"": "—", **{c.value: _(COMPLIANCE_LABELS[c])
-                                                                for c in ComplianceStatus}},
-                                                   label=_("Compliance"), value=str(values.get("compliance_status")
-                                                                                    or ""))
+                f["departments"] = ui.input(
+                    _("Departments (comma-separated)"), value=_text(values.get("departments"))
+                ).classes("col-span-2")
+                f["equipment_types"] = ui.input(
+                    _("Equipment (comma-separated)"), value=_text(values.get("equipment_types"))
+                ).classes("col-span-2")
+                f["certifications"] = ui.input(
+                    _("Certifications (comma-separated)"), value=_text(values.get("certifications"))
+                ).classes("col-span-2")
+                f["compliance_status"] = ui.select(
+                    {"": "—", **{c.value: _(COMPLIANCE_LABELS[c]) for c in ComplianceStatus}},
+                    label=_("Compliance"),
+                    value=str(values.get("compliance_status") or ""),
+                )
                 f["audit_date"] = _date_input(_("Audit date"), values.get("audit_date"))
                 f["compliance_expiry"] = _date_input(_("Compliance expiry"), values.get("compliance_expiry"))
         for name, element in f.items():
@@ -136,13 +163,11 @@ def _duplicate_dialog(error: DuplicateSuspected, create_anyway: Callable[[], Any
                 dialog.close()
                 await create_anyway()
 
-            ui.button(_("Create anyway"), on_click=confirm).props("unelevated color=warning") \
-                .mark("create-anyway")
+            ui.button(_("Create anyway"), on_click=confirm).props("unelevated color=warning").mark("create-anyway")
     dialog.open()
 
 
-@app_page("/institutions/new", title=N_("New institution"), permission="institution.create",
-          parent="/institutions")
+@app_page("/institutions/new", title=N_("New institution"), permission="institution.create", parent="/institutions")
 async def new_institution_page() -> None:
     choices = await call(institutions.filter_choices)
     if choices is None:
@@ -152,10 +177,13 @@ async def new_institution_page() -> None:
     form = InstitutionForm({"assigned_user_id": actor.id}, choices, can_reassign=True)
 
     async def save(*, allow_duplicate: bool = False) -> None:
-        created = await call(institutions.create_institution, form.values(), allow_duplicate=allow_duplicate,
-                             fields=form.fields, on_error={
-                                 DuplicateSuspected: lambda e: _duplicate_dialog(e, lambda: save(
-                                     allow_duplicate=True))})
+        created = await call(
+            institutions.create_institution,
+            form.values(),
+            allow_duplicate=allow_duplicate,
+            fields=form.fields,
+            on_error={DuplicateSuspected: lambda e: _duplicate_dialog(e, lambda: save(allow_duplicate=True))},
+        )
         if created is not None:
             ui.notify(_("Institution created."), type="positive")
             ui.navigate.to(f"/institutions/{created.id}")
@@ -165,8 +193,12 @@ async def new_institution_page() -> None:
         ui.button(_("Create"), on_click=lambda: save()).props("unelevated").mark("save")  # noqa: PLW0108
 
 
-@app_page("/institutions/{institution_id}/edit", title=N_("Edit institution"), permission="institution.view",
-          parent="/institutions")
+@app_page(
+    "/institutions/{institution_id}/edit",
+    title=N_("Edit institution"),
+    permission="institution.view",
+    parent="/institutions",
+)
 async def edit_institution_page(institution_id: uuid.UUID) -> None:
     detail: InstitutionDetail | None = await call(institutions.get_detail, institution_id)
     choices = await call(institutions.filter_choices)
@@ -182,8 +214,9 @@ async def edit_institution_page(institution_id: uuid.UUID) -> None:
 
     async def save() -> None:
         nonlocal version
-        saved = await call(institutions.update_institution, institution_id, form.values(),
-                           expected_version=version, fields=form.fields)
+        saved = await call(
+            institutions.update_institution, institution_id, form.values(), expected_version=version, fields=form.fields
+        )
         if saved is not None:
             version = saved.version
             ui.notify(_("Changes saved."), type="positive")

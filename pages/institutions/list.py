@@ -53,26 +53,40 @@ def _columns() -> list[dict[str, Any]]:
 
 def _row(row: InstitutionRow) -> dict[str, Any]:
 
-    return {"id": str(row.id), "name": row.name, "type": _(TYPE_LABELS[row.type]),
-            "city": " ".join(p for p in (row.postal_code, row.city) if p),
-            "status": _(STATUS_LABELS[row.commercial_status]), "assigned": row.assigned_user_name or "",
-            "team": row.team_name or "", "beds": row.bed_capacity if row.bed_capacity is not None else "",
-            "tags": ", ".join(row.tags), "archived": row.is_archived,
-            "updated": format_datetime(row.updated_at, style="short")}
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "type": _(TYPE_LABELS[row.type]),
+        "city": " ".join(p for p in (row.postal_code, row.city) if p),
+        "status": _(STATUS_LABELS[row.commercial_status]),
+        "assigned": row.assigned_user_name or "",
+        "team": row.team_name or "",
+        "beds": row.bed_capacity if row.bed_capacity is not None else "",
+        "tags": ", ".join(row.tags),
+        "archived": row.is_archived,
+        "updated": format_datetime(row.updated_at, style="short"),
+    }
 
 
 def _options(pairs: list[tuple[uuid.UUID, str]]) -> dict[str, str]:
     return {str(key): label for key, label in pairs}
 
 
-@app_page("/institutions", title=N_("Institutions"), icon="apartment", in_navigation=True, order=10,
-          permission="institution.view")
+@app_page(
+    "/institutions",
+    title=N_("Institutions"),
+    icon="apartment",
+    in_navigation=True,
+    order=10,
+    permission="institution.view",
+)
 async def institutions_page(query: dict[str, list[str]]) -> None:
     screen = InstitutionList(query)
     # The filters' choices and the first page are read at the same time, in two worker threads.
     choices, first_page = await asyncio.gather(
         call(institutions.filter_choices),
-        call(institutions.list_institutions, screen.query, page_request(screen.state)))
+        call(institutions.list_institutions, screen.query, page_request(screen.state)),
+    )
     if choices is not None and first_page is not None:
         await screen.show(choices, first_page)
 
@@ -84,8 +98,9 @@ class InstitutionList:
         self.actor = current_actor()
         self.query = InstitutionQuery.from_params(params)
         first_page = (params.get("page") or ["1"])[0]
-        self.state = TableState(page=int(first_page) if first_page.isdigit() else 1, sort=self.query.sort,
-                                descending=self.query.descending)
+        self.state = TableState(
+            page=int(first_page) if first_page.isdigit() else 1, sort=self.query.sort, descending=self.query.descending
+        )
         self.open_filters = bool(set(params) - {"q", "sort", "page"})
         self.saved: dict[str, views.ViewRow] = {}
         self.filters: dict[str, Any] = {}
@@ -100,12 +115,17 @@ class InstitutionList:
         self.selected_label: ui.label | None = None
         self.paged = PagedTable(_columns(), self._load, selection="multiple", state=self.state)
         table = self.paged.table
-        table.add_slot("body-cell-name", r'''
+        table.add_slot(
+            "body-cell-name",
+            r"""
             <q-td :props="props">
               <a :href="'/institutions/' + props.row.id" class="text-primary text-weight-medium"
                  @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
-              <q-badge v-if="props.row.archived" color="grey" class="q-ml-sm">''' + _("Archived") + r'''</q-badge>
-            </q-td>''')
+              <q-badge v-if="props.row.archived" color="grey" class="q-ml-sm">"""
+            + _("Archived")
+            + r"""</q-badge>
+            </q-td>""",
+        )
         table.on("open", lambda e: ui.navigate.to(f"/institutions/{e.args}"))
         table.on_select(lambda _event: self._on_select())
         table.mark("institutions-table")
@@ -117,8 +137,9 @@ class InstitutionList:
     # ---- loading and the URL
 
     async def _load(self, state: TableState) -> tuple[list[dict[str, Any]], int] | None:
-        self.query = dataclasses.replace(self.query, sort=SORT_COLUMNS.get(state.sort or "name", "name"),
-                                         descending=state.descending)
+        self.query = dataclasses.replace(
+            self.query, sort=SORT_COLUMNS.get(state.sort or "name", "name"), descending=state.descending
+        )
         params = self.query.to_params()
         if state.page > 1:
             params["page"] = str(state.page)
@@ -144,39 +165,61 @@ class InstitutionList:
             self.count = ui.label().classes("text-grey-7").mark("institution-count")
             ui.space()
             if can(self.actor, "institution.create"):
-                ui.button(_("New institution"), icon="add",
-                          on_click=lambda: ui.navigate.to("/institutions/new")).props("unelevated") \
-                    .mark("new-institution")
+                ui.button(_("New institution"), icon="add", on_click=lambda: ui.navigate.to("/institutions/new")).props(
+                    "unelevated"
+                ).mark("new-institution")
             if self.choices.can_import:
-                ui.button(_("Import"), icon="upload_file",
-                          on_click=lambda: ui.navigate.to("/institutions/import")).props("outline")
+                ui.button(
+                    _("Import"), icon="upload_file", on_click=lambda: ui.navigate.to("/institutions/import")
+                ).props("outline")
             with ui.button(_("Export"), icon="download").props("outline").mark("export"), ui.menu():
-                ui.menu_item(_("CSV (filtered list)"), on_click=lambda: self.export(ExportFormat.CSV)) \
-                    .mark("export-csv")
-                ui.menu_item(_("Excel (filtered list)"), on_click=lambda: self.export(ExportFormat.XLSX)) \
-                    .mark("export-xlsx")
+                ui.menu_item(_("CSV (filtered list)"), on_click=lambda: self.export(ExportFormat.CSV)).mark(
+                    "export-csv"
+                )
+                ui.menu_item(_("Excel (filtered list)"), on_click=lambda: self.export(ExportFormat.XLSX)).mark(
+                    "export-xlsx"
+                )
 
     def _search_row(self) -> None:
         with ui.row().classes("w-full items-center gap-2"):
-            ui.input(_("Search"), value=self.query.q, on_change=lambda e: self.apply(q=e.value or "")) \
-                .props("dense outlined clearable debounce=300").classes("w-80").mark("search")
-            self.views_select = ui.select({}, label=_("Saved views"), on_change=lambda e: self._open_view(e.value)) \
-                .props("dense outlined clearable").classes("w-56").mark("saved-views")
-            ui.button(_("Save view"), icon="bookmark_add", on_click=self._open_save_dialog).props("flat") \
-                .mark("save-view")
+            ui.input(_("Search"), value=self.query.q, on_change=lambda e: self.apply(q=e.value or "")).props(
+                "dense outlined clearable debounce=300"
+            ).classes("w-80").mark("search")
+            self.views_select = (
+                ui.select({}, label=_("Saved views"), on_change=lambda e: self._open_view(e.value))
+                .props("dense outlined clearable")
+                .classes("w-56")
+                .mark("saved-views")
+            )
+            ui.button(_("Save view"), icon="bookmark_add", on_click=self._open_save_dialog).props("flat").mark(
+                "save-view"
+            )
             ui.button(icon="delete", on_click=self._delete_view).props("flat round").tooltip(_("Delete this view"))
             ui.space()
-            self.filters["archived"] = ui.select(
-                {"active": pgettext("filter", "Active"), "archived": pgettext("filter", "Archived"),
-                 "all": pgettext("filter", "All")}, value=self.query.archived,
-                label=pgettext("filter", "Archived"), on_change=lambda e: self.apply(archived=e.value)) \
-                .props("dense outlined").classes("w-36")
+            self.filters["archived"] = (
+                ui.select(
+                    {
+                        "active": pgettext("filter", "Active"),
+                        "archived": pgettext("filter", "Archived"),
+                        "all": pgettext("filter", "All"),
+                    },
+                    value=self.query.archived,
+                    label=pgettext("filter", "Archived"),
+                    on_change=lambda e: self.apply(archived=e.value),
+                )
+                .props("dense outlined")
+                .classes("w-36")
+            )
 
     def _filters(self) -> None:
         """The filters' panel; its fields (a good part of the page's elements) are built when it is first
         opened, unless the URL already filters."""
-        panel = ui.expansion(_("Filters"), icon="filter_list", value=self.open_filters).classes("w-full") \
-            .props("dense").mark("filters")
+        panel = (
+            ui.expansion(_("Filters"), icon="filter_list", value=self.open_filters)
+            .classes("w-full")
+            .props("dense")
+            .mark("filters")
+        )
         if self.open_filters:
             with panel:
                 self._filter_fields()
@@ -186,63 +229,117 @@ class InstitutionList:
             if event.value and "types" not in self.filters:
                 with panel:
                     self._filter_fields()
+
         panel.on_value_change(build)
 
     def _filter_fields(self) -> None:
         q, choices, f = self.query, self.choices, self.filters
         with ui.grid(columns=4).classes("w-full gap-2"):
-            f["types"] = ui.select({t.value: _(TYPE_LABELS[t]) for t in InstitutionType}, multiple=True,
-                                   label=_("Type"), value=[t.value for t in q.types],
-                                   on_change=lambda e: self.apply(types=tuple(InstitutionType(v) for v in e.value))) \
-                .props("dense outlined use-chips").mark("filter-type")
-            f["statuses"] = ui.select({s.value: _(STATUS_LABELS[s]) for s in CommercialStatus}, multiple=True,
-                                      label=_("Status"), value=[s.value for s in q.statuses],
-                                      on_change=lambda e: self.apply(
-                                          statuses=tuple(CommercialStatus(v) for v in e.value))) \
+            f["types"] = (
+                ui.select(
+                    {t.value: _(TYPE_LABELS[t]) for t in InstitutionType},
+                    multiple=True,
+                    label=_("Type"),
+                    value=[t.value for t in q.types],
+                    on_change=lambda e: self.apply(types=tuple(InstitutionType(v) for v in e.value)),
+                )
                 .props("dense outlined use-chips")
-            f["region"] = ui.select(choices.regions, label=_("Region"), value=q.region, with_input=True,
-                                    on_change=lambda e: self.apply(region=e.value or None)) \
-                .props("dense outlined clearable")
-            f["city"] = ui.input(_("City"), value=q.city or "",
-                                 on_change=lambda e: self.apply(city=(e.value or "").strip() or None)) \
-                .props("dense outlined clearable debounce=400")
+                .mark("filter-type")
+            )
+            f["statuses"] = ui.select(
+                {s.value: _(STATUS_LABELS[s]) for s in CommercialStatus},
+                multiple=True,
+                label=_("Status"),
+                value=[s.value for s in q.statuses],
+                on_change=lambda e: self.apply(statuses=tuple(CommercialStatus(v) for v in e.value)),
+            ).props("dense outlined use-chips")
+            f["region"] = ui.select(
+                choices.regions,
+                label=_("Region"),
+                value=q.region,
+                with_input=True,
+                on_change=lambda e: self.apply(region=e.value or None),
+            ).props("dense outlined clearable")
+            f["city"] = ui.input(
+                _("City"), value=q.city or "", on_change=lambda e: self.apply(city=(e.value or "").strip() or None)
+            ).props("dense outlined clearable debounce=400")
             assigned = {"": _("Anyone"), "none": _("Unassigned"), **_options(choices.users)}
-            f["assigned"] = ui.select(assigned, label=_("Assigned to"), with_input=True,
-                                      value="none" if q.unassigned else str(q.assigned_user_id or ""),
-                                      on_change=lambda e: self.apply(
-                                          unassigned=e.value == "none",
-                                          assigned_user_id=uuid.UUID(e.value) if e.value not in ("", "none", None)
-                                          else None)).props("dense outlined")
-            f["team"] = ui.select({"": _("All teams"), **_options(choices.teams)}, label=_("Team"),
-                                  value=str(q.team_id or ""),
-                                  on_change=lambda e: self.apply(team_id=uuid.UUID(e.value) if e.value else None)) \
-                .props("dense outlined")
-            f["tags"] = ui.select(choices.tags, multiple=True, label=_("Tags"), value=list(q.tags), with_input=True,
-                                  on_change=lambda e: self.apply(tags=tuple(e.value))).props("dense outlined use-chips")
-            f["specialties"] = ui.select(choices.specialties, multiple=True, label=_("Specialties"),
-                                         value=list(q.specialties), with_input=True,
-                                         on_change=lambda e: self.apply(specialties=tuple(e.value))) \
-                .props("dense outlined use-chips")
-            f["beds_min"], f["beds_max"] = _range_inputs(_("Beds"), q.beds_min, q.beds_max,
-                                                         lambda low, high: self.apply(beds_min=low, beds_max=high))
+            f["assigned"] = ui.select(
+                assigned,
+                label=_("Assigned to"),
+                with_input=True,
+                value="none" if q.unassigned else str(q.assigned_user_id or ""),
+                on_change=lambda e: self.apply(
+                    unassigned=e.value == "none",
+                    assigned_user_id=uuid.UUID(e.value) if e.value not in ("", "none", None) else None,
+                ),
+            ).props("dense outlined")
+            f["team"] = ui.select(
+                {"": _("All teams"), **_options(choices.teams)},
+                label=_("Team"),
+                value=str(q.team_id or ""),
+                on_change=lambda e: self.apply(team_id=uuid.UUID(e.value) if e.value else None),
+            ).props("dense outlined")
+            f["tags"] = ui.select(
+                choices.tags,
+                multiple=True,
+                label=_("Tags"),
+                value=list(q.tags),
+                with_input=True,
+                on_change=lambda e: self.apply(tags=tuple(e.value)),
+            ).props("dense outlined use-chips")
+            f["specialties"] = ui.select(
+                choices.specialties,
+                multiple=True,
+                label=_("Specialties"),
+                value=list(q.specialties),
+                with_input=True,
+                on_change=lambda e: self.apply(specialties=tuple(e.value)),
+            ).props("dense outlined use-chips")
+            f["beds_min"], f["beds_max"] = _range_inputs(
+                _("Beds"), q.beds_min, q.beds_max, lambda low, high: self.apply(beds_min=low, beds_max=high)
+            )
             f["rooms_min"], f["rooms_max"] = _range_inputs(
-                _("Operating rooms"), q.rooms_min, q.rooms_max,
-                lambda low, high: self.apply(rooms_min=low, rooms_max=high))
-            f["compliance"] = ui.select({c.value: _(COMPLIANCE_LABELS[c]) for c in ComplianceStatus}, multiple=True,
-                                        label=_("Compliance"), value=[c.value for c in q.compliance],
-                                        on_change=lambda e: self.apply(
-                                            compliance=tuple(ComplianceStatus(v) for v in e.value))) \
-                .props("dense outlined use-chips")
+                _("Operating rooms"),
+                q.rooms_min,
+                q.rooms_max,
+                lambda low, high: self.apply(rooms_min=low, rooms_max=high),
+            )
+            f["compliance"] = ui.select(
+                {c.value: _(COMPLIANCE_LABELS[c]) for c in ComplianceStatus},
+                multiple=True,
+                label=_("Compliance"),
+                value=[c.value for c in q.compliance],
+                on_change=lambda e: self.apply(compliance=tuple(ComplianceStatus(v) for v in e.value)),
+            ).props("dense outlined use-chips")
             ui.button(_("Clear filters"), icon="filter_alt_off", on_click=self._reset_filters).props("flat")
 
     async def _reset_filters(self) -> None:
-        empty: dict[str, Any] = {"types": [], "statuses": [], "region": None, "city": "", "assigned": "",
-                                 "team": "", "tags": [], "specialties": [], "compliance": [], "archived": "active",
-                                 "beds_min": None, "beds_max": None, "rooms_min": None, "rooms_max": None}
+        empty: dict[str, Any] = {
+            "types": [],
+            "statuses": [],
+            "region": None,
+            "city": "",
+            "assigned": "",
+            "team": "",
+            "tags": [],
+            "specialties": [],
+            "compliance": [],
+            "archived": "active",
+            "beds_min": None,
+            "beds_max": None,
+            "rooms_min": None,
+            "rooms_max": None,
+        }
         for name, value in empty.items():
             self.filters[name].set_value(value)
-        await self.apply(**{f.name: f.default for f in dataclasses.fields(InstitutionQuery)
-                            if f.name not in {"q", "sort", "descending"}})
+        await self.apply(
+            **{
+                f.name: f.default
+                for f in dataclasses.fields(InstitutionQuery)
+                if f.name not in {"q", "sort", "descending"}
+            }
+        )
 
     # ---- bulk actions
 
@@ -251,14 +348,18 @@ class InstitutionList:
         with self.bulk_bar:
             selected_label = ui.label().classes("text-weight-medium")
             if self.choices.assignable:  # a searchable list, built when asked for (a team may have hundreds)
-                ui.button(_("Assign"), icon="person_add", on_click=self._assign_dialog).props("flat dense") \
-                    .mark("bulk-assign")
-            ui.button(_("Add a tag"), icon="label", on_click=lambda: self._tag_dialog(add=True)) \
-                .props("flat dense").mark("bulk-add-tag")
-            ui.button(_("Remove a tag"), icon="label_off", on_click=lambda: self._tag_dialog(add=False)) \
-                .props("flat dense")
-            ui.button(_("Archive"), icon="archive", on_click=self._bulk_archive).props("flat dense") \
-                .mark("bulk-archive")
+                ui.button(_("Assign"), icon="person_add", on_click=self._assign_dialog).props("flat dense").mark(
+                    "bulk-assign"
+                )
+            ui.button(_("Add a tag"), icon="label", on_click=lambda: self._tag_dialog(add=True)).props(
+                "flat dense"
+            ).mark("bulk-add-tag")
+            ui.button(_("Remove a tag"), icon="label_off", on_click=lambda: self._tag_dialog(add=False)).props(
+                "flat dense"
+            )
+            ui.button(_("Archive"), icon="archive", on_click=self._bulk_archive).props("flat dense").mark(
+                "bulk-archive"
+            )
             with ui.button(_("Export selection"), icon="download").props("flat dense"), ui.menu():
                 ui.menu_item("CSV", on_click=lambda: self.export(ExportFormat.CSV, selection=True))
                 ui.menu_item("Excel", on_click=lambda: self.export(ExportFormat.XLSX, selection=True))
@@ -287,32 +388,47 @@ class InstitutionList:
                 return None
             return await call(institutions.bulk_assign, self._selected_ids(), uuid.UUID(user.value))
 
-        self._bulk_dialog(_("Assign"), lambda: ui.select(_options(self.choices.assignable), label=_("User"),
-                                                         with_input=True), assign,
-                          lambda done: ngettext("{count} institution assigned.", "{count} institutions assigned.",
-                                                done, count=done), marker="bulk-assign-user",
-                          apply_marker="bulk-assign-apply")
+        self._bulk_dialog(
+            _("Assign"),
+            lambda: ui.select(_options(self.choices.assignable), label=_("User"), with_input=True),
+            assign,
+            lambda done: ngettext("{count} institution assigned.", "{count} institutions assigned.", done, count=done),
+            marker="bulk-assign-user",
+            apply_marker="bulk-assign-apply",
+        )
 
     async def _bulk_archive(self) -> None:
         done = await call(institutions.bulk_archive, self._selected_ids())
         if done is not None:
-            await self._after_bulk(ngettext("{count} institution archived.", "{count} institutions archived.", done,
-                                            count=done))
+            await self._after_bulk(
+                ngettext("{count} institution archived.", "{count} institutions archived.", done, count=done)
+            )
 
     def _tag_dialog(self, *, add: bool) -> None:
         async def label(tag: ui.select) -> int | None:
-            return await call(institutions.bulk_label, self._selected_ids(), tag.value or "", add=add,
-                              fields={"tag": tag})
+            return await call(
+                institutions.bulk_label, self._selected_ids(), tag.value or "", add=add, fields={"tag": tag}
+            )
 
-        self._bulk_dialog(_("Add a tag") if add else _("Remove a tag"),
-                          lambda: ui.select(self.choices.tags, label=_("Tag"), with_input=True,
-                                            new_value_mode="add-unique"), label,
-                          lambda done: ngettext("{count} institution changed.", "{count} institutions changed.",
-                                                done, count=done), marker="bulk-tag", apply_marker="bulk-tag-apply")
+        self._bulk_dialog(
+            _("Add a tag") if add else _("Remove a tag"),
+            lambda: ui.select(self.choices.tags, label=_("Tag"), with_input=True, new_value_mode="add-unique"),
+            label,
+            lambda done: ngettext("{count} institution changed.", "{count} institutions changed.", done, count=done),
+            marker="bulk-tag",
+            apply_marker="bulk-tag-apply",
+        )
 
-    def _bulk_dialog(self, title: str, field: Callable[[], ui.select],
-                     apply: Callable[[ui.select], Awaitable[int | None]], done_message: Callable[[int], str], *,
-                     marker: str, apply_marker: str) -> None:
+    def _bulk_dialog(
+        self,
+        title: str,
+        field: Callable[[], ui.select],
+        apply: Callable[[ui.select], Awaitable[int | None]],
+        done_message: Callable[[int], str],
+        *,
+        marker: str,
+        apply_marker: str,
+    ) -> None:
         """A dialog with one choice, applied to the selection; `apply` returns how many changed, or None
         when it refused (its message shown)."""
         with ui.dialog() as dialog, ui.card():
@@ -343,8 +459,9 @@ class InstitutionList:
         found = await call(views.list_views, VIEW_PAGE)
         if found is not None:
             self.saved = {str(v.id): v for v in found}
-            self.views_select.set_options({key: v.name + (" 👥" if v.is_shared else "")
-                                           for key, v in self.saved.items()})
+            self.views_select.set_options(
+                {key: v.name + (" 👥" if v.is_shared else "") for key, v in self.saved.items()}
+            )
 
     def _open_view(self, view_id: str | None) -> None:
         if view_id and view_id in self.saved:
@@ -362,9 +479,14 @@ class InstitutionList:
             shared = ui.checkbox(_("Share with my team")).mark("view-shared")
 
             async def save() -> None:
-                saved = await call(views.save_view, page=VIEW_PAGE, name=name.value or "",
-                                   query=self.query.to_params(), shared=bool(shared.value),
-                                   fields={"name": name, "shared": shared})
+                saved = await call(
+                    views.save_view,
+                    page=VIEW_PAGE,
+                    name=name.value or "",
+                    query=self.query.to_params(),
+                    shared=bool(shared.value),
+                    fields={"name": name, "shared": shared},
+                )
                 if saved is not None:
                     dialog.close()
                     ui.notify(_("View saved."), type="positive")
@@ -384,8 +506,9 @@ class InstitutionList:
 
 def _range_inputs(label: str, low: int | None, high: int | None, on_change: Any) -> tuple[ui.number, ui.number]:
     with ui.row().classes("items-center no-wrap gap-1"):
-        minimum = ui.number(f"{label} ≥", value=low, min=0, precision=0).props("dense outlined debounce=400") \
-            .classes("w-28")
+        minimum = (
+            ui.number(f"{label} ≥", value=low, min=0, precision=0).props("dense outlined debounce=400").classes("w-28")
+        )
         maximum = ui.number("≤", value=high, min=0, precision=0).props("dense outlined debounce=400").classes("w-24")
 
     def changed() -> Any:

@@ -22,12 +22,21 @@ from crm_app.sales.quotes import QUOTE_STATUS_LABELS, QuoteQuery, QuoteRow
 from pages.sales.invoices import SORT_COLUMNS, invoice_columns, invoice_row, invoice_table_slots, list_totals
 
 QUOTE_COLORS: dict[QuoteStatus, str] = {
-    QuoteStatus.DRAFT: "grey-6", QuoteStatus.SENT: "primary", QuoteStatus.ACCEPTED: "positive",
-    QuoteStatus.REJECTED: "negative", QuoteStatus.EXPIRED: "orange-8", QuoteStatus.CANCELLED: "grey-8",
+    QuoteStatus.DRAFT: "grey-6",
+    QuoteStatus.SENT: "primary",
+    QuoteStatus.ACCEPTED: "positive",
+    QuoteStatus.REJECTED: "negative",
+    QuoteStatus.EXPIRED: "orange-8",
+    QuoteStatus.CANCELLED: "grey-8",
     QuoteStatus.ORDERED: "teal",
 }
-QUOTE_SORTS = {"number": "number", "status": "status", "issue_date": "issue_date", "valid_until": "valid_until",
-               "total": "amount"}
+QUOTE_SORTS = {
+    "number": "number",
+    "status": "status",
+    "issue_date": "issue_date",
+    "valid_until": "valid_until",
+    "total": "amount",
+}
 
 
 def _quote_columns() -> list[dict[str, Any]]:
@@ -37,17 +46,23 @@ def _quote_columns() -> list[dict[str, Any]]:
         {"name": "status", "label": _("Status"), "field": "status", "sortable": True, "align": "left"},
         {"name": "owner", "label": _("Salesperson"), "field": "owner", "align": "left"},
         {"name": "issue_date", "label": _("Date"), "field": "issue_date", "sortable": True, "align": "left"},
-        {"name": "valid_until", "label": _("Valid until"), "field": "valid_until", "sortable": True,
-         "align": "left"},
+        {"name": "valid_until", "label": _("Valid until"), "field": "valid_until", "sortable": True, "align": "left"},
         {"name": "total", "label": _("Total incl. VAT"), "field": "total", "sortable": True, "align": "right"},
     ]
 
 
 def _quote_row(row: QuoteRow) -> dict[str, Any]:
-    return {"id": str(row.id), "number": row.number, "title": row.title or "",
-            "status": _(QUOTE_STATUS_LABELS[row.status]), "status_color": QUOTE_COLORS[row.status],
-            "owner": row.owner_name, "issue_date": format_date(row.issue_date),
-            "valid_until": format_date(row.valid_until), "total": format_currency(row.total_incl_vat)}
+    return {
+        "id": str(row.id),
+        "number": row.number,
+        "title": row.title or "",
+        "status": _(QUOTE_STATUS_LABELS[row.status]),
+        "status_color": QUOTE_COLORS[row.status],
+        "owner": row.owner_name,
+        "issue_date": format_date(row.issue_date),
+        "valid_until": format_date(row.valid_until),
+        "total": format_currency(row.total_incl_vat),
+    }
 
 
 def _sum(label: str, value: str, marker: str) -> None:
@@ -63,14 +78,15 @@ async def quotes_tab(detail: InstitutionDetail) -> None:
         count = ui.label().classes("text-grey-7").mark("institution-quote-count")
         sums = ui.row().classes("gap-3")
         ui.space()
-        ui.button(_("New quote"), icon="add",
-                  on_click=lambda: ui.navigate.to(f"/quotes/new?institution_id={institution_id}")) \
-            .props("unelevated").mark("new-quote")
+        ui.button(
+            _("New quote"), icon="add", on_click=lambda: ui.navigate.to(f"/quotes/new?institution_id={institution_id}")
+        ).props("unelevated").mark("new-quote")
 
     async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         sort = QUOTE_SORTS.get(state.sort or "", "issue_date")
-        query = QuoteQuery(institution_id=institution_id, sort=sort,
-                           descending=state.descending if state.sort else True)
+        query = QuoteQuery(
+            institution_id=institution_id, sort=sort, descending=state.descending if state.sort else True
+        )
         with sums:
             page = await call(quotes.list_quotes, query, page_request(state))
         if page is None or sums.is_deleted:
@@ -83,19 +99,30 @@ async def quotes_tab(detail: InstitutionDetail) -> None:
         return [_quote_row(row) for row in page.items], page.total
 
     table = PagedTable(_quote_columns(), load, state=TableState(page_size=25))
-    table.table.add_slot("body-cell-number", r'''
+    table.table.add_slot(
+        "body-cell-number",
+        r"""
         <q-td :props="props">
           <a :href="'/quotes/' + props.row.id" class="text-primary text-weight-medium"
              @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
-        </q-td>''')
-    table.table.add_slot("body-cell-status", r'''
-        <q-td :props="props"><q-badge :color="props.row.status_color">{{ props.value }}</q-badge></q-td>''')
+        </q-td>""",
+    )
+    table.table.add_slot(
+        "body-cell-status",
+        r"""
+        <q-td :props="props"><q-badge :color="props.row.status_color">{{ props.value }}</q-badge></q-td>""",
+    )
     table.table.on("open", lambda e: ui.navigate.to(f"/quotes/{e.args}"))
     table.table.mark("institution-quotes-table")
     await table.refresh()
     actor = current_actor()
-    live.follow(lambda event: isinstance(event, QuoteChanged)
-                and live.may_see_document(actor, event, institution_id=institution_id), table.refresh, owner=sums)
+    live.follow(
+        lambda event: (
+            isinstance(event, QuoteChanged) and live.may_see_document(actor, event, institution_id=institution_id)
+        ),
+        table.refresh,
+        owner=sums,
+    )
 
 
 @institution_tab("invoices", label=N_("Invoices"), icon="receipt_long", order=36)
@@ -105,14 +132,17 @@ async def invoices_tab(detail: InstitutionDetail) -> None:
         count = ui.label().classes("text-grey-7").mark("institution-invoice-count")
         sums = ui.row().classes("gap-3").mark("institution-invoice-totals")
         ui.space()
-        ui.button(_("New invoice"), icon="add",
-                  on_click=lambda: ui.navigate.to(f"/invoices/new?institution_id={institution_id}")) \
-            .props("unelevated").mark("new-invoice")
+        ui.button(
+            _("New invoice"),
+            icon="add",
+            on_click=lambda: ui.navigate.to(f"/invoices/new?institution_id={institution_id}"),
+        ).props("unelevated").mark("new-invoice")
 
     async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         sort = SORT_COLUMNS.get(state.sort or "", "created")
-        query = InvoiceQuery(institution_id=institution_id, sort=sort,
-                             descending=state.descending if state.sort else True)
+        query = InvoiceQuery(
+            institution_id=institution_id, sort=sort, descending=state.descending if state.sort else True
+        )
         with sums:
             result = await call(invoices.list_invoices, query, page_request(state))
         if result is None or sums.is_deleted:
@@ -127,5 +157,10 @@ async def invoices_tab(detail: InstitutionDetail) -> None:
     table.table.mark("institution-invoices-table")
     await table.refresh()
     actor = current_actor()
-    live.follow(lambda event: isinstance(event, InvoiceChanged)
-                and live.may_see_document(actor, event, institution_id=institution_id), table.refresh, owner=sums)
+    live.follow(
+        lambda event: (
+            isinstance(event, InvoiceChanged) and live.may_see_document(actor, event, institution_id=institution_id)
+        ),
+        table.refresh,
+        owner=sums,
+    )

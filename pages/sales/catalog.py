@@ -50,8 +50,13 @@ def _columns(editable: bool) -> list[dict[str, Any]]:
         {"name": "name", "label": _("Name"), "field": "name", "sortable": True, "align": "left"},
         {"name": "category", "label": _("Category"), "field": "category", "sortable": True, "align": "left"},
         {"name": "unit", "label": _("Unit"), "field": "unit", "align": "left"},
-        {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", "sortable": True,
-         "align": "right"},
+        {
+            "name": "unit_price",
+            "label": _("Unit price excl. VAT"),
+            "field": "unit_price",
+            "sortable": True,
+            "align": "right",
+        },
         {"name": "vat", "label": _("VAT"), "field": "vat", "align": "right"},
     ]
     if editable:
@@ -60,10 +65,18 @@ def _columns(editable: bool) -> list[dict[str, Any]]:
 
 
 def _row(row: CatalogRow) -> dict[str, Any]:
-    return {"id": str(row.id), "reference": row.reference, "name": row.name, "category": row.category or "",
-            "description": row.description or "", "unit": unit_label(row.unit),
-            "unit_price": format_currency(row.unit_price), "vat": rate_label(row.default_vat_rate),
-            "state": _("Active") if row.is_active else _("Inactive"), "is_active": row.is_active}
+    return {
+        "id": str(row.id),
+        "reference": row.reference,
+        "name": row.name,
+        "category": row.category or "",
+        "description": row.description or "",
+        "unit": unit_label(row.unit),
+        "unit_price": format_currency(row.unit_price),
+        "vat": rate_label(row.default_vat_rate),
+        "state": _("Active") if row.is_active else _("Inactive"),
+        "is_active": row.is_active,
+    }
 
 
 @app_page("/catalog", title=N_("Catalog"), icon="inventory_2", in_navigation=True, order=45)
@@ -86,8 +99,9 @@ class CatalogScreen:
             self.query = dataclasses.replace(self.query, active=True)
         first = (params.get("page") or [""])[0]
         self._loads = 0
-        self.state = TableState(page=int(first) if first.isdigit() else 1, sort=self.query.sort,
-                                descending=self.query.descending)
+        self.state = TableState(
+            page=int(first) if first.isdigit() else 1, sort=self.query.sort, descending=self.query.descending
+        )
         self.rows: dict[uuid.UUID, CatalogRow] = {}
         self.rates: tuple[Decimal, ...] = ()
         self.categories: list[str] = []
@@ -103,26 +117,35 @@ class CatalogScreen:
             self.count = ui.label().classes("text-grey-7").mark("catalog-count")
             ui.space()
             if self.editable:
-                ui.button(_("New item"), icon="add", on_click=lambda: self.open_dialog(None)) \
-                    .props("unelevated").mark("new-item")
+                ui.button(_("New item"), icon="add", on_click=lambda: self.open_dialog(None)).props("unelevated").mark(
+                    "new-item"
+                )
         with ui.row().classes("w-full items-center gap-2"):
-            ui.input(_("Search"), value=self.query.q, on_change=lambda e: self.apply(q=(e.value or "").strip())) \
-                .props("dense outlined clearable debounce=300").classes("w-64").mark("search")
+            ui.input(_("Search"), value=self.query.q, on_change=lambda e: self.apply(q=(e.value or "").strip())).props(
+                "dense outlined clearable debounce=300"
+            ).classes("w-64").mark("search")
             options = {"": _("All categories"), **{c: c for c in categories}}
             if self.query.category and self.query.category not in options:
                 options[self.query.category] = self.query.category
-            ui.select(options, label=_("Category"), value=self.query.category or "",
-                      on_change=lambda e: self.apply(category=e.value or None)) \
-                .props("dense outlined").classes("w-56").mark("filter-category")
+            ui.select(
+                options,
+                label=_("Category"),
+                value=self.query.category or "",
+                on_change=lambda e: self.apply(category=e.value or None),
+            ).props("dense outlined").classes("w-56").mark("filter-category")
             if self.editable:
                 active = ALL if self.query.active is None else ACTIVE if self.query.active else INACTIVE
-                ui.select({ACTIVE: _("Active items"), INACTIVE: _("Inactive items"), ALL: _("All items")},
-                          label=_("Status"), value=active,
-                          on_change=lambda e: self.apply(active={ACTIVE: True, INACTIVE: False}.get(e.value))) \
-                    .props("dense outlined").classes("w-48").mark("filter-active")
+                ui.select(
+                    {ACTIVE: _("Active items"), INACTIVE: _("Inactive items"), ALL: _("All items")},
+                    label=_("Status"),
+                    value=active,
+                    on_change=lambda e: self.apply(active={ACTIVE: True, INACTIVE: False}.get(e.value)),
+                ).props("dense outlined").classes("w-48").mark("filter-active")
         self.table = PagedTable(_columns(self.editable), self._load, state=self.state)
         table = self.table.table
-        table.add_slot("body-cell-name", r'''
+        table.add_slot(
+            "body-cell-name",
+            r"""
             <q-td :props="props">
               <div class="text-weight-medium">
                 <a v-if="props.row.can_edit" href="#" class="text-primary"
@@ -130,11 +153,15 @@ class CatalogScreen:
                 <span v-else>{{ props.value }}</span>
               </div>
               <div class="text-caption text-grey-7 ellipsis" style="max-width: 28rem">{{ props.row.description }}</div>
-            </q-td>''')
-        table.add_slot("body-cell-state", r'''
+            </q-td>""",
+        )
+        table.add_slot(
+            "body-cell-state",
+            r"""
             <q-td :props="props">
               <q-badge :color="props.row.is_active ? 'positive' : 'grey'">{{ props.value }}</q-badge>
-            </q-td>''')
+            </q-td>""",
+        )
         table.on("edit", lambda e: self.open_dialog(as_uuid(e.args)))
         table.mark("catalog-table")
 
@@ -168,10 +195,7 @@ class CatalogScreen:
             await self.table.refresh()
 
 
-
-
-def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categories: list[str],
-                on_saved: Any) -> None:
+def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categories: list[str], on_saved: Any) -> None:
     """Create (`row` None) or edit an item; the service's messages appear next to the fields."""
     rate_options = {rate_key(rate): rate_label(rate) for rate in rates}
     if row is not None and rate_key(row.default_vat_rate) not in rate_options:
@@ -180,38 +204,79 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
     with disposable(ui.dialog()) as dialog, ui.card().classes("w-[36rem] max-w-full").mark("item-dialog"):
         ui.label(_("New catalog item") if row is None else _("Edit catalog item")).classes("text-h6")
         with ui.grid(columns=2).classes("w-full gap-2"):
-            reference = ui.input(_("Reference"), value=row.reference if row else "") \
-                .props("outlined dense maxlength=60").mark("item-reference")
-            category = ui.input(_("Category"), value=(row.category or "") if row else "", autocomplete=categories) \
-                .props("outlined dense maxlength=100").mark("item-category")
-        name = ui.input(_("Name"), value=row.name if row else "").props("outlined dense maxlength=200") \
-            .classes("w-full").mark("item-name")
-        description = ui.textarea(_("Description"), value=(row.description or "") if row else "") \
-            .props("outlined dense autogrow").classes("w-full").mark("item-description")
+            reference = (
+                ui.input(_("Reference"), value=row.reference if row else "")
+                .props("outlined dense maxlength=60")
+                .mark("item-reference")
+            )
+            category = (
+                ui.input(_("Category"), value=(row.category or "") if row else "", autocomplete=categories)
+                .props("outlined dense maxlength=100")
+                .mark("item-category")
+            )
+        name = (
+            ui.input(_("Name"), value=row.name if row else "")
+            .props("outlined dense maxlength=200")
+            .classes("w-full")
+            .mark("item-name")
+        )
+        description = (
+            ui.textarea(_("Description"), value=(row.description or "") if row else "")
+            .props("outlined dense autogrow")
+            .classes("w-full")
+            .mark("item-description")
+        )
         with ui.grid(columns=3).classes("w-full gap-2"):
-            unit = ui.select({key: _(label) for key, label in UNIT_LABELS.items()}, label=_("Unit"),
-                             value=row.unit if row else "unit").props("outlined dense").mark("item-unit")
-            price = ui.input(_("Unit price excl. VAT"), value=number_text(row.unit_price, places=2) if row else "") \
-                .props("outlined dense inputmode=decimal suffix=€").mark("item-unit_price")
-            vat = ui.select(rate_options, label=_("VAT rate"), value=default_rate).props("outlined dense") \
+            unit = (
+                ui.select(
+                    {key: _(label) for key, label in UNIT_LABELS.items()},
+                    label=_("Unit"),
+                    value=row.unit if row else "unit",
+                )
+                .props("outlined dense")
+                .mark("item-unit")
+            )
+            price = (
+                ui.input(_("Unit price excl. VAT"), value=number_text(row.unit_price, places=2) if row else "")
+                .props("outlined dense inputmode=decimal suffix=€")
+                .mark("item-unit_price")
+            )
+            vat = (
+                ui.select(rate_options, label=_("VAT rate"), value=default_rate)
+                .props("outlined dense")
                 .mark("item-default_vat_rate")
-        active = ui.switch(_("Active (offered on new quotes and invoices)"), value=row.is_active if row else True) \
-            .mark("item-active")
-        fields = {"reference": reference, "name": name, "description": description, "category": category,
-                  "unit": unit, "unit_price": price, "default_vat_rate": vat, "is_active": active}
+            )
+        active = ui.switch(_("Active (offered on new quotes and invoices)"), value=row.is_active if row else True).mark(
+            "item-active"
+        )
+        fields = {
+            "reference": reference,
+            "name": name,
+            "description": description,
+            "category": category,
+            "unit": unit,
+            "unit_price": price,
+            "default_vat_rate": vat,
+            "is_active": active,
+        }
 
         async def save() -> None:
-            values = {"reference": reference.value or "", "name": name.value or "",
-                      "description": description.value or "", "category": category.value or "",
-                      "unit": unit.value, "unit_price": price.value or "", "default_vat_rate": vat.value or "",
-                      "is_active": bool(active.value)}
+            values = {
+                "reference": reference.value or "",
+                "name": name.value or "",
+                "description": description.value or "",
+                "category": category.value or "",
+                "unit": unit.value,
+                "unit_price": price.value or "",
+                "default_vat_rate": vat.value or "",
+                "is_active": bool(active.value),
+            }
             save_button.disable()
             try:
                 if row is None:
                     saved = await call(catalog.create_item, values, fields=fields)
                 else:
-                    saved = await call(catalog.update_item, row.id, values, expected_version=row.version,
-                                       fields=fields)
+                    saved = await call(catalog.update_item, row.id, values, expected_version=row.version, fields=fields)
             finally:
                 save_button.enable()
             if saved is None:

@@ -33,15 +33,32 @@ from crm_app.sales.payments import PAYMENT_METHOD_LABELS
 from pages.sales.invoices import STATUS_COLORS, document_name
 
 # "create" is worded by `_action_label` (pgettext "action": the bare "Created" is a count's heading).
-ACTION_LABELS = {"update": N_("Changed"), "issue": N_("Issued"), "status": N_("Status"),
-                 "payment": N_("Payment recorded"), "payment_delete": N_("Payment deleted"),
-                 "credit": N_("Credit note"), "delete": N_("Deleted"), "email": N_("Sent by email")}
-FIELD_LABELS = {"number": N_("Number"), "status": N_("Status"), "title": N_("Title"),
-                "total_incl_vat": N_("Total incl. VAT"), "amount_credited": N_("Credited"),
-                "credited_invoice": N_("Credits the invoice"), "quote": N_("Quote"), "emailed_to": N_("Recipients"),
-                "contact_id": N_("Contact"), "institution_id": N_("Institution"), "owner_id": N_("Salesperson"),
-                "payment_terms_days": N_("Payment terms (days)"), "global_discount_percent": N_("Global discount (%)"),
-                "notes": N_("Notes shown on the invoice")}
+ACTION_LABELS = {
+    "update": N_("Changed"),
+    "issue": N_("Issued"),
+    "status": N_("Status"),
+    "payment": N_("Payment recorded"),
+    "payment_delete": N_("Payment deleted"),
+    "credit": N_("Credit note"),
+    "delete": N_("Deleted"),
+    "email": N_("Sent by email"),
+}
+FIELD_LABELS = {
+    "number": N_("Number"),
+    "status": N_("Status"),
+    "title": N_("Title"),
+    "total_incl_vat": N_("Total incl. VAT"),
+    "amount_credited": N_("Credited"),
+    "credited_invoice": N_("Credits the invoice"),
+    "quote": N_("Quote"),
+    "emailed_to": N_("Recipients"),
+    "contact_id": N_("Contact"),
+    "institution_id": N_("Institution"),
+    "owner_id": N_("Salesperson"),
+    "payment_terms_days": N_("Payment terms (days)"),
+    "global_discount_percent": N_("Global discount (%)"),
+    "notes": N_("Notes shown on the invoice"),
+}
 FULL, AMOUNT, LINES = "full", "amount", "lines"
 
 
@@ -68,8 +85,9 @@ def _field_label(field: str | None) -> str:
     return _(FIELD_LABELS[field]) if field in FIELD_LABELS else field or ""
 
 
-HISTORY_VALUES = HistoryValues(codes={"status": STATUS_LABELS}, dates=DATE_FIELDS, money=MONEY_FIELDS,
-                               numbers=NUMBER_FIELDS)
+HISTORY_VALUES = HistoryValues(
+    codes={"status": STATUS_LABELS}, dates=DATE_FIELDS, money=MONEY_FIELDS, numbers=NUMBER_FIELDS
+)
 
 
 @app_page("/invoices/{invoice_id}", title=N_("Invoice"), parent="/invoices")
@@ -88,8 +106,11 @@ class InvoicePage:
 
     async def reload(self) -> None:
         with self.root:
-            detail = await call(invoices.get_invoice, self.invoice_id,
-                                on_error={Forbidden: self._refuse(not_allowed), NotFound: self._refuse(not_found)})
+            detail = await call(
+                invoices.get_invoice,
+                self.invoice_id,
+                on_error={Forbidden: self._refuse(not_allowed), NotFound: self._refuse(not_found)},
+            )
         if detail is None or self.root.is_deleted:
             return
         self.detail = detail
@@ -104,6 +125,7 @@ class InvoicePage:
             self.root.clear()
             with self.root:
                 show()
+
         return handler
 
     # ---- the parts
@@ -139,21 +161,25 @@ class InvoicePage:
         settleable = row.kind is InvoiceKind.INVOICE and row.status in OPEN_INVOICE_STATUSES
         with ui.row().classes("gap-2"):
             if row.can_edit and draft:
-                ui.button(_("Edit"), icon="edit", on_click=lambda: ui.navigate.to(f"/invoices/{row.id}/edit")) \
-                    .props("outline").mark("invoice-edit")
-                ui.button(_("Issue"), icon="verified", on_click=self.ask_issue).props("unelevated") \
-                    .mark("invoice-issue")
-                ui.button(_("Delete"), icon="delete", on_click=self.ask_delete).props("flat color=negative") \
-                    .mark("invoice-delete")
+                ui.button(_("Edit"), icon="edit", on_click=lambda: ui.navigate.to(f"/invoices/{row.id}/edit")).props(
+                    "outline"
+                ).mark("invoice-edit")
+                ui.button(_("Issue"), icon="verified", on_click=self.ask_issue).props("unelevated").mark(
+                    "invoice-issue"
+                )
+                ui.button(_("Delete"), icon="delete", on_click=self.ask_delete).props("flat color=negative").mark(
+                    "invoice-delete"
+                )
             if row.can_edit and settleable:
-                ui.button(_("Record a payment"), icon="payments", on_click=self.open_payment) \
-                    .props("unelevated").mark("invoice-pay")
-                ui.button(_("Credit note"), icon="undo", on_click=self.open_credit_note).props("outline") \
-                    .mark("invoice-credit")
+                ui.button(_("Record a payment"), icon="payments", on_click=self.open_payment).props("unelevated").mark(
+                    "invoice-pay"
+                )
+                ui.button(_("Credit note"), icon="undo", on_click=self.open_credit_note).props("outline").mark(
+                    "invoice-credit"
+                )
             ui.button(_("PDF"), icon="picture_as_pdf", on_click=self.download).props("outline").mark("invoice-pdf")
             if row.can_edit and not draft:
-                ui.button(_("Send by email"), icon="mail", on_click=self.email).props("outline") \
-                    .mark("invoice-email")
+                ui.button(_("Send by email"), icon="mail", on_click=self.email).props("outline").mark("invoice-email")
 
     def _parties(self, detail: InvoiceDetail) -> None:
         row = detail.row
@@ -161,8 +187,9 @@ class InvoicePage:
             ui.label(_("Buyer")).classes("text-caption text-grey-7")
             buyer = detail.buyer
             if buyer:  # frozen at issue: what the document shows
-                ui.link(str(buyer.get("name") or row.institution_name), f"/institutions/{row.institution_id}") \
-                    .classes("text-weight-medium")
+                ui.link(str(buyer.get("name") or row.institution_name), f"/institutions/{row.institution_id}").classes(
+                    "text-weight-medium"
+                )
                 for line in buyer.get("address_lines") or []:
                     ui.label(str(line))
                 if buyer.get("siret"):
@@ -177,14 +204,14 @@ class InvoicePage:
 
     def _dates(self, detail: InvoiceDetail) -> None:
         row = detail.row
-        with ui.card().props("flat bordered").classes("flex-1 min-w-72"), \
-                ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
+        with ui.card().props("flat bordered").classes("flex-1 min-w-72"), ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
             ui.label(_("Issued on")).classes("text-grey-7")
             ui.label(format_date(row.issue_date) or "—").mark("invoice-issue-date")
             if row.kind is InvoiceKind.INVOICE:
                 ui.label(_("Due on")).classes("text-grey-7")
-                ui.label(format_date(row.due_date) or "—").classes("text-negative" if row.is_overdue else "") \
-                    .mark("invoice-due-date")
+                ui.label(format_date(row.due_date) or "—").classes("text-negative" if row.is_overdue else "").mark(
+                    "invoice-due-date"
+                )
                 ui.label(_("Payment terms")).classes("text-grey-7")
                 ui.label(_("{days} days", days=row.payment_terms_days))
             if row.quote_id and row.quote_number:
@@ -192,14 +219,20 @@ class InvoicePage:
                 ui.link(row.quote_number, f"/quotes/{row.quote_id}").mark("invoice-quote")
             if row.credited_invoice_id:
                 ui.label(_("Credits the invoice")).classes("text-grey-7")
-                ui.link(detail.credited_invoice_number or "", f"/invoices/{row.credited_invoice_id}") \
-                    .mark("credited-invoice")
+                ui.link(detail.credited_invoice_number or "", f"/invoices/{row.credited_invoice_id}").mark(
+                    "credited-invoice"
+                )
 
     def _lines(self, lines: list[LineRow]) -> None:
         columns = [
             {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
-            {"name": "description", "label": _("Description"), "field": "description", "align": "left",
-             "style": "white-space: pre-wrap"},
+            {
+                "name": "description",
+                "label": _("Description"),
+                "field": "description",
+                "align": "left",
+                "style": "white-space: pre-wrap",
+            },
             {"name": "quantity", "label": _("Quantity"), "field": "quantity", "align": "right"},
             {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", "align": "right"},
             {"name": "discount", "label": _("Discount"), "field": "discount", "align": "right"},
@@ -214,13 +247,22 @@ class InvoicePage:
                 return f"{format_decimal(line.discount_value)} %"
             return format_currency(line.discount_value)
 
-        rows = [{"id": str(line.id), "reference": line.reference or "", "description": line.description,
-                 "quantity": f"{format_decimal(line.quantity.normalize() + 0)} {unit_label(line.unit)}",
-                 "unit_price": format_currency(line.unit_price), "discount": discount(line),
-                 "vat": f"{format_decimal(line.vat_rate)} %", "net": format_currency(line.net_amount)}
-                for line in lines]
-        ui.table(columns=columns, rows=rows, row_key="id").props("flat bordered hide-pagination") \
-            .classes("w-full").mark("invoice-lines")
+        rows = [
+            {
+                "id": str(line.id),
+                "reference": line.reference or "",
+                "description": line.description,
+                "quantity": f"{format_decimal(line.quantity.normalize() + 0)} {unit_label(line.unit)}",
+                "unit_price": format_currency(line.unit_price),
+                "discount": discount(line),
+                "vat": f"{format_decimal(line.vat_rate)} %",
+                "net": format_currency(line.net_amount),
+            }
+            for line in lines
+        ]
+        ui.table(columns=columns, rows=rows, row_key="id").props("flat bordered hide-pagination").classes(
+            "w-full"
+        ).mark("invoice-lines")
 
     def _settlement(self, detail: InvoiceDetail) -> None:
         row = detail.row
@@ -250,11 +292,13 @@ class InvoicePage:
         if not rows:
             ui.label(_("No payment yet.")).classes("text-grey-7").mark("no-payments")
             return
-        columns = [{"name": "paid_on", "label": _("Date"), "field": "paid_on", "align": "left"},
-                   {"name": "amount", "label": _("Amount"), "field": "amount", "align": "right"},
-                   {"name": "method", "label": _("Method"), "field": "method", "align": "left"},
-                   {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
-                   {"name": "by", "label": _("Recorded by"), "field": "by", "align": "left"}]
+        columns = [
+            {"name": "paid_on", "label": _("Date"), "field": "paid_on", "align": "left"},
+            {"name": "amount", "label": _("Amount"), "field": "amount", "align": "right"},
+            {"name": "method", "label": _("Method"), "field": "method", "align": "left"},
+            {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
+            {"name": "by", "label": _("Recorded by"), "field": "by", "align": "left"},
+        ]
         if can_delete:
             columns.append({"name": "actions", "label": "", "field": "id", "align": "right"})
 
@@ -264,35 +308,70 @@ class InvoicePage:
             except ValueError:
                 return value
 
-        table = ui.table(columns=columns, rows=[
-            {"id": str(p.id), "paid_on": format_date(p.paid_on), "amount": format_currency(p.amount),
-             "method": method(p.method),
-             "reference": p.reference or "", "by": p.created_by_name or ""} for p in rows], row_key="id") \
-            .props("flat dense hide-pagination").classes("w-full").mark("payments-table")
+        table = (
+            ui.table(
+                columns=columns,
+                rows=[
+                    {
+                        "id": str(p.id),
+                        "paid_on": format_date(p.paid_on),
+                        "amount": format_currency(p.amount),
+                        "method": method(p.method),
+                        "reference": p.reference or "",
+                        "by": p.created_by_name or "",
+                    }
+                    for p in rows
+                ],
+                row_key="id",
+            )
+            .props("flat dense hide-pagination")
+            .classes("w-full")
+            .mark("payments-table")
+        )
         if can_delete:
-            table.add_slot("body-cell-actions", r'''
+            table.add_slot(
+                "body-cell-actions",
+                r'''
                 <q-td :props="props">
-                  <q-btn flat round dense icon="delete" color="negative" aria-label="''' + _("Delete") + r'''"
+                  <q-btn flat round dense icon="delete" color="negative" aria-label="'''
+                + _("Delete")
+                + r""""
                          @click="() => $parent.$emit('delete_payment', props.row.id)" />
-                </q-td>''')
+                </q-td>""",
+            )
             table.on("delete_payment", lambda e: self.ask_delete_payment(uuid.UUID(str(e.args))))
 
     async def _history(self) -> None:
         ui.label(_("History")).classes("text-subtitle1 text-weight-medium q-mt-md")
 
         def convert(entry: audit.HistoryRow) -> dict[str, Any]:
-            values = (HISTORY_VALUES.text(entry.field, entry.old_value, entry.old_name),
-                      HISTORY_VALUES.text(entry.field, entry.new_value, entry.new_name))
-            return {"id": str(entry.id), "at": format_datetime(entry.at, self.zone, style="short"),
-                    "who": entry.actor_name or "", "what": _action_label(entry.action),
-                    "field": _field_label(entry.field), "change": " → ".join(p for p in values if p)}
+            values = (
+                HISTORY_VALUES.text(entry.field, entry.old_value, entry.old_name),
+                HISTORY_VALUES.text(entry.field, entry.new_value, entry.new_name),
+            )
+            return {
+                "id": str(entry.id),
+                "at": format_datetime(entry.at, self.zone, style="short"),
+                "who": entry.actor_name or "",
+                "what": _action_label(entry.action),
+                "field": _field_label(entry.field),
+                "change": " → ".join(p for p in values if p),
+            }
 
         async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
             page = await call(invoice_history.invoice_history, self.invoice_id, page_request(state))
             return None if page is None else rows_of(page, convert)
 
-        columns = [{"name": n, "label": label, "field": n, "align": "left"} for n, label in (
-            ("at", _("When")), ("who", _("Who")), ("what", _("What")), ("field", _("Field")), ("change", _("Change")))]
+        columns = [
+            {"name": n, "label": label, "field": n, "align": "left"}
+            for n, label in (
+                ("at", _("When")),
+                ("who", _("Who")),
+                ("what", _("What")),
+                ("field", _("Field")),
+                ("change", _("Change")),
+            )
+        ]
         table = PagedTable(columns, load, state=TableState(page_size=25))
         table.table.mark("invoice-history")
         await table.refresh()
@@ -306,8 +385,12 @@ class InvoicePage:
     def ask_issue(self) -> None:
         with self.root, ui.dialog() as dialog, ui.card().classes("max-w-lg").mark("issue-dialog"):
             ui.label(_("Issue this invoice?")).classes("text-h6")
-            ui.label(_("It gets the next invoice number and today's date. An issued invoice can no longer be "
-                       "changed or deleted: only a credit note can cancel it.")).classes("text-body2")
+            ui.label(
+                _(
+                    "It gets the next invoice number and today's date. An issued invoice can no longer be "
+                    "changed or deleted: only a credit note can cancel it."
+                )
+            ).classes("text-body2")
 
             async def issue() -> None:
                 done = await call(invoices.issue_invoice, self.invoice_id, expected_version=self._version)
@@ -319,8 +402,7 @@ class InvoicePage:
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
-                ui.button(_("Issue"), icon="verified", on_click=issue).props("unelevated no-caps") \
-                    .mark("issue-confirm")
+                ui.button(_("Issue"), icon="verified", on_click=issue).props("unelevated no-caps").mark("issue-confirm")
         disposable(dialog).open()
 
     def ask_delete(self) -> None:
@@ -349,13 +431,24 @@ class InvoicePage:
             ui.label(_("Remaining: {amount}", amount=format_currency(detail.remaining))).classes("text-grey-8")
             f: dict[str, Any] = {
                 "amount": ui.input(_("Amount"), value=number_text(detail.remaining))
-                .props("outlined inputmode=decimal suffix=€").classes("w-full").mark("payment-amount"),
+                .props("outlined inputmode=decimal suffix=€")
+                .classes("w-full")
+                .mark("payment-amount"),
                 "paid_on": ui.input(_("Date"), value=today.isoformat())
-                .props("outlined type=date stack-label").classes("w-full").mark("payment-date"),
-                "method": ui.select({m.value: _(label) for m, label in PAYMENT_METHOD_LABELS.items()},
-                                    label=_("Method"), value=PaymentMethod.TRANSFER.value)
-                .props("outlined").classes("w-full").mark("payment-method"),
-                "reference": ui.input(_("Reference")).props("outlined maxlength=120").classes("w-full")
+                .props("outlined type=date stack-label")
+                .classes("w-full")
+                .mark("payment-date"),
+                "method": ui.select(
+                    {m.value: _(label) for m, label in PAYMENT_METHOD_LABELS.items()},
+                    label=_("Method"),
+                    value=PaymentMethod.TRANSFER.value,
+                )
+                .props("outlined")
+                .classes("w-full")
+                .mark("payment-method"),
+                "reference": ui.input(_("Reference"))
+                .props("outlined maxlength=120")
+                .classes("w-full")
                 .mark("payment-reference"),
             }
 
@@ -365,8 +458,12 @@ class InvoicePage:
                 except InputError as exc:
                     f["amount"].error = _(exc.message)
                     return
-                raw = {"amount": format(amount, "f") if amount is not None else None, "paid_on": f["paid_on"].value,
-                       "method": f["method"].value, "reference": f["reference"].value}
+                raw = {
+                    "amount": format(amount, "f") if amount is not None else None,
+                    "paid_on": f["paid_on"].value,
+                    "method": f["method"].value,
+                    "reference": f["reference"].value,
+                }
                 if await call(payments.record_payment, self.invoice_id, raw, fields=f) is None:
                     return
                 dialog.close()
@@ -387,20 +484,43 @@ class InvoicePage:
         if choices is None:
             return
         rates, default_rate = choices
-        with self.root, ui.dialog().props("maximized=false") as dialog, \
-                ui.card().classes("w-[60rem] max-w-full").mark("credit-dialog"):
+        with (
+            self.root,
+            ui.dialog().props("maximized=false") as dialog,
+            ui.card().classes("w-[60rem] max-w-full").mark("credit-dialog"),
+        ):
             ui.label(_("Credit note on {number}", number=document_name(detail.row))).classes("text-h6")
-            ui.label(_("At most what remains due: {amount}", amount=format_currency(detail.remaining))) \
-                .classes("text-grey-8")
-            mode = ui.radio({FULL: _("Everything that remains due"), AMOUNT: _("An amount incl. VAT"),
-                             LINES: _("Chosen lines")}, value=FULL).props("inline").mark("credit-mode")
-            amount = ui.input(_("Amount incl. VAT"), value=number_text(detail.remaining)) \
-                .props("outlined inputmode=decimal suffix=€").classes("w-64").mark("credit-amount")
+            ui.label(_("At most what remains due: {amount}", amount=format_currency(detail.remaining))).classes(
+                "text-grey-8"
+            )
+            mode = (
+                ui.radio(
+                    {
+                        FULL: _("Everything that remains due"),
+                        AMOUNT: _("An amount incl. VAT"),
+                        LINES: _("Chosen lines"),
+                    },
+                    value=FULL,
+                )
+                .props("inline")
+                .mark("credit-mode")
+            )
+            amount = (
+                ui.input(_("Amount incl. VAT"), value=number_text(detail.remaining))
+                .props("outlined inputmode=decimal suffix=€")
+                .classes("w-64")
+                .mark("credit-amount")
+            )
             with ui.column().classes("w-full") as lines_box:
-                editor = LineEditor([line_values(line) for line in detail.lines], vat_rates=rates,
-                                    default_vat_rate=default_rate)
-            notes = ui.textarea(_("Reason (shown on the credit note)")).props("outlined autogrow").classes("w-full") \
+                editor = LineEditor(
+                    [line_values(line) for line in detail.lines], vat_rates=rates, default_vat_rate=default_rate
+                )
+            notes = (
+                ui.textarea(_("Reason (shown on the credit note)"))
+                .props("outlined autogrow")
+                .classes("w-full")
                 .mark("credit-notes-text")
+            )
             amount.bind_visibility_from(mode, "value", value=AMOUNT)
             lines_box.bind_visibility_from(mode, "value", value=LINES)
 
@@ -428,8 +548,9 @@ class InvoicePage:
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
-                ui.button(_("Issue the credit note"), icon="check", on_click=save).props("unelevated no-caps") \
-                    .mark("credit-save")
+                ui.button(_("Issue the credit note"), icon="check", on_click=save).props("unelevated no-caps").mark(
+                    "credit-save"
+                )
         disposable(dialog).open()
 
     async def download(self) -> None:
@@ -448,8 +569,9 @@ class InvoicePage:
             return
         kind = DocumentKind.CREDIT_NOTE if detail.row.kind is InvoiceKind.CREDIT_NOTE else DocumentKind.INVOICE
         with self.root:
-            await open_document_email_dialog(kind, self.invoice_id, detail.row.institution_id,
-                                             contact_id=detail.row.contact_id, on_sent=self.reload)
+            await open_document_email_dialog(
+                kind, self.invoice_id, detail.row.institution_id, contact_id=detail.row.contact_id, on_sent=self.reload
+            )
 
 
 def _delete_draft(session: Any, actor: Any, invoice_id: uuid.UUID) -> bool:

@@ -33,18 +33,30 @@ from crm_app.sales.invoices import KIND_LABELS, STATUS_LABELS, InvoiceList, Invo
 from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus
 
 STATUS_COLORS: dict[InvoiceStatus, str] = {
-    InvoiceStatus.DRAFT: "grey-6", InvoiceStatus.ISSUED: "primary", InvoiceStatus.PARTIALLY_PAID: "orange-8",
-    InvoiceStatus.PAID: "positive", InvoiceStatus.OVERDUE: "negative", InvoiceStatus.CANCELLED: "grey-8",
+    InvoiceStatus.DRAFT: "grey-6",
+    InvoiceStatus.ISSUED: "primary",
+    InvoiceStatus.PARTIALLY_PAID: "orange-8",
+    InvoiceStatus.PAID: "positive",
+    InvoiceStatus.OVERDUE: "negative",
+    InvoiceStatus.CANCELLED: "grey-8",
 }
 #: table column → the service's sort name
-SORT_COLUMNS = {"number": "number", "status": "status", "institution": "institution", "issue_date": "issued",
-                "due_date": "due", "total": "amount", "remaining": "remaining"}
+SORT_COLUMNS = {
+    "number": "number",
+    "status": "status",
+    "institution": "institution",
+    "issue_date": "issued",
+    "due_date": "due",
+    "total": "amount",
+    "remaining": "remaining",
+}
 COLUMN_OF_SORT = {sort: column for column, sort in SORT_COLUMNS.items()}
 DEFAULT_SORT = "created"
 ALL_KINDS = ""
 
 
 # ---- formatting shared by the invoice screens and the institution tabs
+
 
 def document_name(row: InvoiceRow) -> str:
     """The number, or "Draft" before it is issued."""
@@ -71,34 +83,55 @@ def invoice_columns() -> list[dict[str, Any]]:
 
 def invoice_row(row: InvoiceRow) -> dict[str, Any]:
     credit = row.kind is InvoiceKind.CREDIT_NOTE
-    return {"id": str(row.id), "number": document_name(row), "draft": row.number is None,
-            "kind": _(KIND_LABELS[row.kind]), "status": _(STATUS_LABELS[row.status]),
-            "status_color": STATUS_COLORS[row.status], "institution": row.institution_name,
-            "institution_id": str(row.institution_id), "owner": row.owner_name,
-            "issue_date": format_date(row.issue_date), "due_date": format_date(row.due_date),
-            "overdue": row.is_overdue, "total": format_currency(-row.total_incl_vat if credit else row.total_incl_vat),
-            "remaining": format_currency(row.remaining) if not credit else ""}
+    return {
+        "id": str(row.id),
+        "number": document_name(row),
+        "draft": row.number is None,
+        "kind": _(KIND_LABELS[row.kind]),
+        "status": _(STATUS_LABELS[row.status]),
+        "status_color": STATUS_COLORS[row.status],
+        "institution": row.institution_name,
+        "institution_id": str(row.institution_id),
+        "owner": row.owner_name,
+        "issue_date": format_date(row.issue_date),
+        "due_date": format_date(row.due_date),
+        "overdue": row.is_overdue,
+        "total": format_currency(-row.total_incl_vat if credit else row.total_incl_vat),
+        "remaining": format_currency(row.remaining) if not credit else "",
+    }
 
 
 def invoice_table_slots(table: ui.table) -> None:
     """Links to the invoice and its institution, the status as a badge, overdue due dates in red."""
-    table.add_slot("body-cell-number", r'''
+    table.add_slot(
+        "body-cell-number",
+        r"""
         <q-td :props="props">
           <a :href="'/invoices/' + props.row.id" class="text-primary text-weight-medium"
              :class="props.row.draft ? 'text-italic' : ''"
              @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
-        </q-td>''')
-    table.add_slot("body-cell-status", r'''
-        <q-td :props="props"><q-badge :color="props.row.status_color">{{ props.value }}</q-badge></q-td>''')
-    table.add_slot("body-cell-institution", r'''
+        </q-td>""",
+    )
+    table.add_slot(
+        "body-cell-status",
+        r"""
+        <q-td :props="props"><q-badge :color="props.row.status_color">{{ props.value }}</q-badge></q-td>""",
+    )
+    table.add_slot(
+        "body-cell-institution",
+        r"""
         <q-td :props="props">
           <a :href="'/institutions/' + props.row.institution_id" class="text-primary"
              @click.prevent="() => $parent.$emit('institution', props.row.institution_id)">{{ props.value }}</a>
-        </q-td>''')
-    table.add_slot("body-cell-due_date", r'''
+        </q-td>""",
+    )
+    table.add_slot(
+        "body-cell-due_date",
+        r"""
         <q-td :props="props" :class="props.row.overdue ? 'text-negative text-weight-medium' : ''">
           {{ props.value }}
-        </q-td>''')
+        </q-td>""",
+    )
     table.on("open", lambda e: ui.navigate.to(f"/invoices/{e.args}"))
     table.on("institution", lambda e: ui.navigate.to(f"/institutions/{e.args}"))
 
@@ -108,16 +141,22 @@ def list_totals(result: InvoiceList, box: ui.element) -> None:
     box.clear()
     with box:
         for label, value, marker, color in (
-                (_("Total"), result.totals.total_incl_vat, "invoices-sum-total", ""),
-                (_("Outstanding"), result.totals.outstanding, "invoices-sum-outstanding", ""),
-                (_("Overdue"), result.totals.overdue, "invoices-sum-overdue",
-                 "text-negative" if result.totals.overdue else "")):
+            (_("Total"), result.totals.total_incl_vat, "invoices-sum-total", ""),
+            (_("Outstanding"), result.totals.outstanding, "invoices-sum-outstanding", ""),
+            (
+                _("Overdue"),
+                result.totals.overdue,
+                "invoices-sum-overdue",
+                "text-negative" if result.totals.overdue else "",
+            ),
+        ):
             with ui.card().props("flat bordered").classes("q-pa-sm min-w-40 gap-0"):
                 ui.label(label).classes("text-caption text-grey-7")
                 ui.label(format_currency(value)).classes(f"text-subtitle1 text-weight-medium {color}").mark(marker)
 
 
 # ---- the list and its URL
+
 
 def query_params(query: InvoiceQuery, *, page: int = 1) -> dict[str, str]:
     """The URL's parameters for `query` (the inverse of `InvoiceQuery.from_params`); defaults left out."""
@@ -149,10 +188,6 @@ def query_params(query: InvoiceQuery, *, page: int = 1) -> dict[str, str]:
     return params
 
 
-
-
-
-
 async def _nothing() -> None:
     return None
 
@@ -161,8 +196,9 @@ async def _nothing() -> None:
 async def invoices_page(query: dict[str, list[str]]) -> None:
     screen = InvoiceScreen(query)
     wanted = screen.query.institution_id
-    people, detail = await asyncio.gather(active_users(),
-                                          call(institutions.get_detail, wanted) if wanted else _nothing())
+    people, detail = await asyncio.gather(
+        active_users(), call(institutions.get_detail, wanted) if wanted else _nothing()
+    )
     if wanted is not None and detail is None:
         screen.query = dataclasses.replace(screen.query, institution_id=None)  # unknown: the filter goes
     screen.build(people or {}, detail.institution.name if detail else None)
@@ -176,8 +212,9 @@ class InvoiceScreen:
     def __init__(self, params: Mapping[str, Sequence[str]]) -> None:
         self.query = InvoiceQuery.from_params(params)
         first_page = Params(params).number("page") or 1
-        self.state = TableState(page=first_page, sort=COLUMN_OF_SORT.get(self.query.sort),
-                                descending=self.query.descending)
+        self.state = TableState(
+            page=first_page, sort=COLUMN_OF_SORT.get(self.query.sort), descending=self.query.descending
+        )
         self._resetting = False
         self.actor = current_actor()
         self.shown: set[uuid.UUID] = set()  # the documents on screen: the live filter's cheap test
@@ -188,8 +225,9 @@ class InvoiceScreen:
                 ui.label(_("Invoices")).classes("text-h5")
                 self.count = ui.label().classes("text-grey-7").mark("invoice-count")
                 ui.space()
-                ui.button(_("New invoice"), icon="add", on_click=lambda: ui.navigate.to("/invoices/new")) \
-                    .props("unelevated").mark("new-invoice")
+                ui.button(_("New invoice"), icon="add", on_click=lambda: ui.navigate.to("/invoices/new")).props(
+                    "unelevated"
+                ).mark("new-invoice")
             self._filters(people, institution_name)
             self.totals_box = ui.row().classes("gap-3").mark("invoice-totals")
             self.paged = PagedTable(invoice_columns(), self._load, state=self.state)
@@ -202,38 +240,84 @@ class InvoiceScreen:
         if owner is not None and owner not in people:
             people = {**people, owner: _("Another user")}
         with ui.row().classes("w-full items-center gap-2"):
-            self.search = ui.input(_("Search"), value=q.q,
-                                   on_change=lambda e: self.changed(q=(e.value or "").strip())) \
-                .props("dense outlined clearable debounce=300").classes("w-56").mark("filter-q")
-            self.statuses = ui.select({s.value: _(STATUS_LABELS[s]) for s in InvoiceStatus}, multiple=True,
-                                      label=_("Status"), value=[s.value for s in q.statuses],
-                                      on_change=lambda e: self.changed(
-                                          statuses=tuple(InvoiceStatus(v) for v in e.value or []))) \
-                .props("dense outlined use-chips").classes("w-56").mark("filter-status")
-            self.kind = ui.select({ALL_KINDS: _("Invoices and credit notes"),
-                                   **{k.value: _(KIND_LABELS[k]) for k in InvoiceKind}},
-                                  label=_("Kind"), value=q.kind.value if q.kind else ALL_KINDS,
-                                  on_change=lambda e: self.changed(kind=InvoiceKind(e.value) if e.value else None)) \
-                .props("dense outlined").classes("w-52").mark("filter-kind")
-            self.institution = institution_picker(value=q.institution_id, value_label=institution_name,
-                                                  on_change=lambda e: self.changed(institution_id=as_uuid(e.value))) \
-                .props("dense outlined").classes("w-64").mark("filter-institution")
-            self.owner = ui.select(people, label=_("Salesperson"), value=owner, with_input=True, clearable=True,
-                                   on_change=lambda e: self.changed(owner_id=as_uuid(e.value))) \
-                .props("dense outlined").classes("w-48").mark("filter-owner")
+            self.search = (
+                ui.input(_("Search"), value=q.q, on_change=lambda e: self.changed(q=(e.value or "").strip()))
+                .props("dense outlined clearable debounce=300")
+                .classes("w-56")
+                .mark("filter-q")
+            )
+            self.statuses = (
+                ui.select(
+                    {s.value: _(STATUS_LABELS[s]) for s in InvoiceStatus},
+                    multiple=True,
+                    label=_("Status"),
+                    value=[s.value for s in q.statuses],
+                    on_change=lambda e: self.changed(statuses=tuple(InvoiceStatus(v) for v in e.value or [])),
+                )
+                .props("dense outlined use-chips")
+                .classes("w-56")
+                .mark("filter-status")
+            )
+            self.kind = (
+                ui.select(
+                    {ALL_KINDS: _("Invoices and credit notes"), **{k.value: _(KIND_LABELS[k]) for k in InvoiceKind}},
+                    label=_("Kind"),
+                    value=q.kind.value if q.kind else ALL_KINDS,
+                    on_change=lambda e: self.changed(kind=InvoiceKind(e.value) if e.value else None),
+                )
+                .props("dense outlined")
+                .classes("w-52")
+                .mark("filter-kind")
+            )
+            self.institution = (
+                institution_picker(
+                    value=q.institution_id,
+                    value_label=institution_name,
+                    on_change=lambda e: self.changed(institution_id=as_uuid(e.value)),
+                )
+                .props("dense outlined")
+                .classes("w-64")
+                .mark("filter-institution")
+            )
+            self.owner = (
+                ui.select(
+                    people,
+                    label=_("Salesperson"),
+                    value=owner,
+                    with_input=True,
+                    clearable=True,
+                    on_change=lambda e: self.changed(owner_id=as_uuid(e.value)),
+                )
+                .props("dense outlined")
+                .classes("w-48")
+                .mark("filter-owner")
+            )
         with ui.row().classes("w-full items-center gap-2"):
             self.dates: dict[str, ui.input] = {}
-            for name, label in (("issued_from", _("Issued from")), ("issued_to", _("Issued until")),
-                                ("due_from", _("Due from")), ("due_to", _("Due until"))):
+            for name, label in (
+                ("issued_from", _("Issued from")),
+                ("issued_to", _("Issued until")),
+                ("due_from", _("Due from")),
+                ("due_to", _("Due until")),
+            ):
                 value = getattr(q, name)
-                self.dates[name] = ui.input(label, value=value.isoformat() if value else "",
-                                            on_change=lambda e, n=name: self.changed(**{n: as_day(e.value)})) \
-                    .props("dense outlined type=date stack-label clearable").classes("w-40").mark(f"filter-{name}")
-            self.overdue = ui.checkbox(_("Overdue only"), value=q.overdue,
-                                       on_change=lambda e: self.changed(overdue=bool(e.value))).mark("filter-overdue")
+                self.dates[name] = (
+                    ui.input(
+                        label,
+                        value=value.isoformat() if value else "",
+                        on_change=lambda e, n=name: self.changed(**{n: as_day(e.value)}),
+                    )
+                    .props("dense outlined type=date stack-label clearable")
+                    .classes("w-40")
+                    .mark(f"filter-{name}")
+                )
+            self.overdue = ui.checkbox(
+                _("Overdue only"), value=q.overdue, on_change=lambda e: self.changed(overdue=bool(e.value))
+            ).mark("filter-overdue")
             ui.space()
-            ui.button(_("Clear filters"), icon="filter_alt_off", on_click=self.clear_filters).props("flat") \
-                .mark("clear-filters")
+            ui.button(_("Clear filters"), icon="filter_alt_off", on_click=self.clear_filters).props("flat").mark(
+                "clear-filters"
+            )
 
     def changed(self, **changes: Any) -> Coroutine[Any, Any, None] | None:
         return None if self._resetting else self.apply(**changes)
@@ -266,8 +350,18 @@ class InvoiceScreen:
             self.overdue.set_value(False)
         finally:
             self._resetting = False
-        await self.apply(q="", statuses=(), kind=None, institution_id=None, owner_id=None, issued_from=None,
-                         issued_to=None, due_from=None, due_to=None, overdue=False)
+        await self.apply(
+            q="",
+            statuses=(),
+            kind=None,
+            institution_id=None,
+            owner_id=None,
+            issued_from=None,
+            issued_to=None,
+            due_from=None,
+            due_to=None,
+            overdue=False,
+        )
 
     async def _load(self, state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         sort = SORT_COLUMNS.get(state.sort or "", DEFAULT_SORT)
@@ -285,6 +379,7 @@ class InvoiceScreen:
 
 # ---- the draft editor
 
+
 def _settings(session: Any, _actor: Any) -> DocumentSettings:
     return document_settings(session)
 
@@ -294,11 +389,16 @@ async def new_invoice_page(query: dict[str, list[str]]) -> None:
     read = Params(query)
     institution_id, contact_id = read.ident("institution_id"), read.ident("contact_id")
     settings, detail = await asyncio.gather(
-        call(_settings), call(institutions.get_detail, institution_id) if institution_id else _nothing())
+        call(_settings), call(institutions.get_detail, institution_id) if institution_id else _nothing()
+    )
     if settings is None:
         return
-    InvoiceForm(None, settings, institution=(detail.institution.id, detail.institution.name) if detail
-                else None, contact_id=contact_id if detail else None)
+    InvoiceForm(
+        None,
+        settings,
+        institution=(detail.institution.id, detail.institution.name) if detail else None,
+        contact_id=contact_id if detail else None,
+    )
 
 
 @app_page("/invoices/{invoice_id}/edit", title=N_("Edit the invoice"), parent="/invoices")
@@ -312,46 +412,85 @@ async def edit_invoice_page(invoice_id: uuid.UUID) -> None:
         ui.link(_("Back to the invoice"), f"/invoices/{invoice_id}")
         return
     set_title(_("Edit the draft invoice"))
-    InvoiceForm(detail, settings,
-                institution=(detail.row.institution_id, detail.row.institution_name), contact_id=detail.row.contact_id)
+    InvoiceForm(
+        detail,
+        settings,
+        institution=(detail.row.institution_id, detail.row.institution_name),
+        contact_id=detail.row.contact_id,
+    )
 
 
 class InvoiceForm:
     """A draft's header (institution, contact, title, payment terms, notes) and its lines."""
 
-    def __init__(self, detail: invoices.InvoiceDetail | None, settings: DocumentSettings, *,
-                 institution: tuple[uuid.UUID, str] | None, contact_id: uuid.UUID | None) -> None:
+    def __init__(
+        self,
+        detail: invoices.InvoiceDetail | None,
+        settings: DocumentSettings,
+        *,
+        institution: tuple[uuid.UUID, str] | None,
+        contact_id: uuid.UUID | None,
+    ) -> None:
         self.detail = detail
         row = detail.row if detail else None
         with ui.column().classes("w-full gap-3 max-w-screen-lg"):
             ui.label(_("Draft invoice") if detail else _("New invoice")).classes("text-h5")
             f: dict[str, Any] = {}
             with ui.card().classes("w-full"), ui.grid(columns=2).classes("w-full gap-3"):
-                f["institution_id"] = institution_picker(
-                    _("Institution") + " *", value=institution[0] if institution else None,
-                    value_label=institution[1] if institution else None, on_change=self._institution_changed) \
-                    .props("outlined").mark("invoice-institution")
-                f["contact_id"] = contact_picker(
-                    institution_id=institution[0] if institution else None, value=contact_id,
-                    value_label=detail.contact_name if detail else None).props("outlined").mark("invoice-contact")
-                f["title"] = ui.input(_("Title"), value=(row.title or "") if row else "") \
-                    .props("outlined maxlength=200").mark("invoice-title")
-                f["payment_terms_days"] = ui.input(
-                    _("Payment terms (days)"), value=str(row.payment_terms_days) if row else "",
-                    placeholder=_("Default: {days} days", days=settings.payment_terms_days)) \
-                    .props("outlined inputmode=numeric stack-label").mark("invoice-terms")
+                f["institution_id"] = (
+                    institution_picker(
+                        _("Institution") + " *",
+                        value=institution[0] if institution else None,
+                        value_label=institution[1] if institution else None,
+                        on_change=self._institution_changed,
+                    )
+                    .props("outlined")
+                    .mark("invoice-institution")
+                )
+                f["contact_id"] = (
+                    contact_picker(
+                        institution_id=institution[0] if institution else None,
+                        value=contact_id,
+                        value_label=detail.contact_name if detail else None,
+                    )
+                    .props("outlined")
+                    .mark("invoice-contact")
+                )
+                f["title"] = (
+                    ui.input(_("Title"), value=(row.title or "") if row else "")
+                    .props("outlined maxlength=200")
+                    .mark("invoice-title")
+                )
+                f["payment_terms_days"] = (
+                    ui.input(
+                        _("Payment terms (days)"),
+                        value=str(row.payment_terms_days) if row else "",
+                        placeholder=_("Default: {days} days", days=settings.payment_terms_days),
+                    )
+                    .props("outlined inputmode=numeric stack-label")
+                    .mark("invoice-terms")
+                )
                 notes = (detail.notes or "") if detail else ""
-                f["notes"] = ui.textarea(_("Notes shown on the invoice"), value=notes) \
-                    .props("outlined autogrow").classes("col-span-2").mark("invoice-notes")
+                f["notes"] = (
+                    ui.textarea(_("Notes shown on the invoice"), value=notes)
+                    .props("outlined autogrow")
+                    .classes("col-span-2")
+                    .mark("invoice-notes")
+                )
             self.fields = f
             ui.label(_("Lines")).classes("text-subtitle1 text-weight-medium")
             lines = [dataclasses.asdict(line) for line in detail.lines] if detail else []
-            self.editor = LineEditor(lines, vat_rates=settings.vat_rates, default_vat_rate=settings.default_vat_rate,
-                                     global_discount_percent=detail.global_discount_percent if detail else Decimal(0))
+            self.editor = LineEditor(
+                lines,
+                vat_rates=settings.vat_rates,
+                default_vat_rate=settings.default_vat_rate,
+                global_discount_percent=detail.global_discount_percent if detail else Decimal(0),
+            )
             with ui.row().classes("w-full justify-end gap-2"):
                 ui.button(_("Cancel"), on_click=self.cancel).props("flat no-caps").mark("invoice-cancel")
-                ui.button(_("Save the draft"), icon="save", on_click=self.save).props("unelevated no-caps") \
-                    .mark("invoice-save")
+                ui.button(_("Save the draft"), icon="save", on_click=self.save).props("unelevated no-caps").mark(
+                    "invoice-save"
+                )
 
     def _institution_changed(self, _event: Any) -> None:
         self.fields["contact_id"].set_institution(self.fields["institution_id"].selected_id)
@@ -361,18 +500,28 @@ class InvoiceForm:
 
     def raw(self) -> dict[str, Any]:
         f = self.fields
-        return {"institution_id": f["institution_id"].value, "contact_id": f["contact_id"].value,
-                "title": f["title"].value, "payment_terms_days": (f["payment_terms_days"].value or "").strip() or None,
-                "notes": f["notes"].value, "global_discount_percent": self.editor.global_discount_value(),
-                "lines": self.editor.value()}
+        return {
+            "institution_id": f["institution_id"].value,
+            "contact_id": f["contact_id"].value,
+            "title": f["title"].value,
+            "payment_terms_days": (f["payment_terms_days"].value or "").strip() or None,
+            "notes": f["notes"].value,
+            "global_discount_percent": self.editor.global_discount_value(),
+            "lines": self.editor.value(),
+        }
 
     async def save(self) -> None:
         fields = {**self.fields, **self.editor.fields()}
         if self.detail is None:
             saved = await call(invoices.create_invoice, self.raw(), fields=fields)
         else:
-            saved = await call(invoices.update_invoice, self.detail.row.id, self.raw(),
-                               expected_version=self.detail.row.version, fields=fields)
+            saved = await call(
+                invoices.update_invoice,
+                self.detail.row.id,
+                self.raw(),
+                expected_version=self.detail.row.version,
+                fields=fields,
+            )
         if saved is not None:
             ui.notify(_("Draft saved."), type="positive")
             ui.navigate.to(f"/invoices/{saved.id}")

@@ -42,20 +42,40 @@ from pages.sales.invoices import document_name, status_badge
 from pages.sales.quotes import STATUS_COLORS
 
 FIELD_LABELS = {
-    "number": N_("Number"), "status": N_("Status"), "title": N_("Title"), "institution_id": N_("Institution"),
-    "contact_id": N_("Contact"), "owner_id": N_("Salesperson"), "issue_date": N_("Date"),
-    "valid_until": N_("Valid until"), "notes": N_("Notes"), "global_discount_percent": N_("Global discount"),
-    "lines": N_("Lines"), "total_excl_vat": N_("Total excl. VAT"), "total_incl_vat": N_("Total incl. VAT"),
-    "client_comment": N_("Client's comment"), "order_number": N_("Order number"),
-    "purchase_order_ref": N_("Purchase order"), "revision_of": N_("Revision of"),
+    "number": N_("Number"),
+    "status": N_("Status"),
+    "title": N_("Title"),
+    "institution_id": N_("Institution"),
+    "contact_id": N_("Contact"),
+    "owner_id": N_("Salesperson"),
+    "issue_date": N_("Date"),
+    "valid_until": N_("Valid until"),
+    "notes": N_("Notes"),
+    "global_discount_percent": N_("Global discount"),
+    "lines": N_("Lines"),
+    "total_excl_vat": N_("Total excl. VAT"),
+    "total_incl_vat": N_("Total incl. VAT"),
+    "client_comment": N_("Client's comment"),
+    "order_number": N_("Order number"),
+    "purchase_order_ref": N_("Purchase order"),
+    "revision_of": N_("Revision of"),
     "superseded_by": N_("Replaced by"),
 }
-HISTORY_VALUES = HistoryValues(codes={"status": QUOTE_STATUS_LABELS}, dates=frozenset({"issue_date", "valid_until"}),
-                               money=frozenset({"total_excl_vat", "total_incl_vat"}),
-                               numbers=frozenset({"global_discount_percent"}))
-QUOTE_ACTION_LABELS = {"send": N_("sent"), "accept": N_("accepted"), "reject": N_("rejected"),
-                       "order": N_("ordered"), "cancel": N_("cancelled"), "revise": N_("revised"),
-                       "expire": N_("expired")}
+HISTORY_VALUES = HistoryValues(
+    codes={"status": QUOTE_STATUS_LABELS},
+    dates=frozenset({"issue_date", "valid_until"}),
+    money=frozenset({"total_excl_vat", "total_incl_vat"}),
+    numbers=frozenset({"global_discount_percent"}),
+)
+QUOTE_ACTION_LABELS = {
+    "send": N_("sent"),
+    "accept": N_("accepted"),
+    "reject": N_("rejected"),
+    "order": N_("ordered"),
+    "cancel": N_("cancelled"),
+    "revise": N_("revised"),
+    "expire": N_("expired"),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,8 +93,9 @@ async def quote_pdf(quote_id: uuid.UUID, download: int = 0) -> Response:
     """The quote's PDF for the signed-in browser; 404 for anyone who may not see it."""
 
     try:
-        found: tuple[bytes, str] | None = await run.io_bound(backend._run_as_actor, _pdf, stored_session_id(),
-                                                             _NO_CLIENT, (quote_id,), {})
+        found: tuple[bytes, str] | None = await run.io_bound(
+            backend._run_as_actor, _pdf, stored_session_id(), _NO_CLIENT, (quote_id,), {}
+        )
     except NotAuthenticated:
         return Response(status_code=401)
     except DomainError:
@@ -83,9 +104,14 @@ async def quote_pdf(quote_id: uuid.UUID, download: int = 0) -> Response:
         return Response(status_code=503)
     data, filename = found
     disposition = "attachment" if download else "inline"
-    return Response(data, media_type="application/pdf", headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{url_quote(filename)}",
-        "Cache-Control": "no-store"})
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{url_quote(filename)}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 _NO_CLIENT = backend.ClientInfo(ip=None, user_agent=None)
@@ -145,6 +171,7 @@ class QuoteScreen:
             ui.space()
             self._actions(d)
         with ui.card().classes("w-full"), ui.grid(columns=4).classes("w-full gap-x-6 gap-y-1"):
+
             def fact(label: str, value: str | None, link: str | None = None) -> None:
                 with ui.column().classes("gap-0"):
                     ui.label(label).classes("text-caption text-grey-7")
@@ -161,13 +188,18 @@ class QuoteScreen:
             if d.sent_at:
                 fact(_("Sent"), format_datetime(d.sent_at, zone, style="short"))
             if d.decided_at:
-                fact(_("Decided"), _("{when} by {name}", when=format_datetime(d.decided_at, zone, style="short"),
-                                     name=d.decided_by_name or "—"))
+                fact(
+                    _("Decided"),
+                    _(
+                        "{when} by {name}",
+                        when=format_datetime(d.decided_at, zone, style="short"),
+                        name=d.decided_by_name or "—",
+                    ),
+                )
             if d.client_comment:
                 fact(_("Client's comment"), d.client_comment)
             if d.order_number:
-                fact(_("Order number"), d.order_number + (f" · {d.purchase_order_ref}" if d.purchase_order_ref
-                                                          else ""))
+                fact(_("Order number"), d.order_number + (f" · {d.purchase_order_ref}" if d.purchase_order_ref else ""))
             if d.invoiced_amount:
                 fact(_("Invoiced"), format_currency(d.invoiced_amount))
             if len(d.revisions) > 1:
@@ -183,45 +215,63 @@ class QuoteScreen:
     def _actions(self, d: QuoteDetail) -> None:
         allowed = d.allowed_actions
         with ui.row().classes("items-center gap-2").mark("quote-actions"):
-            ui.button(_("Preview PDF"), icon="picture_as_pdf",
-                      on_click=lambda: ui.navigate.to(f"/quotes/{d.id}/pdf", new_tab=True)) \
-                .props("outline no-caps").mark("pdf-preview")
-            ui.button(_("Download PDF"), icon="download",
-                      on_click=lambda: ui.download.from_url(f"/quotes/{d.id}/pdf?download=1")) \
-                .props("outline no-caps").mark("pdf-download")
+            ui.button(
+                _("Preview PDF"),
+                icon="picture_as_pdf",
+                on_click=lambda: ui.navigate.to(f"/quotes/{d.id}/pdf", new_tab=True),
+            ).props("outline no-caps").mark("pdf-preview")
+            ui.button(
+                _("Download PDF"),
+                icon="download",
+                on_click=lambda: ui.download.from_url(f"/quotes/{d.id}/pdf?download=1"),
+            ).props("outline no-caps").mark("pdf-download")
             if d.status.value != "draft" and d.can_edit:
-                ui.button(_("Email"), icon="mail", on_click=self.email_dialog).props("outline no-caps") \
-                    .mark("action-email")
+                ui.button(_("Email"), icon="mail", on_click=self.email_dialog).props("outline no-caps").mark(
+                    "action-email"
+                )
             if QuoteAction.EDIT in allowed:
-                ui.button(_("Edit"), icon="edit", on_click=lambda: ui.navigate.to(f"/quotes/{d.id}/edit")) \
-                    .props("outline no-caps").mark("action-edit")
+                ui.button(_("Edit"), icon="edit", on_click=lambda: ui.navigate.to(f"/quotes/{d.id}/edit")).props(
+                    "outline no-caps"
+                ).mark("action-edit")
             if QuoteAction.SEND in allowed:
-                ui.button(_("Mark as sent"), icon="send", on_click=self.send).props("unelevated no-caps") \
-                    .mark("action-send")
+                ui.button(_("Mark as sent"), icon="send", on_click=self.send).props("unelevated no-caps").mark(
+                    "action-send"
+                )
             if QuoteAction.ACCEPT in allowed:
-                ui.button(_("Accepted"), icon="thumb_up", on_click=lambda: self.decision_dialog(accept=True)) \
-                    .props("unelevated no-caps color=positive").mark("action-accept")
+                ui.button(_("Accepted"), icon="thumb_up", on_click=lambda: self.decision_dialog(accept=True)).props(
+                    "unelevated no-caps color=positive"
+                ).mark("action-accept")
             if QuoteAction.REJECT in allowed:
-                ui.button(_("Rejected"), icon="thumb_down", on_click=lambda: self.decision_dialog(accept=False)) \
-                    .props("outline no-caps color=negative").mark("action-reject")
+                ui.button(_("Rejected"), icon="thumb_down", on_click=lambda: self.decision_dialog(accept=False)).props(
+                    "outline no-caps color=negative"
+                ).mark("action-reject")
             if QuoteAction.ORDER in allowed:
-                ui.button(_("Record the purchase order"), icon="assignment_turned_in", on_click=self.order_dialog) \
-                    .props("unelevated no-caps").mark("action-order")
+                ui.button(
+                    _("Record the purchase order"), icon="assignment_turned_in", on_click=self.order_dialog
+                ).props("unelevated no-caps").mark("action-order")
             if QuoteAction.INVOICE in allowed:
-                ui.button(_("Create an invoice"), icon="receipt_long", on_click=self.invoice_dialog) \
-                    .props("unelevated no-caps").mark("action-invoice")
+                ui.button(_("Create an invoice"), icon="receipt_long", on_click=self.invoice_dialog).props(
+                    "unelevated no-caps"
+                ).mark("action-invoice")
             if QuoteAction.REVISE in allowed:
-                ui.button(_("New revision"), icon="difference", on_click=self.revise).props("outline no-caps") \
-                    .mark("action-revise")
+                ui.button(_("New revision"), icon="difference", on_click=self.revise).props("outline no-caps").mark(
+                    "action-revise"
+                )
             if QuoteAction.CANCEL in allowed:
-                ui.button(_("Cancel the quote"), icon="block", on_click=self.cancel_dialog) \
-                    .props("flat no-caps color=negative").mark("action-cancel")
+                ui.button(_("Cancel the quote"), icon="block", on_click=self.cancel_dialog).props(
+                    "flat no-caps color=negative"
+                ).mark("action-cancel")
 
     def _lines(self, d: QuoteDetail) -> None:
         columns = [
             {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
-            {"name": "description", "label": _("Description"), "field": "description", "align": "left",
-             "style": "white-space: pre-wrap"},
+            {
+                "name": "description",
+                "label": _("Description"),
+                "field": "description",
+                "align": "left",
+                "style": "white-space: pre-wrap",
+            },
             {"name": "quantity", "label": _("Quantity"), "field": "quantity", "align": "right"},
             {"name": "unit", "label": _("Unit"), "field": "unit", "align": "left"},
             {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", "align": "right"},
@@ -237,21 +287,37 @@ class QuoteScreen:
                 discount = f"{number_text(line.discount_value)} %"
             else:
                 discount = format_currency(line.discount_value)
-            rows.append({"id": str(line.id), "reference": line.reference or "", "description": line.description,
-                         "quantity": number_text(line.quantity), "unit": unit_label(line.unit),
-                         "unit_price": format_currency(line.unit_price), "discount": discount,
-                         "vat": rate_label(line.vat_rate), "net": format_currency(line.net_amount)})
+            rows.append(
+                {
+                    "id": str(line.id),
+                    "reference": line.reference or "",
+                    "description": line.description,
+                    "quantity": number_text(line.quantity),
+                    "unit": unit_label(line.unit),
+                    "unit_price": format_currency(line.unit_price),
+                    "discount": discount,
+                    "vat": rate_label(line.vat_rate),
+                    "net": format_currency(line.net_amount),
+                }
+            )
         with ui.card().classes("w-full"):
-            ui.table(columns=columns, rows=rows, row_key="id").props("flat dense").classes("w-full") \
-                .mark("quote-lines")
+            ui.table(columns=columns, rows=rows, row_key="id").props("flat dense").classes("w-full").mark("quote-lines")
             with ui.row().classes("w-full"):
                 if d.notes:
                     ui.label(d.notes).classes("whitespace-pre-wrap text-grey-8 max-w-xl").mark("quote-notes")
                 ui.space()
                 with ui.column().classes("gap-1 min-w-72").mark("totals"):
-                    show_totals(money.Totals(lines=(), subtotal=d.subtotal, global_discount=d.global_discount,
-                                             total_excl_vat=d.total_excl_vat, vat_rows=d.vat_rows,
-                                             total_vat=d.total_vat, total_incl_vat=d.total_incl_vat))
+                    show_totals(
+                        money.Totals(
+                            lines=(),
+                            subtotal=d.subtotal,
+                            global_discount=d.global_discount,
+                            total_excl_vat=d.total_excl_vat,
+                            vat_rows=d.vat_rows,
+                            total_vat=d.total_vat,
+                            total_incl_vat=d.total_incl_vat,
+                        )
+                    )
 
     async def _invoices(self) -> None:
         """The quote's invoices (number or "Draft", status, total), each a link to its page; nothing
@@ -263,15 +329,17 @@ class QuoteScreen:
             ui.label(_("Invoices")).classes("text-subtitle1 text-weight-medium")
             for row in found.items:
                 with ui.row().classes("items-center gap-3").mark("quote-invoice"):
-                    ui.link(document_name(row), f"/invoices/{row.id}").classes("text-primary") \
-                        .mark(f"quote-invoice-link-{row.id}")
+                    ui.link(document_name(row), f"/invoices/{row.id}").classes("text-primary").mark(
+                        f"quote-invoice-link-{row.id}"
+                    )
                     if row.kind is InvoiceKind.CREDIT_NOTE:
                         ui.label(_(KIND_LABELS[row.kind])).classes("text-grey-7")
                     status_badge(row.status)
                     ui.label(format_currency(row.total_incl_vat))
             if found.total > len(found.items):
-                ui.link(_("All {count} invoices", count=found.total), f"/invoices?quote_id={self.quote_id}") \
-                    .classes("text-primary").mark("quote-invoices-all")
+                ui.link(_("All {count} invoices", count=found.total), f"/invoices?quote_id={self.quote_id}").classes(
+                    "text-primary"
+                ).mark("quote-invoices-all")
 
     async def _reminders(self, zone: str) -> None:
         found = await call(quote_views.quote_reminders, self.quote_id)
@@ -282,25 +350,42 @@ class QuoteScreen:
             for reminder in found:
                 with ui.item(), ui.item_section():
                     ui.item_label(_(QUOTE_REMINDER_SPECS[reminder.kind].label))
-                    ui.item_label(_("Sent to the salesperson on {when}",
-                                    when=format_datetime(reminder.sent_at, zone, style="short"))).props("caption")
+                    ui.item_label(
+                        _(
+                            "Sent to the salesperson on {when}",
+                            when=format_datetime(reminder.sent_at, zone, style="short"),
+                        )
+                    ).props("caption")
 
     async def _history(self, zone: str) -> None:
         def convert(row: audit.HistoryRow) -> dict[str, Any]:
             action = QUOTE_ACTION_LABELS.get(row.action) or ACTION_LABELS.get(row.action) or row.action
             field = _(FIELD_LABELS[row.field]) if row.field in FIELD_LABELS else (row.field or "")
-            return {"id": str(row.id), "at": format_datetime(row.at, zone, style="short"), "who": row.actor_name or "",
-                    "what": _(action), "field": field,
-                    "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
-                    "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name)}
+            return {
+                "id": str(row.id),
+                "at": format_datetime(row.at, zone, style="short"),
+                "who": row.actor_name or "",
+                "what": _(action),
+                "field": field,
+                "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
+                "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name),
+            }
 
         async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
             page = await call(quotes.quote_history, self.quote_id, page_request(state))
             return None if page is None else rows_of(page, convert)
 
-        columns = [{"name": n, "label": label, "field": n, "align": "left"} for n, label in (
-            ("at", _("When")), ("who", _("Who")), ("what", _("What")), ("field", _("Field")), ("old", _("Before")),
-            ("new", _("After")))]
+        columns = [
+            {"name": n, "label": label, "field": n, "align": "left"}
+            for n, label in (
+                ("at", _("When")),
+                ("who", _("Who")),
+                ("what", _("What")),
+                ("field", _("Field")),
+                ("old", _("Before")),
+                ("new", _("After")),
+            )
+        ]
         table = PagedTable(columns, load, state=TableState(page_size=25))
         table.table.mark("history-table")
         await table.refresh()
@@ -328,15 +413,16 @@ class QuoteScreen:
 
     def decision_dialog(self, *, accept: bool) -> None:
         with self.root, disposable(ui.dialog()) as dialog, ui.card().classes("w-[32rem]").mark("decision-dialog"):
-            ui.label(_("The client accepted the quote") if accept else _("The client rejected the quote")) \
-                .classes("text-h6")
-            comment = ui.textarea(_("Client's comment")).props("outlined autogrow").classes("w-full") \
-                .mark("client-comment")
+            ui.label(_("The client accepted the quote") if accept else _("The client rejected the quote")).classes(
+                "text-h6"
+            )
+            comment = (
+                ui.textarea(_("Client's comment")).props("outlined autogrow").classes("w-full").mark("client-comment")
+            )
 
             async def confirm() -> None:
                 fn = quotes.accept_quote if accept else quotes.reject_quote
-                result = await self._act(fn, client_comment=comment.value or None,
-                                         fields={"client_comment": comment})
+                result = await self._act(fn, client_comment=comment.value or None, fields={"client_comment": comment})
                 if result is not None:
                     dialog.close()
                     ui.notify(_("Quote accepted.") if accept else _("Quote rejected."), type="positive")
@@ -351,12 +437,19 @@ class QuoteScreen:
     def order_dialog(self) -> None:
         with self.root, disposable(ui.dialog()) as dialog, ui.card().classes("w-96").mark("order-dialog"):
             ui.label(_("Record the purchase order")).classes("text-h6")
-            reference = ui.input(_("Client's purchase order reference")).props("outlined maxlength=80") \
-                .classes("w-full").mark("order-reference")
+            reference = (
+                ui.input(_("Client's purchase order reference"))
+                .props("outlined maxlength=80")
+                .classes("w-full")
+                .mark("order-reference")
+            )
 
             async def confirm() -> None:
-                result = await self._act(quotes.record_order, purchase_order_ref=reference.value or None,
-                                         fields={"purchase_order_ref": reference})
+                result = await self._act(
+                    quotes.record_order,
+                    purchase_order_ref=reference.value or None,
+                    fields={"purchase_order_ref": reference},
+                )
                 if result is not None:
                     dialog.close()
                     ui.notify(_("Order {number} recorded.", number=result.order_number), type="positive")
@@ -377,8 +470,9 @@ class QuoteScreen:
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Keep it"), on_click=dialog.close).props("flat")
-                ui.button(_("Cancel the quote"), on_click=confirm).props("unelevated color=negative") \
-                    .mark("cancel-confirm")
+                ui.button(_("Cancel the quote"), on_click=confirm).props("unelevated color=negative").mark(
+                    "cancel-confirm"
+                )
         dialog.open()
 
     async def revise(self) -> None:
@@ -404,10 +498,17 @@ class QuoteScreen:
         with self.root, disposable(ui.dialog()) as dialog, ui.card().classes("w-[28rem]").mark("invoice-dialog"):
             ui.label(_("Create an invoice")).classes("text-h6")
             ui.label(_("Remaining to invoice: {amount}", amount=format_currency(remaining))).classes("text-grey-8")
-            kind = ui.radio({"full": _("All that remains"), "deposit": _("A deposit (percentage)")}, value="full") \
-                .props("inline").mark("invoice-kind")
-            percent = ui.input(_("Deposit (%)"), value="30").props("outlined dense inputmode=decimal suffix=%") \
-                .classes("w-40").mark("invoice-percent")
+            kind = (
+                ui.radio({"full": _("All that remains"), "deposit": _("A deposit (percentage)")}, value="full")
+                .props("inline")
+                .mark("invoice-kind")
+            )
+            percent = (
+                ui.input(_("Deposit (%)"), value="30")
+                .props("outlined dense inputmode=decimal suffix=%")
+                .classes("w-40")
+                .mark("invoice-percent")
+            )
             percent.bind_visibility_from(kind, "value", value="deposit")
             button = None
 
@@ -424,8 +525,9 @@ class QuoteScreen:
                         return
                 button.disable()
                 with self.root:
-                    invoice = await call(invoices.create_invoice_from_quote, self.quote_id, percent=value,
-                                         fields={"percent": percent})
+                    invoice = await call(
+                        invoices.create_invoice_from_quote, self.quote_id, percent=value, fields={"percent": percent}
+                    )
                 if invoice is None:
                     if not button.is_deleted:
                         button.enable()
@@ -443,5 +545,6 @@ class QuoteScreen:
         if self.detail is None:
             return
         with self.root:
-            await open_document_email_dialog(DocumentKind.QUOTE, self.quote_id, self.detail.institution_id,
-                                             contact_id=self.detail.contact_id)
+            await open_document_email_dialog(
+                DocumentKind.QUOTE, self.quote_id, self.detail.institution_id, contact_id=self.detail.contact_id
+            )

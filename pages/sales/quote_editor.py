@@ -25,8 +25,9 @@ from crm_app.sales.quotes import QuoteAction, QuoteDetail
 @app_page("/quotes/new", title=N_("New quote"), parent="/quotes")
 async def new_quote_page(query: dict[str, list[str]]) -> None:
     wanted = as_uuid(next(iter(query.get("institution_id") or []), None))
-    choices, detail = await asyncio.gather(call(catalog.vat_choices),
-                                           call(institutions.get_detail, wanted) if wanted else _nothing())
+    choices, detail = await asyncio.gather(
+        call(catalog.vat_choices), call(institutions.get_detail, wanted) if wanted else _nothing()
+    )
     if choices is None:
         return
     institution = (wanted, detail.institution.name) if wanted and detail else (None, None)
@@ -52,59 +53,95 @@ async def _nothing() -> None:
     return None
 
 
-
-
 class QuoteForm:
-    def __init__(self, detail: QuoteDetail | None, choices: Any, *,
-                 institution: tuple[uuid.UUID | None, str | None]) -> None:
+    def __init__(
+        self, detail: QuoteDetail | None, choices: Any, *, institution: tuple[uuid.UUID | None, str | None]
+    ) -> None:
         self.detail = detail
         self.version = detail.version if detail else None
         rates, default_rate = choices
         with ui.column().classes("w-full gap-3").mark("quote-form") as self.root:
             with ui.row().classes("w-full items-center gap-3"):
-                ui.label(_("New quote") if detail is None else _("Edit {number}", number=detail.number)) \
-                    .classes("text-h5").mark("form-title")
+                ui.label(_("New quote") if detail is None else _("Edit {number}", number=detail.number)).classes(
+                    "text-h5"
+                ).mark("form-title")
                 ui.space()
                 ui.button(_("Cancel"), on_click=self.leave).props("flat").mark("cancel-edit")
-                self.save_button = ui.button(_("Save"), icon="save", on_click=self.save).props("unelevated") \
-                    .mark("save-quote")
+                self.save_button = (
+                    ui.button(_("Save"), icon="save", on_click=self.save).props("unelevated").mark("save-quote")
+                )
             with ui.card().classes("w-full"), ui.grid(columns=2).classes("w-full gap-3"):
-                self.institution = institution_picker(value=institution[0], value_label=institution[1],
-                                                      on_change=self._institution_changed, clearable=False) \
-                    .props("outlined dense").mark("quote-institution")
-                self.contact = contact_picker(institution_id=institution[0],
-                                              value=detail.contact_id if detail else None,
-                                              value_label=detail.contact_name if detail else None) \
-                    .props("outlined dense").mark("quote-contact")
-                self.title = ui.input(_("Title"), value=(detail.title or "") if detail else "") \
-                    .props("outlined dense maxlength=200").mark("quote-title")
-                self.valid_until = ui.input(_("Valid until"),
-                                            value=detail.valid_until.isoformat() if detail else "") \
-                    .props("outlined dense type=date stack-label").mark("quote-valid_until")
+                self.institution = (
+                    institution_picker(
+                        value=institution[0],
+                        value_label=institution[1],
+                        on_change=self._institution_changed,
+                        clearable=False,
+                    )
+                    .props("outlined dense")
+                    .mark("quote-institution")
+                )
+                self.contact = (
+                    contact_picker(
+                        institution_id=institution[0],
+                        value=detail.contact_id if detail else None,
+                        value_label=detail.contact_name if detail else None,
+                    )
+                    .props("outlined dense")
+                    .mark("quote-contact")
+                )
+                self.title = (
+                    ui.input(_("Title"), value=(detail.title or "") if detail else "")
+                    .props("outlined dense maxlength=200")
+                    .mark("quote-title")
+                )
+                self.valid_until = (
+                    ui.input(_("Valid until"), value=detail.valid_until.isoformat() if detail else "")
+                    .props("outlined dense type=date stack-label")
+                    .mark("quote-valid_until")
+                )
             with ui.card().classes("w-full"):
                 ui.label(_("Lines")).classes("text-subtitle1 text-weight-medium")
                 lines = [dataclasses.asdict(line) for line in detail.lines] if detail else []
-                self.editor = LineEditor(lines, vat_rates=rates, default_vat_rate=default_rate,
-                                         global_discount_percent=detail.global_discount_percent if detail else
-                                         money.ZERO)
+                self.editor = LineEditor(
+                    lines,
+                    vat_rates=rates,
+                    default_vat_rate=default_rate,
+                    global_discount_percent=detail.global_discount_percent if detail else money.ZERO,
+                )
                 if detail is None:
                     self.editor.add_line()
-            self.notes = ui.textarea(_("Notes (printed on the quote)"), value=(detail.notes or "") if detail else "") \
-                .props("outlined autogrow").classes("w-full").mark("quote-notes")
+            self.notes = (
+                ui.textarea(_("Notes (printed on the quote)"), value=(detail.notes or "") if detail else "")
+                .props("outlined autogrow")
+                .classes("w-full")
+                .mark("quote-notes")
+            )
 
     def _institution_changed(self, event: Any) -> None:
         self.contact.set_institution(as_uuid(event.value))
 
     def values(self) -> dict[str, Any]:
-        return {"institution_id": self.institution.value, "contact_id": self.contact.value,
-                "title": self.title.value or "", "valid_until": self.valid_until.value or None,
-                "notes": self.notes.value or "", "global_discount_percent": self.editor.global_discount_value(),
-                "lines": self.editor.value()}
+        return {
+            "institution_id": self.institution.value,
+            "contact_id": self.contact.value,
+            "title": self.title.value or "",
+            "valid_until": self.valid_until.value or None,
+            "notes": self.notes.value or "",
+            "global_discount_percent": self.editor.global_discount_value(),
+            "lines": self.editor.value(),
+        }
 
     def fields(self) -> dict[str, Any]:
-        return {"institution_id": self.institution, "contact_id": self.contact, "title": self.title,
-                "valid_until": self.valid_until, "issue_date": self.valid_until, "notes": self.notes,
-                **self.editor.fields()}
+        return {
+            "institution_id": self.institution,
+            "contact_id": self.contact,
+            "title": self.title,
+            "valid_until": self.valid_until,
+            "issue_date": self.valid_until,
+            "notes": self.notes,
+            **self.editor.fields(),
+        }
 
     async def save(self) -> None:
         self.save_button.disable()  # one click, one save
@@ -112,8 +149,13 @@ class QuoteForm:
             if self.detail is None:
                 saved = await call(quotes.create_quote, self.values(), fields=self.fields())
             else:
-                saved = await call(quotes.update_quote, self.detail.id, self.values(),
-                                   expected_version=self.version, fields=self.fields())
+                saved = await call(
+                    quotes.update_quote,
+                    self.detail.id,
+                    self.values(),
+                    expected_version=self.version,
+                    fields=self.fields(),
+                )
         finally:
             if not self.save_button.is_deleted:
                 self.save_button.enable()
@@ -124,4 +166,3 @@ class QuoteForm:
 
     def leave(self) -> None:
         ui.navigate.to(f"/quotes/{self.detail.id}" if self.detail else "/quotes")
-

@@ -30,15 +30,33 @@ from crm_app.sales.models.quotes import QuoteStatus
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS, QuoteQuery, QuoteRow
 
 STATUS_COLORS: dict[QuoteStatus, str] = {
-    QuoteStatus.DRAFT: "grey-7", QuoteStatus.SENT: "primary", QuoteStatus.ACCEPTED: "positive",
-    QuoteStatus.REJECTED: "negative", QuoteStatus.EXPIRED: "orange-8", QuoteStatus.CANCELLED: "grey-5",
+    QuoteStatus.DRAFT: "grey-7",
+    QuoteStatus.SENT: "primary",
+    QuoteStatus.ACCEPTED: "positive",
+    QuoteStatus.REJECTED: "negative",
+    QuoteStatus.EXPIRED: "orange-8",
+    QuoteStatus.CANCELLED: "grey-5",
     QuoteStatus.ORDERED: "teal",
 }
-SORTABLE = {"number": "number", "institution": "institution", "owner": "owner", "status": "status",
-            "issue_date": "issue_date", "valid_until": "valid_until", "total_excl_vat": "amount",
-            "total_incl_vat": "amount"}
-COLUMN_OF_SORT = {"number": "number", "institution": "institution", "owner": "owner", "status": "status",
-                  "issue_date": "issue_date", "valid_until": "valid_until", "amount": "total_excl_vat"}
+SORTABLE = {
+    "number": "number",
+    "institution": "institution",
+    "owner": "owner",
+    "status": "status",
+    "issue_date": "issue_date",
+    "valid_until": "valid_until",
+    "total_excl_vat": "amount",
+    "total_incl_vat": "amount",
+}
+COLUMN_OF_SORT = {
+    "number": "number",
+    "institution": "institution",
+    "owner": "owner",
+    "status": "status",
+    "issue_date": "issue_date",
+    "valid_until": "valid_until",
+    "amount": "total_excl_vat",
+}
 
 
 def query_params(query: QuoteQuery, page: int = 1) -> dict[str, str]:
@@ -73,27 +91,38 @@ def _columns() -> list[dict[str, Any]]:
     return [
         {"name": "number", "label": _("Number"), "field": "number", "sortable": True, "align": "left"},
         {"name": "title", "label": _("Title"), "field": "title", "align": "left"},
-        {"name": "institution", "label": _("Institution"), "field": "institution", "sortable": True,
-         "align": "left"},
+        {"name": "institution", "label": _("Institution"), "field": "institution", "sortable": True, "align": "left"},
         {"name": "owner", "label": _("Salesperson"), "field": "owner", "sortable": True, "align": "left"},
         {"name": "status", "label": _("Status"), "field": "status", "sortable": True, "align": "left"},
         {"name": "issue_date", "label": _("Date"), "field": "issue_date", "sortable": True, "align": "left"},
         {"name": "valid_until", "label": _("Valid until"), "field": "valid_until", "sortable": True, "align": "left"},
-        {"name": "total_excl_vat", "label": _("Total excl. VAT"), "field": "total_excl_vat", "sortable": True,
-         "align": "right"},
+        {
+            "name": "total_excl_vat",
+            "label": _("Total excl. VAT"),
+            "field": "total_excl_vat",
+            "sortable": True,
+            "align": "right",
+        },
         {"name": "total_incl_vat", "label": _("Total incl. VAT"), "field": "total_incl_vat", "align": "right"},
     ]
 
 
 def _row(row: QuoteRow) -> dict[str, Any]:
-    return {"id": str(row.id), "number": row.number, "title": row.title or "", "institution": row.institution_name,
-            "institution_id": str(row.institution_id), "owner": row.owner_name,
-            "status": _(QUOTE_STATUS_LABELS[row.status]), "status_value": row.status.value,
-            "status_color": STATUS_COLORS[row.status], "issue_date": format_date(row.issue_date),
-            "valid_until": format_date(row.valid_until), "total_excl_vat": format_currency(row.total_excl_vat),
-            "total_incl_vat": format_currency(row.total_incl_vat)}
-
-
+    return {
+        "id": str(row.id),
+        "number": row.number,
+        "title": row.title or "",
+        "institution": row.institution_name,
+        "institution_id": str(row.institution_id),
+        "owner": row.owner_name,
+        "status": _(QUOTE_STATUS_LABELS[row.status]),
+        "status_value": row.status.value,
+        "status_color": STATUS_COLORS[row.status],
+        "issue_date": format_date(row.issue_date),
+        "valid_until": format_date(row.valid_until),
+        "total_excl_vat": format_currency(row.total_excl_vat),
+        "total_incl_vat": format_currency(row.total_incl_vat),
+    }
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -107,8 +136,9 @@ def _amount(value: Any) -> Decimal | None:
 async def quotes_page(query: dict[str, list[str]]) -> None:
     screen = QuoteListScreen(query)
     wanted = screen.query.institution_id
-    people, detail = await asyncio.gather(active_users() if screen.wide else _nothing(),
-                                          call(institutions.get_detail, wanted) if wanted else _nothing())
+    people, detail = await asyncio.gather(
+        active_users() if screen.wide else _nothing(), call(institutions.get_detail, wanted) if wanted else _nothing()
+    )
     if wanted is not None and detail is None:
         screen.query = dataclasses.replace(screen.query, institution_id=None)
     screen.build(people or {}, detail.institution.name if detail else None)
@@ -131,9 +161,11 @@ class QuoteListScreen:
         first = (params.get("page") or [""])[0]
         self._loads = 0
         self.shown: set[uuid.UUID] = set()  # the quotes on screen: the live filter's cheap test
-        self.state = TableState(page=int(first) if first.isdigit() else 1,
-                                sort=COLUMN_OF_SORT.get(self.query.sort, "issue_date"),
-                                descending=self.query.descending)
+        self.state = TableState(
+            page=int(first) if first.isdigit() else 1,
+            sort=COLUMN_OF_SORT.get(self.query.sort, "issue_date"),
+            descending=self.query.descending,
+        )
 
     def build(self, people: dict[str, str], institution_name: str | None) -> None:
         q = self.query
@@ -142,60 +174,90 @@ class QuoteListScreen:
                 ui.label(_("Quotes")).classes("text-h5")
                 self.count = ui.label().classes("text-grey-7").mark("quote-count")
                 ui.space()
-                ui.button(_("New quote"), icon="add", on_click=lambda: ui.navigate.to("/quotes/new")) \
-                    .props("unelevated").mark("new-quote")
+                ui.button(_("New quote"), icon="add", on_click=lambda: ui.navigate.to("/quotes/new")).props(
+                    "unelevated"
+                ).mark("new-quote")
             with ui.row().classes("w-full items-center gap-2"):
-                ui.input(_("Search"), value=q.q, on_change=lambda e: self.apply(q=(e.value or "").strip())) \
-                    .props("dense outlined clearable debounce=300").classes("w-56").mark("search")
-                ui.select({s.value: _(QUOTE_STATUS_LABELS[s]) for s in QuoteStatus}, multiple=True,
-                          label=_("Status"), value=[s.value for s in q.statuses],
-                          on_change=lambda e: self.apply(statuses=tuple(QuoteStatus(v) for v in e.value or []))) \
-                    .props("dense outlined use-chips").classes("w-56").mark("filter-status")
-                institution_picker(value=q.institution_id, value_label=institution_name,
-                                   on_change=lambda e: self.apply(institution_id=as_uuid(e.value))) \
-                    .props("dense outlined").classes("w-60").mark("filter-institution")
+                ui.input(_("Search"), value=q.q, on_change=lambda e: self.apply(q=(e.value or "").strip())).props(
+                    "dense outlined clearable debounce=300"
+                ).classes("w-56").mark("search")
+                ui.select(
+                    {s.value: _(QUOTE_STATUS_LABELS[s]) for s in QuoteStatus},
+                    multiple=True,
+                    label=_("Status"),
+                    value=[s.value for s in q.statuses],
+                    on_change=lambda e: self.apply(statuses=tuple(QuoteStatus(v) for v in e.value or [])),
+                ).props("dense outlined use-chips").classes("w-56").mark("filter-status")
+                institution_picker(
+                    value=q.institution_id,
+                    value_label=institution_name,
+                    on_change=lambda e: self.apply(institution_id=as_uuid(e.value)),
+                ).props("dense outlined").classes("w-60").mark("filter-institution")
                 if self.wide:
                     owners = dict(people)
                     if q.owner_id is not None and str(q.owner_id) not in owners:
                         owners[str(q.owner_id)] = _("Another user")
-                    ui.select(owners, label=_("Salesperson"), value=str(q.owner_id) if q.owner_id else None,
-                              with_input=True, clearable=True,
-                              on_change=lambda e: self.apply(owner_id=as_uuid(e.value))) \
-                        .props("dense outlined").classes("w-48").mark("filter-owner")
+                    ui.select(
+                        owners,
+                        label=_("Salesperson"),
+                        value=str(q.owner_id) if q.owner_id else None,
+                        with_input=True,
+                        clearable=True,
+                        on_change=lambda e: self.apply(owner_id=as_uuid(e.value)),
+                    ).props("dense outlined").classes("w-48").mark("filter-owner")
             with ui.row().classes("w-full items-center gap-2"):
-                ui.input(_("Issued from"), value=q.issued_from.isoformat() if q.issued_from else "",
-                         on_change=lambda e: self.apply(issued_from=as_day(e.value))) \
-                    .props("dense outlined type=date stack-label clearable").classes("w-44").mark("filter-issued-from")
-                ui.input(_("Issued until"), value=q.issued_to.isoformat() if q.issued_to else "",
-                         on_change=lambda e: self.apply(issued_to=as_day(e.value))) \
-                    .props("dense outlined type=date stack-label clearable").classes("w-44").mark("filter-issued-to")
-                ui.input(_("Minimum excl. VAT"), value=number_text(q.amount_min),
-                         on_change=lambda e: self.apply(amount_min=_amount(e.value))) \
-                    .props("dense outlined clearable debounce=400 inputmode=decimal suffix=€").classes("w-40") \
-                    .mark("filter-amount-min")
-                ui.input(_("Maximum excl. VAT"), value=number_text(q.amount_max),
-                         on_change=lambda e: self.apply(amount_max=_amount(e.value))) \
-                    .props("dense outlined clearable debounce=400 inputmode=decimal suffix=€").classes("w-40") \
-                    .mark("filter-amount-max")
+                ui.input(
+                    _("Issued from"),
+                    value=q.issued_from.isoformat() if q.issued_from else "",
+                    on_change=lambda e: self.apply(issued_from=as_day(e.value)),
+                ).props("dense outlined type=date stack-label clearable").classes("w-44").mark("filter-issued-from")
+                ui.input(
+                    _("Issued until"),
+                    value=q.issued_to.isoformat() if q.issued_to else "",
+                    on_change=lambda e: self.apply(issued_to=as_day(e.value)),
+                ).props("dense outlined type=date stack-label clearable").classes("w-44").mark("filter-issued-to")
+                ui.input(
+                    _("Minimum excl. VAT"),
+                    value=number_text(q.amount_min),
+                    on_change=lambda e: self.apply(amount_min=_amount(e.value)),
+                ).props("dense outlined clearable debounce=400 inputmode=decimal suffix=€").classes("w-40").mark(
+                    "filter-amount-min"
+                )
+                ui.input(
+                    _("Maximum excl. VAT"),
+                    value=number_text(q.amount_max),
+                    on_change=lambda e: self.apply(amount_max=_amount(e.value)),
+                ).props("dense outlined clearable debounce=400 inputmode=decimal suffix=€").classes("w-40").mark(
+                    "filter-amount-max"
+                )
                 ui.space()
                 with ui.row().classes("items-center gap-4 text-body2"):
                     self.sum_excl = ui.label().mark("sum-excl")
                     self.sum_incl = ui.label().classes("text-weight-medium").mark("sum-incl")
             self.table = PagedTable(_columns(), self._load, state=self.state)
             table = self.table.table
-            table.add_slot("body-cell-number", r'''
+            table.add_slot(
+                "body-cell-number",
+                r"""
                 <q-td :props="props">
                   <a :href="'/quotes/' + props.row.id" class="text-primary text-weight-medium"
                      @click.prevent="() => $parent.$emit('open', '/quotes/' + props.row.id)">{{ props.value }}</a>
-                </q-td>''')
-            table.add_slot("body-cell-institution", r'''
+                </q-td>""",
+            )
+            table.add_slot(
+                "body-cell-institution",
+                r"""
                 <q-td :props="props">
                   <a :href="'/institutions/' + props.row.institution_id" class="text-primary"
                      @click.prevent="() => $parent.$emit('open', '/institutions/' + props.row.institution_id)"
                   >{{ props.value }}</a>
-                </q-td>''')
-            table.add_slot("body-cell-status", r'''
-                <q-td :props="props"><q-badge :color="props.row.status_color">{{ props.value }}</q-badge></q-td>''')
+                </q-td>""",
+            )
+            table.add_slot(
+                "body-cell-status",
+                r"""
+                <q-td :props="props"><q-badge :color="props.row.status_color">{{ props.value }}</q-badge></q-td>""",
+            )
             table.on("open", lambda e: ui.navigate.to(str(e.args)))
             table.mark("quotes-table")
 
@@ -230,5 +292,3 @@ class QuoteListScreen:
         self.sum_excl.text = _("Total excl. VAT: {amount}", amount=format_currency(page.sum_excl_vat))
         self.sum_incl.text = _("Total incl. VAT: {amount}", amount=format_currency(page.sum_incl_vat))
         return rows_of(page, _row)
-
-

@@ -19,8 +19,9 @@ def _account(role: Role, email: str, name: str = "Test User") -> str:
 
 
 async def _token(api: httpx.AsyncClient, email: str, user_agent: str = "pytest") -> dict[str, str]:
-    response = await api.post("/api/auth/login", json={"email": email, "password": PASSWORD},
-                              headers={"User-Agent": user_agent})
+    response = await api.post(
+        "/api/auth/login", json={"email": email, "password": PASSWORD}, headers={"User-Agent": user_agent}
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -42,16 +43,18 @@ async def test_admin_manages_a_team_through_the_api(api: httpx.AsyncClient) -> N
 
     with unit_of_work() as session:
         rep_id = session.exec(select(UserRow.id).where(UserRow.email == rep_email)).one()
-    added = await api.post(f"/api/teams/{team['id']}/members", json={"user_id": str(rep_id), "is_manager": True},
-                           headers=admin)
+    added = await api.post(
+        f"/api/teams/{team['id']}/members", json={"user_id": str(rep_id), "is_manager": True}, headers=admin
+    )
     assert added.status_code == 201, added.text
     assert added.json()["role"] == "manager" and added.json()["is_manager"] is True
     members = await api.get(f"/api/teams/{team['id']}/members", headers=admin)
     assert [m["email"] for m in members.json()] == [rep_email]
     refused = await api.patch(f"/api/teams/{team['id']}", json={"is_archived": True}, headers=admin)
     assert refused.status_code == 422  # active members first
-    unset = await api.put(f"/api/teams/{team['id']}/members/{rep_id}/manager", json={"is_manager": False},
-                          headers=admin)
+    unset = await api.put(
+        f"/api/teams/{team['id']}/members/{rep_id}/manager", json={"is_manager": False}, headers=admin
+    )
     assert unset.json()["role"] == "user"
     assert (await api.delete(f"/api/teams/{team['id']}/members/{rep_id}", headers=admin)).status_code == 204
     archived = await api.patch(f"/api/teams/{team['id']}", json={"is_archived": True}, headers=admin)
@@ -77,14 +80,24 @@ async def test_security_log_is_filtered_paged_and_exported(api: httpx.AsyncClien
     body = page.json()
     assert (body["total"], len(body["items"]), body["page_size"]) == (3, 2, 2)
     assert {item["severity"] for item in body["items"]} == {"medium"}
-    assert set(body["items"][0]) == {"id", "at", "user_id", "user_name", "email", "action", "severity", "ip",
-                                     "user_agent", "details"}
-    bad_range = await api.get("/api/security-log", params={"date_from": "2026-03-02", "date_to": "2026-03-01"},
-                              headers=admin)
+    assert set(body["items"][0]) == {
+        "id",
+        "at",
+        "user_id",
+        "user_name",
+        "email",
+        "action",
+        "severity",
+        "ip",
+        "user_agent",
+        "details",
+    }
+    bad_range = await api.get(
+        "/api/security-log", params={"date_from": "2026-03-02", "date_to": "2026-03-01"}, headers=admin
+    )
     assert bad_range.status_code == 422
 
-    export = await api.get("/api/security-log/export", params={"user": "rep@", "action": "login.failed"},
-                           headers=admin)
+    export = await api.get("/api/security-log/export", params={"user": "rep@", "action": "login.failed"}, headers=admin)
     assert export.status_code == 200
     assert export.headers["content-type"].startswith("text/csv")
     assert "attachment" in export.headers["content-disposition"]
@@ -100,8 +113,9 @@ async def test_refusals_are_403_and_logged(api: httpx.AsyncClient) -> None:
     assert (await api.get("/api/teams", headers=rep)).status_code == 403
     assert (await api.get("/api/security-log", headers=rep)).status_code == 403
     with unit_of_work() as session:
-        refused = session.exec(select(SecurityEvent).where(
-            SecurityEvent.action == SecurityAction.ACTION_REFUSED.value)).all()
+        refused = session.exec(
+            select(SecurityEvent).where(SecurityEvent.action == SecurityAction.ACTION_REFUSED.value)
+        ).all()
     assert sorted(e.details["refused"] for e in refused) == ["security_log.view", "team.administer"]
     assert (await api.get("/api/teams")).status_code == 401
 
@@ -123,6 +137,7 @@ async def test_sessions_are_listed_and_others_signed_out(api: httpx.AsyncClient)
     assert (await api.get("/api/auth/me", headers=laptop)).status_code == 200
     with unit_of_work() as session:
         live = session.exec(select(AuthSession).where(AuthSession.revoked_at == None)).all()  # noqa: E711
-        logged = session.exec(select(SecurityEvent).where(
-            SecurityEvent.action == SecurityAction.SESSIONS_ENDED.value)).one()
+        logged = session.exec(
+            select(SecurityEvent).where(SecurityEvent.action == SecurityAction.SESSIONS_ENDED.value)
+        ).one()
     assert len(live) == 1 and logged.details["ended"] == 1

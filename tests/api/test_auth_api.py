@@ -38,8 +38,9 @@ async def test_bad_credentials_get_a_generic_json_401(api: httpx.AsyncClient, ac
     wrong = await api.post("/api/auth/login", json={"email": account["email"], "password": "nope-nope-nope"})
     unknown = await api.post("/api/auth/login", json={"email": "who@example.org", "password": "nope-nope-nope"})
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {
-        "error": {"code": "login_invalid", "message": "Invalid email or password."}}
+    assert (
+        wrong.json() == unknown.json() == {"error": {"code": "login_invalid", "message": "Invalid email or password."}}
+    )
 
 
 async def test_api_lockout_after_five_failures(api: httpx.AsyncClient, account: dict[str, str]) -> None:
@@ -85,8 +86,14 @@ async def test_invalid_tokens_are_401_json(api: httpx.AsyncClient, account: dict
     claims = jwt.decode(pair["access_token"], settings.jwt_secret, algorithms=["HS256"], issuer="opex-crm")
     expired = jwt.encode({**claims, "exp": utcnow() - timedelta(seconds=1)}, settings.jwt_secret, algorithm="HS256")
     forged = jwt.encode(claims, "another-secret-of-sufficient-length-123", algorithm="HS256")
-    for headers in ({}, _bearer("garbage"), _bearer(expired), _bearer(forged), _bearer(pair["refresh_token"]),
-                    {"Authorization": f"Basic {pair['access_token']}"}):
+    for headers in (
+        {},
+        _bearer("garbage"),
+        _bearer(expired),
+        _bearer(forged),
+        _bearer(pair["refresh_token"]),
+        {"Authorization": f"Basic {pair['access_token']}"},
+    ):
         response = await api.get("/api/auth/me", headers=headers)
         assert response.status_code == 401, headers
         assert response.headers["www-authenticate"] == "Bearer"
@@ -112,5 +119,6 @@ async def test_unknown_api_path_is_json_404(api: httpx.AsyncClient) -> None:
 async def test_openapi_is_published(api: httpx.AsyncClient) -> None:
     schema = (await api.get("/api/openapi.json")).json()
     assert {"/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/auth/me", "/api/health"} <= set(
-        schema["paths"])
+        schema["paths"]
+    )
     assert (await api.get("/api/docs")).status_code == 200

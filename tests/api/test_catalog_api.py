@@ -21,16 +21,24 @@ async def _headers(api: httpx.AsyncClient, role: Role, email: str, name: str) ->
 async def test_admins_write_the_catalog_and_everyone_reads_it(api: httpx.AsyncClient) -> None:
     admin = await _headers(api, Role.ADMIN, "ada@example.org", "Ada Admin")
     rep = await _headers(api, Role.USER, "rita@example.org", "Rita Rep")
-    created = await api.post("/api/catalog", headers=admin, json={
-        "reference": "END-1", "name": "Endoscope", "unit_price": "1250.10", "default_vat_rate": "5.5"})
+    created = await api.post(
+        "/api/catalog",
+        headers=admin,
+        json={"reference": "END-1", "name": "Endoscope", "unit_price": "1250.10", "default_vat_rate": "5.5"},
+    )
     assert created.status_code == 201, created.text
     item = created.json()
-    assert (item["unit_price"], item["default_vat_rate"], item["unit"], item["version"]) == ("1250.10", "5.50",
-                                                                                             "unit", 1)
+    assert (item["unit_price"], item["default_vat_rate"], item["unit"], item["version"]) == (
+        "1250.10",
+        "5.50",
+        "unit",
+        1,
+    )
     refused = await api.post("/api/catalog", headers=rep, json={"reference": "X", "name": "X", "unit_price": "1"})
     assert refused.status_code == 403
-    duplicate = await api.post("/api/catalog", headers=admin, json={"reference": "end-1", "name": "B",
-                                                                    "unit_price": "1"})
+    duplicate = await api.post(
+        "/api/catalog", headers=admin, json={"reference": "end-1", "name": "B", "unit_price": "1"}
+    )
     assert duplicate.status_code == 422
     assert duplicate.json()["error"]["fields"] == {"reference": "This reference is already used by another item."}
 

@@ -29,8 +29,9 @@ def sent_quote() -> dict[str, str]:
         make_user(session, role=Role.USER, email="bruno@example.org", name="Bruno Petit")
         clinic = make_institution(session, name="Clinique des Cèdres")
         contact = make_contact(session, clinic, first_name="Jeanne", last_name="Dupont", email="jeanne@cedres.fr")
-        quote = make_sent_quote(session, actor_of(anne), clinic,
-                                lines=[quote_line("Échographe portable", "2", "12500.00")])
+        quote = make_sent_quote(
+            session, actor_of(anne), clinic, lines=[quote_line("Échographe portable", "2", "12500.00")]
+        )
         return {"id": str(quote.id), "number": quote.number, "contact_id": str(contact.id)}
 
 
@@ -63,19 +64,22 @@ async def test_a_sent_quote_pdf_is_the_same_file_every_time(api: httpx.AsyncClie
     assert again.content == first.content
 
 
-async def test_another_reps_quote_is_refused_and_an_unknown_one_is_404(api: httpx.AsyncClient,
-                                                                        sent_quote: dict[str, str]) -> None:
+async def test_another_reps_quote_is_refused_and_an_unknown_one_is_404(
+    api: httpx.AsyncClient, sent_quote: dict[str, str]
+) -> None:
     bruno = await _auth(api, "bruno@example.org")
     assert (await api.get(f"/api/quotes/{sent_quote['id']}/pdf", headers=bruno)).status_code == 403
-    refused = await api.post(f"/api/quotes/{sent_quote['id']}/email", headers=bruno,
-                             json={"contact_ids": [sent_quote["contact_id"]]})
+    refused = await api.post(
+        f"/api/quotes/{sent_quote['id']}/email", headers=bruno, json={"contact_ids": [sent_quote["contact_id"]]}
+    )
     assert refused.status_code == 403
     assert (await api.get(f"/api/quotes/{uuid.uuid4()}/pdf", headers=bruno)).status_code == 404
     assert (await api.get(f"/api/quotes/{sent_quote['id']}/pdf")).status_code == 401
 
 
 async def test_emailing_a_quote_queues_one_message_and_a_repeated_request_queues_nothing(
-        api: httpx.AsyncClient, sent_quote: dict[str, str]) -> None:
+    api: httpx.AsyncClient, sent_quote: dict[str, str]
+) -> None:
     anne = await _auth(api, "anne@example.org") | {"Idempotency-Key": "send-dialog-1"}
     body = {"contact_ids": [sent_quote["contact_id"]]}
     sent = await api.post(f"/api/quotes/{sent_quote['id']}/email", headers=anne, json=body)
@@ -87,8 +91,9 @@ async def test_emailing_a_quote_queues_one_message_and_a_repeated_request_queues
     with unit_of_work() as session:
         message = session.exec(select(OutboxMessage)).one()
         assert message.to_addresses == ["Jeanne Dupont <jeanne@cedres.fr>"]
-    invalid = await api.post(f"/api/quotes/{sent_quote['id']}/email", headers=anne,
-                             json={"contact_ids": [str(uuid.uuid4())]})
+    invalid = await api.post(
+        f"/api/quotes/{sent_quote['id']}/email", headers=anne, json={"contact_ids": [str(uuid.uuid4())]}
+    )
     assert invalid.status_code == 422
     assert "contact_ids" in invalid.json()["error"]["fields"]
 
@@ -98,14 +103,22 @@ async def test_an_issued_invoice_pdf_and_email(api: httpx.AsyncClient, sent_quot
         anne = actor_of(session.exec(select(User).where(User.email == "anne@example.org")).one())
         contact = session.get(Contact, uuid.UUID(sent_quote["contact_id"]))
         assert contact is not None
-        draft = invoices.create_invoice(session, anne, {
-            "institution_id": contact.institution_id, "contact_id": contact.id,
-            "lines": [{"description": "Maintenance annuelle", "quantity": "1", "unit_price": "1500.00",
-                       "vat_rate": "20"}]})
+        draft = invoices.create_invoice(
+            session,
+            anne,
+            {
+                "institution_id": contact.institution_id,
+                "contact_id": contact.id,
+                "lines": [
+                    {"description": "Maintenance annuelle", "quantity": "1", "unit_price": "1500.00", "vat_rate": "20"}
+                ],
+            },
+        )
         invoice_id = str(draft.id)
     headers = await _auth(api, "anne@example.org")
-    refused = await api.post(f"/api/invoices/{invoice_id}/email", headers=headers,
-                             json={"contact_ids": [sent_quote["contact_id"]]})
+    refused = await api.post(
+        f"/api/invoices/{invoice_id}/email", headers=headers, json={"contact_ids": [sent_quote["contact_id"]]}
+    )
     assert refused.status_code == 409  # a draft is never emailed
     issued = await api.post(f"/api/invoices/{invoice_id}/issue", headers=headers, json={})
     assert issued.status_code == 200, issued.text
@@ -114,7 +127,8 @@ async def test_an_issued_invoice_pdf_and_email(api: httpx.AsyncClient, sent_quot
     assert pdf.status_code == 200
     text = _text(pdf.content)
     assert number in text and "1 800,00 €" in text and "40,00 €" in text
-    sent = await api.post(f"/api/invoices/{invoice_id}/email", headers=headers,
-                          json={"contact_ids": [sent_quote["contact_id"]]})
+    sent = await api.post(
+        f"/api/invoices/{invoice_id}/email", headers=headers, json={"contact_ids": [sent_quote["contact_id"]]}
+    )
     assert sent.status_code == 200, sent.text
     assert _outbox_count() == 1

@@ -14,8 +14,9 @@ async def test_health_reports_database_and_scheduler(api: httpx.AsyncClient) -> 
     assert body["status"] == "ok" and body["database"] == "ok" and body["version"] == __version__
     assert isinstance(body["database_latency_ms"], float)
     assert body["scheduler"]["state"] == "stopped"  # the test settings turn it off
-    assert {"session_cleanup", "task_alerts", "retention", "mail_outbox"} <= \
-        {job["name"] for job in body["scheduler"]["jobs"]}
+    assert {"session_cleanup", "task_alerts", "retention", "mail_outbox"} <= {
+        job["name"] for job in body["scheduler"]["jobs"]
+    }
     assert body["live_events"] in {"listening", "reconnecting", "stopped"}
     assert body["mail_outbox"] == {"pending": 0, "failed": 0}
     assert "secret" not in response.text.lower() and "password" not in response.text.lower()

@@ -46,11 +46,15 @@ def org() -> Org:
     """Committed accounts: two reps of team A, one of team B, an admin."""
     with unit_of_work() as session:
         team_a, team_b = make_team(session, "Aquitaine"), make_team(session, "Bretagne")
-        people = [make_user(session, role=role, team=team, email=email, name=name) for role, team, email, name in (
-            (Role.USER, team_a, "anne@example.org", "Anne Aquitaine"),
-            (Role.USER, team_a, "alain@example.org", "Alain Aquitaine"),
-            (Role.USER, team_b, "bruno@example.org", "Bruno Bretagne"),
-            (Role.ADMIN, None, "admin@example.org", "Ada Admin"))]
+        people = [
+            make_user(session, role=role, team=team, email=email, name=name)
+            for role, team, email, name in (
+                (Role.USER, team_a, "anne@example.org", "Anne Aquitaine"),
+                (Role.USER, team_a, "alain@example.org", "Alain Aquitaine"),
+                (Role.USER, team_b, "bruno@example.org", "Bruno Bretagne"),
+                (Role.ADMIN, None, "admin@example.org", "Ada Admin"),
+            )
+        ]
         rep_a, rep_a2, rep_b, admin = (Person(p.id, p.email, p.full_name) for p in people)
         return Org(team_a.id, rep_a, rep_a2, rep_b, admin)
 
@@ -80,19 +84,22 @@ def _security_events(action: SecurityAction) -> list[SecurityEvent]:
 # Authentication
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/institutions"),
-    ("GET", "/api/institutions/export"),
-    ("POST", "/api/institutions"),
-    ("GET", f"/api/institutions/{uuid.UUID(int=1)}"),
-    ("PATCH", f"/api/institutions/{uuid.UUID(int=1)}"),
-    ("DELETE", f"/api/institutions/{uuid.UUID(int=1)}"),
-    ("GET", f"/api/institutions/{uuid.UUID(int=1)}/contacts"),
-    ("POST", f"/api/institutions/{uuid.UUID(int=1)}/contacts"),
-    ("GET", "/api/contacts"),
-    ("GET", f"/api/contacts/{uuid.UUID(int=1)}"),
-    ("PATCH", f"/api/contacts/{uuid.UUID(int=1)}"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/institutions"),
+        ("GET", "/api/institutions/export"),
+        ("POST", "/api/institutions"),
+        ("GET", f"/api/institutions/{uuid.UUID(int=1)}"),
+        ("PATCH", f"/api/institutions/{uuid.UUID(int=1)}"),
+        ("DELETE", f"/api/institutions/{uuid.UUID(int=1)}"),
+        ("GET", f"/api/institutions/{uuid.UUID(int=1)}/contacts"),
+        ("POST", f"/api/institutions/{uuid.UUID(int=1)}/contacts"),
+        ("GET", "/api/contacts"),
+        ("GET", f"/api/contacts/{uuid.UUID(int=1)}"),
+        ("PATCH", f"/api/contacts/{uuid.UUID(int=1)}"),
+    ],
+)
 async def test_every_endpoint_needs_a_token(api: httpx.AsyncClient, method: str, path: str) -> None:
     response = await api.request(method, path, json={"name": "X", "last_name": "Y", "version": 1})
     assert response.status_code == 401
@@ -162,14 +169,29 @@ async def test_filters_and_sort_come_from_the_query_string(api: httpx.AsyncClien
 
 async def test_create_returns_201_with_the_stored_institution(api: httpx.AsyncClient, org: Org) -> None:
     headers = await _auth(api, org.rep_a)
-    response = await api.post("/api/institutions", headers=headers, json={
-        "name": "Clinique des Cèdres", "type": "Clinique privée", "postal_code": "31 000", "city": "Toulouse",
-        "phone": "05 61 00 00 00", "annual_revenue": "1250000.5", "bed_capacity": 120, "tags": ["vip", "cardio"],
-        "assigned_user_id": str(org.rep_a.id)})
+    response = await api.post(
+        "/api/institutions",
+        headers=headers,
+        json={
+            "name": "Clinique des Cèdres",
+            "type": "Clinique privée",
+            "postal_code": "31 000",
+            "city": "Toulouse",
+            "phone": "05 61 00 00 00",
+            "annual_revenue": "1250000.5",
+            "bed_capacity": 120,
+            "tags": ["vip", "cardio"],
+            "assigned_user_id": str(org.rep_a.id),
+        },
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["name"], body["type"], body["postal_code"], body["phone"]) == (
-        "Clinique des Cèdres", "private_clinic", "31000", "+33 5 61 00 00 00")
+        "Clinique des Cèdres",
+        "private_clinic",
+        "31000",
+        "+33 5 61 00 00 00",
+    )
     assert body["data_source"] == "api" and body["version"] == 1 and body["country"] == "FR"
     assert body["tags"] == ["cardio", "vip"] and body["bed_capacity"] == 120
     assert body["annual_revenue"] == "1250000.50"
@@ -197,19 +219,36 @@ async def test_duplicate_is_a_409_listing_the_matches_until_confirmed(api: httpx
 
 async def test_invalid_fields_are_a_422_naming_each_field(api: httpx.AsyncClient, org: Org) -> None:
     headers = await _auth(api, org.rep_a)
-    response = await api.post("/api/institutions", headers=headers, json={
-        "name": "Clinique", "finess": "123", "siret": "73282932000075", "postal_code": "3300", "type": "boulangerie"})
+    response = await api.post(
+        "/api/institutions",
+        headers=headers,
+        json={
+            "name": "Clinique",
+            "finess": "123",
+            "siret": "73282932000075",
+            "postal_code": "3300",
+            "type": "boulangerie",
+        },
+    )
     assert response.status_code == 422
     assert response.json()["error"] == {
-        "code": "validation_failed", "message": "Some fields are not valid.",
-        "fields": {"finess": "A FINESS number has 9 characters: digits, or 2A/2B then 7 digits.",
-                   "siret": "This SIRET number is not valid (check digit).",
-                   "postal_code": "A French postal code has 5 digits.",
-                   "type": "Unknown value."}}
-    french = await api.post("/api/institutions", headers={**headers, "Accept-Language": "fr-FR,fr;q=0.9"},
-                            json={"name": "Clinique", "finess": "123"})
+        "code": "validation_failed",
+        "message": "Some fields are not valid.",
+        "fields": {
+            "finess": "A FINESS number has 9 characters: digits, or 2A/2B then 7 digits.",
+            "siret": "This SIRET number is not valid (check digit).",
+            "postal_code": "A French postal code has 5 digits.",
+            "type": "Unknown value.",
+        },
+    }
+    french = await api.post(
+        "/api/institutions",
+        headers={**headers, "Accept-Language": "fr-FR,fr;q=0.9"},
+        json={"name": "Clinique", "finess": "123"},
+    )
     assert french.json()["error"]["fields"] == {
-        "finess": "Un numéro FINESS a 9 caractères : des chiffres, ou 2A/2B puis 7 chiffres."}
+        "finess": "Un numéro FINESS a 9 caractères : des chiffres, ou 2A/2B puis 7 chiffres."
+    }
 
 
 async def test_unknown_body_fields_and_used_identifiers_are_422(api: httpx.AsyncClient, org: Org) -> None:
@@ -217,8 +256,9 @@ async def test_unknown_body_fields_and_used_identifiers_are_422(api: httpx.Async
     headers = await _auth(api, org.rep_a)
     unknown = await api.post("/api/institutions", headers=headers, json={"name": "X", "colour": "blue"})
     assert unknown.status_code == 422 and "colour" in unknown.json()["error"]["fields"]
-    used = await api.post("/api/institutions?allow_duplicate=true", headers=headers,
-                          json={"name": "Y", "finess": "330781196"})
+    used = await api.post(
+        "/api/institutions?allow_duplicate=true", headers=headers, json={"name": "Y", "finess": "330781196"}
+    )
     assert used.status_code == 422
     assert used.json()["error"]["fields"] == {"finess": "Already used by another institution."}
 
@@ -230,11 +270,13 @@ async def test_unknown_body_fields_and_used_identifiers_are_422(api: httpx.Async
 async def test_unknown_institution_is_a_404(api: httpx.AsyncClient, org: Org) -> None:
     headers = await _auth(api, org.admin)
     unknown = uuid.uuid4()
-    for method, path, body in (("GET", f"/api/institutions/{unknown}", None),
-                               ("PATCH", f"/api/institutions/{unknown}", {"version": 1, "city": "Lyon"}),
-                               ("DELETE", f"/api/institutions/{unknown}", None),
-                               ("GET", f"/api/institutions/{unknown}/contacts", None),
-                               ("POST", f"/api/institutions/{unknown}/contacts", {"last_name": "Dupont"})):
+    for method, path, body in (
+        ("GET", f"/api/institutions/{unknown}", None),
+        ("PATCH", f"/api/institutions/{unknown}", {"version": 1, "city": "Lyon"}),
+        ("DELETE", f"/api/institutions/{unknown}", None),
+        ("GET", f"/api/institutions/{unknown}/contacts", None),
+        ("POST", f"/api/institutions/{unknown}/contacts", {"last_name": "Dupont"}),
+    ):
         response = await api.request(method, path, headers=headers, json=body)
         assert response.status_code == 404, (method, path)
         assert response.json()["error"]["code"] == "not_found"
@@ -244,8 +286,9 @@ async def test_unknown_institution_is_a_404(api: httpx.AsyncClient, org: Org) ->
 async def test_patch_changes_the_given_fields_and_bumps_the_version(api: httpx.AsyncClient, org: Org) -> None:
     institution_id = _committed_institution(name="Clinique du Parc", city="Caen")
     headers = await _auth(api, org.rep_a)
-    response = await api.patch(f"/api/institutions/{institution_id}", headers=headers,
-                               json={"version": 1, "bed_capacity": 80, "tags": ["vip"]})
+    response = await api.patch(
+        f"/api/institutions/{institution_id}", headers=headers, json={"version": 1, "bed_capacity": 80, "tags": ["vip"]}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["version"], body["bed_capacity"], body["tags"], body["city"]) == (2, 80, ["vip"], "Caen")
@@ -255,15 +298,23 @@ async def test_payment_terms_are_set_per_institution_and_checked(api: httpx.Asyn
     institution_id = _committed_institution(name="Clinique du Parc", city="Caen")
     headers = await _auth(api, org.rep_a)
     assert (await api.get(f"/api/institutions/{institution_id}", headers=headers)).json()["payment_terms_days"] is None
-    refused = await api.patch(f"/api/institutions/{institution_id}", headers=headers,
-                              json={"version": 1, "payment_terms_days": 400})
+    refused = await api.patch(
+        f"/api/institutions/{institution_id}", headers=headers, json={"version": 1, "payment_terms_days": 400}
+    )
     assert refused.status_code == 422 and "payment_terms_days" in refused.json()["error"]["fields"]
-    response = await api.patch(f"/api/institutions/{institution_id}", headers=headers,
-                               json={"version": 1, "payment_terms_days": 45})
+    response = await api.patch(
+        f"/api/institutions/{institution_id}", headers=headers, json={"version": 1, "payment_terms_days": 45}
+    )
     assert response.status_code == 200 and response.json()["payment_terms_days"] == 45
-    draft = await api.post("/api/invoices", headers=headers, json={
-        "institution_id": str(institution_id), "title": "Maintenance",
-        "lines": [{"description": "Contrat", "quantity": "1", "unit_price": "100.00", "vat_rate": "20"}]})
+    draft = await api.post(
+        "/api/invoices",
+        headers=headers,
+        json={
+            "institution_id": str(institution_id),
+            "title": "Maintenance",
+            "lines": [{"description": "Contrat", "quantity": "1", "unit_price": "100.00", "vat_rate": "20"}],
+        },
+    )
     assert draft.status_code == 201, draft.text
     assert draft.json()["payment_terms_days"] == 45  # its invoices' default
 
@@ -273,13 +324,13 @@ async def test_user_patching_someone_elses_institution_is_403_and_logged(api: ht
         owner = session.get(User, org.rep_a2.id)
         assert owner is not None
         institution_id = make_institution(session, city="Caen", assigned_to=owner).id
-    response = await api.patch(f"/api/institutions/{institution_id}", headers=await _auth(api, org.rep_a),
-                               json={"version": 1, "city": "Rouen"})
+    response = await api.patch(
+        f"/api/institutions/{institution_id}", headers=await _auth(api, org.rep_a), json={"version": 1, "city": "Rouen"}
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
     [event] = _security_events(SecurityAction.ACTION_REFUSED)
-    assert (event.user_id, event.email, event.details["refused"]) == (org.rep_a.id, org.rep_a.email,
-                                                                      "institution.edit")
+    assert (event.user_id, event.email, event.details["refused"]) == (org.rep_a.id, org.rep_a.email, "institution.edit")
     with unit_of_work() as session:
         assert institutions.get_institution(session, institution_id).city == "Caen"
 
@@ -287,11 +338,13 @@ async def test_user_patching_someone_elses_institution_is_403_and_logged(api: ht
 async def test_stale_patch_is_a_409_naming_who_saved_first(api: httpx.AsyncClient, org: Org) -> None:
     institution_id = _committed_institution(city="Caen")
     admin_headers = await _auth(api, org.admin)
-    first = await api.patch(f"/api/institutions/{institution_id}", headers=admin_headers,
-                            json={"version": 1, "city": "Rouen"})
+    first = await api.patch(
+        f"/api/institutions/{institution_id}", headers=admin_headers, json={"version": 1, "city": "Rouen"}
+    )
     assert first.status_code == 200
-    stale = await api.patch(f"/api/institutions/{institution_id}", headers=await _auth(api, org.rep_a),
-                            json={"version": 1, "city": "Brest"})
+    stale = await api.patch(
+        f"/api/institutions/{institution_id}", headers=await _auth(api, org.rep_a), json={"version": 1, "city": "Brest"}
+    )
     assert stale.status_code == 409
     error = stale.json()["error"]
     assert error["code"] == "conflict" and error["changed_by"] == "Ada Admin"
@@ -300,8 +353,9 @@ async def test_stale_patch_is_a_409_naming_who_saved_first(api: httpx.AsyncClien
 
 async def test_patch_without_a_version_is_a_422(api: httpx.AsyncClient, org: Org) -> None:
     institution_id = _committed_institution()
-    response = await api.patch(f"/api/institutions/{institution_id}", headers=await _auth(api, org.admin),
-                               json={"city": "Rouen"})
+    response = await api.patch(
+        f"/api/institutions/{institution_id}", headers=await _auth(api, org.admin), json={"city": "Rouen"}
+    )
     assert response.status_code == 422 and "version" in response.json()["error"]["fields"]
 
 
@@ -327,13 +381,24 @@ async def test_contacts_create_list_get_and_patch(api: httpx.AsyncClient, org: O
     for index in range(3):
         _committed_contact(institution_id, last_name=f"Ancien{index}")
     headers = await _auth(api, org.rep_a)
-    created = await api.post(f"/api/institutions/{institution_id}/contacts", headers=headers, json={
-        "first_name": "Jeanne", "last_name": "Dupont", "email": "J.Dupont@Parc.FR", "phone": "05 56 79 56 79",
-        "is_primary": True})
+    created = await api.post(
+        f"/api/institutions/{institution_id}/contacts",
+        headers=headers,
+        json={
+            "first_name": "Jeanne",
+            "last_name": "Dupont",
+            "email": "J.Dupont@Parc.FR",
+            "phone": "05 56 79 56 79",
+            "is_primary": True,
+        },
+    )
     assert created.status_code == 201, created.text
     contact = created.json()
     assert (contact["email"], contact["phone"], contact["is_primary"]) == (
-        "J.Dupont@parc.fr", "+33 5 56 79 56 79", True)
+        "J.Dupont@parc.fr",
+        "+33 5 56 79 56 79",
+        True,
+    )
     assert contact["institution_name"] == "Clinique du Parc" and contact["version"] == 1
 
     page = (await api.get(f"/api/institutions/{institution_id}/contacts?page_size=2", headers=headers)).json()
@@ -342,14 +407,16 @@ async def test_contacts_create_list_get_and_patch(api: httpx.AsyncClient, org: O
 
     fetched = await api.get(f"/api/contacts/{contact['id']}", headers=headers)
     assert fetched.status_code == 200 and fetched.json() == contact
-    patched = await api.patch(f"/api/contacts/{contact['id']}", headers=headers,
-                              json={"version": 1, "title": "Directrice des achats"})
+    patched = await api.patch(
+        f"/api/contacts/{contact['id']}", headers=headers, json={"version": 1, "title": "Directrice des achats"}
+    )
     assert patched.status_code == 200
     assert (patched.json()["title"], patched.json()["version"]) == ("Directrice des achats", 2)
     stale = await api.patch(f"/api/contacts/{contact['id']}", headers=headers, json={"version": 1, "title": "DAF"})
     assert stale.status_code == 409 and stale.json()["error"]["changed_by"] == "Anne Aquitaine"
-    invalid = await api.post(f"/api/institutions/{institution_id}/contacts", headers=headers,
-                             json={"last_name": "Martin", "email": "martin"})
+    invalid = await api.post(
+        f"/api/institutions/{institution_id}/contacts", headers=headers, json={"last_name": "Martin", "email": "martin"}
+    )
     assert invalid.status_code == 422
     assert invalid.json()["error"]["fields"] == {"email": "Enter a valid email address."}
     assert (await api.get(f"/api/contacts/{uuid.uuid4()}", headers=headers)).status_code == 404
@@ -366,8 +433,9 @@ async def test_contacts_of_someone_elses_institution_are_read_only(api: httpx.As
     assert (await api.get(f"/api/contacts/{contact_id}", headers=headers)).status_code == 200
     refused = await api.patch(f"/api/contacts/{contact_id}", headers=headers, json={"version": 1, "title": "DAF"})
     assert refused.status_code == 403
-    created = await api.post(f"/api/institutions/{institution_id}/contacts", headers=headers,
-                             json={"last_name": "Martin"})
+    created = await api.post(
+        f"/api/institutions/{institution_id}/contacts", headers=headers, json={"last_name": "Martin"}
+    )
     assert created.status_code == 403
 
 
@@ -382,8 +450,7 @@ async def test_contact_search_and_archived_filter(api: httpx.AsyncClient, org: O
     found = (await api.get("/api/contacts", params={"q": "LEFEVRE"}, headers=headers)).json()
     assert set(found) == {"items", "total", "page", "page_size"}
     assert [c["id"] for c in found["items"]] == [str(kept)] and found["total"] == 1
-    archived = (await api.get("/api/contacts", params={"q": "lefevre", "archived": "archived"},
-                              headers=headers)).json()
+    archived = (await api.get("/api/contacts", params={"q": "lefevre", "archived": "archived"}, headers=headers)).json()
     assert [c["id"] for c in archived["items"]] == [str(gone)]
     everyone = (await api.get("/api/contacts", params={"archived": "all", "page_size": 2}, headers=headers)).json()
     assert everyone["total"] == 3 and len(everyone["items"]) == 2
@@ -394,7 +461,7 @@ async def test_contact_search_and_archived_filter(api: httpx.AsyncClient, org: O
 
 
 async def test_csv_export_of_the_filtered_list(api: httpx.AsyncClient, org: Org) -> None:
-    _committed_institution(name="=HYPERLINK(\"http://evil.example\")", city="Lyon")
+    _committed_institution(name='=HYPERLINK("http://evil.example")', city="Lyon")
     _committed_institution(name="<script>alert(1)</script>", city="Lyon", tags=["@SUM(A1)"])
     _committed_institution(name="Clinique de Paris", city="Paris")
     headers = {**await _auth(api, org.rep_a), "Accept-Language": "fr-FR,fr;q=0.9"}
@@ -406,7 +473,7 @@ async def test_csv_export_of_the_filtered_list(api: httpx.AsyncClient, org: Org)
     header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert (header[0], header[13]) == ("Nom", "Étiquettes") and len(rows) == 2
     by_name = {row[0]: row for row in rows}
-    assert set(by_name) == {"<script>alert(1)</script>", "'=HYPERLINK(\"http://evil.example\")"}
+    assert set(by_name) == {"<script>alert(1)</script>", '\'=HYPERLINK("http://evil.example")'}
     assert by_name["<script>alert(1)</script>"][13] == "'@SUM(A1)"
     [event] = _security_events(SecurityAction.EXPORT)
     assert event.user_id == org.rep_a.id and event.details["rows"] == 2 and event.details["format"] == "csv"
@@ -431,8 +498,10 @@ async def test_xlsx_export_of_the_filtered_list(api: httpx.AsyncClient, org: Org
 
 async def test_export_speaks_the_language_of_the_request(api: httpx.AsyncClient, org: Org) -> None:
     _committed_institution(name="Clinique", type="private_clinic")
-    response = await api.get("/api/institutions/export?format=csv",
-                             headers={**await _auth(api, org.rep_a), "Accept-Language": "en-GB,en;q=0.9"})
+    response = await api.get(
+        "/api/institutions/export?format=csv",
+        headers={**await _auth(api, org.rep_a), "Accept-Language": "en-GB,en;q=0.9"},
+    )
     header, row = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert (header[0], row[1]) == ("Name", "Private clinic")
 
@@ -454,8 +523,9 @@ SAMPLE_CSV = (
 ).encode()
 
 
-async def test_import_endpoint_returns_the_report_and_a_second_run_creates_nothing(api: httpx.AsyncClient,
-                                                                                  org: Org) -> None:
+async def test_import_endpoint_returns_the_report_and_a_second_run_creates_nothing(
+    api: httpx.AsyncClient, org: Org
+) -> None:
     headers = await _auth(api, org.admin)
     files = {"file": ("etablissements.csv", SAMPLE_CSV, "text/csv")}
     first = await api.post("/api/institutions/import", files=files, headers=headers)
@@ -470,8 +540,7 @@ async def test_import_endpoint_returns_the_report_and_a_second_run_creates_nothi
 
 async def test_import_endpoint_refuses_a_sales_rep_and_a_bad_file(api: httpx.AsyncClient, org: Org) -> None:
     rep = await _auth(api, org.rep_a)
-    refused = await api.post("/api/institutions/import", files={"file": ("a.csv", SAMPLE_CSV, "text/csv")},
-                             headers=rep)
+    refused = await api.post("/api/institutions/import", files={"file": ("a.csv", SAMPLE_CSV, "text/csv")}, headers=rep)
     assert refused.status_code == 403
     admin = await _auth(api, org.admin)
     empty = await api.post("/api/institutions/import", files={"file": ("a.csv", b"", "text/csv")}, headers=admin)

@@ -54,12 +54,16 @@ class World:
 def world() -> World:
     with unit_of_work() as session:
         team_a, team_b = make_team(session, "Aquitaine"), make_team(session, "Bretagne")
-        people = [make_user(session, role=role, team=team, email=email, name=email.split("@")[0].title())
-                  for role, team, email in ((Role.USER, team_a, "anne@example.org"),
-                                            (Role.USER, team_a, "alain@example.org"),
-                                            (Role.MANAGER, team_a, "marc@example.org"),
-                                            (Role.USER, team_b, "bruno@example.org"),
-                                            (Role.ADMIN, None, "ada@example.org"))]
+        people = [
+            make_user(session, role=role, team=team, email=email, name=email.split("@")[0].title())
+            for role, team, email in (
+                (Role.USER, team_a, "anne@example.org"),
+                (Role.USER, team_a, "alain@example.org"),
+                (Role.MANAGER, team_a, "marc@example.org"),
+                (Role.USER, team_b, "bruno@example.org"),
+                (Role.ADMIN, None, "ada@example.org"),
+            )
+        ]
         institution = make_institution(session, name="CHU de Nantes")
         rep_a, rep_a2, manager_a, rep_b, admin = (Person(p.id, p.email, actor_of(p)) for p in people)
         return World(rep_a, rep_a2, manager_a, rep_b, admin, institution_id=institution.id)
@@ -76,8 +80,9 @@ def _line(unit_price: str = "100.00", **values: Any) -> dict[str, Any]:
 
 
 async def _draft(api: httpx.AsyncClient, headers: dict[str, str], world: World, **body: Any) -> dict[str, Any]:
-    response = await api.post("/api/invoices", headers=headers,
-                              json={"institution_id": str(world.institution_id), "lines": [_line()], **body})
+    response = await api.post(
+        "/api/invoices", headers=headers, json={"institution_id": str(world.institution_id), "lines": [_line()], **body}
+    )
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -91,13 +96,22 @@ async def _issued(api: httpx.AsyncClient, headers: dict[str, str], world: World)
     return result
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/invoices"), ("POST", "/api/invoices"), ("GET", f"/api/invoices/{UNKNOWN}"),
-    ("PATCH", f"/api/invoices/{UNKNOWN}"), ("DELETE", f"/api/invoices/{UNKNOWN}"),
-    ("POST", f"/api/invoices/{UNKNOWN}/issue"), ("GET", f"/api/invoices/{UNKNOWN}/payments"),
-    ("POST", f"/api/invoices/{UNKNOWN}/payments"), ("DELETE", f"/api/invoices/{UNKNOWN}/payments/{UNKNOWN}"),
-    ("POST", f"/api/invoices/{UNKNOWN}/credit-note"), ("POST", f"/api/quotes/{UNKNOWN}/invoice"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/invoices"),
+        ("POST", "/api/invoices"),
+        ("GET", f"/api/invoices/{UNKNOWN}"),
+        ("PATCH", f"/api/invoices/{UNKNOWN}"),
+        ("DELETE", f"/api/invoices/{UNKNOWN}"),
+        ("POST", f"/api/invoices/{UNKNOWN}/issue"),
+        ("GET", f"/api/invoices/{UNKNOWN}/payments"),
+        ("POST", f"/api/invoices/{UNKNOWN}/payments"),
+        ("DELETE", f"/api/invoices/{UNKNOWN}/payments/{UNKNOWN}"),
+        ("POST", f"/api/invoices/{UNKNOWN}/credit-note"),
+        ("POST", f"/api/quotes/{UNKNOWN}/invoice"),
+    ],
+)
 async def test_every_endpoint_needs_a_token(api: httpx.AsyncClient, method: str, path: str) -> None:
     response = await api.request(method, path, json={})
     assert response.status_code == 401
@@ -108,9 +122,13 @@ async def test_draft_edit_issue_and_immutability(api: httpx.AsyncClient, world: 
     invoice = await _draft(api, headers, world, title="Formation bloc")
     assert (invoice["status"], invoice["number"], invoice["total_incl_vat"]) == ("draft", None, "240.00")
     assert invoice["lines"][0]["quantity"] == "2.000" and invoice["vat_rows"] == [
-        {"rate": "20", "base": "200.00", "vat": "40.00"}]
-    patched = await api.patch(f"/api/invoices/{invoice['id']}", headers=headers,
-                              json={"version": invoice["version"], "lines": [_line("50.00"), _line("10.00")]})
+        {"rate": "20", "base": "200.00", "vat": "40.00"}
+    ]
+    patched = await api.patch(
+        f"/api/invoices/{invoice['id']}",
+        headers=headers,
+        json={"version": invoice["version"], "lines": [_line("50.00"), _line("10.00")]},
+    )
     assert patched.status_code == 200, patched.text
     assert patched.json()["total_incl_vat"] == "144.00" and patched.json()["version"] == 2
     stale = await api.patch(f"/api/invoices/{invoice['id']}", headers=headers, json={"version": 1, "title": "x"})
@@ -121,9 +139,10 @@ async def test_draft_edit_issue_and_immutability(api: httpx.AsyncClient, world: 
     assert body["status"] == "issued" and body["number"].startswith("FAC-") and body["due_date"]
     assert body["buyer"]["name"] == "CHU de Nantes"
     for method, path, payload in (
-            ("PATCH", f"/api/invoices/{invoice['id']}", {"version": body["version"], "title": "changed"}),
-            ("DELETE", f"/api/invoices/{invoice['id']}", None),
-            ("POST", f"/api/invoices/{invoice['id']}/issue", None)):
+        ("PATCH", f"/api/invoices/{invoice['id']}", {"version": body["version"], "title": "changed"}),
+        ("DELETE", f"/api/invoices/{invoice['id']}", None),
+        ("POST", f"/api/invoices/{invoice['id']}/issue", None),
+    ):
         refused = await api.request(method, path, headers=headers, json=payload)
         assert refused.status_code == 409, (method, refused.text)
         assert refused.json()["error"]["current_status"] == "issued"
@@ -131,16 +150,24 @@ async def test_draft_edit_issue_and_immutability(api: httpx.AsyncClient, world: 
 
 async def test_validation_errors_name_the_field(api: httpx.AsyncClient, world: World) -> None:
     headers = await _auth(api, world.rep_a)
-    response = await api.post("/api/invoices", headers=headers, json={
-        "institution_id": str(world.institution_id), "lines": [_line(), _line(vat_rate="19.6"),
-                                                               _line(unit_price="12.345")]})
+    response = await api.post(
+        "/api/invoices",
+        headers=headers,
+        json={
+            "institution_id": str(world.institution_id),
+            "lines": [_line(), _line(vat_rate="19.6"), _line(unit_price="12.345")],
+        },
+    )
     assert response.status_code == 422
-    assert response.json()["error"]["fields"] == {"lines.1.vat_rate": "This VAT rate is not allowed.",
-                                                  "lines.2.unit_price": "Too many decimals."}
+    assert response.json()["error"]["fields"] == {
+        "lines.1.vat_rate": "This VAT rate is not allowed.",
+        "lines.2.unit_price": "Too many decimals.",
+    }
     missing = await api.post("/api/invoices", headers=headers, json={"lines": []})
     assert missing.json()["error"]["fields"] == {"institution_id": "This field is required."}
-    unknown = await api.post("/api/invoices", headers=headers, json={"institution_id": str(world.institution_id),
-                                                                     "colour": "red"})
+    unknown = await api.post(
+        "/api/invoices", headers=headers, json={"institution_id": str(world.institution_id), "colour": "red"}
+    )
     assert unknown.status_code == 422 and "colour" in unknown.json()["error"]["fields"]
 
 
@@ -189,8 +216,9 @@ async def test_invoicing_a_quote_through_the_api(api: httpx.AsyncClient, world: 
     with unit_of_work() as session:
         institution = make_institution(session, name="Clinique des Cèdres")
         quote = make_accepted_quote(session, world.rep_a.actor, institution, [quote_line(unit_price="1000.00")])
-        draft_quote = quotes.create_quote(session, world.rep_a.actor, {
-            "institution_id": institution.id, "lines": [quote_line()]})
+        draft_quote = quotes.create_quote(
+            session, world.rep_a.actor, {"institution_id": institution.id, "lines": [quote_line()]}
+        )
         quote_id, draft_id, quote_number = quote.id, draft_quote.id, quote.number
     headers = await _auth(api, world.rep_a)
     deposit = await api.post(f"/api/quotes/{quote_id}/invoice", headers=headers, json={"percent": "30"})
@@ -216,13 +244,14 @@ async def test_rights_on_direct_calls(api: httpx.AsyncClient, world: World) -> N
     for person in (world.rep_a2, world.rep_b):
         headers = await _auth(api, person)
         for method, path, payload in (
-                ("GET", f"/api/invoices/{invoice['id']}", None),
-                ("GET", f"/api/invoices/{invoice['id']}/payments", None),
-                ("POST", f"/api/invoices/{invoice['id']}/payments", {"amount": "1", "method": "cash"}),
-                ("POST", f"/api/invoices/{invoice['id']}/credit-note", {}),
-                ("PATCH", f"/api/invoices/{draft['id']}", {"version": 1, "title": "x"}),
-                ("POST", f"/api/invoices/{draft['id']}/issue", None),
-                ("DELETE", f"/api/invoices/{draft['id']}", None)):
+            ("GET", f"/api/invoices/{invoice['id']}", None),
+            ("GET", f"/api/invoices/{invoice['id']}/payments", None),
+            ("POST", f"/api/invoices/{invoice['id']}/payments", {"amount": "1", "method": "cash"}),
+            ("POST", f"/api/invoices/{invoice['id']}/credit-note", {}),
+            ("PATCH", f"/api/invoices/{draft['id']}", {"version": 1, "title": "x"}),
+            ("POST", f"/api/invoices/{draft['id']}/issue", None),
+            ("DELETE", f"/api/invoices/{draft['id']}", None),
+        ):
             response = await api.request(method, path, headers=headers, json=payload)
             assert response.status_code == 403, (person.email, method, path, response.text)
         listed = await api.get("/api/invoices", headers=headers)

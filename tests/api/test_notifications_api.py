@@ -28,13 +28,19 @@ async def _auth(api: httpx.AsyncClient, email: str, language: str = "en") -> dic
 
 def _assign(org: Org, *titles: str) -> list[uuid.UUID]:
     with unit_of_work() as session:
-        return [tasks.create_task(session, org.manager_a.actor, {"title": title, "assignee_id": org.rep_a.id}).id
-                for title in titles]
+        return [
+            tasks.create_task(session, org.manager_a.actor, {"title": title, "assignee_id": org.rep_a.id}).id
+            for title in titles
+        ]
 
 
 async def test_notifications_need_a_token(api: httpx.AsyncClient) -> None:
-    for method, path in (("GET", "/api/notifications"), ("GET", "/api/notifications/unread-count"),
-                         ("POST", "/api/notifications/read-all"), ("POST", f"/api/notifications/{uuid.uuid4()}/read")):
+    for method, path in (
+        ("GET", "/api/notifications"),
+        ("GET", "/api/notifications/unread-count"),
+        ("POST", "/api/notifications/read-all"),
+        ("POST", f"/api/notifications/{uuid.uuid4()}/read"),
+    ):
         assert (await api.request(method, path)).status_code == 401
 
 

@@ -40,12 +40,16 @@ class Org:
 def org() -> Org:
     with unit_of_work() as session:
         team_a, team_b = make_team(session, "Aquitaine"), make_team(session, "Bretagne")
-        people = [make_user(session, role=role, team=team, email=email, name=name) for role, team, email, name in (
-            (Role.USER, team_a, "anne@example.org", "Anne Aquitaine"),
-            (Role.USER, team_a, "alain@example.org", "Alain Aquitaine"),
-            (Role.MANAGER, team_a, "marc@example.org", "Marc Manager"),
-            (Role.USER, team_b, "bruno@example.org", "Bruno Bretagne"),
-            (Role.ADMIN, None, "ada@example.org", "Ada Admin"))]
+        people = [
+            make_user(session, role=role, team=team, email=email, name=name)
+            for role, team, email, name in (
+                (Role.USER, team_a, "anne@example.org", "Anne Aquitaine"),
+                (Role.USER, team_a, "alain@example.org", "Alain Aquitaine"),
+                (Role.MANAGER, team_a, "marc@example.org", "Marc Manager"),
+                (Role.USER, team_b, "bruno@example.org", "Bruno Bretagne"),
+                (Role.ADMIN, None, "ada@example.org", "Ada Admin"),
+            )
+        ]
         return Org(*(Person(p.id, p.email, p.full_name) for p in people))
 
 
@@ -63,23 +67,41 @@ async def _auth(api: httpx.AsyncClient, person: Person) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}", "Accept-Language": "en"}
 
 
-LINES = [{"description": "Scanner", "quantity": "3", "unit_price": "1333.33", "vat_rate": "20",
-          "discount_type": "percent", "discount_value": "7.5"},
-         {"description": "Livres", "quantity": "7", "unit_price": "12.35", "vat_rate": "5.5"}]
+LINES = [
+    {
+        "description": "Scanner",
+        "quantity": "3",
+        "unit_price": "1333.33",
+        "vat_rate": "20",
+        "discount_type": "percent",
+        "discount_value": "7.5",
+    },
+    {"description": "Livres", "quantity": "7", "unit_price": "12.35", "vat_rate": "5.5"},
+]
 
 
 async def _create(api: httpx.AsyncClient, headers: dict[str, str], institution_id: str, **body: Any) -> dict[str, Any]:
-    response = await api.post("/api/quotes", headers=headers,
-                              json={"institution_id": institution_id, "lines": LINES, **body})
+    response = await api.post(
+        "/api/quotes", headers=headers, json={"institution_id": institution_id, "lines": LINES, **body}
+    )
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/quotes"), ("POST", "/api/quotes"), ("GET", f"/api/quotes/{UNKNOWN}"),
-    ("PATCH", f"/api/quotes/{UNKNOWN}"), *(("POST", f"/api/quotes/{UNKNOWN}/{action}")
-                                          for action in ("send", "accept", "reject", "order", "cancel", "revise"))])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/quotes"),
+        ("POST", "/api/quotes"),
+        ("GET", f"/api/quotes/{UNKNOWN}"),
+        ("PATCH", f"/api/quotes/{UNKNOWN}"),
+        *(
+            ("POST", f"/api/quotes/{UNKNOWN}/{action}")
+            for action in ("send", "accept", "reject", "order", "cancel", "revise")
+        ),
+    ],
+)
 async def test_every_quote_endpoint_needs_a_token(api: httpx.AsyncClient, method: str, path: str) -> None:
     response = await api.request(method, path, json={})
     assert response.status_code == 401
@@ -88,11 +110,15 @@ async def test_every_quote_endpoint_needs_a_token(api: httpx.AsyncClient, method
 async def test_quote_lifecycle(api: httpx.AsyncClient, org: Org, institution: tuple[str, str]) -> None:
     institution_id, contact_id = institution
     rep, manager = await _auth(api, org.rep_a), await _auth(api, org.manager_a)
-    quote = await _create(api, rep, institution_id, contact_id=contact_id, title="Équipement",
-                          global_discount_percent="2")
+    quote = await _create(
+        api, rep, institution_id, contact_id=contact_id, title="Équipement", global_discount_percent="2"
+    )
     assert (quote["status"], quote["version"], quote["revision"]) == ("draft", 1, 1)
     assert (quote["institution_name"], quote["contact_name"], quote["owner_name"]) == (
-        "CHU de Rennes", "Jeanne Dupont", "Anne Aquitaine")
+        "CHU de Rennes",
+        "Jeanne Dupont",
+        "Anne Aquitaine",
+    )
     # Amounts travel as decimal strings, equal to the service's arithmetic.
     assert quote["lines"][0]["net_amount"] == "3699.99" and quote["lines"][1]["net_amount"] == "86.45"
     assert (quote["total_excl_vat"], quote["total_vat"], quote["total_incl_vat"]) == ("3710.71", "729.86", "4440.57")
@@ -106,15 +132,20 @@ async def test_quote_lifecycle(api: httpx.AsyncClient, org: Org, institution: tu
     assert stale.json()["error"]["code"] == "conflict" and stale.json()["error"]["changed_by"] == "Anne Aquitaine"
     sent = await api.post(f"/api/quotes/{qid}/send", headers=rep)
     assert sent.status_code == 200 and sent.json()["status"] == "sent" and sent.json()["sent_at"]
-    accepted = await api.post(f"/api/quotes/{qid}/accept", headers=manager,
-                              json={"client_comment": "Bon pour accord"})
+    accepted = await api.post(f"/api/quotes/{qid}/accept", headers=manager, json={"client_comment": "Bon pour accord"})
     assert accepted.status_code == 200
     assert (accepted.json()["status"], accepted.json()["decided_by_name"], accepted.json()["client_comment"]) == (
-        "accepted", "Marc Manager", "Bon pour accord")
+        "accepted",
+        "Marc Manager",
+        "Bon pour accord",
+    )
     again = await api.post(f"/api/quotes/{qid}/accept", headers=rep)
     assert again.status_code == 409
-    assert again.json()["error"] == {"code": "invalid_transition", "current_status": "accepted",
-                                     "message": "Only a sent quote can be accepted."}
+    assert again.json()["error"] == {
+        "code": "invalid_transition",
+        "current_status": "accepted",
+        "message": "Only a sent quote can be accepted.",
+    }
     ordered = await api.post(f"/api/quotes/{qid}/order", headers=rep, json={"purchase_order_ref": "PO-77"})
     assert ordered.status_code == 200
     assert ordered.json()["order_number"].startswith("BC-") and ordered.json()["purchase_order_ref"] == "PO-77"
@@ -141,33 +172,50 @@ async def test_revise_and_cancel(api: httpx.AsyncClient, org: Org, institution: 
 
 async def test_quote_errors_have_one_shape(api: httpx.AsyncClient, org: Org, institution: tuple[str, str]) -> None:
     rep, other = await _auth(api, org.rep_a), await _auth(api, org.rep_a2)
-    invalid = await api.post("/api/quotes", headers=rep, json={
-        "institution_id": institution[0],
-        "lines": [LINES[0], {**LINES[1], "vat_rate": "7", "discount_type": "amount", "discount_value": "1000"}]})
+    invalid = await api.post(
+        "/api/quotes",
+        headers=rep,
+        json={
+            "institution_id": institution[0],
+            "lines": [LINES[0], {**LINES[1], "vat_rate": "7", "discount_type": "amount", "discount_value": "1000"}],
+        },
+    )
     assert invalid.status_code == 422
     assert invalid.json()["error"]["fields"] == {"lines.1.vat_rate": "This VAT rate is not allowed."}
-    too_much = await api.post("/api/quotes", headers=rep, json={
-        "institution_id": institution[0], "lines": [{**LINES[1], "discount_type": "amount", "discount_value": "1000"}]})
+    too_much = await api.post(
+        "/api/quotes",
+        headers=rep,
+        json={
+            "institution_id": institution[0],
+            "lines": [{**LINES[1], "discount_type": "amount", "discount_value": "1000"}],
+        },
+    )
     assert too_much.json()["error"]["fields"] == {
-        "lines.0.discount_value": "A discount cannot exceed the line's amount."}
-    assert (await api.post("/api/quotes", headers=rep, json={"institution_id": institution[0],
-                                                             "colour": "red"})).status_code == 422
-    given = await api.post("/api/quotes", headers=rep, json={"institution_id": institution[0],
-                                                             "owner_id": str(org.rep_a2.id)})
+        "lines.0.discount_value": "A discount cannot exceed the line's amount."
+    }
+    assert (
+        await api.post("/api/quotes", headers=rep, json={"institution_id": institution[0], "colour": "red"})
+    ).status_code == 422
+    given = await api.post(
+        "/api/quotes", headers=rep, json={"institution_id": institution[0], "owner_id": str(org.rep_a2.id)}
+    )
     assert given.status_code == 403 and given.json()["error"]["code"] == "forbidden"
     quote = await _create(api, rep, institution[0])
     assert (await api.get(f"/api/quotes/{quote['id']}", headers=other)).status_code == 403
     assert (await api.post(f"/api/quotes/{quote['id']}/send", headers=other)).status_code == 403
-    assert (await api.patch(f"/api/quotes/{quote['id']}", headers=other,
-                            json={"version": 1, "title": "x"})).status_code == 403
+    assert (
+        await api.patch(f"/api/quotes/{quote['id']}", headers=other, json={"version": 1, "title": "x"})
+    ).status_code == 403
     assert (await api.get(f"/api/quotes/{UNKNOWN}", headers=rep)).status_code == 404
     assert (await api.patch(f"/api/quotes/{quote['id']}", headers=rep, json={"title": "no version"})).status_code == 422
 
 
-async def test_list_is_scoped_filtered_and_totalled(api: httpx.AsyncClient, org: Org,
-                                                    institution: tuple[str, str]) -> None:
-    rep, rep2, manager, admin, rep_b = [await _auth(api, p) for p in (org.rep_a, org.rep_a2, org.manager_a,
-                                                                         org.admin, org.rep_b)]
+async def test_list_is_scoped_filtered_and_totalled(
+    api: httpx.AsyncClient, org: Org, institution: tuple[str, str]
+) -> None:
+    rep, rep2, manager, admin, rep_b = [
+        await _auth(api, p) for p in (org.rep_a, org.rep_a2, org.manager_a, org.admin, org.rep_b)
+    ]
     first = await _create(api, rep, institution[0], title="Alpha")
     second = await _create(api, rep2, institution[0], lines=LINES[1:])
     await api.post(f"/api/quotes/{second['id']}/send", headers=rep2)

@@ -21,16 +21,25 @@ async def _token(api: httpx.AsyncClient) -> str:
 async def test_a_malformed_request_is_answered_in_the_callers_language(api: httpx.AsyncClient) -> None:
     token = await _token(api)
     body = {"institution_id": "the clinic", "surprise": 1}
-    french = await api.post("/api/quotes", json=body,
-                            headers={"Authorization": f"Bearer {token}", "Accept-Language": "fr-FR"})
+    french = await api.post(
+        "/api/quotes", json=body, headers={"Authorization": f"Bearer {token}", "Accept-Language": "fr-FR"}
+    )
     assert french.status_code == 422
     error = french.json()["error"]
     assert error["code"] == "validation_failed"
     assert error["message"] == "Certains champs ne sont pas valides."
-    assert error["fields"] == {"institution_id": "Cette valeur n'est pas valide.",
-                               "surprise": "Ce champ n'est pas accepté ici."}
-    english = await api.patch("/api/quotes/00000000-0000-0000-0000-000000000001", json={},
-                              headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"})
+    assert error["fields"] == {
+        "institution_id": "Cette valeur n'est pas valide.",
+        "surprise": "Ce champ n'est pas accepté ici.",
+    }
+    english = await api.patch(
+        "/api/quotes/00000000-0000-0000-0000-000000000001",
+        json={},
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+    )
     assert english.status_code == 422
-    assert english.json()["error"] == {"code": "validation_failed", "message": "Some fields are not valid.",
-                                       "fields": {"version": "This field is required."}}
+    assert english.json()["error"] == {
+        "code": "validation_failed",
+        "message": "Some fields are not valid.",
+        "fields": {"version": "This field is required."},
+    }

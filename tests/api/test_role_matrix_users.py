@@ -26,13 +26,22 @@ def codes(user: int, manager: int, team_admin: int, admin: int, super_admin: int
 
 # Accounts made for every run; "mine" are in the team of the account under test, "theirs" in another team.
 TARGETS: dict[str, tuple[str, str]] = {  # key: (team, status)
-    "mine_view": ("mine", "active"), "mine_patch": ("mine", "active"), "mine_promote": ("mine", "active"),
-    "mine_move": ("mine", "active"), "mine_deactivate": ("mine", "active"), "mine_reset": ("mine", "active"),
-    "mine_reactivate": ("mine", "deactivated"), "mine_resend": ("mine", "invited"),
-    "mine_revoke": ("mine", "invited"), "mine_admin": ("mine", "admin"),
-    "theirs_view": ("theirs", "active"), "theirs_patch": ("theirs", "active"),
-    "theirs_deactivate": ("theirs", "active"), "theirs_reset": ("theirs", "active"),
-    "theirs_reactivate": ("theirs", "deactivated"), "theirs_resend": ("theirs", "invited"),
+    "mine_view": ("mine", "active"),
+    "mine_patch": ("mine", "active"),
+    "mine_promote": ("mine", "active"),
+    "mine_move": ("mine", "active"),
+    "mine_deactivate": ("mine", "active"),
+    "mine_reset": ("mine", "active"),
+    "mine_reactivate": ("mine", "deactivated"),
+    "mine_resend": ("mine", "invited"),
+    "mine_revoke": ("mine", "invited"),
+    "mine_admin": ("mine", "admin"),
+    "theirs_view": ("theirs", "active"),
+    "theirs_patch": ("theirs", "active"),
+    "theirs_deactivate": ("theirs", "active"),
+    "theirs_reset": ("theirs", "active"),
+    "theirs_reactivate": ("theirs", "deactivated"),
+    "theirs_resend": ("theirs", "invited"),
     "theirs_revoke": ("theirs", "invited"),
     "none_patch": ("none", "active"),
 }
@@ -44,16 +53,36 @@ ENDPOINTS: list[tuple[str, str, dict[str, object] | None, dict[Role, int]]] = [
     ("GET", "/api/users/{mine_view}", None, codes(403, 200, 200, 200, 200)),
     ("GET", "/api/users/{theirs_view}", None, codes(403, 404, 404, 200, 200)),
     # Inviting: team admins into their own team only, never above their rights.
-    ("POST", "/api/users", {"email": "new.mine@example.org", "full_name": "Nouvelle Recrue", "role": "user",
-                            "team_id": "{mine}"}, codes(403, 403, 201, 201, 201)),
-    ("POST", "/api/users", {"email": "new.manager@example.org", "full_name": "Nouveau Manager",
-                            "role": "manager", "team_id": "{mine}"}, codes(403, 403, 201, 201, 201)),
-    ("POST", "/api/users", {"email": "new.admin@example.org", "full_name": "Nouvel Admin", "role": "admin",
-                            "team_id": "{mine}"}, codes(403, 403, 403, 201, 201)),
-    ("POST", "/api/users", {"email": "new.theirs@example.org", "full_name": "Autre Recrue", "role": "user",
-                            "team_id": "{theirs}"}, codes(403, 403, 403, 201, 201)),
-    ("POST", "/api/users", {"email": "new.none@example.org", "full_name": "Sans Équipe", "role": "user",
-                            "team_id": None}, codes(403, 403, 403, 201, 201)),
+    (
+        "POST",
+        "/api/users",
+        {"email": "new.mine@example.org", "full_name": "Nouvelle Recrue", "role": "user", "team_id": "{mine}"},
+        codes(403, 403, 201, 201, 201),
+    ),
+    (
+        "POST",
+        "/api/users",
+        {"email": "new.manager@example.org", "full_name": "Nouveau Manager", "role": "manager", "team_id": "{mine}"},
+        codes(403, 403, 201, 201, 201),
+    ),
+    (
+        "POST",
+        "/api/users",
+        {"email": "new.admin@example.org", "full_name": "Nouvel Admin", "role": "admin", "team_id": "{mine}"},
+        codes(403, 403, 403, 201, 201),
+    ),
+    (
+        "POST",
+        "/api/users",
+        {"email": "new.theirs@example.org", "full_name": "Autre Recrue", "role": "user", "team_id": "{theirs}"},
+        codes(403, 403, 403, 201, 201),
+    ),
+    (
+        "POST",
+        "/api/users",
+        {"email": "new.none@example.org", "full_name": "Sans Équipe", "role": "user", "team_id": None},
+        codes(403, 403, 403, 201, 201),
+    ),
     # Role and team.
     ("PATCH", "/api/users/{mine_patch}", {"role": "manager"}, codes(403, 403, 200, 200, 200)),
     ("PATCH", "/api/users/{mine_promote}", {"role": "admin"}, codes(403, 403, 403, 200, 200)),
@@ -90,9 +119,13 @@ def _setup(role: Role) -> dict[str, str]:
         me = make_user(session, role=role, email=f"{role.value}@example.org", team=mine, name="Moi")
         ids = {"me": str(me.id), "email": me.email, "mine": str(mine.id), "theirs": str(theirs.id)}
         for key, (team, status) in TARGETS.items():
-            target: User = make_user(session, role=Role.ADMIN if status == "admin" else Role.USER,
-                                     team=teams[team], email=f"{key.replace('_', '.')}@example.org",
-                                     name=key.replace("_", " ").title())
+            target: User = make_user(
+                session,
+                role=Role.ADMIN if status == "admin" else Role.USER,
+                team=teams[team],
+                email=f"{key.replace('_', '.')}@example.org",
+                name=key.replace("_", " ").title(),
+            )
             if status == "deactivated":
                 target.is_active = False
             elif status == "invited":
@@ -125,8 +158,9 @@ async def test_api_rights(api: httpx.AsyncClient, role: Role) -> None:
     for method, path, body, expected in ENDPOINTS:
         response = await api.request(method, str(_fill(path, ids)), json=_fill(body, ids), headers=headers)
         if response.status_code != expected[role]:
-            wrong.append((method, path, body, f"expected {expected[role]}, got {response.status_code}",
-                          response.text[:200]))
+            wrong.append(
+                (method, path, body, f"expected {expected[role]}, got {response.status_code}", response.text[:200])
+            )
         elif response.status_code == 403:
             assert response.json()["error"]["code"] == "forbidden", (method, path)
     assert not wrong, "\n".join(map(str, wrong))

@@ -55,10 +55,13 @@ def _app(*, https: bool) -> Starlette:
         return PlainTextResponse("ok", headers={"X-Frame-Options": "SAMEORIGIN"})
 
     base_url = "https://crm.example.org" if https else "http://localhost:8080"
-    return Starlette(routes=[Route("/", home)], middleware=[
-        Middleware(SecurityHeadersMiddleware, https=https),
-        Middleware(SessionMiddleware, secret_key="x" * 32, **session_cookie_options(base_url)),
-    ])
+    return Starlette(
+        routes=[Route("/", home)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, https=https),
+            Middleware(SessionMiddleware, secret_key="x" * 32, **session_cookie_options(base_url)),
+        ],
+    )
 
 
 async def test_https_adds_hsts_and_a_secure_cookie() -> None:
@@ -88,13 +91,13 @@ def test_https_is_read_from_base_url() -> None:
 
 async def _handshake(api: httpx.AsyncClient, origin: str | None) -> int:
     headers = {"Origin": origin} if origin else {}
-    response = await api.get("/_nicegui_ws/socket.io/", params={"EIO": "4", "transport": "polling"},
-                             headers=headers)
+    response = await api.get("/_nicegui_ws/socket.io/", params={"EIO": "4", "transport": "polling"}, headers=headers)
     return response.status_code
 
 
-async def test_the_websocket_refuses_another_sites_pages(api: httpx.AsyncClient,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_websocket_refuses_another_sites_pages(
+    api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
     """Cross-site WebSocket hijacking: a page of another site may not open the UI's socket with the
     user's cookie; the CRM's own pages (same origin) and clients without an Origin may."""
     own = f"{api.base_url.scheme}://{api.base_url.netloc.decode()}"

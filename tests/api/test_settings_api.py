@@ -27,18 +27,42 @@ async def test_super_admin_reads_and_changes_settings(api: httpx.AsyncClient) ->
     read = await api.get("/api/settings", headers=boss)
     assert read.status_code == 200, read.text
     sections = read.json()["sections"]
-    assert set(sections) == {"organisation", "email", "modules", "sessions", "retention",
-                             "documents", "branding", "reminders", "templates"}
+    assert set(sections) == {
+        "organisation",
+        "email",
+        "modules",
+        "sessions",
+        "retention",
+        "documents",
+        "branding",
+        "reminders",
+        "templates",
+    }
     assert sections["email"]["values"]["smtp_password"] == "not set"
-    changed = await api.patch("/api/settings", headers=boss, json={
-        "section": "organisation", "values": {"name": "Clinique Lumière", "default_language": "de"}, "version": 0})
+    changed = await api.patch(
+        "/api/settings",
+        headers=boss,
+        json={
+            "section": "organisation",
+            "values": {"name": "Clinique Lumière", "default_language": "de"},
+            "version": 0,
+        },
+    )
     assert changed.status_code == 200, changed.text
     assert (changed.json()["version"], changed.json()["values"]["name"]) == (1, "Clinique Lumière")
-    stale = await api.patch("/api/settings", headers=boss,
-                            json={"section": "organisation", "values": {"name": "Autre"}, "version": 0})
+    stale = await api.patch(
+        "/api/settings", headers=boss, json={"section": "organisation", "values": {"name": "Autre"}, "version": 0}
+    )
     assert stale.status_code == 409
-    invalid = await api.patch("/api/settings", headers=boss, json={
-        "section": "organisation", "values": {"timezone": "Nowhere/Land", "default_language": "xx"}, "version": 1})
+    invalid = await api.patch(
+        "/api/settings",
+        headers=boss,
+        json={
+            "section": "organisation",
+            "values": {"timezone": "Nowhere/Land", "default_language": "xx"},
+            "version": 1,
+        },
+    )
     assert invalid.status_code == 422
     assert set(invalid.json()["error"]["fields"]) == {"timezone", "default_language"}
     unknown = await api.patch("/api/settings", headers=boss, json={"section": "quotes", "values": {}})
@@ -55,8 +79,7 @@ async def test_admins_see_only_the_sales_sections_and_others_are_refused(api: ht
     read = await api.get("/api/settings", headers=admin)
     assert read.status_code == 200, read.text
     assert set(read.json()["sections"]) == {"documents", "branding", "reminders", "templates"}
-    refused = await api.patch("/api/settings", headers=admin,
-                              json={"section": "modules", "values": {"tasks": False}})
+    refused = await api.patch("/api/settings", headers=admin, json={"section": "modules", "values": {"tasks": False}})
     assert refused.status_code == 403
     manager = await _token(api, _account(Role.MANAGER, "manager@example.org"))
     assert (await api.get("/api/settings", headers=manager)).status_code == 403
@@ -75,8 +98,11 @@ async def test_a_module_switched_off_answers_404_and_back_on(api: httpx.AsyncCli
     assert "task" in {entry["kind"] for entry in (await api.get(timeline, headers=rep)).json()["items"]}
     off = await api.patch("/api/settings", headers=boss, json={"section": "modules", "values": {"tasks": False}})
     assert off.status_code == 200, off.text
-    for method, path in (("GET", "/api/tasks"), ("POST", "/api/tasks"),
-                         ("GET", "/api/tasks/00000000-0000-0000-0000-000000000001")):
+    for method, path in (
+        ("GET", "/api/tasks"),
+        ("POST", "/api/tasks"),
+        ("GET", "/api/tasks/00000000-0000-0000-0000-000000000001"),
+    ):
         response = await api.request(method, path, headers=rep, json={} if method == "POST" else None)
         assert response.status_code == 404, (path, response.text)
     assert (await api.get("/api/notes", headers=rep)).status_code == 200  # the other modules stay

@@ -34,8 +34,9 @@ def _admin(role: Role = Role.ADMIN, email: str = "admin@example.org", team_name:
 
 async def test_invitation_through_the_api_end_to_end(api: httpx.AsyncClient, smtp_server: SMTPServer) -> None:
     headers = await _token(api, _admin())
-    invited = await api.post("/api/users", headers=headers,
-                             json={"email": "nina@example.org", "full_name": "Nina Neu", "role": "manager"})
+    invited = await api.post(
+        "/api/users", headers=headers, json={"email": "nina@example.org", "full_name": "Nina Neu", "role": "manager"}
+    )
     assert invited.status_code == 201, invited.text
     assert invited.json()["status"] == "invited" and invited.json()["role"] == "manager"
     assert smtp.send_pending()["sent"] == 1
@@ -54,7 +55,8 @@ async def test_invitation_through_the_api_end_to_end(api: httpx.AsyncClient, smt
 
 
 async def test_forgot_password_answers_the_same_for_unknown_addresses(
-        api: httpx.AsyncClient, account: dict[str, str], smtp_server: SMTPServer) -> None:
+    api: httpx.AsyncClient, account: dict[str, str], smtp_server: SMTPServer
+) -> None:
     known = await api.post("/api/auth/forgot-password", json={"email": account["email"]})
     unknown = await api.post("/api/auth/forgot-password", json={"email": "nobody@example.org"})
     assert known.status_code == unknown.status_code == 202
@@ -92,13 +94,19 @@ async def test_team_admin_is_limited_to_their_team_and_to_manager(api: httpx.Asy
     with unit_of_work() as session:
         outsider = make_user(session, email="out@example.org", team=make_team(session, "South"))
     me = (await api.get("/api/auth/me", headers=headers)).json()
-    too_high = await api.post("/api/users", headers=headers, json={"email": "b@example.org", "full_name": "B",
-                                                                   "role": "admin", "team_id": me["team_id"]})
+    too_high = await api.post(
+        "/api/users",
+        headers=headers,
+        json={"email": "b@example.org", "full_name": "B", "role": "admin", "team_id": me["team_id"]},
+    )
     assert too_high.status_code == 403
     no_team = await api.post("/api/users", headers=headers, json={"email": "c@example.org", "full_name": "C"})
     assert no_team.status_code == 403
-    ok = await api.post("/api/users", headers=headers, json={"email": "d@example.org", "full_name": "Dora",
-                                                             "role": "manager", "team_id": me["team_id"]})
+    ok = await api.post(
+        "/api/users",
+        headers=headers,
+        json={"email": "d@example.org", "full_name": "Dora", "role": "manager", "team_id": me["team_id"]},
+    )
     assert ok.status_code == 201, ok.text
     assert (await api.post(f"/api/users/{outsider.id}/deactivate", headers=headers)).status_code == 403
     promote = await api.patch(f"/api/users/{ok.json()['id']}", headers=headers, json={"role": "team_admin"})

@@ -25,8 +25,11 @@ pytestmark = pytest.mark.e2e
 REP_EMAIL = "lea.moreau@example.org"
 REP_PASSWORD = "Tilleuls-Limoges-87"
 MAIL_TIMEOUT = 30.0  # the outbox is woken after the commit; the job also runs every minute
-RULES = ("Au moins 10 caractères.", "Ne doit pas contenir l'adresse e-mail.",
-         "Ne doit pas être un mot de passe courant.")
+RULES = (
+    "Au moins 10 caractères.",
+    "Ne doit pas contenir l'adresse e-mail.",
+    "Ne doit pas être un mot de passe courant.",
+)
 
 
 @pytest.fixture
@@ -40,8 +43,16 @@ def mail_server_url(smtp: SMTPServer) -> Iterator[str]:
     """A server process of this test's own: its mail goes to `smtp`, its links point at itself."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    with serve(port=port, BASE_URL=url, SMTP_HOST=smtp.host, SMTP_PORT=str(smtp.port), SMTP_SECURE="false",
-               SMTP_USER="", SMTP_PASSWORD="", SMTP_FROM="OPEx CRM <crm@opex.example>") as served:
+    with serve(
+        port=port,
+        BASE_URL=url,
+        SMTP_HOST=smtp.host,
+        SMTP_PORT=str(smtp.port),
+        SMTP_SECURE="false",
+        SMTP_USER="",
+        SMTP_PASSWORD="",
+        SMTP_FROM="OPEx CRM <crm@opex.example>",
+    ) as served:
         yield served
 
 
@@ -76,7 +87,8 @@ def _rule(page: Page, message: str, *, ok: bool) -> None:
 
 
 def test_invite_set_password_log_in_and_be_deactivated(
-        browser: Browser, smtp: SMTPServer, mail_server_url: str, clean_after: None) -> None:
+    browser: Browser, smtp: SMTPServer, mail_server_url: str, clean_after: None
+) -> None:
     url = mail_server_url
     with unit_of_work() as session:
         make_team(session, "Nouvelle-Aquitaine")

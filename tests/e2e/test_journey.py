@@ -60,8 +60,9 @@ def test_login_language_dark_mode_logout(page: Page, server_url: str, clean_afte
     expect(page).to_have_url(f"{server_url}/login")
 
 
-def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, server_url: str,
-                                                                 clean_after: None) -> None:
+def test_drawer_beside_the_content_when_wide_over_it_when_narrow(
+    page: Page, server_url: str, clean_after: None
+) -> None:
     with unit_of_work() as session:
         make_user(session, role=Role.MANAGER, email="lea.moreau@example.org", name="Léa Moreau")
     page.set_viewport_size({"width": 1280, "height": 800})
@@ -84,8 +85,9 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
     expect(drawer).to_be_hidden()
     expect(menu).to_have_attribute("aria-expanded", "false")
     # The content takes the width back (it waits for the end of the transition).
-    page.wait_for_function("(crumbs) => crumbs.getBoundingClientRect().x === 32", arg=breadcrumb.element_handle(),
-                           timeout=5_000)
+    page.wait_for_function(
+        "(crumbs) => crumbs.getBoundingClientRect().x === 32", arg=breadcrumb.element_handle(), timeout=5_000
+    )
     menu.click()
     expect(drawer).to_be_visible()
     expect(menu).to_have_attribute("aria-expanded", "true")
@@ -120,12 +122,14 @@ def test_drawer_beside_the_content_when_wide_over_it_when_narrow(page: Page, ser
     page.set_viewport_size({"width": 390, "height": 800})
     header = page.locator(".opex-header")
     page.wait_for_function("(header) => header.offsetHeight > 100", arg=header.element_handle(), timeout=5_000)
-    page.wait_for_function("([header, crumbs]) => crumbs.getBoundingClientRect().y >= header.offsetHeight",
-                           arg=[header.element_handle(), breadcrumb.element_handle()], timeout=5_000)
+    page.wait_for_function(
+        "([header, crumbs]) => crumbs.getBoundingClientRect().y >= header.offsetHeight",
+        arg=[header.element_handle(), breadcrumb.element_handle()],
+        timeout=5_000,
+    )
 
 
-def test_slash_and_ctrl_k_take_the_focus_to_the_global_search(page: Page, server_url: str,
-                                                               clean_after: None) -> None:
+def test_slash_and_ctrl_k_take_the_focus_to_the_global_search(page: Page, server_url: str, clean_after: None) -> None:
     with unit_of_work() as session:
         make_user(session, role=Role.MANAGER, email="lea.moreau@example.org", name="Léa Moreau")
     page.goto(f"{server_url}/login?redirect_to=/institutions")
@@ -154,8 +158,13 @@ def test_slash_and_ctrl_k_take_the_focus_to_the_global_search(page: Page, server
 
 
 def test_health_check_command_against_the_running_server(server_url: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "crm_app.cli", "health-check", "--url", server_url],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_app.cli", "health-check", "--url", server_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("healthy: database ok in ")
     assert "scheduler running" in result.stdout

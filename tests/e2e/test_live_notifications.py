@@ -26,7 +26,8 @@ def _log_in(page: Page, url: str, email: str) -> None:
 
 
 def test_an_assignment_on_one_instance_rings_the_bell_on_the_other(
-        browser: Browser, server_url: str, second_server_url: str, clean_after: None) -> None:
+    browser: Browser, server_url: str, second_server_url: str, clean_after: None
+) -> None:
     with unit_of_work() as session:
         team = make_team(session, "Nouvelle-Aquitaine")
         make_user(session, role=Role.TEAM_ADMIN, team=team, email="marc.dumas@example.org", name="Marc Dumas")

@@ -28,14 +28,16 @@ def _euros(value: Decimal) -> str:
         return format_currency(value)
 
 
-def test_quote_from_the_catalog_sent_downloaded_and_accepted(browser: Browser, server_url: str,
-                                                             clean_after: None) -> None:
+def test_quote_from_the_catalog_sent_downloaded_and_accepted(
+    browser: Browser, server_url: str, clean_after: None
+) -> None:
     with unit_of_work() as session:
         make_user(session, role=Role.USER, email="sophie.martin@example.org", name="Sophie Martin")
         clinic = make_institution(session, name="Clinique des Cèdres").id
         make_catalog_item(session, reference="END-100", name="Colonne d'endoscopie", unit_price="1250.00")
-        make_catalog_item(session, reference="GAN-200", name="Gants stériles", unit_price="89.90",
-                          default_vat_rate="5.5", unit="box")
+        make_catalog_item(
+            session, reference="GAN-200", name="Gants stériles", unit_price="89.90", default_vat_rate="5.5", unit="box"
+        )
     # English: the journey reads the English message ids, whatever the catalogs hold.
     context = browser.new_context(locale="en-US", timezone_id="Europe/Paris", accept_downloads=True)
     page = context.new_page()
@@ -57,9 +59,13 @@ def test_quote_from_the_catalog_sent_downloaded_and_accepted(browser: Browser, s
         expect(page.get_by_label("Unit price excl. VAT").nth(1)).to_have_value("89.90")
         page.get_by_label("Quantity").nth(1).fill("4")
         page.get_by_label("Global discount (%)").fill("10")
-        totals = money.compute_totals([
-            money.LineAmounts(Decimal("1"), Decimal("1250.00"), Decimal("20")),
-            money.LineAmounts(Decimal("4"), Decimal("89.90"), Decimal("5.5"))], Decimal("10"))
+        totals = money.compute_totals(
+            [
+                money.LineAmounts(Decimal("1"), Decimal("1250.00"), Decimal("20")),
+                money.LineAmounts(Decimal("4"), Decimal("89.90"), Decimal("5.5")),
+            ],
+            Decimal("10"),
+        )
         expect(page.get_by_text(_euros(totals.total_incl_vat), exact=True)).to_be_visible()
         expect(page.get_by_text(_euros(totals.total_excl_vat), exact=True)).to_be_visible()
 

@@ -42,8 +42,11 @@ def test_two_instances_behind_nginx(browser: Browser, tmp_path: Path, clean_afte
     smtp = SMTPServer()
     smtp.delay = 3.0  # a slow SMTP server: whoever sends holds the job's lock for 3 s
     smtp_env = {"SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port), "SMTP_SECURE": "false"}
-    with smtp, running_servers(2, SMTP_HOST=smtp.host, SMTP_PORT=str(smtp.port)) as (first, second), \
-            running_nginx(tmp_path, [_port(first.url), _port(second.url)]) as nginx:
+    with (
+        smtp,
+        running_servers(2, SMTP_HOST=smtp.host, SMTP_PORT=str(smtp.port)) as (first, second),
+        running_nginx(tmp_path, [_port(first.url), _port(second.url)]) as nginx,
+    ):
         ports = {_port(first.url), _port(second.url)}
         # Both answer through nginx; the route cookie decides which, always the same for one cookie.
         route_to: dict[int, str] = {}
@@ -59,8 +62,9 @@ def test_two_instances_behind_nginx(browser: Browser, tmp_path: Path, clean_afte
                 assert nginx.request("/api/health", cookie=f"opex_route={route}")[1]["x-upstream"].endswith(f":{port}")
         # A new browser gets a cookie that keeps it where its first request went.
         _, headers, _ = nginx.request("/login")
-        cookie = next(value.split(";", 1)[0] for value in headers["set-cookie"].splitlines()
-                      if value.startswith("opex_route="))
+        cookie = next(
+            value.split(";", 1)[0] for value in headers["set-cookie"].splitlines() if value.startswith("opex_route=")
+        )
         for _ in range(5):
             assert nginx.request("/api/health", cookie=cookie)[1]["x-upstream"] == headers["x-upstream"]
 
@@ -74,13 +78,20 @@ def test_two_instances_behind_nginx(browser: Browser, tmp_path: Path, clean_afte
         expect(bell).to_have_accessible_name("Notifications (0)")
 
         # The team admin assigns the institution through the REST API of the first instance.
-        with httpx.Client(base_url=base, verify=False, timeout=10,  # noqa: S501 - self-signed test certificate
-                          cookies={"opex_route": route_to[_port(first.url)]}) as api:
+        with httpx.Client(
+            base_url=base,
+            verify=False,  # noqa: S501 - self-signed test certificate
+            timeout=10,
+            cookies={"opex_route": route_to[_port(first.url)]},
+        ) as api:
             login = api.post("/api/auth/login", json={"email": "yann.le.goff@example.org", "password": PASSWORD})
             auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
             version = api.get(f"/api/institutions/{institution_id}", headers=auth).json()["version"]
-            changed = api.patch(f"/api/institutions/{institution_id}", headers=auth,
-                                json={"assigned_user_id": str(rep.id), "version": version})
+            changed = api.patch(
+                f"/api/institutions/{institution_id}",
+                headers=auth,
+                json={"assigned_user_id": str(rep.id), "version": version},
+            )
             assert changed.status_code == 200, changed.text
             assert changed.headers["x-upstream"].endswith(f":{_port(first.url)}")
         # ... and the tab served by the second instance hears of it over its websocket, through nginx.
@@ -90,10 +101,16 @@ def test_two_instances_behind_nginx(browser: Browser, tmp_path: Path, clean_afte
         # A job both try at once runs once: one mail queued, two runs started together.
         with unit_of_work() as session:
             mail.enqueue(session, to="client@example.org", subject="Relance", text="Bonjour")
-        runs = [subprocess.Popen([sys.executable, "-m", "crm_app.cli", "jobs", "run", "mail_outbox"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 env={**_env(), **smtp_env, "DATA_DIR": first.data_dir})
-                for _ in range(2)]
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "crm_app.cli", "jobs", "run", "mail_outbox"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**_env(), **smtp_env, "DATA_DIR": first.data_dir},
+            )
+            for _ in range(2)
+        ]
         outcomes = sorted(run.communicate(timeout=60)[0].strip() for run in runs)
         deadline = time.monotonic() + 10
         while not smtp.received and time.monotonic() < deadline:

@@ -33,23 +33,35 @@ def _timeout_stop_sec() -> int:
 
 def _csv() -> bytes:
     lines = ["Nom;Type;Code postal;Ville;Lits"]
-    lines += [f"Clinique Arrêt-Propre {n:05d};Clinique privée;{10000 + n:05d};Commune {n:05d};{50 + n % 300}"
-              for n in range(ROWS)]
+    lines += [
+        f"Clinique Arrêt-Propre {n:05d};Clinique privée;{10000 + n:05d};Commune {n:05d};{50 + n % 300}"
+        for n in range(ROWS)
+    ]
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
 def _count() -> int:
     with unit_of_work() as session:
-        return int(session.exec(select(func.count()).select_from(Institution)
-                                .where(Institution.name.startswith("Clinique Arrêt-Propre"))).one())
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(Institution)
+                .where(Institution.name.startswith("Clinique Arrêt-Propre"))
+            ).one()
+        )
 
 
 def _import_is_writing() -> bool:
     """An open transaction of another process of the CRM that has written (has a transaction id)."""
     with get_engine().connect() as connection:
-        return bool(connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL")).scalar_one())
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+                )
+            ).scalar_one()
+        )
 
 
 def test_sigterm_during_an_import_loses_nothing_and_exits_cleanly(clean_db: None) -> None:
@@ -58,14 +70,20 @@ def test_sigterm_during_an_import_loses_nothing_and_exits_cleanly(clean_db: None
     content = _csv()
     outcome: dict[str, Any] = {}
     with running_server(SCHEDULER_ENABLED="true") as server:
-        token = httpx.post(f"{server.url}/api/auth/login", timeout=10,
-                           json={"email": "import.manager@example.org", "password": PASSWORD}).json()["access_token"]
+        token = httpx.post(
+            f"{server.url}/api/auth/login",
+            timeout=10,
+            json={"email": "import.manager@example.org", "password": PASSWORD},
+        ).json()["access_token"]
 
         def upload() -> None:
             try:
-                response = httpx.post(f"{server.url}/api/institutions/import", timeout=120,
-                                      headers={"Authorization": f"Bearer {token}"},
-                                      files={"file": ("etablissements.csv", content, "text/csv")})
+                response = httpx.post(
+                    f"{server.url}/api/institutions/import",
+                    timeout=120,
+                    headers={"Authorization": f"Bearer {token}"},
+                    files={"file": ("etablissements.csv", content, "text/csv")},
+                )
                 outcome["status"], outcome["body"] = response.status_code, response.json()
             except httpx.HTTPError as exc:
                 outcome["error"] = exc

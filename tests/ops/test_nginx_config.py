@@ -17,8 +17,13 @@ def test_nginx_accepts_the_shipped_config(tmp_path: Path) -> None:
 
 def test_the_config_sets_no_security_header_that_the_app_already_sends() -> None:
     text = SHIPPED.read_text().lower()
-    for header in ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy",
-                   "strict-transport-security"):
+    for header in (
+        "content-security-policy",
+        "x-frame-options",
+        "x-content-type-options",
+        "referrer-policy",
+        "strict-transport-security",
+    ):
         assert f"add_header {header}" not in text, header
     assert "client_max_body_size 20m;" in text
     assert "proxy_read_timeout 1h;" in text  # the websocket lives as long as the tab
@@ -26,8 +31,10 @@ def test_the_config_sets_no_security_header_that_the_app_already_sends() -> None
 
 def test_https_in_front_of_one_instance(tmp_path: Path, clean_db: None) -> None:
     require_nginx()
-    with running_server(SCHEDULER_ENABLED="false") as server, \
-            running_nginx(tmp_path, [int(server.url.rsplit(":", 1)[1])]) as nginx:
+    with (
+        running_server(SCHEDULER_ENABLED="false") as server,
+        running_nginx(tmp_path, [int(server.url.rsplit(":", 1)[1])]) as nginx,
+    ):
         status, headers, _ = nginx.request("/institutions?page=2", https=False)
         assert status == 301
         assert headers["location"] == "https://crm.example.com/institutions?page=2"

@@ -51,9 +51,11 @@ async def ui_user(user: User) -> AsyncIterator[User]:
 @pytest.fixture
 def account() -> Callable[..., str]:
     """Create a committed account and return its email (password: tests.factories.PASSWORD)."""
+
     def create(role: Role = Role.USER, email: str = "claire@example.org", name: str = "Claire Dupont") -> str:
         with unit_of_work() as session:
             return make_user(session, role=role, email=email, name=name).email
+
     return create
 
 
@@ -72,15 +74,16 @@ def actor_for(email: str) -> Actor:
 
 def new_institution(name: str, *, city: str = "Lyon", postal_code: str = "69003") -> uuid.UUID:
     with unit_of_work() as session:
-        return institutions.create_institution(session, SYSTEM_ACTOR, {"name": name, "city": city,
-                                                                       "postal_code": postal_code},
-                                               allow_duplicate=True).id
+        return institutions.create_institution(
+            session, SYSTEM_ACTOR, {"name": name, "city": city, "postal_code": postal_code}, allow_duplicate=True
+        ).id
 
 
 def new_contact(institution_id: uuid.UUID, first: str, last: str, **values: Any) -> uuid.UUID:
     with unit_of_work() as session:
-        return contacts.create_contact(session, SYSTEM_ACTOR, institution_id,
-                                       {"first_name": first, "last_name": last, **values}).id
+        return contacts.create_contact(
+            session, SYSTEM_ACTOR, institution_id, {"first_name": first, "last_name": last, **values}
+        ).id
 
 
 def element(user: User, marker: str) -> Any:

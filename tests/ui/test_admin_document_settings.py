@@ -36,8 +36,9 @@ async def _open(user: User, account: Callable[..., str], role: Role = Role.ADMIN
 
 async def test_numbering_and_vat_errors_show_next_to_the_fields(ui_user: User, account: Callable[..., str]) -> None:
     await _open(ui_user, account)
-    prefix, rates, default = (element(ui_user, f"documents-{n}") for n in ("quote_prefix", "vat_rates",
-                                                                         "default_vat_rate"))
+    prefix, rates, default = (
+        element(ui_user, f"documents-{n}") for n in ("quote_prefix", "vat_rates", "default_vat_rate")
+    )
     prefix.value = "DE VIS"
     rates.value = "20, 150"
     ui_user.find(marker="save-documents").click()
@@ -81,7 +82,8 @@ async def test_branding_checks_the_iban_and_takes_a_logo(ui_user: User, account:
 
 
 async def test_templates_refuse_unknown_placeholders_and_preview_a_real_document(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = await _open(ui_user, account)
     with unit_of_work() as session:
         from sqlmodel import select
@@ -100,8 +102,9 @@ async def test_templates_refuse_unknown_placeholders_and_preview_a_real_document
     await eventually(lambda: subject.error is not None, "no error next to the subject")
     subject.value = "Votre facture {number} de {company}"
     ui_user.find(marker="save-templates").click()
-    await eventually(lambda: _stored("templates").get("invoice_subject") == "Votre facture {number} de {company}",
-                     "not saved")
+    await eventually(
+        lambda: _stored("templates").get("invoice_subject") == "Votre facture {number} de {company}", "not saved"
+    )
     element(ui_user, "template-preview-kind").value = "invoice"
     ui_user.find(marker="template-preview").click()
     shown = element(ui_user, "template-preview-subject")
@@ -121,8 +124,9 @@ async def test_reminder_levels_are_saved(ui_user: User, account: Callable[..., s
     assert _stored("reminders")["quote_reminders"] == ["j-3", "j0"]
 
 
-async def test_vat_rates_read_with_the_french_decimal_mark_and_save_back(ui_user: User,
-                                                                        account: Callable[..., str]) -> None:
+async def test_vat_rates_read_with_the_french_decimal_mark_and_save_back(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account(Role.ADMIN, email="admin@example.org", name="Ada Admin")
     await log_in(ui_user, email, path="/login?redirect_to=/admin/settings")  # French, the default
     await ui_user.should_see(marker="section-documents", retries=50)
@@ -136,7 +140,8 @@ async def test_vat_rates_read_with_the_french_decimal_mark_and_save_back(ui_user
 
 
 async def test_the_logo_uploader_has_its_own_header_without_quasars_size_and_progress(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     await _open(ui_user, account)
     [upload] = ui_user.find(marker="branding-logo").elements
     assert "header" in upload.slots  # replaces "0.0B / 0.00%"

@@ -58,13 +58,17 @@ async def test_admin_creates_and_renames_a_team(ui_user: User, account: Callable
     # A second team with the same name is refused next to the field.
     await ui_user.open("/admin/teams")
     await ui_user.should_see(marker="teams-table", retries=50)
-    await eventually(lambda: [r["name"] for r in table_rows(ui_user, "teams-table")] == ["Grand-Est"],
-                     "the list does not show the team")
+    await eventually(
+        lambda: [r["name"] for r in table_rows(ui_user, "teams-table")] == ["Grand-Est"],
+        "the list does not show the team",
+    )
     ui_user.find(marker="new-team").click()
     ui_user.find(marker="team-name").type("grand-est")
     ui_user.find(marker="create-team").click()
-    await eventually(lambda: element(ui_user, "team-name").error == "A team with this name already exists.",
-                     "the duplicate name was not refused")
+    await eventually(
+        lambda: element(ui_user, "team-name").error == "A team with this name already exists.",
+        "the duplicate name was not refused",
+    )
 
 
 async def test_members_managers_and_archiving(ui_user: User, account: Callable[..., str]) -> None:
@@ -100,10 +104,10 @@ async def test_security_log_filters_and_exports(ui_user: User, account: Callable
     email = account(Role.ADMIN, email="admin@example.org")
     with unit_of_work() as session:
         for address in ("a@example.org", "b@example.org"):
-            security_log.record(session, SecurityAction.LOGIN_FAILED, email=address,
-                                client=ClientInfo(ip="10.1.1.1"))
-        security_log.record(session, SecurityAction.TOKEN_REUSE, severity=security_log.Severity.HIGH,
-                            email="=cmd|'/c calc'!A1")
+            security_log.record(session, SecurityAction.LOGIN_FAILED, email=address, client=ClientInfo(ip="10.1.1.1"))
+        security_log.record(
+            session, SecurityAction.TOKEN_REUSE, severity=security_log.Severity.HIGH, email="=cmd|'/c calc'!A1"
+        )
     await log_in(ui_user, email, path="/login?redirect_to=/admin/security-log")
     await ui_user.should_see(marker="security-log-table", retries=50)
 
@@ -127,8 +131,9 @@ async def test_security_log_filters_and_exports(ui_user: User, account: Callable
 
 async def test_non_admin_sees_the_not_allowed_page(ui_user: User, account: Callable[..., str]) -> None:
     _english(ui_user)
-    await log_in(ui_user, account(Role.TEAM_ADMIN, email="ta@example.org"),
-                 path="/login?redirect_to=/admin/security-log")
+    await log_in(
+        ui_user, account(Role.TEAM_ADMIN, email="ta@example.org"), path="/login?redirect_to=/admin/security-log"
+    )
     await ui_user.should_see("You are not allowed to open this page.", retries=50)
     await ui_user.should_not_see(marker="security-log-table")
 
@@ -145,8 +150,12 @@ async def test_pages_are_served_with_the_security_headers(ui_user: User, account
 
 def _other_session(email: str, user_agent: str) -> None:
     with unit_of_work() as session:
-        auth.open_session(session, _user_in(session, email), kind=SessionKind.WEB,
-                          client=ClientInfo(ip="192.0.2.7", user_agent=user_agent))
+        auth.open_session(
+            session,
+            _user_in(session, email),
+            kind=SessionKind.WEB,
+            client=ClientInfo(ip="192.0.2.7", user_agent=user_agent),
+        )
 
 
 def _user_in(session: Any, email: str) -> UserRow:
@@ -156,8 +165,11 @@ def _user_in(session: Any, email: str) -> UserRow:
 def _live_sessions(email: str) -> int:
     user_id = _user(email).id
     with unit_of_work() as session:
-        return len(session.exec(select(AuthSession).where(AuthSession.user_id == user_id,
-                                                          col(AuthSession.revoked_at).is_(None))).all())
+        return len(
+            session.exec(
+                select(AuthSession).where(AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None))
+            ).all()
+        )
 
 
 async def test_profile_lists_sessions_and_signs_out_the_others(ui_user: User, account: Callable[..., str]) -> None:
@@ -185,8 +197,10 @@ async def test_profile_changes_the_password(ui_user: User, account: Callable[...
     ui_user.find(marker="new-password").type("short")
     await ui_user.should_see("At least 10 characters.")  # the live hint
     ui_user.find(marker="change-password").click()
-    await eventually(lambda: element(ui_user, "current-password").error == "The current password is not correct.",
-                     "a wrong current password was accepted")
+    await eventually(
+        lambda: element(ui_user, "current-password").error == "The current password is not correct.",
+        "a wrong current password was accepted",
+    )
     element(ui_user, "current-password").value = PASSWORD
     element(ui_user, "new-password").value = "a brand new long passphrase"
     ui_user.find(marker="change-password").click()

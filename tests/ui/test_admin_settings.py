@@ -31,8 +31,12 @@ def _stored(section: str) -> dict[str, Any]:
 
 def _logged_changes() -> list[dict[str, Any]]:
     with unit_of_work() as session:
-        return [dict(d) for d in session.exec(select(SecurityEvent.details)
-                                              .where(SecurityEvent.action == app_settings.ACTION_CHANGED)).all()]
+        return [
+            dict(d)
+            for d in session.exec(
+                select(SecurityEvent.details).where(SecurityEvent.action == app_settings.ACTION_CHANGED)
+            ).all()
+        ]
 
 
 async def _open_settings(user: User, email: str) -> None:
@@ -41,8 +45,9 @@ async def _open_settings(user: User, email: str) -> None:
     await user.should_see(marker="section-organisation", retries=50)
 
 
-async def test_errors_show_next_to_the_fields_and_changes_are_logged(ui_user: User,
-                                                                     account: Callable[..., str]) -> None:
+async def test_errors_show_next_to_the_fields_and_changes_are_logged(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     await _open_settings(ui_user, account(Role.SUPER_ADMIN, email="boss@example.org"))
     timezone = element(ui_user, "org-timezone")
     timezone.value = "Mars/Olympus"
@@ -69,8 +74,9 @@ async def test_errors_show_next_to_the_fields_and_changes_are_logged(ui_user: Us
     await eventually(lambda: idle.error is not None, "no error next to the idle timeout")
 
 
-async def test_admins_below_super_admin_see_only_the_sales_document_sections(ui_user: User,
-                                                                             account: Callable[..., str]) -> None:
+async def test_admins_below_super_admin_see_only_the_sales_document_sections(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     _english(ui_user)
     await log_in(ui_user, account(Role.ADMIN, email="admin@example.org"), path="/login?redirect_to=/admin/settings")
     await ui_user.should_see(marker="section-documents", retries=50)
@@ -80,14 +86,14 @@ async def test_admins_below_super_admin_see_only_the_sales_document_sections(ui_
 
 async def test_managers_may_not_open_it(ui_user: User, account: Callable[..., str]) -> None:
     _english(ui_user)
-    await log_in(ui_user, account(Role.MANAGER, email="manager@example.org"),
-                 path="/login?redirect_to=/admin/settings")
+    await log_in(ui_user, account(Role.MANAGER, email="manager@example.org"), path="/login?redirect_to=/admin/settings")
     await ui_user.should_see("You are not allowed to open this page.", retries=50)
     await ui_user.should_not_see(marker="nav:/admin/settings")
 
 
-async def test_test_email_reports_the_server_answer(ui_user: User, account: Callable[..., str],
-                                                    smtp_server: SMTPServer) -> None:
+async def test_test_email_reports_the_server_answer(
+    ui_user: User, account: Callable[..., str], smtp_server: SMTPServer
+) -> None:
     await _open_settings(ui_user, account(Role.SUPER_ADMIN, email="boss@example.org"))
     await ui_user.should_see(marker="smtp-environment")
     await ui_user.should_see("Not set")  # the environment's password: never shown
@@ -104,8 +110,7 @@ async def test_test_email_reports_the_server_answer(ui_user: User, account: Call
     assert "refused" in result.text.lower()
 
 
-async def test_a_module_switched_off_leaves_the_menu_and_its_pages(ui_user: User,
-                                                                   account: Callable[..., str]) -> None:
+async def test_a_module_switched_off_leaves_the_menu_and_its_pages(ui_user: User, account: Callable[..., str]) -> None:
     await _open_settings(ui_user, account(Role.SUPER_ADMIN, email="boss@example.org"))
     ui_user.find(marker="nav:/tasks")
     ui_user.find(marker="module-tasks").click()  # off
@@ -134,8 +139,9 @@ async def test_a_module_switched_off_leaves_the_menu_and_its_pages(ui_user: User
 
 
 async def test_stored_booleans_read_as_yes_or_no_in_french(ui_user: User, account: Callable[..., str]) -> None:
-    await log_in(ui_user, account(Role.SUPER_ADMIN, email="boss@example.org"),
-                 path="/login?redirect_to=/admin/settings")  # French, the default
+    await log_in(
+        ui_user, account(Role.SUPER_ADMIN, email="boss@example.org"), path="/login?redirect_to=/admin/settings"
+    )  # French, the default
     await ui_user.should_see(marker="smtp-environment", retries=50)
     secure = element(ui_user, "smtp-environment-smtp_secure").text
     assert secure in (gettext("Yes"), gettext("No")) and secure in ("Oui", "Non")  # not "False"

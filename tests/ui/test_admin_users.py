@@ -41,7 +41,8 @@ async def _rows(user: User) -> list[dict[str, object]]:
 
 
 async def test_admin_invites_and_the_person_sets_a_password_from_the_email(
-        ui_user: User, account: Callable[..., str], smtp_server: SMTPServer) -> None:
+    ui_user: User, account: Callable[..., str], smtp_server: SMTPServer
+) -> None:
     await log_in(ui_user, account(role=Role.ADMIN), path="/login?redirect_to=/admin/users")
     await _rows(ui_user)
     ui_user.find(marker="invite").click()
@@ -50,8 +51,12 @@ async def test_admin_invites_and_the_person_sets_a_password_from_the_email(
     ui_user.find(marker="invite-name").type("Nina Neu")
     element(ui_user, "invite-role").value = "manager"
     ui_user.find(marker="invite-send").click()
-    await eventually(lambda: any(r["email"] == "nina@example.org" and r["status"] == "invited"
-                                 for r in table_rows(ui_user, "users-table")), "the invited person is not listed")
+    await eventually(
+        lambda: any(
+            r["email"] == "nina@example.org" and r["status"] == "invited" for r in table_rows(ui_user, "users-table")
+        ),
+        "the invited person is not listed",
+    )
     path = _received_link(smtp_server)
     assert path.startswith("/invitation/")
 
@@ -76,7 +81,8 @@ async def test_admin_invites_and_the_person_sets_a_password_from_the_email(
 
 
 async def test_forgot_password_from_the_login_page_end_to_end(
-        ui_user: User, account: Callable[..., str], smtp_server: SMTPServer) -> None:
+    ui_user: User, account: Callable[..., str], smtp_server: SMTPServer
+) -> None:
     email = account()
     await ui_user.open("/login")
     ui_user.find(marker="forgot-password").click()
@@ -113,7 +119,8 @@ async def test_unknown_address_gets_the_same_answer_and_no_email(ui_user: User, 
 
 
 async def test_an_expired_reset_link_is_refused(
-        ui_user: User, account: Callable[..., str], smtp_server: SMTPServer, clock: Callable[..., datetime]) -> None:
+    ui_user: User, account: Callable[..., str], smtp_server: SMTPServer, clock: Callable[..., datetime]
+) -> None:
     email = account()
     with unit_of_work() as session:
         accounts.request_password_reset(session, email)
@@ -126,7 +133,8 @@ async def test_an_expired_reset_link_is_refused(
 
 
 async def test_deactivation_sends_the_open_tab_to_login_at_its_next_action(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     admin_email = account(role=Role.ADMIN, email="admin@example.org", name="Alice Admin")
     rep_email = account()
     await log_in(ui_user, rep_email, path="/login?redirect_to=/contacts")
@@ -140,13 +148,14 @@ async def test_deactivation_sends_the_open_tab_to_login_at_its_next_action(
 
 
 async def test_admin_deactivates_and_reactivates_from_the_list(ui_user: User, account: Callable[..., str]) -> None:
-    await log_in(ui_user, account(role=Role.ADMIN, email="admin@example.org"),
-                 path="/login?redirect_to=/admin/users")
+    await log_in(ui_user, account(role=Role.ADMIN, email="admin@example.org"), path="/login?redirect_to=/admin/users")
     rep_email = account(email="rita@example.org", name="Rita Rep")
     await ui_user.should_see(marker="user-search")
     ui_user.find(marker="user-search").type("rita")
-    await eventually(lambda: [r["email"] for r in table_rows(ui_user, "users-table")] == [rep_email],
-                     "the search did not narrow the list")
+    await eventually(
+        lambda: [r["email"] for r in table_rows(ui_user, "users-table")] == [rep_email],
+        "the search did not narrow the list",
+    )
     [row] = table_rows(ui_user, "users-table")
     assert row["manage"] is True
     ui_user.find(marker="users-table").trigger("manage", row["id"])
@@ -154,15 +163,19 @@ async def test_admin_deactivates_and_reactivates_from_the_list(ui_user: User, ac
     await ui_user.should_not_see(marker="reactivate")
     ui_user.find(marker="deactivate").click()
     ui_user.find(marker="confirm-yes").click()
-    await eventually(lambda: [r["status"] for r in table_rows(ui_user, "users-table")] == ["deactivated"],
-                     "the row is not shown deactivated")
+    await eventually(
+        lambda: [r["status"] for r in table_rows(ui_user, "users-table")] == ["deactivated"],
+        "the row is not shown deactivated",
+    )
     assert not _can_log_in(rep_email, PASSWORD)
     ui_user.find(marker="users-table").trigger("manage", row["id"])
     await ui_user.should_see(marker="reactivate")
     await ui_user.should_not_see(marker="deactivate")
     ui_user.find(marker="reactivate").click()
-    await eventually(lambda: [r["status"] for r in table_rows(ui_user, "users-table")] == ["active"],
-                     "the row is not shown active again")
+    await eventually(
+        lambda: [r["status"] for r in table_rows(ui_user, "users-table")] == ["active"],
+        "the row is not shown active again",
+    )
     assert _can_log_in(rep_email, PASSWORD)
 
 

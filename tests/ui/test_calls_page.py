@@ -38,7 +38,8 @@ def _summaries(user: User) -> list[str]:
 
 
 async def test_log_a_call_through_the_dialog_after_a_date_in_the_future(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     institution_id = new_institution("CHU de Nantes", city="Nantes", postal_code="44000")
     contact_id = new_contact(institution_id, "Paul", "Girard")
@@ -76,8 +77,7 @@ async def test_log_a_call_through_the_dialog_after_a_date_in_the_future(
     assert logged.duration_seconds == 720 and logged.contact_id == contact_id
 
 
-async def test_filter_the_log_by_direction_contact_and_user(
-        ui_user: User, account: Callable[..., str]) -> None:
+async def test_filter_the_log_by_direction_contact_and_user(ui_user: User, account: Callable[..., str]) -> None:
     email = account(email="claire@example.org", name="Claire Dupont")
     other = account(email="ada@example.org", name="Ada Martin")
     institution_id = new_institution("Clinique Jules Verne", city="Nantes", postal_code="44000")
@@ -91,8 +91,9 @@ async def test_filter_the_log_by_direction_contact_and_user(
     _call(actor_for(other), direction="out", summary="Appel d'Ada", called_at=yesterday)
 
     await log_in(ui_user, email, path="/login?redirect_to=/calls")
-    await eventually(lambda: _summaries(ui_user) == ["Entrant Girard", "Manqué Girard", "Sortant Roux"],
-                 "my calls are not listed")
+    await eventually(
+        lambda: _summaries(ui_user) == ["Entrant Girard", "Manqué Girard", "Sortant Roux"], "my calls are not listed"
+    )
     element(ui_user, "filter-direction").value = ["in", "missed"]
     await eventually(lambda: _summaries(ui_user) == ["Entrant Girard", "Manqué Girard"], "direction filter ignored")
     element(ui_user, "filter-period").value = "30d"
@@ -107,8 +108,10 @@ async def test_filter_the_log_by_direction_contact_and_user(
     assert element(ui_user, "filter-contact").selected_label == "Paul Girard"
 
     await ui_user.open("/calls?user=all")  # "everyone I can see": for a rep, her own calls only
-    await eventually(lambda: _summaries(ui_user) == ["Entrant Girard", "Manqué Girard", "Sortant Roux"],
-                 "a rep sees other people's calls")
+    await eventually(
+        lambda: _summaries(ui_user) == ["Entrant Girard", "Manqué Girard", "Sortant Roux"],
+        "a rep sees other people's calls",
+    )
 
 
 async def test_an_administrator_filters_by_user(ui_user: User, account: Callable[..., str]) -> None:

@@ -29,8 +29,9 @@ def _item(reference: str) -> CatalogItem | None:
         return session.exec(select(CatalogItem).where(CatalogItem.reference == reference)).first()
 
 
-async def test_an_admin_creates_an_item_with_errors_next_to_the_fields(ui_user: User,
-                                                                       account: Callable[..., str]) -> None:
+async def test_an_admin_creates_an_item_with_errors_next_to_the_fields(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     ui_user.http_client.headers["Accept-Language"] = "en"
     await log_in(ui_user, account(Role.ADMIN, email="ada@example.org"), path="/login?redirect_to=/catalog")
     await ui_user.should_see(marker="new-item", retries=50)
@@ -53,8 +54,7 @@ async def test_an_admin_creates_an_item_with_errors_next_to_the_fields(ui_user: 
     assert (saved.unit_price, saved.default_vat_rate, saved.unit) == (Decimal("12500.50"), Decimal("5.5"), "kit")
 
 
-async def test_a_duplicate_reference_and_a_stale_save_are_refused(ui_user: User,
-                                                                  account: Callable[..., str]) -> None:
+async def test_a_duplicate_reference_and_a_stale_save_are_refused(ui_user: User, account: Callable[..., str]) -> None:
     ui_user.http_client.headers["Accept-Language"] = "en"
     email = account(Role.ADMIN, email="ada@example.org", name="Ada Admin")
     other = actor_for(account(Role.ADMIN, email="bob@example.org", name="Bob Boss"))
@@ -67,19 +67,23 @@ async def test_a_duplicate_reference_and_a_stale_save_are_refused(ui_user: User,
     await ui_user.should_see(marker="item-dialog")
     element(ui_user, "item-reference").value = "b-1"
     ui_user.find(marker="item-save").click()
-    await eventually(lambda: element(ui_user, "item-reference").error
-                     == gettext("This reference is already used by another item."), "no duplicate message")
+    await eventually(
+        lambda: element(ui_user, "item-reference").error == gettext("This reference is already used by another item."),
+        "no duplicate message",
+    )
     with unit_of_work() as session:  # someone else saves meanwhile
         catalog.update_item(session, other, first, {"name": "Alpha prime"}, expected_version=1)
     element(ui_user, "item-reference").value = "A-2"
     ui_user.find(marker="item-save").click()
-    await ui_user.should_see(gettext("{name} changed this record in the meantime. Reload to see their changes.",
-                                     name="Bob Boss"))
+    await ui_user.should_see(
+        gettext("{name} changed this record in the meantime. Reload to see their changes.", name="Bob Boss")
+    )
     assert _item("A-1") is not None and _item("A-2") is None
 
 
 async def test_a_user_reads_active_items_only_and_filters_restore_from_the_url(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     with unit_of_work() as session:
         make_catalog_item(session, reference="S-1", name="Formation", category="Services", unit="day")
         make_catalog_item(session, reference="E-1", name="Endoscope", category="Matériel")
@@ -96,4 +100,3 @@ async def test_a_user_reads_active_items_only_and_filters_restore_from_the_url(
     await eventually(lambda: _names(ui_user) == ["Formation"], "the search does not filter")
     row = table_rows(ui_user, "catalog-table")[0]
     assert row["unit"] == gettext("day")
-

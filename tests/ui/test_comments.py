@@ -24,13 +24,21 @@ from tests.ui.conftest import actor_for, element, log_in
 def _meeting(actor: Actor, *guests: uuid.UUID) -> uuid.UUID:
     start = utcnow() + timedelta(days=3)
     with unit_of_work() as session:
-        return meetings.create_meeting(session, actor, {"title": "Point trimestriel", "starts_at": start,
-                                                        "ends_at": start + timedelta(hours=1),
-                                                        "participant_user_ids": list(guests)}).id
+        return meetings.create_meeting(
+            session,
+            actor,
+            {
+                "title": "Point trimestriel",
+                "starts_at": start,
+                "ends_at": start + timedelta(hours=1),
+                "participant_user_ids": list(guests),
+            },
+        ).id
 
 
 async def test_a_mention_chosen_in_the_autocompletion_notifies_that_user(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     author = account(email="claire@example.org", name="Claire Dupont")
     guest = account(email="bruno.blanc@example.org", name="Bruno Blanc")
     account(email="brigitte.bardin@example.org", name="Brigitte Bardin")
@@ -62,8 +70,7 @@ async def test_a_mention_chosen_in_the_autocompletion_notifies_that_user(
         assert notifications.list_notifications(session, actor_for(author)).items == []
 
 
-async def test_own_comments_are_edited_and_deleted_others_are_not(
-        ui_user: User, account: Callable[..., str]) -> None:
+async def test_own_comments_are_edited_and_deleted_others_are_not(ui_user: User, account: Callable[..., str]) -> None:
     author = account(email="claire@example.org", name="Claire Dupont")
     guest = account(email="bruno.blanc@example.org", name="Bruno Blanc")
     meeting_id = _meeting(actor_for(author), actor_for(guest).id)
@@ -84,7 +91,9 @@ async def test_own_comments_are_edited_and_deleted_others_are_not(
     await ui_user.should_see("Pas de souci, on commence sans toi.")
     with unit_of_work() as session:
         assert sorted(c.body for c in session.exec(select(Comment)).all()) == [
-            "Je serai en retard.", "Pas de souci, on commence sans toi."]
+            "Je serai en retard.",
+            "Pas de souci, on commence sans toi.",
+        ]
 
     ui_user.find(marker="comment-delete").click()
     await ui_user.should_see(marker="confirm-dialog")
@@ -94,15 +103,19 @@ async def test_own_comments_are_edited_and_deleted_others_are_not(
         assert [c.body for c in session.exec(select(Comment)).all()] == ["Je serai en retard."]
 
 
-@pytest.mark.parametrize(("before", "after", "expected"), [
-    ("", "Merci @bru", ("bru", 6)),
-    ("Merci @br", "Merci @bru", ("bru", 6)),
-    ("@ann et", "@anne et", ("anne", 0)),  # typed in the middle
-    ("Merci ", "Merci @", ("", 6)),
-    ("écrire à", "écrire à jean@exa", None),  # an email address, not a mention
-    ("Merci @bruno.blanc", "Merci @bruno.blanc ", None),  # finished by a space
-])
-def test_the_mention_being_typed_is_found_at_the_caret(before: str, after: str,
-                                                       expected: tuple[str, int] | None) -> None:
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("", "Merci @bru", ("bru", 6)),
+        ("Merci @br", "Merci @bru", ("bru", 6)),
+        ("@ann et", "@anne et", ("anne", 0)),  # typed in the middle
+        ("Merci ", "Merci @", ("", 6)),
+        ("écrire à", "écrire à jean@exa", None),  # an email address, not a mention
+        ("Merci @bruno.blanc", "Merci @bruno.blanc ", None),  # finished by a space
+    ],
+)
+def test_the_mention_being_typed_is_found_at_the_caret(
+    before: str, after: str, expected: tuple[str, int] | None
+) -> None:
     token = mention_at(after, caret_after_edit(before, after))
     assert (None if token is None else (token.prefix, token.start)) == expected

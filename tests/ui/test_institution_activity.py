@@ -34,8 +34,11 @@ def _kinds(user: User, marker: str) -> list[str]:
     found = user._gather_elements(None, ui.timeline, marker, None)  # no public "find or none"
     if not found:
         return []
-    return [next(m.removeprefix("timeline-") for m in child._markers if m != "timeline-entry")
-            for child in next(iter(found)).default_slot.children if "timeline-entry" in child._markers]
+    return [
+        next(m.removeprefix("timeline-") for m in child._markers if m != "timeline-entry")
+        for child in next(iter(found)).default_slot.children
+        if "timeline-entry" in child._markers
+    ]
 
 
 async def _open_tab(user: User, tab: str) -> None:
@@ -44,7 +47,8 @@ async def _open_tab(user: User, tab: str) -> None:
 
 
 async def test_activity_tab_adds_a_note_and_a_call_then_the_timeline_lists_them_newest_first(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     institution_id = _institution()
     await log_in(ui_user, account(), path=f"/login?redirect_to=/institutions/{institution_id}")
     await _open_tab(ui_user, "activity")
@@ -85,13 +89,15 @@ async def test_activity_tab_adds_a_note_and_a_call_then_the_timeline_lists_them_
 
     await _open_tab(ui_user, "timeline")
     # The institution and its contact were created a moment ago, after the call took place.
-    await eventually(lambda: _kinds(ui_user, "timeline") == ["note", "change", "change", "call"],
-                 "the timeline is not newest first")
+    await eventually(
+        lambda: _kinds(ui_user, "timeline") == ["note", "change", "change", "call"], "the timeline is not newest first"
+    )
     entries = next(iter(ui_user.find(marker="timeline").elements))
     links = {link.text: link.props["href"] for link in entries.descendants() if isinstance(link, ui.link)}
     assert links["Le bloc veut une démonstration en mars."] == f"/notes/{note.id}"  # each entry opens its record
-    assert links[gettext("Incoming") + " · Inès Garnier · " + gettext("{minutes} min", minutes=7)] \
-        == f"/calls/{logged.id}"
+    assert (
+        links[gettext("Incoming") + " · Inès Garnier · " + gettext("{minutes} min", minutes=7)] == f"/calls/{logged.id}"
+    )
 
 
 async def test_a_task_added_in_place_belongs_to_the_institution(ui_user: User, account: Callable[..., str]) -> None:
@@ -128,8 +134,9 @@ async def test_the_timeline_loads_a_page_at_a_time(ui_user: User, account: Calla
     await eventually(lambda: _kinds(ui_user, "timeline") == ["change", "change"], "the kinds filter is not applied")
 
 
-async def test_a_meeting_planned_in_place_invites_the_chosen_contacts(ui_user: User,
-                                                                       account: Callable[..., str]) -> None:
+async def test_a_meeting_planned_in_place_invites_the_chosen_contacts(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     institution_id = _institution()
     await log_in(ui_user, account(), path=f"/login?redirect_to=/institutions/{institution_id}")
     await _open_tab(ui_user, "activity")

@@ -23,8 +23,7 @@ from tests.ui.conftest import element, log_in
 
 def _create(name: str, **values: object) -> uuid.UUID:
     with unit_of_work() as session:
-        return institutions.create_institution(session, SYSTEM_ACTOR, {"name": name, **values},
-                                               allow_duplicate=True).id
+        return institutions.create_institution(session, SYSTEM_ACTOR, {"name": name, **values}, allow_duplicate=True).id
 
 
 async def _table(user: User) -> ui.table:
@@ -51,7 +50,8 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
     assert not _built(ui_user, "bulk-add-tag")  # the actions are built on the first selection
     rows = [row for row in table.rows if row["id"] in {str(first), str(second)}]
     ui_user.find(marker="institutions-table").trigger(
-        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
+        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]}
+    )
     await ui_user.should_see("2 sélectionnés")
     ui_user.find(marker="bulk-add-tag").click()
     await ui_user.should_see(marker="bulk-tag")
@@ -60,8 +60,11 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
     ui_user.find(marker="bulk-tag-apply").click()
     for _ in range(60):
         with unit_of_work() as session:
-            tagged = set(session.exec(select(InstitutionLabel.institution_id)
-                                      .where(InstitutionLabel.value == "appel d'offres")).all())
+            tagged = set(
+                session.exec(
+                    select(InstitutionLabel.institution_id).where(InstitutionLabel.value == "appel d'offres")
+                ).all()
+            )
         if len(tagged) == 3:
             break
         await asyncio.sleep(0.05)
@@ -71,7 +74,8 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
     assert not _built(ui_user, "bulk-tag-dialog")  # each use leaves nothing behind
     rows = [row for row in (await _table(ui_user)).rows if row["id"] in {str(first), str(second)}]
     ui_user.find(marker="institutions-table").trigger(
-        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
+        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]}
+    )
     ui_user.find(marker="bulk-archive").click()
     for _ in range(60):
         with unit_of_work() as session:
@@ -82,15 +86,17 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
     assert archived == {first, second}
 
 
-async def test_bulk_assign_asks_for_a_user_then_assigns_the_selection(ui_user: User,
-                                                                     account: Callable[..., str]) -> None:
+async def test_bulk_assign_asks_for_a_user_then_assigns_the_selection(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     first, second = _create("Clinique Alpha", city="Pau"), _create("Clinique Beta", city="Pau")
     account(role=Role.USER, email="paul@example.org", name="Paul Martin")
     await log_in(ui_user, account(role=Role.ADMIN), path="/login?redirect_to=/institutions")
     table = await _table(ui_user)
     rows = [row for row in table.rows if row["id"] in {str(first), str(second)}]
     ui_user.find(marker="institutions-table").trigger(
-        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]})
+        "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]}
+    )
     ui_user.find(marker="bulk-assign").click()
     await ui_user.should_see(marker="bulk-assign-user")
     ui_user.find(marker="bulk-assign-apply").click()
@@ -110,8 +116,9 @@ async def test_bulk_assign_asks_for_a_user_then_assigns_the_selection(ui_user: U
     await ui_user.should_see("2 établissements attribués.")
 
 
-async def test_the_filter_fields_are_built_when_the_panel_first_opens(ui_user: User,
-                                                                   account: Callable[..., str]) -> None:
+async def test_the_filter_fields_are_built_when_the_panel_first_opens(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     _create("CHU de Nantes", type="university_hospital", city="Nantes")
     _create("Pharmacie du Port", type="pharmacy", city="Nantes")
     await log_in(ui_user, account(), path="/login?redirect_to=/institutions")
@@ -148,7 +155,7 @@ async def test_saved_view_keeps_the_filters(ui_user: User, account: Callable[...
 
 
 async def test_export_downloads_the_filtered_list(ui_user: User, account: Callable[..., str]) -> None:
-    _create("=HYPERLINK(\"http://evil\")", city="Lille", postal_code="59000")  # not in the filtered list
+    _create('=HYPERLINK("http://evil")', city="Lille", postal_code="59000")  # not in the filtered list
     _create("Clinique Lilloise", city="Lille", postal_code="59000")
     _create("@Lilloise SUM(A1)", city="Lille", postal_code="59800")  # in it, and a formula to a spreadsheet
     await log_in(ui_user, account(), path="/login?redirect_to=/institutions?q=lilloise")

@@ -32,13 +32,19 @@ def _quotes(actor: Actor, institution_id: uuid.UUID) -> list[str]:
         return [sent.number, draft.number]
 
 
-def _paid_invoice(actor: Actor, institution_id: uuid.UUID, *, unit_price: str = "500.00",
-                  paid: str | None = "100.00") -> str:
+def _paid_invoice(
+    actor: Actor, institution_id: uuid.UUID, *, unit_price: str = "500.00", paid: str | None = "100.00"
+) -> str:
     """An issued invoice (20 % VAT) with a payment; its number."""
     with unit_of_work() as session:
-        invoice = invoices.create_invoice(session, actor, {
-            "institution_id": institution_id,
-            "lines": [{"description": "Maintenance", "quantity": "1", "unit_price": unit_price, "vat_rate": "20"}]})
+        invoice = invoices.create_invoice(
+            session,
+            actor,
+            {
+                "institution_id": institution_id,
+                "lines": [{"description": "Maintenance", "quantity": "1", "unit_price": unit_price, "vat_rate": "20"}],
+            },
+        )
         invoices.issue_invoice(session, actor, invoice.id)
         if paid:
             payments.record_payment(session, actor, invoice.id, {"amount": paid, "method": "transfer"})
@@ -53,7 +59,8 @@ async def _open_tab(user: User, email: str, institution_id: uuid.UUID, tab: str)
 
 
 async def test_quotes_tab_lists_the_institutions_quotes_with_their_totals_and_starts_a_new_one_there(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     actor = actor_for(email)
     here, elsewhere = new_institution("Clinique Sainte-Anne"), new_institution("CHU de Lille")
@@ -61,8 +68,10 @@ async def test_quotes_tab_lists_the_institutions_quotes_with_their_totals_and_st
     _quotes(actor, elsewhere)
     await _open_tab(ui_user, email, here, "quotes")
     await ui_user.should_see(marker="institution-quotes-table")
-    await eventually(lambda: sorted(r["number"] for r in table_rows(ui_user, "institution-quotes-table"))
-                     == sorted(numbers), "the tab does not list this institution's quotes only")
+    await eventually(
+        lambda: sorted(r["number"] for r in table_rows(ui_user, "institution-quotes-table")) == sorted(numbers),
+        "the tab does not list this institution's quotes only",
+    )
     assert element(ui_user, "institution-quotes-sum-incl").text == format_currency(Decimal("1320.00"))
     assert element(ui_user, "institution-quotes-sum-excl").text == format_currency(Decimal("1100.00"))
 
@@ -72,7 +81,8 @@ async def test_quotes_tab_lists_the_institutions_quotes_with_their_totals_and_st
 
 
 async def test_invoices_tab_lists_the_institutions_invoices_with_the_outstanding_amount_and_starts_a_new_one(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     actor = actor_for(email)
     here, elsewhere = new_institution("Centre hospitalier de Tours"), new_institution("Pharmacie du Lac")
@@ -80,8 +90,10 @@ async def test_invoices_tab_lists_the_institutions_invoices_with_the_outstanding
     _paid_invoice(actor, elsewhere, unit_price="900.00")
     await _open_tab(ui_user, email, here, "invoices")
     await ui_user.should_see(marker="institution-invoices-table")
-    await eventually(lambda: [r["number"] for r in table_rows(ui_user, "institution-invoices-table")] == [number],
-                     "the tab does not list this institution's invoice only")
+    await eventually(
+        lambda: [r["number"] for r in table_rows(ui_user, "institution-invoices-table")] == [number],
+        "the tab does not list this institution's invoice only",
+    )
     assert element(ui_user, "invoices-sum-total").text == format_currency(Decimal("600.00"))
     assert element(ui_user, "invoices-sum-outstanding").text == format_currency(Decimal("500.00"))
 
@@ -91,7 +103,8 @@ async def test_invoices_tab_lists_the_institutions_invoices_with_the_outstanding
 
 
 async def test_the_timeline_shows_the_institutions_quotes_invoices_and_payments(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     actor = actor_for(email)
     here = new_institution("Institut cardiologie de Dijon")
@@ -104,11 +117,16 @@ async def test_the_timeline_shows_the_institutions_quotes_invoices_and_payments(
         found = ui_user._gather_elements(None, ui.timeline, "timeline", None)  # no public "find or none"
         if not found:
             return []
-        return sorted(next(m.removeprefix("timeline-") for m in child._markers if m != "timeline-entry")
-                      for child in next(iter(found)).default_slot.children if "timeline-entry" in child._markers)
+        return sorted(
+            next(m.removeprefix("timeline-") for m in child._markers if m != "timeline-entry")
+            for child in next(iter(found)).default_slot.children
+            if "timeline-entry" in child._markers
+        )
 
-    await eventually(lambda: {"quote", "invoice", "payment"} <= set(kinds()),
-                     "the timeline does not show the quotes, the invoice and its payment")
+    await eventually(
+        lambda: {"quote", "invoice", "payment"} <= set(kinds()),
+        "the timeline does not show the quotes, the invoice and its payment",
+    )
     assert kinds().count("quote") == 2
     for number in (*quote_numbers, invoice_number):
         await ui_user.should_see(number)
@@ -119,21 +137,28 @@ async def test_the_timeline_shows_the_institutions_quotes_invoices_and_payments(
 
 
 async def test_the_tabs_follow_the_documents_others_save_on_the_institution(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     actor = actor_for(email)
     here = new_institution("Clinique Sainte-Anne")
     await _open_tab(ui_user, email, here, "quotes")
     await ui_user.should_see(marker="institution-quotes-table")
-    await eventually(lambda: element(ui_user, "institution-quotes-sum-incl").text == format_currency(Decimal("0")),
-                     "the tab was not loaded")
+    await eventually(
+        lambda: element(ui_user, "institution-quotes-sum-incl").text == format_currency(Decimal("0")),
+        "the tab was not loaded",
+    )
     numbers = _quotes(actor, here)  # saved in another session (the same user's other tab)
-    await eventually(lambda: sorted(r["number"] for r in table_rows(ui_user, "institution-quotes-table"))
-                     == sorted(numbers), "the tab did not follow the new quotes")
+    await eventually(
+        lambda: sorted(r["number"] for r in table_rows(ui_user, "institution-quotes-table")) == sorted(numbers),
+        "the tab did not follow the new quotes",
+    )
     assert element(ui_user, "institution-quotes-sum-incl").text == format_currency(Decimal("1320.00"))
 
     ui_user.find(marker="tab-invoices").click()
     await ui_user.should_see(marker="institution-invoices-table")
     number = _paid_invoice(actor, here, paid=None)
-    await eventually(lambda: [r["number"] for r in table_rows(ui_user, "institution-invoices-table")] == [number],
-                     "the tab did not follow the new invoice")
+    await eventually(
+        lambda: [r["number"] for r in table_rows(ui_user, "institution-invoices-table")] == [number],
+        "the tab did not follow the new invoice",
+    )

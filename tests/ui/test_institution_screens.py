@@ -120,10 +120,12 @@ async def test_hostile_name_is_shown_as_text(ui_user: User, account: Callable[..
 
 async def test_sales_rep_cannot_edit_someone_elses_institution(ui_user: User, account: Callable[..., str]) -> None:
     owner = account(email="owner@example.org", name="Olivier Owner")
-    institution_id = _create(name="CH de Vannes", city="Vannes", postal_code="56000",
-                             assigned_user_id=_user_id(owner))
-    await log_in(ui_user, account(email="rep@example.org", name="Rita Rep"),
-                 path=f"/login?redirect_to=/institutions/{institution_id}")
+    institution_id = _create(name="CH de Vannes", city="Vannes", postal_code="56000", assigned_user_id=_user_id(owner))
+    await log_in(
+        ui_user,
+        account(email="rep@example.org", name="Rita Rep"),
+        path=f"/login?redirect_to=/institutions/{institution_id}",
+    )
     await ui_user.should_see(marker="institution-name")
     await ui_user.should_not_see(marker="edit")
     await ui_user.open(f"/institutions/{institution_id}/edit")
@@ -149,20 +151,23 @@ async def test_edit_then_see_the_change_in_history(ui_user: User, account: Calla
     assert change["new"] == "Séné" and change["field"] == gettext("City")
 
 
-async def test_a_stale_save_names_who_saved_first_and_keeps_the_input(ui_user: User,
-                                                                       account: Callable[..., str]) -> None:
+async def test_a_stale_save_names_who_saved_first_and_keeps_the_input(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     institution_id = _create(name="Clinique des Lilas", city="Vannes", postal_code="56000")
     with unit_of_work() as session:
         other = actor_of(make_user(session, role=Role.MANAGER, name="Sophie Martin", email="sophie@example.org"))
     await log_in(ui_user, account(role=Role.MANAGER), path=f"/login?redirect_to=/institutions/{institution_id}/edit")
     await ui_user.should_see(marker="field-city")
     with unit_of_work() as session:  # saved by someone else while the form is open
-        institutions.update_institution(session, other, institution_id, {"street": "2 rue des Lilas"},
-                                        expected_version=1)
+        institutions.update_institution(
+            session, other, institution_id, {"street": "2 rue des Lilas"}, expected_version=1
+        )
     ui_user.find(marker="field-city").clear().type("Séné")
     ui_user.find(marker="save").click()
-    await ui_user.should_see(gettext("{name} changed this record in the meantime. Reload to see their changes.",
-                                     name="Sophie Martin"))
+    await ui_user.should_see(
+        gettext("{name} changed this record in the meantime. Reload to see their changes.", name="Sophie Martin")
+    )
     city = ui_user.find(marker="field-city").elements.pop()
     assert isinstance(city, ui.input) and city.value == "Séné"  # the edit is still there
     with unit_of_work() as session:
@@ -170,18 +175,33 @@ async def test_a_stale_save_names_who_saved_first_and_keeps_the_input(ui_user: U
         assert saved is not None and (saved.city, saved.street, saved.version) == ("Vannes", "2 rue des Lilas", 2)
 
 
-async def test_history_names_people_and_teams_and_puts_codes_in_words(ui_user: User,
-                                                                      account: Callable[..., str]) -> None:
+async def test_history_names_people_and_teams_and_puts_codes_in_words(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account(role=Role.MANAGER, name="Yann Le Goff")
     with unit_of_work() as session:
         team = make_team(session, "Équipe Bretagne")
-        created = institutions.create_institution(session, SYSTEM_ACTOR, {
-            "name": "Clinique Saint-Yves", "city": "Vannes", "type": "private_clinic", "annual_revenue": "1200000"})
+        created = institutions.create_institution(
+            session,
+            SYSTEM_ACTOR,
+            {"name": "Clinique Saint-Yves", "city": "Vannes", "type": "private_clinic", "annual_revenue": "1200000"},
+        )
         institution_id, version = created.id, created.version
     with unit_of_work() as session:
-        institutions.update_institution(session, SYSTEM_ACTOR, institution_id, {
-            "assigned_user_id": _user_id(email), "team_id": team.id, "commercial_status": "client",
-            "type": "hospital", "audit_date": "2026-03-02", "annual_revenue": "1500000"}, expected_version=version)
+        institutions.update_institution(
+            session,
+            SYSTEM_ACTOR,
+            institution_id,
+            {
+                "assigned_user_id": _user_id(email),
+                "team_id": team.id,
+                "commercial_status": "client",
+                "type": "hospital",
+                "audit_date": "2026-03-02",
+                "annual_revenue": "1500000",
+            },
+            expected_version=version,
+        )
     await log_in(ui_user, email, path=f"/login?redirect_to=/institutions/{institution_id}")
     await ui_user.should_see(marker="tab-history")
     ui_user.find(marker="tab-history").click()
@@ -190,10 +210,14 @@ async def test_history_names_people_and_teams_and_puts_codes_in_words(ui_user: U
     assert changes == {
         gettext("Assigned to"): ("", "Yann Le Goff"),
         gettext("Team"): ("", "Équipe Bretagne"),
-        gettext("Status"): (gettext(institutions.STATUS_LABELS[CommercialStatus.PROSPECT]),
-                            gettext(institutions.STATUS_LABELS[CommercialStatus.CLIENT])),
-        gettext("Type"): (gettext(institutions.TYPE_LABELS[InstitutionType.PRIVATE_CLINIC]),
-                          gettext(institutions.TYPE_LABELS[InstitutionType.HOSPITAL])),
+        gettext("Status"): (
+            gettext(institutions.STATUS_LABELS[CommercialStatus.PROSPECT]),
+            gettext(institutions.STATUS_LABELS[CommercialStatus.CLIENT]),
+        ),
+        gettext("Type"): (
+            gettext(institutions.TYPE_LABELS[InstitutionType.PRIVATE_CLINIC]),
+            gettext(institutions.TYPE_LABELS[InstitutionType.HOSPITAL]),
+        ),
         gettext("Audit date"): ("", format_date(date(2026, 3, 2))),
         gettext("Annual revenue (€)"): (format_currency(Decimal("1200000")), format_currency(Decimal("1500000"))),
     }

@@ -30,14 +30,27 @@ from tests.ui.conftest import actor_for, element, eventually, log_in, new_contac
 YEAR_PREFIX = "FAC-"
 
 
-def _invoice(actor: Actor, institution_id: uuid.UUID, *, unit_price: str = "1000.00", issue: bool = True,
-             title: str = "Endoscopy column") -> uuid.UUID:
+def _invoice(
+    actor: Actor,
+    institution_id: uuid.UUID,
+    *,
+    unit_price: str = "1000.00",
+    issue: bool = True,
+    title: str = "Endoscopy column",
+) -> uuid.UUID:
     """An invoice of one line at 20 % VAT (1,000 € → 1,200 € incl. VAT), issued unless told otherwise."""
     with unit_of_work() as session:
-        invoice = invoices.create_invoice(session, actor, {
-            "institution_id": institution_id, "title": title,
-            "lines": [{"description": "Colonne d'endoscopie", "quantity": "1", "unit_price": unit_price,
-                       "vat_rate": "20"}]})
+        invoice = invoices.create_invoice(
+            session,
+            actor,
+            {
+                "institution_id": institution_id,
+                "title": title,
+                "lines": [
+                    {"description": "Colonne d'endoscopie", "quantity": "1", "unit_price": unit_price, "vat_rate": "20"}
+                ],
+            },
+        )
         if issue:
             invoices.issue_invoice(session, actor, invoice.id)
         return invoice.id
@@ -67,7 +80,8 @@ async def _open(user: User, email: str, path: str) -> None:
 
 
 async def test_invoice_from_scratch_is_saved_as_a_draft_then_issued_with_its_number(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     institution_id = new_institution("Clinique des Cèdres")
     await _open(ui_user, email, f"/invoices/new?institution_id={institution_id}")
@@ -79,15 +93,21 @@ async def test_invoice_from_scratch_is_saved_as_a_draft_then_issued_with_its_num
     element(ui_user, "line-0-quantity").value = "2"
     element(ui_user, "line-0-unit_price").value = "850"
     element(ui_user, "invoice-terms").value = "45"
-    await eventually(lambda: _text(ui_user, "total-incl") == format_currency(Decimal("2040.00")),
-                     "the editor does not show 2 × 850 € + 20 % VAT")
+    await eventually(
+        lambda: _text(ui_user, "total-incl") == format_currency(Decimal("2040.00")),
+        "the editor does not show 2 × 850 € + 20 % VAT",
+    )
     ui_user.find(marker="invoice-save").click()
     await ui_user.should_see(marker="invoice-issue", retries=50)
     assert _text(ui_user, "invoice-number") == gettext("Draft")
     with unit_of_work() as session:
         saved = session.exec(select(Invoice)).one()
-    assert (saved.status, saved.number, saved.total_incl_vat, saved.payment_terms_days) == \
-        (InvoiceStatus.DRAFT, None, Decimal("2040.00"), 45)
+    assert (saved.status, saved.number, saved.total_incl_vat, saved.payment_terms_days) == (
+        InvoiceStatus.DRAFT,
+        None,
+        Decimal("2040.00"),
+        45,
+    )
 
     ui_user.find(marker="invoice-issue").click()
     await ui_user.should_see(marker="issue-dialog")
@@ -109,7 +129,8 @@ async def test_invoice_from_scratch_is_saved_as_a_draft_then_issued_with_its_num
 
 
 async def test_partial_payment_then_a_payment_above_the_remaining_amount_is_refused_next_to_the_amount(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     invoice_id = _invoice(actor_for(email), new_institution("CH de Brest"))
     await _open(ui_user, email, f"/invoices/{invoice_id}")
@@ -123,8 +144,9 @@ async def test_partial_payment_then_a_payment_above_the_remaining_amount_is_refu
     amount.value = "400"
     element(ui_user, "payment-reference").value = "VIR 2026-118"
     ui_user.find(marker="payment-save").click()
-    await eventually(lambda: _text(ui_user, "invoice-status") == gettext("Partially paid"),
-                     "the status is not partially paid")
+    await eventually(
+        lambda: _text(ui_user, "invoice-status") == gettext("Partially paid"), "the status is not partially paid"
+    )
     assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("800.00"))
     assert [row["reference"] for row in table_rows(ui_user, "payments-table")] == ["VIR 2026-118"]
 
@@ -140,7 +162,8 @@ async def test_partial_payment_then_a_payment_above_the_remaining_amount_is_refu
 
 
 async def test_a_full_credit_note_cancels_the_invoice_and_is_linked_from_it(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     invoice_id = _invoice(actor_for(email), new_institution("Laboratoire Pasteur Biologie"))
     await _open(ui_user, email, f"/invoices/{invoice_id}")
@@ -156,8 +179,7 @@ async def test_a_full_credit_note_cancels_the_invoice_and_is_linked_from_it(
     await ui_user.should_not_see(marker="invoice-pay")
 
 
-async def test_a_partial_credit_note_by_amount_leaves_the_rest_due(ui_user: User,
-                                                                  account: Callable[..., str]) -> None:
+async def test_a_partial_credit_note_by_amount_leaves_the_rest_due(ui_user: User, account: Callable[..., str]) -> None:
     email = account()
     invoice_id = _invoice(actor_for(email), new_institution("Clinique du Parc"))
     await _open(ui_user, email, f"/invoices/{invoice_id}")
@@ -172,13 +194,14 @@ async def test_a_partial_credit_note_by_amount_leaves_the_rest_due(ui_user: User
     assert amount.error == gettext("A credit note cannot exceed what remains due on the invoice.")
     amount.value = "240"
     ui_user.find(marker="credit-save").click()
-    await eventually(lambda: _text(ui_user, "invoice-remaining") == format_currency(Decimal("960.00")),
-                     "the remaining amount does not drop by the credit note")
+    await eventually(
+        lambda: _text(ui_user, "invoice-remaining") == format_currency(Decimal("960.00")),
+        "the remaining amount does not drop by the credit note",
+    )
     assert _text(ui_user, "invoice-status") == gettext("Issued")
 
 
-async def test_a_user_cannot_open_another_users_invoice_by_its_url(ui_user: User,
-                                                                    account: Callable[..., str]) -> None:
+async def test_a_user_cannot_open_another_users_invoice_by_its_url(ui_user: User, account: Callable[..., str]) -> None:
     owner = account(email="hugo@example.org", name="Hugo Lefebvre")
     invoice_id = _invoice(actor_for(owner), new_institution("CHU de Rennes"))
     number = _stored(invoice_id).number
@@ -191,7 +214,8 @@ async def test_a_user_cannot_open_another_users_invoice_by_its_url(ui_user: User
 
 
 async def test_the_list_restores_its_filters_from_the_url_with_the_totals_of_the_filtered_list(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account(role=Role.MANAGER)
     actor = actor_for(email)
     brest, lyon = new_institution("CH de Brest"), new_institution("Clinique Saint-Joseph")
@@ -214,8 +238,10 @@ async def test_the_list_restores_its_filters_from_the_url_with_the_totals_of_the
     assert _text(ui_user, "invoices-sum-overdue") == format_currency(Decimal("0"))
 
     element(ui_user, "filter-institution").set_value(None)  # the screen reloads with the others
-    await eventually(lambda: numbers() == [format_currency(Decimal("1200.00")), format_currency(Decimal("600.00"))],
-                     "clearing the institution does not bring the other invoice")
+    await eventually(
+        lambda: numbers() == [format_currency(Decimal("1200.00")), format_currency(Decimal("600.00"))],
+        "clearing the institution does not bring the other invoice",
+    )
     assert _text(ui_user, "invoices-sum-outstanding") == format_currency(Decimal("1800.00"))
 
 
@@ -256,15 +282,22 @@ async def test_deleting_a_payment_recomputes_the_status(ui_user: User, account: 
     assert _stored(invoice_id).amount_paid == Decimal("0.00")
 
 
-async def test_an_issued_invoice_is_emailed_to_its_contact_with_the_pdf(ui_user: User,
-                                                                       account: Callable[..., str]) -> None:
+async def test_an_issued_invoice_is_emailed_to_its_contact_with_the_pdf(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     institution_id = new_institution("CHU de Nantes")
     contact_id = new_contact(institution_id, "Inès", "Garnier", email="ines.garnier@chu-nantes.example")
     with unit_of_work() as session:
-        invoice = invoices.create_invoice(session, actor_for(email), {
-            "institution_id": institution_id, "contact_id": contact_id,
-            "lines": [{"description": "Formation", "quantity": "1", "unit_price": "900", "vat_rate": "20"}]})
+        invoice = invoices.create_invoice(
+            session,
+            actor_for(email),
+            {
+                "institution_id": institution_id,
+                "contact_id": contact_id,
+                "lines": [{"description": "Formation", "quantity": "1", "unit_price": "900", "vat_rate": "20"}],
+            },
+        )
         invoices.issue_invoice(session, actor_for(email), invoice.id)
         invoice_id, number = invoice.id, invoice.number
     await _open(ui_user, email, f"/invoices/{invoice_id}")
@@ -281,7 +314,8 @@ async def test_an_issued_invoice_is_emailed_to_its_contact_with_the_pdf(ui_user:
 
 
 async def test_the_history_reads_amounts_and_actions_in_french_and_the_paid_amount_is_not_a_status(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     invoice_id = _invoice(actor_for(email), new_institution("CH de Vannes"))
     with unit_of_work() as session:
@@ -307,17 +341,24 @@ async def test_the_list_follows_the_invoices_others_save_without_reload(ui_user:
     hospital = new_institution("CHU de Nantes")
     await _open(ui_user, "marc@example.org", "/invoices")
     await ui_user.should_see(marker="invoices-table", retries=50)
-    await eventually(lambda: _text(ui_user, "invoices-sum-total") == format_currency(Decimal("0")),
-                     "the list was not loaded")
+    await eventually(
+        lambda: _text(ui_user, "invoices-sum-total") == format_currency(Decimal("0")), "the list was not loaded"
+    )
 
     # Another session (a salesperson of the manager's team) issues an invoice, then records a payment.
     invoice_id = _invoice(rep, hospital)
-    await eventually(lambda: [r["total"] for r in table_rows(ui_user, "invoices-table")]
-                     == [format_currency(Decimal("1200.00"))], "the new invoice did not appear")
+    await eventually(
+        lambda: [r["total"] for r in table_rows(ui_user, "invoices-table")] == [format_currency(Decimal("1200.00"))],
+        "the new invoice did not appear",
+    )
     assert _text(ui_user, "invoices-sum-outstanding") == format_currency(Decimal("1200.00"))
     with unit_of_work() as session:
         payments.record_payment(session, rep, invoice_id, {"amount": "200.00", "method": "transfer"})
-    await eventually(lambda: [r["remaining"] for r in table_rows(ui_user, "invoices-table")]
-                     == [format_currency(Decimal("1000.00"))], "the payment did not show")
+    await eventually(
+        lambda: (
+            [r["remaining"] for r in table_rows(ui_user, "invoices-table")] == [format_currency(Decimal("1000.00"))]
+        ),
+        "the payment did not show",
+    )
     assert table_rows(ui_user, "invoices-table")[0]["status"] == gettext(STATUS_LABELS[InvoiceStatus.PARTIALLY_PAID])
     assert _text(ui_user, "invoices-sum-outstanding") == format_currency(Decimal("1000.00"))

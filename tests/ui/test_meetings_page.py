@@ -26,8 +26,9 @@ PARIS = ZoneInfo("Europe/Paris")
 
 def _meeting(actor: Actor, title: str, start: datetime, **values: Any) -> uuid.UUID:
     with unit_of_work() as session:
-        return meetings.create_meeting(session, actor, {"title": title, "starts_at": start,
-                                                        "ends_at": start + timedelta(hours=1), **values}).id
+        return meetings.create_meeting(
+            session, actor, {"title": title, "starts_at": start, "ends_at": start + timedelta(hours=1), **values}
+        ).id
 
 
 def _rows(user: User) -> list[dict[str, Any]]:
@@ -35,7 +36,8 @@ def _rows(user: User) -> list[dict[str, Any]]:
 
 
 async def test_plan_a_meeting_with_participants_after_an_end_before_its_start(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     organiser = account(email="claire@example.org", name="Claire Dupont")
     account(email="bruno.blanc@example.org", name="Bruno Blanc")
     institution_id = new_institution("Clinique des Lilas")
@@ -66,8 +68,9 @@ async def test_plan_a_meeting_with_participants_after_an_end_before_its_start(
 
     ui_user.find(marker="meeting-ends_at").clear().type("2030-03-06T11:30")
     ui_user.find(marker="meeting-save").click()
-    await eventually(lambda: [r["title"] for r in _rows(ui_user)] == ["Présentation endoscopie"],
-                 "the new meeting is not listed")
+    await eventually(
+        lambda: [r["title"] for r in _rows(ui_user)] == ["Présentation endoscopie"], "the new meeting is not listed"
+    )
     row = _rows(ui_user)[0]
     assert row["institution"] == "Clinique des Lilas"
     assert "Bruno Blanc" in row["participants"] and "Jeanne Martin" in row["participants"]
@@ -81,7 +84,8 @@ async def test_plan_a_meeting_with_participants_after_an_end_before_its_start(
 
 
 async def test_week_calendar_places_meetings_on_their_day_in_paris_time(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     actor = actor_for(email)
     # Thursday 7 March 2030 at 00:30 in Paris is still Wednesday in UTC.
@@ -122,12 +126,14 @@ async def test_the_ics_download_holds_the_meeting(ui_user: User, account: Callab
 
 
 async def test_a_participants_answer_reaches_the_organisers_list(
-        ui_user: User, create_user: Callable[[], User], account: Callable[..., str]) -> None:
+    ui_user: User, create_user: Callable[[], User], account: Callable[..., str]
+) -> None:
     organiser = account(email="claire@example.org", name="Claire Dupont")
     guest = account(email="bruno.blanc@example.org", name="Bruno Blanc")
     guest_id = actor_for(guest).id
-    meeting_id = _meeting(actor_for(organiser), "Démonstration", utcnow() + timedelta(days=2),
-                          participant_user_ids=[guest_id])
+    meeting_id = _meeting(
+        actor_for(organiser), "Démonstration", utcnow() + timedelta(days=2), participant_user_ids=[guest_id]
+    )
     await log_in(ui_user, organiser, path="/login?redirect_to=/meetings")
     invited = f"Bruno Blanc ({gettext('Invited')})"
     await eventually(lambda: any(r["participants"] == invited for r in _rows(ui_user)), "organiser's list not shown")
@@ -137,15 +143,19 @@ async def test_a_participants_answer_reaches_the_organisers_list(
     await other.should_see(marker="respond-accepted")
     other.find(marker="respond-accepted").click()
     accepted = f"Bruno Blanc ({gettext('Accepted')})"
-    await eventually(lambda: any(r["participants"] == accepted for r in _rows(ui_user)),
-                 "the organiser does not see the acceptance")
+    await eventually(
+        lambda: any(r["participants"] == accepted for r in _rows(ui_user)), "the organiser does not see the acceptance"
+    )
 
     other.find(marker="respond-declined").click()
-    await eventually(lambda: any(r["participants"] == f"Bruno Blanc ({gettext('Declined')})" for r in _rows(ui_user)),
-                 "the organiser does not see the refusal")
+    await eventually(
+        lambda: any(r["participants"] == f"Bruno Blanc ({gettext('Declined')})" for r in _rows(ui_user)),
+        "the organiser does not see the refusal",
+    )
     with unit_of_work() as session:
-        answer = session.exec(select(MeetingParticipant.response)
-                              .where(col(MeetingParticipant.user_id) == guest_id)).one()
+        answer = session.exec(
+            select(MeetingParticipant.response).where(col(MeetingParticipant.user_id) == guest_id)
+        ).one()
         assert answer == ParticipantResponse.DECLINED
     # The organiser's meeting view lists the answer next to the participant.
     ui_user.find(marker="meetings-table").trigger("open", str(meeting_id))

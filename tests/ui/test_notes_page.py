@@ -30,7 +30,8 @@ def _texts(user: User) -> list[str]:
 
 
 async def test_a_note_shared_with_one_user_is_seen_by_them_and_not_by_another(
-        ui_user: User, create_user: Callable[[], User], account: Callable[..., str]) -> None:
+    ui_user: User, create_user: Callable[[], User], account: Callable[..., str]
+) -> None:
     author = account(email="claire@example.org", name="Claire Dupont")
     reader = account(email="bruno@example.org", name="Bruno Blanc")
     outsider = account(email="alice@example.org", name="Alice Martin")
@@ -64,18 +65,24 @@ async def test_a_note_shared_with_one_user_is_seen_by_them_and_not_by_another(
     await log_in(alice, outsider, path="/login?redirect_to=/notes")
     await eventually(lambda: _texts(alice) == ["Note d'Alice"], "the outsider's list is not shown")
     await alice.open("/notes?scope=shared_with_me")
-    await eventually(lambda: _texts(alice) == [] and bool(alice._gather_elements(None, ui.table, "notes-table", None)),
-                 "the outsider sees a note that was not shared with her")
+    await eventually(
+        lambda: _texts(alice) == [] and bool(alice._gather_elements(None, ui.table, "notes-table", None)),
+        "the outsider sees a note that was not shared with her",
+    )
 
 
 async def test_hostile_note_text_is_shown_as_text(ui_user: User, account: Callable[..., str]) -> None:
     email = account()
-    hostile = ('<script>alert("x")</script> <img src=x onerror=alert(1)> **gras**\n\n'
-               '[lien](javascript:alert(1)) <a href="https://evil.example">clic</a>\n- un\n- deux')
+    hostile = (
+        '<script>alert("x")</script> <img src=x onerror=alert(1)> **gras**\n\n'
+        '[lien](javascript:alert(1)) <a href="https://evil.example">clic</a>\n- un\n- deux'
+    )
     note_id = _note(actor_for(email), hostile)
     await log_in(ui_user, email, path="/login?redirect_to=/notes")
-    await eventually(lambda: _texts(ui_user) == ['<script>alert("x")</script> <img src=x onerror=alert(1)> **gras**'],
-                 "the list does not show the text as typed")
+    await eventually(
+        lambda: _texts(ui_user) == ['<script>alert("x")</script> <img src=x onerror=alert(1)> **gras**'],
+        "the list does not show the text as typed",
+    )
     await ui_user.open(f"/notes/{note_id}")
     await ui_user.should_see(marker="note-text")
     shown = element(ui_user, "note-text")
@@ -89,12 +96,12 @@ async def test_hostile_note_text_is_shown_as_text(ui_user: User, account: Callab
     assert not ui_user._gather_elements(None, ui.html, None, None)
 
 
-async def test_saving_over_a_newer_version_names_who_changed_it(
-        ui_user: User, account: Callable[..., str]) -> None:
+async def test_saving_over_a_newer_version_names_who_changed_it(ui_user: User, account: Callable[..., str]) -> None:
     email = account(email="claire@example.org", name="Claire Dupont")
     colleague = account(email="marc@example.org", name="Marc Leroy")
-    note_id = _note(actor_for(email), "Première version",
-                    shares=[{"user_id": actor_for(colleague).id, "can_write": True}])
+    note_id = _note(
+        actor_for(email), "Première version", shares=[{"user_id": actor_for(colleague).id, "can_write": True}]
+    )
     await log_in(ui_user, email, path="/login?redirect_to=/notes")
     await eventually(lambda: _texts(ui_user) == ["Première version"], "note not listed")
     ui_user.find(marker="notes-table").trigger("open", str(note_id))
@@ -104,8 +111,13 @@ async def test_saving_over_a_newer_version_names_who_changed_it(
     ui_user.find(marker="note-body").clear().type("Ma version")
     ui_user.find(marker="note-save").click()
     await ui_user.should_see(marker="note-reload")
-    await ui_user.should_see(gettext("{name} changed this note in the meantime. Your text is kept here: copy what "
-                                     "you need, then load their version.", name="Marc Leroy"))
+    await ui_user.should_see(
+        gettext(
+            "{name} changed this note in the meantime. Your text is kept here: copy what "
+            "you need, then load their version.",
+            name="Marc Leroy",
+        )
+    )
     assert element(ui_user, "note-body").value == "Ma version"  # nothing lost
     with unit_of_work() as session:
         assert session.get(Note, note_id).body == "Version de Marc"  # type: ignore[union-attr]

@@ -39,8 +39,9 @@ async def _bell_shows(user: User, count: int) -> None:
     for _ in range(20):
         bell = next(iter(user.find(marker="bell").elements))
         badge = next(child for child in bell.default_slot.children if isinstance(child, ui.badge))
-        if bell.props["aria-label"].endswith(f"({count})") and \
-                ((badge.visible and badge.text == str(count)) if count else not badge.visible):
+        if bell.props["aria-label"].endswith(f"({count})") and (
+            (badge.visible and badge.text == str(count)) if count else not badge.visible
+        ):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"the bell shows {badge.text!r} (visible: {badge.visible}), not {count}")
@@ -51,7 +52,7 @@ async def test_a_task_assigned_by_another_user_rings_every_open_tab(create_user:
         manager, rep_id, rep_email = _team()
         first_tab, second_tab = create_user(), create_user()
         for tab in (first_tab, second_tab):  # one after the other: the simulation routes navigation
-            await log_in(tab, rep_email)       # to the user touched last
+            await log_in(tab, rep_email)  # to the user touched last
             await tab.should_see(marker="bell", retries=40)
             await _bell_shows(tab, 0)
 
@@ -92,7 +93,8 @@ async def test_reading_in_one_tab_clears_the_bell_of_the_others(create_user: Cal
                 break
             await asyncio.sleep(0.05)
         assert [(row["title"], row["unread"]) for row in table.rows] == [
-            ("Marc Manager vous a attribué la tâche « Envoyer le devis »", True)]
+            ("Marc Manager vous a attribué la tâche « Envoyer le devis »", True)
+        ]
         assert table.rows[0]["link"].startswith("/tasks")
         reader.find(marker="mark-all-read").click()
         await _bell_shows(other, 0)

@@ -34,8 +34,10 @@ async def test_phone_and_time_zone_are_checked_and_saved(ui_user: User, account:
 
     element(ui_user, "phone").value = "0590 12 34 56"
     ui_user.find(marker="save-profile").click()
-    await eventually(lambda: (_stored(email).phone or "") == "+590 590 12 34 56",  # type: ignore[union-attr]
-                     "the phone was not saved")
+    await eventually(
+        lambda: (_stored(email).phone or "") == "+590 590 12 34 56",  # type: ignore[union-attr]
+        "the phone was not saved",
+    )
     assert element(ui_user, "phone").error is None
     assert _stored(email).timezone == "America/Martinique"  # type: ignore[union-attr]
     await ui_user.open("/profile")  # the screen is built again: wait for the new one, not the old one's fields
@@ -46,12 +48,15 @@ async def test_phone_and_time_zone_are_checked_and_saved(ui_user: User, account:
         except AssertionError:  # between the old screen and the new one
             return None
 
-    await eventually(lambda: (shown("phone"), shown("timezone")) == ("+590 590 12 34 56", "America/Martinique"),
-                     "the saved phone and time zone are not shown again")
+    await eventually(
+        lambda: (shown("phone"), shown("timezone")) == ("+590 590 12 34 56", "America/Martinique"),
+        "the saved phone and time zone are not shown again",
+    )
 
 
 async def test_email_change_from_the_profile_and_the_emailed_link(
-        ui_user: User, account: Callable[..., str], smtp_server: SMTPServer) -> None:
+    ui_user: User, account: Callable[..., str], smtp_server: SMTPServer
+) -> None:
     email = account()
     await log_in(ui_user, email, path="/login?redirect_to=/profile")
     await ui_user.should_see(marker="new-email")

@@ -57,7 +57,8 @@ async def _open_new_quote(user: User, email: str, institution_id: uuid.UUID) -> 
 
 
 async def test_a_quote_made_in_the_editor_shows_the_totals_as_you_type_and_saves(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
@@ -79,12 +80,17 @@ async def test_a_quote_made_in_the_editor_shows_the_totals_as_you_type_and_saves
     element(ui_user, "line-1-discount_type").value = "amount"
     element(ui_user, "line-1-discount_value").value = "0.99"
     element(ui_user, "global-discount").value = "2,5"
-    expected = money.compute_totals([
-        money.LineAmounts(Decimal("3"), Decimal("1250.50"), Decimal("20"), DiscountType.PERCENT, Decimal("10")),
-        money.LineAmounts(Decimal("2"), Decimal("799.99"), Decimal("5.5"), DiscountType.AMOUNT, Decimal("0.99")),
-    ], Decimal("2.5"))
-    await eventually(lambda: _text(ui_user, "total-incl") == _money(str(expected.total_incl_vat)),
-                     "the totals do not follow the typing")
+    expected = money.compute_totals(
+        [
+            money.LineAmounts(Decimal("3"), Decimal("1250.50"), Decimal("20"), DiscountType.PERCENT, Decimal("10")),
+            money.LineAmounts(Decimal("2"), Decimal("799.99"), Decimal("5.5"), DiscountType.AMOUNT, Decimal("0.99")),
+        ],
+        Decimal("2.5"),
+    )
+    await eventually(
+        lambda: _text(ui_user, "total-incl") == _money(str(expected.total_incl_vat)),
+        "the totals do not follow the typing",
+    )
     assert _text(ui_user, "total-excl") == _money(str(expected.total_excl_vat))
     assert _text(ui_user, "total-vat") == _money(str(expected.total_vat))
     assert _text(ui_user, "total-vat-20") == _money(str(expected.vat_rows[0].vat))
@@ -92,8 +98,10 @@ async def test_a_quote_made_in_the_editor_shows_the_totals_as_you_type_and_saves
     assert _text(ui_user, "line-1-net") == _money(str(expected.lines[1].net))
     # An unreadable quantity: its message next to it, no totals.
     element(ui_user, "line-1-quantity").value = "two"
-    await eventually(lambda: element(ui_user, "line-1-quantity").error == _en(gettext, "Enter a number."),
-                     "no message next to the quantity")
+    await eventually(
+        lambda: element(ui_user, "line-1-quantity").error == _en(gettext, "Enter a number."),
+        "no message next to the quantity",
+    )
     await ui_user.should_see(marker="totals-pending")
     element(ui_user, "line-1-quantity").value = "2"
     ui_user.find(marker="save-quote").click()
@@ -102,21 +110,26 @@ async def test_a_quote_made_in_the_editor_shows_the_totals_as_you_type_and_saves
         quote = session.exec(select(Quote)).one()
         lines = session.exec(select(QuoteLine).order_by(col(QuoteLine.position))).all()
     assert (quote.title, quote.status, quote.institution_id) == ("Endoscopy room", QuoteStatus.DRAFT, clinic)
-    assert (quote.total_excl_vat, quote.total_vat, quote.total_incl_vat) == \
-        (expected.total_excl_vat, expected.total_vat, expected.total_incl_vat)
-    assert [(line.description, line.quantity, line.unit) for line in lines] == \
-        [("Endoscope", Decimal("3.000"), "unit"), ("Training", Decimal("2.000"), "day")]
+    assert (quote.total_excl_vat, quote.total_vat, quote.total_incl_vat) == (
+        expected.total_excl_vat,
+        expected.total_vat,
+        expected.total_incl_vat,
+    )
+    assert [(line.description, line.quantity, line.unit) for line in lines] == [
+        ("Endoscope", Decimal("3.000"), "unit"),
+        ("Training", Decimal("2.000"), "day"),
+    ]
     assert _text(ui_user, "total-incl") == _money(str(expected.total_incl_vat))  # the detail page agrees
 
 
-async def test_the_catalog_picker_fills_the_line_and_lines_reorder(ui_user: User,
-                                                                   account: Callable[..., str]) -> None:
+async def test_the_catalog_picker_fills_the_line_and_lines_reorder(ui_user: User, account: Callable[..., str]) -> None:
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
         clinic = make_institution(session).id
-        item = make_catalog_item(session, reference="END-7", name="Colonne vidéo", unit_price="9999.90",
-                                 default_vat_rate="10", unit="kit").id
+        item = make_catalog_item(
+            session, reference="END-7", name="Colonne vidéo", unit_price="9999.90", default_vat_rate="10", unit="kit"
+        ).id
         make_catalog_item(session, reference="OLD-1", name="Colonne ancienne", is_active=False)
     await _open_new_quote(ui_user, email, clinic)
     picker = element(ui_user, "line-0-catalog")
@@ -124,9 +137,12 @@ async def test_the_catalog_picker_fills_the_line_and_lines_reorder(ui_user: User
     await eventually(lambda: len(picker.options) == 1, "the catalog picker did not search active items")
     picker.value = str(item)
     await eventually(lambda: element(ui_user, "line-0-unit_price").value == "9999.90", "the item did not fill the line")
-    assert (element(ui_user, "line-0-description").value, element(ui_user, "line-0-reference").value,
-            element(ui_user, "line-0-unit").value, element(ui_user, "line-0-vat_rate").value) == \
-        ("Colonne vidéo", "END-7", "kit", "10")
+    assert (
+        element(ui_user, "line-0-description").value,
+        element(ui_user, "line-0-reference").value,
+        element(ui_user, "line-0-unit").value,
+        element(ui_user, "line-0-vat_rate").value,
+    ) == ("Colonne vidéo", "END-7", "kit", "10")
     ui_user.find(marker="add-line").click()
     await ui_user.should_see(marker="line-1-description")
     element(ui_user, "line-1-description").value = "Installation"
@@ -142,8 +158,10 @@ async def test_the_catalog_picker_fills_the_line_and_lines_reorder(ui_user: User
     await ui_user.should_see(marker="quote-number", retries=50)
     with unit_of_work() as session:
         lines = session.exec(select(QuoteLine).order_by(col(QuoteLine.position))).all()
-    assert [(line.description, line.catalog_item_id, line.vat_rate) for line in lines] == \
-        [("Colonne vidéo", item, Decimal("10.00")), ("Installation", None, Decimal("20.00"))]
+    assert [(line.description, line.catalog_item_id, line.vat_rate) for line in lines] == [
+        ("Colonne vidéo", item, Decimal("10.00")),
+        ("Installation", None, Decimal("20.00")),
+    ]
 
 
 async def test_a_refused_move_shows_why_and_the_current_status(ui_user: User, account: Callable[..., str]) -> None:
@@ -181,12 +199,17 @@ async def test_accepting_asks_for_the_clients_comment(ui_user: User, account: Ca
     await ui_user.should_see(marker="action-order")
     ui_user.find(marker="tab-history").click()  # the trail in words: statuses, amounts
     accepted = _en(gettext, "Accepted")
-    await eventually(lambda: any(row["new"] == accepted for row in table_rows(ui_user, "history-table")),
-                     "the history does not say the quote was accepted")
+    await eventually(
+        lambda: any(row["new"] == accepted for row in table_rows(ui_user, "history-table")),
+        "the history does not say the quote was accepted",
+    )
     rows = table_rows(ui_user, "history-table")
     assert next(row for row in rows if row["new"] == accepted)["old"] == _en(gettext, "Sent")
     assert {row["new"] for row in rows if row["field"] == _en(gettext, "Status")} >= {
-        _en(gettext, "Draft"), _en(gettext, "Sent"), accepted}
+        _en(gettext, "Draft"),
+        _en(gettext, "Sent"),
+        accepted,
+    }
     assert not any(row["new"] in ("draft", "sent", "accepted") for row in rows)
 
 
@@ -213,7 +236,8 @@ async def test_a_user_cannot_open_another_users_quote_by_url(ui_user: User, acco
 
 
 async def test_filters_come_back_from_the_url_with_the_totals_of_the_list(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     _english(ui_user)
     email = account(Role.ADMIN, email="ada@example.org", name="Ada Admin")
     me = actor_for(email)
@@ -222,14 +246,22 @@ async def test_filters_come_back_from_the_url_with_the_totals_of_the_list(
         small = make_sent_quote(session, me, hospital, [quote_line(unit_price="50.00")], title="Small")
         big = make_sent_quote(session, me, hospital, [quote_line(unit_price="1000.00")], title="Big")
         make_quote(session, me, hospital, [quote_line(unit_price="5000.00")], title="Draft one")
-        make_sent_quote(session, SYSTEM_ACTOR, make_institution(session), [quote_line(unit_price="700.00")],
-                        owner_id=me.id, title="Elsewhere")
+        make_sent_quote(
+            session,
+            SYSTEM_ACTOR,
+            make_institution(session),
+            [quote_line(unit_price="700.00")],
+            owner_id=me.id,
+            title="Elsewhere",
+        )
         hospital_id, big_number = hospital.id, big.number
         assert small.number
     target = quote(f"/quotes?status=sent&institution_id={hospital_id}&amount_min=100", safe="/")
     await log_in(ui_user, email, path=f"/login?redirect_to={target}")
-    await eventually(lambda: [r["title"] for r in table_rows(ui_user, "quotes-table")] == ["Big"],
-                     "the URL's filters are not applied")
+    await eventually(
+        lambda: [r["title"] for r in table_rows(ui_user, "quotes-table")] == ["Big"],
+        "the URL's filters are not applied",
+    )
     assert element(ui_user, "filter-status").value == ["sent"]
     assert element(ui_user, "filter-institution").value == str(hospital_id)
     assert element(ui_user, "filter-amount-min").value == "100"
@@ -237,19 +269,26 @@ async def test_filters_come_back_from_the_url_with_the_totals_of_the_list(
     assert _text(ui_user, "sum-incl") == _en(gettext, "Total incl. VAT: {amount}", amount=_money("1200.00"))
     assert table_rows(ui_user, "quotes-table")[0]["number"] == big_number
     element(ui_user, "filter-amount-min").value = ""
-    await eventually(lambda: sorted(r["title"] for r in table_rows(ui_user, "quotes-table")) == ["Big", "Small"],
-                     "clearing the amount does not widen the list")
+    await eventually(
+        lambda: sorted(r["title"] for r in table_rows(ui_user, "quotes-table")) == ["Big", "Small"],
+        "clearing the amount does not widen the list",
+    )
     assert _text(ui_user, "sum-excl") == _en(gettext, "Total excl. VAT: {amount}", amount=_money("1050.00"))
 
 
 async def test_emailing_a_sent_quote_to_a_contact_queues_it_once_even_on_a_double_click(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
         clinic = make_institution(session, name="Clinique du Lac")
-        contacts.create_contact(session, SYSTEM_ACTOR, clinic.id, {"first_name": "Inès", "last_name": "Garnier",
-                                                                   "email": "ines@lac.fr", "is_primary": True})
+        contacts.create_contact(
+            session,
+            SYSTEM_ACTOR,
+            clinic.id,
+            {"first_name": "Inès", "last_name": "Garnier", "email": "ines@lac.fr", "is_primary": True},
+        )
         contacts.create_contact(session, SYSTEM_ACTOR, clinic.id, {"first_name": "Paul", "last_name": "Sans"})
         quote_id = make_sent_quote(session, actor_for(email), clinic).id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
@@ -270,7 +309,8 @@ async def test_emailing_a_sent_quote_to_a_contact_queues_it_once_even_on_a_doubl
 
 
 async def test_a_fully_invoiced_quote_lists_its_invoices_and_offers_no_more_invoicing(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
@@ -290,15 +330,20 @@ async def test_a_fully_invoiced_quote_lists_its_invoices_and_offers_no_more_invo
     await ui_user.should_see(_money(str(deposit_total)))
 
 
-async def test_a_long_draft_is_built_in_chunks_and_saved_whole(ui_user: User, account: Callable[..., str],
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_long_draft_is_built_in_chunks_and_saved_whole(
+    ui_user: User, account: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(line_editor, "BUDGET", 0.0)  # two rows at a time, the loop free in between
     ui_user.http_client.headers["Accept-Language"] = "fr"
     email = account()
     with unit_of_work() as session:
-        quote_id = make_quote(session, actor_for(email), make_institution(session),
-                              lines=[quote_line(f"Ligne {i}", unit_price="10.00") for i in range(30)]
-                              + [{**quote_line("Réduite"), "vat_rate": "5.5"}]).id
+        quote_id = make_quote(
+            session,
+            actor_for(email),
+            make_institution(session),
+            lines=[quote_line(f"Ligne {i}", unit_price="10.00") for i in range(30)]
+            + [{**quote_line("Réduite"), "vat_rate": "5.5"}],
+        ).id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}/edit")
     await ui_user.should_see(marker="line-30-quantity", retries=100)
     with use_locale("fr"):
@@ -309,8 +354,9 @@ async def test_a_long_draft_is_built_in_chunks_and_saved_whole(ui_user: User, ac
     ui_user.find(marker="save-quote").click()
     await ui_user.should_see(marker="quote-number", retries=50)
     with unit_of_work() as session:
-        lines = session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote_id)
-                             .order_by(col(QuoteLine.position))).all()
+        lines = session.exec(
+            select(QuoteLine).where(QuoteLine.quote_id == quote_id).order_by(col(QuoteLine.position))
+        ).all()
     assert len(lines) == 31 and lines[30].quantity == Decimal("2")
 
 
@@ -322,24 +368,31 @@ async def test_the_list_follows_the_quotes_others_save_without_reload(ui_user: U
         hospital = make_institution(session, name="CHU de Nantes")
     await log_in(ui_user, "marc@example.org", path="/login?redirect_to=/quotes")
     await ui_user.should_see(marker="quotes-table", retries=50)
-    await eventually(lambda: _text(ui_user, "quote-count") == ngettext("{count} quote", "{count} quotes", 0, count=0),
-                     "the list was not loaded")
+    await eventually(
+        lambda: _text(ui_user, "quote-count") == ngettext("{count} quote", "{count} quotes", 0, count=0),
+        "the list was not loaded",
+    )
 
     # Another session (a salesperson of the manager's team) saves a quote: it comes, with the totals.
     with unit_of_work() as session:
         quote_id = make_quote(session, rep, hospital, [quote_line(unit_price="100.00")], title="Pompe").id
-    await eventually(lambda: [r["title"] for r in table_rows(ui_user, "quotes-table")] == ["Pompe"],
-                     "the new quote did not appear")
+    await eventually(
+        lambda: [r["title"] for r in table_rows(ui_user, "quotes-table")] == ["Pompe"], "the new quote did not appear"
+    )
     assert _text(ui_user, "sum-incl") == gettext("Total incl. VAT: {amount}", amount=format_currency(Decimal("120")))
 
     # Sent, then revised: the list follows the status and the revision, and sums the latest only.
     with unit_of_work() as session:
         quotes.send_quote(session, rep, quote_id)
-    await eventually(lambda: [r["status_value"] for r in table_rows(ui_user, "quotes-table")] == ["sent"],
-                     "the status did not follow")
+    await eventually(
+        lambda: [r["status_value"] for r in table_rows(ui_user, "quotes-table")] == ["sent"],
+        "the status did not follow",
+    )
     with unit_of_work() as session:
         quotes.revise_quote(session, rep, quote_id)
-    await eventually(lambda: sorted(r["status_value"] for r in table_rows(ui_user, "quotes-table"))
-                     == ["cancelled", "draft"], "the revision did not appear")
+    await eventually(
+        lambda: sorted(r["status_value"] for r in table_rows(ui_user, "quotes-table")) == ["cancelled", "draft"],
+        "the revision did not appear",
+    )
     assert _text(ui_user, "quote-count") == ngettext("{count} quote", "{count} quotes", 2, count=2)
     assert _text(ui_user, "sum-incl") == gettext("Total incl. VAT: {amount}", amount=format_currency(Decimal("120")))

@@ -82,8 +82,7 @@ async def test_dark_mode_toggle_is_saved_for_the_user(ui_user: User, account: Ca
 
 
 def _menu(user: User) -> list[ui.link]:
-    return [link for link in user.find(ui.link).elements
-            if any(marker.startswith("nav:") for marker in link._markers)]
+    return [link for link in user.find(ui.link).elements if any(marker.startswith("nav:") for marker in link._markers)]
 
 
 def _current_entries(user: User) -> list[str]:
@@ -126,8 +125,9 @@ async def test_profile_edits_name_and_refuses_a_stale_save(ui_user: User, accoun
     name = ui_user.find(marker="full-name")
     name.clear().type("Claire D.")
     ui_user.find("Enregistrer").click()
-    await ui_user.should_see("Claire Martin a modifié cet enregistrement entre-temps. "
-                             "Rechargez pour voir ses modifications.")
+    await ui_user.should_see(
+        "Claire Martin a modifié cet enregistrement entre-temps. Rechargez pour voir ses modifications."
+    )
     assert _stored(email).full_name == "Claire Martin"
 
 

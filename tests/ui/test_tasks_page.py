@@ -59,8 +59,9 @@ def _column_of(user: User, task_id: uuid.UUID) -> str | None:
     return None
 
 
-async def test_new_task_shows_the_error_next_to_the_title_then_saves(ui_user: User,
-                                                                     account: Callable[..., str]) -> None:
+async def test_new_task_shows_the_error_next_to_the_title_then_saves(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account()
     await log_in(ui_user, email, path="/login?redirect_to=/tasks")
     await ui_user.should_see(marker="new-task", retries=50)
@@ -85,16 +86,18 @@ async def test_new_task_shows_the_error_next_to_the_title_then_saves(ui_user: Us
         task = session.exec(select(Task)).one()
     assert task.priority == "high" and task.description == "Bring the endoscopy quote"
     assert task.assignee_id == actor_for(email).id
-    assert task.due_at is not None and task.due_at.astimezone(tasks.ZoneInfo("Europe/Paris")).strftime("%H:%M") \
-        == "10:30"
+    assert (
+        task.due_at is not None and task.due_at.astimezone(tasks.ZoneInfo("Europe/Paris")).strftime("%H:%M") == "10:30"
+    )
 
 
 async def test_filters_come_from_the_url_and_the_screen(ui_user: User, account: Callable[..., str]) -> None:
     me = actor_for(account())
     other = actor_for(account(email="olga@example.org", name="Olga Other"))
     with unit_of_work() as session:
-        clinic = institutions.create_institution(session, SYSTEM_ACTOR, {"name": "Clinique du Parc", "city": "Lyon",
-                                                                         "postal_code": "69006"}).id
+        clinic = institutions.create_institution(
+            session, SYSTEM_ACTOR, {"name": "Clinique du Parc", "city": "Lyon", "postal_code": "69006"}
+        ).id
     yesterday = (utcnow() - timedelta(days=1)).isoformat()
     _task(me, "Overdue follow-up", priority="high", due_at=yesterday, institution_id=clinic)
     _task(me, "Send the brochure", priority="low")
@@ -119,14 +122,19 @@ async def test_filters_come_from_the_url_and_the_screen(ui_user: User, account: 
 
 
 async def test_pickers_search_as_you_type_and_contacts_follow_the_institution(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     with unit_of_work() as session:
         found = {}
         for name in ("Hôpital Nord", "Hôpital Sud", "Clinique de l'Ouest"):
-            found[name] = institutions.create_institution(session, SYSTEM_ACTOR, {
-                "name": name, "city": "Marseille", "postal_code": "13015"}).id
-        for institution, first, last in (("Hôpital Sud", "Inès", "Garnier"), ("Hôpital Sud", "Paul", "Roux"),
-                                         ("Hôpital Nord", "Léa", "Garnier")):
+            found[name] = institutions.create_institution(
+                session, SYSTEM_ACTOR, {"name": name, "city": "Marseille", "postal_code": "13015"}
+            ).id
+        for institution, first, last in (
+            ("Hôpital Sud", "Inès", "Garnier"),
+            ("Hôpital Sud", "Paul", "Roux"),
+            ("Hôpital Nord", "Léa", "Garnier"),
+        ):
             contacts.create_contact(session, SYSTEM_ACTOR, found[institution], {"first_name": first, "last_name": last})
     await log_in(ui_user, account(), path="/login?redirect_to=/tasks")
     await ui_user.should_see(marker="new-task", retries=50)
@@ -187,20 +195,23 @@ async def test_a_task_assigned_to_me_by_someone_else_appears_without_reload(ui_u
     await log_in(ui_user, "rita@example.org", path="/login?redirect_to=/tasks")
     await ui_user.should_see(marker="task-count", retries=50)
     count = element(ui_user, "task-count")
-    await eventually(lambda: count.text == ngettext("{count} task", "{count} tasks", 0, count=0),
-                     "the list was not loaded")
+    await eventually(
+        lambda: count.text == ngettext("{count} task", "{count} tasks", 0, count=0), "the list was not loaded"
+    )
     _task(manager, "Visit the pharmacy", assignee_id=viewer_id)  # another session, committed
     await _table_titles(ui_user, ["Visit the pharmacy"])
     assert element(ui_user, "task-count").text == ngettext("{count} task", "{count} tasks", 1, count=1)
 
 
 async def test_saving_over_a_newer_change_is_refused_with_the_other_persons_name(
-        ui_user: User, account: Callable[..., str]) -> None:
+    ui_user: User, account: Callable[..., str]
+) -> None:
     with unit_of_work() as session:
         team = make_team(session)
         rep = make_user(session, email="rita@example.org", name="Rita Rep", team=team)
-        manager = actor_of(make_user(session, role=Role.MANAGER, email="marc@example.org", name="Marc Martin",
-                                     team=team))
+        manager = actor_of(
+            make_user(session, role=Role.MANAGER, email="marc@example.org", name="Marc Martin", team=team)
+        )
         rep_id = rep.id
     task_id = _task(manager, "Relancer la pharmacie", assignee_id=rep_id)
     await log_in(ui_user, "rita@example.org", path=f"/login?redirect_to=/tasks/{task_id}")
@@ -212,11 +223,13 @@ async def test_saving_over_a_newer_change_is_refused_with_the_other_persons_name
         tasks.update_task(session, manager, task_id, {"priority": "urgent"}, expected_version=version)
     element(ui_user, "task-title").value = "Relancer la pharmacie avant vendredi"
     ui_user.find(marker="task-save").click()
-    await ui_user.should_see(gettext("{name} changed this record in the meantime. Reload to see their changes.",
-                                     name="Marc Martin"))
+    await ui_user.should_see(
+        gettext("{name} changed this record in the meantime. Reload to see their changes.", name="Marc Martin")
+    )
     with unit_of_work() as session:
         task = session.get(Task, task_id)
         assert task is not None and task.title == "Relancer la pharmacie" and task.priority == "urgent"
     # The task's page followed the other change by itself.
-    await eventually(lambda: element(ui_user, "task-priority-badge").text == gettext("Urgent"),
-                     "the page was not refreshed")
+    await eventually(
+        lambda: element(ui_user, "task-priority-badge").text == gettext("Urgent"), "the page was not refreshed"
+    )

@@ -39,13 +39,17 @@ def _actions(session: Session) -> list[str]:
 
 # --- password rules ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("password", "broken"), [
-    ("short1!", "At least 10 characters."),
-    ("claire-dupont-2026", "Must not contain the email address."),
-    ("azertyuiop", "Must not be a commonly used password."),
-    ("Password2024!", "Must not be a commonly used password."),
-    ("QWERTYUIOP", "Must not be a commonly used password."),
-])
+
+@pytest.mark.parametrize(
+    ("password", "broken"),
+    [
+        ("short1!", "At least 10 characters."),
+        ("claire-dupont-2026", "Must not contain the email address."),
+        ("azertyuiop", "Must not be a commonly used password."),
+        ("Password2024!", "Must not be a commonly used password."),
+        ("QWERTYUIOP", "Must not be a commonly used password."),
+    ],
+)
 def test_password_rules_refuse_weak_passwords(password: str, broken: str) -> None:
     assert broken in passwords.password_problems(password, "claire@example.org")
 
@@ -60,6 +64,7 @@ def test_the_shipped_common_password_list_has_hundreds_of_entries() -> None:
 
 
 # --- invitations ---------------------------------------------------------------------------------------
+
 
 def test_invitation_creates_an_inactive_account_and_queues_a_link(db: Session) -> None:
     admin = actor_of(make_user(db, role=Role.ADMIN))
@@ -119,17 +124,26 @@ def test_nobody_invites_above_their_own_rights(db: Session) -> None:
     team = make_team(db)
     team_admin = actor_of(make_user(db, role=Role.TEAM_ADMIN, team=team))
     with pytest.raises(Forbidden):
-        accounts.invite_user(db, team_admin, email="boss@example.org", full_name="Boss", role=Role.ADMIN,
-                             team_id=team.id)
+        accounts.invite_user(
+            db, team_admin, email="boss@example.org", full_name="Boss", role=Role.ADMIN, team_id=team.id
+        )
     with pytest.raises(Forbidden):
-        accounts.invite_user(db, team_admin, email="peer@example.org", full_name="Peer", role=Role.TEAM_ADMIN,
-                             team_id=team.id)
-    manager = accounts.invite_user(db, team_admin, email="m@example.org", full_name="Max Manager",
-                                   role=Role.MANAGER, team_id=team.id)
+        accounts.invite_user(
+            db, team_admin, email="peer@example.org", full_name="Peer", role=Role.TEAM_ADMIN, team_id=team.id
+        )
+    manager = accounts.invite_user(
+        db, team_admin, email="m@example.org", full_name="Max Manager", role=Role.MANAGER, team_id=team.id
+    )
     assert Role(manager.role) is Role.MANAGER
     with pytest.raises(Forbidden):
-        accounts.invite_user(db, actor_of(make_user(db, role=Role.MANAGER, team=team)), email="x@example.org",
-                             full_name="X", role=Role.USER, team_id=team.id)
+        accounts.invite_user(
+            db,
+            actor_of(make_user(db, role=Role.MANAGER, team=team)),
+            email="x@example.org",
+            full_name="X",
+            role=Role.USER,
+            team_id=team.id,
+        )
 
 
 def test_a_team_admin_administers_only_their_own_team(db: Session) -> None:
@@ -170,6 +184,7 @@ def test_role_changes_are_logged_with_old_and_new_values(db: Session) -> None:
 
 # --- deactivation --------------------------------------------------------------------------------------
 
+
 def test_deactivation_ends_every_session_and_token_at_once(db: Session) -> None:
     admin = actor_of(make_user(db, role=Role.ADMIN))
     rep = make_user(db, role=Role.USER, email="rep@example.org")
@@ -191,6 +206,7 @@ def test_deactivation_ends_every_session_and_token_at_once(db: Session) -> None:
 
 
 # --- password reset ------------------------------------------------------------------------------------
+
 
 def test_reset_request_queues_mail_only_for_an_existing_account(db: Session) -> None:
     make_user(db, email="rep@example.org")
@@ -225,8 +241,7 @@ def test_reset_by_email_end_to_end(smtp_server: SMTPServer, clean_db: None) -> N
     with unit_of_work() as session:
         with pytest.raises(NotAuthenticated):  # the reset ended the open session
             auth.resolve_session(session, web.session_id)
-        assert auth.login(session, "rep@example.org", NEW_PASSWORD, client=ClientInfo(),
-                          kind=SessionKind.WEB).succeeded
+        assert auth.login(session, "rep@example.org", NEW_PASSWORD, client=ClientInfo(), kind=SessionKind.WEB).succeeded
     with pytest.raises(ValidationFailed), unit_of_work() as session:
         accounts.reset_password(session, token, "yet-another-phrase")
 
@@ -242,8 +257,9 @@ def test_invitation_by_email_end_to_end(smtp_server: SMTPServer, clean_db: None)
     with unit_of_work() as session:
         accounts.accept_invitation(session, token_of(body), NEW_PASSWORD)
     with unit_of_work() as session:
-        assert auth.login(session, "nina@example.org", NEW_PASSWORD, client=ClientInfo(),
-                          kind=SessionKind.WEB).succeeded
+        assert auth.login(
+            session, "nina@example.org", NEW_PASSWORD, client=ClientInfo(), kind=SessionKind.WEB
+        ).succeeded
         assert "user.invitation_accepted" in _actions(session)
 
 

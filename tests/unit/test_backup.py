@@ -31,8 +31,9 @@ Snapshot = dict[str, tuple[int, str]]
 
 
 @pytest.fixture
-def scratch_postgres(pg_server: PostgresServer, settings_override: Callable[..., None],
-                     tmp_path: Path) -> Iterator[str]:
+def scratch_postgres(
+    pg_server: PostgresServer, settings_override: Callable[..., None], tmp_path: Path
+) -> Iterator[str]:
     """A database of its own (the round trip drops it), migrated, with some data and stored files."""
     url = pg_server.create_database("opex_backup")
     settings_override(database_url=url.render_as_string(hide_password=False), data_dir=str(tmp_path / "data"))
@@ -70,16 +71,25 @@ def _tables_snapshot() -> Snapshot:
     snapshot: Snapshot = {}
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
-            tables = connection.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).scalars().all()
+            tables = (
+                connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"))
+                .scalars()
+                .all()
+            )
             for table in tables:
-                count, digest = connection.execute(text(
-                    f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "  # noqa: S608
-                    f'FROM "{table}" t')).one()
+                count, digest = connection.execute(
+                    text(
+                        f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "  # noqa: S608
+                        f'FROM "{table}" t'
+                    )
+                ).one()
                 snapshot[table] = (int(count), str(digest))
         else:
-            tables = connection.execute(text(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")).scalars().all()
+            tables = (
+                connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"))
+                .scalars()
+                .all()
+            )
             for table in tables:
                 rows = sorted(repr(tuple(row)) for row in connection.execute(text(f'SELECT * FROM "{table}"')))  # noqa: S608
                 snapshot[table] = (len(rows), hashlib.sha256("|".join(rows).encode()).hexdigest())
@@ -88,8 +98,11 @@ def _tables_snapshot() -> Snapshot:
 
 def _files_snapshot() -> dict[str, str]:
     root = storage.files_dir()
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _state() -> tuple[Snapshot, dict[str, str]]:
@@ -103,8 +116,9 @@ def _change_everything() -> None:
     storage.write_file("logos/other.png", b"\x89PNG other")
 
 
-def test_postgresql_round_trip_gives_back_every_row_and_file(scratch_postgres: str, pg_server: PostgresServer,
-                                                              tmp_path: Path) -> None:
+def test_postgresql_round_trip_gives_back_every_row_and_file(
+    scratch_postgres: str, pg_server: PostgresServer, tmp_path: Path
+) -> None:
     before = _state()
     assert before[0]["users"][0] == 2 and before[0]["institutions"][0] == 3 and before[0]["contacts"][0] == 3
     assert before[0]["alembic_version"][0] == 1 and len(before[1]) == 2
@@ -113,8 +127,11 @@ def test_postgresql_round_trip_gives_back_every_row_and_file(scratch_postgres: s
     assert result.path.name.startswith("opex-crm-backup-") and result.path.stat().st_mode & 0o777 == 0o600
     assert result.manifest.database == "postgresql"
     assert result.manifest.revision == migrate.head_revision()
-    assert set(result.manifest.members) == {"database.dump", "files/logos/company.png",
-                                            "files/documents/2026/FAC-2026-00001.pdf"}
+    assert set(result.manifest.members) == {
+        "database.dump",
+        "files/logos/company.png",
+        "files/documents/2026/FAC-2026-00001.pdf",
+    }
 
     _change_everything()
     assert _state() != before
@@ -169,7 +186,8 @@ def _newer_manifest(name: str, content: bytes) -> bytes:
 
 
 def test_a_damaged_tampered_or_newer_archive_is_refused_with_nothing_changed(
-        scratch_postgres: str, tmp_path: Path) -> None:
+    scratch_postgres: str, tmp_path: Path
+) -> None:
     good = create_backup(tmp_path / "backups").path
     _change_everything()
     before = _state()
@@ -178,8 +196,11 @@ def test_a_damaged_tampered_or_newer_archive_is_refused_with_nothing_changed(
     truncated.write_bytes(raw[: len(raw) // 2])
     flipped = tmp_path / "flipped.tar.gz"
     flipped.write_bytes(raw[:2000] + bytes([raw[2000] ^ 0xFF]) + raw[2001:])
-    tampered = _rewrite(good, tmp_path / "tampered.tar.gz",
-                        lambda name, content: content + b"x" if name.startswith("files/logos") else content)
+    tampered = _rewrite(
+        good,
+        tmp_path / "tampered.tar.gz",
+        lambda name, content: content + b"x" if name.startswith("files/logos") else content,
+    )
     newer = _rewrite(good, tmp_path / "newer.tar.gz", _newer_manifest)
     expected = {
         truncated: "is corrupt or truncated",
@@ -196,8 +217,9 @@ def test_a_damaged_tampered_or_newer_archive_is_refused_with_nothing_changed(
 
 def test_archives_older_than_keep_days_are_pruned(tmp_path: Path) -> None:
     now = datetime(2026, 3, 20, 2, 0, tzinfo=UTC)
-    names = [f"opex-crm-backup-{(now - timedelta(days=age)).strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
-             for age in (0, 13, 15, 40)]
+    names = [
+        f"opex-crm-backup-{(now - timedelta(days=age)).strftime('%Y%m%dT%H%M%SZ')}.tar.gz" for age in (0, 13, 15, 40)
+    ]
     for name in [*names, "notes.txt"]:
         (tmp_path / name).write_bytes(b"x")
     deleted = prune_backups(tmp_path, keep_days=14, now=now)
@@ -206,12 +228,19 @@ def test_archives_older_than_keep_days_are_pruned(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crm_app.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_app.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
 
 
 def test_restore_asks_for_confirmation_and_only_checks_the_archive_without_it(
-        scratch_sqlite: Path, tmp_path: Path) -> None:
+    scratch_sqlite: Path, tmp_path: Path
+) -> None:
     env = {"DATABASE_URL": "", "DATA_DIR": str(scratch_sqlite.parent)}
     made = _cli("backup", "--output", str(tmp_path / "backups"), **env)
     assert made.returncode == 0, made.stderr
@@ -224,8 +253,9 @@ def test_restore_asks_for_confirmation_and_only_checks_the_archive_without_it(
     checked = _cli("restore", str(archive), **env)
     assert checked.returncode == 1
     assert checked.stdout.startswith(f"{archive.name} is complete: made ")
-    assert checked.stderr.strip() == ("opex-crm: nothing restored: add --yes-i-know to replace the database and "
-                                      "the stored files")
+    assert checked.stderr.strip() == (
+        "opex-crm: nothing restored: add --yes-i-know to replace the database and the stored files"
+    )
     assert _state() == before
 
     (tmp_path / "broken.tar.gz").write_bytes(archive.read_bytes()[:500])

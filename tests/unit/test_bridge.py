@@ -74,7 +74,10 @@ def test_an_event_committed_by_another_process_arrives(received: queue.Queue[eve
     event = received.get(timeout=10)
     assert isinstance(event, events.InstitutionAssigned)
     assert (event.institution_id, event.institution_name, event.assignee_id) == (
-        institution_id, "Hôpital d'en face", uuid.UUID(int=7))
+        institution_id,
+        "Hôpital d'en face",
+        uuid.UUID(int=7),
+    )
 
 
 def test_events_keep_their_commit_order(received: queue.Queue[events.Event]) -> None:
@@ -85,8 +88,9 @@ def test_events_keep_their_commit_order(received: queue.Queue[events.Event]) -> 
     assert [received.get(timeout=5) for _ in sent] == sent
 
 
-def test_on_sqlite_events_go_to_this_process_after_the_commit(tmp_path: Path,
-                                                             settings_override: Callable[..., None]) -> None:
+def test_on_sqlite_events_go_to_this_process_after_the_commit(
+    tmp_path: Path, settings_override: Callable[..., None]
+) -> None:
     from crm_app.operations import migrate
     from crm_app.platform.db import dispose_engines
 

@@ -27,8 +27,9 @@ def _ids(page: calls.Page[calls.CallRow]) -> set[uuid.UUID]:
     return {row.id for row in page.items}
 
 
-def test_a_call_is_logged_now_by_default_with_its_contacts_institution(db: Session, org: Org,
-                                                                       clock: Callable[..., datetime]) -> None:
+def test_a_call_is_logged_now_by_default_with_its_contacts_institution(
+    db: Session, org: Org, clock: Callable[..., datetime]
+) -> None:
     now = clock(seconds=0)
     institution = make_institution(db)
     contact = make_contact(db, institution, first_name="Lina", last_name="Morel")
@@ -65,8 +66,9 @@ def test_the_log_filters(db: Session, org: Org, clock: Callable[..., datetime]) 
     institution = make_institution(db)
     contact = make_contact(db, institution)
     start = utcnow()
-    early = calls.log_call(db, org.rep_a.actor, {"direction": "in", "called_at": start - timedelta(days=3),
-                                                 "summary": "Question facture"})
+    early = calls.log_call(
+        db, org.rep_a.actor, {"direction": "in", "called_at": start - timedelta(days=3), "summary": "Question facture"}
+    )
     missed = calls.log_call(db, org.rep_a.actor, {"direction": "missed", "contact_id": contact.id})
     clock(minutes=1)  # the clock is frozen: a later call, not a tie
     other = calls.log_call(db, org.manager_a.actor, {"direction": "out", "institution_id": institution.id})
@@ -75,7 +77,9 @@ def test_the_log_filters(db: Session, org: Org, clock: Callable[..., datetime]) 
     assert _ids(calls.list_calls(db, actor, CallQuery(mine=True))) == {other.id}
     assert _ids(calls.list_calls(db, actor, CallQuery(user_id=org.rep_a.id))) == {early.id, missed.id}
     assert _ids(calls.list_calls(db, actor, CallQuery(directions=(CallDirection.MISSED, CallDirection.OUT)))) == {
-        missed.id, other.id}
+        missed.id,
+        other.id,
+    }
     assert _ids(calls.list_calls(db, actor, CallQuery(institution_id=institution.id))) == {missed.id, other.id}
     assert _ids(calls.list_calls(db, actor, CallQuery(contact_id=contact.id))) == {missed.id}
     assert _ids(calls.list_calls(db, actor, CallQuery(called_to=start - timedelta(days=1)))) == {early.id}

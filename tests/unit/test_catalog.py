@@ -30,10 +30,23 @@ def rep(db: Session) -> Actor:
 
 
 def test_an_admin_creates_an_item_with_decimal_price_and_default_vat(db: Session, admin: Actor) -> None:
-    item = catalog.create_item(db, admin, {"reference": " END-001 ", "name": "  Colonne   d'endoscopie ",
-                                           "unit_price": "12 500,50", "unit": "unit", "category": "Endoscopie"})
-    assert (item.reference, item.name, item.unit_price, item.default_vat_rate) == \
-        ("END-001", "Colonne d'endoscopie", Decimal("12500.50"), Decimal("20"))
+    item = catalog.create_item(
+        db,
+        admin,
+        {
+            "reference": " END-001 ",
+            "name": "  Colonne   d'endoscopie ",
+            "unit_price": "12 500,50",
+            "unit": "unit",
+            "category": "Endoscopie",
+        },
+    )
+    assert (item.reference, item.name, item.unit_price, item.default_vat_rate) == (
+        "END-001",
+        "Colonne d'endoscopie",
+        Decimal("12500.50"),
+        Decimal("20"),
+    )
     assert isinstance(item.unit_price, Decimal) and item.is_active and item.version == 1
     assert item.name_key == "colonne d'endoscopie"
     assert item.created_by == admin.id
@@ -41,12 +54,16 @@ def test_an_admin_creates_an_item_with_decimal_price_and_default_vat(db: Session
 
 def test_every_field_error_is_reported_at_once(db: Session, admin: Actor) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        catalog.create_item(db, admin, {"reference": "", "name": " ", "unit_price": "-3", "unit": "litre",
-                                        "default_vat_rate": "19.6"})
+        catalog.create_item(
+            db, admin, {"reference": "", "name": " ", "unit_price": "-3", "unit": "litre", "default_vat_rate": "19.6"}
+        )
     assert refused.value.field_errors == {
-        "reference": "This field is required.", "name": "This field is required.",
-        "unit_price": "A price is zero or more.", "unit": "Unknown value.",
-        "default_vat_rate": "Choose one of the VAT rates."}
+        "reference": "This field is required.",
+        "name": "This field is required.",
+        "unit_price": "A price is zero or more.",
+        "unit": "Unknown value.",
+        "default_vat_rate": "Choose one of the VAT rates.",
+    }
 
 
 def test_a_missing_price_is_required_and_a_text_price_is_refused(db: Session, admin: Actor) -> None:
@@ -59,8 +76,9 @@ def test_a_missing_price_is_required_and_a_text_price_is_refused(db: Session, ad
 
 
 def test_vat_rates_come_from_the_document_settings(db: Session, admin: Actor) -> None:
-    item = catalog.create_item(db, admin, {"reference": "MED-1", "name": "Médicament", "unit_price": "9.90",
-                                           "default_vat_rate": "5.50"})
+    item = catalog.create_item(
+        db, admin, {"reference": "MED-1", "name": "Médicament", "unit_price": "9.90", "default_vat_rate": "5.50"}
+    )
     assert item.default_vat_rate == Decimal("5.5")
     assert catalog.vat_rates(db, admin) == tuple(Decimal(r) for r in ("20", "10", "5.5", "2.1", "0"))
 
@@ -110,8 +128,7 @@ def test_users_see_active_items_only_and_admins_choose(db: Session, admin: Actor
 def test_the_list_filters_sorts_and_pages_in_sql(db: Session, admin: Actor) -> None:
     make_catalog_item(db, admin, reference="END-1", name="Écouvillon", category="Consommables", unit_price="2")
     make_catalog_item(db, admin, reference="END-2", name="Endoscope", category="Endoscopie", unit_price="9000")
-    make_catalog_item(db, admin, reference="SRV-1", name="Formation", category="Services", unit="day",
-                      unit_price="800")
+    make_catalog_item(db, admin, reference="SRV-1", name="Formation", category="Services", unit="day", unit_price="800")
     names = lambda query, request=None: [r.name for r in catalog.list_items(db, admin, query, request).items]  # noqa: E731
     assert names(CatalogQuery()) == ["Écouvillon", "Endoscope", "Formation"]  # accents folded
     assert names(CatalogQuery(q="doscope")) == ["Endoscope"]
@@ -125,8 +142,9 @@ def test_the_list_filters_sorts_and_pages_in_sql(db: Session, admin: Actor) -> N
 
 
 def test_query_parameters_are_read_leniently() -> None:
-    query = CatalogQuery.from_params({"q": ["scope"], "active": ["all"], "sort": ["-unit_price"],
-                                      "category": ["Endoscopie"]})
+    query = CatalogQuery.from_params(
+        {"q": ["scope"], "active": ["all"], "sort": ["-unit_price"], "category": ["Endoscopie"]}
+    )
     assert query == CatalogQuery(q="scope", category="Endoscopie", active=None, sort="unit_price", descending=True)
     assert CatalogQuery.from_params({"sort": ["price; drop"], "active": ["maybe"]}) == CatalogQuery()
 
@@ -135,8 +153,9 @@ def test_every_change_is_in_the_audit_trail(db: Session, admin: Actor) -> None:
     item = make_catalog_item(db, admin, unit_price="10")
     catalog.update_item(db, admin, item.id, {"unit_price": "12.5", "name": item.name}, expected_version=1)
     catalog.deactivate_item(db, admin, item.id, expected_version=2)
-    entries = db.exec(select(AuditEntry).where(AuditEntry.entity_id == item.id)
-                      .order_by(col(AuditEntry.at), col(AuditEntry.field))).all()
+    entries = db.exec(
+        select(AuditEntry).where(AuditEntry.entity_id == item.id).order_by(col(AuditEntry.at), col(AuditEntry.field))
+    ).all()
     updates = [(e.action, e.field, e.old_value, e.new_value) for e in entries if e.action != "create"]
     assert updates == [("update", "unit_price", "10.00", "12.50"), ("archive", "is_active", "True", "False")]
     assert {e.actor_name for e in entries} == {"Ada Admin"}

@@ -16,8 +16,15 @@ from crm_app.platform.models.people import Role, User
 
 
 def _cli(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crm_app.cli", *args], capture_output=True, text=True,
-                          input=stdin, env={**os.environ, **env}, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_app.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
 
 
 def test_create_admin_with_password_from_stdin(clean_db: None) -> None:

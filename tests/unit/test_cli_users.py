@@ -22,15 +22,22 @@ PASSWORD = "violet-tractor-sunrise"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crm_app.cli", *args], capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        check=False,
+    )
 
 
 def test_create_user_with_a_password_in_a_team(clean_db: None) -> None:
     with unit_of_work() as session:
         make_team(session, "North")
-    result = _cli("create-user", "--email", "Max@Example.org", "--role", "manager", "--team", "North",
-                  "--password", PASSWORD)
+    result = _cli(
+        "create-user", "--email", "Max@Example.org", "--role", "manager", "--team", "North", "--password", PASSWORD
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "created manager max@example.org"
     with unit_of_work() as session:
@@ -47,8 +54,7 @@ def test_create_user_without_password_invites_and_prints_the_link(clean_db: None
     with unit_of_work() as session:
         accounts.accept_invitation(session, token, PASSWORD)
     with unit_of_work() as session:
-        assert auth.login(session, "nina@example.org", PASSWORD, client=ClientInfo(),
-                          kind=SessionKind.WEB).succeeded
+        assert auth.login(session, "nina@example.org", PASSWORD, client=ClientInfo(), kind=SessionKind.WEB).succeeded
 
 
 def test_create_user_refuses_an_unknown_team_and_a_common_password(clean_db: None) -> None:
@@ -68,15 +74,16 @@ def test_users_list_and_deactivate(clean_db: None) -> None:
     listed = _cli("users", "list")
     assert listed.returncode == 0, listed.stderr
     lines = [line.split("\t") for line in listed.stdout.strip().splitlines()]
-    assert [(cols[0], cols[2], cols[4]) for cols in lines] == [("new@example.org", "user", "invited"),
-                                                               ("rep@example.org", "user", "active")]
+    assert [(cols[0], cols[2], cols[4]) for cols in lines] == [
+        ("new@example.org", "user", "invited"),
+        ("rep@example.org", "user", "active"),
+    ]
     result = _cli("users", "deactivate", "REP@example.org")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "deactivated rep@example.org"
     with unit_of_work() as session:
         assert session.exec(select(User.is_active).where(User.email == "rep@example.org")).one() is False
-        assert not auth.login(session, "rep@example.org", PASSWORD, client=ClientInfo(),
-                              kind=SessionKind.WEB).succeeded
+        assert not auth.login(session, "rep@example.org", PASSWORD, client=ClientInfo(), kind=SessionKind.WEB).succeeded
         with pytest.raises(NotAuthenticated):  # the open session ended with the deactivation
             auth.resolve_session(session, web.session_id)
     inactive = _cli("users", "list", "--status", "deactivated")

@@ -39,8 +39,9 @@ def test_inactive_users_are_not_mentioned(db: Session, org: Org) -> None:
 
 def test_a_mention_notifies_users_who_see_the_record_but_never_the_author(db: Session, org: Org) -> None:
     task = make_task(db, org.rep_a.actor, title="Relance devis")
-    row = comments.add_comment(db, org.rep_a.actor, "task", task.id,
-                               "@Marc Manager peux-tu valider ? @Bruno Blanc @Anne Aubert")
+    row = comments.add_comment(
+        db, org.rep_a.actor, "task", task.id, "@Marc Manager peux-tu valider ? @Bruno Blanc @Anne Aubert"
+    )
     assert [m.full_name for m in row.mentions] == ["Marc Manager", "Bruno Blanc", "Anne Aubert"]
     [notification] = notifications_of(db, org.manager_a)
     assert notification.kind == "comment.mentioned"
@@ -85,8 +86,7 @@ def test_only_the_author_edits_and_new_mentions_are_notified_once(db: Session, o
     row = comments.add_comment(db, org.rep_a.actor, "task", task.id, "Vu avec @Marc Manager")
     with pytest.raises(Forbidden):
         comments.update_comment(db, org.manager_a.actor, row.id, "Rewritten", expected_version=1)
-    comments.update_comment(db, org.rep_a.actor, row.id, "Vu avec @Marc Manager et @Alain Amiel",
-                            expected_version=1)
+    comments.update_comment(db, org.rep_a.actor, row.id, "Vu avec @Marc Manager et @Alain Amiel", expected_version=1)
     with pytest.raises(Conflict):
         comments.update_comment(db, org.rep_a.actor, row.id, "Stale", expected_version=1)
     mentioned = [n.kind for n in notifications_of(db, org.manager_a)]

@@ -16,8 +16,7 @@ STRONG = "s" * 40
 
 
 def _production(**overrides: str) -> dict[str, str]:
-    values = {"app_env": "production", "jwt_secret": STRONG, "jwt_refresh_secret": "r" * 40,
-              "storage_secret": "t" * 40}
+    values = {"app_env": "production", "jwt_secret": STRONG, "jwt_refresh_secret": "r" * 40, "storage_secret": "t" * 40}
     values.update(overrides)
     return values
 
@@ -40,10 +39,12 @@ def test_production_accepts_strong_secrets() -> None:
 
 
 def test_development_generates_secrets_once_and_keeps_them(tmp_path: Path) -> None:
-    first = load_settings(app_env="development", data_dir=tmp_path, jwt_secret="", jwt_refresh_secret="",
-                          storage_secret="")
-    second = load_settings(app_env="development", data_dir=tmp_path, jwt_secret="", jwt_refresh_secret="",
-                           storage_secret="")
+    first = load_settings(
+        app_env="development", data_dir=tmp_path, jwt_secret="", jwt_refresh_secret="", storage_secret=""
+    )
+    second = load_settings(
+        app_env="development", data_dir=tmp_path, jwt_secret="", jwt_refresh_secret="", storage_secret=""
+    )
     assert len(first.jwt_secret) >= 32
     assert first.jwt_secret == second.jwt_secret
     assert first.jwt_secret != first.jwt_refresh_secret
@@ -52,8 +53,9 @@ def test_development_generates_secrets_once_and_keeps_them(tmp_path: Path) -> No
 
 def test_database_url_forms() -> None:
     assert Settings(database_url="postgresql://u:p@db:5433/crm").sqlalchemy_url.drivername == "postgresql+psycopg"
-    url = Settings(database_url="", db_host="db.local", db_user="crm", db_password="p@ss:word",
-                   db_name="opex").sqlalchemy_url
+    url = Settings(
+        database_url="", db_host="db.local", db_user="crm", db_password="p@ss:word", db_name="opex"
+    ).sqlalchemy_url
     assert (url.host, url.username, url.password, url.database) == ("db.local", "crm", "p@ss:word", "opex")
     embedded = Settings(database_url="", db_host="", data_dir=Path("/srv/crm")).sqlalchemy_url
     assert embedded.get_backend_name() == "sqlite"
@@ -83,8 +85,14 @@ def test_bad_value_in_environment_is_reported_with_its_name() -> None:
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "crm_app.cli", *args], capture_output=True, text=True,
-                          env=environment, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_serve_in_production_with_missing_secret_stops_with_one_line() -> None:
@@ -92,7 +100,8 @@ def test_serve_in_production_with_missing_secret_stops_with_one_line() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "opex-crm: configuration error: JWT_SECRET is missing: production needs a secret of at least 32 "
-        "characters (opex-crm generate-secret)"]
+        "characters (opex-crm generate-secret)"
+    ]
 
 
 def test_bad_database_url_on_the_command_line_is_one_line_not_a_traceback() -> None:
@@ -106,15 +115,20 @@ def test_bad_database_url_on_the_command_line_is_one_line_not_a_traceback() -> N
 
 def test_env_example_documents_every_setting() -> None:
     example = Path(__file__).resolve().parents[2] / ".env.example"
-    documented = {line.split("=", 1)[0] for line in example.read_text().splitlines()
-                  if line and not line.startswith("#")}
+    documented = {
+        line.split("=", 1)[0] for line in example.read_text().splitlines() if line and not line.startswith("#")
+    }
     assert documented == {name.upper() for name in Settings.model_fields}
 
 
 def test_env_example_values_are_accepted(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parents[2] / ".env.example"
-    values = {key.lower(): value for key, _, value in
-              (line.partition("=") for line in example.read_text().splitlines() if line and line[0] != "#")}
+    values = {
+        key.lower(): value
+        for key, _, value in (
+            line.partition("=") for line in example.read_text().splitlines() if line and line[0] != "#"
+        )
+    }
     values["data_dir"] = str(tmp_path)
     settings = load_settings(**values)
     assert settings.uses_sqlite and settings.jwt_expires_in == 900

@@ -29,8 +29,9 @@ def _field_errors(db: Session, institution: Institution, raw: dict[str, Any]) ->
 
 def _primary_ids(db: Session, institution: Institution) -> list[uuid.UUID]:
     db.flush()
-    return list(db.exec(select(Contact.id).where(Contact.institution_id == institution.id,
-                                                 col(Contact.is_primary))).all())
+    return list(
+        db.exec(select(Contact.id).where(Contact.institution_id == institution.id, col(Contact.is_primary))).all()
+    )
 
 
 def _institution_hits(db: Session, q: str) -> set[uuid.UUID]:
@@ -43,9 +44,19 @@ def _institution_hits(db: Session, q: str) -> set[uuid.UUID]:
 
 def test_contact_fields_are_cleaned(db: Session) -> None:
     institution = make_institution(db)
-    contact = contacts.create_contact(db, SYSTEM_ACTOR, institution.id, {
-        "first_name": " Jeanne ", "last_name": "Dupont", "email": " Jeanne.Dupont@CHU-Bordeaux.FR ",
-        "phone": "05 56 79 56 79", "mobile": "06.12.34.56.78", "email_opt_out": "oui"})
+    contact = contacts.create_contact(
+        db,
+        SYSTEM_ACTOR,
+        institution.id,
+        {
+            "first_name": " Jeanne ",
+            "last_name": "Dupont",
+            "email": " Jeanne.Dupont@CHU-Bordeaux.FR ",
+            "phone": "05 56 79 56 79",
+            "mobile": "06.12.34.56.78",
+            "email_opt_out": "oui",
+        },
+    )
     assert (contact.first_name, contact.last_name) == ("Jeanne", "Dupont")
     assert contact.email == "Jeanne.Dupont@chu-bordeaux.fr"
     assert (contact.phone, contact.mobile) == ("+33 5 56 79 56 79", "+33 6 12 34 56 78")
@@ -62,13 +73,17 @@ def test_contact_phone_follows_the_institutions_country(db: Session) -> None:
 @pytest.mark.parametrize("email", ["jeanne", "jeanne@", "jeanne@chu", "jeanne dupont@chu.fr", "a@b@chu.fr"])
 def test_invalid_email_is_refused(db: Session, email: str) -> None:
     assert _field_errors(db, make_institution(db), {"last_name": "Dupont", "email": email}) == {
-        "email": "Enter a valid email address."}
+        "email": "Enter a valid email address."
+    }
 
 
 def test_every_contact_field_error_is_reported_at_once(db: Session) -> None:
     institution = make_institution(db)
-    assert _field_errors(db, institution, {"last_name": " ", "email": "nope", "phone": "12", "mobile": "34",
-                                           "is_primary": "peut-être", "nickname": "JD"}) == {
+    assert _field_errors(
+        db,
+        institution,
+        {"last_name": " ", "email": "nope", "phone": "12", "mobile": "34", "is_primary": "peut-être", "nickname": "JD"},
+    ) == {
         "last_name": "This field is required.",
         "email": "Enter a valid email address.",
         "phone": "This phone number is not valid.",
@@ -150,14 +165,14 @@ def test_archived_contacts_leave_the_lists_until_restored(db: Session, clock) ->
     with_archived = contacts.list_for_institution(db, SYSTEM_ACTOR, institution.id, include_archived=True)
     assert {r.id for r in with_archived.items} == {kept.id, gone.id} and with_archived.total == 2
     assert institutions.get_detail(db, SYSTEM_ACTOR, institution.id).contact_count == 1
-    assert [r.id for r in contacts.list_contacts(db, SYSTEM_ACTOR, q="durand", archived="archived").items] \
-        == [gone.id]
+    assert [r.id for r in contacts.list_contacts(db, SYSTEM_ACTOR, q="durand", archived="archived").items] == [gone.id]
     assert contacts.list_contacts(db, SYSTEM_ACTOR, q="durand").total == 0
     clock(minutes=1)
     contacts.set_archived(db, SYSTEM_ACTOR, gone.id, False)
     assert contacts.list_for_institution(db, SYSTEM_ACTOR, institution.id).total == 2
-    actions = db.exec(select(AuditEntry.action).where(AuditEntry.entity_id == gone.id)
-                      .order_by(col(AuditEntry.at))).all()
+    actions = db.exec(
+        select(AuditEntry.action).where(AuditEntry.entity_id == gone.id).order_by(col(AuditEntry.at))
+    ).all()
     assert list(actions) == ["create", "archive", "restore"]
 
 
@@ -184,16 +199,16 @@ def test_renaming_a_contact_updates_the_institution_search(db: Session) -> None:
 def test_contact_list_searches_name_email_and_title_and_pages(db: Session) -> None:
     institution = make_institution(db, name="Clinique Saint-Jean")
     for index in range(7):
-        make_contact(db, institution, first_name="Émile", last_name=f"Durand{index}",
-                     email=f"emile{index}@stjean.fr")
+        make_contact(db, institution, first_name="Émile", last_name=f"Durand{index}", email=f"emile{index}@stjean.fr")
     other = make_contact(db, institution, last_name="Petit", title="Pharmacien gérant")
     first = contacts.list_contacts(db, SYSTEM_ACTOR, q="emile", request=PageRequest(1, 5))
     assert first.total == 7 and [r.last_name for r in first.items] == [f"Durand{i}" for i in range(5)]
     second = contacts.list_contacts(db, SYSTEM_ACTOR, q="EMILE", request=PageRequest(2, 5))
     assert [r.last_name for r in second.items] == ["Durand5", "Durand6"]
     assert [r.id for r in contacts.list_contacts(db, SYSTEM_ACTOR, q="pharmacien gerant").items] == [other.id]
-    assert contacts.list_contacts(db, SYSTEM_ACTOR, q="emile3@stjean").items[0].institution_name \
-        == "Clinique Saint-Jean"
+    assert (
+        contacts.list_contacts(db, SYSTEM_ACTOR, q="emile3@stjean").items[0].institution_name == "Clinique Saint-Jean"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,11 +219,15 @@ def test_contact_update_is_audited_and_bumps_the_version(db: Session) -> None:
     admin = make_user(db, role=Role.ADMIN, name="Alice Admin")
     institution = make_institution(db)
     contact = make_contact(db, institution, last_name="Dupont", email="j.dupont@chu.fr")
-    contacts.update_contact(db, actor_of(admin), contact.id, {"title": "DAF", "email": "J.Dupont@CHU.fr",
-                                                              "last_name": "Dupont"}, expected_version=1)
+    contacts.update_contact(
+        db,
+        actor_of(admin),
+        contact.id,
+        {"title": "DAF", "email": "J.Dupont@CHU.fr", "last_name": "Dupont"},
+        expected_version=1,
+    )
     assert contact.version == 2 and contact.updated_by == admin.id
-    rows = db.exec(select(AuditEntry).where(AuditEntry.entity_id == contact.id,
-                                            AuditEntry.action == "update")).all()
+    rows = db.exec(select(AuditEntry).where(AuditEntry.entity_id == contact.id, AuditEntry.action == "update")).all()
     assert {(r.field, r.old_value, r.new_value, r.institution_id, r.actor_name) for r in rows} == {
         ("title", None, "DAF", institution.id, "Alice Admin"),
         ("email", "j.dupont@chu.fr", "J.Dupont@chu.fr", institution.id, "Alice Admin"),
@@ -217,11 +236,13 @@ def test_contact_update_is_audited_and_bumps_the_version(db: Session) -> None:
 
 def test_unchanged_contact_save_writes_nothing(db: Session) -> None:
     contact = make_contact(db, make_institution(db), last_name="Dupont", phone="+33 5 56 79 56 79")
-    contacts.update_contact(db, SYSTEM_ACTOR, contact.id, {"last_name": "Dupont", "phone": "0556795679"},
-                            expected_version=1)
+    contacts.update_contact(
+        db, SYSTEM_ACTOR, contact.id, {"last_name": "Dupont", "phone": "0556795679"}, expected_version=1
+    )
     assert contact.version == 1
-    assert db.exec(select(AuditEntry).where(AuditEntry.entity_id == contact.id,
-                                            AuditEntry.action == "update")).all() == []
+    assert (
+        db.exec(select(AuditEntry).where(AuditEntry.entity_id == contact.id, AuditEntry.action == "update")).all() == []
+    )
 
 
 def test_second_contact_save_with_stale_version_is_refused_naming_who_saved_first(db: Session) -> None:

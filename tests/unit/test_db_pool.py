@@ -21,8 +21,9 @@ def _backend_pid_after_use() -> int:
 def _terminate(pid: int) -> None:
     """End a server process from a connection outside the pool, as a server restart would."""
     url = get_engine().url
-    with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
-                         dbname=url.database, autocommit=True) as other:
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database, autocommit=True
+    ) as other:
         assert other.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
 
 

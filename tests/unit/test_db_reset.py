@@ -20,8 +20,14 @@ from tests.factories import make_user
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crm_app.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_app.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
 
 
 def _user_count() -> int:
@@ -32,19 +38,28 @@ def _user_count() -> int:
 def test_reset_is_refused_in_production_and_without_confirmation(clean_db: None) -> None:
     with unit_of_work() as session:
         make_user(session, email="keep@example.org")
-    production = _cli("db", "reset", "--yes-i-know", APP_ENV="production", JWT_SECRET="j" * 40,
-                      JWT_REFRESH_SECRET="r" * 40, STORAGE_SECRET="s" * 40)
+    production = _cli(
+        "db",
+        "reset",
+        "--yes-i-know",
+        APP_ENV="production",
+        JWT_SECRET="j" * 40,
+        JWT_REFRESH_SECRET="r" * 40,
+        STORAGE_SECRET="s" * 40,
+    )
     assert production.returncode == 1
     assert production.stderr.strip() == "opex-crm: db reset is refused with APP_ENV=production"
     unconfirmed = _cli("db", "reset")
     assert unconfirmed.returncode == 1
-    assert unconfirmed.stderr.strip() == ("opex-crm: db reset deletes every row and stored file: add --yes-i-know "
-                                          "to go on")
+    assert unconfirmed.stderr.strip() == (
+        "opex-crm: db reset deletes every row and stored file: add --yes-i-know to go on"
+    )
     assert _user_count() == 1
 
 
-def test_reset_backs_up_then_leaves_an_empty_migrated_database(settings_override: Callable[..., None],
-                                                               tmp_path: Path) -> None:
+def test_reset_backs_up_then_leaves_an_empty_migrated_database(
+    settings_override: Callable[..., None], tmp_path: Path
+) -> None:
     data_dir = tmp_path / "data"
     settings_override(database_url="", data_dir=str(data_dir))
     migrate.upgrade()

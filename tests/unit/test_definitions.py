@@ -43,12 +43,27 @@ def test_every_institution_field_is_declared_once_and_read_everywhere() -> None:
             assert imports.TARGETS[spec.name] == (spec.import_label or spec.label)
     assert list(InstitutionIn.model_fields) == [spec.name for spec in EDITABLE]
     assert list(service.CLEANERS) == [spec.name for spec in EDITABLE]
-    assert set(service.INSTITUTION_FIELDS) | set(service.PROFILE_FIELDS) | set(service.LABEL_FIELDS) \
-        == {spec.name for spec in EDITABLE}
+    assert set(service.INSTITUTION_FIELDS) | set(service.PROFILE_FIELDS) | set(service.LABEL_FIELDS) == {
+        spec.name for spec in EDITABLE
+    }
     assert HISTORY_VALUES.dates == {spec.name for spec in FIELDS if spec.shown is Shown.DATE}
     assert [spec.name for spec in EXPORTED] == [
-        "name", "type", "finess", "siret", "accounting_number", "postal_code", "city", "region", "commercial_status",
-        "assigned_user_id", "team_id", "bed_capacity", "surgical_rooms", "tags", "is_archived"]
+        "name",
+        "type",
+        "finess",
+        "siret",
+        "accounting_number",
+        "postal_code",
+        "city",
+        "region",
+        "commercial_status",
+        "assigned_user_id",
+        "team_id",
+        "bed_capacity",
+        "surgical_rooms",
+        "tags",
+        "is_archived",
+    ]
 
 
 def test_the_list_row_holds_every_exported_field_and_the_api_item_publishes_the_row() -> None:
@@ -79,6 +94,9 @@ def test_the_contact_answer_publishes_the_service_row() -> None:
     from crm_app.institutions.api.institutions import ContactOut
     from crm_app.institutions.contacts import ContactRow
 
-    published = [f.name for f in dataclasses.fields(ContactRow)
-                 if f.name not in ("assigned_user_id", "team_id", "created_by", "can_edit")]
+    published = [
+        f.name
+        for f in dataclasses.fields(ContactRow)
+        if f.name not in ("assigned_user_id", "team_id", "created_by", "can_edit")
+    ]
     assert list(ContactOut.model_fields) == published

@@ -17,8 +17,15 @@ from tests.smtp_server import SMTPServer
 
 
 def _doctor(*prefix: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*prefix, sys.executable, "-m", "crm_app.cli", "doctor"], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=60, check=False, cwd="/")
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "crm_app.cli", "doctor"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+        cwd="/",
+    )
 
 
 def test_a_healthy_installation_passes_every_check(tmp_path: Path) -> None:
@@ -53,10 +60,17 @@ def test_a_broken_installation_names_each_failure_and_exits_1(tmp_path: Path) ->
     # root writes anywhere: drop the capability that lets it, so that the mode bits count.
     prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
     db_port, smtp_port = free_port(), free_port()
-    result = _doctor(*prefix, APP_ENV="production", JWT_SECRET="short", BASE_URL="https://crm.example.org",
-                     DATABASE_URL=f"postgresql://opex_crm:Pw-9f3kQ@127.0.0.1:{db_port}/opex_crm",
-                     SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), SMTP_SECURE="false",
-                     DATA_DIR=str(read_only))
+    result = _doctor(
+        *prefix,
+        APP_ENV="production",
+        JWT_SECRET="short",
+        BASE_URL="https://crm.example.org",
+        DATABASE_URL=f"postgresql://opex_crm:Pw-9f3kQ@127.0.0.1:{db_port}/opex_crm",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_port),
+        SMTP_SECURE="false",
+        DATA_DIR=str(read_only),
+    )
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     expected = [
@@ -88,5 +102,8 @@ def test_pending_migrations_fail_the_check(tmp_path: Path, pg_server: object) ->
         pg_server.drop_database(url)
     assert result.returncode == 1
     migrations = next(line for line in result.stdout.splitlines() if " migrations " in line)
-    assert re.fullmatch(rf"FAIL  migrations    \d+ pending \(database at base, head {migrate.head_revision()}\): "
-                        r"run `opex-crm db upgrade`", migrations), migrations
+    assert re.fullmatch(
+        rf"FAIL  migrations    \d+ pending \(database at base, head {migrate.head_revision()}\): "
+        r"run `opex-crm db upgrade`",
+        migrations,
+    ), migrations

@@ -49,20 +49,35 @@ def test_defaults_are_the_documented_ones(db: Session) -> None:
 
 
 def test_documents_fields_are_validated(db: Session, admin: Actor) -> None:
-    assert _errors(db, admin, "documents", {"quote_prefix": "DE V", "invoice_prefix": "ABCDEFGHIJK",
-                                            "order_prefix": "", "credit_note_prefix": "A/V"}) == \
-        {"quote_prefix", "invoice_prefix", "order_prefix", "credit_note_prefix"}
+    assert _errors(
+        db,
+        admin,
+        "documents",
+        {"quote_prefix": "DE V", "invoice_prefix": "ABCDEFGHIJK", "order_prefix": "", "credit_note_prefix": "A/V"},
+    ) == {"quote_prefix", "invoice_prefix", "order_prefix", "credit_note_prefix"}
     assert _errors(db, admin, "documents", {"vat_rates": ["20", "120"]}) == {"vat_rates"}
     assert _errors(db, admin, "documents", {"vat_rates": ["5.555"]}) == {"vat_rates"}
     assert _errors(db, admin, "documents", {"vat_rates": []}) == {"vat_rates"}
     assert _errors(db, admin, "documents", {"vat_rates": ["20", "20.00"]}) == {"vat_rates"}
     assert _errors(db, admin, "documents", {"default_vat_rate": "7"}) == {"default_vat_rate"}  # not in the list
     assert _errors(db, admin, "documents", {"vat_rates": ["10", "5.5"]}) == {"default_vat_rate"}  # 20 would vanish
-    assert _errors(db, admin, "documents", {"payment_terms_days": "366", "quote_validity_days": "0",
-                                            "late_penalty_rate": "abc", "recovery_indemnity": "-1"}) == \
-        {"payment_terms_days", "quote_validity_days", "late_penalty_rate", "recovery_indemnity"}
-    app_settings.update_section(db, admin, "documents", {"quote_prefix": "dev-b", "vat_rates": "20, 8.5, 0",
-                                                         "default_vat_rate": "8.50", "payment_terms_days": "45"})
+    assert _errors(
+        db,
+        admin,
+        "documents",
+        {
+            "payment_terms_days": "366",
+            "quote_validity_days": "0",
+            "late_penalty_rate": "abc",
+            "recovery_indemnity": "-1",
+        },
+    ) == {"payment_terms_days", "quote_validity_days", "late_penalty_rate", "recovery_indemnity"}
+    app_settings.update_section(
+        db,
+        admin,
+        "documents",
+        {"quote_prefix": "dev-b", "vat_rates": "20, 8.5, 0", "default_vat_rate": "8.50", "payment_terms_days": "45"},
+    )
     settings = ds.document_settings(db)
     assert settings.quote_prefix == "DEV-B" and settings.payment_terms_days == 45
     assert settings.vat_rates == (Decimal(20), Decimal("8.5"), Decimal(0))
@@ -74,12 +89,23 @@ def test_iban_is_checked_with_mod_97(db: Session, admin: Actor) -> None:
     assert ds.iban_is_valid("DE89370400440532013000")
     assert not ds.iban_is_valid("FR7630006000011234567890188")  # one digit off
     assert _errors(db, admin, "branding", {"iban": "FR76 3000 6000 0112 3456 7890 188"}) == {"iban"}
-    assert _errors(db, admin, "branding", {"bic": "AGRI FR", "accent_color": "blue", "email": "nope",
-                                           "siret": "12345678901234", "vat_number": "F"}) == \
-        {"bic", "accent_color", "email", "siret", "vat_number"}
-    view = app_settings.update_section(db, admin, "branding", {"iban": "fr76 3000 6000 0112 3456 7890 189",
-                                                               "bic": "agrifrpp", "accent_color": "#C62828",
-                                                               "legal_name": "OPEx Médical SAS"})
+    assert _errors(
+        db,
+        admin,
+        "branding",
+        {"bic": "AGRI FR", "accent_color": "blue", "email": "nope", "siret": "12345678901234", "vat_number": "F"},
+    ) == {"bic", "accent_color", "email", "siret", "vat_number"}
+    view = app_settings.update_section(
+        db,
+        admin,
+        "branding",
+        {
+            "iban": "fr76 3000 6000 0112 3456 7890 189",
+            "bic": "agrifrpp",
+            "accent_color": "#C62828",
+            "legal_name": "OPEx Médical SAS",
+        },
+    )
     assert view.values["iban"] == "FR7630006000011234567890189"
     branding = ds.branding(db)
     assert (branding.bic, branding.accent_color, branding.legal_name) == ("AGRIFRPP", "#c62828", "OPEx Médical SAS")
@@ -89,19 +115,33 @@ def test_reminder_levels_are_distinct_whole_days_in_range(db: Session, admin: Ac
     assert _errors(db, admin, "reminders", {"invoice_levels": [1, 1]}) == {"invoice_levels"}
     assert _errors(db, admin, "reminders", {"invoice_levels": "-61, 5"}) == {"invoice_levels"}
     assert _errors(db, admin, "reminders", {"invoice_levels": "1.5"}) == {"invoice_levels"}
-    assert _errors(db, admin, "reminders", {"quote_reminders": ["j-1"], "invoice_email_client": "maybe"}) == \
-        {"quote_reminders", "invoice_email_client"}
-    app_settings.update_section(db, admin, "reminders", {"invoice_levels": "30, -10, 120", "quote_reminders": ["j0"],
-                                                         "quote_followup_task": False, "invoice_email_client": True})
+    assert _errors(db, admin, "reminders", {"quote_reminders": ["j-1"], "invoice_email_client": "maybe"}) == {
+        "quote_reminders",
+        "invoice_email_client",
+    }
+    app_settings.update_section(
+        db,
+        admin,
+        "reminders",
+        {
+            "invoice_levels": "30, -10, 120",
+            "quote_reminders": ["j0"],
+            "quote_followup_task": False,
+            "invoice_email_client": True,
+        },
+    )
     rules = ds.reminder_rules(db)
     assert rules.invoice_levels == (-10, 30, 120) and rules.quote_reminders == frozenset({"j0"})
     assert not rules.quote_followup_task and rules.invoice_email_client
 
 
 def test_templates_only_know_the_listed_placeholders(db: Session, admin: Actor) -> None:
-    assert _errors(db, admin, "templates", {"quote_subject": "Devis {numero}", "quote_body": "Total {total",
-                                            "invoice_subject": "Ligne 1\nLigne 2"}) == \
-        {"quote_subject", "quote_body", "invoice_subject"}
+    assert _errors(
+        db,
+        admin,
+        "templates",
+        {"quote_subject": "Devis {numero}", "quote_body": "Total {total", "invoice_subject": "Ligne 1\nLigne 2"},
+    ) == {"quote_subject", "quote_body", "invoice_subject"}
     view = app_settings.update_section(db, admin, "templates", {"quote_subject": "Devis {number} – {company}"})
     assert view.values["quote_subject"] == "Devis {number} – {company}"
 
@@ -116,16 +156,20 @@ def test_a_manager_is_refused_an_admin_allowed_and_changes_are_logged(db: Sessio
     with pytest.raises(Forbidden):
         app_settings.update_section(db, admin, "email", {"smtp_host": "mail.example.org"})  # a system section
     app_settings.update_section(db, admin, "branding", {"iban": "FR7630006000011234567890189", "footer": "Merci"})
-    [event] = db.exec(select(SecurityEvent).where(SecurityEvent.action == app_settings.ACTION_CHANGED)
-                      .order_by(col(SecurityEvent.at))).all()
+    [event] = db.exec(
+        select(SecurityEvent).where(SecurityEvent.action == app_settings.ACTION_CHANGED).order_by(col(SecurityEvent.at))
+    ).all()
     changes = event.details["changes"]
     assert event.details["section"] == "branding" and changes["footer"] == {"old": "", "new": "Merci"}
     assert changes["iban"]["new"] == "FR…0189"  # never the full IBAN in a log
 
 
 def test_logo_upload_checks_type_and_size_by_content(db: Session, admin: Actor) -> None:
-    for name, content in (("logo.png", b"GIF89a" + b"\0" * 100), ("logo.gif", _image("GIF")),
-                          ("logo.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)):
+    for name, content in (
+        ("logo.png", b"GIF89a" + b"\0" * 100),
+        ("logo.gif", _image("GIF")),
+        ("logo.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10),
+    ):
         with pytest.raises(ValidationFailed) as error:
             ds.upload_logo(db, admin, name, content)
         assert set(error.value.field_errors) == {"logo"}

@@ -29,14 +29,17 @@ def _count(db: Session) -> int:
 # The normalised name
 
 
-@pytest.mark.parametrize(("first", "second"), [
-    ("CHU de Bordeaux", "Centre hospitalier universitaire de Bordeaux"),
-    ("Hôpital Saint-André", "saint andre"),
-    ("Centre Hospitalier Saint-Louis", "CH Saint Louis"),
-    ("Clinique des Cèdres", "DES CEDRES"),
-    ("Hôpital Privé d'Antony", "Hopital prive d Antony"),
-    ("Centre hospitalier régional d'Orléans", "CHR d'Orléans"),
-])
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("CHU de Bordeaux", "Centre hospitalier universitaire de Bordeaux"),
+        ("Hôpital Saint-André", "saint andre"),
+        ("Centre Hospitalier Saint-Louis", "CH Saint Louis"),
+        ("Clinique des Cèdres", "DES CEDRES"),
+        ("Hôpital Privé d'Antony", "Hopital prive d Antony"),
+        ("Centre hospitalier régional d'Orléans", "CHR d'Orléans"),
+    ],
+)
 def test_normalised_name_ignores_case_accents_punctuation_and_noise_words(first: str, second: str) -> None:
     assert match_key(first) == match_key(second) != ""
 
@@ -55,39 +58,56 @@ def test_a_name_made_only_of_noise_words_keeps_them_as_its_key() -> None:
 # --------------------------------------------------------------------------------------------
 # The rules, in memory, in order
 
-KNOWN = Candidate(ref=1, name="Clinique Pasteur", postal_code="33000", city="Bordeaux", finess="330781196",
-                  siret=SIRET_A, accounting_number="C0001")
+KNOWN = Candidate(
+    ref=1,
+    name="Clinique Pasteur",
+    postal_code="33000",
+    city="Bordeaux",
+    finess="330781196",
+    siret=SIRET_A,
+    accounting_number="C0001",
+)
 
 
 def _match(*known: Candidate, new: Candidate) -> Match | None:
     return DuplicateIndex(known).match(new)
 
 
-@pytest.mark.parametrize(("new", "rule"), [
-    (Candidate(ref=0, name="Autre nom", accounting_number="C0001"), MatchRule.ACCOUNTING_NUMBER),
-    (Candidate(ref=0, name="Autre nom", finess="330781196"), MatchRule.FINESS),
-    (Candidate(ref=0, name="Autre nom", siret=SIRET_A), MatchRule.SIRET),
-    (Candidate(ref=0, name="Pasteur", postal_code="33000"), MatchRule.NAME_POSTAL_CODE),
-    (Candidate(ref=0, name="Clinique Pasteurs", city="BORDEAUX"), MatchRule.FUZZY_NAME_CITY),
-])
+@pytest.mark.parametrize(
+    ("new", "rule"),
+    [
+        (Candidate(ref=0, name="Autre nom", accounting_number="C0001"), MatchRule.ACCOUNTING_NUMBER),
+        (Candidate(ref=0, name="Autre nom", finess="330781196"), MatchRule.FINESS),
+        (Candidate(ref=0, name="Autre nom", siret=SIRET_A), MatchRule.SIRET),
+        (Candidate(ref=0, name="Pasteur", postal_code="33000"), MatchRule.NAME_POSTAL_CODE),
+        (Candidate(ref=0, name="Clinique Pasteurs", city="BORDEAUX"), MatchRule.FUZZY_NAME_CITY),
+    ],
+)
 def test_each_rule_matches_on_its_own(new: Candidate, rule: MatchRule) -> None:
     assert _match(KNOWN, new=new) == Match(1, "Clinique Pasteur", rule)
 
 
 def test_same_name_with_no_place_on_either_side_matches() -> None:
     placeless = Candidate(ref=1, name="Clinique Pasteur")
-    assert _match(placeless, new=Candidate(ref=0, name="PASTEUR")) == Match(1, "Clinique Pasteur",
-                                                                           MatchRule.NAME_NO_PLACE)
-    assert _match(Candidate(ref=1, name="CHU"), new=Candidate(ref=0, name="chu")) == Match(1, "CHU",
-                                                                                           MatchRule.NAME_NO_PLACE)
+    assert _match(placeless, new=Candidate(ref=0, name="PASTEUR")) == Match(
+        1, "Clinique Pasteur", MatchRule.NAME_NO_PLACE
+    )
+    assert _match(Candidate(ref=1, name="CHU"), new=Candidate(ref=0, name="chu")) == Match(
+        1, "CHU", MatchRule.NAME_NO_PLACE
+    )
     # A place on one side only tells them apart: the names alone are not enough.
     assert _match(placeless, new=Candidate(ref=0, name="Pasteur", city="Lyon")) is None
     assert _match(placeless, new=Candidate(ref=0, name="Pasteur", postal_code="69003")) is None
     assert _match(KNOWN, new=Candidate(ref=0, name="Pasteur")) is None
     # Nor do names differ by a letter, and different identifiers still keep them apart.
     assert _match(placeless, new=Candidate(ref=0, name="Pasteurs")) is None
-    assert _match(Candidate(ref=1, name="Pasteur", finess="330781196"),
-                  new=Candidate(ref=0, name="Pasteur", finess="690781810")) is None
+    assert (
+        _match(
+            Candidate(ref=1, name="Pasteur", finess="330781196"),
+            new=Candidate(ref=0, name="Pasteur", finess="690781810"),
+        )
+        is None
+    )
 
 
 def test_first_rule_wins_accounting_number_before_finess_before_siret() -> None:
@@ -95,8 +115,15 @@ def test_first_rule_wins_accounting_number_before_finess_before_siret() -> None:
     by_finess = Candidate(ref=2, name="B", finess="330781196")
     by_siret = Candidate(ref=3, name="C", siret=SIRET_A)
     by_name = Candidate(ref=4, name="Clinique Pasteur", postal_code="33000", city="Bordeaux")
-    new = Candidate(ref=0, name="Pasteur", postal_code="33000", city="Bordeaux", finess="330781196",
-                    siret=SIRET_A, accounting_number="C0001")
+    new = Candidate(
+        ref=0,
+        name="Pasteur",
+        postal_code="33000",
+        city="Bordeaux",
+        finess="330781196",
+        siret=SIRET_A,
+        accounting_number="C0001",
+    )
     assert _match(by_siret, by_finess, by_name, by_accounting, new=new) == Match(1, "A", MatchRule.ACCOUNTING_NUMBER)
     assert _match(by_siret, by_name, by_finess, new=new) == Match(2, "B", MatchRule.FINESS)
     assert _match(by_name, by_siret, new=new) == Match(3, "C", MatchRule.SIRET)
@@ -113,10 +140,12 @@ def test_name_and_postal_code_come_before_the_fuzzy_name() -> None:
 @pytest.mark.parametrize("field", ["finess", "siret", "accounting_number"])
 def test_name_rules_never_match_when_an_identifier_is_present_on_both_sides_and_differs(field: str) -> None:
     other = {"finess": "330000019", "siret": SIRET_B, "accounting_number": "C0002"}[field]
-    known = Candidate(ref=1, name="Clinique Pasteur", postal_code="33000", city="Bordeaux",
-                      **{field: getattr(KNOWN, field)})
-    same_name_other_id = Candidate(ref=0, name="Clinique Pasteur", postal_code="33000", city="Bordeaux",
-                                   **{field: other})
+    known = Candidate(
+        ref=1, name="Clinique Pasteur", postal_code="33000", city="Bordeaux", **{field: getattr(KNOWN, field)}
+    )
+    same_name_other_id = Candidate(
+        ref=0, name="Clinique Pasteur", postal_code="33000", city="Bordeaux", **{field: other}
+    )
     assert _match(known, new=same_name_other_id) is None
     missing_on_one_side = Candidate(ref=0, name="Clinique Pasteur", postal_code="33000", city="Bordeaux")
     assert _match(known, new=missing_on_one_side) == Match(1, "Clinique Pasteur", MatchRule.NAME_POSTAL_CODE)
@@ -148,7 +177,8 @@ def test_rows_of_one_file_are_checked_against_each_other() -> None:
     assert index.match(first) is None
     index.add(first)
     assert index.match(Candidate(ref=2, name="Pasteur", postal_code="33000")) == Match(
-        1, "Clinique Pasteur", MatchRule.NAME_POSTAL_CODE)
+        1, "Clinique Pasteur", MatchRule.NAME_POSTAL_CODE
+    )
     assert index.match(first) is None  # a row never matches itself
 
 
@@ -160,7 +190,8 @@ def test_find_duplicates_uses_the_stored_institutions_and_excludes_the_one_edite
     existing = make_institution(db, name="Hôpital Saint-André", postal_code="33000", city="Bordeaux")
     values = {"name": "Saint Andre", "postal_code": "33000"}
     assert institutions.find_duplicates(db, values) == [
-        Match(existing.id, "Hôpital Saint-André", MatchRule.NAME_POSTAL_CODE)]
+        Match(existing.id, "Hôpital Saint-André", MatchRule.NAME_POSTAL_CODE)
+    ]
     assert institutions.find_duplicates(db, values, exclude_id=existing.id) == []
     assert institutions.find_duplicates(db, {"name": "Saint Andre", "postal_code": "33800"}) == []
 
@@ -171,7 +202,8 @@ def test_find_duplicates_reports_identifier_rules_in_order(db: Session) -> None:
     by_accounting = make_institution(db, accounting_number="C0001")
     values = {"name": "Nouveau", "siret": SIRET_A, "finess": "330781196", "accounting_number": "C0001"}
     assert institutions.find_duplicates(db, values) == [
-        Match(by_accounting.id, by_accounting.name, MatchRule.ACCOUNTING_NUMBER)]
+        Match(by_accounting.id, by_accounting.name, MatchRule.ACCOUNTING_NUMBER)
+    ]
     del values["accounting_number"]
     assert institutions.find_duplicates(db, values) == [Match(by_finess.id, by_finess.name, MatchRule.FINESS)]
     del values["finess"]
@@ -182,11 +214,13 @@ def test_create_warns_about_a_likely_duplicate_and_creates_nothing(db: Session) 
     existing = make_institution(db, name="CHU de Bordeaux", postal_code="33000", city="Bordeaux")
     before = _count(db)
     with pytest.raises(DuplicateSuspected) as suspected:
-        institutions.create_institution(db, SYSTEM_ACTOR, {
-            "name": "Centre Hospitalier Universitaire de Bordeaux", "postal_code": "33 000"})
+        institutions.create_institution(
+            db, SYSTEM_ACTOR, {"name": "Centre Hospitalier Universitaire de Bordeaux", "postal_code": "33 000"}
+        )
     assert suspected.value.matches == [Match(existing.id, "CHU de Bordeaux", MatchRule.NAME_POSTAL_CODE)]
     assert suspected.value.params["matches"] == [
-        {"id": str(existing.id), "name": "CHU de Bordeaux", "rule": "name_postal_code"}]
+        {"id": str(existing.id), "name": "CHU de Bordeaux", "rule": "name_postal_code"}
+    ]
     assert _count(db) == before
 
 
@@ -195,8 +229,9 @@ def test_create_warns_about_a_similar_name_in_the_same_city(db: Session) -> None
     with pytest.raises(DuplicateSuspected) as suspected:
         institutions.create_institution(db, SYSTEM_ACTOR, {"name": "Polyclinique du Parc Nord", "city": "CAEN"})
     assert suspected.value.matches == [Match(existing.id, "Polyclinique du Parc", MatchRule.FUZZY_NAME_CITY)]
-    elsewhere = institutions.create_institution(db, SYSTEM_ACTOR, {"name": "Polyclinique du Parc Nord",
-                                                                    "city": "Rouen"})
+    elsewhere = institutions.create_institution(
+        db, SYSTEM_ACTOR, {"name": "Polyclinique du Parc Nord", "city": "Rouen"}
+    )
     assert elsewhere.id != existing.id
 
 
@@ -213,16 +248,21 @@ def test_create_warns_about_the_same_name_when_neither_has_a_place(db: Session) 
 
 def test_allow_duplicate_creates_anyway(db: Session) -> None:
     existing = make_institution(db, name="Clinique Pasteur", postal_code="33000")
-    created = institutions.create_institution(db, SYSTEM_ACTOR, {"name": "Clinique Pasteur", "postal_code": "33000"},
-                                              allow_duplicate=True)
+    created = institutions.create_institution(
+        db, SYSTEM_ACTOR, {"name": "Clinique Pasteur", "postal_code": "33000"}, allow_duplicate=True
+    )
     assert created.id != existing.id and created.match_key == existing.match_key
 
 
 def test_same_name_with_different_identifiers_is_not_a_duplicate(db: Session) -> None:
-    make_institution(db, name="Clinique Pasteur", postal_code="33000", city="Bordeaux", finess="330781196",
-                     siret=unique_siret())
-    created = institutions.create_institution(db, SYSTEM_ACTOR, {
-        "name": "Clinique Pasteur", "postal_code": "33000", "city": "Bordeaux", "finess": "330000019"})
+    make_institution(
+        db, name="Clinique Pasteur", postal_code="33000", city="Bordeaux", finess="330781196", siret=unique_siret()
+    )
+    created = institutions.create_institution(
+        db,
+        SYSTEM_ACTOR,
+        {"name": "Clinique Pasteur", "postal_code": "33000", "city": "Bordeaux", "finess": "330000019"},
+    )
     assert created.finess == "330000019"
 
 
@@ -230,18 +270,23 @@ def test_identifiers_already_used_are_field_errors_not_duplicate_warnings(db: Se
     make_institution(db, finess="2A0000012", siret=SIRET_A, accounting_number="C0001")
     before = _count(db)
     with pytest.raises(ValidationFailed) as refused:
-        institutions.create_institution(db, SYSTEM_ACTOR, {
-            "name": "Autre", "finess": "2a 000 0012", "siret": "732 829 320 00074", "accounting_number": "c 0001"},
-            allow_duplicate=True)
-    assert refused.value.field_errors == {name: "Already used by another institution."
-                                          for name in ("finess", "siret", "accounting_number")}
+        institutions.create_institution(
+            db,
+            SYSTEM_ACTOR,
+            {"name": "Autre", "finess": "2a 000 0012", "siret": "732 829 320 00074", "accounting_number": "c 0001"},
+            allow_duplicate=True,
+        )
+    assert refused.value.field_errors == {
+        name: "Already used by another institution." for name in ("finess", "siret", "accounting_number")
+    }
     assert _count(db) == before
 
 
 @pytest.mark.parametrize("column", ["finess", "siret", "accounting_number"])
 def test_database_refuses_a_second_identical_identifier(db: Session, column: str) -> None:
-    identifier: dict[str, Any] = {column: {"finess": "330781196", "siret": SIRET_A,
-                                           "accounting_number": "C0001"}[column]}
+    identifier: dict[str, Any] = {
+        column: {"finess": "330781196", "siret": SIRET_A, "accounting_number": "C0001"}[column]
+    }
     make_institution(db, **identifier)
     with pytest.raises(IntegrityError, match=f"uq_institutions_{column}"):
         with db.begin_nested():

@@ -42,16 +42,19 @@ def test_french_is_the_default_and_placeholders_are_filled() -> None:
         assert gettext("Log in") == "Se connecter"
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("en-US,en;q=0.9,fr;q=0.8", "en"),
-    ("de-CH", "de"),
-    ("pt-BR,es;q=0.5", "es"),
-    ("it, nl;q=0.8", None),
-    ("fr;q=0.2, es;q=0.9", "es"),
-    ("", None),
-    (None, None),
-    ("en;q=bad", "en"),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("en-US,en;q=0.9,fr;q=0.8", "en"),
+        ("de-CH", "de"),
+        ("pt-BR,es;q=0.5", "es"),
+        ("it, nl;q=0.8", None),
+        ("fr;q=0.2, es;q=0.9", "es"),
+        ("", None),
+        (None, None),
+        ("en;q=bad", "en"),
+    ],
+)
 def test_browser_language_negotiation(header: str | None, expected: str | None) -> None:
     assert negotiate(header) == expected
 
@@ -65,12 +68,15 @@ def test_dates_and_money_follow_the_locale() -> None:
         assert format_currency(Decimal("1234.5")) == "€1,234.50"
 
 
-@pytest.mark.parametrize(("locale", "expected"), [
-    ("fr", ["0 réunion", "1 réunion", "2 réunions"]),
-    ("en", ["0 meetings", "1 meeting", "2 meetings"]),
-    ("es", ["0 reuniones", "1 reunión", "2 reuniones"]),
-    ("de", ["0 Termine", "1 Termin", "2 Termine"]),
-])
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("fr", ["0 réunion", "1 réunion", "2 réunions"]),
+        ("en", ["0 meetings", "1 meeting", "2 meetings"]),
+        ("es", ["0 reuniones", "1 reunión", "2 reuniones"]),
+        ("de", ["0 Termine", "1 Termin", "2 Termine"]),
+    ],
+)
 def test_counts_take_the_plural_form_of_the_language(locale: str, expected: list[str]) -> None:
     from crm_app.platform.i18n import ngettext
 
@@ -120,13 +126,18 @@ def _fixed_labels(source: str) -> list[tuple[int, str]]:
 
 def test_accessible_names_are_translated() -> None:
     root = Path(__file__).resolve().parents[2]
-    fixed = [f"{path.relative_to(root)}:{line}: {text}" for folder in ("components", "pages")
-             for path in sorted((root / folder).rglob("*.py"))
-             for line, text in _fixed_labels(path.read_text(encoding="utf-8"))]
+    fixed = [
+        f"{path.relative_to(root)}:{line}: {text}"
+        for folder in ("components", "pages")
+        for path in sorted((root / folder).rglob("*.py"))
+        for line, text in _fixed_labels(path.read_text(encoding="utf-8"))
+    ]
     assert not fixed, "aria-label written in English only; use _():\n" + "\n".join(fixed)
 
 
 def test_the_accessible_name_scan_tells_fixed_from_translated() -> None:
-    source = ("a.props('flat aria-label=\"Close\"')\nb.props(f'aria-label=\"{_(\"Close\")}\"')\n"
-              "c.props('aria-label=breadcrumb')\nd = '<q-btn aria-label=\"{add}\">'\n")
+    source = (
+        'a.props(\'flat aria-label="Close"\')\nb.props(f\'aria-label="{_("Close")}"\')\n'
+        "c.props('aria-label=breadcrumb')\nd = '<q-btn aria-label=\"{add}\">'\n"
+    )
     assert [line for line, _text in _fixed_labels(source)] == [1, 3]

@@ -85,31 +85,68 @@ def _rejected(data: bytes) -> list[list[str]]:
 # Reading and mapping
 
 
-def test_sample_file_is_read_with_its_encoding_separator_and_french_headers(db: Session, manager: Actor,
-                                                                           sample: bytes) -> None:
+def test_sample_file_is_read_with_its_encoding_separator_and_french_headers(
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     analysis = imports.analyse_file(db, manager, sample)
     assert (analysis.encoding, analysis.delimiter, analysis.row_count) == ("utf-8-sig", ";", SAMPLE_ROWS)
     assert analysis.columns[0] == "Nom"  # no BOM left in the first header
     assert dict(zip(analysis.columns, analysis.mapping, strict=True)) == {
-        "Nom": "name", "Type": "type", "FINESS": "finess", "SIRET": "siret", "N° compte": "accounting_number",
-        "Adresse": "street", "Code postal": "postal_code", "Ville": "city", "Région": "region",
-        "Téléphone": "phone", "Lits": "bed_capacity", "Salles d'opération": "surgical_rooms",
-        "Spécialités": "specialties", "Prénom contact": "contact_first_name", "Nom contact": "contact_last_name",
-        "Email contact": "contact_email", "Fonction contact": "contact_title", "CA annuel": "annual_revenue"}
+        "Nom": "name",
+        "Type": "type",
+        "FINESS": "finess",
+        "SIRET": "siret",
+        "N° compte": "accounting_number",
+        "Adresse": "street",
+        "Code postal": "postal_code",
+        "Ville": "city",
+        "Région": "region",
+        "Téléphone": "phone",
+        "Lits": "bed_capacity",
+        "Salles d'opération": "surgical_rooms",
+        "Spécialités": "specialties",
+        "Prénom contact": "contact_first_name",
+        "Nom contact": "contact_last_name",
+        "Email contact": "contact_email",
+        "Fonction contact": "contact_title",
+        "CA annuel": "annual_revenue",
+    }
     assert analysis.samples[0][:1] == ["Clinique du Parc Orléans"]
 
 
-@pytest.mark.parametrize(("header", "target"), [
-    ("NOM", "name"), ("name", "name"), ("Numéro de compte", "accounting_number"),
-    ("numero de compte", "accounting_number"), ("Account number", "accounting_number"),
-    ("accounting_number", "accounting_number"), ("CODE POSTAL", "postal_code"), ("zip", "postal_code"),
-    ("postal_code", "postal_code"), ("Salles d'operation", "surgical_rooms"), ("Operating rooms", "surgical_rooms"),
-    ("bed_capacity", "bed_capacity"), ("Beds", "bed_capacity"), ("E-mail contact", "contact_email"),
-    ("contact_last_name", "contact_last_name"), ("  Ville ", "city"), ("Site web", "website"), ("Pays", "country"),
-    ("Groupe", "group_name"), ("group_name", "group_name"), ("Revenue", "annual_revenue"), ("Tags", "tags"),
-    ("Adresse", "street"), ("street", "street"), ("Région", "region"), ("téléphone", "phone"),
-    ("Spécialités", "specialties"), ("Couleur préférée", None),
-])
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ("NOM", "name"),
+        ("name", "name"),
+        ("Numéro de compte", "accounting_number"),
+        ("numero de compte", "accounting_number"),
+        ("Account number", "accounting_number"),
+        ("accounting_number", "accounting_number"),
+        ("CODE POSTAL", "postal_code"),
+        ("zip", "postal_code"),
+        ("postal_code", "postal_code"),
+        ("Salles d'operation", "surgical_rooms"),
+        ("Operating rooms", "surgical_rooms"),
+        ("bed_capacity", "bed_capacity"),
+        ("Beds", "bed_capacity"),
+        ("E-mail contact", "contact_email"),
+        ("contact_last_name", "contact_last_name"),
+        ("  Ville ", "city"),
+        ("Site web", "website"),
+        ("Pays", "country"),
+        ("Groupe", "group_name"),
+        ("group_name", "group_name"),
+        ("Revenue", "annual_revenue"),
+        ("Tags", "tags"),
+        ("Adresse", "street"),
+        ("street", "street"),
+        ("Région", "region"),
+        ("téléphone", "phone"),
+        ("Spécialités", "specialties"),
+        ("Couleur préférée", None),
+    ],
+)
 def test_headers_are_recognised_without_accents_case_or_punctuation(header: str, target: str | None) -> None:
     assert imports.propose_mapping([header]) == [target]
 
@@ -142,15 +179,18 @@ def test_files_over_fifty_thousand_rows_are_refused() -> None:
     assert refused.value.field_errors == {"file": "The file has more than 50,000 rows."}
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "The file is empty."),
-    (b" \r\n\r\n", "The file is empty."),
-    (b"Nom;Ville\r\n", "The file has no data rows."),
-    (b"Nom;Ville\r\n;\r\n", "The file has no data rows."),
-    ("Nom\r\nClinique\r\n".encode("utf-16"), "This file could not be read as CSV."),
-    (b"PK\x03\x04\x14\x00\x06\x00", "This file could not be read as CSV."),  # an XLSX file
-    (b'Nom\r\n"' + b"x" * 200_000, "This file could not be read as CSV."),  # a quote never closed
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "The file is empty."),
+        (b" \r\n\r\n", "The file is empty."),
+        (b"Nom;Ville\r\n", "The file has no data rows."),
+        (b"Nom;Ville\r\n;\r\n", "The file has no data rows."),
+        ("Nom\r\nClinique\r\n".encode("utf-16"), "This file could not be read as CSV."),
+        (b"PK\x03\x04\x14\x00\x06\x00", "This file could not be read as CSV."),  # an XLSX file
+        (b'Nom\r\n"' + b"x" * 200_000, "This file could not be read as CSV."),  # a quote never closed
+    ],
+)
 def test_empty_or_unreadable_files_are_refused_with_a_message(content: bytes, message: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
         imports.read_csv(content)
@@ -168,8 +208,7 @@ def test_latin_1_is_the_last_resort() -> None:
 # Preview of the sample file
 
 
-def test_sample_invalid_rows_are_rejected_with_the_stated_reasons(db: Session, manager: Actor,
-                                                                sample: bytes) -> None:
+def test_sample_invalid_rows_are_rejected_with_the_stated_reasons(db: Session, manager: Actor, sample: bytes) -> None:
     preview = imports.preview_import(db, manager, sample)
     by_line = {row.line: row for row in preview.rows}
     assert len(preview.rows) == SAMPLE_ROWS
@@ -190,8 +229,9 @@ def test_sample_duplicates_are_found_among_the_rows_of_the_file(db: Session, man
     assert by_line[205].match is not None and by_line[205].match.can_create
 
 
-def test_sample_hostile_rows_and_non_ascii_email_are_valid_and_kept_as_text(db: Session, manager: Actor,
-                                                                          sample: bytes) -> None:
+def test_sample_hostile_rows_and_non_ascii_email_are_valid_and_kept_as_text(
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     preview = imports.preview_import(db, manager, sample)
     by_line = {row.line: row for row in preview.rows}
     for line, name in HOSTILE.items():
@@ -230,7 +270,11 @@ def test_sample_file_import_does_what_its_preview_says(db: Session, manager: Act
     assert hostile == set(HOSTILE.values())
     parc = db.exec(select(Institution).where(Institution.finess == "077527536")).one()  # line 2
     assert (parc.name, parc.type, parc.siret, parc.accounting_number) == (
-        "Clinique du Parc Orléans", InstitutionType.PRIVATE_CLINIC, "13866235567525", "41100129")
+        "Clinique du Parc Orléans",
+        InstitutionType.PRIVATE_CLINIC,
+        "13866235567525",
+        "41100129",
+    )
     assert (parc.postal_code, parc.phone, parc.annual_revenue) == ("45067", "+33 5 27 61 88 63", Decimal("611641.58"))
     profile = db.get(MedicalProfile, parc.id)
     assert profile is not None and (profile.bed_capacity, profile.surgical_rooms) == (120, 24)
@@ -249,11 +293,13 @@ def test_importing_the_same_file_twice_creates_nothing_new(db: Session, manager:
 
 
 def test_rows_without_a_place_or_with_noise_only_names_are_not_created_twice(db: Session, manager: Actor) -> None:
-    rows = [["nom", "code postal", "ville", "finess"],
-            ["Clinique", "", "", ""],  # a name made of noise words, and no place
-            ["Centre de dialyse Les Tilleuls", "", "", ""],  # no place
-            ["CHU", "59000", "Lille", ""],
-            ["Clinique", "", "Nantes", ""]]  # same name, but a place: not the first row
+    rows = [
+        ["nom", "code postal", "ville", "finess"],
+        ["Clinique", "", "", ""],  # a name made of noise words, and no place
+        ["Centre de dialyse Les Tilleuls", "", "", ""],  # no place
+        ["CHU", "59000", "Lille", ""],
+        ["Clinique", "", "Nantes", ""],
+    ]  # same name, but a place: not the first row
     first = imports.run_import(db, manager, _csv(rows))
     assert (first.created, first.skipped, first.rejected) == (4, 0, 0)
     before = _count(db, Institution), _count(db, AuditEntry)
@@ -261,15 +307,26 @@ def test_rows_without_a_place_or_with_noise_only_names_are_not_created_twice(db:
     assert (second.created, second.merged, second.skipped) == (0, 0, 4)
     assert (_count(db, Institution), _count(db, AuditEntry)) == before
     rules = {row.line: row.match.rule for row in imports.preview_import(db, manager, _csv(rows)).rows if row.match}
-    assert rules == {2: MatchRule.NAME_NO_PLACE, 3: MatchRule.NAME_NO_PLACE, 4: MatchRule.NAME_POSTAL_CODE,
-                     5: MatchRule.FUZZY_NAME_CITY}
+    assert rules == {
+        2: MatchRule.NAME_NO_PLACE,
+        3: MatchRule.NAME_NO_PLACE,
+        4: MatchRule.NAME_POSTAL_CODE,
+        5: MatchRule.FUZZY_NAME_CITY,
+    }
 
 
 @pytest.mark.parametrize("locale", ["fr", "en", "es", "de"])
 def test_an_export_of_the_list_is_read_back_by_the_import(db: Session, manager: Actor, locale: str) -> None:
     made: dict[str, dict[str, Any]] = {
-        "CHU de Rennes": dict(type="university_hospital", postal_code="35033", city="Rennes", finess="350005179",
-                              bed_capacity=1800, surgical_rooms=40, tags=["UGAP", "Appel d'offres"]),
+        "CHU de Rennes": dict(
+            type="university_hospital",
+            postal_code="35033",
+            city="Rennes",
+            finess="350005179",
+            bed_capacity=1800,
+            surgical_rooms=40,
+            tags=["UGAP", "Appel d'offres"],
+        ),
         "Centre hospitalier de Vitré": dict(type="hospital", postal_code="35500", city="Vitré"),
         "Clinique de la Sagesse": dict(type="private_clinic", postal_code="35000", city="Rennes"),
         "Laboratoire Bio Ouest": dict(type="laboratory", city="Rennes", accounting_number="C0042"),
@@ -283,10 +340,29 @@ def test_an_export_of_the_list_is_read_back_by_the_import(db: Session, manager: 
     with use_locale(locale):
         content = exports.export_institutions(db, manager, InstitutionQuery(), ExportFormat.CSV)
     preview = imports.preview_import(db, manager, content)
-    assert dict(zip(preview.columns, preview.mapping, strict=True)) == dict(zip(
-        content.decode("utf-8-sig").splitlines()[0].split(";"),
-        ["name", "type", "finess", "siret", "accounting_number", "postal_code", "city", "region", None, None, None,
-         "bed_capacity", "surgical_rooms", "tags", None], strict=True))
+    assert dict(zip(preview.columns, preview.mapping, strict=True)) == dict(
+        zip(
+            content.decode("utf-8-sig").splitlines()[0].split(";"),
+            [
+                "name",
+                "type",
+                "finess",
+                "siret",
+                "accounting_number",
+                "postal_code",
+                "city",
+                "region",
+                None,
+                None,
+                None,
+                "bed_capacity",
+                "surgical_rooms",
+                "tags",
+                None,
+            ],
+            strict=True,
+        )
+    )
     assert {row.name: row.errors for row in preview.rows} == {name: {} for name in made}
     assert {row.name: row.values["type"] for row in preview.rows} == {name: v["type"] for name, v in made.items()}
     assert {row.name: row.values["tags"] for row in preview.rows}["CHU de Rennes"] == ["Appel d'offres", "UGAP"]
@@ -294,8 +370,9 @@ def test_an_export_of_the_list_is_read_back_by_the_import(db: Session, manager: 
     assert (report.created, report.merged, report.skipped, report.rejected) == (0, 0, len(made), 0)
 
 
-def test_merging_the_same_file_twice_changes_nothing_the_second_time(db: Session, manager: Actor,
-                                                                    sample: bytes) -> None:
+def test_merging_the_same_file_twice_changes_nothing_the_second_time(
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     first = imports.run_import(db, manager, sample, default_action=Action.MERGE)
     assert first.merged == 1  # line 94 brings the SIRET and accounting number that line 49 lacked
     versions = dict(db.exec(select(Institution.id, Institution.version)).all())
@@ -307,18 +384,23 @@ def test_merging_the_same_file_twice_changes_nothing_the_second_time(db: Session
     assert (_count(db, Contact), _count(db, AuditEntry)) == before
 
 
-def test_a_row_merged_into_an_earlier_row_fills_what_that_row_lacked(db: Session, manager: Actor,
-                                                                    sample: bytes) -> None:
+def test_a_row_merged_into_an_earlier_row_fills_what_that_row_lacked(
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     imports.run_import(db, manager, sample, default_action=Action.MERGE)
     lille = db.exec(select(Institution).where(Institution.finess == "565518172")).one()
     assert lille.name == "CH de Lille"  # the first row keeps its name
     assert (lille.siret, lille.accounting_number) == ("38083681334043", "41100120")
-    assert _count(db, Institution) == db.exec(select(func.count(func.distinct(Institution.finess)))).one() \
+    assert (
+        _count(db, Institution)
+        == db.exec(select(func.count(func.distinct(Institution.finess)))).one()
         + db.exec(select(func.count()).where(col(Institution.finess).is_(None))).one()
+    )
 
 
-def test_a_failure_midway_leaves_the_database_as_it_was(clean_db: None, monkeypatch: pytest.MonkeyPatch,
-                                                        sample: bytes) -> None:
+def test_a_failure_midway_leaves_the_database_as_it_was(
+    clean_db: None, monkeypatch: pytest.MonkeyPatch, sample: bytes
+) -> None:
     with unit_of_work() as session:
         actor = actor_of(make_user(session, role=Role.MANAGER))
     monkeypatch.setattr(imports, "BATCH", 10)  # several batches are written before the failure
@@ -347,7 +429,10 @@ def test_the_import_is_written_to_the_security_log(db: Session, manager: Actor, 
     assert event.user_id == manager.id and event.email == manager.email
     assert event.details["file"] == "sample.csv"
     assert (event.details["created"], event.details["skipped"], event.details["rejected"]) == (
-        report.created, report.skipped, report.rejected)
+        report.created,
+        report.skipped,
+        report.rejected,
+    )
 
 
 def test_progress_is_reported_while_importing(db: Session, manager: Actor, sample: bytes) -> None:
@@ -359,24 +444,65 @@ def test_progress_is_reported_while_importing(db: Session, manager: Actor, sampl
 
 
 def test_imported_institutions_look_like_those_made_by_the_services(db: Session, manager: Actor) -> None:
-    header = ["Nom", "Ville", "Code postal", "FINESS", "Groupe", "Tags", "Prénom contact", "Nom contact",
-              "Email contact", "Fonction contact", "Lits", "Salles d'opération"]
-    values = ["Clinique de l'Étang", "Saint-Étienne", "42000", "420000014", "Groupe Santé", "vip, bloc", "Zoé",
-              "Lemaître", "zoe@example.org", "Cadre de bloc", "85", "3"]
+    header = [
+        "Nom",
+        "Ville",
+        "Code postal",
+        "FINESS",
+        "Groupe",
+        "Tags",
+        "Prénom contact",
+        "Nom contact",
+        "Email contact",
+        "Fonction contact",
+        "Lits",
+        "Salles d'opération",
+    ]
+    values = [
+        "Clinique de l'Étang",
+        "Saint-Étienne",
+        "42000",
+        "420000014",
+        "Groupe Santé",
+        "vip, bloc",
+        "Zoé",
+        "Lemaître",
+        "zoe@example.org",
+        "Cadre de bloc",
+        "85",
+        "3",
+    ]
     report = imports.run_import(db, manager, _csv([header, values]))
     [imported] = db.exec(select(Institution).where(col(Institution.id).in_(report.created_ids))).all()
-    derived = ("name_key", "city_key", "match_key", "search_text", "profile_beds", "profile_rooms",
-               "profile_compliance")
+    derived = (
+        "name_key",
+        "city_key",
+        "match_key",
+        "search_text",
+        "profile_beds",
+        "profile_rooms",
+        "profile_compliance",
+    )
     written = {column: getattr(imported, column) for column in derived}
     assert "lemaitre" in written["search_text"] and "420000014" in written["search_text"]
     assert (written["profile_beds"], written["profile_rooms"]) == (85, 3)
     institutions.refresh_derived(db, imported)  # what the service computes from the stored rows
     assert {column: getattr(imported, column) for column in derived} == written
-    by_service = institutions.create_institution(db, manager, {"name": values[0], "city": values[1]},
-                                                 allow_duplicate=True)
-    reference = contacts.create_contact(db, manager, by_service.id, {
-        "first_name": "Zoé", "last_name": "Lemaître", "email": "zoe@example.org", "title": "Cadre de bloc",
-        "is_primary": True})
+    by_service = institutions.create_institution(
+        db, manager, {"name": values[0], "city": values[1]}, allow_duplicate=True
+    )
+    reference = contacts.create_contact(
+        db,
+        manager,
+        by_service.id,
+        {
+            "first_name": "Zoé",
+            "last_name": "Lemaître",
+            "email": "zoe@example.org",
+            "title": "Cadre de bloc",
+            "is_primary": True,
+        },
+    )
     for column in ("type", "country", "commercial_status", "version", "is_archived", "created_by", "updated_by"):
         assert getattr(imported, column) == getattr(by_service, column), column
     [contact] = db.exec(select(Contact).where(Contact.institution_id == imported.id)).all()
@@ -384,10 +510,17 @@ def test_imported_institutions_look_like_those_made_by_the_services(db: Session,
         assert getattr(contact, column) == getattr(reference, column), column
     tags = db.exec(select(InstitutionLabel.value).where(InstitutionLabel.institution_id == imported.id)).all()
     assert sorted(tags) == ["bloc", "vip"]
-    trail = [(e.entity_type, e.action, e.field, e.new_value, e.actor_id)
-             for e in db.exec(select(AuditEntry).where(AuditEntry.institution_id == imported.id)).all()]
-    assert sorted(trail, key=str) == sorted([("institution", "create", None, None, manager.id),
-                                             ("contact", "create", "contact", "Zoé Lemaître", manager.id)], key=str)
+    trail = [
+        (e.entity_type, e.action, e.field, e.new_value, e.actor_id)
+        for e in db.exec(select(AuditEntry).where(AuditEntry.institution_id == imported.id)).all()
+    ]
+    assert sorted(trail, key=str) == sorted(
+        [
+            ("institution", "create", None, None, manager.id),
+            ("contact", "create", "contact", "Zoé Lemaître", manager.id),
+        ],
+        key=str,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,13 +528,59 @@ def test_imported_institutions_look_like_those_made_by_the_services(db: Session,
 
 
 def test_windows_1252_comma_file_with_english_headers_and_labels(db: Session, manager: Actor) -> None:
-    rows = [["Name", "Type", "Address", "Zip", "City", "Country", "Beds", "Operating rooms", "Revenue", "Website",
-             "Contact first name", "Contact last name", "Contact email", "Contact title", "Payment terms"],
-            ["Clinique Sainte-Thérèse", "Private clinic", "3 rue de l'Église", "91000", "Évry", "FR", "85", "6",
-             "1,234.50", "www.ste-therese.fr", "Noël", "Bérard", "noel.berard@example.fr", "Directeur – achats",
-             "45"],
-            ["CHU de Besançon", "University hospital", "", "25000", "Besançon", "", "1 200", "", "€ 2500", "", "",
-             "", "", "", ""]]
+    rows = [
+        [
+            "Name",
+            "Type",
+            "Address",
+            "Zip",
+            "City",
+            "Country",
+            "Beds",
+            "Operating rooms",
+            "Revenue",
+            "Website",
+            "Contact first name",
+            "Contact last name",
+            "Contact email",
+            "Contact title",
+            "Payment terms",
+        ],
+        [
+            "Clinique Sainte-Thérèse",
+            "Private clinic",
+            "3 rue de l'Église",
+            "91000",
+            "Évry",
+            "FR",
+            "85",
+            "6",
+            "1,234.50",
+            "www.ste-therese.fr",
+            "Noël",
+            "Bérard",
+            "noel.berard@example.fr",
+            "Directeur – achats",
+            "45",
+        ],
+        [
+            "CHU de Besançon",
+            "University hospital",
+            "",
+            "25000",
+            "Besançon",
+            "",
+            "1 200",
+            "",
+            "€ 2500",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+    ]
     content = _csv(rows, delimiter=",", encoding="cp1252")
     analysis = imports.analyse_file(db, manager, content)
     assert (analysis.encoding, analysis.delimiter) == ("cp1252", ",")
@@ -421,20 +600,48 @@ def test_windows_1252_comma_file_with_english_headers_and_labels(db: Session, ma
 
 
 def test_merge_fills_empty_fields_and_adds_new_contacts_only(db: Session, manager: Actor) -> None:
-    existing = institutions.create_institution(db, manager, {"name": "Clinique des Alpes", "finess": "380000016",
-                                                              "postal_code": "38000", "city": "Grenoble"})
-    contacts.create_contact(db, manager, existing.id, {"first_name": "Alice", "last_name": "Martin",
-                                                       "email": "alice@alpes.fr", "is_primary": True})
+    existing = institutions.create_institution(
+        db, manager, {"name": "Clinique des Alpes", "finess": "380000016", "postal_code": "38000", "city": "Grenoble"}
+    )
+    contacts.create_contact(
+        db,
+        manager,
+        existing.id,
+        {"first_name": "Alice", "last_name": "Martin", "email": "alice@alpes.fr", "is_primary": True},
+    )
     version = existing.version
-    header = ["Nom", "FINESS", "Ville", "Téléphone", "Lits", "Spécialités", "Prénom contact", "Nom contact",
-              "Email contact"]
-    content = _csv([header,
-                    ["CLINIQUE DES ALPES", "380000016", "Échirolles", "04 76 00 00 00", "150", "cardiologie", "Bob",
-                     "Durand", "bob@alpes.fr"],
-                    ["Clinique des Alpes", "380000016", "", "", "", "", "Alice", "Martin", "ALICE@alpes.fr"]])
+    header = [
+        "Nom",
+        "FINESS",
+        "Ville",
+        "Téléphone",
+        "Lits",
+        "Spécialités",
+        "Prénom contact",
+        "Nom contact",
+        "Email contact",
+    ]
+    content = _csv(
+        [
+            header,
+            [
+                "CLINIQUE DES ALPES",
+                "380000016",
+                "Échirolles",
+                "04 76 00 00 00",
+                "150",
+                "cardiologie",
+                "Bob",
+                "Durand",
+                "bob@alpes.fr",
+            ],
+            ["Clinique des Alpes", "380000016", "", "", "", "", "Alice", "Martin", "ALICE@alpes.fr"],
+        ]
+    )
     preview = imports.preview_import(db, manager, content)
     assert [(r.match.institution_id, r.match.rule) for r in preview.rows if r.match] == [
-        (existing.id, MatchRule.FINESS)] * 2
+        (existing.id, MatchRule.FINESS)
+    ] * 2
     report = imports.run_import(db, manager, content, default_action=Action.MERGE)
     assert (report.created, report.merged, report.skipped, report.rejected) == (0, 1, 1, 0)
     db.refresh(existing)
@@ -442,21 +649,32 @@ def test_merge_fills_empty_fields_and_adds_new_contacts_only(db: Session, manage
     assert existing.version == version + 1
     assert db.get(MedicalProfile, existing.id).bed_capacity == 150  # type: ignore[union-attr]
     assert institutions.get_detail(db, manager, existing.id).specialties == ["cardiologie"]
-    people = {(c.first_name, c.email, c.is_primary) for c in db.exec(
-        select(Contact).where(Contact.institution_id == existing.id)).all()}
+    people = {
+        (c.first_name, c.email, c.is_primary)
+        for c in db.exec(select(Contact).where(Contact.institution_id == existing.id)).all()
+    }
     assert people == {("Alice", "alice@alpes.fr", True), ("Bob", "bob@alpes.fr", False)}
-    changed = set(db.exec(select(AuditEntry.field).where(AuditEntry.entity_id == existing.id,
-                                                         AuditEntry.action == "update")).all())
+    changed = set(
+        db.exec(
+            select(AuditEntry.field).where(AuditEntry.entity_id == existing.id, AuditEntry.action == "update")
+        ).all()
+    )
     assert changed == {"phone", "bed_capacity", "specialties"}
 
 
 def test_a_contact_without_email_is_matched_by_name_and_phone(db: Session, manager: Actor) -> None:
     existing = institutions.create_institution(db, manager, {"name": "Laboratoire Pasteur", "siret": "13866235567525"})
-    contacts.create_contact(db, manager, existing.id, {"first_name": "Jean", "last_name": "Roux",
-                                                       "phone": "01 42 34 56 78"})
+    contacts.create_contact(
+        db, manager, existing.id, {"first_name": "Jean", "last_name": "Roux", "phone": "01 42 34 56 78"}
+    )
     header = ["Nom", "SIRET", "Prénom contact", "Nom contact", "Téléphone contact"]
-    content = _csv([header, ["Laboratoire Pasteur", "13866235567525", "jean", "ROUX", "+33 1 42 34 56 78"],
-                    ["Laboratoire Pasteur", "13866235567525", "Jean", "Roux", "06 12 34 56 78"]])
+    content = _csv(
+        [
+            header,
+            ["Laboratoire Pasteur", "13866235567525", "jean", "ROUX", "+33 1 42 34 56 78"],
+            ["Laboratoire Pasteur", "13866235567525", "Jean", "Roux", "06 12 34 56 78"],
+        ]
+    )
     report = imports.run_import(db, manager, content, default_action=Action.MERGE)
     assert (report.merged, report.skipped) == (1, 1)
     phones = sorted(c.phone or "" for c in db.exec(select(Contact).where(Contact.institution_id == existing.id)))
@@ -464,13 +682,16 @@ def test_a_contact_without_email_is_matched_by_name_and_phone(db: Session, manag
 
 
 def test_create_anyway_is_offered_for_name_matches_only(db: Session, manager: Actor) -> None:
-    institutions.create_institution(db, manager, {"name": "Clinique du Parc", "postal_code": "45000",
-                                                  "city": "Orléans", "accounting_number": "C-1"})
+    institutions.create_institution(
+        db, manager, {"name": "Clinique du Parc", "postal_code": "45000", "city": "Orléans", "accounting_number": "C-1"}
+    )
     header = ["Nom", "Code postal", "Ville", "N° compte"]
     content = _csv([header, ["Clinique du parc", "45000", "Orléans", ""], ["Autre nom", "", "", "C-1"]])
     preview = imports.preview_import(db, manager, content)
     assert [(row.line, row.match.rule) for row in preview.rows if row.match] == [
-        (2, MatchRule.NAME_POSTAL_CODE), (3, MatchRule.ACCOUNTING_NUMBER)]
+        (2, MatchRule.NAME_POSTAL_CODE),
+        (3, MatchRule.ACCOUNTING_NUMBER),
+    ]
     with pytest.raises(ValidationFailed):
         imports.run_import(db, manager, content, overrides={3: Action.CREATE})
     # "create" as the default applies where it can; the accounting number match is skipped.
@@ -483,16 +704,22 @@ def test_create_anyway_is_offered_for_name_matches_only(db: Session, manager: Ac
 
 def test_per_row_choice_overrides_the_default(db: Session, manager: Actor) -> None:
     institutions.create_institution(db, manager, {"name": "Clinique du Parc", "postal_code": "45000"})
-    content = _csv([["Nom", "Code postal", "Téléphone"], ["Clinique du Parc", "45000", "02 38 00 00 00"],
-                    ["CLINIQUE DU PARC", "45000", ""]])
+    content = _csv(
+        [
+            ["Nom", "Code postal", "Téléphone"],
+            ["Clinique du Parc", "45000", "02 38 00 00 00"],
+            ["CLINIQUE DU PARC", "45000", ""],
+        ]
+    )
     report = imports.run_import(db, manager, content, default_action=Action.SKIP, overrides={2: Action.MERGE})
     assert (report.created, report.merged, report.skipped) == (0, 1, 1)
 
 
 def test_a_duplicate_the_manager_may_not_edit_is_skipped_instead_of_merged(db: Session, manager: Actor) -> None:
     other_team_rep = make_user(db, role=Role.USER, team=make_team(db))
-    owned = institutions.create_institution(db, actor_of(other_team_rep), {"name": "Clinique Bleue",
-                                                                            "finess": "750000010"})
+    owned = institutions.create_institution(
+        db, actor_of(other_team_rep), {"name": "Clinique Bleue", "finess": "750000010"}
+    )
     owned.assigned_user_id, owned.team_id = other_team_rep.id, other_team_rep.team_id
     db.flush()
     content = _csv([["Nom", "FINESS", "Téléphone"], ["Clinique Bleue", "750000010", "01 42 34 56 78"]])
@@ -509,7 +736,8 @@ def test_rows_with_more_cells_than_the_header_are_rejected(db: Session, manager:
     report = imports.run_import(db, manager, content)
     assert report.created == 1
     assert [(row.line, row.errors) for row in report.rejected_rows] == [
-        (2, {"row": "This row has more cells than the header."})]
+        (2, {"row": "This row has more cells than the header."})
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,9 +746,13 @@ def test_rows_with_more_cells_than_the_header_are_rejected(db: Session, manager:
 
 def test_rejected_rows_file_has_the_reasons_and_neutralised_formulas(db: Session, manager: Actor) -> None:
     header = ["Nom", "SIRET", "Ville", "Région", "Lits", "Prénom contact"]
-    content = _csv([header,
-                    ["=HYPERLINK(\"http://evil\")", "12345678901234", "+Lyon", "-1", "@SUM(A1)", "Jean"],
-                    ["Clinique valide", "", "Lyon", "", "", ""]])
+    content = _csv(
+        [
+            header,
+            ['=HYPERLINK("http://evil")', "12345678901234", "+Lyon", "-1", "@SUM(A1)", "Jean"],
+            ["Clinique valide", "", "Lyon", "", "", ""],
+        ]
+    )
     report = imports.run_import(db, manager, content)
     assert (report.created, report.rejected) == (1, 1)
     data = imports.rejected_rows_csv(report, locale="fr")
@@ -528,11 +760,15 @@ def test_rejected_rows_file_has_the_reasons_and_neutralised_formulas(db: Session
     rows = _rejected(data)
     with use_locale("fr"):
         assert rows[0] == [*header, gettext("Reason")]
-        expected = [gettext("{field}: {message}", field=gettext(label), message=gettext(message))
-                    for label, message in (("SIRET", "This SIRET number is not valid (check digit)."),
-                                           ("Beds", "Enter a whole number."),
-                                           ("Contact last name", "This field is required."))]
-    assert rows[1][:5] == ["'=HYPERLINK(\"http://evil\")", "12345678901234", "'+Lyon", "'-1", "'@SUM(A1)"]
+        expected = [
+            gettext("{field}: {message}", field=gettext(label), message=gettext(message))
+            for label, message in (
+                ("SIRET", "This SIRET number is not valid (check digit)."),
+                ("Beds", "Enter a whole number."),
+                ("Contact last name", "This field is required."),
+            )
+        ]
+    assert rows[1][:5] == ['\'=HYPERLINK("http://evil")', "12345678901234", "'+Lyon", "'-1", "'@SUM(A1)"]
     assert rows[1][5] == "Jean"
     assert sorted(rows[1][6].split("; ")) == sorted(expected)
     assert len(rows) == 2
@@ -551,8 +787,11 @@ def test_rejected_rows_file_keeps_the_separator_of_the_original(db: Session, man
 
 def test_a_sales_rep_may_not_import(db: Session, sample: bytes) -> None:
     rep = actor_of(make_user(db, role=Role.USER))
-    for attempt in (lambda: imports.analyse_file(db, rep, sample), lambda: imports.preview_import(db, rep, sample),
-                    lambda: imports.run_import(db, rep, sample)):
+    for attempt in (
+        lambda: imports.analyse_file(db, rep, sample),
+        lambda: imports.preview_import(db, rep, sample),
+        lambda: imports.run_import(db, rep, sample),
+    ):
         with pytest.raises(Forbidden) as refused:
             attempt()
         assert refused.value.action == "institution.import"

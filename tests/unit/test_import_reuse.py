@@ -32,8 +32,12 @@ from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_institution
 
 SAMPLE = Path("/work/shared/data/institutions_fr_sample.csv")
-LINE_2: dict[str, Any] = {"name": "Clinique du Parc Orléans", "finess": "077527536", "postal_code": "45067",
-                          "city": "Orléans"}
+LINE_2: dict[str, Any] = {
+    "name": "Clinique du Parc Orléans",
+    "finess": "077527536",
+    "postal_code": "45067",
+    "city": "Orléans",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,27 +62,31 @@ def _count(session: Session, model: Any) -> int:
 
 
 def _line_2(report: imports.ImportReport, session: Session) -> Institution | None:
-    return session.exec(select(Institution).where(Institution.finess == LINE_2["finess"],
-                                                  Institution.id.in_(report.created_ids))).first()  # type: ignore[attr-defined]
+    return session.exec(
+        select(Institution).where(Institution.finess == LINE_2["finess"], Institution.id.in_(report.created_ids))  # type: ignore[attr-defined]
+    ).first()
 
 
 # --------------------------------------------------------------------------------------------
 # Reusing the preview's analysis
 
 
-def test_the_import_reuses_the_analysis_of_its_preview_and_does_the_same(db: Session, manager: Actor,
-                                                                       sample: bytes) -> None:
+def test_the_import_reuses_the_analysis_of_its_preview_and_does_the_same(
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     preview = imports.preview_import(db, manager, sample)
     report = imports.run_import(db, manager, sample)
     assert report.analysis_reused
     assert report.created == preview.count(RowStatus.VALID)
     assert report.skipped == preview.count(RowStatus.DUPLICATE)
-    assert {row.line for row in report.rejected_rows} == {row.line for row in preview.rows
-                                                           if row.status is RowStatus.ERROR}
+    assert {row.line for row in report.rejected_rows} == {
+        row.line for row in preview.rows if row.status is RowStatus.ERROR
+    }
 
 
-def test_a_file_imported_cold_gives_the_same_report_as_after_a_preview(db: Session, manager: Actor,
-                                                                      sample: bytes) -> None:
+def test_a_file_imported_cold_gives_the_same_report_as_after_a_preview(
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     savepoint = db.begin_nested()
     imports.preview_import(db, manager, sample)
     reused = imports.run_import(db, manager, sample, file_name="a.csv")
@@ -87,11 +95,16 @@ def test_a_file_imported_cold_gives_the_same_report_as_after_a_preview(db: Sessi
     cold = imports.run_import(db, manager, sample, file_name="a.csv")
     assert reused.analysis_reused and not cold.analysis_reused
     assert (cold.created, cold.merged, cold.skipped, cold.rejected) == (
-        reused.created, reused.merged, reused.skipped, reused.rejected)
+        reused.created,
+        reused.merged,
+        reused.skipped,
+        reused.rejected,
+    )
 
 
 def test_a_duplicate_created_after_the_preview_is_found_and_the_analysis_made_again(
-        db: Session, manager: Actor, sample: bytes) -> None:
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     preview = imports.preview_import(db, manager, sample)
     [row] = [row for row in preview.rows if row.line == 2]
     assert row.status is RowStatus.VALID
@@ -105,8 +118,7 @@ def test_a_duplicate_created_after_the_preview_is_found_and_the_analysis_made_ag
     assert db.get(Institution, existing.id) is not None
 
 
-def test_a_change_to_an_unrelated_institution_keeps_the_analysis(db: Session, manager: Actor,
-                                                                sample: bytes) -> None:
+def test_a_change_to_an_unrelated_institution_keeps_the_analysis(db: Session, manager: Actor, sample: bytes) -> None:
     imports.preview_import(db, manager, sample)
     make_institution(db, manager, name="Pharmacie du Grand Large", postal_code="29200", city="Brest")
     report = imports.run_import(db, manager, sample)
@@ -114,23 +126,25 @@ def test_a_change_to_an_unrelated_institution_keeps_the_analysis(db: Session, ma
     assert report.created == 202
 
 
-def test_a_change_to_a_matched_institution_makes_the_analysis_again(db: Session, manager: Actor,
-                                                                   sample: bytes) -> None:
+def test_a_change_to_a_matched_institution_makes_the_analysis_again(db: Session, manager: Actor, sample: bytes) -> None:
     existing = make_institution(db, manager, **LINE_2)
     preview = imports.preview_import(db, manager, sample)
     [row] = [row for row in preview.rows if row.line == 2]
     assert row.match is not None and row.match.institution_id == existing.id
-    institutions.update_institution(db, manager, existing.id, {"finess": "", "name": "Maison de santé Arago",
-                                                               "city": "Lille", "postal_code": "59000"},
-                                    expected_version=existing.version)
+    institutions.update_institution(
+        db,
+        manager,
+        existing.id,
+        {"finess": "", "name": "Maison de santé Arago", "city": "Lille", "postal_code": "59000"},
+        expected_version=existing.version,
+    )
     report = imports.run_import(db, manager, sample)
     assert not report.analysis_reused
     created = _line_2(report, db)  # no longer a duplicate: created
     assert created is not None and created.id != existing.id
 
 
-def test_a_duplicate_committed_by_a_transaction_the_preview_did_not_see_is_found(clean_db: None,
-                                                                                sample: bytes) -> None:
+def test_a_duplicate_committed_by_a_transaction_the_preview_did_not_see_is_found(clean_db: None, sample: bytes) -> None:
     """A transaction that wrote before the preview read the database but committed after it: its row's
     timestamps are older than the analysis, the snapshot still tells it apart."""
     with unit_of_work() as session:
@@ -150,8 +164,9 @@ def test_a_duplicate_committed_by_a_transaction_the_preview_did_not_see_is_found
         assert session.exec(select(func.count()).where(Institution.finess == LINE_2["finess"])).one() == 1
 
 
-def test_reimporting_after_a_preview_made_before_the_first_import_creates_nothing(clean_db: None,
-                                                                                 sample: bytes) -> None:
+def test_reimporting_after_a_preview_made_before_the_first_import_creates_nothing(
+    clean_db: None, sample: bytes
+) -> None:
     with unit_of_work() as session:
         actor = actor_of(make_user(session, role=Role.MANAGER))
     with unit_of_work() as session:
@@ -168,8 +183,9 @@ def test_reimporting_after_a_preview_made_before_the_first_import_creates_nothin
         assert (_count(session, Institution), _count(session, Contact), _count(session, AuditEntry)) == counts
 
 
-def test_another_mapping_or_another_user_does_not_reuse_the_analysis(db: Session, manager: Actor,
-                                                                    sample: bytes) -> None:
+def test_another_mapping_or_another_user_does_not_reuse_the_analysis(
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     preview = imports.preview_import(db, manager, sample)
     mapping = [None if target == "phone" else target for target in preview.mapping]
     savepoint = db.begin_nested()
@@ -180,15 +196,17 @@ def test_another_mapping_or_another_user_does_not_reuse_the_analysis(db: Session
     assert not imports.run_import(db, other, sample).analysis_reused
 
 
-def test_an_analysis_kept_too_long_is_not_reused(db: Session, manager: Actor, sample: bytes,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_analysis_kept_too_long_is_not_reused(
+    db: Session, manager: Actor, sample: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     imports.preview_import(db, manager, sample)
     monkeypatch.setattr(imports, "KEPT_SECONDS", -1)
     assert not imports.run_import(db, manager, sample).analysis_reused
 
 
-def test_a_kept_analysis_is_not_changed_by_the_import_that_reuses_it(db: Session, manager: Actor,
-                                                                    sample: bytes) -> None:
+def test_a_kept_analysis_is_not_changed_by_the_import_that_reuses_it(
+    db: Session, manager: Actor, sample: bytes
+) -> None:
     imports.preview_import(db, manager, sample)
     [kept] = imports._ANALYSES.values()
     used = dict(kept.used)
@@ -200,9 +218,9 @@ def test_a_kept_analysis_is_not_changed_by_the_import_that_reuses_it(db: Session
 # The batched writes
 
 
-def test_a_batch_failing_to_write_leaves_the_database_as_it_was(clean_db: None,
-                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                    sample: bytes) -> None:
+def test_a_batch_failing_to_write_leaves_the_database_as_it_was(
+    clean_db: None, monkeypatch: pytest.MonkeyPatch, sample: bytes
+) -> None:
     with unit_of_work() as session:
         actor = actor_of(make_user(session, role=Role.MANAGER))
     monkeypatch.setattr(imports, "BATCH", 20)
@@ -225,9 +243,9 @@ def test_a_batch_failing_to_write_leaves_the_database_as_it_was(clean_db: None,
         assert session.exec(logged).all() == []
 
 
-def test_merges_and_creations_between_batches_see_the_rows_written_before(db: Session, manager: Actor,
-                                                                        monkeypatch: pytest.MonkeyPatch,
-                                                                        sample: bytes) -> None:
+def test_merges_and_creations_between_batches_see_the_rows_written_before(
+    db: Session, manager: Actor, monkeypatch: pytest.MonkeyPatch, sample: bytes
+) -> None:
     monkeypatch.setattr(imports, "BATCH", 7)
     report = imports.run_import(db, manager, sample, default_action=imports.Action.MERGE)
     assert (report.created, report.merged) == (202, 1)
@@ -256,8 +274,21 @@ def _plain_match_key(name: str | None) -> str:
 
 def test_fold_and_match_key_equal_their_plain_definitions() -> None:
     rng = random.Random(7)
-    texts = ["Hôpital Saint-Éloi", "CHU  de\u00a0Nantes", "Œuvre ÆLFRIC", "Ｃｈｕ ﬁn", "Straße", "ǅ", "İzmir",
-             "clinique ch x", "ch ch x", "Centre Hospitalier Universitaire", "", "   ", "x\u0301\u0327y"]
+    texts = [
+        "Hôpital Saint-Éloi",
+        "CHU  de\u00a0Nantes",
+        "Œuvre ÆLFRIC",
+        "Ｃｈｕ ﬁn",
+        "Straße",
+        "ǅ",
+        "İzmir",
+        "clinique ch x",
+        "ch ch x",
+        "Centre Hospitalier Universitaire",
+        "",
+        "   ",
+        "x\u0301\u0327y",
+    ]
     texts += ["".join(chr(rng.randrange(0x20, 0x2500)) for _ in range(rng.randrange(1, 30))) for _ in range(3000)]
     for text in texts:
         assert fold(text) == _plain_fold(text), text
@@ -268,9 +299,13 @@ def _brute_force_fuzzy(known: list[Candidate], candidate: Candidate) -> uuid.UUI
     """The fuzzy rule as one `process.extract` over every key of the city (the plain definition)."""
     same_city = [c for c in known if c.city and c.key and c.city_key == candidate.city_key]
     keys = [" ".join(sorted(c.key.split())) for c in same_city]
-    for _key, _score, position in process.extract(" ".join(sorted(candidate.key.split())), keys,
-                                                  scorer=fuzz.ratio, score_cutoff=matching.FUZZY_THRESHOLD,
-                                                  limit=None):
+    for _key, _score, position in process.extract(
+        " ".join(sorted(candidate.key.split())),
+        keys,
+        scorer=fuzz.ratio,
+        score_cutoff=matching.FUZZY_THRESHOLD,
+        limit=None,
+    ):
         found = same_city[position]
         if found.ref != candidate.ref and not matching._conflicting_identifiers(candidate, found):
             return found.ref
@@ -279,18 +314,46 @@ def _brute_force_fuzzy(known: list[Candidate], candidate: Candidate) -> uuid.UUI
 
 def test_the_fuzzy_rule_by_key_length_finds_what_scoring_every_key_finds() -> None:
     rng = random.Random(3)
-    words = ["saint", "joseph", "pharmacie", "du", "centre", "clinique", "marie", "les", "pins", "lac", "de",
-             "la", "gare", "bon", "secours", "ambroise", "pare", "ste", "anne", "x"]
+    words = [
+        "saint",
+        "joseph",
+        "pharmacie",
+        "du",
+        "centre",
+        "clinique",
+        "marie",
+        "les",
+        "pins",
+        "lac",
+        "de",
+        "la",
+        "gare",
+        "bon",
+        "secours",
+        "ambroise",
+        "pare",
+        "ste",
+        "anne",
+        "x",
+    ]
 
     def name() -> str:
         return " ".join(rng.choice(words) for _ in range(rng.randrange(1, 6)))
 
-    known = [Candidate(ref=uuid.UUID(int=i + 1), name=name(), city=rng.choice(["Lyon", "Brest"]),
-                       finess=rng.choice([None, f"{i:09d}"])) for i in range(600)]
+    known = [
+        Candidate(
+            ref=uuid.UUID(int=i + 1),
+            name=name(),
+            city=rng.choice(["Lyon", "Brest"]),
+            finess=rng.choice([None, f"{i:09d}"]),
+        )
+        for i in range(600)
+    ]
     index = DuplicateIndex(known)
     for line in range(400):
-        candidate = Candidate(ref=line, name=name(), city=rng.choice(["Lyon", "Brest"]),
-                              finess=rng.choice([None, f"{line + 300:09d}"]))
+        candidate = Candidate(
+            ref=line, name=name(), city=rng.choice(["Lyon", "Brest"]), finess=rng.choice([None, f"{line + 300:09d}"])
+        )
         found = index.match(candidate)
         expected = _brute_force_fuzzy(known, candidate)
         if found is None or found.rule is MatchRule.FUZZY_NAME_CITY:

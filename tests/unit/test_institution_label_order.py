@@ -21,30 +21,42 @@ from tests.institution_factories import make_institution
 def _ordered_labels(session: Session) -> set[tuple[str, str, str, bool, str]]:
     session.flush()
     session.expire_all()
-    return {(str(row.institution_id), row.kind, row.value, row.is_archived, row.name_key)
-            for row in session.exec(select(InstitutionLabelOrder)).all()}
+    return {
+        (str(row.institution_id), row.kind, row.value, row.is_archived, row.name_key)
+        for row in session.exec(select(InstitutionLabelOrder)).all()
+    }
 
 
 def _labels(session: Session) -> set[tuple[str, str, str, bool, str]]:
-    rows = session.exec(select(InstitutionLabel, Institution).join(
-        Institution, Institution.id == InstitutionLabel.institution_id)).all()  # type: ignore[arg-type]
-    return {(str(label.institution_id), label.kind, label.value, institution.is_archived, institution.name_key)
-            for label, institution in rows}
+    rows = session.exec(
+        select(InstitutionLabel, Institution).join(Institution, Institution.id == InstitutionLabel.institution_id)  # type: ignore[arg-type]
+    ).all()
+    return {
+        (str(label.institution_id), label.kind, label.value, institution.is_archived, institution.name_key)
+        for label, institution in rows
+    }
 
 
 def test_the_triggers_keep_the_label_table_in_step(db: Session) -> None:
     clinic = make_institution(db, name="Clinique Saint-Roch", tags=["vip", "budget"], specialties=["cardiologie"])
     other = make_institution(db, name="Centre Pasteur", tags=["vip"])
     assert _ordered_labels(db) == _labels(db) and len(_labels(db)) == 4
-    institutions.update_institution(db, SYSTEM_ACTOR, clinic.id, {"name": "Clinique du Parc", "tags": ["budget"],
-                                                                  "specialties": ["oncologie", "cardiologie"]},
-                                    expected_version=clinic.version)
+    institutions.update_institution(
+        db,
+        SYSTEM_ACTOR,
+        clinic.id,
+        {"name": "Clinique du Parc", "tags": ["budget"], "specialties": ["oncologie", "cardiologie"]},
+        expected_version=clinic.version,
+    )
     institutions.set_archived(db, SYSTEM_ACTOR, other.id, True)
     assert _ordered_labels(db) == _labels(db)
     assert ("clinique du parc", True) not in {(row[4], row[3]) for row in _ordered_labels(db)}
     # A statement that renames a tag everywhere (no such screen yet) is followed too.
-    db.execute(sa.update(InstitutionLabel).where(InstitutionLabel.value == "budget")  # type: ignore[arg-type]
-               .values(value="économies"))
+    db.execute(
+        sa.update(InstitutionLabel)
+        .where(InstitutionLabel.value == "budget")  # type: ignore[arg-type]
+        .values(value="économies")
+    )
     assert _ordered_labels(db) == _labels(db)
     db.execute(sa.delete(Institution).where(Institution.id == clinic.id))  # type: ignore[arg-type]
     assert _ordered_labels(db) == _labels(db) and len(_labels(db)) == 1
@@ -54,7 +66,8 @@ def test_the_triggers_keep_the_label_table_in_step(db: Session) -> None:
 @pytest.mark.parametrize("descending", [False, True])
 @pytest.mark.parametrize("kind", [LabelKind.TAG, LabelKind.SPECIALTY])
 def test_a_filter_on_one_label_gives_the_same_pages_through_the_label_table(
-        db: Session, monkeypatch: pytest.MonkeyPatch, archived: str, descending: bool, kind: LabelKind) -> None:
+    db: Session, monkeypatch: pytest.MonkeyPatch, archived: str, descending: bool, kind: LabelKind
+) -> None:
     for index in range(30):
         labels = ["cardiologie", "oncologie"] if index % 3 else ["oncologie"]
         values: dict[str, Any] = {"tags" if kind is LabelKind.TAG else "specialties": labels}
@@ -64,8 +77,9 @@ def test_a_filter_on_one_label_gives_the_same_pages_through_the_label_table(
     make_institution(db, name="Clinique du Lac")
     db.flush()
     query = InstitutionQuery(archived=archived, descending=descending)
-    query = replace(query, tags=("cardiologie",)) if kind is LabelKind.TAG else \
-        replace(query, specialties=("cardiologie",))
+    query = (
+        replace(query, tags=("cardiologie",)) if kind is LabelKind.TAG else replace(query, specialties=("cardiologie",))
+    )
     assert institutions._source(db, query) == institutions.LABEL_TABLE
 
     def pages() -> list[tuple[list[str], int]]:
@@ -79,8 +93,13 @@ def test_a_filter_on_one_label_gives_the_same_pages_through_the_label_table(
 
 
 def test_only_one_label_alone_in_name_order_goes_to_the_label_table(db: Session) -> None:
-    for query in (InstitutionQuery(tags=("vip", "budget")), InstitutionQuery(tags=("vip",), specialties=("onco",)),
-                  InstitutionQuery(tags=("vip",), sort="city"), InstitutionQuery(tags=("vip",), city="Lyon")):
+    for query in (
+        InstitutionQuery(tags=("vip", "budget")),
+        InstitutionQuery(tags=("vip",), specialties=("onco",)),
+        InstitutionQuery(tags=("vip",), sort="city"),
+        InstitutionQuery(tags=("vip",), city="Lyon"),
+    ):
         assert institutions._source(db, query) == institutions.WIDE_TABLE
-    assert institutions._source(db, InstitutionQuery(specialties=("onco",), descending=True)) == \
-        institutions.LABEL_TABLE
+    assert (
+        institutions._source(db, InstitutionQuery(specialties=("onco",), descending=True)) == institutions.LABEL_TABLE
+    )

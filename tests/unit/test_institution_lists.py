@@ -58,22 +58,63 @@ def cat(db: Session) -> Catalogue:
     team_a, team_b = make_team(db, "Aquitaine"), make_team(db, "Bretagne")
     rep_a = make_user(db, team=team_a, name="Anne Aquitaine")
     rep_b = make_user(db, team=team_b, name="Bruno Bretagne")
-    chu = make_institution(db, name="CHU de Bordeaux", type="CHU", commercial_status="client",
-                           region="Nouvelle-Aquitaine", city="Bordeaux", postal_code="33000", assigned_to=rep_a,
-                           tags=["cardio", "vip"], specialties=["Cardiologie"], bed_capacity=2500,
-                           surgical_rooms=40, compliance_status="compliant", finess="330781196", siret=SIRET,
-                           accounting_number="C0001")
-    hopital = make_institution(db, name="Hôpital Saint-André", type="hospital", region="Nouvelle-Aquitaine",
-                               city="BORDEAUX", postal_code="33075", assigned_to=rep_b, tags=["vip"],
-                               bed_capacity=600, surgical_rooms=12, compliance_status="pending_review")
-    clinique = make_institution(db, name="Clinique des Cèdres", type="Clinique privée",
-                                commercial_status="former_client", region="Occitanie", city="Toulouse",
-                                postal_code="31000", specialties=["Oncologie"], bed_capacity=120, surgical_rooms=6,
-                                compliance_status="non_compliant")
-    labo = make_institution(db, name="Laboratoire Pasteur", type="laboratory", region="Île-de-France",
-                            city="Paris", postal_code="75013")
-    archived = make_institution(db, name="Pharmacie du Lac", type="pharmacy", commercial_status="client",
-                                region="Île-de-France", city="Paris", postal_code="75014", assigned_to=rep_a)
+    chu = make_institution(
+        db,
+        name="CHU de Bordeaux",
+        type="CHU",
+        commercial_status="client",
+        region="Nouvelle-Aquitaine",
+        city="Bordeaux",
+        postal_code="33000",
+        assigned_to=rep_a,
+        tags=["cardio", "vip"],
+        specialties=["Cardiologie"],
+        bed_capacity=2500,
+        surgical_rooms=40,
+        compliance_status="compliant",
+        finess="330781196",
+        siret=SIRET,
+        accounting_number="C0001",
+    )
+    hopital = make_institution(
+        db,
+        name="Hôpital Saint-André",
+        type="hospital",
+        region="Nouvelle-Aquitaine",
+        city="BORDEAUX",
+        postal_code="33075",
+        assigned_to=rep_b,
+        tags=["vip"],
+        bed_capacity=600,
+        surgical_rooms=12,
+        compliance_status="pending_review",
+    )
+    clinique = make_institution(
+        db,
+        name="Clinique des Cèdres",
+        type="Clinique privée",
+        commercial_status="former_client",
+        region="Occitanie",
+        city="Toulouse",
+        postal_code="31000",
+        specialties=["Oncologie"],
+        bed_capacity=120,
+        surgical_rooms=6,
+        compliance_status="non_compliant",
+    )
+    labo = make_institution(
+        db, name="Laboratoire Pasteur", type="laboratory", region="Île-de-France", city="Paris", postal_code="75013"
+    )
+    archived = make_institution(
+        db,
+        name="Pharmacie du Lac",
+        type="pharmacy",
+        commercial_status="client",
+        region="Île-de-France",
+        city="Paris",
+        postal_code="75014",
+        assigned_to=rep_a,
+    )
     institutions.set_archived(db, SYSTEM_ACTOR, archived.id, True)
     make_contact(db, labo, first_name="Émilie", last_name="Dupont-Moreau")
     return Catalogue(team_a, team_b, rep_a, rep_b, chu, hopital, clinique, labo, archived)
@@ -95,32 +136,43 @@ def _ordered(db: Session, query: InstitutionQuery, request: PageRequest | None =
 ACTIVE = {"CHU de Bordeaux", "Hôpital Saint-André", "Clinique des Cèdres", "Laboratoire Pasteur"}
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    (InstitutionQuery(), ACTIVE),
-    (InstitutionQuery(types=(InstitutionType.HOSPITAL, InstitutionType.UNIVERSITY_HOSPITAL)),
-     {"CHU de Bordeaux", "Hôpital Saint-André"}),
-    (InstitutionQuery(types=(InstitutionType.PHARMACY,)), set()),
-    (InstitutionQuery(statuses=(CommercialStatus.CLIENT,)), {"CHU de Bordeaux"}),
-    (InstitutionQuery(statuses=(CommercialStatus.PROSPECT, CommercialStatus.FORMER_CLIENT)),
-     {"Hôpital Saint-André", "Clinique des Cèdres", "Laboratoire Pasteur"}),
-    (InstitutionQuery(region="Occitanie"), {"Clinique des Cèdres"}),
-    (InstitutionQuery(city="bordeaux"), {"CHU de Bordeaux", "Hôpital Saint-André"}),
-    (InstitutionQuery(city="PARIS"), {"Laboratoire Pasteur"}),
-    (InstitutionQuery(unassigned=True), {"Clinique des Cèdres", "Laboratoire Pasteur"}),
-    (InstitutionQuery(tags=("vip",)), {"CHU de Bordeaux", "Hôpital Saint-André"}),
-    (InstitutionQuery(tags=("cardio",)), {"CHU de Bordeaux"}),
-    (InstitutionQuery(specialties=("Oncologie",)), {"Clinique des Cèdres"}),
-    (InstitutionQuery(beds_min=100, beds_max=600), {"Hôpital Saint-André", "Clinique des Cèdres"}),
-    (InstitutionQuery(beds_min=601), {"CHU de Bordeaux"}),
-    (InstitutionQuery(beds_max=119), set()),
-    (InstitutionQuery(rooms_min=12), {"CHU de Bordeaux", "Hôpital Saint-André"}),
-    (InstitutionQuery(rooms_max=6), {"Clinique des Cèdres"}),
-    (InstitutionQuery(compliance=(ComplianceStatus.PENDING_REVIEW, ComplianceStatus.NON_COMPLIANT)),
-     {"Hôpital Saint-André", "Clinique des Cèdres"}),
-    (InstitutionQuery(archived="archived"), {"Pharmacie du Lac"}),
-    (InstitutionQuery(archived="all"), {*ACTIVE, "Pharmacie du Lac"}),
-], ids=lambda value: "" if isinstance(value, set) else ",".join(f"{k}={v}" for k, v in
-                                                                   value.to_params().items()) or "default")
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (InstitutionQuery(), ACTIVE),
+        (
+            InstitutionQuery(types=(InstitutionType.HOSPITAL, InstitutionType.UNIVERSITY_HOSPITAL)),
+            {"CHU de Bordeaux", "Hôpital Saint-André"},
+        ),
+        (InstitutionQuery(types=(InstitutionType.PHARMACY,)), set()),
+        (InstitutionQuery(statuses=(CommercialStatus.CLIENT,)), {"CHU de Bordeaux"}),
+        (
+            InstitutionQuery(statuses=(CommercialStatus.PROSPECT, CommercialStatus.FORMER_CLIENT)),
+            {"Hôpital Saint-André", "Clinique des Cèdres", "Laboratoire Pasteur"},
+        ),
+        (InstitutionQuery(region="Occitanie"), {"Clinique des Cèdres"}),
+        (InstitutionQuery(city="bordeaux"), {"CHU de Bordeaux", "Hôpital Saint-André"}),
+        (InstitutionQuery(city="PARIS"), {"Laboratoire Pasteur"}),
+        (InstitutionQuery(unassigned=True), {"Clinique des Cèdres", "Laboratoire Pasteur"}),
+        (InstitutionQuery(tags=("vip",)), {"CHU de Bordeaux", "Hôpital Saint-André"}),
+        (InstitutionQuery(tags=("cardio",)), {"CHU de Bordeaux"}),
+        (InstitutionQuery(specialties=("Oncologie",)), {"Clinique des Cèdres"}),
+        (InstitutionQuery(beds_min=100, beds_max=600), {"Hôpital Saint-André", "Clinique des Cèdres"}),
+        (InstitutionQuery(beds_min=601), {"CHU de Bordeaux"}),
+        (InstitutionQuery(beds_max=119), set()),
+        (InstitutionQuery(rooms_min=12), {"CHU de Bordeaux", "Hôpital Saint-André"}),
+        (InstitutionQuery(rooms_max=6), {"Clinique des Cèdres"}),
+        (
+            InstitutionQuery(compliance=(ComplianceStatus.PENDING_REVIEW, ComplianceStatus.NON_COMPLIANT)),
+            {"Hôpital Saint-André", "Clinique des Cèdres"},
+        ),
+        (InstitutionQuery(archived="archived"), {"Pharmacie du Lac"}),
+        (InstitutionQuery(archived="all"), {*ACTIVE, "Pharmacie du Lac"}),
+    ],
+    ids=lambda value: (
+        "" if isinstance(value, set) else ",".join(f"{k}={v}" for k, v in value.to_params().items()) or "default"
+    ),
+)
 def test_each_filter_alone(db: Session, cat: Catalogue, query: InstitutionQuery, expected: set[str]) -> None:
     assert _names(db, query) == expected
 
@@ -128,7 +180,9 @@ def test_each_filter_alone(db: Session, cat: Catalogue, query: InstitutionQuery,
 def test_assignee_and_team_filters(db: Session, cat: Catalogue) -> None:
     assert _names(db, InstitutionQuery(assigned_user_id=cat.rep_a.id)) == {"CHU de Bordeaux"}
     assert _names(db, InstitutionQuery(assigned_user_id=cat.rep_a.id, archived="all")) == {
-        "CHU de Bordeaux", "Pharmacie du Lac"}
+        "CHU de Bordeaux",
+        "Pharmacie du Lac",
+    }
     assert _names(db, InstitutionQuery(team_id=cat.team_b.id)) == {"Hôpital Saint-André"}
     assert _names(db, InstitutionQuery(assigned_user_id=uuid.uuid4())) == set()
 
@@ -145,31 +199,38 @@ def test_rows_carry_labels_names_and_the_actors_edit_right(db: Session, cat: Cat
     assert (chu.assigned_user_name, chu.team_name, chu.bed_capacity) == ("Anne Aquitaine", "Aquitaine", 2500)
     assert rows["Clinique des Cèdres"].type is InstitutionType.PRIVATE_CLINIC
     assert {name for name, row in rows.items() if row.can_edit} == {
-        "CHU de Bordeaux", "Clinique des Cèdres", "Laboratoire Pasteur"}
+        "CHU de Bordeaux",
+        "Clinique des Cèdres",
+        "Laboratoire Pasteur",
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # Search
 
 
-@pytest.mark.parametrize(("q", "expected"), [
-    ("hopital", {"Hôpital Saint-André"}),
-    ("HÔPITAL", {"Hôpital Saint-André"}),
-    ("saint-andre", {"Hôpital Saint-André"}),
-    ("cèdres", {"Clinique des Cèdres"}),
-    ("  clinique   DES  cedres ", {"Clinique des Cèdres"}),
-    ("toulouse", {"Clinique des Cèdres"}),
-    ("bordeaux", {"CHU de Bordeaux", "Hôpital Saint-André"}),
-    ("33075", {"Hôpital Saint-André"}),
-    ("330781196", {"CHU de Bordeaux"}),
-    (SIRET, {"CHU de Bordeaux"}),
-    ("c0001", {"CHU de Bordeaux"}),
-    ("emilie", {"Laboratoire Pasteur"}),
-    ("dupont-moreau", {"Laboratoire Pasteur"}),
-    ("lac", set()),  # archived
-])
-def test_search_ignores_accents_and_case_over_every_searched_field(db: Session, cat: Catalogue, q: str,
-                                                                    expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("hopital", {"Hôpital Saint-André"}),
+        ("HÔPITAL", {"Hôpital Saint-André"}),
+        ("saint-andre", {"Hôpital Saint-André"}),
+        ("cèdres", {"Clinique des Cèdres"}),
+        ("  clinique   DES  cedres ", {"Clinique des Cèdres"}),
+        ("toulouse", {"Clinique des Cèdres"}),
+        ("bordeaux", {"CHU de Bordeaux", "Hôpital Saint-André"}),
+        ("33075", {"Hôpital Saint-André"}),
+        ("330781196", {"CHU de Bordeaux"}),
+        (SIRET, {"CHU de Bordeaux"}),
+        ("c0001", {"CHU de Bordeaux"}),
+        ("emilie", {"Laboratoire Pasteur"}),
+        ("dupont-moreau", {"Laboratoire Pasteur"}),
+        ("lac", set()),  # archived
+    ],
+)
+def test_search_ignores_accents_and_case_over_every_searched_field(
+    db: Session, cat: Catalogue, q: str, expected: set[str]
+) -> None:
     assert _names(db, InstitutionQuery(q=q)) == expected
 
 
@@ -177,13 +238,16 @@ def test_search_also_finds_archived_institutions_when_asked(db: Session, cat: Ca
     assert _names(db, InstitutionQuery(q="lac", archived="all")) == {"Pharmacie du Lac"}
 
 
-@pytest.mark.parametrize(("q", "expected"), [
-    ("50%", {"Remise 50% Santé"}),
-    ("%", {"Remise 50% Santé"}),
-    ("_", {"Centre_Test"}),
-    ("5_%", set()),
-    ("\\", {"Cabinet A\\B"}),
-])
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("50%", {"Remise 50% Santé"}),
+        ("%", {"Remise 50% Santé"}),
+        ("_", {"Centre_Test"}),
+        ("5_%", set()),
+        ("\\", {"Cabinet A\\B"}),
+    ],
+)
 def test_like_wildcards_in_the_search_are_literal(db: Session, q: str, expected: set[str]) -> None:
     for name in ("Remise 50% Santé", "Remise 5 Santé", "Centre_Test", "Centre Test", "Cabinet A\\B"):
         make_institution(db, name=name)
@@ -201,16 +265,23 @@ def test_sorting_by_name_ascending_and_descending(db: Session, cat: Catalogue) -
     assert [row.name for row in descending] == ascending[::-1]
 
 
-@pytest.mark.parametrize(("sort", "groups"), [
-    ("city", [["chu", "hopital"], ["labo"], ["clinique"]]),
-    ("postal_code", [["clinique"], ["chu"], ["hopital"], ["labo"]]),
-    ("type", [["hopital"], ["labo"], ["clinique"], ["chu"]]),
-    ("status", [["chu"], ["clinique"], ["hopital", "labo"]]),
-])
-def test_sorting_by_each_column_with_ties_broken_by_id(db: Session, cat: Catalogue, sort: str,
-                                                       groups: list[list[str]]) -> None:
-    expected = [institution.id for group in groups
-                for institution in sorted((getattr(cat, name) for name in group), key=lambda i: i.id)]
+@pytest.mark.parametrize(
+    ("sort", "groups"),
+    [
+        ("city", [["chu", "hopital"], ["labo"], ["clinique"]]),
+        ("postal_code", [["clinique"], ["chu"], ["hopital"], ["labo"]]),
+        ("type", [["hopital"], ["labo"], ["clinique"], ["chu"]]),
+        ("status", [["chu"], ["clinique"], ["hopital", "labo"]]),
+    ],
+)
+def test_sorting_by_each_column_with_ties_broken_by_id(
+    db: Session, cat: Catalogue, sort: str, groups: list[list[str]]
+) -> None:
+    expected = [
+        institution.id
+        for group in groups
+        for institution in sorted((getattr(cat, name) for name in group), key=lambda i: i.id)
+    ]
     assert _ordered(db, InstitutionQuery(sort=sort)) == expected
     assert _ordered(db, InstitutionQuery(sort=sort, descending=True)) == expected[::-1]
 
@@ -261,11 +332,24 @@ def test_page_request_is_clamped() -> None:
 
 def test_query_round_trips_through_url_parameters() -> None:
     query = InstitutionQuery(
-        q="clinique du lac", types=(InstitutionType.HOSPITAL, InstitutionType.PHARMACY),
-        statuses=(CommercialStatus.CLIENT,), region="Île-de-France", city="Paris", assigned_user_id=uuid.uuid4(),
-        team_id=uuid.uuid4(), tags=("vip", "cardio"), specialties=("Oncologie",), beds_min=10, beds_max=500,
-        rooms_min=0, rooms_max=20, compliance=(ComplianceStatus.EXPIRED,), archived="all", sort="city",
-        descending=True)
+        q="clinique du lac",
+        types=(InstitutionType.HOSPITAL, InstitutionType.PHARMACY),
+        statuses=(CommercialStatus.CLIENT,),
+        region="Île-de-France",
+        city="Paris",
+        assigned_user_id=uuid.uuid4(),
+        team_id=uuid.uuid4(),
+        tags=("vip", "cardio"),
+        specialties=("Oncologie",),
+        beds_min=10,
+        beds_max=500,
+        rooms_min=0,
+        rooms_max=20,
+        compliance=(ComplianceStatus.EXPIRED,),
+        archived="all",
+        sort="city",
+        descending=True,
+    )
     params = query.to_params()
     assert params["type"] == ["hospital", "pharmacy"] and params["sort"] == "-city"
     assert InstitutionQuery.from_params(params) == query
@@ -286,10 +370,22 @@ def test_parameters_accept_repeated_or_comma_separated_values() -> None:
 
 
 def test_bad_parameter_values_are_ignored() -> None:
-    query = InstitutionQuery.from_params({
-        "type": ["hospital", "boulangerie"], "status": "bogus", "compliance": "nope", "beds_min": "abc",
-        "beds_max": "-3", "rooms_min": "1.5", "assigned_user_id": "not-a-uuid", "team_id": "", "archived": "maybe",
-        "sort": "password_hash", "unassigned": "perhaps", "page": "2"})
+    query = InstitutionQuery.from_params(
+        {
+            "type": ["hospital", "boulangerie"],
+            "status": "bogus",
+            "compliance": "nope",
+            "beds_min": "abc",
+            "beds_max": "-3",
+            "rooms_min": "1.5",
+            "assigned_user_id": "not-a-uuid",
+            "team_id": "",
+            "archived": "maybe",
+            "sort": "password_hash",
+            "unassigned": "perhaps",
+            "page": "2",
+        }
+    )
     assert query == InstitutionQuery(types=(InstitutionType.HOSPITAL,))
 
 
@@ -305,8 +401,9 @@ def test_search_text_with_a_comma_survives_the_url() -> None:
 def test_global_search_finds_institutions_and_contacts_prefix_matches_first(db: Session) -> None:
     contains = make_institution(db, name="Clinique Pasteur", postal_code="33000", city="Bordeaux")
     starts = make_institution(db, name="Pasteur Santé", city="Lyon")
-    contact_contains = make_contact(db, contains, first_name="Louis", last_name="Martin", title="Pharmacien",
-                                    email="l.pasteur@example.fr")
+    contact_contains = make_contact(
+        db, contains, first_name="Louis", last_name="Martin", title="Pharmacien", email="l.pasteur@example.fr"
+    )
     contact_starts = make_contact(db, starts, first_name="Anne", last_name="Pasteur-Vallery")
     hits = search.search_everything(db, SYSTEM_ACTOR, "PAST")
     institution_hits = [h for h in hits if h.kind is HitKind.INSTITUTION]
@@ -368,8 +465,7 @@ def test_private_view_is_seen_by_its_owner_only(db: Session, people: dict[str, A
 
 
 def test_shared_view_is_seen_by_the_team_only(db: Session, people: dict[str, Actor]) -> None:
-    views.save_view(db, people["owner"], page="institutions", name="Clients VIP", query={"tag": ["vip"]},
-                    shared=True)
+    views.save_view(db, people["owner"], page="institutions", name="Clients VIP", query={"tag": ["vip"]}, shared=True)
     [seen] = views.list_views(db, people["teammate"], "institutions")
     assert (seen.name, seen.is_shared, seen.is_mine) == ("Clients VIP", True, False)
     assert _view_names(db, people["stranger"]) == []
@@ -410,7 +506,7 @@ def test_only_the_owner_or_an_admin_deletes_a_view(db: Session, people: dict[str
 # --------------------------------------------------------------------------------------------
 # Exports
 
-HOSTILE_NAMES = ("=HYPERLINK(\"http://evil.example\")", "+33 Clinique", "-Clinique Moins", "@SUM(A1)")
+HOSTILE_NAMES = ('=HYPERLINK("http://evil.example")', "+33 Clinique", "-Clinique Moins", "@SUM(A1)")
 
 
 def _csv_rows(content: bytes) -> list[list[str]]:
@@ -435,12 +531,20 @@ def test_csv_export_is_the_filtered_list_with_bom_and_semicolons(db: Session, ca
     assert chu["Type"] == "University hospital (CHU)" and chu["Status"] == "Client"
     assert (chu["SIRET"], chu["Accounting number"], chu["Beds"]) == (SIRET, "C0001", "2500")
     assert (chu["Assigned to"], chu["Team"], chu["Tags"], chu["Archived"]) == (
-        "Anne Aquitaine", "Aquitaine", "cardio, vip", "No")
+        "Anne Aquitaine",
+        "Aquitaine",
+        "cardio, vip",
+        "No",
+    )
 
 
 def test_export_follows_the_archived_filter(db: Session, cat: Catalogue) -> None:
     assert [r[0] for r in _csv_rows(_export(db, InstitutionQuery(), ExportFormat.CSV))[1:]] == [
-        "CHU de Bordeaux", "Clinique des Cèdres", "Hôpital Saint-André", "Laboratoire Pasteur"]
+        "CHU de Bordeaux",
+        "Clinique des Cèdres",
+        "Hôpital Saint-André",
+        "Laboratoire Pasteur",
+    ]
     archived = _csv_rows(_export(db, InstitutionQuery(archived="archived"), ExportFormat.CSV))[1:]
     assert [(r[0], r[-1]) for r in archived] == [("Pharmacie du Lac", "Yes")]
 
@@ -480,8 +584,12 @@ def test_export_is_written_to_the_security_log(db: Session, cat: Catalogue) -> N
     _export(db, InstitutionQuery(city="Bordeaux", tags=("vip",)), ExportFormat.XLSX, actor=rep)
     [event] = db.exec(select(SecurityEvent).where(SecurityEvent.action == SecurityAction.EXPORT.value)).all()
     assert (event.user_id, event.email, event.severity) == (rep.id, rep.email, "medium")
-    assert event.details == {"list": "institutions", "rows": 2, "format": "xlsx",
-                             "filters": {"city": "Bordeaux", "tag": ["vip"]}}
+    assert event.details == {
+        "list": "institutions",
+        "rows": 2,
+        "format": "xlsx",
+        "filters": {"city": "Bordeaux", "tag": ["vip"]},
+    }
 
 
 def test_export_by_the_system_actor_is_logged_without_a_user(db: Session, cat: Catalogue) -> None:
@@ -510,12 +618,14 @@ def sqlite_database(tmp_path: Path, settings_override) -> Iterator[None]:
 def test_sqlite_create_search_and_filter(sqlite_database: None) -> None:
     with unit_of_work() as session:
         assert session.get_bind().dialect.name == "sqlite"
-        hopital = make_institution(session, name="Hôpital Saint-André", city="Bordeaux", postal_code="33000",
-                                   tags=["vip"], bed_capacity=600)
+        hopital = make_institution(
+            session, name="Hôpital Saint-André", city="Bordeaux", postal_code="33000", tags=["vip"], bed_capacity=600
+        )
         make_institution(session, name="Clinique des Cèdres", city="Toulouse", bed_capacity=120)
         make_institution(session, name="Remise 50% Santé")
         make_contact(session, hopital, first_name="Émilie", last_name="Dupont")
     with unit_of_work() as session:
+
         def found(query: InstitutionQuery) -> set[str]:
             return {row.name for row in institutions.list_institutions(session, SYSTEM_ACTOR, query).items}
 
@@ -525,8 +635,9 @@ def test_sqlite_create_search_and_filter(sqlite_database: None) -> None:
         assert found(InstitutionQuery(city="bordeaux")) == {"Hôpital Saint-André"}
         assert found(InstitutionQuery(tags=("vip",))) == {"Hôpital Saint-André"}
         assert found(InstitutionQuery(beds_max=200)) == {"Clinique des Cèdres"}
-        page = institutions.list_institutions(session, SYSTEM_ACTOR, InstitutionQuery(descending=True),
-                                              PageRequest(1, 2))
+        page = institutions.list_institutions(
+            session, SYSTEM_ACTOR, InstitutionQuery(descending=True), PageRequest(1, 2)
+        )
         assert page.total == 3 and [r.name for r in page.items] == ["Remise 50% Santé", "Hôpital Saint-André"]
 
 
@@ -535,8 +646,9 @@ def test_sqlite_duplicates_and_unique_identifiers(sqlite_database: None) -> None
         make_institution(session, name="CHU de Bordeaux", postal_code="33000", city="Bordeaux", finess="330781196")
     with pytest.raises(DuplicateSuspected):
         with unit_of_work() as session:
-            institutions.create_institution(session, SYSTEM_ACTOR, {"name": "Centre hospitalier universitaire de "
-                                                                            "Bordeaux", "postal_code": "33000"})
+            institutions.create_institution(
+                session, SYSTEM_ACTOR, {"name": "Centre hospitalier universitaire de Bordeaux", "postal_code": "33000"}
+            )
     with pytest.raises(ValidationFailed) as refused:
         with unit_of_work() as session:
             institutions.create_institution(session, SYSTEM_ACTOR, {"name": "Autre", "finess": "330781196"})
@@ -545,8 +657,9 @@ def test_sqlite_duplicates_and_unique_identifiers(sqlite_database: None) -> None
         with unit_of_work() as session:
             session.add(Institution(name="Insertion directe", finess="330781196"))
     with unit_of_work() as session:
-        institutions.create_institution(session, SYSTEM_ACTOR, {"name": "CHU de Bordeaux", "postal_code": "33000"},
-                                        allow_duplicate=True)
+        institutions.create_institution(
+            session, SYSTEM_ACTOR, {"name": "CHU de Bordeaux", "postal_code": "33000"}, allow_duplicate=True
+        )
     with unit_of_work() as session:
         assert institutions.count_institutions(session, InstitutionQuery()) == 2
 
@@ -565,13 +678,18 @@ def _all_pages(query: InstitutionQuery, size: int) -> list[uuid.UUID]:
 
 @pytest.mark.parametrize("sort", sorted(institutions.ANCHORED_SORTS))
 @pytest.mark.parametrize("descending", [False, True])
-def test_deep_pages_from_remembered_anchors_match_plain_offsets(clean_db: None, monkeypatch: pytest.MonkeyPatch,
-                                                                sort: str, descending: bool) -> None:
+def test_deep_pages_from_remembered_anchors_match_plain_offsets(
+    clean_db: None, monkeypatch: pytest.MonkeyPatch, sort: str, descending: bool
+) -> None:
     with unit_of_work() as session:
         for index in range(31):  # ties on every sort key: the id decides
-            make_institution(session, name=f"Clinique {index % 5}", city=["Lyon", "Nantes", "Brest"][index % 3],
-                             type=[InstitutionType.PHARMACY, InstitutionType.HOSPITAL][index % 2],
-                             commercial_status=[CommercialStatus.CLIENT, CommercialStatus.PROSPECT][index % 2])
+            make_institution(
+                session,
+                name=f"Clinique {index % 5}",
+                city=["Lyon", "Nantes", "Brest"][index % 3],
+                type=[InstitutionType.PHARMACY, InstitutionType.HOSPITAL][index % 2],
+                commercial_status=[CommercialStatus.CLIENT, CommercialStatus.PROSPECT][index % 2],
+            )
     query = InstitutionQuery(sort=sort, descending=descending)
     with unit_of_work() as session:
         expected = _ordered(session, query, PageRequest(1, 100))
@@ -581,10 +699,17 @@ def test_deep_pages_from_remembered_anchors_match_plain_offsets(clean_db: None, 
     assert institutions._anchors._entries, "the deep pages did not go through the anchors"
 
 
-@pytest.mark.parametrize("query", [InstitutionQuery(q="clinique"), InstitutionQuery(tags=("vip",), descending=True),
-                                   InstitutionQuery(specialties=("cardiologie",), archived="all")])
-def test_deep_pages_of_the_narrow_tables_match_plain_offsets(clean_db: None, monkeypatch: pytest.MonkeyPatch,
-                                                             query: InstitutionQuery) -> None:
+@pytest.mark.parametrize(
+    "query",
+    [
+        InstitutionQuery(q="clinique"),
+        InstitutionQuery(tags=("vip",), descending=True),
+        InstitutionQuery(specialties=("cardiologie",), archived="all"),
+    ],
+)
+def test_deep_pages_of_the_narrow_tables_match_plain_offsets(
+    clean_db: None, monkeypatch: pytest.MonkeyPatch, query: InstitutionQuery
+) -> None:
     with unit_of_work() as session:
         for index in range(31):
             made = make_institution(session, name=f"Clinique {index % 5}", tags=["vip"], specialties=["cardiologie"])
@@ -614,19 +739,25 @@ def test_anchors_are_forgotten_when_an_institution_is_added(clean_db: None, monk
 def test_a_common_search_term_is_sorted_like_any_list(db: Session) -> None:
     for index in range(12):
         make_institution(db, name=f"{['Centre', 'Hôpital'][index % 2]} {index:02d}")
-    rows = institutions.list_institutions(db, SYSTEM_ACTOR, InstitutionQuery(q="hopital", descending=True),
-                                          PageRequest(1, 4))
+    rows = institutions.list_institutions(
+        db, SYSTEM_ACTOR, InstitutionQuery(q="hopital", descending=True), PageRequest(1, 4)
+    )
     assert rows.total == 6
     assert [row.name for row in rows.items] == ["Hôpital 11", "Hôpital 09", "Hôpital 07", "Hôpital 05"]
 
 
 def test_profile_filters_follow_every_change_of_the_profile(db: Session) -> None:
-    created = make_institution(db, name="Clinique Suivie", bed_capacity=150, surgical_rooms=4,
-                               compliance_status="pending_review")
+    created = make_institution(
+        db, name="Clinique Suivie", bed_capacity=150, surgical_rooms=4, compliance_status="pending_review"
+    )
     assert _ordered(db, InstitutionQuery(beds_min=100, rooms_max=5)) == [created.id]
-    institutions.update_institution(db, SYSTEM_ACTOR, created.id,
-                                    {"bed_capacity": 40, "surgical_rooms": None, "compliance_status": "compliant"},
-                                    expected_version=created.version)
+    institutions.update_institution(
+        db,
+        SYSTEM_ACTOR,
+        created.id,
+        {"bed_capacity": 40, "surgical_rooms": None, "compliance_status": "compliant"},
+        expected_version=created.version,
+    )
     assert _ordered(db, InstitutionQuery(beds_min=100)) == []
     assert _ordered(db, InstitutionQuery(beds_max=50, compliance=(ComplianceStatus.COMPLIANT,))) == [created.id]
     assert _ordered(db, InstitutionQuery(rooms_min=0)) == []
@@ -637,15 +768,18 @@ def test_profile_filters_follow_every_change_of_the_profile(db: Session) -> None
 def test_queries_of_one_shape_share_a_statement_but_never_their_values(db: Session) -> None:
     hospital = make_institution(db, name="Hôpital Forme", type="hospital", bed_capacity=300, tags=["vip"])
     pharmacy = make_institution(db, name="Pharmacie Forme", type="pharmacy", bed_capacity=0, tags=["budget"])
-    for kind, tag, beds, expected in ((InstitutionType.HOSPITAL, "vip", 100, [hospital.id]),
-                                      (InstitutionType.PHARMACY, "budget", 0, [pharmacy.id]),
-                                      (InstitutionType.PHARMACY, "vip", 0, [])):
+    for kind, tag, beds, expected in (
+        (InstitutionType.HOSPITAL, "vip", 100, [hospital.id]),
+        (InstitutionType.PHARMACY, "budget", 0, [pharmacy.id]),
+        (InstitutionType.PHARMACY, "vip", 0, []),
+    ):
         query = InstitutionQuery(types=(kind,), tags=(tag,), beds_min=beds)
         assert _ordered(db, query) == expected
         assert institutions.count_institutions(db, query) == len(expected)
     statements = institutions._page_statement.cache_info()
-    both = InstitutionQuery(types=(InstitutionType.HOSPITAL, InstitutionType.PHARMACY), tags=("vip", "budget"),
-                            beds_min=0)
+    both = InstitutionQuery(
+        types=(InstitutionType.HOSPITAL, InstitutionType.PHARMACY), tags=("vip", "budget"), beds_min=0
+    )
     assert _ordered(db, both) == [hospital.id, pharmacy.id]
     assert institutions._page_statement.cache_info().misses == statements.misses
 

@@ -25,8 +25,9 @@ def test_the_trigger_keeps_the_search_table_in_step(db: Session) -> None:
     db.flush()
     row = db.get(InstitutionSearch, clinic.id)
     assert row is not None and "saint-roch" in row.search_text and row.name_key == clinic.name_key
-    institutions.update_institution(db, SYSTEM_ACTOR, clinic.id, {"name": "Clinique du Parc"},
-                                    expected_version=clinic.version)
+    institutions.update_institution(
+        db, SYSTEM_ACTOR, clinic.id, {"name": "Clinique du Parc"}, expected_version=clinic.version
+    )
     institutions.set_archived(db, SYSTEM_ACTOR, clinic.id, True)
     db.flush()
     db.expire_all()
@@ -40,7 +41,8 @@ def test_the_trigger_keeps_the_search_table_in_step(db: Session) -> None:
 @pytest.mark.parametrize("archived", ["active", "archived", "all"])
 @pytest.mark.parametrize("descending", [False, True])
 def test_a_text_search_gives_the_same_pages_through_the_search_table(
-        db: Session, monkeypatch: pytest.MonkeyPatch, archived: str, descending: bool) -> None:
+    db: Session, monkeypatch: pytest.MonkeyPatch, archived: str, descending: bool
+) -> None:
     for index in range(30):
         made = make_institution(db, name=f"Hôpital {chr(65 + index % 26)}{index:02d}", city="Lyon")
         if index % 4 == 0:
@@ -57,8 +59,12 @@ def test_a_text_search_gives_the_same_pages_through_the_search_table(
 
 
 def test_only_a_text_search_in_name_order_goes_to_the_search_table(db: Session) -> None:
-    for query in (InstitutionQuery(), InstitutionQuery(q="hopital", city="Lyon"),
-                  InstitutionQuery(q="hopital", sort="city"), InstitutionQuery(q="hopital", tags=("vip",))):
+    for query in (
+        InstitutionQuery(),
+        InstitutionQuery(q="hopital", city="Lyon"),
+        InstitutionQuery(q="hopital", sort="city"),
+        InstitutionQuery(q="hopital", tags=("vip",)),
+    ):
         assert institutions._source(db, query) == institutions.WIDE_TABLE
 
 

@@ -46,26 +46,31 @@ def _count(db: Session) -> int:
 
 
 def _updates(db: Session, institution_id: uuid.UUID) -> dict[str, tuple[str | None, str | None]]:
-    rows = db.exec(select(AuditEntry).where(AuditEntry.entity_id == institution_id,
-                                            AuditEntry.action == "update")).all()
+    rows = db.exec(
+        select(AuditEntry).where(AuditEntry.entity_id == institution_id, AuditEntry.action == "update")
+    ).all()
     return {row.field or "": (row.old_value, row.new_value) for row in rows}
 
 
 def _audit_count(db: Session, institution_id: uuid.UUID) -> int:
-    return int(db.exec(select(func.count()).select_from(AuditEntry)
-                       .where(AuditEntry.institution_id == institution_id)).one())
+    return int(
+        db.exec(select(func.count()).select_from(AuditEntry).where(AuditEntry.institution_id == institution_id)).one()
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Validation, field by field
 
 
-@pytest.mark.parametrize(("typed", "stored"), [
-    ("330781196", "330781196"),
-    ("33 078 119 6", "330781196"),
-    ("2A0000012", "2A0000012"),
-    ("2b0000012", "2B0000012"),
-])
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("330781196", "330781196"),
+        ("33 078 119 6", "330781196"),
+        ("2A0000012", "2A0000012"),
+        ("2b0000012", "2B0000012"),
+    ],
+)
 def test_finess_accepts_nine_digits_or_corsican_2a_2b(typed: str, stored: str) -> None:
     assert institutions.clean({"finess": typed}, partial=True)["finess"] == stored
 
@@ -73,7 +78,8 @@ def test_finess_accepts_nine_digits_or_corsican_2a_2b(typed: str, stored: str) -
 @pytest.mark.parametrize("typed", ["33078119", "3307811960", "2C0000012", "33O781196", "A20000012"])
 def test_finess_of_the_wrong_shape_is_refused(typed: str) -> None:
     assert _field_errors({"finess": typed}) == {
-        "finess": "A FINESS number has 9 characters: digits, or 2A/2B then 7 digits."}
+        "finess": "A FINESS number has 9 characters: digits, or 2A/2B then 7 digits."
+    }
 
 
 def test_siret_with_a_valid_luhn_key_is_accepted_without_spaces() -> None:
@@ -92,8 +98,10 @@ def test_siret_that_is_not_fourteen_digits_is_refused(typed: str) -> None:
 
 def test_la_poste_establishment_siret_uses_the_sum_of_digits_instead_of_luhn() -> None:
     assert not identifiers.luhn_ok(LA_POSTE_ESTABLISHMENT_SIRET)
-    assert institutions.clean({"siret": LA_POSTE_ESTABLISHMENT_SIRET}, partial=True)["siret"] \
+    assert (
+        institutions.clean({"siret": LA_POSTE_ESTABLISHMENT_SIRET}, partial=True)["siret"]
         == LA_POSTE_ESTABLISHMENT_SIRET
+    )
     assert _field_errors({"siret": "35600000000002"}) == {"siret": "This SIRET number is not valid (check digit)."}
 
 
@@ -115,12 +123,12 @@ def test_french_postal_code_of_another_shape_is_refused(typed: str) -> None:
 def test_postal_code_of_another_country_follows_that_country() -> None:
     values = institutions.clean({"country": "be", "postal_code": "1000", "phone": "02 555 12 12"}, partial=True)
     assert values == {"country": "BE", "postal_code": "1000", "phone": "+32 2 555 12 12"}
-    assert _field_errors({"country": "BE", "postal_code": "#1000"}) == {
-        "postal_code": "This postal code is not valid."}
+    assert _field_errors({"country": "BE", "postal_code": "#1000"}) == {"postal_code": "This postal code is not valid."}
 
 
-@pytest.mark.parametrize("typed", ["05 56 79 56 79", "0556795679", "+33556795679", "0033 5 56 79 56 79",
-                                   "05.56.79.56.79"])
+@pytest.mark.parametrize(
+    "typed", ["05 56 79 56 79", "0556795679", "+33556795679", "0033 5 56 79 56 79", "05.56.79.56.79"]
+)
 def test_phone_is_stored_in_international_format(typed: str) -> None:
     assert institutions.clean({"phone": typed}, partial=True)["phone"] == "+33 5 56 79 56 79"
 
@@ -130,22 +138,26 @@ def test_invalid_phone_is_refused(typed: str) -> None:
     assert _field_errors({"phone": typed}) == {"phone": "This phone number is not valid."}
 
 
-@pytest.mark.parametrize(("typed", "stored"), [
-    ("1 234 567,89", Decimal("1234567.89")),
-    ("1234,5", Decimal("1234.50")),
-    ("1,234.56", Decimal("1234.56")),
-    ("12 €", Decimal("12.00")),
-    ("1\u202f000,10", Decimal("1000.10")),
-    (1234.5, Decimal("1234.50")),
-    (Decimal("7"), Decimal("7.00")),
-])
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("1 234 567,89", Decimal("1234567.89")),
+        ("1234,5", Decimal("1234.50")),
+        ("1,234.56", Decimal("1234.56")),
+        ("12 €", Decimal("12.00")),
+        ("1\u202f000,10", Decimal("1000.10")),
+        (1234.5, Decimal("1234.50")),
+        (Decimal("7"), Decimal("7.00")),
+    ],
+)
 def test_amounts_accept_a_decimal_comma_and_become_decimals(typed: object, stored: Decimal) -> None:
     cleaned = institutions.clean({"annual_revenue": typed}, partial=True)["annual_revenue"]
     assert isinstance(cleaned, Decimal) and cleaned == stored
 
 
-@pytest.mark.parametrize(("typed", "message"), [("douze", "Enter an amount."), ("-5", "Out of range."),
-                                                ("1,2,3", "Enter an amount.")])
+@pytest.mark.parametrize(
+    ("typed", "message"), [("douze", "Enter an amount."), ("-5", "Out of range."), ("1,2,3", "Enter an amount.")]
+)
 def test_invalid_amounts_are_refused(typed: str, message: str) -> None:
     assert _field_errors({"annual_revenue": typed}) == {"annual_revenue": message}
 
@@ -155,10 +167,16 @@ def test_whole_numbers_are_accepted(typed: object, stored: int) -> None:
     assert institutions.clean({"bed_capacity": typed}, partial=True)["bed_capacity"] == stored
 
 
-@pytest.mark.parametrize(("typed", "message"), [
-    ("12,5", "Enter a whole number."), ("beaucoup", "Enter a whole number."), (True, "Enter a whole number."),
-    ("-1", "Out of range."), ("100001", "Out of range."),
-])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("12,5", "Enter a whole number."),
+        ("beaucoup", "Enter a whole number."),
+        (True, "Enter a whole number."),
+        ("-1", "Out of range."),
+        ("100001", "Out of range."),
+    ],
+)
 def test_invalid_whole_numbers_are_refused(typed: object, message: str) -> None:
     assert _field_errors({"bed_capacity": typed}) == {"bed_capacity": message}
 
@@ -168,21 +186,24 @@ def test_signalling_nan_is_a_field_error_not_a_crash() -> None:
         fields.whole_number()("sNaN")
 
 
-@pytest.mark.parametrize(("typed", "kind"), [
-    ("hospital", InstitutionType.HOSPITAL),
-    ("university_hospital", InstitutionType.UNIVERSITY_HOSPITAL),
-    ("CHU", InstitutionType.UNIVERSITY_HOSPITAL),
-    ("chu", InstitutionType.UNIVERSITY_HOSPITAL),
-    ("CH", InstitutionType.HOSPITAL),
-    ("Centre hospitalier", InstitutionType.HOSPITAL),
-    ("Hôpital", InstitutionType.HOSPITAL),
-    ("Clinique privée", InstitutionType.PRIVATE_CLINIC),
-    ("clinique privee", InstitutionType.PRIVATE_CLINIC),
-    ("Private clinic", InstitutionType.PRIVATE_CLINIC),
-    ("Centre médical", InstitutionType.MEDICAL_CENTER),
-    ("Laboratoire", InstitutionType.LABORATORY),
-    ("Pharmacy", InstitutionType.PHARMACY),
-])
+@pytest.mark.parametrize(
+    ("typed", "kind"),
+    [
+        ("hospital", InstitutionType.HOSPITAL),
+        ("university_hospital", InstitutionType.UNIVERSITY_HOSPITAL),
+        ("CHU", InstitutionType.UNIVERSITY_HOSPITAL),
+        ("chu", InstitutionType.UNIVERSITY_HOSPITAL),
+        ("CH", InstitutionType.HOSPITAL),
+        ("Centre hospitalier", InstitutionType.HOSPITAL),
+        ("Hôpital", InstitutionType.HOSPITAL),
+        ("Clinique privée", InstitutionType.PRIVATE_CLINIC),
+        ("clinique privee", InstitutionType.PRIVATE_CLINIC),
+        ("Private clinic", InstitutionType.PRIVATE_CLINIC),
+        ("Centre médical", InstitutionType.MEDICAL_CENTER),
+        ("Laboratoire", InstitutionType.LABORATORY),
+        ("Pharmacy", InstitutionType.PHARMACY),
+    ],
+)
 def test_type_accepts_codes_and_french_or_english_labels(typed: str, kind: InstitutionType) -> None:
     assert institutions.clean({"type": typed}, partial=True)["type"] is kind
 
@@ -198,9 +219,20 @@ def test_unknown_field_is_refused() -> None:
 def test_every_field_error_is_reported_at_once(db: Session) -> None:
     before = _count(db)
     with pytest.raises(ValidationFailed) as refused:
-        institutions.create_institution(db, SYSTEM_ACTOR, {
-            "name": "  ", "type": "Boulangerie", "finess": "123", "siret": "123", "postal_code": "3300",
-            "phone": "12", "bed_capacity": "beaucoup", "annual_revenue": "douze"})
+        institutions.create_institution(
+            db,
+            SYSTEM_ACTOR,
+            {
+                "name": "  ",
+                "type": "Boulangerie",
+                "finess": "123",
+                "siret": "123",
+                "postal_code": "3300",
+                "phone": "12",
+                "bed_capacity": "beaucoup",
+                "annual_revenue": "douze",
+            },
+        )
     assert refused.value.field_errors == {
         "name": "This field is required.",
         "type": "Unknown value.",
@@ -230,10 +262,20 @@ def test_name_is_required_on_create_and_cannot_be_blanked(db: Session) -> None:
 
 def test_create_stores_defaults_profile_labels_and_a_create_entry(db: Session) -> None:
     rep = make_user(db, name="Rita Rep")
-    institution = institutions.create_institution(db, actor_of(rep), {
-        "name": "  Clinique   des Cèdres ", "website": "cedres.example.fr", "accounting_number": "c 0042",
-        "bed_capacity": "120", "compliance_status": "pending_review", "audit_date": "15/03/2026",
-        "tags": "cardio; vip, cardio", "specialties": ["Oncologie"]})
+    institution = institutions.create_institution(
+        db,
+        actor_of(rep),
+        {
+            "name": "  Clinique   des Cèdres ",
+            "website": "cedres.example.fr",
+            "accounting_number": "c 0042",
+            "bed_capacity": "120",
+            "compliance_status": "pending_review",
+            "audit_date": "15/03/2026",
+            "tags": "cardio; vip, cardio",
+            "specialties": ["Oncologie"],
+        },
+    )
     assert institution.name == "Clinique des Cèdres"
     assert institution.type == InstitutionType.OTHER
     assert institution.commercial_status == CommercialStatus.PROSPECT
@@ -265,12 +307,31 @@ def test_unknown_institution_is_not_found(db: Session) -> None:
 
 def test_update_records_old_and_new_value_of_each_changed_field(db: Session) -> None:
     admin = make_user(db, role=Role.ADMIN, name="Alice Admin")
-    institution = make_institution(db, name="Clinique Pasteur", city="Lyon", bed_capacity=100, tags=["cardio"],
-                                   compliance_status="pending_review", annual_revenue="1000")
-    institutions.update_institution(db, actor_of(admin), institution.id, {
-        "name": "Clinique Pasteur Lyon", "city": "Lyon", "bed_capacity": "150", "tags": ["cardio", "vip"],
-        "compliance_status": "compliant", "annual_revenue": "1 500,5", "specialties": "Oncologie",
-        "compliance_expiry": "2027-01-31"}, expected_version=1)
+    institution = make_institution(
+        db,
+        name="Clinique Pasteur",
+        city="Lyon",
+        bed_capacity=100,
+        tags=["cardio"],
+        compliance_status="pending_review",
+        annual_revenue="1000",
+    )
+    institutions.update_institution(
+        db,
+        actor_of(admin),
+        institution.id,
+        {
+            "name": "Clinique Pasteur Lyon",
+            "city": "Lyon",
+            "bed_capacity": "150",
+            "tags": ["cardio", "vip"],
+            "compliance_status": "compliant",
+            "annual_revenue": "1 500,5",
+            "specialties": "Oncologie",
+            "compliance_expiry": "2027-01-31",
+        },
+        expected_version=1,
+    )
     assert _updates(db, institution.id) == {
         "name": ("Clinique Pasteur", "Clinique Pasteur Lyon"),
         "bed_capacity": ("100", "150"),
@@ -280,8 +341,9 @@ def test_update_records_old_and_new_value_of_each_changed_field(db: Session) -> 
         "annual_revenue": ("1000.00", "1500.50"),
         "compliance_expiry": (None, "2027-01-31"),
     }
-    entries = db.exec(select(AuditEntry).where(AuditEntry.entity_id == institution.id,
-                                               AuditEntry.action == "update")).all()
+    entries = db.exec(
+        select(AuditEntry).where(AuditEntry.entity_id == institution.id, AuditEntry.action == "update")
+    ).all()
     assert {(e.actor_id, e.actor_name) for e in entries} == {(admin.id, "Alice Admin")}
     detail = institutions.get_detail(db, SYSTEM_ACTOR, institution.id)
     assert detail.profile.bed_capacity == 150 and detail.tags == ["cardio", "vip"]
@@ -302,29 +364,44 @@ def test_second_save_with_stale_version_is_refused_naming_who_saved_first(db: Se
     institution = make_institution(db, city="Lyon")
     institutions.update_institution(db, actor_of(first), institution.id, {"city": "Nantes"}, expected_version=1)
     with pytest.raises(Conflict) as refused:
-        institutions.update_institution(db, actor_of(second), institution.id, {"city": "Brest"},
-                                        expected_version=1)
+        institutions.update_institution(db, actor_of(second), institution.id, {"city": "Brest"}, expected_version=1)
     assert refused.value.changed_by == "Alice Admin"
     assert institution.city == "Nantes" and institution.version == 2
     assert set(_updates(db, institution.id)) == {"city"}
 
 
 def test_unchanged_save_writes_nothing(db: Session) -> None:
-    institution = make_institution(db, name="Clinique du Lac", phone="+33 5 56 79 56 79",
-                                   website="https://lac.example.fr", bed_capacity=40, tags=["cardio", "vip"],
-                                   annual_revenue="10,5")
+    institution = make_institution(
+        db,
+        name="Clinique du Lac",
+        phone="+33 5 56 79 56 79",
+        website="https://lac.example.fr",
+        bed_capacity=40,
+        tags=["cardio", "vip"],
+        annual_revenue="10,5",
+    )
     entries_before = _audit_count(db, institution.id)
-    institutions.update_institution(db, SYSTEM_ACTOR, institution.id, {
-        "name": " Clinique  du Lac ", "phone": "05 56 79 56 79", "website": "lac.example.fr", "bed_capacity": "40",
-        "tags": "cardio, vip", "annual_revenue": "10.50"}, expected_version=1)
+    institutions.update_institution(
+        db,
+        SYSTEM_ACTOR,
+        institution.id,
+        {
+            "name": " Clinique  du Lac ",
+            "phone": "05 56 79 56 79",
+            "website": "lac.example.fr",
+            "bed_capacity": "40",
+            "tags": "cardio, vip",
+            "annual_revenue": "10.50",
+        },
+        expected_version=1,
+    )
     assert institution.version == 1
     assert _audit_count(db, institution.id) == entries_before
 
 
 def test_saving_the_same_tags_in_another_order_writes_nothing(db: Session) -> None:
     institution = make_institution(db, tags=["cardio", "vip"])
-    institutions.update_institution(db, SYSTEM_ACTOR, institution.id, {"tags": ["vip", "cardio"]},
-                                    expected_version=1)
+    institutions.update_institution(db, SYSTEM_ACTOR, institution.id, {"tags": ["vip", "cardio"]}, expected_version=1)
     assert institution.version == 1
     assert _updates(db, institution.id) == {}
 
@@ -361,14 +438,21 @@ def test_identifiers_of_another_institution_are_refused_on_update(db: Session) -
     make_institution(db, finess="330781196", siret=VALID_SIRET, accounting_number="C0001")
     other = make_institution(db)
     with pytest.raises(ValidationFailed) as refused:
-        institutions.update_institution(db, SYSTEM_ACTOR, other.id, {
-            "finess": "330781196", "siret": VALID_SIRET, "accounting_number": "c0001"}, expected_version=1)
-    assert refused.value.field_errors == {name: "Already used by another institution."
-                                          for name in ("finess", "siret", "accounting_number")}
+        institutions.update_institution(
+            db,
+            SYSTEM_ACTOR,
+            other.id,
+            {"finess": "330781196", "siret": VALID_SIRET, "accounting_number": "c0001"},
+            expected_version=1,
+        )
+    assert refused.value.field_errors == {
+        name: "Already used by another institution." for name in ("finess", "siret", "accounting_number")
+    }
     # Re-saving an institution's own identifiers is not a clash.
     own = make_institution(db, finess="2A0000012")
-    institutions.update_institution(db, SYSTEM_ACTOR, own.id, {"finess": "2a0000012", "city": "Ajaccio"},
-                                    expected_version=1)
+    institutions.update_institution(
+        db, SYSTEM_ACTOR, own.id, {"finess": "2a0000012", "city": "Ajaccio"}, expected_version=1
+    )
     assert own.version == 2
 
 
@@ -381,9 +465,11 @@ def test_archive_and_restore_are_audited(db: Session, clock) -> None:
     clock(minutes=1)
     institutions.set_archived(db, SYSTEM_ACTOR, institution.id, False)
     assert not institution.is_archived and institution.version == 3
-    actions = db.exec(select(AuditEntry.action, AuditEntry.old_value, AuditEntry.new_value)
-                      .where(AuditEntry.entity_id == institution.id, AuditEntry.action != "create")
-                      .order_by(col(AuditEntry.at))).all()
+    actions = db.exec(
+        select(AuditEntry.action, AuditEntry.old_value, AuditEntry.new_value)
+        .where(AuditEntry.entity_id == institution.id, AuditEntry.action != "create")
+        .order_by(col(AuditEntry.at))
+    ).all()
     assert [tuple(a) for a in actions] == [("archive", "False", "True"), ("restore", "True", "False")]
 
 
@@ -394,14 +480,11 @@ def test_concurrent_saves_of_the_same_version_do_not_both_succeed(clean_db: None
         # The second request has read version 1 when the first one saves and commits ...
         read_first = institutions.get_institution(second, institution_id)
         with unit_of_work() as first:
-            institutions.update_institution(first, SYSTEM_ACTOR, institution_id, {"city": "Nantes"},
-                                            expected_version=1)
+            institutions.update_institution(first, SYSTEM_ACTOR, institution_id, {"city": "Nantes"}, expected_version=1)
         assert read_first.version == 1  # ... then the second request saves what it read.
         with pytest.raises((Conflict, StaleDataError)):
-            institutions.update_institution(second, SYSTEM_ACTOR, institution_id, {"city": "Brest"},
-                                            expected_version=1)
+            institutions.update_institution(second, SYSTEM_ACTOR, institution_id, {"city": "Brest"}, expected_version=1)
             second.flush()
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,8 +515,7 @@ def _as(user: User) -> Actor:
 
 
 def _update(db: Session, user: User, institution: Institution, **changes: Any) -> Institution:
-    return institutions.update_institution(db, _as(user), institution.id, changes,
-                                           expected_version=institution.version)
+    return institutions.update_institution(db, _as(user), institution.id, changes, expected_version=institution.version)
 
 
 def test_user_cannot_edit_an_institution_assigned_to_someone_else(db: Session, org: Org) -> None:
@@ -449,8 +531,9 @@ def test_user_edits_institutions_assigned_to_or_created_by_them(db: Session, org
     mine = make_institution(db, assigned_to=org.rep_a1)
     _update(db, org.rep_a1, mine, city="Lyon")
     created = make_institution(db, _as(org.rep_a1))
-    institutions.update_institution(db, _as(org.admin), created.id, {"assigned_user_id": org.rep_b.id},
-                                    expected_version=1)
+    institutions.update_institution(
+        db, _as(org.admin), created.id, {"assigned_user_id": org.rep_b.id}, expected_version=1
+    )
     _update(db, org.rep_a1, created, city="Nantes")
     assert (mine.city, created.city) == ("Lyon", "Nantes")
 
@@ -466,8 +549,10 @@ def test_user_takes_an_unassigned_institution_for_themselves(db: Session, org: O
     _update(db, org.rep_a1, institution, assigned_user_id=org.rep_a1.id)
     assert institution.assigned_user_id == org.rep_a1.id
     assert institution.team_id == org.team_a.id
-    assert _updates(db, institution.id) == {"assigned_user_id": (None, str(org.rep_a1.id)),
-                                            "team_id": (None, str(org.team_a.id))}
+    assert _updates(db, institution.id) == {
+        "assigned_user_id": (None, str(org.rep_a1.id)),
+        "team_id": (None, str(org.team_a.id)),
+    }
 
 
 def test_user_cannot_assign_an_institution_to_another_user(db: Session, org: Org) -> None:
@@ -485,10 +570,10 @@ def test_user_cannot_assign_an_institution_to_another_user(db: Session, org: Org
 
 def test_user_cannot_create_an_institution_assigned_to_someone_else(db: Session, org: Org) -> None:
     with pytest.raises(Forbidden):
-        institutions.create_institution(db, _as(org.rep_a1), {"name": "Clinique X",
-                                                              "assigned_user_id": org.rep_a2.id})
-    mine = institutions.create_institution(db, _as(org.rep_a1), {"name": "Clinique Y",
-                                                                 "assigned_user_id": org.rep_a1.id})
+        institutions.create_institution(db, _as(org.rep_a1), {"name": "Clinique X", "assigned_user_id": org.rep_a2.id})
+    mine = institutions.create_institution(
+        db, _as(org.rep_a1), {"name": "Clinique Y", "assigned_user_id": org.rep_a1.id}
+    )
     assert mine.assigned_user_id == org.rep_a1.id
 
 
@@ -557,8 +642,7 @@ def test_assigning_to_a_deactivated_or_unknown_user_is_a_field_error(db: Session
     for user_id in (org.rep_b.id, uuid.uuid4()):
         with pytest.raises(ValidationFailed) as refused:
             _update(db, org.admin, institution, assigned_user_id=user_id)
-        assert refused.value.field_errors == {
-            "assigned_user_id": "This user does not exist or is deactivated."}
+        assert refused.value.field_errors == {"assigned_user_id": "This user does not exist or is deactivated."}
 
 
 def test_placing_in_an_unknown_team_is_a_field_error(db: Session, org: Org) -> None:
@@ -569,11 +653,13 @@ def test_placing_in_an_unknown_team_is_a_field_error(db: Session, org: Org) -> N
 
 
 def test_assigning_on_create_places_the_institution_in_the_assignees_team(db: Session, org: Org) -> None:
-    by_admin = institutions.create_institution(db, _as(org.admin), {"name": "Clinique A",
-                                                                    "assigned_user_id": org.rep_a1.id})
+    by_admin = institutions.create_institution(
+        db, _as(org.admin), {"name": "Clinique A", "assigned_user_id": org.rep_a1.id}
+    )
     assert by_admin.team_id == org.team_a.id
-    by_team_admin = institutions.create_institution(db, _as(org.team_admin_a), {
-        "name": "Clinique B", "assigned_user_id": org.rep_a2.id})
+    by_team_admin = institutions.create_institution(
+        db, _as(org.team_admin_a), {"name": "Clinique B", "assigned_user_id": org.rep_a2.id}
+    )
     assert by_team_admin.team_id == org.team_a.id
 
 
@@ -590,15 +676,18 @@ def test_contacts_follow_the_institutions_edit_right(db: Session, org: Org) -> N
         contacts.set_archived(db, rep, contact.id, True)
     assert not contacts.get_contact_row(db, rep, contact.id).can_edit
     # Their own and unassigned institutions' contacts, and the team's for a manager.
-    for institution, user in ((make_institution(db, assigned_to=org.rep_a1), org.rep_a1),
-                              (make_institution(db), org.rep_b), (someone_elses, org.manager_a)):
+    for institution, user in (
+        (make_institution(db, assigned_to=org.rep_a1), org.rep_a1),
+        (make_institution(db), org.rep_b),
+        (someone_elses, org.manager_a),
+    ):
         created = contacts.create_contact(db, _as(user), institution.id, {"last_name": "Martin"})
         contacts.update_contact(db, _as(user), created.id, {"title": "DAF"}, expected_version=1)
         assert contacts.get_contact_row(db, _as(user), created.id).can_edit
     with pytest.raises(Forbidden):
-        contacts.create_contact(db, _as(org.manager_a), make_institution(db, assigned_to=org.rep_b).id,
-                                {"last_name": "Martin"})
-
+        contacts.create_contact(
+            db, _as(org.manager_a), make_institution(db, assigned_to=org.rep_b).id, {"last_name": "Martin"}
+        )
 
 
 def test_overseas_numbers_dialled_the_french_way_are_accepted() -> None:

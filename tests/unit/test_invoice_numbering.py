@@ -29,9 +29,19 @@ def _drafts(count: int) -> tuple[Actor, list[uuid.UUID]]:
     with unit_of_work() as session:
         actor = actor_of(make_user(session, role=Role.ADMIN, name="Ada Admin"))
         institution = make_institution(session)
-        ids = [invoices.create_invoice(session, actor, {"institution_id": institution.id, "lines": [
-            {"description": f"Line {n}", "quantity": "1", "unit_price": f"{100 + n}.00", "vat_rate": "20"}]}).id
-            for n in range(count)]
+        ids = [
+            invoices.create_invoice(
+                session,
+                actor,
+                {
+                    "institution_id": institution.id,
+                    "lines": [
+                        {"description": f"Line {n}", "quantity": "1", "unit_price": f"{100 + n}.00", "vat_rate": "20"}
+                    ],
+                },
+            ).id
+            for n in range(count)
+        ]
     return actor, ids
 
 
@@ -63,8 +73,11 @@ def test_twenty_concurrent_issues_get_consecutive_chronological_numbers() -> Non
         stored = session.exec(select(Invoice).where(Invoice.status == InvoiceStatus.ISSUED)).all()
         by_issue = sorted(stored, key=lambda invoice: (invoice.issued_at, _number(invoice.number)))
         assert [_number(invoice.number) for invoice in by_issue] == list(range(1, COUNT + 1))
-        issued_at = [invoice.issued_at for invoice in sorted(stored, key=lambda i: _number(i.number))
-                     if invoice.issued_at is not None]
+        issued_at = [
+            invoice.issued_at
+            for invoice in sorted(stored, key=lambda i: _number(i.number))
+            if invoice.issued_at is not None
+        ]
         assert len(issued_at) == COUNT
         assert issued_at == sorted(issued_at)  # number order is issue order
         assert len({invoice.issue_date for invoice in stored}) == 1

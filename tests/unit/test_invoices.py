@@ -45,30 +45,42 @@ def org(db: Session) -> Org:
 
 @pytest.fixture
 def institution(db: Session) -> Institution:
-    return make_institution(db, name="CHU de Bordeaux", street="Place Amélie Raba-Léon", postal_code="33000",
-                            city="Bordeaux", accounting_number=f"C{uuid.uuid4().hex[:6]}")
+    return make_institution(
+        db,
+        name="CHU de Bordeaux",
+        street="Place Amélie Raba-Léon",
+        postal_code="33000",
+        city="Bordeaux",
+        accounting_number=f"C{uuid.uuid4().hex[:6]}",
+    )
 
 
-def line(description: str = "Formation", quantity: str = "1", unit_price: str = "100.00", vat_rate: str = "20",
-         **values: Any) -> dict[str, Any]:
-    return {"description": description, "quantity": quantity, "unit_price": unit_price, "vat_rate": vat_rate,
-            **values}
+def line(
+    description: str = "Formation", quantity: str = "1", unit_price: str = "100.00", vat_rate: str = "20", **values: Any
+) -> dict[str, Any]:
+    return {"description": description, "quantity": quantity, "unit_price": unit_price, "vat_rate": vat_rate, **values}
 
 
-def draft(db: Session, actor: Actor, institution: Institution, lines: list[dict[str, Any]] | None = None,
-          **values: Any) -> Invoice:
-    return invoices.create_invoice(db, actor, {"institution_id": institution.id,
-                                               "lines": lines if lines is not None else [line()], **values})
+def draft(
+    db: Session, actor: Actor, institution: Institution, lines: list[dict[str, Any]] | None = None, **values: Any
+) -> Invoice:
+    return invoices.create_invoice(
+        db, actor, {"institution_id": institution.id, "lines": lines if lines is not None else [line()], **values}
+    )
 
 
-def issued(db: Session, actor: Actor, institution: Institution, lines: list[dict[str, Any]] | None = None,
-           **values: Any) -> Invoice:
+def issued(
+    db: Session, actor: Actor, institution: Institution, lines: list[dict[str, Any]] | None = None, **values: Any
+) -> Invoice:
     return invoices.issue_invoice(db, actor, draft(db, actor, institution, lines, **values).id)
 
 
 def stored_lines(db: Session, invoice: Invoice) -> list[InvoiceLine]:
-    return list(db.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
-                        .order_by(col(InvoiceLine.position))).all())
+    return list(
+        db.exec(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(col(InvoiceLine.position))
+        ).all()
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,16 +88,36 @@ def stored_lines(db: Session, invoice: Invoice) -> list[InvoiceLine]:
 
 
 def test_a_draft_gets_totals_from_the_money_rules_and_the_default_payment_terms(
-        db: Session, org: Org, institution: Institution) -> None:
-    invoice = draft(db, org.rep_a.actor, institution, [
-        line(quantity="3", unit_price="33.33", vat_rate="20", discount_type="percent", discount_value="10"),
-        line(quantity="1.5", unit_price="10.00", vat_rate="5.5"),
-    ], global_discount_percent="5")
-    expected = compute_totals([l_.amounts() for l_ in document_lines.clean_lines(db, [
-        line(quantity="3", unit_price="33.33", vat_rate="20", discount_type="percent", discount_value="10"),
-        line(quantity="1.5", unit_price="10.00", vat_rate="5.5")])], D("5"))
-    assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == \
-        (expected.total_excl_vat, expected.total_vat, expected.total_incl_vat)
+    db: Session, org: Org, institution: Institution
+) -> None:
+    invoice = draft(
+        db,
+        org.rep_a.actor,
+        institution,
+        [
+            line(quantity="3", unit_price="33.33", vat_rate="20", discount_type="percent", discount_value="10"),
+            line(quantity="1.5", unit_price="10.00", vat_rate="5.5"),
+        ],
+        global_discount_percent="5",
+    )
+    expected = compute_totals(
+        [
+            l_.amounts()
+            for l_ in document_lines.clean_lines(
+                db,
+                [
+                    line(quantity="3", unit_price="33.33", vat_rate="20", discount_type="percent", discount_value="10"),
+                    line(quantity="1.5", unit_price="10.00", vat_rate="5.5"),
+                ],
+            )
+        ],
+        D("5"),
+    )
+    assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == (
+        expected.total_excl_vat,
+        expected.total_vat,
+        expected.total_incl_vat,
+    )
     assert [stored.net_amount for stored in stored_lines(db, invoice)] == [D("89.99"), D("15.00")]
     assert invoice.status == InvoiceStatus.DRAFT and invoice.number is None
     assert invoice.payment_terms_days == 30
@@ -94,17 +126,28 @@ def test_a_draft_gets_totals_from_the_money_rules_and_the_default_payment_terms(
 
 def test_the_institution_payment_terms_win_over_the_default(db: Session, org: Org) -> None:
     institution = make_institution(db)
-    institution = institutions.update_institution(db, org.admin.actor, institution.id, {"payment_terms_days": "45"},
-                                                  expected_version=institution.version)  # as its form sets them
+    institution = institutions.update_institution(
+        db, org.admin.actor, institution.id, {"payment_terms_days": "45"}, expected_version=institution.version
+    )  # as its form sets them
     assert draft(db, org.rep_a.actor, institution).payment_terms_days == 45
     assert draft(db, org.rep_a.actor, institution, payment_terms_days=60).payment_terms_days == 60
 
 
 def test_line_errors_name_the_line_and_the_field(db: Session, org: Org, institution: Institution) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        draft(db, org.rep_a.actor, institution, [
-            line(), line(vat_rate="19.6"), line(unit_price="-1"), line(quantity="1.2345"),
-            line(description=" "), line(discount_type="amount", discount_value="500")])
+        draft(
+            db,
+            org.rep_a.actor,
+            institution,
+            [
+                line(),
+                line(vat_rate="19.6"),
+                line(unit_price="-1"),
+                line(quantity="1.2345"),
+                line(description=" "),
+                line(discount_type="amount", discount_value="500"),
+            ],
+        )
     errors = refused.value.field_errors
     assert errors["lines.1.vat_rate"] == "This VAT rate is not allowed."
     assert errors["lines.2.unit_price"] == "Out of range."
@@ -115,34 +158,53 @@ def test_line_errors_name_the_line_and_the_field(db: Session, org: Org, institut
     assert too_big.value.field_errors == {"lines.1.discount_value": "A discount cannot exceed the line's amount."}
 
 
-def test_a_catalog_item_fills_what_an_invoice_line_leaves_out(db: Session, org: Org,
-                                                               institution: Institution) -> None:
+def test_a_catalog_item_fills_what_an_invoice_line_leaves_out(db: Session, org: Org, institution: Institution) -> None:
     item = make_catalog_item(db, name="Endoscope", unit_price="1250.10", default_vat_rate="5.5", unit="kit")
-    invoice = draft(db, org.rep_a.actor, institution, [{"catalog_item_id": str(item.id), "quantity": "2"},
-                                                       line(vat_rate="")])
+    invoice = draft(
+        db, org.rep_a.actor, institution, [{"catalog_item_id": str(item.id), "quantity": "2"}, line(vat_rate="")]
+    )
     first, second = stored_lines(db, invoice)
-    assert (first.description, first.unit_price, first.vat_rate, first.unit, first.net_amount) == \
-        ("Endoscope", D("1250.10"), D("5.5"), "kit", D("2500.20"))
+    assert (first.description, first.unit_price, first.vat_rate, first.unit, first.net_amount) == (
+        "Endoscope",
+        D("1250.10"),
+        D("5.5"),
+        "kit",
+        D("2500.20"),
+    )
     assert second.vat_rate == D("20")  # the organisation's default rate
 
 
-def test_a_malformed_catalog_item_next_to_a_valid_one_is_a_field_error(db: Session, org: Org,
-                                                                      institution: Institution) -> None:
+def test_a_malformed_catalog_item_next_to_a_valid_one_is_a_field_error(
+    db: Session, org: Org, institution: Institution
+) -> None:
     item = make_catalog_item(db)
     with pytest.raises(ValidationFailed) as refused:
-        draft(db, org.rep_a.actor, institution, [line(catalog_item_id=str(item.id)),
-                                                 line(catalog_item_id="not-an-id"),
-                                                 line(catalog_item_id=str(uuid.uuid4()))])
-    assert refused.value.field_errors == {"lines.1.catalog_item_id": "Unknown value.",
-                                          "lines.2.catalog_item_id": "This catalog item does not exist."}
+        draft(
+            db,
+            org.rep_a.actor,
+            institution,
+            [
+                line(catalog_item_id=str(item.id)),
+                line(catalog_item_id="not-an-id"),
+                line(catalog_item_id=str(uuid.uuid4())),
+            ],
+        )
+    assert refused.value.field_errors == {
+        "lines.1.catalog_item_id": "Unknown value.",
+        "lines.2.catalog_item_id": "This catalog item does not exist.",
+    }
 
 
-def test_the_invoiced_amount_of_a_quote_leaves_cancelled_invoices_out(db: Session, org: Org,
-                                                                     institution: Institution) -> None:
+def test_the_invoiced_amount_of_a_quote_leaves_cancelled_invoices_out(
+    db: Session, org: Org, institution: Institution
+) -> None:
     quote = make_accepted_quote(db, org.rep_a.actor, institution)  # 120.00 incl. VAT
     kept = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id, amount_incl_vat=D("30.00"))
-    cancelled = invoices.issue_invoice(db, org.rep_a.actor, invoices.create_invoice_from_quote(
-        db, org.rep_a.actor, quote.id, amount_incl_vat=D("50.00")).id)
+    cancelled = invoices.issue_invoice(
+        db,
+        org.rep_a.actor,
+        invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id, amount_incl_vat=D("50.00")).id,
+    )
     cancelled.status = InvoiceStatus.CANCELLED  # the rule, whatever was credited on it
     db.add(cancelled)
     db.flush()
@@ -150,8 +212,9 @@ def test_the_invoiced_amount_of_a_quote_leaves_cancelled_invoices_out(db: Sessio
     assert invoices.invoiced_on_quote(db, quote.id, excluding=kept.id) == D("0.00")
 
 
-def test_a_draft_needs_an_existing_institution_and_a_contact_of_it(db: Session, org: Org,
-                                                                     institution: Institution) -> None:
+def test_a_draft_needs_an_existing_institution_and_a_contact_of_it(
+    db: Session, org: Org, institution: Institution
+) -> None:
     with pytest.raises(ValidationFailed) as missing:
         invoices.create_invoice(db, org.rep_a.actor, {"lines": []})
     assert missing.value.field_errors == {"institution_id": "This field is required."}
@@ -161,12 +224,17 @@ def test_a_draft_needs_an_existing_institution_and_a_contact_of_it(db: Session, 
     assert wrong_contact.value.field_errors == {"contact_id": "This contact belongs to another institution."}
 
 
-def test_a_draft_is_edited_with_its_version_and_a_stale_one_is_refused(db: Session, org: Org,
-                                                                         institution: Institution) -> None:
+def test_a_draft_is_edited_with_its_version_and_a_stale_one_is_refused(
+    db: Session, org: Org, institution: Institution
+) -> None:
     invoice = draft(db, org.rep_a.actor, institution)
-    invoices.update_invoice(db, org.rep_a.actor, invoice.id, {"title": "Maintenance 2026",
-                                                              "lines": [line(quantity="2"), line(vat_rate="10")]},
-                            expected_version=1)
+    invoices.update_invoice(
+        db,
+        org.rep_a.actor,
+        invoice.id,
+        {"title": "Maintenance 2026", "lines": [line(quantity="2"), line(vat_rate="10")]},
+        expected_version=1,
+    )
     assert invoice.version == 2 and invoice.total_incl_vat == D("350.00")
     assert [stored.position for stored in stored_lines(db, invoice)] == [1, 2]
     with pytest.raises(Conflict) as stale:
@@ -197,9 +265,14 @@ def test_issuing_numbers_dates_and_freezes_the_buyer(db: Session, org: Org, inst
     assert invoice.issue_date == invoices.today(db)
     assert invoice.due_date == invoice.issue_date + timedelta(days=45)
     assert invoice.issued_by == org.rep_a.id and invoice.issued_at is not None
-    assert invoice.buyer == {"name": "CHU de Bordeaux", "address_lines": ["Place Amélie Raba-Léon", "33000 Bordeaux"],
-                             "contact_name": "Jeanne Dupont", "siret": None,
-                             "accounting_number": institution.accounting_number, "email": "jd@chu.fr"}
+    assert invoice.buyer == {
+        "name": "CHU de Bordeaux",
+        "address_lines": ["Place Amélie Raba-Léon", "33000 Bordeaux"],
+        "contact_name": "Jeanne Dupont",
+        "siret": None,
+        "accounting_number": institution.accounting_number,
+        "email": "jd@chu.fr",
+    }
     # The institution changes later: the invoice keeps what was printed.
     institution.name = "CHU de Bordeaux (Pellegrin)"
     db.add(institution)
@@ -216,8 +289,9 @@ def test_numbers_follow_each_other_per_sequence(db: Session, org: Org, instituti
     assert note.number.startswith(f"AV-{invoices.today(db).year}-")
 
 
-def test_the_issue_date_is_today_in_the_organisation_time_zone(db: Session, org: Org, institution: Institution,
-                                                                clock: Callable[..., datetime]) -> None:
+def test_the_issue_date_is_today_in_the_organisation_time_zone(
+    db: Session, org: Org, institution: Institution, clock: Callable[..., datetime]
+) -> None:
     from crm_app.platform.models import base
 
     now = base.clock()
@@ -228,8 +302,9 @@ def test_the_issue_date_is_today_in_the_organisation_time_zone(db: Session, org:
     assert invoice.number == f"FAC-{now.year + 1}-00001"
 
 
-def test_numbers_stay_chronological(db: Session, org: Org, institution: Institution,
-                                    clock: Callable[..., datetime]) -> None:
+def test_numbers_stay_chronological(
+    db: Session, org: Org, institution: Institution, clock: Callable[..., datetime]
+) -> None:
     clock(days=3)
     issued(db, org.rep_a.actor, institution)
     clock(days=-2)  # the server's clock went back
@@ -238,8 +313,9 @@ def test_numbers_stay_chronological(db: Session, org: Org, institution: Institut
         invoices.issue_invoice(db, org.rep_a.actor, late.id)
 
 
-def test_an_empty_draft_cannot_be_issued_and_an_issued_one_not_twice(db: Session, org: Org,
-                                                                      institution: Institution) -> None:
+def test_an_empty_draft_cannot_be_issued_and_an_issued_one_not_twice(
+    db: Session, org: Org, institution: Institution
+) -> None:
     empty = draft(db, org.rep_a.actor, institution, [])
     with pytest.raises(ValidationFailed) as refused:
         invoices.issue_invoice(db, org.rep_a.actor, empty.id)
@@ -290,35 +366,58 @@ def test_every_change_is_in_the_audit_trail(db: Session, org: Org, institution: 
 # Invoicing a quote
 
 
-def test_an_accepted_quote_is_invoiced_in_one_click_with_its_lines(db: Session, org: Org,
-                                                                    institution: Institution) -> None:
-    quote = make_accepted_quote(db, org.rep_a.actor, institution, [
-        quote_line(quantity="2", unit_price="1250.00"), quote_line(description="Kit", unit_price="80.00",
-                                                                   vat_rate="5.5")], global_discount_percent="3")
+def test_an_accepted_quote_is_invoiced_in_one_click_with_its_lines(
+    db: Session, org: Org, institution: Institution
+) -> None:
+    quote = make_accepted_quote(
+        db,
+        org.rep_a.actor,
+        institution,
+        [
+            quote_line(quantity="2", unit_price="1250.00"),
+            quote_line(description="Kit", unit_price="80.00", vat_rate="5.5"),
+        ],
+        global_discount_percent="3",
+    )
     invoice = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id)
     assert invoice.quote_id == quote.id and invoice.owner_id == quote.owner_id
-    assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == \
-        (quote.total_excl_vat, quote.total_vat, quote.total_incl_vat)
-    assert [(stored.description, stored.quantity) for stored in stored_lines(db, invoice)] == \
-        [("Formation", D("2.000")), ("Kit", D("1.000"))]
+    assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == (
+        quote.total_excl_vat,
+        quote.total_vat,
+        quote.total_incl_vat,
+    )
+    assert [(stored.description, stored.quantity) for stored in stored_lines(db, invoice)] == [
+        ("Formation", D("2.000")),
+        ("Kit", D("1.000")),
+    ]
     assert invoices.get_invoice(db, org.rep_a.actor, invoice.id).row.quote_number == quote.number
 
 
-def test_an_ordered_quote_can_be_invoiced_but_not_a_draft_or_sent_one(db: Session, org: Org,
-                                                                       institution: Institution) -> None:
-    assert invoices.create_invoice_from_quote(db, org.rep_a.actor,
-                                              make_ordered_quote(db, org.rep_a.actor, institution).id)
+def test_an_ordered_quote_can_be_invoiced_but_not_a_draft_or_sent_one(
+    db: Session, org: Org, institution: Institution
+) -> None:
+    assert invoices.create_invoice_from_quote(
+        db, org.rep_a.actor, make_ordered_quote(db, org.rep_a.actor, institution).id
+    )
     for quote in (make_quote(db, org.rep_a.actor, institution), make_sent_quote(db, org.rep_a.actor, institution)):
         with pytest.raises(InvalidTransition) as refused:
             invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id)
         assert refused.value.current_status == quote.status
 
 
-def test_a_deposit_and_the_balance_make_the_quote_total_exactly(db: Session, org: Org,
-                                                                 institution: Institution) -> None:
-    quote = make_accepted_quote(db, org.rep_a.actor, institution, [
-        quote_line(quantity="3", unit_price="333.33"), quote_line(unit_price="99.99", vat_rate="10"),
-        quote_line(unit_price="12.34", vat_rate="5.5")])
+def test_a_deposit_and_the_balance_make_the_quote_total_exactly(
+    db: Session, org: Org, institution: Institution
+) -> None:
+    quote = make_accepted_quote(
+        db,
+        org.rep_a.actor,
+        institution,
+        [
+            quote_line(quantity="3", unit_price="333.33"),
+            quote_line(unit_price="99.99", vat_rate="10"),
+            quote_line(unit_price="12.34", vat_rate="5.5"),
+        ],
+    )
     deposit = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id, percent=D("30"))
     deposit_lines = stored_lines(db, deposit)
     assert len(deposit_lines) == 3  # one per VAT rate
@@ -330,8 +429,12 @@ def test_a_deposit_and_the_balance_make_the_quote_total_exactly(db: Session, org
     assert deposit.total_incl_vat + balance.total_incl_vat <= quote.total_incl_vat
     assert quote.total_incl_vat - deposit.total_incl_vat - balance.total_incl_vat <= D("0.02")
     for stored in (deposit, balance):  # every part's totals come from its lines
-        amounts = [document_lines.LineInput(description="x", quantity=l_.quantity, unit_price=l_.unit_price,
-                                      vat_rate=l_.vat_rate).amounts() for l_ in stored_lines(db, stored)]
+        amounts = [
+            document_lines.LineInput(
+                description="x", quantity=l_.quantity, unit_price=l_.unit_price, vat_rate=l_.vat_rate
+            ).amounts()
+            for l_ in stored_lines(db, stored)
+        ]
         assert compute_totals(amounts).total_incl_vat == stored.total_incl_vat
 
 
@@ -350,17 +453,20 @@ def test_a_quote_is_never_invoiced_above_its_total(db: Session, org: Org, instit
     assert full.value.field_errors == {"amount_incl_vat": "This quote is already fully invoiced."}
     # Editing a draft of the quote cannot go above the total either.
     with pytest.raises(ValidationFailed):
-        invoices.update_invoice(db, org.rep_a.actor, rest.id, {"lines": [line(unit_price="50.00")]},
-                                expected_version=rest.version)
+        invoices.update_invoice(
+            db, org.rep_a.actor, rest.id, {"lines": [line(unit_price="50.00")]}, expected_version=rest.version
+        )
 
 
-def test_a_credit_note_gives_room_back_on_the_quote_and_a_deleted_draft_too(db: Session, org: Org,
-                                                                             institution: Institution) -> None:
+def test_a_credit_note_gives_room_back_on_the_quote_and_a_deleted_draft_too(
+    db: Session, org: Org, institution: Institution
+) -> None:
     quote = make_accepted_quote(db, org.rep_a.actor, institution)
     first = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id)
     invoices.delete_draft(db, org.rep_a.actor, first.id)
-    second = invoices.issue_invoice(db, org.rep_a.actor,
-                                    invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id).id)
+    second = invoices.issue_invoice(
+        db, org.rep_a.actor, invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id).id
+    )
     invoices.create_credit_note(db, org.rep_a.actor, second.id, amount_incl_vat=D("60.00"))
     assert invoices.invoiced_on_quote(db, quote.id) == D("60.00")
     again = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id)
@@ -378,8 +484,9 @@ def test_invoicing_a_quote_needs_the_right_on_the_quote(db: Session, org: Org, i
 
 def test_part_lines_never_go_above_the_target() -> None:
     rows = [(D("20"), D("833.33")), (D("5.5"), D("10.01")), (D("0"), D("3.00"))]
-    total = compute_totals([document_lines.LineInput("x", D(1), base, rate).amounts()
-                            for rate, base in rows]).total_incl_vat
+    total = compute_totals(
+        [document_lines.LineInput("x", D(1), base, rate).amounts() for rate, base in rows]
+    ).total_incl_vat
     for cents in range(1, 2000, 37):
         target = D(cents) / 100 * 5
         parts = invoices.part_lines(rows, total, target, "Acompte")
@@ -391,10 +498,12 @@ def test_part_lines_never_go_above_the_target() -> None:
 # Credit notes
 
 
-def test_a_full_credit_note_copies_the_lines_and_cancels_the_invoice(db: Session, org: Org,
-                                                                       institution: Institution) -> None:
-    invoice = issued(db, org.rep_a.actor, institution, [line(), line(vat_rate="10", unit_price="55.55")],
-                     global_discount_percent="2")
+def test_a_full_credit_note_copies_the_lines_and_cancels_the_invoice(
+    db: Session, org: Org, institution: Institution
+) -> None:
+    invoice = issued(
+        db, org.rep_a.actor, institution, [line(), line(vat_rate="10", unit_price="55.55")], global_discount_percent="2"
+    )
     note = invoices.create_credit_note(db, org.rep_a.actor, invoice.id, notes="Erreur de facturation")
     assert note.kind == InvoiceKind.CREDIT_NOTE and note.status == InvoiceStatus.ISSUED
     assert note.credited_invoice_id == invoice.id and note.total_incl_vat == invoice.total_incl_vat
@@ -409,7 +518,8 @@ def test_a_full_credit_note_copies_the_lines_and_cancels_the_invoice(db: Session
 
 
 def test_a_partial_credit_note_by_amount_or_by_lines_never_above_what_remains(
-        db: Session, org: Org, institution: Institution) -> None:
+    db: Session, org: Org, institution: Institution
+) -> None:
     invoice = issued(db, org.rep_a.actor, institution, [line(unit_price="1000.00")])  # 1,200.00
     payments.record_payment(db, org.rep_a.actor, invoice.id, {"amount": "700", "method": "transfer"})
     with pytest.raises(ValidationFailed) as too_much:
@@ -432,8 +542,9 @@ def test_drafts_and_credit_notes_cannot_be_credited(db: Session, org: Org, insti
     with pytest.raises(InvalidTransition) as on_draft:
         invoices.create_credit_note(db, org.rep_a.actor, draft(db, org.rep_a.actor, institution).id)
     assert on_draft.value.current_status == "draft"
-    note = invoices.create_credit_note(db, org.rep_a.actor, issued(db, org.rep_a.actor, institution).id,
-                                       amount_incl_vat=D("12.00"))
+    note = invoices.create_credit_note(
+        db, org.rep_a.actor, issued(db, org.rep_a.actor, institution).id, amount_incl_vat=D("12.00")
+    )
     with pytest.raises(InvalidTransition):
         invoices.create_credit_note(db, org.rep_a.actor, note.id)
     with pytest.raises(InvalidTransition):
@@ -456,9 +567,11 @@ def test_a_user_sees_and_edits_only_their_own_invoices(db: Session, org: Org, in
         with pytest.raises(Forbidden):
             invoices.delete_draft(db, other.actor, invoice.id)
     invoices.issue_invoice(db, org.rep_a.actor, invoice.id)
-    for action in (lambda a: payments.record_payment(db, a, invoice.id, {"amount": "1", "method": "cash"}),
-                   lambda a: invoices.create_credit_note(db, a, invoice.id),
-                   lambda a: payments.list_payments(db, a, invoice.id)):
+    for action in (
+        lambda a: payments.record_payment(db, a, invoice.id, {"amount": "1", "method": "cash"}),
+        lambda a: invoices.create_credit_note(db, a, invoice.id),
+        lambda a: payments.list_payments(db, a, invoice.id),
+    ):
         with pytest.raises(Forbidden):
             action(org.rep_b.actor)
 
@@ -491,8 +604,9 @@ def test_a_user_cannot_create_an_invoice_for_someone_else(db: Session, org: Org,
 # Lists and totals
 
 
-def test_the_list_filters_pages_and_totals_the_whole_filtered_list(db: Session, org: Org,
-                                                                    clock: Callable[..., datetime]) -> None:
+def test_the_list_filters_pages_and_totals_the_whole_filtered_list(
+    db: Session, org: Org, clock: Callable[..., datetime]
+) -> None:
     chu = make_institution(db, name="Hôpital Saint-Éloi")
     other = make_institution(db, name="Clinique du Parc")
     actor = org.rep_a.actor
@@ -508,8 +622,9 @@ def test_the_list_filters_pages_and_totals_the_whole_filtered_list(db: Session, 
 
     everything = invoices.list_invoices(db, actor)
     assert everything.total == 6
-    assert everything.totals.total_incl_vat == D("1200.00") + D("600.00") + D("120.00") + D("60.00") \
-        - D("24.00") + D("12.00")
+    assert everything.totals.total_incl_vat == D("1200.00") + D("600.00") + D("120.00") + D("60.00") - D("24.00") + D(
+        "12.00"
+    )
     assert everything.totals.outstanding == D("1200.00") + D("500.00") + D("36.00")
     assert everything.totals.overdue == D("1200.00")
     overdue = invoices.list_invoices(db, actor, InvoiceQuery(overdue=True))
@@ -519,8 +634,9 @@ def test_the_list_filters_pages_and_totals_the_whole_filtered_list(db: Session, 
     assert {row.id for row in by_name.items} == {late.id, part_paid.id}
     by_number = invoices.list_invoices(db, actor, InvoiceQuery(q=paid.number or ""))
     assert [row.id for row in by_number.items] == [paid.id]
-    assert {row.id for row in invoices.list_invoices(db, actor, InvoiceQuery(kind=InvoiceKind.CREDIT_NOTE)).items} \
-        == {note.id}
+    assert {row.id for row in invoices.list_invoices(db, actor, InvoiceQuery(kind=InvoiceKind.CREDIT_NOTE)).items} == {
+        note.id
+    }
     statuses = InvoiceQuery(statuses=(InvoiceStatus.PAID, InvoiceStatus.DRAFT))
     assert {row.id for row in invoices.list_invoices(db, actor, statuses).items} == {paid.id, a_draft.id}
     amounts = InvoiceQuery(min_amount=D("100"), max_amount=D("600"))
@@ -536,14 +652,28 @@ def test_the_list_filters_pages_and_totals_the_whole_filtered_list(db: Session, 
     assert [row.id for row in first.items] == [late.id, part_paid.id]
     assert first.total == 6 and first.totals == everything.totals
     row = next(r for r in everything.items if r.id == part_paid.id)
-    assert (row.remaining, row.amount_paid, row.status, row.institution_name, row.owner_name) == \
-        (D("500.00"), D("100.00"), InvoiceStatus.PARTIALLY_PAID, "Hôpital Saint-Éloi", org.rep_a.user.full_name)
+    assert (row.remaining, row.amount_paid, row.status, row.institution_name, row.owner_name) == (
+        D("500.00"),
+        D("100.00"),
+        InvoiceStatus.PARTIALLY_PAID,
+        "Hôpital Saint-Éloi",
+        org.rep_a.user.full_name,
+    )
 
 
 def test_query_from_url_parameters() -> None:
-    query = InvoiceQuery.from_params({"status": ["issued,overdue", "bogus"], "kind": "invoice", "overdue": "1",
-                                      "min_amount": "1 000,50", "due_from": "2026-03-01", "issued_to": "nonsense",
-                                      "sort": "-due", "q": " FAC "})
+    query = InvoiceQuery.from_params(
+        {
+            "status": ["issued,overdue", "bogus"],
+            "kind": "invoice",
+            "overdue": "1",
+            "min_amount": "1 000,50",
+            "due_from": "2026-03-01",
+            "issued_to": "nonsense",
+            "sort": "-due",
+            "q": " FAC ",
+        }
+    )
     assert query.statuses == (InvoiceStatus.ISSUED, InvoiceStatus.OVERDUE) and query.kind == InvoiceKind.INVOICE
     assert query.overdue and query.min_amount == D("1000.50") and query.due_from == date(2026, 3, 1)
     assert query.issued_to is None and (query.sort, query.descending) == ("due", True)
@@ -554,14 +684,18 @@ def test_query_from_url_parameters() -> None:
 # Detail, notifications, timeline
 
 
-def test_the_detail_shows_lines_vat_rows_payments_and_remaining(db: Session, org: Org,
-                                                                 institution: Institution) -> None:
+def test_the_detail_shows_lines_vat_rows_payments_and_remaining(
+    db: Session, org: Org, institution: Institution
+) -> None:
     invoice = issued(db, org.rep_a.actor, institution, [line(), line(unit_price="200.00", vat_rate="5.5")])
-    payments.record_payment(db, org.rep_a.actor, invoice.id, {"amount": "50.00", "method": "transfer",
-                                                              "reference": "VIR 123"})
+    payments.record_payment(
+        db, org.rep_a.actor, invoice.id, {"amount": "50.00", "method": "transfer", "reference": "VIR 123"}
+    )
     detail = invoices.get_invoice(db, org.rep_a.actor, invoice.id)
-    assert [(row.rate, row.base, row.vat) for row in detail.totals.vat_rows] == \
-        [(D("20"), D("100.00"), D("20.00")), (D("5.5"), D("200.00"), D("11.00"))]
+    assert [(row.rate, row.base, row.vat) for row in detail.totals.vat_rows] == [
+        (D("20"), D("100.00"), D("20.00")),
+        (D("5.5"), D("200.00"), D("11.00")),
+    ]
     assert detail.totals.total_incl_vat == invoice.total_incl_vat == D("331.00")
     assert [(p.amount, p.method, p.reference) for p in detail.payments] == [(D("50.00"), "transfer", "VIR 123")]
     assert detail.remaining == D("281.00") and detail.row.can_edit
@@ -576,13 +710,17 @@ def test_the_owner_is_told_when_their_invoice_is_paid(db: Session, org: Org, ins
 
 
 def test_the_institution_timeline_shows_issued_invoices_credit_notes_and_payments(
-        db: Session, org: Org, institution: Institution) -> None:
+    db: Session, org: Org, institution: Institution
+) -> None:
     invoice = issued(db, org.rep_a.actor, institution)
     draft(db, org.rep_a.actor, institution)
     payments.record_payment(db, org.rep_a.actor, invoice.id, {"amount": "20.00", "method": "check"})
     note = invoices.create_credit_note(db, org.rep_a.actor, invoice.id, amount_incl_vat=D("12.00"))
     page = timeline.timeline(db, org.rep_a.actor, institution.id, kinds=["invoice", "payment"])
-    assert {(entry.kind, entry.title) for entry in page.items} == \
-        {("invoice", invoice.number), ("invoice", note.number), ("payment", invoice.number)}
+    assert {(entry.kind, entry.title) for entry in page.items} == {
+        ("invoice", invoice.number),
+        ("invoice", note.number),
+        ("payment", invoice.number),
+    }
     assert all(entry.link and entry.link.startswith("/invoices/") for entry in page.items)
     assert timeline.timeline(db, org.rep_b.actor, institution.id, kinds=["invoice", "payment"]).total == 0

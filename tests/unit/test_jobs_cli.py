@@ -15,8 +15,14 @@ from tests.activity_factories import make_org, make_task, notifications_of
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crm_app.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_app.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
 
 
 def _closed_port() -> int:

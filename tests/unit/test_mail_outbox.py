@@ -31,8 +31,11 @@ Clock = Callable[..., datetime]
 
 def _queue(**changes: object) -> OutboxMessage:
     """Queue one message in a committed unit of work."""
-    arguments: dict[str, object] = {"to": "buyer@chu-lyon.example", "subject": "Quote Q-2026-0042",
-                                     "text": "Please find our quote attached."}
+    arguments: dict[str, object] = {
+        "to": "buyer@chu-lyon.example",
+        "subject": "Quote Q-2026-0042",
+        "text": "Please find our quote attached.",
+    }
     arguments.update(changes)
     with unit_of_work() as session:
         return mail.enqueue(session, **arguments)  # type: ignore[arg-type]
@@ -50,25 +53,33 @@ def _count(session: Session) -> int:
 
 
 def test_message_arrives_with_its_attachment_intact(smtp_server: SMTPServer, clean_db: None) -> None:
-    queued = _queue(to=[("Dr Émile Martin", "emile.martin@chu-lyon.example"), "achats@chu-lyon.example"],
-                    cc=["commercial@opex.example"], reply_to=("Jeanne Commerciale", "jeanne@opex.example"),
-                    subject="Devis n° Q-2026-0042 — Hôpital Édouard-Herriot",
-                    text="Bonjour,\nveuillez trouver notre devis ci-joint.",
-                    html="<p>Bonjour,</p><p>veuillez trouver notre devis ci-joint.</p>",
-                    attachments=[mail.Attachment("Devis Q-2026-0042.pdf", "application/pdf", PDF)],
-                    related=("quote", uuid.uuid4()))
+    queued = _queue(
+        to=[("Dr Émile Martin", "emile.martin@chu-lyon.example"), "achats@chu-lyon.example"],
+        cc=["commercial@opex.example"],
+        reply_to=("Jeanne Commerciale", "jeanne@opex.example"),
+        subject="Devis n° Q-2026-0042 — Hôpital Édouard-Herriot",
+        text="Bonjour,\nveuillez trouver notre devis ci-joint.",
+        html="<p>Bonjour,</p><p>veuillez trouver notre devis ci-joint.</p>",
+        attachments=[mail.Attachment("Devis Q-2026-0042.pdf", "application/pdf", PDF)],
+        related=("quote", uuid.uuid4()),
+    )
 
     assert smtp.send_pending() == {"sent": 1, "retry": 0, "failed": 0}
 
     [received] = smtp_server.received
     assert received.mail_from == "crm@opex.example"
-    assert sorted(received.rcpt_tos) == ["achats@chu-lyon.example", "commercial@opex.example",
-                                         "emile.martin@chu-lyon.example"]
+    assert sorted(received.rcpt_tos) == [
+        "achats@chu-lyon.example",
+        "commercial@opex.example",
+        "emile.martin@chu-lyon.example",
+    ]
     message = received.message
     assert message["Subject"] == "Devis n° Q-2026-0042 — Hôpital Édouard-Herriot"
     assert message["From"] == "OPEx CRM <crm@opex.example>"
-    assert [a.addr_spec for a in message["To"].addresses] == ["emile.martin@chu-lyon.example",
-                                                              "achats@chu-lyon.example"]
+    assert [a.addr_spec for a in message["To"].addresses] == [
+        "emile.martin@chu-lyon.example",
+        "achats@chu-lyon.example",
+    ]
     assert message["To"].addresses[0].display_name == "Dr Émile Martin"
     assert message["Cc"] == "commercial@opex.example"
     assert message["Reply-To"] == "Jeanne Commerciale <jeanne@opex.example>"
@@ -109,7 +120,8 @@ def test_a_commit_that_queued_mail_wakes_the_running_scheduler(smtp_server: SMTP
 
 
 def test_mail_waits_while_the_server_is_down_and_goes_once_it_is_back(
-        smtp_server: SMTPServer, clean_db: None, clock: Clock) -> None:
+    smtp_server: SMTPServer, clean_db: None, clock: Clock
+) -> None:
     smtp_server.stop()
     queued = _queue()
 
@@ -148,8 +160,11 @@ def test_mail_is_given_up_after_the_last_attempt(smtp_server: SMTPServer, clean_
     queued = _queue()
     for attempt in range(1, mail.MAX_ATTEMPTS + 1):
         outcome = smtp.send_pending()
-        assert outcome == ({"sent": 0, "retry": 0, "failed": 1} if attempt == mail.MAX_ATTEMPTS
-                           else {"sent": 0, "retry": 1, "failed": 0})
+        assert outcome == (
+            {"sent": 0, "retry": 0, "failed": 1}
+            if attempt == mail.MAX_ATTEMPTS
+            else {"sent": 0, "retry": 1, "failed": 0}
+        )
         clock(hours=1)
     row = _row(queued.id)
     assert row.status == MailStatus.FAILED and row.attempts == mail.MAX_ATTEMPTS and row.last_error
@@ -197,7 +212,8 @@ def test_two_senders_at_once_send_each_message_once(smtp_server: SMTPServer, cle
 
 
 def test_a_send_interrupted_by_a_crash_is_retried_after_the_lease(
-        smtp_server: SMTPServer, clean_db: None, clock: Clock) -> None:
+    smtp_server: SMTPServer, clean_db: None, clock: Clock
+) -> None:
     queued = _queue()
     claimed = smtp._claim_next(utcnow())  # a sender claims it, then its process dies
     assert claimed is not None and claimed.message.id == queued.id
@@ -211,8 +227,13 @@ def test_a_send_interrupted_by_a_crash_is_retried_after_the_lease(
 def test_a_rolled_back_unit_of_work_leaves_no_mail(smtp_server: SMTPServer, clean_db: None) -> None:
     with pytest.raises(RuntimeError):
         with unit_of_work() as session:
-            mail.enqueue(session, to="buyer@chu-lyon.example", subject="Meeting", text="Invitation",
-                         attachments=[mail.Attachment("invite.ics", "text/calendar", b"BEGIN:VCALENDAR")])
+            mail.enqueue(
+                session,
+                to="buyer@chu-lyon.example",
+                subject="Meeting",
+                text="Invitation",
+                attachments=[mail.Attachment("invite.ics", "text/calendar", b"BEGIN:VCALENDAR")],
+            )
             raise RuntimeError("the business change failed")
     with unit_of_work() as session:
         assert _count(session) == 0
@@ -222,12 +243,27 @@ def test_a_rolled_back_unit_of_work_leaves_no_mail(smtp_server: SMTPServer, clea
 
 
 def test_a_dedupe_key_queues_a_message_at_most_once(db: Session) -> None:
-    first = mail.enqueue(db, to="billing@chu-lyon.example", subject="Reminder", text="Invoice overdue",
-                         dedupe_key="invoice:42:reminder:+15")
-    again = mail.enqueue(db, to="someone-else@chu-lyon.example", subject="Reminder again", text="...",
-                         dedupe_key="invoice:42:reminder:+15")
-    other = mail.enqueue(db, to="billing@chu-lyon.example", subject="Reminder", text="Invoice overdue",
-                         dedupe_key="invoice:42:reminder:+30")
+    first = mail.enqueue(
+        db,
+        to="billing@chu-lyon.example",
+        subject="Reminder",
+        text="Invoice overdue",
+        dedupe_key="invoice:42:reminder:+15",
+    )
+    again = mail.enqueue(
+        db,
+        to="someone-else@chu-lyon.example",
+        subject="Reminder again",
+        text="...",
+        dedupe_key="invoice:42:reminder:+15",
+    )
+    other = mail.enqueue(
+        db,
+        to="billing@chu-lyon.example",
+        subject="Reminder",
+        text="Invoice overdue",
+        dedupe_key="invoice:42:reminder:+30",
+    )
     assert again.id == first.id and again.subject == "Reminder"
     assert other.id != first.id
     assert _count(db) == 2
@@ -253,8 +289,17 @@ def test_a_dedupe_key_holds_between_concurrent_transactions(clean_db: None) -> N
         assert _count(session) == 1
 
 
-@pytest.mark.parametrize("to", ["not-an-address", "a@b", "<a@chu.example>", "a@chu.example, b@chu.example",
-                                [("Name\r\nBcc: spy@evil.example", "a@chu.example")], []])
+@pytest.mark.parametrize(
+    "to",
+    [
+        "not-an-address",
+        "a@b",
+        "<a@chu.example>",
+        "a@chu.example, b@chu.example",
+        [("Name\r\nBcc: spy@evil.example", "a@chu.example")],
+        [],
+    ],
+)
 def test_invalid_addresses_are_refused(db: Session, to: object) -> None:
     with pytest.raises(ValidationFailed) as refused:
         mail.enqueue(db, to=to, subject="Hello", text="Hi")  # type: ignore[arg-type]
@@ -263,8 +308,9 @@ def test_invalid_addresses_are_refused(db: Session, to: object) -> None:
 
 
 def test_addresses_are_normalised(db: Session) -> None:
-    message = mail.enqueue(db, to=[" Buyer@CHU-Lyon.example ", ("Martin, Jean", "jean@chu.example")],
-                           subject="Hello", text="Hi")
+    message = mail.enqueue(
+        db, to=[" Buyer@CHU-Lyon.example ", ("Martin, Jean", "jean@chu.example")], subject="Hello", text="Hi"
+    )
     assert message.to_addresses == ["Buyer@chu-lyon.example", '"Martin, Jean" <jean@chu.example>']
     assert message.status == MailStatus.PENDING and message.attempts == 0
     assert message.message_id.startswith("<") and message.message_id.endswith("@localhost>")
@@ -272,8 +318,9 @@ def test_addresses_are_normalised(db: Session) -> None:
     assert pair.to_addresses == ["a@chu.example", "b@chu.example"]  # a tuple of addresses, not a named one
 
 
-def test_a_password_is_never_sent_without_tls(smtp_server: SMTPServer, clean_db: None,
-                                              settings_override: Callable[..., None]) -> None:
+def test_a_password_is_never_sent_without_tls(
+    smtp_server: SMTPServer, clean_db: None, settings_override: Callable[..., None]
+) -> None:
     settings_override(smtp_user="crm", smtp_password="secret-password")
     queued = _queue()
     assert smtp.send_pending() == {"sent": 0, "retry": 1, "failed": 0}
@@ -282,8 +329,7 @@ def test_a_password_is_never_sent_without_tls(smtp_server: SMTPServer, clean_db:
     assert smtp_server.received == []
 
 
-def test_nothing_is_sent_while_smtp_is_not_configured(clean_db: None,
-                                                      settings_override: Callable[..., None]) -> None:
+def test_nothing_is_sent_while_smtp_is_not_configured(clean_db: None, settings_override: Callable[..., None]) -> None:
     settings_override(smtp_host="")
     queued = _queue()
     assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
@@ -294,15 +340,32 @@ def test_nothing_is_sent_while_smtp_is_not_configured(clean_db: None,
 def test_status_counts_waiting_and_given_up_mail(db: Session) -> None:
     for n in range(3):
         mail.enqueue(db, to="a@chu-lyon.example", subject=f"Hello {n}", text="Hi")
-    db.add(OutboxMessage(to_addresses=["a@chu-lyon.example"], subject="Old", text_body="x", message_id="<x@y>",
-                         status=MailStatus.FAILED, attempts=10))
-    db.add(OutboxMessage(to_addresses=["a@chu-lyon.example"], subject="Sent", text_body="x", message_id="<z@y>",
-                         status=MailStatus.SENT, attempts=1))
+    db.add(
+        OutboxMessage(
+            to_addresses=["a@chu-lyon.example"],
+            subject="Old",
+            text_body="x",
+            message_id="<x@y>",
+            status=MailStatus.FAILED,
+            attempts=10,
+        )
+    )
+    db.add(
+        OutboxMessage(
+            to_addresses=["a@chu-lyon.example"],
+            subject="Sent",
+            text_body="x",
+            message_id="<z@y>",
+            status=MailStatus.SENT,
+            attempts=1,
+        )
+    )
     assert mail.status_counts(db) == {"pending": 3, "failed": 1}
 
 
-def test_the_outbox_works_on_sqlite(smtp_server: SMTPServer, tmp_path: Path,
-                                    settings_override: Callable[..., None]) -> None:
+def test_the_outbox_works_on_sqlite(
+    smtp_server: SMTPServer, tmp_path: Path, settings_override: Callable[..., None]
+) -> None:
     settings_override(database_url=f"sqlite:///{tmp_path / 'mail.sqlite3'}")
     migrate.upgrade()
     queued = _queue(attachments=[mail.Attachment("quote.pdf", "application/pdf", PDF)], dedupe_key="quote:1")
@@ -317,6 +380,7 @@ def test_the_outbox_works_on_sqlite(smtp_server: SMTPServer, tmp_path: Path,
 
 # --- queueing many at once ---------------------------------------------------------------------------
 
+
 def test_enqueue_many_writes_in_two_statements_and_honours_dedupe_keys(db: Session) -> None:
     from sqlalchemy import event
 
@@ -327,9 +391,15 @@ def test_enqueue_many_writes_in_two_statements_and_honours_dedupe_keys(db: Sessi
     related = uuid.uuid4()
     messages = [
         mail.Outgoing(to="buyer@chu-lyon.example", subject="Again", text="x", dedupe_key="quote:1"),
-        mail.Outgoing(to=[("Anne Martin", "Anne@CHU-Lyon.example")], subject="Quote Q-1", text="Hello",
-                      reply_to=("Paul Durand", "paul@opex.example"), dedupe_key="quote:2", related=("quote", related),
-                      attachments=[mail.Attachment("quote.pdf", "application/pdf", PDF)]),
+        mail.Outgoing(
+            to=[("Anne Martin", "Anne@CHU-Lyon.example")],
+            subject="Quote Q-1",
+            text="Hello",
+            reply_to=("Paul Durand", "paul@opex.example"),
+            dedupe_key="quote:2",
+            related=("quote", related),
+            attachments=[mail.Attachment("quote.pdf", "application/pdf", PDF)],
+        ),
         mail.Outgoing(to="other@chu-lyon.example", subject="Twice", text="x", dedupe_key="quote:2"),
         mail.Outgoing(to="nokey@chu-lyon.example", subject="No key", text="x"),
     ]
@@ -366,13 +436,21 @@ def test_enqueue_many_refuses_or_skips_an_invalid_address(db: Session) -> None:
         mail.enqueue_many(db, [mail.Outgoing(to="a@chu-lyon.example", subject="a\nb", text="x")])
 
 
-def test_enqueue_many_works_on_sqlite(smtp_server: SMTPServer, tmp_path: Path,
-                                      settings_override: Callable[..., None]) -> None:
+def test_enqueue_many_works_on_sqlite(
+    smtp_server: SMTPServer, tmp_path: Path, settings_override: Callable[..., None]
+) -> None:
     settings_override(database_url=f"sqlite:///{tmp_path / 'many.sqlite3'}")
     migrate.upgrade()
-    messages = [mail.Outgoing(to=f"buyer{n}@chu-lyon.example", subject=f"Quote {n}", text="Hi",
-                              dedupe_key=f"quote:{n % 2}",
-                              attachments=[mail.Attachment("quote.pdf", "application/pdf", PDF)]) for n in range(3)]
+    messages = [
+        mail.Outgoing(
+            to=f"buyer{n}@chu-lyon.example",
+            subject=f"Quote {n}",
+            text="Hi",
+            dedupe_key=f"quote:{n % 2}",
+            attachments=[mail.Attachment("quote.pdf", "application/pdf", PDF)],
+        )
+        for n in range(3)
+    ]
     with unit_of_work() as session:
         ids = mail.enqueue_many(session, messages)
     assert [row_id is not None for row_id in ids] == [True, True, False]

@@ -29,9 +29,15 @@ def test_invited_people_get_the_invitation_with_its_ics_once(smtp_server: SMTPSe
         clinic = make_institution(session, name="Clinique des Lilas")
         buyer = make_contact(session, clinic, first_name="Chloé", last_name="Achat", email="chloe.achat@lilas.fr")
         silent = make_contact(session, clinic, last_name="Sanscourriel")
-        meeting = make_meeting(session, org.manager_a.actor, title="Démonstration du bloc", location="Salle 2",
-                               institution_id=clinic.id, participant_user_ids=[org.rep_a.id],
-                               participant_contact_ids=[buyer.id, silent.id])
+        meeting = make_meeting(
+            session,
+            org.manager_a.actor,
+            title="Démonstration du bloc",
+            location="Salle 2",
+            institution_id=clinic.id,
+            participant_user_ids=[org.rep_a.id],
+            participant_contact_ids=[buyer.id, silent.id],
+        )
         meeting_id, rep_email = meeting.id, org.rep_a.user.email
     queued = _invitations()
     assert len(queued) == 2  # the contact without an address cannot be invited by email
@@ -52,8 +58,9 @@ def test_invited_people_get_the_invitation_with_its_ics_once(smtp_server: SMTPSe
 
     with unit_of_work() as session:  # saved again with the same people: nobody is invited twice
         current = meetings.get_meeting(session, meeting_id)
-        meetings.update_meeting(session, org.manager_a.actor, meeting_id, {"location": "Salle 3"},
-                                expected_version=current.version)
+        meetings.update_meeting(
+            session, org.manager_a.actor, meeting_id, {"location": "Salle 3"}, expected_version=current.version
+        )
     assert smtp.send_pending() == {"sent": 0, "retry": 0, "failed": 0}
     assert len(smtp_server.received) == 2
 
@@ -62,9 +69,13 @@ def test_a_person_added_later_is_invited_alone(smtp_server: SMTPServer, clean_db
     with unit_of_work() as session:
         org = make_org(session)
         meeting = make_meeting(session, org.manager_a.actor, participant_user_ids=[org.rep_a.id])
-        meetings.update_meeting(session, org.manager_a.actor, meeting.id,
-                                {"participant_user_ids": [org.rep_a.id, org.rep_a2.id]},
-                                expected_version=meeting.version)
+        meetings.update_meeting(
+            session,
+            org.manager_a.actor,
+            meeting.id,
+            {"participant_user_ids": [org.rep_a.id, org.rep_a2.id]},
+            expected_version=meeting.version,
+        )
         newcomer = org.rep_a2.user.email
     smtp.send_pending()
     assert [r.rcpt_tos for r in smtp_server.received].count([newcomer]) == 1
@@ -84,23 +95,34 @@ def test_a_rolled_back_meeting_sends_nothing(smtp_server: SMTPServer, clean_db: 
 
 
 def test_people_without_a_language_get_the_organisation_s_language_and_time_zone(
-        smtp_server: SMTPServer, clean_db: None) -> None:
+    smtp_server: SMTPServer, clean_db: None
+) -> None:
     from crm_app.platform import settings
     from crm_app.platform.models.people import Role
     from tests.factories import actor_of, make_user
 
     with unit_of_work() as session:
         boss = actor_of(make_user(session, role=Role.SUPER_ADMIN, email="boss@example.org", name="Bea Boss"))
-        settings.update_section(session, boss, "organisation",
-                                {"name": "Medisud", "default_language": "es", "timezone": "America/Cayenne"},
-                                expected_version=0)
+        settings.update_section(
+            session,
+            boss,
+            "organisation",
+            {"name": "Medisud", "default_language": "es", "timezone": "America/Cayenne"},
+            expected_version=0,
+        )
     with unit_of_work() as session:
         org = make_org(session)
         clinic = make_institution(session, name="Clínica del Sur")
         buyer = make_contact(session, clinic, last_name="Compras", email="compras@sur.es")
         start = datetime(2030, 3, 4, 12, 0, tzinfo=UTC)
-        make_meeting(session, org.manager_a.actor, title="Demo", institution_id=clinic.id, starts_at=start,
-                     participant_contact_ids=[buyer.id])
+        make_meeting(
+            session,
+            org.manager_a.actor,
+            title="Demo",
+            institution_id=clinic.id,
+            starts_at=start,
+            participant_contact_ids=[buyer.id],
+        )
     smtp.send_pending()
     [received] = [r.message for r in smtp_server.received]
     assert received["Subject"] == "Invitación: Demo"

@@ -15,18 +15,52 @@ from crm_app.operations import migrate
 from crm_app.platform.db import get_engine
 from tests.postgres import PostgresServer
 
-EXPECTED_TABLES = {"users", "teams", "auth_sessions", "refresh_tokens", "login_attempts", "security_events",
-                   "institutions", "institution_medical_profiles", "institution_labels", "contacts", "saved_views",
-                   "audit_entries", "tasks", "notes", "note_shares", "meetings", "meeting_participants", "calls",
-                   "comments", "notifications", "task_alerts_sent", "mail_outbox", "mail_attachments",
-                   "account_tokens", "app_settings", "catalog_items", "quotes", "quote_lines", "quote_reminders",
-                   "document_sequences", "stored_documents", "invoices", "invoice_lines", "payments",
-                   "invoice_reminders", "institution_search", "institution_label_order", "job_runs"}
+EXPECTED_TABLES = {
+    "users",
+    "teams",
+    "auth_sessions",
+    "refresh_tokens",
+    "login_attempts",
+    "security_events",
+    "institutions",
+    "institution_medical_profiles",
+    "institution_labels",
+    "contacts",
+    "saved_views",
+    "audit_entries",
+    "tasks",
+    "notes",
+    "note_shares",
+    "meetings",
+    "meeting_participants",
+    "calls",
+    "comments",
+    "notifications",
+    "task_alerts_sent",
+    "mail_outbox",
+    "mail_attachments",
+    "account_tokens",
+    "app_settings",
+    "catalog_items",
+    "quotes",
+    "quote_lines",
+    "quote_reminders",
+    "document_sequences",
+    "stored_documents",
+    "invoices",
+    "invoice_lines",
+    "payments",
+    "invoice_reminders",
+    "institution_search",
+    "institution_label_order",
+    "job_runs",
+}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def empty_database(request: pytest.FixtureRequest, pg_server: PostgresServer, tmp_path: Path,
-                   settings_override) -> Iterator[str]:
+def empty_database(
+    request: pytest.FixtureRequest, pg_server: PostgresServer, tmp_path: Path, settings_override
+) -> Iterator[str]:
     if request.param == "postgresql":
         url = pg_server.create_database("opex_migrations")
         settings_override(database_url=url.render_as_string(hide_password=False))
@@ -59,8 +93,14 @@ def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
 
 
 def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crm_app.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, "DATABASE_URL": database_url}, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_app.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": database_url},
+        timeout=120,
+        check=False,
+    )
 
 
 def test_db_commands(empty_database: str) -> None:

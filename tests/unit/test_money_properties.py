@@ -22,12 +22,15 @@ from tests.institution_factories import make_institution
 
 CENT = Decimal("0.01")
 
-quantities = st.decimals(min_value=Decimal("0"), max_value=Decimal("10000"), places=3, allow_nan=False,
-                         allow_infinity=False)
-prices = st.decimals(min_value=Decimal("0"), max_value=Decimal("100000"), places=2, allow_nan=False,
-                     allow_infinity=False)
-percents = st.decimals(min_value=Decimal("0"), max_value=Decimal("100"), places=2, allow_nan=False,
-                       allow_infinity=False)
+quantities = st.decimals(
+    min_value=Decimal("0"), max_value=Decimal("10000"), places=3, allow_nan=False, allow_infinity=False
+)
+prices = st.decimals(
+    min_value=Decimal("0"), max_value=Decimal("100000"), places=2, allow_nan=False, allow_infinity=False
+)
+percents = st.decimals(
+    min_value=Decimal("0"), max_value=Decimal("100"), places=2, allow_nan=False, allow_infinity=False
+)
 rates = st.sampled_from(DEFAULT_VAT_RATES)
 
 
@@ -42,8 +45,9 @@ def lines(draw: st.DrawFn) -> LineAmounts:
         value = (quantity * unit_price * share).quantize(CENT, rounding=ROUND_DOWN)
     else:
         value = Decimal("0.00")
-    return LineAmounts(quantity=quantity, unit_price=unit_price, vat_rate=vat_rate, discount_kind=kind,
-                       discount_value=value)
+    return LineAmounts(
+        quantity=quantity, unit_price=unit_price, vat_rate=vat_rate, discount_kind=kind, discount_value=value
+    )
 
 
 documents = st.tuples(st.lists(lines(), min_size=0, max_size=30), percents)
@@ -89,7 +93,8 @@ def test_totals_always_add_up(document: tuple[list[LineAmounts], Decimal]) -> No
 @settings(max_examples=300, deadline=None)
 @given(documents)
 def test_every_amount_is_a_decimal_to_the_cent_and_nothing_is_a_float(
-        document: tuple[list[LineAmounts], Decimal]) -> None:
+    document: tuple[list[LineAmounts], Decimal],
+) -> None:
     totals = compute_totals(*document)
     leaves = _walk(totals)
     assert not any(isinstance(leaf, float) for leaf in leaves)
@@ -105,34 +110,53 @@ def test_every_amount_is_a_decimal_to_the_cent_and_nothing_is_a_float(
 
 
 def _raw_line(line: LineAmounts, index: int) -> dict[str, Any]:
-    return {"description": f"Ligne {index}", "quantity": str(line.quantity), "unit_price": str(line.unit_price),
-            "vat_rate": str(line.vat_rate), "discount_type": line.discount_kind.value if line.discount_kind else None,
-            "discount_value": str(line.discount_value)}
+    return {
+        "description": f"Ligne {index}",
+        "quantity": str(line.quantity),
+        "unit_price": str(line.unit_price),
+        "vat_rate": str(line.vat_rate),
+        "discount_type": line.discount_kind.value if line.discount_kind else None,
+        "discount_value": str(line.discount_value),
+    }
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=st.tuples(st.lists(lines(), min_size=1, max_size=12), percents))
-def test_an_invoice_stored_in_the_database_reads_back_as_computed(db: Session,
-                                                                  document: tuple[list[LineAmounts], Decimal]) -> None:
+def test_an_invoice_stored_in_the_database_reads_back_as_computed(
+    db: Session, document: tuple[list[LineAmounts], Decimal]
+) -> None:
     amounts, global_discount = document
     expected: Totals = compute_totals(amounts, global_discount)
     owner = make_person(db)
     institution = make_institution(db)
-    invoice = invoices.create_invoice(db, owner.actor, {
-        "institution_id": institution.id, "global_discount_percent": str(global_discount),
-        "lines": [_raw_line(line, index) for index, line in enumerate(amounts)]})
+    invoice = invoices.create_invoice(
+        db,
+        owner.actor,
+        {
+            "institution_id": institution.id,
+            "global_discount_percent": str(global_discount),
+            "lines": [_raw_line(line, index) for index, line in enumerate(amounts)],
+        },
+    )
     db.flush()
     db.expire_all()
     stored = db.exec(select(Invoice).where(Invoice.id == invoice.id)).one()
-    assert (stored.total_excl_vat, stored.total_vat, stored.total_incl_vat) == \
-        (expected.total_excl_vat, expected.total_vat, expected.total_incl_vat)
+    assert (stored.total_excl_vat, stored.total_vat, stored.total_incl_vat) == (
+        expected.total_excl_vat,
+        expected.total_vat,
+        expected.total_incl_vat,
+    )
     for value in (stored.total_excl_vat, stored.total_vat, stored.total_incl_vat):
         _assert_cents(value)
-    stored_lines = db.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
-                           .order_by(InvoiceLine.position)).all()  # type: ignore[arg-type]
+    stored_lines = db.exec(
+        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)  # type: ignore[arg-type]
+    ).all()
     assert [line.net_amount for line in stored_lines] == [line.net for line in expected.lines]
-    assert all(not isinstance(v, float) for line in stored_lines
-               for v in (line.quantity, line.unit_price, line.discount_value, line.vat_rate, line.net_amount))
+    assert all(
+        not isinstance(v, float)
+        for line in stored_lines
+        for v in (line.quantity, line.unit_price, line.discount_value, line.vat_rate, line.net_amount)
+    )
     detail = invoices.get_invoice(db, owner.actor, invoice.id)
     assert detail.totals == expected  # the screen and the API read the same breakdown
 

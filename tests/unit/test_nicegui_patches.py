@@ -26,8 +26,14 @@ def plain(event: Any) -> None: ...
 
 
 METHODS = ("none", "one", "optional", "variadic", "keyword_only", "wrapped")
-CALLABLES = [*(getattr(Handlers(), name) for name in METHODS), plain, lambda: None, lambda e: None,
-             functools.partial(plain), print]
+CALLABLES = [
+    *(getattr(Handlers(), name) for name in METHODS),
+    plain,
+    lambda: None,
+    lambda e: None,
+    functools.partial(plain),
+    print,
+]
 
 
 @pytest.mark.parametrize("func", CALLABLES)

@@ -59,8 +59,9 @@ def test_a_shared_note_is_read_by_everyone_and_edited_within_the_team(db: Sessio
 
 
 def test_sharing_for_reading_or_writing(db: Session, org: Org) -> None:
-    note = make_note(db, org.rep_a.actor, shares=[{"user_id": org.rep_b.id},
-                                                  {"user_id": org.rep_a2.id, "can_write": True}])
+    note = make_note(
+        db, org.rep_a.actor, shares=[{"user_id": org.rep_b.id}, {"user_id": org.rep_a2.id, "can_write": True}]
+    )
     reader = notes.get_note_row(db, org.rep_b.actor, note.id)
     assert not reader.can_edit and not reader.can_manage
     assert {(s.full_name, s.can_write) for s in reader.shares} == {("Bruno Blanc", False), ("Alain Amiel", True)}

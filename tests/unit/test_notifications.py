@@ -39,16 +39,22 @@ def committed() -> Iterator[list[events.Event]]:
 
 
 def _notify(db: Session, recipient: uuid.UUID, title: str = "Call back", actor: uuid.UUID | None = None) -> None:
-    notifications.notify(db, [recipient], kind="task.due_soon", params={"title": title}, record_kind="task",
-                         record_id=uuid.uuid4(), actor_id=actor)
+    notifications.notify(
+        db,
+        [recipient],
+        kind="task.due_soon",
+        params={"title": title},
+        record_kind="task",
+        record_id=uuid.uuid4(),
+        actor_id=actor,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The notification centre
 
 
-def test_notifications_are_listed_newest_first_and_paged(db: Session, org: Org,
-                                                         clock: Callable[..., datetime]) -> None:
+def test_notifications_are_listed_newest_first_and_paged(db: Session, org: Org, clock: Callable[..., datetime]) -> None:
     for title in ("First", "Second", "Third"):
         _notify(db, org.rep_a.id, title)
         clock(seconds=1)
@@ -56,8 +62,10 @@ def test_notifications_are_listed_newest_first_and_paged(db: Session, org: Org,
     page = notifications.list_notifications(db, org.rep_a.actor, request=PageRequest(1, 2))
     assert page.total == 3 and [n.params["title"] for n in page.items] == ["Third", "Second"]
     with use_locale("en"):
-        assert notifications.list_notifications(db, org.rep_a.actor).items[0].title == \
-            "The task “Third” is due within 24 hours"
+        assert (
+            notifications.list_notifications(db, org.rep_a.actor).items[0].title
+            == "The task “Third” is due within 24 hours"
+        )
     assert page.items[0].link is not None and page.items[0].link.startswith("/tasks/")
 
 
@@ -90,8 +98,13 @@ def test_the_actor_and_inactive_users_are_never_notified(db: Session, org: Org) 
     gone = make_person(db, role=Role.USER)
     gone.user.is_active = False
     db.add(gone.user)
-    created = notifications.notify(db, [org.rep_a.id, org.rep_b.id, gone.id, None, org.rep_b.id],
-                                   kind="task.overdue", params={"title": "x"}, actor_id=org.rep_a.id)
+    created = notifications.notify(
+        db,
+        [org.rep_a.id, org.rep_b.id, gone.id, None, org.rep_b.id],
+        kind="task.overdue",
+        params={"title": "x"},
+        actor_id=org.rep_a.id,
+    )
     assert [n.recipient_id for n in created] == [org.rep_b.id]
 
 
@@ -113,17 +126,20 @@ def test_assigning_an_institution_tells_the_new_assignee_not_the_actor(db: Sessi
     institutions.bulk_assign(db, org.admin.actor, [institution.id], org.rep_a2.id)
     assert [n.kind for n in notifications_of(db, org.rep_a2)] == ["institution.assigned"]
     unassigned = make_institution(db, org.rep_b.actor)
-    institutions.update_institution(db, org.rep_b.actor, unassigned.id, {"assigned_user_id": org.rep_b.id},
-                                    expected_version=1)  # taking it for oneself
+    institutions.update_institution(
+        db, org.rep_b.actor, unassigned.id, {"assigned_user_id": org.rep_b.id}, expected_version=1
+    )  # taking it for oneself
     assert notifications_of(db, org.rep_b) == []
 
 
-def test_read_notifications_older_than_the_retention_are_purged(db: Session, org: Org,
-                                                                clock: Callable[..., datetime]) -> None:
+def test_read_notifications_older_than_the_retention_are_purged(
+    db: Session, org: Org, clock: Callable[..., datetime]
+) -> None:
     _notify(db, org.rep_a.id, "Old read")
     _notify(db, org.rep_a.id, "Old unread")
-    old_read = next(n for n in notifications.list_notifications(db, org.rep_a.actor).items
-                    if n.params["title"] == "Old read")
+    old_read = next(
+        n for n in notifications.list_notifications(db, org.rep_a.actor).items if n.params["title"] == "Old read"
+    )
     notifications.mark_read(db, org.rep_a.actor, old_read.id)
     clock(days=179)
     _notify(db, org.rep_a.id, "Recent read")
@@ -133,7 +149,9 @@ def test_read_notifications_older_than_the_retention_are_purged(db: Session, org
     clock(days=2)
     assert notifications.purge_read(db) == 1
     assert {n.params["title"] for n in notifications.list_notifications(db, org.rep_a.actor).items} == {
-        "Old unread", "Recent read"}
+        "Old unread",
+        "Recent read",
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,14 +159,14 @@ def test_read_notifications_older_than_the_retention_are_purged(db: Session, org
 
 
 def test_subscribers_run_in_the_unit_of_work_and_after_commit_listeners_only_after_the_commit(
-        clean_db: None, committed: list[events.Event]) -> None:
+    clean_db: None, committed: list[events.Event]
+) -> None:
     with unit_of_work() as session:
         manager = make_person(session, role=Role.ADMIN, name="Maud Admin")
         rep = make_person(session, name="Rémi Rep")
         make_task(session, manager.actor, title="Visit", assignee_id=rep.id)
         assert committed == []  # not yet committed
-        assert [e.name for e in events.pending(session)] == ["notification.created", "task.assigned",
-                                                              "task.changed"]
+        assert [e.name for e in events.pending(session)] == ["notification.created", "task.assigned", "task.changed"]
     # Subscribers run first (the notification is created inside task.assigned's publication).
     assert [e.name for e in committed] == ["notification.created", "task.assigned", "task.changed"]
     created = committed[0]
@@ -215,8 +233,13 @@ def test_a_failing_listener_does_not_stop_the_others(clean_db: None, committed: 
 
 
 def test_events_travel_as_json_payloads() -> None:
-    event = events.MeetingInvited(meeting_id=uuid.uuid4(), title="Démo", starts_at=datetime.fromisoformat(
-        "2026-03-05T13:30:00+00:00"), user_ids=(uuid.uuid4(), uuid.uuid4()), actor_id=uuid.uuid4())
+    event = events.MeetingInvited(
+        meeting_id=uuid.uuid4(),
+        title="Démo",
+        starts_at=datetime.fromisoformat("2026-03-05T13:30:00+00:00"),
+        user_ids=(uuid.uuid4(), uuid.uuid4()),
+        actor_id=uuid.uuid4(),
+    )
     payload = events.to_payload(event)
     assert payload["name"] == "meeting.invited" and payload["data"]["title"] == "Démo"
     assert events.from_payload(payload) == event

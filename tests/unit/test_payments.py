@@ -34,14 +34,21 @@ def institution(db: Session) -> Institution:
 @pytest.fixture
 def invoice(db: Session, org: Org, institution: Institution) -> Invoice:
     """An issued invoice of rep A: 1,000.00 excl. VAT, 1,200.00 incl., due in 30 days."""
-    draft = invoices.create_invoice(db, org.rep_a.actor, {"institution_id": institution.id, "lines": [
-        {"description": "Maintenance", "quantity": "1", "unit_price": "1000.00", "vat_rate": "20"}]})
+    draft = invoices.create_invoice(
+        db,
+        org.rep_a.actor,
+        {
+            "institution_id": institution.id,
+            "lines": [{"description": "Maintenance", "quantity": "1", "unit_price": "1000.00", "vat_rate": "20"}],
+        },
+    )
     return invoices.issue_invoice(db, org.rep_a.actor, draft.id)
 
 
 def pay(db: Session, org: Org, invoice: Invoice, amount: str, **values: Any) -> Payment:
-    return payments.record_payment(db, org.rep_a.actor, invoice.id,
-                                   {"amount": amount, "method": values.pop("method", "transfer"), **values})
+    return payments.record_payment(
+        db, org.rep_a.actor, invoice.id, {"amount": amount, "method": values.pop("method", "transfer"), **values}
+    )
 
 
 def test_partial_payments_then_paid(db: Session, org: Org, invoice: Invoice) -> None:
@@ -74,18 +81,22 @@ def test_credited_amounts_count_against_payments(db: Session, org: Org, invoice:
     assert invoice.status == InvoiceStatus.PAID
 
 
-@pytest.mark.parametrize(("raw", "errors"), [
-    ({"amount": "0", "method": "cash"}, {"amount": "Out of range."}),
-    ({"amount": "-5", "method": "cash"}, {"amount": "Out of range."}),
-    ({"amount": "10.001", "method": "cash"}, {"amount": "Too many decimals."}),
-    ({"amount": "abc", "method": "bitcoin"}, {"amount": "Enter a number.", "method": "Unknown value."}),
-    ({"method": "cash"}, {"amount": "This field is required."}),
-    ({"amount": "10"}, {"method": "This field is required."}),
-    ({"amount": "10", "method": "cash", "paid_on": "yesterday"}, {"paid_on": "Enter a date."}),
-    ({"amount": "10", "method": "cash", "tip": "1"}, {"tip": "Unknown field."}),
-])
-def test_payment_input_is_checked(db: Session, org: Org, invoice: Invoice, raw: dict[str, Any],
-                                  errors: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("raw", "errors"),
+    [
+        ({"amount": "0", "method": "cash"}, {"amount": "Out of range."}),
+        ({"amount": "-5", "method": "cash"}, {"amount": "Out of range."}),
+        ({"amount": "10.001", "method": "cash"}, {"amount": "Too many decimals."}),
+        ({"amount": "abc", "method": "bitcoin"}, {"amount": "Enter a number.", "method": "Unknown value."}),
+        ({"method": "cash"}, {"amount": "This field is required."}),
+        ({"amount": "10"}, {"method": "This field is required."}),
+        ({"amount": "10", "method": "cash", "paid_on": "yesterday"}, {"paid_on": "Enter a date."}),
+        ({"amount": "10", "method": "cash", "tip": "1"}, {"tip": "Unknown field."}),
+    ],
+)
+def test_payment_input_is_checked(
+    db: Session, org: Org, invoice: Invoice, raw: dict[str, Any], errors: dict[str, str]
+) -> None:
     with pytest.raises(ValidationFailed) as refused:
         payments.record_payment(db, org.rep_a.actor, invoice.id, raw)
     assert refused.value.field_errors == errors
@@ -99,10 +110,17 @@ def test_a_payment_date_cannot_be_in_the_future(db: Session, org: Org, invoice: 
     assert earlier.paid_on == invoices.today(db) - timedelta(days=3)
 
 
-def test_no_payment_on_a_draft_or_a_credit_note(db: Session, org: Org, institution: Institution,
-                                                invoice: Invoice) -> None:
-    draft = invoices.create_invoice(db, org.rep_a.actor, {"institution_id": institution.id, "lines": [
-        {"description": "x", "quantity": "1", "unit_price": "10", "vat_rate": "20"}]})
+def test_no_payment_on_a_draft_or_a_credit_note(
+    db: Session, org: Org, institution: Institution, invoice: Invoice
+) -> None:
+    draft = invoices.create_invoice(
+        db,
+        org.rep_a.actor,
+        {
+            "institution_id": institution.id,
+            "lines": [{"description": "x", "quantity": "1", "unit_price": "10", "vat_rate": "20"}],
+        },
+    )
     with pytest.raises(InvalidTransition) as on_draft:
         pay(db, org, draft, "1")
     assert on_draft.value.current_status == "draft"
@@ -124,18 +142,29 @@ def test_deleting_payments_recomputes_the_status(db: Session, org: Org, invoice:
         payments.delete_payment(db, org.rep_a.actor, invoice.id, first.id)
 
 
-def test_a_payment_of_another_invoice_is_not_found(db: Session, org: Org, institution: Institution,
-                                                   invoice: Invoice) -> None:
-    other = invoices.issue_invoice(db, org.rep_a.actor, invoices.create_invoice(db, org.rep_a.actor, {
-        "institution_id": institution.id,
-        "lines": [{"description": "x", "quantity": "1", "unit_price": "10", "vat_rate": "20"}]}).id)
+def test_a_payment_of_another_invoice_is_not_found(
+    db: Session, org: Org, institution: Institution, invoice: Invoice
+) -> None:
+    other = invoices.issue_invoice(
+        db,
+        org.rep_a.actor,
+        invoices.create_invoice(
+            db,
+            org.rep_a.actor,
+            {
+                "institution_id": institution.id,
+                "lines": [{"description": "x", "quantity": "1", "unit_price": "10", "vat_rate": "20"}],
+            },
+        ).id,
+    )
     payment = pay(db, org, other, "1")
     with pytest.raises(NotFound):
         payments.delete_payment(db, org.rep_a.actor, invoice.id, payment.id)
 
 
-def test_past_due_invoices_are_overdue_until_fully_paid(db: Session, org: Org, invoice: Invoice,
-                                                        clock: Callable[..., datetime]) -> None:
+def test_past_due_invoices_are_overdue_until_fully_paid(
+    db: Session, org: Org, invoice: Invoice, clock: Callable[..., datetime]
+) -> None:
     clock(days=31)
     pay(db, org, invoice, "100.00")
     assert invoice.status == InvoiceStatus.OVERDUE

@@ -21,35 +21,87 @@ from crm_app.sales.money import LineAmounts, compute_totals
 from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
 from crm_app.sales.pdf.render import render
 
-SELLER = Branding(**{**BRANDING_DEFAULTS, "legal_name": "OPEx Médical SAS", "address": "12 rue de la Paix\n75002 Paris",
-                     "siret": "73282932000074", "vat_number": "FR44732829320", "rcs": "RCS Paris B 732 829 320",
-                     "share_capital": "10 000 €", "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP",
-                     "footer": "Merci de votre confiance", "terms": "Article 1 – Objet.\n\nArticle 2 – Prix."})
-BUYER = Party(name="CHU de Lyon – Hôpital Édouard Herriot", address_lines=("5 place d'Arsonval", "69003 Lyon"),
-              contact_name="Dr Zoé Martin", siret="26690002700012")
+SELLER = Branding(
+    **{
+        **BRANDING_DEFAULTS,
+        "legal_name": "OPEx Médical SAS",
+        "address": "12 rue de la Paix\n75002 Paris",
+        "siret": "73282932000074",
+        "vat_number": "FR44732829320",
+        "rcs": "RCS Paris B 732 829 320",
+        "share_capital": "10 000 €",
+        "iban": "FR7630006000011234567890189",
+        "bic": "AGRIFRPP",
+        "footer": "Merci de votre confiance",
+        "terms": "Article 1 – Objet.\n\nArticle 2 – Prix.",
+    }
+)
+BUYER = Party(
+    name="CHU de Lyon – Hôpital Édouard Herriot",
+    address_lines=("5 place d'Arsonval", "69003 Lyon"),
+    contact_name="Dr Zoé Martin",
+    siret="26690002700012",
+)
 
 
-def document(kind: DocumentKind = DocumentKind.INVOICE, *, lines: int = 3, language: str = "fr",
-             discount: str = "5", draft: bool = False) -> PdfDocument:
-    amounts = [LineAmounts(quantity=Decimal("2.5") if i % 2 else Decimal(3), unit_price=Decimal("1234.50"),
-                           vat_rate=(Decimal(20), Decimal("5.5"), Decimal(10))[i % 3],
-                           discount_kind=DiscountType.PERCENT if i == 0 else None,
-                           discount_value=Decimal(10) if i == 0 else Decimal(0)) for i in range(lines)]
+def document(
+    kind: DocumentKind = DocumentKind.INVOICE,
+    *,
+    lines: int = 3,
+    language: str = "fr",
+    discount: str = "5",
+    draft: bool = False,
+) -> PdfDocument:
+    amounts = [
+        LineAmounts(
+            quantity=Decimal("2.5") if i % 2 else Decimal(3),
+            unit_price=Decimal("1234.50"),
+            vat_rate=(Decimal(20), Decimal("5.5"), Decimal(10))[i % 3],
+            discount_kind=DiscountType.PERCENT if i == 0 else None,
+            discount_value=Decimal(10) if i == 0 else Decimal(0),
+        )
+        for i in range(lines)
+    ]
     totals = compute_totals(amounts, Decimal(discount))
-    pdf_lines = tuple(PdfLine(reference=f"REF-{i:03d}", description=f"Ligne {i:03d} : maintenance préventive",
-                              quantity=a.quantity, unit="day" if i % 2 else "unit", unit_price=a.unit_price,
-                              discount_label="10 %" if i == 0 else None, vat_rate=a.vat_rate, net_amount=t.net)
-                      for i, (a, t) in enumerate(zip(amounts, totals.lines, strict=True)))
-    number = {DocumentKind.QUOTE: "DEV-2026-00042", DocumentKind.ORDER: "BC-2026-00007",
-              DocumentKind.INVOICE: "FAC-2026-00001", DocumentKind.CREDIT_NOTE: "AV-2026-00001"}[kind]
+    pdf_lines = tuple(
+        PdfLine(
+            reference=f"REF-{i:03d}",
+            description=f"Ligne {i:03d} : maintenance préventive",
+            quantity=a.quantity,
+            unit="day" if i % 2 else "unit",
+            unit_price=a.unit_price,
+            discount_label="10 %" if i == 0 else None,
+            vat_rate=a.vat_rate,
+            net_amount=t.net,
+        )
+        for i, (a, t) in enumerate(zip(amounts, totals.lines, strict=True))
+    )
+    number = {
+        DocumentKind.QUOTE: "DEV-2026-00042",
+        DocumentKind.ORDER: "BC-2026-00007",
+        DocumentKind.INVOICE: "FAC-2026-00001",
+        DocumentKind.CREDIT_NOTE: "AV-2026-00001",
+    }[kind]
     is_invoice = kind is DocumentKind.INVOICE
     return PdfDocument(
-        kind=kind, number="" if draft and is_invoice else number, language=language, issue_date=date(2026, 3, 15),
-        seller=SELLER, buyer=BUYER, lines=pdf_lines, totals=totals, title="Contrat de maintenance",
+        kind=kind,
+        number="" if draft and is_invoice else number,
+        language=language,
+        issue_date=date(2026, 3, 15),
+        seller=SELLER,
+        buyer=BUYER,
+        lines=pdf_lines,
+        totals=totals,
+        title="Contrat de maintenance",
         valid_until=date(2026, 4, 14) if kind is DocumentKind.QUOTE else None,
-        due_date=date(2026, 4, 14) if is_invoice else None, payment_terms_days=30 if is_invoice else None,
-        late_penalty_rate=Decimal(10) if is_invoice else None, recovery_indemnity=Decimal(40) if is_invoice else None,
-        references=(("Quote", "DEV-2026-00042"),) if is_invoice else (), salesperson="Camille Vendeur", draft=draft)
+        due_date=date(2026, 4, 14) if is_invoice else None,
+        payment_terms_days=30 if is_invoice else None,
+        late_penalty_rate=Decimal(10) if is_invoice else None,
+        recovery_indemnity=Decimal(40) if is_invoice else None,
+        references=(("Quote", "DEV-2026-00042"),) if is_invoice else (),
+        salesperson="Camille Vendeur",
+        draft=draft,
+    )
 
 
 def pages_text(content: bytes) -> list[str]:
@@ -73,8 +125,13 @@ def test_an_invoice_shows_every_total_and_vat_row_in_its_language(language: str)
     [text] = pages_text(render(doc))
     assert "FAC-2026-00001" in text and "DEV-2026-00042" in text
     totals = doc.totals
-    for amount in (totals.subtotal, -totals.global_discount, totals.total_excl_vat, totals.total_vat,
-                   totals.total_incl_vat):
+    for amount in (
+        totals.subtotal,
+        -totals.global_discount,
+        totals.total_excl_vat,
+        totals.total_vat,
+        totals.total_incl_vat,
+    ):
         assert money(amount, language) in text, (language, amount)
     assert len(totals.vat_rows) == 3
     for row in totals.vat_rows:
@@ -98,12 +155,19 @@ def test_dates_and_amounts_follow_the_locale() -> None:
 def test_an_invoice_carries_the_french_legal_mentions() -> None:
     [text] = pages_text(render(document()))
     flat = " ".join(text.split())
-    for value in ("OPEx Médical SAS", "73282932000074", "FR44732829320", "RCS Paris B 732 829 320", "10 000 €",
-                  "FR76 3000 6000 0112 3456 7890 189", "AGRIFRPP", "Merci de votre confiance"):
+    for value in (
+        "OPEx Médical SAS",
+        "73282932000074",
+        "FR44732829320",
+        "RCS Paris B 732 829 320",
+        "10 000 €",
+        "FR76 3000 6000 0112 3456 7890 189",
+        "AGRIFRPP",
+        "Merci de votre confiance",
+    ):
         assert value in flat, value
     assert " ".join(label("No discount for early payment.", "fr").split()) in flat
-    penalty = label("Late payment penalties: {rate} per year, due from the day after the due date.", "fr",
-                    rate="10 %")
+    penalty = label("Late payment penalties: {rate} per year, due from the day after the due date.", "fr", rate="10 %")
     assert " ".join(penalty.split()) in flat
     assert "40,00 €" in flat  # the fixed recovery indemnity
     assert "CHU de Lyon – Hôpital Édouard Herriot" in flat and "69003 Lyon" in flat and "Dr Zoé Martin" in flat
@@ -171,6 +235,7 @@ def test_a_logo_is_drawn_and_a_missing_one_is_skipped() -> None:
 
 # --- what an issued document's stored PDF may hold, the footer, the labels ------------------------
 
+
 @pytest.mark.parametrize("kind", [DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE])
 @pytest.mark.parametrize("language", ["fr", "en", "es", "de"])
 def test_an_invoice_pdf_holds_no_payment_status(kind: DocumentKind, language: str) -> None:
@@ -181,11 +246,15 @@ def test_an_invoice_pdf_holds_no_payment_status(kind: DocumentKind, language: st
 
 
 LONG_SELLER = replace(
-    SELLER, legal_name="Société Européenne d'Équipements Médicaux et de Maintenance Hospitalière OPEx SAS",
+    SELLER,
+    legal_name="Société Européenne d'Équipements Médicaux et de Maintenance Hospitalière OPEx SAS",
     address="Parc d'activités des Berges du Rhône, bâtiment C, troisième étage\n"
-            "214 avenue Jean-Jaurès\n69007 Lyon Cedex 07", share_capital="1 250 000,00 €",
-    rcs="Lyon B 732 829 320", vat_number="FR44732829320",
-    footer="Merci de votre confiance. Association agréée, le règlement par chèque est accepté.")
+    "214 avenue Jean-Jaurès\n69007 Lyon Cedex 07",
+    share_capital="1 250 000,00 €",
+    rcs="Lyon B 732 829 320",
+    vat_number="FR44732829320",
+    footer="Merci de votre confiance. Association agréée, le règlement par chèque est accepté.",
+)
 
 
 Box = tuple[str, float, float, float, float]
@@ -258,8 +327,10 @@ def _translations() -> dict[str, dict[str, str]]:
 
     from crm_app.platform.i18n import _messages
 
-    found = {language: {k: v for k, v in _messages(language).items() if isinstance(v, str)}
-             for language in ("fr", "es", "de")}
+    found = {
+        language: {k: v for k, v in _messages(language).items() if isinstance(v, str)}
+        for language in ("fr", "es", "de")
+    }
     for pending in sorted((Path(__file__).resolve().parents[2] / "var").glob("i18n_*.json")):
         for message, values in json.loads(pending.read_text(encoding="utf-8")).items():
             if isinstance(values, list) and len(values) == 3 and all(isinstance(v, str) for v in values):
@@ -287,9 +358,13 @@ def test_every_label_of_a_pdf_is_extracted_and_translated(monkeypatch: pytest.Mo
         render(document(kind))
     render(document(draft=True))
     assert "Subject:" in used
-    extracted = {message if isinstance(message, str) else message[0]
-                 for _line, message, _comments, _context in extract_from_file(
-                     "python", render_module.__file__, keywords=KEYWORDS) if message}
+    extracted = {
+        message if isinstance(message, str) else message[0]
+        for _line, message, _comments, _context in extract_from_file(
+            "python", render_module.__file__, keywords=KEYWORDS
+        )
+        if message
+    }
     assert used - extracted == set()
     translations = _translations()
     for language in ("fr", "es", "de"):

@@ -73,17 +73,31 @@ def test_only_team_admins_and_above_reassign_and_administer_users() -> None:
     assert can(_actor(Role.ADMIN), "user.administer", Record(team_id=TEAM_B))
 
 
-@pytest.mark.parametrize(("role", "allowed"), [
-    (Role.USER, False), (Role.MANAGER, False), (Role.TEAM_ADMIN, False), (Role.ADMIN, False),
-    (Role.SUPER_ADMIN, True)])
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (Role.USER, False),
+        (Role.MANAGER, False),
+        (Role.TEAM_ADMIN, False),
+        (Role.ADMIN, False),
+        (Role.SUPER_ADMIN, True),
+    ],
+)
 def test_system_settings_are_for_super_admins(role: Role, allowed: bool) -> None:
     assert can(_actor(role), "settings.system") is allowed
     assert can(_actor(role), "catalog.edit") is (role in {Role.ADMIN, Role.SUPER_ADMIN})
 
 
-@pytest.mark.parametrize(("granter", "ceiling"), [
-    (Role.USER, None), (Role.MANAGER, None), (Role.TEAM_ADMIN, Role.MANAGER), (Role.ADMIN, Role.ADMIN),
-    (Role.SUPER_ADMIN, Role.SUPER_ADMIN)])
+@pytest.mark.parametrize(
+    ("granter", "ceiling"),
+    [
+        (Role.USER, None),
+        (Role.MANAGER, None),
+        (Role.TEAM_ADMIN, Role.MANAGER),
+        (Role.ADMIN, Role.ADMIN),
+        (Role.SUPER_ADMIN, Role.SUPER_ADMIN),
+    ],
+)
 def test_nobody_grants_a_role_above_their_own_rights(granter: Role, ceiling: Role | None) -> None:
     actor = _actor(granter)
     granted = {role for role in Role if can_grant_role(actor, role)}
@@ -101,15 +115,22 @@ def test_unknown_action_is_refused() -> None:
 def test_services_enforce_the_rules(db: Session) -> None:
     team, other_team = make_team(db), make_team(db)
     team_admin = actor_of(make_user(db, role=Role.TEAM_ADMIN, team=team))
-    member = users.create_user(db, team_admin, email="new.rep@example.org", full_name="New Rep",
-                               role=Role.MANAGER, team_id=team.id, password="a fine password")
+    member = users.create_user(
+        db,
+        team_admin,
+        email="new.rep@example.org",
+        full_name="New Rep",
+        role=Role.MANAGER,
+        team_id=team.id,
+        password="a fine password",
+    )
     assert member.team_id == team.id
     with pytest.raises(Forbidden):
-        users.create_user(db, team_admin, email="boss@example.org", full_name="Boss", role=Role.ADMIN,
-                          team_id=team.id)
+        users.create_user(db, team_admin, email="boss@example.org", full_name="Boss", role=Role.ADMIN, team_id=team.id)
     with pytest.raises(Forbidden):
-        users.create_user(db, team_admin, email="elsewhere@example.org", full_name="Elsewhere", role=Role.USER,
-                          team_id=other_team.id)
+        users.create_user(
+            db, team_admin, email="elsewhere@example.org", full_name="Elsewhere", role=Role.USER, team_id=other_team.id
+        )
     rep = actor_of(make_user(db, role=Role.USER, team=team))
     with pytest.raises(Forbidden):
         users.create_user(db, rep, email="friend@example.org", full_name="Friend", role=Role.USER)
@@ -130,7 +151,8 @@ def test_refused_actions_are_written_to_the_security_log(clean_db: None) -> None
         actor = actor_of(make_user(session, role=Role.USER))
     log_refusal(actor, "settings.system")
     with unit_of_work() as session:
-        [event] = session.exec(select(SecurityEvent)
-                               .where(SecurityEvent.action == SecurityAction.ACTION_REFUSED.value)).all()
+        [event] = session.exec(
+            select(SecurityEvent).where(SecurityEvent.action == SecurityAction.ACTION_REFUSED.value)
+        ).all()
         assert event.details == {"refused": "settings.system"}
         assert (event.user_id, event.email) == (actor.id, actor.email)

@@ -25,11 +25,14 @@ from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fi
 # --- phone and time zone -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("typed", "stored"), [
-    ("01 42 34 56 78", "+33 1 42 34 56 78"),
-    ("0590 12 34 56", "+590 590 12 34 56"),  # Guadeloupe, dialled nationally
-    ("+49 30 12345678", "+49 30 12345678"),
-])
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("01 42 34 56 78", "+33 1 42 34 56 78"),
+        ("0590 12 34 56", "+590 590 12 34 56"),  # Guadeloupe, dialled nationally
+        ("+49 30 12345678", "+49 30 12345678"),
+    ],
+)
 def test_a_phone_is_stored_in_international_format(db: Session, typed: str, stored: str) -> None:
     user = make_user(db)
     users.update_preferences(db, actor_of(user), phone=typed)
@@ -48,8 +51,10 @@ def test_an_invalid_phone_and_time_zone_are_refused_next_to_their_fields(db: Ses
     user = make_user(db)
     with pytest.raises(ValidationFailed) as refused:
         users.update_preferences(db, actor_of(user), phone="12", timezone="Europe/Atlantis")
-    assert refused.value.field_errors == {"phone": "This phone number is not valid.",
-                                    "timezone": "This time zone is not known."}
+    assert refused.value.field_errors == {
+        "phone": "This phone number is not valid.",
+        "timezone": "This time zone is not known.",
+    }
     assert db.get(User, user.id).phone is None  # type: ignore[union-attr]
 
 
@@ -67,6 +72,7 @@ def test_the_time_zone_list_puts_france_first_and_knows_every_zone() -> None:
 
 
 # --- email change --------------------------------------------------------------------------------------
+
 
 def _actions(session: Session) -> list[str]:
     return [e.action for e in session.exec(select(SecurityEvent).order_by(col(SecurityEvent.at))).all()]
@@ -142,8 +148,7 @@ def test_email_change_by_email_end_to_end(smtp_server: SMTPServer, clean_db: Non
             auth.resolve_session(session, other.session_id)
         assert auth.resolve_session(session, here.session_id).email == "rita@example.net"
         assert {"email.change_requested", "email.changed"} <= set(_actions(session))
-        assert auth.login(session, "rita@example.net", PASSWORD, client=ClientInfo(),
-                          kind=SessionKind.WEB).succeeded
+        assert auth.login(session, "rita@example.net", PASSWORD, client=ClientInfo(), kind=SessionKind.WEB).succeeded
 
     assert smtp.send_pending()["sent"] == 1
     notice = smtp_server.messages[-1]

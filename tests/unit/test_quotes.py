@@ -46,8 +46,9 @@ def org(db: Session) -> Org:
 
 
 def _lines(session: Session, quote: Quote) -> list[QuoteLine]:
-    return list(session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id)
-                             .order_by(col(QuoteLine.position))).all())
+    return list(
+        session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id).order_by(col(QuoteLine.position))).all()
+    )
 
 
 def _seq(number: str) -> int:
@@ -70,7 +71,10 @@ def test_a_new_quote_is_a_numbered_draft_of_its_creator(db: Session, org: Org) -
     assert quote.issue_date == quotes.today()
     assert quote.valid_until == quote.issue_date + timedelta(days=30)
     assert (quote.total_excl_vat, quote.total_vat, quote.total_incl_vat) == (
-        Decimal("100.00"), Decimal("20.00"), Decimal("120.00"))
+        Decimal("100.00"),
+        Decimal("20.00"),
+        Decimal("120.00"),
+    )
     second = make_quote(db, org.rep_a2.actor, institution)
     assert _seq(second.number) == _seq(quote.number) + 1
 
@@ -85,20 +89,25 @@ def test_stored_totals_equal_compute_totals_to_the_cent(db: Session, org: Org) -
         quote_line("Formation", "1,5", "450,50", "20"),
     ]
     quote = make_quote(db, org.rep_a.actor, make_institution(db), raw_lines, global_discount_percent="3.33")
-    expected = money.compute_totals([
-        money.LineAmounts(Decimal("3"), Decimal("1333.33"), Decimal("20"), DiscountType.PERCENT, Decimal("7.5")),
-        money.LineAmounts(Decimal("2.5"), Decimal("99.99"), Decimal("10"), DiscountType.AMOUNT,
-                          Decimal("10.01")),
-        money.LineAmounts(Decimal("7"), Decimal("12.35"), Decimal("5.5")),
-        money.LineAmounts(Decimal("0.333"), Decimal("1.01"), Decimal("2.1")),
-        money.LineAmounts(Decimal("1"), Decimal("0.01"), Decimal("0")),
-        money.LineAmounts(Decimal("1.5"), Decimal("450.50"), Decimal("20")),
-    ], Decimal("3.33"))
+    expected = money.compute_totals(
+        [
+            money.LineAmounts(Decimal("3"), Decimal("1333.33"), Decimal("20"), DiscountType.PERCENT, Decimal("7.5")),
+            money.LineAmounts(Decimal("2.5"), Decimal("99.99"), Decimal("10"), DiscountType.AMOUNT, Decimal("10.01")),
+            money.LineAmounts(Decimal("7"), Decimal("12.35"), Decimal("5.5")),
+            money.LineAmounts(Decimal("0.333"), Decimal("1.01"), Decimal("2.1")),
+            money.LineAmounts(Decimal("1"), Decimal("0.01"), Decimal("0")),
+            money.LineAmounts(Decimal("1.5"), Decimal("450.50"), Decimal("20")),
+        ],
+        Decimal("3.33"),
+    )
     db.expire_all()
     stored = db.get(Quote, quote.id)
     assert stored is not None
     assert (stored.total_excl_vat, stored.total_vat, stored.total_incl_vat) == (
-        expected.total_excl_vat, expected.total_vat, expected.total_incl_vat)
+        expected.total_excl_vat,
+        expected.total_vat,
+        expected.total_incl_vat,
+    )
     assert [line.net_amount for line in _lines(db, stored)] == [t.net for t in expected.lines]
     assert [line.description for line in _lines(db, stored)] == [line["description"] for line in raw_lines]
     detail = quotes.get_quote(db, org.rep_a.actor, quote.id)
@@ -109,14 +118,19 @@ def test_stored_totals_equal_compute_totals_to_the_cent(db: Session, org: Org) -
 
 def test_line_errors_name_the_line_and_the_field(db: Session, org: Org) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        make_quote(db, org.rep_a.actor, make_institution(db), [
-            quote_line(),
-            quote_line(discount_type="percent", discount_value="150"),
-            quote_line(vat_rate="7"),
-            {"description": "Sans prix", "quantity": "1"},
-            quote_line(unit_price="10", discount_type="amount", discount_value="10.01"),
-            quote_line(quantity="abc"),
-        ])
+        make_quote(
+            db,
+            org.rep_a.actor,
+            make_institution(db),
+            [
+                quote_line(),
+                quote_line(discount_type="percent", discount_value="150"),
+                quote_line(vat_rate="7"),
+                {"description": "Sans prix", "quantity": "1"},
+                quote_line(unit_price="10", discount_type="amount", discount_value="10.01"),
+                quote_line(quantity="abc"),
+            ],
+        )
     assert refused.value.field_errors == {
         "lines.1.discount_value": "A discount percentage is between 0 and 100.",
         "lines.2.vat_rate": "This VAT rate is not allowed.",
@@ -150,8 +164,11 @@ def test_who_may_own_a_quote(db: Session, org: Org) -> None:
     with pytest.raises(Forbidden):
         make_quote(db, org.rep_a.actor, institution, owner_id=org.rep_a2.id)
     given = make_quote(db, org.manager_a.actor, institution, owner_id=org.rep_a2.id)
-    assert (given.owner_id, given.team_id, given.created_by) == (org.rep_a2.id, org.rep_a2.user.team_id,
-                                                                 org.manager_a.id)
+    assert (given.owner_id, given.team_id, given.created_by) == (
+        org.rep_a2.id,
+        org.rep_a2.user.team_id,
+        org.manager_a.id,
+    )
     with pytest.raises(Forbidden):
         make_quote(db, org.manager_a.actor, institution, owner_id=org.rep_b.id)
     by_admin = make_quote(db, org.admin.actor, institution, owner_id=org.rep_b.id)
@@ -164,14 +181,29 @@ def test_who_may_own_a_quote(db: Session, org: Org) -> None:
 
 def test_editing_replaces_lines_in_order_and_recomputes_totals(db: Session, org: Org) -> None:
     quote = make_quote(db, org.rep_a.actor, make_institution(db))
-    updated = quotes.update_quote(db, org.rep_a.actor, quote.id, {
-        "title": "Nouveau", "global_discount_percent": "10",
-        "lines": [quote_line("B", "2", "50"), quote_line("A", "1", "19.99", "5.5")]}, expected_version=1)
+    updated = quotes.update_quote(
+        db,
+        org.rep_a.actor,
+        quote.id,
+        {
+            "title": "Nouveau",
+            "global_discount_percent": "10",
+            "lines": [quote_line("B", "2", "50"), quote_line("A", "1", "19.99", "5.5")],
+        },
+        expected_version=1,
+    )
     assert updated.version == 2 and updated.title == "Nouveau"
     assert [(line.position, line.description, line.net_amount) for line in _lines(db, updated)] == [
-        (1, "B", Decimal("100.00")), (2, "A", Decimal("19.99"))]
-    expected = money.compute_totals([money.LineAmounts(Decimal(2), Decimal(50), Decimal(20)),
-                                     money.LineAmounts(Decimal(1), Decimal("19.99"), Decimal("5.5"))], Decimal(10))
+        (1, "B", Decimal("100.00")),
+        (2, "A", Decimal("19.99")),
+    ]
+    expected = money.compute_totals(
+        [
+            money.LineAmounts(Decimal(2), Decimal(50), Decimal(20)),
+            money.LineAmounts(Decimal(1), Decimal("19.99"), Decimal("5.5")),
+        ],
+        Decimal(10),
+    )
     assert updated.total_incl_vat == expected.total_incl_vat == Decimal("126.98")
     trail = db.exec(select(AuditEntry).where(AuditEntry.entity_id == quote.id, AuditEntry.action == "update")).all()
     assert {entry.field for entry in trail} >= {"title", "total_incl_vat", "lines", "global_discount_percent"}
@@ -236,15 +268,21 @@ _DO: dict[QuoteAction, Callable[[Session, Any, uuid.UUID], Quote]] = {
     QuoteAction.CANCEL: quotes.cancel_quote,
     QuoteAction.REVISE: quotes.revise_quote,
 }
-_RESULT = {QuoteAction.SEND: QuoteStatus.SENT, QuoteAction.ACCEPT: QuoteStatus.ACCEPTED,
-           QuoteAction.REJECT: QuoteStatus.REJECTED, QuoteAction.ORDER: QuoteStatus.ORDERED,
-           QuoteAction.CANCEL: QuoteStatus.CANCELLED, QuoteAction.REVISE: QuoteStatus.CANCELLED}
+_RESULT = {
+    QuoteAction.SEND: QuoteStatus.SENT,
+    QuoteAction.ACCEPT: QuoteStatus.ACCEPTED,
+    QuoteAction.REJECT: QuoteStatus.REJECTED,
+    QuoteAction.ORDER: QuoteStatus.ORDERED,
+    QuoteAction.CANCEL: QuoteStatus.CANCELLED,
+    QuoteAction.REVISE: QuoteStatus.CANCELLED,
+}
 
 
 @pytest.mark.parametrize("status", list(QuoteStatus))
 @pytest.mark.parametrize("action", list(_DO))
 def test_every_transition_is_allowed_or_refused_with_the_current_status(
-        db: Session, org: Org, status: QuoteStatus, action: QuoteAction) -> None:
+    db: Session, org: Org, status: QuoteStatus, action: QuoteAction
+) -> None:
     quote = _in_status(db, org, status)
     version = quote.version
     allowed = status in quotes.ACTION_FROM[action]
@@ -255,8 +293,11 @@ def test_every_transition_is_allowed_or_refused_with_the_current_status(
         # A revised expired quote stays expired: what happened to it (a revised sent one is cancelled).
         result = status if (action, status) == (QuoteAction.REVISE, QuoteStatus.EXPIRED) else _RESULT[action]
         assert quote.status == result and quote.version == version + 1
-        trail = db.exec(select(AuditEntry).where(AuditEntry.entity_id == quote.id, AuditEntry.field == "status",
-                                                 AuditEntry.new_value == result.value)).all()
+        trail = db.exec(
+            select(AuditEntry).where(
+                AuditEntry.entity_id == quote.id, AuditEntry.field == "status", AuditEntry.new_value == result.value
+            )
+        ).all()
         assert result == status or (len(trail) == 1 and trail[0].old_value == status.value)
     else:
         with pytest.raises(InvalidTransition) as refused:
@@ -269,8 +310,12 @@ def test_every_transition_is_allowed_or_refused_with_the_current_status(
 
 def test_accept_and_reject_record_who_when_and_the_comment(db: Session, org: Org, clock: Any) -> None:
     institution = make_institution(db, name="CHU de Nantes")
-    accepted = quotes.accept_quote(db, org.manager_a.actor, make_sent_quote(db, org.rep_a.actor, institution).id,
-                                   client_comment="  Bon pour accord  ")
+    accepted = quotes.accept_quote(
+        db,
+        org.manager_a.actor,
+        make_sent_quote(db, org.rep_a.actor, institution).id,
+        client_comment="  Bon pour accord  ",
+    )
     assert (accepted.decided_by, accepted.client_comment) == (org.manager_a.id, "Bon pour accord")
     assert accepted.decided_at is not None
     rejected = quotes.reject_quote(db, org.rep_a.actor, make_sent_quote(db, org.rep_a.actor, institution).id)
@@ -278,7 +323,8 @@ def test_accept_and_reject_record_who_when_and_the_comment(db: Session, org: Org
     told = notifications_of(db, org.rep_a)
     # The owner is told of the decision the manager recorded, not of their own.
     assert [(n.kind, n.params["institution"], n.params["number"]) for n in told] == [
-        ("quote.accepted", "CHU de Nantes", accepted.number)]
+        ("quote.accepted", "CHU de Nantes", accepted.number)
+    ]
     assert told[0].link == f"/quotes/{accepted.id}" and told[0].params["actor"] == "Marc Manager"
     assert notifications_of(db, org.manager_a) == []
 
@@ -308,8 +354,11 @@ def test_a_quote_past_its_validity_date_is_offered_again_as_a_revision(db: Sessi
     assert draft.valid_until > quotes.today() and draft.total_incl_vat == quote.total_incl_vat
     assert (quote.status, quote.superseded_by_id, quote.cancelled_at) == (QuoteStatus.EXPIRED, draft.id, None)
     assert QuoteAction.REVISE not in quotes.allowed_actions(org.rep_a.actor, quote)  # only the latest
-    trail = db.exec(select(AuditEntry.action, AuditEntry.field, AuditEntry.new_value)
-                    .where(AuditEntry.entity_id == quote.id, AuditEntry.action == "revise")).all()
+    trail = db.exec(
+        select(AuditEntry.action, AuditEntry.field, AuditEntry.new_value).where(
+            AuditEntry.entity_id == quote.id, AuditEntry.action == "revise"
+        )
+    ).all()
     assert trail == [("revise", "superseded_by", draft.number)]
 
 
@@ -347,9 +396,14 @@ def test_a_transition_with_a_stale_version_is_refused(db: Session, org: Org) -> 
 
 
 def test_revising_a_sent_quote_makes_a_new_draft_and_keeps_the_old_one(db: Session, org: Org) -> None:
-    original = make_sent_quote(db, org.rep_a.actor, make_institution(db), [
-        quote_line("A", "2", "10", discount_type="percent", discount_value="5"), quote_line("B", "1", "7", "5.5")],
-        title="Devis", global_discount_percent="2")
+    original = make_sent_quote(
+        db,
+        org.rep_a.actor,
+        make_institution(db),
+        [quote_line("A", "2", "10", discount_type="percent", discount_value="5"), quote_line("B", "1", "7", "5.5")],
+        title="Devis",
+        global_discount_percent="2",
+    )
     second = quotes.revise_quote(db, org.rep_a.actor, original.id)
     db.refresh(original)
     assert second.number == f"{original.number}-R2" and second.revision == 2 and second.root_id == original.id
@@ -357,8 +411,9 @@ def test_revising_a_sent_quote_makes_a_new_draft_and_keeps_the_old_one(db: Sessi
     assert (original.status, original.superseded_by_id) == (QuoteStatus.CANCELLED, second.id)
     assert second.total_incl_vat == original.total_incl_vat
     copied = [(line.description, line.quantity, line.discount_value, line.net_amount) for line in _lines(db, second)]
-    assert copied == [(line.description, line.quantity, line.discount_value, line.net_amount)
-                      for line in _lines(db, original)]
+    assert copied == [
+        (line.description, line.quantity, line.discount_value, line.net_amount) for line in _lines(db, original)
+    ]
     with pytest.raises(InvalidTransition):
         quotes.revise_quote(db, org.rep_a.actor, original.id)
     quotes.send_quote(db, org.rep_a.actor, second.id)
@@ -366,8 +421,10 @@ def test_revising_a_sent_quote_makes_a_new_draft_and_keeps_the_old_one(db: Sessi
     assert third.number == f"{original.number}-R3" and third.revision == 3
     detail = quotes.get_quote(db, org.rep_a.actor, third.id)
     assert [(r.number, r.status) for r in detail.revisions] == [
-        (original.number, QuoteStatus.CANCELLED), (second.number, QuoteStatus.CANCELLED),
-        (third.number, QuoteStatus.DRAFT)]
+        (original.number, QuoteStatus.CANCELLED),
+        (second.number, QuoteStatus.CANCELLED),
+        (third.number, QuoteStatus.DRAFT),
+    ]
     assert quotes.get_quote(db, org.rep_a.actor, original.id).superseded_by_id == second.id
 
 
@@ -376,13 +433,15 @@ def test_list_sums_count_a_revised_quote_once(db: Session, org: Org) -> None:
     original = make_sent_quote(db, org.rep_a.actor, institution, [quote_line(unit_price="100")])
     other = make_quote(db, org.rep_a.actor, institution, [quote_line(unit_price="10")])
     revision = quotes.revise_quote(db, org.rep_a.actor, original.id)
-    quotes.update_quote(db, org.rep_a.actor, revision.id, {"lines": [quote_line(unit_price="150")]},
-                        expected_version=revision.version)
+    quotes.update_quote(
+        db, org.rep_a.actor, revision.id, {"lines": [quote_line(unit_price="150")]}, expected_version=revision.version
+    )
     page = quotes.list_quotes(db, org.rep_a.actor, QuoteQuery(institution_id=institution.id))
     assert {row.id for row in page.items} == {original.id, revision.id, other.id}  # every revision is listed
     assert (page.total, page.sum_excl_vat, page.sum_incl_vat) == (3, Decimal("160.00"), Decimal("192.00"))
-    cancelled = quotes.list_quotes(db, org.rep_a.actor, QuoteQuery(institution_id=institution.id,
-                                                                    statuses=(QuoteStatus.CANCELLED,)))
+    cancelled = quotes.list_quotes(
+        db, org.rep_a.actor, QuoteQuery(institution_id=institution.id, statuses=(QuoteStatus.CANCELLED,))
+    )
     assert (cancelled.total, cancelled.sum_excl_vat) == (1, Decimal("0.00"))
 
 
@@ -462,14 +521,35 @@ def test_comments_and_timeline_follow_the_quote_rights(db: Session, org: Org) ->
 def test_invoiced_amount_counts_invoices_less_credit_notes(db: Session, org: Org) -> None:
     quote = make_accepted_quote(db, org.rep_a.actor, make_institution(db), [quote_line(unit_price="1000")])
     base = {"institution_id": quote.institution_id, "owner_id": org.rep_a.id, "quote_id": quote.id}
-    db.add_all([
-        Invoice(**base, status=InvoiceStatus.DRAFT, total_excl_vat=Decimal("250"), total_vat=Decimal("50"),
-                total_incl_vat=Decimal("300")),
-        Invoice(**base, number="FAC-T-1", status=InvoiceStatus.ISSUED, total_excl_vat=Decimal("500"),
-                total_vat=Decimal("100"), total_incl_vat=Decimal("600"), amount_credited=Decimal("120.50")),
-        Invoice(**base, number="FAC-T-2", status=InvoiceStatus.CANCELLED, total_excl_vat=Decimal("100"),
-                total_vat=Decimal("20"), total_incl_vat=Decimal("120"), amount_credited=Decimal("120")),
-    ])
+    db.add_all(
+        [
+            Invoice(
+                **base,
+                status=InvoiceStatus.DRAFT,
+                total_excl_vat=Decimal("250"),
+                total_vat=Decimal("50"),
+                total_incl_vat=Decimal("300"),
+            ),
+            Invoice(
+                **base,
+                number="FAC-T-1",
+                status=InvoiceStatus.ISSUED,
+                total_excl_vat=Decimal("500"),
+                total_vat=Decimal("100"),
+                total_incl_vat=Decimal("600"),
+                amount_credited=Decimal("120.50"),
+            ),
+            Invoice(
+                **base,
+                number="FAC-T-2",
+                status=InvoiceStatus.CANCELLED,
+                total_excl_vat=Decimal("100"),
+                total_vat=Decimal("20"),
+                total_incl_vat=Decimal("120"),
+                amount_credited=Decimal("120"),
+            ),
+        ]
+    )
     db.flush()
     assert invoices.invoiced_on_quote(db, quote.id) == Decimal("779.50")
     detail = quotes.get_quote(db, org.rep_a.actor, quote.id)
@@ -485,10 +565,15 @@ def test_list_filters_sort_and_totals_of_the_filtered_list(db: Session, org: Org
     chu = make_institution(db, name="CHU Zéphyr")
     clinic = make_institution(db, name="Clinique Alpha")
     actor = org.admin.actor
-    small = make_quote(db, org.rep_a.actor, chu, [quote_line(unit_price="100")], issue_date="2026-01-10",
-                       title="Petit")
-    big = make_sent_quote(db, org.rep_a.actor, clinic, [quote_line(unit_price="1000", vat_rate="10")],
-                          issue_date="2026-02-10", valid_until="2026-12-31")
+    small = make_quote(db, org.rep_a.actor, chu, [quote_line(unit_price="100")], issue_date="2026-01-10", title="Petit")
+    big = make_sent_quote(
+        db,
+        org.rep_a.actor,
+        clinic,
+        [quote_line(unit_price="1000", vat_rate="10")],
+        issue_date="2026-02-10",
+        valid_until="2026-12-31",
+    )
     other = make_quote(db, org.rep_b.actor, chu, [quote_line(unit_price="10.10")], issue_date="2026-03-10")
     mine = [small.id, big.id, other.id]
 
@@ -514,12 +599,24 @@ def test_list_filters_sort_and_totals_of_the_filtered_list(db: Session, org: Org
     assert (filtered.sum_excl_vat, filtered.sum_incl_vat) == (Decimal("110.10"), Decimal("132.12"))
     row = quotes.list_quotes(db, org.rep_a.actor, QuoteQuery(q=big.number)).items[0]
     assert (row.institution_name, row.owner_name, row.status, row.can_edit) == (
-        "Clinique Alpha", "Anne Aubert", QuoteStatus.SENT, True)
+        "Clinique Alpha",
+        "Anne Aubert",
+        QuoteStatus.SENT,
+        True,
+    )
 
 
 def test_list_parameters_are_read_leniently() -> None:
-    query = QuoteQuery.from_params({"status": "sent,bogus", "issued_from": "2026-01-31", "amount_min": "12,5",
-                                    "amount_max": "lots", "sort": "-amount", "q": " x "})
+    query = QuoteQuery.from_params(
+        {
+            "status": "sent,bogus",
+            "issued_from": "2026-01-31",
+            "amount_min": "12,5",
+            "amount_max": "lots",
+            "sort": "-amount",
+            "q": " x ",
+        }
+    )
     assert query.statuses == (QuoteStatus.SENT,) and query.issued_from == date(2026, 1, 31)
     assert (query.amount_min, query.amount_max) == (Decimal("12.50"), None)
     assert (query.sort, query.descending, query.q) == ("amount", True, "x")
@@ -593,7 +690,8 @@ def test_a_quotes_invoices_are_listed_oldest_first_within_the_actors_reach(db: S
     balance = invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id)
     found = invoices.quote_invoices(db, org.rep_a.actor, quote.id)
     assert [row.id for row in found.items] == [deposit.id, balance.id] and found.total == 2
-    assert [row.id for row in invoices.quote_invoices(db, org.rep_a.actor, quote.id, PageRequest(1, 1)).items] == \
-        [deposit.id]
+    assert [row.id for row in invoices.quote_invoices(db, org.rep_a.actor, quote.id, PageRequest(1, 1)).items] == [
+        deposit.id
+    ]
     with pytest.raises(Forbidden):
         invoices.quote_invoices(db, org.rep_b.actor, quote.id)

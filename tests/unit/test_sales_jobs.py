@@ -76,8 +76,12 @@ def _day(db: Session, at: Callable[..., datetime], day: date) -> dict[str, Any]:
 
 
 def _reminders(db: Session, quote: Quote) -> list[tuple[str, date]]:
-    return [(r.kind, r.due_on) for r in db.exec(select(QuoteReminder).where(QuoteReminder.quote_id == quote.id)
-                                                 .order_by(col(QuoteReminder.due_on))).all()]
+    return [
+        (r.kind, r.due_on)
+        for r in db.exec(
+            select(QuoteReminder).where(QuoteReminder.quote_id == quote.id).order_by(col(QuoteReminder.due_on))
+        ).all()
+    ]
 
 
 def _set_rules(db: Session, **values: Any) -> None:
@@ -85,7 +89,8 @@ def _set_rules(db: Session, **values: Any) -> None:
 
 
 def test_a_quote_gets_each_reminder_once_on_its_day_and_expires_the_day_after(
-        db: Session, org: Org, at: Callable[..., datetime]) -> None:
+    db: Session, org: Org, at: Callable[..., datetime]
+) -> None:
     valid_until = D0 + timedelta(days=10)
     quote = _quote(db, org, valid_until)
     log = {}
@@ -95,23 +100,39 @@ def test_a_quote_gets_each_reminder_once_on_its_day_and_expires_the_day_after(
         if result["reminders"] or result["expired"]:
             log[(day - valid_until).days] = (result["reminders"], result["expired"])
     assert log == {-7: (1, 0), -3: (1, 0), 0: (1, 0), 1: (0, 1), 7: (1, 0)}
-    assert _reminders(db, quote) == [("j-7", valid_until - timedelta(days=7)), ("j-3", valid_until - timedelta(days=3)),
-                                     ("j0", valid_until), ("j+7", valid_until + timedelta(days=7))]
+    assert _reminders(db, quote) == [
+        ("j-7", valid_until - timedelta(days=7)),
+        ("j-3", valid_until - timedelta(days=3)),
+        ("j0", valid_until),
+        ("j+7", valid_until + timedelta(days=7)),
+    ]
     db.refresh(quote)
     assert quote.status == "expired" and quote.version >= 2
-    kinds = [n.kind for n in db.exec(select(Notification).where(Notification.recipient_id == org.rep_a.id,
-                                                                col(Notification.kind).like("quote.%"))).all()]
+    kinds = [
+        n.kind
+        for n in db.exec(
+            select(Notification).where(
+                Notification.recipient_id == org.rep_a.id, col(Notification.kind).like("quote.%")
+            )
+        ).all()
+    ]
     assert sorted(kinds) == ["quote.expired"] + ["quote.expiring"] * 4
     outbox = db.exec(select(OutboxMessage).where(OutboxMessage.related_id == quote.id)).all()
-    assert sorted(m.dedupe_key or "" for m in outbox) == sorted(f"quote-reminder:{quote.id}:{k}"
-                                                                for k in ("j-7", "j-3", "j0", "j+7"))
+    assert sorted(m.dedupe_key or "" for m in outbox) == sorted(
+        f"quote-reminder:{quote.id}:{k}" for k in ("j-7", "j-3", "j0", "j+7")
+    )
     assert all(org.rep_a.user.email in m.to_addresses[0] and quote.number in m.subject for m in outbox)
     follow_ups = db.exec(select(Task).where(Task.assignee_id == org.rep_a.id)).all()
-    assert len(follow_ups) == 4 and all(t.title.startswith(("Relancer", "Follow up")) and quote.number in t.title
-                                        and t.institution_id == quote.institution_id
-                                        and t.contact_id == quote.contact_id for t in follow_ups)
-    assert {r.task_id for r in db.exec(select(QuoteReminder).where(QuoteReminder.quote_id == quote.id))} \
-        == {t.id for t in follow_ups}
+    assert len(follow_ups) == 4 and all(
+        t.title.startswith(("Relancer", "Follow up"))
+        and quote.number in t.title
+        and t.institution_id == quote.institution_id
+        and t.contact_id == quote.contact_id
+        for t in follow_ups
+    )
+    assert {r.task_id for r in db.exec(select(QuoteReminder).where(QuoteReminder.quote_id == quote.id))} == {
+        t.id for t in follow_ups
+    }
 
 
 def test_the_owners_email_is_in_their_language(db: Session, org: Org, at: Callable[..., datetime]) -> None:
@@ -174,8 +195,9 @@ def test_only_the_kinds_switched_on_and_no_task_when_off(db: Session, org: Org, 
     assert db.exec(select(Task).where(Task.assignee_id == org.rep_a.id)).all() == []
 
 
-def test_decided_cancelled_and_superseded_quotes_get_nothing(db: Session, org: Org,
-                                                             at: Callable[..., datetime]) -> None:
+def test_decided_cancelled_and_superseded_quotes_get_nothing(
+    db: Session, org: Org, at: Callable[..., datetime]
+) -> None:
     valid_until = D0 + timedelta(days=10)
     institution = make_institution(db)
     accepted = make_accepted_quote(db, org.rep_a.actor, institution, valid_until=valid_until)
@@ -196,14 +218,18 @@ def test_decided_cancelled_and_superseded_quotes_get_nothing(db: Session, org: O
 # Invoices
 
 
-def _invoice(db: Session, org: Org, *, terms: int = 30, amount: str = "1000.00", contact: bool = True,
-             **values: Any) -> Invoice:
+def _invoice(
+    db: Session, org: Org, *, terms: int = 30, amount: str = "1000.00", contact: bool = True, **values: Any
+) -> Invoice:
     institution = make_institution(db)
-    raw: dict[str, Any] = {"institution_id": institution.id, "payment_terms_days": terms,
-                           "lines": [quote_line(unit_price=amount)], **values}
+    raw: dict[str, Any] = {
+        "institution_id": institution.id,
+        "payment_terms_days": terms,
+        "lines": [quote_line(unit_price=amount)],
+        **values,
+    }
     if contact:
-        raw["contact_id"] = make_contact(db, institution, email="compta@clinique.example.org",
-                                         first_name="Claire").id
+        raw["contact_id"] = make_contact(db, institution, email="compta@clinique.example.org", first_name="Claire").id
     invoice = invoices.create_invoice(db, org.rep_a.actor, raw)
     return invoices.issue_invoice(db, org.rep_a.actor, invoice.id)
 
@@ -219,8 +245,12 @@ def _invoice_day(db: Session, at: Callable[..., datetime], day: date) -> tuple[i
 
 
 def _levels(db: Session, invoice: Invoice) -> list[tuple[int, date]]:
-    return [(r.level, r.due_on) for r in db.exec(select(InvoiceReminder).where(InvoiceReminder.invoice_id == invoice.id)
-                                                  .order_by(col(InvoiceReminder.level))).all()]
+    return [
+        (r.level, r.due_on)
+        for r in db.exec(
+            select(InvoiceReminder).where(InvoiceReminder.invoice_id == invoice.id).order_by(col(InvoiceReminder.level))
+        ).all()
+    ]
 
 
 def test_invoice_levels_and_overdue_over_simulated_days(db: Session, org: Org, at: Callable[..., datetime]) -> None:
@@ -237,8 +267,14 @@ def test_invoice_levels_and_overdue_over_simulated_days(db: Session, org: Org, a
     assert _levels(db, invoice) == [(level, due + timedelta(days=level)) for level in (-7, 1, 15, 30)]
     db.refresh(invoice)
     assert invoice.status == "overdue"
-    kinds = sorted(n.kind for n in db.exec(select(Notification).where(
-        Notification.recipient_id == org.rep_a.id, col(Notification.kind).like("invoice.%"))).all())
+    kinds = sorted(
+        n.kind
+        for n in db.exec(
+            select(Notification).where(
+                Notification.recipient_id == org.rep_a.id, col(Notification.kind).like("invoice.%")
+            )
+        ).all()
+    )
     assert kinds == ["invoice.followup"] * 4 + ["invoice.overdue"]
     owner_mails = db.exec(select(OutboxMessage).where(OutboxMessage.related_id == invoice.id)).all()
     assert len(owner_mails) == 4 and all(str(invoice.number) in m.subject for m in owner_mails)
@@ -277,8 +313,9 @@ def test_missed_levels_send_only_the_highest_reached(db: Session, org: Org, at: 
 def test_credit_notes_and_drafts_are_not_followed_up(db: Session, org: Org, at: Callable[..., datetime]) -> None:
     invoice = _invoice(db, org, terms=10)
     invoices.create_credit_note(db, org.rep_a.actor, invoice.id)  # fully credited: cancelled
-    draft = invoices.create_invoice(db, org.rep_a.actor, {"institution_id": invoice.institution_id,
-                                                          "lines": [quote_line()]})
+    draft = invoices.create_invoice(
+        db, org.rep_a.actor, {"institution_id": invoice.institution_id, "lines": [quote_line()]}
+    )
     for offset in range(0, 45):
         assert _invoice_day(db, at, D0 + timedelta(days=offset)) == (0, 0)
     assert _levels(db, invoice) == [] and _levels(db, draft) == []
@@ -324,8 +361,14 @@ def test_two_concurrent_runs_send_each_reminder_once(committed: Callable[..., da
     with unit_of_work() as session:
         assert len(session.exec(select(QuoteReminder)).all()) == 5
         assert len(session.exec(select(InvoiceReminder)).all()) == 3
-        assert len(session.exec(select(Notification).where(col(Notification.kind).in_(
-            ["quote.expiring", "invoice.followup"]))).all()) == 8
+        assert (
+            len(
+                session.exec(
+                    select(Notification).where(col(Notification.kind).in_(["quote.expiring", "invoice.followup"]))
+                ).all()
+            )
+            == 8
+        )
         assert len(session.exec(select(OutboxMessage)).all()) == 8
         assert len(session.exec(select(Task)).all()) == 5
 
@@ -381,9 +424,16 @@ def _documents(db: Session, org: Org, at: Callable[..., datetime], size: int, *,
     contact = make_contact(db, institution, email="compta@example.org")
     at(day - timedelta(days=7))
     for _ in range(size):
-        draft = invoices.create_invoice(db, org.rep_a.actor, {"institution_id": institution.id,
-                                                              "payment_terms_days": 14, "contact_id": contact.id,
-                                                              "lines": [quote_line()]})
+        draft = invoices.create_invoice(
+            db,
+            org.rep_a.actor,
+            {
+                "institution_id": institution.id,
+                "payment_terms_days": 14,
+                "contact_id": contact.id,
+                "lines": [quote_line()],
+            },
+        )
         invoices.issue_invoice(db, org.rep_a.actor, draft.id)
     at(day)
     for _ in range(size):
@@ -393,16 +443,19 @@ def _documents(db: Session, org: Org, at: Callable[..., datetime], size: int, *,
 
 def _job_counts(db: Session, at: Callable[..., datetime], day: date) -> dict[str, int]:
     at(day)
-    counts = {"reminders": _count_statements(db, sales_jobs.send_quote_reminders),
-              "followups": _count_statements(db, sales_jobs.send_invoice_followups)}
+    counts = {
+        "reminders": _count_statements(db, sales_jobs.send_quote_reminders),
+        "followups": _count_statements(db, sales_jobs.send_invoice_followups),
+    }
     at(day + timedelta(days=8), 0, 5)
     counts["expiry"] = _count_statements(db, sales_jobs.expire_quotes)
     counts["overdue"] = _count_statements(db, sales_jobs.mark_invoices_overdue)
     return counts
 
 
-def test_the_number_of_queries_does_not_grow_with_the_documents(db: Session, org: Org,
-                                                                at: Callable[..., datetime]) -> None:
+def test_the_number_of_queries_does_not_grow_with_the_documents(
+    db: Session, org: Org, at: Callable[..., datetime]
+) -> None:
     _set_rules(db, invoice_email_client=False)
     _documents(db, org, at, 10, day=D0)
     small = _job_counts(db, at, D0)
@@ -433,8 +486,9 @@ def test_money_amount_in_email_is_formatted(db: Session, org: Org, at: Callable[
 # SQLite, the embedded default database
 
 
-def test_the_jobs_over_simulated_days_on_sqlite(tmp_path: Path, settings_override: Callable[..., None],
-                                                at: Callable[..., datetime]) -> None:
+def test_the_jobs_over_simulated_days_on_sqlite(
+    tmp_path: Path, settings_override: Callable[..., None], at: Callable[..., datetime]
+) -> None:
     """The day-by-day scenario in committed units of work on SQLite: INSERT ... ON CONFLICT DO NOTHING
     RETURNING, the task written before its reminder, the client's email with its PDF."""
     settings_override(database_url=f"sqlite:///{tmp_path / 'sales.sqlite3'}")
@@ -461,26 +515,32 @@ def test_the_jobs_over_simulated_days_on_sqlite(tmp_path: Path, settings_overrid
     assert quote_log == {-7: (1, 0, 1), -3: (1, 0, 1), 0: (1, 0, 1), 1: (0, 1, 0), 7: (1, 0, 1)}
     assert invoice_log == {-7: (0, 1), 1: (1, 1), 15: (0, 1), 30: (0, 1)}
     with unit_of_work() as session:
-        assert _reminders(session, quote) == [(kind, quote.valid_until + timedelta(days=offset)) for kind, offset in
-                                              (("j-7", -7), ("j-3", -3), ("j0", 0), ("j+7", 7))]
-        assert _levels(session, invoice) == [(level, due + timedelta(days=level))
-                                             for level in (-7, 1, 15, 30)]
+        assert _reminders(session, quote) == [
+            (kind, quote.valid_until + timedelta(days=offset))
+            for kind, offset in (("j-7", -7), ("j-3", -3), ("j0", 0), ("j+7", 7))
+        ]
+        assert _levels(session, invoice) == [(level, due + timedelta(days=level)) for level in (-7, 1, 15, 30)]
         reminders = session.exec(select(QuoteReminder).where(QuoteReminder.quote_id == quote.id)).all()
         tasks = session.exec(select(Task).where(Task.assignee_id == org.rep_a.id)).all()
         assert {r.task_id for r in reminders} == {t.id for t in tasks} and len(tasks) == 4
-        assert all(quote.number in t.title and t.due_at is not None and t.due_at.tzinfo is not None
-                   for t in tasks)
+        assert all(quote.number in t.title and t.due_at is not None and t.due_at.tzinfo is not None for t in tasks)
         assert {r.emailed_client for r in session.exec(select(InvoiceReminder))} == {True}
         assert session.get(Quote, quote.id).status == "expired"  # type: ignore[union-attr]
         assert session.get(Invoice, invoice.id).status == "overdue"  # type: ignore[union-attr]
-        kinds = sorted(n.kind for n in session.exec(select(Notification).where(
-            Notification.recipient_id == org.rep_a.id)))
+        kinds = sorted(
+            n.kind for n in session.exec(select(Notification).where(Notification.recipient_id == org.rep_a.id))
+        )
         assert kinds == ["invoice.followup"] * 4 + ["invoice.overdue", "quote.expired"] + ["quote.expiring"] * 4
         outbox = session.exec(select(OutboxMessage)).all()
         keys = sorted(m.dedupe_key or "" for m in outbox)
-        assert keys == sorted([f"quote-reminder:{quote.id}:{k}" for k in ("j-7", "j-3", "j0", "j+7")]
-                              + [f"invoice-followup:{invoice.id}:{level}:{who}" for level in (-7, 1, 15, 30)
-                                 for who in ("owner", "client")])
+        assert keys == sorted(
+            [f"quote-reminder:{quote.id}:{k}" for k in ("j-7", "j-3", "j0", "j+7")]
+            + [
+                f"invoice-followup:{invoice.id}:{level}:{who}"
+                for level in (-7, 1, 15, 30)
+                for who in ("owner", "client")
+            ]
+        )
         attachments = session.exec(select(OutboxAttachment)).all()
         assert len(attachments) == 4 and all(a.content.startswith(b"%PDF") for a in attachments)
 
@@ -493,10 +553,13 @@ def test_the_daily_jobs_tell_open_lists_what_they_changed(db: Session, org: Org,
     assert sales_jobs.expire_quotes(db) == 1 and sales_jobs.mark_invoices_overdue(db) == 1
     changed = [e for e in events.pending(db)[already:] if isinstance(e, events.SalesDocumentChanged)]
     assert changed == [
-        events.QuoteChanged(quote_id=quote.id, institution_id=quote.institution_id, owner_id=org.rep_a.id,
-                            team_id=quote.team_id),
-        events.InvoiceChanged(invoice_id=invoice.id, institution_id=invoice.institution_id, owner_id=org.rep_a.id,
-                              team_id=invoice.team_id)]
+        events.QuoteChanged(
+            quote_id=quote.id, institution_id=quote.institution_id, owner_id=org.rep_a.id, team_id=quote.team_id
+        ),
+        events.InvoiceChanged(
+            invoice_id=invoice.id, institution_id=invoice.institution_id, owner_id=org.rep_a.id, team_id=invoice.team_id
+        ),
+    ]
 
 
 def test_every_saved_change_to_a_quote_or_an_invoice_is_an_event(db: Session, org: Org) -> None:

@@ -26,10 +26,23 @@ def admin(db: Session) -> Actor:
     return actor_of(make_user(db, role=Role.ADMIN, email="admin@example.org", name="Ada Admin"))
 
 
-def _event(db: Session, action: SecurityAction | str, at: datetime, *, email: str | None = None,
-           severity: Severity = Severity.LOW, **details: Any) -> SecurityEvent:
-    event = security_log.record(db, action, severity=severity, email=email,
-                                client=ClientInfo(ip="10.0.0.1", user_agent="Firefox/120"), **details)
+def _event(
+    db: Session,
+    action: SecurityAction | str,
+    at: datetime,
+    *,
+    email: str | None = None,
+    severity: Severity = Severity.LOW,
+    **details: Any,
+) -> SecurityEvent:
+    event = security_log.record(
+        db,
+        action,
+        severity=severity,
+        email=email,
+        client=ClientInfo(ip="10.0.0.1", user_agent="Firefox/120"),
+        **details,
+    )
     event.at = at
     db.flush()
     return event
@@ -38,18 +51,36 @@ def _event(db: Session, action: SecurityAction | str, at: datetime, *, email: st
 @pytest.fixture
 def events(db: Session) -> None:
     _event(db, SecurityAction.LOGIN_SUCCEEDED, datetime(2026, 3, 1, 8, tzinfo=UTC), email="rita@example.org")
-    _event(db, SecurityAction.LOGIN_FAILED, datetime(2026, 3, 1, 23, 30, tzinfo=UTC), email="rita@example.org",
-           severity=Severity.MEDIUM)  # 2 March 00:30 in Paris
-    _event(db, SecurityAction.LOGIN_FAILED, datetime(2026, 3, 5, 9, tzinfo=UTC), email="bob@example.org",
-           severity=Severity.MEDIUM)
-    _event(db, SecurityAction.TOKEN_REUSE, datetime(2026, 3, 6, 9, tzinfo=UTC), email="bob@example.org",
-           severity=Severity.HIGH)
+    _event(
+        db,
+        SecurityAction.LOGIN_FAILED,
+        datetime(2026, 3, 1, 23, 30, tzinfo=UTC),
+        email="rita@example.org",
+        severity=Severity.MEDIUM,
+    )  # 2 March 00:30 in Paris
+    _event(
+        db,
+        SecurityAction.LOGIN_FAILED,
+        datetime(2026, 3, 5, 9, tzinfo=UTC),
+        email="bob@example.org",
+        severity=Severity.MEDIUM,
+    )
+    _event(
+        db,
+        SecurityAction.TOKEN_REUSE,
+        datetime(2026, 3, 6, 9, tzinfo=UTC),
+        email="bob@example.org",
+        severity=Severity.HIGH,
+    )
 
 
 def _actions(db: Session, admin: Actor, **filters: object) -> list[str]:
     query = SecurityLogQuery(timezone=PARIS, **filters)  # type: ignore[arg-type]
-    return [row.action for row in security_log.list_events(db, admin, query, PageRequest(1, 100)).items
-            if row.email != admin.email]
+    return [
+        row.action
+        for row in security_log.list_events(db, admin, query, PageRequest(1, 100)).items
+        if row.email != admin.email
+    ]
 
 
 def test_newest_first_and_each_filter(db: Session, admin: Actor, events: None) -> None:
@@ -63,8 +94,7 @@ def test_newest_first_and_each_filter(db: Session, admin: Actor, events: None) -
 def test_date_range_is_whole_days_in_the_time_zone(db: Session, admin: Actor, events: None) -> None:
     # 23:30 UTC on 1 March is 2 March in Paris: it belongs to the 2nd, not the 1st.
     assert _actions(db, admin, date_from=date(2026, 3, 1), date_to=date(2026, 3, 1)) == ["login.succeeded"]
-    assert _actions(db, admin, date_from=date(2026, 3, 2), date_to=date(2026, 3, 5)) == ["login.failed",
-                                                                                          "login.failed"]
+    assert _actions(db, admin, date_from=date(2026, 3, 2), date_to=date(2026, 3, 5)) == ["login.failed", "login.failed"]
     assert _actions(db, admin, date_from=date(2026, 3, 6)) == ["token.reuse_detected"]
     with pytest.raises(ValidationFailed):
         _actions(db, admin, date_from=date(2026, 3, 6), date_to=date(2026, 3, 1))
@@ -104,8 +134,13 @@ def test_known_and_found_actions_are_offered(db: Session, admin: Actor) -> None:
 
 
 def test_export_is_neutralised_csv_and_is_itself_logged(db: Session, admin: Actor) -> None:
-    _event(db, SecurityAction.LOGIN_FAILED, datetime(2026, 3, 1, 8, tzinfo=UTC), email="=HYPERLINK(\"x\")",
-           severity=Severity.MEDIUM)
+    _event(
+        db,
+        SecurityAction.LOGIN_FAILED,
+        datetime(2026, 3, 1, 8, tzinfo=UTC),
+        email='=HYPERLINK("x")',
+        severity=Severity.MEDIUM,
+    )
     with use_locale("en"):
         content = security_log.export_events(db, admin, SecurityLogQuery(action="login.failed", timezone=PARIS))
     text = content.decode("utf-8-sig")

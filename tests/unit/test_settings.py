@@ -29,16 +29,25 @@ def boss(db: Session) -> Actor:
 
 
 def _changes(db: Session) -> list[SecurityEvent]:
-    return list(db.exec(select(SecurityEvent).where(SecurityEvent.action == app_settings.ACTION_CHANGED)
-                        .order_by(col(SecurityEvent.at))).all())
+    return list(
+        db.exec(
+            select(SecurityEvent)
+            .where(SecurityEvent.action == app_settings.ACTION_CHANGED)
+            .order_by(col(SecurityEvent.at))
+        ).all()
+    )
 
 
 @pytest.mark.parametrize("role", [Role.USER, Role.MANAGER, Role.TEAM_ADMIN, Role.ADMIN])
 def test_only_super_admins_see_and_change_settings(db: Session, role: Role) -> None:
     actor = actor_of(make_user(db, role=role))
     if role is Role.ADMIN:  # administrators see the sales documents' sections only
-        assert set(app_settings.get_settings_view(db, actor).sections) == {"documents", "branding", "templates",
-                                                                           "reminders"}
+        assert set(app_settings.get_settings_view(db, actor).sections) == {
+            "documents",
+            "branding",
+            "templates",
+            "reminders",
+        }
     else:
         with pytest.raises(Forbidden):
             app_settings.get_settings_view(db, actor)
@@ -55,22 +64,27 @@ def test_defaults_come_from_the_environment(db: Session, boss: Actor) -> None:
     assert organisation.version == 0
     assert organisation.values["timezone"] == "Europe/Paris"
     assert view.sections["modules"].values == {"tasks": True, "meetings": True, "notes": True, "calls": True}
-    assert view.sections["retention"].values == {"security_log_low_days": 90, "security_log_high_days": 365,
-                                                 "notifications_days": 180}
+    assert view.sections["retention"].values == {
+        "security_log_low_days": 90,
+        "security_log_high_days": 365,
+        "notifications_days": 180,
+    }
     assert view.sections["email"].values["smtp_password"] == "not set"
 
 
 def test_each_invalid_field_is_named(db: Session, boss: Actor) -> None:
     with pytest.raises(ValidationFailed) as error:
-        app_settings.update_section(db, boss, "organisation",
-                                    {"name": " ", "default_language": "it", "timezone": "Mars/Olympus"})
+        app_settings.update_section(
+            db, boss, "organisation", {"name": " ", "default_language": "it", "timezone": "Mars/Olympus"}
+        )
     assert set(error.value.field_errors) == {"name", "default_language", "timezone"}
     with pytest.raises(ValidationFailed) as error:
         app_settings.update_section(db, boss, "sessions", {"lifetime_minutes": "60", "idle_timeout_minutes": "90"})
     assert set(error.value.field_errors) == {"idle_timeout_minutes"}
     with pytest.raises(ValidationFailed) as error:
-        app_settings.update_section(db, boss, "email", {"smtp_port": "99999", "smtp_from": "not an address",
-                                                        "smtp_host": "bad host"})
+        app_settings.update_section(
+            db, boss, "email", {"smtp_port": "99999", "smtp_from": "not an address", "smtp_host": "bad host"}
+        )
     assert set(error.value.field_errors) == {"smtp_port", "smtp_from", "smtp_host"}
     with pytest.raises(ValidationFailed) as error:
         app_settings.update_section(db, boss, "retention", {"security_log_low_days": 400})
@@ -81,26 +95,33 @@ def test_each_invalid_field_is_named(db: Session, boss: Actor) -> None:
 
 
 def test_a_change_is_logged_with_old_and_new_values_and_checks_the_version(db: Session, boss: Actor) -> None:
-    saved = app_settings.update_section(db, boss, "organisation",
-                                        {"name": "Clinique Lumière", "timezone": "America/Montreal"},
-                                        expected_version=0, client=ClientInfo(ip="10.0.0.1"))
+    saved = app_settings.update_section(
+        db,
+        boss,
+        "organisation",
+        {"name": "Clinique Lumière", "timezone": "America/Montreal"},
+        expected_version=0,
+        client=ClientInfo(ip="10.0.0.1"),
+    )
     assert (saved.version, saved.values["name"], saved.updated_by_name) == (1, "Clinique Lumière", "Sam Super")
     [event] = _changes(db)
     assert event.user_id == boss.id and event.severity == Severity.MEDIUM and event.ip == "10.0.0.1"
     assert event.details["section"] == "organisation"
-    assert event.details["changes"] == {"name": {"old": "OPEx CRM", "new": "Clinique Lumière"},
-                                        "timezone": {"old": "Europe/Paris", "new": "America/Montreal"}}
+    assert event.details["changes"] == {
+        "name": {"old": "OPEx CRM", "new": "Clinique Lumière"},
+        "timezone": {"old": "Europe/Paris", "new": "America/Montreal"},
+    }
     with pytest.raises(Conflict) as conflict:
         app_settings.update_section(db, boss, "organisation", {"name": "Autre"}, expected_version=0)
     assert conflict.value.changed_by == "Sam Super"
-    unchanged = app_settings.update_section(db, boss, "organisation", {"name": "Clinique Lumière"},
-                                            expected_version=1)
+    unchanged = app_settings.update_section(db, boss, "organisation", {"name": "Clinique Lumière"}, expected_version=1)
     assert unchanged.version == 1 and len(_changes(db)) == 1  # nothing changed: nothing logged
 
 
 def test_the_smtp_password_is_never_shown_nor_logged(db: Session, boss: Actor) -> None:
-    saved = app_settings.update_section(db, boss, "email", {"smtp_host": "mail.example.org",
-                                                            "smtp_password": "s3cret-pass"})
+    saved = app_settings.update_section(
+        db, boss, "email", {"smtp_host": "mail.example.org", "smtp_password": "s3cret-pass"}
+    )
     assert saved.values["smtp_password"] == "set" and saved.values["smtp_host"] == "mail.example.org"
     assert set(saved.overridden) == {"smtp_host", "smtp_password"}
     assert saved.environment["smtp_host"] == ""
@@ -160,8 +181,7 @@ def test_retention_reads_the_settings(db: Session, boss: Actor, clock: Callable[
     assert not db.exec(select(SecurityEvent.action).where(col(SecurityEvent.action).like("test.%"))).all()
 
 
-def test_test_email_arrives_and_reports_the_server_answer(db: Session, boss: Actor,
-                                                          smtp_server: SMTPServer) -> None:
+def test_test_email_arrives_and_reports_the_server_answer(db: Session, boss: Actor, smtp_server: SMTPServer) -> None:
     result = smtp.send_test_email(db, boss, "it@example.org")
     assert result.ok, result.answer
     assert result.answer.startswith("250") and "accepted" in result.answer
@@ -172,20 +192,24 @@ def test_test_email_arrives_and_reports_the_server_answer(db: Session, boss: Act
     assert not refused.ok and "550" in refused.answer and "No such user here" in refused.answer
     smtp_server.stop()
     down = smtp.send_test_email(db, boss, "it@example.org")
-    assert not down.ok and ("Connection refused" in down.answer or "ConnectionRefusedError" in down.answer), \
-        down.answer
+    assert not down.ok and ("Connection refused" in down.answer or "ConnectionRefusedError" in down.answer), down.answer
     with pytest.raises(ValidationFailed) as error:
         smtp.send_test_email(db, boss, "not-an-address")
     assert set(error.value.field_errors) == {"to"}
 
 
-def test_test_email_uses_the_values_set_here(db: Session, boss: Actor, smtp_server: SMTPServer,
-                                             settings_override: Callable[..., None]) -> None:
+def test_test_email_uses_the_values_set_here(
+    db: Session, boss: Actor, smtp_server: SMTPServer, settings_override: Callable[..., None]
+) -> None:
     settings_override(smtp_host="", smtp_port="25")
     with pytest.raises(ValidationFailed):
         smtp.send_test_email(db, boss, "it@example.org")
-    app_settings.update_section(db, boss, "email", {"smtp_host": smtp_server.host, "smtp_port": smtp_server.port,
-                                                    "smtp_from": "Clinique <crm@clinique.example>"})
+    app_settings.update_section(
+        db,
+        boss,
+        "email",
+        {"smtp_host": smtp_server.host, "smtp_port": smtp_server.port, "smtp_from": "Clinique <crm@clinique.example>"},
+    )
     result = smtp.send_test_email(db, boss, "it@example.org")
     assert result.ok, result.answer
     assert smtp_server.received[-1].mail_from == "crm@clinique.example"

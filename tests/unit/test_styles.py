@@ -67,9 +67,12 @@ def _used() -> dict[str, str]:
 
 def test_every_class_the_screens_use_is_defined() -> None:
     own = _defined(styles.STYLESHEET.read_text(encoding="utf-8"))
-    framework = set().union(*(_defined((NICEGUI_STATIC / name).read_text(encoding="utf-8"))
-                              for name in ("quasar.unimportant.prod.css", "quasar.important.prod.css",
-                                           "nicegui.css")))
+    framework = set().union(
+        *(
+            _defined((NICEGUI_STATIC / name).read_text(encoding="utf-8"))
+            for name in ("quasar.unimportant.prod.css", "quasar.important.prod.css", "nicegui.css")
+        )
+    )
     used = _used()
     assert {"w-full", "gap-2", "items-center", "text-h6", "q-pa-md", "w-[44rem]"} <= set(used)  # the scan finds them
     missing = {name: where for name, where in used.items() if name not in own | framework}
@@ -79,8 +82,10 @@ def test_every_class_the_screens_use_is_defined() -> None:
 
 
 def test_the_scan_reports_an_undefined_class() -> None:
-    source = ('ui.row().classes("w-full nowhere-defined" if x else f"bg-{colour} third")\n'
-              'ui.html(\'<div class="also-missing">\')')
+    source = (
+        'ui.row().classes("w-full nowhere-defined" if x else f"bg-{colour} third")\n'
+        "ui.html('<div class=\"also-missing\">')"
+    )
     names = {name for text, _ in _class_strings(ast.parse(source)) for name in text.split()}
     assert {"nowhere-defined", "also-missing", "bg-{}", "third"} <= names
     assert "nowhere-defined" not in _defined(styles.STYLESHEET.read_text(encoding="utf-8"))

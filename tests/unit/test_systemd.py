@@ -36,9 +36,14 @@ def test_unit_runs_migrations_then_the_server_as_a_dedicated_user() -> None:
 
 def test_unit_is_hardened_with_only_the_data_directory_writable() -> None:
     service = _service()
-    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "PrivateTmp": "yes",
-                       "ProtectHome": "yes", "ReadWritePaths": "/var/lib/opex-crm",
-                       "CapabilityBoundingSet": ""}.items():
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "PrivateTmp": "yes",
+        "ProtectHome": "yes",
+        "ReadWritePaths": "/var/lib/opex-crm",
+        "CapabilityBoundingSet": "",
+    }.items():
         assert service[key] == value, key
     assert "DATA_DIR=/var/lib/opex-crm" in service["Environment"]
 
@@ -58,11 +63,15 @@ def test_template_instances_take_their_port_and_migrate_one_at_a_time() -> None:
     service = _section("opex-crm@.service")
     assert service["ExecStart"].startswith("/usr/bin/env PORT=%i NICEGUI_STORAGE_PATH=/var/lib/opex-crm/nicegui-%i")
     assert service["ExecStart"].endswith("opex-crm serve --no-migrate")
-    assert service["ExecStartPre"] == ("/usr/bin/flock /var/lib/opex-crm/migrate.lock "
-                                       "/opt/opex-crm/.venv/bin/opex-crm db upgrade")
+    assert service["ExecStartPre"] == (
+        "/usr/bin/flock /var/lib/opex-crm/migrate.lock /opt/opex-crm/.venv/bin/opex-crm db upgrade"
+    )
     assert {k: service[k] for k in ("User", "ProtectSystem", "ReadWritePaths", "EnvironmentFile")} == {
-        "User": "opex-crm", "ProtectSystem": "strict", "ReadWritePaths": "/var/lib/opex-crm",
-        "EnvironmentFile": "/etc/opex-crm/env"}
+        "User": "opex-crm",
+        "ProtectSystem": "strict",
+        "ReadWritePaths": "/var/lib/opex-crm",
+        "EnvironmentFile": "/etc/opex-crm/env",
+    }
 
 
 def test_the_backup_runs_daily_at_two_as_the_service_user() -> None:
@@ -71,8 +80,9 @@ def test_the_backup_runs_daily_at_two_as_the_service_user() -> None:
     assert timer["Unit"] == "opex-crm-backup.service"
     service = _section("opex-crm-backup.service")
     assert service["Type"] == "oneshot" and service["User"] == "opex-crm"
-    assert service["ExecStart"] == ("/opt/opex-crm/.venv/bin/opex-crm backup --output /var/lib/opex-crm/backups "
-                                    "--keep-days 14")
+    assert service["ExecStart"] == (
+        "/opt/opex-crm/.venv/bin/opex-crm backup --output /var/lib/opex-crm/backups --keep-days 14"
+    )
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
@@ -91,7 +101,12 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path, unit: str) -> N
         shutil.copy(SYSTEMD / name, tmp_path / "etc/systemd/system" / name)
     (tmp_path / "usr/lib/systemd").mkdir(parents=True)
     shutil.copytree("/usr/lib/systemd/system", tmp_path / "usr/lib/systemd/system", symlinks=True)
-    result = subprocess.run(["systemd-analyze", "verify", f"--root={tmp_path}", unit],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={tmp_path}", unit],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "" and result.stdout.strip() == ""

@@ -49,8 +49,7 @@ def test_alerts_are_not_repeated_over_three_runs(db: Session, org: Org) -> None:
     assert sorted(_alerts(db, org.rep_a)) == [("task.due_soon", "Soon"), ("task.overdue", "Late")]
 
 
-def test_a_task_due_soon_is_alerted_again_once_overdue(db: Session, org: Org,
-                                                       clock: Callable[..., datetime]) -> None:
+def test_a_task_due_soon_is_alerted_again_once_overdue(db: Session, org: Org, clock: Callable[..., datetime]) -> None:
     make_task(db, org.rep_a.actor, title="Visit", due_at=utcnow() + timedelta(hours=23))
     assert reminders.send_task_alerts(db) == 1
     clock(hours=22)
@@ -62,8 +61,9 @@ def test_a_task_due_soon_is_alerted_again_once_overdue(db: Session, org: Org,
 
 
 def test_a_new_due_date_re_arms_the_alerts(db: Session, org: Org, clock: Callable[..., datetime]) -> None:
-    task = make_task(db, org.manager_a.actor, title="Relance", assignee_id=org.rep_a.id,
-                     due_at=utcnow() - timedelta(hours=1))
+    task = make_task(
+        db, org.manager_a.actor, title="Relance", assignee_id=org.rep_a.id, due_at=utcnow() - timedelta(hours=1)
+    )
     assert reminders.send_task_alerts(db) == 1
     clock(minutes=5)
     tasks.update_task(db, org.rep_a.actor, task.id, {"due_at": utcnow() + timedelta(hours=5)}, expected_version=1)
@@ -96,9 +96,14 @@ def test_the_job_runs_under_its_name(clean_db: None) -> None:
 
 def _waiting_on_a_lock() -> bool:
     with get_engine().connect() as connection:
-        return bool(connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-            .scalar())
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+        )
 
 
 def test_two_overlapping_runs_do_not_double_the_alert(clean_db: None) -> None:
@@ -153,7 +158,8 @@ def test_two_overlapping_runs_do_not_double_the_alert(clean_db: None) -> None:
 
 
 def test_retention_purges_the_security_log_by_severity_and_old_read_notifications(
-        db: Session, org: Org, clock: Callable[..., datetime]) -> None:
+    db: Session, org: Org, clock: Callable[..., datetime]
+) -> None:
     def log(name: str, severity: Severity) -> None:
         security_log.record(db, SecurityAction.LOGIN_FAILED, severity=severity, email=f"{name}@example.org")
 
@@ -162,8 +168,7 @@ def test_retention_purges_the_security_log_by_severity_and_old_read_notification
     log("medium-old", Severity.MEDIUM)
     notifications.notify(db, [org.rep_a.id], kind="task.overdue", params={"title": "read"})
     notifications.notify(db, [org.rep_a.id], kind="task.overdue", params={"title": "unread"})
-    read = next(n for n in notifications.list_notifications(db, org.rep_a.actor).items
-                if n.params["title"] == "read")
+    read = next(n for n in notifications.list_notifications(db, org.rep_a.actor).items if n.params["title"] == "read")
     notifications.mark_read(db, org.rep_a.actor, read.id)
     clock(days=2)
     log("low-new", Severity.LOW)
@@ -172,16 +177,20 @@ def test_retention_purges_the_security_log_by_severity_and_old_read_notification
 
     def remaining() -> set[str]:
         db.flush()
-        return {e.email.split("@")[0] for e in db.exec(select(SecurityEvent).where(
-            col(SecurityEvent.email).like("%-%@example.org"))).all() if e.email}
+        return {
+            e.email.split("@")[0]
+            for e in db.exec(select(SecurityEvent).where(col(SecurityEvent.email).like("%-%@example.org"))).all()
+            if e.email
+        }
 
     clock(days=89)  # 91 and 89 days
     assert retention.apply_retention(db) == {"security_events": 1, "notifications": 0}
     assert remaining() == {"high-old", "medium-old", "low-new", "high-new"}
     clock(days=90)  # 181 days
     assert retention.apply_retention(db) == {"security_events": 1, "notifications": 1}
-    assert [n.params["title"] for n in db.exec(select(Notification).where(
-        Notification.recipient_id == org.rep_a.id)).all()] == ["unread"]
+    assert [
+        n.params["title"] for n in db.exec(select(Notification).where(Notification.recipient_id == org.rep_a.id)).all()
+    ] == ["unread"]
     clock(days=185)  # 366 and 364 days
     retention.apply_retention(db)
     assert remaining() == {"high-new"}
@@ -194,8 +203,9 @@ def test_alerts_and_the_timeline_work_on_sqlite(tmp_path: Path, settings_overrid
     with unit_of_work() as session:
         org = make_org(session)
         institution = make_institution(session, org.rep_a.actor)
-        make_task(session, org.rep_a.actor, title="Soon", due_at=utcnow() + timedelta(hours=1),
-                  institution_id=institution.id)
+        make_task(
+            session, org.rep_a.actor, title="Soon", due_at=utcnow() + timedelta(hours=1), institution_id=institution.id
+        )
     for expected in (1, 0, 0):
         with unit_of_work() as session:
             assert reminders.send_task_alerts(session) == expected

@@ -47,15 +47,23 @@ def test_a_new_task_is_assigned_to_its_creator_by_default(db: Session, org: Org)
 
 def test_every_task_field_error_is_reported_at_once(db: Session, org: Org) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        tasks.create_task(db, org.rep_a.actor, {"title": " ", "priority": "critical", "due_at": "tomorrow",
-                                                "status": "waiting", "colour": "red"})
-    assert refused.value.field_errors == {"title": "This field is required.", "priority": "Unknown value.",
-                                          "due_at": "Enter a date and time.", "status": "Unknown value.",
-                                          "colour": "Unknown field."}
+        tasks.create_task(
+            db,
+            org.rep_a.actor,
+            {"title": " ", "priority": "critical", "due_at": "tomorrow", "status": "waiting", "colour": "red"},
+        )
+    assert refused.value.field_errors == {
+        "title": "This field is required.",
+        "priority": "Unknown value.",
+        "due_at": "Enter a date and time.",
+        "status": "Unknown value.",
+        "colour": "Unknown field.",
+    }
 
 
 def test_a_contact_of_another_institution_is_refused_and_a_contact_alone_brings_its_institution(
-        db: Session, org: Org) -> None:
+    db: Session, org: Org
+) -> None:
     first, second = make_institution(db), make_institution(db)
     contact = make_contact(db, second)
     with pytest.raises(ValidationFailed) as refused:
@@ -75,11 +83,17 @@ def test_unknown_links_are_field_errors(db: Session, org: Org) -> None:
 # Status rules
 
 
-@pytest.mark.parametrize(("start", "target"), [
-    (TaskStatus.TODO, TaskStatus.DONE), (TaskStatus.DONE, TaskStatus.IN_PROGRESS),
-    (TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED), (TaskStatus.DONE, TaskStatus.CANCELLED),
-    (TaskStatus.CANCELLED, TaskStatus.TODO), (TaskStatus.TODO, TaskStatus.IN_PROGRESS),
-])
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [
+        (TaskStatus.TODO, TaskStatus.DONE),
+        (TaskStatus.DONE, TaskStatus.IN_PROGRESS),
+        (TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED),
+        (TaskStatus.DONE, TaskStatus.CANCELLED),
+        (TaskStatus.CANCELLED, TaskStatus.TODO),
+        (TaskStatus.TODO, TaskStatus.IN_PROGRESS),
+    ],
+)
 def test_allowed_status_moves(db: Session, org: Org, start: TaskStatus, target: TaskStatus) -> None:
     task = make_task(db, org.rep_a.actor, status=start)
     moved = tasks.set_task_status(db, org.rep_a.actor, task.id, target, expected_version=task.version)
@@ -93,12 +107,14 @@ def test_a_cancelled_task_must_be_reopened_first(db: Session, org: Org, target: 
         tasks.set_task_status(db, org.rep_a.actor, task.id, target, expected_version=1)
     assert refused.value.current_status == "cancelled"
     reopened = tasks.set_task_status(db, org.rep_a.actor, task.id, TaskStatus.TODO, expected_version=1)
-    assert tasks.set_task_status(db, org.rep_a.actor, task.id, target, expected_version=reopened.version).status \
-        == target
+    assert (
+        tasks.set_task_status(db, org.rep_a.actor, task.id, target, expected_version=reopened.version).status == target
+    )
 
 
-def test_done_sets_completed_at_and_leaving_done_clears_it(db: Session, org: Org,
-                                                           clock: Callable[..., datetime]) -> None:
+def test_done_sets_completed_at_and_leaving_done_clears_it(
+    db: Session, org: Org, clock: Callable[..., datetime]
+) -> None:
     task = make_task(db, org.rep_a.actor)
     assert task.completed_at is None
     done_at = clock(minutes=5)
@@ -216,15 +232,19 @@ def test_filters_combine_and_the_list_is_paged(db: Session, org: Org, clock: Cal
     now = utcnow()
     institution = make_institution(db)
     overdue = make_task(db, org.rep_a.actor, title="Overdue", due_at=now - timedelta(hours=2), priority="high")
-    soon = make_task(db, org.rep_a.actor, title="Soon", due_at=now + timedelta(hours=2),
-                     institution_id=institution.id)
+    soon = make_task(db, org.rep_a.actor, title="Soon", due_at=now + timedelta(hours=2), institution_id=institution.id)
     later = make_task(db, org.rep_a.actor, title="Later", due_at=now + timedelta(days=30))
     undated = make_task(db, org.rep_a.actor, title="Undated")
     done = make_task(db, org.rep_a.actor, title="Done late", due_at=now - timedelta(days=1), status="done")
     others = make_task(db, org.manager_a.actor, title="Manager's")
     actor = org.rep_a.actor
-    assert _ids(tasks.list_tasks(db, actor, TaskQuery(mine=True))) == {overdue.id, soon.id, later.id, undated.id,
-                                                                       done.id}
+    assert _ids(tasks.list_tasks(db, actor, TaskQuery(mine=True))) == {
+        overdue.id,
+        soon.id,
+        later.id,
+        undated.id,
+        done.id,
+    }
     assert _ids(tasks.list_tasks(db, org.manager_a.actor, TaskQuery(mine=True))) == {others.id}
     assert _ids(tasks.list_tasks(db, actor, TaskQuery(due="overdue"))) == {overdue.id}
     assert _ids(tasks.list_tasks(db, actor, TaskQuery(due="none"))) == {undated.id}
@@ -249,8 +269,16 @@ def test_due_today_follows_the_time_zone(db: Session, org: Org, clock: Callable[
 
 
 def test_query_parameters_are_parsed_and_unknown_values_ignored() -> None:
-    query = TaskQuery.from_params({"mine": "1", "status": ["todo,done", "nope"], "priority": "urgent",
-                                   "due": "someday", "sort": "-priority", "institution_id": "not-a-uuid"})
+    query = TaskQuery.from_params(
+        {
+            "mine": "1",
+            "status": ["todo,done", "nope"],
+            "priority": "urgent",
+            "due": "someday",
+            "sort": "-priority",
+            "institution_id": "not-a-uuid",
+        }
+    )
     assert query.mine and query.statuses == (TaskStatus.TODO, TaskStatus.DONE)
     assert query.priorities == (TaskPriority.URGENT,) and query.due is None
     assert (query.sort, query.descending, query.institution_id) == ("priority", True, None)

@@ -19,8 +19,9 @@ def admin(db: Session) -> Actor:
 
 
 def _logged(db: Session, action: SecurityAction) -> list[SecurityEvent]:
-    return list(db.exec(select(SecurityEvent).where(SecurityEvent.action == action.value)
-                        .order_by(col(SecurityEvent.at))).all())
+    return list(
+        db.exec(select(SecurityEvent).where(SecurityEvent.action == action.value).order_by(col(SecurityEvent.at))).all()
+    )
 
 
 def test_admin_creates_a_team_and_it_is_logged(db: Session, admin: Actor) -> None:
@@ -44,11 +45,13 @@ def test_team_names_are_unique_ignoring_case(db: Session, admin: Actor) -> None:
 def test_only_admins_administer_teams(db: Session, role: Role) -> None:
     team = make_team(db, "Ouest")
     actor = actor_of(make_user(db, role=role))
-    for attempt in (lambda: teams.create_team(db, actor, "Est"),
-                    lambda: teams.rename_team(db, actor, team.id, "Ouest 2"),
-                    lambda: teams.set_archived(db, actor, team.id, True),
-                    lambda: teams.list_teams(db, actor),
-                    lambda: teams.list_members(db, actor, team.id)):
+    for attempt in (
+        lambda: teams.create_team(db, actor, "Est"),
+        lambda: teams.rename_team(db, actor, team.id, "Ouest 2"),
+        lambda: teams.set_archived(db, actor, team.id, True),
+        lambda: teams.list_teams(db, actor),
+        lambda: teams.list_members(db, actor, team.id),
+    ):
         with pytest.raises(Forbidden):
             attempt()
 
@@ -76,8 +79,9 @@ def test_a_team_with_active_members_cannot_be_archived(db: Session, admin: Actor
     with pytest.raises(ValidationFailed):
         teams.add_member(db, admin, team.id, member.id)  # nobody joins an archived team
     teams.set_archived(db, admin, team.id, False)
-    assert [e.action for e in _logged(db, SecurityAction.TEAM_ARCHIVED) + _logged(db, SecurityAction.TEAM_RESTORED)] \
-        == ["team.archived", "team.restored"]
+    assert [
+        e.action for e in _logged(db, SecurityAction.TEAM_ARCHIVED) + _logged(db, SecurityAction.TEAM_RESTORED)
+    ] == ["team.archived", "team.restored"]
 
 
 def test_adding_a_member_moves_them_from_their_previous_team(db: Session, admin: Actor) -> None:

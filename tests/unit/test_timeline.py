@@ -45,11 +45,19 @@ def test_everything_on_the_institution_newest_first(db: Session, org: Org, clock
     clock(minutes=1)
     note = make_note(db, org.rep_a.actor, body="Budget voté", institution_id=institution.id, visibility="shared")
     clock(minutes=1)
-    call = calls.log_call(db, org.rep_a.actor, {"direction": "out", "contact_id": contact.id, "duration_seconds": 95,
-                                                "summary": "Intéressé par la démo"})
+    call = calls.log_call(
+        db,
+        org.rep_a.actor,
+        {"direction": "out", "contact_id": contact.id, "duration_seconds": 95, "summary": "Intéressé par la démo"},
+    )
     clock(minutes=1)
-    meeting = make_meeting(db, org.rep_a.actor, title="Démo", institution_id=institution.id,
-                           starts_at=utcnow().replace(microsecond=0) + timedelta(days=2))
+    meeting = make_meeting(
+        db,
+        org.rep_a.actor,
+        title="Démo",
+        institution_id=institution.id,
+        starts_at=utcnow().replace(microsecond=0) + timedelta(days=2),
+    )
     clock(minutes=1)
     institutions.update_institution(db, org.rep_a.actor, institution.id, {"city": "Nantes"}, expected_version=1)
     other = make_institution(db, org.rep_a.actor)
@@ -60,14 +68,25 @@ def test_everything_on_the_institution_newest_first(db: Session, org: Org, clock
     assert page.total == 7
     by_kind = {entry.kind: entry for entry in page.items}
     assert by_kind["meeting"].record_id == meeting.id and by_kind["meeting"].link == f"/meetings/{meeting.id}"
-    assert (by_kind["call"].record_id, by_kind["call"].status, by_kind["call"].detail, by_kind["call"].new_value) \
-        == (call.id, "out", "Paul Roux", "95")
+    assert (by_kind["call"].record_id, by_kind["call"].status, by_kind["call"].detail, by_kind["call"].new_value) == (
+        call.id,
+        "out",
+        "Paul Roux",
+        "95",
+    )
     assert (by_kind["note"].record_id, by_kind["note"].title) == (note.id, "Budget voté")
     assert (by_kind["task"].record_id, by_kind["task"].title, by_kind["task"].status) == (
-        task.id, "Envoyer la plaquette", "todo")
+        task.id,
+        "Envoyer la plaquette",
+        "todo",
+    )
     city_change = page.items[1]
     assert (city_change.title, city_change.detail, city_change.status, city_change.new_value) == (
-        "city", "update", "institution", "Nantes")
+        "city",
+        "update",
+        "institution",
+        "Nantes",
+    )
     assert city_change.link is None and city_change.user_name == "Anne Aubert"
     assert page.items[-2].status == "contact" and page.items[-1].detail == "create"
 
@@ -90,10 +109,19 @@ def test_each_reader_sees_only_what_they_may(db: Session, org: Org) -> None:
     calls.log_call(db, org.rep_a.actor, {"direction": "in", "institution_id": institution.id})
     make_meeting(db, org.rep_a.actor, institution_id=institution.id)
     assert sorted(_kinds(timeline.timeline(db, org.rep_a.actor, institution.id))) == [
-        "call", "change", "meeting", "note", "task"]
+        "call",
+        "change",
+        "meeting",
+        "note",
+        "task",
+    ]
     # The team's manager sees the team's activities, not the private note.
     assert sorted(_kinds(timeline.timeline(db, org.manager_a.actor, institution.id))) == [
-        "call", "change", "meeting", "task"]
+        "call",
+        "change",
+        "meeting",
+        "task",
+    ]
     # Another team's rep sees only the changes of the institution.
     assert _kinds(timeline.timeline(db, org.rep_b.actor, institution.id)) == ["change"]
     assert private.id not in {e.record_id for e in timeline.timeline(db, org.admin.actor, institution.id).items}
@@ -117,9 +145,15 @@ def quotes_source() -> Iterator[None]:
     table = table_of(Institution).c
 
     def source(actor: Actor, institution_id: uuid.UUID) -> Any:
-        return sa.select(*timeline.entry_columns("quote", table.id, table.created_at + sa.text("interval '1 hour'"),
-                                                 title=sa.literal("DEV-2026-00001"), status=sa.literal("sent"))) \
-            .where(table.id == institution_id)
+        return sa.select(
+            *timeline.entry_columns(
+                "quote",
+                table.id,
+                table.created_at + sa.text("interval '1 hour'"),
+                title=sa.literal("DEV-2026-00001"),
+                status=sa.literal("sent"),
+            )
+        ).where(table.id == institution_id)
 
     real = timeline._SOURCES.get("quote")  # the quotes area's own, once it is imported
     timeline.register_sources(timeline.TimelineSource("quote", source, link="/quotes/{id}"))
@@ -141,8 +175,13 @@ def test_a_new_source_plugs_in(db: Session, org: Org, quotes_source: None) -> No
 
 def test_a_change_of_assignee_names_both_people(db: Session, org: Org) -> None:
     institution = make_institution(db, org.rep_a.actor, assigned_to=org.rep_a.user)
-    institutions.update_institution(db, org.admin.actor, institution.id, {"assigned_user_id": org.rep_a2.user.id},
-                                    expected_version=institution.version)
+    institutions.update_institution(
+        db,
+        org.admin.actor,
+        institution.id,
+        {"assigned_user_id": org.rep_a2.user.id},
+        expected_version=institution.version,
+    )
     entries = timeline.timeline(db, org.manager_a.actor, institution.id, kinds=["change"]).items
     change = next(entry for entry in entries if entry.title == "assigned_user_id")
     assert (change.old_value, change.new_value) == (str(org.rep_a.user.id), str(org.rep_a2.user.id))
@@ -155,8 +194,9 @@ def test_quotes_and_invoices_show_only_to_who_may_see_them(db: Session, org: Org
     amounts, status changes) on the institution's timeline and history."""
     institution = make_institution(db, org.admin.actor)
     quote = make_accepted_quote(db, org.rep_a.actor, institution)
-    invoice = invoices.issue_invoice(db, org.rep_a.actor,
-                                     invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id).id)
+    invoice = invoices.issue_invoice(
+        db, org.rep_a.actor, invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id).id
+    )
     own_records = {quote.id, invoice.id}
 
     def seen(actor: Actor) -> set[uuid.UUID]:

@@ -78,13 +78,26 @@ def _team(row: TeamRow) -> TeamOut:
 
 
 def _member(row: teams.MemberRow) -> MemberOut:
-    return MemberOut(id=row.id, full_name=row.full_name, email=row.email, role=row.role, is_active=row.is_active,
-                     is_manager=row.is_manager)
+    return MemberOut(
+        id=row.id,
+        full_name=row.full_name,
+        email=row.email,
+        role=row.role,
+        is_active=row.is_active,
+        is_manager=row.is_manager,
+    )
 
 
 @router.get("/teams", response_model=TeamPage, description="Teams by name; `archived=1` includes archived ones.")
-def list_teams(session: SessionDep, actor: ActorDep, *, q: str = "", archived: bool = False,
-               page: PageDep = 1, page_size: PageSizeDep = 25) -> Response:
+def list_teams(
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    q: str = "",
+    archived: bool = False,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 25,
+) -> Response:
     result = teams.list_teams(session, actor, q=q, include_archived=archived, request=PageRequest(page, page_size))
     return page_response(result, TeamRow, TeamOut)
 
@@ -115,8 +128,12 @@ def list_members(team_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> li
     return [_member(row) for row in teams.list_members(session, actor, team_id)]
 
 
-@router.post("/teams/{team_id}/members", response_model=MemberOut, status_code=201,
-             description="Put a user in this team (they leave their previous team).")
+@router.post(
+    "/teams/{team_id}/members",
+    response_model=MemberOut,
+    status_code=201,
+    description="Put a user in this team (they leave their previous team).",
+)
 def add_member(team_id: uuid.UUID, body: MemberIn, session: SessionDep, actor: ActorDep) -> MemberOut:
     row = teams.add_member(session, actor, team_id, body.user_id)
     if body.is_manager is not None:
@@ -125,8 +142,9 @@ def add_member(team_id: uuid.UUID, body: MemberIn, session: SessionDep, actor: A
 
 
 @router.put("/teams/{team_id}/members/{user_id}/manager", response_model=MemberOut)
-def set_manager(team_id: uuid.UUID, user_id: uuid.UUID, body: ManagerIn, session: SessionDep,
-                actor: ActorDep) -> MemberOut:
+def set_manager(
+    team_id: uuid.UUID, user_id: uuid.UUID, body: ManagerIn, session: SessionDep, actor: ActorDep
+) -> MemberOut:
     return _member(teams.set_manager(session, actor, team_id, user_id, body.is_manager))
 
 
@@ -156,36 +174,53 @@ class SecurityEventPage(BaseModel):
     page_size: int
 
 
-def _log_query(*, user: str = "", user_id: uuid.UUID | None = None, action: str | None = None,
-               severity: Severity | None = None, date_from: date | None = None,
-               date_to: date | None = None) -> SecurityLogQuery:
-    return SecurityLogQuery(user=user, user_id=user_id, action=action or None, severity=severity,
-                            date_from=date_from, date_to=date_to)
+def _log_query(
+    *,
+    user: str = "",
+    user_id: uuid.UUID | None = None,
+    action: str | None = None,
+    severity: Severity | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> SecurityLogQuery:
+    return SecurityLogQuery(
+        user=user, user_id=user_id, action=action or None, severity=severity, date_from=date_from, date_to=date_to
+    )
 
 
 LogQueryDep = Annotated[SecurityLogQuery, Depends(_log_query)]
 
 
-_LOG_FILTERS = ("Filters: `user` (part of the email or name), `user_id`, `action` (e.g. login.failed), "
-                "`severity` (low, medium, high), `date_from` and `date_to` (days in the server's time zone, "
-                "both included).")
+_LOG_FILTERS = (
+    "Filters: `user` (part of the email or name), `user_id`, `action` (e.g. login.failed), "
+    "`severity` (low, medium, high), `date_from` and `date_to` (days in the server's time zone, "
+    "both included)."
+)
 
 
 @router.get("/security-log", response_model=SecurityEventPage, description="Newest first. " + _LOG_FILTERS)
-def list_security_log(session: SessionDep, actor: ActorDep, query: LogQueryDep, *, page: PageDep = 1,
-                      page_size: PageSizeDep = 25) -> Response:
+def list_security_log(
+    session: SessionDep, actor: ActorDep, query: LogQueryDep, *, page: PageDep = 1, page_size: PageSizeDep = 25
+) -> Response:
     result = security_log.list_events(session, actor, query, PageRequest(page, page_size))
     return page_response(result, SecurityEventRow, SecurityEventOut)
 
 
-@router.get("/security-log/export", description="The filtered log as CSV. " + _LOG_FILTERS,
-            responses={200: {"content": {"text/csv": {}}}})
-def export_security_log(session: SessionDep, actor: ActorDep, query: LogQueryDep, *,
-                        accept_language: Annotated[str | None, Header()] = None) -> Response:
+@router.get(
+    "/security-log/export",
+    description="The filtered log as CSV. " + _LOG_FILTERS,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_security_log(
+    session: SessionDep, actor: ActorDep, query: LogQueryDep, *, accept_language: Annotated[str | None, Header()] = None
+) -> Response:
     with use_locale(negotiate(accept_language) or "en"):
         content = security_log.export_events(session, actor, query)
-    return Response(content, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="security-log.csv"'})
+    return Response(
+        content,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="security-log.csv"'},
+    )
 
 
 class SessionOut(BaseModel):
@@ -202,13 +237,21 @@ class Ended(BaseModel):
     ended: int
 
 
-@router.get("/auth/sessions", response_model=list[SessionOut], tags=["auth"],
-            description="The caller's live sessions (browsers and API token families), the current one first.")
+@router.get(
+    "/auth/sessions",
+    response_model=list[SessionOut],
+    tags=["auth"],
+    description="The caller's live sessions (browsers and API token families), the current one first.",
+)
 def list_sessions(session: SessionDep, actor: ActorDep) -> list[SessionOut]:
     return [SessionOut.model_validate(row, from_attributes=True) for row in auth.list_sessions(session, actor)]
 
 
-@router.delete("/auth/sessions", response_model=Ended, tags=["auth"],
-               description="Sign out everywhere else: every session but the one of this token ends now.")
+@router.delete(
+    "/auth/sessions",
+    response_model=Ended,
+    tags=["auth"],
+    description="Sign out everywhere else: every session but the one of this token ends now.",
+)
 def end_other_sessions(session: SessionDep, actor: ActorDep, client: ClientDep) -> Ended:
     return Ended(ended=auth.end_other_sessions(session, actor, client=client))

@@ -48,8 +48,9 @@ class MeResponse(BaseModel):
 
 
 @router.post("/login", response_model=TokenResponse, responses={401: {"description": "Invalid credentials"}})
-def login(body: LoginRequest, session: SessionDep, client: ClientDep,
-          accept_language: Annotated[str | None, Header()] = None) -> TokenResponse | JSONResponse:
+def login(
+    body: LoginRequest, session: SessionDep, client: ClientDep, accept_language: Annotated[str | None, Header()] = None
+) -> TokenResponse | JSONResponse:
     """Exchange an email and a password for an access token (15 min) and a refresh token (7 days)."""
     outcome = tokens.login(session, body.email, body.password, client=client)
     if isinstance(outcome, auth.LoginResult):
@@ -57,8 +58,9 @@ def login(body: LoginRequest, session: SessionDep, client: ClientDep,
         failure = outcome.failure or LoginFailure.INVALID
         with use_locale(negotiate(accept_language) or "en"):
             message = gettext(failure.message)
-        return JSONResponse(error_body(f"login_{failure.value}", message), status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(
+            error_body(f"login_{failure.value}", message), status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
     return TokenResponse(**asdict(outcome))
 
 
@@ -69,8 +71,7 @@ def refresh(body: RefreshRequest, session: SessionDep, client: ClientDep) -> Tok
         pair = tokens.rotate(session, body.refresh_token, client=client)
     except NotAuthenticated as exc:
         # Returned, not raised: a detected reuse revokes the family, and that must be committed.
-        return JSONResponse(error_body(exc.code, exc.message), status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(error_body(exc.code, exc.message), status_code=401, headers={"WWW-Authenticate": "Bearer"})
     return TokenResponse(**asdict(pair))
 
 
@@ -83,6 +84,13 @@ def logout(actor: ActorDep, session: SessionDep, client: ClientDep) -> None:
 @router.get("/me", response_model=MeResponse, responses={401: {"description": "Not authenticated"}})
 def me(actor: ActorDep, session: SessionDep) -> MeResponse:
     """The authenticated user."""
-    return MeResponse(id=actor.id, email=actor.email, full_name=actor.full_name, role=actor.role.value,
-                      team_id=actor.team_id, team_name=users.team_name(session, actor.team_id),
-                      language=actor.language, theme=actor.theme)
+    return MeResponse(
+        id=actor.id,
+        email=actor.email,
+        full_name=actor.full_name,
+        role=actor.role.value,
+        team_id=actor.team_id,
+        team_name=users.team_name(session, actor.team_id),
+        language=actor.language,
+        theme=actor.theme,
+    )

@@ -72,26 +72,44 @@ class MessageResponse(BaseModel):
 
 
 def _item(row: UserRow) -> UserItem:
-    return UserItem(id=row.id, email=row.email, full_name=row.full_name, role=row.role, team_id=row.team_id,
-                    team_name=row.team_name, status=row.status, last_login_at=row.last_login_at, version=row.version)
+    return UserItem(
+        id=row.id,
+        email=row.email,
+        full_name=row.full_name,
+        role=row.role,
+        team_id=row.team_id,
+        team_name=row.team_name,
+        status=row.status,
+        last_login_at=row.last_login_at,
+        version=row.version,
+    )
 
 
 @router.get("", response_model=UserPage)
-def list_users(session: SessionDep, actor: ActorDep, *, q: str = "", status: UserStatus | None = None,
-               sort: str = "full_name", descending: bool = False,
-               page: Annotated[int, Query(ge=1)] = 1,
-               page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
+def list_users(
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    q: str = "",
+    status: UserStatus | None = None,
+    sort: str = "full_name",
+    descending: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> Response:
     """Users the caller may see (admins: everyone; managers and team admins: their team)."""
-    result = accounts.list_users(session, actor, q=q, status=status, request=PageRequest(page, page_size),
-                                 sort=sort, descending=descending)
+    result = accounts.list_users(
+        session, actor, q=q, status=status, request=PageRequest(page, page_size), sort=sort, descending=descending
+    )
     return page_response(result, UserRow, UserItem)
 
 
 @router.post("", status_code=201, response_model=UserItem)
 def invite_user(body: InviteRequest, session: SessionDep, actor: ActorDep, client: ClientDep) -> UserItem:
     """Create an inactive account and email it a single-use link (72 h) to choose a password."""
-    user = accounts.invite_user(session, actor, email=body.email, full_name=body.full_name, role=body.role,
-                                team_id=body.team_id, client=client)
+    user = accounts.invite_user(
+        session, actor, email=body.email, full_name=body.full_name, role=body.role, team_id=body.team_id, client=client
+    )
     return _item(accounts.get_user_row(session, actor, user.id))
 
 
@@ -101,12 +119,20 @@ def get_user(user_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> UserIt
 
 
 @router.patch("/{user_id}", response_model=UserItem)
-def update_user(user_id: uuid.UUID, body: UserPatch, session: SessionDep, actor: ActorDep,
-                client: ClientDep) -> UserItem:
+def update_user(
+    user_id: uuid.UUID, body: UserPatch, session: SessionDep, actor: ActorDep, client: ClientDep
+) -> UserItem:
     """Change the role and/or the team (never above the caller's own rights)."""
-    accounts.change_role_and_team(session, actor, user_id, role=body.role, team_id=body.team_id,
-                                  change_team="team_id" in body.model_fields_set, expected_version=body.version,
-                                  client=client)
+    accounts.change_role_and_team(
+        session,
+        actor,
+        user_id,
+        role=body.role,
+        team_id=body.team_id,
+        change_team="team_id" in body.model_fields_set,
+        expected_version=body.version,
+        client=client,
+    )
     return _item(accounts.get_user_row(session, actor, user_id))
 
 
@@ -141,8 +167,12 @@ def send_reset_link(user_id: uuid.UUID, session: SessionDep, actor: ActorDep, cl
 
 
 @auth_router.post("/forgot-password", status_code=202, response_model=MessageResponse)
-def forgot_password(body: ForgotPasswordRequest, session: SessionDep, client: ClientDep,
-                    accept_language: Annotated[str | None, Header()] = None) -> MessageResponse:
+def forgot_password(
+    body: ForgotPasswordRequest,
+    session: SessionDep,
+    client: ClientDep,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> MessageResponse:
     """Email a reset link (30 min) when the address has an account. The answer is the same either way."""
     accounts.request_password_reset(session, body.email, client=client)
     with use_locale(negotiate(accept_language) or "en"):

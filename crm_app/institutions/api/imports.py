@@ -42,33 +42,59 @@ def _mapping(value: str | None) -> dict[str, str | None] | None:
         parsed = json.loads(value)
     except ValueError:
         parsed = None
-    if not isinstance(parsed, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, str))
-                                               for k, v in parsed.items()):
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in parsed.items()
+    ):
         raise ValidationFailed({"mapping": N_("The mapping must be a JSON object: file column → field.")})
     return parsed
 
 
 def _report_out(report: ImportReport) -> ImportReportOut:
     return ImportReportOut(
-        total=report.total, created=report.created, merged=report.merged, skipped=report.skipped,
-        rejected=report.rejected, created_ids=report.created_ids,
-        rejected_rows=[RejectedRowOut(line=row.line, cells=row.cells,
-                                      fields={name: gettext(message) for name, message in row.errors.items()},
-                                      reasons=imports.reasons(row.errors))
-                       for row in report.rejected_rows])
+        total=report.total,
+        created=report.created,
+        merged=report.merged,
+        skipped=report.skipped,
+        rejected=report.rejected,
+        created_ids=report.created_ids,
+        rejected_rows=[
+            RejectedRowOut(
+                line=row.line,
+                cells=row.cells,
+                fields={name: gettext(message) for name, message in row.errors.items()},
+                reasons=imports.reasons(row.errors),
+            )
+            for row in report.rejected_rows
+        ],
+    )
 
 
-@router.post("/import", response_model=ImportReportOut,
-             responses={403: {"description": "Not allowed to import"},
-                        422: {"description": "File refused (size, rows, format) or mapping not valid"}})
+@router.post(
+    "/import",
+    response_model=ImportReportOut,
+    responses={
+        403: {"description": "Not allowed to import"},
+        422: {"description": "File refused (size, rows, format) or mapping not valid"},
+    },
+)
 def import_institutions(
-        *, session: SessionDep, actor: ActorDep, client: ClientDep,
-        file: Annotated[UploadFile, File(description="CSV file, `,` or `;`, UTF-8, Windows-1252 or Latin-1, "
-                                                     "at most 20 MB and 50,000 rows")],
-        default_action: Annotated[Action, Form(description="What to do with duplicates")] = Action.SKIP,
-        mapping: Annotated[str | None, Form(description='Optional JSON object {"file column": "field" or '
-                                                        'null}; other columns keep the recognised field')] = None,
-        accept_language: Annotated[str | None, Header()] = None) -> ImportReportOut:
+    *,
+    session: SessionDep,
+    actor: ActorDep,
+    client: ClientDep,
+    file: Annotated[
+        UploadFile,
+        File(description="CSV file, `,` or `;`, UTF-8, Windows-1252 or Latin-1, at most 20 MB and 50,000 rows"),
+    ],
+    default_action: Annotated[Action, Form(description="What to do with duplicates")] = Action.SKIP,
+    mapping: Annotated[
+        str | None,
+        Form(
+            description='Optional JSON object {"file column": "field" or null}; other columns keep the recognised field'
+        ),
+    ] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> ImportReportOut:
     """Import institutions and their contact from a CSV file, all or nothing.
 
     Headers in French or English are recognised; duplicates (against the database and the earlier rows
@@ -81,7 +107,8 @@ def import_institutions(
     if by_header is not None:
         analysis = imports.analyse_file(session, actor, content)
         columns_mapping = imports.mapping_from_headers(analysis.columns, by_header)
-    report = imports.run_import(session, actor, content, columns_mapping, default_action=default_action,
-                                client=client, file_name=file.filename)
+    report = imports.run_import(
+        session, actor, content, columns_mapping, default_action=default_action, client=client, file_name=file.filename
+    )
     with use_locale(negotiate(accept_language) or "en"):
         return _report_out(report)

@@ -59,8 +59,7 @@ def _answer_fields() -> dict[str, Any]:
     return {**answer, "created_at": (datetime, ...), "updated_at": (datetime, ...)}
 
 
-InstitutionItem = create_model(
-    "InstitutionItem", **_published(InstitutionRow, hidden=("created_by", "can_edit")))
+InstitutionItem = create_model("InstitutionItem", **_published(InstitutionRow, hidden=("created_by", "can_edit")))
 InstitutionOut = create_model("InstitutionOut", **_answer_fields())
 
 
@@ -71,8 +70,11 @@ class InstitutionPage(BaseModel):
     page_size: int
 
 
-class InstitutionIn(create_model(  # type: ignore[misc]
-        "InstitutionFields", **{spec.name: (spec.api_type | None, None) for spec in EDITABLE})):
+class InstitutionIn(
+    create_model(  # type: ignore[misc]
+        "InstitutionFields", **{spec.name: (spec.api_type | None, None) for spec in EDITABLE}
+    )
+):
     """Fields to set; omitted fields keep their value (PATCH) or their default (POST)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -83,7 +85,8 @@ class InstitutionPatch(InstitutionIn):
 
 
 ContactOut = create_model(
-    "ContactOut", **_published(ContactRow, hidden=("assigned_user_id", "team_id", "created_by", "can_edit")))
+    "ContactOut", **_published(ContactRow, hidden=("assigned_user_id", "team_id", "created_by", "can_edit"))
+)
 
 
 class ContactIn(BaseModel):
@@ -113,11 +116,16 @@ class ContactPage(BaseModel):
 
 def _detail(detail: InstitutionDetail) -> BaseModel:
     institution, profile = detail.institution, detail.profile
-    values: dict[str, Any] = {name: getattr(institution, name) for name in InstitutionOut.model_fields
-                              if hasattr(institution, name)}
+    values: dict[str, Any] = {
+        name: getattr(institution, name) for name in InstitutionOut.model_fields if hasattr(institution, name)
+    }
     values.update({name: getattr(profile, name) for name in institutions.PROFILE_FIELDS})
-    values.update(tags=detail.tags, specialties=detail.specialties, assigned_user_name=detail.assigned_user_name,
-                  team_name=detail.team_name)
+    values.update(
+        tags=detail.tags,
+        specialties=detail.specialties,
+        assigned_user_name=detail.assigned_user_name,
+        team_name=detail.team_name,
+    )
     return InstitutionOut.model_validate(values)
 
 
@@ -130,41 +138,67 @@ def _query(request: Request) -> InstitutionQuery:
     return InstitutionQuery.from_params(params)
 
 
-_FILTERS_DOC = ("Filters: `q` (name, city, postal code, FINESS, SIRET, accounting number, contact names; accents "
-                "and case ignored), `type`, `status`, `region`, `city`, `assigned_user_id`, `unassigned=1`, "
-                "`team_id`, `tag`, `specialty`, `beds_min`, `beds_max`, `rooms_min`, `rooms_max`, `compliance`, "
-                "`archived` (active|archived|all); repeat a parameter or separate values with commas. "
-                "`sort`: name, city, postal_code, type, status, updated, created; `-` for descending.")
+_FILTERS_DOC = (
+    "Filters: `q` (name, city, postal code, FINESS, SIRET, accounting number, contact names; accents "
+    "and case ignored), `type`, `status`, `region`, `city`, `assigned_user_id`, `unassigned=1`, "
+    "`team_id`, `tag`, `specialty`, `beds_min`, `beds_max`, `rooms_min`, `rooms_max`, `compliance`, "
+    "`archived` (active|archived|all); repeat a parameter or separate values with commas. "
+    "`sort`: name, city, postal_code, type, status, updated, created; `-` for descending."
+)
 
 
 @router.get("/institutions", response_model=InstitutionPage, description=_FILTERS_DOC)
-def list_institutions(request: Request, session: SessionDep, actor: ActorDep,
-                      page: Annotated[int, Query(ge=1)] = 1,
-                      page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
+def list_institutions(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> Response:
     result = institutions.list_institutions(session, actor, _query(request), PageRequest(page, page_size))
     return page_response(result, InstitutionRow, InstitutionItem)
 
 
-@router.get("/institutions/export", description="The filtered list as CSV or XLSX. " + _FILTERS_DOC,
-            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument."
-                                                                    "spreadsheetml.sheet": {}}}})
-def export_institutions(request: Request, session: SessionDep, actor: ActorDep,
-                        format: exports.ExportFormat = exports.ExportFormat.CSV,
-                        accept_language: Annotated[str | None, Header()] = None) -> Response:
+@router.get(
+    "/institutions/export",
+    description="The filtered list as CSV or XLSX. " + _FILTERS_DOC,
+    responses={
+        200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
+    },
+)
+def export_institutions(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    format: exports.ExportFormat = exports.ExportFormat.CSV,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
     with use_locale(negotiate(accept_language) or "en"):
         content = exports.export_institutions(session, actor, _query(request), format)
-    media = "text/csv; charset=utf-8" if format is exports.ExportFormat.CSV else \
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(content, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="institutions.{format.value}"'})
+    media = (
+        "text/csv; charset=utf-8"
+        if format is exports.ExportFormat.CSV
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return Response(
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="institutions.{format.value}"'},
+    )
 
 
-@router.post("/institutions", response_model=InstitutionOut, status_code=201,
-             responses={409: {"description": "Likely duplicate (matches listed); repeat with allow_duplicate=true"}})
-def create_institution(body: InstitutionIn, session: SessionDep, actor: ActorDep,
-                       allow_duplicate: bool = False) -> BaseModel:
-    created = institutions.create_institution(session, actor, body.model_dump(exclude_unset=True),
-                                              source=DataSource.API, allow_duplicate=allow_duplicate)
+@router.post(
+    "/institutions",
+    response_model=InstitutionOut,
+    status_code=201,
+    responses={409: {"description": "Likely duplicate (matches listed); repeat with allow_duplicate=true"}},
+)
+def create_institution(
+    body: InstitutionIn, session: SessionDep, actor: ActorDep, allow_duplicate: bool = False
+) -> BaseModel:
+    created = institutions.create_institution(
+        session, actor, body.model_dump(exclude_unset=True), source=DataSource.API, allow_duplicate=allow_duplicate
+    )
     return _detail(institutions.get_detail(session, actor, created.id))
 
 
@@ -173,30 +207,44 @@ def get_institution(institution_id: uuid.UUID, session: SessionDep, actor: Actor
     return _detail(institutions.get_detail(session, actor, institution_id))
 
 
-@router.patch("/institutions/{institution_id}", response_model=InstitutionOut,
-              responses={409: {"description": "Stale version: someone saved first"}})
-def update_institution(institution_id: uuid.UUID, body: InstitutionPatch, session: SessionDep,
-                       actor: ActorDep) -> BaseModel:
+@router.patch(
+    "/institutions/{institution_id}",
+    response_model=InstitutionOut,
+    responses={409: {"description": "Stale version: someone saved first"}},
+)
+def update_institution(
+    institution_id: uuid.UUID, body: InstitutionPatch, session: SessionDep, actor: ActorDep
+) -> BaseModel:
     changes = body.model_dump(exclude_unset=True)
     version = changes.pop("version")
     institutions.update_institution(session, actor, institution_id, changes, expected_version=version)
     return _detail(institutions.get_detail(session, actor, institution_id))
 
 
-@router.delete("/institutions/{institution_id}", response_model=InstitutionOut,
-               description="Archive (institutions are never deleted); it disappears from lists by default.")
+@router.delete(
+    "/institutions/{institution_id}",
+    response_model=InstitutionOut,
+    description="Archive (institutions are never deleted); it disappears from lists by default.",
+)
 def archive_institution(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> BaseModel:
     institutions.set_archived(session, actor, institution_id, True)
     return _detail(institutions.get_detail(session, actor, institution_id))
 
 
 @router.get("/institutions/{institution_id}/contacts", response_model=ContactPage)
-def list_institution_contacts(institution_id: uuid.UUID, session: SessionDep, actor: ActorDep, *,
-                              include_archived: bool = False, page: Annotated[int, Query(ge=1)] = 1,
-                              page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100) -> Response:
+def list_institution_contacts(
+    institution_id: uuid.UUID,
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    include_archived: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+) -> Response:
     institutions.get_institution(session, institution_id)
-    result = contacts.list_for_institution(session, actor, institution_id, include_archived=include_archived,
-                                           request=PageRequest(page, page_size))
+    result = contacts.list_for_institution(
+        session, actor, institution_id, include_archived=include_archived, request=PageRequest(page, page_size)
+    )
     return page_response(result, ContactRow, ContactOut)
 
 
@@ -207,10 +255,15 @@ def create_contact(institution_id: uuid.UUID, body: ContactIn, session: SessionD
 
 
 @router.get("/contacts", response_model=ContactPage)
-def list_contacts(session: SessionDep, actor: ActorDep, *, q: str = "",
-                  archived: Literal["active", "archived", "all"] = "active",
-                  page: Annotated[int, Query(ge=1)] = 1,
-                  page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
+def list_contacts(
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    q: str = "",
+    archived: Literal["active", "archived", "all"] = "active",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> Response:
     result = contacts.list_contacts(session, actor, q=q, archived=archived, request=PageRequest(page, page_size))
     return page_response(result, ContactRow, ContactOut)
 

@@ -30,8 +30,7 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/
 
 
 def client_info(request: Request) -> ClientInfo:
-    return ClientInfo(ip=request.client.host if request.client else None,
-                      user_agent=request.headers.get("user-agent"))
+    return ClientInfo(ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))
 
 
 async def db_session() -> AsyncIterator[Session]:
@@ -60,8 +59,11 @@ def _finish(session: Session, *, commit: bool) -> None:
         session.close()
 
 
-def current_actor(request: Request, session: Annotated[Session, Depends(db_session, scope="function")],
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+def current_actor(
+    request: Request,
+    session: Annotated[Session, Depends(db_session, scope="function")],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
     if _authenticator is None:

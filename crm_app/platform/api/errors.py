@@ -59,8 +59,10 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 #: pydantic's error types, in the words of the rest of the API (its own messages are English only).
-_PYDANTIC_MESSAGES = {"missing": N_("This field is required."),
-                      "extra_forbidden": N_("This field is not accepted here.")}
+_PYDANTIC_MESSAGES = {
+    "missing": N_("This field is required."),
+    "extra_forbidden": N_("This field is not accepted here."),
+}
 _NOT_VALID = N_("This value is not valid.")
 
 
@@ -69,8 +71,12 @@ async def _request_validation_error(request: Request, exc: Exception) -> JSONRes
     language as a service's refusal."""
     assert isinstance(exc, RequestValidationError)
     with use_locale(negotiate(request.headers.get("accept-language")) or "en"):
-        fields = {".".join(str(p) for p in error["loc"] if p != "body"):
-                  gettext(_PYDANTIC_MESSAGES.get(error["type"], _NOT_VALID)) for error in exc.errors()}
+        fields = {
+            ".".join(str(p) for p in error["loc"] if p != "body"): gettext(
+                _PYDANTIC_MESSAGES.get(error["type"], _NOT_VALID)
+            )
+            for error in exc.errors()
+        }
         message = gettext(ValidationFailed.default_message)
     return JSONResponse(error_body("validation_failed", message, fields=fields), status_code=422)
 

@@ -39,7 +39,8 @@ def health() -> JSONResponse:
 unknown_endpoint_router = APIRouter()
 
 
-@unknown_endpoint_router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                                   include_in_schema=False)
+@unknown_endpoint_router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
 def unknown_endpoint(path: str) -> None:
     raise NotFound(N_("No such API endpoint."))

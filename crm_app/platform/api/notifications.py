@@ -55,12 +55,19 @@ def _reader_locale(actor: Actor, accept_language: str | None) -> Iterator[None]:
 
 
 @router.get("", response_model=NotificationPage, description="Newest first; `unread=1` for the unread ones only.")
-def list_notifications(session: SessionDep, actor: ActorDep, *, accept_language: LanguageDep = None,
-                       unread: bool = False, page: Annotated[int, Query(ge=1)] = 1,
-                       page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25) -> Response:
+def list_notifications(
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    accept_language: LanguageDep = None,
+    unread: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> Response:
     with _reader_locale(actor, accept_language):
-        result = notifications.list_notifications(session, actor, unread_only=unread,
-                                                  request=PageRequest(page, page_size))
+        result = notifications.list_notifications(
+            session, actor, unread_only=unread, request=PageRequest(page, page_size)
+        )
     return page_response(result, NotificationRow, NotificationOut)
 
 
@@ -77,8 +84,9 @@ def mark_all_read(session: SessionDep, actor: ActorDep) -> Count:
 
 
 @router.post("/{notification_id}/read", response_model=NotificationOut)
-def mark_read(notification_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-              accept_language: LanguageDep = None) -> NotificationOut:
+def mark_read(
+    notification_id: uuid.UUID, session: SessionDep, actor: ActorDep, accept_language: LanguageDep = None
+) -> NotificationOut:
     with _reader_locale(actor, accept_language):
         row = notifications.mark_read(session, actor, notification_id)
     return NotificationOut.model_validate(row, from_attributes=True)

@@ -31,7 +31,7 @@ def module_enabled(request: Request) -> None:
 
 class SectionOut(BaseModel):
     name: str
-    values: dict[str, Any] = Field(description="Effective values; an SMTP password only as \"set\"/\"not set\"")
+    values: dict[str, Any] = Field(description='Effective values; an SMTP password only as "set"/"not set"')
     version: int = Field(description="Send it back with a change; 0 while the section was never saved")
     updated_at: datetime | None
     updated_by_name: str | None
@@ -46,8 +46,10 @@ class SettingsOut(BaseModel):
 class SectionChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    section: str = Field(description="organisation, email, modules, sessions, retention (super administrators); "
-                                     "documents, branding, templates, reminders (administrators too)")
+    section: str = Field(
+        description="organisation, email, modules, sessions, retention (super administrators); "
+        "documents, branding, templates, reminders (administrators too)"
+    )
     values: dict[str, Any] = Field(description="Fields to change; in `email`, null puts the environment's value back")
     version: int | None = Field(default=None, description="The version read; a stale one answers 409")
 
@@ -62,9 +64,15 @@ class TestEmailOut(BaseModel):
 
 
 def _section(view: SectionView) -> SectionOut:
-    return SectionOut(name=view.name, values=view.values, version=view.version, updated_at=view.updated_at,
-                      updated_by_name=view.updated_by_name, environment=view.environment,
-                      overridden=list(view.overridden))
+    return SectionOut(
+        name=view.name,
+        values=view.values,
+        version=view.version,
+        updated_at=view.updated_at,
+        updated_by_name=view.updated_by_name,
+        environment=view.environment,
+        overridden=list(view.overridden),
+    )
 
 
 @router.get("/settings", response_model=SettingsOut)
@@ -75,12 +83,18 @@ def get_settings(session: SessionDep, actor: ActorDep) -> SettingsOut:
 
 @router.patch("/settings", response_model=SectionOut, description="Change some values of one section.")
 def update_settings(body: SectionChange, session: SessionDep, actor: ActorDep, client: ClientDep) -> SectionOut:
-    return _section(app_settings.update_section(session, actor, body.section, body.values,
-                                                expected_version=body.version, client=client))
+    return _section(
+        app_settings.update_section(
+            session, actor, body.section, body.values, expected_version=body.version, client=client
+        )
+    )
 
 
-@router.post("/settings/test-email", response_model=TestEmailOut,
-             description="Send a test message now with the effective SMTP settings; answers what the server said.")
+@router.post(
+    "/settings/test-email",
+    response_model=TestEmailOut,
+    description="Send a test message now with the effective SMTP settings; answers what the server said.",
+)
 def send_test_email(body: TestEmailIn, session: SessionDep, actor: ActorDep) -> TestEmailOut:
     result = smtp.send_test_email(session, actor, body.to)
     return TestEmailOut(ok=result.ok, answer=result.answer)

@@ -171,8 +171,7 @@ def negotiate(accept_language: str | None) -> str | None:
 def format_datetime(value: datetime | None, timezone: str = "Europe/Paris", *, style: str = "medium") -> str:
     if value is None:
         return ""
-    return babel_dates.format_datetime(value.astimezone(ZoneInfo(timezone)), format=style,
-                                       locale=current_locale())
+    return babel_dates.format_datetime(value.astimezone(ZoneInfo(timezone)), format=style, locale=current_locale())
 
 
 def format_date(value: date | None, *, style: str = "medium") -> str:

@@ -27,7 +27,8 @@ def extract_messages() -> dict[EntryKey, list[tuple[str, int]]]:
     for directory in SOURCE_DIRS:
         root = PROJECT_ROOT / directory
         for filename, lineno, message, _comments, context in extract_from_dir(
-                root, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
+            root, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()
+        ):
             key: MessageId | None = None
             if isinstance(message, str) and message:
                 key = message
@@ -50,9 +51,14 @@ def _in_f_strings(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.JoinedStr):
             for call in ast.walk(node):
-                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) \
-                        and call.func.id in ("_", "gettext", "N_") and call.args \
-                        and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Name)
+                    and call.func.id in ("_", "gettext", "N_")
+                    and call.args
+                    and isinstance(call.args[0], ast.Constant)
+                    and isinstance(call.args[0].value, str)
+                ):
                     found.append((call.lineno, call.args[0].value))
     return found
 
@@ -104,8 +110,9 @@ def update_catalogs() -> dict[str, int]:
             previous = old.get(_lookup_key(message_id), context=context)
             if previous is not None and isinstance(message_id, tuple) != isinstance(previous.id, tuple | list):
                 previous = None  # a message that gained or lost its plural is translated again
-            string: str | tuple[str, ...] | list[str] = (previous.string or "") if previous is not None else \
-                (("", "") if isinstance(message_id, tuple) else "")
+            string: str | tuple[str, ...] | list[str] = (
+                (previous.string or "") if previous is not None else (("", "") if isinstance(message_id, tuple) else "")
+            )
             if not _translated(string) and locale == "en":
                 string = message_id
             count += previous is None

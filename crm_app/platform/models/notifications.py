@@ -22,8 +22,9 @@ class Notification(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_notifications_recipient", "recipient_id", "created_at", "id"),
         # The bell: unread count and unread list of one user, from a small index.
-        sa.Index("ix_notifications_unread", "recipient_id", "created_at", postgresql_where=_UNREAD,
-                 sqlite_where=_UNREAD),
+        sa.Index(
+            "ix_notifications_unread", "recipient_id", "created_at", postgresql_where=_UNREAD, sqlite_where=_UNREAD
+        ),
         sa.Index("ix_notifications_created_at", "created_at"),  # retention
     )
 

@@ -37,8 +37,10 @@ class Team(Tracked, table=True):
     id: uuid.UUID = uuid_pk()
     name: str = Field(max_length=120, unique=True)
     # teams ↔ users reference each other: this side is added after both tables exist.
-    created_by: uuid.UUID | None = Field(default=None, sa_column=sa.Column(
-        sa.Uuid, sa.ForeignKey("users.id", ondelete="SET NULL", use_alter=True), nullable=True))
+    created_by: uuid.UUID | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Uuid, sa.ForeignKey("users.id", ondelete="SET NULL", use_alter=True), nullable=True),
+    )
     is_archived: bool = Field(default=False, nullable=False)
 
 

@@ -65,11 +65,15 @@ def _out(session: SessionDep, actor: ActorDep, item_id: uuid.UUID) -> CatalogIte
     return CatalogItemOut.model_validate(catalog.get_item(session, actor, item_id), from_attributes=True)
 
 
-@router.get("/catalog", response_model=CatalogPage,
-            description="`q` (reference or name), `category`, `active` (1, 0 or all; admins only see inactive "
-                        "items), `sort`: name, reference, category, unit_price, updated; `-` for descending.")
-def list_catalog(request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1,
-                 page_size: PageSizeDep = 25) -> Response:
+@router.get(
+    "/catalog",
+    response_model=CatalogPage,
+    description="`q` (reference or name), `category`, `active` (1, 0 or all; admins only see inactive "
+    "items), `sort`: name, reference, category, unit_price, updated; `-` for descending.",
+)
+def list_catalog(
+    request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
+) -> Response:
     params = {key: request.query_params.getlist(key) for key in request.query_params}
     result = catalog.list_items(session, actor, CatalogQuery.from_params(params), PageRequest(page, page_size))
     return page_response(result, CatalogRow, CatalogItemOut)
@@ -86,10 +90,10 @@ def get_catalog_item(item_id: uuid.UUID, session: SessionDep, actor: ActorDep) -
     return _out(session, actor, item_id)
 
 
-@router.patch("/catalog/{item_id}", response_model=CatalogItemOut,
-              responses={409: {"description": "Stale version"}})
-def update_catalog_item(item_id: uuid.UUID, body: CatalogItemPatch, session: SessionDep,
-                        actor: ActorDep) -> CatalogItemOut:
+@router.patch("/catalog/{item_id}", response_model=CatalogItemOut, responses={409: {"description": "Stale version"}})
+def update_catalog_item(
+    item_id: uuid.UUID, body: CatalogItemPatch, session: SessionDep, actor: ActorDep
+) -> CatalogItemOut:
     changes = body.model_dump(exclude_unset=True)
     version = changes.pop("version")
     catalog.update_item(session, actor, item_id, changes, expected_version=version)

@@ -40,25 +40,41 @@ class EmailOut(BaseModel):
 
 
 def _pdf_response(content: bytes, filename: str) -> Response:
-    return Response(content, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        content, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @router.get("/quotes/{quote_id}/pdf", responses=_PDF)  # type: ignore[arg-type]
-def quote_pdf(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-              kind: QuotePdfKind = QuotePdfKind.QUOTE) -> Response:
+def quote_pdf(
+    quote_id: uuid.UUID, session: SessionDep, actor: ActorDep, kind: QuotePdfKind = QuotePdfKind.QUOTE
+) -> Response:
     """The quote's PDF (or its order confirmation with `kind=order`); the stored file once sent."""
     return _pdf_response(*documents.document_pdf(session, actor, DocumentKind(kind.value), quote_id))
 
 
 @router.post("/quotes/{quote_id}/email", response_model=EmailOut)
-def email_quote(quote_id: uuid.UUID, body: EmailIn, session: SessionDep, actor: ActorDep, *,
-                kind: QuotePdfKind = QuotePdfKind.QUOTE,
-                idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> EmailOut:
+def email_quote(
+    quote_id: uuid.UUID,
+    body: EmailIn,
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    kind: QuotePdfKind = QuotePdfKind.QUOTE,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> EmailOut:
     """Email the quote (or order confirmation) with its PDF; the same Idempotency-Key queues nothing more."""
-    ids = documents.email_document(session, actor, DocumentKind(kind.value), quote_id, contact_ids=body.contact_ids,
-                                   extra_emails=body.extra_emails, subject=body.subject, body=body.body,
-                                   request_key=idempotency_key)
+    ids = documents.email_document(
+        session,
+        actor,
+        DocumentKind(kind.value),
+        quote_id,
+        contact_ids=body.contact_ids,
+        extra_emails=body.extra_emails,
+        subject=body.subject,
+        body=body.body,
+        request_key=idempotency_key,
+    )
     return EmailOut(message_ids=ids)
 
 
@@ -70,11 +86,24 @@ def invoice_pdf(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> 
 
 
 @router.post("/invoices/{invoice_id}/email", response_model=EmailOut)
-def email_invoice(invoice_id: uuid.UUID, body: EmailIn, session: SessionDep, actor: ActorDep,
-                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> EmailOut:
+def email_invoice(
+    invoice_id: uuid.UUID,
+    body: EmailIn,
+    session: SessionDep,
+    actor: ActorDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> EmailOut:
     """Email the issued invoice or credit note with its PDF."""
     kind = documents.invoice_document_kind(session, invoice_id)
-    ids = documents.email_document(session, actor, kind, invoice_id, contact_ids=body.contact_ids,
-                                   extra_emails=body.extra_emails, subject=body.subject, body=body.body,
-                                   request_key=idempotency_key)
+    ids = documents.email_document(
+        session,
+        actor,
+        kind,
+        invoice_id,
+        contact_ids=body.contact_ids,
+        extra_emails=body.extra_emails,
+        subject=body.subject,
+        body=body.body,
+        request_key=idempotency_key,
+    )
     return EmailOut(message_ids=ids)

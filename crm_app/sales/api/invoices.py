@@ -24,7 +24,7 @@ router = APIRouter(tags=["invoices"])
 PageDep = Annotated[int, Query(ge=1)]
 PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")
-_AMOUNT = Field(default=None, description="Decimal, e.g. \"1234.50\" (a string is safest)")
+_AMOUNT = Field(default=None, description='Decimal, e.g. "1234.50" (a string is safest)')
 
 
 def _params(request: Request) -> dict[str, list[str]]:
@@ -91,8 +91,9 @@ class PaymentIn(BaseModel):
 class CreditNoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount_incl_vat: Decimal | None = Field(default=None, description="Credit this amount; with neither this nor "
-                                                                       "lines: everything that remains unpaid")
+    amount_incl_vat: Decimal | None = Field(
+        default=None, description="Credit this amount; with neither this nor lines: everything that remains unpaid"
+    )
     lines: list[LineIn] | None = None
     notes: str | None = None
 
@@ -192,15 +193,25 @@ class InvoiceDetailOut(InvoiceOut):
 
 def _detail(detail: InvoiceDetail) -> InvoiceDetailOut:
     row = {f.name: getattr(detail.row, f.name) for f in dataclasses.fields(InvoiceRow)}
-    return InvoiceDetailOut.model_validate({
-        **row, "contact_name": detail.contact_name, "global_discount_percent": detail.global_discount_percent,
-        "notes": detail.notes, "currency": detail.currency, "buyer": detail.buyer, "issued_at": detail.issued_at,
-        "paid_at": detail.paid_at, "credited_invoice_number": detail.credited_invoice_number,
-        "subtotal": detail.totals.subtotal, "global_discount": detail.totals.global_discount,
-        "vat_rows": [dataclasses.asdict(vat) for vat in detail.totals.vat_rows],
-        "lines": [dataclasses.asdict(line) for line in detail.lines],
-        "payments": [dataclasses.asdict(payment) for payment in detail.payments],
-        "credit_notes": [dataclasses.asdict(note) for note in detail.credit_notes]})
+    return InvoiceDetailOut.model_validate(
+        {
+            **row,
+            "contact_name": detail.contact_name,
+            "global_discount_percent": detail.global_discount_percent,
+            "notes": detail.notes,
+            "currency": detail.currency,
+            "buyer": detail.buyer,
+            "issued_at": detail.issued_at,
+            "paid_at": detail.paid_at,
+            "credited_invoice_number": detail.credited_invoice_number,
+            "subtotal": detail.totals.subtotal,
+            "global_discount": detail.totals.global_discount,
+            "vat_rows": [dataclasses.asdict(vat) for vat in detail.totals.vat_rows],
+            "lines": [dataclasses.asdict(line) for line in detail.lines],
+            "payments": [dataclasses.asdict(payment) for payment in detail.payments],
+            "credit_notes": [dataclasses.asdict(note) for note in detail.credit_notes],
+        }
+    )
 
 
 def _invoice(session: SessionDep, actor: ActorDep, invoice_id: uuid.UUID) -> InvoiceDetailOut:
@@ -222,21 +233,26 @@ def _list_adapter() -> TypeAdapter[InvoiceList]:
 # --------------------------------------------------------------------------------------------
 # Routes
 
-_FILTERS = ("Filters: `status` (repeat or comma-separated), `kind` (invoice, credit_note), `institution_id`, "
-            "`owner_id`, `team_id`, `quote_id`, `issued_from`, `issued_to`, `due_from`, `due_to` (dates), "
-            "`min_amount`, `max_amount` (incl. VAT), `overdue=1`, `q` (number or institution). `sort`: created "
-            "(default, newest first), issued, due, number, amount, remaining, institution, status; `-` for "
-            "descending. `totals` covers the whole filtered list (credit notes deducted from `total_incl_vat`).")
+_FILTERS = (
+    "Filters: `status` (repeat or comma-separated), `kind` (invoice, credit_note), `institution_id`, "
+    "`owner_id`, `team_id`, `quote_id`, `issued_from`, `issued_to`, `due_from`, `due_to` (dates), "
+    "`min_amount`, `max_amount` (incl. VAT), `overdue=1`, `q` (number or institution). `sort`: created "
+    "(default, newest first), issued, due, number, amount, remaining, institution, status; `-` for "
+    "descending. `totals` covers the whole filtered list (credit notes deducted from `total_incl_vat`)."
+)
 
 
 @router.get("/invoices", response_model=InvoicePage, description=_FILTERS)
-def list_invoices(request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1,
-                  page_size: PageSizeDep = 25) -> Response:
-    result = invoices.list_invoices(session, actor, InvoiceQuery.from_params(_params(request)),
-                                    PageRequest(page, page_size))
+def list_invoices(
+    request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
+) -> Response:
+    result = invoices.list_invoices(
+        session, actor, InvoiceQuery.from_params(_params(request)), PageRequest(page, page_size)
+    )
     hidden = {f.name for f in dataclasses.fields(InvoiceRow) if f.name not in InvoiceOut.model_fields}
-    return Response(_list_adapter().dump_json(result, exclude={"items": {"__all__": hidden}}),
-                    media_type="application/json")
+    return Response(
+        _list_adapter().dump_json(result, exclude={"items": {"__all__": hidden}}), media_type="application/json"
+    )
 
 
 @router.post("/invoices", response_model=InvoiceDetailOut, status_code=201)
@@ -250,10 +266,12 @@ def get_invoice(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> 
     return _invoice(session, actor, invoice_id)
 
 
-@router.patch("/invoices/{invoice_id}", response_model=InvoiceDetailOut,
-              responses={409: {"description": "Stale version, or the invoice is issued (current_status)"}})
-def update_invoice(invoice_id: uuid.UUID, body: InvoicePatch, session: SessionDep,
-                   actor: ActorDep) -> InvoiceDetailOut:
+@router.patch(
+    "/invoices/{invoice_id}",
+    response_model=InvoiceDetailOut,
+    responses={409: {"description": "Stale version, or the invoice is issued (current_status)"}},
+)
+def update_invoice(invoice_id: uuid.UUID, body: InvoicePatch, session: SessionDep, actor: ActorDep) -> InvoiceDetailOut:
     raw = _raw(body)
     version = raw.pop("version")
     invoices.update_invoice(session, actor, invoice_id, raw, expected_version=version)
@@ -266,50 +284,73 @@ def delete_invoice(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep) 
     return Response(status_code=204)
 
 
-@router.post("/invoices/{invoice_id}/issue", response_model=InvoiceDetailOut,
-             responses={409: {"description": "Already issued (current_status) or stale version"}})
-def issue_invoice(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-                  body: VersionIn | None = None) -> InvoiceDetailOut:
+@router.post(
+    "/invoices/{invoice_id}/issue",
+    response_model=InvoiceDetailOut,
+    responses={409: {"description": "Already issued (current_status) or stale version"}},
+)
+def issue_invoice(
+    invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: VersionIn | None = None
+) -> InvoiceDetailOut:
     invoices.issue_invoice(session, actor, invoice_id, expected_version=body.version if body else None)
     return _invoice(session, actor, invoice_id)
 
 
 @router.get("/invoices/{invoice_id}/payments", response_model=list[PaymentOut])
 def list_payments(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[PaymentOut]:
-    return [PaymentOut.model_validate(row, from_attributes=True)
-            for row in payments.list_payments(session, actor, invoice_id)]
+    return [
+        PaymentOut.model_validate(row, from_attributes=True)
+        for row in payments.list_payments(session, actor, invoice_id)
+    ]
 
 
-@router.post("/invoices/{invoice_id}/payments", response_model=InvoiceDetailOut, status_code=201,
-             responses={409: {"description": "Not an invoice waiting for payment (current_status)"}})
+@router.post(
+    "/invoices/{invoice_id}/payments",
+    response_model=InvoiceDetailOut,
+    status_code=201,
+    responses={409: {"description": "Not an invoice waiting for payment (current_status)"}},
+)
 def record_payment(invoice_id: uuid.UUID, body: PaymentIn, session: SessionDep, actor: ActorDep) -> InvoiceDetailOut:
     payments.record_payment(session, actor, invoice_id, body.model_dump(exclude_unset=True))
     return _invoice(session, actor, invoice_id)
 
 
 @router.delete("/invoices/{invoice_id}/payments/{payment_id}", response_model=InvoiceDetailOut)
-def delete_payment(invoice_id: uuid.UUID, payment_id: uuid.UUID, session: SessionDep,
-                   actor: ActorDep) -> InvoiceDetailOut:
+def delete_payment(
+    invoice_id: uuid.UUID, payment_id: uuid.UUID, session: SessionDep, actor: ActorDep
+) -> InvoiceDetailOut:
     payments.delete_payment(session, actor, invoice_id, payment_id)
     return _invoice(session, actor, invoice_id)
 
 
-@router.post("/invoices/{invoice_id}/credit-note", response_model=InvoiceDetailOut, status_code=201,
-             responses={409: {"description": "Not an issued, unsettled invoice (current_status)"}})
-def create_credit_note(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-                       body: CreditNoteIn | None = None) -> InvoiceDetailOut:
+@router.post(
+    "/invoices/{invoice_id}/credit-note",
+    response_model=InvoiceDetailOut,
+    status_code=201,
+    responses={409: {"description": "Not an issued, unsettled invoice (current_status)"}},
+)
+def create_credit_note(
+    invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: CreditNoteIn | None = None
+) -> InvoiceDetailOut:
     body = body or CreditNoteIn()
     lines = [line.model_dump(exclude_unset=True) for line in body.lines] if body.lines is not None else None
-    note = invoices.create_credit_note(session, actor, invoice_id, amount_incl_vat=body.amount_incl_vat, lines=lines,
-                                       notes=body.notes)
+    note = invoices.create_credit_note(
+        session, actor, invoice_id, amount_incl_vat=body.amount_incl_vat, lines=lines, notes=body.notes
+    )
     return _invoice(session, actor, note.id)
 
 
-@router.post("/quotes/{quote_id}/invoice", response_model=InvoiceDetailOut, status_code=201,
-             responses={409: {"description": "The quote is not accepted nor ordered (current_status)"}})
-def invoice_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-                  body: FromQuoteIn | None = None) -> InvoiceDetailOut:
+@router.post(
+    "/quotes/{quote_id}/invoice",
+    response_model=InvoiceDetailOut,
+    status_code=201,
+    responses={409: {"description": "The quote is not accepted nor ordered (current_status)"}},
+)
+def invoice_quote(
+    quote_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: FromQuoteIn | None = None
+) -> InvoiceDetailOut:
     body = body or FromQuoteIn()
-    invoice = invoices.create_invoice_from_quote(session, actor, quote_id, percent=body.percent,
-                                                 amount_incl_vat=body.amount_incl_vat)
+    invoice = invoices.create_invoice_from_quote(
+        session, actor, quote_id, percent=body.percent, amount_incl_vat=body.amount_incl_vat
+    )
     return _invoice(session, actor, invoice.id)

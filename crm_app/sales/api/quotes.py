@@ -175,10 +175,12 @@ class QuoteListOut(BaseModel):
     total: int
     page: int
     page_size: int
-    sum_excl_vat: Decimal = Field(description="Σ total excl. VAT of the whole filtered list, superseded "
-                                              "revisions left out")
-    sum_incl_vat: Decimal = Field(description="Σ total incl. VAT of the whole filtered list, superseded "
-                                              "revisions left out")
+    sum_excl_vat: Decimal = Field(
+        description="Σ total excl. VAT of the whole filtered list, superseded revisions left out"
+    )
+    sum_incl_vat: Decimal = Field(
+        description="Σ total incl. VAT of the whole filtered list, superseded revisions left out"
+    )
 
 
 _HIDDEN_ROW_FIELDS = {"team_id", "created_by", "can_edit"}
@@ -201,26 +203,35 @@ def _raw(body: BaseModel) -> dict[str, Any]:
 
 def _quote(session: SessionDep, actor: ActorDep, quote_id: uuid.UUID) -> QuoteOut:
     detail = quotes.get_quote(session, actor, quote_id)
-    return QuoteOut.model_validate({
-        **{name: getattr(detail, name) for name in QuoteOut.model_fields
-           if name not in {"vat_rows", "lines", "revisions", "allowed_actions"}},
-        "vat_rows": [VatRowOut.model_validate(row, from_attributes=True) for row in detail.vat_rows],
-        "lines": [LineOut.model_validate(line, from_attributes=True) for line in detail.lines],
-        "revisions": [RevisionOut.model_validate(r, from_attributes=True) for r in detail.revisions],
-        "allowed_actions": sorted(action.value for action in detail.allowed_actions)})
+    return QuoteOut.model_validate(
+        {
+            **{
+                name: getattr(detail, name)
+                for name in QuoteOut.model_fields
+                if name not in {"vat_rows", "lines", "revisions", "allowed_actions"}
+            },
+            "vat_rows": [VatRowOut.model_validate(row, from_attributes=True) for row in detail.vat_rows],
+            "lines": [LineOut.model_validate(line, from_attributes=True) for line in detail.lines],
+            "revisions": [RevisionOut.model_validate(r, from_attributes=True) for r in detail.revisions],
+            "allowed_actions": sorted(action.value for action in detail.allowed_actions),
+        }
+    )
 
 
-_FILTERS = ("Filters: `status` (repeat or separate with commas), `institution_id`, `owner_id`, `team_id`, `mine=1`, "
-            "`issued_from`, `issued_to` (issue date), `valid_from`, `valid_to` (validity date), `amount_min`, "
-            "`amount_max` (total excl. VAT), `q` (number, title, institution name). `sort`: issue_date (default, "
-            "newest first), number, valid_until, institution, owner, status, amount, updated; `-` for descending. "
-            "`sum_excl_vat` and `sum_incl_vat` total the whole filtered list, counting a revised quote once: "
-            "a revision superseded by another one is listed but not summed.")
+_FILTERS = (
+    "Filters: `status` (repeat or separate with commas), `institution_id`, `owner_id`, `team_id`, `mine=1`, "
+    "`issued_from`, `issued_to` (issue date), `valid_from`, `valid_to` (validity date), `amount_min`, "
+    "`amount_max` (total excl. VAT), `q` (number, title, institution name). `sort`: issue_date (default, "
+    "newest first), number, valid_until, institution, owner, status, amount, updated; `-` for descending. "
+    "`sum_excl_vat` and `sum_incl_vat` total the whole filtered list, counting a revised quote once: "
+    "a revision superseded by another one is listed but not summed."
+)
 
 
 @router.get("/quotes", response_model=QuoteListOut, description=_FILTERS)
-def list_quotes(request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1,
-                page_size: PageSizeDep = 25) -> Response:
+def list_quotes(
+    request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
+) -> Response:
     result = quotes.list_quotes(session, actor, QuoteQuery.from_params(_params(request)), PageRequest(page, page_size))
     body = _page_adapter().dump_json(result, exclude={"items": {"__all__": _HIDDEN_ROW_FIELDS}})
     return Response(body, media_type="application/json")
@@ -237,15 +248,19 @@ def get_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> Quot
     return _quote(session, actor, quote_id)
 
 
-@router.patch("/quotes/{quote_id}", response_model=QuoteOut,
-              responses={409: {"description": "Stale version, or the quote is no longer a draft"}})
+@router.patch(
+    "/quotes/{quote_id}",
+    response_model=QuoteOut,
+    responses={409: {"description": "Stale version, or the quote is no longer a draft"}},
+)
 def update_quote(quote_id: uuid.UUID, body: QuotePatch, session: SessionDep, actor: ActorDep) -> QuoteOut:
     quotes.update_quote(session, actor, quote_id, _raw(body), expected_version=body.version)
     return _quote(session, actor, quote_id)
 
 
 _TRANSITION: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Not possible in the current status (`current_status` in the error)"}}
+    409: {"description": "Not possible in the current status (`current_status` in the error)"}
+}
 
 
 @router.post("/quotes/{quote_id}/send", response_model=QuoteOut, responses=_TRANSITION)
@@ -255,16 +270,14 @@ def send_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: 
 
 
 @router.post("/quotes/{quote_id}/accept", response_model=QuoteOut, responses=_TRANSITION)
-def accept_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-                 body: DecisionIn | None = None) -> QuoteOut:
+def accept_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: DecisionIn | None = None) -> QuoteOut:
     body = body or DecisionIn()
     quotes.accept_quote(session, actor, quote_id, client_comment=body.client_comment, expected_version=body.version)
     return _quote(session, actor, quote_id)
 
 
 @router.post("/quotes/{quote_id}/reject", response_model=QuoteOut, responses=_TRANSITION)
-def reject_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-                 body: DecisionIn | None = None) -> QuoteOut:
+def reject_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: DecisionIn | None = None) -> QuoteOut:
     body = body or DecisionIn()
     quotes.reject_quote(session, actor, quote_id, client_comment=body.client_comment, expected_version=body.version)
     return _quote(session, actor, quote_id)
@@ -273,21 +286,25 @@ def reject_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep,
 @router.post("/quotes/{quote_id}/order", response_model=QuoteOut, responses=_TRANSITION)
 def record_order(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: OrderIn | None = None) -> QuoteOut:
     body = body or OrderIn()
-    quotes.record_order(session, actor, quote_id, purchase_order_ref=body.purchase_order_ref,
-                        expected_version=body.version)
+    quotes.record_order(
+        session, actor, quote_id, purchase_order_ref=body.purchase_order_ref, expected_version=body.version
+    )
     return _quote(session, actor, quote_id)
 
 
 @router.post("/quotes/{quote_id}/cancel", response_model=QuoteOut, responses=_TRANSITION)
-def cancel_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-                 body: VersionIn | None = None) -> QuoteOut:
+def cancel_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: VersionIn | None = None) -> QuoteOut:
     quotes.cancel_quote(session, actor, quote_id, expected_version=body.version if body else None)
     return _quote(session, actor, quote_id)
 
 
-@router.post("/quotes/{quote_id}/revise", response_model=QuoteOut, status_code=201, responses=_TRANSITION,
-             description="Answers the new draft revision; the revised quote is cancelled.")
-def revise_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-                 body: VersionIn | None = None) -> QuoteOut:
+@router.post(
+    "/quotes/{quote_id}/revise",
+    response_model=QuoteOut,
+    status_code=201,
+    responses=_TRANSITION,
+    description="Answers the new draft revision; the revised quote is cancelled.",
+)
+def revise_quote(quote_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: VersionIn | None = None) -> QuoteOut:
     revision = quotes.revise_quote(session, actor, quote_id, expected_version=body.version if body else None)
     return _quote(session, actor, revision.id)

@@ -94,22 +94,31 @@ class Quote(Tracked, table=True):
     __table_args__ = (
         sa.CheckConstraint(in_check("status", QuoteStatus), name="status"),
         sa.CheckConstraint("total_excl_vat >= 0 AND total_vat >= 0 AND total_incl_vat >= 0", name="totals"),
-        sa.CheckConstraint("global_discount_percent >= 0 AND global_discount_percent <= 100",
-                           name="global_discount_percent"),
+        sa.CheckConstraint(
+            "global_discount_percent >= 0 AND global_discount_percent <= 100", name="global_discount_percent"
+        ),
         sa.CheckConstraint("revision >= 1", name="revision"),
         sa.CheckConstraint("status <> 'ordered' OR order_number IS NOT NULL", name="ordered_has_number"),
         sa.UniqueConstraint("root_id", "revision", name="uq_quotes_root_revision"),
-        sa.Index("uq_quotes_order_number", "order_number", unique=True,
-                 postgresql_where=sa.text("order_number IS NOT NULL"),
-                 sqlite_where=sa.text("order_number IS NOT NULL")),
+        sa.Index(
+            "uq_quotes_order_number",
+            "order_number",
+            unique=True,
+            postgresql_where=sa.text("order_number IS NOT NULL"),
+            sqlite_where=sa.text("order_number IS NOT NULL"),
+        ),
         sa.Index("ix_quotes_list", "issue_date", "id"),
         sa.Index("ix_quotes_owner", "owner_id", "status", "issue_date"),
         sa.Index("ix_quotes_team", "team_id", "status", "issue_date"),
         sa.Index("ix_quotes_institution", "institution_id", "issue_date"),
         sa.Index("ix_quotes_status", "status", "issue_date"),
         # The daily jobs read the sent quotes by validity date.
-        sa.Index("ix_quotes_sent_validity", "valid_until", postgresql_where=sa.text("status = 'sent'"),
-                 sqlite_where=sa.text("status = 'sent'")),
+        sa.Index(
+            "ix_quotes_sent_validity",
+            "valid_until",
+            postgresql_where=sa.text("status = 'sent'"),
+            sqlite_where=sa.text("status = 'sent'"),
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -197,8 +206,10 @@ class DocumentSequence(SQLModel, table=True):
     the number back, so issued numbers have no gap and no duplicate."""
 
     __tablename__ = "document_sequences"
-    __table_args__ = (sa.CheckConstraint(in_check("kind", SequenceKind), name="kind"),
-                      sa.CheckConstraint("last_number >= 0", name="last_number"))
+    __table_args__ = (
+        sa.CheckConstraint(in_check("kind", SequenceKind), name="kind"),
+        sa.CheckConstraint("last_number >= 0", name="last_number"),
+    )
 
     kind: SequenceKind = Field(sa_type=sa.String(12), primary_key=True)
     year: int = Field(primary_key=True)

@@ -71,12 +71,22 @@ LOGO_MAX = (50 * mm, 22 * mm)
 FRAME_PADDING = 6  # points: the padding of platypus' default frame, inside the page margins
 
 TITLES: dict[DocumentKind, str] = {
-    DocumentKind.QUOTE: N_("Quote"), DocumentKind.ORDER: N_("Order confirmation"),
-    DocumentKind.INVOICE: N_("Invoice"), DocumentKind.CREDIT_NOTE: N_("Credit note"),
+    DocumentKind.QUOTE: N_("Quote"),
+    DocumentKind.ORDER: N_("Order confirmation"),
+    DocumentKind.INVOICE: N_("Invoice"),
+    DocumentKind.CREDIT_NOTE: N_("Credit note"),
 }
 #: Units of catalog items and lines, translated on the PDF (an unknown unit is printed as it is).
-UNITS: dict[str, str] = {"unit": N_("unit"), "day": N_("day"), "hour": N_("hour"), "lot": N_("lot"),
-                         "month": N_("month"), "year": N_("year"), "kg": "kg", "m": "m"}
+UNITS: dict[str, str] = {
+    "unit": N_("unit"),
+    "day": N_("day"),
+    "hour": N_("hour"),
+    "lot": N_("lot"),
+    "month": N_("month"),
+    "year": N_("year"),
+    "kg": "kg",
+    "m": "m",
+}
 #: Labels of `PdfDocument.references`, marked for extraction.
 REFERENCE_LABELS = (N_("Quote"), N_("Order"), N_("Purchase order"), N_("Invoice"))
 #: An RCS the admin typed with its prefix ("RCS Paris B 123…", "R.C.S. Lyon …") is printed as it is.
@@ -112,6 +122,7 @@ def _printable(text: str) -> str:
 
 # --- formatting ----------------------------------------------------------------------------------
 
+
 class _Formats:
     """Amounts, quantities, rates and dates in one locale."""
 
@@ -126,8 +137,9 @@ class _Formats:
         return _printable(babel_numbers.format_decimal(value, format="#,##0.###", locale=self.language))
 
     def rate(self, value: Decimal) -> str:
-        return _printable(babel_numbers.format_percent(value / 100, format=_percent_pattern(self.language),
-                                                       locale=self.language))
+        return _printable(
+            babel_numbers.format_percent(value / 100, format=_percent_pattern(self.language), locale=self.language)
+        )
 
     def day(self, value: date | None) -> str:
         return _printable(babel_dates.format_date(value, format="long", locale=self.language)) if value else ""
@@ -150,6 +162,7 @@ def _para(text: str) -> str:
 
 
 # --- page furniture: footer with "page X / Y", draft watermark ----------------------------------
+
 
 class _Footer:
     """The footer of every page: the seller's legal identity and the admin's footer text as one wrapped
@@ -208,6 +221,7 @@ def _watermark(text: str, font: str) -> Callable[[Canvas, Any], None]:
         canvas.rotate(45)
         canvas.drawCentredString(0, -30, text)
         canvas.restoreState()
+
     return draw
 
 
@@ -216,6 +230,7 @@ def _nothing(_canvas: Canvas, _doc: Any) -> None:
 
 
 # --- the document --------------------------------------------------------------------------------
+
 
 class _Builder:
     def __init__(self, doc: PdfDocument) -> None:
@@ -234,14 +249,35 @@ class _Builder:
             "small": ParagraphStyle("small", parent=base, fontSize=8, leading=10),
             "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=10),
             "seller": ParagraphStyle("seller", parent=base, fontName=self.bold, fontSize=11, leading=14),
-            "title": ParagraphStyle("title", parent=base, fontName=self.bold, fontSize=18, leading=22,
-                                    textColor=self.accent, alignment=TA_RIGHT),
+            "title": ParagraphStyle(
+                "title",
+                parent=base,
+                fontName=self.bold,
+                fontSize=18,
+                leading=22,
+                textColor=self.accent,
+                alignment=TA_RIGHT,
+            ),
             "right": ParagraphStyle("right", parent=base, alignment=TA_RIGHT),
-            "heading": ParagraphStyle("heading", parent=base, fontName=self.bold, fontSize=10, leading=13,
-                                      textColor=self.accent, spaceBefore=6, spaceAfter=3),
+            "heading": ParagraphStyle(
+                "heading",
+                parent=base,
+                fontName=self.bold,
+                fontSize=10,
+                leading=13,
+                textColor=self.accent,
+                spaceBefore=6,
+                spaceAfter=3,
+            ),
             "buyer_name": ParagraphStyle("buyer_name", parent=base, fontName=self.bold, fontSize=10, leading=13),
-            "footer": ParagraphStyle("footer", parent=base, fontSize=FOOTER_FONT_SIZE, leading=FOOTER_LEADING,
-                                     textColor=colors.HexColor("#555555"), alignment=TA_LEFT),
+            "footer": ParagraphStyle(
+                "footer",
+                parent=base,
+                fontSize=FOOTER_FONT_SIZE,
+                leading=FOOTER_LEADING,
+                textColor=colors.HexColor("#555555"),
+                alignment=TA_LEFT,
+            ),
         }
 
     @property
@@ -282,13 +318,28 @@ class _Builder:
         right: list[Flowable] = [self.p(escape(_(TITLES[doc.kind])), "title"), Spacer(1, 2 * mm)]
         rows = [[self.p(escape(label), "small"), self.p(f"<b>{escape(value)}</b>", "small")] for label, value in facts]
         facts_table = Table(rows, colWidths=[32 * mm, 50 * mm])
-        facts_table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                         ("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
-                                         ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+        facts_table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 2),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ]
+            )
+        )
         right.append(facts_table)
         table = Table([[left, right]], colWidths=[CONTENT_WIDTH - 85 * mm, 85 * mm])
-        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                   ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+        table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ]
+            )
+        )
         return [table, Spacer(1, 6 * mm)]
 
     def logo(self) -> Flowable | None:
@@ -319,11 +370,18 @@ class _Builder:
         if buyer.accounting_number:
             lines.append(escape(_("Client number: {number}", number=buyer.accounting_number)))
         label = _("Bill to") if self.is_invoice else _("Client")
-        box = Table([[self.p(escape(label), "heading")], [self.p("<br/>".join(lines))]],
-                    colWidths=[85 * mm])
-        box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 0.6, self.accent),
-                                 ("LEFTPADDING", (0, 0), (-1, -1), 6), ("RIGHTPADDING", (0, 0), (-1, -1), 6),
-                                 ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, -1), (-1, -1), 6)]))
+        box = Table([[self.p(escape(label), "heading")], [self.p("<br/>".join(lines))]], colWidths=[85 * mm])
+        box.setStyle(
+            TableStyle(
+                [
+                    ("BOX", (0, 0), (-1, -1), 0.6, self.accent),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2),
+                    ("BOTTOMPADDING", (0, -1), (-1, -1), 6),
+                ]
+            )
+        )
         box.hAlign = "RIGHT"
         flow: list[Flowable] = [box, Spacer(1, 5 * mm)]
         if self.doc.title:
@@ -333,30 +391,45 @@ class _Builder:
 
     def lines_table(self) -> list[Flowable]:
         fmt = self.fmt
-        head = [_("Reference"), _("Description"), _("Qty"), _("Unit"), _("Unit price"), _("Discount"),
-                _("VAT"), _("Net amount")]
+        head = [
+            _("Reference"),
+            _("Description"),
+            _("Qty"),
+            _("Unit"),
+            _("Unit price"),
+            _("Discount"),
+            _("VAT"),
+            _("Net amount"),
+        ]
         rows: list[list[Any]] = [head]
         cell = self.styles["cell"]
         for line in self.doc.lines:
-            rows.append([
-                _printable(line.reference or ""),
-                Paragraph(_para(line.description), cell),
-                fmt.quantity(line.quantity),
-                _(UNITS[line.unit]) if line.unit in UNITS else _printable(line.unit),
-                fmt.money(line.unit_price),
-                _printable(line.discount_label or ""),
-                fmt.rate(line.vat_rate),
-                fmt.money(line.net_amount),
-            ])
+            rows.append(
+                [
+                    _printable(line.reference or ""),
+                    Paragraph(_para(line.description), cell),
+                    fmt.quantity(line.quantity),
+                    _(UNITS[line.unit]) if line.unit in UNITS else _printable(line.unit),
+                    fmt.money(line.unit_price),
+                    _printable(line.discount_label or ""),
+                    fmt.rate(line.vat_rate),
+                    fmt.money(line.net_amount),
+                ]
+            )
         widths = [22 * mm, 0.0, 13 * mm, 12 * mm, 22 * mm, 17 * mm, 13 * mm, 24 * mm]
         widths[1] = CONTENT_WIDTH - sum(widths)
         table = Table(rows, colWidths=widths, repeatRows=1)
         style: list[tuple[Any, ...]] = [
-            ("FONTNAME", (0, 0), (-1, -1), self.font), ("FONTSIZE", (0, 0), (-1, -1), 8),
-            ("FONTNAME", (0, 0), (-1, 0), self.bold), ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-            ("BACKGROUND", (0, 0), (-1, 0), self.accent), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("ALIGN", (2, 0), (-1, -1), "RIGHT"), ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#dddddd")),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ("FONTNAME", (0, 0), (-1, -1), self.font),
+            ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ("FONTNAME", (0, 0), (-1, 0), self.bold),
+            ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+            ("BACKGROUND", (0, 0), (-1, 0), self.accent),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
+            ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#dddddd")),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
         ]
         table.setStyle(TableStyle(style))
         return [table, Spacer(1, 4 * mm)]
@@ -368,21 +441,32 @@ class _Builder:
             rows.append((_("Global discount"), fmt.money(-totals.global_discount), False))
         rows.append((_("Total excl. VAT"), fmt.money(totals.total_excl_vat), True))
         for row in totals.vat_rows:
-            rows.append((_("VAT {rate} on {base}", rate=fmt.rate(row.rate), base=fmt.money(row.base)),
-                         fmt.money(row.vat), False))
+            rows.append(
+                (
+                    _("VAT {rate} on {base}", rate=fmt.rate(row.rate), base=fmt.money(row.base)),
+                    fmt.money(row.vat),
+                    False,
+                )
+            )
         rows.append((_("Total VAT"), fmt.money(totals.total_vat), False))
         rows.append((_("Total incl. VAT"), fmt.money(totals.total_incl_vat), True))
         # No "amount paid / amount due": the PDF of an issued invoice is stored at its first download
         # and served unchanged for ever, so it holds nothing a later payment or credit note changes.
         data = [[label, value] for label, value, _strong in rows]
         table = Table(data, colWidths=[62 * mm, 30 * mm])
-        style: list[tuple[Any, ...]] = [("FONTNAME", (0, 0), (-1, -1), self.font), ("FONTSIZE", (0, 0), (-1, -1), 9),
-                                        ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                                        ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]
+        style: list[tuple[Any, ...]] = [
+            ("FONTNAME", (0, 0), (-1, -1), self.font),
+            ("FONTSIZE", (0, 0), (-1, -1), 9),
+            ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ]
         for index, (_label, _value, strong) in enumerate(rows):
             if strong:
-                style += [("FONTNAME", (0, index), (-1, index), self.bold),
-                          ("LINEABOVE", (0, index), (-1, index), 0.6, self.accent)]
+                style += [
+                    ("FONTNAME", (0, index), (-1, index), self.bold),
+                    ("LINEABOVE", (0, index), (-1, index), 0.6, self.accent),
+                ]
         table.setStyle(TableStyle(style))
         table.hAlign = "RIGHT"
         return [KeepTogether([table]), Spacer(1, 5 * mm)]
@@ -410,21 +494,38 @@ class _Builder:
         if self.is_invoice:
             if doc.kind is DocumentKind.INVOICE:
                 if doc.late_penalty_rate is not None:
-                    texts.append(escape(_(
-                        "Late payment penalties: {rate} per year, due from the day after the due date.",
-                        rate=fmt.rate(doc.late_penalty_rate))))
+                    texts.append(
+                        escape(
+                            _(
+                                "Late payment penalties: {rate} per year, due from the day after the due date.",
+                                rate=fmt.rate(doc.late_penalty_rate),
+                            )
+                        )
+                    )
                 indemnity = doc.recovery_indemnity if doc.recovery_indemnity is not None else Decimal(40)
-                texts.append(escape(_(
-                    "Fixed indemnity for recovery costs in case of late payment: {amount} "
-                    "(French Commercial Code, art. L441-10 and D441-5).", amount=fmt.money(indemnity))))
+                texts.append(
+                    escape(
+                        _(
+                            "Fixed indemnity for recovery costs in case of late payment: {amount} "
+                            "(French Commercial Code, art. L441-10 and D441-5).",
+                            amount=fmt.money(indemnity),
+                        )
+                    )
+                )
                 texts.append(escape(_("No discount for early payment.")))
             texts += [escape(_printable(mention)) for mention in doc.extra_mentions]
             texts.append(" · ".join(escape(part) for part in self.legal_parts(keep_whole=True)))
         else:
             texts += [escape(_printable(mention)) for mention in doc.extra_mentions]
         if doc.kind is DocumentKind.QUOTE:
-            texts.append(escape(_("Quote valid until {date}. Good for agreement: date, signature and stamp.",
-                                   date=fmt.day(doc.valid_until))))
+            texts.append(
+                escape(
+                    _(
+                        "Quote valid until {date}. Good for agreement: date, signature and stamp.",
+                        date=fmt.day(doc.valid_until),
+                    )
+                )
+            )
         if not texts:
             return []
         return [Spacer(1, 3 * mm), *[self.p(text, "small") for text in texts]]
@@ -450,8 +551,11 @@ class _Builder:
     def terms(self) -> list[Flowable]:
         if self.doc.kind is not DocumentKind.QUOTE or not self.doc.seller.terms.strip():
             return []
-        return [PageBreak(), self.p(escape(_("Terms and conditions of sale")), "heading"),
-                *[self.p(_para(block), "small") for block in self.doc.seller.terms.split("\n\n") if block.strip()]]
+        return [
+            PageBreak(),
+            self.p(escape(_("Terms and conditions of sale")), "heading"),
+            *[self.p(_para(block), "small") for block in self.doc.seller.terms.split("\n\n") if block.strip()],
+        ]
 
     def footer(self) -> _Footer:
         """Legal identity then the first lines of the admin's footer text, wrapped within the margins."""
@@ -461,13 +565,20 @@ class _Builder:
         return _Footer(self.p("<br/>".join(line for line in lines if line), "footer"), self.font)
 
     def story(self) -> list[Flowable]:
-        return [*self.header(), *self.parties(), *self.lines_table(), *self.totals(), *self.payment(),
-                *self.mentions(), *self.terms()]
+        return [
+            *self.header(),
+            *self.parties(),
+            *self.lines_table(),
+            *self.totals(),
+            *self.payment(),
+            *self.mentions(),
+            *self.terms(),
+        ]
 
 
 def format_iban(iban: str) -> str:
     compact = "".join(iban.split()).upper()
-    return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
 
 
 def render(doc: PdfDocument) -> bytes:
@@ -486,10 +597,21 @@ def render(doc: PdfDocument) -> bytes:
         template = SimpleDocTemplate(
             # the frame's padding inside the margins: its content is exactly CONTENT_WIDTH wide, so that
             # the full-width tables and the paragraphs line up with the footer
-            buffer, pagesize=A4, leftMargin=MARGIN - FRAME_PADDING, rightMargin=MARGIN - FRAME_PADDING,
+            buffer,
+            pagesize=A4,
+            leftMargin=MARGIN - FRAME_PADDING,
+            rightMargin=MARGIN - FRAME_PADDING,
             topMargin=MARGIN,
-            bottomMargin=footer.rule + 6 * mm, title=title, author=doc.seller.legal_name or "",
-            subject=title, creator="OPEx CRM", producer="OPEx CRM", invariant=1, lang=doc.language)
-        template.build(story, onFirstPage=watermark, onLaterPages=watermark,
-                       canvasmaker=_numbered_canvas(footer, page_label))
+            bottomMargin=footer.rule + 6 * mm,
+            title=title,
+            author=doc.seller.legal_name or "",
+            subject=title,
+            creator="OPEx CRM",
+            producer="OPEx CRM",
+            invariant=1,
+            lang=doc.language,
+        )
+        template.build(
+            story, onFirstPage=watermark, onLaterPages=watermark, canvasmaker=_numbered_canvas(footer, page_label)
+        )
         return buffer.getvalue()
