@@ -28,8 +28,8 @@ from crm_app.platform.api.errors import install_error_handlers
 from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import dispose_engines
 from crm_app.platform.logs import request_id_var
+from crm_app.serving import api_docs, nicegui_patches, websocket_origin
 from crm_app.serving import fast_path as api_fast_path
-from crm_app.serving import nicegui_patches, websocket_origin
 from crm_app.serving.security_headers import SecurityHeadersMiddleware, is_https, session_cookie_options
 
 log = logging.getLogger("crm_app.web")
@@ -104,8 +104,9 @@ def create_app(settings: Settings) -> None:
     styles.install()
     i18n.set_locale_resolver(_ui_locale)
     app.title, app.version = "OPEx CRM API", __version__
-    app.docs_url, app.openapi_url, app.redoc_url = "/api/docs", "/api/openapi.json", None
+    app.docs_url, app.openapi_url, app.redoc_url = None, "/api/openapi.json", None
     app.setup()  # the docs routes first: the API router ends with a JSON catch-all for unknown /api paths
+    api_docs.install(app)
     bootstrap.wire()
     app.include_router(bootstrap.api_router())
     install_error_handlers(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
@@ -122,3 +123,16 @@ async def test_openapi_is_published(api: httpx.AsyncClient) -> None:
         schema["paths"]
     )
     assert (await api.get("/api/docs")).status_code == 200
+
+
+async def test_the_api_docs_load_their_assets_from_the_application(api: httpx.AsyncClient) -> None:
+    """Swagger UI from a CDN was blocked by our own Content-Security-Policy (and servers may have no
+    internet): every script and stylesheet of the page is the application's own."""
+    page = await api.get("/api/docs")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(source.startswith("/api/") for source in sources), sources
+    for source in sources:
+        asset = await api.get(source)
+        assert asset.status_code == 200 and len(asset.content) > 1000, source
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "cdn" not in page.text
