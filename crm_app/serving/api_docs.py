@@ -17,12 +17,14 @@ from fastapi.staticfiles import StaticFiles
 DOCS_URL = "/api/docs"
 ASSETS_URL = "/api/docs-assets"
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+ASSETS_NAME = "api-docs-assets"
 
 
 def install(app: FastAPI) -> None:
     """Add the docs page and its assets (before the API's catch-all for unknown /api paths)."""
     openapi_url = app.openapi_url or "/api/openapi.json"
-    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="api-docs-assets")
+    if not any(getattr(route, "name", None) == ASSETS_NAME for route in app.routes):  # once (tests recreate the app)
+        app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name=ASSETS_NAME)
 
     @app.get(DOCS_URL, include_in_schema=False)
     def api_docs() -> HTMLResponse:
