@@ -10,6 +10,7 @@ REST API. Only `crm_app.web` and `crm_app.cli` (and the tests) import this modul
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from fastapi import APIRouter
@@ -88,8 +89,11 @@ def follow_settings(event: events.Event) -> None:
             scheduler.follow_timezone()
 
 
+@functools.cache
 def api_router() -> APIRouter:
-    """The REST API under /api: one router per area; unknown paths answer in the API's error shape."""
+    """The REST API under /api: one router per area; unknown paths answer in the API's error shape.
+    Built once: including a router into another registers it there for good (the tests create the
+    application again for every test, and a new router each time kept every old one alive)."""
     router = APIRouter(prefix="/api")
     for module in (health, auth_api, imports_api, institutions_api, activities_api, notifications_api, users):
         router.include_router(module.router)
