@@ -45,7 +45,7 @@ from crm_app.platform import notifications as notification_service
 from crm_app.platform.cleaners import long_text
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, InvalidTransition, ValidationFailed
-from crm_app.platform.i18n import N_
+from crm_app.platform.i18n import N_, NP_
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.models.comments import CommentTarget
@@ -64,14 +64,15 @@ from crm_app.sales.models.quotes import Quote, QuoteStatus, SequenceKind
 
 ENTITY = "quote"
 
+#: a quote's status, an adjective that agrees with "quote" (un devis "Annulé", une facture "Annulée")
 QUOTE_STATUS_LABELS: dict[QuoteStatus, str] = {
-    QuoteStatus.DRAFT: N_("Draft"),
-    QuoteStatus.SENT: N_("Sent"),
-    QuoteStatus.ACCEPTED: N_("Accepted"),
-    QuoteStatus.REJECTED: N_("Rejected"),
-    QuoteStatus.EXPIRED: N_("Expired"),
-    QuoteStatus.CANCELLED: N_("Cancelled"),
-    QuoteStatus.ORDERED: N_("Ordered"),
+    QuoteStatus.DRAFT: NP_("quote status", "Draft"),
+    QuoteStatus.SENT: NP_("quote status", "Sent"),
+    QuoteStatus.ACCEPTED: NP_("quote status", "Accepted"),
+    QuoteStatus.REJECTED: NP_("quote status", "Rejected"),
+    QuoteStatus.EXPIRED: NP_("quote status", "Expired"),
+    QuoteStatus.CANCELLED: NP_("quote status", "Cancelled"),
+    QuoteStatus.ORDERED: NP_("quote status", "Ordered"),
 }
 
 

@@ -28,7 +28,7 @@ from crm_app.institutions.imports import (
     PreviewRow,
     RowStatus,
 )
-from crm_app.platform.i18n import N_, current_locale, format_decimal
+from crm_app.platform.i18n import N_, current_locale, format_decimal, pgettext
 from crm_app.platform.i18n import gettext as _
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class _Wizard:
             "choices": choices,
             "action_label": _(ACTION_LABELS[action])
             if action and row.match
-            else (_("Create") if action else _("Rejected")),
+            else (_("Create") if action else pgettext("import row", "Rejected")),
         }
 
     def show_preview(self) -> None:
@@ -363,10 +363,10 @@ class _Wizard:
             ui.label(_("The file was imported.")).classes("text-subtitle1")
             with ui.grid(columns=2).classes("gap-x-8 gap-y-1"):
                 for label, value, marker in (
-                    (_("Created"), report.created, "report-created"),
-                    (_("Merged"), report.merged, "report-merged"),
-                    (_("Skipped"), report.skipped, "report-skipped"),
-                    (_("Rejected"), report.rejected, "report-rejected"),
+                    (pgettext("import report", "Created"), report.created, "report-created"),
+                    (pgettext("import report", "Merged"), report.merged, "report-merged"),
+                    (pgettext("import report", "Skipped"), report.skipped, "report-skipped"),
+                    (pgettext("import report", "Rejected"), report.rejected, "report-rejected"),
                 ):
                     ui.label(label).classes("text-grey-7")
                     ui.label(format_decimal(value)).classes("text-weight-medium").mark(marker)

@@ -8,7 +8,9 @@ service and rights as everything else; `?download=1` makes it an attachment."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -16,7 +18,7 @@ from urllib.parse import quote as url_quote
 from fastapi import Response
 from nicegui import run, ui
 
-from components import backend
+from components import backend, live
 from components.backend import call, stored_session_id
 from components.comments import comment_thread
 from components.dialogs import disposable
@@ -28,6 +30,7 @@ from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
 from crm_app.platform import audit
 from crm_app.platform.errors import DomainError, NotAuthenticated
+from crm_app.platform.events import QuoteChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.comments import CommentTarget
@@ -123,27 +126,42 @@ _NO_CLIENT = backend.ClientInfo(ip=None, user_agent=None)
 
 @app_page("/quotes/{quote_id}", title=N_("Quote"), parent="/quotes")
 async def quote_page(quote_id: uuid.UUID) -> None:
-    root = ui.column().classes("w-full gap-3")
-    await QuoteScreen(root, quote_id).show()
+    frame = ui.column().classes("w-full gap-3")
+    with frame:
+        content = ui.column().classes("w-full gap-3")
+    screen = QuoteScreen(frame, content, quote_id)
+    await screen.show()
+    live.follow(lambda event: isinstance(event, QuoteChanged) and event.quote_id == quote_id, screen.show, owner=frame)
 
 
 class QuoteScreen:
-    def __init__(self, root: ui.column, quote_id: uuid.UUID) -> None:
-        self.root = root
+    """The quote's page. `content` is rebuilt from the service after each action and each change
+    someone else commits; `frame`, around it, is never cleared: the dialogs, the confirmations and
+    the actions' own context live there, so that nothing runs inside an element a rebuild deleted."""
+
+    def __init__(self, frame: ui.column, content: ui.column, quote_id: uuid.UUID) -> None:
+        self.frame = frame
+        self.root = content
         self.quote_id = quote_id
         self.detail: QuoteDetail | None = None
         self.busy = False
+        self._building = asyncio.Lock()
 
     async def show(self) -> None:
-        """(Re)build the screen from the service (after each action)."""
-        with self.root:
-            detail = await call(quotes.get_quote, self.quote_id)
-            zone = await user_zone()
-        if detail is None or self.root.is_deleted:
-            return
-        self.detail = detail
-        set_title(detail.number)
-        self.root.clear()
+        """(Re)build the content from the service; one build at a time (an action's and a live
+        change's may meet)."""
+        async with self._building:
+            with self.frame:  # not the context of the button clicked: the rebuild deletes it
+                detail = await call(quotes.get_quote, self.quote_id)
+                zone = await user_zone()
+                if detail is None or self.root.is_deleted:
+                    return
+                self.detail = detail
+                set_title(detail.number)
+                self.root.clear()
+                await self._build(detail, zone)
+
+    async def _build(self, detail: QuoteDetail, zone: str) -> None:
         with self.root:
             self._header(detail, zone)
             self._lines(detail)
@@ -238,11 +256,11 @@ class QuoteScreen:
                     "action-send"
                 )
             if QuoteAction.ACCEPT in allowed:
-                ui.button(_("Accepted"), icon="thumb_up", on_click=lambda: self.decision_dialog(accept=True)).props(
+                ui.button(_("Accept"), icon="thumb_up", on_click=lambda: self.decision_dialog(accept=True)).props(
                     "unelevated no-caps color=positive"
                 ).mark("action-accept")
             if QuoteAction.REJECT in allowed:
-                ui.button(_("Rejected"), icon="thumb_down", on_click=lambda: self.decision_dialog(accept=False)).props(
+                ui.button(_("Reject"), icon="thumb_down", on_click=lambda: self.decision_dialog(accept=False)).props(
                     "outline no-caps color=negative"
                 ).mark("action-reject")
             if QuoteAction.ORDER in allowed:
@@ -392,27 +410,32 @@ class QuoteScreen:
 
     # ---- actions
 
-    async def _act(self, fn: Any, *args: Any, fields: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """Run one workflow action (ignored while another runs: a double click acts once), then rebuild."""
+    async def _act(
+        self, fn: Any, *args: Any, done: str | Callable[[Any], str], fields: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Run one workflow action (ignored while another runs: a double click acts once), rebuild the
+        content, and confirm with `done` (the reason is shown instead when it was refused)."""
         if self.busy or self.detail is None:
             return None
         self.busy = True
         try:
-            with self.root:
+            with self.frame:
                 # No expected version: the service locks the quote and checks its status, so a move
                 # someone else made meanwhile is refused with what the status is now.
                 result = await call(fn, self.quote_id, *args, fields=fields, **kwargs)
         finally:
             self.busy = False
         await self.show()  # after a refused move too: the status as it is now
+        if result is not None:
+            with self.frame:
+                ui.notify(done if isinstance(done, str) else done(result), type="positive")
         return result
 
     async def send(self) -> None:
-        if await self._act(quotes.send_quote) is not None:
-            ui.notify(_("The quote is marked as sent."), type="positive")
+        await self._act(quotes.send_quote, done=_("The quote is marked as sent."))
 
     def decision_dialog(self, *, accept: bool) -> None:
-        with self.root, disposable(ui.dialog()) as dialog, ui.card().classes("w-[32rem]").mark("decision-dialog"):
+        with self.frame, disposable(ui.dialog()) as dialog, ui.card().classes("w-[32rem]").mark("decision-dialog"):
             ui.label(_("The client accepted the quote") if accept else _("The client rejected the quote")).classes(
                 "text-h6"
             )
@@ -422,11 +445,9 @@ class QuoteScreen:
 
             async def confirm() -> None:
                 fn = quotes.accept_quote if accept else quotes.reject_quote
-                result = await self._act(fn, client_comment=comment.value or None, fields={"client_comment": comment})
-                if result is not None:
-                    dialog.close()
-                    ui.notify(_("Quote accepted.") if accept else _("Quote rejected."), type="positive")
-                elif not dialog.is_deleted:
+                done = _("Quote accepted.") if accept else _("Quote rejected.")
+                await self._act(fn, client_comment=comment.value or None, done=done, fields={"client_comment": comment})
+                if not dialog.is_deleted:
                     dialog.close()
 
             with ui.row().classes("w-full justify-end"):
@@ -435,7 +456,7 @@ class QuoteScreen:
         dialog.open()
 
     def order_dialog(self) -> None:
-        with self.root, disposable(ui.dialog()) as dialog, ui.card().classes("w-96").mark("order-dialog"):
+        with self.frame, disposable(ui.dialog()) as dialog, ui.card().classes("w-96").mark("order-dialog"):
             ui.label(_("Record the purchase order")).classes("text-h6")
             reference = (
                 ui.input(_("Client's purchase order reference"))
@@ -448,11 +469,11 @@ class QuoteScreen:
                 result = await self._act(
                     quotes.record_order,
                     purchase_order_ref=reference.value or None,
+                    done=lambda quote: _("Order {number} recorded.", number=quote.order_number),
                     fields={"purchase_order_ref": reference},
                 )
-                if result is not None:
+                if result is not None and not dialog.is_deleted:
                     dialog.close()
-                    ui.notify(_("Order {number} recorded.", number=result.order_number), type="positive")
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat")
@@ -460,13 +481,12 @@ class QuoteScreen:
         dialog.open()
 
     def cancel_dialog(self) -> None:
-        with self.root, disposable(ui.dialog()) as dialog, ui.card().mark("cancel-dialog"):
+        with self.frame, disposable(ui.dialog()) as dialog, ui.card().mark("cancel-dialog"):
             ui.label(_("Cancel this quote? It cannot be undone.")).classes("text-subtitle1")
 
             async def confirm() -> None:
                 dialog.close()
-                if await self._act(quotes.cancel_quote) is not None:
-                    ui.notify(_("Quote cancelled."), type="positive")
+                await self._act(quotes.cancel_quote, done=_("Quote cancelled."))
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Keep it"), on_click=dialog.close).props("flat")
@@ -480,22 +500,23 @@ class QuoteScreen:
             return
         self.busy = True
         try:
-            with self.root:
+            with self.frame:
                 successor = await call(quotes.revise_quote, self.quote_id)
         finally:
             self.busy = False
         if successor is None:
             await self.show()
             return
-        ui.notify(_("Revision {number} created.", number=successor.number), type="positive")
-        ui.navigate.to(f"/quotes/{successor.id}/edit")
+        with self.frame:
+            ui.notify(_("Revision {number} created.", number=successor.number), type="positive")
+            ui.navigate.to(f"/quotes/{successor.id}/edit")
 
     def invoice_dialog(self) -> None:
         d = self.detail
         if d is None:
             return
         remaining = d.total_incl_vat - d.invoiced_amount
-        with self.root, disposable(ui.dialog()) as dialog, ui.card().classes("w-[28rem]").mark("invoice-dialog"):
+        with self.frame, disposable(ui.dialog()) as dialog, ui.card().classes("w-[28rem]").mark("invoice-dialog"):
             ui.label(_("Create an invoice")).classes("text-h6")
             ui.label(_("Remaining to invoice: {amount}", amount=format_currency(remaining))).classes("text-grey-8")
             kind = (
@@ -524,17 +545,17 @@ class QuoteScreen:
                         percent.error = _("Enter a number.")
                         return
                 button.disable()
-                with self.root:
+                with self.frame:
                     invoice = await call(
                         invoices.create_invoice_from_quote, self.quote_id, percent=value, fields={"percent": percent}
                     )
-                if invoice is None:
-                    if not button.is_deleted:
-                        button.enable()
-                    return
-                dialog.close()
-                ui.notify(_("Draft invoice created."), type="positive")
-                ui.navigate.to(f"/invoices/{invoice.id}")
+                    if invoice is None:
+                        if not button.is_deleted:
+                            button.enable()
+                        return
+                    dialog.close()
+                    ui.notify(_("Draft invoice created."), type="positive")
+                    ui.navigate.to(f"/invoices/{invoice.id}")
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat")
@@ -544,7 +565,7 @@ class QuoteScreen:
     async def email_dialog(self) -> None:
         if self.detail is None:
             return
-        with self.root:
+        with self.frame:
             await open_document_email_dialog(
                 DocumentKind.QUOTE, self.quote_id, self.detail.institution_id, contact_id=self.detail.contact_id
             )

@@ -396,3 +396,35 @@ async def test_the_list_follows_the_quotes_others_save_without_reload(ui_user: U
     )
     assert _text(ui_user, "quote-count") == ngettext("{count} quote", "{count} quotes", 2, count=2)
     assert _text(ui_user, "sum-incl") == gettext("Total incl. VAT: {amount}", amount=format_currency(Decimal("120")))
+
+
+async def test_each_action_confirms_refreshes_the_page_and_others_changes_show_live(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """The quote page once saved each action silently, kept showing "Envoyé" with every action after
+    a cancellation, and logged "the parent element this slot belongs to has been deleted" (the user
+    fixture fails on any error log)."""
+    email = account()
+    with unit_of_work() as session:
+        quote_id = make_quote(session, actor_for(email), make_institution(session)).id
+        other_id = make_sent_quote(session, actor_for(email), make_institution(session, name="CH de Vienne")).id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{other_id}")
+    await ui_user.should_see(marker="action-accept", retries=50)
+    assert _text(ui_user, "action-accept") == "Accepter" and _text(ui_user, "action-reject") == "Refuser"
+    with unit_of_work() as session:  # accepted by a colleague in another tab: this page follows
+        quotes.accept_quote(session, SYSTEM_ACTOR, other_id, client_comment=None)
+    await eventually(lambda: _text(ui_user, "quote-status") == "Accepté", "another user's change is not shown")
+    await ui_user.should_see(marker="action-order")
+
+    await ui_user.open(f"/quotes/{quote_id}")
+    await ui_user.should_see(marker="action-send", retries=50)
+    ui_user.find(marker="action-send").click()
+    await ui_user.should_see("Le devis est marqué comme envoyé.")
+    await eventually(lambda: _text(ui_user, "quote-status") == "Envoyé", "the status is not refreshed")
+    await ui_user.should_see(marker="action-cancel")
+    ui_user.find(marker="action-cancel").click()
+    ui_user.find(marker="cancel-confirm").click()
+    await ui_user.should_see("Devis annulé.")
+    await eventually(lambda: _text(ui_user, "quote-status") == "Annulé", "a cancelled quote is not shown so")
+    for action in ("action-send", "action-accept", "action-reject", "action-cancel"):
+        await ui_user.should_not_see(marker=action)

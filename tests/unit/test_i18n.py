@@ -11,14 +11,20 @@ from pathlib import Path
 import pytest
 
 from crm_app.platform.i18n import (
+    NP_,
     SUPPORTED_LOCALES,
     catalogs,
     format_currency,
     format_datetime,
     gettext,
     negotiate,
+    pgettext,
     use_locale,
 )
+from crm_app.sales.invoices import STATUS_LABELS as INVOICE_STATUS_LABELS
+from crm_app.sales.models.invoices import InvoiceStatus
+from crm_app.sales.models.quotes import QuoteStatus
+from crm_app.sales.quotes import QUOTE_STATUS_LABELS
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
@@ -141,3 +147,19 @@ def test_the_accessible_name_scan_tells_fixed_from_translated() -> None:
         "c.props('aria-label=breadcrumb')\nd = '<q-btn aria-label=\"{add}\">'\n"
     )
     assert [line for line, _text in _fixed_labels(source)] == [1, 3]
+
+
+def test_a_status_agrees_with_its_noun_and_an_action_is_a_verb() -> None:
+    """French agrees an adjective with its noun: un devis "Annulé", une facture "Annulée"; the import
+    report counts rows, "Rejetées". One English word, a context per use (`NP_`, `pgettext`)."""
+    with use_locale("fr"):
+        assert gettext(QUOTE_STATUS_LABELS[QuoteStatus.CANCELLED]) == "Annulé"
+        assert gettext(INVOICE_STATUS_LABELS[InvoiceStatus.CANCELLED]) == "Annulée"
+        assert gettext(QUOTE_STATUS_LABELS[QuoteStatus.REJECTED]) == "Refusé"
+        assert pgettext("import report", "Rejected") == "Rejetées"
+        assert gettext("Accept") == "Accepter" and gettext("Reject") == "Refuser"
+    with use_locale("de"):
+        assert gettext(QUOTE_STATUS_LABELS[QuoteStatus.ACCEPTED]) == "Angenommen"  # not a meeting's "Zugesagt"
+    with use_locale("en"):
+        assert gettext(QUOTE_STATUS_LABELS[QuoteStatus.CANCELLED]) == "Cancelled"
+    assert gettext(NP_("nowhere", "Untranslated")) == "Untranslated"  # a missing entry falls back to the id

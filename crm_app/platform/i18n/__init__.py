@@ -57,9 +57,12 @@ def _messages(locale: str) -> dict[str, str | tuple[str, ...]]:
     return found
 
 
+_CONTEXT_SEPARATOR = "\x04"
+
+
 def _key(context: str | None, message: str) -> str:
     """gettext's own convention: a message with a context is looked up as "context\x04message"."""
-    return f"{context}\x04{message}" if context else message
+    return f"{context}{_CONTEXT_SEPARATOR}{message}" if context else message
 
 
 def set_locale_resolver(resolver: Callable[[], str | None] | None) -> None:
@@ -86,8 +89,9 @@ def use_locale(locale: str | None) -> Iterator[None]:
 
 
 def gettext(message: str, /, **params: Any) -> str:
-    """Translate an English message id into the current locale; `{name}` fields are filled in."""
-    text = _messages(current_locale()).get(message, message)
+    """Translate an English message id into the current locale; `{name}` fields are filled in. An id
+    marked with a context (`NP_`) is translated in that context."""
+    text = _messages(current_locale()).get(message) or message.rpartition(_CONTEXT_SEPARATOR)[2]
     if isinstance(text, tuple):
         text = text[0]
     return text.format(**params) if params else text
@@ -141,6 +145,12 @@ _ = gettext
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction only"
     """Mark a message for extraction without translating it now (it is translated where shown)."""
     return message
+
+
+def NP_(context: str, message: str) -> str:  # noqa: N802 - N_ with a context, as pgettext is gettext with one
+    """Mark a message for extraction with its context; `gettext` later translates it in that context:
+    a quote is "Annulé" and an invoice "Annulée" in French (`NP_("quote status", "Cancelled")`)."""
+    return _key(context, message)
 
 
 def negotiate(accept_language: str | None) -> str | None:

@@ -14,7 +14,7 @@ from crm_app.platform.i18n import SUPPORTED_LOCALES, catalog_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SOURCE_DIRS = ("crm_app", "pages", "components")
-KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "NP_": ((1, "c"), 2)}
 #: A message id: its text, or (singular, plural) for a message with a count.
 MessageId = str | tuple[str, str]
 #: What identifies a catalog entry: its context (None for most) and its id.
