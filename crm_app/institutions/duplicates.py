@@ -134,6 +134,16 @@ def _reachable_lengths(length: int) -> range:
     return range(max(1, math.floor(length * share / (2 - share)) - 1), math.ceil(length * (2 - share) / share) + 2)
 
 
+_NUMBER = re.compile(r"\d+")
+
+
+def _numbers(key: str) -> tuple[int, ...]:
+    """The numbers in a name, in any order: "Clinique du Parc 12" and "Clinique du Parc 13" are two
+    clinics however close the rest of their names (a fuzzy score reads "12" and "13" as one letter
+    apart), while "Centre 2" and "Centre 02" are one."""
+    return tuple(sorted(int(number) for number in _NUMBER.findall(key)))
+
+
 class DuplicateIndex:
     """The rules over a set of known institutions, in memory, for one create or a whole import."""
 
@@ -214,8 +224,13 @@ class DuplicateIndex:
                 if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
                     return Match(found.ref, found.name, MatchRule.NAME_NO_PLACE)
         if candidate.city:
-            # Identifiers are compared only for close names.
+            # Identifiers are compared only for close names; so are the numbers in the names.
+            numbers = _numbers(key)
             for found in self._close_names(key, candidate.city_key):
-                if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
+                if (
+                    found.ref != candidate.ref
+                    and _numbers(found.key) == numbers
+                    and not _conflicting_identifiers(candidate, found)
+                ):
                     return Match(found.ref, found.name, MatchRule.FUZZY_NAME_CITY)
         return None

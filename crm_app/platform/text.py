@@ -3,6 +3,7 @@ LIKE patterns that take a term literally."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 
@@ -28,6 +29,13 @@ def fold(text: str | None) -> str:
     return " ".join(stripped.lower().replace("œ", "oe").replace("æ", "ae").split())
 
 
+#: What separates the words of a name, typed one way or another: "sainte marie", "Sainte-Marie" and
+#: "Sainte‑Marie" are one name, "l'Hôpital" and "l’Hôpital" too.
+_SEPARATORS = re.compile(r"[\s'’‘ʼ\-‐‑‒–—]+")
+
+
 def contains_pattern(term: str) -> str:
-    """A LIKE pattern (escape character `\\`) for text containing `term` taken literally."""
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    """A LIKE pattern (escape character `\\`) for text containing `term` taken literally, except that
+    a space, a hyphen or an apostrophe matches any one of them."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "%" + _SEPARATORS.sub("_", escaped) + "%"

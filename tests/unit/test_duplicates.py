@@ -294,3 +294,16 @@ def test_database_refuses_a_second_identical_identifier(db: Session, column: str
     # Absent identifiers never clash (the unique indexes are partial).
     with db.begin_nested():
         db.add_all([Institution(name="Sans identifiant 1"), Institution(name="Sans identifiant 2")])
+
+
+def test_names_that_differ_in_a_number_are_two_institutions() -> None:
+    """4,478 of 5,000 generated rows matched fuzzily: "Clinique du Parc 12" and "Clinique du Parc 13"
+    in one city score far above the threshold, yet they are two clinics."""
+    parc_12 = Candidate(ref=1, name="Clinique du Parc 12", city="Lyon")
+    assert fuzz.ratio(match_key("Clinique du Parc 12"), match_key("Clinique du Parc 13")) >= 85
+    assert _match(parc_12, new=Candidate(ref=0, name="Clinique du Parc 13", city="Lyon")) is None
+    assert _match(parc_12, new=Candidate(ref=0, name="Clinique du Parc", city="Lyon")) is None
+    # The same number, written alike or not, with a typo elsewhere: still one clinic.
+    assert _match(parc_12, new=Candidate(ref=0, name="Clinique du Parcq 012", city="LYON")) == Match(
+        1, "Clinique du Parc 12", MatchRule.FUZZY_NAME_CITY
+    )

@@ -790,3 +790,22 @@ def test_the_page_statement_selects_the_row_fields_in_their_order() -> None:
     statement = institutions._page_statement(shape, "name", False, institutions.WIDE_TABLE, False)
     names = [column.name for column in statement.selected_columns]
     assert names == [f.name for f in dataclasses.fields(institutions.InstitutionRow)][:-1]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("sainte marie", {"Clinique Sainte-Marie"}),
+        ("SAINTE-MARIE", {"Clinique Sainte-Marie"}),
+        ("saint etienne", {"Clinique Sainte-Marie", "L'Hôpital du Gier"}),
+        ("l’hopital", {"L'Hôpital du Gier"}),
+        ("l hopital", {"L'Hôpital du Gier"}),
+    ],
+)
+def test_search_treats_hyphens_apostrophes_and_spaces_alike(db: Session, q: str, expected: set[str]) -> None:
+    make_institution(db, name="Clinique Sainte-Marie", postal_code="42000", city="Saint-Étienne")
+    make_institution(db, name="L'Hôpital du Gier", postal_code="42100", city="Saint Étienne")
+    make_institution(db, name="Clinique Sainte Anne", city="Lyon")
+    assert _names(db, InstitutionQuery(q=q)) == expected
+    found = {hit.title for hit in search.search_everything(db, SYSTEM_ACTOR, q) if hit.kind is HitKind.INSTITUTION}
+    assert found == expected
