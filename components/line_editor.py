@@ -30,8 +30,9 @@ from components.backend import call
 from crm_app.platform.i18n import N_, current_locale, format_currency, format_decimal
 from crm_app.platform.i18n import gettext as _
 from crm_app.sales import catalog, money
-from crm_app.sales.catalog import UNIT_LABELS, CatalogRow
+from crm_app.sales.catalog import CatalogRow
 from crm_app.sales.models.quotes import DiscountType
+from crm_app.sales.units import UNITS, unit_for, unit_name
 
 PERCENT, AMOUNT = "percent", "amount"
 SEARCH_LIMIT = 10
@@ -107,8 +108,9 @@ def rate_label(rate: Decimal) -> str:
     return f"{format_decimal(rate)} %"
 
 
-def unit_label(unit: str) -> str:
-    return _(UNIT_LABELS[unit]) if unit in UNIT_LABELS else unit
+def unit_label(unit: str, quantity: Decimal | None = None) -> str:
+    """The unit's name, agreeing with `quantity` when given ("4 unités")."""
+    return unit_name(unit) if quantity is None else unit_for(unit, quantity)
 
 
 @dataclass
@@ -321,7 +323,7 @@ class LineEditor:
         with self.box:
             if not self.lines:
                 ui.label(_("No lines yet.")).classes("text-grey-7").mark("no-lines")
-        self._units = {key: _(label) for key, label in UNIT_LABELS.items()}
+        self._units = {key: unit_name(key) for key in UNITS}
         built = self._render_rows(0)
         self.recompute()
         if built < len(self.lines):

@@ -25,21 +25,11 @@ from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, authorize, can
 from crm_app.platform.records import actor_id, changed_by_name, get_record
 from crm_app.platform.text import contains_pattern, fold
+from crm_app.sales import units
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.models.quotes import CatalogItem
 
-#: The units a line may be counted in, with their labels (message ids, translated where shown).
-UNIT_LABELS: dict[str, str] = {
-    "unit": N_("unit"),
-    "day": N_("day"),
-    "hour": N_("hour"),
-    "lot": N_("lot"),
-    "box": N_("box"),
-    "kit": N_("kit"),
-    "month": N_("month"),
-    "year": N_("year"),
-}
-UNITS: tuple[str, ...] = tuple(UNIT_LABELS)
+UNITS: tuple[str, ...] = tuple(units.UNITS)
 SORTABLE = ("reference", "name", "category", "unit_price", "updated")
 ENTITY = "catalog_item"
 _MISSING = N_("This catalog item does not exist.")
@@ -50,7 +40,7 @@ def _unit(value: Any) -> str:
     if fields.is_blank(value):
         return "unit"
     unit = str(value).strip().lower()
-    if unit not in UNIT_LABELS:
+    if unit not in units.UNITS:
         raise ValueError(N_("Unknown value."))
     return unit
 

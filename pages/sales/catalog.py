@@ -23,7 +23,8 @@ from crm_app.platform.i18n import N_, format_currency, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.permissions import can
 from crm_app.sales import catalog
-from crm_app.sales.catalog import UNIT_LABELS, CatalogQuery, CatalogRow
+from crm_app.sales.catalog import CatalogQuery, CatalogRow
+from crm_app.sales.units import UNITS, unit_name
 
 ACTIVE, INACTIVE, ALL = "1", "0", "all"
 
@@ -229,7 +230,7 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
         with ui.grid(columns=3).classes("w-full gap-2"):
             unit = (
                 ui.select(
-                    {key: _(label) for key, label in UNIT_LABELS.items()},
+                    {key: unit_name(key) for key in UNITS},
                     label=_("Unit"),
                     value=row.unit if row else "unit",
                 )

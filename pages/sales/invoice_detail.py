@@ -252,7 +252,7 @@ class InvoicePage:
                 "id": str(line.id),
                 "reference": line.reference or "",
                 "description": line.description,
-                "quantity": f"{format_decimal(line.quantity.normalize() + 0)} {unit_label(line.unit)}",
+                "quantity": f"{format_decimal(line.quantity.normalize() + 0)} {unit_label(line.unit, line.quantity)}",
                 "unit_price": format_currency(line.unit_price),
                 "discount": discount(line),
                 "vat": f"{format_decimal(line.vat_rate)} %",

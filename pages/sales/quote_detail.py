@@ -311,7 +311,7 @@ class QuoteScreen:
                     "reference": line.reference or "",
                     "description": line.description,
                     "quantity": number_text(line.quantity),
-                    "unit": unit_label(line.unit),
+                    "unit": unit_label(line.unit, line.quantity),
                     "unit_price": format_currency(line.unit_price),
                     "discount": discount,
                     "vat": rate_label(line.vat_rate),

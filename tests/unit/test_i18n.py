@@ -25,6 +25,7 @@ from crm_app.sales.invoices import STATUS_LABELS as INVOICE_STATUS_LABELS
 from crm_app.sales.models.invoices import InvoiceStatus
 from crm_app.sales.models.quotes import QuoteStatus
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
+from crm_app.sales.units import unit_for
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
@@ -163,3 +164,13 @@ def test_a_status_agrees_with_its_noun_and_an_action_is_a_verb() -> None:
     with use_locale("en"):
         assert gettext(QUOTE_STATUS_LABELS[QuoteStatus.CANCELLED]) == "Cancelled"
     assert gettext(NP_("nowhere", "Untranslated")) == "Untranslated"  # a missing entry falls back to the id
+
+
+def test_a_unit_agrees_with_its_quantity() -> None:
+    with use_locale("fr"):
+        assert [unit_for("unit", Decimal(n)) for n in ("1", "1.5", "4")] == ["unité", "unité", "unités"]
+        assert unit_for("day", Decimal("2")) == "jours" and unit_for("kg", Decimal("3")) == "kg"
+    with use_locale("en"):
+        assert [unit_for("day", Decimal(n)) for n in ("1", "1.5", "2")] == ["day", "days", "days"]
+    with use_locale("de"):
+        assert unit_for("box", 3) == "Schachteln"

@@ -150,6 +150,9 @@ def test_dates_and_amounts_follow_the_locale() -> None:
     assert "March 15, 2026" in english and "April 14, 2026" in english
     assert "€1,234.50" in english
     assert "5,5 %" in french and "5.5%" in english
+    # Units agree with their quantity: 3 units, 2.5 days ("2,5 jours"; French reads 1.5 as singular).
+    assert "3\nunités\n" in french and "2,5\njours\n" in french  # quantity and unit, in their columns
+    assert "3\nunits\n" in english and "2.5\ndays\n" in english
 
 
 def test_an_invoice_carries_the_french_legal_mentions() -> None:

@@ -130,13 +130,18 @@ def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
     return text.format(**params) if params else text
 
 
+def counts_as_one(n: int | Decimal) -> bool:
+    """Whether `n` takes the singular in the current language (French: 0, 1 and 1.5; English: 1)."""
+    return _plural_category(current_locale(), n) == "one"
+
+
 @cache
-def _plural_rule(locale: str) -> Callable[[int], str]:
+def _plural_rule(locale: str) -> Callable[[int | Decimal], str]:
     return Locale.parse(locale).plural_form
 
 
-def _plural_category(locale: str, n: int) -> str:
-    return str(_plural_rule(locale)(abs(n)))
+def _plural_category(locale: str, n: int | Decimal) -> str:
+    return str(_plural_rule(locale)(n if n >= 0 else -n))
 
 
 _ = gettext

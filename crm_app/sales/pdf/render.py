@@ -53,6 +53,7 @@ from crm_app.platform.i18n import N_, gettext, use_locale
 from crm_app.platform.storage import path_of
 from crm_app.sales.models.quotes import DocumentKind
 from crm_app.sales.pdf.document import PdfDocument
+from crm_app.sales.units import unit_for
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +76,6 @@ TITLES: dict[DocumentKind, str] = {
     DocumentKind.ORDER: N_("Order confirmation"),
     DocumentKind.INVOICE: N_("Invoice"),
     DocumentKind.CREDIT_NOTE: N_("Credit note"),
-}
-#: Units of catalog items and lines, translated on the PDF (an unknown unit is printed as it is).
-UNITS: dict[str, str] = {
-    "unit": N_("unit"),
-    "day": N_("day"),
-    "hour": N_("hour"),
-    "lot": N_("lot"),
-    "month": N_("month"),
-    "year": N_("year"),
-    "kg": "kg",
-    "m": "m",
 }
 #: Labels of `PdfDocument.references`, marked for extraction.
 REFERENCE_LABELS = (N_("Quote"), N_("Order"), N_("Purchase order"), N_("Invoice"))
@@ -409,7 +399,7 @@ class _Builder:
                     _printable(line.reference or ""),
                     Paragraph(_para(line.description), cell),
                     fmt.quantity(line.quantity),
-                    _(UNITS[line.unit]) if line.unit in UNITS else _printable(line.unit),
+                    _printable(unit_for(line.unit, line.quantity)),
                     fmt.money(line.unit_price),
                     _printable(line.discount_label or ""),
                     fmt.rate(line.vat_rate),
