@@ -101,8 +101,12 @@ def overview_tab(detail: InstitutionDetail) -> None:
                 _fact(_("Annual revenue (€)"), format_currency(i.annual_revenue) if i.annual_revenue else None)
                 _fact(_("Payment terms (days)"), i.payment_terms_days)
                 _fact(_("Tags"), ", ".join(detail.tags))
-                _fact(_("Created by"), detail.created_by_name)
-                _fact(_("Last change"), f"{format_datetime(i.updated_at)} · {detail.updated_by_name or ''}")
+                if detail.created_by_name:  # nobody for the rows of an import or the API's system actor
+                    _fact(_("Created by"), detail.created_by_name)
+                _fact(
+                    _("Last change"),
+                    " · ".join(p for p in (format_datetime(i.updated_at), detail.updated_by_name) if p),
+                )
         with ui.card().classes("flex-1 min-w-80"):
             ui.label(_("Address")).classes("text-subtitle1 text-weight-medium")
             with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):

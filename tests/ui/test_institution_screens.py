@@ -22,6 +22,7 @@ from crm_app.platform.models.people import Role
 from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from tests.factories import actor_of, make_team, make_user
+from tests.institution_factories import make_institution
 from tests.ui.conftest import log_in
 
 
@@ -258,3 +259,19 @@ async def test_global_search_finds_contacts_and_opens_the_record(ui_user: User, 
     await ui_user.should_see("Gaëlle Moine")
     ui_user.find(marker="search-hit-contact").click()
     await ui_user.should_see(marker="contact-name")
+
+
+async def test_the_overview_leaves_out_what_is_unknown_rather_than_a_stray_separator(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """A record created by an import (no creator) showed "Créé par —", and one last changed by nobody
+    "Dernière modification 6 déc. 2026 ·"."""
+    email = account()
+    with unit_of_work() as session:
+        institution_id = make_institution(session, name="Clinique des Imports").id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/institutions/{institution_id}")
+    await ui_user.should_see("Clinique des Imports", retries=50)
+    await ui_user.should_see("Dernière modification")
+    await ui_user.should_not_see("Créé par")
+    texts = [element.text for element in ui_user.find(ui.label).elements if isinstance(element.text, str)]
+    assert not [text for text in texts if text.rstrip().endswith("·") or text.lstrip().startswith("·")], texts
