@@ -1,5 +1,6 @@
-"""Test set-up: a fresh PostgreSQL database for the run (dropped at the end), settings for tests,
-a rolled-back session per unit test, and clean tables after tests that commit through the app."""
+"""Test set-up: a fresh PostgreSQL database for the run (one per xdist worker, dropped at the end),
+settings for tests, a rolled-back session per unit test, and clean tables after tests that commit
+through the app."""
 
 from __future__ import annotations
 

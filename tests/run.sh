@@ -36,4 +36,5 @@ fi
 echo "ruff..." && .venv/bin/ruff check . && .venv/bin/ruff format --check --quiet .
 echo "mypy..." && .venv/bin/mypy
 echo "import contracts..." && .venv/bin/lint-imports --no-cache
-exec .venv/bin/pytest "$@"
+# Two workers (this machine has two cores), each with a database of its own (tests/conftest.py).
+exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" "$@"

@@ -137,7 +137,8 @@ class InvoicePage:
         set_title(f"{kind} {row.number}" if row.number else _("Draft invoice"))
         with ui.row().classes("w-full items-center gap-3"):
             ui.label(kind).classes("text-h5 text-grey-7")
-            ui.label(document_name(row)).classes("text-h5").mark("invoice-number")
+            if row.number:  # a draft has none yet: the status badge says "Draft"
+                ui.label(row.number).classes("text-h5").mark("invoice-number")
             ui.badge(_(STATUS_LABELS[row.status]), color=STATUS_COLORS[row.status]).mark("invoice-status")
             ui.space()
             self._actions(detail)

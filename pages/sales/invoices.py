@@ -59,8 +59,9 @@ ALL_KINDS = ""
 
 
 def document_name(row: InvoiceRow) -> str:
-    """The number, or "Draft" before it is issued."""
-    return row.number or _("Draft")
+    """How a link names the document: its number, or before it is issued (a draft has none) its kind,
+    which the status badge beside it completes ("Facture [Brouillon]", not "Brouillon [Brouillon]")."""
+    return row.number or _(KIND_LABELS[row.kind])
 
 
 def status_badge(status: InvoiceStatus) -> ui.badge:
@@ -85,7 +86,7 @@ def invoice_row(row: InvoiceRow) -> dict[str, Any]:
     credit = row.kind is InvoiceKind.CREDIT_NOTE
     return {
         "id": str(row.id),
-        "number": document_name(row),
+        "number": row.number or "",  # a draft has no number yet: its status says so
         "draft": row.number is None,
         "kind": _(KIND_LABELS[row.kind]),
         "status": _(STATUS_LABELS[row.status]),

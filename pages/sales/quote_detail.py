@@ -131,7 +131,11 @@ async def quote_page(quote_id: uuid.UUID) -> None:
         content = ui.column().classes("w-full gap-3")
     screen = QuoteScreen(frame, content, quote_id)
     await screen.show()
-    live.follow(lambda event: isinstance(event, QuoteChanged) and event.quote_id == quote_id, screen.show, owner=frame)
+    live.follow(
+        lambda event: isinstance(event, QuoteChanged) and event.quote_id == quote_id,
+        lambda: screen.show(only_if_changed=True),
+        owner=frame,
+    )
 
 
 class QuoteScreen:
@@ -147,14 +151,15 @@ class QuoteScreen:
         self.busy = False
         self._building = asyncio.Lock()
 
-    async def show(self) -> None:
+    async def show(self, *, only_if_changed: bool = False) -> None:
         """(Re)build the content from the service; one build at a time (an action's and a live
-        change's may meet)."""
+        change's may meet). A live change that the page already shows (this tab's own action)
+        rebuilds nothing."""
         async with self._building:
             with self.frame:  # not the context of the button clicked: the rebuild deletes it
                 detail = await call(quotes.get_quote, self.quote_id)
                 zone = await user_zone()
-                if detail is None or self.root.is_deleted:
+                if detail is None or self.root.is_deleted or (only_if_changed and detail == self.detail):
                     return
                 self.detail = detail
                 set_title(detail.number)

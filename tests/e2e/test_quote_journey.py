@@ -75,7 +75,9 @@ def test_quote_from_the_catalog_sent_downloaded_and_accepted(
         expect(page.get_by_text(_euros(totals.total_incl_vat), exact=True)).to_be_visible()
 
         page.get_by_role("button", name="Mark as sent").click()
-        expect(page.get_by_role("button", name="Accepted")).to_be_visible()
+        expect(page.get_by_text("The quote is marked as sent.")).to_be_visible()  # each step says it was done
+        expect(page.get_by_role("button", name="Accept", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name="Mark as sent")).to_have_count(0)
         with unit_of_work() as session:
             quote = session.get(Quote, quote_id)
             assert quote is not None and quote.status == QuoteStatus.SENT
@@ -92,13 +94,21 @@ def test_quote_from_the_catalog_sent_downloaded_and_accepted(
         assert number in text
         assert "Colonne d'endoscopie" in text and "GAN-200" in text
 
-        page.get_by_role("button", name="Accepted").click()
+        page.get_by_role("button", name="Accept", exact=True).click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_label("Client's comment").fill("Bon pour accord, livraison en mars")
         dialog.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_text("Quote accepted.")).to_be_visible()
         expect(page.get_by_text("Bon pour accord, livraison en mars")).to_be_visible()
         with unit_of_work() as session:
             quote = session.get(Quote, quote_id)
             assert quote is not None and quote.status == QuoteStatus.ACCEPTED
+
+        # ... and invoiced: the draft invoice is created and its page opens, confirmed on screen.
+        page.get_by_role("button", name="Create an invoice").click()
+        page.get_by_role("dialog").get_by_role("button", name="Create").click()
+        expect(page.get_by_text("Draft invoice created.")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"/invoices/[0-9a-f-]{36}$"))
+        expect(page.get_by_text(_euros(totals.total_incl_vat), exact=True).first).to_be_visible()
     finally:
         context.close()

@@ -99,7 +99,8 @@ async def test_invoice_from_scratch_is_saved_as_a_draft_then_issued_with_its_num
     )
     ui_user.find(marker="invoice-save").click()
     await ui_user.should_see(marker="invoice-issue", retries=50)
-    assert _text(ui_user, "invoice-number") == gettext("Draft")
+    await ui_user.should_not_see(marker="invoice-number")  # no "Draft [Draft]": the badge alone says it
+    assert _text(ui_user, "invoice-status") == gettext("Draft")
     with unit_of_work() as session:
         saved = session.exec(select(Invoice)).one()
     assert (saved.status, saved.number, saved.total_incl_vat, saved.payment_terms_days) == (
@@ -113,6 +114,7 @@ async def test_invoice_from_scratch_is_saved_as_a_draft_then_issued_with_its_num
     await ui_user.should_see(marker="issue-dialog")
     await ui_user.should_see(gettext("Issue this invoice?"))
     ui_user.find(marker="issue-confirm").click()
+    await ui_user.should_see(marker="invoice-number")
     await eventually(lambda: _text(ui_user, "invoice-number").startswith(YEAR_PREFIX), "no number after issuing")
     issued = _stored(saved.id)
     assert issued.status == InvoiceStatus.ISSUED

@@ -197,6 +197,7 @@ async def test_accepting_asks_for_the_clients_comment(ui_user: User, account: Ca
         quote = session.get(Quote, quote_id)
         assert quote is not None and quote.client_comment == "OK pour le bloc 2"
     await ui_user.should_see(marker="action-order")
+    await ui_user.should_see(marker="tab-history")  # the page is built in steps: the header comes first
     ui_user.find(marker="tab-history").click()  # the trail in words: statuses, amounts
     accepted = _en(gettext, "Accepted")
     await eventually(
@@ -326,7 +327,7 @@ async def test_a_fully_invoiced_quote_lists_its_invoices_and_offers_no_more_invo
     await ui_user.should_not_see(marker="action-invoice")  # ...but nothing remains to invoice
     links = {str(link.props.get("href")): link.text for link in ui_user.find(kind=ui.link).elements}
     assert links[f"/invoices/{deposit_id}"] == deposit_number
-    assert links[f"/invoices/{balance_id}"] == _en(gettext, "Draft")
+    assert links[f"/invoices/{balance_id}"] == _en(gettext, "Invoice")  # a draft has no number; its badge says Draft
     await ui_user.should_see(_money(str(deposit_total)))
 
 

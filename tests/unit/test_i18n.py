@@ -171,6 +171,6 @@ def test_a_unit_agrees_with_its_quantity() -> None:
         assert [unit_for("unit", Decimal(n)) for n in ("1", "1.5", "4")] == ["unité", "unité", "unités"]
         assert unit_for("day", Decimal("2")) == "jours" and unit_for("kg", Decimal("3")) == "kg"
     with use_locale("en"):
-        assert [unit_for("day", Decimal(n)) for n in ("1", "1.5", "2")] == ["day", "days", "days"]
+        assert [unit_for("day", Decimal(n)) for n in ("1", "1.000", "1.5", "2")] == ["day", "day", "days", "days"]
     with use_locale("de"):
         assert unit_for("box", 3) == "Schachteln"

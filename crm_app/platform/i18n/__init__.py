@@ -131,7 +131,10 @@ def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
 
 
 def counts_as_one(n: int | Decimal) -> bool:
-    """Whether `n` takes the singular in the current language (French: 0, 1 and 1.5; English: 1)."""
+    """Whether `n` takes the singular in the current language (French: 0, 1 and 1.5; English: 1).
+    A stored quantity's trailing zeros are not read as written decimals ("1.000" is 1)."""
+    if isinstance(n, Decimal):
+        n = int(n) if n == n.to_integral_value() else n.normalize()
     return _plural_category(current_locale(), n) == "one"
 
 
