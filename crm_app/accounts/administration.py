@@ -35,7 +35,7 @@ from crm_app.platform.models.people import Role, Team, User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor, Scope, authorize, can_grant_role, scope_for
 from crm_app.platform.security_log import ClientInfo
-from crm_app.platform.settings import organisation
+from crm_app.platform.settings import organisation, smtp_settings
 
 INVITATION_LIFETIME = timedelta(hours=72)
 RESET_LIFETIME = timedelta(minutes=30)
@@ -529,6 +529,33 @@ def send_reset_link(session: Session, actor: Actor, user_id: uuid.UUID, *, clien
     return user
 
 
+def copyable_link(session: Session, actor: Actor, user_id: uuid.UUID, *, client: ClientInfo | None = None) -> str:
+    """A fresh link for the administrator to pass on by hand where no SMTP server is set: the
+    invitation link of an invited account, a password-reset link of an active one. Earlier links of
+    that kind stop working; the security log records who took it. Refused while mail is set up: then
+    the links go by email only, to the person themselves."""
+    user = _get_user(session, user_id)
+    _authorize_target(actor, user)
+    if smtp_settings(session).smtp_host:
+        raise InvalidTransition("mail_configured", N_("Links are sent by email: use the buttons that send them."))
+    status = status_of(user)
+    if status not in (UserStatus.INVITED, UserStatus.ACTIVE):
+        raise InvalidTransition(status.value, N_("Only an invited or active account has a link."))
+    purpose = TokenPurpose.INVITATION if status is UserStatus.INVITED else TokenPurpose.PASSWORD_RESET
+    token = _issue_token(session, user, purpose, actor)
+    security_log.record(
+        session,
+        AccountAction.LINK_SHOWN,
+        severity=Severity.MEDIUM,
+        user_id=_actor_id(actor),
+        email=actor.email,
+        client=client,
+        target=user.email,
+        purpose=purpose.value,
+    )
+    return link_url(purpose, token)
+
+
 # --- self-service (no signed-in actor) ---------------------------------------------------------------
 
 
@@ -789,6 +816,9 @@ class AdminChoices:
     roles: list[Role]
     teams: list[tuple[uuid.UUID, str]]
     can_choose_no_team: bool
+    #: No SMTP server: invitations and resets cannot reach anyone by email, so the page shows the
+    #: administrator a link to pass on instead (`copyable_link`).
+    mail_configured: bool = True
 
 
 def admin_choices(session: Session, actor: Actor) -> AdminChoices:
@@ -799,7 +829,12 @@ def admin_choices(session: Session, actor: Actor) -> AdminChoices:
     if scope is not Scope.ALL:
         statement = statement.where(Team.id == actor.team_id) if actor.team_id else statement.where(false())
     teams = [(team_id, name) for team_id, name in session.exec(statement).all()]
-    return AdminChoices(roles=grantable_roles(actor), teams=teams, can_choose_no_team=scope is Scope.ALL)
+    return AdminChoices(
+        roles=grantable_roles(actor),
+        teams=teams,
+        can_choose_no_team=scope is Scope.ALL,
+        mail_configured=bool(smtp_settings(session).smtp_host),
+    )
 
 
 def find_team_id(session: Session, name: str) -> uuid.UUID:

@@ -36,6 +36,7 @@ class AccountAction(StrEnum):
     USER_REACTIVATED = "user.reactivated"
     RESET_REQUESTED = "password.reset_requested"
     RESET_LINK_SENT = "password.reset_link_sent"
+    LINK_SHOWN = "account.link_shown"  # an invitation or reset link shown to an administrator (no SMTP)
     PASSWORD_RESET = "password.reset"  # noqa: S105 - an action name
     EMAIL_CHANGE_REQUESTED = "email.change_requested"
     EMAIL_CHANGED = "email.changed"

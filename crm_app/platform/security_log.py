@@ -105,6 +105,7 @@ ACTION_LABELS: dict[str, str] = {
     "user.reactivated": N_("User reactivated"),
     "password.reset_requested": N_("Password reset requested"),
     "password.reset_link_sent": N_("Password reset link sent"),
+    "account.link_shown": N_("Account link shown to an administrator"),
     "password.reset": N_("Password reset"),
     "account_token.refused": N_("Invalid or expired link refused"),
     "settings.changed": N_("Settings changed"),

@@ -76,6 +76,85 @@ def _ask(question: str, confirm_label: str, action: Callable[[], Awaitable[None]
     disposable(dialog).open()
 
 
+def _status_actions(
+    row: UserRow,
+    choices: AdminChoices,
+    run: Callable[[Callable[..., Any], str], Awaitable[None]],
+    show_link: Callable[[], Awaitable[None]],
+) -> None:
+    """What can be done to the account in its status: invitation, reset link, (de)activation."""
+    with ui.row().classes("w-full gap-2"):
+        if row.status is UserStatus.INVITED and not choices.mail_configured:
+            ui.button(_("Get the invitation link"), icon="link", on_click=show_link).props("outline no-caps").mark(
+                "get-link"
+            )
+        elif row.status is UserStatus.INVITED:
+            ui.button(
+                _("Resend the invitation"),
+                icon="send",
+                on_click=lambda: run(accounts.resend_invitation, _("Invitation sent to {email}.", email=row.email)),
+            ).props("outline no-caps").mark("resend-invitation")
+        if row.status is UserStatus.INVITED:
+            ui.button(
+                _("Revoke the invitation"),
+                icon="cancel",
+                on_click=lambda: _ask(
+                    _("Revoke the invitation of {email}? The link stops working.", email=row.email),
+                    _("Revoke"),
+                    lambda: run(accounts.revoke_invitation, _("Invitation revoked.")),
+                    danger=True,
+                ),
+            ).props("outline no-caps color=negative").mark("revoke-invitation")
+        if row.status is UserStatus.ACTIVE and not choices.mail_configured:
+            ui.button(_("Get a password reset link"), icon="key", on_click=show_link).props("outline no-caps").mark(
+                "get-link"
+            )
+        elif row.status is UserStatus.ACTIVE:
+            ui.button(
+                _("Send a password reset link"),
+                icon="key",
+                on_click=lambda: run(accounts.send_reset_link, _("Reset link sent to {email}.", email=row.email)),
+            ).props("outline no-caps").mark("send-reset-link")
+        if row.status is UserStatus.ACTIVE:
+            ui.button(
+                _("Deactivate"),
+                icon="block",
+                on_click=lambda: _ask(
+                    _(
+                        "Deactivate {name}? They are signed out at once and can no longer log in.",
+                        name=row.full_name,
+                    ),
+                    _("Deactivate"),
+                    lambda: run(accounts.deactivate_user, _("Account deactivated.")),
+                    danger=True,
+                ),
+            ).props("outline no-caps color=negative").mark("deactivate")
+        if row.status is UserStatus.DEACTIVATED:
+            ui.button(
+                _("Reactivate"),
+                icon="restart_alt",
+                on_click=lambda: run(accounts.reactivate_user, _("Account reactivated.")),
+            ).props("outline no-caps").mark("reactivate")
+
+
+def _link_dialog(email: str, link: str) -> None:
+    """The link to pass on by hand (no SMTP server is set), with a button that copies it."""
+    with disposable(ui.dialog()) as dialog, ui.card().classes("w-[36rem]").mark("link-dialog"):
+        ui.label(_("No email can be sent: give {email} this link yourself.", email=email)).classes("text-subtitle1")
+        ui.input(value=link).props("readonly outlined dense").classes("w-full").mark("account-link")
+
+        def copy() -> None:
+            ui.clipboard.write(link)
+            ui.notify(_("Link copied."), type="positive")
+
+        with ui.row().classes("w-full justify-end"):
+            ui.button(_("Close"), on_click=dialog.close).props("flat no-caps")
+            ui.button(_("Copy the link"), icon="content_copy", on_click=copy).props("unelevated no-caps").mark(
+                "copy-link"
+            )
+    dialog.open()
+
+
 def _invite_dialog(choices: AdminChoices, on_done: Callable[[], Awaitable[None]]) -> None:
     with ui.dialog() as dialog, ui.card().classes("w-96").mark("invite-dialog"):
         ui.label(_("Invite a user")).classes("text-h6")
@@ -108,9 +187,17 @@ def _invite_dialog(choices: AdminChoices, on_done: Callable[[], Awaitable[None]]
             )
             if invited is None:
                 return
-            ui.notify(_("Invitation sent to {email}.", email=invited.email), type="positive")
+            link = None
+            if choices.mail_configured:
+                ui.notify(_("Invitation sent to {email}.", email=invited.email), type="positive")
+            else:  # nobody receives mail: the administrator passes the link on
+                link = await call(accounts.copyable_link, invited.id, client=client_info())
             await on_done()  # in the page's context, before the dialog goes
+            page = ui.context.client.content
             dialog.close()
+            if link is not None:
+                with page:
+                    _link_dialog(invited.email, link)
 
         with ui.row().classes("w-full justify-end"):
             ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
@@ -132,6 +219,14 @@ def _manage_dialog(row: UserRow, choices: AdminChoices, on_done: Callable[[], Aw
             ui.notify(done_message, type="positive")
             await on_done()  # in the page's context, before the dialog goes
             dialog.close()
+
+        async def show_link() -> None:
+            link = await call(accounts.copyable_link, row.id, client=client_info())
+            if link is not None:
+                page = ui.context.client.content
+                dialog.close()
+                with page:
+                    _link_dialog(row.email, link)
 
         if row.status is not UserStatus.INVITED:
             ui.separator()
@@ -168,48 +263,7 @@ def _manage_dialog(row: UserRow, choices: AdminChoices, on_done: Callable[[], Aw
 
             ui.button(_("Save"), on_click=save).props("unelevated no-caps").mark("manage-save")
         ui.separator()
-        with ui.row().classes("w-full gap-2"):
-            if row.status is UserStatus.INVITED:
-                ui.button(
-                    _("Resend the invitation"),
-                    icon="send",
-                    on_click=lambda: run(accounts.resend_invitation, _("Invitation sent to {email}.", email=row.email)),
-                ).props("outline no-caps").mark("resend-invitation")
-                ui.button(
-                    _("Revoke the invitation"),
-                    icon="cancel",
-                    on_click=lambda: _ask(
-                        _("Revoke the invitation of {email}? The link stops working.", email=row.email),
-                        _("Revoke"),
-                        lambda: run(accounts.revoke_invitation, _("Invitation revoked.")),
-                        danger=True,
-                    ),
-                ).props("outline no-caps color=negative").mark("revoke-invitation")
-            if row.status is UserStatus.ACTIVE:
-                ui.button(
-                    _("Send a password reset link"),
-                    icon="key",
-                    on_click=lambda: run(accounts.send_reset_link, _("Reset link sent to {email}.", email=row.email)),
-                ).props("outline no-caps").mark("send-reset-link")
-                ui.button(
-                    _("Deactivate"),
-                    icon="block",
-                    on_click=lambda: _ask(
-                        _(
-                            "Deactivate {name}? They are signed out at once and can no longer log in.",
-                            name=row.full_name,
-                        ),
-                        _("Deactivate"),
-                        lambda: run(accounts.deactivate_user, _("Account deactivated.")),
-                        danger=True,
-                    ),
-                ).props("outline no-caps color=negative").mark("deactivate")
-            if row.status is UserStatus.DEACTIVATED:
-                ui.button(
-                    _("Reactivate"),
-                    icon="restart_alt",
-                    on_click=lambda: run(accounts.reactivate_user, _("Account reactivated.")),
-                ).props("outline no-caps").mark("reactivate")
+        _status_actions(row, choices, run, show_link)
         with ui.row().classes("w-full justify-end"):
             ui.button(_("Close"), on_click=dialog.close).props("flat no-caps")
     disposable(dialog).open()

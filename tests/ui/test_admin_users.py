@@ -6,19 +6,22 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+import pytest
 from nicegui.testing import User
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from crm_app.accounts import administration as accounts
 from crm_app.accounts import auth
-from crm_app.accounts.models import SessionKind
+from crm_app.accounts.models import AccountAction, SessionKind
 from crm_app.platform import smtp
 from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import InvalidTransition
+from crm_app.platform.models.audit import SecurityEvent
 from crm_app.platform.models.people import Role
 from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.security_log import ClientInfo
 from tests.account_links import link_path, text_of
-from tests.factories import PASSWORD, make_team, make_user
+from tests.factories import PASSWORD, actor_of, make_team, make_user
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 
@@ -201,3 +204,42 @@ async def test_a_sales_rep_may_not_open_the_page(ui_user: User, account: Callabl
     await ui_user.should_see("Vous n'êtes pas autorisé à ouvrir cette page.")
     await asyncio.sleep(0.1)
     assert table_rows(ui_user, "users-table") == []
+
+
+async def test_without_mail_the_admin_gets_the_link_to_pass_on(ui_user: User, account: Callable[..., str]) -> None:
+    """No SMTP server (a first install): an invitation or a reset by email reaches nobody, so the
+    administrator is given the link, with a button that copies it; the security log says who took it."""
+    await log_in(ui_user, account(role=Role.ADMIN, email="ada@example.org"), path="/login?redirect_to=/admin/users")
+    await _rows(ui_user)
+    ui_user.find(marker="invite").click()
+    ui_user.find(marker="invite-email").type("nina@example.org")
+    ui_user.find(marker="invite-name").type("Nina Neu")
+    ui_user.find(marker="invite-send").click()
+    await ui_user.should_see(marker="link-dialog")
+    await ui_user.should_see("Aucun e-mail ne peut être envoyé : transmettez vous-même ce lien à nina@example.org.")
+    link = str(element(ui_user, "account-link").value)
+    assert link_path(link).startswith("/invitation/")
+    ui_user.find(marker="copy-link").click()
+    await ui_user.should_see("Lien copié.")
+
+    await ui_user.open(link_path(link))
+    await ui_user.should_see("Compte : nina@example.org")
+    with unit_of_work() as session:
+        assert (
+            accounts.accept_invitation(session, link_path(link).rsplit("/", 1)[1], NEW_PASSWORD) == "nina@example.org"
+        )
+    assert _can_log_in("nina@example.org", NEW_PASSWORD)
+    with unit_of_work() as session:
+        nina = session.exec(select(UserRow).where(UserRow.email == "nina@example.org")).one()
+        reset = accounts.copyable_link(session, actor_for("ada@example.org"), nina.id)
+        shown = session.exec(select(SecurityEvent).where(SecurityEvent.action == AccountAction.LINK_SHOWN)).all()
+    assert "/reset-password/" in reset
+    assert [event.email for event in shown] == ["ada@example.org", "ada@example.org"]
+
+
+def test_with_mail_the_links_go_by_email_only(db: Session, settings_override: Callable[..., None]) -> None:
+    settings_override(SMTP_HOST="127.0.0.1")
+    admin = make_user(db, role=Role.ADMIN)
+    rep = make_user(db)
+    with pytest.raises(InvalidTransition):
+        accounts.copyable_link(db, actor_of(admin), rep.id)
