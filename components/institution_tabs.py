@@ -34,8 +34,9 @@ def institution_tab(name: str, *, label: str, icon: str, order: int) -> Callable
     return decorator
 
 
-async def tab_bar(detail: Any, selected: str | None = None) -> None:
-    """The tabs in order; each panel is built the first time it is opened."""
+async def tab_bar(detail: Any, selected: str | None = None, *, path: str | None = None) -> None:
+    """The tabs in order; each panel is built the first time it is opened. With `path`, the open tab
+    follows in the URL (`path?tab=name`), so that a reload or a shared link opens the same tab."""
     specs = sorted(TABS.values(), key=lambda spec: spec.order)
     if not specs:
         return
@@ -53,6 +54,8 @@ async def tab_bar(detail: Any, selected: str | None = None) -> None:
                 await result
 
     async def on_change(event: Any) -> None:
+        if path is not None:
+            ui.navigate.history.replace(path if event.value == specs[0].name else f"{path}?tab={event.value}")
         await build(event.value)
 
     with ui.tabs(on_change=on_change).classes("w-full").props("align=left dense") as tabs:

@@ -51,7 +51,7 @@ def _fact(label: str, value: Any) -> None:
 @app_page(
     "/institutions/{institution_id}", title=N_("Institution"), permission="institution.view", parent="/institutions"
 )
-async def institution_page(institution_id: uuid.UUID) -> None:
+async def institution_page(institution_id: uuid.UUID, query: dict[str, list[str]]) -> None:
     detail: InstitutionDetail | None = await call(institutions.get_detail, institution_id)
     if detail is None:
         return
@@ -84,7 +84,8 @@ async def institution_page(institution_id: uuid.UUID) -> None:
             ui.label(_("Team: {name}", name=detail.team_name))
         contacts = detail.contact_count
         ui.label(ngettext("{count} contact", "{count} contacts", contacts, count=contacts))
-    await tab_bar(detail)
+    # The open tab is in the URL (?tab=contacts): a reload or a shared link opens it again.
+    await tab_bar(detail, selected=next(iter(query.get("tab", [])), None), path=f"/institutions/{institution_id}")
 
 
 @institution_tab("overview", label=N_("Overview"), icon="info", order=10)

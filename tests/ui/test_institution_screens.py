@@ -275,3 +275,15 @@ async def test_the_overview_leaves_out_what_is_unknown_rather_than_a_stray_separ
     await ui_user.should_not_see("Créé par")
     texts = [element.text for element in ui_user.find(ui.label).elements if isinstance(element.text, str)]
     assert not [text for text in texts if text.rstrip().endswith("·") or text.lstrip().startswith("·")], texts
+
+
+async def test_the_open_tab_is_in_the_url(ui_user: User, account: Callable[..., str]) -> None:
+    """A reload or a shared link opens the tab that was open."""
+    email = account()
+    with unit_of_work() as session:
+        institution_id = make_institution(session, name="Clinique des Onglets").id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/institutions/{institution_id}?tab=history")
+    await ui_user.should_see(marker="history-table", retries=50)
+    await ui_user.should_not_see(marker="add-contact")  # the overview's and the contacts' panels wait
+    await ui_user.open(f"/institutions/{institution_id}?tab=contacts")
+    await ui_user.should_see(marker="add-contact", retries=50)
