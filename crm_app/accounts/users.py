@@ -19,7 +19,7 @@ from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFai
 from crm_app.platform.i18n import N_, SUPPORTED_LOCALES
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
 from crm_app.platform.models.people import Role, Team, Theme, User
-from crm_app.platform.permissions import Actor, Placement, actor_from, authorize, can_grant_role
+from crm_app.platform.permissions import ROLE_LABELS, Actor, Placement, actor_from, authorize, can_grant_role
 
 
 def _validate_new_user(session: Session, email: str, full_name: str, password: str | None) -> None:
@@ -193,15 +193,6 @@ def update_preferences(
 
 def count_users(session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(User)).one())
-
-
-ROLE_LABELS: dict[Role, str] = {
-    Role.USER: N_("Sales rep"),
-    Role.MANAGER: N_("Manager"),
-    Role.TEAM_ADMIN: N_("Team administrator"),
-    Role.ADMIN: N_("Administrator"),
-    Role.SUPER_ADMIN: N_("Super administrator"),
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 from crm_app.platform.errors import Forbidden
+from crm_app.platform.i18n import N_
 from crm_app.platform.models.people import Role, Theme, User
 
 
@@ -60,6 +61,16 @@ def actor_from(user: User, session_id: uuid.UUID | None = None) -> Actor:
         theme=Theme(user.theme),
         session_id=session_id,
     )
+
+
+#: Each role's name (message ids, translated where shown).
+ROLE_LABELS: dict[Role, str] = {
+    Role.USER: N_("Sales rep"),
+    Role.MANAGER: N_("Manager"),
+    Role.TEAM_ADMIN: N_("Team administrator"),
+    Role.ADMIN: N_("Administrator"),
+    Role.SUPER_ADMIN: N_("Super administrator"),
+}
 
 
 SYSTEM_ACTOR = Actor(id=uuid.UUID(int=0), email="system@opex-crm", full_name="OPEx CRM", role=Role.SUPER_ADMIN)

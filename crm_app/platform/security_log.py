@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,14 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from crm_app.platform import audit
 from crm_app.platform.config import get_settings
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import ValidationFailed
-from crm_app.platform.i18n import N_, gettext
+from crm_app.platform.i18n import N_, NP_, gettext
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
-from crm_app.platform.models.people import User
+from crm_app.platform.models.people import Role, User
 from crm_app.platform.paging import Page, PageRequest
-from crm_app.platform.permissions import Actor, authorize
+from crm_app.platform.permissions import ROLE_LABELS, Actor, authorize
 from crm_app.platform.tabular import to_csv
 
 
@@ -171,6 +172,7 @@ class SecurityEventRow:
     ip: str | None
     user_agent: str | None
     details: dict[str, Any]
+    details_text: str = ""  # the details in words, in the reader's language (`describe_details`)
 
 
 def _day_start(day: date, zone: ZoneInfo) -> datetime:
@@ -227,6 +229,85 @@ def _row(values: Any) -> SecurityEventRow:
     )
 
 
+#: The words of the details' keys (message ids); a key not named here is shown as it is.
+DETAIL_LABELS: dict[str, str] = {
+    "target": N_("Account"),
+    "role": N_("Role"),
+    "team": N_("Team"),
+    "team_id": N_("Team"),
+    "section": N_("Section"),
+    "changes": N_("Changes"),
+    "list": N_("List"),
+    "rows": N_("Rows"),
+    "format": N_("Format"),
+    "filters": N_("Filters"),
+    "channel": N_("Channel"),
+    "refused": N_("Refused action"),
+    "sessions_ended": N_("Sessions ended"),
+    "new_email": N_("New email"),
+    "to": N_("To"),
+    "host": N_("Server"),
+    "ok": N_("Succeeded"),
+    "answer": N_("Answer"),
+    "file": N_("File"),
+    "purpose": N_("Link"),
+    "created": NP_("import report", "Created"),
+    "merged": NP_("import report", "Merged"),
+    "skipped": NP_("import report", "Skipped"),
+    "rejected": NP_("import report", "Rejected"),
+}
+
+
+def _value_text(key: str, value: Any, names: dict[str, str]) -> str:
+    if isinstance(value, bool):
+        return gettext(N_("Yes")) if value else gettext(N_("No"))
+    if key == "role" and value in {role.value for role in Role}:
+        return gettext(ROLE_LABELS[Role(value)])
+    if isinstance(value, dict) and key == "changes":  # {field: {"old": …, "new": …}}
+        return ", ".join(
+            f"{field} {_plain(change.get('old'))} → {_plain(change.get('new'))}"
+            if isinstance(change, dict)
+            else f"{field} {_plain(change)}"
+            for field, change in value.items()
+        )
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value)
+    text = _plain(value)
+    return names.get(text, text)
+
+
+def _plain(value: Any) -> str:
+    if value is None or value == "":
+        return "∅"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def describe_details(details: dict[str, Any], names: dict[str, str]) -> str:
+    """The details in words: "Team: Ouest; Role: Manager" rather than JSON with ids. `names` maps
+    the ids the details hold to their names (`audit.referenced_names`)."""
+    shown = {k: v for k, v in details.items() if not (k == "team_id" and "team" in details)}
+    return "; ".join(
+        gettext(
+            N_("{label}: {value}"),
+            label=gettext(DETAIL_LABELS[key]) if key in DETAIL_LABELS else key,
+            value=_value_text(key, value, names),
+        )
+        for key, value in shown.items()
+    )
+
+
+def _in_words(session: Session, rows: list[SecurityEventRow]) -> list[SecurityEventRow]:
+    """The rows with their details in words, the ids they name resolved in one query per kind."""
+    names = audit.referenced_names(
+        session, ((key, str(value)) for row in rows for key, value in row.details.items() if isinstance(value, str))
+    )
+    return [dataclasses.replace(row, details_text=describe_details(row.details, names)) for row in rows]
+
+
 def _check_dates(query: SecurityLogQuery) -> None:
     if query.date_from and query.date_to and query.date_from > query.date_to:
         raise ValidationFailed({"date_to": N_("The end date is before the start date.")})
@@ -246,7 +327,8 @@ def list_events(
         .offset(request.offset)
         .limit(request.page_size)
     ).all()
-    return Page(items=[_row(r) for r in rows], total=total, page=request.page, page_size=request.page_size)
+    items = _in_words(session, [_row(r) for r in rows])
+    return Page(items=items, total=total, page=request.page, page_size=request.page_size)
 
 
 def list_actions(session: Session, actor: Actor) -> list[str]:
@@ -263,8 +345,13 @@ def iter_events(session: Session, actor: Actor, query: SecurityLogQuery) -> Iter
     statement = (
         _filtered(query).order_by(col(SecurityEvent.at).desc(), col(SecurityEvent.id)).execution_options(yield_per=1000)
     )
+    batch: list[SecurityEventRow] = []
     for values in session.execute(statement):
-        yield _row(values)
+        batch.append(_row(values))
+        if len(batch) == 1000:
+            yield from _in_words(session, batch)
+            batch = []
+    yield from _in_words(session, batch)
 
 
 def export_events(session: Session, actor: Actor, query: SecurityLogQuery) -> bytes:
@@ -281,7 +368,7 @@ def export_events(session: Session, actor: Actor, query: SecurityLogQuery) -> by
             gettext(SEVERITY_LABELS[row.severity]),
             row.ip,
             row.user_agent,
-            json.dumps(row.details, ensure_ascii=False, sort_keys=True, default=str) if row.details else "",
+            row.details_text,
         ]
         for row in iter_events(session, actor, query)
     ]

@@ -3,7 +3,6 @@ exported as CSV. Only for those with "security_log.view" (admins)."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -34,7 +33,7 @@ def _row(row: SecurityEventRow) -> dict[str, Any]:
         "severity": _(security_log.SEVERITY_LABELS[row.severity]),
         "colour": SEVERITY_COLOURS[row.severity],
         "ip": row.ip or "",
-        "details": json.dumps(row.details, ensure_ascii=False, sort_keys=True, default=str) if row.details else "",
+        "details": row.details_text,
     }
 
 

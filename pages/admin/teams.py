@@ -14,11 +14,12 @@ from components.backend import call
 from components.dialogs import disposable
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
-from crm_app.accounts import teams, users
+from crm_app.accounts import teams
 from crm_app.accounts.teams import MemberRow, TeamRow
 from crm_app.platform.i18n import N_
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import ROLE_LABELS
 
 
 def _team_row(row: TeamRow) -> dict[str, Any]:
@@ -168,7 +169,7 @@ async def _members_card(team_id: uuid.UUID, *, archived: bool) -> None:
                     with ui.item_section():
                         ui.item_label(member.full_name)
                         ui.item_label(
-                            f"{member.email} · {_(users.ROLE_LABELS[member.role])}"
+                            f"{member.email} · {_(ROLE_LABELS[member.role])}"
                             + ("" if member.is_active else f" · {_('Deactivated')}")
                         ).props("caption")
                     with ui.item_section().props("side"):

@@ -20,10 +20,10 @@ from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
 from crm_app.accounts import administration as accounts
 from crm_app.accounts.administration import STATUS_LABELS, AdminChoices, UserRow, UserStatus
-from crm_app.accounts.users import ROLE_LABELS
 from crm_app.platform.i18n import N_, format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import ROLE_LABELS
 
 STATUS_COLORS = {UserStatus.ACTIVE: "positive", UserStatus.INVITED: "info", UserStatus.DEACTIVATED: "grey"}
 NO_TEAM = ""

@@ -16,7 +16,7 @@ from crm_app.platform.models.people import Role
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import Actor
 from crm_app.platform.security_log import ClientInfo, SecurityLogQuery
-from tests.factories import actor_of, make_user
+from tests.factories import actor_of, make_team, make_user
 
 PARIS = "Europe/Paris"
 
@@ -153,3 +153,32 @@ def test_export_is_neutralised_csv_and_is_itself_logged(db: Session, admin: Acto
     [export] = db.exec(select(SecurityEvent).where(SecurityEvent.action == SecurityAction.EXPORT.value)).all()
     assert export.details["list"] == "security_log" and export.details["rows"] == 1
     assert export.details["filters"] == {"action": "login.failed"}
+
+
+def test_details_read_in_words_with_names_not_ids(db: Session, admin: Actor) -> None:
+    """The log's details showed JSON with UUIDs; they read in the reader's language, with names."""
+    team = make_team(db, "Grand Ouest")
+    _event(
+        db,
+        "user.role_changed",
+        datetime(2026, 3, 7, 9, tzinfo=UTC),
+        target="rita@example.org",
+        role="manager",
+        team_id=str(team.id),
+    )
+    _event(
+        db,
+        "settings.changed",
+        datetime(2026, 3, 8, 9, tzinfo=UTC),
+        section="sessions",
+        changes={"idle_timeout_minutes": {"old": 0, "new": 30}},
+    )
+    with use_locale("fr"):
+        rows = security_log.list_events(db, admin, SecurityLogQuery(timezone=PARIS)).items
+    texts = {row.action: row.details_text for row in rows}
+    assert texts["user.role_changed"] == "Compte : rita@example.org; Rôle : Manager; Équipe : Grand Ouest"
+    assert str(team.id) not in texts["user.role_changed"]
+    assert texts["settings.changed"] == "Section : sessions; Modifications : idle_timeout_minutes 0 → 30"
+    with use_locale("fr"):
+        exported = security_log.export_events(db, admin, SecurityLogQuery(timezone=PARIS)).decode("utf-8-sig")
+    assert "Équipe : Grand Ouest" in exported and str(team.id) not in exported
