@@ -130,12 +130,13 @@ async def quote_page(quote_id: uuid.UUID) -> None:
     with frame:
         content = ui.column().classes("w-full gap-3")
     screen = QuoteScreen(frame, content, quote_id)
-    await screen.show()
+    # Followed before the first build: a change committed while the page builds is not missed.
     live.follow(
         lambda event: isinstance(event, QuoteChanged) and event.quote_id == quote_id,
         lambda: screen.show(only_if_changed=True),
         owner=frame,
     )
+    await screen.show()
 
 
 class QuoteScreen:
