@@ -70,6 +70,7 @@ HISTORY_VALUES = HistoryValues(
     money=frozenset({"total_excl_vat", "total_incl_vat"}),
     numbers=frozenset({"global_discount_percent"}),
 )
+FACT_COLUMNS = "repeat(auto-fill, minmax(10rem, 1fr))"
 QUOTE_ACTION_LABELS = {
     "send": N_("sent"),
     "accept": N_("accepted"),
@@ -194,7 +195,8 @@ class QuoteScreen:
                 ui.label(d.title).classes("text-subtitle1 text-grey-8")
             ui.space()
             self._actions(d)
-        with ui.card().classes("w-full"), ui.grid(columns=4).classes("w-full gap-x-6 gap-y-1"):
+        # As many columns of facts as fit (four at 1440 px, two on a phone), rather than four squeezed.
+        with ui.card().classes("w-full"), ui.grid(columns=FACT_COLUMNS).classes("w-full gap-x-6 gap-y-1"):
 
             def fact(label: str, value: str | None, link: str | None = None) -> None:
                 with ui.column().classes("gap-0"):
