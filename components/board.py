@@ -88,10 +88,6 @@ class Board(Generic[K, R]):
             for column in columns:
                 self._column(column)
 
-    def row(self, card_id: uuid.UUID) -> R | None:
-        found = self._rows.get(card_id)
-        return found[0] if found else None
-
     def _column(self, column: Column[K, R]) -> None:
         key = getattr(column.key, "value", column.key)
         with ui.card().props("flat bordered").classes("min-w-64 w-72 bg-grey-1 q-pa-sm"):

@@ -120,9 +120,8 @@ def pgettext(context: str, message: str, /, **params: Any) -> str:
 def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
     """The form of a message for the count `n` ("1 contact", "2 contacts"; in French 0 and 1 are
     singular), `{name}` fields filled in (`n` is not passed implicitly: name it, e.g. count=n)."""
-    locale = current_locale()
-    one = _plural_category(locale, n) == "one"
-    forms = _messages(locale).get(singular)
+    one = counts_as_one(n)
+    forms = _messages(current_locale()).get(singular)
     if isinstance(forms, tuple) and len(forms) >= 2:
         text = forms[0] if one else forms[1]
     else:
