@@ -22,6 +22,7 @@ from crm_app.platform.errors import (
     NotFound,
     ValidationFailed,
 )
+from crm_app.platform.i18n import current_locale, use_locale
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.permissions import Actor
 from crm_app.platform.security_log import ClientInfo
@@ -79,11 +80,17 @@ async def resolve_actor() -> Actor | None:
 
 
 def _run_as_actor(
-    fn: Callable[..., T], session_id: str | None, client: ClientInfo, args: tuple[Any, ...], kwargs: dict[str, Any]
+    fn: Callable[..., T],
+    session_id: str | None,
+    client: ClientInfo,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    locale: str,
 ) -> T:
     actor: Actor | None = None
     try:
-        with unit_of_work() as session:
+        with use_locale(locale), unit_of_work() as session:
             actor = auth.resolve_session(session, session_id)
             return fn(session, actor, *args, **kwargs)
     except Forbidden as exc:
@@ -91,8 +98,8 @@ def _run_as_actor(
         raise
 
 
-def _run_anonymous(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-    with unit_of_work() as session:
+def _run_anonymous(fn: Callable[..., T], locale: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    with use_locale(locale), unit_of_work() as session:
         return fn(session, *args, **kwargs)
 
 
@@ -144,12 +151,15 @@ def call(
     client = ui.context.client
     path = client.sub_pages_router.current_path or "/"
     session_id, info = stored_session_id(), client_info()
+    # The worker thread does not see the page's context: what the service words (a notification's
+    # title, the security log's details) is worded in the reader's language, read here.
+    locale = current_locale()
     if fields:
         clear_errors(fields)
 
     async def execute() -> T | None:
         try:
-            return await run.io_bound(_run_as_actor, fn, session_id, info, args, kwargs)
+            return await run.io_bound(_run_as_actor, fn, session_id, info, args, kwargs, locale=locale)
         except NotAuthenticated:
             with client:
                 ui.navigate.to(login_url(path))
@@ -172,7 +182,7 @@ async def call_anonymous(
     if fields:
         clear_errors(fields)
     try:
-        return await run.io_bound(_run_anonymous, fn, args, kwargs)
+        return await run.io_bound(_run_anonymous, fn, current_locale(), args, kwargs)
     except DomainError as error:
         show_error(error, fields)
     return None

@@ -109,6 +109,47 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "task.assign": _rule(OWN, TEAM, TEAM, ALL, ALL),  # who may be a task's assignee
 }
 
+#: What each right lets one do, in words (message ids): the security log names a refused action with
+#: it. Every action of POLICY and every one a service refuses by name (`Forbidden("note.view")`) has
+#: its words here (tests/unit/test_permissions.py checks the source).
+RIGHT_LABELS: dict[str, str] = {
+    "dashboard.view": N_("see the dashboard"),
+    "institution.view": N_("see an institution"),
+    "institution.create": N_("create an institution"),
+    "institution.edit": N_("edit an institution"),
+    "institution.reassign": N_("reassign an institution"),
+    "institution.import": N_("import institutions"),
+    "institution.export": N_("export institutions"),
+    "contact.view": N_("see a contact"),
+    "contact.edit": N_("edit a contact"),
+    "record.view": N_("see a record (task, quote, invoice...)"),
+    "record.edit": N_("edit a record (task, quote, invoice...)"),
+    "user.directory": N_("see the users' names"),
+    "user.view": N_("see a user"),
+    "user.administer": N_("manage a user"),
+    "user.administer_self": N_("change one's own role or team"),
+    "user.email_change": N_("change a user's email"),
+    "user.grant_role": N_("give a role"),
+    "team.administer": N_("manage teams"),
+    "catalog.edit": N_("edit the catalog"),
+    "document_template.edit": N_("edit the document templates"),
+    "reminder_rule.edit": N_("edit the reminder rules"),
+    "security_log.view": N_("see the security log"),
+    "settings.system": N_("change the system settings"),
+    "task.assign": N_("assign a task"),
+    "call.log": N_("log a call"),
+    "comment.edit": N_("edit a comment"),
+    "comment.delete": N_("delete a comment"),
+    "meeting.organize": N_("organise a meeting"),
+    "meeting.respond": N_("answer a meeting invitation"),
+    "note.view": N_("read a note"),
+    "note.edit": N_("edit a note"),
+    "note.delete": N_("delete a note"),
+    "note.share": N_("share a note"),
+    "saved_view.delete": N_("delete a saved view"),
+}
+
+
 #: the highest role each role may hand out ("never above one's own rights"; team admins up to manager).
 _GRANTABLE_UP_TO: dict[Role, Role | None] = {_U: None, _M: None, _T: _M, _A: _A, _S: _S}
 

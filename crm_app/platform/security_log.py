@@ -22,7 +22,7 @@ from crm_app.platform.i18n import N_, NP_, gettext
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
 from crm_app.platform.models.people import Role, User
 from crm_app.platform.paging import Page, PageRequest
-from crm_app.platform.permissions import ROLE_LABELS, Actor, authorize
+from crm_app.platform.permissions import RIGHT_LABELS, ROLE_LABELS, SYSTEM_ACTOR, Actor, authorize
 from crm_app.platform.tabular import to_csv
 
 
@@ -215,11 +215,12 @@ def _filtered(query: SecurityLogQuery) -> Any:
 
 
 def _row(values: Any) -> SecurityEventRow:
+    by_system = values[2] is None and values[4] == SYSTEM_ACTOR.email  # the CLI, a job, the set-up
     return SecurityEventRow(
         id=values[0],
         at=values[1],
         user_id=values[2],
-        user_name=values[3],
+        user_name=SYSTEM_ACTOR.full_name if by_system else values[3],
         email=values[4],
         action=values[5],
         severity=Severity(values[6]),
@@ -261,6 +262,8 @@ DETAIL_LABELS: dict[str, str] = {
 def _value_text(key: str, value: Any, names: dict[str, str]) -> str:
     if isinstance(value, bool):
         return gettext(N_("Yes")) if value else gettext(N_("No"))
+    if key == "refused" and isinstance(value, str):
+        return gettext(RIGHT_LABELS[value]) if value in RIGHT_LABELS else value
     if key == "role" and value in {role.value for role in Role}:
         return gettext(ROLE_LABELS[Role(value)])
     if isinstance(value, dict) and key == "changes":  # {field: {"old": …, "new": …}}

@@ -31,7 +31,7 @@ from components.shell import app_page, set_title
 from crm_app.platform import audit
 from crm_app.platform.errors import DomainError, NotAuthenticated
 from crm_app.platform.events import QuoteChanged
-from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime
+from crm_app.platform.i18n import N_, current_locale, format_currency, format_date, format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.comments import CommentTarget
 from crm_app.sales import documents, invoices, money, quotes
@@ -98,7 +98,7 @@ async def quote_pdf(quote_id: uuid.UUID, download: int = 0) -> Response:
 
     try:
         found: tuple[bytes, str] | None = await run.io_bound(
-            backend._run_as_actor, _pdf, stored_session_id(), _NO_CLIENT, (quote_id,), {}
+            backend._run_as_actor, _pdf, stored_session_id(), _NO_CLIENT, (quote_id,), {}, locale=current_locale()
         )
     except NotAuthenticated:
         return Response(status_code=401)

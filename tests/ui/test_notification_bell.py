@@ -10,13 +10,15 @@ from collections.abc import Callable
 from nicegui import ui
 from nicegui.testing import User
 
+from crm_app.accounts import users
 from crm_app.activities import tasks
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
+from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.permissions import Actor
 from tests.conftest import truncate_all
 from tests.factories import actor_of, make_team, make_user
-from tests.ui.conftest import log_in
+from tests.ui.conftest import log_in, table_rows
 
 
 def _team() -> tuple[Actor, uuid.UUID, str]:
@@ -119,5 +121,24 @@ async def test_nobody_else_hears_the_bell(create_user: Callable[[], User]) -> No
         _assign(manager, rep_id, "Relancer le CHU")
         await asyncio.sleep(0.5)
         await _bell_shows(tab, 0)
+    finally:
+        truncate_all()
+
+
+async def test_the_notification_centre_speaks_the_readers_language(user: User) -> None:
+    """The titles are worded by the service in a worker thread, which did not see the page's
+    language: an English reader read "Marc Manager vous a attribué la tâche…"."""
+    try:
+        manager, rep_id, rep_email = _team()
+        with unit_of_work() as session:
+            rep = session.get(UserRow, rep_id)
+            assert rep is not None
+            users.update_preferences(session, actor_of(rep), language="en")
+        _assign(manager, rep_id, "Call the CHU of Bordeaux")
+        await log_in(user, rep_email)
+        await user.open("/notifications")
+        await user.should_see(marker="notifications-table")
+        [row] = table_rows(user, "notifications-table")
+        assert row["title"] == "Marc Manager assigned you the task “Call the CHU of Bordeaux”"
     finally:
         truncate_all()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -12,7 +14,7 @@ from crm_app.accounts import users
 from crm_app.platform.errors import Forbidden, ValidationFailed
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent
 from crm_app.platform.models.people import Role
-from crm_app.platform.permissions import POLICY, Actor, Scope, authorize, can, can_grant_role, scope_for
+from crm_app.platform.permissions import POLICY, RIGHT_LABELS, Actor, Scope, authorize, can, can_grant_role, scope_for
 from crm_app.platform.security_log import log_refusal
 from tests.factories import actor_of, make_team, make_user
 
@@ -156,3 +158,24 @@ def test_refused_actions_are_written_to_the_security_log(clean_db: None) -> None
         ).all()
         assert event.details == {"refused": "settings.system"}
         assert (event.user_id, event.email) == (actor.id, actor.email)
+
+
+def test_every_right_a_service_names_has_its_words() -> None:
+    """The security log names a refused right in words: every right of the policy and every one a
+    service refuses by name (`Forbidden("note.view")`, `authorize(actor, "...")`) has a label."""
+    root = Path(__file__).resolve().parents[2] / "crm_app"
+    named = set(POLICY)
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in {
+                "Forbidden",
+                "authorize",
+                "can",
+            }:
+                named |= {
+                    arg.value
+                    for arg in node.args
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and "." in arg.value
+                }
+    assert "note.view" in named and "record.view" in named  # the scan sees both kinds
+    assert named - set(RIGHT_LABELS) == set()

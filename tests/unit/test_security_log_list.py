@@ -14,7 +14,7 @@ from crm_app.platform.i18n import use_locale
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
 from crm_app.platform.models.people import Role
 from crm_app.platform.paging import PageRequest
-from crm_app.platform.permissions import Actor
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from crm_app.platform.security_log import ClientInfo, SecurityLogQuery
 from tests.factories import actor_of, make_team, make_user
 
@@ -182,3 +182,18 @@ def test_details_read_in_words_with_names_not_ids(db: Session, admin: Actor) -> 
     with use_locale("fr"):
         exported = security_log.export_events(db, admin, SecurityLogQuery(timezone=PARIS)).decode("utf-8-sig")
     assert "Équipe : Grand Ouest" in exported and str(team.id) not in exported
+
+
+def test_a_refused_action_and_the_system_read_in_words(db: Session, admin: Actor) -> None:
+    """A refusal named its right by code ("note.view") and the set-up's events by an address
+    ("system@opex-crm"), in every language."""
+    _event(db, "action.refused", datetime(2026, 3, 9, 9, tzinfo=UTC), refused="note.view")
+    security_log.record(db, "team.created", email=SYSTEM_ACTOR.email, team="Sud")
+    with use_locale("fr"):
+        rows = security_log.list_events(db, admin, SecurityLogQuery(timezone=PARIS)).items
+    texts = {row.action: row for row in rows}
+    assert texts["action.refused"].details_text == "Action refusée : lire une note"
+    assert texts["team.created"].user_name == "OPEx CRM"
+    with use_locale("en"):
+        rows = security_log.list_events(db, admin, SecurityLogQuery(timezone=PARIS)).items
+    assert {row.action: row for row in rows}["action.refused"].details_text == "Refused action: read a note"
