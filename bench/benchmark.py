@@ -446,8 +446,11 @@ def bench_actor() -> Any:
 
 
 def measure_global_search(actor: Any, terms: Sequence[str], *, runs: int) -> list[Result]:
-    from crm_app.institutions.search import search_everything
+    from crm_app import bootstrap
     from crm_app.platform.db import unit_of_work
+    from crm_app.platform.search import search_everything
+
+    bootstrap.wire()
 
     results = []
     for term in terms:
@@ -456,7 +459,7 @@ def measure_global_search(actor: Any, terms: Sequence[str], *, runs: int) -> lis
         for index in range(runs + 3):
             with unit_of_work() as session:
                 started = time.perf_counter()
-                hits = len(search_everything(session, actor, term))
+                hits = sum(len(group.hits) for group in search_everything(session, actor, term))
                 if index >= 3:
                     samples.append((time.perf_counter() - started) * 1000)
         results.append(

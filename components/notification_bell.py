@@ -34,8 +34,13 @@ class NotificationBell:
             self.badge.set_visibility(False)
             with ui.menu().props("anchor='bottom right' self='top right'").classes("w-96") as self.menu:
                 self.items = ui.column().classes("w-full gap-0")
-        self.button.tooltip(_("Notifications"))
+            # Beside the button, not under it: below, it covered the open menu's "Mark all as read"
+            # (and, placed by Quasar, could cover the bell itself on a narrow header).
+            self.tooltip = ui.tooltip(_("Notifications")).props("anchor='center left' self='center right'")
+            self.tooltip.props["offset"] = [8, 0]
+        self.menu.props["offset"] = [0, 8]
         self.menu.on("before-show", self.show_latest)
+        self.menu.on("before-show", js_handler=f"() => getElement({self.tooltip.id})?.hide()")
         live.watch(self.concerns_me, self.on_event)
 
     def concerns_me(self, event: Event) -> bool:

@@ -20,7 +20,6 @@ from components.backend import call
 from crm_app.accounts import users
 from crm_app.institutions import contacts, search
 from crm_app.institutions.contacts import ContactRow
-from crm_app.institutions.search import HitKind
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.paging import PageRequest
 
@@ -135,14 +134,10 @@ class InstitutionPicker(_SearchPicker):
     async def _find(self, text: str) -> dict[str, str] | None:
         if len(text) < search.MIN_LENGTH:
             return {}
-        hits = await call(search.search_everything, text, limit=SEARCH_LIMIT)
-        if hits is None:
+        found = await call(search.find_institutions, text, limit=SEARCH_LIMIT)
+        if found is None:
             return None
-        return {
-            str(hit.id): " · ".join(p for p in (hit.title, hit.subtitle) if p)
-            for hit in hits
-            if hit.kind is HitKind.INSTITUTION
-        }
+        return {str(row.id): " · ".join(p for p in (row.title, row.subtitle) if p) for row in found}
 
 
 class ContactPicker(_SearchPicker):

@@ -1,8 +1,8 @@
 """The one place that wires the areas together: their jobs, event subscribers, settings sections,
-notification kinds and record pages, timeline sources, comment targets, and REST routers.
+notification kinds and record pages, timeline sources, search sources, comment targets, and REST routers.
 
 Every area declares what it offers as plain module constants (`JOBS`, `SUBSCRIBERS`, `SECTIONS`,
-`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `CHANGE_VISIBILITY`, `COMMENT_TARGETS`,
+`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `CHANGE_VISIBILITY`, `SEARCH_SOURCES`, `COMMENT_TARGETS`,
 `HISTORY_NAMES`, `router`); nothing registers itself when it is imported. `wire()` registers them
 all, once per process, before the application serves or a command runs; `api_router()` assembles the
 REST API. Only `crm_app.web` and `crm_app.cli` (and the tests) import this module.
@@ -23,15 +23,18 @@ from crm_app.activities import api as activities_api
 from crm_app.activities import notifications as activity_notifications
 from crm_app.activities import timeline as activity_timeline
 from crm_app.institutions import notifications as institution_notifications
+from crm_app.institutions import search as institution_search
 from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.api import imports as imports_api
 from crm_app.institutions.api import institutions as institutions_api
 from crm_app.platform import audit, bridge, comments, events, notifications, retention, scheduler, settings, smtp
+from crm_app.platform import search as global_search
 from crm_app.platform.api import deps, health
 from crm_app.platform.api import notifications as notifications_api
 from crm_app.platform.api import settings as settings_api
 from crm_app.sales import document_settings, invoices, quotes, reminders
+from crm_app.sales import search as sales_search
 from crm_app.sales.api import catalog as catalog_api
 from crm_app.sales.api import documents as documents_api
 from crm_app.sales.api import invoices as invoices_api
@@ -69,6 +72,8 @@ def wire() -> None:
             *quotes.TIMELINE_SOURCES,
             *invoices.TIMELINE_SOURCES,
         )
+        # The header's search shows its groups in this order.
+        global_search.register_sources(*institution_search.SEARCH_SOURCES, *sales_search.SEARCH_SOURCES)
         timeline.register_change_visibility({**quotes.CHANGE_VISIBILITY, **invoices.CHANGE_VISIBILITY})
         for module in (tasks, meetings, notes, quotes):
             for kind, resolver in module.COMMENT_TARGETS.items():

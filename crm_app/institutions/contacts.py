@@ -20,7 +20,7 @@ from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor, authorize, can
-from crm_app.platform.text import contains_pattern, fold
+from crm_app.platform.text import fold, word_patterns
 
 CONTACT_FIELDS = (
     "first_name",
@@ -254,6 +254,13 @@ def _select() -> Any:
     ).join(table_of(Institution), _I.id == _C.institution_id)
 
 
+def search_condition(term: str) -> Any:
+    """SQL: contacts whose name, email or function holds every word of the folded `term`, in any order
+    ("jean dupont", "dupont jean" and "Jean-Dupont" find Jean Dupont; the lists, pickers and the
+    header's search agree)."""
+    return sa.and_(sa.true(), *(_C.search_text.like(pattern, escape="\\") for pattern in word_patterns(term)))
+
+
 def list_for_institution(
     session: Session,
     actor: Actor,
@@ -270,7 +277,7 @@ def list_for_institution(
     if not include_archived:
         conditions.append(~_C.is_archived)
     if term := fold(q):
-        conditions.append(_C.search_text.like(contains_pattern(term), escape="\\"))
+        conditions.append(search_condition(term))
     statement = (
         _select()
         .where(*conditions)
@@ -296,7 +303,7 @@ def list_contacts(
     elif archived == "archived":
         conditions.append(_C.is_archived)
     if term := fold(q):
-        conditions.append(_C.search_text.like(contains_pattern(term), escape="\\"))
+        conditions.append(search_condition(term))
     ids = (
         sa.select(_C.id)
         .where(*conditions)

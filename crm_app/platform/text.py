@@ -39,3 +39,14 @@ def contains_pattern(term: str) -> str:
     a space, a hyphen or an apostrophe matches any one of them."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return "%" + _SEPARATORS.sub("_", escaped) + "%"
+
+
+def words(term: str) -> list[str]:
+    """The words of `term`, split at spaces, hyphens and apostrophes."""
+    return [word for word in _SEPARATORS.split(term) if word]
+
+
+def word_patterns(term: str) -> list[str]:
+    """One LIKE pattern (escape character `\\`) per word of `term`: a text matching them all holds every
+    word, in any order ("dupont jean" and "Jean-Dupont" both find "jean | dupont")."""
+    return [contains_pattern(word) for word in words(term)]

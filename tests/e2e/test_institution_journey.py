@@ -43,9 +43,9 @@ def test_create_find_edit_and_see_history(page: Page, server_url: str, clean_aft
     expect(page.get_by_role("cell", name="anais.chevalier@tilleuls.fr")).to_be_visible()
 
     page.goto(f"{server_url}/")
-    search = page.get_by_role("textbox", name="Rechercher partout")
+    search = page.get_by_role("combobox", name="Rechercher partout")
     search.fill("anais cheva")
-    result = page.get_by_role("listitem").filter(has_text="Clinique des Tilleuls").first
+    result = page.get_by_role("option").filter(has_text="Clinique des Tilleuls").first
     expect(result).to_be_visible()
     result.click()
     expect(page).to_have_url(institution_url)

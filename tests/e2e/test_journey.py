@@ -134,7 +134,7 @@ def test_slash_and_ctrl_k_take_the_focus_to_the_global_search(page: Page, server
         make_user(session, role=Role.MANAGER, email="lea.moreau@example.org", name="Léa Moreau")
     page.goto(f"{server_url}/login?redirect_to=/institutions")
     sign_in(page, "lea.moreau@example.org")
-    search = page.get_by_role("textbox", name="Rechercher partout")
+    search = page.get_by_role("combobox", name="Rechercher partout")
     list_search = page.get_by_role("textbox", name="Rechercher", exact=True)
     expect(list_search).to_be_visible()
     # What the page left to the browser: its own use of the key (Ctrl+K: the address bar) follows unless prevented.

@@ -14,7 +14,11 @@ from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role, Theme
 from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.permissions import actor_from
+from tests.factories import actor_of, make_team, make_user
+from tests.institution_factories import make_contact, make_institution
+from tests.sales_factories import make_quote
 from tests.ui.conftest import log_in
+from tests.ui.search_box import options, search_option
 
 
 async def _eventually(condition: Callable[[], bool], attempts: int = 40) -> bool:
@@ -150,3 +154,62 @@ async def test_revoked_session_is_sent_to_login_at_next_screen(ui_user: User, ac
         auth.revoke_all_sessions(session, _stored(email).id)
     ui_user.find(marker="profile").click()
     await ui_user.should_see("Se connecter")
+
+
+# --------------------------------------------------------------------------------------------
+# The header's search
+
+
+def _quote_of_a_team() -> tuple[str, str, str]:
+    """A rep's quote (its number) for an institution with a contact; the rep's and another team's rep's emails."""
+    with unit_of_work() as session:
+        team_a, team_b = make_team(session, "Nord"), make_team(session, "Sud")
+        owner = make_user(session, team=team_a, email="anne@example.org", name="Anne Aubert")
+        make_user(session, team=team_b, email="bruno@example.org", name="Bruno Blanc")
+        institution = make_institution(session, name="Clinique des Tilleuls", city="Limoges")
+        make_contact(session, institution, first_name="Gaëlle", last_name="Moine")
+        quote = make_quote(session, actor_of(owner), institution, title="Endoscopes")
+        return quote.number, owner.email, "bruno@example.org"
+
+
+async def test_the_header_search_groups_results_by_kind_and_opens_the_chosen_one(ui_user: User) -> None:
+    number, owner, _other = _quote_of_a_team()
+    await log_in(ui_user, owner)
+    await ui_user.should_see(marker="global-search")
+    box = ui_user.find(marker="global-search")
+    box.trigger("inputValue", number.split("-", 1)[1])  # "2026-00001": a part of the number
+    option = await search_option(box, number)
+    shown = options(box)
+    assert [o["label"] for o in shown if o.get("header")] == ["Devis"]  # the kind's heading, translated
+    assert option["caption"] == "Clinique des Tilleuls · Endoscopes" and option["status"] == "Brouillon"
+    assert option["aria"] == f"Devis, {number}, Clinique des Tilleuls · Endoscopes, Brouillon"
+    box.trigger("update:modelValue", option)  # Enter on the highlighted result, or a click
+    await ui_user.should_see(marker="quote-number")
+    assert options(box) == []  # the results are closed
+
+    box.trigger("inputValue", "moine gaelle")  # a contact, last name first, without the accent
+    option = await search_option(box, "Gaëlle Moine")
+    assert [o["label"] for o in options(box) if o.get("header")] == ["Contacts"]
+    box.trigger("update:modelValue", option)
+    await ui_user.should_see(marker="contact-name")
+
+
+async def test_the_header_search_hides_what_the_reader_may_not_open(ui_user: User) -> None:
+    number, _owner, other = _quote_of_a_team()
+    await log_in(ui_user, other)
+    await ui_user.should_see(marker="global-search")
+    box = ui_user.find(marker="global-search")
+    box.trigger("inputValue", number)
+    no_results = await search_option(box, "Aucun résultat")
+    assert no_results["disable"] is True and len(options(box)) == 1
+
+
+async def test_a_forged_choice_opens_nothing(ui_user: User) -> None:
+    """The page opened is the one the server found for the option, never a link sent by the browser."""
+    _number, owner, _other = _quote_of_a_team()
+    await log_in(ui_user, owner)
+    await ui_user.should_see("Bienvenue, Anne Aubert")
+    box = ui_user.find(marker="global-search")
+    box.trigger("update:modelValue", {"value": "quote:not-found", "link": "/admin/users"})
+    await asyncio.sleep(0.2)
+    await ui_user.should_see("Bienvenue, Anne Aubert")

@@ -16,14 +16,13 @@ from openpyxl import load_workbook
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from crm_app.institutions import contacts, exports, search
+from crm_app.institutions import contacts, exports
 from crm_app.institutions import saved_views as views
 from crm_app.institutions import service as institutions
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, Institution, InstitutionType
-from crm_app.institutions.search import HitKind
 from crm_app.institutions.service import DuplicateSuspected, InstitutionQuery
 from crm_app.operations import migrate
-from crm_app.platform import tabular
+from crm_app.platform import search, tabular
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Forbidden, NotFound, ValidationFailed
 from crm_app.platform.i18n import use_locale
@@ -405,9 +404,8 @@ def test_global_search_finds_institutions_and_contacts_prefix_matches_first(db: 
         db, contains, first_name="Louis", last_name="Martin", title="Pharmacien", email="l.pasteur@example.fr"
     )
     contact_starts = make_contact(db, starts, first_name="Anne", last_name="Pasteur-Vallery")
-    hits = search.search_everything(db, SYSTEM_ACTOR, "PAST")
-    institution_hits = [h for h in hits if h.kind is HitKind.INSTITUTION]
-    contact_hits = [h for h in hits if h.kind is HitKind.CONTACT]
+    groups = {group.kind: group.hits for group in search.search_everything(db, SYSTEM_ACTOR, "PAST")}
+    institution_hits, contact_hits = groups["institution"], groups["contact"]
     assert [h.id for h in institution_hits] == [starts.id, contains.id]
     assert institution_hits[1].title == "Clinique Pasteur" and institution_hits[1].subtitle == "33000 Bordeaux"
     assert [h.id for h in contact_hits] == [contact_starts.id, contact_contains.id]
@@ -420,7 +418,7 @@ def test_global_search_ignores_accents_and_leaves_out_archived_records(db: Sessi
     institutions.set_archived(db, SYSTEM_ACTOR, archived.id, True)
     gone = make_contact(db, hopital, last_name="Hopitalier")
     contacts.set_archived(db, SYSTEM_ACTOR, gone.id, True)
-    assert [h.id for h in search.search_everything(db, SYSTEM_ACTOR, "hopital")] == [hopital.id]
+    assert [h.id for g in search.search_everything(db, SYSTEM_ACTOR, "hopital") for h in g.hits] == [hopital.id]
 
 
 def test_global_search_needs_two_characters_and_respects_the_limit(db: Session) -> None:
@@ -428,8 +426,8 @@ def test_global_search_needs_two_characters_and_respects_the_limit(db: Session) 
         make_institution(db, name=f"Clinique {index}")
     assert search.search_everything(db, SYSTEM_ACTOR, "c") == []
     assert search.search_everything(db, SYSTEM_ACTOR, "  c  ") == []
-    assert len(search.search_everything(db, SYSTEM_ACTOR, "cl")) == 4
-    assert len(search.search_everything(db, SYSTEM_ACTOR, "cl", limit=3)) == 3
+    assert len(search.search_everything(db, SYSTEM_ACTOR, "cl")[0].hits) == 4
+    assert len(search.search_everything(db, SYSTEM_ACTOR, "cl", limit=3)[0].hits) == 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -807,5 +805,6 @@ def test_search_treats_hyphens_apostrophes_and_spaces_alike(db: Session, q: str,
     make_institution(db, name="L'Hôpital du Gier", postal_code="42100", city="Saint Étienne")
     make_institution(db, name="Clinique Sainte Anne", city="Lyon")
     assert _names(db, InstitutionQuery(q=q)) == expected
-    found = {hit.title for hit in search.search_everything(db, SYSTEM_ACTOR, q) if hit.kind is HitKind.INSTITUTION}
+    groups = search.search_everything(db, SYSTEM_ACTOR, q)
+    found = {hit.title for group in groups if group.kind == "institution" for hit in group.hits}
     assert found == expected

@@ -73,6 +73,11 @@ class Invoice(Tracked, table=True):
         sa.Index("ix_invoices_status_due", "status", "due_date"),
         sa.Index("ix_invoices_quote", "quote_id"),
         sa.Index("ix_invoices_credited", "credited_invoice_id"),
+        # The header's search: numbers that contain the text (trigram, PostgreSQL), the latest of a kind first.
+        sa.Index(
+            "ix_invoices_number_trgm", "number", postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops"}
+        ),
+        sa.Index("ix_invoices_kind_number", "kind", "number"),
     )
 
     id: uuid.UUID = uuid_pk()

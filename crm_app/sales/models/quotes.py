@@ -119,6 +119,8 @@ class Quote(Tracked, table=True):
             postgresql_where=sa.text("status = 'sent'"),
             sqlite_where=sa.text("status = 'sent'"),
         ),
+        # The header's search: numbers that contain the text (trigram, PostgreSQL).
+        sa.Index("ix_quotes_number_trgm", "number", postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops"}),
     )
 
     id: uuid.UUID = uuid_pk()
