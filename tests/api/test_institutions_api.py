@@ -538,6 +538,35 @@ async def test_import_endpoint_returns_the_report_and_a_second_run_creates_nothi
     assert listed.json()["total"] == 2
 
 
+async def test_import_endpoint_names_the_column_and_the_value_of_each_error(api: httpx.AsyncClient, org: Org) -> None:
+    headers = await _auth(api, org.admin)
+    content = (
+        "\ufeffNom;Code postal;Lits\r\nClinique des Alpes;38000;120\r\nClinique du Lac;7500A;beaucoup\r\n;38000;\r\n"
+    ).encode()
+    files = {"file": ("etablissements.csv", content, "text/csv")}
+    response = await api.post("/api/institutions/import", files=files, headers={**headers, "Accept-Language": "fr"})
+    assert response.status_code == 200, response.text
+    rejected = {row["line"]: row for row in response.json()["rejected_rows"]}
+    assert sorted(rejected[3]["reasons"]) == [
+        "Ligne 3, « Code postal » : la valeur « 7500A » est refusée. Un code postal français a 5 chiffres.",
+        "Ligne 3, « Lits » : la valeur « beaucoup » est refusée. Saisissez un nombre entier.",
+    ]
+    assert sorted(rejected[3]["errors"], key=lambda e: e["field"]) == [
+        {"field": "bed_capacity", "column": "Lits", "value": "beaucoup", "reason": "Saisissez un nombre entier."},
+        {
+            "field": "postal_code",
+            "column": "Code postal",
+            "value": "7500A",
+            "reason": "Un code postal français a 5 chiffres.",
+        },
+    ]
+    assert rejected[4]["reasons"] == ["Ligne 4, « Nom » : la cellule est vide. Ce champ est obligatoire."]
+    english = await api.post("/api/institutions/import", files=files, headers={**headers, "Accept-Language": "en"})
+    assert {row["line"]: row["reasons"] for row in english.json()["rejected_rows"]}[4] == [
+        'Line 4, "Nom": the cell is empty. This field is required.'
+    ]
+
+
 async def test_import_endpoint_refuses_a_sales_rep_and_a_bad_file(api: httpx.AsyncClient, org: Org) -> None:
     rep = await _auth(api, org.rep_a)
     refused = await api.post("/api/institutions/import", files={"file": ("a.csv", SAMPLE_CSV, "text/csv")}, headers=rep)
