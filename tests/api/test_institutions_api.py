@@ -567,6 +567,33 @@ async def test_import_endpoint_names_the_column_and_the_value_of_each_error(api:
     ]
 
 
+@pytest.fixture
+def shared_sample() -> bytes:
+    """The shared sample file (README of /work/shared/data): four invalid rows among 209."""
+    from pathlib import Path
+
+    return Path("/work/shared/data/institutions_fr_sample.csv").read_bytes()
+
+
+async def test_import_endpoint_explains_the_invalid_rows_of_the_sample_file(
+    api: httpx.AsyncClient, org: Org, shared_sample: bytes
+) -> None:
+    headers = {**await _auth(api, org.admin), "Accept-Language": "en"}
+    sample = shared_sample
+    response = await api.post(
+        "/api/institutions/import", files={"file": ("sample.csv", sample, "text/csv")}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert {row["line"]: row["reasons"] for row in response.json()["rejected_rows"]} == {
+        6: ['Line 6, "Lits": the value "beaucoup" is refused. Enter a whole number.'],
+        34: ['Line 34, "Type": the value "spaceport" is refused. Unknown value.'],
+        60: ['Line 60, "Nom": the cell is empty. This field is required.'],
+        206: [
+            'Line 206, "SIRET": the value "12345678901234" is refused. This SIRET number is not valid (check digit).'
+        ],
+    }
+
+
 async def test_import_endpoint_refuses_a_sales_rep_and_a_bad_file(api: httpx.AsyncClient, org: Org) -> None:
     rep = await _auth(api, org.rep_a)
     refused = await api.post("/api/institutions/import", files={"file": ("a.csv", SAMPLE_CSV, "text/csv")}, headers=rep)
