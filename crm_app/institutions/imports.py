@@ -1307,6 +1307,10 @@ _IN_EMPTY_CELL = N_('"{column}": the cell is empty. {reason}')
 _IN_FIELD = N_('"{column}": {reason}')  # a field that no column of the file feeds
 _ON_LINE = N_("Line {line}, {error}")
 _ON_ROW = N_("Line {line}: {reason}")
+_UNKNOWN_VALUE = N_("Unknown value.")  # the cleaners' message for a value that is not one of a field's codes
+_ACCEPTED = N_("Accepted values: {values}.")
+#: The labels of the codes of the imported fields that have some (type, status, compliance).
+_CODE_LABELS: dict[str, tuple[str, ...]] = {spec.name: tuple(spec.codes.values()) for spec in IMPORTED if spec.codes}
 MAX_SHOWN_VALUE = 80  # characters of a refused value quoted in its error
 
 
@@ -1320,10 +1324,20 @@ class CellError:
     value: str | None
     reason: str
 
+    def why(self) -> str:
+        """The reason in the current locale; for a value that is not one of its field's codes, with the
+        values that are."""
+        reason = gettext(self.reason)
+        labels = _CODE_LABELS.get(self.field)
+        if self.reason == _UNKNOWN_VALUE and labels:
+            accepted = gettext(_ACCEPTED, values=", ".join(gettext(label) for label in labels))
+            reason = f"{reason} {accepted}"
+        return reason
+
     def describe(self, line: int | None = None) -> str:
         """The error in the current locale: "Line 12, "Postal code": the value "7500A" is refused. A French
         postal code has 5 digits." (without the line when `line` is None)."""
-        reason = gettext(self.reason)
+        reason = self.why()
         if self.field == ROW_ERROR:
             return reason if line is None else gettext(_ON_ROW, line=line, reason=reason)
         column = self.column if self.column is not None else gettext(TARGETS.get(self.field, self.field))

@@ -586,7 +586,10 @@ async def test_import_endpoint_explains_the_invalid_rows_of_the_sample_file(
     assert response.status_code == 200, response.text
     assert {row["line"]: row["reasons"] for row in response.json()["rejected_rows"]} == {
         6: ['Line 6, "Lits": the value "beaucoup" is refused. Enter a whole number.'],
-        34: ['Line 34, "Type": the value "spaceport" is refused. Unknown value.'],
+        34: [
+            'Line 34, "Type": the value "spaceport" is refused. Unknown value. Accepted values: University hospital '
+            "(CHU), Hospital (CH), Private clinic, Medical centre, Specialty clinic, Laboratory, Pharmacy, Other."
+        ],
         60: ['Line 60, "Nom": the cell is empty. This field is required.'],
         206: [
             'Line 206, "SIRET": the value "12345678901234" is refused. This SIRET number is not valid (check digit).'

@@ -224,7 +224,9 @@ def test_sample_invalid_rows_are_rejected_with_the_stated_reasons(db: Session, m
             "fr",
             {
                 6: "Ligne 6, « Lits » : la valeur « beaucoup » est refusée. Saisissez un nombre entier.",
-                34: "Ligne 34, « Type » : la valeur « spaceport » est refusée. Valeur inconnue.",
+                34: "Ligne 34, « Type » : la valeur « spaceport » est refusée. Valeur inconnue. Valeurs acceptées : "
+                "Centre hospitalier universitaire (CHU), Centre hospitalier (CH), Clinique privée, Centre médical, "
+                "Clinique spécialisée, Laboratoire, Pharmacie, Autre.",
                 60: "Ligne 60, « Nom » : la cellule est vide. Ce champ est obligatoire.",
                 206: "Ligne 206, « SIRET » : la valeur « 12345678901234 » est refusée. "
                 "Ce numéro SIRET n'est pas valide (clé de contrôle).",
@@ -234,7 +236,9 @@ def test_sample_invalid_rows_are_rejected_with_the_stated_reasons(db: Session, m
             "en",
             {
                 6: 'Line 6, "Lits": the value "beaucoup" is refused. Enter a whole number.',
-                34: 'Line 34, "Type": the value "spaceport" is refused. Unknown value.',
+                34: 'Line 34, "Type": the value "spaceport" is refused. Unknown value. Accepted values: '
+                "University hospital (CHU), Hospital (CH), Private clinic, Medical centre, Specialty clinic, "
+                "Laboratory, Pharmacy, Other.",
                 60: 'Line 60, "Nom": the cell is empty. This field is required.',
                 206: 'Line 206, "SIRET": the value "12345678901234" is refused. '
                 "This SIRET number is not valid (check digit).",

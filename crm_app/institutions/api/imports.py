@@ -71,9 +71,7 @@ def _report_out(report: ImportReport) -> ImportReportOut:
                 cells=row.cells,
                 fields={name: gettext(message) for name, message in row.errors.items()},
                 errors=[
-                    CellErrorOut(
-                        field=error.field, column=error.column, value=error.value, reason=gettext(error.reason)
-                    )
+                    CellErrorOut(field=error.field, column=error.column, value=error.value, reason=error.why())
                     for error in errors
                 ],
                 reasons=[error.describe(row.line) for error in errors],
