@@ -13,7 +13,7 @@ from crm_app.institutions import imports
 from crm_app.institutions.imports import Action, ImportReport
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
 from crm_app.platform.errors import ValidationFailed
-from crm_app.platform.i18n import N_, gettext, negotiate, use_locale
+from crm_app.platform.i18n import N_, negotiate, use_locale
 
 router = APIRouter(prefix="/institutions", tags=["institutions"])
 
@@ -69,7 +69,7 @@ def _report_out(report: ImportReport) -> ImportReportOut:
             RejectedRowOut(
                 line=row.line,
                 cells=row.cells,
-                fields={name: gettext(message) for name, message in row.errors.items()},
+                fields={error.field: error.why() for error in errors},
                 errors=[
                     CellErrorOut(field=error.field, column=error.column, value=error.value, reason=error.why())
                     for error in errors
