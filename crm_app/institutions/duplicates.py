@@ -153,10 +153,12 @@ class DuplicateIndex:
         self._by_siret: dict[str, Candidate] = {}
         self._by_name_postal: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
         self._by_name_no_place: dict[str, list[Candidate]] = defaultdict(list)
-        # Per city, then per length of the sorted key, the keys, their candidates and their rank in the
-        # city (the order they were added in): rapidfuzz scores the keys in C, and only keys of a length
-        # that can reach the threshold are scored at all.
-        self._city: dict[str, dict[int, _Bucket]] = defaultdict(dict)
+        # Per city and numbers in the name, then per length of the sorted key, the keys, their candidates
+        # and their rank in the city (the order they were added in): rapidfuzz scores the keys in C, and
+        # only keys that can match are scored at all: the same numbers ("Clinique du Parc 12" is never
+        # compared with the 4,999 other clinics "du Parc" of a generated file: a file of such rows in one
+        # city took a time quadratic in its rows), a length that can reach the threshold.
+        self._city: dict[tuple[str, tuple[int, ...]], dict[int, _Bucket]] = defaultdict(dict)
         self._city_sizes: dict[str, int] = defaultdict(int)
         for candidate in known:
             self.add(candidate)
@@ -176,18 +178,20 @@ class DuplicateIndex:
         if key and candidate.city:
             city = candidate.city_key
             sorted_key = _sorted_tokens(key)
-            bucket = self._city[city].get(len(sorted_key))
+            buckets = self._city[(city, _numbers(key))]
+            bucket = buckets.get(len(sorted_key))
             if bucket is None:
-                bucket = self._city[city][len(sorted_key)] = _Bucket([], [], [])
+                bucket = buckets[len(sorted_key)] = _Bucket([], [], [])
             bucket.keys.append(sorted_key)
             bucket.candidates.append(candidate)
             bucket.ranks.append(self._city_sizes[city])
             self._city_sizes[city] += 1
 
     def _close_names(self, key: str, city: str) -> list[Candidate]:
-        """The candidates of the city whose sorted key scores at least FUZZY_THRESHOLD, best first (ties:
-        the first added first), as one `process.extract` over all the city's keys would list them."""
-        buckets = self._city.get(city)
+        """The candidates of the city with the same numbers in their name whose sorted key scores at least
+        FUZZY_THRESHOLD, best first (ties: the first added first), as one `process.extract` over all those
+        keys would list them."""
+        buckets = self._city.get((city, _numbers(key)))
         if not buckets:
             return []
         query = _sorted_tokens(key)
@@ -224,13 +228,8 @@ class DuplicateIndex:
                 if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
                     return Match(found.ref, found.name, MatchRule.NAME_NO_PLACE)
         if candidate.city:
-            # Identifiers are compared only for close names; so are the numbers in the names.
-            numbers = _numbers(key)
+            # Identifiers are compared only for close names (with the same numbers).
             for found in self._close_names(key, candidate.city_key):
-                if (
-                    found.ref != candidate.ref
-                    and _numbers(found.key) == numbers
-                    and not _conflicting_identifiers(candidate, found)
-                ):
+                if found.ref != candidate.ref and not _conflicting_identifiers(candidate, found):
                     return Match(found.ref, found.name, MatchRule.FUZZY_NAME_CITY)
         return None

@@ -370,6 +370,10 @@ class ImportPreview:
     def count(self, status: RowStatus) -> int:
         return sum(1 for row in self.rows if row.status is status)
 
+    def errors_of(self, row: PreviewRow) -> list[CellError]:
+        """The row's errors with the column and the value each is about."""
+        return cell_errors(row.errors, row.cells, self.columns, self.mapping)
+
 
 @dataclass
 class _Owner:
@@ -817,6 +821,7 @@ class ImportReport:
     skipped: int = 0
     rejected_rows: list[RejectedRow] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    mapping: list[str | None] = field(default_factory=list)  # the target field of each column
     delimiter: str = ";"
     created_ids: list[uuid.UUID] = field(default_factory=list)
     analysis_reused: bool = False  # the preview's analysis was still valid and was not made again
@@ -824,6 +829,10 @@ class ImportReport:
     @property
     def rejected(self) -> int:
         return len(self.rejected_rows)
+
+    def errors_of(self, row: RejectedRow) -> list[CellError]:
+        """The row's errors with the column and the value each is about."""
+        return cell_errors(row.errors, row.cells, self.columns, self.mapping)
 
 
 @dataclass
@@ -1238,13 +1247,14 @@ def run_import(
     analyser: _Analyser | None = None
     if kept is not None and _still_valid(session, kept):
         analysis: _Analysis | None = kept
-        columns, delimiter = kept.preview.columns, kept.preview.delimiter
+        columns, column_mapping, delimiter = kept.preview.columns, kept.preview.mapping, kept.preview.delimiter
         rows: Iterable[PreviewRow] = kept.preview.rows
         total = len(kept.preview.rows)
     else:
         parsed = read_csv(content)
         analyser = _Analyser(session, actor, parsed, propose_mapping(parsed.columns) if mapping is None else mapping)
-        columns, delimiter, total = parsed.columns, parsed.delimiter, len(parsed.rows)
+        columns, column_mapping, delimiter = parsed.columns, list(analyser.mapping), parsed.delimiter
+        total = len(parsed.rows)
         if overrides:  # checked against every row before anything is written
             for _row in analyser.rows():
                 pass
@@ -1254,7 +1264,9 @@ def run_import(
             analysis, rows = None, analyser.rows()
     if analysis is not None:
         _check_overrides(analysis.preview.rows, overrides)
-    report = ImportReport(total=total, columns=columns, delimiter=delimiter, analysis_reused=analyser is None)
+    report = ImportReport(
+        total=total, columns=columns, mapping=column_mapping, delimiter=delimiter, analysis_reused=analyser is None
+    )
     used = analysis.used if analysis is not None else analyser.used if analyser is not None else {}
     importer = _Importer(session, actor, used, report)
     if analysis is not None:
@@ -1289,14 +1301,70 @@ def run_import(
 # Reasons and the rejected rows file
 
 
-def reasons(errors: Mapping[str, str]) -> list[str]:
-    """Each error as "Field: message", translated in the current locale."""
-    return [
-        gettext(N_("{field}: {message}"), field=gettext(TARGETS[name]), message=gettext(message))
-        if name in TARGETS
-        else gettext(message)
-        for name, message in errors.items()
-    ]
+#: How an error reads: the file's column, the value it holds, and why it was refused.
+_IN_CELL = N_('"{column}": the value "{value}" is refused. {reason}')
+_IN_EMPTY_CELL = N_('"{column}": the cell is empty. {reason}')
+_IN_FIELD = N_('"{column}": {reason}')  # a field that no column of the file feeds
+_ON_LINE = N_("Line {line}, {error}")
+_ON_ROW = N_("Line {line}: {reason}")
+_UNKNOWN_VALUE = N_("Unknown value.")  # the cleaners' message for a value that is not one of a field's codes
+_ACCEPTED = N_("Accepted values: {values}.")
+#: The labels of the codes of the imported fields that have some (type, status, compliance).
+_CODE_LABELS: dict[str, tuple[str, ...]] = {spec.name: tuple(spec.codes.values()) for spec in IMPORTED if spec.codes}
+MAX_SHOWN_VALUE = 80  # characters of a refused value quoted in its error
+
+
+@dataclass(frozen=True)
+class CellError:
+    """One reason a row was refused: the field, the file's column that feeds it and its value as written
+    (None for an error about the whole row, or a field that no column feeds), and the message id."""
+
+    field: str
+    column: str | None
+    value: str | None
+    reason: str
+
+    def why(self) -> str:
+        """The reason in the current locale; for a value that is not one of its field's codes, with the
+        values that are."""
+        reason = gettext(self.reason)
+        labels = _CODE_LABELS.get(self.field)
+        if self.reason == _UNKNOWN_VALUE and labels:
+            accepted = gettext(_ACCEPTED, values=", ".join(gettext(label) for label in labels))
+            reason = f"{reason} {accepted}"
+        return reason
+
+    def describe(self, line: int | None = None) -> str:
+        """The error in the current locale: "Line 12, "Postal code": the value "7500A" is refused. A French
+        postal code has 5 digits." (without the line when `line` is None)."""
+        reason = self.why()
+        if self.field == ROW_ERROR:
+            return reason if line is None else gettext(_ON_ROW, line=line, reason=reason)
+        column = self.column if self.column is not None else gettext(TARGETS.get(self.field, self.field))
+        value = " ".join((self.value or "").split())
+        if len(value) > MAX_SHOWN_VALUE:
+            value = value[: MAX_SHOWN_VALUE - 1] + "…"
+        if self.column is None:
+            error = gettext(_IN_FIELD, column=column, reason=reason)
+        elif value:
+            error = gettext(_IN_CELL, column=column, value=value, reason=reason)
+        else:
+            error = gettext(_IN_EMPTY_CELL, column=column, reason=reason)
+        return error if line is None else gettext(_ON_LINE, line=line, error=error)
+
+
+def cell_errors(
+    errors: Mapping[str, str], cells: Sequence[str], columns: Sequence[str], mapping: Sequence[str | None]
+) -> list[CellError]:
+    """A row's errors (field → message id) with the column of the file each comes from and its value."""
+    found: list[CellError] = []
+    for name, reason in errors.items():
+        index = next((i for i, target in enumerate(mapping) if target == name), None)
+        if name == ROW_ERROR or index is None or index >= len(columns):
+            found.append(CellError(name, None, None, reason))
+        else:
+            found.append(CellError(name, columns[index], cells[index] if index < len(cells) else "", reason))
+    return found
 
 
 def rejected_rows_csv(report: ImportReport, *, locale: str | None = None) -> bytes:
@@ -1309,5 +1377,6 @@ def rejected_rows_csv(report: ImportReport, *, locale: str | None = None) -> byt
         writer.writerow([neutralise(cell) for cell in header])
         for row in report.rejected_rows:
             cells = (row.cells + [""] * len(report.columns))[: len(report.columns)]
-            writer.writerow([neutralise(cell) for cell in [*cells, "; ".join(reasons(row.errors))]])
+            why = "; ".join(error.describe(row.line) for error in report.errors_of(row))
+            writer.writerow([neutralise(cell) for cell in [*cells, why]])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -175,6 +175,7 @@ class _Wizard:
         self.show_preview()
 
     def _row(self, row: PreviewRow) -> dict[str, Any]:
+        assert self.preview is not None
         action = imports.effective_action(row, self.default_action, self.overrides)
         match = ""
         if row.match is not None:
@@ -191,7 +192,8 @@ class _Wizard:
             "color": STATUS_COLORS[row.status],
             "name": row.name,
             "city": " ".join(str(p) for p in (row.values.get("postal_code"), row.values.get("city")) if p),
-            "details": "; ".join(imports.reasons(row.errors)) if row.errors else match,
+            # the table has a line column: each error names its column, value and reason
+            "details": "; ".join(error.describe() for error in self.preview.errors_of(row)) if row.errors else match,
             "action": action.value if action else "",
             "choices": choices,
             "action_label": _(ACTION_LABELS[action])
@@ -376,7 +378,7 @@ class _Wizard:
                 async def load(state: TableState) -> tuple[list[dict[str, Any]], int]:
                     start = (state.page - 1) * state.page_size
                     return [
-                        {"line": row.line, "reasons": "; ".join(imports.reasons(row.errors))}
+                        {"line": row.line, "reasons": "; ".join(error.describe() for error in report.errors_of(row))}
                         for row in rejected[start : start + state.page_size]
                     ], len(rejected)
 

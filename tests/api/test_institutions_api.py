@@ -538,6 +538,65 @@ async def test_import_endpoint_returns_the_report_and_a_second_run_creates_nothi
     assert listed.json()["total"] == 2
 
 
+async def test_import_endpoint_names_the_column_and_the_value_of_each_error(api: httpx.AsyncClient, org: Org) -> None:
+    headers = await _auth(api, org.admin)
+    content = (
+        "\ufeffNom;Code postal;Lits\r\nClinique des Alpes;38000;120\r\nClinique du Lac;7500A;beaucoup\r\n;38000;\r\n"
+    ).encode()
+    files = {"file": ("etablissements.csv", content, "text/csv")}
+    response = await api.post("/api/institutions/import", files=files, headers={**headers, "Accept-Language": "fr"})
+    assert response.status_code == 200, response.text
+    rejected = {row["line"]: row for row in response.json()["rejected_rows"]}
+    assert sorted(rejected[3]["reasons"]) == [
+        "Ligne 3, « Code postal » : la valeur « 7500A » est refusée. Un code postal français a 5 chiffres.",
+        "Ligne 3, « Lits » : la valeur « beaucoup » est refusée. Saisissez un nombre entier.",
+    ]
+    assert sorted(rejected[3]["errors"], key=lambda e: e["field"]) == [
+        {"field": "bed_capacity", "column": "Lits", "value": "beaucoup", "reason": "Saisissez un nombre entier."},
+        {
+            "field": "postal_code",
+            "column": "Code postal",
+            "value": "7500A",
+            "reason": "Un code postal français a 5 chiffres.",
+        },
+    ]
+    assert rejected[4]["reasons"] == ["Ligne 4, « Nom » : la cellule est vide. Ce champ est obligatoire."]
+    english = await api.post("/api/institutions/import", files=files, headers={**headers, "Accept-Language": "en"})
+    assert {row["line"]: row["reasons"] for row in english.json()["rejected_rows"]}[4] == [
+        'Line 4, "Nom": the cell is empty. This field is required.'
+    ]
+
+
+@pytest.fixture
+def shared_sample() -> bytes:
+    """The shared sample file (README of /work/shared/data): four invalid rows among 209."""
+    from pathlib import Path
+
+    return Path("/work/shared/data/institutions_fr_sample.csv").read_bytes()
+
+
+async def test_import_endpoint_explains_the_invalid_rows_of_the_sample_file(
+    api: httpx.AsyncClient, org: Org, shared_sample: bytes
+) -> None:
+    headers = {**await _auth(api, org.admin), "Accept-Language": "en"}
+    sample = shared_sample
+    response = await api.post(
+        "/api/institutions/import", files={"file": ("sample.csv", sample, "text/csv")}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert {row["line"]: row["reasons"] for row in response.json()["rejected_rows"]} == {
+        6: ['Line 6, "Lits": the value "beaucoup" is refused. Enter a whole number.'],
+        34: [
+            'Line 34, "Type": the value "spaceport" is refused. Unknown value. Accepted values: University hospital '
+            "(CHU), Hospital (CH), Private clinic, Medical centre, Specialty clinic, Laboratory, Pharmacy, Other."
+        ],
+        60: ['Line 60, "Nom": the cell is empty. This field is required.'],
+        206: [
+            'Line 206, "SIRET": the value "12345678901234" is refused. This SIRET number is not valid (check digit).'
+        ],
+    }
+
+
 async def test_import_endpoint_refuses_a_sales_rep_and_a_bad_file(api: httpx.AsyncClient, org: Org) -> None:
     rep = await _auth(api, org.rep_a)
     refused = await api.post("/api/institutions/import", files={"file": ("a.csv", SAMPLE_CSV, "text/csv")}, headers=rep)

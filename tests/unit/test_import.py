@@ -217,6 +217,77 @@ def test_sample_invalid_rows_are_rejected_with_the_stated_reasons(db: Session, m
         assert by_line[line].errors == errors
 
 
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "fr",
+            {
+                6: "Ligne 6, « Lits » : la valeur « beaucoup » est refusée. Saisissez un nombre entier.",
+                34: "Ligne 34, « Type » : la valeur « spaceport » est refusée. Valeur inconnue. Valeurs acceptées : "
+                "Centre hospitalier universitaire (CHU), Centre hospitalier (CH), Clinique privée, Centre médical, "
+                "Clinique spécialisée, Laboratoire, Pharmacie, Autre.",
+                60: "Ligne 60, « Nom » : la cellule est vide. Ce champ est obligatoire.",
+                206: "Ligne 206, « SIRET » : la valeur « 12345678901234 » est refusée. "
+                "Ce numéro SIRET n'est pas valide (clé de contrôle).",
+            },
+        ),
+        (
+            "en",
+            {
+                6: 'Line 6, "Lits": the value "beaucoup" is refused. Enter a whole number.',
+                34: 'Line 34, "Type": the value "spaceport" is refused. Unknown value. Accepted values: '
+                "University hospital (CHU), Hospital (CH), Private clinic, Medical centre, Specialty clinic, "
+                "Laboratory, Pharmacy, Other.",
+                60: 'Line 60, "Nom": the cell is empty. This field is required.',
+                206: 'Line 206, "SIRET": the value "12345678901234" is refused. '
+                "This SIRET number is not valid (check digit).",
+            },
+        ),
+    ],
+)
+def test_each_error_names_its_line_column_and_refused_value(
+    db: Session, manager: Actor, sample: bytes, language: str, expected: dict[int, str]
+) -> None:
+    """An error names the file's column (its header, as the user wrote it), the value refused and why."""
+    preview = imports.preview_import(db, manager, sample)
+    report = imports.run_import(db, manager, sample)
+    by_line = {row.line: row for row in preview.rows}
+    with use_locale(language):
+        for line, sentence in expected.items():
+            assert [error.describe(line) for error in preview.errors_of(by_line[line])] == [sentence]
+        assert {row.line: [e.describe(row.line) for e in report.errors_of(row)] for row in report.rejected_rows} == {
+            line: [sentence] for line, sentence in expected.items()
+        }
+    postal = imports.preview_import(db, manager, _csv([["Nom", "CP"], ["Clinique A", "7500A"]]))
+    [error] = postal.errors_of(postal.rows[0])
+    assert (error.field, error.column, error.value) == ("postal_code", "CP", "7500A")
+    for other, sentence in (
+        ("fr", "Ligne 2, « CP » : la valeur « 7500A » est refusée. Un code postal français a 5 chiffres."),
+        ("es", "Línea 2, «CP»: el valor «7500A» no se acepta."),
+        ("de", "Zeile 2, „CP“: Der Wert „7500A“ wird nicht angenommen."),
+    ):
+        with use_locale(other):
+            assert error.describe(2).startswith(sentence), error.describe(2)
+
+
+def test_an_error_about_the_whole_row_or_a_field_without_column_names_the_line(db: Session, manager: Actor) -> None:
+    content = _csv([["Nom", "Prénom contact"], ["Clinique A", "", "extra"], ["Clinique B", "Jean"]])
+    preview = imports.preview_import(db, manager, content)
+    with use_locale("en"):
+        assert [e.describe(2) for e in preview.errors_of(preview.rows[0])] == [
+            "Line 2: This row has more cells than the header."
+        ]
+        # the contact's last name has no column: the error names the field
+        assert [e.describe(3) for e in preview.errors_of(preview.rows[1])] == [
+            'Line 3, "Contact last name": This field is required.'
+        ]
+        long = "x" * 200
+        beds = imports.preview_import(db, manager, _csv([["Nom", "Lits"], ["Clinique C", long]]))
+        [error] = beds.errors_of(beds.rows[0])
+        assert error.value == long and f'"{"x" * 79}…"' in error.describe()
+
+
 def test_sample_duplicates_are_found_among_the_rows_of_the_file(db: Session, manager: Actor, sample: bytes) -> None:
     preview = imports.preview_import(db, manager, sample)
     found = {row.line: (row.match.line, row.match.rule) for row in preview.rows if row.match is not None}
@@ -760,14 +831,12 @@ def test_rejected_rows_file_has_the_reasons_and_neutralised_formulas(db: Session
     rows = _rejected(data)
     with use_locale("fr"):
         assert rows[0] == [*header, gettext("Reason")]
-        expected = [
-            gettext("{field}: {message}", field=gettext(label), message=gettext(message))
-            for label, message in (
-                ("SIRET", "This SIRET number is not valid (check digit)."),
-                ("Beds", "Enter a whole number."),
-                ("Contact last name", "This field is required."),
-            )
-        ]
+    expected = [
+        "Ligne 2, « SIRET » : la valeur « 12345678901234 » est refusée. "
+        "Ce numéro SIRET n'est pas valide (clé de contrôle).",
+        "Ligne 2, « Lits » : la valeur « @SUM(A1) » est refusée. Saisissez un nombre entier.",
+        "Ligne 2, « Nom du contact » : Ce champ est obligatoire.",  # the field has no column in this file
+    ]
     assert rows[1][:5] == ['\'=HYPERLINK("http://evil")', "12345678901234", "'+Lyon", "'-1", "'@SUM(A1)"]
     assert rows[1][5] == "Jean"
     assert sorted(rows[1][6].split("; ")) == sorted(expected)
@@ -778,7 +847,8 @@ def test_rejected_rows_file_keeps_the_separator_of_the_original(db: Session, man
     content = _csv([["Name", "Beds"], ["", "3"]], delimiter=",")
     report = imports.run_import(db, manager, content)
     data = imports.rejected_rows_csv(report, locale="en").decode("utf-8-sig")
-    assert data.splitlines() == ["Name,Beds,Reason", ",3,Name: This field is required."]
+    reason = '"Line 2, ""Name"": the cell is empty. This field is required."'
+    assert data.splitlines() == ["Name,Beds,Reason", f",3,{reason}"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -177,13 +177,78 @@ def test_an_invoice_carries_the_french_legal_mentions() -> None:
     assert label("{days} days", "fr", days=30) in flat
 
 
-def test_a_quote_shows_its_validity_and_its_terms_on_a_page_of_their_own() -> None:
-    first, terms = pages_text(render(document(DocumentKind.QUOTE)))
-    assert "DEV-2026-00042" in first and "14 avril 2026" in first
-    assert label("Amount due", "fr") not in first  # payments are for invoices
-    assert "Article 1 – Objet." in terms and "Article 2 – Prix." in terms
-    assert "Article 1" not in first
-    assert label("Page {page} / {total}", "fr", page=2, total=2) in terms
+def test_a_one_line_quote_with_its_terms_is_one_page() -> None:
+    """The terms follow the totals when they fit: no second page for two lines of terms."""
+    doc = document(DocumentKind.QUOTE, lines=1)
+    [text] = pages_text(render(doc))
+    assert "DEV-2026-00042" in text and "14 avril 2026" in text
+    assert label("Amount due", "fr") not in text  # payments are for invoices
+    assert label("Terms and conditions of sale", "fr") in text
+    assert "Article 1 – Objet." in text and "Article 2 – Prix." in text
+    assert text.index(money(doc.totals.total_incl_vat, "fr")) < text.index("Article 1 – Objet.")
+    assert label("Page {page} / {total}", "fr", page=1, total=1) in text
+
+
+def body_lines(content: bytes) -> list[list[str]]:
+    """Per page, the lines of text above the footer (a table row's cells make one line), top to bottom."""
+    from crm_app.sales.pdf.render import FOOTER_HEIGHT
+
+    pages = []
+    for boxes in text_boxes(content):
+        rows: dict[int, list[tuple[float, str]]] = {}
+        for text, x0, y0, _x1, _y1 in boxes:
+            if y0 > FOOTER_HEIGHT:
+                rows.setdefault(round(y0), []).append((x0, text.strip()))
+        pages.append([" ".join(t for _x, t in sorted(rows[y])) for y in sorted(rows, reverse=True)])
+    return pages
+
+
+TERMS_ARTICLE = (
+    "Article {n} – Les prix s'entendent hors taxes, départ usine, et sont révisables chaque année au 1er janvier "
+    "selon l'indice publié ; toute commande vaut acceptation des présentes conditions."
+)
+
+
+@pytest.mark.parametrize("kind", [DocumentKind.QUOTE, DocumentKind.INVOICE])
+def test_a_document_that_spills_over_leaves_no_page_with_a_line_or_two(kind: DocumentKind) -> None:
+    """Terms (quotes) or lines (both) of every length around a page's end: each page holds at least
+    MIN_LINES lines of text besides its footer, and every article and every line is printed."""
+    from crm_app.sales.pdf.render import MIN_LINES
+
+    spilled = 0
+    for lines, articles in [(1, n) for n in range(20, 44, 2)] + [(n, 4) for n in range(14, 30)]:
+        terms = "\n\n".join(TERMS_ARTICLE.format(n=n) for n in range(1, articles + 1))
+        doc = replace(document(kind, lines=lines), seller=replace(SELLER, terms=terms))
+        content = render(doc)
+        pages = body_lines(content)
+        spilled += len(pages) > 1
+        for number, page in enumerate(pages, start=1):
+            assert len(page) >= MIN_LINES, (kind, lines, articles, number, page)
+        everything = " ".join(" ".join(" ".join(page) for page in pages).split())
+        assert all(f"REF-{i:03d}" in everything for i in range(lines))
+        assert money(doc.totals.total_incl_vat, "fr") in everything
+        if kind is DocumentKind.QUOTE:
+            for n in range(1, articles + 1):
+                assert " ".join(TERMS_ARTICLE.format(n=n).split()) in everything, (lines, articles, n)
+    assert spilled > 10  # the cases do cross a page's end
+
+
+@pytest.mark.parametrize("kind", list(DocumentKind))
+@pytest.mark.parametrize("lines", [3, 120])
+def test_the_legal_line_is_printed_once_per_page_in_the_footer(kind: DocumentKind, lines: int) -> None:
+    """The seller's capital, SIRET, RCS and VAT number: once on each page, in its footer (its name also
+    heads the first page)."""
+    from crm_app.sales.pdf.render import FOOTER_HEIGHT
+
+    content = render(document(kind, lines=lines))
+    texts = pages_text(content)
+    assert (len(texts) == 1) == (lines == 3)
+    for number, (text, boxes) in enumerate(zip(texts, text_boxes(content), strict=True), start=1):
+        flat = " ".join(text.split())
+        for value in ("10 000 €", "73282932000074", "RCS Paris B 732 829 320", "FR44732829320"):
+            assert flat.count(value) == 1, (kind, number, value)
+        footer = " ".join(" ".join(t for t, _x0, y0, _x1, _y1 in boxes if y0 <= FOOTER_HEIGHT).split())
+        assert "73282932000074" in footer and "FR44732829320" in footer, (kind, number)
 
 
 def test_a_credit_note_and_an_order_render() -> None:

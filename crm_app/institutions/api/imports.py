@@ -13,16 +13,24 @@ from crm_app.institutions import imports
 from crm_app.institutions.imports import Action, ImportReport
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
 from crm_app.platform.errors import ValidationFailed
-from crm_app.platform.i18n import N_, gettext, negotiate, use_locale
+from crm_app.platform.i18n import N_, negotiate, use_locale
 
 router = APIRouter(prefix="/institutions", tags=["institutions"])
+
+
+class CellErrorOut(BaseModel):
+    field: str  # the target field, or "row" for an error about the whole row
+    column: str | None  # the file's column that feeds the field (None: the whole row, or no column)
+    value: str | None  # the refused value, as written in the file
+    reason: str  # why, translated
 
 
 class RejectedRowOut(BaseModel):
     line: int  # in the file, the header being line 1
     cells: list[str]
     fields: dict[str, str]  # field → reason, translated
-    reasons: list[str]  # "Field: reason", translated
+    errors: list[CellErrorOut]
+    reasons: list[str]  # 'Line 12, "Postal code": the value "7500A" is refused. A French postal code has 5 digits.'
 
 
 class ImportReportOut(BaseModel):
@@ -61,10 +69,15 @@ def _report_out(report: ImportReport) -> ImportReportOut:
             RejectedRowOut(
                 line=row.line,
                 cells=row.cells,
-                fields={name: gettext(message) for name, message in row.errors.items()},
-                reasons=imports.reasons(row.errors),
+                fields={error.field: error.why() for error in errors},
+                errors=[
+                    CellErrorOut(field=error.field, column=error.column, value=error.value, reason=error.why())
+                    for error in errors
+                ],
+                reasons=[error.describe(row.line) for error in errors],
             )
             for row in report.rejected_rows
+            for errors in [report.errors_of(row)]
         ],
     )
 

@@ -40,8 +40,6 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
     Image,
-    KeepTogether,
-    PageBreak,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -70,6 +68,9 @@ CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 DEFAULT_ACCENT = "#1565c0"
 LOGO_MAX = (50 * mm, 22 * mm)
 FRAME_PADDING = 6  # points: the padding of platypus' default frame, inside the page margins
+#: Lines of text that a page break in the document's end (totals, payment, mentions, terms) leaves on
+#: either side of it at least: no page starts or ends the document with a line or two alone.
+MIN_LINES = 3
 
 TITLES: dict[DocumentKind, str] = {
     DocumentKind.QUOTE: N_("Quote"),
@@ -219,6 +220,87 @@ def _nothing(_canvas: Canvas, _doc: Any) -> None:
     return None
 
 
+# --- the document's end: one flow that breaks only where both pages keep some text ----------------
+
+
+def _text_lines(part: Flowable) -> int:
+    """Lines of text a wrapped part shows: a paragraph's lines, a table's rows, nothing for a spacer."""
+    if isinstance(part, Paragraph):
+        return len(part.blPara.lines)
+    if isinstance(part, Table):
+        return len(part._cellvalues)
+    return 0
+
+
+class _Flow(Flowable):
+    """Flowables drawn one under the other (the totals, payment, mentions and terms), that split across
+    pages only where each side keeps at least `MIN_LINES` lines of text: between two parts or inside a
+    paragraph, never after a heading and never inside a table.
+
+    Platypus alone would break after any line of a paragraph or between any two flowables, so that a
+    document a line too long ended on a page holding that one line; and a page break forced before the
+    terms gave a one-line quote a second page for two lines of terms."""
+
+    def __init__(self, parts: list[Flowable]) -> None:
+        super().__init__()
+        self.parts = parts
+        self._placed: list[tuple[float, float, float]] = []  # per part: space above, its width and height
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 - ReportLab's API
+        self._placed = []
+        for index, part in enumerate(self.parts):
+            width, height = part.wrap(availWidth, availHeight)
+            self._placed.append((part.getSpaceBefore() if index else 0.0, width, height))
+        self.width = availWidth
+        self.height = sum(above + height for above, _width, height in self._placed)
+        return self.width, self.height
+
+    def draw(self) -> None:
+        y = self.height
+        for part, (above, width, height) in zip(self.parts, self._placed, strict=True):
+            y -= above + height
+            align = getattr(part, "hAlign", "LEFT")
+            x = {"RIGHT": self.width - width, "CENTER": (self.width - width) / 2}.get(align, 0.0)
+            part.drawOn(self.canv, x, y)
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803 - ReportLab's API
+        self.wrap(availWidth, availHeight)
+        frame = getattr(self, "_frame", None)
+        at_top = bool(getattr(frame, "_atTop", False))
+        total = sum(_text_lines(part) for part in self.parts)
+        # Break points, the latest first: (parts kept whole on this page, lines of the next part kept here).
+        points: list[tuple[int, int, float, int]] = []  # (index, lines of part index here, height here, lines here)
+        top = lines = 0.0
+        for index, (part, (above, _width, height)) in enumerate(zip(self.parts, self._placed, strict=True)):
+            if index and not self.parts[index - 1].getKeepWithNext():
+                points.append((index, 0, top, int(lines)))
+            if isinstance(part, Paragraph):
+                leading = part.style.leading
+                for kept in range(1, _text_lines(part)):
+                    points.append((index, kept, top + above + kept * leading, int(lines) + kept))
+            top += above + height
+            lines += _text_lines(part)
+        fitting = [point for point in points if point[2] <= availHeight + 1e-6 and point[3] > 0]
+        fitting.sort(key=lambda point: point[2], reverse=True)
+        chosen = next(
+            (point for point in fitting if point[3] >= MIN_LINES and total - point[3] >= MIN_LINES),
+            # on an empty page, a break that keeps fewer lines together rather than none at all
+            fitting[0] if at_top and fitting else None,
+        )
+        if chosen is None:
+            return []  # the whole flow goes to the next page
+        index, kept, _height, _lines = chosen
+        head, tail = self.parts[:index], self.parts[index:]
+        if kept:
+            paragraph = tail[0]
+            paragraph.allowOrphans = paragraph.allowWidows = 1  # the lines are counted here
+            first, rest = paragraph.split(availWidth, (kept + 0.5) * paragraph.style.leading)
+            head, tail = [*head, first], [rest, *tail[1:]]
+        while tail and isinstance(tail[0], Spacer):  # the next page starts with text
+            tail = tail[1:]
+        return [_Flow(head), _Flow(tail)] if tail else [_Flow(head)]
+
+
 # --- the document --------------------------------------------------------------------------------
 
 
@@ -238,6 +320,7 @@ class _Builder:
             "base": base,
             "small": ParagraphStyle("small", parent=base, fontSize=8, leading=10),
             "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=10),
+            "terms": ParagraphStyle("terms", parent=base, fontSize=8, leading=10, spaceBefore=3),
             "seller": ParagraphStyle("seller", parent=base, fontName=self.bold, fontSize=11, leading=14),
             "title": ParagraphStyle(
                 "title",
@@ -258,6 +341,7 @@ class _Builder:
                 textColor=self.accent,
                 spaceBefore=6,
                 spaceAfter=3,
+                keepWithNext=1,
             ),
             "buyer_name": ParagraphStyle("buyer_name", parent=base, fontName=self.bold, fontSize=10, leading=13),
             "footer": ParagraphStyle(
@@ -459,7 +543,7 @@ class _Builder:
                 ]
         table.setStyle(TableStyle(style))
         table.hAlign = "RIGHT"
-        return [KeepTogether([table]), Spacer(1, 5 * mm)]
+        return [table, Spacer(1, 5 * mm)]
 
     def payment(self) -> list[Flowable]:
         seller = self.doc.seller
@@ -474,39 +558,36 @@ class _Builder:
             lines.append(escape(_("BIC: {bic}", bic=seller.bic)))
         if not lines:
             return []
-        return [KeepTogether([self.p(escape(_("Payment")), "heading"), self.p("<br/>".join(lines))])]
+        return [self.p(escape(_("Payment")), "heading"), self.p("<br/>".join(lines))]
 
     def mentions(self) -> list[Flowable]:
         doc, fmt = self.doc, self.fmt
         texts: list[str] = []
         if doc.notes:
             texts.append(_para(doc.notes))
-        if self.is_invoice:
-            if doc.kind is DocumentKind.INVOICE:
-                if doc.late_penalty_rate is not None:
-                    texts.append(
-                        escape(
-                            _(
-                                "Late payment penalties: {rate} per year, due from the day after the due date.",
-                                rate=fmt.rate(doc.late_penalty_rate),
-                            )
-                        )
-                    )
-                indemnity = doc.recovery_indemnity if doc.recovery_indemnity is not None else Decimal(40)
+        if doc.kind is DocumentKind.INVOICE:
+            if doc.late_penalty_rate is not None:
                 texts.append(
                     escape(
                         _(
-                            "Fixed indemnity for recovery costs in case of late payment: {amount} "
-                            "(French Commercial Code, art. L441-10 and D441-5).",
-                            amount=fmt.money(indemnity),
+                            "Late payment penalties: {rate} per year, due from the day after the due date.",
+                            rate=fmt.rate(doc.late_penalty_rate),
                         )
                     )
                 )
-                texts.append(escape(_("No discount for early payment.")))
-            texts += [escape(_printable(mention)) for mention in doc.extra_mentions]
-            texts.append(" · ".join(escape(part) for part in self.legal_parts(keep_whole=True)))
-        else:
-            texts += [escape(_printable(mention)) for mention in doc.extra_mentions]
+            indemnity = doc.recovery_indemnity if doc.recovery_indemnity is not None else Decimal(40)
+            texts.append(
+                escape(
+                    _(
+                        "Fixed indemnity for recovery costs in case of late payment: {amount} "
+                        "(French Commercial Code, art. L441-10 and D441-5).",
+                        amount=fmt.money(indemnity),
+                    )
+                )
+            )
+            texts.append(escape(_("No discount for early payment.")))
+        # The seller's legal identity is the footer's first line, on every page: not printed here again.
+        texts += [escape(_printable(mention)) for mention in doc.extra_mentions]
         if doc.kind is DocumentKind.QUOTE:
             texts.append(
                 escape(
@@ -542,9 +623,9 @@ class _Builder:
         if self.doc.kind is not DocumentKind.QUOTE or not self.doc.seller.terms.strip():
             return []
         return [
-            PageBreak(),
+            Spacer(1, 3 * mm),
             self.p(escape(_("Terms and conditions of sale")), "heading"),
-            *[self.p(_para(block), "small") for block in self.doc.seller.terms.split("\n\n") if block.strip()],
+            *[self.p(_para(block), "terms") for block in self.doc.seller.terms.split("\n\n") if block.strip()],
         ]
 
     def footer(self) -> _Footer:
@@ -559,10 +640,8 @@ class _Builder:
             *self.header(),
             *self.parties(),
             *self.lines_table(),
-            *self.totals(),
-            *self.payment(),
-            *self.mentions(),
-            *self.terms(),
+            # the terms follow the totals on the same page when they fit (a one-line quote is one page)
+            _Flow([*self.totals(), *self.payment(), *self.mentions(), *self.terms()]),
         ]
 
 
