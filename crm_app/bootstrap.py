@@ -2,7 +2,7 @@
 notification kinds and record pages, timeline sources, comment targets, and REST routers.
 
 Every area declares what it offers as plain module constants (`JOBS`, `SUBSCRIBERS`, `SECTIONS`,
-`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `CHANGE_VISIBILITY`, `COMMENT_TARGETS`,
+`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `RECORD_VISIBILITY`, `COMMENT_TARGETS`,
 `HISTORY_NAMES`, `router`); nothing registers itself when it is imported. `wire()` registers them
 all, once per process, before the application serves or a command runs; `api_router()` assembles the
 REST API. Only `crm_app.web` and `crm_app.cli` (and the tests) import this module.
@@ -27,7 +27,18 @@ from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.api import imports as imports_api
 from crm_app.institutions.api import institutions as institutions_api
-from crm_app.platform import audit, bridge, comments, events, notifications, retention, scheduler, settings, smtp
+from crm_app.platform import (
+    audit,
+    bridge,
+    comments,
+    events,
+    notifications,
+    records,
+    retention,
+    scheduler,
+    settings,
+    smtp,
+)
 from crm_app.platform.api import deps, health
 from crm_app.platform.api import notifications as notifications_api
 from crm_app.platform.api import settings as settings_api
@@ -69,7 +80,8 @@ def wire() -> None:
             *quotes.TIMELINE_SOURCES,
             *invoices.TIMELINE_SOURCES,
         )
-        timeline.register_change_visibility({**quotes.CHANGE_VISIBILITY, **invoices.CHANGE_VISIBILITY})
+        for module in (timeline, activity_timeline, quotes, invoices):
+            records.register_visibility(module.RECORD_VISIBILITY)
         for module in (tasks, meetings, notes, quotes):
             for kind, resolver in module.COMMENT_TARGETS.items():
                 comments.register_target(kind, resolver)

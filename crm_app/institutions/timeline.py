@@ -14,7 +14,7 @@ quotes, invoices, payments) as `TIMELINE_SOURCES`, and `crm_app.bootstrap` regis
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,13 +23,14 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
+from crm_app.institutions.models import Contact, Institution
 from crm_app.institutions.service import get_institution
-from crm_app.platform import audit
+from crm_app.platform import audit, records
 from crm_app.platform.db import fetch_all
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import table_of
 from crm_app.platform.paging import Page, PageRequest
-from crm_app.platform.permissions import Actor, authorize
+from crm_app.platform.permissions import Actor, Scope, authorize, scope_for
 from crm_app.platform.settings import KIND_MODULES, disabled_modules
 
 #: `source(actor, institution_id)` → a SELECT of `entry_columns(...)` limited to what the actor sees.
@@ -107,24 +108,10 @@ class TimelineEntry:
     new_name: str | None = None
 
 
-#: `condition(actor, entity_id)` → SQL true when the actor may see the record `entity_id` names (the
-#: rights of the record's own page). Each area declares its audited kinds (`CHANGE_VISIBILITY`).
-ChangeVisibility = Callable[[Actor, Any], Any]
-#: The institution's own audited kinds: seen by whoever sees the institution.
-OWN_ENTITY_TYPES = ("institution", "contact")
-_VISIBILITY: dict[str, ChangeVisibility] = {}
-
-
-def register_change_visibility(kinds: Mapping[str, ChangeVisibility]) -> None:
-    """Let the changes of other areas' records (quotes, invoices...) show on the institution's timeline
-    and history, to those who may see the record."""
-    _VISIBILITY.update(kinds)
-
-
 def visible_changes(actor: Actor, entity_type: Any, entity_id: Any) -> Any:
-    """SQL: the audit entries the actor may read. A kind no area declared is never shown."""
-    others = (sa.and_(entity_type == kind, condition(actor, entity_id)) for kind, condition in _VISIBILITY.items())
-    return sa.or_(entity_type.in_(OWN_ENTITY_TYPES), *others)
+    """SQL: the audit entries the actor may read: those of the records whose own page the actor may open
+    (`records.readable`; the areas declare their kinds as `RECORD_VISIBILITY`)."""
+    return records.readable(actor, entity_type, entity_id)
 
 
 def history(session: Session, actor: Actor, institution_id: uuid.UUID, request: PageRequest) -> Page[audit.HistoryRow]:
@@ -207,3 +194,28 @@ def _changes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
 
 #: The institution's own entries: the changes to it and its contacts.
 TIMELINE_SOURCES: tuple[TimelineSource, ...] = (TimelineSource("change", _changes),)
+
+
+def _visible_institution(actor: Actor, institution_id: Any) -> Any:
+    """SQL: the institution page's right ("institution.view": every role sees every institution today)."""
+    if scope_for(actor, "institution.view") is Scope.ALL:
+        return sa.true()
+    i = table_of(Institution).c
+    condition = records.scope_condition(
+        actor, "institution.view", team_column=i.team_id, owner_columns=(i.assigned_user_id, i.created_by)
+    )
+    return records.exists_visible(i.id, condition, institution_id)
+
+
+def _visible_contact(actor: Actor, contact_id: Any) -> Any:
+    """SQL: a contact reads as its institution does ("contact.view" on top)."""
+    if scope_for(actor, "contact.view") is Scope.NONE:
+        return sa.false()
+    if scope_for(actor, "institution.view") is Scope.ALL:
+        return sa.true()
+    c = table_of(Contact).c
+    return records.exists_visible(c.id, _visible_institution(actor, c.institution_id), contact_id)
+
+
+#: Who may read the institutions' and contacts' records (their audit entries, their notifications).
+RECORD_VISIBILITY: dict[str, records.Visibility] = {"institution": _visible_institution, "contact": _visible_contact}
