@@ -3,7 +3,7 @@ notification kinds and record pages, timeline sources, comment targets, and REST
 
 Every area declares what it offers as plain module constants (`JOBS`, `SUBSCRIBERS`, `SECTIONS`,
 `NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `RECORD_VISIBILITY`, `COMMENT_TARGETS`,
-`HISTORY_NAMES`, `router`); nothing registers itself when it is imported. `wire()` registers them
+`HISTORY_NAMES`, `HISTORY_WORDING`, `router`); nothing registers itself when it is imported. `wire()` registers them
 all, once per process, before the application serves or a command runs; `api_router()` assembles the
 REST API. Only `crm_app.web` and `crm_app.cli` (and the tests) import this module.
 """
@@ -42,7 +42,7 @@ from crm_app.platform import (
 from crm_app.platform.api import deps, health
 from crm_app.platform.api import notifications as notifications_api
 from crm_app.platform.api import settings as settings_api
-from crm_app.sales import document_settings, invoices, quotes, reminders
+from crm_app.sales import document_settings, history_wording, invoices, quotes, reminders
 from crm_app.sales.api import catalog as catalog_api
 from crm_app.sales.api import documents as documents_api
 from crm_app.sales.api import invoices as invoices_api
@@ -85,7 +85,8 @@ def wire() -> None:
         for module in (tasks, meetings, notes, quotes):
             for kind, resolver in module.COMMENT_TARGETS.items():
                 comments.register_target(kind, resolver)
-        audit.register_names(*institutions.HISTORY_NAMES)
+        audit.register_names(*institutions.HISTORY_NAMES, *history_wording.HISTORY_NAMES)
+        audit.register_wording({**timeline.HISTORY_WORDING, **history_wording.HISTORY_WORDING})
         deps.set_authenticator(tokens.authenticate_access_token)
         scheduler.set_timezone_source(settings.timezone)
         bridge.add_listener(follow_settings)

@@ -23,10 +23,12 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
+from crm_app.institutions.fields import FIELDS, Shown, shown_as
 from crm_app.institutions.models import Contact, Institution
 from crm_app.institutions.service import get_institution
 from crm_app.platform import audit, records
 from crm_app.platform.db import fetch_all
+from crm_app.platform.i18n import N_
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import table_of
 from crm_app.platform.paging import Page, PageRequest
@@ -73,6 +75,7 @@ def entry_columns(
     user_name: Any = None,
     old_value: Any = None,
     new_value: Any = None,
+    about: Any = None,
 ) -> list[Any]:
     """The columns of a timeline entry, typed alike in every source (UNION ALL needs it)."""
 
@@ -89,6 +92,7 @@ def entry_columns(
         text(user_name, "user_name"),
         text(old_value, "old_value"),
         text(new_value, "new_value"),
+        text(about, "about"),
     ]
 
 
@@ -104,8 +108,10 @@ class TimelineEntry:
     old_value: str | None
     new_value: str | None
     link: str | None
+    about: str | None = None  # for a change: the id of the record it is about (`status` names its kind)
     old_name: str | None = None  # for a change: the name of the record `old_value` refers to
     new_name: str | None = None
+    about_name: str | None = None  # for a change: the name (number) of the record it is about
 
 
 def visible_changes(actor: Actor, entity_type: Any, entity_id: Any) -> Any:
@@ -152,19 +158,22 @@ def timeline(
         .limit(request.page_size)
     )
     rows = fetch_all(session, statement)
+    changes = [row for row in rows if row.kind == "change"]
     names = audit.referenced_names(
-        session,
-        ((row.title, value) for row in rows if row.kind == "change" for value in (row.old_value, row.new_value)),
+        session, ((row.title, value) for row in changes for value in (row.old_value, row.new_value))
     )
+    subjects = audit.record_names(session, ((row.status, row.about) for row in changes))
     entries = []
     for row in rows:
         link = _SOURCES[row.kind].link
+        is_change = row.kind == "change"
         entries.append(
             TimelineEntry(
                 **row._asdict(),
                 link=link.format(id=row.record_id) if link else None,
-                old_name=names.get(row.old_value or "") if row.kind == "change" else None,
-                new_name=names.get(row.new_value or "") if row.kind == "change" else None,
+                old_name=names.get(row.old_value or "") if is_change else None,
+                new_name=names.get(row.new_value or "") if is_change else None,
+                about_name=subjects.get(row.about or "") if is_change else None,
             )
         )
     return Page(entries, int(total), request.page, request.page_size)
@@ -188,6 +197,7 @@ def _changes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
             user_name=a.actor_name,
             old_value=a.old_value,
             new_value=a.new_value,
+            about=sa.cast(a.entity_id, sa.Text),
         )
     ).where(a.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id))
 
@@ -219,3 +229,53 @@ def _visible_contact(actor: Actor, contact_id: Any) -> Any:
 
 #: Who may read the institutions' and contacts' records (their audit entries, their notifications).
 RECORD_VISIBILITY: dict[str, records.Visibility] = {"institution": _visible_institution, "contact": _visible_contact}
+
+
+# --------------------------------------------------------------------------------------------
+# In words
+
+#: The history's field names: the institution's (its field specs), then its contacts'.
+FIELD_LABELS: dict[str, str] = {
+    **{spec.name: spec.label for spec in FIELDS},
+    "contact": N_("Contact"),
+    "first_name": N_("First name"),
+    "last_name": N_("Last name"),
+    "title": N_("Function"),
+    "department": N_("Department"),
+    "email": N_("Email"),
+    "mobile": N_("Mobile"),
+    "is_primary": N_("Primary contact"),
+    "email_opt_out": N_("Does not want emails"),
+}
+_VALUES: dict[str, Any] = {
+    "codes": {spec.name: spec.codes for spec in FIELDS if spec.shown is Shown.CODE and spec.codes is not None},
+    "dates": shown_as(Shown.DATE),
+    "money": shown_as(Shown.MONEY),
+    "yes_no": shown_as(Shown.YES_NO) | {"is_primary", "email_opt_out"},
+}
+#: How the entries of institutions and contacts read (`audit.register_wording`).
+HISTORY_WORDING: dict[str, audit.Wording] = {
+    "institution": audit.Wording(
+        N_("Institution"),
+        {
+            "create": N_("Institution created"),
+            "update": N_("Institution changed"),
+            "archive": N_("Institution archived"),
+            "restore": N_("Institution restored"),
+            "merge": N_("Institution merged"),
+        },
+        FIELD_LABELS,
+        **_VALUES,
+    ),
+    "contact": audit.Wording(
+        N_("Contact"),
+        {
+            "create": N_("Contact {name} created"),
+            "update": N_("Contact {name} changed"),
+            "archive": N_("Contact {name} archived"),
+            "restore": N_("Contact {name} restored"),
+        },
+        FIELD_LABELS,
+        **_VALUES,
+    ),
+}
