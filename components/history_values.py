@@ -97,9 +97,8 @@ def change_words(row: audit.HistoryRow) -> ChangeWords:
     field_label = _(wording.fields[row.field]) if row.field and row.field in wording.fields else ""
     if not field_label:  # a field nobody named: its values cannot be read either
         return ChangeWords(what, "", "", "")
-    return ChangeWords(
-        what,
-        field_label,
-        values.text(row.field, row.old_value, row.old_name),
-        values.text(row.field, row.new_value, row.new_name),
-    )
+    old = values.text(row.field, row.old_value, row.old_name)
+    new = values.text(row.field, row.new_value, row.new_name)
+    if not old and new == row.entity_name:  # the record's own name, given as it was created: `what` says it
+        return ChangeWords(what, "", "", "")
+    return ChangeWords(what, field_label, old, new)

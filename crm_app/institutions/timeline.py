@@ -133,6 +133,14 @@ def history(session: Session, actor: Actor, institution_id: uuid.UUID, request: 
     )
 
 
+def _id_text(value: str | None) -> str:
+    """An id as `audit.record_names` keys it (SQLite casts a UUID to its 32 hex digits, without dashes)."""
+    try:
+        return str(uuid.UUID(value)) if value else ""
+    except ValueError:
+        return ""
+
+
 def timeline(
     session: Session,
     actor: Actor,
@@ -173,7 +181,7 @@ def timeline(
                 link=link.format(id=row.record_id) if link else None,
                 old_name=names.get(row.old_value or "") if is_change else None,
                 new_name=names.get(row.new_value or "") if is_change else None,
-                about_name=subjects.get(row.about or "") if is_change else None,
+                about_name=subjects.get(_id_text(row.about)) if is_change else None,
             )
         )
     return Page(entries, int(total), request.page, request.page_size)
