@@ -1,5 +1,6 @@
 """The institution page's Timeline and History read the changes of invoices, credit notes and payments in
-words, in the reader's language: "Facture FA-2026-0001 émise", the statuses' names, amounts as money,
+words, in the reader's language: "Facture FA-2026-0001 émise", the statuses' names (agreeing with their
+noun: "Avoir AV-2026-00001 émis", "Brouillon → Émis"), amounts as money,
 never the trail's field names, actions or status codes."""
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ async def test_the_timeline_and_history_read_sales_changes_in_words(
         credited = _("Credit note {name} created", name=note_number)
         paid = _("Payment recorded on invoice {name}", name=number)
         draft, issued_status = _("Draft"), _("Issued")
+        note_issued = _("Credit note {name} issued", name=note_number)
+        note_statuses = pgettext("credit note status", "Draft"), pgettext("credit note status", "Issued")
         status, total_label = _("Status"), _("Total incl. VAT")
         paid_label, credits_label = pgettext("amount", "Paid"), _("Credits the invoice")
         total = format_currency(Decimal("47438.16"))
@@ -101,5 +104,6 @@ async def test_the_timeline_and_history_read_sales_changes_in_words(
     assert by_change[(created, total_label)] == ("", total)
     assert by_change[(credited, credits_label)] == ("", number)
     assert by_change[(paid, paid_label)] == amounts
+    assert by_change[(note_issued, status)] == note_statuses  # "un avoir émis", "une facture émise"
     cells = [str(value) for row in rows for key, value in row.items() if key not in ("id", "at", "who")]
     assert not [text for text in cells if RAW.search(text)], cells
