@@ -700,12 +700,12 @@ def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetai
 def quote_history(
     session: Session, actor: Actor, quote_id: uuid.UUID, request: PageRequest | None = None
 ) -> Page[audit.HistoryRow]:
-    """The quote's audit trail, newest first, paged."""
+    """The quote's audit trail (its order's emails included), newest first, paged."""
     get_visible_quote(session, actor, quote_id)
 
     return audit.history_page(
         session,
-        (col(AuditEntry.entity_type) == ENTITY, col(AuditEntry.entity_id) == quote_id),
+        (col(AuditEntry.entity_type).in_((ENTITY, DocumentKind.ORDER.value)), col(AuditEntry.entity_id) == quote_id),
         request or PageRequest(),
     )
 

@@ -55,6 +55,7 @@ QUOTE_ACTION_LABELS = {
     "cancel": N_("cancelled"),
     "revise": N_("revised"),
     "expire": N_("expired"),
+    "email": N_("sent by email"),
 }
 
 
