@@ -77,7 +77,7 @@ class ChangeWords:
     new: str
 
     def change(self) -> str:
-        """ "before → after", "after" for a value set, "before → —" for one removed."""
+        """The values as a change: "before → after"; "after" for a value set, "before → —" for one removed."""
         if self.old and self.new:
             return f"{self.old} → {self.new}"
         return self.new or (f"{self.old} → —" if self.old else "")
