@@ -1,7 +1,9 @@
-"""The values of an audit trail in words, for the History tables of institutions, quotes and invoices.
+"""An audit trail in words, for the History tables of institutions, quotes and invoices and the
+institution's timeline.
 
 The trail keeps each value as text (`crm_app.platform.audit.as_text`): codes, ids, ISO dates, amounts.
-Each screen says how its fields read; the service gives the names that ids refer to.
+Each area says how the entries of its kinds read (`audit.Wording`); the service gives the names that
+ids refer to and the name of the record each entry is about.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from crm_app.platform import audit
 from crm_app.platform.i18n import N_, format_currency, format_date, format_decimal
 from crm_app.platform.i18n import gettext as _
 
@@ -25,6 +28,11 @@ class HistoryValues:
     money: frozenset[str] = frozenset()
     numbers: frozenset[str] = frozenset()
     yes_no: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, wording: audit.Wording) -> HistoryValues:
+        """How the values of an audited kind read, as its area declares them."""
+        return cls(wording.codes, wording.dates, wording.money, wording.numbers, wording.yes_no)
 
     def text(self, field_name: str | None, value: str | None, name: str | None = None) -> str:
         """`value` in words: what an id refers to by its `name`, a code by its label, yes or no, a date, an
@@ -57,3 +65,40 @@ ACTION_LABELS = {
     "restore": N_("restored"),
     "merge": N_("merged"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeWords:
+    """One audit entry in the reader's language."""
+
+    what: str  # what was done, to which record ("Facture FA-2026-0001 émise")
+    field: str  # the field's name ("" for an entry about the record as a whole)
+    old: str
+    new: str
+
+    def change(self) -> str:
+        """The values as a change: "before → after"; "after" for a value set, "before → —" for one removed."""
+        if self.old and self.new:
+            return f"{self.old} → {self.new}"
+        return self.new or (f"{self.old} → —" if self.old else "")
+
+
+def change_words(row: audit.HistoryRow) -> ChangeWords:
+    """An audit entry (of any audited kind) in words: the kind's declared wording, its record's name,
+    the field's label, the values as words, dates and amounts. A kind or an action nobody worded reads
+    as the generic "changed", never as its code."""
+    wording = audit.wording(row.entity_type)
+    if wording is None:
+        return ChangeWords(_("Change"), "", "", "")
+    name = row.entity_name or (_(wording.unnamed) if wording.unnamed else "")
+    action = wording.actions.get(row.action) or wording.actions.get("update")
+    what = _(action, name=name) if action else f"{_(wording.name)} {name}".strip()
+    values = HistoryValues.of(wording)
+    field_label = _(wording.fields[row.field]) if row.field and row.field in wording.fields else ""
+    if not field_label:  # a field nobody named: its values cannot be read either
+        return ChangeWords(what, "", "", "")
+    old = values.text(row.field, row.old_value, row.old_name)
+    new = values.text(row.field, row.new_value, row.new_name)
+    if not old and new == row.entity_name:  # the record's own name, given as it was created: `what` says it
+        return ChangeWords(what, "", "", "")
+    return ChangeWords(what, field_label, old, new)

@@ -2,8 +2,8 @@
 notification kinds and record pages, timeline sources, search sources, comment targets, and REST routers.
 
 Every area declares what it offers as plain module constants (`JOBS`, `SUBSCRIBERS`, `SECTIONS`,
-`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `CHANGE_VISIBILITY`, `SEARCH_SOURCES`, `COMMENT_TARGETS`,
-`HISTORY_NAMES`, `router`); nothing registers itself when it is imported. `wire()` registers them
+`NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `RECORD_VISIBILITY`, `SEARCH_SOURCES`,
+`COMMENT_TARGETS`, `HISTORY_NAMES`, `HISTORY_WORDING`, `router`); nothing registers itself when it is imported. `wire()` registers them
 all, once per process, before the application serves or a command runs; `api_router()` assembles the
 REST API. Only `crm_app.web` and `crm_app.cli` (and the tests) import this module.
 """
@@ -28,12 +28,23 @@ from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.api import imports as imports_api
 from crm_app.institutions.api import institutions as institutions_api
-from crm_app.platform import audit, bridge, comments, events, notifications, retention, scheduler, settings, smtp
+from crm_app.platform import (
+    audit,
+    bridge,
+    comments,
+    events,
+    notifications,
+    records,
+    retention,
+    scheduler,
+    settings,
+    smtp,
+)
 from crm_app.platform import search as global_search
 from crm_app.platform.api import deps, health
 from crm_app.platform.api import notifications as notifications_api
 from crm_app.platform.api import settings as settings_api
-from crm_app.sales import document_settings, invoices, quotes, reminders
+from crm_app.sales import document_settings, history_wording, invoices, quotes, reminders
 from crm_app.sales import search as sales_search
 from crm_app.sales.api import catalog as catalog_api
 from crm_app.sales.api import documents as documents_api
@@ -74,11 +85,13 @@ def wire() -> None:
         )
         # The header's search shows its groups in this order.
         global_search.register_sources(*institution_search.SEARCH_SOURCES, *sales_search.SEARCH_SOURCES)
-        timeline.register_change_visibility({**quotes.CHANGE_VISIBILITY, **invoices.CHANGE_VISIBILITY})
+        for module in (timeline, activity_timeline, quotes, invoices):
+            records.register_visibility(module.RECORD_VISIBILITY)
         for module in (tasks, meetings, notes, quotes):
             for kind, resolver in module.COMMENT_TARGETS.items():
                 comments.register_target(kind, resolver)
-        audit.register_names(*institutions.HISTORY_NAMES)
+        audit.register_names(*institutions.HISTORY_NAMES, *history_wording.HISTORY_NAMES)
+        audit.register_wording({**timeline.HISTORY_WORDING, **history_wording.HISTORY_WORDING})
         deps.set_authenticator(tokens.authenticate_access_token)
         scheduler.set_timezone_source(settings.timezone)
         bridge.add_listener(follow_settings)

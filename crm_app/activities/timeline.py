@@ -1,5 +1,6 @@
 """The activities' entries in an institution's timeline (`crm_app.institutions.timeline`): tasks, notes,
-meetings and calls, each limited to what the reader may see."""
+meetings and calls, each limited to what the reader may see; and who may read each of them
+(`RECORD_VISIBILITY`: their notifications, their comments' mentions)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from crm_app.institutions.timeline import TITLE_LENGTH, TimelineSource, entry_co
 from crm_app.platform.models.base import table_of
 from crm_app.platform.models.people import User
 from crm_app.platform.permissions import Actor
-from crm_app.platform.records import scope_condition
+from crm_app.platform.records import Visibility, exists_visible, scope_condition
 
 
 def _tasks(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
@@ -112,3 +113,34 @@ TIMELINE_SOURCES: tuple[TimelineSource, ...] = tuple(
     TimelineSource(kind, source, RECORD_LINKS[kind])
     for kind, source in (("task", _tasks), ("note", _notes), ("meeting", _meetings), ("call", _calls))
 )
+
+
+def _visible_task(actor: Actor, task_id: Any) -> Any:
+    t = table_of(Task).c
+    condition = scope_condition(
+        actor, "record.view", team_column=t.team_id, owner_columns=(t.assignee_id, t.created_by)
+    )
+    return exists_visible(t.id, condition, task_id)
+
+
+def _visible_note(actor: Actor, note_id: Any) -> Any:
+    return exists_visible(table_of(Note).c.id, notes.readable_condition(actor), note_id)
+
+
+def _visible_meeting(actor: Actor, meeting_id: Any) -> Any:
+    return exists_visible(table_of(Meeting).c.id, meetings.visible_condition(actor), meeting_id)
+
+
+def _visible_call(actor: Actor, call_id: Any) -> Any:
+    k = table_of(Call).c
+    condition = scope_condition(actor, "record.view", team_column=k.team_id, owner_columns=(k.user_id, k.created_by))
+    return exists_visible(k.id, condition, call_id)
+
+
+#: Who may read each activity: the rights of its own page, as SQL.
+RECORD_VISIBILITY: dict[str, Visibility] = {
+    "task": _visible_task,
+    "note": _visible_note,
+    "meeting": _visible_meeting,
+    "call": _visible_call,
+}

@@ -14,7 +14,7 @@ quotes, invoices, payments) as `TIMELINE_SOURCES`, and `crm_app.bootstrap` regis
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,13 +23,16 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 
+from crm_app.institutions.fields import FIELDS, Shown, shown_as
+from crm_app.institutions.models import Contact, Institution
 from crm_app.institutions.service import get_institution
-from crm_app.platform import audit
+from crm_app.platform import audit, records
 from crm_app.platform.db import fetch_all
+from crm_app.platform.i18n import N_
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.models.base import table_of
 from crm_app.platform.paging import Page, PageRequest
-from crm_app.platform.permissions import Actor, authorize
+from crm_app.platform.permissions import Actor, Scope, authorize, scope_for
 from crm_app.platform.settings import KIND_MODULES, disabled_modules
 
 #: `source(actor, institution_id)` → a SELECT of `entry_columns(...)` limited to what the actor sees.
@@ -72,6 +75,7 @@ def entry_columns(
     user_name: Any = None,
     old_value: Any = None,
     new_value: Any = None,
+    about: Any = None,
 ) -> list[Any]:
     """The columns of a timeline entry, typed alike in every source (UNION ALL needs it)."""
 
@@ -88,6 +92,7 @@ def entry_columns(
         text(user_name, "user_name"),
         text(old_value, "old_value"),
         text(new_value, "new_value"),
+        text(about, "about"),
     ]
 
 
@@ -103,28 +108,16 @@ class TimelineEntry:
     old_value: str | None
     new_value: str | None
     link: str | None
+    about: str | None = None  # for a change: the id of the record it is about (`status` names its kind)
     old_name: str | None = None  # for a change: the name of the record `old_value` refers to
     new_name: str | None = None
-
-
-#: `condition(actor, entity_id)` → SQL true when the actor may see the record `entity_id` names (the
-#: rights of the record's own page). Each area declares its audited kinds (`CHANGE_VISIBILITY`).
-ChangeVisibility = Callable[[Actor, Any], Any]
-#: The institution's own audited kinds: seen by whoever sees the institution.
-OWN_ENTITY_TYPES = ("institution", "contact")
-_VISIBILITY: dict[str, ChangeVisibility] = {}
-
-
-def register_change_visibility(kinds: Mapping[str, ChangeVisibility]) -> None:
-    """Let the changes of other areas' records (quotes, invoices...) show on the institution's timeline
-    and history, to those who may see the record."""
-    _VISIBILITY.update(kinds)
+    about_name: str | None = None  # for a change: the name (number) of the record it is about
 
 
 def visible_changes(actor: Actor, entity_type: Any, entity_id: Any) -> Any:
-    """SQL: the audit entries the actor may read. A kind no area declared is never shown."""
-    others = (sa.and_(entity_type == kind, condition(actor, entity_id)) for kind, condition in _VISIBILITY.items())
-    return sa.or_(entity_type.in_(OWN_ENTITY_TYPES), *others)
+    """SQL: the audit entries the actor may read: those of the records whose own page the actor may open
+    (`records.readable`; the areas declare their kinds as `RECORD_VISIBILITY`)."""
+    return records.readable(actor, entity_type, entity_id)
 
 
 def history(session: Session, actor: Actor, institution_id: uuid.UUID, request: PageRequest) -> Page[audit.HistoryRow]:
@@ -138,6 +131,14 @@ def history(session: Session, actor: Actor, institution_id: uuid.UUID, request: 
         (AuditEntry.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id)),
         request,
     )
+
+
+def _id_text(value: str | None) -> str:
+    """An id as `audit.record_names` keys it (SQLite casts a UUID to its 32 hex digits, without dashes)."""
+    try:
+        return str(uuid.UUID(value)) if value else ""
+    except ValueError:
+        return ""
 
 
 def timeline(
@@ -165,19 +166,22 @@ def timeline(
         .limit(request.page_size)
     )
     rows = fetch_all(session, statement)
+    changes = [row for row in rows if row.kind == "change"]
     names = audit.referenced_names(
-        session,
-        ((row.title, value) for row in rows if row.kind == "change" for value in (row.old_value, row.new_value)),
+        session, ((row.title, value) for row in changes for value in (row.old_value, row.new_value))
     )
+    subjects = audit.record_names(session, ((row.status, row.about) for row in changes))
     entries = []
     for row in rows:
         link = _SOURCES[row.kind].link
+        is_change = row.kind == "change"
         entries.append(
             TimelineEntry(
                 **row._asdict(),
                 link=link.format(id=row.record_id) if link else None,
-                old_name=names.get(row.old_value or "") if row.kind == "change" else None,
-                new_name=names.get(row.new_value or "") if row.kind == "change" else None,
+                old_name=names.get(row.old_value or "") if is_change else None,
+                new_name=names.get(row.new_value or "") if is_change else None,
+                about_name=subjects.get(_id_text(row.about)) if is_change else None,
             )
         )
     return Page(entries, int(total), request.page, request.page_size)
@@ -201,9 +205,85 @@ def _changes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
             user_name=a.actor_name,
             old_value=a.old_value,
             new_value=a.new_value,
+            about=sa.cast(a.entity_id, sa.Text),
         )
     ).where(a.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id))
 
 
 #: The institution's own entries: the changes to it and its contacts.
 TIMELINE_SOURCES: tuple[TimelineSource, ...] = (TimelineSource("change", _changes),)
+
+
+def _visible_institution(actor: Actor, institution_id: Any) -> Any:
+    """SQL: the institution page's right ("institution.view": every role sees every institution today)."""
+    if scope_for(actor, "institution.view") is Scope.ALL:
+        return sa.true()
+    i = table_of(Institution).c
+    condition = records.scope_condition(
+        actor, "institution.view", team_column=i.team_id, owner_columns=(i.assigned_user_id, i.created_by)
+    )
+    return records.exists_visible(i.id, condition, institution_id)
+
+
+def _visible_contact(actor: Actor, contact_id: Any) -> Any:
+    """SQL: a contact reads as its institution does ("contact.view" on top)."""
+    if scope_for(actor, "contact.view") is Scope.NONE:
+        return sa.false()
+    if scope_for(actor, "institution.view") is Scope.ALL:
+        return sa.true()
+    c = table_of(Contact).c
+    return records.exists_visible(c.id, _visible_institution(actor, c.institution_id), contact_id)
+
+
+#: Who may read the institutions' and contacts' records (their audit entries, their notifications).
+RECORD_VISIBILITY: dict[str, records.Visibility] = {"institution": _visible_institution, "contact": _visible_contact}
+
+
+# --------------------------------------------------------------------------------------------
+# In words
+
+#: The history's field names: the institution's (its field specs), then its contacts'.
+FIELD_LABELS: dict[str, str] = {
+    **{spec.name: spec.label for spec in FIELDS},
+    "contact": N_("Contact"),
+    "first_name": N_("First name"),
+    "last_name": N_("Last name"),
+    "title": N_("Function"),
+    "department": N_("Department"),
+    "email": N_("Email"),
+    "mobile": N_("Mobile"),
+    "is_primary": N_("Primary contact"),
+    "email_opt_out": N_("Does not want emails"),
+}
+_VALUES: dict[str, Any] = {
+    "codes": {spec.name: spec.codes for spec in FIELDS if spec.shown is Shown.CODE and spec.codes is not None},
+    "dates": shown_as(Shown.DATE),
+    "money": shown_as(Shown.MONEY),
+    "yes_no": shown_as(Shown.YES_NO) | {"is_primary", "email_opt_out"},
+}
+#: How the entries of institutions and contacts read (`audit.register_wording`).
+HISTORY_WORDING: dict[str, audit.Wording] = {
+    "institution": audit.Wording(
+        N_("Institution"),
+        {
+            "create": N_("Institution created"),
+            "update": N_("Institution changed"),
+            "archive": N_("Institution archived"),
+            "restore": N_("Institution restored"),
+            "merge": N_("Institution merged"),
+        },
+        FIELD_LABELS,
+        **_VALUES,
+    ),
+    "contact": audit.Wording(
+        N_("Contact"),
+        {
+            "create": N_("Contact {name} created"),
+            "update": N_("Contact {name} changed"),
+            "archive": N_("Contact {name} archived"),
+            "restore": N_("Contact {name} restored"),
+        },
+        FIELD_LABELS,
+        **_VALUES,
+    ),
+}

@@ -1,11 +1,13 @@
-"""The audit trail: every changed field of an institution or a contact, who, when, old → new."""
+"""The audit trail: every changed field of an audited record (institutions, contacts, quotes, invoices,
+credit notes...), who, when, old → new; and how each kind's entries read in words (`Wording`, declared
+by its area as `HISTORY_WORDING`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -87,6 +89,7 @@ class HistoryRow:
     new_value: str | None
     old_name: str | None = None  # the name of the record that `old_value` refers to (REFERENCE_FIELDS)
     new_name: str | None = None
+    entity_name: str | None = None  # the name of the record the entry is about (its number, its name)
 
 
 #: The audited fields whose value is the id of another record: shown by that record's (current) name.
@@ -110,17 +113,28 @@ def register_names(*kinds: tuple[str, Any, Any]) -> None:
 def referenced_names(session: Session, values: Iterable[tuple[str | None, str | None]]) -> dict[str, str]:
     """The names of the records that the `(field, value)` pairs of a page refer to, by value (a query per
     kind of record at most)."""
+    return record_names(
+        session,
+        ((REFERENCE_FIELDS[name], value) for name, value in values if value and name and name in REFERENCE_FIELDS),
+    )
+
+
+def record_names(session: Session, records: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """The names of the `(kind, id)` records (kinds registered with `register_names`), by id as text (a
+    query per kind at most). A record without a name, or gone, has none."""
     wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
-    for field, value in values:
-        if value and (kind := REFERENCE_FIELDS.get(field or "")) is not None:
-            try:
-                wanted[kind].add(uuid.UUID(value))
-            except ValueError:
-                continue
+    for kind, value in records:
+        if kind not in _NAMES or not value:
+            continue
+        try:
+            wanted[kind].add(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+        except ValueError:
+            continue
     names: dict[str, str] = {}
     for kind, ids in wanted.items():
         id_column, name = _NAMES[kind]
-        names.update((str(id_), text) for id_, text in session.exec(select(id_column, name).where(id_column.in_(ids))))
+        found = session.exec(select(id_column, name).where(id_column.in_(ids)))
+        names.update((str(id_), text) for id_, text in found if text)
     return names
 
 
@@ -135,6 +149,7 @@ def history_page(session: Session, where: Sequence[Any], request: PageRequest) -
         .limit(request.page_size)
     ).all()
     names = referenced_names(session, ((r.field, v) for r in rows for v in (r.old_value, r.new_value)))
+    entity_names = record_names(session, ((r.entity_type, r.entity_id) for r in rows))
     return Page(
         [
             HistoryRow(
@@ -148,6 +163,7 @@ def history_page(session: Session, where: Sequence[Any], request: PageRequest) -
                 r.new_value,
                 names.get(r.old_value or ""),
                 names.get(r.new_value or ""),
+                entity_names.get(str(r.entity_id)),
             )
             for r in rows
         ],
@@ -155,3 +171,41 @@ def history_page(session: Session, where: Sequence[Any], request: PageRequest) -
         request.page,
         request.page_size,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# In words
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How the entries of one audited kind read: message ids, translated where shown.
+
+    `actions` say what was done, `{name}` standing for the record's name (its number; `unnamed` when it
+    has none, a draft); `fields` name the fields; the values of `codes` fields read as their labels,
+    those of `dates`, `money`, `numbers` and `yes_no` as dates, amounts, numbers and yes or no, in the
+    reader's language (`components.history_values`). An area declares its kinds as `HISTORY_WORDING`
+    and `crm_app.bootstrap` registers them."""
+
+    name: str
+    actions: Mapping[str, str]
+    fields: Mapping[str, str] = field(default_factory=dict)
+    codes: Mapping[str, Mapping[Any, str]] = field(default_factory=dict)
+    dates: frozenset[str] = frozenset()
+    money: frozenset[str] = frozenset()
+    numbers: frozenset[str] = frozenset()
+    yes_no: frozenset[str] = frozenset()
+    unnamed: str | None = None
+
+
+_WORDING: dict[str, Wording] = {}
+
+
+def register_wording(kinds: Mapping[str, Wording]) -> None:
+    """Declare how the entries of audited kinds read (an area's `HISTORY_WORDING`)."""
+    _WORDING.update(kinds)
+
+
+def wording(kind: str) -> Wording | None:
+    """How the entries of `kind` read (None for a kind no area declared)."""
+    return _WORDING.get(kind)

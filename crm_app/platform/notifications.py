@@ -26,7 +26,7 @@ from crm_app.platform.models.notifications import Notification
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.permissions import Actor
-from crm_app.platform.records import user_names
+from crm_app.platform.records import readable, user_names
 
 #: kind → title (English message id; `{name}` placeholders from the params; a param whose name
 #: ends with `_label` is itself a message id, translated too). Each area declares its kinds
@@ -229,12 +229,23 @@ def _row(notification: Notification) -> NotificationRow:
 _N = table_of(Notification).c
 
 
+def _readable(actor: Actor) -> list[Any]:
+    """SQL: the actor's notifications whose record (if any) the actor may still open. One about a record
+    since reassigned, shared no more or refused otherwise is left out of the list, the bell and the
+    count: its title would tell what the record's page refuses."""
+    return [
+        _N.recipient_id == actor.id,
+        sa.or_(_N.record_kind.is_(None), _N.record_id.is_(None), readable(actor, _N.record_kind, _N.record_id)),
+    ]
+
+
 def list_notifications(
     session: Session, actor: Actor, *, unread_only: bool = False, request: PageRequest | None = None
 ) -> Page[NotificationRow]:
-    """The actor's notifications, newest first, paged (all, or the unread ones)."""
+    """The actor's notifications, newest first, paged (all, or the unread ones); only those about
+    records the actor may still open."""
     request = request or PageRequest()
-    conditions = [_N.recipient_id == actor.id]
+    conditions = _readable(actor)
     if unread_only:
         conditions.append(_N.read_at.is_(None))
     found = session.exec(
@@ -254,15 +265,16 @@ def unread_count(session: Session, actor: Actor) -> int:
         session.exec(
             select(sa.func.count())
             .select_from(Notification)
-            .where(Notification.recipient_id == actor.id, col(Notification.read_at).is_(None))
+            .where(*_readable(actor), col(Notification.read_at).is_(None))
         ).one()
     )
 
 
 def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID) -> NotificationRow:
-    """Mark one of the actor's notifications read (someone else's is not found)."""
-    notification = session.get(Notification, notification_id)
-    if notification is None or notification.recipient_id != actor.id:
+    """Mark one of the actor's notifications read (someone else's, or one the list leaves out, is not
+    found)."""
+    notification = session.exec(select(Notification).where(_N.id == notification_id, *_readable(actor))).first()
+    if notification is None:
         raise NotFound(N_("This notification does not exist."))
     if notification.read_at is None:
         notification.read_at = utcnow()
@@ -273,11 +285,9 @@ def mark_read(session: Session, actor: Actor, notification_id: uuid.UUID) -> Not
 
 
 def mark_all_read(session: Session, actor: Actor) -> int:
-    """Mark every unread notification of the actor read; returns how many."""
+    """Mark every unread notification of the actor that the list shows read; returns how many."""
     result = session.exec(
-        sa.update(Notification)
-        .where(col(Notification.recipient_id) == actor.id, col(Notification.read_at).is_(None))
-        .values(read_at=utcnow())
+        sa.update(Notification).where(*_readable(actor), col(Notification.read_at).is_(None)).values(read_at=utcnow())
     )
     count = int(result.rowcount or 0)
     if count:

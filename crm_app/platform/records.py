@@ -1,10 +1,16 @@
 """What the records of every area share: who sees them (in SQL and for one record), loading one
-record, user names."""
+record, user names.
+
+Every read path that names a record by kind and id (an audit entry, a notification) shows it only to
+who may open the record's own page: each area declares, for each kind of record it owns, the SQL
+condition of that page's read right (`RECORD_VISIBILITY`), and `crm_app.bootstrap` registers them
+with `register_visibility`. `readable(...)` is then the one filter those read paths apply; a kind
+no area declared is never shown."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -44,6 +50,30 @@ def scope_condition(actor: Actor, action: str, *, team_column: Any, owner_column
     if scope is Scope.TEAM and actor.team_id is not None:
         return sa.or_(owned, team_column == actor.team_id)
     return owned
+
+
+#: `condition(actor, record_id)` → SQL true when the actor may read the record that `record_id` (a
+#: column or a value) names: the right of the record's own page.
+Visibility = Callable[[Actor, Any], Any]
+_VISIBILITY: dict[str, Visibility] = {}
+
+
+def register_visibility(kinds: Mapping[str, Visibility]) -> None:
+    """Declare who may read the records of each kind (an area's `RECORD_VISIBILITY`)."""
+    _VISIBILITY.update(kinds)
+
+
+def readable(actor: Actor, kind: Any, record_id: Any) -> Any:
+    """SQL: the record named by the `kind` and `record_id` columns is one the actor may read. A kind no
+    area declared reads as refused."""
+    declared = (sa.and_(kind == name, condition(actor, record_id)) for name, condition in _VISIBILITY.items())
+    return sa.or_(sa.false(), *declared)
+
+
+def exists_visible(id_column: Any, condition: Any, record_id: Any) -> Any:
+    """SQL: a row whose `id_column` is `record_id` matches `condition` (a `Visibility` made of a table's
+    own read condition)."""
+    return sa.exists().where(id_column == record_id, condition)
 
 
 # --------------------------------------------------------------------------------------------

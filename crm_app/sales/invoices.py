@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 
 from crm_app.institutions import timeline
 from crm_app.institutions.models import CommercialStatus, Contact, Institution
-from crm_app.platform import audit, events
+from crm_app.platform import audit, events, records
 from crm_app.platform import cleaners as fields
 from crm_app.platform import notifications as notification_service
 from crm_app.platform.cleaners import long_text
@@ -1238,9 +1238,10 @@ TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
 
 
 def _visible_invoice(actor: Actor, invoice_id: Any) -> Any:
-    """SQL: `invoice_id` names an invoice or credit note the actor may see (their changes, payments
-    included, on the institution's timeline)."""
-    return sa.exists().where(_I.id == invoice_id, visible_condition(actor))
+    """SQL: `invoice_id` names an invoice or credit note the actor may see (the invoice page's right)."""
+    return records.exists_visible(_I.id, visible_condition(actor), invoice_id)
 
 
-CHANGE_VISIBILITY: dict[str, timeline.ChangeVisibility] = {"invoice": _visible_invoice, "credit_note": _visible_invoice}
+#: Who may read an invoice or a credit note (their audit entries, payments included; their
+#: notifications): who may open its page.
+RECORD_VISIBILITY: dict[str, records.Visibility] = {"invoice": _visible_invoice, "credit_note": _visible_invoice}

@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 
 from crm_app.institutions import timeline
 from crm_app.institutions.models import Contact, Institution
-from crm_app.platform import audit, comments, events
+from crm_app.platform import audit, comments, events, records
 from crm_app.platform import cleaners as fields
 from crm_app.platform import notifications as notification_service
 from crm_app.platform.cleaners import long_text
@@ -60,7 +60,7 @@ from crm_app.sales import lines as document_lines
 from crm_app.sales import money, numbering
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.invoices import invoiced_on_quote
-from crm_app.sales.models.quotes import Quote, QuoteStatus, SequenceKind
+from crm_app.sales.models.quotes import DocumentKind, Quote, QuoteStatus, SequenceKind
 
 ENTITY = "quote"
 
@@ -700,12 +700,12 @@ def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetai
 def quote_history(
     session: Session, actor: Actor, quote_id: uuid.UUID, request: PageRequest | None = None
 ) -> Page[audit.HistoryRow]:
-    """The quote's audit trail, newest first, paged."""
+    """The quote's audit trail (its order's emails included), newest first, paged."""
     get_visible_quote(session, actor, quote_id)
 
     return audit.history_page(
         session,
-        (col(AuditEntry.entity_type) == ENTITY, col(AuditEntry.entity_id) == quote_id),
+        (col(AuditEntry.entity_type).in_((ENTITY, DocumentKind.ORDER.value)), col(AuditEntry.entity_id) == quote_id),
         request or PageRequest(),
     )
 
@@ -1010,8 +1010,9 @@ TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
 
 
 def _visible_quote(actor: Actor, quote_id: Any) -> Any:
-    """SQL: `quote_id` names a quote the actor may see (its changes on the institution's timeline)."""
-    return sa.exists().where(_Q.id == quote_id, visible_condition(actor))
+    """SQL: `quote_id` names a quote the actor may see (the quote page's right)."""
+    return records.exists_visible(_Q.id, visible_condition(actor), quote_id)
 
 
-CHANGE_VISIBILITY: dict[str, timeline.ChangeVisibility] = {ENTITY: _visible_quote}
+#: Who may read a quote (its audit entries, its order's, its notifications): who may open its page.
+RECORD_VISIBILITY: dict[str, records.Visibility] = {ENTITY: _visible_quote, DocumentKind.ORDER.value: _visible_quote}

@@ -13,7 +13,7 @@ from nicegui import run, ui
 from components import live
 from components.backend import call, current_actor
 from components.call_dialog import duration_text, open_call_dialog
-from components.history_values import ACTION_LABELS
+from components.history_values import change_words
 from components.institution_tabs import institution_tab
 from components.meeting_dialog import open_meeting_dialog
 from components.moments import user_zone
@@ -38,18 +38,18 @@ from crm_app.activities.tasks import TaskQuery, TaskRow
 from crm_app.institutions import timeline
 from crm_app.institutions.service import InstitutionDetail
 from crm_app.institutions.timeline import TimelineEntry
-from crm_app.platform import settings
+from crm_app.platform import audit, settings
 from crm_app.platform.events import Event, TaskChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.paging import PageRequest
+from crm_app.sales.history_wording import CREDIT_NOTE_STATUS_LABELS
 from crm_app.sales.invoices import KIND_LABELS as INVOICE_KIND_LABELS
 from crm_app.sales.invoices import STATUS_LABELS as INVOICE_STATUS_LABELS
 from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus, PaymentMethod
 from crm_app.sales.models.quotes import QuoteStatus
 from crm_app.sales.payments import PAYMENT_METHOD_LABELS
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
-from pages.institutions.detail import FIELD_LABELS, HISTORY_VALUES
 
 OPEN_TASKS_SHOWN = 10
 RECENT_SHOWN = 10
@@ -93,7 +93,6 @@ KIND_ICONS = {
     "payment": "payments",
 }
 KIND_COLORS = {"task": "primary", "note": "amber-8", "meeting": "purple", "call": "teal", "change": "grey"}
-ENTITY_LABELS = {"institution": N_("Institution"), "contact": N_("Contact")}
 
 
 def _status_label(kind: str, status: str | None) -> str:
@@ -122,25 +121,11 @@ def _duration(seconds: str | None) -> str:
     return duration_text(int(seconds)) if seconds and seconds.isdigit() else ""
 
 
-def _change(old: str | None, new: str | None) -> str:
-    if old and new:
-        return f"{old} → {new}"
-    return new or (f"{old} → —" if old else "")
-
-
 def describe(entry: TimelineEntry) -> tuple[str, str]:
     """The entry's headline and its details, in words."""
     status = _status_label(entry.kind, entry.status)
     if entry.kind == "change":
-        what = _(ENTITY_LABELS.get(entry.status or "", entry.status or ""))
-        headline = f"{what} {_(ACTION_LABELS.get(entry.detail or '', entry.detail or ''))}"
-        field = _(FIELD_LABELS.get(entry.title, entry.title)) if entry.title else ""
-        if field and field != what:  # "Contact created", not "Contact created · Contact"
-            headline += f" · {field}"
-        return headline, _change(
-            HISTORY_VALUES.text(entry.title, entry.old_value, entry.old_name),
-            HISTORY_VALUES.text(entry.title, entry.new_value, entry.new_name),
-        )
+        return _describe_change(entry)
     if entry.kind == "call":
         parts = [status, entry.detail or "", _duration(entry.new_value)]
         return " · ".join(p for p in parts if p), entry.title or ""
@@ -152,6 +137,28 @@ def describe(entry: TimelineEntry) -> tuple[str, str]:
 
 
 _SALES_KINDS = ("quote", "invoice", "payment")
+
+
+def _describe_change(entry: TimelineEntry) -> tuple[str, str]:
+    """An audit entry (`status` its record's kind, `detail` the action, `title` the field) as its area
+    words it: "Facture FA-2026-0001 émise · Statut", "Brouillon → Émise"."""
+    words = change_words(
+        audit.HistoryRow(
+            id=entry.record_id,
+            at=entry.at,
+            actor_name=entry.user_name,
+            entity_type=entry.status or "",
+            action=entry.detail or "",
+            field=entry.title,
+            old_value=entry.old_value,
+            new_value=entry.new_value,
+            old_name=entry.old_name,
+            new_name=entry.new_name,
+            entity_name=entry.about_name,
+        )
+    )
+    headline = f"{words.what} · {words.field}" if words.field else words.what
+    return headline, words.change()
 
 
 def _amount(text: str | None) -> str:
@@ -170,6 +177,7 @@ def _describe_sale(entry: TimelineEntry, status: str) -> tuple[str, str]:
         headline = entry.title or ""
         if entry.detail == InvoiceKind.CREDIT_NOTE.value:
             headline = f"{_(INVOICE_KIND_LABELS[InvoiceKind.CREDIT_NOTE])} {headline}"
+            status = _(CREDIT_NOTE_STATUS_LABELS[InvoiceStatus(entry.status)]) if entry.status else ""
         return headline, " · ".join(p for p in (status, _amount(entry.new_value)) if p)
     paid_on = format_date(date.fromisoformat(entry.detail)) if entry.detail else ""
     return entry.title or "", " · ".join(p for p in (status, paid_on, _amount(entry.new_value)) if p)

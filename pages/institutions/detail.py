@@ -9,38 +9,18 @@ from nicegui import ui
 
 from components.backend import call
 from components.contact_dialog import open_contact_dialog
-from components.history_values import ACTION_LABELS, HistoryValues
+from components.history_values import change_words
 from components.institution_tabs import institution_tab, tab_bar
+from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
 from crm_app.institutions import contacts, timeline
 from crm_app.institutions import service as institutions
 from crm_app.institutions.contacts import ContactRow
-from crm_app.institutions.fields import FIELDS, Shown, shown_as
 from crm_app.institutions.service import COMPLIANCE_LABELS, STATUS_LABELS, TYPE_LABELS, InstitutionDetail
 from crm_app.platform import audit
 from crm_app.platform.i18n import N_, format_currency, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
-
-#: The history's field names: the institution's (its field specs), then its contacts'.
-FIELD_LABELS = {
-    **{spec.name: spec.label for spec in FIELDS},
-    "contact": N_("Contact"),
-    "first_name": N_("First name"),
-    "last_name": N_("Last name"),
-    "title": N_("Function"),
-    "department": N_("Department"),
-    "email": N_("Email"),
-    "mobile": N_("Mobile"),
-    "is_primary": N_("Primary contact"),
-    "email_opt_out": N_("Does not want emails"),
-}
-HISTORY_VALUES = HistoryValues(
-    codes={spec.name: spec.codes for spec in FIELDS if spec.shown is Shown.CODE and spec.codes is not None},
-    dates=shown_as(Shown.DATE),
-    money=shown_as(Shown.MONEY),
-    yes_no=shown_as(Shown.YES_NO) | {"is_primary", "email_opt_out"},
-)
 
 
 def _fact(label: str, value: Any) -> None:
@@ -230,18 +210,18 @@ async def contacts_tab(detail: InstitutionDetail) -> None:
 @institution_tab("history", label=N_("History"), icon="history", order=90)
 async def history_tab(detail: InstitutionDetail) -> None:
     institution_id = detail.institution.id
+    zone = await user_zone()
 
     def convert(row: audit.HistoryRow) -> dict[str, Any]:
-        field = _(FIELD_LABELS.get(row.field or "", row.field or "")) if row.field else ""
+        words = change_words(row)  # each audited kind as its area words it: institutions, contacts, invoices...
         return {
             "id": str(row.id),
-            "at": format_datetime(row.at, style="short"),
+            "at": format_datetime(row.at, zone, style="short"),
             "who": row.actor_name or "",
-            "what": (_("Contact") + " · " if row.entity_type == "contact" else "")
-            + _(ACTION_LABELS.get(row.action, row.action)),
-            "field": field,
-            "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
-            "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name),
+            "what": words.what,
+            "field": words.field,
+            "old": words.old,
+            "new": words.new,
         }
 
     async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:

@@ -25,6 +25,7 @@ from crm_app.platform.errors import Forbidden, NotFound
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, format_decimal, pgettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.sales import catalog, documents, invoice_history, invoices, payments
+from crm_app.sales.history_wording import INVOICE_WORDING
 from crm_app.sales.invoices import KIND_LABELS, STATUS_LABELS, InvoiceDetail, PaymentRow
 from crm_app.sales.lines import LineRow, line_values
 from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, InvoiceKind, InvoiceStatus, PaymentMethod
@@ -43,29 +44,7 @@ ACTION_LABELS = {
     "delete": N_("Deleted"),
     "email": N_("Sent by email"),
 }
-FIELD_LABELS = {
-    "number": N_("Number"),
-    "status": N_("Status"),
-    "title": N_("Title"),
-    "total_incl_vat": N_("Total incl. VAT"),
-    "amount_credited": N_("Credited"),
-    "credited_invoice": N_("Credits the invoice"),
-    "quote": N_("Quote"),
-    "emailed_to": N_("Recipients"),
-    "contact_id": N_("Contact"),
-    "institution_id": N_("Institution"),
-    "owner_id": N_("Salesperson"),
-    "payment_terms_days": N_("Payment terms (days)"),
-    "global_discount_percent": N_("Global discount (%)"),
-    "notes": N_("Notes shown on the invoice"),
-}
 FULL, AMOUNT, LINES = "full", "amount", "lines"
-
-
-#: fields whose recorded values are amounts, days, percentages (shown in the user's locale).
-MONEY_FIELDS = frozenset({"total_excl_vat", "total_vat", "total_incl_vat", "amount_paid", "amount_credited"})
-DATE_FIELDS = frozenset({"issue_date", "due_date", "paid_on"})
-NUMBER_FIELDS = frozenset({"global_discount_percent", "payment_terms_days"})
 
 
 def paid_label() -> str:
@@ -80,14 +59,11 @@ def _action_label(action: str) -> str:
 
 
 def _field_label(field: str | None) -> str:
-    if field == "amount_paid":
-        return paid_label()
-    return _(FIELD_LABELS[field]) if field in FIELD_LABELS else field or ""
+    """The field's name, as every history words it (`crm_app.sales.history_wording`)."""
+    return _(INVOICE_WORDING.fields[field]) if field and field in INVOICE_WORDING.fields else ""
 
 
-HISTORY_VALUES = HistoryValues(
-    codes={"status": STATUS_LABELS}, dates=DATE_FIELDS, money=MONEY_FIELDS, numbers=NUMBER_FIELDS
-)
+HISTORY_VALUES = HistoryValues.of(INVOICE_WORDING)
 
 
 @app_page("/invoices/{invoice_id}", title=N_("Invoice"), parent="/invoices")

@@ -36,6 +36,7 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.comments import CommentTarget
 from crm_app.sales import documents, invoices, money, quotes
 from crm_app.sales import quote_reminders as quote_views
+from crm_app.sales.history_wording import QUOTE_WORDING
 from crm_app.sales.invoices import KIND_LABELS
 from crm_app.sales.models.invoices import InvoiceKind
 from crm_app.sales.models.quotes import DiscountType, DocumentKind
@@ -44,32 +45,7 @@ from crm_app.sales.reminder_kinds import QUOTE_REMINDER_SPECS
 from pages.sales.invoices import document_name, status_badge
 from pages.sales.quotes import STATUS_COLORS
 
-FIELD_LABELS = {
-    "number": N_("Number"),
-    "status": N_("Status"),
-    "title": N_("Title"),
-    "institution_id": N_("Institution"),
-    "contact_id": N_("Contact"),
-    "owner_id": N_("Salesperson"),
-    "issue_date": N_("Date"),
-    "valid_until": N_("Valid until"),
-    "notes": N_("Notes"),
-    "global_discount_percent": N_("Global discount"),
-    "lines": N_("Lines"),
-    "total_excl_vat": N_("Total excl. VAT"),
-    "total_incl_vat": N_("Total incl. VAT"),
-    "client_comment": N_("Client's comment"),
-    "order_number": N_("Order number"),
-    "purchase_order_ref": N_("Purchase order"),
-    "revision_of": N_("Revision of"),
-    "superseded_by": N_("Replaced by"),
-}
-HISTORY_VALUES = HistoryValues(
-    codes={"status": QUOTE_STATUS_LABELS},
-    dates=frozenset({"issue_date", "valid_until"}),
-    money=frozenset({"total_excl_vat", "total_incl_vat"}),
-    numbers=frozenset({"global_discount_percent"}),
-)
+HISTORY_VALUES = HistoryValues.of(QUOTE_WORDING)
 FACT_COLUMNS = "repeat(auto-fill, minmax(10rem, 1fr))"
 QUOTE_ACTION_LABELS = {
     "send": N_("sent"),
@@ -79,6 +55,7 @@ QUOTE_ACTION_LABELS = {
     "cancel": N_("cancelled"),
     "revise": N_("revised"),
     "expire": N_("expired"),
+    "email": N_("sent by email"),
 }
 
 
@@ -386,7 +363,8 @@ class QuoteScreen:
     async def _history(self, zone: str) -> None:
         def convert(row: audit.HistoryRow) -> dict[str, Any]:
             action = QUOTE_ACTION_LABELS.get(row.action) or ACTION_LABELS.get(row.action) or row.action
-            field = _(FIELD_LABELS[row.field]) if row.field in FIELD_LABELS else (row.field or "")
+            labels = QUOTE_WORDING.fields
+            field = _(labels[row.field]) if row.field and row.field in labels else ""
             return {
                 "id": str(row.id),
                 "at": format_datetime(row.at, zone, style="short"),

@@ -28,7 +28,7 @@ def test_every_institution_field_is_declared_once_and_read_everywhere() -> None:
     from crm_app.institutions.api.institutions import InstitutionIn, InstitutionOut
     from crm_app.institutions.fields import EDITABLE, EXPORTED, FIELD_SPECS, FIELDS, Part, Shown
     from crm_app.institutions.models import Institution, MedicalProfile
-    from pages.institutions.detail import FIELD_LABELS, HISTORY_VALUES
+    from crm_app.institutions.timeline import FIELD_LABELS, HISTORY_WORDING
 
     assert len(FIELD_SPECS) == len(FIELDS)
     for spec in FIELDS:
@@ -37,7 +37,7 @@ def test_every_institution_field_is_declared_once_and_read_everywhere() -> None:
         assert spec.name in InstitutionOut.model_fields
         assert FIELD_LABELS[spec.name] == spec.label
         if spec.shown is Shown.CODE:
-            assert HISTORY_VALUES.codes[spec.name] is spec.codes
+            assert HISTORY_WORDING["institution"].codes[spec.name] is spec.codes
         if spec.import_aliases is not None:
             assert imports.HEADER_ALIASES[spec.name] == spec.import_aliases
             assert imports.TARGETS[spec.name] == (spec.import_label or spec.label)
@@ -46,7 +46,7 @@ def test_every_institution_field_is_declared_once_and_read_everywhere() -> None:
     assert set(service.INSTITUTION_FIELDS) | set(service.PROFILE_FIELDS) | set(service.LABEL_FIELDS) == {
         spec.name for spec in EDITABLE
     }
-    assert HISTORY_VALUES.dates == {spec.name for spec in FIELDS if spec.shown is Shown.DATE}
+    assert HISTORY_WORDING["institution"].dates == {spec.name for spec in FIELDS if spec.shown is Shown.DATE}
     assert [spec.name for spec in EXPORTED] == [
         "name",
         "type",

@@ -12,13 +12,13 @@ from sqlmodel import Session
 
 from crm_app.activities import tasks
 from crm_app.institutions import service as institutions
-from crm_app.platform import events, notifications
+from crm_app.platform import comments, events, notifications
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import NotFound
 from crm_app.platform.i18n import use_locale
-from crm_app.platform.models.people import Role
+from crm_app.platform.models.people import Role, Team
 from crm_app.platform.paging import PageRequest
-from tests.activity_factories import Org, make_org, make_person, make_task, notifications_of
+from tests.activity_factories import Org, Person, make_org, make_person, make_task, notifications_of
 from tests.institution_factories import make_institution
 
 
@@ -38,14 +38,15 @@ def committed() -> Iterator[list[events.Event]]:
         remove()
 
 
-def _notify(db: Session, recipient: uuid.UUID, title: str = "Call back", actor: uuid.UUID | None = None) -> None:
+def _notify(db: Session, recipient: Person, title: str = "Call back", actor: uuid.UUID | None = None) -> None:
+    """A notification about a task of the recipient's (one about a record they may not open is not shown)."""
     notifications.notify(
         db,
-        [recipient],
+        [recipient.id],
         kind="task.due_soon",
         params={"title": title},
         record_kind="task",
-        record_id=uuid.uuid4(),
+        record_id=make_task(db, recipient.actor, title=title).id,
         actor_id=actor,
     )
 
@@ -56,9 +57,9 @@ def _notify(db: Session, recipient: uuid.UUID, title: str = "Call back", actor: 
 
 def test_notifications_are_listed_newest_first_and_paged(db: Session, org: Org, clock: Callable[..., datetime]) -> None:
     for title in ("First", "Second", "Third"):
-        _notify(db, org.rep_a.id, title)
+        _notify(db, org.rep_a, title)
         clock(seconds=1)
-    _notify(db, org.rep_b.id, "Someone else's")
+    _notify(db, org.rep_b, "Someone else's")
     page = notifications.list_notifications(db, org.rep_a.actor, request=PageRequest(1, 2))
     assert page.total == 3 and [n.params["title"] for n in page.items] == ["Third", "Second"]
     with use_locale("en"):
@@ -71,7 +72,7 @@ def test_notifications_are_listed_newest_first_and_paged(db: Session, org: Org, 
 
 def test_unread_count_mark_read_and_mark_all_read(db: Session, org: Org, committed: list[events.Event]) -> None:
     for title in ("One", "Two", "Three"):
-        _notify(db, org.rep_a.id, title)
+        _notify(db, org.rep_a, title)
     assert notifications.unread_count(db, org.rep_a.actor) == 3
     newest = notifications.list_notifications(db, org.rep_a.actor).items[0]
     row = notifications.mark_read(db, org.rep_a.actor, newest.id)
@@ -86,7 +87,7 @@ def test_unread_count_mark_read_and_mark_all_read(db: Session, org: Org, committ
 
 
 def test_nobody_reads_or_marks_someone_elses_notifications(db: Session, org: Org) -> None:
-    _notify(db, org.rep_a.id)
+    _notify(db, org.rep_a)
     [mine] = notifications.list_notifications(db, org.rep_a.actor).items
     with pytest.raises(NotFound):
         notifications.mark_read(db, org.rep_b.actor, mine.id)
@@ -135,14 +136,14 @@ def test_assigning_an_institution_tells_the_new_assignee_not_the_actor(db: Sessi
 def test_read_notifications_older_than_the_retention_are_purged(
     db: Session, org: Org, clock: Callable[..., datetime]
 ) -> None:
-    _notify(db, org.rep_a.id, "Old read")
-    _notify(db, org.rep_a.id, "Old unread")
+    _notify(db, org.rep_a, "Old read")
+    _notify(db, org.rep_a, "Old unread")
     old_read = next(
         n for n in notifications.list_notifications(db, org.rep_a.actor).items if n.params["title"] == "Old read"
     )
     notifications.mark_read(db, org.rep_a.actor, old_read.id)
     clock(days=179)
-    _notify(db, org.rep_a.id, "Recent read")
+    _notify(db, org.rep_a, "Recent read")
     recent = notifications.list_notifications(db, org.rep_a.actor).items[0]
     notifications.mark_read(db, org.rep_a.actor, recent.id)
     assert notifications.purge_read(db) == 0
@@ -262,3 +263,30 @@ def test_subscribe_and_unsubscribe(db: Session, org: Org) -> None:
         events.unsubscribe(events.TaskAssigned, handler)
     make_task(db, org.manager_a.actor, assignee_id=org.rep_a.id)
     assert len(seen) == 1 and seen[0].assignee_id == org.rep_a.id
+
+
+def test_a_notification_about_a_record_the_reader_may_no_longer_open_is_not_shown(db: Session, org: Org) -> None:
+    """Rep B is given a task and mentions their manager in a comment on it; once the task is reassigned to
+    team A, neither of them reads its title anywhere: not in the list, the bell's count, nor by marking
+    it read."""
+    manager_b = make_person(db, role=Role.MANAGER, team=db.get(Team, org.rep_b.user.team_id), name="Marie Martin")
+    task = make_task(db, org.admin.actor, title="Relancer la clinique secrète", assignee_id=org.rep_b.id)
+    comments.add_comment(db, org.rep_b.actor, "task", task.id, "@Marie Martin à voir")
+    readers = (org.rep_b, manager_b)
+    before = {person.id: notifications.list_notifications(db, person.actor).items for person in readers}
+    assert all(len(rows) == 1 and rows[0].record_id == task.id for rows in before.values())
+    assert notifications.unread_count(db, manager_b.actor) == 1
+
+    tasks.update_task(db, org.admin.actor, task.id, {"assignee_id": org.rep_a.id}, expected_version=task.version)
+
+    for person in readers:
+        shown = notifications.list_notifications(db, person.actor)
+        assert shown.total == 0 and shown.items == []
+        assert notifications.list_notifications(db, person.actor, unread_only=True).total == 0
+        assert notifications.unread_count(db, person.actor) == 0
+        with pytest.raises(NotFound):
+            notifications.mark_read(db, person.actor, before[person.id][0].id)
+        assert notifications.mark_all_read(db, person.actor) == 0
+    # Who may open the task still reads about it.
+    [assigned] = notifications.list_notifications(db, org.rep_a.actor).items
+    assert assigned.record_id == task.id and assigned.params["title"] == "Relancer la clinique secrète"

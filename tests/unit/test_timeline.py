@@ -223,3 +223,10 @@ def _audited_entities(db: Session, audit_ids: set[uuid.UUID]) -> set[uuid.UUID]:
         return set()
     a = table_of(AuditEntry).c
     return set(db.connection().execute(sa.select(a.entity_id).where(a.id.in_(audit_ids))).scalars())
+
+
+def test_a_change_is_named_by_its_record_whatever_the_database_casts_its_id_to() -> None:
+    """PostgreSQL casts a UUID to text with dashes, SQLite to its 32 hex digits: both name the record."""
+    record_id = uuid.uuid4()
+    assert timeline._id_text(record_id.hex) == timeline._id_text(str(record_id)) == str(record_id)
+    assert timeline._id_text(None) == timeline._id_text("not an id") == ""

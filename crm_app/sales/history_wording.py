@@ -1,0 +1,152 @@
+"""How the audit entries of quotes, orders, invoices and credit notes read in words, wherever they are shown
+(the quote's and the invoice's own History, the institution's timeline and History): what was done, to
+which document, the fields' names and how their values read. `crm_app.bootstrap` registers them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_app.platform.audit import Wording
+from crm_app.platform.i18n import N_, NP_
+from crm_app.sales.invoices import STATUS_LABELS
+from crm_app.sales.models.invoices import Invoice, InvoiceStatus
+from crm_app.sales.models.quotes import DocumentKind, Quote
+from crm_app.sales.quotes import QUOTE_STATUS_LABELS
+
+#: A credit note's statuses: they agree with their noun ("un avoir émis", "une facture émise").
+CREDIT_NOTE_STATUS_LABELS: dict[InvoiceStatus, str] = {
+    InvoiceStatus.DRAFT: NP_("credit note status", "Draft"),
+    InvoiceStatus.ISSUED: NP_("credit note status", "Issued"),
+    InvoiceStatus.PARTIALLY_PAID: NP_("credit note status", "Partially paid"),
+    InvoiceStatus.PAID: NP_("credit note status", "Paid"),
+    InvoiceStatus.OVERDUE: NP_("credit note status", "Overdue"),
+    InvoiceStatus.CANCELLED: NP_("credit note status", "Cancelled"),
+}
+
+#: A document without a number yet (a draft), where its name goes ("Facture brouillon créée").
+UNNAMED = NP_("document name", "draft")
+
+INVOICE_FIELDS = {
+    "number": N_("Number"),
+    "status": N_("Status"),
+    "title": N_("Title"),
+    "total_incl_vat": N_("Total incl. VAT"),
+    "amount_paid": NP_("amount", "Paid"),
+    "amount_credited": N_("Credited"),
+    "credited_invoice": N_("Credits the invoice"),
+    "quote": N_("Quote"),
+    "emailed_to": N_("Recipients"),
+    "contact_id": N_("Contact"),
+    "institution_id": N_("Institution"),
+    "owner_id": N_("Salesperson"),
+    "payment_terms_days": N_("Payment terms (days)"),
+    "global_discount_percent": N_("Global discount (%)"),
+    "notes": N_("Notes shown on the invoice"),
+    "issue_date": N_("Issue date"),
+    "due_date": N_("Due date"),
+    "lines": N_("Lines"),
+    "total_excl_vat": N_("Total excl. VAT"),
+}
+_INVOICE_VALUES: dict[str, Any] = {
+    "codes": {"status": STATUS_LABELS},
+    "dates": frozenset({"issue_date", "due_date", "paid_on"}),
+    "money": frozenset({"total_excl_vat", "total_vat", "total_incl_vat", "amount_paid", "amount_credited"}),
+    "numbers": frozenset({"global_discount_percent", "payment_terms_days"}),
+}
+
+QUOTE_FIELDS = {
+    "number": N_("Number"),
+    "status": N_("Status"),
+    "title": N_("Title"),
+    "institution_id": N_("Institution"),
+    "contact_id": N_("Contact"),
+    "owner_id": N_("Salesperson"),
+    "issue_date": N_("Date"),
+    "valid_until": N_("Valid until"),
+    "notes": N_("Notes"),
+    "global_discount_percent": N_("Global discount"),
+    "lines": N_("Lines"),
+    "total_excl_vat": N_("Total excl. VAT"),
+    "total_incl_vat": N_("Total incl. VAT"),
+    "client_comment": N_("Client's comment"),
+    "order_number": N_("Order number"),
+    "purchase_order_ref": N_("Purchase order"),
+    "revision_of": N_("Revision of"),
+    "superseded_by": N_("Replaced by"),
+    "emailed_to": N_("Recipients"),
+}
+_QUOTE_VALUES: dict[str, Any] = {
+    "codes": {"status": QUOTE_STATUS_LABELS},
+    "dates": frozenset({"issue_date", "valid_until"}),
+    "money": frozenset({"total_excl_vat", "total_incl_vat"}),
+    "numbers": frozenset({"global_discount_percent"}),
+}
+
+INVOICE_WORDING = Wording(
+    N_("Invoice"),
+    {
+        "create": N_("Invoice {name} created"),
+        "update": N_("Invoice {name} changed"),
+        "issue": N_("Invoice {name} issued"),
+        "status": N_("Invoice {name}: status changed"),
+        "payment": N_("Payment recorded on invoice {name}"),
+        "payment_delete": N_("Payment deleted from invoice {name}"),
+        "credit": N_("Invoice {name} credited"),
+        "delete": N_("Invoice {name} deleted"),
+        "email": N_("Invoice {name} sent by email"),
+    },
+    INVOICE_FIELDS,
+    unnamed=UNNAMED,
+    **_INVOICE_VALUES,
+)
+CREDIT_NOTE_WORDING = Wording(
+    N_("Credit note"),
+    {
+        "create": N_("Credit note {name} created"),
+        "update": N_("Credit note {name} changed"),
+        "issue": N_("Credit note {name} issued"),
+        "status": N_("Credit note {name}: status changed"),
+        "delete": N_("Credit note {name} deleted"),
+        "email": N_("Credit note {name} sent by email"),
+    },
+    INVOICE_FIELDS,
+    unnamed=UNNAMED,
+    **{**_INVOICE_VALUES, "codes": {"status": CREDIT_NOTE_STATUS_LABELS}},
+)
+QUOTE_WORDING = Wording(
+    N_("Quote"),
+    {
+        "create": N_("Quote {name} created"),
+        "update": N_("Quote {name} changed"),
+        "send": N_("Quote {name} sent"),
+        "accept": N_("Quote {name} accepted"),
+        "reject": N_("Quote {name} rejected"),
+        "order": N_("Quote {name} ordered"),
+        "cancel": N_("Quote {name} cancelled"),
+        "revise": N_("Quote {name} revised"),
+        "expire": N_("Quote {name} expired"),
+        "email": N_("Quote {name} sent by email"),
+    },
+    QUOTE_FIELDS,
+    unnamed=UNNAMED,
+    **_QUOTE_VALUES,
+)
+ORDER_WORDING = Wording(
+    N_("Order"), {"email": N_("Order {name} sent by email")}, QUOTE_FIELDS, unnamed=UNNAMED, **_QUOTE_VALUES
+)
+
+#: How the sales documents' entries read (`audit.register_wording`).
+HISTORY_WORDING: dict[str, Wording] = {
+    "invoice": INVOICE_WORDING,
+    "credit_note": CREDIT_NOTE_WORDING,
+    DocumentKind.QUOTE.value: QUOTE_WORDING,
+    DocumentKind.ORDER.value: ORDER_WORDING,
+}
+
+#: How history names the documents its entries are about: by number (`audit.register_names`).
+HISTORY_NAMES: tuple[tuple[str, Any, Any], ...] = (
+    ("invoice", Invoice.id, Invoice.number),
+    ("credit_note", Invoice.id, Invoice.number),
+    (DocumentKind.QUOTE.value, Quote.id, Quote.number),
+    (DocumentKind.ORDER.value, Quote.id, Quote.order_number),
+)
