@@ -3,9 +3,9 @@ notification kinds and record pages, timeline sources, search sources, comment t
 
 Every area declares what it offers as plain module constants (`JOBS`, `SUBSCRIBERS`, `SECTIONS`,
 `NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `RECORD_VISIBILITY`, `SEARCH_SOURCES`,
-`COMMENT_TARGETS`, `HISTORY_NAMES`, `HISTORY_WORDING`, `router`); nothing registers itself when it is imported. `wire()` registers them
-all, once per process, before the application serves or a command runs; `api_router()` assembles the
-REST API. Only `crm_app.web` and `crm_app.cli` (and the tests) import this module.
+`COMMENT_TARGETS`, `HISTORY_NAMES`, `HISTORY_WORDING`, `router`); nothing registers itself when it is
+imported. `wire()` registers them all, once per process, before the application serves or a command
+runs; `api_router()` assembles the REST API. Only `crm_app.web` and `crm_app.cli` (and the tests) import this module.
 """
 
 from __future__ import annotations
