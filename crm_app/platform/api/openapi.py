@@ -2,9 +2,9 @@
 
 - every operation lists the error answers it can give (400/401/403/404/409/422), each with the one
   error shape (`ErrorBody`, a shared component), derived from what the route depends on: a bearer
-  actor can be refused (401, 403), a path id or a module that can be switched off can be missing
-  (404), a change can conflict (409), a body can be unreadable (400), any input can be refused (422:
-  the edge checks every query parameter, even undeclared ones);
+  actor can be refused (401, 403); a path id, a record (or section) a body names, or a module that
+  can be switched off can be missing (404); a change can conflict (409); a body can be unreadable
+  (400); any input can be refused (422: the edge checks every query parameter, even undeclared ones);
 - FastAPI's own 422 (`HTTPValidationError`, `{"detail": …}`), which the API never sends, is gone, and
   so are NiceGUI's asset routes (not part of the API);
 - the models of answers mark every field required: an answer always carries all its fields (a field
@@ -55,8 +55,8 @@ def error_statuses(route: RouteContext) -> set[int]:
     authenticated = deps.current_actor in calls
     if authenticated:
         statuses |= {401, 403}
-    if dependant.path_params or module_enabled in calls:
-        statuses.add(404)
+    if dependant.path_params or dependant.body_params or module_enabled in calls:
+        statuses.add(404)  # the record of the path, or one the body names, or the module, is missing
     if dependant.body_params:
         statuses.add(400)
     if authenticated and (route.methods or set()) & WRITE_METHODS:
