@@ -147,6 +147,17 @@ async def test_security_log_days_out_of_range_are_refused_not_a_server_error(api
     assert ordinary.status_code == 200
 
 
+async def test_dates_of_year_1_or_9999_are_refused_in_bodies_and_filters(api: httpx.AsyncClient) -> None:
+    headers = await _admin(api)
+    for moment in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "9999-12-31"):
+        task = await api.post("/api/tasks", json={"title": "Call back", "due_at": moment}, headers=headers)
+        assert _refused(task, "due_at") == "Enter a date between 1900 and 9000."
+        meetings = await api.get("/api/meetings", params={"from": moment}, headers=headers)
+        _refused(meetings, "from")
+    quote = await api.post("/api/quotes", json={"issue_date": "9999-12-31"}, headers=headers)
+    _refused(quote, "issue_date")
+
+
 async def test_malformed_json_and_bad_utf8_answer_in_the_error_shape_naming_the_body(api: httpx.AsyncClient) -> None:
     json_type = {"Content-Type": "application/json"}
     broken = await api.post("/api/auth/login", content=b'{"email": "a@b.c", "password": ', headers=json_type)

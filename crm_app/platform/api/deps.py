@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
 from sqlmodel import Session
 
+from crm_app.platform.cleaners import FIRST_DAY, LAST_DAY
 from crm_app.platform.db import get_engine
 from crm_app.platform.errors import NotAuthenticated, ValidationFailed
 from crm_app.platform.i18n import N_
@@ -168,10 +169,8 @@ PageDep = Annotated[int, Query(ge=1, le=MAX_PAGE, description="From 1")]
 PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 QueryDep = Annotated[StrictQuery, Depends(query_params)]
 
-#: Days the API accepts: years 1900 to 9000, so that date arithmetic (a day's end, a validity added,
-#: a time zone's offset) never leaves the range Python and PostgreSQL can hold.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(9000, 12, 31)
+#: A day the API accepts: within the range of every date of the CRM (`cleaners.FIRST_DAY` to
+#: `LAST_DAY`), so that date arithmetic never leaves what Python and PostgreSQL can hold.
 Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 
 
