@@ -130,9 +130,9 @@ def _unstorable(value: Any, path: tuple[str, ...] = ()) -> Iterator[str]:
 
 
 async def refuse_unstorable_text(request: Request) -> None:
-    """Router dependency of the whole API: a NUL byte or a lone surrogate in the path, the query or a
-    JSON body is refused with a 422 naming the parameter or field, before any route stores it
-    (PostgreSQL refuses NUL in text, and a lone surrogate is not UTF-8)."""
+    """Router dependency of the whole API: a NUL byte or a lone surrogate in the path, the query, a
+    JSON body or a form's text fields is refused with a 422 naming the parameter or field, before any
+    route stores it (PostgreSQL refuses NUL in text, and a lone surrogate is not UTF-8)."""
     errors: dict[str, str] = {}
     for name, value in request.path_params.items():
         if isinstance(value, str) and not is_storable(value):
@@ -167,7 +167,6 @@ def query_params(request: Request) -> StrictQuery:
 #: The page and page size of every list: bounded, so that no page number overflows the SQL OFFSET.
 PageDep = Annotated[int, Query(ge=1, le=MAX_PAGE, description="From 1")]
 PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-QueryDep = Annotated[StrictQuery, Depends(query_params)]
 
 #: A day the API accepts: within the range of every date of the CRM (`cleaners.FIRST_DAY` to
 #: `LAST_DAY`), so that date arithmetic never leaves what Python and PostgreSQL can hold.
