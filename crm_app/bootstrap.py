@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from crm_app.accounts import auth, tokens
 from crm_app.accounts.api import admin, users
@@ -112,7 +112,8 @@ def api_router() -> APIRouter:
     """The REST API under /api: one router per area; unknown paths answer in the API's error shape.
     Built once: including a router into another registers it there for good (the tests create the
     application again for every test, and a new router each time kept every old one alive)."""
-    router = APIRouter(prefix="/api")
+    # Every route's input is checked at the edge first: no NUL byte or lone surrogate reaches a service.
+    router = APIRouter(prefix="/api", dependencies=[Depends(deps.refuse_unstorable_text)])
     for module in (health, auth_api, imports_api, institutions_api, activities_api, notifications_api, users):
         router.include_router(module.router)
     router.include_router(users.auth_router)

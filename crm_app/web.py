@@ -24,6 +24,7 @@ from components.shell import root
 from crm_app import __version__, bootstrap
 from crm_app.platform import i18n
 from crm_app.platform import scheduler as jobs
+from crm_app.platform.api import openapi as api_openapi
 from crm_app.platform.api.errors import install_error_handlers
 from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import dispose_engines
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> None:
     bootstrap.wire()
     app.include_router(bootstrap.api_router())
     install_error_handlers(app)
+    api_openapi.install(app)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings.base_url))
     if settings.cors_origin:

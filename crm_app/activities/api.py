@@ -19,25 +19,24 @@ from crm_app.activities.tasks import TaskQuery, TaskRow
 from crm_app.institutions import timeline
 from crm_app.institutions.timeline import TimelineEntry
 from crm_app.platform import comments
-from crm_app.platform.api.deps import ActorDep, SessionDep
+from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, query_params
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.api.settings import module_enabled
 from crm_app.platform.cleaners import moment
 from crm_app.platform.comments import CommentRow
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
-from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.params import StrictQuery
 
 # A module switched off in /admin/settings (tasks, notes, meetings, calls) answers 404 on all its routes.
 router = APIRouter(tags=["activities"], dependencies=[Depends(module_enabled)])
 
-PageDep = Annotated[int, Query(ge=1)]
-PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")
 
 
-def _params(request: Request) -> dict[str, list[str]]:
-    return {key: request.query_params.getlist(key) for key in request.query_params}
+def _params(request: Request) -> StrictQuery:
+    return query_params(request)
 
 
 def _when(value: str | None, name: str) -> datetime | None:

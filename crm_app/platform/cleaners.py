@@ -107,18 +107,33 @@ def amount(*, maximum: Decimal = Decimal("999999999999.99")) -> Cleaner:
     return clean
 
 
+#: The days any date of the CRM may fall on: far enough from Python's and PostgreSQL's limits that
+#: date arithmetic (a day's end, a validity or a payment term added, a time zone's offset) never
+#: overflows (year 1 or 9999 gave a 500).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9000, 12, 31)
+OUT_OF_RANGE_DAY = N_("Enter a date between 1900 and 9000.")
+
+
+def _within_range(value: date) -> date:
+    if not FIRST_DAY <= (value.date() if isinstance(value, datetime) else value) <= LAST_DAY:
+        raise ValueError(OUT_OF_RANGE_DAY)
+    return value
+
+
 def day() -> Cleaner:
     def clean(value: Any) -> date | None:
         if is_blank(value):
             return None
         if isinstance(value, date):
-            return value
+            return _within_range(value)
         raw = str(value).strip()
         for parse in (date.fromisoformat, _french_date):
             try:
-                return parse(raw)
+                parsed = parse(raw)
             except ValueError:
                 continue
+            return _within_range(parsed)
         raise ValueError(N_("Enter a date."))
 
     return clean
@@ -254,6 +269,7 @@ def moment(*, required: bool = False, end_of_day: bool = False) -> Cleaner:
                 except ValueError:
                     raise ValueError(N_("Enter a date and time.")) from None
                 parsed = datetime.combine(on_day, day_time)
+        _within_range(parsed)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=_zone())
         return parsed.astimezone(UTC).replace(microsecond=0)

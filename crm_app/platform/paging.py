@@ -9,6 +9,9 @@ T = TypeVar("T")
 
 PAGE_SIZES = (25, 50, 100)
 MAX_PAGE_SIZE = 100
+#: No list is that long: a page beyond it is refused by the API and clamped elsewhere, so that its
+#: OFFSET, (page - 1) × page size, stays far inside PostgreSQL's integers.
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +20,7 @@ class PageRequest:
     page_size: int = 25
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "page", max(1, int(self.page)))
+        object.__setattr__(self, "page", min(MAX_PAGE, max(1, int(self.page))))
         object.__setattr__(self, "page_size", min(MAX_PAGE_SIZE, max(1, int(self.page_size))))
 
     @property

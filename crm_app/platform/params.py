@@ -1,5 +1,7 @@
 """Query parameters of a list (the page's URL or the API's query string), read leniently: an
-unknown or malformed value is left out, so that an old bookmark still opens its list."""
+unknown or malformed value is left out, so that an old bookmark still opens its list. The API's
+query (`StrictQuery`) is read strictly where a value cannot be read at all: a malformed number is
+refused, naming its parameter, since a client (unlike a bookmark) can be told."""
 
 from __future__ import annotations
 
@@ -8,12 +10,26 @@ from collections.abc import Collection, Mapping, Sequence
 from enum import Enum
 from typing import TypeVar
 
+from crm_app.platform.errors import ValidationFailed
+from crm_app.platform.i18n import N_
+
 E = TypeVar("E", bound=Enum)
+
+#: The largest whole number a filter takes: PostgreSQL's `integer`.
+MAX_NUMBER = 2_147_483_647
+NOT_A_NUMBER = N_("Enter a whole number (digits 0 to 9).")
+NUMBER_TOO_LARGE = N_("This number is too large.")
+
+
+class StrictQuery(dict[str, list[str]]):
+    """The query parameters of an API request: read as `Params` reads any, except that a malformed
+    value is refused (`ValidationFailed` naming the parameter) rather than left out."""
 
 
 class Params:
     def __init__(self, params: Mapping[str, str | Sequence[str]]) -> None:
         self.params = params
+        self.strict = isinstance(params, StrictQuery)
 
     def many(self, name: str) -> list[str]:
         """Every value: the parameter repeated, or values separated by commas."""
@@ -27,9 +43,24 @@ class Params:
         first = value if isinstance(value, str) or value is None else next(iter(value), None)
         return (first.strip() or None) if first is not None else None
 
-    def number(self, name: str) -> int | None:
+    def number(self, name: str, *, maximum: int = MAX_NUMBER) -> int | None:
+        """A whole number from 0 to `maximum`, in ASCII digits (`isdigit()` also takes "²", which
+        `int()` refuses)."""
         value = self.one(name)
-        return int(value) if value is not None and value.isdigit() else None
+        if value is None:
+            return None
+        if not (value.isascii() and value.isdigit()):
+            self._refuse(name, NOT_A_NUMBER)
+            return None
+        if len(value) > len(str(maximum)) or int(value) > maximum:
+            self._refuse(name, NUMBER_TOO_LARGE)
+            return None
+        return int(value)
+
+    def _refuse(self, name: str, message: str) -> None:
+        """Strict: raise; lenient: nothing (the caller leaves the value out)."""
+        if self.strict:
+            raise ValidationFailed({name: message})
 
     def ident(self, name: str) -> uuid.UUID | None:
         try:

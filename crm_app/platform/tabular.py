@@ -1,5 +1,5 @@
 """CSV and XLSX files of rows, safe to open in a spreadsheet (cells that would run as formulas are
-neutralised)."""
+neutralised; control characters XML cannot hold are left out of an XLSX)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -36,12 +37,18 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+def _xml_safe(value: Any) -> Any:
+    """Without the control characters an XLSX (XML 1.0) cannot hold: openpyxl refuses the whole file
+    for one of them (a stray \\x07 typed or imported in a name)."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def to_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, sheet: str = "Export") -> bytes:
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(sheet[:31])
     worksheet.append(list(header))
     for row in rows:
-        worksheet.append([neutralise(v) for v in row])
+        worksheet.append([_xml_safe(neutralise(v)) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

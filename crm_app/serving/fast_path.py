@@ -5,6 +5,9 @@ created on first sight, and two `BaseHTTPMiddleware`s (a task group and a memory
 REST API authenticates with bearer tokens and reads none of that; worse, a script calling it without a
 cookie jar would get a new cookie and a new (never freed) browser storage on every call. `/api/`
 requests therefore go through the same stack without those middlewares.
+
+HEAD is answered here for the whole API: as the GET of the same path, headers only (FastAPI routes
+take the methods they declare, and a GET route would otherwise refuse HEAD).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_PREFIX = "/api/"
 
@@ -26,9 +29,24 @@ class ApiFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
-            await self.api(scope, receive, send)
+            if scope["method"] == "HEAD":
+                await self.api({**scope, "method": "GET"}, receive, _headers_only(send))
+            else:
+                await self.api(scope, receive, send)
         else:
             await self.full(scope, receive, send)
+
+
+def _headers_only(send: Send) -> Send:
+    """`send` without the body: what a HEAD answers (its Content-Length still the GET's)."""
+
+    async def send_headers(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+        elif not message.get("more_body", False):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return send_headers
 
 
 def install(app: Any, page_only: Collection[type]) -> None:

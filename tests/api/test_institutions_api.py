@@ -131,14 +131,14 @@ async def test_bad_paging_is_a_422(api: httpx.AsyncClient, org: Org, params: dic
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "validation_failed"
-    assert f"query.{next(iter(params))}" in error["fields"]
+    assert next(iter(params)) in error["fields"]  # named as sent, without "query."
 
 
 async def test_an_unknown_archived_choice_for_contacts_is_a_422(api: httpx.AsyncClient, org: Org) -> None:
     headers = await _auth(api, org.rep_a)
     assert (await api.get("/api/contacts", params={"archived": "all"}, headers=headers)).status_code == 200
     response = await api.get("/api/contacts", params={"archived": "yes"}, headers=headers)
-    assert response.status_code == 422 and "query.archived" in response.json()["error"]["fields"]
+    assert response.status_code == 422 and "archived" in response.json()["error"]["fields"]
 
 
 async def test_filters_and_sort_come_from_the_query_string(api: httpx.AsyncClient, org: Org) -> None:

@@ -570,6 +570,15 @@ def test_xlsx_export_neutralises_formula_cells_and_keeps_markup_as_text(db: Sess
     assert by_name["CHU de Bordeaux"][11].value == 2500
 
 
+def test_xlsx_export_leaves_out_control_characters_xml_cannot_hold(db: Session) -> None:
+    make_institution(db, name="Clinique\x07 du\x1a Parc")
+    content = _export(db, InstitutionQuery(), ExportFormat.XLSX)
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert sheet is not None
+    _, row = list(sheet.iter_rows(values_only=True))
+    assert row[0] == "Clinique du Parc"
+
+
 def test_export_covers_every_page_of_the_list(db: Session) -> None:
     for index in range(101):
         make_institution(db, name=f"Cabinet {index:03d}")

@@ -5,28 +5,25 @@ the caller's own sessions. Rights are checked by the services ("team.administer"
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, Field
 
 from crm_app.accounts import auth, teams
 from crm_app.accounts.models import SessionKind
 from crm_app.accounts.teams import TeamRow
 from crm_app.platform import security_log
-from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
+from crm_app.platform.api.deps import ActorDep, ClientDep, Day, PageDep, PageSizeDep, SessionDep
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.i18n import negotiate, use_locale
 from crm_app.platform.models.audit import Severity
 from crm_app.platform.models.people import Role
-from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+from crm_app.platform.paging import PageRequest
 from crm_app.platform.security_log import SecurityEventRow, SecurityLogQuery
 
 router = APIRouter(tags=["administration"])
-
-PageDep = Annotated[int, Query(ge=1)]
-PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
 
 class TeamOut(BaseModel):
@@ -180,8 +177,8 @@ def _log_query(
     user_id: uuid.UUID | None = None,
     action: str | None = None,
     severity: Severity | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: Day | None = None,
+    date_to: Day | None = None,
 ) -> SecurityLogQuery:
     return SecurityLogQuery(
         user=user, user_id=user_id, action=action or None, severity=severity, date_from=date_from, date_to=date_to

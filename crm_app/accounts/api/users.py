@@ -7,16 +7,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 
 from crm_app.accounts import administration as accounts
 from crm_app.accounts.administration import UserRow, UserStatus
-from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
+from crm_app.platform.api.deps import ActorDep, ClientDep, PageDep, PageSizeDep, SessionDep
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.i18n import N_, gettext, negotiate, use_locale
 from crm_app.platform.models.people import Role
-from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+from crm_app.platform.paging import PageRequest
 
 router = APIRouter(prefix="/users", tags=["users"])
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -94,8 +94,8 @@ def list_users(
     status: UserStatus | None = None,
     sort: str = "full_name",
     descending: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 25,
 ) -> Response:
     """Users the caller may see (admins: everyone; managers and team admins: their team)."""
     result = accounts.list_users(

@@ -11,7 +11,7 @@ from enum import StrEnum
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from crm_app.institutions import contacts, exports
@@ -20,10 +20,10 @@ from crm_app.institutions.contacts import ContactRow
 from crm_app.institutions.fields import EDITABLE, FIELDS
 from crm_app.institutions.models import DataSource
 from crm_app.institutions.service import InstitutionDetail, InstitutionQuery, InstitutionRow
-from crm_app.platform.api.deps import ActorDep, SessionDep
+from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, given_not_null, query_params
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.i18n import negotiate, use_locale
-from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+from crm_app.platform.paging import PageRequest
 
 router = APIRouter(tags=["institutions"])
 
@@ -70,11 +70,13 @@ class InstitutionPage(BaseModel):
     page_size: int
 
 
-class InstitutionIn(
-    create_model(  # type: ignore[misc]
-        "InstitutionFields", **{spec.name: (spec.api_type | None, None) for spec in EDITABLE}
-    )
-):
+def _input_fields() -> dict[str, Any]:
+    """Every editable field, optional; null (clearing it) only where the field may be empty: a field that
+    is never empty (`nullable=False`) refuses null with a 422 instead of reaching the database."""
+    return {spec.name: (spec.api_type | None if spec.nullable else spec.api_type, None) for spec in EDITABLE}
+
+
+class InstitutionIn(create_model("InstitutionFields", **_input_fields())):  # type: ignore[misc]
     """Fields to set; omitted fields keep their value (PATCH) or their default (POST)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -90,17 +92,20 @@ ContactOut = create_model(
 
 
 class ContactIn(BaseModel):
+    """Omitted fields keep their value (PATCH) or their default (POST); null clears a field that may be
+    empty, and is refused for one that may not (the last name, the yes/no flags)."""
+
     model_config = ConfigDict(extra="forbid")
 
     first_name: str | None = None
-    last_name: str | None = None
+    last_name: str = given_not_null(description="Required when creating")
     title: str | None = None
     department: str | None = None
     email: str | None = None
     phone: str | None = None
     mobile: str | None = None
-    is_primary: bool | None = None
-    email_opt_out: bool | None = None
+    is_primary: bool = given_not_null()
+    email_opt_out: bool = given_not_null()
 
 
 class ContactPatch(ContactIn):
@@ -134,7 +139,7 @@ def _contact(row: ContactRow) -> BaseModel:
 
 
 def _query(request: Request) -> InstitutionQuery:
-    params = {key: request.query_params.getlist(key) for key in request.query_params}
+    params = query_params(request)
     return InstitutionQuery.from_params(params)
 
 
@@ -152,8 +157,8 @@ def list_institutions(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 25,
 ) -> Response:
     result = institutions.list_institutions(session, actor, _query(request), PageRequest(page, page_size))
     return page_response(result, InstitutionRow, InstitutionItem)
@@ -238,8 +243,8 @@ def list_institution_contacts(
     actor: ActorDep,
     *,
     include_archived: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 100,
 ) -> Response:
     institutions.get_institution(session, institution_id)
     result = contacts.list_for_institution(
@@ -261,8 +266,8 @@ def list_contacts(
     *,
     q: str = "",
     archived: Literal["active", "archived", "all"] = "active",
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 25,
 ) -> Response:
     result = contacts.list_contacts(session, actor, q=q, archived=archived, request=PageRequest(page, page_size))
     return page_response(result, ContactRow, ContactOut)

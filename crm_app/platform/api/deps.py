@@ -1,17 +1,27 @@
-"""Request dependencies shared by every router: the unit of work, the bearer actor, client info."""
+"""Request dependencies shared by every router: the unit of work, the bearer actor, client info, and
+the edge checks of every request's input (text PostgreSQL can store, bounded paging, the raw query of
+a list's filters, bounded days)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field
 from sqlmodel import Session
 
+from crm_app.platform.cleaners import FIRST_DAY, LAST_DAY
 from crm_app.platform.db import get_engine
-from crm_app.platform.errors import NotAuthenticated
+from crm_app.platform.errors import NotAuthenticated, ValidationFailed
+from crm_app.platform.i18n import N_
+from crm_app.platform.paging import MAX_PAGE, MAX_PAGE_SIZE
+from crm_app.platform.params import StrictQuery
 from crm_app.platform.permissions import Actor
 from crm_app.platform.security_log import ClientInfo
 
@@ -78,3 +88,93 @@ def current_actor(
 SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 ActorDep = Annotated[Actor, Depends(current_actor, scope="function")]
 ClientDep = Annotated[ClientInfo, Depends(client_info)]
+
+
+# --------------------------------------------------------------------------------------------
+# The edge: checks every request's input gets before any route reads it
+
+UNSTORABLE_TEXT = N_("This text contains a character that cannot be stored (a NUL byte or a lone surrogate).")
+
+#: In a JSON body, a NUL or a lone surrogate can only come escaped (`\u0000`, `\ud800`): raw control
+#: characters are not JSON and raw surrogates are not UTF-8. Only a body holding such an escape is
+#: parsed a second time to find the field.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def is_storable(text: str) -> bool:
+    """False for text PostgreSQL refuses: a NUL byte, or a lone UTF-16 surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable(value: Any, path: tuple[str, ...] = ()) -> Iterator[str]:
+    """The dotted paths (as the other validation errors name them) of the strings, keys included,
+    that cannot be stored."""
+    if isinstance(value, str):
+        if not is_storable(value):
+            yield ".".join(path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not is_storable(key):
+                yield ".".join((*path, key.encode("utf-8", "replace").decode().replace("\x00", "")))
+            else:
+                yield from _unstorable(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unstorable(item, (*path, str(index)))
+
+
+async def refuse_unstorable_text(request: Request) -> None:
+    """Router dependency of the whole API: a NUL byte or a lone surrogate in the path, the query, a
+    JSON body or a form's text fields is refused with a 422 naming the parameter or field, before any
+    route stores it (PostgreSQL refuses NUL in text, and a lone surrogate is not UTF-8)."""
+    errors: dict[str, str] = {}
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and not is_storable(value):
+            errors[name] = UNSTORABLE_TEXT
+    for name, value in request.query_params.multi_items():
+        if not is_storable(name) or not is_storable(value):
+            errors[name.replace("\x00", "") or "query"] = UNSTORABLE_TEXT
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form()  # parsed once: Starlette keeps it for the route
+        for name, value in form.multi_items():
+            if not is_storable(name) or (isinstance(value, str) and not is_storable(value)):
+                errors[name.replace("\x00", "") or "body"] = UNSTORABLE_TEXT
+    elif not content_type or "json" in content_type:  # FastAPI reads a body without a type as JSON
+        body = await request.body()
+        if _SUSPECT_ESCAPE.search(body):
+            try:
+                document = json.loads(body)
+            except ValueError:
+                document = None  # the route's own parsing answers for a body that is not JSON
+            errors.update(dict.fromkeys((path or "body" for path in _unstorable(document)), UNSTORABLE_TEXT))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def query_params(request: Request) -> StrictQuery:
+    """A list's filters as the service's `from_params` reads them; malformed numbers are refused with
+    a 422 naming them (a bookmark's are left out instead: `crm_app.platform.params`)."""
+    return StrictQuery({key: request.query_params.getlist(key) for key in request.query_params})
+
+
+#: The page and page size of every list: bounded, so that no page number overflows the SQL OFFSET.
+PageDep = Annotated[int, Query(ge=1, le=MAX_PAGE, description="From 1")]
+PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+
+#: A day the API accepts: within the range of every date of the CRM (`cleaners.FIRST_DAY` to
+#: `LAST_DAY`), so that date arithmetic never leaves what Python and PostgreSQL can hold.
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+def given_not_null(**options: Any) -> Any:
+    """A request field that may be omitted but not set to null (type `str`, not `str | None`): its
+    default is not validated, so an omitted field stays unset (`exclude_unset`), while an explicit
+    null is refused with a 422 before it reaches a column that is never empty."""
+    return Field(default=None, **options)

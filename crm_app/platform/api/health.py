@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
 from crm_app import __version__
 from crm_app.platform import bridge, db
 from crm_app.platform import outbox as mail
 from crm_app.platform import scheduler as jobs
+from crm_app.platform.api.errors import CATCH_ALL, allowed_methods, method_not_allowed
 from crm_app.platform.errors import NotFound
 from crm_app.platform.i18n import N_
 
@@ -35,12 +36,23 @@ def health() -> JSONResponse:
     return JSONResponse(body, status_code=200 if body["database"] == "ok" else 503)
 
 
-#: Included last: an unknown /api path answers in the API's error shape rather than with a page.
-unknown_endpoint_router = APIRouter()
-
-
-@unknown_endpoint_router.api_route(
-    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-)
-def unknown_endpoint(path: str) -> None:
+async def unknown_endpoint(request: Request) -> Response:
+    """Any method on a path no route of the API takes: 405 with `Allow` when the path exists with other
+    methods, else 404; in the API's error shape rather than the application's page."""
+    allowed = allowed_methods(request)
+    if allowed:
+        return method_not_allowed(request, allowed)
     raise NotFound(N_("No such API endpoint."))
+
+
+#: Included last: an unknown /api path (or method) answers in the API's error shape rather than with a
+#: page: the catch-all takes every method, so that the application's page routes never see an /api
+#: request.
+unknown_endpoint_router = APIRouter()
+unknown_endpoint_router.add_api_route(
+    "/{path:path}",
+    unknown_endpoint,
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    include_in_schema=False,
+    name=CATCH_ALL,
+)

@@ -9,15 +9,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel
 
 from crm_app.platform import notifications
-from crm_app.platform.api.deps import ActorDep, SessionDep
+from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.i18n import negotiate, use_locale
 from crm_app.platform.notifications import NotificationRow
-from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import Actor
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -61,8 +61,8 @@ def list_notifications(
     *,
     accept_language: LanguageDep = None,
     unread: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 25,
 ) -> Response:
     with _reader_locale(actor, accept_language):
         result = notifications.list_notifications(

@@ -6,21 +6,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_app.platform.api.deps import ActorDep, SessionDep
+from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, query_params
 from crm_app.platform.api.pages import page_response
-from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+from crm_app.platform.paging import PageRequest
 from crm_app.sales import catalog
 from crm_app.sales.catalog import CatalogQuery, CatalogRow
 
 router = APIRouter(tags=["catalog"])
-
-PageDep = Annotated[int, Query(ge=1)]
-PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 
 
 class CatalogItemOut(BaseModel):
@@ -74,7 +70,7 @@ def _out(session: SessionDep, actor: ActorDep, item_id: uuid.UUID) -> CatalogIte
 def list_catalog(
     request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
 ) -> Response:
-    params = {key: request.query_params.getlist(key) for key in request.query_params}
+    params = query_params(request)
     result = catalog.list_items(session, actor, CatalogQuery.from_params(params), PageRequest(page, page_size))
     return page_response(result, CatalogRow, CatalogItemOut)
 

@@ -9,26 +9,25 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from crm_app.platform.api.deps import ActorDep, SessionDep
-from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, query_params
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.params import StrictQuery
 from crm_app.sales import invoices, payments
 from crm_app.sales.invoices import InvoiceDetail, InvoiceList, InvoiceQuery, InvoiceRow
 
 router = APIRouter(tags=["invoices"])
 
-PageDep = Annotated[int, Query(ge=1)]
-PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")
 _AMOUNT = Field(default=None, description='Decimal, e.g. "1234.50" (a string is safest)')
 
 
-def _params(request: Request) -> dict[str, list[str]]:
-    return {key: request.query_params.getlist(key) for key in request.query_params}
+def _params(request: Request) -> StrictQuery:
+    return query_params(request)
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,7 +82,7 @@ class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Decimal | None = _AMOUNT
-    paid_on: date | None = Field(default=None, description="Default: today")
+    paid_on: Day | None = Field(default=None, description="Default: today")
     method: str | None = Field(default=None, description="transfer, check, card, cash, direct_debit or other")
     reference: str | None = None
 

@@ -8,20 +8,19 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from crm_app.platform.api.deps import ActorDep, SessionDep
-from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
+from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, query_params
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.params import StrictQuery
 from crm_app.sales import quotes
 from crm_app.sales.quotes import QuotePage, QuoteQuery
 
 router = APIRouter(tags=["quotes"])
 
-PageDep = Annotated[int, Query(ge=1)]
-PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Amount = Decimal | str | int
 _VERSION_OPTIONAL = Field(default=None, description="The version you read; a stale one is refused with 409.")
 
@@ -47,8 +46,8 @@ class QuoteIn(BaseModel):
     contact_id: uuid.UUID | None = None
     owner_id: uuid.UUID | None = Field(default=None, description="Default: you")
     title: str | None = None
-    issue_date: date | None = None
-    valid_until: date | None = Field(default=None, description="Default: issue date + the configured validity")
+    issue_date: Day | None = None
+    valid_until: Day | None = Field(default=None, description="Default: issue date + the configured validity")
     notes: str | None = None
     global_discount_percent: Amount | None = None
     lines: list[LineIn] | None = Field(default=None, description="All the lines, in order (replaces them on PATCH)")
@@ -191,8 +190,8 @@ def _page_adapter() -> TypeAdapter[QuotePage]:
     return TypeAdapter(QuotePage)
 
 
-def _params(request: Request) -> dict[str, list[str]]:
-    return {key: request.query_params.getlist(key) for key in request.query_params}
+def _params(request: Request) -> StrictQuery:
+    return query_params(request)
 
 
 def _raw(body: BaseModel) -> dict[str, Any]:
