@@ -199,7 +199,7 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
     default_rate = rate_key(row.default_vat_rate) if row else (next(iter(rate_options), None))
     with disposable(ui.dialog()) as dialog, ui.card().classes("w-[36rem] max-w-full").mark("item-dialog"):
         ui.label(_("New catalog item") if row is None else _("Edit catalog item")).classes("text-h6")
-        with ui.grid(columns=2).classes("w-full gap-2"):
+        with ui.grid().classes("w-full gap-2 opex-form-grid"):
             reference = (
                 ui.input(_("Reference"), value=row.reference if row else "")
                 .props("outlined dense maxlength=60")

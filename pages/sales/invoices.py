@@ -444,7 +444,7 @@ class InvoiceForm:
         with ui.column().classes("w-full gap-3 max-w-screen-lg"):
             ui.label(_("Draft invoice") if detail else _("New invoice")).classes("text-h5")
             f: dict[str, Any] = {}
-            with ui.card().classes("w-full"), ui.grid(columns=2).classes("w-full gap-3"):
+            with ui.card().classes("w-full"), ui.grid().classes("w-full gap-3 opex-form-grid"):
                 f["institution_id"] = (
                     institution_picker(
                         _("Institution") + " *",
@@ -482,7 +482,7 @@ class InvoiceForm:
                 f["notes"] = (
                     ui.textarea(_("Notes shown on the invoice"), value=notes)
                     .props("outlined autogrow")
-                    .classes("col-span-2")
+                    .classes("opex-span-all")
                     .mark("invoice-notes")
                 )
             self.fields = f
