@@ -91,9 +91,20 @@ class PagedTable:
                         value=[name for name in self.default_visible if name != columns[0]["name"]],
                         on_change=self._on_choose,
                     )
-                    .props(f'dense outlined options-dense display-value="{_("Columns")}" aria-label="{_("Columns")}"')
+                    .props(f'dense outlined options-dense display-value="{_("Columns")}"')
                     .classes("w-40")
                     .mark("column-chooser")
+                )
+                # A checkbox per column says which are shown (the click on the row toggles it).
+                self.chooser.add_slot(
+                    "option",
+                    r"""
+                    <q-item v-bind="props.itemProps">
+                      <q-item-section side>
+                        <q-checkbox :model-value="props.selected" dense tabindex="-1" style="pointer-events: none" />
+                      </q-item-section>
+                      <q-item-section><q-item-label>{{ props.opt.label }}</q-item-label></q-item-section>
+                    </q-item>""",
                 )
             # The user's choice is read beside the screen's first page, and shown when it arrives.
             self.columns_read = background_tasks.create(

@@ -130,11 +130,15 @@ def test_the_first_column_stays_in_place_when_a_list_scrolls_sideways(phone: Pag
     expect(first).to_be_visible()
     middle = phone.locator(".opex-table .q-table__middle").first
     assert middle.evaluate("e => e.scrollWidth > e.clientWidth"), "the list does not scroll sideways on a phone"
-    before = first.evaluate("e => e.getBoundingClientRect().left")
-    middle.evaluate("e => { e.scrollLeft = 400; }")
-    phone.wait_for_timeout(100)
-    assert middle.evaluate("e => e.scrollLeft") > 0
-    after = first.evaluate("e => e.getBoundingClientRect().left")
+    # Measured, scrolled and measured again in one go: a redraw of the table in between (the user's
+    # columns arriving) cannot move things between the two measures.
+    before, scrolled, after = middle.evaluate(
+        """e => { const td = e.querySelector('tbody tr td');
+                  const before = td.getBoundingClientRect().left;
+                  e.scrollLeft = 400;
+                  return [before, e.scrollLeft, td.getBoundingClientRect().left]; }"""
+    )
+    assert scrolled > 0
     assert abs(after - before) < 1, "the first column went with the scroll"
     assert _page_width(phone) <= 390
 
@@ -199,3 +203,18 @@ def test_the_notes_list_renders_markdown_and_nothing_typed_in_a_note_runs(wide: 
     wide.wait_for_timeout(200)
     assert wide.evaluate("() => window.__pwned") is None
     assert note.locator("img[onerror], a[href^='javascript']").count() == 0
+
+
+def test_a_column_picked_in_the_chooser_is_shown_and_still_there_on_the_next_visit(wide: Page, data: Data) -> None:
+    wide.goto(wide.url.rsplit("/", 1)[0] + "/quotes")
+    header = wide.locator(".opex-table th", has_text=re.compile("Valable jusqu'au|Valid until"))
+    expect(wide.locator(".opex-table tbody tr").first).to_be_visible()
+    expect(header).to_have_count(0)  # not among the columns a 1440 px screen starts with
+    wide.get_by_role("combobox", name=re.compile("^(Colonnes|Columns)$")).click()
+    wide.get_by_role("option", name=re.compile("^(Valable jusqu'au|Valid until)$")).click()
+    expect(header).to_be_visible()
+    wide.keyboard.press("Escape")
+    wide.wait_for_timeout(500)  # the choice is saved in a worker thread
+    wide.reload()
+    expect(wide.locator(".opex-table tbody tr").first).to_be_visible()
+    expect(header).to_be_visible()
