@@ -362,7 +362,7 @@ class LineEditor:
                 card.on("dragleave", js_handler=DRAG_LEAVE)
                 card.on("drop", lambda e, k=line.key: self.drop(k, e.args), js_handler=DROP)
             line.inputs = {}
-            with ui.row().classes("w-full items-start no-wrap gap-2"):
+            with ui.element("div").classes("opex-line-head"):
                 if not self.readonly:
                     # A title, not a ui.tooltip: one element less per line.
                     handle = (
@@ -373,7 +373,7 @@ class LineEditor:
                     )
                     handle.on("dragstart", js_handler=DRAG_START.replace("{key}", str(line.key)))
                     picker = CatalogPicker(line, on_pick=functools.partial(self._fill, line), editor=self)
-                    picker.classes("w-56").mark(f"line-{index}-catalog")
+                    picker.classes("opex-line-catalog").mark(f"line-{index}-catalog")
                     line.inputs["catalog_item_id"] = picker
                 line.inputs["reference"] = (
                     ui.input(
@@ -382,7 +382,7 @@ class LineEditor:
                         on_change=lambda e, ln=line: self._set(ln, "reference", e.value),
                     )
                     .props("outlined dense maxlength=60" + ro)
-                    .classes("w-32")
+                    .classes("opex-line-reference")
                     .mark(f"line-{index}-reference")
                 )
                 line.inputs["description"] = (
@@ -392,7 +392,7 @@ class LineEditor:
                         on_change=lambda e, ln=line: self._set(ln, "description", e.value),
                     )
                     .props("outlined dense autogrow rows=1" + ro)
-                    .classes("grow")
+                    .classes("opex-line-description")
                     .mark(f"line-{index}-description")
                 )
             with ui.row().classes("w-full items-start gap-2"):
@@ -547,6 +547,22 @@ class LineEditor:
                 )
                 return
             show_totals(totals)
+
+
+def lines_table(columns: list[dict[str, Any]], rows: list[dict[str, Any]], *, props: str = "") -> ui.table:
+    """The lines of a quote or an invoice, read-only. On a wide screen a table; below 600 px each line
+    is a card of its own, every value under its column's name (components/opex.css), so that nothing
+    is cut or scrolled on a phone. Amounts take `paged_table.MONEY`, long texts `paged_table.WRAP`."""
+    table = ui.table(columns=columns, rows=rows, row_key="id").props(props).classes("w-full opex-lines")
+    table.add_slot(
+        "body",
+        r"""
+        <q-tr :props="props">
+          <q-td v-for="col in props.cols" :key="col.name" :props="props" :data-label="col.label"
+                :class="{'opex-lines__empty': col.value === '' || col.value === null}">{{ col.value }}</q-td>
+        </q-tr>""",
+    )
+    return table
 
 
 def show_totals(totals: money.Totals) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import markdown2
+import nh3
 from nicegui import ui
 from sqlmodel import Session
 
@@ -33,27 +34,62 @@ OnSaved = Callable[[], Awaitable[None]]
 READ, WRITE = "read", "write"
 
 
-class NoteMarkdown(ui.markdown):
-    """`ui.markdown` for text users wrote. NiceGUI hands raw HTML in the markdown through to the page
-    (only DOMPurify in the browser filters it); here markdown2's safe mode escapes it on the server,
-    so `<b>` or `<script>` show as typed and `javascript:` links lead nowhere. DOMPurify still runs."""
+#: Notes are typed like messages: a line break is a line break, a list needs no blank line before it.
+NOTE_EXTRAS: dict[str, Any] = {
+    "fenced-code-blocks": None,
+    "tables": None,
+    "cuddled-lists": None,
+    "breaks": {"on_newline": True},
+}
+#: What the HTML of a note may hold once rendered: markdown's own elements, links to the web or mail.
+# fmt: off
+NOTE_TAGS = frozenset({
+    "a", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
+    "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+})
+# fmt: on
 
-    #: Notes are typed like messages: a line break is a line break, a list needs no blank line before it.
-    NOTE_EXTRAS: ClassVar[dict[str, Any]] = {
-        "fenced-code-blocks": None,
-        "tables": None,
-        "cuddled-lists": None,
-        "breaks": {"on_newline": True},
-    }
+
+def note_html(body: str) -> str:
+    """A note's markdown as HTML that is safe to put in a page as it is (a table cell's `v-html`, where no
+    DOMPurify runs): markdown2's safe mode escapes the HTML typed in the note, so `<b>` or `<script>` show
+    as typed; Ammonia (nh3) then keeps only markdown's elements and web or mail addresses, so nothing of the
+    note can run, whatever markdown2 lets through."""
+    rendered = markdown2.markdown(body, extras=NOTE_EXTRAS, safe_mode="escape")
+    return nh3.clean(
+        str(rendered),
+        tags=set(NOTE_TAGS),
+        attributes={
+            "a": {"href", "title"},
+            "img": {"src", "alt", "title"},
+            "code": {"class"},
+            "th": {"align"},
+            "td": {"align"},
+        },
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+class NoteMarkdown(ui.markdown):
+    """`ui.markdown` for text users wrote: shown through `note_html` (NiceGUI would hand raw HTML in the
+    markdown through to the page, with only DOMPurify in the browser to filter it). DOMPurify still runs."""
+
+    NOTE_EXTRAS: ClassVar[dict[str, Any]] = NOTE_EXTRAS
 
     def _handle_content_change(self, content: str) -> None:
-        html = markdown2.markdown(content, extras=self.NOTE_EXTRAS, safe_mode="escape")
+        html = note_html(content)
         if self._props.get("innerHTML") != html:
             self._props["innerHTML"] = html
 
 
 def note_text(body: str) -> NoteMarkdown:
     return NoteMarkdown(body).classes("w-full break-words").mark("note-text")
+
+
+def is_long(body: str, *, lines: int = 3, length: int = 240) -> bool:
+    """Whether a note needs more than the few lines a list shows of it."""
+    return len(body) > length or len([line for line in body.splitlines() if line.strip()]) > lines
 
 
 def excerpt(body: str, length: int = 120) -> str:

@@ -1,14 +1,29 @@
-"""A table whose paging and sorting happen in SQL: it asks for one page at a time."""
+"""A table whose paging and sorting happen in SQL: it asks for one page at a time.
+
+A wide list names itself (`list_key`): its user then picks the columns shown, remembered per user and
+per list in the database (crm_app.accounts.list_columns), and the list starts with the columns its
+screen puts first, so that its amounts are in view on a 1440 px screen. The first column stays in
+place when the table scrolls sideways (components/opex.css). Amounts are right-aligned in tabular
+figures (`MONEY`); long texts wrap rather than widen the table (`WRAP`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
+from components.backend import call
+from crm_app.accounts import list_columns
+from crm_app.platform.i18n import gettext as _
 from crm_app.platform.paging import PAGE_SIZES, Page, PageRequest
+
+#: A column of amounts: right-aligned, tabular figures, never broken over two lines.
+MONEY: dict[str, Any] = {"align": "right", "classes": "opex-money", "headerClasses": "opex-money"}
+#: A column of long texts (names, titles): they wrap within the column instead of widening the table.
+WRAP: dict[str, Any] = {"classes": "opex-wrap", "headerClasses": "opex-wrap"}
 
 
 @dataclass
@@ -33,9 +48,20 @@ class PagedTable:
         row_key: str = "id",
         selection: str | None = None,
         state: TableState | None = None,
+        list_key: str | None = None,
+        hidden: Collection[str] = (),
     ) -> None:
+        """`list_key` names the list for the column chooser (None: no chooser); `hidden` are the columns
+        it hides until the user shows them. The first column is always shown."""
         self.state = state or TableState()
         self._load = load
+        self.list_key = list_key
+        columns = [dict(column) for column in columns]
+        if columns:
+            columns[0]["required"] = True  # Quasar keeps it whatever the visible columns say
+        self.columns = columns
+        self.default_visible = [c["name"] for c in columns if c["name"] not in hidden]
+        self._chosen_here = False
         self.table = (
             ui.table(
                 columns=columns,
@@ -51,8 +77,40 @@ class PagedTable:
                 },
             )
             .props(f':rows-per-page-options="{list(PAGE_SIZES)}" flat bordered binary-state-sort')
-            .classes("w-full")
+            .classes("w-full opex-table" + (" opex-table--select" if selection else ""))
         )
+        self.chooser: ui.select | None = None
+        self.columns_read: asyncio.Task[tuple[str, ...] | None] | None = None
+        if list_key is not None:
+            self.table.props["visible-columns"] = self.default_visible
+            with self.table.add_slot("top-right"):
+                self.chooser = (
+                    ui.select(
+                        {c["name"]: c["label"] for c in columns[1:]},
+                        multiple=True,
+                        value=[name for name in self.default_visible if name != columns[0]["name"]],
+                        on_change=self._on_choose,
+                    )
+                    .props(f'dense outlined options-dense display-value="{_("Columns")}"')
+                    .classes("w-40")
+                    .mark("column-chooser")
+                )
+                # A checkbox per column says which are shown (the click on the row toggles it).
+                self.chooser.add_slot(
+                    "option",
+                    r"""
+                    <q-item v-bind="props.itemProps">
+                      <q-item-section side>
+                        <q-checkbox :model-value="props.selected" dense tabindex="-1" style="pointer-events: none" />
+                      </q-item-section>
+                      <q-item-section><q-item-label>{{ props.opt.label }}</q-item-label></q-item-section>
+                    </q-item>""",
+                )
+            # The user's choice is read beside the screen's first page, and shown when it arrives.
+            self.columns_read = background_tasks.create(
+                call(list_columns.visible_columns, list_key), name=f"columns of {list_key}"
+            )
+            self.columns_read.add_done_callback(self._restore_columns)
         self.table.on("request", self._on_request)
         self.table.on_pagination_change(self._keep_total)
         self._total = 0
@@ -71,6 +129,37 @@ class PagedTable:
         self.state.sort = pagination.get("sortBy")
         self.state.descending = bool(pagination.get("descending"))
         await self.refresh()
+
+    @property
+    def visible_columns(self) -> list[str]:
+        """The names of the columns shown, in the list's order."""
+        shown = self.table.props.get("visible-columns")
+        return [c["name"] for c in self.columns if shown is None or c.get("required") or c["name"] in shown]
+
+    def _show_columns(self, names: Collection[str]) -> None:
+        known = {c["name"] for c in self.columns}
+        chosen = [c["name"] for c in self.columns if c["name"] in names and c["name"] in known]
+        self.table.props["visible-columns"] = chosen
+        self.table.update()
+        if self.chooser is not None:
+            self.chooser.set_value([name for name in chosen if name != self.columns[0]["name"]])
+
+    def _restore_columns(self, reading: asyncio.Task[tuple[str, ...] | None]) -> None:
+        """Show the columns the user chose for this list, once read (unless they already chose again)."""
+        if reading.cancelled() or reading.exception() is not None or self._chosen_here or self.table.is_deleted:
+            return
+        chosen = reading.result()
+        if chosen is not None:
+            self._show_columns(chosen)
+
+    async def _on_choose(self, event: Any) -> None:
+        chosen = [self.columns[0]["name"], *(event.value or [])]
+        if chosen == self.visible_columns:
+            return
+        self._chosen_here = True
+        self._show_columns(chosen)
+        if self.list_key is not None:
+            await call(list_columns.save_visible_columns, self.list_key, self.visible_columns)
 
     async def refresh(self, *, first_page: bool = False) -> None:
         if first_page:

@@ -110,3 +110,15 @@ class LoginAttempt(SQLModel, table=True):
     ip: str | None = Field(default=None, max_length=45)
     succeeded: bool = Field(nullable=False)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ListColumns(SQLModel, table=True):
+    """The columns a user chose to see in one list of the screens ("quotes", "institutions"...): the
+    choice follows them from browser to browser. No row: the list's default columns."""
+
+    __tablename__ = "list_columns"
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    list_key: str = Field(max_length=40, primary_key=True)
+    visible: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,7 +18,7 @@ from nicegui import ui
 from components.backend import call
 from components.comments import comment_thread
 from components.moments import user_zone
-from components.note_dialog import excerpt, note_text, open_note_dialog, shares_text
+from components.note_dialog import excerpt, is_long, note_html, note_text, open_note_dialog, shares_text
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import InstitutionPicker, institution_picker
 from components.shell import app_page, set_title
@@ -113,13 +115,26 @@ class NoteScreen:
             {"name": "updated", "label": _("Changed"), "field": "updated", "align": "left"},
         ]
         self.table = PagedTable(columns, self._load)
-        # Vue's {{ }} interpolation shows the note's text as text, whatever it holds.
+        # The note's markdown as HTML made safe on the server (note_html): nothing typed in a note runs.
+        # A long note shows its first lines; "Show more" unfolds it here, its link opens it whole.
         self.table.table.add_slot(
             "body-cell-text",
             r"""
-            <q-td :props="props" style="max-width: 28rem; white-space: normal">
-              <a :href="'/notes/' + props.row.id" class="text-primary"
-                 @click.prevent="() => $parent.$emit('open', props.row.id)">{{ props.value }}</a>
+            <q-td :props="props" class="opex-wrap" style="max-width: 32rem; min-width: 16rem">
+              <div :class="['opex-note', props.expand ? '' : 'opex-clamp']" v-html="props.row.html"></div>
+              <div class="row items-center gap-2">
+                <a :href="'/notes/' + props.row.id" class="text-primary"
+                   @click.prevent="() => $parent.$emit('open', props.row.id)">"""
+            + html.escape(_("Open"))
+            + r"""</a>
+                <q-btn v-if="props.row.long" flat dense no-caps size="sm" color="primary"
+                       @click="props.expand = !props.expand"
+                       :label="props.expand ? """
+            + html.escape(json.dumps(_("Show less")))
+            + " : "
+            + html.escape(json.dumps(_("Show more")))
+            + r""""></q-btn>
+              </div>
             </q-td>""",
         )
         self.table.table.on("open", lambda e: open_note_dialog(uuid.UUID(str(e.args)), on_saved=self.table.refresh))
@@ -129,6 +144,8 @@ class NoteScreen:
         return {
             "id": str(row.id),
             "text": excerpt(row.body),
+            "html": note_html(row.body),
+            "long": is_long(row.body),
             "institution": row.institution_name or "",
             "author": row.author_name or "",
             "visibility": _(NOTE_VISIBILITY_LABELS[row.visibility]),

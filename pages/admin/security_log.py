@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from components.backend import call
-from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.paged_table import WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
 from crm_app.platform import security_log
 from crm_app.platform.config import get_settings
@@ -138,8 +138,8 @@ async def security_log_page(query: dict[str, list[str]]) -> None:
             "label": _("Details"),
             "field": "details",
             "align": "left",
-            "classes": "ellipsis",
-            "style": "max-width: 360px",
+            "style": "max-width: 28rem",
+            **WRAP,
         },
     ]
     table = PagedTable(columns, load)

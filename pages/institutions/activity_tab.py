@@ -17,7 +17,7 @@ from components.history_values import change_words
 from components.institution_tabs import institution_tab
 from components.meeting_dialog import open_meeting_dialog
 from components.moments import user_zone
-from components.note_dialog import excerpt, open_note_dialog
+from components.note_dialog import NoteMarkdown, excerpt, open_note_dialog
 from components.task_dialog import (
     PRIORITY_COLORS,
     STATUS_COLORS,
@@ -191,6 +191,9 @@ def timeline_item(entry: TimelineEntry, zone: str) -> None:
     with ui.timeline_entry(
         subtitle=subtitle, icon=KIND_ICONS.get(entry.kind, "circle"), color=KIND_COLORS.get(entry.kind, "grey")
     ).mark(f"timeline-entry timeline-{entry.kind}") as item:
+        if entry.kind == "note":
+            _note_entry(item, entry, details)
+            return
         with item.add_slot("title"):
             if entry.link:
                 ui.link(headline, entry.link).classes("text-body1 text-primary text-weight-medium")
@@ -198,6 +201,18 @@ def timeline_item(entry: TimelineEntry, zone: str) -> None:
                 ui.label(headline).classes("text-body1 text-weight-medium")
         if details:
             ui.label(details).classes("whitespace-pre-wrap text-grey-8")
+
+
+def _note_entry(item: ui.timeline_entry, entry: TimelineEntry, details: str) -> None:
+    """A note reads as it was written (its markdown rendered, safely), its first lines only: its link
+    opens it whole."""
+    with item.add_slot("title"):
+        NoteMarkdown(entry.title or "").classes("opex-note opex-clamp text-body1").mark("timeline-note-text")
+    with ui.row().classes("items-center gap-2 text-grey-8"):
+        if entry.link:
+            ui.link(_("Open"), entry.link).classes("text-primary").mark("timeline-note-open")
+        if details:
+            ui.label(details)
 
 
 @institution_tab("activity", label=N_("Activity"), icon="event_note", order=30)
@@ -353,7 +368,7 @@ class TimelinePanel:
                     on_change=self._kinds_changed,
                 )
                 .props("dense outlined use-chips")
-                .classes("min-w-96")
+                .classes("grow min-w-64 max-w-full")
                 .mark("timeline-kinds")
             )
             ui.space()

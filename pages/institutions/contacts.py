@@ -10,7 +10,7 @@ from nicegui import ui
 
 from components.backend import call
 from components.contact_dialog import open_contact_dialog
-from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.paged_table import WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
 from crm_app.institutions import contacts
 from crm_app.institutions.contacts import ContactRow
@@ -68,13 +68,13 @@ async def contacts_page(query: dict[str, list[str]]) -> None:
             on_change=lambda e: change("archived", e.value),
         ).props("dense outlined").classes("w-36")
     columns = [
-        {"name": "name", "label": _("Name"), "field": "name", "align": "left"},
-        {"name": "institution", "label": _("Institution"), "field": "institution", "align": "left"},
-        {"name": "title", "label": _("Function"), "field": "title", "align": "left"},
+        {"name": "name", "label": _("Name"), "field": "name", "align": "left", **WRAP},
+        {"name": "institution", "label": _("Institution"), "field": "institution", "align": "left", **WRAP},
+        {"name": "title", "label": _("Function"), "field": "title", "align": "left", **WRAP},
         {"name": "email", "label": _("Email"), "field": "email", "align": "left"},
         {"name": "phone", "label": _("Phone"), "field": "phone", "align": "left"},
     ]
-    table = PagedTable(columns, load)
+    table = PagedTable(columns, load, list_key="contacts")
     table.table.add_slot(
         "body-cell-name",
         r"""

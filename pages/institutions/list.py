@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from components.backend import call, current_actor
-from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.paged_table import WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
 from crm_app.institutions import exports
 from crm_app.institutions import saved_views as views
@@ -34,19 +34,21 @@ from crm_app.platform.permissions import can
 from crm_app.platform.tabular import ExportFormat
 
 VIEW_PAGE = "institutions"
+#: Shown when the user shows them (the column chooser): the list fits a 1440 px screen without them.
+DEFAULT_HIDDEN = ("team",)
 SORT_COLUMNS = {"name": "name", "city": "city", "type": "type", "status": "status", "updated": "updated"}
 
 
 def _columns() -> list[dict[str, Any]]:
     return [
-        {"name": "name", "label": _("Name"), "field": "name", "sortable": True, "align": "left"},
-        {"name": "type", "label": _("Type"), "field": "type", "sortable": True, "align": "left"},
+        {"name": "name", "label": _("Name"), "field": "name", "sortable": True, "align": "left", **WRAP},
+        {"name": "type", "label": _("Type"), "field": "type", "sortable": True, "align": "left", **WRAP},
         {"name": "city", "label": _("City"), "field": "city", "sortable": True, "align": "left"},
         {"name": "status", "label": _("Status"), "field": "status", "sortable": True, "align": "left"},
         {"name": "assigned", "label": _("Assigned to"), "field": "assigned", "align": "left"},
         {"name": "team", "label": _("Team"), "field": "team", "align": "left"},
         {"name": "beds", "label": _("Beds"), "field": "beds", "align": "right"},
-        {"name": "tags", "label": _("Tags"), "field": "tags", "align": "left"},
+        {"name": "tags", "label": _("Tags"), "field": "tags", "align": "left", **WRAP},
         {"name": "updated", "label": _("Updated"), "field": "updated", "sortable": True, "align": "left"},
     ]
 
@@ -113,7 +115,9 @@ class InstitutionList:
         self.bulk_bar = ui.row().classes("w-full items-center gap-2 q-py-xs")  # filled on the first selection
         self.bulk_bar.set_visibility(False)
         self.selected_label: ui.label | None = None
-        self.paged = PagedTable(_columns(), self._load, selection="multiple", state=self.state)
+        self.paged = PagedTable(
+            _columns(), self._load, selection="multiple", state=self.state, list_key=VIEW_PAGE, hidden=DEFAULT_HIDDEN
+        )
         table = self.paged.table
         table.add_slot(
             "body-cell-name",

@@ -10,7 +10,7 @@ from nicegui import ui
 from components import live
 from components.backend import call, current_actor
 from components.institution_tabs import institution_tab
-from components.paged_table import PagedTable, TableState, page_request
+from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request
 from crm_app.institutions.service import InstitutionDetail
 from crm_app.platform.events import InvoiceChanged, QuoteChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, ngettext
@@ -42,12 +42,12 @@ QUOTE_SORTS = {
 def _quote_columns() -> list[dict[str, Any]]:
     return [
         {"name": "number", "label": _("Number"), "field": "number", "sortable": True, "align": "left"},
-        {"name": "title", "label": _("Title"), "field": "title", "align": "left"},
+        {"name": "title", "label": _("Title"), "field": "title", "align": "left", **WRAP},
         {"name": "status", "label": _("Status"), "field": "status", "sortable": True, "align": "left"},
         {"name": "owner", "label": _("Salesperson"), "field": "owner", "align": "left"},
         {"name": "issue_date", "label": _("Date"), "field": "issue_date", "sortable": True, "align": "left"},
         {"name": "valid_until", "label": _("Valid until"), "field": "valid_until", "sortable": True, "align": "left"},
-        {"name": "total", "label": _("Total incl. VAT"), "field": "total", "sortable": True, "align": "right"},
+        {"name": "total", "label": _("Total incl. VAT"), "field": "total", "sortable": True, **MONEY},
     ]
 
 

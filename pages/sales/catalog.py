@@ -16,7 +16,7 @@ from nicegui import ui
 from components.backend import call, current_actor
 from components.dialogs import disposable
 from components.line_editor import number_text, rate_key, rate_label, unit_label
-from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request, rows_of
 from components.pickers import as_uuid
 from components.shell import app_page
 from crm_app.platform.i18n import N_, format_currency, ngettext
@@ -48,16 +48,10 @@ def query_params(query: CatalogQuery, page: int = 1) -> dict[str, str]:
 def _columns(editable: bool) -> list[dict[str, Any]]:
     columns: list[dict[str, Any]] = [
         {"name": "reference", "label": _("Reference"), "field": "reference", "sortable": True, "align": "left"},
-        {"name": "name", "label": _("Name"), "field": "name", "sortable": True, "align": "left"},
-        {"name": "category", "label": _("Category"), "field": "category", "sortable": True, "align": "left"},
+        {"name": "name", "label": _("Name"), "field": "name", "sortable": True, "align": "left", **WRAP},
+        {"name": "category", "label": _("Category"), "field": "category", "sortable": True, "align": "left", **WRAP},
         {"name": "unit", "label": _("Unit"), "field": "unit", "align": "left"},
-        {
-            "name": "unit_price",
-            "label": _("Unit price excl. VAT"),
-            "field": "unit_price",
-            "sortable": True,
-            "align": "right",
-        },
+        {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", "sortable": True, **MONEY},
         {"name": "vat", "label": _("VAT"), "field": "vat", "align": "right"},
     ]
     if editable:
@@ -142,7 +136,7 @@ class CatalogScreen:
                     value=active,
                     on_change=lambda e: self.apply(active={ACTIVE: True, INACTIVE: False}.get(e.value)),
                 ).props("dense outlined").classes("w-48").mark("filter-active")
-        self.table = PagedTable(_columns(self.editable), self._load, state=self.state)
+        self.table = PagedTable(_columns(self.editable), self._load, state=self.state, list_key="catalog")
         table = self.table.table
         table.add_slot(
             "body-cell-name",
@@ -153,7 +147,8 @@ class CatalogScreen:
                    @click.prevent="() => $parent.$emit('edit', props.row.id)">{{ props.value }}</a>
                 <span v-else>{{ props.value }}</span>
               </div>
-              <div class="text-caption text-grey-7 ellipsis" style="max-width: 28rem">{{ props.row.description }}</div>
+              <div class="text-caption text-grey-7 opex-clamp" :title="props.row.description"
+              >{{ props.row.description }}</div>
             </q-td>""",
         )
         table.add_slot(
@@ -204,7 +199,7 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
     default_rate = rate_key(row.default_vat_rate) if row else (next(iter(rate_options), None))
     with disposable(ui.dialog()) as dialog, ui.card().classes("w-[36rem] max-w-full").mark("item-dialog"):
         ui.label(_("New catalog item") if row is None else _("Edit catalog item")).classes("text-h6")
-        with ui.grid(columns=2).classes("w-full gap-2"):
+        with ui.grid().classes("w-full gap-2 opex-form-grid"):
             reference = (
                 ui.input(_("Reference"), value=row.reference if row else "")
                 .props("outlined dense maxlength=60")

@@ -16,9 +16,17 @@ from components.backend import call
 from components.dialogs import confirm, disposable
 from components.document_email_dialog import open_document_email_dialog
 from components.history_values import HistoryValues
-from components.line_editor import InputError, LineEditor, number_text, parse_number, show_totals, unit_label
+from components.line_editor import (
+    InputError,
+    LineEditor,
+    lines_table,
+    number_text,
+    parse_number,
+    show_totals,
+    unit_label,
+)
 from components.moments import user_zone
-from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.platform import audit
 from crm_app.platform.errors import Forbidden, NotFound
@@ -209,12 +217,13 @@ class InvoicePage:
                 "field": "description",
                 "align": "left",
                 "style": "white-space: pre-wrap",
+                **WRAP,
             },
-            {"name": "quantity", "label": _("Quantity"), "field": "quantity", "align": "right"},
-            {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", "align": "right"},
-            {"name": "discount", "label": _("Discount"), "field": "discount", "align": "right"},
-            {"name": "vat", "label": _("VAT"), "field": "vat", "align": "right"},
-            {"name": "net", "label": _("Net excl. VAT"), "field": "net", "align": "right"},
+            {"name": "quantity", "label": _("Quantity"), "field": "quantity", **MONEY},
+            {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", **MONEY},
+            {"name": "discount", "label": _("Discount"), "field": "discount", **MONEY},
+            {"name": "vat", "label": _("VAT"), "field": "vat", **MONEY},
+            {"name": "net", "label": _("Net excl. VAT"), "field": "net", **MONEY},
         ]
 
         def discount(line: LineRow) -> str:
@@ -237,9 +246,7 @@ class InvoicePage:
             }
             for line in lines
         ]
-        ui.table(columns=columns, rows=rows, row_key="id").props("flat bordered hide-pagination").classes(
-            "w-full"
-        ).mark("invoice-lines")
+        lines_table(columns, rows, props="flat bordered hide-pagination").mark("invoice-lines")
 
     def _settlement(self, detail: InvoiceDetail) -> None:
         row = detail.row

@@ -18,7 +18,7 @@ from nicegui import ui
 from components import live
 from components.backend import call, current_actor
 from components.line_editor import LineEditor
-from components.paged_table import PagedTable, TableState, page_request
+from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request
 from components.pickers import active_users, as_day, as_uuid, contact_picker, institution_picker
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.institutions import service as institutions
@@ -73,12 +73,19 @@ def invoice_columns() -> list[dict[str, Any]]:
         {"name": "number", "label": _("Number"), "field": "number", "sortable": True, "align": "left"},
         {"name": "kind", "label": _("Kind"), "field": "kind", "align": "left"},
         {"name": "status", "label": _("Status"), "field": "status", "sortable": True, "align": "left"},
-        {"name": "institution", "label": _("Institution"), "field": "institution", "sortable": True, "align": "left"},
+        {
+            "name": "institution",
+            "label": _("Institution"),
+            "field": "institution",
+            "sortable": True,
+            "align": "left",
+            **WRAP,
+        },
         {"name": "owner", "label": _("Salesperson"), "field": "owner", "align": "left"},
         {"name": "issue_date", "label": _("Issued on"), "field": "issue_date", "sortable": True, "align": "left"},
         {"name": "due_date", "label": _("Due on"), "field": "due_date", "sortable": True, "align": "left"},
-        {"name": "total", "label": _("Total incl. VAT"), "field": "total", "sortable": True, "align": "right"},
-        {"name": "remaining", "label": _("Remaining"), "field": "remaining", "sortable": True, "align": "right"},
+        {"name": "total", "label": _("Total incl. VAT"), "field": "total", "sortable": True, **MONEY},
+        {"name": "remaining", "label": _("Remaining"), "field": "remaining", "sortable": True, **MONEY},
     ]
 
 
@@ -231,7 +238,7 @@ class InvoiceScreen:
                 ).mark("new-invoice")
             self._filters(people, institution_name)
             self.totals_box = ui.row().classes("gap-3").mark("invoice-totals")
-            self.paged = PagedTable(invoice_columns(), self._load, state=self.state)
+            self.paged = PagedTable(invoice_columns(), self._load, state=self.state, list_key="invoices")
             invoice_table_slots(self.paged.table)
             self.paged.table.mark("invoices-table")
 
@@ -437,7 +444,7 @@ class InvoiceForm:
         with ui.column().classes("w-full gap-3 max-w-screen-lg"):
             ui.label(_("Draft invoice") if detail else _("New invoice")).classes("text-h5")
             f: dict[str, Any] = {}
-            with ui.card().classes("w-full"), ui.grid(columns=2).classes("w-full gap-3"):
+            with ui.card().classes("w-full"), ui.grid().classes("w-full gap-3 opex-form-grid"):
                 f["institution_id"] = (
                     institution_picker(
                         _("Institution") + " *",
@@ -475,7 +482,7 @@ class InvoiceForm:
                 f["notes"] = (
                     ui.textarea(_("Notes shown on the invoice"), value=notes)
                     .props("outlined autogrow")
-                    .classes("col-span-2")
+                    .classes("opex-span-all")
                     .mark("invoice-notes")
                 )
             self.fields = f

@@ -24,9 +24,9 @@ from components.comments import comment_thread
 from components.dialogs import disposable
 from components.document_email_dialog import open_document_email_dialog
 from components.history_values import ACTION_LABELS, HistoryValues
-from components.line_editor import number_text, parse_number, rate_label, show_totals, unit_label
+from components.line_editor import lines_table, number_text, parse_number, rate_label, show_totals, unit_label
 from components.moments import user_zone
-from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
 from crm_app.platform import audit
 from crm_app.platform.errors import DomainError, NotAuthenticated
@@ -274,13 +274,14 @@ class QuoteScreen:
                 "field": "description",
                 "align": "left",
                 "style": "white-space: pre-wrap",
+                **WRAP,
             },
-            {"name": "quantity", "label": _("Quantity"), "field": "quantity", "align": "right"},
+            {"name": "quantity", "label": _("Quantity"), "field": "quantity", **MONEY},
             {"name": "unit", "label": _("Unit"), "field": "unit", "align": "left"},
-            {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", "align": "right"},
-            {"name": "discount", "label": _("Discount"), "field": "discount", "align": "right"},
-            {"name": "vat", "label": _("VAT"), "field": "vat", "align": "right"},
-            {"name": "net", "label": _("Net excl. VAT"), "field": "net", "align": "right"},
+            {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", **MONEY},
+            {"name": "discount", "label": _("Discount"), "field": "discount", **MONEY},
+            {"name": "vat", "label": _("VAT"), "field": "vat", **MONEY},
+            {"name": "net", "label": _("Net excl. VAT"), "field": "net", **MONEY},
         ]
         rows = []
         for line in d.lines:
@@ -304,7 +305,7 @@ class QuoteScreen:
                 }
             )
         with ui.card().classes("w-full"):
-            ui.table(columns=columns, rows=rows, row_key="id").props("flat dense").classes("w-full").mark("quote-lines")
+            lines_table(columns, rows, props="flat dense").mark("quote-lines")
             with ui.row().classes("w-full"):
                 if d.notes:
                     ui.label(d.notes).classes("whitespace-pre-wrap text-grey-8 max-w-xl").mark("quote-notes")

@@ -70,7 +70,7 @@ class QuoteForm:
                 self.save_button = (
                     ui.button(_("Save"), icon="save", on_click=self.save).props("unelevated").mark("save-quote")
                 )
-            with ui.card().classes("w-full"), ui.grid(columns=2).classes("w-full gap-3"):
+            with ui.card().classes("w-full"), ui.grid().classes("w-full gap-3 opex-form-grid"):
                 self.institution = (
                     institution_picker(
                         value=institution[0],

@@ -17,7 +17,7 @@ from nicegui import ui
 from components import live
 from components.backend import call, current_actor
 from components.line_editor import number_text, parse_number
-from components.paged_table import PagedTable, TableState, page_request, rows_of
+from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request, rows_of
 from components.pickers import active_users, as_day, as_uuid, institution_picker
 from components.shell import app_page
 from crm_app.institutions import service as institutions
@@ -48,6 +48,8 @@ SORTABLE = {
     "total_excl_vat": "amount",
     "total_incl_vat": "amount",
 }
+#: Shown when the user shows them (the column chooser): the amounts stay in view at 1440 px.
+DEFAULT_HIDDEN = ("valid_until",)
 COLUMN_OF_SORT = {
     "number": "number",
     "institution": "institution",
@@ -90,20 +92,21 @@ def query_params(query: QuoteQuery, page: int = 1) -> dict[str, str]:
 def _columns() -> list[dict[str, Any]]:
     return [
         {"name": "number", "label": _("Number"), "field": "number", "sortable": True, "align": "left"},
-        {"name": "title", "label": _("Title"), "field": "title", "align": "left"},
-        {"name": "institution", "label": _("Institution"), "field": "institution", "sortable": True, "align": "left"},
+        {"name": "title", "label": _("Title"), "field": "title", "align": "left", **WRAP},
+        {
+            "name": "institution",
+            "label": _("Institution"),
+            "field": "institution",
+            "sortable": True,
+            "align": "left",
+            **WRAP,
+        },
         {"name": "owner", "label": _("Salesperson"), "field": "owner", "sortable": True, "align": "left"},
         {"name": "status", "label": _("Status"), "field": "status", "sortable": True, "align": "left"},
         {"name": "issue_date", "label": _("Date"), "field": "issue_date", "sortable": True, "align": "left"},
         {"name": "valid_until", "label": _("Valid until"), "field": "valid_until", "sortable": True, "align": "left"},
-        {
-            "name": "total_excl_vat",
-            "label": _("Total excl. VAT"),
-            "field": "total_excl_vat",
-            "sortable": True,
-            "align": "right",
-        },
-        {"name": "total_incl_vat", "label": _("Total incl. VAT"), "field": "total_incl_vat", "align": "right"},
+        {"name": "total_excl_vat", "label": _("Total excl. VAT"), "field": "total_excl_vat", "sortable": True, **MONEY},
+        {"name": "total_incl_vat", "label": _("Total incl. VAT"), "field": "total_incl_vat", **MONEY},
     ]
 
 
@@ -234,7 +237,7 @@ class QuoteListScreen:
                 with ui.row().classes("items-center gap-4 text-body2"):
                     self.sum_excl = ui.label().mark("sum-excl")
                     self.sum_incl = ui.label().classes("text-weight-medium").mark("sum-incl")
-            self.table = PagedTable(_columns(), self._load, state=self.state)
+            self.table = PagedTable(_columns(), self._load, state=self.state, list_key="quotes", hidden=DEFAULT_HIDDEN)
             table = self.table.table
             table.add_slot(
                 "body-cell-number",

@@ -12,6 +12,7 @@ from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
+from components.note_dialog import NoteMarkdown
 from crm_app.activities import notes
 from crm_app.activities.models import Call, Meeting, MeetingParticipant, Note, Task
 from crm_app.platform.db import unit_of_work
@@ -20,6 +21,7 @@ from crm_app.platform.models.base import utcnow
 from crm_app.platform.models.people import Role
 from crm_app.platform.models.people import User as UserRow
 from tests.factories import actor_of
+from tests.html_checks import runnable_parts
 from tests.ui.conftest import element, eventually, log_in, new_contact, new_institution
 
 
@@ -94,7 +96,9 @@ async def test_activity_tab_adds_a_note_and_a_call_then_the_timeline_lists_them_
     )
     entries = next(iter(ui_user.find(marker="timeline").elements))
     links = {link.text: link.props["href"] for link in entries.descendants() if isinstance(link, ui.link)}
-    assert links["Le bloc veut une démonstration en mars."] == f"/notes/{note.id}"  # each entry opens its record
+    assert links[gettext("Open")] == f"/notes/{note.id}"  # each entry opens its record
+    texts = [e for e in entries.descendants() if isinstance(e, NoteMarkdown)]  # the note reads as written
+    assert [t.content for t in texts] == ["Le bloc veut une démonstration en mars."]
     assert (
         links[gettext("Incoming") + " · Inès Garnier · " + gettext("{minutes} min", minutes=7)] == f"/calls/{logged.id}"
     )
@@ -162,3 +166,23 @@ async def test_a_meeting_planned_in_place_invites_the_chosen_contacts(
     assert meeting.institution_id == institution_id and meeting.title == "Démonstration au bloc"
     assert (meeting.ends_at - meeting.starts_at).total_seconds() == 90 * 60
     assert [str(guest.contact_id) for guest in guests] == list(invited.options)
+
+
+async def test_a_note_on_the_timeline_reads_as_markdown_and_nothing_typed_in_it_runs(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    email = account(Role.ADMIN)
+    institution_id = _institution()
+    with unit_of_work() as session:
+        author = actor_of(session.exec(select(UserRow).where(UserRow.email == email)).one())
+        body = "**Démo** en mars\n- bloc A\n\n<script>alert(1)</script><img src=x onerror=alert(2)>"
+        notes.create_note(session, author, {"body": body, "institution_id": institution_id})
+    await log_in(ui_user, email, path=f"/login?redirect_to=/institutions/{institution_id}")
+    await _open_tab(ui_user, "timeline")
+    await eventually(lambda: "note" in _kinds(ui_user, "timeline"), "the note is not on the timeline")
+    shown = [e.props["innerHTML"] for e in ui_user.find(marker="timeline-note-text").elements]
+    assert shown
+    for html in shown:
+        assert "<strong>Démo</strong>" in html and "<li>bloc A</li>" in html
+        assert "<script" not in html and "&lt;script&gt;" in html and "<img" not in html
+        assert runnable_parts(html) == []

@@ -17,6 +17,7 @@ from crm_app.activities.models import Note, NoteShare
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.i18n import gettext
 from crm_app.platform.permissions import Actor
+from tests.html_checks import runnable_parts
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 
 
@@ -94,6 +95,29 @@ async def test_hostile_note_text_is_shown_as_text(ui_user: User, account: Callab
     assert "javascript:" not in html
     assert "<strong>gras</strong>" in html and "<li>un</li>" in html  # markdown still works
     assert not ui_user._gather_elements(None, ui.html, None, None)
+
+
+async def test_the_list_shows_each_note_in_its_markdown_and_nothing_typed_in_it_runs(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    email = account()
+    _note(
+        actor_for(email),
+        '**Budget** du bloc\n- endoscopes\n- colonnes\n<script>alert("x")</script>\n'
+        '<img src=x onerror=alert(1)> [lien](javascript:alert(1)) ![i](x" onerror="alert(2))',
+    )
+    _note(actor_for(email), "Appel rapide")
+    await log_in(ui_user, email, path="/login?redirect_to=/notes")
+    await eventually(lambda: len(table_rows(ui_user, "notes-table")) == 2, "the notes are not listed")
+    rows = {row["text"]: row for row in table_rows(ui_user, "notes-table")}
+    html = rows["**Budget** du bloc"]["html"]
+    assert "<strong>Budget</strong>" in html and "<li>endoscopes</li>" in html  # rendered, not raw
+    assert "<script" not in html and "&lt;script&gt;" in html  # shown as typed, inert
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "javascript:" not in html and runnable_parts(html) == []
+    assert runnable_parts('<img src="x" onerror="alert(1)"><a href="javascript:alert(1)">x</a>')  # the check sees
+    assert rows["**Budget** du bloc"]["long"] and not rows["Appel rapide"]["long"]  # "Show more" on long ones
+    assert rows["Appel rapide"]["html"].strip() == "<p>Appel rapide</p>"
 
 
 async def test_saving_over_a_newer_version_names_who_changed_it(ui_user: User, account: Callable[..., str]) -> None:

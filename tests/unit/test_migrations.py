@@ -27,6 +27,7 @@ EXPECTED_TABLES = {
     "institution_labels",
     "contacts",
     "saved_views",
+    "list_columns",
     "audit_entries",
     "tasks",
     "notes",
