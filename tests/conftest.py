@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nicegui.testing import User
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
@@ -64,6 +65,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _server is not None and os.environ.get("DATABASE_URL"):
         _server.drop_database(make_url(os.environ["DATABASE_URL"]))
         _server.stop()
+
+
+#: should_see's attempts, 0.1 s apart. NiceGUI's default (3) leaves 0.3 s for a screen that loads its
+#: data off the event loop: too little on a busy CI machine, where such a test fails at random.
+SHOULD_SEE_RETRIES = 50
+
+
+@pytest.fixture
+def user(user: User) -> User:  # every folder's screens: tests/ui, tests/api's page rights
+    """NiceGUI's simulated user, more patient in `should_see` (a test still fails when the element never
+    comes, after 5 s instead of 0.3 s)."""
+    impatient = user.should_see
+
+    async def should_see(*args: Any, retries: int = SHOULD_SEE_RETRIES, **kwargs: Any) -> None:
+        await impatient(*args, retries=retries, **kwargs)
+
+    user.should_see = should_see  # type: ignore[method-assign]
+    return user
 
 
 @pytest.fixture(scope="session")

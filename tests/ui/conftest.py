@@ -21,23 +21,6 @@ from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from tests.conftest import truncate_all
 from tests.factories import PASSWORD, actor_of, make_user
 
-#: should_see's attempts, 0.1 s apart. NiceGUI's default (3) leaves 0.3 s for a screen that loads its
-#: data off the event loop: too little on a busy CI machine, where such a test fails at random.
-SHOULD_SEE_RETRIES = 50
-
-
-@pytest.fixture
-def user(user: User) -> User:
-    """NiceGUI's simulated user, more patient in `should_see` (a test still fails when the element never
-    comes, after 5 s instead of 0.3 s)."""
-    impatient = user.should_see
-
-    async def should_see(*args: Any, retries: int = SHOULD_SEE_RETRIES, **kwargs: Any) -> None:
-        await impatient(*args, retries=retries, **kwargs)
-
-    user.should_see = should_see  # type: ignore[method-assign]
-    return user
-
 
 @pytest.fixture
 async def ui_user(user: User) -> AsyncIterator[User]:
