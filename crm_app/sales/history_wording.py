@@ -8,20 +8,10 @@ from typing import Any
 
 from crm_app.platform.audit import Wording
 from crm_app.platform.i18n import N_, NP_
-from crm_app.sales.invoices import STATUS_LABELS
-from crm_app.sales.models.invoices import Invoice, InvoiceStatus
+from crm_app.sales.invoices import CREDIT_NOTE_STATUS_LABELS, STATUS_LABELS
+from crm_app.sales.models.invoices import Invoice
 from crm_app.sales.models.quotes import DocumentKind, Quote
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
-
-#: A credit note's statuses: they agree with their noun ("un avoir émis", "une facture émise").
-CREDIT_NOTE_STATUS_LABELS: dict[InvoiceStatus, str] = {
-    InvoiceStatus.DRAFT: NP_("credit note status", "Draft"),
-    InvoiceStatus.ISSUED: NP_("credit note status", "Issued"),
-    InvoiceStatus.PARTIALLY_PAID: NP_("credit note status", "Partially paid"),
-    InvoiceStatus.PAID: NP_("credit note status", "Paid"),
-    InvoiceStatus.OVERDUE: NP_("credit note status", "Overdue"),
-    InvoiceStatus.CANCELLED: NP_("credit note status", "Cancelled"),
-}
 
 #: A document without a number yet (a draft), where its name goes ("Facture brouillon créée").
 UNNAMED = NP_("document name", "draft")

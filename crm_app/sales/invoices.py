@@ -43,7 +43,7 @@ from crm_app.platform import notifications as notification_service
 from crm_app.platform.cleaners import long_text
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, InvalidTransition, ValidationFailed
-from crm_app.platform.i18n import N_, gettext, use_locale
+from crm_app.platform.i18n import N_, NP_, gettext, use_locale
 from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import PageRequest
@@ -78,6 +78,22 @@ STATUS_LABELS: dict[InvoiceStatus, str] = {
     InvoiceStatus.OVERDUE: N_("Overdue"),
     InvoiceStatus.CANCELLED: N_("Cancelled"),
 }
+#: A credit note's statuses: they agree with their noun ("un avoir émis", "une facture émise").
+CREDIT_NOTE_STATUS_LABELS: dict[InvoiceStatus, str] = {
+    InvoiceStatus.DRAFT: NP_("credit note status", "Draft"),
+    InvoiceStatus.ISSUED: NP_("credit note status", "Issued"),
+    InvoiceStatus.PARTIALLY_PAID: NP_("credit note status", "Partially paid"),
+    InvoiceStatus.PAID: NP_("credit note status", "Paid"),
+    InvoiceStatus.OVERDUE: NP_("credit note status", "Overdue"),
+    InvoiceStatus.CANCELLED: NP_("credit note status", "Cancelled"),
+}
+
+
+def status_label(kind: InvoiceKind, status: InvoiceStatus) -> str:
+    """The message id of a document's status, in the gender of its kind."""
+    return (CREDIT_NOTE_STATUS_LABELS if kind is InvoiceKind.CREDIT_NOTE else STATUS_LABELS)[status]
+
+
 KIND_LABELS: dict[InvoiceKind, str] = {
     InvoiceKind.INVOICE: N_("Invoice"),
     InvoiceKind.CREDIT_NOTE: N_("Credit note"),

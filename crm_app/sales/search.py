@@ -69,7 +69,12 @@ def _invoice_finder(kind: InvoiceKind) -> Any:
             .limit(limit),
         )
         return [
-            Found(row.id, row.number, _subtitle(row.name, row.title), invoices.STATUS_LABELS[InvoiceStatus(row.status)])
+            Found(
+                row.id,
+                row.number,
+                _subtitle(row.name, row.title),
+                invoices.status_label(kind, InvoiceStatus(row.status)),
+            )
             for row in rows
         ]
 

@@ -43,7 +43,7 @@ from crm_app.platform.events import Event, TaskChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.paging import PageRequest
-from crm_app.sales.history_wording import CREDIT_NOTE_STATUS_LABELS
+from crm_app.sales.invoices import CREDIT_NOTE_STATUS_LABELS
 from crm_app.sales.invoices import KIND_LABELS as INVOICE_KIND_LABELS
 from crm_app.sales.invoices import STATUS_LABELS as INVOICE_STATUS_LABELS
 from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus, PaymentMethod

@@ -29,7 +29,7 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.platform.params import Params
 from crm_app.sales import invoices
 from crm_app.sales.document_settings import DocumentSettings, document_settings
-from crm_app.sales.invoices import KIND_LABELS, STATUS_LABELS, InvoiceList, InvoiceQuery, InvoiceRow
+from crm_app.sales.invoices import KIND_LABELS, STATUS_LABELS, InvoiceList, InvoiceQuery, InvoiceRow, status_label
 from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus
 
 STATUS_COLORS: dict[InvoiceStatus, str] = {
@@ -64,8 +64,8 @@ def document_name(row: InvoiceRow) -> str:
     return row.number or _(KIND_LABELS[row.kind])
 
 
-def status_badge(status: InvoiceStatus) -> ui.badge:
-    return ui.badge(_(STATUS_LABELS[status]), color=STATUS_COLORS[status])
+def status_badge(kind: InvoiceKind, status: InvoiceStatus) -> ui.badge:
+    return ui.badge(_(status_label(kind, status)), color=STATUS_COLORS[status])
 
 
 def invoice_columns() -> list[dict[str, Any]]:
@@ -96,7 +96,7 @@ def invoice_row(row: InvoiceRow) -> dict[str, Any]:
         "number": row.number or "",  # a draft has no number yet: its status says so
         "draft": row.number is None,
         "kind": _(KIND_LABELS[row.kind]),
-        "status": _(STATUS_LABELS[row.status]),
+        "status": _(status_label(row.kind, row.status)),
         "status_color": STATUS_COLORS[row.status],
         "institution": row.institution_name,
         "institution_id": str(row.institution_id),

@@ -338,7 +338,7 @@ class QuoteScreen:
                     )
                     if row.kind is InvoiceKind.CREDIT_NOTE:
                         ui.label(_(KIND_LABELS[row.kind])).classes("text-grey-7")
-                    status_badge(row.status)
+                    status_badge(row.kind, row.status)
                     ui.label(format_currency(row.total_incl_vat))
             if found.total > len(found.items):
                 ui.link(_("All {count} invoices", count=found.total), f"/invoices?quote_id={self.quote_id}").classes(

@@ -364,3 +364,17 @@ async def test_the_list_follows_the_invoices_others_save_without_reload(ui_user:
     )
     assert table_rows(ui_user, "invoices-table")[0]["status"] == gettext(STATUS_LABELS[InvoiceStatus.PARTIALLY_PAID])
     assert _text(ui_user, "invoices-sum-outstanding") == format_currency(Decimal("1000.00"))
+
+
+async def test_a_credit_notes_status_agrees_with_its_noun_in_the_list(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """« un avoir émis », « une facture annulée »: the list showed a credit note "Émise"."""
+    email = account()
+    invoice_id = _invoice(actor_for(email), new_institution("Clinique du Lac"))
+    with unit_of_work() as session:
+        invoices.create_credit_note(session, actor_for(email), invoice_id)
+    await _open(ui_user, email, "/invoices")
+    await ui_user.should_see(marker="invoices-table")
+    statuses = {row["kind"]: row["status"] for row in table_rows(ui_user, "invoices-table")}
+    assert statuses == {"Facture": "Annulée", "Avoir": "Émis"}
