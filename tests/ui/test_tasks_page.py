@@ -50,6 +50,12 @@ def _title_input(user: User) -> Any:
     return next(iter(user.find(kind=ui.input, marker="task-title").elements))
 
 
+def _values(user: User, marker: str) -> list[Any]:
+    """The values of the fields carrying `marker`; none while they are not shown."""
+    found: set[Any] = user._gather_elements(None, None, marker, None)
+    return [element.value for element in found]
+
+
 def _column_of(user: User, task_id: uuid.UUID) -> str | None:
     """The status column that holds the task's card on the board."""
     cards: set[ui.element] = user._gather_elements(None, None, f"task-card-{task_id}", None)
@@ -288,7 +294,7 @@ async def test_the_task_page_confirms_each_action_follows_others_and_keeps_an_op
     assert _title_input(ui_user).value == "Relancer la pharmacie avant vendredi"  # the typing is kept
     ui_user.find(marker="stale-reload").click()
     await eventually(
-        lambda: [e.value for e in ui_user._gather_elements(None, None, "task-description", None)] == ["Stock bas"],
+        lambda: _values(ui_user, "task-description") == ["Stock bas"],
         "their version is not loaded",
     )
     assert _title_input(ui_user).value == "Relancer la pharmacie"
