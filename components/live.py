@@ -206,10 +206,19 @@ class StaleNotice:
     starts the form again from the saved version, when the user chooses to.
 
     Call `saving()` before the form's own save, and `saved(ok)` after it: the form's own change, which
-    comes back as an event too, is not somebody else's."""
+    comes back as an event too, is not somebody else's. `outdated()`, when given, says whether the
+    record's saved version is still the form's (an event that does not change it, such as a meeting's
+    answer, then says nothing)."""
 
-    def __init__(self, wants: Callable[[Event], bool], *, reload: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        wants: Callable[[Event], bool],
+        *,
+        reload: Callable[[], Any] | None = None,
+        outdated: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self.reload = reload
+        self.outdated = outdated
         self._saving = False
         self.stale = False
         self.root = ui.column().classes("w-full gap-1").mark("stale-notice")
@@ -224,11 +233,13 @@ class StaleNotice:
         self._saving = ok
 
     async def _changed(self, event: Event) -> None:
-        if self._saving or self.root.is_deleted:
+        if self._saving or self.root.is_deleted or self.stale:
             return
         with self.root:
+            if self.outdated is not None and not await self.outdated():
+                return
             name = await call(_changed_by, event.actor_id)
-        if self.root.is_deleted:
+        if self.root.is_deleted or self._saving:
             return
         self.stale = True
         self.root.clear()

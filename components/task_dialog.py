@@ -233,10 +233,10 @@ class TaskDialog:
             if saved is None:
                 return
             ui.notify(_("Task saved."), type="positive")
-        if not self.dialog.is_deleted:
-            self.dialog.close()
-        if self.on_saved is not None:
-            await self.on_saved()
+            if not self.dialog.is_deleted:
+                self.dialog.close()
+            if self.on_saved is not None:
+                await self.on_saved()
 
     async def delete(self) -> None:
         assert self.row is not None
@@ -248,10 +248,10 @@ class TaskDialog:
                     self.notice.saved(False)
                 return
             ui.notify(_("Task deleted."), type="positive")
-        if not self.dialog.is_deleted:
-            self.dialog.close()
-        if self.on_deleted is not None:
-            await self.on_deleted()
+            if not self.dialog.is_deleted:
+                self.dialog.close()
+            if self.on_deleted is not None:
+                await self.on_deleted()
 
     async def reopen(self) -> None:
         """The task as saved now, in a fresh dialog (what was typed here is dropped, as the user chose)."""
