@@ -152,13 +152,22 @@ class RecordPanel(Generic[R]):
                     return False
                 if only_if_changed and self.record is not None and self._key(record) == self._key(self.record):
                     return False
-                self.record = record
-                self.content.clear()
-                with self.content:
-                    drawn = self._draw(record)
-                    if inspect.isawaitable(drawn):
-                        await drawn
+                await self._present(record)
                 return True
+
+    async def present(self, record: R) -> None:
+        """Draw a record already read (the page's first build, from what it loaded for other parts)."""
+        async with self._building:
+            with self.frame:
+                await self._present(record)
+
+    async def _present(self, record: R) -> None:
+        self.record = record
+        self.content.clear()
+        with self.content:
+            drawn = self._draw(record)
+            if inspect.isawaitable(drawn):
+                await drawn
 
     async def act(
         self,
