@@ -252,19 +252,21 @@ class StaleNotice:
             return
         self.stale = True
         self.root.clear()
-        with self.root, ui.row().classes("w-full items-center no-wrap gap-2 q-pa-sm rounded-borders bg-orange-1"):
-            ui.icon("sync_problem", color="warning", size="sm")
-            ui.label(
-                _(
-                    "{name} saved a change to this record while you were editing it. What you typed is kept, "
-                    "but it cannot be saved over their change: load their version, then make your change again.",
-                    name=name or _("Someone"),
-                )
-            ).classes("text-body2").mark("stale-message")
+        # The words take the width; the button goes under them when the dialog is narrow (a phone).
+        with self.root, ui.row().classes("w-full items-center gap-2 q-pa-sm rounded-borders bg-orange-1"):
+            with ui.row().classes("flex-1 items-center no-wrap gap-2").style("min-width: 14rem"):
+                ui.icon("sync_problem", color="warning", size="sm")
+                ui.label(
+                    _(
+                        "{name} saved a change to this record while you were editing it. What you typed is kept, "
+                        "but it cannot be saved over their change: load their version, then make your change again.",
+                        name=name or _("Someone"),
+                    )
+                ).classes("text-body2").mark("stale-message")
             if self.reload is not None:
                 ui.button(_("Load their version"), icon="refresh", on_click=self.reload).props(
-                    "flat dense no-caps"
-                ).mark("stale-reload")
+                    "flat dense no-caps no-wrap"
+                ).classes("q-ml-auto").mark("stale-reload")
         self.root.set_visibility(True)
 
 
