@@ -10,6 +10,7 @@ from nicegui import ui
 
 from components import live
 from components.backend import call
+from components.dialogs import disposable
 from crm_app.institutions import contacts
 from crm_app.institutions.contacts import ContactRow
 from crm_app.platform.events import InstitutionChanged
@@ -63,11 +64,12 @@ def open_contact_dialog(
             if notice is not None:
                 notice.saved(saved is not None)
             if saved is not None:
-                dialog.close()
-                ui.notify(_("Contact saved."), type="positive")
-                await on_saved()
+                with home:  # the dialog, deleted once closed, takes this button with it
+                    ui.notify(_("Contact saved."), type="positive")
+                    dialog.close()
+                    await on_saved()
 
         with ui.row().classes("q-mt-md"):
             ui.button(_("Cancel"), on_click=dialog.close).props("flat")
             ui.button(_("Save"), on_click=save).props("unelevated").mark("contact-save")
-    dialog.open()
+    disposable(dialog).open()  # deleted once closed: its live notice stops watching with it

@@ -376,3 +376,34 @@ async def test_an_open_edit_form_says_who_saved_meanwhile_and_keeps_the_typing(
     await _eventually(lambda: _field_values(ui_user, "field-street") == ["2 rue des Lilas"], "their version not loaded")
     assert _field_values(ui_user, "field-city") == ["Vannes"]
     await ui_user.should_not_see(marker="stale-message")
+
+
+async def test_an_open_contact_form_says_who_saved_meanwhile_and_saves_after_loading_their_version(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    institution_id = _create(name="Clinique du Lac", city="Annecy", postal_code="74000")
+    with unit_of_work() as session:
+        other = actor_of(make_user(session, role=Role.ADMIN, name="Sophie Martin", email="sophie@example.org"))
+        contact_id = contacts.create_contact(session, other, institution_id, {"last_name": "Roux"}).id
+    await log_in(
+        ui_user, account(role=Role.ADMIN), path=f"/login?redirect_to=/institutions/{institution_id}?tab=contacts"
+    )
+    await _table_rows(ui_user, "contacts-table", expected=1)
+    table: Any = next(iter(ui_user.find(marker="contacts-table").elements))
+    for listener in table._event_listeners.values():  # the row's edit button, as the browser sends it
+        if listener.type == "edit":
+            table._handle_event({"listener_id": listener.id, "args": str(contact_id)})
+    await ui_user.should_see(marker="contact-dialog")
+    ui_user.find(marker="contact-title").type("Cadre de bloc")
+    with unit_of_work() as session:  # saved by someone else while the dialog is open
+        contacts.update_contact(session, other, contact_id, {"first_name": "Léa"}, expected_version=1)
+    await ui_user.should_see(marker="stale-message")
+    assert "Sophie Martin" in _text(ui_user, "stale-message")
+    assert _field_values(ui_user, "contact-title") == ["Cadre de bloc"]
+    ui_user.find(marker="stale-reload").click()
+    await _eventually(lambda: _field_values(ui_user, "contact-first_name") == ["Léa"], "their version not loaded")
+    ui_user.find(marker="contact-title").type("Cadre de bloc")
+    ui_user.find(marker="contact-save").click()
+    await ui_user.should_see(gettext("Contact saved."))
+    await _eventually(lambda: table.rows[0]["title"] == "Cadre de bloc", "the saved contact is not listed")
+    assert table.rows[0]["name"] == "Léa Roux"
