@@ -18,7 +18,7 @@ from crm_app.platform.i18n import gettext as _
 
 
 def open_contact_dialog(
-    institution_id: uuid.UUID, contact: ContactRow | None, on_saved: Callable[[], Awaitable[None]]
+    institution_id: uuid.UUID, contact: ContactRow | None, on_saved: Callable[[], Awaitable[Any]]
 ) -> None:
     values: dict[str, Any] = {name: getattr(contact, name) for name in contacts.CONTACT_FIELDS} if contact else {}
     version = contact.version if contact else 0

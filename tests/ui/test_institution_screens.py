@@ -407,3 +407,27 @@ async def test_an_open_contact_form_says_who_saved_meanwhile_and_saves_after_loa
     await ui_user.should_see(gettext("Contact saved."))
     await _eventually(lambda: table.rows[0]["title"] == "Cadre de bloc", "the saved contact is not listed")
     assert table.rows[0]["name"] == "Léa Roux"
+
+
+async def test_the_contact_page_shows_its_saved_edit_with_a_confirmation_and_follows_others(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """Saving the contact from its page navigated to the page's own address, which redraws nothing:
+    the page kept the old values."""
+    institution_id = _create(name="Clinique du Lac", city="Annecy", postal_code="74000")
+    with unit_of_work() as session:
+        other = actor_of(make_user(session, role=Role.ADMIN, name="Sophie Martin", email="sophie@example.org"))
+        contact_id = contacts.create_contact(session, other, institution_id, {"last_name": "Roux"}).id
+    await log_in(ui_user, account(role=Role.ADMIN), path=f"/login?redirect_to=/contacts/{contact_id}")
+    await ui_user.should_see(marker="edit-contact")
+    ui_user.find(marker="edit-contact").click()
+    await ui_user.should_see(marker="contact-dialog")
+    ui_user.find(marker="contact-title").type("Cadre de bloc")
+    ui_user.find(marker="contact-save").click()
+    await ui_user.should_see(gettext("Contact saved."))
+    await ui_user.should_see("Cadre de bloc")
+    await ui_user.should_not_see(marker="contact-dialog")
+
+    with unit_of_work() as session:  # another person, in another session
+        contacts.update_contact(session, other, contact_id, {"first_name": "Léa"}, expected_version=2)
+    await _eventually(lambda: _text(ui_user, "contact-name") == "Léa Roux", "another's change is not shown")
