@@ -11,6 +11,7 @@ from typing import Any
 from nicegui import ui
 from sqlmodel import Session
 
+from components import live
 from components.backend import call
 from components.dialogs import confirm, disposable
 from components.moments import from_local_input, local_input, user_zone
@@ -19,11 +20,12 @@ from crm_app.activities import calls
 from crm_app.activities.calls import CallRow
 from crm_app.activities.labels import CALL_DIRECTION_LABELS
 from crm_app.activities.models import CallDirection
+from crm_app.platform.events import CallChanged
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.permissions import Actor
 
-OnSaved = Callable[[], Awaitable[None]]
+OnSaved = Callable[[], Awaitable[Any]]
 DIRECTION_ICONS = {
     CallDirection.IN: "call_received",
     CallDirection.OUT: "call_made",
@@ -75,6 +77,8 @@ class CallDialog:
         self.row = row
         self.zone = zone
         self.on_saved = on_saved
+        self.home = ui.context.slot.parent  # where it was opened: confirmations and "Load their version"
+        self.notice: live.StaleNotice | None = None
         editable = row is None or row.can_edit
         picked_institution = row.institution_id if row else institution_id
         with ui.dialog() as self.dialog, ui.card().classes("w-[40rem] max-w-full").mark("call-dialog"):
@@ -82,6 +86,10 @@ class CallDialog:
                 ui.label(_("Log a call") if row is None else _("Call")).classes("text-h6")
                 ui.space()
                 ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
+            if row is not None and editable:
+                self.notice = live.StaleNotice(
+                    lambda event: isinstance(event, CallChanged) and event.call_id == row.id, reload=self.reopen
+                )
             self.fields: dict[str, Any] = {}
             self.fields["direction"] = ui.toggle(
                 {d.value: _(CALL_DIRECTION_LABELS[d]) for d in CallDirection},
@@ -152,28 +160,49 @@ class CallDialog:
 
     async def save(self) -> None:
         raw = self.values()
-        if self.row is None:
-            if raw["called_at"] is None:
-                raw.pop("called_at")  # the service logs it as made now
-            saved: Any = await call(calls.log_call, raw, fields=self.fields)
-        else:
-            saved = await call(
-                calls.update_call, self.row.id, raw, expected_version=self.row.version, fields=self.fields
-            )
-        if saved is None:
-            return
-        ui.notify(_("Call saved."), type="positive")
-        if self.on_saved is not None:
-            await self.on_saved()
-        self.dialog.close()
+        if self.notice is not None:
+            self.notice.saving()
+        with self.home:  # the confirmation outlives the dialog
+            if self.row is None:
+                if raw["called_at"] is None:
+                    raw.pop("called_at")  # the service logs it as made now
+                saved: Any = await call(calls.log_call, raw, fields=self.fields)
+            else:
+                saved = await call(
+                    calls.update_call, self.row.id, raw, expected_version=self.row.version, fields=self.fields
+                )
+            if self.notice is not None:
+                self.notice.saved(saved is not None)
+            if saved is None:
+                return
+            ui.notify(_("Call saved."), type="positive")
+            if not self.dialog.is_deleted:
+                self.dialog.close()
+            if self.on_saved is not None:
+                await self.on_saved()
 
     async def delete(self) -> None:
         assert self.row is not None
-        if await call(_deleted, self.row.id):
+        if self.notice is not None:
+            self.notice.saving()
+        with self.home:
+            if not await call(_deleted, self.row.id):
+                if self.notice is not None:
+                    self.notice.saved(False)
+                return
             ui.notify(_("Call deleted."), type="positive")
+            if not self.dialog.is_deleted:
+                self.dialog.close()
             if self.on_saved is not None:
                 await self.on_saved()
-            self.dialog.close()
+
+    async def reopen(self) -> None:
+        """The call as saved now, in a fresh dialog (what was typed here is dropped, as the user chose)."""
+        assert self.row is not None
+        self.dialog.close()
+        if not self.home.is_deleted:
+            with self.home:
+                await open_call_dialog(self.row.id, on_saved=self.on_saved)
 
 
 async def open_call_dialog(
@@ -184,7 +213,8 @@ async def open_call_dialog(
     institution_name: str | None = None,
 ) -> None:
     """Open a logged call (`call_id`) or log a new one, optionally with an institution. `on_saved`
-    runs after a save or a deletion (the list behind refreshes)."""
+    runs after a save or a deletion (the list behind refreshes). Open it in an element that
+    `on_saved` does not rebuild."""
     row: CallRow | None = None
     if call_id is not None:
         row = await call(calls.get_call_row, call_id)

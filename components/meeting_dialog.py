@@ -25,7 +25,7 @@ from crm_app.activities.labels import MEETING_STATUS_LABELS, RESPONSE_LABELS
 from crm_app.activities.meetings import MeetingRow
 from crm_app.activities.models import MeetingStatus, ParticipantResponse
 from crm_app.institutions import contacts
-from crm_app.platform.events import Event, MeetingAnswered, MeetingInvited
+from crm_app.platform.events import Event, MeetingAnswered, MeetingChanged, MeetingInvited
 from crm_app.platform.i18n import format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
@@ -33,7 +33,7 @@ from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import Actor
 
-OnSaved = Callable[[], Awaitable[None]]
+OnSaved = Callable[[], Awaitable[Any]]
 CONTACTS_LIMIT = 100
 
 RESPONSE_COLORS = {
@@ -323,16 +323,28 @@ class MeetingDialog:
         users: dict[str, str],
         contact_options: dict[str, str],
         on_saved: OnSaved | None,
+        on_deleted: OnSaved | None = None,
         institution_id: uuid.UUID | None,
         institution_name: str | None,
         starts_at: datetime | None,
     ) -> None:
         self.row = row
         self.on_saved = on_saved
+        self.on_deleted = on_deleted or on_saved
+        self.home = ui.context.slot.parent  # where it was opened: confirmations and "Load their version"
         self.form: MeetingForm | None = None
         self.watch: live.Watch | None = None
+        self.notice: live.StaleNotice | None = None
         with ui.dialog() as self.dialog, ui.card().classes("w-[48rem] max-w-full").mark("meeting-dialog"):
             self._heading(row)
+            if row is not None and row.can_edit:
+                self.notice = live.StaleNotice(
+                    lambda event: (
+                        isinstance(event, MeetingChanged) and event.meeting_id == row.id and not event.deleted
+                    ),
+                    reload=self.reopen,
+                    outdated=self._outdated,
+                )
             if row is None or row.can_edit:
                 self.form = MeetingForm(
                     row,
@@ -387,29 +399,64 @@ class MeetingDialog:
             live.unwatch(self.watch)
 
     async def save(self) -> None:
-        if self.form is not None and await self.form.save():
+        if self.form is None:
+            return
+        if self.notice is not None:
+            self.notice.saving()
+        with self.home:  # the confirmation outlives the dialog
+            saved = await self.form.save()
+            if self.notice is not None:
+                self.notice.saved(saved)
+            if not saved:
+                return
             ui.notify(_("Meeting saved."), type="positive")
+            if not self.dialog.is_deleted:
+                self.dialog.close()
             await self._saved()
-            self.dialog.close()
 
     async def delete(self) -> None:
         assert self.row is not None
-        if await call(_deleted, self.row.id):
+        if self.notice is not None:
+            self.notice.saving()
+        with self.home:
+            if not await call(_deleted, self.row.id):
+                if self.notice is not None:
+                    self.notice.saved(False)
+                return
             ui.notify(_("Meeting deleted."), type="positive")
-            await self._saved()
-            self.dialog.close()
+            if not self.dialog.is_deleted:
+                self.dialog.close()
+            if self.on_deleted is not None:
+                await self.on_deleted()
+
+    async def _outdated(self) -> bool:
+        """An answer changes the meeting's event but not the version its form saves over."""
+        assert self.row is not None
+        with self.home:
+            current = await call(meetings.get_meeting_row, self.row.id)
+        return current is not None and current.version != self.row.version
+
+    async def reopen(self) -> None:
+        """The meeting as saved now, in a fresh dialog (what was typed here is dropped, as the user chose)."""
+        assert self.row is not None
+        self.dialog.close()
+        if not self.home.is_deleted:
+            with self.home:
+                await open_meeting_dialog(self.row.id, on_saved=self.on_saved, on_deleted=self.on_deleted)
 
 
 async def open_meeting_dialog(
     meeting_id: uuid.UUID | None = None,
     *,
     on_saved: OnSaved | None = None,
+    on_deleted: OnSaved | None = None,
     institution_id: uuid.UUID | None = None,
     institution_name: str | None = None,
     starts_at: datetime | None = None,
 ) -> None:
     """Open a meeting (`meeting_id`) or plan a new one, optionally at an institution and a start time.
-    `on_saved` runs after a save, an answer or a deletion (the list behind refreshes)."""
+    `on_saved` runs after a save or an answer, `on_deleted` (by default `on_saved`) after a deletion
+    (the list behind refreshes). Open it in an element that the callbacks do not rebuild."""
     row: MeetingRow | None = None
     if meeting_id is not None:
         row = await call(meetings.get_meeting_row, meeting_id)
@@ -425,24 +472,23 @@ async def open_meeting_dialog(
         users=users,
         contact_options=contact_options,
         on_saved=on_saved,
+        on_deleted=on_deleted,
         institution_id=institution_id,
         institution_name=institution_name,
         starts_at=starts_at,
     ).dialog.open()
 
 
-async def meeting_details(row: MeetingRow, *, on_changed: OnSaved) -> None:
-    """The meeting on its own page: facts, participants and answers, `.ics`, edit, comments."""
-    zone = await user_zone()
+def meeting_details(row: MeetingRow, zone: str, *, edit: Callable[[], Any]) -> None:
+    """The meeting on its own page: facts, participants and answers, `.ics`, edit (the page draws it
+    again at each change, answers included)."""
     with ui.row().classes("w-full items-center gap-3"):
         ui.label(row.title).classes("text-h5").mark("meeting-title-heading")
-        ui.badge(_(MEETING_STATUS_LABELS[row.status]), color=STATUS_COLORS[row.status])
+        ui.badge(_(MEETING_STATUS_LABELS[row.status]), color=STATUS_COLORS[row.status]).mark("meeting-status-badge")
         ui.space()
         ics_button(row.id)
         if row.can_edit:
-            ui.button(_("Edit"), icon="edit", on_click=lambda: open_meeting_dialog(row.id, on_saved=on_changed)).props(
-                "unelevated no-caps"
-            ).mark("meeting-edit")
+            ui.button(_("Edit"), icon="edit", on_click=edit).props("unelevated no-caps").mark("meeting-edit")
     with ui.card().classes("w-full max-w-3xl"):
         summary(row, zone)
         ui.separator()
@@ -450,7 +496,4 @@ async def meeting_details(row: MeetingRow, *, on_changed: OnSaved) -> None:
         async def answered(_row: MeetingRow) -> None:
             return None
 
-        panel = ParticipantsPanel(row, answered)
-        watch_answers(panel)
-    with ui.card().classes("w-full max-w-3xl"):
-        comment_thread(CommentTarget.MEETING, row.id)
+        ParticipantsPanel(row, answered)

@@ -34,7 +34,7 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.permissions import Actor
 
-OnSaved = Callable[[], Awaitable[None]]
+OnSaved = Callable[[], Awaitable[Any]]
 
 STATUS_COLORS = {
     TaskStatus.TODO: "blue-grey",
@@ -74,16 +74,20 @@ async def open_task_dialog(
     task_id: uuid.UUID | None = None,
     *,
     on_saved: OnSaved | None = None,
+    on_deleted: OnSaved | None = None,
     institution: tuple[uuid.UUID, str] | None = None,
 ) -> None:
     """Open the dialog: a new task (for `institution` when given) or the task `task_id`, read afresh
-    so that its version is the one the user sees. `on_saved` runs after a save or a deletion."""
+    so that its version is the one the user sees. `on_saved` runs after a save, `on_deleted` (by
+    default `on_saved`) after a deletion. Open it in an element that the callbacks do not rebuild."""
     zone, choices, row = await asyncio.gather(
         user_zone(), call(tasks.task_choices), call(tasks.get_task_row, task_id) if task_id else _nothing()
     )
     if choices is None or (task_id is not None and row is None):
         return
-    TaskDialog(choices, row, zone=zone, on_saved=on_saved, institution=institution).dialog.open()
+    TaskDialog(
+        choices, row, zone=zone, on_saved=on_saved, on_deleted=on_deleted or on_saved, institution=institution
+    ).dialog.open()
 
 
 async def _nothing() -> None:
@@ -100,11 +104,15 @@ class TaskDialog:
         *,
         zone: str,
         on_saved: OnSaved | None,
+        on_deleted: OnSaved | None = None,
         institution: tuple[uuid.UUID, str] | None,
     ) -> None:
         self.row = row
         self.zone = zone
         self.on_saved = on_saved
+        self.on_deleted = on_deleted
+        self.home = ui.context.slot.parent  # where it was opened: where "Load their version" opens it again
+        self.notice: live.StaleNotice | None = None
         editable = row is None or row.can_edit
         users = {str(user_id): name for user_id, name in choices.assignable}
         if row is not None and str(row.assignee_id) not in users:  # assigned by someone with a wider reach
@@ -122,6 +130,10 @@ class TaskDialog:
                 if row is not None:
                     ui.link(_("Open"), f"/tasks/{row.id}").classes("text-caption")
                 ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
+            if row is not None:
+                self.notice = live.StaleNotice(
+                    lambda event: isinstance(event, TaskChanged) and event.task_id == row.id, reload=self.reopen
+                )
             f["title"] = (
                 ui.input(_("Title") + " *", value=row.title if row else "")
                 .classes("w-full")
@@ -207,25 +219,44 @@ class TaskDialog:
         }
 
     async def save(self) -> None:
-        if self.row is None:
-            saved: Any = await call(tasks.create_task, self.values(), fields=self.fields)
-        else:
-            saved = await call(
-                tasks.update_task, self.row.id, self.values(), expected_version=self.row.version, fields=self.fields
-            )
-        if saved is None:
-            return
-        ui.notify(_("Task saved."), type="positive")
-        if self.on_saved is not None:
-            await self.on_saved()
-        if not self.dialog.is_deleted:
-            self.dialog.close()
+        if self.notice is not None:
+            self.notice.saving()
+        with self.home:  # the confirmation outlives the dialog
+            if self.row is None:
+                saved: Any = await call(tasks.create_task, self.values(), fields=self.fields)
+            else:
+                saved = await call(
+                    tasks.update_task, self.row.id, self.values(), expected_version=self.row.version, fields=self.fields
+                )
+            if self.notice is not None:
+                self.notice.saved(saved is not None)
+            if saved is None:
+                return
+            ui.notify(_("Task saved."), type="positive")
+            if not self.dialog.is_deleted:
+                self.dialog.close()
+            if self.on_saved is not None:
+                await self.on_saved()
 
     async def delete(self) -> None:
         assert self.row is not None
-        if await call(_deleted, self.row.id):
+        if self.notice is not None:
+            self.notice.saving()
+        with self.home:
+            if not await call(_deleted, self.row.id):
+                if self.notice is not None:
+                    self.notice.saved(False)
+                return
             ui.notify(_("Task deleted."), type="positive")
-            if self.on_saved is not None:
-                await self.on_saved()
             if not self.dialog.is_deleted:
                 self.dialog.close()
+            if self.on_deleted is not None:
+                await self.on_deleted()
+
+    async def reopen(self) -> None:
+        """The task as saved now, in a fresh dialog (what was typed here is dropped, as the user chose)."""
+        assert self.row is not None
+        self.dialog.close()
+        if not self.home.is_deleted:
+            with self.home:
+                await open_task_dialog(self.row.id, on_saved=self.on_saved, on_deleted=self.on_deleted)

@@ -17,6 +17,7 @@ from crm_app.activities.models import Call, CallDirection
 from crm_app.institutions.links import check_links
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cleaners as fields
+from crm_app.platform import events
 from crm_app.platform.cleaners import long_text, moment, positive_duration
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
@@ -69,7 +70,17 @@ def log_call(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Call:
     )
     session.add(call)
     session.flush()
+    _publish_changed(session, actor, call)
     return call
+
+
+def _publish_changed(session: Session, actor: Actor, call: Call, *, deleted: bool = False) -> None:
+    events.publish(
+        session,
+        events.CallChanged(
+            call_id=call.id, user_id=call.user_id, team_id=call.team_id, deleted=deleted, actor_id=actor_id(actor)
+        ),
+    )
 
 
 def get_call(session: Session, call_id: uuid.UUID, *, for_update: bool = False) -> Call:
@@ -107,12 +118,14 @@ def update_call(
     call.touch()
     session.add(call)
     session.flush()
+    _publish_changed(session, actor, call)
     return call
 
 
 def delete_call(session: Session, actor: Actor, call_id: uuid.UUID) -> None:
     call = get_call(session, call_id, for_update=True)
     authorize(actor, "record.edit", placement(call))
+    _publish_changed(session, actor, call, deleted=True)
     session.delete(call)
     session.flush()
 

@@ -122,6 +122,7 @@ def create_contact(session: Session, actor: Actor, institution_id: uuid.UUID, ra
         action="create",
         changes={"contact": (None, f"{contact.first_name or ''} {contact.last_name}")},
     )
+    institution_service.announce_change(session, actor, institution.id, contact_id=contact.id)
     return contact
 
 
@@ -168,6 +169,7 @@ def update_contact(
         action="update",
         changes=changes,
     )
+    institution_service.announce_change(session, actor, institution.id, contact_id=contact.id)
     return contact
 
 
@@ -193,6 +195,7 @@ def set_archived(session: Session, actor: Actor, contact_id: uuid.UUID, archived
         action="archive" if archived else "restore",
         changes={"is_archived": (not archived, archived)},
     )
+    institution_service.announce_change(session, actor, institution.id, contact_id=contact.id)
     return contact
 
 

@@ -285,6 +285,18 @@ def _announce_assignment(session: Session, actor: Actor, institution: Institutio
         )
 
 
+def announce_change(
+    session: Session, actor: Actor, institution_id: uuid.UUID, *, contact_id: uuid.UUID | None = None
+) -> None:
+    """An institution (or one of its contacts) changed: its open page and forms follow it."""
+    events.publish(
+        session,
+        events.InstitutionChanged(
+            institution_id=institution_id, contact_id=contact_id, actor_id=actor.id if actor.id.int else None
+        ),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Create, update, archive
 
@@ -435,6 +447,7 @@ def update_institution(
     )
     if "assigned_user_id" in changes:
         _announce_assignment(session, actor, institution)
+    announce_change(session, actor, institution.id)
     return institution
 
 
@@ -456,6 +469,7 @@ def set_archived(session: Session, actor: Actor, institution_id: uuid.UUID, arch
         action="archive" if archived else "restore",
         changes={"is_archived": (not archived, archived)},
     )
+    announce_change(session, actor, institution.id)
     return institution
 
 

@@ -400,3 +400,30 @@ class InvoiceChanged(SalesDocumentChanged):
 
     name: ClassVar[str] = "invoice.changed"
     invoice_id: uuid.UUID
+
+
+# --------------------------------------------------------------------------------------------
+# Calls and institutions (open pages, lists and forms follow them)
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class CallChanged(Event):
+    """A call logged, corrected or deleted (the call log and an open call follow it)."""
+
+    name: ClassVar[str] = "call.changed"
+    call_id: uuid.UUID
+    user_id: uuid.UUID
+    team_id: uuid.UUID | None
+    deleted: bool = False
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class InstitutionChanged(Event):
+    """An institution's own fields, its archiving or one of its contacts changed (its open page and
+    forms follow it). `contact_id` names the contact when the change was to one."""
+
+    name: ClassVar[str] = "institution.changed"
+    institution_id: uuid.UUID
+    contact_id: uuid.UUID | None = None

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
+from components import live
 from components.backend import call, current_actor
 from components.call_dialog import DIRECTION_COLORS, DIRECTION_ICONS, duration_text, open_call_dialog
 from components.moments import user_zone
@@ -27,6 +28,7 @@ from crm_app.activities.labels import CALL_DIRECTION_LABELS
 from crm_app.activities.models import CallDirection
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
+from crm_app.platform.events import CallChanged, Event
 from crm_app.platform.i18n import N_, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
@@ -102,7 +104,7 @@ async def calls_page(query: dict[str, list[str]]) -> None:
 async def call_page(call_id: uuid.UUID) -> None:
     screen = CallScreen({})
     await screen.show()
-    await open_call_dialog(call_id, on_saved=screen.table.refresh)
+    await screen.open(call_id)
 
 
 class CallScreen:
@@ -111,6 +113,7 @@ class CallScreen:
         self.filters = CallFilters.parse(params)
         self.zone = "Europe/Paris"
         self._loads = 0
+        self.shown: set[uuid.UUID] = set()  # the calls on screen: the live filter's cheap test
 
     async def show(self) -> None:
         q = self.filters.query
@@ -122,6 +125,7 @@ class CallScreen:
             call(contacts.get_contact_row, q.contact_id) if q.contact_id else _nothing(),
         )
         self.zone = zone
+        self.dialogs = ui.element("div")  # the dialogs: in nothing that a refresh of the list draws again
         if detail is None:
             self.filters.query = dataclasses.replace(self.filters.query, institution_id=None)
         if person is None:
@@ -130,6 +134,7 @@ class CallScreen:
         self._filter_row(users or {}, detail.institution.name if detail else None, person.full_name if person else None)
         self.table = PagedTable(self._columns(), self._load)
         self._slots()
+        live.follow(self.concerns, self.table.refresh, owner=self.table.table)
         await self.table.refresh()
 
     def _header(self) -> None:
@@ -225,7 +230,7 @@ class CallScreen:
               {{ props.value }}
             </q-td>""",
         )
-        table.on("open", lambda e: open_call_dialog(uuid.UUID(str(e.args)), on_saved=self.table.refresh))
+        table.on("open", lambda e: self.open(uuid.UUID(str(e.args))))
         table.mark("calls-table")
 
     def _row(self, row: CallRow) -> dict[str, Any]:
@@ -254,6 +259,7 @@ class CallScreen:
         if page is None or ticket != self._loads:  # a newer filter's answer is on its way
             return None
         self.count.text = ngettext("{count} call", "{count} calls", page.total, count=page.total)
+        self.shown = {row.id for row in page.items}
         return rows_of(page, self._row)
 
     async def changed(self, **changes: Any) -> None:
@@ -275,9 +281,29 @@ class CallScreen:
         self.contact.set_institution(institution_id)
         await self.changed(institution_id=institution_id, contact_id=self.contact.selected_id)
 
+    async def open(self, call_id: uuid.UUID) -> None:
+        with self.dialogs:
+            await open_call_dialog(call_id, on_saved=self.table.refresh)
+
     async def create(self) -> None:
-        await open_call_dialog(
-            on_saved=self.table.refresh,
-            institution_id=self.institution.selected_id,
-            institution_name=self.institution.selected_label,
-        )
+        with self.dialogs:
+            await open_call_dialog(
+                on_saved=self.table.refresh,
+                institution_id=self.institution.selected_id,
+                institution_name=self.institution.selected_label,
+            )
+
+    # ---- live
+
+    def concerns(self, event: Event) -> bool:
+        """Cheap, on the event loop for every committed event: could this change what is shown?"""
+        if not isinstance(event, CallChanged):
+            return False
+        if event.call_id in self.shown:
+            return True
+        q = self.filters.query
+        if q.mine:
+            return event.user_id == self.actor.id
+        if q.user_id is not None and event.user_id != q.user_id:
+            return False
+        return live.may_see(self.actor, owner_id=event.user_id, team_id=event.team_id, changed_by=event.actor_id)

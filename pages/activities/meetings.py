@@ -18,6 +18,7 @@ from nicegui import ui
 
 from components import live
 from components.backend import call, current_actor
+from components.comments import comment_thread
 from components.meeting_dialog import STATUS_COLORS, meeting_details, open_meeting_dialog, when_text
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
@@ -40,6 +41,7 @@ from crm_app.platform.events import Event, MeetingChanged, MeetingInvited
 from crm_app.platform.i18n import N_, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.paging import MAX_PAGE_SIZE, Page, PageRequest
 from crm_app.platform.params import Params
 
@@ -171,6 +173,7 @@ class MeetingScreen:
     # ---- building
 
     def build(self, institution_name: str | None) -> None:
+        self.dialogs = ui.element("div")  # the dialogs: not inside a calendar's event that a reload draws again
         with ui.row().classes("w-full items-center gap-4"):
             ui.label(_("Meetings")).classes("text-h5")
             self.count = ui.label().classes("text-grey-7").mark("meeting-count")
@@ -379,7 +382,8 @@ class MeetingScreen:
         await self._load_week()
 
     async def open(self, meeting_id: uuid.UUID) -> None:
-        await open_meeting_dialog(meeting_id, on_saved=self.reload)
+        with self.dialogs:
+            await open_meeting_dialog(meeting_id, on_saved=self.reload)
 
     async def create(self) -> None:
         starts_at = None
@@ -389,7 +393,8 @@ class MeetingScreen:
             and self.filters.week != parse_week(None, self.today())
         ):
             starts_at = datetime.combine(self.filters.week, time(9), tzinfo=ZoneInfo(self.zone))
-        await open_meeting_dialog(on_saved=self.reload, starts_at=starts_at)
+        with self.dialogs:
+            await open_meeting_dialog(on_saved=self.reload, starts_at=starts_at)
 
     # ---- live
 
@@ -408,12 +413,36 @@ class MeetingScreen:
 
 @app_page("/meetings/{meeting_id}", title=N_("Meeting"), parent="/meetings")
 async def meeting_page(meeting_id: uuid.UUID) -> None:
-    row = await call(meetings.get_meeting_row, meeting_id)
-    if row is None:
-        return
-    set_title(row.title)
+    zone = await user_zone()
 
-    async def reload() -> None:
-        ui.navigate.to(f"/meetings/{meeting_id}")
+    async def load() -> MeetingRow | None:
+        row = await call(meetings.get_meeting_row, meeting_id)
+        if row is not None:
+            set_title(row.title)
+        return row
 
-    await meeting_details(row, on_changed=reload)
+    async def edit() -> None:
+        with panel.frame:  # the dialog outlives the details it was opened from
+            await open_meeting_dialog(meeting_id, on_saved=panel.show, on_deleted=gone)
+
+    async def gone() -> None:
+        with panel.frame:
+            ui.navigate.to("/meetings")
+
+    async def deleted_elsewhere(_event: Event) -> None:
+        with panel.frame:
+            ui.notify(_("This meeting has been deleted."), type="warning")
+            ui.navigate.to("/meetings")
+
+    def mine(event: Event) -> bool:
+        return isinstance(event, MeetingChanged | MeetingInvited) and event.meeting_id == meeting_id
+
+    panel: live.RecordPanel[MeetingRow] = live.RecordPanel(
+        load,
+        lambda row: meeting_details(row, zone, edit=edit),
+        wants=lambda event: mine(event) and not getattr(event, "deleted", False),
+    )
+    live.watch(lambda event: mine(event) and getattr(event, "deleted", False), deleted_elsewhere, owner=panel.frame)
+    if await panel.show():
+        with panel.frame, ui.card().classes("w-full max-w-3xl"):
+            comment_thread(CommentTarget.MEETING, meeting_id)

@@ -434,7 +434,13 @@ class TaskScreen:
         row = self.rows.get(task_id)
         if row is None or row.status is status:
             return
-        await call(tasks.set_task_status, task_id, status, expected_version=row.version)
+        with self.root:  # not the column's context: the reload below draws the columns again
+            moved = await call(tasks.set_task_status, task_id, status, expected_version=row.version)
+            if moved is not None:
+                ui.notify(
+                    _("“{title}” moved to {status}.", title=row.title, status=_(TASK_STATUS_LABELS[status])),
+                    type="positive",
+                )
         await self.reload()
 
     async def create(self) -> None:
@@ -466,35 +472,40 @@ class TaskScreen:
 
 @app_page("/tasks/{task_id}", title=N_("Task"), parent="/tasks")
 async def task_page(task_id: uuid.UUID) -> None:
-    zone, row = await asyncio.gather(user_zone(), call(tasks.get_task_row, task_id))
-    if row is None:
-        return
-    root = ui.column().classes("w-full")
-    with root:
-        header = ui.column().classes("w-full")
+    zone = await user_zone()
 
-    async def refresh() -> None:
-        with root:
-            fresh = await call(tasks.get_task_row, task_id)
-            if fresh is not None and not root.is_deleted:
-                show(fresh)
+    async def load() -> TaskRow | None:
+        row = await call(tasks.get_task_row, task_id)
+        if row is not None:
+            set_title(row.title)
+        return row
 
-    def show(current: TaskRow) -> None:
-        set_title(current.title)
-        header.clear()
-        with header:
-            _task_summary(current, zone, lambda: open_task_dialog(task_id, on_saved=refresh))
+    async def edit() -> None:
+        with panel.frame:  # the dialog outlives the summary it was opened from
+            await open_task_dialog(task_id, on_saved=panel.show, on_deleted=gone)
 
-    async def on_event(event: Event) -> None:
-        if isinstance(event, TaskChanged) and event.deleted:
+    async def gone() -> None:
+        with panel.frame:
             ui.navigate.to("/tasks")
-        else:
-            await refresh()
 
-    show(row)
-    with root:
-        comment_thread(CommentTarget.TASK, task_id).root.classes("max-w-3xl")
-    live.watch(lambda e: isinstance(e, TaskChanged) and e.task_id == task_id, on_event, owner=root)
+    async def deleted_elsewhere(_event: Event) -> None:
+        with panel.frame:
+            ui.notify(_("This task has been deleted."), type="warning")
+            ui.navigate.to("/tasks")
+
+    def mine(event: Event) -> bool:
+        return isinstance(event, TaskChanged) and event.task_id == task_id
+
+    panel: live.RecordPanel[TaskRow] = live.RecordPanel(
+        load,
+        lambda row: _task_summary(row, zone, edit),
+        wants=lambda event: mine(event) and not getattr(event, "deleted", False),
+        classes="w-full",
+    )
+    live.watch(lambda event: mine(event) and getattr(event, "deleted", False), deleted_elsewhere, owner=panel.frame)
+    if await panel.show():
+        with panel.frame:
+            comment_thread(CommentTarget.TASK, task_id).root.classes("max-w-3xl")
 
 
 def _task_summary(row: TaskRow, zone: str, edit: Any) -> None:

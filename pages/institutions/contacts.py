@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from nicegui import ui
 
+from components import live
 from components.backend import call
 from components.contact_dialog import open_contact_dialog
 from components.paged_table import WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, set_title
 from crm_app.institutions import contacts
 from crm_app.institutions.contacts import ContactRow
+from crm_app.platform.events import InstitutionChanged
 from crm_app.platform.i18n import N_, ngettext, pgettext
 from crm_app.platform.i18n import gettext as _
 
@@ -99,14 +102,28 @@ async def contacts_page(query: dict[str, list[str]]) -> None:
 
 @app_page("/contacts/{contact_id}", title=N_("Contact"), permission="contact.view", parent="/contacts")
 async def contact_page(contact_id: uuid.UUID) -> None:
-    row: ContactRow | None = await call(contacts.get_contact_row, contact_id)
-    if row is None:
-        return
-    set_title(row.full_name)
+    """One contact: a `live.RecordPanel` redrawn after an edit (which once navigated to the page's own
+    address, a no-op: the page kept the old values) and at each change someone else saves to it."""
 
-    async def reload() -> None:
-        ui.navigate.to(f"/contacts/{contact_id}")
+    async def load() -> ContactRow | None:
+        row = await call(contacts.get_contact_row, contact_id)
+        if row is not None:
+            set_title(row.full_name)
+        return row
 
+    def edit(row: ContactRow) -> None:
+        with panel.frame:  # the dialog outlives the content it was opened from
+            open_contact_dialog(row.institution_id, row, panel.show)
+
+    panel: live.RecordPanel[ContactRow] = live.RecordPanel(
+        load,
+        lambda row: _contact(row, edit),
+        wants=lambda event: isinstance(event, InstitutionChanged) and event.contact_id == contact_id,
+    )
+    await panel.show()
+
+
+def _contact(row: ContactRow, edit: Callable[[ContactRow], None]) -> None:
     with ui.row().classes("w-full items-center gap-3"):
         ui.label(row.full_name).classes("text-h5").mark("contact-name")
         if row.is_primary:
@@ -115,9 +132,7 @@ async def contact_page(contact_id: uuid.UUID) -> None:
             ui.badge(_("Archived")).props("color=grey")
         ui.space()
         if row.can_edit:
-            ui.button(
-                _("Edit"), icon="edit", on_click=lambda: open_contact_dialog(row.institution_id, row, reload)
-            ).props("unelevated").mark("edit-contact")
+            ui.button(_("Edit"), icon="edit", on_click=lambda: edit(row)).props("unelevated").mark("edit-contact")
     with ui.card().classes("w-full max-w-2xl"):
         with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
             ui.label(_("Institution")).classes("text-grey-7")

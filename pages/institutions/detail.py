@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
 
+from components import live
 from components.backend import call
 from components.contact_dialog import open_contact_dialog
 from components.history_values import change_words
@@ -19,6 +21,7 @@ from crm_app.institutions import service as institutions
 from crm_app.institutions.contacts import ContactRow
 from crm_app.institutions.service import COMPLIANCE_LABELS, STATUS_LABELS, TYPE_LABELS, InstitutionDetail
 from crm_app.platform import audit
+from crm_app.platform.events import Event, InstitutionChanged
 from crm_app.platform.i18n import N_, format_currency, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
 
@@ -28,48 +31,113 @@ def _fact(label: str, value: Any) -> None:
     ui.label("—" if value in (None, "", []) else str(value))
 
 
+def _shown(detail: InstitutionDetail) -> tuple[Any, ...]:
+    """What the header and the overview show: a change elsewhere redraws them only when it differs
+    (the stored institution object itself never compares equal to a fresh read)."""
+    return (
+        detail.institution.version,
+        detail.institution.is_archived,
+        detail.contact_count,
+        detail.assigned_user_name,
+        detail.team_name,
+        detail.can_edit,
+        detail.updated_by_name,
+    )
+
+
+def _own_change(institution_id: uuid.UUID) -> Callable[[Event], bool]:
+    """The institution's own fields or its archiving (not one of its contacts)."""
+    return lambda event: (
+        isinstance(event, InstitutionChanged) and event.institution_id == institution_id and event.contact_id is None
+    )
+
+
 @app_page(
     "/institutions/{institution_id}", title=N_("Institution"), permission="institution.view", parent="/institutions"
 )
 async def institution_page(institution_id: uuid.UUID, query: dict[str, list[str]]) -> None:
-    detail: InstitutionDetail | None = await call(institutions.get_detail, institution_id)
-    if detail is None:
+    header = InstitutionHeader(institution_id)
+    if not await header.panel.show():
         return
-    institution = detail.institution
-    set_title(institution.name)
-    with ui.row().classes("w-full items-center gap-3"):
-        ui.label(institution.name).classes("text-h5").mark("institution-name")
-        ui.badge(_(TYPE_LABELS[institution.type])).props("outline color=primary")
-        ui.badge(_(STATUS_LABELS[institution.commercial_status])).props("color=secondary")
-        if institution.is_archived:
-            ui.badge(_("Archived")).props("color=grey").mark("archived-badge")
-        ui.space()
-        if detail.can_edit:
-            ui.button(
-                _("Edit"), icon="edit", on_click=lambda: ui.navigate.to(f"/institutions/{institution_id}/edit")
-            ).props("unelevated").mark("edit")
+    detail = header.panel.record
+    assert detail is not None
+    with header.panel.frame:
+        # The open tab is in the URL (?tab=contacts): a reload or a shared link opens it again.
+        await tab_bar(detail, selected=next(iter(query.get("tab", [])), None), path=f"/institutions/{institution_id}")
 
-            async def toggle_archive() -> None:
-                if await call(institutions.set_archived, institution_id, not institution.is_archived):
-                    ui.navigate.to(f"/institutions/{institution_id}")
 
-            ui.button(
-                _("Restore") if institution.is_archived else _("Archive"),
-                icon="unarchive" if institution.is_archived else "archive",
-                on_click=toggle_archive,
-            ).props("outline").mark("archive")
-    with ui.row().classes("gap-6 text-grey-8 q-mb-sm"):
-        ui.label(_("Assigned to: {name}", name=detail.assigned_user_name or _("nobody")))
-        if detail.team_name:
-            ui.label(_("Team: {name}", name=detail.team_name))
-        contacts = detail.contact_count
-        ui.label(ngettext("{count} contact", "{count} contacts", contacts, count=contacts))
-    # The open tab is in the URL (?tab=contacts): a reload or a shared link opens it again.
-    await tab_bar(detail, selected=next(iter(query.get("tab", [])), None), path=f"/institutions/{institution_id}")
+class InstitutionHeader:
+    """The name, status, assignment and actions: a `live.RecordPanel` redrawn after archiving or
+    restoring (with its confirmation) and at each change someone else saves, a contact's included
+    (the count). The tabs live in its frame, below it, and are not redrawn."""
+
+    def __init__(self, institution_id: uuid.UUID) -> None:
+        self.institution_id = institution_id
+        self.panel: live.RecordPanel[InstitutionDetail] = live.RecordPanel(
+            self._load,
+            self._draw,
+            wants=lambda event: isinstance(event, InstitutionChanged) and event.institution_id == institution_id,
+            key=_shown,
+            classes="w-full gap-1",
+        )
+
+    async def _load(self) -> InstitutionDetail | None:
+        detail = await call(institutions.get_detail, self.institution_id)
+        if detail is not None:
+            set_title(detail.institution.name)
+        return detail
+
+    def _draw(self, detail: InstitutionDetail) -> None:
+        institution = detail.institution
+        with ui.row().classes("w-full items-center gap-3"):
+            ui.label(institution.name).classes("text-h5").mark("institution-name")
+            ui.badge(_(TYPE_LABELS[institution.type])).props("outline color=primary")
+            ui.badge(_(STATUS_LABELS[institution.commercial_status])).props("color=secondary")
+            if institution.is_archived:
+                ui.badge(_("Archived")).props("color=grey").mark("archived-badge")
+            ui.space()
+            if detail.can_edit:
+                ui.button(
+                    _("Edit"),
+                    icon="edit",
+                    on_click=lambda: ui.navigate.to(f"/institutions/{self.institution_id}/edit"),
+                ).props("unelevated").mark("edit")
+                ui.button(
+                    _("Restore") if institution.is_archived else _("Archive"),
+                    icon="unarchive" if institution.is_archived else "archive",
+                    on_click=lambda: self.set_archived(not institution.is_archived),
+                ).props("outline").mark("archive")
+        with ui.row().classes("gap-6 text-grey-8 q-mb-sm"):
+            ui.label(_("Assigned to: {name}", name=detail.assigned_user_name or _("nobody"))).mark("assigned-to")
+            if detail.team_name:
+                ui.label(_("Team: {name}", name=detail.team_name))
+            count = detail.contact_count
+            ui.label(ngettext("{count} contact", "{count} contacts", count, count=count)).mark("contact-count")
+
+    async def set_archived(self, archived: bool) -> None:
+        await self.panel.act(
+            institutions.set_archived,
+            self.institution_id,
+            archived,
+            done=_("Institution archived.") if archived else _("Institution restored."),
+        )
 
 
 @institution_tab("overview", label=N_("Overview"), icon="info", order=10)
-def overview_tab(detail: InstitutionDetail) -> None:
+async def overview_tab(detail: InstitutionDetail) -> None:
+    """The institution's facts, redrawn at each change someone saves to its own fields."""
+    institution_id = detail.institution.id
+    panel: live.RecordPanel[InstitutionDetail] = live.RecordPanel(
+        lambda: call(institutions.get_detail, institution_id),
+        _overview,
+        wants=_own_change(institution_id),
+        key=_shown,
+        classes="w-full",
+    )
+    await panel.present(detail)
+
+
+def _overview(detail: InstitutionDetail) -> None:
     i, p = detail.institution, detail.profile
     with ui.row().classes("w-full gap-4 items-start"):
         with ui.card().classes("flex-1 min-w-80"):
@@ -185,7 +253,12 @@ async def contacts_tab(detail: InstitutionDetail) -> None:
 
     async def archive(event: Any) -> None:
         row = found[event.args]
-        if await call(contacts.set_archived, row.id, not row.is_archived):
+        with table.table:  # not the row's slot: the refresh draws the rows again
+            if await call(contacts.set_archived, row.id, not row.is_archived):
+                if row.is_archived:
+                    ui.notify(_("Contact {name} restored.", name=row.full_name), type="positive")
+                else:
+                    ui.notify(_("Contact {name} archived.", name=row.full_name), type="positive")
             await table.refresh()
 
     table.table.on("archive", archive)
@@ -204,6 +277,16 @@ async def contacts_tab(detail: InstitutionDetail) -> None:
             ).props("unelevated").mark("add-contact")
         ui.space()
         ui.switch(_("Show archived"), on_change=toggle)
+    # A contact added, changed or archived in another tab shows here without a reload.
+    live.follow(
+        lambda event: (
+            isinstance(event, InstitutionChanged)
+            and event.institution_id == institution_id
+            and event.contact_id is not None
+        ),
+        table.refresh,
+        owner=table.table,
+    )
     await table.refresh()
 
 

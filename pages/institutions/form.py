@@ -9,6 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
+from components import live
 from components.backend import call, current_actor
 from components.shell import app_page, set_title
 from crm_app.institutions import service as institutions
@@ -22,6 +23,7 @@ from crm_app.institutions.service import (
     FilterChoices,
     InstitutionDetail,
 )
+from crm_app.platform.events import InstitutionChanged
 from crm_app.platform.i18n import N_
 from crm_app.platform.i18n import gettext as _
 
@@ -200,28 +202,52 @@ async def new_institution_page() -> None:
     parent="/institutions",
 )
 async def edit_institution_page(institution_id: uuid.UUID) -> None:
-    detail: InstitutionDetail | None = await call(institutions.get_detail, institution_id)
-    choices = await call(institutions.filter_choices)
-    if detail is None or choices is None:
-        return
-    if not detail.can_edit:
-        ui.label(_("You are not allowed to edit this institution.")).classes("text-negative")
-        return
-    version = detail.institution.version
-    set_title(detail.institution.name)
-    ui.label(detail.institution.name).classes("text-h5")
-    form = InstitutionForm(detail.values(), choices, can_reassign=detail.can_reassign)
+    box = ui.column().classes("w-full gap-4")
+    await _edit_form(box, institution_id)
 
-    async def save() -> None:
-        nonlocal version
-        saved = await call(
-            institutions.update_institution, institution_id, form.values(), expected_version=version, fields=form.fields
+
+async def _edit_form(box: ui.column, institution_id: uuid.UUID) -> None:
+    """The form, drawn (again, for "Load their version") in `box` from the institution as saved."""
+    with box:  # not the context of the button that asked: the redraw deletes it
+        detail: InstitutionDetail | None = await call(institutions.get_detail, institution_id)
+        choices = await call(institutions.filter_choices)
+    if detail is None or choices is None or box.is_deleted:
+        return
+    box.clear()
+    with box:
+        if not detail.can_edit:
+            ui.label(_("You are not allowed to edit this institution.")).classes("text-negative")
+            return
+        version = detail.institution.version
+        set_title(detail.institution.name)
+        ui.label(detail.institution.name).classes("text-h5")
+        # Someone else's save while the user types: said here (the typing stays), not only when saving.
+        notice = live.StaleNotice(
+            lambda event: (
+                isinstance(event, InstitutionChanged)
+                and event.institution_id == institution_id
+                and event.contact_id is None
+            ),
+            reload=lambda: _edit_form(box, institution_id),
         )
-        if saved is not None:
-            version = saved.version
-            ui.notify(_("Changes saved."), type="positive")
-            ui.navigate.to(f"/institutions/{institution_id}")
+        form = InstitutionForm(detail.values(), choices, can_reassign=detail.can_reassign)
 
-    with ui.row().classes("q-mt-md"):
-        ui.button(_("Cancel"), on_click=lambda: ui.navigate.to(f"/institutions/{institution_id}")).props("flat")
-        ui.button(_("Save"), on_click=save).props("unelevated").mark("save")
+        async def save() -> None:
+            nonlocal version
+            notice.saving()
+            saved = await call(
+                institutions.update_institution,
+                institution_id,
+                form.values(),
+                expected_version=version,
+                fields=form.fields,
+            )
+            notice.saved(saved is not None)
+            if saved is not None:
+                version = saved.version
+                ui.notify(_("Changes saved."), type="positive")
+                ui.navigate.to(f"/institutions/{institution_id}")
+
+        with ui.row().classes("q-mt-md"):
+            ui.button(_("Cancel"), on_click=lambda: ui.navigate.to(f"/institutions/{institution_id}")).props("flat")
+            ui.button(_("Save"), on_click=save).props("unelevated").mark("save")

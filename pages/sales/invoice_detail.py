@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
+from components import live
 from components.backend import call
-from components.dialogs import confirm, disposable
+from components.dialogs import confirm
 from components.document_email_dialog import open_document_email_dialog
 from components.history_values import HistoryValues
 from components.line_editor import (
@@ -30,11 +31,12 @@ from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_req
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.platform import audit
 from crm_app.platform.errors import Forbidden, NotFound
+from crm_app.platform.events import InvoiceChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, format_decimal, pgettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.sales import catalog, documents, invoice_history, invoices, payments
 from crm_app.sales.history_wording import INVOICE_WORDING
-from crm_app.sales.invoices import KIND_LABELS, STATUS_LABELS, InvoiceDetail, PaymentRow
+from crm_app.sales.invoices import KIND_LABELS, InvoiceDetail, PaymentRow, status_label
 from crm_app.sales.lines import LineRow, line_values
 from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, InvoiceKind, InvoiceStatus, PaymentMethod
 from crm_app.sales.models.quotes import DocumentKind
@@ -77,37 +79,47 @@ HISTORY_VALUES = HistoryValues.of(INVOICE_WORDING)
 @app_page("/invoices/{invoice_id}", title=N_("Invoice"), parent="/invoices")
 async def invoice_page(invoice_id: uuid.UUID) -> None:
     zone = await user_zone()
-    page = InvoicePage(invoice_id, zone)
-    await page.reload()
+    await InvoicePage(invoice_id, zone).panel.show()
 
 
 class InvoicePage:
+    """The invoice's page: a `live.RecordPanel` rebuilt from the service after each action (with its
+    confirmation) and each change someone else commits to the invoice (a payment, a credit note...)."""
+
     def __init__(self, invoice_id: uuid.UUID, zone: str) -> None:
         self.invoice_id = invoice_id
         self.zone = zone
-        self.root = ui.column().classes("w-full gap-3")
-        self.detail: InvoiceDetail | None = None
+        self.panel: live.RecordPanel[InvoiceDetail] = live.RecordPanel(
+            self._load,
+            self._draw,
+            wants=lambda event: isinstance(event, InvoiceChanged) and event.invoice_id == invoice_id,
+        )
+
+    @property
+    def detail(self) -> InvoiceDetail | None:
+        return self.panel.record
 
     async def reload(self) -> None:
-        with self.root:
-            detail = await call(
-                invoices.get_invoice,
-                self.invoice_id,
-                on_error={Forbidden: self._refuse(not_allowed), NotFound: self._refuse(not_found)},
-            )
-        if detail is None or self.root.is_deleted:
-            return
-        self.detail = detail
-        self.root.clear()
-        with self.root:
-            self._build(detail)
-        with self.root:
-            await self._history()
+        await self.panel.show()
+
+    async def _load(self) -> InvoiceDetail | None:
+        return await call(
+            invoices.get_invoice,
+            self.invoice_id,
+            on_error={Forbidden: self._refuse(not_allowed), NotFound: self._refuse(not_found)},
+        )
+
+    async def _draw(self, detail: InvoiceDetail) -> None:
+        self._build(detail)
+        await self._history()
 
     def _refuse(self, show: Any) -> Any:
         def handler(_error: Any) -> None:
-            self.root.clear()
-            with self.root:
+            content = self.panel.content
+            if content.is_deleted:
+                return
+            content.clear()
+            with content:
                 show()
 
         return handler
@@ -123,7 +135,7 @@ class InvoicePage:
             ui.label(kind).classes("text-h5 text-grey-7")
             if row.number:  # a draft has none yet: the status badge says "Draft"
                 ui.label(row.number).classes("text-h5").mark("invoice-number")
-            ui.badge(_(STATUS_LABELS[row.status]), color=STATUS_COLORS[row.status]).mark("invoice-status")
+            ui.badge(_(status_label(row.kind, row.status)), color=STATUS_COLORS[row.status]).mark("invoice-status")
             ui.space()
             self._actions(detail)
         if row.title:
@@ -367,7 +379,7 @@ class InvoicePage:
         return self.detail.row.version if self.detail else None
 
     def ask_issue(self) -> None:
-        with self.root, ui.dialog() as dialog, ui.card().classes("max-w-lg").mark("issue-dialog"):
+        with self.panel.dialog() as dialog, ui.card().classes("max-w-lg").mark("issue-dialog"):
             ui.label(_("Issue this invoice?")).classes("text-h6")
             ui.label(
                 _(
@@ -377,32 +389,34 @@ class InvoicePage:
             ).classes("text-body2")
 
             async def issue() -> None:
-                done = await call(invoices.issue_invoice, self.invoice_id, expected_version=self._version)
                 dialog.close()
-                with self.root:
-                    if done is not None:
-                        ui.notify(_("Invoice {number} issued.", number=done.number), type="positive")
-                    await self.reload()
+                await self.panel.act(
+                    invoices.issue_invoice,
+                    self.invoice_id,
+                    expected_version=self._version,
+                    done=lambda issued: _("Invoice {number} issued.", number=issued.number),
+                )
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
                 ui.button(_("Issue"), icon="verified", on_click=issue).props("unelevated no-caps").mark("issue-confirm")
-        disposable(dialog).open()
+        dialog.open()
 
     def ask_delete(self) -> None:
         async def delete() -> None:
-            if await call(_delete_draft, self.invoice_id):
-                ui.navigate.to("/invoices")
+            with self.panel.frame:
+                if await call(_delete_draft, self.invoice_id):
+                    ui.notify(_("Draft invoice deleted."), type="positive")
+                    ui.navigate.to("/invoices")
 
-        with self.root:
+        with self.panel.frame:
             confirm(_("Delete this draft invoice?"), delete)
 
     def ask_delete_payment(self, payment_id: uuid.UUID) -> None:
         async def delete() -> None:
-            await call(payments.delete_payment, self.invoice_id, payment_id)
-            await self.reload()
+            await self.panel.act(_delete_payment, self.invoice_id, payment_id, done=_("Payment deleted."))
 
-        with self.root:
+        with self.panel.frame:
             confirm(_("Delete this payment? The invoice's status is recomputed."), delete)
 
     def open_payment(self) -> None:
@@ -410,7 +424,7 @@ class InvoicePage:
         if detail is None:
             return
         today = datetime.now(ZoneInfo(self.zone)).date()
-        with self.root, ui.dialog() as dialog, ui.card().classes("w-96").mark("payment-dialog"):
+        with self.panel.dialog() as dialog, ui.card().classes("w-96").mark("payment-dialog"):
             ui.label(_("Record a payment")).classes("text-h6")
             ui.label(_("Remaining: {amount}", amount=format_currency(detail.remaining))).classes("text-grey-8")
             f: dict[str, Any] = {
@@ -448,31 +462,27 @@ class InvoicePage:
                     "method": f["method"].value,
                     "reference": f["reference"].value,
                 }
-                if await call(payments.record_payment, self.invoice_id, raw, fields=f) is None:
-                    return
-                dialog.close()
-                with self.root:
-                    ui.notify(_("Payment recorded."), type="positive")
-                    await self.reload()
+                recorded = await self.panel.act(
+                    payments.record_payment, self.invoice_id, raw, fields=f, done=_("Payment recorded.")
+                )
+                if recorded is not None and not dialog.is_deleted:
+                    dialog.close()
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
                 ui.button(_("Record"), icon="check", on_click=save).props("unelevated no-caps").mark("payment-save")
-        disposable(dialog).open()
+        dialog.open()
 
     async def open_credit_note(self) -> None:
         detail = self.detail
         if detail is None:
             return
-        choices = await call(catalog.vat_choices)
+        with self.panel.frame:
+            choices = await call(catalog.vat_choices)
         if choices is None:
             return
         rates, default_rate = choices
-        with (
-            self.root,
-            ui.dialog().props("maximized=false") as dialog,
-            ui.card().classes("w-[60rem] max-w-full").mark("credit-dialog"),
-        ):
+        with self.panel.dialog() as dialog, ui.card().classes("w-[60rem] max-w-full").mark("credit-dialog"):
             ui.label(_("Credit note on {number}", number=document_name(detail.row))).classes("text-h6")
             ui.label(_("At most what remains due: {amount}", amount=format_currency(detail.remaining))).classes(
                 "text-grey-8"
@@ -522,40 +532,49 @@ class InvoicePage:
                         return
                 elif mode.value == LINES:
                     kwargs["lines"] = editor.value()
-                note = await call(invoices.create_credit_note, self.invoice_id, fields=fields, **kwargs)
-                if note is None:
-                    return
-                dialog.close()
-                with self.root:
-                    ui.notify(_("Credit note {number} issued.", number=note.number), type="positive")
-                    await self.reload()
+                note = await self.panel.act(
+                    invoices.create_credit_note,
+                    self.invoice_id,
+                    fields=fields,
+                    done=lambda note: _("Credit note {number} issued.", number=note.number),
+                    **kwargs,
+                )
+                if note is not None and not dialog.is_deleted:
+                    dialog.close()
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
                 ui.button(_("Issue the credit note"), icon="check", on_click=save).props("unelevated no-caps").mark(
                     "credit-save"
                 )
-        disposable(dialog).open()
+        dialog.open()
 
     async def download(self) -> None:
         detail = self.detail
         if detail is None:
             return
         kind = DocumentKind.CREDIT_NOTE if detail.row.kind is InvoiceKind.CREDIT_NOTE else DocumentKind.INVOICE
-        found = await call(documents.document_pdf, kind, self.invoice_id)
-        if found is not None:
-            content, filename = found
-            ui.download.content(content, filename, "application/pdf")
+        with self.panel.frame:  # a live rebuild may delete the button meanwhile
+            found = await call(documents.document_pdf, kind, self.invoice_id)
+            if found is not None:
+                content, filename = found
+                ui.download.content(content, filename, "application/pdf")
 
     async def email(self) -> None:
         detail = self.detail
         if detail is None:
             return
         kind = DocumentKind.CREDIT_NOTE if detail.row.kind is InvoiceKind.CREDIT_NOTE else DocumentKind.INVOICE
-        with self.root:
+        with self.panel.frame:
             await open_document_email_dialog(
                 kind, self.invoice_id, detail.row.institution_id, contact_id=detail.row.contact_id, on_sent=self.reload
             )
+
+
+def _delete_payment(session: Any, actor: Any, invoice_id: uuid.UUID, payment_id: uuid.UUID) -> bool:
+    """`delete_payment` returns nothing: True tells the page it went through."""
+    payments.delete_payment(session, actor, invoice_id, payment_id)
+    return True
 
 
 def _delete_draft(session: Any, actor: Any, invoice_id: uuid.UUID) -> bool:

@@ -8,7 +8,6 @@ service and rights as everything else; `?download=1` makes it an attachment."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -104,46 +103,37 @@ _NO_CLIENT = backend.ClientInfo(ip=None, user_agent=None)
 
 @app_page("/quotes/{quote_id}", title=N_("Quote"), parent="/quotes")
 async def quote_page(quote_id: uuid.UUID) -> None:
-    frame = ui.column().classes("w-full gap-3")
-    with frame:
-        content = ui.column().classes("w-full gap-3")
-    screen = QuoteScreen(frame, content, quote_id)
-    # Followed before the first build: a change committed while the page builds is not missed.
-    live.follow(
-        lambda event: isinstance(event, QuoteChanged) and event.quote_id == quote_id,
-        lambda: screen.show(only_if_changed=True),
-        owner=frame,
-    )
-    await screen.show()
+    await QuoteScreen(quote_id).panel.show()
 
 
 class QuoteScreen:
-    """The quote's page. `content` is rebuilt from the service after each action and each change
-    someone else commits; `frame`, around it, is never cleared: the dialogs, the confirmations and
-    the actions' own context live there, so that nothing runs inside an element a rebuild deleted."""
+    """The quote's page: a `live.RecordPanel` rebuilt from the service after each action and each
+    change someone else commits to the quote; its frame holds the dialogs and the confirmations."""
 
-    def __init__(self, frame: ui.column, content: ui.column, quote_id: uuid.UUID) -> None:
-        self.frame = frame
-        self.root = content
+    def __init__(self, quote_id: uuid.UUID) -> None:
         self.quote_id = quote_id
-        self.detail: QuoteDetail | None = None
-        self.busy = False
-        self._building = asyncio.Lock()
+        self.zone = "Europe/Paris"
+        self.panel: live.RecordPanel[QuoteDetail] = live.RecordPanel(
+            self._load,
+            lambda detail: self._build(detail, self.zone),
+            wants=lambda event: isinstance(event, QuoteChanged) and event.quote_id == quote_id,
+        )
+        self.frame = self.panel.frame
+        self.root = self.panel.content
 
-    async def show(self, *, only_if_changed: bool = False) -> None:
-        """(Re)build the content from the service; one build at a time (an action's and a live
-        change's may meet). A live change that the page already shows (this tab's own action)
-        rebuilds nothing."""
-        async with self._building:
-            with self.frame:  # not the context of the button clicked: the rebuild deletes it
-                detail = await call(quotes.get_quote, self.quote_id)
-                zone = await user_zone()
-                if detail is None or self.root.is_deleted or (only_if_changed and detail == self.detail):
-                    return
-                self.detail = detail
-                set_title(detail.number)
-                self.root.clear()
-                await self._build(detail, zone)
+    @property
+    def detail(self) -> QuoteDetail | None:
+        return self.panel.record
+
+    async def _load(self) -> QuoteDetail | None:
+        detail = await call(quotes.get_quote, self.quote_id)
+        self.zone = await user_zone()
+        if detail is not None:
+            set_title(detail.number)
+        return detail
+
+    async def show(self) -> None:
+        await self.panel.show()
 
     async def _build(self, detail: QuoteDetail, zone: str) -> None:
         with self.root:
@@ -400,23 +390,12 @@ class QuoteScreen:
     async def _act(
         self, fn: Any, *args: Any, done: str | Callable[[Any], str], fields: dict[str, Any] | None = None, **kwargs: Any
     ) -> Any:
-        """Run one workflow action (ignored while another runs: a double click acts once), rebuild the
-        content, and confirm with `done` (the reason is shown instead when it was refused)."""
-        if self.busy or self.detail is None:
+        """Run one workflow action, rebuild the page and confirm with `done` (`live.RecordPanel.act`).
+        No expected version: the service locks the quote and checks its status, so a move someone
+        else made meanwhile is refused with what the status is now."""
+        if self.detail is None:
             return None
-        self.busy = True
-        try:
-            with self.frame:
-                # No expected version: the service locks the quote and checks its status, so a move
-                # someone else made meanwhile is refused with what the status is now.
-                result = await call(fn, self.quote_id, *args, fields=fields, **kwargs)
-        finally:
-            self.busy = False
-        await self.show()  # after a refused move too: the status as it is now
-        if result is not None:
-            with self.frame:
-                ui.notify(done if isinstance(done, str) else done(result), type="positive")
-        return result
+        return await self.panel.act(fn, self.quote_id, *args, done=done, fields=fields, **kwargs)
 
     async def send(self) -> None:
         await self._act(quotes.send_quote, done=_("The quote is marked as sent."))
@@ -483,14 +462,14 @@ class QuoteScreen:
         dialog.open()
 
     async def revise(self) -> None:
-        if self.busy or self.detail is None:
+        if self.panel.busy or self.detail is None:
             return
-        self.busy = True
+        self.panel.busy = True
         try:
             with self.frame:
                 successor = await call(quotes.revise_quote, self.quote_id)
         finally:
-            self.busy = False
+            self.panel.busy = False
         if successor is None:
             await self.show()
             return

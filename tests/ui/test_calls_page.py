@@ -33,6 +33,12 @@ def _rows(user: User) -> list[dict[str, Any]]:
     return table_rows(user, "calls-table")
 
 
+def _values(user: User, marker: str) -> list[Any]:
+    """The values of the fields carrying `marker`; none while they are not shown."""
+    found: set[Any] = user._gather_elements(None, None, marker, None)
+    return [field.value for field in found]
+
+
 def _summaries(user: User) -> list[str]:
     return sorted(row["summary"] for row in _rows(user))
 
@@ -125,3 +131,52 @@ async def test_an_administrator_filters_by_user(ui_user: User, account: Callable
     await eventually(lambda: _summaries(ui_user) == ["Appel de Claire"], "user filter ignored")
     element(ui_user, "filter-user").value = "me"
     await eventually(lambda: _summaries(ui_user) == ["Appel d'Ada"], "'me' filter ignored")
+
+
+async def test_the_call_log_follows_changes_and_an_open_call_keeps_the_typing(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """Calls logged, corrected or deleted in another tab show in the open log without a reload; an
+    open call being corrected is warned (naming who) instead of losing the typing; save and delete say
+    so and the log shows the result."""
+    email = account(name="Claire Dupont")
+    me = actor_for(email)
+    call_id = _call(me, direction="out", summary="Relance devis")
+    await log_in(ui_user, email, path=f"/login?redirect_to=/calls/{call_id}")
+    await ui_user.should_see(marker="call-dialog")
+    await eventually(lambda: _summaries(ui_user) == ["Relance devis"], "the log is not shown")
+
+    _call(me, direction="in", summary="Question sur la livraison")  # another tab
+    await eventually(
+        lambda: _summaries(ui_user) == ["Question sur la livraison", "Relance devis"], "a new call does not show"
+    )
+
+    element(ui_user, "call-summary").value = "Relance devis : rappeler lundi"
+    with unit_of_work() as session:  # the same call corrected in another tab
+        version = session.get(Call, call_id).version  # type: ignore[union-attr]
+        calls.update_call(session, me, call_id, {"summary": "Relance devis signé"}, expected_version=version)
+    await ui_user.should_see(marker="stale-message")
+    assert "Claire Dupont" in element(ui_user, "stale-message").text
+    assert element(ui_user, "call-summary").value == "Relance devis : rappeler lundi"
+    await eventually(
+        lambda: _summaries(ui_user) == ["Question sur la livraison", "Relance devis signé"], "the log did not follow"
+    )
+    ui_user.find(marker="stale-reload").click()
+    await eventually(
+        lambda: _values(ui_user, "call-summary") == ["Relance devis signé"],
+        "their version is not loaded",
+    )
+    element(ui_user, "call-summary").value = "Devis signé, livraison en mars"
+    ui_user.find(marker="call-save").click()
+    await ui_user.should_see(gettext("Call saved."))
+    await eventually(
+        lambda: _summaries(ui_user) == ["Devis signé, livraison en mars", "Question sur la livraison"],
+        "the saved call is not in the log",
+    )
+
+    ui_user.find(marker="calls-table").trigger("open", str(call_id))
+    await ui_user.should_see(marker="call-delete")
+    ui_user.find(marker="call-delete").click()
+    ui_user.find(marker="confirm-yes").click()
+    await ui_user.should_see(gettext("Call deleted."))
+    await eventually(lambda: _summaries(ui_user) == ["Question sur la livraison"], "the deleted call is still listed")

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from nicegui import ui
 from nicegui.testing import User
@@ -288,3 +289,146 @@ async def test_the_open_tab_is_in_the_url(ui_user: User, account: Callable[..., 
     await ui_user.should_not_see(marker="add-contact")  # the overview's and the contacts' panels wait
     await ui_user.open(f"/institutions/{institution_id}?tab=contacts")
     await ui_user.should_see(marker="add-contact", retries=50)
+
+
+def _text(user: User, marker: str) -> str:
+    found: Any = next(iter(user.find(marker=marker).elements))
+    return str(found.text)
+
+
+def _field_values(user: User, marker: str) -> list[object]:
+    found: set[Any] = user._gather_elements(None, None, marker, None)
+    return [field.value for field in found]
+
+
+async def _eventually(check: Callable[[], bool], what: str) -> None:
+    for _ in range(100):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(what)
+
+
+async def test_the_institution_page_confirms_archiving_and_follows_others_changes(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """Archive and restore say so and the header shows the new state at once (the page once navigated
+    to itself, silently); another person's change to the institution or to its contacts shows on the
+    open page without a reload, in the header, the overview and the contacts tab."""
+    institution_id = _create(name="Clinique de l'Anjou", city="Angers", postal_code="49000")
+    with unit_of_work() as session:
+        other = actor_of(make_user(session, role=Role.MANAGER, name="Sophie Martin", email="sophie@example.org"))
+    await log_in(ui_user, account(role=Role.ADMIN), path=f"/login?redirect_to=/institutions/{institution_id}")
+    await ui_user.should_see(marker="archive")
+
+    ui_user.find(marker="archive").click()
+    await ui_user.should_see(gettext("Institution archived."))
+    await ui_user.should_see(marker="archived-badge")
+    assert _text(ui_user, "archive") == gettext("Restore")
+    ui_user.find(marker="archive").click()
+    await ui_user.should_see(gettext("Institution restored."))
+    await ui_user.should_not_see(marker="archived-badge")
+    assert _text(ui_user, "archive") == gettext("Archive")
+
+    with unit_of_work() as session:  # another person, in another session
+        institutions.update_institution(
+            session, other, institution_id, {"city": "Trélazé", "assigned_user_id": other.id}, expected_version=3
+        )
+    await ui_user.should_see("49000 Trélazé")  # the overview
+    await _eventually(
+        lambda: _text(ui_user, "assigned-to") == gettext("Assigned to: {name}", name="Sophie Martin"),
+        "the header did not follow",
+    )
+
+    ui_user.find(marker="tab-contacts").click()
+    await _table_rows(ui_user, "contacts-table", expected=0)
+    with unit_of_work() as session:
+        contact_id = contacts.create_contact(session, other, institution_id, {"last_name": "Leclerc"}).id
+    rows = await _table_rows(ui_user, "contacts-table", expected=1)
+    assert rows[0]["name"] == "Leclerc"
+    await _eventually(lambda: _text(ui_user, "contact-count") == "1 contact", "the contact count did not follow")
+
+    table = next(iter(ui_user.find(marker="contacts-table").elements))
+    for listener in table._event_listeners.values():  # what the row's archive button does in the browser
+        if listener.type == "archive":
+            table._handle_event({"listener_id": listener.id, "args": str(contact_id)})
+    await ui_user.should_see(gettext("Contact {name} archived.", name="Leclerc"))
+    await _table_rows(ui_user, "contacts-table", expected=0)
+    await _eventually(lambda: _text(ui_user, "contact-count") == "0 contact", "the count did not drop")
+
+
+async def test_an_open_edit_form_says_who_saved_meanwhile_and_keeps_the_typing(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    institution_id = _create(name="Clinique des Lilas", city="Vannes", postal_code="56000")
+    with unit_of_work() as session:
+        other = actor_of(make_user(session, role=Role.MANAGER, name="Sophie Martin", email="sophie@example.org"))
+    await log_in(ui_user, account(role=Role.MANAGER), path=f"/login?redirect_to=/institutions/{institution_id}/edit")
+    await ui_user.should_see(marker="field-city")
+    ui_user.find(marker="field-city").clear().type("Séné")
+    with unit_of_work() as session:  # saved by someone else while the form is open
+        institutions.update_institution(
+            session, other, institution_id, {"street": "2 rue des Lilas"}, expected_version=1
+        )
+    await ui_user.should_see(marker="stale-message")
+    assert "Sophie Martin" in _text(ui_user, "stale-message")
+    assert _field_values(ui_user, "field-city") == ["Séné"]  # the typing is kept
+    ui_user.find(marker="stale-reload").click()
+    await _eventually(lambda: _field_values(ui_user, "field-street") == ["2 rue des Lilas"], "their version not loaded")
+    assert _field_values(ui_user, "field-city") == ["Vannes"]
+    await ui_user.should_not_see(marker="stale-message")
+
+
+async def test_an_open_contact_form_says_who_saved_meanwhile_and_saves_after_loading_their_version(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    institution_id = _create(name="Clinique du Lac", city="Annecy", postal_code="74000")
+    with unit_of_work() as session:
+        other = actor_of(make_user(session, role=Role.ADMIN, name="Sophie Martin", email="sophie@example.org"))
+        contact_id = contacts.create_contact(session, other, institution_id, {"last_name": "Roux"}).id
+    await log_in(
+        ui_user, account(role=Role.ADMIN), path=f"/login?redirect_to=/institutions/{institution_id}?tab=contacts"
+    )
+    await _table_rows(ui_user, "contacts-table", expected=1)
+    table: Any = next(iter(ui_user.find(marker="contacts-table").elements))
+    for listener in table._event_listeners.values():  # the row's edit button, as the browser sends it
+        if listener.type == "edit":
+            table._handle_event({"listener_id": listener.id, "args": str(contact_id)})
+    await ui_user.should_see(marker="contact-dialog")
+    ui_user.find(marker="contact-title").type("Cadre de bloc")
+    with unit_of_work() as session:  # saved by someone else while the dialog is open
+        contacts.update_contact(session, other, contact_id, {"first_name": "Léa"}, expected_version=1)
+    await ui_user.should_see(marker="stale-message")
+    assert "Sophie Martin" in _text(ui_user, "stale-message")
+    assert _field_values(ui_user, "contact-title") == ["Cadre de bloc"]
+    ui_user.find(marker="stale-reload").click()
+    await _eventually(lambda: _field_values(ui_user, "contact-first_name") == ["Léa"], "their version not loaded")
+    ui_user.find(marker="contact-title").type("Cadre de bloc")
+    ui_user.find(marker="contact-save").click()
+    await ui_user.should_see(gettext("Contact saved."))
+    await _eventually(lambda: table.rows[0]["title"] == "Cadre de bloc", "the saved contact is not listed")
+    assert table.rows[0]["name"] == "Léa Roux"
+
+
+async def test_the_contact_page_shows_its_saved_edit_with_a_confirmation_and_follows_others(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """Saving the contact from its page navigated to the page's own address, which redraws nothing:
+    the page kept the old values."""
+    institution_id = _create(name="Clinique du Lac", city="Annecy", postal_code="74000")
+    with unit_of_work() as session:
+        other = actor_of(make_user(session, role=Role.ADMIN, name="Sophie Martin", email="sophie@example.org"))
+        contact_id = contacts.create_contact(session, other, institution_id, {"last_name": "Roux"}).id
+    await log_in(ui_user, account(role=Role.ADMIN), path=f"/login?redirect_to=/contacts/{contact_id}")
+    await ui_user.should_see(marker="edit-contact")
+    ui_user.find(marker="edit-contact").click()
+    await ui_user.should_see(marker="contact-dialog")
+    ui_user.find(marker="contact-title").type("Cadre de bloc")
+    ui_user.find(marker="contact-save").click()
+    await ui_user.should_see(gettext("Contact saved."))
+    await ui_user.should_see("Cadre de bloc")
+    await ui_user.should_not_see(marker="contact-dialog")
+
+    with unit_of_work() as session:  # another person, in another session
+        contacts.update_contact(session, other, contact_id, {"first_name": "Léa"}, expected_version=2)
+    await _eventually(lambda: _text(ui_user, "contact-name") == "Léa Roux", "another's change is not shown")

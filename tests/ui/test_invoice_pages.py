@@ -378,3 +378,61 @@ async def test_a_credit_notes_status_agrees_with_its_noun_in_the_list(
     await ui_user.should_see(marker="invoices-table")
     statuses = {row["kind"]: row["status"] for row in table_rows(ui_user, "invoices-table")}
     assert statuses == {"Facture": "Annulée", "Avoir": "Émis"}
+
+
+async def test_each_invoice_action_confirms_refreshes_the_page_and_others_changes_show_live(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """Issue, record a payment, delete it, credit: each says what it did, and the status, the amounts
+    and the actions shown follow at once (no ERROR logged: the fixture fails on one). A payment another
+    user records shows on the open page without a reload."""
+    email = account()
+    actor = actor_for(email)
+    invoice_id = _invoice(actor, new_institution("CH de Quimper"), issue=False)
+    await _open(ui_user, email, f"/invoices/{invoice_id}")
+    await ui_user.should_see(marker="invoice-issue", retries=50)
+
+    ui_user.find(marker="invoice-issue").click()
+    ui_user.find(marker="issue-confirm").click()
+    await eventually(lambda: _stored(invoice_id).number is not None, "the invoice was not issued")
+    number = _stored(invoice_id).number
+    await ui_user.should_see(gettext("Invoice {number} issued.", number=number))
+    await eventually(lambda: _text(ui_user, "invoice-status") == gettext("Issued"), "the status is not refreshed")
+    await ui_user.should_not_see(marker="invoice-issue")
+    await ui_user.should_see(marker="invoice-pay")
+
+    ui_user.find(marker="invoice-pay").click()
+    element(ui_user, "payment-amount").value = "1200"
+    ui_user.find(marker="payment-save").click()
+    await ui_user.should_see(gettext("Payment recorded."))
+    await eventually(lambda: _text(ui_user, "invoice-status") == gettext("Paid"), "the payment's status is not shown")
+    assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("0"))
+    await ui_user.should_not_see(marker="invoice-pay")
+    await ui_user.should_not_see(marker="payment-dialog")
+
+    _emit(ui_user, "payments-table", "delete_payment", table_rows(ui_user, "payments-table")[0]["id"])
+    ui_user.find(marker="confirm-yes").click()
+    await ui_user.should_see(gettext("Payment deleted."))
+    await eventually(lambda: _text(ui_user, "invoice-status") == gettext("Issued"), "the status is not recomputed")
+    await ui_user.should_see(marker="invoice-pay")
+
+    with unit_of_work() as session:  # a colleague records a payment in another tab: this page follows
+        payments.record_payment(session, actor, invoice_id, {"amount": "200.00", "method": "check"})
+    await eventually(
+        lambda: _text(ui_user, "invoice-remaining") == format_currency(Decimal("1000.00")),
+        "another user's payment does not show",
+    )
+    assert _text(ui_user, "invoice-status") == gettext("Partially paid")
+
+    ui_user.find(marker="invoice-credit").click()
+    await ui_user.should_see(marker="credit-dialog")
+    ui_user.find(marker="credit-save").click()
+    await eventually(lambda: _stored(invoice_id).amount_credited == Decimal("1000.00"), "no credit note")
+    settled = gettext(STATUS_LABELS[_stored(invoice_id).status])  # paid in part, credited for the rest
+    await eventually(lambda: _text(ui_user, "invoice-status") == settled, "the credit note is not shown")
+    assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("0"))
+    with unit_of_work() as session:
+        note = session.exec(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE)).one()
+    await ui_user.should_see(gettext("Credit note {number} issued.", number=note.number))
+    for action in ("invoice-pay", "invoice-credit"):
+        await ui_user.should_not_see(marker=action)

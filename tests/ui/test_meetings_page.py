@@ -140,7 +140,7 @@ async def test_a_participants_answer_reaches_the_organisers_list(
 
     other = create_user()
     await log_in(other, guest, path=f"/login?redirect_to=/meetings/{meeting_id}")
-    await other.should_see(marker="respond-accepted")
+    await other.should_see(marker="respond-accepted", retries=50)  # a second user: not the patient fixture
     other.find(marker="respond-accepted").click()
     accepted = f"Bruno Blanc ({gettext('Accepted')})"
     await eventually(
@@ -172,3 +172,89 @@ def test_week_parameter_round_trips() -> None:
     assert week_param(monday) == "2030-W10"
     assert parse_week("2030-03-07", date(2026, 1, 1)) == date(2030, 3, 4)
     assert parse_week("nonsense", date(2026, 1, 7)) == date(2026, 1, 5)
+
+
+async def test_a_form_opened_from_the_week_calendar_outlives_the_weeks_live_refresh(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """The dialog opened from a calendar's event lived inside it: any change that refreshed the week
+    (another person's, on any of the user's meetings) deleted the form under the user's typing."""
+    email = account(name="Claire Dupont")
+    me = actor_for(email)
+    start = datetime(2030, 3, 7, 14, 30, tzinfo=PARIS)
+    meeting_id = _meeting(me, "Revue de bloc", start)
+    other_id = _meeting(me, "Formation", start + timedelta(days=1))
+    await log_in(ui_user, email, path="/login?redirect_to=/meetings?view=week%26week=2030-W10")
+    await ui_user.should_see(marker=f"calendar-event-{meeting_id}")
+    ui_user.find(marker=f"calendar-event-{meeting_id}").click()
+    await ui_user.should_see(marker="meeting-dialog")
+    element(ui_user, "meeting-title").value = "Revue de bloc opératoire"
+    with unit_of_work() as session:  # another tab moves the other meeting: the week is drawn again
+        version = session.get(Meeting, other_id).version  # type: ignore[union-attr]
+        meetings.update_meeting(session, me, other_id, {"location": "Salle C"}, expected_version=version)
+    await ui_user.should_see("Salle C")
+    await ui_user.should_see(marker="meeting-dialog")
+    assert element(ui_user, "meeting-title").value == "Revue de bloc opératoire"
+    ui_user.find(marker="meeting-save").click()
+    await ui_user.should_see(gettext("Meeting saved."))
+    await ui_user.should_not_see(marker="meeting-dialog")
+    await ui_user.should_see("Revue de bloc opératoire")
+
+
+async def test_the_meeting_page_confirms_follows_answers_and_changes_and_keeps_an_open_form(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """Saved and deleted say so; a participant's answer and another tab's change show on the open page;
+    a form being typed in is warned of a change to the meeting (not of an answer) and keeps the typing."""
+    organiser = account(email="claire@example.org", name="Claire Dupont")
+    guest = account(email="bruno.blanc@example.org", name="Bruno Blanc")
+    me, guest_actor = actor_for(organiser), actor_for(guest)
+    meeting_id = _meeting(me, "Démonstration", utcnow() + timedelta(days=2), participant_user_ids=[guest_actor.id])
+    await log_in(ui_user, organiser, path=f"/login?redirect_to=/meetings/{meeting_id}")
+    await ui_user.should_see(marker="meeting-edit")
+
+    with unit_of_work() as session:  # the guest answers, in their own session
+        meetings.respond(session, guest_actor, meeting_id, ParticipantResponse.ACCEPTED)
+    await eventually(
+        lambda: element(ui_user, f"response-{guest_actor.id}").text == gettext("Accepted"), "the answer is not shown"
+    )
+
+    ui_user.find(marker="meeting-edit").click()
+    await ui_user.should_see(marker="meeting-dialog")
+    element(ui_user, "meeting-location").value = "Salle B"
+    with unit_of_work() as session:  # an answer changes nothing the form would save over
+        meetings.respond(session, guest_actor, meeting_id, ParticipantResponse.TENTATIVE)
+    await eventually(
+        lambda: element(ui_user, f"response-{guest_actor.id}").text == gettext("Tentative"), "no second answer"
+    )
+    await ui_user.should_not_see(marker="stale-message")
+    with unit_of_work() as session:  # the organiser, in another tab, moves it
+        version = session.get(Meeting, meeting_id).version  # type: ignore[union-attr]
+        meetings.update_meeting(session, me, meeting_id, {"location": "Salle A"}, expected_version=version)
+    await ui_user.should_see(marker="stale-message")
+    assert "Claire Dupont" in element(ui_user, "stale-message").text
+    assert element(ui_user, "meeting-location").value == "Salle B"  # the typing is kept
+    await ui_user.should_see("Salle A")  # the page behind shows the saved meeting
+
+    ui_user.find(marker="stale-reload").click()
+    await eventually(lambda: _values(ui_user, "meeting-location") == ["Salle A"], "their version is not loaded")
+    element(ui_user, "meeting-status").value = "done"
+    ui_user.find(marker="meeting-save").click()
+    await ui_user.should_see(gettext("Meeting saved."))
+    await eventually(
+        lambda: element(ui_user, "meeting-status-badge").text == gettext("Held"), "the status is not shown"
+    )
+    await ui_user.should_not_see(marker="meeting-dialog")
+
+    ui_user.find(marker="meeting-edit").click()
+    await ui_user.should_see(marker="meeting-delete")
+    ui_user.find(marker="meeting-delete").click()
+    ui_user.find(marker="confirm-yes").click()
+    await ui_user.should_see(gettext("Meeting deleted."))
+    await ui_user.should_see(marker="meetings-table")
+
+
+def _values(user: User, marker: str) -> list[Any]:
+    """The values of the fields carrying `marker`; none while they are not shown."""
+    found: set[Any] = user._gather_elements(None, None, marker, None)
+    return [field.value for field in found]

@@ -45,6 +45,17 @@ async def _table_titles(user: User, expected: list[str]) -> None:
     await eventually(lambda: sorted(titles()) == sorted(expected), f"tasks-table does not show {expected}")
 
 
+def _title_input(user: User) -> Any:
+    """The dialog's title field (the task's page shows the title under the same marker)."""
+    return next(iter(user.find(kind=ui.input, marker="task-title").elements))
+
+
+def _values(user: User, marker: str) -> list[Any]:
+    """The values of the fields carrying `marker`; none while they are not shown."""
+    found: set[Any] = user._gather_elements(None, None, marker, None)
+    return [element.value for element in found]
+
+
 def _column_of(user: User, task_id: uuid.UUID) -> str | None:
     """The status column that holds the task's card on the board."""
     cards: set[ui.element] = user._gather_elements(None, None, f"task-card-{task_id}", None)
@@ -170,6 +181,9 @@ async def test_a_card_dropped_on_another_column_changes_status(ui_user: User, ac
     ui_user.find(marker="board-column-in_progress").trigger("drop", str(task_id))
     await eventually(lambda: _column_of(ui_user, task_id) == "in_progress", "the card did not move")
     assert _status(task_id) is TaskStatus.IN_PROGRESS
+    await ui_user.should_see(
+        gettext("“{title}” moved to {status}.", title="Prepare the demo", status=gettext("In progress"))
+    )
     await eventually(lambda: element(ui_user, "board-count-in_progress").text == "1", "the column count is not updated")
     assert element(ui_user, "board-count-todo").text == "0"
 
@@ -233,3 +247,60 @@ async def test_saving_over_a_newer_change_is_refused_with_the_other_persons_name
     await eventually(
         lambda: element(ui_user, "task-priority-badge").text == gettext("Urgent"), "the page was not refreshed"
     )
+
+
+async def test_the_task_page_confirms_each_action_follows_others_and_keeps_an_open_form(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """Save and delete say so; the page shows the saved status at once, and another person's change
+    without a reload. A form being typed in is not overwritten by that change: it says who changed the
+    task, keeps the typing, and loads their version when asked."""
+    with unit_of_work() as session:
+        team = make_team(session)
+        rep = make_user(session, email="rita@example.org", name="Rita Rep", team=team)
+        manager = actor_of(
+            make_user(session, role=Role.MANAGER, email="marc@example.org", name="Marc Martin", team=team)
+        )
+        rep_id = rep.id
+    task_id = _task(manager, "Relancer la pharmacie", assignee_id=rep_id)
+    await log_in(ui_user, "rita@example.org", path=f"/login?redirect_to=/tasks/{task_id}")
+    await ui_user.should_see(marker="edit-task", retries=50)
+
+    ui_user.find(marker="edit-task").click()
+    await ui_user.should_see(marker="task-dialog")
+    element(ui_user, "task-status").value = "in_progress"
+    ui_user.find(marker="task-save").click()
+    await ui_user.should_see(gettext("Task saved."))
+    await eventually(
+        lambda: element(ui_user, "task-status-badge").text == gettext("In progress"), "the status is not refreshed"
+    )
+    await ui_user.should_not_see(marker="task-dialog")
+
+    with unit_of_work() as session:  # another person, in another session
+        version = session.get(Task, task_id).version  # type: ignore[union-attr]
+        tasks.update_task(session, manager, task_id, {"priority": "urgent"}, expected_version=version)
+    await eventually(
+        lambda: element(ui_user, "task-priority-badge").text == gettext("Urgent"), "another's change is not shown"
+    )
+
+    ui_user.find(marker="edit-task").click()
+    await ui_user.should_see(marker="task-dialog")
+    _title_input(ui_user).value = "Relancer la pharmacie avant vendredi"
+    with unit_of_work() as session:
+        version = session.get(Task, task_id).version  # type: ignore[union-attr]
+        tasks.update_task(session, manager, task_id, {"description": "Stock bas"}, expected_version=version)
+    await ui_user.should_see(marker="stale-message")
+    assert "Marc Martin" in element(ui_user, "stale-message").text
+    assert _title_input(ui_user).value == "Relancer la pharmacie avant vendredi"  # the typing is kept
+    ui_user.find(marker="stale-reload").click()
+    await eventually(
+        lambda: _values(ui_user, "task-description") == ["Stock bas"],
+        "their version is not loaded",
+    )
+    assert _title_input(ui_user).value == "Relancer la pharmacie"
+    await ui_user.should_not_see(marker="stale-message")
+
+    ui_user.find(marker="task-delete").click()
+    ui_user.find(marker="confirm-yes").click()
+    await ui_user.should_see(gettext("Task deleted."))
+    await ui_user.should_see(marker="tasks-table")

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from crm_app.activities import calls
 from crm_app.activities.calls import CallQuery
 from crm_app.activities.models import CallDirection
+from crm_app.platform import events
 from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
 from crm_app.platform.models.base import utcnow
 from tests.activity_factories import Org, make_org
@@ -86,3 +87,18 @@ def test_the_log_filters(db: Session, org: Org, clock: Callable[..., datetime]) 
     assert _ids(calls.list_calls(db, actor, CallQuery(q="facture"))) == {early.id}
     parsed = CallQuery.from_params({"direction": "in,bogus", "from": "2026-01-01", "mine": "true"})
     assert parsed.directions == (CallDirection.IN,) and parsed.mine and parsed.called_from is not None
+
+
+def test_logging_correcting_and_deleting_a_call_each_publish_its_change(db: Session, org: Org) -> None:
+    """The call log and an open call follow `call.changed` (with the owner and team for the cheap
+    visibility test), the deletion included."""
+    call = calls.log_call(db, org.rep_a.actor, {"direction": "out", "summary": "Relance"})
+    calls.update_call(db, org.rep_a.actor, call.id, {"summary": "Relance faite"}, expected_version=call.version)
+    calls.update_call(db, org.rep_a.actor, call.id, {"summary": "Relance faite"}, expected_version=call.version)
+    calls.delete_call(db, org.rep_a.actor, call.id)
+    changed = [e for e in events.pending(db) if isinstance(e, events.CallChanged)]
+    assert [(e.call_id, e.user_id, e.team_id, e.actor_id, e.deleted) for e in changed] == [
+        (call.id, org.rep_a.id, org.rep_a.actor.team_id, org.rep_a.id, False),
+        (call.id, org.rep_a.id, org.rep_a.actor.team_id, org.rep_a.id, False),
+        (call.id, org.rep_a.id, org.rep_a.actor.team_id, org.rep_a.id, True),
+    ]  # the second correction changed nothing: no event

@@ -16,7 +16,7 @@ from crm_app.institutions import contacts, timeline
 from crm_app.institutions import service as institutions
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, DataSource, Institution, InstitutionType
 from crm_app.platform import cleaners as fields
-from crm_app.platform import identifiers
+from crm_app.platform import events, identifiers
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from crm_app.platform.models.audit import AuditEntry
@@ -702,3 +702,24 @@ def test_overseas_numbers_dialled_the_french_way_are_accepted() -> None:
     assert clean_phone("01 42 34 56 78") == "+33 1 42 34 56 78"
     with pytest.raises(ValueError, match="phone"):
         clean_phone("+44 05 90 69 16 21")
+
+
+def test_changes_to_an_institution_and_its_contacts_publish_institution_changed(db: Session) -> None:
+    """Its open page, its edit form and an open contact follow `institution.changed`; a save that
+    changes nothing publishes nothing."""
+    institution = institutions.create_institution(db, SYSTEM_ACTOR, {"name": "Clinique du Lac", "city": "Annecy"})
+    already = len(events.pending(db))
+    institutions.update_institution(db, SYSTEM_ACTOR, institution.id, {"city": "Annecy"}, expected_version=1)
+    institutions.update_institution(db, SYSTEM_ACTOR, institution.id, {"city": "Sévrier"}, expected_version=1)
+    institutions.set_archived(db, SYSTEM_ACTOR, institution.id, True)
+    contact = contacts.create_contact(db, SYSTEM_ACTOR, institution.id, {"last_name": "Roux"})
+    contacts.update_contact(db, SYSTEM_ACTOR, contact.id, {"first_name": "Léa"}, expected_version=contact.version)
+    contacts.set_archived(db, SYSTEM_ACTOR, contact.id, True)
+    changed = [e for e in events.pending(db)[already:] if isinstance(e, events.InstitutionChanged)]
+    assert [(e.institution_id, e.contact_id) for e in changed] == [
+        (institution.id, None),
+        (institution.id, None),
+        (institution.id, contact.id),
+        (institution.id, contact.id),
+        (institution.id, contact.id),
+    ]
