@@ -113,6 +113,37 @@ async def test_a_line_requires_its_quantity_on_every_document(api: httpx.AsyncCl
         assert set(line["required"]) == LINE_REQUIRES, path
 
 
+def test_every_field_a_services_cleaners_refuse_to_leave_empty_is_required_on_creation() -> None:
+    """The table above follows the services: a field whose cleaner refuses an absent value (creating
+    cleans every field left out as None) is required by its POST."""
+    from crm_app.activities import calls, meetings, notes, tasks
+    from crm_app.institutions import contacts
+    from crm_app.institutions import service as institutions
+    from crm_app.sales import catalog, payments
+
+    def refused_empty(cleaners: dict[str, Any]) -> set[str]:
+        refused = set()
+        for name, cleaner in cleaners.items():
+            try:
+                cleaner(None)
+            except ValueError:
+                refused.add(name)
+        return refused
+
+    for path, cleaners in (
+        ("/api/institutions", institutions.CLEANERS),
+        ("/api/institutions/{institution_id}/contacts", contacts.CLEANERS),
+        ("/api/tasks", tasks.CLEANERS),
+        ("/api/notes", notes.CLEANERS),
+        ("/api/meetings", meetings.CLEANERS),
+        ("/api/calls", calls.CLEANERS),
+        ("/api/catalog", catalog.CLEANERS),
+        ("/api/invoices/{invoice_id}/payments", payments.CLEANERS),
+    ):
+        assert refused_empty(cleaners), path  # the probe finds something
+        assert refused_empty(cleaners) <= CREATE_REQUIRES[path], path
+
+
 async def _admin(api: httpx.AsyncClient) -> dict[str, str]:
     with unit_of_work() as session:
         make_user(session, role=Role.ADMIN, email="ada@example.org")
