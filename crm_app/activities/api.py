@@ -19,7 +19,7 @@ from crm_app.activities.tasks import TaskQuery, TaskRow
 from crm_app.institutions import timeline
 from crm_app.institutions.timeline import TimelineEntry
 from crm_app.platform import comments
-from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, query_params
+from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.api.settings import module_enabled
 from crm_app.platform.cleaners import moment
@@ -82,7 +82,7 @@ class TaskPage(BaseModel):
 class TaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = None
+    title: str
     description: str | None = None
     status: str | None = None
     priority: str | None = None
@@ -92,6 +92,7 @@ class TaskIn(BaseModel):
     contact_id: uuid.UUID | None = None
 
 
+@partial_model
 class TaskPatch(TaskIn):
     version: int = _VERSION
 
@@ -187,12 +188,13 @@ class NotePage(BaseModel):
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: str | None = None
+    body: str
     visibility: str | None = Field(default=None, description="private (default) or shared")
     institution_id: uuid.UUID | None = None
     shares: list[ShareIn] | None = Field(default=None, description="Replaces the list of users it is shared with")
 
 
+@partial_model
 class NotePatch(NoteIn):
     version: int = _VERSION
 
@@ -293,10 +295,10 @@ class MeetingPage(BaseModel):
 class MeetingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = None
+    title: str
     description: str | None = None
-    starts_at: str | None = Field(default=None, description="ISO 8601 date-time")
-    ends_at: str | None = Field(default=None, description="ISO 8601 date-time")
+    starts_at: str = Field(description="ISO 8601 date-time")
+    ends_at: str = Field(description="ISO 8601 date-time")
     location: str | None = None
     status: str | None = None
     institution_id: uuid.UUID | None = None
@@ -304,6 +306,7 @@ class MeetingIn(BaseModel):
     participant_contact_ids: list[uuid.UUID] | None = Field(default=None, description="Replaces the invited contacts")
 
 
+@partial_model
 class MeetingPatch(MeetingIn):
     version: int = _VERSION
 
@@ -432,7 +435,7 @@ class CallPage(BaseModel):
 class CallIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    direction: str | None = Field(default=None, description="in, out or missed")
+    direction: str = Field(description="in, out or missed")
     called_at: str | None = Field(default=None, description="ISO 8601 date-time; default: now")
     duration_seconds: int | None = None
     summary: str | None = None
@@ -440,6 +443,7 @@ class CallIn(BaseModel):
     contact_id: uuid.UUID | None = None
 
 
+@partial_model
 class CallPatch(CallIn):
     version: int = _VERSION
 

@@ -79,13 +79,14 @@ def test_the_list_row_holds_every_exported_field_and_the_api_item_publishes_the_
 
 
 def test_the_api_models_built_from_the_specs_keep_their_schema() -> None:
-    from crm_app.institutions.api.institutions import InstitutionIn, InstitutionOut
+    from crm_app.institutions.api.institutions import InstitutionIn, InstitutionOut, InstitutionPatch
 
     schema_in, schema_out = InstitutionIn.model_json_schema(), InstitutionOut.model_json_schema()
     assert schema_out["properties"]["payment_terms_days"]["description"].startswith("Days from issue")
     assert "name" in schema_out["required"] and "tags" in schema_out["required"]
     assert schema_out["properties"]["type"]["type"] == "string"  # codes are plain strings in the API
-    assert "required" not in schema_in and schema_in["additionalProperties"] is False
+    assert schema_in["required"] == ["name"] and schema_in["additionalProperties"] is False  # what creating needs
+    assert InstitutionPatch.model_json_schema()["required"] == ["version"]
 
 
 def test_the_contact_answer_publishes_the_service_row() -> None:

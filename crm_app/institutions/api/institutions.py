@@ -17,10 +17,18 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from crm_app.institutions import contacts, exports
 from crm_app.institutions import service as institutions
 from crm_app.institutions.contacts import ContactRow
-from crm_app.institutions.fields import EDITABLE, FIELDS
+from crm_app.institutions.fields import EDITABLE, FIELDS, FieldSpec
 from crm_app.institutions.models import DataSource
 from crm_app.institutions.service import InstitutionDetail, InstitutionQuery, InstitutionRow
-from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, given_not_null, query_params
+from crm_app.platform.api.deps import (
+    ActorDep,
+    PageDep,
+    PageSizeDep,
+    SessionDep,
+    given_not_null,
+    partial_model,
+    query_params,
+)
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.i18n import negotiate, use_locale
 from crm_app.platform.paging import PageRequest
@@ -70,19 +78,40 @@ class InstitutionPage(BaseModel):
     page_size: int
 
 
+def _required_on_creation(spec: FieldSpec) -> bool:
+    """A field the service's creation cannot leave empty: its cleaner refuses an absent value (creating
+    cleans every field left out as None)."""
+    try:
+        if spec.cleaner is not None:
+            spec.cleaner(None)
+    except ValueError:
+        return True
+    return False
+
+
 def _input_fields() -> dict[str, Any]:
-    """Every editable field, optional; null (clearing it) only where the field may be empty: a field that
-    is never empty (`nullable=False`) refuses null with a 422 instead of reaching the database."""
-    return {spec.name: (spec.api_type | None if spec.nullable else spec.api_type, None) for spec in EDITABLE}
+    """Every editable field; required where creating needs it, else optional. Null (clearing it) only
+    where the field may be empty: a field that is never empty (`nullable=False`) refuses null with a 422
+    instead of reaching the database."""
+    return {
+        spec.name: (
+            spec.api_type | None if spec.nullable else spec.api_type,
+            ... if _required_on_creation(spec) else None if spec.nullable else given_not_null(),
+        )
+        for spec in EDITABLE
+    }
 
 
 class InstitutionIn(create_model("InstitutionFields", **_input_fields())):  # type: ignore[misc]
-    """Fields to set; omitted fields keep their value (PATCH) or their default (POST)."""
+    """Fields to set; omitted fields keep their default."""
 
     model_config = ConfigDict(extra="forbid")
 
 
+@partial_model
 class InstitutionPatch(InstitutionIn):
+    """Fields to change; omitted fields keep their value."""
+
     version: int = Field(description="The version you read; a stale one is refused with 409.")
 
 
@@ -92,13 +121,13 @@ ContactOut = create_model(
 
 
 class ContactIn(BaseModel):
-    """Omitted fields keep their value (PATCH) or their default (POST); null clears a field that may be
-    empty, and is refused for one that may not (the last name, the yes/no flags)."""
+    """Omitted fields keep their default; null clears a field that may be empty, and is refused for one
+    that may not (the last name, the yes/no flags)."""
 
     model_config = ConfigDict(extra="forbid")
 
     first_name: str | None = None
-    last_name: str = given_not_null(description="Required when creating")
+    last_name: str
     title: str | None = None
     department: str | None = None
     email: str | None = None
@@ -108,7 +137,10 @@ class ContactIn(BaseModel):
     email_opt_out: bool = given_not_null()
 
 
+@partial_model
 class ContactPatch(ContactIn):
+    """Fields to change; omitted fields keep their value."""
+
     version: int
 
 

@@ -8,12 +8,13 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field
+from pydantic import BaseModel, Field, create_model
+from pydantic.fields import FieldInfo
 from sqlmodel import Session
 
 from crm_app.platform.cleaners import FIRST_DAY, LAST_DAY
@@ -173,8 +174,38 @@ PageSizeDep = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 def given_not_null(**options: Any) -> Any:
     """A request field that may be omitted but not set to null (type `str`, not `str | None`): its
     default is not validated, so an omitted field stays unset (`exclude_unset`), while an explicit
-    null is refused with a 422 before it reaches a column that is never empty."""
-    return Field(default=None, **options)
+    null is refused with a 422 before it reaches a column that is never empty. The OpenAPI document
+    shows no default for it (null is not one of its values)."""
+    return Field(default=None, json_schema_extra=_no_default, **options)
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def partial_model(model: type[Body]) -> type[Body]:
+    """The update body of a resource, from its create body: decorates `class XPatch(XIn)`.
+
+    Every field `XIn` requires (what the service needs on creation, so the OpenAPI document marks it
+    required and a POST without it answers 422 naming it) becomes optional here, as `given_not_null`:
+    its type, constraints and description are kept, an omitted field stays unset (`exclude_unset`:
+    it keeps its value) and null is still refused with a 422 where the type refuses it. The fields the
+    patch class declares itself (the `version` the API demands) stay as declared."""
+    inherited: set[str] = set()
+    for base in model.__bases__:
+        if issubclass(base, BaseModel):
+            inherited |= set(base.model_fields)
+    optional: dict[str, Any] = {
+        name: (info.annotation, FieldInfo.merge_field_infos(info, given_not_null()))
+        for name, info in model.model_fields.items()
+        if name in inherited and info.is_required()
+    }
+    if not optional:
+        return model
+    return create_model(model.__name__, __base__=model, __module__=model.__module__, __doc__=model.__doc__, **optional)

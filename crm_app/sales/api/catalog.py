@@ -10,7 +10,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, query_params
+from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.paging import PageRequest
 from crm_app.sales import catalog
@@ -43,16 +43,17 @@ class CatalogPage(BaseModel):
 class CatalogItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reference: str | None = None
-    name: str | None = None
+    reference: str
+    name: str
     description: str | None = None
     category: str | None = None
     unit: str | None = Field(default=None, description=", ".join(catalog.UNITS))
-    unit_price: str | None = Field(default=None, description="Excl. VAT, a decimal string")
+    unit_price: str = Field(description="Excl. VAT, a decimal string")
     default_vat_rate: str | None = Field(default=None, description="One of the allowed VAT rates")
     is_active: bool | None = None
 
 
+@partial_model
 class CatalogItemPatch(CatalogItemIn):
     version: int = Field(description="The version you read; a stale one is refused with 409.")
 

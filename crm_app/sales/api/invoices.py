@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, query_params
+from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.params import StrictQuery
 from crm_app.sales import invoices, payments
@@ -23,7 +23,8 @@ from crm_app.sales.invoices import InvoiceDetail, InvoiceList, InvoiceQuery, Inv
 router = APIRouter(tags=["invoices"])
 
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")
-_AMOUNT = Field(default=None, description='Decimal, e.g. "1234.50" (a string is safest)')
+_AMOUNT_DOC = 'Decimal, e.g. "1234.50" (a string is safest)'
+_AMOUNT = Field(default=None, description=_AMOUNT_DOC)
 
 
 def _params(request: Request) -> StrictQuery:
@@ -40,7 +41,7 @@ class LineIn(BaseModel):
     catalog_item_id: uuid.UUID | None = None
     reference: str | None = None
     description: str | None = None
-    quantity: Decimal | None = Field(default=None, description="Up to 3 decimals")
+    quantity: Decimal = Field(description="Up to 3 decimals")
     unit: str | None = None
     unit_price: Decimal | None = Field(default=None, description="Excl. VAT, up to 2 decimals")
     discount_type: str | None = Field(default=None, description="percent or amount")
@@ -51,7 +52,7 @@ class LineIn(BaseModel):
 class InvoiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    institution_id: uuid.UUID | None = None
+    institution_id: uuid.UUID
     contact_id: uuid.UUID | None = None
     owner_id: uuid.UUID | None = Field(default=None, description="The salesperson; default: you")
     title: str | None = None
@@ -61,6 +62,7 @@ class InvoiceIn(BaseModel):
     lines: list[LineIn] | None = Field(default=None, description="Replaces every line, in this order")
 
 
+@partial_model
 class InvoicePatch(InvoiceIn):
     version: int = _VERSION
 
@@ -81,9 +83,9 @@ class FromQuoteIn(BaseModel):
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal | None = _AMOUNT
+    amount: Decimal = Field(description=_AMOUNT_DOC)
     paid_on: Day | None = Field(default=None, description="Default: today")
-    method: str | None = Field(default=None, description="transfer, check, card, cash, direct_debit or other")
+    method: str = Field(description="transfer, check, card, cash, direct_debit or other")
     reference: str | None = None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, query_params
+from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.params import StrictQuery
 from crm_app.sales import quotes
@@ -31,7 +31,7 @@ class LineIn(BaseModel):
     catalog_item_id: uuid.UUID | None = None
     reference: str | None = None
     description: str | None = Field(default=None, description="Default: the catalog item's name")
-    quantity: Amount | None = None
+    quantity: Amount
     unit: str | None = None
     unit_price: Amount | None = Field(default=None, description="Excl. VAT; default: the catalog item's")
     discount_type: str | None = Field(default=None, description="percent or amount")
@@ -42,7 +42,7 @@ class LineIn(BaseModel):
 class QuoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    institution_id: uuid.UUID | None = None
+    institution_id: uuid.UUID
     contact_id: uuid.UUID | None = None
     owner_id: uuid.UUID | None = Field(default=None, description="Default: you")
     title: str | None = None
@@ -53,6 +53,7 @@ class QuoteIn(BaseModel):
     lines: list[LineIn] | None = Field(default=None, description="All the lines, in order (replaces them on PATCH)")
 
 
+@partial_model
 class QuotePatch(QuoteIn):
     version: int = Field(description="The version you read; a stale one is refused with 409.")
 
