@@ -169,5 +169,10 @@ def settings_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[...,
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser journeys last: Playwright's sync API keeps an event loop of its own running until the
-    end of the session, and asyncio tests cannot start theirs after it."""
+    end of the session, and asyncio tests cannot start theirs after it. Every test of tests/e2e is
+    one, marked or not (a journey run in the middle broke every asyncio test after it)."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if item.path.is_relative_to(e2e) and item.get_closest_marker("e2e") is None:
+            item.add_marker(pytest.mark.e2e)
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from playwright.sync_api import FloatRect, Page, expect
 
 from crm_app.platform.db import unit_of_work
@@ -14,6 +16,8 @@ from tests.e2e.conftest import sign_in
 from tests.factories import actor_of, make_user
 from tests.institution_factories import make_contact, make_institution
 from tests.sales_factories import make_quote
+
+pytestmark = pytest.mark.e2e
 
 
 def _two_quotes() -> tuple[str, str]:
