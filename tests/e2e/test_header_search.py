@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from playwright.sync_api import FloatRect, Page, expect
 
 from crm_app.platform.db import unit_of_work
