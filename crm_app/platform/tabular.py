@@ -21,8 +21,10 @@ class ExportFormat(StrEnum):
 
 
 def neutralise(value: Any) -> Any:
-    """A cell that a spreadsheet would run as a formula gets a leading quote (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """A cell that a spreadsheet would run as a formula gets a leading quote (OWASP CSV injection).
+    Control characters in front do not hide the formula: an XLSX leaves them out (`_xml_safe`), and a
+    spreadsheet may skip them in a CSV."""
+    if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.sub("", value).startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
@@ -48,7 +50,7 @@ def to_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, sheet: str 
     worksheet = workbook.create_sheet(sheet[:31])
     worksheet.append(list(header))
     for row in rows:
-        worksheet.append([_xml_safe(neutralise(v)) for v in row])
+        worksheet.append([neutralise(_xml_safe(v)) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

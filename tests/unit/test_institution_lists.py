@@ -579,6 +579,18 @@ def test_xlsx_export_leaves_out_control_characters_xml_cannot_hold(db: Session) 
     assert row[0] == "Clinique du Parc"
 
 
+def test_a_control_character_in_front_does_not_smuggle_a_formula_into_an_export(db: Session) -> None:
+    """The XLSX left the control character out after the formula check had looked at the cell: the
+    cell began with "=" and ran as a formula."""
+    make_institution(db, name="\x01=HYPERLINK(\"http://evil.example\",\"x\")")
+    sheet = load_workbook(io.BytesIO(_export(db, InstitutionQuery(), ExportFormat.XLSX))).active
+    assert sheet is not None
+    _, row = list(sheet.iter_rows())
+    assert row[0].data_type == "s" and str(row[0].value).startswith("'=HYPERLINK")
+    [_, csv_row] = _csv_rows(_export(db, InstitutionQuery(), ExportFormat.CSV))
+    assert csv_row[0].startswith("'")
+
+
 def test_export_covers_every_page_of_the_list(db: Session) -> None:
     for index in range(101):
         make_institution(db, name=f"Cabinet {index:03d}")
