@@ -4,6 +4,7 @@ messages are English only)."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
@@ -80,6 +81,19 @@ async def test_a_nul_byte_in_a_query_or_nested_field_is_refused_naming_it(api: h
         "/api/quotes", json={"title": "ok", "lines": [{"description": "bad\u0000"}]}, headers=headers
     )
     _refused(response, "lines.0.description")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["Application/JSON", "application/vnd.api+json; charset=utf-8", "APPLICATION/JSON"]
+)
+async def test_the_check_reads_the_body_whatever_the_case_of_its_type(
+    api: httpx.AsyncClient, content_type: str
+) -> None:
+    """FastAPI reads `Application/JSON` as JSON: the check skipped it, and the NUL reached PostgreSQL."""
+    headers = await _admin(api)
+    body = b'{"name": "Clinique \\u0000 du Parc", "city": "Lyon"}'
+    response = await api.post("/api/institutions", content=body, headers={**headers, "Content-Type": content_type})
+    _refused(response, "name")
 
 
 async def test_a_lone_surrogate_is_refused_naming_the_field(api: httpx.AsyncClient) -> None:

@@ -141,13 +141,15 @@ async def refuse_unstorable_text(request: Request) -> None:
     for name, value in request.query_params.multi_items():
         if not is_storable(name) or not is_storable(value):
             errors[name.replace("\x00", "") or "query"] = UNSTORABLE_TEXT
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+    # The media type as FastAPI and Starlette read it: without its parameters, whatever its case.
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media in {"multipart/form-data", "application/x-www-form-urlencoded"}:
         form = await request.form()  # parsed once: Starlette keeps it for the route
         for name, value in form.multi_items():
             if not is_storable(name) or (isinstance(value, str) and not is_storable(value)):
                 errors[name.replace("\x00", "") or "body"] = UNSTORABLE_TEXT
-    elif not content_type or "json" in content_type:  # FastAPI reads a body without a type as JSON
+    elif not media or media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        # FastAPI reads a body without a type as JSON
         body = await request.body()
         if _SUSPECT_ESCAPE.search(body):
             try:
