@@ -31,7 +31,7 @@ OPTION_TEMPLATE = r"""
   </q-item-section>
   <q-item-section class="min-w-0">
     <q-item-label :class="props.opt.see_all ? 'text-primary' : ''">{{ props.opt.label }}</q-item-label>
-    <q-item-label v-if="props.opt.caption" caption class="ellipsis">{{ props.opt.caption }}</q-item-label>
+    <q-item-label v-if="props.opt.caption" caption>{{ props.opt.caption }}</q-item-label>
   </q-item-section>
   <q-item-section v-if="props.opt.status" side>
     <q-item-label caption>{{ props.opt.status }}</q-item-label>
