@@ -132,7 +132,10 @@ class TaskDialog:
                 ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
             if row is not None:
                 self.notice = live.StaleNotice(
-                    lambda event: isinstance(event, TaskChanged) and event.task_id == row.id, reload=self.reopen
+                    # A deletion is not a version to load: the task page leaves for the list, and a save
+                    # here answers that the task no longer exists.
+                    lambda event: isinstance(event, TaskChanged) and event.task_id == row.id and not event.deleted,
+                    reload=self.reopen,
                 )
             f["title"] = (
                 ui.input(_("Title") + " *", value=row.title if row else "")

@@ -47,6 +47,7 @@ from crm_app.platform.models.people import Team, User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, Placement, Scope, authorize, can, scope_for
+from crm_app.platform.records import actor_id
 from crm_app.platform.scheduler import Job, cron
 from crm_app.platform.text import contains_pattern, fold
 
@@ -280,7 +281,7 @@ def _announce_assignment(session: Session, actor: Actor, institution: Institutio
                 institution_id=institution.id,
                 institution_name=institution.name,
                 assignee_id=institution.assigned_user_id,
-                actor_id=actor.id if actor.id.int else None,
+                actor_id=actor_id(actor),
             ),
         )
 
@@ -291,9 +292,7 @@ def announce_change(
     """An institution (or one of its contacts) changed: its open page and forms follow it."""
     events.publish(
         session,
-        events.InstitutionChanged(
-            institution_id=institution_id, contact_id=contact_id, actor_id=actor.id if actor.id.int else None
-        ),
+        events.InstitutionChanged(institution_id=institution_id, contact_id=contact_id, actor_id=actor_id(actor)),
     )
 
 

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from crm_app.institutions import service as institution_service
 from crm_app.institutions import timeline
 from crm_app.institutions.models import CommercialStatus, Contact, Institution
 from crm_app.platform import audit, events, records
@@ -610,6 +611,7 @@ def _make_client(session: Session, actor: Actor, institution_id: uuid.UUID) -> N
         action="update",
         changes={"commercial_status": (CommercialStatus.PROSPECT, CommercialStatus.CLIENT)},
     )
+    institution_service.announce_change(session, actor, institution.id)  # its open page and forms follow
 
 
 def issue_invoice(

@@ -473,6 +473,7 @@ class TaskScreen:
 @app_page("/tasks/{task_id}", title=N_("Task"), parent="/tasks")
 async def task_page(task_id: uuid.UUID) -> None:
     zone = await user_zone()
+    viewer = current_actor().id
 
     async def load() -> TaskRow | None:
         row = await call(tasks.get_task_row, task_id)
@@ -488,9 +489,12 @@ async def task_page(task_id: uuid.UUID) -> None:
         with panel.frame:
             ui.navigate.to("/tasks")
 
-    async def deleted_elsewhere(_event: Event) -> None:
+    async def on_deleted(event: Event) -> None:
+        """Deleted in this tab (the dialog has said so), in another tab of the same user, or by someone
+        else (then this page says so): the page leaves for the list."""
         with panel.frame:
-            ui.notify(_("This task has been deleted."), type="warning")
+            if event.actor_id != viewer:
+                ui.notify(_("This task has been deleted."), type="warning")
             ui.navigate.to("/tasks")
 
     def mine(event: Event) -> bool:
@@ -502,7 +506,7 @@ async def task_page(task_id: uuid.UUID) -> None:
         wants=lambda event: mine(event) and not getattr(event, "deleted", False),
         classes="w-full",
     )
-    live.watch(lambda event: mine(event) and getattr(event, "deleted", False), deleted_elsewhere, owner=panel.frame)
+    live.watch(lambda event: mine(event) and getattr(event, "deleted", False), on_deleted, owner=panel.frame)
     if await panel.show():
         with panel.frame:
             comment_thread(CommentTarget.TASK, task_id).root.classes("max-w-3xl")

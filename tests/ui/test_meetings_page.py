@@ -4,6 +4,7 @@ participant's answer reaching the organiser's list without reload."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -252,6 +253,8 @@ async def test_the_meeting_page_confirms_follows_answers_and_changes_and_keeps_a
     ui_user.find(marker="confirm-yes").click()
     await ui_user.should_see(gettext("Meeting deleted."))
     await ui_user.should_see(marker="meetings-table")
+    await asyncio.sleep(0.3)  # the deletion's own event has come back by now
+    assert gettext("This meeting has been deleted.") not in ui_user.notify.messages  # not "someone else"
 
 
 def _values(user: User, marker: str) -> list[Any]:

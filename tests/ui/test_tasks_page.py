@@ -4,6 +4,7 @@ another session appearing without reload."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -304,3 +305,5 @@ async def test_the_task_page_confirms_each_action_follows_others_and_keeps_an_op
     ui_user.find(marker="confirm-yes").click()
     await ui_user.should_see(gettext("Task deleted."))
     await ui_user.should_see(marker="tasks-table")
+    await asyncio.sleep(0.3)  # the deletion's own event has come back by now
+    assert gettext("This task has been deleted.") not in ui_user.notify.messages  # not "someone else"

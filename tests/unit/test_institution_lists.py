@@ -582,7 +582,7 @@ def test_xlsx_export_leaves_out_control_characters_xml_cannot_hold(db: Session) 
 def test_a_control_character_in_front_does_not_smuggle_a_formula_into_an_export(db: Session) -> None:
     """The XLSX left the control character out after the formula check had looked at the cell: the
     cell began with "=" and ran as a formula."""
-    make_institution(db, name="\x01=HYPERLINK(\"http://evil.example\",\"x\")")
+    make_institution(db, name='\x01=HYPERLINK("http://evil.example","x")')
     sheet = load_workbook(io.BytesIO(_export(db, InstitutionQuery(), ExportFormat.XLSX))).active
     assert sheet is not None
     _, row = list(sheet.iter_rows())

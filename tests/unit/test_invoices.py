@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.models import CommercialStatus, Institution
+from crm_app.platform import events
 from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.paging import PageRequest
@@ -343,9 +344,13 @@ def test_the_first_issued_invoice_makes_a_prospect_a_client(db: Session, org: Or
     assert institution.commercial_status == CommercialStatus.PROSPECT
     draft(db, org.rep_a.actor, institution)
     assert institution.commercial_status == CommercialStatus.PROSPECT
+    already = len(events.pending(db))
     issued(db, org.rep_a.actor, institution)
     db.refresh(institution)
     assert institution.commercial_status == CommercialStatus.CLIENT
+    # Its open page and edit form hear of it (a form would otherwise save over the new status).
+    changed = [e for e in events.pending(db)[already:] if isinstance(e, events.InstitutionChanged)]
+    assert [(e.institution_id, e.actor_id) for e in changed] == [(institution.id, org.rep_a.actor.id)]
 
 
 def test_every_change_is_in_the_audit_trail(db: Session, org: Org, institution: Institution) -> None:
