@@ -19,11 +19,13 @@ E = TypeVar("E", bound=Enum)
 MAX_NUMBER = 2_147_483_647
 NOT_A_NUMBER = N_("Enter a whole number (digits 0 to 9).")
 NUMBER_TOO_LARGE = N_("This number is too large.")
+NOT_AN_ID = N_("This value is not valid.")
 
 
 class StrictQuery(dict[str, list[str]]):
     """The query parameters of an API request: read as `Params` reads any, except that a malformed
-    value is refused (`ValidationFailed` naming the parameter) rather than left out."""
+    number or id is refused (`ValidationFailed` naming the parameter) rather than left out. Choices
+    outside their list are still left out, and each service reads its own dates and amounts."""
 
 
 class Params:
@@ -63,9 +65,15 @@ class Params:
             raise ValidationFailed({name: message})
 
     def ident(self, name: str) -> uuid.UUID | None:
+        """A record's id; a value that is none is refused in an API request (an unfiltered list is
+        not what its caller asked for) and left out of a bookmark."""
+        value = self.one(name)
+        if value is None:
+            return None
         try:
-            return uuid.UUID(self.one(name) or "")
+            return uuid.UUID(value)
         except ValueError:
+            self._refuse(name, NOT_AN_ID)
             return None
 
     def flag(self, name: str) -> bool:

@@ -438,7 +438,7 @@ class TaskScreen:
             moved = await call(tasks.set_task_status, task_id, status, expected_version=row.version)
             if moved is not None:
                 ui.notify(
-                    _("“{title}” moved to {status}.", title=row.title, status=_(TASK_STATUS_LABELS[status])),
+                    _("Task “{title}” moved to {status}.", title=row.title, status=_(TASK_STATUS_LABELS[status])),
                     type="positive",
                 )
         await self.reload()

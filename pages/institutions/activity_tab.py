@@ -43,9 +43,9 @@ from crm_app.platform.events import Event, TaskChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.paging import PageRequest
-from crm_app.sales.invoices import CREDIT_NOTE_STATUS_LABELS
 from crm_app.sales.invoices import KIND_LABELS as INVOICE_KIND_LABELS
 from crm_app.sales.invoices import STATUS_LABELS as INVOICE_STATUS_LABELS
+from crm_app.sales.invoices import status_label
 from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus, PaymentMethod
 from crm_app.sales.models.quotes import QuoteStatus
 from crm_app.sales.payments import PAYMENT_METHOD_LABELS
@@ -177,7 +177,7 @@ def _describe_sale(entry: TimelineEntry, status: str) -> tuple[str, str]:
         headline = entry.title or ""
         if entry.detail == InvoiceKind.CREDIT_NOTE.value:
             headline = f"{_(INVOICE_KIND_LABELS[InvoiceKind.CREDIT_NOTE])} {headline}"
-            status = _(CREDIT_NOTE_STATUS_LABELS[InvoiceStatus(entry.status)]) if entry.status else ""
+            status = _(status_label(InvoiceKind.CREDIT_NOTE, InvoiceStatus(entry.status))) if entry.status else ""
         return headline, " · ".join(p for p in (status, _amount(entry.new_value)) if p)
     paid_on = format_date(date.fromisoformat(entry.detail)) if entry.detail else ""
     return entry.title or "", " · ".join(p for p in (status, paid_on, _amount(entry.new_value)) if p)

@@ -224,3 +224,10 @@ async def test_the_openapi_document_lists_required_fields_and_the_error_answers(
         if parameter["name"] == "page"
     ]
     assert pages and all(schema.get("maximum") for schema in pages)
+
+
+async def test_a_malformed_id_filter_is_refused_not_ignored(api: httpx.AsyncClient) -> None:
+    """`institution_id=nonsense` answered the whole, unfiltered list."""
+    headers = await _admin(api)
+    for path in ("/api/quotes", "/api/invoices", "/api/tasks"):
+        _refused(await api.get(path, params={"institution_id": "nonsense"}, headers=headers), "institution_id")

@@ -183,7 +183,7 @@ async def test_a_card_dropped_on_another_column_changes_status(ui_user: User, ac
     await eventually(lambda: _column_of(ui_user, task_id) == "in_progress", "the card did not move")
     assert _status(task_id) is TaskStatus.IN_PROGRESS
     await ui_user.should_see(
-        gettext("“{title}” moved to {status}.", title="Prepare the demo", status=gettext("In progress"))
+        gettext("Task “{title}” moved to {status}.", title="Prepare the demo", status=gettext("In progress"))
     )
     await eventually(lambda: element(ui_user, "board-count-in_progress").text == "1", "the column count is not updated")
     assert element(ui_user, "board-count-todo").text == "0"
