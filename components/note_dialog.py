@@ -20,7 +20,7 @@ from components.backend import call, current_actor
 from components.comments import comment_thread
 from components.dialogs import confirm, disposable
 from components.moments import user_zone
-from components.pickers import active_users, institution_picker
+from components.pickers import active_users, institution_picker, show_choice_whole
 from crm_app.activities import notes
 from crm_app.activities.labels import NOTE_VISIBILITY_LABELS
 from crm_app.activities.models import NoteVisibility
@@ -132,7 +132,7 @@ class SharesEditor:
             if editable:
                 with ui.row().classes("w-full items-center gap-2 no-wrap"):
                     self.user = (
-                        ui.select(self.users, label=_("Share with"), with_input=True, value=None)
+                        show_choice_whole(ui.select(self.users, label=_("Share with"), with_input=True, value=None))
                         .props("dense outlined")
                         .classes("grow")
                         .mark("share-user")
