@@ -334,8 +334,8 @@ class NoteDialog:
         return await call(_saved_version, self.note.id) != self.version
 
     def _show_conflict(self, error: Conflict) -> None:
-        if self.notice is not None and self.notice.stale:
-            return  # the notice above the form says it already, and offers their version
+        if self.notice is not None:
+            self.notice.root.set_visibility(False)  # the conflict says it, with the same offer
         self.conflict.clear()
         with self.conflict:
             ui.icon("warning", color="warning")
@@ -361,6 +361,9 @@ class NoteDialog:
             self.fields["visibility"].value = latest.visibility.value
             self.fields["institution_id"].select_record(latest.institution_id, latest.institution_name)
         self.conflict.set_visibility(False)
+        if self.notice is not None:  # watching again, from the version now loaded
+            self.notice.stale = False
+            self.notice.root.set_visibility(False)
 
     async def save(self) -> None:
         raw = self.values()
