@@ -27,6 +27,7 @@ from babel import numbers as babel_numbers
 from nicegui import background_tasks, ui
 
 from components.backend import call
+from components.pickers import show_choice_whole
 from crm_app.platform.i18n import N_, current_locale, format_currency, format_decimal
 from crm_app.platform.i18n import gettext as _
 from crm_app.sales import catalog, money
@@ -619,6 +620,7 @@ class CatalogPicker(ui.select):
             on_change=self._changed,
         )
         self.props("outlined dense")
+        show_choice_whole(self)  # a long "reference · name" wraps instead of being cut in the input
         self._line = line
         self._on_pick = on_pick
         self._editor = editor

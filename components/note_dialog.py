@@ -15,22 +15,24 @@ import nh3
 from nicegui import ui
 from sqlmodel import Session
 
+from components import live
 from components.backend import call, current_actor
 from components.comments import comment_thread
 from components.dialogs import confirm, disposable
 from components.moments import user_zone
-from components.pickers import active_users, institution_picker
+from components.pickers import active_users, institution_picker, show_choice_whole
 from crm_app.activities import notes
 from crm_app.activities.labels import NOTE_VISIBILITY_LABELS
 from crm_app.activities.models import NoteVisibility
 from crm_app.activities.notes import NoteRow, ShareRow
-from crm_app.platform.errors import Conflict
+from crm_app.platform.errors import Conflict, Forbidden, NotFound
+from crm_app.platform.events import Event, NoteChanged
 from crm_app.platform.i18n import format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.permissions import Actor
 
-OnSaved = Callable[[], Awaitable[None]]
+OnSaved = Callable[[], Awaitable[object]]
 READ, WRITE = "read", "write"
 
 
@@ -98,6 +100,14 @@ def excerpt(body: str, length: int = 120) -> str:
     return first if len(first) <= length else first[: length - 1].rstrip() + "…"
 
 
+def _saved_version(session: Session, actor: Actor, note_id: uuid.UUID) -> int | None:
+    """The note's saved version (None once it cannot be read: deleted, or no longer shared)."""
+    try:
+        return notes.get_readable_note(session, actor, note_id).version
+    except (NotFound, Forbidden):
+        return None
+
+
 def _deleted(session: Session, actor: Actor, note_id: uuid.UUID) -> bool:
     notes.delete_note(session, actor, note_id)
     return True  # `call` gives None when it failed
@@ -122,7 +132,7 @@ class SharesEditor:
             if editable:
                 with ui.row().classes("w-full items-center gap-2 no-wrap"):
                     self.user = (
-                        ui.select(self.users, label=_("Share with"), with_input=True, value=None)
+                        show_choice_whole(ui.select(self.users, label=_("Share with"), with_input=True, value=None))
                         .props("dense outlined")
                         .classes("grow")
                         .mark("share-user")
@@ -179,9 +189,10 @@ class SharesEditor:
 
     async def _changed(self) -> None:
         if self.note is not None:
-            ui.notify(_("Sharing updated."), type="positive")
-            if self.on_change is not None:
-                await self.on_change()
+            with self.root:  # not the context of the button clicked: `show` has just deleted it
+                ui.notify(_("Sharing updated."), type="positive")
+                if self.on_change is not None:
+                    await self.on_change()
 
 
 def _shared(session: Session, actor: Actor, note_id: uuid.UUID, user_id: uuid.UUID, can_write: bool) -> bool:
@@ -204,12 +215,16 @@ class NoteDialog:
         users: dict[str, str],
         zone: str,
         on_saved: OnSaved | None,
+        on_deleted: OnSaved | None,
         institution_id: uuid.UUID | None,
         institution_name: str | None,
     ) -> None:
         self.note = note
         self.on_saved = on_saved
+        self.on_deleted = on_deleted
         self.version = note.version if note else 0
+        self.home = ui.context.slot.parent  # where it was opened: confirmations and "Load their version"
+        self.notice: live.StaleNotice | None = None
         writable = note is None or note.can_edit
         manages = note is None or note.can_manage
         self.fields: dict[str, Any] = {}
@@ -231,6 +246,8 @@ class NoteDialog:
                         when=format_datetime(note.updated_at, zone, style="short"),
                     )
                 ).classes("text-caption text-grey-7")
+            if note is not None and writable:
+                self.notice = live.StaleNotice(self._concerns, reload=self.reopen, outdated=self._outdated)
             self.conflict = (
                 ui.row().classes("w-full items-center gap-2 q-pa-sm bg-orange-1 rounded-borders").mark("note-conflict")
             )
@@ -302,7 +319,23 @@ class NoteDialog:
             raw["institution_id"] = self.fields["institution_id"].selected_id
         return raw
 
+    def _concerns(self, event: Event) -> bool:
+        """Someone else's saved change to this note (a deletion shows when the form is saved)."""
+        return (
+            isinstance(event, NoteChanged)
+            and self.note is not None
+            and event.note_id == self.note.id
+            and (not event.deleted)
+        )
+
+    async def _outdated(self) -> bool:
+        """Whether the saved note is no longer the version this form edits (sharing leaves the text as is)."""
+        assert self.note is not None
+        return await call(_saved_version, self.note.id) != self.version
+
     def _show_conflict(self, error: Conflict) -> None:
+        if self.notice is not None:
+            self.notice.root.set_visibility(False)  # the conflict says it, with the same offer
         self.conflict.clear()
         with self.conflict:
             ui.icon("warning", color="warning")
@@ -328,45 +361,72 @@ class NoteDialog:
             self.fields["visibility"].value = latest.visibility.value
             self.fields["institution_id"].select_record(latest.institution_id, latest.institution_name)
         self.conflict.set_visibility(False)
+        if self.notice is not None:  # watching again, from the version now loaded
+            self.notice.stale = False
+            self.notice.root.set_visibility(False)
 
     async def save(self) -> None:
         raw = self.values()
-        if self.note is None:
-            saved: Any = await call(notes.create_note, {**raw, "shares": self.shares.as_raw()}, fields=self.fields)
-        else:
-            saved = await call(
-                notes.update_note,
-                self.note.id,
-                raw,
-                expected_version=self.version,
-                fields=self.fields,
-                on_error={Conflict: self._show_conflict},
-            )
-        if saved is None:
-            return
-        ui.notify(_("Note saved."), type="positive")
-        if self.on_saved is not None:
-            await self.on_saved()
-        self.dialog.close()
+        if self.notice is not None:
+            self.notice.saving()
+        with self.home:  # the confirmation outlives the dialog
+            if self.note is None:
+                saved: Any = await call(notes.create_note, {**raw, "shares": self.shares.as_raw()}, fields=self.fields)
+            else:
+                saved = await call(
+                    notes.update_note,
+                    self.note.id,
+                    raw,
+                    expected_version=self.version,
+                    fields=self.fields,
+                    on_error={Conflict: self._show_conflict},
+                )
+            if self.notice is not None:
+                self.notice.saved(saved is not None)
+            if saved is None:
+                return
+            ui.notify(_("Note saved."), type="positive")
+            if not self.dialog.is_deleted:
+                self.dialog.close()
+            if self.on_saved is not None:
+                await self.on_saved()
 
     async def delete(self) -> None:
         assert self.note is not None
-        if await call(_deleted, self.note.id):
+        if self.notice is not None:
+            self.notice.saving()
+        with self.home:
+            if not await call(_deleted, self.note.id):
+                if self.notice is not None:
+                    self.notice.saved(False)
+                return
             ui.notify(_("Note deleted."), type="positive")
-            if self.on_saved is not None:
-                await self.on_saved()
-            self.dialog.close()
+            if not self.dialog.is_deleted:
+                self.dialog.close()
+            if self.on_deleted is not None:
+                await self.on_deleted()
+
+    async def reopen(self) -> None:
+        """The note as saved now, in a fresh dialog (what was typed here is dropped, as the user chose)."""
+        assert self.note is not None
+        self.dialog.close()
+        if not self.home.is_deleted:
+            with self.home:
+                await open_note_dialog(self.note.id, on_saved=self.on_saved, on_deleted=self.on_deleted)
 
 
 async def open_note_dialog(
     note_id: uuid.UUID | None = None,
     *,
     on_saved: OnSaved | None = None,
+    on_deleted: OnSaved | None = None,
     institution_id: uuid.UUID | None = None,
     institution_name: str | None = None,
 ) -> None:
     """Open a note (`note_id`) or write a new one, optionally on an institution. `on_saved` runs after
-    a save or a deletion (the list behind refreshes)."""
+    a save, and after a deletion unless `on_deleted` is given (the list behind refreshes; the note's own
+    page goes back to the list). While it is open, a change someone else saves to the note is shown
+    above the form (`live.StaleNotice`), the typing kept."""
     note: NoteRow | None = None
     if note_id is not None:
         note = await call(notes.get_note_row, note_id)
@@ -380,6 +440,7 @@ async def open_note_dialog(
         users=users,
         zone=zone,
         on_saved=on_saved,
+        on_deleted=on_deleted or on_saved,
         institution_id=institution_id,
         institution_name=institution_name,
     ).dialog.open()

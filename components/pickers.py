@@ -56,6 +56,16 @@ def as_day(value: Any) -> date | None:
         return None
 
 
+def show_choice_whole(select: ui.select) -> ui.select:
+    """Show a searchable select's chosen option whole. NiceGUI's `with_input` writes the choice into the
+    text input (Quasar's `fill-input` and `hide-selected`), which cannot wrap: a long label was cut
+    ("EQ-ECHO-001 · Échogr…" on a phone). Without them Quasar shows the choice as its selected text, which
+    wraps (components/opex.css), with the input beside or under it: typing still searches, Backspace in
+    the empty input or the clear button unchooses."""
+    select.props(remove="fill-input hide-selected")
+    return select
+
+
 class _SearchPicker(ui.select):
     """A single-choice select that asks the server for its options as the user types."""
 
@@ -77,6 +87,7 @@ class _SearchPicker(ui.select):
             clearable=clearable,
             on_change=on_change,
         )
+        show_choice_whole(self)
         self._latest = 0
         self.on("input-value", self._on_input, throttle=THROTTLE)
         self.on("popup-show", self._on_popup)
@@ -253,6 +264,8 @@ def user_picker(
     `tasks.assignable_users`; typing filters it. The value is the id as text."""
     options = {str(user_id): name for user_id, name in users}
     chosen = str(value) if value is not None and str(value) in options else None
-    return ui.select(
-        options, label=label or _("User"), value=chosen, with_input=True, clearable=clearable, on_change=on_change
+    return show_choice_whole(
+        ui.select(
+            options, label=label or _("User"), value=chosen, with_input=True, clearable=clearable, on_change=on_change
+        )
     )

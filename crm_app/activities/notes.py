@@ -25,7 +25,7 @@ from crm_app.activities.models import Note, NoteShare, NoteVisibility
 from crm_app.institutions.links import check_links
 from crm_app.institutions.models import Institution
 from crm_app.platform import cleaners as fields
-from crm_app.platform import comments
+from crm_app.platform import comments, events
 from crm_app.platform.cleaners import long_text
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
@@ -124,6 +124,24 @@ def _set_shares(session: Session, note: Note, shares: Iterable[Share]) -> None:
     session.flush()
 
 
+def _publish_changed(session: Session, actor: Actor, note: Note, *, deleted: bool = False) -> None:
+    """Tell the open lists, pages and forms (in every process, once committed) that the note changed."""
+    readers = session.exec(select(NoteShare.user_id).where(col(NoteShare.note_id) == note.id)).all()
+    events.publish(
+        session,
+        events.NoteChanged(
+            note_id=note.id,
+            author_id=note.created_by,
+            team_id=note.team_id,
+            visibility=NoteVisibility(note.visibility).value,
+            institution_id=note.institution_id,
+            reader_ids=tuple(sorted(readers)),
+            deleted=deleted,
+            actor_id=actor_id(actor),
+        ),
+    )
+
+
 def create_note(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Note:
     """Write a note (private by default); `shares` lists the users it is shared with."""
     values = clean(raw, partial=False)
@@ -142,6 +160,7 @@ def create_note(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Note:
     session.flush()
     if shares:
         _set_shares(session, note, shares)
+    _publish_changed(session, actor, note)
     return note
 
 
@@ -188,6 +207,7 @@ def update_note(
     note.touch()
     session.add(note)
     session.flush()
+    _publish_changed(session, actor, note)
     return note
 
 
@@ -206,6 +226,7 @@ def share_note(
             existing.can_write = share.can_write
             session.add(existing)
     session.flush()
+    _publish_changed(session, actor, note)
 
 
 def unshare_note(session: Session, actor: Actor, note_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -216,6 +237,7 @@ def unshare_note(session: Session, actor: Actor, note_id: uuid.UUID, user_id: uu
     if existing is not None:
         session.delete(existing)
         session.flush()
+        _publish_changed(session, actor, note)
 
 
 def delete_note(session: Session, actor: Actor, note_id: uuid.UUID) -> None:
@@ -225,6 +247,7 @@ def delete_note(session: Session, actor: Actor, note_id: uuid.UUID) -> None:
         raise Forbidden("note.view")
     if not can_manage(actor, note):
         raise Forbidden("note.delete")
+    _publish_changed(session, actor, note, deleted=True)  # with the readers it had
     comments.delete_for_target(session, CommentTarget.NOTE, note.id)
     session.delete(note)
     session.flush()

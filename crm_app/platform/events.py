@@ -427,3 +427,20 @@ class InstitutionChanged(Event):
     name: ClassVar[str] = "institution.changed"
     institution_id: uuid.UUID
     contact_id: uuid.UUID | None = None
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class NoteChanged(Event):
+    """A note written, edited, shared or unshared, or deleted (the notes list, an open note and its form
+    follow it). What a cheap test of who may read it needs: its author, visibility, institution and the
+    users it is shared with by name."""
+
+    name: ClassVar[str] = "note.changed"
+    note_id: uuid.UUID
+    author_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    visibility: str
+    institution_id: uuid.UUID | None = None
+    reader_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
+    deleted: bool = False

@@ -9,13 +9,14 @@ import dataclasses
 import html
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from nicegui import ui
 
-from components.backend import call
+from components import live
+from components.backend import call, current_actor
 from components.comments import comment_thread
 from components.moments import user_zone
 from components.note_dialog import excerpt, is_long, note_html, note_text, open_note_dialog, shares_text
@@ -27,10 +28,12 @@ from crm_app.activities.labels import NOTE_VISIBILITY_LABELS
 from crm_app.activities.models import NoteVisibility
 from crm_app.activities.notes import NoteQuery, NoteRow
 from crm_app.institutions import service as institutions
+from crm_app.platform.events import Event, NoteChanged
 from crm_app.platform.i18n import N_, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.params import Params
+from crm_app.platform.permissions import can
 
 SCOPE_LABELS = {"all": N_("All I can read"), "mine": N_("Mine"), "shared_with_me": N_("Shared with me")}
 
@@ -78,6 +81,8 @@ class NoteScreen:
         self.query = query
         self.zone = "Europe/Paris"
         self._loads = 0
+        self.actor = current_actor()
+        self.shown: set[uuid.UUID] = set()  # the notes on screen: the live filter's cheap test
 
     def build(self, institution_name: str | None) -> None:
         with ui.row().classes("w-full items-center gap-4"):
@@ -139,6 +144,7 @@ class NoteScreen:
         )
         self.table.table.on("open", lambda e: open_note_dialog(uuid.UUID(str(e.args)), on_saved=self.table.refresh))
         self.table.table.mark("notes-table")
+        live.follow(self.concerns, self.table.refresh, owner=self.table.table)
 
     def _row(self, row: NoteRow) -> dict[str, Any]:
         return {
@@ -162,35 +168,81 @@ class NoteScreen:
         if page is None or ticket != self._loads:  # a newer filter's answer is on its way
             return None
         self.count.text = ngettext("{count} note", "{count} notes", page.total, count=page.total)
+        self.shown = {row.id for row in page.items}
         return rows_of(page, self._row)
 
     async def change(self, **changes: Any) -> None:
         self.query = dataclasses.replace(self.query, **changes)
         await self.table.refresh(first_page=True)
 
+    def concerns(self, event: Event) -> bool:
+        """Cheap, on the event loop for every committed event: could this change what is shown?"""
+        if not isinstance(event, NoteChanged):
+            return False
+        if event.note_id in self.shown:
+            return True
+        q, me = self.query, self.actor.id
+        if q.institution_id is not None and event.institution_id != q.institution_id:
+            return False
+        if q.scope == "mine":
+            return event.author_id == me
+        if q.scope == "shared_with_me":
+            return me in event.reader_ids
+        return me in (event.author_id, *event.reader_ids) or (
+            event.visibility == NoteVisibility.SHARED and can(self.actor, "institution.view")
+        )
+
 
 @app_page("/notes/{note_id}", title=N_("Note"), parent="/notes")
 async def note_page(note_id: uuid.UUID) -> None:
-    row = await call(notes.get_note_row, note_id)
-    if row is None:
-        return
+    """One note: a `live.RecordPanel` redrawn after a saved edit (which once navigated to the page's own
+    address, a no-op: the page kept the old text) and at each change someone else saves to it; a
+    deletion, here or elsewhere, goes back to the list and says so."""
     zone = await user_zone()
-    set_title(excerpt(row.body, 60) or _("Note"))
 
-    async def reload() -> None:
-        ui.navigate.to(f"/notes/{note_id}")
+    async def load() -> NoteRow | None:
+        row = await call(notes.get_note_row, note_id)
+        if row is not None:
+            set_title(excerpt(row.body, 60) or _("Note"))
+        return row
 
+    async def edit() -> None:
+        with panel.frame:  # the dialog outlives the content it was opened from
+            await open_note_dialog(note_id, on_saved=panel.show, on_deleted=gone)
+
+    async def gone() -> None:
+        with panel.frame:
+            ui.navigate.to("/notes")
+
+    async def deleted_elsewhere(_event: Event) -> None:
+        with panel.frame:
+            ui.notify(_("This note has been deleted."), type="warning")
+            ui.navigate.to("/notes")
+
+    def mine(event: Event) -> bool:
+        return isinstance(event, NoteChanged) and event.note_id == note_id
+
+    panel: live.RecordPanel[NoteRow] = live.RecordPanel(
+        load,
+        lambda row: _note(row, zone, edit),
+        wants=lambda event: mine(event) and not getattr(event, "deleted", False),
+    )
+    live.watch(lambda event: mine(event) and getattr(event, "deleted", False), deleted_elsewhere, owner=panel.frame)
+    if await panel.show():
+        with panel.frame, ui.card().classes("w-full max-w-3xl"):
+            comment_thread(CommentTarget.NOTE, note_id)
+
+
+def _note(row: NoteRow, zone: str, edit: Callable[[], Awaitable[None]]) -> None:
     with ui.row().classes("w-full items-center gap-3"):
         ui.label(_("Note")).classes("text-h5")
         ui.badge(
             _(NOTE_VISIBILITY_LABELS[row.visibility]),
             color="grey-7" if row.visibility == NoteVisibility.PRIVATE else "secondary",
-        )
+        ).mark("note-visibility")
         ui.space()
         if row.can_edit:
-            ui.button(_("Edit"), icon="edit", on_click=lambda: open_note_dialog(note_id, on_saved=reload)).props(
-                "unelevated no-caps"
-            ).mark("note-edit")
+            ui.button(_("Edit"), icon="edit", on_click=edit).props("unelevated no-caps").mark("note-edit")
     with ui.card().classes("w-full max-w-3xl"):
         ui.label(
             _(
@@ -198,11 +250,11 @@ async def note_page(note_id: uuid.UUID) -> None:
                 author=row.author_name or _("Former user"),
                 when=format_datetime(row.updated_at, zone, style="short"),
             )
-        ).classes("text-caption text-grey-7")
+        ).classes("text-caption text-grey-7").mark("note-changed")
         if row.institution_id:
             ui.link(row.institution_name or "", f"/institutions/{row.institution_id}")
-        note_text(row.body)
+        note_text(row.body).mark("note-text note-page-text")  # the dialog's preview is a note-text too
         if row.shares:
-            ui.label(_("Shared with: {names}", names=shares_text(row.shares))).classes("text-caption text-grey-7")
-    with ui.card().classes("w-full max-w-3xl"):
-        comment_thread(CommentTarget.NOTE, row.id)
+            ui.label(_("Shared with: {names}", names=shares_text(row.shares))).classes("text-caption text-grey-7").mark(
+                "note-shared-with"
+            )

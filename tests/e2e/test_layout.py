@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from crm_app.activities import notes
 from crm_app.platform.db import unit_of_work
@@ -188,6 +188,45 @@ def test_a_long_choice_in_a_select_wraps_instead_of_ending_in_an_ellipsis(wide: 
     chosen = wide.locator(".q-select .q-field__native > span", has_text=LONG_CATEGORY)
     expect(chosen).to_be_visible()
     assert chosen.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the chosen category is cut"
+
+
+def _shown_whole(page: Page, select: Locator, label: str, what: str) -> None:
+    """`label` is what the select shows, whole: as its text (not in its search input, which cannot wrap),
+    nothing of it clipped or scrolled out of view."""
+    shown = select.locator(".q-field__native").first
+    expect(shown).to_contain_text(label)
+    clipped = shown.evaluate(
+        """e => { const box = e.getBoundingClientRect();
+                  const text = [...e.children].filter(c => c.tagName === 'SPAN').flatMap(c => [...c.getClientRects()]);
+                  return e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1
+                      || text.some(r => r.left < box.left - 1 || r.right > box.right + 1); }"""
+    )
+    assert not clipped, f"{what}: the chosen label is cut"
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= page.viewport_size["width"]  # type: ignore[index]
+
+
+def _chosen_labels_are_shown_whole(page: Page, data: Data) -> None:
+    page.goto(page.url.rsplit("/", 1)[0] + f"/quotes/{data.quote_id}/edit")
+    item = page.locator(".opex-line-catalog").first
+    expect(item).to_be_visible()
+    _shown_whole(page, item, f"END-4K-2000 · {LONG_LABEL}", "the catalog item")
+    institution = page.locator(
+        ".q-select", has=page.get_by_role("combobox", name=re.compile("^(Établissement|Institution)"))
+    )
+    _shown_whole(page, institution, LONG_NAME, "the institution")
+    # Typing still searches, and the item chosen from the list is shown whole in turn.
+    item.locator("input").click()
+    item.locator("input").press_sequentially("END-4K", delay=20)
+    page.get_by_role("option", name=re.compile("END-4K-2000")).click()
+    _shown_whole(page, item, f"END-4K-2000 · {LONG_LABEL}", "the catalog item chosen again")
+
+
+def test_a_long_chosen_catalog_item_or_institution_is_shown_whole_on_a_phone(phone: Page, data: Data) -> None:
+    _chosen_labels_are_shown_whole(phone, data)
+
+
+def test_a_long_chosen_catalog_item_or_institution_is_shown_whole_at_1440_px(wide: Page, data: Data) -> None:
+    _chosen_labels_are_shown_whole(wide, data)
 
 
 def test_the_notes_list_renders_markdown_and_nothing_typed_in_a_note_runs(wide: Page, data: Data) -> None:

@@ -47,11 +47,15 @@ def test_quote_from_the_catalog_sent_downloaded_and_accepted(
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         expect(page).to_have_url(re.compile(r"/quotes/new"))
-        expect(page.get_by_role("combobox", name="Institution")).to_have_value(re.compile("Clinique des Cèdres"))
+        # The choice is shown as the select's text (whole, wrapping), not written into its search input.
+        institution = page.locator(".q-select", has=page.get_by_role("combobox", name="Institution"))
+        expect(institution.locator(".q-field__native > span")).to_have_text(re.compile("Clinique des Cèdres"))
 
         page.get_by_label("Title").fill("Bloc opératoire 2")
         page.get_by_label("Catalog").first.fill("endo")
         page.get_by_role("option", name=re.compile("END-100")).click()
+        chosen_item = page.locator(".opex-line-catalog .q-field__native > span").first
+        expect(chosen_item).to_have_text("END-100 · Colonne d'endoscopie")
         expect(page.get_by_label("Unit price excl. VAT").first).to_have_value("1250.00")
         page.get_by_role("button", name="Add a line").click()
         page.get_by_label("Catalog").nth(1).fill("gants")

@@ -15,7 +15,7 @@ from components.note_dialog import NoteMarkdown
 from crm_app.activities import notes
 from crm_app.activities.models import Note, NoteShare
 from crm_app.platform.db import unit_of_work
-from crm_app.platform.i18n import gettext
+from crm_app.platform.i18n import gettext, ngettext
 from crm_app.platform.permissions import Actor
 from tests.html_checks import runnable_parts
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
@@ -150,3 +150,110 @@ async def test_saving_over_a_newer_version_names_who_changed_it(ui_user: User, a
     ui_user.find(marker="note-body").clear().type("Version fusionnée")
     ui_user.find(marker="note-save").click()
     await eventually(lambda: _texts(ui_user) == ["Version fusionnée"], "the second save did not go through")
+
+
+def _shown_text(user: User) -> str:
+    """The text of the note on its page (the markdown's HTML)."""
+    return str(element(user, "note-page-text").props.get("innerHTML", ""))
+
+
+async def test_the_note_page_shows_a_saved_edit_at_once_and_confirms_it(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    email = account()
+    note_id = _note(actor_for(email), "Première version")
+    await log_in(ui_user, email, path=f"/login?redirect_to=/notes/{note_id}")
+    await ui_user.should_see(marker="note-edit", retries=50)
+    assert "Première version" in _shown_text(ui_user)
+    ui_user.find(marker="note-edit").click()
+    await ui_user.should_see(marker="note-dialog")
+    ui_user.find(marker="note-body").clear().type("Deuxième version")
+    ui_user.find(marker="note-save").click()
+    await ui_user.should_see(gettext("Note saved."))
+    await eventually(lambda: "Deuxième version" in _shown_text(ui_user), "the saved text is not shown")
+    await ui_user.should_not_see(marker="note-dialog")
+    ui_user.find(marker="note-edit").click()  # the page's buttons still work after the redraw
+    await ui_user.should_see(marker="note-dialog")
+    assert element(ui_user, "note-body").value == "Deuxième version"
+
+
+async def test_deleting_from_the_note_page_confirms_and_goes_back_to_the_list(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    email = account()
+    note_id = _note(actor_for(email), "À supprimer")
+    _note(actor_for(email), "À garder")
+    await log_in(ui_user, email, path=f"/login?redirect_to=/notes/{note_id}")
+    await ui_user.should_see(marker="note-edit", retries=50)
+    ui_user.find(marker="note-edit").click()
+    await ui_user.should_see(marker="note-delete")
+    ui_user.find(marker="note-delete").click()
+    ui_user.find(marker="confirm-yes").click()
+    await ui_user.should_see(gettext("Note deleted."))
+    await eventually(lambda: _texts(ui_user) == ["À garder"], "the page did not go back to the list")
+    with unit_of_work() as session:
+        assert session.get(Note, note_id) is None
+
+
+async def test_another_users_edit_of_a_shared_note_shows_live_and_keeps_an_open_form(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """The page follows another person's saved change without a reload; an open form is not overwritten
+    by it: it says who changed the note, keeps the typing, and loads their version when asked."""
+    email = account(email="claire@example.org", name="Claire Dupont")
+    colleague = actor_for(account(email="marc@example.org", name="Marc Leroy"))
+    note_id = _note(actor_for(email), "Première version", shares=[{"user_id": colleague.id, "can_write": True}])
+    await log_in(ui_user, email, path=f"/login?redirect_to=/notes/{note_id}")
+    await ui_user.should_see(marker="note-edit", retries=50)
+    with unit_of_work() as session:  # Marc, in another session
+        notes.update_note(session, colleague, note_id, {"body": "Version de Marc"}, expected_version=1)
+    await eventually(lambda: "Version de Marc" in _shown_text(ui_user), "another's change is not shown")
+
+    ui_user.find(marker="note-edit").click()
+    await ui_user.should_see(marker="note-dialog")
+    ui_user.find(marker="note-body").clear().type("Ma version")
+    with unit_of_work() as session:
+        notes.update_note(session, colleague, note_id, {"body": "Marc encore"}, expected_version=2)
+    await ui_user.should_see(marker="stale-message")
+    assert "Marc Leroy" in element(ui_user, "stale-message").text
+    assert element(ui_user, "note-body").value == "Ma version"  # the typing is kept
+    await eventually(lambda: "Marc encore" in _shown_text(ui_user), "the page behind is not refreshed")
+    ui_user.find(marker="stale-reload").click()
+    await eventually(lambda: element(ui_user, "note-body").value == "Marc encore", "their version is not loaded")
+    await ui_user.should_not_see(marker="stale-message")
+
+
+async def test_a_note_deleted_elsewhere_says_so_and_goes_back_to_the_list(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    email = account()
+    note_id = _note(actor_for(email), "Bientôt supprimée", visibility="shared")
+    await log_in(ui_user, email, path=f"/login?redirect_to=/notes/{note_id}")
+    await ui_user.should_see(marker="note-edit", retries=50)
+    with unit_of_work() as session:  # this user, in another tab
+        notes.delete_note(session, actor_for(email), note_id)
+    await ui_user.should_see(gettext("This note has been deleted."))
+    await ui_user.should_see(marker="notes-table")
+
+
+async def test_the_list_shows_a_note_shared_by_someone_else_without_reload(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    email = account(email="claire@example.org", name="Claire Dupont")
+    colleague = actor_for(account(email="marc@example.org", name="Marc Leroy"))
+    stranger = actor_for(account(email="alice@example.org", name="Alice Martin"))
+    await log_in(ui_user, email, path="/login?redirect_to=/notes")
+    await ui_user.should_see(marker="note-count", retries=50)
+    await eventually(
+        lambda: element(ui_user, "note-count").text == ngettext("{count} note", "{count} notes", 0, count=0),
+        "the list was not loaded",
+    )
+    _note(stranger, "Note privée d'Alice")  # not for Claire
+    note_id = _note(colleague, "Pour Claire", shares=[{"user_id": actor_for(email).id}])
+    await eventually(lambda: _texts(ui_user) == ["Pour Claire"], "the shared note does not appear")
+    with unit_of_work() as session:
+        notes.update_note(session, colleague, note_id, {"body": "Pour Claire, corrigée"}, expected_version=1)
+    await eventually(lambda: _texts(ui_user) == ["Pour Claire, corrigée"], "the edit does not show")
+    with unit_of_work() as session:
+        notes.unshare_note(session, colleague, note_id, actor_for(email).id)
+    await eventually(lambda: _texts(ui_user) == [], "a note no longer shared stays listed")

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from crm_app.activities import notes
 from crm_app.activities.models import NoteVisibility
 from crm_app.activities.notes import NoteQuery
+from crm_app.platform import events
 from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tests.activity_factories import Org, make_note, make_org
 from tests.institution_factories import make_institution
@@ -130,3 +131,29 @@ def test_a_shared_note_of_someone_without_a_team_is_not_managed_by_any_manager(d
     assert not row.can_edit and not row.can_manage
     with pytest.raises(Forbidden):
         notes.update_note(db, org.manager_a.actor, note.id, {"body": "Changed"}, expected_version=1)
+
+
+def test_each_change_to_a_note_publishes_who_may_read_it(db: Session, org: Org) -> None:
+    """Writing, editing, sharing, unsharing and deleting a note each publish `NoteChanged` (the notes list,
+    an open note and its form follow it); an edit that changes nothing publishes nothing."""
+    rep, colleague = org.rep_a, org.rep_a2
+    note = notes.create_note(db, rep.actor, {"body": "Bloc", "shares": [{"user_id": colleague.id}]})
+    notes.update_note(db, rep.actor, note.id, {"body": "Bloc opératoire"}, expected_version=1)
+    notes.update_note(db, rep.actor, note.id, {"body": "Bloc opératoire"}, expected_version=2)  # no change
+    notes.update_note(db, rep.actor, note.id, {"visibility": "shared"}, expected_version=2)
+    notes.unshare_note(db, rep.actor, note.id, colleague.id)
+    notes.share_note(db, rep.actor, note.id, colleague.id, can_write=True)
+    notes.delete_note(db, rep.actor, note.id)
+    changed = [e for e in events.pending(db) if isinstance(e, events.NoteChanged)]
+    assert [(e.note_id, e.author_id, e.team_id, e.actor_id) for e in changed] == [
+        (note.id, rep.id, rep.actor.team_id, rep.id)
+    ] * 6
+    assert [(e.visibility, e.reader_ids, e.deleted) for e in changed] == [
+        ("private", (colleague.id,), False),  # written, shared with the colleague
+        ("private", (colleague.id,), False),  # edited
+        ("shared", (colleague.id,), False),  # made shared
+        ("shared", (), False),  # unshared
+        ("shared", (colleague.id,), False),  # shared again, for writing
+        ("shared", (colleague.id,), True),  # deleted, with the readers it had
+    ]
+    assert events.from_payload(events.to_payload(changed[-1])) == changed[-1]  # crosses processes
