@@ -167,6 +167,7 @@ def settings_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[...,
     dispose_engines()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker: the marks below count
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser journeys last: Playwright's sync API keeps an event loop of its own running until the
     end of the session, and asyncio tests cannot start theirs after it. Every test of tests/e2e is

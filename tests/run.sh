@@ -36,7 +36,12 @@ fi
 echo "ruff..." && .venv/bin/ruff check . && .venv/bin/ruff format --check --quiet .
 echo "mypy..." && .venv/bin/mypy
 echo "import contracts..." && .venv/bin/lint-imports --no-cache
-# PYTEST_WORKERS=2 runs the suite on both cores (each worker with a database of its own, see
-# tests/conftest.py): 9 min 40 s against about 11 serially here, but the browser journeys' timing gets
-# tighter beside a second worker, so CI runs them one at a time.
-exec .venv/bin/pytest -n "${PYTEST_WORKERS:-0}" "$@"
+# The suite runs in two steps: everything but the browser journeys on both cores (PYTEST_WORKERS, 2 by
+# default; each worker has a database of its own, see tests/conftest.py), then the journeys one at a
+# time, since a journey's timing gets tight beside a second worker. PYTEST_WORKERS=0 runs the first
+# step serially. Arguments (a file, -k ...) run just those tests, serially, in one step.
+if [ "$#" -gt 0 ]; then
+    exec .venv/bin/pytest "$@"
+fi
+.venv/bin/pytest -n "${PYTEST_WORKERS:-2}" -m "not e2e"
+exec .venv/bin/pytest -m e2e
