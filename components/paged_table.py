@@ -62,6 +62,8 @@ class PagedTable:
         self.columns = columns
         self.default_visible = [c["name"] for c in columns if c["name"] not in hidden]
         self._chosen_here = False
+        self._saving = False  # a save of the column choice is running
+        self._to_save: list[str] | None = None  # the latest choice not yet sent
         self.table = (
             ui.table(
                 columns=columns,
@@ -159,7 +161,21 @@ class PagedTable:
         self._chosen_here = True
         self._show_columns(chosen)
         if self.list_key is not None:
-            await call(list_columns.save_visible_columns, self.list_key, self.visible_columns)
+            self._to_save = self.visible_columns
+            await self._save_choice(self.list_key)
+
+    async def _save_choice(self, list_key: str) -> None:
+        """One save at a time, always of the latest choice: the clicks made during a save are sent as one
+        save after it, so that an earlier choice never lands after a later one."""
+        if self._saving:
+            return  # the running save sends the latest choice once done
+        self._saving = True
+        try:
+            while self._to_save is not None:
+                columns, self._to_save = self._to_save, None
+                await call(list_columns.save_visible_columns, list_key, columns)
+        finally:
+            self._saving = False
 
     async def refresh(self, *, first_page: bool = False) -> None:
         if first_page:

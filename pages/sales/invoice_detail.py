@@ -16,7 +16,7 @@ from components import live
 from components.backend import call
 from components.dialogs import confirm
 from components.document_email_dialog import open_document_email_dialog
-from components.history_values import HistoryValues
+from components.history_values import change_words
 from components.line_editor import (
     InputError,
     LineEditor,
@@ -35,7 +35,6 @@ from crm_app.platform.events import InvoiceChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, format_decimal, pgettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.sales import catalog, documents, invoice_history, invoices, payments
-from crm_app.sales.history_wording import INVOICE_WORDING
 from crm_app.sales.invoices import KIND_LABELS, InvoiceDetail, PaymentRow, status_label
 from crm_app.sales.lines import LineRow, line_values
 from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, InvoiceKind, InvoiceStatus, PaymentMethod
@@ -43,37 +42,12 @@ from crm_app.sales.models.quotes import DocumentKind
 from crm_app.sales.payments import PAYMENT_METHOD_LABELS
 from pages.sales.invoices import STATUS_COLORS, document_name
 
-# "create" is worded by `_action_label` (pgettext "action": the bare "Created" is a count's heading).
-ACTION_LABELS = {
-    "update": N_("Changed"),
-    "issue": N_("Issued"),
-    "status": N_("Status"),
-    "payment": N_("Payment recorded"),
-    "payment_delete": N_("Payment deleted"),
-    "credit": N_("Credit note"),
-    "delete": N_("Deleted"),
-    "email": N_("Sent by email"),
-}
 FULL, AMOUNT, LINES = "full", "amount", "lines"
 
 
 def paid_label() -> str:
     """The amount paid ("Payé"), not the status ("Payée"): a context of its own."""
     return pgettext("amount", "Paid")
-
-
-def _action_label(action: str) -> str:
-    if action == "create":
-        return pgettext("action", "Created")
-    return _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
-
-
-def _field_label(field: str | None) -> str:
-    """The field's name, as every history words it (`crm_app.sales.history_wording`)."""
-    return _(INVOICE_WORDING.fields[field]) if field and field in INVOICE_WORDING.fields else ""
-
-
-HISTORY_VALUES = HistoryValues.of(INVOICE_WORDING)
 
 
 @app_page("/invoices/{invoice_id}", title=N_("Invoice"), parent="/invoices")
@@ -106,20 +80,23 @@ class InvoicePage:
         return await call(
             invoices.get_invoice,
             self.invoice_id,
-            on_error={Forbidden: self._refuse(not_allowed), NotFound: self._refuse(not_found)},
+            on_error={
+                Forbidden: self._refuse(not_allowed, "not-allowed"),
+                NotFound: self._refuse(not_found, "not-found"),
+            },
         )
 
     async def _draw(self, detail: InvoiceDetail) -> None:
         self._build(detail)
         await self._history()
 
-    def _refuse(self, show: Any) -> Any:
+    def _refuse(self, show: Any, marker: str) -> Any:
         def handler(_error: Any) -> None:
             content = self.panel.content
             if content.is_deleted:
                 return
             content.clear()
-            with content:
+            with content, ui.column().classes("w-full").mark(marker):
                 show()
 
         return handler
@@ -341,17 +318,16 @@ class InvoicePage:
         ui.label(_("History")).classes("text-subtitle1 text-weight-medium q-mt-md")
 
         def convert(entry: audit.HistoryRow) -> dict[str, Any]:
-            values = (
-                HISTORY_VALUES.text(entry.field, entry.old_value, entry.old_name),
-                HISTORY_VALUES.text(entry.field, entry.new_value, entry.new_name),
-            )
+            # Worded as every history words it (`crm_app.sales.history_wording`), by the kind of the entry's
+            # document: a credit note's as a credit note's ("Avoir … émis"), an invoice's as an invoice's.
+            words = change_words(entry)
             return {
                 "id": str(entry.id),
                 "at": format_datetime(entry.at, self.zone, style="short"),
                 "who": entry.actor_name or "",
-                "what": _action_label(entry.action),
-                "field": _field_label(entry.field),
-                "change": " → ".join(p for p in values if p),
+                "what": words.what,
+                "field": words.field,
+                "change": words.change(),
             }
 
         async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:

@@ -22,40 +22,29 @@ from components.backend import call, stored_session_id
 from components.comments import comment_thread
 from components.dialogs import disposable
 from components.document_email_dialog import open_document_email_dialog
-from components.history_values import ACTION_LABELS, HistoryValues
+from components.history_values import change_words
 from components.line_editor import lines_table, number_text, parse_number, rate_label, show_totals, unit_label
 from components.moments import user_zone
 from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request, rows_of
-from components.shell import app_page, set_title
+from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.platform import audit
-from crm_app.platform.errors import DomainError, NotAuthenticated
+from crm_app.platform.errors import DomainError, Forbidden, NotAuthenticated, NotFound
 from crm_app.platform.events import QuoteChanged
 from crm_app.platform.i18n import N_, current_locale, format_currency, format_date, format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.comments import CommentTarget
 from crm_app.sales import documents, invoices, money, quotes
 from crm_app.sales import quote_reminders as quote_views
-from crm_app.sales.history_wording import QUOTE_WORDING
 from crm_app.sales.invoices import KIND_LABELS
 from crm_app.sales.models.invoices import InvoiceKind
 from crm_app.sales.models.quotes import DiscountType, DocumentKind
+from crm_app.sales.quote_reminders import ReminderRow
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS, QuoteAction, QuoteDetail
 from crm_app.sales.reminder_kinds import QUOTE_REMINDER_SPECS
 from pages.sales.invoices import document_name, status_badge
 from pages.sales.quotes import STATUS_COLORS
 
-HISTORY_VALUES = HistoryValues.of(QUOTE_WORDING)
 FACT_COLUMNS = "repeat(auto-fill, minmax(10rem, 1fr))"
-QUOTE_ACTION_LABELS = {
-    "send": N_("sent"),
-    "accept": N_("accepted"),
-    "reject": N_("rejected"),
-    "order": N_("ordered"),
-    "cancel": N_("cancelled"),
-    "revise": N_("revised"),
-    "expire": N_("expired"),
-    "email": N_("sent by email"),
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,54 +92,93 @@ _NO_CLIENT = backend.ClientInfo(ip=None, user_agent=None)
 
 @app_page("/quotes/{quote_id}", title=N_("Quote"), parent="/quotes")
 async def quote_page(quote_id: uuid.UUID) -> None:
-    await QuoteScreen(quote_id).panel.show()
+    await QuoteScreen(quote_id).show()
 
 
 class QuoteScreen:
-    """The quote's page: a `live.RecordPanel` rebuilt from the service after each action and each
-    change someone else commits to the quote; its frame holds the dialogs and the confirmations."""
+    """The quote's page: a `live.RecordPanel` whose content (header, facts, lines, invoices) is redrawn
+    from the service after each action and each change someone else commits to the quote; its frame
+    holds the dialogs, the confirmations and, built once below the content, the tabs of comments,
+    reminders and history, so that a redraw neither erases a comment being typed nor resets the tab or
+    the history's page (the history and the reminders are refreshed in place)."""
 
     def __init__(self, quote_id: uuid.UUID) -> None:
         self.quote_id = quote_id
         self.zone = "Europe/Paris"
         self.panel: live.RecordPanel[QuoteDetail] = live.RecordPanel(
             self._load,
-            lambda detail: self._build(detail, self.zone),
+            self._draw,
             wants=lambda event: isinstance(event, QuoteChanged) and event.quote_id == quote_id,
         )
         self.frame = self.panel.frame
         self.root = self.panel.content
+        self.history: PagedTable | None = None
+        self.reminders: ui.column | None = None
 
     @property
     def detail(self) -> QuoteDetail | None:
         return self.panel.record
 
     async def _load(self) -> QuoteDetail | None:
-        detail = await call(quotes.get_quote, self.quote_id)
+        detail = await call(
+            quotes.get_quote,
+            self.quote_id,
+            on_error={
+                Forbidden: self._refuse(not_allowed, "not-allowed"),
+                NotFound: self._refuse(not_found, "not-found"),
+            },
+        )
         self.zone = await user_zone()
         if detail is not None:
             set_title(detail.number)
         return detail
 
-    async def show(self) -> None:
-        await self.panel.show()
+    def _refuse(self, show: Callable[[], None], marker: str) -> Callable[[Any], None]:
+        """A quote the reader may not open, or that does not exist: say so in place of its content."""
 
-    async def _build(self, detail: QuoteDetail, zone: str) -> None:
-        with self.root:
-            self._header(detail, zone)
-            self._lines(detail)
-            await self._invoices()
-            with ui.tabs().classes("w-full").props("align=left no-caps") as tabs:
-                comments_tab = ui.tab("comments", _("Comments"), icon="forum")
-                ui.tab("reminders", _("Reminders"), icon="notifications_active").mark("tab-reminders")
-                ui.tab("history", _("History"), icon="history").mark("tab-history")
-            with ui.tab_panels(tabs, value=comments_tab).classes("w-full"):
-                with ui.tab_panel("comments"):
-                    comment_thread(CommentTarget.QUOTE, self.quote_id).root.classes("max-w-3xl")
-                with ui.tab_panel("reminders"):
-                    await self._reminders(zone)
-                with ui.tab_panel("history"):
-                    await self._history(zone)
+        def handler(_error: Any) -> None:
+            content = self.panel.content
+            if content.is_deleted:
+                return
+            content.clear()
+            with content, ui.column().classes("w-full").mark(marker):
+                show()
+
+        return handler
+
+    async def show(self) -> None:
+        """Draw the quote, then (once) the tabs below it."""
+        if await self.panel.show() and self.history is None and not self.frame.is_deleted:
+            with self.frame:
+                await self._tabs()
+
+    async def _draw(self, detail: QuoteDetail) -> None:
+        self._header(detail, self.zone)
+        self._lines(detail)
+        await self._invoices()
+        if self.history is not None:  # a redraw: the tabs stay, their lists follow the quote
+            with self.frame:
+                await self._refresh_lists()
+
+    async def _tabs(self) -> None:
+        with ui.tabs().classes("w-full").props("align=left no-caps").mark("quote-tabs") as tabs:
+            comments_tab = ui.tab("comments", _("Comments"), icon="forum")
+            ui.tab("reminders", _("Reminders"), icon="notifications_active").mark("tab-reminders")
+            ui.tab("history", _("History"), icon="history").mark("tab-history")
+        with ui.tab_panels(tabs, value=comments_tab).classes("w-full"):
+            with ui.tab_panel("comments"):
+                comment_thread(CommentTarget.QUOTE, self.quote_id).root.classes("max-w-3xl")
+            with ui.tab_panel("reminders"):
+                self.reminders = ui.column().classes("w-full")
+            with ui.tab_panel("history"):
+                self.history = self._history()
+        await self._refresh_lists()
+
+    async def _refresh_lists(self) -> None:
+        if self.reminders is not None and not self.reminders.is_deleted:
+            await self._reminders(self.reminders)
+        if self.history is not None and not self.history.table.is_deleted:
+            await self.history.refresh()
 
     # ---- parts
 
@@ -335,8 +363,16 @@ class QuoteScreen:
                     "text-primary"
                 ).mark("quote-invoices-all")
 
-    async def _reminders(self, zone: str) -> None:
+    async def _reminders(self, box: ui.column) -> None:
         found = await call(quote_views.quote_reminders, self.quote_id)
+        if found is None or box.is_deleted:
+            return
+        box.clear()
+        with box:
+            self._reminder_list(found)
+
+    def _reminder_list(self, found: list[ReminderRow]) -> None:
+        zone = self.zone
         if not found:
             ui.label(_("No reminder has been sent for this quote.")).classes("text-grey-7").mark("no-reminders")
             return
@@ -351,19 +387,19 @@ class QuoteScreen:
                         )
                     ).props("caption")
 
-    async def _history(self, zone: str) -> None:
+    def _history(self) -> PagedTable:
         def convert(row: audit.HistoryRow) -> dict[str, Any]:
-            action = QUOTE_ACTION_LABELS.get(row.action) or ACTION_LABELS.get(row.action) or row.action
-            labels = QUOTE_WORDING.fields
-            field = _(labels[row.field]) if row.field and row.field in labels else ""
+            # Worded as every history words it (`crm_app.sales.history_wording`): the quote's entries as a
+            # quote's, its order's emails as the order's.
+            words = change_words(row)
             return {
                 "id": str(row.id),
-                "at": format_datetime(row.at, zone, style="short"),
+                "at": format_datetime(row.at, self.zone, style="short"),
                 "who": row.actor_name or "",
-                "what": _(action),
-                "field": field,
-                "old": HISTORY_VALUES.text(row.field, row.old_value, row.old_name),
-                "new": HISTORY_VALUES.text(row.field, row.new_value, row.new_name),
+                "what": words.what,
+                "field": words.field,
+                "old": words.old,
+                "new": words.new,
             }
 
         async def load(state: TableState) -> tuple[list[dict[str, Any]], int] | None:
@@ -383,7 +419,7 @@ class QuoteScreen:
         ]
         table = PagedTable(columns, load, state=TableState(page_size=25))
         table.table.mark("history-table")
-        await table.refresh()
+        return table
 
     # ---- actions
 
@@ -412,8 +448,10 @@ class QuoteScreen:
             async def confirm() -> None:
                 fn = quotes.accept_quote if accept else quotes.reject_quote
                 done = _("Quote accepted.") if accept else _("Quote rejected.")
-                await self._act(fn, client_comment=comment.value or None, done=done, fields={"client_comment": comment})
-                if not dialog.is_deleted:
+                result = await self._act(
+                    fn, client_comment=comment.value or None, done=done, fields={"client_comment": comment}
+                )
+                if result is not None and not dialog.is_deleted:  # refused: the comment and why stay in view
                     dialog.close()
 
             with ui.row().classes("w-full justify-end"):

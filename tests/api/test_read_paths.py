@@ -1,7 +1,8 @@
 """Every read path applies the rights of the record's own page: a rep of another team and the manager of
 another team, refused a rep's quote and invoice, learn neither their numbers, amounts nor comments
 through the PDFs, the payments, the comments, the emails, the institution's timeline or their
-notifications; the rep's own manager reads them all (so that the refusals are not vacuous)."""
+notifications (they were told about the quote while it was theirs: it has since gone to the other
+team); the rep's own manager reads them all (so that the refusals are not vacuous)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ import pytest
 from crm_app.platform import comments
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role, Team
-from crm_app.sales import invoices, payments
-from tests.activity_factories import make_org, make_person
+from crm_app.sales import invoices, payments, quotes
+from tests.activity_factories import make_org, make_person, notifications_of
 from tests.factories import PASSWORD
 from tests.institution_factories import make_contact, make_institution
-from tests.sales_factories import make_sent_quote, quote_line
+from tests.sales_factories import make_quote, quote_line
 
 SECRET_COMMENT = "Remise exceptionnelle de 12 % accordée"
+SECRET_MENTION = "prix plancher convenu avec la direction"
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,9 @@ class World:
 
 
 def _world() -> World:
-    """Rep A's sent quote (with a comment) and issued, partly paid invoice on an institution everyone sees."""
+    """Rep A's sent quote (with a comment) and issued, partly paid invoice on an institution everyone sees.
+    The quote was first rep B's: the admin mentioned rep B and manager B on it (each got a notification
+    about it), then gave it to rep A, who sent it."""
     with unit_of_work() as session:
         org = make_org(session)
         manager_b = make_person(
@@ -43,7 +47,17 @@ def _world() -> World:
         )
         institution = make_institution(session, org.admin.actor)
         contact = make_contact(session, institution, first_name="Jeanne", last_name="Dupont", email="j@ex.org")
-        quote = make_sent_quote(session, org.rep_a.actor, institution, [quote_line("Colonne", unit_price="31415.00")])
+        quote = make_quote(
+            session, org.admin.actor, institution, [quote_line("Colonne", unit_price="31415.00")], owner_id=org.rep_b.id
+        )
+        handles = " ".join("@" + person.user.email.split("@")[0] for person in (org.rep_b, manager_b))
+        comments.add_comment(session, org.admin.actor, "quote", quote.id, f"{handles} {SECRET_MENTION}")
+        for person in (org.rep_b, manager_b):  # told while the quote was theirs to see
+            assert [n.record_id for n in notifications_of(session, person)] == [quote.id]
+        quote = quotes.update_quote(
+            session, org.admin.actor, quote.id, {"owner_id": org.rep_a.id}, expected_version=quote.version
+        )
+        quote = quotes.send_quote(session, org.rep_a.actor, quote.id)
         comments.add_comment(session, org.rep_a.actor, "quote", quote.id, SECRET_COMMENT)
         invoice = invoices.create_invoice(
             session,
@@ -61,7 +75,7 @@ def _world() -> World:
             quote.id,
             invoice.id,
             contact.id,
-            (quote.number, invoice.number, "37698", "32618", "1234.56", SECRET_COMMENT),
+            (quote.number, invoice.number, "37698", "32618", "1234.56", SECRET_COMMENT, SECRET_MENTION),
             {
                 "rep_b": org.rep_b.user.email,
                 "manager_b": manager_b.user.email,

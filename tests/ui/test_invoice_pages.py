@@ -332,7 +332,7 @@ async def test_the_history_reads_amounts_and_actions_in_french_and_the_paid_amou
     assert changes[pgettext("amount", "Paid")] == f"{format_currency(Decimal('0'))} → {format_currency(Decimal('50'))}"
     assert changes[gettext("Total incl. VAT")] == format_currency(Decimal("1200.00"))  # not "1200.00"
     created = [row["what"] for row in history if row["change"] == format_currency(Decimal("1200.00"))]
-    assert created == [pgettext("action", "Created")] and created != [gettext("Created")]  # not "Créés"
+    assert created == [gettext("Invoice {name} created", name=_stored(invoice_id).number)]  # not "Créés"
 
 
 async def test_the_list_follows_the_invoices_others_save_without_reload(ui_user: User) -> None:
@@ -436,3 +436,29 @@ async def test_each_invoice_action_confirms_refreshes_the_page_and_others_change
     await ui_user.should_see(gettext("Credit note {number} issued.", number=note.number))
     for action in ("invoice-pay", "invoice-credit"):
         await ui_user.should_not_see(marker=action)
+
+
+async def test_a_credit_notes_history_agrees_with_its_noun_and_an_invoices_with_its_own(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """« un avoir émis », « une facture émise »: a credit note's own History read "Émise" and "Payée"."""
+    email = account()  # French by default
+    invoice_id = _invoice(actor_for(email), new_institution("Clinique des Lilas"))
+    with unit_of_work() as session:
+        note = invoices.create_credit_note(session, actor_for(email), invoice_id, amount_incl_vat=Decimal("120.00"))
+        note_id, note_number = note.id, note.number
+    invoice_number = _stored(invoice_id).number
+
+    def history() -> list[dict[str, Any]]:
+        return table_rows(ui_user, "invoice-history")
+
+    await _open(ui_user, email, f"/invoices/{note_id}")
+    await eventually(lambda: any(row["field"] == "Statut" for row in history()), "no history of the credit note")
+    assert f"Avoir {note_number} émis" in {row["what"] for row in history()}
+    assert "Brouillon → Émis" in {row["change"] for row in history() if row["field"] == "Statut"}
+    assert not any("Émise" in row["change"] or "émise" in row["what"] for row in history())
+
+    await ui_user.open(f"/invoices/{invoice_id}")
+    await eventually(lambda: any(row["field"] == "Statut" for row in history()), "no history of the invoice")
+    assert f"Facture {invoice_number} émise" in {row["what"] for row in history()}
+    assert "Brouillon → Émise" in {row["change"] for row in history() if row["field"] == "Statut"}

@@ -221,9 +221,14 @@ async def test_a_user_cannot_open_another_users_quote_by_url(ui_user: User, acco
     with unit_of_work() as session:
         quote_id = make_quote(session, owner, make_institution(session), title="Secret deal").id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
-    await ui_user.should_see(_en(gettext, "You are not allowed to do this."), retries=50)
+    await ui_user.should_see(marker="not-allowed", retries=50)  # in place of the quote, not a blank page
+    await ui_user.should_see(_en(gettext, "You are not allowed to open this page."))
     await ui_user.should_not_see("Secret deal")
     await ui_user.should_not_see(marker="quote-number")
+    await ui_user.should_not_see(marker="comment-thread")
+    await ui_user.open(f"/quotes/{uuid.uuid4()}")
+    await ui_user.should_see(marker="not-found", retries=50)
+    await ui_user.should_see(_en(gettext, "This page does not exist."))
     await ui_user.open(f"/quotes/{quote_id}/edit")
     await ui_user.should_see(_en(gettext, "You are not allowed to do this."), retries=50)
     await ui_user.should_not_see(marker="quote-form")
@@ -429,3 +434,55 @@ async def test_each_action_confirms_refreshes_the_page_and_others_changes_show_l
     await eventually(lambda: _text(ui_user, "quote-status") == "Annulé", "a cancelled quote is not shown so")
     for action in ("action-send", "action-accept", "action-reject", "action-cancel"):
         await ui_user.should_not_see(marker=action)
+
+
+async def test_a_comment_being_typed_and_the_history_tab_outlive_another_users_change(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """The tabs were drawn again with the quote at each change: the comment being typed was erased and
+    the history went back to the comments tab."""
+    _english(ui_user)
+    email = account()
+    with unit_of_work() as session:
+        quote_id = make_sent_quote(session, actor_for(email), make_institution(session)).id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
+    await ui_user.should_see(marker="comment-input", retries=50)
+    element(ui_user, "comment-input").value = "Le client rappelle lundi"
+    with unit_of_work() as session:  # a colleague records the client's answer meanwhile
+        quotes.accept_quote(session, SYSTEM_ACTOR, quote_id, client_comment=None)
+    await eventually(lambda: _text(ui_user, "quote-status") == _en(gettext, "Accepted"), "the change is not shown")
+    await ui_user.should_see(marker="action-order")
+    assert element(ui_user, "comment-input").value == "Le client rappelle lundi"
+
+    ui_user.find(marker="tab-history").click()
+    with unit_of_work() as session:
+        order_number = quotes.record_order(session, SYSTEM_ACTOR, quote_id, purchase_order_ref="BC-77").order_number
+    await eventually(
+        lambda: any(row["new"] == order_number for row in table_rows(ui_user, "history-table")),
+        "the history does not follow the quote",
+    )
+    assert element(ui_user, "quote-tabs").value == "history"
+    assert element(ui_user, "comment-input").value == "Le client rappelle lundi"
+
+
+async def test_a_refused_decision_keeps_the_dialog_the_clients_comment_and_says_why(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    _english(ui_user)
+    email = account()
+    with unit_of_work() as session:
+        quote_id = make_sent_quote(session, actor_for(email), make_institution(session)).id
+    await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
+    await ui_user.should_see(marker="action-accept", retries=50)
+    ui_user.find(marker="action-accept").click()
+    await ui_user.should_see(marker="decision-dialog")
+    element(ui_user, "client-comment").value = "Accord du directeur"
+    with unit_of_work() as session:  # cancelled in another tab meanwhile
+        quotes.cancel_quote(session, actor_for(email), quote_id)
+    await eventually(lambda: _text(ui_user, "quote-status") == _en(gettext, "Cancelled"), "the change is not shown")
+    ui_user.find(marker="decision-confirm").click()
+    await ui_user.should_see(_en(gettext, "Only a sent quote can be accepted."))
+    await ui_user.should_see(marker="decision-dialog")
+    assert element(ui_user, "client-comment").value == "Accord du directeur"
+    with unit_of_work() as session:
+        assert session.get(Quote, quote_id).client_comment is None  # type: ignore[union-attr]
