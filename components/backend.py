@@ -175,6 +175,16 @@ def call(
     return execute()
 
 
+async def call_for_file(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """For a route that answers with a file rather than a screen (a PDF): `fn(session, actor, *args)` off
+    the event loop, as the signed-in reader and in their language, like `call`; but a domain error is
+    raised to the route, which answers it with a status (401, 404) instead of a message on a screen.
+    None when the server is shutting down."""
+    return await run.io_bound(
+        _run_as_actor, fn, stored_session_id(), ClientInfo(), args, kwargs, locale=current_locale()
+    )
+
+
 async def call_anonymous(
     fn: Callable[..., T], *args: Any, fields: Mapping[str, Any] | None = None, **kwargs: Any
 ) -> T | None:

@@ -27,16 +27,11 @@ from crm_app.platform.comments import CommentRow
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.paging import PageRequest
-from crm_app.platform.params import StrictQuery
 
 # A module switched off in /admin/settings (tasks, notes, meetings, calls) answers 404 on all its routes.
 router = APIRouter(tags=["activities"], dependencies=[Depends(module_enabled)])
 
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")
-
-
-def _params(request: Request) -> StrictQuery:
-    return query_params(request)
 
 
 def _when(value: str | None, name: str) -> datetime | None:
@@ -112,7 +107,9 @@ _TASK_FILTERS = (
 def list_tasks(
     request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
 ) -> Response:
-    result = tasks.list_tasks(session, actor, TaskQuery.from_params(_params(request)), PageRequest(page, page_size))
+    result = tasks.list_tasks(
+        session, actor, TaskQuery.from_params(query_params(request)), PageRequest(page, page_size)
+    )
     return page_response(result, TaskRow, TaskOut)
 
 
@@ -461,7 +458,7 @@ def _call(session: SessionDep, actor: ActorDep, call_id: uuid.UUID) -> CallOut:
 def list_calls(
     request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
 ) -> Response:
-    params = _params(request)
+    params = query_params(request)
     for name in ("from", "to"):
         _when(next(iter(params.get(name, [])), None), name)  # a wrong date is an error, not an empty filter
     result = calls.list_calls(session, actor, CallQuery.from_params(params), PageRequest(page, page_size))

@@ -114,12 +114,6 @@ class TimelineEntry:
     about_name: str | None = None  # for a change: the name (number) of the record it is about
 
 
-def visible_changes(actor: Actor, entity_type: Any, entity_id: Any) -> Any:
-    """SQL: the audit entries the actor may read: those of the records whose own page the actor may open
-    (`records.readable`; the areas declare their kinds as `RECORD_VISIBILITY`)."""
-    return records.readable(actor, entity_type, entity_id)
-
-
 def history(session: Session, actor: Actor, institution_id: uuid.UUID, request: PageRequest) -> Page[audit.HistoryRow]:
     """The institution's audit trail (its contacts' changes included, and those of the quotes and
     invoices the actor may see), newest first."""
@@ -128,7 +122,7 @@ def history(session: Session, actor: Actor, institution_id: uuid.UUID, request: 
     a = table_of(AuditEntry).c
     return audit.history_page(
         session,
-        (AuditEntry.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id)),
+        (AuditEntry.institution_id == institution_id, records.readable(actor, a.entity_type, a.entity_id)),
         request,
     )
 
@@ -207,10 +201,11 @@ def _changes(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
             new_value=a.new_value,
             about=sa.cast(a.entity_id, sa.Text),
         )
-    ).where(a.institution_id == institution_id, visible_changes(actor, a.entity_type, a.entity_id))
+    ).where(a.institution_id == institution_id, records.readable(actor, a.entity_type, a.entity_id))
 
 
-#: The institution's own entries: the changes to it and its contacts.
+#: The institution's audited changes: its own, its contacts', and those of every record filed under it
+#: that the reader may open (quotes, invoices...: `records.readable`).
 TIMELINE_SOURCES: tuple[TimelineSource, ...] = (TimelineSource("change", _changes),)
 
 

@@ -15,10 +15,10 @@ from typing import Any
 from urllib.parse import quote as url_quote
 
 from fastapi import Response
-from nicegui import run, ui
+from nicegui import ui
 
 from components import backend, live
-from components.backend import call, stored_session_id
+from components.backend import call
 from components.comments import comment_thread
 from components.dialogs import disposable
 from components.document_email_dialog import open_document_email_dialog
@@ -30,7 +30,7 @@ from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.platform import audit
 from crm_app.platform.errors import DomainError, Forbidden, NotAuthenticated, NotFound
 from crm_app.platform.events import QuoteChanged
-from crm_app.platform.i18n import N_, current_locale, format_currency, format_date, format_datetime
+from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.comments import CommentTarget
 from crm_app.sales import documents, invoices, money, quotes
@@ -62,9 +62,7 @@ async def quote_pdf(quote_id: uuid.UUID, download: int = 0) -> Response:
     """The quote's PDF for the signed-in browser; 404 for anyone who may not see it."""
 
     try:
-        found: tuple[bytes, str] | None = await run.io_bound(
-            backend._run_as_actor, _pdf, stored_session_id(), _NO_CLIENT, (quote_id,), {}, locale=current_locale()
-        )
+        found: tuple[bytes, str] | None = await backend.call_for_file(_pdf, quote_id)
     except NotAuthenticated:
         return Response(status_code=401)
     except DomainError:
@@ -81,9 +79,6 @@ async def quote_pdf(quote_id: uuid.UUID, download: int = 0) -> Response:
             "Cache-Control": "no-store",
         },
     )
-
-
-_NO_CLIENT = backend.ClientInfo(ip=None, user_agent=None)
 
 
 # --------------------------------------------------------------------------------------------

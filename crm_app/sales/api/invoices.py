@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.paging import PageRequest
-from crm_app.platform.params import StrictQuery
 from crm_app.sales import invoices, payments
 from crm_app.sales.invoices import InvoiceDetail, InvoiceList, InvoiceQuery, InvoiceRow
 
@@ -25,10 +24,6 @@ router = APIRouter(tags=["invoices"])
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")
 _AMOUNT_DOC = 'Decimal, e.g. "1234.50" (a string is safest)'
 _AMOUNT = Field(default=None, description=_AMOUNT_DOC)
-
-
-def _params(request: Request) -> StrictQuery:
-    return query_params(request)
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +243,7 @@ def list_invoices(
     request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
 ) -> Response:
     result = invoices.list_invoices(
-        session, actor, InvoiceQuery.from_params(_params(request)), PageRequest(page, page_size)
+        session, actor, InvoiceQuery.from_params(query_params(request)), PageRequest(page, page_size)
     )
     hidden = {f.name for f in dataclasses.fields(InvoiceRow) if f.name not in InvoiceOut.model_fields}
     return Response(

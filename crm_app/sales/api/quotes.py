@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.paging import PageRequest
-from crm_app.platform.params import StrictQuery
 from crm_app.sales import quotes
 from crm_app.sales.quotes import QuotePage, QuoteQuery
 
@@ -191,10 +190,6 @@ def _page_adapter() -> TypeAdapter[QuotePage]:
     return TypeAdapter(QuotePage)
 
 
-def _params(request: Request) -> StrictQuery:
-    return query_params(request)
-
-
 def _raw(body: BaseModel) -> dict[str, Any]:
     values = body.model_dump(exclude_unset=True)
     values.pop("version", None)
@@ -232,7 +227,9 @@ _FILTERS = (
 def list_quotes(
     request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
 ) -> Response:
-    result = quotes.list_quotes(session, actor, QuoteQuery.from_params(_params(request)), PageRequest(page, page_size))
+    result = quotes.list_quotes(
+        session, actor, QuoteQuery.from_params(query_params(request)), PageRequest(page, page_size)
+    )
     body = _page_adapter().dump_json(result, exclude={"items": {"__all__": _HIDDEN_ROW_FIELDS}})
     return Response(body, media_type="application/json")
 
