@@ -151,6 +151,9 @@ async def test_partial_payment_then_a_payment_above_the_remaining_amount_is_refu
     )
     assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("800.00"))
     assert [row["reference"] for row in table_rows(ui_user, "payments-table")] == ["VIR 2026-118"]
+    # The first dialog closes once its action has redrawn the page: wait for it to be gone, or the
+    # next "payment-amount" may be its field rather than the new dialog's.
+    await eventually(lambda: not ui_user._gather_elements(None, None, "payment-dialog", None), "the dialog stays")
 
     ui_user.find(marker="invoice-pay").click()
     await ui_user.should_see(marker="payment-dialog")
