@@ -22,7 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 from nicegui import Client, core, ui
 from sqlmodel import Session
 
-from components.backend import call
+from components.backend import call, current_actor
 from components.dialogs import disposable
 from crm_app.platform import bridge
 from crm_app.platform.events import Event, SalesDocumentChanged
@@ -196,6 +196,20 @@ class RecordPanel(Generic[R]):
     def notify(self, message: str, *, kind: Literal["positive", "warning", "info"] = "positive") -> None:
         with self.frame:
             ui.notify(message, type=kind)
+
+    def leave_when_deleted(self, is_deletion: Callable[[Event], bool], *, to: str, message: str) -> None:
+        """When the record is deleted, the page leaves for `to`. Deleted by someone else, it says so
+        (`message`); deleted by this user (here, where the dialog has said so, or in another tab), it
+        leaves without a warning."""
+        viewer = current_actor().id
+
+        async def leave(event: Event) -> None:
+            with self.frame:
+                if event.actor_id != viewer:
+                    ui.notify(message, type="warning")
+                ui.navigate.to(to)
+
+        watch(is_deletion, leave, owner=self.frame)
 
     @contextmanager
     def dialog(self) -> Iterator[ui.dialog]:

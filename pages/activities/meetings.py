@@ -413,7 +413,6 @@ class MeetingScreen:
 
 @app_page("/meetings/{meeting_id}", title=N_("Meeting"), parent="/meetings")
 async def meeting_page(meeting_id: uuid.UUID) -> None:
-    viewer = current_actor().id
     zone = await user_zone()
 
     async def load() -> MeetingRow | None:
@@ -430,14 +429,6 @@ async def meeting_page(meeting_id: uuid.UUID) -> None:
         with panel.frame:
             ui.navigate.to("/meetings")
 
-    async def on_deleted(event: Event) -> None:
-        """Deleted in this tab (the dialog has said so), in another tab of the same user, or by someone
-        else (then this page says so): the page leaves for the list."""
-        with panel.frame:
-            if event.actor_id != viewer:
-                ui.notify(_("This meeting has been deleted."), type="warning")
-            ui.navigate.to("/meetings")
-
     def mine(event: Event) -> bool:
         return isinstance(event, MeetingChanged | MeetingInvited) and event.meeting_id == meeting_id
 
@@ -446,7 +437,11 @@ async def meeting_page(meeting_id: uuid.UUID) -> None:
         lambda row: meeting_details(row, zone, edit=edit),
         wants=lambda event: mine(event) and not getattr(event, "deleted", False),
     )
-    live.watch(lambda event: mine(event) and getattr(event, "deleted", False), on_deleted, owner=panel.frame)
+    panel.leave_when_deleted(
+        lambda event: mine(event) and getattr(event, "deleted", False),
+        to="/meetings",
+        message=_("This meeting has been deleted."),
+    )
     if await panel.show():
         with panel.frame, ui.card().classes("w-full max-w-3xl"):
             comment_thread(CommentTarget.MEETING, meeting_id)

@@ -473,7 +473,6 @@ class TaskScreen:
 @app_page("/tasks/{task_id}", title=N_("Task"), parent="/tasks")
 async def task_page(task_id: uuid.UUID) -> None:
     zone = await user_zone()
-    viewer = current_actor().id
 
     async def load() -> TaskRow | None:
         row = await call(tasks.get_task_row, task_id)
@@ -489,14 +488,6 @@ async def task_page(task_id: uuid.UUID) -> None:
         with panel.frame:
             ui.navigate.to("/tasks")
 
-    async def on_deleted(event: Event) -> None:
-        """Deleted in this tab (the dialog has said so), in another tab of the same user, or by someone
-        else (then this page says so): the page leaves for the list."""
-        with panel.frame:
-            if event.actor_id != viewer:
-                ui.notify(_("This task has been deleted."), type="warning")
-            ui.navigate.to("/tasks")
-
     def mine(event: Event) -> bool:
         return isinstance(event, TaskChanged) and event.task_id == task_id
 
@@ -506,7 +497,11 @@ async def task_page(task_id: uuid.UUID) -> None:
         wants=lambda event: mine(event) and not getattr(event, "deleted", False),
         classes="w-full",
     )
-    live.watch(lambda event: mine(event) and getattr(event, "deleted", False), on_deleted, owner=panel.frame)
+    panel.leave_when_deleted(
+        lambda event: mine(event) and getattr(event, "deleted", False),
+        to="/tasks",
+        message=_("This task has been deleted."),
+    )
     if await panel.show():
         with panel.frame:
             comment_thread(CommentTarget.TASK, task_id).root.classes("max-w-3xl")
