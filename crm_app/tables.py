@@ -5,7 +5,7 @@ from crm_app.accounts import models as accounts_models
 from crm_app.activities import models as activities_models
 from crm_app.institutions import models as institutions_models
 from crm_app.platform.models import audit, comments, jobs, notifications, outbox, people, settings
-from crm_app.sales.models import invoices, quotes
+from crm_app.sales.models import invoices, opportunities, quotes
 
 MODEL_MODULES = (
     people,
@@ -20,4 +20,5 @@ MODEL_MODULES = (
     activities_models,
     quotes,
     invoices,
+    opportunities,
 )

@@ -72,6 +72,7 @@ class Task(Tracked, table=True):
         sa.Index("ix_tasks_team", "team_id", "status", "due_at", "id"),
         sa.Index("ix_tasks_created_by", "created_by", "status", "due_at"),
         sa.Index("ix_tasks_institution", "institution_id", "created_at"),
+        sa.Index("ix_tasks_opportunity", "opportunity_id", "created_at"),
         sa.Index("ix_tasks_contact", "contact_id"),
         sa.Index("ix_tasks_status_due", "status", "due_at", "id"),
         sa.Index("ix_tasks_priority", "priority", "due_at"),
@@ -90,6 +91,8 @@ class Task(Tracked, table=True):
     # The assignee's team when assigned: managers see their team's tasks through an index.
     team_id: uuid.UUID | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
     institution_id: uuid.UUID | None = Field(default=None, foreign_key="institutions.id", ondelete="CASCADE")
+    # The sale it serves, if any (the opportunity's page lists its activities).
+    opportunity_id: uuid.UUID | None = Field(default=None, foreign_key="opportunities.id", ondelete="SET NULL")
     contact_id: uuid.UUID | None = Field(default=None, foreign_key="contacts.id", ondelete="SET NULL")
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
@@ -102,12 +105,15 @@ class Note(Tracked, table=True):
         sa.CheckConstraint(in_check("visibility", NoteVisibility), name="visibility"),
         sa.Index("ix_notes_author", "created_by", "updated_at"),
         sa.Index("ix_notes_institution", "institution_id", "created_at"),
+        sa.Index("ix_notes_opportunity", "opportunity_id", "created_at"),
     )
 
     id: uuid.UUID = uuid_pk()
     body: str = Field(sa_type=sa.Text)
     visibility: NoteVisibility = Field(default=NoteVisibility.PRIVATE, sa_type=sa.String(10), nullable=False)
     institution_id: uuid.UUID | None = Field(default=None, foreign_key="institutions.id", ondelete="CASCADE")
+    # The sale it serves, if any (the opportunity's page lists its activities).
+    opportunity_id: uuid.UUID | None = Field(default=None, foreign_key="opportunities.id", ondelete="SET NULL")
     team_id: uuid.UUID | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
@@ -131,6 +137,7 @@ class Meeting(Tracked, table=True):
         sa.Index("ix_meetings_organizer", "organizer_id", "starts_at"),
         sa.Index("ix_meetings_team", "team_id", "starts_at"),
         sa.Index("ix_meetings_institution", "institution_id", "starts_at"),
+        sa.Index("ix_meetings_opportunity", "opportunity_id", "starts_at"),
         sa.Index("ix_meetings_starts", "starts_at", "id"),
         sa.Index("ix_meetings_status", "status", "starts_at"),
     )
@@ -145,6 +152,8 @@ class Meeting(Tracked, table=True):
     organizer_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT")
     team_id: uuid.UUID | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
     institution_id: uuid.UUID | None = Field(default=None, foreign_key="institutions.id", ondelete="CASCADE")
+    # The sale it serves, if any (the opportunity's page lists its activities).
+    opportunity_id: uuid.UUID | None = Field(default=None, foreign_key="opportunities.id", ondelete="SET NULL")
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
@@ -178,6 +187,7 @@ class Call(Tracked, table=True):
         sa.Index("ix_calls_user", "user_id", "called_at", "id"),
         sa.Index("ix_calls_team", "team_id", "called_at", "id"),
         sa.Index("ix_calls_institution", "institution_id", "called_at"),
+        sa.Index("ix_calls_opportunity", "opportunity_id", "called_at"),
         sa.Index("ix_calls_contact", "contact_id", "called_at"),
         sa.Index("ix_calls_direction", "direction", "called_at"),
         sa.Index("ix_calls_called_at", "called_at", "id"),
@@ -191,6 +201,8 @@ class Call(Tracked, table=True):
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT")
     team_id: uuid.UUID | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
     institution_id: uuid.UUID | None = Field(default=None, foreign_key="institutions.id", ondelete="CASCADE")
+    # The sale it serves, if any (the opportunity's page lists its activities).
+    opportunity_id: uuid.UUID | None = Field(default=None, foreign_key="opportunities.id", ondelete="SET NULL")
     contact_id: uuid.UUID | None = Field(default=None, foreign_key="contacts.id", ondelete="SET NULL")
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 

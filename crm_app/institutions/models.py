@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from crm_app.platform.models.base import Tracked, in_check, uuid_pk
+from crm_app.platform.models.base import Tracked, in_check, timestamp_column, uuid_pk
 
 
 class InstitutionType(StrEnum):
@@ -101,6 +101,8 @@ class Institution(Tracked, table=True):
         sa.Index("ix_institutions_beds", "profile_beds", "is_archived"),  # the totals of range filters
         sa.Index("ix_institutions_rooms", "profile_rooms", "is_archived"),
         sa.Index("ix_institutions_compliance", "profile_compliance", "is_archived"),
+        # The health score's sort, its filter and the dashboard's "needing attention" list.
+        sa.Index("ix_institutions_health", "is_archived", "health_score", "name_key", "id"),
         sa.Index("ix_institutions_postal_code", "postal_code"),
         sa.Index("ix_institutions_name_postal", "match_key", "postal_code"),
         # Accent- and case-insensitive substring search (trigram on PostgreSQL).
@@ -147,6 +149,10 @@ class Institution(Tracked, table=True):
     profile_compliance: str | None = Field(default=None, max_length=20)
     # Days from issue to due date of this institution's invoices; empty: the organisation's default.
     payment_terms_days: int | None = Field(default=None)
+    # The health score 0-100 (crm_app.analytics.health), kept here so that the list sorts and filters
+    # on it in one table; recomputed by its job and after each change that moves it.
+    health_score: int | None = Field(default=None)
+    health_scored_at: datetime | None = timestamp_column()
 
 
 class MedicalProfile(SQLModel, table=True):

@@ -55,6 +55,9 @@ EXPECTED_TABLES = {
     "institution_search",
     "institution_label_order",
     "job_runs",
+    "opportunities",
+    "opportunity_stage_changes",
+    "opportunity_lost_reasons",
 }
 
 

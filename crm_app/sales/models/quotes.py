@@ -111,6 +111,7 @@ class Quote(Tracked, table=True):
         sa.Index("ix_quotes_owner", "owner_id", "status", "issue_date"),
         sa.Index("ix_quotes_team", "team_id", "status", "issue_date"),
         sa.Index("ix_quotes_institution", "institution_id", "issue_date"),
+        sa.Index("ix_quotes_opportunity", "opportunity_id", "issue_date"),
         sa.Index("ix_quotes_status", "status", "issue_date"),
         # The daily jobs read the sent quotes by validity date.
         sa.Index(
@@ -132,6 +133,8 @@ class Quote(Tracked, table=True):
     title: str | None = Field(default=None, max_length=200)
     institution_id: uuid.UUID = Field(foreign_key="institutions.id", ondelete="RESTRICT")
     contact_id: uuid.UUID | None = Field(default=None, foreign_key="contacts.id", ondelete="SET NULL")
+    # The sale it was made for: accepting the quote wins that opportunity.
+    opportunity_id: uuid.UUID | None = Field(default=None, foreign_key="opportunities.id", ondelete="SET NULL")
     owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT")  # the salesperson
     team_id: uuid.UUID | None = Field(default=None, foreign_key="teams.id", ondelete="SET NULL")
     issue_date: date
