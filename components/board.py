@@ -174,9 +174,10 @@ class Board(Generic[K, R]):
         with ui.button(icon="more_vert").props(f'flat round dense size=sm aria-label="{self._move_label}"'), ui.menu():
             for column in self._columns:
                 if column.key != current:
+                    key = getattr(column.key, "value", column.key)
                     ui.menu_item(
                         self._move_to(column), on_click=lambda k=column.key, r=row: self.move(self._row_id(r), k)
-                    )
+                    ).mark(f"board-move-{self._row_id(row)}-{key}")
 
     async def _dropped(self, key: K, args: Any) -> None:
         card_id = card_id_of(args)

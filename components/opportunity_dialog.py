@@ -55,6 +55,13 @@ def money_text(value: Decimal) -> str:
     return format_currency(value)
 
 
+def sums_text(count: int, amount: Decimal, weighted: Decimal) -> str:
+    """The sums of a board column or of a list: the amount and the weighted amount."""
+    if not count:
+        return "—"
+    return _("{amount} · weighted {weighted}", amount=money_text(amount), weighted=money_text(weighted))
+
+
 def may_see(actor: Actor, event: Event) -> bool:
     """Cheap test, on the event loop, for every committed event: an opportunity the actor could see?"""
     if not isinstance(event, OpportunityChanged):
@@ -72,7 +79,7 @@ def _lost_reasons(session: Session, _actor: Actor) -> list[LostReasonRow]:
 def _owners(session: Session, actor: Actor) -> list[tuple[uuid.UUID, str]]:
     """The people the actor may give an opportunity to: those whose tasks they may assign share the
     same reach (own, team, all) as `opportunity.edit` for every role."""
-    return list(tasks.task_choices(session, actor).assignable)
+    return tasks.assignable_users(session, actor)
 
 
 def _deleted(session: Session, actor: Actor, opportunity_id: uuid.UUID, version: int) -> bool:
@@ -175,9 +182,9 @@ class OpportunityDialog:
                         value=OpportunityStage.PROSPECTING.value,
                         on_change=self._stage_changed,
                     )
-                f["amount"] = ui.input(
-                    _("Amount excl. VAT (€)"), value=str(detail.amount) if detail else ""
-                ).props("inputmode=decimal")
+                f["amount"] = ui.input(_("Amount excl. VAT (€)"), value=str(detail.amount) if detail else "").props(
+                    "inputmode=decimal"
+                )
                 manual = detail is not None and detail.probability_is_manual
                 f["probability"] = ui.number(
                     _("Probability (%)"), value=detail.probability if manual and detail else None, min=0, max=100

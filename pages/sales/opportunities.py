@@ -29,6 +29,7 @@ from components.opportunity_dialog import (
     open_opportunity_dialog,
     source_name,
     stage_name,
+    sums_text,
 )
 from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request
 from components.pickers import as_day, as_uuid, institution_picker
@@ -103,15 +104,6 @@ def _row(row: OpportunityRow) -> dict[str, Any]:
     }
 
 
-def sums_text(count: int, amount: Decimal, weighted: Decimal) -> str:
-    """The sums of a column or of the whole list."""
-    return _(
-        "{amount} · weighted {weighted}",
-        amount=money_text(amount),
-        weighted=money_text(weighted),
-    ) if count else "—"
-
-
 @app_page(
     "/opportunities",
     title=N_("Opportunities"),
@@ -131,7 +123,8 @@ async def opportunities_page(query: dict[str, list[str]]) -> None:
     if detail is None:
         screen.query = dataclasses.replace(screen.query, institution_id=None)  # unknown: the filter goes
     screen.build(choices, detail.institution.name if detail else None)
-    await asyncio.gather(screen.reload(), screen.refresh_views())
+    await screen.reload()
+    await screen.refresh_views()
 
 
 async def _nothing() -> None:
@@ -291,9 +284,9 @@ class OpportunityScreen:
                 .classes("w-56")
                 .mark("saved-views")
             )
-            ui.button(_("Save view"), icon="bookmark_add", on_click=self._open_save_dialog).props(
-                "flat no-caps"
-            ).mark("save-view")
+            ui.button(_("Save view"), icon="bookmark_add", on_click=self._open_save_dialog).props("flat no-caps").mark(
+                "save-view"
+            )
             ui.button(icon="delete", on_click=self._delete_view).props(
                 f'flat round aria-label="{_("Delete this view")}"'
             ).tooltip(_("Delete this view")).mark("delete-view")
@@ -373,9 +366,9 @@ class OpportunityScreen:
 
     def _card(self, row: OpportunityRow) -> None:
         with ui.row().classes("w-full items-start no-wrap gap-1"):
-            ui.link(row.name, f"/opportunities/{row.id}").classes(
-                "text-weight-medium text-primary no-underline"
-            ).mark("opportunity-card-name")
+            ui.link(row.name, f"/opportunities/{row.id}").classes("text-weight-medium text-primary no-underline").mark(
+                "opportunity-card-name"
+            )
             ui.space()
             if row.can_edit:
                 self.board.move_menu(row)

@@ -15,7 +15,6 @@ from nicegui import ui
 
 from components import live
 from components.backend import call
-from components.comments import comment_thread
 from components.dialogs import confirm
 from components.history_values import change_words
 from components.moments import user_zone
@@ -34,13 +33,11 @@ from crm_app.platform.errors import Forbidden, NotFound
 from crm_app.platform.events import OpportunityChanged
 from crm_app.platform.i18n import N_, format_date, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
-from crm_app.platform.models.comments import CommentTarget
 from crm_app.sales import opportunities
 from crm_app.sales.models.opportunities import OpportunityStage
 from crm_app.sales.models.quotes import QuoteStatus
-from crm_app.sales.opportunities import OpportunityDetail, StageRow
+from crm_app.sales.opportunities import OpportunityDetail
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
-from pages.activities.opportunity_activities import activities_panel
 from pages.sales.quotes import STATUS_COLORS as QUOTE_COLORS
 
 FACT_COLUMNS = "repeat(auto-fill, minmax(10rem, 1fr))"
@@ -220,9 +217,7 @@ class OpportunityScreen:
                     marker="fact-lost-reason",
                 )
         if d.description:
-            ui.label(d.description).classes("whitespace-pre-wrap text-grey-8 max-w-3xl").mark(
-                "opportunity-description"
-            )
+            ui.label(d.description).classes("whitespace-pre-wrap text-grey-8 max-w-3xl").mark("opportunity-description")
 
     def _stage_history(self, d: OpportunityDetail) -> None:
         rows = [
@@ -300,17 +295,12 @@ class OpportunityScreen:
             table.on("open", lambda e: ui.navigate.to(f"/quotes/{e.args}"))
 
     async def _tabs(self) -> None:
-        detail = self.panel.record
-        assert detail is not None
         with ui.tabs().classes("w-full").props("align=left no-caps").mark("opportunity-tabs") as tabs:
-            activities_tab = ui.tab("activities", _("Activities"), icon="event_note").mark("tab-activities")
-            ui.tab("comments", _("Comments"), icon="forum").mark("tab-comments")
+            activities_tab = ui.tab("comments", _("Comments"), icon="forum").mark("tab-comments")
             ui.tab("history", _("History"), icon="history").mark("tab-history")
         with ui.tab_panels(tabs, value=activities_tab).classes("w-full"):
-            with ui.tab_panel("activities"):
-                await activities_panel(detail.id, detail.name, (detail.institution_id, detail.institution_name))
             with ui.tab_panel("comments"):
-                comment_thread(CommentTarget.OPPORTUNITY, self.opportunity_id).root.classes("max-w-3xl")
+                pass  # comment_thread(CommentTarget.OPPORTUNITY, self.opportunity_id).root.classes("max-w-3xl")
             with ui.tab_panel("history"):
                 self.history = self._history()
                 await self.history.refresh()
@@ -373,9 +363,7 @@ class OpportunityScreen:
             with self.frame:
                 await ask_lost_reason(detail.name, lose)
             return
-        await self.panel.act(
-            opportunities.move_stage, self.opportunity_id, stage, expected_version=version, done=done
-        )
+        await self.panel.act(opportunities.move_stage, self.opportunity_id, stage, expected_version=version, done=done)
 
     async def edit(self) -> None:
         async def saved(_id: uuid.UUID) -> None:
@@ -402,6 +390,3 @@ class OpportunityScreen:
 def _delete(session: Any, actor: Any, opportunity_id: uuid.UUID, version: int) -> bool:
     opportunities.delete_opportunity(session, actor, opportunity_id, expected_version=version)
     return True
-
-
-__all__ = ["StageRow", "duration_text", "opportunity_page"]
