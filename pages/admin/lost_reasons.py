@@ -33,7 +33,7 @@ class LostReasonsSection:
 
     def __init__(self) -> None:
         self.reasons: list[LostReasonRow] = []
-        with ui.card().classes("w-full q-mb-md").mark("section-lost-reasons"):
+        with ui.card().classes("w-full q-mb-md").mark("section-lost-reasons") as self.card:
             ui.label(_("Lost reasons")).classes("text-h6")
             ui.label(
                 _(
@@ -53,7 +53,9 @@ class LostReasonsSection:
                 ui.button(_("Add"), icon="add", on_click=self.add).props("unelevated no-caps").mark("lost-reason-add")
 
     async def refresh(self) -> None:
-        found = await call(_all_reasons)
+        # In the card's context: the button clicked (a row's) is deleted by the redraw.
+        with self.card:
+            found = await call(_all_reasons)
         if found is None or self.list.is_deleted:
             return
         self.reasons = found
@@ -98,17 +100,23 @@ class LostReasonsSection:
                 f'flat round dense color=negative aria-label="{_("Delete")}"'
             ).tooltip(_("Delete")).mark(f"lost-reason-delete-{reason.id}")
 
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`call` in the card's context, where the confirmation outlives the row clicked."""
+        with self.card:
+            return await call(fn, *args, **kwargs)
+
     async def add(self) -> None:
-        created = await call(opportunities.create_lost_reason, self.new.value or "", fields={"label": self.new})
+        created = await self._call(opportunities.create_lost_reason, self.new.value or "", fields={"label": self.new})
         if created is not None:
             self.new.set_value("")
-            ui.notify(_("Reason added."), type="positive")
+            with self.card:
+                ui.notify(_("Reason added."), type="positive")
             await self.refresh()
 
     async def rename(self, reason: LostReasonRow, field: Any) -> None:
         if (field.value or "") == opportunities.lost_reason_label(reason.label):
             return  # unchanged (a default reason shown translated stays a message id)
-        saved = await call(
+        saved = await self._call(
             opportunities.update_lost_reason,
             reason.id,
             label=field.value or "",
@@ -116,15 +124,17 @@ class LostReasonsSection:
             fields={"label": field},
         )
         if saved is not None:
-            ui.notify(_("Reason saved."), type="positive")
+            with self.card:
+                ui.notify(_("Reason saved."), type="positive")
             await self.refresh()
 
     async def set_active(self, reason: LostReasonRow, active: bool) -> None:
-        saved = await call(
+        saved = await self._call(
             opportunities.update_lost_reason, reason.id, is_active=active, expected_version=reason.version
         )
         if saved is not None:
-            ui.notify(_("Reason brought back.") if active else _("Reason retired."), type="positive")
+            with self.card:
+                ui.notify(_("Reason brought back.") if active else _("Reason retired."), type="positive")
         await self.refresh()
 
     async def move(self, index: int, step: int) -> None:
@@ -133,12 +143,13 @@ class LostReasonsSection:
         if not 0 <= target < len(order):
             return
         order[index], order[target] = order[target], order[index]
-        await call(opportunities.reorder_lost_reasons, order)
+        await self._call(opportunities.reorder_lost_reasons, order)
         await self.refresh()
 
     async def delete(self, reason: LostReasonRow, field: Any) -> None:
-        if await call(_deleted, reason.id, fields={"label": field}):
-            ui.notify(_("Reason deleted."), type="positive")
+        if await self._call(_deleted, reason.id, fields={"label": field}):
+            with self.card:
+                ui.notify(_("Reason deleted."), type="positive")
             await self.refresh()
 
 

@@ -349,10 +349,6 @@ async def test_an_admin_edits_the_lost_reasons(ui_user: User, account: Callable[
     ui_user.find(marker="lost-reason-new").type("Délai de livraison")
     ui_user.find(marker="lost-reason-add").click()
     await ui_user.should_see("Délai de livraison", retries=50)
-    element(ui_user, f"lost-reason-label-{first.id}").value = "Prix trop élevé pour le client"
-    ui_user.find(marker=f"lost-reason-save-{first.id}").click()
-    ui_user.find(marker=f"lost-reason-down-{first.id}").click()
-    ui_user.find(marker=f"lost-reason-retire-{first.id}").click()
 
     def stored() -> LostReason:
         with unit_of_work() as session:
@@ -360,9 +356,16 @@ async def test_an_admin_edits_the_lost_reasons(ui_user: User, account: Callable[
             assert reason is not None
             return reason
 
+    element(ui_user, f"lost-reason-label-{first.id}").value = "Prix trop élevé pour le client"
+    ui_user.find(marker=f"lost-reason-save-{first.id}").click()
+    await eventually(lambda: stored().label == "Prix trop élevé pour le client", "the reason was not renamed")
+    await eventually(lambda: stored().version == 2 and _shown(ui_user, f"lost-reason-down-{first.id}"), "redrawn")
+    ui_user.find(marker=f"lost-reason-down-{first.id}").click()
+    await eventually(lambda: stored().position == 1, "the reason did not move down")
+    await eventually(lambda: _shown(ui_user, f"lost-reason-retire-{first.id}"), "redrawn")
+    ui_user.find(marker=f"lost-reason-retire-{first.id}").click()
     await eventually(lambda: not stored().is_active, "the reason was not retired")
-    reason = stored()
-    assert (reason.label, reason.position) == ("Prix trop élevé pour le client", 1)
+    await ui_user.should_see(marker=f"lost-reason-retired-{first.id}")
     with unit_of_work() as session:
         labels = [r.label for r in opportunities.list_lost_reasons(session)]
     assert "Délai de livraison" in labels and "Prix trop élevé pour le client" not in labels
