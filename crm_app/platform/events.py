@@ -474,15 +474,3 @@ class OpportunityAssigned(Event):
     opportunity_id: uuid.UUID
     title: str  # the opportunity's name
     assignee_id: uuid.UUID
-
-
-@event_type
-@dataclass(frozen=True, kw_only=True)
-class QuoteExpired(Event):
-    """A sent quote passed its validity date (the daily job): the owner of its opportunity is told."""
-
-    name: ClassVar[str] = "quote.expired"
-    quote_id: uuid.UUID
-    number: str
-    owner_id: uuid.UUID
-    institution_name: str = ""

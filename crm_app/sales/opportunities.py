@@ -35,16 +35,20 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
+from crm_app.institutions import timeline
 from crm_app.institutions.models import Contact, Institution
-from crm_app.platform import audit, events, security_log
+from crm_app.platform import audit, comments, events, records, security_log
 from crm_app.platform import cleaners as fields
+from crm_app.platform import notifications as notification_service
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, ValidationFailed
 from crm_app.platform.i18n import N_, NP_, gettext
 from crm_app.platform.models.audit import AuditEntry, SecurityAction, Severity
 from crm_app.platform.models.base import table_of, utcnow
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.models.people import Team, User
 from crm_app.platform.paging import Page, PageRequest
 from crm_app.platform.params import Params
@@ -52,7 +56,7 @@ from crm_app.platform.permissions import Actor, Placement, authorize, can
 from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record, scope_condition, user_names
 from crm_app.platform.settings import organisation
 from crm_app.platform.tabular import ExportFormat, to_csv, to_xlsx
-from crm_app.platform.text import contains_pattern
+from crm_app.platform.text import contains_pattern, fold
 from crm_app.sales import money
 from crm_app.sales.models.opportunities import (
     STAGE_PROBABILITY,
@@ -379,6 +383,7 @@ def create_opportunity(session: Session, actor: Actor, raw: Mapping[str, Any]) -
     now = utcnow()
     opportunity = Opportunity(
         name=values["name"],
+        name_key=fold(values["name"]),
         institution_id=institution.id,
         contact_id=values.get("contact_id"),
         owner_id=owner.id,
@@ -463,6 +468,7 @@ def update_opportunity(
     try:
         for name, (_old, new) in changes.items():
             setattr(opportunity, name, new)
+        opportunity.name_key = fold(opportunity.name)
         if stage is not old_stage or any(name in values for name in _LOST_FIELDS):
             _apply_stage(session, opportunity, stage, values, changes=changes, now=now)
         _apply_probability(opportunity, values, changes)
@@ -723,7 +729,7 @@ _OWNER = table_of(User).alias("opportunity_owner")
 
 SORTS: dict[str, tuple[Any, ...]] = {
     "expected_close_date": (_O.expected_close_date,),
-    "name": (_O.name,),
+    "name": (_O.name_key,),
     "institution": (_I.name_key,),
     "owner": (_OWNER.c.full_name,),
     "stage": (_O.stage,),
@@ -862,15 +868,10 @@ def _conditions(session: Session, actor: Actor, query: OpportunityFilter) -> lis
         conditions.append(_O.source.in_([s.value for s in query.sources]))
     if query.mine:
         conditions.append(_O.owner_id == actor.id)
-    term = query.q.strip().lower()
+    term = fold(query.q)
     if term:
         pattern = contains_pattern(term)
-        conditions.append(
-            sa.or_(
-                sa.func.lower(_O.name).like(pattern, escape="\\"),
-                sa.func.lower(_I.name).like(pattern, escape="\\"),
-            )
-        )
+        conditions.append(sa.or_(_O.name_key.like(pattern, escape="\\"), _I.name_key.like(pattern, escape="\\")))
     return conditions
 
 
@@ -1302,3 +1303,127 @@ def delete_lost_reason(session: Session, actor: Actor, reason_id: uuid.UUID) -> 
     _settings_record(session, actor, reason, "delete", {"label": (reason.label, None)})
     session.delete(reason)
     session.flush()
+
+
+# --------------------------------------------------------------------------------------------
+# Notifications, comments, the institution timeline, who may read an opportunity
+
+
+NOTIFICATION_KINDS: dict[str, str] = {
+    "opportunity.assigned": N_("{actor} gave you the opportunity “{name}”"),
+    "opportunity.quote_rejected": N_("{actor} recorded that {institution} rejected the quote {number} of “{name}”"),
+    # written by the daily quote expiry (`sales.reminders.expire_quotes`), for many quotes at once
+    "opportunity.quote_expired": N_("The quote {number} of your opportunity “{name}” has expired"),
+}
+RECORD_LINKS: dict[str, str] = {ENTITY: "/opportunities/{id}"}
+
+
+def _notify_assigned(session: Session, event: events.OpportunityAssigned) -> None:
+    notification_service.notify(
+        session,
+        [event.assignee_id],
+        kind="opportunity.assigned",
+        params={"actor": notification_service.actor_name(session, event.actor_id), "name": event.title},
+        record_kind=ENTITY,
+        record_id=event.opportunity_id,
+        actor_id=event.actor_id,
+    )
+
+
+def _quote_opportunity(session: Session, quote_id: uuid.UUID, quote_owner_id: uuid.UUID) -> Opportunity | None:
+    """The opportunity a quote was made for, when its owner is not the quote's (who is told already)."""
+    quote = session.get(Quote, quote_id)
+    if quote is None or quote.opportunity_id is None:
+        return None
+    opportunity = session.get(Opportunity, quote.opportunity_id)
+    if opportunity is None or opportunity.owner_id == quote_owner_id:
+        return None
+    return opportunity
+
+
+def _notify_quote_rejected(session: Session, event: events.QuoteRejected) -> None:
+    opportunity = _quote_opportunity(session, event.quote_id, event.owner_id)
+    if opportunity is None:
+        return
+    notification_service.notify(
+        session,
+        [opportunity.owner_id],
+        kind="opportunity.quote_rejected",
+        params={
+            "actor": notification_service.actor_name(session, event.actor_id),
+            "institution": event.institution_name,
+            "number": event.number,
+            "name": opportunity.name,
+        },
+        record_kind=ENTITY,
+        record_id=opportunity.id,
+        actor_id=event.actor_id,
+    )
+
+
+SUBSCRIBERS: tuple[events.Subscription, ...] = (
+    events.Subscription(events.OpportunityAssigned, _notify_assigned),
+    events.Subscription(events.QuoteRejected, _notify_quote_rejected),
+)
+
+
+def _comment_target(session: Session, opportunity_id: uuid.UUID) -> comments.Target:
+    opportunity = get_opportunity_record(session, opportunity_id)
+    where = placement(opportunity)
+    return comments.Target(
+        CommentTarget.OPPORTUNITY, opportunity.id, opportunity.name, lambda actor: can(actor, "opportunity.view", where)
+    )
+
+
+COMMENT_TARGETS: dict[CommentTarget, comments.TargetResolver] = {CommentTarget.OPPORTUNITY: _comment_target}
+
+
+def _timeline_source(actor: Actor, institution_id: uuid.UUID) -> Select[Any]:
+    """The institution's opportunities on its timeline: their creation and each stage move (won, lost
+    included). title = the opportunity's name, status = the stage entered, old_value = the stage left
+    (none at creation), new_value = the amount then, user = who moved it."""
+    mover = table_of(User).alias("timeline_opportunity_mover")
+    change = _SC.c
+    return (
+        sa.select(
+            *timeline.entry_columns(
+                ENTITY,
+                _O.id,
+                change.changed_at,
+                title=_O.name,
+                status=change.to_stage,
+                user_name=mover.c.full_name,
+                old_value=change.from_stage,
+                new_value=sa.cast(change.amount, sa.Text),
+            )
+        )
+        .select_from(_SC)
+        .join(table_of(Opportunity), _O.id == change.opportunity_id)
+        .outerjoin(mover, mover.c.id == change.changed_by)
+        .where(_O.institution_id == institution_id, visible_condition(actor))
+    )
+
+
+TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
+    timeline.TimelineSource(ENTITY, _timeline_source, RECORD_LINKS[ENTITY]),
+)
+
+
+def _visible_opportunity(actor: Actor, opportunity_id: Any) -> Any:
+    """SQL: `opportunity_id` names an opportunity the actor may see (the opportunity page's right)."""
+    return records.exists_visible(_O.id, visible_condition(actor), opportunity_id)
+
+
+#: Who may read an opportunity (its audit entries, its notifications, its comments' mentions).
+RECORD_VISIBILITY: dict[str, records.Visibility] = {ENTITY: _visible_opportunity}
+
+
+def _linked_opportunity(session: Session, actor: Actor, opportunity_id: uuid.UUID) -> records.LinkedRecord:
+    opportunity = get_opportunity_record(session, opportunity_id)
+    return records.LinkedRecord(
+        opportunity.id, opportunity.institution_id, can(actor, "opportunity.view", placement(opportunity))
+    )
+
+
+#: What activities may be linked to (`records.linked_record`): an opportunity, through its id.
+LINKABLE_RECORDS: dict[str, records.LinkResolver] = {ENTITY: _linked_opportunity}

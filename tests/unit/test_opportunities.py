@@ -14,14 +14,20 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from crm_app.platform import events
+from crm_app.activities import calls, notes, tasks
+from crm_app.activities import timeline as activity_timeline
+from crm_app.institutions import timeline
+from crm_app.platform import comments, events
+from crm_app.platform import search as global_search
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
 from crm_app.platform.i18n import use_locale
 from crm_app.platform.models.audit import AuditEntry
+from crm_app.platform.models.comments import CommentTarget
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.tabular import ExportFormat
-from crm_app.sales import opportunities
+from crm_app.sales import opportunities, quotes
+from crm_app.sales import reminders as sales_jobs
 from crm_app.sales.models.opportunities import (
     LostReason,
     Opportunity,
@@ -30,9 +36,9 @@ from crm_app.sales.models.opportunities import (
     OpportunityStageChange,
 )
 from crm_app.sales.opportunities import OpportunityFilter
-from tests.activity_factories import Org, make_org
+from tests.activity_factories import Org, make_meeting, make_note, make_org, make_task, notifications_of
 from tests.institution_factories import make_contact, make_institution
-from tests.sales_factories import make_opportunity
+from tests.sales_factories import make_opportunity, make_quote, make_sent_quote, quote_line
 
 S = OpportunityStage
 
@@ -443,3 +449,153 @@ def test_the_core_on_sqlite(tmp_path: Path, settings_override: Callable[..., Non
     with unit_of_work() as session:
         detail = opportunities.get_detail(session, org.rep_a.actor, made["p1"].id)
         assert detail.stage is S.LOST and detail.closed_at is not None and len(detail.stage_history) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Quotes made for an opportunity
+
+
+def test_a_quote_made_from_an_opportunity_takes_its_institution_contact_and_name(db: Session, org: Org) -> None:
+    institution = make_institution(db)
+    contact = make_contact(db, institution)
+    opportunity = make_opportunity(db, org.rep_a.actor, institution, name="Colonnes de bloc", contact_id=contact.id)
+    quote = quotes.create_quote(db, org.rep_a.actor, {"opportunity_id": opportunity.id, "lines": [quote_line()]})
+    assert (quote.institution_id, quote.contact_id, quote.title, quote.opportunity_id) == (
+        institution.id,
+        contact.id,
+        "Colonnes de bloc",
+        opportunity.id,
+    )
+    detail = quotes.get_quote(db, org.rep_a.actor, quote.id)
+    assert (detail.opportunity_id, detail.opportunity_name) == (opportunity.id, "Colonnes de bloc")
+    assert [q.number for q in opportunities.get_detail(db, org.rep_a.actor, opportunity.id).quotes] == [quote.number]
+    with pytest.raises(ValidationFailed) as elsewhere:
+        make_quote(db, org.rep_a.actor, make_institution(db), opportunity_id=opportunity.id)
+    assert elsewhere.value.field_errors == {"opportunity_id": "This opportunity belongs to another institution."}
+    hidden = make_opportunity(db, org.rep_b.actor, institution)
+    with pytest.raises(ValidationFailed) as unseen:
+        make_quote(db, org.rep_a.actor, institution, opportunity_id=hidden.id)
+    assert unseen.value.field_errors == {"opportunity_id": "This opportunity does not exist."}
+    revised = quotes.revise_quote(db, org.rep_a.actor, quotes.send_quote(db, org.rep_a.actor, quote.id).id)
+    assert revised.opportunity_id == opportunity.id
+
+
+def test_accepting_a_linked_quote_wins_the_opportunity_at_its_total_excl_vat(db: Session, org: Org) -> None:
+    institution = make_institution(db)
+    opportunity = make_opportunity(db, org.rep_a.actor, institution, amount="5000", stage="negotiation")
+    lines = [quote_line(quantity="3", unit_price="1234.56"), quote_line(unit_price="99.99", vat_rate="5.5")]
+    quote = make_sent_quote(db, org.rep_a.actor, institution, lines, opportunity_id=opportunity.id)
+    assert quote.total_excl_vat == Decimal("3803.67")  # 3 × 1234.56 + 99.99
+    quotes.accept_quote(db, org.manager_a.actor, quote.id, client_comment="Bon pour accord")
+    won = opportunities.get_detail(db, org.rep_a.actor, opportunity.id)
+    assert (won.stage, won.amount, won.probability, won.weighted_amount) == (
+        S.WON,
+        Decimal("3803.67"),
+        100,
+        Decimal("3803.67"),
+    )
+    assert won.closed_at is not None
+    last = won.stage_history[-1]
+    assert (last.from_stage, last.to_stage, last.changed_by_name, last.amount) == (
+        S.NEGOTIATION,
+        S.WON,
+        "Marc Manager",
+        Decimal("3803.67"),
+    )
+
+
+def test_a_refused_or_expired_quote_tells_the_opportunity_owner(
+    db: Session, org: Org, clock: Callable[..., datetime]
+) -> None:
+    institution = make_institution(db)
+    opportunity = make_opportunity(db, org.manager_a.actor, institution, name="Stérilisateurs", owner_id=org.rep_a.id)
+    refused = make_sent_quote(db, org.manager_a.actor, institution, opportunity_id=opportunity.id)
+    quotes.reject_quote(db, org.manager_a.actor, refused.id, client_comment="Trop cher")
+    expiring = make_sent_quote(
+        db,
+        org.manager_a.actor,
+        institution,
+        opportunity_id=opportunity.id,
+        valid_until=quotes.today() + timedelta(days=1),
+    )
+    clock(days=3)
+    assert sales_jobs.expire_quotes(db) == 1
+    told = {
+        n.kind: n.params
+        for n in notifications_of(db, org.rep_a.user)
+        if n.kind.startswith("opportunity.quote") and n.record_id == opportunity.id
+    }
+    assert told["opportunity.quote_rejected"]["number"] == refused.number
+    assert told["opportunity.quote_rejected"]["name"] == "Stérilisateurs"
+    assert told["opportunity.quote_expired"]["number"] == expiring.number
+    own = make_opportunity(db, org.manager_a.actor, institution)  # the quote's owner is told by the quote already
+    mine = make_sent_quote(db, org.manager_a.actor, institution, opportunity_id=own.id)
+    quotes.reject_quote(db, org.admin.actor, mine.id)
+    assert not [n for n in notifications_of(db, org.manager_a.user) if n.kind.startswith("opportunity.quote")]
+
+
+def test_the_new_owner_is_told_when_someone_else_gives_them_the_opportunity(db: Session, org: Org) -> None:
+    opportunity = make_opportunity(db, org.rep_a.actor, make_institution(db), name="Lits médicalisés")
+    assert not [n for n in notifications_of(db, org.rep_a2.user) if n.kind == "opportunity.assigned"]
+    opportunities.update_opportunity(
+        db, org.manager_a.actor, opportunity.id, {"owner_id": org.rep_a2.id}, expected_version=1
+    )
+    [told] = [n for n in notifications_of(db, org.rep_a2.user) if n.kind == "opportunity.assigned"]
+    assert told.params == {"actor": "Marc Manager", "name": "Lits médicalisés"}
+    assert told.link == f"/opportunities/{opportunity.id}"
+
+
+# --------------------------------------------------------------------------------------------
+# Activities, timeline, search, comments
+
+
+def test_activities_link_to_an_opportunity_of_their_institution(db: Session, org: Org) -> None:
+    actor = org.rep_a.actor
+    institution, elsewhere = make_institution(db), make_institution(db)
+    opportunity = make_opportunity(db, actor, institution)
+    task = make_task(db, actor, opportunity_id=opportunity.id)
+    assert (task.opportunity_id, task.institution_id) == (opportunity.id, institution.id)  # brings its institution
+    with pytest.raises(ValidationFailed) as wrong:
+        make_note(db, actor, institution_id=elsewhere.id, opportunity_id=opportunity.id)
+    assert wrong.value.field_errors == {"opportunity_id": "This opportunity belongs to another institution."}
+    hidden = make_opportunity(db, org.rep_b.actor, institution)
+    with pytest.raises(ValidationFailed):
+        calls.log_call(db, actor, {"direction": "out", "opportunity_id": hidden.id})
+    note = make_note(db, actor, institution_id=institution.id, opportunity_id=opportunity.id, visibility="shared")
+    call = calls.log_call(db, actor, {"direction": "out", "opportunity_id": opportunity.id})
+    meeting = make_meeting(db, actor, opportunity_id=opportunity.id)
+    assert tasks.get_task_row(db, actor, task.id).opportunity_id == opportunity.id
+    moved = tasks.update_task(db, actor, task.id, {"institution_id": elsewhere.id}, expected_version=task.version)
+    assert moved.opportunity_id is None  # it was the previous institution's
+    page = activity_timeline.opportunity_activities(db, actor, opportunity.id)
+    assert {(e.kind, e.record_id) for e in page.items} == {
+        ("note", note.id),
+        ("call", call.id),
+        ("meeting", meeting.id),
+    }
+    assert page.items[0].link and page.total == 3
+    assert [r.id for r in notes.list_notes(db, actor, notes.NoteQuery(opportunity_id=opportunity.id)).items] == [
+        note.id
+    ]
+    with pytest.raises(Forbidden):
+        activity_timeline.opportunity_activities(db, org.rep_b.actor, opportunity.id)
+
+
+def test_the_institution_timeline_search_and_comments_know_opportunities(db: Session, org: Org) -> None:
+    institution = make_institution(db, name="CHU Lumière")
+    opportunity = make_opportunity(db, org.rep_a.actor, institution, name="Échographes portables")
+    opportunities.move_stage(db, org.rep_a.actor, opportunity.id, S.WON)
+    entries = timeline.timeline(db, org.rep_a.actor, institution.id, kinds=["opportunity"]).items
+    assert [(e.status, e.old_value, e.title) for e in entries] == [
+        ("won", "prospecting", "Échographes portables"),
+        ("prospecting", None, "Échographes portables"),
+    ]
+    assert entries[0].link == f"/opportunities/{opportunity.id}"
+    assert timeline.timeline(db, org.rep_b.actor, institution.id, kinds=["opportunity"]).items == []
+    groups = {g.kind: g for g in global_search.search_everything(db, org.rep_a.actor, "echographe")}
+    assert [hit.title for hit in groups["opportunity"].hits] == ["Échographes portables"]
+    assert "opportunity" not in {g.kind for g in global_search.search_everything(db, org.rep_b.actor, "echographe")}
+    comment = comments.add_comment(db, org.manager_a.actor, CommentTarget.OPPORTUNITY, opportunity.id, "Bravo !")
+    assert comment.target_kind == CommentTarget.OPPORTUNITY
+    with pytest.raises(Forbidden):
+        comments.add_comment(db, org.rep_b.actor, "opportunity", opportunity.id, "?")

@@ -50,6 +50,9 @@ class QuoteIn(BaseModel):
     notes: str | None = None
     global_discount_percent: Amount | None = None
     lines: list[LineIn] | None = Field(default=None, description="All the lines, in order (replaces them on PATCH)")
+    opportunity_id: uuid.UUID | None = Field(
+        default=None, description="The opportunity it is made for (same institution); accepting the quote wins it"
+    )
 
 
 @partial_model
@@ -145,6 +148,8 @@ class QuoteOut(BaseModel):
     version: int
     lines: list[LineOut]
     revisions: list[RevisionOut]
+    opportunity_id: uuid.UUID | None
+    opportunity_name: str | None
     allowed_actions: list[str]
 
 
