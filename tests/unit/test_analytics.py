@@ -1,0 +1,374 @@
+"""The dashboard's figures computed by hand on a small data set, on PostgreSQL and on SQLite: totals,
+weighted sums (half-up to the cent), forecast buckets (overdue apart), ageing, conversion and win rate,
+the previous period, the time zone's day boundaries, and the scope each role may ask for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from crm_app.analytics import dashboard as analytics
+from crm_app.analytics.dashboard import AgeingBucket, DashboardScope, Period
+from crm_app.activities import calls
+from crm_app.activities.models import TaskStatus
+from crm_app.institutions.models import Institution
+from crm_app.operations import migrate
+from crm_app.platform.db import get_engine
+from crm_app.platform.errors import Forbidden, ValidationFailed
+from crm_app.platform.models.base import utcnow
+from crm_app.sales import invoices, payments, quotes
+from crm_app.sales.models.invoices import Invoice
+from crm_app.sales.models.opportunities import Opportunity, OpportunityStage
+from tests.activity_factories import Org, make_meeting, make_note, make_org, make_task
+from tests.institution_factories import make_institution
+from tests.sales_factories import make_sent_quote, quote_line
+
+TODAY = date(2026, 3, 18)  # a Wednesday; the month is March 2026, the previous one February
+
+
+def at(day: str, clock: str = "10:00") -> datetime:
+    return datetime.fromisoformat(f"{day}T{clock}:00+00:00").astimezone(UTC)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
+    """A session on the test PostgreSQL database or on a fresh SQLite file, rolled back afterwards."""
+    if request.param == "sqlite":
+        override = request.getfixturevalue("settings_override")
+        override(database_url=f"sqlite:///{tmp_path / 'analytics.sqlite3'}")
+        migrate.upgrade()
+    connection = get_engine().connect()
+    assert connection.dialect.name == request.param
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@dataclass
+class Data:
+    org: Org
+    institutions: list[Institution]
+
+
+def _opportunity(session: Session, owner: Any, institution: Institution, **values: Any) -> Opportunity:
+    stage = values.get("stage", OpportunityStage.PROSPECTING)
+    opportunity = Opportunity(
+        name=values.pop("name", f"Sale {stage}"),
+        institution_id=institution.id,
+        owner_id=owner.id,
+        team_id=owner.user.team_id,
+        amount=Decimal(values.pop("amount")),
+        **values,
+    )
+    session.add(opportunity)
+    session.flush()
+    return opportunity
+
+
+def _invoice(
+    session: Session, owner: Any, institution: Institution, unit_price: str, issued: date, due: date
+) -> Invoice:
+    draft = invoices.create_invoice(
+        session, owner.actor, {"institution_id": institution.id, "lines": [quote_line(unit_price=unit_price)]}
+    )
+    invoice = invoices.issue_invoice(session, owner.actor, draft.id)
+    invoice.issue_date, invoice.due_date = issued, due
+    session.flush()
+    return invoice
+
+
+def _quote(
+    session: Session,
+    owner: Any,
+    institution: Institution,
+    sent: datetime,
+    decision: str | None,
+    decided: datetime | None,
+) -> None:
+    quote = make_sent_quote(session, owner.actor, institution)
+    if decision == "accept":
+        quote = quotes.accept_quote(session, owner.actor, quote.id)
+    elif decision == "reject":
+        quote = quotes.reject_quote(session, owner.actor, quote.id)
+    quote.sent_at, quote.decided_at = sent, decided
+    session.flush()
+
+
+def build(session: Session) -> Data:
+    org = make_org(session)
+    a, a2, b = org.rep_a, org.rep_a2, org.rep_b
+    inst1 = make_institution(session, assigned_to=a.user)
+    inst2 = make_institution(session, assigned_to=b.user)
+    inst3 = make_institution(session, assigned_to=a2.user)
+    inst4 = make_institution(session, assigned_to=a.user)
+    inst1.created_at = at("2026-03-02")
+    inst2.created_at = at("2026-02-02")
+    inst3.created_at = at("2026-03-31", "22:30")  # 1 April 00:30 in Paris: not March
+    inst4.created_at = at("2025-06-01")
+
+    # Open: the pipeline now. Weighted: 100.00, 586.4175 → 586.42, 750.0375 → 750.04, 250.005 → 250.01.
+    stage = OpportunityStage
+    _opportunity(
+        session,
+        a,
+        inst1,
+        stage=stage.PROSPECTING,
+        amount="1000.00",
+        probability=10,
+        expected_close_date=date(2026, 3, 25),
+    )
+    _opportunity(
+        session,
+        a,
+        inst1,
+        stage=stage.QUALIFICATION,
+        amount="2345.67",
+        probability=25,
+        expected_close_date=date(2026, 4, 10),
+    )
+    _opportunity(
+        session,
+        a2,
+        inst3,
+        stage=stage.NEGOTIATION,
+        amount="1000.05",
+        probability=75,
+        expected_close_date=date(2026, 3, 10),
+    )
+    _opportunity(session, b, inst2, stage=stage.PROPOSAL, amount="500.01", probability=50)
+    # Closed: March won 3000 and lost 800 (rep_a); February won 1200 (rep_a2); won at 23:30 UTC on 31 March = April in Paris.
+    _opportunity(session, a, inst1, stage=stage.WON, amount="3000.00", probability=100, closed_at=at("2026-03-05"))
+    _opportunity(
+        session,
+        a,
+        inst1,
+        stage=stage.LOST,
+        amount="800.00",
+        probability=0,
+        closed_at=at("2026-03-06"),
+        lost_reason_text="Price",
+    )
+    _opportunity(session, a2, inst3, stage=stage.WON, amount="1200.00", probability=100, closed_at=at("2026-02-15"))
+    _opportunity(
+        session, a, inst4, stage=stage.WON, amount="999.00", probability=100, closed_at=at("2026-03-31", "23:30")
+    )
+
+    # Quotes: sent in March q1 (accepted in March), q2 (still sent), q4 (rejected); q3 sent in February, accepted in March.
+    _quote(session, a, inst1, at("2026-03-02"), "accept", at("2026-03-10"))
+    _quote(session, a, inst1, at("2026-03-03"), None, None)
+    _quote(session, a, inst1, at("2026-02-20"), "accept", at("2026-03-01"))
+    _quote(session, b, inst2, at("2026-03-04"), "reject", at("2026-03-05"))
+
+    # Invoices (20 % VAT): i2 Jan 500 (inst1's first), i1 Mar 1000 (inst1), i3 Nov 2025 100 (inst2),
+    # i4 Feb 200 (inst3, due 20 Dec: 88 days late), i5 Mar 50 (inst4's first: a new client in March).
+    i1 = _invoice(session, a, inst1, "1000.00", date(2026, 3, 3), date(2026, 4, 2))
+    _invoice(session, a, inst1, "500.00", date(2026, 1, 20), date(2026, 2, 19))
+    i3 = _invoice(session, b, inst2, "100.00", date(2025, 11, 1), date(2025, 12, 1))
+    _invoice(session, a2, inst3, "200.00", date(2026, 2, 10), date(2025, 12, 20))
+    _invoice(session, a, inst4, "50.00", date(2026, 3, 15), date(2026, 4, 14))
+    payments.record_payment(
+        session, a.actor, i1.id, {"amount": "200.00", "paid_on": "2026-03-10", "method": "transfer"}
+    )
+    payments.record_payment(session, b.actor, i3.id, {"amount": "20.00", "paid_on": "2026-02-05", "method": "check"})
+    credit = invoices.create_credit_note(session, a.actor, i1.id, amount_incl_vat=Decimal("120.00"))
+    credit.issue_date = date(2026, 3, 12)
+    session.flush()
+    assert credit.total_excl_vat == Decimal("100.00")
+
+    # Activities in March: rep_a 1 task done, 1 meeting, 2 calls, 1 note; rep_b 1 call; outside March: nothing counted.
+    done = make_task(session, a.actor, title="Done in March")
+    done.status, done.completed_at = TaskStatus.DONE, at("2026-03-09")
+    late = make_task(session, a.actor, title="Done in February")
+    late.status, late.completed_at = TaskStatus.DONE, at("2026-02-09")
+    make_meeting(session, a.actor, starts_at=at("2026-03-11"))
+    make_meeting(session, a.actor, starts_at=at("2026-04-11"))
+    calls.log_call(session, a.actor, {"direction": "out", "called_at": at("2026-03-12")})
+    calls.log_call(session, a.actor, {"direction": "in", "called_at": at("2026-03-13")})
+    calls.log_call(session, b.actor, {"direction": "out", "called_at": at("2026-03-14")})
+    note = make_note(session, a.actor)
+    note.created_at = at("2026-03-16")
+    # Tasks now: one overdue and one due tomorrow (open), for rep_a.
+    make_task(session, a.actor, title="Overdue", due_at=utcnow() - timedelta(days=1))
+    make_task(session, a.actor, title="Tomorrow", due_at=utcnow() + timedelta(days=1))
+    session.flush()
+    return Data(org, [inst1, inst2, inst3, inst4])
+
+
+def kpis(session: Session, actor: Any, **options: Any) -> dict[str, tuple[Any, Any]]:
+    result = analytics.dashboard(session, actor, today=TODAY, **options)
+    return {name: (figure.value, figure.previous) for name, figure in result.kpis.items()}
+
+
+def test_kpis_of_the_month_and_the_previous_one(database: Session) -> None:
+    data = build(database)
+    figures = kpis(database, data.org.admin.actor, period=Period.MONTH)
+    assert figures["open_pipeline"] == (Decimal("4845.73"), None)
+    assert figures["weighted_pipeline"] == (Decimal("1686.47"), None)
+    assert figures["open_opportunities"] == (4, None)
+    assert figures["won_count"] == (1, 1)
+    assert figures["won_amount"] == (Decimal("3000.00"), Decimal("1200.00"))
+    assert figures["lost_count"] == (1, 0)
+    assert figures["win_rate"] == (Decimal("50.0"), Decimal("100.0"))
+    assert figures["quotes_sent"] == (3, 1)
+    assert figures["quotes_accepted"] == (2, 0)
+    assert figures["quote_conversion_rate"] == (Decimal("33.3"), Decimal("100.0"))
+    assert figures["revenue_invoiced"] == (Decimal("950.00"), Decimal("200.00"))  # 1000 + 50 − 100; Feb 200
+    assert figures["cash_collected"] == (Decimal("200.00"), Decimal("20.00"))
+    assert figures["receivables"] == (Decimal("1880.00"), None)  # 880 + 600 + 100 + 240 + 60
+    assert figures["receivables_overdue"] == (Decimal("940.00"), None)  # 600 + 100 + 240
+    assert figures["tasks_open"] == (2, None)
+    assert figures["tasks_overdue"] == (1, None)
+    assert figures["tasks_done"] == (1, 1)
+    assert figures["new_institutions"] == (1, 1)  # inst1 in March (inst3 is April in Paris), inst2 in February
+    assert figures["new_clients"] == (1, 1)  # inst4's first invoice in March, inst3's in February
+
+
+def test_periods_start_on_monday_and_compare_with_the_one_before() -> None:
+    week, before = analytics.period_ranges(Period.WEEK, TODAY)
+    assert (week.start, week.end, before.start, before.end) == (
+        date(2026, 3, 16),
+        date(2026, 3, 22),
+        date(2026, 3, 9),
+        date(2026, 3, 15),
+    )
+    quarter, before = analytics.period_ranges(Period.QUARTER, TODAY)
+    assert (quarter.start, quarter.end, before.start, before.end) == (
+        date(2026, 1, 1),
+        date(2026, 3, 31),
+        date(2025, 10, 1),
+        date(2025, 12, 31),
+    )
+    year, before = analytics.period_ranges(Period.YEAR, TODAY)
+    assert (year.start, year.end, before.start) == (date(2026, 1, 1), date(2026, 12, 31), date(2025, 1, 1))
+    custom, before = analytics.period_ranges(Period.CUSTOM, TODAY, date(2026, 3, 1), date(2026, 3, 10))
+    assert (before.start, before.end) == (date(2026, 2, 19), date(2026, 2, 28))
+    with pytest.raises(ValidationFailed) as refused:
+        analytics.period_ranges(Period.CUSTOM, TODAY, date(2026, 3, 10), date(2026, 3, 1))
+    assert set(refused.value.field_errors) == {"date_to"}
+    with pytest.raises(ValidationFailed) as refused:
+        analytics.period_ranges(Period.CUSTOM, TODAY, None, None)
+    assert set(refused.value.field_errors) == {"date_from", "date_to"}
+
+
+def test_a_custom_range_counts_the_days_it_names(database: Session) -> None:
+    data = build(database)
+    figures = kpis(
+        database, data.org.admin.actor, period=Period.CUSTOM, date_from=date(2026, 3, 1), date_to=date(2026, 3, 5)
+    )
+    assert figures["won_count"] == (1, 0)  # 5 March; the previous five days hold nothing
+    assert figures["quotes_sent"] == (3, 0)
+    assert figures["revenue_invoiced"] == (Decimal("1000.00"), Decimal("0.00"))
+
+
+def test_pipeline_by_stage(database: Session) -> None:
+    data = build(database)
+    rows = analytics.pipeline(database, data.org.admin.actor)
+    assert [(r.stage.value, r.count, r.amount, r.weighted_amount) for r in rows] == [
+        ("prospecting", 1, Decimal("1000.00"), Decimal("100.00")),
+        ("qualification", 1, Decimal("2345.67"), Decimal("586.42")),
+        ("proposal", 1, Decimal("500.01"), Decimal("250.01")),
+        ("negotiation", 1, Decimal("1000.05"), Decimal("750.04")),
+    ]
+
+
+def test_forecast_by_month_with_overdue_and_undated_apart(database: Session) -> None:
+    data = build(database)
+    result = analytics.forecast(database, data.org.admin.actor, months=3, today=TODAY)
+    assert [(m.month, m.close_from, m.count, m.amount, m.weighted_amount) for m in result.months] == [
+        (date(2026, 3, 1), TODAY, 1, Decimal("1000.00"), Decimal("100.00")),
+        (date(2026, 4, 1), date(2026, 4, 1), 1, Decimal("2345.67"), Decimal("586.42")),
+        (date(2026, 5, 1), date(2026, 5, 1), 0, Decimal("0.00"), Decimal("0.00")),
+    ]
+    assert (result.overdue.count, result.overdue.amount, result.overdue.weighted_amount) == (
+        1,
+        Decimal("1000.05"),
+        Decimal("750.04"),
+    )  # closing on 10 March, still open: not hidden in March
+    assert (result.undated.count, result.undated.amount) == (1, Decimal("500.01"))
+    with pytest.raises(ValidationFailed):
+        analytics.forecast(database, data.org.admin.actor, months=0)
+
+
+def test_receivables_aged_by_days_past_due(database: Session) -> None:
+    data = build(database)
+    result = analytics.receivables(database, data.org.admin.actor, today=TODAY)
+    assert (result.total, result.count) == (Decimal("1880.00"), 5)
+    assert {b.bucket: (b.count, b.amount) for b in result.buckets} == {
+        AgeingBucket.NOT_DUE: (2, Decimal("940.00")),  # i1 1200 − 200 paid − 120 credited, i5 60
+        AgeingBucket.DAYS_1_30: (1, Decimal("600.00")),  # 27 days
+        AgeingBucket.DAYS_31_60: (0, Decimal("0.00")),
+        AgeingBucket.DAYS_61_90: (1, Decimal("240.00")),  # 88 days
+        AgeingBucket.OVER_90: (1, Decimal("100.00")),  # 107 days, 20 paid
+    }
+    thirty = next(b for b in result.buckets if b.bucket is AgeingBucket.DAYS_1_30)
+    assert (thirty.due_from, thirty.due_to) == (date(2026, 2, 16), date(2026, 3, 17))
+
+
+def test_invoiced_vs_collected_per_month(database: Session) -> None:
+    data = build(database)
+    months = analytics.invoiced_vs_collected(database, data.org.admin.actor, months=12, today=TODAY)
+    assert len(months) == 12 and months[0].month == date(2025, 4, 1) and months[-1].month == date(2026, 3, 1)
+    by_month = {m.month: (m.invoiced, m.collected) for m in months}
+    assert by_month[date(2026, 3, 1)] == (Decimal("950.00"), Decimal("200.00"))
+    assert by_month[date(2026, 2, 1)] == (Decimal("200.00"), Decimal("20.00"))
+    assert by_month[date(2026, 1, 1)] == (Decimal("500.00"), Decimal("0.00"))
+    assert by_month[date(2025, 11, 1)] == (Decimal("100.00"), Decimal("0.00"))
+
+
+def test_activities_per_salesperson(database: Session) -> None:
+    data = build(database)
+    people = analytics.activities_by_person(database, data.org.admin.actor, today=TODAY)
+    assert [(p.name, p.tasks_done, p.meetings, p.calls, p.notes) for p in people] == [
+        ("Anne Aubert", 1, 1, 2, 1),
+        ("Bruno Blanc", 0, 0, 1, 0),
+    ]
+
+
+def test_each_role_sees_its_scope_and_no_wider(database: Session) -> None:
+    data = build(database)
+    org = data.org
+    assert analytics.allowed_scopes(org.rep_a.actor) == [DashboardScope.OWN]
+    assert analytics.allowed_scopes(org.manager_a.actor) == [DashboardScope.OWN, DashboardScope.TEAM]
+    assert analytics.allowed_scopes(org.admin.actor) == [DashboardScope.OWN, DashboardScope.ALL]  # no team
+    mine = kpis(database, org.rep_a.actor)
+    assert mine["open_pipeline"][0] == Decimal("3345.67") and mine["weighted_pipeline"][0] == Decimal("686.42")
+    assert mine["revenue_invoiced"][0] == Decimal("950.00") and mine["receivables"][0] == Decimal("1540.00")
+    team = kpis(database, org.manager_a.actor)  # the widest allowed: the team (rep_a and rep_a2)
+    assert team["open_pipeline"][0] == Decimal("4345.72") and team["weighted_pipeline"][0] == Decimal("1436.46")
+    assert team["won_amount"] == (Decimal("3000.00"), Decimal("1200.00"))
+    assert kpis(database, org.manager_a.actor, scope=DashboardScope.OWN)["open_pipeline"][0] == Decimal("0.00")
+    with pytest.raises(Forbidden):
+        analytics.dashboard(database, org.rep_a.actor, scope=DashboardScope.TEAM, today=TODAY)
+    with pytest.raises(Forbidden):
+        analytics.pipeline(database, org.manager_a.actor, scope=DashboardScope.ALL)
+    assert [r.count for r in analytics.pipeline(database, org.rep_b.actor)] == [0, 0, 1, 0]
+
+
+def test_my_day(database: Session) -> None:
+    data = build(database)
+    rep = data.org.rep_a
+    make_task(database, rep.actor, title="Call the pharmacist", due_at=at("2026-03-18", "08:00"))
+    make_task(database, rep.actor, title="Next week", due_at=at("2026-03-25", "08:00"))
+    make_meeting(database, rep.actor, starts_at=at("2026-03-18", "13:00"), title="Today's visit")
+    sent = make_sent_quote(database, rep.actor, data.institutions[0])
+    sent.valid_until = TODAY + timedelta(days=3)
+    database.flush()
+    result = analytics.my_day(database, rep.actor, today=TODAY)
+    assert [t.title for t in result.tasks] == ["Call the pharmacist"] and result.tasks_total == 1
+    assert [m.title for m in result.meetings] == ["Today's visit"]
+    assert [q.id for q in result.expiring_quotes] == [sent.id]
+    # Due before 18 March: i2 (600 left) of rep_a; i4 is rep_a2's.
+    assert [(i.amount, i.day) for i in result.overdue_invoices] == [(Decimal("600.00"), date(2026, 2, 19))]
+    assert result.overdue_invoices_total == 1
