@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from crm_app.analytics import dashboard as analytics
-from crm_app.analytics.dashboard import AgeingBucket, DashboardScope, Period
 from crm_app.activities import calls
 from crm_app.activities.models import TaskStatus
+from crm_app.analytics import dashboard as analytics
+from crm_app.analytics.dashboard import AgeingBucket, DashboardScope, Period
 from crm_app.institutions.models import Institution
 from crm_app.operations import migrate
 from crm_app.platform.db import get_engine
@@ -78,7 +78,7 @@ def _opportunity(session: Session, owner: Any, institution: Institution, **value
 
 
 def _invoice(
-    session: Session, owner: Any, institution: Institution, unit_price: str, issued: date, due: date
+    session: Session, owner: Any, institution: Institution, unit_price: str, *, issued: date, due: date
 ) -> Invoice:
     draft = invoices.create_invoice(
         session, owner.actor, {"institution_id": institution.id, "lines": [quote_line(unit_price=unit_price)]}
@@ -93,9 +93,10 @@ def _quote(
     session: Session,
     owner: Any,
     institution: Institution,
+    *,
     sent: datetime,
-    decision: str | None,
-    decided: datetime | None,
+    decision: str | None = None,
+    decided: datetime | None = None,
 ) -> None:
     quote = make_sent_quote(session, owner.actor, institution)
     if decision == "accept":
@@ -148,7 +149,8 @@ def build(session: Session) -> Data:
         expected_close_date=date(2026, 3, 10),
     )
     _opportunity(session, b, inst2, stage=stage.PROPOSAL, amount="500.01", probability=50)
-    # Closed: March won 3000 and lost 800 (rep_a); February won 1200 (rep_a2); won at 23:30 UTC on 31 March = April in Paris.
+    # Closed: March won 3000 and lost 800 (rep_a); February won 1200 (rep_a2);
+    # won at 23:30 UTC on 31 March: April in Paris.
     _opportunity(session, a, inst1, stage=stage.WON, amount="3000.00", probability=100, closed_at=at("2026-03-05"))
     _opportunity(
         session,
@@ -165,19 +167,20 @@ def build(session: Session) -> Data:
         session, a, inst4, stage=stage.WON, amount="999.00", probability=100, closed_at=at("2026-03-31", "23:30")
     )
 
-    # Quotes: sent in March q1 (accepted in March), q2 (still sent), q4 (rejected); q3 sent in February, accepted in March.
-    _quote(session, a, inst1, at("2026-03-02"), "accept", at("2026-03-10"))
-    _quote(session, a, inst1, at("2026-03-03"), None, None)
-    _quote(session, a, inst1, at("2026-02-20"), "accept", at("2026-03-01"))
-    _quote(session, b, inst2, at("2026-03-04"), "reject", at("2026-03-05"))
+    # Quotes: sent in March q1 (accepted in March), q2 (still sent), q4 (rejected);
+    # q3 sent in February, accepted in March.
+    _quote(session, a, inst1, sent=at("2026-03-02"), decision="accept", decided=at("2026-03-10"))
+    _quote(session, a, inst1, sent=at("2026-03-03"))
+    _quote(session, a, inst1, sent=at("2026-02-20"), decision="accept", decided=at("2026-03-01"))
+    _quote(session, b, inst2, sent=at("2026-03-04"), decision="reject", decided=at("2026-03-05"))
 
     # Invoices (20 % VAT): i2 Jan 500 (inst1's first), i1 Mar 1000 (inst1), i3 Nov 2025 100 (inst2),
     # i4 Feb 200 (inst3, due 20 Dec: 88 days late), i5 Mar 50 (inst4's first: a new client in March).
-    i1 = _invoice(session, a, inst1, "1000.00", date(2026, 3, 3), date(2026, 4, 2))
-    _invoice(session, a, inst1, "500.00", date(2026, 1, 20), date(2026, 2, 19))
-    i3 = _invoice(session, b, inst2, "100.00", date(2025, 11, 1), date(2025, 12, 1))
-    _invoice(session, a2, inst3, "200.00", date(2026, 2, 10), date(2025, 12, 20))
-    _invoice(session, a, inst4, "50.00", date(2026, 3, 15), date(2026, 4, 14))
+    i1 = _invoice(session, a, inst1, "1000.00", issued=date(2026, 3, 3), due=date(2026, 4, 2))
+    _invoice(session, a, inst1, "500.00", issued=date(2026, 1, 20), due=date(2026, 2, 19))
+    i3 = _invoice(session, b, inst2, "100.00", issued=date(2025, 11, 1), due=date(2025, 12, 1))
+    _invoice(session, a2, inst3, "200.00", issued=date(2026, 2, 10), due=date(2025, 12, 20))
+    _invoice(session, a, inst4, "50.00", issued=date(2026, 3, 15), due=date(2026, 4, 14))
     payments.record_payment(
         session, a.actor, i1.id, {"amount": "200.00", "paid_on": "2026-03-10", "method": "transfer"}
     )
@@ -252,7 +255,7 @@ def test_periods_start_on_monday_and_compare_with_the_one_before() -> None:
     )
     year, before = analytics.period_ranges(Period.YEAR, TODAY)
     assert (year.start, year.end, before.start) == (date(2026, 1, 1), date(2026, 12, 31), date(2025, 1, 1))
-    custom, before = analytics.period_ranges(Period.CUSTOM, TODAY, date(2026, 3, 1), date(2026, 3, 10))
+    _, before = analytics.period_ranges(Period.CUSTOM, TODAY, date(2026, 3, 1), date(2026, 3, 10))
     assert (before.start, before.end) == (date(2026, 2, 19), date(2026, 2, 28))
     with pytest.raises(ValidationFailed) as refused:
         analytics.period_ranges(Period.CUSTOM, TODAY, date(2026, 3, 10), date(2026, 3, 1))
