@@ -30,7 +30,15 @@ from crm_app.analytics.dashboard import (
     Overview,
     Period,
 )
-from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, format_decimal, ngettext
+from crm_app.platform.i18n import (
+    N_,
+    current_locale,
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    ngettext,
+)
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor
@@ -441,11 +449,12 @@ def _kpi_card(name: str, title: str, kpis: Mapping[str, Figure], target: str) ->
                 ui.label(detail).classes("text-caption text-grey-8")
             change = change_text(name, figure)
             with ui.row().classes("items-center gap-1 text-caption no-wrap"):
-                if change is None:
+                if name in analytics.STATE_KPIS:
                     ui.label(_("now")).classes("text-grey-7")
                 else:
-                    words, colour = change
-                    ui.label(words).classes(f"text-{colour} text-weight-medium")
+                    if change is not None:
+                        words, colour = change
+                        ui.label(words).classes(f"text-{colour} text-weight-medium")
                     ui.label(_("vs {value}", value=_value_text(name, figure.previous))).classes("text-grey-7 ellipsis")
 
 
@@ -455,14 +464,28 @@ def _chart_card(title: str, chart: Callable[[], ui.echart], marker: str) -> None
         chart().classes("w-full dashboard-chart").mark(f"{marker}-echart")
 
 
+def _js_locale() -> str:
+    return {"en": "en-GB"}.get(current_locale(), current_locale())
+
+
 def _money_axis() -> dict[str, Any]:
-    return {"type": "value", "axisLabel": {"formatter": "{value} €"}}
+    compact = f"new Intl.NumberFormat('{_js_locale()}', {{notation: 'compact', style: 'currency', currency: 'EUR'}})"
+    return {"type": "value", "axisLabel": {":formatter": f"value => {compact}.format(value)"}}
+
+
+def _tooltip(*, money: bool) -> dict[str, Any]:
+    style = "{style: 'currency', currency: 'EUR'}" if money else "{}"
+    return {
+        "trigger": "axis",
+        "axisPointer": {"type": "shadow"},
+        ":valueFormatter": f"value => new Intl.NumberFormat('{_js_locale()}', {style}).format(value)",
+    }
 
 
 def _base(categories: list[str], series: list[dict[str, Any]], *, horizontal: bool = False) -> dict[str, Any]:
     category_axis = {"type": "category", "data": categories, "axisLabel": {"interval": 0, "hideOverlap": True}}
     options: dict[str, Any] = {
-        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "tooltip": _tooltip(money=not horizontal),
         "legend": {"bottom": 0, "type": "scroll"},
         "grid": {"left": 8, "right": 16, "top": 16, "bottom": 40, "containLabel": True},
         "xAxis": {"type": "value"} if horizontal else category_axis,

@@ -317,6 +317,18 @@ MONEY_KPIS = frozenset(
     }
 )
 RATE_KPIS = frozenset({"win_rate", "quote_conversion_rate"})
+#: The KPIs that are a state of today rather than a period's (no previous value).
+STATE_KPIS = frozenset(
+    {
+        "open_pipeline",
+        "weighted_pipeline",
+        "open_opportunities",
+        "receivables",
+        "receivables_overdue",
+        "tasks_open",
+        "tasks_overdue",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,7 +500,7 @@ def dashboard(
     before = _period_kpis(session, actor, resolved, _window(previous, zone))
     kpis: dict[str, Figure] = {}
     for name in KPI_NAMES:
-        if name in now_figures:
+        if name in STATE_KPIS:
             kpis[name] = Figure(now_figures[name])
         else:
             kpis[name] = Figure(this[name], before[name])
