@@ -13,11 +13,18 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from crm_app.activities import tasks
+from crm_app.activities.tasks import TaskQuery
 from crm_app.analytics import dashboard as analytics
 from crm_app.analytics.dashboard import AgeingBucket, DashboardScope, Period
+from crm_app.institutions import service as institutions
+from crm_app.institutions.service import InstitutionQuery
 from crm_app.operations import migrate
 from crm_app.platform.db import get_engine
 from crm_app.platform.errors import Forbidden, ValidationFailed
+from crm_app.sales import invoices, quotes
+from crm_app.sales.invoices import InvoiceQuery
+from crm_app.sales.quotes import QuoteQuery
 from tests.activity_factories import make_meeting, make_task
 from tests.analytics_factories import TODAY, at, build
 from tests.sales_factories import make_sent_quote
@@ -208,3 +215,28 @@ def test_my_day(database: Session) -> None:
     # Due before 18 March: i2 (600 left) of rep_a; i4 is rep_a2's.
     assert [(i.amount, i.day) for i in result.overdue_invoices] == [(Decimal("600.00"), date(2026, 2, 19))]
     assert result.overdue_invoices_total == 1
+
+
+def test_the_lists_behind_the_figures_hold_the_same_records(database: Session) -> None:
+    """What a figure links to (pages/dashboard.ListLinks) lists exactly what the figure counts."""
+    data = build(database)
+    admin = data.org.admin.actor
+    march = {"sent_from": "2026-03-01", "sent_to": "2026-03-31"}
+    assert quotes.list_quotes(database, admin, QuoteQuery.from_params(march)).total == 3
+    decided = {"status": "accepted,ordered", "decided_from": "2026-03-01", "decided_to": "2026-03-31"}
+    assert quotes.list_quotes(database, admin, QuoteQuery.from_params(decided)).total == 2
+    outstanding = invoices.list_invoices(database, admin, InvoiceQuery.from_params({"outstanding": "1"}))
+    assert outstanding.total == 5
+    thirty = {"outstanding": "1", "due_from": "2026-02-16", "due_to": "2026-03-17"}
+    assert invoices.list_invoices(database, admin, InvoiceQuery.from_params(thirty)).total == 1
+    paid = {"paid_from": "2026-03-01", "paid_to": "2026-03-31"}
+    assert invoices.list_invoices(database, admin, InvoiceQuery.from_params(paid)).total == 1
+    done = {"status": "done", "completed_from": "2026-03-01", "completed_to": "2026-03-31"}
+    assert [t.title for t in tasks.list_tasks(database, admin, TaskQuery.from_params(done)).items] == ["Done in March"]
+    team = TaskQuery.from_params({"team_id": str(data.org.rep_a.user.team_id)})
+    assert tasks.list_tasks(database, admin, team).total == 4
+    created = InstitutionQuery.from_params({"created_from": "2026-03-01", "created_to": "2026-03-31"})
+    assert [r.id for r in institutions.list_institutions(database, admin, created).items] == [data.institutions[0].id]
+    clients = InstitutionQuery.from_params({"client_from": "2026-03-01", "client_to": "2026-03-31"})
+    assert [r.id for r in institutions.list_institutions(database, admin, clients).items] == [data.institutions[3].id]
+    assert created.to_params()["created_from"] == "2026-03-01" and clients.to_params()["client_to"] == "2026-03-31"
