@@ -44,14 +44,12 @@ from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor
 from crm_app.sales.models.opportunities import OPEN_STAGES, OpportunityStage
 
-#: Each stage's name (the opportunities area words them the same way).
+#: The open stages' names (the opportunities area words them the same way).
 STAGE_LABELS: dict[OpportunityStage, str] = {
-    OpportunityStage.PROSPECTING: N_("Prospecting"),
-    OpportunityStage.QUALIFICATION: N_("Qualification"),
-    OpportunityStage.PROPOSAL: N_("Proposal"),
-    OpportunityStage.NEGOTIATION: N_("Negotiation"),
-    OpportunityStage.WON: N_("Won"),
-    OpportunityStage.LOST: N_("Lost"),
+    OpportunityStage.PROSPECTING: NP_("opportunity stage", "Prospecting"),
+    OpportunityStage.QUALIFICATION: NP_("opportunity stage", "Qualification"),
+    OpportunityStage.PROPOSAL: NP_("opportunity stage", "Proposal"),
+    OpportunityStage.NEGOTIATION: NP_("opportunity stage", "Negotiation"),
 }
 PRIMARY, SECONDARY, ACCENT, WARNING, NEGATIVE = "#0b6e99", "#26a69a", "#7e57c2", "#f2a600", "#c10015"
 
@@ -525,7 +523,7 @@ def _pipeline_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]
     def draw() -> ui.echart:
         return ui.echart(
             _base(
-                [_(STAGE_LABELS[s.stage]) for s in stages],
+                [pgettext("opportunity stage", STAGE_LABELS[s.stage]) for s in stages],
                 [
                     _bars(_("Amount"), [s.amount for s in stages], PRIMARY),
                     _bars(_("Weighted"), [s.weighted_amount for s in stages], SECONDARY),
