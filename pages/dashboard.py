@@ -32,12 +32,14 @@ from crm_app.analytics.dashboard import (
 )
 from crm_app.platform.i18n import (
     N_,
+    NP_,
     current_locale,
     format_currency,
     format_date,
     format_datetime,
     format_decimal,
     ngettext,
+    pgettext,
 )
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.params import Params
@@ -431,10 +433,10 @@ class DashboardScreen:
                             with ui.link(target=target.format(id=item.id)).classes(
                                 "w-full dashboard-link dashboard-day-item"
                             ):
-                                ui.label(item.title).classes("text-body2 ellipsis")
+                                ui.label(item.title).classes("text-body2")
                                 ui.label(
                                     " · ".join(part for part in (detail(item), item.institution_name or "") if part)
-                                ).classes("text-caption text-grey-7 ellipsis")
+                                ).classes("text-caption text-grey-7")
 
 
 def _kpi_card(name: str, title: str, kpis: Mapping[str, Figure], target: str) -> None:
@@ -446,14 +448,14 @@ def _kpi_card(name: str, title: str, kpis: Mapping[str, Figure], target: str) ->
             if (detail := _detail(name, kpis)) is not None:
                 ui.label(detail).classes("text-caption text-grey-8")
             change = change_text(name, figure)
-            with ui.row().classes("items-center gap-1 text-caption no-wrap"):
+            with ui.row().classes("items-center gap-1 text-caption"):
                 if name in analytics.STATE_KPIS:
                     ui.label(_("now")).classes("text-grey-7")
                 else:
                     if change is not None:
                         words, colour = change
                         ui.label(words).classes(f"text-{colour} text-weight-medium")
-                    ui.label(_("vs {value}", value=_value_text(name, figure.previous))).classes("text-grey-7 ellipsis")
+                    ui.label(_("vs {value}", value=_value_text(name, figure.previous))).classes("text-grey-7")
 
 
 def _chart_card(title: str, chart: Callable[[], ui.echart], marker: str) -> None:
