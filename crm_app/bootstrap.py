@@ -22,6 +22,7 @@ from crm_app.activities import alerts, meetings, notes, tasks
 from crm_app.activities import api as activities_api
 from crm_app.activities import notifications as activity_notifications
 from crm_app.activities import timeline as activity_timeline
+from crm_app.analytics import api as analytics_api
 from crm_app.institutions import notifications as institution_notifications
 from crm_app.institutions import search as institution_search
 from crm_app.institutions import service as institutions
@@ -129,7 +130,9 @@ def api_router() -> APIRouter:
     for module in (health, auth_api, imports_api, institutions_api, activities_api, notifications_api, users):
         router.include_router(module.router)
     router.include_router(users.auth_router)
-    for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api, opportunities_api):
+    for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api):
+        router.include_router(module.router)
+    for module in (opportunities_api, analytics_api):
         router.include_router(module.router)
     router.include_router(health.unknown_endpoint_router)
     return router

@@ -13,7 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -291,6 +291,14 @@ SORTS: dict[str, tuple[Any, ...]] = {
 DUE_FILTERS = ("overdue", "today", "week", "none")
 
 
+def _day(read: Params, name: str) -> date | None:
+    try:
+        day: date | None = fields.day()(read.one(name))
+    except ValueError:
+        return None
+    return day
+
+
 @dataclass(frozen=True)
 class TaskQuery:
     """Filters and sort of the task lists (the /tasks page's URL holds the same)."""
@@ -298,6 +306,9 @@ class TaskQuery:
     mine: bool = False  # assigned to the actor
     assignee_id: uuid.UUID | None = None
     created_by: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    completed_from: date | None = None  # done on these days (the organisation's time zone)
+    completed_to: date | None = None
     statuses: tuple[TaskStatus, ...] = ()
     priorities: tuple[TaskPriority, ...] = ()
     due: str | None = None  # "overdue", "today", "week" (in `timezone`), "none" (no due date)
@@ -319,6 +330,9 @@ class TaskQuery:
             mine=read.flag("mine"),
             assignee_id=read.ident("assignee_id"),
             created_by=read.ident("created_by"),
+            team_id=read.ident("team_id"),
+            completed_from=_day(read, "completed_from"),
+            completed_to=_day(read, "completed_to"),
             statuses=read.choices("status", TaskStatus),
             priorities=read.choices("priority", TaskPriority),
             due=due if due in DUE_FILTERS else None,
@@ -344,6 +358,19 @@ def _due_window(query: TaskQuery) -> tuple[datetime, datetime]:
     return begin, begin + timedelta(days=days)
 
 
+def _completed_between(first: date | None, last: date | None) -> list[Any]:
+    """Done on these days of the organisation's time zone (the dashboard's days)."""
+    if first is None and last is None:
+        return []
+    zone = ZoneInfo(organisation()["timezone"])
+    conditions = []
+    if first is not None:
+        conditions.append(_T.completed_at >= datetime.combine(first, time.min, tzinfo=zone))
+    if last is not None:
+        conditions.append(_T.completed_at < datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone))
+    return conditions
+
+
 def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
     conditions = [
         scope_condition(actor, "record.view", team_column=_T.team_id, owner_columns=(_T.assignee_id, _T.created_by))
@@ -354,6 +381,9 @@ def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
         conditions.append(_T.assignee_id == query.assignee_id)
     if query.created_by is not None:
         conditions.append(_T.created_by == query.created_by)
+    if query.team_id is not None:
+        conditions.append(_T.team_id == query.team_id)
+    conditions += _completed_between(query.completed_from, query.completed_to)
     if query.statuses:
         conditions.append(_T.status.in_([s.value for s in query.statuses]))
     if query.priorities:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -842,6 +842,10 @@ class QuoteQuery:
     issued_to: date | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    sent_from: date | None = None  # the day it was sent, in the organisation's time zone
+    sent_to: date | None = None
+    decided_from: date | None = None  # the day it was accepted or rejected
+    decided_to: date | None = None
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
     q: str = ""  # number, title or institution name
@@ -866,6 +870,10 @@ class QuoteQuery:
             issued_to=_day(read, "issued_to"),
             valid_from=_day(read, "valid_from"),
             valid_to=_day(read, "valid_to"),
+            sent_from=_day(read, "sent_from"),
+            sent_to=_day(read, "sent_to"),
+            decided_from=_day(read, "decided_from"),
+            decided_to=_day(read, "decided_to"),
             amount_min=_money(read, "amount_min"),
             amount_max=_money(read, "amount_max"),
             q=read.one("q") or "",
@@ -893,6 +901,15 @@ def _conditions(actor: Actor, query: QuoteQuery) -> list[Any]:
         (query.amount_max, _Q.total_excl_vat.__le__),
     )
     conditions += [compare(value) for value, compare in bounds if value is not None]
+    zone = ZoneInfo(organisation()["timezone"])
+    for column, first, last in (
+        (_Q.sent_at, query.sent_from, query.sent_to),
+        (_Q.decided_at, query.decided_from, query.decided_to),
+    ):
+        if first is not None:
+            conditions.append(column >= datetime.combine(first, time.min, tzinfo=zone))
+        if last is not None:
+            conditions.append(column < datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone))
     if query.statuses:
         conditions.append(_Q.status.in_([s.value for s in query.statuses]))
     if query.mine:
