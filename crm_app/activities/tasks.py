@@ -91,6 +91,7 @@ def _publish_changed(session: Session, actor: Actor, task: Task, *, deleted: boo
             assignee_id=task.assignee_id,
             team_id=task.team_id,
             deleted=deleted,
+            institution_id=task.institution_id,
             actor_id=actor_id(actor),
         ),
     )
