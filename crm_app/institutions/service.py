@@ -532,7 +532,11 @@ SORTS: dict[str, Any] = {
     **{spec.sort: getattr(Institution, spec.sort_column or spec.name) for spec in FIELDS if spec.sort},
     "updated": Institution.updated_at,
     "created": Institution.created_at,
+    "health_score": Institution.health_score,
 }
+#: Sorts whose column has many equal values: ties go in name order, as their index has them
+#: (`ix_institutions_health`: a page is read straight off it, without sorting a whole score's rows).
+TIEBREAKS: dict[str, Any] = {"health_score": Institution.name_key}
 
 
 @dataclass(frozen=True)
@@ -554,6 +558,8 @@ class InstitutionQuery:
     rooms_min: int | None = None
     rooms_max: int | None = None
     compliance: tuple[ComplianceStatus, ...] = ()
+    health_min: int | None = None  # the health score (crm_app.analytics.health), 0-100
+    health_max: int | None = None
     archived: str = "active"  # "active", "archived" or "all"
     sort: str = "name"
     descending: bool = False
@@ -574,7 +580,16 @@ class InstitutionQuery:
         ):
             if values:
                 params[name] = [str(v) for v in values]
-        for name in ("assigned_user_id", "team_id", "beds_min", "beds_max", "rooms_min", "rooms_max"):
+        for name in (
+            "assigned_user_id",
+            "team_id",
+            "beds_min",
+            "beds_max",
+            "rooms_min",
+            "rooms_max",
+            "health_min",
+            "health_max",
+        ):
             if (value := getattr(self, name)) is not None:
                 params[name] = str(value)
         if self.unassigned:
@@ -607,6 +622,8 @@ class InstitutionQuery:
             rooms_min=read.number("rooms_min"),
             rooms_max=read.number("rooms_max"),
             compliance=read.choices("compliance", ComplianceStatus),
+            health_min=read.number("health_min"),
+            health_max=read.number("health_max"),
             archived=archived if archived in {"active", "archived", "all"} else "active",
             sort=sort,
             descending=descending,
@@ -651,6 +668,8 @@ _CONDITIONS: dict[str, Callable[[], Any]] = {
     "rooms_min": lambda: col(Institution.profile_rooms) >= _bound("rooms_min"),
     "rooms_max": lambda: col(Institution.profile_rooms) <= _bound("rooms_max"),
     "compliance": lambda: col(Institution.profile_compliance).in_(_bound("compliance", expanding=True)),
+    "health_min": lambda: col(Institution.health_score) >= _bound("health_min"),
+    "health_max": lambda: col(Institution.health_score) <= _bound("health_max"),
 }
 
 Shape = tuple[str, ...]
@@ -677,6 +696,8 @@ def _filters(query: InstitutionQuery) -> tuple[Shape, dict[str, Any]]:
         "rooms_min": query.rooms_min,
         "rooms_max": query.rooms_max,
         "compliance": [c.value for c in query.compliance],
+        "health_min": query.health_min,
+        "health_max": query.health_max,
     }
     shape = tuple(
         name for name in _CONDITIONS if values[name] is not None and values[name] is not False and values[name] != []
@@ -706,16 +727,22 @@ class InstitutionRow:
     updated_at: datetime
     version: int
     created_by: uuid.UUID | None
+    health_score: int | None
     tags: list[str] = field(default_factory=list)
     can_edit: bool = False
 
 
-def _order(sort: str, descending: bool, columns: Any = None) -> tuple[Any, Any]:
-    """The list order (the sort column, then the id so that every row has one place)."""
-    key_column, key = (
-        (SORTS.get(sort, Institution.name_key), Institution.id) if columns is None else (columns.sort_key, columns.id)
-    )
-    return (col(key_column).desc(), col(key).desc()) if descending else (col(key_column).asc(), col(key).asc())
+def _order(sort: str, descending: bool, columns: Any = None) -> tuple[Any, ...]:
+    """The list order (the sort column, its tiebreak if any, then the id so that every row has one place)."""
+    if columns is None:
+        keys = [
+            SORTS.get(sort, Institution.name_key),
+            *([TIEBREAKS[sort]] if sort in TIEBREAKS else []),
+            Institution.id,
+        ]
+    else:
+        keys = [columns.sort_key, *([columns.tiebreak] if sort in TIEBREAKS else []), columns.id]
+    return tuple(col(key).desc() if descending else col(key).asc() for key in keys)
 
 
 def _sorted_matches(shape: Shape, sort: str, descending: bool, source: str) -> tuple[Any, tuple[Any, Any]]:
@@ -734,6 +761,8 @@ def _sorted_matches(shape: Shape, sort: str, descending: bool, source: str) -> t
         return subquery, _order(sort, descending, subquery.c)
     sort_column = SORTS.get(sort, Institution.name_key)
     matches = _base_select(shape).add_columns(col(sort_column).label("sort_key"))
+    if sort in TIEBREAKS:
+        matches = matches.add_columns(col(TIEBREAKS[sort]).label("tiebreak"))
     if "q" in shape:
         matches = matches.offset(0)
     subquery = matches.subquery("matches")
@@ -827,6 +856,8 @@ def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
         query.rooms_min,
         query.rooms_max,
         query.compliance,
+        query.health_min,
+        query.health_max,
         query.archived,
         query.ids,
     )
@@ -982,6 +1013,7 @@ def _page_statement(shape: Shape, sort: str, descending: bool, source: str, anch
             _I.updated_at,
             _I.version,
             _I.created_by,
+            _I.health_score,
             _TAGS_OF_ROW.label("tags"),
         )
         .join(ids_page, ids_page.c.id == _I.id)
