@@ -938,6 +938,13 @@ def _count_statement(shape: Shape, source: str) -> Any:
     return matches.with_only_columns(sa.func.count()).order_by(None)
 
 
+def matching_ids(query: InstitutionQuery) -> Any:
+    """The ids of the institutions `query` filters (unsorted, unpaged), as a statement with its values
+    bound: what a bulk action works on."""
+    shape, params = _filters(query)
+    return _base_select(shape).params(params)
+
+
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
     shape, params = _filters(query)
     return _count(session, query, shape, params, _source(session, query))
