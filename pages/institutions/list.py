@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from components.backend import call, current_actor
+from components.bulk_work import BulkWorkDialog
 from components.health import COLOURS
 from components.paged_table import WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
+from crm_app.activities.bulk import BulkKind
 from crm_app.analytics.health import health_of
 from crm_app.institutions import exports
 from crm_app.institutions import saved_views as views
@@ -199,6 +201,11 @@ class InstitutionList:
                 ui.button(
                     _("Import"), icon="upload_file", on_click=lambda: ui.navigate.to("/institutions/import")
                 ).props("outline")
+            with ui.button(_("Bulk work"), icon="playlist_add").props("outline").mark("bulk-work"), ui.menu():
+                ui.menu_item(_("Create a task"), on_click=lambda: self._bulk_work(BulkKind.TASK)).mark("bulk-work-task")
+                ui.menu_item(_("Invite to a meeting"), on_click=lambda: self._bulk_work(BulkKind.MEETING)).mark(
+                    "bulk-work-meeting"
+                )
             with ui.button(_("Export"), icon="download").props("outline").mark("export"), ui.menu():
                 ui.menu_item(_("CSV (filtered list)"), on_click=lambda: self.export(ExportFormat.CSV)).mark(
                     "export-csv"
@@ -398,6 +405,12 @@ class InstitutionList:
             ui.button(_("Archive"), icon="archive", on_click=self._bulk_archive).props("flat dense").mark(
                 "bulk-archive"
             )
+            ui.button(_("Create a task"), icon="add_task", on_click=lambda: self._bulk_work(BulkKind.TASK)).props(
+                "flat dense"
+            ).mark("bulk-task")
+            ui.button(_("Invite to a meeting"), icon="event", on_click=lambda: self._bulk_work(BulkKind.MEETING)).props(
+                "flat dense"
+            ).mark("bulk-meeting")
             with ui.button(_("Export selection"), icon="download").props("flat dense"), ui.menu():
                 ui.menu_item("CSV", on_click=lambda: self.export(ExportFormat.CSV, selection=True))
                 ui.menu_item("Excel", on_click=lambda: self.export(ExportFormat.XLSX, selection=True))
@@ -418,6 +431,14 @@ class InstitutionList:
         ui.notify(message, type="positive")
         await self.paged.refresh()
         self._on_select()
+
+    async def _bulk_work(self, kind: BulkKind) -> None:
+        """A task or a meeting invitation for the selection or the whole filter (chosen in the dialog)."""
+
+        async def done() -> None:
+            await self.paged.refresh()
+
+        await BulkWorkDialog(kind, self.query, self._selected_ids(), done).open()
 
     def _assign_dialog(self) -> None:
         async def assign(user: ui.select) -> int | None:
