@@ -225,8 +225,7 @@ class BulkWorkDialog:
                         "{count} institutions left out (no owner you may assign to, and no user chosen): {names}",
                         result.left_out,
                         count=result.left_out,
-                        names=", ".join(result.left_out_names)
-                        + ("…" if result.left_out > len(result.left_out_names) else ""),
+                        names=", ".join(result.left_out_names) + more,
                     )
                 ).classes("text-warning").mark("bulk-left-out")
             with ui.row().classes("w-full justify-end"):
