@@ -195,7 +195,7 @@ class BulkWorkDialog:
                 ui.notify(_(message), type="negative")
 
     def _summary(self, result: BulkResult) -> None:
-        self.running.clear()
+        """Below the full progress bar: what was created, for whom, and what was left out."""
         with self.running:
             created = (
                 ngettext("{count} task created.", "{count} tasks created.", result.created, count=result.created)
