@@ -145,11 +145,11 @@ async def test_the_dashboard_panels(ui_user: User, account: Callable[..., str], 
     await ui_user.should_see(marker="attention-panel")
     await ui_user.should_see(marker="segments-panel")
     links = list(ui_user.find(marker="attention-link").elements)
-    assert [(link.text, link.props["href"]) for link in links] == [("Clinique Calme", f"/institutions/{quiet}")]
+    assert [(getattr(link, "text", None), link.props["href"]) for link in links] == [("Clinique Calme", f"/institutions/{quiet}")]
     assert element(ui_user, "attention-score").text.endswith("25")
     assert element(ui_user, "attention-weakest").text.split(" · ")[1] in {"Aucune activité", "No activity yet"}
-    names = [label.text for label in ui_user.find(marker="segment-name").elements]
-    counts = [label.text for label in ui_user.find(marker="segment-count").elements]
+    names = [getattr(label, "text", None) for label in ui_user.find(marker="segment-name").elements]
+    counts = [getattr(label, "text", None) for label in ui_user.find(marker="segment-count").elements]
     assert list(zip(names, counts, strict=True)) == [("Cliniques", "2"), ("Fragiles", "1")]
     targets = [link.props["href"] for link in ui_user.find(marker="segment-link").elements]
     assert targets == ["/institutions?q=clinique", "/institutions?health_max=39"]
