@@ -227,6 +227,6 @@ class BulkWorkDialog:
                         count=result.left_out,
                         names=", ".join(result.left_out_names) + more,
                     )
-                ).classes("text-warning").mark("bulk-left-out")
+                ).classes("text-orange-10").mark("bulk-left-out")
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Close"), on_click=self.dialog.close).props("unelevated").mark("bulk-close")

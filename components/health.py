@@ -103,18 +103,21 @@ def _draw(breakdown: HealthBreakdown) -> None:
                         healthy=health.HEALTHY_FROM,
                     )
                 ).classes("text-caption text-grey-7")
-        with (
-            ui.grid()
-            .classes("w-full gap-x-3 gap-y-1 items-center")
-            .style("grid-template-columns: minmax(7rem, 2fr) minmax(5rem, 2fr) 2.5rem minmax(3rem, 1.5fr)")
-        ):
+        # One block per component: its name, measure and points over a bar (two columns on wide screens).
+        with ui.element("div").classes("w-full grid grid-cols-1 md:grid-cols-2 gap-x-8 gap-y-2"):
             for component in breakdown.components:
-                ui.label(component_label(component.component)).classes("text-grey-8")
-                ui.label(measure_text(component)).mark(f"health-{component.component.value}")
-                ui.label(f"{component.points}/{component.maximum}").classes("text-right text-weight-medium")
-                ui.linear_progress(
-                    value=component.points / component.maximum, show_value=False, size="8px", color=colour
-                ).props("rounded track-color=grey-3")
+                with ui.column().classes("w-full gap-1"):
+                    with ui.row().classes("w-full items-baseline no-wrap gap-2"):
+                        ui.label(component_label(component.component)).classes("text-grey-8 flex-1")
+                        ui.label(measure_text(component)).classes("text-right").mark(
+                            f"health-{component.component.value}"
+                        )
+                        ui.label(f"{component.points}/{component.maximum}").classes(
+                            "text-right text-weight-medium w-12 shrink-0"
+                        )
+                    ui.linear_progress(
+                        value=component.points / component.maximum, show_value=False, size="6px", color=colour
+                    ).props("rounded track-color=grey-3")
         ui.label(
             _(
                 "An activity is a task done, a meeting held, a call or a note. "

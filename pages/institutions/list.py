@@ -201,11 +201,6 @@ class InstitutionList:
                 ui.button(
                     _("Import"), icon="upload_file", on_click=lambda: ui.navigate.to("/institutions/import")
                 ).props("outline")
-            with ui.button(_("Bulk work"), icon="playlist_add").props("outline").mark("bulk-work"), ui.menu():
-                ui.menu_item(_("Create a task"), on_click=lambda: self._bulk_work(BulkKind.TASK)).mark("bulk-work-task")
-                ui.menu_item(_("Invite to a meeting"), on_click=lambda: self._bulk_work(BulkKind.MEETING)).mark(
-                    "bulk-work-meeting"
-                )
             with ui.button(_("Export"), icon="download").props("outline").mark("export"), ui.menu():
                 ui.menu_item(_("CSV (filtered list)"), on_click=lambda: self.export(ExportFormat.CSV)).mark(
                     "export-csv"
@@ -229,6 +224,12 @@ class InstitutionList:
                 "save-view"
             )
             ui.button(icon="delete", on_click=self._delete_view).props("flat round").tooltip(_("Delete this view"))
+            # On the whole filter (or, ticked, the selection): the dialog lets one choose.
+            with ui.button(_("Bulk work"), icon="playlist_add").props("flat").mark("bulk-work"), ui.menu():
+                ui.menu_item(_("Create a task"), on_click=lambda: self._bulk_work(BulkKind.TASK)).mark("bulk-work-task")
+                ui.menu_item(_("Invite to a meeting"), on_click=lambda: self._bulk_work(BulkKind.MEETING)).mark(
+                    "bulk-work-meeting"
+                )
             ui.space()
             self.filters["archived"] = (
                 ui.select(
