@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends
 from crm_app.accounts import auth, tokens
 from crm_app.accounts.api import admin, users
 from crm_app.accounts.api import auth as auth_api
-from crm_app.activities import alerts, meetings, notes, tasks
+from crm_app.activities import alerts, api_bulk, meetings, notes, tasks
 from crm_app.activities import api as activities_api
 from crm_app.activities import notifications as activity_notifications
 from crm_app.activities import timeline as activity_timeline
@@ -128,7 +128,7 @@ def api_router() -> APIRouter:
     for module in (health, auth_api, imports_api, institutions_api, activities_api, notifications_api, users):
         router.include_router(module.router)
     router.include_router(users.auth_router)
-    for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api, api_health):
+    for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api, api_health, api_bulk):
         router.include_router(module.router)
     router.include_router(health.unknown_endpoint_router)
     return router

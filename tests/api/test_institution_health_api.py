@@ -54,3 +54,43 @@ async def test_an_institution_health_explains_its_score(api: httpx.AsyncClient) 
 async def test_the_health_needs_a_signed_in_user(api: httpx.AsyncClient) -> None:
     response = await api.get(f"/api/institutions/{uuid.uuid4()}/health")
     assert response.status_code == 401
+
+
+async def test_bulk_tasks_over_the_api(api: httpx.AsyncClient) -> None:
+    with unit_of_work() as session:
+        manager = make_user(session, role=Role.ADMIN, email="boss@example.org", name="Boss")
+        rep = make_user(session, role=Role.USER, email="rep2@example.org", name="Rep")
+        owned = make_institution(session, name="Clinique A", assigned_user_id=rep.id)
+        make_institution(session, name="Clinique B")
+        make_institution(session, name="Hôpital C")
+        owned_id, rep_id, manager_id = owned.id, rep.id, manager.id
+    headers = await _headers(api, "boss@example.org")
+    response = await api.post(
+        "/api/institutions/bulk/tasks",
+        json={"filter": {"q": "clinique"}, "title": "Relance", "user_id": str(manager_id)},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json() == {
+        "kind": "task",
+        "created": 2,
+        "to_owners": 1,
+        "to_chosen": 1,
+        "left_out": 0,
+        "left_out_names": [],
+    }
+    mine = await api.get("/api/tasks", params={"institution_id": str(owned_id)}, headers=headers)
+    assert [(t["title"], t["assignee_id"]) for t in mine.json()["items"]] == [("Relance", str(rep_id))]
+    both = await api.post(
+        "/api/institutions/bulk/meetings",
+        json={
+            "institution_ids": [str(owned_id)],
+            "filter": {"q": "x"},
+            "title": "Salon",
+            "starts_at": "2030-01-01T10:00:00+01:00",
+            "ends_at": "2030-01-01T11:00:00+01:00",
+        },
+        headers=headers,
+    )
+    assert both.status_code == 422
+    assert set(both.json()["error"]["fields"]) == {"institution_ids"}

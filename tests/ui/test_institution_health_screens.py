@@ -145,7 +145,9 @@ async def test_the_dashboard_panels(ui_user: User, account: Callable[..., str], 
     await ui_user.should_see(marker="attention-panel")
     await ui_user.should_see(marker="segments-panel")
     links = list(ui_user.find(marker="attention-link").elements)
-    assert [(getattr(link, "text", None), link.props["href"]) for link in links] == [("Clinique Calme", f"/institutions/{quiet}")]
+    assert [(getattr(link, "text", None), link.props["href"]) for link in links] == [
+        ("Clinique Calme", f"/institutions/{quiet}")
+    ]
     assert element(ui_user, "attention-score").text.endswith("25")
     assert element(ui_user, "attention-weakest").text.split(" · ")[1] in {"Aucune activité", "No activity yet"}
     names = [getattr(label, "text", None) for label in ui_user.find(marker="segment-name").elements]
