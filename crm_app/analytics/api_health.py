@@ -31,7 +31,7 @@ class HealthOut(BaseModel):
     health: Health = Field(description="good (70 and above), fair (40-69), poor (below 40)")
     computed_at: datetime
     stored_score: int | None = Field(description="The score the institution list sorts and filters on")
-    stored_at: datetime | None
+    stored_at: datetime | None = Field(description="When the stored score last changed")
     last_activity_at: datetime | None
     components: list[HealthComponentOut]
 
