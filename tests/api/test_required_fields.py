@@ -34,6 +34,8 @@ CREATE_REQUIRES: dict[str, set[str]] = {
     "/api/invoices": {"institution_id"},
     "/api/invoices/{invoice_id}/payments": {"amount", "method"},
     "/api/invoices/{invoice_id}/credit-note": set(),
+    "/api/institutions/bulk/tasks": {"title"},
+    "/api/institutions/bulk/meetings": {"title", "starts_at", "ends_at"},
 }
 
 #: Every PATCH: path → what it requires. The version where the API demands it (a stale one is a 409);
