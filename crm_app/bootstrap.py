@@ -18,11 +18,13 @@ from fastapi import APIRouter, Depends
 from crm_app.accounts import auth, tokens
 from crm_app.accounts.api import admin, users
 from crm_app.accounts.api import auth as auth_api
-from crm_app.activities import alerts, meetings, notes, tasks
+from crm_app.activities import alerts, api_bulk, meetings, notes, tasks
 from crm_app.activities import api as activities_api
 from crm_app.activities import notifications as activity_notifications
 from crm_app.activities import timeline as activity_timeline
 from crm_app.analytics import api as analytics_api
+from crm_app.analytics import api_health
+from crm_app.analytics import health as institution_health
 from crm_app.institutions import notifications as institution_notifications
 from crm_app.institutions import search as institution_search
 from crm_app.institutions import service as institutions
@@ -63,7 +65,15 @@ def wire() -> None:
     with _lock:
         if _wired:
             return
-        scheduler.register(*auth.JOBS, *alerts.JOBS, *retention.JOBS, *institutions.JOBS, *reminders.JOBS, *smtp.JOBS)
+        scheduler.register(
+            *auth.JOBS,
+            *alerts.JOBS,
+            *retention.JOBS,
+            *institutions.JOBS,
+            *reminders.JOBS,
+            *smtp.JOBS,
+            *institution_health.JOBS,
+        )
         # The settings page shows the sections in this order.
         settings.register_section(*settings.SECTIONS, *retention.SECTIONS, *document_settings.SECTIONS)
         for module in (
@@ -86,6 +96,7 @@ def wire() -> None:
             *quotes.SUBSCRIBERS,
             *invoices.SUBSCRIBERS,
             *opportunities.SUBSCRIBERS,
+            *institution_health.SUBSCRIBERS,
         ):
             events.subscribe(subscription.kind, subscription.handler)
         timeline.register_sources(
@@ -130,7 +141,7 @@ def api_router() -> APIRouter:
     for module in (health, auth_api, imports_api, institutions_api, activities_api, notifications_api, users):
         router.include_router(module.router)
     router.include_router(users.auth_router)
-    for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api):
+    for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api, api_health, api_bulk):
         router.include_router(module.router)
     for module in (opportunities_api, analytics_api):
         router.include_router(module.router)

@@ -127,11 +127,16 @@ def _version() -> str:
 
 
 def _seed_demo() -> Any:
+    from crm_app.analytics import health
     from crm_app.demo import seed as demo
     from crm_app.platform.db import unit_of_work
 
     with unit_of_work() as session:
-        return demo.seed_demo(session)
+        seeded = demo.seed_demo(session)
+        # Scored now rather than at the next nightly run: the list's Health column and the dashboard's
+        # accounts needing attention are filled from the first look.
+        health.recompute(session)
+        return seeded
 
 
 @main.group()

@@ -81,7 +81,12 @@ def _publish_changed(session: Session, actor: Actor, call: Call, *, deleted: boo
     events.publish(
         session,
         events.CallChanged(
-            call_id=call.id, user_id=call.user_id, team_id=call.team_id, deleted=deleted, actor_id=actor_id(actor)
+            call_id=call.id,
+            user_id=call.user_id,
+            team_id=call.team_id,
+            deleted=deleted,
+            institution_id=call.institution_id,
+            actor_id=actor_id(actor),
         ),
     )
 

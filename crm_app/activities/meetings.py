@@ -152,6 +152,7 @@ def _publish_changed(
             organizer_id=meeting.organizer_id,
             participant_user_ids=tuple(sorted(participant_user_ids)),
             deleted=deleted,
+            institution_id=meeting.institution_id,
             actor_id=actor_id(actor),
         ),
     )

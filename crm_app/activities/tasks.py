@@ -92,6 +92,7 @@ def _publish_changed(session: Session, actor: Actor, task: Task, *, deleted: boo
             assignee_id=task.assignee_id,
             team_id=task.team_id,
             deleted=deleted,
+            institution_id=task.institution_id,
             actor_id=actor_id(actor),
         ),
     )
@@ -377,12 +378,17 @@ def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
     ]
     if query.mine:
         conditions.append(_T.assignee_id == actor.id)
-    if query.assignee_id is not None:
-        conditions.append(_T.assignee_id == query.assignee_id)
-    if query.created_by is not None:
-        conditions.append(_T.created_by == query.created_by)
-    if query.team_id is not None:
-        conditions.append(_T.team_id == query.team_id)
+    # The filters that name one record: assignee, author, team, institution, contact, opportunity.
+    for value, column in (
+        (query.assignee_id, _T.assignee_id),
+        (query.created_by, _T.created_by),
+        (query.team_id, _T.team_id),
+        (query.institution_id, _T.institution_id),
+        (query.contact_id, _T.contact_id),
+        (query.opportunity_id, _T.opportunity_id),
+    ):
+        if value is not None:
+            conditions.append(column == value)
     conditions += _completed_between(query.completed_from, query.completed_to)
     if query.statuses:
         conditions.append(_T.status.in_([s.value for s in query.statuses]))
@@ -395,12 +401,6 @@ def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
         conditions += [_T.due_at >= begin, _T.due_at < end]
     elif query.due == "none":
         conditions.append(_T.due_at.is_(None))
-    if query.institution_id is not None:
-        conditions.append(_T.institution_id == query.institution_id)
-    if query.contact_id is not None:
-        conditions.append(_T.contact_id == query.contact_id)
-    if query.opportunity_id is not None:
-        conditions.append(_T.opportunity_id == query.opportunity_id)
     if query.q.strip():
         conditions.append(sa.func.lower(_T.title).like(contains_pattern(query.q.strip().lower()), escape="\\"))
     return conditions

@@ -1,4 +1,6 @@
-"""Saved list views: a named filter, private or shared with the owner's team."""
+"""Saved list views: a named filter, private or shared with the owner's team. The institutions' views
+are also the segments: the dashboard shows their live counts (`segments`), and a bulk action can work
+on every institution of one."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from crm_app.institutions.models import SavedView
+from crm_app.institutions.service import InstitutionQuery, count_institutions
 from crm_app.platform.errors import Forbidden, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.permissions import Actor, Scope, scope_for
@@ -62,3 +65,32 @@ def delete_view(session: Session, actor: Actor, view_id: uuid.UUID) -> bool:
         raise Forbidden("saved_view.delete")
     session.delete(view)
     return True
+
+
+#: The list page whose views are the institutions' segments.
+INSTITUTIONS_PAGE = "institutions"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    id: uuid.UUID
+    name: str
+    query: dict[str, Any]  # the list's URL parameters
+    is_shared: bool
+    count: int  # institutions matching the view's filter now
+
+
+def segments(session: Session, actor: Actor, *, limit: int = 12) -> list[SegmentRow]:
+    """The actor's institution views (their own, then their team's shared ones) with how many
+    institutions each one's filter matches, counted in SQL as the list counts them."""
+    rows = list_views(session, actor, INSTITUTIONS_PAGE)[:limit]
+    return [
+        SegmentRow(
+            view.id,
+            view.name,
+            view.query,
+            view.is_shared,
+            count_institutions(session, InstitutionQuery.from_params(view.query)),
+        )
+        for view in rows
+    ]

@@ -534,7 +534,11 @@ SORTS: dict[str, Any] = {
     **{spec.sort: getattr(Institution, spec.sort_column or spec.name) for spec in FIELDS if spec.sort},
     "updated": Institution.updated_at,
     "created": Institution.created_at,
+    "health_score": Institution.health_score,
 }
+#: Sorts whose column has many equal values: ties go in name order, as their index has them
+#: (`ix_institutions_health`: a page is read straight off it, without sorting a whole score's rows).
+TIEBREAKS: dict[str, Any] = {"health_score": Institution.name_key}
 
 
 def _day(read: Params, name: str) -> date | None:
@@ -564,6 +568,8 @@ class InstitutionQuery:
     rooms_min: int | None = None
     rooms_max: int | None = None
     compliance: tuple[ComplianceStatus, ...] = ()
+    health_min: int | None = None  # the health score (crm_app.analytics.health), 0-100
+    health_max: int | None = None
     archived: str = "active"  # "active", "archived" or "all"
     created_from: date | None = None  # created on these days (the organisation's time zone)
     created_to: date | None = None
@@ -588,7 +594,16 @@ class InstitutionQuery:
         ):
             if values:
                 params[name] = [str(v) for v in values]
-        for name in ("assigned_user_id", "team_id", "beds_min", "beds_max", "rooms_min", "rooms_max"):
+        for name in (
+            "assigned_user_id",
+            "team_id",
+            "beds_min",
+            "beds_max",
+            "rooms_min",
+            "rooms_max",
+            "health_min",
+            "health_max",
+        ):
             if (value := getattr(self, name)) is not None:
                 params[name] = str(value)
         for name in ("created_from", "created_to", "client_from", "client_to"):
@@ -624,6 +639,8 @@ class InstitutionQuery:
             rooms_min=read.number("rooms_min"),
             rooms_max=read.number("rooms_max"),
             compliance=read.choices("compliance", ComplianceStatus),
+            health_min=read.number("health_min"),
+            health_max=read.number("health_max"),
             archived=archived if archived in {"active", "archived", "all"} else "active",
             created_from=_day(read, "created_from"),
             created_to=_day(read, "created_to"),
@@ -676,6 +693,8 @@ _CONDITIONS: dict[str, Callable[[], Any]] = {
     "created_to": lambda: col(Institution.created_at) < _bound("created_to"),
     "client_from": lambda: _first_invoice_day() >= _bound("client_from", type_=sa.Date),
     "client_to": lambda: _first_invoice_day() <= _bound("client_to", type_=sa.Date),
+    "health_min": lambda: col(Institution.health_score) >= _bound("health_min"),
+    "health_max": lambda: col(Institution.health_score) <= _bound("health_max"),
 }
 
 Shape = tuple[str, ...]
@@ -732,6 +751,8 @@ def _filters(query: InstitutionQuery) -> tuple[Shape, dict[str, Any]]:
         "created_to": _local_start(query.created_to, next_day=True),
         "client_from": query.client_from,
         "client_to": query.client_to,
+        "health_min": query.health_min,
+        "health_max": query.health_max,
     }
     shape = tuple(
         name for name in _CONDITIONS if values[name] is not None and values[name] is not False and values[name] != []
@@ -761,16 +782,22 @@ class InstitutionRow:
     updated_at: datetime
     version: int
     created_by: uuid.UUID | None
+    health_score: int | None
     tags: list[str] = field(default_factory=list)
     can_edit: bool = False
 
 
-def _order(sort: str, descending: bool, columns: Any = None) -> tuple[Any, Any]:
-    """The list order (the sort column, then the id so that every row has one place)."""
-    key_column, key = (
-        (SORTS.get(sort, Institution.name_key), Institution.id) if columns is None else (columns.sort_key, columns.id)
-    )
-    return (col(key_column).desc(), col(key).desc()) if descending else (col(key_column).asc(), col(key).asc())
+def _order(sort: str, descending: bool, columns: Any = None) -> tuple[Any, ...]:
+    """The list order (the sort column, its tiebreak if any, then the id so that every row has one place)."""
+    if columns is None:
+        keys = [
+            SORTS.get(sort, Institution.name_key),
+            *([TIEBREAKS[sort]] if sort in TIEBREAKS else []),
+            Institution.id,
+        ]
+    else:
+        keys = [columns.sort_key, *([columns.tiebreak] if sort in TIEBREAKS else []), columns.id]
+    return tuple(col(key).desc() if descending else col(key).asc() for key in keys)
 
 
 def _sorted_matches(shape: Shape, sort: str, descending: bool, source: str) -> tuple[Any, tuple[Any, Any]]:
@@ -789,6 +816,8 @@ def _sorted_matches(shape: Shape, sort: str, descending: bool, source: str) -> t
         return subquery, _order(sort, descending, subquery.c)
     sort_column = SORTS.get(sort, Institution.name_key)
     matches = _base_select(shape).add_columns(col(sort_column).label("sort_key"))
+    if sort in TIEBREAKS:
+        matches = matches.add_columns(col(TIEBREAKS[sort]).label("tiebreak"))
     if "q" in shape:
         matches = matches.offset(0)
     subquery = matches.subquery("matches")
@@ -882,6 +911,8 @@ def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
         query.rooms_min,
         query.rooms_max,
         query.compliance,
+        query.health_min,
+        query.health_max,
         query.archived,
         query.ids,
     )
@@ -962,6 +993,13 @@ def _count_statement(shape: Shape, source: str) -> Any:
     return matches.with_only_columns(sa.func.count()).order_by(None)
 
 
+def matching_ids(query: InstitutionQuery) -> Any:
+    """The ids of the institutions `query` filters (unsorted, unpaged), as a statement with its values
+    bound: what a bulk action works on."""
+    shape, params = _filters(query)
+    return _base_select(shape).params(params)
+
+
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
     shape, params = _filters(query)
     return _count(session, query, shape, params, _source(session, query))
@@ -1037,6 +1075,7 @@ def _page_statement(shape: Shape, sort: str, descending: bool, source: str, anch
             _I.updated_at,
             _I.version,
             _I.created_by,
+            _I.health_score,
             _TAGS_OF_ROW.label("tags"),
         )
         .join(ids_page, ids_page.c.id == _I.id)

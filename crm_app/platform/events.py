@@ -237,6 +237,7 @@ class TaskChanged(Event):
     assignee_id: uuid.UUID
     team_id: uuid.UUID | None
     deleted: bool = False
+    institution_id: uuid.UUID | None = None  # the account's health score follows its tasks
 
 
 @event_type
@@ -292,6 +293,7 @@ class MeetingChanged(Event):
     organizer_id: uuid.UUID
     participant_user_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
     deleted: bool = False
+    institution_id: uuid.UUID | None = None  # the account's health score follows its meetings
 
 
 @event_type
@@ -416,6 +418,7 @@ class CallChanged(Event):
     user_id: uuid.UUID
     team_id: uuid.UUID | None
     deleted: bool = False
+    institution_id: uuid.UUID | None = None  # the account's health score follows its calls
 
 
 @event_type

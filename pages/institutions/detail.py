@@ -11,6 +11,7 @@ from nicegui import ui
 from components import live
 from components.backend import call
 from components.contact_dialog import open_contact_dialog
+from components.health import health_card, health_chip
 from components.history_values import change_words
 from components.institution_tabs import institution_tab, tab_bar
 from components.moments import user_zone
@@ -42,6 +43,7 @@ def _shown(detail: InstitutionDetail) -> tuple[Any, ...]:
         detail.team_name,
         detail.can_edit,
         detail.updated_by_name,
+        detail.institution.health_score,
     )
 
 
@@ -95,6 +97,7 @@ class InstitutionHeader:
             ui.badge(_(STATUS_LABELS[institution.commercial_status])).props("color=secondary")
             if institution.is_archived:
                 ui.badge(_("Archived")).props("color=grey").mark("archived-badge")
+            health_chip(institution.health_score)
             ui.space()
             if detail.can_edit:
                 ui.button(
@@ -135,6 +138,7 @@ async def overview_tab(detail: InstitutionDetail) -> None:
         classes="w-full",
     )
     await panel.present(detail)
+    await health_card(institution_id)
 
 
 def _overview(detail: InstitutionDetail) -> None:

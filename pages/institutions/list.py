@@ -13,9 +13,13 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from components.backend import call, current_actor
+from components.bulk_work import BulkWorkDialog
 from components.filter_chips import Chip, FilterChips, range_text
+from components.health import COLOURS
 from components.paged_table import WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
+from crm_app.activities.bulk import BulkKind
+from crm_app.analytics.health import health_of
 from crm_app.institutions import exports
 from crm_app.institutions import saved_views as views
 from crm_app.institutions import service as institutions
@@ -37,7 +41,16 @@ from crm_app.platform.tabular import ExportFormat
 VIEW_PAGE = "institutions"
 #: Shown when the user shows them (the column chooser): the list fits a 1440 px screen without them.
 DEFAULT_HIDDEN = ("team",)
-SORT_COLUMNS = {"name": "name", "city": "city", "type": "type", "status": "status", "updated": "updated"}
+SORT_COLUMNS = {
+    "name": "name",
+    "city": "city",
+    "type": "type",
+    "status": "status",
+    "updated": "updated",
+    "health": "health_score",
+}
+#: The list's sort (InstitutionQuery.sort) → its column's name in the table.
+COLUMN_OF_SORT = {sort: column for column, sort in SORT_COLUMNS.items()}
 
 
 def _columns() -> list[dict[str, Any]]:
@@ -49,6 +62,7 @@ def _columns() -> list[dict[str, Any]]:
         {"name": "assigned", "label": _("Assigned to"), "field": "assigned", "align": "left"},
         {"name": "team", "label": _("Team"), "field": "team", "align": "left"},
         {"name": "beds", "label": _("Beds"), "field": "beds", "align": "right"},
+        {"name": "health", "label": _("Health"), "field": "health", "sortable": True, "align": "center"},
         {"name": "tags", "label": _("Tags"), "field": "tags", "align": "left", **WRAP},
         {"name": "updated", "label": _("Updated"), "field": "updated", "sortable": True, "align": "left"},
     ]
@@ -65,6 +79,8 @@ def _row(row: InstitutionRow) -> dict[str, Any]:
         "assigned": row.assigned_user_name or "",
         "team": row.team_name or "",
         "beds": row.bed_capacity if row.bed_capacity is not None else "",
+        "health": "" if row.health_score is None else row.health_score,
+        "health_colour": COLOURS[health_of(row.health_score)],
         "tags": ", ".join(row.tags),
         "archived": row.is_archived,
         "updated": format_datetime(row.updated_at, style="short"),
@@ -102,7 +118,9 @@ class InstitutionList:
         self.query = InstitutionQuery.from_params(params)
         first_page = (params.get("page") or ["1"])[0]
         self.state = TableState(
-            page=int(first_page) if first_page.isdigit() else 1, sort=self.query.sort, descending=self.query.descending
+            page=int(first_page) if first_page.isdigit() else 1,
+            sort=COLUMN_OF_SORT.get(self.query.sort, self.query.sort),
+            descending=self.query.descending,
         )
         self.open_filters = bool(set(params) - {"q", "sort", "page"})
         self.saved: dict[str, views.ViewRow] = {}
@@ -131,6 +149,13 @@ class InstitutionList:
               <q-badge v-if="props.row.archived" color="grey" class="q-ml-sm">"""
             + _("Archived")
             + r"""</q-badge>
+            </q-td>""",
+        )
+        table.add_slot(
+            "body-cell-health",
+            r"""
+            <q-td :props="props">
+              <q-badge v-if="props.value !== ''" :color="props.row.health_colour" :label="props.value"/>
             </q-td>""",
         )
         table.on("open", lambda e: ui.navigate.to(f"/institutions/{e.args}"))
@@ -213,6 +238,12 @@ class InstitutionList:
                 "save-view"
             )
             ui.button(icon="delete", on_click=self._delete_view).props("flat round").tooltip(_("Delete this view"))
+            # On the whole filter (or, ticked, the selection): the dialog lets one choose.
+            with ui.button(_("Bulk work"), icon="playlist_add").props("flat").mark("bulk-work"), ui.menu():
+                ui.menu_item(_("Create a task"), on_click=lambda: self._bulk_work(BulkKind.TASK)).mark("bulk-work-task")
+                ui.menu_item(_("Invite to a meeting"), on_click=lambda: self._bulk_work(BulkKind.MEETING)).mark(
+                    "bulk-work-meeting"
+                )
             ui.space()
             self.filters["archived"] = (
                 ui.select(
@@ -323,6 +354,15 @@ class InstitutionList:
                 q.rooms_max,
                 lambda low, high: self.apply(rooms_min=low, rooms_max=high),
             )
+            f["health_min"], f["health_max"] = _range_inputs(
+                _("Health score"),
+                q.health_min,
+                q.health_max,
+                lambda low, high: self.apply(health_min=low, health_max=high),
+                maximum=100,
+            )
+            f["health_min"].mark("filter-health-min")
+            f["health_max"].mark("filter-health-max")
             f["compliance"] = ui.select(
                 {c.value: _(COMPLIANCE_LABELS[c]) for c in ComplianceStatus},
                 multiple=True,
@@ -348,6 +388,8 @@ class InstitutionList:
             "beds_max": None,
             "rooms_min": None,
             "rooms_max": None,
+            "health_min": None,
+            "health_max": None,
         }
         for name, value in empty.items():
             self.filters[name].set_value(value)
@@ -378,6 +420,12 @@ class InstitutionList:
             ui.button(_("Archive"), icon="archive", on_click=self._bulk_archive).props("flat dense").mark(
                 "bulk-archive"
             )
+            ui.button(_("Create a task"), icon="add_task", on_click=lambda: self._bulk_work(BulkKind.TASK)).props(
+                "flat dense"
+            ).mark("bulk-task")
+            ui.button(_("Invite to a meeting"), icon="event", on_click=lambda: self._bulk_work(BulkKind.MEETING)).props(
+                "flat dense"
+            ).mark("bulk-meeting")
             with ui.button(_("Export selection"), icon="download").props("flat dense"), ui.menu():
                 ui.menu_item("CSV", on_click=lambda: self.export(ExportFormat.CSV, selection=True))
                 ui.menu_item("Excel", on_click=lambda: self.export(ExportFormat.XLSX, selection=True))
@@ -398,6 +446,14 @@ class InstitutionList:
         ui.notify(message, type="positive")
         await self.paged.refresh()
         self._on_select()
+
+    async def _bulk_work(self, kind: BulkKind) -> None:
+        """A task or a meeting invitation for the selection or the whole filter (chosen in the dialog)."""
+
+        async def done() -> None:
+            await self.paged.refresh()
+
+        await BulkWorkDialog(kind, self.query, self._selected_ids(), done).open()
 
     def _assign_dialog(self) -> None:
         async def assign(user: ui.select) -> int | None:
@@ -522,17 +578,22 @@ class InstitutionList:
         self.save_dialog.open()
 
 
-def _range_inputs(label: str, low: int | None, high: int | None, on_change: Any) -> tuple[ui.number, ui.number]:
+def _range_inputs(
+    label: str, low: int | None, high: int | None, on_change: Any, *, maximum: int | None = None
+) -> tuple[ui.number, ui.number]:
+    bounds: dict[str, Any] = {"min": 0} if maximum is None else {"min": 0, "max": maximum}
     with ui.row().classes("items-center no-wrap gap-1"):
-        minimum = (
-            ui.number(f"{label} ≥", value=low, min=0, precision=0).props("dense outlined debounce=400").classes("w-28")
+        lowest = (
+            ui.number(f"{label} ≥", value=low, precision=0, **bounds)
+            .props("dense outlined debounce=400")
+            .classes("w-28")
         )
-        maximum = ui.number("≤", value=high, min=0, precision=0).props("dense outlined debounce=400").classes("w-24")
+        highest = ui.number("≤", value=high, precision=0, **bounds).props("dense outlined debounce=400").classes("w-24")
 
     def changed() -> Any:
-        as_int = [int(v) if v is not None else None for v in (minimum.value, maximum.value)]
+        as_int = [int(v) if v is not None else None for v in (lowest.value, highest.value)]
         return on_change(*as_int)
 
-    minimum.on_value_change(changed)
-    maximum.on_value_change(changed)
-    return minimum, maximum
+    lowest.on_value_change(changed)
+    highest.on_value_change(changed)
+    return lowest, highest

@@ -36,6 +36,8 @@ CREATE_REQUIRES: dict[str, set[str]] = {
     "/api/invoices/{invoice_id}/credit-note": set(),
     "/api/opportunities": {"name", "institution_id"},
     "/api/opportunity-lost-reasons": {"label"},
+    "/api/institutions/bulk/tasks": {"title"},
+    "/api/institutions/bulk/meetings": {"title", "starts_at", "ends_at"},
 }
 
 #: Every PATCH: path → what it requires. The version where the API demands it (a stale one is a 409);

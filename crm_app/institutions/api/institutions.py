@@ -179,8 +179,9 @@ _FILTERS_DOC = (
     "Filters: `q` (name, city, postal code, FINESS, SIRET, accounting number, contact names; accents "
     "and case ignored), `type`, `status`, `region`, `city`, `assigned_user_id`, `unassigned=1`, "
     "`team_id`, `tag`, `specialty`, `beds_min`, `beds_max`, `rooms_min`, `rooms_max`, `compliance`, "
-    "`archived` (active|archived|all); repeat a parameter or separate values with commas. "
-    "`sort`: name, city, postal_code, type, status, updated, created; `-` for descending."
+    "`health_min`, `health_max` (the health score, 0-100), `archived` (active|archived|all); repeat a "
+    "parameter or separate values with commas. "
+    "`sort`: name, city, postal_code, type, status, updated, created, health_score; `-` for descending."
 )
 
 
