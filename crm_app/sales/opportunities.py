@@ -532,9 +532,10 @@ def win_from_quote(session: Session, actor: Actor, opportunity_id: uuid.UUID, am
 def delete_opportunity(
     session: Session, actor: Actor, opportunity_id: uuid.UUID, *, expected_version: int | None = None
 ) -> None:
-    """Delete the opportunity and its stage history; its quotes and activities stay, unlinked."""
+    """Delete the opportunity, its stage history and its comments; its quotes and activities stay, unlinked."""
     opportunity = _editable(session, actor, opportunity_id, expected_version)
     _record(session, actor, opportunity, "delete", {"name": (opportunity.name, None)})
+    comments.delete_for_target(session, CommentTarget.OPPORTUNITY, opportunity.id)
     session.execute(sa.delete(_SC).where(_SC.c.opportunity_id == opportunity.id))
     session.delete(opportunity)
     session.flush()
@@ -1064,10 +1065,11 @@ def board(
         )
     }
     request = PageRequest(1, page_size)
+    any_stage = _conditions(session, actor, replace(query, stages=()))
     columns = []
     for stage in stages:
         count, amount, weighted_sum = totals.get(stage.value, (0, 0, 0))
-        stage_conditions = [*_conditions(session, actor, replace(query, stages=())), _O.stage == stage.value]
+        stage_conditions = [*any_stage, _O.stage == stage.value]
         items = (
             _rows(session, actor, _select_rows(stage_conditions, _BOARD_ORDER).limit(request.page_size))
             if count
@@ -1118,8 +1120,8 @@ EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def export_row(row: OpportunityRow) -> list[Any]:
-    """A list row as the export shows it (in the current language)."""
+def export_row(row: OpportunityRow, zone: ZoneInfo) -> list[Any]:
+    """A list row as the export shows it (in the current language; the closing day in `zone`)."""
     cells: list[Any] = []
     for name, _label in EXPORT_COLUMNS:
         value = getattr(row, name)
@@ -1128,7 +1130,7 @@ def export_row(row: OpportunityRow) -> list[Any]:
         elif name == "source":
             value = gettext(SOURCE_LABELS[value]) if value else None
         elif name == "closed_at":
-            value = value.date() if value else None
+            value = value.astimezone(zone).date() if value else None
         cells.append(value)
     return cells
 
@@ -1137,7 +1139,8 @@ def export_opportunities(
     session: Session, actor: Actor, query: OpportunityFilter, export_format: ExportFormat
 ) -> bytes:
     """The filtered list, every page of it, as CSV or XLSX; the export is written to the security log."""
-    rows = [export_row(row) for row in iter_opportunities(session, actor, query)]
+    zone = ZoneInfo(organisation(session)["timezone"])
+    rows = [export_row(row, zone) for row in iter_opportunities(session, actor, query)]
     header = [gettext(label) for _name, label in EXPORT_COLUMNS]
     security_log.record(
         session,
@@ -1294,12 +1297,15 @@ def reorder_lost_reasons(session: Session, actor: Actor, reason_ids: Sequence[uu
 
 
 def delete_lost_reason(session: Session, actor: Actor, reason_id: uuid.UUID) -> None:
-    """Delete a reason no opportunity was lost for (one in use is retired instead)."""
+    """Delete a reason no opportunity was lost for (one in use is retired instead). The last reason of
+    the list stays (retire it): an empty list would be given the default reasons again."""
     authorize(actor, "opportunity_settings.edit")
     reason = _reason(session, reason_id, None)
     used = session.exec(select(Opportunity.id).where(Opportunity.lost_reason_id == reason.id).limit(1)).first()
     if used is not None:
         raise ValidationFailed({"label": N_("Sales were lost for this reason: retire it instead.")})
+    if session.exec(select(sa.func.count()).select_from(LostReason)).one() <= 1:
+        raise ValidationFailed({"label": N_("The list keeps at least one reason: retire it instead.")})
     _settings_record(session, actor, reason, "delete", {"label": (reason.label, None)})
     session.delete(reason)
     session.flush()
