@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from components import live
 from components.backend import call
-from components.dialogs import confirm, disposable
+from components.dialogs import confirm, disposable, opportunity_line
 from components.moments import from_local_input, local_input, user_zone
 from components.pickers import contact_picker, institution_picker
 from crm_app.activities import calls
@@ -73,8 +73,10 @@ class CallDialog:
         on_saved: OnSaved | None,
         institution_id: uuid.UUID | None,
         institution_name: str | None,
+        opportunity: tuple[uuid.UUID, str] | None = None,
     ) -> None:
         self.row = row
+        self.opportunity = opportunity if row is None else None  # a new call's link
         self.zone = zone
         self.on_saved = on_saved
         self.home = ui.context.slot.parent  # where it was opened: confirmations and "Load their version"
@@ -86,6 +88,7 @@ class CallDialog:
                 ui.label(_("Log a call") if row is None else _("Call")).classes("text-h6")
                 ui.space()
                 ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
+            opportunity_line(self.opportunity, marker="call-opportunity")
             if row is not None and editable:
                 self.notice = live.StaleNotice(
                     lambda event: isinstance(event, CallChanged) and event.call_id == row.id, reload=self.reopen
@@ -123,6 +126,8 @@ class CallDialog:
                 element.mark(f"call-{name}")
                 if not editable:
                     element.disable()
+            if self.opportunity is not None:  # the opportunity's institution
+                self.fields["institution_id"].disable()
             with ui.row().classes("w-full items-center gap-2 q-mt-sm"):
                 if row is not None and row.can_edit:
                     ui.button(
@@ -149,7 +154,9 @@ class CallDialog:
 
     def values(self) -> dict[str, Any]:
         f = self.fields
+        link = {"opportunity_id": self.opportunity[0]} if self.opportunity is not None else {}
         return {
+            **link,
             "direction": f["direction"].value,
             "called_at": from_local_input(f["called_at"].value, self.zone),
             "duration_seconds": seconds_of(f["duration_seconds"].value),
@@ -211,8 +218,10 @@ async def open_call_dialog(
     on_saved: OnSaved | None = None,
     institution_id: uuid.UUID | None = None,
     institution_name: str | None = None,
+    opportunity: tuple[uuid.UUID, str] | None = None,
 ) -> None:
-    """Open a logged call (`call_id`) or log a new one, optionally with an institution. `on_saved`
+    """Open a logged call (`call_id`) or log a new one, optionally with an institution (and linked to
+    an `opportunity` (id, name) of that institution). `on_saved`
     runs after a save or a deletion (the list behind refreshes). Open it in an element that
     `on_saved` does not rebuild."""
     row: CallRow | None = None
@@ -222,5 +231,10 @@ async def open_call_dialog(
             return
     zone = await user_zone()
     CallDialog(
-        row, zone=zone, on_saved=on_saved, institution_id=institution_id, institution_name=institution_name
+        row,
+        zone=zone,
+        on_saved=on_saved,
+        institution_id=institution_id,
+        institution_name=institution_name,
+        opportunity=opportunity,
     ).dialog.open()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,3 +38,13 @@ def confirm(question: str, action: Callable[[], Awaitable[None]]) -> None:
             ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
             ui.button(_("Delete"), on_click=go).props("unelevated no-caps color=negative").mark("confirm-yes")
     disposable(dialog).open()
+
+
+def opportunity_line(opportunity: tuple[uuid.UUID, str] | None, *, marker: str) -> None:
+    """Under an activity dialog's title: the opportunity the new activity is linked to (its link), if any."""
+    if opportunity is None:
+        return
+    with ui.row().classes("items-center gap-1 text-grey-8").mark(marker):
+        ui.icon("trending_up", size="xs")
+        ui.label(_("For the opportunity"))
+        ui.link(opportunity[1], f"/opportunities/{opportunity[0]}").classes("text-primary")

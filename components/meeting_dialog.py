@@ -17,7 +17,7 @@ from sqlmodel import Session
 from components import live
 from components.backend import call, current_actor
 from components.comments import comment_thread
-from components.dialogs import confirm, disposable
+from components.dialogs import confirm, disposable, opportunity_line
 from components.moments import from_local_input, local_input, user_zone
 from components.pickers import active_users, institution_picker
 from crm_app.activities import meetings
@@ -198,8 +198,10 @@ class MeetingForm:
         institution_id: uuid.UUID | None,
         institution_name: str | None,
         starts_at: datetime | None,
+        opportunity: tuple[uuid.UUID, str] | None = None,
     ) -> None:
         self.row = row
+        self.opportunity = opportunity if row is None else None  # a new meeting's link
         self.zone = zone
         organiser = row.organizer_id if row else current_actor().id
         user_options = {k: v for k, v in users.items() if k != str(organiser)}
@@ -254,6 +256,8 @@ class MeetingForm:
             )
         for name, element in self.fields.items():
             element.mark(f"meeting-{name}")
+        if self.opportunity is not None:  # the opportunity's institution
+            self.fields["institution_id"].disable()
         self._contacts_hint()
 
     def _contacts_hint(self) -> None:
@@ -279,7 +283,9 @@ class MeetingForm:
 
     def values(self) -> dict[str, Any]:
         f = self.fields
+        link = {"opportunity_id": self.opportunity[0]} if self.opportunity is not None else {}
         return {
+            **link,
             "title": f["title"].value,
             "starts_at": from_local_input(f["starts_at"].value, self.zone),
             "ends_at": from_local_input(f["ends_at"].value, self.zone),
@@ -327,6 +333,7 @@ class MeetingDialog:
         institution_id: uuid.UUID | None,
         institution_name: str | None,
         starts_at: datetime | None,
+        opportunity: tuple[uuid.UUID, str] | None = None,
     ) -> None:
         self.row = row
         self.on_saved = on_saved
@@ -337,6 +344,8 @@ class MeetingDialog:
         self.notice: live.StaleNotice | None = None
         with ui.dialog() as self.dialog, ui.card().classes("w-[48rem] max-w-full").mark("meeting-dialog"):
             self._heading(row)
+            if row is None and opportunity is not None:
+                opportunity_line(opportunity, marker="meeting-opportunity")
             if row is not None and row.can_edit:
                 self.notice = live.StaleNotice(
                     lambda event: (
@@ -354,6 +363,7 @@ class MeetingDialog:
                     institution_id=institution_id,
                     institution_name=institution_name,
                     starts_at=starts_at,
+                    opportunity=opportunity,
                 )
             else:
                 summary(row, zone)
@@ -453,8 +463,10 @@ async def open_meeting_dialog(
     institution_id: uuid.UUID | None = None,
     institution_name: str | None = None,
     starts_at: datetime | None = None,
+    opportunity: tuple[uuid.UUID, str] | None = None,
 ) -> None:
-    """Open a meeting (`meeting_id`) or plan a new one, optionally at an institution and a start time.
+    """Open a meeting (`meeting_id`) or plan a new one, optionally at an institution and a start time,
+    linked to an `opportunity` (id, name) of that institution.
     `on_saved` runs after a save or an answer, `on_deleted` (by default `on_saved`) after a deletion
     (the list behind refreshes). Open it in an element that the callbacks do not rebuild."""
     row: MeetingRow | None = None
@@ -476,6 +488,7 @@ async def open_meeting_dialog(
         institution_id=institution_id,
         institution_name=institution_name,
         starts_at=starts_at,
+        opportunity=opportunity,
     ).dialog.open()
 
 

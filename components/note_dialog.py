@@ -18,7 +18,7 @@ from sqlmodel import Session
 from components import live
 from components.backend import call, current_actor
 from components.comments import comment_thread
-from components.dialogs import confirm, disposable
+from components.dialogs import confirm, disposable, opportunity_line
 from components.moments import user_zone
 from components.pickers import active_users, institution_picker, show_choice_whole
 from crm_app.activities import notes
@@ -218,8 +218,9 @@ class NoteDialog:
         on_deleted: OnSaved | None,
         institution_id: uuid.UUID | None,
         institution_name: str | None,
+        opportunity: tuple[uuid.UUID, str] | None = None,
     ) -> None:
-        self.note = note
+        self.note, self.opportunity = note, opportunity if note is None else None  # a new note's link
         self.on_saved = on_saved
         self.on_deleted = on_deleted
         self.version = note.version if note else 0
@@ -246,6 +247,7 @@ class NoteDialog:
                         when=format_datetime(note.updated_at, zone, style="short"),
                     )
                 ).classes("text-caption text-grey-7")
+            opportunity_line(self.opportunity, marker="note-opportunity")
             if note is not None and writable:
                 self.notice = live.StaleNotice(self._concerns, reload=self.reopen, outdated=self._outdated)
             self.conflict = (
@@ -276,6 +278,8 @@ class NoteDialog:
                 ui.label(_("Institution: {name}", name=note.institution_name)).classes("text-grey-8")
             for name, element in self.fields.items():
                 element.mark(f"note-{name}")
+                if name == "institution_id" and self.opportunity:  # the opportunity's institution
+                    element.disable()
             ui.label(_("Shared with")).classes("text-subtitle2 q-mt-sm")
             self.shares = SharesEditor(note, users, editable=manages, on_change=on_saved)
             with ui.row().classes("w-full items-center gap-2 q-mt-sm"):
@@ -317,6 +321,8 @@ class NoteDialog:
         if "visibility" in self.fields:
             raw["visibility"] = self.fields["visibility"].value
             raw["institution_id"] = self.fields["institution_id"].selected_id
+        if self.opportunity is not None:
+            raw["opportunity_id"] = self.opportunity[0]
         return raw
 
     def _concerns(self, event: Event) -> bool:
@@ -422,8 +428,10 @@ async def open_note_dialog(
     on_deleted: OnSaved | None = None,
     institution_id: uuid.UUID | None = None,
     institution_name: str | None = None,
+    opportunity: tuple[uuid.UUID, str] | None = None,
 ) -> None:
-    """Open a note (`note_id`) or write a new one, optionally on an institution. `on_saved` runs after
+    """Open a note (`note_id`) or write a new one, optionally on an institution (and linked to an
+    `opportunity` (id, name) of that institution). `on_saved` runs after
     a save, and after a deletion unless `on_deleted` is given (the list behind refreshes; the note's own
     page goes back to the list). While it is open, a change someone else saves to the note is shown
     above the form (`live.StaleNotice`), the typing kept."""
@@ -443,6 +451,7 @@ async def open_note_dialog(
         on_deleted=on_deleted or on_saved,
         institution_id=institution_id,
         institution_name=institution_name,
+        opportunity=opportunity,
     ).dialog.open()
 
 

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from components import live
 from components.backend import call
 from components.comments import comment_thread
-from components.dialogs import confirm, disposable
+from components.dialogs import confirm, disposable, opportunity_line
 from components.moments import END_OF_DAY, join_moment, split_moment, user_zone
 from components.pickers import contact_picker, institution_picker
 from crm_app.activities import tasks
@@ -76,9 +76,11 @@ async def open_task_dialog(
     on_saved: OnSaved | None = None,
     on_deleted: OnSaved | None = None,
     institution: tuple[uuid.UUID, str] | None = None,
+    opportunity: tuple[uuid.UUID, str] | None = None,
 ) -> None:
-    """Open the dialog: a new task (for `institution` when given) or the task `task_id`, read afresh
-    so that its version is the one the user sees. `on_saved` runs after a save, `on_deleted` (by
+    """Open the dialog: a new task (for `institution` when given, linked to `opportunity` (id, name),
+    whose institution it takes) or the task `task_id`, read afresh so that its version is the one the
+    user sees. `on_saved` runs after a save, `on_deleted` (by
     default `on_saved`) after a deletion. Open it in an element that the callbacks do not rebuild."""
     zone, choices, row = await asyncio.gather(
         user_zone(), call(tasks.task_choices), call(tasks.get_task_row, task_id) if task_id else _nothing()
@@ -86,7 +88,13 @@ async def open_task_dialog(
     if choices is None or (task_id is not None and row is None):
         return
     TaskDialog(
-        choices, row, zone=zone, on_saved=on_saved, on_deleted=on_deleted or on_saved, institution=institution
+        choices,
+        row,
+        zone=zone,
+        on_saved=on_saved,
+        on_deleted=on_deleted or on_saved,
+        institution=institution,
+        opportunity=opportunity,
     ).dialog.open()
 
 
@@ -106,8 +114,10 @@ class TaskDialog:
         on_saved: OnSaved | None,
         on_deleted: OnSaved | None = None,
         institution: tuple[uuid.UUID, str] | None,
+        opportunity: tuple[uuid.UUID, str] | None = None,
     ) -> None:
         self.row = row
+        self.opportunity = opportunity if row is None else None  # a new task's link
         self.zone = zone
         self.on_saved = on_saved
         self.on_deleted = on_deleted
@@ -130,6 +140,7 @@ class TaskDialog:
                 if row is not None:
                     ui.link(_("Open"), f"/tasks/{row.id}").classes("text-caption")
                 ui.button(icon="close", on_click=self.dialog.close).props(f'flat round dense aria-label="{_("Close")}"')
+            opportunity_line(self.opportunity, marker="task-opportunity")
             if row is not None:
                 self.notice = live.StaleNotice(
                     # A deletion is not a version to load: the task page leaves for the list, and a save
@@ -177,7 +188,7 @@ class TaskDialog:
             )
             for name, element in {**f, "due_time": self.due_time}.items():
                 element.mark(f"task-{name.removesuffix('_id')}")
-                if not editable:
+                if not editable or (name == "institution_id" and self.opportunity):  # the opportunity's
                     element.disable()
             if row is not None:
                 ui.separator().classes("q-my-sm")
@@ -210,7 +221,9 @@ class TaskDialog:
 
     def values(self) -> dict[str, Any]:
         f = self.fields
+        link = {"opportunity_id": self.opportunity[0]} if self.opportunity is not None else {}
         return {
+            **link,
             "title": f["title"].value,
             "description": f["description"].value,
             "status": f["status"].value,

@@ -215,7 +215,7 @@ class OpportunityScreen:
             f["q"] = (
                 ui.input(_("Search"), value=q.q, on_change=lambda e: self.changed(q=(e.value or "").strip()))
                 .props("dense outlined clearable debounce=300")
-                .classes("w-56")
+                .classes("w-52")
                 .mark("search")
             )
             f["stages"] = (
@@ -227,13 +227,13 @@ class OpportunityScreen:
                     on_change=lambda e: self.changed(stages=tuple(OpportunityStage(v) for v in e.value or [])),
                 )
                 .props("dense outlined use-chips")
-                .classes("w-56")
+                .classes("w-52")
                 .mark("filter-stage")
             )
             f["owner"] = (
                 ui.select(owners, label=_("Owner"), value=owner, with_input=True, on_change=self._owner_changed)
                 .props("dense outlined")
-                .classes("w-48")
+                .classes("w-44")
                 .mark("filter-owner")
             )
             f["team"] = (
@@ -257,26 +257,6 @@ class OpportunityScreen:
                 .classes("w-56")
                 .mark("filter-institution")
             )
-            f["sources"] = (
-                ui.select(
-                    {s.value: source_name(s) for s in OpportunitySource},
-                    multiple=True,
-                    label=_("Source"),
-                    value=[s.value for s in q.sources],
-                    on_change=lambda e: self.changed(sources=tuple(OpportunitySource(v) for v in e.value or [])),
-                )
-                .props("dense outlined use-chips")
-                .classes("w-44")
-                .mark("filter-source")
-            )
-        with ui.row().classes("w-full items-center gap-2"):
-            f["close_from"], f["close_to"] = self._day_range(_("Expected close"), "close_from", "close_to")
-            f["closed_from"], f["closed_to"] = self._day_range(_("Closed"), "closed_from", "closed_to")
-            f["amount_min"] = self._amount_input(_("Amount ≥"), "amount_min")
-            f["amount_max"] = self._amount_input(_("Amount ≤"), "amount_max")
-            ui.button(_("Clear filters"), icon="filter_alt_off", on_click=self.clear_filters).props(
-                "flat no-caps"
-            ).mark("clear-filters")
         with ui.row().classes("w-full items-center gap-2"):
             self.views_select = (
                 ui.select({}, label=_("Saved views"), on_change=lambda e: self._open_view(e.value))
@@ -290,6 +270,35 @@ class OpportunityScreen:
             ui.button(icon="delete", on_click=self._delete_view).props(
                 f'flat round aria-label="{_("Delete this view")}"'
             ).tooltip(_("Delete this view")).mark("delete-view")
+            ui.space()
+            ui.button(_("Clear filters"), icon="filter_alt_off", on_click=self.clear_filters).props(
+                "flat no-caps"
+            ).mark("clear-filters")
+        more = {"sources", "close_from", "close_to", "closed_from", "closed_to", "amount_min", "amount_max"}
+        opened = any(getattr(q, name) not in (None, ()) for name in more)
+        with (
+            ui.expansion(_("More filters"), icon="filter_list", value=opened)
+            .props("dense")
+            .classes("w-full")
+            .mark("more-filters"),
+            ui.row().classes("w-full items-center gap-2"),
+        ):
+            f["sources"] = (
+                ui.select(
+                    {s.value: source_name(s) for s in OpportunitySource},
+                    multiple=True,
+                    label=_("Source"),
+                    value=[s.value for s in q.sources],
+                    on_change=lambda e: self.changed(sources=tuple(OpportunitySource(v) for v in e.value or [])),
+                )
+                .props("dense outlined use-chips")
+                .classes("w-48")
+                .mark("filter-source")
+            )
+            f["close_from"], f["close_to"] = self._day_range(_("Expected close"), "close_from", "close_to")
+            f["closed_from"], f["closed_to"] = self._day_range(_("Closed"), "closed_from", "closed_to")
+            f["amount_min"] = self._amount_input(_("Amount ≥"), "amount_min")
+            f["amount_max"] = self._amount_input(_("Amount ≤"), "amount_max")
 
     def _day_range(self, label: str, low: str, high: str) -> tuple[ui.input, ui.input]:
         q = self.query

@@ -14,10 +14,14 @@ from typing import Any
 from nicegui import ui
 
 from components import live
-from components.backend import call
+from components.backend import call, current_actor
+from components.call_dialog import open_call_dialog
+from components.comments import comment_thread
 from components.dialogs import confirm
 from components.history_values import change_words
+from components.meeting_dialog import open_meeting_dialog
 from components.moments import user_zone
+from components.note_dialog import open_note_dialog
 from components.opportunity_dialog import (
     STAGE_COLORS,
     ask_lost_reason,
@@ -28,16 +32,29 @@ from components.opportunity_dialog import (
 )
 from components.paged_table import MONEY, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, not_allowed, not_found, set_title
+from components.task_dialog import open_task_dialog
+from crm_app.activities.timeline import opportunity_activities
 from crm_app.platform import audit
 from crm_app.platform.errors import Forbidden, NotFound
-from crm_app.platform.events import OpportunityChanged
+from crm_app.platform.events import (
+    CallChanged,
+    Event,
+    MeetingChanged,
+    NoteChanged,
+    OpportunityChanged,
+    TaskChanged,
+)
 from crm_app.platform.i18n import N_, format_date, format_datetime, ngettext
 from crm_app.platform.i18n import gettext as _
+from crm_app.platform.models.comments import CommentTarget
+from crm_app.platform.paging import PageRequest
+from crm_app.platform.permissions import Scope, scope_for
 from crm_app.sales import opportunities
 from crm_app.sales.models.opportunities import OpportunityStage
 from crm_app.sales.models.quotes import QuoteStatus
 from crm_app.sales.opportunities import OpportunityDetail
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
+from pages.institutions.activity_tab import timeline_item
 from pages.sales.quotes import STATUS_COLORS as QUOTE_COLORS
 
 FACT_COLUMNS = "repeat(auto-fill, minmax(10rem, 1fr))"
@@ -295,12 +312,17 @@ class OpportunityScreen:
             table.on("open", lambda e: ui.navigate.to(f"/quotes/{e.args}"))
 
     async def _tabs(self) -> None:
+        detail = self.panel.record
+        assert detail is not None
         with ui.tabs().classes("w-full").props("align=left no-caps").mark("opportunity-tabs") as tabs:
-            activities_tab = ui.tab("comments", _("Comments"), icon="forum").mark("tab-comments")
+            activities_tab = ui.tab("activities", _("Activities"), icon="event_note").mark("tab-activities")
+            ui.tab("comments", _("Comments"), icon="forum").mark("tab-comments")
             ui.tab("history", _("History"), icon="history").mark("tab-history")
         with ui.tab_panels(tabs, value=activities_tab).classes("w-full"):
+            with ui.tab_panel("activities"):
+                await ActivitiesPanel(detail, self.zone).load_more()
             with ui.tab_panel("comments"):
-                pass  # comment_thread(CommentTarget.OPPORTUNITY, self.opportunity_id).root.classes("max-w-3xl")
+                comment_thread(CommentTarget.OPPORTUNITY, self.opportunity_id).root.classes("max-w-3xl")
             with ui.tab_panel("history"):
                 self.history = self._history()
                 await self.history.refresh()
@@ -390,3 +412,124 @@ class OpportunityScreen:
 def _delete(session: Any, actor: Any, opportunity_id: uuid.UUID, version: int) -> bool:
     opportunities.delete_opportunity(session, actor, opportunity_id, expected_version=version)
     return True
+
+
+ACTIVITIES_PAGE = 20
+ACTIVITY_EVENTS = (TaskChanged, NoteChanged, MeetingChanged, CallChanged)
+
+
+def _activity_id(event: Event) -> uuid.UUID | None:
+    for name in ("task_id", "note_id", "meeting_id", "call_id"):
+        value = getattr(event, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+class ActivitiesPanel:
+    """The tasks, notes, meetings and calls linked to the opportunity, newest first, a page at a time
+    ("Load more"), with a button to add each kind already linked to it (and to its institution). It
+    follows the activities changed by anyone: those shown, and those the reader could see."""
+
+    def __init__(self, detail: OpportunityDetail, zone: str) -> None:
+        self.actor = current_actor()
+        self.opportunity = (detail.id, detail.name)
+        self.institution = (detail.institution_id, detail.institution_name)
+        self.zone = zone
+        self.page = 0
+        self.shown: set[uuid.UUID] = set()
+        with ui.column().classes("w-full gap-2") as self.root:
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.button(_("Add a task"), icon="add_task", on_click=self.add_task).props("unelevated no-caps").mark(
+                    "add-task"
+                )
+                ui.button(_("Add a note"), icon="note_add", on_click=self.add_note).props("outline no-caps").mark(
+                    "add-note"
+                )
+                ui.button(_("Plan a meeting"), icon="event", on_click=self.add_meeting).props("outline no-caps").mark(
+                    "add-meeting"
+                )
+                ui.button(_("Log a call"), icon="add_call", on_click=self.add_call).props("outline no-caps").mark(
+                    "add-call"
+                )
+                ui.space()
+                self.count = ui.label().classes("text-grey-7").mark("activity-count")
+            self.entries = ui.timeline(side="right").classes("w-full").mark("opportunity-activities")
+            with ui.row().classes("w-full justify-center"):
+                self.more = (
+                    ui.button(_("Load more"), icon="expand_more", on_click=self.load_more)
+                    .props("flat no-caps")
+                    .mark("activities-more")
+                )
+            self.more.set_visibility(False)
+        live.follow(self._concerns, self.reload, owner=self.root)
+
+    def _concerns(self, event: Event) -> bool:
+        """Cheap, on the event loop: an activity shown here, saved by this user, or one they may see."""
+        if not isinstance(event, ACTIVITY_EVENTS):
+            return False
+        if _activity_id(event) in self.shown or event.actor_id == self.actor.id:
+            return True
+        return scope_for(self.actor, "record.view") > Scope.OWN or self.actor.id in (
+            getattr(event, "assignee_id", None),
+            getattr(event, "user_id", None),
+            getattr(event, "organizer_id", None),
+            *getattr(event, "participant_user_ids", ()),
+            *getattr(event, "reader_ids", ()),
+        )
+
+    async def reload(self) -> None:
+        self.page = 0
+        self.shown.clear()
+        await self.load_more(replace=True)
+
+    async def load_more(self, *, replace: bool = False) -> None:
+        with self.root:  # not the button's context: a reload replaces the entries
+            found = await call(opportunity_activities, self.opportunity[0], PageRequest(self.page + 1, ACTIVITIES_PAGE))
+        if found is None or self.entries.is_deleted:
+            return
+        self.page += 1
+        if replace:
+            self.entries.clear()
+        fresh = [entry for entry in found.items if entry.record_id not in self.shown]
+        self.shown.update(entry.record_id for entry in fresh)
+        with self.entries:
+            if found.total == 0:
+                ui.label(_("No task, note, meeting or call linked to this opportunity yet.")).classes(
+                    "text-grey-7"
+                ).mark("no-activities")
+            for entry in fresh:
+                timeline_item(entry, self.zone)
+        self.count.text = ngettext("{count} activity", "{count} activities", found.total, count=found.total)
+        self.more.set_visibility(self.page * ACTIVITIES_PAGE < found.total)
+
+    async def add_task(self) -> None:
+        with self.root:
+            await open_task_dialog(institution=self.institution, opportunity=self.opportunity, on_saved=self.reload)
+
+    async def add_note(self) -> None:
+        with self.root:
+            await open_note_dialog(
+                institution_id=self.institution[0],
+                institution_name=self.institution[1],
+                opportunity=self.opportunity,
+                on_saved=self.reload,
+            )
+
+    async def add_meeting(self) -> None:
+        with self.root:
+            await open_meeting_dialog(
+                institution_id=self.institution[0],
+                institution_name=self.institution[1],
+                opportunity=self.opportunity,
+                on_saved=self.reload,
+            )
+
+    async def add_call(self) -> None:
+        with self.root:
+            await open_call_dialog(
+                institution_id=self.institution[0],
+                institution_name=self.institution[1],
+                opportunity=self.opportunity,
+                on_saved=self.reload,
+            )

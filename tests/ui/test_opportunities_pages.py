@@ -15,6 +15,7 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from components.opportunity_dialog import stage_name, sums_text
+from crm_app.activities.models import Call, Task
 from crm_app.institutions.models import Institution
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.i18n import gettext, ngettext
@@ -389,3 +390,42 @@ async def test_the_live_board_follows_a_move_made_by_another_user(
     await eventually(lambda: _column_of(ui_user, sale) == "won", "Claire's board does not follow Marc's move")
     assert _text(ui_user, "board-count-won") == "1"
     assert _text(ui_user, "board-summary-won") == sums_text(1, Decimal("1500.00"), Decimal("1500.00"))
+
+
+async def test_activities_added_on_the_opportunity_page_are_linked_to_it(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    me = actor_for(account())
+    clinic = _institution("Clinique des Cèdres")
+    sale = _opportunity(me, clinic, "Endoscopie", "1000.00")
+    await log_in(ui_user, "claire@example.org", path=f"/login?redirect_to=/opportunities/{sale}")
+    await ui_user.should_see(marker="no-activities", retries=50)
+
+    ui_user.find(marker="add-task").click()
+    await ui_user.should_see(marker="task-opportunity")
+    element(ui_user, "task-title").value = "Relancer le bloc"
+    ui_user.find(marker="task-save").click()
+    await ui_user.should_see("Relancer le bloc", retries=50)
+
+    ui_user.find(marker="add-call").click()
+    await ui_user.should_see(marker="call-opportunity")
+    element(ui_user, "call-summary").value = "Appel du cadre de bloc"
+    ui_user.find(marker="call-save").click()
+    await ui_user.should_see("Appel du cadre de bloc", retries=50)
+    with unit_of_work() as session:
+        task = session.exec(select(Task)).one()
+        logged = session.exec(select(Call)).one()
+        assert (task.opportunity_id, task.institution_id) == (sale, clinic.id)
+        assert (logged.opportunity_id, logged.institution_id) == (sale, clinic.id)
+    assert _text(ui_user, "activity-count") == ngettext("{count} activity", "{count} activities", 2, count=2)
+
+
+async def test_comments_on_the_opportunity_page(ui_user: User, account: Callable[..., str]) -> None:
+    me = actor_for(account())
+    sale = _opportunity(me, _institution("Clinique des Cèdres"), "Endoscopie", "1000.00")
+    await log_in(ui_user, "claire@example.org", path=f"/login?redirect_to=/opportunities/{sale}")
+    await ui_user.should_see(marker="tab-comments", retries=50)
+    ui_user.find(marker="tab-comments").click()
+    ui_user.find(marker="comment-input").type("Le chef de bloc est convaincu")
+    ui_user.find(marker="comment-submit").click()
+    await ui_user.should_see("Le chef de bloc est convaincu", retries=50)
