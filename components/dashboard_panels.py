@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from components.backend import call
-from components.health import component_label, health_chip, measure_text
+from components.health import health_chip, weakest_text
 from crm_app.analytics import health
 from crm_app.institutions import saved_views
 from crm_app.platform.i18n import format_decimal
@@ -49,9 +49,9 @@ async def attention_panel(actor: Actor) -> None:
                         ui.link(row.name, f"/institutions/{row.id}").classes(
                             "text-primary text-weight-medium ellipsis"
                         ).mark("attention-link")
-                        ui.label(f"{component_label(row.weakest.component)} · {measure_text(row.weakest)}").classes(
-                            "text-caption text-grey-7 ellipsis"
-                        ).mark("attention-weakest")
+                        ui.label(weakest_text(row.weakest)).classes("text-caption text-grey-7 ellipsis").mark(
+                            "attention-weakest"
+                        )
         ui.link(
             _("All accounts by health"),
             "/institutions?" + urlencode({"health_max": health.ATTENTION_BELOW - 1, "sort": "health_score"}),

@@ -62,6 +62,20 @@ def measure_text(score: ComponentScore) -> str:
     return ngettext("{count} overdue task", "{count} overdue tasks", value, count=value)
 
 
+def weakest_text(score: ComponentScore) -> str:
+    """A component in a few words, for a list ("Overdue invoices: 2", "No activity yet")."""
+    value: Any = score.value
+    if score.component is Component.RECENCY:
+        if value is None:
+            return _("No activity yet")
+        shown = measure_text(score)
+    elif score.component is Component.REVENUE:
+        shown = format_currency(value)
+    else:
+        shown = str(value)
+    return _("{label}: {value}", label=component_label(score.component), value=shown)
+
+
 def _moves_health(institution_id: uuid.UUID) -> Any:
     kinds = (CallChanged, TaskChanged, MeetingChanged, NoteChanged, InvoiceChanged)
     return lambda event: isinstance(event, kinds) and getattr(event, "institution_id", None) == institution_id

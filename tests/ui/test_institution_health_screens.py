@@ -149,9 +149,9 @@ async def test_the_dashboard_panels(ui_user: User, account: Callable[..., str], 
         ("Clinique Calme", f"/institutions/{quiet}")
     ]
     assert element(ui_user, "attention-score").text.endswith("25")
-    assert element(ui_user, "attention-weakest").text.split(" · ")[1] in {"Aucune activité", "No activity yet"}
+    assert element(ui_user, "attention-weakest").text in {"Aucune activité", "No activity yet"}
     names = [getattr(label, "text", None) for label in ui_user.find(marker="segment-name").elements]
     counts = [getattr(label, "text", None) for label in ui_user.find(marker="segment-count").elements]
-    assert list(zip(names, counts, strict=True)) == [("Cliniques", "2"), ("Fragiles", "1")]
+    assert sorted(zip(names, counts, strict=True)) == [("Cliniques", "2"), ("Fragiles", "1")]
     targets = [link.props["href"] for link in ui_user.find(marker="segment-link").elements]
-    assert targets == ["/institutions?q=clinique", "/institutions?health_max=39"]
+    assert sorted(targets) == ["/institutions?health_max=39", "/institutions?q=clinique"]
