@@ -207,9 +207,11 @@ def stage_path(rng: random.Random, final: OpportunityStage) -> list[OpportunityS
 
 
 def spread(rng: random.Random, start: datetime, end: datetime, count: int) -> list[datetime]:
-    """`count` moments from `start` to `end` (both included), in order, roughly evenly apart."""
+    """`count` moments from `start` to `end` (both included), in order, roughly evenly apart and at
+    least a minute apart (`start` moves earlier when the span is shorter)."""
     if count == 1:
         return [start]
+    start = min(start, end - timedelta(minutes=count - 1))
     gap = (end - start) / (count - 1)
     moments = [start]
     for index in range(1, count - 1):
