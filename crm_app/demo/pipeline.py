@@ -373,6 +373,11 @@ class _Activities:
             self.contacts[institution_id] = _contact(self.session, institution_id)
         return self.contacts[institution_id]
 
+    def maybe_contact(self, institution_id: uuid.UUID) -> str | None:
+        """The institution's main contact, for about half of the tasks."""
+        contact = self.contact(institution_id) if self.rng.random() < 0.5 else None
+        return str(contact) if contact else None
+
     def pick(self, days_ago: float) -> tuple[uuid.UUID, uuid.UUID | None]:
         """An institution for an activity `days_ago`, and the sale it serves when one was open then."""
         moment = self.now - timedelta(days=days_ago)
@@ -436,6 +441,7 @@ class _Activities:
                     "priority": self.rng.choice(list(TaskPriority)).value,
                     "status": TaskStatus.DONE.value,
                     "institution_id": str(institution_id),
+                    "contact_id": self.maybe_contact(institution_id),
                 },
             )
         task.created_at = min(done, due - timedelta(days=self.rng.randint(2, 14)))
@@ -456,6 +462,7 @@ class _Activities:
                     "priority": self.rng.choice((TaskPriority.NORMAL, TaskPriority.HIGH, TaskPriority.URGENT)).value,
                     "status": self.rng.choice((TaskStatus.TODO, TaskStatus.TODO, TaskStatus.IN_PROGRESS)).value,
                     "institution_id": str(institution_id),
+                    "contact_id": self.maybe_contact(institution_id),
                 },
             )
         task.opportunity_id = opportunity_id
