@@ -53,7 +53,7 @@ def test_the_sales_generator_writes_rows_the_services_accept(scratch: URL) -> No
     assert "created through them (rolled back)" in sales.stdout
 
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
-        counts = dict(
+        counts: dict[str, int] = dict(
             connection.execute(
                 "SELECT 'opportunities', count(*) FROM opportunities UNION ALL "
                 "SELECT 'quotes', count(*) FROM quotes UNION ALL "
