@@ -3,8 +3,8 @@ notification kinds and record pages, timeline sources, search sources, comment t
 
 Every area declares what it offers as plain module constants (`JOBS`, `SUBSCRIBERS`, `SECTIONS`,
 `NOTIFICATION_KINDS`, `RECORD_LINKS`, `TIMELINE_SOURCES`, `RECORD_VISIBILITY`, `SEARCH_SOURCES`,
-`COMMENT_TARGETS`, `HISTORY_NAMES`, `HISTORY_WORDING`, `router`); nothing registers itself when it is
-imported. `wire()` registers them all, once per process, before the application serves or a command
+`COMMENT_TARGETS`, `LINKABLE_RECORDS`, `HISTORY_NAMES`, `HISTORY_WORDING`, `router`); nothing registers
+itself when it is imported. `wire()` registers them all, once per process, before the application serves or a command
 runs; `api_router()` assembles the REST API. Only `crm_app.web` and `crm_app.cli` (and the tests) import this module.
 """
 
@@ -22,6 +22,7 @@ from crm_app.activities import alerts, meetings, notes, tasks
 from crm_app.activities import api as activities_api
 from crm_app.activities import notifications as activity_notifications
 from crm_app.activities import timeline as activity_timeline
+from crm_app.analytics import api as analytics_api
 from crm_app.institutions import notifications as institution_notifications
 from crm_app.institutions import search as institution_search
 from crm_app.institutions import service as institutions
@@ -44,11 +45,12 @@ from crm_app.platform import search as global_search
 from crm_app.platform.api import deps, health
 from crm_app.platform.api import notifications as notifications_api
 from crm_app.platform.api import settings as settings_api
-from crm_app.sales import document_settings, history_wording, invoices, quotes, reminders
+from crm_app.sales import document_settings, history_wording, invoices, opportunities, quotes, reminders
 from crm_app.sales import search as sales_search
 from crm_app.sales.api import catalog as catalog_api
 from crm_app.sales.api import documents as documents_api
 from crm_app.sales.api import invoices as invoices_api
+from crm_app.sales.api import opportunities as opportunities_api
 from crm_app.sales.api import quotes as quotes_api
 
 _lock = threading.Lock()
@@ -64,9 +66,17 @@ def wire() -> None:
         scheduler.register(*auth.JOBS, *alerts.JOBS, *retention.JOBS, *institutions.JOBS, *reminders.JOBS, *smtp.JOBS)
         # The settings page shows the sections in this order.
         settings.register_section(*settings.SECTIONS, *retention.SECTIONS, *document_settings.SECTIONS)
-        for module in (activity_notifications, institution_notifications, comments, quotes, invoices, reminders):
+        for module in (
+            activity_notifications,
+            institution_notifications,
+            comments,
+            quotes,
+            invoices,
+            reminders,
+            opportunities,
+        ):
             notifications.register_kinds(module.NOTIFICATION_KINDS)
-        for module in (activity_notifications, institution_notifications, quotes, invoices):
+        for module in (activity_notifications, institution_notifications, quotes, invoices, opportunities):
             notifications.register_links(module.RECORD_LINKS)
         for subscription in (
             *activity_notifications.SUBSCRIBERS,
@@ -75,6 +85,7 @@ def wire() -> None:
             *meetings.SUBSCRIBERS,
             *quotes.SUBSCRIBERS,
             *invoices.SUBSCRIBERS,
+            *opportunities.SUBSCRIBERS,
         ):
             events.subscribe(subscription.kind, subscription.handler)
         timeline.register_sources(
@@ -82,12 +93,14 @@ def wire() -> None:
             *timeline.TIMELINE_SOURCES,
             *quotes.TIMELINE_SOURCES,
             *invoices.TIMELINE_SOURCES,
+            *opportunities.TIMELINE_SOURCES,
         )
         # The header's search shows its groups in this order.
         global_search.register_sources(*institution_search.SEARCH_SOURCES, *sales_search.SEARCH_SOURCES)
-        for module in (timeline, activity_timeline, quotes, invoices):
+        for module in (timeline, activity_timeline, quotes, invoices, opportunities):
             records.register_visibility(module.RECORD_VISIBILITY)
-        for module in (tasks, meetings, notes, quotes):
+        records.register_linkable(opportunities.LINKABLE_RECORDS)
+        for module in (tasks, meetings, notes, quotes, opportunities):
             for kind, resolver in module.COMMENT_TARGETS.items():
                 comments.register_target(kind, resolver)
         audit.register_names(*institutions.HISTORY_NAMES, *history_wording.HISTORY_NAMES)
@@ -118,6 +131,8 @@ def api_router() -> APIRouter:
         router.include_router(module.router)
     router.include_router(users.auth_router)
     for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api):
+        router.include_router(module.router)
+    for module in (opportunities_api, analytics_api):
         router.include_router(module.router)
     router.include_router(health.unknown_endpoint_router)
     return router

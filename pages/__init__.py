@@ -6,7 +6,16 @@ from pages.activities import calls, meetings, notes, tasks
 from pages.admin import security_log, settings, teams, users
 from pages.institutions import activity_tab, contacts, detail, form, import_wizard, sales_tabs
 from pages.institutions import list as institution_list
-from pages.sales import catalog, invoice_detail, invoices, quote_detail, quote_editor, quotes
+from pages.sales import (
+    catalog,
+    invoice_detail,
+    invoices,
+    opportunities,
+    opportunity_detail,
+    quote_detail,
+    quote_editor,
+    quotes,
+)
 
 __all__ = [
     "activity_tab",
@@ -25,6 +34,8 @@ __all__ = [
     "meetings",
     "notes",
     "notifications",
+    "opportunities",
+    "opportunity_detail",
     "profile",
     "quote_detail",
     "quote_editor",

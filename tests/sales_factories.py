@@ -13,7 +13,8 @@ from sqlmodel import Session
 
 from crm_app.institutions.models import Institution
 from crm_app.platform.permissions import Actor
-from crm_app.sales import quotes
+from crm_app.sales import opportunities, quotes
+from crm_app.sales.models import opportunities as opportunities_model
 from crm_app.sales.models.quotes import Quote
 
 
@@ -103,3 +104,11 @@ def make_catalog_item(
             **values,
         },
     )
+
+
+def make_opportunity(
+    session: Session, actor: Actor, institution: Institution, **values: Any
+) -> opportunities_model.Opportunity:
+    """An opportunity of `actor` (or `owner_id=`) for `institution`, through the service; 1000 € by default."""
+    raw = {"name": values.pop("name", "Équipement bloc"), "institution_id": institution.id, "amount": "1000", **values}
+    return opportunities.create_opportunity(session, actor, raw)

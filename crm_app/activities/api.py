@@ -1,6 +1,6 @@
-"""/api/tasks, /api/notes, /api/meetings, /api/calls, /api/comments and an institution's timeline:
-the same services as the pages, thin routes. Dates and times are ISO 8601 (with an offset; without
-one, the configured time zone); a due date alone means the end of that day."""
+"""/api/tasks, /api/notes, /api/meetings, /api/calls, /api/comments, an institution's timeline and an
+opportunity's activities: the same services as the pages, thin routes. Dates and times are ISO 8601
+(with an offset; without one, the configured time zone); a due date alone means the end of that day."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_app.activities import calls, meetings, notes, tasks
+from crm_app.activities import timeline as activity_timeline
 from crm_app.activities.calls import CallQuery, CallRow
 from crm_app.activities.meetings import MeetingQuery, MeetingRow
 from crm_app.activities.notes import NoteQuery, NoteRow
@@ -56,6 +57,7 @@ class TaskOut(BaseModel):
     assignee_id: uuid.UUID
     assignee_name: str
     institution_id: uuid.UUID | None
+    opportunity_id: uuid.UUID | None
     institution_name: str | None
     contact_id: uuid.UUID | None
     contact_name: str | None
@@ -84,6 +86,7 @@ class TaskIn(BaseModel):
     due_at: str | None = Field(default=None, description="ISO 8601 date-time, or a date (its end)")
     assignee_id: uuid.UUID | None = None
     institution_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = Field(default=None, description="An opportunity of the same institution")
     contact_id: uuid.UUID | None = None
 
 
@@ -98,7 +101,7 @@ def _task(session: SessionDep, actor: ActorDep, task_id: uuid.UUID) -> TaskOut:
 
 _TASK_FILTERS = (
     "Filters: `mine=1`, `assignee_id`, `created_by`, `status`, `priority`, `due` (overdue, today, "
-    "week, none), `institution_id`, `contact_id`, `q` (title); repeat a parameter or separate values "
+    "week, none), `institution_id`, `contact_id`, `opportunity_id`, `q` (title); repeat a parameter or separate values "
     "with commas. `sort`: due, priority, created, updated, title, status; `-` for descending."
 )
 
@@ -164,6 +167,7 @@ class NoteOut(BaseModel):
     body: str
     visibility: str
     institution_id: uuid.UUID | None
+    opportunity_id: uuid.UUID | None
     institution_name: str | None
     author_id: uuid.UUID | None
     author_name: str | None
@@ -188,6 +192,7 @@ class NoteIn(BaseModel):
     body: str
     visibility: str | None = Field(default=None, description="private (default) or shared")
     institution_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = Field(default=None, description="An opportunity of the same institution")
     shares: list[ShareIn] | None = Field(default=None, description="Replaces the list of users it is shared with")
 
 
@@ -203,7 +208,7 @@ def _note(session: SessionDep, actor: ActorDep, note_id: uuid.UUID) -> NoteOut:
 @router.get(
     "/notes",
     response_model=NotePage,
-    description="`scope`: all (readable), mine, shared_with_me; `institution_id`; `q` (text).",
+    description="`scope`: all (readable), mine, shared_with_me; `institution_id`; `opportunity_id`; `q` (text).",
 )
 def list_notes(
     session: SessionDep,
@@ -211,6 +216,7 @@ def list_notes(
     *,
     scope: str = "all",
     institution_id: uuid.UUID | None = None,
+    opportunity_id: uuid.UUID | None = None,
     q: str = "",
     page: PageDep = 1,
     page_size: PageSizeDep = 25,
@@ -218,7 +224,10 @@ def list_notes(
     if scope not in notes.SCOPES:
         raise ValidationFailed({"scope": N_("Unknown value.")})
     result = notes.list_notes(
-        session, actor, NoteQuery(scope=scope, institution_id=institution_id, q=q), PageRequest(page, page_size)
+        session,
+        actor,
+        NoteQuery(scope=scope, institution_id=institution_id, opportunity_id=opportunity_id, q=q),
+        PageRequest(page, page_size),
     )
     return page_response(result, NoteRow, NoteOut)
 
@@ -273,6 +282,7 @@ class MeetingOut(BaseModel):
     organizer_id: uuid.UUID
     organizer_name: str
     institution_id: uuid.UUID | None
+    opportunity_id: uuid.UUID | None
     institution_name: str | None
     created_at: datetime
     updated_at: datetime
@@ -299,6 +309,7 @@ class MeetingIn(BaseModel):
     location: str | None = None
     status: str | None = None
     institution_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = Field(default=None, description="An opportunity of the same institution")
     participant_user_ids: list[uuid.UUID] | None = Field(default=None, description="Replaces the invited users")
     participant_contact_ids: list[uuid.UUID] | None = Field(default=None, description="Replaces the invited contacts")
 
@@ -322,7 +333,7 @@ def _meeting(session: SessionDep, actor: ActorDep, meeting_id: uuid.UUID) -> Mee
     "/meetings",
     response_model=MeetingPage,
     description="`mine=1` (organised by or inviting me), `from` and `to` (meetings overlapping the window), "
-    "`status`, `institution_id`, `q` (title); by start time.",
+    "`status`, `institution_id`, `opportunity_id`, `q` (title); by start time.",
 )
 def list_meetings(
     request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
@@ -338,12 +349,17 @@ def list_meetings(
         institution_id = uuid.UUID(params["institution_id"]) if params.get("institution_id") else None
     except ValueError:
         raise ValidationFailed({"institution_id": N_("Unknown value.")}) from None
+    try:
+        opportunity_id = uuid.UUID(params["opportunity_id"]) if params.get("opportunity_id") else None
+    except ValueError:
+        raise ValidationFailed({"opportunity_id": N_("Unknown value.")}) from None
     query = MeetingQuery(
         mine=params.get("mine") in {"1", "true"},
         starts_from=_when(params.get("from"), "from"),
         starts_to=_when(params.get("to"), "to"),
         statuses=statuses,
         institution_id=institution_id,
+        opportunity_id=opportunity_id,
         q=params.get("q", ""),
     )
     result = meetings.list_meetings(session, actor, query, PageRequest(page, page_size))
@@ -414,6 +430,7 @@ class CallOut(BaseModel):
     user_id: uuid.UUID
     user_name: str
     institution_id: uuid.UUID | None
+    opportunity_id: uuid.UUID | None
     institution_name: str | None
     contact_id: uuid.UUID | None
     contact_name: str | None
@@ -437,6 +454,7 @@ class CallIn(BaseModel):
     duration_seconds: int | None = None
     summary: str | None = None
     institution_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = Field(default=None, description="An opportunity of the same institution")
     contact_id: uuid.UUID | None = None
 
 
@@ -452,8 +470,8 @@ def _call(session: SessionDep, actor: ActorDep, call_id: uuid.UUID) -> CallOut:
 @router.get(
     "/calls",
     response_model=CallPage,
-    description="`mine=1`, `user_id`, `direction`, `institution_id`, `contact_id`, `from`, `to` (excluded), "
-    "`q` (summary); newest first.",
+    description="`mine=1`, `user_id`, `direction`, `institution_id`, `contact_id`, `opportunity_id`, `from`, "
+    "`to` (excluded), `q` (summary); newest first.",
 )
 def list_calls(
     request: Request, session: SessionDep, actor: ActorDep, page: PageDep = 1, page_size: PageSizeDep = 25
@@ -627,4 +645,26 @@ def institution_timeline(
 ) -> Response:
     kinds: Any = [k for value in kind for k in value.split(",")] if kind else None
     result = timeline.timeline(session, actor, institution_id, PageRequest(page, page_size), kinds=kinds)
+    return page_response(result, TimelineEntry, TimelineEntryOut)
+
+
+@router.get(
+    "/opportunities/{opportunity_id}/activities",
+    response_model=TimelinePage,
+    description="The tasks, notes, meetings and calls linked to the opportunity that you may see, newest first; "
+    "`kind` limits the kinds.",
+)
+def opportunity_activities(
+    opportunity_id: uuid.UUID,
+    session: SessionDep,
+    actor: ActorDep,
+    *,
+    kind: Annotated[list[str] | None, Query()] = None,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 25,
+) -> Response:
+    kinds: Any = [k for value in kind for k in value.split(",")] if kind else None
+    result = activity_timeline.opportunity_activities(
+        session, actor, opportunity_id, PageRequest(page, page_size), kinds=kinds
+    )
     return page_response(result, TimelineEntry, TimelineEntryOut)

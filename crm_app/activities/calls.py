@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from crm_app.activities.models import Call, CallDirection
-from crm_app.institutions.links import check_links
+from crm_app.institutions.links import check_links, check_opportunity
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cleaners as fields
 from crm_app.platform import events
@@ -36,6 +36,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "duration_seconds": positive_duration(),
     "summary": long_text(10_000),
     "institution_id": fields.identifier(),
+    "opportunity_id": fields.identifier(),
     "contact_id": fields.identifier(),
 }
 
@@ -52,6 +53,7 @@ def log_call(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Call:
     """Log a call made, taken or missed by the actor (now, unless `called_at` says when)."""
     values = clean(raw, partial=False)
     check_links(session, values)
+    check_opportunity(session, actor, values)
     if actor_id(actor) is None:
         raise Forbidden("call.log")  # a call is someone's
     if values.get("called_at") and values["called_at"] > utcnow():
@@ -64,6 +66,7 @@ def log_call(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Call:
         user_id=actor.id,
         team_id=actor.team_id,
         institution_id=values.get("institution_id"),
+        opportunity_id=values.get("opportunity_id"),
         contact_id=values.get("contact_id"),
         created_by=actor.id,
         updated_by=actor.id,
@@ -110,6 +113,10 @@ def update_call(
             links["contact_id"] = None  # the contact belonged to the previous institution
         check_links(session, links)
         changes.update(links)
+    if "institution_id" in changes or "opportunity_id" in changes:
+        check_opportunity(
+            session, actor, changes, current_institution=call.institution_id, current_opportunity=call.opportunity_id
+        )
     if not changes:
         return call
     for name, value in changes.items():
@@ -148,6 +155,7 @@ class CallRow:
     institution_name: str | None
     contact_id: uuid.UUID | None
     contact_name: str | None
+    opportunity_id: uuid.UUID | None
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
@@ -162,6 +170,7 @@ class CallQuery:
     directions: tuple[CallDirection, ...] = ()
     institution_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = None
     called_from: datetime | None = None
     called_to: datetime | None = None  # excluded
     q: str = ""
@@ -183,6 +192,7 @@ class CallQuery:
             directions=read.choices("direction", CallDirection),
             institution_id=read.ident("institution_id"),
             contact_id=read.ident("contact_id"),
+            opportunity_id=read.ident("opportunity_id"),
             called_from=when("from"),
             called_to=when("to"),
             q=read.one("q") or "",
@@ -209,6 +219,8 @@ def _conditions(actor: Actor, query: CallQuery) -> list[Any]:
         conditions.append(_K.institution_id == query.institution_id)
     if query.contact_id is not None:
         conditions.append(_K.contact_id == query.contact_id)
+    if query.opportunity_id is not None:
+        conditions.append(_K.opportunity_id == query.opportunity_id)
     if query.called_from is not None:
         conditions.append(_K.called_at >= query.called_from)
     if query.called_to is not None:
@@ -234,6 +246,7 @@ def _select() -> Any:
             _I.name.label("institution_name"),
             _K.contact_id,
             contact_name.label("contact_name"),
+            _K.opportunity_id,
             _K.created_by,
             _K.created_at,
             _K.updated_at,

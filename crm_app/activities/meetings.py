@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from crm_app.activities.models import Meeting, MeetingParticipant, MeetingStatus, ParticipantResponse
-from crm_app.institutions.links import check_links
+from crm_app.institutions.links import check_links, check_opportunity
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cleaners as fields
 from crm_app.platform import comments, events
@@ -45,6 +45,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "location": fields.text(250),
     "status": fields.choice(MeetingStatus),
     "institution_id": fields.identifier(),
+    "opportunity_id": fields.identifier(),
 }
 PARTICIPANT_FIELDS = ("participant_user_ids", "participant_contact_ids")
 
@@ -178,6 +179,7 @@ def create_meeting(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Me
     values = clean(raw, partial=False)
     _check_times(values["starts_at"], values["ends_at"])
     check_links(session, values)
+    check_opportunity(session, actor, values)
     if actor_id(actor) is None:
         raise Forbidden("meeting.organize")  # a meeting needs a real organiser
     status = values.get("status") or MeetingStatus.SCHEDULED
@@ -191,6 +193,7 @@ def create_meeting(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Me
         organizer_id=actor.id,
         team_id=actor.team_id,
         institution_id=values.get("institution_id"),
+        opportunity_id=values.get("opportunity_id"),
         created_by=actor.id,
         updated_by=actor.id,
     )
@@ -230,6 +233,14 @@ def update_meeting(
     _check_times(changes.get("starts_at", meeting.starts_at), changes.get("ends_at", meeting.ends_at))
     if "institution_id" in changes:
         check_links(session, changes)
+    if "institution_id" in changes or "opportunity_id" in changes:
+        check_opportunity(
+            session,
+            actor,
+            changes,
+            current_institution=meeting.institution_id,
+            current_opportunity=meeting.opportunity_id,
+        )
     users = _ids(raw["participant_user_ids"], "participant_user_ids") if "participant_user_ids" in raw else None
     contacts = (
         _ids(raw["participant_contact_ids"], "participant_contact_ids") if "participant_contact_ids" in raw else None
@@ -346,6 +357,7 @@ class MeetingRow:
     team_id: uuid.UUID | None
     institution_id: uuid.UUID | None
     institution_name: str | None
+    opportunity_id: uuid.UUID | None
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
@@ -377,6 +389,7 @@ class MeetingQuery:
     starts_to: datetime | None = None
     statuses: tuple[MeetingStatus, ...] = ()
     institution_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = None
     q: str = ""
     descending: bool = False
 
@@ -395,6 +408,8 @@ def _conditions(actor: Actor, query: MeetingQuery) -> list[Any]:
         conditions.append(_M.status.in_([s.value for s in query.statuses]))
     if query.institution_id is not None:
         conditions.append(_M.institution_id == query.institution_id)
+    if query.opportunity_id is not None:
+        conditions.append(_M.opportunity_id == query.opportunity_id)
     if query.q.strip():
         conditions.append(sa.func.lower(_M.title).like(contains_pattern(query.q.strip().lower()), escape="\\"))
     return conditions
@@ -416,6 +431,7 @@ def _select() -> Any:
             _M.team_id,
             _M.institution_id,
             _I.name.label("institution_name"),
+            _M.opportunity_id,
             _M.created_by,
             _M.created_at,
             _M.updated_at,

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from crm_app.activities.models import Note, NoteShare, NoteVisibility
-from crm_app.institutions.links import check_links
+from crm_app.institutions.links import check_links, check_opportunity
 from crm_app.institutions.models import Institution
 from crm_app.platform import cleaners as fields
 from crm_app.platform import comments, events
@@ -42,6 +42,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "body": long_text(20_000, required=True),
     "visibility": fields.choice(NoteVisibility),
     "institution_id": fields.identifier(),
+    "opportunity_id": fields.identifier(),
 }
 SCOPES = ("all", "mine", "shared_with_me")
 
@@ -146,12 +147,14 @@ def create_note(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Note:
     """Write a note (private by default); `shares` lists the users it is shared with."""
     values = clean(raw, partial=False)
     check_links(session, values)
+    check_opportunity(session, actor, values)
     author = actor_id(actor)
     shares = _clean_shares(session, raw.get("shares"), author)
     note = Note(
         body=values["body"],
         visibility=values.get("visibility") or NoteVisibility.PRIVATE,
         institution_id=values.get("institution_id"),
+        opportunity_id=values.get("opportunity_id"),
         team_id=actor.team_id,
         created_by=author,
         updated_by=author,
@@ -197,6 +200,10 @@ def update_note(
         raise Forbidden("note.share")
     if "institution_id" in changes:
         check_links(session, changes)
+    if "institution_id" in changes or "opportunity_id" in changes:
+        check_opportunity(
+            session, actor, changes, current_institution=note.institution_id, current_opportunity=note.opportunity_id
+        )
     if not changes and shares is None:
         return note
     for name, value in changes.items():
@@ -273,6 +280,7 @@ class NoteRow:
     visibility: NoteVisibility
     institution_id: uuid.UUID | None
     institution_name: str | None
+    opportunity_id: uuid.UUID | None
     author_id: uuid.UUID | None
     author_name: str | None
     team_id: uuid.UUID | None
@@ -303,6 +311,7 @@ def readable_condition(actor: Actor) -> Any:
 class NoteQuery:
     scope: str = "all"  # "all" readable, "mine" (written by me), "shared_with_me" (shared with me by name)
     institution_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = None
     q: str = ""
 
 
@@ -314,6 +323,8 @@ def _conditions(actor: Actor, query: NoteQuery) -> list[Any]:
         conditions.append(sa.exists().where(_S.note_id == _N.id, _S.user_id == actor.id))
     if query.institution_id is not None:
         conditions.append(_N.institution_id == query.institution_id)
+    if query.opportunity_id is not None:
+        conditions.append(_N.opportunity_id == query.opportunity_id)
     if query.q.strip():
         conditions.append(sa.func.lower(_N.body).like(contains_pattern(query.q.strip().lower()), escape="\\"))
     return conditions
@@ -354,6 +365,7 @@ def _select() -> Any:
             _N.visibility,
             _N.institution_id,
             _I.name.label("institution_name"),
+            _N.opportunity_id,
             _N.created_by.label("author_id"),
             _AUTHOR.c.full_name.label("author_name"),
             _N.team_id,

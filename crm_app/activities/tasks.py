@@ -13,7 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from crm_app.activities.models import OPEN_TASK_STATUSES, Task, TaskPriority, TaskStatus
-from crm_app.institutions.links import check_links
+from crm_app.institutions.links import check_links, check_opportunity
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cleaners as fields
 from crm_app.platform import comments, events
@@ -48,6 +48,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "assignee_id": fields.identifier(),
     "institution_id": fields.identifier(),
     "contact_id": fields.identifier(),
+    "opportunity_id": fields.identifier(),
 }
 
 
@@ -101,6 +102,7 @@ def create_task(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Task:
     values = clean(raw, partial=False)
     assignee = _assignee(session, actor, values.get("assignee_id") or actor.id)
     check_links(session, values)
+    check_opportunity(session, actor, values)
     status = values.get("status") or TaskStatus.TODO
     task = Task(
         title=values["title"],
@@ -111,6 +113,7 @@ def create_task(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Task:
         team_id=assignee.team_id,
         institution_id=values.get("institution_id"),
         contact_id=values.get("contact_id"),
+        opportunity_id=values.get("opportunity_id"),
         created_by=actor_id(actor),
         updated_by=actor_id(actor),
     )
@@ -137,8 +140,8 @@ def get_visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> Task
     return task
 
 
-def _changes(session: Session, task: Task, values: dict[str, Any]) -> dict[str, Any]:
-    """The fields that really change, with the links to institution and contact checked."""
+def _changes(session: Session, actor: Actor, task: Task, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields that really change, with the links to institution, contact and opportunity checked."""
     if "title" in values and not values["title"]:
         raise ValidationFailed({"title": N_("This field is required.")})
     if "assignee_id" in values and values["assignee_id"] is None:
@@ -157,6 +160,10 @@ def _changes(session: Session, task: Task, values: dict[str, Any]) -> dict[str, 
             links["contact_id"] = None  # the contact belonged to the previous institution
         check_links(session, links)
         changes.update(links)
+    if "institution_id" in changes or "opportunity_id" in changes:
+        check_opportunity(
+            session, actor, changes, current_institution=task.institution_id, current_opportunity=task.opportunity_id
+        )
     return changes
 
 
@@ -170,7 +177,7 @@ def update_task(
     authorize(actor, "record.edit", placement(task))
     if task.version != expected_version:
         raise Conflict(changed_by=changed_by_name(session, task.updated_by))
-    changes = _changes(session, task, clean(raw, partial=True))
+    changes = _changes(session, actor, task, clean(raw, partial=True))
     if not changes:
         return task
     old_status = TaskStatus(task.status)
@@ -256,6 +263,7 @@ class TaskRow:
     institution_name: str | None
     contact_id: uuid.UUID | None
     contact_name: str | None
+    opportunity_id: uuid.UUID | None
     created_by: uuid.UUID | None
     created_by_name: str | None
     created_at: datetime
@@ -283,6 +291,14 @@ SORTS: dict[str, tuple[Any, ...]] = {
 DUE_FILTERS = ("overdue", "today", "week", "none")
 
 
+def _day(read: Params, name: str) -> date | None:
+    try:
+        day: date | None = fields.day()(read.one(name))
+    except ValueError:
+        return None
+    return day
+
+
 @dataclass(frozen=True)
 class TaskQuery:
     """Filters and sort of the task lists (the /tasks page's URL holds the same)."""
@@ -290,11 +306,15 @@ class TaskQuery:
     mine: bool = False  # assigned to the actor
     assignee_id: uuid.UUID | None = None
     created_by: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    completed_from: date | None = None  # done on these days (the organisation's time zone)
+    completed_to: date | None = None
     statuses: tuple[TaskStatus, ...] = ()
     priorities: tuple[TaskPriority, ...] = ()
     due: str | None = None  # "overdue", "today", "week" (in `timezone`), "none" (no due date)
     institution_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
+    opportunity_id: uuid.UUID | None = None
     q: str = ""
     sort: str = "due"
     descending: bool = False
@@ -310,11 +330,15 @@ class TaskQuery:
             mine=read.flag("mine"),
             assignee_id=read.ident("assignee_id"),
             created_by=read.ident("created_by"),
+            team_id=read.ident("team_id"),
+            completed_from=_day(read, "completed_from"),
+            completed_to=_day(read, "completed_to"),
             statuses=read.choices("status", TaskStatus),
             priorities=read.choices("priority", TaskPriority),
             due=due if due in DUE_FILTERS else None,
             institution_id=read.ident("institution_id"),
             contact_id=read.ident("contact_id"),
+            opportunity_id=read.ident("opportunity_id"),
             q=read.one("q") or "",
             sort=sort,
             descending=descending,
@@ -334,6 +358,19 @@ def _due_window(query: TaskQuery) -> tuple[datetime, datetime]:
     return begin, begin + timedelta(days=days)
 
 
+def _completed_between(first: date | None, last: date | None) -> list[Any]:
+    """Done on these days of the organisation's time zone (the dashboard's days)."""
+    if first is None and last is None:
+        return []
+    zone = ZoneInfo(organisation()["timezone"])
+    conditions = []
+    if first is not None:
+        conditions.append(_T.completed_at >= datetime.combine(first, time.min, tzinfo=zone))
+    if last is not None:
+        conditions.append(_T.completed_at < datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone))
+    return conditions
+
+
 def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
     conditions = [
         scope_condition(actor, "record.view", team_column=_T.team_id, owner_columns=(_T.assignee_id, _T.created_by))
@@ -344,6 +381,9 @@ def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
         conditions.append(_T.assignee_id == query.assignee_id)
     if query.created_by is not None:
         conditions.append(_T.created_by == query.created_by)
+    if query.team_id is not None:
+        conditions.append(_T.team_id == query.team_id)
+    conditions += _completed_between(query.completed_from, query.completed_to)
     if query.statuses:
         conditions.append(_T.status.in_([s.value for s in query.statuses]))
     if query.priorities:
@@ -359,6 +399,8 @@ def _conditions(actor: Actor, query: TaskQuery) -> list[Any]:
         conditions.append(_T.institution_id == query.institution_id)
     if query.contact_id is not None:
         conditions.append(_T.contact_id == query.contact_id)
+    if query.opportunity_id is not None:
+        conditions.append(_T.opportunity_id == query.opportunity_id)
     if query.q.strip():
         conditions.append(sa.func.lower(_T.title).like(contains_pattern(query.q.strip().lower()), escape="\\"))
     return conditions
@@ -382,6 +424,7 @@ def _select() -> Any:
             _I.name.label("institution_name"),
             _T.contact_id,
             contact_name.label("contact_name"),
+            _T.opportunity_id,
             _T.created_by,
             _CREATOR.c.full_name.label("created_by_name"),
             _T.created_at,

@@ -1,5 +1,6 @@
 """Records of other areas that point at an institution and one of its contacts (activities, quotes,
-invoices): the check that both exist and agree."""
+invoices): the check that both exist and agree; and an activity's link to an opportunity of that
+institution (the sales area declares the opportunities: `records.register_linkable`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from typing import Any
 from sqlmodel import Session
 
 from crm_app.institutions.models import Contact, Institution
+from crm_app.platform import records
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
+from crm_app.platform.permissions import Actor
+
+OPPORTUNITY = "opportunity"
 
 
 def check_links(session: Session, values: dict[str, Any], *, current_institution: uuid.UUID | None = None) -> None:
@@ -30,3 +35,36 @@ def check_links(session: Session, values: dict[str, Any], *, current_institution
             errors["contact_id"] = N_("This contact belongs to another institution.")
     if errors:
         raise ValidationFailed(errors)
+
+
+def check_opportunity(
+    session: Session,
+    actor: Actor,
+    values: dict[str, Any],
+    *,
+    current_institution: uuid.UUID | None = None,
+    current_opportunity: uuid.UUID | None = None,
+) -> None:
+    """An activity's opportunity (`values["opportunity_id"]`): one the actor sees, of the activity's
+    institution; an opportunity alone brings its institution. When the institution changes and no
+    opportunity is given, the current one is dropped (it was the previous institution's). Mutates
+    `values`; raises ValidationFailed naming the field."""
+    institution_changed = "institution_id" in values and values["institution_id"] != current_institution
+    if institution_changed and "opportunity_id" not in values and current_opportunity is not None:
+        values["opportunity_id"] = None
+    opportunity_id = values.get("opportunity_id")
+    if opportunity_id is None:
+        return
+    institution_id = values.get("institution_id", current_institution)
+    linked = records.check_link(
+        session,
+        actor,
+        OPPORTUNITY,
+        opportunity_id,
+        institution_id=institution_id,
+        field="opportunity_id",
+        missing=N_("This opportunity does not exist."),
+        elsewhere=N_("This opportunity belongs to another institution."),
+    )
+    if institution_id is None:
+        values["institution_id"] = linked

@@ -99,6 +99,7 @@ REFERENCE_FIELDS = {
     "team_id": "team",
     "institution_id": "institution",
     "contact_id": "contact",
+    "opportunity_id": "opportunity",
 }
 #: kind → (id column, name expression); the areas add their kinds with `register_names`.
 _NAMES: dict[str, tuple[Any, Any]] = {"user": (User.id, User.full_name), "team": (Team.id, Team.name)}

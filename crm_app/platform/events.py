@@ -444,3 +444,33 @@ class NoteChanged(Event):
     institution_id: uuid.UUID | None = None
     reader_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
     deleted: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# Opportunities
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class OpportunityChanged(Event):
+    """An opportunity created, updated, moved to another stage or deleted (`action`: create, update,
+    stage, delete): the board, the lists and its open page follow it. What a cheap visibility test needs."""
+
+    name: ClassVar[str] = "opportunity.changed"
+    opportunity_id: uuid.UUID
+    institution_id: uuid.UUID
+    owner_id: uuid.UUID
+    team_id: uuid.UUID | None
+    stage: str  # OpportunityStage
+    action: str
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class OpportunityAssigned(Event):
+    """Someone else made `assignee_id` the owner of an opportunity (they are told)."""
+
+    name: ClassVar[str] = "opportunity.assigned"
+    opportunity_id: uuid.UUID
+    title: str  # the opportunity's name
+    assignee_id: uuid.UUID

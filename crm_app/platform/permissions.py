@@ -97,6 +97,9 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "contact.edit": _rule(OWN_U, TEAM, TEAM, ALL, ALL),
     "record.view": _rule(OWN, TEAM, TEAM, ALL, ALL),  # tasks, notes, quotes, invoices
     "record.edit": _rule(OWN, TEAM, TEAM, ALL, ALL),
+    "opportunity.view": _rule(OWN, TEAM, TEAM, ALL, ALL),
+    "opportunity.edit": _rule(OWN, TEAM, TEAM, ALL, ALL),
+    "opportunity_settings.edit": _rule(NO, NO, NO, ALL, ALL),  # the list of lost reasons
     "user.directory": _rule(ALL, ALL, ALL, ALL, ALL),  # active users' names, to invite or share with
     "user.view": _rule(NO, TEAM, TEAM, ALL, ALL),
     "user.administer": _rule(NO, NO, TEAM, ALL, ALL),
@@ -124,6 +127,9 @@ RIGHT_LABELS: dict[str, str] = {
     "contact.edit": N_("edit a contact"),
     "record.view": N_("see a record (task, quote, invoice...)"),
     "record.edit": N_("edit a record (task, quote, invoice...)"),
+    "opportunity.view": N_("see an opportunity"),
+    "opportunity.edit": N_("edit an opportunity"),
+    "opportunity_settings.edit": N_("edit the list of lost reasons"),
     "user.directory": N_("see the users' names"),
     "user.view": N_("see a user"),
     "user.administer": N_("manage a user"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -99,3 +100,61 @@ def changed_by_name(session: Session, user_id: uuid.UUID | None) -> str:
     """Who saved a record last, for the stale-version message."""
     name = user_names(session, [user_id]).get(user_id) if user_id is not None else None
     return name or N_("Someone")
+
+
+# --------------------------------------------------------------------------------------------
+# Records an activity may be linked to (an opportunity), whatever area owns them
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedRecord:
+    """A record named by an activity's link: its institution, and whether the actor may see it."""
+
+    id: uuid.UUID
+    institution_id: uuid.UUID | None
+    is_visible: bool
+
+
+#: `resolve(session, actor, record_id)` → the record, or NotFound.
+LinkResolver = Callable[[Session, Actor, uuid.UUID], LinkedRecord]
+_LINKABLE: dict[str, LinkResolver] = {}
+
+
+def register_linkable(kinds: Mapping[str, LinkResolver]) -> None:
+    """Declare the kinds of records activities may be linked to (an area's `LINKABLE_RECORDS`)."""
+    _LINKABLE.update(kinds)
+
+
+def linked(session: Session, actor: Actor, kind: str, record_id: uuid.UUID) -> LinkedRecord:
+    """The `kind` record named by an activity's link (NotFound when it does not exist)."""
+    resolver = _LINKABLE.get(kind)
+    if resolver is None:
+        raise NotFound()
+    return resolver(session, actor, record_id)
+
+
+def check_link(
+    session: Session,
+    actor: Actor,
+    kind: str,
+    record_id: uuid.UUID | None,
+    *,
+    institution_id: uuid.UUID | None,
+    field: str,
+    missing: str = N_("This record does not exist."),
+    elsewhere: str = N_("This record belongs to another institution."),
+) -> uuid.UUID | None:
+    """The institution an activity linked to the `kind` record `record_id` belongs to: the record's. It
+    must exist, be visible to the actor and, when the activity names an institution too, be of that
+    institution (else `ValidationFailed` on `field`). None when no record is named."""
+    if record_id is None:
+        return institution_id
+    try:
+        record = linked(session, actor, kind, record_id)
+    except NotFound:
+        raise ValidationFailed({field: missing}) from None
+    if not record.is_visible:
+        raise ValidationFailed({field: missing})
+    if institution_id is not None and record.institution_id != institution_id:
+        raise ValidationFailed({field: elsewhere})
+    return record.institution_id

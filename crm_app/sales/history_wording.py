@@ -1,6 +1,7 @@
-"""How the audit entries of quotes, orders, invoices and credit notes read in words, wherever they are shown
-(the quote's and the invoice's own History, the institution's timeline and History): what was done, to
-which document, the fields' names and how their values read. `crm_app.bootstrap` registers them."""
+"""How the audit entries of quotes, orders, invoices, credit notes and opportunities read in words,
+wherever they are shown (the quote's and the invoice's own History, the institution's timeline and
+History): what was done, to which document, the fields' names and how their values read.
+`crm_app.bootstrap` registers them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from crm_app.platform.audit import Wording
 from crm_app.platform.i18n import N_, NP_
 from crm_app.sales.invoices import CREDIT_NOTE_STATUS_LABELS, STATUS_LABELS
 from crm_app.sales.models.invoices import Invoice
+from crm_app.sales.models.opportunities import LostReason, Opportunity
 from crm_app.sales.models.quotes import DocumentKind, Quote
+from crm_app.sales.opportunities import DEFAULT_LOST_REASONS, SOURCE_LABELS, STAGE_LABELS
+from crm_app.sales.opportunities import ENTITY as OPPORTUNITY
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
 
 #: A document without a number yet (a draft), where its name goes ("Facture brouillon créée").
@@ -64,6 +68,7 @@ QUOTE_FIELDS = {
     "revision_of": N_("Revision of"),
     "superseded_by": N_("Replaced by"),
     "emailed_to": N_("Recipients"),
+    "opportunity_id": N_("Opportunity"),
 }
 _QUOTE_VALUES: dict[str, Any] = {
     "codes": {"status": QUOTE_STATUS_LABELS},
@@ -125,12 +130,60 @@ ORDER_WORDING = Wording(
     N_("Order"), {"email": N_("Order {name} sent by email")}, QUOTE_FIELDS, unnamed=UNNAMED, **_QUOTE_VALUES
 )
 
+#: the default lost reasons are stored as message ids: their values read translated.
+_DEFAULT_REASONS = {label: label for label in DEFAULT_LOST_REASONS}
+
+OPPORTUNITY_WORDING = Wording(
+    N_("Opportunity"),
+    {
+        "create": N_("Opportunity {name} created"),
+        "update": N_("Opportunity {name} changed"),
+        "stage": N_("Opportunity {name} moved to another stage"),
+        "delete": N_("Opportunity {name} deleted"),
+    },
+    {
+        "name": N_("Name"),
+        "institution_id": N_("Institution"),
+        "contact_id": N_("Contact"),
+        "owner_id": N_("Owner"),
+        "team_id": N_("Team"),
+        "stage": N_("Stage"),
+        "amount": N_("Amount excl. VAT"),
+        "probability": N_("Probability (%)"),
+        "probability_is_manual": N_("Probability set by hand"),
+        "expected_close_date": N_("Expected close date"),
+        "source": N_("Source"),
+        "lost_reason": N_("Lost reason"),
+        "lost_reason_text": N_("Lost reason (details)"),
+        "description": N_("Description"),
+        "closed_at": N_("Closed on"),
+    },
+    codes={"stage": STAGE_LABELS, "source": SOURCE_LABELS, "lost_reason": _DEFAULT_REASONS},
+    dates=frozenset({"expected_close_date", "closed_at"}),
+    money=frozenset({"amount"}),
+    numbers=frozenset({"probability"}),
+    yes_no=frozenset({"probability_is_manual"}),
+)
+LOST_REASON_WORDING = Wording(
+    N_("Lost reason"),
+    {
+        "create": N_("Lost reason {name} added"),
+        "update": N_("Lost reason {name} changed"),
+        "delete": N_("Lost reason {name} deleted"),
+    },
+    {"label": N_("Label"), "is_active": N_("Offered")},
+    codes={"label": _DEFAULT_REASONS},
+    yes_no=frozenset({"is_active"}),
+)
+
 #: How the sales documents' entries read (`audit.register_wording`).
 HISTORY_WORDING: dict[str, Wording] = {
     "invoice": INVOICE_WORDING,
     "credit_note": CREDIT_NOTE_WORDING,
     DocumentKind.QUOTE.value: QUOTE_WORDING,
     DocumentKind.ORDER.value: ORDER_WORDING,
+    OPPORTUNITY: OPPORTUNITY_WORDING,
+    "lost_reason": LOST_REASON_WORDING,
 }
 
 #: How history names the documents its entries are about: by number (`audit.register_names`).
@@ -139,4 +192,6 @@ HISTORY_NAMES: tuple[tuple[str, Any, Any], ...] = (
     ("credit_note", Invoice.id, Invoice.number),
     (DocumentKind.QUOTE.value, Quote.id, Quote.number),
     (DocumentKind.ORDER.value, Quote.id, Quote.order_number),
+    (OPPORTUNITY, Opportunity.id, Opportunity.name),
+    ("lost_reason", LostReason.id, LostReason.label),
 )

@@ -838,6 +838,7 @@ class InvoiceList:
 
 
 _I = table_of(Invoice).c
+_P = table_of(Payment).c
 _INST = table_of(Institution).c
 _OWNER = table_of(User).alias("invoice_owner")
 _QUOTE = table_of(Quote).alias("invoice_quote")
@@ -873,6 +874,9 @@ class InvoiceQuery:
     min_amount: Decimal | None = None  # incl. VAT
     max_amount: Decimal | None = None
     overdue: bool = False
+    outstanding: bool = False  # invoices still waiting for money (issued, partly paid, overdue)
+    paid_from: date | None = None  # invoices with a payment dated in this range
+    paid_to: date | None = None
     q: str = ""  # number or institution name
     sort: str = "created"
     descending: bool = True
@@ -904,6 +908,9 @@ class InvoiceQuery:
             min_amount=lenient("min_amount", fields.amount()),
             max_amount=lenient("max_amount", fields.amount()),
             overdue=read.flag("overdue"),
+            outstanding=read.flag("outstanding"),
+            paid_from=lenient("paid_from", fields.day()),
+            paid_to=lenient("paid_to", fields.day()),
             q=read.one("q") or "",
             sort=sort,
             descending=descending,
@@ -917,6 +924,16 @@ def visible_condition(actor: Actor) -> Any:
 
 def _overdue_condition(day: date) -> Any:
     return sa.and_(_OPEN, _I.due_date < day)
+
+
+def _paid_between(first: date | None, last: date | None) -> Any:
+    """SQL: the invoice has a payment dated in the range."""
+    paid = [_P.invoice_id == _I.id]
+    if first is not None:
+        paid.append(_P.paid_on >= first)
+    if last is not None:
+        paid.append(_P.paid_on <= last)
+    return sa.exists().where(*paid)
 
 
 def _conditions(actor: Actor, query: InvoiceQuery, day: date) -> list[Any]:
@@ -933,20 +950,19 @@ def _conditions(actor: Actor, query: InvoiceQuery, day: date) -> list[Any]:
     ):
         if value is not None:
             conditions.append(column == value)
-    if query.issued_from is not None:
-        conditions.append(_I.issue_date >= query.issued_from)
-    if query.issued_to is not None:
-        conditions.append(_I.issue_date <= query.issued_to)
-    if query.due_from is not None:
-        conditions.append(_I.due_date >= query.due_from)
-    if query.due_to is not None:
-        conditions.append(_I.due_date <= query.due_to)
-    if query.min_amount is not None:
-        conditions.append(_I.total_incl_vat >= query.min_amount)
-    if query.max_amount is not None:
-        conditions.append(_I.total_incl_vat <= query.max_amount)
-    if query.overdue:
-        conditions.append(_overdue_condition(day))
+    bounds = (
+        (query.issued_from, _I.issue_date.__ge__),
+        (query.issued_to, _I.issue_date.__le__),
+        (query.due_from, _I.due_date.__ge__),
+        (query.due_to, _I.due_date.__le__),
+        (query.min_amount, _I.total_incl_vat.__ge__),
+        (query.max_amount, _I.total_incl_vat.__le__),
+    )
+    conditions += [compare(value) for value, compare in bounds if value is not None]
+    if query.overdue or query.outstanding:
+        conditions.append(_overdue_condition(day) if query.overdue else _OPEN)
+    if query.paid_from is not None or query.paid_to is not None:
+        conditions.append(_paid_between(query.paid_from, query.paid_to))
     term = query.q.strip()
     if term:
         conditions.append(

@@ -12,6 +12,10 @@ Only drafts are edited. Accepting after the validity date is refused. Every chan
 audit trail (entity "quote", not attached to the institution: its History tab is seen by everyone
 while a quote is seen only within the `record.view` scope) and bumps the version.
 
+Opportunities: a quote may be made for an opportunity of its institution that the actor sees
+(`opportunity_id`; made from one, it takes its institution, contact and name by default); accepting
+it wins the opportunity at the quote's total excl. VAT, in the same transaction.
+
 Rights: a quote is owned by its salesperson (`owner_id`) and its creator; `record.view` and
 `record.edit` decide who sees and changes it (own / team / all). A quote may be given to another
 salesperson only by someone who may edit that person's records.
@@ -27,7 +31,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -57,9 +61,10 @@ from crm_app.platform.records import active_user, actor_id, changed_by_name, get
 from crm_app.platform.settings import organisation
 from crm_app.platform.text import contains_pattern
 from crm_app.sales import lines as document_lines
-from crm_app.sales import money, numbering
+from crm_app.sales import money, numbering, opportunities
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.invoices import invoiced_on_quote
+from crm_app.sales.models.opportunities import Opportunity
 from crm_app.sales.models.quotes import DocumentKind, Quote, QuoteStatus, SequenceKind
 
 ENTITY = "quote"
@@ -126,6 +131,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "valid_until": fields.day(),
     "notes": long_text(10_000),
     "global_discount_percent": document_lines.percent_field(),
+    "opportunity_id": fields.identifier(),
 }
 # --------------------------------------------------------------------------------------------
 # Helpers
@@ -179,6 +185,20 @@ def _check_parties(
     return institution
 
 
+def _opportunity(
+    session: Session, actor: Actor, opportunity_id: uuid.UUID | None, institution_id: uuid.UUID | None
+) -> Opportunity | None:
+    """The opportunity a quote is made for: one the actor sees, of the quote's institution (when given)."""
+    if opportunity_id is None:
+        return None
+    opportunity = session.get(Opportunity, opportunity_id)
+    if opportunity is None or not can(actor, "opportunity.view", opportunities.placement(opportunity)):
+        raise ValidationFailed({"opportunity_id": N_("This opportunity does not exist.")})
+    if institution_id is not None and opportunity.institution_id != institution_id:
+        raise ValidationFailed({"opportunity_id": N_("This opportunity belongs to another institution.")})
+    return opportunity
+
+
 def _check_dates(issue_date: date, valid_until: date) -> None:
     if valid_until < issue_date:
         raise ValidationFailed({"valid_until": N_("The validity date cannot be before the issue date.")})
@@ -220,9 +240,18 @@ def create_quote(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Quot
     `raw`: institution_id (required, visible to the actor), contact_id (of that institution), owner_id
     (default: the actor; another salesperson only within the actor's `record.edit` reach), title,
     issue_date (default today), valid_until (default issue date + the configured validity), notes,
-    global_discount_percent, lines (list of dicts, see `document_lines.LINE_FIELDS`)."""
+    global_discount_percent, lines (list of dicts, see `document_lines.LINE_FIELDS`), opportunity_id (an
+    opportunity the actor sees, of the institution; without an institution, the opportunity's, with its
+    contact; without a title, the opportunity's name)."""
     values = fields.clean_all({k: v for k, v in raw.items() if k != "lines"}, CLEANERS, partial=True)
     lines = document_lines.clean_lines(session, raw.get("lines"))
+    opportunity = _opportunity(session, actor, values.get("opportunity_id"), values.get("institution_id"))
+    if opportunity is not None:  # made from an opportunity: its institution, contact and name by default
+        if values.get("institution_id") is None:
+            values["institution_id"] = opportunity.institution_id
+            values.setdefault("contact_id", opportunity.contact_id)
+        if not values.get("title"):
+            values["title"] = opportunity.name[:200]
     institution = _check_parties(session, actor, values.get("institution_id"), values.get("contact_id"))
     owner = _owner(session, actor, values.get("owner_id") or actor_id(actor))
     settings = document_settings(session)
@@ -249,6 +278,7 @@ def create_quote(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Quot
         valid_until=valid_until,
         notes=values.get("notes"),
         global_discount_percent=values.get("global_discount_percent") or money.ZERO,
+        opportunity_id=opportunity.id if opportunity else None,
         created_by=actor_id(actor),
         updated_by=actor_id(actor),
     )
@@ -265,9 +295,26 @@ def create_quote(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Quot
             "number": (None, quote.number),
             "status": (None, quote.status),
             "total_incl_vat": (None, quote.total_incl_vat),
+            "opportunity_id": (None, quote.opportunity_id),
         },
     )
     return quote
+
+
+def _check_changed_parties(
+    session: Session, actor: Actor, quote: Quote, values: Mapping[str, Any], changes: dict[str, tuple[Any, Any]]
+) -> None:
+    """A new institution, contact or opportunity checked (`changes` completed: the contact and the
+    opportunity of the previous institution are dropped when it changes)."""
+    if "institution_id" in changes and "contact_id" not in values:
+        changes["contact_id"] = (quote.contact_id, None)  # the contact belonged to the previous institution
+    if "institution_id" in changes and "opportunity_id" not in values and quote.opportunity_id is not None:
+        changes["opportunity_id"] = (quote.opportunity_id, None)  # so did the opportunity
+    institution_id = changes.get("institution_id", (None, quote.institution_id))[1]
+    if changes.get("opportunity_id", (None, None))[1] is not None:
+        _opportunity(session, actor, changes["opportunity_id"][1], institution_id)
+    if "institution_id" in changes or "contact_id" in changes:
+        _check_parties(session, actor, institution_id, changes.get("contact_id", (None, quote.contact_id))[1])
 
 
 def update_quote(
@@ -290,15 +337,7 @@ def update_quote(
         del values["owner_id"]
     lines = document_lines.clean_lines(session, raw["lines"]) if "lines" in raw else None
     changes = {name: (getattr(quote, name), value) for name, value in values.items() if getattr(quote, name) != value}
-    if "institution_id" in changes and "contact_id" not in values:
-        changes["contact_id"] = (quote.contact_id, None)  # the contact belonged to the previous institution
-    if "institution_id" in changes or "contact_id" in changes:
-        _check_parties(
-            session,
-            actor,
-            changes.get("institution_id", (None, quote.institution_id))[1],
-            changes.get("contact_id", (None, quote.contact_id))[1],
-        )
+    _check_changed_parties(session, actor, quote, values, changes)
     if "owner_id" in changes:
         owner = _owner(session, actor, changes["owner_id"][1])
         changes["team_id"] = (quote.team_id, owner.team_id)
@@ -403,6 +442,8 @@ def _decide(
         action=action.value,
         extra={"client_comment": (None, client_comment)},
     )
+    if accepted and quote.opportunity_id is not None:
+        opportunities.win_from_quote(session, actor, quote.opportunity_id, quote.total_excl_vat)
     institution = session.get(Institution, quote.institution_id)
     kind = events.QuoteAccepted if accepted else events.QuoteRejected
     events.publish(
@@ -519,6 +560,7 @@ def revise_quote(session: Session, actor: Actor, quote_id: uuid.UUID, *, expecte
         currency=quote.currency,
         global_discount_percent=quote.global_discount_percent,
         notes=quote.notes,
+        opportunity_id=quote.opportunity_id,
         created_by=actor_id(actor),
         updated_by=actor_id(actor),
     )
@@ -625,6 +667,8 @@ class QuoteDetail:
     version: int
     lines: tuple[document_lines.LineRow, ...]
     revisions: tuple[RevisionRow, ...]  # every revision of the same quote, first first
+    opportunity_id: uuid.UUID | None = None
+    opportunity_name: str | None = None
     allowed_actions: frozenset[QuoteAction] = field(default_factory=frozenset)
     can_edit: bool = False
 
@@ -647,6 +691,7 @@ def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetai
         .order_by(col(Quote.revision))
     ).all()
     invoiced = invoiced_on_quote(session, quote.id)
+    opportunity = session.get(Opportunity, quote.opportunity_id) if quote.opportunity_id else None
     return QuoteDetail(
         id=quote.id,
         number=quote.number,
@@ -692,6 +737,8 @@ def get_quote(session: Session, actor: Actor, quote_id: uuid.UUID) -> QuoteDetai
         version=quote.version,
         lines=tuple(document_lines.line_row(line) for line in lines),
         revisions=tuple(RevisionRow(id=r[0], number=r[1], revision=r[2], status=QuoteStatus(r[3])) for r in revisions),
+        opportunity_id=quote.opportunity_id,
+        opportunity_name=opportunity.name if opportunity else None,
         allowed_actions=allowed_actions(actor, quote, invoiced=invoiced),
         can_edit=can(actor, "record.edit", placement(quote)),
     )
@@ -795,6 +842,10 @@ class QuoteQuery:
     issued_to: date | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    sent_from: date | None = None  # the day it was sent, in the organisation's time zone
+    sent_to: date | None = None
+    decided_from: date | None = None  # the day it was accepted or rejected
+    decided_to: date | None = None
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
     q: str = ""  # number, title or institution name
@@ -819,6 +870,10 @@ class QuoteQuery:
             issued_to=_day(read, "issued_to"),
             valid_from=_day(read, "valid_from"),
             valid_to=_day(read, "valid_to"),
+            sent_from=_day(read, "sent_from"),
+            sent_to=_day(read, "sent_to"),
+            decided_from=_day(read, "decided_from"),
+            decided_to=_day(read, "decided_to"),
             amount_min=_money(read, "amount_min"),
             amount_max=_money(read, "amount_max"),
             q=read.one("q") or "",
@@ -846,6 +901,15 @@ def _conditions(actor: Actor, query: QuoteQuery) -> list[Any]:
         (query.amount_max, _Q.total_excl_vat.__le__),
     )
     conditions += [compare(value) for value, compare in bounds if value is not None]
+    zone = ZoneInfo(organisation()["timezone"])
+    for column, first, last in (
+        (_Q.sent_at, query.sent_from, query.sent_to),
+        (_Q.decided_at, query.decided_from, query.decided_to),
+    ):
+        if first is not None:
+            conditions.append(column >= datetime.combine(first, time.min, tzinfo=zone))
+        if last is not None:
+            conditions.append(column < datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone))
     if query.statuses:
         conditions.append(_Q.status.in_([s.value for s in query.statuses]))
     if query.mine:

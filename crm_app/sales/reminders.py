@@ -71,6 +71,7 @@ from crm_app.platform.settings import organisation
 from crm_app.sales import documents, templates
 from crm_app.sales.document_settings import ReminderRules, branding, reminder_rules
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceReminder, InvoiceStatus
+from crm_app.sales.models.opportunities import Opportunity
 from crm_app.sales.models.quotes import (
     DocumentKind,
     Quote,
@@ -90,6 +91,7 @@ _Q, _QR, _I, _IR = table_of(Quote), table_of(QuoteReminder), table_of(Invoice), 
 _INST, _C, _U = table_of(Institution), table_of(Contact), table_of(User)
 _T, _A = table_of(Task), table_of(AuditEntry)
 _SD = table_of(StoredDocument)
+_OPP = table_of(Opportunity)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 #: The notification kinds of these jobs (titles translated when shown, in the recipient's language).
@@ -199,7 +201,8 @@ def _audit_status_changes(
 
 
 def expire_quotes(session: Session, *, now: datetime | None = None) -> int:
-    """Sent quotes past their validity date → `expired` (audit entry, the owner notified). Returns how many."""
+    """Sent quotes past their validity date → `expired` (audit entry, the owner notified, and the owner
+    of the opportunity it was made for when another person). Returns how many."""
     now = now or utcnow()
     today = organisation_today(session, now)
     session.flush()
@@ -207,8 +210,19 @@ def expire_quotes(session: Session, *, now: datetime | None = None) -> int:
     locked = (
         session.connection()
         .execute(
-            sa.select(_Q.c.id, _Q.c.number, _Q.c.owner_id, _Q.c.team_id, _Q.c.institution_id, _INST.c.name)
+            sa.select(
+                _Q.c.id,
+                _Q.c.number,
+                _Q.c.owner_id,
+                _Q.c.team_id,
+                _Q.c.institution_id,
+                _INST.c.name,
+                _OPP.c.id.label("opportunity_id"),
+                _OPP.c.owner_id.label("opportunity_owner_id"),
+                _OPP.c.name.label("opportunity_name"),
+            )
             .join(_INST, _INST.c.id == _Q.c.institution_id)
+            .outerjoin(_OPP, _OPP.c.id == _Q.c.opportunity_id)
             .where(due)
             .with_for_update(of=_Q)
         )
@@ -245,6 +259,17 @@ def expire_quotes(session: Session, *, now: datetime | None = None) -> int:
             )
             for row in rows
             if row.owner_id is not None
+        ]
+        + [
+            NewNotification(
+                recipient_id=row.opportunity_owner_id,
+                kind="opportunity.quote_expired",
+                record_kind="opportunity",
+                record_id=row.opportunity_id,
+                params={"number": row.number, "institution": row.name, "name": row.opportunity_name},
+            )
+            for row in rows
+            if row.opportunity_id is not None and row.opportunity_owner_id != row.owner_id
         ],
         now=now,
     )

@@ -17,6 +17,7 @@ from components import live
 from components.backend import call, current_actor
 from components.board import Board, Column, card_id_of, more_cards_text
 from components.comments import comment_thread
+from components.filter_chips import Chip, FilterChips, range_text, team_text
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.pickers import institution_picker
@@ -63,6 +64,15 @@ def parse_query(params: Mapping[str, Sequence[str]], zone: str | None = None) ->
     return dataclasses.replace(query, mine=assignee != EVERYONE and chosen is None, assignee_id=chosen, timezone=zone)
 
 
+def _ids_and_days(query: TaskQuery) -> dict[str, str]:
+    """The institution and team ids, the days done: as URL parameters."""
+    params = {name: str(value) for name in ("institution_id", "team_id") if (value := getattr(query, name)) is not None}
+    for name in ("completed_from", "completed_to"):
+        if (day := getattr(query, name)) is not None:
+            params[name] = day.isoformat()
+    return params
+
+
 def query_params(query: TaskQuery, *, view: str = LIST, page: int = 1) -> dict[str, str]:
     """The URL's filters for `query` (the inverse of `parse_query`); defaults are left out."""
     params: dict[str, str] = {}
@@ -76,8 +86,7 @@ def query_params(query: TaskQuery, *, view: str = LIST, page: int = 1) -> dict[s
         params["priority"] = ",".join(p.value for p in query.priorities)
     if query.due:
         params["due"] = query.due
-    if query.institution_id is not None:
-        params["institution_id"] = str(query.institution_id)
+    params.update(_ids_and_days(query))
     if query.q:
         params["q"] = query.q
     if query.sort != "due" or query.descending:
@@ -177,6 +186,7 @@ class TaskScreen:
             ).mark("view-toggle")
             ui.button(_("New task"), icon="add", on_click=self.create).props("unelevated").mark("new-task")
         self._filters(choices, institution_name)
+        self.chips = FilterChips()
         with ui.column().classes("w-full") as self.list_box:
             self.paged = PagedTable(_columns(), self._load, state=self.state)
             self._table_slots(self.paged.table)
@@ -339,7 +349,18 @@ class TaskScreen:
             self.assignee.set_value(ME)
         finally:
             self._resetting = False
-        await self.apply(mine=True, assignee_id=None, statuses=(), priorities=(), due=None, institution_id=None, q="")
+        await self.apply(
+            mine=True,
+            assignee_id=None,
+            statuses=(),
+            priorities=(),
+            due=None,
+            institution_id=None,
+            q="",
+            team_id=None,
+            completed_from=None,
+            completed_to=None,
+        )
 
     async def _switch_view(self, event: Any) -> None:
         self.view = BOARD if event.value == BOARD else LIST
@@ -347,7 +368,18 @@ class TaskScreen:
         self.board_box.set_visibility(self.view == BOARD)
         await self.reload()
 
+    def _chips(self) -> list[Chip]:
+        """The filters the bar has no field for (set by the dashboard's links)."""
+        q = self.query
+        chips: list[Chip] = []
+        if text := range_text(_("Done"), q.completed_from, q.completed_to):
+            chips.append((text, lambda: self.apply(completed_from=None, completed_to=None)))
+        if q.team_id is not None:
+            chips.append((team_text(self.actor, q.team_id), lambda: self.apply(team_id=None)))
+        return chips
+
     def _update_url(self) -> None:
+        self.chips.show(self._chips())
         params = query_params(self.query, view=self.view, page=self.state.page if self.view == LIST else 1)
         ui.navigate.history.replace("/tasks" + (f"?{urlencode(params)}" if params else ""))
 

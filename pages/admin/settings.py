@@ -1,7 +1,8 @@
 """/admin/settings: organisation, email (SMTP) with a test message, modules on/off, sessions and
 retention (super administrators, "settings.system"); the sales documents' numbering and VAT, the company
 identity and branding with the logo, the email templates with a preview from a real document, and the
-reminder rules (administrators too: "document_template.edit", "reminder_rule.edit"). Each section is shown
+reminder rules (administrators too: "document_template.edit", "reminder_rule.edit"), the lost reasons of
+sales ("opportunity_settings.edit", pages/admin/lost_reasons.py). Each section is shown
 to those with its right, saved on its own with its version, and every change is written to the security
 log by the service."""
 
@@ -16,15 +17,17 @@ from zoneinfo import available_timezones
 
 from nicegui import events, ui
 
-from components.backend import call, client_info
+from components.backend import call, client_info, current_actor
 from components.shell import app_page
 from crm_app.platform import settings as app_settings
 from crm_app.platform import smtp
 from crm_app.platform.i18n import LANGUAGE_NAMES, N_, format_decimal
 from crm_app.platform.i18n import gettext as _
+from crm_app.platform.permissions import can
 from crm_app.platform.settings import MODULES, PASSWORD_SET, SMTP_FIELDS, SectionView, section_title
 from crm_app.sales import document_settings, documents, templates
 from crm_app.sales.reminder_kinds import QUOTE_REMINDERS
+from pages.admin.lost_reasons import lost_reasons_section
 
 SMTP_LABELS = {
     "smtp_host": N_("SMTP server"),
@@ -54,6 +57,8 @@ async def settings_page() -> None:
         with ui.card().classes("w-full q-mb-md").mark(f"section-{name}"):
             ui.label(_(section_title(name))).classes("text-h6")
             _BUILDERS[name](_Section(section))
+    if can(current_actor(), "opportunity_settings.edit"):
+        await lost_reasons_section()
 
 
 class _Section:

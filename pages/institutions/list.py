@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from components.backend import call, current_actor
+from components.filter_chips import Chip, FilterChips, range_text
 from components.paged_table import WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
 from crm_app.institutions import exports
@@ -112,6 +113,8 @@ class InstitutionList:
         self._header()
         self._search_row()
         self._filters()
+        self.chips = FilterChips()
+        self.chips.show(self._chips())
         self.bulk_bar = ui.row().classes("w-full items-center gap-2 q-py-xs")  # filled on the first selection
         self.bulk_bar.set_visibility(False)
         self.selected_label: ui.label | None = None
@@ -145,6 +148,7 @@ class InstitutionList:
             self.query, sort=SORT_COLUMNS.get(state.sort or "name", "name"), descending=state.descending
         )
         params = self.query.to_params()
+        self.chips.show(self._chips())
         if state.page > 1:
             params["page"] = str(state.page)
         ui.navigate.history.replace("/institutions" + (f"?{urlencode(params, doseq=True)}" if params else ""))
@@ -153,6 +157,16 @@ class InstitutionList:
             return None
         self._show_total(result.total)
         return rows_of(result, _row)
+
+    def _chips(self) -> list[Chip]:
+        """The filters the bar has no field for (set by the dashboard's links)."""
+        q = self.query
+        chips: list[Chip] = []
+        if text := range_text(_("Created"), q.created_from, q.created_to):
+            chips.append((text, lambda: self.apply(created_from=None, created_to=None)))
+        if text := range_text(_("New client"), q.client_from, q.client_to):
+            chips.append((text, lambda: self.apply(client_from=None, client_to=None)))
+        return chips
 
     def _show_total(self, total: int) -> None:
         self.count.text = ngettext("{count} institution", "{count} institutions", total, count=total)

@@ -17,6 +17,7 @@ from nicegui import ui
 
 from components import live
 from components.backend import call, current_actor
+from components.filter_chips import Chip, FilterChips, range_text, team_text
 from components.line_editor import LineEditor
 from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request
 from components.pickers import active_users, as_day, as_uuid, contact_picker, institution_picker
@@ -179,7 +180,7 @@ def query_params(query: InvoiceQuery, *, page: int = 1) -> dict[str, str]:
         value = getattr(query, name)
         if value is not None:
             params[name] = str(value)
-    for name in ("issued_from", "issued_to", "due_from", "due_to"):
+    for name in ("issued_from", "issued_to", "due_from", "due_to", "paid_from", "paid_to"):
         value = getattr(query, name)
         if value is not None:
             params[name] = value.isoformat()
@@ -187,8 +188,7 @@ def query_params(query: InvoiceQuery, *, page: int = 1) -> dict[str, str]:
         value = getattr(query, name)
         if value is not None:
             params[name] = format(value, "f")
-    if query.overdue:
-        params["overdue"] = "1"
+    params.update({name: "1" for name in ("overdue", "outstanding") if getattr(query, name)})
     if query.sort != DEFAULT_SORT or not query.descending:
         params["sort"] = ("-" if query.descending else "") + query.sort
     if page > 1:
@@ -237,6 +237,7 @@ class InvoiceScreen:
                     "unelevated"
                 ).mark("new-invoice")
             self._filters(people, institution_name)
+            self.chips = FilterChips()
             self.totals_box = ui.row().classes("gap-3").mark("invoice-totals")
             self.paged = PagedTable(invoice_columns(), self._load, state=self.state, list_key="invoices")
             invoice_table_slots(self.paged.table)
@@ -345,6 +346,18 @@ class InvoiceScreen:
             return False
         return live.may_see_document(self.actor, event, institution_id=self.query.institution_id)
 
+    def _chips(self) -> list[Chip]:
+        """The filters the bar has no field for (set by the dashboard's links)."""
+        q = self.query
+        chips: list[Chip] = []
+        if q.outstanding:
+            chips.append((_("Still to be paid"), lambda: self.apply(outstanding=False)))
+        if text := range_text(_("Paid"), q.paid_from, q.paid_to):
+            chips.append((text, lambda: self.apply(paid_from=None, paid_to=None)))
+        if q.team_id is not None:
+            chips.append((team_text(self.actor, q.team_id), lambda: self.apply(team_id=None)))
+        return chips
+
     async def clear_filters(self) -> None:
         self._resetting = True
         try:
@@ -369,12 +382,17 @@ class InvoiceScreen:
             due_from=None,
             due_to=None,
             overdue=False,
+            outstanding=False,
+            paid_from=None,
+            paid_to=None,
+            team_id=None,
         )
 
     async def _load(self, state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         sort = SORT_COLUMNS.get(state.sort or "", DEFAULT_SORT)
         self.query = dataclasses.replace(self.query, sort=sort, descending=state.descending if state.sort else True)
         params = query_params(self.query, page=state.page)
+        self.chips.show(self._chips())
         ui.navigate.history.replace("/invoices" + (f"?{urlencode(params)}" if params else ""))
         result = await call(invoices.list_invoices, self.query, page_request(state))
         if result is None or self.root.is_deleted:

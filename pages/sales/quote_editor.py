@@ -18,17 +18,31 @@ from components.shell import app_page, set_title
 from crm_app.institutions import service as institutions
 from crm_app.platform.i18n import N_
 from crm_app.platform.i18n import gettext as _
-from crm_app.sales import catalog, money, quotes
+from crm_app.sales import catalog, money, opportunities, quotes
 from crm_app.sales.quotes import QuoteAction, QuoteDetail
 
 
 @app_page("/quotes/new", title=N_("New quote"), parent="/quotes")
 async def new_quote_page(query: dict[str, list[str]]) -> None:
+    """A new quote; `?institution_id=` makes it out to that institution, `?opportunity_id=` to the
+    opportunity's institution and contact, linked to the opportunity (accepting it wins the sale)."""
     wanted = as_uuid(next(iter(query.get("institution_id") or []), None))
-    choices, detail = await asyncio.gather(
-        call(catalog.vat_choices), call(institutions.get_detail, wanted) if wanted else _nothing()
+    sale_id = as_uuid(next(iter(query.get("opportunity_id") or []), None))
+    choices, detail, sale = await asyncio.gather(
+        call(catalog.vat_choices),
+        call(institutions.get_detail, wanted) if wanted and not sale_id else _nothing(),
+        call(opportunities.get_detail, sale_id) if sale_id else _nothing(),
     )
     if choices is None:
+        return
+    if sale is not None:
+        QuoteForm(
+            None,
+            choices,
+            institution=(sale.institution_id, sale.institution_name),
+            contact=(sale.contact_id, sale.contact_name),
+            opportunity=(sale.id, sale.name),
+        )
         return
     institution = (wanted, detail.institution.name) if wanted and detail else (None, None)
     QuoteForm(None, choices, institution=institution)
@@ -55,9 +69,16 @@ async def _nothing() -> None:
 
 class QuoteForm:
     def __init__(
-        self, detail: QuoteDetail | None, choices: Any, *, institution: tuple[uuid.UUID | None, str | None]
+        self,
+        detail: QuoteDetail | None,
+        choices: Any,
+        *,
+        institution: tuple[uuid.UUID | None, str | None],
+        contact: tuple[uuid.UUID | None, str | None] = (None, None),
+        opportunity: tuple[uuid.UUID, str] | None = None,
     ) -> None:
         self.detail = detail
+        self.opportunity = opportunity
         self.version = detail.version if detail else None
         rates, default_rate = choices
         with ui.column().classes("w-full gap-3").mark("quote-form") as self.root:
@@ -65,6 +86,11 @@ class QuoteForm:
                 ui.label(_("New quote") if detail is None else _("Edit {number}", number=detail.number)).classes(
                     "text-h5"
                 ).mark("form-title")
+                if opportunity is not None:
+                    with ui.row().classes("items-center gap-1 text-grey-8").mark("quote-opportunity"):
+                        ui.icon("trending_up", size="xs")
+                        ui.label(_("For the opportunity"))
+                        ui.link(opportunity[1], f"/opportunities/{opportunity[0]}").classes("text-primary")
                 ui.space()
                 ui.button(_("Cancel"), on_click=self.leave).props("flat").mark("cancel-edit")
                 self.save_button = (
@@ -84,14 +110,16 @@ class QuoteForm:
                 self.contact = (
                     contact_picker(
                         institution_id=institution[0],
-                        value=detail.contact_id if detail else None,
-                        value_label=detail.contact_name if detail else None,
+                        value=detail.contact_id if detail else contact[0],
+                        value_label=detail.contact_name if detail else contact[1],
                     )
                     .props("outlined dense")
                     .mark("quote-contact")
                 )
                 self.title = (
-                    ui.input(_("Title"), value=(detail.title or "") if detail else "")
+                    ui.input(
+                        _("Title"), value=(detail.title or "") if detail else (opportunity[1] if opportunity else "")
+                    )
                     .props("outlined dense maxlength=200")
                     .mark("quote-title")
                 )
@@ -122,7 +150,7 @@ class QuoteForm:
         self.contact.set_institution(as_uuid(event.value))
 
     def values(self) -> dict[str, Any]:
-        return {
+        values = {
             "institution_id": self.institution.value,
             "contact_id": self.contact.value,
             "title": self.title.value or "",
@@ -131,6 +159,9 @@ class QuoteForm:
             "global_discount_percent": self.editor.global_discount_value(),
             "lines": self.editor.value(),
         }
+        if self.opportunity is not None:
+            values["opportunity_id"] = str(self.opportunity[0])
+        return values
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -165,4 +196,7 @@ class QuoteForm:
         ui.navigate.to(f"/quotes/{saved.id}")
 
     def leave(self) -> None:
+        if self.detail is None and self.opportunity is not None:
+            ui.navigate.to(f"/opportunities/{self.opportunity[0]}")
+            return
         ui.navigate.to(f"/quotes/{self.detail.id}" if self.detail else "/quotes")

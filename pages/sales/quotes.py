@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +16,7 @@ from nicegui import ui
 
 from components import live
 from components.backend import call, current_actor
+from components.filter_chips import Chip, FilterChips, range_text, team_text
 from components.line_editor import number_text, parse_number
 from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request, rows_of
 from components.pickers import active_users, as_day, as_uuid, institution_picker
@@ -61,6 +62,18 @@ COLUMN_OF_SORT = {
 }
 
 
+DAY_FILTERS = (
+    "issued_from",
+    "issued_to",
+    "valid_from",
+    "valid_to",
+    "sent_from",
+    "sent_to",
+    "decided_from",
+    "decided_to",
+)
+
+
 def query_params(query: QuoteQuery, page: int = 1) -> dict[str, str]:
     """The URL's parameters for `query` (the inverse of QuoteQuery.from_params); defaults left out."""
     params: dict[str, str] = {}
@@ -74,7 +87,18 @@ def query_params(query: QuoteQuery, page: int = 1) -> dict[str, str]:
             params[name] = str(value)
     if query.mine:
         params["mine"] = "1"
-    for name in ("issued_from", "issued_to"):
+    if query.team_id is not None:
+        params["team_id"] = str(query.team_id)
+    for name in (
+        "issued_from",
+        "issued_to",
+        "valid_from",
+        "valid_to",
+        "sent_from",
+        "sent_to",
+        "decided_from",
+        "decided_to",
+    ):
         value = getattr(query, name)
         if value is not None:
             params[name] = value.isoformat()
@@ -237,6 +261,7 @@ class QuoteListScreen:
                 with ui.row().classes("items-center gap-4 text-body2"):
                     self.sum_excl = ui.label().mark("sum-excl")
                     self.sum_incl = ui.label().classes("text-weight-medium").mark("sum-incl")
+            self.chips = FilterChips()
             self.table = PagedTable(_columns(), self._load, state=self.state, list_key="quotes", hidden=DEFAULT_HIDDEN)
             table = self.table.table
             table.add_slot(
@@ -269,6 +294,23 @@ class QuoteListScreen:
         with self.root:
             await self.table.refresh(first_page=True)
 
+    def _chips(self) -> list[Chip]:
+        """The filters the bar has no field for (set by the dashboard's links)."""
+        q = self.query
+        chips: list[Chip] = []
+
+        def clearing(name: str) -> Callable[[], Awaitable[None]]:
+            return lambda: self.apply(**{f"{name}_from": None, f"{name}_to": None})
+
+        for label, name in ((_("Valid until"), "valid"), (_("Sent"), "sent"), (_("Decided"), "decided")):
+            if text := range_text(label, getattr(q, f"{name}_from"), getattr(q, f"{name}_to")):
+                chips.append((text, clearing(name)))
+        if q.team_id is not None:
+            chips.append((team_text(self.actor, q.team_id), lambda: self.apply(team_id=None)))
+        if q.mine:
+            chips.append((_("Mine"), lambda: self.apply(mine=False)))
+        return chips
+
     def concerns(self, event: Event) -> bool:
         """Cheap, on the event loop for every committed event: could this change what is shown?"""
         if not isinstance(event, QuoteChanged):
@@ -284,6 +326,7 @@ class QuoteListScreen:
         sort = SORTABLE.get(state.sort or "", "issue_date")
         self.query = dataclasses.replace(self.query, sort=sort, descending=state.descending)
         params = query_params(self.query, state.page)
+        self.chips.show(self._chips())
         ui.navigate.history.replace("/quotes" + (f"?{urlencode(params)}" if params else ""))
         self._loads += 1
         ticket = self._loads

@@ -16,10 +16,11 @@ class CommentTarget(StrEnum):
     MEETING = "meeting"
     NOTE = "note"
     QUOTE = "quote"
+    OPPORTUNITY = "opportunity"
 
 
 class Comment(Tracked, table=True):
-    """A comment on a task, meeting, note or quote (`target_id` has no foreign key: four tables);
+    """A comment on a task, meeting, note, quote or opportunity (`target_id` has no foreign key: five tables);
     `created_by` is the author, `mentions` the ids of the users @mentioned."""
 
     __tablename__ = "comments"
@@ -30,7 +31,7 @@ class Comment(Tracked, table=True):
     )
 
     id: uuid.UUID = uuid_pk()
-    target_kind: CommentTarget = Field(sa_type=sa.String(10), nullable=False)
+    target_kind: CommentTarget = Field(sa_type=sa.String(20), nullable=False)
     target_id: uuid.UUID
     body: str = Field(sa_type=sa.Text)
     mentions: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)

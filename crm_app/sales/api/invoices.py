@@ -232,7 +232,8 @@ def _list_adapter() -> TypeAdapter[InvoiceList]:
 _FILTERS = (
     "Filters: `status` (repeat or comma-separated), `kind` (invoice, credit_note), `institution_id`, "
     "`owner_id`, `team_id`, `quote_id`, `issued_from`, `issued_to`, `due_from`, `due_to` (dates), "
-    "`min_amount`, `max_amount` (incl. VAT), `overdue=1`, `q` (number or institution). `sort`: created "
+    "`min_amount`, `max_amount` (incl. VAT), `overdue=1`, `outstanding=1` (still waiting for money), "
+    "`paid_from`, `paid_to` (a payment dated in the range), `q` (number or institution). `sort`: created "
     "(default, newest first), issued, due, number, amount, remaining, institution, status; `-` for "
     "descending. `totals` covers the whole filtered list (credit notes deducted from `total_incl_vat`)."
 )

@@ -50,6 +50,9 @@ class QuoteIn(BaseModel):
     notes: str | None = None
     global_discount_percent: Amount | None = None
     lines: list[LineIn] | None = Field(default=None, description="All the lines, in order (replaces them on PATCH)")
+    opportunity_id: uuid.UUID | None = Field(
+        default=None, description="The opportunity it is made for (same institution); accepting the quote wins it"
+    )
 
 
 @partial_model
@@ -145,6 +148,8 @@ class QuoteOut(BaseModel):
     version: int
     lines: list[LineOut]
     revisions: list[RevisionOut]
+    opportunity_id: uuid.UUID | None
+    opportunity_name: str | None
     allowed_actions: list[str]
 
 
@@ -215,7 +220,8 @@ def _quote(session: SessionDep, actor: ActorDep, quote_id: uuid.UUID) -> QuoteOu
 
 _FILTERS = (
     "Filters: `status` (repeat or separate with commas), `institution_id`, `owner_id`, `team_id`, `mine=1`, "
-    "`issued_from`, `issued_to` (issue date), `valid_from`, `valid_to` (validity date), `amount_min`, "
+    "`issued_from`, `issued_to` (issue date), `valid_from`, `valid_to` (validity date), `sent_from`, `sent_to` "
+    "(day sent), `decided_from`, `decided_to` (day accepted or rejected), `amount_min`, "
     "`amount_max` (total excl. VAT), `q` (number, title, institution name). `sort`: issue_date (default, "
     "newest first), number, valid_until, institution, owner, status, amount, updated; `-` for descending. "
     "`sum_excl_vat` and `sum_incl_vat` total the whole filtered list, counting a revised quote once: "

@@ -94,10 +94,18 @@ class Opportunity(Tracked, table=True):
             sqlite_where=_OPEN,
         ),
         sa.Index("ix_opportunities_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        # The search box and the list's text filter: the folded name (accents and case aside).
+        sa.Index(
+            "ix_opportunities_name_key_trgm",
+            "name_key",
+            postgresql_using="gin",
+            postgresql_ops={"name_key": "gin_trgm_ops"},
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
     name: str = Field(max_length=200)
+    name_key: str = Field(default="", max_length=200)  # the name folded (`platform.text.fold`), kept by the service
     institution_id: uuid.UUID = Field(foreign_key="institutions.id", ondelete="RESTRICT")
     contact_id: uuid.UUID | None = Field(default=None, foreign_key="contacts.id", ondelete="SET NULL")
     owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT")

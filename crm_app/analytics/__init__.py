@@ -1,0 +1,1 @@
+"""Analytics: the dashboard's figures, pipeline, forecast, receivables and the institutions' health score."""

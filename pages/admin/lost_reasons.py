@@ -1,0 +1,158 @@
+"""The lost reasons, a section of /admin/settings for those who may edit them
+("opportunity_settings.edit"): the list a salesperson picks from when a sale is lost. Add one, rename
+it, move it up or down, retire it (no longer offered; the sales lost for it keep it) or bring it back,
+delete one no sale was lost for. Each change is saved at once, with the service's message next to
+its field."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from nicegui import ui
+from sqlmodel import Session
+
+from components.backend import call
+from crm_app.platform.i18n import gettext as _
+from crm_app.platform.permissions import Actor
+from crm_app.sales import opportunities
+from crm_app.sales.opportunities import LostReasonRow
+
+
+def _all_reasons(session: Session, _actor: Actor) -> list[LostReasonRow]:
+    return opportunities.list_lost_reasons(session, include_retired=True)
+
+
+def _deleted(session: Session, actor: Actor, reason_id: uuid.UUID) -> bool:
+    opportunities.delete_lost_reason(session, actor, reason_id)
+    return True
+
+
+class LostReasonsSection:
+    """The section's card: the list, redrawn from the service after each change."""
+
+    def __init__(self) -> None:
+        self.reasons: list[LostReasonRow] = []
+        with ui.card().classes("w-full q-mb-md").mark("section-lost-reasons") as self.card:
+            ui.label(_("Lost reasons")).classes("text-h6")
+            ui.label(
+                _(
+                    "The reasons offered when a sale is marked lost, in this order. A retired reason is no "
+                    "longer offered; the sales lost for it keep it."
+                )
+            ).classes("text-caption text-grey-7")
+            self.list = ui.column().classes("w-full gap-1").mark("lost-reasons")
+            with ui.row().classes("w-full items-start gap-2"):
+                self.new = (
+                    ui.input(_("New reason"))
+                    .props("outlined dense maxlength=120")
+                    .classes("w-80 max-w-full")
+                    .mark("lost-reason-new")
+                    .on("keydown.enter", self.add)
+                )
+                ui.button(_("Add"), icon="add", on_click=self.add).props("unelevated no-caps").mark("lost-reason-add")
+
+    async def refresh(self) -> None:
+        # In the card's context: the button clicked (a row's) is deleted by the redraw.
+        with self.card:
+            found = await call(_all_reasons)
+        if found is None or self.list.is_deleted:
+            return
+        self.reasons = found
+        self.list.clear()
+        with self.list:
+            for index, reason in enumerate(found):
+                self._row(index, reason)
+
+    def _row(self, index: int, reason: LostReasonRow) -> None:
+        active = [r for r in self.reasons if r.is_active]
+        with ui.row().classes("w-full items-center no-wrap gap-1").mark(f"lost-reason-{reason.id}"):
+            label = (
+                ui.input(value=opportunities.lost_reason_label(reason.label))
+                .props(f'outlined dense maxlength=120 aria-label="{_("Reason")}"')
+                .classes("flex-1 min-w-0")
+                .mark(f"lost-reason-label-{reason.id}")
+            )
+            label.on("keydown.enter", lambda r=reason, f=label: self.rename(r, f))
+            if not reason.is_active:
+                ui.badge(_("Retired"), color="grey").mark(f"lost-reason-retired-{reason.id}")
+            ui.button(icon="save", on_click=lambda r=reason, f=label: self.rename(r, f)).props(
+                f'flat round dense aria-label="{_("Save")}"'
+            ).tooltip(_("Save")).mark(f"lost-reason-save-{reason.id}")
+            up = ui.button(icon="arrow_upward", on_click=lambda i=index: self.move(i, -1)).props(
+                f'flat round dense aria-label="{_("Move up")}"'
+            )
+            up.tooltip(_("Move up")).mark(f"lost-reason-up-{reason.id}")
+            down = ui.button(icon="arrow_downward", on_click=lambda i=index: self.move(i, 1)).props(
+                f'flat round dense aria-label="{_("Move down")}"'
+            )
+            down.tooltip(_("Move down")).mark(f"lost-reason-down-{reason.id}")
+            if not reason.is_active or index == 0:
+                up.disable()
+            if not reason.is_active or index >= len(active) - 1:
+                down.disable()
+            ui.button(
+                _("Bring back") if not reason.is_active else _("Retire"),
+                icon="unarchive" if not reason.is_active else "archive",
+                on_click=lambda r=reason: self.set_active(r, not r.is_active),
+            ).props("flat dense no-caps").mark(f"lost-reason-retire-{reason.id}")
+            ui.button(icon="delete", on_click=lambda r=reason, f=label: self.delete(r, f)).props(
+                f'flat round dense color=negative aria-label="{_("Delete")}"'
+            ).tooltip(_("Delete")).mark(f"lost-reason-delete-{reason.id}")
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`call` in the card's context, where the confirmation outlives the row clicked."""
+        with self.card:
+            return await call(fn, *args, **kwargs)
+
+    async def add(self) -> None:
+        created = await self._call(opportunities.create_lost_reason, self.new.value or "", fields={"label": self.new})
+        if created is not None:
+            self.new.set_value("")
+            with self.card:
+                ui.notify(_("Reason added."), type="positive")
+            await self.refresh()
+
+    async def rename(self, reason: LostReasonRow, field: Any) -> None:
+        if (field.value or "") == opportunities.lost_reason_label(reason.label):
+            return  # unchanged (a default reason shown translated stays a message id)
+        saved = await self._call(
+            opportunities.update_lost_reason,
+            reason.id,
+            label=field.value or "",
+            expected_version=reason.version,
+            fields={"label": field},
+        )
+        if saved is not None:
+            with self.card:
+                ui.notify(_("Reason saved."), type="positive")
+            await self.refresh()
+
+    async def set_active(self, reason: LostReasonRow, active: bool) -> None:
+        saved = await self._call(
+            opportunities.update_lost_reason, reason.id, is_active=active, expected_version=reason.version
+        )
+        if saved is not None:
+            with self.card:
+                ui.notify(_("Reason brought back.") if active else _("Reason retired."), type="positive")
+        await self.refresh()
+
+    async def move(self, index: int, step: int) -> None:
+        order = [r.id for r in self.reasons if r.is_active]
+        target = index + step
+        if not 0 <= target < len(order):
+            return
+        order[index], order[target] = order[target], order[index]
+        await self._call(opportunities.reorder_lost_reasons, order)
+        await self.refresh()
+
+    async def delete(self, reason: LostReasonRow, field: Any) -> None:
+        if await self._call(_deleted, reason.id, fields={"label": field}):
+            with self.card:
+                ui.notify(_("Reason deleted."), type="positive")
+            await self.refresh()
+
+
+async def lost_reasons_section() -> None:
+    section = LostReasonsSection()
+    await section.refresh()
