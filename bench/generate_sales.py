@@ -305,6 +305,7 @@ OPPORTUNITY_COLUMNS = (
     "version",
     "id",
     "name",
+    "name_key",
     "institution_id",
     "contact_id",
     "owner_id",
@@ -404,6 +405,7 @@ def make_opportunities(world: World, count: int, reasons: list[uuid.UUID]) -> li
 
 
 def opportunity_rows(world: World, opportunities: list[Opportunity], out: Loaded) -> None:
+    from crm_app.platform.text import fold
     from crm_app.sales.models.opportunities import STAGE_PROBABILITY, OpportunityStage
 
     for o in opportunities:
@@ -418,6 +420,7 @@ def opportunity_rows(world: World, opportunities: list[Opportunity], out: Loaded
                 len(o.steps),
                 o.id,
                 o.name,
+                fold(o.name),
                 o.institution.id,
                 o.institution.contact,
                 o.owner,
@@ -1333,7 +1336,8 @@ def describe(url: str) -> list[str]:
 
 
 def lost_reasons(url: str, now: datetime, out: Loaded) -> list[uuid.UUID]:
-    """The ids of the demo's lost reasons; those the list lacks are added to the load."""
+    """The ids of the lost reasons (the list's defaults, as the service seeds them); those the list
+    lacks are added to the load."""
     from crm_app.demo.pipeline import LOST_REASONS
 
     with psycopg.connect(psycopg_url(url)) as connection:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +27,8 @@ from crm_app.institutions.models import Contact, Institution
 from crm_app.platform.models import base
 from crm_app.platform.models.people import Role, User
 from crm_app.platform.permissions import actor_from
+from crm_app.platform.text import fold
+from crm_app.sales import opportunities as opportunity_service
 from crm_app.sales.models.opportunities import (
     OPEN_STAGES,
     STAGE_PROBABILITY,
@@ -36,15 +38,10 @@ from crm_app.sales.models.opportunities import (
     OpportunityStage,
     OpportunityStageChange,
 )
+from crm_app.sales.opportunities import DEFAULT_LOST_REASONS
 
-#: The reasons the demo's lost sales give (created when the list does not have them yet).
-LOST_REASONS = (
-    "Prix trop élevé",
-    "Concurrent retenu",
-    "Budget reporté",
-    "Projet abandonné",
-    "Pas de réponse du client",
-)
+#: The reasons the demo's lost sales give: the list's defaults (message ids, shown translated).
+LOST_REASONS = DEFAULT_LOST_REASONS
 #: The director's monthly pipeline review: its first occurrence marks a seeded pipeline.
 REVIEW_TASK = "Revue mensuelle du pipeline"
 #: What a sale is about, with its amount range excl. VAT.
@@ -115,10 +112,10 @@ class _Window:
 
 
 def lost_reasons(session: Session) -> dict[str, uuid.UUID]:
-    """The demo's lost reasons by label, created at the end of the list when absent."""
-    existing = session.exec(select(LostReason)).all()
-    found = {reason.label: reason.id for reason in existing}
-    position = max((reason.position for reason in existing), default=-1) + 1
+    """The demo's lost reasons by label: the service's list (seeded with its defaults the first time),
+    plus any default an admin removed, added back at the end."""
+    found = {row.label: row.id for row in opportunity_service.list_lost_reasons(session, include_retired=True)}
+    position = len(found)
     for label in LOST_REASONS:
         if label not in found:
             reason = LostReason(label=label, position=position)
@@ -154,6 +151,7 @@ def add_opportunity(
         raise ValueError("a lost opportunity needs a reason")
     opportunity = Opportunity(
         name=name,
+        name_key=fold(name),
         institution_id=institution_id,
         contact_id=contact_id,
         owner_id=owner.id,
@@ -246,6 +244,7 @@ def seed_pipeline(session: Session) -> bool:
     now = base.clock()
     rng = random.Random(18)
     reasons = lost_reasons(session)
+    turns = itertools.cycle(LOST_REASONS)  # every reason given, in turn
     staff = session.exec(select(User).where(col(User.email).like("%@opex-crm.demo")).order_by(col(User.email))).all()
     reps = [user for user in staff if user.role in (Role.USER, Role.MANAGER, Role.TEAM_ADMIN)]
     director = next((user for user in staff if user.role == Role.ADMIN), None)
@@ -257,7 +256,7 @@ def seed_pipeline(session: Session) -> bool:
         ).all()
         if not institutions:
             continue
-        windows = _opportunities(session, rep, list(institutions), now=now, rng=rng, reasons=reasons)
+        windows = _opportunities(session, rep, list(institutions), now=now, rng=rng, reasons=reasons, turns=turns)
         _Activities(session, rep, list(institutions), windows, now=now, rng=rng).add()
     return True
 
@@ -294,6 +293,7 @@ def _opportunities(
     now: datetime,
     rng: random.Random,
     reasons: dict[str, uuid.UUID],
+    turns: Iterator[str],
 ) -> list[_Window]:
     """The salesperson's own sales: open ones in every stage, won and lost ones over the year."""
     plans: list[tuple[OpportunityStage, int, int]] = []  # final stage, created days ago, last move days ago
@@ -315,7 +315,7 @@ def _opportunities(
         start = _office_hours(rng, now - timedelta(days=created_days))
         end = min(_office_hours(rng, now - timedelta(days=moved_days)), now)
         moments = spread(rng, start, max(end, start), len(path))
-        reason = rng.choice(LOST_REASONS) if final is OpportunityStage.LOST else None
+        reason = next(turns) if final is OpportunityStage.LOST else None
         amount = Decimal(rng.randint(low // 100, high // 100) * 100)
         if final.is_closed:
             close: date | None = None
@@ -333,7 +333,7 @@ def _opportunities(
             source=rng.choices(_SOURCES, weights=_SOURCE_WEIGHTS)[0],
             lost_reason_id=reasons[reason] if reason else None,
             lost_reason_text="Le concurrent a proposé une extension de garantie."
-            if reason == "Concurrent retenu"
+            if reason == "Competitor chosen"
             else None,
         )
         windows.append(_Window(opportunity, moments[0], moments[-1] if final.is_closed else now))

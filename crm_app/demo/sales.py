@@ -379,8 +379,8 @@ class _Scenario:
             (("revised", "revision"), OpportunityStage.NEGOTIATION, None),
             (("accepted",), OpportunityStage.WON, None),
             (("ordered",), OpportunityStage.WON, None),
-            (("rejected",), OpportunityStage.LOST, "Budget reporté"),
-            (("expired",), OpportunityStage.LOST, "Pas de réponse du client"),
+            (("rejected",), OpportunityStage.LOST, "Budget cancelled"),
+            (("expired",), OpportunityStage.LOST, "No decision"),
         ]
 
         self.on(50, lambda: self.invoice("late_1_30", 4, ("CO-GAN-001", "CO-MAS-001"), "Consommables du trimestre"))
@@ -413,11 +413,11 @@ class _Scenario:
         self.on(start - 1, lambda: quotes.send_quote(s, a, self.ids[key]))
         if outcome == "lost":
             self.on(start - 12, lambda: quotes.reject_quote(s, a, self.ids[key], client_comment="Offre concurrente."))
-            reason = self.rng.choice(("Prix trop élevé", "Concurrent retenu"))
+            reason = self.rng.choice(("Price too high", "Competitor chosen", "Tender lost"))
             self.deals.append(((key,), OpportunityStage.LOST, reason))
             return
         if outcome == "expired":
-            self.deals.append(((key,), OpportunityStage.LOST, "Pas de réponse du client"))
+            self.deals.append(((key,), OpportunityStage.LOST, "No decision"))
             return
         self.deals.append(((key,), OpportunityStage.WON, None))
         self.on(start - 8, lambda: quotes.accept_quote(s, a, self.ids[key], client_comment="Bon pour accord."))
