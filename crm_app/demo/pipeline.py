@@ -301,10 +301,11 @@ def _opportunities(
         for _ in range(count):
             created = rng.randint(10, 160)
             plans.append((stage, created, rng.randint(0, min(created, 40))))
-    # won and lost over the year, one of the wins this very week
+    # won and lost over the year, one of the wins this very week, a loss in the last days
     closings = [(OpportunityStage.WON, rng.randint(1, 6))]
     closings += [(OpportunityStage.WON, days) for days in spread_days(rng, 4, 7, 355)]
-    closings += [(OpportunityStage.LOST, days) for days in spread_days(rng, 3, 2, 355)]
+    closings += [(OpportunityStage.LOST, rng.randint(2, 12))]
+    closings += [(OpportunityStage.LOST, days) for days in spread_days(rng, 2, 13, 355)]
     for stage, closed in closings:
         plans.append((stage, closed + rng.randint(25, 120), closed))
     windows = []
@@ -393,7 +394,7 @@ class _Activities:
     def add(self) -> None:
         for days_ago in spread_days(self.rng, 40, 1, 365):
             self.call(days_ago)
-        for days_ago in spread_days(self.rng, 26, 4, 365):
+        for days_ago in spread_days(self.rng, 26, 1, 365):
             self.task_done(days_ago)
         for days_ago in (2, 6, 11, 19):  # overdue, still to do
             self.task_open(days_ago + self.rng.randint(2, 10), due_days=-days_ago)

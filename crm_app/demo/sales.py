@@ -149,6 +149,7 @@ def seed_sales(session: Session) -> bool:
             )
             scenario.add()
             scenario.unpaid()
+            scenario.recent()
             scenario.history()
             scenarios.append(scenario)
     plan.run()
@@ -396,6 +397,32 @@ class _Scenario:
         self.on(151, lambda: invoices.issue_invoice(s, a, self.ids["late_90"]))
         if self.full:
             self.on(110, lambda: self.pay("late_90", Decimal("0.3"), "check"))
+
+    def recent(self) -> None:
+        """The last days, so that the dashboard's current week or month has figures of its own: a quote
+        sent, another accepted and invoiced, a payment received."""
+        a, s = self.actor, self.session
+        self.on(
+            3, lambda: self.quote("recent_sent", 3, ("EQ-MON-001", "CO-ECG-001"), "Moniteurs de la salle de réveil")
+        )
+        self.on(2, lambda: quotes.send_quote(s, a, self.ids["recent_sent"]))
+        self.on(13, lambda: self.quote("recent_won", 4, ("CO-BIO-001", "CO-DES-001"), "Consommables d'endoscopie"))
+        self.on(12, lambda: quotes.send_quote(s, a, self.ids["recent_won"]))
+        self.on(1, lambda: quotes.accept_quote(s, a, self.ids["recent_won"], client_comment="Commande validée."))
+        self.on(
+            0.6,
+            lambda: self.ids.__setitem__(
+                "recent_invoice", invoices.create_invoice_from_quote(s, a, self.ids["recent_won"]).id
+            ),
+        )
+        self.on(0.5, lambda: invoices.issue_invoice(s, a, self.ids["recent_invoice"]))
+        self.deals += [
+            (("recent_sent",), OpportunityStage.PROPOSAL, None),
+            (("recent_won",), OpportunityStage.WON, None),
+        ]
+        self.on(34, lambda: self.invoice("paid_recent", 5, ("MA-INT-001", "FO-DIS-001"), "Interventions du mois"))
+        self.on(33, lambda: invoices.issue_invoice(s, a, self.ids["paid_recent"]))
+        self.on(2.5, lambda: self.pay("paid_recent"))
 
     def history(self) -> None:
         """A year of sales before the recent ones: a deal every month (every other month for managers),
