@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from crm_app.demo import pipeline
+from crm_app.demo.history import Plan
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import settings as app_settings
 from crm_app.platform.identifiers import luhn_ok
@@ -29,7 +29,8 @@ from crm_app.platform.models.people import Role, User
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor, actor_from
 from crm_app.sales import catalog, invoices, payments, quotes
 from crm_app.sales import reminders as sales_jobs
-from crm_app.sales.models.quotes import CatalogItem
+from crm_app.sales.models.opportunities import OpportunitySource, OpportunityStage
+from crm_app.sales.models.quotes import CatalogItem, Quote
 
 #: reference, name, category, unit, unit price excl. VAT, VAT rate
 CATALOG: tuple[tuple[str, str, str, str, str, str], ...] = (
@@ -64,7 +65,9 @@ FIRST_REFERENCE = CATALOG[0][0]  # present once the sales demo is seeded
 DEMO_SALES_REPS = (
     "commercial.idf@opex-crm.demo",
     "commercial.ouest@opex-crm.demo",
+    "commercial.sudest@opex-crm.demo",
     "manager.ouest@opex-crm.demo",
+    "manager.sudest@opex-crm.demo",
     "chef.idf@opex-crm.demo",
 )
 
@@ -97,33 +100,6 @@ def _branding() -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _clock_at(moment: datetime) -> Iterator[None]:
-    """Run the services as on `moment` (the demo's history); the clock comes back afterwards."""
-    previous = base.clock
-    base.clock = lambda: moment
-    try:
-        yield
-    finally:
-        base.clock = previous
-
-
-@dataclass
-class _Plan:
-    """Steps of the history, each on its day; run in chronological order."""
-
-    now: datetime
-    steps: list[tuple[float, int, Callable[[], object]]] = field(default_factory=list)
-
-    def on(self, days_ago: float, step: Callable[[], object]) -> None:
-        self.steps.append((days_ago, len(self.steps), step))
-
-    def run(self) -> None:
-        for days_ago, order, step in sorted(self.steps, key=lambda s: (-s[0], s[1])):
-            with _clock_at(self.now - timedelta(days=days_ago, seconds=-order)):
-                step()
-
-
 def is_seeded(session: Session) -> bool:
     return session.exec(select(CatalogItem.id).where(CatalogItem.reference == FIRST_REFERENCE)).first() is not None
 
@@ -133,7 +109,7 @@ def seed_sales(session: Session) -> bool:
     if is_seeded(session):
         return False
     now = base.clock()
-    plan = _Plan(now)
+    plan = Plan(now)
     rng = random.Random(5)
     items: dict[str, CatalogItem] = {}
 
@@ -153,26 +129,37 @@ def seed_sales(session: Session) -> bool:
             )
         app_settings.update_section(session, SYSTEM_ACTOR, "branding", _branding())
 
-    plan.on(200, make_catalog)
+    plan.on(400, make_catalog)
     reps = session.exec(select(User).where(col(User.email).in_(DEMO_SALES_REPS)).order_by(col(User.email))).all()
+    scenarios = []
     for index, rep in enumerate(reps):
         clients = session.exec(
             select(Institution).where(Institution.assigned_user_id == rep.id).order_by(col(Institution.name)).limit(12)
         ).all()
         if len(clients) >= 6:
-            _Scenario(
+            scenario = _Scenario(
                 session,
                 plan,
-                actor_from(rep),
+                rep,
                 list(clients),
                 items=items,
                 rng=rng,
                 full=rep.role == Role.USER,
                 offset=index * 0.2,
-            ).add()
+            )
+            scenario.add()
+            scenario.unpaid()
+            scenario.recent()
+            scenario.history()
+            scenarios.append(scenario)
     plan.run()
     sales_jobs.expire_quotes(session, now=now)
     sales_jobs.mark_invoices_overdue(session, now=now)
+    # The sales behind the quotes, written once every quote has its final status, so that no rule
+    # tying a quote's decision to its opportunity runs twice.
+    reasons = pipeline.lost_reasons(session)
+    for scenario in scenarios:
+        scenario.link_deals(reasons, now=now)
     return True
 
 
@@ -182,8 +169,8 @@ class _Scenario:
     def __init__(
         self,
         session: Session,
-        plan: _Plan,
-        actor: Actor,
+        plan: Plan,
+        owner: User,
         clients: list[Institution],
         *,
         items: dict[str, CatalogItem],
@@ -191,9 +178,12 @@ class _Scenario:
         full: bool,
         offset: float,
     ) -> None:
-        self.session, self.plan, self.actor, self.clients = session, plan, actor, clients
+        self.session, self.plan, self.owner, self.clients = session, plan, owner, clients
+        self.actor: Actor = actor_from(owner)
         self.items, self.rng, self.full, self.offset = items, rng, full, offset
         self.ids: dict[str, uuid.UUID] = {}
+        # quote keys and the stage of the sale behind them (with the lost reason when lost)
+        self.deals: list[tuple[tuple[str, ...], OpportunityStage, str | None]] = []
 
     # ---- helpers
 
@@ -378,3 +368,146 @@ class _Scenario:
                     notes="Geste commercial : retard de livraison.",
                 ),
             )
+
+    def unpaid(self) -> None:
+        """Invoices left unpaid past their due date, one in every ageing bucket but 31–60 days (the
+        "overdue" one of `add`), and the sales behind the quotes of `add`."""
+        a, s = self.actor, self.session
+        self.deals += [
+            (("draft",), OpportunityStage.PROPOSAL, None),
+            (("sent",), OpportunityStage.PROPOSAL, None),
+            (("soon",), OpportunityStage.NEGOTIATION, None),
+            (("revised", "revision"), OpportunityStage.NEGOTIATION, None),
+            (("accepted",), OpportunityStage.WON, None),
+            (("ordered",), OpportunityStage.WON, None),
+            (("rejected",), OpportunityStage.LOST, "Budget cancelled"),
+            (("expired",), OpportunityStage.LOST, "No decision"),
+        ]
+
+        self.on(50, lambda: self.invoice("late_1_30", 4, ("CO-GAN-001", "CO-MAS-001"), "Consommables du trimestre"))
+        self.on(49, lambda: invoices.issue_invoice(s, a, self.ids["late_1_30"]))
+        self.on(106, lambda: self.invoice("late_61_90", 0, ("MA-ECH-001",), "Contrat échographe"))
+        self.on(105, lambda: invoices.issue_invoice(s, a, self.ids["late_61_90"]))
+        self.on(
+            152,
+            lambda: self.invoice(
+                "late_90", 1, ("EQ-MON-001", "MA-MON-001"), "Moniteurs de surveillance", payment_terms_days="45"
+            ),
+        )
+        self.on(151, lambda: invoices.issue_invoice(s, a, self.ids["late_90"]))
+        if self.full:
+            self.on(110, lambda: self.pay("late_90", Decimal("0.3"), "check"))
+
+    def recent(self) -> None:
+        """The last days, so that the dashboard's current week or month has figures of its own: a quote
+        sent, another accepted and invoiced, a payment received."""
+        a, s = self.actor, self.session
+        self.on(
+            3, lambda: self.quote("recent_sent", 3, ("EQ-MON-001", "CO-ECG-001"), "Moniteurs de la salle de réveil")
+        )
+        self.on(2, lambda: quotes.send_quote(s, a, self.ids["recent_sent"]))
+        self.on(13, lambda: self.quote("recent_won", 4, ("CO-BIO-001", "CO-DES-001"), "Consommables d'endoscopie"))
+        self.on(12, lambda: quotes.send_quote(s, a, self.ids["recent_won"]))
+        self.on(1, lambda: quotes.accept_quote(s, a, self.ids["recent_won"], client_comment="Commande validée."))
+        self.on(
+            0.6,
+            lambda: self.ids.__setitem__(
+                "recent_invoice", invoices.create_invoice_from_quote(s, a, self.ids["recent_won"]).id
+            ),
+        )
+        self.on(0.5, lambda: invoices.issue_invoice(s, a, self.ids["recent_invoice"]))
+        self.deals += [
+            (("recent_sent",), OpportunityStage.PROPOSAL, None),
+            (("recent_won",), OpportunityStage.WON, None),
+        ]
+        self.on(34, lambda: self.invoice("paid_recent", 5, ("MA-INT-001", "FO-DIS-001"), "Interventions du mois"))
+        self.on(33, lambda: invoices.issue_invoice(s, a, self.ids["paid_recent"]))
+        self.on(2.5, lambda: self.pay("paid_recent"))
+
+    def history(self) -> None:
+        """A year of sales before the recent ones: a deal every month (every other month for managers),
+        most won, invoiced and paid, some lost or left to expire."""
+        months = range(3, 12) if self.full else range(3, 12, 2)
+        for month in months:
+            self.past_deal(month, ("won", "won", "lost", "won", "expired")[month % 5])
+
+    def past_deal(self, month: int, outcome: str) -> None:
+        s, a = self.session, self.actor
+        key, invoice_key = f"past{month}", f"past{month}_invoice"
+        start = 30 * month + self.rng.randint(0, 20)
+        references, title = self.rng.choice(_PAST_DEALS)
+        self.on(start, lambda: self.quote(key, month % len(self.clients), references, title))
+        self.on(start - 1, lambda: quotes.send_quote(s, a, self.ids[key]))
+        if outcome == "lost":
+            self.on(start - 12, lambda: quotes.reject_quote(s, a, self.ids[key], client_comment="Offre concurrente."))
+            reason = self.rng.choice(("Price too high", "Competitor chosen", "Tender lost"))
+            self.deals.append(((key,), OpportunityStage.LOST, reason))
+            return
+        if outcome == "expired":
+            self.deals.append(((key,), OpportunityStage.LOST, "No decision"))
+            return
+        self.deals.append(((key,), OpportunityStage.WON, None))
+        self.on(start - 8, lambda: quotes.accept_quote(s, a, self.ids[key], client_comment="Bon pour accord."))
+        self.on(
+            start - 10,
+            lambda: self.ids.__setitem__(invoice_key, invoices.create_invoice_from_quote(s, a, self.ids[key]).id),
+        )
+        self.on(start - 11, lambda: invoices.issue_invoice(s, a, self.ids[invoice_key]))
+        if month == 6:  # a commercial gesture before the payment
+            self.on(
+                start - 20,
+                lambda: invoices.create_credit_note(
+                    s, a, self.ids[invoice_key], amount_incl_vat=Decimal("250.00"), notes="Remise de fidélité."
+                ),
+            )
+        self.on(start - 11 - self.rng.randint(18, 50), lambda: self.pay(invoice_key))
+
+    def link_deals(self, reasons: dict[str, uuid.UUID], *, now: datetime) -> None:
+        """Write the opportunity behind each quote of `deals`, its history following the quote's dates."""
+        for keys, stage, reason in self.deals:
+            linked = [quote for key in keys if (quote := self.session.get(Quote, self.ids[key])) is not None]
+            first, last = linked[0], linked[-1]
+            proposed = first.sent_at or first.created_at
+            opened = first.created_at - timedelta(days=self.rng.randint(12, 45))
+            steps = [
+                (opened, OpportunityStage.PROSPECTING),
+                (opened + (first.created_at - opened) / 2, OpportunityStage.QUALIFICATION),
+                (proposed, OpportunityStage.PROPOSAL),
+            ]
+            if stage is OpportunityStage.NEGOTIATION:
+                negotiated = last.sent_at if last is not first and last.sent_at else proposed + timedelta(days=4)
+                steps.append((min(negotiated, now), stage))
+            elif stage is OpportunityStage.WON:
+                decided = last.decided_at or now
+                steps += [(proposed + (decided - proposed) / 2, OpportunityStage.NEGOTIATION), (decided, stage)]
+            elif stage is OpportunityStage.LOST:
+                ended = last.decided_at or datetime.combine(last.valid_until, time(18), tzinfo=UTC)
+                steps.append((min(ended, now), stage))
+            opportunity = pipeline.add_opportunity(
+                self.session,
+                self.owner,
+                institution_id=last.institution_id,
+                contact_id=last.contact_id,
+                name=last.title or "",
+                amount=last.total_excl_vat,
+                steps=steps,
+                expected_close_date=last.valid_until + timedelta(days=15),
+                source=self.rng.choice((OpportunitySource.EXISTING_CLIENT, OpportunitySource.TENDER, None)),
+                lost_reason_id=reasons[reason] if reason else None,
+            )
+            for quote in linked:
+                quote.opportunity_id = opportunity.id
+                self.session.add(quote)
+        self.session.flush()
+
+
+#: Deals of the past year: catalog references and the quote's title.
+_PAST_DEALS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("EQ-ENDO-002", "CO-BIO-001"), "Gastroscope et pinces à biopsie"),
+    (("EQ-MON-001", "EQ-PSE-001"), "Équipement de la salle de réveil"),
+    (("MA-END-001",), "Contrat de maintenance endoscopie"),
+    (("EQ-ECHO-001", "FO-UTI-001"), "Échographe portable et formation"),
+    (("EQ-DEA-001", "CO-ECG-001"), "Défibrillateurs et électrodes"),
+    (("CO-CHA-001", "CO-PAN-001", "CO-GAN-001"), "Consommables de bloc"),
+    (("EQ-ECL-001",), "Éclairage opératoire"),
+)

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from crm_app.accounts import teams as team_service
 from crm_app.accounts import users
+from crm_app.demo import pipeline as demo_pipeline
 from crm_app.demo import sales as demo_sales
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
@@ -21,7 +22,7 @@ from crm_app.platform.text import fold
 DEMO_PASSWORD = "opex-demo-2026"  # noqa: S105 - printed on purpose: demo accounts on a development machine
 DEMO_ADMIN_EMAIL = "admin@opex-crm.demo"
 
-_TEAMS = ("Île-de-France", "Grand Ouest")
+_TEAMS = ("Île-de-France", "Grand Ouest", "Sud-Est")
 _USERS = (
     (DEMO_ADMIN_EMAIL, "Camille Martin", Role.SUPER_ADMIN, None),
     ("directeur@opex-crm.demo", "Julien Bernard", Role.ADMIN, None),
@@ -29,6 +30,8 @@ _USERS = (
     ("manager.ouest@opex-crm.demo", "Nicolas Petit", Role.MANAGER, "Grand Ouest"),
     ("commercial.idf@opex-crm.demo", "Léa Moreau", Role.USER, "Île-de-France"),
     ("commercial.ouest@opex-crm.demo", "Hugo Lefebvre", Role.USER, "Grand Ouest"),
+    ("manager.sudest@opex-crm.demo", "Claire Fontaine", Role.MANAGER, "Sud-Est"),
+    ("commercial.sudest@opex-crm.demo", "Thomas Roux", Role.USER, "Sud-Est"),
 )
 
 
@@ -40,33 +43,37 @@ class DemoSeed:
 
 
 def seed_demo(session: Session) -> DemoSeed:
-    """Create the demo teams, accounts, institutions and sales documents once; a second run changes
-    nothing."""
+    """Create the demo teams, accounts, institutions, sales documents, opportunities and activities
+    once; a second run changes nothing."""
     if session.exec(select(User.id).where(User.email == DEMO_ADMIN_EMAIL)).first() is not None:
-        demo_sales.seed_sales(session)  # a demo seeded before the sales documents existed gains them
+        # a demo seeded before the sales documents, or before the pipeline, gains them
+        demo_sales.seed_sales(session)
+        demo_pipeline.seed_pipeline(session)
         return DemoSeed(created=False)
     teams = {}
     for name in _TEAMS:
         teams[name] = session.exec(select(Team).where(Team.name == name)).first() or team_service.create_team(
             session, SYSTEM_ACTOR, name
         )
-    accounts = []
+    accounts: list[User] = []
     for email, full_name, role, team_name in _USERS:
         team_id = teams[team_name].id if team_name else None
-        accounts.append(
-            users.create_user(
-                session,
-                SYSTEM_ACTOR,
-                email=email,
-                full_name=full_name,
-                role=role,
-                password=DEMO_PASSWORD,
-                team_id=team_id,
-            )
+        account = users.create_user(
+            session,
+            SYSTEM_ACTOR,
+            email=email,
+            full_name=full_name,
+            role=role,
+            password=None if accounts else DEMO_PASSWORD,
+            team_id=team_id,
         )
+        if accounts:  # one bcrypt hash of the public demo password serves every demo account
+            account.password_hash = accounts[0].password_hash
+        accounts.append(account)
     reps = [a for a in accounts if a.role in (Role.USER, Role.MANAGER, Role.TEAM_ADMIN)]
     _seed_institutions(session, reps, count=DEMO_INSTITUTIONS)
     demo_sales.seed_sales(session)
+    demo_pipeline.seed_pipeline(session)
     return DemoSeed(created=True)
 
 

@@ -48,7 +48,7 @@ def test_seed_demo_is_idempotent(clean_db: None) -> None:
     assert "demo data created" in first.stdout
     assert "demo data already present" in second.stdout
     with unit_of_work() as session:
-        assert len(session.exec(select(User)).all()) == 6
+        assert len(session.exec(select(User)).all()) == 8  # crm_app.demo.seed._USERS
 
 
 def test_seed_demo_is_refused_in_production() -> None:
