@@ -3,6 +3,7 @@ filtered in SQL, duplicate warnings, bulk actions."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -866,25 +867,9 @@ _anchors: TimedCache[list[tuple[Any, uuid.UUID]]] = cache.register(cache.TimedCa
 
 
 def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
-    return (
-        query.q,
-        query.types,
-        query.statuses,
-        query.region,
-        query.city,
-        query.assigned_user_id,
-        query.unassigned,
-        query.team_id,
-        query.tags,
-        query.specialties,
-        query.beds_min,
-        query.beds_max,
-        query.rooms_min,
-        query.rooms_max,
-        query.compliance,
-        query.archived,
-        query.ids,
-    )
+    """What the filtered list's count and anchors depend on: every filter (a filter added later is part
+    of it without anyone having to remember), not the sort."""
+    return tuple(getattr(query, f.name) for f in dataclasses.fields(query) if f.name not in {"sort", "descending"})
 
 
 @functools.lru_cache(maxsize=256)  # shapes come from requests: bounded

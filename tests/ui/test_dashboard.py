@@ -80,6 +80,11 @@ async def test_a_figure_opens_the_filtered_list_behind_it(ui_user: User, data: D
     ui_user.find(marker="kpi-receivables").click()
     await ui_user.should_see("Still to be paid")  # the filter, shown and removable
     await ui_user.should_see("5 documents")
+    await ui_user.open("/institutions")  # the unfiltered count, remembered by the list...
+    await ui_user.should_see("4 institutions")
+    await ui_user.open(MARCH)
+    ui_user.find(marker="kpi-new_clients").click()
+    await ui_user.should_see("1 institution")  # ...is not the filtered one
 
 
 async def test_a_bar_opens_the_list_of_its_bucket(ui_user: User, data: Data) -> None:
