@@ -622,7 +622,17 @@ def _activities_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echar
         for p in people
     ]
     meetings = [
-        _url("/meetings", {"organizer_id": str(p.user_id), "from": period["from"], "to": period["to"]}) for p in people
+        _url(
+            "/meetings",
+            {
+                "scope": "all",
+                "period": "all",
+                "organizer_id": str(p.user_id),
+                "start_from": period["from"],
+                "start_to": period["to"],
+            },
+        )
+        for p in people
     ]
     calls = [
         _url("/calls", {"user": str(p.user_id), "called_from": period["from"], "called_to": period["to"]})
