@@ -244,8 +244,8 @@ def test_the_lists_behind_the_figures_hold_the_same_records(database: Session) -
     assert [r.id for r in institutions.list_institutions(database, admin, clients).items] == [data.institutions[3].id]
     assert created.to_params()["created_from"] == "2026-03-01" and clients.to_params()["client_to"] == "2026-03-31"
     rep = data.org.rep_a
-    march_days = {"days_from": date(2026, 3, 1), "days_to": date(2026, 3, 31)}
-    assert calls.list_calls(database, admin, CallQuery(user_id=rep.id, **march_days)).total == 2
+    calls_of_march = CallQuery(user_id=rep.id, days_from=date(2026, 3, 1), days_to=date(2026, 3, 31))
+    assert calls.list_calls(database, admin, calls_of_march).total == 2
     meetings_of_march = MeetingQuery(organizer_id=rep.id, start_from=date(2026, 3, 1), start_to=date(2026, 3, 31))
     assert meetings.list_meetings(database, admin, meetings_of_march).total == 1
     notes_of_march = NoteQuery(author_id=rep.id, created_from=date(2026, 3, 1), created_to=date(2026, 3, 31))
