@@ -242,6 +242,16 @@ def test_the_lists_behind_the_figures_hold_the_same_records(database: Session) -
     assert [r.id for r in institutions.list_institutions(database, admin, created).items] == [data.institutions[0].id]
     clients = InstitutionQuery.from_params({"client_from": "2026-03-01", "client_to": "2026-03-31"})
     assert [r.id for r in institutions.list_institutions(database, admin, clients).items] == [data.institutions[3].id]
+    since = InstitutionQuery.from_params({"client_from": "2026-02-01"})  # first invoice in Feb (inst3) or later
+    assert {r.id for r in institutions.list_institutions(database, admin, since).items} == {
+        data.institutions[2].id,
+        data.institutions[3].id,
+    }
+    by = InstitutionQuery.from_params({"client_to": "2026-01-31"})  # clients by the end of January
+    assert {r.id for r in institutions.list_institutions(database, admin, by).items} == {
+        data.institutions[0].id,
+        data.institutions[1].id,
+    }
     assert created.to_params()["created_from"] == "2026-03-01" and clients.to_params()["client_to"] == "2026-03-31"
     rep = data.org.rep_a
     calls_of_march = CallQuery(user_id=rep.id, days_from=date(2026, 3, 1), days_to=date(2026, 3, 31))
