@@ -39,7 +39,6 @@ from crm_app.platform.i18n import (
     format_datetime,
     format_decimal,
     ngettext,
-    pgettext,
 )
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.params import Params
@@ -483,7 +482,8 @@ def _tooltip(*, money: bool) -> dict[str, Any]:
 
 
 def _base(categories: list[str], series: list[dict[str, Any]], *, horizontal: bool = False) -> dict[str, Any]:
-    category_axis = {"type": "category", "data": categories, "axisLabel": {"interval": 0, "hideOverlap": True}}
+    labels = {"interval": 0, "hideOverlap": True, "width": 76, "overflow": "break"}
+    category_axis = {"type": "category", "data": categories, "axisLabel": labels}
     options: dict[str, Any] = {
         "tooltip": _tooltip(money=not horizontal),
         "legend": {"bottom": 0, "type": "scroll"},
@@ -525,7 +525,7 @@ def _pipeline_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]
     def draw() -> ui.echart:
         return ui.echart(
             _base(
-                [pgettext("opportunity stage", STAGE_LABELS[s.stage]) for s in stages],
+                [_(STAGE_LABELS[s.stage]) for s in stages],
                 [
                     _bars(_("Amount"), [s.amount for s in stages], PRIMARY),
                     _bars(_("Weighted"), [s.weighted_amount for s in stages], SECONDARY),
@@ -622,7 +622,17 @@ def _activities_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echar
         for p in people
     ]
     meetings = [
-        _url("/meetings", {"organizer_id": str(p.user_id), "from": period["from"], "to": period["to"]}) for p in people
+        _url(
+            "/meetings",
+            {
+                "scope": "all",
+                "period": "all",
+                "organizer_id": str(p.user_id),
+                "start_from": period["from"],
+                "start_to": period["to"],
+            },
+        )
+        for p in people
     ]
     calls = [
         _url("/calls", {"user": str(p.user_id), "called_from": period["from"], "called_to": period["to"]})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import cleaners as fields
 from crm_app.platform import events
 from crm_app.platform.cleaners import long_text, moment, positive_duration
+from crm_app.platform.days import within_days
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
 from crm_app.platform.i18n import N_
@@ -179,6 +180,8 @@ class CallQuery:
     called_from: datetime | None = None
     called_to: datetime | None = None  # excluded
     q: str = ""
+    days_from: date | None = None  # called on these days (the organisation's time zone)
+    days_to: date | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str | Sequence[str]]) -> CallQuery:
@@ -212,7 +215,8 @@ _U = table_of(User).alias("caller")
 
 def _conditions(actor: Actor, query: CallQuery) -> list[Any]:
     conditions = [
-        scope_condition(actor, "record.view", team_column=_K.team_id, owner_columns=(_K.user_id, _K.created_by))
+        scope_condition(actor, "record.view", team_column=_K.team_id, owner_columns=(_K.user_id, _K.created_by)),
+        *within_days(_K.called_at, query.days_from, query.days_to),
     ]
     if query.mine:
         conditions.append(_K.user_id == actor.id)

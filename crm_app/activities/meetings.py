@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from crm_app.platform import cleaners as fields
 from crm_app.platform import comments, events
 from crm_app.platform import outbox as mail
 from crm_app.platform.cleaners import long_text, moment
+from crm_app.platform.days import within_days
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from crm_app.platform.i18n import N_, format_datetime, gettext, use_locale
@@ -393,6 +394,9 @@ class MeetingQuery:
     opportunity_id: uuid.UUID | None = None
     q: str = ""
     descending: bool = False
+    organizer_id: uuid.UUID | None = None
+    start_from: date | None = None  # starting on these days (the organisation's time zone)
+    start_to: date | None = None
 
 
 def _conditions(actor: Actor, query: MeetingQuery) -> list[Any]:
@@ -411,6 +415,9 @@ def _conditions(actor: Actor, query: MeetingQuery) -> list[Any]:
         conditions.append(_M.institution_id == query.institution_id)
     if query.opportunity_id is not None:
         conditions.append(_M.opportunity_id == query.opportunity_id)
+    if query.organizer_id is not None:
+        conditions.append(_M.organizer_id == query.organizer_id)
+    conditions += within_days(_M.starts_at, query.start_from, query.start_to)
     if query.q.strip():
         conditions.append(sa.func.lower(_M.title).like(contains_pattern(query.q.strip().lower()), escape="\\"))
     return conditions

@@ -59,6 +59,7 @@ class TaskAlertKind(StrEnum):
 #: Task statuses that still call for work (and for due-date alerts).
 OPEN_TASK_STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS)
 _OPEN_TASKS = sa.text("status IN ('todo', 'in_progress')")
+_DONE_TASKS = sa.text("status = 'done'")
 
 
 class Task(Tracked, table=True):
@@ -78,6 +79,8 @@ class Task(Tracked, table=True):
         sa.Index("ix_tasks_priority", "priority", "due_at"),
         # The alert job reads only the open tasks that have a due date.
         sa.Index("ix_tasks_open_due", "due_at", postgresql_where=_OPEN_TASKS, sqlite_where=_OPEN_TASKS),
+        # The dashboard's tasks done in a period.
+        sa.Index("ix_tasks_done_at", "completed_at", postgresql_where=_DONE_TASKS, sqlite_where=_DONE_TASKS),
     )
 
     id: uuid.UUID = uuid_pk()

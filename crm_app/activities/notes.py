@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from crm_app.institutions.models import Institution
 from crm_app.platform import cleaners as fields
 from crm_app.platform import comments, events
 from crm_app.platform.cleaners import long_text
+from crm_app.platform.days import within_days
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, Forbidden, ValidationFailed
 from crm_app.platform.i18n import N_
@@ -313,6 +314,9 @@ class NoteQuery:
     institution_id: uuid.UUID | None = None
     opportunity_id: uuid.UUID | None = None
     q: str = ""
+    author_id: uuid.UUID | None = None
+    created_from: date | None = None  # written on these days (the organisation's time zone)
+    created_to: date | None = None
 
 
 def _conditions(actor: Actor, query: NoteQuery) -> list[Any]:
@@ -325,6 +329,9 @@ def _conditions(actor: Actor, query: NoteQuery) -> list[Any]:
         conditions.append(_N.institution_id == query.institution_id)
     if query.opportunity_id is not None:
         conditions.append(_N.opportunity_id == query.opportunity_id)
+    if query.author_id is not None:
+        conditions.append(_N.created_by == query.author_id)
+    conditions += within_days(_N.created_at, query.created_from, query.created_to)
     if query.q.strip():
         conditions.append(sa.func.lower(_N.body).like(contains_pattern(query.q.strip().lower()), escape="\\"))
     return conditions

@@ -382,7 +382,7 @@ def _period_kpis(session: Session, actor: Actor, scope: DashboardScope, window: 
     collected = fetch_all(
         session,
         sa.select(_sum_cents(_cents(_PAY.amount)))
-        .select_from(table_of(Payment).join(table_of(Invoice), _INV.id == _PAY.invoice_id))
+        .select_from(_payments(scope))
         .where(invoice_scope, _day_in(_PAY.paid_on, days)),
     )[0][0]
 
@@ -400,9 +400,8 @@ def _period_kpis(session: Session, actor: Actor, scope: DashboardScope, window: 
         session,
         sa.select(sa.func.count()).where(institution_scope, _instant_in(_INST.created_at, window)),
     )[0][0]
-    new_clients = fetch_all(session, sa.select(sa.func.count()).select_from(_new_clients(days, institution_scope)))[0][
-        0
-    ]
+    clients = _new_clients(days, scope, institution_scope)
+    new_clients = fetch_all(session, sa.select(sa.func.count()).select_from(clients))[0][0]
     return {
         "won_count": int(won),
         "won_amount": _money(won_cents),
@@ -419,22 +418,38 @@ def _period_kpis(session: Session, actor: Actor, scope: DashboardScope, window: 
     }
 
 
-def first_invoice_dates() -> Any:
-    """SQL subquery: each institution's first issued invoice date (`institution_id`, `first_issue`)."""
-    return (
-        sa.select(_INV.institution_id, sa.func.min(_INV.issue_date).label("first_issue"))
-        .where(_INV.kind == InvoiceKind.INVOICE.value, _INV.status != InvoiceStatus.DRAFT.value)
-        .group_by(_INV.institution_id)
-        .subquery("first_invoices")
-    )
+def _payments(scope: DashboardScope) -> Any:
+    """The payments, with their invoice when the scope reads its salesperson or team."""
+    if scope is DashboardScope.ALL:
+        return table_of(Payment)
+    return table_of(Payment).join(table_of(Invoice), _INV.id == _PAY.invoice_id)
 
 
-def _new_clients(days: DateRange, institution_scope: Any) -> Any:
-    first = first_invoice_dates()
+def _issued_invoice(columns: Any) -> Any:
+    return sa.and_(columns.kind == InvoiceKind.INVOICE.value, columns.status != InvoiceStatus.DRAFT.value)
+
+
+def _new_clients(days: DateRange, scope: DashboardScope, institution_scope: Any) -> Any:
+    """The institutions with an issued invoice dated in the period and none before it: their first one
+    is in the period. Read through (institution, issue date) indexes, never a pass over every invoice."""
+    earlier = table_of(Invoice).alias("earlier_invoice").c
+    invoices: Any = table_of(Invoice)
+    if scope is not DashboardScope.ALL:  # the institution's salesperson or team
+        invoices = invoices.join(table_of(Institution), _INST.id == _INV.institution_id)
     return (
-        sa.select(_INST.id)
-        .select_from(table_of(Institution).join(first, first.c.institution_id == _INST.id))
-        .where(institution_scope, _day_in(first.c.first_issue, days))
+        sa.select(_INV.institution_id)
+        .select_from(invoices)
+        .where(
+            institution_scope,
+            _issued_invoice(_INV),
+            _day_in(_INV.issue_date, days),
+            ~sa.exists().where(
+                earlier.institution_id == _INV.institution_id,
+                _issued_invoice(earlier),
+                earlier.issue_date < days.start,
+            ),
+        )
+        .distinct()
         .subquery()
     )
 
@@ -721,7 +736,7 @@ def invoiced_vs_collected(
     collected = fetch_all(
         session,
         sa.select(*(_sum_cents(_cents(_PAY.amount), _PAY.paid_on.between(low, high)) for low, high in spans))
-        .select_from(table_of(Payment).join(table_of(Invoice), _INV.id == _PAY.invoice_id))
+        .select_from(_payments(resolved))
         .where(invoice_scope, _PAY.paid_on.between(spans[0][0], spans[-1][1])),
     )[0]
     return [MonthCash(low, _money(invoiced[i]), _money(collected[i])) for i, (low, _) in enumerate(spans)]

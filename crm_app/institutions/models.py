@@ -104,6 +104,7 @@ class Institution(Tracked, table=True):
         # The health score's sort, its filter and the dashboard's "needing attention" list.
         sa.Index("ix_institutions_health", "is_archived", "health_score", "name_key", "id"),
         sa.Index("ix_institutions_postal_code", "postal_code"),
+        sa.Index("ix_institutions_created", "created_at"),  # the dashboard's new institutions of a period
         sa.Index("ix_institutions_name_postal", "match_key", "postal_code"),
         # Accent- and case-insensitive substring search (trigram on PostgreSQL).
         sa.Index(

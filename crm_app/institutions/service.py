@@ -3,6 +3,7 @@ filtered in SQL, duplicate warnings, bulk actions."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -691,8 +692,9 @@ _CONDITIONS: dict[str, Callable[[], Any]] = {
     "compliance": lambda: col(Institution.profile_compliance).in_(_bound("compliance", expanding=True)),
     "created_from": lambda: col(Institution.created_at) >= _bound("created_from"),
     "created_to": lambda: col(Institution.created_at) < _bound("created_to"),
-    "client_from": lambda: _first_invoice_day() >= _bound("client_from", type_=sa.Date),
-    "client_to": lambda: _first_invoice_day() <= _bound("client_to", type_=sa.Date),
+    # The first issued invoice on or after a day (one exists, none before it), on or before a day.
+    "client_from": lambda: _first_invoice_from(),  # noqa: PLW0108 - defined below
+    "client_to": lambda: _first_invoice_to(),  # noqa: PLW0108 - defined below
     "health_min": lambda: col(Institution.health_score) >= _bound("health_min"),
     "health_max": lambda: col(Institution.health_score) <= _bound("health_max"),
 }
@@ -706,17 +708,23 @@ _INVOICES = sa.table(
 )
 
 
-def _first_invoice_day() -> Any:
-    """SQL: the issue date of the institution's first issued invoice (credit notes and drafts aside)."""
-    return (
-        sa.select(sa.func.min(_INVOICES.c.issue_date))
-        .where(
-            _INVOICES.c.institution_id == Institution.id,
-            _INVOICES.c.kind == "invoice",
-            _INVOICES.c.status != "draft",
-        )
-        .scalar_subquery()
+def _issued_invoice(invoices: Any) -> Any:
+    return sa.and_(
+        invoices.c.institution_id == Institution.id, invoices.c.kind == "invoice", invoices.c.status != "draft"
     )
+
+
+def _first_invoice_from() -> Any:
+    """SQL: an issued invoice (credit notes and drafts aside), none before the bound: the first one is on
+    or after it."""
+    earlier = _INVOICES.alias("earlier_invoice")
+    before = earlier.c.issue_date < _bound("client_from", type_=sa.Date)
+    return sa.exists().where(_issued_invoice(_INVOICES)) & ~sa.exists().where(_issued_invoice(earlier), before)
+
+
+def _first_invoice_to() -> Any:
+    """SQL: an issued invoice on or before the bound: the first one is not later."""
+    return sa.exists().where(_issued_invoice(_INVOICES), _INVOICES.c.issue_date <= _bound("client_to", type_=sa.Date))
 
 
 def _local_start(day: date | None, *, next_day: bool = False) -> datetime | None:
@@ -895,27 +903,9 @@ _anchors: TimedCache[list[tuple[Any, uuid.UUID]]] = cache.register(cache.TimedCa
 
 
 def _query_key(query: InstitutionQuery) -> tuple[Any, ...]:
-    return (
-        query.q,
-        query.types,
-        query.statuses,
-        query.region,
-        query.city,
-        query.assigned_user_id,
-        query.unassigned,
-        query.team_id,
-        query.tags,
-        query.specialties,
-        query.beds_min,
-        query.beds_max,
-        query.rooms_min,
-        query.rooms_max,
-        query.compliance,
-        query.health_min,
-        query.health_max,
-        query.archived,
-        query.ids,
-    )
+    """What the filtered list's count and anchors depend on: every filter (a filter added later is part
+    of it without anyone having to remember), not the sort."""
+    return tuple(getattr(query, f.name) for f in dataclasses.fields(query) if f.name not in {"sort", "descending"})
 
 
 @functools.lru_cache(maxsize=256)  # shapes come from requests: bounded

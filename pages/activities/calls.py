@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -18,9 +18,10 @@ from nicegui import ui
 from components import live
 from components.backend import call, current_actor
 from components.call_dialog import DIRECTION_COLORS, DIRECTION_ICONS, duration_text, open_call_dialog
+from components.filter_chips import Chip, FilterChips, range_text
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
-from components.pickers import active_users, contact_picker, institution_picker
+from components.pickers import active_users, as_day, as_uuid, contact_picker, institution_picker
 from components.shell import app_page
 from crm_app.activities import calls
 from crm_app.activities.calls import CallQuery, CallRow
@@ -68,6 +69,8 @@ async def _nothing() -> None:
 class CallFilters:
     query: CallQuery
     period: str = ""
+    days_from: date | None = None  # the dashboard's links: calls of some days (the organisation's)
+    days_to: date | None = None
 
     @classmethod
     def parse(cls, params: Mapping[str, Sequence[str]]) -> CallFilters:
@@ -77,7 +80,13 @@ class CallFilters:
         read = Params(params)
         user = read.one("user") or ME
         period = read.one("period") or ""
-        return cls(dataclasses.replace(query, mine=user == ME), period if period in PERIODS else "")
+        chosen = as_uuid(user)
+        return cls(
+            dataclasses.replace(query, mine=user == ME, user_id=chosen or query.user_id),
+            period if period in PERIODS else "",
+            days_from=as_day(read.one("called_from")),
+            days_to=as_day(read.one("called_to")),
+        )
 
     def params(self) -> dict[str, str]:
         q = self.query
@@ -88,6 +97,8 @@ class CallFilters:
             "institution_id": str(q.institution_id or ""),
             "contact_id": str(q.contact_id or ""),
             "q": q.q,
+            "called_from": self.days_from.isoformat() if self.days_from else "",
+            "called_to": self.days_to.isoformat() if self.days_to else "",
         }
         return {name: value for name, value in params.items() if value}
 
@@ -132,6 +143,7 @@ class CallScreen:
             self.filters.query = dataclasses.replace(self.filters.query, contact_id=None)
         self._header()
         self._filter_row(users or {}, detail.institution.name if detail else None, person.full_name if person else None)
+        self.chips = FilterChips()
         self.table = PagedTable(self._columns(), self._load)
         self._slots()
         live.follow(self.concerns, self.table.refresh, owner=self.table.table)
@@ -251,8 +263,10 @@ class CallScreen:
     async def _load(self, state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         params = self.filters.params()
         ui.navigate.history.replace("/calls" + (f"?{urlencode(params)}" if params else ""))
+        self.chips.show(self._chips())
         start, end = period_window(self.filters.period, self.zone, utcnow())
-        query = dataclasses.replace(self.filters.query, called_from=start, called_to=end)
+        f = self.filters
+        query = dataclasses.replace(f.query, called_from=start, called_to=end, days_from=f.days_from, days_to=f.days_to)
         self._loads += 1
         ticket = self._loads
         page = await call(calls.list_calls, query, page_request(state))
@@ -261,6 +275,17 @@ class CallScreen:
         self.count.text = ngettext("{count} call", "{count} calls", page.total, count=page.total)
         self.shown = {row.id for row in page.items}
         return rows_of(page, self._row)
+
+    def _chips(self) -> list[Chip]:
+        """The filters the bar has no field for (set by the dashboard's links)."""
+        f = self.filters
+        if text := range_text(_("Called"), f.days_from, f.days_to):
+            return [(text, self._clear_days)]
+        return []
+
+    async def _clear_days(self) -> None:
+        self.filters.days_from = self.filters.days_to = None
+        await self.table.refresh(first_page=True)
 
     async def changed(self, **changes: Any) -> None:
         self.filters.query = dataclasses.replace(self.filters.query, **changes)

@@ -19,10 +19,11 @@ from nicegui import ui
 from components import live
 from components.backend import call, current_actor
 from components.comments import comment_thread
+from components.filter_chips import Chip, FilterChips, range_text
 from components.meeting_dialog import STATUS_COLORS, meeting_details, open_meeting_dialog, when_text
 from components.moments import user_zone
 from components.paged_table import PagedTable, TableState, page_request, rows_of
-from components.pickers import institution_picker
+from components.pickers import as_day, institution_picker
 from components.shell import app_page, set_title
 from components.week_calendar import (
     CalendarEvent,
@@ -69,6 +70,9 @@ class Filters:
     institution_id: uuid.UUID | None = None
     q: str = ""
     week: date | None = None  # Monday of the week shown
+    organizer_id: uuid.UUID | None = None  # the dashboard's links: one organiser's meetings of some days
+    start_from: date | None = None
+    start_to: date | None = None
 
     @classmethod
     def parse(cls, params: Mapping[str, Sequence[str]], today: date) -> Filters:
@@ -83,6 +87,9 @@ class Filters:
             institution_id=read.ident("institution_id"),
             q=read.one("q") or "",
             week=parse_week(read.one("week") or "", today),
+            organizer_id=read.ident("organizer_id"),
+            start_from=as_day(read.one("start_from")),
+            start_to=as_day(read.one("start_to")),
         )
 
     def params(self, this_week: date) -> dict[str, str]:
@@ -101,6 +108,9 @@ class Filters:
             params["institution_id"] = str(self.institution_id)
         if self.q:
             params["q"] = self.q
+        if self.organizer_id is not None:
+            params["organizer_id"] = str(self.organizer_id)
+        params.update({name: day.isoformat() for name in ("start_from", "start_to") if (day := getattr(self, name))})
         return params
 
 
@@ -183,6 +193,7 @@ class MeetingScreen:
             ).mark("view-toggle")
             ui.button(_("New meeting"), icon="add", on_click=self.create).props("unelevated").mark("new-meeting")
         self._filter_row(institution_name)
+        self.chips = FilterChips()
         with ui.column().classes("w-full") as self.list_box:
             self.table = PagedTable(self._columns(), self._load_page)
             self._slots()
@@ -288,6 +299,9 @@ class MeetingScreen:
             statuses=(MeetingStatus(f.status),) if f.status else (),
             institution_id=f.institution_id,
             q=f.q,
+            organizer_id=f.organizer_id,
+            start_from=f.start_from,
+            start_to=f.start_to,
         )
         if f.view == WEEK:
             assert f.week is not None
@@ -296,7 +310,18 @@ class MeetingScreen:
         start_or_none, end_or_none, descending = period_query(f.period, self.zone, utcnow())
         return dataclasses.replace(base, starts_from=start_or_none, starts_to=end_or_none, descending=descending)
 
+    def _chips(self) -> list[Chip]:
+        """The filters the bar has no field for (set by the dashboard's links)."""
+        f = self.filters
+        chips: list[Chip] = []
+        if text := range_text(_("Starting"), f.start_from, f.start_to):
+            chips.append((text, lambda: self.changed(start_from=None, start_to=None)))
+        if f.organizer_id is not None:
+            chips.append((_("One organiser"), lambda: self.changed(organizer_id=None)))
+        return chips
+
     def _remember_url(self) -> None:
+        self.chips.show(self._chips())
         params = self.filters.params(parse_week(None, self.today()))
         ui.navigate.history.replace("/meetings" + (f"?{urlencode(params)}" if params else ""))
 

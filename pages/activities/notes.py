@@ -18,10 +18,11 @@ from nicegui import ui
 from components import live
 from components.backend import call, current_actor
 from components.comments import comment_thread
+from components.filter_chips import Chip, FilterChips, range_text
 from components.moments import user_zone
 from components.note_dialog import excerpt, is_long, note_html, note_text, open_note_dialog, shares_text
 from components.paged_table import PagedTable, TableState, page_request, rows_of
-from components.pickers import InstitutionPicker, institution_picker
+from components.pickers import InstitutionPicker, as_day, institution_picker
 from components.shell import app_page, set_title
 from crm_app.activities import notes
 from crm_app.activities.labels import NOTE_VISIBILITY_LABELS
@@ -45,6 +46,9 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> NoteQuery:
         scope=scope if scope in SCOPE_LABELS else "all",
         institution_id=read.ident("institution_id"),
         q=read.one("q") or "",
+        author_id=read.ident("author_id"),
+        created_from=as_day(read.one("created_from")),
+        created_to=as_day(read.one("created_to")),
     )
 
 
@@ -53,6 +57,9 @@ def query_params(query: NoteQuery) -> dict[str, str]:
         "scope": query.scope if query.scope != "all" else "",
         "q": query.q,
         "institution_id": str(query.institution_id) if query.institution_id else "",
+        "author_id": str(query.author_id) if query.author_id else "",
+        "created_from": query.created_from.isoformat() if query.created_from else "",
+        "created_to": query.created_to.isoformat() if query.created_to else "",
     }
     return {name: value for name, value in params.items() if value}
 
@@ -83,6 +90,7 @@ class NoteScreen:
         self._loads = 0
         self.actor = current_actor()
         self.shown: set[uuid.UUID] = set()  # the notes on screen: the live filter's cheap test
+        self.author_name: str | None = None  # the author filter's, read from the rows
 
     def build(self, institution_name: str | None) -> None:
         with ui.row().classes("w-full items-center gap-4"):
@@ -119,6 +127,7 @@ class NoteScreen:
             {"name": "shares", "label": _("Shared with"), "field": "shares", "align": "left"},
             {"name": "updated", "label": _("Changed"), "field": "updated", "align": "left"},
         ]
+        self.chips = FilterChips()
         self.table = PagedTable(columns, self._load)
         # The note's markdown as HTML made safe on the server (note_html): nothing typed in a note runs.
         # A long note shows its first lines; "Show more" unfolds it here, its link opens it whole.
@@ -159,6 +168,16 @@ class NoteScreen:
             "updated": format_datetime(row.updated_at, self.zone, style="short"),
         }
 
+    def _chips(self) -> list[Chip]:
+        """The filters the bar has no field for (set by the dashboard's links)."""
+        q = self.query
+        chips: list[Chip] = []
+        if text := range_text(_("Written"), q.created_from, q.created_to):
+            chips.append((text, lambda: self.change(created_from=None, created_to=None)))
+        if q.author_id is not None:
+            chips.append((_("Written by {name}", name=self.author_name or "…"), lambda: self.change(author_id=None)))
+        return chips
+
     async def _load(self, table_state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         params = query_params(self.query)
         ui.navigate.history.replace("/notes" + (f"?{urlencode(params)}" if params else ""))
@@ -168,6 +187,9 @@ class NoteScreen:
         if page is None or ticket != self._loads:  # a newer filter's answer is on its way
             return None
         self.count.text = ngettext("{count} note", "{count} notes", page.total, count=page.total)
+        if self.query.author_id is not None and page.items:
+            self.author_name = page.items[0].author_name
+        self.chips.show(self._chips())
         self.shown = {row.id for row in page.items}
         return rows_of(page, self._row)
 

@@ -33,6 +33,7 @@ from components.opportunity_dialog import (
 from components.paged_table import MONEY, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, not_allowed, not_found, set_title
 from components.task_dialog import open_task_dialog
+from components.timeline_entries import timeline_item
 from crm_app.activities.timeline import opportunity_activities
 from crm_app.platform import audit
 from crm_app.platform.errors import Forbidden, NotFound
@@ -54,7 +55,6 @@ from crm_app.sales.models.opportunities import OpportunityStage
 from crm_app.sales.models.quotes import QuoteStatus
 from crm_app.sales.opportunities import OpportunityDetail
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
-from pages.institutions.activity_tab import timeline_item
 from pages.sales.quotes import STATUS_COLORS as QUOTE_COLORS
 
 FACT_COLUMNS = "repeat(auto-fill, minmax(10rem, 1fr))"

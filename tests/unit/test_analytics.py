@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from crm_app.activities import tasks
+from crm_app.activities import calls, meetings, notes, tasks
+from crm_app.activities.calls import CallQuery
+from crm_app.activities.meetings import MeetingQuery
+from crm_app.activities.notes import NoteQuery
 from crm_app.activities.tasks import TaskQuery
 from crm_app.analytics import dashboard as analytics
 from crm_app.analytics.dashboard import AgeingBucket, DashboardScope, Period
@@ -239,4 +242,21 @@ def test_the_lists_behind_the_figures_hold_the_same_records(database: Session) -
     assert [r.id for r in institutions.list_institutions(database, admin, created).items] == [data.institutions[0].id]
     clients = InstitutionQuery.from_params({"client_from": "2026-03-01", "client_to": "2026-03-31"})
     assert [r.id for r in institutions.list_institutions(database, admin, clients).items] == [data.institutions[3].id]
+    since = InstitutionQuery.from_params({"client_from": "2026-02-01"})  # first invoice in Feb (inst3) or later
+    assert {r.id for r in institutions.list_institutions(database, admin, since).items} == {
+        data.institutions[2].id,
+        data.institutions[3].id,
+    }
+    by = InstitutionQuery.from_params({"client_to": "2026-01-31"})  # clients by the end of January
+    assert {r.id for r in institutions.list_institutions(database, admin, by).items} == {
+        data.institutions[0].id,
+        data.institutions[1].id,
+    }
     assert created.to_params()["created_from"] == "2026-03-01" and clients.to_params()["client_to"] == "2026-03-31"
+    rep = data.org.rep_a
+    calls_of_march = CallQuery(user_id=rep.id, days_from=date(2026, 3, 1), days_to=date(2026, 3, 31))
+    assert calls.list_calls(database, admin, calls_of_march).total == 2
+    meetings_of_march = MeetingQuery(organizer_id=rep.id, start_from=date(2026, 3, 1), start_to=date(2026, 3, 31))
+    assert meetings.list_meetings(database, admin, meetings_of_march).total == 1
+    notes_of_march = NoteQuery(author_id=rep.id, created_from=date(2026, 3, 1), created_to=date(2026, 3, 31))
+    assert notes.list_notes(database, rep.actor, notes_of_march).total == 1

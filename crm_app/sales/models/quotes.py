@@ -113,6 +113,9 @@ class Quote(Tracked, table=True):
         sa.Index("ix_quotes_institution", "institution_id", "issue_date"),
         sa.Index("ix_quotes_opportunity", "opportunity_id", "issue_date"),
         sa.Index("ix_quotes_status", "status", "issue_date"),
+        # The dashboard's quotes sent and accepted in a period.
+        sa.Index("ix_quotes_sent_at", "sent_at"),
+        sa.Index("ix_quotes_decided_at", "decided_at"),
         # The daily jobs read the sent quotes by validity date.
         sa.Index(
             "ix_quotes_sent_validity",
