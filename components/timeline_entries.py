@@ -21,13 +21,15 @@ from crm_app.activities.labels import (
 from crm_app.activities.models import CallDirection, MeetingStatus, NoteVisibility, TaskStatus
 from crm_app.institutions.timeline import TimelineEntry
 from crm_app.platform import audit
-from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime
+from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, pgettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.sales.invoices import KIND_LABELS as INVOICE_KIND_LABELS
 from crm_app.sales.invoices import STATUS_LABELS as INVOICE_STATUS_LABELS
 from crm_app.sales.invoices import status_label
 from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus, PaymentMethod
+from crm_app.sales.models.opportunities import OpportunityStage
 from crm_app.sales.models.quotes import QuoteStatus
+from crm_app.sales.opportunities import STAGE_LABELS
 from crm_app.sales.payments import PAYMENT_METHOD_LABELS
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
 
@@ -40,6 +42,7 @@ KIND_LABELS = {
     "quote": N_("Quotes"),
     "invoice": N_("Invoices"),
     "payment": N_("Payments"),
+    "opportunity": N_("Opportunities"),
 }
 KIND_NAMES = {
     "task": N_("Task"),
@@ -50,6 +53,7 @@ KIND_NAMES = {
     "quote": N_("Quote"),
     "invoice": N_("Invoice"),
     "payment": N_("Payment"),
+    "opportunity": N_("Opportunity"),
 }
 KIND_ICONS = {
     "task": "task_alt",
@@ -60,8 +64,16 @@ KIND_ICONS = {
     "quote": "request_quote",
     "invoice": "receipt_long",
     "payment": "payments",
+    "opportunity": "trending_up",
 }
-KIND_COLORS = {"task": "primary", "note": "amber-8", "meeting": "purple", "call": "teal", "change": "grey"}
+KIND_COLORS = {
+    "task": "primary",
+    "note": "amber-8",
+    "meeting": "purple",
+    "call": "teal",
+    "change": "grey",
+    "opportunity": "deep-orange",
+}
 
 
 def _status_label(kind: str, status: str | None) -> str:
@@ -76,6 +88,7 @@ def _status_label(kind: str, status: str | None) -> str:
         "quote": (QuoteStatus, QUOTE_STATUS_LABELS),
         "invoice": (InvoiceStatus, INVOICE_STATUS_LABELS),
         "payment": (PaymentMethod, PAYMENT_METHOD_LABELS),
+        "opportunity": (OpportunityStage, STAGE_LABELS),
     }
     if kind in enums:
         enum, labels = enums[kind]
@@ -102,6 +115,8 @@ def describe(entry: TimelineEntry) -> tuple[str, str]:
         return excerpt(entry.title or ""), status
     if entry.kind in _SALES_KINDS:
         return _describe_sale(entry, status)
+    if entry.kind == "opportunity":
+        return entry.title or "", _describe_stage_move(entry, status)
     return entry.title or "", " · ".join(p for p in (status, entry.detail or "") if p)
 
 
@@ -150,6 +165,14 @@ def _describe_sale(entry: TimelineEntry, status: str) -> tuple[str, str]:
         return headline, " · ".join(p for p in (status, _amount(entry.new_value)) if p)
     paid_on = format_date(date.fromisoformat(entry.detail)) if entry.detail else ""
     return entry.title or "", " · ".join(p for p in (status, paid_on, _amount(entry.new_value)) if p)
+
+
+def _describe_stage_move(entry: TimelineEntry, status: str) -> str:
+    """An opportunity's creation ("Created · Prospecting · 12 000,00 €") or stage move ("Proposal →
+    Negotiation · 12 000,00 €"): `old_value` is the stage left, `new_value` the amount then."""
+    left = _status_label("opportunity", entry.old_value) if entry.old_value else ""
+    move = f"{left} → {status}" if left else " · ".join(p for p in (pgettext("opportunity", "Created"), status) if p)
+    return " · ".join(p for p in (move, _amount(entry.new_value)) if p)
 
 
 def timeline_item(entry: TimelineEntry, zone: str) -> None:
