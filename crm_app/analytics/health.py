@@ -45,6 +45,10 @@ from crm_app.platform.permissions import Actor, authorize
 from crm_app.platform.records import scope_condition
 from crm_app.platform.scheduler import Job, cron
 from crm_app.sales.invoices import today
+
+# Activities name an opportunity by foreign key: its table must be known before they are queried, in a
+# command (`opex-crm seed`) that imports no other module of opportunities.
+from crm_app.sales.models import opportunities as _opportunities  # noqa: F401
 from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, Invoice, InvoiceKind, InvoiceStatus
 
 
