@@ -82,6 +82,7 @@ def copy_rows(conninfo: str, table: str, rows: list[dict[str, Any]]) -> None:
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([row.get(name) for name in columns])
+    with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(f"VACUUM ANALYZE {table}")
 
 

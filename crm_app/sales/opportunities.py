@@ -16,7 +16,8 @@ Rules:
   seen by everyone, an opportunity only within the `opportunity.view` scope) and bumps the version.
 
 Weighted amount = amount × probability / 100, half-up to the cent; the sums of a list or a board column
-are Σ(amount × probability) / 100 computed exactly in SQL, then rounded half-up to the cent once.
+are Σ(amount × probability) / 100, exact (SQL sums the amounts per probability), then rounded half-up
+to the cent once.
 
 Lost reasons: the defaults (`DEFAULT_LOST_REASONS`) are stored as their English message ids on first
 use and shown translated (`gettext` of a label an admin typed is that label); admins add, rename,
@@ -876,16 +877,23 @@ def _conditions(session: Session, actor: Actor, query: OpportunityFilter) -> lis
     return conditions
 
 
-def _from(query: OpportunityFilter) -> Any:
+def _from(query: OpportunityFilter, *, order: OpportunityFilter | None = None) -> Any:
+    """The opportunities, with the institution when the text filter or the sort needs it (and the owner
+    when the sort is by owner)."""
+    sort = (order or query).sort
     joined: Any = table_of(Opportunity)
-    if query.q.strip() or query.sort == "institution":
+    if query.q.strip() or sort == "institution":
         joined = joined.join(table_of(Institution), _I.id == _O.institution_id)
+    if sort == "owner":
+        joined = joined.join(_OWNER, _OWNER.c.id == _O.owner_id)
     return joined
 
 
 def _order(query: OpportunityFilter) -> list[Any]:
+    """The sort: empty values last, and a descending sort the exact reverse (empty values first), as
+    the indexes read them backwards."""
     columns = SORTS.get(query.sort, SORTS[DEFAULT_SORT])
-    ordered = [(c.desc() if query.descending else c.asc()).nulls_last() for c in columns]
+    ordered = [c.desc().nulls_first() if query.descending else c.asc().nulls_last() for c in columns]
     return [*ordered, _O.id.desc() if query.descending else _O.id.asc()]
 
 
@@ -961,7 +969,20 @@ def _rows(session: Session, actor: Actor, statement: Any) -> list[OpportunityRow
     return rows
 
 
-def _select_rows(conditions: Sequence[Any], query: OpportunityFilter) -> Any:
+def _select_rows(
+    conditions: Sequence[Any], query: OpportunityFilter, *, order: OpportunityFilter, offset: int, limit: int
+) -> Any:
+    """One page of rows: its ids sorted and cut on the opportunities alone (with only the join the
+    filter or the sort needs: the sort's index reads the first rows), then the names of those rows."""
+    page = (
+        sa.select(_O.id)
+        .select_from(_from(query, order=order))
+        .where(*conditions)
+        .order_by(*_order(order))
+        .offset(offset)
+        .limit(limit)
+        .correlate(None)
+    )
     return (
         sa.select(*_ROW_COLUMNS)
         .select_from(
@@ -969,20 +990,40 @@ def _select_rows(conditions: Sequence[Any], query: OpportunityFilter) -> Any:
             .join(table_of(Institution), _I.id == _O.institution_id)
             .join(_OWNER, _OWNER.c.id == _O.owner_id)
         )
-        .where(*conditions)
-        .order_by(*_order(query))
+        .where(_O.id.in_(page))
+        .order_by(*_order(order))
     )
 
 
-def _weighted_sum(value: Any) -> Decimal:
-    return money.to_cents(Decimal(value or 0) / money.HUNDRED)
+@dataclass(frozen=True, slots=True)
+class _Sums:
+    count: int = 0
+    amount: Decimal = money.ZERO
+    weighted: Decimal = money.ZERO  # Σ amount × probability / 100, to the cent
 
 
-_SUMS = (
-    sa.func.count(),
-    sa.func.coalesce(sa.func.sum(_O.amount), 0),
-    sa.func.coalesce(sa.func.sum(_O.amount * _O.probability), 0),
-)
+def _sums(session: Session, query: OpportunityFilter, conditions: Sequence[Any], *, by_stage: bool) -> dict[Any, _Sums]:
+    """The count, sum and weighted sum of the filtered opportunities (per stage when `by_stage`, else
+    under the key None), from one aggregate grouped by probability: Σ amount × p = Σ over each p of
+    p × Σ amount, exact, without a multiplication per row."""
+    keys = [_O.stage] if by_stage else []
+    rows = fetch_all(
+        session,
+        sa.select(*keys, _O.probability, sa.func.count(), sa.func.sum(_O.amount))
+        .select_from(_from(query))
+        .where(*conditions)
+        .group_by(*keys, _O.probability),
+    )
+    totals: dict[Any, tuple[int, Decimal, Decimal]] = {}
+    for row in rows:
+        key = row[0] if by_stage else None
+        probability, count, amount = row[-3], int(row[-2]), Decimal(row[-1] or 0)
+        before = totals.get(key, (0, Decimal(0), Decimal(0)))
+        totals[key] = (before[0] + count, before[1] + amount, before[2] + amount * probability)
+    return {
+        key: _Sums(count, money.to_cents(amount), money.to_cents(weighted / money.HUNDRED))
+        for key, (count, amount, weighted) in totals.items()
+    }
 
 
 def list_opportunities(
@@ -993,15 +1034,14 @@ def list_opportunities(
     query = query or OpportunityFilter()
     request = request or PageRequest()
     conditions = _conditions(session, actor, query)
-    rows = _rows(session, actor, _select_rows(conditions, query).offset(request.offset).limit(request.page_size))
-    count, amount, weighted_sum = fetch_all(session, sa.select(*_SUMS).select_from(_from(query)).where(*conditions))[0]
+    rows = _rows(
+        session,
+        actor,
+        _select_rows(conditions, query, order=query, offset=request.offset, limit=request.page_size),
+    )
+    sums = _sums(session, query, conditions, by_stage=False).get(None, _Sums())
     return OpportunityPage(
-        rows,
-        int(count),
-        request.page,
-        request.page_size,
-        sum_amount=money.to_cents(Decimal(amount)),
-        sum_weighted=_weighted_sum(weighted_sum),
+        rows, sums.count, request.page, request.page_size, sum_amount=sums.amount, sum_weighted=sums.weighted
     )
 
 
@@ -1043,7 +1083,7 @@ def board_page(
     rows = _rows(
         session,
         actor,
-        _select_rows(conditions, _BOARD_ORDER).offset(request.offset).limit(request.page_size),
+        _select_rows(conditions, query, order=_BOARD_ORDER, offset=request.offset, limit=request.page_size),
     )
     count = fetch_all(session, sa.select(sa.func.count()).select_from(_from(query)).where(*conditions))[0][0]
     return Page(rows, int(count), request.page, request.page_size)
@@ -1057,32 +1097,21 @@ def board(
     query = query or OpportunityFilter()
     stages = query.stages or tuple(OpportunityStage)
     conditions = _conditions(session, actor, query)
-    totals = {
-        row[0]: row[1:]
-        for row in fetch_all(
-            session,
-            sa.select(_O.stage, *_SUMS).select_from(_from(query)).where(*conditions).group_by(_O.stage),
-        )
-    }
-    request = PageRequest(1, page_size)
+    totals = _sums(session, query, conditions, by_stage=True)
     any_stage = _conditions(session, actor, replace(query, stages=()))
     columns = []
     for stage in stages:
-        count, amount, weighted_sum = totals.get(stage.value, (0, 0, 0))
+        sums = totals.get(stage.value, _Sums())
         stage_conditions = [*any_stage, _O.stage == stage.value]
-        items = (
-            _rows(session, actor, _select_rows(stage_conditions, _BOARD_ORDER).limit(request.page_size))
-            if count
-            else []
-        )
+        page = _select_rows(stage_conditions, query, order=_BOARD_ORDER, offset=0, limit=page_size)
         columns.append(
             BoardColumn(
                 stage=stage,
-                count=int(count),
-                amount=money.to_cents(Decimal(amount)),
-                weighted_amount=_weighted_sum(weighted_sum),
-                items=items,
-                page_size=request.page_size,
+                count=sums.count,
+                amount=sums.amount,
+                weighted_amount=sums.weighted,
+                items=_rows(session, actor, page) if sums.count else [],
+                page_size=page_size,
             )
         )
     return columns
@@ -1095,7 +1124,7 @@ def iter_opportunities(
     conditions = _conditions(session, actor, query)
     offset = 0
     while True:
-        rows = _rows(session, actor, _select_rows(conditions, query).offset(offset).limit(batch))
+        rows = _rows(session, actor, _select_rows(conditions, query, order=query, offset=offset, limit=batch))
         yield from rows
         if len(rows) < batch:
             return
