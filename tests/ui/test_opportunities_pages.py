@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,6 @@ from sqlmodel import select
 
 from components.opportunity_dialog import stage_name, sums_text
 from crm_app.activities.models import Call, Task
-from crm_app.institutions.models import Institution
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.i18n import gettext, ngettext
 from crm_app.platform.models.people import Role
@@ -27,14 +27,18 @@ from tests.institution_factories import make_institution
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 
 
-def _institution(name: str) -> Institution:
+@dataclass(frozen=True)
+class Place:
+    id: uuid.UUID
+    name: str
+
+
+def _institution(name: str) -> Place:
     with unit_of_work() as session:
-        institution = make_institution(session, name=name)
-        session.expunge(institution)
-        return institution
+        return Place(make_institution(session, name=name).id, name)
 
 
-def _opportunity(actor: Actor, institution: Institution, name: str, amount: str, **values: Any) -> uuid.UUID:
+def _opportunity(actor: Actor, institution: Place, name: str, amount: str, **values: Any) -> uuid.UUID:
     with unit_of_work() as session:
         raw = {"name": name, "institution_id": institution.id, "amount": amount, **values}
         return opportunities.create_opportunity(session, actor, raw).id
@@ -139,7 +143,7 @@ async def test_a_card_dropped_on_lost_asks_the_reason_and_moves_only_once_given(
     stored = _stored(sale)
     assert (stored.stage, stored.lost_reason_id) == (OpportunityStage.LOST, listed.id)
     assert stored.lost_reason_text == "Moins cher chez le concurrent"
-    assert not _shown(ui_user, "lost-dialog")
+    await eventually(lambda: not _shown(ui_user, "lost-dialog"), "the dialog did not close")
 
 
 async def test_a_column_shows_more_cards_on_demand(ui_user: User, account: Callable[..., str]) -> None:
