@@ -256,6 +256,8 @@ async def dashboard_page(query: dict[str, list[str]]) -> None:
     screen = DashboardScreen(query)
     screen.build()
     await screen.load()
+    # The panels that do not follow the period or the scope (accounts needing attention, segments)
+    # go in `screen.more_panels`, below the figures: `with screen.more_panels: await attention_panel(actor)`.
 
 
 class DashboardScreen:
@@ -299,6 +301,7 @@ class DashboardScreen:
             self.range_row.set_visibility(c.period is Period.CUSTOM)
             self.caption = ui.label().classes("text-grey-7 text-body2").mark("period-caption")
             self.body = ui.column().classes("w-full gap-4")
+            self.more_panels = ui.element("div").classes("dashboard-panels w-full").mark("more-panels")
 
     # --- choices --------------------------------------------------------------------------
 
@@ -600,7 +603,7 @@ def _ageing_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]:
         )
         options = _base([_(AGEING_LABELS[b.bucket]) for b in buckets], [series])
         options["legend"] = {"show": False}
-        options["grid"]["bottom"] = 8
+        options["grid"]["bottom"] = 20
         return ui.echart(options, on_point_click=_navigate_to([urls]))
 
     return draw
