@@ -304,7 +304,7 @@ def _opportunities(
     # won and lost over the year, one of the wins this very week, a loss in the last days
     closings = [(OpportunityStage.WON, rng.randint(1, 6))]
     closings += [(OpportunityStage.WON, days) for days in spread_days(rng, 4, 7, 355)]
-    closings += [(OpportunityStage.LOST, rng.randint(2, 12))]
+    closings += [(OpportunityStage.LOST, rng.randint(1, 5))]
     closings += [(OpportunityStage.LOST, days) for days in spread_days(rng, 2, 13, 355)]
     for stage, closed in closings:
         plans.append((stage, closed + rng.randint(25, 120), closed))
@@ -394,7 +394,7 @@ class _Activities:
     def add(self) -> None:
         for days_ago in spread_days(self.rng, 40, 1, 365):
             self.call(days_ago)
-        for days_ago in spread_days(self.rng, 26, 1, 365):
+        for days_ago in (1, 3, *spread_days(self.rng, 24, 5, 365)):  # two of them in the last days
             self.task_done(days_ago)
         for days_ago in (2, 6, 11, 19):  # overdue, still to do
             self.task_open(days_ago + self.rng.randint(2, 10), due_days=-days_ago)
@@ -431,7 +431,8 @@ class _Activities:
         """A task created some days before its due date and done around it."""
         institution_id, opportunity_id = self.pick(days_ago)
         due = self.moment(days_ago)
-        done = min(due + timedelta(days=self.rng.choice((-2, -1, 0, 0, 1, 3))), self.now - timedelta(hours=1))
+        late = self.rng.choice((-2, -1, 0, 0, 1, 3)) if days_ago > 5 else 0
+        done = min(due + timedelta(days=late), self.now - timedelta(hours=1))
         with clock_at(done):
             task = tasks.create_task(
                 self.session,
