@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from components.backend import call, current_actor
+from components.dashboard_panels import attention_panel, segments_panel
 from components.moments import user_zone
 from components.pickers import as_day
 from components.shell import app_page
@@ -256,8 +257,11 @@ async def dashboard_page(query: dict[str, list[str]]) -> None:
     screen = DashboardScreen(query)
     screen.build()
     await screen.load()
-    # The panels that do not follow the period or the scope (accounts needing attention, segments)
-    # go in `screen.more_panels`, below the figures: `with screen.more_panels: await attention_panel(actor)`.
+    # The panels that follow neither the period nor the scope, below the figures once they are drawn:
+    # the accounts needing attention (part of the user's day) and the segments' live counts.
+    with screen.more_panels:
+        await attention_panel(screen.actor)
+        await segments_panel(screen.actor)
 
 
 class DashboardScreen:

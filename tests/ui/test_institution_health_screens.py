@@ -1,19 +1,16 @@
 """The health score and the bulk work on screen: the list's Health column and filter, the institution
 page's explanation, the bulk task dialog (all created, progress, refusal leaving nothing), and the
-dashboard panels (attention, segments) mounted in a test page of their own."""
+dashboard's panels (accounts needing attention, segments)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from nicegui.testing import User
 from sqlmodel import func, select
 
-from components.backend import current_actor
-from components.dashboard_panels import attention_panel, segments_panel
-from components.shell import PAGES, app_page
 from crm_app.activities import bulk, calls
 from crm_app.activities.models import Task
 from crm_app.analytics import health
@@ -115,33 +112,16 @@ async def test_a_bulk_action_above_the_limit_is_refused_and_creates_nothing(
     assert _task_count("Trop large") == 0
 
 
-PANELS_PATH = "/test/dashboard-panels"
-
-
-@pytest.fixture
-def panels_page() -> Iterator[str]:
-    """A screen of the tests' own that mounts the two panels, as the dashboard will."""
-
-    @app_page(PANELS_PATH, title="Panels")
-    async def panels() -> None:
-        actor = current_actor()
-        await attention_panel(actor)
-        await segments_panel(actor)
-
-    try:
-        yield PANELS_PATH
-    finally:
-        PAGES.pop(PANELS_PATH, None)
-
-
-async def test_the_dashboard_panels(ui_user: User, account: Callable[..., str], panels_page: str) -> None:
+async def test_the_dashboard_shows_the_accounts_needing_attention_and_the_segments(
+    ui_user: User, account: Callable[..., str]
+) -> None:
     email = account(role=Role.USER)
     _lively, quiet = _scored(email)
     actor = actor_for(email)
     with unit_of_work() as session:
         saved_views.save_view(session, actor, page="institutions", name="Cliniques", query={"q": "clinique"})
         saved_views.save_view(session, actor, page="institutions", name="Fragiles", query={"health_max": "39"})
-    await log_in(ui_user, email, path=f"/login?redirect_to={panels_page}")
+    await log_in(ui_user, email, path="/login?redirect_to=/")
     await ui_user.should_see(marker="attention-panel")
     await ui_user.should_see(marker="segments-panel")
     links = list(ui_user.find(marker="attention-link").elements)
