@@ -450,7 +450,10 @@ def _kpi_card(name: str, title: str, kpis: Mapping[str, Figure], target: str) ->
     with ui.link(target=target).classes("dashboard-link").mark(f"kpi-{name}"):
         with ui.card().classes("w-full q-pa-sm dashboard-kpi").props("flat bordered"):
             ui.label(title).classes("text-caption text-grey-7")
-            ui.label(_value_text(name, figure.value)).classes("text-h6 text-weight-medium").mark(f"kpi-{name}-value")
+            # data-kpi: the figure's handle for the browser journeys and the benchmark.
+            ui.label(_value_text(name, figure.value)).classes("text-h6 text-weight-medium").props(
+                f'data-kpi="{name}"'
+            ).mark(f"kpi-{name}-value")
             if (detail := _detail(name, kpis)) is not None:
                 ui.label(detail).classes("text-caption text-grey-8")
             change = change_text(name, figure)
