@@ -107,10 +107,19 @@ class Board(Generic[K, R]):
                 ui.badge(color=column.color).props("rounded")
                 ui.label(column.title).classes("text-subtitle2")
                 ui.space()
-                ui.label(str(column.total)).classes("text-grey-7").mark(f"board-count-{key}")
+                ui.label(str(column.total)).classes("text-grey-7").props(f'data-count="{key}"').mark(
+                    f"board-count-{key}"
+                )
             if column.summary:
-                ui.label(column.summary).classes("text-caption text-grey-8").mark(f"board-summary-{key}")
-            element = ui.column().classes("w-full gap-2 min-h-24 rounded-borders").mark(f"board-column-{key}")
+                ui.label(column.summary).classes("text-caption text-grey-8").props(f'data-summary="{key}"').mark(
+                    f"board-summary-{key}"
+                )
+            element = (
+                ui.column()
+                .classes("w-full gap-2 min-h-24 rounded-borders")
+                .props(f'data-column="{key}"')  # what a browser test drops a card on
+                .mark(f"board-column-{key}")
+            )
             element.on("dragover", js_handler=DRAG_OVER)
             element.on("dragleave", js_handler=DRAG_LEAVE)
             element.on("drop", lambda e, k=column.key: self._dropped(k, e.args), js_handler=DROP)

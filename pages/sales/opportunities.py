@@ -56,7 +56,7 @@ LIST, BOARD = "list", "board"
 VIEW_PAGE = "opportunities"  # the saved views' and the column chooser's name of the list
 ME, EVERYONE = "me", ""
 #: Shown when the user shows them (the column chooser): the list fits a 1440 px screen without them.
-DEFAULT_HIDDEN = ("source", "closed_at")
+DEFAULT_HIDDEN = ("probability", "source", "closed_at")
 SORTABLE = {
     "name": "name",
     "institution": "institution",
@@ -215,7 +215,7 @@ class OpportunityScreen:
             f["q"] = (
                 ui.input(_("Search"), value=q.q, on_change=lambda e: self.changed(q=(e.value or "").strip()))
                 .props("dense outlined clearable debounce=300")
-                .classes("w-52")
+                .classes("w-48")
                 .mark("search")
             )
             f["stages"] = (
@@ -227,13 +227,13 @@ class OpportunityScreen:
                     on_change=lambda e: self.changed(stages=tuple(OpportunityStage(v) for v in e.value or [])),
                 )
                 .props("dense outlined use-chips")
-                .classes("w-52")
+                .classes("w-44")
                 .mark("filter-stage")
             )
             f["owner"] = (
                 ui.select(owners, label=_("Owner"), value=owner, with_input=True, on_change=self._owner_changed)
                 .props("dense outlined")
-                .classes("w-44")
+                .classes("w-52")
                 .mark("filter-owner")
             )
             f["team"] = (
@@ -244,7 +244,7 @@ class OpportunityScreen:
                     on_change=lambda e: self.changed(team_id=as_uuid(e.value)),
                 )
                 .props("dense outlined")
-                .classes("w-40")
+                .classes("w-48")
                 .mark("filter-team")
             )
             f["institution"] = (
@@ -254,7 +254,7 @@ class OpportunityScreen:
                     on_change=lambda e: self.changed(institution_id=as_uuid(e.value)),
                 )
                 .props("dense outlined")
-                .classes("w-56")
+                .classes("w-52")
                 .mark("filter-institution")
             )
         with ui.row().classes("w-full items-center gap-2"):
