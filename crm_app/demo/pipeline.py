@@ -256,8 +256,11 @@ def seed_pipeline(session: Session) -> bool:
         ).all()
         if not institutions:
             continue
-        windows = _opportunities(session, rep, list(institutions), now=now, rng=rng, reasons=reasons, turns=turns)
-        _Activities(session, rep, list(institutions), windows, now=now, rng=rng).add()
+        contacts = _main_contacts(session, [institution.id for institution in institutions])
+        windows = _opportunities(
+            session, rep, list(institutions), contacts, now=now, rng=rng, reasons=reasons, turns=turns
+        )
+        _Activities(session, rep, list(institutions), windows, contacts, now=now, rng=rng).add()
     return True
 
 
@@ -289,6 +292,7 @@ def _opportunities(
     session: Session,
     rep: User,
     institutions: list[Institution],
+    contacts: dict[uuid.UUID, uuid.UUID],
     *,
     now: datetime,
     rng: random.Random,
@@ -326,7 +330,7 @@ def _opportunities(
             session,
             rep,
             institution_id=institution.id,
-            contact_id=_contact(session, institution.id),
+            contact_id=contacts.get(institution.id),
             name=f"{deal} - {institution.city}" if institution.city else deal,
             amount=amount,
             steps=list(zip(moments, path, strict=True)),
@@ -342,12 +346,17 @@ def _opportunities(
     return windows
 
 
-def _contact(session: Session, institution_id: uuid.UUID) -> uuid.UUID | None:
-    return session.exec(
-        select(Contact.id)
-        .where(Contact.institution_id == institution_id)
-        .order_by(col(Contact.is_primary).desc(), col(Contact.last_name))
-    ).first()
+def _main_contacts(session: Session, institution_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Each institution's main contact (the primary one, else the first by name), in one query."""
+    rows = session.exec(
+        select(Contact.institution_id, Contact.id)
+        .where(col(Contact.institution_id).in_(institution_ids))
+        .order_by(col(Contact.institution_id), col(Contact.is_primary).desc(), col(Contact.last_name))
+    ).all()
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    for institution_id, contact_id in rows:
+        found.setdefault(institution_id, contact_id)
+    return found
 
 
 class _Activities:
@@ -360,6 +369,7 @@ class _Activities:
         rep: User,
         institutions: list[Institution],
         windows: list[_Window],
+        contacts: dict[uuid.UUID, uuid.UUID],
         *,
         now: datetime,
         rng: random.Random,
@@ -367,12 +377,10 @@ class _Activities:
         self.session, self.rep, self.institutions, self.windows = session, rep, institutions, windows
         self.actor = actor_from(rep)
         self.now, self.rng = now, rng
-        self.contacts: dict[uuid.UUID, uuid.UUID | None] = {}
+        self.contacts = contacts
 
     def contact(self, institution_id: uuid.UUID) -> uuid.UUID | None:
-        if institution_id not in self.contacts:
-            self.contacts[institution_id] = _contact(self.session, institution_id)
-        return self.contacts[institution_id]
+        return self.contacts.get(institution_id)
 
     def maybe_contact(self, institution_id: uuid.UUID) -> str | None:
         """The institution's main contact, for about half of the tasks."""

@@ -145,7 +145,7 @@ def seed_sales(session: Session) -> bool:
                 items=items,
                 rng=rng,
                 full=rep.role == Role.USER,
-                offset=index * 0.2,
+                index=index,
             )
             scenario.add()
             scenario.unpaid()
@@ -176,11 +176,12 @@ class _Scenario:
         items: dict[str, CatalogItem],
         rng: random.Random,
         full: bool,
-        offset: float,
+        index: int,
     ) -> None:
         self.session, self.plan, self.owner, self.clients = session, plan, owner, clients
         self.actor: Actor = actor_from(owner)
-        self.items, self.rng, self.full, self.offset = items, rng, full, offset
+        self.items, self.rng, self.full, self.index = items, rng, full, index
+        self.offset = index * 0.2  # days: each salesperson's steps a little after the previous one's
         self.ids: dict[str, uuid.UUID] = {}
         # quote keys and the stage of the sale behind them (with the lost reason when lost)
         self.deals: list[tuple[tuple[str, ...], OpportunityStage, str | None]] = []
@@ -425,16 +426,17 @@ class _Scenario:
         self.on(2.5, lambda: self.pay("paid_recent"))
 
     def history(self) -> None:
-        """A year of sales before the recent ones: a deal every month (every other month for managers),
-        most won, invoiced and paid, some lost or left to expire."""
-        months = range(3, 12) if self.full else range(3, 12, 2)
+        """A year of sales before the recent ones: a deal every other month (odd or even months in turn
+        from one salesperson to the next, so that every month has some), most won, invoiced and paid,
+        some lost or left to expire."""
+        months = range(3 + self.index % 2, 12, 2)
         for month in months:
-            self.past_deal(month, ("won", "won", "lost", "won", "expired")[month % 5])
+            self.past_deal(month, ("won", "won", "lost", "won", "expired")[(month + self.index) % 5])
 
     def past_deal(self, month: int, outcome: str) -> None:
         s, a = self.session, self.actor
         key, invoice_key = f"past{month}", f"past{month}_invoice"
-        start = 30 * month + self.rng.randint(0, 20)
+        start = 30 * month + 15 + self.rng.randint(0, 10)  # invoiced (start − 11) within 30-day window `month`
         references, title = self.rng.choice(_PAST_DEALS)
         self.on(start, lambda: self.quote(key, month % len(self.clients), references, title))
         self.on(start - 1, lambda: quotes.send_quote(s, a, self.ids[key]))
