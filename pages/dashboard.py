@@ -33,7 +33,6 @@ from crm_app.analytics.dashboard import (
 )
 from crm_app.platform.i18n import (
     N_,
-    NP_,
     current_locale,
     format_currency,
     format_date,
@@ -45,14 +44,8 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor
 from crm_app.sales.models.opportunities import OPEN_STAGES, OpportunityStage
+from crm_app.sales.opportunities import STAGE_LABELS
 
-#: The open stages' names (the opportunities area words them the same way).
-STAGE_LABELS: dict[OpportunityStage, str] = {
-    OpportunityStage.PROSPECTING: NP_("opportunity stage", "Prospecting"),
-    OpportunityStage.QUALIFICATION: NP_("opportunity stage", "Qualification"),
-    OpportunityStage.PROPOSAL: NP_("opportunity stage", "Proposal"),
-    OpportunityStage.NEGOTIATION: NP_("opportunity stage", "Negotiation"),
-}
 PRIMARY, SECONDARY, ACCENT, WARNING, NEGATIVE = "#0b6e99", "#26a69a", "#7e57c2", "#f2a600", "#c10015"
 
 

@@ -1,5 +1,6 @@
-"""In Chromium: a sale dragged to "Won" on the opportunities board (a real drag and drop), and the
-columns' counts and sums follow; the database says it is won."""
+"""In Chromium: a sale dragged to "Won" on the opportunities board (a real drag and drop), the
+columns' counts and sums follow, the database says it is won, and the dashboard's "won this period"
+figure counts it."""
 
 from __future__ import annotations
 
@@ -41,7 +42,11 @@ def test_a_sale_dragged_to_won_changes_the_column_totals(browser: Browser, serve
         page.get_by_label("Email").fill("sophie.martin@example.org")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(re.compile(r"/opportunities"))
+        expect(page).to_have_url(re.compile(r"^[^?]*/opportunities$"))  # logged in, not the login page
+        won_figure = page.locator('[data-kpi="won_amount"]')
+        page.goto(f"{server_url}/?period=month")
+        expect(won_figure).to_have_text(_euros("0.00"))
+        page.goto(f"{server_url}/opportunities")
         won, negotiation = page.locator('[data-count="won"]'), page.locator('[data-count="negotiation"]')
         expect(negotiation).to_have_text("2")
         expect(won).to_have_text("0")
@@ -66,5 +71,10 @@ def test_a_sale_dragged_to_won_changes_the_column_totals(browser: Browser, serve
         with unit_of_work() as session:
             stored = session.get(Opportunity, sale)
             assert stored is not None and stored.stage == OpportunityStage.WON
+
+        # The dashboard, reached through the drawer (in-app navigation), counts the sale won this month.
+        page.locator('.opex-drawer nav a[href="/"]').first.click()
+        expect(won_figure).to_have_text(_euros("12500.00"))
+        expect(page.locator('[data-kpi="win_rate"]')).to_have_text("100.0 %")
     finally:
         context.close()
