@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from alembic import context
@@ -44,17 +46,53 @@ def _configure(connection: Connection) -> None:
     )
 
 
+@contextlib.contextmanager
+def _sqlite_foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """SQLite alters a table by copying it into a new one and dropping the old (batch mode). With
+    foreign keys enforced, that drop deletes the children of every row (ON DELETE CASCADE), unlinks
+    them (SET NULL) or is refused (RESTRICT). So, as SQLite's documentation prescribes for such
+    changes, enforcement is off while the migrations run (the pragma only takes effect outside a
+    transaction), every reference is checked before they are committed, and it is back on after."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    connection.commit()  # the pragma is ignored inside a transaction
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    except BaseException:
+        connection.rollback()
+        raise
+    else:
+        connection.commit()  # what the migrations did, before enforcement can come back
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"the migrations left rows whose references are broken: {broken[:5]}")
+
+
+def _run(connection: Connection) -> None:
+    _configure(connection)
+    with _sqlite_foreign_keys_deferred(connection):
+        with context.begin_transaction():
+            context.run_migrations()
+            _check_foreign_keys(connection)
+
+
 def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection)
         return
     with get_engine().connect() as connection:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection)
 
 
 if context.is_offline_mode():

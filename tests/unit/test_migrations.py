@@ -145,3 +145,41 @@ def test_names_of_noise_words_only_get_their_duplicate_key(empty_database: str) 
     with get_engine().connect() as connection:
         keys: dict[str, str] = dict(connection.execute(text("SELECT name, match_key FROM institutions")).all())
     assert keys == {"CHU": "chu", "Clinique Pasteur": "pasteur"}
+
+
+def _count(table: str) -> int:
+    with get_engine().connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608 - a table name of the test
+
+
+def test_an_upgrade_keeps_the_rows_of_the_tables_it_rebuilds(empty_database: str) -> None:
+    """SQLite alters a table by copying it into a new one and dropping the old: with foreign keys on,
+    that drop deleted its children (ON DELETE CASCADE) or unlinked them (SET NULL). 0017 rebuilds the
+    quotes (whose lines cascade) and 0018 the opportunities (whose stage history cascades)."""
+    from crm_app.platform.db import unit_of_work
+    from crm_app.platform.models.people import Role
+    from tests.factories import actor_of, make_user
+    from tests.institution_factories import make_institution
+    from tests.sales_factories import make_opportunity, make_quote, quote_line
+
+    migrate.upgrade()
+    with unit_of_work() as session:
+        seller = actor_of(make_user(session, role=Role.USER))
+        clinic = make_institution(session, name="Clinique des Lilas")
+        make_quote(session, seller, clinic, [quote_line(), quote_line("Maintenance")])
+    migrate.downgrade("0016")
+    migrate.upgrade()
+    assert _count("quote_lines") == 2
+
+    with unit_of_work() as session:
+        seller = actor_of(make_user(session, role=Role.USER))
+        clinic = make_institution(session, name="Clinique des Tilleuls")
+        make_opportunity(session, seller, clinic, name="Colonne d'endoscopie")
+    assert _count("opportunity_stage_changes") == 1
+    migrate.downgrade("0017")
+    migrate.upgrade()
+    assert _count("opportunity_stage_changes") == 1
+    assert _count("quote_lines") == 2
+    if empty_database.startswith("sqlite"):  # the pooled connection has its foreign keys back
+        with get_engine().connect() as connection:
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
