@@ -21,7 +21,7 @@ from components.dialogs import confirm
 from components.history_values import change_words
 from components.meeting_dialog import open_meeting_dialog
 from components.moments import user_zone
-from components.note_dialog import open_note_dialog
+from components.note_dialog import excerpt, open_note_dialog
 from components.opportunity_dialog import (
     STAGE_COLORS,
     ask_lost_reason,
@@ -33,7 +33,15 @@ from components.opportunity_dialog import (
 from components.paged_table import MONEY, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, not_allowed, not_found, set_title
 from components.task_dialog import open_task_dialog
+from crm_app.activities.labels import (
+    CALL_DIRECTION_LABELS,
+    MEETING_STATUS_LABELS,
+    NOTE_VISIBILITY_LABELS,
+    TASK_STATUS_LABELS,
+)
+from crm_app.activities.models import CallDirection, MeetingStatus, NoteVisibility, TaskStatus
 from crm_app.activities.timeline import opportunity_activities
+from crm_app.institutions.timeline import TimelineEntry
 from crm_app.platform import audit
 from crm_app.platform.errors import Forbidden, NotFound
 from crm_app.platform.events import (
@@ -54,7 +62,6 @@ from crm_app.sales.models.opportunities import OpportunityStage
 from crm_app.sales.models.quotes import QuoteStatus
 from crm_app.sales.opportunities import OpportunityDetail
 from crm_app.sales.quotes import QUOTE_STATUS_LABELS
-from pages.institutions.activity_tab import timeline_item
 from pages.sales.quotes import STATUS_COLORS as QUOTE_COLORS
 
 FACT_COLUMNS = "repeat(auto-fill, minmax(10rem, 1fr))"
@@ -416,6 +423,35 @@ def _delete(session: Any, actor: Any, opportunity_id: uuid.UUID, version: int) -
 
 ACTIVITIES_PAGE = 20
 ACTIVITY_EVENTS = (TaskChanged, NoteChanged, MeetingChanged, CallChanged)
+#: An activity's kind: its name, icon, colour, and the words of its status.
+ACTIVITY_KINDS: dict[str, tuple[str, str, str, tuple[type[Any], dict[Any, str]]]] = {
+    "task": (N_("Task"), "task_alt", "primary", (TaskStatus, TASK_STATUS_LABELS)),
+    "note": (N_("Note"), "sticky_note_2", "amber-8", (NoteVisibility, NOTE_VISIBILITY_LABELS)),
+    "meeting": (N_("Meeting"), "groups", "purple", (MeetingStatus, MEETING_STATUS_LABELS)),
+    "call": (N_("Call"), "call", "teal", (CallDirection, CALL_DIRECTION_LABELS)),
+}
+
+
+def activity_item(entry: TimelineEntry, zone: str) -> None:
+    """One linked activity: its kind, when and who, its title (a note's first words) linking to it, its
+    status."""
+    name, icon, color, (kind, labels) = ACTIVITY_KINDS.get(entry.kind, (entry.kind, "circle", "grey", (str, {})))
+    try:
+        status = _(labels[kind(entry.status)]) if entry.status else ""
+    except (KeyError, ValueError):
+        status = entry.status or ""
+    when = format_datetime(entry.at, zone, style="short")
+    subtitle = " · ".join(p for p in (_(name), when, entry.user_name or "") if p)
+    title = excerpt(entry.title or "") if entry.kind == "note" else entry.title or ""
+    with ui.timeline_entry(subtitle=subtitle, icon=icon, color=color).mark(f"activity activity-{entry.kind}") as item:
+        with item.add_slot("title"):
+            if entry.link:
+                ui.link(title or _(name), entry.link).classes("text-body1 text-primary text-weight-medium")
+            else:
+                ui.label(title or _(name)).classes("text-body1 text-weight-medium")
+        details = " · ".join(p for p in (status, entry.detail if entry.kind in ("task", "meeting") else "") if p)
+        if details:
+            ui.label(details).classes("text-grey-8")
 
 
 def _activity_id(event: Event) -> uuid.UUID | None:
@@ -499,7 +535,7 @@ class ActivitiesPanel:
                     "text-grey-7"
                 ).mark("no-activities")
             for entry in fresh:
-                timeline_item(entry, self.zone)
+                activity_item(entry, self.zone)
         self.count.text = ngettext("{count} activity", "{count} activities", found.total, count=found.total)
         self.more.set_visibility(self.page * ACTIVITIES_PAGE < found.total)
 
