@@ -16,7 +16,8 @@ Rules:
   seen by everyone, an opportunity only within the `opportunity.view` scope) and bumps the version.
 
 Weighted amount = amount × probability / 100, half-up to the cent; the sums of a list or a board column
-are Σ(amount × probability) / 100 computed exactly in SQL, then rounded half-up to the cent once.
+are Σ(amount × probability) / 100, exact (SQL sums the amounts per probability), then rounded half-up
+to the cent once.
 
 Lost reasons: the defaults (`DEFAULT_LOST_REASONS`) are stored as their English message ids on first
 use and shown translated (`gettext` of a label an admin typed is that label); admins add, rename,
@@ -532,9 +533,10 @@ def win_from_quote(session: Session, actor: Actor, opportunity_id: uuid.UUID, am
 def delete_opportunity(
     session: Session, actor: Actor, opportunity_id: uuid.UUID, *, expected_version: int | None = None
 ) -> None:
-    """Delete the opportunity and its stage history; its quotes and activities stay, unlinked."""
+    """Delete the opportunity, its stage history and its comments; its quotes and activities stay, unlinked."""
     opportunity = _editable(session, actor, opportunity_id, expected_version)
     _record(session, actor, opportunity, "delete", {"name": (opportunity.name, None)})
+    comments.delete_for_target(session, CommentTarget.OPPORTUNITY, opportunity.id)
     session.execute(sa.delete(_SC).where(_SC.c.opportunity_id == opportunity.id))
     session.delete(opportunity)
     session.flush()
@@ -875,16 +877,23 @@ def _conditions(session: Session, actor: Actor, query: OpportunityFilter) -> lis
     return conditions
 
 
-def _from(query: OpportunityFilter) -> Any:
+def _from(query: OpportunityFilter, *, order: OpportunityFilter | None = None) -> Any:
+    """The opportunities, with the institution when the text filter or the sort needs it (and the owner
+    when the sort is by owner)."""
+    sort = (order or query).sort
     joined: Any = table_of(Opportunity)
-    if query.q.strip() or query.sort == "institution":
+    if query.q.strip() or sort == "institution":
         joined = joined.join(table_of(Institution), _I.id == _O.institution_id)
+    if sort == "owner":
+        joined = joined.join(_OWNER, _OWNER.c.id == _O.owner_id)
     return joined
 
 
 def _order(query: OpportunityFilter) -> list[Any]:
+    """The sort: empty values last, and a descending sort the exact reverse (empty values first), as
+    the indexes read them backwards."""
     columns = SORTS.get(query.sort, SORTS[DEFAULT_SORT])
-    ordered = [(c.desc() if query.descending else c.asc()).nulls_last() for c in columns]
+    ordered = [c.desc().nulls_first() if query.descending else c.asc().nulls_last() for c in columns]
     return [*ordered, _O.id.desc() if query.descending else _O.id.asc()]
 
 
@@ -960,7 +969,20 @@ def _rows(session: Session, actor: Actor, statement: Any) -> list[OpportunityRow
     return rows
 
 
-def _select_rows(conditions: Sequence[Any], query: OpportunityFilter) -> Any:
+def _select_rows(
+    conditions: Sequence[Any], query: OpportunityFilter, *, order: OpportunityFilter, offset: int, limit: int
+) -> Any:
+    """One page of rows: its ids sorted and cut on the opportunities alone (with only the join the
+    filter or the sort needs: the sort's index reads the first rows), then the names of those rows."""
+    page = (
+        sa.select(_O.id)
+        .select_from(_from(query, order=order))
+        .where(*conditions)
+        .order_by(*_order(order))
+        .offset(offset)
+        .limit(limit)
+        .correlate(None)
+    )
     return (
         sa.select(*_ROW_COLUMNS)
         .select_from(
@@ -968,20 +990,40 @@ def _select_rows(conditions: Sequence[Any], query: OpportunityFilter) -> Any:
             .join(table_of(Institution), _I.id == _O.institution_id)
             .join(_OWNER, _OWNER.c.id == _O.owner_id)
         )
-        .where(*conditions)
-        .order_by(*_order(query))
+        .where(_O.id.in_(page))
+        .order_by(*_order(order))
     )
 
 
-def _weighted_sum(value: Any) -> Decimal:
-    return money.to_cents(Decimal(value or 0) / money.HUNDRED)
+@dataclass(frozen=True, slots=True)
+class _Sums:
+    count: int = 0
+    amount: Decimal = money.ZERO
+    weighted: Decimal = money.ZERO  # Σ amount × probability / 100, to the cent
 
 
-_SUMS = (
-    sa.func.count(),
-    sa.func.coalesce(sa.func.sum(_O.amount), 0),
-    sa.func.coalesce(sa.func.sum(_O.amount * _O.probability), 0),
-)
+def _sums(session: Session, query: OpportunityFilter, conditions: Sequence[Any], *, by_stage: bool) -> dict[Any, _Sums]:
+    """The count, sum and weighted sum of the filtered opportunities (per stage when `by_stage`, else
+    under the key None), from one aggregate grouped by probability: Σ amount × p = Σ over each p of
+    p × Σ amount, exact, without a multiplication per row."""
+    keys = [_O.stage] if by_stage else []
+    rows = fetch_all(
+        session,
+        sa.select(*keys, _O.probability, sa.func.count(), sa.func.sum(_O.amount))
+        .select_from(_from(query))
+        .where(*conditions)
+        .group_by(*keys, _O.probability),
+    )
+    totals: dict[Any, tuple[int, Decimal, Decimal]] = {}
+    for row in rows:
+        key = row[0] if by_stage else None
+        probability, count, amount = row[-3], int(row[-2]), Decimal(row[-1] or 0)
+        before = totals.get(key, (0, Decimal(0), Decimal(0)))
+        totals[key] = (before[0] + count, before[1] + amount, before[2] + amount * probability)
+    return {
+        key: _Sums(count, money.to_cents(amount), money.to_cents(weighted / money.HUNDRED))
+        for key, (count, amount, weighted) in totals.items()
+    }
 
 
 def list_opportunities(
@@ -992,15 +1034,14 @@ def list_opportunities(
     query = query or OpportunityFilter()
     request = request or PageRequest()
     conditions = _conditions(session, actor, query)
-    rows = _rows(session, actor, _select_rows(conditions, query).offset(request.offset).limit(request.page_size))
-    count, amount, weighted_sum = fetch_all(session, sa.select(*_SUMS).select_from(_from(query)).where(*conditions))[0]
+    rows = _rows(
+        session,
+        actor,
+        _select_rows(conditions, query, order=query, offset=request.offset, limit=request.page_size),
+    )
+    sums = _sums(session, query, conditions, by_stage=False).get(None, _Sums())
     return OpportunityPage(
-        rows,
-        int(count),
-        request.page,
-        request.page_size,
-        sum_amount=money.to_cents(Decimal(amount)),
-        sum_weighted=_weighted_sum(weighted_sum),
+        rows, sums.count, request.page, request.page_size, sum_amount=sums.amount, sum_weighted=sums.weighted
     )
 
 
@@ -1042,7 +1083,7 @@ def board_page(
     rows = _rows(
         session,
         actor,
-        _select_rows(conditions, _BOARD_ORDER).offset(request.offset).limit(request.page_size),
+        _select_rows(conditions, query, order=_BOARD_ORDER, offset=request.offset, limit=request.page_size),
     )
     count = fetch_all(session, sa.select(sa.func.count()).select_from(_from(query)).where(*conditions))[0][0]
     return Page(rows, int(count), request.page, request.page_size)
@@ -1056,31 +1097,21 @@ def board(
     query = query or OpportunityFilter()
     stages = query.stages or tuple(OpportunityStage)
     conditions = _conditions(session, actor, query)
-    totals = {
-        row[0]: row[1:]
-        for row in fetch_all(
-            session,
-            sa.select(_O.stage, *_SUMS).select_from(_from(query)).where(*conditions).group_by(_O.stage),
-        )
-    }
-    request = PageRequest(1, page_size)
+    totals = _sums(session, query, conditions, by_stage=True)
+    any_stage = _conditions(session, actor, replace(query, stages=()))
     columns = []
     for stage in stages:
-        count, amount, weighted_sum = totals.get(stage.value, (0, 0, 0))
-        stage_conditions = [*_conditions(session, actor, replace(query, stages=())), _O.stage == stage.value]
-        items = (
-            _rows(session, actor, _select_rows(stage_conditions, _BOARD_ORDER).limit(request.page_size))
-            if count
-            else []
-        )
+        sums = totals.get(stage.value, _Sums())
+        stage_conditions = [*any_stage, _O.stage == stage.value]
+        page = _select_rows(stage_conditions, query, order=_BOARD_ORDER, offset=0, limit=page_size)
         columns.append(
             BoardColumn(
                 stage=stage,
-                count=int(count),
-                amount=money.to_cents(Decimal(amount)),
-                weighted_amount=_weighted_sum(weighted_sum),
-                items=items,
-                page_size=request.page_size,
+                count=sums.count,
+                amount=sums.amount,
+                weighted_amount=sums.weighted,
+                items=_rows(session, actor, page) if sums.count else [],
+                page_size=page_size,
             )
         )
     return columns
@@ -1093,7 +1124,7 @@ def iter_opportunities(
     conditions = _conditions(session, actor, query)
     offset = 0
     while True:
-        rows = _rows(session, actor, _select_rows(conditions, query).offset(offset).limit(batch))
+        rows = _rows(session, actor, _select_rows(conditions, query, order=query, offset=offset, limit=batch))
         yield from rows
         if len(rows) < batch:
             return
@@ -1118,8 +1149,8 @@ EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def export_row(row: OpportunityRow) -> list[Any]:
-    """A list row as the export shows it (in the current language)."""
+def export_row(row: OpportunityRow, zone: ZoneInfo) -> list[Any]:
+    """A list row as the export shows it (in the current language; the closing day in `zone`)."""
     cells: list[Any] = []
     for name, _label in EXPORT_COLUMNS:
         value = getattr(row, name)
@@ -1128,7 +1159,7 @@ def export_row(row: OpportunityRow) -> list[Any]:
         elif name == "source":
             value = gettext(SOURCE_LABELS[value]) if value else None
         elif name == "closed_at":
-            value = value.date() if value else None
+            value = value.astimezone(zone).date() if value else None
         cells.append(value)
     return cells
 
@@ -1137,7 +1168,8 @@ def export_opportunities(
     session: Session, actor: Actor, query: OpportunityFilter, export_format: ExportFormat
 ) -> bytes:
     """The filtered list, every page of it, as CSV or XLSX; the export is written to the security log."""
-    rows = [export_row(row) for row in iter_opportunities(session, actor, query)]
+    zone = ZoneInfo(organisation(session)["timezone"])
+    rows = [export_row(row, zone) for row in iter_opportunities(session, actor, query)]
     header = [gettext(label) for _name, label in EXPORT_COLUMNS]
     security_log.record(
         session,
@@ -1294,12 +1326,15 @@ def reorder_lost_reasons(session: Session, actor: Actor, reason_ids: Sequence[uu
 
 
 def delete_lost_reason(session: Session, actor: Actor, reason_id: uuid.UUID) -> None:
-    """Delete a reason no opportunity was lost for (one in use is retired instead)."""
+    """Delete a reason no opportunity was lost for (one in use is retired instead). The last reason of
+    the list stays (retire it): an empty list would be given the default reasons again."""
     authorize(actor, "opportunity_settings.edit")
     reason = _reason(session, reason_id, None)
     used = session.exec(select(Opportunity.id).where(Opportunity.lost_reason_id == reason.id).limit(1)).first()
     if used is not None:
         raise ValidationFailed({"label": N_("Sales were lost for this reason: retire it instead.")})
+    if session.exec(select(sa.func.count()).select_from(LostReason)).one() <= 1:
+        raise ValidationFailed({"label": N_("The list keeps at least one reason: retire it instead.")})
     _settings_record(session, actor, reason, "delete", {"label": (reason.label, None)})
     session.delete(reason)
     session.flush()

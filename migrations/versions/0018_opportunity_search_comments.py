@@ -1,4 +1,4 @@
-"""Opportunities: their folded name for the search; comments on opportunities
+"""Opportunities: their folded name for the search, the list's sort indexes; comments on opportunities
 
 Revision ID: 0018
 Revises: 0017
@@ -36,6 +36,8 @@ def upgrade() -> None:
         connection.execute(sa.update(opportunities).where(opportunities.c.id == id_).values(name_key=_fold(name)))
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
         batch_op.alter_column('name_key', existing_type=sa.String(length=200), server_default=None)
+    op.create_index('ix_opportunities_close_date', 'opportunities', ['expected_close_date', 'id'], unique=False)
+    op.create_index('ix_opportunities_amount', 'opportunities', ['amount', 'id'], unique=False)
     if connection.dialect.name == 'postgresql':
         op.create_index('ix_opportunities_name_key_trgm', 'opportunities', ['name_key'], unique=False,
                         postgresql_using='gin', postgresql_ops={'name_key': 'gin_trgm_ops'})
@@ -55,5 +57,7 @@ def downgrade() -> None:
         batch_op.create_check_constraint(op.f('ck_comments_target_kind'), OLD_KINDS)
     if op.get_bind().dialect.name == 'postgresql':
         op.drop_index('ix_opportunities_name_key_trgm', table_name='opportunities')
+    op.drop_index('ix_opportunities_amount', table_name='opportunities')
+    op.drop_index('ix_opportunities_close_date', table_name='opportunities')
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
         batch_op.drop_column('name_key')

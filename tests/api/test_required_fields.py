@@ -34,6 +34,8 @@ CREATE_REQUIRES: dict[str, set[str]] = {
     "/api/invoices": {"institution_id"},
     "/api/invoices/{invoice_id}/payments": {"amount", "method"},
     "/api/invoices/{invoice_id}/credit-note": set(),
+    "/api/opportunities": {"name", "institution_id"},
+    "/api/opportunity-lost-reasons": {"label"},
 }
 
 #: Every PATCH: path → what it requires. The version where the API demands it (a stale one is a 409);
@@ -53,6 +55,8 @@ PATCH_REQUIRES: dict[str, set[str]] = {
     "/api/teams/{team_id}": set(),
     "/api/comments/{comment_id}": {"body", "version"},
     "/api/settings": {"section", "values"},
+    "/api/opportunities/{opportunity_id}": {"version"},
+    "/api/opportunity-lost-reasons/{reason_id}": set(),
 }
 
 #: The request bodies of a document's lines (quotes, invoices, credit notes): a line needs its quantity
@@ -181,6 +185,8 @@ async def test_a_post_without_a_required_field_is_refused_naming_it(api: httpx.A
         ("/api/catalog", {"name": "Scalpel"}, {"reference", "unit_price"}),
         ("/api/quotes", {"title": "Q1"}, {"institution_id"}),
         ("/api/invoices", {"title": "I1"}, {"institution_id"}),
+        ("/api/opportunities", {"amount": "10"}, {"name", "institution_id"}),
+        ("/api/opportunity-lost-reasons", {}, {"label"}),
         (f"/api/invoices/{uuid.uuid4()}/payments", {"reference": "VIR-1"}, {"amount", "method"}),
         (
             "/api/quotes",

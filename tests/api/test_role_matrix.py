@@ -1,4 +1,6 @@
-"""Every role against every admin endpoint and page of teams and the security log: allowed or refused.
+"""Every role against every admin endpoint and page of teams and the security log, and the opportunities'
+endpoints (their lost reasons are the admins'; another user's opportunity is seen within one's scope):
+allowed or refused.
 
 The expectations are written out here, not read from POLICY, so that a change of rights has to
 change this table too."""
@@ -11,7 +13,10 @@ from nicegui.testing import User
 
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import SYSTEM_ACTOR, actor_from
+from crm_app.sales import opportunities
 from tests.factories import PASSWORD, make_team, make_user
+from tests.institution_factories import make_institution
 from tests.ui.conftest import log_in
 
 ADMINS = {Role.ADMIN, Role.SUPER_ADMIN}
@@ -28,6 +33,18 @@ ENDPOINTS: list[tuple[str, str, dict[str, object] | None, set[Role]]] = [
     ("DELETE", "/api/teams/{team}/members/{other}", None, ADMINS),
     ("GET", "/api/security-log", None, ADMINS),
     ("GET", "/api/security-log/export", None, ADMINS),
+    ("GET", "/api/opportunities", None, set(Role)),
+    ("GET", "/api/opportunities/board", None, set(Role)),
+    ("POST", "/api/opportunities", {"name": "Scanner", "institution_id": "{institution}"}, set(Role)),
+    # `other`'s opportunity, in a team the account under test is not in: only who sees all sees it.
+    ("GET", "/api/opportunities/{opportunity}", None, ADMINS),
+    ("POST", "/api/opportunities/{opportunity}/stage", {"stage": "proposal"}, ADMINS),
+    ("GET", "/api/opportunity-lost-reasons", None, set(Role)),
+    ("POST", "/api/opportunity-lost-reasons", {"label": "Délai"}, ADMINS),
+    ("PATCH", "/api/opportunity-lost-reasons/{reason}", {"label": "Délais"}, ADMINS),
+    ("POST", "/api/opportunity-lost-reasons/order", {"reason_ids": ["{reason}"]}, ADMINS),
+    ("DELETE", "/api/opportunity-lost-reasons/{reason}", None, ADMINS),
+    ("DELETE", "/api/opportunities/{opportunity}", None, ADMINS),
     ("GET", "/api/auth/sessions", None, set(Role)),
     ("DELETE", "/api/auth/sessions", None, set(Role)),
 ]
@@ -46,7 +63,19 @@ def _setup(role: Role) -> dict[str, str]:
         team = make_team(session, "Équipe test")
         me = make_user(session, role=role, email=f"{role.value}@example.org")
         other = make_user(session, role=Role.USER, email="other@example.org", team=team)
-        return {"email": me.email, "team": str(team.id), "other": str(other.id)}
+        institution = make_institution(session, name="CHU de test")
+        opportunity = opportunities.create_opportunity(
+            session, actor_from(other), {"name": "Échographes", "institution_id": institution.id}
+        )
+        reason = opportunities.create_lost_reason(session, SYSTEM_ACTOR, "Hors budget")
+        return {
+            "email": me.email,
+            "team": str(team.id),
+            "other": str(other.id),
+            "institution": str(institution.id),
+            "opportunity": str(opportunity.id),
+            "reason": str(reason.id),
+        }
 
 
 def _fill(value: object, ids: dict[str, str]) -> object:
@@ -54,6 +83,8 @@ def _fill(value: object, ids: dict[str, str]) -> object:
         return value.format(**ids)
     if isinstance(value, dict):
         return {key: _fill(item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, ids) for item in value]
     return value
 
 

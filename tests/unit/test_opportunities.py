@@ -420,6 +420,15 @@ def test_lost_reasons_start_with_defaults_and_admins_edit_the_list(db: Session, 
         opportunities.delete_lost_reason(db, admin, first.id)
     opportunities.delete_lost_reason(db, admin, added.id)
     assert db.get(LostReason, added.id) is None
+    unused = [row for row in opportunities.list_lost_reasons(db, include_retired=True) if row.id != first.id]
+    for row in unused:
+        opportunities.delete_lost_reason(db, admin, row.id)
+    assert [row.label for row in opportunities.list_lost_reasons(db, include_retired=True)] == ["Prix"]
+    db.delete(opportunity)  # nothing lost for it any more: still the list keeps its last reason
+    db.flush()
+    with pytest.raises(ValidationFailed) as last:
+        opportunities.delete_lost_reason(db, admin, first.id)
+    assert last.value.field_errors == {"label": "The list keeps at least one reason: retire it instead."}
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,6 +86,9 @@ class Opportunity(Tracked, table=True):
         sa.Index("ix_opportunities_team", "team_id", "stage", "expected_close_date"),
         sa.Index("ix_opportunities_institution", "institution_id", "stage"),
         sa.Index("ix_opportunities_closed", "closed_at", "stage"),
+        # The list's first page in its default order and by amount, read off an index at any size.
+        sa.Index("ix_opportunities_close_date", "expected_close_date", "id"),
+        sa.Index("ix_opportunities_amount", "amount", "id"),
         # The forecast reads the open ones by month of expected close.
         sa.Index(
             "ix_opportunities_open_close_date",
