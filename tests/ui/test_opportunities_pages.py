@@ -19,6 +19,7 @@ from components.opportunity_dialog import stage_name, sums_text
 from crm_app.activities.models import Call, Task
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.i18n import gettext, ngettext
+from crm_app.platform.models.comments import Comment
 from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import Actor
 from crm_app.sales import opportunities
@@ -68,6 +69,15 @@ def _column_of(user: User, opportunity_id: uuid.UUID) -> str | None:
                 return marker.removeprefix("board-column-")
         found = found.parent_slot.parent if found.parent_slot else None
     return None
+
+
+def _count(model: Any) -> int:
+    with unit_of_work() as session:
+        return len(session.exec(select(model)).all())
+
+
+def _activities(count: int) -> str:
+    return ngettext("{count} activity", "{count} activities", count, count=count)
 
 
 def _shown(user: User, marker: str) -> bool:
@@ -409,19 +419,21 @@ async def test_activities_added_on_the_opportunity_page_are_linked_to_it(
     await ui_user.should_see(marker="task-opportunity")
     element(ui_user, "task-title").value = "Relancer le bloc"
     ui_user.find(marker="task-save").click()
-    await ui_user.should_see("Relancer le bloc", retries=50)
+    await eventually(lambda: _count(Task) == 1, "the task was not saved")
+    await eventually(lambda: not _shown(ui_user, "task-dialog"), "the task dialog did not close")
+    await eventually(lambda: _text(ui_user, "activity-count") == _activities(1), "the task is not listed")
 
     ui_user.find(marker="add-call").click()
     await ui_user.should_see(marker="call-opportunity")
     element(ui_user, "call-summary").value = "Appel du cadre de bloc"
     ui_user.find(marker="call-save").click()
-    await ui_user.should_see("Appel du cadre de bloc", retries=50)
+    await eventually(lambda: _count(Call) == 1, "the call was not saved")
+    await eventually(lambda: _text(ui_user, "activity-count") == _activities(2), "the call is not listed")
     with unit_of_work() as session:
         task = session.exec(select(Task)).one()
         logged = session.exec(select(Call)).one()
         assert (task.opportunity_id, task.institution_id) == (sale, clinic.id)
         assert (logged.opportunity_id, logged.institution_id) == (sale, clinic.id)
-    assert _text(ui_user, "activity-count") == ngettext("{count} activity", "{count} activities", 2, count=2)
 
 
 async def test_comments_on_the_opportunity_page(ui_user: User, account: Callable[..., str]) -> None:
@@ -432,4 +444,11 @@ async def test_comments_on_the_opportunity_page(ui_user: User, account: Callable
     ui_user.find(marker="tab-comments").click()
     ui_user.find(marker="comment-input").type("Le chef de bloc est convaincu")
     ui_user.find(marker="comment-submit").click()
-    await ui_user.should_see("Le chef de bloc est convaincu", retries=50)
+    await ui_user.should_see(marker="comment", retries=50)
+    with unit_of_work() as session:
+        stored = session.exec(select(Comment)).one()
+        assert (stored.target_kind, stored.target_id, stored.body) == (
+            "opportunity",
+            sale,
+            "Le chef de bloc est convaincu",
+        )
