@@ -46,10 +46,10 @@ async def attention_panel(actor: Actor) -> None:
                 with ui.row().classes("w-full items-center gap-2 no-wrap").mark("attention-row"):
                     health_chip(row.score, marker="attention-score")
                     with ui.column().classes("gap-0 min-w-0"):
-                        ui.link(row.name, f"/institutions/{row.id}").classes(
-                            "text-primary text-weight-medium ellipsis"
-                        ).mark("attention-link")
-                        ui.label(weakest_text(row.weakest)).classes("text-caption text-grey-7 ellipsis").mark(
+                        ui.link(row.name, f"/institutions/{row.id}").classes("text-primary text-weight-medium").mark(
+                            "attention-link"
+                        )
+                        ui.label(weakest_text(row.weakest)).classes("text-caption text-grey-7").mark(
                             "attention-weakest"
                         )
         ui.link(
@@ -77,13 +77,9 @@ async def segments_panel(actor: Actor) -> None:
         with ui.column().classes("w-full gap-0"):
             for segment in found:
                 target = "/institutions" + (f"?{urlencode(segment.query, doseq=True)}" if segment.query else "")
-                with (
-                    ui.link(target=target)
-                    .classes("w-full no-underline text-inherit rounded-borders q-px-sm q-py-xs hover:bg-grey-2")
-                    .mark("segment-link")
-                ):
+                with ui.link(target=target).classes("w-full dashboard-link dashboard-day-item").mark("segment-link"):
                     with ui.row().classes("w-full items-center no-wrap gap-2"):
                         ui.icon("group" if segment.is_shared else "bookmark").classes("text-grey-6")
-                        ui.label(segment.name).classes("ellipsis").mark("segment-name")
+                        ui.label(segment.name).mark("segment-name")
                         ui.space()
                         ui.label(format_decimal(segment.count)).classes("text-weight-medium").mark("segment-count")

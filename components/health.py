@@ -118,7 +118,7 @@ def _draw(breakdown: HealthBreakdown) -> None:
                     )
                 ).classes("text-caption text-grey-7")
         # One block per component: its name, measure and points over a bar (two columns on wide screens).
-        with ui.element("div").classes("w-full grid grid-cols-1 md:grid-cols-2 gap-x-8 gap-y-2"):
+        with ui.element("div").classes("w-full opex-two-columns gap-x-8 gap-y-2"):
             for component in breakdown.components:
                 with ui.column().classes("w-full gap-1"):
                     with ui.row().classes("w-full items-baseline no-wrap gap-2"):

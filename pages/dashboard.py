@@ -21,6 +21,7 @@ from components.dashboard_panels import attention_panel, segments_panel
 from components.moments import user_zone
 from components.pickers import as_day
 from components.shell import app_page
+from crm_app.accounts import users
 from crm_app.analytics import dashboard as analytics
 from crm_app.analytics.dashboard import (
     AGEING_LABELS,
@@ -250,6 +251,7 @@ async def dashboard_page(query: dict[str, list[str]]) -> None:
     screen = DashboardScreen(query)
     screen.build()
     await screen.load()
+    await screen.show_previous_login()
     # The panels that follow neither the period nor the scope, below the figures once they are drawn:
     # the accounts needing attention (part of the user's day) and the segments' live counts.
     with screen.more_panels:
@@ -269,7 +271,10 @@ class DashboardScreen:
         c = self.choice
         with ui.column().classes("w-full gap-3") as self.root:
             with ui.row().classes("w-full items-center gap-x-4 gap-y-2"):
-                ui.label(_("Welcome, {name}", name=self.actor.full_name)).classes("text-h5")
+                with ui.column().classes("gap-0"):
+                    ui.label(_("Welcome, {name}", name=self.actor.full_name)).classes("text-h5")
+                    # When this account was last used: a login the user does not recognise shows here.
+                    self.previous_login = ui.label().classes("text-caption text-grey-7").mark("previous-login")
                 ui.space()
                 ui.toggle(
                     {p.value: _(PERIOD_LABELS[p]) for p in Period},
@@ -299,6 +304,16 @@ class DashboardScreen:
             self.caption = ui.label().classes("text-grey-7 text-body2").mark("period-caption")
             self.body = ui.column().classes("w-full gap-4")
             self.more_panels = ui.element("div").classes("dashboard-panels w-full").mark("more-panels")
+
+    async def show_previous_login(self) -> None:
+        profile = await call(users.get_profile)
+        if profile is None:
+            return
+        if profile.previous_login_at is None:
+            self.previous_login.text = _("This is your first login.")
+        else:
+            when = format_datetime(profile.previous_login_at, profile.timezone)
+            self.previous_login.text = _("Previous login: {when}", when=when)
 
     # --- choices --------------------------------------------------------------------------
 
