@@ -38,13 +38,14 @@ Definitions:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -352,25 +353,58 @@ def _money_sum(postgresql: bool, column: Any, condition: Any = None) -> Any:
     return sa.func.coalesce(summed, 0) * 100
 
 
-def _one_row(session: Session, parts: list[Any]) -> dict[str, Any]:
-    """One-row aggregates (SELECTs of labelled columns, each over its own table and index) read in one
+def _one_row(parts: list[Any]) -> Any:
+    """One-row aggregates (SELECTs of labelled columns, each over its own table and index) as one
     statement, one round trip: their cross join."""
     subqueries = [part.subquery(f"part_{index}") for index, part in enumerate(parts)]
     joined: Any = subqueries[0]
     for subquery in subqueries[1:]:
         joined = joined.join(subquery, sa.true())
-    statement = sa.select(*(column for subquery in subqueries for column in subquery.c)).select_from(joined)
-    return dict(fetch_all(session, statement)[0]._mapping)
+    return sa.select(*(column for subquery in subqueries for column in subquery.c)).select_from(joined)
+
+
+class _ParamActor:
+    """The actor of a statement built once: their id and team as bound parameters."""
+
+    id: Any = sa.bindparam("actor_id")
+    team_id: Any = sa.bindparam("team_id")
+
+
+def _param_window(key: str) -> _Window:
+    """A window whose bounds are bound parameters: `{key}_first`, `{key}_last` (local days),
+    `{key}_start`, `{key}_end` (instants)."""
+    days = DateRange(cast(date, sa.bindparam(f"{key}_first")), cast(date, sa.bindparam(f"{key}_last")))
+    return _Window(days, cast(datetime, sa.bindparam(f"{key}_start")), cast(datetime, sa.bindparam(f"{key}_end")))
+
+
+def _window_params(key: str, window: _Window) -> dict[str, Any]:
+    return {
+        f"{key}_first": window.days.start,
+        f"{key}_last": window.days.end,
+        f"{key}_start": window.start,
+        f"{key}_end": window.end,
+    }
+
+
+@functools.cache
+def _kpi_statement(postgresql: bool, scope: DashboardScope) -> Any:
+    """Every KPI of the dashboard in one statement, built once per dialect and scope (the actor, the
+    windows, today and now are bound parameters): building and compiling it is no longer paid on
+    each call."""
+    actor = cast(Actor, _ParamActor())
+    windows = {"cur": _param_window("cur"), "prev": _param_window("prev")}
+    today, now = cast(date, sa.bindparam("today")), cast(datetime, sa.bindparam("now"))
+    return _one_row(
+        [*_state_parts(postgresql, actor, scope, today, now), *_period_parts(postgresql, actor, scope, windows)]
+    )
 
 
 def _period_parts(postgresql: bool, actor: Actor, scope: DashboardScope, windows: dict[str, _Window]) -> list[Any]:
     """The aggregates of the period KPIs for each window (`cur`, `prev`), each table read once over the
     span of both windows (they are adjacent) through its covering index, the windows told apart by
     FILTER clauses."""
-    start = min(window.start for window in windows.values())
-    end = max(window.end for window in windows.values())
-    first_day = min(window.days.start for window in windows.values())
-    last_day = max(window.days.end for window in windows.values())
+    start, end = windows["prev"].start, windows["cur"].end  # the previous window ends where the current starts
+    first_day, last_day = windows["prev"].days.start, windows["cur"].days.end
     won, lost = OpportunityStage.WON.value, OpportunityStage.LOST.value
     opportunities: list[Any] = []
     quotes_sent: list[Any] = []
@@ -444,8 +478,7 @@ def _new_clients(windows: dict[str, _Window], scope: DashboardScope, institution
     with an issued invoice in the span and none before it, by the date of their first one in the span.
     Short spans probe an (institution, issue date) index for each institution; long ones hash the
     few invoices before the span."""
-    first_day = min(window.days.start for window in windows.values())
-    last_day = max(window.days.end for window in windows.values())
+    first_day, last_day = windows["prev"].days.start, windows["cur"].days.end
     earlier = table_of(Invoice).alias("earlier_invoice").c
     first = (
         sa.select(_INV.institution_id.label("institution_id"), sa.func.min(_INV.issue_date).label("first_day"))
@@ -495,7 +528,7 @@ def _outstanding_sum(postgresql: bool, condition: Any = None) -> Any:
     return _sum_cents(outstanding, condition)
 
 
-def _state_parts(postgresql: bool, actor: Actor, scope: DashboardScope, today: date) -> list[Any]:
+def _state_parts(postgresql: bool, actor: Actor, scope: DashboardScope, today: date, now: datetime) -> list[Any]:
     """The aggregates of the KPIs that are a state of today: the open pipeline, receivables, open tasks
     (each read through a covering partial index: open opportunities, open invoices, open tasks)."""
     return [
@@ -508,7 +541,7 @@ def _state_parts(postgresql: bool, actor: Actor, scope: DashboardScope, today: d
             _outstanding_sum(postgresql).label("receivables"),
             _outstanding_sum(postgresql, _INV.due_date < today).label("receivables_overdue"),
         ).where(*_receivable_conditions(actor, scope)),
-        sa.select(sa.func.count().label("tasks_open"), _count(_T.due_at < utcnow()).label("tasks_overdue")).where(
+        sa.select(sa.func.count().label("tasks_open"), _count(_T.due_at < now).label("tasks_overdue")).where(
             _scoped(actor, scope, _T.assignee_id, _T.team_id), _T.status.in_(_OPEN_TASKS)
         ),
     ]
@@ -569,12 +602,16 @@ def dashboard(
     day = today or local_today(session)
     current, previous = period_ranges(period, day, date_from, date_to)
     zone = ZoneInfo(timezone(session))
-    postgresql = is_postgresql(session)
-    windows = {"cur": _window(current, zone), "prev": _window(previous, zone)}
-    row = _one_row(
-        session,
-        [*_state_parts(postgresql, actor, resolved, day), *_period_parts(postgresql, actor, resolved, windows)],
-    )
+    params = {
+        "actor_id": actor.id,
+        "team_id": actor.team_id,
+        "today": day,
+        "now": utcnow(),
+        **_window_params("cur", _window(current, zone)),
+        **_window_params("prev", _window(previous, zone)),
+    }
+    statement = _kpi_statement(is_postgresql(session), resolved)
+    row = dict(fetch_all(session, statement, params)[0]._mapping)
     now_figures = _state_kpis(row)
     this, before = _period_kpis(row, "cur"), _period_kpis(row, "prev")
     kpis: dict[str, Figure] = {}
