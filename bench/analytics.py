@@ -53,11 +53,20 @@ def http_scenarios() -> list[tuple[str, str, dict[str, str], tuple[float | None,
         *(
             (
                 f"board column {stage}: first page",
-                "/api/opportunities",
-                {"stage": stage, "page_size": "20"},
+                f"/api/opportunities/board/{stage}",
+                {"page_size": "20"},
                 COLUMN_TARGET,
             )
             for stage in ("prospecting", "negotiation", "won")
+        ),
+        *(
+            (
+                f"list filtered on {stage}: first page and sums",
+                "/api/opportunities",
+                {"stage": stage, "page_size": "20"},
+                None,
+            )
+            for stage in ("prospecting", "won")
         ),
     ]
 

@@ -81,6 +81,19 @@ def test_kpis_of_the_month_and_the_previous_one(database: Session) -> None:
     assert figures["new_clients"] == (1, 1)  # inst4's first invoice in March, inst3's in February
 
 
+def test_new_clients_over_short_and_long_spans(database: Session) -> None:
+    """A week and a month probe for an earlier invoice per institution; a quarter and a year read every
+    institution's first issued invoice (LONG_SPAN_DAYS): the same definition either way."""
+    data = build(database)
+    actor = data.org.admin.actor
+    # first issued invoices: inst2 2025-11-01, inst1 2026-01-20, inst3 2026-02-10, inst4 2026-03-15
+    assert kpis(database, actor, period=Period.WEEK)["new_clients"] == (0, 1)  # inst4 the week before
+    assert kpis(database, actor, period=Period.QUARTER)["new_clients"] == (3, 1)
+    assert kpis(database, actor, period=Period.YEAR)["new_clients"] == (3, 1)
+    long_range = kpis(database, actor, period=Period.CUSTOM, date_from=date(2026, 1, 21), date_to=date(2026, 3, 31))
+    assert long_range["new_clients"] == (2, 1)  # inst3 and inst4; inst1 in the 70 days before
+
+
 def test_periods_start_on_monday_and_compare_with_the_one_before() -> None:
     week, before = analytics.period_ranges(Period.WEEK, TODAY)
     assert (week.start, week.end, before.start, before.end) == (

@@ -68,6 +68,29 @@ class Invoice(Tracked, table=True):
         ),
         sa.Index("ix_invoices_list", "issue_date", "id"),
         sa.Index("ix_invoices_owner", "owner_id", "status", "issue_date"),
+        # The dashboard's figures (migration 0020): index-only reads of issued invoices by date, each
+        # institution's first issued invoice, and what remains to be paid on open ones.
+        sa.Index(
+            "ix_invoices_issued_figures",
+            "issue_date",
+            postgresql_include=["kind", "total_excl_vat", "institution_id", "owner_id", "team_id"],
+            postgresql_where=sa.text("status <> 'draft'"),
+            sqlite_where=sa.text("status <> 'draft'"),
+        ),
+        sa.Index(
+            "ix_invoices_first_issued",
+            "institution_id",
+            "issue_date",
+            postgresql_where=sa.text("kind = 'invoice' AND status <> 'draft'"),
+            sqlite_where=sa.text("kind = 'invoice' AND status <> 'draft'"),
+        ),
+        sa.Index(
+            "ix_invoices_receivable",
+            "due_date",
+            postgresql_include=["total_incl_vat", "amount_paid", "amount_credited", "owner_id", "team_id"],
+            postgresql_where=sa.text("kind = 'invoice' AND status IN ('issued', 'partially_paid', 'overdue')"),
+            sqlite_where=sa.text("kind = 'invoice' AND status IN ('issued', 'partially_paid', 'overdue')"),
+        ),
         sa.Index("ix_invoices_team", "team_id", "status", "issue_date"),
         sa.Index("ix_invoices_institution", "institution_id", "issue_date"),
         sa.Index("ix_invoices_status_due", "status", "due_date"),
@@ -124,6 +147,7 @@ class Payment(SQLModel, table=True):
         sa.CheckConstraint(in_check("method", PaymentMethod), name="method"),
         sa.Index("ix_payments_invoice", "invoice_id", "paid_on"),
         sa.Index("ix_payments_paid_on", "paid_on"),
+        sa.Index("ix_payments_paid_figures", "paid_on", postgresql_include=["amount", "invoice_id"]),
     )
 
     id: uuid.UUID = uuid_pk()

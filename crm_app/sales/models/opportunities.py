@@ -86,6 +86,22 @@ class Opportunity(Tracked, table=True):
         sa.Index("ix_opportunities_team", "team_id", "stage", "expected_close_date"),
         sa.Index("ix_opportunities_institution", "institution_id", "stage"),
         sa.Index("ix_opportunities_closed", "closed_at", "stage"),
+        # The dashboard's figures (migration 0020): index-only reads of the open pipeline and of the
+        # opportunities closed in a period.
+        sa.Index(
+            "ix_opportunities_open_figures",
+            "expected_close_date",
+            postgresql_include=["stage", "amount", "probability", "owner_id", "team_id"],
+            postgresql_where=sa.text("stage IN ('prospecting', 'qualification', 'proposal', 'negotiation')"),
+            sqlite_where=sa.text("stage IN ('prospecting', 'qualification', 'proposal', 'negotiation')"),
+        ),
+        sa.Index(
+            "ix_opportunities_closed_figures",
+            "closed_at",
+            postgresql_include=["stage", "amount", "owner_id", "team_id"],
+            postgresql_where=sa.text("closed_at IS NOT NULL"),
+            sqlite_where=sa.text("closed_at IS NOT NULL"),
+        ),
         # The list's first page in its default order and by amount, read off an index at any size.
         sa.Index("ix_opportunities_close_date", "expected_close_date", "id"),
         sa.Index("ix_opportunities_amount", "amount", "id"),

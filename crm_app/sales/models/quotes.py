@@ -110,6 +110,21 @@ class Quote(Tracked, table=True):
         sa.Index("ix_quotes_list", "issue_date", "id"),
         sa.Index("ix_quotes_owner", "owner_id", "status", "issue_date"),
         sa.Index("ix_quotes_team", "team_id", "status", "issue_date"),
+        # The dashboard's figures (migration 0020): current revisions by the moment sent and accepted.
+        sa.Index(
+            "ix_quotes_sent_figures",
+            "sent_at",
+            postgresql_include=["status", "owner_id", "team_id"],
+            postgresql_where=sa.text("superseded_by_id IS NULL"),
+            sqlite_where=sa.text("superseded_by_id IS NULL"),
+        ),
+        sa.Index(
+            "ix_quotes_accepted_figures",
+            "decided_at",
+            postgresql_include=["owner_id", "team_id"],
+            postgresql_where=sa.text("superseded_by_id IS NULL AND status IN ('accepted', 'ordered')"),
+            sqlite_where=sa.text("superseded_by_id IS NULL AND status IN ('accepted', 'ordered')"),
+        ),
         sa.Index("ix_quotes_institution", "institution_id", "issue_date"),
         sa.Index("ix_quotes_opportunity", "opportunity_id", "issue_date"),
         sa.Index("ix_quotes_status", "status", "issue_date"),
