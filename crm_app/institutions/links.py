@@ -1,5 +1,5 @@
 """Records of other areas that point at an institution and one of its contacts (activities, quotes,
-invoices): the check that both exist and agree; and an activity's link to an opportunity of that
+invoices, opportunities): the checks that both exist and agree; and an activity's link to an opportunity of that
 institution (the sales area declares the opportunities: `records.register_linkable`)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import records
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
-from crm_app.platform.permissions import Actor
+from crm_app.platform.permissions import Actor, authorize
 
 OPPORTUNITY = "opportunity"
 
@@ -35,6 +35,31 @@ def check_links(session: Session, values: dict[str, Any], *, current_institution
             errors["contact_id"] = N_("This contact belongs to another institution.")
     if errors:
         raise ValidationFailed(errors)
+
+
+def check_contact(session: Session, institution_id: uuid.UUID, contact_id: uuid.UUID | None) -> None:
+    """The contact, when given, exists and is one of the institution's."""
+    if contact_id is None:
+        return
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise ValidationFailed({"contact_id": N_("This contact does not exist.")})
+    if contact.institution_id != institution_id:
+        raise ValidationFailed({"contact_id": N_("This contact belongs to another institution.")})
+
+
+def required_institution(
+    session: Session, actor: Actor, institution_id: uuid.UUID | None, contact_id: uuid.UUID | None
+) -> Institution:
+    """A sales record's institution (required, one the actor may see) and its contact (one of the
+    institution's, when given)."""
+    institution = session.get(Institution, institution_id) if institution_id is not None else None
+    if institution is None:
+        message = N_("This field is required.") if institution_id is None else N_("This institution does not exist.")
+        raise ValidationFailed({"institution_id": message})
+    authorize(actor, "institution.view", institution)
+    check_contact(session, institution.id, contact_id)
+    return institution
 
 
 def check_opportunity(

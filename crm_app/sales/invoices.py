@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from crm_app.institutions import links, timeline
 from crm_app.institutions import service as institution_service
-from crm_app.institutions import timeline
 from crm_app.institutions.models import CommercialStatus, Contact, Institution
 from crm_app.platform import audit, events, records
 from crm_app.platform import cleaners as fields
@@ -203,16 +203,6 @@ def _owner(session: Session, actor: Actor, owner_id: uuid.UUID | None) -> User:
     return owner
 
 
-def _check_contact(session: Session, institution_id: uuid.UUID, contact_id: uuid.UUID | None) -> None:
-    if contact_id is None:
-        return
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        raise ValidationFailed({"contact_id": N_("This contact does not exist.")})
-    if contact.institution_id != institution_id:
-        raise ValidationFailed({"contact_id": N_("This contact belongs to another institution.")})
-
-
 def _default_terms(session: Session, institution: Institution) -> int:
     if institution.payment_terms_days is not None:
         return institution.payment_terms_days
@@ -237,7 +227,7 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
     institution = session.get(Institution, values["institution_id"])
     if institution is None:
         raise ValidationFailed({"institution_id": N_("This institution does not exist.")})
-    _check_contact(session, institution.id, values.get("contact_id"))
+    links.check_contact(session, institution.id, values.get("contact_id"))
     owner = _owner(session, actor, values.get("owner_id"))
     lines = document_lines.clean_lines(session, raw.get("lines"))
     discount = values.get("global_discount_percent") or ZERO
@@ -296,7 +286,7 @@ def update_invoice(
     if "institution_id" in changes and "contact_id" not in values:
         contact_id = None
         changes["contact_id"] = (invoice.contact_id, None)
-    _check_contact(session, institution_id, contact_id)
+    links.check_contact(session, institution_id, contact_id)
     if "owner_id" in changes:
         owner = _owner(session, actor, changes["owner_id"][1])
         changes["team_id"] = (invoice.team_id, owner.team_id)

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from crm_app.institutions import timeline
+from crm_app.institutions import links, timeline
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import audit, comments, events, records, security_log
 from crm_app.platform import cleaners as fields
@@ -181,23 +181,6 @@ def _owner(session: Session, actor: Actor, owner_id: uuid.UUID | None) -> User:
     user = active_user(session, owner_id, "owner_id")
     authorize(actor, "opportunity.edit", Placement(team_id=user.team_id, assigned_user_id=user.id))
     return user
-
-
-def _check_parties(
-    session: Session, actor: Actor, institution_id: uuid.UUID | None, contact_id: uuid.UUID | None
-) -> Institution:
-    institution = session.get(Institution, institution_id) if institution_id is not None else None
-    if institution is None:
-        message = N_("This field is required.") if institution_id is None else N_("This institution does not exist.")
-        raise ValidationFailed({"institution_id": message})
-    authorize(actor, "institution.view", institution)
-    if contact_id is not None:
-        contact = session.get(Contact, contact_id)
-        if contact is None:
-            raise ValidationFailed({"contact_id": N_("This contact does not exist.")})
-        if contact.institution_id != institution.id:
-            raise ValidationFailed({"contact_id": N_("This contact belongs to another institution.")})
-    return institution
 
 
 def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -379,7 +362,7 @@ def create_opportunity(session: Session, actor: Actor, raw: Mapping[str, Any]) -
     values = _clean(raw)
     if not values.get("name"):
         raise ValidationFailed({"name": N_("This field is required.")})
-    institution = _check_parties(session, actor, values.get("institution_id"), values.get("contact_id"))
+    institution = links.required_institution(session, actor, values.get("institution_id"), values.get("contact_id"))
     owner = _owner(session, actor, values.get("owner_id") or actor_id(actor))
     now = utcnow()
     opportunity = Opportunity(
@@ -435,7 +418,7 @@ def _field_changes(
     if "institution_id" in changes and "contact_id" not in values and opportunity.contact_id is not None:
         changes["contact_id"] = (opportunity.contact_id, None)  # the contact worked at the previous institution
     if "institution_id" in changes or "contact_id" in changes:
-        _check_parties(
+        links.required_institution(
             session,
             actor,
             changes.get("institution_id", (None, opportunity.institution_id))[1],

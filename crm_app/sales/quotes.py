@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from crm_app.institutions import timeline
+from crm_app.institutions import links, timeline
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import audit, comments, events, records
 from crm_app.platform import cleaners as fields
@@ -168,23 +168,6 @@ def _owner(session: Session, actor: Actor, owner_id: uuid.UUID | None) -> User:
     return user
 
 
-def _check_parties(
-    session: Session, actor: Actor, institution_id: uuid.UUID | None, contact_id: uuid.UUID | None
-) -> Institution:
-    institution = session.get(Institution, institution_id) if institution_id is not None else None
-    if institution is None:
-        message = N_("This field is required.") if institution_id is None else N_("This institution does not exist.")
-        raise ValidationFailed({"institution_id": message})
-    authorize(actor, "institution.view", institution)
-    if contact_id is not None:
-        contact = session.get(Contact, contact_id)
-        if contact is None:
-            raise ValidationFailed({"contact_id": N_("This contact does not exist.")})
-        if contact.institution_id != institution.id:
-            raise ValidationFailed({"contact_id": N_("This contact belongs to another institution.")})
-    return institution
-
-
 def _opportunity(
     session: Session, actor: Actor, opportunity_id: uuid.UUID | None, institution_id: uuid.UUID | None
 ) -> Opportunity | None:
@@ -252,7 +235,7 @@ def create_quote(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Quot
             values.setdefault("contact_id", opportunity.contact_id)
         if not values.get("title"):
             values["title"] = opportunity.name[:200]
-    institution = _check_parties(session, actor, values.get("institution_id"), values.get("contact_id"))
+    institution = links.required_institution(session, actor, values.get("institution_id"), values.get("contact_id"))
     owner = _owner(session, actor, values.get("owner_id") or actor_id(actor))
     settings = document_settings(session)
     now = today(session)
@@ -314,7 +297,8 @@ def _check_changed_parties(
     if changes.get("opportunity_id", (None, None))[1] is not None:
         _opportunity(session, actor, changes["opportunity_id"][1], institution_id)
     if "institution_id" in changes or "contact_id" in changes:
-        _check_parties(session, actor, institution_id, changes.get("contact_id", (None, quote.contact_id))[1])
+        contact_id = changes.get("contact_id", (None, quote.contact_id))[1]
+        links.required_institution(session, actor, institution_id, contact_id)
 
 
 def update_quote(
