@@ -244,8 +244,10 @@ def prepare_database(url: str, *, replace: bool) -> None:
         if not exists:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
             print(f"created database {name}")
+    from crm_app import bootstrap
     from crm_app.operations import migrate
 
+    bootstrap.wire()  # the settings sections: the migrations build the dashboard's totals in the organisation's zone
     migrate.upgrade()
     with psycopg.connect(conninfo) as connection:
         holds_data = connection.execute(

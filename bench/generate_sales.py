@@ -1353,6 +1353,19 @@ def lost_reasons(url: str, now: datetime, out: Loaded) -> list[uuid.UUID]:
     return [existing.get(label) or created[label] for label in LOST_REASONS]
 
 
+def rebuild_totals(zone: ZoneInfo) -> None:
+    """--replace emptied the tables with TRUNCATE, which fires no trigger: the dashboard's per-day totals
+    are recomputed from the rows (crm_app/analytics/rollup.py)."""
+    from crm_app.analytics import rollup
+    from crm_app.platform.db import unit_of_work
+
+    started = time.perf_counter()
+    with unit_of_work() as session:
+        if rollup.is_available(session):
+            rollup.rebuild(session, zone.key)
+            print(f"  dashboard totals rebuilt in {time.perf_counter() - started:.1f} s")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -1403,6 +1416,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"  COPY {total:,} rows in {load_seconds:.1f} s = {total / load_seconds:,.0f} rows/s; "
         f"indexes rebuilt in {index_seconds:.1f} s"
     )
+    rebuild_totals(zone)
     if args.verify:
         print(check_invariants(args.database_url))
         print(check_with_services(args.verify, args.seed))

@@ -23,7 +23,7 @@ from crm_app.activities import api as activities_api
 from crm_app.activities import notifications as activity_notifications
 from crm_app.activities import timeline as activity_timeline
 from crm_app.analytics import api as analytics_api
-from crm_app.analytics import api_health
+from crm_app.analytics import api_health, rollup
 from crm_app.analytics import health as institution_health
 from crm_app.institutions import notifications as institution_notifications
 from crm_app.institutions import search as institution_search
@@ -73,6 +73,7 @@ def wire() -> None:
             *reminders.JOBS,
             *smtp.JOBS,
             *institution_health.JOBS,
+            *rollup.JOBS,
         )
         # The settings page shows the sections in this order.
         settings.register_section(*settings.SECTIONS, *retention.SECTIONS, *document_settings.SECTIONS)
@@ -97,6 +98,7 @@ def wire() -> None:
             *invoices.SUBSCRIBERS,
             *opportunities.SUBSCRIBERS,
             *institution_health.SUBSCRIBERS,
+            *rollup.SUBSCRIBERS,
         ):
             events.subscribe(subscription.kind, subscription.handler)
         timeline.register_sources(

@@ -3,6 +3,7 @@ Alembic (migrations/env.py) and the schema tests read. Nothing else imports it."
 
 from crm_app.accounts import models as accounts_models
 from crm_app.activities import models as activities_models
+from crm_app.analytics import models as analytics_models
 from crm_app.institutions import models as institutions_models
 from crm_app.platform.models import audit, comments, jobs, notifications, outbox, people, settings
 from crm_app.sales.models import invoices, opportunities, quotes
@@ -21,4 +22,5 @@ MODEL_MODULES = (
     quotes,
     invoices,
     opportunities,
+    analytics_models,
 )

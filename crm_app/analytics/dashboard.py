@@ -52,6 +52,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from crm_app.activities.models import Call, Meeting, MeetingParticipant, MeetingStatus, Note, Task, TaskStatus
+from crm_app.analytics import rollup
 from crm_app.institutions.models import Institution
 from crm_app.platform.db import fetch_all, is_postgresql
 from crm_app.platform.errors import Forbidden, ValidationFailed
@@ -387,19 +388,16 @@ def _window_params(key: str, window: _Window) -> dict[str, Any]:
 
 
 @functools.cache
-def _kpi_statement(postgresql: bool, scope: DashboardScope, long_span: bool) -> Any:
-    """Every KPI of the dashboard in one statement, built once per dialect, scope and kind of span (the
-    actor, the windows, today and now are bound parameters): building and compiling it is no longer
-    paid on each call."""
+def _kpi_statement(postgresql: bool, scope: DashboardScope, long_span: bool, totals: bool = False) -> Any:
+    """Every KPI of the dashboard in one statement, built once per dialect, scope, kind of span and
+    source (the actor, the windows, today and now are bound parameters): building and compiling it is
+    no longer paid on each call. With `totals`, the period figures come from the per-day totals
+    (`crm_app.analytics.rollup`), else from the rows."""
     actor = cast(Actor, _ParamActor())
     windows = {"cur": _param_window("cur"), "prev": _param_window("prev")}
     today, now = cast(date, sa.bindparam("today")), cast(datetime, sa.bindparam("now"))
-    return _one_row(
-        [
-            *_state_parts(postgresql, actor, scope, today, now),
-            *_period_parts(postgresql, actor, scope, windows, long_span=long_span),
-        ]
-    )
+    period = [rollup.period_part()] if totals else _period_parts(postgresql, actor, scope, windows, long_span=long_span)
+    return _one_row([*_state_parts(postgresql, actor, scope, today, now), *period])
 
 
 def _period_parts(
@@ -617,9 +615,12 @@ def dashboard(
     date_to: date | None = None,
     scope: DashboardScope | None = None,
     today: date | None = None,
+    from_rows: bool = False,
 ) -> Dashboard:
-    """The KPIs of the period and of the previous one, in the scope asked (or the widest allowed): one
-    statement, each table read once for both periods."""
+    """The KPIs of the period and of the previous one, in the scope asked (or the widest allowed), in
+    one statement. On PostgreSQL the period figures are sums of the per-day totals the database keeps
+    (`crm_app.analytics.rollup`); elsewhere, when those are not built in the organisation's time zone,
+    or with `from_rows` (the tests compare both), each table is read once for both periods."""
     resolved = resolve_scope(actor, scope)
     day = today or local_today(session)
     current, previous = period_ranges(period, day, date_from, date_to)
@@ -633,8 +634,15 @@ def dashboard(
         **_window_params("prev", _window(previous, zone)),
     }
     long_span = current.days + previous.days > LONG_SPAN_DAYS
-    statement = _kpi_statement(is_postgresql(session), resolved, long_span)
-    row = dict(fetch_all(session, statement, params)[0]._mapping)
+    postgresql = is_postgresql(session)
+    row: dict[str, Any] | None = None
+    if postgresql and not from_rows:
+        params.update(rollup.subject(resolved.value, actor.id, actor.team_id))
+        row = dict(fetch_all(session, _kpi_statement(True, resolved, long_span, True), params)[0]._mapping)
+        if row["rollup_zone"] != zone.key:  # not (yet) built in the organisation's zone: from the rows
+            row = None
+    if row is None:
+        row = dict(fetch_all(session, _kpi_statement(postgresql, resolved, long_span), params)[0]._mapping)
     now_figures = _state_kpis(row)
     this, before = _period_kpis(row, "cur"), _period_kpis(row, "prev")
     kpis: dict[str, Figure] = {}
@@ -837,9 +845,16 @@ class MonthCash:
 
 
 def invoiced_vs_collected(
-    session: Session, actor: Actor, *, months: int = 12, scope: DashboardScope | None = None, today: date | None = None
+    session: Session,
+    actor: Actor,
+    *,
+    months: int = 12,
+    scope: DashboardScope | None = None,
+    today: date | None = None,
+    from_rows: bool = False,
 ) -> list[MonthCash]:
-    """The last `months` months, the current one last: two queries of conditional sums."""
+    """The last `months` months, the current one last: from the per-day totals on PostgreSQL (one query),
+    else two queries of conditional sums over the rows."""
     resolved = resolve_scope(actor, scope)
     day = today or local_today(session)
     first = day.replace(day=1)
@@ -847,6 +862,13 @@ def invoiced_vs_collected(
         (_add_months(first, i - months + 1), _add_months(first, i - months + 2) - timedelta(days=1))
         for i in range(months)
     ]
+    if is_postgresql(session) and not from_rows:
+        from_totals = rollup.cash_by_month(session, spans, rollup.subject(resolved.value, actor.id, actor.team_id))
+        if from_totals is not None:
+            return [
+                MonthCash(low, _money(invoiced), _money(collected))
+                for (low, _), (invoiced, collected) in zip(spans, from_totals, strict=True)
+            ]
     invoice_scope = _scoped(actor, resolved, _INV.owner_id, _INV.team_id)
     signed = sa.case(
         (_INV.kind == InvoiceKind.CREDIT_NOTE.value, -_cents(_INV.total_excl_vat)), else_=_cents(_INV.total_excl_vat)
@@ -1057,6 +1079,53 @@ class Overview:
     my_day: MyDay
 
 
+FiguresPart = tuple[Dashboard, list[StageFigures], Forecast, Receivables, list[MonthCash]]
+PeoplePart = tuple[list[PersonActivity], MyDay]
+
+
+def overview_figures(
+    session: Session,
+    actor: Actor,
+    *,
+    period: Period = Period.MONTH,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    scope: DashboardScope | None = None,
+    today: date | None = None,
+) -> FiguresPart:
+    """The dashboard page's KPIs and money charts (pipeline, forecast, receivables, invoiced vs collected)."""
+    day = today or local_today(session)
+    figures = dashboard(session, actor, period=period, date_from=date_from, date_to=date_to, scope=scope, today=day)
+    resolved = figures.scope
+    return (
+        figures,
+        pipeline(session, actor, scope=resolved),
+        forecast(session, actor, months=6, scope=resolved, today=day),
+        receivables(session, actor, scope=resolved, today=day),
+        invoiced_vs_collected(session, actor, months=12, scope=resolved, today=day),
+    )
+
+
+def overview_people(
+    session: Session,
+    actor: Actor,
+    *,
+    period: Period = Period.MONTH,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    scope: DashboardScope | None = None,
+    today: date | None = None,
+) -> PeoplePart:
+    """The dashboard page's activities per salesperson and the actor's day. The page asks for it beside
+    `overview_figures`, in a unit of work of its own, so that both halves are computed at the same time."""
+    day = today or local_today(session)
+    resolved = resolve_scope(actor, scope)
+    activities = activities_by_person(
+        session, actor, period=period, date_from=date_from, date_to=date_to, scope=resolved, today=day
+    )
+    return activities, my_day(session, actor, today=day)
+
+
 def overview(
     session: Session,
     actor: Actor,
@@ -1069,16 +1138,6 @@ def overview(
 ) -> Overview:
     """The dashboard page's figures, all computed in the same transaction on the same day."""
     day = today or local_today(session)
-    figures = dashboard(session, actor, period=period, date_from=date_from, date_to=date_to, scope=scope, today=day)
-    resolved = figures.scope
-    return Overview(
-        dashboard=figures,
-        pipeline=pipeline(session, actor, scope=resolved),
-        forecast=forecast(session, actor, months=6, scope=resolved, today=day),
-        receivables=receivables(session, actor, scope=resolved, today=day),
-        cash=invoiced_vs_collected(session, actor, months=12, scope=resolved, today=day),
-        activities=activities_by_person(
-            session, actor, period=period, date_from=date_from, date_to=date_to, scope=resolved, today=day
-        ),
-        my_day=my_day(session, actor, today=day),
-    )
+    options: dict[str, Any] = {"period": period, "date_from": date_from, "date_to": date_to, "today": day}
+    figures = overview_figures(session, actor, scope=scope, **options)
+    return Overview(*figures, *overview_people(session, actor, scope=figures[0].scope, **options))

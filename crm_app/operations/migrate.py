@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import migrations
+from crm_app.analytics import rollup
 from crm_app.platform.db import get_engine
 
 SCRIPT_LOCATION = Path(migrations.__file__).parent
@@ -25,7 +26,11 @@ def alembic_config() -> Config:
 
 
 def upgrade(revision: str = "head") -> None:
+    """Upgrade the schema; at the head, build the dashboard's per-day totals if they are not built in the
+    organisation's time zone (a new database, an upgrade from before 0021, a changed TIMEZONE)."""
     command.upgrade(alembic_config(), revision)
+    if revision == "head":
+        rollup.ensure_now()
 
 
 def downgrade(revision: str = "-1") -> None:

@@ -58,6 +58,8 @@ EXPECTED_TABLES = {
     "opportunities",
     "opportunity_stage_changes",
     "opportunity_lost_reasons",
+    "analytics_daily",
+    "analytics_first_invoices",
 }
 
 
