@@ -79,8 +79,14 @@ class Task(Tracked, table=True):
         sa.Index("ix_tasks_priority", "priority", "due_at"),
         # The alert job reads only the open tasks that have a due date.
         sa.Index("ix_tasks_open_due", "due_at", postgresql_where=_OPEN_TASKS, sqlite_where=_OPEN_TASKS),
-        # The dashboard's tasks done in a period.
-        sa.Index("ix_tasks_done_at", "completed_at", postgresql_where=_DONE_TASKS, sqlite_where=_DONE_TASKS),
+        # The dashboard's tasks done in a period, per person (covering: migration 0022).
+        sa.Index(
+            "ix_tasks_done_at",
+            "completed_at",
+            postgresql_include=["assignee_id", "team_id"],
+            postgresql_where=_DONE_TASKS,
+            sqlite_where=_DONE_TASKS,
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -109,6 +115,14 @@ class Note(Tracked, table=True):
         sa.Index("ix_notes_author", "created_by", "updated_at"),
         sa.Index("ix_notes_institution", "institution_id", "created_at"),
         sa.Index("ix_notes_opportunity", "opportunity_id", "created_at"),
+        # The dashboard's notes written in a period, per author (migration 0022).
+        sa.Index(
+            "ix_notes_written_figures",
+            "created_at",
+            postgresql_include=["created_by", "team_id"],
+            postgresql_where=sa.text("created_by IS NOT NULL"),
+            sqlite_where=sa.text("created_by IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -143,6 +157,14 @@ class Meeting(Tracked, table=True):
         sa.Index("ix_meetings_opportunity", "opportunity_id", "starts_at"),
         sa.Index("ix_meetings_starts", "starts_at", "id"),
         sa.Index("ix_meetings_status", "status", "starts_at"),
+        # The dashboard's meetings in a period, per organiser (migration 0022).
+        sa.Index(
+            "ix_meetings_held_figures",
+            "starts_at",
+            postgresql_include=["organizer_id", "team_id"],
+            postgresql_where=sa.text("status <> 'cancelled'"),
+            sqlite_where=sa.text("status <> 'cancelled'"),
+        ),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -194,6 +216,8 @@ class Call(Tracked, table=True):
         sa.Index("ix_calls_contact", "contact_id", "called_at"),
         sa.Index("ix_calls_direction", "direction", "called_at"),
         sa.Index("ix_calls_called_at", "called_at", "id"),
+        # The dashboard's calls in a period, per caller (migration 0022).
+        sa.Index("ix_calls_logged_figures", "called_at", postgresql_include=["user_id", "team_id"]),
     )
 
     id: uuid.UUID = uuid_pk()
