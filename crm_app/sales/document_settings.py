@@ -22,7 +22,7 @@ from sqlmodel import Session
 from crm_app.platform import settings
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
-from crm_app.platform.identifiers import clean_email, clean_siret
+from crm_app.platform.identifiers import clean_email, clean_siret, clean_vat_number, siren_of_vat_number
 from crm_app.platform.permissions import Actor, authorize
 from crm_app.platform.storage import path_of, read_file, write_file
 from crm_app.sales.money import DEFAULT_VAT_RATES
@@ -259,16 +259,19 @@ def _siret(value: Any) -> tuple[Any, str | None]:
     if not text:
         return "", None
     try:
-        return clean_siret(text), None
+        return clean_siret(text, check_siren=True), None
     except ValueError:
         return None, N_("A SIRET has 14 digits and a valid check key.")
 
 
 def _vat_number(value: Any) -> tuple[Any, str | None]:
-    compact = "".join(str(value or "").split()).upper()
-    if compact and not re.fullmatch(r"[A-Z]{2}[A-Z0-9]{2,13}", compact):
-        return None, N_("Enter a VAT number such as FR12345678901.")
-    return compact, None
+    text = str(value or "").strip()
+    if not text:
+        return "", None
+    try:
+        return clean_vat_number(text), None
+    except ValueError as error:
+        return None, str(error)
 
 
 def _email(value: Any) -> tuple[Any, str | None]:
@@ -354,6 +357,15 @@ def _check_documents(after: dict[str, Any], errors: dict[str, str]) -> None:
         errors["default_vat_rate"] = N_("The default VAT rate must be one of the VAT rates.")
 
 
+def _check_branding(after: dict[str, Any], errors: dict[str, str]) -> None:
+    siren = siren_of_vat_number(str(after["vat_number"] or "")) if "vat_number" not in errors else None
+    siret = str(after["siret"] or "") if "siret" not in errors else ""
+    if siren and siret and siret[:9] != siren:
+        errors["vat_number"] = N_(
+            "This VAT number does not match the SIRET: its last 9 digits must be the SIRET's first 9 (the SIREN)."
+        )
+
+
 FIELD_CHECKS: dict[str, dict[str, Check]] = {
     "documents": {
         "quote_prefix": _prefix,
@@ -417,6 +429,7 @@ SECTIONS = (
         DOCUMENTS_RIGHT,
         lambda env: copy.deepcopy(BRANDING_DEFAULTS),
         FIELD_CHECKS["branding"],
+        _check_branding,
     ),
     settings.Section(
         "templates",
