@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
+from schwifty import BIC, IBAN
+from schwifty.exceptions import InvalidChecksumDigits, InvalidCountryCode, SchwiftyException
 from sqlmodel import Session
 
 from crm_app.platform import settings
@@ -232,25 +234,37 @@ def _indemnity(value: Any) -> tuple[Any, str | None]:
 
 
 def iban_is_valid(iban: str) -> bool:
-    """ISO 13616: 2 letters, 2 check digits, up to 30 letters or digits, mod 97 of the rearranged number = 1."""
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", iban):
+    """ISO 13616, as schwifty checks it: the country's length and format, and the mod-97 check digits."""
+    try:
+        IBAN(iban)
+    except SchwiftyException:
         return False
-    digits = "".join(str(int(char, 36)) for char in iban[4:] + iban[:4])
-    return int(digits) % 97 == 1
+    return True
 
 
 def _iban(value: Any) -> tuple[Any, str | None]:
-    compact = "".join(str(value or "").split()).upper()
-    if compact and not iban_is_valid(compact):
+    text = str(value or "")
+    if not text.strip():
+        return "", None
+    try:
+        return IBAN(text).compact, None
+    except InvalidChecksumDigits:
         return None, N_("This IBAN is not valid (check its characters: the control key does not match).")
-    return compact, None
+    except SchwiftyException:
+        return None, N_("This IBAN is not valid (check its country code and its length).")
 
 
 def _bic(value: Any) -> tuple[Any, str | None]:
-    compact = "".join(str(value or "").split()).upper()
-    if compact and not re.fullmatch(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?", compact):
+    text = str(value or "")
+    if not text.strip():
+        return "", None
+    try:
+        # SWIFT's rule (4 letters for the bank), stricter than ISO 9362's letters or digits
+        return BIC(text, enforce_swift_compliance=True).compact, None
+    except InvalidCountryCode:
+        return None, N_("This BIC's country code (its 5th and 6th letters) does not exist.")
+    except SchwiftyException:
         return None, N_("A BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), then letters or digits.")
-    return compact, None
 
 
 def _siret(value: Any) -> tuple[Any, str | None]:

@@ -1,5 +1,5 @@
-"""Settings of the sales documents: each field's validation (prefixes, VAT rates, IBAN mod 97, BIC,
-SIRET and VAT number by python-stdnum, colours, reminder levels, template placeholders), the
+"""Settings of the sales documents: each field's validation (prefixes, VAT rates, IBAN and BIC by
+schwifty, SIRET and VAT number by python-stdnum, colours, reminder levels, template placeholders), the
 logo upload, who may change them, the security log, and the typed views the other services read."""
 
 from __future__ import annotations
@@ -115,6 +115,29 @@ def test_iban_is_checked_with_mod_97(db: Session, admin: Actor) -> None:
     assert view.values["iban"] == "FR7630006000011234567890189"
     branding = ds.branding(db)
     assert (branding.bic, branding.accent_color, branding.legal_name) == ("AGRIFRPP", "#c62828", "OPEx Médical SAS")
+
+
+def test_iban_and_bic_are_refused_with_the_reason_next_to_the_field(db: Session, admin: Actor) -> None:
+    assert not ds.iban_is_valid("FR76300060000112345678901")  # 25 characters: a French IBAN has 27
+    assert not ds.iban_is_valid("XX7630006000011234567890189")
+    assert _messages(db, admin, "branding", {"iban": "FR76 3000 6000 0112 3456 7890 188", "bic": "AGRIFRP"}) == {
+        "iban": "This IBAN is not valid (check its characters: the control key does not match).",
+        "bic": "A BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), then letters or digits.",
+    }
+    assert _messages(db, admin, "branding", {"iban": "FR76 3000 6000 0112 3456 7890 1", "bic": "AGR1FRPP"}) == {
+        "iban": "This IBAN is not valid (check its country code and its length).",
+        "bic": "A BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), then letters or digits.",
+    }
+    assert _messages(db, admin, "branding", {"iban": "XX76 3000 6000 0112 3456 7890 189", "bic": "AGRIXXPP"}) == {
+        "iban": "This IBAN is not valid (check its country code and its length).",
+        "bic": "This BIC's country code (its 5th and 6th letters) does not exist.",
+    }
+    view = app_settings.update_section(
+        db, admin, "branding", {"iban": "de89 3704 0044 0532 0130 00", "bic": "cobadeffxxx"}
+    )
+    assert (view.values["iban"], view.values["bic"]) == ("DE89370400440532013000", "COBADEFFXXX")
+    view = app_settings.update_section(db, admin, "branding", {"iban": " ", "bic": ""})
+    assert (view.values["iban"], view.values["bic"]) == ("", "")
 
 
 def test_the_company_siret_and_vat_number_are_checked_with_their_keys(db: Session, admin: Actor) -> None:
