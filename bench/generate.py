@@ -217,13 +217,9 @@ def slug(text: str) -> str:
 
 def luhn_check_digit(body: str) -> str:
     """The digit that makes `body + digit` pass the Luhn check (SIRET)."""
-    total = 0
-    for index, char in enumerate(reversed(body)):
-        digit = int(char)
-        if index % 2 == 0:  # doubled once the check digit is appended on the right
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return str((10 - total % 10) % 10)
+    from stdnum import luhn
+
+    return str(luhn.calc_check_digit(body))
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,29 +6,30 @@ import itertools
 from typing import Any
 
 from sqlmodel import Session
+from stdnum import luhn
 
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
 from crm_app.institutions.models import Contact, Institution
-from crm_app.platform.identifiers import luhn_ok
+from crm_app.platform.identifiers import make_siret
 from crm_app.platform.models.people import User
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 
 _serial = itertools.count(1)
 
-#: Real-world shaped identifiers, valid for the checks (SIRET Luhn key computed below).
+#: La Poste's SIRETs, the exception to the Luhn key (python-stdnum knows it).
 LA_POSTE_HEAD_OFFICE_SIRET = "35600000000048"  # Luhn-valid; its digits sum to 26
 LA_POSTE_ESTABLISHMENT_SIRET = "35600000000001"  # not Luhn-valid; its digits sum to 15
 
 
 def siret_with_key(first_13: str) -> str:
-    """Complete 13 digits with the Luhn key digit into a valid SIRET."""
+    """Complete 13 digits (a valid SIREN, then 4 digits of establishment) with the Luhn key digit."""
     assert len(first_13) == 13 and first_13.isdigit()
-    return next(first_13 + str(key) for key in range(10) if luhn_ok(first_13 + str(key)))
+    return first_13 + luhn.calc_check_digit(first_13)
 
 
 def unique_siret() -> str:
-    return siret_with_key(f"4{next(_serial):012d}")
+    return make_siret(f"4{next(_serial):011d}")
 
 
 def unique_finess() -> str:

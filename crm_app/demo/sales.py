@@ -23,7 +23,7 @@ from crm_app.demo import pipeline
 from crm_app.demo.history import Plan
 from crm_app.institutions.models import Contact, Institution
 from crm_app.platform import settings as app_settings
-from crm_app.platform.identifiers import luhn_ok
+from crm_app.platform.identifiers import french_vat_number, make_siret
 from crm_app.platform.models import base
 from crm_app.platform.models.people import Role, User
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor, actor_from
@@ -73,18 +73,16 @@ DEMO_SALES_REPS = (
 
 
 def _siret(rng: random.Random) -> str:
-    body = "".join(str(rng.randint(0, 9)) for _ in range(13))
-    return next(body + str(key) for key in range(10) if luhn_ok(body + str(key)))
+    return make_siret("".join(str(rng.randint(0, 9)) for _ in range(12)))
 
 
 def _branding() -> dict[str, Any]:
     siret = _siret(random.Random(75013))
-    siren = int(siret[:9])
     return {
         "legal_name": "OPEx Médical SAS",
         "address": "18 rue de la Santé\n75013 Paris\nFrance",
         "siret": siret,
-        "vat_number": f"FR{(12 + 3 * (siren % 97)) % 97:02d}{siret[:9]}",
+        "vat_number": french_vat_number(siret[:9]),
         "rcs": f"RCS Paris {siret[:3]} {siret[3:6]} {siret[6:9]}",
         "share_capital": "250 000 €",
         "phone": "01 45 89 12 30",

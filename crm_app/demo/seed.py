@@ -14,7 +14,7 @@ from crm_app.demo import sales as demo_sales
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, InstitutionType
-from crm_app.platform.identifiers import luhn_ok
+from crm_app.platform.identifiers import make_siret
 from crm_app.platform.models.people import Role, Team, User
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.platform.text import fold
@@ -188,10 +188,10 @@ _TITLES = (
 
 
 def _siret(rng: random.Random) -> str:
-    """A random SIRET with a valid Luhn key."""
-
+    """A random valid SIRET (its SIREN valid too)."""
+    # 13 draws, one more than the SIRET needs: the rest of the demo keeps the same random values.
     body = "".join(str(rng.randint(0, 9)) for _ in range(13))
-    return next(body + str(key) for key in range(10) if luhn_ok(body + str(key)))
+    return make_siret(body[:12])
 
 
 def _phone(rng: random.Random) -> str:

@@ -17,12 +17,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
+from schwifty import BIC, IBAN
+from schwifty.exceptions import InvalidChecksumDigits, InvalidCountryCode, SchwiftyException
 from sqlmodel import Session
 
 from crm_app.platform import settings
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
-from crm_app.platform.identifiers import clean_email, clean_siret
+from crm_app.platform.identifiers import clean_email, clean_siret, clean_vat_number, siren_of_vat_number
 from crm_app.platform.permissions import Actor, authorize
 from crm_app.platform.storage import path_of, read_file, write_file
 from crm_app.sales.money import DEFAULT_VAT_RATES
@@ -232,25 +234,37 @@ def _indemnity(value: Any) -> tuple[Any, str | None]:
 
 
 def iban_is_valid(iban: str) -> bool:
-    """ISO 13616: 2 letters, 2 check digits, up to 30 letters or digits, mod 97 of the rearranged number = 1."""
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", iban):
+    """ISO 13616, as schwifty checks it: the country's length and format, and the mod-97 check digits."""
+    try:
+        IBAN(iban)
+    except SchwiftyException:
         return False
-    digits = "".join(str(int(char, 36)) for char in iban[4:] + iban[:4])
-    return int(digits) % 97 == 1
+    return True
 
 
 def _iban(value: Any) -> tuple[Any, str | None]:
-    compact = "".join(str(value or "").split()).upper()
-    if compact and not iban_is_valid(compact):
+    text = str(value or "")
+    if not text.strip():
+        return "", None
+    try:
+        return IBAN(text).compact, None
+    except InvalidChecksumDigits:
         return None, N_("This IBAN is not valid (check its characters: the control key does not match).")
-    return compact, None
+    except SchwiftyException:
+        return None, N_("This IBAN is not valid (check its country code and its length).")
 
 
 def _bic(value: Any) -> tuple[Any, str | None]:
-    compact = "".join(str(value or "").split()).upper()
-    if compact and not re.fullmatch(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?", compact):
+    text = str(value or "")
+    if not text.strip():
+        return "", None
+    try:
+        # SWIFT's rule (4 letters for the bank), stricter than ISO 9362's letters or digits
+        return BIC(text, enforce_swift_compliance=True).compact, None
+    except InvalidCountryCode:
+        return None, N_("This BIC's country code (its 5th and 6th letters) does not exist.")
+    except SchwiftyException:
         return None, N_("A BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), then letters or digits.")
-    return compact, None
 
 
 def _siret(value: Any) -> tuple[Any, str | None]:
@@ -259,16 +273,19 @@ def _siret(value: Any) -> tuple[Any, str | None]:
     if not text:
         return "", None
     try:
-        return clean_siret(text), None
+        return clean_siret(text, check_siren=True), None
     except ValueError:
         return None, N_("A SIRET has 14 digits and a valid check key.")
 
 
 def _vat_number(value: Any) -> tuple[Any, str | None]:
-    compact = "".join(str(value or "").split()).upper()
-    if compact and not re.fullmatch(r"[A-Z]{2}[A-Z0-9]{2,13}", compact):
-        return None, N_("Enter a VAT number such as FR12345678901.")
-    return compact, None
+    text = str(value or "").strip()
+    if not text:
+        return "", None
+    try:
+        return clean_vat_number(text), None
+    except ValueError as error:
+        return None, str(error)
 
 
 def _email(value: Any) -> tuple[Any, str | None]:
@@ -354,6 +371,15 @@ def _check_documents(after: dict[str, Any], errors: dict[str, str]) -> None:
         errors["default_vat_rate"] = N_("The default VAT rate must be one of the VAT rates.")
 
 
+def _check_branding(after: dict[str, Any], errors: dict[str, str]) -> None:
+    siren = siren_of_vat_number(str(after["vat_number"] or "")) if "vat_number" not in errors else None
+    siret = str(after["siret"] or "") if "siret" not in errors else ""
+    if siren and siret and siret[:9] != siren:
+        errors["vat_number"] = N_(
+            "This VAT number does not match the SIRET: its last 9 digits must be the SIRET's first 9 (the SIREN)."
+        )
+
+
 FIELD_CHECKS: dict[str, dict[str, Check]] = {
     "documents": {
         "quote_prefix": _prefix,
@@ -417,6 +443,7 @@ SECTIONS = (
         DOCUMENTS_RIGHT,
         lambda env: copy.deepcopy(BRANDING_DEFAULTS),
         FIELD_CHECKS["branding"],
+        _check_branding,
     ),
     settings.Section(
         "templates",

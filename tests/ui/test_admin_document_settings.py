@@ -81,6 +81,30 @@ async def test_branding_checks_the_iban_and_takes_a_logo(ui_user: User, account:
     await eventually(lambda: str(preview.source).startswith("data:image/png;base64,"), "no logo preview")
 
 
+async def test_branding_refuses_an_invalid_vat_number_or_bic_next_to_the_field(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    await _open(ui_user, account)
+    siret, vat_number, bic = (element(ui_user, f"branding-{n}") for n in ("siret", "vat_number", "bic"))
+    siret.value = "732 829 320 00074"
+    vat_number.value = "FR45 732 829 320"  # the key is 44
+    bic.value = "AGRIXXPP"
+    ui_user.find(marker="save-branding").click()
+    await eventually(lambda: vat_number.error is not None and bic.error is not None, "no error next to the fields")
+    assert "2-digit key" in vat_number.error and "country code" in bic.error
+    assert siret.error is None
+    assert _stored("branding") == {}
+    vat_number.value = "FR39 356 000 000"  # valid, but not this SIRET's SIREN
+    bic.value = "AGRIFRPP"
+    ui_user.find(marker="save-branding").click()
+    await eventually(lambda: "match the SIRET" in (vat_number.error or ""), "no mismatch shown")
+    assert bic.error is None
+    vat_number.value = "FR44 732 829 320"
+    ui_user.find(marker="save-branding").click()
+    await eventually(lambda: _stored("branding").get("vat_number") == "FR44732829320", "not saved")
+    assert (_stored("branding")["siret"], _stored("branding")["bic"]) == ("73282932000074", "AGRIFRPP")
+
+
 async def test_templates_refuse_unknown_placeholders_and_preview_a_real_document(
     ui_user: User, account: Callable[..., str]
 ) -> None:

@@ -1,6 +1,6 @@
-"""Settings of the sales documents: each field's validation (prefixes, VAT rates, IBAN mod 97, BIC,
-colours, reminder levels, template placeholders), the logo upload, who may change them, the security
-log, and the typed views the other services read."""
+"""Settings of the sales documents: each field's validation (prefixes, VAT rates, IBAN and BIC by
+schwifty, SIRET and VAT number by python-stdnum, colours, reminder levels, template placeholders), the
+logo upload, who may change them, the security log, and the typed views the other services read."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def _errors(db: Session, actor: Actor, section: str, values: dict[str, Any]) -> 
     with pytest.raises(ValidationFailed) as error:
         app_settings.update_section(db, actor, section, values)
     return set(error.value.field_errors)
+
+
+def _messages(db: Session, actor: Actor, section: str, values: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ValidationFailed) as error:
+        app_settings.update_section(db, actor, section, values)
+    return dict(error.value.field_errors)
 
 
 def _image(fmt: str, size: tuple[int, int] = (120, 40)) -> bytes:
@@ -109,6 +115,65 @@ def test_iban_is_checked_with_mod_97(db: Session, admin: Actor) -> None:
     assert view.values["iban"] == "FR7630006000011234567890189"
     branding = ds.branding(db)
     assert (branding.bic, branding.accent_color, branding.legal_name) == ("AGRIFRPP", "#c62828", "OPEx Médical SAS")
+
+
+def test_iban_and_bic_are_refused_with_the_reason_next_to_the_field(db: Session, admin: Actor) -> None:
+    assert not ds.iban_is_valid("FR76300060000112345678901")  # 25 characters: a French IBAN has 27
+    assert not ds.iban_is_valid("XX7630006000011234567890189")
+    assert _messages(db, admin, "branding", {"iban": "FR76 3000 6000 0112 3456 7890 188", "bic": "AGRIFRP"}) == {
+        "iban": "This IBAN is not valid (check its characters: the control key does not match).",
+        "bic": "A BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), then letters or digits.",
+    }
+    assert _messages(db, admin, "branding", {"iban": "FR76 3000 6000 0112 3456 7890 1", "bic": "AGR1FRPP"}) == {
+        "iban": "This IBAN is not valid (check its country code and its length).",
+        "bic": "A BIC has 8 or 11 characters: 4 letters (bank), 2 letters (country), then letters or digits.",
+    }
+    assert _messages(db, admin, "branding", {"iban": "XX76 3000 6000 0112 3456 7890 189", "bic": "AGRIXXPP"}) == {
+        "iban": "This IBAN is not valid (check its country code and its length).",
+        "bic": "This BIC's country code (its 5th and 6th letters) does not exist.",
+    }
+    view = app_settings.update_section(
+        db, admin, "branding", {"iban": "de89 3704 0044 0532 0130 00", "bic": "cobadeffxxx"}
+    )
+    assert (view.values["iban"], view.values["bic"]) == ("DE89370400440532013000", "COBADEFFXXX")
+    view = app_settings.update_section(db, admin, "branding", {"iban": " ", "bic": ""})
+    assert (view.values["iban"], view.values["bic"]) == ("", "")
+
+
+def test_the_company_siret_and_vat_number_are_checked_with_their_keys(db: Session, admin: Actor) -> None:
+    assert _messages(db, admin, "branding", {"siret": "73282932000075", "vat_number": "FR45732829320"}) == {
+        "siret": "A SIRET has 14 digits and a valid check key.",
+        "vat_number": "This VAT number is not valid: check its 2-digit key and its SIREN.",
+    }
+    # The company's own SIRET has a valid SIREN too (an institution's need not: see test_identifiers.py).
+    assert _messages(db, admin, "branding", {"siret": "40000000000002", "vat_number": "FR4473282932"}) == {
+        "siret": "A SIRET has 14 digits and a valid check key.",
+        "vat_number": "Enter a VAT number such as FR12345678901.",
+    }
+    assert _messages(db, admin, "branding", {"vat_number": "DE136695977"}) == {
+        "vat_number": "This VAT number is not valid (check digits)."
+    }
+    view = app_settings.update_section(
+        db, admin, "branding", {"siret": "732 829 320 00074", "vat_number": "fr 44 732 829 320"}
+    )
+    assert (view.values["siret"], view.values["vat_number"]) == ("73282932000074", "FR44732829320")
+    view = app_settings.update_section(db, admin, "branding", {"siret": "35600000000001", "vat_number": ""})
+    assert view.values["siret"] == "35600000000001"  # a La Poste establishment
+
+
+def test_a_french_vat_number_must_hold_the_sirets_siren(db: Session, admin: Actor) -> None:
+    mismatch = "This VAT number does not match the SIRET: its last 9 digits must be the SIRET's first 9 (the SIREN)."
+    # FR39356000000 is a valid number, but La Poste's, not the company's
+    assert _messages(db, admin, "branding", {"siret": "73282932000074", "vat_number": "FR39356000000"}) == {
+        "vat_number": mismatch
+    }
+    app_settings.update_section(db, admin, "branding", {"siret": "73282932000074", "vat_number": "FR44732829320"})
+    # against the stored SIRET as well, when only the VAT number changes
+    assert _messages(db, admin, "branding", {"vat_number": "FR39356000000"}) == {"vat_number": mismatch}
+    # another member state's number, or no SIRET, is not compared
+    app_settings.update_section(db, admin, "branding", {"vat_number": "DE136695976"})
+    view = app_settings.update_section(db, admin, "branding", {"siret": "", "vat_number": "FR39356000000"})
+    assert view.values["vat_number"] == "FR39356000000"
 
 
 def test_reminder_levels_are_distinct_whole_days_in_range(db: Session, admin: Actor) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
+from stdnum import luhn
 
 from crm_app.institutions import contacts, timeline
 from crm_app.institutions import service as institutions
@@ -96,17 +97,27 @@ def test_siret_that_is_not_fourteen_digits_is_refused(typed: str) -> None:
     assert _field_errors({"siret": typed}) == {"siret": "A SIRET number has 14 digits."}
 
 
+def test_siret_whose_siren_fails_its_own_check_is_accepted_for_an_institution() -> None:
+    # DOMAIN.md asks the SIRET's key only (the sample file's SIRETs are like this one); the company's
+    # own SIRET in the settings is held to the SIREN's key too (tests/unit/test_document_settings.py).
+    assert luhn.is_valid("40000000000002") and not luhn.is_valid("400000000")
+    assert institutions.clean({"siret": "40000000000002"}, partial=True)["siret"] == "40000000000002"
+    with pytest.raises(ValueError, match="check digit"):
+        identifiers.clean_siret("40000000000002", check_siren=True)
+
+
 def test_la_poste_establishment_siret_uses_the_sum_of_digits_instead_of_luhn() -> None:
-    assert not identifiers.luhn_ok(LA_POSTE_ESTABLISHMENT_SIRET)
+    assert not luhn.is_valid(LA_POSTE_ESTABLISHMENT_SIRET)
     assert (
         institutions.clean({"siret": LA_POSTE_ESTABLISHMENT_SIRET}, partial=True)["siret"]
         == LA_POSTE_ESTABLISHMENT_SIRET
     )
+    assert identifiers.clean_siret("356 000 000 00015") == "35600000000015"  # digits sum to 20
     assert _field_errors({"siret": "35600000000002"}) == {"siret": "This SIRET number is not valid (check digit)."}
 
 
 def test_la_poste_head_office_siret_is_accepted() -> None:
-    assert identifiers.luhn_ok(LA_POSTE_HEAD_OFFICE_SIRET)
+    assert luhn.is_valid(LA_POSTE_HEAD_OFFICE_SIRET)
     assert identifiers.clean_siret(LA_POSTE_HEAD_OFFICE_SIRET) == LA_POSTE_HEAD_OFFICE_SIRET
 
 
