@@ -37,8 +37,9 @@ def _assign(manager: Actor, rep_id: uuid.UUID, title: str) -> None:
 
 
 async def _bell_shows(user: User, count: int) -> None:
-    """Wait (up to a second) until the bell shows `count` unread (0: no badge)."""
-    for _ in range(20):
+    """Wait (up to five seconds: the machine may be busy) until the bell shows `count` unread (0: no
+    badge)."""
+    for _ in range(100):
         bell = next(iter(user.find(marker="bell").elements))
         badge = next(child for child in bell.default_slot.children if isinstance(child, ui.badge))
         if bell.props["aria-label"].endswith(f"({count})") and (
