@@ -1,13 +1,13 @@
 """/: the dashboard. The period (week, month, quarter, year or a date range) and the scope (as the role
-allows) are in the URL; the figures come from two service calls off the event loop, made at the same
-time (`crm_app.analytics.dashboard.overview_figures` and `overview_people`), then the KPI cards, the
-charts (NiceGUI's ECharts element) and the "my day" panel are drawn. Every figure and every bar opens
-the list behind it, filtered the same way (components of the URL built by `ListLinks`)."""
+allows) are in the URL; the figures come from one service call off the event loop
+(`crm_app.analytics.dashboard.overview`), then the KPI cards, the charts (NiceGUI's ECharts element) and
+the "my day" panel are drawn. Every figure and every bar opens the list behind it, filtered the same way
+(components of the URL built by `ListLinks`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -250,23 +250,13 @@ class Choice:
 async def dashboard_page(query: dict[str, list[str]]) -> None:
     screen = DashboardScreen(query)
     screen.build()
-
-    async def more_panels() -> None:
-        # The panels that follow neither the period nor the scope, below the figures: the accounts
-        # needing attention (part of the user's day) and the segments' live counts.
+    await screen.load()
+    await screen.show_previous_login()
+    # The panels that follow neither the period nor the scope, below the figures once they are drawn:
+    # the accounts needing attention (part of the user's day) and the segments' live counts.
+    with screen.more_panels:
         await attention_panel(screen.actor)
         await segments_panel(screen.actor)
-
-    async def within(element: ui.element, action: Callable[[], Awaitable[None]]) -> None:
-        with element:  # each gathered task starts with no slot of its own: give it the page's
-            await action()
-
-    # Read at the same time: the figures, the previous login, the panels.
-    await asyncio.gather(
-        within(screen.root, screen.load),
-        within(screen.root, screen.show_previous_login),
-        within(screen.more_panels, more_panels),
-    )
 
 
 class DashboardScreen:
@@ -356,22 +346,20 @@ class DashboardScreen:
         ui.navigate.history.replace(_url("/", c.params()))
         self._loads += 1
         ticket = self._loads
-        # The two halves of the page's figures in two units of work at once (the money figures, and the
-        # people's activities and day): on two cores the page waits for the longer one, not their sum.
-        options: dict[str, Any] = {
-            "period": c.period,
-            "date_from": c.date_from,
-            "date_to": c.date_to,
-            "scope": c.scope,
-            "fields": {"date_from": self.date_from, "date_to": self.date_to},
-        }
-        zone = user_zone() if not self.zone else asyncio.sleep(0, self.zone)
-        self.zone, figures, people = await asyncio.gather(
-            zone, call(analytics.overview_figures, **options), call(analytics.overview_people, **options)
+        figures = call(
+            analytics.overview,
+            period=c.period,
+            date_from=c.date_from,
+            date_to=c.date_to,
+            scope=c.scope,
+            fields={"date_from": self.date_from, "date_to": self.date_to},
         )
-        if figures is None or people is None or ticket != self._loads:  # refused (said next to the field),
-            return  # or a newer load won
-        result = Overview(*figures, *people)
+        if self.zone:
+            result = await figures
+        else:
+            self.zone, result = await asyncio.gather(user_zone(), figures)
+        if result is None or ticket != self._loads:  # refused (said next to the field), or a newer load won
+            return
         self._today = result.dashboard.today
         self.render(result)
 
