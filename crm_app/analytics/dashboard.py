@@ -1079,53 +1079,6 @@ class Overview:
     my_day: MyDay
 
 
-FiguresPart = tuple[Dashboard, list[StageFigures], Forecast, Receivables, list[MonthCash]]
-PeoplePart = tuple[list[PersonActivity], MyDay]
-
-
-def overview_figures(
-    session: Session,
-    actor: Actor,
-    *,
-    period: Period = Period.MONTH,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    scope: DashboardScope | None = None,
-    today: date | None = None,
-) -> FiguresPart:
-    """The dashboard page's KPIs and money charts (pipeline, forecast, receivables, invoiced vs collected)."""
-    day = today or local_today(session)
-    figures = dashboard(session, actor, period=period, date_from=date_from, date_to=date_to, scope=scope, today=day)
-    resolved = figures.scope
-    return (
-        figures,
-        pipeline(session, actor, scope=resolved),
-        forecast(session, actor, months=6, scope=resolved, today=day),
-        receivables(session, actor, scope=resolved, today=day),
-        invoiced_vs_collected(session, actor, months=12, scope=resolved, today=day),
-    )
-
-
-def overview_people(
-    session: Session,
-    actor: Actor,
-    *,
-    period: Period = Period.MONTH,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    scope: DashboardScope | None = None,
-    today: date | None = None,
-) -> PeoplePart:
-    """The dashboard page's activities per salesperson and the actor's day. The page asks for it beside
-    `overview_figures`, in a unit of work of its own, so that both halves are computed at the same time."""
-    day = today or local_today(session)
-    resolved = resolve_scope(actor, scope)
-    activities = activities_by_person(
-        session, actor, period=period, date_from=date_from, date_to=date_to, scope=resolved, today=day
-    )
-    return activities, my_day(session, actor, today=day)
-
-
 def overview(
     session: Session,
     actor: Actor,
@@ -1138,6 +1091,16 @@ def overview(
 ) -> Overview:
     """The dashboard page's figures, all computed in the same transaction on the same day."""
     day = today or local_today(session)
-    options: dict[str, Any] = {"period": period, "date_from": date_from, "date_to": date_to, "today": day}
-    figures = overview_figures(session, actor, scope=scope, **options)
-    return Overview(*figures, *overview_people(session, actor, scope=figures[0].scope, **options))
+    figures = dashboard(session, actor, period=period, date_from=date_from, date_to=date_to, scope=scope, today=day)
+    resolved = figures.scope
+    return Overview(
+        dashboard=figures,
+        pipeline=pipeline(session, actor, scope=resolved),
+        forecast=forecast(session, actor, months=6, scope=resolved, today=day),
+        receivables=receivables(session, actor, scope=resolved, today=day),
+        cash=invoiced_vs_collected(session, actor, months=12, scope=resolved, today=day),
+        activities=activities_by_person(
+            session, actor, period=period, date_from=date_from, date_to=date_to, scope=resolved, today=day
+        ),
+        my_day=my_day(session, actor, today=day),
+    )
