@@ -18,17 +18,16 @@ from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
 from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
-from tests.conftest import truncate_all
 from tests.factories import PASSWORD, actor_of, make_user
 
 
 @pytest.fixture
-async def ui_user(user: User) -> AsyncIterator[User]:
-    """The simulated browser; tables are emptied after the test."""
-    try:
-        yield user
-    finally:
-        truncate_all()
+async def ui_user(clean_db: None, user: User) -> AsyncIterator[User]:
+    """The simulated browser; tables are emptied after the test, once the simulated browser is gone
+    (`clean_db` is set up first, so torn down last): emptied while its screens were still open, a
+    screen that re-checked its session found none and redirected to /login, and the user fixture's
+    teardown could loop on that redirect for ever."""
+    yield user
 
 
 @pytest.fixture
