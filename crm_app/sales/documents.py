@@ -355,7 +355,11 @@ def _fields(session: Session, source: _Source, language: str, *, days: int | Non
     def day(value: date | None) -> str:
         return babel_dates.format_date(value, format="long", locale=language) if value else ""
 
-    due = row.total_incl_vat - row.amount_paid - row.amount_credited if isinstance(row, Invoice) else None
+    due = None
+    if isinstance(row, Invoice):  # an invoice's balance (nothing while a refund is due); a credit note's total
+        due = row.total_incl_vat - row.amount_paid - row.amount_credited
+        if row.kind == InvoiceKind.INVOICE:
+            due = max(Decimal("0.00"), due + row.amount_refunded)
     return {
         "number": source.number or "",
         "title": row.title or "",
