@@ -787,6 +787,9 @@ def create_credit_note(
         raise ValidationFailed({error_field: N_("A credit note needs at least one line with an amount.")})
     if totals.total_incl_vat > creditable:
         raise ValidationFailed({error_field: _TOO_MUCH_TO_CREDIT})
+    if refund_values is not None:  # refused before anything is written
+        overpaid = -(remaining_amount(invoice) - totals.total_incl_vat)
+        _check_refund(session, refund_values, min(totals.total_incl_vat, max(ZERO, overpaid)), prefix="refund.")
     note = Invoice(
         kind=InvoiceKind.CREDIT_NOTE,
         status=InvoiceStatus.DRAFT,
@@ -848,6 +851,19 @@ def clean_refund(raw: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
     return values
 
 
+def _check_refund(session: Session, values: Mapping[str, Any], refundable: Decimal, *, prefix: str) -> date:
+    """The refund's date (default today), when its date and amount are allowed."""
+    day = today(session)
+    paid_on: date = values.get("paid_on") or day
+    if paid_on > day:
+        raise ValidationFailed({prefix + "paid_on": N_("A refund date cannot be in the future.")})
+    if refundable <= 0:
+        raise ValidationFailed({prefix + "amount": N_("Nothing remains to refund on this credit note.")})
+    if values["amount"] > refundable:
+        raise ValidationFailed({prefix + "amount": N_("A refund cannot exceed what remains to refund.")})
+    return paid_on
+
+
 def add_refund(
     session: Session, actor: Actor, note: Invoice, invoice: Invoice, values: Mapping[str, Any], *, prefix: str = ""
 ) -> Payment:
@@ -855,14 +871,7 @@ def add_refund(
     `invoice` locked): never in the future, never more than `credit_note_refundable` (ValidationFailed on
     `prefix` + field). Both documents' `amount_refunded` grow; RefundRecorded is published."""
     day = today(session)
-    paid_on = values.get("paid_on") or day
-    if paid_on > day:
-        raise ValidationFailed({prefix + "paid_on": N_("A refund date cannot be in the future.")})
-    refundable = credit_note_refundable(note, invoice)
-    if refundable <= 0:
-        raise ValidationFailed({prefix + "amount": N_("Nothing remains to refund on this credit note.")})
-    if values["amount"] > refundable:
-        raise ValidationFailed({prefix + "amount": N_("A refund cannot exceed what remains to refund.")})
+    paid_on = _check_refund(session, values, credit_note_refundable(note, invoice), prefix=prefix)
     refund = Payment(
         invoice_id=note.id,
         direction=PaymentDirection.OUT,
