@@ -231,10 +231,6 @@ def test_refunds_are_taken_out_of_the_cash_collected_as_the_rows_say(db: Session
     after = analytics.dashboard(db, actor, today=TODAY, period=Period.MONTH, scope=DashboardScope.OWN).kpis
     assert after["cash_collected"].value == before["cash_collected"].value - Decimal("10.00")
     assert after["cash_collected"].previous == before["cash_collected"].previous - Decimal("5.00")
-    assert (
-        totals(db)[("collected", date(2026, 2, 10), "own", data.org.rep_a.user.id)][1]
-        <= before["cash_collected"].previous
-    )
 
     # A refund redated, turned into a payment in by hand, back out; the credit note changes hands.
     refund = db.get(Payment, later.id)
