@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.analytics import dashboard as analytics
 from crm_app.analytics.dashboard import DashboardScope, Period
@@ -206,7 +206,7 @@ def test_the_database_refuses_a_refund_above_what_was_overpaid(db: Session, org:
     invoices.create_credit_note(db, org.rep_a.actor, invoice.id, amount_incl_vat=D("100.00"))
     db.flush()
     with pytest.raises(sa.exc.IntegrityError), db.begin_nested():
-        db.execute(sa.update(Invoice).where(Invoice.id == invoice.id).values(amount_refunded=D("100.01")))
+        db.execute(sa.update(Invoice).where(col(Invoice.id) == invoice.id).values(amount_refunded=D("100.01")))
     with pytest.raises(sa.exc.IntegrityError), db.begin_nested():
         db.execute(
             sa.insert(Payment).values(
