@@ -253,6 +253,9 @@ def _build(session: Session, source: _Source) -> PdfDocument:
         # no amount paid or due: the PDF of an issued invoice is stored at its first download and
         # served as it is afterwards, so it holds only what cannot change after issue
         recovery_indemnity=settings.recovery_indemnity if is_invoice else None,
+        # A credit note shows the refund recorded with it: its PDF is stored at the first download, in
+        # practice right after it is issued with its refund (a later refund leaves the stored file as is).
+        refunded=row.amount_refunded if source.kind is DocumentKind.CREDIT_NOTE and row.amount_refunded else None,
     )
 
 
