@@ -42,6 +42,7 @@ KIND_LABELS = {
     "quote": N_("Quotes"),
     "invoice": N_("Invoices"),
     "payment": N_("Payments"),
+    "refund": N_("Refunds"),
     "opportunity": N_("Opportunities"),
 }
 KIND_NAMES = {
@@ -53,6 +54,7 @@ KIND_NAMES = {
     "quote": N_("Quote"),
     "invoice": N_("Invoice"),
     "payment": N_("Payment"),
+    "refund": N_("Refund"),
     "opportunity": N_("Opportunity"),
 }
 KIND_ICONS = {
@@ -64,6 +66,7 @@ KIND_ICONS = {
     "quote": "request_quote",
     "invoice": "receipt_long",
     "payment": "payments",
+    "refund": "currency_exchange",
     "opportunity": "trending_up",
 }
 KIND_COLORS = {
@@ -88,6 +91,7 @@ def _status_label(kind: str, status: str | None) -> str:
         "quote": (QuoteStatus, QUOTE_STATUS_LABELS),
         "invoice": (InvoiceStatus, INVOICE_STATUS_LABELS),
         "payment": (PaymentMethod, PAYMENT_METHOD_LABELS),
+        "refund": (PaymentMethod, PAYMENT_METHOD_LABELS),
         "opportunity": (OpportunityStage, STAGE_LABELS),
     }
     if kind in enums:
@@ -120,7 +124,7 @@ def describe(entry: TimelineEntry) -> tuple[str, str]:
     return entry.title or "", " · ".join(p for p in (status, entry.detail or "") if p)
 
 
-_SALES_KINDS = ("quote", "invoice", "payment")
+_SALES_KINDS = ("quote", "invoice", "payment", "refund")
 
 
 def _describe_change(entry: TimelineEntry) -> tuple[str, str]:
@@ -154,7 +158,7 @@ def _amount(text: str | None) -> str:
 
 def _describe_sale(entry: TimelineEntry, status: str) -> tuple[str, str]:
     """Quotes (number; status · title · total), invoices and credit notes (number; status · total) and
-    payments (invoice number; method · date · amount)."""
+    payments (invoice number; method · date · amount) and refunds (credit note number; the same)."""
     if entry.kind == "quote":
         return entry.title or "", " · ".join(p for p in (status, entry.detail or "", _amount(entry.new_value)) if p)
     if entry.kind == "invoice":

@@ -26,9 +26,11 @@ Definitions:
   (`decided_at`, accepted or since ordered); conversion rate: of the quotes sent in the period, the
   share accepted (or ordered) so far, in %.
 - revenue invoiced: issued invoices minus issued credit notes, excl. VAT, by issue date.
-- cash collected: payments by payment date.
+- cash collected: payments by payment date, net of refunds (money paid back on credit notes, by
+  refund date).
 - receivables: what remains to be paid (incl. VAT) on issued, partly paid and overdue invoices now,
-  aged by days past the due date.
+  aged by days past the due date (total − paid − credited: an open invoice has no refund, which the
+  database checks, so the covering index of open invoices need not carry the refunded amount).
 - tasks open / overdue: open tasks now, and those of them past their due time.
 - new institutions: institutions created in the period.
 - new clients: institutions whose first issued invoice (credit notes aside) has its issue date in the
@@ -61,7 +63,14 @@ from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.models.people import User
 from crm_app.platform.permissions import Actor, Scope, scope_for
 from crm_app.platform.settings import timezone
-from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, Invoice, InvoiceKind, InvoiceStatus, Payment
+from crm_app.sales.models.invoices import (
+    OPEN_INVOICE_STATUSES,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    Payment,
+    PaymentDirection,
+)
 from crm_app.sales.models.opportunities import OPEN_STAGES, Opportunity, OpportunityStage
 from crm_app.sales.models.quotes import Quote, QuoteStatus
 
@@ -74,6 +83,8 @@ _O = table_of(Opportunity).c
 _Q = table_of(Quote).c
 _INV = table_of(Invoice).c
 _PAY = table_of(Payment).c
+#: a payment's contribution to cash collected: its amount in, a refund's out
+_NET_PAID = sa.case((_PAY.direction == PaymentDirection.OUT.value, -_PAY.amount), else_=_PAY.amount)
 _T = table_of(Task).c
 _M = table_of(Meeting).c
 _MP = table_of(MeetingParticipant).c
@@ -439,7 +450,7 @@ def _period_parts(
             ).label(f"credited_{key}"),
         ]
         collected.append(
-            _money_sum(postgresql, _PAY.amount, _day_in(_PAY.paid_on, window.days)).label(f"collected_{key}")
+            _money_sum(postgresql, _NET_PAID, _day_in(_PAY.paid_on, window.days)).label(f"collected_{key}")
         )
         tasks_done.append(_count(_instant_in(_T.completed_at, window)).label(f"tasks_done_{key}"))
         created.append(_count(_instant_in(_INST.created_at, window)).label(f"new_institutions_{key}"))
@@ -841,7 +852,7 @@ def receivables(
 class MonthCash:
     month: date
     invoiced: Decimal  # issued invoices minus credit notes, excl. VAT, by issue date
-    collected: Decimal  # payments by payment date
+    collected: Decimal  # payments by payment date, net of refunds
 
 
 def invoiced_vs_collected(
@@ -881,7 +892,7 @@ def invoiced_vs_collected(
     )[0]
     collected = fetch_all(
         session,
-        sa.select(*(_sum_cents(_cents(_PAY.amount), _PAY.paid_on.between(low, high)) for low, high in spans))
+        sa.select(*(_sum_cents(_cents(_NET_PAID), _PAY.paid_on.between(low, high)) for low, high in spans))
         .select_from(_payments(resolved))
         .where(invoice_scope, _PAY.paid_on.between(spans[0][0], spans[-1][1])),
     )[0]

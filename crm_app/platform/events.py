@@ -348,6 +348,21 @@ class InvoicePaid(Event):
     owner_id: uuid.UUID
 
 
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class RefundRecorded(Event):
+    """Money was paid back to a client on a credit note (`amount` and `paid_on` as text: JSON)."""
+
+    name: ClassVar[str] = "refund.recorded"
+    refund_id: uuid.UUID
+    credit_note_id: uuid.UUID
+    credit_note_number: str
+    invoice_id: uuid.UUID
+    amount: str
+    paid_on: str
+    owner_id: uuid.UUID
+
+
 # --------------------------------------------------------------------------------------------
 # Sales documents
 

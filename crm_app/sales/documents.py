@@ -253,6 +253,9 @@ def _build(session: Session, source: _Source) -> PdfDocument:
         # no amount paid or due: the PDF of an issued invoice is stored at its first download and
         # served as it is afterwards, so it holds only what cannot change after issue
         recovery_indemnity=settings.recovery_indemnity if is_invoice else None,
+        # A credit note shows the refund recorded with it: its PDF is stored at the first download, in
+        # practice right after it is issued with its refund (a later refund leaves the stored file as is).
+        refunded=row.amount_refunded if source.kind is DocumentKind.CREDIT_NOTE and row.amount_refunded else None,
     )
 
 
@@ -355,7 +358,11 @@ def _fields(session: Session, source: _Source, language: str, *, days: int | Non
     def day(value: date | None) -> str:
         return babel_dates.format_date(value, format="long", locale=language) if value else ""
 
-    due = row.total_incl_vat - row.amount_paid - row.amount_credited if isinstance(row, Invoice) else None
+    due = None
+    if isinstance(row, Invoice):  # an invoice's balance (nothing while a refund is due); a credit note's total
+        due = row.total_incl_vat - row.amount_paid - row.amount_credited
+        if row.kind == InvoiceKind.INVOICE:
+            due = max(Decimal("0.00"), due + row.amount_refunded)
     return {
         "number": source.number or "",
         "title": row.title or "",

@@ -27,6 +27,7 @@ INVOICE_FIELDS = {
     "total_incl_vat": N_("Total incl. VAT"),
     "amount_paid": NP_("amount", "Paid"),
     "amount_credited": N_("Credited"),
+    "amount_refunded": N_("Refunded"),
     "credited_invoice": N_("Credits the invoice"),
     "quote": N_("Quote"),
     "emailed_to": N_("Recipients"),
@@ -44,7 +45,9 @@ INVOICE_FIELDS = {
 _INVOICE_VALUES: dict[str, Any] = {
     "codes": {"status": STATUS_LABELS},
     "dates": frozenset({"issue_date", "due_date", "paid_on"}),
-    "money": frozenset({"total_excl_vat", "total_vat", "total_incl_vat", "amount_paid", "amount_credited"}),
+    "money": frozenset(
+        {"total_excl_vat", "total_vat", "total_incl_vat", "amount_paid", "amount_credited", "amount_refunded"}
+    ),
     "numbers": frozenset({"global_discount_percent", "payment_terms_days"}),
 }
 
@@ -87,6 +90,8 @@ INVOICE_WORDING = Wording(
         "payment": N_("Payment recorded on invoice {name}"),
         "payment_delete": N_("Payment deleted from invoice {name}"),
         "credit": N_("Invoice {name} credited"),
+        "refund": N_("Refund recorded for invoice {name}"),
+        "refund_delete": N_("Refund deleted for invoice {name}"),
         "delete": N_("Invoice {name} deleted"),
         "email": N_("Invoice {name} sent by email"),
     },
@@ -101,6 +106,8 @@ CREDIT_NOTE_WORDING = Wording(
         "update": N_("Credit note {name} changed"),
         "issue": N_("Credit note {name} issued"),
         "status": N_("Credit note {name}: status changed"),
+        "refund": N_("Refund recorded on credit note {name}"),
+        "refund_delete": N_("Refund deleted from credit note {name}"),
         "delete": N_("Credit note {name} deleted"),
         "email": N_("Credit note {name} sent by email"),
     },

@@ -14,9 +14,18 @@ Rules:
   row locked. A part invoice has one line per VAT rate of the quote, at the proportional base.
 - A credit note is an Invoice of kind `credit_note` that references the credited invoice. It is
   issued at once (it gets its AV- number in the same transaction; there are no draft credit notes),
-  for everything that remains unpaid, a given amount incl. VAT, or given lines, never more than the
-  invoice's remaining amount (total − paid − credited). Its total is added to the invoice's
-  `amount_credited` and the invoice's status is recomputed (fully credited → cancelled).
+  for everything that remains unpaid, the whole invoice (what was not credited yet, paid or not), a
+  given amount incl. VAT, or given lines, never more than what was not credited yet. Its total is
+  added to the invoice's `amount_credited` and the invoice's status is recomputed (fully credited →
+  cancelled). An issued invoice that is paid or partly paid can be credited too.
+- Refunds: when a credit note takes the invoice's credits above what remained unpaid, the difference
+  was paid and is owed back to the client (the invoice's balance is negative: `refundable_amount`).
+  The money paid back is recorded on the credit note as payments out (`Payment.direction` out, its
+  `invoice_id` the credit note's), at the credit note's creation or later, never more than what is
+  refundable on the invoice nor than the credit note's total. The credit note's and the invoice's
+  `amount_refunded` hold Σ of them.
+- Balance of an invoice: total − credited − paid + refunded (`remaining_amount`): positive while money
+  is due, negative while a refund is due, zero once settled.
 - Status of an invoice (see `settle`): issued → partially_paid → paid, overdue when past due and not
   fully paid, cancelled when fully credited. Rights: `record.view` / `record.edit` on the owner
   (salesperson), the creator and the team.
@@ -63,6 +72,8 @@ from crm_app.sales.models.invoices import (
     InvoiceLine,
     InvoiceStatus,
     Payment,
+    PaymentDirection,
+    PaymentMethod,
 )
 from crm_app.sales.models.quotes import Quote, QuoteStatus, SequenceKind
 from crm_app.sales.money import CENT, HUNDRED, ZERO, LineAmounts, Totals, compute_totals, to_cents
@@ -70,6 +81,8 @@ from crm_app.sales.money import CENT, HUNDRED, ZERO, LineAmounts, Totals, comput
 INVOICEABLE_QUOTE_STATUSES = (QuoteStatus.ACCEPTED, QuoteStatus.ORDERED)
 #: statuses that still wait for money or credit (payments and credit notes allowed).
 SETTLEABLE_STATUSES = OPEN_INVOICE_STATUSES
+#: statuses of an invoice that can be credited: open ones, and paid ones (what was paid is refunded).
+CREDITABLE_STATUSES = (*OPEN_INVOICE_STATUSES, InvoiceStatus.PAID)
 
 STATUS_LABELS: dict[InvoiceStatus, str] = {
     InvoiceStatus.DRAFT: N_("Draft"),
@@ -102,6 +115,7 @@ KIND_LABELS: dict[InvoiceKind, str] = {
 
 _NOT_DRAFT = N_("An issued invoice cannot be changed: issue a credit note instead.")
 _TOO_MUCH_FOR_QUOTE = N_("This would invoice more than the quote's total.")
+_TOO_MUCH_TO_CREDIT = N_("A credit note cannot exceed what has not been credited on the invoice.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -144,11 +158,22 @@ def today(session: Session | None = None) -> date:
 
 
 def remaining_amount(invoice: Invoice) -> Decimal:
-    """What is still to be paid (or credited) on an invoice: total − paid − credited; nothing on a
-    credit note."""
+    """The balance of an invoice: total − credited − paid + refunded; positive while money is due,
+    negative while a refund is due to the client; nothing on a credit note."""
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
         return ZERO
-    return invoice.total_incl_vat - invoice.amount_paid - invoice.amount_credited
+    return invoice.total_incl_vat - invoice.amount_credited - invoice.amount_paid + invoice.amount_refunded
+
+
+def refundable_amount(invoice: Invoice) -> Decimal:
+    """What was paid on an invoice beyond what its credit notes left due, and not refunded yet."""
+    return max(ZERO, -remaining_amount(invoice))
+
+
+def credit_note_refundable(note: Invoice, invoice: Invoice) -> Decimal:
+    """What can still be refunded on a credit note: the invoice's refundable amount, at most the part of
+    the credit note's total not refunded yet."""
+    return min(refundable_amount(invoice), note.total_incl_vat - note.amount_refunded)
 
 
 def _refuse_unless_draft(invoice: Invoice) -> None:
@@ -635,8 +660,10 @@ def settle(session: Session, actor: Actor, invoice: Invoice, *, on: date | None 
     old = InvoiceStatus(invoice.status)
     day = on or today(session)
     remaining = remaining_amount(invoice)
-    if remaining <= 0:
-        new = InvoiceStatus.PAID if invoice.amount_paid > 0 else InvoiceStatus.CANCELLED
+    if invoice.amount_credited >= invoice.total_incl_vat:
+        new = InvoiceStatus.CANCELLED  # whatever was paid is owed back (refunds)
+    elif remaining <= 0:
+        new = InvoiceStatus.PAID
     elif invoice.due_date is not None and invoice.due_date < day:
         new = InvoiceStatus.OVERDUE
     elif invoice.amount_paid > 0:
@@ -676,6 +703,40 @@ def _invoice_paid(session: Session, event: events.InvoicePaid) -> None:
 # Credit notes
 
 
+def _credit_target(invoice: Invoice, amount_incl_vat: Decimal | None, full: bool) -> Decimal:
+    """What a credit note without lines credits (see `create_credit_note`), within what was not
+    credited yet."""
+    creditable = invoice.total_incl_vat - invoice.amount_credited
+    unpaid = max(ZERO, remaining_amount(invoice))
+    if amount_incl_vat is not None:
+        target = amount_incl_vat
+    elif full or unpaid == 0:
+        target = creditable
+    else:
+        target = unpaid
+    if target > creditable:
+        raise ValidationFailed({"amount_incl_vat": _TOO_MUCH_TO_CREDIT})
+    return target
+
+
+def _credit_lines_worth(
+    session: Session, invoice: Invoice, target: Decimal
+) -> tuple[list[document_lines.LineInput], Decimal]:
+    """The lines (and global discount) of a credit note worth `target`: the invoice's own when it is the
+    whole invoice, else one line per VAT rate at the proportional base."""
+    stored = document_lines.stored_lines(session, invoice)
+    if target == invoice.total_incl_vat:
+        return [document_lines.as_input(line) for line in stored], invoice.global_discount_percent
+    invoice_totals = document_lines.stored_totals(stored, invoice.global_discount_percent)
+    lines = part_lines(
+        [(row.rate, row.base) for row in invoice_totals.vat_rows],
+        invoice_totals.total_incl_vat,
+        target,
+        _organisation_text(session, N_("Credit on invoice {number}"), number=invoice.number),
+    )
+    return lines, ZERO
+
+
 def create_credit_note(
     session: Session,
     actor: Actor,
@@ -684,55 +745,51 @@ def create_credit_note(
     amount_incl_vat: Decimal | None = None,
     lines: Any = None,
     notes: str | None = None,
+    full: bool = False,
+    refund: Mapping[str, Any] | None = None,
 ) -> Invoice:
-    """An issued credit note (AV-2026-00001) on an issued invoice, in one step (no draft):
+    """An issued credit note (AV-2026-00001) on an issued invoice, paid or not, in one step (no draft):
 
-    - neither `amount_incl_vat` nor `lines`: everything that remains unpaid on the invoice (its lines
-      copied when nothing was paid or credited yet);
+    - `full`: the whole invoice, what was not credited yet (its lines copied when nothing was credited);
+    - neither `amount_incl_vat`, `lines` nor `full`: everything that remains unpaid on the invoice (its
+      lines copied when nothing was paid or credited yet); on an invoice with nothing unpaid, the whole;
     - `amount_incl_vat`: that amount, one line per VAT rate of the invoice at the proportional base;
     - `lines`: those lines (same format as an invoice's).
-    Never more than the invoice's remaining amount (ValidationFailed on `amount_incl_vat` or `lines`).
-    The invoice's `amount_credited` grows and its status is recomputed (fully credited → cancelled)."""
+    Never more than what was not credited yet (ValidationFailed on `amount_incl_vat` or `lines`).
+    The invoice's `amount_credited` grows and its status is recomputed (fully credited → cancelled).
+    What the credit note takes beyond what remained unpaid was paid: `refund` ({amount, paid_on,
+    method, reference}, as a payment) records the money paid back at once (see `add_refund`; its
+    errors on `refund.<field>`); it can also be recorded later."""
     if amount_incl_vat is not None and lines is not None:
         raise ValidationFailed({"amount_incl_vat": N_("Give an amount or lines, not both.")})
+    if full and (amount_incl_vat is not None or lines is not None):
+        raise ValidationFailed({"amount_incl_vat": N_("Crediting the whole invoice takes no amount nor lines.")})
     if amount_incl_vat is not None:
         amount_incl_vat = _check_field("amount_incl_vat", amount_incl_vat, document_lines.amount_field(positive=True))
     clean_notes = _check_field("notes", notes, long_text(5000))
+    refund_values = clean_refund(refund, prefix="refund.") if refund is not None else None
     invoice = editable_invoice(session, actor, invoice_id)
     if invoice.kind != InvoiceKind.INVOICE:
         raise InvalidTransition(InvoiceStatus(invoice.status).value, N_("A credit note cannot be credited."))
-    if invoice.status not in SETTLEABLE_STATUSES:
+    if invoice.status not in CREDITABLE_STATUSES:
         raise InvalidTransition(
-            InvoiceStatus(invoice.status).value, N_("Only an issued invoice that is not fully paid can be credited.")
+            InvoiceStatus(invoice.status).value,
+            N_("Only an issued invoice that is not fully credited can be credited."),
         )
-    creditable = remaining_amount(invoice)
-    stored = document_lines.stored_lines(session, invoice)
-    discount = ZERO
+    creditable = invoice.total_incl_vat - invoice.amount_credited
     if lines is not None:
-        new_lines = document_lines.clean_lines(session, lines)
-        if not new_lines:
-            raise ValidationFailed({"lines": N_("A credit note needs at least one line with an amount.")})
-        error_field = "lines"
-    elif amount_incl_vat is None and creditable == invoice.total_incl_vat:
-        new_lines = [document_lines.as_input(line) for line in stored]
-        discount, error_field = invoice.global_discount_percent, "amount_incl_vat"
+        new_lines, discount, error_field = document_lines.clean_lines(session, lines), ZERO, "lines"
     else:
-        target = creditable if amount_incl_vat is None else amount_incl_vat
+        new_lines, discount = _credit_lines_worth(session, invoice, _credit_target(invoice, amount_incl_vat, full))
         error_field = "amount_incl_vat"
-        if target > creditable:
-            raise ValidationFailed({error_field: N_("A credit note cannot exceed what remains due on the invoice.")})
-        invoice_totals = document_lines.stored_totals(stored, invoice.global_discount_percent)
-        new_lines = part_lines(
-            [(row.rate, row.base) for row in invoice_totals.vat_rows],
-            invoice_totals.total_incl_vat,
-            target,
-            _organisation_text(session, N_("Credit on invoice {number}"), number=invoice.number),
-        )
     totals = document_lines.totals_of(new_lines, discount)
     if totals.total_incl_vat <= 0:
         raise ValidationFailed({error_field: N_("A credit note needs at least one line with an amount.")})
     if totals.total_incl_vat > creditable:
-        raise ValidationFailed({error_field: N_("A credit note cannot exceed what remains due on the invoice.")})
+        raise ValidationFailed({error_field: _TOO_MUCH_TO_CREDIT})
+    if refund_values is not None:  # refused before anything is written
+        overpaid = -(remaining_amount(invoice) - totals.total_incl_vat)
+        _check_refund(session, refund_values, min(totals.total_incl_vat, max(ZERO, overpaid)), prefix="refund.")
     note = Invoice(
         kind=InvoiceKind.CREDIT_NOTE,
         status=InvoiceStatus.DRAFT,
@@ -769,7 +826,85 @@ def create_credit_note(
     session.flush()
     audit_change(session, actor, invoice, "credit", {"amount_credited": (old_credited, invoice.amount_credited)})
     settle(session, actor, invoice)
+    if refund_values is not None:
+        add_refund(session, actor, note, invoice, refund_values, prefix="refund.")
     return note
+
+
+# --------------------------------------------------------------------------------------------
+# Refunds
+
+
+REFUND_CLEANERS: dict[str, fields.Cleaner] = {
+    "amount": document_lines.amount_field(positive=True, required=True),
+    "paid_on": fields.day(),
+    "method": fields.choice(PaymentMethod, required=True),
+    "reference": fields.text(120),
+}
+
+
+def clean_refund(raw: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
+    """A refund's fields cleaned (amount, paid_on, method, reference), errors on `prefix` + field."""
+    values, errors = fields.clean_fields(raw, REFUND_CLEANERS, partial=False)
+    if errors:
+        raise ValidationFailed({prefix + name: message for name, message in errors.items()})
+    return values
+
+
+def _check_refund(session: Session, values: Mapping[str, Any], refundable: Decimal, *, prefix: str) -> date:
+    """The refund's date (default today), when its date and amount are allowed."""
+    day = today(session)
+    paid_on: date = values.get("paid_on") or day
+    if paid_on > day:
+        raise ValidationFailed({prefix + "paid_on": N_("A refund date cannot be in the future.")})
+    if refundable <= 0:
+        raise ValidationFailed({prefix + "amount": N_("Nothing remains to refund on this credit note.")})
+    if values["amount"] > refundable:
+        raise ValidationFailed({prefix + "amount": N_("A refund cannot exceed what remains to refund.")})
+    return paid_on
+
+
+def add_refund(
+    session: Session, actor: Actor, note: Invoice, invoice: Invoice, values: Mapping[str, Any], *, prefix: str = ""
+) -> Payment:
+    """Record money paid back on a credit note (`values` cleaned by `clean_refund`; `note` and its
+    `invoice` locked): never in the future, never more than `credit_note_refundable` (ValidationFailed on
+    `prefix` + field). Both documents' `amount_refunded` grow; RefundRecorded is published."""
+    day = today(session)
+    paid_on = _check_refund(session, values, credit_note_refundable(note, invoice), prefix=prefix)
+    refund = Payment(
+        invoice_id=note.id,
+        direction=PaymentDirection.OUT,
+        amount=values["amount"],
+        paid_on=paid_on,
+        method=values["method"],
+        reference=values.get("reference"),
+        created_by=actor_id(actor),
+    )
+    session.add(refund)
+    for document in (note, invoice):
+        old = document.amount_refunded
+        document.amount_refunded += refund.amount
+        document.updated_by = actor_id(actor)
+        document.touch()
+        session.add(document)
+        session.flush()
+        audit_change(session, actor, document, "refund", {"amount_refunded": (old, document.amount_refunded)})
+    settle(session, actor, invoice, on=day)
+    events.publish(
+        session,
+        events.RefundRecorded(
+            refund_id=refund.id,
+            credit_note_id=note.id,
+            credit_note_number=note.number or "",
+            invoice_id=invoice.id,
+            amount=format(refund.amount, "f"),
+            paid_on=paid_on.isoformat(),
+            owner_id=invoice.owner_id,
+            actor_id=actor_id(actor),
+        ),
+    )
+    return refund
 
 
 # --------------------------------------------------------------------------------------------
@@ -800,11 +935,12 @@ class InvoiceRow:
     total_incl_vat: Decimal
     amount_paid: Decimal
     amount_credited: Decimal
-    remaining: Decimal  # to be paid: total − paid − credited (0 for a credit note)
+    remaining: Decimal  # the balance: total − credited − paid + refunded (< 0: a refund is due; 0 for a credit note)
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
     version: int
+    amount_refunded: Decimal = ZERO  # an invoice's: Σ refunds of its credit notes; a credit note's: its own
     is_overdue: bool = False
     can_edit: bool = False
 
@@ -814,7 +950,7 @@ class ListTotals:
     """The totals of the whole filtered list (every page)."""
 
     total_incl_vat: Decimal  # Σ incl. VAT, credit notes deducted
-    outstanding: Decimal  # Σ (total − paid − credited) of the open invoices
+    outstanding: Decimal  # Σ balance (total − credited − paid + refunded) of the open invoices
     overdue: Decimal  # the part of `outstanding` past its due date
 
 
@@ -832,7 +968,7 @@ _P = table_of(Payment).c
 _INST = table_of(Institution).c
 _OWNER = table_of(User).alias("invoice_owner")
 _QUOTE = table_of(Quote).alias("invoice_quote")
-_REMAINING = _I.total_incl_vat - _I.amount_paid - _I.amount_credited
+_REMAINING = _I.total_incl_vat - _I.amount_paid - _I.amount_credited + _I.amount_refunded
 _OPEN = sa.and_(_I.kind == InvoiceKind.INVOICE.value, _I.status.in_([s.value for s in OPEN_INVOICE_STATUSES]))
 
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -918,7 +1054,7 @@ def _overdue_condition(day: date) -> Any:
 
 def _paid_between(first: date | None, last: date | None) -> Any:
     """SQL: the invoice has a payment dated in the range."""
-    paid = [_P.invoice_id == _I.id]
+    paid = [_P.invoice_id == _I.id, _P.direction == PaymentDirection.IN.value]
     if first is not None:
         paid.append(_P.paid_on >= first)
     if last is not None:
@@ -989,6 +1125,7 @@ def _select() -> Any:
             _I.total_incl_vat,
             _I.amount_paid,
             _I.amount_credited,
+            _I.amount_refunded,
             _I.created_by,
             _I.created_at,
             _I.updated_at,
@@ -1011,12 +1148,22 @@ def _rows(session: Session, actor: Actor, statement: Any, day: date) -> list[Inv
         kind, status = InvoiceKind(row.kind), InvoiceStatus(row.status)
         amounts = {
             name: _cents(getattr(row, name))
-            for name in ("total_excl_vat", "total_vat", "total_incl_vat", "amount_paid", "amount_credited")
+            for name in (
+                "total_excl_vat",
+                "total_vat",
+                "total_incl_vat",
+                "amount_paid",
+                "amount_credited",
+                "amount_refunded",
+            )
         }
         remaining = (
             ZERO
             if kind is InvoiceKind.CREDIT_NOTE
-            else amounts["total_incl_vat"] - amounts["amount_paid"] - amounts["amount_credited"]
+            else amounts["total_incl_vat"]
+            - amounts["amount_paid"]
+            - amounts["amount_credited"]
+            + amounts["amount_refunded"]
         )
         overdue = (
             kind is InvoiceKind.INVOICE
@@ -1108,6 +1255,8 @@ def quote_invoices(
 
 @dataclass(frozen=True, slots=True)
 class PaymentRow:
+    """A payment received on an invoice, or a refund (`direction` out) recorded on a credit note."""
+
     id: uuid.UUID
     invoice_id: uuid.UUID
     amount: Decimal
@@ -1117,6 +1266,8 @@ class PaymentRow:
     created_at: datetime
     created_by: uuid.UUID | None
     created_by_name: str | None
+    direction: str = PaymentDirection.IN.value
+    credit_note_number: str | None = None  # a refund's credit note (listed on its invoice's page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1136,21 +1287,43 @@ class InvoiceDetail:
     totals: Totals  # the VAT breakdown, from the lines
     payments: list[PaymentRow] = field(default_factory=list)
     credit_notes: list[InvoiceRow] = field(default_factory=list)
+    #: a credit note's refunds; an invoice's, those of all its credit notes
+    refunds: list[PaymentRow] = field(default_factory=list)
+    #: what can still be refunded: on an invoice, what was overpaid; on a credit note, its part of it
+    refundable: Decimal = ZERO
 
     @property
     def remaining(self) -> Decimal:
         return self.row.remaining
 
 
-def payment_rows(session: Session, invoice_id: uuid.UUID) -> list[PaymentRow]:
+def payment_rows(
+    session: Session, invoice_id: uuid.UUID, *, direction: PaymentDirection = PaymentDirection.IN
+) -> list[PaymentRow]:
+    """The payments received on an invoice (or the refunds recorded on a credit note), oldest first."""
+    return _payment_rows(session, [invoice_id], direction)
+
+
+def refund_rows(session: Session, invoice: Invoice) -> list[PaymentRow]:
+    """The refunds of a credit note, or of all the credit notes of an invoice, oldest first."""
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        return _payment_rows(session, [invoice.id], PaymentDirection.OUT)
+    notes = session.exec(select(Invoice.id).where(Invoice.credited_invoice_id == invoice.id)).all()
+    return _payment_rows(session, list(notes), PaymentDirection.OUT) if notes else []
+
+
+def _payment_rows(session: Session, invoice_ids: list[uuid.UUID], direction: PaymentDirection) -> list[PaymentRow]:
     payments = list(
         session.exec(
             select(Payment)
-            .where(Payment.invoice_id == invoice_id)
+            .where(col(Payment.invoice_id).in_(invoice_ids), Payment.direction == direction.value)
             .order_by(col(Payment.paid_on), col(Payment.created_at))
         ).all()
     )
     names = user_names(session, (p.created_by for p in payments))
+    numbers: dict[uuid.UUID, str | None] = {}
+    if direction is PaymentDirection.OUT and payments:
+        numbers = dict(session.exec(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(invoice_ids))).all())
     return [
         PaymentRow(
             id=p.id,
@@ -1162,6 +1335,8 @@ def payment_rows(session: Session, invoice_id: uuid.UUID) -> list[PaymentRow]:
             created_at=p.created_at,
             created_by=p.created_by,
             created_by_name=names.get(p.created_by) if p.created_by else None,
+            direction=str(p.direction),
+            credit_note_number=numbers.get(p.invoice_id),
         )
         for p in payments
     ]
@@ -1183,6 +1358,7 @@ def get_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID) -> Invoic
     lines = document_lines.stored_lines(session, invoice)
     contact = session.get(Contact, invoice.contact_id) if invoice.contact_id else None
     credited = session.get(Invoice, invoice.credited_invoice_id) if invoice.credited_invoice_id else None
+    refundable = credit_note_refundable(invoice, credited) if credited is not None else refundable_amount(invoice)
     notes_statement = _select().where(_I.credited_invoice_id == invoice.id).order_by(_I.issue_date, _I.number)
     return InvoiceDetail(
         row=row,
@@ -1198,6 +1374,8 @@ def get_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID) -> Invoic
         totals=document_lines.stored_totals(lines, invoice.global_discount_percent),
         payments=payment_rows(session, invoice.id),
         credit_notes=_rows(session, actor, notes_statement, day) if invoice.kind == InvoiceKind.INVOICE else [],
+        refunds=refund_rows(session, invoice),
+        refundable=refundable,
     )
 
 
@@ -1226,13 +1404,13 @@ def _timeline_documents(actor: Actor, institution_id: uuid.UUID) -> Any:
     )
 
 
-def _timeline_payments(actor: Actor, institution_id: uuid.UUID) -> Any:
+def _timeline_payments(actor: Actor, institution_id: uuid.UUID, direction: PaymentDirection) -> Any:
     p = table_of(Payment).c
     author = table_of(User).alias("timeline_payment_author")
     return (
         sa.select(
             *timeline.entry_columns(
-                "payment",
+                "payment" if direction is PaymentDirection.IN else "refund",
                 _I.id,
                 p.created_at,
                 title=_I.number,
@@ -1245,8 +1423,17 @@ def _timeline_payments(actor: Actor, institution_id: uuid.UUID) -> Any:
         .select_from(table_of(Payment))
         .join(table_of(Invoice), _I.id == p.invoice_id)
         .outerjoin(author, author.c.id == p.created_by)
-        .where(_I.institution_id == institution_id, visible_condition(actor))
+        .where(_I.institution_id == institution_id, p.direction == direction.value, visible_condition(actor))
     )
+
+
+def _timeline_received(actor: Actor, institution_id: uuid.UUID) -> Any:
+    return _timeline_payments(actor, institution_id, PaymentDirection.IN)
+
+
+def _timeline_refunds(actor: Actor, institution_id: uuid.UUID) -> Any:
+    """Refunds: the credit note's number, method, date and amount."""
+    return _timeline_payments(actor, institution_id, PaymentDirection.OUT)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1257,7 +1444,8 @@ RECORD_LINKS: dict[str, str] = {"invoice": "/invoices/{id}"}
 SUBSCRIBERS: tuple[events.Subscription, ...] = (events.Subscription(events.InvoicePaid, _invoice_paid),)
 TIMELINE_SOURCES: tuple[timeline.TimelineSource, ...] = (
     timeline.TimelineSource("invoice", _timeline_documents, RECORD_LINKS["invoice"]),
-    timeline.TimelineSource("payment", _timeline_payments, RECORD_LINKS["invoice"]),
+    timeline.TimelineSource("payment", _timeline_received, RECORD_LINKS["invoice"]),
+    timeline.TimelineSource("refund", _timeline_refunds, RECORD_LINKS["invoice"]),
 )
 
 

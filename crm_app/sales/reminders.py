@@ -651,6 +651,7 @@ def send_invoice_followups(session: Session, *, now: datetime | None = None) -> 
             _I.c.buyer,
             _I.c.amount_paid,
             _I.c.amount_credited,
+            _I.c.amount_refunded,
             _I.c.currency,
             _I.c.owner_id,
             _I.c.institution_id,
@@ -756,7 +757,12 @@ def send_invoice_followups(session: Session, *, now: datetime | None = None) -> 
 def _invoice_fields(row: Any, language: str, company: str, today: date) -> dict[str, str]:
     """The template placeholders of an invoice (templates.PLACEHOLDERS), formatted in `language`."""
     buyer_name = (row.buyer or {}).get("name") if isinstance(row.buyer, dict) else None
-    remaining = Decimal(row.total_incl_vat) - Decimal(row.amount_paid) - Decimal(row.amount_credited)
+    remaining = (
+        Decimal(row.total_incl_vat)
+        - Decimal(row.amount_paid)
+        - Decimal(row.amount_credited)
+        + Decimal(row.amount_refunded)
+    )
     return {
         "number": row.number or "",
         "title": row.title or "",

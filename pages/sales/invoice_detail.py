@@ -1,12 +1,14 @@
 """/invoices/{id}: one invoice or credit note. Header (number or "Draft", status, buyer, dates), lines
-and totals as on the PDF, payments and the remaining amount, the credit notes (or the credited
+and totals as on the PDF, payments, refunds and the balance, the credit notes (or the credited
 invoice), the history; the actions its status allows: edit, issue, delete a draft, record or delete
-a payment, credit note (all or part), PDF, email. A refused action shows the service's message."""
+a payment, credit note (all or part, of a paid invoice too, with its refund), record or delete a
+refund on a credit note, PDF, email. A refused action shows the service's message."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,14 +37,14 @@ from crm_app.platform.events import InvoiceChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, format_decimal, pgettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.sales import catalog, documents, invoice_history, invoices, payments
-from crm_app.sales.invoices import KIND_LABELS, InvoiceDetail, PaymentRow, status_label
+from crm_app.sales.invoices import CREDITABLE_STATUSES, KIND_LABELS, InvoiceDetail, PaymentRow, status_label
 from crm_app.sales.lines import LineRow, line_values
 from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, InvoiceKind, InvoiceStatus, PaymentMethod
 from crm_app.sales.models.quotes import DocumentKind
 from crm_app.sales.payments import PAYMENT_METHOD_LABELS
 from pages.sales.invoices import STATUS_COLORS, document_name
 
-FULL, AMOUNT, LINES = "full", "amount", "lines"
+FULL, WHOLE, AMOUNT, LINES = "full", "whole", "amount", "lines"
 
 
 def paid_label() -> str:
@@ -126,7 +128,9 @@ class InvoicePage:
                 show_totals(detail.totals)
         if detail.notes:
             ui.label(detail.notes).classes("whitespace-pre-wrap text-grey-8")
-        if not credit:
+        if credit:
+            self._refunds_card(detail)
+        else:
             self._settlement(detail)
 
     def _actions(self, detail: InvoiceDetail) -> None:
@@ -148,9 +152,14 @@ class InvoicePage:
                 ui.button(_("Record a payment"), icon="payments", on_click=self.open_payment).props("unelevated").mark(
                     "invoice-pay"
                 )
+            if row.can_edit and row.kind is InvoiceKind.INVOICE and row.status in CREDITABLE_STATUSES:
                 ui.button(_("Credit note"), icon="undo", on_click=self.open_credit_note).props("outline").mark(
                     "invoice-credit"
                 )
+            if row.can_edit and row.kind is InvoiceKind.CREDIT_NOTE and detail.refundable > 0:
+                ui.button(_("Record a refund"), icon="currency_exchange", on_click=self.open_refund).props(
+                    "unelevated"
+                ).mark("credit-note-refund")
             ui.button(_("PDF"), icon="picture_as_pdf", on_click=self.download).props("outline").mark("invoice-pdf")
             if row.can_edit and not draft:
                 ui.button(_("Send by email"), icon="mail", on_click=self.email).props("outline").mark("invoice-email")
@@ -243,13 +252,22 @@ class InvoicePage:
             with ui.card().props("flat bordered").classes("flex-[2] min-w-96 gap-2"):
                 ui.label(_("Payments")).classes("text-subtitle1 text-weight-medium")
                 self._payments(detail.payments, can_delete=row.can_edit and row.status is not InvoiceStatus.CANCELLED)
+                if detail.refunds:
+                    ui.label(_("Refunds")).classes("text-subtitle1 text-weight-medium")
+                    self._payments(detail.refunds, can_delete=False, marker="invoice-refunds-table")
                 with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
                     ui.label(paid_label()).classes("text-grey-7").mark("invoice-paid-label")
                     ui.label(format_currency(row.amount_paid)).mark("invoice-paid")
                     if row.amount_credited:
                         ui.label(_("Credited")).classes("text-grey-7")
                         ui.label(format_currency(row.amount_credited)).mark("invoice-credited")
-                    ui.label(_("Remaining")).classes("text-weight-bold")
+                    if row.amount_refunded:
+                        ui.label(_("Refunded")).classes("text-grey-7")
+                        ui.label(format_currency(row.amount_refunded)).mark("invoice-refunded")
+                    if detail.refundable > 0:
+                        ui.label(_("To refund")).classes("text-grey-7")
+                        ui.label(format_currency(detail.refundable)).classes("text-negative").mark("invoice-to-refund")
+                    ui.label(_("Balance")).classes("text-weight-bold")
                     ui.label(format_currency(row.remaining)).classes("text-weight-bold").mark("invoice-remaining")
             with ui.card().props("flat bordered").classes("flex-1 min-w-72 gap-1").mark("credit-notes"):
                 ui.label(_("Credit notes")).classes("text-subtitle1 text-weight-medium")
@@ -261,10 +279,33 @@ class InvoicePage:
                         ui.label(format_date(note.issue_date)).classes("text-grey-7")
                         ui.label(format_currency(note.total_incl_vat))
 
-    def _payments(self, rows: list[PaymentRow], *, can_delete: bool) -> None:
-        if not rows:
+    def _refunds_card(self, detail: InvoiceDetail) -> None:
+        """A credit note's refunds: what was paid back, and what can still be."""
+        row = detail.row
+        with ui.card().props("flat bordered").classes("w-full gap-2").mark("credit-note-refunds"):
+            ui.label(_("Refunds")).classes("text-subtitle1 text-weight-medium")
+            if detail.refunds:
+                self._payments(detail.refunds, can_delete=row.can_edit, marker="refunds-table", event="delete_refund")
+            else:
+                ui.label(_("No refund.")).classes("text-grey-7").mark("no-refunds")
+            with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
+                ui.label(_("Refunded")).classes("text-grey-7")
+                ui.label(format_currency(row.amount_refunded)).mark("credit-note-refunded")
+                ui.label(_("Remaining to refund")).classes("text-weight-bold")
+                ui.label(format_currency(detail.refundable)).classes("text-weight-bold").mark("credit-note-refundable")
+
+    def _payments(
+        self,
+        rows: list[PaymentRow],
+        *,
+        can_delete: bool,
+        marker: str = "payments-table",
+        event: str = "delete_payment",
+    ) -> None:
+        if not rows and event == "delete_payment":
             ui.label(_("No payment yet.")).classes("text-grey-7").mark("no-payments")
             return
+        refunds = marker == "invoice-refunds-table"
         columns = [
             {"name": "paid_on", "label": _("Date"), "field": "paid_on", "align": "left"},
             {"name": "amount", "label": _("Amount"), "field": "amount", "align": "right"},
@@ -272,6 +313,8 @@ class InvoicePage:
             {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
             {"name": "by", "label": _("Recorded by"), "field": "by", "align": "left"},
         ]
+        if refunds:
+            columns.insert(0, {"name": "note", "label": _("Credit note"), "field": "note", "align": "left"})
         if can_delete:
             columns.append({"name": "actions", "label": "", "field": "id", "align": "right"})
 
@@ -292,6 +335,7 @@ class InvoicePage:
                         "method": method(p.method),
                         "reference": p.reference or "",
                         "by": p.created_by_name or "",
+                        "note": p.credit_note_number or "",
                     }
                     for p in rows
                 ],
@@ -299,7 +343,7 @@ class InvoicePage:
             )
             .props("flat dense hide-pagination")
             .classes("w-full")
-            .mark("payments-table")
+            .mark(marker)
         )
         if can_delete:
             table.add_slot(
@@ -309,10 +353,13 @@ class InvoicePage:
                   <q-btn flat round dense icon="delete" color="negative" aria-label="'''
                 + _("Delete")
                 + r""""
-                         @click="() => $parent.$emit('delete_payment', props.row.id)" />
+                         @click="() => $parent.$emit('"""
+                + event
+                + r"""', props.row.id)" />
                 </q-td>""",
             )
-            table.on("delete_payment", lambda e: self.ask_delete_payment(uuid.UUID(str(e.args))))
+            ask = self.ask_delete_refund if event == "delete_refund" else self.ask_delete_payment
+            table.on(event, lambda e: ask(uuid.UUID(str(e.args))))
 
     async def _history(self) -> None:
         ui.label(_("History")).classes("text-subtitle1 text-weight-medium q-mt-md")
@@ -395,49 +442,52 @@ class InvoicePage:
         with self.panel.frame:
             confirm(_("Delete this payment? The invoice's status is recomputed."), delete)
 
+    def ask_delete_refund(self, refund_id: uuid.UUID) -> None:
+        async def delete() -> None:
+            await self.panel.act(_delete_refund, self.invoice_id, refund_id, done=_("Refund deleted."))
+
+        with self.panel.frame:
+            confirm(_("Delete this refund? The money is owed to the client again."), delete)
+
+    def open_refund(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        with self.panel.dialog() as dialog, ui.card().classes("w-96").mark("refund-dialog"):
+            ui.label(_("Record a refund")).classes("text-h6")
+            ui.label(_("Remaining to refund: {amount}", amount=format_currency(detail.refundable))).classes(
+                "text-grey-8"
+            )
+            f = _money_fields(self.zone, detail.refundable, "refund")
+
+            async def save() -> None:
+                raw = _money_values(f)
+                if raw is None:
+                    return
+                recorded = await self.panel.act(
+                    payments.record_refund, self.invoice_id, raw, fields=f, done=_("Refund recorded.")
+                )
+                if recorded is not None and not dialog.is_deleted:
+                    dialog.close()
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
+                ui.button(_("Record"), icon="check", on_click=save).props("unelevated no-caps").mark("refund-save")
+        dialog.open()
+
     def open_payment(self) -> None:
         detail = self.detail
         if detail is None:
             return
-        today = datetime.now(ZoneInfo(self.zone)).date()
         with self.panel.dialog() as dialog, ui.card().classes("w-96").mark("payment-dialog"):
             ui.label(_("Record a payment")).classes("text-h6")
             ui.label(_("Remaining: {amount}", amount=format_currency(detail.remaining))).classes("text-grey-8")
-            f: dict[str, Any] = {
-                "amount": ui.input(_("Amount"), value=number_text(detail.remaining))
-                .props("outlined inputmode=decimal suffix=€")
-                .classes("w-full")
-                .mark("payment-amount"),
-                "paid_on": ui.input(_("Date"), value=today.isoformat())
-                .props("outlined type=date stack-label")
-                .classes("w-full")
-                .mark("payment-date"),
-                "method": ui.select(
-                    {m.value: _(label) for m, label in PAYMENT_METHOD_LABELS.items()},
-                    label=_("Method"),
-                    value=PaymentMethod.TRANSFER.value,
-                )
-                .props("outlined")
-                .classes("w-full")
-                .mark("payment-method"),
-                "reference": ui.input(_("Reference"))
-                .props("outlined maxlength=120")
-                .classes("w-full")
-                .mark("payment-reference"),
-            }
+            f = _money_fields(self.zone, detail.remaining, "payment")
 
             async def save() -> None:
-                try:
-                    amount = parse_number(f["amount"].value, places=2)
-                except InputError as exc:
-                    f["amount"].error = _(exc.message)
+                raw = _money_values(f)
+                if raw is None:
                     return
-                raw = {
-                    "amount": format(amount, "f") if amount is not None else None,
-                    "paid_on": f["paid_on"].value,
-                    "method": f["method"].value,
-                    "reference": f["reference"].value,
-                }
                 recorded = await self.panel.act(
                     payments.record_payment, self.invoice_id, raw, fields=f, done=_("Payment recorded.")
                 )
@@ -449,7 +499,7 @@ class InvoicePage:
                 ui.button(_("Record"), icon="check", on_click=save).props("unelevated no-caps").mark("payment-save")
         dialog.open()
 
-    async def open_credit_note(self) -> None:
+    async def open_credit_note(self) -> None:  # noqa: PLR0915 - one dialog, its parts in order
         detail = self.detail
         if detail is None:
             return
@@ -458,25 +508,31 @@ class InvoicePage:
         if choices is None:
             return
         rates, default_rate = choices
+        row = detail.row
+        unpaid = max(Decimal("0.00"), detail.remaining)
+        creditable = row.total_incl_vat - row.amount_credited
+        paid = row.amount_paid - row.amount_refunded > 0
         with self.panel.dialog() as dialog, ui.card().classes("w-[60rem] max-w-full").mark("credit-dialog"):
-            ui.label(_("Credit note on {number}", number=document_name(detail.row))).classes("text-h6")
-            ui.label(_("At most what remains due: {amount}", amount=format_currency(detail.remaining))).classes(
+            ui.label(_("Credit note on {number}", number=document_name(row))).classes("text-h6")
+            ui.label(_("At most what has not been credited yet: {amount}", amount=format_currency(creditable))).classes(
                 "text-grey-8"
             )
-            mode = (
-                ui.radio(
-                    {
-                        FULL: _("Everything that remains due"),
-                        AMOUNT: _("An amount incl. VAT"),
-                        LINES: _("Chosen lines"),
-                    },
-                    value=FULL,
-                )
-                .props("inline")
-                .mark("credit-mode")
-            )
+            if paid:
+                ui.label(
+                    _(
+                        "Paid: {paid}. What the credit note takes beyond what remains due ({due}) was paid "
+                        "and is refunded to the client.",
+                        paid=format_currency(row.amount_paid - row.amount_refunded),
+                        due=format_currency(unpaid),
+                    )
+                ).classes("text-grey-8").mark("credit-paid-note")
+            modes = {FULL: _("Everything that remains due")} if unpaid > 0 else {}
+            if paid or unpaid == 0:
+                modes[WHOLE] = _("The whole invoice")
+            modes |= {AMOUNT: _("An amount incl. VAT"), LINES: _("Chosen lines")}
+            mode = ui.radio(modes, value=next(iter(modes))).props("inline").mark("credit-mode")
             amount = (
-                ui.input(_("Amount incl. VAT"), value=number_text(detail.remaining))
+                ui.input(_("Amount incl. VAT"), value=number_text(unpaid if unpaid > 0 else creditable))
                 .props("outlined inputmode=decimal suffix=€")
                 .classes("w-64")
                 .mark("credit-amount")
@@ -493,9 +549,45 @@ class InvoicePage:
             )
             amount.bind_visibility_from(mode, "value", value=AMOUNT)
             lines_box.bind_visibility_from(mode, "value", value=LINES)
+            refund_now = ui.checkbox(_("Record the refund now")).mark("credit-refund-now")
+            refund_now.set_visibility(paid)
+            with ui.row().classes("w-full gap-2 items-start") as refund_box:
+                refund = _money_fields(self.zone, Decimal("0.00"), "credit-refund", width="w-56")
+            refund_box.bind_visibility_from(refund_now, "value")
+
+            def credited_now() -> Decimal | None:
+                """What the chosen mode credits, when known before saving."""
+                if mode.value == FULL:
+                    return unpaid
+                if mode.value == WHOLE:
+                    return creditable
+                if mode.value == AMOUNT:
+                    try:
+                        return parse_number(amount.value, places=2)
+                    except InputError:
+                        return None
+                return None
+
+            def prefill() -> None:
+                """The refund follows the credit note: what it takes beyond what remains due."""
+                credit = credited_now()
+                if credit is None or not paid:
+                    return
+                refundable = max(Decimal("0.00"), min(credit, credit - detail.remaining))
+                refund["amount"].value = number_text(refundable)
+                refund_now.value = refundable > 0
+
+            mode.on_value_change(lambda _e: prefill())
+            amount.on_value_change(lambda _e: prefill())
+            prefill()
 
             async def save() -> None:
-                fields: dict[str, Any] = {"amount_incl_vat": amount, "notes": notes, **editor.fields()}
+                fields: dict[str, Any] = {
+                    "amount_incl_vat": amount,
+                    "notes": notes,
+                    **editor.fields(),
+                    **{f"refund.{name}": element for name, element in refund.items()},
+                }
                 kwargs: dict[str, Any] = {"notes": notes.value or None}
                 if mode.value == AMOUNT:
                     try:
@@ -508,6 +600,12 @@ class InvoicePage:
                         return
                 elif mode.value == LINES:
                     kwargs["lines"] = editor.value()
+                elif mode.value == WHOLE:
+                    kwargs["full"] = True
+                if refund_now.value:
+                    kwargs["refund"] = _money_values(refund)
+                    if kwargs["refund"] is None:
+                        return
                 note = await self.panel.act(
                     invoices.create_credit_note,
                     self.invoice_id,
@@ -545,6 +643,54 @@ class InvoicePage:
             await open_document_email_dialog(
                 kind, self.invoice_id, detail.row.institution_id, contact_id=detail.row.contact_id, on_sent=self.reload
             )
+
+
+def _money_fields(zone: str, amount: Decimal, marker: str, *, width: str = "w-full") -> dict[str, Any]:
+    """The fields of a payment or a refund (amount, date, method, reference), keyed as the service's."""
+    today = datetime.now(ZoneInfo(zone)).date()
+    return {
+        "amount": ui.input(_("Amount"), value=number_text(amount))
+        .props("outlined inputmode=decimal suffix=€")
+        .classes(width)
+        .mark(f"{marker}-amount"),
+        "paid_on": ui.input(_("Date"), value=today.isoformat())
+        .props("outlined type=date stack-label")
+        .classes(width)
+        .mark(f"{marker}-date"),
+        "method": ui.select(
+            {m.value: _(label) for m, label in PAYMENT_METHOD_LABELS.items()},
+            label=_("Method"),
+            value=PaymentMethod.TRANSFER.value,
+        )
+        .props("outlined")
+        .classes(width)
+        .mark(f"{marker}-method"),
+        "reference": ui.input(_("Reference"))
+        .props("outlined maxlength=120")
+        .classes(width)
+        .mark(f"{marker}-reference"),
+    }
+
+
+def _money_values(f: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields' values for the service; None (the error shown next to the amount) when unreadable."""
+    try:
+        amount = parse_number(f["amount"].value, places=2)
+    except InputError as exc:
+        f["amount"].error = _(exc.message)
+        return None
+    return {
+        "amount": format(amount, "f") if amount is not None else None,
+        "paid_on": f["paid_on"].value,
+        "method": f["method"].value,
+        "reference": f["reference"].value,
+    }
+
+
+def _delete_refund(session: Any, actor: Any, credit_note_id: uuid.UUID, refund_id: uuid.UUID) -> bool:
+    """`delete_refund` returns nothing: True tells the page it went through."""
+    payments.delete_refund(session, actor, credit_note_id, refund_id)
+    return True
 
 
 def _delete_payment(session: Any, actor: Any, invoice_id: uuid.UUID, payment_id: uuid.UUID) -> bool:

@@ -212,6 +212,54 @@ async def test_credit_notes_through_the_api(api: httpx.AsyncClient, world: World
     assert again.status_code == 409 and again.json()["error"]["current_status"] == "cancelled"
 
 
+async def test_a_paid_invoice_is_credited_and_refunded_through_the_api(api: httpx.AsyncClient, world: World) -> None:
+    headers = await _auth(api, world.rep_a)
+    invoice = await _issued(api, headers, world)  # 240.00
+    paid = await api.post(
+        f"/api/invoices/{invoice['id']}/payments", headers=headers, json={"amount": "240.00", "method": "transfer"}
+    )
+    assert paid.status_code == 201 and paid.json()["status"] == "paid"
+    path = f"/api/invoices/{invoice['id']}/credit-note"
+    too_much = await api.post(
+        path, headers=headers, json={"amount_incl_vat": "100.00", "refund": {"amount": "100.01", "method": "check"}}
+    )
+    assert too_much.status_code == 422 and set(too_much.json()["error"]["fields"]) == {"refund.amount"}
+    created = await api.post(
+        path,
+        headers=headers,
+        json={"amount_incl_vat": "100.00", "refund": {"amount": "40.00", "method": "check", "reference": "CHQ-1"}},
+    )
+    assert created.status_code == 201, created.text
+    note = created.json()
+    assert (note["total_incl_vat"], note["amount_refunded"], note["refundable"]) == ("100.00", "40.00", "60.00")
+    assert [(r["amount"], r["direction"], r["reference"]) for r in note["refunds"]] == [("40.00", "out", "CHQ-1")]
+    refunds = f"/api/invoices/{note['id']}/refunds"
+    over = await api.post(refunds, headers=headers, json={"amount": "60.01", "method": "transfer"})
+    assert over.status_code == 422 and set(over.json()["error"]["fields"]) == {"amount"}
+    on_invoice = await api.post(
+        f"/api/invoices/{invoice['id']}/refunds", headers=headers, json={"amount": "1", "method": "transfer"}
+    )
+    assert on_invoice.status_code == 409
+    other = await _auth(api, world.rep_b)
+    assert (await api.post(refunds, headers=other, json={"amount": "1", "method": "cash"})).status_code == 403
+    assert (await api.get(refunds, headers=other)).status_code == 403
+    rest = await api.post(refunds, headers=headers, json={"amount": "60.00", "method": "transfer"})
+    assert rest.status_code == 201 and rest.json()["refundable"] == "0.00"
+    listed = (await api.get(refunds, headers=headers)).json()
+    assert [r["amount"] for r in listed] == ["40.00", "60.00"]
+    credited = (await api.get(f"/api/invoices/{invoice['id']}", headers=headers)).json()
+    assert (credited["status"], credited["amount_paid"], credited["amount_credited"]) == ("paid", "240.00", "100.00")
+    assert (credited["amount_refunded"], credited["remaining"], credited["refundable"]) == ("100.00", "0.00", "0.00")
+    assert [r["credit_note_number"] for r in credited["refunds"]] == [note["number"]] * 2
+    deleted = await api.delete(f"{refunds}/{listed[1]['id']}", headers=headers)
+    assert deleted.status_code == 200 and deleted.json()["refundable"] == "60.00"
+    # The whole invoice (what was not credited yet): 140.00, all of it paid and owed back.
+    whole = await api.post(path, headers=headers, json={"full": True})
+    assert whole.status_code == 201 and whole.json()["total_incl_vat"] == "140.00"
+    cancelled = (await api.get(f"/api/invoices/{invoice['id']}", headers=headers)).json()
+    assert (cancelled["status"], cancelled["remaining"], cancelled["refundable"]) == ("cancelled", "-200.00", "200.00")
+
+
 async def test_invoicing_a_quote_through_the_api(api: httpx.AsyncClient, world: World) -> None:
     with unit_of_work() as session:
         institution = make_institution(session, name="Clinique des Cèdres")

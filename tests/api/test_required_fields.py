@@ -33,6 +33,7 @@ CREATE_REQUIRES: dict[str, set[str]] = {
     "/api/quotes/{quote_id}/invoice": set(),
     "/api/invoices": {"institution_id"},
     "/api/invoices/{invoice_id}/payments": {"amount", "method"},
+    "/api/invoices/{credit_note_id}/refunds": {"amount", "method"},
     "/api/invoices/{invoice_id}/credit-note": set(),
     "/api/opportunities": {"name", "institution_id"},
     "/api/opportunity-lost-reasons": {"label"},
@@ -125,7 +126,7 @@ def test_every_field_a_services_cleaners_refuse_to_leave_empty_is_required_on_cr
     from crm_app.activities import calls, meetings, notes, tasks
     from crm_app.institutions import contacts
     from crm_app.institutions import service as institutions
-    from crm_app.sales import catalog, payments
+    from crm_app.sales import catalog, invoices, payments
 
     def refused_empty(cleaners: dict[str, Any]) -> set[str]:
         refused = set()
@@ -145,6 +146,7 @@ def test_every_field_a_services_cleaners_refuse_to_leave_empty_is_required_on_cr
         ("/api/calls", calls.CLEANERS),
         ("/api/catalog", catalog.CLEANERS),
         ("/api/invoices/{invoice_id}/payments", payments.CLEANERS),
+        ("/api/invoices/{credit_note_id}/refunds", invoices.REFUND_CLEANERS),
     ):
         assert refused_empty(cleaners), path  # the probe finds something
         assert refused_empty(cleaners) <= CREATE_REQUIRES[path], path
@@ -190,6 +192,7 @@ async def test_a_post_without_a_required_field_is_refused_naming_it(api: httpx.A
         ("/api/opportunities", {"amount": "10"}, {"name", "institution_id"}),
         ("/api/opportunity-lost-reasons", {}, {"label"}),
         (f"/api/invoices/{uuid.uuid4()}/payments", {"reference": "VIR-1"}, {"amount", "method"}),
+        (f"/api/invoices/{uuid.uuid4()}/refunds", {"reference": "RBT-1"}, {"amount", "method"}),
         (
             "/api/quotes",
             {"institution_id": institution["id"], "lines": [{"description": "Scalpel", "unit_price": "10"}]},

@@ -16,6 +16,7 @@ from nicegui.testing import User
 from pypdf import PdfReader
 from sqlmodel import select
 
+from components.line_editor import number_text
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.i18n import format_currency, gettext, pgettext
 from crm_app.platform.models.outbox import OutboxMessage
@@ -196,7 +197,7 @@ async def test_a_partial_credit_note_by_amount_leaves_the_rest_due(ui_user: User
     amount.value = "1300"
     ui_user.find(marker="credit-save").click()
     await eventually(lambda: bool(amount.error), "no error next to the credit note's amount")
-    assert amount.error == gettext("A credit note cannot exceed what remains due on the invoice.")
+    assert amount.error == gettext("A credit note cannot exceed what has not been credited on the invoice.")
     amount.value = "240"
     ui_user.find(marker="credit-save").click()
     await eventually(
@@ -204,6 +205,75 @@ async def test_a_partial_credit_note_by_amount_leaves_the_rest_due(ui_user: User
         "the remaining amount does not drop by the credit note",
     )
     assert _text(ui_user, "invoice-status") == gettext("Issued")
+
+
+async def test_a_paid_invoice_is_credited_with_its_refund_and_the_credit_note_shows_it(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    """Paid 1,200 €, credited 480 € with the refund prefilled; a refund above what is refundable is
+    refused next to its amount; the rest refunded later on the credit note's page: every balance at 0."""
+    email = account()
+    actor = actor_for(email)
+    invoice_id = _invoice(actor, new_institution("Clinique Saint-Roch"))
+    with unit_of_work() as session:
+        payments.record_payment(session, actor, invoice_id, {"amount": "1200", "method": "transfer"})
+    await _open(ui_user, email, f"/invoices/{invoice_id}")
+    await ui_user.should_see(marker="invoice-credit", retries=50)
+    await ui_user.should_not_see(marker="invoice-pay")
+    ui_user.find(marker="invoice-credit").click()
+    await ui_user.should_see(marker="credit-dialog")
+    await ui_user.should_see(marker="credit-paid-note")
+    # Nothing remains due: the whole invoice is offered first, its refund prefilled with all that was paid.
+    assert element(ui_user, "credit-mode").value == "whole"
+    assert element(ui_user, "credit-refund-now").value is True
+    assert element(ui_user, "credit-refund-amount").value == number_text(Decimal("1200.00"))
+    element(ui_user, "credit-mode").value = "amount"
+    element(ui_user, "credit-amount").value = "480"
+    refund_amount = element(ui_user, "credit-refund-amount")
+    await eventually(
+        lambda: refund_amount.value == number_text(Decimal("480.00")), "the refund does not follow the credited amount"
+    )
+    refund_amount.value = "500"
+    element(ui_user, "credit-refund-reference").value = "VIR-RBT-7"
+    ui_user.find(marker="credit-save").click()
+    await eventually(lambda: bool(refund_amount.error), "no error next to the refund's amount")
+    assert refund_amount.error == gettext("A refund cannot exceed what remains to refund.")
+    refund_amount.value = "300"
+    ui_user.find(marker="credit-save").click()
+    await ui_user.should_see(marker="invoice-refunded", retries=50)
+    await eventually(
+        lambda: _text(ui_user, "invoice-refunded") == format_currency(Decimal("300.00")),
+        "the invoice does not show the refund",
+    )
+    assert _text(ui_user, "invoice-paid") == format_currency(Decimal("1200.00"))
+    assert _text(ui_user, "invoice-credited") == format_currency(Decimal("480.00"))
+    assert _text(ui_user, "invoice-to-refund") == format_currency(Decimal("180.00"))
+    assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("-180.00"))
+    assert [row["reference"] for row in table_rows(ui_user, "invoice-refunds-table")] == ["VIR-RBT-7"]
+
+    with unit_of_work() as session:
+        note = session.exec(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE)).one()
+    await ui_user.open(f"/invoices/{note.id}")
+    await ui_user.should_see(marker="credit-note-refund", retries=50)
+    assert _text(ui_user, "credit-note-refundable") == format_currency(Decimal("180.00"))
+    ui_user.find(marker="credit-note-refund").click()
+    await ui_user.should_see(marker="refund-dialog")
+    assert element(ui_user, "refund-amount").value == number_text(Decimal("180.00"))
+    element(ui_user, "refund-method").value = "check"
+    ui_user.find(marker="refund-save").click()
+    await eventually(
+        lambda: _text(ui_user, "credit-note-refundable") == format_currency(Decimal("0.00")),
+        "the credit note still has something to refund",
+    )
+    assert _text(ui_user, "credit-note-refunded") == format_currency(Decimal("480.00"))
+    assert len(table_rows(ui_user, "refunds-table")) == 2
+    await ui_user.should_not_see(marker="credit-note-refund")
+    stored = _stored(invoice_id)
+    assert (stored.status, stored.amount_refunded, invoices.remaining_amount(stored)) == (
+        InvoiceStatus.PAID,
+        Decimal("480.00"),
+        Decimal("0.00"),
+    )
 
 
 async def test_a_user_cannot_open_another_users_invoice_by_its_url(ui_user: User, account: Callable[..., str]) -> None:
@@ -437,8 +507,8 @@ async def test_each_invoice_action_confirms_refreshes_the_page_and_others_change
     with unit_of_work() as session:
         note = session.exec(select(Invoice).where(Invoice.kind == InvoiceKind.CREDIT_NOTE)).one()
     await ui_user.should_see(gettext("Credit note {number} issued.", number=note.number))
-    for action in ("invoice-pay", "invoice-credit"):
-        await ui_user.should_not_see(marker=action)
+    await ui_user.should_not_see(marker="invoice-pay")
+    await ui_user.should_see(marker="invoice-credit")  # a paid invoice can still be credited (and refunded)
 
 
 async def test_a_credit_notes_history_agrees_with_its_noun_and_an_invoices_with_its_own(

@@ -24,7 +24,7 @@ from crm_app.platform.models.base import table_of
 from crm_app.platform.models.people import Team
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.sales import invoices, payments, quotes
-from crm_app.sales.models.invoices import Invoice, InvoiceKind
+from crm_app.sales.models.invoices import Invoice, InvoiceKind, Payment
 from crm_app.sales.models.opportunities import Opportunity, OpportunityStage
 from crm_app.sales.models.quotes import Quote
 from tests.activity_factories import make_org
@@ -210,6 +210,48 @@ def test_a_full_credit_note_and_a_revised_quote_are_counted_as_the_rows_say(db: 
     assert_exact(db, data)
     month = analytics.dashboard(db, data.org.admin.actor, today=TODAY, period=Period.MONTH).kpis
     assert month["quotes_sent"].value == 2  # 3 sent in March, one of them now superseded
+
+
+def test_refunds_are_taken_out_of_the_cash_collected_as_the_rows_say(db: Session) -> None:
+    """A paid invoice credited and refunded: "collected" is net of the refunds, by refund date, in the
+    kept totals as in a rebuild and the rows, through every change of a refund."""
+    data = build(db)
+    actor = data.org.rep_a.actor
+    paid = db.exec(select(Invoice).where(Invoice.amount_paid > 0, Invoice.owner_id == data.org.rep_a.user.id)).first()
+    assert paid is not None
+    before = analytics.dashboard(db, actor, today=TODAY, period=Period.MONTH, scope=DashboardScope.OWN).kpis
+    note = invoices.create_credit_note(
+        db, actor, paid.id, full=True, refund={"amount": "10.00", "method": "check", "paid_on": "2026-03-17"}
+    )
+    assert invoices.refundable_amount(paid) == paid.amount_paid - Decimal("10.00")
+    later = payments.record_refund(
+        db, actor, note.id, {"amount": "5.00", "method": "transfer", "paid_on": "2026-02-10"}
+    )
+    assert_exact(db, data)
+    after = analytics.dashboard(db, actor, today=TODAY, period=Period.MONTH, scope=DashboardScope.OWN).kpis
+    collected = [(kpis["cash_collected"].value, kpis["cash_collected"].previous) for kpis in (before, after)]
+    assert collected[1] == (Decimal(collected[0][0] or 0) - 10, Decimal(collected[0][1] or 0) - 5)
+
+    # A refund redated, turned into a payment in by hand, back out; the credit note changes hands.
+    refund = db.get(Payment, later.id)
+    assert refund is not None
+    refund.paid_on = date(2026, 3, 1)
+    db.flush()
+    assert_exact(db, data)
+    db.connection().execute(
+        sa.update(table_of(Payment)).where(table_of(Payment).c.id == later.id).values(direction="in")
+    )
+    assert_exact(db, data)
+    db.connection().execute(
+        sa.update(table_of(Payment)).where(table_of(Payment).c.id == later.id).values(direction="out")
+    )
+    db.expire_all()
+    credit_note = db.get(Invoice, note.id)
+    assert credit_note is not None
+    credit_note.owner_id, credit_note.team_id = data.org.rep_b.user.id, data.org.rep_b.user.team_id
+    assert_exact(db, data)
+    payments.delete_refund(db, data.org.admin.actor, note.id, later.id)
+    assert_exact(db, data)
 
 
 def test_first_invoices_issued_at_once_in_two_transactions_make_one_new_client(clean_db: None) -> None:

@@ -252,6 +252,45 @@ def test_a_credit_note_refers_to_its_invoice(db: Session, seller: User, clinic: 
     assert invoice.number is not None and invoice.number in text
 
 
+def test_a_credit_note_with_a_refund_shows_the_refunded_amount(db: Session, seller: User, clinic: Institution) -> None:
+    from crm_app.platform.i18n import gettext, use_locale
+    from crm_app.sales import invoices, payments
+    from crm_app.sales.invoices import clean_refund
+
+    actor = actor_of(seller)
+    draft = invoices.create_invoice(
+        db,
+        actor,
+        {
+            "institution_id": clinic.id,
+            "lines": [{"description": "Formation", "quantity": "1", "unit_price": "1000.00", "vat_rate": "20"}],
+        },
+    )
+    invoice = invoices.issue_invoice(db, actor, draft.id)
+    payments.record_payment(db, actor, invoice.id, {"amount": "1200.00", "method": "transfer"})
+    refund = clean_refund({"amount": "1234.50", "method": "transfer"})
+    with pytest.raises(ValidationFailed):  # never more than was paid
+        invoices.create_credit_note(db, actor, invoice.id, refund=refund)
+    note = invoices.create_credit_note(db, actor, invoice.id, refund={"amount": "987.65", "method": "transfer"})
+    with use_locale("fr"):
+        text = pdf_text(documents.document_pdf(db, actor, DocumentKind.CREDIT_NOTE, note.id)[0])
+        assert gettext("Refunded") in text and "987,65" in text
+    # An unpaid invoice's credit note shows no refund.
+    other = invoices.issue_invoice(
+        db,
+        actor,
+        invoices.create_invoice(
+            db,
+            actor,
+            {"institution_id": clinic.id, "lines": [{"description": "x", "quantity": "1", "unit_price": "10"}]},
+        ).id,
+    )
+    with use_locale("fr"):
+        plain = invoices.create_credit_note(db, actor, other.id)
+        text = pdf_text(documents.document_pdf(db, actor, DocumentKind.CREDIT_NOTE, plain.id)[0])
+        assert gettext("Refunded") not in text and str(note.number) not in text
+
+
 def test_rights_follow_the_document_owner(db: Session, seller: User, clinic: Institution) -> None:
     team = make_team(db)
     quote = make_quote_row(db, seller, clinic)

@@ -522,23 +522,23 @@ def test_a_full_credit_note_copies_the_lines_and_cancels_the_invoice(
     assert again.value.current_status == "cancelled"
 
 
-def test_a_partial_credit_note_by_amount_or_by_lines_never_above_what_remains(
+def test_a_partial_credit_note_by_amount_or_by_lines_never_above_what_was_not_credited(
     db: Session, org: Org, institution: Institution
 ) -> None:
     invoice = issued(db, org.rep_a.actor, institution, [line(unit_price="1000.00")])  # 1,200.00
     payments.record_payment(db, org.rep_a.actor, invoice.id, {"amount": "700", "method": "transfer"})
     with pytest.raises(ValidationFailed) as too_much:
-        invoices.create_credit_note(db, org.rep_a.actor, invoice.id, amount_incl_vat=D("500.01"))
+        invoices.create_credit_note(db, org.rep_a.actor, invoice.id, amount_incl_vat=D("1200.01"))
     assert set(too_much.value.field_errors) == {"amount_incl_vat"}
     note = invoices.create_credit_note(db, org.rep_a.actor, invoice.id, amount_incl_vat=D("120.00"))
     assert note.total_incl_vat == D("120.00") and note.total_excl_vat == D("100.00")
     assert invoice.status == InvoiceStatus.PARTIALLY_PAID and invoices.remaining_amount(invoice) == D("380.00")
     with pytest.raises(ValidationFailed) as lines_too_much:
-        invoices.create_credit_note(db, org.rep_a.actor, invoice.id, lines=[line(unit_price="400.00")])
+        invoices.create_credit_note(db, org.rep_a.actor, invoice.id, lines=[line(unit_price="900.01")])
     assert set(lines_too_much.value.field_errors) == {"lines"}
     invoices.create_credit_note(db, org.rep_a.actor, invoice.id, lines=[line(unit_price="300.00")])  # 360.00
-    rest = invoices.create_credit_note(db, org.rep_a.actor, invoice.id)
-    assert rest.total_incl_vat == D("20.00")
+    rest = invoices.create_credit_note(db, org.rep_a.actor, invoice.id)  # what remains unpaid
+    assert rest.total_incl_vat == D("20.00") and rest.amount_refunded == D("0.00")
     # Paid 700 and credited 500: nothing remains, and money was received: paid.
     assert invoice.status == InvoiceStatus.PAID and invoice.amount_credited == D("500.00")
 

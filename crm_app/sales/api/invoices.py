@@ -1,4 +1,4 @@
-"""/api/invoices (invoices and credit notes), their payments and credit notes, and invoicing a quote
+"""/api/invoices (invoices and credit notes), their payments, credit notes and refunds, and invoicing a quote
 (/api/quotes/{id}/invoice): the same services as the pages, thin routes. Amounts are decimal
 strings ("1234.50"), never floats; dates are ISO 8601."""
 
@@ -84,14 +84,26 @@ class PaymentIn(BaseModel):
     reference: str | None = None
 
 
+class RefundIn(PaymentIn):
+    """Money paid back to the client: a payment out, recorded on a credit note."""
+
+
 class CreditNoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount_incl_vat: Decimal | None = Field(
-        default=None, description="Credit this amount; with neither this nor lines: everything that remains unpaid"
+        default=None,
+        description="Credit this amount; with neither this, lines nor full: everything that remains unpaid "
+        "(the whole invoice when nothing does)",
     )
     lines: list[LineIn] | None = None
+    full: bool = Field(default=False, description="Credit the whole invoice (what was not credited yet), paid or not")
     notes: str | None = None
+    refund: RefundIn | None = Field(
+        default=None,
+        description="Money paid back at once: what the credit note takes beyond what remained unpaid was paid "
+        "(errors on `refund.<field>`)",
+    )
 
 
 class InvoiceOut(BaseModel):
@@ -117,7 +129,10 @@ class InvoiceOut(BaseModel):
     total_incl_vat: Decimal
     amount_paid: Decimal
     amount_credited: Decimal
-    remaining: Decimal
+    amount_refunded: Decimal = Field(
+        description="An invoice's: Σ refunds of its credit notes; a credit note's: Σ its refunds"
+    )
+    remaining: Decimal = Field(description="Total − credited − paid + refunded: below zero, a refund is due")
     created_at: datetime
     updated_at: datetime
     version: int
@@ -168,6 +183,8 @@ class PaymentOut(BaseModel):
     reference: str | None
     created_at: datetime
     created_by_name: str | None
+    direction: str = Field(description="in (a payment received) or out (a refund, on a credit note)")
+    credit_note_number: str | None = Field(description="A refund's credit note")
 
 
 class InvoiceDetailOut(InvoiceOut):
@@ -185,6 +202,8 @@ class InvoiceDetailOut(InvoiceOut):
     lines: list[LineOut]
     payments: list[PaymentOut]
     credit_notes: list[InvoiceOut]
+    refunds: list[PaymentOut] = Field(description="A credit note's refunds; an invoice's, those of its credit notes")
+    refundable: Decimal = Field(description="What can still be refunded (overpaid on the invoice)")
 
 
 def _detail(detail: InvoiceDetail) -> InvoiceDetailOut:
@@ -206,6 +225,8 @@ def _detail(detail: InvoiceDetail) -> InvoiceDetailOut:
             "lines": [dataclasses.asdict(line) for line in detail.lines],
             "payments": [dataclasses.asdict(payment) for payment in detail.payments],
             "credit_notes": [dataclasses.asdict(note) for note in detail.credit_notes],
+            "refunds": [dataclasses.asdict(refund) for refund in detail.refunds],
+            "refundable": detail.refundable,
         }
     )
 
@@ -324,7 +345,7 @@ def delete_payment(
     "/invoices/{invoice_id}/credit-note",
     response_model=InvoiceDetailOut,
     status_code=201,
-    responses={409: {"description": "Not an issued, unsettled invoice (current_status)"}},
+    responses={409: {"description": "Not an issued invoice that is not fully credited (current_status)"}},
 )
 def create_credit_note(
     invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep, body: CreditNoteIn | None = None
@@ -332,9 +353,43 @@ def create_credit_note(
     body = body or CreditNoteIn()
     lines = [line.model_dump(exclude_unset=True) for line in body.lines] if body.lines is not None else None
     note = invoices.create_credit_note(
-        session, actor, invoice_id, amount_incl_vat=body.amount_incl_vat, lines=lines, notes=body.notes
+        session,
+        actor,
+        invoice_id,
+        amount_incl_vat=body.amount_incl_vat,
+        lines=lines,
+        notes=body.notes,
+        full=body.full,
+        refund=body.refund.model_dump(exclude_unset=True) if body.refund is not None else None,
     )
     return _invoice(session, actor, note.id)
+
+
+@router.get("/invoices/{credit_note_id}/refunds", response_model=list[PaymentOut])
+def list_refunds(credit_note_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[PaymentOut]:
+    return [
+        PaymentOut.model_validate(row, from_attributes=True)
+        for row in payments.list_refunds(session, actor, credit_note_id)
+    ]
+
+
+@router.post(
+    "/invoices/{credit_note_id}/refunds",
+    response_model=InvoiceDetailOut,
+    status_code=201,
+    responses={409: {"description": "Not a credit note (current_status)"}},
+)
+def record_refund(credit_note_id: uuid.UUID, body: RefundIn, session: SessionDep, actor: ActorDep) -> InvoiceDetailOut:
+    payments.record_refund(session, actor, credit_note_id, body.model_dump(exclude_unset=True))
+    return _invoice(session, actor, credit_note_id)
+
+
+@router.delete("/invoices/{credit_note_id}/refunds/{refund_id}", response_model=InvoiceDetailOut)
+def delete_refund(
+    credit_note_id: uuid.UUID, refund_id: uuid.UUID, session: SessionDep, actor: ActorDep
+) -> InvoiceDetailOut:
+    payments.delete_refund(session, actor, credit_note_id, refund_id)
+    return _invoice(session, actor, credit_note_id)
 
 
 @router.post(

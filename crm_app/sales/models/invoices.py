@@ -39,6 +39,13 @@ class PaymentMethod(StrEnum):
     OTHER = "other"
 
 
+class PaymentDirection(StrEnum):
+    """Money in (a payment of an invoice) or out (a refund, recorded on the credit note it repays)."""
+
+    IN = "in"
+    OUT = "out"
+
+
 #: statuses of an invoice that still waits for money.
 OPEN_INVOICE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE)
 
@@ -55,8 +62,21 @@ class Invoice(Tracked, table=True):
         sa.CheckConstraint(
             "global_discount_percent >= 0 AND global_discount_percent <= 100", name="global_discount_percent"
         ),
-        sa.CheckConstraint("amount_paid >= 0 AND amount_credited >= 0", name="settled_amounts"),
-        sa.CheckConstraint("amount_paid + amount_credited <= total_incl_vat", name="settled_within_total"),
+        sa.CheckConstraint(
+            "amount_paid >= 0 AND amount_credited >= 0 AND amount_refunded >= 0", name="settled_amounts"
+        ),
+        sa.CheckConstraint(
+            "amount_credited <= total_incl_vat AND amount_paid - amount_refunded <= total_incl_vat",
+            name="settled_within_total",
+        ),
+        # An invoice refunds only what was paid beyond what remains after its credit notes (so an open
+        # invoice has no refund); a credit note refunds at most its total and receives no payment.
+        sa.CheckConstraint(
+            "(kind = 'invoice' AND amount_refunded <= amount_paid"
+            " AND (amount_refunded = 0 OR amount_paid - amount_refunded + amount_credited >= total_incl_vat))"
+            " OR (kind = 'credit_note' AND amount_paid = 0 AND amount_refunded <= total_incl_vat)",
+            name="refunds_within_paid",
+        ),
         sa.CheckConstraint("(status = 'draft') = (number IS NULL)", name="number_when_issued"),
         sa.CheckConstraint("kind = 'invoice' OR credited_invoice_id IS NOT NULL", name="credit_note_reference"),
         sa.Index(
@@ -124,6 +144,8 @@ class Invoice(Tracked, table=True):
     total_incl_vat: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
     amount_paid: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)  # Σ payments
     amount_credited: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)  # Σ issued credit notes on it
+    # Σ refunds: on an invoice those of its credit notes, on a credit note its own.
+    amount_refunded: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
     notes: str | None = Field(default=None, sa_type=sa.Text)
     buyer: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)  # frozen at issue
     issued_at: datetime | None = timestamp_column()
@@ -141,17 +163,23 @@ class InvoiceLine(DocumentLine, table=True):
 
 
 class Payment(SQLModel, table=True):
+    """Money received on an invoice (`direction` in), or refunded to the client (`direction` out): a
+    refund belongs to the credit note that repays it (`invoice_id` is the credit note's). `amount` is
+    positive either way; cash collected is Σ in − Σ out."""
+
     __tablename__ = "payments"
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="amount"),
         sa.CheckConstraint(in_check("method", PaymentMethod), name="method"),
+        sa.CheckConstraint(in_check("direction", PaymentDirection), name="direction"),
         sa.Index("ix_payments_invoice", "invoice_id", "paid_on"),
         sa.Index("ix_payments_paid_on", "paid_on"),
-        sa.Index("ix_payments_paid_figures", "paid_on", postgresql_include=["amount", "invoice_id"]),
+        sa.Index("ix_payments_paid_figures", "paid_on", postgresql_include=["amount", "direction", "invoice_id"]),
     )
 
     id: uuid.UUID = uuid_pk()
     invoice_id: uuid.UUID = Field(foreign_key="invoices.id", ondelete="RESTRICT")
+    direction: PaymentDirection = Field(default=PaymentDirection.IN, sa_type=sa.String(3), nullable=False)
     amount: Decimal = Field(sa_type=AMOUNT)
     paid_on: date
     method: PaymentMethod = Field(sa_type=sa.String(14))

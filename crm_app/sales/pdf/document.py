@@ -57,3 +57,4 @@ class PdfDocument:
     salesperson: str | None = None
     extra_mentions: tuple[str, ...] = field(default_factory=tuple)  # e.g. "VAT exemption, art. 293 B"
     draft: bool = False  # a draft invoice carries a watermark and no number
+    refunded: Decimal | None = None  # credit notes: the money paid back to the client with it

@@ -524,6 +524,8 @@ class _Builder:
             )
         rows.append((_("Total VAT"), fmt.money(totals.total_vat), False))
         rows.append((_("Total incl. VAT"), fmt.money(totals.total_incl_vat), True))
+        if self.doc.refunded:
+            rows.append((_("Refunded"), fmt.money(self.doc.refunded), False))
         # No "amount paid / amount due": the PDF of an issued invoice is stored at its first download
         # and served unchanged for ever, so it holds nothing a later payment or credit note changes.
         data = [[label, value] for label, value, _strong in rows]
