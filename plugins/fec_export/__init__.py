@@ -21,7 +21,7 @@ from sqlmodel import Session
 from crm_app.integrations.plugin_host import Crm
 from crm_app.integrations.plugin_settings import Choice, Text, Words
 from crm_app.platform.permissions import Actor
-from plugins.fec_export import ledger
+from . import ledger
 
 __version__ = "1.0.0"
 
@@ -254,7 +254,7 @@ def setup(crm: Crm) -> None:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    from plugins.fec_export import page  # NiceGUI only where the page is drawn
+    from . import page  # NiceGUI only where the page is drawn
 
     crm.page(
         {"en": "FEC export", "fr": "Export FEC", "es": "Exportación FEC", "de": "FEC-Export"},

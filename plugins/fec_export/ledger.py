@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -141,6 +141,7 @@ class SalesDocument:
     client_name: str
     parts: tuple[VatPart, ...]
     total_incl_vat: Decimal
+    recorded_at: datetime  # when it was issued: the order of the entries of one day
     credited_number: str | None = None
 
 
@@ -153,6 +154,7 @@ class ReceivedPayment:
     reference: str | None
     client_code: str
     client_name: str
+    recorded_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,15 +304,15 @@ def _payment_entry(payment: ReceivedPayment, accounts: Accounts, number: str) ->
 def build_entries(
     documents: Iterable[SalesDocument], payments: Iterable[ReceivedPayment], accounts: Accounts
 ) -> list[EntryLine]:
-    """Every entry of the period, in date order, numbered in each journal (VE000001, BQ000001...).
-    A document of no amount (fully discounted) has nothing to record."""
-    pieces: list[tuple[date, int, str, Any]] = [
-        (d.issue_date, 0, d.number, d) for d in documents if d.total_incl_vat
-    ] + [(p.paid_on, 1, p.invoice_number, p) for p in payments]
-    pieces.sort(key=lambda piece: piece[:3])
+    """Every entry of the period, in the order it was recorded, numbered in each journal (VE000001,
+    BQ000001...). A document of no amount (fully discounted) has nothing to record."""
+    pieces: list[tuple[date, int, datetime, str, Any]] = [
+        (d.issue_date, 0, d.recorded_at, d.number, d) for d in documents if d.total_incl_vat
+    ] + [(p.paid_on, 1, p.recorded_at, p.invoice_number, p) for p in payments]
+    pieces.sort(key=lambda piece: piece[:4])
     counters: dict[str, int] = {}
     lines: list[EntryLine] = []
-    for _day, order, _ref, piece in pieces:
+    for _day, order, _at, _ref, piece in pieces:
         journal = accounts.sales_journal if order == 0 else accounts.bank_journal
         counters[journal] = counters.get(journal, 0) + 1
         number = f"{journal}{counters[journal]:06d}"
@@ -382,6 +384,7 @@ def _documents(session: Session, actor: Actor, date_from: date, date_to: date) -
                 client_name=str(buyer.get("name") or name),
                 parts=tuple(VatPart(rate=r.rate, base=r.base, vat=r.vat) for r in totals.vat_rows),
                 total_incl_vat=totals.total_incl_vat,
+                recorded_at=invoice.issued_at or invoice.created_at,
                 credited_number=credited_number,
             )
         )
@@ -420,6 +423,7 @@ def _payments(session: Session, actor: Actor, date_from: date, date_to: date) ->
                 reference=payment.reference,
                 client_code=_client_code(institution_id, buyer.get("accounting_number") or accounting_number),
                 client_name=str(buyer.get("name") or name),
+                recorded_at=payment.created_at,
             )
         )
     return payments
