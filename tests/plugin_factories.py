@@ -80,15 +80,18 @@ def recorder(events: tuple[str, ...] = ("*",)) -> str:
 
 
 def load_from(directory: Path, *, auto_enable: bool = True, entry_points: bool = False) -> list[plugin_host.Plugin]:
-    settings = get_settings().model_copy(
-        update={"plugin_directory": str(directory), "plugin_auto_enable": auto_enable}
-    )
+    settings = get_settings().model_copy(update={"plugin_directory": str(directory), "plugin_auto_enable": auto_enable})
     return plugins.load(settings, entry_points=entry_points)
 
 
 def module_of(name: str) -> Any:
     """The module a plugin of the directory was imported as."""
     return sys.modules[f"{plugin_host.DIRECTORY_PACKAGE}.{name}"]
+
+
+def kept(name: str, attribute: str) -> list[Any]:
+    """What a test plugin kept in one of its lists (RECEIVED, CALLS, STARTED, SEEN)."""
+    return list(getattr(module_of(name), attribute))
 
 
 def event_body(event: str = "invoice.issued", **data: Any) -> dict[str, Any]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from crm_app.integrations import plugin_host, plugin_state, plugins
@@ -16,7 +17,7 @@ from crm_app.integrations.plugins import PluginSettingsView, PluginView
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import NotFound
-from crm_app.platform.i18n import N_, gettext
+from crm_app.platform.i18n import N_, gettext, negotiate, use_locale
 
 router = APIRouter(tags=["plugins"])
 
@@ -117,11 +118,20 @@ def get_plugin_settings(session: SessionDep, actor: ActorDep, name: str = NameDe
 
 @router.patch("/plugins/{name}/settings", response_model=PluginSettingsOut)
 def update_plugin_settings(
-    body: PluginSettingsIn, session: SessionDep, actor: ActorDep, client: ClientDep, name: str = NameDep
+    request: Request,
+    body: PluginSettingsIn,
+    *,
+    session: SessionDep,
+    actor: ActorDep,
+    client: ClientDep,
+    name: str = NameDep,
 ) -> PluginSettingsOut:
-    return _settings_out(
-        plugins.update_plugin_settings(session, actor, name, body.values, expected_version=body.version, client=client)
-    )
+    # A plugin's own messages are worded when checked: in the language the client asked for.
+    with use_locale(negotiate(request.headers.get("accept-language"))):
+        view = plugins.update_plugin_settings(
+            session, actor, name, body.values, expected_version=body.version, client=client
+        )
+    return _settings_out(view)
 
 
 def _is_enabled(name: str) -> bool:
@@ -141,7 +151,9 @@ async def plugin_routes(scope: Scope, receive: Receive, send: Send) -> None:
         or not await run_in_threadpool(_is_enabled, name)
     ):
         raise NotFound(N_("No such API endpoint."))
-    await plugin.router(scope, receive, send)
+    # The plugin's own messages in the language the client asked for (the worker threads inherit it).
+    with use_locale(negotiate(Headers(scope=scope).get("accept-language"))):
+        await plugin.router(scope, receive, send)
 
 
 # After the CRM's own paths above: /api/plugins/<name>/enable is never a plugin's.

@@ -58,6 +58,12 @@ PageBuilder = Callable[[Any], Awaitable[None] | None]
 """Builds the plugin's page with NiceGUI; receives a `pages.admin.plugins.PluginPage`."""
 
 
+#: The annotation of a plugin route's parameter that receives the user behind the request's bearer token
+#: (`def route(actor: RequestActor)`); 401 without a valid token. Import it at the top of the plugin's
+#: module: FastAPI resolves annotations in the module's globals.
+RequestActor = deps.ActorDep
+
+
 class Source(StrEnum):
     DIRECTORY = "directory"
     ENTRY_POINT = "entry_point"

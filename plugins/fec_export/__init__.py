@@ -14,13 +14,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Query
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from crm_app.integrations.plugin_host import Crm
+from crm_app.integrations.plugin_host import Crm, RequestActor
 from crm_app.integrations.plugin_settings import Choice, Text, Words
 from crm_app.platform.permissions import Actor
+
 from . import ledger
 
 __version__ = "1.0.0"
@@ -242,7 +243,7 @@ def setup(crm: Crm) -> None:
 
     @crm.router.get("/fec", response_class=Response)
     def download(
-        actor: Annotated[Actor, Depends(crm.current_actor)],
+        actor: RequestActor,
         date_from: Annotated[date, Query()],
         date_to: Annotated[date, Query()],
     ) -> Response:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from crm_app.integrations import plugin_host, plugin_state, plugins
 from crm_app.integrations.plugin_host import Source
@@ -19,9 +19,9 @@ from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
 from crm_app.platform.i18n import use_locale
 from crm_app.platform.models.notifications import Notification
 from crm_app.platform.models.people import Role
-from crm_app.platform.permissions import SYSTEM_ACTOR
+from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from tests.factories import actor_of, make_user
-from tests.plugin_factories import RAISING, SLOW, event_body, load_from, module_of, recorder, write_plugin
+from tests.plugin_factories import RAISING, SLOW, event_body, kept, load_from, module_of, recorder, write_plugin
 
 
 @pytest.fixture
@@ -54,14 +54,18 @@ def test_a_plugin_dropped_in_the_directory_is_found_enabled_and_receives_the_bod
     plugins.deliver(paid)
     assert time.monotonic() - started < 0.5  # the caller only queues
     assert plugins.wait_until_idle(10)
-    assert module_of("recorder").RECEIVED == [issued, paid]
-    assert module_of("issued_only").RECEIVED == [issued]
+    assert kept("recorder", "RECEIVED") == [issued, paid]
+    assert kept("issued_only", "RECEIVED") == [issued]
     with unit_of_work() as session:
         views = {v.name: v for v in plugins.list_plugins(session, SYSTEM_ACTOR)}
     assert views["recorder"].version == "2.3.1"
     assert views["recorder"].summary == "Records the events it receives."
     assert "second paragraph" in views["recorder"].description
-    assert (views["recorder"].is_enabled, views["recorder"].handled_count, views["recorder"].failed_count) == (True, 2, 0)
+    assert (views["recorder"].is_enabled, views["recorder"].handled_count, views["recorder"].failed_count) == (
+        True,
+        2,
+        0,
+    )
     assert views["issued_only"].handled_count == 1
     assert views["issued_only"].events == ("invoice.issued",)
 
@@ -71,7 +75,7 @@ def test_found_plugins_start_disabled_without_auto_enable_and_enabling_takes_eff
     load_from(plugin_dir, auto_enable=False)
     plugins.deliver(event_body())
     assert plugins.wait_until_idle(10)
-    assert module_of("recorder").RECEIVED == []
+    assert kept("recorder", "RECEIVED") == []
     with unit_of_work() as session:
         boss = actor_of(make_user(session, role=Role.SUPER_ADMIN))
         admin = actor_of(make_user(session, role=Role.ADMIN))
@@ -82,12 +86,12 @@ def test_found_plugins_start_disabled_without_auto_enable_and_enabling_takes_eff
     body = event_body()
     plugins.deliver(body)
     assert plugins.wait_until_idle(10)
-    assert module_of("recorder").RECEIVED == [body]
+    assert kept("recorder", "RECEIVED") == [body]
     with unit_of_work() as session:
         assert not plugins.set_plugin_enabled(session, boss, "recorder", False).is_enabled
     plugins.deliver(event_body())
     assert plugins.wait_until_idle(10)
-    assert module_of("recorder").RECEIVED == [body]
+    assert kept("recorder", "RECEIVED") == [body]
     # A second start finds the row: the state survives, auto-enable applies to new plugins only.
     load_from(plugin_dir, auto_enable=True)
     assert not _state("recorder").is_enabled
@@ -104,8 +108,8 @@ def test_a_raising_plugin_breaks_nothing_and_is_disabled_after_repeated_failures
     for body in bodies:
         plugins.deliver(body)  # never raises
     assert plugins.wait_until_idle(10)
-    assert module_of("recorder").RECEIVED == bodies
-    assert module_of("boom").CALLS == [b["id"] for b in bodies]
+    assert kept("recorder", "RECEIVED") == bodies
+    assert kept("boom", "CALLS") == [b["id"] for b in bodies]
     row = _state("boom")
     assert (row.is_enabled, row.failed_count, row.handled_count) == (False, 5, 0)
     assert row.disabled_reason == plugins.DISABLED_REASON
@@ -120,8 +124,8 @@ def test_a_raising_plugin_breaks_nothing_and_is_disabled_after_repeated_failures
     # Disabled: it gets nothing more; the other one goes on.
     plugins.deliver(event_body())
     assert plugins.wait_until_idle(10)
-    assert len(module_of("boom").CALLS) == 5
-    assert len(module_of("recorder").RECEIVED) == 6
+    assert len(kept("boom", "CALLS")) == 5
+    assert len(kept("recorder", "RECEIVED")) == 6
     assert _state("recorder").handled_count == 6
 
 
@@ -162,14 +166,14 @@ def test_a_slow_plugin_is_cut_off_by_the_time_limit_and_delays_no_other(
         plugins.deliver(first)
         plugins.deliver(second)
         deadline = started + 0.4
-        while len(module_of("recorder").RECEIVED) < 2 and time.monotonic() < deadline:
+        while len(kept("recorder", "RECEIVED")) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert module_of("recorder").RECEIVED == [first, second]  # before the slow one's limit
+        assert kept("recorder", "RECEIVED") == [first, second]  # before the slow one's limit
         assert plugins.wait_until_idle(10)
         row = _state("sleepy")
         assert (row.failed_count, row.handled_count) == (2, 0)
         assert row.last_errors[0]["message"] == "TimeoutError: no answer within 0.5 s"
-        assert module_of("sleepy").STARTED == [first["id"], second["id"]]  # the second was not held back
+        assert kept("sleepy", "STARTED") == [first["id"], second["id"]]  # the second was not held back
     finally:
         release.set()
 
@@ -199,7 +203,7 @@ def test_a_plugin_failing_to_import_or_set_up_is_listed_with_its_error(plugin_di
     body = event_body()
     plugins.deliver(body)
     assert plugins.wait_until_idle(10)
-    assert module_of("recorder").RECEIVED == [body]
+    assert kept("recorder", "RECEIVED") == [body]
 
 
 SETTINGS_PLUGIN = '''
@@ -271,7 +275,7 @@ def test_the_settings_form_validates_and_stores(plugin_dir: Path) -> None:
         plugins.update_plugin_settings(session, boss, "configured", {"days": 2}, expected_version=form.version)
     plugins.deliver(event_body())
     assert plugins.wait_until_idle(10)
-    assert module_of("configured").SEEN == [("BQ", 14)]
+    assert kept("configured", "SEEN") == [("BQ", 14)]
 
 
 def test_an_installed_entry_point_is_found(plugin_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,8 +301,9 @@ def test_read_never_writes(plugin_dir: Path) -> None:
     crm = plugin_host.find("recorder").crm  # type: ignore[union-attr]
     assert crm is not None
 
-    def rename(session, actor, new_name):  # type: ignore[no-untyped-def]
+    def rename(session: Session, actor: Actor, new_name: str) -> Actor:
         row = plugin_state.get_state(session, "recorder")
+        assert row is not None
         row.settings = {"changed": new_name}
         session.add(row)
         session.flush()
