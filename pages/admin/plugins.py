@@ -207,9 +207,10 @@ async def _plugin_page(plugin_name: str, view: PluginView) -> None:
                 await result
         except Exception as exc:
             log.exception("plugin %s: its page failed", plugin_name, extra={"plugin": plugin_name})
-            ui.label(_("This plugin's page failed: {error}", error=f"{type(exc).__name__}: {exc}")).classes(
-                "text-negative"
-            ).mark("plugin-page-error")
+            error = f"{type(exc).__name__}: {exc}"
+            ui.label(_("This plugin's page failed: {error}", error=error)).classes("text-negative").mark(
+                "plugin-page-error"
+            )
 
 
 @app_page(f"{PATH}/{{plugin_name}}", title=N_("Plugin"), permission=RIGHT, parent=PATH)
@@ -232,7 +233,8 @@ async def plugin_page(plugin_name: str) -> None:
         if view.events:
             ui.label(_("Events: {names}", names=", ".join(view.events))).classes("text-caption")
         if view.has_routes:
-            ui.label(_("API routes under {path}", path=f"/api/plugins/{view.name}/")).classes("text-caption")
+            path = f"/api/plugins/{view.name}/"
+            ui.label(_("API routes under {path}", path=path)).classes("text-caption")
         _figures(view)
     if view.has_settings:
         settings = await call(plugins.get_plugin_settings, plugin_name)
