@@ -31,6 +31,7 @@ from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.api import imports as imports_api
 from crm_app.institutions.api import institutions as institutions_api
+from crm_app.integrations import api_plugins, plugins
 from crm_app.platform import (
     audit,
     bridge,
@@ -85,6 +86,7 @@ def wire() -> None:
             invoices,
             reminders,
             opportunities,
+            plugins,
         ):
             notifications.register_kinds(module.NOTIFICATION_KINDS)
         for module in (activity_notifications, institution_notifications, quotes, invoices, opportunities):
@@ -145,7 +147,7 @@ def api_router() -> APIRouter:
     router.include_router(users.auth_router)
     for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api, api_health, api_bulk):
         router.include_router(module.router)
-    for module in (opportunities_api, analytics_api):
+    for module in (opportunities_api, analytics_api, api_plugins):
         router.include_router(module.router)
     router.include_router(health.unknown_endpoint_router)
     return router

@@ -22,6 +22,7 @@ import pages  # noqa: F401 - importing the package registers every screen
 from components import live, styles
 from components.shell import root
 from crm_app import __version__, bootstrap
+from crm_app.integrations import plugins
 from crm_app.platform import i18n
 from crm_app.platform import scheduler as jobs
 from crm_app.platform.api import openapi as api_openapi
@@ -109,6 +110,7 @@ def create_app(settings: Settings) -> None:
     app.setup()  # the docs routes first: the API router ends with a JSON catch-all for unknown /api paths
     api_docs.install(app)
     bootstrap.wire()
+    plugins.load(settings)  # before serving: a plugin's routes and page exist from the first request
     app.include_router(bootstrap.api_router())
     install_error_handlers(app)
     api_openapi.install(app)

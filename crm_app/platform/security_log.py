@@ -111,6 +111,9 @@ ACTION_LABELS: dict[str, str] = {
     "account_token.refused": N_("Invalid or expired link refused"),
     "settings.changed": N_("Settings changed"),
     "settings.test_email": N_("Test email sent"),
+    "plugin.enabled": N_("Plugin enabled"),
+    "plugin.disabled": N_("Plugin disabled"),
+    "plugin.settings_changed": N_("Plugin settings changed"),
 }
 
 SEVERITY_LABELS: dict[Severity, str] = {
@@ -252,6 +255,8 @@ DETAIL_LABELS: dict[str, str] = {
     "answer": N_("Answer"),
     "file": N_("File"),
     "purpose": N_("Link"),
+    "plugin": N_("Plugin"),
+    "failures": N_("Failures in a row"),
     "created": NP_("import report", "Created"),
     "merged": NP_("import report", "Merged"),
     "skipped": NP_("import report", "Skipped"),

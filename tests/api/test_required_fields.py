@@ -58,6 +58,7 @@ PATCH_REQUIRES: dict[str, set[str]] = {
     "/api/teams/{team_id}": set(),
     "/api/comments/{comment_id}": {"body", "version"},
     "/api/settings": {"section", "values"},
+    "/api/plugins/{name}/settings": {"values"},
     "/api/opportunities/{opportunity_id}": {"version"},
     "/api/opportunity-lost-reasons/{reason_id}": set(),
 }

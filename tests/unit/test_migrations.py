@@ -60,6 +60,7 @@ EXPECTED_TABLES = {
     "opportunity_lost_reasons",
     "analytics_daily",
     "analytics_first_invoices",
+    "plugins",
 }
 
 

@@ -56,7 +56,7 @@ def _class_strings(tree: ast.AST) -> Iterator[tuple[str, int]]:
 
 def _used() -> dict[str, str]:
     used: dict[str, str] = {}
-    for folder in ("components", "pages"):
+    for folder in ("components", "pages", "plugins"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             for text, line in _class_strings(ast.parse(path.read_text(encoding="utf-8"))):
                 for name in text.split():
