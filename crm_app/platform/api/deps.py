@@ -100,6 +100,8 @@ def current_actor(
     if actor.scopes is not None:  # a personal API token: its scopes must cover the route
         if _route_guard is None:
             raise RuntimeError("no route guard for API tokens: crm_app.bootstrap.wire() was not called")
+        # The route's path as its router declares it (the areas' routers are included under /api with
+        # no prefix of their own): "/invoices/{invoice_id}", not the invoice's id.
         route = request.scope.get("route")
         _route_guard(actor, request.method, getattr(route, "path", None) or request.url.path)
     return actor
