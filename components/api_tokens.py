@@ -100,7 +100,7 @@ async def create_dialog(on_created: Callable[[], Awaitable[None]]) -> None:
     if choice is None:
         return
     available, (first, default, last) = choice
-    with ui.dialog() as dialog, ui.card().classes("w-[34rem]").mark("token-dialog"):
+    with ui.dialog() as dialog, ui.card().classes("w-[36rem]").mark("token-dialog"):
         ui.label(_("New API token")).classes("text-h6")
         name = (
             ui.input(_("Name"), placeholder=_("What will use it (e.g. n8n, Zapier)"))
@@ -110,7 +110,7 @@ async def create_dialog(on_created: Callable[[], Awaitable[None]]) -> None:
         )
         ui.label(_("Scopes")).classes("text-subtitle2 q-mt-sm")
         boxes: dict[TokenScope, ui.checkbox] = {}
-        with ui.grid(columns="auto auto auto").classes("items-center gap-x-6 gap-y-0").mark("token-scopes"):
+        with ui.grid(columns="auto auto auto").classes("items-center gap-x-6").mark("token-scopes"):
             for area in Area:
                 ui.label(_(AREA_LABELS[area]))
                 for access in Access:
