@@ -8,8 +8,13 @@ Why a fixed one-minute window counted with one upsert:
   request arrives; no read-then-write race, no lock held beyond the statement.
 - On PostgreSQL it runs in autocommit on a pooled connection: one round trip, committed at once, not
   in the request's unit of work (whose row lock would be held until the request ends and make the
-  requests of one client wait on each other). On SQLite (one process, a file) it is a short
-  transaction of its own.
+  requests of one client wait on each other). The table is UNLOGGED (migration 0026): its commits
+  write no WAL and wait for no disk flush; after a crash PostgreSQL empties it, which only forgets
+  the current minute's counts. That took the statement from 4-5 ms (the WAL flush, on this test
+  machine's disk) to 0.7 ms (pgbench, same machine).
+- On SQLite (one process, a file) it is a short transaction of its own, committed with
+  `synchronous=NORMAL` (in WAL mode: no fsync at that commit; a power cut may forget it, never
+  corrupt the file): 0.1 ms instead of 2-5 ms for the fsync.
 - A sliding window (a log of timestamps, or two windows weighted) would count more exactly at a
   minute's boundary, where a fixed window lets a client send up to twice the limit within a few
   seconds; it would cost a second row read or a row per request. For a limit meant to stop runaway
@@ -77,8 +82,19 @@ def count(buckets: Sequence[str], *, limit: int, now: datetime | None = None) ->
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             hits = max(connection.execute(statement, params).scalars())
     else:
-        with engine.begin() as connection:
-            hits = max(connection.execute(statement, params).scalars())
+        with engine.connect() as connection:
+            # Set outside a transaction only (SQLite refuses to change it inside one), and put back after.
+            cursor = connection.connection.cursor()
+            cursor.execute("PRAGMA synchronous")
+            row = cursor.fetchone()
+            level = int(row[0]) if row else 2  # FULL, SQLite's default
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            try:
+                hits = max(connection.execute(statement, params).scalars())
+                connection.commit()
+            finally:
+                cursor.execute(f"PRAGMA synchronous = {level}")
+                cursor.close()
     retry_after = max(1, math.ceil((window + WINDOW - now).total_seconds()))
     return Verdict(allowed=hits <= limit, hits=hits, retry_after=retry_after)
 

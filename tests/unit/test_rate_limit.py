@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, select
 
 from crm_app.operations import migrate
@@ -98,12 +98,21 @@ def test_the_purge_keeps_only_the_current_minute() -> None:
     assert _hits("ip:10.0.0.4") == 1
 
 
+def test_the_counters_table_is_unlogged_on_postgresql() -> None:
+    """Every API request commits an increment: no WAL flush to wait for (crm_app/platform/rate_limit.py)."""
+    with unit_of_work() as session:
+        persistence = session.execute(text("SELECT relpersistence FROM pg_class WHERE relname = 'rate_limit_counters'"))
+        assert persistence.scalar_one() == "u"
+
+
 def test_the_counter_works_on_sqlite(tmp_path: Path, settings_override: Callable[..., None]) -> None:
     settings_override(database_url=f"sqlite:///{tmp_path / 'limits.sqlite3'}")
     migrate.upgrade()
     now = utcnow()
     verdicts = [rate_limit.count(["ip:::1", "token:x"], limit=2, now=now) for _ in range(3)]
     assert [v.allowed for v in verdicts] == [True, True, False]
+    with get_engine().connect() as connection:  # the connection's own durability is put back
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2
     with Session(get_engine()) as session:
         assert rate_limit.purge_old_windows(session, now=now + timedelta(minutes=1)) == 2
         session.commit()

@@ -13,7 +13,8 @@ from crm_app.platform.models.base import UTCDateTime
 class RateLimitCounter(SQLModel, table=True):
     """Requests of `bucket` in the minute starting at `window_start`. No index but the primary key:
     every request updates a row, and an index on `hits` would cost each update (PostgreSQL keeps
-    them HOT updates). The purge job reads the few rows left of past minutes."""
+    them HOT updates). The purge job reads the few rows left of past minutes. UNLOGGED on PostgreSQL
+    (migration 0026; a model cannot say so for one dialect only)."""
 
     __tablename__ = "rate_limit_counters"
 
