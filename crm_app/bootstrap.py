@@ -15,7 +15,7 @@ import threading
 
 from fastapi import APIRouter, Depends
 
-from crm_app.accounts import auth, tokens
+from crm_app.accounts import auth
 from crm_app.accounts.api import admin, users
 from crm_app.accounts.api import auth as auth_api
 from crm_app.activities import alerts, api_bulk, meetings, notes, tasks
@@ -31,13 +31,14 @@ from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.api import imports as imports_api
 from crm_app.institutions.api import institutions as institutions_api
-from crm_app.integrations import api_plugins, plugins
+from crm_app.integrations import api_plugins, api_token_routes, api_tokens, plugins, scopes
 from crm_app.platform import (
     audit,
     bridge,
     comments,
     events,
     notifications,
+    rate_limit,
     records,
     retention,
     scheduler,
@@ -47,6 +48,7 @@ from crm_app.platform import (
 from crm_app.platform import search as global_search
 from crm_app.platform.api import deps, health
 from crm_app.platform.api import notifications as notifications_api
+from crm_app.platform.api import rate_limit as rate_limit_api
 from crm_app.platform.api import settings as settings_api
 from crm_app.sales import document_settings, history_wording, invoices, opportunities, quotes, reminders
 from crm_app.sales import search as sales_search
@@ -75,6 +77,7 @@ def wire() -> None:
             *smtp.JOBS,
             *institution_health.JOBS,
             *rollup.JOBS,
+            *rate_limit.JOBS,
         )
         # The settings page shows the sections in this order.
         settings.register_section(*settings.SECTIONS, *retention.SECTIONS, *document_settings.SECTIONS)
@@ -120,7 +123,8 @@ def wire() -> None:
                 comments.register_target(kind, resolver)
         audit.register_names(*institutions.HISTORY_NAMES, *history_wording.HISTORY_NAMES)
         audit.register_wording({**timeline.HISTORY_WORDING, **history_wording.HISTORY_WORDING})
-        deps.set_authenticator(tokens.authenticate_access_token)
+        deps.set_authenticator(api_tokens.authenticate_bearer)
+        deps.set_route_guard(scopes.check_route)
         scheduler.set_timezone_source(settings.timezone)
         bridge.add_listener(follow_settings)
         _wired = True
@@ -140,14 +144,17 @@ def api_router() -> APIRouter:
     """The REST API under /api: one router per area; unknown paths answer in the API's error shape.
     Built once: including a router into another registers it there for good (the tests create the
     application again for every test, and a new router each time kept every old one alive)."""
-    # Every route's input is checked at the edge first: no NUL byte or lone surrogate reaches a service.
-    router = APIRouter(prefix="/api", dependencies=[Depends(deps.refuse_unstorable_text)])
+    # Every request is counted against the rate limit first (one statement), then its input is checked
+    # at the edge: no NUL byte or lone surrogate reaches a service.
+    router = APIRouter(
+        prefix="/api", dependencies=[Depends(rate_limit_api.limit_rate), Depends(deps.refuse_unstorable_text)]
+    )
     for module in (health, auth_api, imports_api, institutions_api, activities_api, notifications_api, users):
         router.include_router(module.router)
     router.include_router(users.auth_router)
     for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api, api_health, api_bulk):
         router.include_router(module.router)
-    for module in (opportunities_api, analytics_api, api_plugins):
+    for module in (opportunities_api, analytics_api, api_plugins, api_token_routes):
         router.include_router(module.router)
     router.include_router(health.unknown_endpoint_router)
     return router

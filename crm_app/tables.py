@@ -6,7 +6,7 @@ from crm_app.activities import models as activities_models
 from crm_app.analytics import models as analytics_models
 from crm_app.institutions import models as institutions_models
 from crm_app.integrations import models as integrations_models
-from crm_app.platform.models import audit, comments, jobs, notifications, outbox, people, settings
+from crm_app.platform.models import audit, comments, jobs, notifications, outbox, people, rate_limits, settings
 from crm_app.sales.models import invoices, opportunities, quotes
 
 MODEL_MODULES = (
@@ -17,6 +17,7 @@ MODEL_MODULES = (
     comments,
     outbox,
     jobs,
+    rate_limits,
     accounts_models,
     institutions_models,
     activities_models,

@@ -32,6 +32,7 @@ os.environ.update(
         "STORAGE_SECRET": "test-storage-secret-" + "z" * 32,
         "BCRYPT_ROUNDS": "4",  # speed; the cost-12 default has its own test
         "SCHEDULER_ENABLED": "false",
+        "API_RATE_LIMIT_PER_MINUTE": "0",  # off, but in the tests of the limit (tests/api/test_api_tokens.py)
         "TIMEZONE": "Europe/Paris",
     }
 )

@@ -473,6 +473,7 @@ def deactivate_user(session: Session, actor: Actor, user_id: uuid.UUID, *, clien
     user.is_active = False
     user.touch()
     ended = auth.revoke_all_sessions(session, user.id)
+    api_tokens = auth.revoke_api_tokens(session, user.id, revoked_by=_actor_id(actor))
     _withdraw_tokens(session, user.id)
     security_log.record(
         session,
@@ -483,6 +484,7 @@ def deactivate_user(session: Session, actor: Actor, user_id: uuid.UUID, *, clien
         client=client,
         target=user.email,
         sessions_ended=ended,
+        api_tokens_revoked=api_tokens or None,
     )
     session.flush()
     return user

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from crm_app.accounts.models import AuthSession, LoginAttempt, SessionKind
+from crm_app.accounts.models import ApiToken, AuthSession, LoginAttempt, SessionKind
 from crm_app.accounts.passwords import (
     burn_time_like_a_real_check,
     hash_password,
@@ -256,6 +256,16 @@ def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
         update(AuthSession)
         .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def revoke_api_tokens(session: Session, user_id: uuid.UUID, *, revoked_by: uuid.UUID | None = None) -> int:
+    """Revoke every live personal API token of a user (deactivation): each stops at its next request."""
+    result = session.exec(
+        update(ApiToken)
+        .where(col(ApiToken.user_id) == user_id, col(ApiToken.revoked_at).is_(None))
+        .values(revoked_at=utcnow(), revoked_by=revoked_by)
     )
     return int(result.rowcount or 0)
 

@@ -122,3 +122,24 @@ class ListColumns(SQLModel, table=True):
     list_key: str = Field(max_length=40, primary_key=True)
     visible: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token (crm_app/integrations/api_tokens.py): it acts as its owner, limited by its
+    scopes, until it expires or is revoked. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (sa.Index("ix_api_tokens_user_created", "user_id", "created_at"),)
+
+    id: uuid.UUID = uuid_pk()
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    #: The token's first characters ("opx_" and 8 more), shown in lists so that its owner recognises it.
+    prefix: str = Field(max_length=12)
+    token_hash: str = Field(max_length=64, unique=True)
+    scopes: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_used_at: datetime | None = timestamp_column()
+    revoked_at: datetime | None = timestamp_column()
+    revoked_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")

@@ -1,1 +1,2 @@
-"""Integrations: what lets other systems follow and extend the CRM (plugins, webhooks, API tokens)."""
+"""Integrations: what lets other systems follow and extend the CRM: the public events catalogue, webhooks,
+plugins and the scopes of personal API tokens."""

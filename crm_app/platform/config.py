@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     login_ip_max_failures: int = 20
     login_window: Duration = 15 * 60
     login_lockout: Duration = 15 * 60
+    #: Requests a minute to the REST API (/api/...), per client address and per bearer token; 0 turns
+    #: the limit off (crm_app/platform/rate_limit.py).
+    api_rate_limit_per_minute: int = Field(default=600, ge=0)
 
     smtp_host: str = ""
     smtp_port: int = 587

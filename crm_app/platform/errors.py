@@ -37,12 +37,13 @@ class NotFound(DomainError):
 
 
 class Forbidden(DomainError):
-    """The actor may not do this; `action` names the permission that was refused."""
+    """The actor may not do this; `action` names the permission that was refused. Other `params` fill
+    the message's placeholders and are given in the API's error body (the missing scope of a token)."""
 
     code = "forbidden"
 
-    def __init__(self, action: str, message: str = N_("You are not allowed to do this.")) -> None:
-        super().__init__(message, action=action)
+    def __init__(self, action: str, message: str = N_("You are not allowed to do this."), **params: Any) -> None:
+        super().__init__(message, action=action, **params)
         self.action = action
 
 
@@ -79,6 +80,16 @@ class NotAuthenticated(DomainError):
 
     def __init__(self, message: str = N_("Authentication required.")) -> None:
         super().__init__(message)
+
+
+class RateLimited(DomainError):
+    """Too many requests in the current window (HTTP 429); `retry_after` is in seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int, message: str = N_("Too many requests. Try again in {seconds} s.")) -> None:
+        super().__init__(message, seconds=retry_after)
+        self.retry_after = retry_after
 
 
 class ConfigError(Exception):

@@ -38,6 +38,14 @@ class Actor:
     language: str | None = None
     theme: Theme = Theme.AUTO
     session_id: uuid.UUID | None = None
+    #: A request made with a personal API token: the token, and the scopes that further limit what the
+    #: owner's role allows (None: a login, limited by the role only).
+    token_id: uuid.UUID | None = None
+    scopes: frozenset[str] | None = None
+
+    @property
+    def uses_api_token(self) -> bool:
+        return self.scopes is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +151,9 @@ RIGHT_LABELS: dict[str, str] = {
     "security_log.view": N_("see the security log"),
     "settings.system": N_("change the system settings"),
     "task.assign": N_("assign a task"),
+    "api_token.scope": N_("use the API beyond the scopes of an API token"),
+    "api_token.login_only": N_("use a personal API token where a login is needed"),
+    "api_token.manage": N_("manage API tokens with an API token"),
     "call.log": N_("log a call"),
     "comment.edit": N_("edit a comment"),
     "comment.delete": N_("delete a comment"),

@@ -59,8 +59,9 @@ def record(
     return event
 
 
-def log_refusal(actor: Actor | None, action: str, client: ClientInfo | None = None) -> None:
-    """Record a refused action in its own unit of work (the refused one was rolled back)."""
+def log_refusal(actor: Actor | None, action: str, client: ClientInfo | None = None, **details: Any) -> None:
+    """Record a refused action in its own unit of work (the refused one was rolled back). A request
+    made with a personal API token names the token."""
 
     with unit_of_work() as session:
         record(
@@ -71,6 +72,8 @@ def log_refusal(actor: Actor | None, action: str, client: ClientInfo | None = No
             email=actor.email if actor else None,
             client=client,
             refused=action,
+            api_token_id=str(actor.token_id) if actor and actor.token_id else None,
+            **details,
         )
 
 
@@ -109,6 +112,9 @@ ACTION_LABELS: dict[str, str] = {
     "account.link_shown": N_("Account link shown to an administrator"),
     "password.reset": N_("Password reset"),
     "account_token.refused": N_("Invalid or expired link refused"),
+    "api_token.created": N_("API token created"),
+    "api_token.revoked": N_("API token revoked"),
+    "api_token.refused": N_("API token refused"),
     "settings.changed": N_("Settings changed"),
     "settings.test_email": N_("Test email sent"),
     "plugin.enabled": N_("Plugin enabled"),
@@ -261,12 +267,29 @@ DETAIL_LABELS: dict[str, str] = {
     "merged": NP_("import report", "Merged"),
     "skipped": NP_("import report", "Skipped"),
     "rejected": NP_("import report", "Rejected"),
+    "api_token": N_("API token"),
+    "api_token_id": N_("API token"),
+    "scopes": N_("Scopes"),
+    "scope": N_("Missing scope"),
+    "expires_at": N_("Expires"),
+    "reason": N_("Reason"),
+    "api_tokens_revoked": N_("API tokens revoked"),
+}
+
+#: Why an API token was refused (`api_token.refused`), in words.
+REFUSAL_REASONS: dict[str, str] = {
+    "unknown": N_("unknown token"),
+    "revoked": N_("revoked"),
+    "expired": N_("expired"),
+    "owner_deactivated": N_("owner deactivated"),
 }
 
 
 def _value_text(key: str, value: Any, names: dict[str, str]) -> str:
     if isinstance(value, bool):
         return gettext(N_("Yes")) if value else gettext(N_("No"))
+    if key == "reason" and isinstance(value, str) and value in REFUSAL_REASONS:
+        return gettext(REFUSAL_REASONS[value])
     if key == "refused" and isinstance(value, str):
         return gettext(RIGHT_LABELS[value]) if value in RIGHT_LABELS else value
     if key == "role" and value in {role.value for role in Role}:

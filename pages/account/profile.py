@@ -1,5 +1,5 @@
 """/profile: the signed-in user's own name, phone, language, theme and time zone; their email address;
-their password; their sessions."""
+their password; their sessions; their personal API tokens."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import app, ui
 
+from components import api_tokens as token_widgets
 from components.avatar import avatar
 from components.backend import call, client_info
 from components.moments import ZONE_KEY
@@ -15,6 +16,8 @@ from crm_app.accounts import administration as accounts
 from crm_app.accounts import auth, passwords, users
 from crm_app.accounts.auth import SessionRow
 from crm_app.accounts.models import SessionKind
+from crm_app.integrations import api_tokens
+from crm_app.integrations.api_tokens import TokenRow
 from crm_app.platform.i18n import LANGUAGE_NAMES, N_, current_locale, format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.people import Theme
@@ -85,6 +88,7 @@ async def profile_page() -> None:
     _email_card(profile.email)
     refresh_sessions = await _sessions_card(profile.timezone)
     _password_card(profile.email, refresh_sessions)
+    await _tokens_card(profile.timezone)
 
 
 def _email_card(email: str) -> None:
@@ -208,3 +212,34 @@ def _password_card(email: str, after_change: Callable[[], Awaitable[None]]) -> N
         )
         rules = ui.label().classes("text-caption text-negative").mark("password-rules")
         ui.button(_("Change password"), on_click=change).props("unelevated").classes("q-mt-sm").mark("change-password")
+
+
+async def _tokens_card(timezone: str) -> None:
+    """The actor's personal API tokens: create one (shown once), see their last use, revoke."""
+
+    @ui.refreshable
+    def token_list(rows: list[TokenRow]) -> None:
+        token_widgets.token_list(rows, timezone, revoke)
+
+    async def refresh() -> None:
+        rows = await call(api_tokens.list_tokens)
+        if rows is not None:
+            token_list.refresh(rows)
+
+    async def revoke(row: TokenRow) -> None:
+        if await call(api_tokens.revoke_token, row.id, client=client_info()) is not None:
+            ui.notify(_("Token revoked: it no longer works."), type="positive")
+            await refresh()
+
+    with ui.card().classes("w-full max-w-xl q-mt-md").mark("api-tokens-card"):
+        ui.label(_("API tokens")).classes("text-h6")
+        ui.label(
+            _(
+                "A personal token lets another application use the CRM's API as you, limited to the scopes "
+                "you choose. Anyone holding it can do so: revoke it as soon as it is no longer needed."
+            )
+        ).classes("text-grey-8")
+        token_list(await call(api_tokens.list_tokens) or [])
+        ui.button(_("New API token"), icon="add", on_click=lambda: token_widgets.create_dialog(refresh)).props(
+            "outline no-caps"
+        ).mark("new-token")

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
+from components import api_tokens as token_widgets
 from components.backend import call, client_info
 from components.dialogs import disposable
 from components.moments import user_zone
@@ -20,6 +21,8 @@ from components.paged_table import PagedTable, TableState, page_request, rows_of
 from components.shell import app_page
 from crm_app.accounts import administration as accounts
 from crm_app.accounts.administration import STATUS_LABELS, AdminChoices, UserRow, UserStatus
+from crm_app.integrations import api_tokens
+from crm_app.integrations.api_tokens import TokenRow
 from crm_app.platform.i18n import N_, format_datetime
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.people import Role
@@ -205,7 +208,25 @@ def _invite_dialog(choices: AdminChoices, on_done: Callable[[], Awaitable[None]]
     disposable(dialog).open()
 
 
-def _manage_dialog(row: UserRow, choices: AdminChoices, on_done: Callable[[], Awaitable[None]]) -> None:
+async def _user_tokens(row: UserRow) -> None:
+    """The account's personal API tokens, each with a revoke button."""
+    zone = await user_zone()
+
+    @ui.refreshable
+    def token_list(rows: list[TokenRow]) -> None:
+        token_widgets.token_list(rows, zone, revoke, marker="user-api-tokens")
+
+    async def revoke(token: TokenRow) -> None:
+        if await call(api_tokens.revoke_user_token, row.id, token.id, client=client_info()) is not None:
+            ui.notify(_("Token revoked: it no longer works."), type="positive")
+            token_list.refresh(await call(api_tokens.list_user_tokens, row.id) or [])
+
+    ui.separator()
+    ui.label(_("API tokens")).classes("text-subtitle2")
+    token_list(await call(api_tokens.list_user_tokens, row.id) or [])
+
+
+async def _manage_dialog(row: UserRow, choices: AdminChoices, on_done: Callable[[], Awaitable[None]]) -> None:
     with ui.dialog() as dialog, ui.card().classes("w-[28rem]").mark("manage-dialog"):
         with ui.row().classes("items-center gap-2"):
             ui.label(row.full_name).classes("text-h6")
@@ -262,6 +283,8 @@ def _manage_dialog(row: UserRow, choices: AdminChoices, on_done: Callable[[], Aw
                 dialog.close()
 
             ui.button(_("Save"), on_click=save).props("unelevated no-caps").mark("manage-save")
+        if row.status is not UserStatus.INVITED:
+            await _user_tokens(row)
         ui.separator()
         _status_actions(row, choices, run, show_link)
         with ui.row().classes("w-full justify-end"):
@@ -312,7 +335,7 @@ async def admin_users_page(query: dict[str, list[str]]) -> None:
     async def manage(event: Any) -> None:
         row = await call(accounts.get_user_row, uuid.UUID(str(event.args)))
         if row is not None and choices is not None:
-            _manage_dialog(row, choices, reload)
+            await _manage_dialog(row, choices, reload)
 
     with ui.row().classes("w-full items-center gap-4"):
         ui.label(_("Users")).classes("text-h5")

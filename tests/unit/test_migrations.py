@@ -41,6 +41,8 @@ EXPECTED_TABLES = {
     "mail_outbox",
     "mail_attachments",
     "account_tokens",
+    "api_tokens",
+    "rate_limit_counters",
     "app_settings",
     "catalog_items",
     "quotes",

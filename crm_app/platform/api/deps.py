@@ -26,9 +26,10 @@ from crm_app.platform.params import StrictQuery
 from crm_app.platform.permissions import Actor
 from crm_app.platform.security_log import ClientInfo
 
-#: Turns a bearer token into the actor it was issued to, or raises NotAuthenticated; the accounts
-#: area provides it and `crm_app.bootstrap` sets it (`set_authenticator`).
-Authenticator = Callable[[Session, str], Actor]
+#: Turns a bearer token into the actor it was issued to, or raises NotAuthenticated (the client is for
+#: the security log of a refused token); `crm_app.integrations.api_tokens.authenticate_bearer`, which
+#: `crm_app.bootstrap` sets (`set_authenticator`).
+Authenticator = Callable[[Session, str, ClientInfo], Actor]
 _authenticator: Authenticator | None = None
 
 
@@ -37,7 +38,22 @@ def set_authenticator(authenticator: Authenticator) -> None:
     _authenticator = authenticator
 
 
-_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/login")
+#: Refuses a request made with a personal API token whose scopes do not cover the route: (actor, HTTP
+#: method, route path) → None or Forbidden. `crm_app.integrations.scopes.check_route`, set by bootstrap.
+RouteGuard = Callable[[Actor, str, str], None]
+_route_guard: RouteGuard | None = None
+
+
+def set_route_guard(guard: RouteGuard) -> None:
+    global _route_guard
+    _route_guard = guard
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from POST /api/auth/login, or a personal API token (`opx_...`, created "
+    "on the profile page or with POST /api/tokens; limited to its scopes).",
+)
 
 
 def client_info(request: Request) -> ClientInfo:
@@ -79,8 +95,15 @@ def current_actor(
         raise NotAuthenticated()
     if _authenticator is None:
         raise RuntimeError("no bearer authenticator: crm_app.bootstrap.wire() was not called")
-    actor = _authenticator(session, credentials.credentials)
+    actor = _authenticator(session, credentials.credentials, client_info(request))
     request.state.actor = actor
+    if actor.scopes is not None:  # a personal API token: its scopes must cover the route
+        if _route_guard is None:
+            raise RuntimeError("no route guard for API tokens: crm_app.bootstrap.wire() was not called")
+        # The route's path as its router declares it (the areas' routers are included under /api with
+        # no prefix of their own): "/invoices/{invoice_id}", not the invoice's id.
+        route = request.scope.get("route")
+        _route_guard(actor, request.method, getattr(route, "path", None) or request.url.path)
     return actor
 
 

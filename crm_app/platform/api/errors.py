@@ -23,6 +23,7 @@ from crm_app.platform.errors import (
     InvalidTransition,
     NotAuthenticated,
     NotFound,
+    RateLimited,
     ValidationFailed,
 )
 from crm_app.platform.i18n import N_, gettext, negotiate, use_locale
@@ -34,6 +35,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Conflict: 409,
     InvalidTransition: 409,
     NotAuthenticated: 401,
+    RateLimited: 429,
 }
 
 
@@ -73,10 +75,17 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         message = gettext(exc.message, **{k: v for k, v in exc.params.items() if v is not None})
     if isinstance(exc, Conflict | InvalidTransition):
         extra.update(exc.params)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+        extra["retry_after"] = exc.retry_after
     if isinstance(exc, Forbidden):
+        details = {k: v for k, v in exc.params.items() if k != "action"}
+        extra.update(details)
         actor = getattr(request.state, "actor", None)
-        security_log.log_refusal(actor, exc.action, client_info(request))
+        security_log.log_refusal(actor, exc.action, client_info(request), **details)
     return JSONResponse(error_body(exc.code, message, **extra), status_code=_status_for(exc), headers=headers)
 
 

@@ -1,0 +1,34 @@
+"""The rate limit of the REST API as a dependency of its router (crm_app/bootstrap.py): only /api/...
+requests are counted, never the pages, their websocket or the static files."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+
+from crm_app.platform import rate_limit
+from crm_app.platform.config import get_settings
+from crm_app.platform.errors import RateLimited
+
+
+def buckets_of(request: Request) -> list[str]:
+    """What a request counts against: its client address, and its bearer token when it has one (the
+    SHA-256 of the token, never the token itself: personal API tokens are stored under the same hash)."""
+    buckets = [f"ip:{request.client.host if request.client else 'unknown'}"]
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credential.strip():
+        buckets.append("token:" + hashlib.sha256(credential.strip().encode()).hexdigest())
+    return buckets
+
+
+async def limit_rate(request: Request) -> None:
+    """429 with `Retry-After` once a client address or a token has made more than
+    API_RATE_LIMIT_PER_MINUTE requests in the current minute (0: no limit, and no cost)."""
+    limit = get_settings().api_rate_limit_per_minute
+    if limit <= 0:
+        return
+    verdict = await run_in_threadpool(rate_limit.count, buckets_of(request), limit=limit)
+    if not verdict.allowed:
+        raise RateLimited(verdict.retry_after)
