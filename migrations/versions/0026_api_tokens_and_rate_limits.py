@@ -4,7 +4,7 @@ commits an increment, which then waits for no WAL flush, and the counts of a min
 keeping across a crash: see crm_app/platform/rate_limit.py).
 
 Revision ID: 0026
-Revises: 0022
+Revises: 0025
 Create Date: 2026-12-08 10:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0026'
-down_revision: str | None = '0022'
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
