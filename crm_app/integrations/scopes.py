@@ -165,6 +165,8 @@ ROUTE_RULES: dict[str, Rule] = {
     "/teams": ADMIN,
     "/security-log": ADMIN,
     "/settings": ADMIN,
+    # Plugins: their administration, and each plugin's own routes under /plugins/<name>/.
+    "/plugins": ADMIN,
 }
 
 API_PREFIX = "/api"

@@ -142,3 +142,26 @@ async def test_the_fec_route_answers_only_while_the_plugin_is_enabled(
     ]
     missing = await api.get("/api/plugins/fec_export/fec", headers=boss, params={"date_from": day})
     assert missing.status_code == 422
+
+
+async def test_a_plugin_route_takes_a_personal_token_with_the_admin_scope(
+    api: httpx.AsyncClient, shipped_plugins: None
+) -> None:
+    day = _issued_invoice()
+    boss = await _token(api, _account(Role.SUPER_ADMIN, "boss@example.org"))
+    await api.post("/api/plugins/fec_export/enable", headers=boss)
+
+    async def personal(scopes: list[str]) -> dict[str, str]:
+        made = await api.post(
+            "/api/tokens", headers=boss, json={"name": f"Sage export ({' '.join(scopes)})", "scopes": scopes}
+        )
+        assert made.status_code == 201, made.text
+        return {"Authorization": f"Bearer {made.json()['token']}"}
+
+    query = {"date_from": day, "date_to": day}
+    reader = await api.get("/api/plugins/fec_export/fec", headers=await personal(["invoices:read"]), params=query)
+    assert reader.status_code == 403, reader.text
+    assert reader.json()["error"]["code"] == "insufficient_scope"
+    admin = await api.get("/api/plugins/fec_export/fec", headers=await personal(["admin"]), params=query)
+    assert admin.status_code == 200, admin.text
+    assert admin.content.decode("iso-8859-15").count("\n") == 4

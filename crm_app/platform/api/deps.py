@@ -102,8 +102,12 @@ def current_actor(
             raise RuntimeError("no route guard for API tokens: crm_app.bootstrap.wire() was not called")
         # The route's path as its router declares it (the areas' routers are included under /api with
         # no prefix of their own): "/invoices/{invoice_id}", not the invoice's id.
+        # A route of a mounted application (a plugin's, under /api/plugins/<name>/) declares its path
+        # below the mount: the mount's own path, kept in root_path, goes in front of it.
         route = request.scope.get("route")
-        _route_guard(actor, request.method, getattr(route, "path", None) or request.url.path)
+        mounted_at = request.scope.get("root_path", "")[len(request.scope.get("app_root_path", "")) :]
+        route_path = getattr(route, "path", None)
+        _route_guard(actor, request.method, mounted_at + route_path if route_path else request.url.path)
     return actor
 
 
