@@ -109,6 +109,7 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "reminder_rule.edit": _rule(NO, NO, NO, ALL, ALL),
     "security_log.view": _rule(NO, NO, NO, ALL, ALL),
     "settings.system": _rule(NO, NO, NO, NO, ALL),
+    "webhook.administer": _rule(NO, NO, NO, NO, ALL),
     "task.assign": _rule(OWN, TEAM, TEAM, ALL, ALL),  # who may be a task's assignee
 }
 
@@ -142,6 +143,7 @@ RIGHT_LABELS: dict[str, str] = {
     "reminder_rule.edit": N_("edit the reminder rules"),
     "security_log.view": N_("see the security log"),
     "settings.system": N_("change the system settings"),
+    "webhook.administer": N_("manage the webhooks"),
     "task.assign": N_("assign a task"),
     "call.log": N_("log a call"),
     "comment.edit": N_("edit a comment"),

@@ -111,6 +111,11 @@ ACTION_LABELS: dict[str, str] = {
     "account_token.refused": N_("Invalid or expired link refused"),
     "settings.changed": N_("Settings changed"),
     "settings.test_email": N_("Test email sent"),
+    "webhook.created": N_("Webhook created"),
+    "webhook.updated": N_("Webhook changed"),
+    "webhook.deleted": N_("Webhook deleted"),
+    "webhook.secret_rotated": N_("Webhook secret rotated"),
+    "webhook.disabled": N_("Webhook disabled after failures"),
 }
 
 SEVERITY_LABELS: dict[Severity, str] = {

@@ -60,6 +60,8 @@ EXPECTED_TABLES = {
     "opportunity_lost_reasons",
     "analytics_daily",
     "analytics_first_invoices",
+    "webhooks",
+    "webhook_deliveries",
 }
 
 
