@@ -133,13 +133,17 @@ def claim_next(now: datetime | None = None) -> Claimed | None:
                     .values(status=DeliveryStatus.FAILED.value, error="sending was interrupted too many times")
                 )
                 continue
-            won = session.connection().execute(
-                sa.update(d)
-                .where(d.c.id == delivery.id, d.c.status == delivery.status, d.c.attempts == delivery.attempts)
-                .values(
-                    status=DeliveryStatus.SENDING.value, attempts=delivery.attempts + 1, next_attempt_at=now + LEASE
+            won = (
+                session.connection()
+                .execute(
+                    sa.update(d)
+                    .where(d.c.id == delivery.id, d.c.status == delivery.status, d.c.attempts == delivery.attempts)
+                    .values(
+                        status=DeliveryStatus.SENDING.value, attempts=delivery.attempts + 1, next_attempt_at=now + LEASE
+                    )
                 )
-            ).rowcount
+                .rowcount
+            )
             if won != 1:  # another claimer was faster (SQLite, or a row read before its lock)
                 session.expire_all()
                 continue
