@@ -144,13 +144,7 @@ def _set_participants(
 
 
 def _publish_changed(
-    session: Session,
-    actor: Actor,
-    meeting: Meeting,
-    participant_user_ids: set[uuid.UUID],
-    *,
-    deleted: bool = False,
-    action: str = "",
+    session: Session, actor: Actor, meeting: Meeting, participant_user_ids: set[uuid.UUID], *, deleted: bool = False
 ) -> None:
     events.publish(
         session,
@@ -160,7 +154,6 @@ def _publish_changed(
             participant_user_ids=tuple(sorted(participant_user_ids)),
             deleted=deleted,
             institution_id=meeting.institution_id,
-            action=action,
             actor_id=actor_id(actor),
         ),
     )
@@ -215,7 +208,12 @@ def create_meeting(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Me
         _ids(raw.get("participant_contact_ids"), "participant_contact_ids"),
     )
     _invite(session, actor, meeting, invited)
-    _publish_changed(session, actor, meeting, _participant_user_ids(session, meeting.id), action="created")
+    events.publish(
+        session,
+        events.MeetingScheduled(
+            meeting_id=meeting.id, status=MeetingStatus(meeting.status).value, actor_id=actor_id(actor)
+        ),
+    )
     return meeting
 
 

@@ -156,11 +156,6 @@ def _kind(build: Callable[[Session, uuid.UUID], dict[str, Any]], kind: str) -> A
     return data
 
 
-def _scheduled(session: Session, event: events.MeetingChanged) -> dict[str, Any] | None:
-    built = meeting_data(session, event.meeting_id)
-    return built if built.get("status") == "scheduled" else None
-
-
 def _institution(name: str, action: tuple[str, ...], description: str) -> PublicEvent:
     return PublicEvent(
         name=name,
@@ -256,12 +251,12 @@ CATALOGUE: tuple[PublicEvent, ...] = (
         name="meeting.scheduled",
         group=N_("Meetings"),
         description=N_("A meeting was planned."),
-        sources=(events.MeetingChanged,),
-        built_from="meeting.changed (action created, status scheduled)",
+        sources=(events.MeetingScheduled,),
+        built_from="meeting.scheduled (status scheduled)",
         schema="MeetingOut",
-        matches=lambda e: e.action == "created",
+        matches=lambda e: e.status == "scheduled",
         record_id=lambda e: e.meeting_id,
-        data=_scheduled,
+        data=_by_id(meeting_data, lambda e: e.meeting_id),
     ),
     _opportunity("opportunity.created", "create", None, N_("An opportunity was created.")),
     _opportunity("opportunity.stage_changed", "stage", None, N_("An opportunity moved to another stage.")),

@@ -295,7 +295,16 @@ class MeetingChanged(Event):
     participant_user_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
     deleted: bool = False
     institution_id: uuid.UUID | None = None  # the account's health score follows its meetings
-    action: str = ""  # "created" when the meeting is new (the public `meeting.scheduled` follows it)
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class MeetingScheduled(Event):
+    """A meeting was created (planned, or logged as held: `status`)."""
+
+    name: ClassVar[str] = "meeting.scheduled"
+    meeting_id: uuid.UUID
+    status: str  # MeetingStatus
 
 
 @event_type

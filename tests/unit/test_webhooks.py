@@ -25,6 +25,8 @@ from crm_app.platform.models.notifications import Notification
 from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import Actor
 from crm_app.sales import invoices, payments
+from crm_app.sales import reminders as sales_jobs
+from tests.activity_factories import make_meeting
 from tests.factories import actor_of, make_user
 from tests.institution_factories import make_contact, make_institution
 from tests.sales_factories import make_sent_quote, quote_line
@@ -375,6 +377,8 @@ def test_the_lifecycle_of_a_sale_makes_its_public_events(bodies: list[dict[str, 
     with unit_of_work() as session:
         tasks.update_task(session, admin, task.id, {"status": "done"}, expected_version=task.version)
     with unit_of_work() as session:
+        meeting = make_meeting(session, admin, title="Démo", institution_id=institution.id)
+    with unit_of_work() as session:
         quote = make_sent_quote(session, admin, institution)
     with unit_of_work() as session:
         invoice = invoices.create_invoice(
@@ -389,6 +393,7 @@ def test_the_lifecycle_of_a_sale_makes_its_public_events(bodies: list[dict[str, 
         "contact.created",
         "task.created",
         "task.completed",
+        "meeting.scheduled",
         "quote.sent",
         "invoice.issued",
         "invoice.paid",
@@ -397,6 +402,7 @@ def test_the_lifecycle_of_a_sale_makes_its_public_events(bodies: list[dict[str, 
     by_name = {b["event"]: b for b in bodies}
     assert by_name["contact.created"]["data"]["id"] == str(contact.id)
     assert by_name["task.completed"]["data"]["status"] == "done"
+    assert by_name["meeting.scheduled"]["data"]["id"] == str(meeting.id)
     assert by_name["quote.sent"]["data"]["id"] == str(quote.id)
     assert by_name["invoice.issued"]["data"]["number"].startswith("FAC-")
     assert by_name["invoice.paid"]["data"]["status"] == "paid"
@@ -429,3 +435,26 @@ def test_every_catalogue_entry_is_described() -> None:
         "credit_note.issued",
         "payment.recorded",
     } <= set(catalogue.NAMES)
+
+
+def test_the_daily_jobs_publish_expired_quotes_and_overdue_invoices_as_the_system(
+    bodies: list[dict[str, Any]], clock: Clock
+) -> None:
+    admin = _admin()
+    with unit_of_work() as session:
+        institution = make_institution(session, admin, name="Clinique des Lilas")
+        quote = make_sent_quote(session, admin, institution, valid_until=invoices.today(session) + timedelta(days=1))
+        invoice = invoices.create_invoice(
+            session, admin, {"institution_id": institution.id, "payment_terms_days": 1, "lines": [quote_line()]}
+        )
+        invoices.issue_invoice(session, admin, invoice.id)
+    bodies.clear()
+    clock(days=3)
+    with unit_of_work() as session:
+        assert sales_jobs.expire_quotes(session) == 1
+        assert sales_jobs.mark_invoices_overdue(session) == 1
+    assert [(b["event"], b["data"]["id"], b["actor"]) for b in bodies] == [
+        ("quote.expired", str(quote.id), None),
+        ("invoice.overdue", str(invoice.id), None),
+    ]
+    assert bodies[0]["data"]["status"] == "expired" and bodies[1]["data"]["status"] == "overdue"
