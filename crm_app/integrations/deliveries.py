@@ -40,7 +40,7 @@ from sqlmodel import Session, col, select
 
 from crm_app import __version__
 from crm_app.integrations import addresses, webhooks
-from crm_app.integrations.models import DeliveryStatus, Webhook, WebhookDelivery
+from crm_app.integrations.webhook_models import DeliveryStatus, Webhook, WebhookDelivery
 from crm_app.platform import events, notifications, security_log
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.base import table_of, utcnow

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, func, select
 
 from crm_app.integrations import addresses, catalogue
-from crm_app.integrations.models import DeliveryStatus, Webhook, WebhookDelivery
+from crm_app.integrations.webhook_models import DeliveryStatus, Webhook, WebhookDelivery
 from crm_app.platform import events, security_log
 from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_

@@ -12,7 +12,7 @@ import httpx
 from sqlmodel import select
 
 from crm_app.integrations import catalogue
-from crm_app.integrations.models import WebhookDelivery
+from crm_app.integrations.webhook_models import WebhookDelivery
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
 from tests.factories import PASSWORD, make_user

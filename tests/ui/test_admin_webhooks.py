@@ -10,7 +10,7 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from crm_app.integrations import deliveries
-from crm_app.integrations.models import Webhook
+from crm_app.integrations.webhook_models import Webhook
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
 from tests.ui.conftest import element, eventually, log_in, table_rows

@@ -18,7 +18,7 @@ from sqlmodel import select
 from crm_app.activities import tasks
 from crm_app.institutions.models import Institution
 from crm_app.integrations import addresses, catalogue, deliveries, webhooks
-from crm_app.integrations.models import DeliveryStatus, Webhook, WebhookDelivery
+from crm_app.integrations.webhook_models import DeliveryStatus, Webhook, WebhookDelivery
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.models.notifications import Notification
