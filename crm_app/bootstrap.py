@@ -31,7 +31,8 @@ from crm_app.institutions import service as institutions
 from crm_app.institutions import timeline
 from crm_app.institutions.api import imports as imports_api
 from crm_app.institutions.api import institutions as institutions_api
-from crm_app.integrations import api_plugins, api_token_routes, api_tokens, plugins, scopes
+from crm_app.integrations import api as integrations_api
+from crm_app.integrations import api_plugins, api_token_routes, api_tokens, catalogue, deliveries, plugins, scopes, webhooks
 from crm_app.platform import (
     audit,
     bridge,
@@ -78,6 +79,7 @@ def wire() -> None:
             *institution_health.JOBS,
             *rollup.JOBS,
             *rate_limit.JOBS,
+            *deliveries.JOBS,
         )
         # The settings page shows the sections in this order.
         settings.register_section(*settings.SECTIONS, *retention.SECTIONS, *document_settings.SECTIONS)
@@ -90,9 +92,10 @@ def wire() -> None:
             reminders,
             opportunities,
             plugins,
+            webhooks,
         ):
             notifications.register_kinds(module.NOTIFICATION_KINDS)
-        for module in (activity_notifications, institution_notifications, quotes, invoices, opportunities):
+        for module in (activity_notifications, institution_notifications, quotes, invoices, opportunities, webhooks):
             notifications.register_links(module.RECORD_LINKS)
         for subscription in (
             *activity_notifications.SUBSCRIBERS,
@@ -127,6 +130,13 @@ def wire() -> None:
         deps.set_route_guard(scopes.check_route)
         scheduler.set_timezone_source(settings.timezone)
         bridge.add_listener(follow_settings)
+        # Committed domain events become public events; webhooks queue theirs in the same transaction,
+        # and every process's senders wake when any process queued some.
+        catalogue.install()
+        catalogue.add_consumer(webhooks.CONSUMER)
+        # The plugins' handlers, off the request path: only the events some loaded plugin listens to.
+        catalogue.subscribe(plugins.deliver, wanted=plugins.wanted_events)
+        bridge.add_listener(deliveries.follow_queue)
         _wired = True
 
 
@@ -154,7 +164,7 @@ def api_router() -> APIRouter:
     router.include_router(users.auth_router)
     for module in (admin, settings_api, catalog_api, quotes_api, invoices_api, documents_api, api_health, api_bulk):
         router.include_router(module.router)
-    for module in (opportunities_api, analytics_api, api_plugins, api_token_routes):
+    for module in (opportunities_api, analytics_api, api_plugins, api_token_routes, integrations_api):
         router.include_router(module.router)
     router.include_router(health.unknown_endpoint_router)
     return router

@@ -6,6 +6,7 @@ from crm_app.activities import models as activities_models
 from crm_app.analytics import models as analytics_models
 from crm_app.institutions import models as institutions_models
 from crm_app.integrations import models as integrations_models
+from crm_app.integrations import webhook_models
 from crm_app.platform.models import audit, comments, jobs, notifications, outbox, people, rate_limits, settings
 from crm_app.sales.models import invoices, opportunities, quotes
 
@@ -26,4 +27,5 @@ MODEL_MODULES = (
     opportunities,
     analytics_models,
     integrations_models,
+    webhook_models,
 )

@@ -23,6 +23,7 @@ from components import live, styles
 from components.shell import root
 from crm_app import __version__, bootstrap
 from crm_app.integrations import plugins
+from crm_app.integrations import deliveries as webhook_deliveries
 from crm_app.platform import i18n
 from crm_app.platform import scheduler as jobs
 from crm_app.platform.api import openapi as api_openapi
@@ -77,12 +78,14 @@ def _on_startup(settings: Settings) -> None:
     live.start()
     if settings.scheduler_enabled:
         jobs.start()
+        webhook_deliveries.start()  # the webhook senders run where the jobs run
     log.info("OPEx CRM started", extra={"version": __version__, "database": settings.sqlalchemy_url.get_backend_name()})
 
 
 def _on_shutdown() -> None:
 
     jobs.stop()
+    webhook_deliveries.stop()
     live.stop()
     dispose_engines()
     log.info("OPEx CRM stopped")

@@ -3,7 +3,7 @@
 from pages import dashboard
 from pages.account import links, login, notifications, profile
 from pages.activities import calls, meetings, notes, tasks
-from pages.admin import plugins, security_log, settings, teams, users
+from pages.admin import plugins, security_log, settings, teams, users, webhooks
 from pages.institutions import activity_tab, contacts, detail, form, import_wizard, sales_tabs
 from pages.institutions import list as institution_list
 from pages.sales import (
@@ -47,4 +47,5 @@ __all__ = [
     "tasks",
     "teams",
     "users",
+    "webhooks",
 ]

@@ -208,6 +208,12 @@ def create_meeting(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Me
         _ids(raw.get("participant_contact_ids"), "participant_contact_ids"),
     )
     _invite(session, actor, meeting, invited)
+    events.publish(
+        session,
+        events.MeetingScheduled(
+            meeting_id=meeting.id, status=MeetingStatus(meeting.status).value, actor_id=actor_id(actor)
+        ),
+    )
     return meeting
 
 

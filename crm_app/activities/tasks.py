@@ -84,7 +84,7 @@ def _apply_status(task: Task, status: TaskStatus) -> None:
         task.completed_at = None
 
 
-def _publish_changed(session: Session, actor: Actor, task: Task, *, deleted: bool = False) -> None:
+def _publish_changed(session: Session, actor: Actor, task: Task, *, deleted: bool = False, action: str = "") -> None:
     events.publish(
         session,
         events.TaskChanged(
@@ -93,6 +93,7 @@ def _publish_changed(session: Session, actor: Actor, task: Task, *, deleted: boo
             team_id=task.team_id,
             deleted=deleted,
             institution_id=task.institution_id,
+            action=action,
             actor_id=actor_id(actor),
         ),
     )
@@ -126,7 +127,7 @@ def create_task(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Task:
         session,
         events.TaskAssigned(task_id=task.id, title=task.title, assignee_id=assignee.id, actor_id=actor_id(actor)),
     )
-    _publish_changed(session, actor, task)
+    _publish_changed(session, actor, task, action="created")
     return task
 
 

@@ -122,7 +122,7 @@ def create_contact(session: Session, actor: Actor, institution_id: uuid.UUID, ra
         action="create",
         changes={"contact": (None, f"{contact.first_name or ''} {contact.last_name}")},
     )
-    institution_service.announce_change(session, actor, institution.id, contact_id=contact.id)
+    institution_service.announce_change(session, actor, institution.id, contact_id=contact.id, action="created")
     return contact
 
 
@@ -169,7 +169,7 @@ def update_contact(
         action="update",
         changes=changes,
     )
-    institution_service.announce_change(session, actor, institution.id, contact_id=contact.id)
+    institution_service.announce_change(session, actor, institution.id, contact_id=contact.id, action="updated")
     return contact
 
 
@@ -195,7 +195,9 @@ def set_archived(session: Session, actor: Actor, contact_id: uuid.UUID, archived
         action="archive" if archived else "restore",
         changes={"is_archived": (not archived, archived)},
     )
-    institution_service.announce_change(session, actor, institution.id, contact_id=contact.id)
+    institution_service.announce_change(
+        session, actor, institution.id, contact_id=contact.id, action="archived" if archived else "restored"
+    )
     return contact
 
 

@@ -290,12 +290,21 @@ def _announce_assignment(session: Session, actor: Actor, institution: Institutio
 
 
 def announce_change(
-    session: Session, actor: Actor, institution_id: uuid.UUID, *, contact_id: uuid.UUID | None = None
+    session: Session,
+    actor: Actor,
+    institution_id: uuid.UUID,
+    *,
+    contact_id: uuid.UUID | None = None,
+    action: str = "",
 ) -> None:
-    """An institution (or one of its contacts) changed: its open page and forms follow it."""
+    """An institution (or one of its contacts) changed: its open page and forms follow it. `action`
+    ("created", "updated", "archived", "restored") names a change of the record itself; a side effect
+    (an invoice made it a client) leaves it empty."""
     events.publish(
         session,
-        events.InstitutionChanged(institution_id=institution_id, contact_id=contact_id, actor_id=actor_id(actor)),
+        events.InstitutionChanged(
+            institution_id=institution_id, contact_id=contact_id, action=action, actor_id=actor_id(actor)
+        ),
     )
 
 
@@ -372,6 +381,7 @@ def create_institution(
     )
     if source is not DataSource.IMPORT:  # an import reports once when it ends, not once per row
         _announce_assignment(session, actor, institution)
+        announce_change(session, actor, institution.id, action="created")
     return institution
 
 
@@ -449,7 +459,7 @@ def update_institution(
     )
     if "assigned_user_id" in changes:
         _announce_assignment(session, actor, institution)
-    announce_change(session, actor, institution.id)
+    announce_change(session, actor, institution.id, action="updated")
     return institution
 
 
@@ -471,7 +481,7 @@ def set_archived(session: Session, actor: Actor, institution_id: uuid.UUID, arch
         action="archive" if archived else "restore",
         changes={"is_archived": (not archived, archived)},
     )
-    announce_change(session, actor, institution.id)
+    announce_change(session, actor, institution.id, action="archived" if archived else "restored")
     return institution
 
 

@@ -103,6 +103,19 @@ def deliver(body: dict[str, Any]) -> None:
         log.exception("an event could not be queued for the plugins")
 
 
+def wanted_events() -> frozenset[str] | None:
+    """The public events the loaded plugins handle (None: every event, a plugin listens to all), for
+    `catalogue.subscribe`: with no plugin listening, a commit builds no body for them."""
+    found: set[str] = set()
+    for plugin in plugin_host.loaded():
+        if not plugin.is_loaded:
+            continue
+        if plugin_host.ANY_EVENT in plugin.handlers:
+            return None
+        found |= {name for name, handlers in plugin.handlers.items() if handlers}
+    return frozenset(found)
+
+
 def wait_until_idle(timeout: float = 30.0) -> bool:
     """Block until every queued event went through every handler (or was abandoned): tests and a
     graceful stop. False when `timeout` passed first."""

@@ -165,6 +165,9 @@ ROUTE_RULES: dict[str, Rule] = {
     "/teams": ADMIN,
     "/security-log": ADMIN,
     "/settings": ADMIN,
+    # The public events' catalogue: what any integration may read; webhooks are administration.
+    "/events/catalogue": ANY_TOKEN,
+    "/webhooks": ADMIN,
     # Plugins: their administration, and each plugin's own routes under /plugins/<name>/.
     "/plugins": ADMIN,
 }

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
 
     plugin_directory: str = ""
     plugin_auto_enable: bool = False
+    #: Let webhooks reach private, loopback and link-local addresses (an intranet receiver, the tests).
+    webhooks_allow_private_networks: bool = False
 
     scheduler_enabled: bool = True
 

@@ -238,6 +238,7 @@ class TaskChanged(Event):
     team_id: uuid.UUID | None
     deleted: bool = False
     institution_id: uuid.UUID | None = None  # the account's health score follows its tasks
+    action: str = ""  # "created" when the task is new (the public `task.created` follows it)
 
 
 @event_type
@@ -294,6 +295,16 @@ class MeetingChanged(Event):
     participant_user_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
     deleted: bool = False
     institution_id: uuid.UUID | None = None  # the account's health score follows its meetings
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class MeetingScheduled(Event):
+    """A meeting was created (planned, or logged as held: `status`)."""
+
+    name: ClassVar[str] = "meeting.scheduled"
+    meeting_id: uuid.UUID
+    status: str  # MeetingStatus
 
 
 @event_type
@@ -401,6 +412,9 @@ class SalesDocumentChanged(Event):
     institution_id: uuid.UUID
     owner_id: uuid.UUID
     team_id: uuid.UUID | None
+    #: What happened, as the audit names it ("create", "send", "issue", "payment", ...) or as a daily job
+    #: does ("expire", "overdue"); "" when unsaid. The public events catalogue reads it.
+    action: str = ""
 
 
 @event_type
@@ -416,6 +430,16 @@ class InvoiceChanged(SalesDocumentChanged):
     """Invoices and credit notes alike."""
 
     name: ClassVar[str] = "invoice.changed"
+    invoice_id: uuid.UUID
+
+
+@event_type
+@dataclass(frozen=True, kw_only=True)
+class PaymentRecorded(Event):
+    """A payment was recorded on an invoice."""
+
+    name: ClassVar[str] = "payment.recorded"
+    payment_id: uuid.UUID
     invoice_id: uuid.UUID
 
 
@@ -445,6 +469,10 @@ class InstitutionChanged(Event):
     name: ClassVar[str] = "institution.changed"
     institution_id: uuid.UUID
     contact_id: uuid.UUID | None = None
+    #: What happened to the institution, or to the contact when `contact_id` is set: "created",
+    #: "updated", "archived", "restored"; "" for a change made as a side effect (the public events
+    #: catalogue follows only the named ones).
+    action: str = ""
 
 
 @event_type

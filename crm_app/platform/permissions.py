@@ -117,6 +117,7 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "reminder_rule.edit": _rule(NO, NO, NO, ALL, ALL),
     "security_log.view": _rule(NO, NO, NO, ALL, ALL),
     "settings.system": _rule(NO, NO, NO, NO, ALL),
+    "webhook.administer": _rule(NO, NO, NO, NO, ALL),
     "task.assign": _rule(OWN, TEAM, TEAM, ALL, ALL),  # who may be a task's assignee
 }
 
@@ -150,6 +151,7 @@ RIGHT_LABELS: dict[str, str] = {
     "reminder_rule.edit": N_("edit the reminder rules"),
     "security_log.view": N_("see the security log"),
     "settings.system": N_("change the system settings"),
+    "webhook.administer": N_("manage the webhooks"),
     "task.assign": N_("assign a task"),
     "api_token.scope": N_("use the API beyond the scopes of an API token"),
     "api_token.login_only": N_("use a personal API token where a login is needed"),

@@ -120,6 +120,11 @@ ACTION_LABELS: dict[str, str] = {
     "plugin.enabled": N_("Plugin enabled"),
     "plugin.disabled": N_("Plugin disabled"),
     "plugin.settings_changed": N_("Plugin settings changed"),
+    "webhook.created": N_("Webhook created"),
+    "webhook.updated": N_("Webhook changed"),
+    "webhook.deleted": N_("Webhook deleted"),
+    "webhook.secret_rotated": N_("Webhook secret rotated"),
+    "webhook.disabled": N_("Webhook disabled after failures"),
 }
 
 SEVERITY_LABELS: dict[Severity, str] = {

@@ -207,6 +207,7 @@ def audit_change(
             institution_id=invoice.institution_id,
             owner_id=invoice.owner_id,
             team_id=invoice.team_id,
+            action=action,
             actor_id=actor_id(actor),
         ),
     )

@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from crm_app.platform import cleaners as fields
+from crm_app.platform import events
 from crm_app.platform.errors import InvalidTransition, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.permissions import Actor, authorize
@@ -91,6 +92,9 @@ def record_payment(session: Session, actor: Actor, invoice_id: uuid.UUID, raw: M
     session.flush()
     audit_change(session, actor, invoice, "payment", {"amount_paid": (old_paid, invoice.amount_paid)})
     settle(session, actor, invoice, on=day)
+    events.publish(
+        session, events.PaymentRecorded(payment_id=payment.id, invoice_id=invoice.id, actor_id=actor_id(actor))
+    )
     return payment
 
 

@@ -201,6 +201,7 @@ def _record(
             institution_id=quote.institution_id,
             owner_id=quote.owner_id,
             team_id=quote.team_id,
+            action=action,
             actor_id=actor_id(actor),
         ),
     )

@@ -277,7 +277,11 @@ def expire_quotes(session: Session, *, now: datetime | None = None) -> int:
         events.publish(
             session,
             events.QuoteChanged(
-                quote_id=row.id, institution_id=row.institution_id, owner_id=row.owner_id, team_id=row.team_id
+                quote_id=row.id,
+                institution_id=row.institution_id,
+                owner_id=row.owner_id,
+                team_id=row.team_id,
+                action="expire",
             ),
         )
     session.expire_all()
@@ -598,7 +602,11 @@ def mark_invoices_overdue(session: Session, *, now: datetime | None = None) -> i
         events.publish(
             session,
             events.InvoiceChanged(
-                invoice_id=row.id, institution_id=row.institution_id, owner_id=row.owner_id, team_id=row.team_id
+                invoice_id=row.id,
+                institution_id=row.institution_id,
+                owner_id=row.owner_id,
+                team_id=row.team_id,
+                action="overdue",
             ),
         )
     session.expire_all()

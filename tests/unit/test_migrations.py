@@ -63,6 +63,8 @@ EXPECTED_TABLES = {
     "analytics_daily",
     "analytics_first_invoices",
     "plugins",
+    "webhooks",
+    "webhook_deliveries",
 }
 
 

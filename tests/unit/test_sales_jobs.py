@@ -554,10 +554,18 @@ def test_the_daily_jobs_tell_open_lists_what_they_changed(db: Session, org: Org,
     changed = [e for e in events.pending(db)[already:] if isinstance(e, events.SalesDocumentChanged)]
     assert changed == [
         events.QuoteChanged(
-            quote_id=quote.id, institution_id=quote.institution_id, owner_id=org.rep_a.id, team_id=quote.team_id
+            quote_id=quote.id,
+            institution_id=quote.institution_id,
+            owner_id=org.rep_a.id,
+            team_id=quote.team_id,
+            action="expire",  # the public `quote.expired` follows it
         ),
         events.InvoiceChanged(
-            invoice_id=invoice.id, institution_id=invoice.institution_id, owner_id=org.rep_a.id, team_id=invoice.team_id
+            invoice_id=invoice.id,
+            institution_id=invoice.institution_id,
+            owner_id=org.rep_a.id,
+            team_id=invoice.team_id,
+            action="overdue",  # the public `invoice.overdue` follows it
         ),
     ]
 
