@@ -32,7 +32,16 @@ from crm_app.institutions import timeline
 from crm_app.institutions.api import imports as imports_api
 from crm_app.institutions.api import institutions as institutions_api
 from crm_app.integrations import api as integrations_api
-from crm_app.integrations import api_plugins, api_token_routes, api_tokens, catalogue, deliveries, plugins, scopes, webhooks
+from crm_app.integrations import (
+    api_plugins,
+    api_token_routes,
+    api_tokens,
+    catalogue,
+    deliveries,
+    plugins,
+    scopes,
+    webhooks,
+)
 from crm_app.platform import (
     audit,
     bridge,

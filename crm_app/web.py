@@ -22,8 +22,8 @@ import pages  # noqa: F401 - importing the package registers every screen
 from components import live, styles
 from components.shell import root
 from crm_app import __version__, bootstrap
-from crm_app.integrations import plugins
 from crm_app.integrations import deliveries as webhook_deliveries
+from crm_app.integrations import plugins
 from crm_app.platform import i18n
 from crm_app.platform import scheduler as jobs
 from crm_app.platform.api import openapi as api_openapi

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from crm_app.institutions import service as institutions
 from crm_app.integrations import plugin_host, plugin_state, plugins
 from crm_app.integrations.plugin_host import Source
 from crm_app.platform.db import unit_of_work
@@ -312,3 +313,33 @@ def test_read_never_writes(plugin_dir: Path) -> None:
     assert crm.read(rename, "x") is SYSTEM_ACTOR
     assert _state("recorder").settings == {}
     assert crm.api_version == plugin_host.API_VERSION
+
+
+def test_a_committed_change_reaches_the_plugins_and_a_rolled_back_one_does_not(plugin_dir: Path) -> None:
+    """The whole way, as wired by crm_app.bootstrap: a service's domain event, the public body built in
+    its transaction, handed to the plugin after the commit."""
+    write_plugin(plugin_dir, "created", recorder(("institution.created",)))
+    load_from(plugin_dir, auto_enable=True)
+    with unit_of_work() as session:
+        boss = actor_of(make_user(session, role=Role.SUPER_ADMIN))
+        made = institutions.create_institution(session, boss, {"name": "Clinique des Cèdres", "type": "private_clinic"})
+        made_id = str(made.id)
+    with pytest.raises(RuntimeError), unit_of_work() as session:
+        institutions.create_institution(session, boss, {"name": "Jamais commitée", "type": "private_clinic"})
+        raise RuntimeError("the user's action failed after the change")
+    assert plugins.wait_until_idle(10)
+    [body] = kept("created", "RECEIVED")
+    assert (body["event"], body["data"]["id"], body["data"]["name"]) == (
+        "institution.created",
+        made_id,
+        "Clinique des Cèdres",
+    )
+    assert body["actor"]["id"] == str(boss.id)
+
+
+def test_with_no_plugin_listening_no_body_is_built(plugin_dir: Path) -> None:
+    load_from(plugin_dir, auto_enable=True)  # an empty directory
+    assert plugins.wanted_events() == frozenset()
+    write_plugin(plugin_dir, "everything", RAISING)
+    load_from(plugin_dir, auto_enable=False)
+    assert plugins.wanted_events() is None  # a plugin listening to every event
