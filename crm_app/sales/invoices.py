@@ -65,6 +65,7 @@ from crm_app.sales.models.invoices import (
     Payment,
 )
 from crm_app.sales.models.quotes import Quote, QuoteStatus, SequenceKind
+from crm_app.sales.tax_codes import SupplyKind, VatExemption
 from crm_app.sales.money import CENT, HUNDRED, ZERO, LineAmounts, Totals, compute_totals, to_cents
 
 INVOICEABLE_QUOTE_STATUSES = (QuoteStatus.ACCEPTED, QuoteStatus.ORDERED)
@@ -362,7 +363,11 @@ def _check_quote_room(
 
 
 def part_lines(
-    vat_rows: Sequence[tuple[Decimal, Decimal]], total_incl_vat: Decimal, target: Decimal, description: str
+    vat_rows: Sequence[tuple[Decimal, Decimal]],
+    total_incl_vat: Decimal,
+    target: Decimal,
+    description: str,
+    taxes: Mapping[Decimal, tuple[VatExemption | None, SupplyKind]] | None = None,
 ) -> list[document_lines.LineInput]:
     """Lines worth `target` incl. VAT, at most: one line per VAT rate of the document (`(rate, base)`
     rows), each at the proportional base. A base is a whole number of cents and each rate's VAT is
@@ -396,8 +401,17 @@ def part_lines(
                 break
         else:
             break
+    taxes = taxes or {}
     return [
-        document_lines.LineInput(description=description, quantity=Decimal("1.000"), unit_price=base, vat_rate=rate)
+        document_lines.LineInput(
+            description=description,
+            quantity=Decimal("1.000"),
+            unit_price=base,
+            vat_rate=rate,
+            # the source's exemption and kind of supply at that rate (`lines.taxes_by_rate`)
+            vat_exemption=taxes.get(rate.normalize() + 0, (None, SupplyKind.GOODS))[0] if rate == 0 else None,
+            supply_kind=taxes.get(rate.normalize() + 0, (None, SupplyKind.GOODS))[1],
+        )
         for (rate, _), base in zip(rows, bases, strict=True)
         if base > 0
     ]
@@ -468,7 +482,11 @@ def create_invoice_from_quote(
             session, quote, percent, balance=percent is None and amount_incl_vat is None
         )
         lines = part_lines(
-            [(row.rate, row.base) for row in quote_totals.vat_rows], quote_totals.total_incl_vat, target, description
+            [(row.rate, row.base) for row in quote_totals.vat_rows],
+            quote_totals.total_incl_vat,
+            target,
+            description,
+            document_lines.taxes_by_rate(quote_lines),
         )
         if not lines:
             raise ValidationFailed({name: N_("This amount is too small to invoice.")})
@@ -727,6 +745,7 @@ def create_credit_note(
             invoice_totals.total_incl_vat,
             target,
             _organisation_text(session, N_("Credit on invoice {number}"), number=invoice.number),
+            document_lines.taxes_by_rate(stored),
         )
     totals = document_lines.totals_of(new_lines, discount)
     if totals.total_incl_vat <= 0:
