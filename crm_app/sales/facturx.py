@@ -189,6 +189,13 @@ def vat_breakdown(invoice: EInvoice) -> tuple[VatBreakdown, ...]:
 def check(invoice: EInvoice) -> None:
     """EInvoiceRefused naming every field the e-invoice lacks, then the totals' consistency
     (EN 16931's BR-CO rules, that the XSD does not check)."""
+    errors = {**_party_errors(invoice), **_line_errors(invoice)}
+    if errors:
+        raise EInvoiceRefused(errors)
+    _check_totals(invoice)
+
+
+def _party_errors(invoice: EInvoice) -> dict[str, str]:
     errors: dict[str, str] = {}
     seller, buyer = invoice.seller, invoice.buyer
     categories = {line.vat_category for line in invoice.lines}
@@ -212,6 +219,12 @@ def check(invoice: EInvoice) -> None:
         errors["buyer.siren"] = N_("Enter the institution's SIRET: the e-invoice gives the buyer's SIREN.")
     if "AE" in categories and not buyer.vat_number:
         errors["buyer.vat_number"] = N_("A reverse-charged invoice needs the buyer's VAT number.")
+    return errors
+
+
+def _line_errors(invoice: EInvoice) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    categories = {line.vat_category for line in invoice.lines}
     for index, line in enumerate(invoice.lines):
         if line.vat_category is None:
             errors[f"lines.{index}.vat_exemption"] = N_("Say why this 0 % line carries no VAT.")
@@ -221,9 +234,7 @@ def check(invoice: EInvoice) -> None:
             )
     if not invoice.lines:
         errors["lines"] = N_("An invoice needs at least one line with an amount.")
-    if errors:
-        raise EInvoiceRefused(errors)
-    _check_totals(invoice)
+    return errors
 
 
 def _check_totals(invoice: EInvoice) -> None:
@@ -291,27 +302,36 @@ def build_xml(invoice: EInvoice) -> bytes:
         doc.header.notes.add(note)
 
     for index, line in enumerate(invoice.lines, start=1):
-        item = LineItem()
-        item.document.line_id = str(index)
-        if line.reference:
-            item.product.seller_assigned_id = line.reference
-        item.product.name = line.name
-        # BT-146: the unit price; the line's discount is a line allowance (BG-27), so that quantity × net
-        # price − allowance = the line's net amount (BT-131), to the cent, whether the discount is a
-        # percentage or an amount
-        item.agreement.gross.amount = line.unit_price
-        item.agreement.net.amount = line.unit_price
-        item.delivery.billed_quantity = (line.quantity, line.unit_code)
-        _trade_tax(item.settlement.trade_tax, line.vat_category or "", line.vat_rate)
-        if line.discount:
-            line_allowance = TradeAllowanceCharge()
-            line_allowance.indicator = False
-            line_allowance.actual_amount = _amount(line.discount)
-            line_allowance.reason = "Discount"
-            item.settlement.allowance_charge.add(line_allowance)
-        item.settlement.monetary_summation.total_amount = _amount(line.net)
-        doc.trade.items.add(item)
+        doc.trade.items.add(_line_item(index, line))
+    _agreement(doc, invoice)
+    _settlement(doc, invoice)
+    return bytes(doc.serialize(schema=None))
 
+
+def _line_item(index: int, line: Line) -> LineItem:
+    item = LineItem()
+    item.document.line_id = str(index)
+    if line.reference:
+        item.product.seller_assigned_id = line.reference
+    item.product.name = line.name
+    # BT-146: the unit price; the line's discount is a line allowance (BG-27), so that quantity × net
+    # price − allowance = the line's net amount (BT-131), to the cent, whether the discount is a
+    # percentage or an amount
+    item.agreement.gross.amount = line.unit_price
+    item.agreement.net.amount = line.unit_price
+    item.delivery.billed_quantity = (line.quantity, line.unit_code)
+    _trade_tax(item.settlement.trade_tax, line.vat_category or "", line.vat_rate)
+    if line.discount:
+        line_allowance = TradeAllowanceCharge()
+        line_allowance.indicator = False
+        line_allowance.actual_amount = _amount(line.discount)
+        line_allowance.reason = "Discount"
+        item.settlement.allowance_charge.add(line_allowance)
+    item.settlement.monetary_summation.total_amount = _amount(line.net)
+    return item
+
+
+def _agreement(doc: Document, invoice: EInvoice) -> None:
     agreement = doc.trade.agreement
     if invoice.buyer_reference:
         agreement.buyer_reference = invoice.buyer_reference
@@ -322,6 +342,8 @@ def build_xml(invoice: EInvoice) -> bytes:
     if invoice.delivery is not None:
         _party(doc.trade.delivery.ship_to, invoice.delivery, with_ids=False)
 
+
+def _settlement(doc: Document, invoice: EInvoice) -> None:
     settlement = doc.trade.settlement
     settlement.currency_code = invoice.currency
     if invoice.type_code == INVOICE_TYPE and invoice.iban:
@@ -332,6 +354,12 @@ def build_xml(invoice: EInvoice) -> bytes:
             means.payee_institution.bic = invoice.bic
         settlement.payment_means.add(means)
     rows = vat_breakdown(invoice)
+    _taxes(doc, invoice, rows)
+    _terms_and_totals(doc, invoice)
+
+
+def _taxes(doc: Document, invoice: EInvoice, rows: tuple[VatBreakdown, ...]) -> None:
+    settlement = doc.trade.settlement
     for row in rows:
         tax = ApplicableTradeTax()
         tax.calculated_amount = _amount(row.vat)
@@ -362,6 +390,10 @@ def build_xml(invoice: EInvoice) -> bytes:
             category.rate_applicable_percent = _amount(row.rate)
             allowance.trade_tax.add(category)
             settlement.allowance_charge.add(allowance)
+
+
+def _terms_and_totals(doc: Document, invoice: EInvoice) -> None:
+    settlement = doc.trade.settlement
     if invoice.payment_terms or invoice.due_date:
         terms = PaymentTerms()
         terms.description = invoice.payment_terms or ""
@@ -382,7 +414,6 @@ def build_xml(invoice: EInvoice) -> bytes:
         settlement.invoice_referenced_document.issuer_assigned_id = invoice.preceding_invoice
         if invoice.preceding_invoice_date:
             settlement.invoice_referenced_document.issue_date_time = invoice.preceding_invoice_date
-    return bytes(doc.serialize(schema=None))
 
 
 def check_xsd(xml: bytes) -> None:

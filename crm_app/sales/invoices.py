@@ -45,6 +45,7 @@ from crm_app.platform.cleaners import long_text
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, InvalidTransition, ValidationFailed
 from crm_app.platform.i18n import N_, NP_, gettext, use_locale
+from crm_app.platform.identifiers import clean_postal_code
 from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import PageRequest
@@ -53,8 +54,8 @@ from crm_app.platform.permissions import Actor, Placement, authorize, can
 from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record, scope_condition, user_names
 from crm_app.platform.settings import organisation
 from crm_app.platform.text import contains_pattern, fold
+from crm_app.sales import documents, numbering
 from crm_app.sales import lines as document_lines
-from crm_app.sales import numbering
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.models.invoices import (
     OPEN_INVOICE_STATUSES,
@@ -65,8 +66,8 @@ from crm_app.sales.models.invoices import (
     Payment,
 )
 from crm_app.sales.models.quotes import Quote, QuoteStatus, SequenceKind
-from crm_app.sales.tax_codes import SupplyKind, VatExemption
 from crm_app.sales.money import CENT, HUNDRED, ZERO, LineAmounts, Totals, compute_totals, to_cents
+from crm_app.sales.tax_codes import SupplyKind, VatExemption
 
 INVOICEABLE_QUOTE_STATUSES = (QuoteStatus.ACCEPTED, QuoteStatus.ORDERED)
 #: statuses that still wait for money or credit (payments and credit notes allowed).
@@ -109,8 +110,28 @@ _TOO_MUCH_FOR_QUOTE = N_("This would invoice more than the quote's total.")
 # Input
 
 
+def _delivery_address(value: Any) -> dict[str, str] | None:
+    """Where the goods or services go, when not the buyer's address: {name, street, postal_code, city,
+    country}; blank (or every part blank) means the buyer's address."""
+    if fields.is_blank(value):
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(N_("Unknown value."))
+    parts = {key: str(value.get(key) or "").strip() for key in ("name", "street", "postal_code", "city", "country")}
+    if not any(parts[key] for key in ("name", "street", "postal_code", "city")):
+        return None
+    parts["country"] = (parts["country"] or "FR").upper()
+    if not parts["street"] or not parts["city"] or not parts["postal_code"]:
+        raise ValueError(N_("Enter the delivery address: street, postal code and city."))
+    if len(parts["country"]) != 2 or any(len(parts[key]) > 250 for key in parts):
+        raise ValueError(N_("Unknown value."))
+    parts["postal_code"] = clean_postal_code(parts["postal_code"], parts["country"])
+    return parts
+
+
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200),
+    "delivery_address": _delivery_address,
     "institution_id": fields.identifier(),
     "contact_id": fields.identifier(),
     "owner_id": fields.identifier(),
@@ -245,6 +266,7 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
         payment_terms_days=terms if terms is not None else _default_terms(session, institution),
         global_discount_percent=discount,
         notes=values.get("notes"),
+        delivery_address=values.get("delivery_address"),
         created_by=actor_id(actor),
         updated_by=actor_id(actor),
     )
@@ -535,23 +557,8 @@ def _check_field(name: str, value: Any, cleaner: fields.Cleaner) -> Any:
 
 
 def buyer_snapshot(session: Session, invoice: Invoice) -> dict[str, Any]:
-    """The buyer as printed, frozen at issue (the fields of `crm_app.sales.pdf.document.Party`)."""
-    institution = session.get(Institution, invoice.institution_id)
-    assert institution is not None  # a foreign key
-    town = " ".join(part for part in (institution.postal_code, institution.city) if part)
-    address = [part for part in (institution.street, town) if part]
-    if institution.country and institution.country != "FR":
-        address.append(institution.country)
-    contact = session.get(Contact, invoice.contact_id) if invoice.contact_id else None
-    contact_name = " ".join(part for part in (contact.first_name, contact.last_name) if part) if contact else None
-    return {
-        "name": institution.name,
-        "address_lines": address,
-        "contact_name": contact_name or None,
-        "siret": institution.siret,
-        "accounting_number": institution.accounting_number,
-        "email": contact.email if contact else None,
-    }
+    """The buyer as printed and given in the e-invoice, frozen at issue (`documents.buyer_snapshot`)."""
+    return documents.buyer_snapshot(session, invoice.institution_id, invoice.contact_id)
 
 
 def _sequence(invoice: Invoice) -> SequenceKind:
@@ -592,6 +599,9 @@ def _issue(session: Session, actor: Actor, invoice: Invoice) -> None:
     invoice.touch()
     session.add(invoice)
     session.flush()
+    # the Factur-X file, checked and stored now: a document that cannot be an e-invoice is not issued
+    # (ValidationFailed naming what it lacks rolls the number back with the caller's transaction)
+    documents.store_issued_document(session, actor, invoice)
     audit_change(
         session,
         actor,
