@@ -183,16 +183,15 @@ def _party(snapshot: Mapping[str, Any]) -> Party:
 
 def _einvoice_buyer(snapshot: Mapping[str, Any]) -> facturx.Party:
     street, city = snapshot.get("street"), snapshot.get("city")
-    address = (
-        facturx.Address(
+    if street or city:
+        address: facturx.Address | None = facturx.Address(
             (str(street),) if street else (),
             str(snapshot.get("postal_code") or ""),
             str(city or ""),
             str(snapshot.get("country") or "FR"),
         )
-        if street or city
-        else None
-    )
+    else:  # a buyer frozen before the e-invoices kept only its printed lines
+        address = facturx.postal_address("\n".join(str(line) for line in snapshot.get("address_lines") or ()))
     return facturx.Party(
         name=str(snapshot.get("name") or ""),
         address=address,
@@ -424,9 +423,10 @@ def _is_einvoice(source: _Source) -> bool:
     return source.kind in (DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE) and not source.is_draft
 
 
-def _render(session: Session, source: _Source) -> bytes:
+def _render(session: Session, source: _Source, *, at_issue: bool = False) -> bytes:
     """The document's PDF; an issued invoice's or credit note's is a Factur-X PDF/A-3 with its XML.
-    ValidationFailed (the fields it lacks) when the e-invoice cannot be made."""
+    At issue, ValidationFailed names the fields the e-invoice lacks. A document issued before the
+    e-invoices (its PDF made later, at its first download) that cannot be one stays a plain PDF."""
     doc = _build(session, source)
     content = render(doc)
     if not _is_einvoice(source):
@@ -434,7 +434,10 @@ def _render(session: Session, source: _Source) -> bytes:
     try:
         xml = facturx.einvoice_xml(einvoice_of(session, source, doc))
     except facturx.EInvoiceRefused as refused:
-        raise ValidationFailed(refused.errors, N_("This document cannot be issued as an e-invoice.")) from None
+        if at_issue:
+            raise ValidationFailed(refused.errors, N_("This document cannot be issued as an e-invoice.")) from None
+        log.warning("document issued before e-invoicing: plain PDF", extra={"fields": sorted(refused.errors)})
+        return content
     title = f"{doc.seller.legal_name}: {doc.number}"
     return facturx.embed(content, xml, title=title, author=doc.seller.legal_name, language=doc.language)
 
@@ -445,7 +448,7 @@ def store_issued_document(session: Session, actor: Actor, invoice: Invoice) -> s
     the document is not issued."""
     kind = DocumentKind.CREDIT_NOTE if invoice.kind == InvoiceKind.CREDIT_NOTE else DocumentKind.INVOICE
     source = _Source(kind, invoice, stored_lines(session, invoice))
-    _content, digest = _stored_pdf(session, actor, source)
+    _content, digest = _stored_pdf(session, actor, source, at_issue=True)
     return digest
 
 
@@ -457,7 +460,10 @@ def document_xml(session: Session, actor: Actor, kind: DocumentKind | str, docum
     if not _is_einvoice(source) or not source.number:
         raise InvalidTransition(source.row.status, N_("Only an issued invoice or credit note has an e-invoice."))
     content, _digest = _stored_pdf(session, actor, source)
-    return facturx.xml_of_pdf(content), _filename(source).removesuffix(".pdf") + ".xml"
+    xml = facturx.xml_of_pdf(content)
+    if xml is None:
+        raise NotFound(N_("This document was issued before the e-invoices: it has no Factur-X XML."))
+    return xml, _filename(source).removesuffix(".pdf") + ".xml"
 
 
 # --- the PDF, stored once issued ---------------------------------------------------------------------
@@ -473,7 +479,7 @@ def _filename(source: _Source) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._-]', '_', number)}.pdf"
 
 
-def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes, str]:
+def _stored_pdf(session: Session, actor: Actor, source: _Source, *, at_issue: bool = False) -> tuple[bytes, str]:
     """The stored file of a sent or issued document, rendered and stored the first time."""
     number = source.number
     assert number is not None
@@ -493,7 +499,7 @@ def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes,
             extra={"path": existing.path, "document_id": str(source.row.id)},
         )
 
-    content = _render(session, source)
+    content = _render(session, source, at_issue=at_issue)
     digest = hashlib.sha256(content).hexdigest()
     path = _stored_path(source.kind, number)
     if existing is not None:

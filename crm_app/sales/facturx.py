@@ -482,10 +482,10 @@ def embed(pdf: bytes, xml: bytes, *, title: str, author: str, language: str) -> 
     )
 
 
-def xml_of_pdf(pdf: bytes) -> bytes:
-    """The Factur-X XML inside a PDF (`facturx.get_xml_from_pdf`)."""
+def xml_of_pdf(pdf: bytes) -> bytes | None:
+    """The Factur-X XML inside a PDF (`facturx.get_xml_from_pdf`), None in a plain PDF."""
     _filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=False)
-    return bytes(xml)
+    return bytes(xml) if xml else None
 
 
 def xml_tree(xml: bytes) -> etree._Element:

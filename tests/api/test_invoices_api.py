@@ -19,7 +19,7 @@ from crm_app.platform.permissions import Actor
 from crm_app.sales import quotes
 from tests.conftest import truncate_all
 from tests.factories import PASSWORD, actor_of, make_team, make_user
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 from tests.sales_factories import make_accepted_quote, quote_line
 
 UNKNOWN = uuid.UUID(int=1)
@@ -64,7 +64,7 @@ def world() -> World:
                 (Role.ADMIN, None, "ada@example.org"),
             )
         ]
-        institution = make_institution(session, name="CHU de Nantes")
+        institution = make_buyer(session, name="CHU de Nantes")
         rep_a, rep_a2, manager_a, rep_b, admin = (Person(p.id, p.email, actor_of(p)) for p in people)
         return World(rep_a, rep_a2, manager_a, rep_b, admin, institution_id=institution.id)
 
@@ -214,7 +214,7 @@ async def test_credit_notes_through_the_api(api: httpx.AsyncClient, world: World
 
 async def test_invoicing_a_quote_through_the_api(api: httpx.AsyncClient, world: World) -> None:
     with unit_of_work() as session:
-        institution = make_institution(session, name="Clinique des Cèdres")
+        institution = make_buyer(session, name="Clinique des Cèdres")
         quote = make_accepted_quote(session, world.rep_a.actor, institution, [quote_line(unit_price="1000.00")])
         draft_quote = quotes.create_quote(
             session, world.rep_a.actor, {"institution_id": institution.id, "lines": [quote_line()]}
