@@ -71,13 +71,12 @@ TEST_SELLER: dict[str, Any] = {
 
 
 def seed_seller() -> None:
-    from crm_app.platform import settings
-    from crm_app.platform.db import unit_of_work
-    from crm_app.platform.permissions import SYSTEM_ACTOR
-
     from sqlalchemy import delete
 
+    from crm_app.platform import settings
+    from crm_app.platform.db import unit_of_work
     from crm_app.platform.models.audit import SecurityEvent
+    from crm_app.platform.permissions import SYSTEM_ACTOR
 
     with unit_of_work() as session:
         settings.update_section(session, SYSTEM_ACTOR, "branding", dict(TEST_SELLER))
