@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import facturx
 import httpx
 import pytest
 from nicegui.testing import User
@@ -285,3 +286,24 @@ async def test_the_list_pages_filters_and_totals(api: httpx.AsyncClient, world: 
     assert notes.json()["total"] == 1 and notes.json()["totals"]["total_incl_vat"] == "-24.00"
     by_number = await api.get("/api/invoices", headers=headers, params={"q": first["number"]})
     assert [item["id"] for item in by_number.json()["items"]] == [first["id"]]
+
+
+async def test_the_facturx_xml_and_the_refusal_naming_the_missing_field(api: httpx.AsyncClient, world: World) -> None:
+    headers = await _auth(api, world.rep_a)
+    invoice = await _issued(api, headers, world)
+    xml = await api.get(f"/api/invoices/{invoice['id']}/facturx.xml", headers=headers)
+    assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
+    assert f"<ram:ID>{invoice['number']}</ram:ID>".encode() in xml.content
+    pdf = await api.get(f"/api/invoices/{invoice['id']}/pdf", headers=headers)
+    assert facturx.get_xml_from_pdf(pdf.content, check_xsd=False) == ("factur-x.xml", xml.content)  # its attachment
+    other = await _auth(api, world.rep_b)
+    assert (await api.get(f"/api/invoices/{invoice['id']}/facturx.xml", headers=other)).status_code == 403
+    draft = await _draft(api, headers, world, lines=[_line(vat_rate="0")])
+    assert (await api.get(f"/api/invoices/{draft['id']}/facturx.xml", headers=headers)).status_code == 409
+    refused = await api.post(f"/api/invoices/{draft['id']}/issue", headers=headers)
+    assert refused.status_code == 422 and set(refused.json()["error"]["fields"]) == {"lines.0.vat_exemption"}
+    exempt = [_line(vat_rate="0", vat_exemption="training")]
+    patched = await api.patch(f"/api/invoices/{draft['id']}", headers=headers, json={"version": 1, "lines": exempt})
+    assert patched.status_code == 200 and patched.json()["lines"][0]["vat_exemption"] == "training"
+    issued = await api.post(f"/api/invoices/{draft['id']}/issue", headers=headers)
+    assert issued.status_code == 200, issued.text
