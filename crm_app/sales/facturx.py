@@ -421,7 +421,7 @@ def check_xsd(xml: bytes) -> None:
     try:
         facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
     except Exception as exc:  # the library raises a bare Exception with the schema's message
-        log.error("e-invoice XML refused by the XSD", extra={"error": str(exc)[:2000]})
+        log.error("e-invoice XML refused by the XSD: %s", str(exc)[:2000])
         raise EInvoiceRefused({"facturx": N_("The e-invoice does not pass the Factur-X schema check.")}) from exc
 
 
