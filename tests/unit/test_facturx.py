@@ -70,7 +70,8 @@ def stored_xml(db: Session, actor: Actor, invoice: Invoice) -> etree._Element:
 
 def _metadata(pdf: bytes) -> bytes:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
-    return bytes(reader.trailer["/Root"]["/Metadata"].get_object().get_data())
+    metadata: Any = reader.trailer["/Root"]["/Metadata"]  # type: ignore[index]
+    return bytes(metadata.get_object().get_data())
 
 
 def texts(tree: etree._Element, path: str) -> list[str]:
