@@ -30,6 +30,7 @@ from crm_app.sales import reminders as sales_jobs
 from crm_app.sales.models.invoices import Invoice, InvoiceReminder
 from crm_app.sales.models.quotes import Quote, QuoteReminder
 from tests.activity_factories import Org, make_org
+from tests.conftest import TEST_SELLER
 from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_accepted_quote, make_sent_quote, quote_line
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
@@ -497,6 +498,8 @@ def test_the_jobs_over_simulated_days_on_sqlite(
         assert session.get_bind().dialect.name == "sqlite"
         org = make_org(session)
         _set_rules(session, invoice_email_client=True)
+        # a fresh database: the company's identity, which an e-invoice needs, set as the test run's
+        app_settings.update_section(session, SYSTEM_ACTOR, "branding", dict(TEST_SELLER))
         quote = _quote(session, org, D0 + timedelta(days=10))
         invoice = _invoice(session, org)
     assert invoice.due_date is not None
