@@ -20,7 +20,7 @@ from crm_app.sales import invoices, payments, quotes
 from crm_app.sales.models.invoices import Invoice
 from crm_app.sales.models.opportunities import Opportunity, OpportunityStage
 from tests.activity_factories import Org, make_meeting, make_note, make_org, make_task
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 from tests.sales_factories import make_sent_quote, quote_line
 
 TODAY = date(2026, 3, 18)  # a Wednesday; the month is March 2026, the previous one February
@@ -84,10 +84,10 @@ def _quote(
 def build(session: Session) -> Data:
     org = make_org(session)
     a, a2, b = org.rep_a, org.rep_a2, org.rep_b
-    inst1 = make_institution(session, assigned_to=a.user)
-    inst2 = make_institution(session, assigned_to=b.user)
-    inst3 = make_institution(session, assigned_to=a2.user)
-    inst4 = make_institution(session, assigned_to=a.user)
+    inst1 = make_buyer(session, assigned_to=a.user)
+    inst2 = make_buyer(session, assigned_to=b.user)
+    inst3 = make_buyer(session, assigned_to=a2.user)
+    inst4 = make_buyer(session, assigned_to=a.user)
     inst1.created_at = at("2026-03-02")
     inst2.created_at = at("2026-02-02")
     inst3.created_at = at("2026-03-31", "22:30")  # 1 April 00:30 in Paris: not March

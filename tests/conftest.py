@@ -55,6 +55,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     reset_settings()
     bootstrap.wire()  # as the application and the CLI do before anything else
     migrate.upgrade()
+    seed_seller()
+
+
+#: The company's identity every test starts with: an invoice is issued only as a valid Factur-X
+#: e-invoice, which needs the seller's SIRET, VAT number, address and IBAN (tests that want them
+#: missing change them in their own transaction).
+TEST_SELLER: dict[str, Any] = {
+    "legal_name": "OPEx Médical SAS",
+    "address": "12 rue de la Santé\n75013 Paris",
+    "siret": "73282932000074",
+    "vat_number": "FR44732829320",
+    "iban": "FR7630006000011234567890189",
+    "bic": "AGRIFRPP",
+}
+
+
+def seed_seller() -> None:
+    from sqlalchemy import delete
+
+    from crm_app.platform import settings
+    from crm_app.platform.db import unit_of_work
+    from crm_app.platform.models.audit import SecurityEvent
+    from crm_app.platform.permissions import SYSTEM_ACTOR
+
+    with unit_of_work() as session:
+        settings.update_section(session, SYSTEM_ACTOR, "branding", dict(TEST_SELLER))
+        # set-up, not an admin's change: the security log starts empty as the tests expect
+        session.execute(delete(SecurityEvent))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -128,6 +156,7 @@ def truncate_all() -> None:
                 raise
             time.sleep(0.2)
     cache.forget_all()
+    seed_seller()
     # A test may have changed the organisation's time zone, which the dashboard's per-day totals follow:
     # build them again in the zone the next test starts with (empty tables: a few milliseconds).
     rollup.ensure_now()

@@ -67,3 +67,13 @@ def make_contact(
 ) -> Contact:
     raw: dict[str, Any] = {"last_name": last_name or f"Contact{next(_serial):05d}", **values}
     return contacts.create_contact(session, actor, institution.id, raw)
+
+
+def make_buyer(session: Session, actor: Actor = SYSTEM_ACTOR, **values: Any) -> Institution:
+    """An institution that can be invoiced: a postal address and a SIRET (its SIREN goes on the
+    e-invoice), unless given."""
+    values.setdefault("street", "1 place de l'Hôpital")
+    values.setdefault("postal_code", "69003")
+    values.setdefault("city", "Lyon")
+    values.setdefault("siret", unique_siret())
+    return make_institution(session, actor, **values)

@@ -123,6 +123,8 @@ def seed_sales(session: Session) -> bool:
                     "unit": unit,
                     "unit_price": price,
                     "default_vat_rate": rate,
+                    # a 0 % item says why: the demo's are trainings (CGI art. 261-4-4°)
+                    "vat_exemption": "training" if rate == "0" else None,
                 },
             )
         app_settings.update_section(session, SYSTEM_ACTOR, "branding", _branding())

@@ -28,6 +28,7 @@ from crm_app.platform.text import contains_pattern, fold
 from crm_app.sales import units
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.models.quotes import CatalogItem
+from crm_app.sales.tax_codes import SupplyKind, VatExemption, default_supply_kind
 
 UNITS: tuple[str, ...] = tuple(units.UNITS)
 SORTABLE = ("reference", "name", "category", "unit_price", "updated")
@@ -76,6 +77,8 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "unit": _unit,
     "unit_price": _price,
     "default_vat_rate": _rate,
+    "vat_exemption": fields.choice(VatExemption),
+    "supply_kind": fields.choice(SupplyKind),
     "is_active": fields.boolean(),
 }
 
@@ -89,6 +92,10 @@ def _clean(session: Session, raw: Mapping[str, Any], *, partial: bool) -> dict[s
             values["default_vat_rate"] = document_settings(session).default_vat_rate
         if "is_active" not in raw:
             values["is_active"] = True
+        if values.get("supply_kind") is None:
+            values["supply_kind"] = default_supply_kind(values.get("unit") or "unit")
+    elif "supply_kind" in values and values["supply_kind"] is None:
+        values.pop("supply_kind")
     elif "unit_price" in values and values["unit_price"] is None and "unit_price" not in errors:
         errors["unit_price"] = N_("This field is required.")
     rate = values.get("default_vat_rate")
@@ -127,6 +134,8 @@ def create_item(session: Session, actor: Actor, raw: Mapping[str, Any]) -> Catal
     values = _clean(session, raw, partial=False)
     if _reference_taken(session, values["reference"]):
         raise ValidationFailed({"reference": _REFERENCE_TAKEN})
+    if values.get("default_vat_rate") and values["default_vat_rate"] > 0:
+        values["vat_exemption"] = None
     item = CatalogItem(**values, name_key=fold(values["name"]), created_by=actor_id(actor), updated_by=actor_id(actor))
     _flush(session, item)
     audit.record(
@@ -162,6 +171,8 @@ def update_item(
         raise ValidationFailed({"reference": _REFERENCE_TAKEN})
     for name, (_old, value) in changes.items():
         setattr(item, name, value)
+    if item.default_vat_rate > 0:
+        item.vat_exemption = None  # only a 0 % item says why it carries no VAT
     item.name_key = fold(item.name)
     item.updated_by = actor_id(actor)
     item.touch()
@@ -203,6 +214,8 @@ class CatalogRow:
     is_active: bool
     updated_at: datetime
     version: int
+    vat_exemption: VatExemption | None = None
+    supply_kind: SupplyKind = SupplyKind.GOODS
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +281,8 @@ def _row(item: Any) -> CatalogRow:
         is_active=item.is_active,
         updated_at=item.updated_at,
         version=item.version,
+        vat_exemption=VatExemption(item.vat_exemption) if item.vat_exemption else None,
+        supply_kind=SupplyKind(item.supply_kind),
     )
 
 

@@ -45,6 +45,8 @@ DOCUMENT_DEFAULTS: dict[str, Any] = {
     # French law (Code de commerce L441-10): at least 3 × the legal interest rate; 10 % is usual.
     "late_penalty_rate": "10",
     "recovery_indemnity": "40",
+    # the company opted to pay VAT on its services when invoiced ("option pour les débits", CGI 269-2-c)
+    "vat_on_debits": False,
 }
 BRANDING_DEFAULTS: dict[str, Any] = {
     "legal_name": "",
@@ -89,6 +91,7 @@ class DocumentSettings:
     quote_validity_days: int
     late_penalty_rate: Decimal  # percent per year, printed on invoices
     recovery_indemnity: Decimal  # the fixed indemnity for recovery costs (€40)
+    vat_on_debits: bool = False  # printed on invoices and given in the e-invoice (BT-8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,7 @@ def document_settings(session: Session | None = None) -> DocumentSettings:
         quote_validity_days=int(values["quote_validity_days"]),
         late_penalty_rate=Decimal(str(values["late_penalty_rate"])),
         recovery_indemnity=Decimal(str(values["recovery_indemnity"])),
+        vat_on_debits=bool(values["vat_on_debits"]),
     )
 
 
@@ -392,6 +396,7 @@ FIELD_CHECKS: dict[str, dict[str, Check]] = {
         "quote_validity_days": settings.whole_check(1, 365),
         "late_penalty_rate": _rate,
         "recovery_indemnity": _indemnity,
+        "vat_on_debits": settings.flag_check,
     },
     "branding": {
         "legal_name": _text(200),

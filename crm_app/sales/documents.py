@@ -36,25 +36,36 @@ from crm_app.platform import audit, storage
 from crm_app.platform import outbox as mail
 from crm_app.platform.errors import InvalidTransition, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_, gettext, use_locale
-from crm_app.platform.identifiers import clean_email
+from crm_app.platform.identifiers import clean_email, french_vat_number
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.models.outbox import OutboxMessage
 from crm_app.platform.models.people import User
 from crm_app.platform.permissions import Actor, authorize, can
 from crm_app.platform.settings import organisation
-from crm_app.sales.document_settings import branding, document_settings
+from crm_app.sales import facturx
+from crm_app.sales.document_settings import Branding, branding, document_settings
 from crm_app.sales.lines import stored_lines, stored_totals
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from crm_app.sales.models.quotes import DiscountType, DocumentKind, Quote, QuoteLine, QuoteStatus, StoredDocument
-from crm_app.sales.money import Totals
+from crm_app.sales.money import ZERO, Totals
 from crm_app.sales.pdf.document import Party, PdfDocument, PdfLine
 from crm_app.sales.pdf.render import render
+from crm_app.sales.tax_codes import (
+    EXEMPTIONS,
+    OPERATION_CATEGORIES,
+    VAT_ON_DEBITS_MENTION,
+    SupplyKind,
+    VatExemption,
+    unit_code,
+    vat_category,
+)
 from crm_app.sales.templates import TEMPLATE_KINDS, render_template
 
 log = logging.getLogger(__name__)
 
 RESEND_WINDOW = timedelta(minutes=2)
 PDF_CONTENT_TYPE = "application/pdf"
+XML_CONTENT_TYPE = "application/xml"
 
 # --- loading a document ----------------------------------------------------------------------------
 
@@ -124,22 +135,32 @@ def _totals(source: _Source) -> Totals:
 
 
 def buyer_snapshot(session: Session, institution_id: uuid.UUID, contact_id: uuid.UUID | None) -> dict[str, Any]:
-    """The buyer's identity as printed, as a JSON-able dict: what `Invoice.buyer` keeps at issue."""
+    """The buyer's identity as printed and given in the e-invoice, as a JSON-able dict: what
+    `Invoice.buyer` keeps at issue. Its SIREN is the SIRET's first 9 digits and, for a French buyer,
+    its intra-EU VAT number is computed from the SIREN (the French key)."""
     institution = session.get(Institution, institution_id)
     if institution is None:
         raise NotFound(N_("This institution does not exist."))
     contact = session.get(Contact, contact_id) if contact_id else None
     city_line = " ".join(part for part in (institution.postal_code, institution.city) if part)
     address = [line for line in (institution.street, city_line) if line]
-    if institution.country and institution.country != "FR":
-        address.append(institution.country)
+    country = institution.country or "FR"
+    if country != "FR":
+        address.append(country)
+    siren = institution.siret[:9] if institution.siret else None
     return {
         "name": institution.name,
         "address_lines": address,
-        "contact_name": _person(contact) if contact else None,
+        "contact_name": (_person(contact) or None) if contact else None,
         "siret": institution.siret,
+        "siren": siren,
+        "vat_number": french_vat_number(siren) if siren and country == "FR" else None,
         "accounting_number": institution.accounting_number,
         "email": contact.email if contact else None,
+        "street": institution.street,
+        "postal_code": institution.postal_code,
+        "city": institution.city,
+        "country": country,
     }
 
 
@@ -155,7 +176,42 @@ def _party(snapshot: Mapping[str, Any]) -> Party:
         siret=snapshot.get("siret"),
         accounting_number=snapshot.get("accounting_number"),
         email=snapshot.get("email"),
+        siren=snapshot.get("siren"),
+        vat_number=snapshot.get("vat_number"),
     )
+
+
+def _einvoice_buyer(snapshot: Mapping[str, Any]) -> facturx.Party:
+    street, city = snapshot.get("street"), snapshot.get("city")
+    if street or city:
+        address: facturx.Address | None = facturx.Address(
+            (str(street),) if street else (),
+            str(snapshot.get("postal_code") or ""),
+            str(city or ""),
+            str(snapshot.get("country") or "FR"),
+        )
+    else:  # a buyer frozen before the e-invoices kept only its printed lines
+        address = facturx.postal_address("\n".join(str(line) for line in snapshot.get("address_lines") or ()))
+    return facturx.Party(
+        name=str(snapshot.get("name") or ""),
+        address=address,
+        siret=snapshot.get("siret"),
+        siren=snapshot.get("siren"),
+        vat_number=snapshot.get("vat_number"),
+    )
+
+
+def _delivery(raw: Mapping[str, Any] | None) -> tuple[Party, facturx.Party] | None:
+    """An invoice's delivery address, as printed and as given in the e-invoice (None: the buyer's)."""
+    if not raw:
+        return None
+    name = str(raw.get("name") or "")
+    street, postal_code, city = (str(raw.get(key) or "") for key in ("street", "postal_code", "city"))
+    country = str(raw.get("country") or "FR")
+    town = " ".join(part for part in (postal_code, city) if part)
+    lines = tuple(line for line in (street, town, country if country != "FR" else "") if line)
+    address = facturx.Address((street,) if street else (), postal_code, city, country)
+    return Party(name=name, address_lines=lines), facturx.Party(name=name or city, address=address)
 
 
 def _discount_label(line: QuoteLine | InvoiceLine, language: str, currency: str) -> str | None:
@@ -198,16 +254,41 @@ def build_pdf_document(session: Session, kind: DocumentKind | str, document_id: 
     return _build(session, _load(session, kind, document_id))
 
 
+def _snapshot(session: Session, source: _Source) -> dict[str, Any]:
+    """The buyer: an issued invoice's frozen copy, else the institution as it is now."""
+    row = source.row
+    if isinstance(row, Invoice) and row.buyer and not source.is_draft:
+        return row.buyer
+    return buyer_snapshot(session, row.institution_id, row.contact_id)
+
+
+def _supply_kinds(source: _Source) -> frozenset[SupplyKind]:
+    return frozenset(SupplyKind(line.supply_kind) for line in source.lines) or frozenset({SupplyKind.GOODS})
+
+
+def _mentions(source: _Source, vat_on_debits: bool) -> tuple[str, ...]:
+    """The legal mentions the lines and the company's choices add (gettext ids): each exemption's
+    reason, and on invoices and credit notes the category of operation and the VAT-on-debits option."""
+    mentions = [
+        EXEMPTIONS[VatExemption(line.vat_exemption)].mention
+        for line in source.lines
+        if line.vat_exemption and line.vat_rate == 0
+    ]
+    if source.kind in (DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE):
+        kinds = _supply_kinds(source)
+        mentions.append(OPERATION_CATEGORIES[kinds][1])
+        if vat_on_debits and SupplyKind.SERVICES in kinds:
+            mentions.append(VAT_ON_DEBITS_MENTION)
+    return tuple(dict.fromkeys(mentions))
+
+
 def _build(session: Session, source: _Source) -> PdfDocument:
     row = source.row
     language = str(organisation(session)["default_language"])
     settings = document_settings(session)
     totals = _totals(source)
     owner = session.get(User, row.owner_id)
-    if isinstance(row, Invoice) and row.buyer and not source.is_draft:
-        buyer = _party(row.buyer)
-    else:
-        buyer = _party(buyer_snapshot(session, row.institution_id, row.contact_id))
+    buyer = _party(_snapshot(session, source))
     lines = tuple(
         PdfLine(
             reference=line.reference,
@@ -221,6 +302,8 @@ def _build(session: Session, source: _Source) -> PdfDocument:
         )
         for line in source.lines
     )
+    with use_locale(language):
+        mentions = tuple(gettext(mention) for mention in _mentions(source, settings.vat_on_debits))
     common: dict[str, Any] = {
         "kind": source.kind,
         "number": source.number or "",
@@ -234,6 +317,7 @@ def _build(session: Session, source: _Source) -> PdfDocument:
         "salesperson": owner.full_name if owner else None,
         "references": _references(session, source),
         "draft": source.is_draft,
+        "extra_mentions": mentions,
     }
     if isinstance(row, Quote):
         issued_on = row.ordered_at.date() if source.kind is DocumentKind.ORDER and row.ordered_at else row.issue_date
@@ -242,6 +326,7 @@ def _build(session: Session, source: _Source) -> PdfDocument:
         )
     today = utcnow().date()
     is_invoice = source.kind is DocumentKind.INVOICE
+    delivery = _delivery(row.delivery_address)
     return PdfDocument(
         **common,
         issue_date=row.issue_date or today,
@@ -250,13 +335,140 @@ def _build(session: Session, source: _Source) -> PdfDocument:
         else None,
         payment_terms_days=row.payment_terms_days if is_invoice else None,
         late_penalty_rate=settings.late_penalty_rate if is_invoice else None,
-        # no amount paid or due: the PDF of an issued invoice is stored at its first download and
-        # served as it is afterwards, so it holds only what cannot change after issue
+        # no amount paid or due: the PDF of an issued invoice is stored at its issue and served as it
+        # is afterwards, so it holds only what cannot change after issue
         recovery_indemnity=settings.recovery_indemnity if is_invoice else None,
-        # A credit note shows the refund recorded with it: its PDF is stored at the first download, in
-        # practice right after it is issued with its refund (a later refund leaves the stored file as is).
+        # A credit note shows the refund recorded with it: its file is stored once that refund is written
+        # (`invoices.create_credit_note`); a later refund leaves the stored file as it is.
         refunded=row.amount_refunded if source.kind is DocumentKind.CREDIT_NOTE and row.amount_refunded else None,
+        delivery=delivery[0] if delivery else None,
     )
+
+
+# --- the e-invoice (Factur-X) -------------------------------------------------------------------------
+
+
+def _seller(seller: Branding) -> facturx.Party:
+    siret = seller.siret or None
+    return facturx.Party(
+        name=seller.legal_name,
+        address=facturx.postal_address(seller.address),
+        siret=siret,
+        siren=siret[:9] if siret else None,
+        vat_number=seller.vat_number or None,
+    )
+
+
+def _purchase_order(session: Session, invoice: Invoice) -> str | None:
+    quote = session.get(Quote, invoice.quote_id) if invoice.quote_id else None
+    return quote.purchase_order_ref if quote is not None else None
+
+
+def einvoice_of(session: Session, source: _Source, doc: PdfDocument) -> facturx.EInvoice:
+    """The e-invoice's input from an invoice or credit note and what its PDF shows (`_build`): the same
+    totals, lines, parties, dates and mentions."""
+    row = source.row
+    assert isinstance(row, Invoice)
+    language = doc.language
+    credited = session.get(Invoice, row.credited_invoice_id) if row.credited_invoice_id else None
+    lines = []
+    with use_locale(language):
+        for line, pdf_line, amounts in zip(source.lines, doc.lines, doc.totals.lines, strict=True):
+            spec = EXEMPTIONS[VatExemption(line.vat_exemption)] if line.vat_exemption and line.vat_rate == 0 else None
+            lines.append(
+                facturx.Line(
+                    name=pdf_line.description.strip().splitlines()[0][:200] if pdf_line.description.strip() else "-",
+                    quantity=line.quantity,
+                    unit_code=unit_code(line.unit),
+                    unit_price=line.unit_price,
+                    gross=amounts.gross,
+                    discount=amounts.discount,
+                    net=amounts.net,
+                    vat_rate=line.vat_rate,
+                    vat_category=vat_category(line.vat_rate, line.vat_exemption),
+                    exemption_code=spec.code if spec else None,
+                    exemption_text=gettext(spec.mention) if spec and spec.code else None,
+                    reference=line.reference,
+                )
+            )
+        terms = gettext("{days} days", days=doc.payment_terms_days) if doc.payment_terms_days is not None else None
+    delivery = _delivery(row.delivery_address)
+    return facturx.EInvoice(
+        number=doc.number,
+        type_code=facturx.CREDIT_NOTE_TYPE if source.kind is DocumentKind.CREDIT_NOTE else facturx.INVOICE_TYPE,
+        issue_date=doc.issue_date,
+        language=language,
+        currency=row.currency,
+        seller=_seller(doc.seller),
+        buyer=_einvoice_buyer(_snapshot(session, source)),
+        lines=tuple(lines),
+        totals=doc.totals,
+        global_discount_percent=row.global_discount_percent or ZERO,
+        business_process=OPERATION_CATEGORIES[_supply_kinds(source)][0],
+        due_date=doc.due_date,
+        payment_terms=terms,
+        iban="".join(doc.seller.iban.split()).upper() or None,
+        bic=doc.seller.bic.strip().upper() or None,
+        # An invoice's payments come after its issue, when the file is made: nothing is prepaid on it.
+        # A credit note's file is made with the refund recorded in the same step: the amount already
+        # paid back to the client (what the PDF prints as refunded), so that what remains due is 0.
+        prepaid=row.amount_refunded if source.kind is DocumentKind.CREDIT_NOTE else ZERO,
+        preceding_invoice=credited.number if credited is not None else None,
+        preceding_invoice_date=credited.issue_date if credited is not None else None,
+        # BT-10 (Chorus Pro's service code) has no column yet; BT-13 is the quote's purchase order
+        buyer_reference=None,
+        buyer_order_reference=_purchase_order(session, row),
+        delivery=delivery[1] if delivery else None,
+        vat_on_debits=document_settings(session).vat_on_debits and SupplyKind.SERVICES in _supply_kinds(source),
+        notes=tuple(doc.extra_mentions),
+    )
+
+
+def _is_einvoice(source: _Source) -> bool:
+    return source.kind in (DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE) and not source.is_draft
+
+
+def _render(session: Session, source: _Source, *, at_issue: bool = False) -> bytes:
+    """The document's PDF; an issued invoice's or credit note's is a Factur-X PDF/A-3 with its XML.
+    At issue, ValidationFailed names the fields the e-invoice lacks. A document issued before the
+    e-invoices (its PDF made later, at its first download) that cannot be one stays a plain PDF."""
+    doc = _build(session, source)
+    content = render(doc)
+    if not _is_einvoice(source):
+        return content
+    try:
+        xml = facturx.einvoice_xml(einvoice_of(session, source, doc))
+    except facturx.EInvoiceRefused as refused:
+        if at_issue:
+            raise ValidationFailed(refused.errors, N_("This document cannot be issued as an e-invoice.")) from None
+        log.warning("document issued before e-invoicing: plain PDF", extra={"fields": sorted(refused.errors)})
+        return content
+    title = f"{doc.seller.legal_name}: {doc.number}"
+    return facturx.embed(content, xml, title=title, author=doc.seller.legal_name, language=doc.language)
+
+
+def store_issued_document(session: Session, actor: Actor, invoice: Invoice) -> str:
+    """At issue: the invoice's or credit note's Factur-X file made, checked and stored (its SHA-256).
+    ValidationFailed names the fields the e-invoice lacks, and the caller's transaction is rolled back:
+    the document is not issued."""
+    kind = DocumentKind.CREDIT_NOTE if invoice.kind == InvoiceKind.CREDIT_NOTE else DocumentKind.INVOICE
+    source = _Source(kind, invoice, stored_lines(session, invoice))
+    _content, digest = _stored_pdf(session, actor, source, at_issue=True)
+    return digest
+
+
+def document_xml(session: Session, actor: Actor, kind: DocumentKind | str, document_id: uuid.UUID) -> tuple[bytes, str]:
+    """(the Factur-X XML, "<number>.xml") of an issued invoice or credit note: the XML inside its stored
+    PDF, byte for byte. Same right as its PDF ("record.view")."""
+    source = _load(session, kind, document_id)
+    authorize(actor, "record.view", source.row)
+    if not _is_einvoice(source) or not source.number:
+        raise InvalidTransition(source.row.status, N_("Only an issued invoice or credit note has an e-invoice."))
+    content, _digest = _stored_pdf(session, actor, source)
+    xml = facturx.xml_of_pdf(content)
+    if xml is None:
+        raise NotFound(N_("This document was issued before the e-invoices: it has no Factur-X XML."))
+    return xml, _filename(source).removesuffix(".pdf") + ".xml"
 
 
 # --- the PDF, stored once issued ---------------------------------------------------------------------
@@ -272,7 +484,7 @@ def _filename(source: _Source) -> str:
     return f"{re.sub(r'[^A-Za-z0-9._-]', '_', number)}.pdf"
 
 
-def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes, str]:
+def _stored_pdf(session: Session, actor: Actor, source: _Source, *, at_issue: bool = False) -> tuple[bytes, str]:
     """The stored file of a sent or issued document, rendered and stored the first time."""
     number = source.number
     assert number is not None
@@ -292,7 +504,7 @@ def _stored_pdf(session: Session, actor: Actor, source: _Source) -> tuple[bytes,
             extra={"path": existing.path, "document_id": str(source.row.id)},
         )
 
-    content = render(_build(session, source))
+    content = _render(session, source, at_issue=at_issue)
     digest = hashlib.sha256(content).hexdigest()
     path = _stored_path(source.kind, number)
     if existing is not None:

@@ -54,6 +54,7 @@ from crm_app.platform.cleaners import long_text
 from crm_app.platform.db import fetch_all
 from crm_app.platform.errors import Conflict, InvalidTransition, ValidationFailed
 from crm_app.platform.i18n import N_, NP_, gettext, use_locale
+from crm_app.platform.identifiers import clean_postal_code
 from crm_app.platform.models.base import table_of, utcnow
 from crm_app.platform.models.people import User
 from crm_app.platform.paging import PageRequest
@@ -62,8 +63,8 @@ from crm_app.platform.permissions import Actor, Placement, authorize, can
 from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record, scope_condition, user_names
 from crm_app.platform.settings import organisation
 from crm_app.platform.text import contains_pattern, fold
+from crm_app.sales import documents, numbering
 from crm_app.sales import lines as document_lines
-from crm_app.sales import numbering
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.models.invoices import (
     OPEN_INVOICE_STATUSES,
@@ -77,6 +78,7 @@ from crm_app.sales.models.invoices import (
 )
 from crm_app.sales.models.quotes import Quote, QuoteStatus, SequenceKind
 from crm_app.sales.money import CENT, HUNDRED, ZERO, LineAmounts, Totals, compute_totals, to_cents
+from crm_app.sales.tax_codes import SupplyKind, VatExemption
 
 INVOICEABLE_QUOTE_STATUSES = (QuoteStatus.ACCEPTED, QuoteStatus.ORDERED)
 #: statuses that still wait for money or credit (payments and credit notes allowed).
@@ -122,8 +124,28 @@ _TOO_MUCH_TO_CREDIT = N_("A credit note cannot exceed what has not been credited
 # Input
 
 
+def _delivery_address(value: Any) -> dict[str, str] | None:
+    """Where the goods or services go, when not the buyer's address: {name, street, postal_code, city,
+    country}; blank (or every part blank) means the buyer's address."""
+    if fields.is_blank(value):
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(N_("Unknown value."))
+    parts = {key: str(value.get(key) or "").strip() for key in ("name", "street", "postal_code", "city", "country")}
+    if not any(parts[key] for key in ("name", "street", "postal_code", "city")):
+        return None
+    parts["country"] = (parts["country"] or "FR").upper()
+    if not parts["street"] or not parts["city"] or not parts["postal_code"]:
+        raise ValueError(N_("Enter the delivery address: street, postal code and city."))
+    if len(parts["country"]) != 2 or any(len(parts[key]) > 250 for key in parts):
+        raise ValueError(N_("Unknown value."))
+    parts["postal_code"] = clean_postal_code(parts["postal_code"], parts["country"])
+    return parts
+
+
 CLEANERS: dict[str, fields.Cleaner] = {
     "title": fields.text(200),
+    "delivery_address": _delivery_address,
     "institution_id": fields.identifier(),
     "contact_id": fields.identifier(),
     "owner_id": fields.identifier(),
@@ -270,6 +292,7 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
         payment_terms_days=terms if terms is not None else _default_terms(session, institution),
         global_discount_percent=discount,
         notes=values.get("notes"),
+        delivery_address=values.get("delivery_address"),
         created_by=actor_id(actor),
         updated_by=actor_id(actor),
     )
@@ -388,7 +411,11 @@ def _check_quote_room(
 
 
 def part_lines(
-    vat_rows: Sequence[tuple[Decimal, Decimal]], total_incl_vat: Decimal, target: Decimal, description: str
+    vat_rows: Sequence[tuple[Decimal, Decimal]],
+    total_incl_vat: Decimal,
+    target: Decimal,
+    description: str,
+    taxes: Mapping[Decimal, tuple[VatExemption | None, SupplyKind]] | None = None,
 ) -> list[document_lines.LineInput]:
     """Lines worth `target` incl. VAT, at most: one line per VAT rate of the document (`(rate, base)`
     rows), each at the proportional base. A base is a whole number of cents and each rate's VAT is
@@ -422,8 +449,17 @@ def part_lines(
                 break
         else:
             break
+    taxes = taxes or {}
     return [
-        document_lines.LineInput(description=description, quantity=Decimal("1.000"), unit_price=base, vat_rate=rate)
+        document_lines.LineInput(
+            description=description,
+            quantity=Decimal("1.000"),
+            unit_price=base,
+            vat_rate=rate,
+            # the source's exemption and kind of supply at that rate (`lines.taxes_by_rate`)
+            vat_exemption=taxes.get(rate.normalize() + 0, (None, SupplyKind.GOODS))[0] if rate == 0 else None,
+            supply_kind=taxes.get(rate.normalize() + 0, (None, SupplyKind.GOODS))[1],
+        )
         for (rate, _), base in zip(rows, bases, strict=True)
         if base > 0
     ]
@@ -494,7 +530,11 @@ def create_invoice_from_quote(
             session, quote, percent, balance=percent is None and amount_incl_vat is None
         )
         lines = part_lines(
-            [(row.rate, row.base) for row in quote_totals.vat_rows], quote_totals.total_incl_vat, target, description
+            [(row.rate, row.base) for row in quote_totals.vat_rows],
+            quote_totals.total_incl_vat,
+            target,
+            description,
+            document_lines.taxes_by_rate(quote_lines),
         )
         if not lines:
             raise ValidationFailed({name: N_("This amount is too small to invoice.")})
@@ -543,23 +583,8 @@ def _check_field(name: str, value: Any, cleaner: fields.Cleaner) -> Any:
 
 
 def buyer_snapshot(session: Session, invoice: Invoice) -> dict[str, Any]:
-    """The buyer as printed, frozen at issue (the fields of `crm_app.sales.pdf.document.Party`)."""
-    institution = session.get(Institution, invoice.institution_id)
-    assert institution is not None  # a foreign key
-    town = " ".join(part for part in (institution.postal_code, institution.city) if part)
-    address = [part for part in (institution.street, town) if part]
-    if institution.country and institution.country != "FR":
-        address.append(institution.country)
-    contact = session.get(Contact, invoice.contact_id) if invoice.contact_id else None
-    contact_name = " ".join(part for part in (contact.first_name, contact.last_name) if part) if contact else None
-    return {
-        "name": institution.name,
-        "address_lines": address,
-        "contact_name": contact_name or None,
-        "siret": institution.siret,
-        "accounting_number": institution.accounting_number,
-        "email": contact.email if contact else None,
-    }
+    """The buyer as printed and given in the e-invoice, frozen at issue (`documents.buyer_snapshot`)."""
+    return documents.buyer_snapshot(session, invoice.institution_id, invoice.contact_id)
 
 
 def _sequence(invoice: Invoice) -> SequenceKind:
@@ -585,7 +610,9 @@ def _number(session: Session, invoice: Invoice, issue_date: date) -> str:
     return numbering.format_number(prefix, issue_date.year, number)
 
 
-def _issue(session: Session, actor: Actor, invoice: Invoice) -> None:
+def _issue(session: Session, actor: Actor, invoice: Invoice, *, store_document: bool = True) -> None:
+    """Number, date and issue a draft. `store_document=False` leaves the Factur-X file to the caller,
+    once the rest of the same step is written (a credit note's refund, which its file shows)."""
     issued_on = today(session)
     invoice.number = _number(session, invoice, issued_on)
     invoice.issued_at = utcnow()  # after the sequence's lock: issue order follows number order
@@ -600,6 +627,10 @@ def _issue(session: Session, actor: Actor, invoice: Invoice) -> None:
     invoice.touch()
     session.add(invoice)
     session.flush()
+    # the Factur-X file, checked and stored now: a document that cannot be an e-invoice is not issued
+    # (ValidationFailed naming what it lacks rolls the number back with the caller's transaction)
+    if store_document:
+        documents.store_issued_document(session, actor, invoice)
     audit_change(
         session,
         actor,
@@ -734,6 +765,7 @@ def _credit_lines_worth(
         invoice_totals.total_incl_vat,
         target,
         _organisation_text(session, N_("Credit on invoice {number}"), number=invoice.number),
+        document_lines.taxes_by_rate(stored),
     )
     return lines, ZERO
 
@@ -818,7 +850,7 @@ def create_credit_note(
         "create",
         {"credited_invoice": (None, invoice.number), "total_incl_vat": (None, note.total_incl_vat)},
     )
-    _issue(session, actor, note)
+    _issue(session, actor, note, store_document=False)
     old_credited = invoice.amount_credited
     invoice.amount_credited += note.total_incl_vat
     invoice.updated_by = actor_id(actor)
@@ -829,6 +861,9 @@ def create_credit_note(
     settle(session, actor, invoice)
     if refund_values is not None:
         add_refund(session, actor, note, invoice, refund_values, prefix="refund.")
+    # The credit note's Factur-X file, with the refund recorded in this same step (its amount already
+    # paid back); a refund recorded later leaves the issued file as it is.
+    documents.store_issued_document(session, actor, note)
     return note
 
 

@@ -27,6 +27,7 @@ from crm_app.sales import money
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.models.invoices import Invoice, InvoiceLine
 from crm_app.sales.models.quotes import CatalogItem, DiscountType, Quote, QuoteLine
+from crm_app.sales.tax_codes import SupplyKind, VatExemption, default_supply_kind
 
 #: the most lines a document holds.
 MAX_LINES = 500
@@ -103,6 +104,8 @@ LINE_CLEANERS: dict[str, fields.Cleaner] = {
     "discount_type": fields.choice(DiscountType),
     "discount_value": amount_field(),
     "vat_rate": percent_field(),
+    "vat_exemption": fields.choice(VatExemption),
+    "supply_kind": fields.choice(SupplyKind),
 }
 #: the fields a line keeps (what the detail of a document gives for each line and its update takes).
 LINE_FIELDS = tuple(LINE_CLEANERS)
@@ -123,6 +126,8 @@ class LineInput:
     catalog_item_id: uuid.UUID | None = None
     discount_type: DiscountType | None = None
     discount_value: Decimal = money.ZERO
+    vat_exemption: VatExemption | None = None  # why a 0 % line carries no VAT (`tax_codes`)
+    supply_kind: SupplyKind = SupplyKind.GOODS
 
     def amounts(self) -> money.LineAmounts:
         return money.LineAmounts(
@@ -178,16 +183,23 @@ def _clean_line(
     if any(key.startswith(prefix) for key in errors):
         return None
     assert description is not None and quantity is not None and unit_price is not None
+    unit = values.get("unit") or (item.unit if item else "unit")
+    exemption = values.get("vat_exemption", item.vat_exemption if item else None)
     return LineInput(
         description=description,
         quantity=quantity,
         unit_price=unit_price,
         vat_rate=vat_rate,
-        unit=values.get("unit") or (item.unit if item else "unit"),
+        unit=unit,
         reference=values.get("reference", item.reference if item else None),
         catalog_item_id=values.get("catalog_item_id"),
         discount_type=discount_type if discount_value else None,
         discount_value=discount_value,
+        # a taxed line has no exemption (a 0 % item's, given to a line at 20 %, is dropped)
+        vat_exemption=VatExemption(exemption) if exemption and vat_rate == 0 else None,
+        supply_kind=SupplyKind(
+            values.get("supply_kind") or (item.supply_kind if item else None) or default_supply_kind(unit)
+        ),
     )
 
 
@@ -303,12 +315,30 @@ def as_input(line: StoredLine) -> LineInput:
         catalog_item_id=line.catalog_item_id,
         discount_type=DiscountType(line.discount_type) if line.discount_type else None,
         discount_value=line.discount_value,
+        vat_exemption=VatExemption(line.vat_exemption) if line.vat_exemption else None,
+        supply_kind=SupplyKind(line.supply_kind),
     )
 
 
 def stored_totals(lines: Sequence[StoredLine], global_discount_percent: Decimal) -> money.Totals:
     """The totals of stored lines (the VAT breakdown of a document as read)."""
     return money.compute_totals([as_input(line).amounts() for line in lines], global_discount_percent)
+
+
+def taxes_by_rate(lines: Sequence[StoredLine]) -> dict[Decimal, tuple[VatExemption | None, SupplyKind]]:
+    """Per VAT rate of a document's lines: the exemption of its first line and what it sells (services
+    when every line of the rate does), for the lines of a part invoice or a credit note of an amount."""
+    found: dict[Decimal, tuple[VatExemption | None, SupplyKind]] = {}
+    for line in lines:
+        rate = line.vat_rate.normalize() + 0
+        exemption = VatExemption(line.vat_exemption) if line.vat_exemption else None
+        kind = SupplyKind(line.supply_kind)
+        if rate in found:
+            first, known = found[rate]
+            found[rate] = (first or exemption, known if known == kind else SupplyKind.GOODS)
+        else:
+            found[rate] = (exemption, kind)
+    return found
 
 
 def line_values(line: LineInput) -> dict[str, Any]:

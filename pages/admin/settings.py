@@ -346,6 +346,10 @@ def _documents(section: _Section) -> None:
             .mark("documents-late_penalty_rate")
         )
         _inputs(section, {"recovery_indemnity": _("Recovery indemnity (€)")}, prefix="documents", width="w-72")
+    fields["vat_on_debits"] = ui.switch(
+        _("VAT on debits: the company opted to pay VAT on its services when invoiced (printed on invoices)"),
+        value=bool(values["vat_on_debits"]),
+    ).mark("documents-vat_on_debits")
 
     def changes() -> dict[str, Any]:
         return {name: fields[name].value for name in fields}

@@ -161,6 +161,10 @@ class InvoicePage:
                     "unelevated"
                 ).mark("credit-note-refund")
             ui.button(_("PDF"), icon="picture_as_pdf", on_click=self.download).props("outline").mark("invoice-pdf")
+            if not draft:
+                ui.button(_("Factur-X XML"), icon="data_object", on_click=self.download_xml).props("outline").mark(
+                    "invoice-xml"
+                )
             if row.can_edit and not draft:
                 ui.button(_("Send by email"), icon="mail", on_click=self.email).props("outline").mark("invoice-email")
 
@@ -633,6 +637,17 @@ class InvoicePage:
             if found is not None:
                 content, filename = found
                 ui.download.content(content, filename, "application/pdf")
+
+    async def download_xml(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        kind = DocumentKind.CREDIT_NOTE if detail.row.kind is InvoiceKind.CREDIT_NOTE else DocumentKind.INVOICE
+        with self.panel.frame:
+            found = await call(documents.document_xml, kind, self.invoice_id)
+            if found is not None:
+                content, filename = found
+                ui.download.content(content, filename, "application/xml")
 
     async def email(self) -> None:
         detail = self.detail

@@ -17,7 +17,7 @@ from crm_app.platform.models.outbox import OutboxMessage
 from crm_app.platform.models.people import Role, User
 from crm_app.sales import invoices
 from tests.factories import PASSWORD, actor_of, make_user
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_sent_quote, quote_line
 
 
@@ -27,7 +27,7 @@ def sent_quote() -> dict[str, str]:
     with unit_of_work() as session:
         anne = make_user(session, role=Role.USER, email="anne@example.org", name="Anne Martin")
         make_user(session, role=Role.USER, email="bruno@example.org", name="Bruno Petit")
-        clinic = make_institution(session, name="Clinique des Cèdres")
+        clinic = make_buyer(session, name="Clinique des Cèdres")
         contact = make_contact(session, clinic, first_name="Jeanne", last_name="Dupont", email="jeanne@cedres.fr")
         quote = make_sent_quote(
             session, actor_of(anne), clinic, lines=[quote_line("Échographe portable", "2", "12500.00")]

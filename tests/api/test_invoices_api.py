@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import facturx
 import httpx
 import pytest
 from nicegui.testing import User
@@ -19,7 +20,7 @@ from crm_app.platform.permissions import Actor
 from crm_app.sales import quotes
 from tests.conftest import truncate_all
 from tests.factories import PASSWORD, actor_of, make_team, make_user
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 from tests.sales_factories import make_accepted_quote, quote_line
 
 UNKNOWN = uuid.UUID(int=1)
@@ -64,7 +65,7 @@ def world() -> World:
                 (Role.ADMIN, None, "ada@example.org"),
             )
         ]
-        institution = make_institution(session, name="CHU de Nantes")
+        institution = make_buyer(session, name="CHU de Nantes")
         rep_a, rep_a2, manager_a, rep_b, admin = (Person(p.id, p.email, actor_of(p)) for p in people)
         return World(rep_a, rep_a2, manager_a, rep_b, admin, institution_id=institution.id)
 
@@ -262,7 +263,7 @@ async def test_a_paid_invoice_is_credited_and_refunded_through_the_api(api: http
 
 async def test_invoicing_a_quote_through_the_api(api: httpx.AsyncClient, world: World) -> None:
     with unit_of_work() as session:
-        institution = make_institution(session, name="Clinique des Cèdres")
+        institution = make_buyer(session, name="Clinique des Cèdres")
         quote = make_accepted_quote(session, world.rep_a.actor, institution, [quote_line(unit_price="1000.00")])
         draft_quote = quotes.create_quote(
             session, world.rep_a.actor, {"institution_id": institution.id, "lines": [quote_line()]}
@@ -333,3 +334,24 @@ async def test_the_list_pages_filters_and_totals(api: httpx.AsyncClient, world: 
     assert notes.json()["total"] == 1 and notes.json()["totals"]["total_incl_vat"] == "-24.00"
     by_number = await api.get("/api/invoices", headers=headers, params={"q": first["number"]})
     assert [item["id"] for item in by_number.json()["items"]] == [first["id"]]
+
+
+async def test_the_facturx_xml_and_the_refusal_naming_the_missing_field(api: httpx.AsyncClient, world: World) -> None:
+    headers = await _auth(api, world.rep_a)
+    invoice = await _issued(api, headers, world)
+    xml = await api.get(f"/api/invoices/{invoice['id']}/facturx.xml", headers=headers)
+    assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
+    assert f"<ram:ID>{invoice['number']}</ram:ID>".encode() in xml.content
+    pdf = await api.get(f"/api/invoices/{invoice['id']}/pdf", headers=headers)
+    assert facturx.get_xml_from_pdf(pdf.content, check_xsd=False) == ("factur-x.xml", xml.content)  # its attachment
+    other = await _auth(api, world.rep_b)
+    assert (await api.get(f"/api/invoices/{invoice['id']}/facturx.xml", headers=other)).status_code == 403
+    draft = await _draft(api, headers, world, lines=[_line(vat_rate="0")])
+    assert (await api.get(f"/api/invoices/{draft['id']}/facturx.xml", headers=headers)).status_code == 409
+    refused = await api.post(f"/api/invoices/{draft['id']}/issue", headers=headers)
+    assert refused.status_code == 422 and set(refused.json()["error"]["fields"]) == {"lines.0.vat_exemption"}
+    exempt = [_line(vat_rate="0", vat_exemption="training")]
+    patched = await api.patch(f"/api/invoices/{draft['id']}", headers=headers, json={"version": 1, "lines": exempt})
+    assert patched.status_code == 200 and patched.json()["lines"][0]["vat_exemption"] == "training"
+    issued = await api.post(f"/api/invoices/{draft['id']}/issue", headers=headers)
+    assert issued.status_code == 200, issued.text

@@ -19,7 +19,7 @@ from crm_app.platform.models.people import Role, Team
 from crm_app.sales import invoices, payments, quotes
 from tests.activity_factories import make_org, make_person, notifications_of
 from tests.factories import PASSWORD
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_quote, quote_line
 
 SECRET_COMMENT = "Remise exceptionnelle de 12 % accordée"
@@ -45,7 +45,7 @@ def _world() -> World:
         manager_b = make_person(
             session, role=Role.MANAGER, team=session.get(Team, org.rep_b.user.team_id), email="mb@ex.org"
         )
-        institution = make_institution(session, org.admin.actor)
+        institution = make_buyer(session, org.admin.actor)
         contact = make_contact(session, institution, first_name="Jeanne", last_name="Dupont", email="j@ex.org")
         quote = make_quote(
             session, org.admin.actor, institution, [quote_line("Colonne", unit_price="31415.00")], owner_id=org.rep_b.id

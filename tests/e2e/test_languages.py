@@ -31,7 +31,7 @@ from crm_app.platform.models.people import Role
 from crm_app.sales import invoices, payments
 from tests.activity_factories import make_meeting, make_note, make_task
 from tests.factories import PASSWORD, actor_of, make_team, make_user
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_accepted_quote, make_catalog_item, make_quote, make_sent_quote, quote_line
 
 pytestmark = pytest.mark.e2e
@@ -134,7 +134,7 @@ def _seed(language_of: dict[str, str]) -> Records:
             users.update_preferences(session, actor_of(admin), language=language)
             admins[language] = admin
         admin_actor = actor_of(admins["en"])
-        institution = make_institution(session, name="Zorvex Qimbara", city="Xyltown", assigned_to=admins["en"])
+        institution = make_buyer(session, name="Zorvex Qimbara", city="Xyltown", assigned_to=admins["en"])
         contact = make_contact(session, institution, first_name="Vardo", last_name="Qimbolt")
         make_catalog_item(session, reference="ZRV-1", name="Zorvex kit", unit="box")
         line = quote_line(description="Zorvex kit", quantity="4", unit_price="125.50", unit="box")

@@ -61,6 +61,21 @@ def new_institution(name: str, *, city: str = "Lyon", postal_code: str = "69003"
         ).id
 
 
+def new_buyer(name: str, *, city: str = "Lyon", postal_code: str = "69003") -> uuid.UUID:
+    """An institution that can be invoiced (a street and a SIRET: the e-invoice needs them)."""
+    from tests.institution_factories import unique_siret
+
+    with unit_of_work() as session:
+        raw = {
+            "name": name,
+            "city": city,
+            "postal_code": postal_code,
+            "street": "1 rue de la Paix",
+            "siret": unique_siret(),
+        }
+        return institutions.create_institution(session, SYSTEM_ACTOR, raw, allow_duplicate=True).id
+
+
 def new_contact(institution_id: uuid.UUID, first: str, last: str, **values: Any) -> uuid.UUID:
     with unit_of_work() as session:
         return contacts.create_contact(

@@ -16,6 +16,7 @@ from PIL import Image
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
 from crm_app.platform.models.settings import AppSetting
+from tests.conftest import TEST_SELLER
 from tests.ui.conftest import element, eventually, log_in
 from tests.unit.test_documents import make_invoice_row
 
@@ -63,10 +64,10 @@ async def test_branding_checks_the_iban_and_takes_a_logo(ui_user: User, account:
     ui_user.find(marker="save-branding").click()
     await eventually(lambda: iban.error is not None, "no error next to the IBAN")
     assert "IBAN" in iban.error
-    iban.value = "FR76 3000 6000 0112 3456 7890 189"
+    iban.value = "FR14 2004 1010 0505 0001 3M02 606"  # not the test run's seeded IBAN
     element(ui_user, "branding-accent_color").value = "#c62828"
     ui_user.find(marker="save-branding").click()
-    await eventually(lambda: _stored("branding").get("iban") == "FR7630006000011234567890189", "not saved")
+    await eventually(lambda: _stored("branding").get("iban") == "FR1420041010050500013M02606", "not saved")
     assert _stored("branding")["accent_color"] == "#c62828"
 
     [upload] = ui_user.find(marker="branding-logo").elements
@@ -93,7 +94,7 @@ async def test_branding_refuses_an_invalid_vat_number_or_bic_next_to_the_field(
     await eventually(lambda: vat_number.error is not None and bic.error is not None, "no error next to the fields")
     assert "2-digit key" in vat_number.error and "country code" in bic.error
     assert siret.error is None
-    assert _stored("branding") == {}
+    assert _stored("branding") == TEST_SELLER  # the test run's seeded identity, unchanged
     vat_number.value = "FR39 356 000 000"  # valid, but not this SIRET's SIREN
     bic.value = "AGRIFRPP"
     ui_user.find(marker="save-branding").click()

@@ -21,7 +21,7 @@ from crm_app.platform.i18n import format_currency, pgettext, use_locale
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.models.people import User as UserRow
 from crm_app.sales import invoices, payments
-from tests.ui.conftest import actor_for, eventually, log_in, new_institution, table_rows
+from tests.ui.conftest import actor_for, eventually, log_in, new_buyer, table_rows
 
 #: What the audit trail stores, which no reader should see: field names, actions, status codes, raw amounts.
 RAW = re.compile(
@@ -70,7 +70,7 @@ async def test_the_timeline_and_history_read_sales_changes_in_words(
     with unit_of_work() as session:
         row = session.exec(select(UserRow).where(UserRow.email == email)).one()
         row.language = language
-    institution_id = new_institution("Clinique du Val")
+    institution_id = new_buyer("Clinique du Val")
     number, note_number = _invoice_with_payment_and_credit_note(email, institution_id)
     with use_locale(language):
         issued = _("Invoice {name} issued", name=number)

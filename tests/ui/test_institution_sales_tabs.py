@@ -19,7 +19,7 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.platform.permissions import Actor
 from crm_app.sales import invoices, payments
 from tests.sales_factories import make_quote, make_sent_quote, quote_line
-from tests.ui.conftest import actor_for, element, eventually, log_in, new_institution, table_rows
+from tests.ui.conftest import actor_for, element, eventually, log_in, new_buyer, table_rows
 
 
 def _quotes(actor: Actor, institution_id: uuid.UUID) -> list[str]:
@@ -63,7 +63,7 @@ async def test_quotes_tab_lists_the_institutions_quotes_with_their_totals_and_st
 ) -> None:
     email = account()
     actor = actor_for(email)
-    here, elsewhere = new_institution("Clinique Sainte-Anne"), new_institution("CHU de Lille")
+    here, elsewhere = new_buyer("Clinique Sainte-Anne"), new_buyer("CHU de Lille")
     numbers = _quotes(actor, here)
     _quotes(actor, elsewhere)
     await _open_tab(ui_user, email, here, "quotes")
@@ -85,7 +85,7 @@ async def test_invoices_tab_lists_the_institutions_invoices_with_the_outstanding
 ) -> None:
     email = account()
     actor = actor_for(email)
-    here, elsewhere = new_institution("Centre hospitalier de Tours"), new_institution("Pharmacie du Lac")
+    here, elsewhere = new_buyer("Centre hospitalier de Tours"), new_buyer("Pharmacie du Lac")
     number = _paid_invoice(actor, here)
     _paid_invoice(actor, elsewhere, unit_price="900.00")
     await _open_tab(ui_user, email, here, "invoices")
@@ -107,7 +107,7 @@ async def test_the_timeline_shows_the_institutions_quotes_invoices_and_payments(
 ) -> None:
     email = account()
     actor = actor_for(email)
-    here = new_institution("Institut cardiologie de Dijon")
+    here = new_buyer("Institut cardiologie de Dijon")
     quote_numbers = _quotes(actor, here)
     invoice_number = _paid_invoice(actor, here)
     await _open_tab(ui_user, email, here, "timeline")
@@ -141,7 +141,7 @@ async def test_the_tabs_follow_the_documents_others_save_on_the_institution(
 ) -> None:
     email = account()
     actor = actor_for(email)
-    here = new_institution("Clinique Sainte-Anne")
+    here = new_buyer("Clinique Sainte-Anne")
     await _open_tab(ui_user, email, here, "quotes")
     await ui_user.should_see(marker="institution-quotes-table")
     await eventually(

@@ -26,7 +26,7 @@ from crm_app.sales import invoices, payments
 from crm_app.sales.invoices import STATUS_LABELS
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceStatus
 from tests.factories import actor_of, make_team, make_user
-from tests.ui.conftest import actor_for, element, eventually, log_in, new_contact, new_institution, table_rows
+from tests.ui.conftest import actor_for, element, eventually, log_in, new_buyer, new_contact, table_rows
 
 YEAR_PREFIX = "FAC-"
 
@@ -84,7 +84,7 @@ async def test_invoice_from_scratch_is_saved_as_a_draft_then_issued_with_its_num
     ui_user: User, account: Callable[..., str]
 ) -> None:
     email = account()
-    institution_id = new_institution("Clinique des Cèdres")
+    institution_id = new_buyer("Clinique des Cèdres")
     await _open(ui_user, email, f"/invoices/new?institution_id={institution_id}")
     await ui_user.should_see(marker="invoice-save", retries=50)
     assert element(ui_user, "invoice-institution").selected_id == institution_id
@@ -135,7 +135,7 @@ async def test_partial_payment_then_a_payment_above_the_remaining_amount_is_refu
     ui_user: User, account: Callable[..., str]
 ) -> None:
     email = account()
-    invoice_id = _invoice(actor_for(email), new_institution("CH de Brest"))
+    invoice_id = _invoice(actor_for(email), new_buyer("CH de Brest"))
     await _open(ui_user, email, f"/invoices/{invoice_id}")
     await ui_user.should_see(marker="invoice-pay", retries=50)
     assert _text(ui_user, "invoice-remaining") == format_currency(Decimal("1200.00"))
@@ -171,7 +171,7 @@ async def test_a_full_credit_note_cancels_the_invoice_and_is_linked_from_it(
     ui_user: User, account: Callable[..., str]
 ) -> None:
     email = account()
-    invoice_id = _invoice(actor_for(email), new_institution("Laboratoire Pasteur Biologie"))
+    invoice_id = _invoice(actor_for(email), new_buyer("Laboratoire Pasteur Biologie"))
     await _open(ui_user, email, f"/invoices/{invoice_id}")
     await ui_user.should_see(marker="invoice-credit", retries=50)
     ui_user.find(marker="invoice-credit").click()
@@ -187,7 +187,7 @@ async def test_a_full_credit_note_cancels_the_invoice_and_is_linked_from_it(
 
 async def test_a_partial_credit_note_by_amount_leaves_the_rest_due(ui_user: User, account: Callable[..., str]) -> None:
     email = account()
-    invoice_id = _invoice(actor_for(email), new_institution("Clinique du Parc"))
+    invoice_id = _invoice(actor_for(email), new_buyer("Clinique du Parc"))
     await _open(ui_user, email, f"/invoices/{invoice_id}")
     await ui_user.should_see(marker="invoice-credit", retries=50)
     ui_user.find(marker="invoice-credit").click()
@@ -278,7 +278,7 @@ async def test_a_paid_invoice_is_credited_with_its_refund_and_the_credit_note_sh
 
 async def test_a_user_cannot_open_another_users_invoice_by_its_url(ui_user: User, account: Callable[..., str]) -> None:
     owner = account(email="hugo@example.org", name="Hugo Lefebvre")
-    invoice_id = _invoice(actor_for(owner), new_institution("CHU de Rennes"))
+    invoice_id = _invoice(actor_for(owner), new_buyer("CHU de Rennes"))
     number = _stored(invoice_id).number
     assert number is not None
     intruder = account(email="lea@example.org", name="Léa Moreau")
@@ -293,7 +293,7 @@ async def test_the_list_restores_its_filters_from_the_url_with_the_totals_of_the
 ) -> None:
     email = account(role=Role.MANAGER)
     actor = actor_for(email)
-    brest, lyon = new_institution("CH de Brest"), new_institution("Clinique Saint-Joseph")
+    brest, lyon = new_buyer("CH de Brest"), new_buyer("Clinique Saint-Joseph")
     _invoice(actor, brest, unit_price="1000.00")
     _invoice(actor, lyon, unit_price="500.00")
     _invoice(actor, brest, unit_price="250.00", issue=False)
@@ -322,7 +322,7 @@ async def test_the_list_restores_its_filters_from_the_url_with_the_totals_of_the
 
 async def test_a_draft_is_edited_and_saved_with_its_new_lines(ui_user: User, account: Callable[..., str]) -> None:
     email = account()
-    invoice_id = _invoice(actor_for(email), new_institution("Clinique Bel-Air"), issue=False)
+    invoice_id = _invoice(actor_for(email), new_buyer("Clinique Bel-Air"), issue=False)
     await _open(ui_user, email, f"/invoices/{invoice_id}/edit")
     await ui_user.should_see(marker="invoice-save", retries=50)
     assert element(ui_user, "line-0-description").value == "Colonne d'endoscopie"
@@ -341,7 +341,7 @@ async def test_a_draft_is_edited_and_saved_with_its_new_lines(ui_user: User, acc
 
 async def test_deleting_a_payment_recomputes_the_status(ui_user: User, account: Callable[..., str]) -> None:
     email = account()
-    invoice_id = _invoice(actor_for(email), new_institution("Centre médical Pasteur"))
+    invoice_id = _invoice(actor_for(email), new_buyer("Centre médical Pasteur"))
     with unit_of_work() as session:
         payments.record_payment(session, actor_for(email), invoice_id, {"amount": "1200.00", "method": "check"})
     await _open(ui_user, email, f"/invoices/{invoice_id}")
@@ -361,7 +361,7 @@ async def test_an_issued_invoice_is_emailed_to_its_contact_with_the_pdf(
     ui_user: User, account: Callable[..., str]
 ) -> None:
     email = account()
-    institution_id = new_institution("CHU de Nantes")
+    institution_id = new_buyer("CHU de Nantes")
     contact_id = new_contact(institution_id, "Inès", "Garnier", email="ines.garnier@chu-nantes.example")
     with unit_of_work() as session:
         invoice = invoices.create_invoice(
@@ -392,7 +392,7 @@ async def test_the_history_reads_amounts_and_actions_in_french_and_the_paid_amou
     ui_user: User, account: Callable[..., str]
 ) -> None:
     email = account()
-    invoice_id = _invoice(actor_for(email), new_institution("CH de Vannes"))
+    invoice_id = _invoice(actor_for(email), new_buyer("CH de Vannes"))
     with unit_of_work() as session:
         payments.record_payment(session, actor_for(email), invoice_id, {"amount": "50.00", "method": "transfer"})
     await _open(ui_user, email, f"/invoices/{invoice_id}")
@@ -413,7 +413,7 @@ async def test_the_list_follows_the_invoices_others_save_without_reload(ui_user:
         team = make_team(session, "Ouest")
         make_user(session, role=Role.MANAGER, email="marc@example.org", name="Marc Manager", team=team)
         rep = actor_of(make_user(session, email="rita@example.org", name="Rita Rep", team=team))
-    hospital = new_institution("CHU de Nantes")
+    hospital = new_buyer("CHU de Nantes")
     await _open(ui_user, "marc@example.org", "/invoices")
     await ui_user.should_see(marker="invoices-table", retries=50)
     await eventually(
@@ -444,7 +444,7 @@ async def test_a_credit_notes_status_agrees_with_its_noun_in_the_list(
 ) -> None:
     """« un avoir émis », « une facture annulée »: the list showed a credit note "Émise"."""
     email = account()
-    invoice_id = _invoice(actor_for(email), new_institution("Clinique du Lac"))
+    invoice_id = _invoice(actor_for(email), new_buyer("Clinique du Lac"))
     with unit_of_work() as session:
         invoices.create_credit_note(session, actor_for(email), invoice_id)
     await _open(ui_user, email, "/invoices")
@@ -461,7 +461,7 @@ async def test_each_invoice_action_confirms_refreshes_the_page_and_others_change
     user records shows on the open page without a reload."""
     email = account()
     actor = actor_for(email)
-    invoice_id = _invoice(actor, new_institution("CH de Quimper"), issue=False)
+    invoice_id = _invoice(actor, new_buyer("CH de Quimper"), issue=False)
     await _open(ui_user, email, f"/invoices/{invoice_id}")
     await ui_user.should_see(marker="invoice-issue", retries=50)
 
@@ -516,7 +516,7 @@ async def test_a_credit_notes_history_agrees_with_its_noun_and_an_invoices_with_
 ) -> None:
     """« un avoir émis », « une facture émise »: a credit note's own History read "Émise" and "Payée"."""
     email = account()  # French by default
-    invoice_id = _invoice(actor_for(email), new_institution("Clinique des Lilas"))
+    invoice_id = _invoice(actor_for(email), new_buyer("Clinique des Lilas"))
     with unit_of_work() as session:
         note = invoices.create_credit_note(session, actor_for(email), invoice_id, amount_incl_vat=Decimal("120.00"))
         note_id, note_number = note.id, note.number

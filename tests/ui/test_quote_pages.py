@@ -26,7 +26,7 @@ from crm_app.sales import invoices, money, quotes
 from crm_app.sales.models.invoices import Invoice
 from crm_app.sales.models.quotes import DiscountType, Quote, QuoteLine, QuoteStatus
 from tests.factories import actor_of, make_team, make_user
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 from tests.sales_factories import make_accepted_quote, make_catalog_item, make_quote, make_sent_quote, quote_line
 from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
 
@@ -62,7 +62,7 @@ async def test_a_quote_made_in_the_editor_shows_the_totals_as_you_type_and_saves
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
-        clinic = make_institution(session, name="Clinique du Parc").id
+        clinic = make_buyer(session, name="Clinique du Parc").id
     await _open_new_quote(ui_user, email, clinic)
     element(ui_user, "quote-title").value = "Endoscopy room"
     element(ui_user, "line-0-description").value = "Endoscope"
@@ -126,7 +126,7 @@ async def test_the_catalog_picker_fills_the_line_and_lines_reorder(ui_user: User
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
-        clinic = make_institution(session).id
+        clinic = make_buyer(session).id
         item = make_catalog_item(
             session, reference="END-7", name="Colonne vidéo", unit_price="9999.90", default_vat_rate="10", unit="kit"
         ).id
@@ -168,7 +168,7 @@ async def test_a_refused_move_shows_why_and_the_current_status(ui_user: User, ac
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
-        quote = make_quote(session, actor_for(email), make_institution(session))
+        quote = make_quote(session, actor_for(email), make_buyer(session))
         quote_id = quote.id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
     await ui_user.should_see(marker="action-send", retries=50)
@@ -184,7 +184,7 @@ async def test_accepting_asks_for_the_clients_comment(ui_user: User, account: Ca
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
-        quote_id = make_sent_quote(session, actor_for(email), make_institution(session)).id
+        quote_id = make_sent_quote(session, actor_for(email), make_buyer(session)).id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
     await ui_user.should_see(marker="action-accept", retries=50)
     await ui_user.should_not_see(marker="action-send")
@@ -219,7 +219,7 @@ async def test_a_user_cannot_open_another_users_quote_by_url(ui_user: User, acco
     owner = actor_for(account(email="olga@example.org", name="Olga Owner"))
     email = account(email="rita@example.org", name="Rita Rep")
     with unit_of_work() as session:
-        quote_id = make_quote(session, owner, make_institution(session), title="Secret deal").id
+        quote_id = make_quote(session, owner, make_buyer(session), title="Secret deal").id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
     await ui_user.should_see(marker="not-allowed", retries=50)  # in place of the quote, not a blank page
     await ui_user.should_see(_en(gettext, "You are not allowed to open this page."))
@@ -235,7 +235,7 @@ async def test_a_user_cannot_open_another_users_quote_by_url(ui_user: User, acco
     # Nor its PDF, while the browser gets its own quote's.
     assert (await ui_user.http_client.get(f"/quotes/{quote_id}/pdf")).status_code == 404
     with unit_of_work() as session:
-        mine = make_quote(session, actor_for(email), make_institution(session)).id
+        mine = make_quote(session, actor_for(email), make_buyer(session)).id
     response = await ui_user.http_client.get(f"/quotes/{mine}/pdf?download=1")
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
     assert response.headers["content-disposition"].startswith("attachment;")
@@ -248,14 +248,14 @@ async def test_filters_come_back_from_the_url_with_the_totals_of_the_list(
     email = account(Role.ADMIN, email="ada@example.org", name="Ada Admin")
     me = actor_for(email)
     with unit_of_work() as session:
-        hospital = make_institution(session, name="CHU de Nantes")
+        hospital = make_buyer(session, name="CHU de Nantes")
         small = make_sent_quote(session, me, hospital, [quote_line(unit_price="50.00")], title="Small")
         big = make_sent_quote(session, me, hospital, [quote_line(unit_price="1000.00")], title="Big")
         make_quote(session, me, hospital, [quote_line(unit_price="5000.00")], title="Draft one")
         make_sent_quote(
             session,
             SYSTEM_ACTOR,
-            make_institution(session),
+            make_buyer(session),
             [quote_line(unit_price="700.00")],
             owner_id=me.id,
             title="Elsewhere",
@@ -288,7 +288,7 @@ async def test_emailing_a_sent_quote_to_a_contact_queues_it_once_even_on_a_doubl
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
-        clinic = make_institution(session, name="Clinique du Lac")
+        clinic = make_buyer(session, name="Clinique du Lac")
         contacts.create_contact(
             session,
             SYSTEM_ACTOR,
@@ -320,7 +320,7 @@ async def test_a_fully_invoiced_quote_lists_its_invoices_and_offers_no_more_invo
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
-        quote_id = make_accepted_quote(session, actor_for(email), make_institution(session)).id
+        quote_id = make_accepted_quote(session, actor_for(email), make_buyer(session)).id
         deposit = invoices.create_invoice_from_quote(session, actor_for(email), quote_id, percent=Decimal("30"))
         deposit_id, deposit_total = deposit.id, deposit.total_incl_vat
         balance_id = invoices.create_invoice_from_quote(session, actor_for(email), quote_id).id
@@ -346,7 +346,7 @@ async def test_a_long_draft_is_built_in_chunks_and_saved_whole(
         quote_id = make_quote(
             session,
             actor_for(email),
-            make_institution(session),
+            make_buyer(session),
             lines=[quote_line(f"Ligne {i}", unit_price="10.00") for i in range(30)]
             + [{**quote_line("Réduite"), "vat_rate": "5.5"}],
         ).id
@@ -371,7 +371,7 @@ async def test_the_list_follows_the_quotes_others_save_without_reload(ui_user: U
         team = make_team(session, "Ouest")
         make_user(session, role=Role.MANAGER, email="marc@example.org", name="Marc Manager", team=team)
         rep = actor_of(make_user(session, email="rita@example.org", name="Rita Rep", team=team))
-        hospital = make_institution(session, name="CHU de Nantes")
+        hospital = make_buyer(session, name="CHU de Nantes")
     await log_in(ui_user, "marc@example.org", path="/login?redirect_to=/quotes")
     await ui_user.should_see(marker="quotes-table", retries=50)
     await eventually(
@@ -412,8 +412,8 @@ async def test_each_action_confirms_refreshes_the_page_and_others_changes_show_l
     fixture fails on any error log)."""
     email = account()
     with unit_of_work() as session:
-        quote_id = make_quote(session, actor_for(email), make_institution(session)).id
-        other_id = make_sent_quote(session, actor_for(email), make_institution(session, name="CH de Vienne")).id
+        quote_id = make_quote(session, actor_for(email), make_buyer(session)).id
+        other_id = make_sent_quote(session, actor_for(email), make_buyer(session, name="CH de Vienne")).id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{other_id}")
     await ui_user.should_see(marker="action-accept", retries=50)
     assert _text(ui_user, "action-accept") == "Accepter" and _text(ui_user, "action-reject") == "Refuser"
@@ -444,7 +444,7 @@ async def test_a_comment_being_typed_and_the_history_tab_outlive_another_users_c
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
-        quote_id = make_sent_quote(session, actor_for(email), make_institution(session)).id
+        quote_id = make_sent_quote(session, actor_for(email), make_buyer(session)).id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
     await ui_user.should_see(marker="comment-input", retries=50)
     element(ui_user, "comment-input").value = "Le client rappelle lundi"
@@ -471,7 +471,7 @@ async def test_a_refused_decision_keeps_the_dialog_the_clients_comment_and_says_
     _english(ui_user)
     email = account()
     with unit_of_work() as session:
-        quote_id = make_sent_quote(session, actor_for(email), make_institution(session)).id
+        quote_id = make_sent_quote(session, actor_for(email), make_buyer(session)).id
     await log_in(ui_user, email, path=f"/login?redirect_to=/quotes/{quote_id}")
     await ui_user.should_see(marker="action-accept", retries=50)
     ui_user.find(marker="action-accept").click()

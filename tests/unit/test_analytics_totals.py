@@ -29,7 +29,7 @@ from crm_app.sales.models.opportunities import Opportunity, OpportunityStage
 from crm_app.sales.models.quotes import Quote
 from tests.activity_factories import make_org
 from tests.analytics_factories import TODAY, Data, at, build
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 from tests.sales_factories import quote_line
 
 PERIODS: list[dict[str, Any]] = [
@@ -127,7 +127,7 @@ def test_the_totals_follow_every_kind_of_write(db: Session) -> None:
         sa.update(table_of(Task)).values(status=TaskStatus.DONE.value, completed_at=at("2026-03-17"))
     )
     db.expire_all()
-    fresh = make_institution(db, assigned_to=org.rep_a.user)
+    fresh = make_buyer(db, assigned_to=org.rep_a.user)
     fresh.created_at = at("2026-03-16")
     draft = invoices.create_invoice(
         db,
@@ -264,7 +264,7 @@ def test_first_invoices_issued_at_once_in_two_transactions_make_one_new_client(c
         if not rollup.is_available(db):
             pytest.skip("the per-day totals are kept by PostgreSQL")
         org = make_org(db)
-        client = make_institution(db, assigned_to=org.rep_a.user)
+        client = make_buyer(db, assigned_to=org.rep_a.user)
         drafts = [
             invoices.create_invoice(db, org.rep_a.actor, {"institution_id": client.id, "lines": [quote_line()]}).id
             for _ in range(2)

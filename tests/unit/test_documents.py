@@ -30,7 +30,7 @@ from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceLine, Inv
 from crm_app.sales.models.quotes import DocumentKind, Quote, QuoteLine, QuoteStatus, StoredDocument
 from crm_app.sales.money import LineAmounts, compute_totals
 from tests.factories import actor_of, make_team, make_user
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
 
 LINES = [
@@ -153,7 +153,7 @@ def seller(db: Session) -> User:
 
 @pytest.fixture
 def clinic(db: Session, seller: User) -> Institution:
-    return make_institution(db, name="Clinique des Lilas", street="3 rue des Lilas", postal_code="69003", city="Lyon")
+    return make_buyer(db, name="Clinique des Lilas", street="3 rue des Lilas", postal_code="69003", city="Lyon")
 
 
 # --- PDFs -----------------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ def _attachment(db: Session, message_id: uuid.UUID) -> OutboxAttachment:
 def test_email_checks_recipients_and_refuses_drafts(db: Session, seller: User, clinic: Institution) -> None:
     actor = actor_of(seller)
     quote = make_quote_row(db, seller, clinic)
-    elsewhere = make_contact(db, make_institution(db), email="x@example.org")
+    elsewhere = make_contact(db, make_buyer(db), email="x@example.org")
     no_email = make_contact(db, clinic)
     cases: list[tuple[list[uuid.UUID], list[str]]] = [([elsewhere.id], []), ([no_email.id], []), ([], [])]
     for contact_ids, extra in cases:
@@ -428,7 +428,7 @@ def test_the_stored_pdf_is_attached_and_a_double_click_sends_once(
 def _committed_invoice_with_contact() -> tuple[Actor, uuid.UUID, uuid.UUID]:
     with unit_of_work() as session:
         seller = make_user(session, name="Camille Vendeur")
-        clinic = make_institution(session, name="Clinique des Lilas")
+        clinic = make_buyer(session, name="Clinique des Lilas")
         contact = make_contact(session, clinic, first_name="Zoé", last_name="Martin", email="zoe@clinique.example")
         invoice = make_invoice_row(session, seller, clinic)
         return actor_of(seller), invoice.id, contact.id

@@ -20,7 +20,7 @@ from crm_app.platform.search import Found, SearchSource
 from crm_app.sales import invoices, quotes
 from crm_app.sales.models.invoices import Invoice
 from tests.activity_factories import Org, make_org
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_quote, quote_line
 
 
@@ -31,7 +31,7 @@ def org(db: Session) -> Org:
 
 @pytest.fixture
 def institution(db: Session) -> Institution:
-    return make_institution(db, name="Clinique du Parc", postal_code="69006", city="Lyon")
+    return make_buyer(db, name="Clinique du Parc", postal_code="69006", city="Lyon")
 
 
 def _issued_invoice(db: Session, actor: Actor, institution: Institution) -> Invoice:
@@ -144,8 +144,8 @@ def test_the_contact_list_finds_the_name_in_either_order_too(db: Session, instit
 
 def test_each_kind_shows_a_few_results_and_links_to_its_filtered_list_when_it_has_more(db: Session) -> None:
     for index in range(7):
-        make_institution(db, name=f"Clinique Sainte-Anne {index}", city="Tours")
-    clinic = make_institution(db, name="Polyclinique des Tilleuls")
+        make_buyer(db, name=f"Clinique Sainte-Anne {index}", city="Tours")
+    clinic = make_buyer(db, name="Polyclinique des Tilleuls")
     make_contact(db, clinic, first_name="Anne", last_name="Sainte-Croix")
     groups = search.search_everything(db, SYSTEM_ACTOR, "sainte anne", limit=5)
     assert [group.kind for group in groups] == ["institution", "contact"]
@@ -159,7 +159,7 @@ def test_each_kind_shows_a_few_results_and_links_to_its_filtered_list_when_it_ha
 
 
 def test_a_text_too_short_finds_nothing(db: Session) -> None:
-    make_institution(db, name="Clinique A")
+    make_buyer(db, name="Clinique A")
     assert search.search_everything(db, SYSTEM_ACTOR, "c") == []
     assert search.search_everything(db, SYSTEM_ACTOR, "  c  ") == []
 

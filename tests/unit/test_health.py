@@ -25,7 +25,7 @@ from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from crm_app.sales import invoices
 from tests.activity_factories import Org, make_meeting, make_org, make_person
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ class Sample:
 
 def build_sample(session: Session, actor: Actor, clock: Callable[..., datetime] | None = None) -> Sample:
     """Hand-made data whose scores are worked out by hand below."""
-    lively, silent, late_payer = (make_institution(session, actor, name=n) for n in ("Lively", "Silent", "Late payer"))
+    lively, silent, late_payer = (make_buyer(session, actor, name=n) for n in ("Lively", "Silent", "Late payer"))
     # Late payer: a 100 € invoice due in 30 days, then 45 days pass (nothing else happens to it).
     _issue(session, actor, late_payer, "100.00", payment_terms_days=30)
     if clock is not None:
@@ -146,7 +146,7 @@ def test_the_bands_add_up_to_100_and_read_their_thresholds() -> None:
 
 def test_the_daily_job_recomputes_every_institution_and_is_idempotent(db: Session, org: Org) -> None:
     assert "health_score" in scheduler.job_names()
-    first, second = make_institution(db), make_institution(db)
+    first, second = make_buyer(db), make_buyer(db)
     assert first.health_score is None
     job = next(j for j in health.JOBS if j.name == "health_score")
     job.func(db)
@@ -161,7 +161,7 @@ def test_the_daily_job_recomputes_every_institution_and_is_idempotent(db: Sessio
 
 
 def test_logging_a_call_rescores_its_institution_as_it_commits(db: Session, org: Org) -> None:
-    institution = make_institution(db)
+    institution = make_buyer(db)
     health.recompute(db, [institution.id])
     assert institution.health_score == 25
     calls.log_call(db, org.rep_a.actor, {"direction": "out", "institution_id": institution.id})
@@ -175,11 +175,11 @@ def test_logging_a_call_rescores_its_institution_as_it_commits(db: Session, org:
 
 
 def test_needing_attention_follows_the_scope(db: Session, org: Org) -> None:
-    mine = make_institution(db, name="Mine", assigned_to=org.rep_a.user)
-    teammate = make_institution(db, name="Teammate", assigned_to=org.rep_a2.user)
-    other_team = make_institution(db, name="Other team", assigned_to=org.rep_b.user)
-    archived = make_institution(db, name="Archived", assigned_to=org.rep_a.user)
-    healthy = make_institution(db, name="Healthy", assigned_to=org.rep_a.user)
+    mine = make_buyer(db, name="Mine", assigned_to=org.rep_a.user)
+    teammate = make_buyer(db, name="Teammate", assigned_to=org.rep_a2.user)
+    other_team = make_buyer(db, name="Other team", assigned_to=org.rep_b.user)
+    archived = make_buyer(db, name="Archived", assigned_to=org.rep_a.user)
+    healthy = make_buyer(db, name="Healthy", assigned_to=org.rep_a.user)
     for days in (1, 2, 3, 4, 5, 6, 7, 8):
         calls.log_call(
             db,

@@ -14,14 +14,14 @@ from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.sales import documents, invoices, payments, quotes
 from tests.activity_factories import make_org
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_ordered_quote, make_quote
 
 
 def test_every_entry_of_a_document_s_life_is_worded(db: Session) -> None:
     org = make_org(db)
     rep = org.rep_a.actor
-    institution = make_institution(db, org.admin.actor)
+    institution = make_buyer(db, org.admin.actor)
     contact = make_contact(db, institution, first_name="Jeanne", last_name="Dupont", email="jeanne@ex.org")
     contacts.update_contact(db, SYSTEM_ACTOR, contact.id, {"title": "Cadre de santé"}, expected_version=1)
     institutions.set_archived(db, SYSTEM_ACTOR, institution.id, True)

@@ -19,7 +19,7 @@ from crm_app.platform.permissions import Actor
 from crm_app.sales import invoices
 from crm_app.sales.models.invoices import Invoice, InvoiceStatus
 from tests.factories import actor_of, make_user
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 
 COUNT = 20
 pytestmark = pytest.mark.usefixtures("clean_db")
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("clean_db")
 def _drafts(count: int) -> tuple[Actor, list[uuid.UUID]]:
     with unit_of_work() as session:
         actor = actor_of(make_user(session, role=Role.ADMIN, name="Ada Admin"))
-        institution = make_institution(session)
+        institution = make_buyer(session)
         ids = [
             invoices.create_invoice(
                 session,

@@ -17,6 +17,7 @@ from crm_app.institutions import timeline
 from crm_app.institutions.models import CommercialStatus, Institution
 from crm_app.platform import events
 from crm_app.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from crm_app.platform.identifiers import french_vat_number
 from crm_app.platform.models.audit import AuditEntry
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import Actor
@@ -26,7 +27,7 @@ from crm_app.sales.invoices import InvoiceQuery
 from crm_app.sales.models.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from crm_app.sales.money import compute_totals
 from tests.activity_factories import Org, make_org, notifications_of
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact, unique_siret
 from tests.sales_factories import (
     make_accepted_quote,
     make_catalog_item,
@@ -46,12 +47,13 @@ def org(db: Session) -> Org:
 
 @pytest.fixture
 def institution(db: Session) -> Institution:
-    return make_institution(
+    return make_buyer(
         db,
         name="CHU de Bordeaux",
         street="Place Amélie Raba-Léon",
         postal_code="33000",
         city="Bordeaux",
+        siret=unique_siret(),
         accounting_number=f"C{uuid.uuid4().hex[:6]}",
     )
 
@@ -126,7 +128,7 @@ def test_a_draft_gets_totals_from_the_money_rules_and_the_default_payment_terms(
 
 
 def test_the_institution_payment_terms_win_over_the_default(db: Session, org: Org) -> None:
-    institution = make_institution(db)
+    institution = make_buyer(db)
     institution = institutions.update_institution(
         db, org.admin.actor, institution.id, {"payment_terms_days": "45"}, expected_version=institution.version
     )  # as its form sets them
@@ -219,7 +221,7 @@ def test_a_draft_needs_an_existing_institution_and_a_contact_of_it(
     with pytest.raises(ValidationFailed) as missing:
         invoices.create_invoice(db, org.rep_a.actor, {"lines": []})
     assert missing.value.field_errors == {"institution_id": "This field is required."}
-    other = make_institution(db)
+    other = make_buyer(db)
     with pytest.raises(ValidationFailed) as wrong_contact:
         draft(db, org.rep_a.actor, institution, contact_id=make_contact(db, other).id)
     assert wrong_contact.value.field_errors == {"contact_id": "This contact belongs to another institution."}
@@ -266,14 +268,23 @@ def test_issuing_numbers_dates_and_freezes_the_buyer(db: Session, org: Org, inst
     assert invoice.issue_date == invoices.today(db)
     assert invoice.due_date == invoice.issue_date + timedelta(days=45)
     assert invoice.issued_by == org.rep_a.id and invoice.issued_at is not None
-    assert invoice.buyer == {
-        "name": "CHU de Bordeaux",
-        "address_lines": ["Place Amélie Raba-Léon", "33000 Bordeaux"],
-        "contact_name": "Jeanne Dupont",
-        "siret": None,
-        "accounting_number": institution.accounting_number,
-        "email": "jd@chu.fr",
-    }
+    assert (
+        invoice.buyer
+        == {
+            "name": "CHU de Bordeaux",
+            "address_lines": ["Place Amélie Raba-Léon", "33000 Bordeaux"],
+            "contact_name": "Jeanne Dupont",
+            "siret": institution.siret,
+            "siren": institution.siret[:9],  # type: ignore[index]
+            "vat_number": french_vat_number(institution.siret[:9]),  # type: ignore[index]
+            "accounting_number": institution.accounting_number,
+            "email": "jd@chu.fr",
+            "street": "Place Amélie Raba-Léon",
+            "postal_code": "33000",
+            "city": "Bordeaux",
+            "country": "FR",
+        }
+    )
     # The institution changes later: the invoice keeps what was printed.
     institution.name = "CHU de Bordeaux (Pellegrin)"
     db.add(institution)
@@ -612,8 +623,8 @@ def test_a_user_cannot_create_an_invoice_for_someone_else(db: Session, org: Org,
 def test_the_list_filters_pages_and_totals_the_whole_filtered_list(
     db: Session, org: Org, clock: Callable[..., datetime]
 ) -> None:
-    chu = make_institution(db, name="Hôpital Saint-Éloi")
-    other = make_institution(db, name="Clinique du Parc")
+    chu = make_buyer(db, name="Hôpital Saint-Éloi")
+    other = make_buyer(db, name="Clinique du Parc")
     actor = org.rep_a.actor
     late = issued(db, actor, chu, [line(unit_price="1000.00")], payment_terms_days=0)  # 1,200.00
     part_paid = issued(db, actor, chu, [line(unit_price="500.00")])  # 600.00

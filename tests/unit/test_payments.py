@@ -16,7 +16,7 @@ from crm_app.platform.errors import Forbidden, InvalidTransition, NotFound, Vali
 from crm_app.sales import invoices, payments
 from crm_app.sales.models.invoices import Invoice, InvoiceStatus, Payment, PaymentMethod
 from tests.activity_factories import Org, make_org
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 
 D = Decimal
 
@@ -28,7 +28,7 @@ def org(db: Session) -> Org:
 
 @pytest.fixture
 def institution(db: Session) -> Institution:
-    return make_institution(db)
+    return make_buyer(db)
 
 
 @pytest.fixture

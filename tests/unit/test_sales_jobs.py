@@ -30,7 +30,8 @@ from crm_app.sales import reminders as sales_jobs
 from crm_app.sales.models.invoices import Invoice, InvoiceReminder
 from crm_app.sales.models.quotes import Quote, QuoteReminder
 from tests.activity_factories import Org, make_org
-from tests.institution_factories import make_contact, make_institution
+from tests.conftest import TEST_SELLER
+from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_accepted_quote, make_sent_quote, quote_line
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
 
@@ -59,7 +60,7 @@ def org(db: Session, at: Callable[..., datetime]) -> Org:
 
 
 def _quote(db: Session, org: Org, valid_until: date, **values: Any) -> Quote:
-    institution = make_institution(db)
+    institution = make_buyer(db)
     contact = make_contact(db, institution, email="client@example.org")
     return make_sent_quote(db, org.rep_a.actor, institution, contact_id=contact.id, valid_until=valid_until, **values)
 
@@ -199,7 +200,7 @@ def test_decided_cancelled_and_superseded_quotes_get_nothing(
     db: Session, org: Org, at: Callable[..., datetime]
 ) -> None:
     valid_until = D0 + timedelta(days=10)
-    institution = make_institution(db)
+    institution = make_buyer(db)
     accepted = make_accepted_quote(db, org.rep_a.actor, institution, valid_until=valid_until)
     rejected = make_sent_quote(db, org.rep_a.actor, institution, valid_until=valid_until)
     quotes.reject_quote(db, org.rep_a.actor, rejected.id, client_comment="non")
@@ -221,7 +222,7 @@ def test_decided_cancelled_and_superseded_quotes_get_nothing(
 def _invoice(
     db: Session, org: Org, *, terms: int = 30, amount: str = "1000.00", contact: bool = True, **values: Any
 ) -> Invoice:
-    institution = make_institution(db)
+    institution = make_buyer(db)
     raw: dict[str, Any] = {
         "institution_id": institution.id,
         "payment_terms_days": terms,
@@ -420,7 +421,7 @@ def _count_statements(db: Session, job: Callable[[Session], Any]) -> int:
 
 def _documents(db: Session, org: Org, at: Callable[..., datetime], size: int, *, day: date) -> None:
     """`size` quotes valid until day + 7 and `size` invoices due on day + 7 (issued at day − 7)."""
-    institution = make_institution(db)
+    institution = make_buyer(db)
     contact = make_contact(db, institution, email="compta@example.org")
     at(day - timedelta(days=7))
     for _ in range(size):
@@ -497,6 +498,8 @@ def test_the_jobs_over_simulated_days_on_sqlite(
         assert session.get_bind().dialect.name == "sqlite"
         org = make_org(session)
         _set_rules(session, invoice_email_client=True)
+        # a fresh database: the company's identity, which an e-invoice needs, set as the test run's
+        app_settings.update_section(session, SYSTEM_ACTOR, "branding", dict(TEST_SELLER))
         quote = _quote(session, org, D0 + timedelta(days=10))
         invoice = _invoice(session, org)
     assert invoice.due_date is not None

@@ -23,7 +23,7 @@ from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import Actor
 from crm_app.sales import invoices
 from tests.activity_factories import Org, make_meeting, make_note, make_org, make_task
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_accepted_quote
 
 
@@ -37,7 +37,7 @@ def _kinds(page: timeline.Page[timeline.TimelineEntry]) -> list[str]:
 
 
 def test_everything_on_the_institution_newest_first(db: Session, org: Org, clock: Callable[..., datetime]) -> None:
-    institution = make_institution(db, org.rep_a.actor, name="CHU de Nantes")
+    institution = make_buyer(db, org.rep_a.actor, name="CHU de Nantes")
     clock(minutes=1)
     contact = make_contact(db, institution, org.rep_a.actor, first_name="Paul", last_name="Roux")
     clock(minutes=1)
@@ -60,7 +60,7 @@ def test_everything_on_the_institution_newest_first(db: Session, org: Org, clock
     )
     clock(minutes=1)
     institutions.update_institution(db, org.rep_a.actor, institution.id, {"city": "Nantes"}, expected_version=1)
-    other = make_institution(db, org.rep_a.actor)
+    other = make_buyer(db, org.rep_a.actor)
     make_task(db, org.rep_a.actor, institution_id=other.id)  # another institution's: not shown
 
     page = timeline.timeline(db, org.rep_a.actor, institution.id)
@@ -92,7 +92,7 @@ def test_everything_on_the_institution_newest_first(db: Session, org: Org, clock
 
 
 def test_the_timeline_is_paged_in_a_stable_order(db: Session, org: Org, clock: Callable[..., datetime]) -> None:
-    institution = make_institution(db, org.rep_a.actor)
+    institution = make_buyer(db, org.rep_a.actor)
     for number in range(7):
         clock(seconds=1)
         make_task(db, org.rep_a.actor, title=f"T{number}", institution_id=institution.id)
@@ -103,7 +103,7 @@ def test_the_timeline_is_paged_in_a_stable_order(db: Session, org: Org, clock: C
 
 
 def test_each_reader_sees_only_what_they_may(db: Session, org: Org) -> None:
-    institution = make_institution(db, org.admin.actor)
+    institution = make_buyer(db, org.admin.actor)
     private = make_note(db, org.rep_a.actor, institution_id=institution.id)
     make_task(db, org.rep_a.actor, institution_id=institution.id)
     calls.log_call(db, org.rep_a.actor, {"direction": "in", "institution_id": institution.id})
@@ -128,7 +128,7 @@ def test_each_reader_sees_only_what_they_may(db: Session, org: Org) -> None:
 
 
 def test_kinds_can_be_chosen(db: Session, org: Org) -> None:
-    institution = make_institution(db, org.rep_a.actor)
+    institution = make_buyer(db, org.rep_a.actor)
     make_task(db, org.rep_a.actor, institution_id=institution.id)
     assert _kinds(timeline.timeline(db, org.rep_a.actor, institution.id, kinds=["task"])) == ["task"]
     assert timeline.timeline(db, org.rep_a.actor, institution.id, kinds=[]).total == 0
@@ -167,14 +167,14 @@ def quotes_source() -> Iterator[None]:
 
 
 def test_a_new_source_plugs_in(db: Session, org: Org, quotes_source: None) -> None:
-    institution = make_institution(db, org.rep_a.actor)
+    institution = make_buyer(db, org.rep_a.actor)
     page = timeline.timeline(db, org.rep_a.actor, institution.id)
     assert _kinds(page) == ["quote", "change"]
     assert page.items[0].title == "DEV-2026-00001" and page.items[0].link == f"/quotes/{institution.id}"
 
 
 def test_a_change_of_assignee_names_both_people(db: Session, org: Org) -> None:
-    institution = make_institution(db, org.rep_a.actor, assigned_to=org.rep_a.user)
+    institution = make_buyer(db, org.rep_a.actor, assigned_to=org.rep_a.user)
     institutions.update_institution(
         db,
         org.admin.actor,
@@ -192,7 +192,7 @@ def test_a_change_of_assignee_names_both_people(db: Session, org: Org) -> None:
 def test_quotes_and_invoices_show_only_to_who_may_see_them(db: Session, org: Org) -> None:
     """A rep refused another rep's invoice reads neither its entries nor its audit trail (number,
     amounts, status changes) on the institution's timeline and history."""
-    institution = make_institution(db, org.admin.actor)
+    institution = make_buyer(db, org.admin.actor)
     quote = make_accepted_quote(db, org.rep_a.actor, institution)
     invoice = invoices.issue_invoice(
         db, org.rep_a.actor, invoices.create_invoice_from_quote(db, org.rep_a.actor, quote.id).id

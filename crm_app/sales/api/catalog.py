@@ -28,6 +28,8 @@ class CatalogItemOut(BaseModel):
     unit: str
     unit_price: Decimal
     default_vat_rate: Decimal
+    vat_exemption: str | None = None
+    supply_kind: str
     is_active: bool
     updated_at: datetime
     version: int
@@ -50,6 +52,8 @@ class CatalogItemIn(BaseModel):
     unit: str | None = Field(default=None, description=", ".join(catalog.UNITS))
     unit_price: str = Field(description="Excl. VAT, a decimal string")
     default_vat_rate: str | None = Field(default=None, description="One of the allowed VAT rates")
+    vat_exemption: str | None = Field(default=None, description="A 0 % item: why it carries no VAT (see lines)")
+    supply_kind: str | None = Field(default=None, description="goods or services")
     is_active: bool | None = None
 
 

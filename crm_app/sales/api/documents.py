@@ -1,5 +1,6 @@
 """PDFs and emails of sales documents: GET /api/quotes/{id}/pdf (?kind=order for the order
-confirmation), POST /api/quotes/{id}/email, GET /api/invoices/{id}/pdf (invoices and credit notes),
+confirmation), POST /api/quotes/{id}/email, GET /api/invoices/{id}/pdf (invoices and credit notes:
+once issued, their Factur-X PDF), GET /api/invoices/{id}/facturx.xml (the e-invoice's XML alone),
 POST /api/invoices/{id}/email. Sync routes: FastAPI runs them in its thread pool, off the event loop
 (rendering a PDF and reading files block)."""
 
@@ -19,6 +20,7 @@ from crm_app.sales.models.quotes import DocumentKind
 router = APIRouter(tags=["documents"])
 
 _PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF, as a download"}}
+_XML = {200: {"content": {"application/xml": {}}, "description": "The Factur-X XML (CII, EN 16931), as a download"}}
 
 
 class QuotePdfKind(StrEnum):
@@ -83,6 +85,19 @@ def invoice_pdf(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> 
     """The invoice's or credit note's PDF; once issued, always the same stored file."""
     kind = documents.invoice_document_kind(session, invoice_id)
     return _pdf_response(*documents.document_pdf(session, actor, kind, invoice_id))
+
+
+@router.get("/invoices/{invoice_id}/facturx.xml", responses=_XML)  # type: ignore[arg-type]
+def invoice_facturx_xml(invoice_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> Response:
+    """The XML inside the issued invoice's or credit note's stored Factur-X PDF (same right as the PDF;
+    409 for a draft)."""
+    kind = documents.invoice_document_kind(session, invoice_id)
+    content, filename = documents.document_xml(session, actor, kind, invoice_id)
+    return Response(
+        content,
+        media_type=documents.XML_CONTENT_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.post("/invoices/{invoice_id}/email", response_model=EmailOut)

@@ -42,6 +42,12 @@ class LineIn(BaseModel):
     discount_type: str | None = Field(default=None, description="percent or amount")
     discount_value: Decimal | None = None
     vat_rate: Decimal | None = Field(default=None, description="One of the allowed VAT rates")
+    vat_exemption: str | None = Field(
+        default=None,
+        description="A 0 % line: why it carries no VAT (training, medical_care, franchise, reverse_charge, "
+        "outside_scope, zero_rated); required to issue an invoice",
+    )
+    supply_kind: str | None = Field(default=None, description="goods or services (default: the item's, or by unit)")
 
 
 class InvoiceIn(BaseModel):
@@ -54,6 +60,9 @@ class InvoiceIn(BaseModel):
     payment_terms_days: int | None = Field(default=None, description="Default: the institution's, else 30")
     global_discount_percent: Decimal | None = None
     notes: str | None = None
+    delivery_address: dict[str, str] | None = Field(
+        default=None, description="{name, street, postal_code, city, country} when not the buyer's address"
+    )
     lines: list[LineIn] | None = Field(default=None, description="Replaces every line, in this order")
 
 
@@ -165,6 +174,8 @@ class LineOut(BaseModel):
     discount_type: str | None
     discount_value: Decimal
     vat_rate: Decimal
+    vat_exemption: str | None = None
+    supply_kind: str
     net_amount: Decimal
 
 

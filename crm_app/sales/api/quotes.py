@@ -36,6 +36,12 @@ class LineIn(BaseModel):
     discount_type: str | None = Field(default=None, description="percent or amount")
     discount_value: Amount | None = None
     vat_rate: Amount | None = Field(default=None, description="One of the allowed rates (20, 10, 5.5, 2.1, 0)")
+    vat_exemption: str | None = Field(
+        default=None,
+        description="A 0 % line: why it carries no VAT (training, medical_care, franchise, reverse_charge, "
+        "outside_scope, zero_rated); required to issue an invoice",
+    )
+    supply_kind: str | None = Field(default=None, description="goods or services (default: the item's, or by unit)")
 
 
 class QuoteIn(BaseModel):
@@ -92,6 +98,8 @@ class LineOut(BaseModel):
     discount_type: str | None
     discount_value: Decimal
     vat_rate: Decimal
+    vat_exemption: str | None = None
+    supply_kind: str
     net_amount: Decimal
 
 

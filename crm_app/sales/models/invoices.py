@@ -148,6 +148,9 @@ class Invoice(Tracked, table=True):
     amount_refunded: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
     notes: str | None = Field(default=None, sa_type=sa.Text)
     buyer: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)  # frozen at issue
+    # where the goods or services go when it is not the buyer's address: {name, street, postal_code,
+    # city, country}; printed and given in the e-invoice (BG-13)
+    delivery_address: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     issued_at: datetime | None = timestamp_column()
     issued_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     paid_at: datetime | None = timestamp_column()

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from crm_app.platform.models.base import Tracked, UTCDateTime, in_check, timestamp_column, utcnow, uuid_pk
+from crm_app.sales.tax_codes import SupplyKind, VatExemption
 
 AMOUNT = sa.Numeric(14, 2)
 QUANTITY = sa.Numeric(12, 3)
@@ -61,11 +62,23 @@ class QuoteReminderKind(StrEnum):
     AFTER_7 = "j+7"
 
 
+def tax_checks(rate_column: str) -> tuple[Any, ...]:
+    """A VAT exemption only on a 0 % rate; known exemptions and kinds of supply."""
+    return (
+        sa.CheckConstraint(
+            f"vat_exemption IS NULL OR ({rate_column} = 0 AND " + in_check("vat_exemption", VatExemption) + ")",
+            name="vat_exemption",
+        ),
+        sa.CheckConstraint(in_check("supply_kind", SupplyKind), name="supply_kind"),
+    )
+
+
 class CatalogItem(Tracked, table=True):
     __tablename__ = "catalog_items"
     __table_args__ = (
         sa.CheckConstraint("unit_price >= 0", name="unit_price"),
         sa.CheckConstraint("default_vat_rate >= 0 AND default_vat_rate <= 100", name="default_vat_rate"),
+        *tax_checks("default_vat_rate"),
         sa.Index("ix_catalog_items_list", "is_active", "name_key", "id"),
         sa.Index("ix_catalog_items_category", "category", "name_key"),
     )
@@ -78,6 +91,8 @@ class CatalogItem(Tracked, table=True):
     unit: str = Field(default="unit", max_length=20)
     unit_price: Decimal = Field(sa_type=AMOUNT)
     default_vat_rate: Decimal = Field(default=Decimal("20"), sa_type=RATE)
+    vat_exemption: VatExemption | None = Field(default=None, sa_type=sa.String(20))  # why a 0 % item has no VAT
+    supply_kind: SupplyKind = Field(default=SupplyKind.GOODS, sa_type=sa.String(10), nullable=False)
     is_active: bool = Field(default=True, nullable=False)
     name_key: str = Field(default="", max_length=200)  # lower case, no accents: sort and search
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
@@ -187,6 +202,8 @@ class DocumentLine(SQLModel):
     discount_type: DiscountType | None = Field(default=None, sa_type=sa.String(10))
     discount_value: Decimal = Field(default=Decimal("0"), sa_type=AMOUNT)
     vat_rate: Decimal = Field(sa_type=RATE)
+    vat_exemption: VatExemption | None = Field(default=None, sa_type=sa.String(20))  # a 0 % line: why
+    supply_kind: SupplyKind = Field(default=SupplyKind.GOODS, sa_type=sa.String(10), nullable=False)
     net_amount: Decimal = Field(sa_type=AMOUNT)  # the line's net excl. VAT, from services.money
 
 
@@ -198,6 +215,7 @@ def document_line_checks(table: str, parent_column: str) -> tuple[Any, ...]:
         sa.CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="vat_rate"),
         sa.CheckConstraint("discount_value >= 0", name="discount_value"),
         sa.CheckConstraint("discount_type IS NULL OR " + in_check("discount_type", DiscountType), name="discount_type"),
+        *tax_checks("vat_rate"),
         sa.UniqueConstraint(parent_column, "position", name=f"uq_{table}_position"),
     )
 

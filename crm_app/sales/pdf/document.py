@@ -22,6 +22,8 @@ class Party:
     siret: str | None = None
     accounting_number: str | None = None
     email: str | None = None
+    siren: str | None = None  # the reform's mention: the buyer's SIREN
+    vat_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +60,4 @@ class PdfDocument:
     extra_mentions: tuple[str, ...] = field(default_factory=tuple)  # e.g. "VAT exemption, art. 293 B"
     draft: bool = False  # a draft invoice carries a watermark and no number
     refunded: Decimal | None = None  # credit notes: the money paid back to the client with it
+    delivery: Party | None = None  # invoices: where the goods or services go, when not the buyer's address

@@ -7,9 +7,11 @@ printed exactly as `services.money.compute_totals` gave them.
 Deterministic output: the same `PdfDocument` (and the same logo file) gives byte-identical PDFs.
 ReportLab's `invariant` mode fixes the creation date and derives the file identifier from the content
 instead of the clock, and the fonts are subset in a fixed order; so a stored PDF's SHA-256 can be
-checked against a re-render. Fonts: DejaVu Sans (Debian's fonts-dejavu-core) when installed, for any
-Unicode text a client name may hold; otherwise Helvetica, whose standard encoding covers €, French,
-Spanish and German accents (characters outside it are replaced).
+checked against a re-render. Fonts are TrueType, embedded (subset) in every PDF, as PDF/A-3 (Factur-X)
+requires: DejaVu Sans (Debian's fonts-dejavu-core) when installed, for any Unicode text a client name
+may hold; otherwise Bitstream Vera, which ReportLab's own wheel ships (DejaVu's ancestor: €, French,
+Spanish and German accents; a character it lacks is replaced by "?"). Helvetica, one of the PDF's
+standard fonts, is never used: it would not be embedded.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from importlib import resources
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -87,28 +90,34 @@ RCS_PREFIX = re.compile(r"r\.?\s*c\.?\s*s", re.IGNORECASE)
 # --- fonts ---------------------------------------------------------------------------------------
 
 _fonts: tuple[str, str] | None = None
+_glyphs: frozenset[int] | None = None  # the fallback font's characters; None: DejaVu prints anything
 
 
 def fonts() -> tuple[str, str]:
     """(regular, bold) font names, registered once per process."""
-    global _fonts
+    global _fonts, _glyphs
     if _fonts is None:
         regular, bold = DEJAVU_DIR / "DejaVuSans.ttf", DEJAVU_DIR / "DejaVuSans-Bold.ttf"
-        if regular.exists() and bold.exists():
-            pdfmetrics.registerFont(TTFont("OpexSans", str(regular)))
-            pdfmetrics.registerFont(TTFont("OpexSans-Bold", str(bold)))
-            _fonts = ("OpexSans", "OpexSans-Bold")
+        if not (regular.exists() and bold.exists()):
+            bundled = resources.files("reportlab") / "fonts"
+            regular, bold = Path(str(bundled / "Vera.ttf")), Path(str(bundled / "VeraBd.ttf"))
+            face = TTFont("OpexSans", str(regular))
+            _glyphs = frozenset(face.face.charToGlyph)
+            pdfmetrics.registerFont(face)
         else:
-            _fonts = ("Helvetica", "Helvetica-Bold")
+            pdfmetrics.registerFont(TTFont("OpexSans", str(regular)))
+        pdfmetrics.registerFont(TTFont("OpexSans-Bold", str(bold)))
+        _fonts = ("OpexSans", "OpexSans-Bold")
     return _fonts
 
 
 def _printable(text: str) -> str:
-    """Helvetica only knows its standard encoding: keep what it can print (DejaVu prints anything)."""
-    if fonts()[0] != "Helvetica":
+    """Keep what the font can print: anything with DejaVu, Vera's characters otherwise."""
+    fonts()
+    if _glyphs is None:
         return text
     text = text.replace("\u202f", "\u00a0")  # Babel's narrow no-break space (French thousands)
-    return text.encode("cp1252", errors="replace").decode("cp1252")
+    return "".join(char if ord(char) in _glyphs or char in "\n\r\t" else "?" for char in text)
 
 
 # --- formatting ----------------------------------------------------------------------------------
@@ -441,6 +450,10 @@ class _Builder:
         lines += [escape(_printable(line)) for line in buyer.address_lines if line]
         if buyer.siret:
             lines.append(escape(_("SIRET: {siret}", siret=buyer.siret)))
+        if buyer.siren:
+            lines.append(escape(_("SIREN: {siren}", siren=buyer.siren)))
+        if buyer.vat_number:
+            lines.append(escape(_("VAT number: {number}", number=buyer.vat_number)))
         if buyer.accounting_number:
             lines.append(escape(_("Client number: {number}", number=buyer.accounting_number)))
         label = _("Bill to") if self.is_invoice else _("Client")
@@ -458,6 +471,24 @@ class _Builder:
         )
         box.hAlign = "RIGHT"
         flow: list[Flowable] = [box, Spacer(1, 5 * mm)]
+        if self.doc.delivery is not None:
+            place = self.doc.delivery
+            shown = [f"<b>{escape(_printable(place.name))}</b>"] if place.name else []
+            shown += [escape(_printable(line)) for line in place.address_lines if line]
+            deliver = Table(
+                [[self.p(escape(_("Deliver to")), "heading")], [self.p("<br/>".join(shown))]], colWidths=[85 * mm]
+            )
+            deliver.setStyle(
+                TableStyle(
+                    [
+                        ("BOX", (0, 0), (-1, -1), 0.6, self.accent),
+                        ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                        ("BOTTOMPADDING", (0, -1), (-1, -1), 6),
+                    ]
+                )
+            )
+            deliver.hAlign = "RIGHT"
+            flow += [deliver, Spacer(1, 5 * mm)]
         if self.doc.title:
             subject = escape(_("Subject:"))  # not inside the f-string: the message extractor would miss it
             flow += [self.p(f"<b>{subject}</b> {escape(_printable(self.doc.title))}"), Spacer(1, 3 * mm)]
