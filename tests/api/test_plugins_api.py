@@ -16,7 +16,7 @@ from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.sales import invoices
 from tests.factories import PASSWORD, actor_of, make_user
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 from tests.plugin_factories import load_from
 
 SHIPPED = Path(__file__).resolve().parents[2] / "plugins"
@@ -45,7 +45,7 @@ def _issued_invoice() -> str:
     with unit_of_work() as session:
         app_settings.update_section(session, SYSTEM_ACTOR, "branding", {"siret": "73282932000074"})
         admin = actor_of(make_user(session, role=Role.ADMIN, email="compta@example.org"))
-        institution = make_institution(session, name="Clinique du Lac", accounting_number="LAC01")
+        institution = make_buyer(session, name="Clinique du Lac", accounting_number="LAC01")
         draft = invoices.create_invoice(
             session,
             admin,

@@ -16,6 +16,7 @@ from crm_app.integrations.webhook_models import WebhookDelivery
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
 from tests.factories import PASSWORD, make_user
+from tests.institution_factories import unique_siret
 
 HOOK = "https://hooks.example.org/opex"
 
@@ -90,6 +91,16 @@ async def test_webhooks_are_for_super_admins_and_the_secret_is_shown_once(
     assert (await api.get(f"/api/webhooks/{webhook['id']}", headers=sam)).status_code == 404
 
 
+#: An institution that can be invoiced (the e-invoice needs its address and SIRET).
+_BUYER = {
+    "name": "CHU de Rennes",
+    "street": "2 rue Henri Le Guilloux",
+    "postal_code": "35000",
+    "city": "Rennes",
+    "siret": unique_siret(),
+}
+
+
 async def test_event_data_is_the_records_rest_representation_and_redelivery_works(
     api: httpx.AsyncClient, settings_override: Callable[..., None]
 ) -> None:
@@ -98,7 +109,7 @@ async def test_event_data_is_the_records_rest_representation_and_redelivery_work
     created = await api.post("/api/webhooks", headers=sam, json={"url": "http://10.20.30.40/hook", "all_events": True})
     webhook = created.json()
 
-    institution = (await api.post("/api/institutions", headers=sam, json={"name": "CHU de Rennes"})).json()
+    institution = (await api.post("/api/institutions", headers=sam, json=_BUYER)).json()
     contact = (
         await api.post(f"/api/institutions/{institution['id']}/contacts", headers=sam, json={"last_name": "Le Gall"})
     ).json()

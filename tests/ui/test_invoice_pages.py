@@ -214,7 +214,7 @@ async def test_a_paid_invoice_is_credited_with_its_refund_and_the_credit_note_sh
     refused next to its amount; the rest refunded later on the credit note's page: every balance at 0."""
     email = account()
     actor = actor_for(email)
-    invoice_id = _invoice(actor, new_institution("Clinique Saint-Roch"))
+    invoice_id = _invoice(actor, new_buyer("Clinique Saint-Roch"))
     with unit_of_work() as session:
         payments.record_payment(session, actor, invoice_id, {"amount": "1200", "method": "transfer"})
     await _open(ui_user, email, f"/invoices/{invoice_id}")

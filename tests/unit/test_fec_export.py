@@ -19,7 +19,7 @@ from crm_app.sales.models.invoices import Invoice
 from plugins import fec_export
 from plugins.fec_export import ledger
 from tests.factories import actor_of, make_user
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 
 SIRET = "73282932000074"  # SIREN 732829320
 HEADER = (
@@ -51,8 +51,8 @@ def books(db: Session) -> dict[str, Any]:
     """Two invoices (20 %, 10 % and 5.5 %; 20 % and 2.1 % with a 10 % global discount), a credit note
     on the first, a payment on each."""
     app_settings.update_section(db, SYSTEM_ACTOR, "branding", {"siret": SIRET})
-    parc = make_institution(db, name="Clinique du Parc", accounting_number="CLPARC")
-    nord = make_institution(db, name="CHU Nord | Site Est")
+    parc = make_buyer(db, name="Clinique du Parc", accounting_number="CLPARC")
+    nord = make_buyer(db, name="CHU Nord | Site Est")
     admin = actor_of(make_user(db, role=Role.ADMIN))
     first = _issued(
         db,

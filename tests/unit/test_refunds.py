@@ -22,7 +22,7 @@ from crm_app.sales import invoice_history, invoices, payments
 from crm_app.sales.invoices import InvoiceQuery
 from crm_app.sales.models.invoices import Invoice, InvoiceStatus, Payment, PaymentMethod
 from tests.activity_factories import Org, make_org
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 
 D = Decimal
 
@@ -34,7 +34,7 @@ def org(db: Session) -> Org:
 
 @pytest.fixture
 def institution(db: Session) -> Institution:
-    return make_institution(db)
+    return make_buyer(db)
 
 
 def issued(db: Session, org: Org, institution: Institution, unit_price: str = "1000.00") -> Invoice:

@@ -28,7 +28,7 @@ from crm_app.sales import invoices, payments
 from crm_app.sales import reminders as sales_jobs
 from tests.activity_factories import make_meeting
 from tests.factories import actor_of, make_user
-from tests.institution_factories import make_contact, make_institution
+from tests.institution_factories import make_buyer, make_contact
 from tests.sales_factories import make_sent_quote, quote_line
 from tests.webhook_receiver import Received, Receiver, receiver_fixture, verify_signature  # noqa: F401 - fixture
 
@@ -92,7 +92,7 @@ def _settled(webhook_id: uuid.UUID, count: int = 1, timeout: float = 5.0) -> lis
 
 def _create_institution(admin: Actor, name: str = "CHU de Nantes") -> uuid.UUID:
     with unit_of_work() as session:
-        return make_institution(session, admin, name=name).id
+        return make_buyer(session, admin, name=name).id
 
 
 def test_a_committed_event_arrives_signed_within_seconds(open_network: None, senders: None, receiver: Receiver) -> None:
@@ -179,7 +179,7 @@ def test_a_rolled_back_transaction_sends_nothing(open_network: None, senders: No
     admin = _admin()
     webhook_id = _webhook(receiver, admin)
     with pytest.raises(RuntimeError), unit_of_work() as session:
-        make_institution(session, admin, name="Never saved")
+        make_buyer(session, admin, name="Never saved")
         session.flush()
         raise RuntimeError("the action failed after the event was published")
     assert _deliveries(webhook_id) == []
@@ -352,7 +352,7 @@ def test_subscribers_get_each_committed_event_once_and_nothing_on_rollback(bodie
     try:
         institution_id = _create_institution(admin)
         with pytest.raises(RuntimeError), unit_of_work() as session:
-            make_institution(session, admin, name="Rolled back")
+            make_buyer(session, admin, name="Rolled back")
             raise RuntimeError
     finally:
         remove()
@@ -369,7 +369,7 @@ def _names(bodies: list[dict[str, Any]]) -> list[str]:
 def test_the_lifecycle_of_a_sale_makes_its_public_events(bodies: list[dict[str, Any]]) -> None:
     admin = _admin()
     with unit_of_work() as session:
-        institution = make_institution(session, admin, name="Clinique du Parc")
+        institution = make_buyer(session, admin, name="Clinique du Parc")
     with unit_of_work() as session:
         contact = make_contact(session, institution, admin)
     with unit_of_work() as session:
@@ -442,7 +442,7 @@ def test_the_daily_jobs_publish_expired_quotes_and_overdue_invoices_as_the_syste
 ) -> None:
     admin = _admin()
     with unit_of_work() as session:
-        institution = make_institution(session, admin, name="Clinique des Lilas")
+        institution = make_buyer(session, admin, name="Clinique des Lilas")
         quote = make_sent_quote(session, admin, institution, valid_until=invoices.today(session) + timedelta(days=1))
         invoice = invoices.create_invoice(
             session, admin, {"institution_id": institution.id, "payment_terms_days": 1, "lines": [quote_line()]}
