@@ -187,6 +187,11 @@ def _references(session: Session, source: _Source) -> tuple[tuple[str, str], ...
                 refs.append((N_("Order"), quote.order_number))
             if quote.purchase_order_ref:
                 refs.append((N_("Purchase order"), quote.purchase_order_ref))
+    # Chorus Pro: where the public buyer routes the document, and its engagement number.
+    if row.buyer_reference:
+        refs.append((N_("Service code"), row.buyer_reference))
+    if row.buyer_order_reference:
+        refs.append((N_("Engagement number"), row.buyer_order_reference))
     return tuple(refs)
 
 
