@@ -817,6 +817,7 @@ class InstitutionRow:
     version: int
     created_by: uuid.UUID | None
     health_score: int | None
+    is_public_entity: bool
     tags: list[str] = field(default_factory=list)
     can_edit: bool = False
 
@@ -1092,6 +1093,7 @@ def _page_statement(shape: Shape, sort: str, descending: bool, source: str, anch
             _I.version,
             _I.created_by,
             _I.health_score,
+            _I.is_public_entity,
             _TAGS_OF_ROW.label("tags"),
         )
         .join(ids_page, ids_page.c.id == _I.id)
