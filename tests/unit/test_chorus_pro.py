@@ -181,7 +181,9 @@ def test_a_code_the_buyer_no_longer_has_is_refused_at_issue_and_other_buyers_are
     actor = org.rep_a.actor
     buyer = public_buyer(db, org, service_codes=CODES)
     invoice = draft(db, actor, buyer, buyer_reference="BIOMED02")
-    institutions.update_institution(db, SYSTEM_ACTOR, buyer.id, {"service_codes": CODES[:1]}, expected_version=buyer.version)
+    institutions.update_institution(
+        db, SYSTEM_ACTOR, buyer.id, {"service_codes": CODES[:1]}, expected_version=buyer.version
+    )
     with pytest.raises(ValidationFailed) as refused:
         invoices.issue_invoice(db, actor, invoice.id)
     assert refused.value.field_errors == {"buyer_reference": "Choose one of the buyer's Chorus Pro service codes."}
@@ -207,9 +209,7 @@ def test_a_credit_note_inherits_the_code_and_engagement_number_of_its_invoice(db
     assert (detail.buyer_reference, detail.buyer_order_reference) == ("PHARMA01", "ENG-7")
 
 
-def test_an_invoice_of_an_order_takes_its_purchase_order_reference_as_engagement_number(
-    db: Session, org: Org
-) -> None:
+def test_an_invoice_of_an_order_takes_its_purchase_order_reference_as_engagement_number(db: Session, org: Org) -> None:
     actor = org.rep_a.actor
     buyer = public_buyer(db, org, service_codes=CODES[:1])
     quote = make_accepted_quote(db, actor, buyer, [quote_line()])
