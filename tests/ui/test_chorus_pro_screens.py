@@ -56,7 +56,7 @@ async def test_the_institution_form_marks_a_public_buyer_with_its_service_codes(
     ui_user.find(marker="service-code-add").click()
     await ui_user.should_see(marker="service-code")
     codes, labels = (
-        sorted(ui_user.find(marker=marker).elements, key=lambda e: e.id)  # the rows in their order
+        sorted(ui_user.find(kind=ui.input, marker=marker).elements, key=lambda e: e.id)  # the rows in order
         for marker in ("service-code", "service-code-label")
     )
     codes[0].value, labels[0].value = "PHARMA01", "Pharmacie"  # the second row left blank: dropped
