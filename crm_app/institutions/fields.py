@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from crm_app.institutions import service_codes
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, InstitutionType, LabelKind
 from crm_app.platform import cleaners, identifiers
 from crm_app.platform.i18n import N_, every_translation
@@ -138,6 +139,7 @@ class FieldSpec:
     import_aliases: tuple[str, ...] | None = None  # headers of French and English files; None: not imported
     import_label: str | None = None  # N_: its name in the import wizard, when not `label`
     description: str | None = None  # the API documentation of the field
+    recorded: Callable[[Any], Any] | None = None  # how its value is kept in the history, when not as it is
 
 
 FIELDS: tuple[FieldSpec, ...] = (
@@ -309,6 +311,38 @@ FIELDS: tuple[FieldSpec, ...] = (
             "payment terms",
             "payment terms days",
         ),
+    ),
+    FieldSpec(
+        "is_public_entity",
+        N_("Public entity (Chorus Pro)"),
+        bool,
+        cleaners.boolean(),
+        nullable=False,
+        shown=Shown.YES_NO,
+        exported=True,
+        description="A public buyer (CHU, CH): its invoices go through Chorus Pro, and it needs a SIRET",
+        import_aliases=("entité publique", "acheteur public", "chorus pro", "public entity", "public buyer"),
+    ),
+    FieldSpec(
+        "service_codes",
+        N_("Chorus Pro service codes"),
+        list[service_codes.ServiceCode],
+        service_codes.cleaner(),
+        nullable=False,
+        shown=Shown.LIST,
+        description="Where Chorus Pro routes an invoice inside the buyer: 1-100 characters each, no duplicate",
+        import_aliases=("codes service", "code service", "codes services chorus", "service codes", "service code"),
+        recorded=service_codes.as_words,
+    ),
+    FieldSpec(
+        "requires_engagement_number",
+        N_("Engagement number required"),
+        bool,
+        cleaners.boolean(),
+        nullable=False,
+        shown=Shown.YES_NO,
+        description="Its invoices cannot be issued without an engagement number (purchase order reference)",
+        import_aliases=("n° d'engagement obligatoire", "engagement obligatoire", "engagement number required"),
     ),
     FieldSpec("data_source", N_("Data source"), str, None, part=Part.STATE, nullable=False),
     FieldSpec(

@@ -926,6 +926,23 @@ _NEW_PROFILE_FIELDS = tuple(name for name in institutions.PROFILE_FIELDS if name
 _NEW_CONTACT_FIELDS = tuple(CONTACT_TARGETS.values())
 
 
+def _blank_values() -> dict[str, Any]:
+    """What a file without its column gives the fields that are never empty (a yes/no, a list): their
+    cleaner's blank value, as a form left empty would."""
+    blanks = {}
+    for name in _NEW_INSTITUTION_FIELDS:
+        try:
+            value = institutions.CLEANERS[name](None)
+        except ValueError:  # required: the row has it
+            continue
+        if value is not None:
+            blanks[name] = value
+    return blanks
+
+
+_BLANK_VALUES = _blank_values()
+
+
 def _insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows in the connection's transaction: COPY on PostgreSQL (an INSERT per row, even
     pipelined, or multi-row VALUES that the driver parses again each time, are several times slower),
@@ -1079,6 +1096,7 @@ class _Importer:
         institution_id = uuid.uuid4()
         values = {
             **{name: row.values.get(name) for name in (*_NEW_INSTITUTION_FIELDS, *_NEW_PROFILE_FIELDS)},
+            **{name: blank for name, blank in _BLANK_VALUES.items() if row.values.get(name) is None},
             "type": row.values.get("type") or InstitutionType.OTHER,
             "country": row.values.get("country") or "FR",
         }

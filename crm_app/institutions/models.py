@@ -106,6 +106,13 @@ class Institution(Tracked, table=True):
         sa.Index("ix_institutions_postal_code", "postal_code"),
         sa.Index("ix_institutions_created", "created_at"),  # the dashboard's new institutions of a period
         sa.Index("ix_institutions_name_postal", "match_key", "postal_code"),
+        # The invoices list's "public buyers (Chorus Pro)" filter: the few public entities, by id.
+        sa.Index(
+            "ix_institutions_public_entity",
+            "id",
+            postgresql_where=sa.text("is_public_entity"),
+            sqlite_where=sa.text("is_public_entity"),
+        ),
         # Accent- and case-insensitive substring search (trigram on PostgreSQL).
         sa.Index(
             "ix_institutions_search_trgm",
@@ -154,6 +161,12 @@ class Institution(Tracked, table=True):
     # on it in one table; recomputed by its job and after each change that moves it.
     health_score: int | None = Field(default=None)
     health_scored_at: datetime | None = timestamp_column()
+    # A public buyer (CHU, CH) receives its invoices through Chorus Pro, which identifies it by its SIRET
+    # and routes each invoice by its service code (`crm_app.institutions.service_codes`); some require
+    # an engagement number (their purchase order reference) on every invoice.
+    is_public_entity: bool = Field(default=False, nullable=False)
+    service_codes: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    requires_engagement_number: bool = Field(default=False, nullable=False)
 
 
 class MedicalProfile(SQLModel, table=True):

@@ -96,9 +96,33 @@ def clean(raw: Mapping[str, Any], *, partial: bool, country: str = "FR") -> dict
     for name in LABEL_FIELDS:
         if name in values:
             values[name] = sorted(values[name], key=str.lower)  # stored and compared in one order
+    if not partial and "siret" not in errors and (message := public_entity_error(values)):
+        errors["siret"] = message
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+#: Chorus Pro identifies a public buyer by its SIRET: none, and its invoices cannot be deposited.
+PUBLIC_ENTITY_NEEDS_SIRET = N_("A public entity needs its SIRET: Chorus Pro identifies the buyer by it.")
+
+
+def public_entity_error(values: Mapping[str, Any]) -> str | None:
+    """The SIRET's error when `values` (the institution's fields after the change) make a public entity
+    without a SIRET."""
+    return PUBLIC_ENTITY_NEEDS_SIRET if values.get("is_public_entity") and not values.get("siret") else None
+
+
+#: The fields whose values the history keeps in words of their own (`FieldSpec.recorded`).
+RECORDED: dict[str, Callable[[Any], Any]] = {spec.name: spec.recorded for spec in FIELDS if spec.recorded}
+
+
+def recorded_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """The changes as the history keeps them."""
+    return {
+        name: (RECORDED[name](old), RECORDED[name](new)) if name in RECORDED else (old, new)
+        for name, (old, new) in changes.items()
+    }
 
 
 #: Institution column <- medical profile field, copied for the list's filters (see the model).
@@ -431,6 +455,8 @@ def update_institution(
         return institution
     if "name" in changes and not values.get("name"):
         raise ValidationFailed({"name": N_("This field is required.")})
+    if message := public_entity_error({**current, **values}):
+        raise ValidationFailed({"siret": message})
     _check_assignment(session, actor, institution, values)
     for extra in ("team_id",):  # set by the assignment check
         if extra in values and audit.as_text(current[extra]) != audit.as_text(values[extra]):
@@ -455,7 +481,7 @@ def update_institution(
         entity_id=institution.id,
         institution_id=institution.id,
         action="update",
-        changes=changes,
+        changes=recorded_changes(changes),
     )
     if "assigned_user_id" in changes:
         _announce_assignment(session, actor, institution)
@@ -801,6 +827,7 @@ class InstitutionRow:
     version: int
     created_by: uuid.UUID | None
     health_score: int | None
+    is_public_entity: bool
     tags: list[str] = field(default_factory=list)
     can_edit: bool = False
 
@@ -1076,6 +1103,7 @@ def _page_statement(shape: Shape, sort: str, descending: bool, source: str, anch
             _I.version,
             _I.created_by,
             _I.health_score,
+            _I.is_public_entity,
             _TAGS_OF_ROW.label("tags"),
         )
         .join(ids_page, ids_page.c.id == _I.id)

@@ -3,6 +3,7 @@ form or a file, JSON values from the API) into the stored value, or raises Value
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
@@ -12,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crm_app.platform.errors import ValidationFailed
-from crm_app.platform.i18n import N_
+from crm_app.platform.i18n import N_, every_translation
 from crm_app.platform.settings import organisation
 from crm_app.platform.text import fold
 
@@ -179,16 +180,30 @@ def word_list(*, max_items: int = 50, max_length: int = 80) -> Cleaner:
     return clean
 
 
+_TRUE_WORDS = {"1", "true", "yes", "oui", "vrai", "x", "on"}
+_FALSE_WORDS = {"0", "false", "no", "non", "faux", "off"}
+
+
+@functools.cache
+def _yes_no_words() -> tuple[frozenset[str], frozenset[str]]:
+    """The words for yes and no, with the application's own in every language (an export read back)."""
+    return (
+        frozenset(_TRUE_WORDS | {fold(word) for word in every_translation(N_("Yes"))}),
+        frozenset(_FALSE_WORDS | {fold(word) for word in every_translation(N_("No"))}),
+    )
+
+
 def boolean() -> Cleaner:
     def clean(value: Any) -> bool:
         if isinstance(value, bool):
             return value
         if is_blank(value):
             return False
-        raw = str(value).strip().lower()
-        if raw in {"1", "true", "yes", "oui", "vrai", "x", "on"}:
+        raw = fold(str(value).strip())
+        yes, no = _yes_no_words()
+        if raw in yes:
             return True
-        if raw in {"0", "false", "no", "non", "faux", "off"}:
+        if raw in no:
             return False
         raise ValueError(N_("Enter yes or no."))
 

@@ -243,6 +243,11 @@ def _references(session: Session, source: _Source) -> tuple[tuple[str, str], ...
                 refs.append((N_("Order"), quote.order_number))
             if quote.purchase_order_ref:
                 refs.append((N_("Purchase order"), quote.purchase_order_ref))
+    # Chorus Pro: where the public buyer routes the document, and its engagement number.
+    if row.buyer_reference:
+        refs.append((N_("Service code"), row.buyer_reference))
+    if row.buyer_order_reference:
+        refs.append((N_("Engagement number"), row.buyer_order_reference))
     return tuple(refs)
 
 
@@ -415,9 +420,10 @@ def einvoice_of(session: Session, source: _Source, doc: PdfDocument) -> facturx.
         prepaid=row.amount_refunded if source.kind is DocumentKind.CREDIT_NOTE else ZERO,
         preceding_invoice=credited.number if credited is not None else None,
         preceding_invoice_date=credited.issue_date if credited is not None else None,
-        # BT-10 (Chorus Pro's service code) has no column yet; BT-13 is the quote's purchase order
-        buyer_reference=None,
-        buyer_order_reference=_purchase_order(session, row),
+        # Chorus Pro reads the service code in BT-10 and the engagement number in BT-13; an invoice made
+        # from an order has its purchase order reference as engagement number, else the quote's is given.
+        buyer_reference=row.buyer_reference,
+        buyer_order_reference=row.buyer_order_reference or _purchase_order(session, row),
         delivery=delivery[1] if delivery else None,
         vat_on_debits=document_settings(session).vat_on_debits and SupplyKind.SERVICES in _supply_kinds(source),
         notes=tuple(doc.extra_mentions),

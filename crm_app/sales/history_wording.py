@@ -41,6 +41,8 @@ INVOICE_FIELDS = {
     "due_date": N_("Due date"),
     "lines": N_("Lines"),
     "total_excl_vat": N_("Total excl. VAT"),
+    "buyer_reference": N_("Service code"),
+    "buyer_order_reference": N_("Engagement number"),
 }
 _INVOICE_VALUES: dict[str, Any] = {
     "codes": {"status": STATUS_LABELS},

@@ -63,7 +63,7 @@ from crm_app.platform.permissions import Actor, Placement, authorize, can
 from crm_app.platform.records import active_user, actor_id, changed_by_name, get_record, scope_condition, user_names
 from crm_app.platform.settings import organisation
 from crm_app.platform.text import contains_pattern, fold
-from crm_app.sales import documents, numbering
+from crm_app.sales import chorus, documents, numbering
 from crm_app.sales import lines as document_lines
 from crm_app.sales.document_settings import document_settings
 from crm_app.sales.models.invoices import (
@@ -152,6 +152,7 @@ CLEANERS: dict[str, fields.Cleaner] = {
     "payment_terms_days": fields.whole_number(minimum=0, maximum=365),
     "global_discount_percent": document_lines.percent_field(),
     "notes": long_text(5000),
+    **chorus.CLEANERS,
 }
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +277,11 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
     if institution is None:
         raise ValidationFailed({"institution_id": N_("This institution does not exist.")})
     links.check_contact(session, institution.id, values.get("contact_id"))
+    buyer = chorus.public_buyer(institution)
+    if "buyer_reference" not in values:
+        values["buyer_reference"] = buyer.default_code
+    elif message := chorus.check_buyer_reference(buyer, values["buyer_reference"]):
+        raise ValidationFailed({"buyer_reference": message})
     owner = _owner(session, actor, values.get("owner_id"))
     lines = document_lines.clean_lines(session, raw.get("lines"))
     discount = values.get("global_discount_percent") or ZERO
@@ -293,6 +299,8 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
         global_discount_percent=discount,
         notes=values.get("notes"),
         delivery_address=values.get("delivery_address"),
+        buyer_reference=values["buyer_reference"],
+        buyer_order_reference=values.get("buyer_order_reference"),
         created_by=actor_id(actor),
         updated_by=actor_id(actor),
     )
@@ -336,6 +344,7 @@ def update_invoice(
         contact_id = None
         changes["contact_id"] = (invoice.contact_id, None)
     links.check_contact(session, institution_id, contact_id)
+    _chorus_changes(session, invoice, institution_id, values, changes)
     if "owner_id" in changes:
         owner = _owner(session, actor, changes["owner_id"][1])
         changes["team_id"] = (invoice.team_id, owner.team_id)
@@ -367,6 +376,25 @@ def update_invoice(
     session.flush()
     audit_change(session, actor, invoice, "update", {k: v for k, v in changes.items() if k != "team_id"} or None)
     return invoice
+
+
+def _chorus_changes(
+    session: Session,
+    invoice: Invoice,
+    institution_id: uuid.UUID,
+    values: Mapping[str, Any],
+    changes: dict[str, tuple[Any, Any]],
+) -> None:
+    """The service code of a changed draft is one of its buyer's; a new buyer keeps the draft's code only
+    if it has it (`chorus.buyer_reference_for`)."""
+    buyer = chorus.buyer_of(session, institution_id)
+    if "buyer_reference" in values:
+        if message := chorus.check_buyer_reference(buyer, values["buyer_reference"]):
+            raise ValidationFailed({"buyer_reference": message})
+    elif "institution_id" in changes:
+        code = chorus.buyer_reference_for(buyer, invoice.buyer_reference)
+        if code != invoice.buyer_reference:
+            changes["buyer_reference"] = (invoice.buyer_reference, code)
 
 
 def delete_draft(session: Session, actor: Actor, invoice_id: uuid.UUID) -> None:
@@ -554,6 +582,8 @@ def create_invoice_from_quote(
         quote_id=quote.id,
         payment_terms_days=_default_terms(session, institution),
         global_discount_percent=discount,
+        buyer_reference=chorus.public_buyer(institution).default_code,
+        buyer_order_reference=_order_reference(quote),
         created_by=actor_id(actor),
         updated_by=actor_id(actor),
     )
@@ -569,6 +599,13 @@ def create_invoice_from_quote(
         {"quote": (None, quote.number), "total_incl_vat": (None, invoice.total_incl_vat)},
     )
     return invoice
+
+
+def _order_reference(quote: Quote) -> str | None:
+    """The engagement number an invoice of the quote starts with: the client's purchase order reference
+    recorded on the order, when it fits (BT-13 holds 50 characters)."""
+    reference = quote.purchase_order_ref
+    return reference if reference and len(reference) <= chorus.BUYER_ORDER_REFERENCE_MAX_LENGTH else None
 
 
 def _check_field(name: str, value: Any, cleaner: fields.Cleaner) -> Any:
@@ -673,6 +710,12 @@ def issue_invoice(
     _check_version(session, invoice, expected_version)
     if not document_lines.stored_lines(session, invoice) or invoice.total_incl_vat <= 0:
         raise ValidationFailed({"lines": N_("An invoice needs at least one line with an amount.")})
+    chorus_errors = chorus.issue_errors(
+        chorus.buyer_of(session, invoice.institution_id),
+        {"buyer_reference": invoice.buyer_reference, "buyer_order_reference": invoice.buyer_order_reference},
+    )
+    if chorus_errors:
+        raise ValidationFailed(chorus_errors)
     if invoice.quote_id is not None:
         _check_quote_room(session, invoice.quote_id, invoice.total_incl_vat, excluding=invoice.id)
     _issue(session, actor, invoice)
@@ -836,6 +879,8 @@ def create_credit_note(
         payment_terms_days=0,
         global_discount_percent=discount,
         notes=clean_notes,
+        buyer_reference=invoice.buyer_reference,
+        buyer_order_reference=invoice.buyer_order_reference,
         created_by=actor_id(actor),
         updated_by=actor_id(actor),
     )
@@ -1039,6 +1084,7 @@ class InvoiceQuery:
     outstanding: bool = False  # invoices still waiting for money (issued, partly paid, overdue)
     paid_from: date | None = None  # invoices with a payment dated in this range
     paid_to: date | None = None
+    public_buyers: bool = False  # buyers that are public entities (Chorus Pro)
     q: str = ""  # number or institution name
     sort: str = "created"
     descending: bool = True
@@ -1073,6 +1119,7 @@ class InvoiceQuery:
             outstanding=read.flag("outstanding"),
             paid_from=lenient("paid_from", fields.day()),
             paid_to=lenient("paid_to", fields.day()),
+            public_buyers=read.flag("public_buyers"),
             q=read.one("q") or "",
             sort=sort,
             descending=descending,
@@ -1125,6 +1172,8 @@ def _conditions(actor: Actor, query: InvoiceQuery, day: date) -> list[Any]:
         conditions.append(_overdue_condition(day) if query.overdue else _OPEN)
     if query.paid_from is not None or query.paid_to is not None:
         conditions.append(_paid_between(query.paid_from, query.paid_to))
+    if query.public_buyers:
+        conditions.append(_INST.is_public_entity)
     term = query.q.strip()
     if term:
         conditions.append(
@@ -1134,6 +1183,12 @@ def _conditions(actor: Actor, query: InvoiceQuery, day: date) -> list[Any]:
             )
         )
     return conditions
+
+
+def filter_conditions(session: Session, actor: Actor, query: InvoiceQuery) -> list[Any]:
+    """The SQL conditions of the list's filter within the actor's rights, over `invoices` joined to the
+    buyer's `institutions` (what a bulk action on the whole filter works on)."""
+    return _conditions(actor, query, today(session))
 
 
 def _select() -> Any:
@@ -1327,6 +1382,9 @@ class InvoiceDetail:
     refunds: list[PaymentRow] = field(default_factory=list)
     #: what can still be refunded: on an invoice, what was overpaid; on a credit note, its part of it
     refundable: Decimal = ZERO
+    buyer_reference: str | None = None  # Chorus Pro: the service code (BT-10)
+    buyer_order_reference: str | None = None  # the engagement number (BT-13)
+    public_buyer: chorus.PublicBuyer | None = None  # the buyer's Chorus Pro needs, as they are now
 
     @property
     def remaining(self) -> Decimal:
@@ -1412,6 +1470,9 @@ def get_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID) -> Invoic
         credit_notes=_rows(session, actor, notes_statement, day) if invoice.kind == InvoiceKind.INVOICE else [],
         refunds=refund_rows(session, invoice),
         refundable=refundable,
+        buyer_reference=invoice.buyer_reference,
+        buyer_order_reference=invoice.buyer_order_reference,
+        public_buyer=chorus.buyer_of(session, invoice.institution_id),
     )
 
 

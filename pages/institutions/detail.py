@@ -20,7 +20,9 @@ from components.shell import app_page, set_title
 from crm_app.institutions import contacts, timeline
 from crm_app.institutions import service as institutions
 from crm_app.institutions.contacts import ContactRow
+from crm_app.institutions.fields import FIELD_SPECS
 from crm_app.institutions.service import COMPLIANCE_LABELS, STATUS_LABELS, TYPE_LABELS, InstitutionDetail
+from crm_app.institutions.service_codes import service_codes
 from crm_app.platform import audit
 from crm_app.platform.events import Event, InstitutionChanged
 from crm_app.platform.i18n import N_, format_currency, format_datetime, ngettext
@@ -187,6 +189,23 @@ def _overview(detail: InstitutionDetail) -> None:
                 _fact(_("Compliance"), _(COMPLIANCE_LABELS[p.compliance_status]) if p.compliance_status else None)
                 _fact(_("Audit date"), p.audit_date)
                 _fact(_("Compliance expiry"), p.compliance_expiry)
+        if i.is_public_entity or i.service_codes:
+            _public_buyer(i.is_public_entity, i.service_codes, i.requires_engagement_number)
+
+
+def _public_buyer(is_public: bool, codes: list[dict[str, Any]], requires_engagement: bool) -> None:
+    """Chorus Pro: whether it is a public buyer, its service codes and whether it needs an engagement number."""
+    with ui.card().classes("flex-1 min-w-80").mark("public-buyer"):
+        ui.label(_("Public buyer (Chorus Pro)")).classes("text-subtitle1 text-weight-medium")
+        with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
+            _fact(_(FIELD_SPECS["is_public_entity"].label), _("Yes") if is_public else _("No"))
+            _fact(_(FIELD_SPECS["requires_engagement_number"].label), _("Yes") if requires_engagement else _("No"))
+            ui.label(_(FIELD_SPECS["service_codes"].label)).classes("text-grey-7")
+            with ui.column().classes("gap-0").mark("service-codes"):
+                for code in service_codes(codes):
+                    ui.label(str(code))
+                if not codes:
+                    ui.label("—")
 
 
 def _contact_row(row: ContactRow) -> dict[str, Any]:

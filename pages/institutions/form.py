@@ -11,9 +11,11 @@ from nicegui import ui
 
 from components import live
 from components.backend import call, current_actor
+from components.service_codes_editor import ServiceCodesEditor
 from components.shell import app_page, set_title
 from crm_app.institutions import service as institutions
 from crm_app.institutions.duplicates import RULE_LABELS
+from crm_app.institutions.fields import FIELD_SPECS
 from crm_app.institutions.models import CommercialStatus, ComplianceStatus, InstitutionType
 from crm_app.institutions.service import (
     COMPLIANCE_LABELS,
@@ -108,6 +110,7 @@ class InstitutionForm:
                     new_value_mode="add-unique",
                     value=list(values.get("specialties") or []),
                 ).props("use-chips")
+        self._public_buyer(values)
         with ui.card().classes("w-full"):
             ui.label(_("Medical profile")).classes("text-subtitle1 text-weight-medium")
             with ui.grid(columns=4).classes("w-full gap-x-4"):
@@ -136,6 +139,21 @@ class InstitutionForm:
                 f["compliance_expiry"] = _date_input(_("Compliance expiry"), values.get("compliance_expiry"))
         for name, element in f.items():
             element.mark(f"field-{name}")
+
+    def _public_buyer(self, values: dict[str, Any]) -> None:
+        """Chorus Pro: whether it is a public buyer, its service codes, whether it needs an engagement number."""
+        f = self.fields
+        with ui.card().classes("w-full").mark("public-buyer-card"):
+            ui.label(_("Public buyer (Chorus Pro)")).classes("text-subtitle1 text-weight-medium")
+            with ui.row().classes("w-full items-center gap-6"):
+                for name in ("is_public_entity", "requires_engagement_number"):
+                    f[name] = ui.switch(_(FIELD_SPECS[name].label), value=bool(values.get(name)))
+            ui.label(_("A public entity needs its SIRET: Chorus Pro identifies the buyer by it.")).classes(
+                "text-caption text-grey-7"
+            )
+            f["service_codes"] = ServiceCodesEditor(
+                list(values.get("service_codes") or []), label=_(FIELD_SPECS["service_codes"].label)
+            )
 
     def values(self) -> dict[str, Any]:
         return {name: element.value for name, element in self.fields.items() if element.enabled}

@@ -36,7 +36,7 @@ from crm_app.platform.errors import Forbidden, NotFound
 from crm_app.platform.events import InvoiceChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, format_decimal, pgettext
 from crm_app.platform.i18n import gettext as _
-from crm_app.sales import catalog, documents, invoice_history, invoices, payments
+from crm_app.sales import catalog, chorus, documents, invoice_history, invoices, payments
 from crm_app.sales.invoices import CREDITABLE_STATUSES, KIND_LABELS, InvoiceDetail, PaymentRow, status_label
 from crm_app.sales.lines import LineRow, line_values
 from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, InvoiceKind, InvoiceStatus, PaymentMethod
@@ -204,6 +204,12 @@ class InvoicePage:
             if row.quote_id and row.quote_number:
                 ui.label(_("Quote")).classes("text-grey-7")
                 ui.link(row.quote_number, f"/quotes/{row.quote_id}").mark("invoice-quote")
+            buyer = detail.public_buyer
+            if detail.buyer_reference or detail.buyer_order_reference or (buyer and buyer.is_public_entity):
+                ui.label(_("Service code")).classes("text-grey-7")
+                ui.label(detail.buyer_reference or "—").mark("invoice-buyer-reference")
+                ui.label(_("Engagement number")).classes("text-grey-7")
+                ui.label(detail.buyer_order_reference or "—").mark("invoice-buyer-order-reference")
             if row.credited_invoice_id:
                 ui.label(_("Credits the invoice")).classes("text-grey-7")
                 ui.link(detail.credited_invoice_number or "", f"/invoices/{row.credited_invoice_id}").mark(
@@ -415,19 +421,82 @@ class InvoicePage:
                 )
             ).classes("text-body2")
 
+            detail = self.detail
+            buyer = detail.public_buyer if detail else None
+            chorus_fields: dict[str, Any] = {}
+            if detail is not None and buyer is not None and buyer.is_public_entity:
+                chorus_fields = self._chorus_inputs(detail, buyer)
+
             async def issue() -> None:
-                dialog.close()
-                await self.panel.act(
-                    invoices.issue_invoice,
-                    self.invoice_id,
-                    expected_version=self._version,
-                    done=lambda issued: _("Invoice {number} issued.", number=issued.number),
-                )
+                if not chorus_fields:
+                    dialog.close()
+                    await self.panel.act(
+                        invoices.issue_invoice,
+                        self.invoice_id,
+                        expected_version=self._version,
+                        done=lambda issued: _("Invoice {number} issued.", number=issued.number),
+                    )
+                    return
+                await self._issue_to_public_buyer(dialog, chorus_fields)
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
                 ui.button(_("Issue"), icon="verified", on_click=issue).props("unelevated no-caps").mark("issue-confirm")
         dialog.open()
+
+    def _chorus_inputs(self, detail: InvoiceDetail, buyer: chorus.PublicBuyer) -> dict[str, Any]:
+        """A public buyer's service code and engagement number, checked again before issuing (Chorus Pro)."""
+        ui.label(_("Public buyer (Chorus Pro)")).classes("text-subtitle2 q-mt-sm")
+        options = {code.code: str(code) for code in buyer.service_codes}
+        if detail.buyer_reference and detail.buyer_reference not in options:
+            options[detail.buyer_reference] = detail.buyer_reference
+        return {
+            "buyer_reference": ui.select(
+                options,
+                label=_("Service code") + (" *" if buyer.codes else ""),
+                value=detail.buyer_reference,
+                with_input=True,
+                new_value_mode="add-unique",
+                clearable=True,
+            )
+            .props("outlined")
+            .classes("w-full")
+            .mark("issue-buyer-reference"),
+            "buyer_order_reference": ui.input(
+                _("Engagement number") + (" *" if buyer.requires_engagement_number else ""),
+                value=detail.buyer_order_reference or "",
+            )
+            .props(f"outlined maxlength={chorus.BUYER_ORDER_REFERENCE_MAX_LENGTH}")
+            .classes("w-full")
+            .mark("issue-buyer-order-reference"),
+        }
+
+    async def _issue_to_public_buyer(self, dialog: ui.dialog, fields: dict[str, Any]) -> None:
+        """Save the service code and engagement number as typed, then issue; a refusal stays in the dialog,
+        next to its field."""
+        detail = self.detail
+        if detail is None:
+            return
+        wanted = {
+            "buyer_reference": fields["buyer_reference"].value or None,
+            "buyer_order_reference": (fields["buyer_order_reference"].value or "").strip() or None,
+        }
+        version = self._version
+        current = {"buyer_reference": detail.buyer_reference, "buyer_order_reference": detail.buyer_order_reference}
+        if wanted != current:
+            saved = await call(
+                invoices.update_invoice, self.invoice_id, wanted, expected_version=version, fields=fields
+            )
+            if saved is None:
+                return
+            version = saved.version
+        issued = await call(invoices.issue_invoice, self.invoice_id, expected_version=version, fields=fields)
+        if issued is None:
+            await self.panel.show()  # the saved values, if any, behind the dialog
+            return
+        dialog.close()
+        await self.panel.show()
+        self.panel.notify(_("Invoice {number} issued.", number=issued.number))
 
     def ask_delete(self) -> None:
         async def delete() -> None:

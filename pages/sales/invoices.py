@@ -28,7 +28,7 @@ from crm_app.platform.events import Event, InvoiceChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, ngettext
 from crm_app.platform.i18n import gettext as _
 from crm_app.platform.params import Params
-from crm_app.sales import invoices
+from crm_app.sales import chorus, einvoicing, invoices
 from crm_app.sales.document_settings import DocumentSettings, document_settings
 from crm_app.sales.invoices import KIND_LABELS, STATUS_LABELS, InvoiceList, InvoiceQuery, InvoiceRow, status_label
 from crm_app.sales.models.invoices import InvoiceKind, InvoiceStatus
@@ -188,7 +188,7 @@ def query_params(query: InvoiceQuery, *, page: int = 1) -> dict[str, str]:
         value = getattr(query, name)
         if value is not None:
             params[name] = format(value, "f")
-    params.update({name: "1" for name in ("overdue", "outstanding") if getattr(query, name)})
+    params.update({name: "1" for name in ("overdue", "outstanding", "public_buyers") if getattr(query, name)})
     if query.sort != DEFAULT_SORT or not query.descending:
         params["sort"] = ("-" if query.descending else "") + query.sort
     if page > 1:
@@ -239,8 +239,18 @@ class InvoiceScreen:
             self._filters(people, institution_name)
             self.chips = FilterChips()
             self.totals_box = ui.row().classes("gap-3").mark("invoice-totals")
-            self.paged = PagedTable(invoice_columns(), self._load, state=self.state, list_key="invoices")
+            self.bulk_bar = ui.row().classes("w-full items-center gap-2 q-py-xs").mark("invoice-bulk-bar")
+            with self.bulk_bar:
+                self.selected_label = ui.label().classes("text-weight-medium")
+                ui.button(
+                    _("Download e-invoices (zip)"), icon="folder_zip", on_click=lambda: self.download_einvoices(True)
+                ).props("flat dense no-caps").mark("bulk-einvoices")
+            self.bulk_bar.set_visibility(False)
+            self.paged = PagedTable(
+                invoice_columns(), self._load, selection="multiple", state=self.state, list_key="invoices"
+            )
             invoice_table_slots(self.paged.table)
+            self.paged.table.on_select(lambda _event: self._on_select())
             self.paged.table.mark("invoices-table")
 
     def _filters(self, people: dict[str, str], institution_name: str | None) -> None:
@@ -323,7 +333,15 @@ class InvoiceScreen:
             self.overdue = ui.checkbox(
                 _("Overdue only"), value=q.overdue, on_change=lambda e: self.changed(overdue=bool(e.value))
             ).mark("filter-overdue")
+            self.public_buyers = ui.checkbox(
+                _("Public buyers (Chorus Pro)"),
+                value=q.public_buyers,
+                on_change=lambda e: self.changed(public_buyers=bool(e.value)),
+            ).mark("filter-public-buyers")
             ui.space()
+            ui.button(
+                _("E-invoices of the filter (zip)"), icon="folder_zip", on_click=lambda: self.download_einvoices(False)
+            ).props("flat no-caps").mark("filter-einvoices")
             ui.button(_("Clear filters"), icon="filter_alt_off", on_click=self.clear_filters).props("flat").mark(
                 "clear-filters"
             )
@@ -369,6 +387,7 @@ class InvoiceScreen:
             for element in self.dates.values():
                 element.set_value("")
             self.overdue.set_value(False)
+            self.public_buyers.set_value(False)
         finally:
             self._resetting = False
         await self.apply(
@@ -386,7 +405,37 @@ class InvoiceScreen:
             paid_from=None,
             paid_to=None,
             team_id=None,
+            public_buyers=False,
         )
+
+    # ---- e-invoices
+
+    def _on_select(self) -> None:
+        selected = len(self.paged.table.selected)
+        self.bulk_bar.set_visibility(selected > 0)
+        self.selected_label.text = ngettext("{count} selected", "{count} selected", selected, count=selected)
+
+    async def download_einvoices(self, selection: bool) -> None:
+        """The stored files of the issued documents of the selection (or of the whole filter) in one zip,
+        for deposit on Chorus Pro or a certified platform; drafts are left out and said so."""
+        ids = [uuid.UUID(row["id"]) for row in self.paged.table.selected] if selection else None
+        with self.root:
+            deposit = await call(einvoicing.deposit_einvoices, ids=ids, query=None if selection else self.query)
+            if deposit is None:
+                return
+            receipt = deposit.receipt
+            assert receipt.archive is not None and receipt.archive_name is not None  # the file deposit
+            ui.download.content(receipt.archive, receipt.archive_name, "application/zip")
+            count = len(receipt.deposited)
+            message = ngettext("{count} e-invoice downloaded.", "{count} e-invoices downloaded.", count, count=count)
+            if deposit.skipped_drafts:
+                message += " " + ngettext(
+                    "{count} draft left out: it has no e-invoice yet.",
+                    "{count} drafts left out: they have no e-invoice yet.",
+                    deposit.skipped_drafts,
+                    count=deposit.skipped_drafts,
+                )
+            ui.notify(message, type="warning" if deposit.skipped_drafts else "positive", multi_line=True)
 
     async def _load(self, state: TableState) -> tuple[list[dict[str, Any]], int] | None:
         sort = SORT_COLUMNS.get(state.sort or "", DEFAULT_SORT)
@@ -404,6 +453,14 @@ class InvoiceScreen:
 
 
 # ---- the draft editor
+
+
+def _code_options(buyer: chorus.PublicBuyer | None, current: str | None) -> dict[str, str]:
+    """The buyer's service codes ("CODE (label)"), and the draft's own when the buyer no longer has it."""
+    options = {code.code: str(code) for code in (buyer.service_codes if buyer else ())}
+    if current and current not in options:
+        options[current] = current
+    return options
 
 
 def _settings(session: Any, _actor: Any) -> DocumentSettings:
@@ -424,6 +481,7 @@ async def new_invoice_page(query: dict[str, list[str]]) -> None:
         settings,
         institution=(detail.institution.id, detail.institution.name) if detail else None,
         contact_id=contact_id if detail else None,
+        buyer=chorus.public_buyer(detail.institution) if detail else None,
     )
 
 
@@ -443,6 +501,7 @@ async def edit_invoice_page(invoice_id: uuid.UUID) -> None:
         settings,
         institution=(detail.row.institution_id, detail.row.institution_name),
         contact_id=detail.row.contact_id,
+        buyer=detail.public_buyer,
     )
 
 
@@ -456,6 +515,7 @@ class InvoiceForm:
         *,
         institution: tuple[uuid.UUID, str] | None,
         contact_id: uuid.UUID | None,
+        buyer: chorus.PublicBuyer | None,
     ) -> None:
         self.detail = detail
         row = detail.row if detail else None
@@ -496,6 +556,27 @@ class InvoiceForm:
                     .props("outlined inputmode=numeric stack-label")
                     .mark("invoice-terms")
                 )
+                code = detail.buyer_reference if detail else (buyer.default_code if buyer else None)
+                f["buyer_reference"] = (
+                    ui.select(
+                        _code_options(buyer, code),
+                        label=_("Service code (Chorus Pro)"),
+                        value=code,
+                        with_input=True,
+                        new_value_mode="add-unique",
+                        clearable=True,
+                    )
+                    .props("outlined")
+                    .mark("invoice-buyer-reference")
+                )
+                f["buyer_order_reference"] = (
+                    ui.input(
+                        _("Engagement number"),
+                        value=(detail.buyer_order_reference or "") if detail else "",
+                    )
+                    .props(f"outlined maxlength={chorus.BUYER_ORDER_REFERENCE_MAX_LENGTH}")
+                    .mark("invoice-buyer-order-reference")
+                )
                 notes = (detail.notes or "") if detail else ""
                 f["notes"] = (
                     ui.textarea(_("Notes shown on the invoice"), value=notes)
@@ -518,8 +599,17 @@ class InvoiceForm:
                     "invoice-save"
                 )
 
-    def _institution_changed(self, _event: Any) -> None:
-        self.fields["contact_id"].set_institution(self.fields["institution_id"].selected_id)
+    async def _institution_changed(self, _event: Any) -> None:
+        institution_id = self.fields["institution_id"].selected_id
+        self.fields["contact_id"].set_institution(institution_id)
+        if institution_id is None:
+            return
+        buyer = await call(chorus.buyer_for_invoice, institution_id)
+        if buyer is None:
+            return
+        select = self.fields["buyer_reference"]
+        code = chorus.buyer_reference_for(buyer, select.value or None)  # as the service keeps it
+        select.set_options(_code_options(buyer, code), value=code)
 
     def cancel(self) -> None:
         ui.navigate.to(f"/invoices/{self.detail.row.id}" if self.detail else "/invoices")
@@ -532,6 +622,8 @@ class InvoiceForm:
             "title": f["title"].value,
             "payment_terms_days": (f["payment_terms_days"].value or "").strip() or None,
             "notes": f["notes"].value,
+            "buyer_reference": f["buyer_reference"].value or None,
+            "buyer_order_reference": f["buyer_order_reference"].value,
             "global_discount_percent": self.editor.global_discount_value(),
             "lines": self.editor.value(),
         }

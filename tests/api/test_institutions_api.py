@@ -471,10 +471,10 @@ async def test_csv_export_of_the_filtered_list(api: httpx.AsyncClient, org: Org)
     assert response.headers["content-disposition"] == 'attachment; filename="institutions.csv"'
     assert response.content.startswith(b"\xef\xbb\xbf")
     header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
-    assert (header[0], header[13]) == ("Nom", "Étiquettes") and len(rows) == 2
+    assert (header[0], header[14]) == ("Nom", "Étiquettes") and len(rows) == 2
     by_name = {row[0]: row for row in rows}
     assert set(by_name) == {"<script>alert(1)</script>", '\'=HYPERLINK("http://evil.example")'}
-    assert by_name["<script>alert(1)</script>"][13] == "'@SUM(A1)"
+    assert by_name["<script>alert(1)</script>"][14] == "'@SUM(A1)"
     [event] = _security_events(SecurityAction.EXPORT)
     assert event.user_id == org.rep_a.id and event.details["rows"] == 2 and event.details["format"] == "csv"
 

@@ -21,7 +21,7 @@ from crm_app.institutions.models import Institution
 from crm_app.platform import settings as app_settings
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
-from crm_app.sales import documents, facturx, invoices
+from crm_app.sales import documents, facturx, invoices, payments
 from crm_app.sales.models.invoices import Invoice
 from crm_app.sales.models.quotes import DiscountType, DocumentKind
 from crm_app.sales.money import LineAmounts, compute_totals
@@ -167,6 +167,45 @@ def test_a_credit_note_is_381_with_its_invoice_reference(db: Session, org: Org, 
     assert one(tree, "//ram:InvoiceReferencedDocument/ram:IssuerAssignedID") == invoice.number
     assert "E" in texts(tree, "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode")
     assert_totals(tree, note, db)
+
+
+def test_a_public_buyers_service_code_and_engagement_number_are_where_chorus_pro_reads_them(
+    db: Session, org: Org
+) -> None:
+    actor = org.rep_a.actor
+    buyer = make_buyer(
+        db,
+        name="CHU de Nantes",
+        is_public_entity=True,
+        service_codes=[{"code": "PHARMA01", "label": "Pharmacie"}],
+        requires_engagement_number=True,
+    )
+    draft = invoices.create_invoice(
+        db, actor, {"institution_id": buyer.id, "lines": MIXED[:2], "buyer_order_reference": "EJ-2026-0042"}
+    )
+    invoice = invoices.issue_invoice(db, actor, draft.id)
+    tree = stored_xml(db, actor, invoice)
+    assert one(tree, "//ram:ApplicableHeaderTradeAgreement/ram:BuyerReference") == "PHARMA01"  # BT-10
+    assert one(tree, "//ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID") == "EJ-2026-0042"  # BT-13
+    assert_totals(tree, invoice, db)
+    note = invoices.create_credit_note(db, actor, invoice.id, amount_incl_vat=Decimal("100.00"))
+    credit_tree = stored_xml(db, actor, note)
+    assert one(credit_tree, "//ram:ApplicableHeaderTradeAgreement/ram:BuyerReference") == "PHARMA01"
+    assert one(credit_tree, "//ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID") == "EJ-2026-0042"
+
+
+def test_a_credit_note_with_its_refund_says_it_was_paid_back(db: Session, org: Org, chu: Institution) -> None:
+    actor = org.rep_a.actor
+    invoice = invoices.issue_invoice(
+        db, actor, invoices.create_invoice(db, actor, {"institution_id": chu.id, "lines": MIXED[:1]}).id
+    )
+    payments.record_payment(db, actor, invoice.id, {"amount": str(invoice.total_incl_vat), "method": "transfer"})
+    note = invoices.create_credit_note(
+        db, actor, invoice.id, full=True, refund={"amount": str(invoice.total_incl_vat), "method": "transfer"}
+    )
+    tree = stored_xml(db, actor, note)
+    assert Decimal(one(tree, TOTALS + "TotalPrepaidAmount")) == note.total_incl_vat == invoice.total_incl_vat
+    assert Decimal(one(tree, TOTALS + "DuePayableAmount")) == 0
 
 
 def test_a_partial_invoice_of_a_quote(db: Session, org: Org, chu: Institution) -> None:

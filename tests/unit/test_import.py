@@ -426,6 +426,7 @@ def test_an_export_of_the_list_is_read_back_by_the_import(db: Session, manager: 
                 None,
                 None,
                 None,
+                "is_public_entity",
                 "bed_capacity",
                 "surgical_rooms",
                 "tags",

@@ -553,7 +553,7 @@ def test_csv_export_neutralises_formula_cells_and_keeps_markup_as_text(db: Sessi
     rows = _csv_rows(_export(db, InstitutionQuery(), ExportFormat.CSV))[1:]
     names = {row[0] for row in rows}
     assert names == {"'" + name for name in HOSTILE_NAMES} | {"<script>alert(1)</script>"}
-    assert {row[13] for row in rows} == {"'=cmd|' /C calc'!A0"}
+    assert {row[14] for row in rows} == {"'=cmd|' /C calc'!A0"}
 
 
 def test_xlsx_export_neutralises_formula_cells_and_keeps_markup_as_text(db: Session, cat: Catalogue) -> None:
@@ -567,7 +567,7 @@ def test_xlsx_export_neutralises_formula_cells_and_keeps_markup_as_text(db: Sess
     by_name = {str(row[0].value): row for row in rows}
     assert set(by_name) == {*("'" + name for name in HOSTILE_NAMES), "<script>alert(1)</script>", *ACTIVE}
     assert all(row[0].data_type == "s" for row in rows)  # text, never a formula
-    assert by_name["CHU de Bordeaux"][11].value == 2500
+    assert by_name["CHU de Bordeaux"][12].value == 2500
 
 
 def test_xlsx_export_leaves_out_control_characters_xml_cannot_hold(db: Session) -> None:

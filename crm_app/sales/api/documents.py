@@ -10,11 +10,12 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_app.platform.api.deps import ActorDep, SessionDep
-from crm_app.sales import documents
+from crm_app.platform.api.deps import ActorDep, SessionDep, query_params
+from crm_app.sales import documents, einvoicing
+from crm_app.sales.invoices import InvoiceQuery
 from crm_app.sales.models.quotes import DocumentKind
 
 router = APIRouter(tags=["documents"])
@@ -122,3 +123,44 @@ def email_invoice(
         request_key=idempotency_key,
     )
     return EmailOut(message_ids=ids)
+
+
+class EInvoicesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[uuid.UUID] | None = Field(
+        default=None,
+        max_length=einvoicing.DEPOSIT_LIMIT,
+        description="The invoices and credit notes; without ids: every document of the filter in the query "
+        "string (the filters of GET /api/invoices)",
+    )
+
+
+_ZIP = {
+    200: {
+        "content": {"application/zip": {}},
+        "description": "A zip of the stored PDFs of the issued documents, each named by its number. "
+        "`X-Deposited-Count`: how many; `X-Skipped-Drafts`: drafts of the selection left out.",
+    }
+}
+
+
+@router.post("/invoices/export/einvoices.zip", responses=_ZIP)  # type: ignore[arg-type]
+def einvoices_zip(request: Request, session: SessionDep, actor: ActorDep, body: EInvoicesIn | None = None) -> Response:
+    """The e-invoices of a selection or of a filter, for deposit on Chorus Pro or a certified platform:
+    the stored file of each issued invoice and credit note you may see (never rendered again). Drafts are
+    left out (counted in `X-Skipped-Drafts`); at most 500 documents; none issued: 422."""
+    ids = body.ids if body is not None else None
+    query = None if ids is not None else InvoiceQuery.from_params(query_params(request))
+    deposit = einvoicing.deposit_einvoices(session, actor, ids=ids, query=query)
+    receipt = deposit.receipt
+    assert receipt.archive is not None  # the file deposit
+    return Response(
+        receipt.archive,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{receipt.archive_name}"',
+            "X-Deposited-Count": str(len(receipt.deposited)),
+            "X-Skipped-Drafts": str(deposit.skipped_drafts),
+        },
+    )

@@ -63,6 +63,14 @@ class InvoiceIn(BaseModel):
     delivery_address: dict[str, str] | None = Field(
         default=None, description="{name, street, postal_code, city, country} when not the buyer's address"
     )
+    buyer_reference: str | None = Field(
+        default=None,
+        description="Chorus Pro service code (EN 16931 BT-10), at most 100 characters: one of the buyer's "
+        "service codes when it has some; default: its only one",
+    )
+    buyer_order_reference: str | None = Field(
+        default=None, description="Engagement number: the buyer's purchase order reference (BT-13), at most 50"
+    )
     lines: list[LineIn] | None = Field(default=None, description="Replaces every line, in this order")
 
 
@@ -207,6 +215,8 @@ class InvoiceDetailOut(InvoiceOut):
     issued_at: datetime | None
     paid_at: datetime | None
     credited_invoice_number: str | None
+    buyer_reference: str | None
+    buyer_order_reference: str | None
     subtotal: Decimal
     global_discount: Decimal
     vat_rows: list[VatRowOut]
@@ -230,6 +240,8 @@ def _detail(detail: InvoiceDetail) -> InvoiceDetailOut:
             "issued_at": detail.issued_at,
             "paid_at": detail.paid_at,
             "credited_invoice_number": detail.credited_invoice_number,
+            "buyer_reference": detail.buyer_reference,
+            "buyer_order_reference": detail.buyer_order_reference,
             "subtotal": detail.totals.subtotal,
             "global_discount": detail.totals.global_discount,
             "vat_rows": [dataclasses.asdict(vat) for vat in detail.totals.vat_rows],
@@ -265,7 +277,8 @@ _FILTERS = (
     "Filters: `status` (repeat or comma-separated), `kind` (invoice, credit_note), `institution_id`, "
     "`owner_id`, `team_id`, `quote_id`, `issued_from`, `issued_to`, `due_from`, `due_to` (dates), "
     "`min_amount`, `max_amount` (incl. VAT), `overdue=1`, `outstanding=1` (still waiting for money), "
-    "`paid_from`, `paid_to` (a payment dated in the range), `q` (number or institution). `sort`: created "
+    "`paid_from`, `paid_to` (a payment dated in the range), `public_buyers=1` (buyers that are public "
+    "entities, invoiced through Chorus Pro), `q` (number or institution). `sort`: created "
     "(default, newest first), issued, due, number, amount, remaining, institution, status; `-` for "
     "descending. `totals` covers the whole filtered list (credit notes deducted from `total_incl_vat`)."
 )

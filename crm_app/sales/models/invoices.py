@@ -151,6 +151,10 @@ class Invoice(Tracked, table=True):
     # where the goods or services go when it is not the buyer's address: {name, street, postal_code,
     # city, country}; printed and given in the e-invoice (BG-13)
     delivery_address: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # Chorus Pro: the buyer's service code (EN 16931 BT-10, buyer reference) and its engagement number
+    # (BT-13, the buyer's purchase order reference); a credit note copies its invoice's.
+    buyer_reference: str | None = Field(default=None, max_length=100)
+    buyer_order_reference: str | None = Field(default=None, max_length=50)
     issued_at: datetime | None = timestamp_column()
     issued_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     paid_at: datetime | None = timestamp_column()

@@ -82,7 +82,14 @@ TITLES: dict[DocumentKind, str] = {
     DocumentKind.CREDIT_NOTE: N_("Credit note"),
 }
 #: Labels of `PdfDocument.references`, marked for extraction.
-REFERENCE_LABELS = (N_("Quote"), N_("Order"), N_("Purchase order"), N_("Invoice"))
+REFERENCE_LABELS = (
+    N_("Quote"),
+    N_("Order"),
+    N_("Purchase order"),
+    N_("Invoice"),
+    N_("Service code"),
+    N_("Engagement number"),
+)
 #: An RCS the admin typed with its prefix ("RCS Paris B 123…", "R.C.S. Lyon …") is printed as it is.
 RCS_PREFIX = re.compile(r"r\.?\s*c\.?\s*s", re.IGNORECASE)
 
