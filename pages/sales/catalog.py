@@ -243,7 +243,7 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
             .classes("w-full")
             .mark("item-description")
         )
-        with ui.grid(columns=3).classes("w-full gap-2"):
+        with ui.grid().classes("w-full gap-2 opex-form-grid-small"):
             unit = (
                 ui.select(
                     {key: unit_name(key) for key in UNITS},

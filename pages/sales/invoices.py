@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from components import live
-from components.backend import call, current_actor, show_error
+from components.backend import call, current_actor
 from components.einvoice_refusal import take_refused_lines
 from components.filter_chips import Chip, FilterChips, range_text, team_text
 from components.line_editor import LineEditor
@@ -24,7 +24,7 @@ from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_req
 from components.pickers import active_users, as_day, as_uuid, contact_picker, institution_picker
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.institutions import service as institutions
-from crm_app.platform.errors import Forbidden, NotFound, ValidationFailed
+from crm_app.platform.errors import Forbidden, NotFound
 from crm_app.platform.events import Event, InvoiceChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, ngettext
 from crm_app.platform.i18n import gettext as _
@@ -648,13 +648,24 @@ class InvoiceForm:
     async def show_refused_lines(self, errors: Mapping[str, str]) -> None:
         """Issuing was refused for these lines: each message next to its line's field, and said above."""
         await self.editor.wait_rendered()
+        fields = self.editor.fields()
         with self.refusal:
-            with ui.row().classes("w-full items-center gap-2 q-pa-sm bg-red-1 rounded-borders").mark("lines-refused"):
-                ui.icon("error_outline", color="negative")
-                ui.label(_("The invoice was not issued: correct the lines marked below, save, then issue it.")).classes(
-                    "text-negative"
-                )
-        show_error(ValidationFailed(dict(errors)), self.editor.fields())
+            with (
+                ui.row()
+                .classes("w-full no-wrap items-start gap-2 q-pa-sm bg-red-1 rounded-borders")
+                .mark("lines-refused")
+            ):
+                ui.icon("error_outline", color="negative").classes("q-mt-xs")
+                with ui.column().classes("gap-1"):
+                    ui.label(
+                        _("The invoice was not issued: correct the lines marked below, save, then issue it.")
+                    ).classes("text-negative")
+                    for key, message in errors.items():
+                        element = fields.get(key)
+                        if element is not None:
+                            element.error = _(message)
+                        else:  # a line removed meanwhile, or a field the editor does not show
+                            ui.label(_(message))
 
     async def _institution_changed(self, _event: Any) -> None:
         institution_id = self.fields["institution_id"].selected_id
