@@ -33,6 +33,7 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.sales import catalog, money
 from crm_app.sales.catalog import CatalogRow
 from crm_app.sales.models.quotes import DiscountType
+from crm_app.sales.tax_codes import EXEMPTIONS, SupplyKind, VatExemption, default_supply_kind
 from crm_app.sales.units import UNITS, unit_for, unit_name
 
 PERCENT, AMOUNT = "percent", "amount"
@@ -45,6 +46,9 @@ THROTTLE = 0.25
 _NUMBER = N_("Enter a number.")
 _DECIMALS = N_("Too many decimals.")
 _REQUIRED = N_("This field is required.")
+_EXEMPTION_KEYS = frozenset(exemption.value for exemption in VatExemption)
+#: What a line sells (the invoice's category of operation follows).
+SUPPLY_KIND_LABELS: dict[SupplyKind, str] = {SupplyKind.GOODS: N_("Goods"), SupplyKind.SERVICES: N_("Services")}
 
 #: The dragged line's key travels in the browser's drag data: no round trip when the drag starts.
 DRAG_START = "(e) => { e.dataTransfer.setData('text/plain', '{key}'); e.dataTransfer.effectAllowed = 'move'; }"
@@ -129,6 +133,11 @@ class Line:
     discount_type: str = PERCENT
     discount_value: str = ""
     vat_rate: str = "20"
+    vat_exemption: str | None = None  # why a 0 % line carries no VAT (`tax_codes.VatExemption`)
+    supply_kind: str = SupplyKind.GOODS.value
+    #: the kind of supply was chosen (by the user, the catalog item or the stored line): a unit changed
+    #: afterwards no longer sets it.
+    supply_kind_chosen: bool = False
     inputs: dict[str, Any] = field(default_factory=dict)
     net_label: Any = None
 
@@ -203,6 +212,9 @@ class LineEditor:
         catalog_id = raw.get("catalog_item_id")
         reference = raw.get("reference") or ""
         description = raw.get("description") or ""
+        unit = str(raw.get("unit") or "unit")
+        exemption = _choice(raw.get("vat_exemption"))
+        kind = _choice(raw.get("supply_kind"))
         return Line(
             key=next(self._keys),
             description=description,
@@ -210,11 +222,14 @@ class LineEditor:
             catalog_item_id=str(catalog_id) if catalog_id else None,
             catalog_label=" · ".join(p for p in (reference, description) if p) if catalog_id else None,
             quantity=_text(raw.get("quantity"), "1"),
-            unit=str(raw.get("unit") or "unit"),
+            unit=unit,
             unit_price=_text(raw.get("unit_price"), "", places=2),
             discount_type=kind_value,
             discount_value=_text(raw.get("discount_value"), "", places=2) if raw.get("discount_value") else "",
             vat_rate=rate_text,
+            vat_exemption=exemption if exemption in _EXEMPTION_KEYS else None,
+            supply_kind=kind or default_supply_kind(unit).value,
+            supply_kind_chosen=kind is not None,
         )
 
     def value(self) -> list[dict[str, Any]]:
@@ -231,6 +246,9 @@ class LineEditor:
                 "quantity": _as_text(line.quantity, places=3),
                 "unit_price": _as_text(line.unit_price, places=2),
                 "vat_rate": line.vat_rate,
+                # only a 0 % line says why it carries no VAT
+                "vat_exemption": line.vat_exemption if is_zero_rate(line.vat_rate) else None,
+                "supply_kind": line.supply_kind,
             }
             discount = _as_text(line.discount_value, places=2)
             has_discount = bool(amounts.discount_value) if amounts is not None else bool(line.discount_value.strip())
@@ -287,13 +305,44 @@ class LineEditor:
 
     def _set(self, line: Line, name: str, value: Any) -> None:
         setattr(line, name, "" if value is None else value)
+        if name == "vat_rate":
+            self._show_exemption(line)
+        elif name == "unit" and not line.supply_kind_chosen:
+            self._set_supply_kind(line, default_supply_kind(line.unit).value, chosen=False)
         self.recompute()
+
+    def _set_tax(self, line: Line, name: str, value: Any) -> None:
+        """The exemption or the kind of supply chosen: no amount changes."""
+        element = line.inputs.get(name)
+        if element is not None:
+            element.error = None
+        if name == "supply_kind":
+            line.supply_kind, line.supply_kind_chosen = value or default_supply_kind(line.unit).value, True
+        else:
+            line.vat_exemption = value or None
+            self._show_exemption(line)
+        if self.on_change is not None:
+            self.on_change()
+
+    def _set_supply_kind(self, line: Line, kind: str, *, chosen: bool) -> None:
+        element = line.inputs.get("supply_kind")
+        if element is not None and element.value != kind:
+            element.set_value(kind)  # its change handler takes it as chosen: said below
+        line.supply_kind, line.supply_kind_chosen = kind, chosen
+
+    def _show_exemption(self, line: Line) -> None:
+        """The exemption is asked on a 0 % line only; its hint is the legal mention the PDF prints."""
+        element = line.inputs.get("vat_exemption")
+        if element is None:
+            return
+        element.set_visibility(is_zero_rate(line.vat_rate))
+        element.props["hint"] = exemption_hint(line.vat_exemption)
 
     def _fill(self, line: Line, item: CatalogRow) -> None:
         """Picking a catalog item copies its values into the line (the line keeps them afterwards)."""
         line.catalog_item_id = str(item.id)
         line.catalog_label = f"{item.reference} · {item.name}"
-        values = {
+        values: dict[str, str | None] = {
             "reference": item.reference,
             "description": item.name,
             "unit": item.unit,
@@ -302,11 +351,14 @@ class LineEditor:
         rate = rate_key(item.default_vat_rate)
         if rate in self.vat_options:
             values["vat_rate"] = rate
+        values["vat_exemption"] = item.vat_exemption.value if item.vat_exemption else None
         for name, value in values.items():
             setattr(line, name, value)
             element = line.inputs.get(name)
             if element is not None:
                 element.set_value(value)
+        self._set_supply_kind(line, SupplyKind(item.supply_kind).value, chosen=True)
+        self._show_exemption(line)
         self.recompute()
 
     # ---- rendering
@@ -479,6 +531,37 @@ class LineEditor:
                         ui.button(icon="delete", on_click=lambda k=line.key: self.remove_line(k)).props(
                             f'flat round dense color=negative aria-label="{_("Remove the line")}"'
                         ).mark(f"line-{index}-remove")
+            self._tax_row(index, line)
+
+    def _tax_row(self, index: int, line: Line) -> None:
+        """What the line sells, and on a 0 % line why it carries no VAT (its legal mention as the hint)."""
+        ro = " readonly" if self.readonly else ""
+        with ui.element("div").classes("opex-line-tax"):
+            line.inputs["supply_kind"] = (
+                ui.select(
+                    {kind.value: _(label) for kind, label in SUPPLY_KIND_LABELS.items()},
+                    label=_("Kind of supply"),
+                    value=line.supply_kind,
+                    on_change=lambda e, ln=line: self._set_tax(ln, "supply_kind", e.value),
+                )
+                .props("outlined dense" + ro)
+                .classes("opex-line-supply")
+                .mark(f"line-{index}-supply_kind")
+            )
+            exemption = (
+                ui.select(
+                    exemption_options(),
+                    label=_("VAT exemption reason") + " *",
+                    value=line.vat_exemption,
+                    clearable=not self.readonly,
+                    on_change=lambda e, ln=line: self._set_tax(ln, "vat_exemption", e.value),
+                )
+                .props("outlined dense bottom-slots" + ro)
+                .classes("opex-line-exemption")
+                .mark(f"line-{index}-vat_exemption")
+            )
+            line.inputs["vat_exemption"] = exemption
+            self._show_exemption(line)
 
     # ---- arithmetic (services.money only)
 
@@ -587,6 +670,32 @@ def show_totals(totals: money.Totals) -> None:
         )
     amount_row(_("Total VAT"), totals.total_vat, "total-vat")
     amount_row(_("Total incl. VAT"), totals.total_incl_vat, "total-incl", strong=True)
+
+
+def is_zero_rate(rate: str | None) -> bool:
+    """A rate key of 0 % (a line that must say why it carries no VAT)."""
+    try:
+        return Decimal(rate or "") == 0
+    except InvalidOperation:
+        return False
+
+
+def exemption_options() -> dict[str, str]:
+    """The reasons a 0 % line may give, by their translated short names."""
+    return {exemption.value: _(spec.label) for exemption, spec in EXEMPTIONS.items()}
+
+
+def exemption_hint(exemption: str | None) -> str:
+    """Under the exemption: the legal mention the PDF prints for it, or why it must be chosen."""
+    if exemption in _EXEMPTION_KEYS:
+        return _(EXEMPTIONS[VatExemption(exemption)].mention)
+    return _("Required to issue an invoice: the legal mention printed for the line.")
+
+
+def _choice(value: Any) -> str | None:
+    """An enum's value (or its text) as a select's key; None when blank."""
+    value = getattr(value, "value", value)
+    return str(value) if value else None
 
 
 def _text(value: Any, default: str, *, places: int | None = None) -> str:

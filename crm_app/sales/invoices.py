@@ -124,23 +124,65 @@ _TOO_MUCH_TO_CREDIT = N_("A credit note cannot exceed what has not been credited
 # Input
 
 
-def _delivery_address(value: Any) -> dict[str, str] | None:
+_ADDRESS_PARTS = ("name", "street", "postal_code", "city", "country")
+_ADDRESS_TEXT = fields.text(250)
+
+
+def clean_delivery_address(value: Any) -> tuple[dict[str, str] | None, dict[str, str]]:
     """Where the goods or services go, when not the buyer's address: {name, street, postal_code, city,
-    country}; blank (or every part blank) means the buyer's address."""
+    country}; blank (or every part blank) means the buyer's address. The errors are keyed by part
+    (`delivery_address.street`), so that each message is shown next to its input."""
     if fields.is_blank(value):
-        return None
+        return None, {}
     if not isinstance(value, Mapping):
-        raise ValueError(N_("Unknown value."))
-    parts = {key: str(value.get(key) or "").strip() for key in ("name", "street", "postal_code", "city", "country")}
+        return None, {"delivery_address": N_("Unknown value.")}
+    parts: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for key in _ADDRESS_PARTS:
+        try:
+            parts[key] = _ADDRESS_TEXT(value.get(key)) or ""
+        except ValueError as exc:
+            errors[f"delivery_address.{key}"] = str(exc)
+    if errors:
+        return None, errors
     if not any(parts[key] for key in ("name", "street", "postal_code", "city")):
-        return None
+        return None, {}
     parts["country"] = (parts["country"] or "FR").upper()
-    if not parts["street"] or not parts["city"] or not parts["postal_code"]:
-        raise ValueError(N_("Enter the delivery address: street, postal code and city."))
-    if len(parts["country"]) != 2 or any(len(parts[key]) > 250 for key in parts):
-        raise ValueError(N_("Unknown value."))
-    parts["postal_code"] = clean_postal_code(parts["postal_code"], parts["country"])
-    return parts
+    for key in ("street", "postal_code", "city"):
+        if not parts[key]:
+            errors[f"delivery_address.{key}"] = N_("Enter the delivery address: street, postal code and city.")
+    if len(parts["country"]) != 2 or not parts["country"].isalpha():
+        errors["delivery_address.country"] = N_("Enter the country's two-letter code (FR, BE...).")
+    elif parts["postal_code"]:
+        try:
+            parts["postal_code"] = clean_postal_code(parts["postal_code"], parts["country"])
+        except ValueError as exc:
+            errors["delivery_address.postal_code"] = str(exc)
+    return (None, errors) if errors else (parts, {})
+
+
+def _delivery_address(value: Any) -> dict[str, str] | None:
+    """The cleaner of `delivery_address` alone (its first message); the services use
+    `clean_delivery_address`, which names each part."""
+    address, errors = clean_delivery_address(value)
+    if errors:
+        raise ValueError(next(iter(errors.values())))
+    return address
+
+
+def _clean_header(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A draft's fields but its lines, cleaned, and their errors (the delivery address's by part)."""
+    header = {k: v for k, v in raw.items() if k not in ("lines", "delivery_address")}
+    values, errors = fields.clean_fields(header, CLEANERS, partial=True)
+    if "delivery_address" in raw:
+        values["delivery_address"], address_errors = clean_delivery_address(raw["delivery_address"])
+        errors.update(address_errors)
+    return values, errors
+
+
+def _refuse_errors(errors: dict[str, str]) -> None:
+    if errors:
+        raise ValidationFailed(errors)
 
 
 CLEANERS: dict[str, fields.Cleaner] = {
@@ -267,8 +309,7 @@ def create_invoice(session: Session, actor: Actor, raw: Mapping[str, Any]) -> In
     (default: the actor), `payment_terms_days` (default: the institution's, else the organisation's),
     `global_discount_percent`, `notes`, `lines` (list of {description, quantity, unit, unit_price,
     discount_type, discount_value, vat_rate, reference, catalog_item_id})."""
-    header = {k: v for k, v in raw.items() if k != "lines"}
-    values, errors = fields.clean_fields(header, CLEANERS, partial=True)
+    values, errors = _clean_header(raw)
     if values.get("institution_id") is None and "institution_id" not in errors:
         errors["institution_id"] = N_("This field is required.")
     if errors:
@@ -321,7 +362,8 @@ def update_invoice(
     invoice = editable_invoice(session, actor, invoice_id)
     _refuse_unless_draft(invoice)
     _check_version(session, invoice, expected_version)
-    values = fields.clean_all({k: v for k, v in raw.items() if k != "lines"}, CLEANERS, partial=True)
+    values, errors = _clean_header(raw)
+    _refuse_errors(errors)
     if "institution_id" in values:
         if values["institution_id"] is None:
             raise ValidationFailed({"institution_id": N_("This field is required.")})
@@ -1385,6 +1427,8 @@ class InvoiceDetail:
     buyer_reference: str | None = None  # Chorus Pro: the service code (BT-10)
     buyer_order_reference: str | None = None  # the engagement number (BT-13)
     public_buyer: chorus.PublicBuyer | None = None  # the buyer's Chorus Pro needs, as they are now
+    #: where the goods or services go when not the buyer's address: {name, street, postal_code, city, country}
+    delivery_address: dict[str, str] | None = None
 
     @property
     def remaining(self) -> Decimal:
@@ -1473,6 +1517,7 @@ def get_invoice(session: Session, actor: Actor, invoice_id: uuid.UUID) -> Invoic
         buyer_reference=invoice.buyer_reference,
         buyer_order_reference=invoice.buyer_order_reference,
         public_buyer=chorus.buyer_of(session, invoice.institution_id),
+        delivery_address=dict(invoice.delivery_address) if invoice.delivery_address else None,
     )
 
 

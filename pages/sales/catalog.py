@@ -15,7 +15,16 @@ from nicegui import ui
 
 from components.backend import call, current_actor
 from components.dialogs import disposable
-from components.line_editor import number_text, rate_key, rate_label, unit_label
+from components.line_editor import (
+    SUPPLY_KIND_LABELS,
+    exemption_hint,
+    exemption_options,
+    is_zero_rate,
+    number_text,
+    rate_key,
+    rate_label,
+    unit_label,
+)
 from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request, rows_of
 from components.pickers import as_uuid
 from components.shell import app_page
@@ -24,6 +33,7 @@ from crm_app.platform.i18n import gettext as _
 from crm_app.platform.permissions import can
 from crm_app.sales import catalog
 from crm_app.sales.catalog import CatalogQuery, CatalogRow
+from crm_app.sales.tax_codes import EXEMPTIONS, SupplyKind, default_supply_kind
 from crm_app.sales.units import UNITS, unit_name
 
 ACTIVE, INACTIVE, ALL = "1", "0", "all"
@@ -52,7 +62,8 @@ def _columns(editable: bool) -> list[dict[str, Any]]:
         {"name": "category", "label": _("Category"), "field": "category", "sortable": True, "align": "left", **WRAP},
         {"name": "unit", "label": _("Unit"), "field": "unit", "align": "left"},
         {"name": "unit_price", "label": _("Unit price excl. VAT"), "field": "unit_price", "sortable": True, **MONEY},
-        {"name": "vat", "label": _("VAT"), "field": "vat", "align": "right"},
+        {"name": "vat", "label": _("VAT"), "field": "vat", "align": "right", **WRAP},
+        {"name": "supply_kind", "label": _("Kind of supply"), "field": "supply_kind", "align": "left"},
     ]
     if editable:
         columns.append({"name": "state", "label": _("Status"), "field": "state", "align": "left"})
@@ -69,6 +80,8 @@ def _row(row: CatalogRow) -> dict[str, Any]:
         "unit": unit_label(row.unit),
         "unit_price": format_currency(row.unit_price),
         "vat": rate_label(row.default_vat_rate),
+        "exemption": _(EXEMPTIONS[row.vat_exemption].label) if row.vat_exemption and not row.default_vat_rate else "",
+        "supply_kind": _(SUPPLY_KIND_LABELS[SupplyKind(row.supply_kind)]),
         "state": _("Active") if row.is_active else _("Inactive"),
         "is_active": row.is_active,
     }
@@ -152,6 +165,14 @@ class CatalogScreen:
             </q-td>""",
         )
         table.add_slot(
+            "body-cell-vat",
+            r"""
+            <q-td :props="props">
+              <div>{{ props.value }}</div>
+              <div v-if="props.row.exemption" class="text-caption text-grey-7">{{ props.row.exemption }}</div>
+            </q-td>""",
+        )
+        table.add_slot(
             "body-cell-state",
             r"""
             <q-td :props="props">
@@ -222,7 +243,7 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
             .classes("w-full")
             .mark("item-description")
         )
-        with ui.grid(columns=3).classes("w-full gap-2"):
+        with ui.grid().classes("w-full gap-2 opex-form-grid-small"):
             unit = (
                 ui.select(
                     {key: unit_name(key) for key in UNITS},
@@ -242,6 +263,7 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
                 .props("outlined dense")
                 .mark("item-default_vat_rate")
             )
+        supply_kind, exemption = _tax_inputs(row, vat=vat, unit=unit)
         active = ui.switch(_("Active (offered on new quotes and invoices)"), value=row.is_active if row else True).mark(
             "item-active"
         )
@@ -253,6 +275,8 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
             "unit": unit,
             "unit_price": price,
             "default_vat_rate": vat,
+            "vat_exemption": exemption,
+            "supply_kind": supply_kind,
             "is_active": active,
         }
 
@@ -265,6 +289,8 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
                 "unit": unit.value,
                 "unit_price": price.value or "",
                 "default_vat_rate": vat.value or "",
+                "vat_exemption": (exemption.value or None) if is_zero_rate(vat.value) else None,
+                "supply_kind": supply_kind.value,
                 "is_active": bool(active.value),
             }
             save_button.disable()
@@ -285,3 +311,54 @@ def item_dialog(row: CatalogRow | None, *, rates: tuple[Decimal, ...], categorie
             ui.button(_("Cancel"), on_click=dialog.close).props("flat")
             save_button = ui.button(_("Save"), on_click=save).props("unelevated").mark("item-save")
     dialog.open()
+
+
+def _tax_inputs(row: CatalogRow | None, *, vat: ui.select, unit: ui.select) -> tuple[ui.select, ui.select]:
+    """An item's kind of supply (a new item's follows its unit until chosen) and, at 0 %, its default VAT
+    exemption, which lines picking the item copy."""
+    with ui.grid().classes("w-full gap-2 opex-form-grid"):
+        supply_kind = (
+            ui.select(
+                {kind.value: _(label) for kind, label in SUPPLY_KIND_LABELS.items()},
+                label=_("Kind of supply"),
+                value=SupplyKind(row.supply_kind).value if row else default_supply_kind("unit").value,
+            )
+            .props("outlined dense")
+            .mark("item-supply_kind")
+        )
+        exemption = (
+            ui.select(
+                exemption_options(),
+                label=_("VAT exemption reason (default)"),
+                value=row.vat_exemption.value if row and row.vat_exemption else None,
+                clearable=True,
+            )
+            .props("outlined dense bottom-slots")
+            .classes("opex-span-all")
+            .mark("item-vat_exemption")
+        )
+
+    def show_exemption() -> None:
+        """Asked of a 0 % item only; its hint is the legal mention its lines print."""
+        exemption.set_visibility(is_zero_rate(vat.value))
+        exemption.props["hint"] = exemption_hint(exemption.value)
+
+    # A new item's kind of supply follows its unit (days and hours: services) until chosen.
+    follow = {"unit": row is None, "setting": False}
+
+    def unit_changed() -> None:
+        if follow["unit"]:
+            follow["setting"] = True
+            supply_kind.set_value(default_supply_kind(unit.value or "unit").value)
+            follow["setting"] = False
+
+    def kind_changed() -> None:
+        if not follow["setting"]:
+            follow["unit"] = False
+
+    vat.on_value_change(lambda _e: show_exemption())
+    exemption.on_value_change(lambda _e: show_exemption())
+    unit.on_value_change(lambda _e: unit_changed())
+    supply_kind.on_value_change(lambda _e: kind_changed())
+    show_exemption()
+    return supply_kind, exemption

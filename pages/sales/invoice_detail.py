@@ -18,6 +18,7 @@ from components import live
 from components.backend import call
 from components.dialogs import confirm
 from components.document_email_dialog import open_document_email_dialog
+from components.einvoice_refusal import show_refusal
 from components.history_values import change_words
 from components.line_editor import (
     InputError,
@@ -32,7 +33,7 @@ from components.moments import user_zone
 from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request, rows_of
 from components.shell import app_page, not_allowed, not_found, set_title
 from crm_app.platform import audit
-from crm_app.platform.errors import Forbidden, NotFound
+from crm_app.platform.errors import Forbidden, NotFound, ValidationFailed
 from crm_app.platform.events import InvoiceChanged
 from crm_app.platform.i18n import N_, format_currency, format_date, format_datetime, format_decimal, pgettext
 from crm_app.platform.i18n import gettext as _
@@ -42,6 +43,7 @@ from crm_app.sales.lines import LineRow, line_values
 from crm_app.sales.models.invoices import OPEN_INVOICE_STATUSES, InvoiceKind, InvoiceStatus, PaymentMethod
 from crm_app.sales.models.quotes import DocumentKind
 from crm_app.sales.payments import PAYMENT_METHOD_LABELS
+from crm_app.sales.tax_codes import EXEMPTIONS
 from pages.sales.invoices import STATUS_COLORS, document_name
 
 FULL, WHOLE, AMOUNT, LINES = "full", "whole", "amount", "lines"
@@ -188,6 +190,8 @@ class InvoicePage:
             if contact:
                 ui.label(_("Contact: {name}", name=contact)).classes("text-grey-8")
             ui.label(_("Salesperson: {name}", name=row.owner_name)).classes("text-grey-8")
+        if detail.delivery_address:
+            _delivery_card(detail.delivery_address)
 
     def _dates(self, detail: InvoiceDetail) -> None:
         row = detail.row
@@ -245,7 +249,7 @@ class InvoicePage:
             {
                 "id": str(line.id),
                 "reference": line.reference or "",
-                "description": line.description,
+                "description": _with_exemption(line),
                 "quantity": f"{format_decimal(line.quantity.normalize() + 0)} {unit_label(line.unit, line.quantity)}",
                 "unit_price": format_currency(line.unit_price),
                 "discount": discount(line),
@@ -426,23 +430,39 @@ class InvoicePage:
             chorus_fields: dict[str, Any] = {}
             if detail is not None and buyer is not None and buyer.is_public_entity:
                 chorus_fields = self._chorus_inputs(detail, buyer)
+            refusal = ui.column().classes("w-full")
 
             async def issue() -> None:
                 if not chorus_fields:
-                    dialog.close()
-                    await self.panel.act(
+                    issued = await self.panel.act(
                         invoices.issue_invoice,
                         self.invoice_id,
                         expected_version=self._version,
                         done=lambda issued: _("Invoice {number} issued.", number=issued.number),
+                        on_error={ValidationFailed: lambda error: self._refused(refusal, error, {})},
                     )
+                    if issued is not None and not dialog.is_deleted:
+                        dialog.close()
                     return
-                await self._issue_to_public_buyer(dialog, chorus_fields)
+                await self._issue_to_public_buyer(dialog, chorus_fields, refusal)
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
                 ui.button(_("Issue"), icon="verified", on_click=issue).props("unelevated no-caps").mark("issue-confirm")
         dialog.open()
+
+    def _refused(self, box: ui.element, error: ValidationFailed, fields: dict[str, Any]) -> None:
+        """Issuing refused: why, in the dialog, with where each thing is filled in (components/einvoice_refusal)."""
+        detail = self.detail
+        if detail is None or box.is_deleted:
+            return
+        show_refusal(
+            box,
+            error,
+            invoice_id=self.invoice_id,
+            institution=(detail.row.institution_id, detail.row.institution_name),
+            placed=fields,
+        )
 
     def _chorus_inputs(self, detail: InvoiceDetail, buyer: chorus.PublicBuyer) -> dict[str, Any]:
         """A public buyer's service code and engagement number, checked again before issuing (Chorus Pro)."""
@@ -471,7 +491,7 @@ class InvoicePage:
             .mark("issue-buyer-order-reference"),
         }
 
-    async def _issue_to_public_buyer(self, dialog: ui.dialog, fields: dict[str, Any]) -> None:
+    async def _issue_to_public_buyer(self, dialog: ui.dialog, fields: dict[str, Any], refusal: ui.element) -> None:
         """Save the service code and engagement number as typed, then issue; a refusal stays in the dialog,
         next to its field."""
         detail = self.detail
@@ -490,7 +510,13 @@ class InvoicePage:
             if saved is None:
                 return
             version = saved.version
-        issued = await call(invoices.issue_invoice, self.invoice_id, expected_version=version, fields=fields)
+        issued = await call(
+            invoices.issue_invoice,
+            self.invoice_id,
+            expected_version=version,
+            fields=fields,
+            on_error={ValidationFailed: lambda error: self._refused(refusal, error, fields)},
+        )
         if issued is None:
             await self.panel.show()  # the saved values, if any, behind the dialog
             return
@@ -727,6 +753,25 @@ class InvoicePage:
             await open_document_email_dialog(
                 kind, self.invoice_id, detail.row.institution_id, contact_id=detail.row.contact_id, on_sent=self.reload
             )
+
+
+def _delivery_card(address: dict[str, Any]) -> None:
+    """Where the goods or services go, when not the buyer's address (printed on the invoice)."""
+    with ui.card().props("flat bordered").classes("flex-1 min-w-72 gap-1").mark("invoice-delivery"):
+        ui.label(_("Delivery address")).classes("text-caption text-grey-7")
+        if address.get("name"):
+            ui.label(str(address["name"])).classes("text-weight-medium")
+        ui.label(str(address.get("street") or ""))
+        town = " ".join(str(address.get(part) or "") for part in ("postal_code", "city")).strip()
+        country = str(address.get("country") or "")
+        ui.label(town if country in ("", "FR") else f"{town} ({country})")
+
+
+def _with_exemption(line: LineRow) -> str:
+    """A line's description, and on a 0 % line why it carries no VAT (the mention the PDF prints)."""
+    if line.vat_rate != 0 or line.vat_exemption is None:
+        return line.description
+    return f"{line.description}\n{_(EXEMPTIONS[line.vat_exemption].label)}"
 
 
 def _money_fields(zone: str, amount: Decimal, marker: str, *, width: str = "w-full") -> dict[str, Any]:

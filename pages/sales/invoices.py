@@ -17,6 +17,7 @@ from nicegui import ui
 
 from components import live
 from components.backend import call, current_actor
+from components.einvoice_refusal import take_refused_lines
 from components.filter_chips import Chip, FilterChips, range_text, team_text
 from components.line_editor import LineEditor
 from components.paged_table import MONEY, WRAP, PagedTable, TableState, page_request
@@ -496,13 +497,53 @@ async def edit_invoice_page(invoice_id: uuid.UUID) -> None:
         ui.link(_("Back to the invoice"), f"/invoices/{invoice_id}")
         return
     set_title(_("Edit the draft invoice"))
-    InvoiceForm(
+    form = InvoiceForm(
         detail,
         settings,
         institution=(detail.row.institution_id, detail.row.institution_name),
         contact_id=detail.row.contact_id,
         buyer=detail.public_buyer,
     )
+    lines_refused = take_refused_lines(invoice_id)
+    if lines_refused:
+        await form.show_refused_lines(lines_refused)
+
+
+class DeliveryAddressInputs:
+    """A draft's delivery address, when the goods or services go elsewhere than the buyer's address
+    (printed on the invoice and given in the e-invoice); keyed as the service's `delivery_address.<part>`."""
+
+    def __init__(self, address: Mapping[str, Any] | None) -> None:
+        address = address or {}
+        self.other = ui.checkbox(_("Delivered to another address than the buyer's"), value=bool(address)).mark(
+            "invoice-delivery-other"
+        )
+        with ui.grid().classes("w-full gap-3 opex-form-grid") as self.box:
+            self.inputs = {
+                "name": ui.input(_("Delivered to (name)"), value=str(address.get("name") or "")).props(
+                    "outlined maxlength=250"
+                ),
+                "street": ui.input(_("Street"), value=str(address.get("street") or "")).props("outlined maxlength=250"),
+                "postal_code": ui.input(_("Postal code"), value=str(address.get("postal_code") or "")).props(
+                    "outlined maxlength=20"
+                ),
+                "city": ui.input(_("City"), value=str(address.get("city") or "")).props("outlined maxlength=250"),
+                "country": ui.input(_("Country (ISO code)"), value=str(address.get("country") or "FR")).props(
+                    "outlined maxlength=2"
+                ),
+            }
+        for part, element in self.inputs.items():
+            element.mark(f"invoice-delivery-{part}")
+        self.box.bind_visibility_from(self.other, "value")
+
+    def fields(self) -> dict[str, Any]:
+        return {f"delivery_address.{part}": element for part, element in self.inputs.items()}
+
+    def value(self) -> dict[str, str] | None:
+        """The address as typed, None when the buyer's address is the delivery address."""
+        if not self.other.value:
+            return None
+        return {part: (element.value or "").strip() for part, element in self.inputs.items()}
 
 
 class InvoiceForm:
@@ -584,7 +625,12 @@ class InvoiceForm:
                     .classes("opex-span-all")
                     .mark("invoice-notes")
                 )
+            with ui.card().classes("w-full gap-2").mark("invoice-delivery"):
+                ui.label(_("Delivery address")).classes("text-subtitle1 text-weight-medium")
+                self.delivery = DeliveryAddressInputs(detail.delivery_address if detail else None)
+            f.update(self.delivery.fields())
             self.fields = f
+            self.refusal = ui.column().classes("w-full gap-1")
             ui.label(_("Lines")).classes("text-subtitle1 text-weight-medium")
             lines = [dataclasses.asdict(line) for line in detail.lines] if detail else []
             self.editor = LineEditor(
@@ -598,6 +644,28 @@ class InvoiceForm:
                 ui.button(_("Save the draft"), icon="save", on_click=self.save).props("unelevated no-caps").mark(
                     "invoice-save"
                 )
+
+    async def show_refused_lines(self, errors: Mapping[str, str]) -> None:
+        """Issuing was refused for these lines: each message next to its line's field, and said above."""
+        await self.editor.wait_rendered()
+        fields = self.editor.fields()
+        with self.refusal:
+            with (
+                ui.row()
+                .classes("w-full no-wrap items-start gap-2 q-pa-sm bg-red-1 rounded-borders")
+                .mark("lines-refused")
+            ):
+                ui.icon("error_outline", color="negative").classes("q-mt-xs")
+                with ui.column().classes("gap-1"):
+                    ui.label(
+                        _("The invoice was not issued: correct the lines marked below, save, then issue it.")
+                    ).classes("text-negative")
+                    for key, message in errors.items():
+                        element = fields.get(key)
+                        if element is not None:
+                            element.error = _(message)
+                        else:  # a line removed meanwhile, or a field the editor does not show
+                            ui.label(_(message))
 
     async def _institution_changed(self, _event: Any) -> None:
         institution_id = self.fields["institution_id"].selected_id
@@ -624,6 +692,7 @@ class InvoiceForm:
             "notes": f["notes"].value,
             "buyer_reference": f["buyer_reference"].value or None,
             "buyer_order_reference": f["buyer_order_reference"].value,
+            "delivery_address": self.delivery.value(),
             "global_discount_percent": self.editor.global_discount_value(),
             "lines": self.editor.value(),
         }

@@ -1,12 +1,14 @@
 """In Chromium: a draft invoice issued, paid in part through its page, then paid in full from another
 tab: each step confirmed on screen, the status and the actions following without a reload, in French
-("Payée") and in English ("Paid")."""
+("Payée") and in English ("Paid"); a 0 % training line given its VAT exemption in the line editor, then
+issued, its Factur-X XML downloaded."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -16,8 +18,9 @@ from crm_app.platform.i18n import format_currency, use_locale
 from crm_app.platform.models.people import Role
 from crm_app.sales import invoices
 from crm_app.sales.models.invoices import Invoice, InvoiceStatus
+from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, actor_of, make_user
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 
 pytestmark = pytest.mark.e2e
 
@@ -59,18 +62,22 @@ def _money(value: Decimal, language: str) -> str:
         return format_currency(value)
 
 
-def _draft(email: str, name: str) -> uuid.UUID:
-    """A rep and a draft invoice of theirs (1,000 € + 20 % VAT)."""
+def _draft(email: str, name: str, line: dict[str, str] | None = None) -> uuid.UUID:
+    """A rep and a draft invoice of theirs (1,000 € + 20 % VAT, or `line` at 0 % VAT)."""
     with unit_of_work() as session:
         rep = make_user(session, role=Role.USER, email=email, name=name)
-        clinic = make_institution(session, name="Clinique des Cèdres").id
+        clinic = make_buyer(session, name="Clinique des Cèdres").id  # an e-invoice needs its address and SIRET
         invoice = invoices.create_invoice(
             session,
             actor_of(rep),
             {
                 "institution_id": clinic,
                 "title": "Colonne d'endoscopie",
-                "lines": [{"description": "Colonne", "quantity": "1", "unit_price": "1000.00", "vat_rate": "20"}],
+                "lines": [
+                    {**line, "vat_rate": "0"}
+                    if line
+                    else {"description": "Colonne", "quantity": "1", "unit_price": "1000.00", "vat_rate": "20"}
+                ],
             },
         )
         return invoice.id
@@ -129,5 +136,36 @@ def test_an_invoice_issued_and_paid_says_so_at_each_step_and_follows_a_colleague
         expect(page.get_by_role("button", name=words["pay"])).to_have_count(0)
         with unit_of_work() as session:
             assert session.get(Invoice, invoice_id).status == InvoiceStatus.PAID  # type: ignore[union-attr]
+    finally:
+        context.close()
+
+
+def test_a_0_percent_training_line_is_given_its_exemption_issued_and_its_factur_x_xml_downloaded(
+    browser: Browser, server_url: str, clean_after: None
+) -> None:
+    """In French: the draft's training line at 0 % gets its reason in the line editor; the issued invoice's
+    Factur-X XML carries it (category E, VATEX-EU-132, the legal mention)."""
+    email = "rep.training@example.org"
+    line = {"description": "Formation bloc", "quantity": "1", "unit_price": "900.00"}
+    invoice_id = _draft(email, "Paul Durand", line)
+    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{server_url}/invoices/{invoice_id}/edit")
+        sign_in(page, email)
+        page.get_by_label("Motif d'exonération de TVA *").click()
+        page.get_by_role("option", name="Formation (art. 261-4-4° CGI)").click()
+        expect(page.get_by_text("Exonération de TVA, article 261-4-4° du CGI")).to_be_visible()  # the hint
+        page.get_by_role("button", name="Enregistrer le brouillon").click()
+        expect(page).to_have_url(re.compile(rf"/invoices/{invoice_id}$"))
+        page.get_by_role("button", name="Émettre", exact=True).click()
+        page.get_by_role("dialog").get_by_role("button", name="Émettre", exact=True).click()
+        expect(page.get_by_role("button", name="XML Factur-X")).to_be_visible()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="XML Factur-X").click()
+        xml = Path(download.value.path()).read_text(encoding="utf-8")
+        assert download.value.suggested_filename.startswith("FAC-")
+        assert "<ram:CategoryCode>E</ram:CategoryCode>" in xml
+        assert "VATEX-EU-132" in xml and "261-4-4" in xml
     finally:
         context.close()

@@ -245,6 +245,42 @@ def test_a_draft_is_edited_with_its_version_and_a_stale_one_is_refused(
     assert stale.value.changed_by == org.rep_a.user.full_name
 
 
+def test_a_delivery_address_is_refused_part_by_part_and_blank_means_the_buyers(
+    db: Session, org: Org, institution: Institution
+) -> None:
+    actor = org.rep_a.actor
+    with pytest.raises(ValidationFailed) as refused:
+        draft(db, actor, institution, delivery_address={"name": "Bloc B", "street": "1 rue X", "postal_code": "440"})
+    assert refused.value.field_errors == {
+        "delivery_address.city": "Enter the delivery address: street, postal code and city.",
+        "delivery_address.postal_code": "A French postal code has 5 digits.",
+    }
+    invoice = draft(
+        db, actor, institution, delivery_address={"street": "1 rue X", "postal_code": "44 000", "city": "Nantes"}
+    )
+    assert invoice.delivery_address == {
+        "name": "",
+        "street": "1 rue X",
+        "postal_code": "44000",
+        "city": "Nantes",
+        "country": "FR",
+    }
+    with pytest.raises(ValidationFailed) as country:
+        invoices.update_invoice(
+            db,
+            actor,
+            invoice.id,
+            {"delivery_address": {"street": "Rue Neuve 1", "postal_code": "1000", "city": "Bruxelles", "country": "B"}},
+            expected_version=invoice.version,
+        )
+    assert set(country.value.field_errors) == {"delivery_address.country"}
+    invoices.update_invoice(
+        db, actor, invoice.id, {"delivery_address": {"name": " ", "city": ""}}, expected_version=invoice.version
+    )
+    assert invoice.delivery_address is None
+    assert invoices.get_invoice(db, actor, invoice.id).delivery_address is None
+
+
 def test_a_draft_can_be_deleted_but_an_issued_invoice_cannot(db: Session, org: Org, institution: Institution) -> None:
     invoice = draft(db, org.rep_a.actor, institution)
     invoices.delete_draft(db, org.rep_a.actor, invoice.id)

@@ -217,6 +217,9 @@ class InvoiceDetailOut(InvoiceOut):
     credited_invoice_number: str | None
     buyer_reference: str | None
     buyer_order_reference: str | None
+    delivery_address: dict[str, str] | None = Field(
+        default=None, description="Where the goods or services go, when not the buyer's address"
+    )
     subtotal: Decimal
     global_discount: Decimal
     vat_rows: list[VatRowOut]
@@ -242,6 +245,7 @@ def _detail(detail: InvoiceDetail) -> InvoiceDetailOut:
             "credited_invoice_number": detail.credited_invoice_number,
             "buyer_reference": detail.buyer_reference,
             "buyer_order_reference": detail.buyer_order_reference,
+            "delivery_address": detail.delivery_address,
             "subtotal": detail.totals.subtotal,
             "global_discount": detail.totals.global_discount,
             "vat_rows": [dataclasses.asdict(vat) for vat in detail.totals.vat_rows],
