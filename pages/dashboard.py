@@ -503,6 +503,7 @@ def _base(categories: list[str], series: list[dict[str, Any]], *, horizontal: bo
     labels = {"interval": 0, "hideOverlap": True, "width": 76, "overflow": "break"}
     category_axis = {"type": "category", "data": categories, "axisLabel": labels}
     options: dict[str, Any] = {
+        "animation": False,
         "tooltip": _tooltip(money=not horizontal),
         "legend": {"bottom": 0, "type": "scroll"},
         "grid": {"left": 8, "right": 16, "top": 16, "bottom": 40, "containLabel": True},
