@@ -56,7 +56,7 @@ from sqlmodel import Session
 from crm_app.activities.models import Call, Meeting, MeetingParticipant, MeetingStatus, Note, Task, TaskStatus
 from crm_app.analytics import rollup
 from crm_app.institutions.models import Institution
-from crm_app.platform.db import fetch_all, is_postgresql, read_concurrently
+from crm_app.platform.db import fetch_all, is_postgresql
 from crm_app.platform.errors import Forbidden, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of, utcnow
@@ -1100,29 +1100,18 @@ def overview(
     scope: DashboardScope | None = None,
     today: date | None = None,
 ) -> Overview:
-    """The dashboard page's figures, all on the same day and the same data: its seven reads run at the
-    same time on one snapshot of the database (`read_concurrently`)."""
+    """The dashboard page's figures, all computed in the same transaction on the same day."""
     day = today or local_today(session)
-    resolved = resolve_scope(actor, scope)
-    # the slowest first: the three readers start with them
-    reads: list[Callable[[Session], Any]] = [
-        lambda s: forecast(s, actor, months=6, scope=resolved, today=day),
-        lambda s: dashboard(s, actor, period=period, date_from=date_from, date_to=date_to, scope=resolved, today=day),
-        lambda s: receivables(s, actor, scope=resolved, today=day),
-        lambda s: activities_by_person(
-            s, actor, period=period, date_from=date_from, date_to=date_to, scope=resolved, today=day
-        ),
-        lambda s: invoiced_vs_collected(s, actor, months=12, scope=resolved, today=day),
-        lambda s: my_day(s, actor, today=day),
-        lambda s: pipeline(s, actor, scope=resolved),
-    ]
-    predicted, figures, owed, activities, cash, mine, stages = read_concurrently(session, reads)
+    figures = dashboard(session, actor, period=period, date_from=date_from, date_to=date_to, scope=scope, today=day)
+    resolved = figures.scope
     return Overview(
         dashboard=figures,
-        pipeline=stages,
-        forecast=predicted,
-        receivables=owed,
-        cash=cash,
-        activities=activities,
-        my_day=mine,
+        pipeline=pipeline(session, actor, scope=resolved),
+        forecast=forecast(session, actor, months=6, scope=resolved, today=day),
+        receivables=receivables(session, actor, scope=resolved, today=day),
+        cash=invoiced_vs_collected(session, actor, months=12, scope=resolved, today=day),
+        activities=activities_by_person(
+            session, actor, period=period, date_from=date_from, date_to=date_to, scope=resolved, today=day
+        ),
+        my_day=my_day(session, actor, today=day),
     )

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -153,72 +150,6 @@ def ping() -> float:
 
 def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-# --------------------------------------------------------------------------------------------
-# Independent reads at the same time, on one snapshot
-
-T = TypeVar("T")
-
-#: How many reads run at once beside the caller's transaction: the machine's cores are the limit of
-#: what PostgreSQL does in parallel for one screen; more only queue.
-READERS = 3
-_readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="snapshot-reader")
-_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
-
-
-def read_concurrently(session: Session, reads: Sequence[Callable[[Session], T]]) -> list[T]:
-    """The results of `reads` (each `read(session)`, read-only), in order. On PostgreSQL, when the
-    caller's transaction has written nothing, they run at the same time, each on a connection of its own
-    that imports the caller's snapshot (`pg_export_snapshot`, `SET TRANSACTION SNAPSHOT`): every read
-    sees exactly the data the caller's next statement would have seen, as if they ran in turn in its
-    transaction, and a screen that needs seven aggregates waits for the slowest rather than for their
-    sum. Otherwise (SQLite, a transaction with writes of its own, which another connection cannot see,
-    one read) they run in turn in the caller's transaction.
-
-    The readers take their connections from a pool of their own, as large as their thread pool: a
-    caller holding its connection never waits for one the callers hold."""
-    if len(reads) < 2 or not is_postgresql(session):
-        return [read(session) for read in reads]
-    session.flush()
-    exported = session.connection().execute(text("SELECT txid_current_if_assigned(), pg_export_snapshot()"))
-    wrote, snapshot = exported.one()
-    if wrote is not None or not _SNAPSHOT_ID.fullmatch(snapshot):
-        return [read(session) for read in reads]
-    engine = _readers_engine(session.get_bind().engine.url)
-
-    def run(read: Callable[[Session], T]) -> T:
-        with Session(engine, expire_on_commit=False) as reader:
-            connection = reader.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            # the id is checked above: PostgreSQL takes no parameter in this statement
-            connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            try:
-                return read(reader)
-            finally:
-                reader.rollback()
-
-    # each read in the caller's context (its language, its request id), the caller's transaction open
-    # (the snapshot lives as long as it does) until every read is back
-    futures = [_readers.submit(contextvars.copy_context().run, run, read) for read in reads]
-    wait(futures)  # all of them, even when one failed: none may start after the snapshot is gone
-    return [future.result() for future in futures]
-
-
-def _readers_engine(url: URL) -> Engine:
-    key = "readers:" + url.render_as_string(hide_password=False)
-    with _engines_lock:
-        if key not in _engines:
-            _engines[key] = create_engine(
-                url,
-                pool_size=READERS,
-                max_overflow=0,
-                connect_args={
-                    "connect_timeout": 5,
-                    "application_name": "opex-crm",
-                    "options": "-c plan_cache_mode=force_custom_plan",
-                },
-            )
-        return _engines[key]
 
 
 def fetch_all(session: Session, statement: Executable, params: Mapping[str, Any] | None = None) -> Sequence[Any]:

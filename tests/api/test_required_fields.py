@@ -39,6 +39,8 @@ CREATE_REQUIRES: dict[str, set[str]] = {
     "/api/opportunity-lost-reasons": {"label"},
     "/api/institutions/bulk/tasks": {"title"},
     "/api/institutions/bulk/meetings": {"title", "starts_at", "ends_at"},
+    "/api/webhooks": {"url"},
+    "/api/tokens": {"name", "scopes"},
 }
 
 #: Every PATCH: path → what it requires. The version where the API demands it (a stale one is a 409);
@@ -59,6 +61,7 @@ PATCH_REQUIRES: dict[str, set[str]] = {
     "/api/comments/{comment_id}": {"body", "version"},
     "/api/settings": {"section", "values"},
     "/api/plugins/{name}/settings": {"values"},
+    "/api/webhooks/{webhook_id}": set(),
     "/api/opportunities/{opportunity_id}": {"version"},
     "/api/opportunity-lost-reasons/{reason_id}": set(),
 }

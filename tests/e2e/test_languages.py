@@ -21,13 +21,17 @@ from functools import cache
 import pytest
 from babel.messages.catalog import Catalog
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import delete
 
 from crm_app.accounts import users
 from crm_app.activities import calls
+from crm_app.platform import settings
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.i18n.catalogs import read_catalog
+from crm_app.platform.models.audit import SecurityEvent
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.sales import invoices, payments
 from tests.activity_factories import make_meeting, make_note, make_task
 from tests.factories import PASSWORD, actor_of, make_team, make_user
@@ -125,6 +129,14 @@ class Records:
 def _seed(language_of: dict[str, str]) -> Records:
     """Records of every kind, named with made-up words (see _DATA), and one admin per language."""
     with unit_of_work() as session:
+        # the company's identity (the settings screen shows it) in made-up words too, still a valid seller
+        settings.update_section(
+            session,
+            SYSTEM_ACTOR,
+            "branding",
+            {"legal_name": "Zorvex Qimbal SAS", "address": "12 Xyltan\n75013 Xyltown"},
+        )
+        session.execute(delete(SecurityEvent))  # set-up, not an admin's change (as tests/conftest.py seeds)
         team = make_team(session, "Zorvex Kappteam")
         other = make_user(session, role=Role.MANAGER, team=team, email="kepp@zorvex.test", name="Kepp Vardon")
         other_actor = actor_of(other)

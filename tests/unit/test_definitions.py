@@ -59,6 +59,7 @@ def test_every_institution_field_is_declared_once_and_read_everywhere() -> None:
         "commercial_status",
         "assigned_user_id",
         "team_id",
+        "is_public_entity",
         "bed_capacity",
         "surgical_rooms",
         "tags",
