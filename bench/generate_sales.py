@@ -195,6 +195,7 @@ class Item:
 def catalog_rows(now: datetime) -> tuple[list[Item], list[Sequence[Any]]]:
     from crm_app.demo.sales import CATALOG
     from crm_app.platform.text import fold
+    from crm_app.sales.tax_codes import default_supply_kind
 
     items: list[Item] = []
     rows: list[Sequence[Any]] = []
@@ -218,6 +219,7 @@ def catalog_rows(now: datetime) -> tuple[list[Item], list[Sequence[Any]]]:
                 True,
                 fold(name),
                 None,
+                default_supply_kind(unit).value,
             )
         )
     return items, rows
@@ -239,6 +241,7 @@ CATALOG_COLUMNS = (
     "is_active",
     "name_key",
     "updated_by",
+    "supply_kind",
 )
 LINE_COLUMNS = (
     "id",
@@ -254,6 +257,7 @@ LINE_COLUMNS = (
     "discount_value",
     "vat_rate",
     "net_amount",
+    "supply_kind",
 )
 
 
@@ -290,8 +294,26 @@ def make_document(rng: random.Random, items: list[Item], scale: float = 1.0) -> 
 
 
 def line_rows(parent: uuid.UUID, document: Document) -> Iterable[tuple[Any, ...]]:
+    from crm_app.sales.tax_codes import default_supply_kind
+
     for position, (item, reference, name, quantity, unit, price, kind, value, rate, net) in enumerate(document.lines):
-        yield (uuid.uuid4(), parent, position, item, reference, name, quantity, unit, price, kind, value, rate, net)
+        supply = default_supply_kind(unit).value  # as the services set it for a line without a catalog item's kind
+        yield (
+            uuid.uuid4(),
+            parent,
+            position,
+            item,
+            reference,
+            name,
+            quantity,
+            unit,
+            price,
+            kind,
+            value,
+            rate,
+            net,
+            supply,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,8 +549,20 @@ INVOICE_COLUMNS = (
     "issued_by",
     "paid_at",
     "updated_by",
+    "amount_refunded",
 )
-PAYMENT_COLUMNS = ("id", "invoice_id", "amount", "paid_on", "method", "reference", "created_at", "created_by")
+# every payment generated is money received ("in"): no refund is generated
+PAYMENT_COLUMNS = (
+    "id",
+    "invoice_id",
+    "amount",
+    "paid_on",
+    "method",
+    "reference",
+    "created_at",
+    "created_by",
+    "direction",
+)
 
 
 @dataclass
@@ -857,13 +891,14 @@ def document_rows(world: World, quotes: list[Quote], invoices: list[Invoice], ou
                 i.owner if i.issued_at else None,
                 i.paid_at,
                 i.owner,
+                ZERO,  # no refund generated
             )
         )
         out.rows["invoice_lines"].extend(line_rows(i.id, i.document))
         for amount, paid_on, method in i.payments:
             moment = min(_moment(paid_on, rng, world.zone), world.now)
             out.rows["payments"].append(
-                (uuid.uuid4(), i.id, amount, paid_on, method, f"{method[:3].upper()}-{i.number}", moment, i.owner)
+                (uuid.uuid4(), i.id, amount, paid_on, method, f"{method[:3].upper()}-{i.number}", moment, i.owner, "in")
             )
 
 
@@ -1209,7 +1244,10 @@ def check_with_services(sample: int, seed: int) -> str:
     from sqlmodel import col, select
 
     from crm_app.activities import tasks
+    from crm_app.institutions.models import Institution
+    from crm_app.platform import settings
     from crm_app.platform.db import unit_of_work
+    from crm_app.platform.errors import ValidationFailed
     from crm_app.platform.models.people import User
     from crm_app.platform.permissions import SYSTEM_ACTOR, actor_from
     from crm_app.sales import invoices, payments, quotes
@@ -1238,9 +1276,34 @@ def check_with_services(sample: int, seed: int) -> str:
         admin = session.exec(select(User).where(User.email == BENCH_EMAIL)).one()
         actor = actor_from(admin)
         line = {"description": "Contrôle", "quantity": "1", "unit": "unit", "unit_price": "100.00", "vat_rate": "20"}
+        # an issued invoice is a Factur-X e-invoice: the seller's identity it needs (rolled back below)
+        settings.update_section(
+            session,
+            SYSTEM_ACTOR,
+            "branding",
+            {
+                "legal_name": "OPEx Médical SAS",
+                "address": "12 rue de la Santé\n75013 Paris",
+                "siret": "73282932000074",
+                "vat_number": "FR44732829320",
+                "iban": "FR7630006000011234567890189",
+                "bic": "AGRIFRPP",
+            },
+        )
         quote = quotes.create_quote(session, actor, {"institution_id": some.institution_id, "lines": [line]})
-        draft = invoices.create_invoice(session, actor, {"institution_id": some.institution_id, "lines": [line]})
-        issued = invoices.issue_invoice(session, actor, draft.id)
+        buyer = session.exec(
+            select(Institution.id).where(
+                col(Institution.siret).is_not(None),
+                col(Institution.street).is_not(None),
+                col(Institution.postal_code).is_not(None),
+                col(Institution.city).is_not(None),
+            )
+        ).first()  # an e-invoice's buyer has its address and SIRET
+        draft = invoices.create_invoice(session, actor, {"institution_id": buyer, "lines": [line]})
+        try:
+            issued = invoices.issue_invoice(session, actor, draft.id)
+        except ValidationFailed as refused:
+            raise SystemExit(f"the check's invoice was not issued: {refused.field_errors}") from None
         payments.record_payment(session, actor, some.id, {"amount": "1.00", "method": "transfer"})
         tasks.create_task(session, actor, {"title": "Contrôle", "institution_id": some.institution_id})
         numbers = f"{quote.number}, {issued.number}"

@@ -18,7 +18,7 @@ from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.sales import invoices
 from tests.factories import actor_of, make_user
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_buyer
 from tests.plugin_factories import event_body, kept, load_from, recorder, write_plugin
 from tests.ui.conftest import element, eventually, log_in
 
@@ -83,7 +83,7 @@ async def test_the_settings_form_and_the_plugins_page(ui_user: User, account: Ca
     with unit_of_work() as session:
         app_settings.update_section(session, SYSTEM_ACTOR, "branding", {"siret": "73282932000074"})
         admin = actor_of(make_user(session, role=Role.ADMIN, email="compta@example.org"))
-        institution = make_institution(session, name="Clinique du Lac", accounting_number="LAC01")
+        institution = make_buyer(session, name="Clinique du Lac", accounting_number="LAC01")
         line = {"description": "Audit", "quantity": "1", "unit_price": "100.00", "vat_rate": "20"}
         draft = invoices.create_invoice(session, admin, {"institution_id": institution.id, "lines": [line]})
         issued = invoices.issue_invoice(session, admin, draft.id)

@@ -3,7 +3,7 @@
 embedded as a PDF/A-3 by factur-x and stored with its hash) in one unit of work, and reading the
 stored file back; p50/p95 in milliseconds (the issue's target: ≤ 150 ms p50).
 
-    python bench/facturx.py [--database-url postgresql://postgres@127.0.0.1:5432/opex_bench_facturx] \
+    python bench/einvoice_issue.py [--database-url postgresql://postgres@127.0.0.1:5432/opex_bench_facturx] \
         [--lines 50] [--runs 30]
 
 Creates the database (dropped first if it exists), runs the migrations, sets the company's identity,
