@@ -30,6 +30,7 @@ from crm_app.sales.invoices import InvoiceQuery
 from crm_app.sales.quotes import QuoteQuery
 from tests.activity_factories import make_meeting, make_task
 from tests.analytics_factories import TODAY, at, build
+from tests.conftest import seed_seller
 from tests.sales_factories import make_sent_quote
 
 
@@ -40,6 +41,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session
         override = request.getfixturevalue("settings_override")
         override(database_url=f"sqlite:///{tmp_path / 'analytics.sqlite3'}")
         migrate.upgrade()
+        # The company's identity an e-invoice needs, in this database too: the settings are cached per
+        # process, and an empty identity read here would stay for the tests after this one.
+        seed_seller()
     connection = get_engine().connect()
     assert connection.dialect.name == request.param
     transaction = connection.begin()
