@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from crm_app.platform import cache, events, security_log
 from crm_app.platform.config import Settings, get_settings
-from crm_app.platform.db import unit_of_work
+from crm_app.platform.db import get_engine, unit_of_work
 from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_, SUPPORTED_LOCALES
 from crm_app.platform.identifiers import clean_email
@@ -301,7 +301,10 @@ def effective(session: Session | None = None) -> dict[str, dict[str, Any]]:
         with unit_of_work() as own:
             return load(own)
 
-    return _merge(_cache.get("stored", compute))
+    # Keyed by the database read: a process that opens a second database (a test on SQLite, the
+    # CLI pointed elsewhere) must not apply one database's company identity to another's invoices.
+    bind = session.get_bind() if session is not None else get_engine()
+    return _merge(_cache.get(("stored", str(bind.engine.url)), compute))
 
 
 def section_values(section: str, session: Session | None = None) -> dict[str, Any]:

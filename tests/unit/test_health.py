@@ -25,6 +25,7 @@ from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor
 from crm_app.sales import invoices
 from tests.activity_factories import Org, make_meeting, make_org, make_person
+from tests.conftest import seed_seller
 from tests.institution_factories import make_buyer
 
 
@@ -123,6 +124,7 @@ def test_the_formula_on_hand_made_data(db: Session, org: Org, clock: Callable[..
 def sqlite_database(tmp_path: Path, settings_override: Callable[..., None]) -> Iterator[None]:
     settings_override(database_url=f"sqlite:///{tmp_path / 'health.sqlite3'}")
     migrate.upgrade()
+    seed_seller()  # a fresh database: the company's identity an e-invoice needs
     yield
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, col, select
 
 from crm_app.accounts import auth
 from crm_app.accounts.models import AuthSession, SessionKind
+from crm_app.operations import migrate
 from crm_app.platform import retention, smtp
 from crm_app.platform import settings as app_settings
 from crm_app.platform.db import unit_of_work
@@ -19,6 +21,7 @@ from crm_app.platform.models.audit import SecurityEvent, Severity
 from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import Actor
 from crm_app.platform.security_log import ClientInfo
+from tests.conftest import TEST_SELLER
 from tests.factories import actor_of, make_user
 from tests.smtp_server import SMTPServer, smtp_server_fixture  # noqa: F401 - fixture
 
@@ -145,6 +148,16 @@ def test_effective_values_are_cached_and_forgotten_on_commit(clean_db: None) -> 
     assert app_settings.module_of_path("/api/tasks/123") == "tasks"
     assert app_settings.module_of_path("/tasks") == "tasks"
     assert app_settings.module_of_path("/institutions") is None
+
+
+def test_the_cache_holds_each_database_apart(tmp_path: Path, settings_override: Callable[..., None]) -> None:
+    """A process that opens a second database (a test on SQLite, the CLI pointed elsewhere) reads that
+    database's settings, not the company identity cached from the first one."""
+    seller = TEST_SELLER["legal_name"]
+    assert app_settings.section_values("branding")["legal_name"] == seller  # now cached
+    settings_override(database_url=f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    migrate.upgrade()
+    assert app_settings.section_values("branding")["legal_name"] == ""  # this database has none
 
 
 def test_session_lifetime_and_idle_timeout_apply(db: Session, boss: Actor, clock: Callable[..., object]) -> None:
