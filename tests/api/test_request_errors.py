@@ -3,6 +3,8 @@ messages are English only)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -94,6 +96,20 @@ async def test_the_check_reads_the_body_whatever_the_case_of_its_type(
     body = b'{"name": "Clinique \\u0000 du Parc", "city": "Lyon"}'
     response = await api.post("/api/institutions", content=body, headers={**headers, "Content-Type": content_type})
     _refused(response, "name")
+
+
+async def test_a_body_sent_in_chunks_is_checked_too(api: httpx.AsyncClient) -> None:
+    """The check skips requests that announce no body (a GET); a body without Content-Length, sent in
+    chunks, announces itself with Transfer-Encoding and is read."""
+    headers = await _admin(api)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"name": "Clinique \\u0000'
+        yield b' du Parc", "city": "Lyon"}'
+
+    request = api.build_request("POST", "/api/institutions", content=chunks(), headers=headers)
+    assert request.headers["transfer-encoding"] == "chunked" and "content-length" not in request.headers
+    _refused(await api.send(request), "name")
 
 
 async def test_a_lone_surrogate_is_refused_naming_the_field(api: httpx.AsyncClient) -> None:

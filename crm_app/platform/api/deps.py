@@ -175,7 +175,9 @@ async def refuse_unstorable_text(request: Request) -> None:
         for name, value in form.multi_items():
             if not is_storable(name) or (isinstance(value, str) and not is_storable(value)):
                 errors[name.replace("\x00", "") or "body"] = UNSTORABLE_TEXT
-    elif not media or media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+    elif _has_body(request) and (
+        not media or media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    ):
         # FastAPI reads a body without a type as JSON
         body = await request.body()
         if _SUSPECT_ESCAPE.search(body):
@@ -186,6 +188,14 @@ async def refuse_unstorable_text(request: Request) -> None:
             errors.update(dict.fromkeys((path or "body" for path in _unstorable(document)), UNSTORABLE_TEXT))
     if errors:
         raise ValidationFailed(errors)
+
+
+def _has_body(request: Request) -> bool:
+    """Whether the request announces a body (HTTP/1.1: a non-zero Content-Length, or chunks). A GET has
+    none: not waiting for one spares every read request a turn of the receive loop, and a client that
+    hangs up meanwhile is no longer an error in the log."""
+    headers = request.headers
+    return headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in headers
 
 
 def query_params(request: Request) -> StrictQuery:
