@@ -37,6 +37,11 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/opex_bench_analytics"
 DASHBOARD_TARGET = (60.0, 150.0)  # GET /api/analytics/dashboard, scope all
 COLUMN_TARGET = (15.0, None)  # a board column's first page
 PAGE_TARGET = (400.0, None)  # the dashboard ready in Chromium by in-app navigation
+#: A chart drawn with its figures: the charts are on the screen (empty) before the figures come, so a
+#: canvas alone says nothing. `getElement` is NiceGUI's (the chart element's Vue component), `chart` its
+#: ECharts instance, which draws as `setOption` returns.
+CHART_DRAWN = """() => [...document.querySelectorAll('.dashboard-chart')].some(
+    (element) => (getElement(element)?.chart?.getOption()?.series ?? []).length > 0)"""
 
 
 def http_scenarios() -> list[tuple[str, str, dict[str, str], tuple[float | None, float | None] | None]]:
@@ -120,7 +125,7 @@ def measure_dashboard_page(base: str, *, loads: int) -> list[Result]:
                 started = time.perf_counter()
                 link.click()
                 figure.wait_for(state="visible", timeout=15_000)
-                page.locator("canvas").first.wait_for(state="visible", timeout=15_000)
+                page.wait_for_function(CHART_DRAWN, timeout=15_000)
                 if index >= 2:
                     navigation.append((time.perf_counter() - started) * 1000)
         finally:
@@ -131,7 +136,7 @@ def measure_dashboard_page(base: str, *, loads: int) -> list[Result]:
             p50=percentile(navigation, 50),
             p95=percentile(navigation, 95),
             target=PAGE_TARGET,
-            note=f"{loads} clicks, figures and a chart drawn",
+            note=f"{loads} clicks, figures and a chart drawn with them",
         )
     ]
 

@@ -302,7 +302,13 @@ class DashboardScreen:
                 )
             self.range_row.set_visibility(c.period is Period.CUSTOM)
             self.caption = ui.label().classes("text-grey-7 text-body2").mark("period-caption")
-            self.body = ui.column().classes("w-full gap-4")
+            with ui.column().classes("w-full gap-4"):
+                self.kpis = ui.element("div").classes("dashboard-kpis w-full").mark("kpis")
+                with ui.element("div").classes("dashboard-panels w-full"):
+                    self.day = ui.element("div").classes("w-full")
+                    # The charts exist before their figures: the browser sets ECharts up (its longest
+                    # work on this screen) while the server reads the figures, which then only fill them.
+                    self.charts = {marker: _chart_card(_(title), marker) for title, marker in CHARTS}
             self.more_panels = ui.element("div").classes("dashboard-panels w-full").mark("more-panels")
 
     async def show_previous_login(self) -> None:
@@ -373,18 +379,21 @@ class DashboardScreen:
             previous_start=format_date(figures.previous.start),
             previous_end=format_date(figures.previous.end),
         )
-        self.body.clear()
-        with self.body:
-            with ui.element("div").classes("dashboard-kpis w-full").mark("kpis"):
-                for name, title in KPI_CARDS:
-                    _kpi_card(name, _(title), figures.kpis, links.kpi(name))
-            with ui.element("div").classes("dashboard-panels w-full"):
-                self._my_day(data)
-                _chart_card(_("Pipeline by stage"), _pipeline_chart(data, links), "chart-pipeline")
-                _chart_card(_("Forecast by expected close"), _forecast_chart(data, links), "chart-forecast")
-                _chart_card(_("Invoiced vs collected, last 12 months"), _cash_chart(data, links), "chart-cash")
-                _chart_card(_("Receivables by days past due"), _ageing_chart(data, links), "chart-ageing")
-                _chart_card(_("Activities per salesperson"), _activities_chart(data, links), "chart-activities")
+        self.kpis.clear()
+        with self.kpis:
+            for name, title in KPI_CARDS:
+                _kpi_card(name, _(title), figures.kpis, links.kpi(name))
+        self.day.clear()
+        with self.day:
+            self._my_day(data)
+        for marker, chart in (
+            ("chart-pipeline", _pipeline_chart(data, links)),
+            ("chart-forecast", _forecast_chart(data, links)),
+            ("chart-cash", _cash_chart(data, links)),
+            ("chart-ageing", _ageing_chart(data, links)),
+            ("chart-activities", _activities_chart(data, links)),
+        ):
+            self.charts[marker].show(*chart)
 
     def _my_day(self, data: Overview) -> None:
         day = data.my_day
@@ -475,10 +484,47 @@ def _kpi_card(name: str, title: str, kpis: Mapping[str, Figure], target: str) ->
                     ui.label(_("vs {value}", value=_value_text(name, figure.previous))).classes("text-grey-7")
 
 
-def _chart_card(title: str, chart: Callable[[], ui.echart], marker: str) -> None:
+#: The charts' titles and markers, in the order they show.
+CHARTS = (
+    (N_("Pipeline by stage"), "chart-pipeline"),
+    (N_("Forecast by expected close"), "chart-forecast"),
+    (N_("Invoiced vs collected, last 12 months"), "chart-cash"),
+    (N_("Receivables by days past due"), "chart-ageing"),
+    (N_("Activities per salesperson"), "chart-activities"),
+)
+
+#: A chart's options and, per series, the list each bar opens (by the bar's index).
+ChartData = tuple[dict[str, Any], Sequence[Sequence[str]]]
+
+
+class _Chart:
+    """An ECharts element shown before its figures, then filled (and refilled for another period)."""
+
+    def __init__(self, element: ui.echart) -> None:
+        self.element = element
+        self.targets: Sequence[Sequence[str]] = ()
+        element.on_point_click(self._open_list)
+
+    def show(self, options: dict[str, Any], targets: Sequence[Sequence[str]]) -> None:
+        self.targets = targets
+        self.element.options.clear()
+        self.element.options.update(options)
+        self.element.update()
+
+    def _open_list(self, event: Any) -> None:
+        """A click on a bar opens the list of its series and category."""
+        if not self.targets:
+            return
+        series = self.targets[min(event.series_index, len(self.targets) - 1)]
+        if 0 <= event.data_index < len(series):
+            ui.navigate.to(series[event.data_index])
+
+
+def _chart_card(title: str, marker: str) -> _Chart:
     with ui.card().classes("w-full").mark(marker):
         ui.label(title).classes("text-subtitle1 text-weight-medium")
-        chart().classes("w-full dashboard-chart").mark(f"{marker}-echart")
+        element = ui.echart({"animation": False, "series": []}).classes("w-full dashboard-chart")
+        return _Chart(element.mark(f"{marker}-echart"))
 
 
 def _js_locale() -> str:
@@ -526,37 +572,21 @@ def _bars(name: str, values: Sequence[Decimal | int], colour: str, **extra: Any)
     }
 
 
-def _navigate_to(targets: Sequence[Sequence[str]]) -> Callable[[Any], None]:
-    """A click on a bar opens the list of its series and category."""
-
-    def open_list(event: Any) -> None:
-        series = targets[min(event.series_index, len(targets) - 1)]
-        if 0 <= event.data_index < len(series):
-            ui.navigate.to(series[event.data_index])
-
-    return open_list
-
-
-def _pipeline_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]:
+def _pipeline_chart(data: Overview, links: ListLinks) -> ChartData:
     stages = data.pipeline
     urls = [links.open_opportunities(s.stage) for s in stages]
 
-    def draw() -> ui.echart:
-        return ui.echart(
-            _base(
-                [_(STAGE_LABELS[s.stage]) for s in stages],
-                [
-                    _bars(_("Amount"), [s.amount for s in stages], PRIMARY),
-                    _bars(_("Weighted"), [s.weighted_amount for s in stages], SECONDARY),
-                ],
-            ),
-            on_point_click=_navigate_to([urls, urls]),
-        )
-
-    return draw
+    options = _base(
+        [_(STAGE_LABELS[s.stage]) for s in stages],
+        [
+            _bars(_("Amount"), [s.amount for s in stages], PRIMARY),
+            _bars(_("Weighted"), [s.weighted_amount for s in stages], SECONDARY),
+        ],
+    )
+    return options, [urls, urls]
 
 
-def _forecast_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]:
+def _forecast_chart(data: Overview, links: ListLinks) -> ChartData:
     forecast = data.forecast
     labels = [_("Overdue")] + [format_date(m.month, style="MMM yyyy") for m in forecast.months]
     amounts = [forecast.overdue.amount, *(m.amount for m in forecast.months)]
@@ -566,38 +596,30 @@ def _forecast_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]
         links.open_opportunities(close_from=_iso(m.close_from), close_to=_iso(m.close_to)) for m in forecast.months
     ]
 
-    def draw() -> ui.echart:
-        options = _base(
-            labels,
-            [
-                _bars(_("Amount"), amounts, PRIMARY, data=[{"value": float(v)} for v in amounts]),
-                _bars(_("Weighted"), weighted, SECONDARY),
-            ],
-        )
-        options["series"][0]["data"][0]["itemStyle"] = {"color": NEGATIVE}  # overdue: still open, date passed
-        return ui.echart(options, on_point_click=_navigate_to([urls, urls]))
-
-    return draw
+    options = _base(
+        labels,
+        [
+            _bars(_("Amount"), amounts, PRIMARY, data=[{"value": float(v)} for v in amounts]),
+            _bars(_("Weighted"), weighted, SECONDARY),
+        ],
+    )
+    options["series"][0]["data"][0]["itemStyle"] = {"color": NEGATIVE}  # overdue: still open, date passed
+    return options, [urls, urls]
 
 
-def _cash_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]:
+def _cash_chart(data: Overview, links: ListLinks) -> ChartData:
     months = data.cash
     invoiced = [links.invoices(issued_from=_iso(m.month), issued_to=_iso(_month_end(m.month))) for m in months]
     collected = [links.invoices(paid_from=_iso(m.month), paid_to=_iso(_month_end(m.month))) for m in months]
 
-    def draw() -> ui.echart:
-        return ui.echart(
-            _base(
-                [format_date(m.month, style="MMM yy") for m in months],
-                [
-                    _bars(_("Invoiced excl. VAT"), [m.invoiced for m in months], PRIMARY),
-                    _bars(_("Collected"), [m.collected for m in months], SECONDARY),
-                ],
-            ),
-            on_point_click=_navigate_to([invoiced, collected]),
-        )
-
-    return draw
+    options = _base(
+        [format_date(m.month, style="MMM yy") for m in months],
+        [
+            _bars(_("Invoiced excl. VAT"), [m.invoiced for m in months], PRIMARY),
+            _bars(_("Collected"), [m.collected for m in months], SECONDARY),
+        ],
+    )
+    return options, [invoiced, collected]
 
 
 def _month_end(first: date) -> date:
@@ -605,27 +627,24 @@ def _month_end(first: date) -> date:
     return following - timedelta(days=1)
 
 
-def _ageing_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]:
+def _ageing_chart(data: Overview, links: ListLinks) -> ChartData:
     buckets = data.receivables.buckets
     urls = [links.invoices(outstanding="1", due_from=_iso(b.due_from), due_to=_iso(b.due_to)) for b in buckets]
     colours = [SECONDARY, WARNING, "#e67e22", "#d35400", NEGATIVE]
 
-    def draw() -> ui.echart:
-        series = _bars(
-            _("Outstanding incl. VAT"),
-            [b.amount for b in buckets],
-            PRIMARY,
-            data=[{"value": float(b.amount), "itemStyle": {"color": c}} for b, c in zip(buckets, colours, strict=True)],
-        )
-        options = _base([_(AGEING_LABELS[b.bucket]) for b in buckets], [series])
-        options["legend"] = {"show": False}
-        options["grid"]["bottom"] = 20
-        return ui.echart(options, on_point_click=_navigate_to([urls]))
-
-    return draw
+    series = _bars(
+        _("Outstanding incl. VAT"),
+        [b.amount for b in buckets],
+        PRIMARY,
+        data=[{"value": float(b.amount), "itemStyle": {"color": c}} for b, c in zip(buckets, colours, strict=True)],
+    )
+    options = _base([_(AGEING_LABELS[b.bucket]) for b in buckets], [series])
+    options["legend"] = {"show": False}
+    options["grid"]["bottom"] = 20
+    return options, [urls]
 
 
-def _activities_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echart]:
+def _activities_chart(data: Overview, links: ListLinks) -> ChartData:
     people = list(reversed(data.activities[:12]))  # the most active on top
     period = {"from": _iso(links.start), "to": _iso(links.end)}
     tasks = [
@@ -662,20 +681,17 @@ def _activities_chart(data: Overview, links: ListLinks) -> Callable[[], ui.echar
         for p in people
     ]
 
-    def draw() -> ui.echart:
-        stack = {"stack": "activities"}
-        options = _base(
-            [p.name for p in people],
-            [
-                _bars(_("Tasks done"), [p.tasks_done for p in people], PRIMARY, **stack),
-                _bars(_("Meetings"), [p.meetings for p in people], SECONDARY, **stack),
-                _bars(_("Calls"), [p.calls for p in people], ACCENT, **stack),
-                _bars(_("Notes"), [p.notes for p in people], WARNING, **stack),
-            ],
-            horizontal=True,
-        )
-        if not people:
-            options["title"] = {"text": _("No activity in this period."), "left": "center", "top": "middle"}
-        return ui.echart(options, on_point_click=_navigate_to([tasks, meetings, calls, notes]))
-
-    return draw
+    stack = {"stack": "activities"}
+    options = _base(
+        [p.name for p in people],
+        [
+            _bars(_("Tasks done"), [p.tasks_done for p in people], PRIMARY, **stack),
+            _bars(_("Meetings"), [p.meetings for p in people], SECONDARY, **stack),
+            _bars(_("Calls"), [p.calls for p in people], ACCENT, **stack),
+            _bars(_("Notes"), [p.notes for p in people], WARNING, **stack),
+        ],
+        horizontal=True,
+    )
+    # Always given: ECharts merges a new period's options into the chart's, and would keep an old title.
+    options["title"] = {"show": not people, "text": _("No activity in this period."), "left": "center", "top": "middle"}
+    return options, [tasks, meetings, calls, notes]

@@ -125,3 +125,23 @@ async def test_the_scope_selector_offers_what_the_role_allows(ui_user: User, dat
     await _open(ui_user, data.org.rep_a.user.email)
     await ui_user.should_not_see(marker="scope")
     await eventually(lambda: _text(ui_user, "kpi-open_pipeline-value") == _euros("3345.67"), "the rep's own")
+
+
+async def test_another_period_refills_the_same_charts(ui_user: User, data: Data) -> None:
+    """The charts are made with the screen and filled when the figures come: another period fills the
+    same charts again, an old title (no activity) does not stay, and a bar opens the new period's list."""
+    await _open(ui_user, data.org.admin.user.email, MARCH)
+    chart = next(iter(ui_user.find(marker="chart-activities-echart").elements))
+    assert isinstance(chart, ui.echart)
+
+    def people() -> list[str]:
+        return list(chart.options.get("yAxis", {}).get("data", []))
+
+    await eventually(lambda: bool(people()), "March's active people")
+    assert chart.options["title"]["show"] is False
+    for marker, day in (("date-to", "2020-01-31"), ("date-from", "2020-01-01")):  # long before any record
+        field = next(iter(ui_user.find(marker=marker).elements))
+        assert isinstance(field, ui.input)
+        field.set_value(day)
+    await eventually(lambda: not people() and chart.options["title"]["show"] is True, "the empty month")
+    assert next(iter(ui_user.find(marker="chart-activities-echart").elements)) is chart
