@@ -292,7 +292,8 @@ def main() -> None:
     print_figures(figures, previous)
     if not args.no_save:
         RESULTS.parent.mkdir(exist_ok=True)
-        record = {"at": at, "load_before": load, "figures": [asdict(f) for f in figures]}
+        saved = [asdict(f) | {"value": round(f.value, 2)} for f in figures]
+        record = {"at": at, "load_before": load, "figures": saved}
         RESULTS.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
