@@ -93,7 +93,9 @@ class WebhookIn(BaseModel):
 
 @partial_model
 class WebhookPatch(WebhookIn):
-    version: int | None = Field(default=None, description="The version you read; a stale one is refused with 409.")
+    """Fields to change; omitted fields keep their value."""
+
+    version: int = Field(description="The version you read; a stale one is refused with 409.")
 
 
 class SecretOut(BaseModel):
@@ -155,7 +157,7 @@ def get_webhook(webhook_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> 
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookOut, responses={409: {"description": "Stale version"}})
 def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, session: SessionDep, actor: ActorDep) -> WebhookOut:
     changes = body.model_dump(exclude_unset=True)
-    version = changes.pop("version", None)
+    version = changes.pop("version")
     return _out(webhooks.update_webhook(session, actor, webhook_id, changes, expected_version=version))
 
 

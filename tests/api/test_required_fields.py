@@ -61,7 +61,7 @@ PATCH_REQUIRES: dict[str, set[str]] = {
     "/api/comments/{comment_id}": {"body", "version"},
     "/api/settings": {"section", "values"},
     "/api/plugins/{name}/settings": {"values"},
-    "/api/webhooks/{webhook_id}": set(),
+    "/api/webhooks/{webhook_id}": {"version"},
     "/api/opportunities/{opportunity_id}": {"version"},
     "/api/opportunity-lost-reasons/{reason_id}": set(),
 }

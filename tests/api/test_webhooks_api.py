@@ -87,6 +87,8 @@ async def test_webhooks_are_for_super_admins_and_the_secret_is_shown_once(
     assert patched.json()["all_events"] and not patched.json()["is_active"]
     stale = await api.patch(f"/api/webhooks/{webhook['id']}", headers=sam, json={"description": "x", "version": 2})
     assert stale.status_code == 409
+    blind = await api.patch(f"/api/webhooks/{webhook['id']}", headers=sam, json={"description": "x"})
+    assert blind.status_code == 422 and "version" in blind.text  # a change must say which version it read
     assert (await api.delete(f"/api/webhooks/{webhook['id']}", headers=sam)).status_code == 204
     assert (await api.get(f"/api/webhooks/{webhook['id']}", headers=sam)).status_code == 404
 
