@@ -26,8 +26,8 @@ from crm_app.platform.errors import NotAuthenticated, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.audit import SecurityAction, Severity
 from crm_app.platform.models.base import table_of, utcnow
-from crm_app.platform.models.people import Role, Theme, User
-from crm_app.platform.permissions import Actor, actor_from
+from crm_app.platform.models.people import User
+from crm_app.platform.permissions import Actor, actor_from, actor_from_row
 from crm_app.platform.scheduler import Job, cron
 from crm_app.platform.security_log import ClientInfo
 
@@ -199,16 +199,7 @@ def resolve_session(session: Session, session_id: uuid.UUID | str | None) -> Act
             .values(last_seen_at=now)
             .execution_options(synchronize_session=False)
         )
-    return Actor(
-        id=row.user_id,
-        email=row.email,
-        full_name=row.full_name,
-        role=Role(row.role),
-        team_id=row.team_id,
-        language=row.language,
-        theme=Theme(row.theme),
-        session_id=sid,
-    )
+    return actor_from_row(row, session_id=sid)
 
 
 _AS, _U = table_of(AuthSession).c, table_of(User).c

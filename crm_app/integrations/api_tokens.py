@@ -38,8 +38,8 @@ from crm_app.platform.errors import Forbidden, NotAuthenticated, NotFound, Valid
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.audit import Severity
 from crm_app.platform.models.base import table_of, utcnow
-from crm_app.platform.models.people import Role, Theme, User
-from crm_app.platform.permissions import Actor, can
+from crm_app.platform.models.people import User
+from crm_app.platform.permissions import Actor, actor_from_row, can
 from crm_app.platform.security_log import ClientInfo
 
 TOKEN_PREFIX = "opx_"  # noqa: S105 - the recognisable start of every token, not a secret
@@ -359,17 +359,7 @@ def authenticate(session: Session, token: str, client: ClientInfo | None = None)
     if row.last_used_at is None or now - row.last_used_at > LAST_USE_RESOLUTION:
         touch = _TOUCH_UNLESS_LOCKED if is_postgresql(session) else _TOUCH
         session.connection().execute(touch, {"token_id": row.id, "now": now})
-    return Actor(
-        id=row.user_id,
-        email=row.email,
-        full_name=row.full_name,
-        role=Role(row.role),
-        team_id=row.team_id,
-        language=row.language,
-        theme=Theme(row.theme),
-        token_id=row.id,
-        scopes=frozenset(row.scopes),
-    )
+    return actor_from_row(row, token_id=row.id, scopes=frozenset(row.scopes))
 
 
 def authenticate_bearer(session: Session, credential: str, client: ClientInfo) -> Actor:

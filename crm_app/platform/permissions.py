@@ -71,6 +71,30 @@ def actor_from(user: User, session_id: uuid.UUID | None = None) -> Actor:
     )
 
 
+def actor_from_row(
+    row: Any,
+    *,
+    session_id: uuid.UUID | None = None,
+    token_id: uuid.UUID | None = None,
+    scopes: frozenset[str] | None = None,
+) -> Actor:
+    """The actor of a Core row that selected a user's columns as `user_id`, `email`, `full_name`,
+    `role`, `team_id`, `language` and `theme`: what a request's authentication reads in one statement
+    (a login's session, a personal API token), with the session or the token it came with."""
+    return Actor(
+        id=row.user_id,
+        email=row.email,
+        full_name=row.full_name,
+        role=Role(row.role),
+        team_id=row.team_id,
+        language=row.language,
+        theme=Theme(row.theme),
+        session_id=session_id,
+        token_id=token_id,
+        scopes=scopes,
+    )
+
+
 #: Each role's name (message ids, translated where shown).
 ROLE_LABELS: dict[Role, str] = {
     Role.USER: N_("Sales rep"),
