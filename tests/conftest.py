@@ -140,7 +140,7 @@ def truncate_all() -> None:
     """Empty every table (for tests whose requests commit through the running app)."""
     import crm_app.tables  # noqa: F401 - the metadata knows every table
     from crm_app.analytics import rollup
-    from crm_app.platform import cache
+    from crm_app.platform import cache, rate_limit
     from crm_app.platform.db import get_engine
 
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
@@ -156,6 +156,7 @@ def truncate_all() -> None:
                 raise
             time.sleep(0.2)
     cache.forget_all()
+    rate_limit.forget_leases()  # the counters they were reserved from are gone
     seed_seller()
     # A test may have changed the organisation's time zone, which the dashboard's per-day totals follow:
     # build them again in the zone the next test starts with (empty tables: a few milliseconds).

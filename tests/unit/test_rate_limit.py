@@ -1,4 +1,5 @@
-"""The API rate limit's counter: one upsert per request, shared by every connection and process."""
+"""The API rate limit's counter: requests reserved by upserts shared by every connection and process,
+a few at a time under a large limit (a lease), one at a time under a small one."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def counters() -> Iterator[None]:
+    rate_limit.forget_leases()
     yield
     truncate_all()
 
@@ -74,8 +76,34 @@ def test_concurrent_connections_lose_no_count() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert _hits("ip:10.0.0.9") == 200
     assert len(refused) == 50  # exactly the requests past 150
+    # Reserved 7 at a time (a twentieth of 150): at least the 150 granted, and each refused request
+    # asked for a lease in vain, since the process's last lease had run out.
+    assert rate_limit.lease_size(150) == 7
+    assert _hits("ip:10.0.0.9") == 150 + 7 * 50 + (-150 % 7)
+
+
+@pytest.mark.usefixtures("counters")
+def test_a_lease_serves_the_next_requests_without_a_statement() -> None:
+    """Under 600 a minute a process reserves 30 requests at a time: the 29 after a reservation are
+    counted in memory, and the 31st reserves again; a bucket's counter never grants past the limit."""
+    now = utcnow()
+    assert rate_limit.lease_size(600) == 30
+    first = rate_limit.count(["ip:10.0.0.5"], limit=600, now=now)
+    assert first.allowed and first.hits == 30 and _hits("ip:10.0.0.5") == 30
+    served = [rate_limit.count_from_lease(["ip:10.0.0.5"], now=now) for _ in range(29)]
+    assert all(verdict is not None and verdict.allowed and verdict.hits is None for verdict in served)
+    assert _hits("ip:10.0.0.5") == 30  # no statement
+    assert rate_limit.count_from_lease(["ip:10.0.0.5"], now=now) is None  # spent: nothing counted
+    assert rate_limit.count(["ip:10.0.0.5"], limit=600, now=now).hits == 60
+    # Another process reserved up to 595 meanwhile: this one is granted the 5 left, then refused.
+    with get_engine().begin() as connection:
+        connection.execute(text("UPDATE rate_limit_counters SET hits = 595 WHERE bucket = 'ip:10.0.0.5'"))
+    rate_limit.forget_leases()
+    allowed = [rate_limit.count(["ip:10.0.0.5"], limit=600, now=now).allowed for _ in range(7)]
+    assert allowed == [True] * 5 + [False] * 2
+    # The next minute starts afresh, whatever this process still held.
+    assert rate_limit.count(["ip:10.0.0.5"], limit=600, now=now + timedelta(minutes=1)).hits == 30
 
 
 @pytest.mark.usefixtures("counters")

@@ -29,6 +29,11 @@ async def limit_rate(request: Request) -> None:
     limit = get_settings().api_rate_limit_per_minute
     if limit <= 0:
         return
-    verdict = await run_in_threadpool(rate_limit.count, buckets_of(request), limit=limit)
+    buckets = buckets_of(request)
+    # Most requests are served from this process's lease (a lock and a dict: no thread, no I/O); the
+    # others reserve a new one with a statement, off the event loop.
+    verdict = rate_limit.count_from_lease(buckets)
+    if verdict is None:
+        verdict = await run_in_threadpool(rate_limit.count, buckets, limit=limit)
     if not verdict.allowed:
         raise RateLimited(verdict.retry_after)
