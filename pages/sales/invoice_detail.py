@@ -7,6 +7,7 @@ refund on a credit note, PDF, email. A refused action shows the service's messag
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -549,53 +550,47 @@ class InvoicePage:
             confirm(_("Delete this refund? The money is owed to the client again."), delete)
 
     def open_refund(self) -> None:
-        detail = self.detail
-        if detail is None:
-            return
-        with self.panel.dialog() as dialog, ui.card().classes("w-96").mark("refund-dialog"):
-            ui.label(_("Record a refund")).classes("text-h6")
-            ui.label(_("Remaining to refund: {amount}", amount=format_currency(detail.refundable))).classes(
-                "text-grey-8"
+        if self.detail is not None:
+            self._record_money(
+                "refund",
+                title=_("Record a refund"),
+                caption=_("Remaining to refund: {amount}", amount=format_currency(self.detail.refundable)),
+                amount=self.detail.refundable,
+                record=payments.record_refund,
+                done=_("Refund recorded."),
             )
-            f = _money_fields(self.zone, detail.refundable, "refund")
-
-            async def save() -> None:
-                raw = _money_values(f)
-                if raw is None:
-                    return
-                recorded = await self.panel.act(
-                    payments.record_refund, self.invoice_id, raw, fields=f, done=_("Refund recorded.")
-                )
-                if recorded is not None and not dialog.is_deleted:
-                    dialog.close()
-
-            with ui.row().classes("w-full justify-end"):
-                ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
-                ui.button(_("Record"), icon="check", on_click=save).props("unelevated no-caps").mark("refund-save")
-        dialog.open()
 
     def open_payment(self) -> None:
-        detail = self.detail
-        if detail is None:
-            return
-        with self.panel.dialog() as dialog, ui.card().classes("w-96").mark("payment-dialog"):
-            ui.label(_("Record a payment")).classes("text-h6")
-            ui.label(_("Remaining: {amount}", amount=format_currency(detail.remaining))).classes("text-grey-8")
-            f = _money_fields(self.zone, detail.remaining, "payment")
+        if self.detail is not None:
+            self._record_money(
+                "payment",
+                title=_("Record a payment"),
+                caption=_("Remaining: {amount}", amount=format_currency(self.detail.remaining)),
+                amount=self.detail.remaining,
+                record=payments.record_payment,
+                done=_("Payment recorded."),
+            )
+
+    def _record_money(
+        self, kind: str, *, title: str, caption: str, amount: Decimal, record: Callable[..., Any], done: str
+    ) -> None:
+        """The dialog of a payment in or a refund out (`kind`): amount, date, method, reference."""
+        with self.panel.dialog() as dialog, ui.card().classes("w-96").mark(f"{kind}-dialog"):
+            ui.label(title).classes("text-h6")
+            ui.label(caption).classes("text-grey-8")
+            f = _money_fields(self.zone, amount, kind)
 
             async def save() -> None:
                 raw = _money_values(f)
                 if raw is None:
                     return
-                recorded = await self.panel.act(
-                    payments.record_payment, self.invoice_id, raw, fields=f, done=_("Payment recorded.")
-                )
+                recorded = await self.panel.act(record, self.invoice_id, raw, fields=f, done=done)
                 if recorded is not None and not dialog.is_deleted:
                     dialog.close()
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat no-caps")
-                ui.button(_("Record"), icon="check", on_click=save).props("unelevated no-caps").mark("payment-save")
+                ui.button(_("Record"), icon="check", on_click=save).props("unelevated no-caps").mark(f"{kind}-save")
         dialog.open()
 
     async def open_credit_note(self) -> None:  # noqa: PLR0915 - one dialog, its parts in order
