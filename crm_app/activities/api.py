@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_app.activities import calls, meetings, notes, tasks
@@ -22,6 +22,7 @@ from crm_app.institutions.timeline import TimelineEntry
 from crm_app.platform import comments
 from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.api.pages import page_response
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.api.settings import module_enabled
 from crm_app.platform.cleaners import moment
 from crm_app.platform.comments import CommentRow
@@ -30,7 +31,7 @@ from crm_app.platform.i18n import N_
 from crm_app.platform.paging import PageRequest
 
 # A module switched off in /admin/settings (tasks, notes, meetings, calls) answers 404 on all its routes.
-router = APIRouter(tags=["activities"], dependencies=[Depends(module_enabled)])
+router = area_router(tags=["activities"], dependencies=[Depends(module_enabled)])
 
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_app.activities import bulk
 from crm_app.activities.bulk import AssignTo, BulkKind, BulkResult
 from crm_app.institutions.service import InstitutionQuery
 from crm_app.platform.api.deps import ActorDep, SessionDep
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
 
-router = APIRouter(tags=["activities"])
+router = area_router(tags=["activities"])
 
 
 class BulkWorkIn(BaseModel):

@@ -9,17 +9,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, Field, create_model
 
 from crm_app.analytics import dashboard as analytics
 from crm_app.analytics.dashboard import AgeingBucket, DashboardScope, Period
 from crm_app.platform.api.deps import ActorDep, Day, SessionDep
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.sales.models.opportunities import OpportunityStage
 
-router = APIRouter(prefix="/analytics", tags=["analytics"])
+router = area_router(prefix="/analytics", tags=["analytics"])
 
 ScopeQuery = Annotated[
     DashboardScope | None,

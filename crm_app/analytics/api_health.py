@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from crm_app.analytics.health import Component, Health, health_of, score_breakdown
 from crm_app.platform.api.deps import ActorDep, SessionDep
+from crm_app.platform.api.routes import area_router
 
-router = APIRouter(tags=["analytics"])
+router = area_router(tags=["analytics"])
 
 
 class HealthComponentOut(BaseModel):

@@ -7,17 +7,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_app.integrations import catalogue, webhooks
 from crm_app.integrations.webhooks import DeliveryRow, WebhookRow
 from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, partial_model
 from crm_app.platform.api.pages import page_response
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.i18n import gettext, negotiate, use_locale
 from crm_app.platform.paging import PageRequest
 
-router = APIRouter(tags=["integrations"])
+router = area_router(tags=["integrations"])
 
 LanguageDep = Annotated[str | None, Header(alias="accept-language")]
 

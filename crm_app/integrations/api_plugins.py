@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
@@ -15,11 +15,12 @@ from starlette.types import Receive, Scope, Send
 from crm_app.integrations import plugin_host, plugin_state, plugins
 from crm_app.integrations.plugins import PluginSettingsView, PluginView
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import NotFound
 from crm_app.platform.i18n import N_, gettext, negotiate, use_locale
 
-router = APIRouter(tags=["plugins"])
+router = area_router(tags=["plugins"])
 
 NameDep = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="The plugin's name (its module's)")
 

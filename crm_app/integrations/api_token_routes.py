@@ -6,15 +6,15 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from crm_app.integrations import api_tokens
 from crm_app.integrations.api_tokens import TokenRow
 from crm_app.integrations.scopes import TokenScope
 from crm_app.platform.api.deps import ActorDep, ClientDep, Day, SessionDep
+from crm_app.platform.api.routes import area_router
 
-router = APIRouter(tags=["API tokens"])
+router = area_router(tags=["API tokens"])
 
 _LOGIN_ONLY = (
     " Needs a login's access token (POST /api/auth/login): a personal API token is refused here with "

@@ -33,6 +33,7 @@ from fastapi import APIRouter
 from crm_app.integrations import plugin_state
 from crm_app.integrations.plugin_settings import SettingField, SettingsSchema, Words, words
 from crm_app.platform.api import deps
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import Forbidden
 from crm_app.platform.permissions import SYSTEM_ACTOR, Actor, Scope, authorize, scope_for
@@ -83,7 +84,7 @@ class Plugin:
     schema: SettingsSchema | None = None
     page_title: Words | None = None
     page_builder: PageBuilder | None = None
-    router: APIRouter = field(default_factory=APIRouter)
+    router: APIRouter = field(default_factory=area_router)
     crm: Crm | None = None
 
     @property
@@ -214,7 +215,7 @@ def _set_up(plugin: Plugin, module: Any) -> None:
         plugin.error = _first_error_line(exc)
         plugin.handlers.clear()
         plugin.page_builder = None
-        plugin.router = APIRouter()
+        plugin.router = area_router()
         log.error(
             "plugin %s failed to set up",
             plugin.name,

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from crm_app import bootstrap
 from crm_app.integrations import scopes
 from crm_app.integrations.scopes import ScopeMissing, TokenNotAccepted, TokenScope, check_route, grants, normalize
-from crm_app.platform.api.deps import current_actor
+from crm_app.platform.api.deps import AUTHENTICATING
 from crm_app.platform.models.people import Role
 from crm_app.platform.permissions import Actor
 
@@ -29,7 +29,7 @@ def _token_actor(*granted: str) -> Actor:
 
 
 def _authenticates(dependant: Dependant) -> bool:
-    return dependant.call is current_actor or any(_authenticates(d) for d in dependant.dependencies)
+    return dependant.call in AUTHENTICATING or any(_authenticates(d) for d in dependant.dependencies)
 
 
 def _api_routes() -> list[APIRoute]:

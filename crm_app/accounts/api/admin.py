@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import Depends, Header, Response
 from pydantic import BaseModel, Field
 
 from crm_app.accounts import auth, teams
@@ -17,13 +17,14 @@ from crm_app.accounts.teams import TeamRow
 from crm_app.platform import security_log
 from crm_app.platform.api.deps import ActorDep, ClientDep, Day, PageDep, PageSizeDep, SessionDep
 from crm_app.platform.api.pages import page_response
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.i18n import negotiate, use_locale
 from crm_app.platform.models.audit import Severity
 from crm_app.platform.models.people import Role
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.security_log import SecurityEventRow, SecurityLogQuery
 
-router = APIRouter(tags=["administration"])
+router = area_router(tags=["administration"])
 
 
 class TeamOut(BaseModel):

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -14,10 +14,11 @@ from crm_app.accounts import auth, tokens, users
 from crm_app.accounts.auth import LoginFailure
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
 from crm_app.platform.api.errors import error_body
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.errors import NotAuthenticated
 from crm_app.platform.i18n import gettext, negotiate, use_locale
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = area_router(prefix="/auth", tags=["auth"])
 
 
 class LoginRequest(BaseModel):

@@ -7,19 +7,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import Header, Response
 from pydantic import BaseModel, Field
 
 from crm_app.accounts import administration as accounts
 from crm_app.accounts.administration import UserRow, UserStatus
 from crm_app.platform.api.deps import ActorDep, ClientDep, PageDep, PageSizeDep, SessionDep
 from crm_app.platform.api.pages import page_response
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.i18n import N_, gettext, negotiate, use_locale
 from crm_app.platform.models.people import Role
 from crm_app.platform.paging import PageRequest
 
-router = APIRouter(prefix="/users", tags=["users"])
-auth_router = APIRouter(prefix="/auth", tags=["auth"])
+router = area_router(prefix="/users", tags=["users"])
+auth_router = area_router(prefix="/auth", tags=["auth"])
 
 RESET_REQUESTED = N_("If an account exists for this address, we have sent it a link to choose a new password.")
 

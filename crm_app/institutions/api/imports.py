@@ -6,16 +6,17 @@ import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Header, UploadFile
+from fastapi import File, Form, Header, UploadFile
 from pydantic import BaseModel
 
 from crm_app.institutions import imports
 from crm_app.institutions.imports import Action, ImportReport
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.errors import ValidationFailed
 from crm_app.platform.i18n import N_, negotiate, use_locale
 
-router = APIRouter(prefix="/institutions", tags=["institutions"])
+router = area_router(prefix="/institutions", tags=["institutions"])
 
 
 class CellErrorOut(BaseModel):

@@ -11,7 +11,7 @@ from enum import StrEnum
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from crm_app.institutions import contacts, exports
@@ -30,10 +30,11 @@ from crm_app.platform.api.deps import (
     query_params,
 )
 from crm_app.platform.api.pages import page_response
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.i18n import negotiate, use_locale
 from crm_app.platform.paging import PageRequest
 
-router = APIRouter(tags=["institutions"])
+router = area_router(tags=["institutions"])
 
 
 def _published(row_type: type, *, hidden: tuple[str, ...]) -> dict[str, Any]:

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model
 from pydantic.fields import FieldInfo
 from sqlmodel import Session
 
+from crm_app.platform.api.unit_of_work import db_session
 from crm_app.platform.cleaners import FIRST_DAY, LAST_DAY
-from crm_app.platform.db import get_engine
 from crm_app.platform.errors import NotAuthenticated, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.paging import MAX_PAGE, MAX_PAGE_SIZE
@@ -60,37 +59,9 @@ def client_info(request: Request) -> ClientInfo:
     return ClientInfo(ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))
 
 
-async def db_session() -> AsyncIterator[Session]:
-    """One unit of work per request. Opening a session does no I/O, so it happens on the event loop;
-    the commit (or rollback) and close run in the thread pool. With the actor check and the route
-    itself, a request makes three thread-pool hops instead of four."""
-    session = Session(get_engine(), expire_on_commit=False)
-    try:
-        yield session
-    except BaseException:
-        await run_in_threadpool(_finish, session, commit=False)
-        raise
-    await run_in_threadpool(_finish, session, commit=True)
-
-
-def _finish(session: Session, *, commit: bool) -> None:
-    try:
-        if commit:
-            session.commit()
-        else:
-            session.rollback()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def current_actor(
-    request: Request,
-    session: Annotated[Session, Depends(db_session, scope="function")],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
+def _actor_of(request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None) -> Actor:
+    """The actor behind the request's bearer token (a login's access token or a personal API token),
+    whose scopes, for an API token, must cover the route; NotAuthenticated or Forbidden otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
     if _authenticator is None:
@@ -111,11 +82,56 @@ def current_actor(
     return actor
 
 
+def current_actor(
+    request: Request,
+    session: Annotated[Session, Depends(db_session, scope="function")],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    return _actor_of(request, session, credentials)
+
+
+class DeferredActor:
+    """The actor of a request, to be looked up in the thread that runs the route
+    (`crm_app.platform.api.routes`: the route asking for `ActorDep` gets `deferred_actor` instead)."""
+
+    __slots__ = ("credentials", "request", "session")
+
+    def __init__(self, request: Request, session: Session, credentials: HTTPAuthorizationCredentials) -> None:
+        self.request, self.session, self.credentials = request, session, credentials
+
+    def resolve(self) -> Actor:
+        return _actor_of(self.request, self.session, self.credentials)
+
+
+async def deferred_actor(
+    request: Request,
+    session: Annotated[Session, Depends(db_session, scope="function")],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> DeferredActor:
+    """`current_actor` without its look-up: a request without a bearer token is refused here, at once."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated()
+    return DeferredActor(request, session, credentials)
+
+
+#: The dependencies that authenticate a request: a route depending on one of them answers 401 without a
+#: valid token (and 403 when its rights or an API token's scopes fall short).
+AUTHENTICATING = frozenset({current_actor, deferred_actor})
+
+
 # scope="function": the unit of work commits before the response is sent, so a client that reads
 # the answer (a new token, a saved record) never races the commit.
 SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 ActorDep = Annotated[Actor, Depends(current_actor, scope="function")]
-ClientDep = Annotated[ClientInfo, Depends(client_info)]
+
+
+async def _client_dependency(request: Request) -> ClientInfo:
+    """`client_info` as a dependency: async although it awaits nothing, since FastAPI would send a
+    sync dependency through the thread pool."""
+    return client_info(request)
+
+
+ClientDep = Annotated[ClientInfo, Depends(_client_dependency)]
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from crm_app import __version__
@@ -12,10 +12,11 @@ from crm_app.platform import bridge, db
 from crm_app.platform import outbox as mail
 from crm_app.platform import scheduler as jobs
 from crm_app.platform.api.errors import CATCH_ALL, allowed_methods, method_not_allowed
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.errors import NotFound
 from crm_app.platform.i18n import N_
 
-router = APIRouter(tags=["health"])
+router = area_router(tags=["health"])
 
 
 @router.get("/health", responses={503: {"description": "The database does not answer"}})
@@ -48,7 +49,7 @@ async def unknown_endpoint(request: Request) -> Response:
 #: Included last: an unknown /api path (or method) answers in the API's error shape rather than with a
 #: page: the catch-all takes every method, so that the application's page routes never see an /api
 #: request.
-unknown_endpoint_router = APIRouter()
+unknown_endpoint_router = area_router()
 unknown_endpoint_router.add_api_route(
     "/{path:path}",
     unknown_endpoint,

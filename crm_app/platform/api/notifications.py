@@ -9,18 +9,19 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import Header, Response
 from pydantic import BaseModel
 
 from crm_app.platform import notifications
 from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep
 from crm_app.platform.api.pages import page_response
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.i18n import negotiate, use_locale
 from crm_app.platform.notifications import NotificationRow
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import Actor
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = area_router(prefix="/notifications", tags=["notifications"])
 LanguageDep = Annotated[str | None, Header(alias="accept-language")]
 
 

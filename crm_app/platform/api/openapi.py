@@ -52,7 +52,7 @@ def error_statuses(route: RouteContext) -> set[int]:
     dependant: Dependant = route.dependant
     calls = set(_calls(dependant))
     statuses = {422}
-    authenticated = deps.current_actor in calls
+    authenticated = not deps.AUTHENTICATING.isdisjoint(calls)
     if authenticated:
         statuses |= {401, 403}
     if dependant.path_params or dependant.body_params or module_enabled in calls:

@@ -8,17 +8,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_app.platform import settings as app_settings
 from crm_app.platform import smtp
 from crm_app.platform.api.deps import ActorDep, ClientDep, SessionDep
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.errors import NotFound
 from crm_app.platform.i18n import N_
 from crm_app.platform.settings import SectionView
 
-router = APIRouter(tags=["settings"])
+router = area_router(tags=["settings"])
 
 
 def module_enabled(request: Request) -> None:

@@ -7,16 +7,17 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_app.platform.api.deps import ActorDep, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.api.pages import page_response
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.paging import PageRequest
 from crm_app.sales import catalog
 from crm_app.sales.catalog import CatalogQuery, CatalogRow
 
-router = APIRouter(tags=["catalog"])
+router = area_router(tags=["catalog"])
 
 
 class CatalogItemOut(BaseModel):

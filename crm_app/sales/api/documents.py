@@ -10,15 +10,16 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_app.platform.api.deps import ActorDep, SessionDep, query_params
+from crm_app.platform.api.routes import area_router
 from crm_app.sales import documents, einvoicing
 from crm_app.sales.invoices import InvoiceQuery
 from crm_app.sales.models.quotes import DocumentKind
 
-router = APIRouter(tags=["documents"])
+router = area_router(tags=["documents"])
 
 _PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF, as a download"}}
 _XML = {200: {"content": {"application/xml": {}}, "description": "The Factur-X XML (CII, EN 16931), as a download"}}

@@ -11,15 +11,16 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, partial_model, query_params
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.paging import PageRequest
 from crm_app.sales import invoices, payments
 from crm_app.sales.invoices import InvoiceDetail, InvoiceList, InvoiceQuery, InvoiceRow
 
-router = APIRouter(tags=["invoices"])
+router = area_router(tags=["invoices"])
 
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")
 _AMOUNT_DOC = 'Decimal, e.g. "1234.50" (a string is safest)'

@@ -11,12 +11,13 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from crm_app.platform import audit
 from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, partial_model, query_params
 from crm_app.platform.api.pages import page_response
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.i18n import negotiate, use_locale
 from crm_app.platform.paging import MAX_PAGE_SIZE, PageRequest
 from crm_app.platform.tabular import ExportFormat
@@ -24,7 +25,7 @@ from crm_app.sales import opportunities
 from crm_app.sales.models.opportunities import OpportunitySource, OpportunityStage
 from crm_app.sales.opportunities import OpportunityFilter, OpportunityPage, OpportunityRow
 
-router = APIRouter(tags=["opportunities"])
+router = area_router(tags=["opportunities"])
 
 Amount = Decimal | str | int
 _VERSION = Field(description="The version you read; a stale one is refused with 409.")

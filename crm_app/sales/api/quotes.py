@@ -10,15 +10,16 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from crm_app.platform.api.deps import ActorDep, Day, PageDep, PageSizeDep, SessionDep, partial_model, query_params
+from crm_app.platform.api.routes import area_router
 from crm_app.platform.paging import PageRequest
 from crm_app.sales import quotes
 from crm_app.sales.quotes import QuotePage, QuoteQuery
 
-router = APIRouter(tags=["quotes"])
+router = area_router(tags=["quotes"])
 
 Amount = Decimal | str | int
 _VERSION_OPTIONAL = Field(default=None, description="The version you read; a stale one is refused with 409.")
