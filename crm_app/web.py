@@ -14,7 +14,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from nicegui import app, ui
 from nicegui.middlewares import RedirectWithPrefixMiddleware, SetCacheControlMiddleware
 from nicegui.storage import RequestTrackingMiddleware
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,9 +53,11 @@ class RequestContextMiddleware:
         request_id = Headers(scope=scope).get("x-request-id", "")[:64] or uuid.uuid4().hex
         token = request_id_var.set(request_id)
 
+        header = (b"x-request-id", request_id.encode("latin-1"))  # read from a header: latin-1 already
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:

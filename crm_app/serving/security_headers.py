@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -78,7 +77,11 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
-        self.headers = security_headers(https=https)
+        # Encoded once: the raw (name, value) pairs of the ASGI message, names in lower case as ASGI has them.
+        self.raw = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in security_headers(https=https).items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,10 +90,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    if name not in headers:
-                        headers[name] = value
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(pair for pair in self.raw if pair[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -7,12 +7,12 @@ import asyncio
 import inspect
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -42,6 +42,10 @@ def test_every_route_of_the_api_is_a_unit_of_work_route() -> None:
     assert strays == []
     # Every route is awaited on the event loop: sync ones through their one-trip stand-in.
     assert all(inspect.iscoroutinefunction(r.endpoint) for r in api_routes)
+
+
+async def session_of_a_dependency(session: SessionDep) -> Session:
+    return session
 
 
 class _Probe:
@@ -84,6 +88,14 @@ async def client(probe: _Probe) -> AsyncIterator[httpx.AsyncClient]:
             raise ValidationFailed({"name": "refused after the write"})
         return {"by": actor.email}
 
+    @router.get("/shared")
+    def shared(
+        actor: ActorDep, session: SessionDep, other: Annotated[Session, Depends(session_of_a_dependency)]
+    ) -> dict[str, Any]:
+        probe.route_threads.append(threading.get_ident())
+        session.add(Team(name=f"by {actor.email}"))
+        return {"same": session is other}
+
     app = FastAPI()
     app.include_router(router)
     install_error_handlers(app)
@@ -115,7 +127,8 @@ async def test_the_actor_the_route_and_its_commit_take_one_trip_to_the_thread_po
     run_sync = anyio.to_thread.run_sync
 
     async def counted(func: Any, *args: Any, **options: Any) -> Any:
-        trips.append(getattr(func, "func", func).__name__)  # Starlette passes a functools.partial
+        target = getattr(func, "func", func)  # Starlette passes a functools.partial
+        trips.append(getattr(target, "__name__", type(target).__name__))
         return await run_sync(func, *args, **options)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
@@ -123,7 +136,7 @@ async def test_the_actor_the_route_and_its_commit_take_one_trip_to_the_thread_po
     response = await client.post("/teams/Bretagne", headers={"Authorization": f"Bearer {token}"})
     monkeypatch.undo()
 
-    assert trips == ["_run_in_trip"]  # FastAPI's own way: the actor, the route, its answer, the commit
+    assert trips == ["_Trip"]  # FastAPI's own way: the actor, the route, its answer, the commit
 
     assert response.status_code == 200 and response.json() == {"by": "admin@example.org"}
     assert _teams() == ["Bretagne"]  # committed when the answer arrived
@@ -178,3 +191,16 @@ async def test_concurrent_requests_each_commit_their_own_unit(client: httpx.Asyn
 
     assert [a.status_code for a in answers] == [200] * 12
     assert sorted(_teams()) == sorted(f"Team {n}" for n in range(12))
+
+
+async def test_a_route_shares_its_unit_of_work_with_a_dependency_asking_for_a_session(
+    client: httpx.AsyncClient, probe: _Probe
+) -> None:
+    token, _user = _token()
+    probe.commit_threads.clear()
+
+    response = await client.get("/shared", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200 and response.json() == {"same": True}
+    assert probe.commit_threads == probe.route_threads  # one commit, in the route's trip
+    assert _teams() == ["by admin@example.org"]

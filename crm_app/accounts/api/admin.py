@@ -172,7 +172,7 @@ class SecurityEventPage(BaseModel):
     page_size: int
 
 
-def _log_query(
+async def _log_query(
     *,
     user: str = "",
     user_id: uuid.UUID | None = None,
@@ -181,6 +181,8 @@ def _log_query(
     date_from: Day | None = None,
     date_to: Day | None = None,
 ) -> SecurityLogQuery:
+    """The filters of the security log (async: it awaits nothing, and FastAPI would send a sync one through
+    the thread pool)."""
     return SecurityLogQuery(
         user=user, user_id=user_id, action=action or None, severity=severity, date_from=date_from, date_to=date_to
     )

@@ -91,27 +91,25 @@ def current_actor(
 
 
 class DeferredActor:
-    """The actor of a request, to be looked up in the thread that runs the route
-    (`crm_app.platform.api.routes`: the route asking for `ActorDep` gets `deferred_actor` instead)."""
+    """The actor of a request, to be looked up in the thread that runs the route, with the route's
+    session (`crm_app.platform.api.routes`: a route asking for `ActorDep` gets `deferred_actor`)."""
 
-    __slots__ = ("credentials", "request", "session")
+    __slots__ = ("credentials", "request")
 
-    def __init__(self, request: Request, session: Session, credentials: HTTPAuthorizationCredentials) -> None:
-        self.request, self.session, self.credentials = request, session, credentials
+    def __init__(self, request: Request, credentials: HTTPAuthorizationCredentials) -> None:
+        self.request, self.credentials = request, credentials
 
-    def resolve(self) -> Actor:
-        return _actor_of(self.request, self.session, self.credentials)
+    def resolve(self, session: Session) -> Actor:
+        return _actor_of(self.request, session, self.credentials)
 
 
 async def deferred_actor(
-    request: Request,
-    session: Annotated[Session, Depends(db_session, scope="function")],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> DeferredActor:
     """`current_actor` without its look-up: a request without a bearer token is refused here, at once."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
-    return DeferredActor(request, session, credentials)
+    return DeferredActor(request, credentials)
 
 
 #: The dependencies that authenticate a request: a route depending on one of them answers 401 without a

@@ -1,90 +1,134 @@
-"""The REST routes of the areas: a sync route, its actor's look-up and its unit of work's end in one trip
-to the thread pool.
+"""The REST routes of the areas: a sync route opens its unit of work, looks its actor up, runs and commits
+in one trip to the thread pool.
 
-FastAPI sends a plain (sync) route through the thread pool, then validates the route's answer in the
-thread pool again; the actor's look-up (a sync dependency) is another trip, and the unit of work's commit,
-a dependency's teardown, a fourth. Each trip wakes a worker thread and pays anyio's bookkeeping on the
-event loop (a cancel scope, the capacity limiter, the running loop looked up several times): on
-`GET /api/auth/me` the trips cost more than the SQL.
+FastAPI sends a plain (sync) route through the thread pool, then checks the route's answer in the thread
+pool again; the actor's look-up, a sync dependency, is another trip, and the unit of work's commit, a
+dependency's teardown, a fourth. Each trip wakes a worker thread and pays anyio's bookkeeping on the
+event loop (a cancel scope, the capacity limiter, the running loop looked up several times), and the
+session's dependency an async context of its own: on `GET /api/auth/me` all that cost more than the SQL.
 
-`UnitOfWorkRoute` gives FastAPI an async stand-in for a sync route, which makes one trip: there it looks
-the actor up, runs the route, then commits (or rolls back, on an error) and closes the request's session.
-FastAPI validates the answer on the event loop afterwards, where it is plain data: the session keeps what
-it loaded on commit (`expire_on_commit=False`) and, closed, raises rather than reaching the database if
-anything were still to load. The client still gets the answer after the commit.
+`UnitOfWorkRoute` gives FastAPI an async stand-in for a sync route, without the route's `SessionDep`
+parameters and with `deps.deferred_actor` for its `ActorDep` ones, which refuses at once a request
+without a bearer token. The stand-in makes one trip: there it opens the unit of work, looks the actor
+up (a token found invalid, expired or revoked is refused with a 401 before the route runs), runs the
+route, then commits (or rolls back, on an error) and closes the session. FastAPI checks the answer on
+the event loop afterwards, where it is plain data: the session keeps what it loaded on commit
+(`expire_on_commit=False`) and, closed, raises rather than reaching the database if anything were
+still to load. The client still gets the answer after the commit.
 
-The actor is looked up in the trip only where the route itself is the one asking for it (`ActorDep` as
-a parameter): `deps.deferred_actor` then stands in for `deps.current_actor`, refusing at once a request
-without a bearer token, and the trip resolves it before calling the route. A request whose token turns
-out invalid, expired or revoked is still refused with a 401 before the route runs; only a malformed
-parameter of such a request now answers 422 first (the API's schema is public).
+When another of the route's dependencies asks for a session too, the route keeps the one
+`db_session` opened for them all (one unit of work per request), and its trip finishes it.
 
+Since the look-up moved into the trip, a request with a well-formed but invalid token and a malformed
+parameter answers 422 before 401 (the API's schema is public); without a token, it is still 401.
 Every REST router of the areas is built with `area_router` (a test checks it).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
 from fastapi.params import Depends as DependsMarker
 from fastapi.routing import APIRoute
 
 from crm_app.platform.api import deps
-from crm_app.platform.api.unit_of_work import finish_current
+from crm_app.platform.api.unit_of_work import Unit, db_session, opened_unit
 
-_DEFERRED = Annotated[deps.DeferredActor, Depends(deps.deferred_actor, scope="function")]
+_DEFERRED_ACTOR = Annotated[deps.DeferredActor, Depends(deps.deferred_actor, scope="function")]
 
 
-def _asks_for_the_actor(annotation: Any) -> bool:
-    """Whether a parameter is `deps.ActorDep` (Annotated with `Depends(current_actor)`)."""
+def _depends_on(annotation: Any, dependency: Callable[..., Any]) -> bool:
+    """Whether a parameter is `Annotated[..., Depends(dependency)]`."""
     if get_origin(annotation) is not Annotated:
         return False
-    return any(
-        isinstance(marker, DependsMarker) and marker.dependency is deps.current_actor
-        for marker in get_args(annotation)[1:]
-    )
+    return any(isinstance(m, DependsMarker) and m.dependency is dependency for m in get_args(annotation)[1:])
 
 
-def _run_in_trip(route: Callable[..., Any], values: dict[str, Any], deferred: tuple[str, ...]) -> Any:
-    """In the worker thread: the actor, the route, then the request's unit of work."""
-    try:
-        for name in deferred:
-            values[name] = values[name].resolve()
-        answer = route(**values)
-    except BaseException:
-        finish_current(commit=False)
-        raise
-    finish_current(commit=True)
-    return answer
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+@dataclass(frozen=True, slots=True)
+class _Trip:
+    route: Callable[..., Any]
+    sessions: tuple[str, ...]  # the parameters given the unit's session
+    actors: tuple[str, ...]  # the parameters given the actor looked up in the trip
+    shares_session: bool  # another dependency asked for a session: use the one db_session opened
+
+    def __call__(self, values: dict[str, Any]) -> Any:
+        """In the worker thread: the unit of work, the actor, the route, then the commit or the rollback."""
+        unit = opened_unit() if self.shares_session else Unit() if self.sessions or self.actors else None
+        try:
+            if unit is not None:
+                for name in self.sessions:
+                    values[name] = unit.session
+                for name in self.actors:
+                    values[name] = values[name].resolve(unit.session)
+            answer = self.route(**values)
+        except BaseException:
+            if unit is not None:
+                unit.finish(commit=False)
+            raise
+        if unit is not None:
+            unit.finish(commit=True)
+        return answer
 
 
 def in_one_trip(route: Callable[..., Any]) -> Callable[..., Any]:
-    """An async stand-in for a plain sync route function: FastAPI reads the same parameters (the actor's
-    deferred), name and documentation from it, and awaits it on the event loop. Other callables are
-    returned as they are (async routes, generators that stream an answer, callable objects)."""
+    """An async stand-in for a plain sync route function: FastAPI reads the same parameters (the session
+    left out, the actor deferred), name and documentation from it, and awaits it on the event loop. Other
+    callables are returned as they are (async routes, generators that stream an answer, callable objects)."""
     if not inspect.isfunction(route) or inspect.iscoroutinefunction(route) or inspect.isgeneratorfunction(route):
         return route
     signature = inspect.signature(route, eval_str=True)
-    deferred = tuple(name for name, p in signature.parameters.items() if _asks_for_the_actor(p.annotation))
-    parameters = [p.replace(annotation=_DEFERRED) if p.name in deferred else p for p in signature.parameters.values()]
+    parameters = signature.parameters.values()
+    sessions = tuple(p.name for p in parameters if _depends_on(p.annotation, db_session))
+    actors = tuple(p.name for p in parameters if _depends_on(p.annotation, deps.current_actor))
+    others = signature.replace(parameters=[p for p in parameters if p.name not in sessions + actors])
+    shares = not {db_session, deps.current_actor}.isdisjoint(_calls(get_dependant(path="", call=_signed(others))))
+    trip = _Trip(route, () if shares else sessions, actors, shares_session=shares)
+    kept = [
+        p.replace(annotation=_DEFERRED_ACTOR) if p.name in actors else p
+        for p in parameters
+        if shares or p.name not in sessions
+    ]
 
     async def stand_in(**values: Any) -> Any:
-        return await run_in_threadpool(_run_in_trip, route, values, deferred)
+        return await run_in_threadpool(trip, values)
 
     # No __wrapped__: FastAPI would look through it and take the stand-in for a sync function.
-    stand_in.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    _sign(stand_in, signature.replace(parameters=kept))
     stand_in.__name__, stand_in.__qualname__ = route.__name__, route.__qualname__
     stand_in.__module__, stand_in.__doc__ = route.__module__, route.__doc__
     return stand_in
 
 
+def _sign(function: Callable[..., Any], signature: inspect.Signature) -> None:
+    function.__signature__ = signature  # type: ignore[attr-defined]
+
+
+def _signed(signature: inspect.Signature) -> Callable[..., Any]:
+    """A function with `signature`, for FastAPI to read the dependencies of."""
+
+    def reads(**_values: Any) -> None:
+        return None
+
+    _sign(reads, signature)
+    return reads
+
+
 class UnitOfWorkRoute(APIRoute):
-    """A REST route whose sync function runs with its actor's look-up and its unit of work's end in one
-    trip to the thread pool."""
+    """A REST route whose sync function runs with its unit of work and its actor's look-up in one trip
+    to the thread pool."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         super().__init__(path, in_one_trip(endpoint), **options)

@@ -1,6 +1,10 @@
-"""The unit of work of a REST request: opened by the `db_session` dependency on the event loop, finished
-(committed or rolled back, then closed) in the worker thread that ran the route
-(`crm_app.platform.api.routes`), or else by the dependency itself.
+"""The unit of work of a REST request: one session, committed (or rolled back, on an error) and closed
+before the answer is sent.
+
+A sync route of an area's router opens and finishes it in its own trip to the thread pool
+(`crm_app.platform.api.routes`). `db_session`, the dependency behind `SessionDep`, opens one on the
+event loop for whatever else asks for a session (an async route, another dependency); a route's trip
+then finishes that one.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ from sqlmodel import Session
 from crm_app.platform.db import get_engine
 
 
-class _Unit:
-    """The request's session, and whether it was already finished."""
+class Unit:
+    """A request's session, and whether it was already finished."""
 
     __slots__ = ("finished", "session")
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self) -> None:
+        self.session = Session(get_engine(), expire_on_commit=False)  # no I/O until the first statement
         self.finished = False
 
     def finish(self, *, commit: bool) -> None:
@@ -39,18 +43,21 @@ class _Unit:
             self.session.close()
 
 
-#: The unit of work of the request being served: set by `db_session` in the request's context, which
-#: the worker thread running the route inherits (anyio copies the context into it).
-_current_unit: ContextVar[_Unit | None] = ContextVar("opex_request_unit_of_work", default=None)
+#: The unit `db_session` opened for the request being served, set in the request's context, which the
+#: worker thread running the route inherits (anyio copies the context into it).
+_opened: ContextVar[Unit | None] = ContextVar("opex_request_unit_of_work", default=None)
+
+
+def opened_unit() -> Unit | None:
+    """The unit of work `db_session` opened for this request, if a dependency asked for one."""
+    return _opened.get()
 
 
 async def db_session() -> AsyncIterator[Session]:
-    """One unit of work per request. Opening a session does no I/O, so it happens on the event loop.
-    The commit (or the rollback, on an error) and the close happen in the thread that ran the route
-    (`finish_current`); for a route that did not finish it (an async route, an error before the route
-    ran), here, in the thread pool."""
-    unit = _Unit(Session(get_engine(), expire_on_commit=False))
-    _current_unit.set(unit)
+    """A session for a dependency or an async route. Opening it does no I/O, so it happens on the event
+    loop; unless the route's trip finished it, it is finished here, in the thread pool."""
+    unit = Unit()
+    _opened.set(unit)
     try:
         yield unit.session
     except BaseException:
@@ -59,10 +66,3 @@ async def db_session() -> AsyncIterator[Session]:
         raise
     if not unit.finished:
         await run_in_threadpool(unit.finish, commit=True)
-
-
-def finish_current(*, commit: bool) -> None:
-    """In the worker thread that ran a route: finish the request's unit of work, if it opened one."""
-    unit = _current_unit.get()
-    if unit is not None:
-        unit.finish(commit=commit)
