@@ -9,6 +9,7 @@ figures (`MONEY`); long texts wrap rather than widen the table (`WRAP`)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -201,6 +202,15 @@ class PagedTable:
             "descending": self.state.descending,
         }
         self.table.selected = []
+        self.table.update()
+
+    def describe_total(self, text: str | None) -> None:
+        """Words for the pager's total instead of its figure ("1-25 · About 980,000 institutions"), for a
+        total that is an estimate; None: the figure again."""
+        if text is None:
+            self.table.props(remove=":pagination-label")
+        else:
+            self.table.props[":pagination-label"] = f"(first, last) => `${{first}}-${{last}} · ` + {json.dumps(text)}"
         self.table.update()
 
 

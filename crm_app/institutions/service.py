@@ -41,12 +41,12 @@ from crm_app.institutions.models import (
 from crm_app.platform import audit, cache, events, identifiers
 from crm_app.platform import cleaners as fields
 from crm_app.platform.cache import TimedCache
-from crm_app.platform.db import fetch_all, is_postgresql
+from crm_app.platform.db import estimated_rows, fetch_all, is_postgresql
 from crm_app.platform.errors import Conflict, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of
 from crm_app.platform.models.people import Team, User
-from crm_app.platform.paging import Page, PageRequest
+from crm_app.platform.paging import EXACT_COUNT_LIMIT, PageOfLongList, PageRequest, Total, estimated_total
 from crm_app.platform.params import Params
 from crm_app.platform.permissions import Actor, Placement, Scope, authorize, can, scope_for
 from crm_app.platform.records import actor_id
@@ -1008,16 +1008,26 @@ def _base_select(shape: Shape) -> Any:
     return select(Institution.id).select_from(Institution).where(*(_CONDITIONS[name]() for name in shape))
 
 
-#: Totals of big lists cost a scan of every matching row; they change slowly and are shown as a count.
-_totals: TimedCache[int] = cache.register(cache.TimedCache(ttl=10))
+#: Totals of big lists cost a walk of their matching rows; they change slowly and are shown as a count.
+_totals: TimedCache[Total] = cache.register(cache.TimedCache(ttl=10))
 #: Tags, specialties and regions offered by the filters (a grouping over every label row).
 _vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
 
 
+def _matches_statement(shape: Shape, source: str) -> Any:
+    return {SEARCH_TABLE: _narrow_matches, LABEL_TABLE: _label_matches}.get(source, _base_select)(shape)
+
+
 @functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
 def _count_statement(shape: Shape, source: str) -> Any:
-    matches = {SEARCH_TABLE: _narrow_matches, LABEL_TABLE: _label_matches}.get(source, _base_select)(shape)
-    return matches.with_only_columns(sa.func.count()).order_by(None)
+    return _matches_statement(shape, source).with_only_columns(sa.func.count()).order_by(None)
+
+
+@functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
+def _capped_count_statement(shape: Shape, source: str) -> Any:
+    """The count of the matches, stopping after EXACT_COUNT_LIMIT + 1 (bound: f_count_cap)."""
+    capped = _matches_statement(shape, source).order_by(None).limit(_bound("count_cap", type_=sa.Integer()))
+    return sa.select(sa.func.count()).select_from(capped.subquery("capped"))
 
 
 def matching_ids(query: InstitutionQuery) -> Any:
@@ -1028,15 +1038,31 @@ def matching_ids(query: InstitutionQuery) -> Any:
 
 
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
+    """How many institutions `query` filters, exactly (a bulk action's or a segment's count)."""
     shape, params = _filters(query)
-    return _count(session, query, shape, params, _source(session, query))
+    statement = _count_statement(shape, _source(session, query))
+
+    def count() -> Total:
+        return Total(int(session.execute(statement, params).scalar_one()))
+
+    if not cache.may_use(session):
+        return count().value
+    cached = _totals.get(_query_key(query), count)
+    return cached.value if cached.exact else count().value
 
 
-def _count(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], source: str) -> int:
-    statement = _count_statement(shape, source)
+def _list_total(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], source: str) -> Total:
+    """The total a page of the list shows: exact up to EXACT_COUNT_LIMIT, PostgreSQL's estimate beyond
+    (on SQLite, a small database, always exact)."""
 
-    def count() -> int:
-        return int(session.execute(statement, params).scalar_one())
+    def count() -> Total:
+        if not is_postgresql(session):
+            return Total(int(session.execute(_count_statement(shape, source), params).scalar_one()))
+        capped = {**params, "f_count_cap": EXACT_COUNT_LIMIT + 1}
+        counted = int(session.execute(_capped_count_statement(shape, source), capped).scalar_one())
+        if counted <= EXACT_COUNT_LIMIT:
+            return Total(counted)
+        return estimated_total(counted, estimated_rows(session, _matches_statement(shape, source), params))
 
     return _totals.get(_query_key(query), count) if cache.may_use(session) else count()
 
@@ -1054,7 +1080,7 @@ _TAGS_OF_ROW = (
 
 def list_institutions(
     session: Session, actor: Actor, query: InstitutionQuery, request: PageRequest | None = None
-) -> Page[InstitutionRow]:
+) -> PageOfLongList[InstitutionRow]:
     """One page of the list, filtered, sorted and paged in SQL (ids first, then their rows)."""
     authorize(actor, "institution.view")
     request = request or PageRequest()
@@ -1071,8 +1097,8 @@ def list_institutions(
         columns[2], columns[6] = types[columns[2]], statuses[columns[6]]
         columns += (sorted(tags.split(_TAG_SEPARATOR)) if tags else [], can(actor, "institution.edit", row))
         rows.append(InstitutionRow(*columns))
-    total = _count(session, query, shape, params, source)  # filters and source read once per request
-    return Page(rows, total, request.page, request.page_size)
+    total = _list_total(session, query, shape, params, source)  # filters and source read once per request
+    return PageOfLongList(rows, total.value, request.page, request.page_size, total_exact=total.exact)
 
 
 @functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
@@ -1122,7 +1148,8 @@ def iter_institutions(
     while True:
         result = list_institutions(session, actor, query, PageRequest(page, 100))
         yield from result.items
-        if page * 100 >= result.total or not result.items:
+        # An estimated total may fall short of the rows: only a short page ends the list then.
+        if len(result.items) < 100 or (result.total_exact and page * 100 >= result.total):
             return
         page += 1
 

@@ -62,7 +62,25 @@ def _create_engine(url: URL) -> Engine:
     )
     event.listen(engine, "checkin", _remember_checkin)
     event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "before_cursor_execute", _explain_if_asked, retval=True)
     return engine
+
+
+def _explain_if_asked(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, context: Any, _executemany: bool
+) -> tuple[str, Any]:
+    """A statement executed with the option `explain_only` is planned, not run: PostgreSQL answers its
+    plan (see `estimated_rows`). Rewriting the final SQL keeps the values bound, as the statement has them."""
+    if context is not None and context.execution_options.get("explain_only"):
+        return "EXPLAIN (FORMAT JSON) " + statement, parameters
+    return statement, parameters
+
+
+def estimated_rows(session: Session, statement: Executable, params: Mapping[str, Any]) -> int:
+    """PostgreSQL's estimate of how many rows `statement` (a SELECT) returns, from its plan: planning
+    only, no row is read. PostgreSQL only."""
+    plan = session.connection().execute(statement.execution_options(explain_only=True), dict(params)).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 #: A pooled connection idle longer than this is tested before use (see _ping_if_idle).

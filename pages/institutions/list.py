@@ -32,9 +32,9 @@ from crm_app.institutions.service import (
     InstitutionQuery,
     InstitutionRow,
 )
-from crm_app.platform.i18n import N_, format_datetime, ngettext, pgettext
+from crm_app.platform.i18n import N_, format_datetime, format_decimal, ngettext, pgettext
 from crm_app.platform.i18n import gettext as _
-from crm_app.platform.paging import Page
+from crm_app.platform.paging import EXACT_COUNT_LIMIT, PageOfLongList
 from crm_app.platform.permissions import can
 from crm_app.platform.tabular import ExportFormat
 
@@ -110,6 +110,20 @@ async def institutions_page(query: dict[str, list[str]]) -> None:
         await screen.show(choices, first_page)
 
 
+ESTIMATE_HINT = N_("An estimate: counting every match of so long a list would slow each page down.")
+
+
+def total_text(page: PageOfLongList[Any]) -> str:
+    """The list's count: exact; or, beyond EXACT_COUNT_LIMIT, "about" PostgreSQL's estimate to two
+    significant figures, or "more than" the limit when the estimate was no higher."""
+    if page.total_exact:
+        return ngettext("{count} institution", "{count} institutions", page.total, count=page.total)
+    if page.total <= EXACT_COUNT_LIMIT + 1:
+        return _("More than {count} institutions", count=format_decimal(EXACT_COUNT_LIMIT))
+    magnitude = 10 ** (len(str(page.total)) - 2)
+    return _("About {count} institutions", count=format_decimal(round(page.total / magnitude) * magnitude))
+
+
 class InstitutionList:
     """The list screen: its query mirrors the URL; every change reloads page one from SQL."""
 
@@ -126,7 +140,7 @@ class InstitutionList:
         self.saved: dict[str, views.ViewRow] = {}
         self.filters: dict[str, Any] = {}
 
-    async def show(self, choices: FilterChoices, first_page: Page[InstitutionRow]) -> None:
+    async def show(self, choices: FilterChoices, first_page: PageOfLongList[InstitutionRow]) -> None:
         self.choices = choices
         self._header()
         self._search_row()
@@ -162,7 +176,7 @@ class InstitutionList:
         table.on_select(lambda _event: self._on_select())
         table.mark("institutions-table")
         self.save_dialog: ui.dialog | None = None  # built when first asked for
-        self._show_total(first_page.total)
+        self._show_total(first_page)
         self.paged.show(rows_of(first_page, _row))
         await self._refresh_views()
 
@@ -180,7 +194,7 @@ class InstitutionList:
         result = await call(institutions.list_institutions, self.query, page_request(state))
         if result is None:
             return None
-        self._show_total(result.total)
+        self._show_total(result)
         return rows_of(result, _row)
 
     def _chips(self) -> list[Chip]:
@@ -193,8 +207,14 @@ class InstitutionList:
             chips.append((text, lambda: self.apply(client_from=None, client_to=None)))
         return chips
 
-    def _show_total(self, total: int) -> None:
-        self.count.text = ngettext("{count} institution", "{count} institutions", total, count=total)
+    def _show_total(self, page: PageOfLongList[Any]) -> None:
+        self.count.text = total_text(page)
+        if page.total_exact:
+            self.count.props(remove="title")
+        else:
+            self.count.props["title"] = _(ESTIMATE_HINT)
+        self.count.update()
+        self.paged.describe_total(None if page.total_exact else self.count.text)
 
     async def apply(self, **changes: Any) -> None:
         self.query = dataclasses.replace(self.query, **changes)

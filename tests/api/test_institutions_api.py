@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from crm_app.institutions import contacts
 from crm_app.institutions import service as institutions
+from crm_app.platform import paging
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent
 from crm_app.platform.models.people import Role, User
@@ -118,11 +119,25 @@ async def test_list_is_paged_with_one_shape(api: httpx.AsyncClient, org: Org) ->
     response = await api.get("/api/institutions", params={"page": 2, "page_size": 2}, headers=headers)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"items", "total", "page", "page_size"}
-    assert (body["total"], body["page"], body["page_size"]) == (3, 2, 2)
+    assert set(body) == {"items", "total", "total_exact", "page", "page_size"}
+    assert (body["total"], body["total_exact"], body["page"], body["page_size"]) == (3, True, 2, 2)
     [item] = body["items"]
     assert item["name"] == "Clinique C" and item["tags"] == ["vip"] and item["version"] == 1
     assert item["type"] == "other" and item["commercial_status"] == "prospect" and item["is_archived"] is False
+
+
+async def test_a_list_longer_than_the_exact_limit_says_its_total_is_an_estimate(
+    api: httpx.AsyncClient, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(institutions, "EXACT_COUNT_LIMIT", 2)
+    monkeypatch.setattr(paging, "EXACT_COUNT_LIMIT", 2)
+    for name in ("Clinique A", "Clinique B", "Clinique C", "Clinique D"):
+        _committed_institution(name=name)
+    headers = await _auth(api, org.admin)
+
+    body = (await api.get("/api/institutions", headers=headers)).json()
+
+    assert body["total_exact"] is False and body["total"] >= 3 and len(body["items"]) == 4
 
 
 @pytest.mark.parametrize("params", [{"page_size": 101}, {"page_size": 0}, {"page": 0}, {"page": "two"}])

@@ -32,7 +32,7 @@ from crm_app.platform.api.deps import (
 from crm_app.platform.api.pages import page_response
 from crm_app.platform.api.routes import area_router
 from crm_app.platform.i18n import negotiate, use_locale
-from crm_app.platform.paging import PageRequest
+from crm_app.platform.paging import EXACT_COUNT_LIMIT, PageRequest
 
 router = area_router(tags=["institutions"])
 
@@ -74,7 +74,13 @@ InstitutionOut = create_model("InstitutionOut", **_answer_fields())
 
 class InstitutionPage(BaseModel):
     items: list[InstitutionItem]  # type: ignore[valid-type]
-    total: int
+    total: int = Field(
+        description=f"How many institutions match: counted exactly up to {EXACT_COUNT_LIMIT:,}; beyond, "
+        f"PostgreSQL's estimate (`total_exact` false), never below {EXACT_COUNT_LIMIT + 1:,}"
+    )
+    total_exact: bool = Field(
+        description=f"False when `total` is an estimate (more than {EXACT_COUNT_LIMIT:,} matches)"
+    )
     page: int
     page_size: int
 

@@ -14,17 +14,19 @@ from typing import Any
 from fastapi import Response
 from pydantic import BaseModel, TypeAdapter
 
-from crm_app.platform.paging import Page
+from crm_app.platform.paging import Page, PageOfLongList
 
 
 @cache
-def _adapter(row_type: type) -> TypeAdapter[Any]:
-    return TypeAdapter(Page[row_type])  # type: ignore[valid-type]
+def _adapter(row_type: type, page_type: type = Page) -> TypeAdapter[Any]:
+    return TypeAdapter(page_type[row_type])  # type: ignore[index]
 
 
 def page_response(page: Page[Any], row_type: type, model: type[BaseModel]) -> Response:
-    """`page` as JSON with exactly the item fields of `model` (the schema the route declares)."""
+    """`page` as JSON with exactly the item fields of `model` (the schema the route declares); a page of
+    a long list says whether its total is exact (`total_exact`)."""
     published = set(model.model_fields)
     hidden = {f.name for f in dataclasses.fields(row_type) if f.name not in published}
-    body = _adapter(row_type).dump_json(page, exclude={"items": {"__all__": hidden}})
+    page_type = PageOfLongList if isinstance(page, PageOfLongList) else Page
+    body = _adapter(row_type, page_type).dump_json(page, exclude={"items": {"__all__": hidden}})
     return Response(body, media_type="application/json")
