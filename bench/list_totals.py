@@ -31,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--limit", type=int, help="another EXACT_COUNT_LIMIT than the application's, to compare")
     args = parser.parse_args()
     configure_environment(args.database_url)
 
@@ -38,7 +39,11 @@ def main() -> None:
 
     from crm_app.institutions import service
     from crm_app.institutions.service import InstitutionQuery
+    from crm_app.platform import paging
     from crm_app.platform.db import get_engine
+
+    if args.limit:
+        service.EXACT_COUNT_LIMIT = paging.EXACT_COUNT_LIMIT = args.limit
 
     queries = {
         "no filter": InstitutionQuery(),
