@@ -1060,9 +1060,7 @@ def _list_total(session: Session, query: InstitutionQuery, shape: Shape, params:
             return Total(int(session.execute(_count_statement(shape, source), params).scalar_one()))
         capped = {**params, "f_count_cap": EXACT_COUNT_LIMIT + 1}
         counted = int(session.execute(_capped_count_statement(shape, source), capped).scalar_one())
-        if counted <= EXACT_COUNT_LIMIT:
-            return Total(counted)
-        return estimated_total(counted, estimated_rows(session, _matches_statement(shape, source), params))
+        return estimated_total(counted, lambda: estimated_rows(session, _matches_statement(shape, source), params))
 
     return _totals.get(_query_key(query), count) if cache.may_use(session) else count()
 

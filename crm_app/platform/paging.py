@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -14,7 +15,7 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
 #: A list counts its matches exactly up to this many (a walk of at most that many index entries: about
 #: 4 ms on the benchmark machine, what counting every institution costs at 100,000). A longer list gives
-#: PostgreSQL's estimate of its length instead, and says so (`Page.total_exact`): never a full count of
+#: PostgreSQL's estimate of its length instead, and says so (`PageOfLongList.total_exact`): never a full count of
 #: a million rows per request.
 EXACT_COUNT_LIMIT = 100_000
 
@@ -58,10 +59,10 @@ class Total:
     exact: bool = True
 
 
-def estimated_total(counted: int, estimate: int) -> Total:
-    """The total of a list whose capped count found `counted` rows (at most EXACT_COUNT_LIMIT + 1) and
-    whose planner's estimate is `estimate`: exact when the count did not reach the cap; otherwise the
-    estimate, but never below what was counted."""
+def estimated_total(counted: int, estimate: Callable[[], int]) -> Total:
+    """The total of a list whose capped count found `counted` rows (at most EXACT_COUNT_LIMIT + 1): exact
+    when the count did not reach the cap; otherwise the planner's `estimate()` (asked only then), but
+    never below what was counted."""
     if counted <= EXACT_COUNT_LIMIT:
         return Total(counted)
-    return Total(max(counted, estimate), exact=False)
+    return Total(max(counted, estimate()), exact=False)

@@ -59,11 +59,16 @@ def client_info(request: Request) -> ClientInfo:
     return ClientInfo(ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))
 
 
-def _actor_of(request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None) -> Actor:
-    """The actor behind the request's bearer token (a login's access token or a personal API token),
-    whose scopes, for an API token, must cover the route; NotAuthenticated or Forbidden otherwise."""
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> HTTPAuthorizationCredentials:
+    """The request's bearer credentials; NotAuthenticated without them (no I/O)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
+    return credentials
+
+
+def _actor_of(request: Request, session: Session, credentials: HTTPAuthorizationCredentials) -> Actor:
+    """The actor behind the request's bearer token (a login's access token or a personal API token),
+    whose scopes, for an API token, must cover the route; NotAuthenticated or Forbidden otherwise."""
     if _authenticator is None:
         raise RuntimeError("no bearer authenticator: crm_app.bootstrap.wire() was not called")
     actor = _authenticator(session, credentials.credentials, client_info(request))
@@ -87,7 +92,7 @@ def current_actor(
     session: Annotated[Session, Depends(db_session, scope="function")],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    return _actor_of(request, session, credentials)
+    return _actor_of(request, session, _bearer_token(credentials))
 
 
 class DeferredActor:
@@ -107,9 +112,7 @@ async def deferred_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> DeferredActor:
     """`current_actor` without its look-up: a request without a bearer token is refused here, at once."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise NotAuthenticated()
-    return DeferredActor(request, credentials)
+    return DeferredActor(request, _bearer_token(credentials))
 
 
 #: The dependencies that authenticate a request: a route depending on one of them answers 401 without a
