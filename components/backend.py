@@ -64,11 +64,10 @@ def current_actor() -> Actor:
 
 
 def _resolve(session_id: str | None) -> Actor | None:
-    with unit_of_work() as session:
-        try:
-            return auth.resolve_session(session, session_id)
-        except NotAuthenticated:
-            return None
+    try:
+        return auth.session_actor(session_id)
+    except NotAuthenticated:
+        return None
 
 
 async def resolve_actor() -> Actor | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from crm_app.accounts.models import ApiToken, AuthSession, LoginAttempt, SessionKind
@@ -22,6 +23,7 @@ from crm_app.accounts.passwords import (
 from crm_app.platform import security_log
 from crm_app.platform import settings as app_settings
 from crm_app.platform.config import get_settings
+from crm_app.platform.db import autocommit_connection
 from crm_app.platform.errors import NotAuthenticated, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.audit import SecurityAction, Severity
@@ -171,34 +173,47 @@ def open_session(
 
 
 def resolve_session(session: Session, session_id: uuid.UUID | str | None) -> Actor:
-    """The actor behind a live session; NotAuthenticated when it is unknown, expired, revoked or the
-    user is deactivated. Refreshes `last_seen_at` at most once a minute.
+    """The actor behind a live session, read in the caller's unit of work (which may have just written
+    it); NotAuthenticated when it is unknown, expired, revoked or the user is deactivated."""
+    sid = _session_uuid(session_id)
+    session.flush()
+    return _resolve_on(session.connection(), sid, settings_session=session)
 
-    Every request asks this: one prepared Core statement of the few columns it needs (loading the two
-    ORM entities cost more than PostgreSQL's answer)."""
+
+def session_actor(session_id: uuid.UUID | str | None) -> Actor:
+    """`resolve_session` before a request's unit of work begins (a REST call's access token, a page's
+    browser session): read on a connection of its own in autocommit (`db.autocommit_connection`), so
+    revocation still takes effect at the next request, whichever process serves it."""
+    sid = _session_uuid(session_id)
+    with autocommit_connection() as connection:
+        return _resolve_on(connection, sid, settings_session=None)
+
+
+def _session_uuid(session_id: uuid.UUID | str | None) -> uuid.UUID:
     if not session_id:
         raise NotAuthenticated()
     try:
-        sid = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
+        return session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
     except ValueError:
         raise NotAuthenticated() from None
-    session.flush()
-    row = session.connection().execute(_SESSION_OF_ID, {"sid": sid}).first()
+
+
+def _resolve_on(connection: Connection, sid: uuid.UUID, *, settings_session: Session | None) -> Actor:
+    """Every request asks this: one prepared Core statement of the few columns it needs (loading the two
+    ORM entities cost more than PostgreSQL's answer). Refreshes `last_seen_at` at most once a minute."""
+    row = connection.execute(_SESSION_OF_ID, {"sid": sid}).first()
     if row is None:
         raise NotAuthenticated()
     now = utcnow()
     if row.revoked_at is not None or row.expires_at <= now or not row.is_active:
         raise NotAuthenticated(N_("Your session has ended. Please log in again."))
-    idle = app_settings.idle_timeout(session) if row.kind == SessionKind.WEB and not row.remember else None
-    if idle is not None and now - row.last_seen_at > idle:  # "remember me" sessions have no idle limit
+    # Only a browser's session has an idle limit, and not when "remember me" was ticked.
+    idle_limited = row.kind == SessionKind.WEB and not row.remember
+    idle = app_settings.idle_timeout(settings_session) if idle_limited else None
+    if idle is not None and now - row.last_seen_at > idle:
         raise NotAuthenticated(N_("Your session has ended. Please log in again."))
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
-        session.execute(
-            update(AuthSession)
-            .where(col(AuthSession.id) == sid)
-            .values(last_seen_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        connection.execute(_TOUCH_SESSION, {"sid": sid, "now": now})
     return actor_from_row(row, session_id=sid)
 
 
@@ -221,6 +236,11 @@ _SESSION_OF_ID = (
     )
     .join_from(table_of(AuthSession), table_of(User), _U.id == _AS.user_id)
     .where(_AS.id == sa.bindparam("sid", type_=sa.Uuid()))
+)
+_TOUCH_SESSION = (
+    sa.update(table_of(AuthSession))
+    .where(_AS.id == sa.bindparam("sid", type_=sa.Uuid()))
+    .values(last_seen_at=sa.bindparam("now", type_=_AS.last_seen_at.type))
 )
 
 

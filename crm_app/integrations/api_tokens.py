@@ -33,7 +33,7 @@ from crm_app.accounts.models import ApiToken
 from crm_app.integrations.scopes import TokenScope, normalize
 from crm_app.platform import security_log
 from crm_app.platform import settings as app_settings
-from crm_app.platform.db import is_postgresql, unit_of_work
+from crm_app.platform.db import autocommit_connection, unit_of_work
 from crm_app.platform.errors import Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_
 from crm_app.platform.models.audit import Severity
@@ -300,8 +300,8 @@ _TOKEN_OF_HASH = (
     .where(_T.token_hash == sa.bindparam("token_hash"))
 )
 _TOUCH = sa.update(table_of(ApiToken)).where(_T.id == sa.bindparam("token_id")).values(last_used_at=sa.bindparam("now"))
-# On PostgreSQL a concurrent request of the same token skips the row instead of waiting for the first
-# one's commit (the request's unit of work holds the row lock until it ends).
+# On PostgreSQL a concurrent request of the same token skips the row instead of waiting for the lock (a
+# unit of work revoking or renaming the token holds it until it ends).
 _TOUCH_UNLESS_LOCKED = (
     sa.update(table_of(ApiToken))
     .where(
@@ -320,10 +320,8 @@ _REFUSALS: dict[str, tuple[str, str]] = {
 }
 
 
-def _refuse(session: Session, reason: str, client: ClientInfo, row: Any = None) -> NotAuthenticated:
-    """The 401 of a refused token, written to the security log in its own unit of work (the request's
-    is rolled back first: on SQLite it holds the write lock the log would wait for)."""
-    session.rollback()
+def _refuse(reason: str, client: ClientInfo, row: Any = None) -> NotAuthenticated:
+    """The 401 of a refused token, written to the security log in its own unit of work."""
     with unit_of_work() as log_session:
         security_log.record(
             log_session,
@@ -341,29 +339,38 @@ def _refuse(session: Session, reason: str, client: ClientInfo, row: Any = None) 
     return error
 
 
-def authenticate(session: Session, token: str, client: ClientInfo | None = None) -> Actor:
+def authenticate(token: str, client: ClientInfo | None = None) -> Actor:
     """The owner of a live token, limited by its scopes; NotAuthenticated (401) when the token is
-    unknown, revoked, expired or its owner deactivated. One indexed read; the last use is written at
-    most once a minute per token."""
-    client = client or ClientInfo()
-    row = session.connection().execute(_TOKEN_OF_HASH, {"token_hash": hash_token(token)}).first()
-    if row is None:
-        raise _refuse(session, "unknown", client)
+    unknown, revoked, expired or its owner deactivated. One indexed read before the request's unit of
+    work begins (`db.autocommit_connection`); the last use is written at most once a minute per token."""
     now = utcnow()
-    if row.revoked_at is not None:
-        raise _refuse(session, "revoked", client, row)
-    if row.expires_at <= now:
-        raise _refuse(session, "expired", client, row)
-    if not row.is_active:
-        raise _refuse(session, "owner_deactivated", client, row)
-    if row.last_used_at is None or now - row.last_used_at > LAST_USE_RESOLUTION:
-        touch = _TOUCH_UNLESS_LOCKED if is_postgresql(session) else _TOUCH
-        session.connection().execute(touch, {"token_id": row.id, "now": now})
+    with autocommit_connection() as connection:
+        row: Any = connection.execute(_TOKEN_OF_HASH, {"token_hash": hash_token(token)}).first()
+        refusal = _refusal(row, now)
+        if refusal is None and (row.last_used_at is None or now - row.last_used_at > LAST_USE_RESOLUTION):
+            touch = _TOUCH_UNLESS_LOCKED if connection.dialect.name == "postgresql" else _TOUCH
+            connection.execute(touch, {"token_id": row.id, "now": now})
+    # Logged once the connection is given back: on SQLite it is a transaction holding the write lock.
+    if refusal is not None:
+        raise _refuse(refusal, client or ClientInfo(), row)
     return actor_from_row(row, token_id=row.id, scopes=frozenset(row.scopes))
 
 
-def authenticate_bearer(session: Session, credential: str, client: ClientInfo) -> Actor:
+def _refusal(row: Any, now: datetime) -> str | None:
+    """Why the token of `row` (None: no such token) is refused, or None."""
+    if row is None:
+        return "unknown"
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at <= now:
+        return "expired"
+    if not row.is_active:
+        return "owner_deactivated"
+    return None
+
+
+def authenticate_bearer(credential: str, client: ClientInfo) -> Actor:
     """The REST API's one authenticator: a personal API token (`opx_...`) or a login's JWT access token."""
     if credential.startswith(TOKEN_PREFIX):
-        return authenticate(session, credential, client)
-    return tokens.authenticate_access_token(session, credential)
+        return authenticate(credential, client)
+    return tokens.authenticate_access_token(credential)

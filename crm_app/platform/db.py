@@ -18,7 +18,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import URL, Engine, Row
+from sqlalchemy.engine import URL, Connection, Engine, Row
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.sql import Executable
 from sqlmodel import Session, create_engine
@@ -50,20 +50,59 @@ def _create_engine(url: URL) -> Engine:
     # 20 connections kept: a burst of concurrent REST calls, each holding one during its trip to the thread
     # pool, would otherwise open and close an overflow connection (a new PostgreSQL backend) per call.
     # With the overflow, 40: as many as anyio's worker threads, which run the routes.
+    engine = _postgresql_engine(url, pool_size=20, max_overflow=20)
+    event.listen(engine, "before_cursor_execute", _explain_if_asked, retval=True)
+    return engine
+
+
+def _postgresql_engine(url: URL, **options: Any) -> Engine:
     engine = create_engine(
         url,
-        pool_size=20,
-        max_overflow=20,
         connect_args={
             "connect_timeout": 5,
             "application_name": "opex-crm",
             "options": "-c plan_cache_mode=force_custom_plan",
         },
+        **options,
     )
     event.listen(engine, "checkin", _remember_checkin)
     event.listen(engine, "checkout", _ping_if_idle)
-    event.listen(engine, "before_cursor_execute", _explain_if_asked, retval=True)
     return engine
+
+
+#: Each PostgreSQL engine's companion whose connections stay in autocommit (see autocommit_connection).
+_autocommit_engines: dict[Engine, Engine] = {}
+
+
+@contextmanager
+def autocommit_connection() -> Iterator[Connection]:
+    """A connection outside any unit of work, for the look-up every request makes before its route runs
+    (its session or its API token, and the once-a-minute note of its last use).
+
+    On PostgreSQL it comes from a pool of its own whose connections stay in autocommit: each statement
+    is one round trip, where a unit of work adds a BEGIN and a COMMIT, each a round trip and a hand-over
+    of the GIL between threads. On `GET /api/auth/me` that, and the session's bookkeeping, cost more
+    than half of the request's CPU (bench/README.md, "The actor's look-up outside the unit of work").
+    Switching a pooled connection in and out of autocommit instead would cost a statement on each
+    check-in. It sees only what is committed: nothing the request wrote, since it has written nothing yet.
+
+    On SQLite it is a short transaction of the one engine (an in-memory database is one connection)."""
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as connection:
+            yield connection
+        return
+    companion = _autocommit_engines.get(engine)
+    if companion is None:
+        with _engines_lock:
+            companion = _autocommit_engines.get(engine)
+            if companion is None:
+                # A look-up holds its connection for one statement: 8 kept open, 20 at most (a thread
+                # past them waits for one), so a process opens at most 60 with the main pool's 40.
+                companion = _postgresql_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=12)
+                _autocommit_engines[engine] = companion
+    with companion.connect() as connection:
+        yield connection
 
 
 def _explain_if_asked(
@@ -144,9 +183,10 @@ def dispose_engines() -> None:
     global _current
     with _engines_lock:
         _current = None
-        for engine in _engines.values():
+        for engine in (*_engines.values(), *_autocommit_engines.values()):
             engine.dispose()
         _engines.clear()
+        _autocommit_engines.clear()
 
 
 @contextmanager

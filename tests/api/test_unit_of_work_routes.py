@@ -174,7 +174,7 @@ async def test_a_session_ended_elsewhere_is_refused_at_its_next_request(
     token, _user = _token()
     assert (await client.post("/teams/Corse", headers={"Authorization": f"Bearer {token}"})).status_code == 200
     with unit_of_work() as session:  # a logout, from another process as much as from this one
-        auth.logout(session, tokens.authenticate_access_token(session, token))
+        auth.logout(session, tokens.authenticate_access_token(token))
 
     response = await client.post("/teams/Savoie", headers={"Authorization": f"Bearer {token}"})
 

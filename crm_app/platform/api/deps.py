@@ -27,8 +27,9 @@ from crm_app.platform.security_log import ClientInfo
 
 #: Turns a bearer token into the actor it was issued to, or raises NotAuthenticated (the client is for
 #: the security log of a refused token); `crm_app.integrations.api_tokens.authenticate_bearer`, which
-#: `crm_app.bootstrap` sets (`set_authenticator`).
-Authenticator = Callable[[Session, str, ClientInfo], Actor]
+#: `crm_app.bootstrap` sets (`set_authenticator`). It reads outside the request's unit of work, before
+#: the route runs (`db.autocommit_connection`).
+Authenticator = Callable[[str, ClientInfo], Actor]
 _authenticator: Authenticator | None = None
 
 
@@ -66,12 +67,12 @@ def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> HTTPAutho
     return credentials
 
 
-def _actor_of(request: Request, session: Session, credentials: HTTPAuthorizationCredentials) -> Actor:
+def _actor_of(request: Request, credentials: HTTPAuthorizationCredentials) -> Actor:
     """The actor behind the request's bearer token (a login's access token or a personal API token),
     whose scopes, for an API token, must cover the route; NotAuthenticated or Forbidden otherwise."""
     if _authenticator is None:
         raise RuntimeError("no bearer authenticator: crm_app.bootstrap.wire() was not called")
-    actor = _authenticator(session, credentials.credentials, client_info(request))
+    actor = _authenticator(credentials.credentials, client_info(request))
     request.state.actor = actor
     if actor.scopes is not None:  # a personal API token: its scopes must cover the route
         if _route_guard is None:
@@ -88,24 +89,22 @@ def _actor_of(request: Request, session: Session, credentials: HTTPAuthorization
 
 
 def current_actor(
-    request: Request,
-    session: Annotated[Session, Depends(db_session, scope="function")],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
-    return _actor_of(request, session, _bearer_token(credentials))
+    return _actor_of(request, _bearer_token(credentials))
 
 
 class DeferredActor:
-    """The actor of a request, to be looked up in the thread that runs the route, with the route's
-    session (`crm_app.platform.api.routes`: a route asking for `ActorDep` gets `deferred_actor`)."""
+    """The actor of a request, to be looked up in the thread that runs the route, before its unit of
+    work opens (`crm_app.platform.api.routes`: a route asking for `ActorDep` gets `deferred_actor`)."""
 
     __slots__ = ("credentials", "request")
 
     def __init__(self, request: Request, credentials: HTTPAuthorizationCredentials) -> None:
         self.request, self.credentials = request, credentials
 
-    def resolve(self, session: Session) -> Actor:
-        return _actor_of(self.request, session, self.credentials)
+    def resolve(self) -> Actor:
+        return _actor_of(self.request, self.credentials)
 
 
 async def deferred_actor(

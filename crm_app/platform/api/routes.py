@@ -9,9 +9,10 @@ session's dependency an async context of its own: on `GET /api/auth/me` all that
 
 `UnitOfWorkRoute` gives FastAPI an async stand-in for a sync route, without the route's `SessionDep`
 parameters and with `deps.deferred_actor` for its `ActorDep` ones, which refuses at once a request
-without a bearer token. The stand-in makes one trip: there it opens the unit of work, looks the actor
-up (a token found invalid, expired or revoked is refused with a 401 before the route runs), runs the
-route, then commits (or rolls back, on an error) and closes the session. FastAPI checks the answer on
+without a bearer token. The stand-in makes one trip: there it looks the actor up, outside the unit of
+work (`db.autocommit_connection`: a token found invalid, expired or revoked is refused with a 401 before
+the route runs), opens the unit of work if the route asks for a session, runs the route, then commits
+(or rolls back, on an error) and closes the session. FastAPI checks the answer on
 the event loop afterwards, where it is plain data: the session keeps what it loaded on commit
 (`expire_on_commit=False`) and, closed, raises rather than reaching the database if anything were
 still to load. The client still gets the answer after the commit.
@@ -65,14 +66,15 @@ class _Trip:
     shares_session: bool  # another dependency asked for a session: use the one db_session opened
 
     def __call__(self, values: dict[str, Any]) -> Any:
-        """In the worker thread: the unit of work, the actor, the route, then the commit or the rollback."""
-        unit = opened_unit() if self.shares_session else Unit() if self.sessions or self.actors else None
+        """In the worker thread: the actor, the unit of work, the route, then the commit or the rollback."""
+        unit = opened_unit() if self.shares_session else None
         try:
-            if unit is not None:
+            for name in self.actors:
+                values[name] = values[name].resolve()
+            if self.sessions:
+                unit = Unit()
                 for name in self.sessions:
                     values[name] = unit.session
-                for name in self.actors:
-                    values[name] = values[name].resolve(unit.session)
             answer = self.route(**values)
         except BaseException:
             if unit is not None:
@@ -94,7 +96,7 @@ def in_one_trip(route: Callable[..., Any]) -> Callable[..., Any]:
     sessions = tuple(p.name for p in parameters if _depends_on(p.annotation, db_session))
     actors = tuple(p.name for p in parameters if _depends_on(p.annotation, deps.current_actor))
     others = signature.replace(parameters=[p for p in parameters if p.name not in sessions + actors])
-    shares = not {db_session, deps.current_actor}.isdisjoint(_calls(get_dependant(path="", call=_signed(others))))
+    shares = db_session in _calls(get_dependant(path="", call=_signed(others)))
     trip = _Trip(route, () if shares else sessions, actors, shares_session=shares)
     kept = [
         p.replace(annotation=_DEFERRED_ACTOR) if p.name in actors else p

@@ -1,0 +1,150 @@
+"""A REST request's actor is looked up before its unit of work, on a connection in autocommit
+(`db.autocommit_connection`): one round trip per statement, what it finds as immediate as before."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from crm_app.accounts import auth, tokens
+from crm_app.accounts.models import AuthSession
+from crm_app.integrations import api_tokens
+from crm_app.operations import migrate
+from crm_app.platform.db import unit_of_work
+from crm_app.platform.errors import NotAuthenticated
+from crm_app.platform.models.audit import SecurityEvent
+from crm_app.platform.models.base import utcnow
+from crm_app.platform.models.people import Role
+from crm_app.platform.security_log import ClientInfo
+from tests.conftest import truncate_all
+from tests.factories import PASSWORD, actor_of, make_user
+
+CLIENT = ClientInfo(ip="127.0.0.1", user_agent="test")
+
+
+@pytest.fixture
+def statements() -> Iterator[list[tuple[str, bool]]]:
+    """Every statement sent, with whether its connection was in autocommit."""
+    seen: list[tuple[str, bool]] = []
+
+    def sent(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement, bool(conn.connection.dbapi_connection.autocommit)))
+
+    event.listen(Engine, "before_cursor_execute", sent)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", sent)
+        truncate_all()
+
+
+def _login() -> tuple[str, uuid.UUID]:
+    with unit_of_work() as session:
+        user = make_user(session, role=Role.MANAGER, email="mina@example.org", name="Mina Manager")
+    with unit_of_work() as session:
+        pair = tokens.login(session, user.email, PASSWORD, client=CLIENT)
+    assert isinstance(pair, tokens.TokenPair)
+    return pair.access_token, user.id
+
+
+def test_an_access_token_costs_one_statement_in_autocommit(statements: list[tuple[str, bool]]) -> None:
+    token, user_id = _login()
+    statements.clear()
+
+    actor = tokens.authenticate_access_token(token)
+
+    assert actor.id == user_id and actor.email == "mina@example.org"
+    [(statement, autocommit)] = statements  # no BEGIN, no COMMIT: one round trip
+    assert "auth_sessions" in statement and autocommit
+
+
+def test_the_last_use_is_noted_at_once_even_if_the_request_then_fails(statements: list[tuple[str, bool]]) -> None:
+    token, _user_id = _login()
+    long_ago = utcnow() - timedelta(minutes=5)
+    with unit_of_work() as session:
+        for auth_session in session.exec(select(AuthSession)):
+            auth_session.last_seen_at = long_ago
+    statements.clear()
+
+    with pytest.raises(RuntimeError), unit_of_work():  # the request's own unit, rolled back
+        tokens.authenticate_access_token(token)
+        raise RuntimeError("the route failed")
+
+    assert [autocommit for _statement, autocommit in statements] == [True, True]  # the read, the note
+    with unit_of_work() as session:
+        [auth_session] = session.exec(select(AuthSession)).all()
+        assert auth_session.last_seen_at > long_ago + timedelta(minutes=4)
+
+
+def test_a_kept_access_token_check_still_refuses_it_once_expired(
+    statements: list[tuple[str, bool]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, _user_id = _login()
+    tokens.authenticate_access_token(token)  # checked, and the check kept
+    expires = tokens._signed_access_session(token, tokens.get_settings().jwt_secret)[1]
+
+    monkeypatch.setattr(tokens.time, "time", lambda: expires - 1)
+    assert tokens.authenticate_access_token(token).email == "mina@example.org"
+    monkeypatch.setattr(tokens.time, "time", lambda: expires)
+    with pytest.raises(NotAuthenticated):
+        tokens.authenticate_access_token(token)
+
+
+def test_a_logout_ends_a_kept_access_token_at_its_next_use(statements: list[tuple[str, bool]]) -> None:
+    token, _user_id = _login()
+    actor = tokens.authenticate_access_token(token)
+
+    with unit_of_work() as session:
+        auth.logout(session, actor)
+
+    with pytest.raises(NotAuthenticated):
+        tokens.authenticate_access_token(token)
+
+
+def test_a_forged_token_is_refused_and_not_kept(statements: list[tuple[str, bool]]) -> None:
+    token, _user_id = _login()
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    kept = tokens._signed_access_session.cache_info().currsize
+    statements.clear()
+
+    with pytest.raises(NotAuthenticated):
+        tokens.authenticate_access_token(forged)
+
+    assert tokens._signed_access_session.cache_info().currsize == kept
+    assert statements == []  # refused on its signature, before any read
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path, settings_override: Callable[..., None]) -> Iterator[None]:
+    settings_override(database_url=f"sqlite:///{tmp_path / 'lookup.sqlite3'}")
+    migrate.upgrade()
+    yield
+
+
+def test_on_sqlite_a_refused_api_token_is_logged_without_waiting_for_the_lock(sqlite_database: None) -> None:
+    with unit_of_work() as session:
+        admin = actor_of(make_user(session, role=Role.ADMIN, email="ada@example.org", name="Ada Admin"))
+        new = api_tokens.create_token(session, admin, name="ERP", scopes=["institutions:read"])
+    assert api_tokens.authenticate(new.token).email == "ada@example.org"
+    with unit_of_work() as session:
+        api_tokens.revoke_token(session, admin, new.row.id)
+
+    started = time.monotonic()
+    with pytest.raises(NotAuthenticated) as refused:
+        api_tokens.authenticate(new.token, CLIENT)
+
+    assert time.monotonic() - started < 5  # the log's unit did not wait for the look-up's write lock
+    assert refused.value.code == "token_revoked"
+    with unit_of_work() as session:
+        [logged] = session.exec(select(SecurityEvent).where(SecurityEvent.action == "api_token.refused")).all()
+        assert logged.details["reason"] == "revoked"
