@@ -31,7 +31,7 @@ from crm_app.platform.api.errors import install_error_handlers
 from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import dispose_engines
 from crm_app.platform.logs import request_id_var
-from crm_app.serving import api_docs, nicegui_patches, websocket_origin
+from crm_app.serving import api_docs, api_routes, nicegui_patches, websocket_origin
 from crm_app.serving import fast_path as api_fast_path
 from crm_app.serving.security_headers import SecurityHeadersMiddleware, is_https, session_cookie_options
 
@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> None:
     bootstrap.wire()
     plugins.load(settings)  # before serving: a plugin's routes and page exist from the first request
     app.include_router(bootstrap.api_router())
+    api_routes.install(app.router.routes, app.router.routes[-1])  # the API router just included
     install_error_handlers(app)
     api_openapi.install(app)
     app.add_middleware(RequestContextMiddleware)
