@@ -153,6 +153,10 @@ def print_table(results: Sequence[Result]) -> None:
 # The server
 
 
+#: The process id of each server `running_server` started, by its base URL (bench/tabs.py reads its memory).
+SERVER_PIDS: dict[str, int] = {}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -189,6 +193,7 @@ def running_server(url: str) -> Iterator[str]:
             cwd=REPO,
         )
     base = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[base] = process.pid
     try:
         for _ in range(600):
             try:
