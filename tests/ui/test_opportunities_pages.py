@@ -84,6 +84,11 @@ def _shown(user: User, marker: str) -> bool:
     return bool(user._gather_elements(None, None, marker, None))
 
 
+def _redrawn(user: User, marker: str, before: Any) -> bool:
+    """Whether the element carrying `marker` is shown again, drawn anew (not `before`)."""
+    return any(found is not before for found in user._gather_elements(None, None, marker, None))
+
+
 async def _board(user: User, email: str, path: str = "/opportunities") -> None:
     await log_in(user, email, path=f"/login?redirect_to={path}")
     await user.should_see(marker="opportunities-board", retries=50)
@@ -375,9 +380,11 @@ async def test_an_admin_edits_the_lost_reasons(ui_user: User, account: Callable[
     ui_user.find(marker=f"lost-reason-save-{first.id}").click()
     await eventually(lambda: stored().label == "Prix trop élevé pour le client", "the reason was not renamed")
     await eventually(lambda: stored().version == 2 and _shown(ui_user, f"lost-reason-down-{first.id}"), "redrawn")
+    # A row's buttons act on the version the row was drawn with: click those of the row drawn anew.
+    drawn = element(ui_user, f"lost-reason-retire-{first.id}")
     ui_user.find(marker=f"lost-reason-down-{first.id}").click()
     await eventually(lambda: stored().position == 1, "the reason did not move down")
-    await eventually(lambda: _shown(ui_user, f"lost-reason-retire-{first.id}"), "redrawn")
+    await eventually(lambda: _redrawn(ui_user, f"lost-reason-retire-{first.id}", drawn), "redrawn")
     ui_user.find(marker=f"lost-reason-retire-{first.id}").click()
     await eventually(lambda: not stored().is_active, "the reason was not retired")
     await ui_user.should_see(marker=f"lost-reason-retired-{first.id}")
