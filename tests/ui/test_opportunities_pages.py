@@ -86,7 +86,8 @@ def _shown(user: User, marker: str) -> bool:
 
 def _redrawn(user: User, marker: str, before: Any) -> bool:
     """Whether the element carrying `marker` is shown again, drawn anew (not `before`)."""
-    return any(found is not before for found in user._gather_elements(None, None, marker, None))
+    shown: set[Any] = user._gather_elements(None, None, marker, None)
+    return any(found is not before for found in shown)
 
 
 async def _board(user: User, email: str, path: str = "/opportunities") -> None:
