@@ -1040,15 +1040,19 @@ def matching_ids(query: InstitutionQuery) -> Any:
 def count_institutions(session: Session, query: InstitutionQuery) -> int:
     """How many institutions `query` filters, exactly (a bulk action's or a segment's count)."""
     shape, params = _filters(query)
-    statement = _count_statement(shape, _source(session, query))
+    source = _source(session, query)
 
     def count() -> Total:
-        return Total(int(session.execute(statement, params).scalar_one()))
+        return _exact_total(session, shape, params, source)
 
     if not cache.may_use(session):
         return count().value
     cached = _totals.get(_query_key(query), count)
     return cached.value if cached.exact else count().value
+
+
+def _exact_total(session: Session, shape: Shape, params: dict[str, Any], source: str) -> Total:
+    return Total(int(session.execute(_count_statement(shape, source), params).scalar_one()))
 
 
 def _list_total(session: Session, query: InstitutionQuery, shape: Shape, params: dict[str, Any], source: str) -> Total:
@@ -1057,7 +1061,7 @@ def _list_total(session: Session, query: InstitutionQuery, shape: Shape, params:
 
     def count() -> Total:
         if not is_postgresql(session):
-            return Total(int(session.execute(_count_statement(shape, source), params).scalar_one()))
+            return _exact_total(session, shape, params, source)
         capped = {**params, "f_count_cap": EXACT_COUNT_LIMIT + 1}
         counted = int(session.execute(_capped_count_statement(shape, source), capped).scalar_one())
         return estimated_total(counted, lambda: estimated_rows(session, _matches_statement(shape, source), params))
