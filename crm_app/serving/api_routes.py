@@ -5,7 +5,8 @@ than copying its routes into the application's. Each request walks that tree twi
 once more to handle), and at every level FastAPI first counts the routers below to see whether a route
 was added since. With the areas' routers included in the API's, a request paid for every route
 registered before its own: 30 µs for `/api/auth/me`, 360 µs for `/api/webhooks` on the machine of
-bench/README.md ("Routing by path segment"), for a route that then ran in a few hundred.
+bench/README.md ("The actor's look-up outside the unit of work, and routing by path segment"), for a
+route that then ran in a few hundred.
 
 `ApiRouteIndex` is one route, placed just before the API's router in the application's routes. It
 reads the API's routes as FastAPI resolved them (`fastapi.routing.iter_route_contexts`: each with the

@@ -12,10 +12,10 @@ parameters and with `deps.deferred_actor` for its `ActorDep` ones, which refuses
 without a bearer token. The stand-in makes one trip: there it looks the actor up, outside the unit of
 work (`db.autocommit_connection`: a token found invalid, expired or revoked is refused with a 401 before
 the route runs), opens the unit of work if the route asks for a session, runs the route, then commits
-(or rolls back, on an error) and closes the session. FastAPI checks the answer on
-the event loop afterwards, where it is plain data: the session keeps what it loaded on commit
-(`expire_on_commit=False`) and, closed, raises rather than reaching the database if anything were
-still to load. The client still gets the answer after the commit.
+(or rolls back, on an error) and closes the session. FastAPI checks the answer on the event loop
+afterwards, where it is plain data: the session keeps what it loaded on commit (`expire_on_commit=False`)
+and, closed, raises rather than reaching the database if anything were still to load. The client still
+gets the answer after the commit.
 
 When another of the route's dependencies asks for a session too, the route keeps the one
 `db_session` opened for them all (one unit of work per request), and its trip finishes it.
