@@ -23,13 +23,26 @@ def _all_reasons(session: Session, _actor: Actor) -> list[LostReasonRow]:
     return opportunities.list_lost_reasons(session, include_retired=True)
 
 
-def _deleted(session: Session, actor: Actor, reason_id: uuid.UUID) -> bool:
+def _deleted(session: Session, actor: Actor, reason_id: uuid.UUID) -> list[LostReasonRow]:
     opportunities.delete_lost_reason(session, actor, reason_id)
-    return True
+    return _all_reasons(session, actor)
+
+
+def _added(session: Session, actor: Actor, label: str) -> list[LostReasonRow]:
+    opportunities.create_lost_reason(session, actor, label)
+    return _all_reasons(session, actor)
+
+
+def _updated(session: Session, actor: Actor, reason_id: uuid.UUID, **changes: Any) -> list[LostReasonRow]:
+    opportunities.update_lost_reason(session, actor, reason_id, **changes)
+    return _all_reasons(session, actor)
 
 
 class LostReasonsSection:
-    """The section's card: the list, redrawn from the service after each change."""
+    """The section's card: the list, redrawn from what each change returns. A row's buttons read the
+    reason's version from `self.reasons` when clicked, not when drawn: a click that follows the
+    user's own change before the redraw acts on the version that change left, not on a stale one
+    (a conflict is only another user's change)."""
 
     def __init__(self) -> None:
         self.reasons: list[LostReasonRow] = []
@@ -56,9 +69,13 @@ class LostReasonsSection:
         # In the card's context: the button clicked (a row's) is deleted by the redraw.
         with self.card:
             found = await call(_all_reasons)
-        if found is None or self.list.is_deleted:
-            return
+        if found is not None:
+            self.redraw(found)
+
+    def redraw(self, found: list[LostReasonRow]) -> None:
         self.reasons = found
+        if self.list.is_deleted:
+            return
         self.list.clear()
         with self.list:
             for index, reason in enumerate(found):
@@ -73,17 +90,17 @@ class LostReasonsSection:
                 .classes("flex-1 min-w-0")
                 .mark(f"lost-reason-label-{reason.id}")
             )
-            label.on("keydown.enter", lambda r=reason, f=label: self.rename(r, f))
+            label.on("keydown.enter", lambda r=reason.id, f=label: self.rename(r, f))
             if not reason.is_active:
                 ui.badge(_("Retired"), color="grey").mark(f"lost-reason-retired-{reason.id}")
-            ui.button(icon="save", on_click=lambda r=reason, f=label: self.rename(r, f)).props(
+            ui.button(icon="save", on_click=lambda r=reason.id, f=label: self.rename(r, f)).props(
                 f'flat round dense aria-label="{_("Save")}"'
             ).tooltip(_("Save")).mark(f"lost-reason-save-{reason.id}")
-            up = ui.button(icon="arrow_upward", on_click=lambda i=index: self.move(i, -1)).props(
+            up = ui.button(icon="arrow_upward", on_click=lambda r=reason.id: self.move(r, -1)).props(
                 f'flat round dense aria-label="{_("Move up")}"'
             )
             up.tooltip(_("Move up")).mark(f"lost-reason-up-{reason.id}")
-            down = ui.button(icon="arrow_downward", on_click=lambda i=index: self.move(i, 1)).props(
+            down = ui.button(icon="arrow_downward", on_click=lambda r=reason.id: self.move(r, 1)).props(
                 f'flat round dense aria-label="{_("Move down")}"'
             )
             down.tooltip(_("Move down")).mark(f"lost-reason-down-{reason.id}")
@@ -94,9 +111,9 @@ class LostReasonsSection:
             ui.button(
                 _("Bring back") if not reason.is_active else _("Retire"),
                 icon="unarchive" if not reason.is_active else "archive",
-                on_click=lambda r=reason: self.set_active(r, not r.is_active),
+                on_click=lambda r=reason.id: self.toggle_active(r),
             ).props("flat dense no-caps").mark(f"lost-reason-retire-{reason.id}")
-            ui.button(icon="delete", on_click=lambda r=reason, f=label: self.delete(r, f)).props(
+            ui.button(icon="delete", on_click=lambda r=reason.id, f=label: self.delete(r, f)).props(
                 f'flat round dense color=negative aria-label="{_("Delete")}"'
             ).tooltip(_("Delete")).mark(f"lost-reason-delete-{reason.id}")
 
@@ -105,52 +122,63 @@ class LostReasonsSection:
         with self.card:
             return await call(fn, *args, **kwargs)
 
+    def _current(self, reason_id: uuid.UUID) -> LostReasonRow | None:
+        return next((r for r in self.reasons if r.id == reason_id), None)
+
     async def add(self) -> None:
-        created = await self._call(opportunities.create_lost_reason, self.new.value or "", fields={"label": self.new})
-        if created is not None:
+        found = await self._call(_added, self.new.value or "", fields={"label": self.new})
+        if found is not None:
             self.new.set_value("")
             with self.card:
                 ui.notify(_("Reason added."), type="positive")
-            await self.refresh()
+            self.redraw(found)
 
-    async def rename(self, reason: LostReasonRow, field: Any) -> None:
-        if (field.value or "") == opportunities.lost_reason_label(reason.label):
+    async def rename(self, reason_id: uuid.UUID, field: Any) -> None:
+        reason = self._current(reason_id)
+        if reason is None or (field.value or "") == opportunities.lost_reason_label(reason.label):
             return  # unchanged (a default reason shown translated stays a message id)
-        saved = await self._call(
-            opportunities.update_lost_reason,
-            reason.id,
-            label=field.value or "",
-            expected_version=reason.version,
-            fields={"label": field},
+        found = await self._call(
+            _updated, reason.id, label=field.value or "", expected_version=reason.version, fields={"label": field}
         )
-        if saved is not None:
+        if found is not None:
             with self.card:
                 ui.notify(_("Reason saved."), type="positive")
-            await self.refresh()
+            self.redraw(found)
 
-    async def set_active(self, reason: LostReasonRow, active: bool) -> None:
-        saved = await self._call(
-            opportunities.update_lost_reason, reason.id, is_active=active, expected_version=reason.version
-        )
-        if saved is not None:
-            with self.card:
-                ui.notify(_("Reason brought back.") if active else _("Reason retired."), type="positive")
-        await self.refresh()
+    async def toggle_active(self, reason_id: uuid.UUID) -> None:
+        reason = self._current(reason_id)
+        if reason is None:
+            return
+        active = not reason.is_active
+        found = await self._call(_updated, reason.id, is_active=active, expected_version=reason.version)
+        if found is None:
+            await self.refresh()  # refused (another user's change): show the list as it now is
+            return
+        with self.card:
+            ui.notify(_("Reason brought back.") if active else _("Reason retired."), type="positive")
+        self.redraw(found)
 
-    async def move(self, index: int, step: int) -> None:
+    async def move(self, reason_id: uuid.UUID, step: int) -> None:
         order = [r.id for r in self.reasons if r.is_active]
+        if reason_id not in order:
+            return
+        index = order.index(reason_id)
         target = index + step
         if not 0 <= target < len(order):
             return
         order[index], order[target] = order[target], order[index]
-        await self._call(opportunities.reorder_lost_reasons, order)
-        await self.refresh()
+        found = await self._call(opportunities.reorder_lost_reasons, order)
+        if found is None:
+            await self.refresh()
+            return
+        self.redraw(found)
 
-    async def delete(self, reason: LostReasonRow, field: Any) -> None:
-        if await self._call(_deleted, reason.id, fields={"label": field}):
+    async def delete(self, reason_id: uuid.UUID, field: Any) -> None:
+        found = await self._call(_deleted, reason_id, fields={"label": field})
+        if found is not None:
             with self.card:
                 ui.notify(_("Reason deleted."), type="positive")
-            await self.refresh()
+            self.redraw(found)
 
 
 async def lost_reasons_section() -> None:

@@ -84,10 +84,13 @@ def _shown(user: User, marker: str) -> bool:
     return bool(user._gather_elements(None, None, marker, None))
 
 
-def _redrawn(user: User, marker: str, before: Any) -> bool:
-    """Whether the element carrying `marker` is shown again, drawn anew (not `before`)."""
-    shown: set[Any] = user._gather_elements(None, None, marker, None)
-    return any(found is not before for found in shown)
+def _shown_order(user: User) -> list[uuid.UUID]:
+    """The lost reasons' ids in the order the settings section shows them."""
+    found: set[ui.element] = user._gather_elements(None, None, "lost-reasons", None)
+    (column,) = found
+    prefix = "lost-reason-"
+    rows = column.default_slot.children
+    return [uuid.UUID(m[len(prefix) :]) for row in rows for m in row._markers if m.startswith(prefix)]
 
 
 async def _board(user: User, email: str, path: str = "/opportunities") -> None:
@@ -366,10 +369,13 @@ async def test_an_admin_edits_the_lost_reasons(ui_user: User, account: Callable[
     with unit_of_work() as session:
         first = opportunities.list_lost_reasons(session)[0]
     await log_in(ui_user, "claire@example.org", path="/login?redirect_to=/admin/settings")
-    await ui_user.should_see(marker="section-lost-reasons", retries=50)
+    await ui_user.should_see(marker=f"lost-reason-label-{first.id}", retries=50)
+    shown = len(_shown_order(ui_user))
     ui_user.find(marker="lost-reason-new").type("Délai de livraison")
     ui_user.find(marker="lost-reason-add").click()
-    await ui_user.should_see("Délai de livraison", retries=50)
+    # (not `should_see` the text: the new reason's own field shows it before it is added)
+    await eventually(lambda: len(_shown_order(ui_user)) == shown + 1, "the reason was not added")
+    assert element(ui_user, "lost-reason-new").value == ""
 
     def stored() -> LostReason:
         with unit_of_work() as session:
@@ -380,18 +386,43 @@ async def test_an_admin_edits_the_lost_reasons(ui_user: User, account: Callable[
     element(ui_user, f"lost-reason-label-{first.id}").value = "Prix trop élevé pour le client"
     ui_user.find(marker=f"lost-reason-save-{first.id}").click()
     await eventually(lambda: stored().label == "Prix trop élevé pour le client", "the reason was not renamed")
-    await eventually(lambda: stored().version == 2 and _shown(ui_user, f"lost-reason-down-{first.id}"), "redrawn")
-    # A row's buttons act on the version the row was drawn with: click those of the row drawn anew.
-    drawn = element(ui_user, f"lost-reason-retire-{first.id}")
+    # The buttons read the reason's version when clicked: the rename's new version is not stale.
     ui_user.find(marker=f"lost-reason-down-{first.id}").click()
     await eventually(lambda: stored().position == 1, "the reason did not move down")
-    await eventually(lambda: _redrawn(ui_user, f"lost-reason-retire-{first.id}", drawn), "redrawn")
+    await eventually(lambda: _shown_order(ui_user).index(first.id) == 1, f"shown in order {_shown_order(ui_user)}")
     ui_user.find(marker=f"lost-reason-retire-{first.id}").click()
     await eventually(lambda: not stored().is_active, "the reason was not retired")
+    assert stored().version == 4  # renamed, moved, retired: no change refused as a conflict
     await ui_user.should_see(marker=f"lost-reason-retired-{first.id}")
     with unit_of_work() as session:
         labels = [r.label for r in opportunities.list_lost_reasons(session)]
     assert "Délai de livraison" in labels and "Prix trop élevé pour le client" not in labels
+
+
+async def test_a_lost_reason_changed_by_another_admin_meanwhile_is_refused_and_shown_anew(
+    ui_user: User, account: Callable[..., str]
+) -> None:
+    account(role=Role.ADMIN)
+    other = actor_for(account(email="marc@example.org", name="Marc Manager", role=Role.ADMIN))
+    with unit_of_work() as session:
+        first = opportunities.list_lost_reasons(session)[0]
+    await log_in(ui_user, "claire@example.org", path="/login?redirect_to=/admin/settings")
+    await ui_user.should_see(marker=f"lost-reason-retire-{first.id}", retries=50)
+    with unit_of_work() as session:
+        opportunities.update_lost_reason(session, other, first.id, is_active=False, expected_version=first.version)
+
+    element(ui_user, f"lost-reason-label-{first.id}").value = "Prix trop élevé pour le client"
+    ui_user.find(marker=f"lost-reason-save-{first.id}").click()
+    conflict = gettext("This record was changed by someone else.")
+    await eventually(lambda: ui_user.notify.contains(conflict), "no conflict")
+    # The refused rename keeps what was typed; the name stays as Marc left it.
+    assert element(ui_user, f"lost-reason-label-{first.id}").value == "Prix trop élevé pour le client"
+    ui_user.find(marker=f"lost-reason-retire-{first.id}").click()  # still drawn as active: Retire
+    await ui_user.should_see(marker=f"lost-reason-retired-{first.id}", retries=50)  # the list as Marc left it
+    with unit_of_work() as session:
+        stored = session.get(LostReason, first.id)
+        assert stored is not None and not stored.is_active and stored.version == 2
+        assert stored.label == first.label
 
 
 async def test_the_live_board_follows_a_move_made_by_another_user(
