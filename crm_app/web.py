@@ -31,7 +31,7 @@ from crm_app.platform.api.errors import install_error_handlers
 from crm_app.platform.config import Settings, get_settings
 from crm_app.platform.db import dispose_engines
 from crm_app.platform.logs import request_id_var
-from crm_app.serving import api_docs, api_routes, nicegui_patches, websocket_origin
+from crm_app.serving import api_docs, api_routes, nicegui_patches, websocket_origin, websocket_protocol
 from crm_app.serving import fast_path as api_fast_path
 from crm_app.serving.security_headers import SecurityHeadersMiddleware, is_https, session_cookie_options
 
@@ -145,6 +145,7 @@ def run(settings: Settings) -> None:
 
     create_app(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    websocket_protocol.install()
     ui.run(
         root,
         host=settings.host,
