@@ -13,7 +13,7 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
@@ -23,6 +23,7 @@ from nicegui.page_arguments import PageArguments
 from components.avatar import avatar
 from components.backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
 from components.global_search import global_search
+from components.menus import lazy_menu
 from components.notification_bell import notification_bell
 from crm_app.accounts import auth, users
 from crm_app.platform import settings as app_settings
@@ -171,49 +172,61 @@ class Breadcrumb:
 
 @functools.cache
 def _parameters(builder: PageBuilder) -> Mapping[str, inspect.Parameter]:
-    """A screen's parameters (read once: every page load makes the closures of every screen)."""
+    """A screen's parameters, read once."""
     return inspect.signature(builder).parameters
 
 
-def _screen(spec: PageSpec, breadcrumb: Breadcrumb, shown: asyncio.Event) -> Callable[[PageArguments], Awaitable[None]]:
-    parameters = _parameters(spec.builder)
+SHOWN_KEY = "screen-shown"
 
-    async def show(args: PageArguments) -> None:
-        try:
-            await _show(args)
-        finally:
+
+@functools.cache
+def _screen(spec: PageSpec) -> Callable[[PageArguments], Awaitable[None]]:
+    """The builder `ui.sub_pages` calls for `spec`: one per screen for the whole process, not one per
+    screen and tab (every tab's shell names every screen; issue 20, a tab's server memory). What is
+    the tab's own (its breadcrumb, the event `build_shell` waits for) is in its client storage."""
+    return functools.partial(_show_screen, spec)
+
+
+async def _show_screen(spec: PageSpec, args: PageArguments) -> None:
+    try:
+        await _show(spec, args)
+    finally:
+        shown = app.storage.client.get(SHOWN_KEY)
+        if isinstance(shown, asyncio.Event):
             shown.set()
 
-    async def _show(args: PageArguments) -> None:
-        actor = await resolve_actor()  # every screen re-checks the session: revocation is immediate
-        if actor is None:
-            ui.navigate.to(login_url(args.path))
-            return
-        breadcrumb.show(spec)
-        ui.page_title(f"{_(spec.title)} · OPEx CRM")
-        module = app_settings.module_of_path(spec.path)  # a module switched off in /admin/settings
-        if module is not None and not await run.io_bound(app_settings.is_module_enabled, module):
-            not_found()
-            return
-        if spec.permission and not can(actor, spec.permission):
-            not_allowed()
-            return
-        try:
-            kwargs: dict[str, Any] = {
-                name: _convert(args.path_parameters[name], p.annotation)
-                for name, p in parameters.items()
-                if name in args.path_parameters
-            }
-        except ValueError:
-            not_found()
-            return
-        if "query" in parameters:  # list screens keep their filters in the URL
-            kwargs["query"] = {key: args.query_parameters.getlist(key) for key in args.query_parameters}
-        result = spec.builder(**kwargs)
-        if inspect.isawaitable(result):
-            await result
 
-    return show
+async def _show(spec: PageSpec, args: PageArguments) -> None:
+    actor = await resolve_actor()  # every screen re-checks the session: revocation is immediate
+    if actor is None:
+        ui.navigate.to(login_url(args.path))
+        return
+    breadcrumb = app.storage.client.get(BREADCRUMB_KEY)
+    if isinstance(breadcrumb, Breadcrumb):
+        breadcrumb.show(spec)
+    ui.page_title(f"{_(spec.title)} · OPEx CRM")
+    module = app_settings.module_of_path(spec.path)  # a module switched off in /admin/settings
+    if module is not None and not await run.io_bound(app_settings.is_module_enabled, module):
+        not_found()
+        return
+    if spec.permission and not can(actor, spec.permission):
+        not_allowed()
+        return
+    parameters = _parameters(spec.builder)
+    try:
+        kwargs: dict[str, Any] = {
+            name: _convert(args.path_parameters[name], p.annotation)
+            for name, p in parameters.items()
+            if name in args.path_parameters
+        }
+    except ValueError:
+        not_found()
+        return
+    if "query" in parameters:  # list screens keep their filters in the URL
+        kwargs["query"] = {key: args.query_parameters.getlist(key) for key in args.query_parameters}
+    result = spec.builder(**kwargs)
+    if inspect.isawaitable(result):
+        await result
 
 
 def not_found() -> None:
@@ -273,9 +286,9 @@ async def build_shell(
     `first_screen_by` (event loop time), then lets a slower screen arrive over the websocket. Nothing
     may wait for the connection before that: NiceGUI answers as soon as something does (the bell's
     first refresh starts after)."""
-    shown = asyncio.Event()
+    shown = app.storage.client[SHOWN_KEY] = asyncio.Event()
     dark = ui.dark_mode({Theme.DARK: True, Theme.LIGHT: False}.get(Theme(actor.theme)))
-    ui.colors(primary="#0b6e99", secondary="#26a69a", accent="#7e57c2")
+    # The brand colours are set once for every page (components/styles.py).
 
     # Plain elements laid out by components/opex.css, not Quasar's header and drawer: those register
     # with the layout, measure the page while it mounts and force a second layout, which cost each
@@ -296,9 +309,13 @@ async def build_shell(
         element.move(target_index=index)
 
     with header:
-        ui.button(icon="menu").on("click", js_handler="() => opexDrawer.toggle()").props(
-            f'flat round color=white aria-label="{_("Menu")}" aria-controls="opex-drawer"'
-        ).tooltip(_("Menu")).mark("menu")
+        titled(
+            ui.button(icon="menu")
+            .on("click", js_handler="() => opexDrawer.toggle()")
+            .props(f'flat round color=white aria-label="{_("Menu")}" aria-controls="opex-drawer"')
+            .mark("menu"),
+            _("Menu"),
+        )
         ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
         ui.space()
         global_search()
@@ -311,16 +328,27 @@ async def build_shell(
         navigation = Navigation(actor, disabled_modules)
 
     with ui.column().classes("w-full q-pa-md max-w-screen-xl mx-auto"):
-        breadcrumb = Breadcrumb(navigation)
+        Breadcrumb(navigation)
         # Fixed paths first: "/institutions/new" must win over "/institutions/{institution_id}".
         ordered = sorted(PAGES.values(), key=lambda spec: "{" in spec.path)
-        pages = ui.sub_pages({spec.path: _screen(spec, breadcrumb, shown) for spec in ordered}).classes("w-full")
+        pages = ui.sub_pages({spec.path: _screen(spec) for spec in ordered}).classes("w-full")
         if pages.has_404:  # no screen to wait for
             shown.set()
     if first_screen_by is not None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(shown.wait(), max(0.0, first_screen_by - asyncio.get_running_loop().time()))
     ui.timer(0, bell.refresh, once=True)
+
+
+E = TypeVar("E", bound=ui.element)
+
+
+def titled(element: E, text: str) -> E:
+    """The browser's own tooltip (the `title` attribute) rather than a Quasar tooltip: no element of
+    its own on the server for every tab (issue 20); the text is set as a value, so any quote in a
+    translation is safe."""
+    element.props["title"] = text
+    return element
 
 
 def _language_select(actor: Actor) -> None:
@@ -331,9 +359,13 @@ def _language_select(actor: Actor) -> None:
         await call(users.update_preferences, language=event.value)
         ui.navigate.reload()
 
-    ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change).props(
-        f'dense borderless dark options-dense aria-label="{_("Language")}"'
-    ).classes("w-28").tooltip(_("Language")).mark("language")
+    titled(
+        ui.select(LANGUAGE_NAMES, value=current_locale(), on_change=change)
+        .props(f'dense borderless dark options-dense aria-label="{_("Language")}"')
+        .classes("w-28")
+        .mark("language"),
+        _("Language"),
+    )
 
 
 def _dark_mode_toggle(dark: ui.dark_mode) -> None:
@@ -343,24 +375,29 @@ def _dark_mode_toggle(dark: ui.dark_mode) -> None:
         button.props(f"icon={'light_mode' if dark.value else 'dark_mode'}")
         await call(users.update_preferences, theme=theme)
 
-    button = (
+    button = titled(
         ui.button(icon="light_mode" if dark.value else "dark_mode", on_click=toggle)
         .props(f'flat round color=white aria-label="{_("Dark mode")}"')
-        .tooltip(_("Dark mode"))
-        .mark("dark-mode")
+        .mark("dark-mode"),
+        _("Dark mode"),
     )
 
 
 def _user_menu(actor: Actor) -> None:
-    with ui.button().props(f'flat round dense aria-label="{_("User menu")}"').mark("user-menu"):
+    def build() -> None:
+        with ui.column().classes("q-pa-md gap-0"):
+            ui.label(actor.full_name).classes("text-weight-medium")
+            ui.label(actor.email).classes("text-caption text-grey-7")
+        ui.separator()
+        ui.menu_item(_("Profile"), on_click=lambda: ui.navigate.to("/profile")).mark("profile")
+        ui.menu_item(_("Log out"), on_click=logout).mark("logout")
+
+    with lazy_menu(
+        ui.button().props(f'flat round dense aria-label="{_("User menu")}"').mark("user-menu"),
+        build,
+        props="anchor='bottom right' self='top right'",
+    ):
         avatar(actor.full_name, actor.id, size="34px")
-        with ui.menu().props("anchor='bottom right' self='top right'"):
-            with ui.column().classes("q-pa-md gap-0"):
-                ui.label(actor.full_name).classes("text-weight-medium")
-                ui.label(actor.email).classes("text-caption text-grey-7")
-            ui.separator()
-            ui.menu_item(_("Profile"), on_click=lambda: ui.navigate.to("/profile")).mark("profile")
-            ui.menu_item(_("Log out"), on_click=logout).mark("logout")
 
 
 async def logout() -> None:

@@ -9,7 +9,7 @@ import functools
 import re
 from pathlib import Path
 
-from nicegui import Client, __version__, ui
+from nicegui import Client, __version__, app, ui
 from nicegui.dependencies import esm_modules
 
 STYLESHEET = Path(__file__).with_name("opex.css")
@@ -54,6 +54,9 @@ def _head_html() -> str:
 
 
 def install() -> None:
-    """Add the stylesheet and the script to every page (once per process, however often the app is set up)."""
+    """Add the stylesheet and the script to every page (once per process, however often the app is set up),
+    and set the brand colours in Quasar's configuration: one setting for every page, rather than a
+    `ui.colors` element in every tab (issue 20, a tab's server memory)."""
+    app.colors(primary="#0b6e99", secondary="#26a69a", accent="#7e57c2")
     if _head_html() not in Client.shared_head_html:
         Client.shared_head_html += _head_html() + "\n"

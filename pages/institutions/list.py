@@ -16,8 +16,9 @@ from components.backend import call, current_actor
 from components.bulk_work import BulkWorkDialog
 from components.filter_chips import Chip, FilterChips, range_text
 from components.health import COLOURS
+from components.menus import lazy_menu
 from components.paged_table import WRAP, PagedTable, TableState, page_request, rows_of
-from components.shell import app_page
+from components.shell import app_page, titled
 from crm_app.activities.bulk import BulkKind
 from crm_app.analytics.health import health_of
 from crm_app.institutions import exports
@@ -235,13 +236,11 @@ class InstitutionList:
                 ui.button(
                     _("Import"), icon="upload_file", on_click=lambda: ui.navigate.to("/institutions/import")
                 ).props("outline")
-            with ui.button(_("Export"), icon="download").props("outline").mark("export"), ui.menu():
-                ui.menu_item(_("CSV (filtered list)"), on_click=lambda: self.export(ExportFormat.CSV)).mark(
-                    "export-csv"
-                )
-                ui.menu_item(_("Excel (filtered list)"), on_click=lambda: self.export(ExportFormat.XLSX)).mark(
-                    "export-xlsx"
-                )
+            lazy_menu(ui.button(_("Export"), icon="download").props("outline").mark("export"), self._export_menu)
+
+    def _export_menu(self) -> None:
+        ui.menu_item(_("CSV (filtered list)"), on_click=lambda: self.export(ExportFormat.CSV)).mark("export-csv")
+        ui.menu_item(_("Excel (filtered list)"), on_click=lambda: self.export(ExportFormat.XLSX)).mark("export-xlsx")
 
     def _search_row(self) -> None:
         with ui.row().classes("w-full items-center gap-2"):
@@ -257,13 +256,9 @@ class InstitutionList:
             ui.button(_("Save view"), icon="bookmark_add", on_click=self._open_save_dialog).props("flat").mark(
                 "save-view"
             )
-            ui.button(icon="delete", on_click=self._delete_view).props("flat round").tooltip(_("Delete this view"))
+            titled(ui.button(icon="delete", on_click=self._delete_view).props("flat round"), _("Delete this view"))
             # On the whole filter (or, ticked, the selection): the dialog lets one choose.
-            with ui.button(_("Bulk work"), icon="playlist_add").props("flat").mark("bulk-work"), ui.menu():
-                ui.menu_item(_("Create a task"), on_click=lambda: self._bulk_work(BulkKind.TASK)).mark("bulk-work-task")
-                ui.menu_item(_("Invite to a meeting"), on_click=lambda: self._bulk_work(BulkKind.MEETING)).mark(
-                    "bulk-work-meeting"
-                )
+            lazy_menu(ui.button(_("Bulk work"), icon="playlist_add").props("flat").mark("bulk-work"), self._bulk_menu)
             ui.space()
             self.filters["archived"] = (
                 ui.select(
@@ -466,6 +461,12 @@ class InstitutionList:
         ui.notify(message, type="positive")
         await self.paged.refresh()
         self._on_select()
+
+    def _bulk_menu(self) -> None:
+        ui.menu_item(_("Create a task"), on_click=lambda: self._bulk_work(BulkKind.TASK)).mark("bulk-work-task")
+        ui.menu_item(_("Invite to a meeting"), on_click=lambda: self._bulk_work(BulkKind.MEETING)).mark(
+            "bulk-work-meeting"
+        )
 
     async def _bulk_work(self, kind: BulkKind) -> None:
         """A task or a meeting invitation for the selection or the whole filter (chosen in the dialog)."""

@@ -318,6 +318,7 @@ async def test_the_companys_missing_siret_and_iban_send_an_admin_to_the_settings
     await ui_user.should_not_see(marker="refusal-buyer")
 
     admin = account(Role.ADMIN, email="ada@example.org", name="Ada Admin")
+    ui_user.find(marker="user-menu").click()  # builds its menu
     ui_user.find(marker="logout").click()
     await ui_user.should_see(marker="login", retries=50)
     await _open(ui_user, admin, f"/invoices/{invoice_id}")

@@ -80,6 +80,7 @@ async def test_the_institution_page_explains_the_score(ui_user: User, account: C
 async def _open_bulk_task(user: User, email: str) -> None:
     await log_in(user, email, path="/login?redirect_to=/institutions")
     await eventually(lambda: bool(table_rows(user, "institutions-table")), "the list did not load")
+    user.find(marker="bulk-work").click()  # builds its menu
     user.find(marker="bulk-work-task").click()
     await user.should_see(marker="bulk-title")
 

@@ -161,6 +161,7 @@ async def test_export_downloads_the_filtered_list(ui_user: User, account: Callab
     await log_in(ui_user, account(), path="/login?redirect_to=/institutions?q=lilloise")
     await _table(ui_user)
     downloads = ui_user.download
+    ui_user.find(marker="export").click()  # builds its menu
     ui_user.find(marker="export-csv").click()
     for _ in range(60):
         if downloads.http_responses:

@@ -68,6 +68,7 @@ async def test_five_failures_lock_the_account(ui_user: User, account: Callable[.
 async def test_logout_ends_the_session_on_the_server(ui_user: User, account: Callable[..., str]) -> None:
     await log_in(ui_user, account())
     await ui_user.should_see("Bienvenue, Claire Dupont")
+    ui_user.find(marker="user-menu").click()  # builds its menu
     ui_user.find(marker="logout").click()
     await ui_user.should_see("Se connecter")
     with unit_of_work() as session:

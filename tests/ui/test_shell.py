@@ -99,6 +99,7 @@ async def test_navigation_and_breadcrumb(ui_user: User, account: Callable[..., s
     await ui_user.should_see("Bienvenue, Claire Dupont")
     assert {link.text: link.props["href"] for link in _menu(ui_user)}["Établissements"] == "/institutions"
     assert _current_entries(ui_user) == ["/"]
+    ui_user.find(marker="user-menu").click()  # builds its menu
     ui_user.find(marker="profile").click()
     await ui_user.should_see("Enregistrer")
     breadcrumb_links = [link.text for link in ui_user.find(ui.link).elements]
@@ -152,6 +153,7 @@ async def test_revoked_session_is_sent_to_login_at_next_screen(ui_user: User, ac
     await ui_user.should_see("Bienvenue, Claire Dupont")
     with unit_of_work() as session:
         auth.revoke_all_sessions(session, _stored(email).id)
+    ui_user.find(marker="user-menu").click()  # builds its menu
     ui_user.find(marker="profile").click()
     await ui_user.should_see("Se connecter")
 
