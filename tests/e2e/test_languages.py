@@ -171,7 +171,10 @@ def _seed(language_of: dict[str, str]) -> Records:
         call = calls.log_call(
             session, admin_actor, {"direction": "out", "institution_id": institution.id, "summary": "Qimbo xylt"}
         )
-        note = make_note(session, admin_actor, body="**Zorvex** qimbo", institution_id=institution.id)
+        # shared: the other language's admin reads it too (a private note is the English admin's alone)
+        note = make_note(
+            session, admin_actor, body="**Zorvex** qimbo", institution_id=institution.id, visibility="shared"
+        )
         return Records(
             institution=institution.id,
             contact=contact.id,
