@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import copy
 import functools
+import html
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -112,39 +113,50 @@ def _ancestors(spec: PageSpec) -> list[str]:
 
 
 class Navigation:
-    """The drawer's menu: a link per screen the user may open. Links, not clickable items: they open
-    in a new tab on a middle click, and one element each is a fifth of what a Quasar item with its
-    sections, icon and label costs the page (the drawer was half of the shell's elements). The
-    screen being shown marks its entry (aria-current)."""
+    """The drawer's menu: a link per screen the user may open, the entry of the screen being shown
+    marked (aria-current). Plain links, drawn as one element: they open in a new tab on a middle
+    click, `ui.sub_pages` turns a click on any local link into in-app navigation, and a tab keeps one
+    element for the menu rather than one per entry (18 elements, 60 KiB of server memory per tab;
+    issue 20, bench/README.md "What a tab holds"). The texts are escaped here, so the browser does
+    not sanitize them again."""
 
     def __init__(self, actor: Actor, disabled_modules: frozenset[str]) -> None:
-        self.links: dict[str, ui.link] = {}
-        self.current: ui.link | None = None
-        with ui.element("nav").classes("opex-nav").props(f'aria-label="{_("Navigation")}"').mark("navigation"):
-            for spec in sorted(PAGES.values(), key=lambda s: (s.order, s.path)):
-                if (
-                    spec.in_navigation
-                    and (spec.permission is None or can(actor, spec.permission))
-                    and app_settings.module_of_path(spec.path) not in disabled_modules
-                ):
-                    self.links[spec.path] = (
-                        ui.link(_(spec.title), spec.path)
-                        .props(f'data-icon="{spec.icon or "chevron_right"}"')
-                        .mark(f"nav:{spec.path}")
-                    )
+        self.entries: list[tuple[str, str, str]] = [
+            (spec.path, _(spec.title), spec.icon or "chevron_right")
+            for spec in sorted(PAGES.values(), key=lambda s: (s.order, s.path))
+            if spec.in_navigation
+            and (spec.permission is None or can(actor, spec.permission))
+            and app_settings.module_of_path(spec.path) not in disabled_modules
+        ]
+        self.current: str | None = None
+        self.element = (
+            ui.html(self._markup(), sanitize=False, tag="nav")
+            .classes("opex-nav")
+            .props(f'aria-label="{_("Navigation")}"')
+            .mark("navigation")
+        )
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _title, _icon in self.entries]
+
+    def _markup(self) -> str:
+        current = ' aria-current="page"'
+        return "".join(
+            f'<a href="{html.escape(path)}" data-icon="{html.escape(icon)}"{current if path == self.current else ""}>'
+            f"{html.escape(title)}</a>"
+            for path, title, icon in self.entries
+        )
 
     def show(self, spec: PageSpec) -> None:
         """Mark the entry of `spec`'s section: its own, else its nearest ancestor's but the dashboard
         (every screen descends from it: the profile is no part of it)."""
-        path = next((path for path in (spec.path, *_ancestors(spec)) if path in self.links), None)
-        link = self.links[path] if path is not None and (path != "/" or spec.path == "/") else None
-        if link is self.current:
-            return
-        if self.current is not None:
-            self.current.props(remove="aria-current")
-        if link is not None:
-            link.props("aria-current=page")
-        self.current = link
+        paths = self.paths
+        path = next((path for path in (spec.path, *_ancestors(spec)) if path in paths), None)
+        current = path if path is not None and (path != "/" or spec.path == "/") else None
+        if current != self.current:
+            self.current = current
+            self.element.set_content(self._markup())
 
 
 class Breadcrumb:

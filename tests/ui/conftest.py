@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -101,3 +103,47 @@ async def eventually(check: Callable[[], bool], what: str, *, attempts: int = 10
             return
         await asyncio.sleep(0.05)
     raise AssertionError(what)
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    href: str
+    text: str
+    current: bool  # aria-current: the entry of the screen being shown
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[NavEntry] = []
+        self._open: dict[str, str | None] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._open = dict(attrs)
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            href = self._open.get("href") or ""
+            self.entries.append(NavEntry(href, data, self._open.get("aria-current") == "page"))
+            self._open = None
+
+
+def nav_entries(user: User) -> list[NavEntry]:
+    """The drawer's entries as the tab shows them (components/shell.Navigation draws them as the
+    links of one element)."""
+    found: set[ui.html] = user._gather_elements(None, None, "navigation", None)
+    parser = _Anchors()
+    for nav in found:
+        parser.feed(nav.content)
+    return parser.entries
+
+
+def nav_paths(user: User) -> list[str]:
+    return [entry.href for entry in nav_entries(user)]
+
+
+def click_nav(user: User, path: str) -> None:
+    """Click the drawer's entry for `path`, as the simulated user clicks a link."""
+    assert path in nav_paths(user), f"no entry for {path} in {nav_paths(user)}"
+    user.navigate.to(path)

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 
 from crm_app.integrations import plugin_host, plugin_state, plugins
@@ -20,7 +19,7 @@ from crm_app.sales import invoices
 from tests.factories import actor_of, make_user
 from tests.institution_factories import make_buyer
 from tests.plugin_factories import event_body, kept, load_from, recorder, write_plugin
-from tests.ui.conftest import element, eventually, log_in
+from tests.ui.conftest import element, eventually, log_in, nav_entries
 
 SHIPPED = Path(__file__).resolve().parents[2] / "plugins" / "fec_export"
 
@@ -44,8 +43,7 @@ def _enabled(name: str) -> bool:
 
 
 def _menu(user: User) -> dict[str, str]:
-    links = [link for link in user.find(ui.link).elements if any(m.startswith("nav:") for m in link._markers)]
-    return {link.props["href"]: link.text for link in links}
+    return {entry.href: entry.text for entry in nav_entries(user)}
 
 
 async def test_super_admins_see_the_plugins_and_enable_one_at_once(
@@ -75,7 +73,7 @@ async def test_other_roles_neither_see_nor_open_the_page(
 ) -> None:
     await log_in(ui_user, account(Role.ADMIN, email="admin@example.org"), path="/login?redirect_to=/admin/plugins")
     await ui_user.should_see("Vous n'êtes pas autorisé à ouvrir cette page.")
-    assert "/admin/plugins" not in _menu(ui_user)
+    assert _menu(ui_user) and "/admin/plugins" not in _menu(ui_user)
     await ui_user.should_not_see(marker="plugin-recorder")
 
 

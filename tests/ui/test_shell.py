@@ -17,7 +17,7 @@ from crm_app.platform.permissions import actor_from
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_contact, make_institution
 from tests.sales_factories import make_quote
-from tests.ui.conftest import log_in
+from tests.ui.conftest import click_nav, log_in, nav_entries
 from tests.ui.search_box import options, search_option
 
 
@@ -85,19 +85,15 @@ async def test_dark_mode_toggle_is_saved_for_the_user(ui_user: User, account: Ca
     assert ui_user.find(ui.dark_mode).elements.pop().value is False
 
 
-def _menu(user: User) -> list[ui.link]:
-    return [link for link in user.find(ui.link).elements if any(marker.startswith("nav:") for marker in link._markers)]
-
-
 def _current_entries(user: User) -> list[str]:
     """The menu entries marked as the screen being shown."""
-    return [link.props["href"] for link in _menu(user) if link.props.get("aria-current") == "page"]
+    return [entry.href for entry in nav_entries(user) if entry.current]
 
 
 async def test_navigation_and_breadcrumb(ui_user: User, account: Callable[..., str]) -> None:
     await log_in(ui_user, account())
     await ui_user.should_see("Bienvenue, Claire Dupont")
-    assert {link.text: link.props["href"] for link in _menu(ui_user)}["Établissements"] == "/institutions"
+    assert {entry.text: entry.href for entry in nav_entries(ui_user)}["Établissements"] == "/institutions"
     assert _current_entries(ui_user) == ["/"]
     ui_user.find(marker="user-menu").click()  # builds its menu
     ui_user.find(marker="profile").click()
@@ -105,11 +101,10 @@ async def test_navigation_and_breadcrumb(ui_user: User, account: Callable[..., s
     breadcrumb_links = [link.text for link in ui_user.find(ui.link).elements]
     assert "Tableau de bord" in breadcrumb_links
     assert _current_entries(ui_user) == []  # the profile is no section of the menu
-    ui_user.find(marker="nav:/institutions").click()
+    click_nav(ui_user, "/institutions")
     await ui_user.should_see("Nouvel établissement")
     assert _current_entries(ui_user) == ["/institutions"]
-    ui_user.find(marker="nav:/contacts").click()
-    await ui_user.should_see(marker="nav:/contacts")
+    click_nav(ui_user, "/contacts")
     for _ in range(40):
         if _current_entries(ui_user) == ["/contacts"]:
             break
