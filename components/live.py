@@ -112,7 +112,8 @@ class RecordPanel(Generic[R]):
 
     `frame` is never cleared: the dialogs, the confirmations and the actions' own context live there.
     `content`, inside it, is cleared and drawn again (`draw(record)`) from `load()` (None: the record
-    could not be read, the user has been told why). A button's click runs in the button's slot, which
+    could not be read, the user has been told why; if it was never drawn, the screen says it cannot
+    be shown rather than stay empty). A button's click runs in the button's slot, which
     a rebuild deletes: whatever an action does after its service call (notify, open a dialog, rebuild)
     goes through the frame, never through the context of the element clicked.
 
@@ -148,12 +149,26 @@ class RecordPanel(Generic[R]):
         async with self._building:
             with self.frame:  # not the context of the button clicked: the rebuild deletes it
                 record = await self._load()
-                if record is None or self.content.is_deleted:
+                if self.content.is_deleted:
+                    return False
+                if record is None:
+                    # never drawn, and the page said nothing in its place: say so on the screen, not only
+                    # in the toast (a page may draw its own refusal there, as the sales documents do)
+                    if self.record is None and not self.content.default_slot.children:
+                        self._unavailable()
                     return False
                 if only_if_changed and self.record is not None and self._key(record) == self._key(self.record):
                     return False
                 await self._present(record)
                 return True
+
+    def _unavailable(self) -> None:
+        self.content.clear()
+        with self.content, ui.column().classes("items-center q-pa-xl w-full").mark("record-unavailable"):
+            ui.icon("search_off", size="xl", color="grey")
+            ui.label(_("This record cannot be shown: it does not exist, or you may not open it.")).classes(
+                "text-h6 text-center"
+            )
 
     async def present(self, record: R) -> None:
         """Draw a record already read (the page's first build, from what it loaded for other parts)."""

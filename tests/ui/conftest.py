@@ -147,3 +147,10 @@ def click_nav(user: User, path: str) -> None:
     """Click the drawer's entry for `path`, as the simulated user clicks a link."""
     assert path in nav_paths(user), f"no entry for {path} in {nav_paths(user)}"
     user.navigate.to(path)
+
+
+def html_elements(user: User) -> list[ui.html]:
+    """The elements that render HTML, but the drawer's menu (its links are escaped by the shell):
+    a screen that shows user text must have none."""
+    found: set[ui.html] = user._gather_elements(None, ui.html, None, None)
+    return [e for e in found if "navigation" not in e._markers]

@@ -18,7 +18,7 @@ from crm_app.platform.db import unit_of_work
 from crm_app.platform.i18n import gettext, ngettext
 from crm_app.platform.permissions import Actor
 from tests.html_checks import runnable_parts
-from tests.ui.conftest import actor_for, element, eventually, log_in, table_rows
+from tests.ui.conftest import actor_for, element, eventually, html_elements, log_in, table_rows
 
 
 def _note(actor: Actor, body: str, **values: Any) -> uuid.UUID:
@@ -72,6 +72,17 @@ async def test_a_note_shared_with_one_user_is_seen_by_them_and_not_by_another(
     )
 
 
+async def test_a_note_one_may_not_read_says_so_on_its_screen(ui_user: User, account: Callable[..., str]) -> None:
+    alice = account(email="alice@example.org", name="Alice Martin")
+    private = _note(actor_for(alice), "Note d'Alice")  # private: nobody else reads it
+    await log_in(ui_user, account(), path=f"/login?redirect_to=/notes/{private}")
+    # not an empty screen with a passing toast: a message that stays
+    await ui_user.should_see(marker="record-unavailable", retries=50)
+    await ui_user.should_see(gettext("This record cannot be shown: it does not exist, or you may not open it."))
+    await ui_user.should_not_see("Note d'Alice")
+    await ui_user.should_not_see(marker="note-text")
+
+
 async def test_hostile_note_text_is_shown_as_text(ui_user: User, account: Callable[..., str]) -> None:
     email = account()
     hostile = (
@@ -94,7 +105,7 @@ async def test_hostile_note_text_is_shown_as_text(ui_user: User, account: Callab
     assert "&lt;a href=" in html and '<a href="https://evil.example"' not in html
     assert "javascript:" not in html
     assert "<strong>gras</strong>" in html and "<li>un</li>" in html  # markdown still works
-    assert not ui_user._gather_elements(None, ui.html, None, None)
+    assert not html_elements(ui_user)  # nothing rendered as HTML
 
 
 async def test_the_list_shows_each_note_in_its_markdown_and_nothing_typed_in_it_runs(
