@@ -7,6 +7,7 @@ its field."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
@@ -23,18 +24,11 @@ def _all_reasons(session: Session, _actor: Actor) -> list[LostReasonRow]:
     return opportunities.list_lost_reasons(session, include_retired=True)
 
 
-def _deleted(session: Session, actor: Actor, reason_id: uuid.UUID) -> list[LostReasonRow]:
-    opportunities.delete_lost_reason(session, actor, reason_id)
-    return _all_reasons(session, actor)
-
-
-def _added(session: Session, actor: Actor, label: str) -> list[LostReasonRow]:
-    opportunities.create_lost_reason(session, actor, label)
-    return _all_reasons(session, actor)
-
-
-def _updated(session: Session, actor: Actor, reason_id: uuid.UUID, **changes: Any) -> list[LostReasonRow]:
-    opportunities.update_lost_reason(session, actor, reason_id, **changes)
+def _changed(
+    session: Session, actor: Actor, change: Callable[..., Any], *args: Any, **kwargs: Any
+) -> list[LostReasonRow]:
+    """`change(session, actor, *args, **kwargs)`, then the list as it now is (what the section redraws)."""
+    change(session, actor, *args, **kwargs)
     return _all_reasons(session, actor)
 
 
@@ -126,7 +120,9 @@ class LostReasonsSection:
         return next((r for r in self.reasons if r.id == reason_id), None)
 
     async def add(self) -> None:
-        found = await self._call(_added, self.new.value or "", fields={"label": self.new})
+        found = await self._call(
+            _changed, opportunities.create_lost_reason, self.new.value or "", fields={"label": self.new}
+        )
         if found is not None:
             self.new.set_value("")
             with self.card:
@@ -138,7 +134,12 @@ class LostReasonsSection:
         if reason is None or (field.value or "") == opportunities.lost_reason_label(reason.label):
             return  # unchanged (a default reason shown translated stays a message id)
         found = await self._call(
-            _updated, reason.id, label=field.value or "", expected_version=reason.version, fields={"label": field}
+            _changed,
+            opportunities.update_lost_reason,
+            reason.id,
+            label=field.value or "",
+            expected_version=reason.version,
+            fields={"label": field},
         )
         if found is not None:
             with self.card:
@@ -150,7 +151,9 @@ class LostReasonsSection:
         if reason is None:
             return
         active = not reason.is_active
-        found = await self._call(_updated, reason.id, is_active=active, expected_version=reason.version)
+        found = await self._call(
+            _changed, opportunities.update_lost_reason, reason.id, is_active=active, expected_version=reason.version
+        )
         if found is None:
             await self.refresh()  # refused (another user's change): show the list as it now is
             return
@@ -174,7 +177,7 @@ class LostReasonsSection:
         self.redraw(found)
 
     async def delete(self, reason_id: uuid.UUID, field: Any) -> None:
-        found = await self._call(_deleted, reason_id, fields={"label": field})
+        found = await self._call(_changed, opportunities.delete_lost_reason, reason_id, fields={"label": field})
         if found is not None:
             with self.card:
                 ui.notify(_("Reason deleted."), type="positive")
