@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from components.backend import call, current_actor
 from components.dialogs import disposable
+from components.empty_state import empty_state
 from crm_app.platform import bridge
 from crm_app.platform.events import Event, SalesDocumentChanged
 from crm_app.platform.i18n import gettext as _
@@ -164,11 +165,10 @@ class RecordPanel(Generic[R]):
 
     def _unavailable(self) -> None:
         self.content.clear()
-        with self.content, ui.column().classes("items-center q-pa-xl w-full").mark("record-unavailable"):
-            ui.icon("search_off", size="xl", color="grey")
-            ui.label(_("This record cannot be shown: it does not exist, or you may not open it.")).classes(
-                "text-h6 text-center"
-            )
+        with self.content:
+            empty_state(
+                "search_off", _("This record cannot be shown: it does not exist, or you may not open it.")
+            ).mark("record-unavailable")
 
     async def present(self, record: R) -> None:
         """Draw a record already read (the page's first build, from what it loaded for other parts)."""

@@ -23,6 +23,7 @@ from nicegui.page_arguments import PageArguments
 
 from components.avatar import avatar
 from components.backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
+from components.empty_state import empty_state
 from components.global_search import global_search
 from components.menus import lazy_menu
 from components.notification_bell import notification_bell
@@ -242,17 +243,13 @@ async def _show(spec: PageSpec, args: PageArguments) -> None:
 
 
 def not_found() -> None:
-    with ui.column().classes("items-center q-pa-xl w-full"):
-        ui.icon("search_off", size="xl", color="grey")
-        ui.label(_("This page does not exist.")).classes("text-h6")
-        ui.link(_("Back to the dashboard"), "/")
+    empty_state("search_off", _("This page does not exist."), back=(_("Back to the dashboard"), "/"))
 
 
 def not_allowed() -> None:
-    with ui.column().classes("items-center q-pa-xl w-full"):
-        ui.icon("block", size="xl", color="negative")
-        ui.label(_("You are not allowed to open this page.")).classes("text-h6")
-        ui.link(_("Back to the dashboard"), "/")
+    empty_state(
+        "block", _("You are not allowed to open this page."), color="negative", back=(_("Back to the dashboard"), "/")
+    )
 
 
 async def root(request: Request) -> RedirectResponse | None:

@@ -12,6 +12,7 @@ from typing import Any
 from nicegui import ui
 
 from components.backend import call
+from components.empty_state import empty_state
 from components.line_editor import LineEditor
 from components.pickers import as_uuid, contact_picker, institution_picker
 from components.shell import app_page, set_title
@@ -55,10 +56,9 @@ async def edit_quote_page(quote_id: uuid.UUID) -> None:
         return
     set_title(_("Edit {number}", number=detail.number))
     if QuoteAction.EDIT not in detail.allowed_actions:
-        with ui.column().classes("items-center q-pa-xl w-full").mark("not-editable"):
-            ui.icon("lock", size="xl", color="grey")
-            ui.label(_("This quote cannot be edited.")).classes("text-h6")
-            ui.link(_("Back to the quote"), f"/quotes/{quote_id}")
+        empty_state(
+            "lock", _("This quote cannot be edited."), back=(_("Back to the quote"), f"/quotes/{quote_id}")
+        ).mark("not-editable")
         return
     QuoteForm(detail, choices, institution=(detail.institution_id, detail.institution_name))
 
