@@ -242,6 +242,14 @@ async def _show(spec: PageSpec, args: PageArguments) -> None:
         await result
 
 
+class Screens(ui.sub_pages):
+    """`ui.sub_pages` whose unknown path is told in the user's language (NiceGUI writes "404: sub page
+    ... not found" in English). The page is still answered with a 404."""
+
+    def _render_404(self) -> None:
+        not_found()
+
+
 def not_found() -> None:
     empty_state("search_off", _("This page does not exist."), back=(_("Back to the dashboard"), "/"))
 
@@ -340,7 +348,7 @@ async def build_shell(
         Breadcrumb(navigation)
         # Fixed paths first: "/institutions/new" must win over "/institutions/{institution_id}".
         ordered = sorted(PAGES.values(), key=lambda spec: "{" in spec.path)
-        pages = ui.sub_pages({spec.path: _screen(spec) for spec in ordered}).classes("w-full")
+        pages = Screens({spec.path: _screen(spec) for spec in ordered}).classes("w-full")
         if pages.has_404:  # no screen to wait for
             shown.set()
     if first_screen_by is not None:

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from crm_app.accounts import auth
 from crm_app.platform.db import unit_of_work
+from crm_app.platform.i18n import gettext
 from crm_app.platform.models.people import Role, Theme
 from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.permissions import actor_from
@@ -210,3 +211,13 @@ async def test_a_forged_choice_opens_nothing(ui_user: User) -> None:
     box.trigger("update:modelValue", {"value": "quote:not-found", "link": "/admin/users"})
     await asyncio.sleep(0.2)
     await ui_user.should_see("Bienvenue, Anne Aubert")
+
+
+async def test_an_unknown_path_is_told_in_the_users_language(ui_user: User, account: Callable[..., str]) -> None:
+    await log_in(ui_user, account())
+    await ui_user.should_see(marker="user-menu", retries=50)
+    # answered 404, with the screen in the page (the simulated user opens only pages answered 200)
+    response = await ui_user.http_client.get("/nowhere/at/all")
+    assert response.status_code == 404
+    assert gettext("Back to the dashboard") in response.text
+    assert "sub page" not in response.text
