@@ -1,5 +1,6 @@
-"""The tabs' websocket as `opex-crm serve` answers it: still compressed, with the small windows that
-keep a connection's zlib state near 9 KiB instead of about 300 (crm_app/serving/websocket_protocol.py)."""
+"""The tabs' websocket as `opex-crm serve` answers it: still compressed, with small windows and no
+context kept between messages, so that an idle connection holds no zlib state
+(crm_app/serving/websocket_protocol.py)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _handshake(url: str, extensions: str | None) -> dict[str, str]:
     return {"status": status, **headers}
 
 
-def test_the_websocket_is_compressed_with_small_windows() -> None:
+def test_the_websocket_is_compressed_with_small_windows_and_no_context_kept() -> None:
     with running_server(SCHEDULER_ENABLED="false") as server:
         answer = _handshake(server.url, OFFER)
         plain = _handshake(server.url, None)
@@ -48,5 +49,7 @@ def test_the_websocket_is_compressed_with_small_windows() -> None:
     assert agreed[0] == "permessage-deflate"
     # 4 KiB windows both ways (wsproto, NiceGUI's choice, agreed on 32 KiB and kept ~300 KiB a tab)
     assert "server_max_window_bits=12" in agreed and "client_max_window_bits=12" in agreed, agreed
+    # each message compressed on its own both ways: no compressor or decompressor kept between them
+    assert "server_no_context_takeover" in agreed and "client_no_context_takeover" in agreed, agreed
     # a client that offers no compression still connects, uncompressed
     assert plain["status"].startswith("HTTP/1.1 101") and "sec-websocket-extensions" not in plain, plain
