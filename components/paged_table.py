@@ -38,6 +38,19 @@ class TableState:
 Loader = Callable[[TableState], Awaitable[tuple[list[dict[str, Any]], int] | None]]
 
 
+def set_unobserved(element: ui.element, name: str, value: list[Any]) -> None:
+    """Set the prop `name` to `value` as it is, not wrapped in NiceGUI's observable collections
+    (`Props` is a dict; its `__setitem__` is what wraps).
+
+    NiceGUI wraps every list and dict put in an element's props (recursively) so that a change made
+    in place is sent to the browser: for a page of 25 rows that is 26 observable collections, each with
+    its change handlers and parent reference, held by every open tab (about 24 KiB a tab on the
+    institutions list; issue 20, bench/README.md "Memory per tab"). The table's rows and columns are
+    only ever replaced whole here, never changed in place, so they need no observing: the caller sends
+    them with `update()`, which serialises plain lists and dicts as it does observable ones."""
+    dict.__setitem__(element.props, name, value)
+
+
 class PagedTable:
     """`ui.table` in server-side mode: `load(state)` returns one page of rows and the total."""
 
@@ -82,6 +95,8 @@ class PagedTable:
             .props(f':rows-per-page-options="{list(PAGE_SIZES)}" flat bordered binary-state-sort')
             .classes("w-full opex-table" + (" opex-table--select" if selection else ""))
         )
+        set_unobserved(self.table, "columns", [dict(column) for column in self.table.columns])
+        set_unobserved(self.table, "rows", [])
         self.chooser: ui.select | None = None
         self.columns_read: asyncio.Task[tuple[str, ...] | None] | None = None
         if list_key is not None:
@@ -109,6 +124,8 @@ class PagedTable:
                       <q-item-section><q-item-label>{{ props.opt.label }}</q-item-label></q-item-section>
                     </q-item>""",
                 )
+            # Its options are set once, never changed in place: no need to observe them either.
+            set_unobserved(self.chooser, "options", [dict(option) for option in self.chooser.props["options"]])
             # The user's choice is read beside the screen's first page, and shown when it arrives.
             self.columns_read = background_tasks.create(
                 call(list_columns.visible_columns, list_key), name=f"columns of {list_key}"
@@ -193,7 +210,7 @@ class PagedTable:
         """Display one page already loaded (the screen may read it alongside other data)."""
         rows, total = result
         self._total = total
-        self.table.rows = rows
+        set_unobserved(self.table, "rows", rows)
         self.table.pagination = {
             "page": self.state.page,
             "rowsPerPage": self.state.page_size,
