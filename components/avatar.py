@@ -46,3 +46,17 @@ def avatar(name: str, user_id: uuid.UUID, *, size: str = "40px") -> ui.avatar:
     ) as element:
         ui.label(initials(name)).classes("text-weight-medium")
     return element
+
+
+def avatar_button(name: str, user_id: uuid.UUID, *, size: str = "34px") -> ui.button:
+    """A round button that looks like `avatar`: one element, where a button holding an avatar is
+    three (the header's user menu, on every tab: issue 20, bench/README.md "Memory per tab")."""
+    return (
+        ui.button(initials(name), color=None)  # no colour class: Quasar's would win over the style
+        .props("round unelevated dense no-caps text-color=white")
+        .classes("text-weight-medium")
+        .style(
+            f"background-color: {avatar_colour(user_id)}; width: {size}; height: {size}; min-width: {size};"
+            f" min-height: {size}; font-size: calc({size} * 0.45)"
+        )
+    )

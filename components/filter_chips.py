@@ -30,13 +30,25 @@ def range_text(label: str, first: date | None, last: date | None) -> str | None:
 
 
 class FilterChips:
-    """A row of removable chips, drawn again (`show`) whenever the filters change."""
+    """A row of removable chips, drawn again (`show`) whenever the filters change.
+
+    Most visits have no such filter, so the row is built the first time it has a chip, in the place it
+    would have had: right after the element that preceded it when the list was built (an empty row on
+    every tab was one more element held in the server's memory; issue 20, bench/README.md "Memory
+    per tab")."""
 
     def __init__(self) -> None:
-        self.row = ui.row().classes("w-full items-center gap-2").mark("extra-filters")
-        self.row.set_visibility(False)
+        self.slot = ui.context.slot
+        self.after = self.slot.children[-1] if self.slot.children else None
+        self.row: ui.row | None = None
 
     def show(self, chips: Sequence[Chip]) -> None:
+        if self.row is None:
+            if not chips:
+                return
+            with self.slot:
+                self.row = ui.row().classes("w-full items-center gap-2").mark("extra-filters")
+            self.row.move(target_index=self.slot.children.index(self.after) + 1 if self.after is not None else 0)
         self.row.clear()
         with self.row:
             for text, clear in chips:

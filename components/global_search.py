@@ -96,8 +96,7 @@ class GlobalSearch:
         self.box.props["model-value"] = None
         self.box.props["options-dark"] = False  # the box is light on dark, its results follow the page (opex.css)
         self.box.props["options"] = []
-        with self.box.add_slot("prepend"):
-            ui.icon("search")
+        self.box.add_slot("prepend", '<q-icon name="search" />')  # drawn by Vue: no element on the server
         self.box.add_slot("option", OPTION_TEMPLATE)
         self.box.on("inputValue", self.run_search)
         self.box.on("update:modelValue", self.open_option)

@@ -10,6 +10,7 @@ from nicegui import ui
 
 from components import live
 from components.backend import call
+from components.menus import LazyMenu
 from crm_app.platform import notifications
 from crm_app.platform.events import Event, NotificationCreated, NotificationsRead
 from crm_app.platform.i18n import format_datetime
@@ -32,16 +33,25 @@ class NotificationBell:
         ):
             self.badge = ui.badge("", color="red").props("floating").mark("bell-count")
             self.badge.set_visibility(False)
-            with ui.menu().props("anchor='bottom right' self='top right'").classes("w-96") as self.menu:
-                self.items = ui.column().classes("w-full gap-0")
             # Beside the button, not under it: below, it covered the open menu's "Mark all as read"
             # (and, placed by Quasar, could cover the bell itself on a narrow header).
             self.tooltip = ui.tooltip(_("Notifications")).props("anchor='center left' self='center right'")
             self.tooltip.props["offset"] = [8, 0]
-        self.menu.props["offset"] = [0, 8]
-        self.menu.on("before-show", self.show_latest)
-        self.menu.on("before-show", js_handler=f"() => getElement({self.tooltip.id})?.hide()")
+        # The menu is built on the bell's first click (components/menus.py): most tabs never open it.
+        self.lazy = LazyMenu(self.button, self._build_menu, props="anchor='bottom right' self='top right'")
         live.watch(self.concerns_me, self.on_event)
+
+    @property
+    def menu(self) -> ui.menu | None:
+        return self.lazy.menu
+
+    def _build_menu(self) -> None:
+        menu = self.lazy.menu
+        assert menu is not None
+        menu.classes("w-96").props["offset"] = [0, 8]
+        menu.on("before-show", self.show_latest)
+        menu.on("before-show", js_handler=f"() => getElement({self.tooltip.id})?.hide()")
+        self.items = ui.column().classes("w-full gap-0")
 
     def concerns_me(self, event: Event) -> bool:
         return isinstance(event, NotificationCreated | NotificationsRead) and event.recipient_id == self.actor.id
@@ -69,7 +79,7 @@ class NotificationBell:
                 ui.notify(latest.items[0].title, type="info", position="top-right", icon="notifications", timeout=6000)
         else:
             await self.refresh()
-        if self.menu.value:
+        if self.menu is not None and self.menu.value:
             await self.show_latest()
 
     async def show_latest(self, _event: Any = None) -> None:
@@ -99,7 +109,8 @@ class NotificationBell:
         async def open_it() -> None:
             if not row.is_read:
                 await call(notifications.mark_read, row.id)
-            self.menu.close()
+            if self.menu is not None:
+                self.menu.close()
             ui.navigate.to(row.link or "/notifications")
 
         with ui.item(on_click=open_it).props("clickable").mark("bell-item"):

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, context, run, ui
 from nicegui.page_arguments import PageArguments
 
-from components.avatar import avatar
+from components.avatar import avatar_button
 from components.backend import ACTOR_KEY, SESSION_KEY, call, client_info, login_url, resolve_actor
 from components.empty_state import empty_state
 from components.global_search import global_search
@@ -161,12 +161,18 @@ class Navigation:
 
 
 class Breadcrumb:
-    """The trail above the content, rebuilt whenever a screen is shown."""
+    """The trail above the content, drawn again whenever a screen is shown: the links to the screens
+    above it, then its own title. One element, as the drawer's menu (`Navigation`): its links and
+    separators as elements were four to eight elements per tab (issue 20). Every text is escaped
+    here; a record's title is the user's own text."""
 
     def __init__(self, navigation: Navigation | None = None) -> None:
         self.navigation = navigation
-        self.row = (
-            ui.row().classes("items-center gap-1 text-sm text-grey-7 q-mb-md").props(f'aria-label="{_("Breadcrumb")}"')
+        self.element = (
+            ui.html("", sanitize=False, tag="nav")
+            .classes("opex-breadcrumb q-mb-md")
+            .props(f'aria-label="{_("Breadcrumb")}"')
+            .mark("breadcrumb")
         )
         self.spec: PageSpec | None = None
         app.storage.client[BREADCRUMB_KEY] = self
@@ -175,12 +181,12 @@ class Breadcrumb:
         self.spec = spec
         if self.navigation is not None:
             self.navigation.show(spec)
-        self.row.clear()
-        with self.row:
-            for crumb in reversed([PAGES[path] for path in _ancestors(spec)]):
-                ui.link(_(crumb.title), crumb.path).classes("text-primary no-underline")
-                ui.icon("chevron_right", size="xs")
-            ui.label(current_title or _(spec.title)).classes("text-weight-medium").props("aria-current=page")
+        crumbs = "".join(
+            f'<a href="{html.escape(crumb.path)}">{html.escape(_(crumb.title))}</a>'
+            for crumb in reversed([PAGES[path] for path in _ancestors(spec)])
+        )
+        title = html.escape(current_title or _(spec.title))
+        self.element.set_content(f'{crumbs}<span aria-current="page">{title}</span>')
 
 
 @functools.cache
@@ -333,8 +339,7 @@ async def build_shell(
             .mark("menu"),
             _("Menu"),
         )
-        ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline")
-        ui.space()
+        ui.link("OPEx CRM", "/").classes("text-h6 text-white no-underline me-auto")
         global_search()
         bell = notification_bell(actor)
         _language_select(actor)
@@ -409,12 +414,11 @@ def _user_menu(actor: Actor) -> None:
         ui.menu_item(_("Profile"), on_click=lambda: ui.navigate.to("/profile")).mark("profile")
         ui.menu_item(_("Log out"), on_click=logout).mark("logout")
 
-    with lazy_menu(
-        ui.button().props(f'flat round dense aria-label="{_("User menu")}"').mark("user-menu"),
+    lazy_menu(
+        avatar_button(actor.full_name, actor.id).props(f'aria-label="{_("User menu")}"').mark("user-menu"),
         build,
         props="anchor='bottom right' self='top right'",
-    ):
-        avatar(actor.full_name, actor.id, size="34px")
+    )
 
 
 async def logout() -> None:

@@ -142,14 +142,17 @@ class InstitutionList:
         self.filters: dict[str, Any] = {}
 
     async def show(self, choices: FilterChoices, first_page: PageOfLongList[InstitutionRow]) -> None:
-        self.choices = choices
+        # Only what the screen shows at once is kept: the choices' lists (every user, team, region, tag
+        # and specialty, about 25 KiB) are read again when the filters or a bulk dialog need them,
+        # rather than held by every open tab (issue 20, bench/README "Memory per tab").
+        self.can_import = choices.can_import
+        self.may_assign = bool(choices.assignable)
         self._header()
         self._search_row()
-        self._filters()
+        self._filters(choices if self.open_filters else None)
         self.chips = FilterChips()
         self.chips.show(self._chips())
-        self.bulk_bar = ui.row().classes("w-full items-center gap-2 q-py-xs")  # filled on the first selection
-        self.bulk_bar.set_visibility(False)
+        self.bulk_bar: ui.row | None = None  # built on the first selection: most visits select nothing
         self.selected_label: ui.label | None = None
         self.paged = PagedTable(
             _columns(), self._load, selection="multiple", state=self.state, list_key=VIEW_PAGE, hidden=DEFAULT_HIDDEN
@@ -226,13 +229,12 @@ class InstitutionList:
     def _header(self) -> None:
         with ui.row().classes("w-full items-center gap-4"):
             ui.label(_("Institutions")).classes("text-h5")
-            self.count = ui.label().classes("text-grey-7").mark("institution-count")
-            ui.space()
+            self.count = ui.label().classes("text-grey-7 me-auto").mark("institution-count")
             if can(self.actor, "institution.create"):
                 ui.button(_("New institution"), icon="add", on_click=lambda: ui.navigate.to("/institutions/new")).props(
                     "unelevated"
                 ).mark("new-institution")
-            if self.choices.can_import:
+            if self.can_import:
                 ui.button(
                     _("Import"), icon="upload_file", on_click=lambda: ui.navigate.to("/institutions/import")
                 ).props("outline")
@@ -258,8 +260,10 @@ class InstitutionList:
             )
             titled(ui.button(icon="delete", on_click=self._delete_view).props("flat round"), _("Delete this view"))
             # On the whole filter (or, ticked, the selection): the dialog lets one choose.
-            lazy_menu(ui.button(_("Bulk work"), icon="playlist_add").props("flat").mark("bulk-work"), self._bulk_menu)
-            ui.space()
+            lazy_menu(
+                ui.button(_("Bulk work"), icon="playlist_add").props("flat").classes("me-auto").mark("bulk-work"),
+                self._bulk_menu,
+            )
             self.filters["archived"] = (
                 ui.select(
                     {
@@ -275,29 +279,38 @@ class InstitutionList:
                 .classes("w-36")
             )
 
-    def _filters(self) -> None:
+    def _filters(self, choices: FilterChoices | None) -> None:
         """The filters' panel; its fields (a good part of the page's elements) are built when it is first
-        opened, unless the URL already filters."""
+        opened, with the choices read then, unless the URL already filters (`choices` given)."""
         panel = (
             ui.expansion(_("Filters"), icon="filter_list", value=self.open_filters)
             .classes("w-full")
             .props("dense")
             .mark("filters")
         )
-        if self.open_filters:
+        if choices is not None:
             with panel:
-                self._filter_fields()
+                self._filter_fields(choices)
             return
+        building = False
 
-        def build(event: Any) -> None:
-            if event.value and "types" not in self.filters:
+        async def build(event: Any) -> None:
+            nonlocal building
+            if not event.value or building or "types" in self.filters:
+                return
+            building = True
+            try:
+                read = await call(institutions.filter_choices)
+            finally:
+                building = False
+            if read is not None and "types" not in self.filters:
                 with panel:
-                    self._filter_fields()
+                    self._filter_fields(read)
 
         panel.on_value_change(build)
 
-    def _filter_fields(self) -> None:
-        q, choices, f = self.query, self.choices, self.filters
+    def _filter_fields(self, choices: FilterChoices) -> None:
+        q, f = self.query, self.filters
         with ui.grid(columns=4).classes("w-full gap-2"):
             f["types"] = (
                 ui.select(
@@ -419,10 +432,16 @@ class InstitutionList:
     # ---- bulk actions
 
     def _bulk_bar(self) -> ui.label:
-        """The actions on the selection, built on the first one (most visits select nothing)."""
+        """The actions on the selection, built on the first one (most visits select nothing), just above
+        the table."""
+        table = self.paged.table
+        assert table.parent_slot is not None
+        with table.parent_slot:
+            self.bulk_bar = ui.row().classes("w-full items-center gap-2 q-py-xs")
+        self.bulk_bar.move(target_index=table.parent_slot.children.index(table))
         with self.bulk_bar:
             selected_label = ui.label().classes("text-weight-medium")
-            if self.choices.assignable:  # a searchable list, built when asked for (a team may have hundreds)
+            if self.may_assign:  # a searchable list, built when asked for (a team may have hundreds)
                 ui.button(_("Assign"), icon="person_add", on_click=self._assign_dialog).props("flat dense").mark(
                     "bulk-assign"
                 )
@@ -450,7 +469,8 @@ class InstitutionList:
         selected = len(self.paged.table.selected)
         if selected and self.selected_label is None:
             self.selected_label = self._bulk_bar()
-        self.bulk_bar.set_visibility(selected > 0)
+        if self.bulk_bar is not None:
+            self.bulk_bar.set_visibility(selected > 0)
         if self.selected_label is not None:
             self.selected_label.text = ngettext("{count} selected", "{count} selected", selected, count=selected)
 
@@ -476,7 +496,11 @@ class InstitutionList:
 
         await BulkWorkDialog(kind, self.query, self._selected_ids(), done).open()
 
-    def _assign_dialog(self) -> None:
+    async def _assign_dialog(self) -> None:
+        choices = await call(institutions.filter_choices)
+        if choices is None:
+            return
+
         async def assign(user: ui.select) -> int | None:
             if not user.value:
                 user.error = _("This field is required.")
@@ -485,7 +509,7 @@ class InstitutionList:
 
         self._bulk_dialog(
             _("Assign"),
-            lambda: ui.select(_options(self.choices.assignable), label=_("User"), with_input=True),
+            lambda: ui.select(_options(choices.assignable), label=_("User"), with_input=True),
             assign,
             lambda done: ngettext("{count} institution assigned.", "{count} institutions assigned.", done, count=done),
             marker="bulk-assign-user",
@@ -499,7 +523,11 @@ class InstitutionList:
                 ngettext("{count} institution archived.", "{count} institutions archived.", done, count=done)
             )
 
-    def _tag_dialog(self, *, add: bool) -> None:
+    async def _tag_dialog(self, *, add: bool) -> None:
+        choices = await call(institutions.filter_choices)
+        if choices is None:
+            return
+
         async def label(tag: ui.select) -> int | None:
             return await call(
                 institutions.bulk_label, self._selected_ids(), tag.value or "", add=add, fields={"tag": tag}
@@ -507,7 +535,7 @@ class InstitutionList:
 
         self._bulk_dialog(
             _("Add a tag") if add else _("Remove a tag"),
-            lambda: ui.select(self.choices.tags, label=_("Tag"), with_input=True, new_value_mode="add-unique"),
+            lambda: ui.select(choices.tags, label=_("Tag"), with_input=True, new_value_mode="add-unique"),
             label,
             lambda done: ngettext("{count} institution changed.", "{count} institutions changed.", done, count=done),
             marker="bulk-tag",

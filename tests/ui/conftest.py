@@ -149,8 +149,27 @@ def click_nav(user: User, path: str) -> None:
     user.navigate.to(path)
 
 
+class _Texts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+
+def breadcrumb(user: User) -> list[str]:
+    """The breadcrumb's texts as the browser shows them, the screens above first, the current last
+    (components/shell.Breadcrumb draws them as one element, escaped)."""
+    found: set[ui.html] = user._gather_elements(None, None, "breadcrumb", None)
+    parser = _Texts()
+    for trail in found:
+        parser.feed(trail.content)
+    return parser.texts
+
+
 def html_elements(user: User) -> list[ui.html]:
-    """The elements that render HTML, but the drawer's menu (its links are escaped by the shell):
-    a screen that shows user text must have none."""
+    """The elements that render HTML, but the drawer's menu and the breadcrumb (their texts are
+    escaped by the shell): a screen that shows user text must have none."""
     found: set[ui.html] = user._gather_elements(None, ui.html, None, None)
-    return [e for e in found if "navigation" not in e._markers]
+    return [e for e in found if not {"navigation", "breadcrumb"} & set(e._markers)]

@@ -220,6 +220,8 @@ async def test_avatar_shows_initials_in_a_stable_colour(ui_user: User, account: 
     assert colour in PALETTE and avatar_colour(_user(email).id) == colour
     assert initials("Jean-Marc Dupont") == "JM" and initials("") == "?"
     avatars = list(ui_user.find(ui.avatar).elements)
-    assert len(avatars) == 2  # the header's user menu and the profile card
-    assert all(a._style.get("background-color") == colour for a in avatars)
+    assert len(avatars) == 1  # the profile card
+    menu = element(ui_user, "user-menu")  # the header's: a button that looks like the avatar
+    assert isinstance(menu, ui.button) and menu.text == "JM"
+    assert all(e._style.get("background-color") == colour for e in (*avatars, menu))
     await ui_user.should_see("JM", retries=50)

@@ -53,6 +53,10 @@ async def test_bulk_tag_then_archive_the_selection(ui_user: User, account: Calla
         "selection", {"added": True, "rows": rows, "keys": [row["id"] for row in rows]}
     )
     await ui_user.should_see("2 sélectionnés")
+    bar = next(iter(ui_user.find(marker="bulk-add-tag").elements)).parent_slot.parent  # type: ignore[union-attr]
+    assert table.parent_slot is not None and bar.parent_slot is table.parent_slot
+    siblings = table.parent_slot.children
+    assert siblings.index(bar) == siblings.index(table) - 1  # built on the selection, in its place above the table
     ui_user.find(marker="bulk-add-tag").click()
     await ui_user.should_see(marker="bulk-tag")
     ui_user.find(marker="bulk-tag").click()

@@ -24,7 +24,7 @@ from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.permissions import SYSTEM_ACTOR
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_institution
-from tests.ui.conftest import html_elements, log_in
+from tests.ui.conftest import breadcrumb, html_elements, log_in
 from tests.ui.search_box import search_option
 
 
@@ -118,6 +118,7 @@ async def test_hostile_name_is_shown_as_text(ui_user: User, account: Callable[..
     label = ui_user.find(marker="institution-name").elements.pop()
     assert isinstance(label, ui.label)
     assert label.text == hostile
+    assert breadcrumb(ui_user)[-1] == hostile  # escaped in the trail's markup, shown as typed
     assert not html_elements(ui_user)  # nothing rendered as HTML
 
 

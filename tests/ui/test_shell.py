@@ -18,7 +18,7 @@ from crm_app.platform.permissions import actor_from
 from tests.factories import actor_of, make_team, make_user
 from tests.institution_factories import make_contact, make_institution
 from tests.sales_factories import make_quote
-from tests.ui.conftest import click_nav, log_in, nav_entries
+from tests.ui.conftest import breadcrumb, click_nav, log_in, nav_entries
 from tests.ui.search_box import options, search_option
 
 
@@ -99,8 +99,7 @@ async def test_navigation_and_breadcrumb(ui_user: User, account: Callable[..., s
     ui_user.find(marker="user-menu").click()  # builds its menu
     ui_user.find(marker="profile").click()
     await ui_user.should_see("Enregistrer")
-    breadcrumb_links = [link.text for link in ui_user.find(ui.link).elements]
-    assert "Tableau de bord" in breadcrumb_links
+    assert breadcrumb(ui_user) == ["Tableau de bord", "Profil"]
     assert _current_entries(ui_user) == []  # the profile is no section of the menu
     click_nav(ui_user, "/institutions")
     await ui_user.should_see("Nouvel établissement")
