@@ -11,6 +11,7 @@ import copy
 import functools
 import html
 import inspect
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from crm_app.platform.permissions import Actor, can
 
 PageBuilder = Callable[..., Awaitable[None] | None]
 LOCALE_KEY = "locale"
+log = logging.getLogger(__name__)
+
 #: How long a page's response may wait for the screen of its URL (NiceGUI gives up on a page at 3 s).
 FIRST_SCREEN_WAIT = 1.5
 
@@ -209,6 +212,14 @@ def _screen(spec: PageSpec) -> Callable[[PageArguments], Awaitable[None]]:
 async def _show_screen(spec: PageSpec, args: PageArguments) -> None:
     try:
         await _show(spec, args)
+    except Exception:
+        # An unexpected failure (a bug, the database gone) would otherwise leave the screen blank: NiceGUI
+        # only logs a failing builder that is a coroutine. What was drawn is taken away and the user told.
+        log.exception("the screen %s failed", args.path)
+        screens = context.slot.parent
+        screens.clear()
+        with screens:
+            screen_failed()
     finally:
         shown = app.storage.client.get(SHOWN_KEY)
         if isinstance(shown, asyncio.Event):
@@ -254,6 +265,15 @@ class Screens(ui.sub_pages):
 
     def _render_404(self) -> None:
         not_found()
+
+
+def screen_failed() -> None:
+    empty_state(
+        "error_outline",
+        _("This screen could not be shown. Try again in a moment; if it keeps failing, tell your administrator."),
+        color="negative",
+        back=(_("Back to the dashboard"), "/"),
+    ).mark("screen-failed")
 
 
 def not_found() -> None:

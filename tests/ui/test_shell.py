@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import select
 
 from crm_app.accounts import auth
+from crm_app.institutions import service as institution_service
 from crm_app.platform.db import unit_of_work
-from crm_app.platform.i18n import gettext
+from crm_app.platform.i18n import gettext, use_locale
 from crm_app.platform.models.people import Role, Theme
 from crm_app.platform.models.people import User as UserRow
 from crm_app.platform.permissions import actor_from
@@ -220,3 +222,29 @@ async def test_an_unknown_path_is_told_in_the_users_language(ui_user: User, acco
     assert response.status_code == 404
     assert gettext("Back to the dashboard") in response.text
     assert "sub page" not in response.text
+
+
+async def test_a_screen_that_fails_says_so_instead_of_staying_blank(
+    ui_user: User, account: Callable[..., str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def database_gone(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    await log_in(ui_user, account())
+    await ui_user.should_see("Bienvenue, Claire Dupont")
+    monkeypatch.setattr(institution_service, "filter_choices", database_gone)
+    click_nav(ui_user, "/institutions")
+    await ui_user.should_see(marker="screen-failed")
+    with use_locale("fr"):
+        await ui_user.should_see(
+            gettext(
+                "This screen could not be shown. Try again in a moment; if it keeps failing, tell your administrator."
+            )
+        )
+    await ui_user.should_not_see(marker="new-institution")  # what the screen drew before failing is gone
+    assert breadcrumb(ui_user) == ["Tableau de bord", "Établissements"]  # the frame stays, to go elsewhere
+    assert any("the screen /institutions failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    caplog.clear()  # logged with its traceback, as it must be: not an unexpected error of this test
+    monkeypatch.undo()
+    click_nav(ui_user, "/contacts")
+    await ui_user.should_not_see(marker="screen-failed")
