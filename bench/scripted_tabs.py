@@ -1,15 +1,17 @@
 """Tabs without a browser: many connected NiceGUI screens from one process, for the benchmarks.
 
 A Chromium tab costs the machine 60 MB or more, so 300 of them do not fit beside the server on
-24 GB. A scripted tab costs the server what a browser's tab costs it: the page is requested over
+24 GB. A scripted tab holds on the server what a browser's tab holds: the page is requested over
 HTTP with the browser's cookies (its NiceGUI client and screen are built on the server), then its
 Socket.IO connection is opened the way `nicegui.js` opens it (the implicit handshake, the websocket
 transport, permessage-deflate offered as Chromium offers it) and acknowledged every 3 seconds, as
 `nicegui.js` does so that the server may prune its message history.
 
-What it does not do is render: it keeps the `update` messages it receives that change the bell's
-label (`aria-label` "Notifications ..."), each with the time it arrived, so that a benchmark can time
-a notification up to its arrival in the tab's socket (a browser would then render it).
+What it does not do is run the page's JavaScript: it renders nothing and sends none of the events a
+browser's components send once mounted (a table's pagination, a chart's size). It keeps the `update`
+messages it receives that change the bell's label (`aria-label` "Notifications ..."), each with the
+time it arrived, so that a benchmark can time a notification up to its arrival in the tab's socket
+(a browser would then render it).
 
 All scripted tabs run on one asyncio loop in a thread of their own (`ScriptedTabs`), so that a
 benchmark driving Chromium with Playwright's sync API can use both at once.
