@@ -23,6 +23,7 @@ from benchmark import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Result,
+    browser_log_in,
     login,
     machine,
     percentile,
@@ -111,12 +112,7 @@ def measure_dashboard_page(base: str, *, loads: int) -> list[Result]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
-            page.goto(f"{base}/login")
-            page.locator('input[name="email"]').fill(BENCH_EMAIL)
-            page.locator('input[name="password"]').fill(BENCH_PASSWORD)
-            page.locator('input[name="password"]').press("Enter")
-            page.wait_for_url(lambda url: "/login" not in url, timeout=15_000)
+            page = browser_log_in(browser, base, BENCH_EMAIL, BENCH_PASSWORD)
             figure = page.locator("[data-kpi]").first
             link = page.locator('.opex-drawer nav a[href="/"]').first
             for index in range(loads + 2):  # the first two warm the server and the browser cache

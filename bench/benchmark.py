@@ -234,6 +234,17 @@ def login(client: httpx.Client, email: str, password: str) -> int:
     raise RuntimeError("the access token never worked")
 
 
+def browser_log_in(browser: Any, base: str, email: str, password: str, *, timeout: float = 15_000) -> Any:
+    """A new Chromium context (French, Paris time) logged in through the login page; returns its page."""
+    page = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
+    page.goto(f"{base}/login")
+    page.locator('input[name="email"]').fill(email)
+    page.locator('input[name="password"]').fill(password)
+    page.locator('input[name="password"]').press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url, timeout=timeout)
+    return page
+
+
 # --------------------------------------------------------------------------------------------
 # List scenarios
 
@@ -379,12 +390,7 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
-            page.goto(f"{base}/login")
-            page.locator('input[name="email"]').fill(email)
-            page.locator('input[name="password"]').fill(password)
-            page.locator('input[name="password"]').press("Enter")
-            page.wait_for_url(lambda url: "/login" not in url, timeout=15_000)
+            page = browser_log_in(browser, base, email, password)
             first_row, header = page.locator("tbody tr").first, page.locator(".opex-header").first
             shown = ""
             for index in range(loads + 2):  # the first two warm the server and the browser cache

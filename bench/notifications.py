@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchmark import CHROMIUM, CHROMIUM_ARGS, percentile, running_server
+from benchmark import CHROMIUM, CHROMIUM_ARGS, browser_log_in, percentile, running_server
 from generate import configure_environment, prepare_database
 from scripted_tabs import ScriptedTabs
 
@@ -93,12 +93,7 @@ def rss_kib(pid: int) -> int:
 
 def log_in(browser: Any, base: str, email: str) -> Any:
     """A new Chromium context logged in as `email` through the login page; returns its page."""
-    page = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
-    page.goto(f"{base}/login")
-    page.locator('input[name="email"]').fill(email)
-    page.locator('input[name="password"]').fill(PASSWORD)
-    page.locator('input[name="password"]').press("Enter")
-    page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
+    page = browser_log_in(browser, base, email, PASSWORD, timeout=30_000)
     page.locator('[aria-label^="Notifications"]').wait_for(timeout=30_000)
     return page
 

@@ -21,7 +21,7 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmark import CHROMIUM, CHROMIUM_ARGS, SERVER_PIDS, running_server
+from benchmark import CHROMIUM, CHROMIUM_ARGS, SERVER_PIDS, browser_log_in, running_server
 from generate import BENCH_EMAIL, BENCH_PASSWORD, DEFAULT_URL
 
 TARGET_KIB = 400
@@ -58,13 +58,7 @@ def main() -> None:
         pid = SERVER_PIDS[base]
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
-            login = context.new_page()
-            login.goto(f"{base}/login")
-            login.locator('input[name="email"]').fill(BENCH_EMAIL)
-            login.locator('input[name="password"]').fill(BENCH_PASSWORD)
-            login.locator('input[name="password"]').press("Enter")
-            login.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
+            context = browser_log_in(browser, base, BENCH_EMAIL, BENCH_PASSWORD, timeout=30_000).context
 
             def open_tab() -> object:
                 page = context.new_page()
