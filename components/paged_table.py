@@ -95,7 +95,9 @@ class PagedTable:
             .props(f':rows-per-page-options="{list(PAGE_SIZES)}" flat bordered binary-state-sort')
             .classes("w-full opex-table" + (" opex-table--select" if selection else ""))
         )
-        set_unobserved(self.table, "columns", [dict(column) for column in self.table.columns])
+        # The table's columns are `self.columns` itself (no column defaults are set: NiceGUI keeps them as
+        # given), not a second copy per tab.
+        set_unobserved(self.table, "columns", self.columns)
         set_unobserved(self.table, "rows", [])
         self.chooser: ui.select | None = None
         self.columns_read: asyncio.Task[tuple[str, ...] | None] | None = None
