@@ -97,9 +97,12 @@ def autocommit_connection() -> Iterator[Connection]:
         with _engines_lock:
             companion = _autocommit_engines.get(engine)
             if companion is None:
-                # A look-up holds its connection for one statement: 8 kept open, 20 at most (a thread
-                # past them waits for one), so a process opens at most 60 with the main pool's 40.
-                companion = _postgresql_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=12)
+                # A look-up holds its connection for one statement: 20 at most (a thread past them waits
+                # for one), so a process opens at most 60 with the main pool's 40. All 20 are kept once
+                # opened: an overflow connection is closed when returned to a pool already holding its
+                # `pool_size`, and 16 concurrent requests with 8 kept opened a PostgreSQL connection for
+                # one request in ten (bench/README.md, "No connection opened per request").
+                companion = _postgresql_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=20, max_overflow=0)
                 _autocommit_engines[engine] = companion
     with companion.connect() as connection:
         yield connection
