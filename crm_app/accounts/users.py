@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import available_timezones
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -15,9 +16,11 @@ from crm_app.accounts import auth
 from crm_app.accounts.passwords import hash_password, password_problems
 from crm_app.platform import identifiers, security_log
 from crm_app.platform.config import get_settings
+from crm_app.platform.db import autocommit_connection
 from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from crm_app.platform.i18n import N_, SUPPORTED_LOCALES
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent, Severity
+from crm_app.platform.models.base import table_of
 from crm_app.platform.models.people import Role, Team, Theme, User
 from crm_app.platform.permissions import ROLE_LABELS, Actor, Placement, actor_from, authorize, can_grant_role
 
@@ -99,6 +102,19 @@ def team_name(session: Session, team_id: uuid.UUID | None) -> str | None:
         return None
     team = session.get(Team, team_id)
     return team.name if team else None
+
+
+_TEAM_NAME = sa.select(table_of(Team).c.name).where(table_of(Team).c.id == sa.bindparam("team_id", type_=sa.Uuid()))
+
+
+def current_team_name(team_id: uuid.UUID | None) -> str | None:
+    """`team_name` for a request that needs no unit of work (`GET /api/auth/me`): one statement on an
+    autocommit connection, as the actor's own look-up (`db.autocommit_connection`)."""
+    if team_id is None:
+        return None
+    with autocommit_connection() as connection:
+        name: str | None = connection.execute(_TEAM_NAME, {"team_id": team_id}).scalar_one_or_none()
+        return name
 
 
 #: Offered first in the time-zone list: mainland France, then overseas France.

@@ -6,27 +6,31 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from crm_app.accounts import auth, tokens
+from crm_app.accounts import auth, teams, tokens
 from crm_app.accounts.models import AuthSession
 from crm_app.integrations import api_tokens
 from crm_app.operations import migrate
+from crm_app.platform import db
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import NotAuthenticated
 from crm_app.platform.models.audit import SecurityEvent
 from crm_app.platform.models.base import utcnow
 from crm_app.platform.models.people import Role
+from crm_app.platform.permissions import SYSTEM_ACTOR
 from crm_app.platform.security_log import ClientInfo
 from tests.conftest import truncate_all
-from tests.factories import PASSWORD, actor_of, make_user
+from tests.factories import PASSWORD, actor_of, make_team, make_user
 
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="test")
 
@@ -148,3 +152,52 @@ def test_on_sqlite_a_refused_api_token_is_logged_without_waiting_for_the_lock(sq
     with unit_of_work() as session:
         [logged] = session.exec(select(SecurityEvent).where(SecurityEvent.action == "api_token.refused")).all()
         assert logged.details["reason"] == "revoked"
+
+
+async def test_me_reads_its_team_in_autocommit_and_sees_a_rename_at_once(
+    api: httpx.AsyncClient, statements: list[tuple[str, bool]]
+) -> None:
+    with unit_of_work() as session:
+        team = make_team(session, "Île-de-France")
+        user = make_user(session, team=team, email="rita@example.org", name="Rita Rep")
+        team_id = team.id
+    with unit_of_work() as session:
+        pair = tokens.login(session, user.email, PASSWORD, client=CLIENT)
+    assert isinstance(pair, tokens.TokenPair)
+    bearer = {"Authorization": f"Bearer {pair.access_token}"}
+    statements.clear()
+
+    answer = await api.get("/api/auth/me", headers=bearer)
+
+    assert answer.status_code == 200 and answer.json()["team_name"] == "Île-de-France"
+    sent = [statement for statement, autocommit in statements if not autocommit]
+    assert sent == []  # the session and the team, each one round trip: no unit of work, no BEGIN or COMMIT
+    assert any("teams" in statement for statement, _ in statements)
+
+    with unit_of_work() as session:
+        teams.rename_team(session, SYSTEM_ACTOR, team_id, "Paris et petite couronne")
+    assert (await api.get("/api/auth/me", headers=bearer)).json()["team_name"] == "Paris et petite couronne"
+
+
+def test_the_look_up_pool_keeps_every_connection_it_opened(statements: list[tuple[str, bool]]) -> None:
+    """16 requests looking their actor up at once, then 16 more: the second wave opens no connection.
+    An overflow connection is closed when returned to a pool holding its `pool_size`; with 8 kept, one
+    request in ten opened a PostgreSQL connection under 16 concurrent clients (bench/README.md)."""
+    opened: list[object] = []
+
+    def connected(*_args: object) -> None:
+        opened.append(_args)
+
+    def wave() -> None:
+        with ExitStack() as stack:
+            for _ in range(16):
+                stack.enter_context(db.autocommit_connection()).execute(text("SELECT 1"))
+
+    wave()  # opens the companion pool's connections
+    companion = db._autocommit_engines[db.get_engine()]
+    event.listen(companion, "connect", connected)
+    try:
+        wave()
+    finally:
+        event.remove(companion, "connect", connected)
+    assert opened == []
