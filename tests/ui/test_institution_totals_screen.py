@@ -39,7 +39,8 @@ async def test_the_list_shows_an_estimated_total_as_one(
     ("locale", "page", "text"),
     [
         ("en", PageOfLongList([], 1), "1 institution"),
-        ("en", PageOfLongList([], 98_000), "98000 institutions"),
+        ("en", PageOfLongList([], 98_000), "98,000 institutions"),
+        ("fr", PageOfLongList([], 97_998), "97\u202f998 établissements"),  # grouped as the estimates are
         ("en", PageOfLongList([], 1_234_567, total_exact=False), "About 1,200,000 institutions"),
         ("fr", PageOfLongList([], 987_654, total_exact=False), "Environ 990\u202f000 établissements"),
         ("en", PageOfLongList([], 100_001, total_exact=False), "More than 100,000 institutions"),

@@ -119,14 +119,18 @@ def pgettext(context: str, message: str, /, **params: Any) -> str:
 
 def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
     """The form of a message for the count `n` ("1 contact", "2 contacts"; in French 0 and 1 are
-    singular), `{name}` fields filled in (`n` is not passed implicitly: name it, e.g. count=n)."""
+    singular), `{name}` fields filled in (`n` is not passed implicitly: name it, e.g. count=n). Whole
+    numbers are written as the language writes them: "97 998 établissements", "97,998 institutions"."""
     one = counts_as_one(n)
     forms = _messages(current_locale()).get(singular)
     if isinstance(forms, tuple) and len(forms) >= 2:
         text = forms[0] if one else forms[1]
     else:
         text = singular if one else plural
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    written = {k: format_decimal(v) if type(v) is int else v for k, v in params.items()}
+    return text.format(**written)
 
 
 def counts_as_one(n: int | Decimal) -> bool:
