@@ -373,9 +373,37 @@ def institutions_page_exists() -> bool:
     return any(pattern.search(path.read_text(encoding="utf-8")) for path in (REPO / "pages").rglob("*.py"))
 
 
+#: Installed in every page of the measuring browser: when the first table row enters the document,
+#: and when the frame that shows it has been drawn (a timer set in the next animation frame runs once
+#: that frame is produced); and the time of the last click. Times are `performance.now()`, from the
+#: navigation's start, so a full load's figure counts the request, and a click's is taken from the
+#: click event's own time stamp.
+_IN_PAGE_TIMING = """(() => {
+  const t = (window.__opexTiming = {});
+  addEventListener("click", (event) => { t.click = event.timeStamp; t.row = t.painted = undefined; }, true);
+  new MutationObserver(() => {
+    if (t.row === undefined && document.querySelector("tbody tr")) {
+      t.row = performance.now();
+      requestAnimationFrame(() => setTimeout(() => { t.painted = performance.now(); }));
+    }
+  }).observe(document, { subtree: true, childList: true });
+})();"""
+
+
+def _painted(page: Any) -> dict[str, float]:
+    page.wait_for_function("() => window.__opexTiming && window.__opexTiming.painted !== undefined")
+    timing: dict[str, float] = page.evaluate("window.__opexTiming")
+    return timing
+
+
 def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Result]:
     """Full loads of /institutions (until the first table row is visible), then in-app navigation to it
-    from the dashboard through the navigation drawer (the shell stays, only the content swaps)."""
+    from the dashboard through the navigation drawer (the shell stays, only the content swaps).
+
+    Each is timed twice. By the driver: from `goto` or `click` until Playwright sees the row visible;
+    that includes Playwright's own work (a click waits for the link to be stable over two frames and
+    checks what it hits; visibility is polled). In the page: from the navigation's start, or from the
+    click event, until the frame showing the first row is drawn; what the user waits for."""
     name, in_app = "page ready: /institutions full load", "page ready: drawer link from dashboard"
     if not institutions_page_exists():
         return [Result("page render", note="skipped (no /institutions page yet)")]
@@ -387,10 +415,13 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
     full: list[float] = []
     shell: list[float] = []
     navigation: list[float] = []
+    full_painted: list[float] = []
+    navigation_painted: list[float] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser_log_in(browser, base, email, password)
+            page.context.add_init_script(script=_IN_PAGE_TIMING)
             first_row, header = page.locator("tbody tr").first, page.locator(".opex-header").first
             shown = ""
             for index in range(loads + 2):  # the first two warm the server and the browser cache
@@ -405,6 +436,7 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
                 if index >= 2:
                     full.append((time.perf_counter() - started) * 1000)
                     shell.append((header_at - started) * 1000)
+                    full_painted.append(_painted(page)["painted"])
             shown = str(page.locator("tbody tr").count())
             link = page.locator('.opex-drawer nav a[href="/institutions"]').first
             for index in range(loads + 2):
@@ -417,6 +449,8 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
                 first_row.wait_for(state="visible", timeout=15_000)
                 if index >= 2:
                     navigation.append((time.perf_counter() - started) * 1000)
+                    timing = _painted(page)
+                    navigation_painted.append(timing["painted"] - timing["click"])
         finally:
             browser.close()
     results = [
@@ -426,20 +460,36 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
             p50=percentile(full, 50),
             p95=percentile(full, 95),
             target=PAGE_TARGET,
-            note=f"{loads} loads; shell visible at p50 {percentile(shell, 50):.0f} ms",
-        )
+            note=f"{loads} loads, timed by the driver; shell visible at p50 {percentile(shell, 50):.0f} ms",
+        ),
+        Result(
+            name + " (in the page)",
+            rows=shown,
+            p50=percentile(full_painted, 50),
+            p95=percentile(full_painted, 95),
+            target=PAGE_TARGET,
+            note="from the navigation's start to the frame showing the first row",
+        ),
     ]
     if navigation:
-        results.append(
+        results += [
             Result(
                 in_app,
                 rows=shown,
                 p50=percentile(navigation, 50),
                 p95=percentile(navigation, 95),
                 target=PAGE_TARGET,
-                note=f"{loads} clicks",
-            )
-        )
+                note=f"{loads} clicks, timed by the driver",
+            ),
+            Result(
+                in_app + " (in the page)",
+                rows=shown,
+                p50=percentile(navigation_painted, 50),
+                p95=percentile(navigation_painted, 95),
+                target=PAGE_TARGET,
+                note="from the click event to the frame showing the first row",
+            ),
+        ]
     return results
 
 
