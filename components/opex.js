@@ -1,5 +1,36 @@
 // OPEx CRM's own script, inlined in every page after its stylesheet (components/styles.py).
 
+// A table cell drawn from a slot template (a link, a badge) is kept from one update to the next.
+// NiceGUI (nicegui.js, `renderRecursively`) renders a slot's template as a component it defines anew at
+// every render: Vue sees a new component type each time, so every update of a table (a row selected,
+// the rows' data, any of its props) threw away every slot cell and built its elements again. `Vue.h` is
+// wrapped, once NiceGUI's module script sets the global, to hand Vue one definition per template: Vue
+// then updates the cells in place. A slot's definition holds only
+// its template and its `props` parameter, so two slots with the same template can share it.
+(() => {
+  let vue;
+  const definitions = new Map();
+  Object.defineProperty(globalThis, "Vue", {
+    configurable: true,
+    get: () => vue,
+    set: (module) => {
+      const h = module.h;
+      vue = {
+        ...module,
+        h(type, ...rest) {
+          if (type?.constructor === Object && typeof type.template === "string" && Object.keys(type).length === 2) {
+            const known = definitions.get(type.template);
+            if (known) type = known;
+            else definitions.set(type.template, type);
+          }
+          return h(type, ...rest);
+        },
+      };
+    },
+  });
+})();
+
+
 // The navigation drawer (components/shell.py, components/opex.css). It sits beside the content on a
 // wide screen and opens over it on a narrow one; the body's class `opex-drawer-toggled` means it is
 // not in its default state for the width: closed on a wide screen, open on a narrow one.

@@ -257,3 +257,14 @@ def test_a_column_picked_in_the_chooser_is_shown_and_still_there_on_the_next_vis
     wide.reload()
     expect(wide.locator(".opex-table tbody tr").first).to_be_visible()
     expect(header).to_be_visible()
+
+
+def test_a_table_update_keeps_its_slot_cells(wide: Page, data: Data) -> None:
+    """Selecting a row redraws the table: the name cells, drawn from a slot template, are updated in place
+    rather than built again (components/opex.js)."""
+    wide.goto(wide.url.rsplit("/", 1)[0] + "/institutions")
+    link = wide.locator(".opex-table tbody tr").first.get_by_role("link", name=LONG_NAME)
+    link.evaluate("a => { a.dataset.seen = 'before the update'; }")
+    wide.locator(".opex-table tbody tr").first.locator(".q-checkbox").click()
+    expect(wide.get_by_text(re.compile(r"^1 (selected|sélectionné)$"))).to_be_visible()  # the server answered
+    expect(link).to_have_attribute("data-seen", "before the update")
