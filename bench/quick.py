@@ -258,16 +258,16 @@ def print_figures(figures: list[Figure], previous: dict[str, Any]) -> None:
     before = {item["name"]: item["value"] for item in previous.get("figures", [])}
     width = max(len(f.name) for f in figures) + 2
     when = previous.get("at", "none")
-    print(f"{'figure':<{width}}{'this run':>12}{'previous':>12}{'change':>9}  {'target':<10}{'result':<7}note")
-    print(f"{'':<{width}}{'':>12}{when[:16]:>12}")
-    print("-" * (width + 70))
+    print(f"{'figure':<{width}}{'this run':>12}{'previous':>15}{'change':>9}  {'target':<10}{'result':<7}note")
+    print(f"{'':<{width}}{'':>12}{when[:16]:>15}")
+    print("-" * (width + 73))
     for figure in figures:
         old = before.get(figure.name)
         change = f"{figure.value / old - 1:+.0%}" if old else ""
         unit = " r/s" if figure.higher_is_better else " ms"
         old_text = f"{old:,.1f}{unit}" if old is not None else "-"
         print(
-            f"{figure.name:<{width}}{figure.value:>8,.1f}{unit:<4}{old_text:>12}{change:>9}  "
+            f"{figure.name:<{width}}{figure.value:>8,.1f}{unit:<4}{old_text:>15}{change:>9}  "
             f"{figure.target_text():<10}{figure.verdict():<7}{figure.note}"
         )
 
