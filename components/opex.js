@@ -5,8 +5,9 @@
 // every render: Vue sees a new component type each time, so every update of a table (a row selected,
 // the rows' data, any of its props) threw away every slot cell and built its elements again. `Vue.h` is
 // wrapped, once NiceGUI's module script sets the global, to hand Vue one definition per template: Vue
-// then updates the cells in place. A slot's definition holds only
-// its template and its `props` parameter, so two slots with the same template can share it.
+// then updates the cells in place. A slot's definition holds only its template and its `props`
+// parameter, so two slots with the same template can share it. The templates are the code's own (with
+// their translated labels): the map holds a few dozen at most.
 (() => {
   let vue;
   const definitions = new Map();
@@ -29,7 +30,6 @@
     },
   });
 })();
-
 
 // The navigation drawer (components/shell.py, components/opex.css). It sits beside the content on a
 // wide screen and opens over it on a narrow one; the body's class `opex-drawer-toggled` means it is
