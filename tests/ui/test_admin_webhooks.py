@@ -10,7 +10,7 @@ from nicegui.testing import User
 from sqlmodel import select
 
 from crm_app.integrations import deliveries
-from crm_app.integrations.webhook_models import Webhook
+from crm_app.integrations.webhook_models import Webhook, WebhookDelivery
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.people import Role
 from tests.ui.conftest import element, eventually, log_in, nav_paths, table_rows
@@ -20,6 +20,11 @@ from tests.webhook_receiver import Receiver, receiver_fixture  # noqa: F401 - fi
 def _webhooks() -> list[Webhook]:
     with unit_of_work() as session:
         return list(session.exec(select(Webhook)).all())
+
+
+def _deliveries() -> list[WebhookDelivery]:
+    with unit_of_work() as session:
+        return list(session.exec(select(WebhookDelivery)).all())
 
 
 async def test_super_admin_adds_tests_disables_and_deletes_a_webhook(
@@ -65,7 +70,10 @@ async def test_super_admin_adds_tests_disables_and_deletes_a_webhook(
         await ui_user.should_see("Test event queued: it leaves within seconds.")
         [request] = receiver.wait_for(1)
         assert request.headers["x-opex-event"] == "ping" and request.signature_ok
-        await eventually(lambda: _webhooks()[0].consecutive_failures == 0, "no outcome")
+        # The receiver has the request before the sender records its answer: wait for the record (a
+        # failure count of 0 proves nothing, it is the new webhook's count too).
+        await eventually(lambda: [d.status_code for d in _deliveries()] == [200], "no outcome recorded")
+        assert _webhooks()[0].consecutive_failures == 0
         ui_user.find(marker="delivery-refresh").click()
         await eventually(
             lambda: [(r["event"], r["code"]) for r in table_rows(ui_user, "delivery-table")] == [("ping", "200")],
