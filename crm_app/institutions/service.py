@@ -1237,7 +1237,6 @@ class FilterChoices:
     regions: list[str]
     tags: list[str]
     specialties: list[str]
-    can_import: bool
     can_reassign: bool
 
 
@@ -1261,7 +1260,6 @@ def filter_choices(session: Session, actor: Actor) -> FilterChoices:
         regions=vocabulary("regions", lambda: regions(session)),
         tags=vocabulary(LabelKind.TAG, lambda: label_values(session, LabelKind.TAG)),
         specialties=vocabulary(LabelKind.SPECIALTY, lambda: label_values(session, LabelKind.SPECIALTY)),
-        can_import=can(actor, "institution.import"),
         can_reassign=scope_for(actor, "institution.reassign") is not Scope.NONE,
     )
 

@@ -102,11 +102,14 @@ def _options(pairs: list[tuple[uuid.UUID, str]]) -> dict[str, str]:
 )
 async def institutions_page(query: dict[str, list[str]]) -> None:
     screen = InstitutionList(query)
-    # The filters' choices and the first page are read at the same time, in two worker threads.
-    choices, first_page = await asyncio.gather(
-        call(institutions.filter_choices),
-        call(institutions.list_institutions, screen.query, page_request(screen.state)),
-    )
+    first = call(institutions.list_institutions, screen.query, page_request(screen.state))
+    if not screen.open_filters:  # the filters' choices are read when their panel or a bulk dialog opens
+        first_page = await first
+        if first_page is not None:
+            await screen.show(None, first_page)
+        return
+    # The URL filters: the panel opens with its fields, their choices read beside the first page.
+    choices, first_page = await asyncio.gather(call(institutions.filter_choices), first)
     if choices is not None and first_page is not None:
         await screen.show(choices, first_page)
 
@@ -141,15 +144,13 @@ class InstitutionList:
         self.saved: dict[str, views.ViewRow] = {}
         self.filters: dict[str, Any] = {}
 
-    async def show(self, choices: FilterChoices, first_page: PageOfLongList[InstitutionRow]) -> None:
-        # Only what the screen shows at once is kept: the choices' lists (every user, team, region, tag
-        # and specialty, about 25 KiB) are read again when the filters or a bulk dialog need them,
-        # rather than held by every open tab (issue 20, bench/README "Memory per tab").
-        self.can_import = choices.can_import
-        self.may_assign = bool(choices.assignable)
+    async def show(self, choices: FilterChoices | None, first_page: PageOfLongList[InstitutionRow]) -> None:
+        """`choices` when the URL filters (the panel opens with its fields). Otherwise they are read when
+        the panel or a bulk dialog opens: neither read nor held by every open tab (issue 20, bench/README
+        "Memory per tab" and "where a page's time goes")."""
         self._header()
         self._search_row()
-        self._filters(choices if self.open_filters else None)
+        self._filters(choices)
         self.chips = FilterChips()
         self.chips.show(self._chips())
         self.bulk_bar: ui.row | None = None  # built on the first selection: most visits select nothing
@@ -234,7 +235,7 @@ class InstitutionList:
                 ui.button(_("New institution"), icon="add", on_click=lambda: ui.navigate.to("/institutions/new")).props(
                     "unelevated"
                 ).mark("new-institution")
-            if self.can_import:
+            if can(self.actor, "institution.import"):
                 ui.button(
                     _("Import"), icon="upload_file", on_click=lambda: ui.navigate.to("/institutions/import")
                 ).props("outline")
@@ -441,10 +442,10 @@ class InstitutionList:
         self.bulk_bar.move(target_index=table.parent_slot.children.index(table))
         with self.bulk_bar:
             selected_label = ui.label().classes("text-weight-medium")
-            if self.may_assign:  # a searchable list, built when asked for (a team may have hundreds)
-                ui.button(_("Assign"), icon="person_add", on_click=self._assign_dialog).props("flat dense").mark(
-                    "bulk-assign"
-                )
+            # Anyone may assign to themselves at least; the list of who else is read when the dialog opens.
+            ui.button(_("Assign"), icon="person_add", on_click=self._assign_dialog).props("flat dense").mark(
+                "bulk-assign"
+            )
             ui.button(_("Add a tag"), icon="label", on_click=lambda: self._tag_dialog(add=True)).props(
                 "flat dense"
             ).mark("bulk-add-tag")

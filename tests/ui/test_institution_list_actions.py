@@ -8,6 +8,7 @@ import io
 import uuid
 from collections.abc import Callable
 
+import pytest
 from nicegui import ElementFilter, ui
 from nicegui.testing import User
 from sqlmodel import select
@@ -139,6 +140,29 @@ async def test_the_filter_fields_are_built_when_the_panel_first_opens(
     element(ui_user, "filters").value = False
     element(ui_user, "filters").value = True  # opened again: the same fields, not a second set
     assert len(ui_user.find(marker="filter-type").elements) == 1
+
+
+async def test_the_filter_choices_are_read_only_when_the_url_filters(
+    ui_user: User, account: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening the list reads its first page and nothing else: the choices (every user, team, tag...) are
+    read when the panel opens, or with the first page when the URL filters and the panel opens with it."""
+    _create("CHU de Nantes", type="university_hospital", city="Nantes")
+    reads: list[str] = []
+    choices = institutions.filter_choices
+
+    def counted(*args: object, **kwargs: object) -> object:
+        reads.append("choices")
+        return choices(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(institutions, "filter_choices", counted)
+    await log_in(ui_user, account(role=Role.ADMIN), path="/login?redirect_to=/institutions")
+    await _table(ui_user)
+    assert reads == [] and _built(ui_user, "new-institution")
+
+    await ui_user.open("/institutions?type=university_hospital")
+    await ui_user.should_see(marker="filter-type")
+    assert reads == ["choices"]
 
 
 async def test_saved_view_keeps_the_filters(ui_user: User, account: Callable[..., str]) -> None:

@@ -232,7 +232,7 @@ async def test_a_screen_that_fails_says_so_instead_of_staying_blank(
 
     await log_in(ui_user, account())
     await ui_user.should_see("Bienvenue, Claire Dupont")
-    monkeypatch.setattr(institution_service, "filter_choices", database_gone)
+    monkeypatch.setattr(institution_service, "list_institutions", database_gone)
     click_nav(ui_user, "/institutions")
     await ui_user.should_see(marker="screen-failed")
     with use_locale("fr"):
