@@ -453,41 +453,22 @@ def measure_page(base: str, *, loads: int, email: str, password: str) -> list[Re
                     navigation_painted.append(timing["painted"] - timing["click"])
         finally:
             browser.close()
+
+    def timed(label: str, samples: list[float], note: str) -> Result:
+        return Result(
+            label, rows=shown, p50=percentile(samples, 50), p95=percentile(samples, 95), target=PAGE_TARGET, note=note
+        )
+
+    shell_note = f"shell visible at p50 {percentile(shell, 50):.0f} ms"
     results = [
-        Result(
-            name,
-            rows=shown,
-            p50=percentile(full, 50),
-            p95=percentile(full, 95),
-            target=PAGE_TARGET,
-            note=f"{loads} loads, timed by the driver; shell visible at p50 {percentile(shell, 50):.0f} ms",
-        ),
-        Result(
-            name + " (in the page)",
-            rows=shown,
-            p50=percentile(full_painted, 50),
-            p95=percentile(full_painted, 95),
-            target=PAGE_TARGET,
-            note="from the navigation's start to the frame showing the first row",
-        ),
+        timed(name, full, f"{loads} loads, timed by the driver; {shell_note}"),
+        timed(name + " (in the page)", full_painted, "from the navigation's start to the frame showing the first row"),
     ]
     if navigation:
         results += [
-            Result(
-                in_app,
-                rows=shown,
-                p50=percentile(navigation, 50),
-                p95=percentile(navigation, 95),
-                target=PAGE_TARGET,
-                note=f"{loads} clicks, timed by the driver",
-            ),
-            Result(
-                in_app + " (in the page)",
-                rows=shown,
-                p50=percentile(navigation_painted, 50),
-                p95=percentile(navigation_painted, 95),
-                target=PAGE_TARGET,
-                note="from the click event to the frame showing the first row",
+            timed(in_app, navigation, f"{loads} clicks, timed by the driver"),
+            timed(
+                in_app + " (in the page)", navigation_painted, "from the click event to the frame showing the first row"
             ),
         ]
     return results
