@@ -24,7 +24,7 @@ from components.shell import root
 from crm_app import __version__, bootstrap
 from crm_app.integrations import deliveries as webhook_deliveries
 from crm_app.integrations import plugins
-from crm_app.platform import i18n
+from crm_app.platform import i18n, lookups
 from crm_app.platform import scheduler as jobs
 from crm_app.platform.api import openapi as api_openapi
 from crm_app.platform.api.errors import install_error_handlers
@@ -131,7 +131,9 @@ def create_app(settings: Settings) -> None:
         )
     api_fast_path.install(app, _PAGE_ONLY_MIDDLEWARES)
     app.on_startup(lambda: _on_startup(settings))
+    app.on_startup(lookups.serve_this_loop)  # the REST API's actor look-up, awaited on this loop
     app.on_shutdown(_on_shutdown)
+    app.on_shutdown(lookups.close_this_loop)
 
 
 def _gzip(app: ASGIApp) -> GZipMiddleware:

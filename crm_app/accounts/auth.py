@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from anyio import to_thread
 from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
@@ -20,7 +21,7 @@ from crm_app.accounts.passwords import (
     password_problems,
     verify_password,
 )
-from crm_app.platform import security_log
+from crm_app.platform import lookups, security_log
 from crm_app.platform import settings as app_settings
 from crm_app.platform.config import get_settings
 from crm_app.platform.db import autocommit_connection
@@ -189,6 +190,22 @@ def session_actor(session_id: uuid.UUID | str | None) -> Actor:
         return _resolve_on(connection, sid, settings_session=None)
 
 
+async def awaited_session_actor(session_id: uuid.UUID | str | None) -> Actor:
+    """`session_actor` awaited on the event loop (`lookups`: the REST API's look-up, one round trip,
+    no thread), or in the thread pool where the loop has no look-up connections (SQLite) and for a
+    browser's session under an idle limit (a setting, read in a unit of work)."""
+    sid = _session_uuid(session_id)
+    if not lookups.available():
+        return await to_thread.run_sync(session_actor, sid)
+    row = await lookups.first(_SESSION_OF_ID, {"sid": sid})
+    if _idle_limited(row):
+        return await to_thread.run_sync(session_actor, sid)
+    now = utcnow()
+    if _still_open(row, now, idle=None):
+        await lookups.execute(_TOUCH_SESSION, {"sid": sid, "now": now})
+    return actor_from_row(row, session_id=sid)
+
+
 def _session_uuid(session_id: uuid.UUID | str | None) -> uuid.UUID:
     if not session_id:
         raise NotAuthenticated()
@@ -202,19 +219,29 @@ def _resolve_on(connection: Connection, sid: uuid.UUID, *, settings_session: Ses
     """Every request asks this: one prepared Core statement of the few columns it needs (loading the two
     ORM entities cost more than PostgreSQL's answer). Refreshes `last_seen_at` at most once a minute."""
     row = connection.execute(_SESSION_OF_ID, {"sid": sid}).first()
-    if row is None:
-        raise NotAuthenticated()
     now = utcnow()
-    if row.revoked_at is not None or row.expires_at <= now or not row.is_active:
-        raise NotAuthenticated(N_("Your session has ended. Please log in again."))
-    # Only a browser's session has an idle limit, and not when "remember me" was ticked.
-    idle_limited = row.kind == SessionKind.WEB and not row.remember
-    idle = app_settings.idle_timeout(settings_session) if idle_limited else None
-    if idle is not None and now - row.last_seen_at > idle:
-        raise NotAuthenticated(N_("Your session has ended. Please log in again."))
-    if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
+    idle = app_settings.idle_timeout(settings_session) if _idle_limited(row) else None
+    if _still_open(row, now, idle=idle):
         connection.execute(_TOUCH_SESSION, {"sid": sid, "now": now})
     return actor_from_row(row, session_id=sid)
+
+
+def _idle_limited(row: Any) -> bool:
+    """Only a browser's session has an idle limit, and not when "remember me" was ticked."""
+    return row is not None and row.kind == SessionKind.WEB and not row.remember
+
+
+def _still_open(row: Any, now: datetime, *, idle: timedelta | None) -> bool:
+    """NotAuthenticated when the session of `row` (None: no such session) has ended: revoked, expired,
+    its user deactivated, or idle longer than `idle`. Otherwise whether its last use is to be noted
+    (at most once a minute)."""
+    if row is None:
+        raise NotAuthenticated()
+    if row.revoked_at is not None or row.expires_at <= now or not row.is_active:
+        raise NotAuthenticated(N_("Your session has ended. Please log in again."))
+    if idle is not None and now - row.last_seen_at > idle:
+        raise NotAuthenticated(N_("Your session has ended. Please log in again."))
+    return bool(now - row.last_seen_at > LAST_SEEN_RESOLUTION)
 
 
 _AS, _U = table_of(AuthSession).c, table_of(User).c

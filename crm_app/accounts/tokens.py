@@ -94,10 +94,20 @@ def _signed_access_session(token: str, secret: str) -> tuple[str, float]:
 def authenticate_access_token(token: str) -> Actor:
     """The actor of a valid access token whose family and user are still active (read outside the
     request's unit of work: `auth.session_actor`)."""
+    return auth.session_actor(_live_session_id(token))
+
+
+async def awaited_access_token_actor(token: str) -> Actor:
+    """`authenticate_access_token` awaited on the event loop (`auth.awaited_session_actor`)."""
+    return await auth.awaited_session_actor(_live_session_id(token))
+
+
+def _live_session_id(token: str) -> str:
+    """The session of an access token whose signature checks and which has not expired."""
     session_id, expires = _signed_access_session(token, get_settings().jwt_secret)
     if expires <= time.time():  # as PyJWT's own check: expired at the second written in `exp`
         raise NotAuthenticated(INVALID_TOKEN)
-    return auth.session_actor(session_id)
+    return session_id
 
 
 def rotate(session: Session, refresh_token: str, *, client: ClientInfo) -> TokenPair:

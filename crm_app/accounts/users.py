@@ -9,12 +9,13 @@ from functools import cache
 from zoneinfo import available_timezones
 
 import sqlalchemy as sa
+from anyio import to_thread
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from crm_app.accounts import auth
 from crm_app.accounts.passwords import hash_password, password_problems
-from crm_app.platform import identifiers, security_log
+from crm_app.platform import identifiers, lookups, security_log
 from crm_app.platform.config import get_settings
 from crm_app.platform.db import autocommit_connection
 from crm_app.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -107,11 +108,19 @@ def team_name(session: Session, team_id: uuid.UUID | None) -> str | None:
 _TEAM_NAME = sa.select(table_of(Team).c.name).where(table_of(Team).c.id == sa.bindparam("team_id", type_=sa.Uuid()))
 
 
-def current_team_name(team_id: uuid.UUID | None) -> str | None:
-    """`team_name` for a request that needs no unit of work (`GET /api/auth/me`): one statement on an
-    autocommit connection, as the actor's own look-up (`db.autocommit_connection`)."""
+async def current_team_name(team_id: uuid.UUID | None) -> str | None:
+    """`team_name` for a request that needs no unit of work (`GET /api/auth/me`): one statement awaited
+    on the event loop, as the actor's own look-up (`lookups`), or on an autocommit connection in the
+    thread pool where the loop cannot (SQLite)."""
     if team_id is None:
         return None
+    if lookups.available():
+        row = await lookups.first(_TEAM_NAME, {"team_id": team_id})
+        return None if row is None else str(row.name)
+    return await to_thread.run_sync(_team_name, team_id)
+
+
+def _team_name(team_id: uuid.UUID) -> str | None:
     with autocommit_connection() as connection:
         name: str | None = connection.execute(_TEAM_NAME, {"team_id": team_id}).scalar_one_or_none()
         return name

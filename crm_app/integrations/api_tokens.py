@@ -26,12 +26,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from anyio import to_thread
 from sqlmodel import Session, col, select
 
 from crm_app.accounts import administration, tokens
 from crm_app.accounts.models import ApiToken
 from crm_app.integrations.scopes import TokenScope, normalize
-from crm_app.platform import security_log
+from crm_app.platform import lookups, security_log
 from crm_app.platform import settings as app_settings
 from crm_app.platform.db import autocommit_connection, unit_of_work
 from crm_app.platform.errors import Forbidden, NotAuthenticated, NotFound, ValidationFailed
@@ -369,8 +370,24 @@ def _refusal(row: Any, now: datetime) -> str | None:
     return None
 
 
-def authenticate_bearer(credential: str, client: ClientInfo) -> Actor:
-    """The REST API's one authenticator: a personal API token (`opx_...`) or a login's JWT access token."""
+async def awaited_authenticate(token: str, client: ClientInfo | None = None) -> Actor:
+    """`authenticate` awaited on the event loop (`lookups`: one round trip, no thread), or in the thread
+    pool where the loop has no look-up connections (SQLite). A refusal is logged in the thread pool."""
+    if not lookups.available():
+        return await to_thread.run_sync(authenticate, token, client)
+    now = utcnow()
+    row: Any = await lookups.first(_TOKEN_OF_HASH, {"token_hash": hash_token(token)})
+    refusal = _refusal(row, now)
+    if refusal is not None:
+        raise await to_thread.run_sync(_refuse, refusal, client or ClientInfo(), row)
+    if row.last_used_at is None or now - row.last_used_at > LAST_USE_RESOLUTION:
+        await lookups.execute(_TOUCH_UNLESS_LOCKED, {"token_id": row.id, "now": now})
+    return actor_from_row(row, token_id=row.id, scopes=frozenset(row.scopes))
+
+
+async def authenticate_bearer(credential: str, client: ClientInfo) -> Actor:
+    """The REST API's one authenticator, awaited before the route runs: a personal API token (`opx_...`)
+    or a login's JWT access token."""
     if credential.startswith(TOKEN_PREFIX):
-        return authenticate(credential, client)
-    return tokens.authenticate_access_token(credential)
+        return await awaited_authenticate(credential, client)
+    return await tokens.awaited_access_token_actor(credential)

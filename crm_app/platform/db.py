@@ -55,16 +55,17 @@ def _create_engine(url: URL) -> Engine:
     return engine
 
 
+def connect_options() -> dict[str, Any]:
+    """What every PostgreSQL connection of the application is opened with (psycopg's `connect`)."""
+    return {
+        "connect_timeout": 5,
+        "application_name": "opex-crm",
+        "options": "-c plan_cache_mode=force_custom_plan",
+    }
+
+
 def _postgresql_engine(url: URL, **options: Any) -> Engine:
-    engine = create_engine(
-        url,
-        connect_args={
-            "connect_timeout": 5,
-            "application_name": "opex-crm",
-            "options": "-c plan_cache_mode=force_custom_plan",
-        },
-        **options,
-    )
+    engine = create_engine(url, connect_args=connect_options(), **options)
     event.listen(engine, "checkin", _remember_checkin)
     event.listen(engine, "checkout", _ping_if_idle)
     return engine

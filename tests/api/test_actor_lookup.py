@@ -1,8 +1,10 @@
-"""A REST request's actor is looked up before its unit of work, on a connection in autocommit
-(`db.autocommit_connection`): one round trip per statement, what it finds as immediate as before."""
+"""A request's actor is looked up before its unit of work, in autocommit: one round trip per statement,
+what it finds as immediate as before. A REST request awaits it on the event loop (`lookups`), a page in a
+thread (`db.autocommit_connection`)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from anyio import to_thread
+from nicegui.testing import User
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -21,7 +26,7 @@ from crm_app.accounts import auth, teams, tokens
 from crm_app.accounts.models import AuthSession
 from crm_app.integrations import api_tokens
 from crm_app.operations import migrate
-from crm_app.platform import db
+from crm_app.platform import db, lookups
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.errors import NotAuthenticated
 from crm_app.platform.models.audit import SecurityEvent
@@ -154,9 +159,7 @@ def test_on_sqlite_a_refused_api_token_is_logged_without_waiting_for_the_lock(sq
         assert logged.details["reason"] == "revoked"
 
 
-async def test_me_reads_its_team_in_autocommit_and_sees_a_rename_at_once(
-    api: httpx.AsyncClient, statements: list[tuple[str, bool]]
-) -> None:
+def _team_member_bearer() -> tuple[dict[str, str], uuid.UUID]:
     with unit_of_work() as session:
         team = make_team(session, "Île-de-France")
         user = make_user(session, team=team, email="rita@example.org", name="Rita Rep")
@@ -164,19 +167,92 @@ async def test_me_reads_its_team_in_autocommit_and_sees_a_rename_at_once(
     with unit_of_work() as session:
         pair = tokens.login(session, user.email, PASSWORD, client=CLIENT)
     assert isinstance(pair, tokens.TokenPair)
-    bearer = {"Authorization": f"Bearer {pair.access_token}"}
+    return {"Authorization": f"Bearer {pair.access_token}"}, team_id
+
+
+def _look_up_connections() -> list[Any]:
+    """The connections the running loop keeps for its look-ups (idle between requests)."""
+    [pool] = lookups._loops[asyncio.get_running_loop()].values()
+    return list(pool.idle)
+
+
+async def test_me_is_answered_on_the_event_loop_and_sees_a_rename_at_once(
+    api: httpx.AsyncClient, statements: list[tuple[str, bool]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bearer, team_id = _team_member_bearer()
+    trips: list[object] = []
+    real_run_sync = to_thread.run_sync
+
+    async def counted(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        trips.append(function)
+        return await real_run_sync(function, *args, **kwargs)
+
+    monkeypatch.setattr(to_thread, "run_sync", counted)
     statements.clear()
 
     answer = await api.get("/api/auth/me", headers=bearer)
 
     assert answer.status_code == 200 and answer.json()["team_name"] == "Île-de-France"
-    sent = [statement for statement, autocommit in statements if not autocommit]
-    assert sent == []  # the session and the team, each one round trip: no unit of work, no BEGIN or COMMIT
-    assert any("teams" in statement for statement, _ in statements)
+    assert statements == []  # nothing through SQLAlchemy: the session and the team were awaited on the loop
+    assert trips == []  # and no worker thread was woken
+    [connection] = _look_up_connections()  # one round trip at a time: one connection, kept, in autocommit
+    assert connection.autocommit and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
     with unit_of_work() as session:
         teams.rename_team(session, SYSTEM_ACTOR, team_id, "Paris et petite couronne")
     assert (await api.get("/api/auth/me", headers=bearer)).json()["team_name"] == "Paris et petite couronne"
+
+
+async def test_a_logout_is_refused_at_the_next_request_on_the_loop(
+    api: httpx.AsyncClient, statements: list[tuple[str, bool]]
+) -> None:
+    bearer, _team_id = _team_member_bearer()
+    assert (await api.get("/api/auth/me", headers=bearer)).status_code == 200
+
+    with unit_of_work() as session:  # as another process would: straight in the database
+        for auth_session in session.exec(select(AuthSession)):
+            auth_session.revoked_at = utcnow()
+
+    refused = await api.get("/api/auth/me", headers=bearer)
+    assert refused.status_code == 401
+
+
+async def test_a_look_up_connection_closed_by_the_server_is_replaced_without_an_error(
+    api: httpx.AsyncClient, statements: list[tuple[str, bool]]
+) -> None:
+    bearer, _team_id = _team_member_bearer()
+    assert (await api.get("/api/auth/me", headers=bearer)).status_code == 200
+    [connection] = _look_up_connections()
+    with unit_of_work() as session:  # as a restart of PostgreSQL would
+        session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": connection.info.backend_pid})
+
+    answer = await api.get("/api/auth/me", headers=bearer)
+
+    assert answer.status_code == 200 and answer.json()["team_name"] == "Île-de-France"
+    [replacement] = _look_up_connections()
+    assert connection.closed and not replacement.closed
+
+
+async def test_concurrent_look_ups_share_the_connections_kept(
+    api: httpx.AsyncClient, statements: list[tuple[str, bool]]
+) -> None:
+    bearer, _team_id = _team_member_bearer()
+
+    async def wave() -> set[int]:
+        answers = await asyncio.gather(*(api.get("/api/auth/me", headers=bearer) for _ in range(16)))
+        assert {answer.status_code for answer in answers} == {200}
+        return {connection.info.backend_pid for connection in _look_up_connections()}
+
+    first = await wave()
+    assert 1 <= len(first) <= lookups.POOL_SIZE
+    assert await wave() <= first  # the second wave opened no connection
+
+
+async def test_on_sqlite_the_look_up_runs_in_the_thread_pool(sqlite_database: None, user: User) -> None:
+    assert not lookups.available()
+    bearer, _team_id = _team_member_bearer()
+    answer = await user.http_client.get("/api/auth/me", headers=bearer)
+    assert answer.status_code == 200 and answer.json()["team_name"] == "Île-de-France"
 
 
 def test_the_look_up_pool_keeps_every_connection_it_opened(statements: list[tuple[str, bool]]) -> None:

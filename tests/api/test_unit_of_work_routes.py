@@ -1,5 +1,6 @@
-"""A sync REST route looks its actor up, runs, and commits in one trip to the thread pool
-(crm_app/platform/api/routes.py), with the behaviour of the four trips it replaces."""
+"""A sync REST route runs and commits in one trip to the thread pool, its actor looked up before on the
+event loop (crm_app/platform/api/routes.py, crm_app/platform/lookups.py), with the behaviour of the
+trips it replaces."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlmodel import Session, select
 
 from crm_app import bootstrap
 from crm_app.accounts import auth, tokens
+from crm_app.platform import lookups
 from crm_app.platform.api.deps import ActorDep, SessionDep
 from crm_app.platform.api.errors import install_error_handlers
 from crm_app.platform.api.routes import UnitOfWorkRoute, area_router
@@ -100,8 +102,12 @@ async def client(probe: _Probe) -> AsyncIterator[httpx.AsyncClient]:
     app.include_router(router)
     install_error_handlers(app)
     probe.loop_thread = threading.get_ident()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
-        yield http
+    lookups.serve_this_loop()  # as the application's startup does
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            yield http
+    finally:
+        await lookups.close_this_loop()
 
 
 def _teams() -> list[str]:
@@ -118,7 +124,7 @@ def _token() -> tuple[str, Any]:
     return pair.access_token, user
 
 
-async def test_the_actor_the_route_and_its_commit_take_one_trip_to_the_thread_pool(
+async def test_the_route_and_its_commit_take_one_trip_to_the_thread_pool(
     client: httpx.AsyncClient, probe: _Probe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token, _user = _token()
@@ -136,7 +142,9 @@ async def test_the_actor_the_route_and_its_commit_take_one_trip_to_the_thread_po
     response = await client.post("/teams/Bretagne", headers={"Authorization": f"Bearer {token}"})
     monkeypatch.undo()
 
-    assert trips == ["_Trip"]  # FastAPI's own way: the actor, the route, its answer, the commit
+    # The actor awaited on the loop, then one trip; FastAPI's own way: the actor, the route, its answer,
+    # the commit.
+    assert trips == ["_Trip"]
 
     assert response.status_code == 200 and response.json() == {"by": "admin@example.org"}
     assert _teams() == ["Bretagne"]  # committed when the answer arrived

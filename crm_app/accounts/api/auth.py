@@ -83,7 +83,7 @@ def logout(actor: ActorDep, session: SessionDep, client: ClientDep) -> None:
 
 
 @router.get("/me", response_model=MeResponse, responses={401: {"description": "Not authenticated"}})
-def me(actor: ActorDep) -> MeResponse:
+async def me(actor: ActorDep) -> MeResponse:
     """The authenticated user."""
     return MeResponse(
         id=actor.id,
@@ -91,7 +91,7 @@ def me(actor: ActorDep) -> MeResponse:
         full_name=actor.full_name,
         role=actor.role.value,
         team_id=actor.team_id,
-        team_name=users.current_team_name(actor.team_id),  # no unit of work: the fixed cost of a request
+        team_name=await users.current_team_name(actor.team_id),  # no unit of work, no thread
         language=actor.language,
         theme=actor.theme,
     )

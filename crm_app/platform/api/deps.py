@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
@@ -27,9 +27,10 @@ from crm_app.platform.security_log import ClientInfo
 
 #: Turns a bearer token into the actor it was issued to, or raises NotAuthenticated (the client is for
 #: the security log of a refused token); `crm_app.integrations.api_tokens.authenticate_bearer`, which
-#: `crm_app.bootstrap` sets (`set_authenticator`). It reads outside the request's unit of work, before
-#: the route runs (`db.autocommit_connection`).
-Authenticator = Callable[[str, ClientInfo], Actor]
+#: `crm_app.bootstrap` sets (`set_authenticator`). It is awaited before the route runs, outside the
+#: request's unit of work: on the event loop (`crm_app.platform.lookups`), or in the thread pool where
+#: the loop cannot (SQLite).
+Authenticator = Callable[[str, ClientInfo], Awaitable[Actor]]
 _authenticator: Authenticator | None = None
 
 
@@ -67,12 +68,17 @@ def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> HTTPAutho
     return credentials
 
 
-def _actor_of(request: Request, credentials: HTTPAuthorizationCredentials) -> Actor:
+async def current_actor(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor:
     """The actor behind the request's bearer token (a login's access token or a personal API token),
-    whose scopes, for an API token, must cover the route; NotAuthenticated or Forbidden otherwise."""
+    whose scopes, for an API token, must cover the route; NotAuthenticated or Forbidden otherwise.
+    Looked up before the route runs and its unit of work opens: a request without a valid token never
+    reaches a worker thread."""
+    token = _bearer_token(credentials)
     if _authenticator is None:
         raise RuntimeError("no bearer authenticator: crm_app.bootstrap.wire() was not called")
-    actor = _authenticator(credentials.credentials, client_info(request))
+    actor = await _authenticator(token.credentials, client_info(request))
     request.state.actor = actor
     if actor.scopes is not None:  # a personal API token: its scopes must cover the route
         if _route_guard is None:
@@ -88,35 +94,9 @@ def _actor_of(request: Request, credentials: HTTPAuthorizationCredentials) -> Ac
     return actor
 
 
-def current_actor(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Actor:
-    return _actor_of(request, _bearer_token(credentials))
-
-
-class DeferredActor:
-    """The actor of a request, to be looked up in the thread that runs the route, before its unit of
-    work opens (`crm_app.platform.api.routes`: a route asking for `ActorDep` gets `deferred_actor`)."""
-
-    __slots__ = ("credentials", "request")
-
-    def __init__(self, request: Request, credentials: HTTPAuthorizationCredentials) -> None:
-        self.request, self.credentials = request, credentials
-
-    def resolve(self) -> Actor:
-        return _actor_of(self.request, self.credentials)
-
-
-async def deferred_actor(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> DeferredActor:
-    """`current_actor` without its look-up: a request without a bearer token is refused here, at once."""
-    return DeferredActor(request, _bearer_token(credentials))
-
-
-#: The dependencies that authenticate a request: a route depending on one of them answers 401 without a
-#: valid token (and 403 when its rights or an API token's scopes fall short).
-AUTHENTICATING = frozenset({current_actor, deferred_actor})
+#: The dependency that authenticates a request: a route depending on it answers 401 without a valid
+#: token (and 403 when its rights or an API token's scopes fall short).
+AUTHENTICATING = frozenset({current_actor})
 
 
 # scope="function": the unit of work commits before the response is sent, so a client that reads

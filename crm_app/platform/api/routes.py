@@ -1,27 +1,24 @@
-"""The REST routes of the areas: a sync route opens its unit of work, looks its actor up, runs and commits
-in one trip to the thread pool.
+"""The REST routes of the areas: a sync route opens its unit of work, runs and commits in one trip to the
+thread pool.
 
 FastAPI sends a plain (sync) route through the thread pool, then checks the route's answer in the thread
-pool again; the actor's look-up, a sync dependency, is another trip, and the unit of work's commit, a
-dependency's teardown, a fourth. Each trip wakes a worker thread and pays anyio's bookkeeping on the
-event loop (a cancel scope, the capacity limiter, the running loop looked up several times), and the
-session's dependency an async context of its own: on `GET /api/auth/me` all that cost more than the SQL.
+pool again; the unit of work's commit, a dependency's teardown, is a third trip. Each trip wakes a worker
+thread and pays anyio's bookkeeping on the event loop (a cancel scope, the capacity limiter, the running
+loop looked up several times), and the session's dependency an async context of its own: on
+`GET /api/auth/me` all that cost more than the SQL.
 
 `UnitOfWorkRoute` gives FastAPI an async stand-in for a sync route, without the route's `SessionDep`
-parameters and with `deps.deferred_actor` for its `ActorDep` ones, which refuses at once a request
-without a bearer token. The stand-in makes one trip: there it looks the actor up, outside the unit of
-work (`db.autocommit_connection`: a token found invalid, expired or revoked is refused with a 401 before
-the route runs), opens the unit of work if the route asks for a session, runs the route, then commits
-(or rolls back, on an error) and closes the session. FastAPI checks the answer on the event loop
-afterwards, where it is plain data: the session keeps what it loaded on commit (`expire_on_commit=False`)
-and, closed, raises rather than reaching the database if anything were still to load. The client still
-gets the answer after the commit.
+parameters. The stand-in makes one trip: there it opens the unit of work if the route asks for a
+session, runs the route, then commits (or rolls back, on an error) and closes the session. FastAPI checks
+the answer on the event loop afterwards, where it is plain data: the session keeps what it loaded on
+commit (`expire_on_commit=False`) and, closed, raises rather than reaching the database if anything were
+still to load. The client still gets the answer after the commit.
+
+The actor (`ActorDep`) is looked up before, on the event loop (`deps.current_actor`): a token found
+invalid, expired or revoked is refused with a 401 before any thread or unit of work.
 
 When another of the route's dependencies asks for a session too, the route keeps the one
 `db_session` opened for them all (one unit of work per request), and its trip finishes it.
-
-Since the look-up moved into the trip, a request with a well-formed but invalid token and a malformed
-parameter answers 422 before 401 (the API's schema is public); without a token, it is still 401.
 Every REST router of the areas is built with `area_router` (a test checks it).
 """
 
@@ -32,17 +29,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
 from fastapi.params import Depends as DependsMarker
 from fastapi.routing import APIRoute
 
-from crm_app.platform.api import deps
 from crm_app.platform.api.unit_of_work import Unit, db_session, opened_unit
-
-_DEFERRED_ACTOR = Annotated[deps.DeferredActor, Depends(deps.deferred_actor, scope="function")]
 
 
 def _depends_on(annotation: Any, dependency: Callable[..., Any]) -> bool:
@@ -62,15 +56,12 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
 class _Trip:
     route: Callable[..., Any]
     sessions: tuple[str, ...]  # the parameters given the unit's session
-    actors: tuple[str, ...]  # the parameters given the actor looked up in the trip
     shares_session: bool  # another dependency asked for a session: use the one db_session opened
 
     def __call__(self, values: dict[str, Any]) -> Any:
-        """In the worker thread: the actor, the unit of work, the route, then the commit or the rollback."""
+        """In the worker thread: the unit of work, the route, then the commit or the rollback."""
         unit = opened_unit() if self.shares_session else None
         try:
-            for name in self.actors:
-                values[name] = values[name].resolve()
             if self.sessions:
                 unit = Unit()
                 for name in self.sessions:
@@ -87,22 +78,17 @@ class _Trip:
 
 def in_one_trip(route: Callable[..., Any]) -> Callable[..., Any]:
     """An async stand-in for a plain sync route function: FastAPI reads the same parameters (the session
-    left out, the actor deferred), name and documentation from it, and awaits it on the event loop. Other
+    left out), name and documentation from it, and awaits it on the event loop. Other
     callables are returned as they are (async routes, generators that stream an answer, callable objects)."""
     if not inspect.isfunction(route) or inspect.iscoroutinefunction(route) or inspect.isgeneratorfunction(route):
         return route
     signature = inspect.signature(route, eval_str=True)
     parameters = signature.parameters.values()
     sessions = tuple(p.name for p in parameters if _depends_on(p.annotation, db_session))
-    actors = tuple(p.name for p in parameters if _depends_on(p.annotation, deps.current_actor))
-    others = signature.replace(parameters=[p for p in parameters if p.name not in sessions + actors])
+    others = signature.replace(parameters=[p for p in parameters if p.name not in sessions])
     shares = db_session in _calls(get_dependant(path="", call=_signed(others)))
-    trip = _Trip(route, () if shares else sessions, actors, shares_session=shares)
-    kept = [
-        p.replace(annotation=_DEFERRED_ACTOR) if p.name in actors else p
-        for p in parameters
-        if shares or p.name not in sessions
-    ]
+    trip = _Trip(route, () if shares else sessions, shares_session=shares)
+    kept = [p for p in parameters if shares or p.name not in sessions]
 
     async def stand_in(**values: Any) -> Any:
         return await run_in_threadpool(trip, values)
@@ -129,8 +115,7 @@ def _signed(signature: inspect.Signature) -> Callable[..., Any]:
 
 
 class UnitOfWorkRoute(APIRoute):
-    """A REST route whose sync function runs with its unit of work and its actor's look-up in one trip
-    to the thread pool."""
+    """A REST route whose sync function runs with its unit of work in one trip to the thread pool."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         super().__init__(path, in_one_trip(endpoint), **options)
