@@ -22,11 +22,16 @@ def _adapter(row_type: type, page_type: type = Page) -> TypeAdapter[Any]:
     return TypeAdapter(page_type[row_type])  # type: ignore[index]
 
 
+@cache
+def _hidden(row_type: type, model: type[BaseModel]) -> dict[str, Any]:
+    """What `dump_json` leaves out of a page: the row fields `model` does not publish."""
+    published = set(model.model_fields)
+    return {"items": {"__all__": {f.name for f in dataclasses.fields(row_type) if f.name not in published}}}
+
+
 def page_response(page: Page[Any], row_type: type, model: type[BaseModel]) -> Response:
     """`page` as JSON with exactly the item fields of `model` (the schema the route declares); a page of
     a long list says whether its total is exact (`total_exact`)."""
-    published = set(model.model_fields)
-    hidden = {f.name for f in dataclasses.fields(row_type) if f.name not in published}
     page_type = PageOfLongList if isinstance(page, PageOfLongList) else Page
-    body = _adapter(row_type, page_type).dump_json(page, exclude={"items": {"__all__": hidden}})
+    body = _adapter(row_type, page_type).dump_json(page, exclude=_hidden(row_type, model))
     return Response(body, media_type="application/json")
