@@ -40,6 +40,15 @@ class TimedCache(Generic[T]):
                 self._entries[key] = (now + self.ttl, generation, value)
         return value
 
+    def peek(self, key: Hashable) -> T | None:
+        """The value kept for `key` if still fresh, else None, without computing it: for a caller on the
+        event loop, where `get`'s query must not run."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > time.monotonic() and entry[1] == self._generation:
+                return entry[2]
+            return None
+
     def invalidate(self) -> None:
         with self._lock:
             self._generation += 1

@@ -1,4 +1,5 @@
-"""Single statements awaited on the event loop: the look-up every REST request makes before its route.
+"""Single statements awaited on the event loop: the look-up every REST request makes before its route,
+and the page of the institutions list (`institutions.service.awaited_list_institutions`).
 
 Every REST request reads its bearer's session (or API token) and user before its route runs, so that a
 logout, a deactivation or a revocation is refused at the very next request, whichever process answers
@@ -8,13 +9,17 @@ The same statement awaited on psycopg's `AsyncConnection` costs 95 µs (bench/RE
 actor's look-up on the event loop"). It waits for PostgreSQL without holding the loop: no blocking
 work on it.
 
+- A statement here is one round trip that reads a few rows (or notes a use): never a whole table,
+  never several statements that must agree (they are not in one transaction).
 - PostgreSQL only, and only on the loop that started the application (`serve_this_loop`, at startup;
   `close_this_loop` at shutdown). Elsewhere (SQLite; a loop the application was not started on, as a
   test's client without its lifespan) `available()` is false and callers run their sync version in
   the thread pool.
-- The statements are SQLAlchemy Core, compiled once for the engine's dialect; the values of a row
-  go through the column types' result processors, so a row reads as SQLAlchemy's would. Parameters
-  are of types psycopg adapts itself (UUID, datetime, text).
+- The statements are SQLAlchemy Core, compiled once for the engine's dialect, their parameters built
+  as SQLAlchemy builds them (`construct_params`; `construct_expanded_state` for an IN list or a value
+  written into the SQL); the values of a row go through the column types' result processors, so a
+  row reads as SQLAlchemy's would. Parameters are of types psycopg adapts itself (UUID, datetime,
+  text, numbers).
 - Connections in autocommit (one round trip per statement, as `db.autocommit_connection`), kept
   once opened (at most `POOL_SIZE`: a look-up holds one for a round trip, and one loop has few in
   flight), each statement prepared on its connection at first use. A kept connection found broken
@@ -31,14 +36,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal, cast
 
 import psycopg
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from crm_app.platform.db import connect_options, get_engine
 
@@ -48,18 +54,30 @@ POOL_SIZE = 10
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
+    compiled: SQLCompiler
     sql: str
-    row: Callable[..., Any]  # a named tuple of the selected columns
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    expands: bool  # an IN list, or a value written into the SQL: the text depends on the values
+    row: Any  # the named tuple class of the selected columns
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # (index, conversion) of the columns that have one
+
+    def query(self, params: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+        """The SQL and its parameters for `params` (the statement's own values added), as SQLAlchemy
+        would send them: an IN list expanded to one parameter per value."""
+        if self.expands:
+            state = self.compiled.construct_expanded_state(params)
+            return state.statement, state.parameters
+        return self.sql, self.compiled.construct_params(params)
 
 
-@cache
+@lru_cache(maxsize=512)  # bounded: a list's statements are built per shape of its filters
 def _compiled(statement: ClauseElement, dialect: Dialect) -> _Compiled:
-    compiled = statement.compile(dialect=dialect)
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    expands = bool(compiled.literal_execute_params or compiled.post_compile_params)
     columns = list(getattr(statement, "selected_columns", ()))
     names = [column.key for column in columns]
-    processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
-    return _Compiled(str(compiled), namedtuple("Row", names) if names else tuple, processors)
+    processors = (column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    processed = tuple((index, process) for index, process in enumerate(processors) if process is not None)
+    return _Compiled(compiled, str(compiled), expands, namedtuple("Row", names), processed)
 
 
 class _Pool:
@@ -70,7 +88,7 @@ class _Pool:
         self.idle: list[psycopg.AsyncConnection[Any]] = []
         self.slots = asyncio.Semaphore(POOL_SIZE)
 
-    async def run(self, compiled: _Compiled, params: Mapping[str, Any], *, fetch: bool) -> Any:
+    async def run(self, compiled: _Compiled, params: Mapping[str, Any], *, fetch: _Fetch) -> Any:
         async with self.slots:
             kept = bool(self.idle)
             connection = self.idle.pop() if kept else await self._connect()
@@ -103,22 +121,35 @@ class _Pool:
             await connection.close()
 
 
+_Fetch = Literal["one", "all", "none"]
+
+
 async def _execute(
-    connection: psycopg.AsyncConnection[Any], compiled: _Compiled, params: Mapping[str, Any], *, fetch: bool
+    connection: psycopg.AsyncConnection[Any], compiled: _Compiled, params: Mapping[str, Any], *, fetch: _Fetch
 ) -> Any:
-    cursor = await connection.execute(compiled.sql, params, prepare=True)
-    if not fetch:
+    sql, values = compiled.query(params)
+    cursor = await connection.execute(sql, values, prepare=True)
+    if fetch == "none":
         return None
-    values = await cursor.fetchone()
-    if values is None:
-        return None
-    pairs = zip(values, compiled.processors, strict=True)
-    return compiled.row(*(value if process is None else process(value) for value, process in pairs))
+    if fetch == "one":
+        first = await cursor.fetchone()
+        return None if first is None else _row(compiled, first)
+    return [_row(compiled, found) for found in await cursor.fetchall()]
 
 
-#: The loops the application was started on, each with its pools by connection string.
-_loops: dict[asyncio.AbstractEventLoop, dict[str, _Pool]] = {}
-_conninfo: dict[Engine, str] = {}
+def _row(compiled: _Compiled, values: Sequence[Any]) -> Any:
+    """A named row of `values`, those of columns whose type converts them converted (most need nothing:
+    psycopg already gives UUIDs, numbers, text and datetimes)."""
+    if not compiled.processed:
+        return compiled.row._make(values)
+    converted = list(values)
+    for index, process in compiled.processed:
+        converted[index] = process(converted[index])
+    return compiled.row._make(converted)
+
+
+#: The loops the application was started on, each with its pools by engine (None: not PostgreSQL).
+_loops: dict[asyncio.AbstractEventLoop, dict[Engine, _Pool | None]] = {}
 
 
 def serve_this_loop() -> None:
@@ -128,27 +159,39 @@ def serve_this_loop() -> None:
 
 async def close_this_loop() -> None:
     """At the application's shutdown: close this loop's connections."""
+    global _last
+    _last = None
     for pool in _loops.pop(asyncio.get_running_loop(), {}).values():
-        await pool.close()
+        if pool is not None:
+            await pool.close()
 
 
 def _pool() -> _Pool | None:
     try:
-        pools = _loops.get(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
     except RuntimeError:  # no running loop: a thread
         return None
+    engine = get_engine()
+    last = _last
+    if last is not None and last[0] is loop and last[1] is engine:
+        return last[2]  # asked two or three times per request: the answer of the previous time
+    pools = _loops.get(loop)
     if pools is None:
         return None
-    engine = get_engine()
-    if engine.dialect.name != "postgresql":
-        return None
-    conninfo = _conninfo.get(engine)
-    if conninfo is None:
-        conninfo = _conninfo[engine] = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    pool = pools.get(conninfo)
-    if pool is None:
-        pool = pools[conninfo] = _Pool(conninfo)
-    return pool
+    if engine not in pools:  # None for a database that is not PostgreSQL
+        postgresql = engine.dialect.name == "postgresql"
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        pools[engine] = _Pool(conninfo) if postgresql else None
+    _remember(loop, engine, pools[engine])
+    return pools[engine]
+
+
+_last: tuple[asyncio.AbstractEventLoop, Engine, _Pool | None] | None = None
+
+
+def _remember(loop: asyncio.AbstractEventLoop, engine: Engine, pool: _Pool | None) -> None:
+    global _last
+    _last = (loop, engine, pool)
 
 
 def available() -> bool:
@@ -158,14 +201,18 @@ def available() -> bool:
 
 async def first(statement: ClauseElement, params: Mapping[str, Any]) -> Any:
     """The first row of a SELECT (attributes named as its columns), or None."""
-    pool = _require()
-    return await pool.run(_compiled(statement, get_engine().dialect), params, fetch=True)
+    return await _require().run(_compiled(statement, get_engine().dialect), params, fetch="one")
+
+
+async def all_rows(statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
+    """Every row of a SELECT (attributes named as its columns): a page of a list, never a whole table."""
+    rows: list[Any] = await _require().run(_compiled(statement, get_engine().dialect), params, fetch="all")
+    return rows
 
 
 async def execute(statement: ClauseElement, params: Mapping[str, Any]) -> None:
     """Run a statement that returns nothing (an UPDATE), committed at once."""
-    pool = _require()
-    await pool.run(_compiled(statement, get_engine().dialect), params, fetch=False)
+    await _require().run(_compiled(statement, get_engine().dialect), params, fetch="none")
 
 
 def _require() -> _Pool:

@@ -173,6 +173,7 @@ def _team_member_bearer() -> tuple[dict[str, str], uuid.UUID]:
 def _look_up_connections() -> list[Any]:
     """The connections the running loop keeps for its look-ups (idle between requests)."""
     [pool] = lookups._loops[asyncio.get_running_loop()].values()
+    assert pool is not None
     return list(pool.idle)
 
 

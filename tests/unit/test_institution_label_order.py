@@ -80,14 +80,14 @@ def test_a_filter_on_one_label_gives_the_same_pages_through_the_label_table(
     query = (
         replace(query, tags=("cardiologie",)) if kind is LabelKind.TAG else replace(query, specialties=("cardiologie",))
     )
-    assert institutions._source(db, query) == institutions.LABEL_TABLE
+    assert institutions._source(postgresql=True, query=query) == institutions.LABEL_TABLE
 
     def pages() -> list[tuple[list[str], int]]:
         found = [institutions.list_institutions(db, SYSTEM_ACTOR, query, PageRequest(page, 8)) for page in (1, 2, 3)]
         return [([row.name for row in page.items], page.total) for page in found]
 
     narrow = pages()
-    monkeypatch.setattr(institutions, "_source", lambda *_: institutions.WIDE_TABLE)
+    monkeypatch.setattr(institutions, "_source", lambda *_, **__: institutions.WIDE_TABLE)
     assert narrow == pages()
     assert narrow[0][1] == {"active": 15, "archived": 5, "all": 20}[archived]
 
@@ -99,7 +99,8 @@ def test_only_one_label_alone_in_name_order_goes_to_the_label_table(db: Session)
         InstitutionQuery(tags=("vip",), sort="city"),
         InstitutionQuery(tags=("vip",), city="Lyon"),
     ):
-        assert institutions._source(db, query) == institutions.WIDE_TABLE
+        assert institutions._source(postgresql=True, query=query) == institutions.WIDE_TABLE
     assert (
-        institutions._source(db, InstitutionQuery(specialties=("onco",), descending=True)) == institutions.LABEL_TABLE
+        institutions._source(postgresql=True, query=InstitutionQuery(specialties=("onco",), descending=True))
+        == institutions.LABEL_TABLE
     )

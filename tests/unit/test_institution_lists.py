@@ -23,7 +23,7 @@ from crm_app.institutions.models import CommercialStatus, ComplianceStatus, Inst
 from crm_app.institutions.service import DuplicateSuspected, InstitutionQuery
 from crm_app.operations import migrate
 from crm_app.platform import search, tabular
-from crm_app.platform.db import unit_of_work
+from crm_app.platform.db import is_postgresql, unit_of_work
 from crm_app.platform.errors import Forbidden, NotFound, ValidationFailed
 from crm_app.platform.i18n import use_locale
 from crm_app.platform.models.audit import SecurityAction, SecurityEvent
@@ -734,7 +734,7 @@ def test_deep_pages_of_the_narrow_tables_match_plain_offsets(
             made = make_institution(session, name=f"Clinique {index % 5}", tags=["vip"], specialties=["cardiologie"])
             if index % 7 == 0:
                 institutions.set_archived(session, SYSTEM_ACTOR, made.id, True)
-        assert institutions._source(session, query) != institutions.WIDE_TABLE
+        assert institutions._source(query, postgresql=is_postgresql(session)) != institutions.WIDE_TABLE
     with unit_of_work() as session:
         expected = _ordered(session, query, PageRequest(1, 100))
     monkeypatch.setattr(institutions, "ANCHOR_STEP", 3)

@@ -50,9 +50,9 @@ def test_a_text_search_gives_the_same_pages_through_the_search_table(
     make_institution(db, name="Clinique du Lac", city="Annecy")
     db.flush()
     query = InstitutionQuery(q="hopital", archived=archived, descending=descending)
-    assert institutions._source(db, query) == institutions.SEARCH_TABLE
+    assert institutions._source(postgresql=True, query=query) == institutions.SEARCH_TABLE
     narrow = [_names(db, query, PageRequest(page, 10)) for page in (1, 2, 3)]
-    monkeypatch.setattr(institutions, "_source", lambda *_: institutions.WIDE_TABLE)
+    monkeypatch.setattr(institutions, "_source", lambda *_, **__: institutions.WIDE_TABLE)
     wide = [_names(db, query, PageRequest(page, 10)) for page in (1, 2, 3)]
     assert narrow == wide
     assert narrow[0][1] == {"active": 22, "archived": 8, "all": 30}[archived]
@@ -65,7 +65,7 @@ def test_only_a_text_search_in_name_order_goes_to_the_search_table(db: Session) 
         InstitutionQuery(q="hopital", sort="city"),
         InstitutionQuery(q="hopital", tags=("vip",)),
     ):
-        assert institutions._source(db, query) == institutions.WIDE_TABLE
+        assert institutions._source(postgresql=True, query=query) == institutions.WIDE_TABLE
 
 
 def test_the_nightly_job_puts_the_table_back_in_name_order(db: Session) -> None:

@@ -193,14 +193,14 @@ _FILTERS_DOC = (
 
 
 @router.get("/institutions", response_model=InstitutionPage, description=_FILTERS_DOC)
-def list_institutions(
+async def list_institutions(
     request: Request,
-    session: SessionDep,
     actor: ActorDep,
     page: PageDep = 1,
     page_size: PageSizeDep = 25,
 ) -> Response:
-    result = institutions.list_institutions(session, actor, _query(request), PageRequest(page, page_size))
+    # Async: the page is read on the event loop where it can be (the service says when).
+    result = await institutions.awaited_list_institutions(actor, _query(request), PageRequest(page, page_size))
     return page_response(result, InstitutionRow, InstitutionItem)
 
 
