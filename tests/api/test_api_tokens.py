@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from sqlmodel import select
 
 from crm_app.accounts import administration
 from crm_app.accounts.models import ApiToken
+from crm_app.platform import settings as app_settings
 from crm_app.platform.db import unit_of_work
 from crm_app.platform.models.audit import SecurityEvent
 from crm_app.platform.models.people import Role
@@ -81,8 +83,11 @@ async def test_a_token_is_shown_once_stored_hashed_listed_and_revoked(api: httpx
     assert token.startswith("opx_") and len(token) >= 40
     assert created["prefix"] == token[:12]
     assert created["scopes"] == ["institutions:read", "contacts:write"]
+    # The end of the day 90 days from today, both where the organisation is (Paris: not the server's
+    # UTC day between 23:00 and midnight UTC, when this test once failed).
     default_expiry = datetime.fromisoformat(created["expires_at"]).date()
-    assert date.today() + timedelta(days=89) <= default_expiry <= date.today() + timedelta(days=91)
+    today_there = datetime.now(ZoneInfo(app_settings.timezone())).date()
+    assert today_there + timedelta(days=90) <= default_expiry <= today_there + timedelta(days=91)
     with unit_of_work() as session:
         stored = session.get(ApiToken, uuid.UUID(created["id"]))
         assert stored is not None
