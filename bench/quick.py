@@ -1,6 +1,6 @@
 """The request path in under two minutes: run it for any change that touches it (see bench/README.md).
 
-    python bench/quick.py [--database-url postgresql://postgres@127.0.0.1:5432/opex_bench] [--seconds 5]
+    python bench/quick.py [--database-url postgresql://postgres@127.0.0.1:5432/opex_bench] [--seconds 4] [--rounds 3]
 
 Measures, in one run and on one machine state:
 
@@ -8,7 +8,8 @@ Measures, in one run and on one machine state:
   as the CRM, and the list's first-page SQL executed with psycopg alone (the statement the service
   sends, captured in process, replayed without SQLAlchemy);
 - the CRM (`opex-crm serve`, one process): `/api/health`, `/api/auth/me` and the institutions list's
-  first page, each loaded by `wrk` with 16 connections (requests/s, p50 and p99);
+  first page, each loaded by `wrk` with 16 connections (requests/s, p50 and p99), three rounds in
+  turns, the median of each figure kept and the runs' range noted;
 - the institutions page in Chromium: a full load and the in-app navigation (drawer link from the
   dashboard), until the first row shows, each timed by the driver and in the page
   (`benchmark.measure_page`);
@@ -27,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -106,6 +108,16 @@ def wrk(url: str, *, seconds: int, headers: dict[str, str] | None = None) -> Loa
     failed = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     errors = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in failed.groups()) if failed else 0)
     return Load(rate, p50, p99, errors)
+
+
+def median_load(loads: list[Load]) -> Load:
+    """Each figure's median over several runs of the same load."""
+    return Load(
+        statistics.median(load.requests_per_second for load in loads),
+        statistics.median(load.p50 for load in loads),
+        statistics.median(load.p99 for load in loads),
+        sum(load.errors for load in loads),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,22 +229,29 @@ def measure(args: argparse.Namespace) -> list[Figure]:
         with httpx.Client(base_url=base, timeout=60) as client:
             login(client, args.email, args.password)
             bearer = {"Authorization": client.headers["Authorization"]}
-        health = wrk(f"{base}/api/health", seconds=args.seconds)
-        me = wrk(f"{base}/api/auth/me", seconds=args.seconds, headers=bearer)
-        first = wrk(f"{base}/api/institutions?page=1", seconds=args.seconds, headers=bearer)
-        for name, load in (("health", health), ("auth/me", me), ("institutions", first)):
-            if load.errors:
-                raise SystemExit(f"{name}: {load.errors} failed requests, the figures would mean nothing")
+        # The three loads in turns, `--rounds` times: a single run of a few seconds swings by 5 % or more
+        # on this machine, so each figure is the median of its rounds, its range in the note.
+        paths = {"health": "/api/health", "me": "/api/auth/me", "first": "/api/institutions?page=1"}
+        runs: dict[str, list[Load]] = {name: [] for name in paths}
+        for _ in range(args.rounds):
+            for name, path in paths.items():
+                load = wrk(f"{base}{path}", seconds=args.seconds, headers=None if name == "health" else bearer)
+                if load.errors:
+                    raise SystemExit(f"{path}: {load.errors} failed requests, the figures would mean nothing")
+                runs[name].append(load)
+        health, me, first = (median_load(runs[name]) for name in paths)
         floor = bare.requests_per_second
 
-        def of_floor(load: Load) -> str:
-            return f"{load.requests_per_second / floor:.1%} of the floor"
+        def of_floor(name: str, load: Load) -> str:
+            rates = sorted(run.requests_per_second for run in runs[name])
+            spread = f", runs {rates[0]:,.0f} to {rates[-1]:,.0f}" if len(rates) > 1 else ""
+            return f"{load.requests_per_second / floor:.1%} of the floor{spread}"
 
         figures += [
-            Figure("GET /api/health", health.requests_per_second, "req/s", note=of_floor(health)),
-            Figure("GET /api/auth/me", me.requests_per_second, "req/s", 1500, note=of_floor(me)),
+            Figure("GET /api/health", health.requests_per_second, "req/s", note=of_floor("health", health)),
+            Figure("GET /api/auth/me", me.requests_per_second, "req/s", 1500, note=of_floor("me", me)),
             Figure("GET /api/auth/me p99", me.p99, "ms"),
-            Figure("institutions first page", first.requests_per_second, "req/s", 800, note=of_floor(first)),
+            Figure("institutions first page", first.requests_per_second, "req/s", 800, note=of_floor("first", first)),
             Figure("institutions first page p50", first.p50, "ms", note=f"{first.p50 / raw_ms:.1f}x its SQL alone"),
             Figure("institutions first page p99", first.p99, "ms", 60),
         ]
@@ -275,7 +294,8 @@ def print_figures(figures: list[Figure], previous: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk load (after 1 s of warm-up)")
+    parser.add_argument("--seconds", type=int, default=4, help="length of each wrk load (after 1 s of warm-up)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each REST load, in turns; the median is kept")
     parser.add_argument("--page-loads", type=int, default=10)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-save", action="store_true", help="do not record this run as the previous one")
