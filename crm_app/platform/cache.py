@@ -28,9 +28,9 @@ class TimedCache(Generic[T]):
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         now = time.monotonic()
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._fresh(key, now)
             generation = self._generation
-            if entry is not None and entry[0] > now and entry[1] == generation:
+            if entry is not None:
                 return entry[2]
         value = compute()  # outside the lock: a slow query must not hold other requests
         with self._lock:
@@ -44,10 +44,13 @@ class TimedCache(Generic[T]):
         """The value kept for `key` if still fresh, else None, without computing it: for a caller on the
         event loop, where `get`'s query must not run."""
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] > time.monotonic() and entry[1] == self._generation:
-                return entry[2]
-            return None
+            entry = self._fresh(key, time.monotonic())
+            return None if entry is None else entry[2]
+
+    def _fresh(self, key: Hashable, now: float) -> tuple[float, int, T] | None:
+        """The entry of `key` unless it expired or a write came after it (the lock held)."""
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry[0] > now and entry[1] == self._generation else None
 
     def invalidate(self) -> None:
         with self._lock:
