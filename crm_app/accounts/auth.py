@@ -195,14 +195,15 @@ async def awaited_session_actor(session_id: uuid.UUID | str | None) -> Actor:
     no thread), or in the thread pool where the loop has no look-up connections (SQLite) and for a
     browser's session under an idle limit (a setting, read in a unit of work)."""
     sid = _session_uuid(session_id)
-    if not lookups.available():
+    pool = lookups.here()
+    if pool is None:
         return await to_thread.run_sync(session_actor, sid)
-    row = await lookups.first(_SESSION_OF_ID, {"sid": sid})
+    row = await pool.first(_SESSION_OF_ID, {"sid": sid})
     if _idle_limited(row):
         return await to_thread.run_sync(session_actor, sid)
     now = utcnow()
     if _still_open(row, now, idle=None):
-        await lookups.execute(_TOUCH_SESSION, {"sid": sid, "now": now})
+        await pool.execute(_TOUCH_SESSION, {"sid": sid, "now": now})
     return actor_from_row(row, session_id=sid)
 
 

@@ -114,10 +114,11 @@ async def current_team_name(team_id: uuid.UUID | None) -> str | None:
     thread pool where the loop cannot (SQLite)."""
     if team_id is None:
         return None
-    if lookups.available():
-        row = await lookups.first(_TEAM_NAME, {"team_id": team_id})
-        return None if row is None else str(row.name)
-    return await to_thread.run_sync(_team_name, team_id)
+    pool = lookups.here()
+    if pool is None:
+        return await to_thread.run_sync(_team_name, team_id)
+    row = await pool.first(_TEAM_NAME, {"team_id": team_id})
+    return None if row is None else str(row.name)
 
 
 def _team_name(team_id: uuid.UUID) -> str | None:

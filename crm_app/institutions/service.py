@@ -1116,12 +1116,13 @@ async def awaited_list_institutions(
     authorize(actor, "institution.view")
     request = request or PageRequest()
     total = _totals.peek(_query_key(query))
-    if total is None or _may_anchor(query, request) or not lookups.available():
+    pool = lookups.here()
+    if total is None or _may_anchor(query, request) or pool is None:
         return await to_thread.run_sync(_list_in_own_unit, actor, query, request)
     shape, params = _filters(query)
     source = _source(query, postgresql=True)
     statement = _page_statement(shape, query.sort, query.descending, source, False)
-    found = await lookups.all_rows(
+    found = await pool.all_rows(
         statement, {**params, "f_page_offset": request.offset, "f_page_size": request.page_size}
     )
     return _page_of(actor, found, total, request)

@@ -373,15 +373,16 @@ def _refusal(row: Any, now: datetime) -> str | None:
 async def awaited_authenticate(token: str, client: ClientInfo | None = None) -> Actor:
     """`authenticate` awaited on the event loop (`lookups`: one round trip, no thread), or in the thread
     pool where the loop has no look-up connections (SQLite). A refusal is logged in the thread pool."""
-    if not lookups.available():
+    pool = lookups.here()
+    if pool is None:
         return await to_thread.run_sync(authenticate, token, client)
     now = utcnow()
-    row: Any = await lookups.first(_TOKEN_OF_HASH, {"token_hash": hash_token(token)})
+    row: Any = await pool.first(_TOKEN_OF_HASH, {"token_hash": hash_token(token)})
     refusal = _refusal(row, now)
     if refusal is not None:
         raise await to_thread.run_sync(_refuse, refusal, client or ClientInfo(), row)
     if row.last_used_at is None or now - row.last_used_at > LAST_USE_RESOLUTION:
-        await lookups.execute(_TOUCH_UNLESS_LOCKED, {"token_id": row.id, "now": now})
+        await pool.execute(_TOUCH_UNLESS_LOCKED, {"token_id": row.id, "now": now})
     return actor_from_row(row, token_id=row.id, scopes=frozenset(row.scopes))
 
 

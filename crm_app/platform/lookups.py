@@ -13,8 +13,8 @@ work on it.
   never several statements that must agree (they are not in one transaction).
 - PostgreSQL only, and only on the loop that started the application (`serve_this_loop`, at startup;
   `close_this_loop` at shutdown). Elsewhere (SQLite; a loop the application was not started on, as a
-  test's client without its lifespan) `available()` is false and callers run their sync version in
-  the thread pool.
+  test's client without its lifespan) `here()` is None and callers run their sync version in the
+  thread pool.
 - The statements are SQLAlchemy Core, compiled once for the engine's dialect, their parameters built
   as SQLAlchemy builds them (`construct_params`; `construct_expanded_state` for an IN list or a value
   written into the SQL); the values of a row go through the column types' result processors, so a
@@ -80,37 +80,49 @@ def _compiled(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     return _Compiled(compiled, str(compiled), expands, namedtuple("Row", names), processed)
 
 
-class _Pool:
-    """The kept connections of one loop to one database."""
+class Pool:
+    """The kept connections of one loop to one database: `here()` gives the running loop's."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, dialect: Dialect) -> None:
         self.conninfo = conninfo
+        self.dialect = dialect
         self.idle: list[psycopg.AsyncConnection[Any]] = []
         self.slots = asyncio.Semaphore(POOL_SIZE)
 
-    async def run(self, compiled: _Compiled, params: Mapping[str, Any], *, fetch: _Fetch) -> Any:
+    async def first(self, statement: ClauseElement, params: Mapping[str, Any]) -> Any:
+        """The first row of a SELECT (attributes named as its columns), or None."""
+        return await self._run(statement, params, fetch="one")
+
+    async def all_rows(self, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
+        """Every row of a SELECT (attributes named as its columns): a page of a list, never a whole table."""
+        rows: list[Any] = await self._run(statement, params, fetch="all")
+        return rows
+
+    async def execute(self, statement: ClauseElement, params: Mapping[str, Any]) -> None:
+        """Run a statement that returns nothing (an UPDATE), committed at once."""
+        await self._run(statement, params, fetch="none")
+
+    async def _run(self, statement: ClauseElement, params: Mapping[str, Any], *, fetch: _Fetch) -> Any:
+        compiled = _compiled(statement, self.dialect)
         async with self.slots:
             kept = bool(self.idle)
             connection = self.idle.pop() if kept else await self._connect()
-            try:
-                row = await _execute(connection, compiled, params, fetch=fetch)
-            except psycopg.OperationalError:
-                broken = connection.broken
-                await connection.close()
-                if not (kept and broken):
-                    raise
-                # It sat in the pool while PostgreSQL closed it: once more, on a new connection.
-                connection = await self._connect()
+            while True:
                 try:
                     row = await _execute(connection, compiled, params, fetch=fetch)
-                except BaseException:
+                except psycopg.OperationalError:
+                    stale = kept and connection.broken
                     await connection.close()
+                    if not stale:
+                        raise
+                    # It sat in the pool while PostgreSQL closed it: once more, on a new connection.
+                    kept, connection = False, await self._connect()
+                    continue
+                except BaseException:
+                    await connection.close()  # cancelled or failed midway: never handed out again
                     raise
-            except BaseException:
-                await connection.close()  # cancelled or failed midway: never handed out again
-                raise
-            self.idle.append(connection)
-            return row
+                self.idle.append(connection)
+                return row
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True, **connect_options())
@@ -149,7 +161,7 @@ def _row(compiled: _Compiled, values: Sequence[Any]) -> Any:
 
 
 #: The loops the application was started on, each with its pools by engine (None: not PostgreSQL).
-_loops: dict[asyncio.AbstractEventLoop, dict[Engine, _Pool | None]] = {}
+_loops: dict[asyncio.AbstractEventLoop, dict[Engine, Pool | None]] = {}
 
 
 def serve_this_loop() -> None:
@@ -159,64 +171,24 @@ def serve_this_loop() -> None:
 
 async def close_this_loop() -> None:
     """At the application's shutdown: close this loop's connections."""
-    global _last
-    _last = None
     for pool in _loops.pop(asyncio.get_running_loop(), {}).values():
         if pool is not None:
             await pool.close()
 
 
-def _pool() -> _Pool | None:
+def here() -> Pool | None:
+    """The running loop's connections to the current database, to await statements on; None where
+    that cannot be (SQLite, a loop the application was not started on, a thread): the caller then runs
+    its sync version in the thread pool."""
     try:
-        loop = asyncio.get_running_loop()
+        pools = _loops.get(asyncio.get_running_loop())
     except RuntimeError:  # no running loop: a thread
         return None
-    engine = get_engine()
-    last = _last
-    if last is not None and last[0] is loop and last[1] is engine:
-        return last[2]  # asked two or three times per request: the answer of the previous time
-    pools = _loops.get(loop)
     if pools is None:
         return None
-    if engine not in pools:  # None for a database that is not PostgreSQL
+    engine = get_engine()
+    if engine not in pools:
         postgresql = engine.dialect.name == "postgresql"
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        pools[engine] = _Pool(conninfo) if postgresql else None
-    _remember(loop, engine, pools[engine])
+        pools[engine] = Pool(conninfo, engine.dialect) if postgresql else None
     return pools[engine]
-
-
-_last: tuple[asyncio.AbstractEventLoop, Engine, _Pool | None] | None = None
-
-
-def _remember(loop: asyncio.AbstractEventLoop, engine: Engine, pool: _Pool | None) -> None:
-    global _last
-    _last = (loop, engine, pool)
-
-
-def available() -> bool:
-    """Whether `first` and `execute` may be awaited here (else run the sync version in a thread)."""
-    return _pool() is not None
-
-
-async def first(statement: ClauseElement, params: Mapping[str, Any]) -> Any:
-    """The first row of a SELECT (attributes named as its columns), or None."""
-    return await _require().run(_compiled(statement, get_engine().dialect), params, fetch="one")
-
-
-async def all_rows(statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
-    """Every row of a SELECT (attributes named as its columns): a page of a list, never a whole table."""
-    rows: list[Any] = await _require().run(_compiled(statement, get_engine().dialect), params, fetch="all")
-    return rows
-
-
-async def execute(statement: ClauseElement, params: Mapping[str, Any]) -> None:
-    """Run a statement that returns nothing (an UPDATE), committed at once."""
-    await _require().run(_compiled(statement, get_engine().dialect), params, fetch="none")
-
-
-def _require() -> _Pool:
-    pool = _pool()
-    if pool is None:
-        raise RuntimeError("no look-up pool here: check lookups.available() first")
-    return pool

@@ -172,7 +172,7 @@ def _team_member_bearer() -> tuple[dict[str, str], uuid.UUID]:
 
 def _look_up_connections() -> list[Any]:
     """The connections the running loop keeps for its look-ups (idle between requests)."""
-    [pool] = lookups._loops[asyncio.get_running_loop()].values()
+    pool = lookups.here()
     assert pool is not None
     return list(pool.idle)
 
@@ -250,7 +250,7 @@ async def test_concurrent_look_ups_share_the_connections_kept(
 
 
 async def test_on_sqlite_the_look_up_runs_in_the_thread_pool(sqlite_database: None, user: User) -> None:
-    assert not lookups.available()
+    assert lookups.here() is None
     bearer, _team_id = _team_member_bearer()
     answer = await user.http_client.get("/api/auth/me", headers=bearer)
     assert answer.status_code == 200 and answer.json()["team_name"] == "Île-de-France"
