@@ -275,11 +275,13 @@ class InstitutionSearch(SQLModel, table=True):
     __tablename__ = "institution_search"
     __table_args__ = (
         sa.Index("ix_institution_search_order", "name_key", "id"),
+        # The search text but its first character (see institutions.service, "A text search in name
+        # order"): a name that starts with the term is found through the name index instead.
         sa.Index(
-            "ix_institution_search_trgm",
-            "search_text",
+            "ix_institution_search_further_trgm",
+            sa.func.substr(sa.column("search_text"), 2).label("further"),
             postgresql_using="gin",
-            postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_ops={"further": "gin_trgm_ops"},
         ),
     )
 

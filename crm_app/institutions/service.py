@@ -53,7 +53,7 @@ from crm_app.platform.permissions import Actor, Placement, Scope, authorize, can
 from crm_app.platform.records import actor_id
 from crm_app.platform.scheduler import Job, cron
 from crm_app.platform.settings import timezone
-from crm_app.platform.text import contains_pattern, fold
+from crm_app.platform.text import contains_pattern, fold, leading_word
 
 INSTITUTION_FIELDS = names_in(Part.INSTITUTION)
 PROFILE_FIELDS = names_in(Part.PROFILE)
@@ -126,6 +126,9 @@ def recorded_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[
     }
 
 
+#: The name key holds the folded name's first characters, this many (the column's length).
+NAME_KEY_LENGTH = 200
+
 #: Institution column <- medical profile field, copied for the list's filters (see the model).
 PROFILE_COPIES = {
     "profile_beds": "bed_capacity",
@@ -143,7 +146,7 @@ def derived_columns(values: Mapping[str, Any], contact_names: Iterable[str]) -> 
     ]
     compliance = values.get("compliance_status")
     return {
-        "name_key": fold(values.get("name"))[:200],
+        "name_key": fold(values.get("name"))[:NAME_KEY_LENGTH],
         "city_key": fold(values.get("city"))[:120],
         "match_key": match_key(values.get("name"))[:200],
         "search_text": fold(" | ".join(p for p in [*parts, *contact_names] if p)),
@@ -802,7 +805,10 @@ def _filters(query: InstitutionQuery) -> tuple[Shape, dict[str, Any]]:
     shape = tuple(
         name for name in _CONDITIONS if values[name] is not None and values[name] is not False and values[name] != []
     )  # 0 is a bound like any other
-    return shape, {f"f_{name}": values[name] for name in shape if values[name] is not True}
+    params = {f"f_{name}": values[name] for name in shape if values[name] is not True}
+    if "q" in shape:  # read by the narrow search table's statements only
+        params.update(_search_params(fold(query.q)))
+    return shape, params
 
 
 # Not frozen: a frozen dataclass sets each of its 24 fields through object.__setattr__, 61 µs for a page
@@ -857,7 +863,7 @@ def _sorted_matches(shape: Shape, sort: str, descending: bool, source: str) -> t
     "clinique"). The other filters are selective or spread, and walking the sort index is best.
     From the narrow tables when `source` (see `_source`) says so."""
     if source == SEARCH_TABLE:
-        subquery = _narrow_matches(shape).offset(0).subquery("matches")
+        subquery = _narrow_matches(shape).subquery("matches")
         return subquery, _order(sort, descending, subquery.c)
     if source == LABEL_TABLE:
         subquery = _label_matches(shape).subquery("matches")
@@ -883,11 +889,12 @@ WIDE_TABLE, SEARCH_TABLE, LABEL_TABLE = "institutions", "search", "labels"
 def _source(query: InstitutionQuery, *, postgresql: bool) -> str:
     """In name order on PostgreSQL, a search by text alone (InstitutionSearch) or a filter on one tag
     or one specialty alone (InstitutionLabelOrder), archived or not, is answered by a narrow table
-    kept in name order, without reading the wide rows."""
+    kept in name order, without reading the wide rows. (A text that starts with a space, a hyphen or
+    an apostrophe, or a first word longer than a name key, has no start to look up by name: wide.)"""
     if query.sort != "name" or not postgresql:
         return WIDE_TABLE
     plain = replace(query, archived="active", descending=False)
-    if fold(query.q) and replace(plain, q="") == _PLAIN_SEARCH:
+    if _search_start(fold(query.q)) and replace(plain, q="") == _PLAIN_SEARCH:
         return SEARCH_TABLE
     if (len(query.tags) == 1 and replace(plain, tags=()) == _PLAIN_SEARCH) or (
         len(query.specialties) == 1 and replace(plain, specialties=()) == _PLAIN_SEARCH
@@ -914,10 +921,77 @@ def _archived_condition(shape: Shape, is_archived: Any) -> list[Any]:
     return [is_archived] if "archived" in shape else []
 
 
+# A text search in name order. At a million institutions "hopital" matches 80,000 rows, every one a name
+# that starts with "Hôpital", and a trigram index can only hand them all over to be sorted: 25 ms for
+# a page of 25. So the matches are found in two parts that do not overlap:
+#
+# - at the start: rows whose search text starts with the pattern. The search text starts with the
+#   name key (`derived_columns` writes the name first, and every writer goes through it), so these
+#   are names that start with the term's first word: a range of the name index, read in order and
+#   checked against the whole pattern, of which a page reads only the rows it needs;
+# - further on: rows where the pattern is found after the first character (a trigram index over
+#   the search text but its first character, in which "hopital" is rare) and not at the start,
+#   sorted.
+#
+# A match starts either at the first character or after it: the two parts are exactly the rows whose
+# search text holds the pattern. A page takes the first rows of each part and merges them.
+
+
+def _search_start(term: str) -> str:
+    """The first word of a folded search term, up to its first space, hyphen or apostrophe: what a name
+    that starts with a match starts with ("" when the term starts with one, or when that word is
+    longer than a name key: those searches read the wide table)."""
+    start = leading_word(term)
+    return start if len(start) <= NAME_KEY_LENGTH else ""
+
+
+def _search_params(term: str) -> dict[str, Any]:
+    """What a text search binds besides its pattern (`f_q`, anywhere in the text): the pattern at the
+    start (`f_q_start`) and the range of name keys that start with its first word (`f_q_from`, `f_q_to`)."""
+    start = _search_start(term)
+    return {
+        "f_q_start": contains_pattern(term)[1:],
+        "f_q_from": start,
+        "f_q_to": start[:-1] + chr(ord(start[-1]) + 1) if start else "",
+    }
+
+
+def _narrow_parts(shape: Shape) -> tuple[Any, Any]:
+    """The narrow search table's rows for a text search (shape: "q" and at most an archived filter), in
+    two disjoint parts: the rows where the text matches at the start, then those where it matches only
+    further on."""
+    archived = _archived_condition(shape, _S.is_archived)
+    at_start = _S.search_text.like(_bound("q_start"), escape="\\")
+    columns = (_S.id, _S.name_key.label("sort_key"))
+    starting = sa.select(*columns).where(
+        _S.name_key >= _bound("q_from"), _S.name_key < _bound("q_to"), at_start, *archived
+    )
+    further = sa.select(*columns).where(
+        sa.func.substr(_S.search_text, 2).like(_bound("q"), escape="\\"), ~at_start, *archived
+    )
+    return starting, further
+
+
 def _narrow_matches(shape: Shape) -> Any:
-    """The narrow search table's rows for a text search (shape: "q" and at most an archived filter)."""
+    """Every row of the narrow search table that a text search finds (see `_narrow_parts`)."""
+    return sa.union_all(*_narrow_parts(shape))
+
+
+def _narrow_page(shape: Shape, descending: bool, anchored: bool) -> Any:
+    """The first rows of each of `_narrow_parts`, as many as the page needs (from the anchor when
+    `anchored`), in name order: the page is among them."""
+    after = [_after_anchor((_S.name_key, _S.id), descending)] if anchored else []
+    order = (_S.name_key.desc(), _S.id.desc()) if descending else (_S.name_key.asc(), _S.id.asc())
+    needed = _page_bound("page_offset") + _page_bound("page_size")
+    parts = (part.where(*after).order_by(*order).limit(needed) for part in _narrow_parts(shape))
+    return sa.union_all(*parts).subquery("matches")
+
+
+def _narrow_estimated(shape: Shape) -> Any:
+    """The same rows as `_narrow_matches` in one condition, for PostgreSQL to estimate their number (its
+    estimate of two parts would multiply the start's two conditions as if they were unrelated)."""
     conditions = [_S.search_text.like(_bound("q"), escape="\\"), *_archived_condition(shape, _S.is_archived)]
-    return sa.select(_S.id, _S.name_key.label("sort_key")).where(*conditions)
+    return sa.select(_S.id).where(*conditions)
 
 
 _LO = table_of(InstitutionLabelOrder).c
@@ -965,18 +1039,26 @@ def _anchors_statement(shape: Shape, sort: str, descending: bool, source: str) -
 def _ids_page(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
     """The ids of the requested page (bound: f_page_offset, f_page_size and, when `anchored`,
     the row the page starts after: f_anchor_key, f_anchor_id), in order, as a subquery."""
-    matches, order = _sorted_matches(shape, sort, descending, source)
+    if source == SEARCH_TABLE:  # the anchor is in each part already
+        matches = _narrow_page(shape, descending, anchored)
+        order, anchored = _order(sort, descending, matches.c), False
+    else:
+        matches, order = _sorted_matches(shape, sort, descending, source)
     statement = sa.select(matches.c.id, matches.c.sort_key)
     if anchored:
-        after = sa.tuple_(matches.c.sort_key, matches.c.id)
-        bound = sa.tuple_(_bound("anchor_key", type_=matches.c.sort_key.type), _bound("anchor_id", type_=sa.Uuid()))
-        statement = statement.where(after < bound if descending else after > bound)
-    return (
-        statement.order_by(*order)
-        .offset(_bound("page_offset", type_=sa.Integer()))
-        .limit(_bound("page_size", type_=sa.Integer()))
-        .subquery()
-    )
+        statement = statement.where(_after_anchor((matches.c.sort_key, matches.c.id), descending))
+    return statement.order_by(*order).offset(_page_bound("page_offset")).limit(_page_bound("page_size")).subquery()
+
+
+def _page_bound(name: str) -> Any:
+    return _bound(name, type_=sa.Integer())
+
+
+def _after_anchor(key: tuple[Any, Any], descending: bool) -> Any:
+    """SQL: (sort key, id) comes after the anchor the page starts from (bound: f_anchor_key, f_anchor_id)."""
+    after = sa.tuple_(*key)
+    bound = sa.tuple_(_bound("anchor_key", type_=key[0].type), _bound("anchor_id", type_=sa.Uuid()))
+    return after < bound if descending else after > bound
 
 
 def _page_window(
@@ -1028,7 +1110,7 @@ def _matches_statement(shape: Shape, source: str) -> Any:
 
 @functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
 def _count_statement(shape: Shape, source: str) -> Any:
-    return _matches_statement(shape, source).with_only_columns(sa.func.count()).order_by(None)
+    return sa.select(sa.func.count()).select_from(_matches_statement(shape, source).subquery("counted"))
 
 
 @functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
@@ -1072,7 +1154,8 @@ def _list_total(session: Session, query: InstitutionQuery, shape: Shape, params:
             return _exact_total(session, shape, params, source)
         capped = {**params, "f_count_cap": EXACT_COUNT_LIMIT + 1}
         counted = int(session.execute(_capped_count_statement(shape, source), capped).scalar_one())
-        return estimated_total(counted, lambda: estimated_rows(session, _matches_statement(shape, source), params))
+        estimated = _narrow_estimated(shape) if source == SEARCH_TABLE else _matches_statement(shape, source)
+        return estimated_total(counted, lambda: estimated_rows(session, estimated, params))
 
     return _totals.get(_query_key(query), count) if cache.may_use(session) else count()
 

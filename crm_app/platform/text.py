@@ -41,6 +41,11 @@ def contains_pattern(term: str) -> str:
     return "%" + _SEPARATORS.sub("_", escaped) + "%"
 
 
+def leading_word(term: str) -> str:
+    """What `term` holds before its first space, hyphen or apostrophe ("" when it starts with one)."""
+    return _SEPARATORS.split(term, maxsplit=1)[0]
+
+
 def words(term: str) -> list[str]:
     """The words of `term`, split at spaces, hyphens and apostrophes."""
     return [word for word in _SEPARATORS.split(term) if word]

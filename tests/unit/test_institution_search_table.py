@@ -10,9 +10,10 @@ from sqlmodel import Session
 from crm_app.institutions import service as institutions
 from crm_app.institutions.models import Institution, InstitutionSearch
 from crm_app.institutions.service import InstitutionQuery
+from crm_app.platform import cache
 from crm_app.platform.paging import PageRequest
 from crm_app.platform.permissions import SYSTEM_ACTOR
-from tests.institution_factories import make_institution
+from tests.institution_factories import make_contact, make_institution
 
 
 def _names(session: Session, query: InstitutionQuery, page: PageRequest) -> tuple[list[str], int]:
@@ -75,3 +76,103 @@ def test_the_nightly_job_puts_the_table_back_in_name_order(db: Session) -> None:
     assert institutions.reorder_search_table(db)
     in_pages = db.execute(sa.text("SELECT name_key FROM institution_search ORDER BY ctid")).scalars().all()
     assert list(in_pages) == sorted(in_pages)
+
+
+_NAMES = [
+    "Hôpital Édouard Herriot",
+    "Hôpital de l'Hôpital",  # at the start and further on: found once
+    "HOPITAL Nord",
+    "Hôpital-Joseph",
+    "Centre Hôpital Saint-Joseph",  # further on only
+    "Clinique Saint Joseph",
+    "Clinique Saint'Joseph",
+    "Abbaye Médicale",
+    "Hôpitaux Réunis",  # starts like the term, does not hold it
+    "Laboratoire 100% Santé",
+    "Laboratoire 100_Santé",
+    "Pharmacie du Centre",
+    "Hôpital" + " du cœur" * 23,  # 191 characters, 214 folded: longer than a name key
+]
+
+
+def _searchable(db: Session) -> None:
+    """Names holding a term at their start, further on, both or nowhere, cities and contacts holding it,
+    some archived."""
+    for index, name in enumerate(_NAMES):
+        made = make_institution(db, name=name, city="L'Hôpital" if index == 7 else "Lyon")
+        if index % 5 == 3:
+            institutions.set_archived(db, SYSTEM_ACTOR, made.id, True)
+    for index in range(40):  # enough rows for anchors every 5 (below)
+        make_institution(db, name=f"Hôpital {chr(65 + index % 26)}{index:02d}", city="Bron")
+    holder = make_institution(db, name="Maison de santé Bellevue", city="Annecy")
+    make_contact(db, holder, last_name="Hopital", first_name="Jeanne")
+    db.flush()
+
+
+_TERMS = [
+    "hopital",
+    "Hôpital ",
+    "hopital saint",
+    "saint-joseph",
+    "saint joseph",
+    "pital",
+    "h",
+    "lyon",
+    "100%",
+    "100_",
+    "hopital" + " du coeur" * 22,  # a first word that fits a name key, the text longer than one
+    "-joseph",  # no first word: the wide table
+    "x" * 201,  # a first word longer than a name key: the wide table
+]
+
+
+@pytest.mark.parametrize("term", _TERMS)
+def test_a_search_split_at_the_start_finds_what_the_wide_table_finds(
+    db: Session, monkeypatch: pytest.MonkeyPatch, term: str
+) -> None:
+    _searchable(db)
+    db.info.pop("records_changed", None)  # let deep pages start from anchors, as outside a write
+    monkeypatch.setattr(institutions, "ANCHOR_STEP", 5)
+    queries = [
+        InstitutionQuery(q=term, archived=archived, descending=descending)
+        for archived in ("active", "all", "archived")
+        for descending in (False, True)
+    ]
+    pages = [PageRequest(page, 4) for page in (1, 2, 3, 4, 5, 12)]
+    try:
+        narrow = [[_names(db, query, page) for page in pages] for query in queries]
+        cache.forget_all()
+        monkeypatch.setattr(institutions, "_source", lambda *_, **__: institutions.WIDE_TABLE)
+        wide = [[_names(db, query, page) for page in pages] for query in queries]
+    finally:
+        cache.forget_all()
+    assert narrow == wide
+    assert any(names for query in wide for names, _ in query) or term == "x" * 201
+
+
+def test_a_search_goes_to_the_search_table_when_its_text_starts_with_a_word(db: Session) -> None:
+    for term, source in (
+        ("hopital", institutions.SEARCH_TABLE),
+        ("saint-joseph", institutions.SEARCH_TABLE),
+        ("100%", institutions.SEARCH_TABLE),
+        ("-joseph", institutions.WIDE_TABLE),
+        ("'hopital", institutions.WIDE_TABLE),
+        ("x" * 201, institutions.WIDE_TABLE),
+    ):
+        assert institutions._source(InstitutionQuery(q=term), postgresql=True) == source, term
+
+
+def test_a_name_that_starts_with_the_term_is_found_without_the_trigram_index(db: Session) -> None:
+    """What makes "hopital" cheap at a million rows: its page reads the names that start with it in
+    name order, and the trigram index over the text after the first character finds few others."""
+    _searchable(db)
+    shape, params = institutions._filters(InstitutionQuery(q="hopital"))
+    starting, further = institutions._narrow_parts(shape)
+    at_start = db.execute(starting, params).all()
+    found_further = db.execute(further, params).all()
+    assert len(at_start) == 44  # 4 of the names above (one more is archived) and the 40 made in a loop
+    assert {row.sort_key for row in found_further} == {
+        institutions.fold("Centre Hôpital Saint-Joseph"),
+        institutions.fold("Abbaye Médicale"),  # its city
+        institutions.fold("Maison de santé Bellevue"),  # its contact
+    }
