@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -17,9 +16,6 @@ from crm_app.platform.db import get_engine
 from crm_app.platform.models.base import UTCDateTime
 
 target_metadata = SQLModel.metadata
-# SQLite cannot reflect an expression index; the only ones are trigram indexes, PostgreSQL's alone
-# (include_object below), so the comparison would leave them aside anyway.
-warnings.filterwarnings("ignore", message="autogenerate skipping metadata-specified expression-based index")
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:

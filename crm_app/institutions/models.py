@@ -269,26 +269,27 @@ class InstitutionSearch(SQLModel, table=True):
     `institutions` table, and the first page must read all of them to sort by name: 5,600 pages.
     Here each row is about 200 bytes and the table is physically in name order (re-clustered each
     night by the `search_order` job), so rows whose names share the term sit together: 270 pages.
-    Kept in step by a trigger on `institutions` (migration 0011), whatever writes there (services,
-    imports, COPY), and deleted with its institution."""
+    Kept in step by a trigger on `institutions` (migrations 0011, 0029), whatever writes there
+    (services, imports, COPY), and deleted with its institution."""
 
     __tablename__ = "institution_search"
     __table_args__ = (
         sa.Index("ix_institution_search_order", "name_key", "id"),
-        # The search text but its first character (see institutions.service, "A text search in name
-        # order"): a name that starts with the term is found through the name index instead.
         sa.Index(
             "ix_institution_search_further_trgm",
-            sa.func.substr(sa.column("search_text"), 2).label("further"),
+            "further_text",
             postgresql_using="gin",
-            postgresql_ops={"further": "gin_trgm_ops"},
+            postgresql_ops={"further_text": "gin_trgm_ops"},
         ),
     )
 
     id: uuid.UUID = Field(foreign_key="institutions.id", ondelete="CASCADE", primary_key=True)
     is_archived: bool = Field(nullable=False)
     name_key: str = Field(max_length=200)
-    search_text: str = Field(sa_type=sa.Text)
+    # The institution's search text but its first character, the first of the name key (migration
+    # 0029; see institutions.service, "A text search in name order"): a name that starts with the term
+    # is found through the name index, and its index finds only the matches further on.
+    further_text: str = Field(sa_type=sa.Text)
 
 
 class InstitutionLabelOrder(SQLModel, table=True):
