@@ -281,6 +281,12 @@ class InstitutionSearch(SQLModel, table=True):
             postgresql_using="gin",
             postgresql_ops={"further_text": "gin_trgm_ops"},
         ),
+        # The 5-grams of its runs of digits (a function of migration 0029): a search for digits only.
+        sa.Index(
+            "ix_institution_search_digits_gin",
+            sa.func.institution_digit_grams(sa.column("further_text")),
+            postgresql_using="gin",
+        ),
     )
 
     id: uuid.UUID = Field(foreign_key="institutions.id", ondelete="CASCADE", primary_key=True)

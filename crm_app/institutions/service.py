@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from anyio import to_thread
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from crm_app.institutions.duplicates import Candidate, DuplicateIndex, Match, match_key
@@ -862,8 +863,8 @@ def _sorted_matches(shape: Shape, sort: str, descending: bool, source: str) -> t
     first match when the matches gather late in the order ("hopital" after every "centre" and
     "clinique"). The other filters are selective or spread, and walking the sort index is best.
     From the narrow tables when `source` (see `_source`) says so."""
-    if source == SEARCH_TABLE:
-        subquery = _narrow_matches(shape).subquery("matches")
+    if source in NARROW_SEARCHES:
+        subquery = _narrow_matches(shape, source).subquery("matches")
         return subquery, _order(sort, descending, subquery.c)
     if source == LABEL_TABLE:
         subquery = _label_matches(shape).subquery("matches")
@@ -882,8 +883,10 @@ _S = table_of(InstitutionSearch).c
 _PLAIN_SEARCH = InstitutionQuery()
 
 
-#: Where a list's matches come from: the institutions, or one of the narrow name-ordered tables.
-WIDE_TABLE, SEARCH_TABLE, LABEL_TABLE = "institutions", "search", "labels"
+#: Where a list's matches come from: the institutions, or one of the narrow name-ordered tables (the
+#: search table for a text, or for digits only: see `_narrow_parts`).
+WIDE_TABLE, SEARCH_TABLE, DIGITS_SEARCH, LABEL_TABLE = "institutions", "search", "search_digits", "labels"
+NARROW_SEARCHES = frozenset({SEARCH_TABLE, DIGITS_SEARCH})
 
 
 def _source(query: InstitutionQuery, *, postgresql: bool) -> str:
@@ -894,8 +897,8 @@ def _source(query: InstitutionQuery, *, postgresql: bool) -> str:
     if query.sort != "name" or not postgresql:
         return WIDE_TABLE
     plain = replace(query, archived="active", descending=False)
-    if _search_start(fold(query.q)) and replace(plain, q="") == _PLAIN_SEARCH:
-        return SEARCH_TABLE
+    if _search_start(term := fold(query.q)) and replace(plain, q="") == _PLAIN_SEARCH:
+        return DIGITS_SEARCH if _digit_grams(term) else SEARCH_TABLE
     if (len(query.tags) == 1 and replace(plain, tags=()) == _PLAIN_SEARCH) or (
         len(query.specialties) == 1 and replace(plain, specialties=()) == _PLAIN_SEARCH
     ):
@@ -950,7 +953,9 @@ def _search_params(term: str) -> dict[str, Any]:
     that start with its first word (`f_q_from`, `f_q_to`) and the rest of the pattern after its first
     character, at the start of the text that follows (`f_q_start`)."""
     start = _search_start(term)
+    grams = _digit_grams(term)
     return {
+        **({"f_q_grams": grams} if grams else {}),
         # The search table keeps the text but its first character, the name key's: matched by the range.
         "f_q_start": contains_pattern(term[1:])[1:],
         "f_q_from": start,
@@ -958,10 +963,28 @@ def _search_params(term: str) -> dict[str, Any]:
     }
 
 
-def _narrow_parts(shape: Shape, *, disjoint: bool = True) -> tuple[Any, Any]:
+#: A search for digits only, this many or more (a postal code, a FINESS, a SIRET): digit trigrams, a
+#: thousand in all, are each held by tens of thousands of rows at a million institutions, and the
+#: trigram index reads them all (5 ms for a FINESS). The 5-grams of the text's runs of digits
+#: (`institution_digit_grams`, migration 0029) are few per value: a row that holds the term holds its
+#: 5-grams, and the pattern is then checked on those few rows.
+DIGIT_GRAM = 5
+_DIGIT_GRAMS = sa.func.institution_digit_grams(_S.further_text, type_=postgresql.ARRAY(sa.Text))
+
+
+def _digit_grams(term: str) -> list[str]:
+    """The 5-grams of a search for digits only, five or more ([] for any other search)."""
+    if len(term) < DIGIT_GRAM or not (term.isascii() and term.isdigit()):
+        return []
+    return sorted({term[start : start + DIGIT_GRAM] for start in range(len(term) - DIGIT_GRAM + 1)})
+
+
+def _narrow_parts(shape: Shape, source: str, *, disjoint: bool = True) -> tuple[Any, Any]:
     """The narrow search table's rows for a text search (shape: "q" and at most an archived filter), in
     two parts: the rows where the text matches at the start, then those where it matches further on
-    (and, when `disjoint`, not at the start: counted once)."""
+    (and, when `disjoint`, not at the start: counted once). Further on, a search for digits only
+    (`DIGITS_SEARCH`) reads the digits' index, and its pattern is checked as written, `|| ''`
+    keeping PostgreSQL from adding the trigram index's long lists to it."""
     archived = _archived_condition(shape, _S.is_archived)
     at_start = sa.and_(
         _S.name_key >= _bound("q_from"),
@@ -970,18 +993,23 @@ def _narrow_parts(shape: Shape, *, disjoint: bool = True) -> tuple[Any, Any]:
     )
     columns = (_S.id, _S.name_key.label("sort_key"))
     starting = sa.select(*columns).where(at_start, *archived)
-    further = sa.select(*columns).where(
-        _S.further_text.like(_bound("q"), escape="\\"), *([~at_start] if disjoint else []), *archived
-    )
+    if source == DIGITS_SEARCH:
+        holds = [
+            _DIGIT_GRAMS.contains(_bound("q_grams", type_=postgresql.ARRAY(sa.Text))),
+            (_S.further_text + sa.literal_column("''")).like(_bound("q"), escape="\\"),
+        ]
+    else:
+        holds = [_S.further_text.like(_bound("q"), escape="\\")]
+    further = sa.select(*columns).where(*holds, *([~at_start] if disjoint else []), *archived)
     return starting, further
 
 
-def _narrow_matches(shape: Shape) -> Any:
+def _narrow_matches(shape: Shape, source: str) -> Any:
     """Every row of the narrow search table that a text search finds (see `_narrow_parts`)."""
-    return sa.union_all(*_narrow_parts(shape))
+    return sa.union_all(*_narrow_parts(shape, source))
 
 
-def _narrow_page(shape: Shape, descending: bool, anchored: bool) -> Any:
+def _narrow_page(shape: Shape, source: str, descending: bool, anchored: bool) -> Any:
     """The first rows of each of `_narrow_parts`, as many as the page needs (from the anchor when
     `anchored`), in name order: the page is among them. A row in both parts comes once out of UNION:
     cheaper on the page's few rows than a second pattern checked on every match further on.
@@ -990,7 +1018,7 @@ def _narrow_page(shape: Shape, descending: bool, anchored: bool) -> Any:
     its trigrams, a rare term ("herriot") reads the table from its first name to its last match."""
     after = [_after_anchor((_S.name_key, _S.id), descending)] if anchored else []
     needed = _page_bound("page_offset") + _page_bound("page_size")
-    starting, further = (part.where(*after) for part in _narrow_parts(shape, disjoint=False))
+    starting, further = (part.where(*after) for part in _narrow_parts(shape, source, disjoint=False))
     fenced = further.offset(0).subquery("further")
     parts = (
         starting.order_by(*(key.desc() if descending else key.asc() for key in (_S.name_key, _S.id))).limit(needed),
@@ -1052,8 +1080,8 @@ def _anchors_statement(shape: Shape, sort: str, descending: bool, source: str) -
 def _ids_page(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
     """The ids of the requested page (bound: f_page_offset, f_page_size and, when `anchored`,
     the row the page starts after: f_anchor_key, f_anchor_id), in order, as a subquery."""
-    if source == SEARCH_TABLE:  # the anchor is in each part already
-        matches = _narrow_page(shape, descending, anchored)
+    if source in NARROW_SEARCHES:  # the anchor is in each part already
+        matches = _narrow_page(shape, source, descending, anchored)
         order, anchored = _order(sort, descending, matches.c), False
     else:
         matches, order = _sorted_matches(shape, sort, descending, source)
@@ -1118,7 +1146,9 @@ _vocabulary: TimedCache[list[str]] = cache.register(cache.TimedCache(ttl=60))
 
 
 def _matches_statement(shape: Shape, source: str) -> Any:
-    return {SEARCH_TABLE: _narrow_matches, LABEL_TABLE: _label_matches}.get(source, _base_select)(shape)
+    if source in NARROW_SEARCHES:
+        return _narrow_matches(shape, source)
+    return _label_matches(shape) if source == LABEL_TABLE else _base_select(shape)
 
 
 @functools.lru_cache(maxsize=256)  # shapes come from requests: bounded
@@ -1167,7 +1197,7 @@ def _list_total(session: Session, query: InstitutionQuery, shape: Shape, params:
             return _exact_total(session, shape, params, source)
         capped = {**params, "f_count_cap": EXACT_COUNT_LIMIT + 1}
         counted = int(session.execute(_capped_count_statement(shape, source), capped).scalar_one())
-        estimated = _narrow_estimated(shape) if source == SEARCH_TABLE else _matches_statement(shape, source)
+        estimated = _narrow_estimated(shape) if source in NARROW_SEARCHES else _matches_statement(shape, source)
         return estimated_total(counted, lambda: estimated_rows(session, estimated, params))
 
     return _totals.get(_query_key(query), count) if cache.may_use(session) else count()

@@ -8,7 +8,7 @@ import re
 import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.institutions import service as institutions
 from crm_app.institutions.models import Institution, InstitutionSearch
@@ -39,6 +39,14 @@ def test_the_trigger_keeps_the_search_table_in_step(db: Session) -> None:
     db.expire_all()
     row = db.get(InstitutionSearch, clinic.id)
     assert row is not None and row.is_archived and row.further_text == "linique du parc | montpellier"
+    institutions.update_institution(
+        db, SYSTEM_ACTOR, clinic.id, {"finess": "340780477"}, expected_version=clinic.version
+    )
+    db.flush()
+    grams = sa.select(sa.func.institution_digit_grams(InstitutionSearch.further_text)).where(
+        col(InstitutionSearch.id) == clinic.id
+    )
+    assert db.execute(grams).scalar_one() == ["07804", "34078", "40780", "78047", "80477"]
     db.execute(sa.delete(Institution).where(Institution.id == clinic.id))  # type: ignore[arg-type]
     db.expire_all()
     assert db.get(InstitutionSearch, clinic.id) is None
@@ -111,6 +119,12 @@ def _searchable(db: Session) -> None:
         make_institution(db, name=f"Hôpital {chr(65 + index % 26)}{index:02d}", city="Bron")
     holder = make_institution(db, name="Maison de santé Bellevue", city="Annecy")
     make_contact(db, holder, last_name="Hopital", first_name="Jeanne")
+    # Digits: a FINESS, a SIRET, postal codes, a name that starts with digits.
+    make_institution(
+        db, name="Centre Médical Pasteur", finess="330781196", siret="26690002700019", postal_code="69003", city="Lyon"
+    )
+    make_institution(db, name="33078 Santé", postal_code="33078", city="Bordeaux")
+    make_institution(db, name="Clinique des Lilas", finess="690781810", postal_code="69008", city="Lyon")
     db.flush()
 
 
@@ -126,6 +140,12 @@ _TERMS = [
     "100%",
     "100_",
     "hopital" + " du coeur" * 22,  # a first word that fits a name key, the text longer than one
+    "330781196",  # a FINESS: the digits' index
+    "0002700",  # inside a SIRET
+    "69003",  # a postal code
+    "33078",  # a name's start, a postal code and inside a FINESS
+    "3307",  # four digits: trigrams
+    "98765",  # digits found nowhere
     "-joseph",  # no first word: the wide table
     "x" * 201,  # a first word longer than a name key: the wide table
 ]
@@ -152,7 +172,7 @@ def test_a_search_split_at_the_start_finds_what_the_wide_table_finds(
     finally:
         cache.forget_all()
     assert narrow == wide
-    assert any(names for query in wide for names, _ in query) or term == "x" * 201
+    assert any(names for query in wide for names, _ in query) or term in {"x" * 201, "98765"}
 
 
 def test_a_search_goes_to_the_search_table_when_its_text_starts_with_a_word(db: Session) -> None:
@@ -160,6 +180,11 @@ def test_a_search_goes_to_the_search_table_when_its_text_starts_with_a_word(db: 
         ("hopital", institutions.SEARCH_TABLE),
         ("saint-joseph", institutions.SEARCH_TABLE),
         ("100%", institutions.SEARCH_TABLE),
+        ("330781196", institutions.DIGITS_SEARCH),
+        ("69003", institutions.DIGITS_SEARCH),
+        ("6900", institutions.SEARCH_TABLE),
+        ("69003a", institutions.SEARCH_TABLE),
+        ("69 003", institutions.SEARCH_TABLE),
         ("-joseph", institutions.WIDE_TABLE),
         ("'hopital", institutions.WIDE_TABLE),
         ("x" * 201, institutions.WIDE_TABLE),
@@ -172,7 +197,7 @@ def test_a_name_that_starts_with_the_term_is_found_without_the_trigram_index(db:
     name order, and the trigram index over the text after the first character finds few others."""
     _searchable(db)
     shape, params = institutions._filters(InstitutionQuery(q="hopital"))
-    starting, further = institutions._narrow_parts(shape)
+    starting, further = institutions._narrow_parts(shape, institutions.SEARCH_TABLE)
     at_start = db.execute(starting, params).all()
     found_further = db.execute(further, params).all()
     assert len(at_start) == 44  # 4 of the names above (one more is archived) and the 40 made in a loop
@@ -183,13 +208,22 @@ def test_a_name_that_starts_with_the_term_is_found_without_the_trigram_index(db:
     }
 
 
-def test_a_plan_prepared_for_any_term_still_reads_the_indexes(db: Session) -> None:
+@pytest.mark.parametrize(
+    ("term", "read", "unread"),
+    [
+        ("herriot", "ix_institution_search_further_trgm", "ix_institution_search_digits_gin"),
+        ("330781196", "ix_institution_search_digits_gin", "ix_institution_search_further_trgm"),
+    ],
+)
+def test_a_plan_prepared_for_any_term_still_reads_the_indexes(db: Session, term: str, read: str, unread: str) -> None:
     """Prepared statements (the REST list's look-ups) may run a generic plan, made before the values are
     known: the part at the start must still read the name index by its range, and the part further on
-    its trigram index."""
+    its trigram index, or for digits only the digits' index alone."""
     _searchable(db)
-    shape, params = institutions._filters(InstitutionQuery(q="herriot"))
-    statement = institutions._page_statement(shape, "name", False, institutions.SEARCH_TABLE, False)
+    query = InstitutionQuery(q=term)
+    shape, params = institutions._filters(query)
+    source = institutions._source(query, postgresql=True)
+    statement = institutions._page_statement(shape, "name", False, source, False)
     compiled = statement.compile(dialect=db.get_bind().dialect)
     state = compiled.construct_expanded_state({**params, "f_page_offset": 0, "f_page_size": 25})
     numbers: dict[str, int] = {}
@@ -202,4 +236,4 @@ def test_a_plan_prepared_for_any_term_still_reads_the_indexes(db: Session) -> No
     raw.execute(f"PREPARE listed AS {sql}")
     plan = "\n".join(row[0] for row in raw.execute(f"EXPLAIN EXECUTE listed({arguments})"))
     raw.execute("DEALLOCATE listed")
-    assert "ix_institution_search_further_trgm" in plan and "ix_institution_search_order" in plan, plan
+    assert read in plan and "ix_institution_search_order" in plan and unread not in plan, plan
