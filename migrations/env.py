@@ -17,8 +17,8 @@ from crm_app.platform.db import get_engine
 from crm_app.platform.models.base import UTCDateTime
 
 target_metadata = SQLModel.metadata
-# SQLite cannot reflect an expression index; ours are GIN indexes, PostgreSQL's alone (include_object
-# below leaves them aside there): nothing to warn about.
+# SQLite cannot reflect an expression index; ours are PostgreSQL's alone (include_object below leaves
+# them aside there): nothing to warn about.
 warnings.filterwarnings("ignore", message="autogenerate skipping metadata-specified expression-based index")
 
 
@@ -32,9 +32,9 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Trigram and other GIN indexes (named *_trgm, *_gin) exist on PostgreSQL only (SQLite searches the
-    same column without them)."""
-    if type_ == "index" and name and name.endswith(("_trgm", "_gin")):
+    """Trigram and other GIN indexes (named *_trgm, *_gin), and indexes over PostgreSQL functions (*_pg),
+    exist on PostgreSQL only (SQLite answers the same queries without them)."""
+    if type_ == "index" and name and name.endswith(("_trgm", "_gin", "_pg")):
         return context.get_bind().dialect.name == "postgresql"
     return True
 

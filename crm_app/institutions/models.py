@@ -99,6 +99,15 @@ class Institution(Tracked, table=True):
         sa.Index("ix_institutions_region", "region", "is_archived", "name_key", "id"),
         sa.Index("ix_institutions_city", "city_key", "is_archived", "name_key", "id"),
         sa.Index("ix_institutions_beds", "profile_beds", "is_archived"),  # the totals of range filters
+        # A bed range alone, in name order, band by band (institutions.service, "Bed ranges").
+        sa.Index(
+            "ix_institutions_bed_band_pg",
+            "is_archived",
+            sa.func.institution_bed_band(sa.column("profile_beds")),
+            "name_key",
+            "id",
+            postgresql_include=["profile_beds"],
+        ),
         sa.Index("ix_institutions_rooms", "profile_rooms", "is_archived"),
         sa.Index("ix_institutions_compliance", "profile_compliance", "is_archived"),
         # The health score's sort, its filter and the dashboard's "needing attention" list.

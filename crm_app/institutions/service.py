@@ -3,6 +3,7 @@ filtered in SQL, duplicate warnings, bulk actions."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import uuid
@@ -809,6 +810,8 @@ def _filters(query: InstitutionQuery) -> tuple[Shape, dict[str, Any]]:
     params = {f"f_{name}": values[name] for name in shape if values[name] is not True}
     if "q" in shape:  # read by the narrow search table's statements only
         params.update(_search_params(fold(query.q)))
+    if "beds_min" in shape or "beds_max" in shape:  # read by the banded page only
+        params.update(_bed_band_params(query))
     return shape, params
 
 
@@ -886,6 +889,8 @@ _PLAIN_SEARCH = InstitutionQuery()
 #: Where a list's matches come from: the institutions, or one of the narrow name-ordered tables (the
 #: search table for a text, or for digits only: see `_narrow_parts`).
 WIDE_TABLE, SEARCH_TABLE, DIGITS_SEARCH, LABEL_TABLE = "institutions", "search", "search_digits", "labels"
+#: The institutions again, a bed range read band by band (see "Bed ranges").
+BED_BANDS_SOURCE = "bed_bands"
 NARROW_SEARCHES = frozenset({SEARCH_TABLE, DIGITS_SEARCH})
 
 
@@ -903,7 +908,59 @@ def _source(query: InstitutionQuery, *, postgresql: bool) -> str:
         len(query.specialties) == 1 and replace(plain, specialties=()) == _PLAIN_SEARCH
     ):
         return LABEL_TABLE
+    if (
+        query.archived == "active"
+        and replace(plain, beds_min=None, beds_max=None) == _PLAIN_SEARCH
+        and _bed_bands(query)
+    ):
+        return BED_BANDS_SOURCE
     return WIDE_TABLE
+
+
+# Bed ranges. A bed range is spread over the name order, but not evenly: at a million institutions the
+# first page of 200 to 500 beds (hospitals and clinics, whose names sort late) came after 25,000 rows
+# of the name index, ten times as many as at 100,000. Counts of beds fall in bands (BED_BANDS; the
+# function `institution_bed_band`, migration 0030, and its index: active institutions by band, then
+# name). A range covers a few bands: each is read in name order, its rows checked against the range,
+# as many as the page needs, and the bands' first rows merged. A band wholly inside the range gives a
+# row per row read; the two at its ends, partly inside, a share of theirs.
+
+#: The thresholds of the bands: a count's band is how many of them it reaches (`width_bucket`).
+BED_BANDS: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 125, 150, 175, 200, 250, 300, 350)
+BED_BANDS += (400, 450, 500, 600, 700, 800, 900, 1000, 1250, 1500, 1750, 2000, 2500, 3000)
+#: At most this many bands are merged (a range wider than this is dense enough for the name index).
+MAX_BED_BANDS = 8
+_row_bed_band = sa.func.institution_bed_band(_I.profile_beds, type_=sa.Integer())
+
+
+def _bed_bands(query: InstitutionQuery) -> list[int]:
+    """The bands the query's bed range covers, if it is a range of at most MAX_BED_BANDS bands."""
+    if query.beds_min is None and query.beds_max is None:
+        return []
+    first = bisect.bisect_right(BED_BANDS, query.beds_min) if query.beds_min is not None else 0
+    last = bisect.bisect_right(BED_BANDS, query.beds_max) if query.beds_max is not None else len(BED_BANDS)
+    return list(range(first, last + 1)) if 0 < last - first + 1 <= MAX_BED_BANDS else []
+
+
+def _bed_band_params(query: InstitutionQuery) -> dict[str, int]:
+    """`f_bed_band_0`... for each of the page's MAX_BED_BANDS parts: a band, or -1 (none: an empty part)."""
+    bands = _bed_bands(query)
+    return {f"f_bed_band_{index}": bands[index] if index < len(bands) else -1 for index in range(MAX_BED_BANDS)}
+
+
+def _banded_page(shape: Shape, descending: bool, anchored: bool) -> Any:
+    """The first rows of each band of a bed range, as many as the page needs, in name order."""
+    order = (_I.name_key, _I.id)
+    after = [_after_anchor(order, descending)] if anchored else []
+    ranged = [_CONDITIONS[name]() for name in shape]  # active, and the range
+    parts = (
+        sa.select(_I.id, _I.name_key.label("sort_key"))
+        .where(_row_bed_band == _bound(f"bed_band_{index}", type_=sa.Integer()), *ranged, *after)
+        .order_by(*(key.desc() if descending else key.asc() for key in order))
+        .limit(_page_bound("page_offset") + _page_bound("page_size"))
+        for index in range(MAX_BED_BANDS)
+    )
+    return sa.union_all(*parts).subquery("matches")
 
 
 def reorder_search_table(session: Session) -> bool:
@@ -1080,8 +1137,11 @@ def _anchors_statement(shape: Shape, sort: str, descending: bool, source: str) -
 def _ids_page(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
     """The ids of the requested page (bound: f_page_offset, f_page_size and, when `anchored`,
     the row the page starts after: f_anchor_key, f_anchor_id), in order, as a subquery."""
-    if source in NARROW_SEARCHES:  # the anchor is in each part already
-        matches = _narrow_page(shape, source, descending, anchored)
+    if source in NARROW_SEARCHES or source == BED_BANDS_SOURCE:  # the anchor is in each part already
+        if source == BED_BANDS_SOURCE:
+            matches = _banded_page(shape, descending, anchored)
+        else:
+            matches = _narrow_page(shape, source, descending, anchored)
         order, anchored = _order(sort, descending, matches.c), False
     else:
         matches, order = _sorted_matches(shape, sort, descending, source)
