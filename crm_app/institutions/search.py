@@ -20,7 +20,7 @@ from crm_app.platform.i18n import N_
 from crm_app.platform.models.base import table_of
 from crm_app.platform.permissions import Actor, authorize
 from crm_app.platform.search import MIN_LENGTH, Found, SearchSource
-from crm_app.platform.text import contains_pattern, fold, words
+from crm_app.platform.text import contains_pattern, fold, prefix_end, words
 
 TRIGRAM_LENGTH = 3  # shorter terms cannot use the trigram index
 _I = table_of(Institution).c
@@ -29,8 +29,7 @@ _C = table_of(Contact).c
 
 def _prefix(column: Any, term: str) -> Any:
     """`column` starts with `term` (a range, so that a plain index serves it on both databases)."""
-    upper = term[:-1] + chr(ord(term[-1]) + 1)
-    return sa.and_(column >= term, column < upper)
+    return sa.and_(column >= term, column < prefix_end(term))
 
 
 def _has_trigram(term: str) -> bool:

@@ -55,7 +55,7 @@ from crm_app.platform.permissions import Actor, Placement, Scope, authorize, can
 from crm_app.platform.records import actor_id
 from crm_app.platform.scheduler import Job, cron
 from crm_app.platform.settings import timezone
-from crm_app.platform.text import contains_pattern, fold, leading_word
+from crm_app.platform.text import contains_pattern, fold, leading_word, prefix_end
 
 INSTITUTION_FIELDS = names_in(Part.INSTITUTION)
 PROFILE_FIELDS = names_in(Part.PROFILE)
@@ -897,8 +897,10 @@ NARROW_SEARCHES = frozenset({SEARCH_TABLE, DIGITS_SEARCH})
 def _source(query: InstitutionQuery, *, postgresql: bool) -> str:
     """In name order on PostgreSQL, a search by text alone (InstitutionSearch) or a filter on one tag
     or one specialty alone (InstitutionLabelOrder), archived or not, is answered by a narrow table
-    kept in name order, without reading the wide rows. (A text that starts with a space, a hyphen or
-    an apostrophe, or a first word longer than a name key, has no start to look up by name: wide.)"""
+    kept in name order, without reading the wide rows: a text of five digits or more through its digits'
+    index (DIGITS_SEARCH). A bed range alone, active, of a few bands, is read band by band (see "Bed
+    ranges"). (A text that starts with a space, a hyphen or an apostrophe, or a first word longer than
+    a name key, has no start to look up by name: wide.)"""
     if query.sort != "name" or not postgresql:
         return WIDE_TABLE
     plain = replace(query, archived="active", descending=False)
@@ -951,16 +953,27 @@ def _bed_band_params(query: InstitutionQuery) -> dict[str, int]:
 def _banded_page(shape: Shape, descending: bool, anchored: bool) -> Any:
     """The first rows of each band of a bed range, as many as the page needs, in name order."""
     order = (_I.name_key, _I.id)
-    after = [_after_anchor(order, descending)] if anchored else []
     ranged = [_CONDITIONS[name]() for name in shape]  # active, and the range
     parts = (
-        sa.select(_I.id, _I.name_key.label("sort_key"))
-        .where(_row_bed_band == _bound(f"bed_band_{index}", type_=sa.Integer()), *ranged, *after)
-        .order_by(*(key.desc() if descending else key.asc() for key in order))
-        .limit(_page_bound("page_offset") + _page_bound("page_size"))
+        _page_part(
+            sa.select(_I.id, _I.name_key.label("sort_key")).where(
+                _row_bed_band == _bound(f"bed_band_{index}", type_=sa.Integer()), *ranged
+            ),
+            order,
+            descending,
+            anchored,
+        )
         for index in range(MAX_BED_BANDS)
     )
     return sa.union_all(*parts).subquery("matches")
+
+
+def _page_part(part: Any, key: tuple[Any, Any], descending: bool, anchored: bool) -> Any:
+    """One part of a page merged from several (`_banded_page`, `_narrow_page`): its rows in the order
+    of `key` (sort key, id), after the anchor when `anchored`, as many as the page needs."""
+    after = [_after_anchor(key, descending)] if anchored else []
+    order = (column.desc() if descending else column.asc() for column in key)
+    return part.where(*after).order_by(*order).limit(_page_bound("page_offset") + _page_bound("page_size"))
 
 
 def reorder_search_table(session: Session) -> bool:
@@ -1016,7 +1029,7 @@ def _search_params(term: str) -> dict[str, Any]:
         # The search table keeps the text but its first character, the name key's: matched by the range.
         "f_q_start": contains_pattern(term[1:])[1:],
         "f_q_from": start,
-        "f_q_to": start[:-1] + chr(ord(start[-1]) + 1) if start else "",
+        "f_q_to": prefix_end(start) if start else "",
     }
 
 
@@ -1073,13 +1086,11 @@ def _narrow_page(shape: Shape, source: str, descending: bool, anchored: bool) ->
 
     The part further on is fenced off (OFFSET 0): sorted by the name index instead of found through
     its trigrams, a rare term ("herriot") reads the table from its first name to its last match."""
-    after = [_after_anchor((_S.name_key, _S.id), descending)] if anchored else []
-    needed = _page_bound("page_offset") + _page_bound("page_size")
-    starting, further = (part.where(*after) for part in _narrow_parts(shape, source, disjoint=False))
+    starting, further = _narrow_parts(shape, source, disjoint=False)
     fenced = further.offset(0).subquery("further")
     parts = (
-        starting.order_by(*(key.desc() if descending else key.asc() for key in (_S.name_key, _S.id))).limit(needed),
-        sa.select(fenced.c.id, fenced.c.sort_key).order_by(*_order("name", descending, fenced.c)).limit(needed),
+        _page_part(starting, (_S.name_key, _S.id), descending, anchored),
+        _page_part(sa.select(fenced.c.id, fenced.c.sort_key), (fenced.c.sort_key, fenced.c.id), descending, anchored),
     )
     return sa.union(*parts).subquery("matches")
 
@@ -1137,7 +1148,7 @@ def _anchors_statement(shape: Shape, sort: str, descending: bool, source: str) -
 def _ids_page(shape: Shape, sort: str, descending: bool, source: str, anchored: bool) -> Any:
     """The ids of the requested page (bound: f_page_offset, f_page_size and, when `anchored`,
     the row the page starts after: f_anchor_key, f_anchor_id), in order, as a subquery."""
-    if source in NARROW_SEARCHES or source == BED_BANDS_SOURCE:  # the anchor is in each part already
+    if source == BED_BANDS_SOURCE or source in NARROW_SEARCHES:  # merged parts, the anchor in each
         if source == BED_BANDS_SOURCE:
             matches = _banded_page(shape, descending, anchored)
         else:

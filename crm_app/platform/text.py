@@ -41,6 +41,12 @@ def contains_pattern(term: str) -> str:
     return "%" + _SEPARATORS.sub("_", escaped) + "%"
 
 
+def prefix_end(prefix: str) -> str:
+    """The first text after every text that starts with `prefix` (not empty): `value >= prefix AND value <
+    prefix_end(prefix)` finds them through a plain index, on both databases."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def leading_word(term: str) -> str:
     """What `term` holds before its first space, hyphen or apostrophe ("" when it starts with one)."""
     return _SEPARATORS.split(term, maxsplit=1)[0]
